@@ -1,0 +1,1 @@
+//! codegen crate (see ../shared/DESIGN.md).

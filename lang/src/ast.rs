@@ -1,0 +1,388 @@
+//! The abstract syntax tree: an owned, faithful tree of a script as written, with a byte
+//! [`Span`] on every node. `lang::parse` builds it from the pest parse; nothing here knows
+//! about pest. Names are kept as written; resolving them (builtins, maps, BTF types) is the
+//! checker's job.
+
+use serde::Serialize;
+
+/// A half-open byte range `start..end` into the script source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both `self` and `other`.
+    pub fn to(self, other: Span) -> Span {
+        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+}
+
+/// A name with the span it was written at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Ident {
+    pub name: String,
+    pub span: Span,
+}
+
+/// A whole script: its preprocessor directives, C definitions, config block and probes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Script {
+    pub directives: Vec<Directive>,
+    pub c_definitions: Vec<CDefinition>,
+    pub config: Vec<ConfigEntry>,
+    pub probes: Vec<Probe>,
+}
+
+/// A preprocessor line that survived conditional evaluation (`#include`, `#define`).
+/// Conditionals (`#if`, `#ifdef`, …) are evaluated by `lang::preprocess` and leave no node.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Directive {
+    /// `#include <linux/sched.h>` (`system`) or `#include "x.h"`.
+    Include { path: String, system: bool, span: Span },
+    /// `#define NAME value` (object-like; `value` is the raw replacement text, trimmed).
+    Define { name: Ident, value: String, span: Span },
+}
+
+/// `struct S { ... };`, `union U { ... };` or `enum E { A, B = 2 };` written in the script.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CDefinition {
+    pub kind: CDefKind,
+    pub name: Ident,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum CDefKind {
+    Struct(Vec<CField>),
+    Union(Vec<CField>),
+    Enum(Vec<EnumVariant>),
+}
+
+/// One member declaration of a script struct or union: `unsigned int x;`, `char name[16];`,
+/// `struct list_head *next;`, an anonymous nested record, or a bit-field.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CField {
+    pub ty: TypeExpr,
+    /// `None` for an anonymous nested struct/union member.
+    pub name: Option<Ident>,
+    /// `int x : 3;`
+    pub bits: Option<u64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EnumVariant {
+    pub name: Ident,
+    pub value: Option<Expr>,
+}
+
+/// `config = { key = value; ... }`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConfigEntry {
+    pub key: Ident,
+    pub value: Expr,
+    pub span: Span,
+}
+
+/// `attach[, attach...] [/predicate/] { body }`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Probe {
+    pub attach_points: Vec<AttachPoint>,
+    pub predicate: Option<Expr>,
+    pub body: Block,
+    pub span: Span,
+}
+
+/// Every provider bpftrace knows, aliases folded (`k` → `Kprobe`, `fentry` → `Kfunc`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Provider {
+    Begin,
+    End,
+    Kprobe,
+    Kretprobe,
+    Uprobe,
+    Uretprobe,
+    Usdt,
+    Tracepoint,
+    Rawtracepoint,
+    Kfunc,
+    Kretfunc,
+    Profile,
+    Interval,
+    Software,
+    Hardware,
+    Watchpoint,
+    Asyncwatchpoint,
+    Iter,
+}
+
+impl Provider {
+    /// Every spelling bpftrace accepts for each provider, canonical name first.
+    pub const SPELLINGS: &'static [(Provider, &'static [&'static str])] = &[
+        (Provider::Begin, &["BEGIN", "begin"]),
+        (Provider::End, &["END", "end"]),
+        (Provider::Kprobe, &["kprobe", "k"]),
+        (Provider::Kretprobe, &["kretprobe", "kr"]),
+        (Provider::Uprobe, &["uprobe", "u"]),
+        (Provider::Uretprobe, &["uretprobe", "ur"]),
+        (Provider::Usdt, &["usdt", "U"]),
+        (Provider::Tracepoint, &["tracepoint", "t"]),
+        (Provider::Rawtracepoint, &["rawtracepoint", "rt"]),
+        (Provider::Kfunc, &["kfunc", "fentry", "f"]),
+        (Provider::Kretfunc, &["kretfunc", "fexit", "fr"]),
+        (Provider::Profile, &["profile", "p"]),
+        (Provider::Interval, &["interval", "i"]),
+        (Provider::Software, &["software", "s"]),
+        (Provider::Hardware, &["hardware", "h"]),
+        (Provider::Watchpoint, &["watchpoint", "w"]),
+        (Provider::Asyncwatchpoint, &["asyncwatchpoint", "aw"]),
+        (Provider::Iter, &["iter", "it"]),
+    ];
+
+    /// The provider a spelling names, if any.
+    pub fn from_name(name: &str) -> Option<Provider> {
+        Provider::SPELLINGS
+            .iter()
+            .find(|(_, names)| names.contains(&name))
+            .map(|(p, _)| *p)
+    }
+
+    /// The canonical (long) name, as bpftrace prints it in listings.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Begin => "BEGIN",
+            Provider::End => "END",
+            Provider::Kprobe => "kprobe",
+            Provider::Kretprobe => "kretprobe",
+            Provider::Uprobe => "uprobe",
+            Provider::Uretprobe => "uretprobe",
+            Provider::Usdt => "usdt",
+            Provider::Tracepoint => "tracepoint",
+            Provider::Rawtracepoint => "rawtracepoint",
+            Provider::Kfunc => "kfunc",
+            Provider::Kretfunc => "kretfunc",
+            Provider::Profile => "profile",
+            Provider::Interval => "interval",
+            Provider::Software => "software",
+            Provider::Hardware => "hardware",
+            Provider::Watchpoint => "watchpoint",
+            Provider::Asyncwatchpoint => "asyncwatchpoint",
+            Provider::Iter => "iter",
+        }
+    }
+}
+
+/// One attach point, e.g. `uprobe:/bin/bash:readline`, `kprobe:tcp_*`, `kprobe:f+16`,
+/// `interval:s:1`, `usdt:$1:p`. The fields after the provider are kept as written (quotes
+/// removed); the checker interprets them per provider and expands `$N` and wildcards.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttachPoint {
+    pub provider: Provider,
+    /// The provider as spelled, with its span (for diagnostics and `probe`).
+    pub provider_ident: Ident,
+    pub fields: Vec<ApField>,
+    /// The whole attach point as written.
+    pub raw: String,
+    pub span: Span,
+}
+
+/// A `:`-separated field of an attach point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ApField {
+    /// Text with surrounding quotes removed.
+    pub text: String,
+    /// Whether it was written as a quoted string (wildcards are then literal).
+    pub quoted: bool,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Block {
+    pub stmts: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StmtKind {
+    /// `expr;` — calls, `++`/`--`, bare builtins.
+    Expr(Expr),
+    /// `target = value` or, with `op`, `target op= value`. `target` is a `Var`, a `Map`, or
+    /// (rejected by the checker with a clear message) anything else the user wrote.
+    Assign { target: Expr, op: Option<BinaryOp>, value: Expr },
+    /// `let $x;`, `let $x = e;`, `let $x: uint16 = e;`
+    Let { var: Ident, ty: Option<TypeExpr>, init: Option<Expr> },
+    If { cond: Expr, then: Block, otherwise: Option<Else> },
+    /// `unroll (N) { ... }`
+    Unroll { count: Expr, body: Block },
+    While { cond: Expr, body: Block },
+    /// `for ($kv : @map) { ... }`
+    ForMap { var: Ident, map: Expr, body: Block },
+    /// `for ($i : start..end) { ... }`
+    ForRange { var: Ident, start: Expr, end: Expr, body: Block },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    /// A nested `{ ... }` block statement.
+    Block(Block),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Else {
+    Block(Block),
+    /// `else if ...`: the nested `If` statement.
+    If(Box<Stmt>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ExprKind {
+    /// An integer literal, value already decoded (`0x10`, `1_000`, `1e6`, `10UL`, `0b101`,
+    /// `010` octal). Negative numbers are `Unary(Neg, Int)`.
+    Int(u64),
+    /// A string literal with escapes decoded to bytes.
+    Str(Vec<u8>),
+    Bool(bool),
+    /// `$name` (scratch variable).
+    Var(String),
+    /// `@name`, `@` (name ""), `@name[k1, k2]`; `keys` empty for a scalar map.
+    Map { name: Ident, keys: Vec<Expr> },
+    /// `$1`, `$2`, … (positional parameter, 1-based).
+    Positional(u32),
+    /// `$#`
+    PositionalCount,
+    /// A bare identifier: a builtin (`pid`, `comm`, `arg0`, `args`), a `#define`d or enum
+    /// constant, or an unknown name the checker reports.
+    Ident(String),
+    /// `name(args...)`: builtin functions (`printf`, `count`, `str`, …) and `kstack(perf, 3)`.
+    Call { func: Ident, args: Vec<Expr> },
+    Unary { op: UnaryOp, expr: Box<Expr> },
+    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    /// `cond ? then : otherwise`
+    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    /// `(type)expr`
+    Cast { ty: TypeExpr, expr: Box<Expr> },
+    /// `expr.field` (`arrow` false) or `expr->field` (`arrow` true).
+    Field { expr: Box<Expr>, field: Ident, arrow: bool },
+    /// `expr[index]`
+    Index { expr: Box<Expr>, index: Box<Expr> },
+    /// `tuple.0`
+    TupleIndex { expr: Box<Expr>, index: u32 },
+    /// `(a, b, ...)` with at least two elements.
+    Tuple(Vec<Expr>),
+    /// `++x`, `x++`, `--x`, `x--` on a variable or map.
+    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+    /// `sizeof(type)` or `sizeof(expr)`.
+    Sizeof(Box<SizeofArg>),
+    /// `offsetof(struct S, a.b)`
+    Offsetof { ty: TypeExpr, fields: Vec<Ident> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum SizeofArg {
+    Type(TypeExpr),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `!x`
+    Not,
+    /// `~x`
+    BitNot,
+    /// `*x`
+    Deref,
+    /// `&x`
+    AddrOf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum BinaryOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    BitAnd,
+    BitOr,
+    BitXor,
+    Shl,
+    Shr,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    LogicalAnd,
+    LogicalOr,
+}
+
+impl BinaryOp {
+    /// The operator as written in source.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            BinaryOp::Add => "+",
+            BinaryOp::Sub => "-",
+            BinaryOp::Mul => "*",
+            BinaryOp::Div => "/",
+            BinaryOp::Mod => "%",
+            BinaryOp::BitAnd => "&",
+            BinaryOp::BitOr => "|",
+            BinaryOp::BitXor => "^",
+            BinaryOp::Shl => "<<",
+            BinaryOp::Shr => ">>",
+            BinaryOp::Eq => "==",
+            BinaryOp::Ne => "!=",
+            BinaryOp::Lt => "<",
+            BinaryOp::Le => "<=",
+            BinaryOp::Gt => ">",
+            BinaryOp::Ge => ">=",
+            BinaryOp::LogicalAnd => "&&",
+            BinaryOp::LogicalOr => "||",
+        }
+    }
+}
+
+/// A type as written in a cast, `let`, `sizeof`, `offsetof` or a C definition:
+/// `uint32`, `unsigned long`, `struct sock *`, `char[16]`, `const char **`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TypeExpr {
+    pub base: TypeName,
+    /// Number of `*` after the base.
+    pub pointers: u32,
+    /// `[N]` suffixes, outermost first (`char x[2][3]` → `[2, 3]`).
+    pub array: Vec<u64>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum TypeName {
+    /// A bpftrace or C scalar spelled as one name after normalisation: `uint8`…`int64`,
+    /// `bool`, `void`, `string`, `buffer`, or C spellings folded to one word
+    /// (`unsigned int` → `"unsigned int"`, `char`, `long long`, `u32`, `size_t`, typedef names).
+    Named(String),
+    Struct(String),
+    Union(String),
+    Enum(String),
+    /// An anonymous `struct { ... }` / `union { ... }` inside a C definition.
+    AnonRecord { union: bool, fields: Vec<CField> },
+}

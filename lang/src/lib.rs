@@ -1,0 +1,10 @@
+//! rbt's front end: source text → [`ast::Script`] (`parse`) → typed `hir::Script` (`check`),
+//! with every problem reported as a [`diag::Diagnostic`]. No I/O and no LLVM here: kernel
+//! facts reach the checker through a catalog trait implemented by the runtime.
+
+pub mod ast;
+pub mod diag;
+mod parse;
+mod preprocess;
+
+pub use parse::parse;

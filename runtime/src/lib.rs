@@ -1,0 +1,1 @@
+//! runtime crate (see ../shared/DESIGN.md).

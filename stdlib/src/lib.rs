@@ -1,0 +1,1 @@
+//! stdlib crate (see ../shared/DESIGN.md).
