@@ -1,1 +1,11 @@
-//! stdlib crate (see ../shared/DESIGN.md).
+//! rbt's standard library: the one table of builtins and functions, the type vocabulary,
+//! the printf format parser, the BPF→user event ABI (the Manifest), and the pure decoders and
+//! renderers of bpftrace's output (values, maps, histograms, JSON). Nothing here touches the
+//! kernel or LLVM, so all of it is tested without root.
+
+pub mod builtins;
+pub mod format;
+pub mod manifest;
+pub mod output;
+pub mod types;
+pub mod value;

@@ -1,0 +1,341 @@
+//! printf-style format strings: parsing them once (the checker validates specifiers against
+//! argument types) and rendering them in user space with C printf semantics for every
+//! specifier bpftrace supports (`%d %i %u %x %X %o %c %s %p`, length modifiers that truncate
+//! like C does, flags `-0+ #`, width, precision, and `%r`/`%rx`/`%rh` for buffers).
+
+use crate::value::Value;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Piece {
+    Literal(String),
+    Spec(Spec),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Spec {
+    pub left: bool,
+    pub zero: bool,
+    pub plus: bool,
+    pub space: bool,
+    pub alt: bool,
+    pub width: Option<usize>,
+    pub precision: Option<usize>,
+    /// Length modifier in bytes the value is truncated to (`hh` 1, `h` 2, none/`l`/`ll` 8;
+    /// a plain `%d` in bpftrace prints the full 64-bit argument).
+    pub length: Option<u8>,
+    pub conv: Conv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Conv {
+    #[default]
+    Signed,
+    Unsigned,
+    HexLower,
+    HexUpper,
+    Octal,
+    Char,
+    Str,
+    Pointer,
+    /// `%r`: buffer as printable text with `\xNN` escapes.
+    Buffer,
+    /// `%rx`: buffer as `\xNN` for every byte.
+    BufferHex,
+    /// `%rh`: buffer as space-separated hex bytes.
+    BufferHexSpaced,
+}
+
+impl Conv {
+    /// Whether the specifier takes an integer argument (as opposed to a string or buffer).
+    pub fn wants_int(self) -> bool {
+        matches!(
+            self,
+            Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal | Conv::Char | Conv::Pointer
+        )
+    }
+
+    pub fn wants_buffer(self) -> bool {
+        matches!(self, Conv::Buffer | Conv::BufferHex | Conv::BufferHexSpaced)
+    }
+}
+
+/// A problem in a format string; `offset` is the byte offset of the bad specifier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormatError {
+    pub offset: usize,
+    pub message: String,
+}
+
+/// Splits a format string into literal text and specifiers. `%%` is a literal `%`.
+pub fn parse(fmt: &str) -> Result<Vec<Piece>, FormatError> {
+    let bytes = fmt.as_bytes();
+    let mut pieces = Vec::new();
+    let mut literal = String::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let Some(rel) = fmt[i..].find('%') else {
+            literal.push_str(&fmt[i..]);
+            break;
+        };
+        literal.push_str(&fmt[i..i + rel]);
+        let start = i + rel;
+        i = start + 1;
+        if bytes.get(i) == Some(&b'%') {
+            literal.push('%');
+            i += 1;
+            continue;
+        }
+        let mut spec = Spec::default();
+        while let Some(&c) = bytes.get(i) {
+            match c {
+                b'-' => spec.left = true,
+                b'0' => spec.zero = true,
+                b'+' => spec.plus = true,
+                b' ' => spec.space = true,
+                b'#' => spec.alt = true,
+                _ => break,
+            }
+            i += 1;
+        }
+        let digits = |i: &mut usize| -> Option<usize> {
+            let s = *i;
+            while bytes.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            fmt[s..*i].parse().ok()
+        };
+        spec.width = digits(&mut i);
+        if bytes.get(i) == Some(&b'.') {
+            i += 1;
+            spec.precision = Some(digits(&mut i).unwrap_or(0));
+        }
+        let rest = &fmt[i..];
+        let (len, skip) = if rest.starts_with("hh") {
+            (Some(1), 2)
+        } else if rest.starts_with("ll") {
+            (Some(8), 2)
+        } else if rest.starts_with('h') {
+            (Some(2), 1)
+        } else if rest.starts_with(['l', 'z', 'j', 't']) {
+            (Some(8), 1)
+        } else {
+            (None, 0)
+        };
+        spec.length = len;
+        i += skip;
+        let conv = match bytes.get(i) {
+            Some(b'd') | Some(b'i') => Conv::Signed,
+            Some(b'u') => Conv::Unsigned,
+            Some(b'x') => Conv::HexLower,
+            Some(b'X') => Conv::HexUpper,
+            Some(b'o') => Conv::Octal,
+            Some(b'c') => Conv::Char,
+            Some(b's') => Conv::Str,
+            Some(b'p') => Conv::Pointer,
+            Some(b'r') => match bytes.get(i + 1) {
+                Some(b'x') => {
+                    i += 1;
+                    Conv::BufferHex
+                }
+                Some(b'h') => {
+                    i += 1;
+                    Conv::BufferHexSpaced
+                }
+                _ => Conv::Buffer,
+            },
+            Some(_) => {
+                let end = fmt[i..].chars().next().map_or(i + 1, |c| i + c.len_utf8());
+                return Err(FormatError {
+                    offset: start,
+                    message: format!("invalid format specifier `{}`", &fmt[start..end]),
+                });
+            }
+            None => {
+                return Err(FormatError {
+                    offset: start,
+                    message: "incomplete format specifier at end of string".into(),
+                })
+            }
+        };
+        i += 1;
+        spec.conv = conv;
+        if !literal.is_empty() {
+            pieces.push(Piece::Literal(std::mem::take(&mut literal)));
+        }
+        pieces.push(Piece::Spec(spec));
+    }
+    if !literal.is_empty() {
+        pieces.push(Piece::Literal(literal));
+    }
+    Ok(pieces)
+}
+
+/// Number of specifiers (arguments) a parsed format expects.
+pub fn arg_count(pieces: &[Piece]) -> usize {
+    pieces.iter().filter(|p| matches!(p, Piece::Spec(_))).count()
+}
+
+/// Renders a parsed format with decoded argument values. Missing arguments render as empty.
+pub fn render(pieces: &[Piece], args: &[Value]) -> String {
+    let mut out = String::new();
+    let mut args = args.iter();
+    for piece in pieces {
+        match piece {
+            Piece::Literal(s) => out.push_str(s),
+            Piece::Spec(spec) => {
+                if let Some(v) = args.next() {
+                    out.push_str(&render_one(spec, v));
+                }
+            }
+        }
+    }
+    out
+}
+
+fn truncate(v: u64, len: Option<u8>, signed: bool) -> (bool, u64) {
+    // Returns (negative, magnitude-as-bits) after C's integer conversion for the length.
+    let bits = u32::from(len.unwrap_or(8)) * 8;
+    let masked = if bits >= 64 { v } else { v & ((1u64 << bits) - 1) };
+    if signed {
+        let shift = 64 - bits;
+        let sv = ((masked << shift) as i64) >> shift;
+        (sv < 0, sv.unsigned_abs())
+    } else {
+        (false, masked)
+    }
+}
+
+fn render_one(spec: &Spec, v: &Value) -> String {
+    match spec.conv {
+        Conv::Str => {
+            let mut s = v.to_text();
+            if let Some(p) = spec.precision {
+                s = s.chars().take(p).collect();
+            }
+            pad(spec, s, false)
+        }
+        Conv::Buffer | Conv::BufferHex | Conv::BufferHexSpaced => {
+            let bytes = match v {
+                Value::Buffer(b) | Value::Str(b) => b.clone(),
+                other => other.to_text().into_bytes(),
+            };
+            pad(spec, render_buffer(spec.conv, &bytes), false)
+        }
+        Conv::Char => {
+            let c = (v.as_u64() & 0xff) as u8;
+            pad(spec, String::from_utf8_lossy(&[c]).into_owned(), false)
+        }
+        Conv::Pointer => {
+            let n = v.as_u64();
+            let body = if n == 0 { "(nil)".to_string() } else { format!("0x{n:x}") };
+            pad(spec, body, false)
+        }
+        Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal => {
+            let raw = v.as_u64();
+            let (neg, mag) = truncate(raw, spec.length, spec.conv == Conv::Signed);
+            let mut digits = match spec.conv {
+                Conv::HexLower => format!("{mag:x}"),
+                Conv::HexUpper => format!("{mag:X}"),
+                Conv::Octal => format!("{mag:o}"),
+                _ => mag.to_string(),
+            };
+            if let Some(p) = spec.precision {
+                if p == 0 && mag == 0 {
+                    digits.clear();
+                }
+                while digits.len() < p {
+                    digits.insert(0, '0');
+                }
+            }
+            let prefix = if neg {
+                "-"
+            } else if spec.conv == Conv::Signed && spec.plus {
+                "+"
+            } else if spec.conv == Conv::Signed && spec.space {
+                " "
+            } else if spec.alt && mag != 0 {
+                match spec.conv {
+                    Conv::HexLower => "0x",
+                    Conv::HexUpper => "0X",
+                    Conv::Octal if !digits.starts_with('0') => "0",
+                    _ => "",
+                }
+            } else {
+                ""
+            };
+            let zero_ok = spec.zero && !spec.left && spec.precision.is_none();
+            if zero_ok {
+                let width = spec.width.unwrap_or(0);
+                while prefix.len() + digits.len() < width {
+                    digits.insert(0, '0');
+                }
+            }
+            pad(spec, format!("{prefix}{digits}"), zero_ok)
+        }
+    }
+}
+
+fn pad(spec: &Spec, s: String, already: bool) -> String {
+    let width = spec.width.unwrap_or(0);
+    let len = s.chars().count();
+    if already || len >= width {
+        return s;
+    }
+    let fill = " ".repeat(width - len);
+    if spec.left {
+        s + &fill
+    } else {
+        fill + &s
+    }
+}
+
+fn render_buffer(conv: Conv, bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for (i, b) in bytes.iter().enumerate() {
+        match conv {
+            Conv::BufferHexSpaced => {
+                if i > 0 {
+                    out.push(' ');
+                }
+                out.push_str(&format!("{b:02x}"));
+            }
+            Conv::BufferHex => out.push_str(&format!("\\x{b:02x}")),
+            _ => {
+                if b.is_ascii_graphic() || *b == b' ' {
+                    out.push(*b as char);
+                } else {
+                    out.push_str(&format!("\\x{b:02x}"));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn f(fmt: &str, args: &[Value]) -> String {
+        render(&parse(fmt).expect("valid format"), args)
+    }
+
+    #[test]
+    fn c_semantics() {
+        assert_eq!(f("%d|%5d|%-5d|%05d", &[Value::Int(-3), Value::Int(42), Value::Int(7), Value::Int(8)]), "-3|   42|7    |00008");
+        assert_eq!(f("%x %X %#x %o %#o", &[Value::UInt(255), Value::UInt(255), Value::UInt(255), Value::UInt(8), Value::UInt(8)]), "ff FF 0xff 10 010");
+        assert_eq!(f("%hhu %hd %u", &[Value::UInt(257), Value::Int(-1), Value::Int(-1)]), "1 -1 18446744073709551615");
+        assert_eq!(f("%s|%10s|%-4s|%.2s", &[Value::Str(b"ab".to_vec()), Value::Str(b"x".to_vec()), Value::Str(b"y".to_vec()), Value::Str(b"hello".to_vec())]), "ab|         x|y   |he");
+        assert_eq!(f("100%% %c %p", &[Value::UInt(65), Value::UInt(0x10)]), "100% A 0x10");
+        assert_eq!(f("%rh|%rx|%r", &[Value::Buffer(vec![1, 0xab]), Value::Buffer(vec![1]), Value::Buffer(vec![b'a', 0])]), "01 ab|\\x01|a\\x00");
+        assert_eq!(f("%+d % d %.3d", &[Value::Int(5), Value::Int(5), Value::Int(5)]), "+5  5 005");
+    }
+
+    #[test]
+    fn errors() {
+        assert!(parse("%q").is_err());
+        assert!(parse("abc %").is_err());
+        assert_eq!(arg_count(&parse("%d %s %%").expect("valid")), 2);
+    }
+}

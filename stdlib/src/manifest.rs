@@ -1,0 +1,167 @@
+//! The Manifest: everything the runtime must know about a compiled object besides its
+//! bytes — which program attaches where, every map's key and value types, and every event
+//! (printf formats with their argument layout, exit, print, …). It is plain serde data so an
+//! object written with `--emit-elf` can be run later.
+
+use crate::format::Piece;
+use crate::types::{tuple_layout, Type};
+use serde::{Deserialize, Serialize};
+
+/// Name of the ring buffer map every program writes events to.
+pub const RINGBUF_MAP: &str = "events";
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    pub programs: Vec<Program>,
+    pub maps: Vec<MapSpec>,
+    /// Indexed by the event id each ring buffer record starts with.
+    pub events: Vec<Event>,
+    /// Expanded probe names, indexed by the value of the `probe` builtin.
+    pub probe_names: Vec<String>,
+    /// strftime/time formats referenced by `Type::Timestamp` values, by index.
+    pub time_formats: Vec<String>,
+    /// Per-CPU scratch maps (strings, tuples, printf buffers) and their value sizes; the
+    /// runtime needs nothing from them but their presence keeps the manifest complete.
+    pub ringbuf_size: u32,
+}
+
+/// One BPF program in the object and where it attaches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Program {
+    /// Function (and symbol) name in the ELF object.
+    pub name: String,
+    pub attach: Attach,
+    /// Index of the script probe it came from (for diagnostics and `probe`).
+    pub probe_index: u32,
+}
+
+/// Where a program attaches; targets are already expanded (no wildcards left).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Attach {
+    /// Run once at start through BPF_PROG_TEST_RUN.
+    Begin,
+    /// Run once at exit through BPF_PROG_TEST_RUN.
+    End,
+    Tracepoint { targets: Vec<(String, String)> },
+    Rawtracepoint { targets: Vec<String> },
+    Kprobe { targets: Vec<KprobeTarget>, ret: bool },
+    Uprobe { targets: Vec<UprobeTarget>, ret: bool },
+    Usdt { targets: Vec<UsdtTarget> },
+    /// `profile:hz:99` and friends: a CPU-clock perf event on every CPU.
+    Profile { period: PerfPeriod },
+    /// `interval:s:1`: a CPU-clock perf event on one CPU.
+    Interval { period: PerfPeriod },
+    Software { event: u64, period: u64 },
+    Hardware { event: u64, period: u64 },
+    Kfunc { targets: Vec<String>, ret: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PerfPeriod {
+    Frequency(u64),
+    Nanoseconds(u64),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KprobeTarget {
+    pub symbol: String,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UprobeTarget {
+    pub path: String,
+    /// Symbol name (for display) and its file offset.
+    pub symbol: String,
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsdtTarget {
+    pub path: String,
+    pub provider: String,
+    pub name: String,
+    pub offset: u64,
+    pub semaphore_offset: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum MapKind {
+    Hash,
+    PerCpuHash,
+    PerCpuArray,
+    Array,
+    StackTrace,
+    RingBuf,
+}
+
+/// A user-visible map (`@name`) or an internal one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapSpec {
+    /// The name in the ELF object.
+    pub elf_name: String,
+    /// The name as written (`@x`, `@`); `None` for internal maps, which are never printed.
+    pub script_name: Option<String>,
+    pub kind: MapKind,
+    /// Key type; `None` for scalar maps (stored under key 0 of a one-entry array/hash).
+    pub key: Option<Type>,
+    pub value: Type,
+    pub max_entries: u32,
+}
+
+impl MapSpec {
+    /// Bytes of the BPF key: histograms append a u64 bucket index to the user key.
+    pub fn key_size(&self) -> u32 {
+        let user = self.key.as_ref().map_or(8, Type::size);
+        match self.value {
+            Type::Agg(crate::types::Aggregation::Hist { .. })
+            | Type::Agg(crate::types::Aggregation::Lhist { .. }) => user + 8,
+            _ => user,
+        }
+    }
+}
+
+/// One kind of ring buffer record. Each record is `u64 event id` followed by the event's
+/// arguments laid out as a tuple of `args` (see [`Event::layout`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    Printf { format: Vec<Piece>, args: Vec<Type> },
+    /// `time(fmt)`: strftime of the wall clock when user space handles it.
+    Time { format: String },
+    Cat { format: Vec<Piece>, args: Vec<Type> },
+    System { format: Vec<Piece>, args: Vec<Type> },
+    /// `join(arr[, sep])`: up to `max_items` strings of `item_len` bytes.
+    Join { separator: String, max_items: u32, item_len: u32 },
+    /// `exit()`/`exit(code)`: the first argument is the exit code (i64).
+    Exit,
+    /// `print(value)`
+    PrintValue { ty: Type },
+    /// `print(@map[, top[, div]])`
+    PrintMap { map: u32, top: u64, div: u64 },
+    Clear { map: u32 },
+    Zero { map: u32 },
+}
+
+impl Event {
+    /// The argument types carried in the record after the event id.
+    pub fn arg_types(&self) -> Vec<Type> {
+        match self {
+            Event::Printf { args, .. } | Event::Cat { args, .. } | Event::System { args, .. } => {
+                args.clone()
+            }
+            Event::Time { .. } | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
+                Vec::new()
+            }
+            Event::Join { max_items, item_len, .. } => {
+                vec![Type::Array { elem: Box::new(Type::Str { len: *item_len }), len: *max_items }]
+            }
+            Event::Exit => vec![crate::types::I64],
+            Event::PrintValue { ty } => vec![ty.clone()],
+        }
+    }
+
+    /// Offsets of each argument inside the payload (after the 8-byte id) and its total size.
+    pub fn layout(&self) -> (Vec<u32>, u32) {
+        tuple_layout(&self.arg_types())
+    }
+}

@@ -1,0 +1,257 @@
+//! The type vocabulary shared by the checker, the code generator and the runtime: what a
+//! value is, how big it is in BPF memory, and how user space decodes it.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a pointer points: decides `probe_read_kernel` versus `probe_read_user`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AddrSpace {
+    Kernel,
+    User,
+}
+
+/// A record (struct or union) layout, from BTF, a tracepoint format or a script definition.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Record {
+    /// `struct task_struct`, `union u`, `struct _tracepoint_syscalls_sys_enter_openat`.
+    pub name: String,
+    pub size: u32,
+    pub fields: Vec<Field>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Field {
+    pub name: String,
+    /// Byte offset inside the record.
+    pub offset: u32,
+    pub ty: Type,
+    /// Bit-field position `(bit offset within the byte at offset, width)`.
+    pub bitfield: Option<(u8, u8)>,
+    /// Tracepoint `__data_loc` field: the value is a u32 (len << 16 | offset) locating a string.
+    pub data_loc: bool,
+}
+
+/// The kind of aggregation a map value holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Aggregation {
+    Count,
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Stats,
+    /// log2 histogram with `2^bits` linear sub-buckets per power of two.
+    Hist { bits: u8 },
+    Lhist { min: i64, max: i64, step: i64 },
+}
+
+/// Stack capture mode (`kstack(perf)` …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StackMode {
+    Bpftrace,
+    Perf,
+    Raw,
+}
+
+/// The type of a value in a script.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Type {
+    /// Nothing: statements and calls with no value.
+    None,
+    Int { bits: u8, signed: bool },
+    Bool,
+    /// A NUL-padded string held in a buffer of `len` bytes.
+    Str { len: u32 },
+    /// `buf(p, n)`: a length byte-prefixed buffer of capacity `len`.
+    Buffer { len: u32 },
+    Tuple(Vec<Type>),
+    Pointer { to: Box<Type>, space: AddrSpace },
+    Array { elem: Box<Type>, len: u32 },
+    Record(Box<Record>),
+    /// An enum with its name; values are integers of `bits` width.
+    Enum { name: String, bits: u8 },
+    /// `kstack`/`ustack`: a stack id (u64) plus pid for user stacks.
+    Stack { user: bool, mode: StackMode, limit: u32 },
+    /// `ntop(...)`: address family + 16 address bytes.
+    Inet,
+    /// `macaddr(...)`: 6 bytes.
+    MacAddr,
+    /// `ksym(...)`/`func` in kernel probes: an address symbolized in user space.
+    Ksym,
+    /// `usym(...)`/`func` in user probes: address + pid.
+    Usym,
+    /// `username`: a uid rendered as a user name.
+    Username,
+    /// `probe`: the probe's index into the manifest's probe names.
+    ProbeName,
+    /// `cgroup_path(id)`: a cgroup id rendered as a path.
+    CgroupPath,
+    /// `strerror(n)`: an errno rendered as its message.
+    Strerror,
+    /// `strftime(fmt, ns)`: a boot-relative nanosecond timestamp and a format id.
+    Timestamp,
+    /// A map value that is an aggregation (only valid as a map's value type).
+    Agg(Aggregation),
+}
+
+pub const U64: Type = Type::Int { bits: 64, signed: false };
+pub const I64: Type = Type::Int { bits: 64, signed: true };
+pub const U32: Type = Type::Int { bits: 32, signed: false };
+
+impl Type {
+    /// Size in bytes of the value as stored in BPF memory (map values, event payloads).
+    pub fn size(&self) -> u32 {
+        match self {
+            Type::None => 0,
+            Type::Int { bits, .. } => u32::from(*bits) / 8,
+            Type::Bool => 1,
+            Type::Str { len } => *len,
+            Type::Buffer { len } => len + 1,
+            Type::Tuple(elems) => tuple_layout(elems).1,
+            Type::Pointer { .. } => 8,
+            Type::Array { elem, len } => elem.size() * len,
+            Type::Record(r) => r.size,
+            Type::Enum { bits, .. } => u32::from(*bits) / 8,
+            Type::Stack { user, .. } => {
+                if *user {
+                    16
+                } else {
+                    8
+                }
+            }
+            Type::Inet => 24,
+            Type::MacAddr => 6,
+            Type::Ksym => 8,
+            Type::Usym => 16,
+            Type::Username => 8,
+            Type::ProbeName => 8,
+            Type::CgroupPath => 8,
+            Type::Strerror => 8,
+            Type::Timestamp => 16,
+            Type::Agg(agg) => agg_value_size(*agg),
+        }
+    }
+
+    /// Alignment in bytes, for laying out tuples and event payloads.
+    pub fn align(&self) -> u32 {
+        match self {
+            Type::None | Type::Bool | Type::Str { .. } | Type::Buffer { .. } | Type::MacAddr => 1,
+            Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits) / 8,
+            Type::Tuple(elems) => elems.iter().map(Type::align).max().unwrap_or(1),
+            Type::Array { elem, .. } => elem.align(),
+            Type::Record(_) => 8,
+            Type::Pointer { .. }
+            | Type::Stack { .. }
+            | Type::Inet
+            | Type::Ksym
+            | Type::Usym
+            | Type::Username
+            | Type::ProbeName
+            | Type::CgroupPath
+            | Type::Strerror
+            | Type::Timestamp
+            | Type::Agg(_) => 8,
+        }
+    }
+
+    pub fn is_int(&self) -> bool {
+        matches!(self, Type::Int { .. } | Type::Bool | Type::Enum { .. })
+    }
+
+    pub fn is_signed(&self) -> bool {
+        matches!(self, Type::Int { signed: true, .. })
+    }
+
+    pub fn is_str(&self) -> bool {
+        matches!(self, Type::Str { .. })
+    }
+
+    /// How bpftrace names the type in diagnostics (`uint64`, `string[64]`, `(int64,string[16])`).
+    pub fn display(&self) -> String {
+        match self {
+            Type::None => "none".into(),
+            Type::Int { bits, signed } => format!("{}int{bits}", if *signed { "" } else { "u" }),
+            Type::Bool => "bool".into(),
+            Type::Str { len } => format!("string[{len}]"),
+            Type::Buffer { len } => format!("buffer[{len}]"),
+            Type::Tuple(elems) => {
+                let inner: Vec<String> = elems.iter().map(Type::display).collect();
+                format!("({})", inner.join(","))
+            }
+            Type::Pointer { to, .. } => format!("{} *", to.display()),
+            Type::Array { elem, len } => format!("{}[{len}]", elem.display()),
+            Type::Record(r) => r.name.clone(),
+            Type::Enum { name, .. } => format!("enum {name}"),
+            Type::Stack { user: false, .. } => "kstack".into(),
+            Type::Stack { user: true, .. } => "ustack".into(),
+            Type::Inet => "inet".into(),
+            Type::MacAddr => "macaddr".into(),
+            Type::Ksym => "ksym".into(),
+            Type::Usym => "usym".into(),
+            Type::Username => "username".into(),
+            Type::ProbeName => "probe".into(),
+            Type::CgroupPath => "cgroup_path".into(),
+            Type::Strerror => "strerror".into(),
+            Type::Timestamp => "timestamp".into(),
+            Type::Agg(agg) => agg_name(*agg).into(),
+        }
+    }
+}
+
+/// Name of an aggregation function, as written in scripts.
+pub fn agg_name(agg: Aggregation) -> &'static str {
+    match agg {
+        Aggregation::Count => "count",
+        Aggregation::Sum => "sum",
+        Aggregation::Avg => "avg",
+        Aggregation::Min => "min",
+        Aggregation::Max => "max",
+        Aggregation::Stats => "stats",
+        Aggregation::Hist { .. } => "hist",
+        Aggregation::Lhist { .. } => "lhist",
+    }
+}
+
+/// Number of buckets a histogram map value holds.
+pub fn agg_buckets(agg: Aggregation) -> u32 {
+    match agg {
+        // Bucket 0 is negative values, bucket 1 is zero, then (64 powers of two) × 2^bits.
+        Aggregation::Hist { bits } => 2 + 64 * (1u32 << bits),
+        // Underflow, (max-min)/step buckets, overflow.
+        Aggregation::Lhist { min, max, step } => {
+            let n = ((max - min) / step.max(1)).clamp(0, 100_000) as u32;
+            n + 2
+        }
+        Aggregation::Count
+        | Aggregation::Sum
+        | Aggregation::Avg
+        | Aggregation::Min
+        | Aggregation::Max
+        | Aggregation::Stats => 0,
+    }
+}
+
+/// Size of one CPU's slot of an aggregation value: counters are u64/i64; avg and stats keep
+/// (count, total); min and max keep (value, seen-flag) so the first value always wins.
+/// Histograms, as in bpftrace, add the bucket index to the map key and count one u64 per
+/// (key, bucket): an update never needs a zeroed bucket array bigger than the BPF stack.
+pub fn agg_value_size(agg: Aggregation) -> u32 {
+    match agg {
+        Aggregation::Count | Aggregation::Sum | Aggregation::Hist { .. } | Aggregation::Lhist { .. } => 8,
+        Aggregation::Avg | Aggregation::Stats | Aggregation::Min | Aggregation::Max => 16,
+    }
+}
+
+/// Field offsets and total size of a tuple laid out with natural alignment.
+pub fn tuple_layout(elems: &[Type]) -> (Vec<u32>, u32) {
+    let mut offsets = Vec::with_capacity(elems.len());
+    let mut at = 0u32;
+    for e in elems {
+        let a = e.align().max(1);
+        at = at.div_ceil(a) * a;
+        offsets.push(at);
+        at += e.size();
+    }
+    let align = elems.iter().map(Type::align).max().unwrap_or(1).max(1);
+    (offsets, at.div_ceil(align) * align)
+}

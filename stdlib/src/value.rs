@@ -1,0 +1,249 @@
+//! Values decoded from BPF memory (event payloads, map keys and values) and the pure
+//! renderers that turn them into bpftrace's text: integers, strings, tuples, `ntop` addresses,
+//! `macaddr`, symbols and stacks. Symbolization needs the kernel or a process, so it comes in
+//! through the [`Symbolizer`] trait that the runtime implements.
+
+use crate::types::{tuple_layout, Type};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Int(i64),
+    UInt(u64),
+    Bool(bool),
+    /// String bytes up to (not including) the first NUL.
+    Str(Vec<u8>),
+    Buffer(Vec<u8>),
+    Tuple(Vec<Value>),
+    /// A value already rendered to text (addresses, symbols, user names, probe names).
+    Text(String),
+    /// Stack frames, innermost first, already symbolized.
+    Stack(Vec<String>),
+    /// `print()` of a struct: fields in order.
+    Record(Vec<(String, Value)>),
+}
+
+impl Value {
+    /// The value as an unsigned 64-bit integer (two's complement for negatives).
+    pub fn as_u64(&self) -> u64 {
+        match self {
+            Value::Int(i) => *i as u64,
+            Value::UInt(u) => *u,
+            Value::Bool(b) => u64::from(*b),
+            Value::Str(_)
+            | Value::Buffer(_)
+            | Value::Tuple(_)
+            | Value::Text(_)
+            | Value::Stack(_)
+            | Value::Record(_) => 0,
+        }
+    }
+
+    /// bpftrace's plain-text rendering (map values, `print`, `%s`).
+    pub fn to_text(&self) -> String {
+        match self {
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
+            Value::Buffer(b) => b
+                .iter()
+                .map(|c| {
+                    if c.is_ascii_graphic() || *c == b' ' {
+                        (*c as char).to_string()
+                    } else {
+                        format!("\\x{c:02x}")
+                    }
+                })
+                .collect(),
+            Value::Tuple(items) => {
+                let inner: Vec<String> = items.iter().map(Value::to_text).collect();
+                format!("({})", inner.join(", "))
+            }
+            Value::Text(t) => t.clone(),
+            Value::Stack(frames) => {
+                let mut s = String::from("\n");
+                for f in frames {
+                    s.push_str("        ");
+                    s.push_str(f);
+                    s.push('\n');
+                }
+                s
+            }
+            Value::Record(fields) => {
+                let inner: Vec<String> =
+                    fields.iter().map(|(n, v)| format!(".{n} = {}", v.to_text())).collect();
+                format!("{{ {} }}", inner.join(", "))
+            }
+        }
+    }
+
+    /// The value as JSON, as `-f json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        use serde_json::Value as J;
+        match self {
+            Value::Int(i) => J::from(*i),
+            Value::UInt(u) => J::from(*u),
+            Value::Bool(b) => J::from(*b),
+            Value::Tuple(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Record(fields) => {
+                J::Object(fields.iter().map(|(n, v)| (n.clone(), v.to_json())).collect())
+            }
+            Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(_) => {
+                J::String(self.to_text())
+            }
+        }
+    }
+}
+
+/// What decoding needs from the live system: symbol tables, user names, probe names.
+pub trait Symbolizer {
+    fn ksym(&self, addr: u64, with_offset: bool) -> String;
+    fn usym(&self, pid: u32, addr: u64, with_offset: bool) -> String;
+    fn username(&self, uid: u64) -> String;
+    fn probe_name(&self, index: u64) -> String;
+    fn kstack(&self, stack_id: i64, limit: u32) -> Vec<String>;
+    fn ustack(&self, pid: u32, stack_id: i64, limit: u32) -> Vec<String>;
+    fn cgroup_path(&self, id: u64) -> String;
+    /// `strftime(fmt, ns)`: `ns` is nanoseconds since boot; `format` indexes the manifest.
+    fn strftime(&self, format: u64, boot_ns: u64) -> String;
+}
+
+fn read_u64(bytes: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + 8) {
+        b.copy_from_slice(src);
+    }
+    u64::from_ne_bytes(b)
+}
+
+fn read_uint(bytes: &[u8], at: usize, size: usize) -> u64 {
+    let mut b = [0u8; 8];
+    if let Some(src) = bytes.get(at..at + size.min(8)) {
+        b[..src.len()].copy_from_slice(src);
+    }
+    u64::from_ne_bytes(b)
+}
+
+/// Decodes a value of type `ty` stored at the start of `bytes`.
+pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
+    match ty {
+        Type::None => Value::Text(String::new()),
+        Type::Int { bits, signed } => {
+            let size = usize::from(*bits / 8);
+            let raw = read_uint(bytes, 0, size);
+            if *signed {
+                let shift = 64 - u32::from(*bits);
+                Value::Int(((raw << shift) as i64) >> shift)
+            } else {
+                Value::UInt(raw)
+            }
+        }
+        Type::Enum { bits, .. } => Value::UInt(read_uint(bytes, 0, usize::from(*bits / 8))),
+        Type::Bool => Value::Bool(bytes.first().is_some_and(|b| *b != 0)),
+        Type::Str { len } => {
+            let area = &bytes[..bytes.len().min(*len as usize)];
+            let end = area.iter().position(|b| *b == 0).unwrap_or(area.len());
+            Value::Str(area[..end].to_vec())
+        }
+        Type::Buffer { len } => {
+            let n = usize::from(bytes.first().copied().unwrap_or(0)).min(*len as usize);
+            Value::Buffer(bytes.get(1..1 + n).unwrap_or_default().to_vec())
+        }
+        Type::Tuple(elems) => {
+            let (offsets, _) = tuple_layout(elems);
+            Value::Tuple(
+                elems
+                    .iter()
+                    .zip(offsets)
+                    .map(|(t, o)| decode(t, bytes.get(o as usize..).unwrap_or_default(), sym))
+                    .collect(),
+            )
+        }
+        Type::Pointer { .. } => Value::UInt(read_u64(bytes, 0)),
+        Type::Array { elem, len } => {
+            let size = elem.size() as usize;
+            Value::Tuple(
+                (0..*len as usize)
+                    .map(|i| decode(elem, bytes.get(i * size..).unwrap_or_default(), sym))
+                    .collect(),
+            )
+        }
+        Type::Record(r) => Value::Record(
+            r.fields
+                .iter()
+                .map(|f| {
+                    (f.name.clone(), decode(&f.ty, bytes.get(f.offset as usize..).unwrap_or_default(), sym))
+                })
+                .collect(),
+        ),
+        Type::Stack { user, limit, .. } => {
+            let id = read_u64(bytes, 0) as i64;
+            if *user {
+                let pid = read_u64(bytes, 8) as u32;
+                Value::Stack(sym.ustack(pid, id, *limit))
+            } else {
+                Value::Stack(sym.kstack(id, *limit))
+            }
+        }
+        Type::Inet => Value::Text(ntop(bytes)),
+        Type::MacAddr => Value::Text(macaddr(bytes)),
+        Type::Ksym => Value::Text(sym.ksym(read_u64(bytes, 0), false)),
+        Type::Usym => Value::Text(sym.usym(read_u64(bytes, 8) as u32, read_u64(bytes, 0), false)),
+        Type::Username => Value::Text(sym.username(read_u64(bytes, 0))),
+        Type::ProbeName => Value::Text(sym.probe_name(read_u64(bytes, 0))),
+        Type::CgroupPath => Value::Text(sym.cgroup_path(read_u64(bytes, 0))),
+        Type::Strerror => Value::Text(strerror(read_u64(bytes, 0) as i64)),
+        Type::Timestamp => Value::Text(sym.strftime(read_u64(bytes, 0), read_u64(bytes, 8))),
+        Type::Agg(_) => Value::UInt(read_u64(bytes, 0)),
+    }
+}
+
+/// `ntop` payload: u64 address family then 16 address bytes (only 4 used for AF_INET).
+pub fn ntop(bytes: &[u8]) -> String {
+    const AF_INET6: u64 = 10;
+    let af = read_u64(bytes, 0);
+    let addr = bytes.get(8..24).unwrap_or_default();
+    if af == AF_INET6 && addr.len() == 16 {
+        let mut a = [0u8; 16];
+        a.copy_from_slice(addr);
+        std::net::Ipv6Addr::from(a).to_string()
+    } else if addr.len() >= 4 {
+        std::net::Ipv4Addr::new(addr[0], addr[1], addr[2], addr[3]).to_string()
+    } else {
+        String::new()
+    }
+}
+
+/// `macaddr` payload: 6 bytes, printed upper-case colon-separated like bpftrace.
+pub fn macaddr(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// The C library's message for an errno value, as `strerror()` gives it.
+pub fn strerror(errno: i64) -> String {
+    std::io::Error::from_raw_os_error(errno as i32)
+        .to_string()
+        .split(" (os error")
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses() {
+        let mut b = vec![2u8, 0, 0, 0, 0, 0, 0, 0, 10, 99, 0, 1];
+        b.resize(24, 0);
+        assert_eq!(ntop(&b), "10.99.0.1");
+        assert_eq!(macaddr(&[0x02, 0xab, 0, 1, 2, 3]), "02:AB:00:01:02:03");
+        assert_eq!(strerror(2), "No such file or directory");
+    }
+}
