@@ -1,0 +1,773 @@
+//! Turns pest's parse tree for one top-level item into AST nodes. The grammar has already
+//! accepted the shape; what can still be wrong here is reported as a diagnostic (bad
+//! literals, unknown providers, misplaced pieces) and the node is kept or dropped so the rest
+//! of the item still builds.
+
+use super::literal::{decode_int, decode_string, LitError};
+use super::Rule;
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use pest::iterators::{Pair, Pairs};
+use pest::pratt_parser::{Assoc, Op, PrattParser};
+use std::cell::RefCell;
+
+pub struct Builder {
+    /// Offset of the item in the whole source; pest positions are relative to the item.
+    base: usize,
+    diags: RefCell<Vec<Diagnostic>>,
+    pratt: PrattParser<Rule>,
+}
+
+impl Builder {
+    pub fn new(base: usize) -> Builder {
+        let pratt = PrattParser::new()
+            .op(Op::infix(Rule::op_ternary, Assoc::Right))
+            .op(Op::infix(Rule::op_or, Assoc::Left))
+            .op(Op::infix(Rule::op_and, Assoc::Left))
+            .op(Op::infix(Rule::op_bitor, Assoc::Left))
+            .op(Op::infix(Rule::op_bitxor, Assoc::Left))
+            .op(Op::infix(Rule::op_bitand, Assoc::Left))
+            .op(Op::infix(Rule::op_eq, Assoc::Left) | Op::infix(Rule::op_ne, Assoc::Left))
+            .op(Op::infix(Rule::op_lt, Assoc::Left)
+                | Op::infix(Rule::op_le, Assoc::Left)
+                | Op::infix(Rule::op_gt, Assoc::Left)
+                | Op::infix(Rule::op_ge, Assoc::Left))
+            .op(Op::infix(Rule::op_shl, Assoc::Left) | Op::infix(Rule::op_shr, Assoc::Left))
+            .op(Op::infix(Rule::op_add, Assoc::Left) | Op::infix(Rule::op_sub, Assoc::Left))
+            .op(Op::infix(Rule::op_mul, Assoc::Left)
+                | Op::infix(Rule::op_div, Assoc::Left)
+                | Op::infix(Rule::op_mod, Assoc::Left))
+            .op(Op::prefix(Rule::pre_inc)
+                | Op::prefix(Rule::pre_dec)
+                | Op::prefix(Rule::neg)
+                | Op::prefix(Rule::not)
+                | Op::prefix(Rule::bitnot)
+                | Op::prefix(Rule::deref)
+                | Op::prefix(Rule::addr_of)
+                | Op::prefix(Rule::cast))
+            .op(Op::postfix(Rule::post_inc)
+                | Op::postfix(Rule::post_dec)
+                | Op::postfix(Rule::arrow)
+                | Op::postfix(Rule::tuple_index)
+                | Op::postfix(Rule::field)
+                | Op::postfix(Rule::index));
+        Builder {
+            base,
+            diags: RefCell::new(Vec::new()),
+            pratt,
+        }
+    }
+
+    pub fn finish(self) -> Vec<Diagnostic> {
+        self.diags.into_inner()
+    }
+
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.base + s.start(), self.base + s.end())
+    }
+
+    fn ident(&self, pair: &Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().to_string(),
+            span: self.span(pair),
+        }
+    }
+
+    fn error(&self, d: Diagnostic) {
+        self.diags.borrow_mut().push(d);
+    }
+
+    fn lit_error(&self, e: LitError, lit_start: usize) {
+        let mut d = Diagnostic::error(e.message, Span::new(lit_start + e.start, lit_start + e.end));
+        if let Some(h) = e.help {
+            d = d.with_help(h);
+        }
+        self.error(d);
+    }
+
+    /// Adds one top-level item (`probe_item`, `c_def_item`, `config_item`) to the script.
+    pub fn item(&self, pair: Pair<Rule>, script: &mut Script) {
+        for inner in pair.into_inner() {
+            match inner.as_rule() {
+                Rule::probe => script.probes.push(self.probe(inner)),
+                Rule::c_definition => {
+                    if let Some(def) = inner.into_inner().next().map(|p| self.c_definition(p)) {
+                        script.c_definitions.push(def);
+                    }
+                }
+                Rule::config => script.config.extend(self.config(inner)),
+                _ => {}
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ C definitions
+
+    fn c_definition(&self, pair: Pair<Rule>) -> CDefinition {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        let kw = inner.next().map(|p| p.as_rule());
+        let name = inner
+            .next()
+            .map(|p| self.ident(&p))
+            .unwrap_or_else(|| Ident {
+                name: String::new(),
+                span,
+            });
+        let kind = if rule == Rule::c_enum_def {
+            CDefKind::Enum(
+                inner
+                    .filter(|p| p.as_rule() == Rule::enum_variant)
+                    .map(|p| self.enum_variant(p))
+                    .collect(),
+            )
+        } else {
+            let fields = self.c_fields(inner);
+            if kw == Some(Rule::kw_union) {
+                CDefKind::Union(fields)
+            } else {
+                CDefKind::Struct(fields)
+            }
+        };
+        CDefinition { kind, name, span }
+    }
+
+    fn enum_variant(&self, pair: Pair<Rule>) -> EnumVariant {
+        let mut inner = pair.into_inner();
+        let name = inner
+            .next()
+            .map(|p| self.ident(&p))
+            .unwrap_or_else(|| Ident {
+                name: String::new(),
+                span: Span::default(),
+            });
+        let value = inner.next().map(|p| self.expr(p));
+        EnumVariant { name, value }
+    }
+
+    fn c_fields(&self, pairs: Pairs<Rule>) -> Vec<CField> {
+        let mut out = Vec::new();
+        for field in pairs.filter(|p| p.as_rule() == Rule::c_field) {
+            let span = self.span(&field);
+            let mut inner = field.into_inner();
+            let Some(ty_pair) = inner.next() else {
+                continue;
+            };
+            let base = self.c_field_type(ty_pair);
+            let anonymous = matches!(base.base, TypeName::AnonRecord { .. });
+            let mut any = false;
+            for decl in inner {
+                any = true;
+                let mut ty = base.clone();
+                let mut name = None;
+                let mut bits = None;
+                for part in decl.into_inner() {
+                    match part.as_rule() {
+                        Rule::ptr => ty.pointers += 1,
+                        Rule::field_name => name = Some(self.ident(&part)),
+                        Rule::array_dim => ty.array.extend(self.array_dim(part)),
+                        Rule::int => bits = self.int_value(&part),
+                        _ => {}
+                    }
+                }
+                out.push(CField {
+                    ty,
+                    name,
+                    bits,
+                    span,
+                });
+            }
+            if !any {
+                if !anonymous {
+                    self.error(
+                        Diagnostic::error("expected a field name", span)
+                            .with_label("this member declaration has a type but no name"),
+                    );
+                }
+                out.push(CField {
+                    ty: base,
+                    name: None,
+                    bits: None,
+                    span,
+                });
+            }
+        }
+        out
+    }
+
+    fn c_field_type(&self, pair: Pair<Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let Some(inner) = pair.into_inner().next() else {
+            return TypeExpr {
+                base: TypeName::Named(String::new()),
+                pointers: 0,
+                array: Vec::new(),
+                span,
+            };
+        };
+        let base = match inner.as_rule() {
+            Rule::anon_record => {
+                let mut parts = inner.into_inner();
+                let union = parts.next().is_some_and(|p| p.as_rule() == Rule::kw_union);
+                TypeName::AnonRecord {
+                    union,
+                    fields: self.c_fields(parts),
+                }
+            }
+            _ => self.type_base(inner),
+        };
+        TypeExpr {
+            base,
+            pointers: 0,
+            array: Vec::new(),
+            span,
+        }
+    }
+
+    // ------------------------------------------------------------ types
+
+    fn type_base(&self, pair: Pair<Rule>) -> TypeName {
+        match pair.as_rule() {
+            Rule::record_type => {
+                let mut inner = pair.into_inner();
+                let kw = inner.next().map(|p| p.as_rule());
+                let name = inner
+                    .next()
+                    .map(|p| p.as_str().to_string())
+                    .unwrap_or_default();
+                match kw {
+                    Some(Rule::kw_union) => TypeName::Union(name),
+                    Some(Rule::kw_enum) => TypeName::Enum(name),
+                    _ => TypeName::Struct(name),
+                }
+            }
+            Rule::c_words => {
+                // Qualifiers do not change the layout the checker cares about.
+                let words: Vec<&str> = pair
+                    .into_inner()
+                    .map(|p| p.as_str())
+                    .filter(|w| *w != "const" && *w != "volatile")
+                    .collect();
+                if words.is_empty() {
+                    TypeName::Named("int".into())
+                } else {
+                    TypeName::Named(words.join(" "))
+                }
+            }
+            _ => TypeName::Named(pair.as_str().to_string()),
+        }
+    }
+
+    /// Builds a `type_expr` or `cast_type` node.
+    fn type_expr(&self, pair: Pair<Rule>) -> TypeExpr {
+        let span = self.span(&pair);
+        let mut ty = TypeExpr {
+            base: TypeName::Named(String::new()),
+            pointers: 0,
+            array: Vec::new(),
+            span,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ptr => ty.pointers += 1,
+                Rule::array_dim => ty.array.extend(self.array_dim(part)),
+                _ => ty.base = self.type_base(part),
+            }
+        }
+        ty
+    }
+
+    fn array_dim(&self, pair: Pair<Rule>) -> Option<u64> {
+        pair.into_inner().next().and_then(|p| self.int_value(&p))
+    }
+
+    fn int_value(&self, pair: &Pair<Rule>) -> Option<u64> {
+        match decode_int(pair.as_str()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.lit_error(e, self.span(pair).start);
+                None
+            }
+        }
+    }
+
+    // ------------------------------------------------------------ config
+
+    fn config(&self, pair: Pair<Rule>) -> Vec<ConfigEntry> {
+        pair.into_inner()
+            .filter(|p| p.as_rule() == Rule::config_entry)
+            .filter_map(|entry| {
+                let span = self.span(&entry);
+                let mut inner = entry.into_inner();
+                let key = self.ident(&inner.next()?);
+                let value = self.expr(inner.next()?);
+                Some(ConfigEntry { key, value, span })
+            })
+            .collect()
+    }
+
+    // ------------------------------------------------------------ probes
+
+    fn probe(&self, pair: Pair<Rule>) -> Probe {
+        let span = self.span(&pair);
+        let mut probe = Probe {
+            attach_points: Vec::new(),
+            predicate: None,
+            body: Block {
+                stmts: Vec::new(),
+                span,
+            },
+            span,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::attach_list => {
+                    probe.attach_points = part
+                        .into_inner()
+                        .filter_map(|ap| self.attach_point(ap))
+                        .collect();
+                }
+                Rule::predicate => probe.predicate = part.into_inner().next().map(|e| self.expr(e)),
+                Rule::block => probe.body = self.block(part),
+                _ => {}
+            }
+        }
+        probe
+    }
+
+    fn attach_point(&self, pair: Pair<Rule>) -> Option<AttachPoint> {
+        let span = self.span(&pair);
+        let raw = pair.as_str().to_string();
+        let mut inner = pair.into_inner();
+        let provider_ident = self.ident(&inner.next()?);
+        let mut fields = Vec::new();
+        for field in inner {
+            let fspan = self.span(&field);
+            let Some(f) = field.into_inner().next() else {
+                continue;
+            };
+            let (text, quoted) = match f.as_rule() {
+                Rule::ap_quoted => {
+                    let s = f.as_str();
+                    (
+                        s.get(1..s.len().saturating_sub(1))
+                            .unwrap_or_default()
+                            .to_string(),
+                        true,
+                    )
+                }
+                _ => (f.as_str().to_string(), false),
+            };
+            fields.push(ApField {
+                text,
+                quoted,
+                span: fspan,
+            });
+        }
+        let Some(provider) = Provider::from_name(&provider_ident.name) else {
+            let all = Provider::SPELLINGS
+                .iter()
+                .flat_map(|(_, names)| names.iter().copied());
+            self.error(
+                Diagnostic::error(
+                    format!("unknown probe type `{}`", provider_ident.name),
+                    provider_ident.span,
+                )
+                .with_label("not a probe type")
+                .with_suggestion(&provider_ident.name, all),
+            );
+            return None;
+        };
+        if let Some(last) = fields.last().filter(|f| f.text.is_empty() && !f.quoted) {
+            self.error(
+                Diagnostic::error(
+                    "expected a name after `:` in the attach point",
+                    Span::new(last.span.start.saturating_sub(1), last.span.end),
+                )
+                .with_help(format!("write it as `{}:name`", provider_ident.name)),
+            );
+        }
+        Some(AttachPoint {
+            provider,
+            provider_ident,
+            fields,
+            raw,
+            span,
+        })
+    }
+
+    fn block(&self, pair: Pair<Rule>) -> Block {
+        let span = self.span(&pair);
+        let stmts = pair.into_inner().filter_map(|s| self.stmt(s)).collect();
+        Block { stmts, span }
+    }
+
+    // ------------------------------------------------------------ statements
+
+    fn stmt(&self, pair: Pair<Rule>) -> Option<Stmt> {
+        let span = self.span(&pair);
+        let rule = pair.as_rule();
+        let mut inner = pair.into_inner();
+        let kind = match rule {
+            Rule::expr_stmt => StmtKind::Expr(self.expr(inner.next()?)),
+            Rule::assign_stmt => {
+                let parts: Vec<Pair<Rule>> = inner.collect();
+                let op_at = parts.iter().position(|p| p.as_rule() == Rule::assign_op)?;
+                let target = self.unary(parts[..op_at].iter().cloned());
+                let op = assign_op(parts[op_at].as_str());
+                let value = self.expr(parts.get(op_at + 1)?.clone());
+                StmtKind::Assign { target, op, value }
+            }
+            Rule::let_stmt => {
+                inner.next(); // `let`
+                let var = self.var_ident(&inner.next()?);
+                let mut ty = None;
+                let mut init = None;
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::type_expr => ty = Some(self.type_expr(part)),
+                        Rule::expr => init = Some(self.expr(part)),
+                        _ => {}
+                    }
+                }
+                StmtKind::Let { var, ty, init }
+            }
+            Rule::break_stmt => StmtKind::Break,
+            Rule::continue_stmt => StmtKind::Continue,
+            Rule::return_stmt => StmtKind::Return(inner.nth(1).map(|e| self.expr(e))),
+            Rule::block_stmt => StmtKind::Block(self.block(inner.next()?)),
+            Rule::if_stmt => return self.if_stmt(span, inner),
+            Rule::unroll_stmt | Rule::while_stmt => {
+                inner.next(); // keyword
+                let cond = self.expr(inner.next()?);
+                let body = self.block(inner.next()?);
+                if rule == Rule::unroll_stmt {
+                    StmtKind::Unroll { count: cond, body }
+                } else {
+                    StmtKind::While { cond, body }
+                }
+            }
+            Rule::for_stmt => {
+                inner.next(); // `for`
+                let var = self.var_ident(&inner.next()?);
+                let source = inner.next()?;
+                let body = self.block(inner.next()?);
+                if source.as_rule() == Rule::for_range {
+                    let mut bounds = source.into_inner();
+                    let start = self.expr(bounds.next()?);
+                    let end = self.expr(bounds.next()?);
+                    StmtKind::ForRange {
+                        var,
+                        start,
+                        end,
+                        body,
+                    }
+                } else {
+                    let name = Ident {
+                        name: source.as_str()[1..].to_string(),
+                        span: self.span(&source),
+                    };
+                    let map = Expr {
+                        kind: ExprKind::Map {
+                            name,
+                            keys: Vec::new(),
+                        },
+                        span: self.span(&source),
+                    };
+                    StmtKind::ForMap { var, map, body }
+                }
+            }
+            _ => return None,
+        };
+        Some(Stmt { kind, span })
+    }
+
+    fn if_stmt(&self, span: Span, mut inner: Pairs<Rule>) -> Option<Stmt> {
+        inner.next(); // `if`
+        let cond = self.expr(inner.next()?);
+        let then = self.block(inner.next()?);
+        let otherwise = match inner.nth(1) {
+            Some(p) if p.as_rule() == Rule::if_stmt => {
+                let s = self.span(&p);
+                self.if_stmt(s, p.into_inner())
+                    .map(|s| Else::If(Box::new(s)))
+            }
+            Some(p) => Some(Else::Block(self.block(p))),
+            None => None,
+        };
+        Some(Stmt {
+            kind: StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            },
+            span,
+        })
+    }
+
+    /// `$name` as an identifier without the `$`, as `Let`/`For` store it.
+    fn var_ident(&self, pair: &Pair<Rule>) -> Ident {
+        Ident {
+            name: pair.as_str().trim_start_matches('$').to_string(),
+            span: self.span(pair),
+        }
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    pub fn expr(&self, pair: Pair<Rule>) -> Expr {
+        self.unary(pair.into_inner())
+    }
+
+    /// Folds a flat operand/operator sequence with the Pratt parser.
+    fn unary<'i>(&self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Expr {
+        self.pratt
+            .map_primary(|p| self.primary(p))
+            .map_prefix(|op, rhs| self.prefix(op, rhs))
+            .map_postfix(|lhs, op| self.postfix(lhs, op))
+            .map_infix(|lhs, op, rhs| self.infix(lhs, op, rhs))
+            .parse(pairs)
+    }
+
+    fn prefix(&self, op: Pair<Rule>, rhs: Expr) -> Expr {
+        let span = self.span(&op).to(rhs.span);
+        let rule = op.as_rule();
+        let unary = |op, rhs| ExprKind::Unary {
+            op,
+            expr: Box::new(rhs),
+        };
+        let kind = match rule {
+            Rule::pre_inc | Rule::pre_dec => ExprKind::IncDec {
+                target: Box::new(rhs),
+                increment: rule == Rule::pre_inc,
+                prefix: true,
+            },
+            Rule::neg => unary(UnaryOp::Neg, rhs),
+            Rule::not => unary(UnaryOp::Not, rhs),
+            Rule::bitnot => unary(UnaryOp::BitNot, rhs),
+            Rule::deref => unary(UnaryOp::Deref, rhs),
+            Rule::addr_of => unary(UnaryOp::AddrOf, rhs),
+            _ => match op.into_inner().next() {
+                Some(ty) => ExprKind::Cast {
+                    ty: self.type_expr(ty),
+                    expr: Box::new(rhs),
+                },
+                None => return rhs,
+            },
+        };
+        Expr { kind, span }
+    }
+
+    fn postfix(&self, lhs: Expr, op: Pair<Rule>) -> Expr {
+        let span = lhs.span.to(self.span(&op));
+        let rule = op.as_rule();
+        let kind = match rule {
+            Rule::post_inc | Rule::post_dec => ExprKind::IncDec {
+                target: Box::new(lhs),
+                increment: rule == Rule::post_inc,
+                prefix: false,
+            },
+            Rule::arrow | Rule::field => match op.into_inner().next() {
+                Some(f) => ExprKind::Field {
+                    expr: Box::new(lhs),
+                    field: self.ident(&f),
+                    arrow: rule == Rule::arrow,
+                },
+                None => return lhs,
+            },
+            Rule::tuple_index => {
+                let Some(digits) = op.into_inner().next() else {
+                    return lhs;
+                };
+                match digits.as_str().parse::<u32>() {
+                    Ok(index) => ExprKind::TupleIndex {
+                        expr: Box::new(lhs),
+                        index,
+                    },
+                    Err(_) => {
+                        self.error(Diagnostic::error(
+                            "tuple index is too large",
+                            self.span(&digits),
+                        ));
+                        return lhs;
+                    }
+                }
+            }
+            _ => match op.into_inner().next() {
+                Some(i) => ExprKind::Index {
+                    expr: Box::new(lhs),
+                    index: Box::new(self.expr(i)),
+                },
+                None => return lhs,
+            },
+        };
+        Expr { kind, span }
+    }
+
+    fn infix(&self, lhs: Expr, op: Pair<Rule>, rhs: Expr) -> Expr {
+        let span = lhs.span.to(rhs.span);
+        let op = match op.as_rule() {
+            Rule::op_ternary => {
+                let then = match op.into_inner().next() {
+                    Some(e) => self.expr(e),
+                    None => return lhs,
+                };
+                let kind = ExprKind::Ternary {
+                    cond: Box::new(lhs),
+                    then: Box::new(then),
+                    otherwise: Box::new(rhs),
+                };
+                return Expr { kind, span };
+            }
+            Rule::op_or => BinaryOp::LogicalOr,
+            Rule::op_and => BinaryOp::LogicalAnd,
+            Rule::op_bitor => BinaryOp::BitOr,
+            Rule::op_bitxor => BinaryOp::BitXor,
+            Rule::op_bitand => BinaryOp::BitAnd,
+            Rule::op_eq => BinaryOp::Eq,
+            Rule::op_ne => BinaryOp::Ne,
+            Rule::op_shl => BinaryOp::Shl,
+            Rule::op_shr => BinaryOp::Shr,
+            Rule::op_le => BinaryOp::Le,
+            Rule::op_ge => BinaryOp::Ge,
+            Rule::op_lt => BinaryOp::Lt,
+            Rule::op_gt => BinaryOp::Gt,
+            Rule::op_add => BinaryOp::Add,
+            Rule::op_sub => BinaryOp::Sub,
+            Rule::op_mul => BinaryOp::Mul,
+            Rule::op_div => BinaryOp::Div,
+            _ => BinaryOp::Mod,
+        };
+        Expr {
+            kind: ExprKind::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            span,
+        }
+    }
+
+    fn primary(&self, pair: Pair<Rule>) -> Expr {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let kind = match pair.as_rule() {
+            Rule::int => ExprKind::Int(self.int_value(&pair).unwrap_or(0)),
+            Rule::string => {
+                let body = pair.clone().into_inner().next();
+                let (body_text, body_start) =
+                    body.map_or(("", span.start + 1), |b| (b.as_str(), self.span(&b).start));
+                match decode_string(body_text) {
+                    Ok(bytes) => ExprKind::Str(bytes),
+                    Err(e) => {
+                        self.lit_error(e, body_start);
+                        ExprKind::Str(Vec::new())
+                    }
+                }
+            }
+            Rule::kw_true => ExprKind::Bool(true),
+            Rule::kw_false => ExprKind::Bool(false),
+            Rule::var => ExprKind::Var(text.trim_start_matches('$').to_string()),
+            Rule::positional => match text[1..].parse::<u32>() {
+                Ok(0) | Err(_) => {
+                    self.error(
+                        Diagnostic::error(format!("invalid positional parameter `{text}`"), span)
+                            .with_help("positional parameters are numbered from `$1`"),
+                    );
+                    ExprKind::Positional(0)
+                }
+                Ok(n) => ExprKind::Positional(n),
+            },
+            Rule::positional_count => ExprKind::PositionalCount,
+            Rule::map => {
+                let mut inner = pair.into_inner();
+                let name = inner.next().map(|n| Ident {
+                    name: n.as_str()[1..].to_string(),
+                    span: self.span(&n),
+                });
+                let name = name.unwrap_or_else(|| Ident {
+                    name: String::new(),
+                    span,
+                });
+                ExprKind::Map {
+                    name,
+                    keys: inner.map(|k| self.expr(k)).collect(),
+                }
+            }
+            Rule::ident => ExprKind::Ident(text.to_string()),
+            Rule::call => {
+                let mut inner = pair.into_inner();
+                let func = inner
+                    .next()
+                    .map(|f| self.ident(&f))
+                    .unwrap_or_else(|| Ident {
+                        name: String::new(),
+                        span,
+                    });
+                let args = inner
+                    .next()
+                    .map(|a| a.into_inner().map(|e| self.expr(e)).collect())
+                    .unwrap_or_default();
+                ExprKind::Call { func, args }
+            }
+            Rule::paren => {
+                let mut elems: Vec<Expr> = pair.into_inner().map(|e| self.expr(e)).collect();
+                if elems.len() == 1 {
+                    // Parentheses only group; the span of the inner expression widens to them
+                    // so that diagnostics underline what the user wrote.
+                    let mut e = elems.remove(0);
+                    e.span = span;
+                    return e;
+                }
+                ExprKind::Tuple(elems)
+            }
+            Rule::sizeof_expr => {
+                let Some(arg) = pair.into_inner().nth(1) else {
+                    return Expr {
+                        kind: ExprKind::Int(0),
+                        span,
+                    };
+                };
+                let arg = if arg.as_rule() == Rule::cast_type {
+                    SizeofArg::Type(self.type_expr(arg))
+                } else {
+                    SizeofArg::Expr(self.expr(arg))
+                };
+                ExprKind::Sizeof(Box::new(arg))
+            }
+            Rule::offsetof_expr => {
+                let mut inner = pair.into_inner().skip(1);
+                let Some(ty) = inner.next().map(|t| self.type_expr(t)) else {
+                    return Expr {
+                        kind: ExprKind::Int(0),
+                        span,
+                    };
+                };
+                ExprKind::Offsetof {
+                    ty,
+                    fields: inner.map(|f| self.ident(&f)).collect(),
+                }
+            }
+            _ => ExprKind::Ident(text.to_string()),
+        };
+        Expr { kind, span }
+    }
+}
+
+fn assign_op(text: &str) -> Option<BinaryOp> {
+    Some(match text.trim_end_matches('=') {
+        "+" => BinaryOp::Add,
+        "-" => BinaryOp::Sub,
+        "*" => BinaryOp::Mul,
+        "/" => BinaryOp::Div,
+        "%" => BinaryOp::Mod,
+        "&" => BinaryOp::BitAnd,
+        "|" => BinaryOp::BitOr,
+        "^" => BinaryOp::BitXor,
+        "<<" => BinaryOp::Shl,
+        ">>" => BinaryOp::Shr,
+        _ => return None,
+    })
+}

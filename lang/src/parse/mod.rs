@@ -1,0 +1,251 @@
+//! `lang::parse`: source text → [`ast::Script`] plus every syntax error found.
+//!
+//! The pipeline is: [`preprocess`](crate::preprocess) blanks comments and directives, then
+//! [`split_items`] cuts the script at top-level brace boundaries into C definitions, the
+//! config block and probes, and each item is parsed by the pest grammar on its own. That is
+//! the error recovery: a mistake in one probe does not hide a mistake in the next one.
+//! pest's `Pair` and `Rule` stay inside this module.
+
+mod build;
+mod errors;
+mod literal;
+
+use crate::ast::{Provider, Script, Span};
+use crate::diag::Diagnostic;
+use crate::preprocess::{preprocess, skip_string};
+use pest::Parser;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "grammar.pest"]
+struct Grammar;
+
+/// Brackets nested deeper than this are refused before parsing: real scripts stay far below
+/// it, and it keeps the recursive parser and the tree it builds within the stack.
+const MAX_NESTING: usize = 64;
+
+/// Statements (or any run of tokens between `;`, `{` and `}`) longer than this are refused:
+/// an expression's tree is at most as deep as its token count, and the tree is walked
+/// recursively by every later pass.
+const MAX_STATEMENT_TOKENS: usize = 2000;
+
+/// Parses a whole script. The script holds everything that parsed; the diagnostics hold
+/// every error found, in source order.
+pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
+    let pre = preprocess(source);
+    let mut diags = pre.diagnostics;
+    let mut script = Script {
+        directives: pre.directives,
+        c_definitions: Vec::new(),
+        config: Vec::new(),
+        probes: Vec::new(),
+    };
+    for item in split_items(&pre.text) {
+        let mut item_diags = Vec::new();
+        parse_item(&pre.text, item, &mut script, &mut item_diags);
+        // After an unterminated comment everything is blanked; the parser's complaint about
+        // the truncated item only repeats that error.
+        item_diags.retain(|d| !matches!(pre.unterminated_comment, Some(c) if d.span.start >= c));
+        diags.extend(item_diags);
+    }
+    if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
+        let end = source.len();
+        diags.push(
+            Diagnostic::error("the script has no probes", Span::new(end, end))
+                .with_help("a probe looks like `BEGIN { printf(\"hello\\n\"); }`"),
+        );
+    }
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
+    (script, diags)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ItemKind {
+    CDefinition,
+    Config,
+    Probe,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Item {
+    kind: ItemKind,
+    start: usize,
+    end: usize,
+}
+
+/// Cuts the preprocessed text into top-level items. A probe or config block ends at the `}`
+/// that closes its first top-level `{`; a C definition also takes a following `;` (and a
+/// forward declaration `struct S;` ends at its `;`). String literals are skipped so braces
+/// inside them do not count.
+fn split_items(text: &str) -> Vec<Item> {
+    let bytes = text.as_bytes();
+    let mut items = Vec::new();
+    let mut i = 0;
+    loop {
+        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= bytes.len() {
+            break;
+        }
+        let start = i;
+        let kind = classify(&text[start..]);
+        let mut depth = 0usize;
+        let mut end = bytes.len();
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    i = skip_string(bytes, i);
+                    continue;
+                }
+                b'{' => depth += 1,
+                b'}' if depth <= 1 => {
+                    // A stray `}` at depth 0 is an item of its own, which the grammar rejects.
+                    end = i + 1;
+                    if depth == 1 && kind == ItemKind::CDefinition {
+                        end = skip_semicolon(bytes, end);
+                    }
+                    break;
+                }
+                b'}' => depth -= 1,
+                // Recovery for a missing `}`: a line that starts at column 0 with a probe
+                // header cannot be inside a block, so the open item ends before it.
+                b'\n' if depth > 0 && looks_like_probe_start(&text[i + 1..]) => {
+                    end = i + 1;
+                    break;
+                }
+                b';' if depth == 0 && kind != ItemKind::Probe => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        items.push(Item { kind, start, end });
+        i = end;
+    }
+    items
+}
+
+/// Includes a `;` right after a C definition's closing brace in the item.
+fn skip_semicolon(bytes: &[u8], end: usize) -> usize {
+    let mut j = end;
+    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+        j += 1;
+    }
+    if bytes.get(j) == Some(&b';') {
+        j + 1
+    } else {
+        end
+    }
+}
+
+/// Whether `line` (the text after a newline) starts with an attach point such as
+/// `kprobe:f` or `BEGIN {`, which is never valid inside a block or a C definition.
+fn looks_like_probe_start(line: &str) -> bool {
+    let word: String = line
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if Provider::from_name(&word).is_none() {
+        return false;
+    }
+    let after = &line[word.len()..];
+    if after.starts_with(':') {
+        return true;
+    }
+    let rest_of_line = after.split('\n').next().unwrap_or_default().trim();
+    matches!(word.as_str(), "BEGIN" | "END")
+        && (rest_of_line.is_empty() || rest_of_line.starts_with('{'))
+}
+
+/// Decides what an item is from its first words.
+fn classify(rest: &str) -> ItemKind {
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    let after = rest[word.len()..].trim_start();
+    match word.as_str() {
+        "struct" | "union" | "enum" => ItemKind::CDefinition,
+        "config" if after.starts_with('=') => ItemKind::Config,
+        _ => ItemKind::Probe,
+    }
+}
+
+fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagnostic>) {
+    let src = &text[item.start..item.end];
+    if let Some(d) = check_limits(src, item.start) {
+        diags.push(d);
+        return;
+    }
+    let rule = match item.kind {
+        ItemKind::CDefinition => Rule::c_def_item,
+        ItemKind::Config => Rule::config_item,
+        ItemKind::Probe => Rule::probe_item,
+    };
+    pest::set_error_detail(true);
+    match Grammar::parse(rule, src) {
+        Ok(pairs) => {
+            let builder = build::Builder::new(item.start);
+            for pair in pairs {
+                builder.item(pair, script);
+            }
+            diags.extend(builder.finish());
+        }
+        Err(err) => diags.push(errors::from_pest(src, item.start, item.kind, &err)),
+    }
+}
+
+/// Refuses input whose nesting or statement length would make the recursive passes deep.
+fn check_limits(src: &str, base: usize) -> Option<Diagnostic> {
+    let bytes = src.as_bytes();
+    let mut stack: Vec<usize> = Vec::new();
+    let mut tokens = 0usize;
+    let mut elses = 0usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'"' => {
+                i = skip_string(bytes, i);
+                tokens += 1;
+                continue;
+            }
+            b'(' | b'[' | b'{' => {
+                stack.push(i);
+                if stack.len() > MAX_NESTING {
+                    return Some(
+                        Diagnostic::error(
+                            "brackets are nested too deeply",
+                            Span::new(base + i, base + i + 1),
+                        )
+                        .with_note(format!(
+                            "rbt accepts at most {MAX_NESTING} levels of nesting"
+                        )),
+                    );
+                }
+            }
+            b')' | b']' | b'}' => {
+                stack.pop();
+            }
+            _ => {}
+        }
+        if c == b';' || c == b'{' || c == b'}' {
+            tokens = 0;
+        } else if !c.is_ascii_whitespace() {
+            tokens += 1;
+        }
+        if bytes[i..].starts_with(b"else") {
+            elses += 1;
+        }
+        if tokens > MAX_STATEMENT_TOKENS || elses > MAX_STATEMENT_TOKENS {
+            return Some(
+                Diagnostic::error("statement is too long", Span::new(base + i, base + i + 1))
+                    .with_note("split it into several statements"),
+            );
+        }
+        i += 1;
+    }
+    None
+}

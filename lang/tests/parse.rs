@@ -1,0 +1,110 @@
+//! Parser tests over fixture files: every `fixtures/parse/*.bt` parses without errors and its
+//! AST is snapshotted; every `fixtures/errors/*.bt` yields at least one error, rendered and
+//! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly.
+
+use lang::diag::render;
+use std::path::Path;
+
+fn name_of(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn parse_fixtures() {
+    insta::glob!("fixtures/parse/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (script, diags) = lang::parse(&src);
+        assert!(
+            diags.is_empty(),
+            "{} has errors:\n{}",
+            path.display(),
+            render(&name_of(path), &src, &diags, false)
+        );
+        insta::assert_yaml_snapshot!(script);
+    });
+}
+
+#[test]
+fn error_fixtures() {
+    insta::glob!("fixtures/errors/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (_, diags) = lang::parse(&src);
+        assert!(
+            diags.iter().any(|d| d.is_error()),
+            "{} parsed without errors",
+            path.display()
+        );
+        insta::assert_snapshot!(render(&name_of(path), &src, &diags, false));
+    });
+}
+
+/// Parses every `.bt` file in `dir`; returns how many there were.
+fn parse_all_in(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bt"))
+        .collect();
+    paths.sort();
+    let mut failures = String::new();
+    for path in &paths {
+        let Ok(src) = std::fs::read_to_string(path) else {
+            continue;
+        };
+        let (_, diags) = lang::parse(&src);
+        if diags.iter().any(|d| d.is_error()) {
+            failures.push_str(&render(&path.display().to_string(), &src, &diags, false));
+        }
+    }
+    assert!(failures.is_empty(), "scripts failed to parse:\n{failures}");
+    paths.len()
+}
+
+#[test]
+fn debian_bpftrace_tools_parse() {
+    let n = parse_all_in(Path::new("/usr/sbin"));
+    if n == 0 {
+        eprintln!(
+            "skipping: no /usr/sbin/*.bt (install Debian's bpftrace package to run this test)"
+        );
+    }
+}
+
+#[test]
+fn repo_scripts_parse() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts");
+    let n = parse_all_in(&dir);
+    if n == 0 {
+        eprintln!("skipping: no scripts/*.bt in the repository yet");
+    }
+}
+
+/// The location users see for `rbt -e 'kprobe:f { $x = ; }'` must be the `;`, which bpftrace reports as 1:17.
+#[test]
+fn missing_expression_points_at_the_token() {
+    let src = "kprobe:f { $x = ; }";
+    let (_, diags) = lang::parse(src);
+    assert_eq!(diags.len(), 1, "{diags:?}");
+    assert_eq!(
+        diags[0].span.start, 16,
+        "the `;` is byte 16 (line 1, column 17, as bpftrace reports it)"
+    );
+    assert_eq!(diags[0].span.end, 17);
+    assert_eq!(diags[0].message, "expected an expression after `=`");
+}
+
+/// Debugging aid: `RBT_PARSE=path cargo test -p lang --test parse show -- --nocapture`.
+#[test]
+fn show() {
+    let Ok(path) = std::env::var("RBT_PARSE") else {
+        return;
+    };
+    let src = std::fs::read_to_string(&path).unwrap_or(path.clone());
+    let (script, diags) = lang::parse(&src);
+    println!("{script:#?}");
+    println!("{}", render("input", &src, &diags, false));
+}
