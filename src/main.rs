@@ -1,1 +1,310 @@
-fn main() {}
+//! The `rbt` binary: bpftrace's command line (clap) wiring the stages together —
+//! parse → check → compile → run — and rendering every user error as a diagnostic.
+
+use clap::{ArgAction, Parser};
+use lang::check::{self, catalog::Catalog};
+use lang::diag::{self, Diagnostic};
+use std::io::{IsTerminal, Read, Write};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rbt",
+    version,
+    about = "rbt: a bpftrace-compatible tracing language",
+    after_help = "Examples:\n  rbt -l '*sleep*'\n  rbt -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args.filename)); }'\n  rbt scripts/opensnoop.bt"
+)]
+struct Cli {
+    /// Program text to run (instead of a file).
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    program: Option<String>,
+    /// List probes (optionally matching a pattern, or those of the given program).
+    #[arg(short = 'l', action = ArgAction::SetTrue)]
+    list: bool,
+    /// Verbose output (with -l: probe arguments).
+    #[arg(short = 'v', action = ArgAction::SetTrue)]
+    verbose: bool,
+    /// Run CMD and trace it; rbt exits when it does.
+    #[arg(short = 'c', value_name = "CMD")]
+    cmd: Option<String>,
+    /// Only trace this process (uprobe/usdt targets).
+    #[arg(short = 'p', value_name = "PID")]
+    pid: Option<u32>,
+    /// Output format: text or json.
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    format: String,
+    /// Write output to FILE instead of stdout.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<String>,
+    /// Keep messages to a minimum.
+    #[arg(short = 'q', action = ArgAction::SetTrue)]
+    quiet: bool,
+    /// Output buffering: line, full or none.
+    #[arg(short = 'B', value_name = "MODE", default_value = "line")]
+    buffering: String,
+    /// Add a directory to the include search path.
+    #[arg(short = 'I', value_name = "DIR")]
+    include_dirs: Vec<String>,
+    /// Include a header before the script.
+    #[arg(long = "include", value_name = "FILE")]
+    include: Vec<String>,
+    /// Warn about helper errors.
+    #[arg(short = 'k', action = ArgAction::Count)]
+    warnings: u8,
+    /// Allow unsafe builtins (system, signal, override).
+    #[arg(long = "unsafe")]
+    allow_unsafe: bool,
+    /// Suppress warnings.
+    #[arg(long = "no-warnings")]
+    no_warnings: bool,
+    /// Print kernel and build information.
+    #[arg(long = "info")]
+    info: bool,
+    /// Dump a stage and exit: ast, hir, llvm, asm, manifest.
+    #[arg(short = 'd', value_name = "STAGE")]
+    debug: Option<String>,
+    /// Parse, check and compile without touching the kernel.
+    #[arg(long = "check")]
+    check_only: bool,
+    /// Also load every program into the kernel (the verifier judges it), attach nothing.
+    #[arg(long = "dry-run")]
+    dry_run: bool,
+    /// Write the BPF object to FILE.
+    #[arg(long = "emit-elf", value_name = "FILE")]
+    emit_elf: Option<String>,
+    /// Write the LLVM IR to FILE.
+    #[arg(long = "emit-llvm", value_name = "FILE")]
+    emit_llvm: Option<String>,
+    /// Script file (`-` for stdin), then positional parameters ($1, $2, ...).
+    #[arg(value_name = "FILE|ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    rest: Vec<String>,
+}
+
+/// A failure that has already been explained to the user.
+struct Reported;
+
+fn fail(msg: impl std::fmt::Display) -> Reported {
+    eprintln!("rbt: error: {msg}");
+    Reported
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => ExitCode::from(code as u8),
+        Err(Reported) => ExitCode::from(1),
+    }
+}
+
+fn real_main(cli: Cli) -> Result<i32, Reported> {
+    if cli.info {
+        return info();
+    }
+    let (name, source, params) = match (&cli.program, cli.rest.split_first()) {
+        (Some(p), _) => ("stdin".to_string(), Some(p.clone()), cli.rest.clone()),
+        (None, Some((file, params))) if file == "-" => {
+            let mut s = String::new();
+            std::io::stdin().read_to_string(&mut s).map_err(|e| fail(format!("reading stdin: {e}")))?;
+            ("stdin".to_string(), Some(s), params.to_vec())
+        }
+        (None, Some((file, params))) if !cli.list => {
+            let s = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            (file.clone(), Some(s), params.to_vec())
+        }
+        (None, rest) => ("".to_string(), None, rest.map(|(a, b)| [vec![a.clone()], b.to_vec()].concat()).unwrap_or_default()),
+    };
+    if cli.list && source.is_none() {
+        // A file argument with -l lists that script's probes; otherwise it is a pattern.
+        let pattern = params.first().cloned();
+        if let Some(p) = &pattern {
+            if p.ends_with(".bt") && std::path::Path::new(p).exists() {
+                let s = std::fs::read_to_string(p).map_err(|e| fail(format!("cannot read {p}: {e}")))?;
+                return list_script(p, &s, &cli, &[]);
+            }
+        }
+        let mut out = std::io::stdout().lock();
+        return match runtime::listing::list(pattern.as_deref(), cli.verbose, cli.pid, &mut out) {
+            Ok(()) => Ok(0),
+            Err(e) => Err(fail(e)),
+        };
+    }
+    let Some(source) = source else {
+        return Err(fail("no program given: pass a script file, `-e 'PROGRAM'`, or `-l` to list probes (see --help)"));
+    };
+    if cli.list {
+        return list_script(&name, &source, &cli, &params);
+    }
+    let format = match cli.format.as_str() {
+        "text" => runtime::OutputFormat::Text,
+        "json" => runtime::OutputFormat::Json,
+        other => return Err(fail(format!("unknown output format `{other}` (expected text or json)"))),
+    };
+    if !matches!(cli.buffering.as_str(), "line" | "full" | "none") {
+        return Err(fail(format!("unknown buffering mode `{}` (expected line, full or none)", cli.buffering)));
+    }
+    if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
+        // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
+        // with BTF would not need them either.
+        if cli.verbose {
+            eprintln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
+        }
+    }
+    let color = std::io::stderr().is_terminal();
+    let (ast, parse_diags) = lang::parse(&source);
+    report(&name, &source, &parse_diags, color, cli.no_warnings);
+    if parse_diags.iter().any(Diagnostic::is_error) {
+        return Err(Reported);
+    }
+    if cli.debug.as_deref() == Some("ast") {
+        println!("{ast:#?}");
+        return Ok(0);
+    }
+
+    let child = match &cli.cmd {
+        Some(cmd) => Some(Child::spawn(cmd).map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?),
+        None => None,
+    };
+    let opts = check::Options {
+        params,
+        allow_unsafe: cli.allow_unsafe,
+        cpid: child.as_ref().map(|c| c.pid),
+        allow_missing_kprobes: cli.dry_run || cli.check_only || cli.debug.is_some(),
+        strlen: env_u32("BPFTRACE_STRLEN", 64).clamp(1, 200),
+        map_keys_max: env_u32("BPFTRACE_MAP_KEYS_MAX", 4096),
+    };
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
+    report(&name, &source, &checked.diagnostics, color, cli.no_warnings);
+    for n in &checked.notes {
+        eprintln!("rbt: note: {n}");
+    }
+    let Some(hir) = checked.script else { return Err(Reported) };
+    if cli.debug.as_deref() == Some("hir") {
+        println!("{hir:#?}");
+        return Ok(0);
+    }
+    let want_ir = cli.emit_llvm.is_some() || cli.debug.as_deref() == Some("llvm");
+    let (compiled, ir) = codegen::compile(&hir, codegen::Options { want_ir }).map_err(fail)?;
+    if let (Some(path), Some(ir)) = (&cli.emit_llvm, &ir) {
+        std::fs::write(path, ir).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+    }
+    if let Some(path) = &cli.emit_elf {
+        std::fs::write(path, &compiled.elf).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+    }
+    match cli.debug.as_deref() {
+        Some("llvm") => {
+            print!("{}", ir.unwrap_or_default());
+            return Ok(0);
+        }
+        Some("manifest") => {
+            let text = serde_json::to_string_pretty(&compiled.manifest).map_err(fail)?;
+            println!("{text}");
+            return Ok(0);
+        }
+        Some("asm") => {
+            println!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)", compiled.elf.len());
+            return Ok(0);
+        }
+        Some(other) => return Err(fail(format!("unknown debug stage `{other}` (expected ast, hir, llvm, asm, manifest)"))),
+        None => {}
+    }
+    if cli.check_only {
+        return Ok(0);
+    }
+    let out: Box<dyn Write> = match &cli.output {
+        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| fail(format!("cannot create {path}: {e}")))?),
+        None => Box::new(std::io::stdout()),
+    };
+    let run_opts = runtime::RunOptions {
+        format,
+        quiet: cli.quiet,
+        verbose: cli.verbose,
+        dry_run: cli.dry_run,
+        child: child.as_ref().map(|c| c.pid),
+        pid: cli.pid,
+    };
+    if let Some(c) = &child {
+        c.release();
+    }
+    let code = runtime::run(&compiled.elf, &compiled.manifest, &run_opts, out).map_err(fail)?;
+    if cli.dry_run {
+        eprintln!("rbt: {} program(s) loaded and accepted by the verifier; nothing attached", compiled.manifest.programs.len());
+    }
+    Ok(code)
+}
+
+fn env_u32(name: &str, default: u32) -> u32 {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) {
+    let shown: Vec<Diagnostic> = diags.iter().filter(|d| d.is_error() || !no_warnings).cloned().collect();
+    if !shown.is_empty() {
+        eprint!("{}", diag::render(name, source, &shown, color));
+    }
+}
+
+/// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
+fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
+    let (ast, diags) = lang::parse(source);
+    report(name, source, &diags, false, cli.no_warnings);
+    if diags.iter().any(Diagnostic::is_error) {
+        return Err(Reported);
+    }
+    let opts = check::Options { params: params.to_vec(), allow_missing_kprobes: true, ..Default::default() };
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
+    report(name, source, &checked.diagnostics, false, cli.no_warnings);
+    let Some(hir) = checked.script else { return Err(Reported) };
+    for n in &hir.probe_names {
+        println!("{n}");
+    }
+    Ok(0)
+}
+
+fn info() -> Result<i32, Reported> {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    println!("System");
+    println!("  kernel: {}", release.trim());
+    println!("  btf: {}", std::path::Path::new("/sys/kernel/btf/vmlinux").exists());
+    println!("  kprobes: {}", std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists());
+    println!("Build");
+    println!("  version: {}", env!("CARGO_PKG_VERSION"));
+    println!("  LLVM: 19 (inkwell), libbpf: vendored (libbpf-sys)");
+    Ok(0)
+}
+
+/// A `-c` command: started before compiling (so `cpid` is known), held at a pipe until the
+/// probes are attached, then released to exec.
+struct Child {
+    pid: u32,
+    gate: std::fs::File,
+}
+
+impl Child {
+    fn spawn(cmd: &str) -> std::io::Result<Child> {
+        use std::os::unix::process::CommandExt;
+        let (reader, writer) = std::io::pipe()?;
+        let mut reader = Some(reader);
+        let mut command = std::process::Command::new("/bin/sh");
+        command.arg("-c").arg(format!("exec {cmd}"));
+        let gate_reader = reader.take();
+        // SAFETY: the pre_exec closure only calls read(2) on an inherited pipe fd, which is
+        // async-signal-safe, to wait until rbt has attached its probes.
+        unsafe {
+            command.pre_exec(move || {
+                if let Some(r) = &gate_reader {
+                    let mut b = [0u8; 1];
+                    let _ = std::io::Read::read(&mut &*r, &mut b);
+                }
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
+        Ok(Child { pid: child.id(), gate: std::fs::File::from(std::os::fd::OwnedFd::from(writer)) })
+    }
+
+    fn release(&self) {
+        let _ = (&self.gate).write_all(b"g");
+    }
+}

@@ -1,1 +1,191 @@
-//! codegen crate (see ../shared/DESIGN.md).
+//! rbt's back end: lowers a typed `hir::Script` through LLVM (inkwell) to a BPF ELF object
+//! that libbpf loads as it is (maps in `.maps` with BTF), plus the [`Manifest`] the runtime
+//! needs to attach programs and decode events. User errors never reach here: anything that
+//! fails in this crate is a bug in `lang`, reported as [`CodegenError::Internal`].
+
+mod calls;
+mod context;
+mod helpers;
+mod hist;
+mod llvm;
+mod lower;
+mod maps;
+mod strings;
+
+use inkwell::context::Context;
+use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};
+use inkwell::module::{FlagBehavior, Linkage, Module};
+use inkwell::passes::PassBuilderOptions;
+use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::OptimizationLevel;
+use lang::hir;
+use maps::{DebugTypes, MapDef};
+use stdlib::manifest::{Attach, Manifest, MapKind, Program, RINGBUF_MAP};
+
+
+/// An object ready to load and what it takes to run it.
+#[derive(Debug, Clone)]
+pub struct CompiledScript {
+    pub elf: Vec<u8>,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug)]
+pub enum CodegenError {
+    /// A bug: the checker let through something codegen cannot lower.
+    Internal(String),
+    Llvm(String),
+}
+
+impl std::fmt::Display for CodegenError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CodegenError::Internal(m) => write!(f, "internal compiler error (please report): {m}"),
+            CodegenError::Llvm(m) => write!(f, "LLVM failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for CodegenError {}
+
+impl From<inkwell::builder::BuilderError> for CodegenError {
+    fn from(e: inkwell::builder::BuilderError) -> Self {
+        CodegenError::Internal(format!("IR builder: {e}"))
+    }
+}
+
+/// Names of the internal maps every object carries.
+pub const LOST_MAP: &str = "rbt_lost";
+pub const STATE_MAP: &str = "rbt_state";
+pub const STACKS_MAP: &str = "rbt_stacks";
+
+/// Ring buffer size: 1 MiB per object (a power of two multiple of the page size).
+const RINGBUF_BYTES: u32 = 1 << 20;
+
+/// What to produce besides the object.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    /// Return the optimized LLVM IR text as well.
+    pub want_ir: bool,
+}
+
+/// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
+pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, Option<String>), CodegenError> {
+    let context = Context::create();
+    let module = context.create_module("rbt");
+    Target::initialize_bpf(&InitializationConfig::default());
+    let triple = TargetTriple::create("bpfel");
+    let target = Target::from_triple(&triple).map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    let machine = target
+        .create_target_machine(&triple, "v3", "", OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::Default)
+        .ok_or_else(|| CodegenError::Llvm("no BPF target machine".into()))?;
+    module.set_triple(&triple);
+    module.set_data_layout(&machine.get_target_data().get_data_layout());
+
+    let (dib, cu) = module.create_debug_info_builder(
+        true,
+        DWARFSourceLanguage::C,
+        "script.bt",
+        ".",
+        "rbt",
+        true,
+        "",
+        0,
+        "",
+        DWARFEmissionKind::Full,
+        0,
+        false,
+        false,
+        "",
+        "",
+    );
+    let file = cu.get_file();
+    let debug = DebugTypes { dib, cu, file };
+    let i32t = context.i32_type();
+    module.add_basic_value_flag("Debug Info Version", FlagBehavior::Warning, i32t.const_int(3, false));
+    module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(5, false));
+
+    let declare = |def: MapDef| maps::declare(&context, &module, &debug, &def);
+    let events = declare(MapDef { name: RINGBUF_MAP, kind: MapKind::RingBuf, max_entries: RINGBUF_BYTES, key_size: None, value_size: None });
+    let lost = declare(MapDef { name: LOST_MAP, kind: MapKind::PerCpuArray, max_entries: 1, key_size: Some(4), value_size: Some(8) });
+    let state = declare(MapDef { name: STATE_MAP, kind: MapKind::Array, max_entries: 4, key_size: Some(4), value_size: Some(8) });
+    let stacks = declare(MapDef { name: STACKS_MAP, kind: MapKind::StackTrace, max_entries: 4096, key_size: Some(4), value_size: Some(8 * 127) });
+    let user_maps = script
+        .maps
+        .iter()
+        .map(|m| {
+            declare(MapDef {
+                name: &m.elf_name,
+                kind: m.kind,
+                max_entries: m.max_entries,
+                key_size: Some(m.key_size()),
+                value_size: Some(m.value.size().max(1)),
+            })
+        })
+        .collect();
+    let globals = lower::Globals { events, lost, state, stacks, maps: user_maps };
+
+    let license = context.const_string(b"GPL", true);
+    let lic = module.add_global(license.get_type(), None, "_license");
+    lic.set_initializer(&license);
+    lic.set_section(Some("license"));
+
+    let mut programs = Vec::new();
+    for probe in &script.probes {
+        let func = declare_program(&context, &module, probe)?;
+        lower::Lowerer::new(&context, &module, func, &globals, script, probe).lower_probe()?;
+        programs.push(Program { name: probe.name.clone(), attach: probe.attach.clone(), probe_index: probe.probe_index });
+    }
+    debug.dib.finalize();
+    module.verify().map_err(|e| CodegenError::Internal(format!("invalid LLVM IR: {}", e.to_string())))?;
+    module
+        .run_passes("default<O2>", &machine, PassBuilderOptions::create())
+        .map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    let ir = opts.want_ir.then(|| module.print_to_string().to_string());
+    let buffer = machine
+        .write_to_memory_buffer(&module, FileType::Object)
+        .map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    let manifest = Manifest {
+        programs,
+        maps: script.maps.clone(),
+        events: script.events.clone(),
+        probe_names: script.probe_names.clone(),
+        time_formats: script.time_formats.clone(),
+        ringbuf_size: RINGBUF_BYTES,
+    };
+    Ok((CompiledScript { elf: buffer.as_slice().to_vec(), manifest }, ir))
+}
+
+/// The ELF section of a program: it tells libbpf the program type.
+fn section(attach: &Attach) -> String {
+    match attach {
+        Attach::Begin | Attach::End | Attach::Rawtracepoint { .. } => "raw_tp".into(),
+        Attach::Tracepoint { .. } => "tracepoint".into(),
+        Attach::Kprobe { ret: false, .. } => "kprobe".into(),
+        Attach::Kprobe { ret: true, .. } => "kretprobe".into(),
+        Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
+        Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
+        Attach::Profile { .. } | Attach::Interval { .. } | Attach::Software { .. } | Attach::Hardware { .. } => {
+            "perf_event".into()
+        }
+        Attach::Kfunc { targets, ret } => {
+            let prefix = if *ret { "fexit" } else { "fentry" };
+            format!("{prefix}/{}", targets.first().map(String::as_str).unwrap_or(""))
+        }
+    }
+}
+
+fn declare_program<'ctx>(
+    context: &'ctx Context,
+    module: &Module<'ctx>,
+    probe: &hir::Probe,
+) -> Result<inkwell::values::FunctionValue<'ctx>, CodegenError> {
+    let ptr = context.ptr_type(inkwell::AddressSpace::default());
+    let fn_ty = context.i64_type().fn_type(&[ptr.into()], false);
+    let func = module.add_function(&probe.name, fn_ty, Some(Linkage::External));
+    func.set_section(Some(&section(&probe.attach)));
+    let nounwind = inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind");
+    func.add_attribute(inkwell::attributes::AttributeLoc::Function, context.create_enum_attribute(nounwind, 0));
+    Ok(func)
+}
+

@@ -3,7 +3,9 @@
 //! facts reach the checker through a catalog trait implemented by the runtime.
 
 pub mod ast;
+pub mod check;
 pub mod diag;
+pub mod hir;
 mod parse;
 mod preprocess;
 

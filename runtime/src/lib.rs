@@ -1,1 +1,24 @@
-//! runtime crate (see ../shared/DESIGN.md).
+//! rbt's runtime: kernel introspection (tracefs, BTF, kallsyms, ELF symbols and USDT notes),
+//! probe listing, the system catalog the checker consults, and running a compiled object:
+//! load and attach through libbpf (only in `sys`), the ring buffer event loop, map reading,
+//! symbolization and bpftrace-compatible output. No LLVM is linked here.
+
+mod attach;
+pub mod catalog;
+mod events;
+pub mod introspect;
+pub mod listing;
+mod maps;
+pub mod run;
+mod symbols;
+mod sys;
+
+pub use run::{run, OutputFormat, RunError, RunOptions};
+
+/// Parses a decimal or `0x` hexadecimal number.
+pub fn parse_number(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(h) => u64::from_str_radix(h, 16).ok(),
+        None => s.parse().ok(),
+    }
+}

@@ -1,0 +1,261 @@
+//! Builtin functions computed inside BPF (`str`, `buf`, `ntop`, `macaddr`, `bswap`,
+//! `strncmp`, `strcontains`, `reg`, stacks, `signal`, `override`, …). Functions that only
+//! send an event (`printf`, `exit`, …) are statements by the time they reach codegen, and
+//! compile-time functions (`sizeof`, `kaddr`, `pton`, …) are already literals.
+
+use crate::context;
+use crate::helpers::Helper;
+use crate::lower::{Lowerer, Val};
+use crate::CodegenError;
+use inkwell::values::IntValue;
+use inkwell::IntPredicate;
+use lang::hir::{Expr, ExprKind};
+use stdlib::builtins::Function;
+use stdlib::types::{AddrSpace, Type};
+
+type R<T> = Result<T, CodegenError>;
+
+/// The address space a pointer argument reads from (the checker types pointers with one).
+fn space_of(e: &Expr) -> AddrSpace {
+    match &e.ty {
+        Type::Pointer { space, .. } => *space,
+        _ => AddrSpace::Kernel,
+    }
+}
+
+fn const_arg(e: Option<&Expr>) -> Option<i64> {
+    match e.map(|e| &e.kind) {
+        Some(ExprKind::Int(i)) => Some(*i),
+        _ => None,
+    }
+}
+
+pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: &Type) -> R<Val<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let arg = |i: usize| -> R<&Expr> {
+        args.get(i).ok_or_else(|| CodegenError::Internal(format!("{} is missing argument {i}", func.name())))
+    };
+    match func {
+        Function::Str => {
+            let size = ty.size().max(1);
+            let src = arg(0)?;
+            // A string literal passed to str() is already a string.
+            if src.ty.is_str() {
+                return l.expr(src);
+            }
+            let p = l.int(src)?;
+            let slot = l.alloca(size.max(8), "str")?;
+            l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(size.max(8)), false))?;
+            let len = match args.get(1) {
+                Some(n) => {
+                    // str(p, n) reads at most n bytes plus the terminator, bounded by the buffer.
+                    let n = l.int(n)?;
+                    let n1 = l.builder.build_int_add(n, i64t.const_int(1, false), "n1")?;
+                    let max = i64t.const_int(u64::from(size), false);
+                    let small = l.builder.build_int_compare(IntPredicate::ULT, n1, max, "small")?;
+                    l.builder.build_select(small, n1, max, "len")?.into_int_value()
+                }
+                None => i64t.const_int(u64::from(size), false),
+            };
+            let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+            let h = match space_of(src) {
+                AddrSpace::Kernel => Helper::ProbeReadKernelStr,
+                AddrSpace::User => Helper::ProbeReadUserStr,
+            };
+            l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
+            Ok(Val::Mem(slot))
+        }
+        Function::Buf => {
+            let Type::Buffer { len: cap } = ty else {
+                return Err(CodegenError::Internal("buf() without a buffer type".into()));
+            };
+            let src = arg(0)?;
+            let p = l.int(src)?;
+            let slot = l.alloca(cap + 1, "buf")?;
+            l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(cap + 1), false))?;
+            l.builder.build_store(slot, l.ctx.i8_type().const_int(u64::from(*cap), false))?;
+            let data = l.offset(slot, 1)?;
+            let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+            let h = match space_of(src) {
+                AddrSpace::Kernel => Helper::ProbeReadKernel,
+                AddrSpace::User => Helper::ProbeReadUser,
+            };
+            l.helper(h, &[data.into(), i64t.const_int(u64::from(*cap), false).into(), src_ptr.into()])?;
+            Ok(Val::Mem(slot))
+        }
+        Function::Strncmp => {
+            let n = const_arg(args.get(2)).unwrap_or(0).max(0) as u32;
+            let a = l.mem(arg(0)?)?;
+            let b = l.mem(arg(1)?)?;
+            let len = n.min(arg(0)?.ty.size()).min(arg(1)?.ty.size());
+            let eq = crate::strings::equal(l, a, b, len)?;
+            // bpftrace's strncmp returns 0 when equal, non-zero otherwise.
+            let ne = l.builder.build_not(eq, "ne")?;
+            Ok(Val::Int(l.builder.build_int_z_extend(ne, i64t, "r")?))
+        }
+        Function::Strcontains => {
+            let hay = l.mem(arg(0)?)?;
+            let needle = l.mem(arg(1)?)?;
+            let found = crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
+            Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
+        }
+        Function::Bswap => {
+            let v = l.int(arg(0)?)?;
+            let bits = match &arg(0)?.ty {
+                Type::Int { bits, .. } => u32::from(*bits),
+                _ => 64,
+            };
+            Ok(Val::Int(bswap(l, v, bits)?))
+        }
+        Function::Ntop => ntop(l, args),
+        Function::Macaddr => {
+            let src = arg(0)?;
+            let slot = l.alloca(8, "mac")?;
+            l.builder.build_store(slot, i64t.const_zero())?;
+            match &src.ty {
+                Type::Array { .. } | Type::Str { .. } => {
+                    let m = l.mem(src)?;
+                    l.builder.build_memcpy(slot, 1, m, 1, i64t.const_int(6, false))?;
+                }
+                _ => {
+                    let p = l.int(src)?;
+                    let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+                    let h = match space_of(src) {
+                        AddrSpace::Kernel => Helper::ProbeReadKernel,
+                        AddrSpace::User => Helper::ProbeReadUser,
+                    };
+                    l.helper(h, &[slot.into(), i64t.const_int(6, false).into(), src_ptr.into()])?;
+                }
+            }
+            Ok(Val::Mem(slot))
+        }
+        Function::Ksym | Function::Kptr | Function::Uptr | Function::Strerror | Function::CgroupPath => {
+            Ok(Val::Int(l.int(arg(0)?)?))
+        }
+        Function::Usym => {
+            let addr = l.int(arg(0)?)?;
+            let slot = l.alloca(16, "usym")?;
+            l.builder.build_store(slot, addr)?;
+            let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
+            let pid = l.builder.build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
+            let at = l.offset(slot, 8)?;
+            l.builder.build_store(at, pid)?;
+            Ok(Val::Mem(slot))
+        }
+        Function::Strftime => {
+            // (format index, boot-relative ns): the checker puts the format index first.
+            let fmt = l.int(arg(0)?)?;
+            let ns = l.int(arg(1)?)?;
+            let slot = l.alloca(16, "ts")?;
+            l.builder.build_store(slot, fmt)?;
+            let at = l.offset(slot, 8)?;
+            l.builder.build_store(at, ns)?;
+            Ok(Val::Mem(slot))
+        }
+        Function::Reg => match &arg(0)?.kind {
+            ExprKind::Str(name) => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                Ok(Val::Int(context::reg(l, name.trim_end_matches('\0'))?))
+            }
+            _ => Err(CodegenError::Internal("reg() needs a literal register name".into())),
+        },
+        Function::Kstack | Function::Ustack => {
+            let b = if func == Function::Kstack {
+                stdlib::builtins::Builtin::Kstack
+            } else {
+                stdlib::builtins::Builtin::Ustack
+            };
+            context::builtin(l, b, ty)
+        }
+        Function::Signal => {
+            let sig = l.int(arg(0)?)?;
+            l.helper(Helper::SendSignal, &[sig.into()])?;
+            Ok(Val::Int(i64t.const_zero()))
+        }
+        Function::Override => {
+            let rc = l.int(arg(0)?)?;
+            let ctx = l
+                .func
+                .get_first_param()
+                .ok_or_else(|| CodegenError::Internal("override without a context".into()))?
+                .into_pointer_value();
+            l.helper(Helper::OverrideReturn, &[ctx.into(), rc.into()])?;
+            Ok(Val::Int(i64t.const_zero()))
+        }
+        Function::Printf
+        | Function::Print
+        | Function::Time
+        | Function::Cat
+        | Function::System
+        | Function::Exit
+        | Function::Join
+        | Function::Debugf
+        | Function::Pton
+        | Function::Kaddr
+        | Function::Uaddr
+        | Function::Cgroupid
+        | Function::Count
+        | Function::Sum
+        | Function::Avg
+        | Function::Min
+        | Function::Max
+        | Function::Stats
+        | Function::Hist
+        | Function::Lhist
+        | Function::Delete
+        | Function::Clear
+        | Function::Zero
+        | Function::Len
+        | Function::HasKey
+        | Function::Path
+        | Function::Unwatch
+        | Function::Skboutput => Err(CodegenError::Internal(format!(
+            "{}() is not an expression the checker should pass to codegen",
+            func.name()
+        ))),
+    }
+}
+
+fn bswap<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>, bits: u32) -> R<IntValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let mut out = i64t.const_zero();
+    for i in 0..bits / 8 {
+        let byte = l.builder.build_right_shift(v, i64t.const_int(u64::from(8 * i), false), false, "b")?;
+        let byte = l.builder.build_and(byte, i64t.const_int(0xff, false), "b")?;
+        let placed = l.builder.build_left_shift(byte, i64t.const_int(u64::from(bits - 8 - 8 * i), false), "p")?;
+        out = l.builder.build_or(out, placed, "o")?;
+    }
+    Ok(out)
+}
+
+/// `ntop([af,] addr)`: writes (family, 16 address bytes) for user space to format.
+fn ntop<'ctx>(l: &mut Lowerer<'_, 'ctx>, args: &[Expr]) -> R<Val<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let (af, addr) = match args {
+        [af, addr] => (Some(af), addr),
+        [addr] => (None, addr),
+        _ => return Err(CodegenError::Internal("ntop() takes one or two arguments".into())),
+    };
+    let slot = l.alloca(24, "inet")?;
+    l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(24, false))?;
+    let data = l.offset(slot, 8)?;
+    let addr_size = addr.ty.size();
+    let family = match af {
+        Some(af) => l.int(af)?,
+        None => i64t.const_int(if addr_size == 16 { 10 } else { 2 }, false),
+    };
+    l.builder.build_store(slot, family)?;
+    match &addr.ty {
+        Type::Array { .. } | Type::Str { .. } | Type::Tuple(_) => {
+            let m = l.mem(addr)?;
+            l.builder.build_memcpy(data, 1, m, 1, i64t.const_int(u64::from(addr_size.min(16)), false))?;
+        }
+        _ => {
+            let v = l.int(addr)?;
+            let v32 = l.builder.build_int_truncate(v, l.ctx.i32_type(), "v4")?;
+            let st = l.builder.build_store(data, v32)?;
+            let _ = st.set_alignment(1);
+        }
+    }
+    Ok(Val::Mem(slot))
+}

@@ -1,0 +1,41 @@
+//! The BPF helper functions codegen calls, by their kernel ids (`enum bpf_func_id` in
+//! linux/bpf.h). A helper call is an indirect call through `inttoptr(id)`, which LLVM's BPF
+//! backend turns into a `call id` instruction.
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Helper {
+    MapLookupElem = 1,
+    MapUpdateElem = 2,
+    MapDeleteElem = 3,
+    KtimeGetNs = 5,
+    TracePrintk = 6,
+    GetPrandomU32 = 7,
+    GetSmpProcessorId = 8,
+    GetCurrentPidTgid = 14,
+    GetCurrentUidGid = 15,
+    GetCurrentComm = 16,
+    GetStackid = 27,
+    GetCurrentTask = 35,
+    GetNumaNodeId = 42,
+    OverrideReturn = 58,
+    GetCurrentCgroupId = 80,
+    SendSignal = 109,
+    ProbeReadUser = 112,
+    ProbeReadKernel = 113,
+    ProbeReadUserStr = 114,
+    ProbeReadKernelStr = 115,
+    Jiffies64 = 118,
+    KtimeGetBootNs = 125,
+    RingbufReserve = 131,
+    RingbufSubmit = 132,
+    GetFuncIp = 173,
+}
+
+/// `map_update_elem` flag: create or update.
+pub const BPF_ANY: u64 = 0;
+/// `map_update_elem` flag: only create.
+pub const BPF_NOEXIST: u64 = 1;
+/// `get_stackid` flag: the stack is a user stack.
+pub const BPF_F_USER_STACK: u64 = 1 << 8;
+/// `get_stackid` flag: identical stacks share an id.
+pub const BPF_F_REUSE_STACKID: u64 = 1 << 10;

@@ -1,0 +1,312 @@
+//! Attach points: interpreting each provider's fields, expanding `$N` and wildcards through
+//! the catalog, and producing the manifest's `Attach` with the probe's context kind. One match
+//! arm per provider: a new probe type is added here.
+
+use super::catalog::Catalog;
+use super::Checker;
+use crate::ast::{AttachPoint, Provider};
+use crate::diag::Diagnostic;
+use crate::hir::Context;
+use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod};
+
+/// A resolved attach point.
+pub struct Resolved {
+    pub attach: Attach,
+    pub context: Context,
+    /// Expanded probe names (`tracepoint:syscalls:sys_enter_openat`), for `probe` and `-l`.
+    pub names: Vec<String>,
+    /// For tracepoints: the (category, event) whose format gives `args`.
+    pub tracepoint: Option<(String, String)>,
+}
+
+/// `perf_event` software event names and their default sample periods.
+pub const SOFTWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-clock", "cpu", 0, 1_000_000),
+    ("task-clock", "", 1, 1),
+    ("page-faults", "faults", 2, 100),
+    ("context-switches", "cs", 3, 1000),
+    ("cpu-migrations", "", 4, 1),
+    ("minor-faults", "", 5, 100),
+    ("major-faults", "", 6, 1),
+    ("alignment-faults", "", 7, 1),
+    ("emulation-faults", "", 8, 1),
+    ("dummy", "", 9, 1),
+    ("bpf-output", "", 10, 1),
+];
+
+/// `perf_event` hardware event names and their default sample periods.
+pub const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
+    ("cpu-cycles", "cycles", 0, 1_000_000),
+    ("instructions", "", 1, 1_000_000),
+    ("cache-references", "", 2, 1_000_000),
+    ("cache-misses", "", 3, 1_000_000),
+    ("branch-instructions", "branches", 4, 100_000),
+    ("branch-misses", "", 5, 100_000),
+    ("bus-cycles", "", 6, 100_000),
+    ("frontend-stalls", "", 7, 1_000_000),
+    ("backend-stalls", "", 8, 1_000_000),
+    ("ref-cycles", "", 9, 1_000_000),
+];
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains('*') || s.contains('?')
+}
+
+impl Checker<'_> {
+    /// Substitutes positional parameters (`$1`) inside an attach point field.
+    fn expand_params(&mut self, text: &str, ap: &AttachPoint) -> String {
+        let mut out = String::new();
+        let mut chars = text.char_indices().peekable();
+        while let Some((_, c)) = chars.next() {
+            if c == '$' {
+                let mut digits = String::new();
+                while let Some((_, d)) = chars.peek().copied() {
+                    if d.is_ascii_digit() {
+                        digits.push(d);
+                        chars.next();
+                    } else {
+                        break;
+                    }
+                }
+                match digits.parse::<usize>() {
+                    Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
+                        Some(p) => out.push_str(p),
+                        None => self.diags.push(
+                            Diagnostic::error(format!("positional parameter ${n} is not set"), ap.span)
+                                .with_help(format!("pass it after the script: rbt script.bt {}", "ARG ".repeat(n).trim_end())),
+                        ),
+                    },
+                    _ => {
+                        out.push('$');
+                        out.push_str(&digits);
+                    }
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+
+    pub(super) fn resolve_attach(&mut self, ap: &AttachPoint, catalog: &dyn Catalog) -> Option<Resolved> {
+        let fields: Vec<String> = ap.fields.iter().map(|f| f.text.clone()).collect();
+        let fields: Vec<String> = fields.iter().map(|f| self.expand_params(f, ap)).collect();
+        let provider = ap.provider.name();
+        let arity_error = |this: &mut Self, expected: &str| {
+            this.diags.push(
+                Diagnostic::error(format!("malformed {provider} attach point"), ap.span)
+                    .with_label(format!("expected {expected}")),
+            );
+            None
+        };
+        let none_matched = |this: &mut Self, what: String| {
+            let mut d = Diagnostic::error(format!("{what} matched no probe"), ap.span).with_label("no such probe");
+            let cands = catalog.suggestions(provider, &fields);
+            if let Some(best) = crate::diag::closest(fields.last().map_or("", String::as_str), cands.iter().map(String::as_str)) {
+                d = d.with_help(format!("did you mean `{best}`?"));
+            } else if let Some(first) = cands.first() {
+                d = d.with_help(format!("did you mean `{first}`?"));
+            }
+            this.diags.push(d);
+            None
+        };
+        match ap.provider {
+            Provider::Begin | Provider::End => {
+                if !fields.is_empty() {
+                    return arity_error(self, "no fields after BEGIN/END");
+                }
+                let attach = if ap.provider == Provider::Begin { Attach::Begin } else { Attach::End };
+                Some(Resolved { attach, context: Context::None, names: vec![provider.to_string()], tracepoint: None })
+            }
+            Provider::Tracepoint => {
+                let [cat, event] = fields.as_slice() else {
+                    return arity_error(self, "tracepoint:category:event");
+                };
+                let targets = catalog.tracepoints(cat, event);
+                if targets.is_empty() {
+                    return none_matched(self, format!("tracepoint:{cat}:{event}"));
+                }
+                let names = targets.iter().map(|(c, e)| format!("tracepoint:{c}:{e}")).collect();
+                let first = targets.first().cloned();
+                Some(Resolved { attach: Attach::Tracepoint { targets }, context: Context::Tracepoint, names, tracepoint: first })
+            }
+            Provider::Rawtracepoint => {
+                let name = match fields.as_slice() {
+                    [name] | [_, name] => name,
+                    _ => return arity_error(self, "rawtracepoint:event"),
+                };
+                let targets = catalog.raw_tracepoints(name);
+                if targets.is_empty() {
+                    return none_matched(self, format!("rawtracepoint:{name}"));
+                }
+                let names = targets.iter().map(|t| format!("rawtracepoint:{t}")).collect();
+                Some(Resolved { attach: Attach::Rawtracepoint { targets }, context: Context::U64Array, names, tracepoint: None })
+            }
+            Provider::Kprobe | Provider::Kretprobe => {
+                let ret = ap.provider == Provider::Kretprobe;
+                let (module, func) = match fields.as_slice() {
+                    [f] => (None, f.as_str()),
+                    [m, f] => (Some(m.as_str()), f.as_str()),
+                    _ => return arity_error(self, "kprobe:function or kprobe:module:function"),
+                };
+                let (func, offset) = match func.split_once('+') {
+                    Some((f, off)) => match parse_int(off) {
+                        Some(o) if !ret => (f, o),
+                        _ => return arity_error(self, "a numeric offset after `+` (kprobes only)"),
+                    },
+                    None => (func, 0),
+                };
+                if !catalog.kprobes_supported() && !self.opts.allow_missing_kprobes {
+                    let mut d = Diagnostic::error(
+                        format!("this kernel was built without kprobes (CONFIG_KPROBES is not set), so {provider}:{func} cannot attach"),
+                        ap.span,
+                    )
+                    .with_label("kprobes are unavailable here");
+                    if !catalog.tracepoints("*", func).is_empty() {
+                        d = d.with_help(format!("a tracepoint with this name exists: tracepoint:*:{func}"));
+                    }
+                    d = d.with_help(format!(
+                        "use a tracepoint, or {}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it",
+                        if ret { "kretfunc" } else { "kfunc" }
+                    ));
+                    self.diags.push(d);
+                    return None;
+                }
+                let syms = catalog.kernel_functions(module, func);
+                if syms.is_empty() {
+                    return none_matched(self, format!("{provider}:{func}"));
+                }
+                for s in &syms {
+                    if !has_wildcard(func) && s != func {
+                        self.notes.push(format!("{provider}:{func}: attaching to `{s}` (the compiler renamed {func})"));
+                    }
+                }
+                let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
+                let targets = syms.into_iter().map(|symbol| KprobeTarget { symbol, offset }).collect();
+                Some(Resolved { attach: Attach::Kprobe { targets, ret }, context: Context::PtRegs, names, tracepoint: None })
+            }
+            Provider::Uprobe | Provider::Uretprobe => {
+                let ret = ap.provider == Provider::Uretprobe;
+                let (path, func) = match fields.as_slice() {
+                    [p, f] => (p, f.clone()),
+                    [p, _lang, f] => (p, f.clone()),
+                    _ => return arity_error(self, "uprobe:/path/to/binary:function"),
+                };
+                match catalog.uprobe_targets(path, &func) {
+                    Ok(targets) if !targets.is_empty() => {
+                        let names = targets.iter().map(|t| format!("{provider}:{}:{}", t.path, t.symbol)).collect();
+                        Some(Resolved { attach: Attach::Uprobe { targets, ret }, context: Context::PtRegs, names, tracepoint: None })
+                    }
+                    Ok(_) => none_matched(self, format!("{provider}:{path}:{func}")),
+                    Err(e) => {
+                        self.diags.push(Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"));
+                        None
+                    }
+                }
+            }
+            Provider::Usdt => {
+                let (path, prov, name) = match fields.as_slice() {
+                    [p, n] => (p, "*".to_string(), n.clone()),
+                    [p, pr, n] => (p, pr.clone(), n.clone()),
+                    _ => return arity_error(self, "usdt:/path/to/binary:[provider:]probe"),
+                };
+                match catalog.usdt_targets(path, &prov, &name) {
+                    Ok(targets) if !targets.is_empty() => {
+                        let names = targets.iter().map(|t| format!("usdt:{}:{}:{}", t.path, t.provider, t.name)).collect();
+                        Some(Resolved { attach: Attach::Usdt { targets }, context: Context::PtRegs, names, tracepoint: None })
+                    }
+                    Ok(_) => none_matched(self, format!("usdt:{path}:{prov}:{name}")),
+                    Err(e) => {
+                        self.diags.push(Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"));
+                        None
+                    }
+                }
+            }
+            Provider::Kfunc | Provider::Kretfunc => {
+                let ret = ap.provider == Provider::Kretfunc;
+                let (module, func) = match fields.as_slice() {
+                    [f] => (None, f.as_str()),
+                    [m, f] => (Some(m.as_str()), f.as_str()),
+                    _ => return arity_error(self, "kfunc:function"),
+                };
+                let targets = catalog.kernel_functions(module, func);
+                if targets.is_empty() {
+                    return none_matched(self, format!("{provider}:{func}"));
+                }
+                let names = targets.iter().map(|t| format!("{provider}:{t}")).collect();
+                Some(Resolved { attach: Attach::Kfunc { targets, ret }, context: Context::U64Array, names, tracepoint: None })
+            }
+            Provider::Profile | Provider::Interval => {
+                let period = match fields.as_slice() {
+                    [unit, n] => {
+                        let Some(n) = parse_int(n).filter(|n| *n > 0) else {
+                            return arity_error(self, "a positive number, e.g. interval:s:1");
+                        };
+                        match unit.as_str() {
+                            "hz" => PerfPeriod::Frequency(n),
+                            "s" => PerfPeriod::Nanoseconds(n * 1_000_000_000),
+                            "ms" => PerfPeriod::Nanoseconds(n * 1_000_000),
+                            "us" => PerfPeriod::Nanoseconds(n * 1_000),
+                            "ns" => PerfPeriod::Nanoseconds(n),
+                            other => {
+                                self.diags.push(
+                                    Diagnostic::error(format!("unknown {provider} unit `{other}`"), ap.span)
+                                        .with_suggestion(other, ["hz", "s", "ms", "us", "ns"])
+                                        .with_help("units are hz, s, ms, us and ns"),
+                                );
+                                return None;
+                            }
+                        }
+                    }
+                    _ => return arity_error(self, "a unit and a number, e.g. profile:hz:99"),
+                };
+                let (attach, context) = if ap.provider == Provider::Profile {
+                    (Attach::Profile { period }, Context::PerfEvent)
+                } else {
+                    (Attach::Interval { period }, Context::PerfEvent)
+                };
+                Some(Resolved { attach, context, names: vec![format!("{provider}:{}", fields.join(":"))], tracepoint: None })
+            }
+            Provider::Software | Provider::Hardware => {
+                let table = if ap.provider == Provider::Software { SOFTWARE_EVENTS } else { HARDWARE_EVENTS };
+                let (event, count) = match fields.as_slice() {
+                    [e] => (e, None),
+                    [e, c] if c.is_empty() => (e, None),
+                    [e, c] => (e, parse_int(c)),
+                    _ => return arity_error(self, "software:event[:count]"),
+                };
+                let Some((name, _, config, default)) =
+                    table.iter().find(|(n, alias, _, _)| n == event || (!alias.is_empty() && alias == event))
+                else {
+                    self.diags.push(
+                        Diagnostic::error(format!("unknown {provider} event `{event}`"), ap.span)
+                            .with_suggestion(event, table.iter().map(|(n, _, _, _)| *n)),
+                    );
+                    return None;
+                };
+                let period = count.unwrap_or(*default);
+                let attach = if ap.provider == Provider::Software {
+                    Attach::Software { event: *config, period }
+                } else {
+                    Attach::Hardware { event: *config, period }
+                };
+                Some(Resolved { attach, context: Context::PerfEvent, names: vec![format!("{provider}:{name}:{period}")], tracepoint: None })
+            }
+            Provider::Watchpoint | Provider::Asyncwatchpoint | Provider::Iter => {
+                self.diags.push(
+                    Diagnostic::error(format!("{provider} probes are not supported by rbt yet"), ap.span)
+                        .with_label("unsupported probe type"),
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses a decimal or `0x` hex number.
+pub fn parse_int(s: &str) -> Option<u64> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => s.parse().ok(),
+    }
+}

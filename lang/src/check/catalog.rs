@@ -1,0 +1,93 @@
+//! What the checker needs to know about the running system, as a trait: the runtime
+//! implements it from tracefs, BTF, kallsyms and ELF files; tests implement it with fixtures.
+//! Keeping it a trait keeps `lang` free of I/O.
+
+use stdlib::manifest::{UprobeTarget, UsdtTarget};
+use stdlib::types::Record;
+
+/// One field of a tracepoint's `format` file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracepointField {
+    pub name: String,
+    /// The C type as written in the format file (`const char *`, `int`, `char[16]`).
+    pub c_type: String,
+    pub offset: u32,
+    pub size: u32,
+    pub signed: bool,
+    /// `__data_loc char[] name`: a string stored after the record.
+    pub data_loc: bool,
+}
+
+/// A failure to look something up, in words the user can act on.
+pub type LookupError = String;
+
+pub trait Catalog {
+    /// Every `(category, event)` tracepoint matching the glob patterns.
+    fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)>;
+    /// The fields of one tracepoint (without the common_ fields).
+    fn tracepoint_fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, LookupError>;
+    /// Kernel functions matching a glob pattern (optionally within a module).
+    fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String>;
+    /// Raw tracepoints matching a glob pattern.
+    fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
+    /// A struct or union by its C name (`struct task_struct`), from BTF.
+    fn record(&self, name: &str) -> Option<Record>;
+    /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
+    fn constant(&self, name: &str) -> Option<i64>;
+    /// Function symbols of a binary or library (`libc` style names resolved like bpftrace).
+    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError>;
+    /// USDT probes of a binary matching provider and name patterns.
+    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError>;
+    /// Names close to an attach point that matched nothing, for "did you mean".
+    fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String>;
+    /// Address of a kernel symbol (`kaddr`).
+    fn kernel_symbol(&self, name: &str) -> Option<u64>;
+    /// Whether the kernel can attach kprobes (false on kernels built without CONFIG_KPROBES).
+    fn kprobes_supported(&self) -> bool;
+}
+
+/// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that
+/// need no kernel facts.
+pub struct EmptyCatalog;
+
+impl Catalog for EmptyCatalog {
+    fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
+        vec![(category.to_string(), event.to_string())]
+    }
+    fn tracepoint_fields(&self, _: &str, _: &str) -> Result<Vec<TracepointField>, LookupError> {
+        Ok(Vec::new())
+    }
+    fn kernel_functions(&self, _: Option<&str>, pattern: &str) -> Vec<String> {
+        vec![pattern.to_string()]
+    }
+    fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
+        vec![pattern.to_string()]
+    }
+    fn record(&self, _: &str) -> Option<Record> {
+        None
+    }
+    fn constant(&self, _: &str) -> Option<i64> {
+        None
+    }
+    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+        Ok(vec![UprobeTarget { path: path.to_string(), symbol: pattern.to_string(), offset: 0 }])
+    }
+    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError> {
+        Ok(vec![UsdtTarget {
+            path: path.to_string(),
+            provider: provider.to_string(),
+            name: name.to_string(),
+            offset: 0,
+            semaphore_offset: 0,
+        }])
+    }
+    fn suggestions(&self, _: &str, _: &[String]) -> Vec<String> {
+        Vec::new()
+    }
+    fn kernel_symbol(&self, _: &str) -> Option<u64> {
+        None
+    }
+    fn kprobes_supported(&self) -> bool {
+        true
+    }
+}

@@ -1,0 +1,173 @@
+//! C types as scripts and tracepoint formats write them (`unsigned int`, `const char *`,
+//! `char[16]`, `struct sock *`, `u32`) mapped to rbt's [`Type`]s, and the layout of structs
+//! defined in scripts.
+
+use super::Checker;
+use crate::ast::{CField, TypeExpr, TypeName};
+use stdlib::types::{AddrSpace, Field, Record, Type};
+
+/// Integer types by C or bpftrace name: (bits, signed).
+fn int_by_name(name: &str) -> Option<(u8, bool)> {
+    let n: String = name
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "const" | "volatile"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(match n.as_str() {
+        "uint8" | "u8" | "__u8" | "unsigned char" | "uint8_t" | "bool" | "_Bool" => (8, false),
+        "int8" | "s8" | "__s8" | "char" | "signed char" | "int8_t" => (8, true),
+        "uint16" | "u16" | "__u16" | "unsigned short" | "uint16_t" | "__be16" | "__le16" | "umode_t" => (16, false),
+        "int16" | "s16" | "__s16" | "short" | "signed short" | "int16_t" => (16, true),
+        "uint32" | "u32" | "__u32" | "unsigned" | "unsigned int" | "uint32_t" | "__be32" | "__le32" | "uid_t" | "gid_t"
+        | "dev_t" | "gfp_t" | "fmode_t" | "__kernel_dev_t" => (32, false),
+        "int32" | "s32" | "__s32" | "int" | "signed" | "signed int" | "int32_t" | "pid_t" | "key_serial_t" | "clockid_t" => (32, true),
+        "uint64" | "u64" | "__u64" | "unsigned long" | "unsigned long long" | "uint64_t" | "size_t" | "__be64" | "__le64"
+        | "sector_t" | "dma_addr_t" | "unsigned long int" | "long unsigned int" | "cputime_t" | "ino_t" | "__kernel_size_t"
+        | "u_long" | "ulong" => (64, false),
+        "int64" | "s64" | "__s64" | "long" | "long long" | "int64_t" | "ssize_t" | "loff_t" | "off_t" | "long int"
+        | "signed long" | "time64_t" | "ktime_t" | "__kernel_ssize_t" => (64, true),
+        _ => return None,
+    })
+}
+
+/// Parses a C type string from a tracepoint format (`const char * filename`'s type part).
+pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
+    let t = text.trim();
+    if let Some((base, rest)) = t.split_once('[') {
+        let len: u32 = rest.trim_end_matches(']').trim().parse().unwrap_or(0);
+        let elem = parse_c_type(base, 0, signed, user);
+        if matches!(elem, Type::Int { bits: 8, .. }) {
+            return Type::Str { len: len.max(1) };
+        }
+        return Type::Array { elem: Box::new(elem), len };
+    }
+    if let Some(base) = t.strip_suffix('*') {
+        let to = parse_c_type(base, 0, signed, user);
+        let space = if user || base.contains("__user") { AddrSpace::User } else { AddrSpace::Kernel };
+        return Type::Pointer { to: Box::new(to), space };
+    }
+    let cleaned: String = t
+        .split_whitespace()
+        .filter(|w| !matches!(*w, "const" | "volatile" | "__user" | "__attribute__((btf_type_tag(\"user\")))"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    if let Some((bits, s)) = int_by_name(&cleaned) {
+        return Type::Int { bits, signed: s };
+    }
+    if cleaned.starts_with("struct ") || cleaned.starts_with("union ") {
+        return Type::Record(Box::new(Record { name: cleaned, size: size.max(8), fields: Vec::new() }));
+    }
+    match size {
+        1 | 2 | 4 | 8 => Type::Int { bits: (size * 8) as u8, signed },
+        _ => Type::Int { bits: 64, signed },
+    }
+}
+
+impl Checker<'_> {
+    /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`].
+    pub(super) fn resolve_type(&mut self, t: &TypeExpr) -> Option<Type> {
+        let mut base = match &t.base {
+            TypeName::Named(n) => match n.as_str() {
+                "void" => Type::Int { bits: 8, signed: false },
+                "string" => Type::Str { len: self.opts.strlen },
+                "buffer" => Type::Buffer { len: 64 },
+                _ => match int_by_name(n) {
+                    Some((bits, signed)) => Type::Int { bits, signed },
+                    None => {
+                        if let Some(r) = self.lookup_record(n) {
+                            Type::Record(Box::new(r))
+                        } else {
+                            self.error(format!("unknown type `{n}`"), t.span)
+                                .suggest(n, &["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"]);
+                            return None;
+                        }
+                    }
+                },
+            },
+            TypeName::Struct(n) | TypeName::Union(n) => {
+                let kw = if matches!(t.base, TypeName::Union(_)) { "union" } else { "struct" };
+                let full = format!("{kw} {n}");
+                match self.lookup_record(&full) {
+                    Some(r) => Type::Record(Box::new(r)),
+                    // A pointer to an unknown struct is still a valid pointer; only a
+                    // member access through it needs the layout.
+                    None if t.pointers > 0 => Type::Record(Box::new(Record { name: full, size: 0, fields: Vec::new() })),
+                    None => {
+                        self.error(format!("unknown {full}"), t.span).help.push(
+                            "rbt takes kernel types from BTF (/sys/kernel/btf/vmlinux) and script definitions".into(),
+                        );
+                        return None;
+                    }
+                }
+            }
+            TypeName::Enum(_) => Type::Int { bits: 64, signed: false },
+            TypeName::AnonRecord { union, fields } => {
+                let r = super::ctypes::layout_record(self, "anonymous", fields, *union)?;
+                Type::Record(Box::new(r))
+            }
+        };
+        for _ in 0..t.pointers {
+            let space = if self.probe.user { AddrSpace::User } else { AddrSpace::Kernel };
+            base = Type::Pointer { to: Box::new(base), space };
+        }
+        for len in t.array.iter().rev() {
+            base = match base {
+                Type::Int { bits: 8, .. } => Type::Str { len: *len as u32 },
+                other => Type::Array { elem: Box::new(other), len: *len as u32 },
+            };
+        }
+        Some(base)
+    }
+
+    pub(super) fn lookup_record(&mut self, name: &str) -> Option<Record> {
+        if let Some(r) = self.records.get(name) {
+            return Some(r.clone());
+        }
+        let r = self.catalog.record(name)?;
+        self.records.insert(name.to_string(), r.clone());
+        Some(r)
+    }
+}
+
+/// Lays out a script-defined struct or union with C's natural alignment.
+pub(super) fn layout_record(c: &mut Checker<'_>, name: &str, fields: &[CField], union: bool) -> Option<Record> {
+    let mut out = Vec::new();
+    let mut at = 0u32;
+    let mut size = 0u32;
+    let mut align = 1u32;
+    for f in fields {
+        let ty = c.resolve_type(&f.ty)?;
+        let a = match &ty {
+            Type::Record(_) => 8,
+            other => other.align().max(1),
+        };
+        align = align.max(a);
+        let offset = if union { 0 } else { at.div_ceil(a) * a };
+        let fsize = ty.size();
+        at = offset + fsize;
+        size = size.max(at);
+        if let Some(n) = &f.name {
+            out.push(Field { name: n.name.clone(), offset, ty, bitfield: None, data_loc: false });
+        } else if let Type::Record(inner) = ty {
+            // Anonymous members: their fields are reachable directly.
+            out.extend(inner.fields.into_iter().map(|mut x| {
+                x.offset += offset;
+                x
+            }));
+        }
+    }
+    Some(Record { name: name.to_string(), size: size.div_ceil(align) * align, fields: out })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tracepoint_types() {
+        assert_eq!(parse_c_type("int", 4, true, false), Type::Int { bits: 32, signed: true });
+        assert_eq!(parse_c_type("char[16]", 16, true, false), Type::Str { len: 16 });
+        assert!(matches!(parse_c_type("const char *", 8, false, true), Type::Pointer { space: AddrSpace::User, .. }));
+        assert_eq!(parse_c_type("unsigned long", 8, false, false), Type::Int { bits: 64, signed: false });
+    }
+}

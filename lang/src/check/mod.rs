@@ -1,0 +1,348 @@
+//! Semantic analysis: resolves names, expands attach points, types every expression with
+//! bpftrace's rules and lowers the AST to `hir`. Every violation is a Diagnostic with a span;
+//! analysis continues after errors so the user sees all of them at once.
+
+mod attach;
+pub mod catalog;
+mod ctypes;
+mod exprs;
+mod stmts;
+
+use crate::ast::{self, Span};
+use crate::diag::Diagnostic;
+use crate::hir;
+use catalog::Catalog;
+use std::collections::HashMap;
+use stdlib::manifest::{Event, MapKind, MapSpec};
+use stdlib::types::Type;
+
+pub use attach::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
+
+/// Settings that change how a script is checked.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Positional parameters (`$1` is `params[0]`).
+    pub params: Vec<String>,
+    /// `--unsafe`: allow system(), signal(), override().
+    pub allow_unsafe: bool,
+    /// Whether `-c CMD` was given (so `cpid` is valid), and its pid once known.
+    pub cpid: Option<u32>,
+    /// Maximum string length (`BPFTRACE_STRLEN`).
+    pub strlen: u32,
+    /// Maximum entries of each map (`BPFTRACE_MAP_KEYS_MAX`).
+    pub map_keys_max: u32,
+    /// Accept kprobes on kernels without them (for `--dry-run`, which only loads programs).
+    pub allow_missing_kprobes: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            params: Vec::new(),
+            allow_unsafe: false,
+            cpid: None,
+            strlen: 64,
+            map_keys_max: 4096,
+            allow_missing_kprobes: false,
+        }
+    }
+}
+
+/// The result of checking: the typed script (when there were no errors), every diagnostic,
+/// and notes for stderr (e.g. which renamed symbol a kprobe chose).
+pub struct Checked {
+    pub script: Option<hir::Script>,
+    pub diagnostics: Vec<Diagnostic>,
+    pub notes: Vec<String>,
+}
+
+/// What a map has been used as so far.
+struct MapInfo {
+    id: hir::MapId,
+    /// Span of the first use that fixed the types (for "first used here" notes).
+    first: Span,
+}
+
+pub(crate) struct Checker<'a> {
+    opts: &'a Options,
+    catalog: &'a dyn Catalog,
+    diags: Vec<Diagnostic>,
+    notes: Vec<String>,
+    maps: Vec<MapSpec>,
+    map_ids: HashMap<String, MapInfo>,
+    events: Vec<Event>,
+    time_formats: Vec<String>,
+    defines: HashMap<String, String>,
+    records: HashMap<String, stdlib::types::Record>,
+    /// Per-probe state.
+    vars: Vec<Type>,
+    var_ids: HashMap<String, hir::VarId>,
+    probe: ProbeInfo,
+    loop_depth: u32,
+}
+
+/// Facts about the probe being checked that expressions depend on.
+#[derive(Default, Clone)]
+struct ProbeInfo {
+    provider: Option<ast::Provider>,
+    context: Option<hir::Context>,
+    tracepoint_fields: Vec<catalog::TracepointField>,
+    tracepoint_name: String,
+    /// Whether pointers read in this probe are user-space by default.
+    user: bool,
+}
+
+/// Checks a parsed script against the system described by `catalog`.
+pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Checked {
+    let mut c = Checker {
+        opts,
+        catalog,
+        diags: Vec::new(),
+        notes: Vec::new(),
+        maps: Vec::new(),
+        map_ids: HashMap::new(),
+        events: Vec::new(),
+        time_formats: Vec::new(),
+        defines: HashMap::new(),
+        records: HashMap::new(),
+        vars: Vec::new(),
+        var_ids: HashMap::new(),
+        probe: ProbeInfo::default(),
+        loop_depth: 0,
+    };
+    for d in &script.directives {
+        if let ast::Directive::Define { name, value, .. } = d {
+            c.defines.insert(name.name.clone(), value.clone());
+        }
+    }
+    for def in &script.c_definitions {
+        c.c_definition(def);
+    }
+    // Map types are fixed by their first assignment anywhere in the script, so a probe may
+    // read a map that a later probe writes. A quiet first pass learns those types.
+    {
+        let mut probes = Vec::new();
+        let mut names = Vec::new();
+        for (index, probe) in script.probes.iter().enumerate() {
+            c.probe(probe, index, &mut probes, &mut names);
+        }
+        c.diags.clear();
+        c.notes.clear();
+        c.events.clear();
+        c.time_formats.clear();
+    }
+    let mut probes = Vec::new();
+    let mut probe_names = Vec::new();
+    for (index, probe) in script.probes.iter().enumerate() {
+        c.probe(probe, index, &mut probes, &mut probe_names);
+    }
+    if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
+        c.diags.push(Diagnostic::error("the script has no probes", Span::new(0, 0)).with_help("add one, e.g. BEGIN { printf(\"hello\\n\"); }"));
+    }
+    let ok = !c.diags.iter().any(Diagnostic::is_error);
+    let script = ok.then(|| hir::Script {
+        probes,
+        maps: c.maps.clone(),
+        events: c.events.clone(),
+        probe_names,
+        time_formats: c.time_formats.clone(),
+        strlen: opts.strlen,
+    });
+    Checked { script, diagnostics: c.diags, notes: c.notes }
+}
+
+impl Checker<'_> {
+    fn error(&mut self, msg: impl Into<String>, span: Span) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::error(msg, span));
+        let last = self.diags.len() - 1;
+        &mut self.diags[last]
+    }
+
+    fn c_definition(&mut self, def: &ast::CDefinition) {
+        match &def.kind {
+            ast::CDefKind::Struct(fields) | ast::CDefKind::Union(fields) => {
+                let union = matches!(def.kind, ast::CDefKind::Union(_));
+                let kw = if union { "union" } else { "struct" };
+                match ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union) {
+                    Some(r) => {
+                        self.records.insert(r.name.clone(), r);
+                    }
+                    None => {
+                        self.error(format!("cannot lay out {kw} {}", def.name.name), def.span);
+                    }
+                }
+            }
+            ast::CDefKind::Enum(variants) => {
+                let mut next = 0i64;
+                for v in variants {
+                    if let Some(e) = &v.value {
+                        if let Some(n) = self.const_int(e) {
+                            next = n;
+                        }
+                    }
+                    self.defines.insert(v.name.name.clone(), next.to_string());
+                    next += 1;
+                }
+            }
+        }
+    }
+
+    fn probe(&mut self, probe: &ast::Probe, index: usize, out: &mut Vec<hir::Probe>, names: &mut Vec<String>) {
+        let mut resolved = Vec::new();
+        for ap in &probe.attach_points {
+            if let Some(r) = self.resolve_attach(ap, self.catalog) {
+                resolved.push((ap, r));
+            }
+        }
+        // Attach points of one probe share the body; each kind of attach needs its own
+        // program (different context layouts), so lower the body once per attach point.
+        for (ap, r) in resolved {
+            self.vars.clear();
+            self.var_ids.clear();
+            self.loop_depth = 0;
+            let user = matches!(ap.provider, ast::Provider::Uprobe | ast::Provider::Uretprobe | ast::Provider::Usdt)
+                || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
+            self.probe = ProbeInfo {
+                provider: Some(ap.provider),
+                context: Some(r.context.clone()),
+                tracepoint_fields: Vec::new(),
+                tracepoint_name: String::new(),
+                user,
+            };
+            if let Some((cat, ev)) = &r.tracepoint {
+                self.probe.tracepoint_name = format!("{cat}:{ev}");
+                match self.catalog.tracepoint_fields(cat, ev) {
+                    Ok(f) => self.probe.tracepoint_fields = f,
+                    Err(e) => {
+                        self.error(e, ap.span);
+                    }
+                }
+            }
+            let probe_index = names.len() as u32;
+            names.extend(r.names.iter().cloned());
+            let predicate = probe.predicate.as_ref().map(|p| {
+                let e = self.expr(p);
+                self.require_int(&e, "a predicate");
+                e
+            });
+            let body = self.block(&probe.body);
+            let name = format!("{}_{}", sanitize(ap.provider.name()), out.len());
+            let _ = index;
+            out.push(hir::Probe {
+                name,
+                attach: r.attach,
+                context: r.context,
+                probe_index,
+                vars: self.vars.clone(),
+                predicate,
+                body,
+                span: probe.span,
+            });
+        }
+    }
+
+    /// Declares or checks a map's key and value types; returns its id.
+    fn map_id(&mut self, name: &ast::Ident, key: Option<Type>, value: Type, span: Span) -> Option<hir::MapId> {
+        let script_name = format!("@{}", name.name);
+        if let Some(info) = self.map_ids.get(&script_name) {
+            let id = info.id;
+            let first = info.first;
+            let spec = &self.maps[id as usize];
+            if spec.key.is_some() != key.is_some() {
+                let d = Diagnostic::error(
+                    format!("map {script_name} is used both with and without a key"),
+                    span,
+                )
+                .with_secondary(first, "first used here");
+                self.diags.push(d);
+                return None;
+            }
+            if let (Some(have), Some(want)) = (&spec.key, &key) {
+                if !compatible(have, want) {
+                    let d = Diagnostic::error(
+                        format!("map {script_name} key has type {}, but was first used with {}", want.display(), have.display()),
+                        span,
+                    )
+                    .with_secondary(first, "first used here");
+                    self.diags.push(d);
+                    return None;
+                }
+            }
+            if !matches!(value, Type::None) && !compatible(&spec.value, &value) {
+                let d = Diagnostic::error(
+                    format!(
+                        "map {script_name} holds {}, but is assigned {}",
+                        spec.value.display(),
+                        value.display()
+                    ),
+                    span,
+                )
+                .with_secondary(first, "type fixed here");
+                self.diags.push(d);
+                return None;
+            }
+            return Some(id);
+        }
+        if matches!(value, Type::None) {
+            return None;
+        }
+        let id = self.maps.len() as hir::MapId;
+        let kind = match value {
+            Type::Agg(_) => MapKind::PerCpuHash,
+            _ => MapKind::Hash,
+        };
+        self.maps.push(MapSpec {
+            elf_name: format!("AT_{}", if name.name.is_empty() { "_".to_string() } else { name.name.clone() }),
+            script_name: Some(script_name.clone()),
+            kind,
+            key,
+            value,
+            max_entries: self.opts.map_keys_max,
+        });
+        self.map_ids.insert(script_name, MapInfo { id, first: span });
+        Some(id)
+    }
+
+    fn event(&mut self, e: Event) -> hir::EventId {
+        if let Some(i) = self.events.iter().position(|x| *x == e) {
+            return i as hir::EventId;
+        }
+        self.events.push(e);
+        (self.events.len() - 1) as hir::EventId
+    }
+
+    fn var(&mut self, name: &str, ty: &Type, span: Span) -> Option<hir::VarId> {
+        if let Some(&id) = self.var_ids.get(name) {
+            let have = &self.vars[id as usize];
+            if !compatible(have, ty) {
+                let msg = format!("variable {name} holds {}, but is assigned {}", have.display(), ty.display());
+                self.error(msg, span).help.push("a variable's type is fixed by its first assignment".into());
+                return None;
+            }
+            return Some(id);
+        }
+        let id = self.vars.len() as hir::VarId;
+        self.vars.push(ty.clone());
+        self.var_ids.insert(name.to_string(), id);
+        Some(id)
+    }
+}
+
+/// Whether a value of type `b` can be stored where `a` was declared (strings and integers of
+/// any width mix, as in bpftrace; everything else must match).
+fn compatible(a: &Type, b: &Type) -> bool {
+    match (a, b) {
+        (Type::Str { .. }, Type::Str { .. }) => true,
+        (Type::Buffer { .. }, Type::Buffer { .. }) => true,
+        (x, y) if x.is_int() && y.is_int() => true,
+        (Type::Pointer { .. }, y) if y.is_int() => true,
+        (x, Type::Pointer { .. }) if x.is_int() => true,
+        (Type::Tuple(xs), Type::Tuple(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| compatible(x, y)),
+        (Type::Agg(x), Type::Agg(y)) => std::mem::discriminant(x) == std::mem::discriminant(y),
+        (x, y) => x == y,
+    }
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+}

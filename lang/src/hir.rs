@@ -1,0 +1,200 @@
+//! The typed, resolved script the checker produces and codegen consumes: every name is
+//! resolved (builtins to enums, maps and variables to ids, fields to offsets), every
+//! expression carries its [`Type`], wildcards are expanded into attach targets, and every
+//! event (printf, exit, print, …) is registered with its argument layout.
+
+use crate::ast::{BinaryOp, Span};
+use serde::Serialize;
+use stdlib::builtins::{Builtin, Function};
+use stdlib::manifest::{Attach, Event, MapSpec};
+use stdlib::types::{AddrSpace, Aggregation, Type};
+
+pub type MapId = u32;
+pub type VarId = u32;
+pub type EventId = u32;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Script {
+    pub probes: Vec<Probe>,
+    /// User maps; `MapId` indexes this.
+    pub maps: Vec<MapSpec>,
+    /// Ring buffer events; `EventId` indexes this.
+    pub events: Vec<Event>,
+    pub probe_names: Vec<String>,
+    pub time_formats: Vec<String>,
+    /// Maximum string length (`BPFTRACE_STRLEN`, default 64).
+    pub strlen: u32,
+}
+
+/// How a probe's context (`ctx`) gives its arguments.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Context {
+    /// BEGIN/END/interval/profile/software/hardware: no arguments.
+    None,
+    /// `struct pt_regs *` (kprobe, uprobe, usdt).
+    PtRegs,
+    /// Tracepoint record: `args` fields at fixed offsets of the context.
+    Tracepoint,
+    /// Raw tracepoint / kfunc: the context is an array of u64 arguments.
+    U64Array,
+    /// `struct bpf_perf_event_data *` (profile, software, hardware).
+    PerfEvent,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Probe {
+    /// Name used for the BPF function (`BEGIN_0`, `tracepoint_syscalls_sys_enter_open_1`).
+    pub name: String,
+    pub attach: Attach,
+    pub context: Context,
+    /// Index into `Script::probe_names` of this probe's first expanded name.
+    pub probe_index: u32,
+    /// Types of the probe's scratch variables, indexed by `VarId`.
+    pub vars: Vec<Type>,
+    pub predicate: Option<Expr>,
+    pub body: Vec<Stmt>,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum StmtKind {
+    /// An expression evaluated for its side effects.
+    Expr(Expr),
+    AssignVar {
+        var: VarId,
+        value: Expr,
+    },
+    AssignMap {
+        map: MapId,
+        key: Option<Expr>,
+        value: Expr,
+    },
+    /// `@m[k] = count()` / `sum(v)` / `hist(v)` …: an in-place per-CPU update.
+    Aggregate {
+        map: MapId,
+        key: Option<Expr>,
+        agg: Aggregation,
+        value: Option<Expr>,
+    },
+    Delete {
+        map: MapId,
+        key: Option<Expr>,
+    },
+    /// Send an event to user space; `args` match the event's argument types.
+    Emit {
+        event: EventId,
+        args: Vec<Expr>,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
+    While {
+        cond: Expr,
+        body: Vec<Stmt>,
+    },
+    /// `unroll (N)`: codegen repeats the body N times.
+    Unroll {
+        count: u32,
+        body: Vec<Stmt>,
+    },
+    /// `for ($i : start..end)`
+    ForRange {
+        var: VarId,
+        start: Expr,
+        end: Expr,
+        body: Vec<Stmt>,
+    },
+    Break,
+    Continue,
+    Return,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Unary {
+    Neg,
+    Not,
+    BitNot,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum ExprKind {
+    Int(i64),
+    Str(Vec<u8>),
+    Builtin(Builtin),
+    Var(VarId),
+    /// Read a map value (0 / zeroed when the key is absent).
+    MapRead {
+        map: MapId,
+        key: Option<Box<Expr>>,
+    },
+    /// Aggregation map read in BPF (e.g. `@c > 5` for count()): sums this CPU's slot only.
+    Unary {
+        op: Unary,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    /// String comparison (`==`/`!=` on strings), up to the shorter declared length.
+    StrCmp {
+        equal: bool,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
+    /// Integer conversion to `ty` (truncation / sign or zero extension).
+    Cast(Box<Expr>),
+    Tuple(Vec<Expr>),
+    TupleIndex {
+        expr: Box<Expr>,
+        index: u32,
+    },
+    /// A tracepoint `args` field at `offset` in the context record.
+    TracepointField {
+        offset: u32,
+        data_loc: bool,
+    },
+    /// Read `ty` from memory at `ptr + offset` (struct member through a pointer, `*p`).
+    Load {
+        ptr: Box<Expr>,
+        offset: u32,
+        space: AddrSpace,
+    },
+    /// A member of a record value held in BPF memory (not through a pointer).
+    Member {
+        expr: Box<Expr>,
+        offset: u32,
+    },
+    /// A builtin function computed in BPF (`str`, `ntop`, `macaddr`, `bswap`, `strncmp`, …);
+    /// compile-time functions (`sizeof`, `kaddr`, `pton`, …) are already folded to literals.
+    Call {
+        func: Function,
+        args: Vec<Expr>,
+    },
+    /// `len(@m)` is computed in user space in bpftrace too; here `has_key(@m, k)`.
+    HasKey {
+        map: MapId,
+        key: Box<Expr>,
+    },
+}

@@ -1,0 +1,87 @@
+//! Attaching one program to every target of its `Attach`: one place per probe type.
+
+use crate::sys::{Link, PerfEventAttr, Program, SysError};
+use stdlib::manifest::{Attach, PerfPeriod};
+
+/// perf_event types (`enum perf_type_id`).
+const PERF_TYPE_HARDWARE: u32 = 0;
+const PERF_TYPE_SOFTWARE: u32 = 1;
+/// PERF_COUNT_SW_CPU_CLOCK
+const SW_CPU_CLOCK: u64 = 0;
+
+/// How many probes an attach point counts as in "Attaching N probes...".
+pub fn target_count(a: &Attach) -> usize {
+    match a {
+        Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
+        Attach::Software { .. } | Attach::Hardware { .. } => 1,
+        Attach::Tracepoint { targets } => targets.len(),
+        Attach::Rawtracepoint { targets } => targets.len(),
+        Attach::Kprobe { targets, .. } => targets.len(),
+        Attach::Uprobe { targets, .. } => targets.len(),
+        Attach::Usdt { targets } => targets.len(),
+        Attach::Kfunc { targets, .. } => targets.len(),
+    }
+}
+
+fn online_cpus() -> Vec<i32> {
+    // "0-3,5" style list; fall back to the CPUs the scheduler reports.
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
+    let mut cpus = Vec::new();
+    for part in text.trim().split(',').filter(|p| !p.is_empty()) {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                if let (Ok(a), Ok(b)) = (a.parse::<i32>(), b.parse::<i32>()) {
+                    cpus.extend(a..=b);
+                }
+            }
+            None => cpus.extend(part.parse::<i32>().ok()),
+        }
+    }
+    if cpus.is_empty() {
+        cpus.push(0);
+    }
+    cpus
+}
+
+fn period(p: PerfPeriod) -> (u64, bool) {
+    match p {
+        PerfPeriod::Frequency(hz) => (hz, true),
+        PerfPeriod::Nanoseconds(ns) => (ns, false),
+    }
+}
+
+pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
+    let pid = pid.map_or(-1, |p| p as i32);
+    match a {
+        // BEGIN and END run through BPF_PROG_TEST_RUN; nothing attaches.
+        Attach::Begin | Attach::End => Ok(Vec::new()),
+        Attach::Tracepoint { targets } => targets.iter().map(|(c, e)| prog.attach_tracepoint(c, e)).collect(),
+        Attach::Rawtracepoint { targets } => targets.iter().map(|t| prog.attach_raw_tracepoint(t)).collect(),
+        Attach::Kprobe { targets, ret } => targets.iter().map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset)).collect(),
+        Attach::Uprobe { targets, ret } => {
+            targets.iter().map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0)).collect()
+        }
+        Attach::Usdt { targets } => {
+            targets.iter().map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset)).collect()
+        }
+        Attach::Profile { period: p } => {
+            let (sample, freq) = period(*p);
+            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: SW_CPU_CLOCK, sample, freq };
+            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+        }
+        Attach::Interval { period: p } => {
+            let (sample, freq) = period(*p);
+            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: SW_CPU_CLOCK, sample, freq };
+            Ok(vec![prog.attach_perf_event(&attr, 0)?])
+        }
+        Attach::Software { event, period } => {
+            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: *event, sample: *period, freq: false };
+            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+        }
+        Attach::Hardware { event, period } => {
+            let attr = PerfEventAttr { type_: PERF_TYPE_HARDWARE, config: *event, sample: *period, freq: false };
+            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+        }
+        Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+    }
+}

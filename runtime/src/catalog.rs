@@ -1,0 +1,255 @@
+//! The system catalog the checker asks about probes and types: tracepoints from tracefs,
+//! kernel functions from available_filter_functions or kallsyms, types from BTF, and ELF
+//! symbols and USDT notes from binaries. Each source is loaded on first use only, so a
+//! script that needs none of them starts without reading any.
+
+use crate::introspect::{btf, elf, kallsyms, tracefs};
+use lang::check::catalog::{Catalog, LookupError, TracepointField};
+use std::cell::OnceCell;
+use std::path::Path;
+use std::sync::Arc;
+use stdlib::manifest::{UprobeTarget, UsdtTarget};
+use stdlib::types::{AddrSpace, Field, Record, Type};
+use wildmatch::WildMatch;
+
+#[derive(Default)]
+pub struct SystemCatalog {
+    events: OnceCell<Vec<(String, String)>>,
+    functions: OnceCell<Option<kallsyms::FnList>>,
+    btf: OnceCell<Option<Arc<btf::Btf>>>,
+    pid: Option<u32>,
+}
+
+impl SystemCatalog {
+    pub fn new(pid: Option<u32>) -> SystemCatalog {
+        SystemCatalog { pid, ..Default::default() }
+    }
+
+    fn events(&self) -> &[(String, String)] {
+        self.events.get_or_init(|| tracefs::list_events().unwrap_or_default())
+    }
+
+    fn functions(&self) -> Option<&kallsyms::FnList> {
+        self.functions.get_or_init(|| kallsyms::probeable_functions().ok()).as_ref()
+    }
+
+    fn btf(&self) -> Option<&btf::Btf> {
+        self.btf.get_or_init(|| crate::listing::shared_vmlinux().ok()).as_deref()
+    }
+
+    /// Converts a BTF type to rbt's type; records are converted one level deep (nested
+    /// records and pointees are resolved lazily when a field of them is accessed).
+    fn btf_type(&self, b: &btf::Btf, id: btf::TypeId, depth: u32) -> Type {
+        let id = b.resolve(id);
+        match b.get(id) {
+            Ok(btf::Type::Int { size, signed, .. }) => {
+                let bits = (size.clamp(1, 8) * 8) as u8;
+                Type::Int { bits: if bits.is_power_of_two() { bits } else { 64 }, signed }
+            }
+            Ok(btf::Type::Enum { size, .. }) => Type::Int { bits: (size.clamp(1, 8) * 8) as u8, signed: false },
+            Ok(btf::Type::Ptr(target)) => {
+                let to = self.btf_type(b, target, depth + 1);
+                Type::Pointer { to: Box::new(to), space: AddrSpace::Kernel }
+            }
+            Ok(btf::Type::Array { elem, len }) => {
+                let e = self.btf_type(b, elem, depth + 1);
+                match e {
+                    Type::Int { bits: 8, .. } => Type::Str { len: len.max(1) },
+                    e => Type::Array { elem: Box::new(e), len },
+                }
+            }
+            Ok(btf::Type::Struct { .. }) | Ok(btf::Type::Union { .. }) => {
+                let name = b.type_to_string(id);
+                if depth > 1 {
+                    // Deeper records stay unexpanded: the checker looks them up by name when
+                    // a member of them is used.
+                    let size = b.size_of(id).unwrap_or(0) as u32;
+                    return Type::Record(Box::new(Record { name, size, fields: Vec::new() }));
+                }
+                Type::Record(Box::new(self.btf_record(b, id, depth).unwrap_or(Record { name, size: 0, fields: Vec::new() })))
+            }
+            _ => Type::Int { bits: 64, signed: false },
+        }
+    }
+
+    fn btf_record(&self, b: &btf::Btf, id: btf::TypeId, depth: u32) -> Option<Record> {
+        let members = b.members(id)?;
+        let size = b.size_of(id).unwrap_or(0) as u32;
+        let name = b.type_to_string(id);
+        let mut fields = Vec::new();
+        for m in members {
+            let ty = self.btf_type(b, m.type_id, depth + 1);
+            let offset = m.bit_offset / 8;
+            if m.name.is_empty() {
+                // Anonymous struct/union members: their fields are reachable directly.
+                if let Some(inner) = self.btf_record(b, b.resolve(m.type_id), depth) {
+                    fields.extend(inner.fields.into_iter().map(|mut f| {
+                        f.offset += offset;
+                        f
+                    }));
+                }
+                continue;
+            }
+            fields.push(Field { name: m.name.to_string(), offset, ty, bitfield: None, data_loc: false });
+        }
+        Some(Record { name, size, fields })
+    }
+}
+
+fn glob(pattern: &str) -> WildMatch {
+    WildMatch::new(pattern)
+}
+
+impl Catalog for SystemCatalog {
+    fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
+        let (c, e) = (glob(category), glob(event));
+        self.events().iter().filter(|(a, b)| c.matches(a) && e.matches(b)).cloned().collect()
+    }
+
+    fn tracepoint_fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, LookupError> {
+        let f = tracefs::event_format(category, event).map_err(|e| format!("cannot read tracepoint {category}:{event}: {e}"))?;
+        Ok(f.fields
+            .into_iter()
+            .map(|x| TracepointField {
+                name: x.name,
+                c_type: x.ty,
+                offset: x.offset,
+                size: x.size,
+                signed: x.signed,
+                data_loc: x.data_loc,
+            })
+            .collect())
+    }
+
+    fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
+        let Some(fns) = self.functions() else { return Vec::new() };
+        let g = glob(pattern);
+        let in_module = |m: Option<&str>| module.is_none_or(|want| m == Some(want));
+        let mut out: Vec<String> =
+            fns.iter().filter(|f| in_module(f.module) && g.matches(f.name)).map(|f| f.name.to_string()).collect();
+        if out.is_empty() && !pattern.contains(['*', '?']) {
+            // The compiler may have renamed the function (`ip_rcv_core.isra.0`).
+            out = kallsyms::resolve_renamed(pattern, fns.iter().filter(|f| in_module(f.module)).map(|f| f.name))
+                .into_iter()
+                .take(1)
+                .map(str::to_string)
+                .collect();
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
+        let Some(b) = self.btf() else { return Vec::new() };
+        let g = glob(pattern);
+        b.raw_tracepoints().filter(|(n, _)| g.matches(n)).map(|(n, _)| n.to_string()).collect()
+    }
+
+    fn record(&self, name: &str) -> Option<Record> {
+        let b = self.btf()?;
+        let (kind, bare) = if let Some(n) = name.strip_prefix("struct ") {
+            (btf::Kind::Struct, n)
+        } else if let Some(n) = name.strip_prefix("union ") {
+            (btf::Kind::Union, n)
+        } else {
+            (btf::Kind::Typedef, name)
+        };
+        let id = b.find(bare.trim(), kind)?;
+        self.btf_record(b, b.resolve(id), 0)
+    }
+
+    fn constant(&self, name: &str) -> Option<i64> {
+        // Well-known macros from headers bpftrace tools include (they are not in BTF).
+        const MACROS: &[(&str, i64)] = &[
+            ("AF_UNSPEC", 0),
+            ("AF_UNIX", 1),
+            ("AF_INET", 2),
+            ("AF_INET6", 10),
+            ("AF_NETLINK", 16),
+            ("AF_PACKET", 17),
+            ("O_RDONLY", 0),
+            ("O_WRONLY", 1),
+            ("O_RDWR", 2),
+            ("O_CREAT", 0o100),
+            ("EPERM", 1),
+            ("ENOENT", 2),
+        ];
+        if let Some((_, v)) = MACROS.iter().find(|(n, _)| *n == name) {
+            return Some(*v);
+        }
+        None
+    }
+
+    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+        let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
+        let (func, extra) = match pattern.split_once('+') {
+            Some((f, off)) => (f, crate::parse_number(off).unwrap_or(0)),
+            None => (pattern, 0),
+        };
+        let mut out = Vec::new();
+        for p in paths {
+            let display = p.to_string_lossy().into_owned();
+            if let Some(addr) = func.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) {
+                out.push(UprobeTarget { path: display.clone(), symbol: func.to_string(), offset: addr + extra });
+                continue;
+            }
+            let g = glob(func);
+            let syms = elf::function_symbols(Path::new(&p)).map_err(|e| e.to_string())?;
+            for s in syms {
+                if g.matches(&s.name) {
+                    if let Some(off) = s.file_offset {
+                        out.push(UprobeTarget { path: display.clone(), symbol: s.name.clone(), offset: off + extra });
+                    }
+                }
+            }
+        }
+        out.sort_by(|a, b| (&a.path, &a.symbol).cmp(&(&b.path, &b.symbol)));
+        out.dedup_by(|a, b| a.path == b.path && a.symbol == b.symbol);
+        Ok(out)
+    }
+
+    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError> {
+        let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
+        let (pg, ng) = (glob(provider), glob(name));
+        let mut out = Vec::new();
+        for p in paths {
+            for probe in elf::usdt_probes(&p).map_err(|e| e.to_string())? {
+                if pg.matches(&probe.provider) && ng.matches(&probe.name) {
+                    if let Some(off) = probe.file_offset {
+                        out.push(UsdtTarget {
+                            path: p.to_string_lossy().into_owned(),
+                            provider: probe.provider.clone(),
+                            name: probe.name.clone(),
+                            offset: off,
+                            semaphore_offset: probe.semaphore_offset.unwrap_or(0),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String> {
+        let attach = format!("{provider}:{}", fields.join(":"));
+        crate::listing::did_you_mean(&attach, self.pid).into_iter().map(|s| s.name).collect()
+    }
+
+    fn kernel_symbol(&self, name: &str) -> Option<u64> {
+        let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
+        text.lines().find_map(|l| {
+            let mut parts = l.split_whitespace();
+            let addr = parts.next()?;
+            let _kind = parts.next()?;
+            (parts.next()? == name).then(|| u64::from_str_radix(addr, 16).ok()).flatten()
+        })
+    }
+
+    fn kprobes_supported(&self) -> bool {
+        // The perf kprobe PMU or tracefs kprobe_events exist exactly when the kernel was
+        // built with CONFIG_KPROBES.
+        Path::new("/sys/bus/event_source/devices/kprobe").exists()
+            || tracefs::root().is_ok_and(|r| r.join("kprobe_events").exists())
+    }
+}

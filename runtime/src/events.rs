@@ -1,0 +1,227 @@
+//! Handling ring buffer records: decode the event id and arguments with the manifest's
+//! layout and print them as bpftrace does, in text or JSON; map printing at exit.
+
+use crate::maps;
+use crate::run::OutputFormat;
+use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
+use crate::sys::{Object, SysError};
+use std::io::Write;
+use std::os::raw::c_int;
+use std::rc::Rc;
+use stdlib::format;
+use stdlib::manifest::{Event, Manifest, MapSpec};
+use stdlib::output;
+use stdlib::value::{decode, Value};
+
+pub enum Flow {
+    Continue,
+    Exit,
+}
+
+pub struct EventSink {
+    events: Vec<Event>,
+    maps: Vec<(MapSpec, c_int)>,
+    format: OutputFormat,
+    out: Box<dyn Write>,
+    sym: Rc<SystemSymbolizer>,
+    exit: Option<i32>,
+    /// The first write error; reported once at exit instead of on every event.
+    write_error: Option<std::io::Error>,
+}
+
+fn json_line(kind: &str, data: serde_json::Value) -> String {
+    // bpftrace 0.17 separates keys and values with ": " and members with ", ".
+    format!("{{\"type\": {}, \"data\": {}}}\n", serde_json::Value::from(kind), spaced_json(&data))
+}
+
+/// JSON with bpftrace's spacing (`{"a": 1, "b": [1, 2]}`).
+pub fn spaced_json(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(spaced_json).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Object(m) => format!(
+            "{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{}: {}", serde_json::Value::from(k.as_str()), spaced_json(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => other.to_string(),
+    }
+}
+
+impl EventSink {
+    pub fn new(
+        manifest: &Manifest,
+        format: OutputFormat,
+        out: Box<dyn Write>,
+        sym: Rc<SystemSymbolizer>,
+        obj: &Object,
+    ) -> Result<EventSink, SysError> {
+        let maps = manifest
+            .maps
+            .iter()
+            .map(|m| obj.map_fd(&m.elf_name).map(|fd| (m.clone(), fd)))
+            .collect::<Result<_, _>>()?;
+        Ok(EventSink { events: manifest.events.clone(), maps, format, out, sym, exit: None, write_error: None })
+    }
+
+    pub fn exiting(&self) -> bool {
+        self.exit.is_some()
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.exit.unwrap_or(0)
+    }
+
+    fn write(&mut self, s: &str) {
+        if let Err(e) = self.out.write_all(s.as_bytes()).and_then(|_| self.out.flush()) {
+            self.write_error.get_or_insert(e);
+        }
+    }
+
+    pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
+        let s = match self.format {
+            OutputFormat::Text => format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" }),
+            OutputFormat::Json => json_line("attached_probes", serde_json::json!({ "probes": n })),
+        };
+        self.write(&s);
+        Ok(())
+    }
+
+    pub fn lost(&mut self, n: u64) -> std::io::Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        match self.format {
+            OutputFormat::Text => eprintln!("Lost {n} events"),
+            OutputFormat::Json => {
+                let s = json_line("lost_events", serde_json::json!({ "events": n }));
+                self.write(&s);
+            }
+        }
+        Ok(())
+    }
+
+    fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
+        let (offsets, _) = ev.layout();
+        ev.arg_types()
+            .iter()
+            .zip(offsets)
+            .map(|(t, o)| decode(t, payload.get(o as usize..).unwrap_or_default(), self.sym.as_ref()))
+            .collect()
+    }
+
+    /// Handles one ring buffer record.
+    pub fn handle(&mut self, bytes: &[u8]) -> Flow {
+        if self.exit.is_some() {
+            return Flow::Exit;
+        }
+        let Some(id) = bytes.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))) else {
+            return Flow::Continue;
+        };
+        let Some(ev) = self.events.get(id as usize).cloned() else { return Flow::Continue };
+        let payload = &bytes[8..];
+        let args = self.args(&ev, payload);
+        let json = self.format == OutputFormat::Json;
+        match &ev {
+            Event::Printf { format: pieces, .. } => {
+                let s = format::render(pieces, &args);
+                let s = if json { json_line("printf", s.into()) } else { s };
+                self.write(&s);
+            }
+            Event::Time { format: f } => {
+                let s = format_time(f, realtime_ns());
+                let s = if json { json_line("time", s.into()) } else { s };
+                self.write(&s);
+            }
+            Event::Cat { format: pieces, .. } => {
+                let path = format::render(pieces, &args);
+                let text = std::fs::read(&path)
+                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(10240)]).into_owned())
+                    .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
+                let s = if json { json_line("cat", text.into()) } else { text };
+                self.write(&s);
+            }
+            Event::System { format: pieces, .. } => {
+                let cmd = format::render(pieces, &args);
+                let text = std::process::Command::new("/bin/sh")
+                    .arg("-c")
+                    .arg(&cmd)
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
+                let s = if json { json_line("syscall", text.into()) } else { text };
+                self.write(&s);
+            }
+            Event::Join { separator, .. } => {
+                let parts: Vec<String> = match args.first() {
+                    Some(Value::Tuple(items)) => items.iter().map(Value::to_text).filter(|s| !s.is_empty()).collect(),
+                    _ => Vec::new(),
+                };
+                let s = parts.join(separator);
+                let s = if json { json_line("join", s.into()) } else { s + "\n" };
+                self.write(&s);
+            }
+            Event::Exit => {
+                let code = args.first().map_or(0, |v| v.as_u64() as i64 as i32);
+                self.exit = Some(code);
+                return Flow::Exit;
+            }
+            Event::PrintValue { .. } => {
+                let v = args.into_iter().next().unwrap_or(Value::Int(0));
+                let s = if json { json_line("value", v.to_json()) } else { v.to_text() + "\n" };
+                self.write(&s);
+            }
+            Event::PrintMap { map, top, div } => {
+                if let Err(e) = self.print_map(*map as usize, *top, *div) {
+                    eprintln!("rbt: print(): {e}");
+                }
+            }
+            Event::Clear { map } | Event::Zero { map } => {
+                if let Some((spec, fd)) = self.maps.get(*map as usize) {
+                    let r = if matches!(ev, Event::Clear { .. }) { maps::clear(*fd, spec) } else { maps::zero(*fd, spec) };
+                    if let Err(e) = r {
+                        eprintln!("rbt: {e}");
+                    }
+                }
+            }
+        }
+        Flow::Continue
+    }
+
+    fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
+        let Some((spec, fd)) = self.maps.get(index).cloned() else { return Ok(()) };
+        let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+        let s = match self.format {
+            OutputFormat::Text => output::map_text(&dump, top, div),
+            OutputFormat::Json => output::map_json(&dump, top, div),
+        };
+        self.write(&s);
+        Ok(())
+    }
+
+    /// At exit: a blank pair of lines, then every non-empty map in name order.
+    pub fn print_exit_maps(&mut self) -> Result<(), SysError> {
+        if let Some(e) = self.write_error.take() {
+            eprintln!("rbt: writing output failed: {e}");
+        }
+        if self.format == OutputFormat::Text {
+            self.write("\n\n");
+        }
+        let mut order: Vec<usize> = (0..self.maps.len()).collect();
+        order.sort_by(|a, b| self.maps[*a].0.script_name.cmp(&self.maps[*b].0.script_name));
+        for i in order {
+            let (spec, fd) = self.maps[i].clone();
+            let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+            if dump.entries.is_empty() {
+                continue;
+            }
+            let s = match self.format {
+                OutputFormat::Text => output::map_text(&dump, 0, 1),
+                OutputFormat::Json => output::map_json(&dump, 0, 1),
+            };
+            self.write(&s);
+        }
+        Ok(())
+    }
+}

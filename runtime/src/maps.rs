@@ -1,0 +1,143 @@
+//! Reading BPF maps back into user space: per-CPU slots summed, histogram buckets grouped
+//! under their user key, values decoded into [`stdlib::output::MapDump`]s for printing.
+
+use crate::sys::{self, SysError};
+use std::os::raw::c_int;
+use stdlib::manifest::{MapKind, MapSpec};
+use stdlib::output::{MapDump, MapValue};
+use stdlib::types::{Aggregation, Type};
+use stdlib::value::{decode, Symbolizer, Value};
+
+fn per_cpu(kind: MapKind) -> bool {
+    matches!(kind, MapKind::PerCpuHash | MapKind::PerCpuArray)
+}
+
+/// Every (key bytes, value bytes per CPU) of a map.
+fn entries(fd: c_int, key_size: usize, value_size: usize, percpu: bool) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, SysError> {
+    let cpus = if percpu { sys::possible_cpus()? } else { 1 };
+    let slot = if percpu { value_size.div_ceil(8) * 8 } else { value_size };
+    let mut out = Vec::new();
+    let mut key: Option<Vec<u8>> = None;
+    loop {
+        let mut next = vec![0u8; key_size.max(1)];
+        if !sys::map::next_key(fd, key.as_deref(), &mut next)? {
+            break;
+        }
+        let mut value = vec![0u8; slot * cpus];
+        if sys::map::lookup(fd, &next, &mut value)? {
+            let slots = value.chunks(slot).map(<[u8]>::to_vec).collect();
+            out.push((next.clone(), slots));
+        }
+        key = Some(next);
+    }
+    Ok(out)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut w = [0u8; 8];
+    if let Some(s) = b.get(at..at + 8) {
+        w.copy_from_slice(s);
+    }
+    u64::from_ne_bytes(w)
+}
+
+/// Sums slot 0 of a one-entry per-CPU u64 array (the lost-events counter).
+pub fn sum_percpu_u64(fd: c_int) -> Result<u64, SysError> {
+    let cpus = sys::possible_cpus()?;
+    let mut value = vec![0u8; 8 * cpus];
+    if !sys::map::lookup(fd, &0u32.to_ne_bytes(), &mut value)? {
+        return Ok(0);
+    }
+    Ok(value.chunks(8).map(|c| u64_at(c, 0)).sum())
+}
+
+/// Reads a user map as a MapDump.
+pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, SysError> {
+    let key_size = spec.key_size() as usize;
+    let value_size = spec.value.size().max(1) as usize;
+    let raw = entries(fd, key_size, value_size, per_cpu(spec.kind))?;
+    let user_key_size = spec.key.as_ref().map_or(8, Type::size) as usize;
+    let decode_key = |k: &[u8]| spec.key.as_ref().map(|t| decode(t, k, sym));
+    let mut entries: Vec<(Option<Value>, MapValue)> = Vec::new();
+    match &spec.value {
+        Type::Agg(agg @ (Aggregation::Hist { .. } | Aggregation::Lhist { .. })) => {
+            let buckets = stdlib::types::agg_buckets(*agg) as usize;
+            let mut groups: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
+            for (k, slots) in raw {
+                let user = k[..user_key_size.min(k.len())].to_vec();
+                let bucket = u64_at(&k, user_key_size) as usize;
+                let count: u64 = slots.iter().map(|s| u64_at(s, 0)).sum();
+                let idx = match groups.iter().position(|(u, _)| *u == user) {
+                    Some(i) => i,
+                    None => {
+                        groups.push((user, vec![0; buckets]));
+                        groups.len() - 1
+                    }
+                };
+                if let Some(b) = groups[idx].1.get_mut(bucket) {
+                    *b += count;
+                }
+            }
+            for (user, counts) in groups {
+                entries.push((decode_key(&user), MapValue::Hist { agg: *agg, buckets: counts }));
+            }
+        }
+        Type::Agg(agg) => {
+            for (k, slots) in raw {
+                let firsts = slots.iter().map(|s| u64_at(s, 0));
+                let v = match agg {
+                    Aggregation::Count => MapValue::Count(firsts.sum()),
+                    Aggregation::Sum => MapValue::Sum(firsts.map(|x| x as i64).sum()),
+                    Aggregation::Min | Aggregation::Max => {
+                        // Only CPUs that saw a value (flag in the second word) take part.
+                        let seen = slots.iter().filter(|s| u64_at(s, 8) != 0).map(|s| u64_at(s, 0) as i64);
+                        if *agg == Aggregation::Min {
+                            MapValue::Min(seen.min().unwrap_or(0))
+                        } else {
+                            MapValue::Max(seen.max().unwrap_or(0))
+                        }
+                    }
+                    Aggregation::Avg | Aggregation::Stats => {
+                        let count: u64 = slots.iter().map(|s| u64_at(s, 0)).sum();
+                        let total: i64 = slots.iter().map(|s| u64_at(s, 8) as i64).sum();
+                        if *agg == Aggregation::Avg {
+                            MapValue::Avg { count, total }
+                        } else {
+                            MapValue::Stats { count, total }
+                        }
+                    }
+                    Aggregation::Hist { .. } | Aggregation::Lhist { .. } => continue,
+                };
+                entries.push((decode_key(&k), v));
+            }
+        }
+        ty => {
+            for (k, slots) in raw {
+                let v = slots.first().map(|s| decode(ty, s, sym)).unwrap_or(Value::Int(0));
+                entries.push((decode_key(&k), MapValue::Plain(v)));
+            }
+        }
+    }
+    Ok(MapDump { name: spec.script_name.clone().unwrap_or_default(), entries })
+}
+
+/// `clear(@m)`: removes every key.
+pub fn clear(fd: c_int, spec: &MapSpec) -> Result<(), SysError> {
+    let raw = entries(fd, spec.key_size() as usize, spec.value.size().max(1) as usize, per_cpu(spec.kind))?;
+    for (k, _) in raw {
+        sys::map::delete(fd, &k)?;
+    }
+    Ok(())
+}
+
+/// `zero(@m)`: keeps the keys, zeroes the values.
+pub fn zero(fd: c_int, spec: &MapSpec) -> Result<(), SysError> {
+    let percpu = per_cpu(spec.kind);
+    let value_size = spec.value.size().max(1) as usize;
+    let raw = entries(fd, spec.key_size() as usize, value_size, percpu)?;
+    for (k, slots) in raw {
+        let zeros = vec![0u8; slots.iter().map(Vec::len).sum()];
+        sys::map::update(fd, &k, &zeros)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,196 @@
+//! Running a compiled script: load the object, attach every program, run BEGIN, read the
+//! ring buffer until exit()/Ctrl-C/SIGTERM (or the traced command ends), run END, print the
+//! maps, detach. Waiting is one epoll over the ring buffer, a signalfd and the child's
+//! pidfd, so exit is immediate rather than noticed on a timer.
+
+use crate::attach;
+use crate::events::{EventSink, Flow};
+use crate::maps;
+use crate::sys::{self, Object, RingBuffer};
+use crate::symbols::SystemSymbolizer;
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+use stdlib::manifest::{Attach, Manifest, RINGBUF_MAP};
+
+/// Internal map names shared with codegen (kept in sync by the manifest tests).
+pub const LOST_MAP: &str = "rbt_lost";
+pub const STATE_MAP: &str = "rbt_state";
+pub const STACKS_MAP: &str = "rbt_stacks";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub format: OutputFormat,
+    pub quiet: bool,
+    pub verbose: bool,
+    /// Load every program (so the verifier judges it) and attach nothing.
+    pub dry_run: bool,
+    /// A child started by `-c`: its pid; rbt exits when it does.
+    pub child: Option<u32>,
+    pub pid: Option<u32>,
+}
+
+#[derive(Debug)]
+pub enum RunError {
+    Sys(sys::SysError),
+    Io(std::io::Error),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Sys(e) => {
+                write!(f, "{e}")?;
+                if e.errno == libc::EPERM || e.errno == libc::EACCES {
+                    write!(f, "\n  rbt needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")?;
+                }
+                if let Some(log) = &e.log {
+                    write!(f, "\nverifier log (last lines):\n{}", tail(log, 25))?;
+                }
+                Ok(())
+            }
+            RunError::Io(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+impl From<sys::SysError> for RunError {
+    fn from(e: sys::SysError) -> Self {
+        RunError::Sys(e)
+    }
+}
+
+impl From<std::io::Error> for RunError {
+    fn from(e: std::io::Error) -> Self {
+        RunError::Io(e)
+    }
+}
+
+/// Blocks SIGINT and SIGTERM and returns a signalfd that reports them, so the event loop can
+/// wait on signals and events together.
+fn signal_fd() -> Result<libc::c_int, RunError> {
+    // SAFETY: sigset manipulation on a local set; signalfd creates a new fd we own.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        Ok(fd)
+    }
+}
+
+/// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0).
+pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Write>) -> Result<i32, RunError> {
+    sys::set_libbpf_verbose(opts.verbose);
+    let mut obj = Object::open(elf, "rbt")?;
+    obj.load()?;
+    if opts.dry_run {
+        return Ok(0);
+    }
+    let state_fd = obj.map_fd(STATE_MAP)?;
+    sys::map::update(state_fd, &0u32.to_ne_bytes(), &monotonic_ns().to_ne_bytes())?;
+
+    let symbolizer = Rc::new(SystemSymbolizer::new(manifest.probe_names.clone(), manifest.time_formats.clone(), obj.map_fd(STACKS_MAP).ok()));
+    let sink = Rc::new(RefCell::new(EventSink::new(manifest, opts.format, out, symbolizer.clone(), &obj)?));
+    let cb_sink = sink.clone();
+    let mut rb = RingBuffer::new(
+        obj.map_fd(RINGBUF_MAP)?,
+        Box::new(move |bytes| match cb_sink.borrow_mut().handle(bytes) {
+            Flow::Continue => 0,
+            // A non-zero return stops libbpf's poll loop so exit() takes effect at once.
+            Flow::Exit => 1,
+        }),
+    )?;
+
+    let probe_count: usize = manifest.programs.iter().map(|p| attach::target_count(&p.attach)).sum();
+    if !opts.quiet {
+        sink.borrow_mut().attached(probe_count)?;
+    }
+    let mut links = Vec::new();
+    for p in &manifest.programs {
+        let prog = obj.program(&p.name)?;
+        links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
+    }
+    for p in manifest.programs.iter().filter(|p| p.attach == Attach::Begin) {
+        obj.program(&p.name)?.test_run()?;
+    }
+
+    let sigfd = signal_fd()?;
+    let pidfd = match opts.child {
+        // SAFETY: pidfd_open on a pid we started; the fd is ours.
+        Some(pid) => Some(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int)
+            .filter(|fd| *fd >= 0),
+        None => None,
+    };
+    // SAFETY: epoll_create1 returns a new fd we own.
+    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+    for (fd, tag) in [(Some(rb.epoll_fd()), 0u64), (Some(sigfd), 1), (pidfd, 2)] {
+        if let Some(fd) = fd {
+            let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
+            // SAFETY: registering fds we own with our epoll instance.
+            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
+        }
+    }
+    while !sink.borrow().exiting() {
+        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
+        // SAFETY: waiting on our epoll fd with a correctly sized buffer.
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, -1) };
+        if n < 0 {
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            break;
+        }
+        rb.consume()?;
+        let stop = events[..n as usize].iter().any(|e| e.u64 == 1 || e.u64 == 2);
+        if stop {
+            break;
+        }
+    }
+    // Detach before END so no more events arrive while the maps are printed.
+    drop(links);
+    for p in manifest.programs.iter().filter(|p| p.attach == Attach::End) {
+        obj.program(&p.name)?.test_run()?;
+    }
+    rb.consume()?;
+    // SAFETY: closing fds we own.
+    unsafe {
+        libc::close(ep);
+        libc::close(sigfd);
+        if let Some(fd) = pidfd {
+            libc::close(fd);
+        }
+    }
+    let lost = maps::sum_percpu_u64(obj.map_fd(LOST_MAP)?)?;
+    let mut s = sink.borrow_mut();
+    s.lost(lost)?;
+    s.print_exit_maps()?;
+    let code = s.exit_code();
+    drop(s);
+    drop(rb);
+    Ok(code)
+}
+
+/// CLOCK_MONOTONIC in nanoseconds, the clock `bpf_ktime_get_ns` reads.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into our timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
