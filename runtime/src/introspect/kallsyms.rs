@@ -1,0 +1,276 @@
+//! Kernel function symbols: `/proc/kallsyms` text symbols, tracefs
+//! `available_filter_functions` when it is readable, and resolution of compiler-renamed
+//! symbols (`ip_rcv_core` → `ip_rcv_core.isra.0`).
+//!
+//! What "probeable" means here: the exact answer is `available_filter_functions` (ftrace's list,
+//! which excludes `notrace`, `__kprobes` and inlined functions). Without it (no ftrace, or
+//! unreadable as on kernels built without kprobes) we fall back to kallsyms text symbols
+//! (`t`/`T`) minus names nothing can attach to: `__pfx_*` padding and `__cfi_*` CFI stubs.
+//! Functions in `.kprobes.text`/`.noinstr.text` cannot be told apart in kallsyms and stay in
+//! the list; attaching to them fails later with a kernel error, which is the honest outcome.
+//! `__x64_sys_*` wrappers are real entry points and are kept.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use super::tracefs;
+
+/// One kernel function, borrowed from a [`FnList`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct KernelFn<'a> {
+    pub name: &'a str,
+    /// `None` for vmlinux, else the module name.
+    pub module: Option<&'a str>,
+    /// 0 when the source (available_filter_functions) gives no address, or kptr_restrict hides it.
+    pub addr: u64,
+}
+
+/// Where a function list came from; `-l` output does not depend on it, diagnostics do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FnSource {
+    AvailableFilterFunctions,
+    Kallsyms,
+}
+
+/// Why no function list could be produced.
+#[derive(Debug, Clone)]
+pub struct KallsymsError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+impl fmt::Display for KallsymsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot read {}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for KallsymsError {}
+
+const KALLSYMS: &str = "/proc/kallsyms";
+
+/// A list of kernel functions that keeps the file's text and indexes into it: kallsyms has
+/// ~60k functions, and one allocation per name cost more than the parse itself.
+#[derive(Debug, Clone)]
+pub struct FnList {
+    text: String,
+    /// (name start, name end, module start, module end, address); module range empty = vmlinux.
+    entries: Vec<(u32, u32, u32, u32, u64)>,
+    pub source: FnSource,
+}
+
+impl FnList {
+    /// The functions, in file order (duplicated names of distinct static functions included).
+    pub fn iter(&self) -> impl Iterator<Item = KernelFn<'_>> + '_ {
+        self.entries.iter().map(|&(ns, ne, ms, me, addr)| KernelFn {
+            name: &self.text[ns as usize..ne as usize],
+            module: (ms != me).then(|| &self.text[ms as usize..me as usize]),
+            addr,
+        })
+    }
+
+    /// Just the names, for matching and suggestions.
+    pub fn names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.entries
+            .iter()
+            .map(|&(ns, ne, ..)| &self.text[ns as usize..ne as usize])
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+fn read_text(path: &str) -> Result<String, KallsymsError> {
+    std::fs::read_to_string(path).map_err(|e| KallsymsError {
+        path: path.into(),
+        reason: e.to_string(),
+    })
+}
+
+/// Text symbols from /proc/kallsyms, with the unattachable ones removed (see the module docs).
+pub fn text_symbols() -> Result<FnList, KallsymsError> {
+    Ok(parse_kallsyms(read_text(KALLSYMS)?))
+}
+
+fn span(text: &str, part: &str) -> (u32, u32) {
+    let start = part.as_ptr() as usize - text.as_ptr() as usize;
+    (start as u32, (start + part.len()) as u32)
+}
+
+/// Parse kallsyms text (`ffffffff81000000 T _stext` or `... t fn\t[module]`).
+pub fn parse_kallsyms(text: String) -> FnList {
+    let mut entries = Vec::with_capacity(text.len() / 80);
+    for line in text.lines() {
+        let Some((addr, rest)) = line.split_once(' ') else {
+            continue;
+        };
+        let rb = rest.as_bytes();
+        if rb.len() < 3 || (rb[0] != b't' && rb[0] != b'T') || rb[1] != b' ' {
+            continue;
+        }
+        let rest = &rest[2..];
+        let (name, module) = match rest.split_once('\t') {
+            Some((n, m)) => (
+                n,
+                m.trim().strip_prefix('[').and_then(|m| m.strip_suffix(']')),
+            ),
+            None => (rest.trim_end(), None),
+        };
+        if !probeable_name(name) {
+            continue;
+        }
+        let Ok(addr) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        let (ns, ne) = span(&text, name);
+        let (ms, me) = module.map_or((0, 0), |m| span(&text, m));
+        entries.push((ns, ne, ms, me, addr));
+    }
+    FnList {
+        text,
+        entries,
+        source: FnSource::Kallsyms,
+    }
+}
+
+fn probeable_name(name: &str) -> bool {
+    !(name.starts_with("__pfx_") || name.starts_with("__cfi_"))
+}
+
+/// `available_filter_functions`, or `None` if it is missing or unreadable (as here: kernels
+/// without kprobes refuse reads with EPERM).
+pub fn traceable_functions() -> Option<FnList> {
+    let root = tracefs::root().ok()?;
+    let path = root.join("available_filter_functions");
+    let text = std::fs::read_to_string(path).ok()?;
+    Some(parse_filter_functions(text))
+}
+
+/// Parse `name` / `name [module]` lines.
+pub fn parse_filter_functions(text: String) -> FnList {
+    let mut entries = Vec::with_capacity(text.len() / 24);
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        let Some(name) = it.next() else {
+            continue;
+        };
+        let module = it
+            .next()
+            .and_then(|m| m.strip_prefix('[')?.strip_suffix(']'));
+        let (ns, ne) = span(&text, name);
+        let (ms, me) = module.map_or((0, 0), |m| span(&text, m));
+        entries.push((ns, ne, ms, me, 0));
+    }
+    FnList {
+        text,
+        entries,
+        source: FnSource::AvailableFilterFunctions,
+    }
+}
+
+/// The best list of attachable kernel functions this machine offers.
+pub fn probeable_functions() -> Result<FnList, KallsymsError> {
+    if let Some(fns) = traceable_functions() {
+        return Ok(fns);
+    }
+    text_symbols()
+}
+
+/// True if `sym` is `plain` after compiler renaming: GCC's `.isra.N`, `.constprop.N`,
+/// `.part.N`, `.cold`, `.lto_priv.N`, `.localalias` and clang's `.llvm.N`, in any combination
+/// (`foo.constprop.0.isra.0`).
+pub fn is_renamed_of(sym: &str, plain: &str) -> bool {
+    let Some(rest) = sym.strip_prefix(plain).and_then(|r| r.strip_prefix('.')) else {
+        return false;
+    };
+    let mut parts = rest.split('.').peekable();
+    let mut any = false;
+    while let Some(p) = parts.next() {
+        match p {
+            "isra" | "constprop" | "part" | "lto_priv" | "llvm" => {
+                // These carry a number after them.
+                match parts.next() {
+                    Some(n) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => {}
+                    _ => return false,
+                }
+            }
+            "cold" | "localalias" => {
+                // GCC sometimes numbers cold parts too (`foo.cold.12`).
+                if let Some(n) = parts.peek() {
+                    if n.bytes().all(|b| b.is_ascii_digit()) && !n.is_empty() {
+                        parts.next();
+                    }
+                }
+            }
+            _ => return false,
+        }
+        any = true;
+    }
+    any
+}
+
+/// Given a plain name, the symbols it stands for: itself if present, otherwise its renamed
+/// variants (`.cold` parts excluded: they are not function entries). Sorted, deduplicated.
+pub fn resolve_renamed<'a>(
+    plain: &str,
+    symbols: impl IntoIterator<Item = &'a str>,
+) -> Vec<&'a str> {
+    let mut renamed: Vec<&'a str> = Vec::new();
+    for s in symbols {
+        if s == plain {
+            return vec![s];
+        }
+        if is_renamed_of(s, plain) && !s.contains(".cold") {
+            renamed.push(s);
+        }
+    }
+    renamed.sort_unstable();
+    renamed.dedup();
+    renamed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renamed() {
+        assert!(is_renamed_of("ip_rcv_core.isra.0", "ip_rcv_core"));
+        assert!(is_renamed_of("foo.constprop.3", "foo"));
+        assert!(is_renamed_of("foo.part.1", "foo"));
+        assert!(is_renamed_of("foo.cold", "foo"));
+        assert!(is_renamed_of("foo.constprop.0.isra.0", "foo"));
+        assert!(is_renamed_of("foo.llvm.123456", "foo"));
+        assert!(!is_renamed_of("foobar", "foo"));
+        assert!(!is_renamed_of("foo.bar", "foo"));
+        assert!(!is_renamed_of("foo", "foo"));
+        assert!(!is_renamed_of("foo.isra", "foo"));
+        let syms = ["ip_rcv_core.isra.0", "ip_rcv_core.cold", "ip_rcv"];
+        assert_eq!(resolve_renamed("ip_rcv_core", syms), ["ip_rcv_core.isra.0"]);
+        assert_eq!(resolve_renamed("ip_rcv", syms), ["ip_rcv"]);
+        assert!(resolve_renamed("nope", syms).is_empty());
+    }
+
+    #[test]
+    fn parses_kallsyms() {
+        let text = "ffffffff81000000 T _stext\nffffffff81000010 t __pfx_foo\n\
+                    ffffffff81000020 t foo\nffffffff82000000 D data\n\
+                    ffffffffc0000000 t modfn\t[kvm]\n";
+        let syms = parse_kallsyms(text.to_string());
+        let all: Vec<_> = syms.iter().collect();
+        let names: Vec<_> = all.iter().map(|s| s.name).collect();
+        assert_eq!(names, ["_stext", "foo", "modfn"]);
+        assert_eq!(all[2].module, Some("kvm"));
+        assert_eq!(all[0].module, None);
+        assert_eq!(all[1].addr, 0xffffffff81000020);
+        let aff = parse_filter_functions("vfs_read\nmodfn [kvm]\n".to_string());
+        let all: Vec<_> = aff.iter().collect();
+        assert_eq!(all[1].name, "modfn");
+        assert_eq!(all[1].module, Some("kvm"));
+    }
+}

@@ -1,0 +1,13 @@
+//! Kernel and user-space introspection: what can be probed on this machine and with which
+//! argument types. Everything here reads the system lazily and is cheap to skip, because rbt's
+//! start-up budget (25 ms) leaves no room for reading sources a script does not use.
+//!
+//! - [`tracefs`]: tracepoint names and `format` files (mounts tracefs if needed).
+//! - [`btf`]: a lazy BTF reader for vmlinux and module BTF (types, function prototypes).
+//! - [`kallsyms`]: kernel function lists and compiler-renamed symbol resolution.
+//! - [`elf`]: ELF function symbols, USDT notes, and uprobe target resolution.
+
+pub mod btf;
+pub mod elf;
+pub mod kallsyms;
+pub mod tracefs;

@@ -1,0 +1,835 @@
+//! Probe listing (`rbt -l [PATTERN]`, `-lv`, `-p PID`) and "did you mean" suggestions for
+//! attach points that matched nothing.
+//!
+//! Output follows bpftrace 0.17 byte for byte where 0.17 lists a provider (tracepoint, kprobe,
+//! uprobe, usdt, iter; `-lv` tracepoint fields): one `provider:target:name` per line, all lines
+//! sorted as one set. Deliberate differences, each because 0.17 is broken or silent there:
+//! - `software:*`/`hardware:*`: 0.17 echoes the pattern (`software:*:`); rbt lists each event
+//!   (`software:cpu-clock:`), as later bpftrace releases do.
+//! - kprobes come from kallsyms when `available_filter_functions` is unreadable (0.17 lists
+//!   nothing); kfunc and rawtracepoint are listed from BTF (0.17 has no rawtracepoint, and its
+//!   kfunc listing needs `available_filter_functions`). kfunc lines carry the module, as in
+//!   0.17: `kfunc:vmlinux:vfs_read`.
+//! - `-lv` also prints BTF parameters for kprobes (0.17 prints none), as the type checker sees them.
+//! - `?` works as a one-character wildcard (0.17's parser rejects it).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use wildmatch::WildMatch;
+
+use crate::introspect::btf::{self, Btf, BtfError, Param};
+use crate::introspect::elf::{self, ElfError};
+use crate::introspect::kallsyms::{self, FnList, KallsymsError};
+use crate::introspect::tracefs::{self, TracefsError};
+
+/// Software perf events with their default sample period (bpftrace 0.17's table).
+/// Aliases share the kernel event of the name before them.
+pub const SOFTWARE_EVENTS: &[(&str, u64)] = &[
+    ("alignment-faults", 1),
+    ("bpf-output", 1),
+    ("context-switches", 1000),
+    ("cs", 1000),
+    ("cpu-clock", 1_000_000),
+    ("cpu", 1_000_000),
+    ("cpu-migrations", 1),
+    ("dummy", 1),
+    ("emulation-faults", 1),
+    ("major-faults", 1),
+    ("minor-faults", 100),
+    ("page-faults", 100),
+    ("faults", 100),
+    ("task-clock", 1),
+];
+
+/// Hardware perf events with their default sample period.
+pub const HARDWARE_EVENTS: &[(&str, u64)] = &[
+    ("backend-stalls", 1_000_000),
+    ("branch-instructions", 100_000),
+    ("branches", 100_000),
+    ("branch-misses", 100_000),
+    ("bus-cycles", 100_000),
+    ("cache-misses", 1_000_000),
+    ("cache-references", 1_000_000),
+    ("cpu-cycles", 1_000_000),
+    ("cycles", 1_000_000),
+    ("frontend-stalls", 1_000_000),
+    ("instructions", 1_000_000),
+    ("ref-cycles", 1_000_000),
+];
+
+/// Iterators bpftrace 0.17 knows.
+pub const ITERS: &[&str] = &["task", "task_file"];
+
+/// A probe provider, with its 0.17 spelling and short alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Provider {
+    Special,
+    Kprobe,
+    Kretprobe,
+    Uprobe,
+    Uretprobe,
+    Usdt,
+    Tracepoint,
+    Profile,
+    Interval,
+    Software,
+    Hardware,
+    Watchpoint,
+    Kfunc,
+    Kretfunc,
+    Iter,
+    Rawtracepoint,
+}
+
+impl Provider {
+    /// Every provider, for exhaustive lookups by name.
+    pub const ALL: [Provider; 16] = [
+        Provider::Special,
+        Provider::Kprobe,
+        Provider::Kretprobe,
+        Provider::Uprobe,
+        Provider::Uretprobe,
+        Provider::Usdt,
+        Provider::Tracepoint,
+        Provider::Profile,
+        Provider::Interval,
+        Provider::Software,
+        Provider::Hardware,
+        Provider::Watchpoint,
+        Provider::Kfunc,
+        Provider::Kretfunc,
+        Provider::Iter,
+        Provider::Rawtracepoint,
+    ];
+
+    /// The name bpftrace 0.17 prints.
+    pub fn name(self) -> &'static str {
+        match self {
+            Provider::Special => "special",
+            Provider::Kprobe => "kprobe",
+            Provider::Kretprobe => "kretprobe",
+            Provider::Uprobe => "uprobe",
+            Provider::Uretprobe => "uretprobe",
+            Provider::Usdt => "usdt",
+            Provider::Tracepoint => "tracepoint",
+            Provider::Profile => "profile",
+            Provider::Interval => "interval",
+            Provider::Software => "software",
+            Provider::Hardware => "hardware",
+            Provider::Watchpoint => "watchpoint",
+            Provider::Kfunc => "kfunc",
+            Provider::Kretfunc => "kretfunc",
+            Provider::Iter => "iter",
+            Provider::Rawtracepoint => "rawtracepoint",
+        }
+    }
+
+    /// Other spellings accepted on input.
+    fn aliases(self) -> &'static [&'static str] {
+        match self {
+            Provider::Special => &["BEGIN", "END"],
+            Provider::Kprobe => &["k"],
+            Provider::Kretprobe => &["kr"],
+            Provider::Uprobe => &["u"],
+            Provider::Uretprobe => &["ur"],
+            Provider::Usdt => &["U"],
+            Provider::Tracepoint => &["t"],
+            Provider::Profile => &["p"],
+            Provider::Interval => &["i"],
+            Provider::Software => &["s"],
+            Provider::Hardware => &["h"],
+            Provider::Watchpoint => &["w"],
+            Provider::Kfunc => &["f", "fentry"],
+            Provider::Kretfunc => &["fr", "fexit"],
+            Provider::Iter => &["it"],
+            Provider::Rawtracepoint => &["rt"],
+        }
+    }
+
+    /// Look a provider up by name or alias.
+    pub fn from_name(s: &str) -> Option<Provider> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.name() == s || p.aliases().contains(&s))
+    }
+
+    /// Providers listed by `-l` with no pattern or a wildcard provider. Return probes and
+    /// user-space providers need an explicit provider (or `-p` for user space), as in 0.17.
+    fn in_wildcard(self, pid: Option<u32>) -> bool {
+        match self {
+            Provider::Kprobe
+            | Provider::Tracepoint
+            | Provider::Software
+            | Provider::Hardware
+            | Provider::Kfunc
+            | Provider::Iter
+            | Provider::Rawtracepoint => true,
+            Provider::Uprobe | Provider::Usdt => pid.is_some(),
+            Provider::Special
+            | Provider::Kretprobe
+            | Provider::Uretprobe
+            | Provider::Profile
+            | Provider::Interval
+            | Provider::Watchpoint
+            | Provider::Kretfunc => false,
+        }
+    }
+
+    /// The argument count message for a wrong-arity pattern, worded like 0.17.
+    fn arity(self) -> &'static str {
+        match self {
+            Provider::Kprobe | Provider::Kretprobe | Provider::Iter | Provider::Special => "1",
+            Provider::Rawtracepoint | Provider::Kfunc | Provider::Kretfunc => "1 or 2",
+            Provider::Software | Provider::Hardware => "1 or 2",
+            Provider::Usdt => "2 or 3",
+            Provider::Uprobe
+            | Provider::Uretprobe
+            | Provider::Tracepoint
+            | Provider::Profile
+            | Provider::Interval => "2",
+            Provider::Watchpoint => "3",
+        }
+    }
+}
+
+/// Why listing failed. Each variant renders as a sentence.
+#[derive(Debug)]
+pub enum ListError {
+    /// The provider is not one rbt knows.
+    UnknownProvider(String),
+    /// The provider takes parameters rather than names (`interval:s:1`), so there is nothing to list.
+    NotListable(Provider),
+    /// The pattern has the wrong number of fields for its provider.
+    WrongArity {
+        provider: Provider,
+        expected: &'static str,
+    },
+    /// A user-space pattern needs a file path or `-p PID`.
+    NeedsTarget(Provider),
+    Tracefs(TracefsError),
+    Btf(BtfError),
+    Kallsyms(KallsymsError),
+    Elf(ElfError),
+    /// Writing the output failed (e.g. a closed pipe).
+    Write(std::io::Error),
+}
+
+impl fmt::Display for ListError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListError::UnknownProvider(p) => write!(f, "unknown probe type '{p}'"),
+            ListError::NotListable(p) => write!(
+                f,
+                "{} probes take parameters, not names, so they cannot be listed",
+                p.name()
+            ),
+            ListError::WrongArity { provider, expected } => write!(
+                f,
+                "{} probe type requires {expected} argument{}",
+                provider.name(),
+                if *expected == "1" { "" } else { "s" }
+            ),
+            ListError::NeedsTarget(p) => write!(
+                f,
+                "listing {} probes needs a file path (`{}:/path/to/binary:*`) or -p PID",
+                p.name(),
+                p.name()
+            ),
+            ListError::Tracefs(e) => e.fmt(f),
+            ListError::Btf(e) => e.fmt(f),
+            ListError::Kallsyms(e) => e.fmt(f),
+            ListError::Elf(e) => e.fmt(f),
+            ListError::Write(e) => write!(f, "cannot write the probe list: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ListError {}
+
+/// One listed probe and, with `-lv`, its argument lines (already indented).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub probe: String,
+    pub details: Vec<String>,
+}
+
+/// `rbt -l [PATTERN]` / `-lv`: write matching probes to `out`, one per line, sorted.
+pub fn list(
+    pattern: Option<&str>,
+    verbose: bool,
+    pid: Option<u32>,
+    out: &mut dyn Write,
+) -> Result<(), ListError> {
+    let probes = collect(pattern, verbose, pid)?;
+    let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
+    for p in &probes {
+        writeln!(buf, "{}", p.probe).map_err(ListError::Write)?;
+        for d in &p.details {
+            writeln!(buf, "{d}").map_err(ListError::Write)?;
+        }
+    }
+    buf.flush().map_err(ListError::Write)
+}
+
+/// The probes `list` would print, sorted and deduplicated.
+pub fn collect(
+    pattern: Option<&str>,
+    verbose: bool,
+    pid: Option<u32>,
+) -> Result<Vec<Listed>, ListError> {
+    let (providers, fields, explicit) = parse_pattern(pattern.unwrap_or(""), pid)?;
+    let mut sources = Sources::default();
+    let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for p in providers {
+        let Some(m) = normalize(p, &fields, pid) else {
+            if explicit {
+                return Err(ListError::WrongArity {
+                    provider: p,
+                    expected: p.arity(),
+                });
+            }
+            continue;
+        };
+        match list_provider(p, &m, verbose, pid, &mut sources, &mut all) {
+            Ok(()) => {}
+            // With a wildcard provider, a source that is missing on this machine (no BTF, no
+            // tracefs) only removes its own lines, like bpftrace's warnings.
+            Err(_) if !explicit => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(all
+        .into_iter()
+        .map(|(probe, details)| Listed { probe, details })
+        .collect())
+}
+
+/// Split a pattern into the providers it names and the remaining fields.
+/// The bool is true when the provider was named exactly (errors then surface).
+fn parse_pattern(
+    pattern: &str,
+    pid: Option<u32>,
+) -> Result<(Vec<Provider>, Vec<String>, bool), ListError> {
+    let wild = |pid| {
+        Provider::ALL
+            .into_iter()
+            .filter(|p| p.in_wildcard(pid))
+            .collect::<Vec<_>>()
+    };
+    if pattern.is_empty() {
+        return Ok((wild(pid), Vec::new(), false));
+    }
+    let parts: Vec<&str> = pattern.split(':').collect();
+    if parts.len() == 1 {
+        if let Some(p) = Provider::from_name(parts[0]) {
+            return match p {
+                Provider::Profile | Provider::Interval | Provider::Watchpoint => {
+                    Err(ListError::NotListable(p))
+                }
+                _ => Err(ListError::WrongArity {
+                    provider: p,
+                    expected: p.arity(),
+                }),
+            };
+        }
+        // A bare pattern matches the last field of every listable provider (`*open*`).
+        return Ok((wild(pid), vec![parts[0].to_string()], false));
+    }
+    let fields: Vec<String> = parts[1..].iter().map(|s| s.to_string()).collect();
+    let head = parts[0];
+    if head.contains(['*', '?']) {
+        let m = WildMatch::new(head);
+        let ps = wild(pid)
+            .into_iter()
+            .filter(|p| m.matches(p.name()))
+            .collect();
+        return Ok((ps, fields, false));
+    }
+    match Provider::from_name(head) {
+        Some(p @ (Provider::Profile | Provider::Interval | Provider::Watchpoint)) => {
+            Err(ListError::NotListable(p))
+        }
+        Some(p) => Ok((vec![p], fields, true)),
+        None => Err(ListError::UnknownProvider(head.to_string())),
+    }
+}
+
+/// A provider's pattern fields, normalized to its full arity with `*` for omitted ones.
+#[derive(Debug)]
+struct Fields {
+    /// Module, category, or binary path; `*` when not given.
+    target: String,
+    /// USDT provider; `*` otherwise.
+    middle: String,
+    /// Function, event or probe name.
+    name: String,
+}
+
+fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
+    let any = || "*".to_string();
+    let mk = |target: String, middle: String, name: String| {
+        Some(Fields {
+            target,
+            middle,
+            name,
+        })
+    };
+    let f: Vec<String> = f.to_vec();
+    match (p, f.len()) {
+        (_, 0) => mk(any(), any(), any()),
+        (Provider::Tracepoint, 1)
+        | (Provider::Kprobe | Provider::Kretprobe, 1)
+        | (Provider::Kfunc | Provider::Kretfunc, 1)
+        | (Provider::Rawtracepoint, 1)
+        | (Provider::Software | Provider::Hardware | Provider::Iter, 1 | 2) => {
+            mk(any(), any(), f[0].clone())
+        }
+        (Provider::Tracepoint, 2)
+        | (Provider::Kprobe | Provider::Kretprobe, 2)
+        | (Provider::Kfunc | Provider::Kretfunc, 2)
+        | (Provider::Rawtracepoint, 2)
+        | (Provider::Uprobe | Provider::Uretprobe, 2)
+        | (Provider::Usdt, 2) => mk(f[0].clone(), any(), f[1].clone()),
+        (Provider::Uprobe | Provider::Uretprobe | Provider::Usdt, 1) if pid.is_some() => {
+            mk(any(), any(), f[0].clone())
+        }
+        (Provider::Usdt, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
+        _ => None,
+    }
+}
+
+/// Data read at most once per `collect` call, only by the providers that need it.
+#[derive(Default)]
+struct Sources {
+    btf: Option<Result<Arc<Btf>, String>>,
+    kfns: Option<FnList>,
+}
+
+impl Sources {
+    fn btf(&mut self) -> Result<Arc<Btf>, ListError> {
+        let r = self
+            .btf
+            .get_or_insert_with(|| shared_vmlinux().map_err(|e| e.to_string()));
+        r.clone().map_err(|reason| {
+            ListError::Btf(BtfError::Malformed {
+                path: btf::VMLINUX_BTF.into(),
+                reason,
+            })
+        })
+    }
+
+    fn kernel_fns(&mut self) -> Result<&FnList, ListError> {
+        if self.kfns.is_none() {
+            self.kfns = Some(kallsyms::probeable_functions().map_err(ListError::Kallsyms)?);
+        }
+        match &self.kfns {
+            Some(f) => Ok(f),
+            None => unreachable!("set just above"),
+        }
+    }
+}
+
+/// The vmlinux BTF, opened once per process and shared.
+pub fn shared_vmlinux() -> Result<Arc<Btf>, BtfError> {
+    static VMLINUX: OnceLock<Result<Arc<Btf>, String>> = OnceLock::new();
+    VMLINUX
+        .get_or_init(|| Btf::vmlinux().map(Arc::new).map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|reason| BtfError::Malformed {
+            path: btf::VMLINUX_BTF.into(),
+            reason,
+        })
+}
+
+/// A glob over one field; a literal pattern (the common `-lv exact:name` case) compares directly.
+struct Glob(WildMatch, bool, String);
+
+impl Glob {
+    fn new(p: &str) -> Glob {
+        Glob(WildMatch::new(p), p.contains(['*', '?']), p.to_string())
+    }
+    fn is(&self, s: &str) -> bool {
+        if self.1 {
+            self.0.matches(s)
+        } else {
+            self.2 == s
+        }
+    }
+}
+
+fn params_lines(btf: &Btf, params: &[Param<'_>]) -> Vec<String> {
+    params
+        .iter()
+        .map(|p| {
+            if p.type_id == 0 {
+                "    ...".to_string()
+            } else {
+                format!("    {} {}", btf.type_to_string(p.type_id), p.name)
+            }
+        })
+        .collect()
+}
+
+fn list_provider(
+    p: Provider,
+    f: &Fields,
+    verbose: bool,
+    pid: Option<u32>,
+    src: &mut Sources,
+    out: &mut BTreeMap<String, Vec<String>>,
+) -> Result<(), ListError> {
+    let target = Glob::new(&f.target);
+    let name = Glob::new(&f.name);
+    let pname = p.name();
+    match p {
+        Provider::Tracepoint => {
+            for (cat, ev) in tracefs::list_events().map_err(ListError::Tracefs)? {
+                if !(target.is(&cat) && name.is(&ev)) {
+                    continue;
+                }
+                let details = if verbose {
+                    tracefs::event_format(&cat, &ev)
+                        .map(|fmt| {
+                            fmt.fields
+                                .iter()
+                                .map(|f| format!("    {}", f.decl))
+                                .collect()
+                        })
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                out.insert(format!("tracepoint:{cat}:{ev}"), details);
+            }
+        }
+        Provider::Kprobe | Provider::Kretprobe => {
+            let btf = if verbose { src.btf().ok() } else { None };
+            for kf in src.kernel_fns()?.iter() {
+                let module = kf.module.unwrap_or("vmlinux");
+                if !(name.is(kf.name) && target.is(module)) {
+                    continue;
+                }
+                let details = match (&btf, verbose) {
+                    (Some(b), true) => b
+                        .func(kf.name)
+                        .map(|sig| params_lines(b, &sig.params))
+                        .unwrap_or_default(),
+                    _ => Vec::new(),
+                };
+                out.insert(format!("{pname}:{}", kf.name), details);
+            }
+        }
+        Provider::Kfunc | Provider::Kretfunc => {
+            let vmlinux = src.btf()?;
+            let mut blobs: Vec<(String, Arc<Btf>)> = Vec::new();
+            if target.is("vmlinux") {
+                blobs.push(("vmlinux".into(), vmlinux.clone()));
+            }
+            for m in btf::module_names() {
+                if target.is(&m) {
+                    match btf::open_module(&m, vmlinux.clone()) {
+                        Ok(b) => blobs.push((m, Arc::new(b))),
+                        // A module unloaded between readdir and open is simply gone.
+                        Err(_) => continue,
+                    }
+                }
+            }
+            for (module, b) in &blobs {
+                for fname in b.func_names() {
+                    if !name.is(fname) {
+                        continue;
+                    }
+                    let details = if verbose {
+                        match b.func(fname) {
+                            Some(sig) => {
+                                let mut d = params_lines(b, &sig.params);
+                                if sig.ret != 0 {
+                                    d.push(format!("    {} retval", b.type_to_string(sig.ret)));
+                                }
+                                d
+                            }
+                            None => Vec::new(),
+                        }
+                    } else {
+                        Vec::new()
+                    };
+                    out.insert(format!("{pname}:{module}:{fname}"), details);
+                }
+            }
+        }
+        Provider::Rawtracepoint => {
+            let b = src.btf()?;
+            if !target.is("vmlinux") {
+                return Ok(());
+            }
+            for (ev, _) in b.raw_tracepoints() {
+                if !name.is(ev) {
+                    continue;
+                }
+                let details = if verbose {
+                    b.raw_tracepoint_params(ev)
+                        .map(|ps| params_lines(&b, &ps))
+                        .unwrap_or_default()
+                } else {
+                    Vec::new()
+                };
+                out.insert(format!("rawtracepoint:{ev}"), details);
+            }
+        }
+        Provider::Software | Provider::Hardware => {
+            let table = if p == Provider::Software {
+                SOFTWARE_EVENTS
+            } else {
+                HARDWARE_EVENTS
+            };
+            for (ev, _) in table {
+                if name.is(ev) {
+                    out.insert(format!("{pname}:{ev}:"), Vec::new());
+                }
+            }
+        }
+        Provider::Iter => {
+            for it in ITERS {
+                if name.is(it) {
+                    out.insert(format!("iter:{it}"), Vec::new());
+                }
+            }
+        }
+        Provider::Uprobe | Provider::Uretprobe => {
+            for path in user_targets(p, &f.target, pid)? {
+                // Mapped data files and unreadable objects have no symbols to list.
+                let Ok(syms) = elf::function_symbols(&path) else {
+                    continue;
+                };
+                let shown = path.display();
+                // bpftrace 0.17 does not list GCC's `.part.N` split-off function bodies
+                // (they are fragments, not entries callers reach); rbt follows it.
+                for s in syms.into_iter().filter(|s| !s.name.contains(".part.")) {
+                    if name.is(&s.name) {
+                        out.insert(format!("{pname}:{shown}:{}", s.name), Vec::new());
+                    }
+                }
+            }
+        }
+        Provider::Usdt => {
+            let middle = Glob::new(&f.middle);
+            for path in user_targets(p, &f.target, pid)? {
+                let Ok(probes) = elf::usdt_probes(&path) else {
+                    continue;
+                };
+                let shown = path.display();
+                for u in probes {
+                    if middle.is(&u.provider) && name.is(&u.name) {
+                        out.insert(
+                            format!("usdt:{shown}:{}:{}", u.provider, u.name),
+                            Vec::new(),
+                        );
+                    }
+                }
+            }
+        }
+        Provider::Special | Provider::Profile | Provider::Interval | Provider::Watchpoint => {
+            return Err(ListError::NotListable(p))
+        }
+    }
+    Ok(())
+}
+
+/// The files a uprobe/usdt pattern's target field stands for.
+fn user_targets(p: Provider, target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ListError> {
+    if target.contains('/') {
+        return elf::resolve_target(target, pid).map_err(ListError::Elf);
+    }
+    if target.contains(['*', '?']) {
+        let Some(pid) = pid else {
+            return Err(ListError::NeedsTarget(p));
+        };
+        let m = Glob::new(target);
+        let objs = elf::process_objects(pid).map_err(ListError::Elf)?;
+        return Ok(objs
+            .into_iter()
+            .filter(|o| m.is(&o.to_string_lossy()) && elf::is_elf(o))
+            .collect());
+    }
+    elf::resolve_target(target, pid).map_err(ListError::Elf)
+}
+
+/// A real probe close to one that matched nothing, for "did you mean ...?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suggestion {
+    /// The full attach point, e.g. `tracepoint:syscalls:sys_enter_openat`.
+    pub probe: String,
+    /// Its last field, e.g. `sys_enter_openat`: what a diagnostic usually shows.
+    pub name: String,
+    /// Edit distance between what was written and `name` (0 for a renamed-symbol match).
+    pub distance: usize,
+}
+
+/// At most this many suggestions are returned.
+const MAX_SUGGESTIONS: usize = 3;
+
+/// The closest real probes to `attach` (as written, e.g. `tracepoint:syscalls:sys_enter_opnat`,
+/// `kprobe:tcp_conect`, `uprobe:/bin/bash:readlin`, `usdt:/bin/x:prov:nme`), best first.
+/// Empty when nothing is close or the provider's source is unavailable.
+pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
+    let parts: Vec<&str> = attach.split(':').collect();
+    let Some(p) = parts.first().and_then(|h| Provider::from_name(h)) else {
+        return Vec::new();
+    };
+    let fields: Vec<String> = parts[1..].iter().map(|s| s.to_string()).collect();
+    let Some(f) = normalize(p, &fields, pid) else {
+        return Vec::new();
+    };
+    let typed = f.name.as_str();
+    // Candidates as (full probe, name field).
+    let mut cands: Vec<(String, String)> = Vec::new();
+    let mut renamed: Vec<(String, String)> = Vec::new();
+    let target = Glob::new(&f.target);
+    match p {
+        Provider::Tracepoint => {
+            let Ok(events) = tracefs::list_events() else {
+                return Vec::new();
+            };
+            // Prefer the written category; if it has no close event, search them all.
+            let in_cat: Vec<_> = events.iter().filter(|(c, _)| target.is(c)).collect();
+            let pool: Vec<_> = if in_cat.is_empty() {
+                events.iter().collect()
+            } else {
+                in_cat
+            };
+            cands.extend(
+                pool.into_iter()
+                    .map(|(c, e)| (format!("tracepoint:{c}:{e}"), e.clone())),
+            );
+        }
+        Provider::Kprobe | Provider::Kretprobe => {
+            let Ok(fns) = kallsyms::probeable_functions() else {
+                return Vec::new();
+            };
+            let names: Vec<&str> = fns.names().collect();
+            for r in kallsyms::resolve_renamed(typed, names.iter().copied()) {
+                if r != typed {
+                    renamed.push((format!("{}:{r}", p.name()), r.to_string()));
+                }
+            }
+            cands.extend(
+                names
+                    .into_iter()
+                    .map(|n| (format!("{}:{n}", p.name()), n.to_string())),
+            );
+        }
+        Provider::Kfunc | Provider::Kretfunc => {
+            let Ok(b) = shared_vmlinux() else {
+                return Vec::new();
+            };
+            cands.extend(
+                b.func_names()
+                    .map(|n| (format!("{}:vmlinux:{n}", p.name()), n.to_string())),
+            );
+        }
+        Provider::Rawtracepoint => {
+            let Ok(b) = shared_vmlinux() else {
+                return Vec::new();
+            };
+            cands.extend(
+                b.raw_tracepoints()
+                    .map(|(n, _)| (format!("rawtracepoint:{n}"), n.to_string())),
+            );
+        }
+        Provider::Uprobe | Provider::Uretprobe => {
+            let Ok(paths) = user_targets(p, &f.target, pid) else {
+                return Vec::new();
+            };
+            for path in paths {
+                if let Ok(syms) = elf::function_symbols(&path) {
+                    let shown = path.display().to_string();
+                    cands.extend(
+                        syms.into_iter()
+                            .map(|s| (format!("{}:{shown}:{}", p.name(), s.name), s.name)),
+                    );
+                }
+            }
+        }
+        Provider::Usdt => {
+            let Ok(paths) = user_targets(p, &f.target, pid) else {
+                return Vec::new();
+            };
+            let middle = Glob::new(&f.middle);
+            let mut all = Vec::new();
+            for path in paths {
+                if let Ok(probes) = elf::usdt_probes(&path) {
+                    let shown = path.display().to_string();
+                    for u in probes {
+                        let in_provider = middle.is(&u.provider);
+                        let probe = format!("usdt:{shown}:{}:{}", u.provider, u.name);
+                        all.push((in_provider, probe, u.name));
+                    }
+                }
+            }
+            // Prefer the written provider; if nothing there is close, the provider may be the typo.
+            let any_in = all.iter().any(|(i, _, _)| *i);
+            cands.extend(
+                all.into_iter()
+                    .filter(|(i, _, _)| *i || !any_in)
+                    .map(|(_, probe, name)| (probe, name)),
+            );
+        }
+        Provider::Software | Provider::Hardware => {
+            let table = if p == Provider::Software {
+                SOFTWARE_EVENTS
+            } else {
+                HARDWARE_EVENTS
+            };
+            cands.extend(
+                table
+                    .iter()
+                    .map(|(e, _)| (format!("{}:{e}:", p.name()), e.to_string())),
+            );
+        }
+        Provider::Iter => {
+            cands.extend(ITERS.iter().map(|i| (format!("iter:{i}"), i.to_string())));
+        }
+        Provider::Special | Provider::Profile | Provider::Interval | Provider::Watchpoint => {}
+    }
+    rank(typed, renamed, cands)
+}
+
+/// Pick the closest candidates: renamed-symbol matches first, then by edit distance.
+fn rank(
+    typed: &str,
+    renamed: Vec<(String, String)>,
+    cands: Vec<(String, String)>,
+) -> Vec<Suggestion> {
+    // Allow roughly one typo per four characters, at least two: "opnat" → "openat" is one edit,
+    // while unrelated names of similar length stay out.
+    let limit = (typed.chars().count() / 4).max(2);
+    let mut out: Vec<Suggestion> = renamed
+        .into_iter()
+        .map(|(probe, name)| Suggestion {
+            probe,
+            name,
+            distance: 0,
+        })
+        .collect();
+    let mut scored: Vec<Suggestion> = cands
+        .into_iter()
+        .filter(|(_, n)| n != typed && n.len().abs_diff(typed.len()) <= limit)
+        .filter_map(|(probe, name)| {
+            let d = strsim::levenshtein(typed, &name);
+            (d <= limit).then_some(Suggestion {
+                probe,
+                name,
+                distance: d,
+            })
+        })
+        .collect();
+    scored.sort_by(|a, b| a.distance.cmp(&b.distance).then(a.probe.cmp(&b.probe)));
+    scored.dedup_by(|a, b| a.probe == b.probe);
+    out.extend(scored);
+    out.truncate(MAX_SUGGESTIONS);
+    out
+}

@@ -1,0 +1,379 @@
+//! Tests for probe listing and kernel/ELF introspection: differential against bpftrace 0.17
+//! where it is installed, and on a small USDT fixture program (tests/fixtures/usdt_fixture.c)
+//! built here with gcc. Tests that need root, tracefs, BTF, gcc or bpftrace skip with a message.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use runtime::introspect::{btf, elf, kallsyms, tracefs};
+use runtime::listing::{self, ListError};
+
+fn is_root() -> bool {
+    // /proc/self/status reports the effective uid without any unsafe call.
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn skip(test: &str, why: &str) {
+    eprintln!("SKIP {test}: {why}");
+}
+
+fn list_str(pattern: Option<&str>, verbose: bool, pid: Option<u32>) -> Result<String, ListError> {
+    let mut out = Vec::new();
+    listing::list(pattern, verbose, pid, &mut out)?;
+    Ok(String::from_utf8(out).expect("listing output is UTF-8"))
+}
+
+fn have_bpftrace() -> bool {
+    Command::new("bpftrace")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn bpftrace_list(args: &[&str]) -> String {
+    let out = Command::new("bpftrace")
+        .args(args)
+        .output()
+        .expect("run bpftrace");
+    String::from_utf8(out.stdout).expect("bpftrace output is UTF-8")
+}
+
+/// Root plus a usable tracefs, or a reason to skip.
+fn tracing_ready() -> Result<(), String> {
+    if !is_root() {
+        return Err("needs root (tracefs)".into());
+    }
+    tracefs::root().map(|_| ()).map_err(|e| e.to_string())
+}
+
+#[test]
+fn differential_tracepoint_listing() {
+    let name = "differential_tracepoint_listing";
+    if let Err(why) = tracing_ready() {
+        return skip(name, &why);
+    }
+    if !have_bpftrace() {
+        return skip(name, "bpftrace is not installed");
+    }
+    let ours = list_str(Some("tracepoint:syscalls:*"), false, None).expect("list");
+    let theirs = bpftrace_list(&["-l", "tracepoint:syscalls:*"]);
+    assert!(!ours.is_empty());
+    assert_eq!(ours, theirs, "rbt -l differs from bpftrace -l");
+
+    let ours = list_str(Some("tracepoint:syscalls:sys_enter_open*"), true, None).expect("list");
+    let theirs = bpftrace_list(&["-lv", "tracepoint:syscalls:sys_enter_open*"]);
+    assert!(ours.contains("\n    const char * filename\n"));
+    assert_eq!(ours, theirs, "rbt -lv differs from bpftrace -lv");
+
+    // Aliases and a bare event pattern expand the same way as in bpftrace.
+    let ours = list_str(Some("t:syscalls:sys_enter_openat"), false, None).expect("list");
+    assert_eq!(ours, "tracepoint:syscalls:sys_enter_openat\n");
+    let ours = list_str(Some("tracepoint:*open*"), false, None).expect("list");
+    assert_eq!(ours, bpftrace_list(&["-l", "tracepoint:*open*"]));
+}
+
+#[test]
+fn tracepoint_format_fields() {
+    let name = "tracepoint_format_fields";
+    if let Err(why) = tracing_ready() {
+        return skip(name, &why);
+    }
+    let fmt = tracefs::event_format("syscalls", "sys_enter_openat").expect("format");
+    let filename = fmt
+        .fields
+        .iter()
+        .find(|f| f.name == "filename")
+        .expect("filename");
+    assert_eq!(filename.ty, "const char *");
+    assert_eq!(filename.size, 8);
+    let exec = tracefs::event_format("sched", "sched_process_exec").expect("format");
+    let f = exec
+        .fields
+        .iter()
+        .find(|f| f.name == "filename")
+        .expect("filename");
+    assert!(f.data_loc, "sched_process_exec filename is __data_loc");
+    assert!(matches!(
+        tracefs::event_format("syscalls", "no_such_event"),
+        Err(tracefs::TracefsError::NoSuchEvent { .. })
+    ));
+}
+
+#[test]
+fn kprobe_listing_from_kallsyms() {
+    let name = "kprobe_listing_from_kallsyms";
+    if !is_root() {
+        return skip(name, "needs root (kallsyms names and tracefs)");
+    }
+    let out = list_str(Some("kprobe:tcp_*"), false, None).expect("list");
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(lines.contains(&"kprobe:tcp_connect"), "tcp_connect missing");
+    assert!(lines.iter().all(|l| l.starts_with("kprobe:tcp_")));
+    assert!(!out.contains("__pfx_"));
+    let mut sorted = lines.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(lines, sorted, "output is sorted and unique");
+    let kr = list_str(Some("kretprobe:tcp_connect"), false, None).expect("list");
+    assert_eq!(kr, "kretprobe:tcp_connect\n");
+}
+
+#[test]
+fn renamed_symbol_resolution() {
+    let name = "renamed_symbol_resolution";
+    if !is_root() {
+        return skip(name, "needs root (kallsyms)");
+    }
+    let fns = kallsyms::probeable_functions().expect("kallsyms");
+    // Pick any `.isra.`/`.constprop.` symbol this kernel has and resolve its plain name.
+    let Some(renamed) = fns
+        .names()
+        .find(|n| n.contains(".isra.") || n.contains(".constprop."))
+    else {
+        return skip(name, "this kernel has no renamed symbols");
+    };
+    let plain = renamed.split('.').next().expect("has a prefix");
+    if fns.names().any(|n| n == plain) {
+        return; // The plain name exists too: resolution returns it, nothing to check here.
+    }
+    let got = kallsyms::resolve_renamed(plain, fns.names());
+    assert!(
+        got.contains(&renamed),
+        "{plain} should resolve to {renamed}, got {got:?}"
+    );
+}
+
+#[test]
+fn btf_types_and_functions() {
+    let name = "btf_types_and_functions";
+    let b = match btf::Btf::vmlinux() {
+        Ok(b) => b,
+        Err(e) => return skip(name, &e.to_string()),
+    };
+    let task = b.find_struct("task_struct").expect("task_struct");
+    let members = b.members(task).expect("members");
+    let pid = members
+        .iter()
+        .find(|m| m.name == "pid")
+        .expect("pid member");
+    assert_eq!(b.type_to_string(pid.type_id), "pid_t");
+    assert_eq!(b.size_of(pid.type_id), Some(4));
+    let comm = members
+        .iter()
+        .find(|m| m.name == "comm")
+        .expect("comm member");
+    assert_eq!(b.type_to_string(comm.type_id), "char[16]");
+
+    let sig = b.func("vfs_read").expect("vfs_read");
+    let params: Vec<String> = sig
+        .params
+        .iter()
+        .map(|p| format!("{} {}", b.type_to_string(p.type_id), p.name))
+        .collect();
+    assert_eq!(params[0], "struct file * file");
+    assert_eq!(params[1], "char * buf");
+    assert_eq!(b.type_to_string(sig.ret), "ssize_t");
+    assert!(b.func_names().any(|n| n == "tcp_connect"));
+    assert!(b.raw_tracepoints().any(|(n, _)| n == "sched_switch"));
+    let rt = b
+        .raw_tracepoint_params("sched_switch")
+        .expect("sched_switch params");
+    assert!(rt.iter().any(|p| p.name == "prev"));
+    let kfunc = list_str(Some("kfunc:vfs_read"), true, None).expect("list");
+    assert!(kfunc.starts_with("kfunc:vmlinux:vfs_read\n    struct file * file\n"));
+    assert!(kfunc.ends_with("    ssize_t retval\n"));
+}
+
+/// The fixture binary, built once per test process; `None` (with the reason) when gcc or
+/// `<sys/sdt.h>` is missing.
+fn fixture() -> Result<&'static Path, &'static str> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let r = BUILT.get_or_init(|| {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/usdt_fixture.c");
+        let dir = std::env::temp_dir().join(format!("rbt-listing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let bin = dir.join("usdt_fixture");
+        let out = Command::new("gcc")
+            .args(["-O1", "-o"])
+            .arg(&bin)
+            .arg(&src)
+            .output()
+            .map_err(|e| format!("gcc not runnable: {e}"))?;
+        if !out.status.success() {
+            return Err(format!(
+                "gcc failed (is systemtap-sdt-dev installed?): {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(bin)
+    });
+    match r {
+        Ok(p) => Ok(p.as_path()),
+        Err(e) => Err(e.as_str()),
+    }
+}
+
+#[test]
+fn uprobe_and_usdt_listing_on_fixture() {
+    let name = "uprobe_and_usdt_listing_on_fixture";
+    let bin = match fixture() {
+        Ok(b) => b,
+        Err(why) => return skip(name, why),
+    };
+    let p = bin.display();
+    let out = list_str(Some(&format!("uprobe:{p}:rbt_fixture_*")), false, None).expect("list");
+    assert_eq!(
+        out,
+        format!("uprobe:{p}:rbt_fixture_compute\nuprobe:{p}:rbt_fixture_idle\n")
+    );
+    let out = list_str(Some(&format!("usdt:{p}:*")), false, None).expect("list");
+    assert_eq!(
+        out,
+        format!("usdt:{p}:rbtfix:busy\nusdt:{p}:rbtfix:compute_start\n")
+    );
+    let out = list_str(Some(&format!("usdt:{p}:*:busy")), false, None).expect("list");
+    assert_eq!(out, format!("usdt:{p}:rbtfix:busy\n"));
+
+    let probes = elf::usdt_probes(bin).expect("notes");
+    assert_eq!(probes.len(), 2);
+    let cs = probes
+        .iter()
+        .find(|u| u.name == "compute_start")
+        .expect("compute_start");
+    assert_eq!(cs.provider, "rbtfix");
+    assert_eq!(
+        cs.args.split_whitespace().count(),
+        2,
+        "two operands: {}",
+        cs.args
+    );
+    assert!(cs.args.contains('@'));
+    assert!(cs.file_offset.is_some());
+    assert_ne!(cs.semaphore, 0, "fixture defines semaphores");
+    assert!(cs.semaphore_offset.is_some());
+    let busy = probes.iter().find(|u| u.name == "busy").expect("busy");
+    assert_eq!(
+        busy.semaphore.abs_diff(cs.semaphore),
+        2,
+        "adjacent u16 semaphores"
+    );
+
+    let syms = elf::function_symbols(bin).expect("symbols");
+    let compute = syms
+        .iter()
+        .find(|s| s.name == "rbt_fixture_compute")
+        .expect("symbol");
+    assert!(compute.file_offset.is_some());
+
+    if have_bpftrace() && is_root() {
+        for pat in [format!("uprobe:{p}:*"), format!("usdt:{p}:*")] {
+            let ours = list_str(Some(&pat), false, None).expect("list");
+            assert_eq!(ours, bpftrace_list(&["-l", &pat]), "differs for {pat}");
+        }
+    } else {
+        skip(name, "bpftrace comparison (needs root and bpftrace)");
+    }
+}
+
+#[test]
+fn uprobe_library_name_resolution() {
+    let name = "uprobe_library_name_resolution";
+    let paths = match elf::resolve_target("libc", None) {
+        Ok(p) => p,
+        Err(e) => return skip(name, &e.to_string()),
+    };
+    assert!(paths[0].to_string_lossy().contains("libc.so"));
+    assert_eq!(elf::resolve_target("c", None).ok(), Some(paths.clone()));
+    let out = list_str(Some("uprobe:libc:malloc"), false, None).expect("list");
+    assert_eq!(out, format!("uprobe:{}:malloc\n", paths[0].display()));
+    assert!(matches!(
+        elf::resolve_target("no_such_library_rbt", None),
+        Err(elf::ElfError::NotFound { .. })
+    ));
+}
+
+#[test]
+fn pid_listing_uses_process_mappings() {
+    let name = "pid_listing_uses_process_mappings";
+    let Ok(mut child) = Command::new("sleep").arg("5").spawn() else {
+        return skip(name, "cannot spawn sleep");
+    };
+    let pid = child.id();
+    // Wait until the dynamic loader has mapped libc.
+    let mut out = String::new();
+    for _ in 0..50 {
+        out = list_str(Some("uprobe:*:malloc"), false, Some(pid)).unwrap_or_default();
+        if !out.is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let prefix = format!("uprobe:/proc/{pid}/root/");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with(&prefix) && l.ends_with(":malloc")),
+        "no malloc in the process's objects: {out}"
+    );
+}
+
+#[test]
+fn did_you_mean_suggestions() {
+    let name = "did_you_mean_suggestions";
+    if let Ok(bin) = fixture() {
+        let p = bin.display();
+        let s = listing::did_you_mean(&format!("uprobe:{p}:rbt_fixture_compte"), None);
+        assert_eq!(s[0].name, "rbt_fixture_compute");
+        assert_eq!(s[0].probe, format!("uprobe:{p}:rbt_fixture_compute"));
+        let s = listing::did_you_mean(&format!("usdt:{p}:rbtfix:compute_strt"), None);
+        assert_eq!(s[0].name, "compute_start");
+        let s = listing::did_you_mean(&format!("usdt:{p}:rbtfx:busy"), None);
+        assert_eq!(s[0].probe, format!("usdt:{p}:rbtfix:busy"));
+    } else {
+        skip(name, "uprobe/usdt part: fixture not built");
+    }
+    if tracing_ready().is_err() {
+        return skip(name, "tracepoint/kprobe part: needs root and tracefs");
+    }
+    let s = listing::did_you_mean("tracepoint:syscalls:sys_enter_opnat", None);
+    assert_eq!(s[0].name, "sys_enter_openat");
+    assert_eq!(s[0].probe, "tracepoint:syscalls:sys_enter_openat");
+    let s = listing::did_you_mean("kprobe:tcp_conect", None);
+    assert_eq!(s[0].name, "tcp_connect");
+    assert!(listing::did_you_mean("kprobe:zzzzzzzzzzzzzzzzzzzz", None).is_empty());
+}
+
+#[test]
+fn listing_errors_have_words() {
+    let e = list_str(Some("interval:*"), false, None).expect_err("not listable");
+    assert!(matches!(e, ListError::NotListable(_)));
+    assert!(e.to_string().contains("cannot be listed"));
+    let e = list_str(Some("nosuchprovider:*"), false, None).expect_err("unknown");
+    assert_eq!(e.to_string(), "unknown probe type 'nosuchprovider'");
+    let e = list_str(Some("tracepoint"), false, None).expect_err("arity");
+    assert_eq!(e.to_string(), "tracepoint probe type requires 2 arguments");
+    let e = list_str(Some("uprobe:*:malloc"), false, None).expect_err("needs a target");
+    assert!(e.to_string().contains("-p PID"));
+}
+
+#[test]
+fn software_and_hardware_listing() {
+    let out = list_str(Some("software:cpu*"), false, None).expect("list");
+    assert_eq!(
+        out,
+        "software:cpu-clock:\nsoftware:cpu-migrations:\nsoftware:cpu:\n"
+    );
+    let out = list_str(Some("h:cache-*"), false, None).expect("list");
+    assert_eq!(out, "hardware:cache-misses:\nhardware:cache-references:\n");
+    let out = list_str(Some("iter:*"), false, None).expect("list");
+    assert_eq!(out, "iter:task\niter:task_file\n");
+}
