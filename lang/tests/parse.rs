@@ -108,3 +108,30 @@ fn show() {
     println!("{script:#?}");
     println!("{}", render("input", &src, &diags, false));
 }
+
+/// Deep nesting must give an error or a tree, never a stack overflow, even on the 2 MiB
+/// stack of a test thread.
+#[test]
+fn deep_nesting_is_bounded() {
+    for depth in [10, 63, 64, 65, 255, 257, 1000, 1999, 100_000] {
+        for (open, close) in [("(", ")"), ("[", "]"), ("{", "}")] {
+            let src = format!(
+                "BEGIN {{ $x = {}1{}; }}",
+                open.repeat(depth),
+                close.repeat(depth)
+            );
+            let _ = lang::parse(&src);
+        }
+        let src = format!("BEGIN {{ $x = {}1; }}", "-".repeat(depth));
+        let _ = lang::parse(&src);
+        let src = format!("BEGIN {{ $x = 1{}; }}", " + 1".repeat(depth));
+        let _ = lang::parse(&src);
+        let src = format!(
+            "BEGIN {{ if (1) {{ }}{} }}",
+            " else if (1) { }".repeat(depth)
+        );
+        let _ = lang::parse(&src);
+        let src = format!("BEGIN {{ $x = {}1; }}", "(uint8)".repeat(depth));
+        let _ = lang::parse(&src);
+    }
+}

@@ -484,27 +484,49 @@ impl Builder {
         Some(Stmt { kind, span })
     }
 
-    fn if_stmt(&self, span: Span, mut inner: Pairs<Rule>) -> Option<Stmt> {
-        inner.next(); // `if`
-        let cond = self.expr(inner.next()?);
-        let then = self.block(inner.next()?);
-        let otherwise = match inner.nth(1) {
-            Some(p) if p.as_rule() == Rule::if_stmt => {
-                let s = self.span(&p);
-                self.if_stmt(s, p.into_inner())
-                    .map(|s| Else::If(Box::new(s)))
+    /// Builds `if (c) {} else if (c) {} ... else {}` from the flat grammar node, nesting
+    /// each `else if` in the previous one's `otherwise` (innermost first, without recursion).
+    fn if_stmt(&self, span: Span, inner: Pairs<Rule>) -> Option<Stmt> {
+        // (condition, block, span of the `if` through the end of the chain)
+        let mut arms: Vec<(Expr, Block, usize)> = Vec::new();
+        let mut last_else = None;
+        let mut pending_cond = None;
+        let mut arm_start = span.start;
+        for part in inner {
+            match part.as_rule() {
+                Rule::expr => pending_cond = Some(self.expr(part)),
+                Rule::block => match pending_cond.take() {
+                    Some(cond) => arms.push((cond, self.block(part), arm_start)),
+                    None => last_else = Some(Else::Block(self.block(part))),
+                },
+                Rule::else_if => {
+                    let start = self.span(&part).start;
+                    let mut parts = part.into_inner().skip(1);
+                    let cond = self.expr(parts.next()?);
+                    arms.push((cond, self.block(parts.next()?), start));
+                }
+                Rule::kw_if => arm_start = self.span(&part).start,
+                _ => {}
             }
-            Some(p) => Some(Else::Block(self.block(p))),
-            None => None,
-        };
-        Some(Stmt {
-            kind: StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            },
-            span,
-        })
+        }
+        let mut otherwise = last_else;
+        let mut result = None;
+        while let Some((cond, then, start)) = arms.pop() {
+            let stmt = Stmt {
+                kind: StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                },
+                span: Span::new(start, span.end),
+            };
+            if arms.is_empty() {
+                result = Some(Stmt { span, ..stmt });
+                break;
+            }
+            otherwise = Some(Else::If(Box::new(stmt)));
+        }
+        result
     }
 
     /// `$name` as an identifier without the `$`, as `Let`/`For` store it.

@@ -116,6 +116,12 @@ const CONTINUATION_TOKENS: &[&str] = &[
     "<<=", ">>=",
 ];
 
+/// Words the grammar reserves; see `keyword` in grammar.pest.
+const KEYWORDS: &[&str] = &[
+    "if", "else", "unroll", "while", "for", "break", "continue", "return", "let", "true", "false",
+    "sizeof", "offsetof", "struct", "union", "enum",
+];
+
 fn describe(rule: Rule) -> Option<&'static str> {
     EXPECTATIONS
         .iter()
@@ -196,6 +202,30 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
         }
     }
 
+    // Only "more letters" expected right after a keyword means the keyword itself was not
+    // allowed there (`$x = return;`): pest's furthest attempt is the keyword's end check.
+    if underscore && tokens.is_empty() {
+        if let Some((ks, ke, kw)) = prev
+            .as_ref()
+            .filter(|(_, e, p)| *e == tok_start && KEYWORDS.contains(&p.as_str()))
+        {
+            return Diagnostic::error(
+                format!("unexpected keyword `{kw}`"),
+                Span::new(base + ks, base + ke),
+            )
+            .with_label(format!("`{kw}` is a keyword and cannot be used here"));
+        }
+    }
+    if kind == ItemKind::CDefinition && matches!(&prev, Some((_, _, p)) if p == ":") {
+        return Diagnostic::error(
+            format!(
+                "expected a bit-field width after `:`, found {}",
+                show(&found)
+            ),
+            span,
+        )
+        .with_label(found_label);
+    }
     if underscore && words.is_empty() && tokens.is_empty() {
         words.insert("a name");
     }

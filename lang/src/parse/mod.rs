@@ -28,6 +28,9 @@ const MAX_NESTING: usize = 64;
 /// recursively by every later pass.
 const MAX_STATEMENT_TOKENS: usize = 2000;
 
+/// `else` branches in one item beyond this are refused: each `else if` nests the tree.
+const MAX_ELSE: usize = 256;
+
 /// Parses a whole script. The script holds everything that parsed; the diagnostics hold
 /// every error found, in source order.
 pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
@@ -239,7 +242,18 @@ fn check_limits(src: &str, base: usize) -> Option<Diagnostic> {
         if bytes[i..].starts_with(b"else") {
             elses += 1;
         }
-        if tokens > MAX_STATEMENT_TOKENS || elses > MAX_STATEMENT_TOKENS {
+        if elses > MAX_ELSE {
+            return Some(
+                Diagnostic::error(
+                    "too many `else` branches",
+                    Span::new(base + i, base + i + 4),
+                )
+                .with_note(format!(
+                    "rbt accepts at most {MAX_ELSE} `else` branches in one probe"
+                )),
+            );
+        }
+        if tokens > MAX_STATEMENT_TOKENS {
             return Some(
                 Diagnostic::error("statement is too long", Span::new(base + i, base + i + 1))
                     .with_note("split it into several statements"),
