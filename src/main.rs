@@ -76,7 +76,11 @@ struct Cli {
     #[arg(long = "emit-llvm", value_name = "FILE")]
     emit_llvm: Option<String>,
     /// Script file (`-` for stdin), then positional parameters ($1, $2, ...).
-    #[arg(value_name = "FILE|ARGS", trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(
+        value_name = "FILE|ARGS",
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
     rest: Vec<String>,
 }
 
@@ -104,21 +108,30 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         (Some(p), _) => ("stdin".to_string(), Some(p.clone()), cli.rest.clone()),
         (None, Some((file, params))) if file == "-" => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).map_err(|e| fail(format!("reading stdin: {e}")))?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .map_err(|e| fail(format!("reading stdin: {e}")))?;
             ("stdin".to_string(), Some(s), params.to_vec())
         }
         (None, Some((file, params))) if !cli.list => {
-            let s = std::fs::read_to_string(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            let s = std::fs::read_to_string(file)
+                .map_err(|e| fail(format!("cannot read {file}: {e}")))?;
             (file.clone(), Some(s), params.to_vec())
         }
-        (None, rest) => ("".to_string(), None, rest.map(|(a, b)| [vec![a.clone()], b.to_vec()].concat()).unwrap_or_default()),
+        (None, rest) => (
+            "".to_string(),
+            None,
+            rest.map(|(a, b)| [vec![a.clone()], b.to_vec()].concat())
+                .unwrap_or_default(),
+        ),
     };
     if cli.list && source.is_none() {
         // A file argument with -l lists that script's probes; otherwise it is a pattern.
         let pattern = params.first().cloned();
         if let Some(p) = &pattern {
             if p.ends_with(".bt") && std::path::Path::new(p).exists() {
-                let s = std::fs::read_to_string(p).map_err(|e| fail(format!("cannot read {p}: {e}")))?;
+                let s = std::fs::read_to_string(p)
+                    .map_err(|e| fail(format!("cannot read {p}: {e}")))?;
                 return list_script(p, &s, &cli, &[]);
             }
         }
@@ -137,10 +150,17 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     let format = match cli.format.as_str() {
         "text" => runtime::OutputFormat::Text,
         "json" => runtime::OutputFormat::Json,
-        other => return Err(fail(format!("unknown output format `{other}` (expected text or json)"))),
+        other => {
+            return Err(fail(format!(
+                "unknown output format `{other}` (expected text or json)"
+            )))
+        }
     };
     if !matches!(cli.buffering.as_str(), "line" | "full" | "none") {
-        return Err(fail(format!("unknown buffering mode `{}` (expected line, full or none)", cli.buffering)));
+        return Err(fail(format!(
+            "unknown buffering mode `{}` (expected line, full or none)",
+            cli.buffering
+        )));
     }
     if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
@@ -178,7 +198,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
-    let Some(hir) = checked.script else { return Err(Reported) };
+    let Some(hir) = checked.script else {
+        return Err(Reported);
+    };
     if cli.debug.as_deref() == Some("hir") {
         println!("{hir:#?}");
         return Ok(0);
@@ -189,7 +211,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         std::fs::write(path, ir).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
     }
     if let Some(path) = &cli.emit_elf {
-        std::fs::write(path, &compiled.elf).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+        std::fs::write(path, &compiled.elf)
+            .map_err(|e| fail(format!("cannot write {path}: {e}")))?;
     }
     match cli.debug.as_deref() {
         Some("llvm") => {
@@ -205,14 +228,20 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             println!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)", compiled.elf.len());
             return Ok(0);
         }
-        Some(other) => return Err(fail(format!("unknown debug stage `{other}` (expected ast, hir, llvm, asm, manifest)"))),
+        Some(other) => {
+            return Err(fail(format!(
+                "unknown debug stage `{other}` (expected ast, hir, llvm, asm, manifest)"
+            )))
+        }
         None => {}
     }
     if cli.check_only {
         return Ok(0);
     }
     let out: Box<dyn Write> = match &cli.output {
-        Some(path) => Box::new(std::fs::File::create(path).map_err(|e| fail(format!("cannot create {path}: {e}")))?),
+        Some(path) => Box::new(
+            std::fs::File::create(path).map_err(|e| fail(format!("cannot create {path}: {e}")))?,
+        ),
         None => Box::new(std::io::stdout()),
     };
     let run_opts = runtime::RunOptions {
@@ -228,17 +257,27 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     }
     let code = runtime::run(&compiled.elf, &compiled.manifest, &run_opts, out).map_err(fail)?;
     if cli.dry_run {
-        eprintln!("rbt: {} program(s) loaded and accepted by the verifier; nothing attached", compiled.manifest.programs.len());
+        eprintln!(
+            "rbt: {} program(s) loaded and accepted by the verifier; nothing attached",
+            compiled.manifest.programs.len()
+        );
     }
     Ok(code)
 }
 
 fn env_u32(name: &str, default: u32) -> u32 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) {
-    let shown: Vec<Diagnostic> = diags.iter().filter(|d| d.is_error() || !no_warnings).cloned().collect();
+    let shown: Vec<Diagnostic> = diags
+        .iter()
+        .filter(|d| d.is_error() || !no_warnings)
+        .cloned()
+        .collect();
     if !shown.is_empty() {
         eprint!("{}", diag::render(name, source, &shown, color));
     }
@@ -251,11 +290,17 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
-    let opts = check::Options { params: params.to_vec(), allow_missing_kprobes: true, ..Default::default() };
+    let opts = check::Options {
+        params: params.to_vec(),
+        allow_missing_kprobes: true,
+        ..Default::default()
+    };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     report(name, source, &checked.diagnostics, false, cli.no_warnings);
-    let Some(hir) = checked.script else { return Err(Reported) };
+    let Some(hir) = checked.script else {
+        return Err(Reported);
+    };
     for n in &hir.probe_names {
         println!("{n}");
     }
@@ -266,8 +311,14 @@ fn info() -> Result<i32, Reported> {
     let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     println!("System");
     println!("  kernel: {}", release.trim());
-    println!("  btf: {}", std::path::Path::new("/sys/kernel/btf/vmlinux").exists());
-    println!("  kprobes: {}", std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists());
+    println!(
+        "  btf: {}",
+        std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
+    );
+    println!(
+        "  kprobes: {}",
+        std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists()
+    );
     println!("Build");
     println!("  version: {}", env!("CARGO_PKG_VERSION"));
     println!("  LLVM: 19 (inkwell), libbpf: vendored (libbpf-sys)");
@@ -301,7 +352,10 @@ impl Child {
             });
         }
         let child = command.spawn()?;
-        Ok(Child { pid: child.id(), gate: std::fs::File::from(std::os::fd::OwnedFd::from(writer)) })
+        Ok(Child {
+            pid: child.id(),
+            gate: std::fs::File::from(std::os::fd::OwnedFd::from(writer)),
+        })
     }
 
     fn release(&self) {

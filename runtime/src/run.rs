@@ -6,8 +6,8 @@
 use crate::attach;
 use crate::events::{EventSink, Flow};
 use crate::maps;
-use crate::sys::{self, Object, RingBuffer};
 use crate::symbols::SystemSymbolizer;
+use crate::sys::{self, Object, RingBuffer};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -48,7 +48,10 @@ impl std::fmt::Display for RunError {
             RunError::Sys(e) => {
                 write!(f, "{e}")?;
                 if e.errno == libc::EPERM || e.errno == libc::EACCES {
-                    write!(f, "\n  rbt needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs")?;
+                    write!(
+                        f,
+                        "\n  rbt needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs"
+                    )?;
                 }
                 if let Some(log) = &e.log {
                     write!(f, "\nverifier log (last lines):\n{}", tail(log, 25))?;
@@ -96,8 +99,16 @@ fn signal_fd() -> Result<libc::c_int, RunError> {
 }
 
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0).
-pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Write>) -> Result<i32, RunError> {
+pub fn run(
+    elf: &[u8],
+    manifest: &Manifest,
+    opts: &RunOptions,
+    out: Box<dyn Write>,
+) -> Result<i32, RunError> {
     sys::set_libbpf_verbose(opts.verbose);
+    // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
+    // exit (END, maps, detach), not kill rbt halfway.
+    let sigfd = signal_fd()?;
     let mut obj = Object::open(elf, "rbt")?;
     obj.load()?;
     if opts.dry_run {
@@ -106,8 +117,18 @@ pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Writ
     let state_fd = obj.map_fd(STATE_MAP)?;
     sys::map::update(state_fd, &0u32.to_ne_bytes(), &monotonic_ns().to_ne_bytes())?;
 
-    let symbolizer = Rc::new(SystemSymbolizer::new(manifest.probe_names.clone(), manifest.time_formats.clone(), obj.map_fd(STACKS_MAP).ok()));
-    let sink = Rc::new(RefCell::new(EventSink::new(manifest, opts.format, out, symbolizer.clone(), &obj)?));
+    let symbolizer = Rc::new(SystemSymbolizer::new(
+        manifest.probe_names.clone(),
+        manifest.time_formats.clone(),
+        obj.map_fd(STACKS_MAP).ok(),
+    ));
+    let sink = Rc::new(RefCell::new(EventSink::new(
+        manifest,
+        opts.format,
+        out,
+        symbolizer.clone(),
+        &obj,
+    )?));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(
         obj.map_fd(RINGBUF_MAP)?,
@@ -118,7 +139,11 @@ pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Writ
         }),
     )?;
 
-    let probe_count: usize = manifest.programs.iter().map(|p| attach::target_count(&p.attach)).sum();
+    let probe_count: usize = manifest
+        .programs
+        .iter()
+        .map(|p| attach::target_count(&p.attach))
+        .sum();
     if !opts.quiet {
         sink.borrow_mut().attached(probe_count)?;
     }
@@ -127,22 +152,30 @@ pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Writ
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
-    for p in manifest.programs.iter().filter(|p| p.attach == Attach::Begin) {
+    for p in manifest
+        .programs
+        .iter()
+        .filter(|p| p.attach == Attach::Begin)
+    {
         obj.program(&p.name)?.test_run()?;
     }
 
-    let sigfd = signal_fd()?;
     let pidfd = match opts.child {
         // SAFETY: pidfd_open on a pid we started; the fd is ours.
-        Some(pid) => Some(unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int)
-            .filter(|fd| *fd >= 0),
+        Some(pid) => Some(
+            unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int,
+        )
+        .filter(|fd| *fd >= 0),
         None => None,
     };
     // SAFETY: epoll_create1 returns a new fd we own.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
     for (fd, tag) in [(Some(rb.epoll_fd()), 0u64), (Some(sigfd), 1), (pidfd, 2)] {
         if let Some(fd) = fd {
-            let mut ev = libc::epoll_event { events: libc::EPOLLIN as u32, u64: tag };
+            let mut ev = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: tag,
+            };
             // SAFETY: registering fds we own with our epoll instance.
             unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
         }
@@ -158,7 +191,9 @@ pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Writ
             break;
         }
         rb.consume()?;
-        let stop = events[..n as usize].iter().any(|e| e.u64 == 1 || e.u64 == 2);
+        let stop = events[..n as usize]
+            .iter()
+            .any(|e| e.u64 == 1 || e.u64 == 2);
         if stop {
             break;
         }
@@ -189,7 +224,10 @@ pub fn run(elf: &[u8], manifest: &Manifest, opts: &RunOptions, out: Box<dyn Writ
 
 /// CLOCK_MONOTONIC in nanoseconds, the clock `bpf_ktime_get_ns` reads.
 pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: clock_gettime writes into our timespec.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64

@@ -1,0 +1,169 @@
+//! Tier 2: end-to-end runs of the real `rbt` binary against this kernel (root only), driven
+//! by `tests/e2e/cases.txt`, plus the `--dry-run` of every seed script and the parse-error
+//! contract (which needs no root).
+
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+struct Case {
+    name: String,
+    args: String,
+    trigger: Option<String>,
+    status: i32,
+    stdout: String,
+}
+
+fn cases() -> Vec<Case> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/cases.txt"))
+        .expect("cases.txt");
+    let unique = format!("{}", std::process::id());
+    let mut out = Vec::new();
+    for block in text.split("\n=== ").skip(1) {
+        let (name, rest) = block.split_once('\n').expect("case header");
+        let (head, stdout) = rest.split_once("stdout:\n").expect("stdout section");
+        let field = |k: &str| {
+            head.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| v.trim().replace("{UNIQUE}", &unique))
+        };
+        out.push(Case {
+            name: name.trim().to_string(),
+            args: field("args:").expect("args"),
+            trigger: field("trigger:"),
+            status: field("status:").map_or(0, |s| s.parse().expect("status")),
+            stdout: stdout.replace("{UNIQUE}", &unique),
+        });
+    }
+    out
+}
+
+fn run_case(c: &Case) -> (i32, String, String) {
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec {} {}", env!("CARGO_BIN_EXE_rbt"), c.args))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    // rbt cannot say when its probes are attached, so the trigger repeats every half second
+    // until the script exits on its own (each case's script exits on the first event).
+    let start = Instant::now();
+    let mut last_trigger: Option<Instant> = None;
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            break;
+        }
+        if start.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            break;
+        }
+        if let Some(t) = &c.trigger {
+            if last_trigger.is_none_or(|l| l.elapsed() > Duration::from_millis(500)) {
+                Command::new("sh")
+                    .arg("-c")
+                    .arg(t)
+                    .status()
+                    .expect("trigger");
+                last_trigger = Some(Instant::now());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let status = child.wait().expect("wait").code().unwrap_or(-1);
+    let mut out = String::new();
+    let mut err = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut out)
+        .expect("read");
+    child
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut err)
+        .expect("read");
+    (status, out, err)
+}
+
+#[test]
+fn end_to_end_cases() {
+    if !is_root() {
+        eprintln!("skipping tier 2 end-to-end tests: they load BPF programs and need root");
+        return;
+    }
+    let mut failures = Vec::new();
+    for c in cases() {
+        let (status, out, err) = run_case(&c);
+        if status != c.status || out != c.stdout {
+            failures.push(format!(
+                "case `{}`: status {status} (want {}), stdout:\n{out}\n--- want:\n{}\n--- stderr:\n{err}",
+                c.name, c.status, c.stdout
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn seed_scripts_load_with_dry_run() {
+    if !is_root() {
+        eprintln!("skipping --dry-run of the seed scripts: loading BPF needs root");
+        return;
+    }
+    for s in ["opensnoop", "key_pressed", "others"] {
+        let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .arg("--dry-run")
+            .arg(&path)
+            .output()
+            .expect("run rbt");
+        assert!(
+            o.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+#[test]
+fn kprobes_missing_is_explained() {
+    let has_kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
+    if has_kprobes || !is_root() {
+        eprintln!("skipping: this kernel has kprobes (or we are not root)");
+        return;
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("scripts/key_pressed.bt")
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(err.contains("built without kprobes"), "{err}");
+    assert!(err.contains("--dry-run"), "{err}");
+}
+
+#[test]
+fn parse_error_points_at_the_token() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", "kprobe:f { $x = ; }"])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("stdin:1:17"), "{err}");
+    assert!(err.contains("kprobe:f { $x = ; }"), "{err}");
+    assert!(err.contains('^'), "{err}");
+}

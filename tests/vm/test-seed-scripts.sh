@@ -1,0 +1,36 @@
+#!/bin/sh
+# tests/vm/test-seed-scripts.sh RBT: the VM tier's tests of the kprobe seed scripts. Boots the
+# Debian 6.1 guest (tests/vm/run.py), runs scripts/key_pressed.bt while a virtual keyboard presses
+# keys, and scripts/others.bt while a mkdir and an ARP request happen, then checks the output.
+set -eu
+rbt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
+cd "$(dirname "$0")/../.."
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+echo "-- key_pressed.bt"
+out=$(python3 tests/vm/run.py --timeout 240 -- sh -c "
+    $rbt scripts/key_pressed.bt > \$RBT_VM_DIR/out.txt 2>&1 & pid=\$!
+    sleep 12
+    python3 tests/vm/keyboard.py 30 31 30 48 30 17 30 31
+    sleep 2; kill -INT \$pid; wait \$pid
+    cat \$RBT_VM_DIR/out.txt")
+echo "$out"
+[ "$(echo "$out" | grep -c '^key pressed: code 30$')" = 4 ] || fail "key 30 was pressed 4 times"
+echo "$out" | grep -q '^key pressed: code 48$' || fail "key 48 not reported"
+echo "$out" | grep -q '^@keys\[30\]: 4$' || fail "top keys: @keys[30] should be 4"
+echo "$out" | grep -q '^@keys\[31\]: 2$' || fail "top keys: @keys[31] should be 2"
+[ "$(echo "$out" | tail -n 6 | grep -c '^@keys')" = 4 ] || fail "four distinct keys expected in the summary"
+
+echo "-- others.bt"
+out=$(python3 tests/vm/run.py --timeout 240 -- sh -c "
+    $rbt scripts/others.bt > \$RBT_VM_DIR/out.txt 2>&1 & pid=\$!
+    sleep 12
+    mkdir -m 750 /tmp/rbt-vm-mkdir-test
+    mac=\$(sh tests/vm/arp.sh)
+    sleep 2; kill -INT \$pid; wait \$pid
+    cat \$RBT_VM_DIR/out.txt; echo MAC=\$mac")
+echo "$out"
+echo "$out" | grep -q 'mkdir by mkdir (pid [0-9]*): /tmp/rbt-vm-mkdir-test mode 750' || fail "mkdir not reported"
+mac=$(echo "$out" | sed -n 's/^MAC=//p' | tr 'a-f' 'A-F')
+echo "$out" | grep -q "ARP type 1: 10.99.0.1 ($mac) asks for 10.99.0.2" || fail "ARP request from 10.99.0.1 ($mac) not reported"
+echo "VM tier: all passed"
