@@ -30,10 +30,17 @@ fn const_arg(e: Option<&Expr>) -> Option<i64> {
     }
 }
 
-pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: &Type) -> R<Val<'ctx>> {
+pub fn call<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    func: Function,
+    args: &[Expr],
+    ty: &Type,
+) -> R<Val<'ctx>> {
     let i64t = l.ctx.i64_type();
     let arg = |i: usize| -> R<&Expr> {
-        args.get(i).ok_or_else(|| CodegenError::Internal(format!("{} is missing argument {i}", func.name())))
+        args.get(i).ok_or_else(|| {
+            CodegenError::Internal(format!("{} is missing argument {i}", func.name()))
+        })
     };
     match func {
         Function::Str => {
@@ -45,19 +52,30 @@ pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: 
             }
             let p = l.int(src)?;
             let slot = l.alloca(size.max(8), "str")?;
-            l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(size.max(8)), false))?;
+            l.builder.build_memset(
+                slot,
+                8,
+                l.ctx.i8_type().const_zero(),
+                i64t.const_int(u64::from(size.max(8)), false),
+            )?;
             let len = match args.get(1) {
                 Some(n) => {
                     // str(p, n) reads at most n bytes plus the terminator, bounded by the buffer.
                     let n = l.int(n)?;
                     let n1 = l.builder.build_int_add(n, i64t.const_int(1, false), "n1")?;
                     let max = i64t.const_int(u64::from(size), false);
-                    let small = l.builder.build_int_compare(IntPredicate::ULT, n1, max, "small")?;
-                    l.builder.build_select(small, n1, max, "len")?.into_int_value()
+                    let small = l
+                        .builder
+                        .build_int_compare(IntPredicate::ULT, n1, max, "small")?;
+                    l.builder
+                        .build_select(small, n1, max, "len")?
+                        .into_int_value()
                 }
                 None => i64t.const_int(u64::from(size), false),
             };
-            let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+            let src_ptr =
+                l.builder
+                    .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
             let h = match space_of(src) {
                 AddrSpace::Kernel => Helper::ProbeReadKernelStr,
                 AddrSpace::User => Helper::ProbeReadUserStr,
@@ -72,15 +90,30 @@ pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: 
             let src = arg(0)?;
             let p = l.int(src)?;
             let slot = l.alloca(cap + 1, "buf")?;
-            l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(cap + 1), false))?;
-            l.builder.build_store(slot, l.ctx.i8_type().const_int(u64::from(*cap), false))?;
+            l.builder.build_memset(
+                slot,
+                8,
+                l.ctx.i8_type().const_zero(),
+                i64t.const_int(u64::from(cap + 1), false),
+            )?;
+            l.builder
+                .build_store(slot, l.ctx.i8_type().const_int(u64::from(*cap), false))?;
             let data = l.offset(slot, 1)?;
-            let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+            let src_ptr =
+                l.builder
+                    .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
             let h = match space_of(src) {
                 AddrSpace::Kernel => Helper::ProbeReadKernel,
                 AddrSpace::User => Helper::ProbeReadUser,
             };
-            l.helper(h, &[data.into(), i64t.const_int(u64::from(*cap), false).into(), src_ptr.into()])?;
+            l.helper(
+                h,
+                &[
+                    data.into(),
+                    i64t.const_int(u64::from(*cap), false).into(),
+                    src_ptr.into(),
+                ],
+            )?;
             Ok(Val::Mem(slot))
         }
         Function::Strncmp => {
@@ -96,7 +129,8 @@ pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: 
         Function::Strcontains => {
             let hay = l.mem(arg(0)?)?;
             let needle = l.mem(arg(1)?)?;
-            let found = crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
+            let found =
+                crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
             Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
         }
         Function::Bswap => {
@@ -115,29 +149,39 @@ pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: 
             match &src.ty {
                 Type::Array { .. } | Type::Str { .. } => {
                     let m = l.mem(src)?;
-                    l.builder.build_memcpy(slot, 1, m, 1, i64t.const_int(6, false))?;
+                    l.builder
+                        .build_memcpy(slot, 1, m, 1, i64t.const_int(6, false))?;
                 }
                 _ => {
                     let p = l.int(src)?;
-                    let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+                    let src_ptr =
+                        l.builder
+                            .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
                     let h = match space_of(src) {
                         AddrSpace::Kernel => Helper::ProbeReadKernel,
                         AddrSpace::User => Helper::ProbeReadUser,
                     };
-                    l.helper(h, &[slot.into(), i64t.const_int(6, false).into(), src_ptr.into()])?;
+                    l.helper(
+                        h,
+                        &[slot.into(), i64t.const_int(6, false).into(), src_ptr.into()],
+                    )?;
                 }
             }
             Ok(Val::Mem(slot))
         }
-        Function::Ksym | Function::Kptr | Function::Uptr | Function::Strerror | Function::CgroupPath => {
-            Ok(Val::Int(l.int(arg(0)?)?))
-        }
+        Function::Ksym
+        | Function::Kptr
+        | Function::Uptr
+        | Function::Strerror
+        | Function::CgroupPath => Ok(Val::Int(l.int(arg(0)?)?)),
         Function::Usym => {
             let addr = l.int(arg(0)?)?;
             let slot = l.alloca(16, "usym")?;
             l.builder.build_store(slot, addr)?;
             let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
-            let pid = l.builder.build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
+            let pid = l
+                .builder
+                .build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
             let at = l.offset(slot, 8)?;
             l.builder.build_store(at, pid)?;
             Ok(Val::Mem(slot))
@@ -157,7 +201,9 @@ pub fn call<'ctx>(l: &mut Lowerer<'_, 'ctx>, func: Function, args: &[Expr], ty: 
                 let name = String::from_utf8_lossy(name).into_owned();
                 Ok(Val::Int(context::reg(l, name.trim_end_matches('\0'))?))
             }
-            _ => Err(CodegenError::Internal("reg() needs a literal register name".into())),
+            _ => Err(CodegenError::Internal(
+                "reg() needs a literal register name".into(),
+            )),
         },
         Function::Kstack | Function::Ustack => {
             let b = if func == Function::Kstack {
@@ -220,9 +266,17 @@ fn bswap<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>, bits: u32) -> R<IntValu
     let i64t = l.ctx.i64_type();
     let mut out = i64t.const_zero();
     for i in 0..bits / 8 {
-        let byte = l.builder.build_right_shift(v, i64t.const_int(u64::from(8 * i), false), false, "b")?;
-        let byte = l.builder.build_and(byte, i64t.const_int(0xff, false), "b")?;
-        let placed = l.builder.build_left_shift(byte, i64t.const_int(u64::from(bits - 8 - 8 * i), false), "p")?;
+        let byte =
+            l.builder
+                .build_right_shift(v, i64t.const_int(u64::from(8 * i), false), false, "b")?;
+        let byte = l
+            .builder
+            .build_and(byte, i64t.const_int(0xff, false), "b")?;
+        let placed = l.builder.build_left_shift(
+            byte,
+            i64t.const_int(u64::from(bits - 8 - 8 * i), false),
+            "p",
+        )?;
         out = l.builder.build_or(out, placed, "o")?;
     }
     Ok(out)
@@ -234,10 +288,19 @@ fn ntop<'ctx>(l: &mut Lowerer<'_, 'ctx>, args: &[Expr]) -> R<Val<'ctx>> {
     let (af, addr) = match args {
         [af, addr] => (Some(af), addr),
         [addr] => (None, addr),
-        _ => return Err(CodegenError::Internal("ntop() takes one or two arguments".into())),
+        _ => {
+            return Err(CodegenError::Internal(
+                "ntop() takes one or two arguments".into(),
+            ))
+        }
     };
     let slot = l.alloca(24, "inet")?;
-    l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(24, false))?;
+    l.builder.build_memset(
+        slot,
+        8,
+        l.ctx.i8_type().const_zero(),
+        i64t.const_int(24, false),
+    )?;
     let data = l.offset(slot, 8)?;
     let addr_size = addr.ty.size();
     let family = match af {
@@ -248,7 +311,13 @@ fn ntop<'ctx>(l: &mut Lowerer<'_, 'ctx>, args: &[Expr]) -> R<Val<'ctx>> {
     match &addr.ty {
         Type::Array { .. } | Type::Str { .. } | Type::Tuple(_) => {
             let m = l.mem(addr)?;
-            l.builder.build_memcpy(data, 1, m, 1, i64t.const_int(u64::from(addr_size.min(16)), false))?;
+            l.builder.build_memcpy(
+                data,
+                1,
+                m,
+                1,
+                i64t.const_int(u64::from(addr_size.min(16)), false),
+            )?;
         }
         _ => {
             let v = l.int(addr)?;

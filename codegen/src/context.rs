@@ -16,7 +16,10 @@ type R<T> = Result<T, CodegenError>;
 const ARG_REGS: [&str; 6] = ["di", "si", "dx", "cx", "r8", "r9"];
 
 pub fn reg_offset(name: &str) -> Option<u64> {
-    stdlib::builtins::PT_REGS.iter().find(|(n, _)| *n == name).map(|(_, o)| *o)
+    stdlib::builtins::PT_REGS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, o)| *o)
 }
 
 fn ctx_ptr<'ctx>(l: &Lowerer<'_, 'ctx>) -> R<inkwell::values::PointerValue<'ctx>> {
@@ -34,7 +37,8 @@ pub fn ctx_u64<'ctx>(l: &Lowerer<'_, 'ctx>, offset: u64) -> R<IntValue<'ctx>> {
 
 /// Reads register `name` from the `pt_regs` context.
 pub fn reg<'ctx>(l: &Lowerer<'_, 'ctx>, name: &str) -> R<IntValue<'ctx>> {
-    let off = reg_offset(name).ok_or_else(|| CodegenError::Internal(format!("unknown register {name}")))?;
+    let off = reg_offset(name)
+        .ok_or_else(|| CodegenError::Internal(format!("unknown register {name}")))?;
     ctx_u64(l, off)
 }
 
@@ -63,9 +67,12 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Elapsed => {
             let now = l.helper(Helper::KtimeGetNs, &[])?;
             let key = l.alloca(8, "k")?;
-            l.builder.build_store(key, l.ctx.i32_type().const_int(STATE_START_NS, false))?;
+            l.builder
+                .build_store(key, l.ctx.i32_type().const_int(STATE_START_NS, false))?;
             let p = l.helper(Helper::MapLookupElem, &[l.state().into(), key.into()])?;
-            let p = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "st")?;
+            let p = l
+                .builder
+                .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "st")?;
             let out = l.alloca(8, "start")?;
             l.builder.build_store(out, i64t.const_zero())?;
             let is_null = l.builder.build_is_null(p, "isnull")?;
@@ -84,7 +91,10 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Numaid => l.helper(Helper::GetNumaNodeId, &[])?,
         Builtin::Comm => {
             let slot = l.alloca(16, "comm")?;
-            l.helper(Helper::GetCurrentComm, &[slot.into(), i64t.const_int(16, false).into()])?;
+            l.helper(
+                Helper::GetCurrentComm,
+                &[slot.into(), i64t.const_int(16, false).into()],
+            )?;
             return Ok(Val::Mem(slot));
         }
         Builtin::Cgroup => l.helper(Helper::GetCurrentCgroupId, &[])?,
@@ -95,7 +105,9 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             Context::PtRegs => l.helper(Helper::GetFuncIp, &[ctx_ptr(l)?.into()])?,
             Context::U64Array => l.helper(Helper::GetFuncIp, &[ctx_ptr(l)?.into()])?,
             Context::None | Context::Tracepoint | Context::PerfEvent => {
-                return Err(CodegenError::Internal("func in a probe without a function".into()))
+                return Err(CodegenError::Internal(
+                    "func in a probe without a function".into(),
+                ))
             }
         },
         Builtin::Username => {
@@ -110,14 +122,18 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             },
             Context::U64Array => ctx_u64(l, 8 * u64::from(n))?,
             Context::None | Context::Tracepoint | Context::PerfEvent => {
-                return Err(CodegenError::Internal("argN in a probe without arguments".into()))
+                return Err(CodegenError::Internal(
+                    "argN in a probe without arguments".into(),
+                ))
             }
         },
         Builtin::Sarg(n) => stack_arg(l, u64::from(n))?,
         Builtin::Retval => match l.probe.context {
             Context::PtRegs => reg(l, "ax")?,
             Context::U64Array | Context::None | Context::Tracepoint | Context::PerfEvent => {
-                return Err(CodegenError::Internal("retval in a probe without a return value".into()))
+                return Err(CodegenError::Internal(
+                    "retval in a probe without a return value".into(),
+                ))
             }
         },
         Builtin::Args | Builtin::Ctx => {
@@ -125,7 +141,9 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             l.builder.build_ptr_to_int(p, i64t, "ctx")?
         }
         Builtin::Cpid => {
-            return Err(CodegenError::Internal("cpid is folded to a constant by the checker".into()))
+            return Err(CodegenError::Internal(
+                "cpid is folded to a constant by the checker".into(),
+            ))
         }
         Builtin::Jiffies => l.helper(Helper::Jiffies64, &[])?,
     };
@@ -135,8 +153,14 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
 /// `sargN`: the N-th stack argument, above the return address at `sp`.
 fn stack_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u64) -> R<IntValue<'ctx>> {
     let sp = reg(l, "sp")?;
-    let addr = l.builder.build_int_add(sp, l.ctx.i64_type().const_int(8 * (n + 1), false), "sarg")?;
-    let space = if user_context(l) { AddrSpace::User } else { AddrSpace::Kernel };
+    let addr =
+        l.builder
+            .build_int_add(sp, l.ctx.i64_type().const_int(8 * (n + 1), false), "sarg")?;
+    let space = if user_context(l) {
+        AddrSpace::User
+    } else {
+        AddrSpace::Kernel
+    };
     match l.probe_read(addr, &U64, space)? {
         Val::Int(i) => Ok(i),
         Val::Mem(p) => l.load_int(p, &U64),
@@ -144,7 +168,10 @@ fn stack_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u64) -> R<IntValue<'ctx>> {
 }
 
 fn user_context(l: &Lowerer<'_, '_>) -> bool {
-    matches!(l.probe.attach, stdlib::manifest::Attach::Uprobe { .. } | stdlib::manifest::Attach::Usdt { .. })
+    matches!(
+        l.probe.attach,
+        stdlib::manifest::Attach::Uprobe { .. } | stdlib::manifest::Attach::Usdt { .. }
+    )
 }
 
 /// `kstack`/`ustack`: a stack id from the stack-trace map (plus the pid for user stacks).
@@ -152,14 +179,23 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool, ty: &Type) -> R<Val<'ctx>>
     let ctx = ctx_ptr(l)?;
     let flags = helpers::BPF_F_REUSE_STACKID | if user { helpers::BPF_F_USER_STACK } else { 0 };
     let i64t = l.ctx.i64_type();
-    let id = l.helper(Helper::GetStackid, &[ctx.into(), l.stacks().into(), i64t.const_int(flags, false).into()])?;
+    let id = l.helper(
+        Helper::GetStackid,
+        &[
+            ctx.into(),
+            l.stacks().into(),
+            i64t.const_int(flags, false).into(),
+        ],
+    )?;
     if !user {
         return Ok(Val::Int(id));
     }
     let slot = l.alloca(ty.size(), "ustack")?;
     l.builder.build_store(slot, id)?;
     let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
-    let pid = l.builder.build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
+    let pid = l
+        .builder
+        .build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
     let at = l.offset(slot, 8)?;
     l.builder.build_store(at, pid)?;
     Ok(Val::Mem(slot))
@@ -167,7 +203,12 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool, ty: &Type) -> R<Val<'ctx>>
 
 /// A tracepoint `args` field: plain fields are read from the context; `__data_loc` fields
 /// hold `(len << 16) | offset` of a string stored after the record.
-pub fn tracepoint_field<'ctx>(l: &mut Lowerer<'_, 'ctx>, offset: u32, data_loc: bool, ty: &Type) -> R<Val<'ctx>> {
+pub fn tracepoint_field<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    offset: u32,
+    data_loc: bool,
+    ty: &Type,
+) -> R<Val<'ctx>> {
     let ctx = ctx_ptr(l)?;
     let at = l.offset(ctx, u64::from(offset))?;
     if !data_loc {
@@ -175,33 +216,66 @@ pub fn tracepoint_field<'ctx>(l: &mut Lowerer<'_, 'ctx>, offset: u32, data_loc: 
             Type::Str { len } | Type::Array { len, .. } => {
                 // char arrays inside the record (e.g. `comm`): copy them out.
                 let slot = l.alloca((*len).max(8), "tpstr")?;
-                l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), l.ctx.i64_type().const_int(u64::from((*len).max(8)), false))?;
+                l.builder.build_memset(
+                    slot,
+                    8,
+                    l.ctx.i8_type().const_zero(),
+                    l.ctx.i64_type().const_int(u64::from((*len).max(8)), false),
+                )?;
                 let addr = l.builder.build_ptr_to_int(at, l.ctx.i64_type(), "a")?;
-                let src = l.builder.build_int_to_ptr(addr, l.ctx.ptr_type(Default::default()), "src")?;
+                let src =
+                    l.builder
+                        .build_int_to_ptr(addr, l.ctx.ptr_type(Default::default()), "src")?;
                 l.helper(
                     Helper::ProbeReadKernel,
-                    &[slot.into(), l.ctx.i64_type().const_int(u64::from(ty.size()), false).into(), src.into()],
+                    &[
+                        slot.into(),
+                        l.ctx
+                            .i64_type()
+                            .const_int(u64::from(ty.size()), false)
+                            .into(),
+                        src.into(),
+                    ],
                 )?;
                 Ok(Val::Mem(slot))
             }
             _ => Ok(Val::Int(l.load_int(at, ty)?)),
         };
     }
-    let loc = l.load_int(at, &Type::Int { bits: 32, signed: false })?;
-    let off = l.builder.build_and(loc, l.ctx.i64_type().const_int(0xffff, false), "off")?;
+    let loc = l.load_int(
+        at,
+        &Type::Int {
+            bits: 32,
+            signed: false,
+        },
+    )?;
+    let off = l
+        .builder
+        .build_and(loc, l.ctx.i64_type().const_int(0xffff, false), "off")?;
     let src = l.offset_by(ctx, off)?;
     let len = ty.size().max(1);
     let slot = l.alloca(len.max(8), "dl")?;
-    l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), l.ctx.i64_type().const_int(u64::from(len.max(8)), false))?;
+    l.builder.build_memset(
+        slot,
+        8,
+        l.ctx.i8_type().const_zero(),
+        l.ctx.i64_type().const_int(u64::from(len.max(8)), false),
+    )?;
     l.helper(
         Helper::ProbeReadKernelStr,
-        &[slot.into(), l.ctx.i64_type().const_int(u64::from(len), false).into(), src.into()],
+        &[
+            slot.into(),
+            l.ctx.i64_type().const_int(u64::from(len), false).into(),
+            src.into(),
+        ],
     )?;
     Ok(Val::Mem(slot))
 }
 
 /// Compares `v` against zero; used by calls that return booleans.
 pub fn is_nonzero<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>) -> R<IntValue<'ctx>> {
-    let c = l.builder.build_int_compare(IntPredicate::NE, v, l.ctx.i64_type().const_zero(), "nz")?;
+    let c =
+        l.builder
+            .build_int_compare(IntPredicate::NE, v, l.ctx.i64_type().const_zero(), "nz")?;
     Ok(l.builder.build_int_z_extend(c, l.ctx.i64_type(), "b")?)
 }

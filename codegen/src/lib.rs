@@ -16,12 +16,13 @@ use inkwell::context::Context;
 use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
-use inkwell::targets::{CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple};
+use inkwell::targets::{
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+};
 use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
 use stdlib::manifest::{Attach, Manifest, MapKind, Program, RINGBUF_MAP};
-
 
 /// An object ready to load and what it takes to run it.
 #[derive(Debug, Clone)]
@@ -70,14 +71,24 @@ pub struct Options {
 }
 
 /// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
-pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, Option<String>), CodegenError> {
+pub fn compile(
+    script: &hir::Script,
+    opts: Options,
+) -> Result<(CompiledScript, Option<String>), CodegenError> {
     let context = Context::create();
     let module = context.create_module("rbt");
     Target::initialize_bpf(&InitializationConfig::default());
     let triple = TargetTriple::create("bpfel");
     let target = Target::from_triple(&triple).map_err(|e| CodegenError::Llvm(e.to_string()))?;
     let machine = target
-        .create_target_machine(&triple, "v3", "", OptimizationLevel::Aggressive, RelocMode::Default, CodeModel::Default)
+        .create_target_machine(
+            &triple,
+            "v3",
+            "",
+            OptimizationLevel::Aggressive,
+            RelocMode::Default,
+            CodeModel::Default,
+        )
         .ok_or_else(|| CodegenError::Llvm("no BPF target machine".into()))?;
     module.set_triple(&triple);
     module.set_data_layout(&machine.get_target_data().get_data_layout());
@@ -102,14 +113,46 @@ pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, O
     let file = cu.get_file();
     let debug = DebugTypes { dib, cu, file };
     let i32t = context.i32_type();
-    module.add_basic_value_flag("Debug Info Version", FlagBehavior::Warning, i32t.const_int(3, false));
-    module.add_basic_value_flag("Dwarf Version", FlagBehavior::Warning, i32t.const_int(5, false));
+    module.add_basic_value_flag(
+        "Debug Info Version",
+        FlagBehavior::Warning,
+        i32t.const_int(3, false),
+    );
+    module.add_basic_value_flag(
+        "Dwarf Version",
+        FlagBehavior::Warning,
+        i32t.const_int(5, false),
+    );
 
     let declare = |def: MapDef| maps::declare(&context, &module, &debug, &def);
-    let events = declare(MapDef { name: RINGBUF_MAP, kind: MapKind::RingBuf, max_entries: RINGBUF_BYTES, key_size: None, value_size: None });
-    let lost = declare(MapDef { name: LOST_MAP, kind: MapKind::PerCpuArray, max_entries: 1, key_size: Some(4), value_size: Some(8) });
-    let state = declare(MapDef { name: STATE_MAP, kind: MapKind::Array, max_entries: 4, key_size: Some(4), value_size: Some(8) });
-    let stacks = declare(MapDef { name: STACKS_MAP, kind: MapKind::StackTrace, max_entries: 4096, key_size: Some(4), value_size: Some(8 * 127) });
+    let events = declare(MapDef {
+        name: RINGBUF_MAP,
+        kind: MapKind::RingBuf,
+        max_entries: RINGBUF_BYTES,
+        key_size: None,
+        value_size: None,
+    });
+    let lost = declare(MapDef {
+        name: LOST_MAP,
+        kind: MapKind::PerCpuArray,
+        max_entries: 1,
+        key_size: Some(4),
+        value_size: Some(8),
+    });
+    let state = declare(MapDef {
+        name: STATE_MAP,
+        kind: MapKind::Array,
+        max_entries: 4,
+        key_size: Some(4),
+        value_size: Some(8),
+    });
+    let stacks = declare(MapDef {
+        name: STACKS_MAP,
+        kind: MapKind::StackTrace,
+        max_entries: 4096,
+        key_size: Some(4),
+        value_size: Some(8 * 127),
+    });
     let user_maps = script
         .maps
         .iter()
@@ -123,7 +166,13 @@ pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, O
             })
         })
         .collect();
-    let globals = lower::Globals { events, lost, state, stacks, maps: user_maps };
+    let globals = lower::Globals {
+        events,
+        lost,
+        state,
+        stacks,
+        maps: user_maps,
+    };
 
     let license = context.const_string(b"GPL", true);
     let lic = module.add_global(license.get_type(), None, "_license");
@@ -134,10 +183,16 @@ pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, O
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;
         lower::Lowerer::new(&context, &module, func, &globals, script, probe).lower_probe()?;
-        programs.push(Program { name: probe.name.clone(), attach: probe.attach.clone(), probe_index: probe.probe_index });
+        programs.push(Program {
+            name: probe.name.clone(),
+            attach: probe.attach.clone(),
+            probe_index: probe.probe_index,
+        });
     }
     debug.dib.finalize();
-    module.verify().map_err(|e| CodegenError::Internal(format!("invalid LLVM IR: {}", e.to_string())))?;
+    module
+        .verify()
+        .map_err(|e| CodegenError::Internal(format!("invalid LLVM IR: {}", e.to_string())))?;
     module
         .run_passes("default<O2>", &machine, PassBuilderOptions::create())
         .map_err(|e| CodegenError::Llvm(e.to_string()))?;
@@ -153,7 +208,13 @@ pub fn compile(script: &hir::Script, opts: Options) -> Result<(CompiledScript, O
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,
     };
-    Ok((CompiledScript { elf: buffer.as_slice().to_vec(), manifest }, ir))
+    Ok((
+        CompiledScript {
+            elf: buffer.as_slice().to_vec(),
+            manifest,
+        },
+        ir,
+    ))
 }
 
 /// The ELF section of a program: it tells libbpf the program type.
@@ -165,12 +226,16 @@ fn section(attach: &Attach) -> String {
         Attach::Kprobe { ret: true, .. } => "kretprobe".into(),
         Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
-        Attach::Profile { .. } | Attach::Interval { .. } | Attach::Software { .. } | Attach::Hardware { .. } => {
-            "perf_event".into()
-        }
+        Attach::Profile { .. }
+        | Attach::Interval { .. }
+        | Attach::Software { .. }
+        | Attach::Hardware { .. } => "perf_event".into(),
         Attach::Kfunc { targets, ret } => {
             let prefix = if *ret { "fexit" } else { "fentry" };
-            format!("{prefix}/{}", targets.first().map(String::as_str).unwrap_or(""))
+            format!(
+                "{prefix}/{}",
+                targets.first().map(String::as_str).unwrap_or("")
+            )
         }
     }
 }
@@ -185,7 +250,9 @@ fn declare_program<'ctx>(
     let func = module.add_function(&probe.name, fn_ty, Some(Linkage::External));
     func.set_section(Some(&section(&probe.attach)));
     let nounwind = inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind");
-    func.add_attribute(inkwell::attributes::AttributeLoc::Function, context.create_enum_attribute(nounwind, 0));
+    func.add_attribute(
+        inkwell::attributes::AttributeLoc::Function,
+        context.create_enum_attribute(nounwind, 0),
+    );
     Ok(func)
 }
-

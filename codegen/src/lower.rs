@@ -66,7 +66,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let builder = ctx.create_builder();
         let entry = ctx.append_basic_block(func, "entry");
         builder.position_at_end(entry);
-        Lowerer { ctx, module, builder, func, globals, script, probe, vars: Vec::new(), loops: Vec::new(), entry }
+        Lowerer {
+            ctx,
+            module,
+            builder,
+            func,
+            globals,
+            script,
+            probe,
+            vars: Vec::new(),
+            loops: Vec::new(),
+            entry,
+        }
     }
 
     fn i64(&self) -> inkwell::types::IntType<'ctx> {
@@ -103,7 +114,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
-            let pass = self.builder.build_int_compare(IntPredicate::NE, v, zero, "pred")?;
+            let pass = self
+                .builder
+                .build_int_compare(IntPredicate::NE, v, zero, "pred")?;
             let body = self.ctx.append_basic_block(self.func, "body");
             let skip = self.ctx.append_basic_block(self.func, "skip");
             self.builder.build_conditional_branch(pass, body, skip)?;
@@ -112,7 +125,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.builder.position_at_end(body);
         }
         self.stmts(&self.probe.body)?;
-        if self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_none() {
+        if self
+            .builder
+            .get_insert_block()
+            .and_then(|b| b.get_terminator())
+            .is_none()
+        {
             self.builder.build_return(Some(&self.const_u64(0)))?;
         }
         Ok(())
@@ -141,13 +159,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
-        self.builder.build_memset(ptr, 8, self.ctx.i8_type().const_zero(), self.const_u64(u64::from(size)))?;
+        self.builder.build_memset(
+            ptr,
+            8,
+            self.ctx.i8_type().const_zero(),
+            self.const_u64(u64::from(size)),
+        )?;
         Ok(())
     }
 
     fn memcpy(&self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, size: u32) -> R<()> {
         if size > 0 {
-            self.builder.build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size)))?;
+            self.builder
+                .build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size)))?;
         }
         Ok(())
     }
@@ -170,8 +194,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             })
             .collect();
         let fn_ty = self.i64().fn_type(&params, false);
-        let addr = self.builder.build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
-        let call = self.builder.build_indirect_call(fn_ty, addr, args, "call")?;
+        let addr =
+            self.builder
+                .build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
+        let call = self
+            .builder
+            .build_indirect_call(fn_ty, addr, args, "call")?;
         Ok(match call.try_as_basic_value() {
             inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
             inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
@@ -207,7 +235,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Val::Int(i) => {
                 let size = ty.size().clamp(1, 8);
                 let it = self.int_ty(size);
-                let narrowed = if size == 8 { i } else { self.builder.build_int_truncate(i, it, "tr")? };
+                let narrowed = if size == 8 {
+                    i
+                } else {
+                    self.builder.build_int_truncate(i, it, "tr")?
+                };
                 let st = self.builder.build_store(dst, narrowed)?;
                 let _ = st.set_alignment(1);
             }
@@ -228,7 +260,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     // ---- statements ---------------------------------------------------------------------
 
     fn terminated(&self) -> bool {
-        self.builder.get_insert_block().and_then(|b| b.get_terminator()).is_some()
+        self.builder
+            .get_insert_block()
+            .and_then(|b| b.get_terminator())
+            .is_some()
     }
 
     fn stmts(&mut self, stmts: &[Stmt]) -> R<()> {
@@ -265,10 +300,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
                 self.helper(
                     Helper::MapUpdateElem,
-                    &[m.into(), key_ptr.into(), val_ptr.into(), self.const_u64(helpers::BPF_ANY).into()],
+                    &[
+                        m.into(),
+                        key_ptr.into(),
+                        val_ptr.into(),
+                        self.const_u64(helpers::BPF_ANY).into(),
+                    ],
                 )?;
             }
-            StmtKind::Aggregate { map, key, agg, value } => self.aggregate(*map, key.as_ref(), *agg, value.as_ref())?,
+            StmtKind::Aggregate {
+                map,
+                key,
+                agg,
+                value,
+            } => self.aggregate(*map, key.as_ref(), *agg, value.as_ref())?,
             StmtKind::Delete { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, key.as_ref(), None)?;
@@ -276,7 +321,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.helper(Helper::MapDeleteElem, &[m.into(), key_ptr.into()])?;
             }
             StmtKind::Emit { event, args } => self.emit(*event, args)?,
-            StmtKind::If { cond, then, otherwise } => {
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let c = self.truthy(cond)?;
                 let then_bb = self.ctx.append_basic_block(self.func, "then");
                 let else_bb = self.ctx.append_basic_block(self.func, "else");
@@ -323,7 +372,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     self.builder.position_at_end(next);
                 }
             }
-            StmtKind::ForRange { var, start, end, body } => {
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => {
                 let slot = self.var_slot(*var)?;
                 let s = self.int(start)?;
                 let e = self.int(end)?;
@@ -336,9 +390,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let done = self.ctx.append_basic_block(self.func, "endfor");
                 self.builder.build_unconditional_branch(head)?;
                 self.builder.position_at_end(head);
-                let i = self.builder.build_load(self.i64(), slot, "i")?.into_int_value();
-                let e = self.builder.build_load(self.i64(), end_slot, "e")?.into_int_value();
-                let c = self.builder.build_int_compare(IntPredicate::SLT, i, e, "lt")?;
+                let i = self
+                    .builder
+                    .build_load(self.i64(), slot, "i")?
+                    .into_int_value();
+                let e = self
+                    .builder
+                    .build_load(self.i64(), end_slot, "e")?
+                    .into_int_value();
+                let c = self
+                    .builder
+                    .build_int_compare(IntPredicate::SLT, i, e, "lt")?;
                 self.builder.build_conditional_branch(c, body_bb, done)?;
                 self.builder.position_at_end(body_bb);
                 self.loops.push((step, done));
@@ -348,7 +410,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     self.builder.build_unconditional_branch(step)?;
                 }
                 self.builder.position_at_end(step);
-                let i = self.builder.build_load(self.i64(), slot, "i")?.into_int_value();
+                let i = self
+                    .builder
+                    .build_load(self.i64(), slot, "i")?
+                    .into_int_value();
                 let n = self.builder.build_int_add(i, self.const_u64(1), "inc")?;
                 self.builder.build_store(slot, n)?;
                 self.builder.build_unconditional_branch(head)?;
@@ -358,7 +423,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let (cont, brk) = *self.loops.last().ok_or_else(|| {
                     CodegenError::Internal("break/continue outside a loop reached codegen".into())
                 })?;
-                let target = if matches!(s.kind, StmtKind::Break) { brk } else { cont };
+                let target = if matches!(s.kind, StmtKind::Break) {
+                    brk
+                } else {
+                    cont
+                };
                 self.builder.build_unconditional_branch(target)?;
             }
             StmtKind::Return => {
@@ -391,7 +460,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Builds the map key in stack memory; histograms append the bucket index.
-    fn key(&mut self, spec: &MapSpec, key: Option<&Expr>, bucket: Option<IntValue<'ctx>>) -> R<PointerValue<'ctx>> {
+    fn key(
+        &mut self,
+        spec: &MapSpec,
+        key: Option<&Expr>,
+        bucket: Option<IntValue<'ctx>>,
+    ) -> R<PointerValue<'ctx>> {
         let size = spec.key_size();
         let slot = self.alloca(size.max(8), "key")?;
         self.memset(slot, size.max(8))?;
@@ -410,7 +484,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(slot)
     }
 
-    fn aggregate(&mut self, map: hir::MapId, key: Option<&Expr>, agg: Aggregation, value: Option<&Expr>) -> R<()> {
+    fn aggregate(
+        &mut self,
+        map: hir::MapId,
+        key: Option<&Expr>,
+        agg: Aggregation,
+        value: Option<&Expr>,
+    ) -> R<()> {
         let spec = self.map_spec(map)?;
         let v = match value {
             Some(e) => self.int(e)?,
@@ -418,7 +498,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let bucket = match agg {
             Aggregation::Hist { bits } => Some(crate::hist::log2_bucket(self, v, bits)?),
-            Aggregation::Lhist { min, max, step } => Some(crate::hist::linear_bucket(self, v, min, max, step)?),
+            Aggregation::Lhist { min, max, step } => {
+                Some(crate::hist::linear_bucket(self, v, min, max, step)?)
+            }
             Aggregation::Count
             | Aggregation::Sum
             | Aggregation::Avg
@@ -429,7 +511,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let key_ptr = self.key(spec, key, bucket)?;
         let m = self.global_ptr(self.globals.maps[map as usize]);
         let found = self.helper(Helper::MapLookupElem, &[m.into(), key_ptr.into()])?;
-        let found_ptr = self.builder.build_int_to_ptr(found, self.ptr_ty(), "slot")?;
+        let found_ptr = self
+            .builder
+            .build_int_to_ptr(found, self.ptr_ty(), "slot")?;
         let is_null = self.builder.build_is_null(found_ptr, "isnull")?;
         let upd = self.ctx.append_basic_block(self.func, "agg_update");
         let init = self.ctx.append_basic_block(self.func, "agg_init");
@@ -442,8 +526,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let second = self.offset(found_ptr, 8)?;
         let i64t = self.i64();
         match agg {
-            Aggregation::Count | Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Sum => {
-                let old = self.builder.build_load(i64t, first, "old")?.into_int_value();
+            Aggregation::Count
+            | Aggregation::Hist { .. }
+            | Aggregation::Lhist { .. }
+            | Aggregation::Sum => {
+                let old = self
+                    .builder
+                    .build_load(i64t, first, "old")?
+                    .into_int_value();
                 let new = self.builder.build_int_add(old, v, "new")?;
                 self.builder.build_store(first, new)?;
             }
@@ -456,10 +546,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_store(second, t1)?;
             }
             Aggregation::Min | Aggregation::Max => {
-                let old = self.builder.build_load(i64t, first, "old")?.into_int_value();
-                let pred = if agg == Aggregation::Min { IntPredicate::SLT } else { IntPredicate::SGT };
+                let old = self
+                    .builder
+                    .build_load(i64t, first, "old")?
+                    .into_int_value();
+                let pred = if agg == Aggregation::Min {
+                    IntPredicate::SLT
+                } else {
+                    IntPredicate::SGT
+                };
                 let better = self.builder.build_int_compare(pred, v, old, "better")?;
-                let new = self.builder.build_select(better, v, old, "sel")?.into_int_value();
+                let new = self
+                    .builder
+                    .build_select(better, v, old, "sel")?
+                    .into_int_value();
                 self.builder.build_store(first, new)?;
                 self.builder.build_store(second, self.const_u64(1))?;
             }
@@ -473,7 +573,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.memset(val, size)?;
         let second = self.offset(val, 8)?;
         match agg {
-            Aggregation::Count | Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Sum => {
+            Aggregation::Count
+            | Aggregation::Hist { .. }
+            | Aggregation::Lhist { .. }
+            | Aggregation::Sum => {
                 self.builder.build_store(val, v)?;
             }
             Aggregation::Avg | Aggregation::Stats => {
@@ -487,7 +590,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         self.helper(
             Helper::MapUpdateElem,
-            &[m.into(), key_ptr.into(), val.into(), self.const_u64(helpers::BPF_ANY).into()],
+            &[
+                m.into(),
+                key_ptr.into(),
+                val.into(),
+                self.const_u64(helpers::BPF_ANY).into(),
+            ],
         )?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
@@ -513,17 +621,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let rb = self.global_ptr(self.globals.events);
         let rec = self.helper(
             Helper::RingbufReserve,
-            &[rb.into(), self.const_u64(total).into(), self.const_u64(0).into()],
+            &[
+                rb.into(),
+                self.const_u64(total).into(),
+                self.const_u64(0).into(),
+            ],
         )?;
         let rec_ptr = self.builder.build_int_to_ptr(rec, self.ptr_ty(), "rec")?;
         let is_null = self.builder.build_is_null(rec_ptr, "full")?;
         let write = self.ctx.append_basic_block(self.func, "emit");
         let lost = self.ctx.append_basic_block(self.func, "lost");
         let done = self.ctx.append_basic_block(self.func, "emitted");
-        self.builder.build_conditional_branch(is_null, lost, write)?;
+        self.builder
+            .build_conditional_branch(is_null, lost, write)?;
 
         self.builder.position_at_end(write);
-        self.builder.build_store(rec_ptr, self.const_u64(u64::from(event)))?;
+        self.builder
+            .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
         for ((v, ty), off) in vals.into_iter().zip(&arg_types).zip(offsets) {
             let at = self.offset(rec_ptr, 8 + u64::from(off))?;
             if !is_register(ty) {
@@ -531,7 +645,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             self.store(at, ty, v)?;
         }
-        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), self.const_u64(0).into()])?;
+        self.helper(
+            Helper::RingbufSubmit,
+            &[rec_ptr.into(), self.const_u64(0).into()],
+        )?;
         self.builder.build_unconditional_branch(done)?;
 
         self.builder.position_at_end(lost);
@@ -544,15 +661,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Adds one to slot 0 of a one-entry per-CPU array.
     fn bump_counter(&self, map: GlobalValue<'ctx>) -> R<()> {
         let key = self.alloca(8, "k0")?;
-        self.builder.build_store(key, self.ctx.i32_type().const_zero())?;
-        let p = self.helper(Helper::MapLookupElem, &[self.global_ptr(map).into(), key.into()])?;
+        self.builder
+            .build_store(key, self.ctx.i32_type().const_zero())?;
+        let p = self.helper(
+            Helper::MapLookupElem,
+            &[self.global_ptr(map).into(), key.into()],
+        )?;
         let p = self.builder.build_int_to_ptr(p, self.ptr_ty(), "cnt")?;
         let is_null = self.builder.build_is_null(p, "isnull")?;
         let inc = self.ctx.append_basic_block(self.func, "inc");
         let done = self.ctx.append_basic_block(self.func, "incdone");
         self.builder.build_conditional_branch(is_null, done, inc)?;
         self.builder.position_at_end(inc);
-        let old = self.builder.build_load(self.i64(), p, "old")?.into_int_value();
+        let old = self
+            .builder
+            .build_load(self.i64(), p, "old")?
+            .into_int_value();
         let new = self.builder.build_int_add(old, self.const_u64(1), "new")?;
         self.builder.build_store(p, new)?;
         self.builder.build_unconditional_branch(done)?;
@@ -569,14 +693,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Val::Mem(p) => {
                 // Non-register values used as integers (e.g. pointers held in memory) are
                 // read as a u64; the checker only allows this for integer-like types.
-                Ok(self.builder.build_load(self.i64(), p, "asint")?.into_int_value())
+                Ok(self
+                    .builder
+                    .build_load(self.i64(), p, "asint")?
+                    .into_int_value())
             }
         }
     }
 
     fn truthy(&mut self, e: &Expr) -> R<IntValue<'ctx>> {
         let v = self.int(e)?;
-        Ok(self.builder.build_int_compare(IntPredicate::NE, v, self.const_u64(0), "truthy")?)
+        Ok(self
+            .builder
+            .build_int_compare(IntPredicate::NE, v, self.const_u64(0), "truthy")?)
     }
 
     fn bool_to_i64(&self, b: IntValue<'ctx>) -> R<IntValue<'ctx>> {
@@ -597,12 +726,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     let n = (chunk.len() as u32).min(size - 8 * i as u32);
                     let it = self.int_ty(n.next_power_of_two().min(8));
                     if n == 8 || n.is_power_of_two() {
-                        let st = self.builder.build_store(at, it.const_int(u64::from_le_bytes(word), false))?;
+                        let st = self
+                            .builder
+                            .build_store(at, it.const_int(u64::from_le_bytes(word), false))?;
                         let _ = st.set_alignment(1);
                     } else {
                         for (j, b) in chunk.iter().enumerate() {
                             let bat = self.offset(at, j as u64)?;
-                            self.builder.build_store(bat, self.ctx.i8_type().const_int(u64::from(*b), false))?;
+                            self.builder.build_store(
+                                bat,
+                                self.ctx.i8_type().const_int(u64::from(*b), false),
+                            )?;
                         }
                     }
                 }
@@ -632,12 +766,26 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.position_at_end(done);
                 match &spec.value {
                     Type::Agg(Aggregation::Avg) | Type::Agg(Aggregation::Stats) => {
-                        let c = self.builder.build_load(self.i64(), out, "c")?.into_int_value();
+                        let c = self
+                            .builder
+                            .build_load(self.i64(), out, "c")?
+                            .into_int_value();
                         let t_at = self.offset(out, 8)?;
-                        let t = self.builder.build_load(self.i64(), t_at, "t")?.into_int_value();
-                        let is_zero = self.builder.build_int_compare(IntPredicate::EQ, c, self.const_u64(0), "z")?;
+                        let t = self
+                            .builder
+                            .build_load(self.i64(), t_at, "t")?
+                            .into_int_value();
+                        let is_zero = self.builder.build_int_compare(
+                            IntPredicate::EQ,
+                            c,
+                            self.const_u64(0),
+                            "z",
+                        )?;
                         let one = self.const_u64(1);
-                        let c = self.builder.build_select(is_zero, one, c, "c1")?.into_int_value();
+                        let c = self
+                            .builder
+                            .build_select(is_zero, one, c, "c1")?
+                            .into_int_value();
                         Ok(Val::Int(self.builder.build_int_signed_div(t, c, "avg")?))
                     }
                     ty => self.load_val(out, ty),
@@ -649,7 +797,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     Unary::Neg => self.builder.build_int_neg(v, "neg")?,
                     Unary::BitNot => self.builder.build_not(v, "not")?,
                     Unary::Not => {
-                        let z = self.builder.build_int_compare(IntPredicate::EQ, v, self.const_u64(0), "lnot")?;
+                        let z = self.builder.build_int_compare(
+                            IntPredicate::EQ,
+                            v,
+                            self.const_u64(0),
+                            "lnot",
+                        )?;
                         self.bool_to_i64(z)?
                     }
                 }))
@@ -660,10 +813,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let a = self.mem(lhs)?;
                 let b = self.mem(rhs)?;
                 let eq = crate::strings::equal(self, a, b, len)?;
-                let r = if *equal { eq } else { self.builder.build_not(eq, "ne")? };
+                let r = if *equal {
+                    eq
+                } else {
+                    self.builder.build_not(eq, "ne")?
+                };
                 Ok(Val::Int(self.bool_to_i64(r)?))
             }
-            ExprKind::Ternary { cond, then, otherwise } => {
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let c = self.truthy(cond)?;
                 let size = e.ty.size().max(8);
                 let out = self.alloca(size, "tern")?;
@@ -697,7 +858,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
             }
             ExprKind::Tuple(items) => {
-                let (offsets, size) = tuple_layout(&items.iter().map(|i| i.ty.clone()).collect::<Vec<_>>());
+                let (offsets, size) =
+                    tuple_layout(&items.iter().map(|i| i.ty.clone()).collect::<Vec<_>>());
                 let slot = self.alloca(size.max(8), "tuple")?;
                 self.memset(slot, size.max(8))?;
                 for (item, off) in items.iter().zip(offsets) {
@@ -717,10 +879,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let at = self.offset(base, u64::from(off))?;
                 self.load_val(at, &e.ty)
             }
-            ExprKind::TracepointField { offset, data_loc } => context::tracepoint_field(self, *offset, *data_loc, &e.ty),
+            ExprKind::TracepointField { offset, data_loc } => {
+                context::tracepoint_field(self, *offset, *data_loc, &e.ty)
+            }
             ExprKind::Load { ptr, offset, space } => {
                 let p = self.int(ptr)?;
-                let addr = self.builder.build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?;
+                let addr =
+                    self.builder
+                        .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?;
                 self.probe_read(addr, &e.ty, *space)
             }
             ExprKind::Member { expr, offset } => {
@@ -734,7 +900,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let key_ptr = self.key(spec, Some(key), None)?;
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
                 let found = self.helper(Helper::MapLookupElem, &[m.into(), key_ptr.into()])?;
-                let nz = self.builder.build_int_compare(IntPredicate::NE, found, self.const_u64(0), "has")?;
+                let nz = self.builder.build_int_compare(
+                    IntPredicate::NE,
+                    found,
+                    self.const_u64(0),
+                    "has",
+                )?;
                 Ok(Val::Int(self.bool_to_i64(nz)?))
             }
         }
@@ -749,7 +920,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Reads a value of type `ty` from kernel or user memory at `addr` into the stack.
-    pub fn probe_read(&mut self, addr: IntValue<'ctx>, ty: &Type, space: AddrSpace) -> R<Val<'ctx>> {
+    pub fn probe_read(
+        &mut self,
+        addr: IntValue<'ctx>,
+        ty: &Type,
+        space: AddrSpace,
+    ) -> R<Val<'ctx>> {
         let size = ty.size().max(1);
         let slot = self.alloca(size.max(8), "read")?;
         self.memset(slot, size.max(8))?;
@@ -758,7 +934,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             AddrSpace::Kernel => Helper::ProbeReadKernel,
             AddrSpace::User => Helper::ProbeReadUser,
         };
-        self.helper(h, &[slot.into(), self.const_u64(u64::from(size)).into(), src.into()])?;
+        self.helper(
+            h,
+            &[
+                slot.into(),
+                self.const_u64(u64::from(size)).into(),
+                src.into(),
+            ],
+        )?;
         self.load_val(slot, ty)
     }
 
@@ -767,7 +950,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let bits = match ty {
             Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits),
             Type::Bool => {
-                let nz = self.builder.build_int_compare(IntPredicate::NE, v, self.const_u64(0), "bool")?;
+                let nz = self.builder.build_int_compare(
+                    IntPredicate::NE,
+                    v,
+                    self.const_u64(0),
+                    "bool",
+                )?;
                 return self.bool_to_i64(nz);
             }
             _ => 64,
@@ -775,7 +963,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         if bits >= 64 {
             return Ok(v);
         }
-        let narrow = self.builder.build_int_truncate(v, self.int_ty(bits / 8), "narrow")?;
+        let narrow = self
+            .builder
+            .build_int_truncate(v, self.int_ty(bits / 8), "narrow")?;
         Ok(if ty.is_signed() {
             self.builder.build_int_s_extend(narrow, self.i64(), "sx")?
         } else {
@@ -803,7 +993,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.builder.build_store(out, r64)?;
             self.builder.build_unconditional_branch(done)?;
             self.builder.position_at_end(done);
-            return Ok(Val::Int(self.builder.build_load(self.i64(), out, "l")?.into_int_value()));
+            return Ok(Val::Int(
+                self.builder
+                    .build_load(self.i64(), out, "l")?
+                    .into_int_value(),
+            ));
         }
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;
@@ -814,9 +1008,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Ok(Val::Int(b.build_int_z_extend(c, self.i64(), "b")?))
         };
         let (lt, le, gt, ge) = if signed {
-            (IntPredicate::SLT, IntPredicate::SLE, IntPredicate::SGT, IntPredicate::SGE)
+            (
+                IntPredicate::SLT,
+                IntPredicate::SLE,
+                IntPredicate::SGT,
+                IntPredicate::SGE,
+            )
         } else {
-            (IntPredicate::ULT, IntPredicate::ULE, IntPredicate::UGT, IntPredicate::UGE)
+            (
+                IntPredicate::ULT,
+                IntPredicate::ULE,
+                IntPredicate::UGT,
+                IntPredicate::UGE,
+            )
         };
         Ok(match op {
             BinaryOp::Add => Val::Int(b.build_int_add(l, r, "add")?),
@@ -826,14 +1030,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 // Division by zero yields 0 in BPF; the explicit guard keeps that defined
                 // for signed division too.
                 let is_zero = b.build_int_compare(IntPredicate::EQ, r, self.const_u64(0), "dz")?;
-                let safe = b.build_select(is_zero, self.const_u64(1), r, "den")?.into_int_value();
+                let safe = b
+                    .build_select(is_zero, self.const_u64(1), r, "den")?
+                    .into_int_value();
                 let q = match (op, signed) {
                     (BinaryOp::Div, true) => b.build_int_signed_div(l, safe, "div")?,
                     (BinaryOp::Div, false) => b.build_int_unsigned_div(l, safe, "div")?,
                     (_, true) => b.build_int_signed_rem(l, safe, "rem")?,
                     (_, false) => b.build_int_unsigned_rem(l, safe, "rem")?,
                 };
-                Val::Int(b.build_select(is_zero, self.const_u64(0), q, "q")?.into_int_value())
+                Val::Int(
+                    b.build_select(is_zero, self.const_u64(0), q, "q")?
+                        .into_int_value(),
+                )
             }
             BinaryOp::BitAnd => Val::Int(b.build_and(l, r, "and")?),
             BinaryOp::BitOr => Val::Int(b.build_or(l, r, "or")?),
@@ -847,7 +1056,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             BinaryOp::Gt => cmp(gt)?,
             BinaryOp::Ge => cmp(ge)?,
             BinaryOp::LogicalAnd | BinaryOp::LogicalOr => {
-                return Err(CodegenError::Internal("logical operator reached arithmetic lowering".into()))
+                return Err(CodegenError::Internal(
+                    "logical operator reached arithmetic lowering".into(),
+                ))
             }
         })
     }
@@ -881,7 +1092,10 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::CgroupPath
         | Type::Strerror
         | Type::None => true,
-        Type::Agg(agg) => matches!(agg, Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max),
+        Type::Agg(agg) => matches!(
+            agg,
+            Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max
+        ),
         Type::Stack { user, .. } => !user,
         Type::Str { .. }
         | Type::Buffer { .. }

@@ -3,7 +3,9 @@
 //! LLVM's BPF backend turns that debug info into BTF, and libbpf creates the map from it.
 
 use inkwell::context::Context;
-use inkwell::debug_info::{AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DebugInfoBuilder};
+use inkwell::debug_info::{
+    AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DebugInfoBuilder,
+};
 use inkwell::module::{Linkage, Module};
 use inkwell::values::GlobalValue;
 use inkwell::AddressSpace;
@@ -55,18 +57,24 @@ impl<'ctx> DebugTypes<'ctx> {
     }
 
     fn ptr(&self, to: DIType<'ctx>) -> DIType<'ctx> {
-        self.dib.create_pointer_type("", to, 64, 64, AddressSpace::default()).as_type()
+        self.dib
+            .create_pointer_type("", to, 64, 64, AddressSpace::default())
+            .as_type()
     }
 
     /// `int (*)[n]`: how libbpf receives a number through BTF.
     fn number(&self, n: i64) -> DIType<'ctx> {
-        let arr = self.dib.create_array_type(self.int(), 32 * n as u64, 32, &[0..n]);
+        let arr = self
+            .dib
+            .create_array_type(self.int(), 32 * n as u64, 32, &[0..n]);
         self.ptr(arr.as_type())
     }
 
     /// `unsigned char (*)[size]`: a key or value of `size` bytes.
     fn bytes(&self, size: u32) -> DIType<'ctx> {
-        let arr = self.dib.create_array_type(self.uchar(), 8 * u64::from(size), 8, &[0..i64::from(size)]);
+        let arr =
+            self.dib
+                .create_array_type(self.uchar(), 8 * u64::from(size), 8, &[0..i64::from(size)]);
         self.ptr(arr.as_type())
     }
 }
@@ -95,7 +103,17 @@ pub fn declare<'ctx>(
         .map(|(i, (name, ty))| {
             debug
                 .dib
-                .create_member_type(scope, name, debug.file, 0, 64, 64, 64 * i as u64, DIFlags::ZERO, *ty)
+                .create_member_type(
+                    scope,
+                    name,
+                    debug.file,
+                    0,
+                    64,
+                    64,
+                    64 * i as u64,
+                    DIFlags::ZERO,
+                    *ty,
+                )
                 .as_type()
         })
         .collect();

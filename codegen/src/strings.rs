@@ -10,12 +10,19 @@ type R<T> = Result<T, CodegenError>;
 
 fn byte<'ctx>(l: &Lowerer<'_, 'ctx>, p: PointerValue<'ctx>, i: u32) -> R<IntValue<'ctx>> {
     let at = l.offset(p, u64::from(i))?;
-    Ok(l.builder.build_load(l.ctx.i8_type(), at, "c")?.into_int_value())
+    Ok(l.builder
+        .build_load(l.ctx.i8_type(), at, "c")?
+        .into_int_value())
 }
 
 /// Whether the NUL-terminated strings at `a` and `b` are equal in their first `len` bytes.
 /// Returns an i1.
-pub fn equal<'ctx>(l: &Lowerer<'_, 'ctx>, a: PointerValue<'ctx>, b: PointerValue<'ctx>, len: u32) -> R<IntValue<'ctx>> {
+pub fn equal<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    a: PointerValue<'ctx>,
+    b: PointerValue<'ctx>,
+    len: u32,
+) -> R<IntValue<'ctx>> {
     let result = l.alloca(8, "streq")?;
     let i64t = l.ctx.i64_type();
     l.builder.build_store(result, i64t.const_int(1, false))?;
@@ -23,15 +30,23 @@ pub fn equal<'ctx>(l: &Lowerer<'_, 'ctx>, a: PointerValue<'ctx>, b: PointerValue
     for i in 0..len {
         let ca = byte(l, a, i)?;
         let cb = byte(l, b, i)?;
-        let differ = l.builder.build_int_compare(IntPredicate::NE, ca, cb, "differ")?;
+        let differ = l
+            .builder
+            .build_int_compare(IntPredicate::NE, ca, cb, "differ")?;
         let not_differ = l.ctx.append_basic_block(l.func, "same");
         let mismatch = l.ctx.append_basic_block(l.func, "mismatch");
-        l.builder.build_conditional_branch(differ, mismatch, not_differ)?;
+        l.builder
+            .build_conditional_branch(differ, mismatch, not_differ)?;
         l.builder.position_at_end(mismatch);
         l.builder.build_store(result, i64t.const_zero())?;
         l.builder.build_unconditional_branch(done)?;
         l.builder.position_at_end(not_differ);
-        let end = l.builder.build_int_compare(IntPredicate::EQ, ca, l.ctx.i8_type().const_zero(), "end")?;
+        let end = l.builder.build_int_compare(
+            IntPredicate::EQ,
+            ca,
+            l.ctx.i8_type().const_zero(),
+            "end",
+        )?;
         let next = l.ctx.append_basic_block(l.func, "next");
         l.builder.build_conditional_branch(end, done, next)?;
         l.builder.position_at_end(next);
@@ -39,7 +54,8 @@ pub fn equal<'ctx>(l: &Lowerer<'_, 'ctx>, a: PointerValue<'ctx>, b: PointerValue
     l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(done);
     let r = l.builder.build_load(i64t, result, "r")?.into_int_value();
-    Ok(l.builder.build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "eq")?)
+    Ok(l.builder
+        .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "eq")?)
 }
 
 /// Whether `needle` occurs in `hay` (both NUL-terminated, at most the given sizes). Returns an
@@ -59,7 +75,12 @@ pub fn contains<'ctx>(
         let next_start = l.ctx.append_basic_block(l.func, "next_start");
         for j in 0..needle_len {
             let cn = byte(l, needle, j)?;
-            let needle_end = l.builder.build_int_compare(IntPredicate::EQ, cn, l.ctx.i8_type().const_zero(), "nend")?;
+            let needle_end = l.builder.build_int_compare(
+                IntPredicate::EQ,
+                cn,
+                l.ctx.i8_type().const_zero(),
+                "nend",
+            )?;
             let found = l.ctx.append_basic_block(l.func, "found");
             let cmp = l.ctx.append_basic_block(l.func, "cmp");
             l.builder.build_conditional_branch(needle_end, found, cmp)?;
@@ -74,7 +95,9 @@ pub fn contains<'ctx>(
                 break;
             }
             let ch = byte(l, hay, start + j)?;
-            let same = l.builder.build_int_compare(IntPredicate::EQ, ch, cn, "same")?;
+            let same = l
+                .builder
+                .build_int_compare(IntPredicate::EQ, ch, cn, "same")?;
             let cont = l.ctx.append_basic_block(l.func, "cont");
             l.builder.build_conditional_branch(same, cont, next_start)?;
             l.builder.position_at_end(cont);
@@ -82,7 +105,12 @@ pub fn contains<'ctx>(
         l.builder.build_unconditional_branch(next_start)?;
         l.builder.position_at_end(next_start);
         let ch = byte(l, hay, start)?;
-        let hay_end = l.builder.build_int_compare(IntPredicate::EQ, ch, l.ctx.i8_type().const_zero(), "hend")?;
+        let hay_end = l.builder.build_int_compare(
+            IntPredicate::EQ,
+            ch,
+            l.ctx.i8_type().const_zero(),
+            "hend",
+        )?;
         let go = l.ctx.append_basic_block(l.func, "go");
         l.builder.build_conditional_branch(hay_end, done, go)?;
         l.builder.position_at_end(go);
@@ -90,5 +118,6 @@ pub fn contains<'ctx>(
     l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(done);
     let r = l.builder.build_load(i64t, result, "r")?.into_int_value();
-    Ok(l.builder.build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "found")?)
+    Ok(l.builder
+        .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "found")?)
 }

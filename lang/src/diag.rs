@@ -43,7 +43,10 @@ impl Diagnostic {
     }
 
     pub fn warning(message: impl Into<String>, span: Span) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, ..Diagnostic::error(message, span) }
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(message, span)
+        }
     }
 
     pub fn with_label(mut self, label: impl Into<String>) -> Diagnostic {
@@ -168,7 +171,9 @@ fn to_codespan(d: &Diagnostic, len: usize) -> CsDiagnostic<()> {
         .map(|h| format!("help: {h}"))
         .chain(d.notes.iter().map(|n| format!("note: {n}")))
         .collect();
-    base.with_message(d.message.clone()).with_labels(labels).with_notes(notes)
+    base.with_message(d.message.clone())
+        .with_labels(labels)
+        .with_notes(notes)
 }
 
 #[cfg(test)]

@@ -55,32 +55,72 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
     match a {
         // BEGIN and END run through BPF_PROG_TEST_RUN; nothing attaches.
         Attach::Begin | Attach::End => Ok(Vec::new()),
-        Attach::Tracepoint { targets } => targets.iter().map(|(c, e)| prog.attach_tracepoint(c, e)).collect(),
-        Attach::Rawtracepoint { targets } => targets.iter().map(|t| prog.attach_raw_tracepoint(t)).collect(),
-        Attach::Kprobe { targets, ret } => targets.iter().map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset)).collect(),
-        Attach::Uprobe { targets, ret } => {
-            targets.iter().map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0)).collect()
-        }
-        Attach::Usdt { targets } => {
-            targets.iter().map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset)).collect()
-        }
+        Attach::Tracepoint { targets } => targets
+            .iter()
+            .map(|(c, e)| prog.attach_tracepoint(c, e))
+            .collect(),
+        Attach::Rawtracepoint { targets } => targets
+            .iter()
+            .map(|t| prog.attach_raw_tracepoint(t))
+            .collect(),
+        Attach::Kprobe { targets, ret } => targets
+            .iter()
+            .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
+            .collect(),
+        Attach::Uprobe { targets, ret } => targets
+            .iter()
+            .map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0))
+            .collect(),
+        Attach::Usdt { targets } => targets
+            .iter()
+            .map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset))
+            .collect(),
         Attach::Profile { period: p } => {
             let (sample, freq) = period(*p);
-            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: SW_CPU_CLOCK, sample, freq };
-            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_SOFTWARE,
+                config: SW_CPU_CLOCK,
+                sample,
+                freq,
+            };
+            online_cpus()
+                .into_iter()
+                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .collect()
         }
         Attach::Interval { period: p } => {
             let (sample, freq) = period(*p);
-            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: SW_CPU_CLOCK, sample, freq };
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_SOFTWARE,
+                config: SW_CPU_CLOCK,
+                sample,
+                freq,
+            };
             Ok(vec![prog.attach_perf_event(&attr, 0)?])
         }
         Attach::Software { event, period } => {
-            let attr = PerfEventAttr { type_: PERF_TYPE_SOFTWARE, config: *event, sample: *period, freq: false };
-            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_SOFTWARE,
+                config: *event,
+                sample: *period,
+                freq: false,
+            };
+            online_cpus()
+                .into_iter()
+                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .collect()
         }
         Attach::Hardware { event, period } => {
-            let attr = PerfEventAttr { type_: PERF_TYPE_HARDWARE, config: *event, sample: *period, freq: false };
-            online_cpus().into_iter().map(|cpu| prog.attach_perf_event(&attr, cpu)).collect()
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_HARDWARE,
+                config: *event,
+                sample: *period,
+                freq: false,
+            };
+            online_cpus()
+                .into_iter()
+                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .collect()
         }
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
     }

@@ -22,19 +22,27 @@ pub struct SystemCatalog {
 
 impl SystemCatalog {
     pub fn new(pid: Option<u32>) -> SystemCatalog {
-        SystemCatalog { pid, ..Default::default() }
+        SystemCatalog {
+            pid,
+            ..Default::default()
+        }
     }
 
     fn events(&self) -> &[(String, String)] {
-        self.events.get_or_init(|| tracefs::list_events().unwrap_or_default())
+        self.events
+            .get_or_init(|| tracefs::list_events().unwrap_or_default())
     }
 
     fn functions(&self) -> Option<&kallsyms::FnList> {
-        self.functions.get_or_init(|| kallsyms::probeable_functions().ok()).as_ref()
+        self.functions
+            .get_or_init(|| kallsyms::probeable_functions().ok())
+            .as_ref()
     }
 
     fn btf(&self) -> Option<&btf::Btf> {
-        self.btf.get_or_init(|| crate::listing::shared_vmlinux().ok()).as_deref()
+        self.btf
+            .get_or_init(|| crate::listing::shared_vmlinux().ok())
+            .as_deref()
     }
 
     /// Converts a BTF type to rbt's type; records are converted one level deep (nested
@@ -44,18 +52,30 @@ impl SystemCatalog {
         match b.get(id) {
             Ok(btf::Type::Int { size, signed, .. }) => {
                 let bits = (size.clamp(1, 8) * 8) as u8;
-                Type::Int { bits: if bits.is_power_of_two() { bits } else { 64 }, signed }
+                Type::Int {
+                    bits: if bits.is_power_of_two() { bits } else { 64 },
+                    signed,
+                }
             }
-            Ok(btf::Type::Enum { size, .. }) => Type::Int { bits: (size.clamp(1, 8) * 8) as u8, signed: false },
+            Ok(btf::Type::Enum { size, .. }) => Type::Int {
+                bits: (size.clamp(1, 8) * 8) as u8,
+                signed: false,
+            },
             Ok(btf::Type::Ptr(target)) => {
                 let to = self.btf_type(b, target, depth + 1);
-                Type::Pointer { to: Box::new(to), space: AddrSpace::Kernel }
+                Type::Pointer {
+                    to: Box::new(to),
+                    space: AddrSpace::Kernel,
+                }
             }
             Ok(btf::Type::Array { elem, len }) => {
                 let e = self.btf_type(b, elem, depth + 1);
                 match e {
                     Type::Int { bits: 8, .. } => Type::Str { len: len.max(1) },
-                    e => Type::Array { elem: Box::new(e), len },
+                    e => Type::Array {
+                        elem: Box::new(e),
+                        len,
+                    },
                 }
             }
             Ok(btf::Type::Struct { .. }) | Ok(btf::Type::Union { .. }) => {
@@ -64,11 +84,22 @@ impl SystemCatalog {
                     // Deeper records stay unexpanded: the checker looks them up by name when
                     // a member of them is used.
                     let size = b.size_of(id).unwrap_or(0) as u32;
-                    return Type::Record(Box::new(Record { name, size, fields: Vec::new() }));
+                    return Type::Record(Box::new(Record {
+                        name,
+                        size,
+                        fields: Vec::new(),
+                    }));
                 }
-                Type::Record(Box::new(self.btf_record(b, id, depth).unwrap_or(Record { name, size: 0, fields: Vec::new() })))
+                Type::Record(Box::new(self.btf_record(b, id, depth).unwrap_or(Record {
+                    name,
+                    size: 0,
+                    fields: Vec::new(),
+                })))
             }
-            _ => Type::Int { bits: 64, signed: false },
+            _ => Type::Int {
+                bits: 64,
+                signed: false,
+            },
         }
     }
 
@@ -90,7 +121,13 @@ impl SystemCatalog {
                 }
                 continue;
             }
-            fields.push(Field { name: m.name.to_string(), offset, ty, bitfield: None, data_loc: false });
+            fields.push(Field {
+                name: m.name.to_string(),
+                offset,
+                ty,
+                bitfield: None,
+                data_loc: false,
+            });
         }
         Some(Record { name, size, fields })
     }
@@ -103,11 +140,20 @@ fn glob(pattern: &str) -> WildMatch {
 impl Catalog for SystemCatalog {
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
         let (c, e) = (glob(category), glob(event));
-        self.events().iter().filter(|(a, b)| c.matches(a) && e.matches(b)).cloned().collect()
+        self.events()
+            .iter()
+            .filter(|(a, b)| c.matches(a) && e.matches(b))
+            .cloned()
+            .collect()
     }
 
-    fn tracepoint_fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, LookupError> {
-        let f = tracefs::event_format(category, event).map_err(|e| format!("cannot read tracepoint {category}:{event}: {e}"))?;
+    fn tracepoint_fields(
+        &self,
+        category: &str,
+        event: &str,
+    ) -> Result<Vec<TracepointField>, LookupError> {
+        let f = tracefs::event_format(category, event)
+            .map_err(|e| format!("cannot read tracepoint {category}:{event}: {e}"))?;
         Ok(f.fields
             .into_iter()
             .map(|x| TracepointField {
@@ -122,18 +168,26 @@ impl Catalog for SystemCatalog {
     }
 
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
-        let Some(fns) = self.functions() else { return Vec::new() };
+        let Some(fns) = self.functions() else {
+            return Vec::new();
+        };
         let g = glob(pattern);
         let in_module = |m: Option<&str>| module.is_none_or(|want| m == Some(want));
-        let mut out: Vec<String> =
-            fns.iter().filter(|f| in_module(f.module) && g.matches(f.name)).map(|f| f.name.to_string()).collect();
+        let mut out: Vec<String> = fns
+            .iter()
+            .filter(|f| in_module(f.module) && g.matches(f.name))
+            .map(|f| f.name.to_string())
+            .collect();
         if out.is_empty() && !pattern.contains(['*', '?']) {
             // The compiler may have renamed the function (`ip_rcv_core.isra.0`).
-            out = kallsyms::resolve_renamed(pattern, fns.iter().filter(|f| in_module(f.module)).map(|f| f.name))
-                .into_iter()
-                .take(1)
-                .map(str::to_string)
-                .collect();
+            out = kallsyms::resolve_renamed(
+                pattern,
+                fns.iter().filter(|f| in_module(f.module)).map(|f| f.name),
+            )
+            .into_iter()
+            .take(1)
+            .map(str::to_string)
+            .collect();
         }
         out.sort();
         out.dedup();
@@ -141,9 +195,14 @@ impl Catalog for SystemCatalog {
     }
 
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
-        let Some(b) = self.btf() else { return Vec::new() };
+        let Some(b) = self.btf() else {
+            return Vec::new();
+        };
         let g = glob(pattern);
-        b.raw_tracepoints().filter(|(n, _)| g.matches(n)).map(|(n, _)| n.to_string()).collect()
+        b.raw_tracepoints()
+            .filter(|(n, _)| g.matches(n))
+            .map(|(n, _)| n.to_string())
+            .collect()
     }
 
     fn record(&self, name: &str) -> Option<Record> {
@@ -190,8 +249,15 @@ impl Catalog for SystemCatalog {
         let mut out = Vec::new();
         for p in paths {
             let display = p.to_string_lossy().into_owned();
-            if let Some(addr) = func.strip_prefix("0x").and_then(|h| u64::from_str_radix(h, 16).ok()) {
-                out.push(UprobeTarget { path: display.clone(), symbol: func.to_string(), offset: addr + extra });
+            if let Some(addr) = func
+                .strip_prefix("0x")
+                .and_then(|h| u64::from_str_radix(h, 16).ok())
+            {
+                out.push(UprobeTarget {
+                    path: display.clone(),
+                    symbol: func.to_string(),
+                    offset: addr + extra,
+                });
                 continue;
             }
             let g = glob(func);
@@ -199,7 +265,11 @@ impl Catalog for SystemCatalog {
             for s in syms {
                 if g.matches(&s.name) {
                     if let Some(off) = s.file_offset {
-                        out.push(UprobeTarget { path: display.clone(), symbol: s.name.clone(), offset: off + extra });
+                        out.push(UprobeTarget {
+                            path: display.clone(),
+                            symbol: s.name.clone(),
+                            offset: off + extra,
+                        });
                     }
                 }
             }
@@ -209,7 +279,12 @@ impl Catalog for SystemCatalog {
         Ok(out)
     }
 
-    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError> {
+    fn usdt_targets(
+        &self,
+        path: &str,
+        provider: &str,
+        name: &str,
+    ) -> Result<Vec<UsdtTarget>, LookupError> {
         let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
         let (pg, ng) = (glob(provider), glob(name));
         let mut out = Vec::new();
@@ -233,7 +308,10 @@ impl Catalog for SystemCatalog {
 
     fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String> {
         let attach = format!("{provider}:{}", fields.join(":"));
-        crate::listing::did_you_mean(&attach, self.pid).into_iter().map(|s| s.name).collect()
+        crate::listing::did_you_mean(&attach, self.pid)
+            .into_iter()
+            .map(|s| s.name)
+            .collect()
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
@@ -242,7 +320,9 @@ impl Catalog for SystemCatalog {
             let mut parts = l.split_whitespace();
             let addr = parts.next()?;
             let _kind = parts.next()?;
-            (parts.next()? == name).then(|| u64::from_str_radix(addr, 16).ok()).flatten()
+            (parts.next()? == name)
+                .then(|| u64::from_str_radix(addr, 16).ok())
+                .flatten()
         })
     }
 

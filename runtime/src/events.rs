@@ -31,17 +31,28 @@ pub struct EventSink {
 
 fn json_line(kind: &str, data: serde_json::Value) -> String {
     // bpftrace 0.17 separates keys and values with ": " and members with ", ".
-    format!("{{\"type\": {}, \"data\": {}}}\n", serde_json::Value::from(kind), spaced_json(&data))
+    format!(
+        "{{\"type\": {}, \"data\": {}}}\n",
+        serde_json::Value::from(kind),
+        spaced_json(&data)
+    )
 }
 
 /// JSON with bpftrace's spacing (`{"a": 1, "b": [1, 2]}`).
 pub fn spaced_json(v: &serde_json::Value) -> String {
     match v {
-        serde_json::Value::Array(items) => format!("[{}]", items.iter().map(spaced_json).collect::<Vec<_>>().join(", ")),
+        serde_json::Value::Array(items) => format!(
+            "[{}]",
+            items.iter().map(spaced_json).collect::<Vec<_>>().join(", ")
+        ),
         serde_json::Value::Object(m) => format!(
             "{{{}}}",
             m.iter()
-                .map(|(k, v)| format!("{}: {}", serde_json::Value::from(k.as_str()), spaced_json(v)))
+                .map(|(k, v)| format!(
+                    "{}: {}",
+                    serde_json::Value::from(k.as_str()),
+                    spaced_json(v)
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
@@ -62,7 +73,15 @@ impl EventSink {
             .iter()
             .map(|m| obj.map_fd(&m.elf_name).map(|fd| (m.clone(), fd)))
             .collect::<Result<_, _>>()?;
-        Ok(EventSink { events: manifest.events.clone(), maps, format, out, sym, exit: None, write_error: None })
+        Ok(EventSink {
+            events: manifest.events.clone(),
+            maps,
+            format,
+            out,
+            sym,
+            exit: None,
+            write_error: None,
+        })
     }
 
     pub fn exiting(&self) -> bool {
@@ -74,14 +93,20 @@ impl EventSink {
     }
 
     fn write(&mut self, s: &str) {
-        if let Err(e) = self.out.write_all(s.as_bytes()).and_then(|_| self.out.flush()) {
+        if let Err(e) = self
+            .out
+            .write_all(s.as_bytes())
+            .and_then(|_| self.out.flush())
+        {
             self.write_error.get_or_insert(e);
         }
     }
 
     pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
         let s = match self.format {
-            OutputFormat::Text => format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" }),
+            OutputFormat::Text => {
+                format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" })
+            }
             OutputFormat::Json => json_line("attached_probes", serde_json::json!({ "probes": n })),
         };
         self.write(&s);
@@ -107,7 +132,13 @@ impl EventSink {
         ev.arg_types()
             .iter()
             .zip(offsets)
-            .map(|(t, o)| decode(t, payload.get(o as usize..).unwrap_or_default(), self.sym.as_ref()))
+            .map(|(t, o)| {
+                decode(
+                    t,
+                    payload.get(o as usize..).unwrap_or_default(),
+                    self.sym.as_ref(),
+                )
+            })
             .collect()
     }
 
@@ -116,17 +147,26 @@ impl EventSink {
         if self.exit.is_some() {
             return Flow::Exit;
         }
-        let Some(id) = bytes.get(..8).map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8]))) else {
+        let Some(id) = bytes
+            .get(..8)
+            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
+        else {
             return Flow::Continue;
         };
-        let Some(ev) = self.events.get(id as usize).cloned() else { return Flow::Continue };
+        let Some(ev) = self.events.get(id as usize).cloned() else {
+            return Flow::Continue;
+        };
         let payload = &bytes[8..];
         let args = self.args(&ev, payload);
         let json = self.format == OutputFormat::Json;
         match &ev {
             Event::Printf { format: pieces, .. } => {
                 let s = format::render(pieces, &args);
-                let s = if json { json_line("printf", s.into()) } else { s };
+                let s = if json {
+                    json_line("printf", s.into())
+                } else {
+                    s
+                };
                 self.write(&s);
             }
             Event::Time { format: f } => {
@@ -139,7 +179,11 @@ impl EventSink {
                 let text = std::fs::read(&path)
                     .map(|b| String::from_utf8_lossy(&b[..b.len().min(10240)]).into_owned())
                     .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
-                let s = if json { json_line("cat", text.into()) } else { text };
+                let s = if json {
+                    json_line("cat", text.into())
+                } else {
+                    text
+                };
                 self.write(&s);
             }
             Event::System { format: pieces, .. } => {
@@ -150,16 +194,28 @@ impl EventSink {
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
-                let s = if json { json_line("syscall", text.into()) } else { text };
+                let s = if json {
+                    json_line("syscall", text.into())
+                } else {
+                    text
+                };
                 self.write(&s);
             }
             Event::Join { separator, .. } => {
                 let parts: Vec<String> = match args.first() {
-                    Some(Value::Tuple(items)) => items.iter().map(Value::to_text).filter(|s| !s.is_empty()).collect(),
+                    Some(Value::Tuple(items)) => items
+                        .iter()
+                        .map(Value::to_text)
+                        .filter(|s| !s.is_empty())
+                        .collect(),
                     _ => Vec::new(),
                 };
                 let s = parts.join(separator);
-                let s = if json { json_line("join", s.into()) } else { s + "\n" };
+                let s = if json {
+                    json_line("join", s.into())
+                } else {
+                    s + "\n"
+                };
                 self.write(&s);
             }
             Event::Exit => {
@@ -169,7 +225,11 @@ impl EventSink {
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
-                let s = if json { json_line("value", v.to_json()) } else { v.to_text() + "\n" };
+                let s = if json {
+                    json_line("value", v.to_json())
+                } else {
+                    v.to_text() + "\n"
+                };
                 self.write(&s);
             }
             Event::PrintMap { map, top, div } => {
@@ -179,7 +239,11 @@ impl EventSink {
             }
             Event::Clear { map } | Event::Zero { map } => {
                 if let Some((spec, fd)) = self.maps.get(*map as usize) {
-                    let r = if matches!(ev, Event::Clear { .. }) { maps::clear(*fd, spec) } else { maps::zero(*fd, spec) };
+                    let r = if matches!(ev, Event::Clear { .. }) {
+                        maps::clear(*fd, spec)
+                    } else {
+                        maps::zero(*fd, spec)
+                    };
                     if let Err(e) = r {
                         eprintln!("rbt: {e}");
                     }
@@ -190,7 +254,9 @@ impl EventSink {
     }
 
     fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
-        let Some((spec, fd)) = self.maps.get(index).cloned() else { return Ok(()) };
+        let Some((spec, fd)) = self.maps.get(index).cloned() else {
+            return Ok(());
+        };
         let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
         let s = match self.format {
             OutputFormat::Text => output::map_text(&dump, top, div),
@@ -209,7 +275,12 @@ impl EventSink {
             self.write("\n\n");
         }
         let mut order: Vec<usize> = (0..self.maps.len()).collect();
-        order.sort_by(|a, b| self.maps[*a].0.script_name.cmp(&self.maps[*b].0.script_name));
+        order.sort_by(|a, b| {
+            self.maps[*a]
+                .0
+                .script_name
+                .cmp(&self.maps[*b].0.script_name)
+        });
         for i in order {
             let (spec, fd) = self.maps[i].clone();
             let dump = maps::dump(fd, &spec, self.sym.as_ref())?;

@@ -13,9 +13,18 @@ fn per_cpu(kind: MapKind) -> bool {
 }
 
 /// Every (key bytes, value bytes per CPU) of a map.
-fn entries(fd: c_int, key_size: usize, value_size: usize, percpu: bool) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, SysError> {
+fn entries(
+    fd: c_int,
+    key_size: usize,
+    value_size: usize,
+    percpu: bool,
+) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, SysError> {
     let cpus = if percpu { sys::possible_cpus()? } else { 1 };
-    let slot = if percpu { value_size.div_ceil(8) * 8 } else { value_size };
+    let slot = if percpu {
+        value_size.div_ceil(8) * 8
+    } else {
+        value_size
+    };
     let mut out = Vec::new();
     let mut key: Option<Vec<u8>> = None;
     loop {
@@ -79,7 +88,13 @@ pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, 
                 }
             }
             for (user, counts) in groups {
-                entries.push((decode_key(&user), MapValue::Hist { agg: *agg, buckets: counts }));
+                entries.push((
+                    decode_key(&user),
+                    MapValue::Hist {
+                        agg: *agg,
+                        buckets: counts,
+                    },
+                ));
             }
         }
         Type::Agg(agg) => {
@@ -90,7 +105,10 @@ pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, 
                     Aggregation::Sum => MapValue::Sum(firsts.map(|x| x as i64).sum()),
                     Aggregation::Min | Aggregation::Max => {
                         // Only CPUs that saw a value (flag in the second word) take part.
-                        let seen = slots.iter().filter(|s| u64_at(s, 8) != 0).map(|s| u64_at(s, 0) as i64);
+                        let seen = slots
+                            .iter()
+                            .filter(|s| u64_at(s, 8) != 0)
+                            .map(|s| u64_at(s, 0) as i64);
                         if *agg == Aggregation::Min {
                             MapValue::Min(seen.min().unwrap_or(0))
                         } else {
@@ -113,17 +131,28 @@ pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, 
         }
         ty => {
             for (k, slots) in raw {
-                let v = slots.first().map(|s| decode(ty, s, sym)).unwrap_or(Value::Int(0));
+                let v = slots
+                    .first()
+                    .map(|s| decode(ty, s, sym))
+                    .unwrap_or(Value::Int(0));
                 entries.push((decode_key(&k), MapValue::Plain(v)));
             }
         }
     }
-    Ok(MapDump { name: spec.script_name.clone().unwrap_or_default(), entries })
+    Ok(MapDump {
+        name: spec.script_name.clone().unwrap_or_default(),
+        entries,
+    })
 }
 
 /// `clear(@m)`: removes every key.
 pub fn clear(fd: c_int, spec: &MapSpec) -> Result<(), SysError> {
-    let raw = entries(fd, spec.key_size() as usize, spec.value.size().max(1) as usize, per_cpu(spec.kind))?;
+    let raw = entries(
+        fd,
+        spec.key_size() as usize,
+        spec.value.size().max(1) as usize,
+        per_cpu(spec.kind),
+    )?;
     for (k, _) in raw {
         sys::map::delete(fd, &k)?;
     }

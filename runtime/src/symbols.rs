@@ -16,8 +16,18 @@ pub struct SystemSymbolizer {
 }
 
 impl SystemSymbolizer {
-    pub fn new(probe_names: Vec<String>, time_formats: Vec<String>, stacks_fd: Option<c_int>) -> SystemSymbolizer {
-        SystemSymbolizer { probe_names, time_formats, stacks_fd, kallsyms: OnceCell::new(), users: OnceCell::new() }
+    pub fn new(
+        probe_names: Vec<String>,
+        time_formats: Vec<String>,
+        stacks_fd: Option<c_int>,
+    ) -> SystemSymbolizer {
+        SystemSymbolizer {
+            probe_names,
+            time_formats,
+            stacks_fd,
+            kallsyms: OnceCell::new(),
+            users: OnceCell::new(),
+        }
     }
 
     fn kallsyms(&self) -> &[(u64, String)] {
@@ -30,7 +40,8 @@ impl SystemSymbolizer {
                     let addr = u64::from_str_radix(p.next()?, 16).ok()?;
                     let kind = p.next()?;
                     let name = p.next()?;
-                    (addr != 0 && matches!(kind, "t" | "T" | "w" | "W")).then(|| (addr, name.to_string()))
+                    (addr != 0 && matches!(kind, "t" | "T" | "w" | "W"))
+                        .then(|| (addr, name.to_string()))
                 })
                 .collect();
             v.sort();
@@ -44,20 +55,29 @@ pub fn format_time(fmt: &str, epoch_ns: u64) -> String {
     let secs = (epoch_ns / 1_000_000_000) as libc::time_t;
     let micros = (epoch_ns % 1_000_000_000) / 1000;
     let fmt = fmt.replace("%f", &format!("{micros:06}"));
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else { return String::new() };
+    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
+        return String::new();
+    };
     let mut buf = vec![0u8; 512];
     // SAFETY: localtime_r fills our tm; strftime writes at most buf.len() bytes into buf.
     let n = unsafe {
         let mut tm: libc::tm = std::mem::zeroed();
         libc::localtime_r(&secs, &mut tm);
-        libc::strftime(buf.as_mut_ptr() as *mut libc::c_char, buf.len(), cfmt.as_ptr(), &tm)
+        libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            cfmt.as_ptr(),
+            &tm,
+        )
     };
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
 /// Wall-clock now in nanoseconds since the epoch.
 pub fn realtime_ns() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 impl Symbolizer for SystemSymbolizer {
@@ -88,15 +108,23 @@ impl Symbolizer for SystemSymbolizer {
                 })
                 .collect()
         });
-        users.iter().find(|(u, _)| *u == uid).map_or_else(|| uid.to_string(), |(_, n)| n.clone())
+        users
+            .iter()
+            .find(|(u, _)| *u == uid)
+            .map_or_else(|| uid.to_string(), |(_, n)| n.clone())
     }
 
     fn probe_name(&self, index: u64) -> String {
-        self.probe_names.get(index as usize).cloned().unwrap_or_default()
+        self.probe_names
+            .get(index as usize)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn kstack(&self, stack_id: i64, limit: u32) -> Vec<String> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else { return Vec::new() };
+        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
+            return Vec::new();
+        };
         let mut frames = vec![0u8; 8 * 127];
         if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
             return Vec::new();
@@ -111,7 +139,9 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn ustack(&self, _pid: u32, stack_id: i64, limit: u32) -> Vec<String> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else { return Vec::new() };
+        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
+            return Vec::new();
+        };
         let mut frames = vec![0u8; 8 * 127];
         if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
             return Vec::new();
@@ -131,12 +161,18 @@ impl Symbolizer for SystemSymbolizer {
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {
         // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns.
-        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
         // SAFETY: clock_gettime writes into our timespec.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
         let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
         let epoch = realtime_ns().saturating_sub(mono).saturating_add(boot_ns);
-        let fmt = self.time_formats.get(format as usize).map_or("%H:%M:%S", String::as_str);
+        let fmt = self
+            .time_formats
+            .get(format as usize)
+            .map_or("%H:%M:%S", String::as_str);
         format_time(fmt, epoch)
     }
 }

@@ -23,11 +23,17 @@ impl std::fmt::Display for SysError {
 }
 
 fn last_errno() -> i32 {
-    std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL)
+    std::io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EINVAL)
 }
 
 fn err(what: impl Into<String>, errno: i32) -> SysError {
-    SysError { what: what.into(), errno: errno.abs(), log: None }
+    SysError {
+        what: what.into(),
+        errno: errno.abs(),
+        log: None,
+    }
 }
 
 fn cstring(s: &str) -> Result<CString, SysError> {
@@ -38,7 +44,11 @@ fn cstring(s: &str) -> Result<CString, SysError> {
 /// rbt reports failures itself in words.
 pub fn set_libbpf_verbose(verbose: bool) {
     unsafe extern "C" {
-        fn vfprintf(stream: *mut libc::FILE, fmt: *const c_char, ap: *mut libbpf_sys::__va_list_tag) -> c_int;
+        fn vfprintf(
+            stream: *mut libc::FILE,
+            fmt: *const c_char,
+            ap: *mut libbpf_sys::__va_list_tag,
+        ) -> c_int;
         static mut stderr: *mut libc::FILE;
     }
     unsafe extern "C" fn print_verbose(
@@ -82,9 +92,14 @@ impl Object {
         opts.object_name = cname.as_ptr();
         // SAFETY: `elf` is valid for `elf.len()` bytes for the call; libbpf copies what it
         // keeps. `opts` and `cname` outlive the call.
-        let obj = unsafe { libbpf_sys::bpf_object__open_mem(elf.as_ptr() as *const c_void, elf.len() as _, &opts) };
+        let obj = unsafe {
+            libbpf_sys::bpf_object__open_mem(elf.as_ptr() as *const c_void, elf.len() as _, &opts)
+        };
         match NonNull::new(obj) {
-            Some(obj) => Ok(Object { obj, logs: Vec::new() }),
+            Some(obj) => Ok(Object {
+                obj,
+                logs: Vec::new(),
+            }),
             None => Err(err("cannot open the compiled BPF object", last_errno())),
         }
     }
@@ -118,7 +133,11 @@ impl Object {
             // SAFETY: the buffer lives in `self.logs` as long as the object, so libbpf may
             // write to it during load.
             unsafe {
-                libbpf_sys::bpf_program__set_log_buf(p.as_ptr(), buf.as_mut_ptr() as *mut c_char, buf.len() as _);
+                libbpf_sys::bpf_program__set_log_buf(
+                    p.as_ptr(),
+                    buf.as_mut_ptr() as *mut c_char,
+                    buf.len() as _,
+                );
             }
             self.logs.push((Self::prog_name(p), buf));
         }
@@ -137,25 +156,38 @@ impl Object {
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(name, l)| format!("program {name}:\n{l}"))
             .last();
-        Err(SysError { what: "the kernel refused to load the BPF program".into(), errno: rc.abs(), log })
+        Err(SysError {
+            what: "the kernel refused to load the BPF program".into(),
+            errno: rc.abs(),
+            log,
+        })
     }
 
     /// The program with this function name.
     pub fn program(&self, name: &str) -> Result<Program<'_>, SysError> {
         let cname = cstring(name)?;
         // SAFETY: lookup by name in the object's own tables.
-        let p = unsafe { libbpf_sys::bpf_object__find_program_by_name(self.obj.as_ptr(), cname.as_ptr()) };
+        let p = unsafe {
+            libbpf_sys::bpf_object__find_program_by_name(self.obj.as_ptr(), cname.as_ptr())
+        };
         NonNull::new(p)
             .map(|prog| Program { prog, _obj: self })
-            .ok_or_else(|| err(format!("program {name} missing from the object"), libc::ENOENT))
+            .ok_or_else(|| {
+                err(
+                    format!("program {name} missing from the object"),
+                    libc::ENOENT,
+                )
+            })
     }
 
     /// The file descriptor of the map with this name (valid once loaded).
     pub fn map_fd(&self, name: &str) -> Result<c_int, SysError> {
         let cname = cstring(name)?;
         // SAFETY: lookup by name in the object's own tables.
-        let m = unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
-        let m = NonNull::new(m).ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
+        let m =
+            unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
+        let m = NonNull::new(m)
+            .ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
         // SAFETY: `m` is a map of this object.
         let fd = unsafe { libbpf_sys::bpf_map__fd(m.as_ptr()) };
         if fd < 0 {
@@ -209,14 +241,18 @@ impl Program<'_> {
     pub fn attach_tracepoint(&self, category: &str, name: &str) -> Result<Link, SysError> {
         let (c, n) = (cstring(category)?, cstring(name)?);
         // SAFETY: valid program and NUL-terminated names for the duration of the call.
-        let l = unsafe { libbpf_sys::bpf_program__attach_tracepoint(self.prog.as_ptr(), c.as_ptr(), n.as_ptr()) };
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_tracepoint(self.prog.as_ptr(), c.as_ptr(), n.as_ptr())
+        };
         link(format!("cannot attach to tracepoint {category}:{name}"), l)
     }
 
     pub fn attach_raw_tracepoint(&self, name: &str) -> Result<Link, SysError> {
         let n = cstring(name)?;
         // SAFETY: as above.
-        let l = unsafe { libbpf_sys::bpf_program__attach_raw_tracepoint(self.prog.as_ptr(), n.as_ptr()) };
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_raw_tracepoint(self.prog.as_ptr(), n.as_ptr())
+        };
         link(format!("cannot attach to raw tracepoint {name}"), l)
     }
 
@@ -228,11 +264,26 @@ impl Program<'_> {
         opts.retprobe = ret;
         opts.offset = offset as _;
         // SAFETY: valid program, name and opts for the duration of the call.
-        let l = unsafe { libbpf_sys::bpf_program__attach_kprobe_opts(self.prog.as_ptr(), s.as_ptr(), &opts) };
-        link(format!("cannot attach {} to {symbol}", if ret { "kretprobe" } else { "kprobe" }), l)
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_kprobe_opts(self.prog.as_ptr(), s.as_ptr(), &opts)
+        };
+        link(
+            format!(
+                "cannot attach {} to {symbol}",
+                if ret { "kretprobe" } else { "kprobe" }
+            ),
+            l,
+        )
     }
 
-    pub fn attach_uprobe(&self, ret: bool, pid: i32, path: &str, offset: u64, ref_ctr: u64) -> Result<Link, SysError> {
+    pub fn attach_uprobe(
+        &self,
+        ret: bool,
+        pid: i32,
+        path: &str,
+        offset: u64,
+        ref_ctr: u64,
+    ) -> Result<Link, SysError> {
         let p = cstring(path)?;
         // SAFETY: zeroed opts are the documented default; `sz` is set.
         let mut opts: libbpf_sys::bpf_uprobe_opts = unsafe { std::mem::zeroed() };
@@ -240,8 +291,19 @@ impl Program<'_> {
         opts.retprobe = ret;
         opts.ref_ctr_offset = ref_ctr as _;
         // SAFETY: valid program, path and opts for the duration of the call.
-        let l = unsafe { libbpf_sys::bpf_program__attach_uprobe_opts(self.prog.as_ptr(), pid, p.as_ptr(), offset as _, &opts) };
-        link(format!("cannot attach uprobe to {path} at offset {offset:#x}"), l)
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_uprobe_opts(
+                self.prog.as_ptr(),
+                pid,
+                p.as_ptr(),
+                offset as _,
+                &opts,
+            )
+        };
+        link(
+            format!("cannot attach uprobe to {path} at offset {offset:#x}"),
+            l,
+        )
     }
 
     /// Attaches an fentry/fexit program to the function named in its section.
@@ -304,10 +366,23 @@ fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<c_int, Sy
     }
     // SAFETY: a valid attr pointer for the syscall; the returned fd is owned by the caller.
     let fd = unsafe {
-        libc::syscall(libc::SYS_perf_event_open, &a as *const _, pid, cpu, -1 as c_int, PERF_FLAG_FD_CLOEXEC)
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &a as *const _,
+            pid,
+            cpu,
+            -1 as c_int,
+            PERF_FLAG_FD_CLOEXEC,
+        )
     };
     if fd < 0 {
-        Err(err(format!("perf_event_open (type {}, config {}) on CPU {cpu}", attr.type_, attr.config), last_errno()))
+        Err(err(
+            format!(
+                "perf_event_open (type {}, config {}) on CPU {cpu}",
+                attr.type_, attr.config
+            ),
+            last_errno(),
+        ))
     } else {
         Ok(fd as c_int)
     }
@@ -321,7 +396,12 @@ pub mod map {
         // SAFETY: key and value buffers are the sizes the map was created with (the caller
         // builds them from the manifest) and valid for the call.
         let rc = unsafe {
-            libbpf_sys::bpf_map_update_elem(fd, key.as_ptr() as *const c_void, value.as_ptr() as *const c_void, 0)
+            libbpf_sys::bpf_map_update_elem(
+                fd,
+                key.as_ptr() as *const c_void,
+                value.as_ptr() as *const c_void,
+                0,
+            )
         };
         if rc < 0 {
             Err(err("cannot update a map", last_errno()))
@@ -335,7 +415,11 @@ pub mod map {
         // SAFETY: as in `update`; `value` is large enough for every CPU's slot of per-CPU
         // maps (the caller sizes it with the number of possible CPUs).
         let rc = unsafe {
-            libbpf_sys::bpf_map_lookup_elem(fd, key.as_ptr() as *const c_void, value.as_mut_ptr() as *mut c_void)
+            libbpf_sys::bpf_map_lookup_elem(
+                fd,
+                key.as_ptr() as *const c_void,
+                value.as_mut_ptr() as *mut c_void,
+            )
         };
         if rc == 0 {
             Ok(true)
@@ -350,7 +434,8 @@ pub mod map {
     pub fn next_key(fd: c_int, key: Option<&[u8]>, next: &mut [u8]) -> Result<bool, SysError> {
         let kp = key.map_or(std::ptr::null(), |k| k.as_ptr() as *const c_void);
         // SAFETY: `next` has the map's key size; `kp` is null or a key of that size.
-        let rc = unsafe { libbpf_sys::bpf_map_get_next_key(fd, kp, next.as_mut_ptr() as *mut c_void) };
+        let rc =
+            unsafe { libbpf_sys::bpf_map_get_next_key(fd, kp, next.as_mut_ptr() as *mut c_void) };
         if rc == 0 {
             Ok(true)
         } else if last_errno() == libc::ENOENT {
@@ -388,7 +473,11 @@ pub struct RingBuffer {
     _callback: Box<Box<dyn FnMut(&[u8]) -> i32>>,
 }
 
-unsafe extern "C" fn ring_callback(ctx: *mut c_void, data: *mut c_void, size: libbpf_sys::size_t) -> c_int {
+unsafe extern "C" fn ring_callback(
+    ctx: *mut c_void,
+    data: *mut c_void,
+    size: libbpf_sys::size_t,
+) -> c_int {
     // SAFETY: `ctx` is the boxed closure registered in RingBuffer::new, alive as long as the
     // ring buffer; libbpf passes a record of `size` readable bytes.
     let cb = unsafe { &mut *(ctx as *mut Box<dyn FnMut(&[u8]) -> i32>) };
@@ -397,12 +486,17 @@ unsafe extern "C" fn ring_callback(ctx: *mut c_void, data: *mut c_void, size: li
 }
 
 impl RingBuffer {
-    pub fn new(map_fd: c_int, callback: Box<dyn FnMut(&[u8]) -> i32>) -> Result<RingBuffer, SysError> {
+    pub fn new(
+        map_fd: c_int,
+        callback: Box<dyn FnMut(&[u8]) -> i32>,
+    ) -> Result<RingBuffer, SysError> {
         let mut cb = Box::new(callback);
         let ctx = &mut *cb as *mut Box<dyn FnMut(&[u8]) -> i32> as *mut c_void;
         // SAFETY: `ctx` points into a heap box owned by the returned RingBuffer, which frees
         // the libbpf ring buffer before the box in Drop.
-        let rb = unsafe { libbpf_sys::ring_buffer__new(map_fd, Some(ring_callback), ctx, std::ptr::null()) };
+        let rb = unsafe {
+            libbpf_sys::ring_buffer__new(map_fd, Some(ring_callback), ctx, std::ptr::null())
+        };
         match NonNull::new(rb) {
             Some(rb) => Ok(RingBuffer { rb, _callback: cb }),
             None => Err(err("cannot open the event ring buffer", last_errno())),

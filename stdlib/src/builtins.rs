@@ -67,7 +67,8 @@ impl Builtin {
         }
         let numbered = |prefix: &str| -> Option<u8> {
             let digits = name.strip_prefix(prefix)?;
-            if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            if digits.is_empty() || digits.len() > 2 || !digits.bytes().all(|b| b.is_ascii_digit())
+            {
                 return None;
             }
             digits.parse().ok()
@@ -195,7 +196,10 @@ impl Function {
     ];
 
     pub fn from_name(name: &str) -> Option<Function> {
-        Function::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+        Function::ALL
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, f)| *f)
     }
 
     pub fn name(self) -> &'static str {
@@ -208,7 +212,10 @@ impl Function {
 
     /// Functions that may only be used with `--unsafe`.
     pub fn is_unsafe(self) -> bool {
-        matches!(self, Function::System | Function::Signal | Function::Override)
+        matches!(
+            self,
+            Function::System | Function::Signal | Function::Override
+        )
     }
 }
 

@@ -51,7 +51,13 @@ impl Conv {
     pub fn wants_int(self) -> bool {
         matches!(
             self,
-            Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal | Conv::Char | Conv::Pointer
+            Conv::Signed
+                | Conv::Unsigned
+                | Conv::HexLower
+                | Conv::HexUpper
+                | Conv::Octal
+                | Conv::Char
+                | Conv::Pointer
         )
     }
 
@@ -173,7 +179,10 @@ pub fn parse(fmt: &str) -> Result<Vec<Piece>, FormatError> {
 
 /// Number of specifiers (arguments) a parsed format expects.
 pub fn arg_count(pieces: &[Piece]) -> usize {
-    pieces.iter().filter(|p| matches!(p, Piece::Spec(_))).count()
+    pieces
+        .iter()
+        .filter(|p| matches!(p, Piece::Spec(_)))
+        .count()
 }
 
 /// Renders a parsed format with decoded argument values. Missing arguments render as empty.
@@ -196,7 +205,11 @@ pub fn render(pieces: &[Piece], args: &[Value]) -> String {
 fn truncate(v: u64, len: Option<u8>, signed: bool) -> (bool, u64) {
     // Returns (negative, magnitude-as-bits) after C's integer conversion for the length.
     let bits = u32::from(len.unwrap_or(8)) * 8;
-    let masked = if bits >= 64 { v } else { v & ((1u64 << bits) - 1) };
+    let masked = if bits >= 64 {
+        v
+    } else {
+        v & ((1u64 << bits) - 1)
+    };
     if signed {
         let shift = 64 - bits;
         let sv = ((masked << shift) as i64) >> shift;
@@ -228,7 +241,11 @@ fn render_one(spec: &Spec, v: &Value) -> String {
         }
         Conv::Pointer => {
             let n = v.as_u64();
-            let body = if n == 0 { "(nil)".to_string() } else { format!("0x{n:x}") };
+            let body = if n == 0 {
+                "(nil)".to_string()
+            } else {
+                format!("0x{n:x}")
+            };
             pad(spec, body, false)
         }
         Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal => {
@@ -323,13 +340,67 @@ mod tests {
 
     #[test]
     fn c_semantics() {
-        assert_eq!(f("%d|%5d|%-5d|%05d", &[Value::Int(-3), Value::Int(42), Value::Int(7), Value::Int(8)]), "-3|   42|7    |00008");
-        assert_eq!(f("%x %X %#x %o %#o", &[Value::UInt(255), Value::UInt(255), Value::UInt(255), Value::UInt(8), Value::UInt(8)]), "ff FF 0xff 10 010");
-        assert_eq!(f("%hhu %hd %u", &[Value::UInt(257), Value::Int(-1), Value::Int(-1)]), "1 -1 18446744073709551615");
-        assert_eq!(f("%s|%10s|%-4s|%.2s", &[Value::Str(b"ab".to_vec()), Value::Str(b"x".to_vec()), Value::Str(b"y".to_vec()), Value::Str(b"hello".to_vec())]), "ab|         x|y   |he");
-        assert_eq!(f("100%% %c %p", &[Value::UInt(65), Value::UInt(0x10)]), "100% A 0x10");
-        assert_eq!(f("%rh|%rx|%r", &[Value::Buffer(vec![1, 0xab]), Value::Buffer(vec![1]), Value::Buffer(vec![b'a', 0])]), "01 ab|\\x01|a\\x00");
-        assert_eq!(f("%+d % d %.3d", &[Value::Int(5), Value::Int(5), Value::Int(5)]), "+5  5 005");
+        assert_eq!(
+            f(
+                "%d|%5d|%-5d|%05d",
+                &[Value::Int(-3), Value::Int(42), Value::Int(7), Value::Int(8)]
+            ),
+            "-3|   42|7    |00008"
+        );
+        assert_eq!(
+            f(
+                "%x %X %#x %o %#o",
+                &[
+                    Value::UInt(255),
+                    Value::UInt(255),
+                    Value::UInt(255),
+                    Value::UInt(8),
+                    Value::UInt(8)
+                ]
+            ),
+            "ff FF 0xff 10 010"
+        );
+        assert_eq!(
+            f(
+                "%hhu %hd %u",
+                &[Value::UInt(257), Value::Int(-1), Value::Int(-1)]
+            ),
+            "1 -1 18446744073709551615"
+        );
+        assert_eq!(
+            f(
+                "%s|%10s|%-4s|%.2s",
+                &[
+                    Value::Str(b"ab".to_vec()),
+                    Value::Str(b"x".to_vec()),
+                    Value::Str(b"y".to_vec()),
+                    Value::Str(b"hello".to_vec())
+                ]
+            ),
+            "ab|         x|y   |he"
+        );
+        assert_eq!(
+            f("100%% %c %p", &[Value::UInt(65), Value::UInt(0x10)]),
+            "100% A 0x10"
+        );
+        assert_eq!(
+            f(
+                "%rh|%rx|%r",
+                &[
+                    Value::Buffer(vec![1, 0xab]),
+                    Value::Buffer(vec![1]),
+                    Value::Buffer(vec![b'a', 0])
+                ]
+            ),
+            "01 ab|\\x01|a\\x00"
+        );
+        assert_eq!(
+            f(
+                "%+d % d %.3d",
+                &[Value::Int(5), Value::Int(5), Value::Int(5)]
+            ),
+            "+5  5 005"
+        );
     }
 
     #[test]

@@ -42,18 +42,43 @@ pub enum Attach {
     Begin,
     /// Run once at exit through BPF_PROG_TEST_RUN.
     End,
-    Tracepoint { targets: Vec<(String, String)> },
-    Rawtracepoint { targets: Vec<String> },
-    Kprobe { targets: Vec<KprobeTarget>, ret: bool },
-    Uprobe { targets: Vec<UprobeTarget>, ret: bool },
-    Usdt { targets: Vec<UsdtTarget> },
+    Tracepoint {
+        targets: Vec<(String, String)>,
+    },
+    Rawtracepoint {
+        targets: Vec<String>,
+    },
+    Kprobe {
+        targets: Vec<KprobeTarget>,
+        ret: bool,
+    },
+    Uprobe {
+        targets: Vec<UprobeTarget>,
+        ret: bool,
+    },
+    Usdt {
+        targets: Vec<UsdtTarget>,
+    },
     /// `profile:hz:99` and friends: a CPU-clock perf event on every CPU.
-    Profile { period: PerfPeriod },
+    Profile {
+        period: PerfPeriod,
+    },
     /// `interval:s:1`: a CPU-clock perf event on one CPU.
-    Interval { period: PerfPeriod },
-    Software { event: u64, period: u64 },
-    Hardware { event: u64, period: u64 },
-    Kfunc { targets: Vec<String>, ret: bool },
+    Interval {
+        period: PerfPeriod,
+    },
+    Software {
+        event: u64,
+        period: u64,
+    },
+    Hardware {
+        event: u64,
+        period: u64,
+    },
+    Kfunc {
+        targets: Vec<String>,
+        ret: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,21 +150,46 @@ impl MapSpec {
 /// arguments laid out as a tuple of `args` (see [`Event::layout`]).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
-    Printf { format: Vec<Piece>, args: Vec<Type> },
+    Printf {
+        format: Vec<Piece>,
+        args: Vec<Type>,
+    },
     /// `time(fmt)`: strftime of the wall clock when user space handles it.
-    Time { format: String },
-    Cat { format: Vec<Piece>, args: Vec<Type> },
-    System { format: Vec<Piece>, args: Vec<Type> },
+    Time {
+        format: String,
+    },
+    Cat {
+        format: Vec<Piece>,
+        args: Vec<Type>,
+    },
+    System {
+        format: Vec<Piece>,
+        args: Vec<Type>,
+    },
     /// `join(arr[, sep])`: up to `max_items` strings of `item_len` bytes.
-    Join { separator: String, max_items: u32, item_len: u32 },
+    Join {
+        separator: String,
+        max_items: u32,
+        item_len: u32,
+    },
     /// `exit()`/`exit(code)`: the first argument is the exit code (i64).
     Exit,
     /// `print(value)`
-    PrintValue { ty: Type },
+    PrintValue {
+        ty: Type,
+    },
     /// `print(@map[, top[, div]])`
-    PrintMap { map: u32, top: u64, div: u64 },
-    Clear { map: u32 },
-    Zero { map: u32 },
+    PrintMap {
+        map: u32,
+        top: u64,
+        div: u64,
+    },
+    Clear {
+        map: u32,
+    },
+    Zero {
+        map: u32,
+    },
 }
 
 impl Event {
@@ -149,11 +199,19 @@ impl Event {
             Event::Printf { args, .. } | Event::Cat { args, .. } | Event::System { args, .. } => {
                 args.clone()
             }
-            Event::Time { .. } | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
-                Vec::new()
-            }
-            Event::Join { max_items, item_len, .. } => {
-                vec![Type::Array { elem: Box::new(Type::Str { len: *item_len }), len: *max_items }]
+            Event::Time { .. }
+            | Event::PrintMap { .. }
+            | Event::Clear { .. }
+            | Event::Zero { .. } => Vec::new(),
+            Event::Join {
+                max_items,
+                item_len,
+                ..
+            } => {
+                vec![Type::Array {
+                    elem: Box::new(Type::Str { len: *item_len }),
+                    len: *max_items,
+                }]
             }
             Event::Exit => vec![crate::types::I64],
             Event::PrintValue { ty } => vec![ty.clone()],

@@ -41,8 +41,14 @@ pub enum Aggregation {
     Max,
     Stats,
     /// log2 histogram with `2^bits` linear sub-buckets per power of two.
-    Hist { bits: u8 },
-    Lhist { min: i64, max: i64, step: i64 },
+    Hist {
+        bits: u8,
+    },
+    Lhist {
+        min: i64,
+        max: i64,
+        step: i64,
+    },
 }
 
 /// Stack capture mode (`kstack(perf)` …).
@@ -58,20 +64,40 @@ pub enum StackMode {
 pub enum Type {
     /// Nothing: statements and calls with no value.
     None,
-    Int { bits: u8, signed: bool },
+    Int {
+        bits: u8,
+        signed: bool,
+    },
     Bool,
     /// A NUL-padded string held in a buffer of `len` bytes.
-    Str { len: u32 },
+    Str {
+        len: u32,
+    },
     /// `buf(p, n)`: a length byte-prefixed buffer of capacity `len`.
-    Buffer { len: u32 },
+    Buffer {
+        len: u32,
+    },
     Tuple(Vec<Type>),
-    Pointer { to: Box<Type>, space: AddrSpace },
-    Array { elem: Box<Type>, len: u32 },
+    Pointer {
+        to: Box<Type>,
+        space: AddrSpace,
+    },
+    Array {
+        elem: Box<Type>,
+        len: u32,
+    },
     Record(Box<Record>),
     /// An enum with its name; values are integers of `bits` width.
-    Enum { name: String, bits: u8 },
+    Enum {
+        name: String,
+        bits: u8,
+    },
     /// `kstack`/`ustack`: a stack id (u64) plus pid for user stacks.
-    Stack { user: bool, mode: StackMode, limit: u32 },
+    Stack {
+        user: bool,
+        mode: StackMode,
+        limit: u32,
+    },
     /// `ntop(...)`: address family + 16 address bytes.
     Inet,
     /// `macaddr(...)`: 6 bytes.
@@ -94,9 +120,18 @@ pub enum Type {
     Agg(Aggregation),
 }
 
-pub const U64: Type = Type::Int { bits: 64, signed: false };
-pub const I64: Type = Type::Int { bits: 64, signed: true };
-pub const U32: Type = Type::Int { bits: 32, signed: false };
+pub const U64: Type = Type::Int {
+    bits: 64,
+    signed: false,
+};
+pub const I64: Type = Type::Int {
+    bits: 64,
+    signed: true,
+};
+pub const U32: Type = Type::Int {
+    bits: 32,
+    signed: false,
+};
 
 impl Type {
     /// Size in bytes of the value as stored in BPF memory (map values, event payloads).
@@ -237,7 +272,10 @@ pub fn agg_buckets(agg: Aggregation) -> u32 {
 /// (key, bucket): an update never needs a zeroed bucket array bigger than the BPF stack.
 pub fn agg_value_size(agg: Aggregation) -> u32 {
     match agg {
-        Aggregation::Count | Aggregation::Sum | Aggregation::Hist { .. } | Aggregation::Lhist { .. } => 8,
+        Aggregation::Count
+        | Aggregation::Sum
+        | Aggregation::Hist { .. }
+        | Aggregation::Lhist { .. } => 8,
         Aggregation::Avg | Aggregation::Stats | Aggregation::Min | Aggregation::Max => 16,
     }
 }

@@ -70,8 +70,10 @@ impl Value {
                 s
             }
             Value::Record(fields) => {
-                let inner: Vec<String> =
-                    fields.iter().map(|(n, v)| format!(".{n} = {}", v.to_text())).collect();
+                let inner: Vec<String> = fields
+                    .iter()
+                    .map(|(n, v)| format!(".{n} = {}", v.to_text()))
+                    .collect();
                 format!("{{ {} }}", inner.join(", "))
             }
         }
@@ -85,9 +87,12 @@ impl Value {
             Value::UInt(u) => J::from(*u),
             Value::Bool(b) => J::from(*b),
             Value::Tuple(items) => J::Array(items.iter().map(Value::to_json).collect()),
-            Value::Record(fields) => {
-                J::Object(fields.iter().map(|(n, v)| (n.clone(), v.to_json())).collect())
-            }
+            Value::Record(fields) => J::Object(
+                fields
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.to_json()))
+                    .collect(),
+            ),
             Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(_) => {
                 J::String(self.to_text())
             }
@@ -172,7 +177,14 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
             r.fields
                 .iter()
                 .map(|f| {
-                    (f.name.clone(), decode(&f.ty, bytes.get(f.offset as usize..).unwrap_or_default(), sym))
+                    (
+                        f.name.clone(),
+                        decode(
+                            &f.ty,
+                            bytes.get(f.offset as usize..).unwrap_or_default(),
+                            sym,
+                        ),
+                    )
                 })
                 .collect(),
         ),

@@ -72,8 +72,14 @@ impl Checker<'_> {
                     Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
                         Some(p) => out.push_str(p),
                         None => self.diags.push(
-                            Diagnostic::error(format!("positional parameter ${n} is not set"), ap.span)
-                                .with_help(format!("pass it after the script: rbt script.bt {}", "ARG ".repeat(n).trim_end())),
+                            Diagnostic::error(
+                                format!("positional parameter ${n} is not set"),
+                                ap.span,
+                            )
+                            .with_help(format!(
+                                "pass it after the script: rbt script.bt {}",
+                                "ARG ".repeat(n).trim_end()
+                            )),
                         ),
                     },
                     _ => {
@@ -88,7 +94,11 @@ impl Checker<'_> {
         out
     }
 
-    pub(super) fn resolve_attach(&mut self, ap: &AttachPoint, catalog: &dyn Catalog) -> Option<Resolved> {
+    pub(super) fn resolve_attach(
+        &mut self,
+        ap: &AttachPoint,
+        catalog: &dyn Catalog,
+    ) -> Option<Resolved> {
         let fields: Vec<String> = ap.fields.iter().map(|f| f.text.clone()).collect();
         let fields: Vec<String> = fields.iter().map(|f| self.expand_params(f, ap)).collect();
         let provider = ap.provider.name();
@@ -100,9 +110,13 @@ impl Checker<'_> {
             None
         };
         let none_matched = |this: &mut Self, what: String| {
-            let mut d = Diagnostic::error(format!("{what} matched no probe"), ap.span).with_label("no such probe");
+            let mut d = Diagnostic::error(format!("{what} matched no probe"), ap.span)
+                .with_label("no such probe");
             let cands = catalog.suggestions(provider, &fields);
-            if let Some(best) = crate::diag::closest(fields.last().map_or("", String::as_str), cands.iter().map(String::as_str)) {
+            if let Some(best) = crate::diag::closest(
+                fields.last().map_or("", String::as_str),
+                cands.iter().map(String::as_str),
+            ) {
                 d = d.with_help(format!("did you mean `{best}`?"));
             } else if let Some(first) = cands.first() {
                 d = d.with_help(format!("did you mean `{first}`?"));
@@ -115,8 +129,17 @@ impl Checker<'_> {
                 if !fields.is_empty() {
                     return arity_error(self, "no fields after BEGIN/END");
                 }
-                let attach = if ap.provider == Provider::Begin { Attach::Begin } else { Attach::End };
-                Some(Resolved { attach, context: Context::None, names: vec![provider.to_string()], tracepoint: None })
+                let attach = if ap.provider == Provider::Begin {
+                    Attach::Begin
+                } else {
+                    Attach::End
+                };
+                Some(Resolved {
+                    attach,
+                    context: Context::None,
+                    names: vec![provider.to_string()],
+                    tracepoint: None,
+                })
             }
             Provider::Tracepoint => {
                 let [cat, event] = fields.as_slice() else {
@@ -126,9 +149,17 @@ impl Checker<'_> {
                 if targets.is_empty() {
                     return none_matched(self, format!("tracepoint:{cat}:{event}"));
                 }
-                let names = targets.iter().map(|(c, e)| format!("tracepoint:{c}:{e}")).collect();
+                let names = targets
+                    .iter()
+                    .map(|(c, e)| format!("tracepoint:{c}:{e}"))
+                    .collect();
                 let first = targets.first().cloned();
-                Some(Resolved { attach: Attach::Tracepoint { targets }, context: Context::Tracepoint, names, tracepoint: first })
+                Some(Resolved {
+                    attach: Attach::Tracepoint { targets },
+                    context: Context::Tracepoint,
+                    names,
+                    tracepoint: first,
+                })
             }
             Provider::Rawtracepoint => {
                 let name = match fields.as_slice() {
@@ -139,8 +170,16 @@ impl Checker<'_> {
                 if targets.is_empty() {
                     return none_matched(self, format!("rawtracepoint:{name}"));
                 }
-                let names = targets.iter().map(|t| format!("rawtracepoint:{t}")).collect();
-                Some(Resolved { attach: Attach::Rawtracepoint { targets }, context: Context::U64Array, names, tracepoint: None })
+                let names = targets
+                    .iter()
+                    .map(|t| format!("rawtracepoint:{t}"))
+                    .collect();
+                Some(Resolved {
+                    attach: Attach::Rawtracepoint { targets },
+                    context: Context::U64Array,
+                    names,
+                    tracepoint: None,
+                })
             }
             Provider::Kprobe | Provider::Kretprobe => {
                 let ret = ap.provider == Provider::Kretprobe;
@@ -163,7 +202,9 @@ impl Checker<'_> {
                     )
                     .with_label("kprobes are unavailable here");
                     if !catalog.tracepoints("*", func).is_empty() {
-                        d = d.with_help(format!("a tracepoint with this name exists: tracepoint:*:{func}"));
+                        d = d.with_help(format!(
+                            "a tracepoint with this name exists: tracepoint:*:{func}"
+                        ));
                     }
                     d = d.with_help(format!(
                         "use a tracepoint, or {}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it",
@@ -178,12 +219,22 @@ impl Checker<'_> {
                 }
                 for s in &syms {
                     if !has_wildcard(func) && s != func {
-                        self.notes.push(format!("{provider}:{func}: attaching to `{s}` (the compiler renamed {func})"));
+                        self.notes.push(format!(
+                            "{provider}:{func}: attaching to `{s}` (the compiler renamed {func})"
+                        ));
                     }
                 }
                 let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
-                let targets = syms.into_iter().map(|symbol| KprobeTarget { symbol, offset }).collect();
-                Some(Resolved { attach: Attach::Kprobe { targets, ret }, context: Context::PtRegs, names, tracepoint: None })
+                let targets = syms
+                    .into_iter()
+                    .map(|symbol| KprobeTarget { symbol, offset })
+                    .collect();
+                Some(Resolved {
+                    attach: Attach::Kprobe { targets, ret },
+                    context: Context::PtRegs,
+                    names,
+                    tracepoint: None,
+                })
             }
             Provider::Uprobe | Provider::Uretprobe => {
                 let ret = ap.provider == Provider::Uretprobe;
@@ -194,12 +245,22 @@ impl Checker<'_> {
                 };
                 match catalog.uprobe_targets(path, &func) {
                     Ok(targets) if !targets.is_empty() => {
-                        let names = targets.iter().map(|t| format!("{provider}:{}:{}", t.path, t.symbol)).collect();
-                        Some(Resolved { attach: Attach::Uprobe { targets, ret }, context: Context::PtRegs, names, tracepoint: None })
+                        let names = targets
+                            .iter()
+                            .map(|t| format!("{provider}:{}:{}", t.path, t.symbol))
+                            .collect();
+                        Some(Resolved {
+                            attach: Attach::Uprobe { targets, ret },
+                            context: Context::PtRegs,
+                            names,
+                            tracepoint: None,
+                        })
                     }
                     Ok(_) => none_matched(self, format!("{provider}:{path}:{func}")),
                     Err(e) => {
-                        self.diags.push(Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"));
+                        self.diags.push(
+                            Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"),
+                        );
                         None
                     }
                 }
@@ -212,12 +273,22 @@ impl Checker<'_> {
                 };
                 match catalog.usdt_targets(path, &prov, &name) {
                     Ok(targets) if !targets.is_empty() => {
-                        let names = targets.iter().map(|t| format!("usdt:{}:{}:{}", t.path, t.provider, t.name)).collect();
-                        Some(Resolved { attach: Attach::Usdt { targets }, context: Context::PtRegs, names, tracepoint: None })
+                        let names = targets
+                            .iter()
+                            .map(|t| format!("usdt:{}:{}:{}", t.path, t.provider, t.name))
+                            .collect();
+                        Some(Resolved {
+                            attach: Attach::Usdt { targets },
+                            context: Context::PtRegs,
+                            names,
+                            tracepoint: None,
+                        })
                     }
                     Ok(_) => none_matched(self, format!("usdt:{path}:{prov}:{name}")),
                     Err(e) => {
-                        self.diags.push(Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"));
+                        self.diags.push(
+                            Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"),
+                        );
                         None
                     }
                 }
@@ -234,7 +305,12 @@ impl Checker<'_> {
                     return none_matched(self, format!("{provider}:{func}"));
                 }
                 let names = targets.iter().map(|t| format!("{provider}:{t}")).collect();
-                Some(Resolved { attach: Attach::Kfunc { targets, ret }, context: Context::U64Array, names, tracepoint: None })
+                Some(Resolved {
+                    attach: Attach::Kfunc { targets, ret },
+                    context: Context::U64Array,
+                    names,
+                    tracepoint: None,
+                })
             }
             Provider::Profile | Provider::Interval => {
                 let period = match fields.as_slice() {
@@ -250,9 +326,12 @@ impl Checker<'_> {
                             "ns" => PerfPeriod::Nanoseconds(n),
                             other => {
                                 self.diags.push(
-                                    Diagnostic::error(format!("unknown {provider} unit `{other}`"), ap.span)
-                                        .with_suggestion(other, ["hz", "s", "ms", "us", "ns"])
-                                        .with_help("units are hz, s, ms, us and ns"),
+                                    Diagnostic::error(
+                                        format!("unknown {provider} unit `{other}`"),
+                                        ap.span,
+                                    )
+                                    .with_suggestion(other, ["hz", "s", "ms", "us", "ns"])
+                                    .with_help("units are hz, s, ms, us and ns"),
                                 );
                                 return None;
                             }
@@ -265,18 +344,28 @@ impl Checker<'_> {
                 } else {
                     (Attach::Interval { period }, Context::PerfEvent)
                 };
-                Some(Resolved { attach, context, names: vec![format!("{provider}:{}", fields.join(":"))], tracepoint: None })
+                Some(Resolved {
+                    attach,
+                    context,
+                    names: vec![format!("{provider}:{}", fields.join(":"))],
+                    tracepoint: None,
+                })
             }
             Provider::Software | Provider::Hardware => {
-                let table = if ap.provider == Provider::Software { SOFTWARE_EVENTS } else { HARDWARE_EVENTS };
+                let table = if ap.provider == Provider::Software {
+                    SOFTWARE_EVENTS
+                } else {
+                    HARDWARE_EVENTS
+                };
                 let (event, count) = match fields.as_slice() {
                     [e] => (e, None),
                     [e, c] if c.is_empty() => (e, None),
                     [e, c] => (e, parse_int(c)),
                     _ => return arity_error(self, "software:event[:count]"),
                 };
-                let Some((name, _, config, default)) =
-                    table.iter().find(|(n, alias, _, _)| n == event || (!alias.is_empty() && alias == event))
+                let Some((name, _, config, default)) = table
+                    .iter()
+                    .find(|(n, alias, _, _)| n == event || (!alias.is_empty() && alias == event))
                 else {
                     self.diags.push(
                         Diagnostic::error(format!("unknown {provider} event `{event}`"), ap.span)
@@ -286,16 +375,30 @@ impl Checker<'_> {
                 };
                 let period = count.unwrap_or(*default);
                 let attach = if ap.provider == Provider::Software {
-                    Attach::Software { event: *config, period }
+                    Attach::Software {
+                        event: *config,
+                        period,
+                    }
                 } else {
-                    Attach::Hardware { event: *config, period }
+                    Attach::Hardware {
+                        event: *config,
+                        period,
+                    }
                 };
-                Some(Resolved { attach, context: Context::PerfEvent, names: vec![format!("{provider}:{name}:{period}")], tracepoint: None })
+                Some(Resolved {
+                    attach,
+                    context: Context::PerfEvent,
+                    names: vec![format!("{provider}:{name}:{period}")],
+                    tracepoint: None,
+                })
             }
             Provider::Watchpoint | Provider::Asyncwatchpoint | Provider::Iter => {
                 self.diags.push(
-                    Diagnostic::error(format!("{provider} probes are not supported by rbt yet"), ap.span)
-                        .with_label("unsupported probe type"),
+                    Diagnostic::error(
+                        format!("{provider} probes are not supported by rbt yet"),
+                        ap.span,
+                    )
+                    .with_label("unsupported probe type"),
                 );
                 None
             }

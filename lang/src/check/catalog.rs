@@ -25,7 +25,11 @@ pub trait Catalog {
     /// Every `(category, event)` tracepoint matching the glob patterns.
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)>;
     /// The fields of one tracepoint (without the common_ fields).
-    fn tracepoint_fields(&self, category: &str, event: &str) -> Result<Vec<TracepointField>, LookupError>;
+    fn tracepoint_fields(
+        &self,
+        category: &str,
+        event: &str,
+    ) -> Result<Vec<TracepointField>, LookupError>;
     /// Kernel functions matching a glob pattern (optionally within a module).
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String>;
     /// Raw tracepoints matching a glob pattern.
@@ -37,7 +41,12 @@ pub trait Catalog {
     /// Function symbols of a binary or library (`libc` style names resolved like bpftrace).
     fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError>;
     /// USDT probes of a binary matching provider and name patterns.
-    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError>;
+    fn usdt_targets(
+        &self,
+        path: &str,
+        provider: &str,
+        name: &str,
+    ) -> Result<Vec<UsdtTarget>, LookupError>;
     /// Names close to an attach point that matched nothing, for "did you mean".
     fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String>;
     /// Address of a kernel symbol (`kaddr`).
@@ -70,9 +79,18 @@ impl Catalog for EmptyCatalog {
         None
     }
     fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
-        Ok(vec![UprobeTarget { path: path.to_string(), symbol: pattern.to_string(), offset: 0 }])
+        Ok(vec![UprobeTarget {
+            path: path.to_string(),
+            symbol: pattern.to_string(),
+            offset: 0,
+        }])
     }
-    fn usdt_targets(&self, path: &str, provider: &str, name: &str) -> Result<Vec<UsdtTarget>, LookupError> {
+    fn usdt_targets(
+        &self,
+        path: &str,
+        provider: &str,
+        name: &str,
+    ) -> Result<Vec<UsdtTarget>, LookupError> {
         Ok(vec![UsdtTarget {
             path: path.to_string(),
             provider: provider.to_string(),

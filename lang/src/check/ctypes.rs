@@ -16,16 +16,24 @@ fn int_by_name(name: &str) -> Option<(u8, bool)> {
     Some(match n.as_str() {
         "uint8" | "u8" | "__u8" | "unsigned char" | "uint8_t" | "bool" | "_Bool" => (8, false),
         "int8" | "s8" | "__s8" | "char" | "signed char" | "int8_t" => (8, true),
-        "uint16" | "u16" | "__u16" | "unsigned short" | "uint16_t" | "__be16" | "__le16" | "umode_t" => (16, false),
+        "uint16" | "u16" | "__u16" | "unsigned short" | "uint16_t" | "__be16" | "__le16"
+        | "umode_t" => (16, false),
         "int16" | "s16" | "__s16" | "short" | "signed short" | "int16_t" => (16, true),
-        "uint32" | "u32" | "__u32" | "unsigned" | "unsigned int" | "uint32_t" | "__be32" | "__le32" | "uid_t" | "gid_t"
-        | "dev_t" | "gfp_t" | "fmode_t" | "__kernel_dev_t" => (32, false),
-        "int32" | "s32" | "__s32" | "int" | "signed" | "signed int" | "int32_t" | "pid_t" | "key_serial_t" | "clockid_t" => (32, true),
-        "uint64" | "u64" | "__u64" | "unsigned long" | "unsigned long long" | "uint64_t" | "size_t" | "__be64" | "__le64"
-        | "sector_t" | "dma_addr_t" | "unsigned long int" | "long unsigned int" | "cputime_t" | "ino_t" | "__kernel_size_t"
-        | "u_long" | "ulong" => (64, false),
-        "int64" | "s64" | "__s64" | "long" | "long long" | "int64_t" | "ssize_t" | "loff_t" | "off_t" | "long int"
-        | "signed long" | "time64_t" | "ktime_t" | "__kernel_ssize_t" => (64, true),
+        "uint32" | "u32" | "__u32" | "unsigned" | "unsigned int" | "uint32_t" | "__be32"
+        | "__le32" | "uid_t" | "gid_t" | "dev_t" | "gfp_t" | "fmode_t" | "__kernel_dev_t" => {
+            (32, false)
+        }
+        "int32" | "s32" | "__s32" | "int" | "signed" | "signed int" | "int32_t" | "pid_t"
+        | "key_serial_t" | "clockid_t" => (32, true),
+        "uint64" | "u64" | "__u64" | "unsigned long" | "unsigned long long" | "uint64_t"
+        | "size_t" | "__be64" | "__le64" | "sector_t" | "dma_addr_t" | "unsigned long int"
+        | "long unsigned int" | "cputime_t" | "ino_t" | "__kernel_size_t" | "u_long" | "ulong" => {
+            (64, false)
+        }
+        "int64" | "s64" | "__s64" | "long" | "long long" | "int64_t" | "ssize_t" | "loff_t"
+        | "off_t" | "long int" | "signed long" | "time64_t" | "ktime_t" | "__kernel_ssize_t" => {
+            (64, true)
+        }
         _ => return None,
     })
 }
@@ -39,26 +47,48 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
         if matches!(elem, Type::Int { bits: 8, .. }) {
             return Type::Str { len: len.max(1) };
         }
-        return Type::Array { elem: Box::new(elem), len };
+        return Type::Array {
+            elem: Box::new(elem),
+            len,
+        };
     }
     if let Some(base) = t.strip_suffix('*') {
         let to = parse_c_type(base, 0, signed, user);
-        let space = if user || base.contains("__user") { AddrSpace::User } else { AddrSpace::Kernel };
-        return Type::Pointer { to: Box::new(to), space };
+        let space = if user || base.contains("__user") {
+            AddrSpace::User
+        } else {
+            AddrSpace::Kernel
+        };
+        return Type::Pointer {
+            to: Box::new(to),
+            space,
+        };
     }
     let cleaned: String = t
         .split_whitespace()
-        .filter(|w| !matches!(*w, "const" | "volatile" | "__user" | "__attribute__((btf_type_tag(\"user\")))"))
+        .filter(|w| {
+            !matches!(
+                *w,
+                "const" | "volatile" | "__user" | "__attribute__((btf_type_tag(\"user\")))"
+            )
+        })
         .collect::<Vec<_>>()
         .join(" ");
     if let Some((bits, s)) = int_by_name(&cleaned) {
         return Type::Int { bits, signed: s };
     }
     if cleaned.starts_with("struct ") || cleaned.starts_with("union ") {
-        return Type::Record(Box::new(Record { name: cleaned, size: size.max(8), fields: Vec::new() }));
+        return Type::Record(Box::new(Record {
+            name: cleaned,
+            size: size.max(8),
+            fields: Vec::new(),
+        }));
     }
     match size {
-        1 | 2 | 4 | 8 => Type::Int { bits: (size * 8) as u8, signed },
+        1 | 2 | 4 | 8 => Type::Int {
+            bits: (size * 8) as u8,
+            signed,
+        },
         _ => Type::Int { bits: 64, signed },
     }
 }
@@ -68,8 +98,13 @@ impl Checker<'_> {
     pub(super) fn resolve_type(&mut self, t: &TypeExpr) -> Option<Type> {
         let mut base = match &t.base {
             TypeName::Named(n) => match n.as_str() {
-                "void" => Type::Int { bits: 8, signed: false },
-                "string" => Type::Str { len: self.opts.strlen },
+                "void" => Type::Int {
+                    bits: 8,
+                    signed: false,
+                },
+                "string" => Type::Str {
+                    len: self.opts.strlen,
+                },
                 "buffer" => Type::Buffer { len: 64 },
                 _ => match int_by_name(n) {
                     Some((bits, signed)) => Type::Int { bits, signed },
@@ -77,21 +112,34 @@ impl Checker<'_> {
                         if let Some(r) = self.lookup_record(n) {
                             Type::Record(Box::new(r))
                         } else {
-                            self.error(format!("unknown type `{n}`"), t.span)
-                                .suggest(n, &["uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64"]);
+                            self.error(format!("unknown type `{n}`"), t.span).suggest(
+                                n,
+                                &[
+                                    "uint8", "int8", "uint16", "int16", "uint32", "int32",
+                                    "uint64", "int64",
+                                ],
+                            );
                             return None;
                         }
                     }
                 },
             },
             TypeName::Struct(n) | TypeName::Union(n) => {
-                let kw = if matches!(t.base, TypeName::Union(_)) { "union" } else { "struct" };
+                let kw = if matches!(t.base, TypeName::Union(_)) {
+                    "union"
+                } else {
+                    "struct"
+                };
                 let full = format!("{kw} {n}");
                 match self.lookup_record(&full) {
                     Some(r) => Type::Record(Box::new(r)),
                     // A pointer to an unknown struct is still a valid pointer; only a
                     // member access through it needs the layout.
-                    None if t.pointers > 0 => Type::Record(Box::new(Record { name: full, size: 0, fields: Vec::new() })),
+                    None if t.pointers > 0 => Type::Record(Box::new(Record {
+                        name: full,
+                        size: 0,
+                        fields: Vec::new(),
+                    })),
                     None => {
                         self.error(format!("unknown {full}"), t.span).help.push(
                             "rbt takes kernel types from BTF (/sys/kernel/btf/vmlinux) and script definitions".into(),
@@ -100,20 +148,33 @@ impl Checker<'_> {
                     }
                 }
             }
-            TypeName::Enum(_) => Type::Int { bits: 64, signed: false },
+            TypeName::Enum(_) => Type::Int {
+                bits: 64,
+                signed: false,
+            },
             TypeName::AnonRecord { union, fields } => {
                 let r = super::ctypes::layout_record(self, "anonymous", fields, *union)?;
                 Type::Record(Box::new(r))
             }
         };
         for _ in 0..t.pointers {
-            let space = if self.probe.user { AddrSpace::User } else { AddrSpace::Kernel };
-            base = Type::Pointer { to: Box::new(base), space };
+            let space = if self.probe.user {
+                AddrSpace::User
+            } else {
+                AddrSpace::Kernel
+            };
+            base = Type::Pointer {
+                to: Box::new(base),
+                space,
+            };
         }
         for len in t.array.iter().rev() {
             base = match base {
                 Type::Int { bits: 8, .. } => Type::Str { len: *len as u32 },
-                other => Type::Array { elem: Box::new(other), len: *len as u32 },
+                other => Type::Array {
+                    elem: Box::new(other),
+                    len: *len as u32,
+                },
             };
         }
         Some(base)
@@ -130,7 +191,12 @@ impl Checker<'_> {
 }
 
 /// Lays out a script-defined struct or union with C's natural alignment.
-pub(super) fn layout_record(c: &mut Checker<'_>, name: &str, fields: &[CField], union: bool) -> Option<Record> {
+pub(super) fn layout_record(
+    c: &mut Checker<'_>,
+    name: &str,
+    fields: &[CField],
+    union: bool,
+) -> Option<Record> {
     let mut out = Vec::new();
     let mut at = 0u32;
     let mut size = 0u32;
@@ -147,7 +213,13 @@ pub(super) fn layout_record(c: &mut Checker<'_>, name: &str, fields: &[CField], 
         at = offset + fsize;
         size = size.max(at);
         if let Some(n) = &f.name {
-            out.push(Field { name: n.name.clone(), offset, ty, bitfield: None, data_loc: false });
+            out.push(Field {
+                name: n.name.clone(),
+                offset,
+                ty,
+                bitfield: None,
+                data_loc: false,
+            });
         } else if let Type::Record(inner) = ty {
             // Anonymous members: their fields are reachable directly.
             out.extend(inner.fields.into_iter().map(|mut x| {
@@ -156,7 +228,11 @@ pub(super) fn layout_record(c: &mut Checker<'_>, name: &str, fields: &[CField], 
             }));
         }
     }
-    Some(Record { name: name.to_string(), size: size.div_ceil(align) * align, fields: out })
+    Some(Record {
+        name: name.to_string(),
+        size: size.div_ceil(align) * align,
+        fields: out,
+    })
 }
 
 #[cfg(test)]
@@ -165,9 +241,30 @@ mod tests {
 
     #[test]
     fn tracepoint_types() {
-        assert_eq!(parse_c_type("int", 4, true, false), Type::Int { bits: 32, signed: true });
-        assert_eq!(parse_c_type("char[16]", 16, true, false), Type::Str { len: 16 });
-        assert!(matches!(parse_c_type("const char *", 8, false, true), Type::Pointer { space: AddrSpace::User, .. }));
-        assert_eq!(parse_c_type("unsigned long", 8, false, false), Type::Int { bits: 64, signed: false });
+        assert_eq!(
+            parse_c_type("int", 4, true, false),
+            Type::Int {
+                bits: 32,
+                signed: true
+            }
+        );
+        assert_eq!(
+            parse_c_type("char[16]", 16, true, false),
+            Type::Str { len: 16 }
+        );
+        assert!(matches!(
+            parse_c_type("const char *", 8, false, true),
+            Type::Pointer {
+                space: AddrSpace::User,
+                ..
+            }
+        ));
+        assert_eq!(
+            parse_c_type("unsigned long", 8, false, false),
+            Type::Int {
+                bits: 64,
+                signed: false
+            }
+        );
     }
 }

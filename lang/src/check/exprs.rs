@@ -30,8 +30,15 @@ impl Checker<'_> {
     pub(super) fn const_int(&mut self, e: &ast::Expr) -> Option<i64> {
         match &e.kind {
             A::Int(i) => Some(*i as i64),
-            A::Unary { op: UnaryOp::Neg, expr } => self.const_int(expr).map(|v| -v),
-            A::Positional(n) => self.opts.params.get(*n as usize - 1).and_then(|p| p.parse().ok()),
+            A::Unary {
+                op: UnaryOp::Neg,
+                expr,
+            } => self.const_int(expr).map(|v| -v),
+            A::Positional(n) => self
+                .opts
+                .params
+                .get(*n as usize - 1)
+                .and_then(|p| p.parse().ok()),
             A::Ident(name) => self.defines.get(name).and_then(|v| parse_define_int(v)),
             _ => None,
         }
@@ -52,7 +59,11 @@ impl Checker<'_> {
                 let span = e.span;
                 match e.kind {
                     H::Tuple(elems) => {
-                        let elems = elems.into_iter().zip(want).map(|(x, t)| self.coerce(x, t)).collect();
+                        let elems = elems
+                            .into_iter()
+                            .zip(want)
+                            .map(|(x, t)| self.coerce(x, t))
+                            .collect();
                         mk(H::Tuple(elems), ty.clone(), span)
                     }
                     kind => mk(kind, e.ty, span),
@@ -65,7 +76,9 @@ impl Checker<'_> {
     /// The type a value takes when stored in a map or variable: strings widen to `strlen`.
     pub(super) fn storage_type(&self, t: &Type) -> Type {
         match t {
-            Type::Str { len } => Type::Str { len: (*len).max(self.opts.strlen) },
+            Type::Str { len } => Type::Str {
+                len: (*len).max(self.opts.strlen),
+            },
             Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
@@ -79,15 +92,24 @@ impl Checker<'_> {
                 let ty = if *i > i64::MAX as u64 { U64 } else { I64 };
                 mk(H::Int(*i as i64), ty, span)
             }
-            A::Str(bytes) => mk(H::Str(bytes.clone()), Type::Str { len: bytes.len() as u32 + 1 }, span),
+            A::Str(bytes) => mk(
+                H::Str(bytes.clone()),
+                Type::Str {
+                    len: bytes.len() as u32 + 1,
+                },
+                span,
+            ),
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
             A::Var(name) => match self.var_ids.get(name) {
                 Some(&id) => mk(H::Var(id), self.vars[id as usize].clone(), span),
                 None => {
                     let names: Vec<String> = self.var_ids.keys().cloned().collect();
-                    let d = Diagnostic::error(format!("variable {name} is used before it is assigned"), span)
-                        .with_label("undefined variable")
-                        .with_suggestion(name, names.iter().map(String::as_str));
+                    let d = Diagnostic::error(
+                        format!("variable {name} is used before it is assigned"),
+                        span,
+                    )
+                    .with_label("undefined variable")
+                    .with_suggestion(name, names.iter().map(String::as_str));
                     self.diags.push(d);
                     poisoned(span)
                 }
@@ -96,7 +118,13 @@ impl Checker<'_> {
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
                 Some(p) => match parse_define_int(p) {
                     Some(v) => mk(H::Int(v), I64, span),
-                    None => mk(H::Str(p.as_bytes().to_vec()), Type::Str { len: p.len() as u32 + 1 }, span),
+                    None => mk(
+                        H::Str(p.as_bytes().to_vec()),
+                        Type::Str {
+                            len: p.len() as u32 + 1,
+                        },
+                        span,
+                    ),
                 },
                 // bpftrace treats a missing positional parameter as 0 (or "" inside str()).
                 None => mk(H::Int(0), I64, span),
@@ -106,7 +134,11 @@ impl Checker<'_> {
             A::Call { func, args } => self.call_expr(func, args, span),
             A::Unary { op, expr } => self.unary(*op, expr, span),
             A::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
-            A::Ternary { cond, then, otherwise } => {
+            A::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let c = self.expr(cond);
                 self.require_int(&c, "a condition");
                 let t = self.expr(then);
@@ -116,24 +148,46 @@ impl Checker<'_> {
                     (a, b) if a.is_int() && b.is_int() => I64,
                     (a, b) if a == b => a.clone(),
                     (a, b) => {
-                        let msg = format!("the branches of `?:` have different types: {} and {}", a.display(), b.display());
+                        let msg = format!(
+                            "the branches of `?:` have different types: {} and {}",
+                            a.display(),
+                            b.display()
+                        );
                         self.error(msg, span);
                         I64
                     }
                 };
                 let t = self.coerce(t, &ty);
                 let o = self.coerce(o, &ty);
-                mk(H::Ternary { cond: Box::new(c), then: Box::new(t), otherwise: Box::new(o) }, ty, span)
+                mk(
+                    H::Ternary {
+                        cond: Box::new(c),
+                        then: Box::new(t),
+                        otherwise: Box::new(o),
+                    },
+                    ty,
+                    span,
+                )
             }
             A::Cast { ty, expr } => {
                 let inner = self.expr(expr);
-                let Some(target) = self.resolve_type(ty) else { return poisoned(span) };
+                let Some(target) = self.resolve_type(ty) else {
+                    return poisoned(span);
+                };
                 match (&inner.ty, &target) {
-                    (from, Type::Pointer { .. }) if from.is_int() || matches!(from, Type::Pointer { .. }) => {
+                    (from, Type::Pointer { .. })
+                        if from.is_int() || matches!(from, Type::Pointer { .. }) =>
+                    {
                         // Casting to a pointer retypes the address; no code is needed.
-                        Expr { ty: target, ..inner }
+                        Expr {
+                            ty: target,
+                            ..inner
+                        }
                     }
-                    (from, to) if (from.is_int() || matches!(from, Type::Pointer { .. })) && to.is_int() => {
+                    (from, to)
+                        if (from.is_int() || matches!(from, Type::Pointer { .. }))
+                            && to.is_int() =>
+                    {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
                     (from, Type::Array { .. }) if from.is_int() && from.size() == target.size() => {
@@ -171,17 +225,39 @@ impl Checker<'_> {
                     }
                     Type::Pointer { to, space } => {
                         let size = to.size().max(1);
-                        mk(H::Load { ptr: Box::new(base), offset: i as u32 * size, space }, *to, span)
+                        mk(
+                            H::Load {
+                                ptr: Box::new(base),
+                                offset: i as u32 * size,
+                                space,
+                            },
+                            *to,
+                            span,
+                        )
                     }
                     Type::Str { len } => {
                         if i < 0 || i as u32 >= len {
-                            self.error(format!("index {i} is out of bounds for string[{len}]"), idx.span);
+                            self.error(
+                                format!("index {i} is out of bounds for string[{len}]"),
+                                idx.span,
+                            );
                             return poisoned(span);
                         }
-                        self.member(base, i as u32, Type::Int { bits: 8, signed: true }, span)
+                        self.member(
+                            base,
+                            i as u32,
+                            Type::Int {
+                                bits: 8,
+                                signed: true,
+                            },
+                            span,
+                        )
                     }
                     other => {
-                        self.error(format!("cannot index a value of type {}", other.display()), span);
+                        self.error(
+                            format!("cannot index a value of type {}", other.display()),
+                            span,
+                        );
                         poisoned(span)
                     }
                 }
@@ -190,15 +266,28 @@ impl Checker<'_> {
                 let base = self.expr(expr);
                 match base.ty.clone() {
                     Type::Tuple(items) => match items.get(*index as usize) {
-                        Some(t) => mk(H::TupleIndex { expr: Box::new(base), index: *index }, t.clone(), span),
+                        Some(t) => mk(
+                            H::TupleIndex {
+                                expr: Box::new(base),
+                                index: *index,
+                            },
+                            t.clone(),
+                            span,
+                        ),
                         None => {
-                            let msg = format!("tuple index {index} is out of bounds for a tuple of {}", items.len());
+                            let msg = format!(
+                                "tuple index {index} is out of bounds for a tuple of {}",
+                                items.len()
+                            );
                             self.error(msg, span);
                             poisoned(span)
                         }
                     },
                     other => {
-                        self.error(format!("`.{index}` needs a tuple, but this is {}", other.display()), span);
+                        self.error(
+                            format!("`.{index}` needs a tuple, but this is {}", other.display()),
+                            span,
+                        );
                         poisoned(span)
                     }
                 }
@@ -236,7 +325,8 @@ impl Checker<'_> {
                             }
                         }
                         None => {
-                            let names: Vec<&str> = r.fields.iter().map(|x| x.name.as_str()).collect();
+                            let names: Vec<&str> =
+                                r.fields.iter().map(|x| x.name.as_str()).collect();
                             let msg = format!("{} has no field `{}`", r.name, f.name);
                             self.error(msg, f.span).suggest(&f.name, &names);
                             return poisoned(span);
@@ -252,9 +342,12 @@ impl Checker<'_> {
         let script_name = format!("@{}", name.name);
         let Some(info) = self.map_ids.get(&script_name) else {
             let names: Vec<String> = self.map_ids.keys().cloned().collect();
-            let d = Diagnostic::error(format!("map {script_name} is read but never assigned"), span)
-                .with_label("undefined map")
-                .with_suggestion(&script_name, names.iter().map(String::as_str));
+            let d = Diagnostic::error(
+                format!("map {script_name} is read but never assigned"),
+                span,
+            )
+            .with_label("undefined map")
+            .with_suggestion(&script_name, names.iter().map(String::as_str));
             self.diags.push(d);
             return poisoned(span);
         };
@@ -265,7 +358,10 @@ impl Checker<'_> {
             (Some(k), Some(kt)) => Some(Box::new(self.coerce(k, kt))),
             (None, None) => None,
             (Some(_), None) => {
-                self.error(format!("map {script_name} has no key, but is read with one"), span);
+                self.error(
+                    format!("map {script_name} has no key, but is read with one"),
+                    span,
+                );
                 return poisoned(span);
             }
             (None, Some(_)) => {
@@ -274,10 +370,23 @@ impl Checker<'_> {
             }
         };
         let ty = match &spec.value {
-            Type::Agg(Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max | Aggregation::Avg) => I64,
-            Type::Agg(agg @ (Aggregation::Stats | Aggregation::Hist { .. } | Aggregation::Lhist { .. })) => {
-                let msg = format!("a {} map cannot be read in a probe", stdlib::types::agg_name(*agg));
-                self.error(msg, span).help.push("it is printed when rbt exits, or with print()".into());
+            Type::Agg(
+                Aggregation::Count
+                | Aggregation::Sum
+                | Aggregation::Min
+                | Aggregation::Max
+                | Aggregation::Avg,
+            ) => I64,
+            Type::Agg(
+                agg @ (Aggregation::Stats | Aggregation::Hist { .. } | Aggregation::Lhist { .. }),
+            ) => {
+                let msg = format!(
+                    "a {} map cannot be read in a probe",
+                    stdlib::types::agg_name(*agg)
+                );
+                self.error(msg, span)
+                    .help
+                    .push("it is printed when rbt exits, or with print()".into());
                 return poisoned(span);
             }
             other => other.clone(),
@@ -320,27 +429,41 @@ impl Checker<'_> {
             Builtin::Retval => matches!(p, Some(Provider::Kretprobe | Provider::Uretprobe)),
             Builtin::Arg(_) => matches!(
                 p,
-                Some(Provider::Kprobe | Provider::Uprobe | Provider::Usdt | Provider::Rawtracepoint)
+                Some(
+                    Provider::Kprobe | Provider::Uprobe | Provider::Usdt | Provider::Rawtracepoint
+                )
             ),
             Builtin::Sarg(_) => matches!(p, Some(Provider::Kprobe | Provider::Uprobe)),
             Builtin::Func => matches!(
                 p,
-                Some(Provider::Kprobe | Provider::Kretprobe | Provider::Uprobe | Provider::Uretprobe)
+                Some(
+                    Provider::Kprobe | Provider::Kretprobe | Provider::Uprobe | Provider::Uretprobe
+                )
             ),
             Builtin::Args => matches!(p, Some(Provider::Tracepoint)),
-            Builtin::Ctx => !matches!(p, Some(Provider::Begin | Provider::End | Provider::Tracepoint)),
-            Builtin::Kstack | Builtin::Ustack => !matches!(p, Some(Provider::Begin | Provider::End)),
+            Builtin::Ctx => !matches!(
+                p,
+                Some(Provider::Begin | Provider::End | Provider::Tracepoint)
+            ),
+            Builtin::Kstack | Builtin::Ustack => {
+                !matches!(p, Some(Provider::Begin | Provider::End))
+            }
             Builtin::Cpid => self.opts.cpid.is_some(),
             _ => true,
         };
         if !ok {
             let pname = p.map_or("this", |p| p.name());
-            let mut d = Diagnostic::error(format!("the {} builtin cannot be used in {pname} probes", b.name()), span);
+            let mut d = Diagnostic::error(
+                format!("the {} builtin cannot be used in {pname} probes", b.name()),
+                span,
+            );
             d = match b {
                 Builtin::Retval => d.with_help("retval exists in kretprobe and uretprobe probes"),
                 Builtin::Args => d.with_help("args exists in tracepoint probes"),
                 Builtin::Cpid => d.with_help("cpid needs a command to trace: rbt -c 'CMD' ..."),
-                Builtin::Arg(_) | Builtin::Sarg(_) => d.with_help("argN exists in kprobe, uprobe and usdt probes"),
+                Builtin::Arg(_) | Builtin::Sarg(_) => {
+                    d.with_help("argN exists in kprobe, uprobe and usdt probes")
+                }
                 _ => d,
             };
             self.diags.push(d);
@@ -365,15 +488,31 @@ impl Checker<'_> {
                     }
                 }
                 Builtin::Username => Type::Username,
-                Builtin::Kstack => Type::Stack { user: false, mode: StackMode::Bpftrace, limit: 127 },
-                Builtin::Ustack => Type::Stack { user: true, mode: StackMode::Bpftrace, limit: 127 },
+                Builtin::Kstack => Type::Stack {
+                    user: false,
+                    mode: StackMode::Bpftrace,
+                    limit: 127,
+                },
+                Builtin::Ustack => Type::Stack {
+                    user: true,
+                    mode: StackMode::Bpftrace,
+                    limit: 127,
+                },
                 Builtin::Curtask => match self.lookup_record("struct task_struct") {
-                    Some(r) => Type::Pointer { to: Box::new(Type::Record(Box::new(r))), space: AddrSpace::Kernel },
+                    Some(r) => Type::Pointer {
+                        to: Box::new(Type::Record(Box::new(r))),
+                        space: AddrSpace::Kernel,
+                    },
                     None => U64,
                 },
-                Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
+                Builtin::Cpid => {
+                    return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span)
+                }
                 Builtin::Args => {
-                    self.error("args must be followed by a field: args.name or args->name", span);
+                    self.error(
+                        "args must be followed by a field: args.name or args->name",
+                        span,
+                    );
                     return poisoned(span);
                 }
                 Builtin::Pid
@@ -399,7 +538,13 @@ impl Checker<'_> {
                 return mk(H::Int(i), I64, span);
             }
             if let Some(s) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
-                return mk(H::Str(s.as_bytes().to_vec()), Type::Str { len: s.len() as u32 + 1 }, span);
+                return mk(
+                    H::Str(s.as_bytes().to_vec()),
+                    Type::Str {
+                        len: s.len() as u32 + 1,
+                    },
+                    span,
+                );
             }
             if v != name {
                 if let Some(i) = self.catalog.constant(v.trim()) {
@@ -410,7 +555,8 @@ impl Checker<'_> {
         if let Some(i) = self.catalog.constant(name) {
             return mk(H::Int(i), I64, span);
         }
-        let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|(n, _)| n.to_string()).collect();
+        let mut candidates: Vec<String> =
+            Builtin::NAMED.iter().map(|(n, _)| n.to_string()).collect();
         candidates.extend(self.defines.keys().cloned());
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), span)
             .with_label("not a builtin, constant or macro")
@@ -429,16 +575,46 @@ impl Checker<'_> {
                     UnaryOp::Not => (Unary::Not, Type::Bool),
                     _ => (Unary::BitNot, if inner.ty.is_signed() { I64 } else { U64 }),
                 };
-                mk(H::Unary { op, expr: Box::new(inner) }, ty, span)
+                mk(
+                    H::Unary {
+                        op,
+                        expr: Box::new(inner),
+                    },
+                    ty,
+                    span,
+                )
             }
             UnaryOp::Deref => match inner.ty.clone() {
-                Type::Pointer { to, space } => mk(H::Load { ptr: Box::new(inner), offset: 0, space }, *to, span),
+                Type::Pointer { to, space } => mk(
+                    H::Load {
+                        ptr: Box::new(inner),
+                        offset: 0,
+                        space,
+                    },
+                    *to,
+                    span,
+                ),
                 t if t.is_int() => {
-                    let space = if self.probe.user { AddrSpace::User } else { AddrSpace::Kernel };
-                    mk(H::Load { ptr: Box::new(inner), offset: 0, space }, U64, span)
+                    let space = if self.probe.user {
+                        AddrSpace::User
+                    } else {
+                        AddrSpace::Kernel
+                    };
+                    mk(
+                        H::Load {
+                            ptr: Box::new(inner),
+                            offset: 0,
+                            space,
+                        },
+                        U64,
+                        span,
+                    )
                 }
                 other => {
-                    self.error(format!("cannot dereference a value of type {}", other.display()), span);
+                    self.error(
+                        format!("cannot dereference a value of type {}", other.display()),
+                        span,
+                    );
                     poisoned(span)
                 }
             },
@@ -454,7 +630,15 @@ impl Checker<'_> {
         let r = self.expr(rhs);
         if l.ty.is_str() || r.ty.is_str() {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
-                return mk(H::StrCmp { equal: op == BinaryOp::Eq, lhs: Box::new(l), rhs: Box::new(r) }, Type::Bool, span);
+                return mk(
+                    H::StrCmp {
+                        equal: op == BinaryOp::Eq,
+                        lhs: Box::new(l),
+                        rhs: Box::new(r),
+                    },
+                    Type::Bool,
+                    span,
+                );
             }
             let msg = format!(
                 "`{}` cannot be applied to {} and {}",
@@ -462,7 +646,9 @@ impl Checker<'_> {
                 l.ty.display(),
                 r.ty.display()
             );
-            self.error(msg, span).help.push("strings can only be compared with == and !=".into());
+            self.error(msg, span)
+                .help
+                .push("strings can only be compared with == and !=".into());
             return poisoned(span);
         }
         self.require_int(&l, "the left operand");
@@ -482,18 +668,57 @@ impl Checker<'_> {
             },
             _ => arith_type(&l.ty, &r.ty),
         };
-        mk(H::Binary { op, lhs: Box::new(l), rhs: Box::new(r) }, ty, span)
+        mk(
+            H::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+            },
+            ty,
+            span,
+        )
     }
 
     /// A member of a record value (folding into the load when the record was loaded through a
     /// pointer, so only the member is read from memory).
     fn member(&mut self, base: Expr, offset: u32, ty: Type, span: Span) -> Expr {
         match base.kind {
-            H::Load { ptr, offset: o, space } => mk(H::Load { ptr, offset: o + offset, space }, ty, span),
-            H::TracepointField { offset: o, data_loc: false } => {
-                mk(H::TracepointField { offset: o + offset, data_loc: false }, ty, span)
-            }
-            kind => mk(H::Member { expr: Box::new(Expr { kind, ty: base.ty, span: base.span }), offset }, ty, span),
+            H::Load {
+                ptr,
+                offset: o,
+                space,
+            } => mk(
+                H::Load {
+                    ptr,
+                    offset: o + offset,
+                    space,
+                },
+                ty,
+                span,
+            ),
+            H::TracepointField {
+                offset: o,
+                data_loc: false,
+            } => mk(
+                H::TracepointField {
+                    offset: o + offset,
+                    data_loc: false,
+                },
+                ty,
+                span,
+            ),
+            kind => mk(
+                H::Member {
+                    expr: Box::new(Expr {
+                        kind,
+                        ty: base.ty,
+                        span: base.span,
+                    }),
+                    offset,
+                },
+                ty,
+                span,
+            ),
         }
     }
 
@@ -509,15 +734,26 @@ impl Checker<'_> {
             Type::Pointer { to, space } => match to.as_ref() {
                 Type::Record(r) => (r.clone(), Some(*space)),
                 other => {
-                    let msg = format!("`{}` needs a struct, but this points to {}", field.name, other.display());
+                    let msg = format!(
+                        "`{}` needs a struct, but this points to {}",
+                        field.name,
+                        other.display()
+                    );
                     self.error(msg, span);
                     return poisoned(span);
                 }
             },
             Type::Record(r) => (r.clone(), None),
             other => {
-                let msg = format!("cannot access field `{}` of a value of type {}", field.name, other.display());
-                self.error(msg, span).help.push("cast the value to a struct pointer first, e.g. ((struct sock *)arg0)->field".into());
+                let msg = format!(
+                    "cannot access field `{}` of a value of type {}",
+                    field.name,
+                    other.display()
+                );
+                self.error(msg, span).help.push(
+                    "cast the value to a struct pointer first, e.g. ((struct sock *)arg0)->field"
+                        .into(),
+                );
                 return poisoned(span);
             }
         };
@@ -525,7 +761,10 @@ impl Checker<'_> {
             match self.lookup_record(&record.name) {
                 Some(r) => Box::new(r),
                 None => {
-                    let msg = format!("unknown {}: no BTF or script definition describes it", record.name);
+                    let msg = format!(
+                        "unknown {}: no BTF or script definition describes it",
+                        record.name
+                    );
                     self.error(msg, span);
                     return poisoned(span);
                 }
@@ -540,15 +779,37 @@ impl Checker<'_> {
             return poisoned(span);
         };
         match via_pointer {
-            Some(space) => mk(H::Load { ptr: Box::new(base), offset: f.offset, space }, f.ty, span),
+            Some(space) => mk(
+                H::Load {
+                    ptr: Box::new(base),
+                    offset: f.offset,
+                    space,
+                },
+                f.ty,
+                span,
+            ),
             None => self.member(base, f.offset, f.ty, span),
         }
     }
 
     fn tracepoint_arg(&mut self, field: &ast::Ident, span: Span) -> Expr {
-        let Some(f) = self.probe.tracepoint_fields.iter().find(|f| f.name == field.name).cloned() else {
-            let names: Vec<String> = self.probe.tracepoint_fields.iter().map(|f| f.name.clone()).collect();
-            let msg = format!("tracepoint {} has no argument `{}`", self.probe.tracepoint_name, field.name);
+        let Some(f) = self
+            .probe
+            .tracepoint_fields
+            .iter()
+            .find(|f| f.name == field.name)
+            .cloned()
+        else {
+            let names: Vec<String> = self
+                .probe
+                .tracepoint_fields
+                .iter()
+                .map(|f| f.name.clone())
+                .collect();
+            let msg = format!(
+                "tracepoint {} has no argument `{}`",
+                self.probe.tracepoint_name, field.name
+            );
             let d = Diagnostic::error(msg, field.span)
                 .with_label("unknown argument")
                 .with_suggestion(&field.name, names.iter().map(String::as_str))
@@ -557,10 +818,26 @@ impl Checker<'_> {
             return poisoned(span);
         };
         if f.data_loc {
-            return mk(H::TracepointField { offset: f.offset, data_loc: true }, Type::Str { len: self.opts.strlen }, span);
+            return mk(
+                H::TracepointField {
+                    offset: f.offset,
+                    data_loc: true,
+                },
+                Type::Str {
+                    len: self.opts.strlen,
+                },
+                span,
+            );
         }
         let ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
-        mk(H::TracepointField { offset: f.offset, data_loc: false }, ty, span)
+        mk(
+            H::TracepointField {
+                offset: f.offset,
+                data_loc: false,
+            },
+            ty,
+            span,
+        )
     }
 
     fn call_expr(&mut self, func: &ast::Ident, args: &[ast::Expr], span: Span) -> Expr {
@@ -578,13 +855,24 @@ impl Checker<'_> {
         };
         if f.is_unsafe() && !self.opts.allow_unsafe {
             let msg = format!("{}() is an unsafe function", f.name());
-            self.error(msg, func.span).help.push("run with --unsafe to allow it".into());
+            self.error(msg, func.span)
+                .help
+                .push("run with --unsafe to allow it".into());
             return poisoned(span);
         }
         let argc = |this: &mut Self, min: usize, max: usize| -> bool {
             if args.len() < min || args.len() > max {
-                let want = if min == max { format!("{min}") } else { format!("{min} to {max}") };
-                let msg = format!("{}() takes {want} argument{}, but {} were given", f.name(), if max == 1 { "" } else { "s" }, args.len());
+                let want = if min == max {
+                    format!("{min}")
+                } else {
+                    format!("{min} to {max}")
+                };
+                let msg = format!(
+                    "{}() takes {want} argument{}, but {} were given",
+                    f.name(),
+                    if max == 1 { "" } else { "s" },
+                    args.len()
+                );
                 this.error(msg, span);
                 false
             } else {
@@ -592,7 +880,11 @@ impl Checker<'_> {
             }
         };
         let user = self.probe.user;
-        let space = if user { AddrSpace::User } else { AddrSpace::Kernel };
+        let space = if user {
+            AddrSpace::User
+        } else {
+            AddrSpace::Kernel
+        };
         match f {
             Function::Str => {
                 if !argc(self, 1, 2) {
@@ -604,12 +896,21 @@ impl Checker<'_> {
                     return e;
                 }
                 if !a[0].ty.is_int() && !matches!(a[0].ty, Type::Pointer { .. }) {
-                    let msg = format!("str() needs a pointer or integer address, but this is {}", a[0].ty.display());
+                    let msg = format!(
+                        "str() needs a pointer or integer address, but this is {}",
+                        a[0].ty.display()
+                    );
                     self.error(msg, a[0].span);
                     return poisoned(span);
                 }
                 if a[0].ty.is_int() {
-                    a[0].ty = Type::Pointer { to: Box::new(Type::Int { bits: 8, signed: true }), space };
+                    a[0].ty = Type::Pointer {
+                        to: Box::new(Type::Int {
+                            bits: 8,
+                            signed: true,
+                        }),
+                        space,
+                    };
                 }
                 let len = match a.get(1).map(|e| &e.kind) {
                     Some(H::Int(n)) => ((*n).max(0) as u32 + 1).min(self.opts.strlen),
@@ -631,7 +932,13 @@ impl Checker<'_> {
                     }
                 };
                 if a[0].ty.is_int() {
-                    a[0].ty = Type::Pointer { to: Box::new(Type::Int { bits: 8, signed: false }), space };
+                    a[0].ty = Type::Pointer {
+                        to: Box::new(Type::Int {
+                            bits: 8,
+                            signed: false,
+                        }),
+                        space,
+                    };
                 }
                 a.truncate(1);
                 mk(H::Call { func: f, args: a }, Type::Buffer { len }, span)
@@ -665,10 +972,20 @@ impl Checker<'_> {
                 let a = self.expr(&args[0]);
                 self.require_int(&a, "bswap()'s argument");
                 let ty = match a.ty {
-                    Type::Int { bits, .. } => Type::Int { bits, signed: false },
+                    Type::Int { bits, .. } => Type::Int {
+                        bits,
+                        signed: false,
+                    },
                     _ => U64,
                 };
-                mk(H::Call { func: f, args: vec![a] }, ty, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![a],
+                    },
+                    ty,
+                    span,
+                )
             }
             Function::Ntop => {
                 if !argc(self, 1, 2) {
@@ -676,9 +993,16 @@ impl Checker<'_> {
                 }
                 let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
                 let addr = &a[a.len() - 1];
-                let ok = addr.ty.is_int() || matches!(&addr.ty, Type::Array { len: 4 | 16, .. } | Type::Str { len: 4 | 16 });
+                let ok = addr.ty.is_int()
+                    || matches!(
+                        &addr.ty,
+                        Type::Array { len: 4 | 16, .. } | Type::Str { len: 4 | 16 }
+                    );
                 if !ok {
-                    let msg = format!("ntop() needs an integer or a 4/16-byte array, but this is {}", addr.ty.display());
+                    let msg = format!(
+                        "ntop() needs an integer or a 4/16-byte array, but this is {}",
+                        addr.ty.display()
+                    );
                     self.error(msg, addr.span);
                     return poisoned(span);
                 }
@@ -690,15 +1014,31 @@ impl Checker<'_> {
                 }
                 let mut a = self.expr(&args[0]);
                 if a.ty.is_int() {
-                    a.ty = Type::Pointer { to: Box::new(Type::Int { bits: 8, signed: false }), space };
+                    a.ty = Type::Pointer {
+                        to: Box::new(Type::Int {
+                            bits: 8,
+                            signed: false,
+                        }),
+                        space,
+                    };
                 }
                 let ok = matches!(&a.ty, Type::Pointer { .. }) || a.ty.size() >= 6;
                 if !ok {
-                    let msg = format!("macaddr() needs a pointer or a 6-byte array, but this is {}", a.ty.display());
+                    let msg = format!(
+                        "macaddr() needs a pointer or a 6-byte array, but this is {}",
+                        a.ty.display()
+                    );
                     self.error(msg, a.span);
                     return poisoned(span);
                 }
-                mk(H::Call { func: f, args: vec![a] }, Type::MacAddr, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![a],
+                    },
+                    Type::MacAddr,
+                    span,
+                )
             }
             Function::Ksym | Function::Usym | Function::Strerror | Function::CgroupPath => {
                 if !argc(self, 1, 1) {
@@ -712,18 +1052,35 @@ impl Checker<'_> {
                     Function::Strerror => Type::Strerror,
                     _ => Type::CgroupPath,
                 };
-                mk(H::Call { func: f, args: vec![a] }, ty, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![a],
+                    },
+                    ty,
+                    span,
+                )
             }
             Function::Kptr | Function::Uptr => {
                 if !argc(self, 1, 1) {
                     return poisoned(span);
                 }
                 let mut a = self.expr(&args[0]);
-                let want = if f == Function::Kptr { AddrSpace::Kernel } else { AddrSpace::User };
+                let want = if f == Function::Kptr {
+                    AddrSpace::Kernel
+                } else {
+                    AddrSpace::User
+                };
                 if let Type::Pointer { space, .. } = &mut a.ty {
                     *space = want;
                 } else if a.ty.is_int() {
-                    a.ty = Type::Pointer { to: Box::new(Type::Int { bits: 8, signed: false }), space: want };
+                    a.ty = Type::Pointer {
+                        to: Box::new(Type::Int {
+                            bits: 8,
+                            signed: false,
+                        }),
+                        space: want,
+                    };
                 }
                 a
             }
@@ -746,7 +1103,14 @@ impl Checker<'_> {
                 let ns = self.expr(&args[1]);
                 self.require_int(&ns, "strftime()'s timestamp");
                 let idx = mk(H::Int(idx as i64), I64, args[0].span);
-                mk(H::Call { func: f, args: vec![idx, ns] }, Type::Timestamp, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![idx, ns],
+                    },
+                    Type::Timestamp,
+                    span,
+                )
             }
             Function::Reg => {
                 if !argc(self, 1, 1) {
@@ -758,19 +1122,35 @@ impl Checker<'_> {
                 };
                 let name = String::from_utf8_lossy(name).into_owned();
                 if !stdlib::builtins::PT_REGS.iter().any(|(n, _)| *n == name) {
-                    let names: Vec<&str> = stdlib::builtins::PT_REGS.iter().map(|(n, _)| *n).collect();
-                    self.error(format!("unknown register `{name}`"), args[0].span).suggest(&name, &names);
+                    let names: Vec<&str> =
+                        stdlib::builtins::PT_REGS.iter().map(|(n, _)| *n).collect();
+                    self.error(format!("unknown register `{name}`"), args[0].span)
+                        .suggest(&name, &names);
                     return poisoned(span);
                 }
                 if !matches!(self.probe.context, Some(Context::PtRegs)) {
-                    self.error("reg() can only be used in kprobe, uprobe and usdt probes", span);
+                    self.error(
+                        "reg() can only be used in kprobe, uprobe and usdt probes",
+                        span,
+                    );
                     return poisoned(span);
                 }
                 let a = self.expr(&args[0]);
-                mk(H::Call { func: f, args: vec![a] }, U64, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![a],
+                    },
+                    U64,
+                    span,
+                )
             }
             Function::Kstack | Function::Ustack => {
-                let b = if f == Function::Kstack { Builtin::Kstack } else { Builtin::Ustack };
+                let b = if f == Function::Kstack {
+                    Builtin::Kstack
+                } else {
+                    Builtin::Ustack
+                };
                 if !self.builtin_allowed(b, span) || !argc(self, 0, 2) {
                     return poisoned(span);
                 }
@@ -788,7 +1168,18 @@ impl Checker<'_> {
                         }
                     }
                 }
-                mk(H::Call { func: f, args: Vec::new() }, Type::Stack { user: f == Function::Ustack, mode, limit }, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: Vec::new(),
+                    },
+                    Type::Stack {
+                        user: f == Function::Ustack,
+                        mode,
+                        limit,
+                    },
+                    span,
+                )
             }
             Function::Signal => {
                 if !argc(self, 1, 1) {
@@ -807,11 +1198,21 @@ impl Checker<'_> {
                     }
                     A::Int(n) if *n <= 64 => *n as i64,
                     _ => {
-                        self.error("signal() takes a signal name (\"SIGKILL\") or number", args[0].span);
+                        self.error(
+                            "signal() takes a signal name (\"SIGKILL\") or number",
+                            args[0].span,
+                        );
                         return poisoned(span);
                     }
                 };
-                mk(H::Call { func: f, args: vec![mk(H::Int(sig), I64, args[0].span)] }, Type::None, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![mk(H::Int(sig), I64, args[0].span)],
+                    },
+                    Type::None,
+                    span,
+                )
             }
             Function::Override => {
                 if !argc(self, 1, 1) {
@@ -823,7 +1224,14 @@ impl Checker<'_> {
                 }
                 let a = self.expr(&args[0]);
                 self.require_int(&a, "override()'s return code");
-                mk(H::Call { func: f, args: vec![a] }, Type::None, span)
+                mk(
+                    H::Call {
+                        func: f,
+                        args: vec![a],
+                    },
+                    Type::None,
+                    span,
+                )
             }
             Function::Kaddr => {
                 if !argc(self, 1, 1) {
@@ -855,12 +1263,25 @@ impl Checker<'_> {
                     Ok(std::net::IpAddr::V4(a)) => a.octets().to_vec(),
                     Ok(std::net::IpAddr::V6(a)) => a.octets().to_vec(),
                     Err(_) => {
-                        self.error(format!("`{text}` is not an IPv4 or IPv6 address"), args[0].span);
+                        self.error(
+                            format!("`{text}` is not an IPv4 or IPv6 address"),
+                            args[0].span,
+                        );
                         return poisoned(span);
                     }
                 };
                 let len = bytes.len() as u32;
-                mk(H::Str(bytes), Type::Array { elem: Box::new(Type::Int { bits: 8, signed: false }), len }, span)
+                mk(
+                    H::Str(bytes),
+                    Type::Array {
+                        elem: Box::new(Type::Int {
+                            bits: 8,
+                            signed: false,
+                        }),
+                        len,
+                    },
+                    span,
+                )
             }
             Function::HasKey => {
                 if !argc(self, 2, 2) {
@@ -875,15 +1296,27 @@ impl Checker<'_> {
                     return poisoned(span);
                 }
                 let Some(id) = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id) else {
-                    self.error(format!("map @{} is never assigned", name.name), args[0].span);
+                    self.error(
+                        format!("map @{} is never assigned", name.name),
+                        args[0].span,
+                    );
                     return poisoned(span);
                 };
-                let Some(key) = self.map_key(std::slice::from_ref(&args[1])) else { return poisoned(span) };
+                let Some(key) = self.map_key(std::slice::from_ref(&args[1])) else {
+                    return poisoned(span);
+                };
                 let key = match self.maps[id as usize].key.clone() {
                     Some(kt) => self.coerce(key, &kt),
                     None => key,
                 };
-                mk(H::HasKey { map: id, key: Box::new(key) }, Type::Bool, span)
+                mk(
+                    H::HasKey {
+                        map: id,
+                        key: Box::new(key),
+                    },
+                    Type::Bool,
+                    span,
+                )
             }
             Function::Printf
             | Function::Print
@@ -897,7 +1330,9 @@ impl Checker<'_> {
             | Function::Clear
             | Function::Zero => {
                 let msg = format!("{}() does not return a value", f.name());
-                self.error(msg, span).help.push("call it as a statement on its own".into());
+                self.error(msg, span)
+                    .help
+                    .push("call it as a statement on its own".into());
                 poisoned(span)
             }
             Function::Count
@@ -909,10 +1344,17 @@ impl Checker<'_> {
             | Function::Hist
             | Function::Lhist => {
                 let msg = format!("{}() must be assigned to a map", f.name());
-                self.error(msg, span).help.push(format!("e.g. @x = {}(...)", f.name()));
+                self.error(msg, span)
+                    .help
+                    .push(format!("e.g. @x = {}(...)", f.name()));
                 poisoned(span)
             }
-            Function::Len | Function::Uaddr | Function::Cgroupid | Function::Path | Function::Unwatch | Function::Skboutput => {
+            Function::Len
+            | Function::Uaddr
+            | Function::Cgroupid
+            | Function::Path
+            | Function::Unwatch
+            | Function::Skboutput => {
                 let msg = format!("{}() is not supported by rbt yet", f.name());
                 self.error(msg, func.span);
                 poisoned(span)
@@ -931,7 +1373,11 @@ fn arith_type(a: &Type, b: &Type) -> Type {
 
 /// Parses a `#define` value or positional parameter as an integer (decimal, hex, octal).
 pub(super) fn parse_define_int(v: &str) -> Option<i64> {
-    let v = v.trim().trim_start_matches('(').trim_end_matches(')').trim();
+    let v = v
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
     let (neg, v) = match v.strip_prefix('-') {
         Some(rest) => (true, rest),
         None => (false, v),
@@ -949,10 +1395,45 @@ pub(super) fn parse_define_int(v: &str) -> Option<i64> {
 
 fn signal_number(name: &str) -> Option<i64> {
     const SIGNALS: &[&str] = &[
-        "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1", "SIGSEGV",
-        "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN",
-        "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
-    let full = if name.starts_with("SIG") { name.to_string() } else { format!("SIG{name}") };
-    SIGNALS.iter().position(|s| *s == full).map(|i| i as i64 + 1)
+    let full = if name.starts_with("SIG") {
+        name.to_string()
+    } else {
+        format!("SIG{name}")
+    };
+    SIGNALS
+        .iter()
+        .position(|s| *s == full)
+        .map(|i| i as i64 + 1)
 }

@@ -137,7 +137,10 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.probe(probe, index, &mut probes, &mut probe_names);
     }
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
-        c.diags.push(Diagnostic::error("the script has no probes", Span::new(0, 0)).with_help("add one, e.g. BEGIN { printf(\"hello\\n\"); }"));
+        c.diags.push(
+            Diagnostic::error("the script has no probes", Span::new(0, 0))
+                .with_help("add one, e.g. BEGIN { printf(\"hello\\n\"); }"),
+        );
     }
     let ok = !c.diags.iter().any(Diagnostic::is_error);
     let script = ok.then(|| hir::Script {
@@ -148,7 +151,11 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
     });
-    Checked { script, diagnostics: c.diags, notes: c.notes }
+    Checked {
+        script,
+        diagnostics: c.diags,
+        notes: c.notes,
+    }
 }
 
 impl Checker<'_> {
@@ -163,7 +170,8 @@ impl Checker<'_> {
             ast::CDefKind::Struct(fields) | ast::CDefKind::Union(fields) => {
                 let union = matches!(def.kind, ast::CDefKind::Union(_));
                 let kw = if union { "union" } else { "struct" };
-                match ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union) {
+                match ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union)
+                {
                     Some(r) => {
                         self.records.insert(r.name.clone(), r);
                     }
@@ -187,7 +195,13 @@ impl Checker<'_> {
         }
     }
 
-    fn probe(&mut self, probe: &ast::Probe, index: usize, out: &mut Vec<hir::Probe>, names: &mut Vec<String>) {
+    fn probe(
+        &mut self,
+        probe: &ast::Probe,
+        index: usize,
+        out: &mut Vec<hir::Probe>,
+        names: &mut Vec<String>,
+    ) {
         let mut resolved = Vec::new();
         for ap in &probe.attach_points {
             if let Some(r) = self.resolve_attach(ap, self.catalog) {
@@ -200,8 +214,10 @@ impl Checker<'_> {
             self.vars.clear();
             self.var_ids.clear();
             self.loop_depth = 0;
-            let user = matches!(ap.provider, ast::Provider::Uprobe | ast::Provider::Uretprobe | ast::Provider::Usdt)
-                || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
+            let user = matches!(
+                ap.provider,
+                ast::Provider::Uprobe | ast::Provider::Uretprobe | ast::Provider::Usdt
+            ) || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
             self.probe = ProbeInfo {
                 provider: Some(ap.provider),
                 context: Some(r.context.clone()),
@@ -242,7 +258,13 @@ impl Checker<'_> {
     }
 
     /// Declares or checks a map's key and value types; returns its id.
-    fn map_id(&mut self, name: &ast::Ident, key: Option<Type>, value: Type, span: Span) -> Option<hir::MapId> {
+    fn map_id(
+        &mut self,
+        name: &ast::Ident,
+        key: Option<Type>,
+        value: Type,
+        span: Span,
+    ) -> Option<hir::MapId> {
         let script_name = format!("@{}", name.name);
         if let Some(info) = self.map_ids.get(&script_name) {
             let id = info.id;
@@ -260,7 +282,11 @@ impl Checker<'_> {
             if let (Some(have), Some(want)) = (&spec.key, &key) {
                 if !compatible(have, want) {
                     let d = Diagnostic::error(
-                        format!("map {script_name} key has type {}, but was first used with {}", want.display(), have.display()),
+                        format!(
+                            "map {script_name} key has type {}, but was first used with {}",
+                            want.display(),
+                            have.display()
+                        ),
                         span,
                     )
                     .with_secondary(first, "first used here");
@@ -292,14 +318,22 @@ impl Checker<'_> {
             _ => MapKind::Hash,
         };
         self.maps.push(MapSpec {
-            elf_name: format!("AT_{}", if name.name.is_empty() { "_".to_string() } else { name.name.clone() }),
+            elf_name: format!(
+                "AT_{}",
+                if name.name.is_empty() {
+                    "_".to_string()
+                } else {
+                    name.name.clone()
+                }
+            ),
             script_name: Some(script_name.clone()),
             kind,
             key,
             value,
             max_entries: self.opts.map_keys_max,
         });
-        self.map_ids.insert(script_name, MapInfo { id, first: span });
+        self.map_ids
+            .insert(script_name, MapInfo { id, first: span });
         Some(id)
     }
 
@@ -315,8 +349,14 @@ impl Checker<'_> {
         if let Some(&id) = self.var_ids.get(name) {
             let have = &self.vars[id as usize];
             if !compatible(have, ty) {
-                let msg = format!("variable {name} holds {}, but is assigned {}", have.display(), ty.display());
-                self.error(msg, span).help.push("a variable's type is fixed by its first assignment".into());
+                let msg = format!(
+                    "variable {name} holds {}, but is assigned {}",
+                    have.display(),
+                    ty.display()
+                );
+                self.error(msg, span)
+                    .help
+                    .push("a variable's type is fixed by its first assignment".into());
                 return None;
             }
             return Some(id);
@@ -337,12 +377,16 @@ fn compatible(a: &Type, b: &Type) -> bool {
         (x, y) if x.is_int() && y.is_int() => true,
         (Type::Pointer { .. }, y) if y.is_int() => true,
         (x, Type::Pointer { .. }) if x.is_int() => true,
-        (Type::Tuple(xs), Type::Tuple(ys)) => xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| compatible(x, y)),
+        (Type::Tuple(xs), Type::Tuple(ys)) => {
+            xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| compatible(x, y))
+        }
         (Type::Agg(x), Type::Agg(y)) => std::mem::discriminant(x) == std::mem::discriminant(y),
         (x, y) => x == y,
     }
 }
 
 fn sanitize(s: &str) -> String {
-    s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }

@@ -25,14 +25,25 @@ impl Checker<'_> {
         let push = |out: &mut Vec<Stmt>, kind| out.push(Stmt { kind, span });
         match &s.kind {
             S::Expr(e) => match &e.kind {
-                A::Call { func, args } if Function::from_name(&func.name).is_some_and(is_statement_fn) => {
+                A::Call { func, args }
+                    if Function::from_name(&func.name).is_some_and(is_statement_fn) =>
+                {
                     if let Some(k) = self.statement_call(func, args, e.span) {
                         push(out, k);
                     }
                 }
-                A::IncDec { target, increment, .. } => {
-                    let one = ast::Expr { kind: A::Int(1), span: e.span };
-                    let op = if *increment { BinaryOp::Add } else { BinaryOp::Sub };
+                A::IncDec {
+                    target, increment, ..
+                } => {
+                    let one = ast::Expr {
+                        kind: A::Int(1),
+                        span: e.span,
+                    };
+                    let op = if *increment {
+                        BinaryOp::Add
+                    } else {
+                        BinaryOp::Sub
+                    };
                     if let Some(k) = self.assign(target, Some(op), &one, e.span) {
                         push(out, k);
                     }
@@ -62,13 +73,23 @@ impl Checker<'_> {
                         self.var(&var.name, &ty, var.span);
                     }
                     (None, None) => {
-                        self.error(format!("`let {}` needs a type or an initial value", var.name), span)
-                            .help
-                            .push(format!("e.g. let {}: uint64; or let {} = 0;", var.name, var.name));
+                        self.error(
+                            format!("`let {}` needs a type or an initial value", var.name),
+                            span,
+                        )
+                        .help
+                        .push(format!(
+                            "e.g. let {}: uint64; or let {} = 0;",
+                            var.name, var.name
+                        ));
                     }
                 }
             }
-            S::If { cond, then, otherwise } => {
+            S::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let c = self.expr(cond);
                 self.require_int(&c, "an if condition");
                 let then = self.block(then);
@@ -81,14 +102,27 @@ impl Checker<'_> {
                         v
                     }
                 };
-                push(out, StmtKind::If { cond: c, then, otherwise });
+                push(
+                    out,
+                    StmtKind::If {
+                        cond: c,
+                        then,
+                        otherwise,
+                    },
+                );
             }
             S::Unroll { count, body } => {
                 let n = self.const_int(count);
                 match n {
                     Some(n) if (1..=100).contains(&n) => {
                         let body = self.block(body);
-                        push(out, StmtKind::Unroll { count: n as u32, body });
+                        push(
+                            out,
+                            StmtKind::Unroll {
+                                count: n as u32,
+                                body,
+                            },
+                        );
                     }
                     _ => {
                         self.error("unroll needs a constant count from 1 to 100", count.span);
@@ -103,16 +137,31 @@ impl Checker<'_> {
                 self.loop_depth -= 1;
                 push(out, StmtKind::While { cond: c, body });
             }
-            S::ForRange { var, start, end, body } => {
+            S::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => {
                 let s = self.expr(start);
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
-                let Some(id) = self.var(&var.name, &I64, var.span) else { return };
+                let Some(id) = self.var(&var.name, &I64, var.span) else {
+                    return;
+                };
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
-                push(out, StmtKind::ForRange { var: id, start: s, end: e, body });
+                push(
+                    out,
+                    StmtKind::ForRange {
+                        var: id,
+                        start: s,
+                        end: e,
+                        body,
+                    },
+                );
             }
             S::ForMap { map, .. } => {
                 self.error("`for` over a map is not supported by rbt yet", map.span)
@@ -121,10 +170,21 @@ impl Checker<'_> {
             }
             S::Break | S::Continue => {
                 if self.loop_depth == 0 {
-                    let what = if matches!(s.kind, S::Break) { "break" } else { "continue" };
+                    let what = if matches!(s.kind, S::Break) {
+                        "break"
+                    } else {
+                        "continue"
+                    };
                     self.error(format!("`{what}` outside a loop"), span);
                 } else {
-                    push(out, if matches!(s.kind, S::Break) { StmtKind::Break } else { StmtKind::Continue });
+                    push(
+                        out,
+                        if matches!(s.kind, S::Break) {
+                            StmtKind::Break
+                        } else {
+                            StmtKind::Continue
+                        },
+                    );
                 }
             }
             S::Return(value) => {
@@ -141,7 +201,13 @@ impl Checker<'_> {
     }
 
     /// `target = value` / `target op= value` for variables and maps.
-    fn assign(&mut self, target: &ast::Expr, op: Option<BinaryOp>, value: &ast::Expr, span: crate::ast::Span) -> Option<StmtKind> {
+    fn assign(
+        &mut self,
+        target: &ast::Expr,
+        op: Option<BinaryOp>,
+        value: &ast::Expr,
+        span: crate::ast::Span,
+    ) -> Option<StmtKind> {
         // Aggregations: `@m[k] = count()`.
         if let A::Call { func, args } = &value.kind {
             if let Some(agg_fn) = Function::from_name(&func.name).filter(|f| aggregation_fn(*f)) {
@@ -150,7 +216,10 @@ impl Checker<'_> {
                     return None;
                 };
                 if op.is_some() {
-                    self.error("aggregations cannot be combined with a compound assignment", span);
+                    self.error(
+                        "aggregations cannot be combined with a compound assignment",
+                        span,
+                    );
                     return None;
                 }
                 return self.aggregate(name, keys, agg_fn, args, span);
@@ -160,7 +229,11 @@ impl Checker<'_> {
             None => self.expr(value),
             Some(op) => {
                 let combined = ast::Expr {
-                    kind: A::Binary { op, lhs: Box::new(target.clone()), rhs: Box::new(value.clone()) },
+                    kind: A::Binary {
+                        op,
+                        lhs: Box::new(target.clone()),
+                        rhs: Box::new(value.clone()),
+                    },
                     span,
                 };
                 self.expr(&combined)
@@ -174,7 +247,10 @@ impl Checker<'_> {
                 };
                 let id = self.var(name, &rhs.ty.clone(), target.span)?;
                 let rhs = self.coerce(rhs, &ty);
-                Some(StmtKind::AssignVar { var: id, value: rhs })
+                Some(StmtKind::AssignVar {
+                    var: id,
+                    value: rhs,
+                })
             }
             A::Map { name, keys } => {
                 if matches!(rhs.ty, Type::None) {
@@ -186,7 +262,13 @@ impl Checker<'_> {
                 let id = self.map_id(name, key.as_ref().map(|k| k.ty.clone()), value_ty, span)?;
                 let spec = self.maps[id as usize].clone();
                 if let Type::Agg(_) = spec.value {
-                    self.error(format!("map @{} holds an aggregation and cannot be assigned a value", name.name), span);
+                    self.error(
+                        format!(
+                            "map @{} holds an aggregation and cannot be assigned a value",
+                            name.name
+                        ),
+                        span,
+                    );
                     return None;
                 }
                 let key = match (key, &spec.key) {
@@ -194,10 +276,17 @@ impl Checker<'_> {
                     (k, _) => k,
                 };
                 let rhs = self.coerce(rhs, &spec.value);
-                Some(StmtKind::AssignMap { map: id, key, value: rhs })
+                Some(StmtKind::AssignMap {
+                    map: id,
+                    key,
+                    value: rhs,
+                })
             }
             _ => {
-                self.error("only variables ($x) and maps (@x) can be assigned to", target.span);
+                self.error(
+                    "only variables ($x) and maps (@x) can be assigned to",
+                    target.span,
+                );
                 None
             }
         }
@@ -218,7 +307,14 @@ impl Checker<'_> {
             _ => (1, 1),
         };
         if args.len() < min_args || args.len() > max_args {
-            self.error(format!("{}() takes {min_args}..{max_args} arguments, but {} were given", f.name(), args.len()), span);
+            self.error(
+                format!(
+                    "{}() takes {min_args}..{max_args} arguments, but {} were given",
+                    f.name(),
+                    args.len()
+                ),
+                span,
+            );
             return None;
         }
         let value = args.first().map(|a| {
@@ -265,10 +361,19 @@ impl Checker<'_> {
             }
         };
         let key = self.map_key(keys);
-        let id = self.map_id(name, key.as_ref().map(|k| k.ty.clone()), Type::Agg(agg), span)?;
+        let id = self.map_id(
+            name,
+            key.as_ref().map(|k| k.ty.clone()),
+            Type::Agg(agg),
+            span,
+        )?;
         let spec = self.maps[id as usize].clone();
         if spec.value != Type::Agg(agg) {
-            let msg = format!("map @{} was first used with different {}() arguments", name.name, f.name());
+            let msg = format!(
+                "map @{} was first used with different {}() arguments",
+                name.name,
+                f.name()
+            );
             self.error(msg, span);
             return None;
         }
@@ -276,17 +381,30 @@ impl Checker<'_> {
             (Some(k), Some(kt)) => Some(self.coerce(k, kt)),
             (k, _) => k,
         };
-        Some(StmtKind::Aggregate { map: id, key, agg, value })
+        Some(StmtKind::Aggregate {
+            map: id,
+            key,
+            agg,
+            value,
+        })
     }
 
     /// Parses a format string argument and checks the arguments against it.
-    fn format_args(&mut self, fname: &str, args: &[ast::Expr], span: crate::ast::Span) -> Option<(Vec<Piece>, Vec<Expr>)> {
+    fn format_args(
+        &mut self,
+        fname: &str,
+        args: &[ast::Expr],
+        span: crate::ast::Span,
+    ) -> Option<(Vec<Piece>, Vec<Expr>)> {
         let Some(first) = args.first() else {
             self.error(format!("{fname}() needs a format string"), span);
             return None;
         };
         let A::Str(fmt) = &first.kind else {
-            self.error(format!("{fname}()'s first argument must be a literal format string"), first.span);
+            self.error(
+                format!("{fname}()'s first argument must be a literal format string"),
+                first.span,
+            );
             return None;
         };
         let fmt_text = String::from_utf8_lossy(fmt).into_owned();
@@ -304,7 +422,12 @@ impl Checker<'_> {
         let want = format::arg_count(&pieces);
         let rest = &args[1..];
         if rest.len() != want {
-            let msg = format!("the format string has {want} specifier{}, but {} argument{} given", if want == 1 { "" } else { "s" }, rest.len(), if rest.len() == 1 { " was" } else { "s were" });
+            let msg = format!(
+                "the format string has {want} specifier{}, but {} argument{} given",
+                if want == 1 { "" } else { "s" },
+                rest.len(),
+                if rest.len() == 1 { " was" } else { "s were" }
+            );
             self.error(msg, span);
             return None;
         }
@@ -319,11 +442,23 @@ impl Checker<'_> {
         for (a, spec) in rest.iter().zip(specs) {
             let e = self.expr(a);
             if spec.conv.wants_int() && !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
-                let msg = format!("%{} expects an integer, but this is {}", conv_letter(spec.conv), e.ty.display());
-                self.error(msg, e.span).help.push("use %s to print strings and other values".into());
+                let msg = format!(
+                    "%{} expects an integer, but this is {}",
+                    conv_letter(spec.conv),
+                    e.ty.display()
+                );
+                self.error(msg, e.span)
+                    .help
+                    .push("use %s to print strings and other values".into());
             }
             if spec.conv.wants_buffer() && !matches!(e.ty, Type::Buffer { .. }) {
-                self.error(format!("%r expects a buffer (from buf()), but this is {}", e.ty.display()), e.span);
+                self.error(
+                    format!(
+                        "%r expects a buffer (from buf()), but this is {}",
+                        e.ty.display()
+                    ),
+                    e.span,
+                );
             }
             let ty = match &e.ty {
                 t if t.is_int() => {
@@ -341,10 +476,17 @@ impl Checker<'_> {
         Some((pieces, out))
     }
 
-    fn statement_call(&mut self, func: &ast::Ident, args: &[ast::Expr], span: crate::ast::Span) -> Option<StmtKind> {
+    fn statement_call(
+        &mut self,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        span: crate::ast::Span,
+    ) -> Option<StmtKind> {
         let f = Function::from_name(&func.name)?;
         if f.is_unsafe() && !self.opts.allow_unsafe {
-            self.error(format!("{}() is an unsafe function", f.name()), func.span).help.push("run with --unsafe to allow it".into());
+            self.error(format!("{}() is an unsafe function", f.name()), func.span)
+                .help
+                .push("run with --unsafe to allow it".into());
             return None;
         }
         match f {
@@ -352,9 +494,18 @@ impl Checker<'_> {
                 let (pieces, args) = self.format_args(f.name(), args, span)?;
                 let types = args.iter().map(|a| a.ty.clone()).collect();
                 let event = match f {
-                    Function::Printf => Event::Printf { format: pieces, args: types },
-                    Function::Cat => Event::Cat { format: pieces, args: types },
-                    _ => Event::System { format: pieces, args: types },
+                    Function::Printf => Event::Printf {
+                        format: pieces,
+                        args: types,
+                    },
+                    Function::Cat => Event::Cat {
+                        format: pieces,
+                        args: types,
+                    },
+                    _ => Event::System {
+                        format: pieces,
+                        args: types,
+                    },
                 };
                 let id = self.event(event);
                 Some(StmtKind::Emit { event: id, args })
@@ -375,11 +526,18 @@ impl Checker<'_> {
                     }
                 };
                 let id = self.event(Event::Time { format });
-                Some(StmtKind::Emit { event: id, args: Vec::new() })
+                Some(StmtKind::Emit {
+                    event: id,
+                    args: Vec::new(),
+                })
             }
             Function::Exit => {
                 let code = match args {
-                    [] => Expr { kind: H::Int(0), ty: I64, span },
+                    [] => Expr {
+                        kind: H::Int(0),
+                        ty: I64,
+                        span,
+                    },
                     [c] => {
                         let e = self.expr(c);
                         self.require_int(&e, "exit()'s code");
@@ -391,7 +549,10 @@ impl Checker<'_> {
                     }
                 };
                 let id = self.event(Event::Exit);
-                Some(StmtKind::Emit { event: id, args: vec![code] })
+                Some(StmtKind::Emit {
+                    event: id,
+                    args: vec![code],
+                })
             }
             Function::Print => {
                 let (first, rest) = args.split_first().or_else(|| {
@@ -410,13 +571,19 @@ impl Checker<'_> {
                             match self.const_int(a) {
                                 Some(n) if n >= 0 => nums.push(n as u64),
                                 _ => {
-                                    self.error("print()'s top and divisor must be non-negative constants", a.span);
+                                    self.error(
+                                        "print()'s top and divisor must be non-negative constants",
+                                        a.span,
+                                    );
                                     return None;
                                 }
                             }
                         }
                         if nums.len() > 2 {
-                            self.error("print(@map[, top[, divisor]]) takes at most three arguments", span);
+                            self.error(
+                                "print(@map[, top[, divisor]]) takes at most three arguments",
+                                span,
+                            );
                             return None;
                         }
                         let event = Event::PrintMap {
@@ -425,7 +592,10 @@ impl Checker<'_> {
                             div: nums.get(1).copied().unwrap_or(1).max(1),
                         };
                         let id = self.event(event);
-                        return Some(StmtKind::Emit { event: id, args: Vec::new() });
+                        return Some(StmtKind::Emit {
+                            event: id,
+                            args: Vec::new(),
+                        });
                     }
                 }
                 if !rest.is_empty() {
@@ -436,7 +606,10 @@ impl Checker<'_> {
                 let ty = self.storage_type(&v.ty);
                 let v = self.coerce(v, &ty);
                 let id = self.event(Event::PrintValue { ty });
-                Some(StmtKind::Emit { event: id, args: vec![v] })
+                Some(StmtKind::Emit {
+                    event: id,
+                    args: vec![v],
+                })
             }
             Function::Clear | Function::Zero => {
                 let [a] = args else {
@@ -444,17 +617,30 @@ impl Checker<'_> {
                     return None;
                 };
                 let A::Map { name, keys } = &a.kind else {
-                    self.error(format!("{}() takes a map, e.g. {}(@x)", f.name(), f.name()), a.span);
+                    self.error(
+                        format!("{}() takes a map, e.g. {}(@x)", f.name(), f.name()),
+                        a.span,
+                    );
                     return None;
                 };
                 if !keys.is_empty() {
-                    self.error(format!("{}() takes the whole map, without a key", f.name()), a.span);
+                    self.error(
+                        format!("{}() takes the whole map, without a key", f.name()),
+                        a.span,
+                    );
                     return None;
                 }
                 let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id)?;
-                let event = if f == Function::Clear { Event::Clear { map: id } } else { Event::Zero { map: id } };
+                let event = if f == Function::Clear {
+                    Event::Clear { map: id }
+                } else {
+                    Event::Zero { map: id }
+                };
                 let id = self.event(event);
-                Some(StmtKind::Emit { event: id, args: Vec::new() })
+                Some(StmtKind::Emit {
+                    event: id,
+                    args: Vec::new(),
+                })
             }
             Function::Delete => {
                 let [a] = args else {
@@ -478,7 +664,10 @@ impl Checker<'_> {
                 Some(StmtKind::Delete { map: id, key })
             }
             Function::Join | Function::Debugf => {
-                self.error(format!("{}() is not supported by rbt yet", f.name()), func.span);
+                self.error(
+                    format!("{}() is not supported by rbt yet", f.name()),
+                    func.span,
+                );
                 None
             }
             _ => None,
@@ -506,7 +695,14 @@ fn is_statement_fn(f: Function) -> bool {
 fn aggregation_fn(f: Function) -> bool {
     matches!(
         f,
-        Function::Count | Function::Sum | Function::Avg | Function::Min | Function::Max | Function::Stats | Function::Hist | Function::Lhist
+        Function::Count
+            | Function::Sum
+            | Function::Avg
+            | Function::Min
+            | Function::Max
+            | Function::Stats
+            | Function::Hist
+            | Function::Lhist
     )
 }
 
