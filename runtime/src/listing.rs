@@ -687,6 +687,9 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
     let typed = f.name.as_str();
     // Candidates as (full probe, name field).
     let mut cands: Vec<(String, String)> = Vec::new();
+    // A candidate with the very name written is normally the probe that did not match
+    // (e.g. another category); it becomes a suggestion only when a qualifier was the typo.
+    let mut same_name_ok = false;
     let mut renamed: Vec<(String, String)> = Vec::new();
     let target = Glob::new(&f.target);
     match p {
@@ -772,6 +775,7 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             }
             // Prefer the written provider; if nothing there is close, the provider may be the typo.
             let any_in = all.iter().any(|(i, _, _)| *i);
+            same_name_ok = !any_in;
             cands.extend(
                 all.into_iter()
                     .filter(|(i, _, _)| *i || !any_in)
@@ -795,7 +799,7 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
         }
         Provider::Special | Provider::Profile | Provider::Interval | Provider::Watchpoint => {}
     }
-    rank(typed, renamed, cands)
+    rank(typed, renamed, cands, same_name_ok)
 }
 
 /// Pick the closest candidates: renamed-symbol matches first, then by edit distance.
@@ -803,6 +807,7 @@ fn rank(
     typed: &str,
     renamed: Vec<(String, String)>,
     cands: Vec<(String, String)>,
+    same_name_ok: bool,
 ) -> Vec<Suggestion> {
     // Allow roughly one typo per four characters, at least two: "opnat" → "openat" is one edit,
     // while unrelated names of similar length stay out.
@@ -817,7 +822,7 @@ fn rank(
         .collect();
     let mut scored: Vec<Suggestion> = cands
         .into_iter()
-        .filter(|(_, n)| n != typed && n.len().abs_diff(typed.len()) <= limit)
+        .filter(|(_, n)| (same_name_ok || n != typed) && n.len().abs_diff(typed.len()) <= limit)
         .filter_map(|(probe, name)| {
             let d = strsim::levenshtein(typed, &name);
             (d <= limit).then_some(Suggestion {

@@ -21,8 +21,11 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Reports a skipped test on the real stderr: `eprintln!` would be swallowed by the test
+/// harness's output capture for a test that then passes.
 fn skip(test: &str, why: &str) {
-    eprintln!("SKIP {test}: {why}");
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIP {test}: {why}");
 }
 
 fn list_str(pattern: Option<&str>, verbose: bool, pid: Option<u32>) -> Result<String, ListError> {
