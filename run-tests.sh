@@ -6,11 +6,11 @@ set -eu
 cd "$(dirname "$0")"
 export CARGO_TERM_COLOR=never
 echo "== tiers 1, 2, 4: cargo test (workspace)"
-cargo test --workspace --release
+cargo test --workspace
 echo "== tier 3: kprobes in a Debian 6.1 kernel under qemu"
 if [ "$(id -u)" = 0 ]; then
     sh tests/vm/setup.sh
-    sh tests/vm/test-seed-scripts.sh ./target/release/rbt
+    cargo build --bin rbt && sh tests/vm/test-seed-scripts.sh ./target/debug/rbt
 else
     echo "skipped: the VM tier needs root"
 fi

@@ -205,6 +205,17 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
     // Only "more letters" expected right after a keyword means the keyword itself was not
     // allowed there (`$x = return;`): pest's furthest attempt is the keyword's end check.
     if underscore && tokens.is_empty() {
+        if let Some((_, _, kw)) = prev
+            .as_ref()
+            .filter(|(_, _, p)| ["struct", "union", "enum"].contains(&p.as_str()))
+        {
+            return Diagnostic::error(
+                format!("expected a name after `{kw}`, found {}", show(&found)),
+                span,
+            )
+            .with_label(found_label)
+            .with_help(format!("write the type as `{kw} name`"));
+        }
         if let Some((ks, ke, kw)) = prev
             .as_ref()
             .filter(|(_, e, p)| *e == tok_start && KEYWORDS.contains(&p.as_str()))
@@ -328,13 +339,16 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
     }
 
     if operand_expected {
-        let message = match &prev {
-            Some((_, _, p)) if p != "(" && p != "{" && p != ";" => {
-                format!("expected an expression after `{p}`")
+        return match &prev {
+            Some((_, pe, p)) if p != "(" && p != "{" && p != ";" => {
+                // The missing expression belongs right after the operator: underline from
+                // there through the token found instead, so the column names the gap.
+                let gap = Span::new(base + pe, span.end.max(base + pe));
+                Diagnostic::error(format!("expected an expression after `{p}`"), gap)
+                    .with_label(format!("an expression is missing here; {found_label}"))
             }
-            _ => "expected an expression".to_string(),
+            _ => Diagnostic::error("expected an expression", span).with_label(found_label),
         };
-        return Diagnostic::error(message, span).with_label(found_label);
     }
     let mut expected: Vec<String> = words.iter().map(|w| w.to_string()).collect();
     expected.extend(tokens.iter().map(|t| format!("`{t}`")));
