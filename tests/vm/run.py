@@ -87,7 +87,7 @@ def main():
     ap = argparse.ArgumentParser(usage="%(prog)s [-v] [--timeout S] [--dir HOSTDIR] [--env NAME[=VALUE]]... -- CMD...",
                                  description=__doc__.split("\n\n")[1])
     ap.add_argument("-v", "--verbose", action="store_true",
-                    help="show the kernel console and the qemu command line on stderr, and the boot time")
+                    help="show the qemu command line, the kernel console and the run time on stderr")
     ap.add_argument("--timeout", type=float, default=300,
                     help="seconds before qemu is killed and the run fails with 124 (default 300)")
     ap.add_argument("--dir", help="writable host directory to share at the same path (default: a fresh temp dir)")
@@ -116,7 +116,6 @@ def main():
         env[name] = value
 
     # The shared directory is what the guest sees; qemu's own files (console, output) stay private.
-    private = tempfile.mkdtemp(prefix="rbt-vm-qemu-")
     if args.dir:
         shared = os.path.realpath(args.dir)
         if not os.path.isdir(shared):
@@ -129,12 +128,12 @@ def main():
         die(f"shared directory {shared!r} contains whitespace, which the kernel command line cannot carry")
     cmd_path = os.path.join(shared, ".rbt-vm-cmd.sh")
     rc_path = os.path.join(shared, ".rbt-vm-rc")
-    for p in (rc_path,):
-        if os.path.exists(p):
-            os.unlink(p)
+    if os.path.exists(rc_path):
+        os.unlink(rc_path)
     with open(cmd_path, "w") as f:
         f.write(command_file(cmd, os.getcwd(), env))
 
+    private = tempfile.mkdtemp(prefix="rbt-vm-qemu-")
     console = os.path.join(private, "console.log")
     out_file = os.path.join(private, "stdout")
     err_file = os.path.join(private, "stderr")
@@ -159,8 +158,25 @@ def main():
     if args.verbose:
         sys.stderr.write("rbt-vm: " + " ".join(shlex.quote(a) for a in qcmd) + "\n")
 
+    try:
+        return boot(args, qcmd, console, out_file, err_file, rc_path)
+    finally:
+        # Also on Ctrl-C: leave no control files in a caller's --dir and no temp dirs behind.
+        shutil.rmtree(private, ignore_errors=True)
+        for p in (cmd_path, rc_path):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+        if own_shared:
+            shutil.rmtree(shared, ignore_errors=True)
+
+
+def boot(args, qcmd, console, out_file, err_file, rc_path):
+    """Runs qemu to the end (or the timeout), streaming CMD's output; returns CMD's exit status."""
     tails = [Tail(out_file, sys.stdout.buffer), Tail(err_file, sys.stderr.buffer)]
-    console_tail = Tail(console, sys.stderr.buffer) if args.verbose else None
+    if args.verbose:
+        tails.append(Tail(console, sys.stderr.buffer))
     start = time.monotonic()
     timed_out = False
     with open(console, "wb") as con:
@@ -168,20 +184,18 @@ def main():
         proc = subprocess.Popen(qcmd, stdin=subprocess.DEVNULL, stdout=con, stderr=subprocess.STDOUT)
         try:
             while proc.poll() is None:
-                for t in tails + ([console_tail] if console_tail else []):
+                for t in tails:
                     t.pump()
                 if time.monotonic() - start > args.timeout:
                     timed_out = True
-                    proc.kill()
-                    proc.wait()
                     break
                 time.sleep(0.05)
         finally:
-            # Ctrl-C or any error here must not leave a qemu behind.
+            # Timeout, Ctrl-C or any error here: never leave a qemu behind.
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    for t in tails + ([console_tail] if console_tail else []):
+    for t in tails:
         t.pump()
     elapsed = time.monotonic() - start
 
@@ -194,33 +208,27 @@ def main():
 
     def show_console():
         if args.verbose:
-            return
+            return  # already shown as it came
         with open(console, "rb") as f:
             tail = f.read()[-4000:]
-        sys.stderr.write("rbt-vm: last console output:\n")
+        sys.stderr.write("rbt-vm: last console output (rerun with -v for all of it):\n")
         sys.stderr.buffer.write(tail)
         sys.stderr.write("\n")
+        sys.stderr.flush()
 
-    try:
-        if timed_out:
-            show_console()
-            die(f"timed out after {args.timeout:g} s; qemu killed", EXIT_TIMEOUT)
-        if rc is None:
-            show_console()
-            die(f"the VM did not report an exit status (qemu exited with {proc.returncode})")
-        if args.verbose:
-            sys.stderr.write(f"rbt-vm: command exited with {rc}; whole VM run took {elapsed:.1f} s\n")
-        return rc
-    finally:
-        shutil.rmtree(private, ignore_errors=True)
-        for p in (cmd_path, rc_path):
-            try:
-                os.unlink(p)
-            except FileNotFoundError:
-                pass
-        if own_shared:
-            shutil.rmtree(shared, ignore_errors=True)
-
+    if timed_out:
+        show_console()
+        die(f"timed out after {args.timeout:g} s; qemu killed", EXIT_TIMEOUT)
+    if rc is None:
+        show_console()
+        die(f"the VM did not report an exit status (qemu exited with {proc.returncode})")
+    if args.verbose:
+        sys.stderr.write(f"rbt-vm: command exited with {rc}; whole VM run took {elapsed:.1f} s\n")
+    return rc
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        # qemu is already gone (boot's finally); 130 is what a shell reports for SIGINT.
+        sys.exit(130)

@@ -74,6 +74,10 @@ if [ -z "$pkg" ]; then
 fi
 
 kdir=$cache/$pkg
+# A cache from before vmlinux was unpacked only needs that step, not a new download.
+if [ -e "$kdir/vmlinuz" ] && [ -d "$kdir/root" ] && [ ! -e "$kdir/vmlinux" ]; then
+    python3 "$here/extract_vmlinux.py" "$kdir/vmlinuz" "$kdir/vmlinux" || die "cannot unpack vmlinux in $kdir"
+fi
 if [ ! -e "$kdir/vmlinux" ]; then
     say "fetching $pkg"
     work=$(mktemp -d "$cache/.fetch.XXXXXX")
