@@ -163,7 +163,7 @@ fn parse_error_points_at_the_token() {
         .expect("run rbt");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("stdin:1:16"), "{err}");
+    assert!(err.contains("stdin:1:17"), "{err}");
     assert!(err.contains("kprobe:f { $x = ; }"), "{err}");
     assert!(err.contains('^'), "{err}");
 }

@@ -339,16 +339,13 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
     }
 
     if operand_expected {
-        return match &prev {
-            Some((_, pe, p)) if p != "(" && p != "{" && p != ";" => {
-                // The missing expression belongs right after the operator: underline from
-                // there through the token found instead, so the column names the gap.
-                let gap = Span::new(base + pe, span.end.max(base + pe));
-                Diagnostic::error(format!("expected an expression after `{p}`"), gap)
-                    .with_label(format!("an expression is missing here; {found_label}"))
+        let message = match &prev {
+            Some((_, _, p)) if p != "(" && p != "{" && p != ";" => {
+                format!("expected an expression after `{p}`")
             }
-            _ => Diagnostic::error("expected an expression", span).with_label(found_label),
+            _ => "expected an expression".to_string(),
         };
+        return Diagnostic::error(message, span).with_label(found_label);
     }
     let mut expected: Vec<String> = words.iter().map(|w| w.to_string()).collect();
     expected.extend(tokens.iter().map(|t| format!("`{t}`")));
