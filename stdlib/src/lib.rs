@@ -7,5 +7,6 @@ pub mod builtins;
 pub mod format;
 pub mod manifest;
 pub mod output;
+pub mod timefmt;
 pub mod types;
 pub mod value;

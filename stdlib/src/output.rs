@@ -1,8 +1,17 @@
-//! Map printing as bpftrace prints it: text (`@x[k]: v`, hist/lhist art, avg, stats) and
-//! JSON (`{"type": "map", ...}`), with bpftrace's sort order and `print(@m, top, div)`.
+//! Map printing as bpftrace 0.17 prints it: text (`@x[k]: v`, hist/lhist art, avg, stats) and
+//! JSON (`{"type": "map", ...}`), with bpftrace's sort order and `print(@m, top, div)`. It also
+//! owns the histogram bucket index ([`hist_bucket`], [`lhist_bucket`]): the BPF side computes
+//! the same index, so these functions are the reference the code generator mirrors.
+//!
+//! Everything here is pure: a [`MapDump`] in, the exact bytes to write out. The behaviour was
+//! checked against bpftrace 0.17 (see `stdlib/tests/fixtures/maps.txt`); where 0.17 has a bug
+//! (log2 buckets stop at `[2G, 4G)`, JSON escapes of non-ASCII bytes, lhist bounds past
+//! `i32`) we print the correct value instead and say so at the spot.
 
-use crate::types::Aggregation;
+use crate::types::{Aggregation, Type};
 use crate::value::Value;
+use std::cmp::Ordering;
+use std::fmt::Write as _;
 
 /// The per-key value of a map, CPU slots already summed by the runtime.
 #[derive(Debug, Clone, PartialEq)]
@@ -14,198 +23,795 @@ pub enum MapValue {
     Sum(i64),
     Min(i64),
     Max(i64),
-    Avg { count: u64, total: i64 },
-    Stats { count: u64, total: i64 },
+    Avg {
+        count: u64,
+        total: i64,
+    },
+    Stats {
+        count: u64,
+        total: i64,
+    },
     /// hist/lhist: count per bucket index, indexed as the BPF side indexes them.
-    Hist { agg: Aggregation, buckets: Vec<u64> },
+    Hist {
+        agg: Aggregation,
+        buckets: Vec<u64>,
+    },
 }
 
 /// One map's contents: its script name (`@x`) and entries; `key` is `None` for scalar maps.
+/// A key that is a [`Value::Tuple`] is a multi-key (`@m[1, "x"]`), printed as `1, x`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapDump {
     pub name: String,
     pub entries: Vec<(Option<Value>, MapValue)>,
 }
 
-fn sort_key(v: &MapValue) -> i128 {
-    match v {
-        MapValue::Plain(Value::Int(i)) => i128::from(*i),
-        MapValue::Plain(Value::UInt(u)) => i128::from(*u),
-        MapValue::Plain(_) => 0,
-        MapValue::Count(c) => i128::from(*c),
-        MapValue::Sum(s) | MapValue::Min(s) | MapValue::Max(s) => i128::from(*s),
-        MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
-            i128::from(*total) / i128::from((*count).max(1))
-        }
-        MapValue::Hist { buckets, .. } => buckets.iter().map(|b| i128::from(*b)).sum(),
+/// Width of a histogram bar at the largest bucket.
+pub const BAR_WIDTH: u64 = 52;
+
+/// The largest `bits` of `hist(n, bits)` (bpftrace accepts 0..=5); larger values are treated as
+/// this so no shift can overflow.
+pub const MAX_HIST_BITS: u8 = 5;
+
+// ---------------------------------------------------------------------------------------------
+// Bucket indexing
+// ---------------------------------------------------------------------------------------------
+
+/// Inclusive bounds of a histogram bucket; `None` is unbounded on that side. Bounds are `i128`
+/// so the top log2 bucket (`[2^63, 2^64)` in principle) and `i64` lhist edges never overflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bounds {
+    pub min: Option<i128>,
+    pub max: Option<i128>,
+}
+
+/// The bucket index of `value` in `hist(value, bits)`.
+///
+/// Index 0 holds negative values. For `value >= 0`, with `mask = 2^bits - 1`:
+/// * `value <= mask`: index `value + 1` (one bucket per value: with bits = 0 that is just `[0]`);
+/// * otherwise, with `msb = floor(log2(value))` and `l = msb - bits`, the `bits` bits below the
+///   top bit select a linear sub-bucket `x = (value >> l) & mask`, and the index is
+///   `((l + 1) << bits) + x + 1`.
+///
+/// With bits = 0 this is 0.17's log2 hist: 0 → 1 (`[0]`), 1 → 2 (`[1]`), 2..3 → 3 (`[2, 4)`),
+/// 2^p..2^(p+1)-1 → p + 2. With bits = k it is the `hist(n, k)` of bpftrace 0.20. The largest
+/// index (for `i64::MAX`) is `(64 - bits) << bits`, within [`crate::types::agg_buckets`].
+/// 0.17 itself stops at `[2G, 4G)` (its log2 looks at 32 bits only); we do not copy that bug.
+///
+/// The code generator must compute exactly this: compare with 0, compare with the mask, then
+/// count leading zeros (or a shift ladder 32/16/8/4/2/1) for `msb`.
+pub fn hist_bucket(value: i64, bits: u8) -> u64 {
+    let k = u32::from(bits.min(MAX_HIST_BITS));
+    if value < 0 {
+        return 0;
+    }
+    let n = value as u64;
+    let mask = (1u64 << k) - 1;
+    if n <= mask {
+        return n + 1;
+    }
+    // n > mask >= 0, so n has a top bit and msb >= k.
+    let msb = 63 - n.leading_zeros();
+    let l = msb - k;
+    let x = (n >> l) & mask;
+    ((u64::from(l) + 1) << k) + x + 1
+}
+
+/// The values bucket `index` of `hist(_, bits)` holds (the inverse of [`hist_bucket`]).
+pub fn hist_bounds(index: u64, bits: u8) -> Bounds {
+    let k = u32::from(bits.min(MAX_HIST_BITS));
+    if index == 0 {
+        return Bounds {
+            min: None,
+            max: Some(-1),
+        };
+    }
+    let j = u128::from(index - 1);
+    if j < (1u128 << (k + 1)) {
+        let v = j as i128;
+        return Bounds {
+            min: Some(v),
+            max: Some(v),
+        };
+    }
+    let l = (j >> k) - 1;
+    let x = j & ((1u128 << k) - 1);
+    // Indexes past the real range (l > 63 - k) cannot come from an i64; saturate instead of
+    // overflowing so that a corrupt bucket array still prints.
+    let l = u32::try_from(l).unwrap_or(u32::MAX).min(100);
+    let lo = ((1u128 << k) + x) << l;
+    let hi = lo + (1u128 << l) - 1;
+    Bounds {
+        min: Some(lo as i128),
+        max: Some(hi as i128),
     }
 }
 
-/// Entries in bpftrace's print order, `top` largest kept (0 keeps all).
-fn ordered(dump: &MapDump, top: u64) -> Vec<&(Option<Value>, MapValue)> {
-    let mut v: Vec<&(Option<Value>, MapValue)> = dump.entries.iter().collect();
-    let by_value = v.iter().all(|(_, m)| !matches!(m, MapValue::Plain(Value::Str(_) | Value::Tuple(_) | Value::Text(_))));
-    if by_value {
-        v.sort_by_key(|(_, m)| sort_key(m));
-    } else {
-        v.sort_by_key(|(k, _)| k.as_ref().map(Value::to_text));
+/// The text label of bucket `index` of `hist(_, bits)`: `(..., 0)`, `[0]`, `[1]`, `[2, 4)`,
+/// `[512, 1K)`, `[1M, 2M)`.
+pub fn hist_label(index: u64, bits: u8) -> String {
+    let b = hist_bounds(index, bits);
+    match (b.min, b.max) {
+        (Some(lo), Some(hi)) if lo == hi => format!("[{}]", hist_number(lo)),
+        (Some(lo), Some(hi)) => format!("[{}, {})", hist_number(lo), hist_number(hi + 1)),
+        _ => "(..., 0)".into(),
     }
-    if top > 0 && (top as usize) < v.len() {
-        v.drain(..v.len() - top as usize);
+}
+
+/// Number of in-range buckets of `lhist(_, min, max, step)`: `(max - min) / step`, clamped
+/// like [`crate::types::agg_buckets`] clamps it. A step below 1 counts as 1 so nothing divides
+/// by zero (the checker rejects it anyway).
+fn lhist_count(min: i64, max: i64, step: i64) -> i128 {
+    ((i128::from(max) - i128::from(min)) / i128::from(step.max(1))).clamp(0, 100_000)
+}
+
+/// The bucket index of `value` in `lhist(value, min, max, step)`, with `n = (max - min) / step`:
+/// 0 for `value < min`; `n + 1` for `value >= max`; otherwise `(value - min) / step + 1`,
+/// capped at `n + 1`. The cap matters when `step` does not divide the range: bpftrace 0.17
+/// puts 9 of `lhist(9, 0, 10, 3)` in the overflow bucket `[10, ...)`, and so do we.
+pub fn lhist_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {
+    let n = lhist_count(min, max, step);
+    if value < min {
+        return 0;
+    }
+    if value >= max {
+        return (n + 1) as u64;
+    }
+    let i = (i128::from(value) - i128::from(min)) / i128::from(step.max(1)) + 1;
+    i.min(n + 1) as u64
+}
+
+/// The values bucket `index` of `lhist(_, min, max, step)` holds.
+pub fn lhist_bounds(index: u64, min: i64, max: i64, step: i64) -> Bounds {
+    let n = lhist_count(min, max, step);
+    let i = i128::from(index);
+    if i == 0 {
+        Bounds {
+            min: None,
+            max: Some(i128::from(min) - 1),
+        }
+    } else if i > n {
+        Bounds {
+            min: Some(i128::from(max)),
+            max: None,
+        }
+    } else {
+        let lo = i128::from(min) + (i - 1) * i128::from(step.max(1));
+        Bounds {
+            min: Some(lo),
+            max: Some(lo + i128::from(step.max(1)) - 1),
+        }
+    }
+}
+
+/// The text label of bucket `index` of an lhist: `(..., 0)`, `[0, 2)`, `[10, ...)`, `[1K, 2K)`.
+pub fn lhist_label(index: u64, min: i64, max: i64, step: i64) -> String {
+    let b = lhist_bounds(index, min, max, step);
+    match (b.min, b.max) {
+        (None, Some(hi)) => format!("(..., {})", lhist_number(hi + 1)),
+        (Some(lo), None) => format!("[{}, ...)", lhist_number(lo)),
+        (Some(lo), Some(hi)) => format!("[{}, {})", lhist_number(lo), lhist_number(hi + 1)),
+        (None, None) => "(..., ...)".into(),
+    }
+}
+
+/// A log2 bucket edge: K/M/G/T when divisible by 1024^1..4, as 0.17 names powers of two
+/// (`2^45` is `32T`). Linear sub-buckets that are not such multiples print in full.
+fn hist_number(n: i128) -> String {
+    with_suffix(n, &[(40, 'T'), (30, 'G'), (20, 'M'), (10, 'K')])
+}
+
+/// An lhist edge: 0.17 only knows K and M.
+fn lhist_number(n: i128) -> String {
+    with_suffix(n, &[(20, 'M'), (10, 'K')])
+}
+
+fn with_suffix(n: i128, units: &[(u32, char)]) -> String {
+    if n != 0 {
+        for (shift, c) in units {
+            if n % (1i128 << shift) == 0 {
+                return format!("{}{c}", n >> shift);
+            }
+        }
+    }
+    n.to_string()
+}
+
+/// Label and JSON bounds of one bucket of either histogram kind.
+fn bucket_label(agg: Aggregation, index: u64) -> String {
+    match agg {
+        Aggregation::Lhist { min, max, step } => lhist_label(index, min, max, step),
+        Aggregation::Hist { bits } => hist_label(index, bits),
+        _ => hist_label(index, 0),
+    }
+}
+
+fn bucket_bounds(agg: Aggregation, index: u64) -> Bounds {
+    match agg {
+        Aggregation::Lhist { min, max, step } => lhist_bounds(index, min, max, step),
+        Aggregation::Hist { bits } => hist_bounds(index, bits),
+        _ => hist_bounds(index, 0),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sorting, top and div
+// ---------------------------------------------------------------------------------------------
+
+/// Orders two keys as 0.17 does: integers as unsigned 64-bit (so `-1` sorts after `3`),
+/// strings bytewise, multi-keys element by element from the left.
+fn cmp_key(a: &Value, b: &Value) -> Ordering {
+    fn rank(v: &Value) -> u8 {
+        match v {
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) => 0,
+            Value::Str(_) | Value::Buffer(_) => 1,
+            Value::Text(_) => 2,
+            Value::Tuple(_) => 3,
+            Value::Stack(_) => 4,
+            Value::Record(_) => 5,
+        }
+    }
+    match (a, b) {
+        (
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
+        ) => a.as_u64().cmp(&b.as_u64()),
+        (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
+        (Value::Text(x), Value::Text(y)) => x.cmp(y),
+        (Value::Tuple(x), Value::Tuple(y)) => cmp_seq(x, y),
+        (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
+        (Value::Record(x), Value::Record(y)) => {
+            let xs: Vec<&Value> = x.iter().map(|(_, v)| v).collect();
+            let ys: Vec<&Value> = y.iter().map(|(_, v)| v).collect();
+            for (p, q) in xs.iter().zip(&ys) {
+                let o = cmp_key(p, q);
+                if o != Ordering::Equal {
+                    return o;
+                }
+            }
+            xs.len().cmp(&ys.len())
+        }
+        _ => rank(a).cmp(&rank(b)),
+    }
+}
+
+fn cmp_seq(x: &[Value], y: &[Value]) -> Ordering {
+    for (p, q) in x.iter().zip(y) {
+        let o = cmp_key(p, q);
+        if o != Ordering::Equal {
+            return o;
+        }
+    }
+    x.len().cmp(&y.len())
+}
+
+/// An integer value as a mathematical number, for sorting and dividing both signed and
+/// unsigned values without overflow.
+fn int_of(v: &Value) -> Option<i128> {
+    match v {
+        Value::Int(i) => Some(i128::from(*i)),
+        Value::UInt(u) => Some(i128::from(*u)),
+        Value::Bool(b) => Some(i128::from(*b)),
+        _ => None,
+    }
+}
+
+/// `total / count` truncated toward zero, as 0.17 prints it; 0 when nothing was counted.
+fn average(count: u64, total: i64) -> i128 {
+    if count == 0 {
+        0
+    } else {
+        i128::from(total) / i128::from(count)
+    }
+}
+
+/// What an entry is sorted by when it is not sorted by key: the value for counters and plain
+/// integers, the average for avg/stats, the total count for histograms (all signed, so
+/// negative sums sort first as in 0.17).
+fn sort_metric(v: &MapValue) -> Option<i128> {
+    match v {
+        MapValue::Plain(p) => int_of(p),
+        MapValue::Count(c) => Some(i128::from(*c)),
+        MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x)),
+        MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
+            Some(average(*count, *total))
+        }
+        MapValue::Hist { buckets, .. } => Some(buckets.iter().map(|c| i128::from(*c)).sum()),
+    }
+}
+
+/// The entries in print order, `top` applied. Ties in the value are broken by key so the
+/// output is deterministic (0.17 leaves them in hash order).
+fn sorted(dump: &MapDump, top: u64) -> Vec<&(Option<Value>, MapValue)> {
+    let mut v: Vec<&(Option<Value>, MapValue)> = dump.entries.iter().collect();
+    v.sort_by(|a, b| match (&a.0, &b.0) {
+        (Some(x), Some(y)) => cmp_key(x, y),
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (None, None) => Ordering::Equal,
+    });
+    if v.iter().all(|e| sort_metric(&e.1).is_some()) {
+        v.sort_by_key(|e| sort_metric(&e.1));
+    }
+    // 0.17's print(@stats_map, top) prints every entry: top is ignored for stats.
+    let is_stats = v.iter().any(|e| matches!(e.1, MapValue::Stats { .. }));
+    if top > 0 && !is_stats {
+        let keep = usize::try_from(top).unwrap_or(usize::MAX);
+        if keep < v.len() {
+            v.drain(..v.len() - keep);
+        }
     }
     v
 }
 
-fn key_text(name: &str, key: &Option<Value>) -> String {
+/// The divisor of `print(@m, top, div)`: 0 means "do not divide".
+fn divisor(div: u64) -> i128 {
+    i128::from(div.max(1))
+}
+
+/// A scalar value after `div`, as text/JSON number text. Stats are not here: 0.17 ignores div
+/// for them; strings and other non-integers cannot be divided and are returned as `None`.
+fn divided(v: &MapValue, div: u64) -> Option<i128> {
+    let d = divisor(div);
+    match v {
+        MapValue::Plain(Value::Bool(_)) => None,
+        MapValue::Plain(p) => int_of(p).map(|x| x / d),
+        MapValue::Count(c) => Some(i128::from(*c) / d),
+        MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),
+        MapValue::Avg { count, total } => Some(average(*count, *total) / d),
+        MapValue::Stats { .. } | MapValue::Hist { .. } => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Text
+// ---------------------------------------------------------------------------------------------
+
+/// One key element in a map key: a stack is its frames on their own lines, indented by four
+/// (a stack *value* uses the eight-space form of [`Value::to_text`]).
+fn key_elem_text(v: &Value) -> String {
+    match v {
+        Value::Stack(frames) => {
+            let mut s = String::from("\n");
+            for f in frames {
+                s.push_str("    ");
+                s.push_str(f);
+                s.push('\n');
+            }
+            s
+        }
+        other => other.to_text(),
+    }
+}
+
+/// The key between the brackets: multi-keys joined by `sep` (`", "` in text, `","` in JSON).
+fn key_text(key: &Value, sep: &str) -> String {
     match key {
+        Value::Tuple(items) => items
+            .iter()
+            .map(key_elem_text)
+            .collect::<Vec<_>>()
+            .join(sep),
+        other => key_elem_text(other),
+    }
+}
+
+fn entry_name(name: &str, key: &Option<Value>) -> String {
+    match key {
+        Some(k) => format!("{name}[{}]", key_text(k, ", ")),
         None => name.to_string(),
-        Some(Value::Tuple(items)) => {
-            format!("{name}[{}]", items.iter().map(Value::to_text).collect::<Vec<_>>().join(", "))
-        }
-        Some(k) => format!("{name}[{}]", k.to_text()),
     }
 }
 
-fn scaled(v: i128, div: u64) -> i128 {
-    v / i128::from(div.max(1))
+/// The rows that are printed: from the first to the last non-zero bucket. This is decided on
+/// the counts before `div`, so a bucket that divides down to 0 still prints (as in 0.17).
+fn hist_range(buckets: &[u64]) -> Option<(usize, usize)> {
+    let first = buckets.iter().position(|c| *c != 0)?;
+    let last = buckets.iter().rposition(|c| *c != 0)?;
+    Some((first, last))
 }
 
-/// The `[lo, hi)` label of bucket `i`.
-fn hist_label(agg: Aggregation, i: usize) -> String {
-    fn num(n: i64) -> String {
-        const UNITS: [(i64, &str); 4] = [(1 << 40, "T"), (1 << 30, "G"), (1 << 20, "M"), (1 << 10, "K")];
-        for (u, s) in UNITS {
-            if n != 0 && n % u == 0 {
-                return format!("{}{s}", n / u);
-            }
-        }
-        n.to_string()
-    }
-    match agg {
-        Aggregation::Hist { bits } => {
-            let per = 1usize << bits;
-            match i {
-                0 => "(..., 0)".into(),
-                1 => "[0]".into(),
-                _ => {
-                    let k = (i - 2) / per;
-                    let sub = (i - 2) % per;
-                    let base = 1i64 << k;
-                    let width = (base / per as i64).max(1);
-                    let lo = base + sub as i64 * width;
-                    let hi = lo + width;
-                    if hi - lo == 1 {
-                        format!("[{}]", num(lo))
-                    } else {
-                        format!("[{}, {})", num(lo), num(hi))
-                    }
-                }
-            }
-        }
-        Aggregation::Lhist { min, max, step } => {
-            let n = ((max - min) / step) as usize;
-            if i == 0 {
-                format!("(..., {})", num(min))
-            } else if i > n {
-                format!("[{}, ...)", num(max))
-            } else {
-                let lo = min + (i as i64 - 1) * step;
-                format!("[{}, {})", num(lo), num(lo + step))
-            }
-        }
-        _ => String::new(),
-    }
-}
-
-fn hist_art(agg: Aggregation, buckets: &[u64], div: u64) -> String {
-    let div = if matches!(agg, Aggregation::Lhist { .. }) { 1 } else { div.max(1) };
-    let counts: Vec<u64> = buckets.iter().map(|b| b / div).collect();
-    let (Some(first), Some(last)) = (counts.iter().position(|c| *c > 0), counts.iter().rposition(|c| *c > 0)) else {
-        return String::new();
-    };
-    let max = counts.iter().copied().max().unwrap_or(1).max(1);
+/// The rows of a hist/lhist: label left in 16 columns, count right in 8, and a bar of `@`
+/// scaled to [`BAR_WIDTH`] at the largest bucket. The bar uses the counts before `div`
+/// (0.17 scales bars by the raw counts and divides only the number shown).
+pub fn hist_rows(agg: Aggregation, buckets: &[u64], div: u64) -> String {
     let mut out = String::new();
-    for (i, c) in counts.iter().enumerate().take(last + 1).skip(first) {
-        let bar = (*c as u128 * 52 / u128::from(max)) as usize;
-        out.push_str(&format!("{:<16}{:>8} |{}{}|\n", hist_label(agg, i), c, "@".repeat(bar), " ".repeat(52 - bar)));
+    let Some((first, last)) = hist_range(buckets) else {
+        return out;
+    };
+    let max = buckets.iter().copied().max().unwrap_or(0);
+    let d = u64::try_from(divisor(div)).unwrap_or(1);
+    for (i, count) in buckets.iter().enumerate().take(last + 1).skip(first) {
+        let bar = if max == 0 {
+            0
+        } else {
+            (u128::from(*count) * u128::from(BAR_WIDTH) / u128::from(max)) as usize
+        };
+        let label = bucket_label(agg, i as u64);
+        let shown = count / d;
+        let _ = writeln!(out, "{label:<16}{shown:>8} |{:<52}|", "@".repeat(bar));
     }
     out
 }
 
-/// A map as bpftrace's text output prints it (used at exit and by `print(@m, top, div)`).
+/// 0.17 ignores `div` for lhist (but not for hist).
+fn hist_div(agg: Aggregation, div: u64) -> u64 {
+    match agg {
+        Aggregation::Lhist { .. } => 1,
+        _ => div,
+    }
+}
+
+/// What an empty map prints in text. The dump of an empty map has no entries to tell its value
+/// type, so the runtime asks with the map's declared value type: 0.17 prints one empty line for
+/// every empty map and a second one for avg and stats maps (their trailing line).
+pub fn empty_map_text(value: &Type) -> &'static str {
+    match value {
+        Type::Agg(Aggregation::Avg | Aggregation::Stats) => "\n\n",
+        _ => "\n",
+    }
+}
+
+/// bpftrace 0.17's text for a map, as `print(@m, top, div)` and exit print it (`top` 0 = all
+/// entries, `div` 0 = no division). An empty dump prints `"\n"`; see [`empty_map_text`] for
+/// empty avg/stats maps.
+///
+/// Layout, per value kind:
+/// * plain, count, sum, min, max: `@m[k]: v` per entry, nothing after;
+/// * avg: `@m[k]: total/count` per entry, then an empty line;
+/// * stats: `@m[k]: count N, average A, total T` per entry, then an empty line (0.17 ignores
+///   top and div for stats);
+/// * hist/lhist: `@m[k]: ` (with its trailing space) then the rows, then an empty line, per
+///   entry (0.17 ignores div for lhist).
 pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
+    if dump.entries.is_empty() {
+        return "\n".into();
+    }
     let mut out = String::new();
-    let entries = ordered(dump, top);
-    let mut blank_after = false;
-    for (k, v) in entries {
-        let name = key_text(&dump.name, k);
-        match v {
+    let entries = sorted(dump, top);
+    let mut trailing_line = false;
+    for (key, value) in entries {
+        let name = entry_name(&dump.name, key);
+        match value {
             MapValue::Hist { agg, buckets } => {
-                out.push_str(&format!("{name}: \n{}\n", hist_art(*agg, buckets, div)));
+                let _ = writeln!(out, "{name}: ");
+                out.push_str(&hist_rows(*agg, buckets, hist_div(*agg, div)));
+                out.push('\n');
             }
             MapValue::Stats { count, total } => {
-                let avg = if *count == 0 { 0 } else { i128::from(*total) / i128::from(*count) };
-                out.push_str(&format!("{name}: count {count}, average {avg}, total {total}\n"));
-                blank_after = true;
+                let avg = average(*count, *total);
+                let _ = writeln!(out, "{name}: count {count}, average {avg}, total {total}");
+                trailing_line = true;
             }
-            MapValue::Avg { count, total } => {
-                let avg = if *count == 0 { 0 } else { i128::from(*total) / i128::from(*count) };
-                out.push_str(&format!("{name}: {}\n", scaled(avg, div)));
-                blank_after = true;
+            MapValue::Avg { .. } => {
+                let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
+                trailing_line = true;
             }
-            MapValue::Plain(Value::Int(_) | Value::UInt(_)) | MapValue::Count(_) | MapValue::Sum(_) | MapValue::Min(_) | MapValue::Max(_) => {
-                out.push_str(&format!("{name}: {}\n", scaled(sort_key(v), div)));
+            MapValue::Plain(p) => {
+                let text = divided(value, div).map_or_else(|| p.to_text(), |n| n.to_string());
+                let _ = writeln!(out, "{name}: {text}");
             }
-            MapValue::Plain(val) => out.push_str(&format!("{name}: {}\n", val.to_text())),
+            MapValue::Count(_) | MapValue::Sum(_) | MapValue::Min(_) | MapValue::Max(_) => {
+                let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
+            }
         }
     }
-    if !dump.entries.iter().any(|(_, v)| matches!(v, MapValue::Hist { .. })) || blank_after {
+    if trailing_line {
         out.push('\n');
     }
     out
 }
 
-/// A map as one `-f json` line.
-pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
-    use serde_json::{json, Map, Value as J};
-    let entries = ordered(dump, top);
-    let kind = match entries.first().map(|(_, v)| v) {
-        Some(MapValue::Hist { .. }) => "hist",
-        Some(MapValue::Avg { .. } | MapValue::Stats { .. }) => "stats",
-        _ => "map",
+// ---------------------------------------------------------------------------------------------
+// JSON
+// ---------------------------------------------------------------------------------------------
+
+/// A JSON string literal. serde_json escapes exactly what 0.17 escapes for ASCII; bytes that
+/// are not UTF-8 become U+FFFD (0.17 prints broken `\uffffffc3` escapes for them).
+fn json_str(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// The array of bucket objects of one histogram, 0.17 spacing:
+/// `[{"max": -1, "count": 1}, {"min": 0, "max": 0, "count": 1}, {"min": 10, "count": 1}]`.
+fn hist_json(agg: Aggregation, buckets: &[u64], div: u64) -> String {
+    let Some((first, last)) = hist_range(buckets) else {
+        return "[]".into();
     };
-    let value_json = |v: &MapValue| -> J {
-        match v {
-            MapValue::Plain(val) => val.to_json(),
-            MapValue::Stats { count, total } => {
-                json!({"count": count, "average": if *count == 0 { 0 } else { total / *count as i64 }, "total": total})
+    let d = u64::try_from(divisor(hist_div(agg, div))).unwrap_or(1);
+    let items: Vec<String> = (first..=last)
+        .map(|i| {
+            let b = bucket_bounds(agg, i as u64);
+            let mut parts = Vec::new();
+            if let Some(min) = b.min {
+                parts.push(format!("\"min\": {min}"));
             }
-            MapValue::Hist { agg, buckets } => J::Array(
-                buckets
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, c)| **c > 0)
-                    .map(|(i, c)| json!({"bucket": hist_label(*agg, i), "count": c}))
-                    .collect(),
-            ),
-            other => J::from(scaled(sort_key(other), div) as i64),
+            if let Some(max) = b.max {
+                parts.push(format!("\"max\": {max}"));
+            }
+            let count = buckets.get(i).copied().unwrap_or(0) / d;
+            parts.push(format!("\"count\": {count}"));
+            format!("{{{}}}", parts.join(", "))
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// The JSON of one entry's value, and the record type it belongs to.
+fn value_json(value: &MapValue, div: u64) -> String {
+    match value {
+        MapValue::Hist { agg, buckets } => hist_json(*agg, buckets, div),
+        MapValue::Stats { count, total } => {
+            let avg = average(*count, *total);
+            format!("{{\"count\": {count}, \"average\": {avg}, \"total\": {total}}}")
         }
+        MapValue::Plain(p) => match divided(value, div) {
+            Some(n) => n.to_string(),
+            None => p.to_json().to_string(),
+        },
+        MapValue::Avg { .. }
+        | MapValue::Count(_)
+        | MapValue::Sum(_)
+        | MapValue::Min(_)
+        | MapValue::Max(_) => divided(value, div).unwrap_or(0).to_string(),
+    }
+}
+
+fn record_type(value: &MapValue) -> &'static str {
+    match value {
+        MapValue::Hist { .. } => "hist",
+        MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
+        MapValue::Plain(_)
+        | MapValue::Count(_)
+        | MapValue::Sum(_)
+        | MapValue::Min(_)
+        | MapValue::Max(_) => "map",
+    }
+}
+
+/// bpftrace 0.17's `-f json` line for a map, newline included, or `""` for an empty map (0.17
+/// prints nothing for those). Shapes: `{"type": "map", "data": {"@c": 2}}`; keyed maps give an
+/// object keyed by the key text, multi-keys joined by `,`; avg and stats maps have type
+/// `"stats"`; hist and lhist maps type `"hist"` with an array of bucket objects. Sorting, `top`
+/// and `div` are as in [`map_text`].
+pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
+    let entries = sorted(dump, top);
+    let Some(first) = entries.first() else {
+        return String::new();
     };
-    let data = if entries.len() == 1 && entries[0].0.is_none() {
-        value_json(&entries[0].1)
+    let ty = record_type(&first.1);
+    let scalar = entries.len() == 1 && first.0.is_none();
+    let body = if scalar {
+        value_json(&first.1, div)
     } else {
-        let mut m = Map::new();
-        for (k, v) in &entries {
-            let key = match k {
-                Some(Value::Tuple(items)) => items.iter().map(Value::to_text).collect::<Vec<_>>().join(","),
-                Some(k) => k.to_text(),
-                None => String::new(),
-            };
-            m.insert(key, value_json(v));
-        }
-        J::Object(m)
+        let items: Vec<String> = entries
+            .iter()
+            .map(|(k, v)| {
+                let key = k.as_ref().map(|k| key_text(k, ",")).unwrap_or_default();
+                format!("{}: {}", json_str(&key), value_json(v, div))
+            })
+            .collect();
+        format!("{{{}}}", items.join(", "))
     };
-    let mut outer = Map::new();
-    outer.insert(dump.name.clone(), data);
-    format!("{{\"type\": \"{kind}\", \"data\": {}}}\n", J::Object(outer))
+    format!(
+        "{{\"type\": \"{ty}\", \"data\": {{{}: {body}}}}}\n",
+        json_str(&dump.name)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hist(bits: u8, values: &[i64]) -> MapValue {
+        let agg = Aggregation::Hist { bits };
+        let mut buckets = vec![0u64; crate::types::agg_buckets(agg) as usize];
+        for v in values {
+            buckets[hist_bucket(*v, bits) as usize] += 1;
+        }
+        MapValue::Hist { agg, buckets }
+    }
+
+    #[test]
+    fn hist_index_classic() {
+        assert_eq!(hist_bucket(-5, 0), 0);
+        assert_eq!(hist_bucket(i64::MIN, 0), 0);
+        assert_eq!(hist_bucket(0, 0), 1);
+        assert_eq!(hist_bucket(1, 0), 2);
+        assert_eq!(hist_bucket(2, 0), 3);
+        assert_eq!(hist_bucket(3, 0), 3);
+        assert_eq!(hist_bucket(4, 0), 4);
+        assert_eq!(hist_bucket(1023, 0), 11);
+        assert_eq!(hist_bucket(1024, 0), 12);
+        assert_eq!(hist_bucket(i64::MAX, 0), 64);
+        assert_eq!(hist_label(0, 0), "(..., 0)");
+        assert_eq!(hist_label(1, 0), "[0]");
+        assert_eq!(hist_label(2, 0), "[1]");
+        assert_eq!(hist_label(3, 0), "[2, 4)");
+        assert_eq!(hist_label(11, 0), "[512, 1K)");
+        assert_eq!(hist_label(22, 0), "[1M, 2M)");
+        assert_eq!(hist_label(33, 0), "[2G, 4G)");
+        assert_eq!(hist_label(47, 0), "[32T, 64T)");
+        assert_eq!(hist_label(64, 0), "[4194304T, 8388608T)");
+    }
+
+    #[test]
+    fn hist_index_with_sub_buckets() {
+        // bpftrace 0.20's hist(n, 2): [0] .. [7] single values, then [8, 10), [10, 12), ...
+        let labels: Vec<String> = (1..=14).map(|i| hist_label(i, 2)).collect();
+        assert_eq!(
+            labels,
+            [
+                "[0]", "[1]", "[2]", "[3]", "[4]", "[5]", "[6]", "[7]", "[8, 10)", "[10, 12)",
+                "[12, 14)", "[14, 16)", "[16, 20)", "[20, 24)"
+            ]
+        );
+        // Every value lands in the bucket whose bounds contain it, for every bits.
+        for bits in 0..=MAX_HIST_BITS {
+            let mut samples: Vec<i64> = (-3..300).collect();
+            for p in 0..63 {
+                let b = 1i64 << p;
+                samples.extend([b - 1, b, b + 1, b + b / 3]);
+            }
+            samples.push(i64::MAX);
+            samples.sort_unstable();
+            let mut last = 0;
+            for v in samples {
+                let i = hist_bucket(v, bits);
+                let b = hist_bounds(i, bits);
+                let v = i128::from(v);
+                assert!(
+                    !b.min.is_some_and(|m| m > v) && !b.max.is_some_and(|m| v > m),
+                    "{v} in {i} bits {bits}"
+                );
+                assert!(i < u64::from(crate::types::agg_buckets(Aggregation::Hist { bits })));
+                if v >= 0 {
+                    assert!(i >= last);
+                    last = i;
+                }
+            }
+            assert_eq!(hist_bucket(i64::MAX, bits), u64::from(64 - bits) << bits);
+        }
+        // Past the real range nothing panics.
+        let _ = hist_label(u64::MAX, 5);
+        let _ = hist_label(u64::MAX, 200);
+        assert_eq!(hist_bucket(7, 200), hist_bucket(7, MAX_HIST_BITS));
+    }
+
+    #[test]
+    fn lhist_index() {
+        assert_eq!(lhist_bucket(-1, 0, 10, 2), 0);
+        assert_eq!(lhist_bucket(0, 0, 10, 2), 1);
+        assert_eq!(lhist_bucket(9, 0, 10, 2), 5);
+        assert_eq!(lhist_bucket(10, 0, 10, 2), 6);
+        // 0.17 puts 9 of lhist(_, 0, 10, 3) in the overflow bucket.
+        assert_eq!(lhist_bucket(9, 0, 10, 3), 4);
+        assert_eq!(lhist_label(4, 0, 10, 3), "[10, ...)");
+        assert_eq!(lhist_label(0, 1024, 4096, 1024), "(..., 1K)");
+        assert_eq!(lhist_label(1, 0, 3145728, 1048576), "[0, 1M)");
+        assert_eq!(lhist_bucket(i64::MAX, i64::MIN, i64::MAX, 1), 100_001);
+        assert_eq!(lhist_bucket(5, 0, 10, 0), 6);
+        assert_eq!(lhist_bucket(5, 10, 0, 1), 0);
+        assert_eq!(lhist_bucket(15, 10, 0, 1), 1);
+        assert_eq!(lhist_label(1, 10, 0, 1), "[0, ...)");
+    }
+
+    #[test]
+    fn text_layouts() {
+        let d = MapDump {
+            name: "@x".into(),
+            entries: vec![(None, MapValue::Count(1))],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@x: 1\n");
+        assert_eq!(
+            map_json(&d, 0, 0),
+            "{\"type\": \"map\", \"data\": {\"@x\": 1}}\n"
+        );
+        let d = MapDump {
+            name: "@h".into(),
+            entries: vec![(None, hist(0, &[0, 1, 3, 1000, -5]))],
+        };
+        let text = map_text(&d, 0, 0);
+        assert!(text.starts_with("@h: \n(..., 0)               1 |@@@@"));
+        assert!(text.ends_with(
+            "[512, 1K)              1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
+        ));
+        let d = MapDump {
+            name: "@s".into(),
+            entries: vec![(
+                None,
+                MapValue::Stats {
+                    count: 2,
+                    total: -15,
+                },
+            )],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@s: count 2, average -7, total -15\n\n");
+        let d = MapDump {
+            name: "@e".into(),
+            entries: vec![],
+        };
+        assert_eq!(map_text(&d, 0, 0), "\n");
+        assert_eq!(map_json(&d, 0, 0), "");
+        assert_eq!(empty_map_text(&Type::Agg(Aggregation::Avg)), "\n\n");
+    }
+
+    #[test]
+    fn stack_keys_and_values() {
+        let stack = Value::Stack(vec!["f+1".into(), "g+2".into()]);
+        let d = MapDump {
+            name: "@u".into(),
+            entries: vec![(
+                Some(Value::Tuple(vec![stack.clone(), Value::Int(5)])),
+                MapValue::Count(1),
+            )],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@u[\n    f+1\n    g+2\n, 5]: 1\n");
+        assert_eq!(
+            map_json(&d, 0, 0),
+            "{\"type\": \"map\", \"data\": {\"@u\": {\"\\n    f+1\\n    g+2\\n,5\": 1}}}\n"
+        );
+        let d = MapDump {
+            name: "@s".into(),
+            entries: vec![(None, MapValue::Plain(stack))],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@s: \n        f+1\n        g+2\n\n");
+    }
+
+    #[test]
+    fn no_panics_on_extremes() {
+        let agg = Aggregation::Hist { bits: 0 };
+        let entries = vec![
+            (
+                Some(Value::Int(1)),
+                MapValue::Hist {
+                    agg,
+                    buckets: vec![],
+                },
+            ),
+            (
+                Some(Value::Int(2)),
+                MapValue::Hist {
+                    agg,
+                    buckets: vec![0; 3],
+                },
+            ),
+            (
+                Some(Value::Int(3)),
+                MapValue::Hist {
+                    agg,
+                    buckets: vec![u64::MAX, u64::MAX, 1],
+                },
+            ),
+        ];
+        let d = MapDump {
+            name: "@h".into(),
+            entries,
+        };
+        let _ = map_text(&d, u64::MAX, u64::MAX);
+        let _ = map_json(&d, 1, 0);
+        let d = MapDump {
+            name: "@a".into(),
+            entries: vec![
+                (
+                    None,
+                    MapValue::Avg {
+                        count: 0,
+                        total: i64::MIN,
+                    },
+                ),
+                (
+                    None,
+                    MapValue::Avg {
+                        count: u64::MAX,
+                        total: i64::MIN,
+                    },
+                ),
+                (None, MapValue::Sum(i64::MIN)),
+                (None, MapValue::Plain(Value::UInt(u64::MAX))),
+            ],
+        };
+        let _ = map_text(&d, 0, u64::MAX);
+        let _ = map_json(&d, 0, 3);
+    }
 }

@@ -1,0 +1,489 @@
+//! Differential tests of map printing against a recorded bpftrace 0.17 oracle
+//! (`fixtures/maps.txt`). Each case's script is simulated here (a tiny interpreter for map
+//! assignments, aggregations, print/clear/zero) using `hist_bucket`/`lhist_bucket` to fill the
+//! buckets, and the whole stdout is rebuilt with `map_text`/`map_json` and compared with what
+//! bpftrace printed. The bucket indexing is therefore checked against bpftrace too.
+//!
+//! `oracle_still_matches` reruns the scripts through the installed bpftrace (root only) to
+//! check the recording; `record` (with `RBT_RECORD_ORACLE=1`) rewrites it.
+
+use std::path::PathBuf;
+use std::process::Command;
+use stdlib::output::{
+    empty_map_text, hist_bucket, lhist_bucket, map_json, map_text, MapDump, MapValue,
+};
+use stdlib::types::{agg_buckets, Aggregation, Type};
+use stdlib::value::Value;
+
+struct Case {
+    name: String,
+    script: String,
+    text: String,
+    json: String,
+}
+
+fn fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/maps.txt")
+}
+
+/// Splits the fixture into its comment header and cases. Expected sections are stdout
+/// verbatim: every line in them is a line of output, so each gets its newline back.
+fn parse_fixture(src: &str) -> (String, Vec<Case>) {
+    let mut header = String::new();
+    let mut cases: Vec<Case> = Vec::new();
+    let mut section: Option<&str> = None;
+    for line in src.lines() {
+        if let Some(name) = line.strip_prefix("=== ") {
+            cases.push(Case {
+                name: name.to_string(),
+                script: String::new(),
+                text: String::new(),
+                json: String::new(),
+            });
+            section = Some("script");
+            continue;
+        }
+        let Some(case) = cases.last_mut() else {
+            header.push_str(line);
+            header.push('\n');
+            continue;
+        };
+        match line {
+            "--- text" => section = Some("text"),
+            "--- json" => section = Some("json"),
+            _ => match section {
+                Some("script") => case.script.push_str(line),
+                Some("text") => {
+                    case.text.push_str(line);
+                    case.text.push('\n');
+                }
+                Some("json") => {
+                    case.json.push_str(line);
+                    case.json.push('\n');
+                }
+                _ => {}
+            },
+        }
+    }
+    (header, cases)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The simulator
+// ---------------------------------------------------------------------------------------------
+
+/// Splits `s` at top-level occurrences of `sep` (outside quotes and brackets).
+fn split_top(s: &str, sep: char) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut depth = 0i32;
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if in_str {
+            cur.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            '"' => in_str = true,
+            '(' | '[' => depth += 1,
+            ')' | ']' => depth -= 1,
+            _ => {}
+        }
+        if c == sep && depth == 0 {
+            out.push(cur.trim().to_string());
+            cur.clear();
+        } else {
+            cur.push(c);
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur.trim().to_string());
+    }
+    out
+}
+
+fn unescape(s: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'\\' && i + 1 < b.len() {
+            i += 1;
+            match b[i] {
+                b'n' => out.push(b'\n'),
+                b't' => out.push(b'\t'),
+                b'x' => {
+                    let hex = std::str::from_utf8(&b[i + 1..i + 3]).unwrap();
+                    out.push(u8::from_str_radix(hex, 16).unwrap());
+                    i += 2;
+                }
+                other => out.push(other),
+            }
+        } else {
+            out.push(b[i]);
+        }
+        i += 1;
+    }
+    out
+}
+
+fn literal(e: &str) -> Value {
+    let e = e.trim();
+    if let Some(s) = e.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
+        Value::Str(unescape(s))
+    } else if let Some(inner) = e.strip_prefix('(').and_then(|s| s.strip_suffix(')')) {
+        Value::Tuple(split_top(inner, ',').iter().map(|x| literal(x)).collect())
+    } else {
+        Value::Int(e.parse().unwrap_or_else(|_| panic!("not a literal: {e}")))
+    }
+}
+
+fn int(e: &str) -> i64 {
+    match literal(e) {
+        Value::Int(i) => i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// A call `f(a, b)` as its name and arguments.
+fn call(e: &str) -> Option<(String, Vec<String>)> {
+    let open = e.find('(')?;
+    let name = &e[..open];
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return None;
+    }
+    let args = e[open + 1..].strip_suffix(')')?;
+    Some((name.to_string(), split_top(args, ',')))
+}
+
+struct SimMap {
+    name: String,
+    value_type: Type,
+    entries: Vec<(Option<Value>, MapValue)>,
+}
+
+#[derive(Default)]
+struct Sim {
+    maps: Vec<SimMap>,
+    /// Text and JSON output of the print() calls, in order.
+    text: String,
+    json: String,
+}
+
+impl Sim {
+    fn map(&mut self, name: &str) -> &mut SimMap {
+        if let Some(i) = self.maps.iter().position(|m| m.name == name) {
+            return &mut self.maps[i];
+        }
+        self.maps.push(SimMap {
+            name: name.to_string(),
+            value_type: Type::None,
+            entries: Vec::new(),
+        });
+        self.maps.last_mut().unwrap()
+    }
+
+    fn dump(m: &SimMap) -> MapDump {
+        MapDump {
+            name: m.name.clone(),
+            entries: m.entries.clone(),
+        }
+    }
+
+    fn render_text(m: &SimMap, top: u64, div: u64) -> String {
+        if m.entries.is_empty() {
+            empty_map_text(&m.value_type).to_string()
+        } else {
+            map_text(&Self::dump(m), top, div)
+        }
+    }
+
+    fn stmt(&mut self, s: &str) {
+        if let Some((lhs, rhs)) = s.split_once(" = ") {
+            let (name, key) = match lhs.find('[') {
+                Some(at) => {
+                    let keys: Vec<Value> = split_top(&lhs[at + 1..lhs.len() - 1], ',')
+                        .iter()
+                        .map(|k| literal(k))
+                        .collect();
+                    let key = if keys.len() == 1 {
+                        keys.into_iter().next().unwrap()
+                    } else {
+                        Value::Tuple(keys)
+                    };
+                    (&lhs[..at], Some(key))
+                }
+                None => (lhs, None),
+            };
+            self.assign(name, key, rhs.trim());
+            return;
+        }
+        let (f, args) = call(s).unwrap_or_else(|| panic!("unsupported statement: {s}"));
+        match f.as_str() {
+            "exit" => {}
+            "print" => {
+                let top = args.get(1).map_or(0, |a| int(a) as u64);
+                let div = args.get(2).map_or(0, |a| int(a) as u64);
+                let m = self.map(&args[0]);
+                let text = Self::render_text(m, top, div);
+                let json = map_json(&Self::dump(m), top, div);
+                self.text.push_str(&text);
+                self.json.push_str(&json);
+            }
+            "clear" => self.map(&args[0]).entries.clear(),
+            "zero" => {
+                for (_, v) in &mut self.map(&args[0]).entries {
+                    *v = match v {
+                        MapValue::Hist { agg, buckets } => MapValue::Hist {
+                            agg: *agg,
+                            buckets: vec![0; buckets.len()],
+                        },
+                        MapValue::Avg { .. } => MapValue::Avg { count: 0, total: 0 },
+                        MapValue::Stats { .. } => MapValue::Stats { count: 0, total: 0 },
+                        MapValue::Count(_) => MapValue::Count(0),
+                        MapValue::Sum(_) => MapValue::Sum(0),
+                        MapValue::Min(_) => MapValue::Min(0),
+                        MapValue::Max(_) => MapValue::Max(0),
+                        MapValue::Plain(_) => MapValue::Plain(Value::Int(0)),
+                    };
+                }
+            }
+            other => panic!("unsupported call: {other}"),
+        }
+    }
+
+    fn assign(&mut self, name: &str, key: Option<Value>, rhs: &str) {
+        let agg = call(rhs).map(|(f, args)| {
+            let arg = |i: usize| int(&args[i]);
+            match f.as_str() {
+                "count" => (Aggregation::Count, 0),
+                "sum" => (Aggregation::Sum, arg(0)),
+                "avg" => (Aggregation::Avg, arg(0)),
+                "min" => (Aggregation::Min, arg(0)),
+                "max" => (Aggregation::Max, arg(0)),
+                "stats" => (Aggregation::Stats, arg(0)),
+                "hist" => (Aggregation::Hist { bits: 0 }, arg(0)),
+                "lhist" => (
+                    Aggregation::Lhist {
+                        min: arg(1),
+                        max: arg(2),
+                        step: arg(3),
+                    },
+                    arg(0),
+                ),
+                other => panic!("unsupported aggregation: {other}"),
+            }
+        });
+        let m = self.map(name);
+        let Some((agg, v)) = agg else {
+            m.value_type = Type::Int {
+                bits: 64,
+                signed: true,
+            };
+            let value = MapValue::Plain(literal(rhs));
+            match m.entries.iter_mut().find(|(k, _)| *k == key) {
+                Some(e) => e.1 = value,
+                None => m.entries.push((key, value)),
+            }
+            return;
+        };
+        m.value_type = Type::Agg(agg);
+        let pos = match m.entries.iter().position(|(k, _)| *k == key) {
+            Some(p) => p,
+            None => {
+                let fresh = match agg {
+                    Aggregation::Count => MapValue::Count(0),
+                    Aggregation::Sum => MapValue::Sum(0),
+                    Aggregation::Min => MapValue::Min(i64::MAX),
+                    Aggregation::Max => MapValue::Max(i64::MIN),
+                    Aggregation::Avg => MapValue::Avg { count: 0, total: 0 },
+                    Aggregation::Stats => MapValue::Stats { count: 0, total: 0 },
+                    Aggregation::Hist { .. } | Aggregation::Lhist { .. } => MapValue::Hist {
+                        agg,
+                        buckets: vec![0; agg_buckets(agg) as usize],
+                    },
+                };
+                m.entries.push((key, fresh));
+                m.entries.len() - 1
+            }
+        };
+        let slot = &mut m.entries[pos].1;
+        match slot {
+            MapValue::Count(c) => *c += 1,
+            MapValue::Sum(s) => *s = s.wrapping_add(v),
+            MapValue::Min(x) => *x = (*x).min(v),
+            MapValue::Max(x) => *x = (*x).max(v),
+            MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
+                *count += 1;
+                *total = total.wrapping_add(v);
+            }
+            MapValue::Hist { agg, buckets } => {
+                let i = match *agg {
+                    Aggregation::Lhist { min, max, step } => lhist_bucket(v, min, max, step),
+                    Aggregation::Hist { bits } => hist_bucket(v, bits),
+                    _ => unreachable!(),
+                };
+                buckets[i as usize] += 1;
+            }
+            MapValue::Plain(_) => unreachable!(),
+        }
+    }
+}
+
+/// The stdout bpftrace would print for `script`, in text and JSON, as rebuilt by rbt.
+fn simulate(script: &str) -> (String, String) {
+    let body = &script[script.find('{').unwrap() + 1..script.rfind('}').unwrap()];
+    let mut sim = Sim::default();
+    for s in split_top(body, ';') {
+        sim.stmt(&s);
+    }
+    let mut text = String::from("Attaching 1 probe...\n");
+    let mut json = String::from("{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}\n");
+    text.push_str(&sim.text);
+    json.push_str(&sim.json);
+    // On exit 0.17 writes two newlines (in JSON mode too), then every map in name order.
+    text.push_str("\n\n");
+    json.push_str("\n\n");
+    sim.maps.sort_by(|a, b| a.name.cmp(&b.name));
+    for m in &sim.maps {
+        text.push_str(&Sim::render_text(m, 0, 0));
+        json.push_str(&map_json(&Sim::dump(m), 0, 0));
+    }
+    (text, json)
+}
+
+fn first_difference(want: &str, got: &str) -> String {
+    for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+        if w != g {
+            return format!("line {}:\n  bpftrace: {w:?}\n  rbt:      {g:?}", i + 1);
+        }
+    }
+    format!(
+        "line counts differ: bpftrace {} lines, rbt {} lines",
+        want.lines().count(),
+        got.lines().count()
+    )
+}
+
+#[test]
+fn renderers_match_recorded_bpftrace() {
+    let (_, cases) = parse_fixture(&std::fs::read_to_string(fixture_path()).unwrap());
+    assert!(cases.len() >= 20, "fixture lost its cases");
+    let mut failures = Vec::new();
+    for case in &cases {
+        assert!(
+            !case.text.is_empty() && !case.json.is_empty(),
+            "{}: not recorded",
+            case.name
+        );
+        let (text, json) = simulate(&case.script);
+        if text != case.text {
+            failures.push(format!(
+                "{} (text): {}",
+                case.name,
+                first_difference(&case.text, &text)
+            ));
+        }
+        if json != case.json {
+            failures.push(format!(
+                "{} (json): {}",
+                case.name,
+                first_difference(&case.json, &json)
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The live oracle
+// ---------------------------------------------------------------------------------------------
+
+/// Why bpftrace cannot be run here, if it cannot.
+fn oracle_unavailable() -> Option<String> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    match Command::new("bpftrace").arg("--version").output() {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("v0.17") => None,
+        Ok(o) => Some(format!(
+            "bpftrace is {}, the recording is of v0.17",
+            String::from_utf8_lossy(&o.stdout).trim()
+        )),
+        Err(e) => Some(format!("bpftrace not runnable: {e}")),
+    }
+}
+
+fn run_bpftrace(script: &str, json: bool) -> String {
+    let mut cmd = Command::new("bpftrace");
+    if json {
+        cmd.args(["-f", "json"]);
+    }
+    let out = cmd.args(["-e", script]).output().expect("running bpftrace");
+    let stdout = String::from_utf8(out.stdout).expect("bpftrace printed UTF-8");
+    assert!(
+        out.status.success() || !stdout.is_empty(),
+        "bpftrace failed on {script}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.ends_with('\n'),
+        "bpftrace output for {script} does not end with a newline"
+    );
+    stdout
+}
+
+#[test]
+fn oracle_still_matches() {
+    if let Some(why) = oracle_unavailable() {
+        eprintln!("skipping oracle_still_matches: {why} (needs root and Debian's bpftrace 0.17)");
+        return;
+    }
+    let (_, cases) = parse_fixture(&std::fs::read_to_string(fixture_path()).unwrap());
+    for case in &cases {
+        let text = run_bpftrace(&case.script, false);
+        assert_eq!(
+            text, case.text,
+            "{}: bpftrace's text differs from the recording",
+            case.name
+        );
+        let json = run_bpftrace(&case.script, true);
+        assert_eq!(
+            json, case.json,
+            "{}: bpftrace's JSON differs from the recording",
+            case.name
+        );
+    }
+}
+
+/// Rewrites the expected sections from the installed bpftrace; does nothing unless
+/// `RBT_RECORD_ORACLE=1`.
+#[test]
+fn record() {
+    if std::env::var("RBT_RECORD_ORACLE").as_deref() != Ok("1") {
+        return;
+    }
+    if let Some(why) = oracle_unavailable() {
+        panic!("cannot record: {why}");
+    }
+    let path = fixture_path();
+    let (header, cases) = parse_fixture(&std::fs::read_to_string(&path).unwrap());
+    let mut out = header;
+    for case in &cases {
+        out.push_str(&format!("=== {}\n{}\n--- text\n", case.name, case.script));
+        out.push_str(&run_bpftrace(&case.script, false));
+        out.push_str("--- json\n");
+        out.push_str(&run_bpftrace(&case.script, true));
+    }
+    std::fs::write(&path, out).unwrap();
+    eprintln!("recorded {} cases into {}", cases.len(), path.display());
+}
