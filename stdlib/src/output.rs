@@ -660,10 +660,9 @@ mod tests {
                 let i = hist_bucket(v, bits);
                 let b = hist_bounds(i, bits);
                 let v = i128::from(v);
-                assert!(
-                    !b.min.is_some_and(|m| m > v) && !b.max.is_some_and(|m| v > m),
-                    "{v} in {i} bits {bits}"
-                );
+                let above_min = b.min.into_iter().all(|m| m <= v);
+                let below_max = b.max.into_iter().all(|m| v <= m);
+                assert!(above_min && below_max, "{v} in {i} bits {bits}");
                 assert!(i < u64::from(crate::types::agg_buckets(Aggregation::Hist { bits })));
                 if v >= 0 {
                     assert!(i >= last);
