@@ -95,6 +95,7 @@ def main():
                     help="pass an environment variable into the guest (RBT_* and RUST_* always are)")
     ap.add_argument("--smp", type=int, default=1, help="guest CPUs (default 1: TCG boots fastest that way)")
     ap.add_argument("--mem", default="1G", help="guest memory (default 1G)")
+    ap.add_argument("--append", default="", metavar="ARGS", help="extra kernel command line arguments")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     args = ap.parse_args()
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -141,6 +142,7 @@ def main():
               # Nothing the tests need, and TCG pays for every mitigation on every syscall.
               "mitigations=off"]
     append += ["loglevel=7"] if args.verbose else ["quiet", "loglevel=0"]
+    append += args.append.split()
     qcmd = [
         qemu, "-accel", "tcg", "-cpu", "max", "-m", args.mem, "-smp", str(args.smp),
         "-nographic", "-no-reboot",
