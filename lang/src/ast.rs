@@ -19,7 +19,10 @@ impl Span {
 
     /// The smallest span covering both `self` and `other`.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -44,9 +47,17 @@ pub struct Script {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum Directive {
     /// `#include <linux/sched.h>` (`system`) or `#include "x.h"`.
-    Include { path: String, system: bool, span: Span },
+    Include {
+        path: String,
+        system: bool,
+        span: Span,
+    },
     /// `#define NAME value` (object-like; `value` is the raw replacement text, trimmed).
-    Define { name: Ident, value: String, span: Span },
+    Define {
+        name: Ident,
+        value: String,
+        span: Span,
+    },
 }
 
 /// `struct S { ... };`, `union U { ... };` or `enum E { A, B = 2 };` written in the script.
@@ -220,17 +231,44 @@ pub enum StmtKind {
     Expr(Expr),
     /// `target = value` or, with `op`, `target op= value`. `target` is a `Var`, a `Map`, or
     /// (rejected by the checker with a clear message) anything else the user wrote.
-    Assign { target: Expr, op: Option<BinaryOp>, value: Expr },
+    Assign {
+        target: Expr,
+        op: Option<BinaryOp>,
+        value: Expr,
+    },
     /// `let $x;`, `let $x = e;`, `let $x: uint16 = e;`
-    Let { var: Ident, ty: Option<TypeExpr>, init: Option<Expr> },
-    If { cond: Expr, then: Block, otherwise: Option<Else> },
+    Let {
+        var: Ident,
+        ty: Option<TypeExpr>,
+        init: Option<Expr>,
+    },
+    If {
+        cond: Expr,
+        then: Block,
+        otherwise: Option<Else>,
+    },
     /// `unroll (N) { ... }`
-    Unroll { count: Expr, body: Block },
-    While { cond: Expr, body: Block },
+    Unroll {
+        count: Expr,
+        body: Block,
+    },
+    While {
+        cond: Expr,
+        body: Block,
+    },
     /// `for ($kv : @map) { ... }`
-    ForMap { var: Ident, map: Expr, body: Block },
+    ForMap {
+        var: Ident,
+        map: Expr,
+        body: Block,
+    },
     /// `for ($i : start..end) { ... }`
-    ForRange { var: Ident, start: Expr, end: Expr, body: Block },
+    ForRange {
+        var: Ident,
+        start: Expr,
+        end: Expr,
+        body: Block,
+    },
     Break,
     Continue,
     Return(Option<Expr>),
@@ -262,7 +300,10 @@ pub enum ExprKind {
     /// `$name` (scratch variable).
     Var(String),
     /// `@name`, `@` (name ""), `@name[k1, k2]`; `keys` empty for a scalar map.
-    Map { name: Ident, keys: Vec<Expr> },
+    Map {
+        name: Ident,
+        keys: Vec<Expr>,
+    },
     /// `$1`, `$2`, … (positional parameter, 1-based).
     Positional(u32),
     /// `$#`
@@ -271,27 +312,61 @@ pub enum ExprKind {
     /// constant, or an unknown name the checker reports.
     Ident(String),
     /// `name(args...)`: builtin functions (`printf`, `count`, `str`, …) and `kstack(perf, 3)`.
-    Call { func: Ident, args: Vec<Expr> },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `cond ? then : otherwise`
-    Ternary { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Ternary {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
     /// `(type)expr`
-    Cast { ty: TypeExpr, expr: Box<Expr> },
+    Cast {
+        ty: TypeExpr,
+        expr: Box<Expr>,
+    },
     /// `expr.field` (`arrow` false) or `expr->field` (`arrow` true).
-    Field { expr: Box<Expr>, field: Ident, arrow: bool },
+    Field {
+        expr: Box<Expr>,
+        field: Ident,
+        arrow: bool,
+    },
     /// `expr[index]`
-    Index { expr: Box<Expr>, index: Box<Expr> },
+    Index {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// `tuple.0`
-    TupleIndex { expr: Box<Expr>, index: u32 },
+    TupleIndex {
+        expr: Box<Expr>,
+        index: u32,
+    },
     /// `(a, b, ...)` with at least two elements.
     Tuple(Vec<Expr>),
     /// `++x`, `x++`, `--x`, `x--` on a variable or map.
-    IncDec { target: Box<Expr>, increment: bool, prefix: bool },
+    IncDec {
+        target: Box<Expr>,
+        increment: bool,
+        prefix: bool,
+    },
     /// `sizeof(type)` or `sizeof(expr)`.
     Sizeof(Box<SizeofArg>),
     /// `offsetof(struct S, a.b)`
-    Offsetof { ty: TypeExpr, fields: Vec<Ident> },
+    Offsetof {
+        ty: TypeExpr,
+        fields: Vec<Ident>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -384,5 +459,8 @@ pub enum TypeName {
     Union(String),
     Enum(String),
     /// An anonymous `struct { ... }` / `union { ... }` inside a C definition.
-    AnonRecord { union: bool, fields: Vec<CField> },
+    AnonRecord {
+        union: bool,
+        fields: Vec<CField>,
+    },
 }
