@@ -537,7 +537,7 @@ fn hist_json(agg: Aggregation, buckets: &[u64], div: u64) -> String {
     format!("[{}]", items.join(", "))
 }
 
-/// The JSON of one entry's value, and the record type it belongs to.
+/// The JSON of one entry's value (`div` applied as in text).
 fn value_json(value: &MapValue, div: u64) -> String {
     match value {
         MapValue::Hist { agg, buckets } => hist_json(*agg, buckets, div),
