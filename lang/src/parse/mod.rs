@@ -14,6 +14,7 @@ use crate::ast::{Provider, Script, Span};
 use crate::diag::Diagnostic;
 use crate::preprocess::{preprocess, skip_string};
 use pest::Parser;
+use std::sync::Mutex;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar.pest"]
@@ -187,7 +188,6 @@ fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagn
         ItemKind::Config => Rule::config_item,
         ItemKind::Probe => Rule::probe_item,
     };
-    pest::set_error_detail(true);
     match Grammar::parse(rule, src) {
         Ok(pairs) => {
             let builder = build::Builder::new(item.start);
@@ -196,8 +196,28 @@ fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagn
             }
             diags.extend(builder.finish());
         }
-        Err(err) => diags.push(errors::from_pest(src, item.start, item.kind, &err)),
+        Err(err) => {
+            let err = reparse_with_detail(rule, src).unwrap_or(err);
+            diags.push(errors::from_pest(src, item.start, item.kind, &err));
+        }
     }
+}
+
+/// Serialises the re-parses that turn on pest's process-wide "error detail" switch.
+static DETAIL: Mutex<()> = Mutex::new(());
+
+/// Parses `src` again with pest's error detail (what was expected where) switched on.
+/// Tracking it makes parsing several times slower, so only failed items pay for it. The
+/// switch is global: it is only ever turned on under [`DETAIL`], so a concurrent parse at
+/// worst runs slower, and never loses the detail it needs.
+fn reparse_with_detail(rule: Rule, src: &str) -> Option<pest::error::Error<Rule>> {
+    let _guard = DETAIL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    pest::set_error_detail(true);
+    let result = Grammar::parse(rule, src).err();
+    pest::set_error_detail(false);
+    result
 }
 
 /// Refuses input whose nesting or statement length would make the recursive passes deep.
