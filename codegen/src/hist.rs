@@ -1,7 +1,6 @@
 //! Histogram bucket indices computed in BPF. They mirror `stdlib::output::hist_bucket` and
-//! `stdlib::output::lhist_bucket`, which user space uses to label the buckets: index 0 holds
-//! negative values, 1 holds zero, then each power of two `[2^k, 2^(k+1))` has `2^bits`
-//! linear sub-buckets.
+//! `stdlib::output::lhist_bucket` exactly (see their docs for the layout), which user space
+//! uses to label the buckets.
 
 use crate::lower::Lowerer;
 use crate::CodegenError;
@@ -37,44 +36,38 @@ fn log2<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>) -> R<IntValue<'ctx>> {
 
 pub fn log2_bucket<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>, bits: u8) -> R<IntValue<'ctx>> {
     let i64t = l.ctx.i64_type();
-    let zero = i64t.const_zero();
-    let k = log2(l, v)?;
-    let bits64 = i64t.const_int(u64::from(bits), false);
-    // Sub-bucket: the `bits` bits right below the leading one (fewer when k < bits).
-    let k_ge_bits = l
+    let c = |x: u64| i64t.const_int(x, false);
+    let k = u64::from(bits.min(stdlib::output::MAX_HIST_BITS));
+    let mask = (1u64 << k) - 1;
+    // Large values: msb = floor(log2 v), l = msb - k, x = (v >> l) & mask,
+    // index = ((l + 1) << k) + x + 1. Computed for every v and selected away when unused,
+    // so the code stays branch-free.
+    let msb = log2(l, v)?;
+    let shift = l.builder.build_int_sub(msb, c(k), "l")?;
+    let small = l
         .builder
-        .build_int_compare(IntPredicate::UGE, k, bits64, "kge")?;
-    let down = l.builder.build_int_sub(k, bits64, "down")?;
-    let down = l
+        .build_int_compare(IntPredicate::ULE, v, c(mask), "small")?;
+    // Keep the shift amount in range for small values (their result is discarded).
+    let shift = l
         .builder
-        .build_select(k_ge_bits, down, zero, "down")?
+        .build_select(small, c(0), shift, "l")?
         .into_int_value();
-    let up = l.builder.build_int_sub(bits64, k, "up")?;
-    let up = l
-        .builder
-        .build_select(k_ge_bits, zero, up, "up")?
-        .into_int_value();
-    let shifted = l.builder.build_right_shift(v, down, false, "s")?;
-    let shifted = l.builder.build_left_shift(shifted, up, "s")?;
-    let mask = i64t.const_int((1u64 << bits) - 1, false);
-    let sub = l.builder.build_and(shifted, mask, "sub")?;
-    let base = l.builder.build_left_shift(k, bits64, "base")?;
-    let idx = l.builder.build_int_add(base, sub, "idx")?;
+    let x = l.builder.build_right_shift(v, shift, false, "x")?;
+    let x = l.builder.build_and(x, c(mask), "x")?;
+    let l1 = l.builder.build_int_add(shift, c(1), "l1")?;
+    let base = l.builder.build_left_shift(l1, c(k), "base")?;
+    let big_idx = l.builder.build_int_add(base, x, "idx")?;
+    let big_idx = l.builder.build_int_add(big_idx, c(1), "idx")?;
+    let small_idx = l.builder.build_int_add(v, c(1), "sidx")?;
     let idx = l
         .builder
-        .build_int_add(idx, i64t.const_int(2, false), "idx")?;
+        .build_select(small, small_idx, big_idx, "i")?
+        .into_int_value();
     let is_neg = l
         .builder
-        .build_int_compare(IntPredicate::SLT, v, zero, "neg")?;
-    let is_zero = l
-        .builder
-        .build_int_compare(IntPredicate::EQ, v, zero, "zero")?;
-    let idx = l
-        .builder
-        .build_select(is_zero, i64t.const_int(1, false), idx, "i")?
-        .into_int_value();
+        .build_int_compare(IntPredicate::SLT, v, i64t.const_zero(), "neg")?;
     Ok(l.builder
-        .build_select(is_neg, zero, idx, "i")?
+        .build_select(is_neg, c(0), idx, "i")?
         .into_int_value())
 }
 

@@ -258,22 +258,22 @@ impl EventSink {
             return Ok(());
         };
         let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
-        let s = match self.format {
-            OutputFormat::Text => output::map_text(&dump, top, div),
-            OutputFormat::Json => output::map_json(&dump, top, div),
+        let s = match (self.format, dump.entries.is_empty()) {
+            (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
+            (OutputFormat::Text, false) => output::map_text(&dump, top, div),
+            (OutputFormat::Json, _) => output::map_json(&dump, top, div),
         };
         self.write(&s);
         Ok(())
     }
 
-    /// At exit: a blank pair of lines, then every non-empty map in name order.
+    /// At exit: a blank pair of lines (in JSON mode too, as 0.17 does), then every map in
+    /// name order; an empty map prints the blank line(s) 0.17 prints for it.
     pub fn print_exit_maps(&mut self) -> Result<(), SysError> {
         if let Some(e) = self.write_error.take() {
             eprintln!("rbt: writing output failed: {e}");
         }
-        if self.format == OutputFormat::Text {
-            self.write("\n\n");
-        }
+        self.write("\n\n");
         let mut order: Vec<usize> = (0..self.maps.len()).collect();
         order.sort_by(|a, b| {
             self.maps[*a]
@@ -284,12 +284,10 @@ impl EventSink {
         for i in order {
             let (spec, fd) = self.maps[i].clone();
             let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
-            if dump.entries.is_empty() {
-                continue;
-            }
-            let s = match self.format {
-                OutputFormat::Text => output::map_text(&dump, 0, 1),
-                OutputFormat::Json => output::map_json(&dump, 0, 1),
+            let s = match (self.format, dump.entries.is_empty()) {
+                (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
+                (OutputFormat::Text, false) => output::map_text(&dump, 0, 0),
+                (OutputFormat::Json, _) => output::map_json(&dump, 0, 0),
             };
             self.write(&s);
         }

@@ -50,27 +50,11 @@ impl SystemSymbolizer {
     }
 }
 
-/// Formats `epoch_ns` with strftime in local time; `%f` is microseconds (bpftrace's extension).
+/// Formats wall-clock `epoch_ns` in local time with bpftrace's strftime (`%f` included).
 pub fn format_time(fmt: &str, epoch_ns: u64) -> String {
-    let secs = (epoch_ns / 1_000_000_000) as libc::time_t;
-    let micros = (epoch_ns % 1_000_000_000) / 1000;
-    let fmt = fmt.replace("%f", &format!("{micros:06}"));
-    let Ok(cfmt) = std::ffi::CString::new(fmt) else {
-        return String::new();
-    };
-    let mut buf = vec![0u8; 512];
-    // SAFETY: localtime_r fills our tm; strftime writes at most buf.len() bytes into buf.
-    let n = unsafe {
-        let mut tm: libc::tm = std::mem::zeroed();
-        libc::localtime_r(&secs, &mut tm);
-        libc::strftime(
-            buf.as_mut_ptr() as *mut libc::c_char,
-            buf.len(),
-            cfmt.as_ptr(),
-            &tm,
-        )
-    };
-    String::from_utf8_lossy(&buf[..n]).into_owned()
+    let secs = (epoch_ns / 1_000_000_000) as i64;
+    let nanos = (epoch_ns % 1_000_000_000) as u32;
+    stdlib::timefmt::strftime(fmt, secs, nanos, true)
 }
 
 /// Wall-clock now in nanoseconds since the epoch.
