@@ -162,13 +162,6 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
     let mut continuation = false;
     let mut underscore = false;
     if let Some(attempts) = attempts {
-        if std::env::var_os("RBT_PARSE_TRACE").is_some() {
-            eprintln!(
-                "{:?} {:?}",
-                attempts.call_stacks(),
-                attempts.expected_tokens()
-            );
-        }
         for stack in attempts.call_stacks() {
             let rule = stack.deepest.get_rule().copied().or(stack.parent);
             let Some(rule) = rule else { continue };
