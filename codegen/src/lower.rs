@@ -508,6 +508,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             | Aggregation::Max
             | Aggregation::Stats => None,
         };
+        // A histogram bucket counts values; sum adds them (count's value is already 1).
+        let step = match agg {
+            Aggregation::Hist { .. } | Aggregation::Lhist { .. } => self.const_u64(1),
+            _ => v,
+        };
         let key_ptr = self.key(spec, key, bucket)?;
         let m = self.global_ptr(self.globals.maps[map as usize]);
         let found = self.helper(Helper::MapLookupElem, &[m.into(), key_ptr.into()])?;
@@ -534,7 +539,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .builder
                     .build_load(i64t, first, "old")?
                     .into_int_value();
-                let new = self.builder.build_int_add(old, v, "new")?;
+                let new = self.builder.build_int_add(old, step, "new")?;
                 self.builder.build_store(first, new)?;
             }
             Aggregation::Avg | Aggregation::Stats => {
@@ -577,7 +582,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             | Aggregation::Hist { .. }
             | Aggregation::Lhist { .. }
             | Aggregation::Sum => {
-                self.builder.build_store(val, v)?;
+                self.builder.build_store(val, step)?;
             }
             Aggregation::Avg | Aggregation::Stats => {
                 self.builder.build_store(val, self.const_u64(1))?;

@@ -225,8 +225,9 @@ impl EventSink {
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
+                // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
-                    json_line("value", v.to_json())
+                    format!("{{\"type\": \"value\", \"data\": {}}}\n", v.to_json())
                 } else {
                     v.to_text() + "\n"
                 };
