@@ -49,6 +49,8 @@ pub struct Lowerer<'a, 'ctx> {
     vars: Vec<PointerValue<'ctx>>,
     /// (continue target, break target) of enclosing loops.
     loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
+    /// Stack slots, reused across statements so a long probe stays within 512 bytes.
+    slots: std::cell::RefCell<SlotPool<'ctx>>,
     entry: BasicBlock<'ctx>,
 }
 
@@ -76,6 +78,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             probe,
             vars: Vec::new(),
             loops: Vec::new(),
+            slots: Default::default(),
             entry,
         }
     }
@@ -105,11 +108,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// Lowers the whole probe: variables, predicate, body, `return 0`.
     pub fn lower_probe(mut self) -> R<()> {
         for ty in &self.probe.vars {
-            let slot = self.alloca(ty.size().max(8), "var")?;
+            let size = ty.size().max(8);
+            let slot = self.alloca(size, "var")?;
+            self.memset(slot, size)?;
             self.vars.push(slot);
-        }
-        for &slot in &self.vars.clone() {
-            self.memset(slot, self.size_of_slot(slot))?;
         }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
@@ -136,26 +138,48 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
-    fn size_of_slot(&self, slot: PointerValue<'ctx>) -> u32 {
-        let idx = self.vars.iter().position(|v| *v == slot).unwrap_or(0);
-        self.probe.vars.get(idx).map_or(8, |t| t.size().max(8))
-    }
-
-    /// A stack slot of `size` bytes, allocated in the entry block so the verifier sees a fixed
-    /// frame, aligned to 8.
+    /// A stack slot of at least `size` bytes, aligned to 8. Slots live in the entry block so
+    /// the verifier sees a fixed frame; a slot freed by [`Self::release_slots`] is handed out
+    /// again, so temporaries of different statements share stack space.
     pub fn alloca(&self, size: u32, name: &str) -> R<PointerValue<'ctx>> {
+        let words = size.div_ceil(8).max(1);
+        let mut pool = self.slots.borrow_mut();
+        let best = pool
+            .free
+            .iter()
+            .enumerate()
+            .filter(|(_, (w, _))| *w >= words)
+            .min_by_key(|(_, (w, _))| *w)
+            .map(|(i, _)| i);
+        if let Some(i) = best {
+            let slot = pool.free.swap_remove(i);
+            pool.used.push(slot);
+            return Ok(slot.1);
+        }
         let b = self.ctx.create_builder();
         match self.entry.get_first_instruction() {
             Some(first) => b.position_before(&first),
             None => b.position_at_end(self.entry),
         }
-        let words = size.div_ceil(8).max(1);
         let ty = self.i64().array_type(words);
         let p = b.build_alloca(ty, name)?;
         if let Some(inst) = p.as_instruction() {
             let _ = inst.set_alignment(8);
         }
+        pool.used.push((words, p));
         Ok(p)
+    }
+
+    /// How many slots are in use: pass it to [`Self::release_slots`] after a statement.
+    fn slot_mark(&self) -> usize {
+        self.slots.borrow().used.len()
+    }
+
+    /// Frees every slot taken since `mark` (the temporaries of the statement just lowered).
+    fn release_slots(&self, mark: usize) {
+        let mut pool = self.slots.borrow_mut();
+        let freed: Vec<_> = pool.used.drain(mark..).collect();
+        pool.free.extend(freed);
     }
 
     fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
@@ -273,7 +297,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let dead = self.ctx.append_basic_block(self.func, "dead");
                 self.builder.position_at_end(dead);
             }
+            let mark = self.slot_mark();
             self.stmt(s)?;
+            self.release_slots(mark);
         }
         Ok(())
     }
@@ -1038,11 +1064,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let safe = b
                     .build_select(is_zero, self.const_u64(1), r, "den")?
                     .into_int_value();
-                let q = match (op, signed) {
-                    (BinaryOp::Div, true) => b.build_int_signed_div(l, safe, "div")?,
-                    (BinaryOp::Div, false) => b.build_int_unsigned_div(l, safe, "div")?,
-                    (_, true) => b.build_int_signed_rem(l, safe, "rem")?,
-                    (_, false) => b.build_int_unsigned_rem(l, safe, "rem")?,
+                let q = if signed {
+                    // The BPF ISA before v4 (kernels < 6.6) has no signed division, so divide
+                    // the magnitudes and fix the sign as C does: the quotient is negative when
+                    // the signs differ, the remainder takes the dividend's sign.
+                    let zero = self.const_u64(0);
+                    let neg_l = b.build_int_compare(IntPredicate::SLT, l, zero, "negl")?;
+                    let neg_r = b.build_int_compare(IntPredicate::SLT, safe, zero, "negr")?;
+                    let nl = b.build_int_neg(l, "nl")?;
+                    let nr = b.build_int_neg(safe, "nr")?;
+                    let al = b.build_select(neg_l, nl, l, "al")?.into_int_value();
+                    let ar = b.build_select(neg_r, nr, safe, "ar")?.into_int_value();
+                    let (mag, negative) = if op == BinaryOp::Div {
+                        (b.build_int_unsigned_div(al, ar, "udiv")?, b.build_xor(neg_l, neg_r, "sign")?)
+                    } else {
+                        (b.build_int_unsigned_rem(al, ar, "urem")?, neg_l)
+                    };
+                    let neg = b.build_int_neg(mag, "neg")?;
+                    b.build_select(negative, neg, mag, "sdiv")?.into_int_value()
+                } else if op == BinaryOp::Div {
+                    b.build_int_unsigned_div(l, safe, "div")?
+                } else {
+                    b.build_int_unsigned_rem(l, safe, "rem")?
                 };
                 Val::Int(
                     b.build_select(is_zero, self.const_u64(0), q, "q")?
@@ -1082,6 +1125,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub fn state(&self) -> PointerValue<'ctx> {
         self.global_ptr(self.globals.state)
     }
+}
+
+/// Stack slots of one probe function: (size in 8-byte words, address).
+#[derive(Default)]
+struct SlotPool<'ctx> {
+    used: Vec<(u32, PointerValue<'ctx>)>,
+    free: Vec<(u32, PointerValue<'ctx>)>,
 }
 
 /// Whether values of `ty` live in an i64 register (as opposed to stack memory).
