@@ -17,6 +17,8 @@ pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
     functions: OnceCell<Option<kallsyms::FnList>>,
     btf: OnceCell<Option<Arc<btf::Btf>>>,
+    /// Every enumerator in vmlinux BTF, built the first time an unknown name is looked up.
+    enum_values: OnceCell<std::collections::HashMap<String, i64>>,
     pid: Option<u32>,
 }
 
@@ -233,11 +235,32 @@ impl Catalog for SystemCatalog {
             ("O_CREAT", 0o100),
             ("EPERM", 1),
             ("ENOENT", 2),
+            // include/linux/sched.h task states (macros, so not in BTF).
+            ("TASK_RUNNING", 0),
+            ("TASK_INTERRUPTIBLE", 1),
+            ("TASK_UNINTERRUPTIBLE", 2),
+            ("__TASK_STOPPED", 4),
+            ("__TASK_TRACED", 8),
+            ("EXIT_DEAD", 16),
+            ("EXIT_ZOMBIE", 32),
+            ("TASK_DEAD", 0x80),
         ];
         if let Some((_, v)) = MACROS.iter().find(|(n, _)| *n == name) {
             return Some(*v);
         }
-        None
+        let b = self.btf()?;
+        let values = self.enum_values.get_or_init(|| {
+            let mut m = std::collections::HashMap::new();
+            for id in b.own_ids() {
+                if let Ok(btf::Type::Enum { values, .. }) = b.get(id) {
+                    for (n, v) in values {
+                        m.entry(n.to_string()).or_insert(v as i64);
+                    }
+                }
+            }
+            m
+        });
+        values.get(name).copied()
     }
 
     fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
