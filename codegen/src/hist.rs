@@ -88,7 +88,9 @@ pub fn linear_bucket<'ctx>(
         .builder
         .build_int_compare(IntPredicate::SGE, v, c(max), "above")?;
     let rel = l.builder.build_int_sub(v, c(min), "rel")?;
-    let q = l.builder.build_int_signed_div(rel, c(step.max(1)), "q")?;
+    // rel >= 0 wherever the index is used (below-min values select bucket 0), so an
+    // unsigned division is exact there and needs no signed-division instruction.
+    let q = l.builder.build_int_unsigned_div(rel, c(step.max(1)), "q")?;
     let idx = l.builder.build_int_add(q, c(1), "idx")?;
     let idx = l
         .builder

@@ -817,7 +817,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                             .builder
                             .build_select(is_zero, one, c, "c1")?
                             .into_int_value();
-                        Ok(Val::Int(self.builder.build_int_signed_div(t, c, "avg")?))
+                        Ok(Val::Int(self.signed_div(t, c, false)?))
                     }
                     ty => self.load_val(out, ty),
                 }
@@ -976,6 +976,27 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.load_val(slot, ty)
     }
 
+    /// Signed `l / r` (or `l % r`) for a non-zero `r`. The BPF ISA before v4 (kernels < 6.6)
+    /// has no signed division, so this divides the magnitudes and fixes the sign as C does:
+    /// the quotient is negative when the signs differ, the remainder takes the dividend's sign.
+    pub fn signed_div(&self, l: IntValue<'ctx>, r: IntValue<'ctx>, rem: bool) -> R<IntValue<'ctx>> {
+        let b = &self.builder;
+        let zero = self.const_u64(0);
+        let neg_l = b.build_int_compare(IntPredicate::SLT, l, zero, "negl")?;
+        let neg_r = b.build_int_compare(IntPredicate::SLT, r, zero, "negr")?;
+        let nl = b.build_int_neg(l, "nl")?;
+        let nr = b.build_int_neg(r, "nr")?;
+        let al = b.build_select(neg_l, nl, l, "al")?.into_int_value();
+        let ar = b.build_select(neg_r, nr, r, "ar")?.into_int_value();
+        let (mag, negative) = if rem {
+            (b.build_int_unsigned_rem(al, ar, "urem")?, neg_l)
+        } else {
+            (b.build_int_unsigned_div(al, ar, "udiv")?, b.build_xor(neg_l, neg_r, "sign")?)
+        };
+        let neg = b.build_int_neg(mag, "neg")?;
+        Ok(b.build_select(negative, neg, mag, "sdiv")?.into_int_value())
+    }
+
     /// Truncates and re-extends an i64 so it holds a value of integer type `ty`.
     fn convert(&self, v: IntValue<'ctx>, ty: &Type) -> R<IntValue<'ctx>> {
         let bits = match ty {
@@ -1065,23 +1086,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .build_select(is_zero, self.const_u64(1), r, "den")?
                     .into_int_value();
                 let q = if signed {
-                    // The BPF ISA before v4 (kernels < 6.6) has no signed division, so divide
-                    // the magnitudes and fix the sign as C does: the quotient is negative when
-                    // the signs differ, the remainder takes the dividend's sign.
-                    let zero = self.const_u64(0);
-                    let neg_l = b.build_int_compare(IntPredicate::SLT, l, zero, "negl")?;
-                    let neg_r = b.build_int_compare(IntPredicate::SLT, safe, zero, "negr")?;
-                    let nl = b.build_int_neg(l, "nl")?;
-                    let nr = b.build_int_neg(safe, "nr")?;
-                    let al = b.build_select(neg_l, nl, l, "al")?.into_int_value();
-                    let ar = b.build_select(neg_r, nr, safe, "ar")?.into_int_value();
-                    let (mag, negative) = if op == BinaryOp::Div {
-                        (b.build_int_unsigned_div(al, ar, "udiv")?, b.build_xor(neg_l, neg_r, "sign")?)
-                    } else {
-                        (b.build_int_unsigned_rem(al, ar, "urem")?, neg_l)
-                    };
-                    let neg = b.build_int_neg(mag, "neg")?;
-                    b.build_select(negative, neg, mag, "sdiv")?.into_int_value()
+                    self.signed_div(l, safe, op == BinaryOp::Mod)?
                 } else if op == BinaryOp::Div {
                     b.build_int_unsigned_div(l, safe, "div")?
                 } else {
