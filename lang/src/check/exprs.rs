@@ -926,8 +926,12 @@ impl Checker<'_> {
                 let len = match (a.get(1).map(|e| &e.kind), &a[0].ty) {
                     (Some(H::Int(n)), _) => (*n).clamp(0, 255) as u32,
                     (None, Type::Array { .. } | Type::Str { .. }) => a[0].ty.size().min(255),
+                    (Some(_), _) if a[1].ty.is_int() => {
+                        // A length known only at run time reads at most strlen bytes.
+                        self.opts.strlen.min(255)
+                    }
                     _ => {
-                        self.error("buf() needs a constant length for a pointer argument", span);
+                        self.error("buf() needs a length for a pointer argument: buf(ptr, len)", span);
                         return poisoned(span);
                     }
                 };
@@ -940,7 +944,10 @@ impl Checker<'_> {
                         space,
                     };
                 }
-                a.truncate(1);
+                // A constant length is the buffer's capacity; a run-time one stays an argument.
+                if matches!(a.get(1).map(|e| &e.kind), Some(H::Int(_)) | None) {
+                    a.truncate(1);
+                }
                 mk(H::Call { func: f, args: a }, Type::Buffer { len }, span)
             }
             Function::Strncmp => {
@@ -1244,6 +1251,12 @@ impl Checker<'_> {
                 let name = String::from_utf8_lossy(name).into_owned();
                 match self.catalog.kernel_symbol(&name) {
                     Some(addr) => mk(H::Int(addr as i64), U64, span),
+                    None if self.opts.load_only => {
+                        let d = Diagnostic::warning(format!("kernel symbol `{name}` not found"), args[0].span)
+                            .with_label("address 0 is used, since the program is only loaded");
+                        self.diags.push(d);
+                        mk(H::Int(0), U64, span)
+                    }
                     None => {
                         self.error(format!("kernel symbol `{name}` not found"), args[0].span);
                         poisoned(span)
