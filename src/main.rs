@@ -188,7 +188,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         params,
         allow_unsafe: cli.allow_unsafe,
         cpid: child.as_ref().map(|c| c.pid),
-        allow_missing_kprobes: cli.dry_run || cli.check_only || cli.debug.is_some(),
+        load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
         strlen: env_u32("BPFTRACE_STRLEN", 64).clamp(1, 200),
         map_keys_max: env_u32("BPFTRACE_MAP_KEYS_MAX", 4096),
     };
@@ -292,7 +292,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     }
     let opts = check::Options {
         params: params.to_vec(),
-        allow_missing_kprobes: true,
+        load_only: true,
         ..Default::default()
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);

@@ -93,10 +93,17 @@ pub fn call<'ctx>(
                 let m = l.mem(src)?;
                 let n = (*cap).min(src.ty.size());
                 let slot = l.alloca(cap + 1, "buf")?;
-                l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(cap + 1), false))?;
-                l.builder.build_store(slot, l.ctx.i8_type().const_int(u64::from(n), false))?;
+                l.builder.build_memset(
+                    slot,
+                    8,
+                    l.ctx.i8_type().const_zero(),
+                    i64t.const_int(u64::from(cap + 1), false),
+                )?;
+                l.builder
+                    .build_store(slot, l.ctx.i8_type().const_int(u64::from(n), false))?;
                 let data = l.offset(slot, 1)?;
-                l.builder.build_memcpy(data, 1, m, 1, i64t.const_int(u64::from(n), false))?;
+                l.builder
+                    .build_memcpy(data, 1, m, 1, i64t.const_int(u64::from(n), false))?;
                 return Ok(Val::Mem(slot));
             }
             let p = l.int(src)?;
@@ -105,17 +112,28 @@ pub fn call<'ctx>(
             let len = match args.get(1) {
                 Some(n) => {
                     let n = l.int(n)?;
-                    let small = l.builder.build_int_compare(IntPredicate::ULT, n, cap64, "small")?;
-                    l.builder.build_select(small, n, cap64, "len")?.into_int_value()
+                    let small =
+                        l.builder
+                            .build_int_compare(IntPredicate::ULT, n, cap64, "small")?;
+                    l.builder
+                        .build_select(small, n, cap64, "len")?
+                        .into_int_value()
                 }
                 None => cap64,
             };
             let slot = l.alloca(cap + 1, "buf")?;
-            l.builder.build_memset(slot, 8, l.ctx.i8_type().const_zero(), i64t.const_int(u64::from(cap + 1), false))?;
+            l.builder.build_memset(
+                slot,
+                8,
+                l.ctx.i8_type().const_zero(),
+                i64t.const_int(u64::from(cap + 1), false),
+            )?;
             let len8 = l.builder.build_int_truncate(len, l.ctx.i8_type(), "len8")?;
             l.builder.build_store(slot, len8)?;
             let data = l.offset(slot, 1)?;
-            let src_ptr = l.builder.build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+            let src_ptr =
+                l.builder
+                    .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
             let h = match space_of(src) {
                 AddrSpace::Kernel => Helper::ProbeReadKernel,
                 AddrSpace::User => Helper::ProbeReadUser,

@@ -641,7 +641,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .events
             .get(event as usize)
             .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
-        if let Event::Join { max_items, item_len, .. } = ev {
+        if let Event::Join {
+            max_items,
+            item_len,
+            ..
+        } = ev
+        {
             return self.emit_join(event, args, *max_items, *item_len);
         }
         let arg_types = ev.arg_types();
@@ -694,7 +699,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// `join(argv)`: the strings are read straight into the reserved record (up to
     /// `max_items` of `item_len` bytes), which keeps them off the 512-byte stack.
-    fn emit_join(&mut self, event: hir::EventId, args: &[Expr], max_items: u32, item_len: u32) -> R<()> {
+    fn emit_join(
+        &mut self,
+        event: hir::EventId,
+        args: &[Expr],
+        max_items: u32,
+        item_len: u32,
+    ) -> R<()> {
         let arr = args
             .first()
             .ok_or_else(|| CodegenError::Internal("join() without an argument".into()))?;
@@ -707,16 +718,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let rb = self.global_ptr(self.globals.events);
         let rec = self.helper(
             Helper::RingbufReserve,
-            &[rb.into(), self.const_u64(8 + payload).into(), self.const_u64(0).into()],
+            &[
+                rb.into(),
+                self.const_u64(8 + payload).into(),
+                self.const_u64(0).into(),
+            ],
         )?;
         let rec_ptr = self.builder.build_int_to_ptr(rec, self.ptr_ty(), "rec")?;
         let is_null = self.builder.build_is_null(rec_ptr, "full")?;
         let write = self.ctx.append_basic_block(self.func, "join");
         let lost = self.ctx.append_basic_block(self.func, "lost");
         let done = self.ctx.append_basic_block(self.func, "joined");
-        self.builder.build_conditional_branch(is_null, lost, write)?;
+        self.builder
+            .build_conditional_branch(is_null, lost, write)?;
         self.builder.position_at_end(write);
-        self.builder.build_store(rec_ptr, self.const_u64(u64::from(event)))?;
+        self.builder
+            .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
         let data = self.offset(rec_ptr, 8)?;
         self.memset(data, payload as u32)?;
         let (read, read_str) = match space {
@@ -726,22 +743,39 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let slot = self.alloca(8, "argp")?;
         let submit = self.ctx.append_basic_block(self.func, "join_submit");
         for i in 0..max_items {
-            let at = self.builder.build_int_add(base, self.const_u64(8 * u64::from(i)), "at")?;
+            let at = self
+                .builder
+                .build_int_add(base, self.const_u64(8 * u64::from(i)), "at")?;
             let at = self.builder.build_int_to_ptr(at, self.ptr_ty(), "atp")?;
             self.builder.build_store(slot, self.const_u64(0))?;
             self.helper(read, &[slot.into(), self.const_u64(8).into(), at.into()])?;
-            let item = self.builder.build_load(self.i64(), slot, "item")?.into_int_value();
-            let end = self.builder.build_int_compare(IntPredicate::EQ, item, self.const_u64(0), "end")?;
+            let item = self
+                .builder
+                .build_load(self.i64(), slot, "item")?
+                .into_int_value();
+            let end =
+                self.builder
+                    .build_int_compare(IntPredicate::EQ, item, self.const_u64(0), "end")?;
             let copy = self.ctx.append_basic_block(self.func, "join_item");
             self.builder.build_conditional_branch(end, submit, copy)?;
             self.builder.position_at_end(copy);
             let dst = self.offset(data, u64::from(i * item_len))?;
             let src = self.builder.build_int_to_ptr(item, self.ptr_ty(), "src")?;
-            self.helper(read_str, &[dst.into(), self.const_u64(u64::from(item_len)).into(), src.into()])?;
+            self.helper(
+                read_str,
+                &[
+                    dst.into(),
+                    self.const_u64(u64::from(item_len)).into(),
+                    src.into(),
+                ],
+            )?;
         }
         self.builder.build_unconditional_branch(submit)?;
         self.builder.position_at_end(submit);
-        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), self.const_u64(0).into()])?;
+        self.helper(
+            Helper::RingbufSubmit,
+            &[rec_ptr.into(), self.const_u64(0).into()],
+        )?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(lost);
         self.bump_counter(self.globals.lost)?;
@@ -1052,7 +1086,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let (mag, negative) = if rem {
             (b.build_int_unsigned_rem(al, ar, "urem")?, neg_l)
         } else {
-            (b.build_int_unsigned_div(al, ar, "udiv")?, b.build_xor(neg_l, neg_r, "sign")?)
+            (
+                b.build_int_unsigned_div(al, ar, "udiv")?,
+                b.build_xor(neg_l, neg_r, "sign")?,
+            )
         };
         let neg = b.build_int_neg(mag, "neg")?;
         Ok(b.build_select(negative, neg, mag, "sdiv")?.into_int_value())

@@ -7,7 +7,7 @@ use super::Checker;
 use crate::ast::{AttachPoint, Provider};
 use crate::diag::Diagnostic;
 use crate::hir::Context;
-use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod};
+use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
 
 /// A resolved attach point.
 pub struct Resolved {
@@ -92,6 +92,14 @@ impl Checker<'_> {
             }
         }
         out
+    }
+
+    /// In load-only mode an attach point this system lacks is compiled anyway, with a warning.
+    fn load_only_warning(&mut self, ap: &AttachPoint, what: &str) {
+        self.diags.push(
+            Diagnostic::warning(format!("{what} matches nothing on this system"), ap.span)
+                .with_label("compiled and loaded anyway; attaching it would fail"),
+        );
     }
 
     pub(super) fn resolve_attach(
@@ -195,7 +203,7 @@ impl Checker<'_> {
                     },
                     None => (func, 0),
                 };
-                if !catalog.kprobes_supported() && !self.opts.allow_missing_kprobes {
+                if !catalog.kprobes_supported() && !self.opts.load_only {
                     let mut d = Diagnostic::error(
                         format!("this kernel was built without kprobes (CONFIG_KPROBES is not set), so {provider}:{func} cannot attach"),
                         ap.span,
@@ -213,9 +221,17 @@ impl Checker<'_> {
                     self.diags.push(d);
                     return None;
                 }
-                let syms = catalog.kernel_functions(module, func);
+                let mut syms = catalog.kernel_functions(module, func);
                 if syms.is_empty() {
-                    return none_matched(self, format!("{provider}:{func}"));
+                    if !self.opts.load_only {
+                        return none_matched(self, format!("{provider}:{func}"));
+                    }
+                    self.load_only_warning(ap, &format!("{provider}:{func}"));
+                    syms.push(
+                        func.trim_end_matches(['*', '?'])
+                            .trim_end_matches('.')
+                            .to_string(),
+                    );
                 }
                 for s in &syms {
                     if !has_wildcard(func) && s != func {
@@ -243,7 +259,23 @@ impl Checker<'_> {
                     [p, _lang, f] => (p, f.clone()),
                     _ => return arity_error(self, "uprobe:/path/to/binary:function"),
                 };
-                match catalog.uprobe_targets(path, &func) {
+                let found = catalog.uprobe_targets(path, &func);
+                let found = match found {
+                    Ok(t) if t.is_empty() && self.opts.load_only => Err(String::new()),
+                    other => other,
+                };
+                let found = match found {
+                    Err(_) if self.opts.load_only => {
+                        self.load_only_warning(ap, &format!("{provider}:{path}:{func}"));
+                        Ok(vec![UprobeTarget {
+                            path: path.clone(),
+                            symbol: func.clone(),
+                            offset: 0,
+                        }])
+                    }
+                    other => other,
+                };
+                match found {
                     Ok(targets) if !targets.is_empty() => {
                         let names = targets
                             .iter()
@@ -271,7 +303,21 @@ impl Checker<'_> {
                     [p, pr, n] => (p, pr.clone(), n.clone()),
                     _ => return arity_error(self, "usdt:/path/to/binary:[provider:]probe"),
                 };
-                match catalog.usdt_targets(path, &prov, &name) {
+                let found = match catalog.usdt_targets(path, &prov, &name) {
+                    Ok(t) if !t.is_empty() => Ok(t),
+                    _ if self.opts.load_only => {
+                        self.load_only_warning(ap, &format!("usdt:{path}:{prov}:{name}"));
+                        Ok(vec![UsdtTarget {
+                            path: path.clone(),
+                            provider: prov.clone(),
+                            name: name.clone(),
+                            offset: 0,
+                            semaphore_offset: 0,
+                        }])
+                    }
+                    other => other,
+                };
+                match found {
                     Ok(targets) if !targets.is_empty() => {
                         let names = targets
                             .iter()
@@ -300,9 +346,13 @@ impl Checker<'_> {
                     [m, f] => (Some(m.as_str()), f.as_str()),
                     _ => return arity_error(self, "kfunc:function"),
                 };
-                let targets = catalog.kernel_functions(module, func);
+                let mut targets = catalog.kernel_functions(module, func);
                 if targets.is_empty() {
-                    return none_matched(self, format!("{provider}:{func}"));
+                    if !self.opts.load_only {
+                        return none_matched(self, format!("{provider}:{func}"));
+                    }
+                    self.load_only_warning(ap, &format!("{provider}:{func}"));
+                    targets.push(func.to_string());
                 }
                 let names = targets.iter().map(|t| format!("{provider}:{t}")).collect();
                 Some(Resolved {

@@ -931,7 +931,10 @@ impl Checker<'_> {
                         self.opts.strlen.min(255)
                     }
                     _ => {
-                        self.error("buf() needs a length for a pointer argument: buf(ptr, len)", span);
+                        self.error(
+                            "buf() needs a length for a pointer argument: buf(ptr, len)",
+                            span,
+                        );
                         return poisoned(span);
                     }
                 };
@@ -1252,8 +1255,11 @@ impl Checker<'_> {
                 match self.catalog.kernel_symbol(&name) {
                     Some(addr) => mk(H::Int(addr as i64), U64, span),
                     None if self.opts.load_only => {
-                        let d = Diagnostic::warning(format!("kernel symbol `{name}` not found"), args[0].span)
-                            .with_label("address 0 is used, since the program is only loaded");
+                        let d = Diagnostic::warning(
+                            format!("kernel symbol `{name}` not found"),
+                            args[0].span,
+                        )
+                        .with_label("address 0 is used, since the program is only loaded");
                         self.diags.push(d);
                         mk(H::Int(0), U64, span)
                     }

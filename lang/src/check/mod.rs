@@ -31,8 +31,11 @@ pub struct Options {
     pub strlen: u32,
     /// Maximum entries of each map (`BPFTRACE_MAP_KEYS_MAX`).
     pub map_keys_max: u32,
-    /// Accept kprobes on kernels without them (for `--dry-run`, which only loads programs).
-    pub allow_missing_kprobes: bool,
+    /// The programs are only compiled or loaded, never attached (`--dry-run`, `--check`,
+    /// `-d`, `-l`): kprobes on kernels without them, and kprobe/uprobe/usdt attach points or
+    /// `kaddr()` symbols this system lacks, become warnings so the verifier still judges the
+    /// program.
+    pub load_only: bool,
 }
 
 impl Default for Options {
@@ -43,7 +46,7 @@ impl Default for Options {
             cpid: None,
             strlen: 64,
             map_keys_max: 4096,
-            allow_missing_kprobes: false,
+            load_only: false,
         }
     }
 }

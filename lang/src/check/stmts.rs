@@ -666,28 +666,53 @@ impl Checker<'_> {
             Function::Join => {
                 let (arr, sep) = match args {
                     [a] => (a, " ".to_string()),
-                    [a, ast::Expr { kind: A::Str(sep), .. }] => (a, String::from_utf8_lossy(sep).into_owned()),
+                    [a, ast::Expr {
+                        kind: A::Str(sep), ..
+                    }] => (a, String::from_utf8_lossy(sep).into_owned()),
                     _ => {
-                        self.error("join() takes an array of strings and an optional literal separator", span);
+                        self.error(
+                            "join() takes an array of strings and an optional literal separator",
+                            span,
+                        );
                         return None;
                     }
                 };
                 let mut e = self.expr(arr);
                 if e.ty.is_int() {
-                    let space = if self.probe.user { stdlib::types::AddrSpace::User } else { stdlib::types::AddrSpace::Kernel };
-                    e.ty = Type::Pointer { to: Box::new(stdlib::types::U64), space };
+                    let space = if self.probe.user {
+                        stdlib::types::AddrSpace::User
+                    } else {
+                        stdlib::types::AddrSpace::Kernel
+                    };
+                    e.ty = Type::Pointer {
+                        to: Box::new(stdlib::types::U64),
+                        space,
+                    };
                 }
                 if !matches!(e.ty, Type::Pointer { .. }) {
-                    let msg = format!("join() needs a pointer to an array of strings (char **), but this is {}", e.ty.display());
+                    let msg = format!(
+                        "join() needs a pointer to an array of strings (char **), but this is {}",
+                        e.ty.display()
+                    );
                     self.error(msg, e.span);
                     return None;
                 }
                 // bpftrace joins at most 16 strings of up to strlen bytes each.
-                let id = self.event(Event::Join { separator: sep, max_items: 16, item_len: self.opts.strlen });
-                Some(StmtKind::Emit { event: id, args: vec![e] })
+                let id = self.event(Event::Join {
+                    separator: sep,
+                    max_items: 16,
+                    item_len: self.opts.strlen,
+                });
+                Some(StmtKind::Emit {
+                    event: id,
+                    args: vec![e],
+                })
             }
             Function::Debugf => {
-                self.error("debugf() is not supported by rbt yet; use printf()", func.span);
+                self.error(
+                    "debugf() is not supported by rbt yet; use printf()",
+                    func.span,
+                );
                 None
             }
             _ => None,
