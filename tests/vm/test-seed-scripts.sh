@@ -33,4 +33,18 @@ echo "$out"
 echo "$out" | grep -q 'mkdir by mkdir (pid [0-9]*): /tmp/rbt-vm-mkdir-test mode 750' || fail "mkdir not reported"
 mac=$(echo "$out" | sed -n 's/^MAC=//p' | tr 'a-f' 'A-F')
 echo "$out" | grep -q "ARP type 1: 10.99.0.1 ($mac) asks for 10.99.0.2" || fail "ARP request from 10.99.0.1 ($mac) not reported"
+echo "-- --dry-run of every bpftrace tool in /usr/sbin (a 6.1 kernel, contemporary with them)"
+if ls /usr/sbin/*.bt >/dev/null 2>&1; then
+    out=$(python3 tests/vm/run.py --timeout 1500 -- sh -c "
+        for f in /usr/sbin/*.bt; do
+            if $rbt --dry-run \$f >/dev/null 2>\$RBT_VM_DIR/err; then echo \"ok \$f\"; else echo \"FAILED \$f: \$(grep -m1 error \$RBT_VM_DIR/err)\"; fi
+        done")
+    echo "$out"
+    total=$(echo "$out" | grep -c '^ok ')
+    echo "$total tools loaded"
+    echo "$out" | grep -q '^FAILED' && fail "some tools did not load"
+    [ "$total" -ge 38 ] || fail "expected all 38 tools"
+else
+    echo "skipped: bpftrace's tools are not installed (apt-get install bpftrace)"
+fi
 echo "VM tier: all passed"
