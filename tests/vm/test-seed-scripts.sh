@@ -7,8 +7,22 @@ rbt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 cd "$(dirname "$0")/../.."
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# The guest sees the host's root read-only but gets fresh tmpfs on /tmp, /run and /var/tmp, so
+# a checkout under those (CI clones often live in /tmp) is invisible inside. Stage the binary,
+# the scripts and the VM helpers under the cache directory, which the guest does see.
+stage=${RBT_VM_CACHE:-/var/cache/rbt-vm}/stage-$$
+rm -rf "$stage"
+mkdir -p "$stage/tests"
+cp "$rbt" "$stage/rbt"
+cp -r scripts "$stage/scripts"
+cp -rp tests/vm "$stage/tests/vm"
+trap 'rm -rf "$stage"' EXIT
+rbt=$stage/rbt
+repo=$(pwd)
+cd "$stage"
+
 echo "-- key_pressed.bt"
-out=$(python3 tests/vm/run.py --timeout 240 -- sh -c "
+out=$(python3 "$repo/tests/vm/run.py" --timeout 240 -- sh -c "
     $rbt scripts/key_pressed.bt > \$RBT_VM_DIR/out.txt 2>&1 & pid=\$!
     sleep 12
     python3 tests/vm/keyboard.py 30 31 30 48 30 17 30 31
@@ -22,7 +36,7 @@ echo "$out" | grep -q '^@keys\[31\]: 2$' || fail "top keys: @keys[31] should be 
 [ "$(echo "$out" | tail -n 6 | grep -c '^@keys')" = 4 ] || fail "four distinct keys expected in the summary"
 
 echo "-- others.bt"
-out=$(python3 tests/vm/run.py --timeout 240 -- sh -c "
+out=$(python3 "$repo/tests/vm/run.py" --timeout 240 -- sh -c "
     $rbt scripts/others.bt > \$RBT_VM_DIR/out.txt 2>&1 & pid=\$!
     sleep 12
     mkdir -m 750 /tmp/rbt-vm-mkdir-test
@@ -35,7 +49,7 @@ mac=$(echo "$out" | sed -n 's/^MAC=//p' | tr 'a-f' 'A-F')
 echo "$out" | grep -q "ARP type 1: 10.99.0.1 ($mac) asks for 10.99.0.2" || fail "ARP request from 10.99.0.1 ($mac) not reported"
 echo "-- --dry-run of every bpftrace tool in /usr/sbin (a 6.1 kernel, contemporary with them)"
 if ls /usr/sbin/*.bt >/dev/null 2>&1; then
-    out=$(python3 tests/vm/run.py --timeout 1500 -- sh -c "
+    out=$(python3 "$repo/tests/vm/run.py" --timeout 1500 -- sh -c "
         for f in /usr/sbin/*.bt; do
             if $rbt --dry-run \$f >/dev/null 2>\$RBT_VM_DIR/err; then echo \"ok \$f\"; else echo \"FAILED \$f: \$(grep -m1 error \$RBT_VM_DIR/err)\"; fi
         done")
