@@ -180,8 +180,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Ok(0);
     }
 
-    let child = match &cli.cmd {
-        Some(cmd) => Some(Child::spawn(cmd).map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?),
+    let mut child = match &cli.cmd {
+        Some(cmd) => Some(
+            runtime::GatedChild::spawn(cmd)
+                .map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?,
+        ),
         None => None,
     };
     let opts = check::Options {
@@ -249,13 +252,16 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         quiet: cli.quiet,
         verbose: cli.verbose,
         dry_run: cli.dry_run,
-        child: child.as_ref().map(|c| c.pid),
         pid: cli.pid,
     };
-    if let Some(c) = &child {
-        c.release();
-    }
-    let code = runtime::run(&compiled.elf, &compiled.manifest, &run_opts, out).map_err(fail)?;
+    let code = runtime::run(
+        &compiled.elf,
+        &compiled.manifest,
+        &run_opts,
+        out,
+        child.as_mut(),
+    )
+    .map_err(fail)?;
     if cli.dry_run {
         eprintln!(
             "rbt: {} program(s) loaded and accepted by the verifier; nothing attached",
@@ -323,42 +329,4 @@ fn info() -> Result<i32, Reported> {
     println!("  version: {}", env!("CARGO_PKG_VERSION"));
     println!("  LLVM: 19 (inkwell), libbpf: vendored (libbpf-sys)");
     Ok(0)
-}
-
-/// A `-c` command: started before compiling (so `cpid` is known), held at a pipe until the
-/// probes are attached, then released to exec.
-struct Child {
-    pid: u32,
-    gate: std::fs::File,
-}
-
-impl Child {
-    fn spawn(cmd: &str) -> std::io::Result<Child> {
-        use std::os::unix::process::CommandExt;
-        let (reader, writer) = std::io::pipe()?;
-        let mut reader = Some(reader);
-        let mut command = std::process::Command::new("/bin/sh");
-        command.arg("-c").arg(format!("exec {cmd}"));
-        let gate_reader = reader.take();
-        // SAFETY: the pre_exec closure only calls read(2) on an inherited pipe fd, which is
-        // async-signal-safe, to wait until rbt has attached its probes.
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(r) = &gate_reader {
-                    let mut b = [0u8; 1];
-                    let _ = std::io::Read::read(&mut &*r, &mut b);
-                }
-                Ok(())
-            });
-        }
-        let child = command.spawn()?;
-        Ok(Child {
-            pid: child.id(),
-            gate: std::fs::File::from(std::os::fd::OwnedFd::from(writer)),
-        })
-    }
-
-    fn release(&self) {
-        let _ = (&self.gate).write_all(b"g");
-    }
 }

@@ -24,6 +24,26 @@ struct Case {
     stdout: String,
 }
 
+/// Builds tests/e2e/target.c (needs gcc and <sys/sdt.h> from systemtap-sdt-dev) once.
+fn target_binary() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = format!("{}/rbt-e2e-target", env!("CARGO_TARGET_TMPDIR"));
+            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target.c");
+            let ok = Command::new("gcc")
+                .args(["-O1", "-g", "-o", &out, src])
+                .status()
+                .expect("run gcc");
+            assert!(
+                ok.success(),
+                "building {src} failed (needs gcc and systemtap-sdt-dev)"
+            );
+            out
+        })
+        .clone()
+}
+
 fn cases() -> Vec<Case> {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/cases.txt"))
         .expect("cases.txt");
@@ -46,9 +66,11 @@ fn cases() -> Vec<Case> {
             format!("{stdout}\n")
         };
         let field = |k: &str| {
-            head.lines()
-                .find_map(|l| l.strip_prefix(k))
-                .map(|v| v.trim().replace("{UNIQUE}", &unique))
+            head.lines().find_map(|l| l.strip_prefix(k)).map(|v| {
+                v.trim()
+                    .replace("{UNIQUE}", &unique)
+                    .replace("{TARGET}", &target_binary())
+            })
         };
         out.push(Case {
             name: name.trim().to_string(),

@@ -8,6 +8,7 @@ use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 use lang::hir::Context;
 use stdlib::builtins::Builtin;
+use stdlib::manifest::{Attach, UsdtArg};
 use stdlib::types::{AddrSpace, Type, U64};
 
 type R<T> = Result<T, CodegenError>;
@@ -116,6 +117,7 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         }
         Builtin::Kstack | Builtin::Ustack => return stack(l, matches!(b, Builtin::Ustack), ty),
         Builtin::Arg(n) => match l.probe.context {
+            Context::PtRegs if matches!(l.probe.attach, Attach::Usdt { .. }) => usdt_arg(l, n)?,
             Context::PtRegs => match ARG_REGS.get(usize::from(n)) {
                 Some(r) => reg(l, r)?,
                 None => stack_arg(l, u64::from(n) - ARG_REGS.len() as u64)?,
@@ -150,6 +152,76 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
     Ok(Val::Int(v))
 }
 
+/// A USDT argument, decoded from the probe site's `.note.stapsdt` operand.
+fn usdt_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u8) -> R<IntValue<'ctx>> {
+    let Attach::Usdt { targets } = &l.probe.attach else {
+        return Err(CodegenError::Internal(
+            "usdt argument outside a usdt probe".into(),
+        ));
+    };
+    let Some(arg) = targets
+        .first()
+        .and_then(|t| t.args.get(usize::from(n)))
+        .cloned()
+    else {
+        return Err(CodegenError::Internal(format!("usdt probe has no arg{n}")));
+    };
+    let i64t = l.ctx.i64_type();
+    let (size, raw) = match &arg {
+        UsdtArg::Const { size, value } => {
+            return Ok(i64t.const_int(fit(*size, *value as u64), false))
+        }
+        UsdtArg::Reg { size, reg: r } => (*size, reg(l, r)?),
+        UsdtArg::Mem {
+            size,
+            reg: r,
+            offset,
+        } => {
+            let base = reg(l, r)?;
+            let addr =
+                l.builder
+                    .build_int_add(base, i64t.const_int(*offset as u64, true), "uaddr")?;
+            let width = u32::from(size.unsigned_abs()).clamp(1, 8);
+            let ty = Type::Int {
+                bits: (width * 8) as u8,
+                signed: false,
+            };
+            let v = match l.probe_read(addr, &ty, AddrSpace::User)? {
+                Val::Int(i) => i,
+                Val::Mem(p) => l.load_int(p, &ty)?,
+            };
+            (*size, v)
+        }
+    };
+    // Narrow to the operand's width and extend by its signedness.
+    let bytes = u32::from(size.unsigned_abs()).clamp(1, 8);
+    if bytes == 8 {
+        return Ok(raw);
+    }
+    let narrow = l
+        .builder
+        .build_int_truncate(raw, l.int_ty(bytes), "narrow")?;
+    Ok(if size < 0 {
+        l.builder.build_int_s_extend(narrow, i64t, "sx")?
+    } else {
+        l.builder.build_int_z_extend(narrow, i64t, "zx")?
+    })
+}
+
+/// A constant operand truncated to its declared width (sign-extended when signed).
+fn fit(size: i8, v: u64) -> u64 {
+    let bits = u32::from(size.unsigned_abs()).clamp(1, 8) * 8;
+    if bits == 64 {
+        return v;
+    }
+    let masked = v & ((1u64 << bits) - 1);
+    if size < 0 {
+        (((masked << (64 - bits)) as i64) >> (64 - bits)) as u64
+    } else {
+        masked
+    }
+}
+
 /// `sargN`: the N-th stack argument, above the return address at `sp`.
 fn stack_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u64) -> R<IntValue<'ctx>> {
     let sp = reg(l, "sp")?;
@@ -168,10 +240,7 @@ fn stack_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u64) -> R<IntValue<'ctx>> {
 }
 
 fn user_context(l: &Lowerer<'_, '_>) -> bool {
-    matches!(
-        l.probe.attach,
-        stdlib::manifest::Attach::Uprobe { .. } | stdlib::manifest::Attach::Usdt { .. }
-    )
+    matches!(l.probe.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
 }
 
 /// `kstack`/`ustack`: a stack id from the stack-trace map (plus the pid for user stacks).

@@ -315,12 +315,23 @@ impl Catalog for SystemCatalog {
             for probe in elf::usdt_probes(&p).map_err(|e| e.to_string())? {
                 if pg.matches(&probe.provider) && ng.matches(&probe.name) {
                     if let Some(off) = probe.file_offset {
+                        let args =
+                            stdlib::manifest::parse_usdt_args(&probe.args).ok_or_else(|| {
+                                format!(
+                                    "usdt {}:{} in {} has arguments rbt cannot decode: {}",
+                                    probe.provider,
+                                    probe.name,
+                                    p.display(),
+                                    probe.args
+                                )
+                            })?;
                         out.push(UsdtTarget {
                             path: p.to_string_lossy().into_owned(),
                             provider: probe.provider.clone(),
                             name: probe.name.clone(),
                             offset: off,
                             semaphore_offset: probe.semaphore_offset.unwrap_or(0),
+                            args,
                         });
                     }
                 }

@@ -14,6 +14,7 @@ mod symbols;
 mod sys;
 
 pub use run::{run, OutputFormat, RunError, RunOptions};
+pub use sys::GatedChild;
 
 /// Parses a decimal or `0x` hexadecimal number.
 pub fn parse_number(s: &str) -> Option<u64> {

@@ -31,8 +31,6 @@ pub struct RunOptions {
     pub verbose: bool,
     /// Load every program (so the verifier judges it) and attach nothing.
     pub dry_run: bool,
-    /// A child started by `-c`: its pid; rbt exits when it does.
-    pub child: Option<u32>,
     pub pid: Option<u32>,
 }
 
@@ -98,12 +96,14 @@ fn signal_fd() -> Result<libc::c_int, RunError> {
     }
 }
 
-/// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0).
+/// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
+/// the `-c` command: released once every probe is attached, and rbt exits when it does.
 pub fn run(
     elf: &[u8],
     manifest: &Manifest,
     opts: &RunOptions,
     out: Box<dyn Write>,
+    mut child: Option<&mut crate::sys::GatedChild>,
 ) -> Result<i32, RunError> {
     sys::set_libbpf_verbose(opts.verbose);
     // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
@@ -160,7 +160,10 @@ pub fn run(
         obj.program(&p.name)?.test_run()?;
     }
 
-    let pidfd = match opts.child {
+    if let Some(c) = child.as_deref_mut() {
+        c.release();
+    }
+    let pidfd = match child.as_ref().map(|c| c.pid) {
         // SAFETY: pidfd_open on a pid we started; the fd is ours.
         Some(pid) => Some(
             unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int,

@@ -108,6 +108,86 @@ pub struct UsdtTarget {
     pub name: String,
     pub offset: u64,
     pub semaphore_offset: u64,
+    /// Where each argument lives at the probe site (`arg0`, `arg1`, …).
+    pub args: Vec<UsdtArg>,
+}
+
+/// One USDT argument as `.note.stapsdt` describes it (`-4@%edi`, `8@-8(%rbp)`, `4@$5`):
+/// `size` is its width in bytes, negative when signed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum UsdtArg {
+    /// In a register (the pt_regs name: `di`, `ax`, `r8`).
+    Reg {
+        size: i8,
+        reg: String,
+    },
+    /// In user memory at `reg + offset`.
+    Mem {
+        size: i8,
+        reg: String,
+        offset: i64,
+    },
+    Const {
+        size: i8,
+        value: i64,
+    },
+}
+
+/// Parses a `.note.stapsdt` argument string (x86-64 operands) into its arguments; `None`
+/// when an operand has a form rbt does not decode (e.g. indexed addressing).
+pub fn parse_usdt_args(spec: &str) -> Option<Vec<UsdtArg>> {
+    spec.split_whitespace().map(parse_usdt_arg).collect()
+}
+
+fn pt_regs_name(reg: &str) -> Option<String> {
+    let r = reg.trim_start_matches('%');
+    let base = match r {
+        "rax" | "eax" | "ax" | "al" => "ax",
+        "rbx" | "ebx" | "bx" | "bl" => "bx",
+        "rcx" | "ecx" | "cx" | "cl" => "cx",
+        "rdx" | "edx" | "dx" | "dl" => "dx",
+        "rsi" | "esi" | "si" | "sil" => "si",
+        "rdi" | "edi" | "di" | "dil" => "di",
+        "rbp" | "ebp" | "bp" | "bpl" => "bp",
+        "rsp" | "esp" | "sp" | "spl" => "sp",
+        "rip" => "ip",
+        other => {
+            // r8..r15 with optional d/w/b suffixes.
+            let n = other.strip_prefix('r')?.trim_end_matches(['d', 'w', 'b']);
+            return (n.parse::<u8>().ok().filter(|n| (8..=15).contains(n)))
+                .map(|n| format!("r{n}"));
+        }
+    };
+    Some(base.to_string())
+}
+
+fn parse_usdt_arg(op: &str) -> Option<UsdtArg> {
+    let (size, loc) = op.split_once('@')?;
+    let size: i8 = size.parse().ok()?;
+    if let Some(c) = loc.strip_prefix('$') {
+        return Some(UsdtArg::Const {
+            size,
+            value: c.parse().ok()?,
+        });
+    }
+    if loc.starts_with('%') {
+        return Some(UsdtArg::Reg {
+            size,
+            reg: pt_regs_name(loc)?,
+        });
+    }
+    // `off(%reg)` or `(%reg)`.
+    let (off, rest) = loc.split_once('(')?;
+    let reg = rest.strip_suffix(')')?;
+    if reg.contains(',') {
+        return None;
+    }
+    let offset = if off.is_empty() { 0 } else { off.parse().ok()? };
+    Some(UsdtArg::Mem {
+        size,
+        reg: pt_regs_name(reg)?,
+        offset,
+    })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,5 +301,34 @@ impl Event {
     /// Offsets of each argument inside the payload (after the 8-byte id) and its total size.
     pub fn layout(&self) -> (Vec<u32>, u32) {
         tuple_layout(&self.arg_types())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usdt_operands() {
+        assert_eq!(
+            parse_usdt_args("-4@%edi 8@-8(%rbp) 4@$5 8@%r12"),
+            Some(vec![
+                UsdtArg::Reg {
+                    size: -4,
+                    reg: "di".into()
+                },
+                UsdtArg::Mem {
+                    size: 8,
+                    reg: "bp".into(),
+                    offset: -8
+                },
+                UsdtArg::Const { size: 4, value: 5 },
+                UsdtArg::Reg {
+                    size: 8,
+                    reg: "r12".into()
+                },
+            ])
+        );
+        assert_eq!(parse_usdt_args("8@(%rax,%rbx,8)"), None);
     }
 }

@@ -313,6 +313,7 @@ impl Checker<'_> {
                             name: name.clone(),
                             offset: 0,
                             semaphore_offset: 0,
+                            args: Vec::new(),
                         }])
                     }
                     other => other,

@@ -97,6 +97,7 @@ impl Catalog for EmptyCatalog {
             name: name.to_string(),
             offset: 0,
             semaphore_offset: 0,
+            args: Vec::new(),
         }])
     }
     fn suggestions(&self, _: &str, _: &[String]) -> Vec<String> {

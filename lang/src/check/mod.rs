@@ -211,6 +211,27 @@ impl Checker<'_> {
                 resolved.push((ap, r));
             }
         }
+        // USDT arguments live in different registers at each probe site, so every USDT
+        // target gets a program of its own.
+        let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
+            .into_iter()
+            .flat_map(|(ap, r)| match r.attach {
+                stdlib::manifest::Attach::Usdt { targets } if targets.len() > 1 => targets
+                    .into_iter()
+                    .zip(r.names)
+                    .map(|(t, name)| {
+                        let one = attach::Resolved {
+                            attach: stdlib::manifest::Attach::Usdt { targets: vec![t] },
+                            context: r.context.clone(),
+                            names: vec![name],
+                            tracepoint: None,
+                        };
+                        (ap, one)
+                    })
+                    .collect::<Vec<_>>(),
+                attach => vec![(ap, attach::Resolved { attach, ..r })],
+            })
+            .collect();
         // Attach points of one probe share the body; each kind of attach needs its own
         // program (different context layouts), so lower the body once per attach point.
         for (ap, r) in resolved {

@@ -1,0 +1,21 @@
+/* tests/e2e/target.c: the traced program of the tier 2 uprobe/usdt/-c cases. Calls a
+ * non-inlined function and passes a USDT probe N times (N = argv[1], default 3). */
+#include <stdlib.h>
+#include <sys/sdt.h>
+
+__attribute__((noinline)) long rbt_e2e_add(long a, long b)
+{
+	__asm__ volatile("");
+	return a + b;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 3;
+	long total = 0;
+	for (int i = 0; i < n; i++) {
+		DTRACE_PROBE2(rbte2e, tick, i, (long)i * 10);
+		total += rbt_e2e_add(i, 100);
+	}
+	return total == 0;
+}
