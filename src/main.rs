@@ -156,12 +156,16 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             )))
         }
     };
-    if !matches!(cli.buffering.as_str(), "line" | "full" | "none") {
-        return Err(fail(format!(
-            "unknown buffering mode `{}` (expected line, full or none)",
-            cli.buffering
-        )));
-    }
+    let buffering = match cli.buffering.as_str() {
+        "line" => runtime::Buffering::Line,
+        "full" => runtime::Buffering::Full,
+        "none" => runtime::Buffering::None,
+        other => {
+            return Err(fail(format!(
+                "unknown buffering mode `{other}` (expected line, full or none)"
+            )))
+        }
+    };
     if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
         // with BTF would not need them either.
@@ -248,6 +252,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         None => Box::new(std::io::stdout()),
     };
     let run_opts = runtime::RunOptions {
+        buffering,
         format,
         quiet: cli.quiet,
         verbose: cli.verbose,

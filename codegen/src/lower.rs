@@ -978,7 +978,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         // Reinterpreting memory (e.g. int ↔ byte array): copy into the new type.
                         let slot = self.alloca(e.ty.size().max(8), "cast")?;
                         self.memset(slot, e.ty.size().max(8))?;
-                        self.store(slot, &inner.ty.clone(), v)?;
+                        // Copy no more than both sides hold (a longer string is cut).
+                        let copy_ty = if inner.ty.size() <= e.ty.size() {
+                            &inner.ty
+                        } else {
+                            &e.ty
+                        };
+                        self.store(slot, copy_ty, v)?;
+                        if let (Type::Str { len }, true) = (&e.ty, inner.ty.size() > e.ty.size()) {
+                            // A cut string still ends in NUL, as bpftrace's strings do.
+                            let last = self.offset(slot, u64::from(len.saturating_sub(1)))?;
+                            self.builder
+                                .build_store(last, self.ctx.i8_type().const_zero())?;
+                        }
                         self.load_val(slot, &e.ty)
                     }
                 }

@@ -2,7 +2,7 @@
 //! layout and print them as bpftrace does, in text or JSON; map printing at exit.
 
 use crate::maps;
-use crate::run::OutputFormat;
+use crate::run::{Buffering, OutputFormat};
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
 use crate::sys::{Object, SysError};
 use std::io::Write;
@@ -22,7 +22,8 @@ pub struct EventSink {
     events: Vec<Event>,
     maps: Vec<(MapSpec, c_int)>,
     format: OutputFormat,
-    out: Box<dyn Write>,
+    out: std::io::BufWriter<Box<dyn Write>>,
+    buffering: Buffering,
     sym: Rc<SystemSymbolizer>,
     exit: Option<i32>,
     /// The first write error; reported once at exit instead of on every event.
@@ -65,6 +66,7 @@ impl EventSink {
         manifest: &Manifest,
         format: OutputFormat,
         out: Box<dyn Write>,
+        buffering: Buffering,
         sym: Rc<SystemSymbolizer>,
         obj: &Object,
     ) -> Result<EventSink, SysError> {
@@ -77,7 +79,8 @@ impl EventSink {
             events: manifest.events.clone(),
             maps,
             format,
-            out,
+            out: std::io::BufWriter::with_capacity(1 << 16, out),
+            buffering,
             sym,
             exit: None,
             write_error: None,
@@ -93,11 +96,29 @@ impl EventSink {
     }
 
     fn write(&mut self, s: &str) {
-        if let Err(e) = self
-            .out
-            .write_all(s.as_bytes())
-            .and_then(|_| self.out.flush())
-        {
+        let r = self.out.write_all(s.as_bytes());
+        let r = match self.buffering {
+            Buffering::None => r.and_then(|_| self.out.flush()),
+            Buffering::Line | Buffering::Full => r,
+        };
+        if let Err(e) = r {
+            self.write_error.get_or_insert(e);
+        }
+    }
+
+    /// Called after each batch of ring buffer records: in line mode the batch's complete
+    /// lines go out now (one write(2) per batch, not per event).
+    pub fn end_batch(&mut self) {
+        if self.buffering == Buffering::Line {
+            if let Err(e) = self.out.flush() {
+                self.write_error.get_or_insert(e);
+            }
+        }
+    }
+
+    /// Flushes everything (at exit).
+    pub fn flush(&mut self) {
+        if let Err(e) = self.out.flush() {
             self.write_error.get_or_insert(e);
         }
     }
@@ -110,6 +131,8 @@ impl EventSink {
             OutputFormat::Json => json_line("attached_probes", serde_json::json!({ "probes": n })),
         };
         self.write(&s);
+        // Users (and tests) watch for this line to know tracing is starting.
+        self.flush();
         Ok(())
     }
 
@@ -271,9 +294,6 @@ impl EventSink {
     /// At exit: a blank pair of lines (in JSON mode too, as 0.17 does), then every map in
     /// name order; an empty map prints the blank line(s) 0.17 prints for it.
     pub fn print_exit_maps(&mut self) -> Result<(), SysError> {
-        if let Some(e) = self.write_error.take() {
-            eprintln!("rbt: writing output failed: {e}");
-        }
         self.write("\n\n");
         let mut order: Vec<usize> = (0..self.maps.len()).collect();
         order.sort_by(|a, b| {
@@ -291,6 +311,10 @@ impl EventSink {
                 (OutputFormat::Json, _) => output::map_json(&dump, 0, 0),
             };
             self.write(&s);
+        }
+        self.flush();
+        if let Some(e) = self.write_error.take() {
+            eprintln!("rbt: writing output failed: {e}");
         }
         Ok(())
     }

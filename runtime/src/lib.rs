@@ -13,7 +13,7 @@ pub mod run;
 mod symbols;
 mod sys;
 
-pub use run::{run, OutputFormat, RunError, RunOptions};
+pub use run::{run, Buffering, OutputFormat, RunError, RunOptions};
 pub use sys::GatedChild;
 
 /// Parses a decimal or `0x` hexadecimal number.

@@ -24,8 +24,20 @@ pub enum OutputFormat {
     Json,
 }
 
+/// When output reaches the file or terminal (`-B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffering {
+    /// After every batch of events (each event writes whole lines).
+    Line,
+    /// When the buffer fills, and at exit.
+    Full,
+    /// After every event.
+    None,
+}
+
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    pub buffering: Buffering,
     pub format: OutputFormat,
     pub quiet: bool,
     pub verbose: bool,
@@ -126,6 +138,7 @@ pub fn run(
         manifest,
         opts.format,
         out,
+        opts.buffering,
         symbolizer.clone(),
         &obj,
     )?));
@@ -194,6 +207,7 @@ pub fn run(
             break;
         }
         rb.consume()?;
+        sink.borrow_mut().end_batch();
         let stop = events[..n as usize]
             .iter()
             .any(|e| e.u64 == 1 || e.u64 == 2);

@@ -400,7 +400,7 @@ impl Checker<'_> {
             [] => None,
             [k] => {
                 let e = self.expr(k);
-                let t = self.storage_type(&e.ty);
+                let t = key_type(&e.ty);
                 Some(self.coerce(e, &t))
             }
             many => {
@@ -408,7 +408,7 @@ impl Checker<'_> {
                     .iter()
                     .map(|k| {
                         let e = self.expr(k);
-                        let t = self.storage_type(&e.ty);
+                        let t = key_type(&e.ty);
                         self.coerce(e, &t)
                     })
                     .collect();
@@ -1379,6 +1379,17 @@ impl Checker<'_> {
                 poisoned(span)
             }
         }
+    }
+}
+
+/// The type a value takes as a map key: integers widen to 64 bits, but strings keep the
+/// length of their first use (`comm` keys stay 16 bytes, as in bpftrace), which keeps keys
+/// small and lookups cheap; later keys are cut or padded to it.
+fn key_type(t: &Type) -> Type {
+    match t {
+        Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+        Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
+        other => other.clone(),
     }
 }
 
