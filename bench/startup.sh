@@ -14,3 +14,17 @@ for tool in "$rbt" bpftrace; do
         python3 -c "import json;print('%.1f ms' % (json.load(open('/tmp/rbt-bench.json'))['results'][0]['mean']*1000))")
     echo "| $(basename "$tool") | $mean | $(peak "$tool" -e "$prog") |"
 done
+
+# Probe listing: everything, and every kprobe (bpftrace 0.17 lists no kprobes where
+# available_filter_functions is unreadable, as on the development machines; rbt reads kallsyms).
+echo
+echo "| listing | tool | mean wall time | lines |"
+echo "|---|---|---|---|"
+for pattern in "" "kprobe:*"; do
+    for tool in "$rbt" bpftrace; do
+        hyperfine -N -w 1 -r 5 --export-json /tmp/rbt-bench.json "$tool -l $pattern" >/dev/null 2>&1 || true
+        mean=$(python3 -c "import json;print('%.0f ms' % (json.load(open('/tmp/rbt-bench.json'))['results'][0]['mean']*1000))")
+        lines=$($tool -l $pattern 2>/dev/null | wc -l)
+        echo "| \`-l $pattern\` | $(basename "$tool") | $mean | $lines |"
+    done
+done

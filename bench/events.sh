@@ -1,0 +1,51 @@
+#!/bin/sh
+# bench/events.sh RBT: per-event cost of map updates on a syscall tracepoint and printf
+# throughput, for rbt and Debian's bpftrace in the same run. Root only. Prints Markdown.
+# Per-event cost = (ns per getppid() while traced) - (ns per getppid() untraced).
+set -eu
+rbt=${1:-./target/release/rbt}
+here=$(cd "$(dirname "$0")" && pwd)
+n=${N:-2000000}
+loop=/tmp/rbt-bench-loop
+gcc -O2 -o $loop "$here/loop.c"
+
+# Runs the loop while TOOL traces with PROG; prints the loop's ns per call.
+traced() {
+    tool=$1; prog=$2; out=/tmp/rbt-bench-out
+    $tool -e "$prog" > $out 2>/tmp/rbt-bench-err & pid=$!
+    # Wait until the tool says it attached (first line of output).
+    for _ in $(seq 1 200); do grep -q Attach $out 2>/dev/null && break; sleep 0.05; done
+    sleep 0.5
+    r=$($loop $n)
+    kill -INT $pid; wait $pid 2>/dev/null || true
+    echo "$r"
+}
+
+base=$($loop $n)
+count='tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }'
+sumhist='tracepoint:syscalls:sys_enter_getppid { @c[tid] = sum(1); @h = hist(tid); }'
+echo "untraced getppid(): $base ns/call (N=$n)"
+echo
+echo "| script | rbt ns/event | bpftrace ns/event |"
+echo "|---|---|---|"
+for name in count sumhist; do
+    eval prog=\$$name
+    r=$(traced "$rbt" "$prog"); b=$(traced bpftrace "$prog")
+    echo "| \`$prog\` | $(echo "$r - $base" | bc) | $(echo "$b - $base" | bc) |"
+done
+
+# printf throughput: events written per second while the loop runs, and what was lost.
+pf='tracepoint:syscalls:sys_enter_getppid { printf("%d %d\n", pid, tid); }'
+echo
+echo "| printf | tool | events/s | lost |"
+echo "|---|---|---|---|"
+for tool in "$rbt" bpftrace; do
+    $tool -e "$pf" > /tmp/rbt-bench-pf 2>/tmp/rbt-bench-pferr & pid=$!
+    for _ in $(seq 1 200); do grep -q Attach /tmp/rbt-bench-pf 2>/dev/null && break; sleep 0.05; done
+    sleep 0.5
+    start=$(date +%s.%N); $loop $n >/dev/null; end=$(date +%s.%N)
+    sleep 1; kill -INT $pid; wait $pid 2>/dev/null || true
+    got=$(grep -c '^[0-9]' /tmp/rbt-bench-pf || true)
+    lost=$(grep -o 'Lost [0-9]*' /tmp/rbt-bench-pferr /tmp/rbt-bench-pf | grep -o '[0-9]*$' | head -1)
+    echo "| \`$pf\` | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} |"
+done
