@@ -5,7 +5,6 @@ use crate::helpers::{self, Helper};
 use crate::lower::{Lowerer, Val, STATE_START_NS};
 use crate::CodegenError;
 use inkwell::values::IntValue;
-use inkwell::IntPredicate;
 use lang::hir::Context;
 use stdlib::builtins::Builtin;
 use stdlib::manifest::{Attach, UsdtArg};
@@ -339,12 +338,4 @@ pub fn tracepoint_field<'ctx>(
         ],
     )?;
     Ok(Val::Mem(slot))
-}
-
-/// Compares `v` against zero; used by calls that return booleans.
-pub fn is_nonzero<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>) -> R<IntValue<'ctx>> {
-    let c =
-        l.builder
-            .build_int_compare(IntPredicate::NE, v, l.ctx.i64_type().const_zero(), "nz")?;
-    Ok(l.builder.build_int_z_extend(c, l.ctx.i64_type(), "b")?)
 }

@@ -8,7 +8,6 @@ pub enum Helper {
     MapUpdateElem = 2,
     MapDeleteElem = 3,
     KtimeGetNs = 5,
-    TracePrintk = 6,
     GetPrandomU32 = 7,
     GetSmpProcessorId = 8,
     GetCurrentPidTgid = 14,
@@ -25,7 +24,6 @@ pub enum Helper {
     ProbeReadUserStr = 114,
     ProbeReadKernelStr = 115,
     Jiffies64 = 118,
-    KtimeGetBootNs = 125,
     RingbufReserve = 131,
     RingbufSubmit = 132,
     GetFuncIp = 173,
@@ -33,8 +31,6 @@ pub enum Helper {
 
 /// `map_update_elem` flag: create or update.
 pub const BPF_ANY: u64 = 0;
-/// `map_update_elem` flag: only create.
-pub const BPF_NOEXIST: u64 = 1;
 /// `get_stackid` flag: the stack is a user stack.
 pub const BPF_F_USER_STACK: u64 = 1 << 8;
 /// `get_stackid` flag: identical stacks share an id.

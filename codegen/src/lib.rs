@@ -17,7 +17,7 @@ use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};
 use inkwell::module::{FlagBehavior, Linkage, Module};
 use inkwell::passes::PassBuilderOptions;
 use inkwell::targets::{
-    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetMachine, TargetTriple,
+    CodeModel, FileType, InitializationConfig, RelocMode, Target, TargetTriple,
 };
 use inkwell::OptimizationLevel;
 use lang::hir;
@@ -182,7 +182,7 @@ pub fn compile(
     let mut programs = Vec::new();
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;
-        lower::Lowerer::new(&context, &module, func, &globals, script, probe).lower_probe()?;
+        lower::Lowerer::new(&context, func, &globals, script, probe).lower_probe()?;
         programs.push(Program {
             name: probe.name.clone(),
             attach: probe.attach.clone(),

@@ -10,7 +10,6 @@ use crate::CodegenError;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
-use inkwell::module::Module;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
@@ -40,7 +39,6 @@ pub const STATE_START_NS: u64 = 0;
 
 pub struct Lowerer<'a, 'ctx> {
     pub ctx: &'ctx Context,
-    pub module: &'a Module<'ctx>,
     pub builder: Builder<'ctx>,
     pub func: FunctionValue<'ctx>,
     pub globals: &'a Globals<'ctx>,
@@ -59,7 +57,6 @@ type R<T> = Result<T, CodegenError>;
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub fn new(
         ctx: &'ctx Context,
-        module: &'a Module<'ctx>,
         func: FunctionValue<'ctx>,
         globals: &'a Globals<'ctx>,
         script: &'a hir::Script,
@@ -70,7 +67,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         builder.position_at_end(entry);
         Lowerer {
             ctx,
-            module,
             builder,
             func,
             globals,

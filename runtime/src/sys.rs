@@ -503,21 +503,9 @@ impl RingBuffer {
         }
     }
 
-    /// Waits up to `timeout_ms` for records and handles them; returns how many. A callback
-    /// returning non-zero stops the poll early (e.g. on exit()).
-    pub fn poll(&mut self, timeout_ms: i32) -> Result<i32, SysError> {
-        // SAFETY: the ring buffer is owned by self.
-        let n = unsafe { libbpf_sys::ring_buffer__poll(self.rb.as_ptr(), timeout_ms) };
-        if n < 0 && -n != libc::EINTR {
-            Err(err("reading events failed", -n))
-        } else {
-            Ok(n.max(0))
-        }
-    }
-
     /// Handles every record already in the buffer without waiting.
     pub fn consume(&mut self) -> Result<i32, SysError> {
-        // SAFETY: as in `poll`.
+        // SAFETY: the ring buffer is owned by self.
         let n = unsafe { libbpf_sys::ring_buffer__consume(self.rb.as_ptr()) };
         if n < 0 {
             Err(err("reading events failed", -n))
@@ -527,7 +515,7 @@ impl RingBuffer {
     }
 
     pub fn epoll_fd(&self) -> c_int {
-        // SAFETY: as in `poll`.
+        // SAFETY: the ring buffer is owned by self.
         unsafe { libbpf_sys::ring_buffer__epoll_fd(self.rb.as_ptr()) }
     }
 }
