@@ -64,6 +64,25 @@ pub fn realtime_ns() -> u64 {
         .map_or(0, |d| d.as_nanos() as u64)
 }
 
+impl SystemSymbolizer {
+    /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
+    fn frames(&self, stack_id: i64, limit: u32) -> Vec<u64> {
+        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
+            return Vec::new();
+        };
+        let mut frames = vec![0u8; 8 * 127];
+        if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
+            return Vec::new();
+        }
+        frames
+            .chunks(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .take_while(|a| *a != 0)
+            .take(limit as usize)
+            .collect()
+    }
+}
+
 impl Symbolizer for SystemSymbolizer {
     fn ksym(&self, addr: u64, with_offset: bool) -> String {
         let syms = self.kallsyms();
@@ -106,35 +125,16 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn kstack(&self, stack_id: i64, limit: u32) -> Vec<String> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
-            return Vec::new();
-        };
-        let mut frames = vec![0u8; 8 * 127];
-        if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
-            return Vec::new();
-        }
-        frames
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .take_while(|a| *a != 0)
-            .take(limit as usize)
+        self.frames(stack_id, limit)
+            .into_iter()
             .map(|a| self.ksym(a, true))
             .collect()
     }
 
     fn ustack(&self, _pid: u32, stack_id: i64, limit: u32) -> Vec<String> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
-            return Vec::new();
-        };
-        let mut frames = vec![0u8; 8 * 127];
-        if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
-            return Vec::new();
-        }
-        frames
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .take_while(|a| *a != 0)
-            .take(limit as usize)
+        // User frames stay addresses until usym symbolization lands.
+        self.frames(stack_id, limit)
+            .into_iter()
             .map(|a| format!("0x{a:x}"))
             .collect()
     }
