@@ -10,7 +10,7 @@ cargo test --workspace
 echo "== tier 3: kprobes in a Debian 6.1 kernel under qemu"
 if [ "$(id -u)" = 0 ]; then
     sh tests/vm/setup.sh
-    cargo build --bin rbt && sh tests/vm/test-seed-scripts.sh ./target/debug/rbt
+    cargo build --bin rbt && sh tests/vm/test-seed-scripts.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
 else
     echo "skipped: the VM tier needs root"
 fi
