@@ -202,3 +202,52 @@ fn parse_error_points_at_the_token() {
     assert!(err.contains("kprobe:f { $x = ; }"), "{err}");
     assert!(err.contains('^'), "{err}");
 }
+
+#[test]
+fn unknown_probes_suggest_real_names() {
+    if !is_root() {
+        eprintln!("skipping did-you-mean checks: reading tracefs and kallsyms needs root");
+        return;
+    }
+    let target = target_binary();
+    let cases = [
+        (
+            vec![
+                "-e".to_string(),
+                "tracepoint:syscalls:sys_enter_opnat { }".to_string(),
+            ],
+            "sys_enter_openat",
+        ),
+        // --dry-run keeps kprobes checkable on kernels without them; the name is still checked.
+        (
+            vec![
+                "--dry-run".to_string(),
+                "-e".to_string(),
+                "kprobe:tcp_conect { }".to_string(),
+            ],
+            "tcp_connect",
+        ),
+        (
+            vec![
+                "-e".to_string(),
+                format!("uprobe:{target}:rbt_e2e_ad {{ }}"),
+            ],
+            "rbt_e2e_add",
+        ),
+        (
+            vec!["-e".to_string(), format!("usdt:{target}:rbte2e:tik {{ }}")],
+            "tick",
+        ),
+    ];
+    for (args, want) in cases {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(&args)
+            .output()
+            .expect("run rbt");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(&format!("did you mean `{want}`?")),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -95,11 +95,16 @@ impl Checker<'_> {
     }
 
     /// In load-only mode an attach point this system lacks is compiled anyway, with a warning.
-    fn load_only_warning(&mut self, ap: &AttachPoint, what: &str) {
-        self.diags.push(
-            Diagnostic::warning(format!("{what} matches nothing on this system"), ap.span)
-                .with_label("compiled and loaded anyway; attaching it would fail"),
-        );
+    fn load_only_warning(&mut self, ap: &AttachPoint, what: &str, catalog: &dyn Catalog) {
+        let fields: Vec<String> = ap.fields.iter().map(|f| f.text.clone()).collect();
+        let cands = catalog.suggestions(ap.provider.name(), &fields);
+        let d = Diagnostic::warning(format!("{what} matches nothing on this system"), ap.span)
+            .with_label("compiled and loaded anyway; attaching it would fail")
+            .with_suggestion(
+                fields.last().map_or("", String::as_str),
+                cands.iter().map(String::as_str),
+            );
+        self.diags.push(d);
     }
 
     pub(super) fn resolve_attach(
@@ -226,7 +231,7 @@ impl Checker<'_> {
                     if !self.opts.load_only {
                         return none_matched(self, format!("{provider}:{func}"));
                     }
-                    self.load_only_warning(ap, &format!("{provider}:{func}"));
+                    self.load_only_warning(ap, &format!("{provider}:{func}"), catalog);
                     syms.push(
                         func.trim_end_matches(['*', '?'])
                             .trim_end_matches('.')
@@ -266,7 +271,7 @@ impl Checker<'_> {
                 };
                 let found = match found {
                     Err(_) if self.opts.load_only => {
-                        self.load_only_warning(ap, &format!("{provider}:{path}:{func}"));
+                        self.load_only_warning(ap, &format!("{provider}:{path}:{func}"), catalog);
                         Ok(vec![UprobeTarget {
                             path: path.clone(),
                             symbol: func.clone(),
@@ -306,7 +311,7 @@ impl Checker<'_> {
                 let found = match catalog.usdt_targets(path, &prov, &name) {
                     Ok(t) if !t.is_empty() => Ok(t),
                     _ if self.opts.load_only => {
-                        self.load_only_warning(ap, &format!("usdt:{path}:{prov}:{name}"));
+                        self.load_only_warning(ap, &format!("usdt:{path}:{prov}:{name}"), catalog);
                         Ok(vec![UsdtTarget {
                             path: path.clone(),
                             provider: prov.clone(),
@@ -352,7 +357,7 @@ impl Checker<'_> {
                     if !self.opts.load_only {
                         return none_matched(self, format!("{provider}:{func}"));
                     }
-                    self.load_only_warning(ap, &format!("{provider}:{func}"));
+                    self.load_only_warning(ap, &format!("{provider}:{func}"), catalog);
                     targets.push(func.to_string());
                 }
                 let names = targets.iter().map(|t| format!("{provider}:{t}")).collect();
