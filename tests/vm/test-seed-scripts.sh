@@ -62,6 +62,9 @@ echo "$out" | grep -q 'mkdir by mkdir (pid [0-9]*): /tmp/rbt-vm-mkdir-test mode 
 mac=$(echo "$out" | sed -n 's/^MAC=//p' | tr 'a-f' 'A-F')
 echo "$out" | grep -q "ARP type 1: 10.99.0.1 ($mac) asks for 10.99.0.2" || fail "ARP request from 10.99.0.1 ($mac) not reported"
 
+echo "-- kprobe features (tests/vm/guest-kprobes.sh)"
+python3 "$repo/tests/vm/run.py" --timeout 600 -- sh tests/vm/guest-kprobes.sh "$rbt" || fail "kprobe feature checks failed"
+
 echo "-- --dry-run of every bpftrace tool in /usr/sbin (a 6.1 kernel, contemporary with them)"
 if ls /usr/sbin/*.bt >/dev/null 2>&1; then
     out=$(python3 "$repo/tests/vm/run.py" --timeout 1500 -- sh -c "

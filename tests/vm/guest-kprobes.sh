@@ -1,0 +1,67 @@
+#!/bin/sh
+# tests/vm/guest-kprobes.sh RBT: kprobe checks that run INSIDE the VM guest (tests/vm/run.py):
+# kretprobe retval, a wildcard kprobe with `func`, the fallback to a compiler-renamed symbol,
+# a BTF field chain through curtask, a symbolized kstack, and `-lv` of a kprobe with BTF names.
+# Each check starts rbt, repeats its trigger until rbt exits on the first event, and compares.
+set -u
+rbt=$1
+out=${RBT_VM_DIR:-/tmp}/kprobe-out.txt
+err=${RBT_VM_DIR:-/tmp}/kprobe-err.txt
+failed=0
+fail() { echo "FAIL: $*"; failed=1; }
+
+# run_until_exit TRIGGER RBT-ARGS...: runs rbt and repeats TRIGGER (a shell command) every
+# half second until rbt exits (at most 90 s).
+run_until_exit() {
+    trigger=$1; shift
+    "$rbt" "$@" > "$out" 2> "$err" & pid=$!
+    i=0
+    while kill -0 $pid 2>/dev/null && [ $i -lt 180 ]; do
+        sh -c "$trigger" >/dev/null 2>&1
+        sleep 0.5; i=$((i + 1))
+    done
+    kill -INT $pid 2>/dev/null; wait $pid
+}
+
+echo "-- kretprobe retval"
+run_until_exit 'cat /nonexistent-rbt-vm' -e 'kretprobe:do_sys_openat2 /comm == "cat" && (int64)retval < 0/ { printf("ret %d\n", retval); exit(); }'
+cat "$out"
+grep -q '^ret -2$' "$out" || fail "kretprobe retval of a failed open should be -2"
+
+echo "-- wildcard kprobe with func"
+run_until_exit 'cat /etc/hostname' -e 'kprobe:vfs_rea* /comm == "cat"/ { @[func] = count(); } interval:s:3 { exit(); }'
+cat "$out"
+grep -q '^@\[vfs_read\]: [1-9]' "$out" || fail "kprobe:vfs_rea* should count vfs_read by func"
+
+echo "-- compiler-renamed symbol"
+plain=$(grep -E '^[a-z_0-9]+\.isra\.0( |$)' /sys/kernel/tracing/available_filter_functions | cut -d' ' -f1 | sed 's/\.isra\.0$//' | while read -r f; do
+    grep -qE "^$f( |$)" /sys/kernel/tracing/available_filter_functions || { echo "$f"; break; }
+done)
+if [ -n "$plain" ]; then
+    "$rbt" -e "kprobe:$plain { } interval:ms:500 { exit(); }" > "$out" 2> "$err"
+    status=$?
+    cat "$err"
+    [ $status = 0 ] || fail "kprobe:$plain did not attach"
+    grep -q "attaching to \`$plain.isra.0\`" "$err" || fail "rbt did not say it chose $plain.isra.0"
+else
+    fail "no .isra.0-only function found in this kernel"
+fi
+
+echo "-- BTF field chain through curtask"
+run_until_exit 'sleep 0.01' -e 'kprobe:do_nanosleep /comm == "sleep"/ { printf("%d %d\n", curtask->real_parent->pid, curtask->tgid); exit(); }'
+cat "$out"
+# The trigger's sleep is forked by the `sh -c` of run_until_exit: parent and child pids differ
+# and both are real pids.
+grep -qE '^[1-9][0-9]* [1-9][0-9]*$' "$out" || fail "curtask->real_parent->pid should print two pids"
+
+echo "-- symbolized kstack"
+run_until_exit 'sleep 0.01' -e 'kprobe:do_nanosleep /comm == "sleep"/ { printf("%s\n", kstack); exit(); }'
+cat "$out"
+grep -q 'nanosleep+[0-9]' "$out" || fail "kstack should show symbolized nanosleep frames"
+
+echo "-- -lv of a kprobe"
+"$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"
+grep -q 'struct hrtimer_sleeper \*' "$out" || fail "-lv should show do_nanosleep's BTF arguments"
+
+[ $failed = 0 ] && echo "guest kprobe checks: all passed"
+exit $failed
