@@ -222,8 +222,26 @@ fn section(attach: &Attach) -> String {
     match attach {
         Attach::Begin | Attach::End | Attach::Rawtracepoint { .. } => "raw_tp".into(),
         Attach::Tracepoint { .. } => "tracepoint".into(),
-        Attach::Kprobe { ret: false, .. } => "kprobe".into(),
-        Attach::Kprobe { ret: true, .. } => "kretprobe".into(),
+        Attach::Kprobe {
+            ret: false,
+            multi: false,
+            ..
+        } => "kprobe".into(),
+        Attach::Kprobe {
+            ret: true,
+            multi: false,
+            ..
+        } => "kretprobe".into(),
+        Attach::Kprobe {
+            ret: false,
+            multi: true,
+            ..
+        } => "kprobe.multi".into(),
+        Attach::Kprobe {
+            ret: true,
+            multi: true,
+            ..
+        } => "kretprobe.multi".into(),
         Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
         Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
         Attach::Profile { .. }

@@ -63,7 +63,19 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             .iter()
             .map(|t| prog.attach_raw_tracepoint(t))
             .collect(),
-        Attach::Kprobe { targets, ret } => targets
+        Attach::Kprobe {
+            targets,
+            ret,
+            multi: true,
+        } => {
+            let symbols: Vec<&str> = targets.iter().map(|t| t.symbol.as_str()).collect();
+            Ok(vec![prog.attach_kprobe_multi(*ret, &symbols)?])
+        }
+        Attach::Kprobe {
+            targets,
+            ret,
+            multi: false,
+        } => targets
             .iter()
             .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
             .collect(),

@@ -360,6 +360,16 @@ impl Catalog for SystemCatalog {
         })
     }
 
+    fn kprobe_multi_supported(&self) -> bool {
+        // kprobe_multi links are built on fprobe: without CONFIG_FPROBE the link's attach
+        // function exists but fails with EOPNOTSUPP (Debian's 6.1 kernel). BTF lists exactly
+        // the functions compiled in, so fprobe's registration function tells.
+        self.kprobes_supported()
+            && self
+                .btf()
+                .is_some_and(|b| b.func("register_fprobe").is_some())
+    }
+
     fn kprobes_supported(&self) -> bool {
         // The perf kprobe PMU or tracefs kprobe_events exist exactly when the kernel was
         // built with CONFIG_KPROBES.

@@ -276,6 +276,36 @@ impl Program<'_> {
         )
     }
 
+    /// One kprobe_multi link for all `symbols`.
+    pub fn attach_kprobe_multi(&self, ret: bool, symbols: &[&str]) -> Result<Link, SysError> {
+        let names: Vec<CString> = symbols
+            .iter()
+            .map(|s| cstring(s))
+            .collect::<Result<_, _>>()?;
+        let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        // SAFETY: zeroed opts are the documented default; `sz` is set.
+        let mut opts: libbpf_sys::bpf_kprobe_multi_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_kprobe_multi_opts>() as _;
+        opts.syms = ptrs.as_mut_ptr();
+        opts.cnt = ptrs.len() as _;
+        opts.retprobe = ret;
+        // SAFETY: `names` and `ptrs` outlive the call; libbpf copies what the link keeps.
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_kprobe_multi_opts(
+                self.prog.as_ptr(),
+                std::ptr::null(),
+                &opts,
+            )
+        };
+        link(
+            format!(
+                "cannot attach a kprobe_multi link to {} functions",
+                symbols.len()
+            ),
+            l,
+        )
+    }
+
     pub fn attach_uprobe(
         &self,
         ret: bool,

@@ -51,6 +51,9 @@ pub enum Attach {
     Kprobe {
         targets: Vec<KprobeTarget>,
         ret: bool,
+        /// Attach every target through one kprobe_multi link (kernels 5.18+ with fprobe),
+        /// instead of one kprobe per target.
+        multi: bool,
     },
     Uprobe {
         targets: Vec<UprobeTarget>,

@@ -246,12 +246,19 @@ impl Checker<'_> {
                     }
                 }
                 let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
-                let targets = syms
+                let targets: Vec<KprobeTarget> = syms
                     .into_iter()
                     .map(|symbol| KprobeTarget { symbol, offset })
                     .collect();
+                // A wildcard with several matches attaches through one kprobe_multi link where
+                // the kernel has them (offsets need one kprobe per target).
+                let multi = targets.len() > 1 && offset == 0 && catalog.kprobe_multi_supported();
                 Some(Resolved {
-                    attach: Attach::Kprobe { targets, ret },
+                    attach: Attach::Kprobe {
+                        targets,
+                        ret,
+                        multi,
+                    },
                     context: Context::PtRegs,
                     names,
                     tracepoint: None,

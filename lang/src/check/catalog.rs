@@ -53,6 +53,8 @@ pub trait Catalog {
     fn kernel_symbol(&self, name: &str) -> Option<u64>;
     /// Whether the kernel can attach kprobes (false on kernels built without CONFIG_KPROBES).
     fn kprobes_supported(&self) -> bool;
+    /// Whether the kernel has kprobe_multi links (one link for many functions).
+    fn kprobe_multi_supported(&self) -> bool;
 }
 
 /// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that
@@ -108,5 +110,8 @@ impl Catalog for EmptyCatalog {
     }
     fn kprobes_supported(&self) -> bool {
         true
+    }
+    fn kprobe_multi_supported(&self) -> bool {
+        false
     }
 }
