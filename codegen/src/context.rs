@@ -30,9 +30,20 @@ fn ctx_ptr<'ctx>(l: &Lowerer<'_, 'ctx>) -> R<inkwell::values::PointerValue<'ctx>
 }
 
 /// Reads a u64 at `offset` of the context.
+/// The load is volatile so LLVM keeps it a whole aligned 8-byte access: the verifier rejects
+/// narrower or unaligned reads of fentry/fexit and raw tracepoint contexts, and LLVM would
+/// otherwise narrow a load whose high bytes go unused.
 pub fn ctx_u64<'ctx>(l: &Lowerer<'_, 'ctx>, offset: u64) -> R<IntValue<'ctx>> {
     let at = l.offset(ctx_ptr(l)?, offset)?;
-    l.load_int(at, &U64)
+    let v = l
+        .builder
+        .build_load(l.ctx.i64_type(), at, "ctx")?
+        .into_int_value();
+    if let Some(inst) = v.as_instruction() {
+        let _ = inst.set_volatile(true);
+        let _ = inst.set_alignment(8);
+    }
+    Ok(v)
 }
 
 /// Reads register `name` from the `pt_regs` context.
@@ -306,6 +317,10 @@ pub fn tracepoint_field<'ctx>(
                     ],
                 )?;
                 Ok(Val::Mem(slot))
+            }
+            // u64-array contexts (kfunc args, retval) must be read as whole slots.
+            _ if l.probe.context == Context::U64Array => {
+                Ok(Val::Int(ctx_u64(l, u64::from(offset))?))
             }
             _ => Ok(Val::Int(l.load_int(at, ty)?)),
         };

@@ -360,6 +360,25 @@ impl Catalog for SystemCatalog {
         })
     }
 
+    fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        let b = self.btf()?;
+        let sig = b.func(name)?;
+        let params = sig
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
+            .collect();
+        let ret = if sig.ret == 0 {
+            Type::Int {
+                bits: 64,
+                signed: false,
+            }
+        } else {
+            self.btf_type(b, sig.ret, 1)
+        };
+        Some((params, ret))
+    }
+
     fn kprobe_multi_supported(&self) -> bool {
         // kprobe_multi links are built on fprobe: without CONFIG_FPROBE the link's attach
         // function exists but fails with EOPNOTSUPP (Debian's 6.1 kernel). BTF lists exactly

@@ -57,10 +57,15 @@ impl std::fmt::Display for RunError {
         match self {
             RunError::Sys(e) => {
                 write!(f, "{e}")?;
-                if e.errno == libc::EPERM || e.errno == libc::EACCES {
+                if (e.errno == libc::EPERM || e.errno == libc::EACCES) && !sys::is_root() {
                     write!(
                         f,
                         "\n  rbt needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs"
+                    )?;
+                } else if e.errno == libc::EPERM {
+                    write!(
+                        f,
+                        "\n  the kernel refuses this even for root (lockdown, or fentry/fexit not permitted here: try kprobe)"
                     )?;
                 }
                 if let Some(log) = &e.log {

@@ -40,6 +40,12 @@ fn cstring(s: &str) -> Result<CString, SysError> {
     CString::new(s).map_err(|_| err(format!("name {s:?} contains a NUL byte"), libc::EINVAL))
 }
 
+/// Whether rbt runs as root (effective uid 0).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
 /// libbpf messages go to stderr only in verbose mode; otherwise they are dropped, because
 /// rbt reports failures itself in words.
 pub fn set_libbpf_verbose(verbose: bool) {

@@ -59,6 +59,11 @@ run_until_exit 'sleep 0.01' -e 'kprobe:do_nanosleep /comm == "sleep"/ { printf("
 cat "$out"
 grep -q 'nanosleep+[0-9]' "$out" || fail "kstack should show symbolized nanosleep frames"
 
+echo "-- kfunc/kretfunc with BTF-typed args and retval"
+run_until_exit 'cat /etc/hostname' -e 'kretfunc:vfs_read /comm == "cat" && retval > 0/ { printf("read %d of %d from %s\n", retval, args.count, func); exit(); }'
+cat "$out"
+grep -qE '^read [1-9][0-9]* of [1-9][0-9]* from vfs_read$' "$out" || fail "kretfunc:vfs_read should print retval, args.count and func"
+
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"
 grep -q 'struct hrtimer_sleeper \*' "$out" || fail "-lv should show do_nanosleep's BTF arguments"

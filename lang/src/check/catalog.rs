@@ -3,7 +3,7 @@
 //! Keeping it a trait keeps `lang` free of I/O.
 
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
-use stdlib::types::Record;
+use stdlib::types::{Record, Type};
 
 /// One field of a tracepoint's `format` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +55,9 @@ pub trait Catalog {
     fn kprobes_supported(&self) -> bool;
     /// Whether the kernel has kprobe_multi links (one link for many functions).
     fn kprobe_multi_supported(&self) -> bool;
+    /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
+    /// `args` and `retval` of kfunc/kretfunc probes.
+    fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
 }
 
 /// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that
@@ -113,5 +116,8 @@ impl Catalog for EmptyCatalog {
     }
     fn kprobe_multi_supported(&self) -> bool {
         false
+    }
+    fn function_signature(&self, _: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        None
     }
 }

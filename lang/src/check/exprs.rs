@@ -426,7 +426,10 @@ impl Checker<'_> {
     fn builtin_allowed(&mut self, b: Builtin, span: Span) -> bool {
         let p = self.provider();
         let ok = match b {
-            Builtin::Retval => matches!(p, Some(Provider::Kretprobe | Provider::Uretprobe)),
+            Builtin::Retval => matches!(
+                p,
+                Some(Provider::Kretprobe | Provider::Uretprobe | Provider::Kretfunc)
+            ),
             Builtin::Arg(_) => matches!(
                 p,
                 Some(
@@ -437,10 +440,18 @@ impl Checker<'_> {
             Builtin::Func => matches!(
                 p,
                 Some(
-                    Provider::Kprobe | Provider::Kretprobe | Provider::Uprobe | Provider::Uretprobe
+                    Provider::Kprobe
+                        | Provider::Kretprobe
+                        | Provider::Uprobe
+                        | Provider::Uretprobe
+                        | Provider::Kfunc
+                        | Provider::Kretfunc
                 )
             ),
-            Builtin::Args => matches!(p, Some(Provider::Tracepoint)),
+            Builtin::Args => matches!(
+                p,
+                Some(Provider::Tracepoint | Provider::Kfunc | Provider::Kretfunc)
+            ),
             Builtin::Ctx => !matches!(
                 p,
                 Some(Provider::Begin | Provider::End | Provider::Tracepoint)
@@ -458,8 +469,12 @@ impl Checker<'_> {
                 span,
             );
             d = match b {
-                Builtin::Retval => d.with_help("retval exists in kretprobe and uretprobe probes"),
-                Builtin::Args => d.with_help("args exists in tracepoint probes"),
+                Builtin::Retval => {
+                    d.with_help("retval exists in kretprobe, uretprobe and kretfunc probes")
+                }
+                Builtin::Args => {
+                    d.with_help("args exists in tracepoint, kfunc and kretfunc probes")
+                }
                 Builtin::Cpid => d.with_help("cpid needs a command to trace: rbt -c 'CMD' ..."),
                 Builtin::Arg(_) | Builtin::Sarg(_) => {
                     d.with_help("argN exists in kprobe, uprobe and usdt probes")
@@ -507,6 +522,17 @@ impl Checker<'_> {
                 },
                 Builtin::Cpid => {
                     return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span)
+                }
+                Builtin::Retval if self.provider() == Some(Provider::Kretfunc) => {
+                    // fexit's context holds the arguments, then the return value.
+                    let Some((params, ret)) = self.probe.signature.clone() else {
+                        self.error(
+                            "no BTF signature for this function, so its return value is unknown",
+                            span,
+                        );
+                        return poisoned(span);
+                    };
+                    return self.context_slot(params.len() as u32, ret, span);
                 }
                 Builtin::Args => {
                     self.error(
@@ -727,6 +753,9 @@ impl Checker<'_> {
             if !self.builtin_allowed(Builtin::Args, expr.span) {
                 return poisoned(span);
             }
+            if let Some((params, _)) = self.probe.signature.clone() {
+                return self.function_arg(&params, field, span);
+            }
             return self.tracepoint_arg(field, span);
         }
         let base = self.expr(expr);
@@ -789,6 +818,40 @@ impl Checker<'_> {
                 span,
             ),
             None => self.member(base, f.offset, f.ty, span),
+        }
+    }
+
+    /// `args.name` of a kfunc/kretfunc probe: the context is an array of u64 arguments; the
+    /// whole slot is read and converted to the parameter's BTF type.
+    fn function_arg(&mut self, params: &[(String, Type)], field: &ast::Ident, span: Span) -> Expr {
+        let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
+            let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+            let msg = format!("this function has no parameter `{}`", field.name);
+            let d = Diagnostic::error(msg, field.span)
+                .with_label("unknown argument")
+                .with_suggestion(&field.name, names.iter().copied())
+                .with_note(format!("its parameters are: {}", names.join(", ")));
+            self.diags.push(d);
+            return poisoned(span);
+        };
+        self.context_slot(index as u32, params[index].1.clone(), span)
+    }
+
+    /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
+    fn context_slot(&mut self, index: u32, ty: Type, span: Span) -> Expr {
+        let raw = mk(
+            H::TracepointField {
+                offset: 8 * index,
+                data_loc: false,
+            },
+            U64,
+            span,
+        );
+        match &ty {
+            t if t.is_int() => mk(H::Cast(Box::new(raw)), ty, span),
+            Type::Pointer { .. } => Expr { ty, ..raw },
+            // Records passed by value are not supported by fentry; read them as integers.
+            _ => raw,
         }
     }
 

@@ -93,6 +93,8 @@ struct ProbeInfo {
     tracepoint_name: String,
     /// Whether pointers read in this probe are user-space by default.
     user: bool,
+    /// kfunc/kretfunc: the function's BTF parameters and return type.
+    signature: Option<(Vec<(String, Type)>, Type)>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -229,6 +231,23 @@ impl Checker<'_> {
                         (ap, one)
                     })
                     .collect::<Vec<_>>(),
+                // fentry programs name their one target in their section.
+                stdlib::manifest::Attach::Kfunc { targets, ret } if targets.len() > 1 => targets
+                    .into_iter()
+                    .zip(r.names)
+                    .map(|(t, name)| {
+                        let one = attach::Resolved {
+                            attach: stdlib::manifest::Attach::Kfunc {
+                                targets: vec![t],
+                                ret,
+                            },
+                            context: r.context.clone(),
+                            names: vec![name],
+                            tracepoint: None,
+                        };
+                        (ap, one)
+                    })
+                    .collect::<Vec<_>>(),
                 attach => vec![(ap, attach::Resolved { attach, ..r })],
             })
             .collect();
@@ -248,6 +267,12 @@ impl Checker<'_> {
                 tracepoint_fields: Vec::new(),
                 tracepoint_name: String::new(),
                 user,
+                signature: match &r.attach {
+                    stdlib::manifest::Attach::Kfunc { targets, .. } => targets
+                        .first()
+                        .and_then(|t| self.catalog.function_signature(t)),
+                    _ => None,
+                },
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
