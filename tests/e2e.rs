@@ -251,3 +251,24 @@ fn unknown_probes_suggest_real_names() {
         );
     }
 }
+
+#[test]
+fn full_maps_are_reported() {
+    if !is_root() {
+        eprintln!("skipping the full-map check: loading BPF needs root");
+        return;
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .env("BPFTRACE_MAP_KEYS_MAX", "4")
+        .args([
+            "-e",
+            "BEGIN { @[1] = 1; @[2] = 2; @[3] = 3; @[4] = 4; @[5] = 5; @[6] = 6; exit(); }",
+        ])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("2 map update(s) failed because a map was full"),
+        "{err}"
+    );
+}

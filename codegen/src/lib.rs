@@ -22,7 +22,9 @@ use inkwell::targets::{
 use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
-use stdlib::manifest::{Attach, Manifest, MapKind, Program, RINGBUF_MAP};
+use stdlib::manifest::{
+    Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+};
 
 /// An object ready to load and what it takes to run it.
 #[derive(Debug, Clone)]
@@ -54,11 +56,6 @@ impl From<inkwell::builder::BuilderError> for CodegenError {
         CodegenError::Internal(format!("IR builder: {e}"))
     }
 }
-
-/// Names of the internal maps every object carries.
-pub const LOST_MAP: &str = "rbt_lost";
-pub const STATE_MAP: &str = "rbt_state";
-pub const STACKS_MAP: &str = "rbt_stacks";
 
 /// Ring buffer size: 1 MiB per object (a power of two multiple of the page size).
 const RINGBUF_BYTES: u32 = 1 << 20;
@@ -139,6 +136,13 @@ pub fn compile(
         key_size: Some(4),
         value_size: Some(8),
     });
+    let map_full = declare(MapDef {
+        name: MAP_FULL_MAP,
+        kind: MapKind::PerCpuArray,
+        max_entries: 1,
+        key_size: Some(4),
+        value_size: Some(8),
+    });
     let state = declare(MapDef {
         name: STATE_MAP,
         kind: MapKind::Array,
@@ -169,6 +173,7 @@ pub fn compile(
     let globals = lower::Globals {
         events,
         lost,
+        map_full,
         state,
         stacks,
         maps: user_maps,

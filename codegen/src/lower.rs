@@ -29,6 +29,7 @@ pub enum Val<'ctx> {
 pub struct Globals<'ctx> {
     pub events: GlobalValue<'ctx>,
     pub lost: GlobalValue<'ctx>,
+    pub map_full: GlobalValue<'ctx>,
     pub state: GlobalValue<'ctx>,
     pub stacks: GlobalValue<'ctx>,
     pub maps: Vec<GlobalValue<'ctx>>,
@@ -320,15 +321,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let v = self.expr(value)?;
                 let val_ptr = self.materialize(v, &spec.value)?;
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
-                self.helper(
-                    Helper::MapUpdateElem,
-                    &[
-                        m.into(),
-                        key_ptr.into(),
-                        val_ptr.into(),
-                        self.const_u64(helpers::BPF_ANY).into(),
-                    ],
-                )?;
+                self.update_map(m, key_ptr, val_ptr)?;
             }
             StmtKind::Aggregate {
                 map,
@@ -615,15 +608,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_store(second, self.const_u64(1))?;
             }
         }
-        self.helper(
-            Helper::MapUpdateElem,
-            &[
-                m.into(),
-                key_ptr.into(),
-                val.into(),
-                self.const_u64(helpers::BPF_ANY).into(),
-            ],
-        )?;
+        self.update_map(m, key_ptr, val)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())
@@ -775,6 +760,35 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(lost);
         self.bump_counter(self.globals.lost)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(())
+    }
+
+    /// `map_update_elem`; a failure (the map is full) is counted so user space reports it.
+    fn update_map(
+        &self,
+        map: PointerValue<'ctx>,
+        key: PointerValue<'ctx>,
+        value: PointerValue<'ctx>,
+    ) -> R<()> {
+        let rc = self.helper(
+            Helper::MapUpdateElem,
+            &[
+                map.into(),
+                key.into(),
+                value.into(),
+                self.const_u64(helpers::BPF_ANY).into(),
+            ],
+        )?;
+        let failed =
+            self.builder
+                .build_int_compare(IntPredicate::SLT, rc, self.const_u64(0), "failed")?;
+        let count = self.ctx.append_basic_block(self.func, "map_full");
+        let done = self.ctx.append_basic_block(self.func, "updated");
+        self.builder.build_conditional_branch(failed, count, done)?;
+        self.builder.position_at_end(count);
+        self.bump_counter(self.globals.map_full)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())

@@ -11,12 +11,9 @@ use crate::sys::{self, Object, RingBuffer};
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
-use stdlib::manifest::{Attach, Manifest, RINGBUF_MAP};
-
-/// Internal map names shared with codegen (kept in sync by the manifest tests).
-pub const LOST_MAP: &str = "rbt_lost";
-pub const STATE_MAP: &str = "rbt_state";
-pub const STACKS_MAP: &str = "rbt_stacks";
+use stdlib::manifest::{
+    Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OutputFormat {
@@ -235,9 +232,16 @@ pub fn run(
         }
     }
     let lost = maps::sum_percpu_u64(obj.map_fd(LOST_MAP)?)?;
+    let full = maps::sum_percpu_u64(obj.map_fd(MAP_FULL_MAP)?)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
     s.print_exit_maps()?;
+    if full > 0 {
+        eprintln!(
+            "rbt: warning: {full} map update(s) failed because a map was full; raise BPFTRACE_MAP_KEYS_MAX (now {})",
+            manifest.maps.first().map_or(4096, |m| m.max_entries)
+        );
+    }
     let code = s.exit_code();
     drop(s);
     drop(rb);

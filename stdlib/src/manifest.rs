@@ -9,6 +9,13 @@ use serde::{Deserialize, Serialize};
 
 /// Name of the ring buffer map every program writes events to.
 pub const RINGBUF_MAP: &str = "events";
+/// Internal maps every object carries (never printed): per-CPU count of events the ring
+/// buffer had no room for; per-CPU count of map updates that failed (map full); the start
+/// time for `elapsed`; stack traces.
+pub const LOST_MAP: &str = "rbt_lost";
+pub const MAP_FULL_MAP: &str = "rbt_map_full";
+pub const STATE_MAP: &str = "rbt_state";
+pub const STACKS_MAP: &str = "rbt_stacks";
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Manifest {
