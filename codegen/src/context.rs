@@ -112,15 +112,30 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Rand => l.helper(Helper::GetPrandomU32, &[])?,
         Builtin::Curtask => l.helper(Helper::GetCurrentTask, &[])?,
         Builtin::Probe => i64t.const_int(u64::from(l.probe.probe_index), false),
-        Builtin::Func => match l.probe.context {
-            Context::PtRegs => l.helper(Helper::GetFuncIp, &[ctx_ptr(l)?.into()])?,
-            Context::U64Array => l.helper(Helper::GetFuncIp, &[ctx_ptr(l)?.into()])?,
-            Context::None | Context::Tracepoint | Context::PerfEvent => {
-                return Err(CodegenError::Internal(
-                    "func in a probe without a function".into(),
-                ))
+        Builtin::Func => {
+            let ip = match l.probe.context {
+                Context::PtRegs | Context::U64Array => {
+                    l.helper(Helper::GetFuncIp, &[ctx_ptr(l)?.into()])?
+                }
+                Context::None | Context::Tracepoint | Context::PerfEvent => {
+                    return Err(CodegenError::Internal(
+                        "func in a probe without a function".into(),
+                    ))
+                }
+            };
+            if *ty != Type::Usym {
+                ip
+            } else {
+                // A user function is symbolized in its process: keep (address, pid).
+                let slot = l.alloca(16, "usym")?;
+                l.builder.build_store(slot, ip)?;
+                let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
+                let pid = l.builder.build_right_shift(pid, shift32, false, "pid")?;
+                let at = l.offset(slot, 8)?;
+                l.builder.build_store(at, pid)?;
+                return Ok(Val::Mem(slot));
             }
-        },
+        }
         Builtin::Username => {
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
             l.builder.build_and(v, mask32, "uid")?

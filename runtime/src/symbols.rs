@@ -2,6 +2,7 @@
 //! stack-trace map, uids through /etc/passwd, probe indices through the manifest. Tables are
 //! loaded on first use, so scripts that print no symbols never read them.
 
+use crate::introspect::elf;
 use crate::sys;
 use std::cell::OnceCell;
 use std::os::raw::c_int;
@@ -13,6 +14,8 @@ pub struct SystemSymbolizer {
     stacks_fd: Option<c_int>,
     kallsyms: OnceCell<Vec<(u64, String)>>,
     users: OnceCell<Vec<(u64, String)>>,
+    /// Function symbols (file offset, size, name) of each object a user address fell in.
+    elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<(u64, u64, String)>>>,
 }
 
 impl SystemSymbolizer {
@@ -27,6 +30,7 @@ impl SystemSymbolizer {
             stacks_fd,
             kallsyms: OnceCell::new(),
             users: OnceCell::new(),
+            elf_symbols: Default::default(),
         }
     }
 
@@ -65,6 +69,42 @@ pub fn realtime_ns() -> u64 {
 }
 
 impl SystemSymbolizer {
+    /// The function containing `addr` in process `pid` and the offset into it: the mapping
+    /// from /proc/PID/maps gives the file and file offset, the file's ELF symbols the name.
+    /// `None` once the process has exited or for anonymous (JIT) memory.
+    fn user_symbol(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+        let (path, file_off) = maps.lines().find_map(|l| {
+            let mut f = l.split_whitespace();
+            let (start, end) = f.next()?.split_once('-')?;
+            let (start, end) = (
+                u64::from_str_radix(start, 16).ok()?,
+                u64::from_str_radix(end, 16).ok()?,
+            );
+            let _perms = f.next()?;
+            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+            let path = f.nth(2)?;
+            (start <= addr && addr < end && path.starts_with('/'))
+                .then(|| (path.to_string(), addr - start + offset))
+        })?;
+        let mut cache = self.elf_symbols.borrow_mut();
+        let syms = cache.entry(path.clone()).or_insert_with(|| {
+            let in_root = format!("/proc/{pid}/root{path}");
+            let mut v: Vec<(u64, u64, String)> =
+                elf::function_symbols(std::path::Path::new(&in_root))
+                    .or_else(|_| elf::function_symbols(std::path::Path::new(&path)))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|s| Some((s.file_offset?, s.size, s.name)))
+                    .collect();
+            v.sort();
+            v
+        });
+        let i = syms.partition_point(|(o, _, _)| *o <= file_off);
+        let (o, size, name) = syms.get(i.checked_sub(1)?)?;
+        (file_off - o < (*size).max(1)).then(|| (name.clone(), file_off - o))
+    }
+
     /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
     fn frames(&self, stack_id: i64, limit: u32) -> Vec<u64> {
         let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
@@ -94,8 +134,12 @@ impl Symbolizer for SystemSymbolizer {
         }
     }
 
-    fn usym(&self, _pid: u32, addr: u64, _with_offset: bool) -> String {
-        format!("0x{addr:x}")
+    fn usym(&self, pid: u32, addr: u64, with_offset: bool) -> String {
+        match self.user_symbol(pid, addr) {
+            Some((name, off)) if with_offset => format!("{name}+{off}"),
+            Some((name, _)) => name,
+            None => format!("0x{addr:x}"),
+        }
     }
 
     fn username(&self, uid: u64) -> String {
@@ -131,11 +175,10 @@ impl Symbolizer for SystemSymbolizer {
             .collect()
     }
 
-    fn ustack(&self, _pid: u32, stack_id: i64, limit: u32) -> Vec<String> {
-        // User frames stay addresses until usym symbolization lands.
+    fn ustack(&self, pid: u32, stack_id: i64, limit: u32) -> Vec<String> {
         self.frames(stack_id, limit)
             .into_iter()
-            .map(|a| format!("0x{a:x}"))
+            .map(|a| self.usym(pid, a, true))
             .collect()
     }
 
