@@ -23,7 +23,8 @@ use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
 use stdlib::manifest::{
-    Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
+    STACKS_MAP, STATE_MAP,
 };
 
 /// An object ready to load and what it takes to run it.
@@ -157,6 +158,13 @@ pub fn compile(
         key_size: Some(4),
         value_size: Some(8 * 127),
     });
+    let scratch = declare(MapDef {
+        name: SCRATCH_MAP,
+        kind: MapKind::PerCpuArray,
+        max_entries: 1,
+        key_size: Some(4),
+        value_size: Some(lower::SCRATCH_BYTES),
+    });
     let user_maps = script
         .maps
         .iter()
@@ -176,6 +184,7 @@ pub fn compile(
         map_full,
         state,
         stacks,
+        scratch,
         maps: user_maps,
     };
 

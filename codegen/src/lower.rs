@@ -32,6 +32,8 @@ pub struct Globals<'ctx> {
     pub map_full: GlobalValue<'ctx>,
     pub state: GlobalValue<'ctx>,
     pub stacks: GlobalValue<'ctx>,
+    /// Per-CPU scratch memory for values too big for the 512-byte stack.
+    pub scratch: GlobalValue<'ctx>,
     pub maps: Vec<GlobalValue<'ctx>>,
 }
 
@@ -51,7 +53,17 @@ pub struct Lowerer<'a, 'ctx> {
     /// Stack slots, reused across statements so a long probe stays within 512 bytes.
     slots: std::cell::RefCell<SlotPool<'ctx>>,
     entry: BasicBlock<'ctx>,
+    /// Runs after the entry block: looks up the scratch map the first time a large slot is
+    /// needed (nothing, for probes that never need one).
+    prologue: BasicBlock<'ctx>,
+    /// Where scratch slot addresses are computed (dominates the whole body), once looked up.
+    scratch: std::cell::RefCell<Option<(PointerValue<'ctx>, BasicBlock<'ctx>)>>,
 }
+
+/// Bytes of per-CPU scratch memory each CPU has (the per-CPU map value limit is 32 KiB).
+pub const SCRATCH_BYTES: u32 = 16 * 1024;
+/// Slots of this many bytes or more live in scratch memory rather than on the stack.
+const SCRATCH_MIN: u32 = 16;
 
 type R<T> = Result<T, CodegenError>;
 
@@ -64,8 +76,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         probe: &'a hir::Probe,
     ) -> Self {
         let builder = ctx.create_builder();
+        // entry: stack slots only; prologue: the scratch lookup when needed; then the body.
         let entry = ctx.append_basic_block(func, "entry");
+        let prologue = ctx.append_basic_block(func, "prologue");
+        let body = ctx.append_basic_block(func, "start");
         builder.position_at_end(entry);
+        let _ = builder.build_unconditional_branch(prologue);
+        builder.position_at_end(prologue);
+        let _ = builder.build_unconditional_branch(body);
+        builder.position_at_end(body);
         Lowerer {
             ctx,
             builder,
@@ -77,6 +96,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             loops: Vec::new(),
             slots: Default::default(),
             entry,
+            prologue,
+            scratch: Default::default(),
         }
     }
 
@@ -140,31 +161,111 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// again, so temporaries of different statements share stack space.
     pub fn alloca(&self, size: u32, name: &str) -> R<PointerValue<'ctx>> {
         let words = size.div_ceil(8).max(1);
+        let in_scratch = words * 8 >= SCRATCH_MIN;
         let mut pool = self.slots.borrow_mut();
         let best = pool
             .free
             .iter()
             .enumerate()
-            .filter(|(_, (w, _))| *w >= words)
-            .min_by_key(|(_, (w, _))| *w)
+            .filter(|(_, s)| s.words >= words && s.scratch == in_scratch)
+            .min_by_key(|(_, s)| s.words)
             .map(|(i, _)| i);
         if let Some(i) = best {
             let slot = pool.free.swap_remove(i);
             pool.used.push(slot);
-            return Ok(slot.1);
+            return Ok(slot.ptr);
+        }
+        let ptr = if in_scratch {
+            let offset = pool.scratch_top;
+            if offset + words * 8 > SCRATCH_BYTES {
+                return Err(CodegenError::Internal(format!(
+                    "a statement needs more than {SCRATCH_BYTES} bytes of temporary values"
+                )));
+            }
+            pool.scratch_top += words * 8;
+            let (base, block) = self.scratch_base()?;
+            let b = self.ctx.create_builder();
+            match block.get_terminator() {
+                Some(t) => b.position_before(&t),
+                None => b.position_at_end(block),
+            }
+            crate::llvm::byte_offset(&b, self.ctx, base, self.const_u64(u64::from(offset)))?
+        } else {
+            let b = self.ctx.create_builder();
+            match self.entry.get_first_instruction() {
+                Some(first) => b.position_before(&first),
+                None => b.position_at_end(self.entry),
+            }
+            let p = b.build_alloca(self.i64().array_type(words), name)?;
+            if let Some(inst) = p.as_instruction() {
+                let _ = inst.set_alignment(8);
+            }
+            p
+        };
+        pool.used.push(Slot {
+            words,
+            ptr,
+            scratch: in_scratch,
+        });
+        Ok(ptr)
+    }
+
+    /// The scratch map's value for this CPU, looked up once in the prologue (which then
+    /// returns 0 if the lookup failed, as it never does for a one-entry array). Returns the
+    /// address and the block where slot addresses are computed.
+    fn scratch_base(&self) -> R<(PointerValue<'ctx>, BasicBlock<'ctx>)> {
+        if let Some(s) = *self.scratch.borrow() {
+            return Ok(s);
         }
         let b = self.ctx.create_builder();
-        match self.entry.get_first_instruction() {
-            Some(first) => b.position_before(&first),
-            None => b.position_at_end(self.entry),
+        if let Some(t) = self.prologue.get_terminator() {
+            t.erase_from_basic_block();
         }
-        let ty = self.i64().array_type(words);
-        let p = b.build_alloca(ty, name)?;
-        if let Some(inst) = p.as_instruction() {
-            let _ = inst.set_alignment(8);
-        }
-        pool.used.push((words, p));
-        Ok(p)
+        b.position_at_end(self.prologue);
+        let key = {
+            // The key is a small stack slot; allocate it directly (the pool is borrowed).
+            let kb = self.ctx.create_builder();
+            match self.entry.get_first_instruction() {
+                Some(first) => kb.position_before(&first),
+                None => kb.position_at_end(self.entry),
+            }
+            kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
+        };
+        b.build_store(key, self.ctx.i32_type().const_zero())?;
+        let fn_ty = self
+            .i64()
+            .fn_type(&[self.ptr_ty().into(), self.ptr_ty().into()], false);
+        let addr = b.build_int_to_ptr(
+            self.const_u64(Helper::MapLookupElem as u64),
+            self.ptr_ty(),
+            "helper",
+        )?;
+        let call = b.build_indirect_call(
+            fn_ty,
+            addr,
+            &[self.globals.scratch.as_pointer_value().into(), key.into()],
+            "scratch",
+        )?;
+        let raw = match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+            inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
+        };
+        let base = b.build_int_to_ptr(raw, self.ptr_ty(), "scratch_base")?;
+        let is_null = b.build_is_null(base, "no_scratch")?;
+        let fail = self
+            .ctx
+            .insert_basic_block_after(self.prologue, "no_scratch");
+        let ok = self.ctx.insert_basic_block_after(fail, "scratch_ok");
+        b.build_conditional_branch(is_null, fail, ok)?;
+        b.position_at_end(fail);
+        b.build_return(Some(&self.const_u64(0)))?;
+        b.position_at_end(ok);
+        let start = ok
+            .get_next_basic_block()
+            .ok_or_else(|| CodegenError::Internal("probe without a body block".into()))?;
+        b.build_unconditional_branch(start)?;
+        *self.scratch.borrow_mut() = Some((base, ok));
+        Ok((base, ok))
     }
 
     /// How many slots are in use: pass it to [`Self::release_slots`] after a statement.
@@ -1252,11 +1353,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 }
 
-/// Stack slots of one probe function: (size in 8-byte words, address).
+/// Memory slots of one probe function: stack or scratch, reused across statements.
 #[derive(Default)]
 struct SlotPool<'ctx> {
-    used: Vec<(u32, PointerValue<'ctx>)>,
-    free: Vec<(u32, PointerValue<'ctx>)>,
+    used: Vec<Slot<'ctx>>,
+    free: Vec<Slot<'ctx>>,
+    /// Bytes of scratch memory handed out so far (scratch slots are never re-laid out).
+    scratch_top: u32,
+}
+
+#[derive(Clone, Copy)]
+struct Slot<'ctx> {
+    words: u32,
+    ptr: PointerValue<'ctx>,
+    /// In the per-CPU scratch map rather than on the stack.
+    scratch: bool,
 }
 
 /// Whether values of `ty` live in an i64 register (as opposed to stack memory).

@@ -16,6 +16,8 @@ pub const LOST_MAP: &str = "rbt_lost";
 pub const MAP_FULL_MAP: &str = "rbt_map_full";
 pub const STATE_MAP: &str = "rbt_state";
 pub const STACKS_MAP: &str = "rbt_stacks";
+/// Per-CPU scratch memory for strings, tuples and event arguments too big for the stack.
+pub const SCRATCH_MAP: &str = "rbt_scratch";
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Manifest {
