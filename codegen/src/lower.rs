@@ -63,7 +63,7 @@ pub struct Lowerer<'a, 'ctx> {
 /// Bytes of per-CPU scratch memory each CPU has (the per-CPU map value limit is 32 KiB).
 pub const SCRATCH_BYTES: u32 = 16 * 1024;
 /// Slots of this many bytes or more live in scratch memory rather than on the stack.
-const SCRATCH_MIN: u32 = 16;
+const SCRATCH_MIN: u32 = 24;
 
 type R<T> = Result<T, CodegenError>;
 
