@@ -49,6 +49,8 @@ pub trait Catalog {
     ) -> Result<Vec<UsdtTarget>, LookupError>;
     /// Names close to an attach point that matched nothing, for "did you mean".
     fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String>;
+    /// The id of a cgroup v2 directory (`cgroupid("/sys/fs/cgroup/x")`): its inode number.
+    fn cgroup_id(&self, path: &str) -> Option<u64>;
     /// Address of a kernel symbol (`kaddr`).
     fn kernel_symbol(&self, name: &str) -> Option<u64>;
     /// Whether the kernel can attach kprobes (false on kernels built without CONFIG_KPROBES).
@@ -109,6 +111,9 @@ impl Catalog for EmptyCatalog {
         Vec::new()
     }
     fn kernel_symbol(&self, _: &str) -> Option<u64> {
+        None
+    }
+    fn cgroup_id(&self, _: &str) -> Option<u64> {
         None
     }
     fn kprobes_supported(&self) -> bool {

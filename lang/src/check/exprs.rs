@@ -1431,9 +1431,27 @@ impl Checker<'_> {
                     .push(format!("e.g. @x = {}(...)", f.name()));
                 poisoned(span)
             }
+            Function::Cgroupid => {
+                if !argc(self, 1, 1) {
+                    return poisoned(span);
+                }
+                let A::Str(path) = &args[0].kind else {
+                    self.error("cgroupid() needs a literal cgroup path", args[0].span);
+                    return poisoned(span);
+                };
+                let path = String::from_utf8_lossy(path).into_owned();
+                match self.catalog.cgroup_id(&path) {
+                    Some(id) => mk(H::Int(id as i64), U64, span),
+                    None => {
+                        self.error(format!("`{path}` is not a cgroup (v2) directory"), args[0].span)
+                            .help
+                            .push("cgroup ids come from the cgroup2 mount, e.g. /sys/fs/cgroup/system.slice".into());
+                        poisoned(span)
+                    }
+                }
+            }
             Function::Len
             | Function::Uaddr
-            | Function::Cgroupid
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput => {
