@@ -253,6 +253,18 @@ pub fn call<'ctx>(
             l.helper(Helper::OverrideReturn, &[ctx.into(), rc.into()])?;
             Ok(Val::Int(i64t.const_zero()))
         }
+        Function::Debugf => {
+            let fmt = arg(0)?;
+            let len = fmt.ty.size();
+            let fmt_ptr = l.mem(fmt)?;
+            let mut call: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> =
+                vec![fmt_ptr.into(), i64t.const_int(u64::from(len), false).into()];
+            for a in &args[1..] {
+                call.push(l.int(a)?.into());
+            }
+            l.helper(Helper::TracePrintk, &call)?;
+            Ok(Val::Int(i64t.const_zero()))
+        }
         Function::Printf
         | Function::Print
         | Function::Time
@@ -260,7 +272,6 @@ pub fn call<'ctx>(
         | Function::System
         | Function::Exit
         | Function::Join
-        | Function::Debugf
         | Function::Pton
         | Function::Kaddr
         | Function::Uaddr

@@ -709,11 +709,45 @@ impl Checker<'_> {
                 })
             }
             Function::Debugf => {
-                self.error(
-                    "debugf() is not supported by rbt yet; use printf()",
-                    func.span,
-                );
-                None
+                // bpf_trace_printk: output goes to /sys/kernel/tracing/trace_pipe, with at
+                // most three integer arguments (the kernel's limit).
+                let fmt = match args.first().map(|a| &a.kind) {
+                    Some(A::Str(b)) => b.clone(),
+                    _ => Vec::new(),
+                };
+                let (pieces, values) = self.format_args(f.name(), args, span)?;
+                if values.len() > 3 {
+                    self.error(
+                        "debugf() takes at most three arguments after the format",
+                        span,
+                    );
+                    return None;
+                }
+                let bad = pieces
+                    .iter()
+                    .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int()));
+                if bad {
+                    self.error("debugf() formats integers only (%d %u %x %p)", span);
+                    return None;
+                }
+                let fmt_ty = Type::Str {
+                    len: fmt.len() as u32 + 1,
+                };
+                let mut call_args = vec![Expr {
+                    kind: H::Str(fmt),
+                    ty: fmt_ty,
+                    span,
+                }];
+                call_args.extend(values);
+                let call = Expr {
+                    kind: H::Call {
+                        func: f,
+                        args: call_args,
+                    },
+                    ty: Type::None,
+                    span,
+                };
+                Some(StmtKind::Expr(call))
             }
             _ => None,
         }
