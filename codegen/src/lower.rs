@@ -738,40 +738,48 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         for a in args {
             vals.push(self.expr(a)?);
         }
-        let total = 8 + u64::from(size);
+        self.with_record(event, size, |this, rec| {
+            for ((v, ty), off) in vals.into_iter().zip(&arg_types).zip(offsets) {
+                let at = this.offset(rec, 8 + u64::from(off))?;
+                if !is_register(ty) {
+                    this.memset(at, ty.size())?;
+                }
+                this.store(at, ty, v)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reserves a ring buffer record of 8 + `payload` bytes, stores the event id, lets
+    /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
+    /// counter is incremented instead, so user space can report the loss.
+    fn with_record(
+        &mut self,
+        event: hir::EventId,
+        payload: u32,
+        write: impl FnOnce(&mut Self, PointerValue<'ctx>) -> R<()>,
+    ) -> R<()> {
         let rb = self.global_ptr(self.globals.events);
+        let total = self.const_u64(8 + u64::from(payload));
         let rec = self.helper(
             Helper::RingbufReserve,
-            &[
-                rb.into(),
-                self.const_u64(total).into(),
-                self.const_u64(0).into(),
-            ],
+            &[rb.into(), total.into(), self.const_u64(0).into()],
         )?;
         let rec_ptr = self.builder.build_int_to_ptr(rec, self.ptr_ty(), "rec")?;
         let is_null = self.builder.build_is_null(rec_ptr, "full")?;
-        let write = self.ctx.append_basic_block(self.func, "emit");
+        let fill = self.ctx.append_basic_block(self.func, "emit");
         let lost = self.ctx.append_basic_block(self.func, "lost");
         let done = self.ctx.append_basic_block(self.func, "emitted");
-        self.builder
-            .build_conditional_branch(is_null, lost, write)?;
-
-        self.builder.position_at_end(write);
+        self.builder.build_conditional_branch(is_null, lost, fill)?;
+        self.builder.position_at_end(fill);
         self.builder
             .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
-        for ((v, ty), off) in vals.into_iter().zip(&arg_types).zip(offsets) {
-            let at = self.offset(rec_ptr, 8 + u64::from(off))?;
-            if !is_register(ty) {
-                self.memset(at, ty.size())?;
-            }
-            self.store(at, ty, v)?;
-        }
+        write(self, rec_ptr)?;
         self.helper(
             Helper::RingbufSubmit,
             &[rec_ptr.into(), self.const_u64(0).into()],
         )?;
         self.builder.build_unconditional_branch(done)?;
-
         self.builder.position_at_end(lost);
         self.bump_counter(self.globals.lost)?;
         self.builder.build_unconditional_branch(done)?;
@@ -796,74 +804,53 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             _ => AddrSpace::Kernel,
         };
         let base = self.int(arr)?;
-        let payload = u64::from(max_items * item_len);
-        let rb = self.global_ptr(self.globals.events);
-        let rec = self.helper(
-            Helper::RingbufReserve,
-            &[
-                rb.into(),
-                self.const_u64(8 + payload).into(),
-                self.const_u64(0).into(),
-            ],
-        )?;
-        let rec_ptr = self.builder.build_int_to_ptr(rec, self.ptr_ty(), "rec")?;
-        let is_null = self.builder.build_is_null(rec_ptr, "full")?;
-        let write = self.ctx.append_basic_block(self.func, "join");
-        let lost = self.ctx.append_basic_block(self.func, "lost");
-        let done = self.ctx.append_basic_block(self.func, "joined");
-        self.builder
-            .build_conditional_branch(is_null, lost, write)?;
-        self.builder.position_at_end(write);
-        self.builder
-            .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
-        let data = self.offset(rec_ptr, 8)?;
-        self.memset(data, payload as u32)?;
+        let payload = max_items * item_len;
         let (read, read_str) = match space {
             AddrSpace::Kernel => (Helper::ProbeReadKernel, Helper::ProbeReadKernelStr),
             AddrSpace::User => (Helper::ProbeReadUser, Helper::ProbeReadUserStr),
         };
         let slot = self.alloca(8, "argp")?;
-        let submit = self.ctx.append_basic_block(self.func, "join_submit");
-        for i in 0..max_items {
-            let at = self
-                .builder
-                .build_int_add(base, self.const_u64(8 * u64::from(i)), "at")?;
-            let at = self.builder.build_int_to_ptr(at, self.ptr_ty(), "atp")?;
-            self.builder.build_store(slot, self.const_u64(0))?;
-            self.helper(read, &[slot.into(), self.const_u64(8).into(), at.into()])?;
-            let item = self
-                .builder
-                .build_load(self.i64(), slot, "item")?
-                .into_int_value();
-            let end =
-                self.builder
-                    .build_int_compare(IntPredicate::EQ, item, self.const_u64(0), "end")?;
-            let copy = self.ctx.append_basic_block(self.func, "join_item");
-            self.builder.build_conditional_branch(end, submit, copy)?;
-            self.builder.position_at_end(copy);
-            let dst = self.offset(data, u64::from(i * item_len))?;
-            let src = self.builder.build_int_to_ptr(item, self.ptr_ty(), "src")?;
-            self.helper(
-                read_str,
-                &[
-                    dst.into(),
-                    self.const_u64(u64::from(item_len)).into(),
-                    src.into(),
-                ],
-            )?;
-        }
-        self.builder.build_unconditional_branch(submit)?;
-        self.builder.position_at_end(submit);
-        self.helper(
-            Helper::RingbufSubmit,
-            &[rec_ptr.into(), self.const_u64(0).into()],
-        )?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(lost);
-        self.bump_counter(self.globals.lost)?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(done);
-        Ok(())
+        self.with_record(event, payload, |this, rec| {
+            let data = this.offset(rec, 8)?;
+            // Ring buffer memory is not zeroed: an empty first byte marks each unused item.
+            // (Zeroing the whole payload would be a memset too large for BPF to inline.)
+            for i in 0..max_items {
+                let item = this.offset(data, u64::from(i * item_len))?;
+                this.builder
+                    .build_store(item, this.ctx.i8_type().const_zero())?;
+            }
+            // Stop at the array's NULL terminator; the remaining items stay empty.
+            let end_block = this.ctx.append_basic_block(this.func, "join_end");
+            for i in 0..max_items {
+                let at =
+                    this.builder
+                        .build_int_add(base, this.const_u64(8 * u64::from(i)), "at")?;
+                let at = this.builder.build_int_to_ptr(at, this.ptr_ty(), "atp")?;
+                this.builder.build_store(slot, this.const_u64(0))?;
+                this.helper(read, &[slot.into(), this.const_u64(8).into(), at.into()])?;
+                let item = this
+                    .builder
+                    .build_load(this.i64(), slot, "item")?
+                    .into_int_value();
+                let end = this.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    item,
+                    this.const_u64(0),
+                    "end",
+                )?;
+                let copy = this.ctx.append_basic_block(this.func, "join_item");
+                this.builder
+                    .build_conditional_branch(end, end_block, copy)?;
+                this.builder.position_at_end(copy);
+                let dst = this.offset(data, u64::from(i * item_len))?;
+                let src = this.builder.build_int_to_ptr(item, this.ptr_ty(), "src")?;
+                let len = this.const_u64(u64::from(item_len));
+                this.helper(read_str, &[dst.into(), len.into(), src.into()])?;
+            }
+            this.builder.build_unconditional_branch(end_block)?;
+            this.builder.position_at_end(end_block);
+            Ok(())
+        })
     }
 
     /// `map_update_elem`; a failure (the map is full) is counted so user space reports it.
