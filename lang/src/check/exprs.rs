@@ -338,6 +338,17 @@ impl Checker<'_> {
         }
     }
 
+    /// The text of a string-literal argument, or an error saying `what` was needed.
+    fn literal_str(&mut self, arg: &ast::Expr, what: &str) -> Option<String> {
+        match &arg.kind {
+            A::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            _ => {
+                self.error(what, arg.span);
+                None
+            }
+        }
+    }
+
     fn map_read(&mut self, name: &ast::Ident, keys: &[ast::Expr], span: Span) -> Expr {
         let script_name = format!("@{}", name.name);
         let Some(info) = self.map_ids.get(&script_name) else {
@@ -1161,11 +1172,11 @@ impl Checker<'_> {
                 if !argc(self, 2, 2) {
                     return poisoned(span);
                 }
-                let A::Str(fmt) = &args[0].kind else {
-                    self.error("strftime() needs a literal format string", args[0].span);
+                let Some(fmt) =
+                    self.literal_str(&args[0], "strftime() needs a literal format string")
+                else {
                     return poisoned(span);
                 };
-                let fmt = String::from_utf8_lossy(fmt).into_owned();
                 let idx = match self.time_formats.iter().position(|x| *x == fmt) {
                     Some(i) => i,
                     None => {
@@ -1189,11 +1200,10 @@ impl Checker<'_> {
                 if !argc(self, 1, 1) {
                     return poisoned(span);
                 }
-                let A::Str(name) = &args[0].kind else {
-                    self.error("reg() needs a literal register name", args[0].span);
+                let Some(name) = self.literal_str(&args[0], "reg() needs a literal register name")
+                else {
                     return poisoned(span);
                 };
-                let name = String::from_utf8_lossy(name).into_owned();
                 if !stdlib::builtins::PT_REGS.iter().any(|(n, _)| *n == name) {
                     let names: Vec<&str> =
                         stdlib::builtins::PT_REGS.iter().map(|(n, _)| *n).collect();
@@ -1310,11 +1320,10 @@ impl Checker<'_> {
                 if !argc(self, 1, 1) {
                     return poisoned(span);
                 }
-                let A::Str(name) = &args[0].kind else {
-                    self.error("kaddr() needs a literal symbol name", args[0].span);
+                let Some(name) = self.literal_str(&args[0], "kaddr() needs a literal symbol name")
+                else {
                     return poisoned(span);
                 };
-                let name = String::from_utf8_lossy(name).into_owned();
                 match self.catalog.kernel_symbol(&name) {
                     Some(addr) => mk(H::Int(addr as i64), U64, span),
                     None if self.opts.load_only => {
@@ -1336,11 +1345,10 @@ impl Checker<'_> {
                 if !argc(self, 1, 1) {
                     return poisoned(span);
                 }
-                let A::Str(text) = &args[0].kind else {
-                    self.error("pton() needs a literal address", args[0].span);
+                let Some(text) = self.literal_str(&args[0], "pton() needs a literal address")
+                else {
                     return poisoned(span);
                 };
-                let text = String::from_utf8_lossy(text).into_owned();
                 let bytes: Vec<u8> = match text.parse::<std::net::IpAddr>() {
                     Ok(std::net::IpAddr::V4(a)) => a.octets().to_vec(),
                     Ok(std::net::IpAddr::V6(a)) => a.octets().to_vec(),
@@ -1435,11 +1443,11 @@ impl Checker<'_> {
                 if !argc(self, 1, 1) {
                     return poisoned(span);
                 }
-                let A::Str(path) = &args[0].kind else {
-                    self.error("cgroupid() needs a literal cgroup path", args[0].span);
+                let Some(path) =
+                    self.literal_str(&args[0], "cgroupid() needs a literal cgroup path")
+                else {
                     return poisoned(span);
                 };
-                let path = String::from_utf8_lossy(path).into_owned();
                 match self.catalog.cgroup_id(&path) {
                     Some(id) => mk(H::Int(id as i64), U64, span),
                     None => {
