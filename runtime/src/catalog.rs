@@ -351,7 +351,10 @@ impl Catalog for SystemCatalog {
     fn cgroup_id(&self, path: &str) -> Option<u64> {
         use std::os::unix::fs::MetadataExt;
         // A cgroup v2 id is the inode number of its directory in the cgroup2 mount.
-        std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| m.ino())
+        std::fs::metadata(path)
+            .ok()
+            .filter(|m| m.is_dir())
+            .map(|m| m.ino())
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
