@@ -26,40 +26,18 @@ use crate::introspect::elf::{self, ElfError};
 use crate::introspect::kallsyms::{self, FnList, KallsymsError};
 use crate::introspect::tracefs::{self, TracefsError};
 
-/// Software perf events with their default sample period (bpftrace 0.17's table).
-/// Aliases share the kernel event of the name before them.
-pub const SOFTWARE_EVENTS: &[(&str, u64)] = &[
-    ("alignment-faults", 1),
-    ("bpf-output", 1),
-    ("context-switches", 1000),
-    ("cs", 1000),
-    ("cpu-clock", 1_000_000),
-    ("cpu", 1_000_000),
-    ("cpu-migrations", 1),
-    ("dummy", 1),
-    ("emulation-faults", 1),
-    ("major-faults", 1),
-    ("minor-faults", 100),
-    ("page-faults", 100),
-    ("faults", 100),
-    ("task-clock", 1),
-];
-
-/// Hardware perf events with their default sample period.
-pub const HARDWARE_EVENTS: &[(&str, u64)] = &[
-    ("backend-stalls", 1_000_000),
-    ("branch-instructions", 100_000),
-    ("branches", 100_000),
-    ("branch-misses", 100_000),
-    ("bus-cycles", 100_000),
-    ("cache-misses", 1_000_000),
-    ("cache-references", 1_000_000),
-    ("cpu-cycles", 1_000_000),
-    ("cycles", 1_000_000),
-    ("frontend-stalls", 1_000_000),
-    ("instructions", 1_000_000),
-    ("ref-cycles", 1_000_000),
-];
+/// Software or hardware perf event names, aliases included (`cs`, `cycles`), from the one
+/// table the checker uses to attach them.
+fn perf_event_names(p: Provider) -> impl Iterator<Item = &'static str> {
+    let table = if p == Provider::Software {
+        lang::check::SOFTWARE_EVENTS
+    } else {
+        lang::check::HARDWARE_EVENTS
+    };
+    table.iter().flat_map(|(name, alias, _, _)| {
+        std::iter::once(*name).chain((!alias.is_empty()).then_some(*alias))
+    })
+}
 
 /// Iterators bpftrace 0.17 knows.
 pub const ITERS: &[&str] = &["task", "task_file"];
@@ -581,12 +559,7 @@ fn list_provider(
             }
         }
         Provider::Software | Provider::Hardware => {
-            let table = if p == Provider::Software {
-                SOFTWARE_EVENTS
-            } else {
-                HARDWARE_EVENTS
-            };
-            for (ev, _) in table {
+            for ev in perf_event_names(p) {
                 if name.is(ev) {
                     out.insert(format!("{pname}:{ev}:"), Vec::new());
                 }
@@ -783,16 +756,8 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             );
         }
         Provider::Software | Provider::Hardware => {
-            let table = if p == Provider::Software {
-                SOFTWARE_EVENTS
-            } else {
-                HARDWARE_EVENTS
-            };
-            cands.extend(
-                table
-                    .iter()
-                    .map(|(e, _)| (format!("{}:{e}:", p.name()), e.to_string())),
-            );
+            cands
+                .extend(perf_event_names(p).map(|e| (format!("{}:{e}:", p.name()), e.to_string())));
         }
         Provider::Iter => {
             cands.extend(ITERS.iter().map(|i| (format!("iter:{i}"), i.to_string())));
