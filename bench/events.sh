@@ -1,51 +1,79 @@
 #!/bin/sh
 # bench/events.sh RBT: per-event cost of map updates on a syscall tracepoint and printf
-# throughput, for rbt and Debian's bpftrace in the same run. Root only. Prints Markdown.
-# Per-event cost = (ns per getppid() while traced) - (ns per getppid() untraced).
+# throughput, for rbt, Debian's bpftrace and (for count()) a hand-written libbpf C program,
+# all in the same run. Root only. Prints Markdown.
+# Per-event cost = (ns per getppid() while traced) - (ns per getppid() untraced). The machine
+# is noisy, so each figure is the median of ROUNDS rounds that alternate the tools.
 set -eu
 rbt=${1:-./target/release/rbt}
 here=$(cd "$(dirname "$0")" && pwd)
 n=${N:-2000000}
-loop=/tmp/rbt-bench-loop
-gcc -O2 -o $loop "$here/loop.c"
+rounds=${ROUNDS:-5}
+work=$(mktemp -d)
+loop=$work/loop
+gcc -O2 -o "$loop" "$here/loop.c"
 
-# Runs the loop while TOOL traces with PROG; prints the loop's ns per call.
+# The hand-written baseline: clang for the BPF side, libbpf for the loader.
+for p in clang-19 libbpf-dev; do
+    dpkg -s "$p" >/dev/null 2>&1 || apt-get install -y -qq "$p" >/dev/null
+done
+clang-19 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
+    -c "$here/baseline/count.bpf.c" -o "$work/count.bpf.o"
+gcc -O2 -o "$work/count" "$here/baseline/count.c" -lbpf
+baseline="$work/count $work/count.bpf.o"
+
+# Starts CMD (a shell command line), waits until it prints "Attach", runs the loop, stops
+# CMD with SIGINT; prints the loop's ns per call.
 traced() {
-    tool=$1; prog=$2; out=/tmp/rbt-bench-out
-    $tool -e "$prog" > $out 2>/tmp/rbt-bench-err & pid=$!
-    # Wait until the tool says it attached (first line of output).
-    for _ in $(seq 1 200); do grep -q Attach $out 2>/dev/null && break; sleep 0.05; done
+    out=$work/out
+    sh -c "exec $1" > "$out" 2>"$work/err" & pid=$!
+    for _ in $(seq 1 200); do grep -q Attach "$out" 2>/dev/null && break; sleep 0.05; done
     sleep 0.5
-    r=$($loop $n)
+    r=$("$loop" "$n")
     kill -INT $pid; wait $pid 2>/dev/null || true
     echo "$r"
 }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-base=$($loop $n)
 count='tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }'
 sumhist='tracepoint:syscalls:sys_enter_getppid { @c[tid] = sum(1); @h = hist(tid); }'
-echo "untraced getppid(): $base ns/call (N=$n)"
-echo
-echo "| script | rbt ns/event | bpftrace ns/event |"
-echo "|---|---|---|"
-for name in count sumhist; do
-    eval prog=\$$name
-    r=$(traced "$rbt" "$prog"); b=$(traced bpftrace "$prog")
-    echo "| \`$prog\` | $(echo "$r - $base" | bc) | $(echo "$b - $base" | bc) |"
+for r in $(seq 1 "$rounds"); do
+    base=$("$loop" "$n")
+    echo "$base" >> "$work/base"
+    for name in count sumhist; do
+        eval prog=\$$name
+        echo "$(traced "$rbt -e '$prog'") - $base" | bc >> "$work/rbt.$name"
+        echo "$(traced "bpftrace -e '$prog'") - $base" | bc >> "$work/bpftrace.$name"
+    done
+    echo "$(traced "$baseline") - $base" | bc >> "$work/c.count"
 done
+echo "untraced getppid(): $(median < "$work/base") ns/call (N=$n, median of $rounds rounds)"
+echo
+echo "| script | rbt ns/event | bpftrace ns/event | libbpf C ns/event |"
+echo "|---|---|---|---|"
+echo "| \`$count\` | $(median < "$work/rbt.count") | $(median < "$work/bpftrace.count") | $(median < "$work/c.count") |"
+echo "| \`$sumhist\` | $(median < "$work/rbt.sumhist") | $(median < "$work/bpftrace.sumhist") | |"
 
-# printf throughput: events written per second while the loop runs, and what was lost.
+# printf throughput: events written per second while the loop runs, what was lost, and how
+# often the reader was woken (voluntary context switches of the tool per event).
 pf='tracepoint:syscalls:sys_enter_getppid { printf("%d %d\n", pid, tid); }'
 echo
-echo "| printf | tool | events/s | lost |"
-echo "|---|---|---|---|"
+echo "| printf | tool | events/s | lost | reader wake-ups per 1000 events |"
+echo "|---|---|---|---|---|"
 for tool in "$rbt" bpftrace; do
-    $tool -e "$pf" > /tmp/rbt-bench-pf 2>/tmp/rbt-bench-pferr & pid=$!
-    for _ in $(seq 1 200); do grep -q Attach /tmp/rbt-bench-pf 2>/dev/null && break; sleep 0.05; done
+    $tool -e "$pf" > "$work/pf" 2>"$work/pferr" & pid=$!
+    for _ in $(seq 1 200); do grep -q Attach "$work/pf" 2>/dev/null && break; sleep 0.05; done
     sleep 0.5
-    start=$(date +%s.%N); $loop $n >/dev/null; end=$(date +%s.%N)
-    sleep 1; kill -INT $pid; wait $pid 2>/dev/null || true
-    got=$(grep -c '^[0-9]' /tmp/rbt-bench-pf || true)
-    lost=$(grep -o 'Lost [0-9]*' /tmp/rbt-bench-pferr /tmp/rbt-bench-pf | grep -o '[0-9]*$' | head -1)
-    echo "| \`$pf\` | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} |"
+    cs0=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
+    start=$(date +%s.%N); "$loop" "$n" >/dev/null; end=$(date +%s.%N)
+    sleep 1
+    cs1=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
+    kill -INT $pid; wait $pid 2>/dev/null || true
+    got=$(grep -c '^[0-9]' "$work/pf" || true)
+    lost=$(grep -o 'Lost [0-9]*' "$work/pferr" "$work/pf" | grep -o '[0-9]*$' | head -1)
+    # printf, not echo: the script's "\n" must reach the table as written.
+    printf '| `%s` | %s | %s | %s | %s |\n' "$pf" "$(basename "$tool")" \
+        "$(echo "$got / ($end - $start)" | bc)" "${lost:-0}" \
+        "$(echo "scale=1; ($cs1 - $cs0) * 1000 / $got" | bc)"
 done
+rm -rf "$work"
