@@ -21,8 +21,9 @@ pub struct Spec {
     pub alt: bool,
     pub width: Option<usize>,
     pub precision: Option<usize>,
-    /// Length modifier in bytes the value is truncated to (`hh` 1, `h` 2, none/`l`/`ll` 8;
-    /// a plain `%d` in bpftrace prints the full 64-bit argument).
+    /// Length modifier in bytes the value is truncated to (`hh` 1, `h` 2, `l`/`ll` 8). None
+    /// means C's `int`: bpftrace hands every argument to printf as 64 bits, so a plain `%d`,
+    /// `%u` or `%x` prints only the low 32 bits (`printf("%d", 5000000000)` prints 705032704).
     pub length: Option<u8>,
     pub conv: Conv,
 }
@@ -204,7 +205,7 @@ pub fn render(pieces: &[Piece], args: &[Value]) -> String {
 
 fn truncate(v: u64, len: Option<u8>, signed: bool) -> (bool, u64) {
     // Returns (negative, magnitude-as-bits) after C's integer conversion for the length.
-    let bits = u32::from(len.unwrap_or(8)) * 8;
+    let bits = u32::from(len.unwrap_or(4)) * 8;
     let masked = if bits >= 64 {
         v
     } else {
@@ -365,7 +366,22 @@ mod tests {
                 "%hhu %hd %u",
                 &[Value::UInt(257), Value::Int(-1), Value::Int(-1)]
             ),
-            "1 -1 18446744073709551615"
+            "1 -1 4294967295"
+        );
+        // Without `l`, C's int: the low 32 bits, as bpftrace 0.17 prints them.
+        assert_eq!(
+            f(
+                "%d %u %x|%ld %lu %llx",
+                &[
+                    Value::Int(5_000_000_000),
+                    Value::Int(-1),
+                    Value::Int(-1),
+                    Value::Int(5_000_000_000),
+                    Value::Int(-1),
+                    Value::Int(-1)
+                ]
+            ),
+            "705032704 4294967295 ffffffff|5000000000 18446744073709551615 ffffffffffffffff"
         );
         assert_eq!(
             f(
