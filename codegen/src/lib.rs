@@ -74,6 +74,7 @@ pub fn compile(
     opts: Options,
 ) -> Result<(CompiledScript, Option<String>), CodegenError> {
     let context = Context::create();
+    let llvm_errors = llvm::capture_diagnostics(&context);
     let module = context.create_module("rbt");
     Target::initialize_bpf(&InitializationConfig::default());
     let triple = TargetTriple::create("bpfel");
@@ -214,6 +215,9 @@ pub fn compile(
     let buffer = machine
         .write_to_memory_buffer(&module, FileType::Object)
         .map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    if let Some(first) = llvm_errors.borrow().first() {
+        return Err(CodegenError::Llvm(first.clone()));
+    }
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),

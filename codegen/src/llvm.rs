@@ -1,4 +1,5 @@
-//! The one place codegen needs `unsafe` from inkwell: byte-offset pointer arithmetic (GEP).
+//! The one place codegen needs `unsafe` from inkwell: byte-offset pointer arithmetic (GEP)
+//! and catching LLVM's error diagnostics instead of letting LLVM exit the process.
 
 use crate::CodegenError;
 use inkwell::builder::Builder;
@@ -18,4 +19,45 @@ pub fn byte_offset<'ctx>(
     // elements, record fields), and the verifier checks every access at load time anyway.
     let p = unsafe { builder.build_gep(context.i8_type(), ptr, &[off], "off")? };
     Ok(p)
+}
+
+/// Errors LLVM reports while compiling (the BPF back end reports, for example, a program whose
+/// stack exceeds 512 bytes this way). Without a handler LLVM prints them and exits the whole
+/// process; with it, `compile` turns them into a `CodegenError`.
+pub type Diagnostics = std::cell::RefCell<Vec<String>>;
+
+/// Routes the context's error diagnostics into the returned list. Keep the box alive as long
+/// as the context compiles: LLVM holds a pointer to it.
+pub fn capture_diagnostics(context: &Context) -> Box<Diagnostics> {
+    use inkwell::llvm_sys::core::LLVMContextSetDiagnosticHandler;
+    let sink: Box<Diagnostics> = Box::default();
+    let data = &*sink as *const Diagnostics as *mut std::ffi::c_void;
+    // SAFETY: `context.raw()` is a live context; `data` points into a box the caller keeps
+    // alive (a box's contents never move) while the context compiles, and `on_diagnostic`
+    // only reads it as the `Diagnostics` it is.
+    unsafe { LLVMContextSetDiagnosticHandler(context.raw(), Some(on_diagnostic), data) };
+    sink
+}
+
+extern "C" fn on_diagnostic(
+    info: inkwell::llvm_sys::prelude::LLVMDiagnosticInfoRef,
+    data: *mut std::ffi::c_void,
+) {
+    use inkwell::llvm_sys::core::{
+        LLVMDisposeMessage, LLVMGetDiagInfoDescription, LLVMGetDiagInfoSeverity,
+    };
+    use inkwell::llvm_sys::LLVMDiagnosticSeverity;
+    // SAFETY: LLVM passes a valid diagnostic for the duration of the call, and the description
+    // it returns is a C string we own and free; `data` is the `Diagnostics` registered above.
+    unsafe {
+        if LLVMGetDiagInfoSeverity(info) != LLVMDiagnosticSeverity::LLVMDSError {
+            return;
+        }
+        let desc = LLVMGetDiagInfoDescription(info);
+        let text = std::ffi::CStr::from_ptr(desc)
+            .to_string_lossy()
+            .into_owned();
+        LLVMDisposeMessage(desc);
+        (*(data as *const Diagnostics)).borrow_mut().push(text);
+    }
 }

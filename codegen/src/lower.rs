@@ -232,8 +232,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
         };
         b.build_store(key, self.ctx.i32_type().const_zero())?;
+        // The lookup is declared to return an 8-aligned pointer (map values are): LLVM then
+        // knows every slot in the scratch value is 8-aligned and copies strings and tuples
+        // between slots a word at a time instead of byte by byte.
         let fn_ty = self
-            .i64()
+            .ptr_ty()
             .fn_type(&[self.ptr_ty().into(), self.ptr_ty().into()], false);
         let addr = b.build_int_to_ptr(
             self.const_u64(Helper::MapLookupElem as u64),
@@ -244,13 +247,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             fn_ty,
             addr,
             &[self.globals.scratch.as_pointer_value().into(), key.into()],
-            "scratch",
+            "scratch_base",
         )?;
-        let raw = match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
-            inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
+        let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
+        call.add_attribute(
+            inkwell::attributes::AttributeLoc::Return,
+            self.ctx.create_enum_attribute(align, 8),
+        );
+        let base = match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => v.into_pointer_value(),
+            inkwell::values::ValueKind::Instruction(_) => {
+                return Err(CodegenError::Internal("map lookup without a result".into()))
+            }
         };
-        let base = b.build_int_to_ptr(raw, self.ptr_ty(), "scratch_base")?;
         let is_null = b.build_is_null(base, "no_scratch")?;
         let fail = self
             .ctx
