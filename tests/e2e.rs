@@ -272,3 +272,40 @@ fn full_maps_are_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn verifier_rejection_points_at_the_script_line() {
+    if !is_root() {
+        eprintln!("skipping the verifier-rejection check: loading BPF needs root");
+        return;
+    }
+    // The checker accepts this loop, but `$i` never changes, so the verifier (rightly) finds
+    // that it never ends. Its log names line 3 through the object's BTF line info.
+    let script = "BEGIN {\n  $i = 0;\n  while ($i < 10) { @x = 1; }\n  exit();\n}";
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", script])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the BPF verifier refused probe `BEGIN`: infinite loop detected"),
+        "{err}"
+    );
+    assert!(err.contains("stdin:3:3"), "{err}");
+    assert!(err.contains("3 │   while ($i < 10) { @x = 1; }"), "{err}");
+    assert!(
+        err.contains("^^^^^^^^^^^^^^^^^^^^^^^^^^^ the verifier stopped here"),
+        "{err}"
+    );
+    // -v shows the whole log, with the script's text in the line annotations.
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-v", "-e", script])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("; while ($i < 10) { @x = 1; } @ stdin:3"),
+        "{err}"
+    );
+}

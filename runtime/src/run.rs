@@ -8,6 +8,7 @@ use crate::events::{EventSink, Flow};
 use crate::maps;
 use crate::symbols::SystemSymbolizer;
 use crate::sys::{self, Object, RingBuffer};
+use crate::verifier::Rejection;
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -46,6 +47,8 @@ pub struct RunOptions {
 #[derive(Debug)]
 pub enum RunError {
     Sys(sys::SysError),
+    /// The verifier refused a program; the caller points it at the script.
+    Rejected(Rejection),
     Io(std::io::Error),
 }
 
@@ -65,13 +68,31 @@ impl std::fmt::Display for RunError {
                         "\n  the kernel refuses this even for root (lockdown, or fentry/fexit not permitted here: try kprobe)"
                     )?;
                 }
-                if let Some(log) = &e.log {
-                    write!(f, "\nverifier log (last lines):\n{}", tail(log, 25))?;
-                }
                 Ok(())
+            }
+            RunError::Rejected(r) => {
+                write!(f, "{r}")?;
+                write!(f, "\nverifier log (last lines):\n{}", tail(&r.log, 25))
             }
             RunError::Io(e) => write!(f, "{e}"),
         }
+    }
+}
+
+/// A load failure with a verifier log becomes a [`Rejection`] naming the probe.
+fn rejection(e: sys::SysError, manifest: &Manifest) -> RunError {
+    match e.log {
+        Some(log) => {
+            let probe = manifest
+                .programs
+                .iter()
+                .find(|p| p.name == log.program)
+                .and_then(|p| manifest.probe_names.get(p.probe_index as usize))
+                .cloned()
+                .unwrap_or(log.program);
+            RunError::Rejected(Rejection::from_log(probe, e.errno, log.text))
+        }
+        None => RunError::Sys(e),
     }
 }
 
@@ -124,7 +145,7 @@ pub fn run(
     // exit (END, maps, detach), not kill rbt halfway.
     let sigfd = signal_fd()?;
     let mut obj = Object::open(elf, "rbt")?;
-    obj.load()?;
+    obj.load().map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
         return Ok(0);
     }
