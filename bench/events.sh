@@ -34,18 +34,29 @@ for name in count sumhist; do
     echo "| \`$prog\` | $(echo "$r - $base" | bc) | $(echo "$b - $base" | bc) |"
 done
 
-# printf throughput: events written per second while the loop runs, and what was lost.
+# Voluntary context switches of all of PID's threads: each is a thread going to sleep, so
+# for a tool reading events it counts the reader's wake-ups.
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
+# printf throughput: events written per second while the loop runs, what was lost, and how
+# often the reader was woken (from the start of the loop until 1 s after its end).
 pf='tracepoint:syscalls:sys_enter_getppid { printf("%d %d\n", pid, tid); }'
 echo
-echo "| printf | tool | events/s | lost |"
-echo "|---|---|---|---|"
+echo "| printf | tool | events/s | lost | reader wake-ups | wake-ups per 1000 events |"
+echo "|---|---|---|---|---|---|"
 for tool in "$rbt" bpftrace; do
     $tool -e "$pf" > /tmp/rbt-bench-pf 2>/tmp/rbt-bench-pferr & pid=$!
     for _ in $(seq 1 200); do grep -q Attach /tmp/rbt-bench-pf 2>/dev/null && break; sleep 0.05; done
     sleep 0.5
+    w0=$(switches $pid)
     start=$(date +%s.%N); $loop $n >/dev/null; end=$(date +%s.%N)
-    sleep 1; kill -INT $pid; wait $pid 2>/dev/null || true
+    sleep 1; w1=$(switches $pid)
+    kill -INT $pid; wait $pid 2>/dev/null || true
     got=$(grep -c '^[0-9]' /tmp/rbt-bench-pf || true)
     lost=$(grep -o 'Lost [0-9]*' /tmp/rbt-bench-pferr /tmp/rbt-bench-pf | grep -o '[0-9]*$' | head -1)
-    echo "| \`$pf\` | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} |"
+    wakes=$((w1 - w0))
+    echo "| \`$pf\` | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} | $wakes | $(echo "scale=2; 1000 * $wakes / ($got + 1)" | bc) |"
 done

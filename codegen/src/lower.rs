@@ -782,16 +782,55 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.builder
             .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
         write(self, rec_ptr)?;
-        self.helper(
-            Helper::RingbufSubmit,
-            &[rec_ptr.into(), self.const_u64(0).into()],
-        )?;
+        let flags = self.submit_flags(event)?;
+        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), flags.into()])?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(lost);
         self.bump_counter(self.globals.lost)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())
+    }
+
+    /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
+    /// context switch per event; instead output records let it sleep (it drains the buffer on
+    /// a short timer, see `runtime::run`) until the unread data passes
+    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
+    /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
+    fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
+        let ev = self
+            .script
+            .events
+            .get(event as usize)
+            .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        match ev {
+            Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
+                Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
+            }
+            Event::Printf { .. }
+            | Event::Time { .. }
+            | Event::Cat { .. }
+            | Event::System { .. }
+            | Event::Join { .. }
+            | Event::PrintValue { .. } => {
+                let rb = self.global_ptr(self.globals.events);
+                let avail = self.helper(
+                    Helper::RingbufQuery,
+                    &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
+                )?;
+                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
+                let behind =
+                    self.builder
+                        .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;
+                let flags = self.builder.build_select(
+                    behind,
+                    self.const_u64(helpers::BPF_RB_FORCE_WAKEUP),
+                    self.const_u64(helpers::BPF_RB_NO_WAKEUP),
+                    "wake",
+                )?;
+                Ok(flags.into_int_value())
+            }
+        }
     }
 
     /// `join(argv)`: the strings are read straight into the reserved record (up to

@@ -1,7 +1,8 @@
 //! Running a compiled script: load the object, attach every program, run BEGIN, read the
 //! ring buffer until exit()/Ctrl-C/SIGTERM (or the traced command ends), run END, print the
 //! maps, detach. Waiting is one epoll over the ring buffer, a signalfd and the child's
-//! pidfd, so exit is immediate rather than noticed on a timer.
+//! pidfd, so exit is immediate rather than noticed on a timer; output records do not wake
+//! the reader (see `codegen`'s `submit_flags`), so the wait also ends every [`DRAIN_MS`].
 
 use crate::attach;
 use crate::events::{EventSink, Flow};
@@ -113,6 +114,16 @@ impl From<std::io::Error> for RunError {
     }
 }
 
+/// How long output may wait in the ring buffer. Output records are submitted without waking
+/// the reader, so that at high rates it reads them in batches instead of being woken (one
+/// context switch each) per event; it drains the buffer this often instead, and records wake
+/// it earlier only when a quarter of the buffer is unread or they must act at once (exit).
+/// 20 ms is below what a person watching the output notices, and the 50 wake-ups a second
+/// it costs an idle session are negligible; at 500,000 printf events a second a quarter of
+/// the 1 MiB buffer holds about 16 ms of records, so at such rates the buffer's own wake-ups
+/// and this timer take turns, and the rest of the buffer absorbs scheduling delays.
+const DRAIN_MS: i32 = 20;
+
 /// Blocks SIGINT and SIGTERM and returns a signalfd that reports them, so the event loop can
 /// wait on signals and events together.
 fn signal_fd() -> Result<libc::c_int, RunError> {
@@ -222,7 +233,7 @@ pub fn run(
     while !sink.borrow().exiting() {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
         // SAFETY: waiting on our epoll fd with a correctly sized buffer.
-        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, -1) };
+        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, DRAIN_MS) };
         if n < 0 {
             if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
                 continue;
