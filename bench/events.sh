@@ -31,7 +31,7 @@ echo "|---|---|---|"
 for name in count sumhist; do
     eval prog=\$$name
     r=$(traced "$rbt" "$prog"); b=$(traced bpftrace "$prog")
-    echo "| \`$prog\` | $(echo "$r - $base" | bc) | $(echo "$b - $base" | bc) |"
+    printf '| `%s` | %s | %s |\n' "$prog" "$(echo "$r - $base" | bc)" "$(echo "$b - $base" | bc)"
 done
 
 # Voluntary context switches of all of PID's threads: each is a thread going to sleep, so
@@ -41,22 +41,28 @@ switches() {
         awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'
 }
 
-# printf throughput: events written per second while the loop runs, what was lost, and how
-# often the reader was woken (from the start of the loop until 1 s after its end).
+# printf: events written per second while the loop runs, what was lost, and how often the
+# reader was woken (from the start of the loop until 1 s after its end). Flat out (N calls),
+# and paced at most 10,000 a second (N/100 calls, 100 us apart), where a reader that keeps up
+# would be woken for every event if records asked for it.
 pf='tracepoint:syscalls:sys_enter_getppid { printf("%d %d\n", pid, tid); }'
 echo
-echo "| printf | tool | events/s | lost | reader wake-ups | wake-ups per 1000 events |"
+printf 'printf: `%s`\n\n' "$pf"
+echo "| load | tool | events/s | lost | reader wake-ups | wake-ups per 1000 events |"
 echo "|---|---|---|---|---|---|"
-for tool in "$rbt" bpftrace; do
-    $tool -e "$pf" > /tmp/rbt-bench-pf 2>/tmp/rbt-bench-pferr & pid=$!
-    for _ in $(seq 1 200); do grep -q Attach /tmp/rbt-bench-pf 2>/dev/null && break; sleep 0.05; done
-    sleep 0.5
-    w0=$(switches $pid)
-    start=$(date +%s.%N); $loop $n >/dev/null; end=$(date +%s.%N)
-    sleep 1; w1=$(switches $pid)
-    kill -INT $pid; wait $pid 2>/dev/null || true
-    got=$(grep -c '^[0-9]' /tmp/rbt-bench-pf || true)
-    lost=$(grep -o 'Lost [0-9]*' /tmp/rbt-bench-pferr /tmp/rbt-bench-pf | grep -o '[0-9]*$' | head -1)
-    wakes=$((w1 - w0))
-    echo "| \`$pf\` | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} | $wakes | $(echo "scale=2; 1000 * $wakes / ($got + 1)" | bc) |"
+for load in "flat out:$n:0" "paced:$((n / 100)):100"; do
+    name=${load%%:*}; calls=$(echo "$load" | cut -d: -f2); pause=${load##*:}
+    for tool in "$rbt" bpftrace; do
+        $tool -e "$pf" > /tmp/rbt-bench-pf 2>/tmp/rbt-bench-pferr & pid=$!
+        for _ in $(seq 1 200); do grep -q Attach /tmp/rbt-bench-pf 2>/dev/null && break; sleep 0.05; done
+        sleep 0.5
+        w0=$(switches $pid)
+        start=$(date +%s.%N); $loop "$calls" "$pause" >/dev/null; end=$(date +%s.%N)
+        sleep 1; w1=$(switches $pid)
+        kill -INT $pid; wait $pid 2>/dev/null || true
+        got=$(grep -c '^[0-9]' /tmp/rbt-bench-pf || true)
+        lost=$(grep -o 'Lost [0-9]*' /tmp/rbt-bench-pferr /tmp/rbt-bench-pf | grep -o '[0-9]*$' | head -1)
+        wakes=$((w1 - w0))
+        echo "| $name | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} | $wakes | $(echo "scale=2; 1000 * $wakes / ($got + 1)" | bc) |"
+    done
 done
