@@ -160,9 +160,12 @@ impl Object {
         if rc == 0 {
             return Ok(());
         }
+        // Programs load in order and the first failure stops the load, so the refused
+        // program is the last one that has a log.
         let log = self
             .logs
             .iter()
+            .rev()
             .map(|(name, buf)| {
                 let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
                 VerifierLog {
@@ -170,10 +173,7 @@ impl Object {
                     text: String::from_utf8_lossy(&buf[..end]).into_owned(),
                 }
             })
-            // Programs load in order and the first failure stops the load, so the refused
-            // program is the last one that has a log.
-            .filter(|l| !l.text.trim().is_empty())
-            .last();
+            .find(|l| !l.text.trim().is_empty());
         Err(SysError {
             what: "the kernel refused to load the BPF program".into(),
             errno: rc.abs(),
