@@ -54,26 +54,36 @@ echo "|---|---|---|---|"
 echo "| \`$count\` | $(median < "$work/rbt.count") | $(median < "$work/bpftrace.count") | $(median < "$work/c.count") |"
 echo "| \`$sumhist\` | $(median < "$work/rbt.sumhist") | $(median < "$work/bpftrace.sumhist") | |"
 
-# printf throughput: events written per second while the loop runs, what was lost, and how
-# often the reader was woken (voluntary context switches of the tool per event).
+# Voluntary context switches of all of PID's threads: each is a thread going to sleep, so
+# for a tool reading events it counts the reader's wake-ups.
+switches() {
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^voluntary_ctxt_switches/ { s += $2 } END { print s + 0 }'
+}
+
+# printf: events written per second while the loop runs, what was lost, and how often the
+# reader was woken (from the start of the loop until 1 s after its end). Flat out (N calls),
+# and paced at most 10,000 a second (N/100 calls, 100 us apart), where a reader that keeps up
+# would be woken for every event if records asked for it.
 pf='tracepoint:syscalls:sys_enter_getppid { printf("%d %d\n", pid, tid); }'
 echo
-echo "| printf | tool | events/s | lost | reader wake-ups per 1000 events |"
-echo "|---|---|---|---|---|"
-for tool in "$rbt" bpftrace; do
-    $tool -e "$pf" > "$work/pf" 2>"$work/pferr" & pid=$!
-    for _ in $(seq 1 200); do grep -q Attach "$work/pf" 2>/dev/null && break; sleep 0.05; done
-    sleep 0.5
-    cs0=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
-    start=$(date +%s.%N); "$loop" "$n" >/dev/null; end=$(date +%s.%N)
-    sleep 1
-    cs1=$(awk '/^voluntary_ctxt_switches/ {print $2}' /proc/$pid/status)
-    kill -INT $pid; wait $pid 2>/dev/null || true
-    got=$(grep -c '^[0-9]' "$work/pf" || true)
-    lost=$(grep -o 'Lost [0-9]*' "$work/pferr" "$work/pf" | grep -o '[0-9]*$' | head -1)
-    # printf, not echo: the script's "\n" must reach the table as written.
-    printf '| `%s` | %s | %s | %s | %s |\n' "$pf" "$(basename "$tool")" \
-        "$(echo "$got / ($end - $start)" | bc)" "${lost:-0}" \
-        "$(echo "scale=1; ($cs1 - $cs0) * 1000 / $got" | bc)"
+printf 'printf: `%s`\n\n' "$pf"
+echo "| load | tool | events/s | lost | reader wake-ups | wake-ups per 1000 events |"
+echo "|---|---|---|---|---|---|"
+for load in "flat out:$n:0" "paced:$((n / 100)):100"; do
+    name=${load%%:*}; calls=$(echo "$load" | cut -d: -f2); pause=${load##*:}
+    for tool in "$rbt" bpftrace; do
+        $tool -e "$pf" > "$work/pf" 2>"$work/pferr" & pid=$!
+        for _ in $(seq 1 200); do grep -q Attach "$work/pf" 2>/dev/null && break; sleep 0.05; done
+        sleep 0.5
+        w0=$(switches $pid)
+        start=$(date +%s.%N); "$loop" "$calls" "$pause" >/dev/null; end=$(date +%s.%N)
+        sleep 1; w1=$(switches $pid)
+        kill -INT $pid; wait $pid 2>/dev/null || true
+        got=$(grep -c '^[0-9]' "$work/pf" || true)
+        lost=$(grep -o 'Lost [0-9]*' "$work/pferr" "$work/pf" | grep -o '[0-9]*$' | head -1)
+        wakes=$((w1 - w0))
+        echo "| $name | $(basename "$tool") | $(echo "$got / ($end - $start)" | bc) | ${lost:-0} | $wakes | $(echo "scale=2; 1000 * $wakes / ($got + 1)" | bc) |"
+    done
 done
 rm -rf "$work"

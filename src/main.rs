@@ -213,7 +213,12 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Ok(0);
     }
     let want_ir = cli.emit_llvm.is_some() || cli.debug.as_deref() == Some("llvm");
-    let (compiled, ir) = codegen::compile(&hir, codegen::Options { want_ir }).map_err(fail)?;
+    let codegen_opts = codegen::Options {
+        want_ir,
+        file_name: &name,
+        source: &source,
+    };
+    let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
     if let (Some(path), Some(ir)) = (&cli.emit_llvm, &ir) {
         std::fs::write(path, ir).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
     }
@@ -266,7 +271,10 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         out,
         child.as_mut(),
     )
-    .map_err(fail)?;
+    .map_err(|e| match e {
+        runtime::RunError::Rejected(r) => rejected(&name, &source, &r, color, cli.verbose),
+        other => fail(other),
+    })?;
     if cli.dry_run {
         eprintln!(
             "rbt: {} program(s) loaded and accepted by the verifier; nothing attached",
@@ -274,6 +282,43 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         );
     }
     Ok(code)
+}
+
+/// Reports a program the verifier refused as a diagnostic on the script line it stopped at
+/// (when the log names one), with the verifier's reason; `-v` adds the whole log.
+fn rejected(
+    name: &str,
+    source: &str,
+    r: &runtime::Rejection,
+    color: bool,
+    verbose: bool,
+) -> Reported {
+    if verbose {
+        let log = r.log_with_source(source);
+        eprintln!("rbt: verifier log of `{}`:\n{}", r.probe, log.trim_end());
+    }
+    let Some(span) = r.line.and_then(|l| diag::line_span(source, l)) else {
+        return fail(runtime::RunError::Rejected(r.clone()));
+    };
+    let (message, rest) = match r.reason.split_first() {
+        Some((first, rest)) => (
+            format!("the BPF verifier refused probe `{}`: {first}", r.probe),
+            rest,
+        ),
+        None => (
+            format!("the BPF verifier refused probe `{}`", r.probe),
+            &[][..],
+        ),
+    };
+    let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
+    for line in rest {
+        d = d.with_note(line.clone());
+    }
+    if !verbose {
+        d = d.with_help("run with -v to see the verifier's whole log");
+    }
+    eprint!("{}", diag::render(name, source, &[d], color));
+    Reported
 }
 
 fn env_u32(name: &str, default: u32) -> u32 {

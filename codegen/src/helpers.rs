@@ -27,11 +27,18 @@ pub enum Helper {
     Jiffies64 = 118,
     RingbufReserve = 131,
     RingbufSubmit = 132,
+    RingbufQuery = 134,
     GetFuncIp = 173,
 }
 
 /// `map_update_elem` flag: create or update.
 pub const BPF_ANY: u64 = 0;
+/// `ringbuf_submit` flag: do not wake the reader for this record.
+pub const BPF_RB_NO_WAKEUP: u64 = 1;
+/// `ringbuf_submit` flag: wake the reader now.
+pub const BPF_RB_FORCE_WAKEUP: u64 = 2;
+/// `ringbuf_query` flag: bytes written but not yet consumed.
+pub const BPF_RB_AVAIL_DATA: u64 = 0;
 /// `get_stackid` flag: the stack is a user stack.
 pub const BPF_F_USER_STACK: u64 = 1 << 8;
 /// `get_stackid` flag: identical stacks share an id.

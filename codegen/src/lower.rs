@@ -5,6 +5,7 @@
 //! passed around as a pointer.
 
 use crate::context;
+use crate::debug::Locator;
 use crate::helpers::{self, Helper};
 use crate::CodegenError;
 use inkwell::basic_block::BasicBlock;
@@ -13,7 +14,7 @@ use inkwell::context::Context;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
-use lang::ast::BinaryOp;
+use lang::ast::{BinaryOp, Span};
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
@@ -47,6 +48,8 @@ pub struct Lowerer<'a, 'ctx> {
     pub globals: &'a Globals<'ctx>,
     pub script: &'a hir::Script,
     pub probe: &'a hir::Probe,
+    /// Script locations for the instructions (BTF line info).
+    locator: Locator<'a, 'ctx>,
     vars: Vec<PointerValue<'ctx>>,
     /// (continue target, break target) of enclosing loops.
     loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
@@ -74,6 +77,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         globals: &'a Globals<'ctx>,
         script: &'a hir::Script,
         probe: &'a hir::Probe,
+        locator: Locator<'a, 'ctx>,
     ) -> Self {
         let builder = ctx.create_builder();
         // entry: stack slots only; prologue: the scratch lookup when needed; then the body.
@@ -92,6 +96,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             globals,
             script,
             probe,
+            locator,
             vars: Vec::new(),
             loops: Vec::new(),
             slots: Default::default(),
@@ -125,6 +130,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Lowers the whole probe: variables, predicate, body, `return 0`.
     pub fn lower_probe(mut self) -> R<()> {
+        self.builder
+            .set_current_debug_location(self.locator.at(self.probe.span));
         for ty in &self.probe.vars {
             let size = ty.size().max(8);
             let slot = self.alloca(size, "var")?;
@@ -405,7 +412,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.position_at_end(dead);
             }
             let mark = self.slot_mark();
-            self.stmt(s)?;
+            self.located(s.span, |this| this.stmt(s))?;
             self.release_slots(mark);
         }
         Ok(())
@@ -784,16 +791,55 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.builder
             .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
         write(self, rec_ptr)?;
-        self.helper(
-            Helper::RingbufSubmit,
-            &[rec_ptr.into(), self.const_u64(0).into()],
-        )?;
+        let flags = self.submit_flags(event)?;
+        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), flags.into()])?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(lost);
         self.bump_counter(self.globals.lost)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())
+    }
+
+    /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
+    /// context switch per event; instead output records let it sleep (it drains the buffer on
+    /// a short timer, see `runtime::run`) until the unread data passes
+    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
+    /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
+    fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
+        let ev = self
+            .script
+            .events
+            .get(event as usize)
+            .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        match ev {
+            Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
+                Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
+            }
+            Event::Printf { .. }
+            | Event::Time { .. }
+            | Event::Cat { .. }
+            | Event::System { .. }
+            | Event::Join { .. }
+            | Event::PrintValue { .. } => {
+                let rb = self.global_ptr(self.globals.events);
+                let avail = self.helper(
+                    Helper::RingbufQuery,
+                    &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
+                )?;
+                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
+                let behind =
+                    self.builder
+                        .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;
+                let flags = self.builder.build_select(
+                    behind,
+                    self.const_u64(helpers::BPF_RB_FORCE_WAKEUP),
+                    self.const_u64(helpers::BPF_RB_NO_WAKEUP),
+                    "wake",
+                )?;
+                Ok(flags.into_int_value())
+            }
+        }
     }
 
     /// `join(argv)`: the strings are read straight into the reserved record (up to
@@ -945,7 +991,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(self.builder.build_int_z_extend(b, self.i64(), "b")?)
     }
 
+    /// Runs `lower` with the instructions it builds attributed to the script text at `span`,
+    /// then gives the rest of the enclosing statement or expression its own location back.
+    fn located<T>(&mut self, span: Span, lower: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
+        let outer = self.builder.get_current_debug_location();
+        self.builder
+            .set_current_debug_location(self.locator.at(span));
+        let result = lower(self);
+        match outer {
+            Some(loc) => self.builder.set_current_debug_location(loc),
+            None => self.builder.unset_current_debug_location(),
+        }
+        result
+    }
+
     pub fn expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
+        self.located(e.span, |this| this.lower_expr(e))
+    }
+
+    fn lower_expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
         match &e.kind {
             ExprKind::Int(i) => Ok(Val::Int(self.i64().const_int(*i as u64, true))),
             ExprKind::Str(bytes) => {

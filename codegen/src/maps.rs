@@ -56,6 +56,21 @@ impl<'ctx> DebugTypes<'ctx> {
             .expect("an 8-bit char debug type is always valid")
     }
 
+    /// `long`: what a probe function returns.
+    pub fn long(&self) -> DIType<'ctx> {
+        // DW_ATE_signed = 5. Creating a 64-bit basic type cannot fail.
+        self.dib
+            .create_basic_type("long", 64, 5, DIFlags::ZERO)
+            .map(|t| t.as_type())
+            .expect("a 64-bit long debug type is always valid")
+    }
+
+    /// `unsigned char *`: a probe function's context argument, whose real type depends on
+    /// the program type (the verifier types it from the program type, not from BTF).
+    pub fn byte_ptr(&self) -> DIType<'ctx> {
+        self.ptr(self.uchar())
+    }
+
     fn ptr(&self, to: DIType<'ctx>) -> DIType<'ctx> {
         self.dib
             .create_pointer_type("", to, 64, 64, AddressSpace::default())

@@ -50,8 +50,15 @@ fn instruction_counts() {
         let hir = checked
             .script
             .unwrap_or_else(|| panic!("{script}: {:?}", checked.diagnostics));
-        let (compiled, _) = codegen::compile(&hir, codegen::Options { want_ir: false })
-            .unwrap_or_else(|e| panic!("{script}: {e}"));
+        let (compiled, _) = codegen::compile(
+            &hir,
+            codegen::Options {
+                want_ir: false,
+                file_name: "stdin",
+                source: script,
+            },
+        )
+        .unwrap_or_else(|e| panic!("{script}: {e}"));
         writeln!(report, "{script}").unwrap();
         for (program, n) in counts(&compiled.elf) {
             writeln!(report, "    {program}: {n}").unwrap();

@@ -123,6 +123,21 @@ fn strsim_levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// The span of line `line` (1-based) of `source` without its surrounding whitespace, for
+/// errors found where only a line number is known (the kernel verifier's).
+pub fn line_span(source: &str, line: u32) -> Option<Span> {
+    let index = usize::try_from(line).ok()?.checked_sub(1)?;
+    let mut start = 0;
+    for (i, text) in source.split('\n').enumerate() {
+        if i == index {
+            let lead = text.len() - text.trim_start().len();
+            return Some(Span::new(start + lead, start + lead + text.trim().len()));
+        }
+        start += text.len() + 1;
+    }
+    None
+}
+
 /// Renders diagnostics against the source they refer to. `color` enables ANSI colours.
 pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(file_name, source);
@@ -179,6 +194,15 @@ fn to_codespan(d: &Diagnostic, len: usize) -> CsDiagnostic<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_spans_skip_indentation() {
+        let src = "BEGIN {\n    exit();  \n}";
+        assert_eq!(line_span(src, 2), Some(Span::new(12, 19)));
+        assert_eq!(&src[12..19], "exit();");
+        assert_eq!(line_span(src, 0), None);
+        assert_eq!(line_span(src, 4), None);
+    }
 
     #[test]
     fn closest_finds_typos() {

@@ -12,9 +12,11 @@ mod maps;
 pub mod run;
 mod symbols;
 mod sys;
+pub mod verifier;
 
 pub use run::{run, Buffering, OutputFormat, RunError, RunOptions};
 pub use sys::GatedChild;
+pub use verifier::Rejection;
 
 /// Parses a decimal or `0x` hexadecimal number.
 pub fn parse_number(s: &str) -> Option<u64> {

@@ -12,7 +12,15 @@ pub struct SysError {
     pub what: String,
     pub errno: i32,
     /// The verifier's log when a program failed to load.
-    pub log: Option<String>,
+    pub log: Option<VerifierLog>,
+}
+
+/// What the verifier said about the program it refused.
+#[derive(Debug)]
+pub struct VerifierLog {
+    /// The program's function name in the object (`BEGIN_0`).
+    pub program: String,
+    pub text: String,
 }
 
 impl std::fmt::Display for SysError {
@@ -152,16 +160,20 @@ impl Object {
         if rc == 0 {
             return Ok(());
         }
+        // Programs load in order and the first failure stops the load, so the refused
+        // program is the last one that has a log.
         let log = self
             .logs
             .iter()
+            .rev()
             .map(|(name, buf)| {
                 let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-                (name, String::from_utf8_lossy(&buf[..end]).into_owned())
+                VerifierLog {
+                    program: name.clone(),
+                    text: String::from_utf8_lossy(&buf[..end]).into_owned(),
+                }
             })
-            .filter(|(_, l)| !l.trim().is_empty())
-            .map(|(name, l)| format!("program {name}:\n{l}"))
-            .last();
+            .find(|l| !l.text.trim().is_empty());
         Err(SysError {
             what: "the kernel refused to load the BPF program".into(),
             errno: rc.abs(),

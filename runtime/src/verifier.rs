@@ -1,0 +1,181 @@
+//! Reading the kernel verifier's log of a refused program: the script line it stopped at and
+//! its reason in words. The script line comes from the annotations the kernel prints before
+//! instructions once the object carries BTF line info (`; <line text> @ <file>:<line>`,
+//! emitted by codegen); the last one before the failing instruction names the culprit.
+
+/// A program the verifier refused, as data the caller renders against the script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// The probe whose program was refused (`BEGIN`, `tracepoint:syscalls:sys_enter_read`).
+    pub probe: String,
+    /// The errno of the load (`EINVAL`, `EACCES`, `E2BIG`, …).
+    pub errno: i32,
+    /// The 1-based script line of the failing instruction, when the log names one.
+    pub line: Option<u32>,
+    /// The verifier's message: the first line says what is wrong, any others add detail.
+    pub reason: Vec<String>,
+    /// The whole log, for `-v`.
+    pub log: String,
+}
+
+/// Lines after the failing instruction that describe verifier state or statistics, not the
+/// reason (`cur state:`/`old state:` follow "infinite loop detected").
+const NOT_REASONS: &[&str] = &[
+    "processed ",
+    "cur state:",
+    "old state:",
+    "verification time",
+    "stack depth",
+    "mark_precise:",
+];
+
+/// Most reasons take one or two lines; a long tail is verifier state, left to `-v`.
+const MAX_REASON_LINES: usize = 3;
+
+impl Rejection {
+    /// Reads `log`, the verifier's output for the program of `probe`.
+    pub fn from_log(probe: String, errno: i32, log: String) -> Rejection {
+        let lines: Vec<&str> = log.lines().collect();
+        let last_insn = lines.iter().rposition(|l| is_instruction(l));
+        let line = lines[..last_insn.map_or(0, |i| i + 1)]
+            .iter()
+            .rev()
+            .find_map(|l| annotation(l).map(|a| a.line));
+        let after = last_insn.map_or(0, |i| i + 1);
+        let reason = lines[after..]
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty() && !l.starts_with(';'))
+            .filter(|l| !NOT_REASONS.iter().any(|p| l.starts_with(p)))
+            .take(MAX_REASON_LINES)
+            .map(str::to_string)
+            .collect();
+        Rejection {
+            probe,
+            errno,
+            line,
+            reason,
+            log,
+        }
+    }
+}
+
+/// Whether a log line prints an instruction: `19: (85) call bpf_map_lookup_elem#1`.
+fn is_instruction(line: &str) -> bool {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && line[digits..].starts_with(": (")
+}
+
+/// A source annotation of the log: `; @x = 1; @ script.bt:4`.
+struct Annotation<'a> {
+    /// The script line's text: empty when LLVM could not read the script from a file (`-e`).
+    text: &'a str,
+    /// `script.bt:4`
+    place: &'a str,
+    line: u32,
+}
+
+/// Reads an annotation line. The text may itself hold " @ ", so the last one counts.
+fn annotation(line: &str) -> Option<Annotation<'_>> {
+    let rest = line.strip_prefix(';')?;
+    let (text, place) = rest.rsplit_once(" @ ")?;
+    let place = place.trim();
+    let (_, number) = place.rsplit_once(':')?;
+    Some(Annotation {
+        text: text.trim(),
+        place,
+        line: number.parse().ok()?,
+    })
+}
+
+impl Rejection {
+    /// The whole log, with the script's text filled into annotations that lack it.
+    pub fn log_with_source(&self, source: &str) -> String {
+        let script: Vec<&str> = source.lines().collect();
+        let lines: Vec<String> = self
+            .log
+            .lines()
+            .map(|l| match annotation(l) {
+                Some(a) if a.text.is_empty() => {
+                    let text = (a.line as usize)
+                        .checked_sub(1)
+                        .and_then(|i| script.get(i))
+                        .map_or("", |t| t.trim());
+                    format!("; {text} @ {}", a.place)
+                }
+                _ => l.to_string(),
+            })
+            .collect();
+        lines.join("\n")
+    }
+}
+
+impl std::fmt::Display for Rejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let reason = self.reason.first().map_or("", String::as_str);
+        write!(f, "the BPF verifier refused probe `{}`", self.probe)?;
+        if !reason.is_empty() {
+            write!(f, ": {reason}")?;
+        }
+        if let Some(line) = self.line {
+            write!(f, " (script line {line})")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real log (Linux 6.18, shortened) for `while ($i < 10) { @x = 1; }` on line 3 of a
+    /// script given with -e.
+    const INFINITE_LOOP: &str = "\
+0: R1=ctx() R10=fp0
+;  @ stdin:1
+0: (b7) r6 = 1                        ; R6=1
+2: (b4) w8 = 0                        ; R8=0
+;  @ stdin:3
+3: (7b) *(u64 *)(r10 -16) = r6        ; R6=1 R10=fp0 fp-16=1
+24: (05) goto pc-22
+3: (7b) *(u64 *)(r10 -16) = r6        ; R6=1 R10=fp0 fp-16=1
+19: (85) call bpf_map_lookup_elem#1
+infinite loop detected at insn 20
+cur state: R0=map_value(map=rbt_map_full,ks=4,vs=8) R6=1 R7=0 R8=0 R10=fp0 fp-8=????0 fp-16=1 fp-24=0
+old state: R0=map_value(map=rbt_map_full,ks=4,vs=8) R6=1 R7=0 R8=P0 R10=fp0 fp-8=????0 fp-16=1 fp-24=0
+processed 39 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_states 2 mark_read 0
+";
+
+    #[test]
+    fn finds_the_line_and_the_reason() {
+        let r = Rejection::from_log("BEGIN".into(), 22, INFINITE_LOOP.into());
+        assert_eq!(r.line, Some(3));
+        assert_eq!(r.reason, vec!["infinite loop detected at insn 20"]);
+        let source = "BEGIN {\n  $i = 0;\n  while ($i < 10) { @x = 1; }\n}";
+        let log = r.log_with_source(source);
+        assert!(
+            log.contains("\n; while ($i < 10) { @x = 1; } @ stdin:3\n"),
+            "{log}"
+        );
+        assert!(log.contains("\n; BEGIN { @ stdin:1\n"), "{log}");
+    }
+
+    #[test]
+    fn annotations_without_text_and_with_at_signs() {
+        let line = |l| annotation(l).map(|a| a.line);
+        assert_eq!(line(";  @ stdin:7"), Some(7));
+        assert_eq!(line("; printf(\"a @ b:1\") @ x.bt:12"), Some(12));
+        assert_eq!(line("19: (85) call"), None);
+        assert!(is_instruction("19: (85) call bpf_map_lookup_elem#1"));
+        assert!(!is_instruction("19: R1=ctx()"));
+    }
+
+    #[test]
+    fn logs_without_line_info_still_give_a_reason() {
+        let log =
+            "0: (85) call bpf_ktime_get_ns#5\nR1 invalid mem access 'scalar'\nprocessed 1 insns\n";
+        let r = Rejection::from_log("BEGIN".into(), 13, log.into());
+        assert_eq!(r.line, None);
+        assert_eq!(r.reason, vec!["R1 invalid mem access 'scalar'"]);
+    }
+}
