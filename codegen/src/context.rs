@@ -80,10 +80,7 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             let key = l.alloca(8, "k")?;
             l.builder
                 .build_store(key, l.ctx.i32_type().const_int(STATE_START_NS, false))?;
-            let p = l.helper(Helper::MapLookupElem, &[l.state().into(), key.into()])?;
-            let p = l
-                .builder
-                .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "st")?;
+            let p = l.helper_ptr(Helper::MapLookupElem, &[l.state().into(), key.into()], "st")?;
             let out = l.alloca(8, "start")?;
             l.builder.build_store(out, i64t.const_zero())?;
             let is_null = l.builder.build_is_null(p, "isnull")?;

@@ -239,34 +239,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
         };
         b.build_store(key, self.ctx.i32_type().const_zero())?;
-        // The lookup is declared to return an 8-aligned pointer (map values are): LLVM then
-        // knows every slot in the scratch value is 8-aligned and copies strings and tuples
-        // between slots a word at a time instead of byte by byte.
-        let fn_ty = self
-            .ptr_ty()
-            .fn_type(&[self.ptr_ty().into(), self.ptr_ty().into()], false);
-        let addr = b.build_int_to_ptr(
-            self.const_u64(Helper::MapLookupElem as u64),
-            self.ptr_ty(),
-            "helper",
-        )?;
-        let call = b.build_indirect_call(
-            fn_ty,
-            addr,
+        let base = self.helper_ptr_with(
+            &b,
+            Helper::MapLookupElem,
             &[self.globals.scratch.as_pointer_value().into(), key.into()],
             "scratch_base",
         )?;
-        let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
-        call.add_attribute(
-            inkwell::attributes::AttributeLoc::Return,
-            self.ctx.create_enum_attribute(align, 8),
-        );
-        let base = match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => v.into_pointer_value(),
-            inkwell::values::ValueKind::Instruction(_) => {
-                return Err(CodegenError::Internal("map lookup without a result".into()))
-            }
-        };
         let is_null = b.build_is_null(base, "no_scratch")?;
         let fail = self
             .ctx
@@ -342,6 +320,50 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
             inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
         })
+    }
+
+    /// Calls helper `h`, which returns a pointer to a map value or a ring buffer record, built
+    /// with `b`. Both are 8-aligned in the kernel; saying so (an `align 8` return) lets LLVM
+    /// copy strings and tuples into and out of them a word at a time instead of byte by byte,
+    /// which keeps programs short and compiling fast.
+    pub fn helper_ptr_with(
+        &self,
+        b: &inkwell::builder::Builder<'ctx>,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+        name: &str,
+    ) -> R<PointerValue<'ctx>> {
+        let params: Vec<BasicMetadataTypeEnum<'ctx>> = args
+            .iter()
+            .map(|a| match a {
+                BasicMetadataValueEnum::PointerValue(_) => self.ptr_ty().into(),
+                _ => self.i64().into(),
+            })
+            .collect();
+        let fn_ty = self.ptr_ty().fn_type(&params, false);
+        let addr = b.build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
+        let call = b.build_indirect_call(fn_ty, addr, args, name)?;
+        let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
+        call.add_attribute(
+            inkwell::attributes::AttributeLoc::Return,
+            self.ctx.create_enum_attribute(align, 8),
+        );
+        match call.try_as_basic_value() {
+            inkwell::values::ValueKind::Basic(v) => Ok(v.into_pointer_value()),
+            inkwell::values::ValueKind::Instruction(_) => Err(CodegenError::Internal(format!(
+                "helper {h:?} returned no pointer"
+            ))),
+        }
+    }
+
+    /// [`Self::helper_ptr_with`] at the current position.
+    pub fn helper_ptr(
+        &self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+        name: &str,
+    ) -> R<PointerValue<'ctx>> {
+        self.helper_ptr_with(&self.builder, h, args, name)
     }
 
     fn global_ptr(&self, g: GlobalValue<'ctx>) -> PointerValue<'ctx> {
@@ -647,10 +669,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let key_ptr = self.key(spec, key, bucket)?;
         let m = self.global_ptr(self.globals.maps[map as usize]);
-        let found = self.helper(Helper::MapLookupElem, &[m.into(), key_ptr.into()])?;
-        let found_ptr = self
-            .builder
-            .build_int_to_ptr(found, self.ptr_ty(), "slot")?;
+        let found_ptr =
+            self.helper_ptr(Helper::MapLookupElem, &[m.into(), key_ptr.into()], "slot")?;
         let is_null = self.builder.build_is_null(found_ptr, "isnull")?;
         let upd = self.ctx.append_basic_block(self.func, "agg_update");
         let init = self.ctx.append_basic_block(self.func, "agg_init");
@@ -777,11 +797,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     ) -> R<()> {
         let rb = self.global_ptr(self.globals.events);
         let total = self.const_u64(8 + u64::from(payload));
-        let rec = self.helper(
+        let rec_ptr = self.helper_ptr(
             Helper::RingbufReserve,
             &[rb.into(), total.into(), self.const_u64(0).into()],
+            "rec",
         )?;
-        let rec_ptr = self.builder.build_int_to_ptr(rec, self.ptr_ty(), "rec")?;
         let is_null = self.builder.build_is_null(rec_ptr, "full")?;
         let fill = self.ctx.append_basic_block(self.func, "emit");
         let lost = self.ctx.append_basic_block(self.func, "lost");
@@ -942,11 +962,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let key = self.alloca(8, "k0")?;
         self.builder
             .build_store(key, self.ctx.i32_type().const_zero())?;
-        let p = self.helper(
+        let p = self.helper_ptr(
             Helper::MapLookupElem,
             &[self.global_ptr(map).into(), key.into()],
+            "cnt",
         )?;
-        let p = self.builder.build_int_to_ptr(p, self.ptr_ty(), "cnt")?;
         let is_null = self.builder.build_is_null(p, "isnull")?;
         let inc = self.ctx.append_basic_block(self.func, "inc");
         let done = self.ctx.append_basic_block(self.func, "incdone");
@@ -1048,8 +1068,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, key.as_deref(), None)?;
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
-                let found = self.helper(Helper::MapLookupElem, &[m.into(), key_ptr.into()])?;
-                let found_ptr = self.builder.build_int_to_ptr(found, self.ptr_ty(), "val")?;
+                let found_ptr =
+                    self.helper_ptr(Helper::MapLookupElem, &[m.into(), key_ptr.into()], "val")?;
                 let size = spec.value.size().max(8);
                 let out = self.alloca(size, "mapval")?;
                 self.memset(out, size)?;
