@@ -106,7 +106,15 @@ pub fn declare<'ctx>(
         ("max_entries", debug.number(i64::from(def.max_entries))),
     ];
     if let Some(k) = def.key_size {
-        members.push(("key", debug.bytes(k)));
+        // The kernel checks an array's key type in BTF: it must be a 4-byte integer, or it
+        // rejects the map's BTF (and libbpf retries without it).
+        let key = match def.kind {
+            MapKind::Array | MapKind::PerCpuArray => debug.ptr(debug.int()),
+            MapKind::Hash | MapKind::PerCpuHash | MapKind::StackTrace | MapKind::RingBuf => {
+                debug.bytes(k)
+            }
+        };
+        members.push(("key", key));
     }
     if let Some(v) = def.value_size {
         members.push(("value", debug.bytes(v)));
