@@ -27,7 +27,10 @@ pub enum Helper {
     Jiffies64 = 118,
     RingbufReserve = 131,
     RingbufSubmit = 132,
+    ForEachMapElem = 164,
     GetFuncIp = 173,
+    Loop = 181,
+    MapLookupPercpuElem = 195,
 }
 
 /// `map_update_elem` flag: create or update.

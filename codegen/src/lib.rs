@@ -3,6 +3,7 @@
 //! needs to attach programs and decode events. User errors never reach here: anything that
 //! fails in this crate is a bug in `lang`, reported as [`CodegenError::Internal`].
 
+mod callbacks;
 mod calls;
 mod context;
 mod helpers;
@@ -195,8 +196,9 @@ pub fn compile(
 
     let mut programs = Vec::new();
     for probe in &script.probes {
-        let func = declare_program(&context, &module, probe)?;
-        lower::Lowerer::new(&context, func, &globals, script, probe).lower_probe()?;
+        let func = declare_program(&context, &module, &debug, probe)?;
+        lower::Lowerer::new(&context, &module, &debug, func, &globals, script, probe)
+            .lower_probe()?;
         programs.push(Program {
             name: probe.name.clone(),
             attach: probe.attach.clone(),
@@ -275,6 +277,7 @@ fn section(attach: &Attach) -> String {
 fn declare_program<'ctx>(
     context: &'ctx Context,
     module: &Module<'ctx>,
+    debug: &DebugTypes<'ctx>,
     probe: &hir::Probe,
 ) -> Result<inkwell::values::FunctionValue<'ctx>, CodegenError> {
     let ptr = context.ptr_type(inkwell::AddressSpace::default());
@@ -286,5 +289,6 @@ fn declare_program<'ctx>(
         inkwell::attributes::AttributeLoc::Function,
         context.create_enum_attribute(nounwind, 0),
     );
+    debug.describe_function(func, &["ctx"], false);
     Ok(func)
 }

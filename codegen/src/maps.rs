@@ -1,13 +1,15 @@
 //! BPF map definitions in the form libbpf reads: a zero-initialised global in section `.maps`
 //! whose debug info describes `struct { int (*type)[T]; int (*max_entries)[N]; K *key; V *value; }`.
 //! LLVM's BPF backend turns that debug info into BTF, and libbpf creates the map from it.
+//! The same debug info builder describes every function, which gives each BPF program BTF
+//! function info: the kernel requires it of programs with callbacks (`for` over a map, `len`).
 
 use inkwell::context::Context;
 use inkwell::debug_info::{
     AsDIScope, DICompileUnit, DIFile, DIFlags, DIFlagsConstants, DIType, DebugInfoBuilder,
 };
 use inkwell::module::{Linkage, Module};
-use inkwell::values::GlobalValue;
+use inkwell::values::{FunctionValue, GlobalValue};
 use inkwell::AddressSpace;
 use stdlib::manifest::MapKind;
 
@@ -60,6 +62,62 @@ impl<'ctx> DebugTypes<'ctx> {
         self.dib
             .create_pointer_type("", to, 64, 64, AddressSpace::default())
             .as_type()
+    }
+
+    /// Describes `func` as `long name(…)` with its parameters named `params` (the kernel
+    /// rejects BTF functions with unnamed parameters): pointers as `unsigned char *`, integers
+    /// as `long`. `local` marks a static function, which the kernel requires of callbacks.
+    pub fn describe_function(&self, func: FunctionValue<'ctx>, params: &[&str], local: bool) {
+        // DW_ATE_signed = 5.
+        let long = self
+            .dib
+            .create_basic_type("long", 64, 5, DIFlags::ZERO)
+            .map(|t| t.as_type())
+            .expect("a 64-bit long debug type is always valid");
+        let param_types: Vec<DIType<'ctx>> = func
+            .get_type()
+            .get_param_types()
+            .iter()
+            .map(|t| {
+                if t.is_pointer_type() {
+                    self.ptr(self.uchar())
+                } else {
+                    long
+                }
+            })
+            .collect();
+        let ty =
+            self.dib
+                .create_subroutine_type(self.file, Some(long), &param_types, DIFlags::ZERO);
+        let name = func.get_name().to_string_lossy().into_owned();
+        let sp = self.dib.create_function(
+            self.cu.as_debug_info_scope(),
+            &name,
+            None,
+            self.file,
+            1,
+            ty,
+            local,
+            true,
+            1,
+            DIFlags::PROTOTYPED,
+            true,
+        );
+        for (i, (name, ty)) in params.iter().zip(&param_types).enumerate() {
+            // Preserved parameters become the subprogram's retained nodes, where LLVM's BTF
+            // writer finds the names.
+            self.dib.create_parameter_variable(
+                sp.as_debug_info_scope(),
+                name,
+                i as u32 + 1,
+                self.file,
+                1,
+                *ty,
+                true,
+                DIFlags::ZERO,
+            );
+        }
+        func.set_subprogram(sp);
     }
 
     /// `int (*)[n]`: how libbpf receives a number through BTF.
