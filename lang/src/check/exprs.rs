@@ -478,12 +478,19 @@ impl Checker<'_> {
             };
             match found {
                 Some(prev) if prev != this => {
-                    self.error(
-                        format!("uaddr(\"{name}\") has a different address for each attach point of this probe"),
+                    let mut d = Diagnostic::error(
+                        format!(
+                            "uaddr(\"{name}\") differs between the attach points of this probe"
+                        ),
                         span,
                     )
-                    .help
-                    .push("use uaddr() in a probe with a single attach point".into());
+                    .with_help("give uaddr() a probe with a single attach point (no wildcard)");
+                    if this.2.is_some() {
+                        d = d.with_note(format!(
+                            "{path} is position-independent: the symbol's address is found from where the probed instruction is mapped, which is different for each attach point"
+                        ));
+                    }
+                    self.diags.push(d);
                     return poisoned(span);
                 }
                 _ => found = Some(this),
