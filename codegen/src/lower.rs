@@ -1,5 +1,6 @@
-//! Lowering of one hir probe into one BPF function: statements, expressions, helper calls,
-//! map updates and ring buffer events. Integers live in i64 registers (as in bpftrace) and
+//! Lowering of one hir probe into one BPF function (plus the callbacks of its `for` loops,
+//! see `callbacks`): statements, expressions, helper calls, map updates and ring buffer
+//! events. Integers live in i64 registers (as in bpftrace) and
 //! are truncated or extended only when stored to or loaded from memory of a narrower type;
 //! everything bigger than an integer (strings, tuples, records) lives in stack memory and is
 //! passed around as a pointer.
