@@ -438,40 +438,27 @@ impl Checker<'_> {
     fn uaddr(&mut self, name: &str, arg_span: Span, span: Span) -> Expr {
         let mut found: Option<(u64, u64, Option<i64>)> = None;
         for (path, offset) in self.probe.user_targets.clone() {
-            let lookup = self.catalog.user_object(&path).and_then(|obj| {
-                let Some(sym) = obj.symbols.iter().find(|s| s.name == name) else {
-                    return Ok(Err(obj));
-                };
-                let rebase = if obj.relocatable {
-                    let at = obj.address_of_offset(offset).ok_or_else(|| {
-                        format!("the probed code at file offset {offset:#x} of {path} is in no loadable segment")
-                    })?;
-                    Some(sym.address.wrapping_sub(at) as i64)
-                } else {
-                    None
-                };
-                Ok(Ok((sym.address, sym.size, rebase)))
-            });
-            let this = match lookup {
-                Ok(Ok(x)) => x,
-                Ok(Err(_)) | Err(_) if self.opts.load_only => {
-                    let d = Diagnostic::warning(
-                        format!("symbol `{name}` not found in {path}"),
-                        arg_span,
-                    )
-                    .with_label("address 0 is used, since the program is only loaded");
+            let this = match self.user_symbol(&path, offset, name) {
+                Ok(x) => x,
+                Err(miss) if self.opts.load_only => {
+                    let msg = match miss {
+                        UaddrMiss::Unknown(_) => format!("symbol `{name}` not found in {path}"),
+                        UaddrMiss::Lookup(e) => e,
+                    };
+                    let d = Diagnostic::warning(msg, arg_span)
+                        .with_label("address 0 is used, since the program is only loaded");
                     self.diags.push(d);
                     (0, 8, None)
                 }
-                Ok(Err(obj)) => {
+                Err(UaddrMiss::Unknown(names)) => {
                     let d =
                         Diagnostic::error(format!("symbol `{name}` not found in {path}"), arg_span)
                             .with_label("unknown symbol")
-                            .with_suggestion(name, obj.symbols.iter().map(|s| s.name.as_str()));
+                            .with_suggestion(name, names.iter().map(String::as_str));
                     self.diags.push(d);
                     return poisoned(span);
                 }
-                Err(e) => {
+                Err(UaddrMiss::Lookup(e)) => {
                     self.error(e, arg_span);
                     return poisoned(span);
                 }
@@ -522,6 +509,35 @@ impl Checker<'_> {
                 span,
             ),
         }
+    }
+
+    /// Finds `name` in the binary at `path`: its ELF address, its size, and, when the binary
+    /// is position-independent, its distance from the probed code at file offset `offset`.
+    fn user_symbol(
+        &self,
+        path: &str,
+        offset: u64,
+        name: &str,
+    ) -> Result<(u64, u64, Option<i64>), UaddrMiss> {
+        let obj = self.catalog.user_object(path).map_err(UaddrMiss::Lookup)?;
+        let Some(sym) = obj.symbols.iter().find(|s| s.name == name) else {
+            return Err(UaddrMiss::Unknown(
+                obj.symbols.into_iter().map(|s| s.name).collect(),
+            ));
+        };
+        if !obj.relocatable {
+            return Ok((sym.address, sym.size, None));
+        }
+        let at = obj.address_of_offset(offset).ok_or_else(|| {
+            UaddrMiss::Lookup(format!(
+                "the probed code at file offset {offset:#x} of {path} is in no loadable segment"
+            ))
+        })?;
+        Ok((
+            sym.address,
+            sym.size,
+            Some(sym.address.wrapping_sub(at) as i64),
+        ))
     }
 
     /// Types a map's keys: one key is itself, several are a tuple (`@m[a, b]` ≡ `@m[(a, b)]`).
@@ -1626,6 +1642,14 @@ impl Checker<'_> {
             }
         }
     }
+}
+
+/// Why `uaddr()` could not place a symbol.
+enum UaddrMiss {
+    /// The binary has no such symbol; these are the names it has, for "did you mean".
+    Unknown(Vec<String>),
+    /// The binary could not be read, or the probed code is outside its segments.
+    Lookup(String),
 }
 
 /// The type a value takes as a map key: integers widen to 64 bits, but strings keep the
