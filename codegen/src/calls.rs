@@ -1,7 +1,8 @@
 //! Builtin functions computed inside BPF (`str`, `buf`, `ntop`, `macaddr`, `bswap`,
-//! `strncmp`, `strcontains`, `reg`, stacks, `signal`, `override`, …). Functions that only
-//! send an event (`printf`, `exit`, …) are statements by the time they reach codegen, and
-//! compile-time functions (`sizeof`, `kaddr`, `pton`, …) are already literals.
+//! `strncmp`, `strcontains`, `reg`, stacks, `signal`, `override`, `uaddr` in a
+//! position-independent binary, …). Functions that only send an event (`printf`, `exit`,
+//! …) are statements by the time they reach codegen, and compile-time functions (`sizeof`,
+//! `kaddr`, `pton`, …) are already literals.
 
 use crate::context;
 use crate::helpers::Helper;
@@ -245,13 +246,16 @@ pub fn call<'ctx>(
         }
         Function::Override => {
             let rc = l.int(arg(0)?)?;
-            let ctx = l
-                .func
-                .get_first_param()
-                .ok_or_else(|| CodegenError::Internal("override without a context".into()))?
-                .into_pointer_value();
+            let ctx = context::ctx_ptr(l)?;
             l.helper(Helper::OverrideReturn, &[ctx.into(), rc.into()])?;
             Ok(Val::Int(i64t.const_zero()))
+        }
+        Function::Uaddr => {
+            // A symbol of a position-independent binary: its distance from the probed
+            // instruction is fixed, and the kernel knows where that instruction is mapped.
+            let delta = l.int(arg(0)?)?;
+            let ip = l.helper(Helper::GetFuncIp, &[context::ctx_ptr(l)?.into()])?;
+            Ok(Val::Int(l.builder.build_int_add(ip, delta, "uaddr")?))
         }
         Function::Debugf => {
             let fmt = arg(0)?;
@@ -274,7 +278,6 @@ pub fn call<'ctx>(
         | Function::Join
         | Function::Pton
         | Function::Kaddr
-        | Function::Uaddr
         | Function::Cgroupid
         | Function::Count
         | Function::Sum

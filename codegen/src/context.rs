@@ -22,10 +22,9 @@ pub fn reg_offset(name: &str) -> Option<u64> {
         .map(|(_, o)| *o)
 }
 
-fn ctx_ptr<'ctx>(l: &Lowerer<'_, 'ctx>) -> R<inkwell::values::PointerValue<'ctx>> {
-    l.func
-        .get_first_param()
-        .map(|p| p.into_pointer_value())
+/// The probe's context argument (in a `for` callback, the one its caller passed along).
+pub fn ctx_ptr<'ctx>(l: &Lowerer<'_, 'ctx>) -> R<inkwell::values::PointerValue<'ctx>> {
+    l.probe_ctx
         .ok_or_else(|| CodegenError::Internal("probe function without a context parameter".into()))
 }
 

@@ -7,7 +7,7 @@
 
 use crate::maps::DebugTypes;
 use inkwell::context::Context;
-use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DILocation, DIScope};
+use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DILocation, DIScope, DIType};
 use inkwell::values::FunctionValue;
 use lang::ast::Span;
 
@@ -49,21 +49,37 @@ pub struct Locator<'a, 'ctx> {
 }
 
 impl<'a, 'ctx> Locator<'a, 'ctx> {
-    /// Describes `func` as `long name(unsigned char *ctx)` declared at `span` (the probe) and
-    /// returns the locator for its instructions. BTF gets the function from this too: the
-    /// kernel wants func info for every program once line info is present.
+    /// Describes `func` as `long name(…)` declared at `span`, its parameters named `params`
+    /// (pointers as `unsigned char *`, integers as `long`), and returns the locator for its
+    /// instructions. BTF gets the function from this too: the kernel wants func info for every
+    /// program and subprogram once line info is present, refuses a prototype with an unnamed
+    /// parameter, and wants callbacks `static` (`local`).
     pub fn new(
         context: &'ctx Context,
         debug: &'a DebugTypes<'ctx>,
         lines: &'a Lines,
         func: FunctionValue<'ctx>,
+        params: &[&str],
+        local: bool,
         span: Span,
     ) -> Locator<'a, 'ctx> {
         let (line, _) = lines.line_col(span.start);
+        let param_types: Vec<DIType<'ctx>> = func
+            .get_type()
+            .get_param_types()
+            .iter()
+            .map(|t| {
+                if t.is_pointer_type() {
+                    debug.byte_ptr()
+                } else {
+                    debug.long()
+                }
+            })
+            .collect();
         let ty = debug.dib.create_subroutine_type(
             debug.file,
             Some(debug.long()),
-            &[debug.byte_ptr()],
+            &param_types,
             DIFlags::ZERO,
         );
         let name = func.get_name().to_string_lossy();
@@ -74,24 +90,26 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
             debug.file,
             line,
             ty,
-            false,
+            local,
             true,
             line,
-            DIFlags::ZERO,
+            DIFlags::PROTOTYPED,
             true,
         );
-        // The kernel refuses a function prototype with an unnamed argument, and BTF takes
-        // argument names from the subprogram's parameter variables (kept even unused).
-        debug.dib.create_parameter_variable(
-            subprogram.as_debug_info_scope(),
-            "ctx",
-            1,
-            debug.file,
-            line,
-            debug.byte_ptr(),
-            true,
-            DIFlags::ZERO,
-        );
+        // BTF takes argument names from the subprogram's parameter variables (kept even
+        // unused: preserved parameters become the subprogram's retained nodes).
+        for (i, (param, ty)) in params.iter().zip(&param_types).enumerate() {
+            debug.dib.create_parameter_variable(
+                subprogram.as_debug_info_scope(),
+                param,
+                i as u32 + 1,
+                debug.file,
+                line,
+                *ty,
+                true,
+                DIFlags::ZERO,
+            );
+        }
         func.set_subprogram(subprogram);
         Locator {
             context,
@@ -99,6 +117,26 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
             lines,
             scope: subprogram.as_debug_info_scope(),
         }
+    }
+
+    /// A locator for another function of the same script (a callback), described as
+    /// [`Locator::new`] does.
+    pub fn for_function(
+        &self,
+        func: FunctionValue<'ctx>,
+        params: &[&str],
+        local: bool,
+        span: Span,
+    ) -> Locator<'a, 'ctx> {
+        Locator::new(
+            self.context,
+            self.debug,
+            self.lines,
+            func,
+            params,
+            local,
+            span,
+        )
     }
 
     /// The location of the script text starting at `span`.

@@ -28,7 +28,10 @@ pub enum Helper {
     RingbufReserve = 131,
     RingbufSubmit = 132,
     RingbufQuery = 134,
+    ForEachMapElem = 164,
     GetFuncIp = 173,
+    Loop = 181,
+    MapLookupPercpuElem = 195,
 }
 
 /// `map_update_elem` flag: create or update.

@@ -3,6 +3,7 @@
 //! needs to attach programs and decode events. User errors never reach here: anything that
 //! fails in this crate is a bug in `lang`, reported as [`CodegenError::Internal`].
 
+mod callbacks;
 mod calls;
 mod context;
 mod debug;
@@ -210,8 +211,10 @@ pub fn compile(
     let mut programs = Vec::new();
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;
-        let locator = debug::Locator::new(&context, &debug, &lines, func, probe.span);
-        lower::Lowerer::new(&context, func, &globals, script, probe, locator).lower_probe()?;
+        let locator =
+            debug::Locator::new(&context, &debug, &lines, func, &["ctx"], false, probe.span);
+        lower::Lowerer::new(&context, &module, func, &globals, script, probe, locator)
+            .lower_probe()?;
         programs.push(Program {
             name: probe.name.clone(),
             attach: probe.attach.clone(),

@@ -1,5 +1,6 @@
-//! Lowering of one hir probe into one BPF function: statements, expressions, helper calls,
-//! map updates and ring buffer events. Integers live in i64 registers (as in bpftrace) and
+//! Lowering of one hir probe into one BPF function (plus the callbacks of its `for` loops,
+//! see `callbacks`): statements, expressions, helper calls, map updates and ring buffer
+//! events. Integers live in i64 registers (as in bpftrace) and
 //! are truncated or extended only when stored to or loaded from memory of a narrower type;
 //! everything bigger than an integer (strings, tuples, records) lives in stack memory and is
 //! passed around as a pointer.
@@ -11,6 +12,7 @@ use crate::CodegenError;
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
+use inkwell::module::Module;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
@@ -43,16 +45,23 @@ pub const STATE_START_NS: u64 = 0;
 
 pub struct Lowerer<'a, 'ctx> {
     pub ctx: &'ctx Context,
+    pub module: &'a Module<'ctx>,
     pub builder: Builder<'ctx>,
     pub func: FunctionValue<'ctx>,
     pub globals: &'a Globals<'ctx>,
     pub script: &'a hir::Script,
     pub probe: &'a hir::Probe,
     /// Script locations for the instructions (BTF line info).
-    locator: Locator<'a, 'ctx>,
-    vars: Vec<PointerValue<'ctx>>,
-    /// (continue target, break target) of enclosing loops.
+    pub(crate) locator: Locator<'a, 'ctx>,
+    /// Where each variable lives, by `VarId`: the probe's own slots, or in a `for` callback
+    /// the caller's slots of the variables the body captures (`None` for the others).
+    pub(crate) vars: Vec<Option<PointerValue<'ctx>>>,
+    /// (continue target, break target) of enclosing loops in this function.
     loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
+    /// The probe's context argument (`ctx`); a callback gets it from its caller.
+    pub(crate) probe_ctx: Option<PointerValue<'ctx>>,
+    /// Set when this function is the callback of a `for` over a map.
+    pub(crate) callback: Option<Callback<'ctx>>,
     /// Stack slots, reused across statements so a long probe stays within 512 bytes.
     slots: std::cell::RefCell<SlotPool<'ctx>>,
     entry: BasicBlock<'ctx>,
@@ -61,6 +70,15 @@ pub struct Lowerer<'a, 'ctx> {
     prologue: BasicBlock<'ctx>,
     /// Where scratch slot addresses are computed (dominates the whole body), once looked up.
     scratch: std::cell::RefCell<Option<(PointerValue<'ctx>, BasicBlock<'ctx>)>>,
+}
+
+/// What lowering a `for ($kv : @map)` body as a callback of `bpf_for_each_map_elem` changes:
+/// `break` and `continue` outside an inner loop return 1 (stop) and 0 (next element), and
+/// `return` also sets the caller's flag so the caller returns from the probe too.
+#[derive(Clone, Copy)]
+pub struct Callback<'ctx> {
+    /// An i64 in the caller's frame: non-zero once the body executed `return`.
+    pub returned: PointerValue<'ctx>,
 }
 
 /// Bytes of per-CPU scratch memory each CPU has (the per-CPU map value limit is 32 KiB).
@@ -73,6 +91,7 @@ type R<T> = Result<T, CodegenError>;
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub fn new(
         ctx: &'ctx Context,
+        module: &'a Module<'ctx>,
         func: FunctionValue<'ctx>,
         globals: &'a Globals<'ctx>,
         script: &'a hir::Script,
@@ -91,6 +110,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         builder.position_at_end(body);
         Lowerer {
             ctx,
+            module,
             builder,
             func,
             globals,
@@ -99,6 +119,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             locator,
             vars: Vec::new(),
             loops: Vec::new(),
+            probe_ctx: None,
+            callback: None,
             slots: Default::default(),
             entry,
             prologue,
@@ -106,11 +128,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn i64(&self) -> inkwell::types::IntType<'ctx> {
+    pub(crate) fn i64(&self) -> inkwell::types::IntType<'ctx> {
         self.ctx.i64_type()
     }
 
-    fn ptr_ty(&self) -> inkwell::types::PointerType<'ctx> {
+    pub(crate) fn ptr_ty(&self) -> inkwell::types::PointerType<'ctx> {
         self.ctx.ptr_type(AddressSpace::default())
     }
 
@@ -124,7 +146,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn const_u64(&self, v: u64) -> IntValue<'ctx> {
+    pub(crate) fn const_u64(&self, v: u64) -> IntValue<'ctx> {
         self.i64().const_int(v, false)
     }
 
@@ -132,11 +154,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     pub fn lower_probe(mut self) -> R<()> {
         self.builder
             .set_current_debug_location(self.locator.at(self.probe.span));
+        self.probe_ctx = self.func.get_first_param().map(|p| p.into_pointer_value());
         for ty in &self.probe.vars {
             let size = ty.size().max(8);
             let slot = self.alloca(size, "var")?;
             self.memset(slot, size)?;
-            self.vars.push(slot);
+            self.vars.push(Some(slot));
         }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
@@ -274,7 +297,33 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         pool.free.extend(freed);
     }
 
-    fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
+    /// Bytes of scratch memory handed out so far. A callback continues where its caller's
+    /// slots end, and the caller continues after the callback's, so the memory of a loop
+    /// body never overlaps values its caller still holds.
+    pub(crate) fn scratch_top(&self) -> u32 {
+        self.slots.borrow().scratch_top
+    }
+
+    pub(crate) fn set_scratch_top(&self, top: u32) {
+        self.slots.borrow_mut().scratch_top = top;
+    }
+
+    /// An array of `words` i64 in this function's stack frame, never in scratch memory (what
+    /// the verifier requires of a callback's context, which holds pointers).
+    pub(crate) fn stack_words(&self, words: u32, name: &str) -> R<PointerValue<'ctx>> {
+        let b = self.ctx.create_builder();
+        match self.entry.get_first_instruction() {
+            Some(first) => b.position_before(&first),
+            None => b.position_at_end(self.entry),
+        }
+        let p = b.build_alloca(self.i64().array_type(words), name)?;
+        if let Some(inst) = p.as_instruction() {
+            let _ = inst.set_alignment(8);
+        }
+        Ok(p)
+    }
+
+    pub(crate) fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
         self.builder.build_memset(
             ptr,
             8,
@@ -284,7 +333,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
-    fn memcpy(&self, dst: PointerValue<'ctx>, src: PointerValue<'ctx>, size: u32) -> R<()> {
+    pub(crate) fn memcpy(
+        &self,
+        dst: PointerValue<'ctx>,
+        src: PointerValue<'ctx>,
+        size: u32,
+    ) -> R<()> {
         if size > 0 {
             self.builder
                 .build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size)))?;
@@ -366,7 +420,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.helper_ptr_with(&self.builder, h, args, name)
     }
 
-    fn global_ptr(&self, g: GlobalValue<'ctx>) -> PointerValue<'ctx> {
+    pub(crate) fn global_ptr(&self, g: GlobalValue<'ctx>) -> PointerValue<'ctx> {
         g.as_pointer_value()
     }
 
@@ -419,14 +473,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     // ---- statements ---------------------------------------------------------------------
 
-    fn terminated(&self) -> bool {
+    pub(crate) fn terminated(&self) -> bool {
         self.builder
             .get_insert_block()
             .and_then(|b| b.get_terminator())
             .is_some()
     }
 
-    fn stmts(&mut self, stmts: &[Stmt]) -> R<()> {
+    pub(crate) fn stmts(&mut self, stmts: &[Stmt]) -> R<()> {
         for s in stmts {
             if self.terminated() {
                 // Code after break/continue/return is unreachable; LLVM needs a block for it.
@@ -573,32 +627,57 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_unconditional_branch(head)?;
                 self.builder.position_at_end(done);
             }
+            StmtKind::ForMap {
+                var,
+                map,
+                captures,
+                body,
+            } => crate::callbacks::for_map(self, *var, *map, captures, body)?,
             StmtKind::Break | StmtKind::Continue => {
-                let (cont, brk) = *self.loops.last().ok_or_else(|| {
-                    CodegenError::Internal("break/continue outside a loop reached codegen".into())
-                })?;
-                let target = if matches!(s.kind, StmtKind::Break) {
-                    brk
-                } else {
-                    cont
-                };
-                self.builder.build_unconditional_branch(target)?;
+                let brk = matches!(s.kind, StmtKind::Break);
+                match (self.loops.last(), self.callback) {
+                    (Some((cont, stop)), _) => {
+                        self.builder
+                            .build_unconditional_branch(if brk { *stop } else { *cont })?;
+                    }
+                    // In a `for` body: 1 stops the iteration, 0 goes on to the next element.
+                    (None, Some(_)) => {
+                        self.builder
+                            .build_return(Some(&self.const_u64(u64::from(brk))))?;
+                    }
+                    (None, None) => {
+                        return Err(CodegenError::Internal(
+                            "break/continue outside a loop reached codegen".into(),
+                        ))
+                    }
+                }
             }
-            StmtKind::Return => {
-                self.builder.build_return(Some(&self.const_u64(0)))?;
-            }
+            StmtKind::Return => self.return_from_probe()?,
         }
         Ok(())
     }
 
-    fn var_slot(&self, var: hir::VarId) -> R<PointerValue<'ctx>> {
+    /// Ends the probe: `return 0`, or in a `for` callback, flags the caller to return as
+    /// well and stops the iteration.
+    pub(crate) fn return_from_probe(&self) -> R<()> {
+        if let Some(cb) = self.callback {
+            self.builder.build_store(cb.returned, self.const_u64(1))?;
+            self.builder.build_return(Some(&self.const_u64(1)))?;
+        } else {
+            self.builder.build_return(Some(&self.const_u64(0)))?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn var_slot(&self, var: hir::VarId) -> R<PointerValue<'ctx>> {
         self.vars
             .get(var as usize)
             .copied()
-            .ok_or_else(|| CodegenError::Internal(format!("unknown variable id {var}")))
+            .flatten()
+            .ok_or_else(|| CodegenError::Internal(format!("variable id {var} has no slot here")))
     }
 
-    fn map_spec(&self, map: hir::MapId) -> R<&'a MapSpec> {
+    pub(crate) fn map_spec(&self, map: hir::MapId) -> R<&'a MapSpec> {
         self.script
             .maps
             .get(map as usize)
@@ -1224,6 +1303,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_val(at, &e.ty)
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
+            ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
             ExprKind::HasKey { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, Some(key), None)?;

@@ -1,6 +1,8 @@
 //! BPF map definitions in the form libbpf reads: a zero-initialised global in section `.maps`
 //! whose debug info describes `struct { int (*type)[T]; int (*max_entries)[N]; K *key; V *value; }`.
 //! LLVM's BPF backend turns that debug info into BTF, and libbpf creates the map from it.
+//! The same debug info builder describes every function, which gives each BPF program BTF
+//! function info: the kernel requires it of programs with callbacks (`for` over a map, `len`).
 
 use inkwell::context::Context;
 use inkwell::debug_info::{

@@ -112,6 +112,16 @@ pub enum StmtKind {
         end: Expr,
         body: Vec<Stmt>,
     },
+    /// `for ($kv : @map)`: the body runs once per element with `var` holding the
+    /// `(key, value)` tuple. Codegen makes the body a callback of `bpf_for_each_map_elem`,
+    /// which reaches the probe's variables through pointers: `captures` are the variables the
+    /// body uses (including `var`), sorted.
+    ForMap {
+        var: VarId,
+        map: MapId,
+        captures: Vec<VarId>,
+        body: Vec<Stmt>,
+    },
     Break,
     Continue,
     Return,
@@ -192,9 +202,13 @@ pub enum ExprKind {
         func: Function,
         args: Vec<Expr>,
     },
-    /// `len(@m)` is computed in user space in bpftrace too; here `has_key(@m, k)`.
+    /// `has_key(@m, k)`.
     HasKey {
         map: MapId,
         key: Box<Expr>,
+    },
+    /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
+    MapLen {
+        map: MapId,
     },
 }

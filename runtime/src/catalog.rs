@@ -4,7 +4,7 @@
 //! script that needs none of them starts without reading any.
 
 use crate::introspect::{btf, elf, kallsyms, tracefs};
-use lang::check::catalog::{Catalog, LookupError, TracepointField};
+use lang::check::catalog::{Catalog, LookupError, TracepointField, UserObject, UserSymbol};
 use std::cell::OnceCell;
 use std::path::Path;
 use std::sync::Arc;
@@ -355,6 +355,23 @@ impl Catalog for SystemCatalog {
             .ok()
             .filter(|m| m.is_dir())
             .map(|m| m.ino())
+    }
+
+    fn user_object(&self, path: &str) -> Result<UserObject, LookupError> {
+        let layout = elf::object_layout(Path::new(path)).map_err(|e| e.to_string())?;
+        Ok(UserObject {
+            symbols: layout
+                .symbols
+                .into_iter()
+                .map(|s| UserSymbol {
+                    name: s.name,
+                    address: s.addr,
+                    size: s.size,
+                })
+                .collect(),
+            relocatable: layout.relocatable,
+            segments: layout.segments,
+        })
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {

@@ -286,6 +286,38 @@ fn uprobe_and_usdt_listing_on_fixture() {
     }
 }
 
+/// What `uaddr()` reads through the catalog: data symbols with their sizes, whether the
+/// binary is position-independent, and segments that map a uprobe's file offset back to the
+/// address the ELF file gives that code (the base of the run-time rebasing).
+#[test]
+fn user_object_for_uaddr_on_fixture() {
+    use lang::check::catalog::Catalog;
+    let bin = match fixture() {
+        Ok(b) => b,
+        Err(why) => return skip("user_object_for_uaddr_on_fixture", why),
+    };
+    let path = bin.to_string_lossy();
+    let obj = runtime::catalog::SystemCatalog::new(None)
+        .user_object(&path)
+        .expect("object");
+    let sem = obj
+        .symbols
+        .iter()
+        .find(|s| s.name == "rbtfix_busy_semaphore")
+        .expect("data symbol");
+    assert_eq!(sem.size, 2, "an unsigned short");
+    let compute = elf::function_symbols(bin)
+        .expect("symbols")
+        .into_iter()
+        .find(|s| s.name == "rbt_fixture_compute")
+        .expect("function");
+    let offset = compute.file_offset.expect("file offset");
+    assert_eq!(obj.address_of_offset(offset), Some(compute.addr));
+    let header = std::fs::read(bin).expect("read");
+    // e_type at byte 16: ET_DYN = 3 (gcc's default PIE), ET_EXEC = 2.
+    assert_eq!(obj.relocatable, header.get(16) == Some(&3));
+}
+
 #[test]
 fn uprobe_library_name_resolution() {
     let name = "uprobe_library_name_resolution";

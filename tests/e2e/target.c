@@ -1,7 +1,12 @@
 /* tests/e2e/target.c: the traced program of the tier 2 uprobe/usdt/-c cases. Calls a
- * non-inlined function and passes a USDT probe N times (N = argv[1], default 3). */
+ * non-inlined function and passes a USDT probe N times (N = argv[1], default 3); its
+ * globals have known values for the uaddr() cases. */
 #include <stdlib.h>
 #include <sys/sdt.h>
+
+long rbt_e2e_long = 1234567890123;
+int rbt_e2e_int = -42;
+unsigned char rbt_e2e_byte = 200;
 
 __attribute__((noinline)) long rbt_e2e_add(long a, long b)
 {

@@ -21,6 +21,37 @@ pub struct TracepointField {
 /// A failure to look something up, in words the user can act on.
 pub type LookupError = String;
 
+/// A data or function symbol of a user binary (`uaddr()`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSymbol {
+    pub name: String,
+    /// The address the ELF file gives it (st_value).
+    pub address: u64,
+    pub size: u64,
+}
+
+/// What `uaddr()` needs to know about a user binary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserObject {
+    pub symbols: Vec<UserSymbol>,
+    /// Position-independent (ET_DYN: a PIE executable or a library): every process maps it at
+    /// its own base, so its addresses must be rebased at run time.
+    pub relocatable: bool,
+    /// Loadable segments as (file offset, address, bytes in the file): they map a uprobe's
+    /// file offset back to the address the ELF file gives that code.
+    pub segments: Vec<(u64, u64, u64)>,
+}
+
+impl UserObject {
+    /// The ELF address of the byte at file offset `offset`.
+    pub fn address_of_offset(&self, offset: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|(off, _, size)| offset >= *off && offset < off + size)
+            .map(|(off, addr, _)| offset - off + addr)
+    }
+}
+
 pub trait Catalog {
     /// Every `(category, event)` tracepoint matching the glob patterns.
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)>;
@@ -53,6 +84,9 @@ pub trait Catalog {
     fn cgroup_id(&self, path: &str) -> Option<u64>;
     /// Address of a kernel symbol (`kaddr`).
     fn kernel_symbol(&self, name: &str) -> Option<u64>;
+    /// The symbols and layout of a user binary, by the path a uprobe target resolved to
+    /// (`uaddr`).
+    fn user_object(&self, path: &str) -> Result<UserObject, LookupError>;
     /// Whether the kernel can attach kprobes (false on kernels built without CONFIG_KPROBES).
     fn kprobes_supported(&self) -> bool;
     /// Whether the kernel has kprobe_multi links (one link for many functions).
@@ -112,6 +146,11 @@ impl Catalog for EmptyCatalog {
     }
     fn kernel_symbol(&self, _: &str) -> Option<u64> {
         None
+    }
+    fn user_object(&self, path: &str) -> Result<UserObject, LookupError> {
+        Err(format!(
+            "cannot read the symbols of {path} without a system catalog"
+        ))
     }
     fn cgroup_id(&self, _: &str) -> Option<u64> {
         None

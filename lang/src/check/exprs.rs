@@ -5,7 +5,7 @@ use super::ctypes::parse_c_type;
 use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Provider, Span, UnaryOp};
 use crate::diag::Diagnostic;
-use crate::hir::{Context, Expr, ExprKind as H, Unary};
+use crate::hir::{self, Context, Expr, ExprKind as H, Unary};
 use stdlib::builtins::{Builtin, Function};
 use stdlib::types::{AddrSpace, Aggregation, StackMode, Type, I64, U64};
 
@@ -101,7 +101,10 @@ impl Checker<'_> {
             ),
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
             A::Var(name) => match self.var_ids.get(name) {
-                Some(&id) => mk(H::Var(id), self.vars[id as usize].clone(), span),
+                Some(&id) => {
+                    self.capture(id);
+                    mk(H::Var(id), self.vars[id as usize].clone(), span)
+                }
                 None => {
                     let names: Vec<String> = self.var_ids.keys().cloned().collect();
                     let d = Diagnostic::error(
@@ -403,6 +406,138 @@ impl Checker<'_> {
             other => other.clone(),
         };
         mk(H::MapRead { map: id, key }, ty, span)
+    }
+
+    /// The id of a map that `what` takes whole (`len(@m)`, `for ($kv : @m)`): the
+    /// expression must be a map without a key, assigned somewhere in the script.
+    pub(super) fn whole_map(&mut self, e: &ast::Expr, what: &str) -> Option<hir::MapId> {
+        let A::Map { name, keys } = &e.kind else {
+            self.error(format!("{what} takes a map, e.g. @m"), e.span);
+            return None;
+        };
+        if !keys.is_empty() {
+            self.error(format!("{what} takes the whole map, without a key"), e.span);
+            return None;
+        }
+        let script_name = format!("@{}", name.name);
+        if let Some(info) = self.map_ids.get(&script_name) {
+            return Some(info.id);
+        }
+        let names: Vec<String> = self.map_ids.keys().cloned().collect();
+        let d = Diagnostic::error(format!("map {script_name} is never assigned"), e.span)
+            .with_label("undefined map")
+            .with_suggestion(&script_name, names.iter().map(String::as_str));
+        self.diags.push(d);
+        None
+    }
+
+    /// `uaddr("sym")`: the symbol's address in the binary the probe traces, as a user pointer
+    /// sized like the symbol. In a position-independent binary the address is rebased at run
+    /// time by the distance from the probed instruction, whose run-time address the kernel
+    /// gives (`bpf_get_func_ip`); every attach point of the probe must agree on that distance.
+    fn uaddr(&mut self, name: &str, arg_span: Span, span: Span) -> Expr {
+        let mut found: Option<(u64, u64, Option<i64>)> = None;
+        for (path, offset) in self.probe.user_targets.clone() {
+            let this = match self.user_symbol(&path, offset, name) {
+                Ok(x) => x,
+                Err(miss) if self.opts.load_only => {
+                    let msg = match miss {
+                        UaddrMiss::Unknown(_) => format!("symbol `{name}` not found in {path}"),
+                        UaddrMiss::Lookup(e) => e,
+                    };
+                    let d = Diagnostic::warning(msg, arg_span)
+                        .with_label("address 0 is used, since the program is only loaded");
+                    self.diags.push(d);
+                    (0, 8, None)
+                }
+                Err(UaddrMiss::Unknown(names)) => {
+                    let d =
+                        Diagnostic::error(format!("symbol `{name}` not found in {path}"), arg_span)
+                            .with_label("unknown symbol")
+                            .with_suggestion(name, names.iter().map(String::as_str));
+                    self.diags.push(d);
+                    return poisoned(span);
+                }
+                Err(UaddrMiss::Lookup(e)) => {
+                    self.error(e, arg_span);
+                    return poisoned(span);
+                }
+            };
+            match found {
+                Some(prev) if prev != this => {
+                    let mut d = Diagnostic::error(
+                        format!(
+                            "uaddr(\"{name}\") differs between the attach points of this probe"
+                        ),
+                        span,
+                    )
+                    .with_help("give uaddr() a probe with a single attach point (no wildcard)");
+                    if this.2.is_some() {
+                        d = d.with_note(format!(
+                            "{path} is position-independent: the symbol's address is found from where the probed instruction is mapped, which is different for each attach point"
+                        ));
+                    }
+                    self.diags.push(d);
+                    return poisoned(span);
+                }
+                _ => found = Some(this),
+            }
+        }
+        let Some((address, size, rebase)) = found else {
+            return poisoned(span);
+        };
+        let bits = match size {
+            1 => 8,
+            2 => 16,
+            4 => 32,
+            _ => 64,
+        };
+        // bpftrace's documentation says the pointee is unsigned, but bpftrace (0.17 and
+        // later) types it as a signed integer of the symbol's size, and prints it so.
+        let ty = Type::Pointer {
+            to: Box::new(Type::Int { bits, signed: true }),
+            space: AddrSpace::User,
+        };
+        match rebase {
+            None => mk(H::Int(address as i64), ty, span),
+            Some(delta) => mk(
+                H::Call {
+                    func: Function::Uaddr,
+                    args: vec![mk(H::Int(delta), I64, arg_span)],
+                },
+                ty,
+                span,
+            ),
+        }
+    }
+
+    /// Finds `name` in the binary at `path`: its ELF address, its size, and, when the binary
+    /// is position-independent, its distance from the probed code at file offset `offset`.
+    fn user_symbol(
+        &self,
+        path: &str,
+        offset: u64,
+        name: &str,
+    ) -> Result<(u64, u64, Option<i64>), UaddrMiss> {
+        let obj = self.catalog.user_object(path).map_err(UaddrMiss::Lookup)?;
+        let Some(sym) = obj.symbols.iter().find(|s| s.name == name) else {
+            return Err(UaddrMiss::Unknown(
+                obj.symbols.into_iter().map(|s| s.name).collect(),
+            ));
+        };
+        if !obj.relocatable {
+            return Ok((sym.address, sym.size, None));
+        }
+        let at = obj.address_of_offset(offset).ok_or_else(|| {
+            UaddrMiss::Lookup(format!(
+                "the probed code at file offset {offset:#x} of {path} is in no loadable segment"
+            ))
+        })?;
+        Ok((
+            sym.address,
+            sym.size,
+            Some(sym.address.wrapping_sub(at) as i64),
+        ))
     }
 
     /// Types a map's keys: one key is itself, several are a tuple (`@m[a, b]` ≡ `@m[(a, b)]`).
@@ -1458,17 +1593,63 @@ impl Checker<'_> {
                     }
                 }
             }
-            Function::Len
-            | Function::Uaddr
-            | Function::Path
-            | Function::Unwatch
-            | Function::Skboutput => {
+            Function::Len => {
+                if !argc(self, 1, 1) {
+                    return poisoned(span);
+                }
+                if !matches!(args[0].kind, A::Map { .. }) {
+                    let a = self.expr(&args[0]);
+                    let msg = match a.ty {
+                        Type::Stack { .. } => {
+                            "len() of a stack is not supported by rbt yet".to_string()
+                        }
+                        ref other => format!("len() takes a map, but this is {}", other.display()),
+                    };
+                    self.error(msg, args[0].span)
+                        .help
+                        .push("pass a map: len(@m) counts its elements".into());
+                    return poisoned(span);
+                }
+                match self.whole_map(&args[0], "len()") {
+                    Some(map) => mk(H::MapLen { map }, I64, span),
+                    None => poisoned(span),
+                }
+            }
+            Function::Uaddr => {
+                if !argc(self, 1, 1) {
+                    return poisoned(span);
+                }
+                let Some(name) = self.literal_str(&args[0], "uaddr() needs a literal symbol name")
+                else {
+                    return poisoned(span);
+                };
+                if !matches!(
+                    self.provider(),
+                    Some(Provider::Uprobe | Provider::Uretprobe | Provider::Usdt)
+                ) {
+                    let pname = self.provider().map_or("this", |p| p.name());
+                    self.error(format!("uaddr() cannot be used in {pname} probes"), span)
+                        .help
+                        .push("uaddr() exists in uprobe, uretprobe and usdt probes: it looks the symbol up in the traced binary".into());
+                    return poisoned(span);
+                }
+                self.uaddr(&name, args[0].span, span)
+            }
+            Function::Path | Function::Unwatch | Function::Skboutput => {
                 let msg = format!("{}() is not supported by rbt yet", f.name());
                 self.error(msg, func.span);
                 poisoned(span)
             }
         }
     }
+}
+
+/// Why `uaddr()` could not place a symbol.
+enum UaddrMiss {
+    /// The binary has no such symbol; these are the names it has, for "did you mean".
+    Unknown(Vec<String>),
+    /// The binary could not be read, or the probed code is outside its segments.
+    Lookup(String),
 }
 
 /// The type a value takes as a map key: integers widen to 64 bits, but strings keep the

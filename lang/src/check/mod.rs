@@ -12,7 +12,7 @@ use crate::ast::{self, Span};
 use crate::diag::Diagnostic;
 use crate::hir;
 use catalog::Catalog;
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use stdlib::manifest::{Event, MapKind, MapSpec};
 use stdlib::types::Type;
 
@@ -82,6 +82,9 @@ pub(crate) struct Checker<'a> {
     var_ids: HashMap<String, hir::VarId>,
     probe: ProbeInfo,
     loop_depth: u32,
+    /// One set per enclosing `for ($kv : @map)` body: the variables it uses, which codegen
+    /// hands to the loop's callback by reference.
+    captures: Vec<BTreeSet<hir::VarId>>,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -95,6 +98,8 @@ struct ProbeInfo {
     user: bool,
     /// kfunc/kretfunc: the function's BTF parameters and return type.
     signature: Option<(Vec<(String, Type)>, Type)>,
+    /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
+    user_targets: Vec<(String, u64)>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -114,6 +119,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         var_ids: HashMap::new(),
         probe: ProbeInfo::default(),
         loop_depth: 0,
+        captures: Vec::new(),
     };
     for d in &script.directives {
         if let ast::Directive::Define { name, value, .. } = d {
@@ -257,6 +263,7 @@ impl Checker<'_> {
             self.vars.clear();
             self.var_ids.clear();
             self.loop_depth = 0;
+            self.captures.clear();
             let user = matches!(
                 ap.provider,
                 ast::Provider::Uprobe | ast::Provider::Uretprobe | ast::Provider::Usdt
@@ -272,6 +279,15 @@ impl Checker<'_> {
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
                     _ => None,
+                },
+                user_targets: match &r.attach {
+                    stdlib::manifest::Attach::Uprobe { targets, .. } => {
+                        targets.iter().map(|t| (t.path.clone(), t.offset)).collect()
+                    }
+                    stdlib::manifest::Attach::Usdt { targets } => {
+                        targets.iter().map(|t| (t.path.clone(), t.offset)).collect()
+                    }
+                    _ => Vec::new(),
                 },
             };
             if let Some((cat, ev)) = &r.tracepoint {
@@ -394,8 +410,16 @@ impl Checker<'_> {
         (self.events.len() - 1) as hir::EventId
     }
 
+    /// Records that the body being checked uses variable `id` (see `captures`).
+    fn capture(&mut self, id: hir::VarId) {
+        for set in &mut self.captures {
+            set.insert(id);
+        }
+    }
+
     fn var(&mut self, name: &str, ty: &Type, span: Span) -> Option<hir::VarId> {
         if let Some(&id) = self.var_ids.get(name) {
+            self.capture(id);
             let have = &self.vars[id as usize];
             if !compatible(have, ty) {
                 let msg = format!(
@@ -413,6 +437,7 @@ impl Checker<'_> {
         let id = self.vars.len() as hir::VarId;
         self.vars.push(ty.clone());
         self.var_ids.insert(name.to_string(), id);
+        self.capture(id);
         Some(id)
     }
 }

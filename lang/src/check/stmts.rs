@@ -163,10 +163,10 @@ impl Checker<'_> {
                     },
                 );
             }
-            S::ForMap { map, .. } => {
-                self.error("`for` over a map is not supported by rbt yet", map.span)
-                    .help
-                    .push("print the map with print(@map), or iterate keys you know".into());
+            S::ForMap { var, map, body } => {
+                if let Some(k) = self.for_map(var, map, body) {
+                    push(out, k);
+                }
             }
             S::Break | S::Continue => {
                 if self.loop_depth == 0 {
@@ -198,6 +198,72 @@ impl Checker<'_> {
                 out.extend(inner);
             }
         }
+    }
+
+    /// `for ($kv : @map) { body }`: `$kv` is the tuple (key, value) of each element.
+    fn for_map(
+        &mut self,
+        var: &ast::Ident,
+        map: &ast::Expr,
+        body: &ast::Block,
+    ) -> Option<StmtKind> {
+        let id = self.whole_map(map, "`for`")?;
+        let spec = self.maps[id as usize].clone();
+        let name = spec.script_name.clone().unwrap_or_default();
+        let Some(key) = spec.key.clone() else {
+            self.error(format!("map {name} has no keys to iterate over"), map.span)
+                .help
+                .push(format!("read its one value directly: {name}"));
+            return None;
+        };
+        let value = match spec.value {
+            Type::Agg(
+                Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max,
+            ) => I64,
+            Type::Agg(
+                agg @ (Aggregation::Avg
+                | Aggregation::Stats
+                | Aggregation::Hist { .. }
+                | Aggregation::Lhist { .. }),
+            ) => {
+                let msg = format!(
+                    "a {} map cannot be iterated with `for`",
+                    stdlib::types::agg_name(agg)
+                );
+                self.error(msg, map.span)
+                    .help
+                    .push(format!("print it with print({name})"));
+                return None;
+            }
+            other => other,
+        };
+        let ty = Type::Tuple(vec![key, value]);
+        self.captures.push(Default::default());
+        let var_id = self.var(&var.name, &ty, var.span);
+        self.loop_depth += 1;
+        let body = self.block(body);
+        self.loop_depth -= 1;
+        let captures = self.captures.pop().unwrap_or_default();
+        let var_id = var_id?;
+        let have = &self.vars[var_id as usize];
+        if *have != ty {
+            let msg = format!(
+                "variable {} holds {}, but `for` over {name} gives it {}",
+                var.name,
+                have.display(),
+                ty.display()
+            );
+            self.error(msg, var.span)
+                .help
+                .push("use a new variable name for the loop".into());
+            return None;
+        }
+        Some(StmtKind::ForMap {
+            var: var_id,
+            map: id,
+            captures: captures.into_iter().collect(),
+            body,
+        })
     }
 
     /// `target = value` / `target op= value` for variables and maps.

@@ -157,6 +157,59 @@ fn collect_functions(elf: &Elf<'_>, layout: &Elf<'_>, out: &mut BTreeSet<ElfSymb
     }
 }
 
+/// What `uaddr()` needs from a binary: its symbols, whether it is position-independent, and
+/// how its file maps to addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectLayout {
+    /// Defined data and function symbols (STT_OBJECT, STT_COMMON, STT_FUNC, STT_GNU_IFUNC)
+    /// from `.symtab` and `.dynsym`, sorted by name and deduplicated.
+    pub symbols: Vec<ElfSymbol>,
+    /// ET_DYN (a PIE executable or a shared library): loaded at a per-process base.
+    pub relocatable: bool,
+    /// PT_LOAD segments as (file offset, virtual address, bytes in the file).
+    pub segments: Vec<(u64, u64, u64)>,
+}
+
+/// Reads the symbols and segments of `path` for `uaddr()`.
+pub fn object_layout(path: &Path) -> Result<ObjectLayout, ElfError> {
+    let bytes = read_file(path)?;
+    let elf = parse(path, &bytes)?;
+    let mut symbols = BTreeSet::new();
+    let tables = [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)];
+    for (syms, strtab) in tables {
+        for s in syms.iter() {
+            let ty = s.st_type();
+            let wanted = matches!(
+                ty,
+                sym::STT_OBJECT | sym::STT_COMMON | sym::STT_FUNC | sym::STT_GNU_IFUNC
+            );
+            if !wanted || s.st_value == 0 {
+                continue;
+            }
+            let Some(name) = strtab.get_at(s.st_name).filter(|n| !n.is_empty()) else {
+                continue;
+            };
+            symbols.insert(ElfSymbol {
+                name: name.to_string(),
+                addr: s.st_value,
+                size: s.st_size,
+                file_offset: vaddr_to_offset(&elf, s.st_value),
+            });
+        }
+    }
+    let segments = elf
+        .program_headers
+        .iter()
+        .filter(|ph| ph.p_type == PT_LOAD)
+        .map(|ph| (ph.p_offset, ph.p_vaddr, ph.p_filesz))
+        .collect();
+    Ok(ObjectLayout {
+        symbols: symbols.into_iter().collect(),
+        relocatable: elf.header.e_type == goblin::elf::header::ET_DYN,
+        segments,
+    })
+}
+
 /// Map a virtual address to its file offset through the PT_LOAD segments.
 fn vaddr_to_offset(elf: &Elf<'_>, vaddr: u64) -> Option<u64> {
     elf.program_headers

@@ -1,0 +1,316 @@
+//! Callbacks: static BPF functions the kernel calls back. `bpf_for_each_map_elem` (kernel
+//! ≥ 5.13) runs the body of `for ($kv : @map)`, lowered as a function of its own, and the
+//! element counter behind `len(@map)`; `bpf_loop` (≥ 5.17) combines the per-CPU slots of an
+//! aggregation for a `for` body. A callback returns 0 to go on, 1 to stop. The context of a
+//! `for` body is an array in the caller's stack frame: a "returned" flag, the probe's context
+//! pointer, then pointers to the variables the body uses, so the body reads and writes the
+//! probe's own variables (the verifier follows pointers into the caller's frame).
+
+use crate::context;
+use crate::debug::Locator;
+use crate::helpers::Helper;
+use crate::lower::{Callback, Lowerer};
+use crate::CodegenError;
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::module::Linkage;
+use inkwell::values::{FunctionValue, IntValue, PointerValue};
+use inkwell::IntPredicate;
+use lang::hir::{MapId, Stmt, VarId};
+use stdlib::manifest::MapSpec;
+use stdlib::types::{tuple_layout, Aggregation, Type};
+
+type R<T> = Result<T, CodegenError>;
+
+/// The one callback every `len()` of the object shares: it counts nothing itself, since
+/// `bpf_for_each_map_elem` returns how many elements it visited.
+const LEN_CALLBACK: &str = "rbt_len_callback";
+
+/// How many CPUs' slots of a per-CPU aggregation a `for` body combines at most; the loop
+/// stops earlier, at the first CPU number the kernel does not have. `bpf_loop` makes the
+/// verifier check the step once, whatever the bound.
+const MAX_CPUS: u64 = 8192;
+
+/// The two shapes of callback.
+#[derive(Clone, Copy)]
+enum Shape {
+    /// `bpf_for_each_map_elem`: `long f(void *map, void *key, void *value, void *ctx)`.
+    MapElem,
+    /// `bpf_loop`: `long f(long index, void *ctx)`.
+    Loop,
+}
+
+/// Declares a callback: static, so LLVM puts it in `.text` and libbpf loads it as a
+/// subprogram of each program that refers to it.
+fn declare<'a, 'ctx>(
+    l: &Lowerer<'a, 'ctx>,
+    name: &str,
+    shape: Shape,
+) -> (FunctionValue<'ctx>, Locator<'a, 'ctx>) {
+    let ptr = l.ptr_ty().into();
+    let (params, names): (Vec<_>, &[&str]) = match shape {
+        Shape::MapElem => (vec![ptr; 4], &["map", "key", "value", "ctx"]),
+        Shape::Loop => (vec![l.i64().into(), ptr], &["index", "ctx"]),
+    };
+    let fn_ty = l.i64().fn_type(&params, false);
+    let func = l.module.add_function(name, fn_ty, Some(Linkage::Internal));
+    let nounwind = Attribute::get_named_enum_kind_id("nounwind");
+    func.add_attribute(
+        AttributeLoc::Function,
+        l.ctx.create_enum_attribute(nounwind, 0),
+    );
+    let locator = l.locator.for_function(func, names, true, l.probe.span);
+    (func, locator)
+}
+
+/// A name no function of the module has yet: `base_suffixN`.
+fn fresh_name(l: &Lowerer<'_, '_>, base: &str, suffix: &str) -> String {
+    (0..)
+        .map(|i| format!("{base}_{suffix}{i}"))
+        .find(|n| l.module.get_function(n).is_none())
+        .unwrap_or_default()
+}
+
+fn param<'ctx>(func: FunctionValue<'ctx>, i: u32) -> R<PointerValue<'ctx>> {
+    func.get_nth_param(i)
+        .map(|p| p.into_pointer_value())
+        .ok_or_else(|| CodegenError::Internal(format!("callback without parameter {i}")))
+}
+
+/// `len(@map)`: the number of elements, as `bpf_for_each_map_elem` counts them.
+pub fn map_len<'ctx>(l: &mut Lowerer<'_, 'ctx>, map: MapId) -> R<IntValue<'ctx>> {
+    let callback = match l.module.get_function(LEN_CALLBACK) {
+        Some(f) => f,
+        None => {
+            let (f, _) = declare(l, LEN_CALLBACK, Shape::MapElem);
+            let b = l.ctx.create_builder();
+            b.position_at_end(l.ctx.append_basic_block(f, "entry"));
+            b.build_return(Some(&l.const_u64(0)))?;
+            f
+        }
+    };
+    let m = l.global_ptr(map_global(l, map)?);
+    l.helper(
+        Helper::ForEachMapElem,
+        &[
+            m.into(),
+            callback.as_global_value().as_pointer_value().into(),
+            l.ptr_ty().const_null().into(),
+            l.const_u64(0).into(),
+        ],
+    )
+}
+
+fn map_global<'ctx>(l: &Lowerer<'_, 'ctx>, map: MapId) -> R<inkwell::values::GlobalValue<'ctx>> {
+    l.globals
+        .maps
+        .get(map as usize)
+        .copied()
+        .ok_or_else(|| CodegenError::Internal(format!("unknown map id {map}")))
+}
+
+/// `for ($kv : @map) { body }`: lowers the body as a callback, builds its context in this
+/// frame, and runs it over the map. A `return` in the body returns from the probe here.
+pub fn for_map<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    var: VarId,
+    map: MapId,
+    captures: &[VarId],
+    body: &[Stmt],
+) -> R<()> {
+    let spec = l.map_spec(map)?;
+    let base = l.func.get_name().to_string_lossy().into_owned();
+    let (func, locator) = declare(l, &fresh_name(l, &base, "for"), Shape::MapElem);
+
+    // The context: [returned flag, probe context, &captured variables...].
+    let cbctx = l.stack_words(2 + captures.len() as u32, "for_ctx")?;
+    l.builder.build_store(cbctx, l.const_u64(0))?;
+    let at = l.offset(cbctx, 8)?;
+    l.builder.build_store(at, context::ctx_ptr(l)?)?;
+    for (i, v) in captures.iter().enumerate() {
+        let at = l.offset(cbctx, 16 + 8 * i as u64)?;
+        l.builder.build_store(at, l.var_slot(*v)?)?;
+    }
+
+    let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
+    cb.set_scratch_top(l.scratch_top());
+    lower_body(&mut cb, var, map, spec, captures, body)?;
+    l.set_scratch_top(cb.scratch_top());
+
+    let m = l.global_ptr(map_global(l, map)?);
+    l.helper(
+        Helper::ForEachMapElem,
+        &[
+            m.into(),
+            func.as_global_value().as_pointer_value().into(),
+            cbctx.into(),
+            l.const_u64(0).into(),
+        ],
+    )?;
+    let returned = l
+        .builder
+        .build_load(l.i64(), cbctx, "returned")?
+        .into_int_value();
+    let returned =
+        l.builder
+            .build_int_compare(IntPredicate::NE, returned, l.const_u64(0), "did_return")?;
+    let ret = l.ctx.append_basic_block(l.func, "for_return");
+    let after = l.ctx.append_basic_block(l.func, "endfor");
+    l.builder.build_conditional_branch(returned, ret, after)?;
+    l.builder.position_at_end(ret);
+    l.return_from_probe()?;
+    l.builder.position_at_end(after);
+    Ok(())
+}
+
+/// The callback's code: unpack the context, store (key, value) into the loop variable, run
+/// the body, go on to the next element.
+fn lower_body<'ctx>(
+    cb: &mut Lowerer<'_, 'ctx>,
+    var: VarId,
+    map: MapId,
+    spec: &MapSpec,
+    captures: &[VarId],
+    body: &[Stmt],
+) -> R<()> {
+    let key = param(cb.func, 1)?;
+    let value = param(cb.func, 2)?;
+    let cbctx = param(cb.func, 3)?;
+    cb.callback = Some(Callback { returned: cbctx });
+    let at = cb.offset(cbctx, 8)?;
+    cb.probe_ctx = Some(
+        cb.builder
+            .build_load(cb.ptr_ty(), at, "probe_ctx")?
+            .into_pointer_value(),
+    );
+    cb.vars = vec![None; cb.probe.vars.len()];
+    for (i, v) in captures.iter().enumerate() {
+        let at = cb.offset(cbctx, 16 + 8 * i as u64)?;
+        let p = cb
+            .builder
+            .build_load(cb.ptr_ty(), at, "captured")?
+            .into_pointer_value();
+        if let Some(slot) = cb.vars.get_mut(*v as usize) {
+            *slot = Some(p);
+        }
+    }
+
+    let (Some(Type::Tuple(items)), Some(key_ty)) = (cb.probe.vars.get(var as usize), &spec.key)
+    else {
+        return Err(CodegenError::Internal(
+            "`for` variable is not a (key, value) tuple of a keyed map".into(),
+        ));
+    };
+    let (offsets, size) = tuple_layout(items);
+    let slot = cb.var_slot(var)?;
+    cb.memset(slot, size.max(8))?;
+    let key_at = cb.offset(slot, u64::from(offsets[0]))?;
+    cb.memcpy(key_at, key, key_ty.size())?;
+    let value_at = cb.offset(slot, u64::from(offsets[1]))?;
+    match &spec.value {
+        Type::Agg(agg) => {
+            let total = agg_total(cb, map, key, *agg)?;
+            cb.builder.build_store(value_at, total)?;
+        }
+        other => cb.memcpy(value_at, value, other.size())?,
+    }
+
+    cb.stmts(body)?;
+    if !cb.terminated() {
+        cb.builder.build_return(Some(&cb.const_u64(0)))?;
+    }
+    Ok(())
+}
+
+/// The value of a per-CPU aggregation for `key`, combined over every CPU as user space
+/// prints it: counts and sums add up; min and max come from the CPUs that saw a value (the
+/// flag in the slot's second word). A `bpf_loop` callback visits the CPUs; its context is
+/// [key pointer, total, whether any CPU had a value].
+fn agg_total<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    map: MapId,
+    key: PointerValue<'ctx>,
+    agg: Aggregation,
+) -> R<IntValue<'ctx>> {
+    let combine = match agg {
+        Aggregation::Count | Aggregation::Sum => None,
+        Aggregation::Min => Some(IntPredicate::SLT),
+        Aggregation::Max => Some(IntPredicate::SGT),
+        Aggregation::Avg
+        | Aggregation::Stats
+        | Aggregation::Hist { .. }
+        | Aggregation::Lhist { .. } => {
+            return Err(CodegenError::Internal(format!(
+                "a {} map reached `for` lowering",
+                stdlib::types::agg_name(agg)
+            )))
+        }
+    };
+    let base = l.func.get_name().to_string_lossy().into_owned();
+    let (func, locator) = declare(l, &fresh_name(l, &base, "cpus"), Shape::Loop);
+    let m = l.global_ptr(map_global(l, map)?);
+    {
+        let c = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
+        let b = &c.builder;
+        let i64t = c.i64();
+        let cpu = func
+            .get_nth_param(0)
+            .map(|p| p.into_int_value())
+            .ok_or_else(|| CodegenError::Internal("bpf_loop callback without an index".into()))?;
+        let cctx = param(func, 1)?;
+        let key = b.build_load(c.ptr_ty(), cctx, "key")?.into_pointer_value();
+        let p = c.helper(
+            Helper::MapLookupPercpuElem,
+            &[m.into(), key.into(), cpu.into()],
+        )?;
+        let p = b.build_int_to_ptr(p, c.ptr_ty(), "slot")?;
+        let absent = b.build_is_null(p, "absent")?;
+        let found = c.ctx.append_basic_block(func, "found");
+        let stop = c.ctx.append_basic_block(func, "stop");
+        b.build_conditional_branch(absent, stop, found)?;
+        b.position_at_end(stop);
+        b.build_return(Some(&c.const_u64(1)))?;
+
+        b.position_at_end(found);
+        let total_at = c.offset(cctx, 8)?;
+        let v = b.build_load(i64t, p, "v")?.into_int_value();
+        let t = b.build_load(i64t, total_at, "t")?.into_int_value();
+        let new = match combine {
+            None => b.build_int_add(t, v, "sum")?,
+            Some(pred) => {
+                let seen_at = c.offset(cctx, 16)?;
+                let flag_at = c.offset(p, 8)?;
+                let flag = b.build_load(i64t, flag_at, "flag")?.into_int_value();
+                let has = b.build_int_compare(IntPredicate::NE, flag, c.const_u64(0), "has")?;
+                let s = b.build_load(i64t, seen_at, "seen")?.into_int_value();
+                let first = b.build_int_compare(IntPredicate::EQ, s, c.const_u64(0), "first")?;
+                let better = b.build_int_compare(pred, v, t, "better")?;
+                let take = b.build_or(first, better, "take")?;
+                let take = b.build_and(has, take, "take_seen")?;
+                let s = b.build_select(has, c.const_u64(1), s, "seen1")?;
+                b.build_store(seen_at, s)?;
+                b.build_select(take, v, t, "pick")?.into_int_value()
+            }
+        };
+        b.build_store(total_at, new)?;
+        b.build_return(Some(&c.const_u64(0)))?;
+    }
+    let cctx = l.stack_words(3, "cpus_ctx")?;
+    l.builder.build_store(cctx, key)?;
+    for off in [8, 16] {
+        let at = l.offset(cctx, off)?;
+        l.builder.build_store(at, l.const_u64(0))?;
+    }
+    l.helper(
+        Helper::Loop,
+        &[
+            l.const_u64(MAX_CPUS).into(),
+            func.as_global_value().as_pointer_value().into(),
+            cctx.into(),
+            l.const_u64(0).into(),
+        ],
+    )?;
+    let total_at = l.offset(cctx, 8)?;
+    Ok(l.builder
+        .build_load(l.i64(), total_at, "total")?
+        .into_int_value())
+}
