@@ -26,6 +26,9 @@ pub struct EventSink {
     buffering: Buffering,
     sym: Rc<SystemSymbolizer>,
     exit: Option<i32>,
+    /// Set by exit(): later records are dropped, as bpftrace drops them, until END starts
+    /// (END's own records print; an exit() in END stops them again).
+    gated: bool,
     /// The first write error; reported once at exit instead of on every event.
     write_error: Option<std::io::Error>,
 }
@@ -83,12 +86,18 @@ impl EventSink {
             buffering,
             sym,
             exit: None,
+            gated: false,
             write_error: None,
         })
     }
 
     pub fn exiting(&self) -> bool {
         self.exit.is_some()
+    }
+
+    /// From now on records are END's: print them whether or not exit() was called.
+    pub fn start_end(&mut self) {
+        self.gated = false;
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -167,7 +176,7 @@ impl EventSink {
 
     /// Handles one ring buffer record.
     pub fn handle(&mut self, bytes: &[u8]) -> Flow {
-        if self.exit.is_some() {
+        if self.gated {
             return Flow::Exit;
         }
         let Some(id) = bytes
@@ -243,7 +252,9 @@ impl EventSink {
             }
             Event::Exit => {
                 let code = args.first().map_or(0, |v| v.as_u64() as i64 as i32);
-                self.exit = Some(code);
+                // The first exit() sets the status; one in END only stops END's output.
+                self.exit.get_or_insert(code);
+                self.gated = true;
                 return Flow::Exit;
             }
             Event::PrintValue { .. } => {

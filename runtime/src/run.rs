@@ -249,8 +249,11 @@ pub fn run(
             break;
         }
     }
-    // Detach before END so no more events arrive while the maps are printed.
+    // Detach before END so no more events arrive while the maps are printed. What is still
+    // in the buffer is printed, unless exit() was called: records after it are dropped.
     drop(links);
+    rb.consume()?;
+    sink.borrow_mut().start_end();
     for p in manifest.programs.iter().filter(|p| p.attach == Attach::End) {
         obj.program(&p.name)?.test_run()?;
     }
