@@ -85,6 +85,18 @@ impl Checker<'_> {
         }
     }
 
+    /// The type a variable takes from its first value: strings widen to `strlen` (so later,
+    /// longer strings fit), integers keep their width and sign, as bpftrace types them.
+    pub(super) fn var_type(&self, t: &Type) -> Type {
+        match t {
+            Type::Str { len } => Type::Str {
+                len: (*len).max(self.opts.strlen),
+            },
+            Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.var_type(i)).collect()),
+            other => other.clone(),
+        }
+    }
+
     pub(super) fn expr(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {

@@ -372,6 +372,15 @@ impl Checker<'_> {
                 self.diags.push(d);
                 return None;
             }
+            // The quiet first pass sees every use: keys and values grow to the longest
+            // string among them, so no use is cut short (`@m["a"]` then `@m["bb"]`).
+            let spec = &mut self.maps[id as usize];
+            if let (Some(have), Some(want)) = (&spec.key, &key) {
+                spec.key = Some(widen(have, want));
+            }
+            if !matches!(value, Type::None) {
+                spec.value = widen(&spec.value, &value);
+            }
             return Some(id);
         }
         if matches!(value, Type::None) {
@@ -456,6 +465,19 @@ fn compatible(a: &Type, b: &Type) -> bool {
         }
         (Type::Agg(x), Type::Agg(y)) => std::mem::discriminant(x) == std::mem::discriminant(y),
         (x, y) => x == y,
+    }
+}
+
+/// The type that holds values of two compatible types: the longer of two strings or buffers,
+/// tuple by tuple element; anything else stays `a`.
+fn widen(a: &Type, b: &Type) -> Type {
+    match (a, b) {
+        (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
+        (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
+        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
+            Type::Tuple(xs.iter().zip(ys).map(|(x, y)| widen(x, y)).collect())
+        }
+        _ => a.clone(),
     }
 }
 

@@ -307,11 +307,19 @@ impl Checker<'_> {
         };
         match &target.kind {
             A::Var(name) => {
-                let ty = match self.var_ids.get(name) {
-                    Some(&id) => self.vars[id as usize].clone(),
-                    None => self.storage_type(&rhs.ty),
+                // A new variable takes the value's type with strings widened to strlen, so a
+                // longer string fits later; a later assignment must fit the type the first one
+                // fixed.
+                let (id, ty) = match self.var_ids.get(name) {
+                    Some(&id) => {
+                        self.var(name, &rhs.ty.clone(), target.span)?;
+                        (id, self.vars[id as usize].clone())
+                    }
+                    None => {
+                        let ty = self.var_type(&rhs.ty);
+                        (self.var(name, &ty, target.span)?, ty)
+                    }
                 };
-                let id = self.var(name, &rhs.ty.clone(), target.span)?;
                 let rhs = self.coerce(rhs, &ty);
                 Some(StmtKind::AssignVar {
                     var: id,
