@@ -2,8 +2,10 @@
 # bench/events.sh RBT: per-event cost of map updates on a syscall tracepoint and printf
 # throughput, for rbt, Debian's bpftrace and (for count()) a hand-written libbpf C program,
 # all in the same run. Root only. Prints Markdown.
-# Per-event cost = (ns per getppid() while traced) - (ns per getppid() untraced). The machine
-# is noisy, so each figure is the median of ROUNDS rounds that alternate the tools.
+# Per-event cost, two ways: (ns per getppid() while traced) - (ns per getppid() untraced),
+# and the kernel's run time of the BPF program per event (kernel.bpf_stats_enabled, restored
+# afterwards). The machine is noisy, so each figure is the median of ROUNDS rounds that
+# alternate the tools.
 set -eu
 rbt=${1:-./target/release/rbt}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -22,37 +24,61 @@ clang-19 -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu \
 gcc -O2 -o "$work/count" "$here/baseline/count.c" -lbpf
 baseline="$work/count $work/count.bpf.o"
 
-# Starts CMD (a shell command line), waits until it prints "Attach", runs the loop, stops
-# CMD with SIGINT; prints the loop's ns per call.
+# The kernel's own accounting of time spent in BPF programs (run_time_ns/run_cnt in each
+# program's fdinfo) isolates the program's cost from the noise of the syscall around it.
+stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+sysctl -qw kernel.bpf_stats_enabled=1
+trap 'sysctl -qw kernel.bpf_stats_enabled=$stats_was' EXIT
+# ns per run of PID's BPF programs since they were loaded.
+bpf_ns() {
+    for f in /proc/"$1"/fdinfo/*; do
+        grep -q '^prog_type' "$f" 2>/dev/null &&
+            awk '/^run_time_ns/ {t += $2} /^run_cnt/ {c += $2} END {print t + 0, c + 0}' "$f"
+    done | awk '{t += $1; c += $2} END {if (c) printf "%.1f\n", t / c; else print 0}'
+}
+
+# Starts CMD (a shell command line), waits until it prints "Attach", runs the loop, reads
+# the programs' run time, stops CMD with SIGINT; prints "loop-ns-per-call bpf-ns-per-run".
 traced() {
     out=$work/out
     sh -c "exec $1" > "$out" 2>"$work/err" & pid=$!
     for _ in $(seq 1 200); do grep -q Attach "$out" 2>/dev/null && break; sleep 0.05; done
     sleep 0.5
     r=$("$loop" "$n")
+    b=$(bpf_ns $pid)
     kill -INT $pid; wait $pid 2>/dev/null || true
-    echo "$r"
+    echo "$r $b"
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 count='tracepoint:syscalls:sys_enter_getppid { @[comm] = count(); }'
 sumhist='tracepoint:syscalls:sys_enter_getppid { @c[tid] = sum(1); @h = hist(tid); }'
+# One round: the loop untraced, then each tool in turn. Per tool and script two figures:
+# ns added to each getppid() (loop), and ns spent in the BPF program per event (kernel stats).
+record() { # NAME CMD BASE
+    set -- "$1" "$2" "$3" "$(traced "$2")"
+    echo "${4% *} - $3" | bc >> "$work/$1.loop"
+    echo "${4#* }" >> "$work/$1.bpf"
+}
 for r in $(seq 1 "$rounds"); do
     base=$("$loop" "$n")
     echo "$base" >> "$work/base"
     for name in count sumhist; do
         eval prog=\$$name
-        echo "$(traced "$rbt -e '$prog'") - $base" | bc >> "$work/rbt.$name"
-        echo "$(traced "bpftrace -e '$prog'") - $base" | bc >> "$work/bpftrace.$name"
+        record "rbt.$name" "$rbt -e '$prog'" "$base"
+        record "bpftrace.$name" "bpftrace -e '$prog'" "$base"
     done
-    echo "$(traced "$baseline") - $base" | bc >> "$work/c.count"
+    record "c.count" "$baseline" "$base"
 done
-echo "untraced getppid(): $(median < "$work/base") ns/call (N=$n, median of $rounds rounds)"
+m() { median < "$work/$1"; }
+echo "untraced getppid(): $(m base) ns/call (N=$n, medians of $rounds rounds)"
 echo
-echo "| script | rbt ns/event | bpftrace ns/event | libbpf C ns/event |"
+echo "ns added to each traced getppid() / ns in the BPF program per event:"
+echo
+echo "| script | rbt | bpftrace | libbpf C |"
 echo "|---|---|---|---|"
-echo "| \`$count\` | $(median < "$work/rbt.count") | $(median < "$work/bpftrace.count") | $(median < "$work/c.count") |"
-echo "| \`$sumhist\` | $(median < "$work/rbt.sumhist") | $(median < "$work/bpftrace.sumhist") | |"
+echo "| \`$count\` | $(m rbt.count.loop) / $(m rbt.count.bpf) | $(m bpftrace.count.loop) / $(m bpftrace.count.bpf) | $(m c.count.loop) / $(m c.count.bpf) |"
+echo "| \`$sumhist\` | $(m rbt.sumhist.loop) / $(m rbt.sumhist.bpf) | $(m bpftrace.sumhist.loop) / $(m bpftrace.sumhist.bpf) | |"
 
 # Voluntary context switches of all of PID's threads: each is a thread going to sleep, so
 # for a tool reading events it counts the reader's wake-ups.
