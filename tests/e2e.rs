@@ -77,7 +77,9 @@ fn cases() -> Vec<Case> {
             args: field("args:").expect("args"),
             trigger: field("trigger:"),
             status: field("status:").map_or(0, |s| s.parse().expect("status")),
-            stdout: stdout.replace("{UNIQUE}", &unique),
+            stdout: stdout
+                .replace("{UNIQUE}", &unique)
+                .replace("{TARGET}", &target_binary()),
         });
     }
     out
@@ -346,4 +348,28 @@ fn low_rate_output_appears_without_exit() {
     let at = got.expect("no tick within 10 s");
     // The first tick fires 100 ms after attaching; allow for a slow, shared machine.
     assert!(at - start < Duration::from_secs(3), "{:?}", at - start);
+}
+
+#[test]
+fn debugf_writes_to_the_trace_buffer() {
+    if !is_root() {
+        eprintln!("skipping the debugf check: loading BPF needs root");
+        return;
+    }
+    let token = format!("rbt-e2e-debugf-{}", std::process::id());
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args([
+            "-e",
+            &format!("BEGIN {{ debugf(\"{token} %d\", 42); exit(); }}"),
+        ])
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The trace file shows the buffer without consuming it, unlike trace_pipe.
+    let trace =
+        std::fs::read_to_string("/sys/kernel/tracing/trace").expect("read the trace buffer");
+    assert!(
+        trace.contains(&format!("{token} 42")),
+        "{token} 42 not in the trace buffer"
+    );
 }

@@ -1,7 +1,9 @@
 /* tests/e2e/target.c: the traced program of the tier 2 uprobe/usdt/-c cases. Calls a
- * non-inlined function and passes a USDT probe N times (N = argv[1], default 3); its
+ * non-inlined function and passes a USDT probe N times (N = argv[1], default 3), then sleeps
+ * argv[2] seconds if given (so user-space symbols can still be resolved while it lives); its
  * globals have known values for the uaddr() cases. */
 #include <stdlib.h>
+#include <unistd.h>
 #include <sys/sdt.h>
 
 long rbt_e2e_long = 1234567890123;
@@ -22,5 +24,7 @@ int main(int argc, char **argv)
 		DTRACE_PROBE2(rbte2e, tick, i, (long)i * 10);
 		total += rbt_e2e_add(i, 100);
 	}
+	if (argc > 2)
+		sleep(atoi(argv[2]));
 	return total == 0;
 }
