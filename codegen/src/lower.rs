@@ -221,16 +221,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             crate::llvm::byte_offset(&b, self.ctx, base, self.const_u64(u64::from(offset)))?
         } else {
-            let b = self.ctx.create_builder();
-            match self.entry.get_first_instruction() {
-                Some(first) => b.position_before(&first),
-                None => b.position_at_end(self.entry),
-            }
-            let p = b.build_alloca(self.i64().array_type(words), name)?;
-            if let Some(inst) = p.as_instruction() {
-                let _ = inst.set_alignment(8);
-            }
-            p
+            self.stack_words(words, name)?
         };
         pool.used.push(Slot {
             words,
