@@ -373,3 +373,53 @@ fn debugf_writes_to_the_trace_buffer() {
         "{token} 42 not in the trace buffer"
     );
 }
+
+#[test]
+fn unprivileged_load_is_explained() {
+    if !is_root() {
+        eprintln!("skipping the unprivileged check: dropping privileges needs root first");
+        return;
+    }
+    // setpriv (util-linux) runs rbt as nobody, without CAP_BPF or CAP_PERFMON.
+    let o = Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", "BEGIN { exit(); }"])
+        .output()
+        .expect("run setpriv");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rbt needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn missing_hardware_counters_are_explained() {
+    if !is_root() {
+        eprintln!("skipping the hardware-event check: loading BPF needs root");
+        return;
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args([
+            "-e",
+            "hardware:cycles:1000000 { @c = 1; } interval:ms:100 { exit(); } END { clear(@c); }",
+        ])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Where the PMU offers cycles the script runs; elsewhere (most VMs) it says why not.
+    if !o.status.success() {
+        assert!(
+            err.contains("hardware event cpu-cycles is not available"),
+            "{err}"
+        );
+    }
+}
