@@ -79,7 +79,9 @@ impl<'ctx> DebugTypes<'ctx> {
             .as_type()
     }
 
-    /// `int (*)[n]`: how libbpf receives a number through BTF.
+    /// `int (*)[n]`: how libbpf receives a number through BTF. (inkwell takes an array's
+    /// subscript ranges as a slice; a one-dimensional array has one range.)
+    #[allow(clippy::single_range_in_vec_init)]
     fn number(&self, n: i64) -> DIType<'ctx> {
         let arr = self
             .dib
@@ -88,6 +90,7 @@ impl<'ctx> DebugTypes<'ctx> {
     }
 
     /// `unsigned char (*)[size]`: a key or value of `size` bytes.
+    #[allow(clippy::single_range_in_vec_init)]
     fn bytes(&self, size: u32) -> DIType<'ctx> {
         let arr =
             self.dib

@@ -12,13 +12,17 @@ fn per_cpu(kind: MapKind) -> bool {
     matches!(kind, MapKind::PerCpuHash | MapKind::PerCpuArray)
 }
 
+/// One map entry as read: the key's bytes and the value's bytes on each CPU (one slot for a
+/// map that is not per-CPU).
+type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
+
 /// Every (key bytes, value bytes per CPU) of a map.
 fn entries(
     fd: c_int,
     key_size: usize,
     value_size: usize,
     percpu: bool,
-) -> Result<Vec<(Vec<u8>, Vec<Vec<u8>>)>, SysError> {
+) -> Result<Vec<RawEntry>, SysError> {
     let cpus = if percpu { sys::possible_cpus()? } else { 1 };
     let slot = if percpu {
         value_size.div_ceil(8) * 8

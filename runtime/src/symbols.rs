@@ -8,14 +8,17 @@ use std::cell::OnceCell;
 use std::os::raw::c_int;
 use stdlib::value::Symbolizer;
 
+/// A function symbol of an ELF file: (file offset, size, name).
+type FileSymbol = (u64, u64, String);
+
 pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
     stacks_fd: Option<c_int>,
     kallsyms: OnceCell<Vec<(u64, String)>>,
     users: OnceCell<Vec<(u64, String)>>,
-    /// Function symbols (file offset, size, name) of each object a user address fell in.
-    elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<(u64, u64, String)>>>,
+    /// Function symbols of each object a user address fell in, by path.
+    elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<FileSymbol>>>,
 }
 
 impl SystemSymbolizer {

@@ -515,10 +515,13 @@ pub fn possible_cpus() -> Result<usize, SysError> {
     }
 }
 
+/// What the ring buffer hands each record to; its return value goes back to libbpf.
+pub type RecordCallback = Box<dyn FnMut(&[u8]) -> i32>;
+
 /// A ring buffer reader; the callback receives each record's bytes.
 pub struct RingBuffer {
     rb: NonNull<libbpf_sys::ring_buffer>,
-    _callback: Box<Box<dyn FnMut(&[u8]) -> i32>>,
+    _callback: Box<RecordCallback>,
 }
 
 unsafe extern "C" fn ring_callback(
@@ -528,18 +531,15 @@ unsafe extern "C" fn ring_callback(
 ) -> c_int {
     // SAFETY: `ctx` is the boxed closure registered in RingBuffer::new, alive as long as the
     // ring buffer; libbpf passes a record of `size` readable bytes.
-    let cb = unsafe { &mut *(ctx as *mut Box<dyn FnMut(&[u8]) -> i32>) };
+    let cb = unsafe { &mut *(ctx as *mut RecordCallback) };
     let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
     cb(bytes)
 }
 
 impl RingBuffer {
-    pub fn new(
-        map_fd: c_int,
-        callback: Box<dyn FnMut(&[u8]) -> i32>,
-    ) -> Result<RingBuffer, SysError> {
+    pub fn new(map_fd: c_int, callback: RecordCallback) -> Result<RingBuffer, SysError> {
         let mut cb = Box::new(callback);
-        let ctx = &mut *cb as *mut Box<dyn FnMut(&[u8]) -> i32> as *mut c_void;
+        let ctx = &mut *cb as *mut RecordCallback as *mut c_void;
         // SAFETY: `ctx` points into a heap box owned by the returned RingBuffer, which frees
         // the libbpf ring buffer before the box in Drop.
         let rb = unsafe {
