@@ -19,6 +19,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use lang::ast::Provider;
 use wildmatch::WildMatch;
 
 use crate::introspect::btf::{self, Btf, BtfError, Param};
@@ -42,135 +43,77 @@ fn perf_event_names(p: Provider) -> impl Iterator<Item = &'static str> {
 /// Iterators bpftrace 0.17 knows.
 pub const ITERS: &[&str] = &["task", "task_file"];
 
-/// A probe provider, with its 0.17 spelling and short alias.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Provider {
-    Special,
-    Kprobe,
-    Kretprobe,
-    Uprobe,
-    Uretprobe,
-    Usdt,
-    Tracepoint,
-    Profile,
-    Interval,
-    Software,
-    Hardware,
-    Watchpoint,
-    Kfunc,
-    Kretfunc,
-    Iter,
-    Rawtracepoint,
+/// Every provider, in the language's spelling-table order. Listing order does not matter:
+/// all lines are sorted as one set.
+fn all_providers() -> impl Iterator<Item = Provider> {
+    Provider::SPELLINGS.iter().map(|&(p, _)| p)
 }
 
-impl Provider {
-    /// Every provider, for exhaustive lookups by name.
-    pub const ALL: [Provider; 16] = [
-        Provider::Special,
-        Provider::Kprobe,
-        Provider::Kretprobe,
-        Provider::Uprobe,
-        Provider::Uretprobe,
-        Provider::Usdt,
-        Provider::Tracepoint,
-        Provider::Profile,
-        Provider::Interval,
-        Provider::Software,
-        Provider::Hardware,
-        Provider::Watchpoint,
-        Provider::Kfunc,
-        Provider::Kretfunc,
-        Provider::Iter,
-        Provider::Rawtracepoint,
-    ];
-
-    /// The name bpftrace 0.17 prints.
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Special => "special",
-            Provider::Kprobe => "kprobe",
-            Provider::Kretprobe => "kretprobe",
-            Provider::Uprobe => "uprobe",
-            Provider::Uretprobe => "uretprobe",
-            Provider::Usdt => "usdt",
-            Provider::Tracepoint => "tracepoint",
-            Provider::Profile => "profile",
-            Provider::Interval => "interval",
-            Provider::Software => "software",
-            Provider::Hardware => "hardware",
-            Provider::Watchpoint => "watchpoint",
-            Provider::Kfunc => "kfunc",
-            Provider::Kretfunc => "kretfunc",
-            Provider::Iter => "iter",
-            Provider::Rawtracepoint => "rawtracepoint",
-        }
+/// Whether `-l` lists `p` with no pattern or a wildcard provider. Return probes and
+/// user-space providers need an explicit provider (or `-p` for user space), as in 0.17.
+fn in_wildcard(p: Provider, pid: Option<u32>) -> bool {
+    match p {
+        Provider::Kprobe
+        | Provider::Tracepoint
+        | Provider::Software
+        | Provider::Hardware
+        | Provider::Kfunc
+        | Provider::Iter
+        | Provider::Rawtracepoint => true,
+        Provider::Uprobe | Provider::Usdt => pid.is_some(),
+        Provider::Begin
+        | Provider::End
+        | Provider::Kretprobe
+        | Provider::Uretprobe
+        | Provider::Profile
+        | Provider::Interval
+        | Provider::Watchpoint
+        | Provider::Asyncwatchpoint
+        | Provider::Kretfunc => false,
     }
+}
 
-    /// Other spellings accepted on input.
-    fn aliases(self) -> &'static [&'static str] {
-        match self {
-            Provider::Special => &["BEGIN", "END"],
-            Provider::Kprobe => &["k"],
-            Provider::Kretprobe => &["kr"],
-            Provider::Uprobe => &["u"],
-            Provider::Uretprobe => &["ur"],
-            Provider::Usdt => &["U"],
-            Provider::Tracepoint => &["t"],
-            Provider::Profile => &["p"],
-            Provider::Interval => &["i"],
-            Provider::Software => &["s"],
-            Provider::Hardware => &["h"],
-            Provider::Watchpoint => &["w"],
-            Provider::Kfunc => &["f", "fentry"],
-            Provider::Kretfunc => &["fr", "fexit"],
-            Provider::Iter => &["it"],
-            Provider::Rawtracepoint => &["rt"],
-        }
+/// Whether `p` takes parameters rather than names (`interval:s:1`), so has nothing to list.
+fn takes_parameters(p: Provider) -> bool {
+    match p {
+        Provider::Profile
+        | Provider::Interval
+        | Provider::Watchpoint
+        | Provider::Asyncwatchpoint => true,
+        Provider::Begin
+        | Provider::End
+        | Provider::Kprobe
+        | Provider::Kretprobe
+        | Provider::Uprobe
+        | Provider::Uretprobe
+        | Provider::Usdt
+        | Provider::Tracepoint
+        | Provider::Rawtracepoint
+        | Provider::Kfunc
+        | Provider::Kretfunc
+        | Provider::Software
+        | Provider::Hardware
+        | Provider::Iter => false,
     }
+}
 
-    /// Look a provider up by name or alias.
-    pub fn from_name(s: &str) -> Option<Provider> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.name() == s || p.aliases().contains(&s))
-    }
-
-    /// Providers listed by `-l` with no pattern or a wildcard provider. Return probes and
-    /// user-space providers need an explicit provider (or `-p` for user space), as in 0.17.
-    fn in_wildcard(self, pid: Option<u32>) -> bool {
-        match self {
-            Provider::Kprobe
-            | Provider::Tracepoint
-            | Provider::Software
-            | Provider::Hardware
-            | Provider::Kfunc
-            | Provider::Iter
-            | Provider::Rawtracepoint => true,
-            Provider::Uprobe | Provider::Usdt => pid.is_some(),
-            Provider::Special
-            | Provider::Kretprobe
-            | Provider::Uretprobe
-            | Provider::Profile
-            | Provider::Interval
-            | Provider::Watchpoint
-            | Provider::Kretfunc => false,
-        }
-    }
-
-    /// The argument count message for a wrong-arity pattern, worded like 0.17.
-    fn arity(self) -> &'static str {
-        match self {
-            Provider::Kprobe | Provider::Kretprobe | Provider::Iter | Provider::Special => "1",
-            Provider::Rawtracepoint | Provider::Kfunc | Provider::Kretfunc => "1 or 2",
-            Provider::Software | Provider::Hardware => "1 or 2",
-            Provider::Usdt => "2 or 3",
-            Provider::Uprobe
-            | Provider::Uretprobe
-            | Provider::Tracepoint
-            | Provider::Profile
-            | Provider::Interval => "2",
-            Provider::Watchpoint => "3",
-        }
+/// The argument count message for a wrong-arity pattern, worded like 0.17.
+fn arity(p: Provider) -> &'static str {
+    match p {
+        Provider::Kprobe
+        | Provider::Kretprobe
+        | Provider::Iter
+        | Provider::Begin
+        | Provider::End => "1",
+        Provider::Rawtracepoint | Provider::Kfunc | Provider::Kretfunc => "1 or 2",
+        Provider::Software | Provider::Hardware => "1 or 2",
+        Provider::Usdt => "2 or 3",
+        Provider::Uprobe
+        | Provider::Uretprobe
+        | Provider::Tracepoint
+        | Provider::Profile
+        | Provider::Interval => "2",
+        Provider::Watchpoint | Provider::Asyncwatchpoint => "3",
     }
 }
 
@@ -267,7 +210,7 @@ pub fn collect(
             if explicit {
                 return Err(ListError::WrongArity {
                     provider: p,
-                    expected: p.arity(),
+                    expected: arity(p),
                 });
             }
             continue;
@@ -293,9 +236,8 @@ fn parse_pattern(
     pid: Option<u32>,
 ) -> Result<(Vec<Provider>, Vec<String>, bool), ListError> {
     let wild = |pid| {
-        Provider::ALL
-            .into_iter()
-            .filter(|p| p.in_wildcard(pid))
+        all_providers()
+            .filter(|&p| in_wildcard(p, pid))
             .collect::<Vec<_>>()
     };
     if pattern.is_empty() {
@@ -304,15 +246,14 @@ fn parse_pattern(
     let parts: Vec<&str> = pattern.split(':').collect();
     if parts.len() == 1 {
         if let Some(p) = Provider::from_name(parts[0]) {
-            return match p {
-                Provider::Profile | Provider::Interval | Provider::Watchpoint => {
-                    Err(ListError::NotListable(p))
-                }
-                _ => Err(ListError::WrongArity {
+            return Err(if takes_parameters(p) {
+                ListError::NotListable(p)
+            } else {
+                ListError::WrongArity {
                     provider: p,
-                    expected: p.arity(),
-                }),
-            };
+                    expected: arity(p),
+                }
+            });
         }
         // A bare pattern matches the last field of every listable provider (`*open*`).
         return Ok((wild(pid), vec![parts[0].to_string()], false));
@@ -328,9 +269,7 @@ fn parse_pattern(
         return Ok((ps, fields, false));
     }
     match Provider::from_name(head) {
-        Some(p @ (Provider::Profile | Provider::Interval | Provider::Watchpoint)) => {
-            Err(ListError::NotListable(p))
-        }
+        Some(p) if takes_parameters(p) => Err(ListError::NotListable(p)),
         Some(p) => Ok((vec![p], fields, true)),
         None => Err(ListError::UnknownProvider(head.to_string())),
     }
@@ -605,9 +544,12 @@ fn list_provider(
                 }
             }
         }
-        Provider::Special | Provider::Profile | Provider::Interval | Provider::Watchpoint => {
-            return Err(ListError::NotListable(p))
-        }
+        Provider::Begin
+        | Provider::End
+        | Provider::Profile
+        | Provider::Interval
+        | Provider::Watchpoint
+        | Provider::Asyncwatchpoint => return Err(ListError::NotListable(p)),
     }
     Ok(())
 }
@@ -762,7 +704,12 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
         Provider::Iter => {
             cands.extend(ITERS.iter().map(|i| (format!("iter:{i}"), i.to_string())));
         }
-        Provider::Special | Provider::Profile | Provider::Interval | Provider::Watchpoint => {}
+        Provider::Begin
+        | Provider::End
+        | Provider::Profile
+        | Provider::Interval
+        | Provider::Watchpoint
+        | Provider::Asyncwatchpoint => {}
     }
     rank(typed, renamed, cands, same_name_ok)
 }

@@ -392,6 +392,9 @@ fn listing_errors_have_words() {
     let e = list_str(Some("interval:*"), false, None).expect_err("not listable");
     assert!(matches!(e, ListError::NotListable(_)));
     assert!(e.to_string().contains("cannot be listed"));
+    // Every spelling the language accepts is a provider here too (`aw` is asyncwatchpoint).
+    let e = list_str(Some("aw:*"), false, None).expect_err("not listable");
+    assert!(matches!(e, ListError::NotListable(_)));
     let e = list_str(Some("nosuchprovider:*"), false, None).expect_err("unknown");
     assert_eq!(e.to_string(), "unknown probe type 'nosuchprovider'");
     let e = list_str(Some("tracepoint"), false, None).expect_err("arity");
