@@ -6,6 +6,7 @@ use crate::introspect::elf;
 use crate::sys;
 use std::cell::OnceCell;
 use std::os::raw::c_int;
+use stdlib::types::StackMode;
 use stdlib::value::Symbolizer;
 
 /// A function symbol of an ELF file: (file offset, size, name).
@@ -75,9 +76,13 @@ impl SystemSymbolizer {
     /// The function containing `addr` in process `pid` and the offset into it: the mapping
     /// from /proc/PID/maps gives the file and file offset, the file's ELF symbols the name.
     /// `None` once the process has exited or for anonymous (JIT) memory.
-    fn user_symbol(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        let (path, file_off) = maps.lines().find_map(|l| {
+    /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
+    /// function symbol there with `addr`'s offset into it, each when known.
+    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
+        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
+            return (None, None);
+        };
+        let Some((path, file_off)) = maps.lines().find_map(|l| {
             let mut f = l.split_whitespace();
             let (start, end) = f.next()?.split_once('-')?;
             let (start, end) = (
@@ -89,23 +94,28 @@ impl SystemSymbolizer {
             let path = f.nth(2)?;
             (start <= addr && addr < end && path.starts_with('/'))
                 .then(|| (path.to_string(), addr - start + offset))
-        })?;
+        }) else {
+            return (None, None);
+        };
         let mut cache = self.elf_symbols.borrow_mut();
         let syms = cache.entry(path.clone()).or_insert_with(|| {
             let in_root = format!("/proc/{pid}/root{path}");
-            let mut v: Vec<(u64, u64, String)> =
-                elf::function_symbols(std::path::Path::new(&in_root))
-                    .or_else(|_| elf::function_symbols(std::path::Path::new(&path)))
-                    .unwrap_or_default()
-                    .into_iter()
-                    .filter_map(|s| Some((s.file_offset?, s.size, s.name)))
-                    .collect();
+            let mut v: Vec<FileSymbol> = elf::function_symbols(std::path::Path::new(&in_root))
+                .or_else(|_| elf::function_symbols(std::path::Path::new(&path)))
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|s| Some((s.file_offset?, s.size, s.name)))
+                .collect();
             v.sort();
             v
         });
         let i = syms.partition_point(|(o, _, _)| *o <= file_off);
-        let (o, size, name) = syms.get(i.checked_sub(1)?)?;
-        (file_off - o < (*size).max(1)).then(|| (name.clone(), file_off - o))
+        let symbol = i
+            .checked_sub(1)
+            .and_then(|i| syms.get(i))
+            .filter(|(o, size, _)| file_off - o < (*size).max(1))
+            .map(|(o, _, name)| (name.clone(), file_off - o));
+        (Some(path), symbol)
     }
 
     /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
@@ -138,7 +148,7 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn usym(&self, pid: u32, addr: u64, with_offset: bool) -> String {
-        match self.user_symbol(pid, addr) {
+        match self.user_symbol(pid, addr).1 {
             Some((name, off)) if with_offset => format!("{name}+{off}"),
             Some((name, _)) => name,
             None => format!("0x{addr:x}"),
@@ -171,17 +181,32 @@ impl Symbolizer for SystemSymbolizer {
             .unwrap_or_default()
     }
 
-    fn kstack(&self, stack_id: i64, limit: u32) -> Vec<String> {
+    fn kstack(&self, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
         self.frames(stack_id, limit)
             .into_iter()
-            .map(|a| self.ksym(a, true))
+            .map(|a| match mode {
+                StackMode::Bpftrace => self.ksym(a, true),
+                StackMode::Perf => format!("{a:x} {}", self.ksym(a, true)),
+                StackMode::Raw => format!("{a:x}"),
+            })
             .collect()
     }
 
-    fn ustack(&self, pid: u32, stack_id: i64, limit: u32) -> Vec<String> {
+    fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
         self.frames(stack_id, limit)
             .into_iter()
-            .map(|a| self.usym(pid, a, true))
+            .map(|a| match mode {
+                StackMode::Bpftrace => self.usym(pid, a, true),
+                StackMode::Perf => {
+                    // perf's notation: address, symbol+offset, (object); [unknown] when the
+                    // process or its symbol is gone.
+                    let (path, symbol) = self.user_symbol(pid, a);
+                    let symbol = symbol.map_or("[unknown]".into(), |(n, o)| format!("{n}+{o}"));
+                    let path = path.unwrap_or_else(|| "[unknown]".into());
+                    format!("{a:x} {symbol} ({path})")
+                }
+                StackMode::Raw => format!("{a:x}"),
+            })
             .collect()
     }
 

@@ -247,7 +247,7 @@ fn cmp_key(a: &Value, b: &Value) -> Ordering {
             Value::Str(_) | Value::Buffer(_) => 1,
             Value::Text(_) => 2,
             Value::Tuple(_) => 3,
-            Value::Stack(_) => 4,
+            Value::Stack(..) => 4,
             Value::Record(_) => 5,
         }
     }
@@ -259,7 +259,7 @@ fn cmp_key(a: &Value, b: &Value) -> Ordering {
         (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.cmp(y),
         (Value::Tuple(x), Value::Tuple(y)) => cmp_seq(x, y),
-        (Value::Stack(x), Value::Stack(y)) => x.cmp(y),
+        (Value::Stack(_, x), Value::Stack(_, y)) => x.cmp(y),
         (Value::Record(x), Value::Record(y)) => {
             let xs: Vec<&Value> = x.iter().map(|(_, v)| v).collect();
             let ys: Vec<&Value> = y.iter().map(|(_, v)| v).collect();
@@ -371,15 +371,7 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
 /// (a stack *value* uses the eight-space form of [`Value::to_text`]).
 fn key_elem_text(v: &Value) -> String {
     match v {
-        Value::Stack(frames) => {
-            let mut s = String::from("\n");
-            for f in frames {
-                s.push_str("    ");
-                s.push_str(f);
-                s.push('\n');
-            }
-            s
-        }
+        Value::Stack(mode, frames) => crate::value::stack_text(*mode, frames, "    "),
         other => other.to_text(),
     }
 }
@@ -602,6 +594,7 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::StackMode;
 
     fn hist(bits: u8, values: &[i64]) -> MapValue {
         let agg = Aggregation::Hist { bits };
@@ -737,7 +730,7 @@ mod tests {
 
     #[test]
     fn stack_keys_and_values() {
-        let stack = Value::Stack(vec!["f+1".into(), "g+2".into()]);
+        let stack = Value::Stack(StackMode::Bpftrace, vec!["f+1".into(), "g+2".into()]);
         let d = MapDump {
             name: "@u".into(),
             entries: vec![(
@@ -755,6 +748,25 @@ mod tests {
             entries: vec![(None, MapValue::Plain(stack))],
         };
         assert_eq!(map_text(&d, 0, 0), "@s: \n        f+1\n        g+2\n\n");
+    }
+
+    #[test]
+    fn stack_modes_and_empty_stacks() {
+        // perf mode indents by a tab as key and as value; an empty stack prints nothing.
+        let perf = Value::Stack(StackMode::Perf, vec!["ffff1 f+1".into()]);
+        let empty = Value::Stack(StackMode::Bpftrace, Vec::new());
+        let d = MapDump {
+            name: "@k".into(),
+            entries: vec![
+                (Some(perf.clone()), MapValue::Count(2)),
+                (Some(empty.clone()), MapValue::Count(1)),
+            ],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@k[]: 1\n@k[\n\tffff1 f+1\n]: 2\n");
+        assert_eq!(perf.to_text(), "\n\tffff1 f+1\n");
+        assert_eq!(empty.to_text(), "");
+        let raw = Value::Stack(StackMode::Raw, vec!["ffff1".into(), "ffff2".into()]);
+        assert_eq!(raw.to_text(), "\nffff1\nffff2\n");
     }
 
     #[test]

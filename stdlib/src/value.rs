@@ -3,7 +3,7 @@
 //! `macaddr`, symbols and stacks. Symbolization needs the kernel or a process, so it comes in
 //! through the [`Symbolizer`] trait that the runtime implements.
 
-use crate::types::{tuple_layout, Type};
+use crate::types::{tuple_layout, StackMode, Type};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -16,8 +16,9 @@ pub enum Value {
     Tuple(Vec<Value>),
     /// A value already rendered to text (addresses, symbols, user names, probe names).
     Text(String),
-    /// Stack frames, innermost first, already symbolized.
-    Stack(Vec<String>),
+    /// Stack frames, innermost first, already symbolized in the text of their mode
+    /// (`sym+off`; perf: `addr sym+off` and, in user space, ` (path)`; raw: `addr`).
+    Stack(StackMode, Vec<String>),
     /// `print()` of a struct: fields in order.
     Record(Vec<(String, Value)>),
 }
@@ -33,7 +34,7 @@ impl Value {
             | Value::Buffer(_)
             | Value::Tuple(_)
             | Value::Text(_)
-            | Value::Stack(_)
+            | Value::Stack(..)
             | Value::Record(_) => 0,
         }
     }
@@ -60,15 +61,7 @@ impl Value {
                 format!("({})", inner.join(", "))
             }
             Value::Text(t) => t.clone(),
-            Value::Stack(frames) => {
-                let mut s = String::from("\n");
-                for f in frames {
-                    s.push_str("        ");
-                    s.push_str(f);
-                    s.push('\n');
-                }
-                s
-            }
+            Value::Stack(mode, frames) => stack_text(*mode, frames, "        "),
             Value::Record(fields) => {
                 let inner: Vec<String> = fields
                     .iter()
@@ -93,7 +86,7 @@ impl Value {
                     .map(|(n, v)| (n.clone(), v.to_json()))
                     .collect(),
             ),
-            Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(_) => {
+            Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(..) => {
                 J::String(self.to_text())
             }
         }
@@ -106,8 +99,10 @@ pub trait Symbolizer {
     fn usym(&self, pid: u32, addr: u64, with_offset: bool) -> String;
     fn username(&self, uid: u64) -> String;
     fn probe_name(&self, index: u64) -> String;
-    fn kstack(&self, stack_id: i64, limit: u32) -> Vec<String>;
-    fn ustack(&self, pid: u32, stack_id: i64, limit: u32) -> Vec<String>;
+    /// The frames of a kernel stack as text of `mode` (see [`Value::Stack`]).
+    fn kstack(&self, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String>;
+    /// The frames of a user stack of process `pid` as text of `mode`.
+    fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String>;
     fn cgroup_path(&self, id: u64) -> String;
     /// `strftime(fmt, ns)`: `ns` is nanoseconds since boot; `format` indexes the manifest.
     fn strftime(&self, format: u64, boot_ns: u64) -> String;
@@ -188,13 +183,13 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                 })
                 .collect(),
         ),
-        Type::Stack { user, limit, .. } => {
+        Type::Stack { user, limit, mode } => {
             let id = read_u64(bytes, 0) as i64;
             if *user {
                 let pid = read_u64(bytes, 8) as u32;
-                Value::Stack(sym.ustack(pid, id, *limit))
+                Value::Stack(*mode, sym.ustack(pid, id, *limit, *mode))
             } else {
-                Value::Stack(sym.kstack(id, *limit))
+                Value::Stack(*mode, sym.kstack(id, *limit, *mode))
             }
         }
         Type::Inet => Value::Text(ntop(bytes)),
@@ -208,6 +203,27 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
         Type::Timestamp => Value::Text(sym.strftime(read_u64(bytes, 0), read_u64(bytes, 8))),
         Type::Agg(_) => Value::UInt(read_u64(bytes, 0)),
     }
+}
+
+/// A stack as bpftrace prints it: nothing when it has no frames, else a newline and each
+/// frame on its own line, indented by `indent` in bpftrace mode (eight spaces as a value,
+/// four in a map key), by a tab in perf mode, not at all in raw mode.
+pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
+    if frames.is_empty() {
+        return String::new();
+    }
+    let indent = match mode {
+        StackMode::Bpftrace => indent,
+        StackMode::Perf => "\t",
+        StackMode::Raw => "",
+    };
+    let mut s = String::from("\n");
+    for f in frames {
+        s.push_str(indent);
+        s.push_str(f);
+        s.push('\n');
+    }
+    s
 }
 
 /// `ntop` payload: u64 address family then 16 address bytes (only 4 used for AF_INET).
