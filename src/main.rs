@@ -173,12 +173,6 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             eprintln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
         }
     }
-    if cli.warnings > 0 && !cli.no_warnings {
-        // Said rather than silently ignored: the flag is bpftrace's, the feature is not here.
-        eprintln!(
-            "rbt: warning: -k (warnings for failed BPF helper calls) is not supported yet; failed reads show as zeroes, as without -k"
-        );
-    }
     let color = std::io::stderr().is_terminal();
     let (ast, parse_diags) = lang::parse(&source);
     report(&name, &source, &parse_diags, color, cli.no_warnings);
@@ -223,6 +217,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         want_ir,
         file_name: &name,
         source: &source,
+        helper_warnings: cli.warnings > 0,
     };
     let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
     if let (Some(path), Some(ir)) = (&cli.emit_llvm, &ir) {

@@ -423,3 +423,35 @@ fn missing_hardware_counters_are_explained() {
         );
     }
 }
+
+#[test]
+fn k_warns_about_failed_reads() {
+    if !is_root() {
+        eprintln!("skipping the -k check: loading BPF needs root");
+        return;
+    }
+    let script = r#"BEGIN { printf("%d\n", *(uint64*)0); exit(); }"#;
+    let run = |k: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
+        if k {
+            cmd.arg("-k");
+        }
+        cmd.args(["-e", script]).output().expect("run rbt")
+    };
+    let with = run(true);
+    let err = String::from_utf8_lossy(&with.stderr);
+    assert!(with.status.success(), "{err}");
+    assert!(
+        err.contains("stdin:1:24-35: WARNING: Failed to probe_read: "),
+        "{err}"
+    );
+    assert!(
+        err.contains(&format!("{script}\n{}~~~~~~~~~~~", " ".repeat(23))),
+        "{err}"
+    );
+    let without = run(false);
+    assert!(
+        !String::from_utf8_lossy(&without.stderr).contains("WARNING"),
+        "a failed read warns only under -k"
+    );
+}

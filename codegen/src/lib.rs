@@ -76,6 +76,8 @@ pub struct Options<'a> {
     pub file_name: &'a str,
     /// The script's text, which the spans of the HIR index (for line numbers).
     pub source: &'a str,
+    /// `-k`: report failed reads of memory as warnings.
+    pub helper_warnings: bool,
 }
 
 /// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
@@ -200,6 +202,12 @@ pub fn compile(
         stacks,
         scratch,
         maps: user_maps,
+        helper_errors: opts.helper_warnings.then(|| lower::HelperErrors {
+            file_name: opts.file_name.to_string(),
+            source: opts.source.to_string(),
+            first_id: script.events.len() as u32,
+            events: Default::default(),
+        }),
     };
 
     let license = context.const_string(b"GPL", true);
@@ -238,7 +246,17 @@ pub fn compile(
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),
-        events: script.events.clone(),
+        events: script
+            .events
+            .iter()
+            .cloned()
+            .chain(
+                globals
+                    .helper_errors
+                    .iter()
+                    .flat_map(|h| h.events.borrow().clone()),
+            )
+            .collect(),
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,

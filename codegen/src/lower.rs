@@ -38,6 +38,53 @@ pub struct Globals<'ctx> {
     /// Per-CPU scratch memory for values too big for the 512-byte stack.
     pub scratch: GlobalValue<'ctx>,
     pub maps: Vec<GlobalValue<'ctx>>,
+    /// `-k`: where failed helper calls are reported, if asked.
+    pub helper_errors: Option<HelperErrors>,
+}
+
+/// `-k`: each checked helper call gets an event of its own (after the checker's events), so
+/// user space can say which script text failed.
+pub struct HelperErrors {
+    pub file_name: String,
+    pub source: String,
+    /// The id of the first of these events: the checker's events come first.
+    pub first_id: u32,
+    pub events: std::cell::RefCell<Vec<Event>>,
+}
+
+impl HelperErrors {
+    /// Registers a failure site of `helper` at `span`; returns its event id.
+    fn site(&self, helper: &str, span: Span) -> hir::EventId {
+        let (location, context) = bpftrace_location(&self.file_name, &self.source, span);
+        let mut events = self.events.borrow_mut();
+        events.push(Event::HelperError {
+            helper: helper.to_string(),
+            location,
+            context,
+        });
+        self.first_id + events.len() as u32 - 1
+    }
+}
+
+/// `file:line:col-endcol` and the line with `~` under the text, as bpftrace prints warnings
+/// (columns are 1-based bytes, the end one past the last character).
+fn bpftrace_location(file: &str, source: &str, span: Span) -> (String, String) {
+    let start = span.start.min(source.len());
+    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+    let line_end = source[start..]
+        .find('\n')
+        .map_or(source.len(), |i| start + i);
+    let line_no = source[..start].matches('\n').count() + 1;
+    let end = span.end.clamp(start + 1, line_end.max(start + 1));
+    let col = start - line_start + 1;
+    let location = format!("{file}:{line_no}:{col}-{}", col + (end - start));
+    let context = format!(
+        "{}\n{}{}",
+        &source[line_start..line_end],
+        " ".repeat(start - line_start),
+        "~".repeat(end - start)
+    );
+    (location, context)
 }
 
 /// Index of the start time (for `elapsed`) in the internal state array.
@@ -53,6 +100,8 @@ pub struct Lowerer<'a, 'ctx> {
     pub probe: &'a hir::Probe,
     /// Script locations for the instructions (BTF line info).
     pub(crate) locator: Locator<'a, 'ctx>,
+    /// The script text being lowered (for `-k` warnings).
+    span: std::cell::Cell<Span>,
     /// Where each variable lives, by `VarId`: the probe's own slots, or in a `for` callback
     /// the caller's slots of the variables the body captures (`None` for the others).
     pub(crate) vars: Vec<Option<PointerValue<'ctx>>>,
@@ -116,6 +165,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             globals,
             script,
             probe,
+            span: std::cell::Cell::new(probe.span),
             locator,
             vars: Vec::new(),
             loops: Vec::new(),
@@ -409,6 +459,36 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         name: &str,
     ) -> R<PointerValue<'ctx>> {
         self.helper_ptr_with(&self.builder, h, args, name)
+    }
+
+    /// Calls probe-read helper `h` (kernel or user) and, under `-k`, reports a negative return
+    /// as a warning on the script text being lowered, named `probe_read` as bpftrace names it.
+    pub fn checked_probe_read(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> R<IntValue<'ctx>> {
+        let ret = self.helper(h, args)?;
+        let Some(errors) = &self.globals.helper_errors else {
+            return Ok(ret);
+        };
+        let event = errors.site("probe_read", self.span.get());
+        let failed =
+            self.builder
+                .build_int_compare(IntPredicate::SLT, ret, self.const_u64(0), "failed")?;
+        let report = self.ctx.append_basic_block(self.func, "helper_failed");
+        let go_on = self.ctx.append_basic_block(self.func, "helper_ok");
+        self.builder
+            .build_conditional_branch(failed, report, go_on)?;
+        self.builder.position_at_end(report);
+        self.with_record(event, 8, |l, rec| {
+            let at = l.offset(rec, 8)?;
+            l.builder.build_store(at, ret)?;
+            Ok(())
+        })?;
+        self.builder.build_unconditional_branch(go_on)?;
+        self.builder.position_at_end(go_on);
+        Ok(ret)
     }
 
     pub(crate) fn global_ptr(&self, g: GlobalValue<'ctx>) -> PointerValue<'ctx> {
@@ -897,11 +977,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
     /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
     fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
-        let ev = self
-            .script
-            .events
-            .get(event as usize)
-            .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        let ev = match self.script.events.get(event as usize) {
+            Some(ev) => ev.clone(),
+            None => self
+                .globals
+                .helper_errors
+                .as_ref()
+                .and_then(|h| {
+                    let i = event.checked_sub(h.first_id)?;
+                    h.events.borrow().get(i as usize).cloned()
+                })
+                .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?,
+        };
         match ev {
             Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
                 Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
@@ -911,7 +998,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             | Event::Cat { .. }
             | Event::System { .. }
             | Event::Join { .. }
-            | Event::PrintValue { .. } => {
+            | Event::PrintValue { .. }
+            | Event::HelperError { .. } => {
                 let rb = self.global_ptr(self.globals.events);
                 let avail = self.helper(
                     Helper::RingbufQuery,
@@ -1085,9 +1173,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// then gives the rest of the enclosing statement or expression its own location back.
     fn located<T>(&mut self, span: Span, lower: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
         let outer = self.builder.get_current_debug_location();
+        let outer_span = self.span.replace(span);
         self.builder
             .set_current_debug_location(self.locator.at(span));
         let result = lower(self);
+        self.span.set(outer_span);
         match outer {
             Some(loc) => self.builder.set_current_debug_location(loc),
             None => self.builder.unset_current_debug_location(),
@@ -1334,7 +1424,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             AddrSpace::Kernel => Helper::ProbeReadKernel,
             AddrSpace::User => Helper::ProbeReadUser,
         };
-        self.helper(
+        self.checked_probe_read(
             h,
             &[
                 slot.into(),

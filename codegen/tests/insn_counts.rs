@@ -55,6 +55,7 @@ fn instruction_counts() {
             codegen::Options {
                 want_ir: false,
                 file_name: "stdin",
+                helper_warnings: false,
                 source: script,
             },
         )

@@ -76,6 +76,7 @@ fn every_statement_line_has_line_info() {
     let opts = codegen::Options {
         want_ir: false,
         file_name: "multi.bt",
+        helper_warnings: false,
         source: SCRIPT,
     };
     let (compiled, _) = codegen::compile(&hir, opts).expect("compiles");

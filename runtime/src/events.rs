@@ -257,6 +257,19 @@ impl EventSink {
                 self.gated = true;
                 return Flow::Exit;
             }
+            Event::HelperError {
+                helper,
+                location,
+                context,
+            } => {
+                // A warning, on stderr as bpftrace writes it, e.g.
+                // `stdin:1:47-48: WARNING: Failed to probe_read: Bad address (-14)`.
+                let ret = args.first().map_or(0, |v| v.as_u64() as i64);
+                eprintln!(
+                    "{location}: WARNING: Failed to {helper}: {} ({ret})\n{context}",
+                    stdlib::value::strerror(-ret)
+                );
+            }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).

@@ -279,6 +279,14 @@ pub enum Event {
     Clear {
         map: u32,
     },
+    /// `-k`: a BPF helper call failed; the argument is its (negative) return value. The
+    /// location is the script text that made the call, rendered by codegen as bpftrace does
+    /// (`stdin:1:47-48`), and `context` that line with the text underlined.
+    HelperError {
+        helper: String,
+        location: String,
+        context: String,
+    },
     Zero {
         map: u32,
     },
@@ -305,7 +313,7 @@ impl Event {
                     len: *max_items,
                 }]
             }
-            Event::Exit => vec![crate::types::I64],
+            Event::Exit | Event::HelperError { .. } => vec![crate::types::I64],
             Event::PrintValue { ty } => vec![ty.clone()],
         }
     }
