@@ -258,11 +258,11 @@ fn agg_total<'ctx>(
             .ok_or_else(|| CodegenError::Internal("bpf_loop callback without an index".into()))?;
         let cctx = param(func, 1)?;
         let key = b.build_load(c.ptr_ty(), cctx, "key")?.into_pointer_value();
-        let p = c.helper(
+        let p = c.helper_ptr(
             Helper::MapLookupPercpuElem,
             &[m.into(), key.into(), cpu.into()],
+            "slot",
         )?;
-        let p = b.build_int_to_ptr(p, c.ptr_ty(), "slot")?;
         let absent = b.build_is_null(p, "absent")?;
         let found = c.ctx.append_basic_block(func, "found");
         let stop = c.ctx.append_basic_block(func, "stop");

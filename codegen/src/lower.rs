@@ -13,7 +13,7 @@ use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
 use inkwell::module::Module;
-use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
 use inkwell::{AddressSpace, IntPredicate};
 use lang::ast::{BinaryOp, Span};
@@ -395,8 +395,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         crate::llvm::byte_offset(&self.builder, self.ctx, ptr, off)
     }
 
-    /// Calls helper `h` with the given arguments (ints or pointers); returns its i64 result.
-    pub fn helper(&self, h: Helper, args: &[BasicMetadataValueEnum<'ctx>]) -> R<IntValue<'ctx>> {
+    /// Builds with `b` an indirect call of helper `h` (`inttoptr(h)`) returning `ret`, its
+    /// parameter types taken from the arguments (ints or pointers).
+    fn call_helper(
+        &self,
+        b: &Builder<'ctx>,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+        ret: BasicTypeEnum<'ctx>,
+        name: &str,
+    ) -> R<inkwell::values::CallSiteValue<'ctx>> {
         let params: Vec<BasicMetadataTypeEnum<'ctx>> = args
             .iter()
             .map(|a| match a {
@@ -404,13 +412,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 _ => self.i64().into(),
             })
             .collect();
-        let fn_ty = self.i64().fn_type(&params, false);
-        let addr =
-            self.builder
-                .build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
-        let call = self
-            .builder
-            .build_indirect_call(fn_ty, addr, args, "call")?;
+        let fn_ty = ret.fn_type(&params, false);
+        let addr = b.build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
+        Ok(b.build_indirect_call(fn_ty, addr, args, name)?)
+    }
+
+    /// Calls helper `h` with the given arguments (ints or pointers); returns its i64 result.
+    pub fn helper(&self, h: Helper, args: &[BasicMetadataValueEnum<'ctx>]) -> R<IntValue<'ctx>> {
+        let call = self.call_helper(&self.builder, h, args, self.i64().into(), "call")?;
         Ok(match call.try_as_basic_value() {
             inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
             inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
@@ -423,21 +432,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// which keeps programs short and compiling fast.
     pub fn helper_ptr_with(
         &self,
-        b: &inkwell::builder::Builder<'ctx>,
+        b: &Builder<'ctx>,
         h: Helper,
         args: &[BasicMetadataValueEnum<'ctx>],
         name: &str,
     ) -> R<PointerValue<'ctx>> {
-        let params: Vec<BasicMetadataTypeEnum<'ctx>> = args
-            .iter()
-            .map(|a| match a {
-                BasicMetadataValueEnum::PointerValue(_) => self.ptr_ty().into(),
-                _ => self.i64().into(),
-            })
-            .collect();
-        let fn_ty = self.ptr_ty().fn_type(&params, false);
-        let addr = b.build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
-        let call = b.build_indirect_call(fn_ty, addr, args, name)?;
+        let call = self.call_helper(b, h, args, self.ptr_ty().into(), name)?;
         let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
         call.add_attribute(
             inkwell::attributes::AttributeLoc::Return,
