@@ -7,6 +7,7 @@ pub mod builtins;
 pub mod format;
 pub mod manifest;
 pub mod output;
+pub mod probes;
 pub mod timefmt;
 pub mod types;
 pub mod value;
