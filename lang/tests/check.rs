@@ -1,47 +1,237 @@
-//! Checker tests over fixture files: every `fixtures/check_errors/*.bt` parses cleanly but
-//! fails semantic analysis; the rendered diagnostics are snapshotted. Kernel and binary facts
-//! come from a small fixture catalog, so these run without root or a kernel.
+//! Checker tests over fixture files, the way `parse.rs` tests the parser:
+//!
+//! - every `fixtures/check_errors/*.bt` parses cleanly but fails semantic analysis, and its
+//!   rendered diagnostics are snapshotted (one fixture per diagnostic the checker can emit);
+//! - every `fixtures/check_warnings/*.bt` checks with warnings only, also snapshotted;
+//! - every `fixtures/check_ok/*.bt` checks without any diagnostic, and its HIR is snapshotted.
+//!
+//! Kernel and binary facts come from a small fixture catalog ([`Fixture`]), so these run
+//! without root or a kernel. A fixture may start with a comment line
+//! `// options: unsafe load-only no-kprobes cpid=N param=VALUE…` to check it as `--unsafe`,
+//! `--dry-run`, on a kernel without kprobes, with `-c`, or with positional parameters.
+//!
+//! Diagnostic sites of `lang/src/check/` that no fixture reaches, and why:
+//!
+//! - `mod.rs`, "the script has no probes": the parser rejects a script without probes first.
+//! - `mod.rs`, "cannot lay out struct …" (and the "unknown type" under it): reached by a bad
+//!   field type in a script's struct, but `check` clears the diagnostics of C definitions with
+//!   those of its quiet first pass, so they are never shown (`struct_field_unknown_type.bt`
+//!   shows what the user sees instead).
+//! - `stmts.rs`, "map @x holds an aggregation and cannot be assigned a value": `map_id`
+//!   rejects such an assignment first ("holds count, but is assigned int64"), since only an
+//!   aggregation is compatible with an aggregation and no expression has that type.
+//! - `exprs.rs`, `whole_map`'s "`for` takes a map, e.g. @m" and "`for` takes the whole map,
+//!   without a key": the grammar accepts only a bare map after `for ($kv :`; `len()` reaches
+//!   the second (`len_with_key.bt`) but checks for a map itself before the first.
 
-use lang::check::catalog::{
-    Catalog, EmptyCatalog, LookupError, TracepointField, UserObject, UserSymbol,
-};
+use lang::check::catalog::{Catalog, LookupError, TracepointField, UserObject, UserSymbol};
 use lang::check::{check, Options};
 use lang::diag::render;
-use stdlib::manifest::{UprobeTarget, UsdtTarget};
-use stdlib::types::{Record, Type};
+use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
+use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 
-/// `EmptyCatalog`, plus one position-independent binary that every uprobe path names: two
-/// functions (`main`, `work`), and the globals `counter` (8 bytes) and `flag` (1 byte).
-struct Fixture;
+/// A small, made-up system:
+///
+/// - tracepoints `syscalls:sys_enter_openat`, `syscalls:sys_exit_openat`,
+///   `sched:sched_switch`, `sched:sched_process_exec` (with a `__data_loc` string), and
+///   `broken:no_format`, whose format cannot be read;
+/// - kernel functions `vfs_read`, `vfs_write`, `vfs_open`, `do_sys_openat2`, `tcp_sendmsg`,
+///   with BTF signatures for `vfs_read` and `vfs_write` only;
+/// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
+/// - BTF records `struct task_struct` and `struct file`, constants `TASK_RUNNING` and
+///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
+/// - user binaries: every path has the functions `main` and `work` except `/nonexistent`,
+///   which cannot be opened. `/bin/fixture` is position-independent with the globals `counter`
+///   (8 bytes) and `flag` (1 byte) and the USDT probes `app:request_start` (one argument in
+///   `di`) and `app:request_done`; `/bin/static` has the same symbols at fixed addresses;
+///   `/bin/nosegments` is position-independent with no loadable segments; the symbols of any
+///   other binary cannot be read.
+struct Fixture {
+    kprobes: bool,
+}
 
 const FUNCTIONS: [(&str, u64); 2] = [("main", 0x1100), ("work", 0x1200)];
 
+const TRACEPOINTS: [(&str, &str); 5] = [
+    ("syscalls", "sys_enter_openat"),
+    ("syscalls", "sys_exit_openat"),
+    ("sched", "sched_switch"),
+    ("sched", "sched_process_exec"),
+    ("broken", "no_format"),
+];
+
+const KERNEL_FUNCTIONS: [&str; 5] = [
+    "vfs_read",
+    "vfs_write",
+    "vfs_open",
+    "do_sys_openat2",
+    "tcp_sendmsg",
+];
+
+const RAW_TRACEPOINTS: [&str; 3] = ["sched_switch", "sys_enter", "sys_exit"];
+
+const USDT_PROBES: [(&str, &str); 2] = [("app", "request_start"), ("app", "request_done")];
+
+/// Whether `text` matches the glob `pattern` (`*` any run, `?` any one character).
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[u8], t: &[u8]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some((b'*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some((b'?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    go(pattern.as_bytes(), text.as_bytes())
+}
+
+fn tp_field(name: &str, c_type: &str, offset: u32, size: u32, signed: bool) -> TracepointField {
+    TracepointField {
+        name: name.to_string(),
+        c_type: c_type.to_string(),
+        offset,
+        size,
+        signed,
+        data_loc: false,
+    }
+}
+
+fn field(name: &str, offset: u32, ty: Type) -> Field {
+    Field {
+        name: name.to_string(),
+        offset,
+        ty,
+        bitfield: None,
+        data_loc: false,
+    }
+}
+
+/// A kernel pointer to a record known only by name (BTF gives its fields on lookup).
+fn record_ptr(name: &str) -> Type {
+    Type::Pointer {
+        to: Box::new(Type::Record(Box::new(Record {
+            name: name.to_string(),
+            size: 0,
+            fields: Vec::new(),
+        }))),
+        space: AddrSpace::Kernel,
+    }
+}
+
+const I32: Type = Type::Int {
+    bits: 32,
+    signed: true,
+};
+const U32: Type = Type::Int {
+    bits: 32,
+    signed: false,
+};
+
 impl Catalog for Fixture {
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
-        EmptyCatalog.tracepoints(category, event)
+        TRACEPOINTS
+            .iter()
+            .filter(|(c, e)| glob(category, c) && glob(event, e))
+            .map(|(c, e)| (c.to_string(), e.to_string()))
+            .collect()
     }
     fn tracepoint_fields(&self, c: &str, e: &str) -> Result<Vec<TracepointField>, LookupError> {
-        EmptyCatalog.tracepoint_fields(c, e)
+        Ok(match (c, e) {
+            ("syscalls", "sys_enter_openat") => vec![
+                tp_field("__syscall_nr", "int", 8, 4, true),
+                tp_field("dfd", "int", 16, 8, true),
+                tp_field("filename", "const char *", 24, 8, false),
+                tp_field("flags", "int", 32, 8, true),
+                tp_field("mode", "umode_t", 40, 8, false),
+            ],
+            ("syscalls", "sys_exit_openat") => vec![
+                tp_field("__syscall_nr", "int", 8, 4, true),
+                tp_field("ret", "long", 16, 8, true),
+            ],
+            ("sched", "sched_switch") => vec![
+                tp_field("prev_comm", "char[16]", 8, 16, true),
+                tp_field("prev_pid", "pid_t", 24, 4, true),
+                tp_field("prev_prio", "int", 28, 4, true),
+                tp_field("prev_state", "long", 32, 8, true),
+                tp_field("next_comm", "char[16]", 40, 16, true),
+                tp_field("next_pid", "pid_t", 56, 4, true),
+                tp_field("next_prio", "int", 60, 4, true),
+            ],
+            ("sched", "sched_process_exec") => vec![
+                TracepointField {
+                    data_loc: true,
+                    ..tp_field("filename", "__data_loc char[]", 8, 4, false)
+                },
+                tp_field("pid", "pid_t", 12, 4, true),
+                tp_field("old_pid", "pid_t", 16, 4, true),
+            ],
+            _ => return Err(format!("cannot read the format of tracepoint {c}:{e}")),
+        })
     }
-    fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
-        EmptyCatalog.kernel_functions(module, pattern)
+    fn kernel_functions(&self, _module: Option<&str>, pattern: &str) -> Vec<String> {
+        KERNEL_FUNCTIONS
+            .iter()
+            .filter(|f| glob(pattern, f))
+            .map(|f| f.to_string())
+            .collect()
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
-        EmptyCatalog.raw_tracepoints(pattern)
+        RAW_TRACEPOINTS
+            .iter()
+            .filter(|f| glob(pattern, f))
+            .map(|f| f.to_string())
+            .collect()
     }
     fn record(&self, name: &str) -> Option<Record> {
-        EmptyCatalog.record(name)
+        let (size, fields) = match name {
+            "struct task_struct" => (
+                64,
+                vec![
+                    field("pid", 0, I32),
+                    field("tgid", 4, I32),
+                    field("comm", 8, Type::Str { len: 16 }),
+                    field("real_parent", 24, record_ptr("struct task_struct")),
+                    field("mm", 32, record_ptr("struct mm_struct")),
+                    field(
+                        "sched_stats",
+                        40,
+                        Type::Array {
+                            elem: Box::new(U64),
+                            len: 3,
+                        },
+                    ),
+                ],
+            ),
+            "struct file" => (
+                16,
+                vec![
+                    field("f_flags", 0, U32),
+                    field("f_mode", 4, U32),
+                    field("f_pos", 8, I64),
+                ],
+            ),
+            _ => return None,
+        };
+        Some(Record {
+            name: name.to_string(),
+            size,
+            fields,
+        })
     }
     fn constant(&self, name: &str) -> Option<i64> {
-        EmptyCatalog.constant(name)
+        match name {
+            "TASK_RUNNING" => Some(0),
+            "TASK_INTERRUPTIBLE" => Some(1),
+            _ => None,
+        }
     }
     fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
-        let glob = pattern.trim_end_matches('*');
+        if path == "/nonexistent" {
+            return Err(format!("cannot open {path}: No such file or directory"));
+        }
         Ok(FUNCTIONS
             .iter()
-            .filter(|(name, _)| {
-                *name == pattern || (pattern.ends_with('*') && name.starts_with(glob))
-            })
+            .filter(|(name, _)| glob(pattern, name))
             .map(|(name, offset)| UprobeTarget {
                 path: path.to_string(),
                 symbol: name.to_string(),
@@ -49,19 +239,54 @@ impl Catalog for Fixture {
             })
             .collect())
     }
-    fn usdt_targets(&self, p: &str, pr: &str, n: &str) -> Result<Vec<UsdtTarget>, LookupError> {
-        EmptyCatalog.usdt_targets(p, pr, n)
+    fn usdt_targets(
+        &self,
+        path: &str,
+        provider: &str,
+        name: &str,
+    ) -> Result<Vec<UsdtTarget>, LookupError> {
+        if path == "/nonexistent" {
+            return Err(format!("cannot open {path}: No such file or directory"));
+        }
+        Ok(USDT_PROBES
+            .iter()
+            .enumerate()
+            .filter(|(_, (p, n))| glob(provider, p) && glob(name, n))
+            .map(|(i, (p, n))| UsdtTarget {
+                path: path.to_string(),
+                provider: p.to_string(),
+                name: n.to_string(),
+                offset: 0x1180 + 0x10 * i as u64,
+                semaphore_offset: 0,
+                args: if *n == "request_start" {
+                    vec![UsdtArg::Reg {
+                        size: 8,
+                        reg: "di".to_string(),
+                    }]
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect())
     }
-    fn suggestions(&self, provider: &str, fields: &[String]) -> Vec<String> {
-        EmptyCatalog.suggestions(provider, fields)
+    fn suggestions(&self, provider: &str, _fields: &[String]) -> Vec<String> {
+        let names: Vec<&str> = match provider {
+            "tracepoint" => TRACEPOINTS.iter().map(|(_, e)| *e).collect(),
+            "kprobe" | "kretprobe" | "kfunc" | "kretfunc" => KERNEL_FUNCTIONS.to_vec(),
+            "rawtracepoint" => RAW_TRACEPOINTS.to_vec(),
+            "uprobe" | "uretprobe" => FUNCTIONS.iter().map(|(n, _)| *n).collect(),
+            "usdt" => USDT_PROBES.iter().map(|(_, n)| *n).collect(),
+            _ => Vec::new(),
+        };
+        names.into_iter().map(String::from).collect()
     }
     fn cgroup_id(&self, path: &str) -> Option<u64> {
-        EmptyCatalog.cgroup_id(path)
+        (path == "/sys/fs/cgroup/system.slice").then_some(42)
     }
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
-        EmptyCatalog.kernel_symbol(name)
+        (name == "jiffies").then_some(0xffff_ffff_82a0_5000)
     }
-    fn user_object(&self, _: &str) -> Result<UserObject, LookupError> {
+    fn user_object(&self, path: &str) -> Result<UserObject, LookupError> {
         let sym = |name: &str, address, size| UserSymbol {
             name: name.to_string(),
             address,
@@ -69,20 +294,53 @@ impl Catalog for Fixture {
         };
         let mut symbols = vec![sym("counter", 0x4010, 8), sym("flag", 0x4018, 1)];
         symbols.extend(FUNCTIONS.iter().map(|(n, a)| sym(n, *a, 16)));
-        Ok(UserObject {
-            symbols,
-            relocatable: true,
-            segments: vec![(0, 0, 0x2000), (0x2df0, 0x3df0, 0x300)],
-        })
+        match path {
+            "/bin/fixture" => Ok(UserObject {
+                symbols,
+                relocatable: true,
+                segments: vec![(0, 0, 0x2000), (0x2df0, 0x3df0, 0x300)],
+            }),
+            "/bin/static" => Ok(UserObject {
+                symbols,
+                relocatable: false,
+                segments: vec![(0, 0x400000, 0x2000)],
+            }),
+            "/bin/nosegments" => Ok(UserObject {
+                symbols,
+                relocatable: true,
+                segments: Vec::new(),
+            }),
+            _ => Err(format!("cannot read the symbols of {path}: not an ELF file")),
+        }
     }
     fn kprobes_supported(&self) -> bool {
-        EmptyCatalog.kprobes_supported()
+        self.kprobes
     }
     fn kprobe_multi_supported(&self) -> bool {
-        EmptyCatalog.kprobe_multi_supported()
+        true
     }
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
-        EmptyCatalog.function_signature(name)
+        let arg = |n: &str, t: Type| (n.to_string(), t);
+        let ptr = |t: Type| Type::Pointer {
+            to: Box::new(t),
+            space: AddrSpace::Kernel,
+        };
+        let int8 = Type::Int {
+            bits: 8,
+            signed: true,
+        };
+        match name {
+            "vfs_read" | "vfs_write" => Some((
+                vec![
+                    arg("file", record_ptr("struct file")),
+                    arg("buf", ptr(int8)),
+                    arg("count", U64),
+                    arg("pos", ptr(I64)),
+                ],
+                I64,
+            )),
+            _ => None,
+        }
     }
 }
 
@@ -92,24 +350,82 @@ fn name_of(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
+/// The catalog and options a fixture asks for in its `// options:` line.
+fn setup(src: &str) -> (Fixture, Options) {
+    let mut catalog = Fixture { kprobes: true };
+    let mut opts = Options::default();
+    let words = src
+        .lines()
+        .take_while(|l| l.starts_with("//"))
+        .filter_map(|l| l.strip_prefix("// options:"))
+        .flat_map(str::split_whitespace);
+    for word in words {
+        match word.split_once('=') {
+            None if word == "unsafe" => opts.allow_unsafe = true,
+            None if word == "load-only" => opts.load_only = true,
+            None if word == "no-kprobes" => catalog.kprobes = false,
+            Some(("cpid", n)) => opts.cpid = Some(n.parse().expect("cpid=N")),
+            Some(("param", p)) => opts.params.push(p.to_string()),
+            _ => panic!("unknown fixture option `{word}`"),
+        }
+    }
+    (catalog, opts)
+}
+
+/// Parses and checks a fixture, insisting that it parses cleanly.
+fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
+    let src = std::fs::read_to_string(path).expect("fixture is readable");
+    let (script, parse_diags) = lang::parse(&src);
+    assert!(
+        parse_diags.is_empty(),
+        "{} does not parse:\n{}",
+        path.display(),
+        render(&name_of(path), &src, &parse_diags, false)
+    );
+    let (catalog, opts) = setup(&src);
+    let checked = check(&script, &catalog, &opts);
+    (src, checked)
+}
+
 #[test]
 fn check_error_fixtures() {
     insta::glob!("fixtures/check_errors/*.bt", |path| {
-        let src = std::fs::read_to_string(path).expect("fixture is readable");
-        let (script, parse_diags) = lang::parse(&src);
-        assert!(
-            parse_diags.is_empty(),
-            "{} does not parse:\n{}",
-            path.display(),
-            render(&name_of(path), &src, &parse_diags, false)
-        );
-        let checked = check(&script, &Fixture, &Options::default());
+        let (src, checked) = check_fixture(path);
         assert!(
             checked.diagnostics.iter().any(|d| d.is_error()),
             "{} checked without errors",
             path.display()
         );
         insta::assert_snapshot!(render(&name_of(path), &src, &checked.diagnostics, false));
+    });
+}
+
+#[test]
+fn check_warning_fixtures() {
+    insta::glob!("fixtures/check_warnings/*.bt", |path| {
+        let (src, checked) = check_fixture(path);
+        let rendered = render(&name_of(path), &src, &checked.diagnostics, false);
+        assert!(
+            !checked.diagnostics.is_empty() && checked.script.is_some(),
+            "{} should check with warnings only:\n{rendered}",
+            path.display()
+        );
+        insta::assert_snapshot!(rendered);
+    });
+}
+
+#[test]
+fn check_ok_fixtures() {
+    insta::glob!("fixtures/check_ok/*.bt", |path| {
+        let (src, checked) = check_fixture(path);
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{} has diagnostics:\n{}",
+            path.display(),
+            render(&name_of(path), &src, &checked.diagnostics, false)
+        );
+        let script = checked.script.expect("a script without diagnostics is checked");
+        insta::assert_yaml_snapshot!(script);
     });
 }
 
@@ -129,7 +445,7 @@ fn map_loops_len_and_uaddr_check() {
     "#;
     let (script, parse_diags) = lang::parse(src);
     assert!(parse_diags.is_empty(), "{parse_diags:?}");
-    let checked = check(&script, &Fixture, &Options::default());
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
     assert!(
         checked.diagnostics.is_empty(),
         "{}",
@@ -161,3 +477,4 @@ fn map_loops_len_and_uaddr_check() {
         "{kv:?}"
     );
 }
+
