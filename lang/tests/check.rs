@@ -1,8 +1,9 @@
 //! Checker tests over fixture files, the way `parse.rs` tests the parser:
 //!
-//! - every `fixtures/check_errors/*.bt` parses cleanly but fails semantic analysis, and its
-//!   rendered diagnostics are snapshotted (one fixture per diagnostic the checker can emit);
-//! - every `fixtures/check_warnings/*.bt` checks with warnings only, also snapshotted;
+//! - every `fixtures/check_errors/*.bt` parses cleanly but fails semantic analysis with
+//!   exactly one error, rendered and snapshotted (one fixture per diagnostic the checker can
+//!   emit, named after what it exercises);
+//! - every `fixtures/check_warnings/*.bt` checks with exactly one warning, also snapshotted;
 //! - every `fixtures/check_ok/*.bt` checks without any diagnostic, and its HIR is snapshotted.
 //!
 //! Kernel and binary facts come from a small fixture catalog ([`Fixture`]), so these run
@@ -391,12 +392,15 @@ fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
 fn check_error_fixtures() {
     insta::glob!("fixtures/check_errors/*.bt", |path| {
         let (src, checked) = check_fixture(path);
+        let rendered = render(&name_of(path), &src, &checked.diagnostics, false);
+        // One diagnostic per fixture: a second one is either a cascade from the first or a
+        // mistake in the fixture, and either would hide which site the fixture is about.
         assert!(
-            checked.diagnostics.iter().any(|d| d.is_error()),
-            "{} checked without errors",
+            checked.diagnostics.len() == 1 && checked.diagnostics[0].is_error(),
+            "{} should fail with exactly one error:\n{rendered}",
             path.display()
         );
-        insta::assert_snapshot!(render(&name_of(path), &src, &checked.diagnostics, false));
+        insta::assert_snapshot!(rendered);
     });
 }
 
@@ -406,8 +410,8 @@ fn check_warning_fixtures() {
         let (src, checked) = check_fixture(path);
         let rendered = render(&name_of(path), &src, &checked.diagnostics, false);
         assert!(
-            !checked.diagnostics.is_empty() && checked.script.is_some(),
-            "{} should check with warnings only:\n{rendered}",
+            checked.diagnostics.len() == 1 && checked.script.is_some(),
+            "{} should check with exactly one warning:\n{rendered}",
             path.display()
         );
         insta::assert_snapshot!(rendered);
