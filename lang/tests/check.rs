@@ -37,7 +37,8 @@ use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 ///   `sched:sched_switch`, `sched:sched_process_exec` (with a `__data_loc` string), and
 ///   `broken:no_format`, whose format cannot be read;
 /// - kernel functions `vfs_read`, `vfs_write`, `vfs_open`, `do_sys_openat2`, `tcp_sendmsg`,
-///   with BTF signatures for `vfs_read` and `vfs_write` only;
+///   with BTF signatures for `vfs_read` and `vfs_write` only, and `security_file_open`,
+///   which only exists renamed by the compiler (`security_file_open.isra.0`);
 /// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
 /// - BTF records `struct task_struct` and `struct file`, constants `TASK_RUNNING` and
 ///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
@@ -61,12 +62,13 @@ const TRACEPOINTS: [(&str, &str); 5] = [
     ("broken", "no_format"),
 ];
 
-const KERNEL_FUNCTIONS: [&str; 5] = [
+const KERNEL_FUNCTIONS: [&str; 6] = [
     "vfs_read",
     "vfs_write",
     "vfs_open",
     "do_sys_openat2",
     "tcp_sendmsg",
+    "security_file_open.isra.0",
 ];
 
 const RAW_TRACEPOINTS: [&str; 3] = ["sched_switch", "sys_enter", "sys_exit"];
@@ -170,9 +172,12 @@ impl Catalog for Fixture {
         })
     }
     fn kernel_functions(&self, _module: Option<&str>, pattern: &str) -> Vec<String> {
+        // A plain name also finds the copy the compiler renamed (`name.isra.0`), as kallsyms
+        // lookups do.
+        let renamed = format!("{pattern}.*");
         KERNEL_FUNCTIONS
             .iter()
-            .filter(|f| glob(pattern, f))
+            .filter(|f| glob(pattern, f) || glob(&renamed, f))
             .map(|f| f.to_string())
             .collect()
     }
@@ -311,7 +316,9 @@ impl Catalog for Fixture {
                 relocatable: true,
                 segments: Vec::new(),
             }),
-            _ => Err(format!("cannot read the symbols of {path}: not an ELF file")),
+            _ => Err(format!(
+                "cannot read the symbols of {path}: not an ELF file"
+            )),
         }
     }
     fn kprobes_supported(&self) -> bool {
@@ -428,7 +435,9 @@ fn check_ok_fixtures() {
             path.display(),
             render(&name_of(path), &src, &checked.diagnostics, false)
         );
-        let script = checked.script.expect("a script without diagnostics is checked");
+        let script = checked
+            .script
+            .expect("a script without diagnostics is checked");
         insta::assert_yaml_snapshot!(script);
     });
 }
@@ -482,3 +491,29 @@ fn map_loops_len_and_uaddr_check() {
     );
 }
 
+/// A kprobe on a function the compiler renamed attaches to the renamed copy and says so in a
+/// note (for stderr), not in a diagnostic.
+#[test]
+fn renamed_kernel_function_is_noted() {
+    let src = "kprobe:security_file_open { @opens = count(); }";
+    let (script, parse_diags) = lang::parse(src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+    assert!(
+        checked.diagnostics.is_empty(),
+        "{}",
+        render("input", src, &checked.diagnostics, false)
+    );
+    assert_eq!(
+        checked.notes,
+        vec![
+            "kprobe:security_file_open: attaching to `security_file_open.isra.0` (the compiler renamed security_file_open)"
+                .to_string()
+        ]
+    );
+    let script = checked.script.expect("a checked script");
+    assert_eq!(
+        script.probe_names,
+        vec!["kprobe:security_file_open.isra.0".to_string()]
+    );
+}
