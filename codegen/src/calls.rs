@@ -6,7 +6,7 @@
 
 use crate::context;
 use crate::helpers::Helper;
-use crate::lower::{Lowerer, Val};
+use crate::ir::{Lowerer, Val, Walk};
 use crate::CodegenError;
 use inkwell::values::IntValue;
 use inkwell::IntPredicate;

@@ -2,7 +2,7 @@
 //! `args.x`, `func`, `comm`, `pid`… are read for each kind of probe context.
 
 use crate::helpers::{self, Helper};
-use crate::lower::{Lowerer, Val, STATE_START_NS};
+use crate::ir::{Lowerer, Val, STATE_START_NS};
 use crate::CodegenError;
 use inkwell::values::IntValue;
 use lang::hir::Context;

@@ -9,9 +9,11 @@ mod context;
 mod debug;
 mod helpers;
 mod hist;
+mod ir;
 mod llvm;
 mod lower;
 mod maps;
+mod records;
 mod strings;
 
 use inkwell::context::Context;
@@ -179,7 +181,7 @@ pub fn compile(
         kind: MapKind::PerCpuArray,
         max_entries: 1,
         key_size: Some(4),
-        value_size: Some(lower::SCRATCH_BYTES),
+        value_size: Some(ir::SCRATCH_BYTES),
     });
     let user_maps = script
         .maps
@@ -194,7 +196,7 @@ pub fn compile(
             })
         })
         .collect();
-    let globals = lower::Globals {
+    let globals = ir::Globals {
         events,
         lost,
         map_full,
@@ -202,7 +204,7 @@ pub fn compile(
         stacks,
         scratch,
         maps: user_maps,
-        helper_errors: opts.helper_warnings.then(|| lower::HelperErrors {
+        helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
             file_name: opts.file_name.to_string(),
             source: opts.source.to_string(),
             first_id: script.events.len() as u32,
@@ -221,7 +223,7 @@ pub fn compile(
         let func = declare_program(&context, &module, probe)?;
         let locator =
             debug::Locator::new(&context, &debug, &lines, func, &["ctx"], false, probe.span);
-        lower::Lowerer::new(&context, &module, func, &globals, script, probe, locator)
+        ir::Lowerer::new(&context, &module, func, &globals, script, probe, locator)
             .lower_probe()?;
         programs.push(Program {
             name: probe.name.clone(),
