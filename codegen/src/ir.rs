@@ -47,11 +47,10 @@ pub struct Globals<'ctx> {
     pub helper_errors: Option<HelperErrors>,
 }
 
-/// `-k`: each checked helper call gets an event of its own (after the checker's events), so
-/// user space can say which script text failed.
+/// `-k`: each checked helper call gets an event of its own (after the checker's events)
+/// carrying the span of the script text that made it, so user space can say which text
+/// failed.
 pub struct HelperErrors {
-    pub file_name: String,
-    pub source: String,
     /// The id of the first of these events: the checker's events come first.
     pub first_id: u32,
     pub events: std::cell::RefCell<Vec<Event>>,
@@ -60,36 +59,14 @@ pub struct HelperErrors {
 impl HelperErrors {
     /// Registers a failure site of `helper` at `span`; returns its event id.
     pub(crate) fn site(&self, helper: &str, span: Span) -> hir::EventId {
-        let (location, context) = bpftrace_location(&self.file_name, &self.source, span);
         let mut events = self.events.borrow_mut();
         events.push(Event::HelperError {
             helper: helper.to_string(),
-            location,
-            context,
+            start: span.start,
+            end: span.end,
         });
         self.first_id + events.len() as u32 - 1
     }
-}
-
-/// `file:line:col-endcol` and the line with `~` under the text, as bpftrace prints warnings
-/// (columns are 1-based bytes, the end one past the last character).
-fn bpftrace_location(file: &str, source: &str, span: Span) -> (String, String) {
-    let start = span.start.min(source.len());
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..]
-        .find('\n')
-        .map_or(source.len(), |i| start + i);
-    let line_no = source[..start].matches('\n').count() + 1;
-    let end = span.end.clamp(start + 1, line_end.max(start + 1));
-    let col = start - line_start + 1;
-    let location = format!("{file}:{line_no}:{col}-{}", col + (end - start));
-    let context = format!(
-        "{}\n{}{}",
-        &source[line_start..line_end],
-        " ".repeat(start - line_start),
-        "~".repeat(end - start)
-    );
-    (location, context)
 }
 
 /// Index of the start time (for `elapsed`) in the internal state array.

@@ -27,7 +27,7 @@ use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
 use stdlib::manifest::{
-    Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
+    Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
     STACKS_MAP, STATE_MAP,
 };
 
@@ -78,7 +78,8 @@ pub struct Options<'a> {
     pub file_name: &'a str,
     /// The script's text, which the spans of the HIR index (for line numbers).
     pub source: &'a str,
-    /// `-k`: report failed reads of memory as warnings.
+    /// `-k`: report failed reads of memory as warnings (the manifest then carries the
+    /// script, which user space renders them against).
     pub helper_warnings: bool,
 }
 
@@ -205,8 +206,6 @@ pub fn compile(
         scratch,
         maps: user_maps,
         helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
-            file_name: opts.file_name.to_string(),
-            source: opts.source.to_string(),
             first_id: script.events.len() as u32,
             events: Default::default(),
         }),
@@ -217,7 +216,7 @@ pub fn compile(
     lic.set_initializer(&license);
     lic.set_section(Some("license"));
 
-    let lines = debug::Lines::new(opts.source);
+    let lines = lang::diag::Lines::new(opts.source);
     let mut programs = Vec::new();
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;
@@ -262,6 +261,10 @@ pub fn compile(
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,
+        source: opts.helper_warnings.then(|| Source {
+            name: opts.file_name.to_string(),
+            text: opts.source.to_string(),
+        }),
     };
     Ok((
         CompiledScript {
