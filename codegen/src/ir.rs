@@ -23,6 +23,7 @@ use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntVal
 use inkwell::{AddressSpace, IntPredicate};
 use lang::ast::Span;
 use lang::hir::{self, Expr, Stmt};
+use stdlib::abi;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::{Aggregation, Type};
 
@@ -68,9 +69,6 @@ impl HelperErrors {
         self.first_id + events.len() as u32 - 1
     }
 }
-
-/// Index of the start time (for `elapsed`) in the internal state array.
-pub const STATE_START_NS: u64 = 0;
 
 /// The BPF function being built and what lowering it needs to know.
 pub struct Lowerer<'a, 'ctx> {
@@ -589,6 +587,40 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The dynamic-offset variant of [`Self::offset`], for data_loc strings.
     pub fn offset_by(&self, ptr: PointerValue<'ctx>, off: IntValue<'ctx>) -> R<PointerValue<'ctx>> {
         self.offset_dyn(ptr, off)
+    }
+
+    /// A `usym` payload ([`abi::usym`]) of user address `addr` in the current process.
+    pub fn usym_payload(&self, addr: IntValue<'ctx>) -> R<PointerValue<'ctx>> {
+        use abi::usym;
+        self.pid_payload(addr, usym::SIZE, usym::ADDR, usym::PID, "usym")
+    }
+
+    /// A `ustack` payload ([`abi::stack`]) of stack id `id` of the current process.
+    pub fn ustack_payload(&self, id: IntValue<'ctx>) -> R<PointerValue<'ctx>> {
+        use abi::stack;
+        self.pid_payload(id, stack::USTACK_SIZE, stack::ID, stack::PID, "ustack")
+    }
+
+    /// `v` and the pid of the current process in a fresh slot of `size` bytes, at offsets
+    /// `v_at` and `pid_at`: what user space needs to read `v` in that process.
+    fn pid_payload(
+        &self,
+        v: IntValue<'ctx>,
+        size: u32,
+        v_at: u32,
+        pid_at: u32,
+        name: &str,
+    ) -> R<PointerValue<'ctx>> {
+        let slot = self.alloca(size, name)?;
+        let at = self.offset(slot, u64::from(v_at))?;
+        self.builder.build_store(at, v)?;
+        let pid_tgid = self.helper(Helper::GetCurrentPidTgid, &[])?;
+        let pid = self
+            .builder
+            .build_right_shift(pid_tgid, self.const_u64(32), false, "pid")?;
+        let at = self.offset(slot, u64::from(pid_at))?;
+        self.builder.build_store(at, pid)?;
+        Ok(slot)
     }
 
     /// Stack-trace map (for kstack/ustack).

@@ -26,6 +26,7 @@ use inkwell::targets::{
 use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
+use stdlib::abi;
 use stdlib::manifest::{
     Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
     STACKS_MAP, STATE_MAP,
@@ -166,7 +167,7 @@ pub fn compile(
     let state = declare(MapDef {
         name: STATE_MAP,
         kind: MapKind::Array,
-        max_entries: 4,
+        max_entries: abi::state::SLOTS,
         key_size: Some(4),
         value_size: Some(8),
     });
@@ -175,7 +176,7 @@ pub fn compile(
         kind: MapKind::StackTrace,
         max_entries: 4096,
         key_size: Some(4),
-        value_size: Some(8 * 127),
+        value_size: Some(abi::stack::MAP_VALUE_BYTES),
     });
     let scratch = declare(MapDef {
         name: SCRATCH_MAP,

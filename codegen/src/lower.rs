@@ -11,6 +11,7 @@ use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
+use stdlib::abi::record;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
@@ -420,7 +421,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         self.with_record(event, size, |this, rec| {
             for ((v, ty), off) in vals.into_iter().zip(&arg_types).zip(offsets) {
-                let at = this.offset(rec, 8 + u64::from(off))?;
+                let at = this.offset(rec, u64::from(record::HEADER + off))?;
                 if !is_register(ty) {
                     this.memset(at, ty.size())?;
                 }
@@ -454,7 +455,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let slot = self.alloca(8, "argp")?;
         self.with_record(event, payload, |this, rec| {
-            let data = this.offset(rec, 8)?;
+            let data = this.offset(rec, u64::from(record::HEADER))?;
             // Ring buffer memory is not zeroed: an empty first byte marks each unused item.
             // (Zeroing the whole payload would be a memset too large for BPF to inline.)
             for i in 0..max_items {

@@ -9,6 +9,7 @@ use crate::CodegenError;
 use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use lang::hir;
+use stdlib::abi::record;
 use stdlib::manifest::Event;
 use stdlib::types::{AddrSpace, Type};
 
@@ -62,7 +63,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .build_conditional_branch(failed, report, go_on)?;
         self.builder.position_at_end(report);
         self.with_record(event, 8, |l, rec| {
-            let at = l.offset(rec, 8)?;
+            let at = l.offset(rec, u64::from(record::HEADER))?;
             l.builder.build_store(at, ret)?;
             Ok(())
         })?;
@@ -71,7 +72,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(ret)
     }
 
-    /// Reserves a ring buffer record of 8 + `payload` bytes, stores the event id, lets
+    /// Reserves a ring buffer record of [`record::HEADER`] + `payload` bytes, stores the event id, lets
     /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
     /// counter is incremented instead, so user space can report the loss.
     pub(crate) fn with_record(
@@ -81,7 +82,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         write: impl FnOnce(&mut Self, PointerValue<'ctx>) -> R<()>,
     ) -> R<()> {
         let rb = self.global_ptr(self.globals.events);
-        let total = self.const_u64(8 + u64::from(payload));
+        let total = self.const_u64(u64::from(record::HEADER + payload));
         let rec_ptr = self.helper_ptr(
             Helper::RingbufReserve,
             &[rb.into(), total.into(), self.const_u64(0).into()],

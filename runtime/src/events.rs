@@ -182,8 +182,9 @@ impl EventSink {
         if self.gated {
             return Flow::Exit;
         }
+        let header = stdlib::abi::record::HEADER as usize;
         let Some(id) = bytes
-            .get(..8)
+            .get(..header)
             .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
         else {
             return Flow::Continue;
@@ -191,7 +192,7 @@ impl EventSink {
         let Some(ev) = self.events.get(id as usize).cloned() else {
             return Flow::Continue;
         };
-        let payload = &bytes[8..];
+        let payload = &bytes[header..];
         let args = self.args(&ev, payload);
         let json = self.format == OutputFormat::Json;
         match &ev {

@@ -6,6 +6,7 @@ use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Provider, Span, UnaryOp};
 use crate::diag::Diagnostic;
 use crate::hir::{self, Context, Expr, ExprKind as H, Unary};
+use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Builtin, Function};
 use stdlib::types::{AddrSpace, Aggregation, StackMode, Type, I64, U64};
 
@@ -664,12 +665,12 @@ impl Checker<'_> {
                 Builtin::Kstack => Type::Stack {
                     user: false,
                     mode: StackMode::Bpftrace,
-                    limit: 127,
+                    limit: MAX_DEPTH,
                 },
                 Builtin::Ustack => Type::Stack {
                     user: true,
                     mode: StackMode::Bpftrace,
-                    limit: 127,
+                    limit: MAX_DEPTH,
                 },
                 Builtin::Curtask => match self.lookup_record("struct task_struct") {
                     Some(r) => Type::Pointer {
@@ -1385,15 +1386,22 @@ impl Checker<'_> {
                     return poisoned(span);
                 }
                 let mut mode = StackMode::Bpftrace;
-                let mut limit = 127u32;
+                let mut limit = MAX_DEPTH;
                 for a in args {
                     match &a.kind {
                         A::Ident(m) if m == "perf" => mode = StackMode::Perf,
                         A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
                         A::Ident(m) if m == "raw" => mode = StackMode::Raw,
-                        A::Int(n) if *n >= 1 && *n <= 1024 => limit = *n as u32,
+                        A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
+                        A::Int(n) if *n > u64::from(MAX_DEPTH) => {
+                            // The stack-trace map holds no more frames than this.
+                            let d = self
+                                .error(format!("a stack has at most {MAX_DEPTH} frames"), a.span);
+                            d.label = format!("{n} frames asked for");
+                            return poisoned(span);
+                        }
                         _ => {
-                            self.error("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..1024)", a.span);
+                            self.error(format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{MAX_DEPTH})"), a.span);
                             return poisoned(span);
                         }
                     }
