@@ -6,6 +6,7 @@ use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Provider, Span, UnaryOp};
 use crate::diag::Diagnostic;
 use crate::hir::{self, Context, Expr, ExprKind as H, Unary};
+use crate::parse::literal::parse_int;
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Builtin, Function};
 use stdlib::types::{AddrSpace, Aggregation, StackMode, Type, I64, U64};
@@ -39,8 +40,8 @@ impl Checker<'_> {
                 .opts
                 .params
                 .get(*n as usize - 1)
-                .and_then(|p| p.parse().ok()),
-            A::Ident(name) => self.defines.get(name).and_then(|v| parse_define_int(v)),
+                .and_then(|p| parse_int(p)),
+            A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
             _ => None,
         }
     }
@@ -132,7 +133,7 @@ impl Checker<'_> {
             },
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
-                Some(p) => match parse_define_int(p) {
+                Some(p) => match parse_int(p) {
                     Some(v) => mk(H::Int(v), I64, span),
                     None => mk(
                         H::Str(p.as_bytes().to_vec()),
@@ -719,7 +720,7 @@ impl Checker<'_> {
             return mk(H::Builtin(b), ty, span);
         }
         if let Some(v) = self.defines.get(name).cloned() {
-            if let Some(i) = parse_define_int(&v) {
+            if let Some(i) = parse_int(&v) {
                 return mk(H::Int(i), I64, span);
             }
             if let Some(s) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
@@ -1689,28 +1690,6 @@ fn arith_type(a: &Type, b: &Type) -> Type {
     } else {
         U64
     }
-}
-
-/// Parses a `#define` value or positional parameter as an integer (decimal, hex, octal).
-pub(super) fn parse_define_int(v: &str) -> Option<i64> {
-    let v = v
-        .trim()
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .trim();
-    let (neg, v) = match v.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, v),
-    };
-    let v = v.trim_end_matches(['u', 'U', 'l', 'L']);
-    let n = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
-    } else if v.len() > 1 && v.starts_with('0') && v.bytes().all(|b| b.is_ascii_digit()) {
-        i64::from_str_radix(&v[1..], 8).ok()?
-    } else {
-        v.parse().ok()?
-    };
-    Some(if neg { -n } else { n })
 }
 
 fn signal_number(name: &str) -> Option<i64> {
