@@ -9,7 +9,7 @@
 use crate::context;
 use crate::debug::Locator;
 use crate::helpers::Helper;
-use crate::lower::{Callback, Lowerer};
+use crate::ir::{Callback, Lowerer, Walk};
 use crate::CodegenError;
 use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::module::Linkage;

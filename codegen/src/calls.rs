@@ -6,11 +6,12 @@
 
 use crate::context;
 use crate::helpers::Helper;
-use crate::lower::{Lowerer, Val};
+use crate::ir::{Lowerer, Val, Walk};
 use crate::CodegenError;
 use inkwell::values::IntValue;
 use inkwell::IntPredicate;
 use lang::hir::{Expr, ExprKind};
+use stdlib::abi::{self, inet};
 use stdlib::builtins::Function;
 use stdlib::types::{AddrSpace, Type};
 
@@ -202,15 +203,7 @@ pub fn call<'ctx>(
         | Function::CgroupPath => Ok(Val::Int(l.int(arg(0)?)?)),
         Function::Usym => {
             let addr = l.int(arg(0)?)?;
-            let slot = l.alloca(16, "usym")?;
-            l.builder.build_store(slot, addr)?;
-            let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
-            let pid = l
-                .builder
-                .build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
-            let at = l.offset(slot, 8)?;
-            l.builder.build_store(at, pid)?;
-            Ok(Val::Mem(slot))
+            Ok(Val::Mem(l.usym_payload(addr)?))
         }
         Function::Strftime => {
             // (format index, boot-relative ns): the checker puts the format index first.
@@ -333,18 +326,18 @@ fn ntop<'ctx>(l: &mut Lowerer<'_, 'ctx>, args: &[Expr]) -> R<Val<'ctx>> {
             ))
         }
     };
-    let slot = l.alloca(24, "inet")?;
+    let slot = l.alloca(inet::SIZE, "inet")?;
     l.builder.build_memset(
         slot,
         8,
         l.ctx.i8_type().const_zero(),
-        i64t.const_int(24, false),
+        i64t.const_int(inet::SIZE.into(), false),
     )?;
-    let data = l.offset(slot, 8)?;
+    let data = l.offset(slot, inet::ADDR.into())?;
     let addr_size = addr.ty.size();
     let family = match af {
         Some(af) => l.int(af)?,
-        None => i64t.const_int(if addr_size == 16 { 10 } else { 2 }, false),
+        None => i64t.const_int(abi::inet_family(addr_size), false),
     };
     l.builder.build_store(slot, family)?;
     match &addr.ty {
@@ -355,7 +348,7 @@ fn ntop<'ctx>(l: &mut Lowerer<'_, 'ctx>, args: &[Expr]) -> R<Val<'ctx>> {
                 1,
                 m,
                 1,
-                i64t.const_int(u64::from(addr_size.min(16)), false),
+                i64t.const_int(u64::from(addr_size.min(inet::ADDR_LEN)), false),
             )?;
         }
         _ => {

@@ -2,10 +2,11 @@
 //! `args.x`, `func`, `comm`, `pid`… are read for each kind of probe context.
 
 use crate::helpers::{self, Helper};
-use crate::lower::{Lowerer, Val, STATE_START_NS};
+use crate::ir::{Lowerer, Val};
 use crate::CodegenError;
 use inkwell::values::IntValue;
 use lang::hir::Context;
+use stdlib::abi;
 use stdlib::builtins::Builtin;
 use stdlib::manifest::{Attach, UsdtArg};
 use stdlib::types::{AddrSpace, Type, U64};
@@ -77,8 +78,12 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Elapsed => {
             let now = l.helper(Helper::KtimeGetNs, &[])?;
             let key = l.alloca(8, "k")?;
-            l.builder
-                .build_store(key, l.ctx.i32_type().const_int(STATE_START_NS, false))?;
+            l.builder.build_store(
+                key,
+                l.ctx
+                    .i32_type()
+                    .const_int(abi::state::START_NS.into(), false),
+            )?;
             let p = l.helper_ptr(Helper::MapLookupElem, &[l.state().into(), key.into()], "st")?;
             let out = l.alloca(8, "start")?;
             l.builder.build_store(out, i64t.const_zero())?;
@@ -123,20 +128,14 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
                 ip
             } else {
                 // A user function is symbolized in its process: keep (address, pid).
-                let slot = l.alloca(16, "usym")?;
-                l.builder.build_store(slot, ip)?;
-                let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
-                let pid = l.builder.build_right_shift(pid, shift32, false, "pid")?;
-                let at = l.offset(slot, 8)?;
-                l.builder.build_store(at, pid)?;
-                return Ok(Val::Mem(slot));
+                return Ok(Val::Mem(l.usym_payload(ip)?));
             }
         }
         Builtin::Username => {
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
             l.builder.build_and(v, mask32, "uid")?
         }
-        Builtin::Kstack | Builtin::Ustack => return stack(l, matches!(b, Builtin::Ustack), ty),
+        Builtin::Kstack | Builtin::Ustack => return stack(l, matches!(b, Builtin::Ustack)),
         Builtin::Arg(n) => match l.probe.context {
             Context::PtRegs if matches!(l.probe.attach, Attach::Usdt { .. }) => usdt_arg(l, n)?,
             Context::PtRegs => match ARG_REGS.get(usize::from(n)) {
@@ -265,7 +264,7 @@ fn user_context(l: &Lowerer<'_, '_>) -> bool {
 }
 
 /// `kstack`/`ustack`: a stack id from the stack-trace map (plus the pid for user stacks).
-fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool, ty: &Type) -> R<Val<'ctx>> {
+fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
     let ctx = ctx_ptr(l)?;
     let flags = helpers::BPF_F_REUSE_STACKID | if user { helpers::BPF_F_USER_STACK } else { 0 };
     let i64t = l.ctx.i64_type();
@@ -280,15 +279,7 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool, ty: &Type) -> R<Val<'ctx>>
     if !user {
         return Ok(Val::Int(id));
     }
-    let slot = l.alloca(ty.size(), "ustack")?;
-    l.builder.build_store(slot, id)?;
-    let pid = l.helper(Helper::GetCurrentPidTgid, &[])?;
-    let pid = l
-        .builder
-        .build_right_shift(pid, i64t.const_int(32, false), false, "pid")?;
-    let at = l.offset(slot, 8)?;
-    l.builder.build_store(at, pid)?;
-    Ok(Val::Mem(slot))
+    Ok(Val::Mem(l.ustack_payload(id)?))
 }
 
 /// A tracepoint `args` field: plain fields are read from the context; `__data_loc` fields

@@ -10,41 +10,24 @@ use inkwell::context::Context;
 use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DILocation, DIScope, DIType};
 use inkwell::values::FunctionValue;
 use lang::ast::Span;
+use lang::diag::Lines;
 
 /// BTF packs a location as `line << 10 | column` in 32 bits.
 const MAX_COLUMN: usize = (1 << 10) - 1;
 const MAX_LINE: usize = (1 << 22) - 1;
 
-/// Where the script's lines start, to turn span offsets into lines and columns.
-pub struct Lines {
-    /// Byte offset of the first byte of each line; `starts[0]` is 0.
-    starts: Vec<usize>,
-}
-
-impl Lines {
-    pub fn new(source: &str) -> Lines {
-        let starts = std::iter::once(0)
-            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
-        Lines { starts }
-    }
-
-    /// The 1-based line and column (in bytes) of a byte offset. Both are clamped to what BTF
-    /// can hold, so a very long line cannot spill its column into the line number.
-    pub fn line_col(&self, offset: usize) -> (u32, u32) {
-        // At least 1, because starts[0] = 0 <= offset.
-        let line = self.starts.partition_point(|s| *s <= offset).max(1);
-        let start = self.starts.get(line - 1).copied().unwrap_or(0);
-        let col = offset.saturating_sub(start) + 1;
-        (line.min(MAX_LINE) as u32, col.min(MAX_COLUMN) as u32)
-    }
+/// The 1-based line and column (in bytes) of a byte offset, clamped to what BTF can hold so
+/// a very long line cannot spill its column into the line number.
+fn btf_line_col(lines: &Lines, offset: usize) -> (u32, u32) {
+    let (line, col) = lines.line_col(offset);
+    (line.min(MAX_LINE) as u32, col.min(MAX_COLUMN) as u32)
 }
 
 /// Gives the instructions of one probe function their script locations.
 pub struct Locator<'a, 'ctx> {
     context: &'ctx Context,
     debug: &'a DebugTypes<'ctx>,
-    lines: &'a Lines,
+    lines: &'a Lines<'a>,
     scope: DIScope<'ctx>,
 }
 
@@ -57,13 +40,13 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
     pub fn new(
         context: &'ctx Context,
         debug: &'a DebugTypes<'ctx>,
-        lines: &'a Lines,
+        lines: &'a Lines<'a>,
         func: FunctionValue<'ctx>,
         params: &[&str],
         local: bool,
         span: Span,
     ) -> Locator<'a, 'ctx> {
-        let (line, _) = lines.line_col(span.start);
+        let (line, _) = btf_line_col(lines, span.start);
         let param_types: Vec<DIType<'ctx>> = func
             .get_type()
             .get_param_types()
@@ -141,7 +124,7 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
 
     /// The location of the script text starting at `span`.
     pub fn at(&self, span: Span) -> DILocation<'ctx> {
-        let (line, col) = self.lines.line_col(span.start);
+        let (line, col) = btf_line_col(self.lines, span.start);
         self.debug
             .dib
             .create_debug_location(self.context, line, col, self.scope, None)
@@ -150,18 +133,13 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
 
 #[cfg(test)]
 mod tests {
-    use super::Lines;
+    use super::{btf_line_col, Lines};
 
     #[test]
-    fn offsets_become_lines_and_columns() {
-        let lines = Lines::new("BEGIN {\n  $x = 1;\n\n  exit();\n}");
-        assert_eq!(lines.line_col(0), (1, 1));
-        assert_eq!(lines.line_col(10), (2, 3));
-        assert_eq!(lines.line_col(18), (3, 1));
-        assert_eq!(lines.line_col(21), (4, 3));
-        // Past the end (an empty or shorter source): the last line, never a panic.
-        assert_eq!(Lines::new("").line_col(5), (1, 6));
+    fn columns_and_lines_fit_btf() {
+        let lines = Lines::new("BEGIN {\n  $x = 1;\n}");
+        assert_eq!(btf_line_col(&lines, 10), (2, 3));
         let long = format!("{}x", " ".repeat(5000));
-        assert_eq!(Lines::new(&long).line_col(5000), (1, 1023));
+        assert_eq!(btf_line_col(&Lines::new(&long), 5000), (1, 1023));
     }
 }

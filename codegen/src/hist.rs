@@ -2,7 +2,7 @@
 //! `stdlib::output::lhist_bucket` exactly (see their docs for the layout), which user space
 //! uses to label the buckets.
 
-use crate::lower::Lowerer;
+use crate::ir::Lowerer;
 use crate::CodegenError;
 use inkwell::values::IntValue;
 use inkwell::IntPredicate;

@@ -9,9 +9,11 @@ mod context;
 mod debug;
 mod helpers;
 mod hist;
+mod ir;
 mod llvm;
 mod lower;
 mod maps;
+mod records;
 mod strings;
 
 use inkwell::context::Context;
@@ -24,8 +26,9 @@ use inkwell::targets::{
 use inkwell::OptimizationLevel;
 use lang::hir;
 use maps::{DebugTypes, MapDef};
+use stdlib::abi;
 use stdlib::manifest::{
-    Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
+    Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
     STACKS_MAP, STATE_MAP,
 };
 
@@ -76,7 +79,8 @@ pub struct Options<'a> {
     pub file_name: &'a str,
     /// The script's text, which the spans of the HIR index (for line numbers).
     pub source: &'a str,
-    /// `-k`: report failed reads of memory as warnings.
+    /// `-k`: report failed reads of memory as warnings (the manifest then carries the
+    /// script, which user space renders them against).
     pub helper_warnings: bool,
 }
 
@@ -163,7 +167,7 @@ pub fn compile(
     let state = declare(MapDef {
         name: STATE_MAP,
         kind: MapKind::Array,
-        max_entries: 4,
+        max_entries: abi::state::SLOTS,
         key_size: Some(4),
         value_size: Some(8),
     });
@@ -172,14 +176,14 @@ pub fn compile(
         kind: MapKind::StackTrace,
         max_entries: 4096,
         key_size: Some(4),
-        value_size: Some(8 * 127),
+        value_size: Some(abi::stack::MAP_VALUE_BYTES),
     });
     let scratch = declare(MapDef {
         name: SCRATCH_MAP,
         kind: MapKind::PerCpuArray,
         max_entries: 1,
         key_size: Some(4),
-        value_size: Some(lower::SCRATCH_BYTES),
+        value_size: Some(ir::SCRATCH_BYTES),
     });
     let user_maps = script
         .maps
@@ -194,7 +198,7 @@ pub fn compile(
             })
         })
         .collect();
-    let globals = lower::Globals {
+    let globals = ir::Globals {
         events,
         lost,
         map_full,
@@ -202,9 +206,7 @@ pub fn compile(
         stacks,
         scratch,
         maps: user_maps,
-        helper_errors: opts.helper_warnings.then(|| lower::HelperErrors {
-            file_name: opts.file_name.to_string(),
-            source: opts.source.to_string(),
+        helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
             first_id: script.events.len() as u32,
             events: Default::default(),
         }),
@@ -215,13 +217,13 @@ pub fn compile(
     lic.set_initializer(&license);
     lic.set_section(Some("license"));
 
-    let lines = debug::Lines::new(opts.source);
+    let lines = lang::diag::Lines::new(opts.source);
     let mut programs = Vec::new();
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;
         let locator =
             debug::Locator::new(&context, &debug, &lines, func, &["ctx"], false, probe.span);
-        lower::Lowerer::new(&context, &module, func, &globals, script, probe, locator)
+        ir::Lowerer::new(&context, &module, func, &globals, script, probe, locator)
             .lower_probe()?;
         programs.push(Program {
             name: probe.name.clone(),
@@ -260,6 +262,10 @@ pub fn compile(
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,
+        source: opts.helper_warnings.then(|| Source {
+            name: opts.file_name.to_string(),
+            text: opts.source.to_string(),
+        }),
     };
     Ok((
         CompiledScript {

@@ -1,205 +1,64 @@
-//! Lowering of one hir probe into one BPF function (plus the callbacks of its `for` loops,
-//! see `callbacks`): statements, expressions, helper calls, map updates and ring buffer
-//! events. Integers live in i64 registers (as in bpftrace) and
-//! are truncated or extended only when stored to or loaded from memory of a narrower type;
-//! everything bigger than an integer (strings, tuples, records) lives in stack memory and is
-//! passed around as a pointer.
+//! The statement and expression walker: lowers one hir probe into one BPF function (plus the
+//! callbacks of its `for` loops, see `callbacks`) on top of the IR builder in `ir`. It owns
+//! control flow, operators, casts, tuples, map reads and updates, aggregations and the events
+//! statements send; builtins and calls are lowered by `context` and `calls`, which evaluate
+//! their arguments through the [`Walk`] trait this module implements.
 
-use crate::context;
-use crate::debug::Locator;
-use crate::helpers::{self, Helper};
-use crate::CodegenError;
-use inkwell::basic_block::BasicBlock;
-use inkwell::builder::Builder;
-use inkwell::context::Context;
-use inkwell::module::Module;
-use inkwell::types::{BasicMetadataTypeEnum, BasicType, BasicTypeEnum};
-use inkwell::values::{BasicMetadataValueEnum, FunctionValue, GlobalValue, IntValue, PointerValue};
-use inkwell::{AddressSpace, IntPredicate};
-use lang::ast::{BinaryOp, Span};
+use crate::helpers::Helper;
+use crate::ir::{is_register, Lowerer, Val, Walk};
+use crate::{context, CodegenError};
+use inkwell::values::{IntValue, PointerValue};
+use inkwell::IntPredicate;
+use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
+use stdlib::abi::record;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
-/// A lowered expression: an integer in a register, or a pointer to memory holding the value.
-#[derive(Clone, Copy)]
-pub enum Val<'ctx> {
-    Int(IntValue<'ctx>),
-    Mem(PointerValue<'ctx>),
-}
-
-/// The globals a probe function refers to.
-pub struct Globals<'ctx> {
-    pub events: GlobalValue<'ctx>,
-    pub lost: GlobalValue<'ctx>,
-    pub map_full: GlobalValue<'ctx>,
-    pub state: GlobalValue<'ctx>,
-    pub stacks: GlobalValue<'ctx>,
-    /// Per-CPU scratch memory for values too big for the 512-byte stack.
-    pub scratch: GlobalValue<'ctx>,
-    pub maps: Vec<GlobalValue<'ctx>>,
-    /// `-k`: where failed helper calls are reported, if asked.
-    pub helper_errors: Option<HelperErrors>,
-}
-
-/// `-k`: each checked helper call gets an event of its own (after the checker's events), so
-/// user space can say which script text failed.
-pub struct HelperErrors {
-    pub file_name: String,
-    pub source: String,
-    /// The id of the first of these events: the checker's events come first.
-    pub first_id: u32,
-    pub events: std::cell::RefCell<Vec<Event>>,
-}
-
-impl HelperErrors {
-    /// Registers a failure site of `helper` at `span`; returns its event id.
-    fn site(&self, helper: &str, span: Span) -> hir::EventId {
-        let (location, context) = bpftrace_location(&self.file_name, &self.source, span);
-        let mut events = self.events.borrow_mut();
-        events.push(Event::HelperError {
-            helper: helper.to_string(),
-            location,
-            context,
-        });
-        self.first_id + events.len() as u32 - 1
-    }
-}
-
-/// `file:line:col-endcol` and the line with `~` under the text, as bpftrace prints warnings
-/// (columns are 1-based bytes, the end one past the last character).
-fn bpftrace_location(file: &str, source: &str, span: Span) -> (String, String) {
-    let start = span.start.min(source.len());
-    let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
-    let line_end = source[start..]
-        .find('\n')
-        .map_or(source.len(), |i| start + i);
-    let line_no = source[..start].matches('\n').count() + 1;
-    let end = span.end.clamp(start + 1, line_end.max(start + 1));
-    let col = start - line_start + 1;
-    let location = format!("{file}:{line_no}:{col}-{}", col + (end - start));
-    let context = format!(
-        "{}\n{}{}",
-        &source[line_start..line_end],
-        " ".repeat(start - line_start),
-        "~".repeat(end - start)
-    );
-    (location, context)
-}
-
-/// Index of the start time (for `elapsed`) in the internal state array.
-pub const STATE_START_NS: u64 = 0;
-
-pub struct Lowerer<'a, 'ctx> {
-    pub ctx: &'ctx Context,
-    pub module: &'a Module<'ctx>,
-    pub builder: Builder<'ctx>,
-    pub func: FunctionValue<'ctx>,
-    pub globals: &'a Globals<'ctx>,
-    pub script: &'a hir::Script,
-    pub probe: &'a hir::Probe,
-    /// Script locations for the instructions (BTF line info).
-    pub(crate) locator: Locator<'a, 'ctx>,
-    /// The script text being lowered (for `-k` warnings).
-    span: std::cell::Cell<Span>,
-    /// Where each variable lives, by `VarId`: the probe's own slots, or in a `for` callback
-    /// the caller's slots of the variables the body captures (`None` for the others).
-    pub(crate) vars: Vec<Option<PointerValue<'ctx>>>,
-    /// (continue target, break target) of enclosing loops in this function.
-    loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
-    /// The probe's context argument (`ctx`); a callback gets it from its caller.
-    pub(crate) probe_ctx: Option<PointerValue<'ctx>>,
-    /// Set when this function is the callback of a `for` over a map.
-    pub(crate) callback: Option<Callback<'ctx>>,
-    /// Stack slots, reused across statements so a long probe stays within 512 bytes.
-    slots: std::cell::RefCell<SlotPool<'ctx>>,
-    entry: BasicBlock<'ctx>,
-    /// Runs after the entry block: looks up the scratch map the first time a large slot is
-    /// needed (nothing, for probes that never need one).
-    prologue: BasicBlock<'ctx>,
-    /// Where scratch slot addresses are computed (dominates the whole body), once looked up.
-    scratch: std::cell::RefCell<Option<(PointerValue<'ctx>, BasicBlock<'ctx>)>>,
-}
-
-/// What lowering a `for ($kv : @map)` body as a callback of `bpf_for_each_map_elem` changes:
-/// `break` and `continue` outside an inner loop return 1 (stop) and 0 (next element), and
-/// `return` also sets the caller's flag so the caller returns from the probe too.
-#[derive(Clone, Copy)]
-pub struct Callback<'ctx> {
-    /// An i64 in the caller's frame: non-zero once the body executed `return`.
-    pub returned: PointerValue<'ctx>,
-}
-
-/// Bytes of per-CPU scratch memory each CPU has (the per-CPU map value limit is 32 KiB).
-pub const SCRATCH_BYTES: u32 = 16 * 1024;
-/// Slots of this many bytes or more live in scratch memory rather than on the stack.
-const SCRATCH_MIN: u32 = 24;
-
 type R<T> = Result<T, CodegenError>;
 
+impl<'ctx> Walk<'ctx> for Lowerer<'_, 'ctx> {
+    fn expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
+        self.located(e.span, |this| this.lower_expr(e))
+    }
+
+    fn int(&mut self, e: &Expr) -> R<IntValue<'ctx>> {
+        match self.expr(e)? {
+            Val::Int(i) => Ok(i),
+            Val::Mem(p) => {
+                // Non-register values used as integers (e.g. pointers held in memory) are
+                // read as a u64; the checker only allows this for integer-like types.
+                Ok(self
+                    .builder
+                    .build_load(self.i64(), p, "asint")?
+                    .into_int_value())
+            }
+        }
+    }
+
+    fn mem(&mut self, e: &Expr) -> R<PointerValue<'ctx>> {
+        match self.expr(e)? {
+            Val::Mem(p) => Ok(p),
+            v @ Val::Int(_) => self.materialize(v, &e.ty),
+        }
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) -> R<()> {
+        for s in stmts {
+            if self.terminated() {
+                // Code after break/continue/return is unreachable; LLVM needs a block for it.
+                let dead = self.ctx.append_basic_block(self.func, "dead");
+                self.builder.position_at_end(dead);
+            }
+            let mark = self.slot_mark();
+            self.located(s.span, |this| this.stmt(s))?;
+            self.release_slots(mark);
+        }
+        Ok(())
+    }
+}
+
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
-    pub fn new(
-        ctx: &'ctx Context,
-        module: &'a Module<'ctx>,
-        func: FunctionValue<'ctx>,
-        globals: &'a Globals<'ctx>,
-        script: &'a hir::Script,
-        probe: &'a hir::Probe,
-        locator: Locator<'a, 'ctx>,
-    ) -> Self {
-        let builder = ctx.create_builder();
-        // entry: stack slots only; prologue: the scratch lookup when needed; then the body.
-        let entry = ctx.append_basic_block(func, "entry");
-        let prologue = ctx.append_basic_block(func, "prologue");
-        let body = ctx.append_basic_block(func, "start");
-        builder.position_at_end(entry);
-        let _ = builder.build_unconditional_branch(prologue);
-        builder.position_at_end(prologue);
-        let _ = builder.build_unconditional_branch(body);
-        builder.position_at_end(body);
-        Lowerer {
-            ctx,
-            module,
-            builder,
-            func,
-            globals,
-            script,
-            probe,
-            span: std::cell::Cell::new(probe.span),
-            locator,
-            vars: Vec::new(),
-            loops: Vec::new(),
-            probe_ctx: None,
-            callback: None,
-            slots: Default::default(),
-            entry,
-            prologue,
-            scratch: Default::default(),
-        }
-    }
-
-    pub(crate) fn i64(&self) -> inkwell::types::IntType<'ctx> {
-        self.ctx.i64_type()
-    }
-
-    pub(crate) fn ptr_ty(&self) -> inkwell::types::PointerType<'ctx> {
-        self.ctx.ptr_type(AddressSpace::default())
-    }
-
-    /// The integer type of `bytes` bytes (1, 2, 4 or 8).
-    pub fn int_ty(&self, bytes: u32) -> inkwell::types::IntType<'ctx> {
-        match bytes {
-            1 => self.ctx.i8_type(),
-            2 => self.ctx.i16_type(),
-            3 | 4 => self.ctx.i32_type(),
-            _ => self.ctx.i64_type(),
-        }
-    }
-
-    pub(crate) fn const_u64(&self, v: u64) -> IntValue<'ctx> {
-        self.i64().const_int(v, false)
-    }
-
     /// Lowers the whole probe: variables, predicate, body, `return 0`.
     pub fn lower_probe(mut self) -> R<()> {
         self.builder
@@ -232,335 +91,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .is_none()
         {
             self.builder.build_return(Some(&self.const_u64(0)))?;
-        }
-        Ok(())
-    }
-
-    /// A stack slot of at least `size` bytes, aligned to 8. Slots live in the entry block so
-    /// the verifier sees a fixed frame; a slot freed by [`Self::release_slots`] is handed out
-    /// again, so temporaries of different statements share stack space.
-    pub fn alloca(&self, size: u32, name: &str) -> R<PointerValue<'ctx>> {
-        let words = size.div_ceil(8).max(1);
-        let in_scratch = words * 8 >= SCRATCH_MIN;
-        let mut pool = self.slots.borrow_mut();
-        let best = pool
-            .free
-            .iter()
-            .enumerate()
-            .filter(|(_, s)| s.words >= words && s.scratch == in_scratch)
-            .min_by_key(|(_, s)| s.words)
-            .map(|(i, _)| i);
-        if let Some(i) = best {
-            let slot = pool.free.swap_remove(i);
-            pool.used.push(slot);
-            return Ok(slot.ptr);
-        }
-        let ptr = if in_scratch {
-            let offset = pool.scratch_top;
-            if offset + words * 8 > SCRATCH_BYTES {
-                return Err(CodegenError::Internal(format!(
-                    "a statement needs more than {SCRATCH_BYTES} bytes of temporary values"
-                )));
-            }
-            pool.scratch_top += words * 8;
-            let (base, block) = self.scratch_base()?;
-            let b = self.ctx.create_builder();
-            match block.get_terminator() {
-                Some(t) => b.position_before(&t),
-                None => b.position_at_end(block),
-            }
-            crate::llvm::byte_offset(&b, self.ctx, base, self.const_u64(u64::from(offset)))?
-        } else {
-            self.stack_words(words, name)?
-        };
-        pool.used.push(Slot {
-            words,
-            ptr,
-            scratch: in_scratch,
-        });
-        Ok(ptr)
-    }
-
-    /// The scratch map's value for this CPU, looked up once in the prologue (which then
-    /// returns 0 if the lookup failed, as it never does for a one-entry array). Returns the
-    /// address and the block where slot addresses are computed.
-    fn scratch_base(&self) -> R<(PointerValue<'ctx>, BasicBlock<'ctx>)> {
-        if let Some(s) = *self.scratch.borrow() {
-            return Ok(s);
-        }
-        let b = self.ctx.create_builder();
-        if let Some(t) = self.prologue.get_terminator() {
-            t.erase_from_basic_block();
-        }
-        b.position_at_end(self.prologue);
-        let key = {
-            // The key is a small stack slot; allocate it directly (the pool is borrowed).
-            let kb = self.ctx.create_builder();
-            match self.entry.get_first_instruction() {
-                Some(first) => kb.position_before(&first),
-                None => kb.position_at_end(self.entry),
-            }
-            kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
-        };
-        b.build_store(key, self.ctx.i32_type().const_zero())?;
-        let base = self.helper_ptr_with(
-            &b,
-            Helper::MapLookupElem,
-            &[self.globals.scratch.as_pointer_value().into(), key.into()],
-            "scratch_base",
-        )?;
-        let is_null = b.build_is_null(base, "no_scratch")?;
-        let fail = self
-            .ctx
-            .insert_basic_block_after(self.prologue, "no_scratch");
-        let ok = self.ctx.insert_basic_block_after(fail, "scratch_ok");
-        b.build_conditional_branch(is_null, fail, ok)?;
-        b.position_at_end(fail);
-        b.build_return(Some(&self.const_u64(0)))?;
-        b.position_at_end(ok);
-        let start = ok
-            .get_next_basic_block()
-            .ok_or_else(|| CodegenError::Internal("probe without a body block".into()))?;
-        b.build_unconditional_branch(start)?;
-        *self.scratch.borrow_mut() = Some((base, ok));
-        Ok((base, ok))
-    }
-
-    /// How many slots are in use: pass it to [`Self::release_slots`] after a statement.
-    fn slot_mark(&self) -> usize {
-        self.slots.borrow().used.len()
-    }
-
-    /// Frees every slot taken since `mark` (the temporaries of the statement just lowered).
-    fn release_slots(&self, mark: usize) {
-        let mut pool = self.slots.borrow_mut();
-        let freed: Vec<_> = pool.used.drain(mark..).collect();
-        pool.free.extend(freed);
-    }
-
-    /// Bytes of scratch memory handed out so far. A callback continues where its caller's
-    /// slots end, and the caller continues after the callback's, so the memory of a loop
-    /// body never overlaps values its caller still holds.
-    pub(crate) fn scratch_top(&self) -> u32 {
-        self.slots.borrow().scratch_top
-    }
-
-    pub(crate) fn set_scratch_top(&self, top: u32) {
-        self.slots.borrow_mut().scratch_top = top;
-    }
-
-    /// An array of `words` i64 in this function's stack frame, never in scratch memory (what
-    /// the verifier requires of a callback's context, which holds pointers).
-    pub(crate) fn stack_words(&self, words: u32, name: &str) -> R<PointerValue<'ctx>> {
-        let b = self.ctx.create_builder();
-        match self.entry.get_first_instruction() {
-            Some(first) => b.position_before(&first),
-            None => b.position_at_end(self.entry),
-        }
-        let p = b.build_alloca(self.i64().array_type(words), name)?;
-        if let Some(inst) = p.as_instruction() {
-            let _ = inst.set_alignment(8);
-        }
-        Ok(p)
-    }
-
-    pub(crate) fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
-        self.builder.build_memset(
-            ptr,
-            8,
-            self.ctx.i8_type().const_zero(),
-            self.const_u64(u64::from(size)),
-        )?;
-        Ok(())
-    }
-
-    pub(crate) fn memcpy(
-        &self,
-        dst: PointerValue<'ctx>,
-        src: PointerValue<'ctx>,
-        size: u32,
-    ) -> R<()> {
-        if size > 0 {
-            self.builder
-                .build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size)))?;
-        }
-        Ok(())
-    }
-
-    pub fn offset(&self, ptr: PointerValue<'ctx>, off: u64) -> R<PointerValue<'ctx>> {
-        crate::llvm::byte_offset(&self.builder, self.ctx, ptr, self.const_u64(off))
-    }
-
-    fn offset_dyn(&self, ptr: PointerValue<'ctx>, off: IntValue<'ctx>) -> R<PointerValue<'ctx>> {
-        crate::llvm::byte_offset(&self.builder, self.ctx, ptr, off)
-    }
-
-    /// Builds with `b` an indirect call of helper `h` (`inttoptr(h)`) returning `ret`, its
-    /// parameter types taken from the arguments (ints or pointers).
-    fn call_helper(
-        &self,
-        b: &Builder<'ctx>,
-        h: Helper,
-        args: &[BasicMetadataValueEnum<'ctx>],
-        ret: BasicTypeEnum<'ctx>,
-        name: &str,
-    ) -> R<inkwell::values::CallSiteValue<'ctx>> {
-        let params: Vec<BasicMetadataTypeEnum<'ctx>> = args
-            .iter()
-            .map(|a| match a {
-                BasicMetadataValueEnum::PointerValue(_) => self.ptr_ty().into(),
-                _ => self.i64().into(),
-            })
-            .collect();
-        let fn_ty = ret.fn_type(&params, false);
-        let addr = b.build_int_to_ptr(self.const_u64(h as u64), self.ptr_ty(), "helper")?;
-        Ok(b.build_indirect_call(fn_ty, addr, args, name)?)
-    }
-
-    /// Calls helper `h` with the given arguments (ints or pointers); returns its i64 result.
-    pub fn helper(&self, h: Helper, args: &[BasicMetadataValueEnum<'ctx>]) -> R<IntValue<'ctx>> {
-        let call = self.call_helper(&self.builder, h, args, self.i64().into(), "call")?;
-        Ok(match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
-            inkwell::values::ValueKind::Instruction(_) => self.const_u64(0),
-        })
-    }
-
-    /// Calls helper `h`, which returns a pointer to a map value or a ring buffer record, built
-    /// with `b`. Both are 8-aligned in the kernel; saying so (an `align 8` return) lets LLVM
-    /// copy strings and tuples into and out of them a word at a time instead of byte by byte,
-    /// which keeps programs short and compiling fast.
-    pub fn helper_ptr_with(
-        &self,
-        b: &Builder<'ctx>,
-        h: Helper,
-        args: &[BasicMetadataValueEnum<'ctx>],
-        name: &str,
-    ) -> R<PointerValue<'ctx>> {
-        let call = self.call_helper(b, h, args, self.ptr_ty().into(), name)?;
-        let align = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
-        call.add_attribute(
-            inkwell::attributes::AttributeLoc::Return,
-            self.ctx.create_enum_attribute(align, 8),
-        );
-        match call.try_as_basic_value() {
-            inkwell::values::ValueKind::Basic(v) => Ok(v.into_pointer_value()),
-            inkwell::values::ValueKind::Instruction(_) => Err(CodegenError::Internal(format!(
-                "helper {h:?} returned no pointer"
-            ))),
-        }
-    }
-
-    /// [`Self::helper_ptr_with`] at the current position.
-    pub fn helper_ptr(
-        &self,
-        h: Helper,
-        args: &[BasicMetadataValueEnum<'ctx>],
-        name: &str,
-    ) -> R<PointerValue<'ctx>> {
-        self.helper_ptr_with(&self.builder, h, args, name)
-    }
-
-    /// Calls probe-read helper `h` (kernel or user) and, under `-k`, reports a negative return
-    /// as a warning on the script text being lowered, named `probe_read` as bpftrace names it.
-    pub fn checked_probe_read(
-        &mut self,
-        h: Helper,
-        args: &[BasicMetadataValueEnum<'ctx>],
-    ) -> R<IntValue<'ctx>> {
-        let ret = self.helper(h, args)?;
-        let Some(errors) = &self.globals.helper_errors else {
-            return Ok(ret);
-        };
-        let event = errors.site("probe_read", self.span.get());
-        let failed =
-            self.builder
-                .build_int_compare(IntPredicate::SLT, ret, self.const_u64(0), "failed")?;
-        let report = self.ctx.append_basic_block(self.func, "helper_failed");
-        let go_on = self.ctx.append_basic_block(self.func, "helper_ok");
-        self.builder
-            .build_conditional_branch(failed, report, go_on)?;
-        self.builder.position_at_end(report);
-        self.with_record(event, 8, |l, rec| {
-            let at = l.offset(rec, 8)?;
-            l.builder.build_store(at, ret)?;
-            Ok(())
-        })?;
-        self.builder.build_unconditional_branch(go_on)?;
-        self.builder.position_at_end(go_on);
-        Ok(ret)
-    }
-
-    pub(crate) fn global_ptr(&self, g: GlobalValue<'ctx>) -> PointerValue<'ctx> {
-        g.as_pointer_value()
-    }
-
-    // ---- loads and stores of typed values -------------------------------------------------
-
-    /// Loads an integer of type `ty` from `ptr`, extended to i64.
-    pub fn load_int(&self, ptr: PointerValue<'ctx>, ty: &Type) -> R<IntValue<'ctx>> {
-        let size = ty.size().clamp(1, 8);
-        let it = self.int_ty(size);
-        let v = self.builder.build_load(it, ptr, "ld")?.into_int_value();
-        if let Some(inst) = v.as_instruction() {
-            let _ = inst.set_alignment(1);
-        }
-        Ok(if size == 8 {
-            v
-        } else if ty.is_signed() {
-            self.builder.build_int_s_extend(v, self.i64(), "sx")?
-        } else {
-            self.builder.build_int_z_extend(v, self.i64(), "zx")?
-        })
-    }
-
-    /// Stores `v` (integer or memory) of type `ty` at `dst`.
-    pub fn store(&self, dst: PointerValue<'ctx>, ty: &Type, v: Val<'ctx>) -> R<()> {
-        match v {
-            Val::Int(i) => {
-                let size = ty.size().clamp(1, 8);
-                let it = self.int_ty(size);
-                let narrowed = if size == 8 {
-                    i
-                } else {
-                    self.builder.build_int_truncate(i, it, "tr")?
-                };
-                let st = self.builder.build_store(dst, narrowed)?;
-                let _ = st.set_alignment(1);
-            }
-            Val::Mem(src) => self.memcpy(dst, src, ty.size())?,
-        }
-        Ok(())
-    }
-
-    /// Loads a value of type `ty` at `ptr` as a `Val` (ints into registers, rest by address).
-    fn load_val(&self, ptr: PointerValue<'ctx>, ty: &Type) -> R<Val<'ctx>> {
-        if is_register(ty) {
-            Ok(Val::Int(self.load_int(ptr, ty)?))
-        } else {
-            Ok(Val::Mem(ptr))
-        }
-    }
-
-    // ---- statements ---------------------------------------------------------------------
-
-    pub(crate) fn terminated(&self) -> bool {
-        self.builder
-            .get_insert_block()
-            .and_then(|b| b.get_terminator())
-            .is_some()
-    }
-
-    pub(crate) fn stmts(&mut self, stmts: &[Stmt]) -> R<()> {
-        for s in stmts {
-            if self.terminated() {
-                // Code after break/continue/return is unreachable; LLVM needs a block for it.
-                let dead = self.ctx.append_basic_block(self.func, "dead");
-                self.builder.position_at_end(dead);
-            }
-            let mark = self.slot_mark();
-            self.located(s.span, |this| this.stmt(s))?;
-            self.release_slots(mark);
         }
         Ok(())
     }
@@ -728,41 +258,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
-    /// Ends the probe: `return 0`, or in a `for` callback, flags the caller to return as
-    /// well and stops the iteration.
-    pub(crate) fn return_from_probe(&self) -> R<()> {
-        if let Some(cb) = self.callback {
-            self.builder.build_store(cb.returned, self.const_u64(1))?;
-            self.builder.build_return(Some(&self.const_u64(1)))?;
-        } else {
-            self.builder.build_return(Some(&self.const_u64(0)))?;
-        }
-        Ok(())
-    }
-
-    pub(crate) fn var_slot(&self, var: hir::VarId) -> R<PointerValue<'ctx>> {
-        self.vars
-            .get(var as usize)
-            .copied()
-            .flatten()
-            .ok_or_else(|| CodegenError::Internal(format!("variable id {var} has no slot here")))
-    }
-
-    pub(crate) fn map_spec(&self, map: hir::MapId) -> R<&'a MapSpec> {
-        self.script
-            .maps
-            .get(map as usize)
-            .ok_or_else(|| CodegenError::Internal(format!("unknown map id {map}")))
-    }
-
-    /// Writes a value into fresh zeroed stack memory of `ty`'s size and returns its address.
-    fn materialize(&self, v: Val<'ctx>, ty: &Type) -> R<PointerValue<'ctx>> {
-        let slot = self.alloca(ty.size().max(8), "tmp")?;
-        self.memset(slot, ty.size().max(8))?;
-        self.store(slot, ty, v)?;
-        Ok(slot)
-    }
-
     /// Builds the map key in stack memory; histograms append the bucket index.
     fn key(
         &mut self,
@@ -926,7 +421,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         self.with_record(event, size, |this, rec| {
             for ((v, ty), off) in vals.into_iter().zip(&arg_types).zip(offsets) {
-                let at = this.offset(rec, 8 + u64::from(off))?;
+                let at = this.offset(rec, u64::from(record::HEADER + off))?;
                 if !is_register(ty) {
                     this.memset(at, ty.size())?;
                 }
@@ -934,90 +429,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             Ok(())
         })
-    }
-
-    /// Reserves a ring buffer record of 8 + `payload` bytes, stores the event id, lets
-    /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
-    /// counter is incremented instead, so user space can report the loss.
-    fn with_record(
-        &mut self,
-        event: hir::EventId,
-        payload: u32,
-        write: impl FnOnce(&mut Self, PointerValue<'ctx>) -> R<()>,
-    ) -> R<()> {
-        let rb = self.global_ptr(self.globals.events);
-        let total = self.const_u64(8 + u64::from(payload));
-        let rec_ptr = self.helper_ptr(
-            Helper::RingbufReserve,
-            &[rb.into(), total.into(), self.const_u64(0).into()],
-            "rec",
-        )?;
-        let is_null = self.builder.build_is_null(rec_ptr, "full")?;
-        let fill = self.ctx.append_basic_block(self.func, "emit");
-        let lost = self.ctx.append_basic_block(self.func, "lost");
-        let done = self.ctx.append_basic_block(self.func, "emitted");
-        self.builder.build_conditional_branch(is_null, lost, fill)?;
-        self.builder.position_at_end(fill);
-        self.builder
-            .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
-        write(self, rec_ptr)?;
-        let flags = self.submit_flags(event)?;
-        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), flags.into()])?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(lost);
-        self.bump_counter(self.globals.lost)?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(done);
-        Ok(())
-    }
-
-    /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
-    /// context switch per event; instead output records let it sleep (it drains the buffer on
-    /// a short timer, see `runtime::run`) until the unread data passes
-    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
-    /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
-    fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
-        let ev = match self.script.events.get(event as usize) {
-            Some(ev) => ev.clone(),
-            None => self
-                .globals
-                .helper_errors
-                .as_ref()
-                .and_then(|h| {
-                    let i = event.checked_sub(h.first_id)?;
-                    h.events.borrow().get(i as usize).cloned()
-                })
-                .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?,
-        };
-        match ev {
-            Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
-                Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
-            }
-            Event::Printf { .. }
-            | Event::Time { .. }
-            | Event::Cat { .. }
-            | Event::System { .. }
-            | Event::Join { .. }
-            | Event::PrintValue { .. }
-            | Event::HelperError { .. } => {
-                let rb = self.global_ptr(self.globals.events);
-                let avail = self.helper(
-                    Helper::RingbufQuery,
-                    &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
-                )?;
-                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
-                let behind =
-                    self.builder
-                        .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;
-                let flags = self.builder.build_select(
-                    behind,
-                    self.const_u64(helpers::BPF_RB_FORCE_WAKEUP),
-                    self.const_u64(helpers::BPF_RB_NO_WAKEUP),
-                    "wake",
-                )?;
-                Ok(flags.into_int_value())
-            }
-        }
     }
 
     /// `join(argv)`: the strings are read straight into the reserved record (up to
@@ -1044,7 +455,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let slot = self.alloca(8, "argp")?;
         self.with_record(event, payload, |this, rec| {
-            let data = this.offset(rec, 8)?;
+            let data = this.offset(rec, u64::from(record::HEADER))?;
             // Ring buffer memory is not zeroed: an empty first byte marks each unused item.
             // (Zeroing the whole payload would be a memset too large for BPF to inline.)
             for i in 0..max_items {
@@ -1086,107 +497,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         })
     }
 
-    /// `map_update_elem`; a failure (the map is full) is counted so user space reports it.
-    fn update_map(
-        &self,
-        map: PointerValue<'ctx>,
-        key: PointerValue<'ctx>,
-        value: PointerValue<'ctx>,
-    ) -> R<()> {
-        let rc = self.helper(
-            Helper::MapUpdateElem,
-            &[
-                map.into(),
-                key.into(),
-                value.into(),
-                self.const_u64(helpers::BPF_ANY).into(),
-            ],
-        )?;
-        let failed =
-            self.builder
-                .build_int_compare(IntPredicate::SLT, rc, self.const_u64(0), "failed")?;
-        let count = self.ctx.append_basic_block(self.func, "map_full");
-        let done = self.ctx.append_basic_block(self.func, "updated");
-        self.builder.build_conditional_branch(failed, count, done)?;
-        self.builder.position_at_end(count);
-        self.bump_counter(self.globals.map_full)?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(done);
-        Ok(())
-    }
-
-    /// Adds one to slot 0 of a one-entry per-CPU array.
-    fn bump_counter(&self, map: GlobalValue<'ctx>) -> R<()> {
-        let key = self.alloca(8, "k0")?;
-        self.builder
-            .build_store(key, self.ctx.i32_type().const_zero())?;
-        let p = self.helper_ptr(
-            Helper::MapLookupElem,
-            &[self.global_ptr(map).into(), key.into()],
-            "cnt",
-        )?;
-        let is_null = self.builder.build_is_null(p, "isnull")?;
-        let inc = self.ctx.append_basic_block(self.func, "inc");
-        let done = self.ctx.append_basic_block(self.func, "incdone");
-        self.builder.build_conditional_branch(is_null, done, inc)?;
-        self.builder.position_at_end(inc);
-        let old = self
-            .builder
-            .build_load(self.i64(), p, "old")?
-            .into_int_value();
-        let new = self.builder.build_int_add(old, self.const_u64(1), "new")?;
-        self.builder.build_store(p, new)?;
-        self.builder.build_unconditional_branch(done)?;
-        self.builder.position_at_end(done);
-        Ok(())
-    }
-
-    // ---- expressions --------------------------------------------------------------------
-
-    /// Lowers an expression that must be an integer.
-    pub fn int(&mut self, e: &Expr) -> R<IntValue<'ctx>> {
-        match self.expr(e)? {
-            Val::Int(i) => Ok(i),
-            Val::Mem(p) => {
-                // Non-register values used as integers (e.g. pointers held in memory) are
-                // read as a u64; the checker only allows this for integer-like types.
-                Ok(self
-                    .builder
-                    .build_load(self.i64(), p, "asint")?
-                    .into_int_value())
-            }
-        }
-    }
-
     fn truthy(&mut self, e: &Expr) -> R<IntValue<'ctx>> {
         let v = self.int(e)?;
         Ok(self
             .builder
             .build_int_compare(IntPredicate::NE, v, self.const_u64(0), "truthy")?)
-    }
-
-    fn bool_to_i64(&self, b: IntValue<'ctx>) -> R<IntValue<'ctx>> {
-        Ok(self.builder.build_int_z_extend(b, self.i64(), "b")?)
-    }
-
-    /// Runs `lower` with the instructions it builds attributed to the script text at `span`,
-    /// then gives the rest of the enclosing statement or expression its own location back.
-    fn located<T>(&mut self, span: Span, lower: impl FnOnce(&mut Self) -> R<T>) -> R<T> {
-        let outer = self.builder.get_current_debug_location();
-        let outer_span = self.span.replace(span);
-        self.builder
-            .set_current_debug_location(self.locator.at(span));
-        let result = lower(self);
-        self.span.set(outer_span);
-        match outer {
-            Some(loc) => self.builder.set_current_debug_location(loc),
-            None => self.builder.unset_current_debug_location(),
-        }
-        result
-    }
-
-    pub fn expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
-        self.located(e.span, |this| this.lower_expr(e))
     }
 
     fn lower_expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
@@ -1401,92 +716,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    /// The address of a non-register value (copying registers into memory if needed).
-    pub fn mem(&mut self, e: &Expr) -> R<PointerValue<'ctx>> {
-        match self.expr(e)? {
-            Val::Mem(p) => Ok(p),
-            v @ Val::Int(_) => self.materialize(v, &e.ty),
-        }
-    }
-
-    /// Reads a value of type `ty` from kernel or user memory at `addr` into the stack.
-    pub fn probe_read(
-        &mut self,
-        addr: IntValue<'ctx>,
-        ty: &Type,
-        space: AddrSpace,
-    ) -> R<Val<'ctx>> {
-        let size = ty.size().max(1);
-        let slot = self.alloca(size.max(8), "read")?;
-        self.memset(slot, size.max(8))?;
-        let src = self.builder.build_int_to_ptr(addr, self.ptr_ty(), "src")?;
-        let h = match space {
-            AddrSpace::Kernel => Helper::ProbeReadKernel,
-            AddrSpace::User => Helper::ProbeReadUser,
-        };
-        self.checked_probe_read(
-            h,
-            &[
-                slot.into(),
-                self.const_u64(u64::from(size)).into(),
-                src.into(),
-            ],
-        )?;
-        self.load_val(slot, ty)
-    }
-
-    /// Signed `l / r` (or `l % r`) for a non-zero `r`. The BPF ISA before v4 (kernels < 6.6)
-    /// has no signed division, so this divides the magnitudes and fixes the sign as C does:
-    /// the quotient is negative when the signs differ, the remainder takes the dividend's sign.
-    pub fn signed_div(&self, l: IntValue<'ctx>, r: IntValue<'ctx>, rem: bool) -> R<IntValue<'ctx>> {
-        let b = &self.builder;
-        let zero = self.const_u64(0);
-        let neg_l = b.build_int_compare(IntPredicate::SLT, l, zero, "negl")?;
-        let neg_r = b.build_int_compare(IntPredicate::SLT, r, zero, "negr")?;
-        let nl = b.build_int_neg(l, "nl")?;
-        let nr = b.build_int_neg(r, "nr")?;
-        let al = b.build_select(neg_l, nl, l, "al")?.into_int_value();
-        let ar = b.build_select(neg_r, nr, r, "ar")?.into_int_value();
-        let (mag, negative) = if rem {
-            (b.build_int_unsigned_rem(al, ar, "urem")?, neg_l)
-        } else {
-            (
-                b.build_int_unsigned_div(al, ar, "udiv")?,
-                b.build_xor(neg_l, neg_r, "sign")?,
-            )
-        };
-        let neg = b.build_int_neg(mag, "neg")?;
-        Ok(b.build_select(negative, neg, mag, "sdiv")?.into_int_value())
-    }
-
-    /// Truncates and re-extends an i64 so it holds a value of integer type `ty`.
-    fn convert(&self, v: IntValue<'ctx>, ty: &Type) -> R<IntValue<'ctx>> {
-        let bits = match ty {
-            Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits),
-            Type::Bool => {
-                let nz = self.builder.build_int_compare(
-                    IntPredicate::NE,
-                    v,
-                    self.const_u64(0),
-                    "bool",
-                )?;
-                return self.bool_to_i64(nz);
-            }
-            _ => 64,
-        };
-        if bits >= 64 {
-            return Ok(v);
-        }
-        let narrow = self
-            .builder
-            .build_int_truncate(v, self.int_ty(bits / 8), "narrow")?;
-        Ok(if ty.is_signed() {
-            self.builder.build_int_s_extend(narrow, self.i64(), "sx")?
-        } else {
-            self.builder.build_int_z_extend(narrow, self.i64(), "zx")?
-        })
-    }
-
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
@@ -1576,67 +805,5 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 ))
             }
         })
-    }
-
-    /// The dynamic-offset variant of [`Self::offset`], for data_loc strings.
-    pub fn offset_by(&self, ptr: PointerValue<'ctx>, off: IntValue<'ctx>) -> R<PointerValue<'ctx>> {
-        self.offset_dyn(ptr, off)
-    }
-
-    /// Stack-trace map (for kstack/ustack).
-    pub fn stacks(&self) -> PointerValue<'ctx> {
-        self.global_ptr(self.globals.stacks)
-    }
-
-    /// Internal state array (start time for `elapsed`).
-    pub fn state(&self) -> PointerValue<'ctx> {
-        self.global_ptr(self.globals.state)
-    }
-}
-
-/// Memory slots of one probe function: stack or scratch, reused across statements.
-#[derive(Default)]
-struct SlotPool<'ctx> {
-    used: Vec<Slot<'ctx>>,
-    free: Vec<Slot<'ctx>>,
-    /// Bytes of scratch memory handed out so far (scratch slots are never re-laid out).
-    scratch_top: u32,
-}
-
-#[derive(Clone, Copy)]
-struct Slot<'ctx> {
-    words: u32,
-    ptr: PointerValue<'ctx>,
-    /// In the per-CPU scratch map rather than on the stack.
-    scratch: bool,
-}
-
-/// Whether values of `ty` live in an i64 register (as opposed to stack memory).
-pub fn is_register(ty: &Type) -> bool {
-    match ty {
-        Type::Int { .. }
-        | Type::Bool
-        | Type::Enum { .. }
-        | Type::Pointer { .. }
-        | Type::Ksym
-        | Type::Username
-        | Type::ProbeName
-        | Type::CgroupPath
-        | Type::Strerror
-        | Type::None => true,
-        Type::Agg(agg) => matches!(
-            agg,
-            Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max
-        ),
-        Type::Stack { user, .. } => !user,
-        Type::Str { .. }
-        | Type::Buffer { .. }
-        | Type::Tuple(_)
-        | Type::Array { .. }
-        | Type::Record(_)
-        | Type::Inet
-        | Type::MacAddr
-        | Type::Usym
-        | Type::Timestamp => false,
     }
 }

@@ -1,7 +1,7 @@
 //! String comparisons in BPF: fully unrolled byte loops (the lengths are compile-time
 //! constants), so the verifier sees straight-line code with no back edges.
 
-use crate::lower::Lowerer;
+use crate::ir::Lowerer;
 use crate::CodegenError;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;

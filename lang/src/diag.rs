@@ -107,19 +107,78 @@ pub fn closest<'a>(wanted: &str, candidates: impl IntoIterator<Item = &'a str>) 
         .map(|(_, c)| c)
 }
 
+/// Where the lines of a script start: byte offsets to 1-based lines and columns, and line
+/// numbers to line text. The one line index of rbt: diagnostics, codegen's BTF line info,
+/// `-k` warnings and the verifier's annotations all count lines through it.
+pub struct Lines<'s> {
+    source: &'s str,
+    /// Byte offset of the first byte of each line; `starts[0]` is 0.
+    starts: Vec<usize>,
+}
+
+impl<'s> Lines<'s> {
+    pub fn new(source: &'s str) -> Lines<'s> {
+        let starts = std::iter::once(0)
+            .chain(source.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Lines { source, starts }
+    }
+
+    /// The 1-based line and column (in bytes) of a byte offset. A line's newline belongs to
+    /// it; an offset past the end counts on from the start of the last line.
+    pub fn line_col(&self, offset: usize) -> (usize, usize) {
+        // At least 1, because starts[0] = 0 <= offset.
+        let line = self.starts.partition_point(|s| *s <= offset).max(1);
+        let start = self.starts.get(line - 1).copied().unwrap_or(0);
+        (line, offset.saturating_sub(start) + 1)
+    }
+
+    /// The byte range of line `line` (1-based), without its newline.
+    pub fn range(&self, line: usize) -> Option<std::ops::Range<usize>> {
+        let start = *self.starts.get(line.checked_sub(1)?)?;
+        let end = self
+            .starts
+            .get(line)
+            .map_or(self.source.len(), |next| next - 1);
+        Some(start..end)
+    }
+
+    /// The text of line `line` (1-based), without its newline.
+    pub fn text(&self, line: usize) -> Option<&'s str> {
+        self.source.get(self.range(line)?)
+    }
+}
+
 /// The span of line `line` (1-based) of `source` without its surrounding whitespace, for
 /// errors found where only a line number is known (the kernel verifier's).
 pub fn line_span(source: &str, line: u32) -> Option<Span> {
-    let index = usize::try_from(line).ok()?.checked_sub(1)?;
-    let mut start = 0;
-    for (i, text) in source.split('\n').enumerate() {
-        if i == index {
-            let lead = text.len() - text.trim_start().len();
-            return Some(Span::new(start + lead, start + lead + text.trim().len()));
-        }
-        start += text.len() + 1;
-    }
-    None
+    let lines = Lines::new(source);
+    let range = lines.range(usize::try_from(line).ok()?)?;
+    let text = source.get(range.clone())?;
+    let lead = text.len() - text.trim_start().len();
+    let start = range.start + lead;
+    Some(Span::new(start, start + text.trim().len()))
+}
+
+/// `-k`: the warning for a BPF helper call at `span` that returned `ret` (a negative errno),
+/// worded and laid out as bpftrace prints it, not as other diagnostics are:
+/// `file:line:col-endcol: WARNING: Failed to probe_read: Bad address (-14)`, then the line
+/// with `~` under the text. Columns are 1-based bytes, the end one past the last character;
+/// the underline stops at the end of the line.
+pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i64) -> String {
+    let lines = Lines::new(source);
+    let start = span.start.min(source.len());
+    let (line, col) = lines.line_col(start);
+    let range = lines.range(line).unwrap_or(start..start);
+    let width = span.end.clamp(start + 1, range.end.max(start + 1)) - start;
+    format!(
+        "{file}:{line}:{col}-{}: WARNING: Failed to {helper}: {} ({ret})\n{}\n{}{}\n",
+        col + width,
+        stdlib::value::strerror(-ret),
+        source.get(range).unwrap_or_default(),
+        " ".repeat(col - 1),
+        "~".repeat(width)
+    )
 }
 
 /// Renders diagnostics against the source they refer to. `color` enables ANSI colours.
@@ -186,6 +245,46 @@ mod tests {
         assert_eq!(&src[12..19], "exit();");
         assert_eq!(line_span(src, 0), None);
         assert_eq!(line_span(src, 4), None);
+    }
+
+    #[test]
+    fn offsets_become_lines_and_columns() {
+        let src = "BEGIN {\n  $x = 1;\n\n  exit();\n}";
+        let lines = Lines::new(src);
+        assert_eq!(lines.line_col(0), (1, 1));
+        assert_eq!(lines.line_col(7), (1, 8));
+        assert_eq!(lines.line_col(10), (2, 3));
+        assert_eq!(lines.line_col(18), (3, 1));
+        assert_eq!(lines.line_col(21), (4, 3));
+        assert_eq!(lines.text(2), Some("  $x = 1;"));
+        assert_eq!(lines.text(3), Some(""));
+        assert_eq!(lines.text(5), Some("}"));
+        assert_eq!(lines.text(0), None);
+        assert_eq!(lines.text(6), None);
+        // Past the end (an empty or shorter source): the last line, never a panic.
+        assert_eq!(Lines::new("").line_col(5), (1, 6));
+        assert_eq!(Lines::new("a\n").text(2), Some(""));
+    }
+
+    #[test]
+    fn helper_warnings_read_as_bpftrace_prints_them() {
+        let src = "BEGIN {\n  @x = *(uint64*)0; }";
+        let w = helper_warning("stdin", src, Span::new(15, 26), "probe_read", -14);
+        assert_eq!(
+            w,
+            "stdin:2:8-19: WARNING: Failed to probe_read: Bad address (-14)\n  @x = *(uint64*)0; }\n       ~~~~~~~~~~~\n"
+        );
+        // A span past its line is cut at the line's end; an empty one still gets a `~`.
+        let w = helper_warning("f.bt", "ab\ncd", Span::new(1, 4), "probe_read", -14);
+        assert!(
+            w.starts_with("f.bt:1:2-3: ") && w.ends_with("ab\n ~\n"),
+            "{w}"
+        );
+        let w = helper_warning("f.bt", "ab", Span::new(9, 9), "probe_read", -14);
+        assert!(
+            w.starts_with("f.bt:1:3-4: ") && w.ends_with("ab\n  ~\n"),
+            "{w}"
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use crate::ast::{Directive, Ident, Span};
 use crate::diag::Diagnostic;
+use crate::parse::literal::parse_int;
 use std::collections::HashMap;
 
 /// The preprocessed source and what the preprocessor learned on the way.
@@ -460,7 +461,7 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
                 .count();
             let word = &text[i..i + n];
             out.push(Tok::Num(
-                parse_pp_int(word).ok_or_else(|| format!("bad number `{word}`"))?,
+                parse_int(word).ok_or_else(|| format!("bad number `{word}`"))?,
             ));
             i += n;
         } else if c.is_ascii_alphabetic() || c == b'_' {
@@ -479,18 +480,6 @@ fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
         }
     }
     Ok(out)
-}
-
-fn parse_pp_int(word: &str) -> Option<i64> {
-    let w = word.trim_end_matches(['u', 'U', 'l', 'L']);
-    let v = if let Some(h) = w.strip_prefix("0x").or_else(|| w.strip_prefix("0X")) {
-        u64::from_str_radix(h, 16).ok()?
-    } else if w.len() > 1 && w.starts_with('0') {
-        u64::from_str_radix(&w[1..], 8).ok()?
-    } else {
-        w.parse::<u64>().ok()?
-    };
-    Some(v as i64)
 }
 
 /// A small recursive-descent evaluator for `#if` expressions, with C precedence.
@@ -623,11 +612,7 @@ impl Eval<'_> {
                 Ok(i64::from(self.defines.contains_key(&name)))
             }
             // As in cpp, a macro expands to its value and an unknown name is 0.
-            Some(Tok::Name(n)) => Ok(self
-                .defines
-                .get(&n)
-                .and_then(|v| parse_pp_int(v.trim()))
-                .unwrap_or(0)),
+            Some(Tok::Name(n)) => Ok(self.defines.get(&n).and_then(|v| parse_int(v)).unwrap_or(0)),
             Some(Tok::Op(op)) => Err(format!("unexpected `{op}`")),
             None => Err("expected a value".into()),
         }

@@ -20,6 +20,8 @@ pub enum Flow {
 
 pub struct EventSink {
     events: Vec<Event>,
+    /// The script, which `-k` warnings point into.
+    source: stdlib::manifest::Source,
     maps: Vec<(MapSpec, c_int)>,
     format: OutputFormat,
     out: std::io::BufWriter<Box<dyn Write>>,
@@ -80,6 +82,7 @@ impl EventSink {
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
             events: manifest.events.clone(),
+            source: manifest.source.clone().unwrap_or_default(),
             maps,
             format,
             out: std::io::BufWriter::with_capacity(1 << 16, out),
@@ -179,8 +182,9 @@ impl EventSink {
         if self.gated {
             return Flow::Exit;
         }
+        let header = stdlib::abi::record::HEADER as usize;
         let Some(id) = bytes
-            .get(..8)
+            .get(..header)
             .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
         else {
             return Flow::Continue;
@@ -188,7 +192,7 @@ impl EventSink {
         let Some(ev) = self.events.get(id as usize).cloned() else {
             return Flow::Continue;
         };
-        let payload = &bytes[8..];
+        let payload = &bytes[header..];
         let args = self.args(&ev, payload);
         let json = self.format == OutputFormat::Json;
         match &ev {
@@ -257,18 +261,12 @@ impl EventSink {
                 self.gated = true;
                 return Flow::Exit;
             }
-            Event::HelperError {
-                helper,
-                location,
-                context,
-            } => {
-                // A warning, on stderr as bpftrace writes it, e.g.
-                // `stdin:1:47-48: WARNING: Failed to probe_read: Bad address (-14)`.
+            Event::HelperError { helper, start, end } => {
+                // A warning, on stderr as bpftrace writes it.
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
-                eprintln!(
-                    "{location}: WARNING: Failed to {helper}: {} ({ret})\n{context}",
-                    stdlib::value::strerror(-ret)
-                );
+                let span = lang::ast::Span::new(*start, *end);
+                let (name, text) = (&self.source.name, &self.source.text);
+                eprint!("{}", lang::diag::helper_warning(name, text, span, helper, ret));
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));

@@ -161,7 +161,8 @@ pub fn run(
         return Ok(0);
     }
     let state_fd = obj.map_fd(STATE_MAP)?;
-    sys::map::update(state_fd, &0u32.to_ne_bytes(), &monotonic_ns().to_ne_bytes())?;
+    let start_key = stdlib::abi::state::START_NS.to_ne_bytes();
+    sys::map::update(state_fd, &start_key, &monotonic_ns().to_ne_bytes())?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),

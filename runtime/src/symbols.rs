@@ -123,7 +123,7 @@ impl SystemSymbolizer {
         let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
             return Vec::new();
         };
-        let mut frames = vec![0u8; 8 * 127];
+        let mut frames = vec![0u8; stdlib::abi::stack::MAP_VALUE_BYTES as usize];
         if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
             return Vec::new();
         }

@@ -91,16 +91,13 @@ fn annotation(line: &str) -> Option<Annotation<'_>> {
 impl Rejection {
     /// The whole log, with the script's text filled into annotations that lack it.
     pub fn log_with_source(&self, source: &str) -> String {
-        let script: Vec<&str> = source.lines().collect();
+        let script = lang::diag::Lines::new(source);
         let lines: Vec<String> = self
             .log
             .lines()
             .map(|l| match annotation(l) {
                 Some(a) if a.text.is_empty() => {
-                    let text = (a.line as usize)
-                        .checked_sub(1)
-                        .and_then(|i| script.get(i))
-                        .map_or("", |t| t.trim());
+                    let text = script.text(a.line as usize).map_or("", str::trim);
                     format!("; {text} @ {}", a.place)
                 }
                 _ => l.to_string(),

@@ -32,6 +32,17 @@ pub struct Manifest {
     /// Per-CPU scratch maps (strings, tuples, printf buffers) and their value sizes; the
     /// runtime needs nothing from them but their presence keeps the manifest complete.
     pub ringbuf_size: u32,
+    /// The script, for warnings user space renders against its text (`-k`); absent when no
+    /// event needs it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+}
+
+/// A script's name (its path, or `stdin` for `-e`) and text.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Source {
+    pub name: String,
+    pub text: String,
 }
 
 /// One BPF program in the object and where it attaches.
@@ -279,13 +290,13 @@ pub enum Event {
     Clear {
         map: u32,
     },
-    /// `-k`: a BPF helper call failed; the argument is its (negative) return value. The
-    /// location is the script text that made the call, rendered by codegen as bpftrace does
-    /// (`stdin:1:47-48`), and `context` that line with the text underlined.
+    /// `-k`: a BPF helper call failed; the argument is its (negative) return value.
+    /// `start..end` are the bytes of [`Manifest::source`] that made the call, which
+    /// `lang::diag::helper_warning` renders as bpftrace does.
     HelperError {
         helper: String,
-        location: String,
-        context: String,
+        start: usize,
+        end: usize,
     },
     Zero {
         map: u32,

@@ -149,15 +149,15 @@ impl Type {
             Type::Enum { bits, .. } => u32::from(*bits) / 8,
             Type::Stack { user, .. } => {
                 if *user {
-                    16
+                    crate::abi::stack::USTACK_SIZE
                 } else {
-                    8
+                    crate::abi::stack::KSTACK_SIZE
                 }
             }
-            Type::Inet => 24,
+            Type::Inet => crate::abi::inet::SIZE,
             Type::MacAddr => 6,
             Type::Ksym => 8,
-            Type::Usym => 16,
+            Type::Usym => crate::abi::usym::SIZE,
             Type::Username => 8,
             Type::ProbeName => 8,
             Type::CgroupPath => 8,

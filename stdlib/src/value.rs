@@ -3,6 +3,7 @@
 //! `macaddr`, symbols and stacks. Symbolization needs the kernel or a process, so it comes in
 //! through the [`Symbolizer`] trait that the runtime implements.
 
+use crate::abi;
 use crate::types::{tuple_layout, StackMode, Type};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -184,9 +185,9 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                 .collect(),
         ),
         Type::Stack { user, limit, mode } => {
-            let id = read_u64(bytes, 0) as i64;
+            let id = read_u64(bytes, abi::stack::ID as usize) as i64;
             if *user {
-                let pid = read_u64(bytes, 8) as u32;
+                let pid = read_u64(bytes, abi::stack::PID as usize) as u32;
                 Value::Stack(*mode, sym.ustack(pid, id, *limit, *mode))
             } else {
                 Value::Stack(*mode, sym.kstack(id, *limit, *mode))
@@ -195,7 +196,11 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
         Type::Inet => Value::Text(ntop(bytes)),
         Type::MacAddr => Value::Text(macaddr(bytes)),
         Type::Ksym => Value::Text(sym.ksym(read_u64(bytes, 0), false)),
-        Type::Usym => Value::Text(sym.usym(read_u64(bytes, 8) as u32, read_u64(bytes, 0), false)),
+        Type::Usym => Value::Text(sym.usym(
+            read_u64(bytes, abi::usym::PID as usize) as u32,
+            read_u64(bytes, abi::usym::ADDR as usize),
+            false,
+        )),
         Type::Username => Value::Text(sym.username(read_u64(bytes, 0))),
         Type::ProbeName => Value::Text(sym.probe_name(read_u64(bytes, 0))),
         Type::CgroupPath => Value::Text(sym.cgroup_path(read_u64(bytes, 0))),
@@ -226,12 +231,14 @@ pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
     s
 }
 
-/// `ntop` payload: u64 address family then 16 address bytes (only 4 used for AF_INET).
+/// An `inet` payload as text (its layout is [`abi::inet`]).
 pub fn ntop(bytes: &[u8]) -> String {
-    const AF_INET6: u64 = 10;
-    let af = read_u64(bytes, 0);
-    let addr = bytes.get(8..24).unwrap_or_default();
-    if af == AF_INET6 && addr.len() == 16 {
+    let af = read_u64(bytes, abi::inet::FAMILY as usize);
+    let start = abi::inet::ADDR as usize;
+    let addr = bytes
+        .get(start..start + abi::inet::ADDR_LEN as usize)
+        .unwrap_or_default();
+    if af == abi::inet::AF_INET6 && addr.len() == 16 {
         let mut a = [0u8; 16];
         a.copy_from_slice(addr);
         std::net::Ipv6Addr::from(a).to_string()

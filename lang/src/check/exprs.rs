@@ -6,6 +6,8 @@ use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Provider, Span, UnaryOp};
 use crate::diag::Diagnostic;
 use crate::hir::{self, Context, Expr, ExprKind as H, Unary};
+use crate::parse::literal::parse_int;
+use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Builtin, Function};
 use stdlib::types::{AddrSpace, Aggregation, StackMode, Type, I64, U64};
 
@@ -38,8 +40,8 @@ impl Checker<'_> {
                 .opts
                 .params
                 .get(*n as usize - 1)
-                .and_then(|p| p.parse().ok()),
-            A::Ident(name) => self.defines.get(name).and_then(|v| parse_define_int(v)),
+                .and_then(|p| parse_int(p)),
+            A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
             _ => None,
         }
     }
@@ -131,7 +133,7 @@ impl Checker<'_> {
             },
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
-                Some(p) => match parse_define_int(p) {
+                Some(p) => match parse_int(p) {
                     Some(v) => mk(H::Int(v), I64, span),
                     None => mk(
                         H::Str(p.as_bytes().to_vec()),
@@ -664,12 +666,12 @@ impl Checker<'_> {
                 Builtin::Kstack => Type::Stack {
                     user: false,
                     mode: StackMode::Bpftrace,
-                    limit: 127,
+                    limit: MAX_DEPTH,
                 },
                 Builtin::Ustack => Type::Stack {
                     user: true,
                     mode: StackMode::Bpftrace,
-                    limit: 127,
+                    limit: MAX_DEPTH,
                 },
                 Builtin::Curtask => match self.lookup_record("struct task_struct") {
                     Some(r) => Type::Pointer {
@@ -718,7 +720,7 @@ impl Checker<'_> {
             return mk(H::Builtin(b), ty, span);
         }
         if let Some(v) = self.defines.get(name).cloned() {
-            if let Some(i) = parse_define_int(&v) {
+            if let Some(i) = parse_int(&v) {
                 return mk(H::Int(i), I64, span);
             }
             if let Some(s) = v.strip_prefix('"').and_then(|s| s.strip_suffix('"')) {
@@ -1385,15 +1387,22 @@ impl Checker<'_> {
                     return poisoned(span);
                 }
                 let mut mode = StackMode::Bpftrace;
-                let mut limit = 127u32;
+                let mut limit = MAX_DEPTH;
                 for a in args {
                     match &a.kind {
                         A::Ident(m) if m == "perf" => mode = StackMode::Perf,
                         A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
                         A::Ident(m) if m == "raw" => mode = StackMode::Raw,
-                        A::Int(n) if *n >= 1 && *n <= 1024 => limit = *n as u32,
+                        A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
+                        A::Int(n) if *n > u64::from(MAX_DEPTH) => {
+                            // The stack-trace map holds no more frames than this.
+                            let d = self
+                                .error(format!("a stack has at most {MAX_DEPTH} frames"), a.span);
+                            d.label = format!("{n} frames asked for");
+                            return poisoned(span);
+                        }
                         _ => {
-                            self.error("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..1024)", a.span);
+                            self.error(format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{MAX_DEPTH})"), a.span);
                             return poisoned(span);
                         }
                     }
@@ -1681,28 +1690,6 @@ fn arith_type(a: &Type, b: &Type) -> Type {
     } else {
         U64
     }
-}
-
-/// Parses a `#define` value or positional parameter as an integer (decimal, hex, octal).
-pub(super) fn parse_define_int(v: &str) -> Option<i64> {
-    let v = v
-        .trim()
-        .trim_start_matches('(')
-        .trim_end_matches(')')
-        .trim();
-    let (neg, v) = match v.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, v),
-    };
-    let v = v.trim_end_matches(['u', 'U', 'l', 'L']);
-    let n = if let Some(h) = v.strip_prefix("0x").or_else(|| v.strip_prefix("0X")) {
-        i64::from_str_radix(h, 16).ok()?
-    } else if v.len() > 1 && v.starts_with('0') && v.bytes().all(|b| b.is_ascii_digit()) {
-        i64::from_str_radix(&v[1..], 8).ok()?
-    } else {
-        v.parse().ok()?
-    };
-    Some(if neg { -n } else { n })
 }
 
 fn signal_number(name: &str) -> Option<i64> {

@@ -1,5 +1,7 @@
 //! Decoding of integer and string literals, with errors that say exactly what is wrong and
-//! where (offsets are relative to the literal's text).
+//! where (offsets are relative to the literal's text). The one integer parser of `lang`: the
+//! grammar's literals, `#define` values, the preprocessor's `#if` operands and positional
+//! parameters are all read by [`decode_int`].
 
 /// A literal problem: the message and the byte range inside the literal it is about.
 #[derive(Debug, PartialEq)]
@@ -79,6 +81,29 @@ pub fn decode_int(text: &str) -> Result<u64, LitError> {
     }
     parse_digits(body, radix, body_start)
         .map_err(|e| if e.message.is_empty() { overflow() } else { e })
+}
+
+/// An integer written outside the script grammar (a `#define` value, an `#if` operand, a
+/// positional parameter), read as the parser reads an integer literal ([`decode_int`]),
+/// after an optional sign and the parentheses and blanks macros wrap values in
+/// (`#define MAX (-1)`). A value above `i64::MAX` wraps, as a literal's does when it is used
+/// as an int64.
+pub fn parse_int(text: &str) -> Option<i64> {
+    let text = text
+        .trim()
+        .trim_start_matches('(')
+        .trim_end_matches(')')
+        .trim();
+    let (negative, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = decode_int(digits).ok()? as i64;
+    Some(if negative {
+        value.wrapping_neg()
+    } else {
+        value
+    })
 }
 
 /// Splits `text` into its digits and the start of a trailing `u`/`l` suffix. Hex digits never
@@ -227,6 +252,19 @@ mod tests {
         assert!(decode_int("0x").is_err());
         assert!(decode_int("12abc").is_err());
         assert!(decode_int("1e30").is_err());
+    }
+
+    #[test]
+    fn integers_outside_the_grammar() {
+        assert_eq!(parse_int(" (-0x10) "), Some(-16));
+        assert_eq!(parse_int("+7"), Some(7));
+        assert_eq!(parse_int("010"), Some(8));
+        assert_eq!(parse_int("4096UL"), Some(4096));
+        assert_eq!(parse_int("0xffffffffffffffff"), Some(-1));
+        assert_eq!(parse_int("-"), None);
+        assert_eq!(parse_int("\"abc\""), None);
+        assert_eq!(parse_int("12abc"), None);
+        assert_eq!(parse_int(""), None);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 mod build;
 mod errors;
-mod literal;
+pub(crate) mod literal;
 
 use crate::ast::{Provider, Script, Span};
 use crate::diag::Diagnostic;

@@ -1,0 +1,213 @@
+//! Ring buffer records and the per-CPU counters beside them: reserving a record, writing its
+//! event id, submitting it with the right wake-up flags, counting records lost to a full
+//! buffer and map updates lost to a full map; and reads of kernel or user memory, which under
+//! `-k` report a failure as a record of its own.
+
+use crate::helpers::{self, Helper};
+use crate::ir::{Lowerer, Val};
+use crate::CodegenError;
+use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
+use inkwell::IntPredicate;
+use lang::hir;
+use stdlib::abi::record;
+use stdlib::manifest::Event;
+use stdlib::types::{AddrSpace, Type};
+
+type R<T> = Result<T, CodegenError>;
+
+impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// Reads a value of type `ty` from kernel or user memory at `addr` into the stack.
+    pub fn probe_read(
+        &mut self,
+        addr: IntValue<'ctx>,
+        ty: &Type,
+        space: AddrSpace,
+    ) -> R<Val<'ctx>> {
+        let size = ty.size().max(1);
+        let slot = self.alloca(size.max(8), "read")?;
+        self.memset(slot, size.max(8))?;
+        let src = self.builder.build_int_to_ptr(addr, self.ptr_ty(), "src")?;
+        let h = match space {
+            AddrSpace::Kernel => Helper::ProbeReadKernel,
+            AddrSpace::User => Helper::ProbeReadUser,
+        };
+        self.checked_probe_read(
+            h,
+            &[
+                slot.into(),
+                self.const_u64(u64::from(size)).into(),
+                src.into(),
+            ],
+        )?;
+        self.load_val(slot, ty)
+    }
+
+    /// Calls probe-read helper `h` (kernel or user) and, under `-k`, reports a negative return
+    /// as a warning on the script text being lowered, named `probe_read` as bpftrace names it.
+    pub fn checked_probe_read(
+        &mut self,
+        h: Helper,
+        args: &[BasicMetadataValueEnum<'ctx>],
+    ) -> R<IntValue<'ctx>> {
+        let ret = self.helper(h, args)?;
+        let Some(errors) = &self.globals.helper_errors else {
+            return Ok(ret);
+        };
+        let event = errors.site("probe_read", self.span.get());
+        let failed =
+            self.builder
+                .build_int_compare(IntPredicate::SLT, ret, self.const_u64(0), "failed")?;
+        let report = self.ctx.append_basic_block(self.func, "helper_failed");
+        let go_on = self.ctx.append_basic_block(self.func, "helper_ok");
+        self.builder
+            .build_conditional_branch(failed, report, go_on)?;
+        self.builder.position_at_end(report);
+        self.with_record(event, 8, |l, rec| {
+            let at = l.offset(rec, u64::from(record::HEADER))?;
+            l.builder.build_store(at, ret)?;
+            Ok(())
+        })?;
+        self.builder.build_unconditional_branch(go_on)?;
+        self.builder.position_at_end(go_on);
+        Ok(ret)
+    }
+
+    /// Reserves a ring buffer record of [`record::HEADER`] + `payload` bytes, stores the event id, lets
+    /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
+    /// counter is incremented instead, so user space can report the loss.
+    pub(crate) fn with_record(
+        &mut self,
+        event: hir::EventId,
+        payload: u32,
+        write: impl FnOnce(&mut Self, PointerValue<'ctx>) -> R<()>,
+    ) -> R<()> {
+        let rb = self.global_ptr(self.globals.events);
+        let total = self.const_u64(u64::from(record::HEADER + payload));
+        let rec_ptr = self.helper_ptr(
+            Helper::RingbufReserve,
+            &[rb.into(), total.into(), self.const_u64(0).into()],
+            "rec",
+        )?;
+        let is_null = self.builder.build_is_null(rec_ptr, "full")?;
+        let fill = self.ctx.append_basic_block(self.func, "emit");
+        let lost = self.ctx.append_basic_block(self.func, "lost");
+        let done = self.ctx.append_basic_block(self.func, "emitted");
+        self.builder.build_conditional_branch(is_null, lost, fill)?;
+        self.builder.position_at_end(fill);
+        self.builder
+            .build_store(rec_ptr, self.const_u64(u64::from(event)))?;
+        write(self, rec_ptr)?;
+        let flags = self.submit_flags(event)?;
+        self.helper(Helper::RingbufSubmit, &[rec_ptr.into(), flags.into()])?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(lost);
+        self.bump_counter(self.globals.lost)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(())
+    }
+
+    /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
+    /// context switch per event; instead output records let it sleep (it drains the buffer on
+    /// a short timer, see `runtime::run`) until the unread data passes
+    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
+    /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
+    pub(crate) fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
+        let ev = match self.script.events.get(event as usize) {
+            Some(ev) => ev.clone(),
+            None => self
+                .globals
+                .helper_errors
+                .as_ref()
+                .and_then(|h| {
+                    let i = event.checked_sub(h.first_id)?;
+                    h.events.borrow().get(i as usize).cloned()
+                })
+                .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?,
+        };
+        match ev {
+            Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
+                Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
+            }
+            Event::Printf { .. }
+            | Event::Time { .. }
+            | Event::Cat { .. }
+            | Event::System { .. }
+            | Event::Join { .. }
+            | Event::PrintValue { .. }
+            | Event::HelperError { .. } => {
+                let rb = self.global_ptr(self.globals.events);
+                let avail = self.helper(
+                    Helper::RingbufQuery,
+                    &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
+                )?;
+                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
+                let behind =
+                    self.builder
+                        .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;
+                let flags = self.builder.build_select(
+                    behind,
+                    self.const_u64(helpers::BPF_RB_FORCE_WAKEUP),
+                    self.const_u64(helpers::BPF_RB_NO_WAKEUP),
+                    "wake",
+                )?;
+                Ok(flags.into_int_value())
+            }
+        }
+    }
+
+    /// `map_update_elem`; a failure (the map is full) is counted so user space reports it.
+    pub(crate) fn update_map(
+        &self,
+        map: PointerValue<'ctx>,
+        key: PointerValue<'ctx>,
+        value: PointerValue<'ctx>,
+    ) -> R<()> {
+        let rc = self.helper(
+            Helper::MapUpdateElem,
+            &[
+                map.into(),
+                key.into(),
+                value.into(),
+                self.const_u64(helpers::BPF_ANY).into(),
+            ],
+        )?;
+        let failed =
+            self.builder
+                .build_int_compare(IntPredicate::SLT, rc, self.const_u64(0), "failed")?;
+        let count = self.ctx.append_basic_block(self.func, "map_full");
+        let done = self.ctx.append_basic_block(self.func, "updated");
+        self.builder.build_conditional_branch(failed, count, done)?;
+        self.builder.position_at_end(count);
+        self.bump_counter(self.globals.map_full)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(())
+    }
+
+    /// Adds one to slot 0 of a one-entry per-CPU array.
+    pub(crate) fn bump_counter(&self, map: GlobalValue<'ctx>) -> R<()> {
+        let key = self.alloca(8, "k0")?;
+        self.builder
+            .build_store(key, self.ctx.i32_type().const_zero())?;
+        let p = self.helper_ptr(
+            Helper::MapLookupElem,
+            &[self.global_ptr(map).into(), key.into()],
+            "cnt",
+        )?;
+        let is_null = self.builder.build_is_null(p, "isnull")?;
+        let inc = self.ctx.append_basic_block(self.func, "inc");
+        let done = self.ctx.append_basic_block(self.func, "incdone");
+        self.builder.build_conditional_branch(is_null, done, inc)?;
+        self.builder.position_at_end(inc);
+        let old = self
+            .builder
+            .build_load(self.i64(), p, "old")?
+            .into_int_value();
+        let new = self.builder.build_int_add(old, self.const_u64(1), "new")?;
+        self.builder.build_store(p, new)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(())
+    }
+}
