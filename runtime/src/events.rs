@@ -100,11 +100,21 @@ impl EventSink {
         self.gated = false;
     }
 
+    /// Whether the output's reader has gone (a broken pipe): nothing more can be shown.
+    pub fn output_closed(&self) -> bool {
+        self.write_error
+            .as_ref()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     pub fn exit_code(&self) -> i32 {
         self.exit.unwrap_or(0)
     }
 
     fn write(&mut self, s: &str) {
+        if self.output_closed() {
+            return;
+        }
         let r = self.out.write_all(s.as_bytes());
         let r = match self.buffering {
             Buffering::None => r.and_then(|_| self.out.flush()),
@@ -337,8 +347,11 @@ impl EventSink {
             self.write(&s);
         }
         self.flush();
+        // A reader that went away (`| head`) ended the run on purpose; other errors are news.
         if let Some(e) = self.write_error.take() {
-            eprintln!("rbt: writing output failed: {e}");
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("rbt: writing output failed: {e}");
+            }
         }
         Ok(())
     }

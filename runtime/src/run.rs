@@ -43,7 +43,16 @@ pub struct RunOptions {
     /// Load every program (so the verifier judges it) and attach nothing.
     pub dry_run: bool,
     pub pid: Option<u32>,
+    /// Print the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` on stdout once every probe is
+    /// attached: bpftrace's test harness waits for it before it triggers events.
+    pub notify_attached: bool,
+    /// The output is the process's stdout: stop tracing when its reader goes away
+    /// (`rbt ... | head -1`) instead of running on with nowhere to write.
+    pub watch_stdout: bool,
 }
+
+/// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
+const NOTIFY_ATTACHED: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 
 #[derive(Debug)]
 pub enum RunError {
@@ -199,6 +208,12 @@ pub fn run(
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
+    if opts.notify_attached {
+        // Straight to stdout (not `-o`'s file), where the harness reads it.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{NOTIFY_ATTACHED}")?;
+        stdout.flush()?;
+    }
     for p in manifest
         .programs
         .iter()
@@ -220,17 +235,32 @@ pub fn run(
     };
     // SAFETY: epoll_create1 returns a new fd we own.
     let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    for (fd, tag) in [(Some(rb.epoll_fd()), 0u64), (Some(sigfd), 1), (pidfd, 2)] {
+    // Stdout is watched for errors only (no event mask): a pipe's write end reports
+    // EPOLLERR once its reader has gone. Files and /dev/null cannot be watched, and need not.
+    let stdout = opts.watch_stdout.then_some(libc::STDOUT_FILENO);
+    for (fd, tag, mask) in [
+        (Some(rb.epoll_fd()), 0u64, libc::EPOLLIN),
+        (Some(sigfd), 1, libc::EPOLLIN),
+        (pidfd, 2, libc::EPOLLIN),
+        (stdout, 3, 0),
+    ] {
         if let Some(fd) = fd {
             let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
+                events: mask as u32,
                 u64: tag,
             };
             // SAFETY: registering fds we own with our epoll instance.
             unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
         }
     }
-    while !sink.borrow().exiting() {
+    // A script whose probes are only BEGIN and END has nothing to wait for once BEGIN ran
+    // (bpftrace exits then too), unless it traces a `-c` command, which it waits for.
+    let only_begin_end = manifest
+        .programs
+        .iter()
+        .all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+    let wait = !(only_begin_end && child.is_none());
+    while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
         // SAFETY: waiting on our epoll fd with a correctly sized buffer.
         let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, DRAIN_MS) };
@@ -244,7 +274,7 @@ pub fn run(
         sink.borrow_mut().end_batch();
         let stop = events[..n as usize]
             .iter()
-            .any(|e| e.u64 == 1 || e.u64 == 2);
+            .any(|e| e.u64 == 1 || e.u64 == 2 || e.u64 == 3);
         if stop {
             break;
         }
