@@ -216,13 +216,7 @@ impl Symbolizer for SystemSymbolizer {
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {
         // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns.
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into our timespec.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let mono = sys::monotonic_ns();
         let epoch = realtime_ns().saturating_sub(mono).saturating_add(boot_ns);
         let fmt = self
             .time_formats
