@@ -4,9 +4,8 @@
 use crate::maps;
 use crate::run::{Buffering, OutputFormat};
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
-use crate::sys::{Object, SysError};
+use crate::sys::{MapHandle, Object, SysError};
 use std::io::Write;
-use std::os::raw::c_int;
 use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
@@ -20,7 +19,7 @@ pub enum Flow {
 
 pub struct EventSink {
     events: Vec<Event>,
-    maps: Vec<(MapSpec, c_int)>,
+    maps: Vec<(MapSpec, MapHandle)>,
     format: OutputFormat,
     out: std::io::BufWriter<Box<dyn Write>>,
     buffering: Buffering,
@@ -76,7 +75,7 @@ impl EventSink {
         let maps = manifest
             .maps
             .iter()
-            .map(|m| obj.map_fd(&m.elf_name).map(|fd| (m.clone(), fd)))
+            .map(|m| obj.map(&m.elf_name).map(|h| (m.clone(), h)))
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
             events: manifest.events.clone(),
@@ -296,11 +295,11 @@ impl EventSink {
                 }
             }
             Event::Clear { map } | Event::Zero { map } => {
-                if let Some((spec, fd)) = self.maps.get(*map as usize) {
+                if let Some((_, handle)) = self.maps.get(*map as usize) {
                     let r = if matches!(ev, Event::Clear { .. }) {
-                        maps::clear(*fd, spec)
+                        maps::clear(handle)
                     } else {
-                        maps::zero(*fd, spec)
+                        maps::zero(handle)
                     };
                     if let Err(e) = r {
                         eprintln!("rbt: {e}");
@@ -312,12 +311,13 @@ impl EventSink {
     }
 
     fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
-        let Some((spec, fd)) = self.maps.get(index).cloned() else {
+        let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+        let dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        let empty = output::empty_map_text(&spec.value);
         let s = match (self.format, dump.entries.is_empty()) {
-            (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
+            (OutputFormat::Text, true) => empty.to_string(),
             (OutputFormat::Text, false) => output::map_text(&dump, top, div),
             (OutputFormat::Json, _) => output::map_json(&dump, top, div),
         };
@@ -337,8 +337,8 @@ impl EventSink {
                 .cmp(&self.maps[*b].0.script_name)
         });
         for i in order {
-            let (spec, fd) = self.maps[i].clone();
-            let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+            let (spec, handle) = &self.maps[i];
+            let dump = maps::dump(handle, spec, self.sym.as_ref())?;
             let s = match (self.format, dump.entries.is_empty()) {
                 (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
                 (OutputFormat::Text, false) => output::map_text(&dump, 0, 0),

@@ -158,13 +158,13 @@ pub fn run(
     if opts.dry_run {
         return Ok(0);
     }
-    let state_fd = obj.map_fd(STATE_MAP)?;
-    sys::map::update(state_fd, &0u32.to_ne_bytes(), &sys::monotonic_ns().to_ne_bytes())?;
+    obj.map(STATE_MAP)?
+        .update(&0u32.to_ne_bytes(), &sys::monotonic_ns().to_ne_bytes())?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
-        obj.map_fd(STACKS_MAP).ok(),
+        obj.map(STACKS_MAP).ok(),
     ));
     let sink = Rc::new(RefCell::new(EventSink::new(
         manifest,
@@ -176,7 +176,7 @@ pub fn run(
     )?));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(
-        obj.map_fd(RINGBUF_MAP)?,
+        &obj.map(RINGBUF_MAP)?,
         Box::new(move |bytes| match cb_sink.borrow_mut().handle(bytes) {
             Flow::Continue => 0,
             // A non-zero return stops libbpf's poll loop so exit() takes effect at once.
@@ -259,8 +259,8 @@ pub fn run(
     }
     rb.consume()?;
     drop((ep, pidfd, sigfd));
-    let lost = maps::sum_percpu_u64(obj.map_fd(LOST_MAP)?)?;
-    let full = maps::sum_percpu_u64(obj.map_fd(MAP_FULL_MAP)?)?;
+    let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
+    let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
     s.print_exit_maps()?;

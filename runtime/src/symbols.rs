@@ -3,9 +3,8 @@
 //! loaded on first use, so scripts that print no symbols never read them.
 
 use crate::introspect::elf;
-use crate::sys;
+use crate::sys::{self, MapHandle};
 use std::cell::OnceCell;
-use std::os::raw::c_int;
 use stdlib::types::StackMode;
 use stdlib::value::Symbolizer;
 
@@ -15,7 +14,7 @@ type FileSymbol = (u64, u64, String);
 pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
-    stacks_fd: Option<c_int>,
+    stacks: Option<MapHandle>,
     kallsyms: OnceCell<Vec<(u64, String)>>,
     users: OnceCell<Vec<(u64, String)>>,
     /// Function symbols of each object a user address fell in, by path.
@@ -26,12 +25,12 @@ impl SystemSymbolizer {
     pub fn new(
         probe_names: Vec<String>,
         time_formats: Vec<String>,
-        stacks_fd: Option<c_int>,
+        stacks: Option<MapHandle>,
     ) -> SystemSymbolizer {
         SystemSymbolizer {
             probe_names,
             time_formats,
-            stacks_fd,
+            stacks,
             kallsyms: OnceCell::new(),
             users: OnceCell::new(),
             elf_symbols: Default::default(),
@@ -120,13 +119,13 @@ impl SystemSymbolizer {
 
     /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
     fn frames(&self, stack_id: i64, limit: u32) -> Vec<u64> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
+        let (Some(stacks), Ok(id)) = (&self.stacks, u32::try_from(stack_id)) else {
             return Vec::new();
         };
-        let mut frames = vec![0u8; 8 * 127];
-        if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
+        // The map's value is the deepest stack it holds; unused frames are zero.
+        let Ok(Some(frames)) = stacks.lookup_vec(&id.to_ne_bytes()) else {
             return Vec::new();
-        }
+        };
         frames
             .chunks(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))

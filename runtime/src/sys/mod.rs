@@ -5,12 +5,13 @@
 
 mod child;
 mod fd;
-pub mod map;
+mod map;
 mod object;
 mod ringbuf;
 
 pub use child::GatedChild;
 pub use fd::{map_file, monotonic_ns, Epoll, Interest, PidFd, SignalFd};
+pub use map::MapHandle;
 pub use object::{Link, Object, PerfEventAttr, Program};
 pub use ringbuf::RingBuffer;
 
@@ -109,4 +110,3 @@ pub fn possible_cpus() -> Result<usize, SysError> {
         Ok(n as usize)
     }
 }
-

@@ -1,9 +1,10 @@
 //! A BPF object from ELF bytes to loaded programs, and attaching those programs: each attach
 //! point type is one method returning a [`Link`] that detaches on drop.
 
+use super::map::MapHandle;
 use super::{cstring, err, last_errno, SysError, VerifierLog};
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::raw::{c_char, c_int, c_void};
 use std::ptr::NonNull;
 
@@ -117,21 +118,35 @@ impl Object {
             })
     }
 
-    /// The file descriptor of the map with this name (valid once loaded).
-    pub fn map_fd(&self, name: &str) -> Result<c_int, SysError> {
+    /// A handle on the map with this name (once loaded), with its own descriptor.
+    pub fn map(&self, name: &str) -> Result<MapHandle, SysError> {
         let cname = cstring(name)?;
         // SAFETY: lookup by name in the object's own tables.
         let m =
             unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
         let m = NonNull::new(m)
             .ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
-        // SAFETY: `m` is a map of this object.
-        let fd = unsafe { libbpf_sys::bpf_map__fd(m.as_ptr()) };
+        // SAFETY: `m` is a map of this object, alive as long as self (for the calls below).
+        let (fd, key_size, value_size, map_type) = unsafe {
+            (
+                libbpf_sys::bpf_map__fd(m.as_ptr()),
+                libbpf_sys::bpf_map__key_size(m.as_ptr()),
+                libbpf_sys::bpf_map__value_size(m.as_ptr()),
+                libbpf_sys::bpf_map__type(m.as_ptr()),
+            )
+        };
         if fd < 0 {
-            Err(err(format!("map {name} has no file descriptor"), fd))
-        } else {
-            Ok(fd)
+            return Err(err(format!("map {name} has no file descriptor"), fd));
         }
+        // SAFETY: the object owns this open descriptor until it closes, after this call.
+        let borrowed = unsafe { BorrowedFd::borrow_raw(fd) };
+        let own = borrowed.try_clone_to_owned().map_err(|e| {
+            err(
+                format!("cannot duplicate map {name}'s descriptor"),
+                e.raw_os_error().unwrap_or(libc::EMFILE),
+            )
+        })?;
+        MapHandle::new(name, own, key_size, value_size, map_type)
     }
 }
 
@@ -356,4 +371,3 @@ fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<OwnedFd, 
         Ok(unsafe { OwnedFd::from_raw_fd(fd as c_int) })
     }
 }
-

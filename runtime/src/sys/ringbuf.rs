@@ -1,7 +1,8 @@
 //! The BPF ring buffer reader: libbpf's `ring_buffer` with a Rust closure per record.
 
+use super::map::MapHandle;
 use super::{err, last_errno, SysError};
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::raw::{c_int, c_void};
 use std::ptr::NonNull;
 
@@ -27,13 +28,20 @@ unsafe extern "C" fn ring_callback(
 }
 
 impl RingBuffer {
-    pub fn new(map_fd: c_int, callback: RecordCallback) -> Result<RingBuffer, SysError> {
+    pub fn new(map: &MapHandle, callback: RecordCallback) -> Result<RingBuffer, SysError> {
         let mut cb = Box::new(callback);
         let ctx = &mut *cb as *mut RecordCallback as *mut c_void;
         // SAFETY: `ctx` points into a heap box owned by the returned RingBuffer, which frees
-        // the libbpf ring buffer before the box in Drop.
+        // the libbpf ring buffer before the box in Drop. The map's descriptor is open for the
+        // call; afterwards libbpf uses only its memory mapping of the buffer and its epoll
+        // registration, which the object's own descriptor of the map keeps alive.
         let rb = unsafe {
-            libbpf_sys::ring_buffer__new(map_fd, Some(ring_callback), ctx, std::ptr::null())
+            libbpf_sys::ring_buffer__new(
+                map.as_fd().as_raw_fd(),
+                Some(ring_callback),
+                ctx,
+                std::ptr::null(),
+            )
         };
         match NonNull::new(rb) {
             Some(rb) => Ok(RingBuffer { rb, _callback: cb }),
@@ -68,4 +76,3 @@ impl Drop for RingBuffer {
         unsafe { libbpf_sys::ring_buffer__free(self.rb.as_ptr()) }
     }
 }
-
