@@ -3,6 +3,7 @@
 //! loaded on first use, so scripts that print no symbols never read them.
 
 use crate::introspect::elf;
+use crate::introspect::kallsyms::{CodeSymbols, Kallsyms};
 use crate::sys::{self, MapHandle};
 use std::cell::OnceCell;
 use stdlib::types::StackMode;
@@ -15,7 +16,7 @@ pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
     stacks: Option<MapHandle>,
-    kallsyms: OnceCell<Vec<(u64, String)>>,
+    kallsyms: OnceCell<Option<CodeSymbols>>,
     users: OnceCell<Vec<(u64, String)>>,
     /// Function symbols of each object a user address fell in, by path.
     elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<FileSymbol>>>,
@@ -37,23 +38,10 @@ impl SystemSymbolizer {
         }
     }
 
-    fn kallsyms(&self) -> &[(u64, String)] {
-        self.kallsyms.get_or_init(|| {
-            let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-            let mut v: Vec<(u64, String)> = text
-                .lines()
-                .filter_map(|l| {
-                    let mut p = l.split_whitespace();
-                    let addr = u64::from_str_radix(p.next()?, 16).ok()?;
-                    let kind = p.next()?;
-                    let name = p.next()?;
-                    (addr != 0 && matches!(kind, "t" | "T" | "w" | "W"))
-                        .then(|| (addr, name.to_string()))
-                })
-                .collect();
-            v.sort();
-            v
-        })
+    fn kallsyms(&self) -> Option<&CodeSymbols> {
+        self.kallsyms
+            .get_or_init(|| Kallsyms::read().ok().map(Kallsyms::code_symbols))
+            .as_ref()
     }
 }
 
@@ -137,11 +125,9 @@ impl SystemSymbolizer {
 
 impl Symbolizer for SystemSymbolizer {
     fn ksym(&self, addr: u64, with_offset: bool) -> String {
-        let syms = self.kallsyms();
-        let i = syms.partition_point(|(a, _)| *a <= addr);
-        match i.checked_sub(1).and_then(|i| syms.get(i)) {
-            Some((a, name)) if with_offset => format!("{name}+{}", addr - a),
-            Some((_, name)) => name.clone(),
+        match self.kallsyms().and_then(|k| k.containing(addr)) {
+            Some((name, a)) if with_offset => format!("{name}+{}", addr - a),
+            Some((name, _)) => name.to_string(),
             None => format!("0x{addr:x}"),
         }
     }
