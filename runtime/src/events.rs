@@ -1,8 +1,8 @@
 //! Handling ring buffer records: decode the event id and arguments with the manifest's
-//! layout and print them as bpftrace does, in text or JSON; map printing at exit.
+//! layout and print them as bpftrace does, in text or JSON, buffered as `-B` says; map
+//! printing at exit. The run loop (`run.rs`) drives this module; it never calls back.
 
 use crate::maps;
-use crate::run::{Buffering, OutputFormat};
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
 use crate::sys::{MapHandle, Object, SysError};
 use std::io::Write;
@@ -11,6 +11,24 @@ use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
 use stdlib::value::{decode, Value};
+
+/// How events and maps are printed (`-f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// When output reaches the file or terminal (`-B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffering {
+    /// After every batch of events (each event writes whole lines).
+    Line,
+    /// When the buffer fills, and at exit.
+    Full,
+    /// After every event.
+    None,
+}
 
 pub enum Flow {
     Continue,

@@ -5,7 +5,7 @@
 //! the reader (see `codegen`'s `submit_flags`), so the wait also ends every [`DRAIN_MS`].
 
 use crate::attach;
-use crate::events::{EventSink, Flow};
+use crate::events::{Buffering, EventSink, Flow, OutputFormat};
 use crate::maps;
 use crate::symbols::SystemSymbolizer;
 use crate::sys::{self, Epoll, Interest, Object, PidFd, RingBuffer, SignalFd};
@@ -17,23 +17,6 @@ use std::rc::Rc;
 use stdlib::manifest::{
     Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// When output reaches the file or terminal (`-B`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffering {
-    /// After every batch of events (each event writes whole lines).
-    Line,
-    /// When the buffer fills, and at exit.
-    Full,
-    /// After every event.
-    None,
-}
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
