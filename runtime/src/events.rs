@@ -50,37 +50,6 @@ pub struct EventSink {
     write_error: Option<std::io::Error>,
 }
 
-fn json_line(kind: &str, data: serde_json::Value) -> String {
-    // bpftrace 0.17 separates keys and values with ": " and members with ", ".
-    format!(
-        "{{\"type\": {}, \"data\": {}}}\n",
-        serde_json::Value::from(kind),
-        spaced_json(&data)
-    )
-}
-
-/// JSON with bpftrace's spacing (`{"a": 1, "b": [1, 2]}`).
-pub fn spaced_json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(spaced_json).collect::<Vec<_>>().join(", ")
-        ),
-        serde_json::Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!(
-                    "{}: {}",
-                    serde_json::Value::from(k.as_str()),
-                    spaced_json(v)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
-    }
-}
-
 impl EventSink {
     pub fn new(
         manifest: &Manifest,
@@ -161,10 +130,8 @@ impl EventSink {
 
     pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
         let s = match self.format {
-            OutputFormat::Text => {
-                format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" })
-            }
-            OutputFormat::Json => json_line("attached_probes", serde_json::json!({ "probes": n })),
+            OutputFormat::Text => output::attached_text(n),
+            OutputFormat::Json => output::attached_json(n),
         };
         self.write(&s);
         // Users (and tests) watch for this line to know tracing is starting.
@@ -179,7 +146,7 @@ impl EventSink {
         match self.format {
             OutputFormat::Text => eprintln!("Lost {n} events"),
             OutputFormat::Json => {
-                let s = json_line("lost_events", serde_json::json!({ "events": n }));
+                let s = output::lost_json(n);
                 self.write(&s);
             }
         }
@@ -222,7 +189,7 @@ impl EventSink {
             Event::Printf { format: pieces, .. } => {
                 let s = format::render(pieces, &args);
                 let s = if json {
-                    json_line("printf", s.into())
+                    output::json_text_record("printf", &s)
                 } else {
                     s
                 };
@@ -230,7 +197,11 @@ impl EventSink {
             }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());
-                let s = if json { json_line("time", s.into()) } else { s };
+                let s = if json {
+                    output::json_text_record("time", &s)
+                } else {
+                    s
+                };
                 self.write(&s);
             }
             Event::Cat { format: pieces, .. } => {
@@ -239,7 +210,7 @@ impl EventSink {
                     .map(|b| String::from_utf8_lossy(&b[..b.len().min(10240)]).into_owned())
                     .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
                 let s = if json {
-                    json_line("cat", text.into())
+                    output::json_text_record("cat", &text)
                 } else {
                     text
                 };
@@ -254,7 +225,7 @@ impl EventSink {
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
                 let s = if json {
-                    json_line("syscall", text.into())
+                    output::json_text_record("syscall", &text)
                 } else {
                     text
                 };
@@ -271,7 +242,7 @@ impl EventSink {
                 };
                 let s = parts.join(separator);
                 let s = if json {
-                    json_line("join", s.into())
+                    output::json_text_record("join", &s)
                 } else {
                     s + "\n"
                 };
@@ -301,7 +272,7 @@ impl EventSink {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
-                    format!("{{\"type\": \"value\", \"data\": {}}}\n", v.to_json())
+                    output::json_record("value", &v.to_json().to_string())
                 } else {
                     v.to_text() + "\n"
                 };
