@@ -1,4 +1,5 @@
-//! Kernel function symbols: `/proc/kallsyms` text symbols, tracefs
+//! Kernel symbols: the one reader of `/proc/kallsyms` ([`Kallsyms`], whose views serve probe
+//! listing and checking, `kaddr()` and address symbolization), tracefs
 //! `available_filter_functions` when it is readable, and resolution of compiler-renamed
 //! symbols (`ip_rcv_core` → `ip_rcv_core.isra.0`).
 //!
