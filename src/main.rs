@@ -264,6 +264,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
+        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        watch_stdout: cli.output.is_none(),
     };
     let code = runtime::run(
         &compiled.elf,

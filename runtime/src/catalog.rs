@@ -16,6 +16,8 @@ use wildmatch::WildMatch;
 pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
     functions: OnceCell<Option<kallsyms::FnList>>,
+    /// Every kernel symbol, read the first time `kaddr()` needs one.
+    kallsyms: OnceCell<Option<kallsyms::Kallsyms>>,
     btf: OnceCell<Option<Arc<btf::Btf>>>,
     /// Every enumerator in vmlinux BTF, built the first time an unknown name is looked up.
     enum_values: OnceCell<std::collections::HashMap<String, i64>>,
@@ -375,15 +377,10 @@ impl Catalog for SystemCatalog {
     }
 
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
-        let text = std::fs::read_to_string("/proc/kallsyms").ok()?;
-        text.lines().find_map(|l| {
-            let mut parts = l.split_whitespace();
-            let addr = parts.next()?;
-            let _kind = parts.next()?;
-            (parts.next()? == name)
-                .then(|| u64::from_str_radix(addr, 16).ok())
-                .flatten()
-        })
+        self.kallsyms
+            .get_or_init(|| kallsyms::Kallsyms::read().ok())
+            .as_ref()?
+            .address_of(name)
     }
 
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {

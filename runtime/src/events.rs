@@ -1,17 +1,34 @@
 //! Handling ring buffer records: decode the event id and arguments with the manifest's
-//! layout and print them as bpftrace does, in text or JSON; map printing at exit.
+//! layout and print them as bpftrace does, in text or JSON, buffered as `-B` says; map
+//! printing at exit. The run loop (`run.rs`) drives this module; it never calls back.
 
 use crate::maps;
-use crate::run::{Buffering, OutputFormat};
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
-use crate::sys::{Object, SysError};
+use crate::sys::{MapHandle, Object, SysError};
 use std::io::Write;
-use std::os::raw::c_int;
 use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
 use stdlib::value::{decode, Value};
+
+/// How events and maps are printed (`-f`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+/// When output reaches the file or terminal (`-B`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Buffering {
+    /// After every batch of events (each event writes whole lines).
+    Line,
+    /// When the buffer fills, and at exit.
+    Full,
+    /// After every event.
+    None,
+}
 
 pub enum Flow {
     Continue,
@@ -22,7 +39,7 @@ pub struct EventSink {
     events: Vec<Event>,
     /// The script, which `-k` warnings point into.
     source: stdlib::manifest::Source,
-    maps: Vec<(MapSpec, c_int)>,
+    maps: Vec<(MapSpec, MapHandle)>,
     format: OutputFormat,
     out: std::io::BufWriter<Box<dyn Write>>,
     buffering: Buffering,
@@ -33,37 +50,6 @@ pub struct EventSink {
     gated: bool,
     /// The first write error; reported once at exit instead of on every event.
     write_error: Option<std::io::Error>,
-}
-
-fn json_line(kind: &str, data: serde_json::Value) -> String {
-    // bpftrace 0.17 separates keys and values with ": " and members with ", ".
-    format!(
-        "{{\"type\": {}, \"data\": {}}}\n",
-        serde_json::Value::from(kind),
-        spaced_json(&data)
-    )
-}
-
-/// JSON with bpftrace's spacing (`{"a": 1, "b": [1, 2]}`).
-pub fn spaced_json(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(spaced_json).collect::<Vec<_>>().join(", ")
-        ),
-        serde_json::Value::Object(m) => format!(
-            "{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!(
-                    "{}: {}",
-                    serde_json::Value::from(k.as_str()),
-                    spaced_json(v)
-                ))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => other.to_string(),
-    }
 }
 
 impl EventSink {
@@ -78,7 +64,7 @@ impl EventSink {
         let maps = manifest
             .maps
             .iter()
-            .map(|m| obj.map_fd(&m.elf_name).map(|fd| (m.clone(), fd)))
+            .map(|m| obj.map(&m.elf_name).map(|h| (m.clone(), h)))
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
             events: manifest.events.clone(),
@@ -103,11 +89,21 @@ impl EventSink {
         self.gated = false;
     }
 
+    /// Whether the output's reader has gone (a broken pipe): nothing more can be shown.
+    pub fn output_closed(&self) -> bool {
+        self.write_error
+            .as_ref()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    }
+
     pub fn exit_code(&self) -> i32 {
         self.exit.unwrap_or(0)
     }
 
     fn write(&mut self, s: &str) {
+        if self.output_closed() {
+            return;
+        }
         let r = self.out.write_all(s.as_bytes());
         let r = match self.buffering {
             Buffering::None => r.and_then(|_| self.out.flush()),
@@ -137,10 +133,8 @@ impl EventSink {
 
     pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
         let s = match self.format {
-            OutputFormat::Text => {
-                format!("Attaching {n} probe{}...\n", if n == 1 { "" } else { "s" })
-            }
-            OutputFormat::Json => json_line("attached_probes", serde_json::json!({ "probes": n })),
+            OutputFormat::Text => output::attached_text(n),
+            OutputFormat::Json => output::attached_json(n),
         };
         self.write(&s);
         // Users (and tests) watch for this line to know tracing is starting.
@@ -155,7 +149,7 @@ impl EventSink {
         match self.format {
             OutputFormat::Text => eprintln!("Lost {n} events"),
             OutputFormat::Json => {
-                let s = json_line("lost_events", serde_json::json!({ "events": n }));
+                let s = output::lost_json(n);
                 self.write(&s);
             }
         }
@@ -199,7 +193,7 @@ impl EventSink {
             Event::Printf { format: pieces, .. } => {
                 let s = format::render(pieces, &args);
                 let s = if json {
-                    json_line("printf", s.into())
+                    output::json_text_record("printf", &s)
                 } else {
                     s
                 };
@@ -207,7 +201,11 @@ impl EventSink {
             }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());
-                let s = if json { json_line("time", s.into()) } else { s };
+                let s = if json {
+                    output::json_text_record("time", &s)
+                } else {
+                    s
+                };
                 self.write(&s);
             }
             Event::Cat { format: pieces, .. } => {
@@ -216,7 +214,7 @@ impl EventSink {
                     .map(|b| String::from_utf8_lossy(&b[..b.len().min(10240)]).into_owned())
                     .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
                 let s = if json {
-                    json_line("cat", text.into())
+                    output::json_text_record("cat", &text)
                 } else {
                     text
                 };
@@ -231,7 +229,7 @@ impl EventSink {
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
                 let s = if json {
-                    json_line("syscall", text.into())
+                    output::json_text_record("syscall", &text)
                 } else {
                     text
                 };
@@ -248,7 +246,7 @@ impl EventSink {
                 };
                 let s = parts.join(separator);
                 let s = if json {
-                    json_line("join", s.into())
+                    output::json_text_record("join", &s)
                 } else {
                     s + "\n"
                 };
@@ -272,7 +270,7 @@ impl EventSink {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
-                    format!("{{\"type\": \"value\", \"data\": {}}}\n", v.to_json())
+                    output::json_record("value", &v.to_json().to_string())
                 } else {
                     v.to_text() + "\n"
                 };
@@ -284,11 +282,11 @@ impl EventSink {
                 }
             }
             Event::Clear { map } | Event::Zero { map } => {
-                if let Some((spec, fd)) = self.maps.get(*map as usize) {
+                if let Some((_, handle)) = self.maps.get(*map as usize) {
                     let r = if matches!(ev, Event::Clear { .. }) {
-                        maps::clear(*fd, spec)
+                        maps::clear(handle)
                     } else {
-                        maps::zero(*fd, spec)
+                        maps::zero(handle)
                     };
                     if let Err(e) = r {
                         eprintln!("rbt: {e}");
@@ -300,12 +298,13 @@ impl EventSink {
     }
 
     fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
-        let Some((spec, fd)) = self.maps.get(index).cloned() else {
+        let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+        let dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        let empty = output::empty_map_text(&spec.value);
         let s = match (self.format, dump.entries.is_empty()) {
-            (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
+            (OutputFormat::Text, true) => empty.to_string(),
             (OutputFormat::Text, false) => output::map_text(&dump, top, div),
             (OutputFormat::Json, _) => output::map_json(&dump, top, div),
         };
@@ -325,8 +324,8 @@ impl EventSink {
                 .cmp(&self.maps[*b].0.script_name)
         });
         for i in order {
-            let (spec, fd) = self.maps[i].clone();
-            let dump = maps::dump(fd, &spec, self.sym.as_ref())?;
+            let (spec, handle) = &self.maps[i];
+            let dump = maps::dump(handle, spec, self.sym.as_ref())?;
             let s = match (self.format, dump.entries.is_empty()) {
                 (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
                 (OutputFormat::Text, false) => output::map_text(&dump, 0, 0),
@@ -335,8 +334,11 @@ impl EventSink {
             self.write(&s);
         }
         self.flush();
+        // A reader that went away (`| head`) ended the run on purpose; other errors are news.
         if let Some(e) = self.write_error.take() {
-            eprintln!("rbt: writing output failed: {e}");
+            if e.kind() != std::io::ErrorKind::BrokenPipe {
+                eprintln!("rbt: writing output failed: {e}");
+            }
         }
         Ok(())
     }

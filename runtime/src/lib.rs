@@ -14,7 +14,8 @@ mod symbols;
 mod sys;
 pub mod verifier;
 
-pub use run::{run, Buffering, OutputFormat, RunError, RunOptions};
+pub use events::{Buffering, OutputFormat};
+pub use run::{run, RunError, RunOptions};
 pub use sys::GatedChild;
 pub use verifier::Rejection;
 

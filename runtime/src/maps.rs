@@ -1,47 +1,28 @@
 //! Reading BPF maps back into user space: per-CPU slots summed, histogram buckets grouped
 //! under their user key, values decoded into [`stdlib::output::MapDump`]s for printing.
 
-use crate::sys::{self, SysError};
-use std::os::raw::c_int;
-use stdlib::manifest::{MapKind, MapSpec};
+use crate::sys::{MapHandle, SysError};
+use stdlib::manifest::MapSpec;
 use stdlib::output::{MapDump, MapValue};
 use stdlib::types::{Aggregation, Type};
 use stdlib::value::{decode, Symbolizer, Value};
-
-fn per_cpu(kind: MapKind) -> bool {
-    matches!(kind, MapKind::PerCpuHash | MapKind::PerCpuArray)
-}
 
 /// One map entry as read: the key's bytes and the value's bytes on each CPU (one slot for a
 /// map that is not per-CPU).
 type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
 
 /// Every (key bytes, value bytes per CPU) of a map.
-fn entries(
-    fd: c_int,
-    key_size: usize,
-    value_size: usize,
-    percpu: bool,
-) -> Result<Vec<RawEntry>, SysError> {
-    let cpus = if percpu { sys::possible_cpus()? } else { 1 };
-    let slot = if percpu {
-        value_size.div_ceil(8) * 8
-    } else {
-        value_size
-    };
+fn entries(map: &MapHandle) -> Result<Vec<RawEntry>, SysError> {
     let mut out = Vec::new();
-    let mut key: Option<Vec<u8>> = None;
-    loop {
-        let mut next = vec![0u8; key_size.max(1)];
-        if !sys::map::next_key(fd, key.as_deref(), &mut next)? {
-            break;
+    for key in map.keys()? {
+        // A key deleted since it was listed is skipped.
+        if let Some(value) = map.lookup_vec(&key)? {
+            let slots = value
+                .chunks(map.slot_size().max(1))
+                .map(<[u8]>::to_vec)
+                .collect();
+            out.push((key, slots));
         }
-        let mut value = vec![0u8; slot * cpus];
-        if sys::map::lookup(fd, &next, &mut value)? {
-            let slots = value.chunks(slot).map(<[u8]>::to_vec).collect();
-            out.push((next.clone(), slots));
-        }
-        key = Some(next);
     }
     Ok(out)
 }
@@ -55,20 +36,19 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 }
 
 /// Sums slot 0 of a one-entry per-CPU u64 array (the lost-events counter).
-pub fn sum_percpu_u64(fd: c_int) -> Result<u64, SysError> {
-    let cpus = sys::possible_cpus()?;
-    let mut value = vec![0u8; 8 * cpus];
-    if !sys::map::lookup(fd, &0u32.to_ne_bytes(), &mut value)? {
+pub fn sum_percpu_u64(map: &MapHandle) -> Result<u64, SysError> {
+    let Some(value) = map.lookup_vec(&0u32.to_ne_bytes())? else {
         return Ok(0);
-    }
-    Ok(value.chunks(8).map(|c| u64_at(c, 0)).sum())
+    };
+    Ok(value
+        .chunks(map.slot_size().max(1))
+        .map(|c| u64_at(c, 0))
+        .sum())
 }
 
 /// Reads a user map as a MapDump.
-pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, SysError> {
-    let key_size = spec.key_size() as usize;
-    let value_size = spec.value.size().max(1) as usize;
-    let raw = entries(fd, key_size, value_size, per_cpu(spec.kind))?;
+pub fn dump(map: &MapHandle, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, SysError> {
+    let raw = entries(map)?;
     let user_key_size = spec.key.as_ref().map_or(8, Type::size) as usize;
     let decode_key = |k: &[u8]| spec.key.as_ref().map(|t| decode(t, k, sym));
     let mut entries: Vec<(Option<Value>, MapValue)> = Vec::new();
@@ -150,27 +130,18 @@ pub fn dump(fd: c_int, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, 
 }
 
 /// `clear(@m)`: removes every key.
-pub fn clear(fd: c_int, spec: &MapSpec) -> Result<(), SysError> {
-    let raw = entries(
-        fd,
-        spec.key_size() as usize,
-        spec.value.size().max(1) as usize,
-        per_cpu(spec.kind),
-    )?;
-    for (k, _) in raw {
-        sys::map::delete(fd, &k)?;
+pub fn clear(map: &MapHandle) -> Result<(), SysError> {
+    for k in map.keys()? {
+        map.delete(&k)?;
     }
     Ok(())
 }
 
 /// `zero(@m)`: keeps the keys, zeroes the values.
-pub fn zero(fd: c_int, spec: &MapSpec) -> Result<(), SysError> {
-    let percpu = per_cpu(spec.kind);
-    let value_size = spec.value.size().max(1) as usize;
-    let raw = entries(fd, spec.key_size() as usize, value_size, percpu)?;
-    for (k, slots) in raw {
-        let zeros = vec![0u8; slots.iter().map(Vec::len).sum()];
-        sys::map::update(fd, &k, &zeros)?;
+pub fn zero(map: &MapHandle) -> Result<(), SysError> {
+    let zeros = vec![0u8; map.value_buffer_size()];
+    for k in map.keys()? {
+        map.update(&k, &zeros)?;
     }
     Ok(())
 }

@@ -5,34 +5,18 @@
 //! the reader (see `codegen`'s `submit_flags`), so the wait also ends every [`DRAIN_MS`].
 
 use crate::attach;
-use crate::events::{EventSink, Flow};
+use crate::events::{Buffering, EventSink, Flow, OutputFormat};
 use crate::maps;
 use crate::symbols::SystemSymbolizer;
-use crate::sys::{self, Object, RingBuffer};
+use crate::sys::{self, Epoll, Interest, Object, PidFd, RingBuffer, SignalFd};
 use crate::verifier::Rejection;
 use std::cell::RefCell;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
     Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
 };
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// When output reaches the file or terminal (`-B`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffering {
-    /// After every batch of events (each event writes whole lines).
-    Line,
-    /// When the buffer fills, and at exit.
-    Full,
-    /// After every event.
-    None,
-}
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -43,7 +27,16 @@ pub struct RunOptions {
     /// Load every program (so the verifier judges it) and attach nothing.
     pub dry_run: bool,
     pub pid: Option<u32>,
+    /// Print the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` on stdout once every probe is
+    /// attached: bpftrace's test harness waits for it before it triggers events.
+    pub notify_attached: bool,
+    /// The output is the process's stdout: stop tracing when its reader goes away
+    /// (`rbt ... | head -1`) instead of running on with nowhere to write.
+    pub watch_stdout: bool,
 }
+
+/// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
+const NOTIFY_ATTACHED: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
 
 #[derive(Debug)]
 pub enum RunError {
@@ -124,23 +117,11 @@ impl From<std::io::Error> for RunError {
 /// and this timer take turns, and the rest of the buffer absorbs scheduling delays.
 const DRAIN_MS: i32 = 20;
 
-/// Blocks SIGINT and SIGTERM and returns a signalfd that reports them, so the event loop can
-/// wait on signals and events together.
-fn signal_fd() -> Result<libc::c_int, RunError> {
-    // SAFETY: sigset manipulation on a local set; signalfd creates a new fd we own.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-        let fd = libc::signalfd(-1, &set, libc::SFD_CLOEXEC | libc::SFD_NONBLOCK);
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error().into());
-        }
-        Ok(fd)
-    }
-}
+/// What woke the event loop: records to read, or a reason to stop.
+const WAKE_EVENTS: u64 = 0;
+const WAKE_SIGNAL: u64 = 1;
+const WAKE_CHILD_EXITED: u64 = 2;
+const WAKE_STDOUT_CLOSED: u64 = 3;
 
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
 /// the `-c` command: released once every probe is attached, and rbt exits when it does.
@@ -154,20 +135,20 @@ pub fn run(
     sys::set_libbpf_verbose(opts.verbose);
     // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
     // exit (END, maps, detach), not kill rbt halfway.
-    let sigfd = signal_fd()?;
+    let sigfd = SignalFd::term_signals()?;
     let mut obj = Object::open(elf, "rbt")?;
     obj.load().map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
         return Ok(0);
     }
-    let state_fd = obj.map_fd(STATE_MAP)?;
     let start_key = stdlib::abi::state::START_NS.to_ne_bytes();
-    sys::map::update(state_fd, &start_key, &monotonic_ns().to_ne_bytes())?;
+    obj.map(STATE_MAP)?
+        .update(&start_key, &sys::monotonic_ns().to_ne_bytes())?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
-        obj.map_fd(STACKS_MAP).ok(),
+        obj.map(STACKS_MAP).ok(),
     ));
     let sink = Rc::new(RefCell::new(EventSink::new(
         manifest,
@@ -179,7 +160,7 @@ pub fn run(
     )?));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(
-        obj.map_fd(RINGBUF_MAP)?,
+        &obj.map(RINGBUF_MAP)?,
         Box::new(move |bytes| match cb_sink.borrow_mut().handle(bytes) {
             Flow::Continue => 0,
             // A non-zero return stops libbpf's poll loop so exit() takes effect at once.
@@ -200,6 +181,12 @@ pub fn run(
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
+    if opts.notify_attached {
+        // Straight to stdout (not `-o`'s file), where the harness reads it.
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{NOTIFY_ATTACHED}")?;
+        stdout.flush()?;
+    }
     for p in manifest
         .programs
         .iter()
@@ -211,42 +198,38 @@ pub fn run(
     if let Some(c) = child.as_deref_mut() {
         c.release();
     }
-    let pidfd = match child.as_ref().map(|c| c.pid) {
-        // SAFETY: pidfd_open on a pid we started; the fd is ours.
-        Some(pid) => Some(
-            unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) } as libc::c_int,
-        )
-        .filter(|fd| *fd >= 0),
-        None => None,
-    };
-    // SAFETY: epoll_create1 returns a new fd we own.
-    let ep = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
-    for (fd, tag) in [(Some(rb.epoll_fd()), 0u64), (Some(sigfd), 1), (pidfd, 2)] {
-        if let Some(fd) = fd {
-            let mut ev = libc::epoll_event {
-                events: libc::EPOLLIN as u32,
-                u64: tag,
-            };
-            // SAFETY: registering fds we own with our epoll instance.
-            unsafe { libc::epoll_ctl(ep, libc::EPOLL_CTL_ADD, fd, &mut ev) };
-        }
+    // Without a pidfd (kernels before 5.3) rbt still ends on a signal or exit().
+    let pidfd = child.as_ref().and_then(|c| PidFd::open(c.pid).ok());
+    let ep = Epoll::new()?;
+    ep.add(rb.epoll_fd(), Interest::Readable, WAKE_EVENTS)?;
+    ep.add(sigfd.as_fd(), Interest::Readable, WAKE_SIGNAL)?;
+    if let Some(fd) = &pidfd {
+        ep.add(fd.as_fd(), Interest::Readable, WAKE_CHILD_EXITED)?;
     }
-    while !sink.borrow().exiting() {
-        let mut events = [libc::epoll_event { events: 0, u64: 0 }; 4];
-        // SAFETY: waiting on our epoll fd with a correctly sized buffer.
-        let n = unsafe { libc::epoll_wait(ep, events.as_mut_ptr(), events.len() as i32, DRAIN_MS) };
-        if n < 0 {
-            if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                continue;
-            }
+    if opts.watch_stdout {
+        // A pipe's write end reports an error once its reader has gone. Files and /dev/null
+        // cannot be watched (EPERM), and need not be: they never go away.
+        let _ = ep.add(
+            std::io::stdout().as_fd(),
+            Interest::ErrorsOnly,
+            WAKE_STDOUT_CLOSED,
+        );
+    }
+    // A script whose probes are only BEGIN and END has nothing to wait for once BEGIN ran
+    // (bpftrace exits then too), unless it traces a `-c` command, which it waits for.
+    let only_begin_end = manifest
+        .programs
+        .iter()
+        .all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+    let wait = !(only_begin_end && child.is_none());
+    while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
+        // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
+        let Ok(woken) = ep.wait(DRAIN_MS) else {
             break;
-        }
+        };
         rb.consume()?;
         sink.borrow_mut().end_batch();
-        let stop = events[..n as usize]
-            .iter()
-            .any(|e| e.u64 == 1 || e.u64 == 2);
-        if stop {
+        if woken.iter().any(|tag| *tag != WAKE_EVENTS) {
             break;
         }
     }
@@ -259,16 +242,9 @@ pub fn run(
         obj.program(&p.name)?.test_run()?;
     }
     rb.consume()?;
-    // SAFETY: closing fds we own.
-    unsafe {
-        libc::close(ep);
-        libc::close(sigfd);
-        if let Some(fd) = pidfd {
-            libc::close(fd);
-        }
-    }
-    let lost = maps::sum_percpu_u64(obj.map_fd(LOST_MAP)?)?;
-    let full = maps::sum_percpu_u64(obj.map_fd(MAP_FULL_MAP)?)?;
+    drop((ep, pidfd, sigfd));
+    let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
+    let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
     s.print_exit_maps()?;
@@ -282,15 +258,4 @@ pub fn run(
     drop(s);
     drop(rb);
     Ok(code)
-}
-
-/// CLOCK_MONOTONIC in nanoseconds, the clock `bpf_ktime_get_ns` reads.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into our timespec.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

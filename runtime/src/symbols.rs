@@ -3,9 +3,9 @@
 //! loaded on first use, so scripts that print no symbols never read them.
 
 use crate::introspect::elf;
-use crate::sys;
+use crate::introspect::kallsyms::{CodeSymbols, Kallsyms};
+use crate::sys::{self, MapHandle};
 use std::cell::OnceCell;
-use std::os::raw::c_int;
 use stdlib::types::StackMode;
 use stdlib::value::Symbolizer;
 
@@ -15,8 +15,8 @@ type FileSymbol = (u64, u64, String);
 pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
-    stacks_fd: Option<c_int>,
-    kallsyms: OnceCell<Vec<(u64, String)>>,
+    stacks: Option<MapHandle>,
+    kallsyms: OnceCell<Option<CodeSymbols>>,
     users: OnceCell<Vec<(u64, String)>>,
     /// Function symbols of each object a user address fell in, by path.
     elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<FileSymbol>>>,
@@ -26,35 +26,22 @@ impl SystemSymbolizer {
     pub fn new(
         probe_names: Vec<String>,
         time_formats: Vec<String>,
-        stacks_fd: Option<c_int>,
+        stacks: Option<MapHandle>,
     ) -> SystemSymbolizer {
         SystemSymbolizer {
             probe_names,
             time_formats,
-            stacks_fd,
+            stacks,
             kallsyms: OnceCell::new(),
             users: OnceCell::new(),
             elf_symbols: Default::default(),
         }
     }
 
-    fn kallsyms(&self) -> &[(u64, String)] {
-        self.kallsyms.get_or_init(|| {
-            let text = std::fs::read_to_string("/proc/kallsyms").unwrap_or_default();
-            let mut v: Vec<(u64, String)> = text
-                .lines()
-                .filter_map(|l| {
-                    let mut p = l.split_whitespace();
-                    let addr = u64::from_str_radix(p.next()?, 16).ok()?;
-                    let kind = p.next()?;
-                    let name = p.next()?;
-                    (addr != 0 && matches!(kind, "t" | "T" | "w" | "W"))
-                        .then(|| (addr, name.to_string()))
-                })
-                .collect();
-            v.sort();
-            v
-        })
+    fn kallsyms(&self) -> Option<&CodeSymbols> {
+        self.kallsyms
+            .get_or_init(|| Kallsyms::read().ok().map(Kallsyms::code_symbols))
+            .as_ref()
     }
 }
 
@@ -120,13 +107,13 @@ impl SystemSymbolizer {
 
     /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
     fn frames(&self, stack_id: i64, limit: u32) -> Vec<u64> {
-        let (Some(fd), Ok(id)) = (self.stacks_fd, u32::try_from(stack_id)) else {
+        let (Some(stacks), Ok(id)) = (&self.stacks, u32::try_from(stack_id)) else {
             return Vec::new();
         };
-        let mut frames = vec![0u8; stdlib::abi::stack::MAP_VALUE_BYTES as usize];
-        if !sys::map::lookup(fd, &id.to_ne_bytes(), &mut frames).unwrap_or(false) {
+        // The map's value is the deepest stack it holds; unused frames are zero.
+        let Ok(Some(frames)) = stacks.lookup_vec(&id.to_ne_bytes()) else {
             return Vec::new();
-        }
+        };
         frames
             .chunks(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
@@ -138,11 +125,9 @@ impl SystemSymbolizer {
 
 impl Symbolizer for SystemSymbolizer {
     fn ksym(&self, addr: u64, with_offset: bool) -> String {
-        let syms = self.kallsyms();
-        let i = syms.partition_point(|(a, _)| *a <= addr);
-        match i.checked_sub(1).and_then(|i| syms.get(i)) {
-            Some((a, name)) if with_offset => format!("{name}+{}", addr - a),
-            Some((_, name)) => name.clone(),
+        match self.kallsyms().and_then(|k| k.containing(addr)) {
+            Some((name, a)) if with_offset => format!("{name}+{}", addr - a),
+            Some((name, _)) => name.to_string(),
             None => format!("0x{addr:x}"),
         }
     }
@@ -216,13 +201,7 @@ impl Symbolizer for SystemSymbolizer {
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {
         // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns.
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes into our timespec.
-        unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        let mono = ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64;
+        let mono = sys::monotonic_ns();
         let epoch = realtime_ns().saturating_sub(mono).saturating_add(boot_ns);
         let fmt = self
             .time_formats

@@ -500,8 +500,37 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
 
 /// A JSON string literal. serde_json escapes exactly what 0.17 escapes for ASCII; bytes that
 /// are not UTF-8 become U+FFFD (0.17 prints broken `\uffffffc3` escapes for them).
-fn json_str(s: &str) -> String {
+pub fn json_str(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// One `-f json` output line, newline included: `{"type": KIND, "data": DATA}`, with 0.17's
+/// spacing (`": "` between key and value, `", "` between members). `data` is JSON text
+/// already. Every JSON line rbt prints, events and maps alike, is made here.
+pub fn json_record(kind: &str, data: &str) -> String {
+    format!("{{\"type\": {}, \"data\": {data}}}\n", json_str(kind))
+}
+
+/// A JSON line whose data is a string (printf, time, cat, system and join output).
+pub fn json_text_record(kind: &str, text: &str) -> String {
+    json_record(kind, &json_str(text))
+}
+
+/// The line saying how many probes are being attached (before they are), in text.
+pub fn attached_text(probes: usize) -> String {
+    let s = if probes == 1 { "" } else { "s" };
+    format!("Attaching {probes} probe{s}...\n")
+}
+
+/// The line saying how many probes are being attached, in JSON.
+pub fn attached_json(probes: usize) -> String {
+    json_record("attached_probes", &format!("{{\"probes\": {probes}}}"))
+}
+
+/// The line saying how many events the ring buffer dropped, in JSON (text mode reports
+/// lost events on stderr instead).
+pub fn lost_json(events: u64) -> String {
+    json_record("lost_events", &format!("{{\"events\": {events}}}"))
 }
 
 /// The array of bucket objects of one histogram, 0.17 spacing:
@@ -585,16 +614,31 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
             .collect();
         format!("{{{}}}", items.join(", "))
     };
-    format!(
-        "{{\"type\": \"{ty}\", \"data\": {{{}: {body}}}}}\n",
-        json_str(&dump.name)
-    )
+    json_record(ty, &format!("{{{}: {body}}}", json_str(&dump.name)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::types::StackMode;
+
+    #[test]
+    fn json_records_have_0_17_spacing() {
+        assert_eq!(
+            attached_json(2),
+            "{\"type\": \"attached_probes\", \"data\": {\"probes\": 2}}\n"
+        );
+        assert_eq!(
+            lost_json(3),
+            "{\"type\": \"lost_events\", \"data\": {\"events\": 3}}\n"
+        );
+        assert_eq!(
+            json_text_record("printf", "a \"b\"\n"),
+            "{\"type\": \"printf\", \"data\": \"a \\\"b\\\"\\n\"}\n"
+        );
+        assert_eq!(attached_text(1), "Attaching 1 probe...\n");
+        assert_eq!(attached_text(3), "Attaching 3 probes...\n");
+    }
 
     fn hist(bits: u8, values: &[i64]) -> MapValue {
         let agg = Aggregation::Hist { bits };

@@ -10,7 +10,8 @@
 use std::path::PathBuf;
 use std::process::Command;
 use stdlib::output::{
-    empty_map_text, hist_bucket, lhist_bucket, map_json, map_text, MapDump, MapValue,
+    attached_json, attached_text, empty_map_text, hist_bucket, lhist_bucket, map_json, map_text,
+    MapDump, MapValue,
 };
 use stdlib::types::{agg_buckets, Aggregation, Type};
 use stdlib::value::Value;
@@ -345,8 +346,8 @@ fn simulate(script: &str) -> (String, String) {
     for s in split_top(body, ';') {
         sim.stmt(&s);
     }
-    let mut text = String::from("Attaching 1 probe...\n");
-    let mut json = String::from("{\"type\": \"attached_probes\", \"data\": {\"probes\": 1}}\n");
+    let mut text = attached_text(1);
+    let mut json = attached_json(1);
     text.push_str(&sim.text);
     json.push_str(&sim.json);
     // On exit 0.17 writes two newlines (in JSON mode too), then every map in name order.

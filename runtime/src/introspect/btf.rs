@@ -277,10 +277,8 @@ fn read_bytes(path: &Path) -> Result<Bytes, BtfError> {
         source,
     };
     let file = File::open(path).map_err(io)?;
-    // SAFETY: the mapping is private and read-only, and the kernel's BTF files never change while
-    // the system runs; a regular file truncated under us would at worst fault, which the heap
-    // fallback below cannot avoid either for a racing writer.
-    let mapped = unsafe { memmap2::MmapOptions::new().map_copy_read_only(&file) };
+    // The kernel's BTF files never change while the system runs, as `map_file` requires.
+    let mapped = crate::sys::map_file(&file);
     match mapped {
         Ok(m) => Ok(Bytes::Map(m)),
         Err(_) => {

@@ -1,4 +1,5 @@
-//! Kernel function symbols: `/proc/kallsyms` text symbols, tracefs
+//! Kernel symbols: the one reader of `/proc/kallsyms` ([`Kallsyms`], whose views serve probe
+//! listing and checking, `kaddr()` and address symbolization), tracefs
 //! `available_filter_functions` when it is readable, and resolution of compiler-renamed
 //! symbols (`ip_rcv_core` → `ip_rcv_core.isra.0`).
 //!
@@ -94,7 +95,7 @@ fn read_text(path: &str) -> Result<String, KallsymsError> {
 
 /// Text symbols from /proc/kallsyms, with the unattachable ones removed (see the module docs).
 pub fn text_symbols() -> Result<FnList, KallsymsError> {
-    Ok(parse_kallsyms(read_text(KALLSYMS)?))
+    Ok(Kallsyms::read()?.functions())
 }
 
 fn span(text: &str, part: &str) -> (u32, u32) {
@@ -102,39 +103,124 @@ fn span(text: &str, part: &str) -> (u32, u32) {
     (start as u32, (start + part.len()) as u32)
 }
 
-/// Parse kallsyms text (`ffffffff81000000 T _stext` or `... t fn\t[module]`).
+/// Parse kallsyms text (`ffffffff81000000 T _stext` or `... t fn\t[module]`) into its
+/// attachable functions.
 pub fn parse_kallsyms(text: String) -> FnList {
-    let mut entries = Vec::with_capacity(text.len() / 80);
-    for line in text.lines() {
-        let Some((addr, rest)) = line.split_once(' ') else {
-            continue;
-        };
-        let rb = rest.as_bytes();
-        if rb.len() < 3 || (rb[0] != b't' && rb[0] != b'T') || rb[1] != b' ' {
-            continue;
-        }
-        let rest = &rest[2..];
-        let (name, module) = match rest.split_once('\t') {
-            Some((n, m)) => (
-                n,
-                m.trim().strip_prefix('[').and_then(|m| m.strip_suffix(']')),
-            ),
-            None => (rest.trim_end(), None),
-        };
-        if !probeable_name(name) {
-            continue;
-        }
-        let Ok(addr) = u64::from_str_radix(addr, 16) else {
-            continue;
-        };
-        let (ns, ne) = span(&text, name);
-        let (ms, me) = module.map_or((0, 0), |m| span(&text, m));
-        entries.push((ns, ne, ms, me, addr));
+    Kallsyms::parse(text).functions()
+}
+
+/// One line of kallsyms, as positions in the text.
+#[derive(Debug, Clone, Copy)]
+struct Sym {
+    name: (u32, u32),
+    /// Empty for vmlinux.
+    module: (u32, u32),
+    addr: u64,
+    /// The type letter: `t`/`T` code, `w`/`W` weak, `d`/`D` data, ...
+    kind: u8,
+}
+
+/// Every symbol of `/proc/kallsyms`, read and parsed once: the one reader of that file.
+/// Kernel function lists ([`Kallsyms::functions`]), `kaddr()` ([`Kallsyms::address_of`])
+/// and address symbolization ([`Kallsyms::code_symbols`]) are all views of it.
+#[derive(Debug, Clone)]
+pub struct Kallsyms {
+    text: String,
+    syms: Vec<Sym>,
+}
+
+impl Kallsyms {
+    pub fn read() -> Result<Kallsyms, KallsymsError> {
+        Ok(Kallsyms::parse(read_text(KALLSYMS)?))
     }
-    FnList {
-        text,
-        entries,
-        source: FnSource::Kallsyms,
+
+    /// Parses `addr type name` lines, with `\t[module]` after the name of module symbols;
+    /// other lines are skipped.
+    pub fn parse(text: String) -> Kallsyms {
+        let mut syms = Vec::with_capacity(text.len() / 40);
+        for line in text.lines() {
+            let Some((addr, rest)) = line.split_once(' ') else {
+                continue;
+            };
+            let rb = rest.as_bytes();
+            if rb.len() < 3 || rb[1] != b' ' {
+                continue;
+            }
+            let rest = &rest[2..];
+            let (name, module) = match rest.split_once('\t') {
+                Some((n, m)) => (
+                    n,
+                    m.trim().strip_prefix('[').and_then(|m| m.strip_suffix(']')),
+                ),
+                None => (rest.trim_end(), None),
+            };
+            let Ok(addr) = u64::from_str_radix(addr, 16) else {
+                continue;
+            };
+            syms.push(Sym {
+                name: span(&text, name),
+                module: module.map_or((0, 0), |m| span(&text, m)),
+                addr,
+                kind: rb[0],
+            });
+        }
+        Kallsyms { text, syms }
+    }
+
+    fn name(&self, s: &Sym) -> &str {
+        &self.text[s.name.0 as usize..s.name.1 as usize]
+    }
+
+    /// The address of the first symbol (of any type) called `name`; 0 when kptr_restrict
+    /// hides addresses.
+    pub fn address_of(&self, name: &str) -> Option<u64> {
+        self.syms
+            .iter()
+            .find(|s| self.name(s) == name)
+            .map(|s| s.addr)
+    }
+
+    /// The attachable functions: code symbols minus the names nothing can attach to.
+    pub fn functions(self) -> FnList {
+        let entries = self
+            .syms
+            .iter()
+            .filter(|s| matches!(s.kind, b't' | b'T') && probeable_name(self.name(s)))
+            .map(|s| (s.name.0, s.name.1, s.module.0, s.module.1, s.addr))
+            .collect();
+        FnList {
+            text: self.text,
+            entries,
+            source: FnSource::Kallsyms,
+        }
+    }
+
+    /// Code symbols (weak ones included) with a known address, for naming addresses.
+    pub fn code_symbols(mut self) -> CodeSymbols {
+        self.syms
+            .retain(|s| s.addr != 0 && matches!(s.kind, b't' | b'T' | b'w' | b'W'));
+        let Kallsyms { text, mut syms } = self;
+        // By address, then name, so that of symbols sharing an address the same one always wins.
+        syms.sort_by(|a, b| {
+            let name = |s: &Sym| &text[s.name.0 as usize..s.name.1 as usize];
+            (a.addr, name(a)).cmp(&(b.addr, name(b)))
+        });
+        CodeSymbols(Kallsyms { text, syms })
+    }
+}
+
+/// Kernel code symbols sorted by address (see [`Kallsyms::code_symbols`]).
+#[derive(Debug, Clone)]
+pub struct CodeSymbols(Kallsyms);
+
+impl CodeSymbols {
+    /// The symbol at or below `addr` and its address: the function `addr` is in, if it is
+    /// in one.
+    pub fn containing(&self, addr: u64) -> Option<(&str, u64)> {
+        let syms = &self.0.syms;
+        let i = syms.partition_point(|s| s.addr <= addr);
+        let s = syms.get(i.checked_sub(1)?)?;
+        Some((self.0.name(s), s.addr))
     }
 }
 
@@ -254,6 +340,32 @@ mod tests {
         assert_eq!(resolve_renamed("ip_rcv_core", syms), ["ip_rcv_core.isra.0"]);
         assert_eq!(resolve_renamed("ip_rcv", syms), ["ip_rcv"]);
         assert!(resolve_renamed("nope", syms).is_empty());
+    }
+
+    #[test]
+    fn kallsyms_views() {
+        let text = "ffffffff81000000 T _stext\nffffffff81000020 t foo\n\
+                    ffffffff81000020 W afoo\nffffffff82000000 D data\n\
+                    0000000000000000 t hidden\nffffffffc0000000 t modfn\t[kvm]\n";
+        let k = Kallsyms::parse(text.to_string());
+        assert_eq!(k.address_of("data"), Some(0xffffffff82000000));
+        assert_eq!(k.address_of("modfn"), Some(0xffffffffc0000000));
+        assert_eq!(k.address_of("nope"), None);
+        let code = k.code_symbols();
+        assert_eq!(
+            code.containing(0xffffffff81000005),
+            Some(("_stext", 0xffffffff81000000))
+        );
+        // Of two symbols at one address the later name wins, whatever the file order.
+        assert_eq!(
+            code.containing(0xffffffff81000030),
+            Some(("foo", 0xffffffff81000020))
+        );
+        assert_eq!(
+            code.containing(0xffffffff82000008),
+            Some(("foo", 0xffffffff81000020))
+        );
+        assert_eq!(code.containing(0x10), None);
     }
 
     #[test]

@@ -60,8 +60,9 @@ fn find_or_mount() -> Result<PathBuf, TracefsError> {
     if let Some(found) = find_mounted() {
         return Ok(found);
     }
-    // Mounting goes through mount(8) rather than mount(2) because the crate keeps unsafe
-    // code out of everything but `runtime::sys`; it costs one fork only when tracefs is missing.
+    // Mounting goes through mount(8) rather than mount(2), which would need a raw syscall
+    // wrapper in `runtime::sys` for something done once: it costs one fork, only when
+    // tracefs is missing.
     let target = CANDIDATES[0];
     let status = Command::new("mount")
         .args(["-t", "tracefs", "nodev", target])

@@ -1,0 +1,63 @@
+//! The `-c` command, started before compiling and held until the probes are attached.
+
+/// A `-c` command: forked before compiling (so `cpid` is known) and held before `exec` until
+/// [`GatedChild::release`], so it cannot run past events before the probes are attached.
+/// Dropped without being released (rbt failed), the child is killed instead of running.
+pub struct GatedChild {
+    pub pid: u32,
+    gate: Option<std::fs::File>,
+    child: std::process::Child,
+}
+
+impl GatedChild {
+    pub fn spawn(cmd: &str) -> std::io::Result<GatedChild> {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let (reader, writer) = std::io::pipe()?;
+        let (rfd, wfd) = (reader.as_raw_fd(), writer.as_raw_fd());
+        // The shell waits on the gate (fd 3) and execs the command once rbt writes to it;
+        // at EOF (rbt died first) `read` fails and the command never runs. Waiting in the
+        // shell rather than before exec matters: spawn() itself waits for the exec.
+        let mut command = std::process::Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(format!("read -r _ <&3 && exec {cmd}"));
+        // SAFETY: between fork and exec the closure only calls dup2(2), fcntl(2) and close(2), which are
+        // async-signal-safe: the read end becomes fd 3 and the child drops its write end.
+        unsafe {
+            command.pre_exec(move || {
+                // dup2 onto itself keeps close-on-exec, so clear the flag explicitly.
+                if libc::dup2(rfd, 3) < 0 || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                libc::close(wfd);
+                Ok(())
+            });
+        }
+        let child = command.spawn()?;
+        drop(reader);
+        Ok(GatedChild {
+            pid: child.id(),
+            gate: Some(std::fs::File::from(std::os::fd::OwnedFd::from(writer))),
+            child,
+        })
+    }
+
+    /// Lets the command run.
+    pub fn release(&mut self) {
+        use std::io::Write;
+        if let Some(mut g) = self.gate.take() {
+            let _ = g.write_all(b"go\n");
+        }
+    }
+}
+
+impl Drop for GatedChild {
+    fn drop(&mut self) {
+        if self.gate.is_some() {
+            // Never released: rbt failed before tracing, so the command must not run.
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

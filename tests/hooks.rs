@@ -1,0 +1,220 @@
+//! Tier 2: the hooks bpftrace's runtime test harness relies on, checked on the real `rbt`
+//! binary (root only): the `__BPFTRACE_NOTIFY_PROBES_ATTACHED` line, a BEGIN/END-only
+//! script ending by itself, SIGTERM ending a run like Ctrl-C, and a closed stdout ending it.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+const NOTIFY: &str = "__BPFTRACE_NOTIFY_PROBES_ATTACHED";
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+/// Fails a test run without root loudly instead of letting it pass: these tests are
+/// `#[ignore]`d and only run when asked for (`--include-ignored`, as root).
+fn require_root() {
+    assert!(is_root(), "this test loads BPF programs and needs root");
+}
+
+fn rbt(script: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
+    cmd.args(["-e", script]).stdin(Stdio::null());
+    cmd
+}
+
+/// Waits for `child` to exit, killing it (and failing) after `limit`.
+fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("wait for rbt") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("rbt did not exit within {limit:?} {what}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sends each line of `stdout` to the returned channel as it arrives.
+fn lines_of(stdout: ChildStdout) -> Receiver<String> {
+    let (tx, rx) = channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Reads lines until one equals `want`, returning those before it.
+fn wait_for_line(rx: &Receiver<String>, want: &str) -> Vec<String> {
+    let mut before = Vec::new();
+    loop {
+        match rx.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line == want => return before,
+            Ok(line) => before.push(line),
+            Err(e) => panic!("no `{want}` line ({e}); saw {before:?}"),
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn notify_line_comes_once_probes_are_attached() {
+    require_root();
+    let o = rbt(r#"BEGIN { printf("x\n"); } END { printf("y\n"); }"#)
+        .env(NOTIFY, "1")
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // After "Attaching..." (which precedes attaching) and before anything BEGIN prints.
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("Attaching 2 probes...\n{NOTIFY}\nx\ny\n\n\n")
+    );
+    // With a probe that fires on its own, the line still precedes its first output.
+    let mut child = rbt(r#"interval:ms:50 { printf("tick\n"); exit(); }"#)
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rbt");
+    let rx = lines_of(child.stdout.take().expect("stdout"));
+    assert_eq!(wait_for_line(&rx, NOTIFY), ["Attaching 1 probe..."]);
+    assert_eq!(wait_for_line(&rx, "tick"), Vec::<String>::new());
+    assert!(wait_for(&mut child, Duration::from_secs(10), "after exit()").success());
+}
+
+#[test]
+#[ignore = "needs root"]
+fn notify_line_only_when_asked_for() {
+    require_root();
+    let o = rbt("BEGIN { exit(); }")
+        .env_remove(NOTIFY)
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(NOTIFY));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn begin_end_only_scripts_exit_by_themselves() {
+    require_root();
+    // As bpftrace does: BEGIN runs, then END, then the maps are printed.
+    for (script, want) in [
+        ("BEGIN { @a = 1; }", "Attaching 1 probe...\n\n\n@a: 1\n"),
+        (
+            r#"BEGIN { printf("x\n"); } END { printf("y\n"); }"#,
+            "Attaching 2 probes...\nx\ny\n\n\n",
+        ),
+        (r#"END { printf("y\n"); }"#, "Attaching 1 probe...\ny\n\n\n"),
+    ] {
+        let mut child = rbt(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rbt");
+        let status = wait_for(&mut child, Duration::from_secs(20), script);
+        let mut out = String::new();
+        let mut err = String::new();
+        child
+            .stdout
+            .take()
+            .expect("stdout")
+            .read_to_string(&mut out)
+            .expect("read stdout");
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read stderr");
+        assert!(status.success(), "{script}: {err}");
+        assert_eq!(out, want, "{script}");
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn sigterm_ends_a_run_like_ctrl_c() {
+    require_root();
+    for signal in ["-TERM", "-INT"] {
+        let mut child =
+            rbt(r#"BEGIN { @a = 1; } interval:s:10 { @b = 1; } END { printf("end\n"); }"#)
+                .env(NOTIFY, "1")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("spawn rbt");
+        let rx = lines_of(child.stdout.take().expect("stdout"));
+        wait_for_line(&rx, NOTIFY);
+        let sent = Instant::now();
+        let kill = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(kill.success());
+        // The harness allows a second between SIGTERM and SIGKILL.
+        let status = wait_for(&mut child, Duration::from_secs(10), "after the signal");
+        // bpftrace's harness allows 1 s; the margin is for a busy machine, and a run that
+        // waited for its 10 s interval instead still fails.
+        assert!(
+            sent.elapsed() < Duration::from_secs(5),
+            "{signal}: took {:?}",
+            sent.elapsed()
+        );
+        assert_eq!(status.code(), Some(0), "{signal}");
+        let rest: Vec<String> = rx.iter().collect();
+        assert_eq!(rest, ["end", "", "", "@a: 1", ""], "{signal}");
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn closed_stdout_ends_the_run() {
+    require_root();
+    // One script writes all the time (the write fails), one never writes again after
+    // "Attaching" (only the closed pipe itself tells).
+    for script in [
+        r#"interval:ms:10 { printf("tick\n"); }"#,
+        r#"tracepoint:syscalls:sys_enter_reboot { printf("reboot\n"); }"#,
+    ] {
+        let mut child = rbt(script)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rbt");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first = String::new();
+        stdout.read_line(&mut first).expect("read a line");
+        assert_eq!(first, "Attaching 1 probe...\n", "{script}");
+        drop(stdout);
+        let status = wait_for(&mut child, Duration::from_secs(5), "after stdout closed");
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .expect("stderr")
+            .read_to_string(&mut err)
+            .expect("read stderr");
+        // An orderly end: the reader left on purpose, so no error and no complaint.
+        assert_eq!(status.code(), Some(0), "{script}: {err}");
+        assert_eq!(err, "", "{script}");
+    }
+}
