@@ -136,7 +136,8 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
             l.builder.build_and(v, mask32, "uid")?
         }
-        Builtin::Kstack | Builtin::Ustack => return stack(l, matches!(b, Builtin::Ustack), ty),
+        Builtin::Kstack => return stack(l, false, ty),
+        Builtin::Ustack => return stack(l, true, ty),
         Builtin::Arg(n) => match l.probe.context {
             Context::PtRegs if matches!(l.probe.attach, Attach::Usdt { .. }) => usdt_arg(l, n)?,
             Context::PtRegs => match ARG_REGS.get(usize::from(n)) {
@@ -264,7 +265,8 @@ fn user_context(l: &Lowerer<'_, '_>) -> bool {
     matches!(l.probe.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
 }
 
-/// `kstack`/`ustack`: a stack id from the stack-trace map (plus the pid for user stacks).
+/// `kstack`/`ustack`, bare or called with a mode and depth (which `ty` carries): a stack id
+/// from the stack-trace map (plus the pid for user stacks).
 fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool, ty: &Type) -> R<Val<'ctx>> {
     let ctx = ctx_ptr(l)?;
     let flags = helpers::BPF_F_REUSE_STACKID | if user { helpers::BPF_F_USER_STACK } else { 0 };
