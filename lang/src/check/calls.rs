@@ -6,7 +6,7 @@
 
 use super::exprs::{mk, poisoned};
 use super::Checker;
-use crate::ast::{self, ExprKind as A, Span};
+use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::builtins::{Arity, Builtin, Function, Kind, Spec};
@@ -138,12 +138,9 @@ impl Checker<'_> {
             return self.value_call(f, args, span);
         }
         if let Some(b) = Builtin::from_name(&func.name) {
-            if b.spec().args.is_some() {
-                return self.builtin_call(b, args, span);
-            }
             // `pid()` reads the variable, as in bpftrace.
-            if args.is_empty() {
-                return self.ident(&func.name, span);
+            if args.is_empty() || b.spec().args.is_some() {
+                return self.builtin(b, args, span);
             }
         }
         let mut names: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
@@ -159,11 +156,58 @@ impl Checker<'_> {
         poisoned(span)
     }
 
-    /// A call of a builtin variable that also takes arguments (`kstack(perf, 5)`).
-    fn builtin_call(&mut self, b: Builtin, args: &[ast::Expr], span: Span) -> Expr {
-        match b {
-            Builtin::Kstack => self.stack_call(b, false, args, span),
-            Builtin::Ustack => self.stack_call(b, true, args, span),
+    /// A builtin variable, or a call of one that takes arguments (`kstack(perf, 5)`); `args`
+    /// is empty for a bare variable.
+    pub(super) fn builtin(&mut self, b: Builtin, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.builtin_allowed(b, span) || !self.arity_ok(&b.spec(), args.len(), span) {
+            return poisoned(span);
+        }
+        let user = self.probe.user;
+        let ty = match b {
+            Builtin::Comm => Type::Str { len: 16 },
+            Builtin::Probe => Type::ProbeName,
+            Builtin::Func => {
+                if user {
+                    Type::Usym
+                } else {
+                    Type::Ksym
+                }
+            }
+            Builtin::Username => Type::Username,
+            Builtin::Kstack => match self.stack_type(false, args) {
+                Some(ty) => ty,
+                None => return poisoned(span),
+            },
+            Builtin::Ustack => match self.stack_type(true, args) {
+                Some(ty) => ty,
+                None => return poisoned(span),
+            },
+            Builtin::Curtask => match self.lookup_record("struct task_struct") {
+                Some(r) => Type::Pointer {
+                    to: Box::new(Type::Record(Box::new(r))),
+                    space: AddrSpace::Kernel,
+                },
+                None => U64,
+            },
+            Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
+            Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
+                // fexit's context holds the arguments, then the return value.
+                let Some((params, ret)) = self.probe.signature.clone() else {
+                    self.error(
+                        "no BTF signature for this function, so its return value is unknown",
+                        span,
+                    );
+                    return poisoned(span);
+                };
+                return self.context_slot(params.len() as u32, ret, span);
+            }
+            Builtin::Args => {
+                self.error(
+                    "args must be followed by a field: args.name or args->name",
+                    span,
+                );
+                return poisoned(span);
+            }
             Builtin::Pid
             | Builtin::Tid
             | Builtin::Uid
@@ -172,27 +216,15 @@ impl Checker<'_> {
             | Builtin::Elapsed
             | Builtin::Cpu
             | Builtin::Numaid
-            | Builtin::Comm
             | Builtin::Cgroup
             | Builtin::Rand
-            | Builtin::Curtask
-            | Builtin::Probe
-            | Builtin::Func
-            | Builtin::Username
             | Builtin::Arg(_)
             | Builtin::Sarg(_)
             | Builtin::Retval
-            | Builtin::Args
             | Builtin::Ctx
-            | Builtin::Cpid
-            | Builtin::Jiffies => {
-                let name = b.name();
-                self.error(format!("{name} is a variable, not a function"), span)
-                    .help
-                    .push(format!("write {name} without parentheses"));
-                poisoned(span)
-            }
-        }
+            | Builtin::Jiffies => U64,
+        };
+        mk(H::Builtin(b), ty, span)
     }
 
     /// A value-giving function whose call passed `call_rules`, so its argument count is right.
@@ -248,11 +280,9 @@ impl Checker<'_> {
         }
     }
 
-    /// `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either order.
-    fn stack_call(&mut self, b: Builtin, user: bool, args: &[ast::Expr], span: Span) -> Expr {
-        if !self.builtin_allowed(b, span) || !self.arity_ok(&b.spec(), args.len(), span) {
-            return poisoned(span);
-        }
+    /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either
+    /// order; bare, they take bpftrace's mode and a depth of 127.
+    fn stack_type(&mut self, user: bool, args: &[ast::Expr]) -> Option<Type> {
         let mut mode = StackMode::Bpftrace;
         let mut limit = 127u32;
         for a in args {
@@ -266,11 +296,11 @@ impl Checker<'_> {
                         "stack arguments are a mode (bpftrace, perf, raw) and a limit (1..1024)",
                         a.span,
                     );
-                    return poisoned(span);
+                    return None;
                 }
             }
         }
-        mk(H::Builtin(b), Type::Stack { user, mode, limit }, span)
+        Some(Type::Stack { user, mode, limit })
     }
 
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
@@ -774,4 +804,5 @@ impl Checker<'_> {
             sym.size,
             Some(sym.address.wrapping_sub(at) as i64),
         ))
-    }}
+    }
+}

@@ -3,11 +3,11 @@
 
 use super::ctypes::parse_c_type;
 use super::Checker;
-use crate::ast::{self, BinaryOp, ExprKind as A, Provider, Span, UnaryOp};
+use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::diag::Diagnostic;
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use stdlib::builtins::Builtin;
-use stdlib::types::{AddrSpace, Aggregation, StackMode, Type, I64, U64};
+use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
@@ -468,82 +468,9 @@ impl Checker<'_> {
         }
     }
 
-    fn provider(&self) -> Option<Provider> {
-        self.probe.provider
-    }
-
     pub(super) fn ident(&mut self, name: &str, span: Span) -> Expr {
         if let Some(b) = Builtin::from_name(name) {
-            if !self.builtin_allowed(b, span) {
-                return poisoned(span);
-            }
-            let user = self.probe.user;
-            let ty = match b {
-                Builtin::Comm => Type::Str { len: 16 },
-                Builtin::Probe => Type::ProbeName,
-                Builtin::Func => {
-                    if user {
-                        Type::Usym
-                    } else {
-                        Type::Ksym
-                    }
-                }
-                Builtin::Username => Type::Username,
-                Builtin::Kstack => Type::Stack {
-                    user: false,
-                    mode: StackMode::Bpftrace,
-                    limit: 127,
-                },
-                Builtin::Ustack => Type::Stack {
-                    user: true,
-                    mode: StackMode::Bpftrace,
-                    limit: 127,
-                },
-                Builtin::Curtask => match self.lookup_record("struct task_struct") {
-                    Some(r) => Type::Pointer {
-                        to: Box::new(Type::Record(Box::new(r))),
-                        space: AddrSpace::Kernel,
-                    },
-                    None => U64,
-                },
-                Builtin::Cpid => {
-                    return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span)
-                }
-                Builtin::Retval if self.provider() == Some(Provider::Kretfunc) => {
-                    // fexit's context holds the arguments, then the return value.
-                    let Some((params, ret)) = self.probe.signature.clone() else {
-                        self.error(
-                            "no BTF signature for this function, so its return value is unknown",
-                            span,
-                        );
-                        return poisoned(span);
-                    };
-                    return self.context_slot(params.len() as u32, ret, span);
-                }
-                Builtin::Args => {
-                    self.error(
-                        "args must be followed by a field: args.name or args->name",
-                        span,
-                    );
-                    return poisoned(span);
-                }
-                Builtin::Pid
-                | Builtin::Tid
-                | Builtin::Uid
-                | Builtin::Gid
-                | Builtin::Nsecs
-                | Builtin::Elapsed
-                | Builtin::Cpu
-                | Builtin::Numaid
-                | Builtin::Cgroup
-                | Builtin::Rand
-                | Builtin::Arg(_)
-                | Builtin::Sarg(_)
-                | Builtin::Retval
-                | Builtin::Ctx
-                | Builtin::Jiffies => U64,
-            };
-            return mk(H::Builtin(b), ty, span);
+            return self.builtin(b, &[], span);
         }
         if let Some(v) = self.defines.get(name).cloned() {
             if let Some(i) = parse_define_int(&v) {
@@ -567,8 +494,7 @@ impl Checker<'_> {
         if let Some(i) = self.catalog.constant(name) {
             return mk(H::Int(i), I64, span);
         }
-        let mut candidates: Vec<String> =
-            Builtin::NAMED.iter().map(|b| b.name()).collect();
+        let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|b| b.name()).collect();
         candidates.extend(self.defines.keys().cloned());
         let d = Diagnostic::error(format!("unknown identifier `{name}`"), span)
             .with_label("not a builtin, constant or macro")
@@ -824,7 +750,7 @@ impl Checker<'_> {
     }
 
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
-    fn context_slot(&mut self, index: u32, ty: Type, span: Span) -> Expr {
+    pub(super) fn context_slot(&mut self, index: u32, ty: Type, span: Span) -> Expr {
         let raw = mk(
             H::TracepointField {
                 offset: 8 * index,

@@ -26,10 +26,9 @@ impl Checker<'_> {
             return None;
         }
         match f {
-            Function::Printf => self.format_event(f, args, span, |format, args| Event::Printf {
-                format,
-                args,
-            }),
+            Function::Printf => {
+                self.format_event(f, args, span, |format, args| Event::Printf { format, args })
+            }
             Function::Cat => {
                 self.format_event(f, args, span, |format, args| Event::Cat { format, args })
             }
@@ -577,7 +576,6 @@ impl Checker<'_> {
         }
         Some((pieces, out))
     }
-
 }
 
 fn conv_letter(c: format::Conv) -> &'static str {

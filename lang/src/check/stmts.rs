@@ -272,7 +272,8 @@ impl Checker<'_> {
     ) -> Option<StmtKind> {
         // Aggregations: `@m[k] = count()`.
         if let A::Call { func, args } = &value.kind {
-            let agg_fn = Function::from_name(&func.name).filter(|f| f.spec().kind == Kind::Aggregation);
+            let agg_fn =
+                Function::from_name(&func.name).filter(|f| f.spec().kind == Kind::Aggregation);
             if let Some(agg_fn) = agg_fn {
                 let A::Map { name, keys } = &target.kind else {
                     self.error(format!("{}() must be assigned to a map", func.name), span);
