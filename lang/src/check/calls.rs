@@ -1,8 +1,8 @@
-//! Calls of builtins in expressions. The rules every call obeys (rbt supports it, `--unsafe`,
-//! a value or a statement, how many arguments, which probes) are read from the builtin's
-//! record in `stdlib::builtins`, so their messages follow the table; then one small function
-//! per builtin function or family types its arguments and result. Statement calls and
-//! aggregations are in `stmt_calls.rs`.
+//! Builtin variables and calls of builtins in expressions. The rules every use obeys (rbt
+//! supports it, `--unsafe`, a value or a statement, how many arguments, which probe kinds) are
+//! read from the builtin's record in `stdlib::builtins`, so their messages follow the table;
+//! then one small function per builtin function or family types its arguments and result.
+//! Statement calls and aggregations are in `stmt_calls.rs`.
 
 use super::exprs::{mk, poisoned};
 use super::Checker;
@@ -122,7 +122,7 @@ impl Checker<'_> {
     }
 
     /// The address space a bare integer address points into in this probe.
-    fn default_space(&self) -> AddrSpace {
+    pub(super) fn default_space(&self) -> AddrSpace {
         if self.probe.user {
             AddrSpace::User
         } else {
@@ -130,6 +130,8 @@ impl Checker<'_> {
         }
     }
 
+    /// A call inside an expression: a function that gives a value, or a builtin variable
+    /// (`pid()`, `kstack(perf)`).
     pub(super) fn call_expr(&mut self, func: &ast::Ident, args: &[ast::Expr], span: Span) -> Expr {
         if let Some(f) = Function::from_name(&func.name) {
             if !self.call_rules(f, func, args.len(), span, Position::Value) {

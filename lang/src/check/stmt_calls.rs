@@ -11,7 +11,7 @@ use crate::hir::{Expr, ExprKind as H, StmtKind};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
 use stdlib::manifest::Event;
-use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
+use stdlib::types::{Aggregation, Type, I64, U64};
 
 impl Checker<'_> {
     /// A call standing as a statement; `f` is a statement builtin (the caller checked its kind).
@@ -247,14 +247,9 @@ impl Checker<'_> {
         };
         let mut e = self.expr(arr);
         if e.ty.is_int() {
-            let space = if self.probe.user {
-                AddrSpace::User
-            } else {
-                AddrSpace::Kernel
-            };
             e.ty = Type::Pointer {
                 to: Box::new(U64),
-                space,
+                space: self.default_space(),
             };
         }
         if !matches!(e.ty, Type::Pointer { .. }) {
