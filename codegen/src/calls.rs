@@ -1,8 +1,9 @@
 //! Builtin functions computed inside BPF (`str`, `buf`, `ntop`, `macaddr`, `bswap`,
-//! `strncmp`, `strcontains`, `reg`, stacks, `signal`, `override`, `uaddr` in a
+//! `strncmp`, `strcontains`, `reg`, `signal`, `override`, `uaddr` in a
 //! position-independent binary, …). Functions that only send an event (`printf`, `exit`,
-//! …) are statements by the time they reach codegen, and compile-time functions (`sizeof`,
-//! `kaddr`, `pton`, …) are already literals.
+//! …) are statements by the time they reach codegen, compile-time functions (`sizeof`,
+//! `kaddr`, `pton`, …) are already literals, and `kstack(mode, depth)` is the `kstack` builtin
+//! variable with its mode and depth in its type (lowered in `context.rs`).
 
 use crate::context;
 use crate::helpers::Helper;
@@ -224,14 +225,6 @@ pub fn call<'ctx>(
                 "reg() needs a literal register name".into(),
             )),
         },
-        Function::Kstack | Function::Ustack => {
-            let b = if func == Function::Kstack {
-                stdlib::builtins::Builtin::Kstack
-            } else {
-                stdlib::builtins::Builtin::Ustack
-            };
-            context::builtin(l, b, ty)
-        }
         Function::Signal => {
             let sig = l.int(arg(0)?)?;
             l.helper(Helper::SendSignal, &[sig.into()])?;

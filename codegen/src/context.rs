@@ -135,7 +135,8 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
             l.builder.build_and(v, mask32, "uid")?
         }
-        Builtin::Kstack | Builtin::Ustack => return stack(l, matches!(b, Builtin::Ustack)),
+        Builtin::Kstack => return stack(l, false),
+        Builtin::Ustack => return stack(l, true),
         Builtin::Arg(n) => match l.probe.context {
             Context::PtRegs if matches!(l.probe.attach, Attach::Usdt { .. }) => usdt_arg(l, n)?,
             Context::PtRegs => match ARG_REGS.get(usize::from(n)) {

@@ -264,7 +264,10 @@ impl EventSink {
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
                 let span = lang::ast::Span::new(*start, *end);
                 let (name, text) = (&self.source.name, &self.source.text);
-                eprint!("{}", lang::diag::helper_warning(name, text, span, helper, ret));
+                eprint!(
+                    "{}",
+                    lang::diag::helper_warning(name, text, span, helper, ret)
+                );
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));

@@ -1,9 +1,226 @@
-//! The one table of builtin variables and functions. `lang` resolves a name to one of these
-//! enums once; every later stage matches on the enum exhaustively, never on the string.
+//! The one table of builtin variables and functions. Each builtin has one record (`Spec`)
+//! carrying its name, its kind, how many arguments a call takes, whether it needs `--unsafe`
+//! and the probe kinds where it is valid; the checker's rules and their messages are derived
+//! from that record, so a rule and its help text cannot drift apart. `lang` resolves a name to
+//! one of these enums once; every later stage matches on the enum exhaustively, never on the
+//! string.
 
+use crate::probes::Provider;
 use serde::{Deserialize, Serialize};
 
-/// Builtin variables (`pid`, `comm`, `arg0`, …).
+/// What a builtin is, which decides where a script may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A value computed in the probe (`pid`, `str()`, `ntop()`).
+    Value,
+    /// A call that is a statement of its own and has no value (`printf()`, `delete()`).
+    Statement,
+    /// A map aggregation, valid only as `@map[key] = count()`.
+    Aggregation,
+    /// A value the checker computes, so codegen sees a literal (`kaddr()`, `pton()`, `cpid`).
+    CompileTime,
+}
+
+/// How many arguments a call takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Arity {
+    pub min: usize,
+    /// `usize::MAX`: any number (`printf`'s arguments after the format).
+    pub max: usize,
+}
+
+impl Arity {
+    const fn exactly(n: usize) -> Arity {
+        Arity { min: n, max: n }
+    }
+
+    const fn range(min: usize, max: usize) -> Arity {
+        Arity { min, max }
+    }
+
+    const fn at_least(min: usize) -> Arity {
+        Arity {
+            min,
+            max: usize::MAX,
+        }
+    }
+
+    pub fn accepts(self, n: usize) -> bool {
+        (self.min..=self.max).contains(&n)
+    }
+
+    /// "1 argument", "at most 1 argument", "1 or 2 arguments", "1 to 3 arguments", "at least 1
+    /// argument".
+    pub fn describe(self) -> String {
+        let plural = |n: usize| if n == 1 { "argument" } else { "arguments" };
+        match (self.min, self.max) {
+            (min, max) if min == max => format!("{min} {}", plural(min)),
+            (min, usize::MAX) => format!("at least {min} {}", plural(min)),
+            (0, max) => format!("at most {max} {}", plural(max)),
+            (min, max) if max == min + 1 => format!("{min} or {max} arguments"),
+            (min, max) => format!("{min} to {max} arguments"),
+        }
+    }
+}
+
+/// The probes where a builtin is valid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Valid {
+    Anywhere,
+    /// Only in probes of these kinds.
+    In(&'static [Provider]),
+    /// In every probe except those of these kinds.
+    Except(&'static [Provider]),
+    /// Only when rbt runs a command for the script (`-c`), in any probe.
+    WithCommand,
+}
+
+impl Valid {
+    /// Whether a builtin with this rule may be used in a probe of kind `probe` (None: not in
+    /// a probe), when rbt runs a command (`-c`) or not.
+    pub fn allows(self, probe: Option<Provider>, command: bool) -> bool {
+        match self {
+            Valid::Anywhere => true,
+            Valid::In(kinds) => probe.is_some_and(|p| kinds.contains(&p)),
+            Valid::Except(kinds) => !probe.is_some_and(|p| kinds.contains(&p)),
+            Valid::WithCommand => command,
+        }
+    }
+}
+
+/// The one record describing a builtin variable or function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// The name a script uses (`argN` for the `arg0`, `arg1`, … family).
+    pub name: &'static str,
+    pub kind: Kind,
+    /// The arguments a call takes; `None` for a variable that is not also a call (`pid`;
+    /// `pid()` still reads the variable, as in bpftrace).
+    pub args: Option<Arity>,
+    /// How a call is written, shown when its arguments are wrong.
+    pub usage: &'static str,
+    /// Whether it may only be used with `--unsafe`.
+    pub needs_unsafe: bool,
+    pub valid: Valid,
+    /// Why it is limited to those probes, added to the help of a misplaced use.
+    pub why: Option<&'static str>,
+    /// False for a builtin bpftrace has but rbt cannot compile yet.
+    pub supported: bool,
+}
+
+impl Spec {
+    const fn new(name: &'static str, kind: Kind, args: Option<Arity>, usage: &'static str) -> Spec {
+        Spec {
+            name,
+            kind,
+            args,
+            usage,
+            needs_unsafe: false,
+            valid: Valid::Anywhere,
+            why: None,
+            supported: true,
+        }
+    }
+
+    /// A builtin variable, valid in every probe.
+    const fn variable(name: &'static str) -> Spec {
+        Spec::new(name, Kind::Value, None, name)
+    }
+
+    /// A function computing a value.
+    const fn value(name: &'static str, args: Arity, usage: &'static str) -> Spec {
+        Spec::new(name, Kind::Value, Some(args), usage)
+    }
+
+    /// A function whose value the checker computes.
+    const fn compile_time(name: &'static str, args: Arity, usage: &'static str) -> Spec {
+        Spec::new(name, Kind::CompileTime, Some(args), usage)
+    }
+
+    /// A function that is a statement of its own.
+    const fn statement(name: &'static str, args: Arity, usage: &'static str) -> Spec {
+        Spec::new(name, Kind::Statement, Some(args), usage)
+    }
+
+    /// An aggregation (`@m = name(...)`).
+    const fn aggregation(name: &'static str, args: Arity, usage: &'static str) -> Spec {
+        Spec::new(name, Kind::Aggregation, Some(args), usage)
+    }
+
+    const fn valid(self, valid: Valid) -> Spec {
+        Spec { valid, ..self }
+    }
+
+    const fn only_in(self, kinds: &'static [Provider]) -> Spec {
+        self.valid(Valid::In(kinds))
+    }
+
+    const fn why(self, why: &'static str) -> Spec {
+        Spec {
+            why: Some(why),
+            ..self
+        }
+    }
+
+    const fn needs_unsafe(self) -> Spec {
+        Spec {
+            needs_unsafe: true,
+            ..self
+        }
+    }
+
+    const fn unsupported(self) -> Spec {
+        Spec {
+            supported: false,
+            ..self
+        }
+    }
+
+    /// The help for a use outside the probes where the builtin is valid, generated from the
+    /// rule; `shown` is the name as the script wrote it (`arg3`, `uaddr()`).
+    pub fn valid_help(&self, shown: &str) -> String {
+        let text = match self.valid {
+            Valid::Anywhere => format!("{shown} exists in every probe"),
+            Valid::In(kinds) => format!("{shown} exists in {} probes", list(kinds)),
+            Valid::Except(kinds) => {
+                format!(
+                    "{shown} exists in every probe except {} probes",
+                    list(kinds)
+                )
+            }
+            Valid::WithCommand => format!("{shown} needs a command to trace: rbt -c 'CMD' ..."),
+        };
+        match self.why {
+            Some(why) => format!("{text}: {why}"),
+            None => text,
+        }
+    }
+}
+
+/// "a", "a and b", "a, b and c".
+fn list(kinds: &[Provider]) -> String {
+    let names: Vec<&str> = kinds.iter().map(|p| p.name()).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => (*last).to_string(),
+        Some((last, rest)) => format!("{} and {last}", rest.join(", ")),
+    }
+}
+
+/// Probes whose context is the traced function's registers (`struct pt_regs`).
+const PT_REGS_PROBES: &[Provider] = &[
+    Provider::Kprobe,
+    Provider::Kretprobe,
+    Provider::Uprobe,
+    Provider::Uretprobe,
+    Provider::Usdt,
+];
+
+/// Stacks need a probe context to walk from, which BEGIN and END lack.
+const STACK_PROBES: Valid = Valid::Except(&[Provider::Begin, Provider::End]);
+
+/// Builtin variables (`pid`, `comm`, `arg0`, …). `kstack` and `ustack` are also calls with a
+/// mode and a depth (`kstack(perf, 5)`); bare, they take the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Builtin {
     Pid,
@@ -35,34 +252,96 @@ pub enum Builtin {
 }
 
 impl Builtin {
-    /// Every fixed-name builtin variable (argN/sargN are matched by prefix).
-    pub const NAMED: &'static [(&'static str, Builtin)] = &[
-        ("pid", Builtin::Pid),
-        ("tid", Builtin::Tid),
-        ("uid", Builtin::Uid),
-        ("gid", Builtin::Gid),
-        ("nsecs", Builtin::Nsecs),
-        ("elapsed", Builtin::Elapsed),
-        ("cpu", Builtin::Cpu),
-        ("numaid", Builtin::Numaid),
-        ("comm", Builtin::Comm),
-        ("cgroup", Builtin::Cgroup),
-        ("rand", Builtin::Rand),
-        ("curtask", Builtin::Curtask),
-        ("probe", Builtin::Probe),
-        ("func", Builtin::Func),
-        ("username", Builtin::Username),
-        ("kstack", Builtin::Kstack),
-        ("ustack", Builtin::Ustack),
-        ("retval", Builtin::Retval),
-        ("args", Builtin::Args),
-        ("ctx", Builtin::Ctx),
-        ("cpid", Builtin::Cpid),
-        ("jiffies", Builtin::Jiffies),
+    /// Every builtin variable with a fixed name (argN/sargN are matched by prefix).
+    pub const NAMED: &'static [Builtin] = &[
+        Builtin::Pid,
+        Builtin::Tid,
+        Builtin::Uid,
+        Builtin::Gid,
+        Builtin::Nsecs,
+        Builtin::Elapsed,
+        Builtin::Cpu,
+        Builtin::Numaid,
+        Builtin::Comm,
+        Builtin::Cgroup,
+        Builtin::Rand,
+        Builtin::Curtask,
+        Builtin::Probe,
+        Builtin::Func,
+        Builtin::Username,
+        Builtin::Kstack,
+        Builtin::Ustack,
+        Builtin::Retval,
+        Builtin::Args,
+        Builtin::Ctx,
+        Builtin::Cpid,
+        Builtin::Jiffies,
     ];
 
+    /// This builtin's record.
+    pub const fn spec(self) -> Spec {
+        match self {
+            Builtin::Pid => Spec::variable("pid"),
+            Builtin::Tid => Spec::variable("tid"),
+            Builtin::Uid => Spec::variable("uid"),
+            Builtin::Gid => Spec::variable("gid"),
+            Builtin::Nsecs => Spec::variable("nsecs"),
+            Builtin::Elapsed => Spec::variable("elapsed"),
+            Builtin::Cpu => Spec::variable("cpu"),
+            Builtin::Numaid => Spec::variable("numaid"),
+            Builtin::Comm => Spec::variable("comm"),
+            Builtin::Cgroup => Spec::variable("cgroup"),
+            Builtin::Rand => Spec::variable("rand"),
+            Builtin::Curtask => Spec::variable("curtask"),
+            Builtin::Probe => Spec::variable("probe"),
+            Builtin::Func => Spec::variable("func").only_in(&[
+                Provider::Kprobe,
+                Provider::Kretprobe,
+                Provider::Uprobe,
+                Provider::Uretprobe,
+                Provider::Kfunc,
+                Provider::Kretfunc,
+            ]),
+            Builtin::Username => Spec::variable("username"),
+            Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])")
+                .valid(STACK_PROBES),
+            Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])")
+                .valid(STACK_PROBES),
+            Builtin::Arg(_) => Spec::variable("argN").only_in(&[
+                Provider::Kprobe,
+                Provider::Uprobe,
+                Provider::Usdt,
+                Provider::Rawtracepoint,
+            ]),
+            Builtin::Sarg(_) => {
+                Spec::variable("sargN").only_in(&[Provider::Kprobe, Provider::Uprobe])
+            }
+            Builtin::Retval => Spec::variable("retval").only_in(&[
+                Provider::Kretprobe,
+                Provider::Uretprobe,
+                Provider::Kretfunc,
+            ]),
+            Builtin::Args => Spec::variable("args").only_in(&[
+                Provider::Tracepoint,
+                Provider::Kfunc,
+                Provider::Kretfunc,
+            ]),
+            Builtin::Ctx => Spec::variable("ctx").valid(Valid::Except(&[
+                Provider::Begin,
+                Provider::End,
+                Provider::Tracepoint,
+            ])),
+            Builtin::Cpid => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("cpid")
+            }
+            .valid(Valid::WithCommand),
+            Builtin::Jiffies => Spec::variable("jiffies"),
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Builtin> {
-        if let Some((_, b)) = Builtin::NAMED.iter().find(|(n, _)| *n == name) {
+        if let Some(b) = Builtin::NAMED.iter().find(|b| b.spec().name == name) {
             return Some(*b);
         }
         let numbered = |prefix: &str| -> Option<u8> {
@@ -79,15 +358,12 @@ impl Builtin {
         numbered("sarg").map(Builtin::Sarg)
     }
 
+    /// The name a script uses (`arg3` for `Arg(3)`).
     pub fn name(self) -> String {
         match self {
             Builtin::Arg(n) => format!("arg{n}"),
             Builtin::Sarg(n) => format!("sarg{n}"),
-            other => Builtin::NAMED
-                .iter()
-                .find(|(_, b)| *b == other)
-                .map(|(n, _)| (*n).to_string())
-                .unwrap_or_default(),
+            other => other.spec().name.to_string(),
         }
     }
 }
@@ -124,8 +400,6 @@ pub enum Function {
     Reg,
     Kptr,
     Uptr,
-    Kstack,
-    Ustack,
     Count,
     Sum,
     Avg,
@@ -145,77 +419,170 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: &'static [(&'static str, Function)] = &[
-        ("printf", Function::Printf),
-        ("print", Function::Print),
-        ("time", Function::Time),
-        ("cat", Function::Cat),
-        ("system", Function::System),
-        ("exit", Function::Exit),
-        ("join", Function::Join),
-        ("debugf", Function::Debugf),
-        ("str", Function::Str),
-        ("buf", Function::Buf),
-        ("strncmp", Function::Strncmp),
-        ("strcontains", Function::Strcontains),
-        ("bswap", Function::Bswap),
-        ("ntop", Function::Ntop),
-        ("pton", Function::Pton),
-        ("macaddr", Function::Macaddr),
-        ("ksym", Function::Ksym),
-        ("usym", Function::Usym),
-        ("kaddr", Function::Kaddr),
-        ("uaddr", Function::Uaddr),
-        ("cgroupid", Function::Cgroupid),
-        ("cgroup_path", Function::CgroupPath),
-        ("signal", Function::Signal),
-        ("override", Function::Override),
-        ("strftime", Function::Strftime),
-        ("strerror", Function::Strerror),
-        ("reg", Function::Reg),
-        ("kptr", Function::Kptr),
-        ("uptr", Function::Uptr),
-        ("kstack", Function::Kstack),
-        ("ustack", Function::Ustack),
-        ("count", Function::Count),
-        ("sum", Function::Sum),
-        ("avg", Function::Avg),
-        ("min", Function::Min),
-        ("max", Function::Max),
-        ("stats", Function::Stats),
-        ("hist", Function::Hist),
-        ("lhist", Function::Lhist),
-        ("delete", Function::Delete),
-        ("clear", Function::Clear),
-        ("zero", Function::Zero),
-        ("len", Function::Len),
-        ("has_key", Function::HasKey),
-        ("path", Function::Path),
-        ("unwatch", Function::Unwatch),
-        ("skboutput", Function::Skboutput),
+    /// Every function, for looking one up by name.
+    pub const ALL: &'static [Function] = &[
+        Function::Printf,
+        Function::Print,
+        Function::Time,
+        Function::Cat,
+        Function::System,
+        Function::Exit,
+        Function::Join,
+        Function::Debugf,
+        Function::Str,
+        Function::Buf,
+        Function::Strncmp,
+        Function::Strcontains,
+        Function::Bswap,
+        Function::Ntop,
+        Function::Pton,
+        Function::Macaddr,
+        Function::Ksym,
+        Function::Usym,
+        Function::Kaddr,
+        Function::Uaddr,
+        Function::Cgroupid,
+        Function::CgroupPath,
+        Function::Signal,
+        Function::Override,
+        Function::Strftime,
+        Function::Strerror,
+        Function::Reg,
+        Function::Kptr,
+        Function::Uptr,
+        Function::Count,
+        Function::Sum,
+        Function::Avg,
+        Function::Min,
+        Function::Max,
+        Function::Stats,
+        Function::Hist,
+        Function::Lhist,
+        Function::Delete,
+        Function::Clear,
+        Function::Zero,
+        Function::Len,
+        Function::HasKey,
+        Function::Path,
+        Function::Unwatch,
+        Function::Skboutput,
     ];
+
+    /// This function's record.
+    pub const fn spec(self) -> Spec {
+        use Arity as N;
+        match self {
+            Function::Printf => {
+                Spec::statement("printf", N::at_least(1), "printf(format, args...)")
+            }
+            Function::Print => Spec::statement(
+                "print",
+                N::range(1, 3),
+                "print(value) or print(@map[, top[, divisor]])",
+            ),
+            Function::Time => Spec::statement("time", N::range(0, 1), "time([format])"),
+            Function::Cat => Spec::statement("cat", N::at_least(1), "cat(path_format, args...)"),
+            Function::System => {
+                Spec::statement("system", N::at_least(1), "system(command_format, args...)")
+                    .needs_unsafe()
+            }
+            Function::Exit => Spec::statement("exit", N::range(0, 1), "exit([code])"),
+            Function::Join => Spec::statement(
+                "join",
+                N::range(1, 2),
+                "join(char **array[, \"separator\"])",
+            ),
+            // bpf_trace_printk takes at most three arguments after the format.
+            Function::Debugf => {
+                Spec::statement("debugf", N::range(1, 4), "debugf(format, up to 3 integers)")
+            }
+            Function::Str => Spec::value("str", N::range(1, 2), "str(address[, length])"),
+            Function::Buf => Spec::value("buf", N::range(1, 2), "buf(address[, length])"),
+            Function::Strncmp => Spec::value("strncmp", N::exactly(3), "strncmp(s1, s2, n)"),
+            Function::Strcontains => Spec::value(
+                "strcontains",
+                N::exactly(2),
+                "strcontains(haystack, needle)",
+            ),
+            Function::Bswap => Spec::value("bswap", N::exactly(1), "bswap(integer)"),
+            Function::Ntop => Spec::value("ntop", N::range(1, 2), "ntop([family, ]address)"),
+            Function::Pton => Spec::compile_time("pton", N::exactly(1), "pton(\"address\")"),
+            Function::Macaddr => Spec::value("macaddr", N::exactly(1), "macaddr(address)"),
+            Function::Ksym => Spec::value("ksym", N::exactly(1), "ksym(address)"),
+            Function::Usym => Spec::value("usym", N::exactly(1), "usym(address)"),
+            Function::Kaddr => Spec::compile_time("kaddr", N::exactly(1), "kaddr(\"symbol\")"),
+            Function::Uaddr => Spec::value("uaddr", N::exactly(1), "uaddr(\"symbol\")")
+                .only_in(&[Provider::Uprobe, Provider::Uretprobe, Provider::Usdt])
+                .why("it looks the symbol up in the traced binary"),
+            Function::Cgroupid => Spec::compile_time(
+                "cgroupid",
+                N::exactly(1),
+                "cgroupid(\"/sys/fs/cgroup/...\")",
+            ),
+            Function::CgroupPath => {
+                Spec::value("cgroup_path", N::exactly(1), "cgroup_path(cgroup_id)")
+            }
+            Function::Signal => {
+                Spec::statement("signal", N::exactly(1), "signal(\"SIGKILL\") or signal(9)")
+                    .needs_unsafe()
+            }
+            Function::Override => {
+                Spec::statement("override", N::exactly(1), "override(return_code)")
+                    .needs_unsafe()
+                    .only_in(&[Provider::Kprobe])
+            }
+            Function::Strftime => {
+                Spec::value("strftime", N::exactly(2), "strftime(\"format\", nsecs)")
+            }
+            Function::Strerror => Spec::value("strerror", N::exactly(1), "strerror(errno)"),
+            Function::Reg => Spec::value("reg", N::exactly(1), "reg(\"register\")")
+                .only_in(PT_REGS_PROBES)
+                .why("it reads the traced function's registers"),
+            Function::Kptr => Spec::value("kptr", N::exactly(1), "kptr(address)"),
+            Function::Uptr => Spec::value("uptr", N::exactly(1), "uptr(address)"),
+            Function::Count => Spec::aggregation("count", N::exactly(0), "@map = count()"),
+            Function::Sum => Spec::aggregation("sum", N::exactly(1), "@map = sum(value)"),
+            Function::Avg => Spec::aggregation("avg", N::exactly(1), "@map = avg(value)"),
+            Function::Min => Spec::aggregation("min", N::exactly(1), "@map = min(value)"),
+            Function::Max => Spec::aggregation("max", N::exactly(1), "@map = max(value)"),
+            Function::Stats => Spec::aggregation("stats", N::exactly(1), "@map = stats(value)"),
+            Function::Hist => {
+                Spec::aggregation("hist", N::range(1, 2), "@map = hist(value[, bits 0..5])")
+            }
+            Function::Lhist => Spec::aggregation(
+                "lhist",
+                N::exactly(4),
+                "@map = lhist(value, min, max, step)",
+            ),
+            Function::Delete => Spec::statement("delete", N::exactly(1), "delete(@map[key])"),
+            Function::Clear => Spec::statement("clear", N::exactly(1), "clear(@map)"),
+            Function::Zero => Spec::statement("zero", N::exactly(1), "zero(@map)"),
+            Function::Len => Spec::value("len", N::exactly(1), "len(@map)"),
+            Function::HasKey => Spec::value("has_key", N::exactly(2), "has_key(@map, key)"),
+            Function::Path => {
+                Spec::value("path", N::range(1, 2), "path(struct path *[, size])").unsupported()
+            }
+            Function::Unwatch => {
+                Spec::statement("unwatch", N::exactly(1), "unwatch(address)").unsupported()
+            }
+            Function::Skboutput => Spec::value(
+                "skboutput",
+                N::exactly(4),
+                "skboutput(path, skb, length, offset)",
+            )
+            .unsupported(),
+        }
+    }
 
     pub fn from_name(name: &str) -> Option<Function> {
         Function::ALL
             .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, f)| *f)
+            .find(|f| f.spec().name == name)
+            .copied()
     }
 
     pub fn name(self) -> &'static str {
-        Function::ALL
-            .iter()
-            .find(|(_, f)| *f == self)
-            .map(|(n, _)| *n)
-            .unwrap_or("?")
-    }
-
-    /// Functions that may only be used with `--unsafe`.
-    pub fn is_unsafe(self) -> bool {
-        matches!(
-            self,
-            Function::System | Function::Signal | Function::Override
-        )
+        self.spec().name
     }
 }
 
@@ -250,16 +617,42 @@ mod tests {
 
     #[test]
     fn names_round_trip() {
-        for (name, f) in Function::ALL {
-            assert_eq!(Function::from_name(name), Some(*f));
-            assert_eq!(f.name(), *name);
+        for f in Function::ALL {
+            assert_eq!(Function::from_name(f.name()), Some(*f));
         }
-        for (name, b) in Builtin::NAMED {
-            assert_eq!(Builtin::from_name(name), Some(*b));
-            assert_eq!(b.name(), *name);
+        for b in Builtin::NAMED {
+            assert_eq!(Builtin::from_name(&b.name()), Some(*b));
         }
         assert_eq!(Builtin::from_name("arg3"), Some(Builtin::Arg(3)));
         assert_eq!(Builtin::from_name("sarg1"), Some(Builtin::Sarg(1)));
         assert_eq!(Builtin::from_name("argx"), None);
+    }
+
+    #[test]
+    fn help_is_generated_from_the_rule() {
+        let arg = Builtin::Arg(0).spec();
+        assert!(!arg.valid.allows(Some(Provider::Tracepoint), false));
+        assert!(arg.valid.allows(Some(Provider::Rawtracepoint), false));
+        assert_eq!(
+            arg.valid_help("arg0"),
+            "arg0 exists in kprobe, uprobe, usdt and rawtracepoint probes"
+        );
+        let ctx = Builtin::Ctx.spec();
+        assert!(ctx.valid.allows(None, false));
+        assert_eq!(
+            ctx.valid_help("ctx"),
+            "ctx exists in every probe except BEGIN, END and tracepoint probes"
+        );
+    }
+
+    #[test]
+    fn arity_is_described() {
+        assert_eq!(Arity::exactly(1).describe(), "1 argument");
+        assert_eq!(Arity::range(0, 1).describe(), "at most 1 argument");
+        assert_eq!(Arity::range(1, 2).describe(), "1 or 2 arguments");
+        assert_eq!(Arity::range(1, 3).describe(), "1 to 3 arguments");
+        assert_eq!(Arity::at_least(1).describe(), "at least 1 argument");
+        assert!(Arity::at_least(1).accepts(7));
+        assert!(!Arity::exactly(0).accepts(1));
     }
 }

@@ -3,9 +3,11 @@
 //! analysis continues after errors so the user sees all of them at once.
 
 mod attach;
+mod calls;
 pub mod catalog;
 mod ctypes;
 mod exprs;
+mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
@@ -91,7 +93,6 @@ pub(crate) struct Checker<'a> {
 #[derive(Default, Clone)]
 struct ProbeInfo {
     provider: Option<ast::Provider>,
-    context: Option<hir::Context>,
     tracepoint_fields: Vec<catalog::TracepointField>,
     tracepoint_name: String,
     /// Whether pointers read in this probe are user-space by default.
@@ -270,7 +271,6 @@ impl Checker<'_> {
             ) || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
             self.probe = ProbeInfo {
                 provider: Some(ap.provider),
-                context: Some(r.context.clone()),
                 tracepoint_fields: Vec::new(),
                 tracepoint_name: String::new(),
                 user,

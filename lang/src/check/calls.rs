@@ -1,0 +1,817 @@
+//! Builtin variables and calls of builtins in expressions. The rules every use obeys (rbt
+//! supports it, `--unsafe`, a value or a statement, how many arguments, which probe kinds) are
+//! read from the builtin's record in `stdlib::builtins`, so their messages follow the table;
+//! then one small function per builtin function or family types its arguments and result.
+//! Statement calls and aggregations are in `stmt_calls.rs`.
+
+use super::exprs::{mk, poisoned};
+use super::Checker;
+use crate::ast::{self, ExprKind as A, Provider, Span};
+use crate::diag::Diagnostic;
+use crate::hir::{Expr, ExprKind as H};
+use stdlib::abi::stack::MAX_DEPTH;
+use stdlib::builtins::{Arity, Builtin, Function, Kind, Spec};
+use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
+
+/// Where a call stands in the script, which decides the kinds of builtin it may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Position {
+    /// Inside an expression: the call must give a value.
+    Value,
+    /// A statement of its own (`printf(...);`).
+    Statement,
+    /// The value of a map assignment (`@m[k] = count()`).
+    Aggregation,
+}
+
+/// Why `uaddr()` could not place a symbol.
+enum UaddrMiss {
+    /// The binary has no such symbol; these are the names it has, for "did you mean".
+    Unknown(Vec<String>),
+    /// The binary could not be read, or the probed code is outside its segments.
+    Lookup(String),
+}
+
+impl Checker<'_> {
+    /// Checks a call of function `f` against its record: rbt supports it, `--unsafe` is given
+    /// if it needs it, it stands where its kind may, it has as many arguments as it takes, and
+    /// the probe is one where it is valid. Reports the first rule broken.
+    pub(super) fn call_rules(
+        &mut self,
+        f: Function,
+        func: &ast::Ident,
+        argc: usize,
+        span: Span,
+        at: Position,
+    ) -> bool {
+        let spec = f.spec();
+        let name = spec.name;
+        if !spec.supported {
+            self.error(format!("{name}() is not supported by rbt yet"), func.span);
+            return false;
+        }
+        if spec.needs_unsafe && !self.opts.allow_unsafe {
+            self.error(format!("{name}() is an unsafe function"), func.span)
+                .help
+                .push("run with --unsafe to allow it".into());
+            return false;
+        }
+        let misplaced = match (at, spec.kind) {
+            (Position::Value, Kind::Value | Kind::CompileTime)
+            | (Position::Statement, Kind::Statement)
+            | (Position::Aggregation, Kind::Aggregation) => None,
+            (Position::Value, Kind::Statement) => Some((
+                format!("{name}() does not return a value"),
+                "call it as a statement on its own".to_string(),
+            )),
+            (Position::Value, Kind::Aggregation) => Some((
+                format!("{name}() must be assigned to a map"),
+                format!("e.g. {}", spec.usage),
+            )),
+            (Position::Statement | Position::Aggregation, _) => Some((
+                format!("{name}() cannot be used here"),
+                format!("use it as {}", spec.usage),
+            )),
+        };
+        if let Some((msg, help)) = misplaced {
+            self.error(msg, span).help.push(help);
+            return false;
+        }
+        if !self.arity_ok(&spec, argc, span) {
+            return false;
+        }
+        self.valid_here(&spec, &format!("{name}()"), &format!("{name}()"), span)
+    }
+
+    /// Whether a call of `spec` with `argc` arguments has as many as it takes.
+    fn arity_ok(&mut self, spec: &Spec, argc: usize, span: Span) -> bool {
+        // A variable that is not also a call takes no arguments.
+        let arity = spec.args.unwrap_or(Arity { min: 0, max: 0 });
+        if arity.accepts(argc) {
+            return true;
+        }
+        let msg = format!(
+            "{}() takes {}, but {argc} {} given",
+            spec.name,
+            arity.describe(),
+            if argc == 1 { "was" } else { "were" }
+        );
+        self.error(msg, span)
+            .help
+            .push(format!("usage: {}", spec.usage));
+        false
+    }
+
+    /// Whether the probe being checked is one where `spec` is valid; if not, reports it as
+    /// `what` (in the message) and `shown` (in the help).
+    fn valid_here(&mut self, spec: &Spec, what: &str, shown: &str, span: Span) -> bool {
+        let provider = self.probe.provider;
+        if spec.valid.allows(provider, self.opts.cpid.is_some()) {
+            return true;
+        }
+        let pname = provider.map_or("this", |p| p.name());
+        let d = Diagnostic::error(format!("{what} cannot be used in {pname} probes"), span)
+            .with_help(spec.valid_help(shown));
+        self.diags.push(d);
+        false
+    }
+
+    /// Whether builtin variable `b` is valid in the probe being checked (reported if not).
+    pub(super) fn builtin_allowed(&mut self, b: Builtin, span: Span) -> bool {
+        let name = b.name();
+        self.valid_here(&b.spec(), &format!("the {name} builtin"), &name, span)
+    }
+
+    /// The address space a bare integer address points into in this probe.
+    pub(super) fn default_space(&self) -> AddrSpace {
+        if self.probe.user {
+            AddrSpace::User
+        } else {
+            AddrSpace::Kernel
+        }
+    }
+
+    /// A call inside an expression: a function that gives a value, or a builtin variable
+    /// (`pid()`, `kstack(perf)`).
+    pub(super) fn call_expr(&mut self, func: &ast::Ident, args: &[ast::Expr], span: Span) -> Expr {
+        if let Some(f) = Function::from_name(&func.name) {
+            if !self.call_rules(f, func, args.len(), span, Position::Value) {
+                return poisoned(span);
+            }
+            return self.value_call(f, args, span);
+        }
+        if let Some(b) = Builtin::from_name(&func.name) {
+            // `pid()` reads the variable, as in bpftrace.
+            if args.is_empty() || b.spec().args.is_some() {
+                return self.builtin(b, args, span);
+            }
+        }
+        let mut names: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
+        names.extend(
+            Builtin::NAMED
+                .iter()
+                .map(|b| b.spec())
+                .filter(|s| s.args.is_some())
+                .map(|s| s.name),
+        );
+        let msg = format!("unknown function `{}`", func.name);
+        self.error(msg, func.span).suggest(&func.name, &names);
+        poisoned(span)
+    }
+
+    /// A builtin variable, or a call of one that takes arguments (`kstack(perf, 5)`); `args`
+    /// is empty for a bare variable.
+    pub(super) fn builtin(&mut self, b: Builtin, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.builtin_allowed(b, span) || !self.arity_ok(&b.spec(), args.len(), span) {
+            return poisoned(span);
+        }
+        let user = self.probe.user;
+        let ty = match b {
+            Builtin::Comm => Type::Str { len: 16 },
+            Builtin::Probe => Type::ProbeName,
+            Builtin::Func => {
+                if user {
+                    Type::Usym
+                } else {
+                    Type::Ksym
+                }
+            }
+            Builtin::Username => Type::Username,
+            Builtin::Kstack => match self.stack_type(false, args) {
+                Some(ty) => ty,
+                None => return poisoned(span),
+            },
+            Builtin::Ustack => match self.stack_type(true, args) {
+                Some(ty) => ty,
+                None => return poisoned(span),
+            },
+            Builtin::Curtask => match self.lookup_record("struct task_struct") {
+                Some(r) => Type::Pointer {
+                    to: Box::new(Type::Record(Box::new(r))),
+                    space: AddrSpace::Kernel,
+                },
+                None => U64,
+            },
+            Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
+            Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
+                // fexit's context holds the arguments, then the return value.
+                let Some((params, ret)) = self.probe.signature.clone() else {
+                    self.error(
+                        "no BTF signature for this function, so its return value is unknown",
+                        span,
+                    );
+                    return poisoned(span);
+                };
+                return self.context_slot(params.len() as u32, ret, span);
+            }
+            Builtin::Args => {
+                self.error(
+                    "args must be followed by a field: args.name or args->name",
+                    span,
+                );
+                return poisoned(span);
+            }
+            Builtin::Pid
+            | Builtin::Tid
+            | Builtin::Uid
+            | Builtin::Gid
+            | Builtin::Nsecs
+            | Builtin::Elapsed
+            | Builtin::Cpu
+            | Builtin::Numaid
+            | Builtin::Cgroup
+            | Builtin::Rand
+            | Builtin::Arg(_)
+            | Builtin::Sarg(_)
+            | Builtin::Retval
+            | Builtin::Ctx
+            | Builtin::Jiffies => U64,
+        };
+        mk(H::Builtin(b), ty, span)
+    }
+
+    /// A value-giving function whose call passed `call_rules`, so its argument count is right.
+    fn value_call(&mut self, f: Function, args: &[ast::Expr], span: Span) -> Expr {
+        match f {
+            Function::Str => self.str_call(args, span),
+            Function::Buf => self.buf_call(args, span),
+            Function::Strncmp => self.strncmp_call(args, span),
+            Function::Strcontains => self.strcontains_call(args, span),
+            Function::Bswap => self.bswap_call(args, span),
+            Function::Ntop => self.ntop_call(args, span),
+            Function::Pton => self.pton_call(args, span),
+            Function::Macaddr => self.macaddr_call(args, span),
+            Function::Ksym => self.printed_int(f, Type::Ksym, args, span),
+            Function::Usym => self.printed_int(f, Type::Usym, args, span),
+            Function::Strerror => self.printed_int(f, Type::Strerror, args, span),
+            Function::CgroupPath => self.printed_int(f, Type::CgroupPath, args, span),
+            Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
+            Function::Uptr => self.pointer_in(AddrSpace::User, args),
+            Function::Kaddr => self.kaddr_call(args, span),
+            Function::Uaddr => self.uaddr_call(args, span),
+            Function::Cgroupid => self.cgroupid_call(args, span),
+            Function::Strftime => self.strftime_call(args, span),
+            Function::Reg => self.reg_call(args, span),
+            Function::Len => self.len_call(args, span),
+            Function::HasKey => self.has_key_call(args, span),
+            // Statements, aggregations and functions rbt does not support yet were reported
+            // by call_rules, from their records.
+            Function::Printf
+            | Function::Print
+            | Function::Time
+            | Function::Cat
+            | Function::System
+            | Function::Exit
+            | Function::Join
+            | Function::Debugf
+            | Function::Signal
+            | Function::Override
+            | Function::Count
+            | Function::Sum
+            | Function::Avg
+            | Function::Min
+            | Function::Max
+            | Function::Stats
+            | Function::Hist
+            | Function::Lhist
+            | Function::Delete
+            | Function::Clear
+            | Function::Zero
+            | Function::Path
+            | Function::Unwatch
+            | Function::Skboutput => poisoned(span),
+        }
+    }
+
+    /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either
+    /// order; bare, they take bpftrace's mode and the contract's deepest stack.
+    fn stack_type(&mut self, user: bool, args: &[ast::Expr]) -> Option<Type> {
+        let mut mode = StackMode::Bpftrace;
+        let mut limit = MAX_DEPTH;
+        for a in args {
+            match &a.kind {
+                A::Ident(m) if m == "perf" => mode = StackMode::Perf,
+                A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
+                A::Ident(m) if m == "raw" => mode = StackMode::Raw,
+                A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
+                A::Int(n) if *n > u64::from(MAX_DEPTH) => {
+                    // The stack-trace map holds no more frames than this.
+                    let d = self.error(format!("a stack has at most {MAX_DEPTH} frames"), a.span);
+                    d.label = format!("{n} frames asked for");
+                    return None;
+                }
+                _ => {
+                    self.error(
+                        format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{MAX_DEPTH})"),
+                        a.span,
+                    );
+                    return None;
+                }
+            }
+        }
+        Some(Type::Stack { user, mode, limit })
+    }
+
+    fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        if a[0].ty.is_str() {
+            return a.remove(0);
+        }
+        if !a[0].ty.is_int() && !matches!(a[0].ty, Type::Pointer { .. }) {
+            let msg = format!(
+                "str() needs a pointer or integer address, but this is {}",
+                a[0].ty.display()
+            );
+            self.error(msg, a[0].span);
+            return poisoned(span);
+        }
+        if a[0].ty.is_int() {
+            a[0].ty = Type::Pointer {
+                to: Box::new(Type::Int {
+                    bits: 8,
+                    signed: true,
+                }),
+                space: self.default_space(),
+            };
+        }
+        let len = match a.get(1).map(|e| &e.kind) {
+            Some(H::Int(n)) => ((*n).max(0) as u32 + 1).min(self.opts.strlen),
+            _ => self.opts.strlen,
+        };
+        mk(
+            H::Call {
+                func: Function::Str,
+                args: a,
+            },
+            Type::Str { len },
+            span,
+        )
+    }
+
+    fn buf_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let len = match (a.get(1).map(|e| &e.kind), &a[0].ty) {
+            (Some(H::Int(n)), _) => (*n).clamp(0, 255) as u32,
+            (None, Type::Array { .. } | Type::Str { .. }) => a[0].ty.size().min(255),
+            (Some(_), _) if a[1].ty.is_int() => {
+                // A length known only at run time reads at most strlen bytes.
+                self.opts.strlen.min(255)
+            }
+            _ => {
+                self.error(
+                    "buf() needs a length for a pointer argument: buf(ptr, len)",
+                    span,
+                );
+                return poisoned(span);
+            }
+        };
+        if a[0].ty.is_int() {
+            a[0].ty = Type::Pointer {
+                to: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false,
+                }),
+                space: self.default_space(),
+            };
+        }
+        // A constant length is the buffer's capacity; a run-time one stays an argument.
+        if matches!(a.get(1).map(|e| &e.kind), Some(H::Int(_)) | None) {
+            a.truncate(1);
+        }
+        mk(
+            H::Call {
+                func: Function::Buf,
+                args: a,
+            },
+            Type::Buffer { len },
+            span,
+        )
+    }
+
+    fn strncmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        if !a[0].ty.is_str() || !a[1].ty.is_str() || !matches!(a[2].kind, H::Int(_)) {
+            self.error("strncmp() takes two strings and a constant length", span);
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Strncmp,
+                args: a,
+            },
+            I64,
+            span,
+        )
+    }
+
+    fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        if !a[0].ty.is_str() || !a[1].ty.is_str() {
+            self.error("strcontains() takes two strings", span);
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Strcontains,
+                args: a,
+            },
+            I64,
+            span,
+        )
+    }
+
+    fn bswap_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        self.require_int(&a, "bswap()'s argument");
+        let ty = match a.ty {
+            Type::Int { bits, .. } => Type::Int {
+                bits,
+                signed: false,
+            },
+            _ => U64,
+        };
+        mk(
+            H::Call {
+                func: Function::Bswap,
+                args: vec![a],
+            },
+            ty,
+            span,
+        )
+    }
+
+    fn ntop_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let addr = &a[a.len() - 1];
+        let ok = addr.ty.is_int()
+            || matches!(
+                &addr.ty,
+                Type::Array { len: 4 | 16, .. } | Type::Str { len: 4 | 16 }
+            );
+        if !ok {
+            let msg = format!(
+                "ntop() needs an integer or a 4/16-byte array, but this is {}",
+                addr.ty.display()
+            );
+            self.error(msg, addr.span);
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Ntop,
+                args: a,
+            },
+            Type::Inet,
+            span,
+        )
+    }
+
+    /// `pton("addr")`: the address's bytes, computed here.
+    fn pton_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(text) = self.literal_str(&args[0], "pton() needs a literal address") else {
+            return poisoned(span);
+        };
+        let bytes: Vec<u8> = match text.parse::<std::net::IpAddr>() {
+            Ok(std::net::IpAddr::V4(a)) => a.octets().to_vec(),
+            Ok(std::net::IpAddr::V6(a)) => a.octets().to_vec(),
+            Err(_) => {
+                self.error(
+                    format!("`{text}` is not an IPv4 or IPv6 address"),
+                    args[0].span,
+                );
+                return poisoned(span);
+            }
+        };
+        let len = bytes.len() as u32;
+        mk(
+            H::Str(bytes),
+            Type::Array {
+                elem: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false,
+                }),
+                len,
+            },
+            span,
+        )
+    }
+
+    fn macaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let mut a = self.expr(&args[0]);
+        if a.ty.is_int() {
+            a.ty = Type::Pointer {
+                to: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false,
+                }),
+                space: self.default_space(),
+            };
+        }
+        let ok = matches!(&a.ty, Type::Pointer { .. }) || a.ty.size() >= 6;
+        if !ok {
+            let msg = format!(
+                "macaddr() needs a pointer or a 6-byte array, but this is {}",
+                a.ty.display()
+            );
+            self.error(msg, a.span);
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Macaddr,
+                args: vec![a],
+            },
+            Type::MacAddr,
+            span,
+        )
+    }
+
+    /// `ksym`, `usym`, `strerror`, `cgroup_path`: an integer that user space prints as `ty`.
+    fn printed_int(&mut self, f: Function, ty: Type, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        self.require_int(&a, "the argument");
+        mk(
+            H::Call {
+                func: f,
+                args: vec![a],
+            },
+            ty,
+            span,
+        )
+    }
+
+    /// `kptr`/`uptr`: the argument, as a pointer into `space`.
+    fn pointer_in(&mut self, space: AddrSpace, args: &[ast::Expr]) -> Expr {
+        let mut a = self.expr(&args[0]);
+        if let Type::Pointer { space: s, .. } = &mut a.ty {
+            *s = space;
+        } else if a.ty.is_int() {
+            a.ty = Type::Pointer {
+                to: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false,
+                }),
+                space,
+            };
+        }
+        a
+    }
+
+    /// `kaddr("sym")`: the kernel symbol's address, looked up here.
+    fn kaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "kaddr() needs a literal symbol name") else {
+            return poisoned(span);
+        };
+        match self.catalog.kernel_symbol(&name) {
+            Some(addr) => mk(H::Int(addr as i64), U64, span),
+            None if self.opts.load_only => {
+                let d =
+                    Diagnostic::warning(format!("kernel symbol `{name}` not found"), args[0].span)
+                        .with_label("address 0 is used, since the program is only loaded");
+                self.diags.push(d);
+                mk(H::Int(0), U64, span)
+            }
+            None => {
+                self.error(format!("kernel symbol `{name}` not found"), args[0].span);
+                poisoned(span)
+            }
+        }
+    }
+
+    fn uaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "uaddr() needs a literal symbol name") else {
+            return poisoned(span);
+        };
+        self.uaddr(&name, args[0].span, span)
+    }
+
+    /// `cgroupid("/sys/fs/cgroup/...")`: the cgroup's id, looked up here.
+    fn cgroupid_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(path) = self.literal_str(&args[0], "cgroupid() needs a literal cgroup path")
+        else {
+            return poisoned(span);
+        };
+        match self.catalog.cgroup_id(&path) {
+            Some(id) => mk(H::Int(id as i64), U64, span),
+            None => {
+                self.error(
+                    format!("`{path}` is not a cgroup (v2) directory"),
+                    args[0].span,
+                )
+                .help
+                .push(
+                    "cgroup ids come from the cgroup2 mount, e.g. /sys/fs/cgroup/system.slice"
+                        .into(),
+                );
+                poisoned(span)
+            }
+        }
+    }
+
+    /// `strftime("fmt", ns)`: the format is kept in a table; the event carries its index.
+    fn strftime_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(fmt) = self.literal_str(&args[0], "strftime() needs a literal format string")
+        else {
+            return poisoned(span);
+        };
+        let idx = match self.time_formats.iter().position(|x| *x == fmt) {
+            Some(i) => i,
+            None => {
+                self.time_formats.push(fmt);
+                self.time_formats.len() - 1
+            }
+        };
+        let ns = self.expr(&args[1]);
+        self.require_int(&ns, "strftime()'s timestamp");
+        let idx = mk(H::Int(idx as i64), I64, args[0].span);
+        mk(
+            H::Call {
+                func: Function::Strftime,
+                args: vec![idx, ns],
+            },
+            Type::Timestamp,
+            span,
+        )
+    }
+
+    fn reg_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "reg() needs a literal register name") else {
+            return poisoned(span);
+        };
+        if !stdlib::builtins::PT_REGS.iter().any(|(n, _)| *n == name) {
+            let names: Vec<&str> = stdlib::builtins::PT_REGS.iter().map(|(n, _)| *n).collect();
+            self.error(format!("unknown register `{name}`"), args[0].span)
+                .suggest(&name, &names);
+            return poisoned(span);
+        }
+        let a = self.expr(&args[0]);
+        mk(
+            H::Call {
+                func: Function::Reg,
+                args: vec![a],
+            },
+            U64,
+            span,
+        )
+    }
+
+    fn len_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if !matches!(args[0].kind, A::Map { .. }) {
+            let a = self.expr(&args[0]);
+            let msg = match a.ty {
+                Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
+                ref other => format!("len() takes a map, but this is {}", other.display()),
+            };
+            self.error(msg, args[0].span)
+                .help
+                .push("pass a map: len(@m) counts its elements".into());
+            return poisoned(span);
+        }
+        match self.whole_map(&args[0], "len()") {
+            Some(map) => mk(H::MapLen { map }, I64, span),
+            None => poisoned(span),
+        }
+    }
+
+    fn has_key_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let A::Map { name, keys } = &args[0].kind else {
+            self.error("has_key() needs a map as its first argument", args[0].span);
+            return poisoned(span);
+        };
+        if !keys.is_empty() {
+            self.error("pass the map without a key: has_key(@m, key)", args[0].span);
+            return poisoned(span);
+        }
+        let Some(id) = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id) else {
+            self.error(
+                format!("map @{} is never assigned", name.name),
+                args[0].span,
+            );
+            return poisoned(span);
+        };
+        let Some(key) = self.map_key(std::slice::from_ref(&args[1])) else {
+            return poisoned(span);
+        };
+        let key = match self.maps[id as usize].key.clone() {
+            Some(kt) => self.coerce(key, &kt),
+            None => key,
+        };
+        mk(
+            H::HasKey {
+                map: id,
+                key: Box::new(key),
+            },
+            Type::Bool,
+            span,
+        )
+    }
+
+    /// `uaddr("sym")`: the symbol's address in the binary the probe traces, as a user pointer
+    /// sized like the symbol. In a position-independent binary the address is rebased at run
+    /// time by the distance from the probed instruction, whose run-time address the kernel
+    /// gives (`bpf_get_func_ip`); every attach point of the probe must agree on that distance.
+    fn uaddr(&mut self, name: &str, arg_span: Span, span: Span) -> Expr {
+        let mut found: Option<(u64, u64, Option<i64>)> = None;
+        for (path, offset) in self.probe.user_targets.clone() {
+            let this = match self.user_symbol(&path, offset, name) {
+                Ok(x) => x,
+                Err(miss) if self.opts.load_only => {
+                    let msg = match miss {
+                        UaddrMiss::Unknown(_) => format!("symbol `{name}` not found in {path}"),
+                        UaddrMiss::Lookup(e) => e,
+                    };
+                    let d = Diagnostic::warning(msg, arg_span)
+                        .with_label("address 0 is used, since the program is only loaded");
+                    self.diags.push(d);
+                    (0, 8, None)
+                }
+                Err(UaddrMiss::Unknown(names)) => {
+                    let d =
+                        Diagnostic::error(format!("symbol `{name}` not found in {path}"), arg_span)
+                            .with_label("unknown symbol")
+                            .with_suggestion(name, names.iter().map(String::as_str));
+                    self.diags.push(d);
+                    return poisoned(span);
+                }
+                Err(UaddrMiss::Lookup(e)) => {
+                    self.error(e, arg_span);
+                    return poisoned(span);
+                }
+            };
+            match found {
+                Some(prev) if prev != this => {
+                    let mut d = Diagnostic::error(
+                        format!(
+                            "uaddr(\"{name}\") differs between the attach points of this probe"
+                        ),
+                        span,
+                    )
+                    .with_help("give uaddr() a probe with a single attach point (no wildcard)");
+                    if this.2.is_some() {
+                        d = d.with_note(format!(
+                            "{path} is position-independent: the symbol's address is found from where the probed instruction is mapped, which is different for each attach point"
+                        ));
+                    }
+                    self.diags.push(d);
+                    return poisoned(span);
+                }
+                _ => found = Some(this),
+            }
+        }
+        let Some((address, size, rebase)) = found else {
+            return poisoned(span);
+        };
+        let bits = match size {
+            1 => 8,
+            2 => 16,
+            4 => 32,
+            _ => 64,
+        };
+        // bpftrace's documentation says the pointee is unsigned, but bpftrace (0.17 and
+        // later) types it as a signed integer of the symbol's size, and prints it so.
+        let ty = Type::Pointer {
+            to: Box::new(Type::Int { bits, signed: true }),
+            space: AddrSpace::User,
+        };
+        match rebase {
+            None => mk(H::Int(address as i64), ty, span),
+            Some(delta) => mk(
+                H::Call {
+                    func: Function::Uaddr,
+                    args: vec![mk(H::Int(delta), I64, arg_span)],
+                },
+                ty,
+                span,
+            ),
+        }
+    }
+
+    /// Finds `name` in the binary at `path`: its ELF address, its size, and, when the binary
+    /// is position-independent, its distance from the probed code at file offset `offset`.
+    fn user_symbol(
+        &self,
+        path: &str,
+        offset: u64,
+        name: &str,
+    ) -> Result<(u64, u64, Option<i64>), UaddrMiss> {
+        let obj = self.catalog.user_object(path).map_err(UaddrMiss::Lookup)?;
+        let Some(sym) = obj.symbols.iter().find(|s| s.name == name) else {
+            return Err(UaddrMiss::Unknown(
+                obj.symbols.into_iter().map(|s| s.name).collect(),
+            ));
+        };
+        if !obj.relocatable {
+            return Ok((sym.address, sym.size, None));
+        }
+        let at = obj.address_of_offset(offset).ok_or_else(|| {
+            UaddrMiss::Lookup(format!(
+                "the probed code at file offset {offset:#x} of {path} is in no loadable segment"
+            ))
+        })?;
+        Ok((
+            sym.address,
+            sym.size,
+            Some(sym.address.wrapping_sub(at) as i64),
+        ))
+    }
+}

@@ -1,0 +1,635 @@
+//! Builtin calls that are statements of their own (printf, print, time, cat, system, exit,
+//! join, debugf, signal, override, and the map operations delete, clear and zero) and the
+//! aggregations assigned to maps (`@m[k] = count()`). Their common rules come from the
+//! builtin table through `call_rules`; each function here types one builtin or family.
+
+use super::calls::Position;
+use super::Checker;
+use crate::ast::{self, ExprKind as A, Span};
+use crate::diag::Diagnostic;
+use crate::hir::{Expr, ExprKind as H, StmtKind};
+use stdlib::builtins::Function;
+use stdlib::format::{self, Piece};
+use stdlib::manifest::Event;
+use stdlib::types::{Aggregation, Type, I64, U64};
+
+impl Checker<'_> {
+    /// A call standing as a statement; `f` is a statement builtin (the caller checked its kind).
+    pub(super) fn statement_call(
+        &mut self,
+        f: Function,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
+        if !self.call_rules(f, func, args.len(), span, Position::Statement) {
+            return None;
+        }
+        match f {
+            Function::Printf => {
+                self.format_event(f, args, span, |format, args| Event::Printf { format, args })
+            }
+            Function::Cat => {
+                self.format_event(f, args, span, |format, args| Event::Cat { format, args })
+            }
+            Function::System => {
+                self.format_event(f, args, span, |format, args| Event::System { format, args })
+            }
+            Function::Time => self.time_call(args),
+            Function::Exit => self.exit_call(args, span),
+            Function::Print => self.print_call(args, span),
+            Function::Clear => self.whole_map_event(f, args, |map| Event::Clear { map }),
+            Function::Zero => self.whole_map_event(f, args, |map| Event::Zero { map }),
+            Function::Delete => self.delete_call(args),
+            Function::Join => self.join_call(args, span),
+            Function::Debugf => self.debugf_call(args, span),
+            Function::Signal => self.signal_call(args, span),
+            Function::Override => self.override_call(args, span),
+            // Values and aggregations were reported by call_rules, from their records.
+            Function::Str
+            | Function::Buf
+            | Function::Strncmp
+            | Function::Strcontains
+            | Function::Bswap
+            | Function::Ntop
+            | Function::Pton
+            | Function::Macaddr
+            | Function::Ksym
+            | Function::Usym
+            | Function::Kaddr
+            | Function::Uaddr
+            | Function::Cgroupid
+            | Function::CgroupPath
+            | Function::Strftime
+            | Function::Strerror
+            | Function::Reg
+            | Function::Kptr
+            | Function::Uptr
+            | Function::Count
+            | Function::Sum
+            | Function::Avg
+            | Function::Min
+            | Function::Max
+            | Function::Stats
+            | Function::Hist
+            | Function::Lhist
+            | Function::Len
+            | Function::HasKey
+            | Function::Path
+            | Function::Unwatch
+            | Function::Skboutput => None,
+        }
+    }
+
+    /// `printf`, `cat`, `system`: a format string and its arguments, sent as one event.
+    fn format_event(
+        &mut self,
+        f: Function,
+        args: &[ast::Expr],
+        span: Span,
+        event: fn(Vec<Piece>, Vec<Type>) -> Event,
+    ) -> Option<StmtKind> {
+        let (pieces, args) = self.format_args(f.name(), args, span)?;
+        let types = args.iter().map(|a| a.ty.clone()).collect();
+        let id = self.event(event(pieces, types));
+        Some(StmtKind::Emit { event: id, args })
+    }
+
+    fn time_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
+        let format = match args.first() {
+            None => "%H:%M:%S\n".to_string(),
+            Some(a) => match &a.kind {
+                A::Str(s) => String::from_utf8_lossy(s).into_owned(),
+                _ => {
+                    self.error("time() needs a literal format string", a.span);
+                    return None;
+                }
+            },
+        };
+        let id = self.event(Event::Time { format });
+        Some(StmtKind::Emit {
+            event: id,
+            args: Vec::new(),
+        })
+    }
+
+    fn exit_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let code = match args.first() {
+            None => Expr {
+                kind: H::Int(0),
+                ty: I64,
+                span,
+            },
+            Some(c) => {
+                let e = self.expr(c);
+                self.require_int(&e, "exit()'s code");
+                self.coerce(e, &I64)
+            }
+        };
+        let id = self.event(Event::Exit);
+        Some(StmtKind::Emit {
+            event: id,
+            args: vec![code],
+        })
+    }
+
+    /// `print(@map[, top[, divisor]])` prints a whole map; `print(value)` one value.
+    fn print_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let (first, rest) = args.split_first()?;
+        if let A::Map { name, keys } = &first.kind {
+            if keys.is_empty() {
+                let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
+                let Some(id) = id else {
+                    self.error(format!("map @{} is never assigned", name.name), first.span);
+                    return None;
+                };
+                let mut nums = Vec::new();
+                for a in rest {
+                    match self.const_int(a) {
+                        Some(n) if n >= 0 => nums.push(n as u64),
+                        _ => {
+                            self.error(
+                                "print()'s top and divisor must be non-negative constants",
+                                a.span,
+                            );
+                            return None;
+                        }
+                    }
+                }
+                let event = Event::PrintMap {
+                    map: id,
+                    top: nums.first().copied().unwrap_or(0),
+                    div: nums.get(1).copied().unwrap_or(1).max(1),
+                };
+                let id = self.event(event);
+                return Some(StmtKind::Emit {
+                    event: id,
+                    args: Vec::new(),
+                });
+            }
+        }
+        if !rest.is_empty() {
+            self.error("print() of a value takes one argument", span);
+            return None;
+        }
+        let v = self.expr(first);
+        let ty = self.storage_type(&v.ty);
+        let v = self.coerce(v, &ty);
+        let id = self.event(Event::PrintValue { ty });
+        Some(StmtKind::Emit {
+            event: id,
+            args: vec![v],
+        })
+    }
+
+    /// `clear(@m)`, `zero(@m)`: an event asking user space to act on the whole map.
+    fn whole_map_event(
+        &mut self,
+        f: Function,
+        args: &[ast::Expr],
+        event: fn(u32) -> Event,
+    ) -> Option<StmtKind> {
+        let a = &args[0];
+        let A::Map { name, keys } = &a.kind else {
+            self.error(
+                format!("{}() takes a map, e.g. {}(@x)", f.name(), f.name()),
+                a.span,
+            );
+            return None;
+        };
+        if !keys.is_empty() {
+            self.error(
+                format!("{}() takes the whole map, without a key", f.name()),
+                a.span,
+            );
+            return None;
+        }
+        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id)?;
+        let id = self.event(event(id));
+        Some(StmtKind::Emit {
+            event: id,
+            args: Vec::new(),
+        })
+    }
+
+    fn delete_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
+        let a = &args[0];
+        let A::Map { name, keys } = &a.kind else {
+            self.error("delete() takes a map element, e.g. delete(@x[key])", a.span);
+            return None;
+        };
+        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
+        let Some(id) = id else {
+            self.error(format!("map @{} is never assigned", name.name), a.span);
+            return None;
+        };
+        let key = self.map_key(keys);
+        let key = match (key, self.maps[id as usize].key.clone()) {
+            (Some(k), Some(kt)) => Some(self.coerce(k, &kt)),
+            (k, _) => k,
+        };
+        Some(StmtKind::Delete { map: id, key })
+    }
+
+    fn join_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let (arr, sep) = match args {
+            [a] => (a, " ".to_string()),
+            [a, ast::Expr {
+                kind: A::Str(sep), ..
+            }] => (a, String::from_utf8_lossy(sep).into_owned()),
+            _ => {
+                self.error(
+                    "join() takes an array of strings and an optional literal separator",
+                    span,
+                );
+                return None;
+            }
+        };
+        let mut e = self.expr(arr);
+        if e.ty.is_int() {
+            e.ty = Type::Pointer {
+                to: Box::new(U64),
+                space: self.default_space(),
+            };
+        }
+        if !matches!(e.ty, Type::Pointer { .. }) {
+            let msg = format!(
+                "join() needs a pointer to an array of strings (char **), but this is {}",
+                e.ty.display()
+            );
+            self.error(msg, e.span);
+            return None;
+        }
+        // bpftrace joins at most 16 strings of up to strlen bytes each.
+        let id = self.event(Event::Join {
+            separator: sep,
+            max_items: 16,
+            item_len: self.opts.strlen,
+        });
+        Some(StmtKind::Emit {
+            event: id,
+            args: vec![e],
+        })
+    }
+
+    /// bpf_trace_printk: output goes to /sys/kernel/tracing/trace_pipe, with at most three
+    /// integer arguments (the kernel's limit, which the table's arity says).
+    fn debugf_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let fmt = match args.first().map(|a| &a.kind) {
+            Some(A::Str(b)) => b.clone(),
+            _ => Vec::new(),
+        };
+        let (pieces, values) = self.format_args(Function::Debugf.name(), args, span)?;
+        let bad = pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int()));
+        if bad {
+            self.error("debugf() formats integers only (%d %u %x %p)", span);
+            return None;
+        }
+        let fmt_ty = Type::Str {
+            len: fmt.len() as u32 + 1,
+        };
+        let mut call_args = vec![Expr {
+            kind: H::Str(fmt),
+            ty: fmt_ty,
+            span,
+        }];
+        call_args.extend(values);
+        Some(StmtKind::Expr(Expr {
+            kind: H::Call {
+                func: Function::Debugf,
+                args: call_args,
+            },
+            ty: Type::None,
+            span,
+        }))
+    }
+
+    fn signal_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let sig = match &args[0].kind {
+            A::Str(name) => {
+                let name = String::from_utf8_lossy(name).into_owned();
+                match signal_number(&name) {
+                    Some(n) => n,
+                    None => {
+                        self.error(format!("unknown signal `{name}`"), args[0].span);
+                        return None;
+                    }
+                }
+            }
+            A::Int(n) if *n <= 64 => *n as i64,
+            _ => {
+                self.error(
+                    "signal() takes a signal name (\"SIGKILL\") or number",
+                    args[0].span,
+                );
+                return None;
+            }
+        };
+        Some(StmtKind::Expr(Expr {
+            kind: H::Call {
+                func: Function::Signal,
+                args: vec![Expr {
+                    kind: H::Int(sig),
+                    ty: I64,
+                    span: args[0].span,
+                }],
+            },
+            ty: Type::None,
+            span,
+        }))
+    }
+
+    fn override_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let a = self.expr(&args[0]);
+        self.require_int(&a, "override()'s return code");
+        Some(StmtKind::Expr(Expr {
+            kind: H::Call {
+                func: Function::Override,
+                args: vec![a],
+            },
+            ty: Type::None,
+            span,
+        }))
+    }
+
+    /// `@name[keys] = f(args)` for an aggregation `f` (the caller checked its kind).
+    pub(super) fn aggregate(
+        &mut self,
+        name: &ast::Ident,
+        keys: &[ast::Expr],
+        f: Function,
+        func: &ast::Ident,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
+        if !self.call_rules(f, func, args.len(), span, Position::Aggregation) {
+            return None;
+        }
+        let value = args.first().map(|a| {
+            let v = self.expr(a);
+            self.require_int(&v, "an aggregated value");
+            v
+        });
+        let mut consts = Vec::new();
+        for a in args.iter().skip(1) {
+            match self.const_int(a) {
+                Some(n) => consts.push(n),
+                None => {
+                    self.error(format!("{}() needs constant bounds", f.name()), a.span);
+                    return None;
+                }
+            }
+        }
+        let agg = match f {
+            Function::Count => Aggregation::Count,
+            Function::Sum => Aggregation::Sum,
+            Function::Avg => Aggregation::Avg,
+            Function::Min => Aggregation::Min,
+            Function::Max => Aggregation::Max,
+            Function::Stats => Aggregation::Stats,
+            Function::Hist => self.hist_bits(&consts, span)?,
+            Function::Lhist => self.lhist_bounds(&consts, span)?,
+            // Values and statements were reported by call_rules, from their records.
+            Function::Printf
+            | Function::Print
+            | Function::Time
+            | Function::Cat
+            | Function::System
+            | Function::Exit
+            | Function::Join
+            | Function::Debugf
+            | Function::Str
+            | Function::Buf
+            | Function::Strncmp
+            | Function::Strcontains
+            | Function::Bswap
+            | Function::Ntop
+            | Function::Pton
+            | Function::Macaddr
+            | Function::Ksym
+            | Function::Usym
+            | Function::Kaddr
+            | Function::Uaddr
+            | Function::Cgroupid
+            | Function::CgroupPath
+            | Function::Signal
+            | Function::Override
+            | Function::Strftime
+            | Function::Strerror
+            | Function::Reg
+            | Function::Kptr
+            | Function::Uptr
+            | Function::Delete
+            | Function::Clear
+            | Function::Zero
+            | Function::Len
+            | Function::HasKey
+            | Function::Path
+            | Function::Unwatch
+            | Function::Skboutput => return None,
+        };
+        let key = self.map_key(keys);
+        let id = self.map_id(
+            name,
+            key.as_ref().map(|k| k.ty.clone()),
+            Type::Agg(agg),
+            span,
+        )?;
+        let spec = self.maps[id as usize].clone();
+        if spec.value != Type::Agg(agg) {
+            let msg = format!(
+                "map @{} was first used with different {}() arguments",
+                name.name,
+                f.name()
+            );
+            self.error(msg, span);
+            return None;
+        }
+        let key = match (key, &spec.key) {
+            (Some(k), Some(kt)) => Some(self.coerce(k, kt)),
+            (k, _) => k,
+        };
+        Some(StmtKind::Aggregate {
+            map: id,
+            key,
+            agg,
+            value,
+        })
+    }
+
+    /// `hist(v[, bits])`: bits per power of two, 0 to 5.
+    fn hist_bits(&mut self, consts: &[i64], span: Span) -> Option<Aggregation> {
+        let bits = consts.first().copied().unwrap_or(0);
+        if !(0..=5).contains(&bits) {
+            self.error("hist()'s second argument must be 0 to 5", span);
+            return None;
+        }
+        Some(Aggregation::Hist { bits: bits as u8 })
+    }
+
+    /// `lhist(v, min, max, step)`.
+    fn lhist_bounds(&mut self, consts: &[i64], span: Span) -> Option<Aggregation> {
+        let [min, max, step] = *consts else {
+            return None;
+        };
+        if step <= 0 || max <= min {
+            self.error("lhist() needs min < max and a positive step", span);
+            return None;
+        }
+        if (max - min) / step > 1000 {
+            self.error("lhist() would have more than 1000 buckets", span);
+            return None;
+        }
+        Some(Aggregation::Lhist { min, max, step })
+    }
+
+    /// Parses a format string argument and checks the arguments against it.
+    fn format_args(
+        &mut self,
+        fname: &str,
+        args: &[ast::Expr],
+        span: crate::ast::Span,
+    ) -> Option<(Vec<Piece>, Vec<Expr>)> {
+        let Some(first) = args.first() else {
+            self.error(format!("{fname}() needs a format string"), span);
+            return None;
+        };
+        let A::Str(fmt) = &first.kind else {
+            self.error(
+                format!("{fname}()'s first argument must be a literal format string"),
+                first.span,
+            );
+            return None;
+        };
+        let fmt_text = String::from_utf8_lossy(fmt).into_owned();
+        let pieces = match format::parse(&fmt_text) {
+            Ok(p) => p,
+            Err(e) => {
+                // +1 skips the opening quote of the literal.
+                let at = first.span.start + 1 + e.offset;
+                let d = Diagnostic::error(e.message, crate::ast::Span::new(at, (at + 2).min(first.span.end)))
+                    .with_help("supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision");
+                self.diags.push(d);
+                return None;
+            }
+        };
+        let want = format::arg_count(&pieces);
+        let rest = &args[1..];
+        if rest.len() != want {
+            let msg = format!(
+                "the format string has {want} specifier{}, but {} argument{} given",
+                if want == 1 { "" } else { "s" },
+                rest.len(),
+                if rest.len() == 1 { " was" } else { "s were" }
+            );
+            self.error(msg, span);
+            return None;
+        }
+        let specs: Vec<&format::Spec> = pieces
+            .iter()
+            .filter_map(|p| match p {
+                Piece::Spec(s) => Some(s),
+                Piece::Literal(_) => None,
+            })
+            .collect();
+        let mut out = Vec::new();
+        for (a, spec) in rest.iter().zip(specs) {
+            let e = self.expr(a);
+            if spec.conv.wants_int() && !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
+                let msg = format!(
+                    "%{} expects an integer, but this is {}",
+                    conv_letter(spec.conv),
+                    e.ty.display()
+                );
+                self.error(msg, e.span)
+                    .help
+                    .push("use %s to print strings and other values".into());
+            }
+            if spec.conv.wants_buffer() && !matches!(e.ty, Type::Buffer { .. }) {
+                self.error(
+                    format!(
+                        "%r expects a buffer (from buf()), but this is {}",
+                        e.ty.display()
+                    ),
+                    e.span,
+                );
+            }
+            let ty = match &e.ty {
+                t if t.is_int() => {
+                    if t.is_signed() {
+                        I64
+                    } else {
+                        stdlib::types::U64
+                    }
+                }
+                Type::Pointer { .. } => stdlib::types::U64,
+                t => t.clone(),
+            };
+            out.push(self.coerce(e, &ty));
+        }
+        Some((pieces, out))
+    }
+}
+
+fn conv_letter(c: format::Conv) -> &'static str {
+    match c {
+        format::Conv::Signed => "d",
+        format::Conv::Unsigned => "u",
+        format::Conv::HexLower => "x",
+        format::Conv::HexUpper => "X",
+        format::Conv::Octal => "o",
+        format::Conv::Char => "c",
+        format::Conv::Str => "s",
+        format::Conv::Pointer => "p",
+        format::Conv::Buffer => "r",
+        format::Conv::BufferHex => "rx",
+        format::Conv::BufferHexSpaced => "rh",
+    }
+}
+
+fn signal_number(name: &str) -> Option<i64> {
+    const SIGNALS: &[&str] = &[
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    let full = if name.starts_with("SIG") {
+        name.to_string()
+    } else {
+        format!("SIG{name}")
+    };
+    SIGNALS
+        .iter()
+        .position(|s| *s == full)
+        .map(|i| i as i64 + 1)
+}
