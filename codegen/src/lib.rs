@@ -28,6 +28,7 @@ use stdlib::manifest::{
     Attach, Manifest, MapKind, Program, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
     STACKS_MAP, STATE_MAP,
 };
+use stdlib::probes::Section;
 
 /// An object ready to load and what it takes to run it.
 #[derive(Debug, Clone)]
@@ -270,43 +271,21 @@ pub fn compile(
     ))
 }
 
-/// The ELF section of a program: it tells libbpf the program type.
-fn section(attach: &Attach) -> String {
-    match attach {
-        Attach::Begin | Attach::End | Attach::Rawtracepoint { .. } => "raw_tp".into(),
-        Attach::Tracepoint { .. } => "tracepoint".into(),
-        Attach::Kprobe {
-            ret: false,
-            multi: false,
-            ..
-        } => "kprobe".into(),
-        Attach::Kprobe {
-            ret: true,
-            multi: false,
-            ..
-        } => "kretprobe".into(),
-        Attach::Kprobe {
-            ret: false,
-            multi: true,
-            ..
-        } => "kprobe.multi".into(),
-        Attach::Kprobe {
-            ret: true,
-            multi: true,
-            ..
-        } => "kretprobe.multi".into(),
-        Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
-        Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
-        Attach::Profile { .. }
-        | Attach::Interval { .. }
-        | Attach::Software { .. }
-        | Attach::Hardware { .. } => "perf_event".into(),
-        Attach::Kfunc { targets, ret } => {
-            let prefix = if *ret { "fexit" } else { "fentry" };
-            format!(
-                "{prefix}/{}",
-                targets.first().map(String::as_str).unwrap_or("")
-            )
+/// The ELF section of a program, as its probe kind's record names it: it tells libbpf the
+/// program type.
+fn section(probe: &hir::Probe) -> String {
+    match probe.provider.kind().section {
+        Section::Fixed(name) => name.into(),
+        Section::Kprobe(name) => match probe.attach {
+            Attach::Kprobe { multi: true, .. } => format!("{name}.multi"),
+            _ => name.into(),
+        },
+        Section::Target(prefix) => {
+            let target = match &probe.attach {
+                Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                _ => "",
+            };
+            format!("{prefix}/{target}")
         }
     }
 }
@@ -319,7 +298,7 @@ fn declare_program<'ctx>(
     let ptr = context.ptr_type(inkwell::AddressSpace::default());
     let fn_ty = context.i64_type().fn_type(&[ptr.into()], false);
     let func = module.add_function(&probe.name, fn_ty, Some(Linkage::External));
-    func.set_section(Some(&section(&probe.attach)));
+    func.set_section(Some(&section(probe)));
     let nounwind = inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind");
     func.add_attribute(
         inkwell::attributes::AttributeLoc::Function,

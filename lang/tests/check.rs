@@ -35,17 +35,22 @@ impl Catalog for Fixture {
     fn constant(&self, name: &str) -> Option<i64> {
         EmptyCatalog.constant(name)
     }
-    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+    fn uprobe_targets(
+        &self,
+        path: &str,
+        pattern: &str,
+        offset: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
         let glob = pattern.trim_end_matches('*');
         Ok(FUNCTIONS
             .iter()
             .filter(|(name, _)| {
                 *name == pattern || (pattern.ends_with('*') && name.starts_with(glob))
             })
-            .map(|(name, offset)| UprobeTarget {
+            .map(|(name, start)| UprobeTarget {
                 path: path.to_string(),
                 symbol: name.to_string(),
-                offset: *offset,
+                offset: start + offset,
             })
             .collect())
     }
@@ -160,4 +165,24 @@ fn map_loops_len_and_uaddr_check() {
         matches!(kv, Type::Tuple(items) if matches!(&items[0], Type::Tuple(k) if k.len() == 2)),
         "{kv:?}"
     );
+}
+
+/// A uprobe's `+offset` is parsed by the checker (decimal or hex) and reaches the catalog as
+/// a number, which moves the target that far into the function.
+#[test]
+fn uprobe_offset_reaches_the_catalog() {
+    for (field, want) in [("main+16", 0x1110), ("work+0x8", 0x1208), ("main", 0x1100)] {
+        let src = format!("uprobe:/bin/fixture:{field} {{ @ = count(); }}");
+        let (script, parse_diags) = lang::parse(&src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let checked = check(&script, &Fixture, &Options::default());
+        let script = checked.script.expect("a checked script");
+        match &script.probes[0].attach {
+            stdlib::manifest::Attach::Uprobe { targets, .. } => {
+                let offsets: Vec<u64> = targets.iter().map(|t| t.offset).collect();
+                assert_eq!(offsets, [want], "{field}");
+            }
+            other => panic!("{field}: attached as {other:?}"),
+        }
+    }
 }

@@ -880,11 +880,11 @@ impl Checker<'_> {
                 ty,
                 span,
             ),
-            H::TracepointField {
+            H::ContextField {
                 offset: o,
                 data_loc: false,
             } => mk(
-                H::TracepointField {
+                H::ContextField {
                     offset: o + offset,
                     data_loc: false,
                 },
@@ -998,7 +998,7 @@ impl Checker<'_> {
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
     fn context_slot(&mut self, index: u32, ty: Type, span: Span) -> Expr {
         let raw = mk(
-            H::TracepointField {
+            H::ContextField {
                 offset: 8 * index,
                 data_loc: false,
             },
@@ -1040,7 +1040,7 @@ impl Checker<'_> {
         };
         if f.data_loc {
             return mk(
-                H::TracepointField {
+                H::ContextField {
                     offset: f.offset,
                     data_loc: true,
                 },
@@ -1052,7 +1052,7 @@ impl Checker<'_> {
         }
         let ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
         mk(
-            H::TracepointField {
+            H::ContextField {
                 offset: f.offset,
                 data_loc: false,
             },
