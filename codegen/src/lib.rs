@@ -306,3 +306,54 @@ fn declare_program<'ctx>(
     );
     Ok(func)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lang::ast::{Provider, Span};
+    use stdlib::manifest::KprobeTarget;
+
+    fn probe(provider: Provider, attach: Attach) -> hir::Probe {
+        hir::Probe {
+            name: "p".into(),
+            provider,
+            context: provider.kind().context,
+            attach,
+            probe_index: 0,
+            vars: Vec::new(),
+            predicate: None,
+            body: Vec::new(),
+            span: Span::new(0, 0),
+        }
+    }
+
+    /// The sections whose name depends on the attach point: kprobe_multi links and the
+    /// fentry/fexit target.
+    #[test]
+    fn sections_follow_the_probe_kind_table() {
+        let kprobe = |ret, multi| Attach::Kprobe {
+            targets: vec![KprobeTarget {
+                symbol: "vfs_read".into(),
+                offset: 0,
+            }],
+            ret,
+            multi,
+        };
+        let kfunc = |ret| Attach::Kfunc {
+            targets: vec!["vfs_read".into()],
+            ret,
+        };
+        let cases = [
+            (Provider::Kprobe, kprobe(false, false), "kprobe"),
+            (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
+            (Provider::Kretprobe, kprobe(true, false), "kretprobe"),
+            (Provider::Kretprobe, kprobe(true, true), "kretprobe.multi"),
+            (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
+            (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
+            (Provider::Begin, Attach::Begin, "raw_tp"),
+        ];
+        for (provider, attach, want) in cases {
+            assert_eq!(section(&probe(provider, attach)), want, "{provider:?}");
+        }
+    }
+}

@@ -170,7 +170,8 @@ fn parse_pattern(
 ) -> Result<(Vec<Provider>, Vec<String>, bool), ListError> {
     let wild = |pid| {
         Provider::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|&p| in_wildcard(p, pid))
             .collect::<Vec<_>>()
     };

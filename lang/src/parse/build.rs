@@ -368,7 +368,7 @@ impl Builder {
         }
         let Some(provider) = Provider::from_name(&provider_ident.name) else {
             let all = Provider::ALL
-                .into_iter()
+                .iter()
                 .flat_map(|p| p.kind().spellings.iter().copied());
             self.error(
                 Diagnostic::error(
