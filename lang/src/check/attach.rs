@@ -25,8 +25,8 @@ fn has_wildcard(s: &str) -> bool {
 }
 
 /// The span of an attach point's last field, which holds a kprobe's or uprobe's
-/// `function+offset`.
-fn offset_span(ap: &AttachPoint) -> Span {
+/// `function+offset` and a software or hardware event's count.
+fn last_field_span(ap: &AttachPoint) -> Span {
     ap.fields.last().map_or(ap.span, |f| f.span)
 }
 
@@ -47,7 +47,7 @@ impl Checker<'_> {
                             "invalid offset `{off}` in {} attach point",
                             ap.provider.name()
                         ),
-                        offset_span(ap),
+                        last_field_span(ap),
                     )
                     .with_label("expected a number after `+`")
                     .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10"),
@@ -206,7 +206,7 @@ impl Checker<'_> {
                     self.diags.push(
                         Diagnostic::error(
                             format!("{provider} attach points take no offset"),
-                            offset_span(ap),
+                            last_field_span(ap),
                         )
                         .with_label("a return probe fires where the function returns")
                         .with_help("to probe an instruction inside the function, use kprobe:function+offset"),
@@ -425,7 +425,22 @@ impl Checker<'_> {
                 let (event, count) = match fields.as_slice() {
                     [e] => (e, None),
                     [e, c] if c.is_empty() => (e, None),
-                    [e, c] => (e, parse_int(c)),
+                    [e, c] => match parse_int(c) {
+                        Some(n) => (e, Some(n)),
+                        None => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    format!("invalid count `{c}` in {provider} attach point"),
+                                    last_field_span(ap),
+                                )
+                                .with_label("expected the number of events between samples")
+                                .with_help(format!(
+                                    "e.g. {provider}:{e}:100, decimal or hex with 0x"
+                                )),
+                            );
+                            return None;
+                        }
+                    },
                     _ => return arity_error(self, "software:event[:count]"),
                 };
                 let Some(found) = table
