@@ -276,14 +276,28 @@ pub fn compile(
 fn section(probe: &hir::Probe) -> String {
     match probe.provider.kind().section {
         Section::Fixed(name) => name.into(),
-        Section::Kprobe(name) => match probe.attach {
-            Attach::Kprobe { multi: true, .. } => format!("{name}.multi"),
-            _ => name.into(),
-        },
+        Section::Kprobe(name) => {
+            if matches!(probe.attach, Attach::Kprobe { multi: true, .. }) {
+                format!("{name}.multi")
+            } else {
+                name.into()
+            }
+        }
         Section::Target(prefix) => {
+            // The checker gives each fentry/fexit program exactly one target.
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
-                _ => "",
+                Attach::Begin
+                | Attach::End
+                | Attach::Tracepoint { .. }
+                | Attach::Rawtracepoint { .. }
+                | Attach::Kprobe { .. }
+                | Attach::Uprobe { .. }
+                | Attach::Usdt { .. }
+                | Attach::Profile { .. }
+                | Attach::Interval { .. }
+                | Attach::Software { .. }
+                | Attach::Hardware { .. } => "",
             };
             format!("{prefix}/{target}")
         }
