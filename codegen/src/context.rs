@@ -249,19 +249,12 @@ fn stack_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u64) -> R<IntValue<'ctx>> {
     let addr =
         l.builder
             .build_int_add(sp, l.ctx.i64_type().const_int(8 * (n + 1), false), "sarg")?;
-    let space = if user_context(l) {
-        AddrSpace::User
-    } else {
-        AddrSpace::Kernel
-    };
+    // The stack is the traced code's: user memory in a uprobe, kernel memory in a kprobe.
+    let space = l.probe.provider.kind().space;
     match l.probe_read(addr, &U64, space)? {
         Val::Int(i) => Ok(i),
         Val::Mem(p) => l.load_int(p, &U64),
     }
-}
-
-fn user_context(l: &Lowerer<'_, '_>) -> bool {
-    matches!(l.probe.attach, Attach::Uprobe { .. } | Attach::Usdt { .. })
 }
 
 /// `kstack`/`ustack`: a stack id from the stack-trace map (plus the pid for user stacks).
@@ -283,9 +276,10 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
     Ok(Val::Mem(l.ustack_payload(id)?))
 }
 
-/// A tracepoint `args` field: plain fields are read from the context; `__data_loc` fields
-/// hold `(len << 16) | offset` of a string stored after the record.
-pub fn tracepoint_field<'ctx>(
+/// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
+/// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
+/// after the tracepoint record.
+pub fn context_field<'ctx>(
     l: &mut Lowerer<'_, 'ctx>,
     offset: u32,
     data_loc: bool,

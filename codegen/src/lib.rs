@@ -31,6 +31,7 @@ use stdlib::manifest::{
     Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
     STACKS_MAP, STATE_MAP,
 };
+use stdlib::probes::Section;
 
 /// An object ready to load and what it takes to run it.
 #[derive(Debug, Clone)]
@@ -276,43 +277,35 @@ pub fn compile(
     ))
 }
 
-/// The ELF section of a program: it tells libbpf the program type.
-fn section(attach: &Attach) -> String {
-    match attach {
-        Attach::Begin | Attach::End | Attach::Rawtracepoint { .. } => "raw_tp".into(),
-        Attach::Tracepoint { .. } => "tracepoint".into(),
-        Attach::Kprobe {
-            ret: false,
-            multi: false,
-            ..
-        } => "kprobe".into(),
-        Attach::Kprobe {
-            ret: true,
-            multi: false,
-            ..
-        } => "kretprobe".into(),
-        Attach::Kprobe {
-            ret: false,
-            multi: true,
-            ..
-        } => "kprobe.multi".into(),
-        Attach::Kprobe {
-            ret: true,
-            multi: true,
-            ..
-        } => "kretprobe.multi".into(),
-        Attach::Uprobe { ret: false, .. } | Attach::Usdt { .. } => "uprobe".into(),
-        Attach::Uprobe { ret: true, .. } => "uretprobe".into(),
-        Attach::Profile { .. }
-        | Attach::Interval { .. }
-        | Attach::Software { .. }
-        | Attach::Hardware { .. } => "perf_event".into(),
-        Attach::Kfunc { targets, ret } => {
-            let prefix = if *ret { "fexit" } else { "fentry" };
-            format!(
-                "{prefix}/{}",
-                targets.first().map(String::as_str).unwrap_or("")
-            )
+/// The ELF section of a program, as its probe kind's record names it: it tells libbpf the
+/// program type.
+fn section(probe: &hir::Probe) -> String {
+    match probe.provider.kind().section {
+        Section::Fixed(name) => name.into(),
+        Section::Kprobe(name) => {
+            if matches!(probe.attach, Attach::Kprobe { multi: true, .. }) {
+                format!("{name}.multi")
+            } else {
+                name.into()
+            }
+        }
+        Section::Target(prefix) => {
+            // The checker gives each fentry/fexit program exactly one target.
+            let target = match &probe.attach {
+                Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                Attach::Begin
+                | Attach::End
+                | Attach::Tracepoint { .. }
+                | Attach::Rawtracepoint { .. }
+                | Attach::Kprobe { .. }
+                | Attach::Uprobe { .. }
+                | Attach::Usdt { .. }
+                | Attach::Profile { .. }
+                | Attach::Interval { .. }
+                | Attach::Software { .. }
+                | Attach::Hardware { .. } => "",
+            };
+            format!("{prefix}/{target}")
         }
     }
 }
@@ -325,11 +318,62 @@ fn declare_program<'ctx>(
     let ptr = context.ptr_type(inkwell::AddressSpace::default());
     let fn_ty = context.i64_type().fn_type(&[ptr.into()], false);
     let func = module.add_function(&probe.name, fn_ty, Some(Linkage::External));
-    func.set_section(Some(&section(&probe.attach)));
+    func.set_section(Some(&section(probe)));
     let nounwind = inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind");
     func.add_attribute(
         inkwell::attributes::AttributeLoc::Function,
         context.create_enum_attribute(nounwind, 0),
     );
     Ok(func)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lang::ast::{Provider, Span};
+    use stdlib::manifest::KprobeTarget;
+
+    fn probe(provider: Provider, attach: Attach) -> hir::Probe {
+        hir::Probe {
+            name: "p".into(),
+            provider,
+            context: provider.kind().context,
+            attach,
+            probe_index: 0,
+            vars: Vec::new(),
+            predicate: None,
+            body: Vec::new(),
+            span: Span::new(0, 0),
+        }
+    }
+
+    /// The sections whose name depends on the attach point: kprobe_multi links and the
+    /// fentry/fexit target.
+    #[test]
+    fn sections_follow_the_probe_kind_table() {
+        let kprobe = |ret, multi| Attach::Kprobe {
+            targets: vec![KprobeTarget {
+                symbol: "vfs_read".into(),
+                offset: 0,
+            }],
+            ret,
+            multi,
+        };
+        let kfunc = |ret| Attach::Kfunc {
+            targets: vec!["vfs_read".into()],
+            ret,
+        };
+        let cases = [
+            (Provider::Kprobe, kprobe(false, false), "kprobe"),
+            (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
+            (Provider::Kretprobe, kprobe(true, false), "kretprobe"),
+            (Provider::Kretprobe, kprobe(true, true), "kretprobe.multi"),
+            (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
+            (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
+            (Provider::Begin, Attach::Begin, "raw_tp"),
+        ];
+        for (provider, attach, want) in cases {
+            assert_eq!(section(&probe(provider, attach)), want, "{provider:?}");
+        }
+    }
 }

@@ -683,8 +683,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let at = self.offset(base, u64::from(off))?;
                 self.load_val(at, &e.ty)
             }
-            ExprKind::TracepointField { offset, data_loc } => {
-                context::tracepoint_field(self, *offset, *data_loc, &e.ty)
+            ExprKind::ContextField { offset, data_loc } => {
+                context::context_field(self, *offset, *data_loc, &e.ty)
             }
             ExprKind::Load { ptr, offset, space } => {
                 let p = self.int(ptr)?;

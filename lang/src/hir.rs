@@ -3,10 +3,12 @@
 //! expression carries its [`Type`], wildcards are expanded into attach targets, and every
 //! event (printf, exit, print, …) is registered with its argument layout.
 
-use crate::ast::{BinaryOp, Span};
+use crate::ast::{BinaryOp, Provider, Span};
 use serde::Serialize;
 use stdlib::builtins::{Builtin, Function};
 use stdlib::manifest::{Attach, Event, MapSpec};
+/// What a probe's `ctx` points at; each probe kind's record in `stdlib::probes` says which.
+pub use stdlib::probes::Context;
 use stdlib::types::{AddrSpace, Aggregation, Type};
 
 pub type MapId = u32;
@@ -26,25 +28,12 @@ pub struct Script {
     pub strlen: u32,
 }
 
-/// How a probe's context (`ctx`) gives its arguments.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum Context {
-    /// BEGIN/END/interval/profile/software/hardware: no arguments.
-    None,
-    /// `struct pt_regs *` (kprobe, uprobe, usdt).
-    PtRegs,
-    /// Tracepoint record: `args` fields at fixed offsets of the context.
-    Tracepoint,
-    /// Raw tracepoint / kfunc: the context is an array of u64 arguments.
-    U64Array,
-    /// `struct bpf_perf_event_data *` (profile, software, hardware).
-    PerfEvent,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Probe {
     /// Name used for the BPF function (`BEGIN_0`, `tracepoint_syscalls_sys_enter_open_1`).
     pub name: String,
+    /// The probe's kind: its record in `stdlib::probes` gives the context and ELF section.
+    pub provider: Provider,
     pub attach: Attach,
     pub context: Context,
     /// Index into `Script::probe_names` of this probe's first expanded name.
@@ -180,8 +169,9 @@ pub enum ExprKind {
         expr: Box<Expr>,
         index: u32,
     },
-    /// A tracepoint `args` field at `offset` in the context record.
-    TracepointField {
+    /// A field at `offset` of the probe's context: a tracepoint record's `args` field, or a
+    /// kfunc/kretfunc argument or `retval` (u64 slots of the BTF function's arguments).
+    ContextField {
         offset: u32,
         data_loc: bool,
     },

@@ -231,17 +231,22 @@ impl Catalog for Fixture {
             _ => None,
         }
     }
-    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+    fn uprobe_targets(
+        &self,
+        path: &str,
+        pattern: &str,
+        offset: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
         if path == "/nonexistent" {
             return Err(format!("cannot open {path}: No such file or directory"));
         }
         Ok(FUNCTIONS
             .iter()
             .filter(|(name, _)| glob(pattern, name))
-            .map(|(name, offset)| UprobeTarget {
+            .map(|(name, start)| UprobeTarget {
                 path: path.to_string(),
                 symbol: name.to_string(),
-                offset: *offset,
+                offset: start + offset,
             })
             .collect())
     }
@@ -516,4 +521,24 @@ fn renamed_kernel_function_is_noted() {
         script.probe_names,
         vec!["kprobe:security_file_open.isra.0".to_string()]
     );
+}
+
+/// A uprobe's `+offset` is parsed by the checker (decimal or hex) and reaches the catalog as
+/// a number, which moves the target that far into the function.
+#[test]
+fn uprobe_offset_reaches_the_catalog() {
+    for (field, want) in [("main+16", 0x1110), ("work+0x8", 0x1208), ("main", 0x1100)] {
+        let src = format!("uprobe:/bin/fixture:{field} {{ @ = count(); }}");
+        let (script, parse_diags) = lang::parse(&src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+        let script = checked.script.expect("a checked script");
+        match &script.probes[0].attach {
+            stdlib::manifest::Attach::Uprobe { targets, .. } => {
+                let offsets: Vec<u64> = targets.iter().map(|t| t.offset).collect();
+                assert_eq!(offsets, [want], "{field}");
+            }
+            other => panic!("{field}: attached as {other:?}"),
+        }
+    }
 }

@@ -136,10 +136,10 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 .map_err(|mut e| {
                     // ENOENT/EOPNOTSUPP: the CPU (or hypervisor) offers no such counter.
                     if e.errno == libc::ENOENT || e.errno == libc::EOPNOTSUPP {
-                        let name = lang::check::HARDWARE_EVENTS
+                        let name = stdlib::probes::HARDWARE_EVENTS
                             .iter()
-                            .find(|(_, _, config, _)| config == event)
-                            .map_or("this", |(name, _, _, _)| name);
+                            .find(|e| e.config == *event)
+                            .map_or("this", |e| e.name);
                         e.what = format!(
                             "hardware event {name} is not available: this machine exposes no such performance counter (virtual machines often have none); software events such as software:cpu-clock work everywhere"
                         );

@@ -265,12 +265,13 @@ impl Catalog for SystemCatalog {
         values.get(name).copied()
     }
 
-    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+    fn uprobe_targets(
+        &self,
+        path: &str,
+        func: &str,
+        extra: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
         let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
-        let (func, extra) = match pattern.split_once('+') {
-            Some((f, off)) => (f, crate::parse_number(off).unwrap_or(0)),
-            None => (pattern, 0),
-        };
         let mut out = Vec::new();
         for p in paths {
             let display = p.to_string_lossy().into_owned();

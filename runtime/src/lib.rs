@@ -18,11 +18,3 @@ pub use events::{Buffering, OutputFormat};
 pub use run::{run, RunError, RunOptions};
 pub use sys::GatedChild;
 pub use verifier::Rejection;
-
-/// Parses a decimal or `0x` hexadecimal number.
-pub fn parse_number(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(h) => u64::from_str_radix(h, 16).ok(),
-        None => s.parse().ok(),
-    }
-}

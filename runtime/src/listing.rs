@@ -1,5 +1,7 @@
 //! Probe listing (`rbt -l [PATTERN]`, `-lv`, `-p PID`) and "did you mean" suggestions for
-//! attach points that matched nothing.
+//! attach points that matched nothing. Which source lists a probe kind, whether a wildcard
+//! lists it and how many fields it takes come from its record in `stdlib::probes`; this file
+//! reads each source.
 //!
 //! Output follows bpftrace 0.17 byte for byte where 0.17 lists a provider (tracepoint, kprobe,
 //! uprobe, usdt, iter; `-lv` tracepoint fields): one `provider:target:name` per line, all lines
@@ -19,7 +21,8 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
-use lang::ast::Provider;
+use stdlib::probes::{Listing, PerfEvent, Provider};
+use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
 
 use crate::introspect::btf::{self, Btf, BtfError, Param};
@@ -29,92 +32,22 @@ use crate::introspect::tracefs::{self, TracefsError};
 
 /// Software or hardware perf event names, aliases included (`cs`, `cycles`), from the one
 /// table the checker uses to attach them.
-fn perf_event_names(p: Provider) -> impl Iterator<Item = &'static str> {
-    let table = if p == Provider::Software {
-        lang::check::SOFTWARE_EVENTS
-    } else {
-        lang::check::HARDWARE_EVENTS
-    };
-    table.iter().flat_map(|(name, alias, _, _)| {
-        std::iter::once(*name).chain((!alias.is_empty()).then_some(*alias))
-    })
+fn perf_event_names(events: &'static [PerfEvent]) -> impl Iterator<Item = &'static str> {
+    events
+        .iter()
+        .flat_map(|e| std::iter::once(e.name).chain(e.alias))
 }
 
-/// Iterators bpftrace 0.17 knows.
-pub const ITERS: &[&str] = &["task", "task_file"];
-
-/// Every provider, in the language's spelling-table order. Listing order does not matter:
-/// all lines are sorted as one set.
-fn all_providers() -> impl Iterator<Item = Provider> {
-    Provider::SPELLINGS.iter().map(|&(p, _)| p)
-}
-
-/// Whether `-l` lists `p` with no pattern or a wildcard provider. Return probes and
-/// user-space providers need an explicit provider (or `-p` for user space), as in 0.17.
+/// Whether `-l` lists `p` with no pattern or a wildcard provider: the kinds its record marks,
+/// user-space ones only with `-p PID` (there is no binary to read otherwise), as in 0.17.
 fn in_wildcard(p: Provider, pid: Option<u32>) -> bool {
-    match p {
-        Provider::Kprobe
-        | Provider::Tracepoint
-        | Provider::Software
-        | Provider::Hardware
-        | Provider::Kfunc
-        | Provider::Iter
-        | Provider::Rawtracepoint => true,
-        Provider::Uprobe | Provider::Usdt => pid.is_some(),
-        Provider::Begin
-        | Provider::End
-        | Provider::Kretprobe
-        | Provider::Uretprobe
-        | Provider::Profile
-        | Provider::Interval
-        | Provider::Watchpoint
-        | Provider::Asyncwatchpoint
-        | Provider::Kretfunc => false,
-    }
+    let kind = p.kind();
+    kind.wildcard && (kind.space == AddrSpace::Kernel || pid.is_some())
 }
 
 /// Whether `p` takes parameters rather than names (`interval:s:1`), so has nothing to list.
 fn takes_parameters(p: Provider) -> bool {
-    match p {
-        Provider::Profile
-        | Provider::Interval
-        | Provider::Watchpoint
-        | Provider::Asyncwatchpoint => true,
-        Provider::Begin
-        | Provider::End
-        | Provider::Kprobe
-        | Provider::Kretprobe
-        | Provider::Uprobe
-        | Provider::Uretprobe
-        | Provider::Usdt
-        | Provider::Tracepoint
-        | Provider::Rawtracepoint
-        | Provider::Kfunc
-        | Provider::Kretfunc
-        | Provider::Software
-        | Provider::Hardware
-        | Provider::Iter => false,
-    }
-}
-
-/// The argument count message for a wrong-arity pattern, worded like 0.17.
-fn arity(p: Provider) -> &'static str {
-    match p {
-        Provider::Kprobe
-        | Provider::Kretprobe
-        | Provider::Iter
-        | Provider::Begin
-        | Provider::End => "1",
-        Provider::Rawtracepoint | Provider::Kfunc | Provider::Kretfunc => "1 or 2",
-        Provider::Software | Provider::Hardware => "1 or 2",
-        Provider::Usdt => "2 or 3",
-        Provider::Uprobe
-        | Provider::Uretprobe
-        | Provider::Tracepoint
-        | Provider::Profile
-        | Provider::Interval => "2",
-        Provider::Watchpoint | Provider::Asyncwatchpoint => "3",
-    }
+    p.kind().listing == Listing::Parameters
 }
 
 /// Why listing failed. Each variant renders as a sentence.
@@ -210,7 +143,7 @@ pub fn collect(
             if explicit {
                 return Err(ListError::WrongArity {
                     provider: p,
-                    expected: arity(p),
+                    expected: p.kind().fields,
                 });
             }
             continue;
@@ -236,7 +169,9 @@ fn parse_pattern(
     pid: Option<u32>,
 ) -> Result<(Vec<Provider>, Vec<String>, bool), ListError> {
     let wild = |pid| {
-        all_providers()
+        Provider::ALL
+            .iter()
+            .copied()
             .filter(|&p| in_wildcard(p, pid))
             .collect::<Vec<_>>()
     };
@@ -251,7 +186,7 @@ fn parse_pattern(
             } else {
                 ListError::WrongArity {
                     provider: p,
-                    expected: arity(p),
+                    expected: p.kind().fields,
                 }
             });
         }
@@ -296,25 +231,29 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
         })
     };
     let f: Vec<String> = f.to_vec();
-    match (p, f.len()) {
+    match (p.kind().listing, f.len()) {
         (_, 0) => mk(any(), any(), any()),
-        (Provider::Tracepoint, 1)
-        | (Provider::Kprobe | Provider::Kretprobe, 1)
-        | (Provider::Kfunc | Provider::Kretfunc, 1)
-        | (Provider::Rawtracepoint, 1)
-        | (Provider::Software | Provider::Hardware | Provider::Iter, 1 | 2) => {
+        (
+            Listing::Tracefs
+            | Listing::Kallsyms
+            | Listing::BtfFunctions
+            | Listing::BtfRawTracepoints,
+            1,
+        )
+        | (Listing::PerfEvents(_) | Listing::Names(_), 1 | 2) => mk(any(), any(), f[0].clone()),
+        (
+            Listing::Tracefs
+            | Listing::Kallsyms
+            | Listing::BtfFunctions
+            | Listing::BtfRawTracepoints
+            | Listing::ElfSymbols
+            | Listing::UsdtNotes,
+            2,
+        ) => mk(f[0].clone(), any(), f[1].clone()),
+        (Listing::ElfSymbols | Listing::UsdtNotes, 1) if pid.is_some() => {
             mk(any(), any(), f[0].clone())
         }
-        (Provider::Tracepoint, 2)
-        | (Provider::Kprobe | Provider::Kretprobe, 2)
-        | (Provider::Kfunc | Provider::Kretfunc, 2)
-        | (Provider::Rawtracepoint, 2)
-        | (Provider::Uprobe | Provider::Uretprobe, 2)
-        | (Provider::Usdt, 2) => mk(f[0].clone(), any(), f[1].clone()),
-        (Provider::Uprobe | Provider::Uretprobe | Provider::Usdt, 1) if pid.is_some() => {
-            mk(any(), any(), f[0].clone())
-        }
-        (Provider::Usdt, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
+        (Listing::UsdtNotes, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
         _ => None,
     }
 }
@@ -402,8 +341,8 @@ fn list_provider(
     let target = Glob::new(&f.target);
     let name = Glob::new(&f.name);
     let pname = p.name();
-    match p {
-        Provider::Tracepoint => {
+    match p.kind().listing {
+        Listing::Tracefs => {
             for (cat, ev) in tracefs::list_events().map_err(ListError::Tracefs)? {
                 if !(target.is(&cat) && name.is(&ev)) {
                     continue;
@@ -420,10 +359,10 @@ fn list_provider(
                 } else {
                     Vec::new()
                 };
-                out.insert(format!("tracepoint:{cat}:{ev}"), details);
+                out.insert(format!("{pname}:{cat}:{ev}"), details);
             }
         }
-        Provider::Kprobe | Provider::Kretprobe => {
+        Listing::Kallsyms => {
             let btf = if verbose { src.btf().ok() } else { None };
             for kf in src.kernel_fns()?.iter() {
                 let module = kf.module.unwrap_or("vmlinux");
@@ -440,7 +379,7 @@ fn list_provider(
                 out.insert(format!("{pname}:{}", kf.name), details);
             }
         }
-        Provider::Kfunc | Provider::Kretfunc => {
+        Listing::BtfFunctions => {
             let vmlinux = src.btf()?;
             let mut blobs: Vec<(String, Arc<Btf>)> = Vec::new();
             if target.is("vmlinux") {
@@ -478,7 +417,7 @@ fn list_provider(
                 }
             }
         }
-        Provider::Rawtracepoint => {
+        Listing::BtfRawTracepoints => {
             let b = src.btf()?;
             if !target.is("vmlinux") {
                 return Ok(());
@@ -494,24 +433,24 @@ fn list_provider(
                 } else {
                     Vec::new()
                 };
-                out.insert(format!("rawtracepoint:{ev}"), details);
+                out.insert(format!("{pname}:{ev}"), details);
             }
         }
-        Provider::Software | Provider::Hardware => {
-            for ev in perf_event_names(p) {
+        Listing::PerfEvents(events) => {
+            for ev in perf_event_names(events) {
                 if name.is(ev) {
                     out.insert(format!("{pname}:{ev}:"), Vec::new());
                 }
             }
         }
-        Provider::Iter => {
-            for it in ITERS {
+        Listing::Names(names) => {
+            for it in names {
                 if name.is(it) {
-                    out.insert(format!("iter:{it}"), Vec::new());
+                    out.insert(format!("{pname}:{it}"), Vec::new());
                 }
             }
         }
-        Provider::Uprobe | Provider::Uretprobe => {
+        Listing::ElfSymbols => {
             for path in user_targets(p, &f.target, pid)? {
                 // Mapped data files and unreadable objects have no symbols to list.
                 let Ok(syms) = elf::function_symbols(&path) else {
@@ -527,7 +466,7 @@ fn list_provider(
                 }
             }
         }
-        Provider::Usdt => {
+        Listing::UsdtNotes => {
             let middle = Glob::new(&f.middle);
             for path in user_targets(p, &f.target, pid)? {
                 let Ok(probes) = elf::usdt_probes(&path) else {
@@ -537,19 +476,14 @@ fn list_provider(
                 for u in probes {
                     if middle.is(&u.provider) && name.is(&u.name) {
                         out.insert(
-                            format!("usdt:{shown}:{}:{}", u.provider, u.name),
+                            format!("{pname}:{shown}:{}:{}", u.provider, u.name),
                             Vec::new(),
                         );
                     }
                 }
             }
         }
-        Provider::Begin
-        | Provider::End
-        | Provider::Profile
-        | Provider::Interval
-        | Provider::Watchpoint
-        | Provider::Asyncwatchpoint => return Err(ListError::NotListable(p)),
+        Listing::Nothing | Listing::Parameters => return Err(ListError::NotListable(p)),
     }
     Ok(())
 }
@@ -607,8 +541,9 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
     let mut same_name_ok = false;
     let mut renamed: Vec<(String, String)> = Vec::new();
     let target = Glob::new(&f.target);
-    match p {
-        Provider::Tracepoint => {
+    let pname = p.name();
+    match p.kind().listing {
+        Listing::Tracefs => {
             let Ok(events) = tracefs::list_events() else {
                 return Vec::new();
             };
@@ -621,44 +556,44 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             };
             cands.extend(
                 pool.into_iter()
-                    .map(|(c, e)| (format!("tracepoint:{c}:{e}"), e.clone())),
+                    .map(|(c, e)| (format!("{pname}:{c}:{e}"), e.clone())),
             );
         }
-        Provider::Kprobe | Provider::Kretprobe => {
+        Listing::Kallsyms => {
             let Ok(fns) = kallsyms::probeable_functions() else {
                 return Vec::new();
             };
             let names: Vec<&str> = fns.names().collect();
             for r in kallsyms::resolve_renamed(typed, names.iter().copied()) {
                 if r != typed {
-                    renamed.push((format!("{}:{r}", p.name()), r.to_string()));
+                    renamed.push((format!("{pname}:{r}"), r.to_string()));
                 }
             }
             cands.extend(
                 names
                     .into_iter()
-                    .map(|n| (format!("{}:{n}", p.name()), n.to_string())),
+                    .map(|n| (format!("{pname}:{n}"), n.to_string())),
             );
         }
-        Provider::Kfunc | Provider::Kretfunc => {
+        Listing::BtfFunctions => {
             let Ok(b) = shared_vmlinux() else {
                 return Vec::new();
             };
             cands.extend(
                 b.func_names()
-                    .map(|n| (format!("{}:vmlinux:{n}", p.name()), n.to_string())),
+                    .map(|n| (format!("{pname}:vmlinux:{n}"), n.to_string())),
             );
         }
-        Provider::Rawtracepoint => {
+        Listing::BtfRawTracepoints => {
             let Ok(b) = shared_vmlinux() else {
                 return Vec::new();
             };
             cands.extend(
                 b.raw_tracepoints()
-                    .map(|(n, _)| (format!("rawtracepoint:{n}"), n.to_string())),
+                    .map(|(n, _)| (format!("{pname}:{n}"), n.to_string())),
             );
         }
-        Provider::Uprobe | Provider::Uretprobe => {
+        Listing::ElfSymbols => {
             let Ok(paths) = user_targets(p, &f.target, pid) else {
                 return Vec::new();
             };
@@ -667,12 +602,12 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                     let shown = path.display().to_string();
                     cands.extend(
                         syms.into_iter()
-                            .map(|s| (format!("{}:{shown}:{}", p.name(), s.name), s.name)),
+                            .map(|s| (format!("{pname}:{shown}:{}", s.name), s.name)),
                     );
                 }
             }
         }
-        Provider::Usdt => {
+        Listing::UsdtNotes => {
             let Ok(paths) = user_targets(p, &f.target, pid) else {
                 return Vec::new();
             };
@@ -683,7 +618,7 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                     let shown = path.display().to_string();
                     for u in probes {
                         let in_provider = middle.is(&u.provider);
-                        let probe = format!("usdt:{shown}:{}:{}", u.provider, u.name);
+                        let probe = format!("{pname}:{shown}:{}:{}", u.provider, u.name);
                         all.push((in_provider, probe, u.name));
                     }
                 }
@@ -697,19 +632,18 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                     .map(|(_, probe, name)| (probe, name)),
             );
         }
-        Provider::Software | Provider::Hardware => {
+        Listing::PerfEvents(events) => {
             cands
-                .extend(perf_event_names(p).map(|e| (format!("{}:{e}:", p.name()), e.to_string())));
+                .extend(perf_event_names(events).map(|e| (format!("{pname}:{e}:"), e.to_string())));
         }
-        Provider::Iter => {
-            cands.extend(ITERS.iter().map(|i| (format!("iter:{i}"), i.to_string())));
+        Listing::Names(names) => {
+            cands.extend(
+                names
+                    .iter()
+                    .map(|i| (format!("{pname}:{i}"), i.to_string())),
+            );
         }
-        Provider::Begin
-        | Provider::End
-        | Provider::Profile
-        | Provider::Interval
-        | Provider::Watchpoint
-        | Provider::Asyncwatchpoint => {}
+        Listing::Nothing | Listing::Parameters => {}
     }
     rank(typed, renamed, cands, same_name_ok)
 }

@@ -1,12 +1,31 @@
-//! The probe kinds (providers) bpftrace knows, with every spelling of each. Shared by the
-//! checker (which resolves attach points), codegen and the runtime (listing, attaching), so a
-//! probe kind is named in one place.
+//! The probe kinds (providers) bpftrace knows, and the one table that says what each kind is:
+//! its spellings, what its program's context points at, which address space its pointers
+//! default to, how its ELF section is named, and where `-l` lists it from. The checker,
+//! codegen and the runtime read this table instead of matching providers themselves; what is
+//! truly specific to a kind (parsing its attach point, attaching it) stays in
+//! `lang::check::attach` and `runtime::attach`. Which builtins are valid in which kind is the
+//! builtin table's business (`builtins.rs`), not this one's.
 
+use crate::types::AddrSpace;
 use serde::Serialize;
 
-/// Every provider bpftrace knows, aliases folded (`k` → `Kprobe`, `fentry` → `Kfunc`, …).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Provider {
+/// Declares `Provider` and `Provider::ALL` from one list, so `ALL` cannot miss a variant.
+macro_rules! providers {
+    ($($variant:ident),* $(,)?) => {
+        /// Every provider bpftrace knows, aliases folded (`k` → `Kprobe`, `fentry` → `Kfunc`, …).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        pub enum Provider {
+            $($variant),*
+        }
+
+        impl Provider {
+            /// Every provider, in declaration order.
+            pub const ALL: &'static [Provider] = &[$(Provider::$variant),*];
+        }
+    };
+}
+
+providers!(
     Begin,
     End,
     Kprobe,
@@ -25,60 +44,338 @@ pub enum Provider {
     Watchpoint,
     Asyncwatchpoint,
     Iter,
+);
+
+/// What a program's context argument (`ctx`) points at, which decides how its arguments,
+/// `func` and `retval` are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Context {
+    /// Nothing rbt reads: BEGIN and END run through BPF_PROG_TEST_RUN with no arguments
+    /// (iter, which rbt does not support yet, would get a context of its own).
+    None,
+    /// `struct pt_regs *`: kprobe, uprobe and usdt read registers.
+    PtRegs,
+    /// A tracepoint record: `args` fields at the fixed offsets of its tracefs format.
+    Tracepoint,
+    /// An array of u64 arguments: raw tracepoint arguments, or the BTF-typed arguments (and
+    /// return value) of an fentry/fexit function.
+    U64Array,
+    /// `struct bpf_perf_event_data *`: profile, interval, software and hardware events.
+    PerfEvent,
+}
+
+/// How a kind's ELF section is named; the section tells libbpf the program type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    /// Always this name.
+    Fixed(&'static str),
+    /// kprobe-type programs: this name when each target gets its own kprobe, `<name>.multi`
+    /// when all targets share one kprobe_multi link.
+    Kprobe(&'static str),
+    /// `<prefix>/<target>`: libbpf resolves the one target named in the section (the kernel
+    /// function of fentry/fexit) when it loads the program.
+    Target(&'static str),
+}
+
+/// A `perf_event` software or hardware event: its name, an optional short alias, its
+/// `perf_event_attr.config` and the sample period used when the script gives none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PerfEvent {
+    pub name: &'static str,
+    pub alias: Option<&'static str>,
+    pub config: u64,
+    pub default_period: u64,
+}
+
+const fn perf(
+    name: &'static str,
+    alias: Option<&'static str>,
+    config: u64,
+    default_period: u64,
+) -> PerfEvent {
+    PerfEvent {
+        name,
+        alias,
+        config,
+        default_period,
+    }
+}
+
+/// `software:` events (`enum perf_sw_ids`).
+pub const SOFTWARE_EVENTS: &[PerfEvent] = &[
+    perf("cpu-clock", Some("cpu"), 0, 1_000_000),
+    perf("task-clock", None, 1, 1),
+    perf("page-faults", Some("faults"), 2, 100),
+    perf("context-switches", Some("cs"), 3, 1000),
+    perf("cpu-migrations", None, 4, 1),
+    perf("minor-faults", None, 5, 100),
+    perf("major-faults", None, 6, 1),
+    perf("alignment-faults", None, 7, 1),
+    perf("emulation-faults", None, 8, 1),
+    perf("dummy", None, 9, 1),
+    perf("bpf-output", None, 10, 1),
+];
+
+/// `hardware:` events (`enum perf_hw_id`).
+pub const HARDWARE_EVENTS: &[PerfEvent] = &[
+    perf("cpu-cycles", Some("cycles"), 0, 1_000_000),
+    perf("instructions", None, 1, 1_000_000),
+    perf("cache-references", None, 2, 1_000_000),
+    perf("cache-misses", None, 3, 1_000_000),
+    perf("branch-instructions", Some("branches"), 4, 100_000),
+    perf("branch-misses", None, 5, 100_000),
+    perf("bus-cycles", None, 6, 100_000),
+    perf("frontend-stalls", None, 7, 1_000_000),
+    perf("backend-stalls", None, 8, 1_000_000),
+    perf("ref-cycles", None, 9, 1_000_000),
+];
+
+/// Iterators bpftrace 0.17 lists.
+pub const ITERATORS: &[&str] = &["task", "task_file"];
+
+/// Where `rbt -l` finds the probes of a kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listing {
+    /// BEGIN and END: one probe each, nothing to list.
+    Nothing,
+    /// Attach points are parameters (`interval:s:1`, a watchpoint address), not names.
+    Parameters,
+    /// tracefs `available_events` (`-lv`: each event's format fields).
+    Tracefs,
+    /// Probeable kernel functions: `available_filter_functions`, else kallsyms.
+    Kallsyms,
+    /// Functions in the BTF of vmlinux and of each module (`-lv`: parameters and return type).
+    BtfFunctions,
+    /// Raw tracepoints in vmlinux BTF (`-lv`: their parameters).
+    BtfRawTracepoints,
+    /// Function symbols of ELF files (a path, or the objects mapped by `-p PID`).
+    ElfSymbols,
+    /// `.note.stapsdt` notes of ELF files (a path, or the objects mapped by `-p PID`).
+    UsdtNotes,
+    /// A fixed table of perf events, aliases included.
+    PerfEvents(&'static [PerfEvent]),
+    /// A fixed list of names.
+    Names(&'static [&'static str]),
+}
+
+/// One record per probe kind: everything about it that is data rather than code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeKind {
+    /// Every spelling bpftrace accepts, canonical (long) name first.
+    pub spellings: &'static [&'static str],
+    pub context: Context,
+    /// Where pointers read in this kind's probes point unless a cast says otherwise.
+    pub space: AddrSpace,
+    pub section: Section,
+    pub listing: Listing,
+    /// Whether `-l` lists this kind with no provider or a wildcard one. Return probes are
+    /// left out as in bpftrace 0.17; user-space kinds are listed only with `-p PID`.
+    pub wildcard: bool,
+    /// How many fields an attach point takes, as bpftrace 0.17's listing errors word it.
+    pub fields: &'static str,
 }
 
 impl Provider {
-    /// Every spelling bpftrace accepts for each provider, canonical name first.
-    pub const SPELLINGS: &'static [(Provider, &'static [&'static str])] = &[
-        (Provider::Begin, &["BEGIN", "begin"]),
-        (Provider::End, &["END", "end"]),
-        (Provider::Kprobe, &["kprobe", "k"]),
-        (Provider::Kretprobe, &["kretprobe", "kr"]),
-        (Provider::Uprobe, &["uprobe", "u"]),
-        (Provider::Uretprobe, &["uretprobe", "ur"]),
-        (Provider::Usdt, &["usdt", "U"]),
-        (Provider::Tracepoint, &["tracepoint", "t"]),
-        (Provider::Rawtracepoint, &["rawtracepoint", "rt"]),
-        (Provider::Kfunc, &["kfunc", "fentry", "f"]),
-        (Provider::Kretfunc, &["kretfunc", "fexit", "fr"]),
-        (Provider::Profile, &["profile", "p"]),
-        (Provider::Interval, &["interval", "i"]),
-        (Provider::Software, &["software", "s"]),
-        (Provider::Hardware, &["hardware", "h"]),
-        (Provider::Watchpoint, &["watchpoint", "w"]),
-        (Provider::Asyncwatchpoint, &["asyncwatchpoint", "aw"]),
-        (Provider::Iter, &["iter", "it"]),
-    ];
+    /// This kind's record. To add a probe kind, add its variant and its record here.
+    pub const fn kind(self) -> ProbeKind {
+        use AddrSpace::{Kernel, User};
+        match self {
+            // BEGIN and END run through BPF_PROG_TEST_RUN, which raw tracepoint programs allow.
+            Provider::Begin => ProbeKind {
+                spellings: &["BEGIN", "begin"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+            },
+            Provider::End => ProbeKind {
+                spellings: &["END", "end"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+            },
+            Provider::Kprobe => ProbeKind {
+                spellings: &["kprobe", "k"],
+                context: Context::PtRegs,
+                space: Kernel,
+                section: Section::Kprobe("kprobe"),
+                listing: Listing::Kallsyms,
+                wildcard: true,
+                fields: "1",
+            },
+            Provider::Kretprobe => ProbeKind {
+                spellings: &["kretprobe", "kr"],
+                context: Context::PtRegs,
+                space: Kernel,
+                section: Section::Kprobe("kretprobe"),
+                listing: Listing::Kallsyms,
+                wildcard: false,
+                fields: "1",
+            },
+            Provider::Uprobe => ProbeKind {
+                spellings: &["uprobe", "u"],
+                context: Context::PtRegs,
+                space: User,
+                section: Section::Fixed("uprobe"),
+                listing: Listing::ElfSymbols,
+                wildcard: true,
+                fields: "2",
+            },
+            Provider::Uretprobe => ProbeKind {
+                spellings: &["uretprobe", "ur"],
+                context: Context::PtRegs,
+                space: User,
+                section: Section::Fixed("uretprobe"),
+                listing: Listing::ElfSymbols,
+                wildcard: false,
+                fields: "2",
+            },
+            // A USDT probe is a uprobe at the note's address.
+            Provider::Usdt => ProbeKind {
+                spellings: &["usdt", "U"],
+                context: Context::PtRegs,
+                space: User,
+                section: Section::Fixed("uprobe"),
+                listing: Listing::UsdtNotes,
+                wildcard: true,
+                fields: "2 or 3",
+            },
+            Provider::Tracepoint => ProbeKind {
+                spellings: &["tracepoint", "t"],
+                context: Context::Tracepoint,
+                space: Kernel,
+                section: Section::Fixed("tracepoint"),
+                listing: Listing::Tracefs,
+                wildcard: true,
+                fields: "2",
+            },
+            Provider::Rawtracepoint => ProbeKind {
+                spellings: &["rawtracepoint", "rt"],
+                context: Context::U64Array,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::BtfRawTracepoints,
+                wildcard: true,
+                fields: "1 or 2",
+            },
+            Provider::Kfunc => ProbeKind {
+                spellings: &["kfunc", "fentry", "f"],
+                context: Context::U64Array,
+                space: Kernel,
+                section: Section::Target("fentry"),
+                listing: Listing::BtfFunctions,
+                wildcard: true,
+                fields: "1 or 2",
+            },
+            Provider::Kretfunc => ProbeKind {
+                spellings: &["kretfunc", "fexit", "fr"],
+                context: Context::U64Array,
+                space: Kernel,
+                section: Section::Target("fexit"),
+                listing: Listing::BtfFunctions,
+                wildcard: false,
+                fields: "1 or 2",
+            },
+            Provider::Profile => ProbeKind {
+                spellings: &["profile", "p"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::Parameters,
+                wildcard: false,
+                fields: "2",
+            },
+            Provider::Interval => ProbeKind {
+                spellings: &["interval", "i"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::Parameters,
+                wildcard: false,
+                fields: "2",
+            },
+            Provider::Software => ProbeKind {
+                spellings: &["software", "s"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::PerfEvents(SOFTWARE_EVENTS),
+                wildcard: true,
+                fields: "1 or 2",
+            },
+            Provider::Hardware => ProbeKind {
+                spellings: &["hardware", "h"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::PerfEvents(HARDWARE_EVENTS),
+                wildcard: true,
+                fields: "1 or 2",
+            },
+            // Watchpoints are hardware breakpoints, which are perf events.
+            Provider::Watchpoint => ProbeKind {
+                spellings: &["watchpoint", "w"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::Parameters,
+                wildcard: false,
+                fields: "3",
+            },
+            Provider::Asyncwatchpoint => ProbeKind {
+                spellings: &["asyncwatchpoint", "aw"],
+                context: Context::PerfEvent,
+                space: Kernel,
+                section: Section::Fixed("perf_event"),
+                listing: Listing::Parameters,
+                wildcard: false,
+                fields: "3",
+            },
+            Provider::Iter => ProbeKind {
+                spellings: &["iter", "it"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Target("iter"),
+                listing: Listing::Names(ITERATORS),
+                wildcard: true,
+                fields: "1",
+            },
+        }
+    }
 
     /// The provider a spelling names, if any.
     pub fn from_name(name: &str) -> Option<Provider> {
-        Provider::SPELLINGS
+        Provider::ALL
             .iter()
-            .find(|(_, names)| names.contains(&name))
-            .map(|(p, _)| *p)
+            .copied()
+            .find(|p| p.kind().spellings.contains(&name))
     }
 
     /// The canonical (long) name, as bpftrace prints it in listings.
     pub fn name(self) -> &'static str {
-        match self {
-            Provider::Begin => "BEGIN",
-            Provider::End => "END",
-            Provider::Kprobe => "kprobe",
-            Provider::Kretprobe => "kretprobe",
-            Provider::Uprobe => "uprobe",
-            Provider::Uretprobe => "uretprobe",
-            Provider::Usdt => "usdt",
-            Provider::Tracepoint => "tracepoint",
-            Provider::Rawtracepoint => "rawtracepoint",
-            Provider::Kfunc => "kfunc",
-            Provider::Kretfunc => "kretfunc",
-            Provider::Profile => "profile",
-            Provider::Interval => "interval",
-            Provider::Software => "software",
-            Provider::Hardware => "hardware",
-            Provider::Watchpoint => "watchpoint",
-            Provider::Asyncwatchpoint => "asyncwatchpoint",
-            Provider::Iter => "iter",
+        self.kind().spellings.first().copied().unwrap_or("")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every spelling names exactly one provider, and each provider's canonical name is its own.
+    #[test]
+    fn spellings_are_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for &p in Provider::ALL {
+            assert!(!p.kind().spellings.is_empty(), "{p:?} has no spelling");
+            for s in p.kind().spellings {
+                assert!(seen.insert(*s), "{s} names two providers");
+                assert_eq!(Provider::from_name(s), Some(p));
+            }
         }
     }
 }

@@ -1,58 +1,62 @@
-//! Attach points: interpreting each provider's fields, expanding `$N` and wildcards through
-//! the catalog, and producing the manifest's `Attach` with the probe's context kind. One match
-//! arm per provider: a new probe type is added here.
+//! Attach points: interpreting each provider's fields (names, offsets, units, counts),
+//! expanding `$N` and wildcards through the catalog, and producing the manifest's `Attach`.
+//! What a probe kind is (its context, address space, section, listing) is data in
+//! `stdlib::probes`; this file holds only the parsing each kind needs, one match arm per
+//! provider.
 
 use super::catalog::Catalog;
 use super::Checker;
-use crate::ast::{AttachPoint, Provider};
+use crate::ast::{AttachPoint, Provider, Span};
 use crate::diag::Diagnostic;
-use crate::hir::Context;
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
+use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
 /// A resolved attach point.
 pub struct Resolved {
     pub attach: Attach,
-    pub context: Context,
     /// Expanded probe names (`tracepoint:syscalls:sys_enter_openat`), for `probe` and `-l`.
     pub names: Vec<String>,
     /// For tracepoints: the (category, event) whose format gives `args`.
     pub tracepoint: Option<(String, String)>,
 }
 
-/// `perf_event` software event names and their default sample periods.
-pub const SOFTWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
-    ("cpu-clock", "cpu", 0, 1_000_000),
-    ("task-clock", "", 1, 1),
-    ("page-faults", "faults", 2, 100),
-    ("context-switches", "cs", 3, 1000),
-    ("cpu-migrations", "", 4, 1),
-    ("minor-faults", "", 5, 100),
-    ("major-faults", "", 6, 1),
-    ("alignment-faults", "", 7, 1),
-    ("emulation-faults", "", 8, 1),
-    ("dummy", "", 9, 1),
-    ("bpf-output", "", 10, 1),
-];
-
-/// `perf_event` hardware event names and their default sample periods.
-pub const HARDWARE_EVENTS: &[(&str, &str, u64, u64)] = &[
-    ("cpu-cycles", "cycles", 0, 1_000_000),
-    ("instructions", "", 1, 1_000_000),
-    ("cache-references", "", 2, 1_000_000),
-    ("cache-misses", "", 3, 1_000_000),
-    ("branch-instructions", "branches", 4, 100_000),
-    ("branch-misses", "", 5, 100_000),
-    ("bus-cycles", "", 6, 100_000),
-    ("frontend-stalls", "", 7, 1_000_000),
-    ("backend-stalls", "", 8, 1_000_000),
-    ("ref-cycles", "", 9, 1_000_000),
-];
-
 fn has_wildcard(s: &str) -> bool {
     s.contains('*') || s.contains('?')
 }
 
+/// The span of an attach point's last field, which holds a kprobe's or uprobe's
+/// `function+offset` and a software or hardware event's count.
+fn last_field_span(ap: &AttachPoint) -> Span {
+    ap.fields.last().map_or(ap.span, |f| f.span)
+}
+
 impl Checker<'_> {
+    /// Splits `function+offset` into the function and its offset (0 without `+`). Every
+    /// provider that takes an offset parses it here, so a malformed one is an error on the
+    /// field that holds it rather than a silent 0 later.
+    fn split_offset<'f>(&mut self, ap: &AttachPoint, func: &'f str) -> Option<(&'f str, u64)> {
+        let Some((name, off)) = func.split_once('+') else {
+            return Some((func, 0));
+        };
+        match parse_int(off) {
+            Some(offset) => Some((name, offset)),
+            None => {
+                self.diags.push(
+                    Diagnostic::error(
+                        format!(
+                            "invalid offset `{off}` in {} attach point",
+                            ap.provider.name()
+                        ),
+                        last_field_span(ap),
+                    )
+                    .with_label("expected a number after `+`")
+                    .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10"),
+                );
+                None
+            }
+        }
+    }
+
     /// Substitutes positional parameters (`$1`) inside an attach point field.
     fn expand_params(&mut self, text: &str, ap: &AttachPoint) -> String {
         let mut out = String::new();
@@ -149,7 +153,6 @@ impl Checker<'_> {
                 };
                 Some(Resolved {
                     attach,
-                    context: Context::None,
                     names: vec![provider.to_string()],
                     tracepoint: None,
                 })
@@ -169,7 +172,6 @@ impl Checker<'_> {
                 let first = targets.first().cloned();
                 Some(Resolved {
                     attach: Attach::Tracepoint { targets },
-                    context: Context::Tracepoint,
                     names,
                     tracepoint: first,
                 })
@@ -189,7 +191,6 @@ impl Checker<'_> {
                     .collect();
                 Some(Resolved {
                     attach: Attach::Rawtracepoint { targets },
-                    context: Context::U64Array,
                     names,
                     tracepoint: None,
                 })
@@ -201,13 +202,18 @@ impl Checker<'_> {
                     [m, f] => (Some(m.as_str()), f.as_str()),
                     _ => return arity_error(self, "kprobe:function or kprobe:module:function"),
                 };
-                let (func, offset) = match func.split_once('+') {
-                    Some((f, off)) => match parse_int(off) {
-                        Some(o) if !ret => (f, o),
-                        _ => return arity_error(self, "a numeric offset after `+` (kprobes only)"),
-                    },
-                    None => (func, 0),
-                };
+                if ret && func.contains('+') {
+                    self.diags.push(
+                        Diagnostic::error(
+                            format!("{provider} attach points take no offset"),
+                            last_field_span(ap),
+                        )
+                        .with_label("a return probe fires where the function returns")
+                        .with_help("to probe an instruction inside the function, use kprobe:function+offset"),
+                    );
+                    return None;
+                }
+                let (func, offset) = self.split_offset(ap, func)?;
                 if !catalog.kprobes_supported() && !self.opts.load_only {
                     let mut d = Diagnostic::error(
                         format!("this kernel was built without kprobes (CONFIG_KPROBES is not set), so {provider}:{func} cannot attach"),
@@ -259,7 +265,6 @@ impl Checker<'_> {
                         ret,
                         multi,
                     },
-                    context: Context::PtRegs,
                     names,
                     tracepoint: None,
                 })
@@ -271,7 +276,8 @@ impl Checker<'_> {
                     [p, _lang, f] => (p, f.clone()),
                     _ => return arity_error(self, "uprobe:/path/to/binary:function"),
                 };
-                let found = catalog.uprobe_targets(path, &func);
+                let (symbol, offset) = self.split_offset(ap, &func)?;
+                let found = catalog.uprobe_targets(path, symbol, offset);
                 let found = match found {
                     Ok(t) if t.is_empty() && self.opts.load_only => Err(String::new()),
                     other => other,
@@ -295,7 +301,6 @@ impl Checker<'_> {
                             .collect();
                         Some(Resolved {
                             attach: Attach::Uprobe { targets, ret },
-                            context: Context::PtRegs,
                             names,
                             tracepoint: None,
                         })
@@ -338,7 +343,6 @@ impl Checker<'_> {
                             .collect();
                         Some(Resolved {
                             attach: Attach::Usdt { targets },
-                            context: Context::PtRegs,
                             names,
                             tracepoint: None,
                         })
@@ -370,7 +374,6 @@ impl Checker<'_> {
                 let names = targets.iter().map(|t| format!("{provider}:{t}")).collect();
                 Some(Resolved {
                     attach: Attach::Kfunc { targets, ret },
-                    context: Context::U64Array,
                     names,
                     tracepoint: None,
                 })
@@ -402,14 +405,13 @@ impl Checker<'_> {
                     }
                     _ => return arity_error(self, "a unit and a number, e.g. profile:hz:99"),
                 };
-                let (attach, context) = if ap.provider == Provider::Profile {
-                    (Attach::Profile { period }, Context::PerfEvent)
+                let attach = if ap.provider == Provider::Profile {
+                    Attach::Profile { period }
                 } else {
-                    (Attach::Interval { period }, Context::PerfEvent)
+                    Attach::Interval { period }
                 };
                 Some(Resolved {
                     attach,
-                    context,
                     names: vec![format!("{provider}:{}", fields.join(":"))],
                     tracepoint: None,
                 })
@@ -423,34 +425,49 @@ impl Checker<'_> {
                 let (event, count) = match fields.as_slice() {
                     [e] => (e, None),
                     [e, c] if c.is_empty() => (e, None),
-                    [e, c] => (e, parse_int(c)),
+                    [e, c] => match parse_int(c) {
+                        Some(n) => (e, Some(n)),
+                        None => {
+                            self.diags.push(
+                                Diagnostic::error(
+                                    format!("invalid count `{c}` in {provider} attach point"),
+                                    last_field_span(ap),
+                                )
+                                .with_label("expected the number of events between samples")
+                                .with_help(format!(
+                                    "e.g. {provider}:{e}:100, decimal or hex with 0x"
+                                )),
+                            );
+                            return None;
+                        }
+                    },
                     _ => return arity_error(self, "software:event[:count]"),
                 };
-                let Some((name, _, config, default)) = table
+                let Some(found) = table
                     .iter()
-                    .find(|(n, alias, _, _)| n == event || (!alias.is_empty() && alias == event))
+                    .find(|e| e.name == event || e.alias == Some(event.as_str()))
                 else {
                     self.diags.push(
                         Diagnostic::error(format!("unknown {provider} event `{event}`"), ap.span)
-                            .with_suggestion(event, table.iter().map(|(n, _, _, _)| *n)),
+                            .with_suggestion(event, table.iter().map(|e| e.name)),
                     );
                     return None;
                 };
-                let period = count.unwrap_or(*default);
+                let (name, config) = (found.name, found.config);
+                let period = count.unwrap_or(found.default_period);
                 let attach = if ap.provider == Provider::Software {
                     Attach::Software {
-                        event: *config,
+                        event: config,
                         period,
                     }
                 } else {
                     Attach::Hardware {
-                        event: *config,
+                        event: config,
                         period,
                     }
                 };
                 Some(Resolved {
                     attach,
-                    context: Context::PerfEvent,
                     names: vec![format!("{provider}:{name}:{period}")],
                     tracepoint: None,
                 })

@@ -69,8 +69,15 @@ pub trait Catalog {
     fn record(&self, name: &str) -> Option<Record>;
     /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
     fn constant(&self, name: &str) -> Option<i64>;
-    /// Function symbols of a binary or library (`libc` style names resolved like bpftrace).
-    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError>;
+    /// The functions of a binary or library (`libc` style names resolved like bpftrace)
+    /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`
+    /// bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the offset).
+    fn uprobe_targets(
+        &self,
+        path: &str,
+        pattern: &str,
+        offset: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError>;
     /// USDT probes of a binary matching provider and name patterns.
     fn usdt_targets(
         &self,
@@ -119,11 +126,16 @@ impl Catalog for EmptyCatalog {
     fn constant(&self, _: &str) -> Option<i64> {
         None
     }
-    fn uprobe_targets(&self, path: &str, pattern: &str) -> Result<Vec<UprobeTarget>, LookupError> {
+    fn uprobe_targets(
+        &self,
+        path: &str,
+        pattern: &str,
+        offset: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
         Ok(vec![UprobeTarget {
             path: path.to_string(),
             symbol: pattern.to_string(),
-            offset: 0,
+            offset,
         }])
     }
     fn usdt_targets(

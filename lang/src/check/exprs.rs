@@ -635,11 +635,11 @@ impl Checker<'_> {
                 ty,
                 span,
             ),
-            H::TracepointField {
+            H::ContextField {
                 offset: o,
                 data_loc: false,
             } => mk(
-                H::TracepointField {
+                H::ContextField {
                     offset: o + offset,
                     data_loc: false,
                 },
@@ -753,7 +753,7 @@ impl Checker<'_> {
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
     pub(super) fn context_slot(&mut self, index: u32, ty: Type, span: Span) -> Expr {
         let raw = mk(
-            H::TracepointField {
+            H::ContextField {
                 offset: 8 * index,
                 data_loc: false,
             },
@@ -795,7 +795,7 @@ impl Checker<'_> {
         };
         if f.data_loc {
             return mk(
-                H::TracepointField {
+                H::ContextField {
                     offset: f.offset,
                     data_loc: true,
                 },
@@ -807,7 +807,7 @@ impl Checker<'_> {
         }
         let ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
         mk(
-            H::TracepointField {
+            H::ContextField {
                 offset: f.offset,
                 data_loc: false,
             },

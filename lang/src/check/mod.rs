@@ -16,9 +16,7 @@ use crate::hir;
 use catalog::Catalog;
 use std::collections::{BTreeSet, HashMap};
 use stdlib::manifest::{Event, MapKind, MapSpec};
-use stdlib::types::Type;
-
-pub use attach::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
+use stdlib::types::{AddrSpace, Type};
 
 /// Settings that change how a script is checked.
 #[derive(Debug, Clone)]
@@ -231,7 +229,6 @@ impl Checker<'_> {
                     .map(|(t, name)| {
                         let one = attach::Resolved {
                             attach: stdlib::manifest::Attach::Usdt { targets: vec![t] },
-                            context: r.context.clone(),
                             names: vec![name],
                             tracepoint: None,
                         };
@@ -248,7 +245,6 @@ impl Checker<'_> {
                                 targets: vec![t],
                                 ret,
                             },
-                            context: r.context.clone(),
                             names: vec![name],
                             tracepoint: None,
                         };
@@ -265,10 +261,10 @@ impl Checker<'_> {
             self.var_ids.clear();
             self.loop_depth = 0;
             self.captures.clear();
-            let user = matches!(
-                ap.provider,
-                ast::Provider::Uprobe | ast::Provider::Uretprobe | ast::Provider::Usdt
-            ) || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
+            let kind = ap.provider.kind();
+            // Syscall tracepoints carry the user's own pointers (a path, a buffer).
+            let user = kind.space == AddrSpace::User
+                || r.tracepoint.as_ref().is_some_and(|(c, _)| c == "syscalls");
             self.probe = ProbeInfo {
                 provider: Some(ap.provider),
                 tracepoint_fields: Vec::new(),
@@ -311,8 +307,9 @@ impl Checker<'_> {
             let _ = index;
             out.push(hir::Probe {
                 name,
+                provider: ap.provider,
                 attach: r.attach,
-                context: r.context,
+                context: kind.context,
                 probe_index,
                 vars: self.vars.clone(),
                 predicate,

@@ -367,9 +367,9 @@ impl Builder {
             });
         }
         let Some(provider) = Provider::from_name(&provider_ident.name) else {
-            let all = Provider::SPELLINGS
+            let all = Provider::ALL
                 .iter()
-                .flat_map(|(_, names)| names.iter().copied());
+                .flat_map(|p| p.kind().spellings.iter().copied());
             self.error(
                 Diagnostic::error(
                     format!("unknown probe type `{}`", provider_ident.name),
