@@ -4,9 +4,9 @@
 //! builtin table through `call_rules`; each function here types one builtin or family.
 
 use super::calls::Position;
+use super::diagnostics;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
-use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind as H, StmtKind};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
@@ -101,7 +101,7 @@ impl Checker<'_> {
             Some(a) => match &a.kind {
                 A::Str(s) => String::from_utf8_lossy(s).into_owned(),
                 _ => {
-                    self.error("time() needs a literal format string", a.span);
+                    self.push(diagnostics::literal_needed("time", "format string", a.span));
                     return None;
                 }
             },
@@ -138,9 +138,9 @@ impl Checker<'_> {
         let (first, rest) = args.split_first()?;
         if let A::Map { name, keys } = &first.kind {
             if keys.is_empty() {
-                let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
-                let Some(id) = id else {
-                    self.error(format!("map @{} is never assigned", name.name), first.span);
+                let map = format!("@{}", name.name);
+                let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
+                    self.push(diagnostics::map_not_assigned(&map, first.span));
                     return None;
                 };
                 let mut nums = Vec::new();
@@ -148,10 +148,7 @@ impl Checker<'_> {
                     match self.const_int(a) {
                         Some(n) if n >= 0 => nums.push(n as u64),
                         _ => {
-                            self.error(
-                                "print()'s top and divisor must be non-negative constants",
-                                a.span,
-                            );
+                            self.push(diagnostics::print_arguments_not_constant(a.span));
                             return None;
                         }
                     }
@@ -169,7 +166,7 @@ impl Checker<'_> {
             }
         }
         if !rest.is_empty() {
-            self.error("print() of a value takes one argument", span);
+            self.push(diagnostics::print_value_arguments(span));
             return None;
         }
         let v = self.expr(first);
@@ -191,20 +188,14 @@ impl Checker<'_> {
     ) -> Option<StmtKind> {
         let a = &args[0];
         let A::Map { name, keys } = &a.kind else {
-            self.error(
-                format!("{}() takes a map, e.g. {}(@x)", f.name(), f.name()),
-                a.span,
-            );
+            self.push(diagnostics::takes_a_map(f.name(), a.span));
             return None;
         };
         if !keys.is_empty() {
-            self.error(
-                format!("{}() takes the whole map, without a key", f.name()),
-                a.span,
-            );
+            self.push(diagnostics::takes_the_whole_map(f.name(), a.span));
             return None;
         }
-        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id)?;
+        let id = self.assigned_map(name, a.span)?;
         let id = self.event(event(id));
         Some(StmtKind::Emit {
             event: id,
@@ -215,18 +206,23 @@ impl Checker<'_> {
     fn delete_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
         let a = &args[0];
         let A::Map { name, keys } = &a.kind else {
-            self.error("delete() takes a map element, e.g. delete(@x[key])", a.span);
+            self.push(diagnostics::delete_needs_element(a.span));
             return None;
         };
-        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
-        let Some(id) = id else {
-            self.error(format!("map @{} is never assigned", name.name), a.span);
+        let map = format!("@{}", name.name);
+        let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
+            self.push(diagnostics::map_not_assigned(&map, a.span));
             return None;
         };
         let key = self.map_key(keys);
         let key = match (key, self.maps[id as usize].key.clone()) {
             (Some(k), Some(kt)) => Some(self.coerce(k, &kt)),
-            (k, _) => k,
+            // Without a key, delete() would remove nothing of a map that has keys.
+            (None, Some(_)) => {
+                self.push(diagnostics::delete_needs_key(&map, a.span));
+                return None;
+            }
+            (k, None) => k,
         };
         Some(StmtKind::Delete { map: id, key })
     }
@@ -238,10 +234,7 @@ impl Checker<'_> {
                 kind: A::Str(sep), ..
             }] => (a, String::from_utf8_lossy(sep).into_owned()),
             _ => {
-                self.error(
-                    "join() takes an array of strings and an optional literal separator",
-                    span,
-                );
+                self.push(diagnostics::join_arguments(span));
                 return None;
             }
         };
@@ -253,11 +246,7 @@ impl Checker<'_> {
             };
         }
         if !matches!(e.ty, Type::Pointer { .. }) {
-            let msg = format!(
-                "join() needs a pointer to an array of strings (char **), but this is {}",
-                e.ty.display()
-            );
-            self.error(msg, e.span);
+            self.push(diagnostics::join_argument(&e.ty, e.span));
             return None;
         }
         // bpftrace joins at most 16 strings of up to strlen bytes each.
@@ -284,7 +273,7 @@ impl Checker<'_> {
             .iter()
             .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int()));
         if bad {
-            self.error("debugf() formats integers only (%d %u %x %p)", span);
+            self.push(diagnostics::debugf_integers_only(span));
             return None;
         }
         let fmt_ty = Type::Str {
@@ -313,17 +302,14 @@ impl Checker<'_> {
                 match signal_number(&name) {
                     Some(n) => n,
                     None => {
-                        self.error(format!("unknown signal `{name}`"), args[0].span);
+                        self.push(diagnostics::unknown_signal(&name, args[0].span));
                         return None;
                     }
                 }
             }
             A::Int(n) if *n <= 64 => *n as i64,
             _ => {
-                self.error(
-                    "signal() takes a signal name (\"SIGKILL\") or number",
-                    args[0].span,
-                );
+                self.push(diagnostics::signal_argument(args[0].span));
                 return None;
             }
         };
@@ -377,7 +363,10 @@ impl Checker<'_> {
             match self.const_int(a) {
                 Some(n) => consts.push(n),
                 None => {
-                    self.error(format!("{}() needs constant bounds", f.name()), a.span);
+                    self.push(diagnostics::aggregation_bounds_not_constant(
+                        f.name(),
+                        a.span,
+                    ));
                     return None;
                 }
             }
@@ -439,12 +428,12 @@ impl Checker<'_> {
         )?;
         let spec = self.maps[id as usize].clone();
         if spec.value != Type::Agg(agg) {
-            let msg = format!(
-                "map @{} was first used with different {}() arguments",
-                name.name,
-                f.name()
-            );
-            self.error(msg, span);
+            let map = format!("@{}", name.name);
+            self.push(diagnostics::aggregation_arguments_changed(
+                &map,
+                f.name(),
+                span,
+            ));
             return None;
         }
         let key = match (key, &spec.key) {
@@ -463,7 +452,7 @@ impl Checker<'_> {
     fn hist_bits(&mut self, consts: &[i64], span: Span) -> Option<Aggregation> {
         let bits = consts.first().copied().unwrap_or(0);
         if !(0..=5).contains(&bits) {
-            self.error("hist()'s second argument must be 0 to 5", span);
+            self.push(diagnostics::hist_bits(span));
             return None;
         }
         Some(Aggregation::Hist { bits: bits as u8 })
@@ -475,11 +464,11 @@ impl Checker<'_> {
             return None;
         };
         if step <= 0 || max <= min {
-            self.error("lhist() needs min < max and a positive step", span);
+            self.push(diagnostics::lhist_bounds(span));
             return None;
         }
         if (max - min) / step > 1000 {
-            self.error("lhist() would have more than 1000 buckets", span);
+            self.push(diagnostics::lhist_too_many_buckets(span));
             return None;
         }
         Some(Aggregation::Lhist { min, max, step })
@@ -493,14 +482,11 @@ impl Checker<'_> {
         span: crate::ast::Span,
     ) -> Option<(Vec<Piece>, Vec<Expr>)> {
         let Some(first) = args.first() else {
-            self.error(format!("{fname}() needs a format string"), span);
+            self.push(diagnostics::format_missing(fname, span));
             return None;
         };
         let A::Str(fmt) = &first.kind else {
-            self.error(
-                format!("{fname}()'s first argument must be a literal format string"),
-                first.span,
-            );
+            self.push(diagnostics::format_not_literal(fname, first.span));
             return None;
         };
         let fmt_text = String::from_utf8_lossy(fmt).into_owned();
@@ -509,22 +495,15 @@ impl Checker<'_> {
             Err(e) => {
                 // +1 skips the opening quote of the literal.
                 let at = first.span.start + 1 + e.offset;
-                let d = Diagnostic::error(e.message, crate::ast::Span::new(at, (at + 2).min(first.span.end)))
-                    .with_help("supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision");
-                self.diags.push(d);
+                let at = Span::new(at, (at + 2).min(first.span.end));
+                self.push(diagnostics::format_invalid(e.message, at));
                 return None;
             }
         };
         let want = format::arg_count(&pieces);
         let rest = &args[1..];
         if rest.len() != want {
-            let msg = format!(
-                "the format string has {want} specifier{}, but {} argument{} given",
-                if want == 1 { "" } else { "s" },
-                rest.len(),
-                if rest.len() == 1 { " was" } else { "s were" }
-            );
-            self.error(msg, span);
+            self.push(diagnostics::format_argument_count(want, rest.len(), span));
             return None;
         }
         let specs: Vec<&format::Spec> = pieces
@@ -538,23 +517,11 @@ impl Checker<'_> {
         for (a, spec) in rest.iter().zip(specs) {
             let e = self.expr(a);
             if spec.conv.wants_int() && !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
-                let msg = format!(
-                    "%{} expects an integer, but this is {}",
-                    conv_letter(spec.conv),
-                    e.ty.display()
-                );
-                self.error(msg, e.span)
-                    .help
-                    .push("use %s to print strings and other values".into());
+                let d = diagnostics::format_wants_integer(conv_letter(spec.conv), &e.ty, e.span);
+                self.push(d);
             }
             if spec.conv.wants_buffer() && !matches!(e.ty, Type::Buffer { .. }) {
-                self.error(
-                    format!(
-                        "%r expects a buffer (from buf()), but this is {}",
-                        e.ty.display()
-                    ),
-                    e.span,
-                );
+                self.push(diagnostics::format_wants_buffer(&e.ty, e.span));
             }
             let ty = match &e.ty {
                 t if t.is_int() => {
