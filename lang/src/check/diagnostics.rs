@@ -260,7 +260,7 @@ pub fn map_read_key_type(
 ) -> Diagnostic {
     Diagnostic::error(
         format!(
-            "map {map} is read with a key of type {}, but its key has type {}",
+            "map {map} is used with a key of type {}, but its key has type {}",
             want.display(),
             have.display()
         ),
