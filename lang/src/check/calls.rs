@@ -411,12 +411,6 @@ impl Checker<'_> {
             self.push(diagnostics::ntop_argument(&addr.ty, addr.span));
             return poisoned(span);
         }
-        // A string literal's bytes are text, never an address, even when it happens to be 4
-        // or 16 bytes long with its NUL.
-        if matches!(addr.kind, H::Str(_)) && addr.ty.is_str() {
-            self.push(diagnostics::ntop_string_literal(addr.span));
-            return poisoned(span);
-        }
         mk(
             H::Call {
                 func: Function::Ntop,

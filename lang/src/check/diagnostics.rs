@@ -725,15 +725,6 @@ pub fn ntop_argument(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
-/// `ntop("...")`: a string literal is text, not the bytes of an address.
-pub fn ntop_string_literal(span: Span) -> Diagnostic {
-    Diagnostic::error(
-        "ntop() needs an integer or a 4/16-byte array, but this is a string literal",
-        span,
-    )
-    .with_help("pton(\"10.0.0.1\") gives the bytes of an address written as text")
-}
-
 pub fn not_an_ip_address(text: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("`{text}` is not an IPv4 or IPv6 address"), span)
 }
