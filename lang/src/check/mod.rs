@@ -6,6 +6,7 @@ mod attach;
 pub mod catalog;
 mod ctypes;
 mod exprs;
+pub mod scratch;
 mod stmts;
 
 use crate::ast::{self, Span};
@@ -319,6 +320,12 @@ impl Checker<'_> {
                 body,
                 span: probe.span,
             });
+            // Attach points of one probe share its statements: report each once.
+            if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
+                if !self.diags.contains(&d) {
+                    self.diags.push(d);
+                }
+            }
         }
     }
 
