@@ -1,6 +1,7 @@
 //! Tier 2: end-to-end runs of the real `rbt` binary against this kernel, driven by
 //! `tests/e2e/cases.txt`, plus the `--dry-run` of every seed script and the parse-error
-//! contract. Every test but the last needs root and is `#[ignore = "needs root"]`.
+//! contract and the CLI's refusal of unknown option values. Tests that load BPF need root and
+//! are `#[ignore = "needs root"]`.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -208,6 +209,30 @@ fn parse_error_points_at_the_token() {
     assert!(err.contains("stdin:1:17"), "{err}");
     assert!(err.contains("kprobe:f { $x = ; }"), "{err}");
     assert!(err.contains('^'), "{err}");
+}
+
+/// `-d`, `-f` and `-B` take one of a fixed set of names; clap refuses any other before rbt
+/// reads the script (here: a file that does not exist), listing the names it accepts.
+#[test]
+fn unknown_option_values_are_refused_first() {
+    for (flag, value, names) in [
+        ("-d", "ats", "[possible values: ast, hir, llvm, asm, manifest]"),
+        ("-f", "yaml", "[possible values: text, json]"),
+        ("-B", "half", "[possible values: line, full, none]"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args([flag, value, "/nonexistent/rbt-script.bt"])
+            .output()
+            .expect("run rbt");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag} <")),
+            "{err}"
+        );
+        assert!(err.contains(names), "{err}");
+        assert!(!err.contains("cannot read"), "{err}");
+    }
 }
 
 #[test]
