@@ -5,8 +5,8 @@
 set -eu
 cd "$(dirname "$0")"
 export CARGO_TERM_COLOR=never
-# Tests that need root are #[ignore = "needs root..."]: a plain `cargo test` lists them as
-# ignored; as root they run too (and fail, saying why, if asked for without root).
+# Tests that need root are #[ignore = "needs root"]: without root `cargo test` lists them by
+# name as ignored; as root --include-ignored runs them too.
 if [ "$(id -u)" = 0 ]; then
     echo "== tiers 1, 2, 4: cargo test (workspace, with the root-only tests)"
     cargo test --workspace -- --include-ignored
