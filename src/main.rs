@@ -141,6 +141,17 @@ fn fail(msg: impl std::fmt::Display) -> Reported {
     Reported
 }
 
+/// Prints a dumped stage (`-d`). A reader that stops early (`rbt -d hir ... | head`) is not
+/// an error; `println!` would panic on the broken pipe.
+fn print_stage(text: &str) -> Result<i32, Reported> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(fail(format!("writing to stdout: {e}")))
+        }
+        _ => Ok(0),
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match real_main(cli) {
@@ -212,8 +223,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Err(Reported);
     }
     if cli.debug == Some(Stage::Ast) {
-        println!("{ast:#?}");
-        return Ok(0);
+        return print_stage(&format!("{ast:#?}\n"));
     }
 
     let mut child = match &cli.cmd {
@@ -241,8 +251,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Err(Reported);
     };
     if cli.debug == Some(Stage::Hir) {
-        println!("{hir:#?}");
-        return Ok(0);
+        return print_stage(&format!("{hir:#?}\n"));
     }
     let want_ir = cli.emit_llvm.is_some() || cli.debug == Some(Stage::Llvm);
     let codegen_opts = codegen::Options {
@@ -261,17 +270,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     }
     match cli.debug {
         Some(Stage::Llvm) => {
-            print!("{}", ir.unwrap_or_default());
-            return Ok(0);
+            return print_stage(&ir.unwrap_or_default());
         }
         Some(Stage::Manifest) => {
             let text = serde_json::to_string_pretty(&compiled.manifest).map_err(fail)?;
-            println!("{text}");
-            return Ok(0);
+            return print_stage(&format!("{text}\n"));
         }
         Some(Stage::Asm) => {
-            println!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)", compiled.elf.len());
-            return Ok(0);
+            return print_stage(&format!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)\n", compiled.elf.len()));
         }
         // Printed above, before compiling.
         Some(Stage::Ast | Stage::Hir) | None => {}
