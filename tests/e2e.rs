@@ -216,7 +216,11 @@ fn parse_error_points_at_the_token() {
 #[test]
 fn unknown_option_values_are_refused_first() {
     for (flag, value, names) in [
-        ("-d", "ats", "[possible values: ast, hir, llvm, asm, manifest]"),
+        (
+            "-d",
+            "ats",
+            "[possible values: ast, hir, llvm, asm, manifest]",
+        ),
         ("-f", "yaml", "[possible values: text, json]"),
         ("-B", "half", "[possible values: line, full, none]"),
     ] {

@@ -147,7 +147,10 @@ fn renamed_symbol_resolution() {
         .names()
         .find(|n| n.contains(".isra.") || n.contains(".constprop."))
     else {
-        return skip("renamed_symbol_resolution", "this kernel has no renamed symbols");
+        return skip(
+            "renamed_symbol_resolution",
+            "this kernel has no renamed symbols",
+        );
     };
     let plain = renamed.split('.').next().expect("has a prefix");
     if fns.names().any(|n| n == plain) {

@@ -22,10 +22,7 @@ pub const SCRATCH_MIN: u32 = 24;
 /// An error when `probe` needs more scratch memory than there is, on the statement whose
 /// temporaries take the most.
 pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Option<Diagnostic> {
-    let mut est = Estimate {
-        maps,
-        callbacks: 0,
-    };
+    let mut est = Estimate { maps, callbacks: 0 };
     let vars: u64 = probe.vars.iter().map(|t| slot(t.size())).sum();
     let predicate = probe.predicate.as_ref().map_or(0, |p| est.expr(p));
     let mut worst: Option<(u64, Span)> = None;
@@ -51,10 +48,13 @@ pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Option<Diagnostic> {
         ));
     }
     Some(
-        Diagnostic::error("this statement's values need more memory than a probe has", span)
-            .with_label(format!("about {} bytes", statement + rest))
-            .with_note(note)
-            .with_help("split it into several statements, or use shorter strings"),
+        Diagnostic::error(
+            "this statement's values need more memory than a probe has",
+            span,
+        )
+        .with_label(format!("about {} bytes", statement + rest))
+        .with_note(note)
+        .with_help("split it into several statements, or use shorter strings"),
     )
 }
 
@@ -108,7 +108,12 @@ impl Estimate<'_> {
             }
             StmtKind::Aggregate {
                 map, key, value, ..
-            } => self.key(*map) + self.opt(key.as_ref()) + self.opt(value.as_ref()) + self.value(*map),
+            } => {
+                self.key(*map)
+                    + self.opt(key.as_ref())
+                    + self.opt(value.as_ref())
+                    + self.value(*map)
+            }
             StmtKind::Delete { map, key } => self.key(*map) + self.opt(key.as_ref()),
             StmtKind::Emit { args, .. } => args.iter().map(|a| self.expr(a)).sum(),
             StmtKind::If {
