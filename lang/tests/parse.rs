@@ -1,6 +1,7 @@
 //! Parser tests over fixture files: every `fixtures/parse/*.bt` parses without errors and its
 //! AST is snapshotted; every `fixtures/errors/*.bt` yields at least one error, rendered and
-//! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly.
+//! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly. To see the AST of
+//! any script, run `rbt -d ast FILE` (or `-e PROGRAM`).
 
 use lang::diag::render;
 use std::path::Path;
@@ -95,18 +96,6 @@ fn missing_expression_points_at_the_token() {
     );
     assert_eq!(diags[0].span.end, 17);
     assert_eq!(diags[0].message, "expected an expression after `=`");
-}
-
-/// Debugging aid: `RBT_PARSE=path cargo test -p lang --test parse show -- --nocapture`.
-#[test]
-fn show() {
-    let Ok(path) = std::env::var("RBT_PARSE") else {
-        return;
-    };
-    let src = std::fs::read_to_string(&path).unwrap_or(path.clone());
-    let (script, diags) = lang::parse(&src);
-    println!("{script:#?}");
-    println!("{}", render("input", &src, &diags, false));
 }
 
 /// Deep nesting must give an error or a tree, never a stack overflow, even on the 2 MiB

@@ -948,3 +948,31 @@ pub fn format_wants_buffer(ty: &Type, span: Span) -> Diagnostic {
         span,
     )
 }
+
+/// A statement whose values don't fit in a probe's scratch memory: `statement` bytes for its
+/// own values, `rest` for the probe's variables, predicate and loop bodies.
+pub fn statement_too_big(statement: u64, rest: u64, span: Span) -> Diagnostic {
+    use super::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
+    let mut note = format!(
+        "strings, tuples, buffers and other values of {SCRATCH_MIN} bytes or more live in \
+         {SCRATCH_BYTES} bytes of per-CPU memory per probe; this statement's values take about \
+         {statement} bytes"
+    );
+    if rest > 0 {
+        note.push_str(&format!(
+            ", and the probe's variables, predicate and loop bodies {rest} more"
+        ));
+    }
+    Diagnostic::error(
+        "this statement's values need more memory than a probe has",
+        span,
+    )
+    .with_label(format!("about {} bytes", statement + rest))
+    .with_note(note)
+    .with_help("split it into several statements, or use shorter strings")
+}
+
+/// A string literal that doesn't fit, with its NUL, in bpftrace's 1024-byte limit.
+pub fn string_literal_too_long(span: Span) -> Diagnostic {
+    Diagnostic::error("string is too long (over 1024 bytes)", span)
+}

@@ -104,13 +104,19 @@ impl Checker<'_> {
                 let ty = if *i > i64::MAX as u64 { U64 } else { I64 };
                 mk(H::Int(*i as i64), ty, span)
             }
-            A::Str(bytes) => mk(
-                H::Str(bytes.clone()),
-                Type::Str {
-                    len: bytes.len() as u32 + 1,
-                },
-                span,
-            ),
+            A::Str(bytes) => {
+                // As in bpftrace 0.27: a literal and its NUL must fit in 1024 bytes.
+                if bytes.len() >= 1024 {
+                    self.push(diagnostics::string_literal_too_long(span));
+                }
+                mk(
+                    H::Str(bytes.clone()),
+                    Type::Str {
+                        len: bytes.len() as u32 + 1,
+                    },
+                    span,
+                )
+            }
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
             A::Var(name) => match self.var_ids.get(name) {
                 Some(&id) => {

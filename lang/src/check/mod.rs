@@ -8,6 +8,7 @@ pub mod catalog;
 mod ctypes;
 pub mod diagnostics;
 mod exprs;
+pub mod scratch;
 mod stmt_calls;
 mod stmts;
 
@@ -310,6 +311,12 @@ impl Checker<'_> {
                 body,
                 span: probe.span,
             });
+            // Attach points of one probe share its statements: report each once.
+            if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
+                if !self.diags.contains(&d) {
+                    self.diags.push(d);
+                }
+            }
         }
     }
 
