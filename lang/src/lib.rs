@@ -6,6 +6,7 @@ pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod hir;
+mod macros;
 mod parse;
 mod preprocess;
 

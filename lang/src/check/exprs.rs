@@ -319,6 +319,7 @@ impl Checker<'_> {
                     .push("write `$x++;` on its own line, then use $x".into());
                 poisoned(span)
             }
+            A::Block(_) => poisoned(self.error("a block expression can't be used here", span).span),
             A::Sizeof(arg) => {
                 let size = match arg.as_ref() {
                     ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),

@@ -97,6 +97,7 @@ impl Builder {
                     }
                 }
                 Rule::config => script.config.extend(self.config(inner)),
+                Rule::macro_def => script.macros.push(self.macro_def(inner)),
                 _ => {}
             }
         }
@@ -306,6 +307,77 @@ impl Builder {
                 Some(ConfigEntry { key, value, span })
             })
             .collect()
+    }
+
+    // ------------------------------------------------------------ macros
+
+    fn macro_def(&self, pair: Pair<Rule>) -> MacroDef {
+        let span = self.span(&pair);
+        let mut def = MacroDef {
+            name: Ident {
+                name: String::new(),
+                span,
+            },
+            params: Vec::new(),
+            body: BlockExpr {
+                stmts: Vec::new(),
+                value: None,
+                span,
+            },
+            span,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident => def.name = self.ident(&part),
+                Rule::macro_params => {
+                    def.params = part
+                        .into_inner()
+                        .filter_map(|p| p.into_inner().next())
+                        .map(|p| match p.as_rule() {
+                            Rule::var => MacroParam::Var(self.var_ident(&p)),
+                            Rule::map_name => MacroParam::Map(Ident {
+                                name: p.as_str()[1..].to_string(),
+                                span: self.span(&p),
+                            }),
+                            _ => MacroParam::Expr(self.ident(&p)),
+                        })
+                        .collect();
+                }
+                Rule::block_expr => def.body = self.block_expr(part),
+                _ => {}
+            }
+        }
+        def
+    }
+
+    /// A `block_expr`: its last statement is the value when it is an expression statement
+    /// with nothing (no `;`) between it and the closing `}`.
+    fn block_expr(&self, pair: Pair<Rule>) -> BlockExpr {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let Some(block) = pair.into_inner().next().map(|b| self.block(b)) else {
+            return BlockExpr {
+                stmts: Vec::new(),
+                value: None,
+                span,
+            };
+        };
+        let mut stmts = block.stmts;
+        let has_value = stmts.last().is_some_and(|last| {
+            let rest = text
+                .get(last.span.end.saturating_sub(span.start)..)
+                .unwrap_or_default();
+            matches!(last.kind, StmtKind::Expr(_)) && rest.trim() == "}"
+        });
+        let value = if has_value {
+            match stmts.pop().map(|s| s.kind) {
+                Some(StmtKind::Expr(e)) => Some(e),
+                _ => None,
+            }
+        } else {
+            None
+        };
+        BlockExpr { stmts, value, span }
     }
 
     // ------------------------------------------------------------ probes
@@ -759,6 +831,7 @@ impl Builder {
                 };
                 ExprKind::Sizeof(Box::new(arg))
             }
+            Rule::block_expr => ExprKind::Block(Box::new(self.block_expr(pair))),
             Rule::offsetof_expr => {
                 let mut inner = pair.into_inner().skip(1);
                 let Some(ty) = inner.next().map(|t| self.type_expr(t)) else {

@@ -1,0 +1,869 @@
+//! `lang::macros`: expands bpftrace macros (`macro name($var, @map, expr) { … }`) and block
+//! expressions (`{ stmts; value }`) in the parsed script, so that the checker only ever sees
+//! plain statements and expressions. `lang::parse` runs it last.
+//!
+//! A call is replaced by the macro's body: a `$var` parameter becomes the caller's variable, a
+//! `@map` parameter the caller's map, and an `expr` parameter the argument expression itself,
+//! written in again wherever the body names it (so its side effects happen once per use, as in
+//! bpftrace). Every other variable of the body is renamed to a name a script cannot spell, so
+//! it never clashes with the caller's (hygiene); a map that is not a parameter is an error.
+//! Macros may call macros defined anywhere in the script, but not themselves.
+//!
+//! A block expression, or a macro body with statements, is lowered by moving its statements
+//! before the statement that holds it; its value takes its place. Inside a `while` condition
+//! the loop becomes `while (1) { stmts; if (!cond) { break; } body }`, and a predicate that
+//! needs statements becomes an `if` around the probe's body. Like bpftrace's, the statements
+//! of an operand of `&&`, `||` or `?:` run even when the operand is not evaluated.
+//!
+//! Its diagnostics are the named constructors at the end of this file.
+
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use std::collections::{HashMap, HashSet};
+use stdlib::builtins::{Builtin, Function};
+
+/// Macro bodies instantiated for one script beyond this are refused: macros that each call
+/// the next one twice grow exponentially, and nothing real needs this many.
+const MAX_EXPANSIONS: usize = 10_000;
+
+/// Expands every macro call and block expression in the probes of `script`.
+pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
+    let table = Table::new(&script.macros, diags);
+    let mut expander = Expander {
+        table: &table,
+        diags,
+        expansions: 0,
+        reported: HashSet::new(),
+    };
+    for probe in &mut script.probes {
+        expander.probe(probe);
+    }
+}
+
+// ---------------------------------------------------------------- the macro table
+
+/// The script's macros by name and arity, and which of them call themselves.
+struct Table<'s> {
+    defs: &'s [MacroDef],
+    by_key: HashMap<(&'s str, usize), usize>,
+    recursive: HashSet<usize>,
+}
+
+/// What a call or bare identifier refers to.
+enum Resolved {
+    Macro(usize),
+    /// A macro that calls itself: already reported at its definition.
+    Recursive,
+    /// Macros of this name exist, none with this many parameters.
+    WrongArity(usize),
+    NotMacro,
+}
+
+impl<'s> Table<'s> {
+    fn new(defs: &'s [MacroDef], diags: &mut Vec<Diagnostic>) -> Table<'s> {
+        let mut by_key = HashMap::new();
+        for (i, def) in defs.iter().enumerate() {
+            let mut seen: HashMap<&str, &Ident> = HashMap::new();
+            for p in &def.params {
+                let id = p.ident();
+                match seen.get(id.name.as_str()) {
+                    Some(first) => diags.push(duplicate_param(def, id, first)),
+                    None => {
+                        seen.insert(id.name.as_str(), id);
+                    }
+                }
+            }
+            let key = (def.name.name.as_str(), def.params.len());
+            match by_key.get(&key) {
+                Some(&first) => diags.push(duplicate_macro(def, &defs[first])),
+                None => {
+                    by_key.insert(key, i);
+                }
+            }
+        }
+        let mut table = Table {
+            defs,
+            by_key,
+            recursive: HashSet::new(),
+        };
+        table.find_recursion(diags);
+        table
+    }
+
+    fn resolve(&self, name: &str, args: usize, bare: bool) -> Resolved {
+        if let Some(&i) = self.by_key.get(&(name, args)) {
+            return if self.recursive.contains(&i) {
+                Resolved::Recursive
+            } else {
+                Resolved::Macro(i)
+            };
+        }
+        // A bare name or a call of a builtin or function keeps its meaning when no macro of
+        // that arity overrides it (bpftrace's `macro cpu(x)` leaves `cpu()` alone).
+        let builtin = Function::from_name(name).is_some() || Builtin::from_name(name).is_some();
+        match self.defs.iter().position(|d| d.name.name == name) {
+            Some(i) if !bare && !builtin => Resolved::WrongArity(i),
+            _ => Resolved::NotMacro,
+        }
+    }
+
+    /// The macros each macro's body calls, with the span of the call.
+    fn callees(&self, def: &MacroDef) -> Vec<(usize, Span)> {
+        let shadowing: HashSet<&str> = def
+            .params
+            .iter()
+            .filter_map(|p| match p {
+                MacroParam::Expr(id) => Some(id.name.as_str()),
+                MacroParam::Var(_) | MacroParam::Map(_) => None,
+            })
+            .collect();
+        let mut body = def.body.clone();
+        let mut found = Vec::new();
+        let mut visit = |e: &mut Expr| {
+            let call = match &e.kind {
+                ExprKind::Call { func, args } => Some((func.name.as_str(), args.len(), false)),
+                ExprKind::Ident(name) if !shadowing.contains(name.as_str()) => {
+                    Some((name.as_str(), 0, true))
+                }
+                _ => None,
+            };
+            if let Some((name, n, bare)) = call {
+                if let Some(&i) = self.by_key.get(&(name, n)) {
+                    if !bare || n == 0 {
+                        found.push((i, e.span));
+                    }
+                }
+            }
+            true
+        };
+        walk_block_expr(&mut body, &mut visit, &mut |_| {});
+        found
+    }
+
+    /// Marks and reports every macro that reaches itself through calls.
+    fn find_recursion(&mut self, diags: &mut Vec<Diagnostic>) {
+        let edges: Vec<Vec<(usize, Span)>> = self.defs.iter().map(|d| self.callees(d)).collect();
+        for (i, def) in self.defs.iter().enumerate() {
+            if self.by_key.get(&(def.name.name.as_str(), def.params.len())) != Some(&i) {
+                continue;
+            }
+            // The first call in the body from which this macro is reached again.
+            let back = edges[i].iter().find(|(start, _)| {
+                let mut seen = HashSet::new();
+                let mut todo = vec![*start];
+                while let Some(n) = todo.pop() {
+                    if n == i {
+                        return true;
+                    }
+                    if seen.insert(n) {
+                        todo.extend(edges[n].iter().map(|(m, _)| *m));
+                    }
+                }
+                false
+            });
+            if let Some((callee, span)) = back {
+                self.recursive.insert(i);
+                diags.push(recursive_macro(def, &self.defs[*callee], *span));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- expansion
+
+struct Expander<'t, 'd> {
+    table: &'t Table<'t>,
+    diags: &'d mut Vec<Diagnostic>,
+    expansions: usize,
+    /// Spans already reported, so an error inside a macro body is said once, not per call.
+    reported: HashSet<(usize, usize)>,
+}
+
+impl Expander<'_, '_> {
+    fn report(&mut self, d: Diagnostic) {
+        if self.reported.insert((d.span.start, d.span.end)) {
+            self.diags.push(d);
+        }
+    }
+
+    fn probe(&mut self, probe: &mut Probe) {
+        let body = std::mem::take(&mut probe.body.stmts);
+        let mut stmts = self.stmts(body);
+        if let Some(pred) = probe.predicate.take() {
+            let mut pre = Vec::new();
+            let cond = self.expr(pred, &mut pre);
+            if pre.is_empty() {
+                probe.predicate = Some(cond);
+            } else {
+                // The predicate's statements must run before it is tested, which a predicate
+                // cannot hold: it becomes an `if` around the body.
+                let span = cond.span;
+                pre.push(Stmt {
+                    kind: StmtKind::If {
+                        cond,
+                        then: Block {
+                            stmts,
+                            span: probe.body.span,
+                        },
+                        otherwise: None,
+                    },
+                    span,
+                });
+                stmts = pre;
+            }
+        }
+        probe.body.stmts = stmts;
+    }
+
+    fn stmts(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            self.stmt(s, &mut out);
+        }
+        out
+    }
+
+    fn block(&mut self, b: Block) -> Block {
+        Block {
+            stmts: self.stmts(b.stmts),
+            span: b.span,
+        }
+    }
+
+    /// Expands one statement into `out`, statements its expressions need first.
+    fn stmt(&mut self, s: Stmt, out: &mut Vec<Stmt>) {
+        let span = s.span;
+        let kind = match s.kind {
+            StmtKind::Expr(e) => match self.value(e, out, true) {
+                // A value used as a statement that does nothing is dropped: a macro whose
+                // body ends in `$x` is often called only for its statements.
+                Some(v) if !is_inert(&v) => StmtKind::Expr(v),
+                _ => return,
+            },
+            StmtKind::Assign { target, op, value } => {
+                let target = self.expr(target, out);
+                let value = self.expr(value, out);
+                StmtKind::Assign { target, op, value }
+            }
+            StmtKind::Let { var, ty, init } => StmtKind::Let {
+                var,
+                ty,
+                init: init.map(|e| self.expr(e, out)),
+            },
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let cond = self.expr(cond, out);
+                let then = self.block(then);
+                let otherwise = otherwise.map(|o| match o {
+                    Else::Block(b) => Else::Block(self.block(b)),
+                    Else::If(inner) => {
+                        let inner_span = inner.span;
+                        let mut stmts = Vec::new();
+                        self.stmt(*inner, &mut stmts);
+                        match stmts.pop() {
+                            Some(only) if stmts.is_empty() => Else::If(Box::new(only)),
+                            last => {
+                                stmts.extend(last);
+                                Else::Block(Block {
+                                    stmts,
+                                    span: inner_span,
+                                })
+                            }
+                        }
+                    }
+                });
+                StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                }
+            }
+            StmtKind::Unroll { count, body } => StmtKind::Unroll {
+                count: self.expr(count, out),
+                body: self.block(body),
+            },
+            StmtKind::While { cond, body } => {
+                let mut pre = Vec::new();
+                let cond = self.expr(cond, &mut pre);
+                let mut body = self.block(body);
+                if pre.is_empty() {
+                    StmtKind::While { cond, body }
+                } else {
+                    // The condition's statements run before every test of it.
+                    let cspan = cond.span;
+                    pre.push(Stmt {
+                        kind: StmtKind::If {
+                            cond: Expr {
+                                kind: ExprKind::Unary {
+                                    op: UnaryOp::Not,
+                                    expr: Box::new(cond),
+                                },
+                                span: cspan,
+                            },
+                            then: Block {
+                                stmts: vec![Stmt {
+                                    kind: StmtKind::Break,
+                                    span: cspan,
+                                }],
+                                span: cspan,
+                            },
+                            otherwise: None,
+                        },
+                        span: cspan,
+                    });
+                    pre.append(&mut body.stmts);
+                    body.stmts = pre;
+                    StmtKind::While {
+                        cond: Expr {
+                            kind: ExprKind::Int(1),
+                            span: cspan,
+                        },
+                        body,
+                    }
+                }
+            }
+            StmtKind::ForMap { var, map, body } => StmtKind::ForMap {
+                var,
+                map: self.expr(map, out),
+                body: self.block(body),
+            },
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => StmtKind::ForRange {
+                var,
+                start: self.expr(start, out),
+                end: self.expr(end, out),
+                body: self.block(body),
+            },
+            StmtKind::Break => StmtKind::Break,
+            StmtKind::Continue => StmtKind::Continue,
+            StmtKind::Return(e) => StmtKind::Return(e.map(|e| self.expr(e, out))),
+            StmtKind::Block(b) => StmtKind::Block(self.block(b)),
+        };
+        out.push(Stmt { kind, span });
+    }
+
+    /// Expands an expression whose value is needed.
+    fn expr(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
+        let span = e.span;
+        self.value(e, out, false)
+            .unwrap_or(Expr {
+                kind: ExprKind::Int(0),
+                span,
+            })
+    }
+
+    /// Expands `e`, moving the statements it needs into `out`. A block or macro call without
+    /// a value yields `None`, which is an error unless `as_stmt` (its value is not used).
+    fn value(&mut self, e: Expr, out: &mut Vec<Stmt>, as_stmt: bool) -> Option<Expr> {
+        let span = e.span;
+        let (name, args, bare) = match e.kind {
+            ExprKind::Block(b) => {
+                let b = *b;
+                for s in b.stmts {
+                    self.stmt(s, out);
+                }
+                let v = b.value.and_then(|v| self.value(v, out, as_stmt));
+                if v.is_none() && !as_stmt {
+                    self.report(block_without_value(b.span));
+                }
+                return v;
+            }
+            ExprKind::Call { func, args } => (func, args, false),
+            ExprKind::Ident(name) => (Ident { name, span }, Vec::new(), true),
+            kind => return Some(self.children(Expr { kind, span }, out)),
+        };
+        match self.table.resolve(&name.name, args.len(), bare) {
+            Resolved::Macro(i) => {
+                let table = self.table;
+                let def = &table.defs[i];
+                self.expansions += 1;
+                if self.expansions > MAX_EXPANSIONS {
+                    self.report(too_many_expansions(def, span));
+                    return Some(placeholder(span));
+                }
+                let body = self.instantiate(def, args, span)?;
+                let v = self.value(
+                    Expr {
+                        kind: ExprKind::Block(Box::new(body)),
+                        span,
+                    },
+                    out,
+                    true,
+                );
+                if v.is_none() && !as_stmt {
+                    self.report(macro_without_value(def, span));
+                    return Some(placeholder(span));
+                }
+                v
+            }
+            Resolved::Recursive => Some(placeholder(span)),
+            Resolved::WrongArity(i) => {
+                self.report(wrong_arity(&self.table.defs[i], span, args.len()));
+                Some(placeholder(span))
+            }
+            Resolved::NotMacro => {
+                let kind = if bare {
+                    ExprKind::Ident(builtin_alias(name.name))
+                } else if args.is_empty()
+                    && Function::from_name(&name.name).is_none()
+                    && Builtin::from_name(&name.name).is_some()
+                {
+                    // bpftrace's standard macros make every builtin callable: `comm()`.
+                    ExprKind::Ident(name.name)
+                } else {
+                    ExprKind::Call {
+                        func: name,
+                        args: args.into_iter().map(|a| self.expr(a, out)).collect(),
+                    }
+                };
+                Some(Expr { kind, span })
+            }
+        }
+    }
+
+    /// Expands the operands of an expression that is itself neither a call nor a block.
+    fn children(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
+        let span = e.span;
+        let mut sub = |this: &mut Self, b: Box<Expr>| Box::new(this.expr(*b, out));
+        let kind = match e.kind {
+            k @ (ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Ident(_)
+            | ExprKind::Call { .. }
+            | ExprKind::Block(_)
+            | ExprKind::Offsetof { .. }) => k,
+            ExprKind::Map { name, keys } => ExprKind::Map {
+                name,
+                keys: keys.into_iter().map(|k| *sub(self, Box::new(k))).collect(),
+            },
+            ExprKind::Unary { op, expr } => ExprKind::Unary {
+                op,
+                expr: sub(self, expr),
+            },
+            ExprKind::Binary { op, lhs, rhs } => {
+                let lhs = sub(self, lhs);
+                ExprKind::Binary {
+                    op,
+                    lhs,
+                    rhs: sub(self, rhs),
+                }
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let cond = sub(self, cond);
+                let then = sub(self, then);
+                ExprKind::Ternary {
+                    cond,
+                    then,
+                    otherwise: sub(self, otherwise),
+                }
+            }
+            ExprKind::Cast { ty, expr } => ExprKind::Cast {
+                ty,
+                expr: sub(self, expr),
+            },
+            ExprKind::Field { expr, field, arrow } => ExprKind::Field {
+                expr: sub(self, expr),
+                field,
+                arrow,
+            },
+            ExprKind::Index { expr, index } => {
+                let expr = sub(self, expr);
+                ExprKind::Index {
+                    expr,
+                    index: sub(self, index),
+                }
+            }
+            ExprKind::TupleIndex { expr, index } => ExprKind::TupleIndex {
+                expr: sub(self, expr),
+                index,
+            },
+            ExprKind::Tuple(items) => ExprKind::Tuple(
+                items
+                    .into_iter()
+                    .map(|i| *sub(self, Box::new(i)))
+                    .collect(),
+            ),
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => ExprKind::IncDec {
+                target: sub(self, target),
+                increment,
+                prefix,
+            },
+            ExprKind::Sizeof(arg) => ExprKind::Sizeof(Box::new(match *arg {
+                SizeofArg::Expr(e) => SizeofArg::Expr(*sub(self, Box::new(e))),
+                ty @ SizeofArg::Type(_) => ty,
+            })),
+        };
+        Expr { kind, span }
+    }
+
+    /// The body of `def` for one call: parameters bound to the arguments, its own variables
+    /// renamed apart. `None` (reported) when an argument does not fit its parameter.
+    fn instantiate(&mut self, def: &MacroDef, args: Vec<Expr>, call: Span) -> Option<BlockExpr> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        let mut maps: HashMap<String, Ident> = HashMap::new();
+        let mut exprs: HashMap<String, Expr> = HashMap::new();
+        let mut ok = true;
+        for (param, arg) in def.params.iter().zip(args) {
+            match (param, arg.kind) {
+                (MacroParam::Var(p), ExprKind::Var(v)) => {
+                    vars.insert(p.name.clone(), v);
+                }
+                (MacroParam::Map(p), ExprKind::Map { name, keys }) if keys.is_empty() => {
+                    maps.insert(p.name.clone(), name);
+                }
+                (MacroParam::Expr(p), kind) => {
+                    exprs.insert(p.name.clone(), Expr { kind, span: arg.span });
+                }
+                (MacroParam::Var(p) | MacroParam::Map(p), _) => {
+                    self.report(argument_kind(def, param, p, arg.span));
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let suffix = format!("#{}", self.expansions);
+        let mut body = def.body.clone();
+        let mut unhygienic = Vec::new();
+        let mut visit = |e: &mut Expr| match &mut e.kind {
+            ExprKind::Var(v) => {
+                *v = vars.get(v.as_str()).cloned().unwrap_or(format!("{v}{suffix}"));
+                true
+            }
+            ExprKind::Map { name, .. } => {
+                match maps.get(&name.name) {
+                    Some(m) => name.name.clone_from(&m.name),
+                    None => unhygienic.push(name.clone()),
+                }
+                true
+            }
+            ExprKind::Ident(name) => match exprs.get(name.as_str()) {
+                Some(arg) => {
+                    *e = arg.clone();
+                    false
+                }
+                None => true,
+            },
+            _ => true,
+        };
+        let mut declare = |v: &mut Ident| {
+            v.name = vars
+                .get(v.name.as_str())
+                .cloned()
+                .unwrap_or(format!("{}{suffix}", v.name));
+        };
+        walk_block_expr(&mut body, &mut visit, &mut declare);
+        for map in unhygienic {
+            self.report(unhygienic_map(def, &map, call));
+        }
+        Some(body)
+    }
+}
+
+/// `__builtin_comm` is bpftrace's name for the builtin its standard macro `comm` wraps.
+fn builtin_alias(name: String) -> String {
+    match name.strip_prefix("__builtin_") {
+        Some(inner) if Builtin::from_name(inner).is_some() => inner.to_string(),
+        _ => name,
+    }
+}
+
+/// A value that has no effect as a statement.
+fn is_inert(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Var(_) | ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_)
+    )
+}
+
+/// Stands in for an expression that could not be expanded (already reported).
+fn placeholder(span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Int(0),
+        span,
+    }
+}
+
+// ---------------------------------------------------------------- walking a body
+
+/// Calls `visit` on every expression of `b` before its operands (which are skipped when it
+/// returns false) and `declare` on every variable a statement declares (`let`, `for`).
+fn walk_block_expr(
+    b: &mut BlockExpr,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    walk_stmts(&mut b.stmts, visit, declare);
+    if let Some(v) = &mut b.value {
+        walk_expr(v, visit, declare);
+    }
+}
+
+fn walk_stmts(
+    stmts: &mut [Stmt],
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    for s in stmts {
+        walk_stmt(s, visit, declare);
+    }
+}
+
+fn walk_stmt(
+    s: &mut Stmt,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    match &mut s.kind {
+        StmtKind::Expr(e) => walk_expr(e, visit, declare),
+        StmtKind::Assign { target, value, .. } => {
+            walk_expr(target, visit, declare);
+            walk_expr(value, visit, declare);
+        }
+        StmtKind::Let { var, init, .. } => {
+            declare(var);
+            if let Some(e) = init {
+                walk_expr(e, visit, declare);
+            }
+        }
+        StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            walk_expr(cond, visit, declare);
+            walk_stmts(&mut then.stmts, visit, declare);
+            match otherwise {
+                Some(Else::Block(b)) => walk_stmts(&mut b.stmts, visit, declare),
+                Some(Else::If(inner)) => walk_stmt(inner, visit, declare),
+                None => {}
+            }
+        }
+        StmtKind::Unroll { count: cond, body } | StmtKind::While { cond, body } => {
+            walk_expr(cond, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::ForMap { var, map, body } => {
+            declare(var);
+            walk_expr(map, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::ForRange {
+            var,
+            start,
+            end,
+            body,
+        } => {
+            declare(var);
+            walk_expr(start, visit, declare);
+            walk_expr(end, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::Break | StmtKind::Continue => {}
+        StmtKind::Return(e) => {
+            if let Some(e) = e {
+                walk_expr(e, visit, declare);
+            }
+        }
+        StmtKind::Block(b) => walk_stmts(&mut b.stmts, visit, declare),
+    }
+}
+
+fn walk_expr(
+    e: &mut Expr,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    if !visit(e) {
+        return;
+    }
+    match &mut e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Ident(_)
+        | ExprKind::Offsetof { .. } => {}
+        ExprKind::Map { keys: items, .. }
+        | ExprKind::Call { args: items, .. }
+        | ExprKind::Tuple(items) => {
+            for i in items {
+                walk_expr(i, visit, declare);
+            }
+        }
+        ExprKind::Unary { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Field { expr, .. }
+        | ExprKind::TupleIndex { expr, .. }
+        | ExprKind::IncDec { target: expr, .. } => walk_expr(expr, visit, declare),
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Index {
+            expr: lhs,
+            index: rhs,
+        } => {
+            walk_expr(lhs, visit, declare);
+            walk_expr(rhs, visit, declare);
+        }
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => {
+            walk_expr(cond, visit, declare);
+            walk_expr(then, visit, declare);
+            walk_expr(otherwise, visit, declare);
+        }
+        ExprKind::Sizeof(arg) => match arg.as_mut() {
+            SizeofArg::Expr(e) => walk_expr(e, visit, declare),
+            SizeofArg::Type(_) => {}
+        },
+        ExprKind::Block(b) => walk_block_expr(b, visit, declare),
+    }
+}
+
+// ---------------------------------------------------------------- diagnostics
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn duplicate_macro(def: &MacroDef, first: &MacroDef) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` with {} is defined twice",
+            def.name.name,
+            plural(def.params.len(), "parameter")
+        ),
+        def.name.span,
+    )
+    .with_label("defined again here")
+    .with_secondary(first.name.span, "first defined here")
+}
+
+fn duplicate_param(def: &MacroDef, again: &Ident, first: &Ident) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` has two parameters named `{}`",
+            def.name.name, again.name
+        ),
+        again.span,
+    )
+    .with_secondary(first.span, "first parameter of that name")
+}
+
+fn recursive_macro(def: &MacroDef, callee: &MacroDef, call: Span) -> Diagnostic {
+    let how = if callee.name.span == def.name.span {
+        "calls itself".to_string()
+    } else {
+        format!("calls itself through `{}`", callee.name.name)
+    };
+    Diagnostic::error(format!("macro `{}` {how}", def.name.name), call)
+        .with_label("this call expands back into the macro")
+        .with_secondary(def.name.span, "macro defined here")
+        .with_note("macros are expanded in place, so they cannot recurse")
+}
+
+fn wrong_arity(def: &MacroDef, call: Span, given: usize) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` takes {}, but {} given",
+            def.name.name,
+            plural(def.params.len(), "argument"),
+            if given == 1 {
+                "1 was".to_string()
+            } else {
+                format!("{given} were")
+            }
+        ),
+        call,
+    )
+    .with_secondary(def.name.span, "macro defined here")
+}
+
+fn argument_kind(def: &MacroDef, param: &MacroParam, name: &Ident, arg: Span) -> Diagnostic {
+    let (wanted, example) = match param {
+        MacroParam::Var(_) => ("a scratch variable", "`$x`"),
+        // An expression parameter accepts anything, so it is never reported.
+        MacroParam::Map(_) | MacroParam::Expr(_) => ("a map without keys", "`@m`"),
+    };
+    Diagnostic::error(
+        format!(
+            "macro `{}` needs {wanted} for its parameter `{}`",
+            def.name.name,
+            match param {
+                MacroParam::Var(_) => format!("${}", name.name),
+                MacroParam::Map(_) => format!("@{}", name.name),
+                MacroParam::Expr(_) => name.name.clone(),
+            }
+        ),
+        arg,
+    )
+    .with_label(format!("expected {wanted} like {example}"))
+    .with_secondary(name.span, "parameter declared here")
+    .with_help("a parameter written without `$` or `@` accepts any expression")
+}
+
+fn unhygienic_map(def: &MacroDef, map: &Ident, call: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` uses the map `@{}`, which is not one of its parameters",
+            def.name.name, map.name
+        ),
+        map.span,
+    )
+    .with_secondary(call, "expanded here")
+    .with_help(format!(
+        "pass the map in: `macro {}(@{}, ...)`",
+        def.name.name, map.name
+    ))
+}
+
+fn macro_without_value(def: &MacroDef, call: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("macro `{}` has no value", def.name.name),
+        call,
+    )
+    .with_label("used as a value here")
+    .with_secondary(def.body.span, "its body does not end with an expression")
+    .with_help("end the body with an expression and no `;`, e.g. `{ $x += 1; $x }`")
+}
+
+fn block_without_value(span: Span) -> Diagnostic {
+    Diagnostic::error("this block has no value", span)
+        .with_label("used as a value here")
+        .with_help("end the block with an expression and no `;`, e.g. `{ $x += 1; $x }`")
+}
+
+fn too_many_expansions(def: &MacroDef, call: Span) -> Diagnostic {
+    Diagnostic::error("macros expand to too much code", call)
+        .with_secondary(def.name.span, "while expanding this macro")
+        .with_note(format!(
+            "rbt expands at most {MAX_EXPANSIONS} macro calls in one script"
+        ))
+}
