@@ -46,6 +46,7 @@ pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
 struct Table<'s> {
     defs: &'s [MacroDef],
     by_key: HashMap<(&'s str, usize), usize>,
+    names: HashSet<&'s str>,
     recursive: HashSet<usize>,
 }
 
@@ -84,10 +85,15 @@ impl<'s> Table<'s> {
         let mut table = Table {
             defs,
             by_key,
+            names: defs.iter().map(|d| d.name.name.as_str()).collect(),
             recursive: HashSet::new(),
         };
         table.find_recursion(diags);
         table
+    }
+
+    fn is_macro(&self, name: &str) -> bool {
+        self.names.contains(name)
     }
 
     fn resolve(&self, name: &str, args: usize, bare: bool) -> Resolved {
@@ -254,33 +260,7 @@ impl Expander<'_, '_> {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let cond = self.expr(cond, out);
-                let then = self.block(then);
-                let otherwise = otherwise.map(|o| match o {
-                    Else::Block(b) => Else::Block(self.block(b)),
-                    Else::If(inner) => {
-                        let inner_span = inner.span;
-                        let mut stmts = Vec::new();
-                        self.stmt(*inner, &mut stmts);
-                        match stmts.pop() {
-                            Some(only) if stmts.is_empty() => Else::If(Box::new(only)),
-                            last => {
-                                stmts.extend(last);
-                                Else::Block(Block {
-                                    stmts,
-                                    span: inner_span,
-                                })
-                            }
-                        }
-                    }
-                });
-                StmtKind::If {
-                    cond,
-                    then,
-                    otherwise,
-                }
-            }
+            } => self.if_chain(cond, then, otherwise, out),
             StmtKind::Unroll { count, body } => StmtKind::Unroll {
                 count: self.expr(count, out),
                 body: self.block(body),
@@ -349,6 +329,76 @@ impl Expander<'_, '_> {
         out.push(Stmt { kind, span });
     }
 
+    /// Expands `if … else if … else …` without recursing along the chain, which may be
+    /// hundreds of arms long. The statements an `else if` condition needs go into an `else`
+    /// block before that `if`.
+    fn if_chain(
+        &mut self,
+        cond: Expr,
+        then: Block,
+        mut otherwise: Option<Else>,
+        out: &mut Vec<Stmt>,
+    ) -> StmtKind {
+        let cond = self.expr(cond, out);
+        let then = self.block(then);
+        let mut arms = Vec::new();
+        let last = loop {
+            match otherwise {
+                Some(Else::If(inner)) => match inner.kind {
+                    StmtKind::If {
+                        cond,
+                        then,
+                        otherwise: next,
+                    } => {
+                        let mut pre = Vec::new();
+                        let cond = self.expr(cond, &mut pre);
+                        arms.push((pre, cond, self.block(then), inner.span));
+                        otherwise = next;
+                    }
+                    // The parser only puts an `if` after `else`; anything else is kept whole.
+                    kind => {
+                        let mut stmts = Vec::new();
+                        self.stmt(
+                            Stmt {
+                                kind,
+                                span: inner.span,
+                            },
+                            &mut stmts,
+                        );
+                        break Some(Else::Block(Block {
+                            stmts,
+                            span: inner.span,
+                        }));
+                    }
+                },
+                Some(Else::Block(b)) => break Some(Else::Block(self.block(b))),
+                None => break None,
+            }
+        };
+        let mut otherwise = last;
+        while let Some((mut pre, cond, then, span)) = arms.pop() {
+            let stmt = Stmt {
+                kind: StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                },
+                span,
+            };
+            otherwise = Some(if pre.is_empty() {
+                Else::If(Box::new(stmt))
+            } else {
+                pre.push(stmt);
+                Else::Block(Block { stmts: pre, span })
+            });
+        }
+        StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        }
+    }
+
     /// Expands an expression whose value is needed.
     fn expr(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
         let span = e.span;
@@ -362,6 +412,11 @@ impl Expander<'_, '_> {
     /// Expands `e`, moving the statements it needs into `out`. A block or macro call without
     /// a value yields `None`, which is an error unless `as_stmt` (its value is not used).
     fn value(&mut self, e: Expr, out: &mut Vec<Stmt>, as_stmt: bool) -> Option<Expr> {
+        // Most expressions hold nothing to expand; returning them whole keeps the recursion
+        // (and its stack) for the paths that lead to a macro call or a block.
+        if !any_expr(&e, &|x| self.expands(x)) {
+            return Some(e);
+        }
         let span = e.span;
         let (name, args, bare) = match e.kind {
             ExprKind::Block(b) => {
@@ -425,6 +480,19 @@ impl Expander<'_, '_> {
                 };
                 Some(Expr { kind, span })
             }
+        }
+    }
+
+    /// Whether `e` itself (not its operands) is replaced by expansion.
+    fn expands(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Block(_) => true,
+            ExprKind::Call { func, args } => {
+                self.table.is_macro(&func.name)
+                    || (args.is_empty() && Builtin::from_name(&func.name).is_some())
+            }
+            ExprKind::Ident(name) => self.table.is_macro(name) || name.starts_with("__builtin_"),
+            _ => false,
         }
     }
 
@@ -689,6 +757,47 @@ fn walk_stmt(
     }
 }
 
+/// Whether `pred` holds for `e` or any expression inside it, looking into operands but not
+/// into the statements of a block expression.
+fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
+    if pred(e) {
+        return true;
+    }
+    match &e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Ident(_)
+        | ExprKind::Offsetof { .. }
+        | ExprKind::Block(_) => false,
+        ExprKind::Map { keys: items, .. }
+        | ExprKind::Call { args: items, .. }
+        | ExprKind::Tuple(items) => items.iter().any(|i| any_expr(i, pred)),
+        ExprKind::Unary { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Field { expr, .. }
+        | ExprKind::TupleIndex { expr, .. }
+        | ExprKind::IncDec { target: expr, .. } => any_expr(expr, pred),
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Index {
+            expr: lhs,
+            index: rhs,
+        } => any_expr(lhs, pred) || any_expr(rhs, pred),
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => any_expr(cond, pred) || any_expr(then, pred) || any_expr(otherwise, pred),
+        ExprKind::Sizeof(arg) => match arg.as_ref() {
+            SizeofArg::Expr(e) => any_expr(e, pred),
+            SizeofArg::Type(_) => false,
+        },
+    }
+}
+
 fn walk_expr(
     e: &mut Expr,
     visit: &mut dyn FnMut(&mut Expr) -> bool,
@@ -803,6 +912,7 @@ fn wrong_arity(def: &MacroDef, call: Span, given: usize) -> Diagnostic {
         ),
         call,
     )
+    .with_label(format!("called with {}", plural(given, "argument")))
     .with_secondary(def.name.span, "macro defined here")
 }
 

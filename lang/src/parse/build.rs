@@ -330,24 +330,29 @@ impl Builder {
             match part.as_rule() {
                 Rule::ident => def.name = self.ident(&part),
                 Rule::macro_params => {
-                    def.params = part
-                        .into_inner()
-                        .filter_map(|p| p.into_inner().next())
-                        .map(|p| match p.as_rule() {
-                            Rule::var => MacroParam::Var(self.var_ident(&p)),
-                            Rule::map_name => MacroParam::Map(Ident {
-                                name: p.as_str()[1..].to_string(),
-                                span: self.span(&p),
-                            }),
-                            _ => MacroParam::Expr(self.ident(&p)),
-                        })
-                        .collect();
+                    def.params = part.into_inner().map(|p| self.macro_param(&p)).collect();
                 }
                 Rule::block_expr => def.body = self.block_expr(part),
                 _ => {}
             }
         }
         def
+    }
+
+    fn macro_param(&self, pair: &Pair<Rule>) -> MacroParam {
+        let text = pair.as_str();
+        let span = self.span(pair);
+        let ident = |name: &str| Ident {
+            name: name.to_string(),
+            span,
+        };
+        if let Some(name) = text.strip_prefix('$') {
+            MacroParam::Var(ident(name))
+        } else if let Some(name) = text.strip_prefix('@') {
+            MacroParam::Map(ident(name))
+        } else {
+            MacroParam::Expr(ident(text))
+        }
     }
 
     /// A `block_expr`: its last statement is the value when it is an expression statement
