@@ -402,11 +402,10 @@ impl Expander<'_, '_> {
     /// Expands an expression whose value is needed.
     fn expr(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
         let span = e.span;
-        self.value(e, out, false)
-            .unwrap_or(Expr {
-                kind: ExprKind::Int(0),
-                span,
-            })
+        self.value(e, out, false).unwrap_or(Expr {
+            kind: ExprKind::Int(0),
+            span,
+        })
     }
 
     /// Expands `e`, moving the statements it needs into `out`. A block or macro call without
@@ -560,12 +559,9 @@ impl Expander<'_, '_> {
                 expr: sub(self, expr),
                 index,
             },
-            ExprKind::Tuple(items) => ExprKind::Tuple(
-                items
-                    .into_iter()
-                    .map(|i| *sub(self, Box::new(i)))
-                    .collect(),
-            ),
+            ExprKind::Tuple(items) => {
+                ExprKind::Tuple(items.into_iter().map(|i| *sub(self, Box::new(i))).collect())
+            }
             ExprKind::IncDec {
                 target,
                 increment,
@@ -599,7 +595,13 @@ impl Expander<'_, '_> {
                     maps.insert(p.name.clone(), name);
                 }
                 (MacroParam::Expr(p), kind) => {
-                    exprs.insert(p.name.clone(), Expr { kind, span: arg.span });
+                    exprs.insert(
+                        p.name.clone(),
+                        Expr {
+                            kind,
+                            span: arg.span,
+                        },
+                    );
                 }
                 (MacroParam::Var(p) | MacroParam::Map(p), _) => {
                     self.report(argument_kind(def, param, p, arg.span));
@@ -615,7 +617,10 @@ impl Expander<'_, '_> {
         let mut unhygienic = Vec::new();
         let mut visit = |e: &mut Expr| match &mut e.kind {
             ExprKind::Var(v) => {
-                *v = vars.get(v.as_str()).cloned().unwrap_or(format!("{v}{suffix}"));
+                *v = vars
+                    .get(v.as_str())
+                    .cloned()
+                    .unwrap_or(format!("{v}{suffix}"));
                 true
             }
             ExprKind::Map { name, .. } => {
@@ -955,13 +960,10 @@ fn unhygienic_map(def: &MacroDef, map: &Ident, call: Span) -> Diagnostic {
 }
 
 fn macro_without_value(def: &MacroDef, call: Span) -> Diagnostic {
-    Diagnostic::error(
-        format!("macro `{}` has no value", def.name.name),
-        call,
-    )
-    .with_label("used as a value here")
-    .with_secondary(def.body.span, "its body does not end with an expression")
-    .with_help("end the body with an expression and no `;`, e.g. `{ $x += 1; $x }`")
+    Diagnostic::error(format!("macro `{}` has no value", def.name.name), call)
+        .with_label("used as a value here")
+        .with_secondary(def.body.span, "its body does not end with an expression")
+        .with_help("end the body with an expression and no `;`, e.g. `{ $x += 1; $x }`")
 }
 
 fn block_without_value(span: Span) -> Diagnostic {

@@ -319,7 +319,10 @@ impl Checker<'_> {
                     .push("write `$x++;` on its own line, then use $x".into());
                 poisoned(span)
             }
-            A::Block(_) => poisoned(self.error("a block expression can't be used here", span).span),
+            A::Block(_) => {
+                self.error("a block expression can't be used here", span);
+                poisoned(span)
+            }
             A::Sizeof(arg) => {
                 let size = match arg.as_ref() {
                     ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),
