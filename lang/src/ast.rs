@@ -44,6 +44,19 @@ pub struct Script {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub macros: Vec<MacroDef>,
     pub probes: Vec<Probe>,
+    /// Every macro call expanded, so that a later diagnostic about code inside a macro can
+    /// also point at where it was called (`lang::annotate_expansions`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expansions: Vec<Expansion>,
+}
+
+/// One macro call that `lang::macros` replaced by the macro's body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expansion {
+    /// The whole definition of the macro.
+    pub definition: Span,
+    /// The call (or bare name) that was replaced.
+    pub call: Span,
 }
 
 /// `macro name($var, @map, expr) { statements; value }`

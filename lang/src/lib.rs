@@ -10,4 +10,5 @@ mod macros;
 mod parse;
 mod preprocess;
 
+pub use macros::annotate_expansions;
 pub use parse::parse;

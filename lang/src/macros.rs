@@ -26,6 +26,10 @@ use stdlib::builtins::{Builtin, Function};
 /// the next one twice grow exponentially, and nothing real needs this many.
 const MAX_EXPANSIONS: usize = 10_000;
 
+/// Joins a macro variable's name to the number of the expansion it belongs to: `$y` in the
+/// third expansion is `$y#3`, which no script can spell.
+const HYGIENE_MARK: char = '#';
+
 /// Expands every macro call and block expression in the probes of `script`.
 pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
     let table = Table::new(&script.macros, diags);
@@ -34,10 +38,57 @@ pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
         diags,
         expansions: 0,
         reported: HashSet::new(),
+        record: Vec::new(),
     };
     for probe in &mut script.probes {
         expander.probe(probe);
     }
+    script.expansions = expander.record;
+}
+
+/// The diagnostics of a later pass (the checker), made to read like the source: a
+/// diagnostic about code inside a macro also points at the call it was expanded from (and
+/// that call's own caller, for macros called from macros), and the names the expansion gave
+/// a macro's own variables are shown as written.
+pub fn annotate_expansions(script: &Script, diags: &[Diagnostic]) -> Vec<Diagnostic> {
+    let inside = |span: Span, def: Span| def.start <= span.start && span.end <= def.end;
+    diags
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            d.message = as_written(&d.message);
+            d.label = as_written(&d.label);
+            for text in d.help.iter_mut().chain(d.notes.iter_mut()) {
+                *text = as_written(text);
+            }
+            let mut at = d.span;
+            // Each step leaves one macro definition; there are only so many.
+            for _ in 0..script.macros.len() {
+                let Some(e) = script.expansions.iter().find(|e| inside(at, e.definition)) else {
+                    break;
+                };
+                d.secondary.push((e.call, "expanded from here".to_string()));
+                at = e.call;
+            }
+            d
+        })
+        .collect()
+}
+
+/// `text` without the `#N` suffixes that keep a macro's variables apart.
+fn as_written(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == HYGIENE_MARK && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 // ---------------------------------------------------------------- the macro table
@@ -47,14 +98,16 @@ struct Table<'s> {
     defs: &'s [MacroDef],
     by_key: HashMap<(&'s str, usize), usize>,
     names: HashSet<&'s str>,
-    recursive: HashSet<usize>,
+    /// Macros that reach themselves, with the callee and span of the call in their body
+    /// that leads back. Like bpftrace, rbt reports them where they are used.
+    recursive: HashMap<usize, (usize, Span)>,
 }
 
 /// What a call or bare identifier refers to.
 enum Resolved {
     Macro(usize),
-    /// A macro that calls itself: already reported at its definition.
-    Recursive,
+    /// A macro that calls itself.
+    Recursive(usize),
     /// Macros of this name exist, none with this many parameters.
     WrongArity(usize),
     NotMacro,
@@ -86,9 +139,9 @@ impl<'s> Table<'s> {
             defs,
             by_key,
             names: defs.iter().map(|d| d.name.name.as_str()).collect(),
-            recursive: HashSet::new(),
+            recursive: HashMap::new(),
         };
-        table.find_recursion(diags);
+        table.find_recursion();
         table
     }
 
@@ -98,8 +151,8 @@ impl<'s> Table<'s> {
 
     fn resolve(&self, name: &str, args: usize, bare: bool) -> Resolved {
         if let Some(&i) = self.by_key.get(&(name, args)) {
-            return if self.recursive.contains(&i) {
-                Resolved::Recursive
+            return if self.recursive.contains_key(&i) {
+                Resolved::Recursive(i)
             } else {
                 Resolved::Macro(i)
             };
@@ -146,8 +199,8 @@ impl<'s> Table<'s> {
         found
     }
 
-    /// Marks and reports every macro that reaches itself through calls.
-    fn find_recursion(&mut self, diags: &mut Vec<Diagnostic>) {
+    /// Marks every macro that reaches itself through calls.
+    fn find_recursion(&mut self) {
         let edges: Vec<Vec<(usize, Span)>> = self.defs.iter().map(|d| self.callees(d)).collect();
         for (i, def) in self.defs.iter().enumerate() {
             if self.by_key.get(&(def.name.name.as_str(), def.params.len())) != Some(&i) {
@@ -168,8 +221,7 @@ impl<'s> Table<'s> {
                 false
             });
             if let Some((callee, span)) = back {
-                self.recursive.insert(i);
-                diags.push(recursive_macro(def, &self.defs[*callee], *span));
+                self.recursive.insert(i, (*callee, *span));
             }
         }
     }
@@ -183,6 +235,8 @@ struct Expander<'t, 'd> {
     expansions: usize,
     /// Spans already reported, so an error inside a macro body is said once, not per call.
     reported: HashSet<(usize, usize)>,
+    /// The calls expanded so far (`Script::expansions`).
+    record: Vec<Expansion>,
 }
 
 impl Expander<'_, '_> {
@@ -443,6 +497,10 @@ impl Expander<'_, '_> {
                     return Some(placeholder(span));
                 }
                 let body = self.instantiate(def, args, span)?;
+                self.record.push(Expansion {
+                    definition: def.span,
+                    call: span,
+                });
                 let v = self.value(
                     Expr {
                         kind: ExprKind::Block(Box::new(body)),
@@ -457,7 +515,18 @@ impl Expander<'_, '_> {
                 }
                 v
             }
-            Resolved::Recursive => Some(placeholder(span)),
+            Resolved::Recursive(i) => {
+                let table = self.table;
+                if let Some(&(callee, back)) = table.recursive.get(&i) {
+                    self.report(recursive_macro(
+                        &table.defs[i],
+                        &table.defs[callee],
+                        back,
+                        span,
+                    ));
+                }
+                Some(placeholder(span))
+            }
             Resolved::WrongArity(i) => {
                 self.report(wrong_arity(&self.table.defs[i], span, args.len()));
                 Some(placeholder(span))
@@ -612,7 +681,7 @@ impl Expander<'_, '_> {
         if !ok {
             return None;
         }
-        let suffix = format!("#{}", self.expansions);
+        let suffix = format!("{HYGIENE_MARK}{}", self.expansions);
         let mut body = def.body.clone();
         let mut unhygienic = Vec::new();
         let mut visit = |e: &mut Expr| match &mut e.kind {
@@ -891,15 +960,16 @@ fn duplicate_param(def: &MacroDef, again: &Ident, first: &Ident) -> Diagnostic {
     .with_secondary(first.span, "first parameter of that name")
 }
 
-fn recursive_macro(def: &MacroDef, callee: &MacroDef, call: Span) -> Diagnostic {
+fn recursive_macro(def: &MacroDef, callee: &MacroDef, back: Span, call: Span) -> Diagnostic {
     let how = if callee.name.span == def.name.span {
         "calls itself".to_string()
     } else {
         format!("calls itself through `{}`", callee.name.name)
     };
-    Diagnostic::error(format!("macro `{}` {how}", def.name.name), call)
+    Diagnostic::error(format!("macro `{}` {how}", def.name.name), back)
         .with_label("this call expands back into the macro")
         .with_secondary(def.name.span, "macro defined here")
+        .with_secondary(call, "expanded from here")
         .with_note("macros are expanded in place, so they cannot recurse")
 }
 

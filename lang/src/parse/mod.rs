@@ -43,6 +43,7 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
         config: Vec::new(),
         macros: Vec::new(),
         probes: Vec::new(),
+        expansions: Vec::new(),
     };
     for item in split_items(&pre.text) {
         let mut item_diags = Vec::new();
