@@ -12,8 +12,9 @@
 //! A block expression, or a macro body with statements, is lowered by moving its statements
 //! before the statement that holds it; its value takes its place. Inside a `while` condition
 //! the loop becomes `while (1) { stmts; if (!cond) { break; } body }`, and a predicate that
-//! needs statements becomes an `if` around the probe's body. Like bpftrace's, the statements
-//! of an operand of `&&`, `||` or `?:` run even when the operand is not evaluated.
+//! needs statements becomes an `if` around the probe's body. An operand of `&&`, `||` or `?:`
+//! that needs statements becomes an `if` setting a temporary, so that they run only when the
+//! operand is evaluated.
 //!
 //! Its diagnostics are the named constructors at the end of this file.
 
@@ -39,6 +40,7 @@ pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
         expansions: 0,
         reported: HashSet::new(),
         record: Vec::new(),
+        temps: 0,
     };
     for probe in &mut script.probes {
         expander.probe(probe);
@@ -237,6 +239,8 @@ struct Expander<'t, 'd> {
     reported: HashSet<(usize, usize)>,
     /// The calls expanded so far (`Script::expansions`).
     record: Vec<Expansion>,
+    /// Temporaries made so far (`Expander::temp`).
+    temps: usize,
 }
 
 impl Expander<'_, '_> {
@@ -567,7 +571,6 @@ impl Expander<'_, '_> {
     /// Expands the operands of an expression that is itself neither a call nor a block.
     fn children(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
         let span = e.span;
-        let mut sub = |this: &mut Self, b: Box<Expr>| Box::new(this.expr(*b, out));
         let kind = match e.kind {
             k @ (ExprKind::Int(_)
             | ExprKind::Str(_)
@@ -581,71 +584,178 @@ impl Expander<'_, '_> {
             | ExprKind::Offsetof { .. }) => k,
             ExprKind::Map { name, keys } => ExprKind::Map {
                 name,
-                keys: keys.into_iter().map(|k| *sub(self, Box::new(k))).collect(),
+                keys: keys.into_iter().map(|k| self.expr(k, out)).collect(),
             },
             ExprKind::Unary { op, expr } => ExprKind::Unary {
                 op,
-                expr: sub(self, expr),
+                expr: Box::new(self.expr(*expr, out)),
             },
+            ExprKind::Binary {
+                op: op @ (BinaryOp::LogicalAnd | BinaryOp::LogicalOr),
+                lhs,
+                rhs,
+            } => return self.short_circuit(op, *lhs, *rhs, span, out),
             ExprKind::Binary { op, lhs, rhs } => {
-                let lhs = sub(self, lhs);
+                let lhs = Box::new(self.expr(*lhs, out));
                 ExprKind::Binary {
                     op,
                     lhs,
-                    rhs: sub(self, rhs),
+                    rhs: Box::new(self.expr(*rhs, out)),
                 }
             }
             ExprKind::Ternary {
                 cond,
                 then,
                 otherwise,
-            } => {
-                let cond = sub(self, cond);
-                let then = sub(self, then);
-                ExprKind::Ternary {
-                    cond,
-                    then,
-                    otherwise: sub(self, otherwise),
-                }
-            }
+            } => return self.choice(*cond, *then, *otherwise, span, out),
             ExprKind::Cast { ty, expr } => ExprKind::Cast {
                 ty,
-                expr: sub(self, expr),
+                expr: Box::new(self.expr(*expr, out)),
             },
             ExprKind::Field { expr, field, arrow } => ExprKind::Field {
-                expr: sub(self, expr),
+                expr: Box::new(self.expr(*expr, out)),
                 field,
                 arrow,
             },
             ExprKind::Index { expr, index } => {
-                let expr = sub(self, expr);
+                let expr = Box::new(self.expr(*expr, out));
                 ExprKind::Index {
                     expr,
-                    index: sub(self, index),
+                    index: Box::new(self.expr(*index, out)),
                 }
             }
             ExprKind::TupleIndex { expr, index } => ExprKind::TupleIndex {
-                expr: sub(self, expr),
+                expr: Box::new(self.expr(*expr, out)),
                 index,
             },
             ExprKind::Tuple(items) => {
-                ExprKind::Tuple(items.into_iter().map(|i| *sub(self, Box::new(i))).collect())
+                ExprKind::Tuple(items.into_iter().map(|i| self.expr(i, out)).collect())
             }
             ExprKind::IncDec {
                 target,
                 increment,
                 prefix,
             } => ExprKind::IncDec {
-                target: sub(self, target),
+                target: Box::new(self.expr(*target, out)),
                 increment,
                 prefix,
             },
             ExprKind::Sizeof(arg) => ExprKind::Sizeof(Box::new(match *arg {
-                SizeofArg::Expr(e) => SizeofArg::Expr(*sub(self, Box::new(e))),
+                SizeofArg::Expr(e) => SizeofArg::Expr(self.expr(e, out)),
                 ty @ SizeofArg::Type(_) => ty,
             })),
         };
         Expr { kind, span }
+    }
+
+    /// `lhs && rhs` or `lhs || rhs`. When `rhs` needs statements they must only run when
+    /// `rhs` is evaluated, so the operator becomes an `if` that sets a temporary:
+    /// `$t = lhs && 1; if ($t) { stmts; $t = rhs && 1; }` (`|| 0` and `!$t` for `||`).
+    /// Combining with the operator's identity keeps the operator's type and 0/1 values.
+    fn short_circuit(
+        &mut self,
+        op: BinaryOp,
+        lhs: Expr,
+        rhs: Expr,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) -> Expr {
+        let lhs = self.expr(lhs, out);
+        let mut pre = Vec::new();
+        let rhs = self.expr(rhs, &mut pre);
+        let binary = |lhs: Expr, rhs: Expr| Expr {
+            kind: ExprKind::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            span,
+        };
+        if pre.is_empty() {
+            return binary(lhs, rhs);
+        }
+        let and = op == BinaryOp::LogicalAnd;
+        let identity = Expr {
+            kind: ExprKind::Int(u64::from(and)),
+            span,
+        };
+        let temp = self.temp(span);
+        out.push(assign(&temp, binary(lhs, identity.clone())));
+        pre.push(assign(&temp, binary(rhs, identity)));
+        let cond = if and {
+            temp.clone()
+        } else {
+            Expr {
+                kind: ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(temp.clone()),
+                },
+                span,
+            }
+        };
+        out.push(Stmt {
+            kind: StmtKind::If {
+                cond,
+                then: Block { stmts: pre, span },
+                otherwise: None,
+            },
+            span,
+        });
+        temp
+    }
+
+    /// `cond ? then : otherwise`. When a branch needs statements, only the chosen branch's
+    /// may run, so it becomes `if (cond) { stmts; $t = then } else { stmts; $t = otherwise }`.
+    fn choice(
+        &mut self,
+        cond: Expr,
+        then: Expr,
+        otherwise: Expr,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) -> Expr {
+        let cond = self.expr(cond, out);
+        let mut then_pre = Vec::new();
+        let then = self.expr(then, &mut then_pre);
+        let mut else_pre = Vec::new();
+        let otherwise = self.expr(otherwise, &mut else_pre);
+        if then_pre.is_empty() && else_pre.is_empty() {
+            return Expr {
+                kind: ExprKind::Ternary {
+                    cond: Box::new(cond),
+                    then: Box::new(then),
+                    otherwise: Box::new(otherwise),
+                },
+                span,
+            };
+        }
+        let temp = self.temp(span);
+        then_pre.push(assign(&temp, then));
+        else_pre.push(assign(&temp, otherwise));
+        out.push(Stmt {
+            kind: StmtKind::If {
+                cond,
+                then: Block {
+                    stmts: then_pre,
+                    span,
+                },
+                otherwise: Some(Else::Block(Block {
+                    stmts: else_pre,
+                    span,
+                })),
+            },
+            span,
+        });
+        temp
+    }
+
+    /// A fresh variable for a lowered value, named apart like a macro's own variables.
+    fn temp(&mut self, span: Span) -> Expr {
+        self.temps += 1;
+        Expr {
+            kind: ExprKind::Var(format!("value{HYGIENE_MARK}{}", self.temps)),
+            span,
+        }
     }
 
     /// The body of `def` for one call: parameters bound to the arguments, its own variables
@@ -727,6 +837,19 @@ fn builtin_alias(name: String) -> String {
     match name.strip_prefix("__builtin_") {
         Some(inner) if Builtin::from_name(inner).is_some() => inner.to_string(),
         _ => name,
+    }
+}
+
+/// `target = value;`
+fn assign(target: &Expr, value: Expr) -> Stmt {
+    let span = value.span;
+    Stmt {
+        kind: StmtKind::Assign {
+            target: target.clone(),
+            op: None,
+            value,
+        },
+        span,
     }
 }
 
