@@ -367,21 +367,7 @@ impl Builder {
                 span,
             };
         };
-        let mut stmts = block.stmts;
-        let has_value = stmts.last().is_some_and(|last| {
-            let rest = text
-                .get(last.span.end.saturating_sub(span.start)..)
-                .unwrap_or_default();
-            matches!(last.kind, StmtKind::Expr(_)) && rest.trim() == "}"
-        });
-        let value = if has_value {
-            match stmts.pop().map(|s| s.kind) {
-                Some(StmtKind::Expr(e)) => Some(e),
-                _ => None,
-            }
-        } else {
-            None
-        };
+        let (stmts, value) = split_value(block.stmts, text, span.start);
         BlockExpr { stmts, value, span }
     }
 
@@ -854,6 +840,59 @@ impl Builder {
         };
         Expr { kind, span }
     }
+}
+
+/// Splits the value off the statements of a block written as `text` (starting at `start` in
+/// the source): the last statement, when nothing but the closing `}` follows it, and it is
+/// an expression or itself a block with a value (`{ { 1 } }`).
+fn split_value(mut stmts: Vec<Stmt>, text: &str, start: usize) -> (Vec<Stmt>, Option<Expr>) {
+    let ends_block = stmts.last().is_some_and(|last| {
+        text.get(last.span.end.saturating_sub(start)..)
+            .is_some_and(|rest| rest.trim() == "}")
+    });
+    if !ends_block {
+        return (stmts, None);
+    }
+    let Some(last) = stmts.pop() else {
+        return (stmts, None);
+    };
+    let value = match last.kind {
+        StmtKind::Expr(e) => Some(e),
+        StmtKind::Block(inner) => {
+            let inner_text = text
+                .get(inner.span.start.saturating_sub(start)..inner.span.end.saturating_sub(start))
+                .unwrap_or_default();
+            let (inner_stmts, inner_value) = split_value(inner.stmts, inner_text, inner.span.start);
+            match inner_value {
+                Some(v) => Some(Expr {
+                    kind: ExprKind::Block(Box::new(BlockExpr {
+                        stmts: inner_stmts,
+                        value: Some(v),
+                        span: inner.span,
+                    })),
+                    span: inner.span,
+                }),
+                None => {
+                    stmts.push(Stmt {
+                        kind: StmtKind::Block(Block {
+                            stmts: inner_stmts,
+                            span: inner.span,
+                        }),
+                        span: last.span,
+                    });
+                    None
+                }
+            }
+        }
+        kind => {
+            stmts.push(Stmt {
+                kind,
+                span: last.span,
+            });
+            None
+        }
+    };
+    (stmts, value)
 }
 
 fn assign_op(text: &str) -> Option<BinaryOp> {
