@@ -243,7 +243,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
-    report(&name, &source, &checked.diagnostics, color, cli.no_warnings);
+    let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
+    report(&name, &source, &diags, color, cli.no_warnings);
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
@@ -390,7 +391,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
-    report(name, source, &checked.diagnostics, false, cli.no_warnings);
+    let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
+    report(name, source, &diags, false, cli.no_warnings);
     let Some(hir) = checked.script else {
         return Err(Reported);
     };

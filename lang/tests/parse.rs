@@ -124,3 +124,35 @@ fn deep_nesting_is_bounded() {
         let _ = lang::parse(&src);
     }
 }
+
+/// Macro fixtures: every `fixtures/macros/ok/*.bt` expands without errors and its AST after
+/// expansion (definitions kept, probes holding no macro call or block expression) is
+/// snapshotted; every `fixtures/macros/errors/*.bt` yields an error, rendered and snapshotted.
+#[test]
+fn macro_fixtures() {
+    insta::glob!("fixtures/macros/ok/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (script, diags) = lang::parse(&src);
+        assert!(
+            diags.is_empty(),
+            "{} has errors:\n{}",
+            path.display(),
+            render(&name_of(path), &src, &diags, false)
+        );
+        insta::assert_yaml_snapshot!(script);
+    });
+}
+
+#[test]
+fn macro_error_fixtures() {
+    insta::glob!("fixtures/macros/errors/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (_, diags) = lang::parse(&src);
+        assert!(
+            diags.iter().any(|d| d.is_error()),
+            "{} parsed without errors",
+            path.display()
+        );
+        insta::assert_snapshot!(render(&name_of(path), &src, &diags, false));
+    });
+}

@@ -298,6 +298,10 @@ impl Checker<'_> {
                 self.push(diagnostics::increment_in_expression(span));
                 poisoned(span)
             }
+            A::Block(_) => {
+                self.error("a block expression can't be used here", span);
+                poisoned(span)
+            }
             A::Sizeof(arg) => {
                 let size = match arg.as_ref() {
                     ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),
