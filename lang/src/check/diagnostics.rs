@@ -976,3 +976,9 @@ pub fn statement_too_big(statement: u64, rest: u64, span: Span) -> Diagnostic {
 pub fn string_literal_too_long(span: Span) -> Diagnostic {
     Diagnostic::error("string is too long (over 1024 bytes)", span)
 }
+
+/// A block expression the macro expansion in `lang::parse` did not lower (it lowers every one it
+/// finds, so a script that reaches this has a block where the expansion does not look).
+pub fn block_expression_here(span: Span) -> Diagnostic {
+    Diagnostic::error("a block expression can't be used here", span)
+}

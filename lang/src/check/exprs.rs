@@ -299,7 +299,7 @@ impl Checker<'_> {
                 poisoned(span)
             }
             A::Block(_) => {
-                self.error("a block expression can't be used here", span);
+                self.push(diagnostics::block_expression_here(span));
                 poisoned(span)
             }
             A::Sizeof(arg) => {
