@@ -494,7 +494,7 @@ impl Builder {
         let mut arm_start = span.start;
         for part in inner {
             match part.as_rule() {
-                Rule::expr => pending_cond = Some(self.expr(part)),
+                Rule::expr | Rule::bare_cond => pending_cond = Some(self.expr(part)),
                 Rule::block => match pending_cond.take() {
                     Some(cond) => arms.push((cond, self.block(part), arm_start)),
                     None => last_else = Some(Else::Block(self.block(part))),
@@ -632,9 +632,11 @@ impl Builder {
         let span = lhs.span.to(rhs.span);
         let op = match op.as_rule() {
             Rule::op_ternary => {
+                // Without a middle operand the condition is also the value when it is true;
+                // it is evaluated twice, as in bpftrace.
                 let then = match op.into_inner().next() {
                     Some(e) => self.expr(e),
-                    None => return lhs,
+                    None => lhs.clone(),
                 };
                 let kind = ExprKind::Ternary {
                     cond: Box::new(lhs),
