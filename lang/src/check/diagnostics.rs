@@ -215,12 +215,61 @@ pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnosti
     .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
 }
 
-pub fn let_without_type(name: &str, span: Span) -> Diagnostic {
+/// A read of a variable whose block has ended; `decl` is where it was declared.
+pub fn variable_out_of_scope(name: &str, span: Span, decl: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("`let ${name}` needs a type or an initial value"),
+        format!("variable ${name} is used outside the block that declares it"),
         span,
     )
-    .with_help(format!("e.g. let ${name}: uint64; or let ${name} = 0;"))
+    .with_label("not visible here")
+    .with_secondary(decl, "declared here, inside a block that has ended")
+    .with_help(format!(
+        "declare it before the block, e.g. `let ${name};`, to use it after the block"
+    ))
+}
+
+/// The 0.17 habit that 0.22+ rejects and rbt still runs (see `check::scope`).
+pub fn variable_outside_block(name: &str, span: Span, decl: Span) -> Diagnostic {
+    Diagnostic::warning(
+        format!("variable ${name} is used outside the block that assigns it"),
+        span,
+    )
+    .with_label("read after its block")
+    .with_secondary(decl, "first assigned here, inside a block that has ended")
+    .with_help(format!(
+        "bpftrace 0.22 and later reject this: declare it before the block with `let ${name};`"
+    ))
+}
+
+pub fn variable_shadowed(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("variable ${name} is already declared"), span)
+        .with_label("a second declaration")
+        .with_secondary(first, "first declared here")
+        .with_help(format!(
+            "variables cannot be shadowed: assign the existing one with `${name} = ...`, or rename this one"
+        ))
+}
+
+/// `let $x;` read, but never assigned, so it has no type.
+pub fn variable_without_type(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("variable ${name} is read, but never assigned, so it has no type"),
+        span,
+    )
+    .with_help(format!("give it one: `let ${name}: uint64;`"))
+}
+
+/// A `let $x;` read (as an integer) before an assignment made it a non-integer.
+pub fn variable_read_before_typed(name: &str, ty: &Type, read: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable ${name} is read before the assignment that makes it {}",
+            ty.display()
+        ),
+        read,
+    )
+    .with_secondary(span, "its type comes from this assignment")
+    .with_help(format!("declare its type: `let ${name}: {};`", ty.display()))
 }
 
 pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnostic {

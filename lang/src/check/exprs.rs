@@ -112,16 +112,9 @@ impl Checker<'_> {
                 span,
             ),
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
-            A::Var(name) => match self.var_ids.get(name) {
-                Some(&id) => {
-                    self.capture(id);
-                    mk(H::Var(id), self.vars[id as usize].clone(), span)
-                }
-                None => {
-                    let names: Vec<String> = self.var_ids.keys().cloned().collect();
-                    self.push(diagnostics::undefined_variable(name, &names, span));
-                    poisoned(span)
-                }
+            A::Var(name) => match self.read_var(name, span) {
+                Some((id, ty)) => mk(H::Var(id), ty, span),
+                None => poisoned(span),
             },
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {

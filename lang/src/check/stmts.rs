@@ -10,11 +10,14 @@ use stdlib::builtins::{Function, Kind};
 use stdlib::types::{Aggregation, Type, I64};
 
 impl Checker<'_> {
+    /// A block's statements; the variables it declares are visible only inside it.
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<Stmt> {
+        self.enter_scope();
         let mut out = Vec::new();
         for s in &b.stmts {
             self.stmt(s, &mut out);
         }
+        self.leave_scope();
         out
     }
 
@@ -57,20 +60,28 @@ impl Checker<'_> {
             }
             S::Let { var, ty, init } => {
                 let declared = ty.as_ref().and_then(|t| self.resolve_type(t));
-                match (init, declared) {
-                    (Some(init), declared) => {
+                if ty.is_some() && declared.is_none() {
+                    // The type's own error has been reported.
+                    return;
+                }
+                let at = crate::ast::Span::new(span.start, var.span.end);
+                match init {
+                    Some(init) => {
                         let v = self.expr(init);
                         let ty = declared.unwrap_or_else(|| self.storage_type(&v.ty));
                         let v = self.coerce(v, &ty);
-                        if let Some(id) = self.var(&var.name, &ty, var.span) {
+                        if let Some(id) = self.declare_let(&var.name, Some(&ty), at) {
                             push(out, StmtKind::AssignVar { var: id, value: v });
                         }
                     }
-                    (None, Some(ty)) => {
-                        self.var(&var.name, &ty, var.span);
-                    }
-                    (None, None) => {
-                        self.push(diagnostics::let_without_type(&var.name, span));
+                    None => {
+                        let id = self.declare_let(&var.name, declared.as_ref(), at);
+                        // A variable declared in a loop body starts from zero in each
+                        // iteration (outside loops the probe's entry zeroes it).
+                        if let (Some(id), true) = (id, self.loop_depth > 0) {
+                            let zero = super::exprs::mk(crate::hir::ExprKind::Int(0), I64, span);
+                            push(out, StmtKind::AssignVar { var: id, value: zero });
+                        }
                     }
                 }
             }
@@ -136,12 +147,15 @@ impl Checker<'_> {
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
-                let Some(id) = self.var(&var.name, &I64, var.span) else {
-                    return;
-                };
+                self.enter_scope();
+                let id = self.loop_var(&var.name, &I64, var.span);
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
+                self.leave_scope();
+                let Some(id) = id else {
+                    return;
+                };
                 push(
                     out,
                     StmtKind::ForRange {
@@ -220,10 +234,12 @@ impl Checker<'_> {
         };
         let ty = Type::Tuple(vec![key, value]);
         self.captures.push(Default::default());
-        let var_id = self.var(&var.name, &ty, var.span);
+        self.enter_scope();
+        let var_id = self.loop_var(&var.name, &ty, var.span);
         self.loop_depth += 1;
         let body = self.block(body);
         self.loop_depth -= 1;
+        self.leave_scope();
         let captures = self.captures.pop().unwrap_or_default();
         let var_id = var_id?;
         let have = &self.vars[var_id as usize];
@@ -280,6 +296,13 @@ impl Checker<'_> {
         };
         match &target.kind {
             A::Var(name) => {
+                // A variable of an ended block may come back (see `scope`); a `let $x;`
+                // takes its type from this first assignment.
+                self.revive(name, Some(&rhs.ty), target.span);
+                if let Some(&id) = self.var_ids.get(name) {
+                    let ty = self.var_type(&rhs.ty);
+                    self.settle_type(id, &ty, target.span, name);
+                }
                 // A new variable takes the value's type with strings widened to strlen, so a
                 // longer string fits later; a later assignment must fit the type the first one
                 // fixed.
