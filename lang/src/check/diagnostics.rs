@@ -128,6 +128,16 @@ pub fn unknown_unit(provider: Provider, unit: &str, span: Span) -> Diagnostic {
         .with_help("units are hz, s, ms, us and ns")
 }
 
+/// `interval:5`, `profile:1.5s`: a one-field period that is not a duration of at least 1us.
+pub fn perf_period_too_short(provider: Provider, period: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("invalid {} period `{period}`", provider.name()),
+        span,
+    )
+    .with_label("expected a duration of at least 1us")
+    .with_help("write a whole number and a unit (ns, us, ms, s, m, h, d), e.g. interval:100ms, or a unit and a number, e.g. interval:hz:99")
+}
+
 pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -> Diagnostic {
     let name = provider.name();
     Diagnostic::error(
