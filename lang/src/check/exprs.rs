@@ -59,10 +59,22 @@ impl Checker<'_> {
                 let span = e.span;
                 match e.kind {
                     H::Tuple(elems) => {
+                        // An element's type is its place in the tuple's layout, so an
+                        // integer of another width (or a bool) is converted, not just kept.
                         let elems = elems
                             .into_iter()
                             .zip(want)
-                            .map(|(x, t)| self.coerce(x, t))
+                            .map(|(x, t)| match self.coerce(x, t) {
+                                x if x.ty.is_int()
+                                    && t.is_int()
+                                    && (x.ty.size() != t.size()
+                                        || (x.ty == Type::Bool) != (*t == Type::Bool)) =>
+                                {
+                                    let span = x.span;
+                                    mk(H::Cast(Box::new(x)), t.clone(), span)
+                                }
+                                x => x,
+                            })
                             .collect();
                         mk(H::Tuple(elems), ty.clone(), span)
                     }
@@ -79,7 +91,8 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+            // A bool stays a bool (bpftrace 0.24+ prints it as true/false).
+            Type::Int { .. } | Type::Enum { .. } => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
         }
@@ -147,8 +160,11 @@ impl Checker<'_> {
                 let o = self.expr(otherwise);
                 let ty = match (&t.ty, &o.ty) {
                     (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: (*a).max(*b) },
+                    (Type::Bool, Type::Bool) => Type::Bool,
                     (a, b) if a.is_int() && b.is_int() => I64,
                     (a, b) if a == b => a.clone(),
+                    // Buffers of different lengths meet in the longer one.
+                    (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => super::widen(a, b),
                     (a, b) => {
                         self.push(diagnostics::ternary_types(a, b, span));
                         I64
@@ -768,7 +784,7 @@ impl Checker<'_> {
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+        Type::Int { .. } | Type::Enum { .. } => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }
