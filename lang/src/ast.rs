@@ -290,6 +290,11 @@ pub enum ExprKind {
         ty: TypeExpr,
         fields: Vec<Ident>,
     },
+    /// `{ stmts; value }`: a block whose last expression is its value.
+    Block {
+        body: Block,
+        value: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -149,6 +149,7 @@ impl Checker<'_> {
             A::Call { func, args } => self.call_expr(func, args, span),
             A::Unary { op, expr } => self.unary(*op, expr, span),
             A::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
+            A::Block { body, value } => self.block_value(body, value),
             A::Ternary {
                 cond,
                 then,

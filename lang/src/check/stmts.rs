@@ -21,6 +21,26 @@ impl Checker<'_> {
         out
     }
 
+    /// `{ stmts; value }`: the block's statements and value, in the block's own scope.
+    pub(super) fn block_value(&mut self, body: &ast::Block, value: &ast::Expr) -> crate::hir::Expr {
+        self.enter_scope();
+        let mut stmts = Vec::new();
+        for s in &body.stmts {
+            self.stmt(s, &mut stmts);
+        }
+        let value = self.expr(value);
+        self.leave_scope();
+        let (ty, span) = (value.ty.clone(), body.span);
+        super::exprs::mk(
+            crate::hir::ExprKind::Block {
+                stmts,
+                value: Box::new(value),
+            },
+            ty,
+            span,
+        )
+    }
+
     fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
         let span = s.span;
         let push = |out: &mut Vec<Stmt>, kind| out.push(Stmt { kind, span });
@@ -53,6 +73,19 @@ impl Checker<'_> {
                     push(out, StmtKind::Expr(x));
                 }
             },
+            // `_ = expr;` (bpftrace 0.25+) evaluates the value and drops it.
+            S::Assign {
+                target:
+                    ast::Expr {
+                        kind: A::Ident(name),
+                        ..
+                    },
+                op: None,
+                value,
+            } if name == "_" => {
+                let x = self.expr(value);
+                push(out, StmtKind::Expr(x));
+            }
             S::Assign { target, op, value } => {
                 if let Some(k) = self.assign(target, *op, value, span) {
                     push(out, k);

@@ -721,6 +721,18 @@ impl Builder {
                 }
             }
             Rule::ident => ExprKind::Ident(text.to_string()),
+            Rule::block_expr => {
+                let mut parts: Vec<_> = pair.into_inner().collect();
+                let value = match parts.pop() {
+                    Some(last) => self.expr(last),
+                    None => return Expr { kind: ExprKind::Int(0), span },
+                };
+                let stmts = parts.into_iter().filter_map(|s| self.stmt(s)).collect();
+                ExprKind::Block {
+                    body: Block { stmts, span },
+                    value: Box::new(value),
+                }
+            }
             Rule::call => {
                 let mut inner = pair.into_inner();
                 let func = inner

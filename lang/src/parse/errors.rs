@@ -20,6 +20,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::map_name, "a map like `@name`"),
     (Rule::call, "an expression"),
     (Rule::paren, "an expression"),
+    (Rule::block_expr, "an expression"),
     (Rule::ident, "an expression"),
     (Rule::positional, "an expression"),
     (Rule::positional_count, "an expression"),
