@@ -353,9 +353,10 @@ impl Provider {
     /// since `u` and `U` name different providers.
     pub fn from_name(name: &str) -> Option<Provider> {
         let spelled = |p: &Provider| {
-            p.kind().spellings.iter().any(|s| {
-                *s == name || (s.len() > 2 && s.eq_ignore_ascii_case(name))
-            })
+            p.kind()
+                .spellings
+                .iter()
+                .any(|s| *s == name || (s.len() > 2 && s.eq_ignore_ascii_case(name)))
         };
         Provider::ALL.iter().copied().find(spelled)
     }

@@ -356,14 +356,19 @@ impl Checker<'_> {
                     // of nanoseconds, at least a microsecond.
                     [period] => {
                         let ns = match crate::parse::literal::duration(period) {
-                            Some((n, scale)) => parse_int(&n.replace('_', ""))
-                                .and_then(|n| n.checked_mul(scale)),
+                            Some((n, scale)) => {
+                                parse_int(&n.replace('_', "")).and_then(|n| n.checked_mul(scale))
+                            }
                             None => parse_int(period),
                         };
                         match ns {
                             Some(ns) if ns >= 1_000 => PerfPeriod::Nanoseconds(ns),
                             _ => {
-                                let d = diagnostics::perf_period_too_short(ap.provider, period, ap.span);
+                                let d = diagnostics::perf_period_too_short(
+                                    ap.provider,
+                                    period,
+                                    ap.span,
+                                );
                                 self.push(d);
                                 return None;
                             }

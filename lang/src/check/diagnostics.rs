@@ -279,7 +279,10 @@ pub fn variable_read_before_typed(name: &str, ty: &Type, read: Span, span: Span)
         read,
     )
     .with_secondary(span, "its type comes from this assignment")
-    .with_help(format!("declare its type: `let ${name}: {};`", ty.display()))
+    .with_help(format!(
+        "declare its type: `let ${name}: {};`",
+        ty.display()
+    ))
 }
 
 pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnostic {

@@ -53,12 +53,10 @@ impl Checker<'_> {
             let Some(id) = self.var_ids.remove(&name) else {
                 continue;
             };
-            if let Some(read) = self.scopes.untyped.remove(&id) {
-                // Never assigned: reading it has no type to read (as in bpftrace); an unused
-                // declaration keeps the default integer type.
-                if let Some(span) = read {
-                    self.push(diagnostics::variable_without_type(&name, span));
-                }
+            // Never assigned: reading it has no type to read (as in bpftrace); an unused
+            // declaration keeps the default integer type.
+            if let Some(Some(span)) = self.scopes.untyped.remove(&id) {
+                self.push(diagnostics::variable_without_type(&name, span));
             }
             self.scopes.hidden.insert(name, id);
         }
@@ -78,7 +76,12 @@ impl Checker<'_> {
     }
 
     /// `let $x …`: a new variable, unless one of that name is already visible.
-    pub(super) fn declare_let(&mut self, name: &str, ty: Option<&Type>, span: Span) -> Option<VarId> {
+    pub(super) fn declare_let(
+        &mut self,
+        name: &str,
+        ty: Option<&Type>,
+        span: Span,
+    ) -> Option<VarId> {
         if let Some(&id) = self.var_ids.get(name) {
             let (first, _) = self.scopes.decls[id as usize];
             self.push(diagnostics::variable_shadowed(name, span, first));
@@ -108,7 +111,9 @@ impl Checker<'_> {
         };
         // A read before this assignment was typed as an integer.
         if let (Some(read), false) = (read, ty.is_int()) {
-            self.push(diagnostics::variable_read_before_typed(name, ty, read, span));
+            self.push(diagnostics::variable_read_before_typed(
+                name, ty, read, span,
+            ));
         }
         self.vars[id as usize] = ty.clone();
         true

@@ -113,7 +113,13 @@ impl Checker<'_> {
                         // iteration (outside loops the probe's entry zeroes it).
                         if let (Some(id), true) = (id, self.loop_depth > 0) {
                             let zero = super::exprs::mk(crate::hir::ExprKind::Int(0), I64, span);
-                            push(out, StmtKind::AssignVar { var: id, value: zero });
+                            push(
+                                out,
+                                StmtKind::AssignVar {
+                                    var: id,
+                                    value: zero,
+                                },
+                            );
                         }
                     }
                 }

@@ -725,7 +725,12 @@ impl Builder {
                 let mut parts: Vec<_> = pair.into_inner().collect();
                 let value = match parts.pop() {
                     Some(last) => self.expr(last),
-                    None => return Expr { kind: ExprKind::Int(0), span },
+                    None => {
+                        return Expr {
+                            kind: ExprKind::Int(0),
+                            span,
+                        }
+                    }
                 };
                 let stmts = parts.into_iter().filter_map(|s| self.stmt(s)).collect();
                 ExprKind::Block {
