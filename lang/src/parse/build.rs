@@ -339,8 +339,15 @@ impl Builder {
 
     fn attach_point(&self, pair: Pair<Rule>) -> Option<AttachPoint> {
         let span = self.span(&pair);
-        let raw = pair.as_str().to_string();
-        let mut inner = pair.into_inner();
+        let mut raw = pair.as_str().to_string();
+        let mut inner = pair.into_inner().peekable();
+        let name = match inner.peek() {
+            Some(p) if p.as_rule() == Rule::ap_name => inner.next().map(|p| self.ident(&p)),
+            _ => None,
+        };
+        if let Some(n) = &name {
+            raw = raw[n.name.len() + 1..].to_string();
+        }
         let provider_ident = self.ident(&inner.next()?);
         let mut fields = Vec::new();
         for field in inner {
@@ -395,6 +402,7 @@ impl Builder {
             fields,
             raw,
             span,
+            name,
         })
     }
 

@@ -38,6 +38,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::cast, "an expression"),
     (Rule::attach_point, "a probe like `kprobe:name`"),
     (Rule::ap_provider, "a probe like `kprobe:name`"),
+    (Rule::ap_name, "a probe like `kprobe:name`"),
     (Rule::attach_list, "a probe like `kprobe:name`"),
     (Rule::probe, "a probe like `kprobe:name`"),
     (Rule::predicate, "a predicate `/.../` or a block `{`"),
