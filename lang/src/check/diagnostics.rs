@@ -225,6 +225,12 @@ pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnosti
     .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
 }
 
+/// An expression statement whose value nothing uses.
+pub fn value_discarded(span: Span) -> Diagnostic {
+    Diagnostic::warning("the value of this expression is discarded", span)
+        .with_help("write `_ = ...;` to discard a value on purpose")
+}
+
 /// A read of a variable whose block has ended; `decl` is where it was declared.
 pub fn variable_out_of_scope(name: &str, span: Span, decl: Span) -> Diagnostic {
     Diagnostic::error(

@@ -69,7 +69,14 @@ impl Checker<'_> {
                     }
                 }
                 _ => {
+                    let errors = self.diags.iter().filter(|d| d.is_error()).count();
                     let x = self.expr(e);
+                    // A value computed for nothing is likely a mistake (bpftrace 0.25+ warns
+                    // too); an expression that failed to check has been reported already.
+                    let failed = self.diags.iter().filter(|d| d.is_error()).count() > errors;
+                    if !failed && !matches!(x.ty, Type::None) {
+                        self.push(diagnostics::value_discarded(e.span));
+                    }
                     push(out, StmtKind::Expr(x));
                 }
             },
