@@ -509,11 +509,6 @@ pub fn not_a_tuple(index: u32, ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
-pub fn increment_in_expression(span: Span) -> Diagnostic {
-    Diagnostic::error("`++` and `--` can only be used as statements", span)
-        .with_help("write `$x++;` on its own line, then use $x")
-}
-
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
     Diagnostic::error("offsetof needs a struct type", span)
 }

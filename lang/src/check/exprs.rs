@@ -298,10 +298,11 @@ impl Checker<'_> {
                 let ty = Type::Tuple(items.iter().map(|i| i.ty.clone()).collect());
                 mk(H::Tuple(items), ty, span)
             }
-            A::IncDec { .. } => {
-                self.push(diagnostics::increment_in_expression(span));
-                poisoned(span)
-            }
+            A::IncDec {
+                target,
+                increment,
+                prefix,
+            } => self.inc_dec_value(target, *increment, *prefix, span),
             A::Sizeof(arg) => {
                 let size = match arg.as_ref() {
                     ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),

@@ -75,6 +75,15 @@ impl Checker<'_> {
         id
     }
 
+    /// A variable without a name, for a value the checker keeps aside (`$x++`'s old value).
+    pub(super) fn unnamed_var(&mut self, ty: &Type, span: Span) -> VarId {
+        let id = self.vars.len() as VarId;
+        self.vars.push(ty.clone());
+        self.scopes.decls.push((span, true));
+        self.capture(id);
+        id
+    }
+
     /// `let $x …`: a new variable, unless one of that name is already visible.
     pub(super) fn declare_let(
         &mut self,

@@ -41,6 +41,62 @@ impl Checker<'_> {
         )
     }
 
+    /// `$x++`, `--@m[k]` used as a value (bpftrace 0.2x): the update, then the value before
+    /// it (postfix) or after it (prefix), as a block expression.
+    pub(super) fn inc_dec_value(
+        &mut self,
+        target: &ast::Expr,
+        increment: bool,
+        prefix: bool,
+        span: crate::ast::Span,
+    ) -> crate::hir::Expr {
+        use super::exprs::{mk, poisoned};
+        use crate::hir::ExprKind as H;
+        let mut stmts = Vec::new();
+        let old = if prefix {
+            None
+        } else {
+            let v = self.expr(target);
+            if !(v.ty.is_int() || matches!(v.ty, Type::Pointer { .. })) {
+                self.require_int(&v, "`++`/`--`");
+                return poisoned(span);
+            }
+            let ty = v.ty.clone();
+            let id = self.unnamed_var(&ty, span);
+            stmts.push(Stmt {
+                kind: StmtKind::AssignVar { var: id, value: v },
+                span,
+            });
+            Some((id, ty))
+        };
+        let one = ast::Expr {
+            kind: A::Int(1),
+            span,
+        };
+        let op = if increment {
+            BinaryOp::Add
+        } else {
+            BinaryOp::Sub
+        };
+        let Some(update) = self.assign(target, Some(op), &one, span) else {
+            return poisoned(span);
+        };
+        stmts.push(Stmt { kind: update, span });
+        let value = match old {
+            Some((id, ty)) => mk(H::Var(id), ty, span),
+            None => self.expr(target),
+        };
+        let ty = value.ty.clone();
+        mk(
+            H::Block {
+                stmts,
+                value: Box::new(value),
+            },
+            ty,
+            span,
+        )
+    }
+
     fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
         let span = s.span;
         let push = |out: &mut Vec<Stmt>, kind| out.push(Stmt { kind, span });
