@@ -189,6 +189,20 @@ impl Checker<'_> {
                     return poisoned(span);
                 };
                 match (&inner.ty, &target) {
+                    // A string is true when it is not empty (bpftrace 0.24+): its first byte
+                    // compared with the empty string's.
+                    (Type::Str { .. }, Type::Bool) => {
+                        let empty = mk(H::Str(Vec::new()), Type::Str { len: 1 }, span);
+                        mk(
+                            H::StrCmp {
+                                equal: false,
+                                lhs: Box::new(inner),
+                                rhs: Box::new(empty),
+                            },
+                            Type::Bool,
+                            span,
+                        )
+                    }
                     (from, Type::Pointer { .. })
                         if from.is_int() || matches!(from, Type::Pointer { .. }) =>
                     {
