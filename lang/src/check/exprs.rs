@@ -14,6 +14,19 @@ pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
 }
 
+/// Whether string `s` is not empty, as a bool: its first byte compared with the empty
+/// string's.
+fn non_empty(s: Expr) -> Expr {
+    let span = s.span;
+    let empty = mk(H::Str(Vec::new()), Type::Str { len: 1 }, span);
+    let kind = H::StrCmp {
+        equal: false,
+        lhs: Box::new(s),
+        rhs: Box::new(empty),
+    };
+    mk(kind, Type::Bool, span)
+}
+
 /// An expression that stands in for one that failed to check, so analysis can continue.
 pub(super) fn poisoned(span: Span) -> Expr {
     mk(H::Int(0), I64, span)
@@ -155,7 +168,15 @@ impl Checker<'_> {
                 then,
                 otherwise,
             } => {
-                let c = self.expr(cond);
+                let c = match self.expr(cond) {
+                    // `$s ?: "default"`: a string condition is true when it is not empty
+                    // (bpftrace 0.26+).
+                    c @ Expr {
+                        ty: Type::Str { .. },
+                        ..
+                    } => non_empty(c),
+                    c => c,
+                };
                 self.require_int(&c, "a condition");
                 let t = self.expr(then);
                 let o = self.expr(otherwise);
@@ -191,18 +212,10 @@ impl Checker<'_> {
                 match (&inner.ty, &target) {
                     // A string is true when it is not empty (bpftrace 0.24+): its first byte
                     // compared with the empty string's.
-                    (Type::Str { .. }, Type::Bool) => {
-                        let empty = mk(H::Str(Vec::new()), Type::Str { len: 1 }, span);
-                        mk(
-                            H::StrCmp {
-                                equal: false,
-                                lhs: Box::new(inner),
-                                rhs: Box::new(empty),
-                            },
-                            Type::Bool,
-                            span,
-                        )
-                    }
+                    (Type::Str { .. }, Type::Bool) => Expr {
+                        span,
+                        ..non_empty(inner)
+                    },
                     (from, Type::Pointer { .. })
                         if from.is_int() || matches!(from, Type::Pointer { .. }) =>
                     {
