@@ -700,6 +700,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
+            ExprKind::Block { stmts, value } => {
+                self.stmts(stmts)?;
+                if self.terminated() {
+                    // After a `return` in the block its value is unreachable.
+                    let dead = self.ctx.append_basic_block(self.func, "dead");
+                    self.builder.position_at_end(dead);
+                }
+                self.expr(value)
+            }
             ExprKind::HasKey { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, Some(key), None)?;

@@ -177,6 +177,9 @@ pub struct AttachPoint {
     /// The whole attach point as written.
     pub raw: String,
     pub span: Span,
+    /// `name=kprobe:f` (bpftrace 0.25+): the probe's name; `raw` starts after the `=`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<Ident>,
 }
 
 /// A `:`-separated field of an attach point.

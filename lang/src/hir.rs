@@ -201,4 +201,9 @@ pub enum ExprKind {
     MapLen {
         map: MapId,
     },
+    /// `{ stmts; value }`: the statements run, then `value` is the block's value.
+    Block {
+        stmts: Vec<Stmt>,
+        value: Box<Expr>,
+    },
 }

@@ -298,12 +298,16 @@ impl Expander<'_, '_> {
     fn stmt(&mut self, s: Stmt, out: &mut Vec<Stmt>) {
         let span = s.span;
         let kind = match s.kind {
-            StmtKind::Expr(e) => match self.value(e, out, true) {
-                // A value used as a statement that does nothing is dropped: a macro whose
-                // body ends in `$x` is often called only for its statements.
-                Some(v) if !is_inert(&v) => StmtKind::Expr(v),
-                _ => return,
-            },
+            StmtKind::Expr(e) => {
+                // What the user wrote stays, so the checker can warn about a discarded value;
+                // an inert value an expansion left (a macro whose body ends in `$x`, called
+                // only for its statements) is dropped.
+                let written = is_inert(&e);
+                match self.value(e, out, true) {
+                    Some(v) if written || !is_inert(&v) => StmtKind::Expr(v),
+                    _ => return,
+                }
+            }
             StmtKind::Assign { target, op, value } => {
                 let target = self.expr(target, out);
                 let value = self.expr(value, out);

@@ -348,12 +348,17 @@ impl Provider {
         }
     }
 
-    /// The provider a spelling names, if any.
+    /// The provider a spelling names, if any. As in bpftrace 0.24+, full names are
+    /// case-insensitive (`BEGIN`, `Interval`); the one- and two-letter abbreviations are not,
+    /// since `u` and `U` name different providers.
     pub fn from_name(name: &str) -> Option<Provider> {
-        Provider::ALL
-            .iter()
-            .copied()
-            .find(|p| p.kind().spellings.contains(&name))
+        let spelled = |p: &Provider| {
+            p.kind()
+                .spellings
+                .iter()
+                .any(|s| *s == name || (s.len() > 2 && s.eq_ignore_ascii_case(name)))
+        };
+        Provider::ALL.iter().copied().find(spelled)
     }
 
     /// The canonical (long) name, as bpftrace prints it in listings.

@@ -352,6 +352,28 @@ impl Checker<'_> {
                             }
                         }
                     }
+                    // bpftrace 0.24+: one field, a duration (`interval:100ms`) or a number
+                    // of nanoseconds, at least a microsecond.
+                    [period] => {
+                        let ns = match crate::parse::literal::duration(period) {
+                            Some((n, scale)) => {
+                                parse_int(&n.replace('_', "")).and_then(|n| n.checked_mul(scale))
+                            }
+                            None => parse_int(period),
+                        };
+                        match ns {
+                            Some(ns) if ns >= 1_000 => PerfPeriod::Nanoseconds(ns),
+                            _ => {
+                                let d = diagnostics::perf_period_too_short(
+                                    ap.provider,
+                                    period,
+                                    ap.span,
+                                );
+                                self.push(d);
+                                return None;
+                            }
+                        }
+                    }
                     _ => return arity_error(self, "a unit and a number, e.g. profile:hz:99"),
                 };
                 let attach = if ap.provider == Provider::Profile {

@@ -107,6 +107,9 @@ impl Checker<'_> {
                     len: self.opts.strlen,
                 },
                 "buffer" => Type::Buffer { len: 64 },
+                // bpftrace's own `bool` (0.24+), printed as true/false; C's `_Bool` in
+                // structs stays a one-byte integer.
+                "bool" => Type::Bool,
                 _ => match int_by_name(n) {
                     Some((bits, signed)) => Type::Int { bits, signed },
                     None => {

@@ -128,6 +128,16 @@ pub fn unknown_unit(provider: Provider, unit: &str, span: Span) -> Diagnostic {
         .with_help("units are hz, s, ms, us and ns")
 }
 
+/// `interval:5`, `profile:1.5s`: a one-field period that is not a duration of at least 1us.
+pub fn perf_period_too_short(provider: Provider, period: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("invalid {} period `{period}`", provider.name()),
+        span,
+    )
+    .with_label("expected a duration of at least 1us")
+    .with_help("write a whole number and a unit (ns, us, ms, s, m, h, d), e.g. interval:100ms, or a unit and a number, e.g. interval:hz:99")
+}
+
 pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -> Diagnostic {
     let name = provider.name();
     Diagnostic::error(
@@ -215,12 +225,70 @@ pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnosti
     .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
 }
 
-pub fn let_without_type(name: &str, span: Span) -> Diagnostic {
+/// An expression statement whose value nothing uses.
+pub fn value_discarded(span: Span) -> Diagnostic {
+    Diagnostic::warning("the value of this expression is discarded", span)
+        .with_help("write `_ = ...;` to discard a value on purpose")
+}
+
+/// A read of a variable whose block has ended; `decl` is where it was declared.
+pub fn variable_out_of_scope(name: &str, span: Span, decl: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("`let ${name}` needs a type or an initial value"),
+        format!("variable ${name} is used outside the block that declares it"),
         span,
     )
-    .with_help(format!("e.g. let ${name}: uint64; or let ${name} = 0;"))
+    .with_label("not visible here")
+    .with_secondary(decl, "declared here, inside a block that has ended")
+    .with_help(format!(
+        "declare it before the block, e.g. `let ${name};`, to use it after the block"
+    ))
+}
+
+/// The 0.17 habit that 0.22+ rejects and rbt still runs (see `check::scope`).
+pub fn variable_outside_block(name: &str, span: Span, decl: Span) -> Diagnostic {
+    Diagnostic::warning(
+        format!("variable ${name} is used outside the block that assigns it"),
+        span,
+    )
+    .with_label("read after its block")
+    .with_secondary(decl, "first assigned here, inside a block that has ended")
+    .with_help(format!(
+        "bpftrace 0.22 and later reject this: declare it before the block with `let ${name};`"
+    ))
+}
+
+pub fn variable_shadowed(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("variable ${name} is already declared"), span)
+        .with_label("a second declaration")
+        .with_secondary(first, "first declared here")
+        .with_help(format!(
+            "variables cannot be shadowed: assign the existing one with `${name} = ...`, or rename this one"
+        ))
+}
+
+/// `let $x;` read, but never assigned, so it has no type.
+pub fn variable_without_type(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("variable ${name} is read, but never assigned, so it has no type"),
+        span,
+    )
+    .with_help(format!("give it one: `let ${name}: uint64;`"))
+}
+
+/// A `let $x;` read (as an integer) before an assignment made it a non-integer.
+pub fn variable_read_before_typed(name: &str, ty: &Type, read: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable ${name} is read before the assignment that makes it {}",
+            ty.display()
+        ),
+        read,
+    )
+    .with_secondary(span, "its type comes from this assignment")
+    .with_help(format!(
+        "declare its type: `let ${name}: {};`",
+        ty.display()
+    ))
 }
 
 pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnostic {
@@ -439,11 +507,6 @@ pub fn not_a_tuple(index: u32, ty: &Type, span: Span) -> Diagnostic {
         format!("`.{index}` needs a tuple, but this is {}", ty.display()),
         span,
     )
-}
-
-pub fn increment_in_expression(span: Span) -> Diagnostic {
-    Diagnostic::error("`++` and `--` can only be used as statements", span)
-        .with_help("write `$x++;` on its own line, then use $x")
 }
 
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {

@@ -14,6 +14,19 @@ pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
 }
 
+/// Whether string `s` is not empty, as a bool: its first byte compared with the empty
+/// string's.
+fn non_empty(s: Expr) -> Expr {
+    let span = s.span;
+    let empty = mk(H::Str(Vec::new()), Type::Str { len: 1 }, span);
+    let kind = H::StrCmp {
+        equal: false,
+        lhs: Box::new(s),
+        rhs: Box::new(empty),
+    };
+    mk(kind, Type::Bool, span)
+}
+
 /// An expression that stands in for one that failed to check, so analysis can continue.
 pub(super) fn poisoned(span: Span) -> Expr {
     mk(H::Int(0), I64, span)
@@ -59,10 +72,22 @@ impl Checker<'_> {
                 let span = e.span;
                 match e.kind {
                     H::Tuple(elems) => {
+                        // An element's type is its place in the tuple's layout, so an
+                        // integer of another width (or a bool) is converted, not just kept.
                         let elems = elems
                             .into_iter()
                             .zip(want)
-                            .map(|(x, t)| self.coerce(x, t))
+                            .map(|(x, t)| match self.coerce(x, t) {
+                                x if x.ty.is_int()
+                                    && t.is_int()
+                                    && (x.ty.size() != t.size()
+                                        || (x.ty == Type::Bool) != (*t == Type::Bool)) =>
+                                {
+                                    let span = x.span;
+                                    mk(H::Cast(Box::new(x)), t.clone(), span)
+                                }
+                                x => x,
+                            })
                             .collect();
                         mk(H::Tuple(elems), ty.clone(), span)
                     }
@@ -79,7 +104,8 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+            // A bool stays a bool (bpftrace 0.24+ prints it as true/false).
+            Type::Int { .. } | Type::Enum { .. } => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
         }
@@ -118,16 +144,9 @@ impl Checker<'_> {
                 )
             }
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
-            A::Var(name) => match self.var_ids.get(name) {
-                Some(&id) => {
-                    self.capture(id);
-                    mk(H::Var(id), self.vars[id as usize].clone(), span)
-                }
-                None => {
-                    let names: Vec<String> = self.var_ids.keys().cloned().collect();
-                    self.push(diagnostics::undefined_variable(name, &names, span));
-                    poisoned(span)
-                }
+            A::Var(name) => match self.read_var(name, span) {
+                Some((id, ty)) => mk(H::Var(id), ty, span),
+                None => poisoned(span),
             },
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
@@ -154,14 +173,25 @@ impl Checker<'_> {
                 then,
                 otherwise,
             } => {
-                let c = self.expr(cond);
+                let c = match self.expr(cond) {
+                    // `$s ?: "default"`: a string condition is true when it is not empty
+                    // (bpftrace 0.26+).
+                    c @ Expr {
+                        ty: Type::Str { .. },
+                        ..
+                    } => non_empty(c),
+                    c => c,
+                };
                 self.require_int(&c, "a condition");
                 let t = self.expr(then);
                 let o = self.expr(otherwise);
                 let ty = match (&t.ty, &o.ty) {
                     (Type::Str { len: a }, Type::Str { len: b }) => Type::Str { len: (*a).max(*b) },
+                    (Type::Bool, Type::Bool) => Type::Bool,
                     (a, b) if a.is_int() && b.is_int() => I64,
                     (a, b) if a == b => a.clone(),
+                    // Buffers of different lengths meet in the longer one.
+                    (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => super::widen(a, b),
                     (a, b) => {
                         self.push(diagnostics::ternary_types(a, b, span));
                         I64
@@ -185,6 +215,12 @@ impl Checker<'_> {
                     return poisoned(span);
                 };
                 match (&inner.ty, &target) {
+                    // A string is true when it is not empty (bpftrace 0.24+): its first byte
+                    // compared with the empty string's.
+                    (Type::Str { .. }, Type::Bool) => Expr {
+                        span,
+                        ..non_empty(inner)
+                    },
                     (from, Type::Pointer { .. })
                         if from.is_int() || matches!(from, Type::Pointer { .. }) =>
                     {
@@ -294,10 +330,11 @@ impl Checker<'_> {
                 let ty = Type::Tuple(items.iter().map(|i| i.ty.clone()).collect());
                 mk(H::Tuple(items), ty, span)
             }
-            A::IncDec { .. } => {
-                self.push(diagnostics::increment_in_expression(span));
-                poisoned(span)
-            }
+            A::IncDec {
+                target,
+                increment,
+                prefix,
+            } => self.inc_dec_value(target, *increment, *prefix, span),
             A::Block(_) => {
                 self.push(diagnostics::block_expression_here(span));
                 poisoned(span)
@@ -785,7 +822,7 @@ impl Checker<'_> {
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+        Type::Int { .. } | Type::Enum { .. } => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }

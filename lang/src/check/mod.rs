@@ -8,6 +8,7 @@ pub mod catalog;
 mod ctypes;
 pub mod diagnostics;
 mod exprs;
+mod scope;
 pub mod scratch;
 mod stmt_calls;
 mod stmts;
@@ -87,6 +88,7 @@ pub(crate) struct Checker<'a> {
     /// One set per enclosing `for ($kv : @map)` body: the variables it uses, which codegen
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
+    scopes: scope::Scopes,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -121,6 +123,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         probe: ProbeInfo::default(),
         loop_depth: 0,
         captures: Vec::new(),
+        scopes: scope::Scopes::default(),
     };
     for d in &script.directives {
         if let ast::Directive::Define { name, value, .. } = d {
@@ -254,8 +257,7 @@ impl Checker<'_> {
         // Attach points of one probe share the body; each kind of attach needs its own
         // program (different context layouts), so lower the body once per attach point.
         for (ap, r) in resolved {
-            self.vars.clear();
-            self.var_ids.clear();
+            self.reset_scopes();
             self.loop_depth = 0;
             self.captures.clear();
             let kind = ap.provider.kind();
@@ -404,6 +406,7 @@ impl Checker<'_> {
     }
 
     fn var(&mut self, name: &str, ty: &Type, span: Span) -> Option<hir::VarId> {
+        self.revive(name, Some(ty), span);
         if let Some(&id) = self.var_ids.get(name) {
             self.capture(id);
             let have = &self.vars[id as usize];
@@ -414,11 +417,7 @@ impl Checker<'_> {
             }
             return Some(id);
         }
-        let id = self.vars.len() as hir::VarId;
-        self.vars.push(ty.clone());
-        self.var_ids.insert(name.to_string(), id);
-        self.capture(id);
-        Some(id)
+        Some(self.declare_var(name, ty, span, false))
     }
 }
 

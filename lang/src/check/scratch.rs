@@ -152,6 +152,9 @@ impl Estimate<'_> {
             ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
                 own + items.iter().map(|i| self.expr(i)).sum::<u64>()
             }
+            // Each statement frees its temporaries; counting them with the value is an upper
+            // bound.
+            ExprKind::Block { stmts, value } => own + self.block(stmts) + self.expr(value),
         }
     }
 }

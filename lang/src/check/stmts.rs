@@ -10,12 +10,71 @@ use stdlib::builtins::{Function, Kind};
 use stdlib::types::{Aggregation, Type, I64};
 
 impl Checker<'_> {
+    /// A block's statements; the variables it declares are visible only inside it.
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<Stmt> {
+        self.enter_scope();
         let mut out = Vec::new();
         for s in &b.stmts {
             self.stmt(s, &mut out);
         }
+        self.leave_scope();
         out
+    }
+
+    /// `$x++`, `--@m[k]` used as a value (bpftrace 0.2x): the update, then the value before
+    /// it (postfix) or after it (prefix), as a block expression.
+    pub(super) fn inc_dec_value(
+        &mut self,
+        target: &ast::Expr,
+        increment: bool,
+        prefix: bool,
+        span: crate::ast::Span,
+    ) -> crate::hir::Expr {
+        use super::exprs::{mk, poisoned};
+        use crate::hir::ExprKind as H;
+        let mut stmts = Vec::new();
+        let old = if prefix {
+            None
+        } else {
+            let v = self.expr(target);
+            if !(v.ty.is_int() || matches!(v.ty, Type::Pointer { .. })) {
+                self.require_int(&v, "`++`/`--`");
+                return poisoned(span);
+            }
+            let ty = v.ty.clone();
+            let id = self.unnamed_var(&ty, span);
+            stmts.push(Stmt {
+                kind: StmtKind::AssignVar { var: id, value: v },
+                span,
+            });
+            Some((id, ty))
+        };
+        let one = ast::Expr {
+            kind: A::Int(1),
+            span,
+        };
+        let op = if increment {
+            BinaryOp::Add
+        } else {
+            BinaryOp::Sub
+        };
+        let Some(update) = self.assign(target, Some(op), &one, span) else {
+            return poisoned(span);
+        };
+        stmts.push(Stmt { kind: update, span });
+        let value = match old {
+            Some((id, ty)) => mk(H::Var(id), ty, span),
+            None => self.expr(target),
+        };
+        let ty = value.ty.clone();
+        mk(
+            H::Block {
+                stmts,
+                value: Box::new(value),
+            },
+            ty,
+            span,
+        )
     }
 
     fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
@@ -46,10 +105,30 @@ impl Checker<'_> {
                     }
                 }
                 _ => {
+                    let errors = self.diags.iter().filter(|d| d.is_error()).count();
                     let x = self.expr(e);
+                    // A value computed for nothing is likely a mistake (bpftrace 0.25+ warns
+                    // too); an expression that failed to check has been reported already.
+                    let failed = self.diags.iter().filter(|d| d.is_error()).count() > errors;
+                    if !failed && !matches!(x.ty, Type::None) {
+                        self.push(diagnostics::value_discarded(e.span));
+                    }
                     push(out, StmtKind::Expr(x));
                 }
             },
+            // `_ = expr;` (bpftrace 0.25+) evaluates the value and drops it.
+            S::Assign {
+                target:
+                    ast::Expr {
+                        kind: A::Ident(name),
+                        ..
+                    },
+                op: None,
+                value,
+            } if name == "_" => {
+                let x = self.expr(value);
+                push(out, StmtKind::Expr(x));
+            }
             S::Assign { target, op, value } => {
                 if let Some(k) = self.assign(target, *op, value, span) {
                     push(out, k);
@@ -57,20 +136,34 @@ impl Checker<'_> {
             }
             S::Let { var, ty, init } => {
                 let declared = ty.as_ref().and_then(|t| self.resolve_type(t));
-                match (init, declared) {
-                    (Some(init), declared) => {
+                if ty.is_some() && declared.is_none() {
+                    // The type's own error has been reported.
+                    return;
+                }
+                let at = crate::ast::Span::new(span.start, var.span.end);
+                match init {
+                    Some(init) => {
                         let v = self.expr(init);
                         let ty = declared.unwrap_or_else(|| self.storage_type(&v.ty));
                         let v = self.coerce(v, &ty);
-                        if let Some(id) = self.var(&var.name, &ty, var.span) {
+                        if let Some(id) = self.declare_let(&var.name, Some(&ty), at) {
                             push(out, StmtKind::AssignVar { var: id, value: v });
                         }
                     }
-                    (None, Some(ty)) => {
-                        self.var(&var.name, &ty, var.span);
-                    }
-                    (None, None) => {
-                        self.push(diagnostics::let_without_type(&var.name, span));
+                    None => {
+                        let id = self.declare_let(&var.name, declared.as_ref(), at);
+                        // A variable declared in a loop body starts from zero in each
+                        // iteration (outside loops the probe's entry zeroes it).
+                        if let (Some(id), true) = (id, self.loop_depth > 0) {
+                            let zero = super::exprs::mk(crate::hir::ExprKind::Int(0), I64, span);
+                            push(
+                                out,
+                                StmtKind::AssignVar {
+                                    var: id,
+                                    value: zero,
+                                },
+                            );
+                        }
                     }
                 }
             }
@@ -136,12 +229,15 @@ impl Checker<'_> {
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
-                let Some(id) = self.var(&var.name, &I64, var.span) else {
-                    return;
-                };
+                self.enter_scope();
+                let id = self.loop_var(&var.name, &I64, var.span);
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
+                self.leave_scope();
+                let Some(id) = id else {
+                    return;
+                };
                 push(
                     out,
                     StmtKind::ForRange {
@@ -220,10 +316,12 @@ impl Checker<'_> {
         };
         let ty = Type::Tuple(vec![key, value]);
         self.captures.push(Default::default());
-        let var_id = self.var(&var.name, &ty, var.span);
+        self.enter_scope();
+        let var_id = self.loop_var(&var.name, &ty, var.span);
         self.loop_depth += 1;
         let body = self.block(body);
         self.loop_depth -= 1;
+        self.leave_scope();
         let captures = self.captures.pop().unwrap_or_default();
         let var_id = var_id?;
         let have = &self.vars[var_id as usize];
@@ -280,6 +378,13 @@ impl Checker<'_> {
         };
         match &target.kind {
             A::Var(name) => {
+                // A variable of an ended block may come back (see `scope`); a `let $x;`
+                // takes its type from this first assignment.
+                self.revive(name, Some(&rhs.ty), target.span);
+                if let Some(&id) = self.var_ids.get(name) {
+                    let ty = self.var_type(&rhs.ty);
+                    self.settle_type(id, &ty, target.span, name);
+                }
                 // A new variable takes the value's type with strings widened to strlen, so a
                 // longer string fits later; a later assignment must fit the type the first one
                 // fixed.

@@ -402,8 +402,15 @@ impl Builder {
 
     fn attach_point(&self, pair: Pair<Rule>) -> Option<AttachPoint> {
         let span = self.span(&pair);
-        let raw = pair.as_str().to_string();
-        let mut inner = pair.into_inner();
+        let mut raw = pair.as_str().to_string();
+        let mut inner = pair.into_inner().peekable();
+        let name = match inner.peek() {
+            Some(p) if p.as_rule() == Rule::ap_name => inner.next().map(|p| self.ident(&p)),
+            _ => None,
+        };
+        if let Some(n) = &name {
+            raw = raw[n.name.len() + 1..].to_string();
+        }
         let provider_ident = self.ident(&inner.next()?);
         let mut fields = Vec::new();
         for field in inner {
@@ -458,6 +465,7 @@ impl Builder {
             fields,
             raw,
             span,
+            name,
         })
     }
 
@@ -557,7 +565,7 @@ impl Builder {
         let mut arm_start = span.start;
         for part in inner {
             match part.as_rule() {
-                Rule::expr => pending_cond = Some(self.expr(part)),
+                Rule::expr | Rule::bare_cond => pending_cond = Some(self.expr(part)),
                 Rule::block => match pending_cond.take() {
                     Some(cond) => arms.push((cond, self.block(part), arm_start)),
                     None => last_else = Some(Else::Block(self.block(part))),
@@ -695,9 +703,11 @@ impl Builder {
         let span = lhs.span.to(rhs.span);
         let op = match op.as_rule() {
             Rule::op_ternary => {
+                // Without a middle operand the condition is also the value when it is true;
+                // it is evaluated twice, as in bpftrace.
                 let then = match op.into_inner().next() {
                     Some(e) => self.expr(e),
-                    None => return lhs,
+                    None => lhs.clone(),
                 };
                 let kind = ExprKind::Ternary {
                     cond: Box::new(lhs),

@@ -20,6 +20,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::map_name, "a map like `@name`"),
     (Rule::call, "an expression"),
     (Rule::paren, "an expression"),
+    (Rule::block_expr, "an expression"),
     (Rule::ident, "an expression"),
     (Rule::positional, "an expression"),
     (Rule::positional_count, "an expression"),
@@ -37,6 +38,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::cast, "an expression"),
     (Rule::attach_point, "a probe like `kprobe:name`"),
     (Rule::ap_provider, "a probe like `kprobe:name`"),
+    (Rule::ap_name, "a probe like `kprobe:name`"),
     (Rule::attach_list, "a probe like `kprobe:name`"),
     (Rule::probe, "a probe like `kprobe:name`"),
     (Rule::predicate, "a predicate `/.../` or a block `{`"),
@@ -57,6 +59,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::enum_variant, "an enumerator name"),
     (Rule::assign_op, "an assignment operator"),
     (Rule::assign_eq, "`=`"),
+    (Rule::bare_cond, "a condition"),
     (Rule::kw_if, "a statement"),
     (Rule::kw_unroll, "a statement"),
     (Rule::kw_while, "a statement"),
@@ -316,6 +319,24 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
             d = d.with_help("probes take no arguments; write a predicate as `/condition/`");
         }
         return d;
+    }
+    // pest tried the block's `{` right after a condition written without parentheses, so
+    // the condition went on past its one operand (`if $x > 0 {`).
+    if words.contains("a condition") && tokens.contains("{") && !operand_expected {
+        let operator = found.starts_with(|c: char| c.is_ascii_punctuation() && !"$@\"".contains(c));
+        let help = if operator {
+            "a condition without parentheses is one operand (`if $x {`, `while !$done {`); \
+             write `if ($x > 0) {` for anything longer"
+        } else {
+            "the body is a block `{ ... }`; a condition without parentheses is one operand \
+             (`if $x {`), so a cast needs them: `if ((int8)$x) {`"
+        };
+        return Diagnostic::error(
+            format!("expected `{{` after the condition, found {}", show(&found)),
+            span,
+        )
+        .with_label(found_label)
+        .with_help(help);
     }
     if words.contains("a type") && !operand_expected {
         return Diagnostic::error(format!("expected a type, found {}", show(&found)), span)

@@ -25,6 +25,15 @@ fn err(message: impl Into<String>, start: usize, end: usize) -> LitError {
 /// binary, leading-zero octal, `_` separators, `NeM` exponents, and C suffixes (`U`, `L`,
 /// `UL`, `LL`, `ULL`) which are ignored. The value must fit in 64 bits.
 pub fn decode_int(text: &str) -> Result<u64, LitError> {
+    if let Some((number, scale)) = duration(text) {
+        let value = decode_int(number)?;
+        return value.checked_mul(scale).ok_or_else(|| LitError {
+            message: format!("duration `{text}` does not fit in 64 bits of nanoseconds"),
+            start: 0,
+            end: text.len(),
+            help: None,
+        });
+    }
     let whole = text.len();
     let (digits, suffix_start) = strip_suffix(text);
     if suffix_start < whole && !valid_suffix(&text[suffix_start..]) {
@@ -81,6 +90,27 @@ pub fn decode_int(text: &str) -> Result<u64, LitError> {
     }
     parse_digits(body, radix, body_start)
         .map_err(|e| if e.message.is_empty() { overflow() } else { e })
+}
+
+/// A duration literal (bpftrace 0.24+): decimal digits and a unit, `5ms`, `1s`, `2us`, as
+/// its number and the unit in nanoseconds. Hex and binary literals have no units (`0x1d`
+/// is a number).
+pub fn duration(text: &str) -> Option<(&str, u64)> {
+    const UNITS: [(&str, u64); 7] = [
+        ("ns", 1),
+        ("us", 1_000),
+        ("ms", 1_000_000),
+        ("s", 1_000_000_000),
+        ("m", 60 * 1_000_000_000),
+        ("h", 3_600 * 1_000_000_000),
+        ("d", 86_400 * 1_000_000_000),
+    ];
+    let (number, scale) = UNITS
+        .iter()
+        .find_map(|(unit, scale)| Some((text.strip_suffix(unit)?, *scale)))?;
+    let decimal = number.starts_with(|c: char| c.is_ascii_digit())
+        && number.bytes().all(|b| b.is_ascii_digit() || b == b'_');
+    decimal.then_some((number, scale))
 }
 
 /// An integer written outside the script grammar (a `#define` value, an `#if` operand, a
@@ -252,6 +282,23 @@ mod tests {
         assert!(decode_int("0x").is_err());
         assert!(decode_int("12abc").is_err());
         assert!(decode_int("1e30").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(decode_int("5ms"), Ok(5_000_000));
+        assert_eq!(decode_int("1s"), Ok(1_000_000_000));
+        assert_eq!(decode_int("2us"), Ok(2_000));
+        assert_eq!(decode_int("3ns"), Ok(3));
+        assert_eq!(decode_int("1m"), Ok(60_000_000_000));
+        assert_eq!(decode_int("1h"), Ok(3_600_000_000_000));
+        assert_eq!(decode_int("1_000d"), Ok(86_400_000_000_000_000));
+        assert_eq!(decode_int("0x1d"), Ok(29));
+        assert!(decode_int("1000000d").is_err());
+        assert!(decode_int("5ks").is_err());
+        assert_eq!(duration("100ms"), Some(("100", 1_000_000)));
+        assert_eq!(duration("ms"), None);
+        assert_eq!(duration("0b1s"), None);
     }
 
     #[test]

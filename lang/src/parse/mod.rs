@@ -163,7 +163,7 @@ fn looks_like_probe_start(line: &str) -> bool {
         return true;
     }
     let rest_of_line = after.split('\n').next().unwrap_or_default().trim();
-    matches!(word.as_str(), "BEGIN" | "END")
+    (word.eq_ignore_ascii_case("begin") || word.eq_ignore_ascii_case("end"))
         && (rest_of_line.is_empty() || rest_of_line.starts_with('{'))
 }
 

@@ -1,0 +1,181 @@
+//! Where scratch variables are visible, as bpftrace 0.22+ scopes them: a variable belongs to
+//! the block that declares it (by `let` or by its first assignment) and is gone when that
+//! block ends; `let` may not shadow a visible variable; `let $x;` without a type takes its
+//! type from the first assignment that follows.
+//!
+//! One difference is deliberate: 0.17-era scripts (Debian's `tcpconnect.bt` among them)
+//! assign a variable in both branches of an `if` and read it after the `if`. A variable
+//! declared by plain assignment (not `let`) therefore comes back into scope when it is
+//! assigned or read again after its block, with a warning that names the block, instead of
+//! 0.27's error; a variable declared by `let` never does.
+
+use super::diagnostics;
+use super::Checker;
+use crate::ast::Span;
+use crate::hir::VarId;
+use std::collections::{HashMap, HashSet};
+use stdlib::types::{Type, I64};
+
+/// The per-probe scope state beside `Checker::var_ids` (the visible variables).
+#[derive(Default)]
+pub(super) struct Scopes {
+    /// The names declared in each open block, innermost last.
+    open: Vec<Vec<String>>,
+    /// Variables whose block has ended, by name (the latest one).
+    hidden: HashMap<String, VarId>,
+    /// Where each variable was declared, and whether by `let`.
+    decls: Vec<(Span, bool)>,
+    /// `let $x;` variables whose type the next assignment fixes, with the span of the first
+    /// read before that (if any).
+    untyped: HashMap<VarId, Option<Span>>,
+    /// Variables already warned about coming back into scope, so each is reported once.
+    warned: HashSet<VarId>,
+}
+
+impl Checker<'_> {
+    /// Forgets every variable: a new probe body starts.
+    pub(super) fn reset_scopes(&mut self) {
+        self.vars.clear();
+        self.var_ids.clear();
+        self.scopes = Scopes::default();
+    }
+
+    pub(super) fn enter_scope(&mut self) {
+        self.scopes.open.push(Vec::new());
+    }
+
+    /// Ends the innermost block: its variables are no longer visible.
+    pub(super) fn leave_scope(&mut self) {
+        let Some(names) = self.scopes.open.pop() else {
+            return;
+        };
+        for name in names {
+            let Some(id) = self.var_ids.remove(&name) else {
+                continue;
+            };
+            // Never assigned: reading it has no type to read (as in bpftrace); an unused
+            // declaration keeps the default integer type.
+            if let Some(Some(span)) = self.scopes.untyped.remove(&id) {
+                self.push(diagnostics::variable_without_type(&name, span));
+            }
+            self.scopes.hidden.insert(name, id);
+        }
+    }
+
+    /// A new variable `name` of type `ty`, visible in the innermost block.
+    pub(super) fn declare_var(&mut self, name: &str, ty: &Type, span: Span, by_let: bool) -> VarId {
+        let id = self.vars.len() as VarId;
+        self.vars.push(ty.clone());
+        self.scopes.decls.push((span, by_let));
+        self.var_ids.insert(name.to_string(), id);
+        if let Some(open) = self.scopes.open.last_mut() {
+            open.push(name.to_string());
+        }
+        self.capture(id);
+        id
+    }
+
+    /// A variable without a name, for a value the checker keeps aside (`$x++`'s old value).
+    pub(super) fn unnamed_var(&mut self, ty: &Type, span: Span) -> VarId {
+        let id = self.vars.len() as VarId;
+        self.vars.push(ty.clone());
+        self.scopes.decls.push((span, true));
+        self.capture(id);
+        id
+    }
+
+    /// `let $x …`: a new variable, unless one of that name is already visible.
+    pub(super) fn declare_let(
+        &mut self,
+        name: &str,
+        ty: Option<&Type>,
+        span: Span,
+    ) -> Option<VarId> {
+        if let Some(&id) = self.var_ids.get(name) {
+            let (first, _) = self.scopes.decls[id as usize];
+            self.push(diagnostics::variable_shadowed(name, span, first));
+            return None;
+        }
+        let id = self.declare_var(name, ty.unwrap_or(&I64), span, true);
+        if ty.is_none() {
+            self.scopes.untyped.insert(id, None);
+        }
+        Some(id)
+    }
+
+    /// A `for` loop's variable: one visible already is assigned (and type-checked) as
+    /// before; a new one belongs to the loop and, like a `let`, never outlives it.
+    pub(super) fn loop_var(&mut self, name: &str, ty: &Type, span: Span) -> Option<VarId> {
+        if self.var_ids.contains_key(name) {
+            return self.var(name, ty, span);
+        }
+        Some(self.declare_var(name, ty, span, true))
+    }
+
+    /// The type of a `let $x;` variable is fixed by its first assignment, to `ty`. Returns
+    /// false when `id` already had its type.
+    pub(super) fn settle_type(&mut self, id: VarId, ty: &Type, span: Span, name: &str) -> bool {
+        let Some(read) = self.scopes.untyped.remove(&id) else {
+            return false;
+        };
+        // A read before this assignment was typed as an integer.
+        if let (Some(read), false) = (read, ty.is_int()) {
+            self.push(diagnostics::variable_read_before_typed(
+                name, ty, read, span,
+            ));
+        }
+        self.vars[id as usize] = ty.clone();
+        true
+    }
+
+    /// A variable that is not visible but was declared by assignment in a block that has
+    /// ended comes back into the innermost block (see the module doc), if `ty` (the type
+    /// about to be stored, or `None` for a read) fits it.
+    pub(super) fn revive(&mut self, name: &str, ty: Option<&Type>, span: Span) {
+        if self.var_ids.contains_key(name) {
+            return;
+        }
+        let Some(&id) = self.scopes.hidden.get(name) else {
+            return;
+        };
+        let (decl, by_let) = self.scopes.decls[id as usize];
+        if by_let || ty.is_some_and(|t| !super::compatible(&self.vars[id as usize], t)) {
+            return;
+        }
+        self.scopes.hidden.remove(name);
+        self.var_ids.insert(name.to_string(), id);
+        if let Some(open) = self.scopes.open.last_mut() {
+            open.push(name.to_string());
+        }
+        // Assigning again in a sibling block is valid in 0.27 too (a new variable there);
+        // only a read outside the declaring block is the 0.17 habit worth a warning.
+        if ty.is_none() && self.scopes.warned.insert(id) {
+            self.push(diagnostics::variable_outside_block(name, span, decl));
+        }
+    }
+
+    /// A read of `$name`: its id and type, or the diagnostic for a variable that is not
+    /// visible here.
+    pub(super) fn read_var(&mut self, name: &str, span: Span) -> Option<(VarId, Type)> {
+        self.revive(name, None, span);
+        if let Some(&id) = self.var_ids.get(name) {
+            self.capture(id);
+            if let Some(read) = self.scopes.untyped.get_mut(&id) {
+                read.get_or_insert(span);
+            }
+            return Some((id, self.vars[id as usize].clone()));
+        }
+        let d = match self.scopes.hidden.get(name) {
+            Some(&id) => {
+                let (decl, _) = self.scopes.decls[id as usize];
+                diagnostics::variable_out_of_scope(name, span, decl)
+            }
+            None => {
+                let names: Vec<String> = self.var_ids.keys().cloned().collect();
+                diagnostics::undefined_variable(name, &names, span)
+            }
+        };
+        self.push(d);
+        None
+    }
+}
