@@ -682,17 +682,41 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
-        match via_pointer {
+        // A bit-field is read as the smallest integer that covers its bits, then shifted
+        // and masked; like bpftrace, its value is not sign-extended.
+        let read_ty = match f.bitfield {
+            Some((bit, width)) => {
+                let bytes = (u32::from(bit) + u32::from(width)).div_ceil(8).next_power_of_two();
+                Type::Int {
+                    bits: (bytes.min(8) * 8) as u8,
+                    signed: false,
+                }
+            }
+            None => match (&f.ty, via_pointer) {
+                // A pointer read from user memory points into user memory: script structs
+                // are laid out before any probe, when their pointers' space is unknown.
+                (Type::Pointer { to, .. }, Some(AddrSpace::User)) => Type::Pointer {
+                    to: to.clone(),
+                    space: AddrSpace::User,
+                },
+                _ => f.ty.clone(),
+            },
+        };
+        let read = match via_pointer {
             Some(space) => mk(
                 H::Load {
                     ptr: Box::new(base),
                     offset: f.offset,
                     space,
                 },
-                f.ty,
+                read_ty,
                 span,
             ),
-            None => self.member(base, f.offset, f.ty, span),
+            None => self.member(base, f.offset, read_ty, span),
+        };
+        match f.bitfield {
+            Some((bit, width)) => bitfield_value(read, bit, width, span),
+            None => read,
         }
     }
 
@@ -774,6 +798,34 @@ impl Checker<'_> {
             span,
         )
     }
+}
+
+/// `(read >> bit) & ((1 << width) - 1)`, as a u64.
+fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
+    let widened = mk(H::Cast(Box::new(read)), U64, span);
+    let shifted = mk(
+        H::Binary {
+            op: BinaryOp::Shr,
+            lhs: Box::new(widened),
+            rhs: Box::new(mk(H::Int(i64::from(bit)), U64, span)),
+        },
+        U64,
+        span,
+    );
+    let mask = if width >= 64 {
+        -1i64
+    } else {
+        ((1u64 << width) - 1) as i64
+    };
+    mk(
+        H::Binary {
+            op: BinaryOp::BitAnd,
+            lhs: Box::new(shifted),
+            rhs: Box::new(mk(H::Int(mask), U64, span)),
+        },
+        U64,
+        span,
+    )
 }
 
 /// The type a value takes as a map key: integers widen to 64 bits, but strings keep the

@@ -181,9 +181,12 @@ impl Checker<'_> {
                 let kw = if union { "union" } else { "struct" };
                 // A definition that cannot be laid out has reported the field type that
                 // stops it; uses of the record then report it as unknown.
-                if let Some(r) =
-                    ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union)
-                {
+                let packing = ctypes::Packing {
+                    packed: def.packed,
+                    aligned: def.aligned,
+                };
+                let name = format!("{kw} {}", def.name.name);
+                if let Some(r) = ctypes::layout_record(self, &name, fields, union, packing) {
                     self.records.insert(r.name.clone(), r);
                 }
             }
