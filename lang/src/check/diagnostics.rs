@@ -849,6 +849,14 @@ pub fn delete_needs_element(span: Span) -> Diagnostic {
     Diagnostic::error("delete() takes a map element, e.g. delete(@x[key])", span)
 }
 
+/// `delete(@m[k], k2)`: the two-argument form takes the map without a key.
+pub fn delete_key_twice(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "with a key argument, delete() takes the map without a key: delete(@m, key)",
+        span,
+    )
+}
+
 /// `delete(@m)` of a map that has keys.
 pub fn delete_needs_key(map: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("delete() of map {map} needs a key"), span).with_help(format!(
