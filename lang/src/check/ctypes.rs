@@ -141,10 +141,12 @@ impl Checker<'_> {
                     }
                 }
             }
-            TypeName::Enum(_) => Type::Int {
+            // A cast to a script enum gives values that print by name; other enums are
+            // plain integers.
+            TypeName::Enum(n) => self.enums.get(n).cloned().unwrap_or(Type::Int {
                 bits: 64,
                 signed: false,
-            },
+            }),
             TypeName::AnonRecord { union, fields } => {
                 let r = super::ctypes::layout_record(
                     self,

@@ -849,6 +849,11 @@ pub fn delete_needs_element(span: Span) -> Diagnostic {
     Diagnostic::error("delete() takes a map element, e.g. delete(@x[key])", span)
 }
 
+/// `(enum Foo)5` where no enumerator of `Foo` is 5.
+pub fn enum_has_no_value(name: &str, value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("enum {name} has no enumerator with value {value}"), span)
+}
+
 /// `delete(@m[k], k2)`: the two-argument form takes the map without a key.
 pub fn delete_key_twice(span: Span) -> Diagnostic {
     Diagnostic::error(

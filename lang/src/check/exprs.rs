@@ -79,7 +79,7 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+            Type::Int { .. } | Type::Bool => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
         }
@@ -184,6 +184,14 @@ impl Checker<'_> {
                 let Some(target) = self.resolve_type(ty) else {
                     return poisoned(span);
                 };
+                // A constant cast to a script enum must name one of its values, as in
+                // bpftrace 0.27; a run-time value that names none prints as a number.
+                if let (Type::Enum { name, variants, .. }, H::Int(v)) = (&target, &inner.kind) {
+                    if !variants.iter().any(|(_, x)| *x == *v as u64) {
+                        self.push(diagnostics::enum_has_no_value(name, *v, span));
+                        return poisoned(span);
+                    }
+                }
                 match (&inner.ty, &target) {
                     (from, Type::Pointer { .. })
                         if from.is_int() || matches!(from, Type::Pointer { .. }) =>
@@ -452,6 +460,9 @@ impl Checker<'_> {
     pub(super) fn ident(&mut self, name: &str, span: Span) -> Expr {
         if let Some(b) = Builtin::from_name(name) {
             return self.builtin(b, &[], span);
+        }
+        if let Some((value, ty)) = self.enumerators.get(name).cloned() {
+            return mk(H::Int(value), ty, span);
         }
         if let Some(v) = self.defines.get(name).cloned() {
             if let Some(i) = parse_int(&v) {
@@ -833,7 +844,7 @@ fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
+        Type::Int { .. } | Type::Bool => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }
