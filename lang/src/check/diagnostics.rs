@@ -105,9 +105,9 @@ pub fn kprobes_unavailable(
         ));
     }
     let instead = if provider == Provider::Kretprobe {
-        "kretfunc"
+        Provider::Kretfunc.name()
     } else {
-        "kfunc"
+        Provider::Kfunc.name()
     };
     d.with_help(format!(
         "use a tracepoint, or {instead}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it"
