@@ -221,6 +221,9 @@ impl Catalog for Fixture {
             fields,
         })
     }
+    fn enum_type(&self, _: &str) -> Option<Type> {
+        None
+    }
     fn constant(&self, name: &str) -> Option<i64> {
         match name {
             "TASK_RUNNING" => Some(0),

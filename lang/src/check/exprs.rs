@@ -799,7 +799,15 @@ impl Checker<'_> {
                 span,
             );
         }
-        let ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
+        let mut ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
+        // A field of a kernel enum type prints by name, as in bpftrace 0.27.
+        if let Some(name) = f.c_type.trim().strip_prefix("enum ") {
+            if let Some(e) = self.catalog.enum_type(name.trim()) {
+                if e.size() == f.size {
+                    ty = e;
+                }
+            }
+        }
         mk(
             H::ContextField {
                 offset: f.offset,
