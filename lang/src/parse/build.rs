@@ -133,6 +133,7 @@ impl Builder {
                         let arg = inner.next().and_then(|p| self.int_value(&p));
                         match word {
                             Some("packed") => packed = true,
+                            // Bare `aligned` is the target's largest alignment: 16 on x86-64.
                             Some("aligned") => aligned = arg.or(Some(16)),
                             // Other attributes do not change the layout rbt computes.
                             _ => {}
