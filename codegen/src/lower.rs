@@ -709,6 +709,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 }
                 self.expr(value)
             }
+            ExprKind::Delete { map, key } => {
+                let spec = self.map_spec(*map)?;
+                let key_ptr = self.key(spec, key.as_deref(), None)?;
+                let m = self.global_ptr(self.globals.maps[*map as usize]);
+                let status = self.helper(Helper::MapDeleteElem, &[m.into(), key_ptr.into()])?;
+                let removed = self.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    status,
+                    self.const_u64(0),
+                    "removed",
+                )?;
+                Ok(Val::Int(self.bool_to_i64(removed)?))
+            }
             ExprKind::HasKey { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, Some(key), None)?;

@@ -117,7 +117,14 @@ pub enum Directive {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CDefinition {
     pub kind: CDefKind,
+    /// Empty for an anonymous `enum { A, B }`.
     pub name: Ident,
+    /// `__attribute__((packed))`: members are laid out without padding.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub packed: bool,
+    /// `__attribute__((aligned(n)))`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aligned: Option<u64>,
     pub span: Span,
 }
 

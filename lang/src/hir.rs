@@ -192,6 +192,11 @@ pub enum ExprKind {
         func: Function,
         args: Vec<Expr>,
     },
+    /// `delete(@m, k)` as a value: whether an element was removed.
+    Delete {
+        map: MapId,
+        key: Option<Box<Expr>>,
+    },
     /// `has_key(@m, k)`.
     HasKey {
         map: MapId,

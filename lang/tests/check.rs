@@ -221,6 +221,9 @@ impl Catalog for Fixture {
             fields,
         })
     }
+    fn enum_type(&self, _: &str) -> Option<Type> {
+        None
+    }
     fn constant(&self, name: &str) -> Option<i64> {
         match name {
             "TASK_RUNNING" => Some(0),
@@ -280,7 +283,7 @@ impl Catalog for Fixture {
     fn suggestions(&self, provider: &str, _fields: &[String]) -> Vec<String> {
         let names: Vec<&str> = match provider {
             "tracepoint" => TRACEPOINTS.iter().map(|(_, e)| *e).collect(),
-            "kprobe" | "kretprobe" | "kfunc" | "kretfunc" => KERNEL_FUNCTIONS.to_vec(),
+            "kprobe" | "kretprobe" | "fentry" | "fexit" => KERNEL_FUNCTIONS.to_vec(),
             "rawtracepoint" => RAW_TRACEPOINTS.to_vec(),
             "uprobe" | "uretprobe" => FUNCTIONS.iter().map(|(n, _)| *n).collect(),
             "usdt" => USDT_PROBES.iter().map(|(_, n)| *n).collect(),

@@ -222,6 +222,30 @@ impl Catalog for SystemCatalog {
         self.btf_record(b, b.resolve(id), 0)
     }
 
+    fn enum_type(&self, name: &str) -> Option<Type> {
+        let b = self.btf()?;
+        let id = b
+            .find(name, btf::Kind::Enum)
+            .or_else(|| b.find(name, btf::Kind::Enum64))?;
+        let Ok(btf::Type::Enum { size, values, .. }) = b.get(id) else {
+            return None;
+        };
+        let bits = (size.clamp(1, 8) * 8) as u8;
+        if !bits.is_power_of_two() {
+            return None;
+        }
+        // Values are compared with what is read from memory: `bits` wide, zero-extended.
+        let mask = u64::MAX >> (64 - u32::from(bits));
+        Some(Type::Enum {
+            name: name.to_string(),
+            bits,
+            variants: values
+                .iter()
+                .map(|(n, v)| (n.to_string(), (*v as u64) & mask))
+                .collect(),
+        })
+    }
+
     fn constant(&self, name: &str) -> Option<i64> {
         // Well-known macros from headers bpftrace tools include (they are not in BTF).
         const MACROS: &[(&str, i64)] = &[

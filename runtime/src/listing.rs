@@ -9,9 +9,12 @@
 //! - `software:*`/`hardware:*`: 0.17 echoes the pattern (`software:*:`); rbt lists each event
 //!   (`software:cpu-clock:`), as later bpftrace releases do.
 //! - kprobes come from kallsyms when `available_filter_functions` is unreadable (0.17 lists
-//!   nothing); kfunc and rawtracepoint are listed from BTF (0.17 has no rawtracepoint, and its
-//!   kfunc listing needs `available_filter_functions`). kfunc lines carry the module, as in
-//!   0.17: `kfunc:vmlinux:vfs_read`.
+//!   nothing); fentry/fexit and rawtracepoint are listed from BTF (0.17 has no rawtracepoint,
+//!   and its kfunc listing needs `available_filter_functions`). They carry the module and
+//!   0.27's names: `fentry:vmlinux:vfs_read` (0.17 printed `kfunc:vmlinux:vfs_read`).
+//! - Where 0.27 changed 0.17's listing, 0.27 wins: user-space paths are printed as written
+//!   (`uprobe:./bin/x:f`, also when globbed), and `*:./bin/x:*` lists the binary's uprobes and
+//!   USDT probes without -p.
 //! - `-lv` also prints BTF parameters for kprobes (0.17 prints none), as the type checker sees them.
 //! - `?` works as a one-character wildcard (0.17's parser rejects it).
 
@@ -197,8 +200,13 @@ fn parse_pattern(
     let head = parts[0];
     if head.contains(['*', '?']) {
         let m = WildMatch::new(head);
-        let ps = wild(pid)
-            .into_iter()
+        // A path in the pattern (`*:./bin/x:*`) is a binary to read, so user-space kinds
+        // are listed from it as bpftrace 0.27 does, even without -p.
+        let names_binary = fields.len() >= 2 && fields[0].contains('/');
+        let ps = Provider::ALL
+            .iter()
+            .copied()
+            .filter(|&p| in_wildcard(p, pid) || (names_binary && in_wildcard(p, Some(0))))
             .filter(|p| m.matches(p.name()))
             .collect();
         return Ok((ps, fields, false));

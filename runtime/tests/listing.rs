@@ -199,8 +199,9 @@ fn btf_types_and_functions() {
         .raw_tracepoint_params("sched_switch")
         .expect("sched_switch params");
     assert!(rt.iter().any(|p| p.name == "prev"));
+    // The 0.17 spelling still lists, under 0.27's name.
     let kfunc = list_str(Some("kfunc:vfs_read"), true, None).expect("list");
-    assert!(kfunc.starts_with("kfunc:vmlinux:vfs_read\n    struct file * file\n"));
+    assert!(kfunc.starts_with("fentry:vmlinux:vfs_read\n    struct file * file\n"));
     assert!(kfunc.ends_with("    ssize_t retval\n"));
 }
 

@@ -243,7 +243,7 @@ fn bucket_bounds(agg: Aggregation, index: u64) -> Bounds {
 fn cmp_key(a: &Value, b: &Value) -> Ordering {
     fn rank(v: &Value) -> u8 {
         match v {
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_) => 0,
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. } => 0,
             Value::Str(_) | Value::Buffer(_) => 1,
             Value::Text(_) => 2,
             Value::Tuple(_) => 3,
@@ -253,8 +253,8 @@ fn cmp_key(a: &Value, b: &Value) -> Ordering {
     }
     match (a, b) {
         (
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. },
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. },
         ) => a.as_u64().cmp(&b.as_u64()),
         (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.cmp(y),
@@ -292,6 +292,7 @@ fn int_of(v: &Value) -> Option<i128> {
         Value::Int(i) => Some(i128::from(*i)),
         Value::UInt(u) => Some(i128::from(*u)),
         Value::Bool(b) => Some(i128::from(*b)),
+        Value::Enum { value, .. } => Some(i128::from(*value)),
         _ => None,
     }
 }
@@ -354,7 +355,8 @@ fn divisor(div: u64) -> i128 {
 fn divided(v: &MapValue, div: u64) -> Option<i128> {
     let d = divisor(div);
     match v {
-        MapValue::Plain(Value::Bool(_)) => None,
+        // Enum values print by name, so they are not divided either.
+        MapValue::Plain(Value::Bool(_) | Value::Enum { .. }) => None,
         MapValue::Plain(p) => int_of(p).map(|x| x / d),
         MapValue::Count(c) => Some(i128::from(*c) / d),
         MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),

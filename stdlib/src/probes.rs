@@ -264,7 +264,9 @@ impl Provider {
                 fields: "1 or 2",
             },
             Provider::Kfunc => ProbeKind {
-                spellings: &["kfunc", "fentry", "f"],
+                // bpftrace 0.27 names these fentry/fexit (listings, messages); kfunc and
+                // kretfunc stay accepted as the 0.17 spellings.
+                spellings: &["fentry", "kfunc", "f"],
                 context: Context::U64Array,
                 space: Kernel,
                 section: Section::Target("fentry"),
@@ -273,7 +275,7 @@ impl Provider {
                 fields: "1 or 2",
             },
             Provider::Kretfunc => ProbeKind {
-                spellings: &["kretfunc", "fexit", "fr"],
+                spellings: &["fexit", "kretfunc", "fr"],
                 context: Context::U64Array,
                 space: Kernel,
                 section: Section::Target("fexit"),

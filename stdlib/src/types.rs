@@ -87,10 +87,12 @@ pub enum Type {
         len: u32,
     },
     Record(Box<Record>),
-    /// An enum with its name; values are integers of `bits` width.
+    /// An enum with its name and enumerators (name, value), so that its values print by
+    /// name as bpftrace 0.27 prints them; values are unsigned integers of `bits` width.
     Enum {
         name: String,
         bits: u8,
+        variants: Vec<(String, u64)>,
     },
     /// `kstack`/`ustack`: a stack id (u64) plus pid for user stacks.
     Stack {

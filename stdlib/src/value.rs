@@ -22,6 +22,9 @@ pub enum Value {
     Stack(StackMode, Vec<String>),
     /// `print()` of a struct: fields in order.
     Record(Vec<(String, Value)>),
+    /// A value of an enum type that is one of its enumerators: text (`print`, map output,
+    /// `%s`) shows the name, numbers (`%d`) and JSON the value, as in bpftrace 0.27.
+    Enum { value: u64, name: String },
 }
 
 impl Value {
@@ -31,6 +34,7 @@ impl Value {
             Value::Int(i) => *i as u64,
             Value::UInt(u) => *u,
             Value::Bool(b) => u64::from(*b),
+            Value::Enum { value, .. } => *value,
             Value::Str(_)
             | Value::Buffer(_)
             | Value::Tuple(_)
@@ -46,6 +50,7 @@ impl Value {
             Value::Int(i) => i.to_string(),
             Value::UInt(u) => u.to_string(),
             Value::Bool(b) => b.to_string(),
+            Value::Enum { name, .. } => name.clone(),
             Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
             Value::Buffer(b) => b
                 .iter()
@@ -80,6 +85,8 @@ impl Value {
             Value::Int(i) => J::from(*i),
             Value::UInt(u) => J::from(*u),
             Value::Bool(b) => J::from(*b),
+            // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
+            Value::Enum { value, .. } => J::from(*value),
             Value::Tuple(items) => J::Array(items.iter().map(Value::to_json).collect()),
             Value::Record(fields) => J::Object(
                 fields
@@ -139,7 +146,17 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                 Value::UInt(raw)
             }
         }
-        Type::Enum { bits, .. } => Value::UInt(read_uint(bytes, 0, usize::from(*bits / 8))),
+        Type::Enum { bits, variants, .. } => {
+            let value = read_uint(bytes, 0, usize::from(*bits / 8));
+            match variants.iter().find(|(_, v)| *v == value) {
+                Some((name, _)) => Value::Enum {
+                    value,
+                    name: name.clone(),
+                },
+                // A value no enumerator has prints as a number.
+                None => Value::UInt(value),
+            }
+        }
         Type::Bool => Value::Bool(bytes.first().is_some_and(|b| *b != 0)),
         Type::Str { len } => {
             let area = &bytes[..bytes.len().min(*len as usize)];

@@ -317,7 +317,7 @@ impl Checker<'_> {
                 let (module, func) = match fields.as_slice() {
                     [f] => (None, f.as_str()),
                     [m, f] => (Some(m.as_str()), f.as_str()),
-                    _ => return arity_error(self, "kfunc:function"),
+                    _ => return arity_error(self, "fentry:function"),
                 };
                 let mut targets = catalog.kernel_functions(module, func);
                 if targets.is_empty() {

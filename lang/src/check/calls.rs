@@ -49,6 +49,9 @@ impl Checker<'_> {
             (Position::Value, Kind::Value | Kind::CompileTime)
             | (Position::Statement, Kind::Statement)
             | (Position::Aggregation, Kind::Aggregation) => None,
+            // delete() is a statement that also tells whether it removed an element, as in
+            // bpftrace 0.27: `if (delete(@m, k)) { ... }`.
+            (Position::Value, Kind::Statement) if f == Function::Delete => None,
             (Position::Value, Kind::Statement) => {
                 Some(diagnostics::statement_as_value(&spec, span))
             }
@@ -224,6 +227,17 @@ impl Checker<'_> {
             Function::Reg => self.reg_call(args, span),
             Function::Len => self.len_call(args, span),
             Function::HasKey => self.has_key_call(args, span),
+            Function::Delete => match self.delete_target(args) {
+                Some((map, key)) => mk(
+                    H::Delete {
+                        map,
+                        key: key.map(Box::new),
+                    },
+                    Type::Bool,
+                    span,
+                ),
+                None => poisoned(span),
+            },
             // Statements, aggregations and functions rbt does not support yet were reported
             // by call_rules, from their records.
             Function::Printf
@@ -244,7 +258,6 @@ impl Checker<'_> {
             | Function::Stats
             | Function::Hist
             | Function::Lhist
-            | Function::Delete
             | Function::Clear
             | Function::Zero
             | Function::Path

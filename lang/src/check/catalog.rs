@@ -69,6 +69,9 @@ pub trait Catalog {
     fn record(&self, name: &str) -> Option<Record>;
     /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
     fn constant(&self, name: &str) -> Option<i64>;
+    /// A kernel enum by its name without `enum ` (`skb_drop_reason`), from BTF, as a
+    /// [`Type::Enum`](stdlib::types::Type::Enum) whose values print by name.
+    fn enum_type(&self, name: &str) -> Option<Type>;
     /// The functions of a binary or library (`libc` style names resolved like bpftrace)
     /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`
     /// bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the offset).
@@ -124,6 +127,9 @@ impl Catalog for EmptyCatalog {
         None
     }
     fn constant(&self, _: &str) -> Option<i64> {
+        None
+    }
+    fn enum_type(&self, _: &str) -> Option<Type> {
         None
     }
     fn uprobe_targets(

@@ -144,12 +144,20 @@ impl Checker<'_> {
                     }
                 }
             }
-            TypeName::Enum(_) => Type::Int {
+            // A cast to a script enum gives values that print by name; other enums are
+            // plain integers.
+            TypeName::Enum(n) => self.enums.get(n).cloned().unwrap_or(Type::Int {
                 bits: 64,
                 signed: false,
-            },
+            }),
             TypeName::AnonRecord { union, fields } => {
-                let r = super::ctypes::layout_record(self, "anonymous", fields, *union)?;
+                let r = super::ctypes::layout_record(
+                    self,
+                    "anonymous",
+                    fields,
+                    *union,
+                    super::ctypes::Packing::default(),
+                )?;
                 Type::Record(Box::new(r))
             }
         };
@@ -199,29 +207,62 @@ fn c_align(t: &Type) -> u32 {
     }
 }
 
-/// Lays out a script-defined struct or union with C's natural alignment.
+/// How a script-defined record is laid out: GCC's `packed` and `aligned(n)` attributes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Packing {
+    pub packed: bool,
+    pub aligned: Option<u64>,
+}
+
+/// Lays out a script-defined struct or union with C's natural alignment (or none, when
+/// packed). Bit-fields follow the System V ABI that GCC uses: a bit-field starts at the next
+/// free bit unless it would cross a boundary of its declared type's size.
 pub(super) fn layout_record(
     c: &mut Checker<'_>,
     name: &str,
     fields: &[CField],
     union: bool,
+    packing: Packing,
 ) -> Option<Record> {
     let mut out = Vec::new();
-    let mut at = 0u32;
-    let mut size = 0u32;
+    // Positions are counted in bits, so bit-fields can share bytes.
+    let mut bit = 0u64;
+    let mut size = 0u64;
     let mut align = 1u32;
     for f in fields {
         let ty = c.resolve_type(&f.ty)?;
-        let a = c_align(&ty);
+        let a = if packing.packed { 1 } else { c_align(&ty) };
         align = align.max(a);
-        let offset = if union { 0 } else { at.div_ceil(a) * a };
-        let fsize = ty.size();
-        at = offset + fsize;
-        size = size.max(at);
+        let fsize = u64::from(ty.size());
+        let start = if union { 0 } else { bit };
+        if let Some(width) = f.bits {
+            let unit = (fsize * 8).max(1);
+            let mut at = start;
+            if !packing.packed && width > 0 && at / unit != (at + width - 1) / unit {
+                at = at.div_ceil(unit) * unit;
+            }
+            let end = at + width;
+            bit = if union { bit.max(end) } else { end };
+            size = size.max(end.div_ceil(8));
+            if let Some(n) = &f.name {
+                out.push(Field {
+                    name: n.name.clone(),
+                    offset: (at / 8) as u32,
+                    ty,
+                    bitfield: Some(((at % 8) as u8, width.min(64) as u8)),
+                    data_loc: false,
+                });
+            }
+            continue;
+        }
+        let offset = start.div_ceil(8).div_ceil(u64::from(a)) * u64::from(a);
+        let end = offset + fsize;
+        bit = if union { bit.max(end * 8) } else { end * 8 };
+        size = size.max(end);
         if let Some(n) = &f.name {
             out.push(Field {
                 name: n.name.clone(),
-                offset,
+                offset: offset as u32,
                 ty,
                 bitfield: None,
                 data_loc: false,
@@ -229,14 +270,18 @@ pub(super) fn layout_record(
         } else if let Type::Record(inner) = ty {
             // Anonymous members: their fields are reachable directly.
             out.extend(inner.fields.into_iter().map(|mut x| {
-                x.offset += offset;
+                x.offset += offset as u32;
                 x
             }));
         }
     }
+    if let Some(n) = packing.aligned {
+        align = align.max(u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    let align = u64::from(align);
     Some(Record {
         name: name.to_string(),
-        size: size.div_ceil(align) * align,
+        size: u32::try_from(size.div_ceil(align) * align).unwrap_or(u32::MAX),
         fields: out,
     })
 }

@@ -105,9 +105,9 @@ pub fn kprobes_unavailable(
         ));
     }
     let instead = if provider == Provider::Kretprobe {
-        "kretfunc"
+        Provider::Kretfunc.name()
     } else {
-        "kfunc"
+        Provider::Kfunc.name()
     };
     d.with_help(format!(
         "use a tracepoint, or {instead}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it"
@@ -910,6 +910,19 @@ pub fn takes_the_whole_map(func: &str, span: Span) -> Diagnostic {
 
 pub fn delete_needs_element(span: Span) -> Diagnostic {
     Diagnostic::error("delete() takes a map element, e.g. delete(@x[key])", span)
+}
+
+/// `(enum Foo)5` where no enumerator of `Foo` is 5.
+pub fn enum_has_no_value(name: &str, value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("enum {name} has no enumerator with value {value}"), span)
+}
+
+/// `delete(@m[k], k2)`: the two-argument form takes the map without a key.
+pub fn delete_key_twice(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "with a key argument, delete() takes the map without a key: delete(@m, key)",
+        span,
+    )
 }
 
 /// `delete(@m)` of a map that has keys.

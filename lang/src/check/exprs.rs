@@ -104,8 +104,8 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            // A bool stays a bool (bpftrace 0.24+ prints it as true/false).
-            Type::Int { .. } | Type::Enum { .. } => I64,
+            // Bools and enums keep their types (printed as true/false and by name).
+            Type::Int { .. } => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
         }
@@ -214,6 +214,14 @@ impl Checker<'_> {
                 let Some(target) = self.resolve_type(ty) else {
                     return poisoned(span);
                 };
+                // A constant cast to a script enum must name one of its values, as in
+                // bpftrace 0.27; a run-time value that names none prints as a number.
+                if let (Type::Enum { name, variants, .. }, H::Int(v)) = (&target, &inner.kind) {
+                    if !variants.iter().any(|(_, x)| *x == *v as u64) {
+                        self.push(diagnostics::enum_has_no_value(name, *v, span));
+                        return poisoned(span);
+                    }
+                }
                 match (&inner.ty, &target) {
                     // A string is true when it is not empty (bpftrace 0.24+): its first byte
                     // compared with the empty string's.
@@ -494,6 +502,9 @@ impl Checker<'_> {
         if let Some(b) = Builtin::from_name(name) {
             return self.builtin(b, &[], span);
         }
+        if let Some((value, ty)) = self.enumerators.get(name).cloned() {
+            return mk(H::Int(value), ty, span);
+        }
         if let Some(v) = self.defines.get(name).cloned() {
             if let Some(i) = parse_int(&v) {
                 return mk(H::Int(i), I64, span);
@@ -723,17 +734,41 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
-        match via_pointer {
+        // A bit-field is read as the smallest integer that covers its bits, then shifted
+        // and masked; like bpftrace, its value is not sign-extended.
+        let read_ty = match f.bitfield {
+            Some((bit, width)) => {
+                let bytes = (u32::from(bit) + u32::from(width)).div_ceil(8).next_power_of_two();
+                Type::Int {
+                    bits: (bytes.min(8) * 8) as u8,
+                    signed: false,
+                }
+            }
+            None => match (&f.ty, via_pointer) {
+                // A pointer read from user memory points into user memory: script structs
+                // are laid out before any probe, when their pointers' space is unknown.
+                (Type::Pointer { to, .. }, Some(AddrSpace::User)) => Type::Pointer {
+                    to: to.clone(),
+                    space: AddrSpace::User,
+                },
+                _ => f.ty.clone(),
+            },
+        };
+        let read = match via_pointer {
             Some(space) => mk(
                 H::Load {
                     ptr: Box::new(base),
                     offset: f.offset,
                     space,
                 },
-                f.ty,
+                read_ty,
                 span,
             ),
-            None => self.member(base, f.offset, f.ty, span),
+            None => self.member(base, f.offset, read_ty, span),
+        };
+        match f.bitfield {
+            Some((bit, width)) => bitfield_value(read, bit, width, span),
+            None => read,
         }
     }
 
@@ -805,7 +840,15 @@ impl Checker<'_> {
                 span,
             );
         }
-        let ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
+        let mut ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
+        // A field of a kernel enum type prints by name, as in bpftrace 0.27.
+        if let Some(name) = f.c_type.trim().strip_prefix("enum ") {
+            if let Some(e) = self.catalog.enum_type(name.trim()) {
+                if e.size() == f.size {
+                    ty = e;
+                }
+            }
+        }
         mk(
             H::ContextField {
                 offset: f.offset,
@@ -817,12 +860,40 @@ impl Checker<'_> {
     }
 }
 
+/// `(read >> bit) & ((1 << width) - 1)`, as a u64.
+fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
+    let widened = mk(H::Cast(Box::new(read)), U64, span);
+    let shifted = mk(
+        H::Binary {
+            op: BinaryOp::Shr,
+            lhs: Box::new(widened),
+            rhs: Box::new(mk(H::Int(i64::from(bit)), U64, span)),
+        },
+        U64,
+        span,
+    );
+    let mask = if width >= 64 {
+        -1i64
+    } else {
+        ((1u64 << width) - 1) as i64
+    };
+    mk(
+        H::Binary {
+            op: BinaryOp::BitAnd,
+            lhs: Box::new(shifted),
+            rhs: Box::new(mk(H::Int(mask), U64, span)),
+        },
+        U64,
+        span,
+    )
+}
+
 /// The type a value takes as a map key: integers widen to 64 bits, but strings keep the
 /// length of their first use (`comm` keys stay 16 bytes, as in bpftrace), which keeps keys
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } | Type::Enum { .. } => I64,
+        Type::Int { .. } => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }

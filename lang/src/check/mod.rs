@@ -80,6 +80,10 @@ pub(crate) struct Checker<'a> {
     time_formats: Vec<String>,
     defines: HashMap<String, String>,
     records: HashMap<String, stdlib::types::Record>,
+    /// Script enums by name (`enum Foo`), as the type their values have.
+    enums: HashMap<String, Type>,
+    /// Script enumerators: each one's value and its enum's type.
+    enumerators: HashMap<String, (i64, Type)>,
     /// Per-probe state.
     vars: Vec<Type>,
     var_ids: HashMap<String, hir::VarId>,
@@ -118,6 +122,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: Vec::new(),
         defines: HashMap::new(),
         records: HashMap::new(),
+        enums: HashMap::new(),
+        enumerators: HashMap::new(),
         vars: Vec::new(),
         var_ids: HashMap::new(),
         probe: ProbeInfo::default(),
@@ -184,22 +190,41 @@ impl Checker<'_> {
                 let kw = if union { "union" } else { "struct" };
                 // A definition that cannot be laid out has reported the field type that
                 // stops it; uses of the record then report it as unknown.
-                if let Some(r) =
-                    ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union)
-                {
+                let packing = ctypes::Packing {
+                    packed: def.packed,
+                    aligned: def.aligned,
+                };
+                let name = format!("{kw} {}", def.name.name);
+                if let Some(r) = ctypes::layout_record(self, &name, fields, union, packing) {
                     self.records.insert(r.name.clone(), r);
                 }
             }
             ast::CDefKind::Enum(variants) => {
                 let mut next = 0i64;
+                let mut values = Vec::new();
                 for v in variants {
                     if let Some(e) = &v.value {
                         if let Some(n) = self.const_int(e) {
                             next = n;
                         }
                     }
+                    // Constant expressions of later enumerators may use earlier ones.
                     self.defines.insert(v.name.name.clone(), next.to_string());
-                    next += 1;
+                    values.push((v.name.name.clone(), next));
+                    next = next.wrapping_add(1);
+                }
+                // Like bpftrace, script enums are 64 bits wide; an anonymous one still has
+                // a type, so its values print by name.
+                let ty = Type::Enum {
+                    name: def.name.name.clone(),
+                    bits: 64,
+                    variants: values.iter().map(|(n, v)| (n.clone(), *v as u64)).collect(),
+                };
+                for (name, value) in values {
+                    self.enumerators.insert(name, (value, ty.clone()));
+                }
+                if !def.name.name.is_empty() {
+                    self.enums.insert(def.name.name.clone(), ty);
                 }
             }
         }

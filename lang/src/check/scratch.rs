@@ -136,6 +136,7 @@ impl Estimate<'_> {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }
             ExprKind::HasKey { map, key } => own + self.key(*map) + self.expr(key),
+            ExprKind::Delete { map, key } => own + self.key(*map) + self.opt(key.as_deref()),
             ExprKind::Unary { expr, .. }
             | ExprKind::Cast(expr)
             | ExprKind::TupleIndex { expr, .. }

@@ -204,18 +204,39 @@ impl Checker<'_> {
     }
 
     fn delete_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
+        let (map, key) = self.delete_target(args)?;
+        Some(StmtKind::Delete { map, key })
+    }
+
+    /// The map and key that `delete(@m[key])`, `delete(@m, key)` or `delete(@scalar)`
+    /// removes.
+    pub(super) fn delete_target(&mut self, args: &[ast::Expr]) -> Option<(u32, Option<Expr>)> {
         let a = &args[0];
         let A::Map { name, keys } = &a.kind else {
             self.push(diagnostics::delete_needs_element(a.span));
             return None;
         };
+        let explicit = args.get(1);
+        if explicit.is_some() && !keys.is_empty() {
+            self.push(diagnostics::delete_key_twice(a.span));
+            return None;
+        }
         let map = format!("@{}", name.name);
         let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
             self.push(diagnostics::map_not_assigned(&map, a.span));
             return None;
         };
-        let key = self.map_key(keys);
+        let key = match explicit {
+            Some(k) => Some(self.map_key(std::slice::from_ref(k))?),
+            None => self.map_key(keys),
+        };
         let key = match (key, self.maps[id as usize].key.clone()) {
+            (Some(k), Some(kt)) if !super::compatible(&kt, &k.ty) => {
+                let first = self.map_ids.get(&map).map_or(a.span, |i| i.first);
+                let d = diagnostics::map_read_key_type(&map, &kt, &k.ty, first, k.span);
+                self.push(d);
+                return None;
+            }
             (Some(k), Some(kt)) => Some(self.coerce(k, &kt)),
             // Without a key, delete() would remove nothing of a map that has keys.
             (None, Some(_)) => {
@@ -224,7 +245,7 @@ impl Checker<'_> {
             }
             (k, None) => k,
         };
-        Some(StmtKind::Delete { map: id, key })
+        Some((id, key))
     }
 
     fn join_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {

@@ -15,6 +15,8 @@ pub struct Builder {
     /// Offset of the item in the whole source; pest positions are relative to the item.
     base: usize,
     diags: RefCell<Vec<Diagnostic>>,
+    /// Named records defined inside a C definition (`struct Bar { int x; } bar;`).
+    nested: RefCell<Vec<CDefinition>>,
     pratt: PrattParser<Rule>,
 }
 
@@ -54,6 +56,7 @@ impl Builder {
         Builder {
             base,
             diags: RefCell::new(Vec::new()),
+            nested: RefCell::new(Vec::new()),
             pratt,
         }
     }
@@ -93,6 +96,8 @@ impl Builder {
                 Rule::probe => script.probes.push(self.probe(inner)),
                 Rule::c_definition => {
                     if let Some(def) = inner.into_inner().next().map(|p| self.c_definition(p)) {
+                        // Nested named definitions come first: the outer one uses them.
+                        script.c_definitions.append(&mut self.nested.borrow_mut());
                         script.c_definitions.push(def);
                     }
                 }
@@ -107,32 +112,50 @@ impl Builder {
 
     fn c_definition(&self, pair: Pair<Rule>) -> CDefinition {
         let span = self.span(&pair);
-        let rule = pair.as_rule();
-        let mut inner = pair.into_inner();
-        let kw = inner.next().map(|p| p.as_rule());
-        let name = inner
-            .next()
-            .map(|p| self.ident(&p))
-            .unwrap_or_else(|| Ident {
-                name: String::new(),
-                span,
-            });
-        let kind = if rule == Rule::c_enum_def {
-            CDefKind::Enum(
-                inner
-                    .filter(|p| p.as_rule() == Rule::enum_variant)
-                    .map(|p| self.enum_variant(p))
-                    .collect(),
-            )
-        } else {
-            let fields = self.c_fields(inner);
-            if kw == Some(Rule::kw_union) {
-                CDefKind::Union(fields)
-            } else {
-                CDefKind::Struct(fields)
-            }
+        let mut kw = None;
+        let mut name = Ident {
+            name: String::new(),
+            span,
         };
-        CDefinition { kind, name, span }
+        let mut variants = Vec::new();
+        let mut fields = Vec::new();
+        let mut packed = false;
+        let mut aligned = None;
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::kw_struct | Rule::kw_union | Rule::kw_enum => kw = Some(part.as_rule()),
+                Rule::ident => name = self.ident(&part),
+                Rule::enum_variant => variants.push(self.enum_variant(part)),
+                Rule::c_field => fields.push(part),
+                Rule::c_attribute => {
+                    for attr in part.into_inner() {
+                        let mut inner = attr.into_inner();
+                        let word = inner.next().map(|p| p.as_str().trim_matches('_'));
+                        let arg = inner.next().and_then(|p| self.int_value(&p));
+                        match word {
+                            Some("packed") => packed = true,
+                            // Bare `aligned` is the target's largest alignment: 16 on x86-64.
+                            Some("aligned") => aligned = arg.or(Some(16)),
+                            // Other attributes do not change the layout rbt computes.
+                            _ => {}
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        let kind = match kw {
+            Some(Rule::kw_enum) => CDefKind::Enum(variants),
+            Some(Rule::kw_union) => CDefKind::Union(self.c_fields(fields.into_iter())),
+            _ => CDefKind::Struct(self.c_fields(fields.into_iter())),
+        };
+        CDefinition {
+            kind,
+            name,
+            packed,
+            aligned,
+            span,
+        }
     }
 
     fn enum_variant(&self, pair: Pair<Rule>) -> EnumVariant {
@@ -148,7 +171,7 @@ impl Builder {
         EnumVariant { name, value }
     }
 
-    fn c_fields(&self, pairs: Pairs<Rule>) -> Vec<CField> {
+    fn c_fields<'i>(&self, pairs: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<CField> {
         let mut out = Vec::new();
         for field in pairs.filter(|p| p.as_rule() == Rule::c_field) {
             let span = self.span(&field);
@@ -210,11 +233,36 @@ impl Builder {
         };
         let base = match inner.as_rule() {
             Rule::anon_record => {
-                let mut parts = inner.into_inner();
+                let mut parts = inner.into_inner().peekable();
                 let union = parts.next().is_some_and(|p| p.as_rule() == Rule::kw_union);
-                TypeName::AnonRecord {
-                    union,
-                    fields: self.c_fields(parts),
+                let name = parts
+                    .next_if(|p| p.as_rule() == Rule::ident)
+                    .map(|p| self.ident(&p));
+                let fields = self.c_fields(parts);
+                match name {
+                    // A named nested definition defines its record as C does, at the top
+                    // level; the member then has that record's type.
+                    Some(name) => {
+                        let type_name = if union {
+                            TypeName::Union(name.name.clone())
+                        } else {
+                            TypeName::Struct(name.name.clone())
+                        };
+                        let kind = if union {
+                            CDefKind::Union(fields)
+                        } else {
+                            CDefKind::Struct(fields)
+                        };
+                        self.nested.borrow_mut().push(CDefinition {
+                            kind,
+                            name,
+                            packed: false,
+                            aligned: None,
+                            span,
+                        });
+                        type_name
+                    }
+                    None => TypeName::AnonRecord { union, fields },
                 }
             }
             _ => self.type_base(inner),

@@ -56,6 +56,8 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::c_field_type, "a member declaration like `int x;`"),
     (Rule::anon_record, "a member declaration like `int x;`"),
     (Rule::c_declarator, "a member name"),
+    (Rule::c_attribute, "`__attribute__((...))`"),
+    (Rule::c_attr, "an attribute like `packed`"),
     (Rule::enum_variant, "an enumerator name"),
     (Rule::assign_op, "an assignment operator"),
     (Rule::assign_eq, "`=`"),

@@ -110,7 +110,7 @@ fn split_items(text: &str) -> Vec<Item> {
                     // A stray `}` at depth 0 is an item of its own, which the grammar rejects.
                     end = i + 1;
                     if depth == 1 && kind == ItemKind::CDefinition {
-                        end = skip_semicolon(bytes, end);
+                        end = skip_definition_tail(bytes, end);
                     }
                     break;
                 }
@@ -135,12 +135,43 @@ fn split_items(text: &str) -> Vec<Item> {
     items
 }
 
-/// Includes a `;` right after a C definition's closing brace in the item.
-fn skip_semicolon(bytes: &[u8], end: usize) -> usize {
-    let mut j = end;
-    while j < bytes.len() && bytes[j].is_ascii_whitespace() {
-        j += 1;
+/// Includes what may follow a C definition's closing brace in the item: GCC attributes
+/// (`__attribute__((packed))`, several in a row) and a `;`.
+fn skip_definition_tail(bytes: &[u8], end: usize) -> usize {
+    const ATTRIBUTE: &[u8] = b"__attribute__";
+    let skip_space = |mut j: usize| {
+        while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+            j += 1;
+        }
+        j
+    };
+    let mut end = end;
+    loop {
+        let j = skip_space(end);
+        if !bytes[j..].starts_with(ATTRIBUTE) {
+            break;
+        }
+        let mut k = skip_space(j + ATTRIBUTE.len());
+        if bytes.get(k) != Some(&b'(') {
+            break;
+        }
+        let mut depth = 0usize;
+        while k < bytes.len() {
+            match bytes[k] {
+                b'(' => depth += 1,
+                b')' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+            k += 1;
+        }
+        end = (k + 1).min(bytes.len());
     }
+    let j = skip_space(end);
     if bytes.get(j) == Some(&b';') {
         j + 1
     } else {

@@ -348,11 +348,21 @@ fn has_glob(s: &str) -> bool {
 pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ElfError> {
     if target.contains('/') {
         if has_glob(target) {
+            // The glob crate drops a leading `./`; put it back so probes are named with
+            // the path as written (`uprobe:./bin/x:f`), as bpftrace 0.27 names them.
+            let dot = Path::new(target).starts_with(".");
             let mut found: Vec<PathBuf> = glob::glob(target)
                 .map(|paths| {
                     paths
                         .filter_map(|p| p.ok())
                         .filter(|p| p.is_file())
+                        .map(|p| {
+                            if dot && !p.starts_with(".") {
+                                Path::new(".").join(p)
+                            } else {
+                                p
+                            }
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
