@@ -637,6 +637,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_val(out, &e.ty)
             }
             ExprKind::Cast(inner) => {
+                if let (Type::Tuple(from), Type::Tuple(to)) = (&inner.ty, &e.ty) {
+                    let src = self.mem(inner)?;
+                    return Ok(Val::Mem(self.convert_tuple(src, from, to)?));
+                }
                 let v = self.expr(inner)?;
                 match (v, is_register(&e.ty)) {
                     (Val::Int(i), true) => Ok(Val::Int(self.convert(i, &e.ty)?)),
@@ -714,6 +718,41 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Ok(Val::Int(self.bool_to_i64(nz)?))
             }
         }
+    }
+
+    /// Copies the tuple at `src`, laid out for the element types `from`, into a new slot laid
+    /// out for `to`, converting each element: integers to another width or sign, strings to
+    /// another length, nested tuples likewise. The checker asks for this where a tuple is
+    /// stored as a map's or variable's tuple type.
+    fn convert_tuple(
+        &mut self,
+        src: PointerValue<'ctx>,
+        from: &[Type],
+        to: &[Type],
+    ) -> R<PointerValue<'ctx>> {
+        let (src_offsets, _) = tuple_layout(from);
+        let (dst_offsets, size) = tuple_layout(to);
+        let slot = self.alloca(size.max(8), "tuple_cast")?;
+        self.memset(slot, size.max(8))?;
+        for (((f, t), so), dof) in from.iter().zip(to).zip(src_offsets).zip(dst_offsets) {
+            let at = self.offset(src, u64::from(so))?;
+            let dst = self.offset(slot, u64::from(dof))?;
+            match (f, t) {
+                (Type::Tuple(fs), Type::Tuple(ts)) if fs != ts => {
+                    let converted = self.convert_tuple(at, fs, ts)?;
+                    self.store(dst, t, Val::Mem(converted))?;
+                }
+                _ => match self.load_val(at, f)? {
+                    Val::Int(i) if is_register(t) => {
+                        let v = self.convert(i, t)?;
+                        self.store(dst, t, Val::Int(v))?;
+                    }
+                    // A longer string is cut to the slot, a shorter one padded with zeros.
+                    v => self.store(dst, if f.size() <= t.size() { f } else { t }, v)?,
+                },
+            }
+        }
+        Ok(slot)
     }
 
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {

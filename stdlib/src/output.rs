@@ -243,22 +243,22 @@ fn bucket_bounds(agg: Aggregation, index: u64) -> Bounds {
 fn cmp_key(a: &Value, b: &Value) -> Ordering {
     fn rank(v: &Value) -> u8 {
         match v {
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_) => 0,
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Pointer(_) => 0,
             Value::Str(_) | Value::Buffer(_) => 1,
             Value::Text(_) => 2,
-            Value::Tuple(_) => 3,
+            Value::Tuple(_) | Value::Array(_) => 3,
             Value::Stack(..) => 4,
             Value::Record(_) => 5,
         }
     }
     match (a, b) {
         (
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_),
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Pointer(_),
+            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Pointer(_),
         ) => a.as_u64().cmp(&b.as_u64()),
         (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.cmp(y),
-        (Value::Tuple(x), Value::Tuple(y)) => cmp_seq(x, y),
+        (Value::Tuple(x) | Value::Array(x), Value::Tuple(y) | Value::Array(y)) => cmp_seq(x, y),
         (Value::Stack(_, x), Value::Stack(_, y)) => x.cmp(y),
         (Value::Record(x), Value::Record(y)) => {
             let xs: Vec<&Value> = x.iter().map(|(_, v)| v).collect();

@@ -15,6 +15,10 @@ pub enum Value {
     Str(Vec<u8>),
     Buffer(Vec<u8>),
     Tuple(Vec<Value>),
+    /// A C array (`int x[4]`, `int8[2][2]`), printed `[1,2,3,4]` as bpftrace 0.27 does.
+    Array(Vec<Value>),
+    /// A pointer: an address printed in hex (`0x36`) as a value or key, a number in JSON.
+    Pointer(u64),
     /// A value already rendered to text (addresses, symbols, user names, probe names).
     Text(String),
     /// Stack frames, innermost first, already symbolized in the text of their mode
@@ -31,9 +35,11 @@ impl Value {
             Value::Int(i) => *i as u64,
             Value::UInt(u) => *u,
             Value::Bool(b) => u64::from(*b),
+            Value::Pointer(p) => *p,
             Value::Str(_)
             | Value::Buffer(_)
             | Value::Tuple(_)
+            | Value::Array(_)
             | Value::Text(_)
             | Value::Stack(..)
             | Value::Record(_) => 0,
@@ -61,6 +67,11 @@ impl Value {
                 let inner: Vec<String> = items.iter().map(Value::to_text).collect();
                 format!("({})", inner.join(", "))
             }
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(Value::to_text).collect();
+                format!("[{}]", inner.join(","))
+            }
+            Value::Pointer(p) => format!("{p:#x}"),
             Value::Text(t) => t.clone(),
             Value::Stack(mode, frames) => stack_text(*mode, frames, "        "),
             Value::Record(fields) => {
@@ -80,7 +91,10 @@ impl Value {
             Value::Int(i) => J::from(*i),
             Value::UInt(u) => J::from(*u),
             Value::Bool(b) => J::from(*b),
-            Value::Tuple(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Pointer(p) => J::from(*p),
+            Value::Tuple(items) | Value::Array(items) => {
+                J::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Record(fields) => J::Object(
                 fields
                     .iter()
@@ -160,10 +174,10 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                     .collect(),
             )
         }
-        Type::Pointer { .. } => Value::UInt(read_u64(bytes, 0)),
+        Type::Pointer { .. } => Value::Pointer(read_u64(bytes, 0)),
         Type::Array { elem, len } => {
             let size = elem.size() as usize;
-            Value::Tuple(
+            Value::Array(
                 (0..*len as usize)
                     .map(|i| decode(elem, bytes.get(i * size..).unwrap_or_default(), sym))
                     .collect(),

@@ -505,6 +505,41 @@ pub fn string_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diag
     .with_help(help)
 }
 
+/// A binary operator that pointers don't take: only `p + n`, `n + p`, `p - n` and
+/// comparisons do (bpftrace 0.27 rejects `p - q` too, where C would count elements).
+pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            lhs.display(),
+            rhs.display()
+        ),
+        span,
+    )
+    .with_help("a pointer can be compared, and moved by an integer with + and -")
+    .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
+}
+
+/// Comparing pointers to different types, which C warns about too: the addresses compare
+/// as numbers, but one of them is probably not the pointer that was meant.
+pub fn distinct_pointer_comparison(
+    lhs: (&Type, Span),
+    rhs: (&Type, Span),
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::warning(
+        format!(
+            "comparison of distinct pointer types: {} and {}",
+            lhs.0.display(),
+            rhs.0.display()
+        ),
+        span,
+    )
+    .with_secondary(lhs.1, lhs.0.display())
+    .with_secondary(rhs.1, rhs.0.display())
+}
+
 pub fn field_of_non_struct_pointer(field: &str, pointee: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(

@@ -62,15 +62,35 @@ impl Checker<'_> {
                         let elems = elems
                             .into_iter()
                             .zip(want)
-                            .map(|(x, t)| self.coerce(x, t))
+                            .map(|(x, t)| self.coerce_element(x, t))
                             .collect();
                         mk(H::Tuple(elems), ty.clone(), span)
                     }
-                    kind => mk(kind, e.ty, span),
+                    // A tuple held elsewhere (a variable, a map value) is converted element
+                    // by element into the layout of `ty`.
+                    kind => mk(
+                        H::Cast(Box::new(mk(kind, e.ty, span))),
+                        ty.clone(),
+                        span,
+                    ),
                 }
             }
             _ => e,
         }
+    }
+
+    /// [`Self::coerce`] for an element of a tuple, which must end up with exactly the type
+    /// `ty`: the tuple's layout is computed from its elements' types, and it must be the
+    /// layout of the tuple type that user space decodes (`((int32)-100, (int8)10)` stored as
+    /// an `(int64,int64)` map value converts both integers).
+    fn coerce_element(&mut self, e: Expr, ty: &Type) -> Expr {
+        let e = self.coerce(e, ty);
+        let converts = e.ty.is_int() || matches!(e.ty, Type::Pointer { .. });
+        if &e.ty != ty && converts {
+            let span = e.span;
+            return mk(H::Cast(Box::new(e)), ty.clone(), span);
+        }
+        e
     }
 
     /// The type a value takes when stored in a map or variable: strings widen to `strlen`.
@@ -558,6 +578,9 @@ impl Checker<'_> {
         }
         self.require_int(&l, "the left operand");
         self.require_int(&r, "the right operand");
+        if matches!(l.ty, Type::Pointer { .. }) || matches!(r.ty, Type::Pointer { .. }) {
+            return self.pointer_binary(op, l, r, span);
+        }
         let ty = match op {
             BinaryOp::Eq
             | BinaryOp::Ne
@@ -567,11 +590,16 @@ impl Checker<'_> {
             | BinaryOp::Ge
             | BinaryOp::LogicalAnd
             | BinaryOp::LogicalOr => Type::Bool,
-            BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
-                (Type::Pointer { .. }, _) => l.ty.clone(),
-                _ => arith_type(&l.ty, &r.ty),
-            },
-            _ => arith_type(&l.ty, &r.ty),
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Mod
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
         mk(
             H::Binary {
@@ -582,6 +610,76 @@ impl Checker<'_> {
             ty,
             span,
         )
+    }
+
+    /// A binary operator with a pointer operand, as in C and bpftrace 0.27: a pointer
+    /// compares with pointers and integers, and moves by an integer number of pointees
+    /// (`p + n`, `n + p`, `p - n` add `n * sizeof(*p)`, so `(int32 *)0x32 + 1` is `0x36`);
+    /// every other operator, and `p - q` or `p + q`, is an error.
+    fn pointer_binary(&mut self, op: BinaryOp, l: Expr, r: Expr, span: Span) -> Expr {
+        let binary = |op, lhs: Expr, rhs: Expr, ty| {
+            mk(
+                H::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                ty,
+                span,
+            )
+        };
+        match op {
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::LogicalAnd
+            | BinaryOp::LogicalOr => {
+                if let (Type::Pointer { to: a, .. }, Type::Pointer { to: b, .. }) = (&l.ty, &r.ty) {
+                    let comparison = !matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr);
+                    if comparison && a != b {
+                        let d = diagnostics::distinct_pointer_comparison(
+                            (&l.ty, l.span),
+                            (&r.ty, r.span),
+                            span,
+                        );
+                        self.push(d);
+                    }
+                }
+                binary(op, l, r, Type::Bool)
+            }
+            BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
+                (Type::Pointer { to, .. }, other) if !matches!(other, Type::Pointer { .. }) => {
+                    let ty = l.ty.clone();
+                    let r = scaled(r, to.size());
+                    binary(op, l, r, ty)
+                }
+                (other, Type::Pointer { to, .. })
+                    if op == BinaryOp::Add && !matches!(other, Type::Pointer { .. }) =>
+                {
+                    let ty = r.ty.clone();
+                    let l = scaled(l, to.size());
+                    binary(op, l, r, ty)
+                }
+                _ => {
+                    self.push(diagnostics::pointer_operands(op, &l.ty, &r.ty, span));
+                    poisoned(span)
+                }
+            },
+            BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Mod
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr => {
+                self.push(diagnostics::pointer_operands(op, &l.ty, &r.ty, span));
+                poisoned(span)
+            }
+        }
     }
 
     /// A member of a record value (folding into the load when the record was loaded through a
@@ -785,6 +883,26 @@ fn key_type(t: &Type) -> Type {
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }
+}
+
+/// An integer offset `n` counted in pointees of `size` bytes, as the byte offset `n * size`
+/// (a `void *` or a one-byte pointee moves by bytes).
+fn scaled(n: Expr, size: u32) -> Expr {
+    if size <= 1 {
+        return n;
+    }
+    let span = n.span;
+    let ty = arith_type(&n.ty, &I64);
+    let size = mk(H::Int(i64::from(size)), I64, span);
+    mk(
+        H::Binary {
+            op: BinaryOp::Mul,
+            lhs: Box::new(n),
+            rhs: Box::new(size),
+        },
+        ty,
+        span,
+    )
 }
 
 fn arith_type(a: &Type, b: &Type) -> Type {
