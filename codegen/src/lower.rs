@@ -755,6 +755,48 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(slot)
     }
 
+    /// Whether the values of type `ty` at `a` and `b` are equal (an i1): integers by value,
+    /// strings up to their NUL, tuples and arrays element by element.
+    fn values_equal(
+        &mut self,
+        a: PointerValue<'ctx>,
+        b: PointerValue<'ctx>,
+        ty: &Type,
+    ) -> R<IntValue<'ctx>> {
+        let all = |l: &mut Self, parts: &[(u32, &Type)]| -> R<IntValue<'ctx>> {
+            let mut eq = l.ctx.bool_type().const_int(1, false);
+            for (off, t) in parts {
+                let x = l.offset(a, u64::from(*off))?;
+                let y = l.offset(b, u64::from(*off))?;
+                let e = l.values_equal(x, y, t)?;
+                eq = l.builder.build_and(eq, e, "and")?;
+            }
+            Ok(eq)
+        };
+        match ty {
+            Type::Tuple(items) => {
+                let (offsets, _) = tuple_layout(items);
+                let parts: Vec<(u32, &Type)> = offsets.into_iter().zip(items).collect();
+                all(self, &parts)
+            }
+            Type::Array { elem, len } => {
+                let parts: Vec<(u32, &Type)> =
+                    (0..*len).map(|i| (i * elem.size(), elem.as_ref())).collect();
+                all(self, &parts)
+            }
+            Type::Str { len } => crate::strings::equal(self, a, b, *len),
+            t if is_register(t) => {
+                let x = self.load_int(a, t)?;
+                let y = self.load_int(b, t)?;
+                Ok(self.builder.build_int_compare(IntPredicate::EQ, x, y, "eq")?)
+            }
+            other => Err(CodegenError::Internal(format!(
+                "`==` reached codegen for {}",
+                other.display()
+            ))),
+        }
+    }
+
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
@@ -780,6 +822,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .build_load(self.i64(), out, "l")?
                     .into_int_value(),
             ));
+        }
+        if let (Type::Tuple(_) | Type::Array { .. }, BinaryOp::Eq | BinaryOp::Ne) = (&lhs.ty, op) {
+            // The checker converted both sides to one type.
+            let a = self.mem(lhs)?;
+            let b = self.mem(rhs)?;
+            let eq = self.values_equal(a, b, &lhs.ty)?;
+            let r = if op == BinaryOp::Eq {
+                eq
+            } else {
+                self.builder.build_not(eq, "ne")?
+            };
+            return Ok(Val::Int(self.bool_to_i64(r)?));
         }
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;

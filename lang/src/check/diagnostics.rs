@@ -521,6 +521,23 @@ pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Dia
     .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
 }
 
+/// An operator on tuples or arrays other than `==`/`!=` between two of the same shape.
+pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            lhs.display(),
+            rhs.display()
+        ),
+        span,
+    )
+    .with_help(
+        "tuples and arrays compare with == and != only, element by element, with a tuple or \
+         array of the same shape whose elements are integers or strings",
+    )
+}
+
 /// Comparing pointers to different types, which C warns about too: the addresses compare
 /// as numbers, but one of them is probably not the pointer that was meant.
 pub fn distinct_pointer_comparison(

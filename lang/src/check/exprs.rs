@@ -576,6 +576,10 @@ impl Checker<'_> {
             self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
+        let aggregate = |t: &Type| matches!(t, Type::Tuple(_) | Type::Array { .. });
+        if aggregate(&l.ty) || aggregate(&r.ty) {
+            return self.aggregate_comparison(op, l, r, span);
+        }
         self.require_int(&l, "the left operand");
         self.require_int(&r, "the right operand");
         if matches!(l.ty, Type::Pointer { .. }) || matches!(r.ty, Type::Pointer { .. }) {
@@ -608,6 +612,29 @@ impl Checker<'_> {
                 rhs: Box::new(r),
             },
             ty,
+            span,
+        )
+    }
+
+    /// `==` and `!=` of two tuples or two arrays, as bpftrace 0.27 compares them: element by
+    /// element, strings by their text. Both sides are first converted to one type (the longer
+    /// of two strings, integers of any width), so codegen compares like with like.
+    fn aggregate_comparison(&mut self, op: BinaryOp, l: Expr, r: Expr, span: Span) -> Expr {
+        let equality = matches!(op, BinaryOp::Eq | BinaryOp::Ne);
+        if !equality || !super::compatible(&l.ty, &r.ty) || !comparable(&l.ty) {
+            self.push(diagnostics::aggregate_operands(op, &l.ty, &r.ty, span));
+            return poisoned(span);
+        }
+        let ty = super::widen(&l.ty, &r.ty);
+        let l = self.coerce(l, &ty);
+        let r = self.coerce(r, &ty);
+        mk(
+            H::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+            },
+            Type::Bool,
             span,
         )
     }
@@ -787,7 +814,7 @@ impl Checker<'_> {
                     offset: f.offset,
                     space,
                 },
-                f.ty,
+                pointers_into(f.ty, space),
                 span,
             ),
             None => self.member(base, f.offset, f.ty, span),
@@ -882,6 +909,48 @@ fn key_type(t: &Type) -> Type {
         Type::Int { .. } | Type::Bool | Type::Enum { .. } => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
+    }
+}
+
+/// Whether values of type `t` compare with `==` element by element: integers, pointers,
+/// strings, and tuples and arrays of them.
+fn comparable(t: &Type) -> bool {
+    match t {
+        Type::Int { .. } | Type::Bool | Type::Enum { .. } | Type::Pointer { .. } => true,
+        Type::Str { .. } => true,
+        Type::Tuple(items) => items.iter().all(comparable),
+        Type::Array { elem, .. } => comparable(elem),
+        Type::None
+        | Type::Buffer { .. }
+        | Type::Record(_)
+        | Type::Stack { .. }
+        | Type::Inet
+        | Type::MacAddr
+        | Type::Ksym
+        | Type::Usym
+        | Type::Username
+        | Type::ProbeName
+        | Type::CgroupPath
+        | Type::Strerror
+        | Type::Timestamp
+        | Type::Agg(_) => false,
+    }
+}
+
+/// The type of a member read from `space`: a pointer stored in user memory points into user
+/// memory too (`struct C { int *z[4]; }` defined in a script and read through a uprobe's
+/// `(struct C *)arg0`), as bpftrace does; a kernel record keeps its `__user` pointers.
+fn pointers_into(ty: Type, space: AddrSpace) -> Type {
+    match (ty, space) {
+        (Type::Pointer { to, .. }, AddrSpace::User) => Type::Pointer {
+            to,
+            space: AddrSpace::User,
+        },
+        (Type::Array { elem, len }, AddrSpace::User) => Type::Array {
+            elem: Box::new(pointers_into(*elem, space)),
+            len,
+        },
+        (ty, _) => ty,
     }
 }
 
