@@ -40,6 +40,29 @@ impl Checker<'_> {
                 .get(*n as usize - 1)
                 .and_then(|p| parse_int(p)),
             A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
+            A::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.const_int(lhs)?, self.const_int(rhs)?);
+                match op {
+                    BinaryOp::Add => a.checked_add(b),
+                    BinaryOp::Sub => a.checked_sub(b),
+                    BinaryOp::Mul => a.checked_mul(b),
+                    BinaryOp::Div => a.checked_div(b),
+                    BinaryOp::Mod => a.checked_rem(b),
+                    BinaryOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+                    BinaryOp::Shr => u32::try_from(b).ok().and_then(|b| a.checked_shr(b)),
+                    BinaryOp::BitAnd => Some(a & b),
+                    BinaryOp::BitOr => Some(a | b),
+                    BinaryOp::BitXor => Some(a ^ b),
+                    BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::LogicalAnd
+                    | BinaryOp::LogicalOr => None,
+                }
+            }
             _ => None,
         }
     }
@@ -236,12 +259,12 @@ impl Checker<'_> {
             A::Index { expr, index } => {
                 let base = self.expr(expr);
                 let idx = self.expr(index);
-                let Some(i) = (match idx.kind {
+                let constant = match idx.kind {
                     H::Int(i) => Some(i),
-                    _ => None,
-                }) else {
-                    self.push(diagnostics::index_not_constant(idx.span));
-                    return poisoned(span);
+                    _ => self.const_int(index),
+                };
+                let Some(i) = constant else {
+                    return self.variable_index(base, idx, span);
                 };
                 match base.ty.clone() {
                     Type::Array { elem, len } => {
@@ -278,6 +301,27 @@ impl Checker<'_> {
                             span,
                         )
                     }
+                    // `$t[1 + 1]`: bpftrace 0.27's array-style access of a tuple element,
+                    // with a constant index.
+                    Type::Tuple(items) => match usize::try_from(i).ok().and_then(|i| items.get(i)) {
+                        Some(t) => mk(
+                            H::TupleIndex {
+                                expr: Box::new(base),
+                                index: i as u32,
+                            },
+                            t.clone(),
+                            span,
+                        ),
+                        None => {
+                            let d = diagnostics::tuple_index_out_of_bounds(
+                                i.clamp(0, i64::from(u32::MAX)) as u32,
+                                items.len(),
+                                span,
+                            );
+                            self.push(d);
+                            poisoned(span)
+                        }
+                    },
                     other => {
                         self.push(diagnostics::not_indexable(&other, span));
                         poisoned(span)
@@ -614,6 +658,56 @@ impl Checker<'_> {
             ty,
             span,
         )
+    }
+
+    /// `base[idx]` with an index known only at run time, for what lives in memory the probe
+    /// reads: an array read through a pointer (`$a->x[$i]`) and a pointer (`$p[$i]`). The
+    /// element's address is computed and read, as bpftrace 0.27 does; arrays held in the
+    /// program's own memory take constant indices only.
+    fn variable_index(&mut self, base: Expr, idx: Expr, span: Span) -> Expr {
+        if !idx.ty.is_int() {
+            self.push(diagnostics::index_not_constant(idx.span));
+            return poisoned(span);
+        }
+        let idx_span = idx.span;
+        let element_at = |ptr: Expr, size: u32| {
+            let ty = ptr.ty.clone();
+            Box::new(mk(
+                H::Binary {
+                    op: BinaryOp::Add,
+                    lhs: Box::new(ptr),
+                    rhs: Box::new(scaled(idx, size)),
+                },
+                ty,
+                span,
+            ))
+        };
+        match (base.kind, base.ty) {
+            (H::Load { ptr, offset, space }, Type::Array { elem, .. }) => {
+                let ptr = element_at(*ptr, elem.size());
+                mk(H::Load { ptr, offset, space }, *elem, span)
+            }
+            (kind, Type::Pointer { to, space }) => {
+                let ty = Type::Pointer {
+                    to: to.clone(),
+                    space,
+                };
+                let ptr = element_at(mk(kind, ty, base.span), to.size().max(1));
+                mk(
+                    H::Load {
+                        ptr,
+                        offset: 0,
+                        space,
+                    },
+                    *to,
+                    span,
+                )
+            }
+            _ => {
+                self.push(diagnostics::index_not_constant(idx_span));
+                poisoned(span)
+            }
+        }
     }
 
     /// `==` and `!=` of two tuples or two arrays, as bpftrace 0.27 compares them: element by
