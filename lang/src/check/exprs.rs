@@ -268,7 +268,14 @@ impl Checker<'_> {
                 };
                 match base.ty.clone() {
                     Type::Array { elem, len } => {
-                        if i < 0 || i as u32 >= len {
+                        // A zero-length array ends a record whose elements follow it in
+                        // memory (C's flexible array member): any index reads past it.
+                        let flexible = len == 0 && matches!(base.kind, H::Load { .. });
+                        if i < 0 || i > i64::from(u32::MAX / elem.size().max(1)) {
+                            self.push(diagnostics::array_index_out_of_bounds(i, len, idx.span));
+                            return poisoned(span);
+                        }
+                        if i as u32 >= len && !flexible {
                             self.push(diagnostics::array_index_out_of_bounds(i, len, idx.span));
                             return poisoned(span);
                         }
