@@ -292,6 +292,7 @@ fn int_of(v: &Value) -> Option<i128> {
         Value::Int(i) => Some(i128::from(*i)),
         Value::UInt(u) => Some(i128::from(*u)),
         Value::Bool(b) => Some(i128::from(*b)),
+        Value::Pointer(p) => Some(i128::from(*p)),
         _ => None,
     }
 }
