@@ -355,7 +355,8 @@ fn divisor(div: u64) -> i128 {
 fn divided(v: &MapValue, div: u64) -> Option<i128> {
     let d = divisor(div);
     match v {
-        MapValue::Plain(Value::Bool(_)) => None,
+        // Booleans and pointers print as themselves (`true`, `0x36`), not as numbers.
+        MapValue::Plain(Value::Bool(_) | Value::Pointer(_)) => None,
         MapValue::Plain(p) => int_of(p).map(|x| x / d),
         MapValue::Count(c) => Some(i128::from(*c) / d),
         MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),
