@@ -637,6 +637,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_val(out, &e.ty)
             }
             ExprKind::Cast(inner) => {
+                if let (Type::Tuple(from), Type::Tuple(to)) = (&inner.ty, &e.ty) {
+                    let src = self.mem(inner)?;
+                    return Ok(Val::Mem(self.convert_tuple(src, from, to)?));
+                }
                 let v = self.expr(inner)?;
                 match (v, is_register(&e.ty)) {
                     (Val::Int(i), true) => Ok(Val::Int(self.convert(i, &e.ty)?)),
@@ -738,6 +742,86 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
+    /// Copies the tuple at `src`, laid out for the element types `from`, into a new slot laid
+    /// out for `to`, converting each element: integers to another width or sign, strings to
+    /// another length, nested tuples likewise. The checker asks for this where a tuple is
+    /// stored as a map's or variable's tuple type.
+    fn convert_tuple(
+        &mut self,
+        src: PointerValue<'ctx>,
+        from: &[Type],
+        to: &[Type],
+    ) -> R<PointerValue<'ctx>> {
+        let (src_offsets, _) = tuple_layout(from);
+        let (dst_offsets, size) = tuple_layout(to);
+        let slot = self.alloca(size.max(8), "tuple_cast")?;
+        self.memset(slot, size.max(8))?;
+        for (((f, t), so), dof) in from.iter().zip(to).zip(src_offsets).zip(dst_offsets) {
+            let at = self.offset(src, u64::from(so))?;
+            let dst = self.offset(slot, u64::from(dof))?;
+            match (f, t) {
+                (Type::Tuple(fs), Type::Tuple(ts)) if fs != ts => {
+                    let converted = self.convert_tuple(at, fs, ts)?;
+                    self.store(dst, t, Val::Mem(converted))?;
+                }
+                _ => match self.load_val(at, f)? {
+                    Val::Int(i) if is_register(t) => {
+                        let v = self.convert(i, t)?;
+                        self.store(dst, t, Val::Int(v))?;
+                    }
+                    // A longer string is cut to the slot, a shorter one padded with zeros.
+                    v => self.store(dst, if f.size() <= t.size() { f } else { t }, v)?,
+                },
+            }
+        }
+        Ok(slot)
+    }
+
+    /// Whether the values of type `ty` at `a` and `b` are equal (an i1): integers by value,
+    /// strings up to their NUL, tuples and arrays element by element.
+    fn values_equal(
+        &mut self,
+        a: PointerValue<'ctx>,
+        b: PointerValue<'ctx>,
+        ty: &Type,
+    ) -> R<IntValue<'ctx>> {
+        let all = |l: &mut Self, parts: &[(u32, &Type)]| -> R<IntValue<'ctx>> {
+            let mut eq = l.ctx.bool_type().const_int(1, false);
+            for (off, t) in parts {
+                let x = l.offset(a, u64::from(*off))?;
+                let y = l.offset(b, u64::from(*off))?;
+                let e = l.values_equal(x, y, t)?;
+                eq = l.builder.build_and(eq, e, "and")?;
+            }
+            Ok(eq)
+        };
+        match ty {
+            Type::Tuple(items) => {
+                let (offsets, _) = tuple_layout(items);
+                let parts: Vec<(u32, &Type)> = offsets.into_iter().zip(items).collect();
+                all(self, &parts)
+            }
+            Type::Array { elem, len } => {
+                let parts: Vec<(u32, &Type)> = (0..*len)
+                    .map(|i| (i * elem.size(), elem.as_ref()))
+                    .collect();
+                all(self, &parts)
+            }
+            Type::Str { len } => crate::strings::equal(self, a, b, *len),
+            t if is_register(t) => {
+                let x = self.load_int(a, t)?;
+                let y = self.load_int(b, t)?;
+                Ok(self
+                    .builder
+                    .build_int_compare(IntPredicate::EQ, x, y, "eq")?)
+            }
+            other => Err(CodegenError::Internal(format!(
+                "`==` reached codegen for {}",
+                other.display()
+            ))),
+        }
+    }
+
     fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
@@ -763,6 +847,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .build_load(self.i64(), out, "l")?
                     .into_int_value(),
             ));
+        }
+        if let (Type::Tuple(_) | Type::Array { .. }, BinaryOp::Eq | BinaryOp::Ne) = (&lhs.ty, op) {
+            // The checker converted both sides to one type.
+            let a = self.mem(lhs)?;
+            let b = self.mem(rhs)?;
+            let eq = self.values_equal(a, b, &lhs.ty)?;
+            let r = if op == BinaryOp::Eq {
+                eq
+            } else {
+                self.builder.build_not(eq, "ne")?
+            };
+            return Ok(Val::Int(self.bool_to_i64(r)?));
         }
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;

@@ -244,7 +244,7 @@ impl EventSink {
             }
             Event::Join { separator, .. } => {
                 let parts: Vec<String> = match args.first() {
-                    Some(Value::Tuple(items)) => items
+                    Some(Value::Array(items) | Value::Tuple(items)) => items
                         .iter()
                         .map(Value::to_text)
                         .filter(|s| !s.is_empty())

@@ -554,9 +554,11 @@ impl Function {
                 N::exactly(4),
                 "@map = lhist(value, min, max, step)",
             ),
-            Function::Delete => {
-                Spec::statement("delete", N::range(1, 2), "delete(@map, key) or delete(@map[key])")
-            }
+            Function::Delete => Spec::statement(
+                "delete",
+                N::range(1, 2),
+                "delete(@map, key) or delete(@map[key])",
+            ),
             Function::Clear => Spec::statement("clear", N::exactly(1), "clear(@map)"),
             Function::Zero => Spec::statement("zero", N::exactly(1), "zero(@map)"),
             Function::Len => Spec::value("len", N::exactly(1), "len(@map)"),

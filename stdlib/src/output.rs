@@ -243,22 +243,34 @@ fn bucket_bounds(agg: Aggregation, index: u64) -> Bounds {
 fn cmp_key(a: &Value, b: &Value) -> Ordering {
     fn rank(v: &Value) -> u8 {
         match v {
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. } => 0,
+            Value::Int(_)
+            | Value::UInt(_)
+            | Value::Bool(_)
+            | Value::Enum { .. }
+            | Value::Pointer(_) => 0,
             Value::Str(_) | Value::Buffer(_) => 1,
             Value::Text(_) => 2,
-            Value::Tuple(_) => 3,
+            Value::Tuple(_) | Value::Array(_) => 3,
             Value::Stack(..) => 4,
             Value::Record(_) => 5,
         }
     }
     match (a, b) {
         (
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. },
-            Value::Int(_) | Value::UInt(_) | Value::Bool(_) | Value::Enum { .. },
+            Value::Int(_)
+            | Value::UInt(_)
+            | Value::Bool(_)
+            | Value::Enum { .. }
+            | Value::Pointer(_),
+            Value::Int(_)
+            | Value::UInt(_)
+            | Value::Bool(_)
+            | Value::Enum { .. }
+            | Value::Pointer(_),
         ) => a.as_u64().cmp(&b.as_u64()),
         (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.cmp(y),
-        (Value::Tuple(x), Value::Tuple(y)) => cmp_seq(x, y),
+        (Value::Tuple(x) | Value::Array(x), Value::Tuple(y) | Value::Array(y)) => cmp_seq(x, y),
         (Value::Stack(_, x), Value::Stack(_, y)) => x.cmp(y),
         (Value::Record(x), Value::Record(y)) => {
             let xs: Vec<&Value> = x.iter().map(|(_, v)| v).collect();
@@ -293,6 +305,7 @@ fn int_of(v: &Value) -> Option<i128> {
         Value::UInt(u) => Some(i128::from(*u)),
         Value::Bool(b) => Some(i128::from(*b)),
         Value::Enum { value, .. } => Some(i128::from(*value)),
+        Value::Pointer(p) => Some(i128::from(*p)),
         _ => None,
     }
 }
@@ -355,8 +368,9 @@ fn divisor(div: u64) -> i128 {
 fn divided(v: &MapValue, div: u64) -> Option<i128> {
     let d = divisor(div);
     match v {
-        // Enum values print by name, so they are not divided either.
-        MapValue::Plain(Value::Bool(_) | Value::Enum { .. }) => None,
+        // Booleans, enums and pointers print as themselves (`true`, a name, `0x36`), not as
+        // numbers, so they are not divided.
+        MapValue::Plain(Value::Bool(_) | Value::Enum { .. } | Value::Pointer(_)) => None,
         MapValue::Plain(p) => int_of(p).map(|x| x / d),
         MapValue::Count(c) => Some(i128::from(*c) / d),
         MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),

@@ -176,7 +176,9 @@ impl Type {
             Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits) / 8,
             Type::Tuple(elems) => elems.iter().map(Type::align).max().unwrap_or(1),
             Type::Array { elem, .. } => elem.align(),
-            Type::Record(_) => 8,
+            // As in C: the strictest member's alignment (`struct { int m; int n; }` is 4).
+            // A record whose members aren't known keeps the conservative 8.
+            Type::Record(r) => r.fields.iter().map(|f| f.ty.align()).max().unwrap_or(8),
             Type::Pointer { .. }
             | Type::Stack { .. }
             | Type::Inet

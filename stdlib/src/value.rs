@@ -15,6 +15,10 @@ pub enum Value {
     Str(Vec<u8>),
     Buffer(Vec<u8>),
     Tuple(Vec<Value>),
+    /// A C array (`int x[4]`, `int8[2][2]`), printed `[1,2,3,4]` as bpftrace 0.27 does.
+    Array(Vec<Value>),
+    /// A pointer: an address printed in hex (`0x36`) as a value or key, a number in JSON.
+    Pointer(u64),
     /// A value already rendered to text (addresses, symbols, user names, probe names).
     Text(String),
     /// Stack frames, innermost first, already symbolized in the text of their mode
@@ -24,7 +28,10 @@ pub enum Value {
     Record(Vec<(String, Value)>),
     /// A value of an enum type that is one of its enumerators: text (`print`, map output,
     /// `%s`) shows the name, numbers (`%d`) and JSON the value, as in bpftrace 0.27.
-    Enum { value: u64, name: String },
+    Enum {
+        value: u64,
+        name: String,
+    },
 }
 
 impl Value {
@@ -35,9 +42,11 @@ impl Value {
             Value::UInt(u) => *u,
             Value::Bool(b) => u64::from(*b),
             Value::Enum { value, .. } => *value,
+            Value::Pointer(p) => *p,
             Value::Str(_)
             | Value::Buffer(_)
             | Value::Tuple(_)
+            | Value::Array(_)
             | Value::Text(_)
             | Value::Stack(..)
             | Value::Record(_) => 0,
@@ -66,6 +75,11 @@ impl Value {
                 let inner: Vec<String> = items.iter().map(Value::to_text).collect();
                 format!("({})", inner.join(", "))
             }
+            Value::Array(items) => {
+                let inner: Vec<String> = items.iter().map(Value::to_text).collect();
+                format!("[{}]", inner.join(","))
+            }
+            Value::Pointer(p) => format!("{p:#x}"),
             Value::Text(t) => t.clone(),
             Value::Stack(mode, frames) => stack_text(*mode, frames, "        "),
             Value::Record(fields) => {
@@ -87,7 +101,10 @@ impl Value {
             Value::Bool(b) => J::from(*b),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
             Value::Enum { value, .. } => J::from(*value),
-            Value::Tuple(items) => J::Array(items.iter().map(Value::to_json).collect()),
+            Value::Pointer(p) => J::from(*p),
+            Value::Tuple(items) | Value::Array(items) => {
+                J::Array(items.iter().map(Value::to_json).collect())
+            }
             Value::Record(fields) => J::Object(
                 fields
                     .iter()
@@ -177,10 +194,10 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                     .collect(),
             )
         }
-        Type::Pointer { .. } => Value::UInt(read_u64(bytes, 0)),
+        Type::Pointer { .. } => Value::Pointer(read_u64(bytes, 0)),
         Type::Array { elem, len } => {
             let size = elem.size() as usize;
-            Value::Tuple(
+            Value::Array(
                 (0..*len as usize)
                     .map(|i| decode(elem, bytes.get(i * size..).unwrap_or_default(), sym))
                     .collect(),

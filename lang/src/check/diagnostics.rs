@@ -568,6 +568,58 @@ pub fn string_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diag
     .with_help(help)
 }
 
+/// A binary operator that pointers don't take: only `p + n`, `n + p`, `p - n` and
+/// comparisons do (bpftrace 0.27 rejects `p - q` too, where C would count elements).
+pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            lhs.display(),
+            rhs.display()
+        ),
+        span,
+    )
+    .with_help("a pointer can be compared, and moved by an integer with + and -")
+    .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
+}
+
+/// An operator on tuples or arrays other than `==`/`!=` between two of the same shape.
+pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            lhs.display(),
+            rhs.display()
+        ),
+        span,
+    )
+    .with_help(
+        "tuples and arrays compare with == and != only, element by element, with a tuple or \
+         array of the same shape whose elements are integers or strings",
+    )
+}
+
+/// Comparing pointers to different types, which C warns about too: the addresses compare
+/// as numbers, but one of them is probably not the pointer that was meant.
+pub fn distinct_pointer_comparison(
+    lhs: (&Type, Span),
+    rhs: (&Type, Span),
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::warning(
+        format!(
+            "comparison of distinct pointer types: {} and {}",
+            lhs.0.display(),
+            rhs.0.display()
+        ),
+        span,
+    )
+    .with_secondary(lhs.1, lhs.0.display())
+    .with_secondary(rhs.1, rhs.0.display())
+}
+
 pub fn field_of_non_struct_pointer(field: &str, pointee: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
@@ -914,7 +966,10 @@ pub fn delete_needs_element(span: Span) -> Diagnostic {
 
 /// `(enum Foo)5` where no enumerator of `Foo` is 5.
 pub fn enum_has_no_value(name: &str, value: i64, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("enum {name} has no enumerator with value {value}"), span)
+    Diagnostic::error(
+        format!("enum {name} has no enumerator with value {value}"),
+        span,
+    )
 }
 
 /// `delete(@m[k], k2)`: the two-argument form takes the map without a key.

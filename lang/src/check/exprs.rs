@@ -53,6 +53,29 @@ impl Checker<'_> {
                 .get(*n as usize - 1)
                 .and_then(|p| parse_int(p)),
             A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
+            A::Binary { op, lhs, rhs } => {
+                let (a, b) = (self.const_int(lhs)?, self.const_int(rhs)?);
+                match op {
+                    BinaryOp::Add => a.checked_add(b),
+                    BinaryOp::Sub => a.checked_sub(b),
+                    BinaryOp::Mul => a.checked_mul(b),
+                    BinaryOp::Div => a.checked_div(b),
+                    BinaryOp::Mod => a.checked_rem(b),
+                    BinaryOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
+                    BinaryOp::Shr => u32::try_from(b).ok().and_then(|b| a.checked_shr(b)),
+                    BinaryOp::BitAnd => Some(a & b),
+                    BinaryOp::BitOr => Some(a | b),
+                    BinaryOp::BitXor => Some(a ^ b),
+                    BinaryOp::Eq
+                    | BinaryOp::Ne
+                    | BinaryOp::Lt
+                    | BinaryOp::Le
+                    | BinaryOp::Gt
+                    | BinaryOp::Ge
+                    | BinaryOp::LogicalAnd
+                    | BinaryOp::LogicalOr => None,
+                }
+            }
             _ => None,
         }
     }
@@ -77,25 +100,31 @@ impl Checker<'_> {
                         let elems = elems
                             .into_iter()
                             .zip(want)
-                            .map(|(x, t)| match self.coerce(x, t) {
-                                x if x.ty.is_int()
-                                    && t.is_int()
-                                    && (x.ty.size() != t.size()
-                                        || (x.ty == Type::Bool) != (*t == Type::Bool)) =>
-                                {
-                                    let span = x.span;
-                                    mk(H::Cast(Box::new(x)), t.clone(), span)
-                                }
-                                x => x,
-                            })
+                            .map(|(x, t)| self.coerce_element(x, t))
                             .collect();
                         mk(H::Tuple(elems), ty.clone(), span)
                     }
-                    kind => mk(kind, e.ty, span),
+                    // A tuple held elsewhere (a variable, a map value) is converted element
+                    // by element into the layout of `ty`.
+                    kind => mk(H::Cast(Box::new(mk(kind, e.ty, span))), ty.clone(), span),
                 }
             }
             _ => e,
         }
+    }
+
+    /// [`Self::coerce`] for an element of a tuple, which must end up with exactly the type
+    /// `ty`: the tuple's layout is computed from its elements' types, and it must be the
+    /// layout of the tuple type that user space decodes (`((int32)-100, (int8)10)` stored as
+    /// an `(int64,int64)` map value converts both integers).
+    fn coerce_element(&mut self, e: Expr, ty: &Type) -> Expr {
+        let e = self.coerce(e, ty);
+        let converts = e.ty.is_int() || matches!(e.ty, Type::Pointer { .. });
+        if &e.ty != ty && converts {
+            let span = e.span;
+            return mk(H::Cast(Box::new(e)), ty.clone(), span);
+        }
+        e
     }
 
     /// The type a value takes when stored in a map or variable: strings widen to `strlen`.
@@ -260,16 +289,23 @@ impl Checker<'_> {
             A::Index { expr, index } => {
                 let base = self.expr(expr);
                 let idx = self.expr(index);
-                let Some(i) = (match idx.kind {
+                let constant = match idx.kind {
                     H::Int(i) => Some(i),
-                    _ => None,
-                }) else {
-                    self.push(diagnostics::index_not_constant(idx.span));
-                    return poisoned(span);
+                    _ => self.const_int(index),
+                };
+                let Some(i) = constant else {
+                    return self.variable_index(base, idx, span);
                 };
                 match base.ty.clone() {
                     Type::Array { elem, len } => {
-                        if i < 0 || i as u32 >= len {
+                        // A zero-length array ends a record whose elements follow it in
+                        // memory (C's flexible array member): any index reads past it.
+                        let flexible = len == 0 && matches!(base.kind, H::Load { .. });
+                        if i < 0 || i > i64::from(u32::MAX / elem.size().max(1)) {
+                            self.push(diagnostics::array_index_out_of_bounds(i, len, idx.span));
+                            return poisoned(span);
+                        }
+                        if i as u32 >= len && !flexible {
                             self.push(diagnostics::array_index_out_of_bounds(i, len, idx.span));
                             return poisoned(span);
                         }
@@ -301,6 +337,29 @@ impl Checker<'_> {
                             },
                             span,
                         )
+                    }
+                    // `$t[1 + 1]`: bpftrace 0.27's array-style access of a tuple element,
+                    // with a constant index.
+                    Type::Tuple(items) => {
+                        match usize::try_from(i).ok().and_then(|i| items.get(i)) {
+                            Some(t) => mk(
+                                H::TupleIndex {
+                                    expr: Box::new(base),
+                                    index: i as u32,
+                                },
+                                t.clone(),
+                                span,
+                            ),
+                            None => {
+                                let d = diagnostics::tuple_index_out_of_bounds(
+                                    i.clamp(0, i64::from(u32::MAX)) as u32,
+                                    items.len(),
+                                    span,
+                                );
+                                self.push(d);
+                                poisoned(span)
+                            }
+                        }
                     }
                     other => {
                         self.push(diagnostics::not_indexable(&other, span));
@@ -608,8 +667,15 @@ impl Checker<'_> {
             self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
+        let aggregate = |t: &Type| matches!(t, Type::Tuple(_) | Type::Array { .. });
+        if aggregate(&l.ty) || aggregate(&r.ty) {
+            return self.aggregate_comparison(op, l, r, span);
+        }
         self.require_int(&l, "the left operand");
         self.require_int(&r, "the right operand");
+        if matches!(l.ty, Type::Pointer { .. }) || matches!(r.ty, Type::Pointer { .. }) {
+            return self.pointer_binary(op, l, r, span);
+        }
         let ty = match op {
             BinaryOp::Eq
             | BinaryOp::Ne
@@ -619,11 +685,16 @@ impl Checker<'_> {
             | BinaryOp::Ge
             | BinaryOp::LogicalAnd
             | BinaryOp::LogicalOr => Type::Bool,
-            BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
-                (Type::Pointer { .. }, _) => l.ty.clone(),
-                _ => arith_type(&l.ty, &r.ty),
-            },
-            _ => arith_type(&l.ty, &r.ty),
+            BinaryOp::Add
+            | BinaryOp::Sub
+            | BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Mod
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
         mk(
             H::Binary {
@@ -634,6 +705,149 @@ impl Checker<'_> {
             ty,
             span,
         )
+    }
+
+    /// `base[idx]` with an index known only at run time, for what lives in memory the probe
+    /// reads: an array read through a pointer (`$a->x[$i]`) and a pointer (`$p[$i]`). The
+    /// element's address is computed and read, as bpftrace 0.27 does; arrays held in the
+    /// program's own memory take constant indices only.
+    fn variable_index(&mut self, base: Expr, idx: Expr, span: Span) -> Expr {
+        if !idx.ty.is_int() {
+            self.push(diagnostics::index_not_constant(idx.span));
+            return poisoned(span);
+        }
+        let idx_span = idx.span;
+        let element_at = |ptr: Expr, size: u32| {
+            let ty = ptr.ty.clone();
+            Box::new(mk(
+                H::Binary {
+                    op: BinaryOp::Add,
+                    lhs: Box::new(ptr),
+                    rhs: Box::new(scaled(idx, size)),
+                },
+                ty,
+                span,
+            ))
+        };
+        match (base.kind, base.ty) {
+            (H::Load { ptr, offset, space }, Type::Array { elem, .. }) => {
+                let ptr = element_at(*ptr, elem.size());
+                mk(H::Load { ptr, offset, space }, *elem, span)
+            }
+            (kind, Type::Pointer { to, space }) => {
+                let ty = Type::Pointer {
+                    to: to.clone(),
+                    space,
+                };
+                let ptr = element_at(mk(kind, ty, base.span), to.size().max(1));
+                mk(
+                    H::Load {
+                        ptr,
+                        offset: 0,
+                        space,
+                    },
+                    *to,
+                    span,
+                )
+            }
+            _ => {
+                self.push(diagnostics::index_not_constant(idx_span));
+                poisoned(span)
+            }
+        }
+    }
+
+    /// `==` and `!=` of two tuples or two arrays, as bpftrace 0.27 compares them: element by
+    /// element, strings by their text. Both sides are first converted to one type (the longer
+    /// of two strings, integers of any width), so codegen compares like with like.
+    fn aggregate_comparison(&mut self, op: BinaryOp, l: Expr, r: Expr, span: Span) -> Expr {
+        let equality = matches!(op, BinaryOp::Eq | BinaryOp::Ne);
+        if !equality || !super::compatible(&l.ty, &r.ty) || !comparable(&l.ty) {
+            self.push(diagnostics::aggregate_operands(op, &l.ty, &r.ty, span));
+            return poisoned(span);
+        }
+        let ty = super::widen(&l.ty, &r.ty);
+        let l = self.coerce(l, &ty);
+        let r = self.coerce(r, &ty);
+        mk(
+            H::Binary {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+            },
+            Type::Bool,
+            span,
+        )
+    }
+
+    /// A binary operator with a pointer operand, as in C and bpftrace 0.27: a pointer
+    /// compares with pointers and integers, and moves by an integer number of pointees
+    /// (`p + n`, `n + p`, `p - n` add `n * sizeof(*p)`, so `(int32 *)0x32 + 1` is `0x36`);
+    /// every other operator, and `p - q` or `p + q`, is an error.
+    fn pointer_binary(&mut self, op: BinaryOp, l: Expr, r: Expr, span: Span) -> Expr {
+        let binary = |op, lhs: Expr, rhs: Expr, ty| {
+            mk(
+                H::Binary {
+                    op,
+                    lhs: Box::new(lhs),
+                    rhs: Box::new(rhs),
+                },
+                ty,
+                span,
+            )
+        };
+        match op {
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge
+            | BinaryOp::LogicalAnd
+            | BinaryOp::LogicalOr => {
+                if let (Type::Pointer { to: a, .. }, Type::Pointer { to: b, .. }) = (&l.ty, &r.ty) {
+                    let comparison = !matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr);
+                    if comparison && a != b {
+                        let d = diagnostics::distinct_pointer_comparison(
+                            (&l.ty, l.span),
+                            (&r.ty, r.span),
+                            span,
+                        );
+                        self.push(d);
+                    }
+                }
+                binary(op, l, r, Type::Bool)
+            }
+            BinaryOp::Add | BinaryOp::Sub => match (&l.ty, &r.ty) {
+                (Type::Pointer { to, .. }, other) if !matches!(other, Type::Pointer { .. }) => {
+                    let ty = l.ty.clone();
+                    let r = scaled(r, to.size());
+                    binary(op, l, r, ty)
+                }
+                (other, Type::Pointer { to, .. })
+                    if op == BinaryOp::Add && !matches!(other, Type::Pointer { .. }) =>
+                {
+                    let ty = r.ty.clone();
+                    let l = scaled(l, to.size());
+                    binary(op, l, r, ty)
+                }
+                _ => {
+                    self.push(diagnostics::pointer_operands(op, &l.ty, &r.ty, span));
+                    poisoned(span)
+                }
+            },
+            BinaryOp::Mul
+            | BinaryOp::Div
+            | BinaryOp::Mod
+            | BinaryOp::BitAnd
+            | BinaryOp::BitOr
+            | BinaryOp::BitXor
+            | BinaryOp::Shl
+            | BinaryOp::Shr => {
+                self.push(diagnostics::pointer_operands(op, &l.ty, &r.ty, span));
+                poisoned(span)
+            }
+        }
     }
 
     /// A member of a record value (folding into the load when the record was loaded through a
@@ -738,7 +952,9 @@ impl Checker<'_> {
         // and masked; like bpftrace, its value is not sign-extended.
         let read_ty = match f.bitfield {
             Some((bit, width)) => {
-                let bytes = (u32::from(bit) + u32::from(width)).div_ceil(8).next_power_of_two();
+                let bytes = (u32::from(bit) + u32::from(width))
+                    .div_ceil(8)
+                    .next_power_of_two();
                 Type::Int {
                     bits: (bytes.min(8) * 8) as u8,
                     signed: false,
@@ -761,7 +977,7 @@ impl Checker<'_> {
                     offset: f.offset,
                     space,
                 },
-                read_ty,
+                pointers_into(read_ty, space),
                 span,
             ),
             None => self.member(base, f.offset, read_ty, span),
@@ -897,6 +1113,68 @@ fn key_type(t: &Type) -> Type {
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }
+}
+
+/// Whether values of type `t` compare with `==` element by element: integers, pointers,
+/// strings, and tuples and arrays of them.
+fn comparable(t: &Type) -> bool {
+    match t {
+        Type::Int { .. } | Type::Bool | Type::Enum { .. } | Type::Pointer { .. } => true,
+        Type::Str { .. } => true,
+        Type::Tuple(items) => items.iter().all(comparable),
+        Type::Array { elem, .. } => comparable(elem),
+        Type::None
+        | Type::Buffer { .. }
+        | Type::Record(_)
+        | Type::Stack { .. }
+        | Type::Inet
+        | Type::MacAddr
+        | Type::Ksym
+        | Type::Usym
+        | Type::Username
+        | Type::ProbeName
+        | Type::CgroupPath
+        | Type::Strerror
+        | Type::Timestamp
+        | Type::Agg(_) => false,
+    }
+}
+
+/// The type of a member read from `space`: a pointer stored in user memory points into user
+/// memory too (`struct C { int *z[4]; }` defined in a script and read through a uprobe's
+/// `(struct C *)arg0`), as bpftrace does; a kernel record keeps its `__user` pointers.
+fn pointers_into(ty: Type, space: AddrSpace) -> Type {
+    match (ty, space) {
+        (Type::Pointer { to, .. }, AddrSpace::User) => Type::Pointer {
+            to,
+            space: AddrSpace::User,
+        },
+        (Type::Array { elem, len }, AddrSpace::User) => Type::Array {
+            elem: Box::new(pointers_into(*elem, space)),
+            len,
+        },
+        (ty, _) => ty,
+    }
+}
+
+/// An integer offset `n` counted in pointees of `size` bytes, as the byte offset `n * size`
+/// (a `void *` or a one-byte pointee moves by bytes).
+fn scaled(n: Expr, size: u32) -> Expr {
+    if size <= 1 {
+        return n;
+    }
+    let span = n.span;
+    let ty = arith_type(&n.ty, &I64);
+    let size = mk(H::Int(i64::from(size)), I64, span);
+    mk(
+        H::Binary {
+            op: BinaryOp::Mul,
+            lhs: Box::new(n),
+            rhs: Box::new(size),
+        },
+        ty,
+        span,
+    )
 }
 
 fn arith_type(a: &Type, b: &Type) -> Type {
