@@ -254,9 +254,9 @@ impl Checker<'_> {
     }
 
     /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either
-    /// order; bare, they take bpftrace's mode and the contract's deepest stack.
+    /// order; bare, they take the configured `stack_mode` and the contract's deepest stack.
     fn stack_type(&mut self, user: bool, args: &[ast::Expr]) -> Option<Type> {
-        let mut mode = StackMode::Bpftrace;
+        let mut mode = self.opts.stack_mode;
         let mut limit = MAX_DEPTH;
         for a in args {
             match &a.kind {
@@ -297,7 +297,8 @@ impl Checker<'_> {
             };
         }
         let len = match a.get(1).map(|e| &e.kind) {
-            Some(H::Int(n)) => ((*n).max(0) as u32 + 1).min(self.opts.strlen),
+            // bpftrace 0.27 keeps n - 1 characters and the terminating NUL.
+            Some(H::Int(n)) => ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.strlen),
             _ => self.opts.strlen,
         };
         mk(
