@@ -63,15 +63,15 @@ pub fn call<'ctx>(
             )?;
             let len = match args.get(1) {
                 Some(n) => {
-                    // str(p, n) reads at most n bytes plus the terminator, bounded by the buffer.
+                    // str(p, n) reads at most n bytes with the terminator (n - 1 characters,
+                    // as bpftrace 0.27), bounded by the buffer.
                     let n = l.int(n)?;
-                    let n1 = l.builder.build_int_add(n, i64t.const_int(1, false), "n1")?;
                     let max = i64t.const_int(u64::from(size), false);
                     let small = l
                         .builder
-                        .build_int_compare(IntPredicate::ULT, n1, max, "small")?;
+                        .build_int_compare(IntPredicate::ULT, n, max, "small")?;
                     l.builder
-                        .build_select(small, n1, max, "len")?
+                        .build_select(small, n, max, "len")?
                         .into_int_value()
                 }
                 None => i64t.const_int(u64::from(size), false),
