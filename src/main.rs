@@ -239,7 +239,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         allow_unsafe: cli.allow_unsafe,
         cpid: child.as_ref().map(|c| c.pid),
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
-        strlen: config.max_strlen,
+        strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
@@ -264,6 +264,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             config.max_probes
         )));
     }
+    let trailer = config.string_layout().1;
     let want_ir = cli.emit_llvm.is_some() || cli.debug == Some(Stage::Llvm);
     let codegen_opts = codegen::Options {
         want_ir,
@@ -271,6 +272,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         source: &source,
         helper_warnings: cli.warnings > 0,
         license: Some(&config.license),
+        str_trailer: &trailer,
     };
     let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
     if compiled.manifest.programs.len() as u64 > config.max_bpf_progs {
@@ -428,7 +430,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let opts = check::Options {
         params: params.to_vec(),
         load_only: true,
-        strlen: config.max_strlen,
+        strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,

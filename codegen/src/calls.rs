@@ -76,6 +76,16 @@ pub fn call<'ctx>(
                 }
                 None => i64t.const_int(u64::from(size), false),
             };
+            // Without a length, a string that fills what is read is cut short: the buffer
+            // keeps room after it for the trailer (`str_trunc_trailer`).
+            let trailer = l.globals.str_trailer.clone();
+            let chars = u64::from(size).saturating_sub(trailer.len() as u64 + 1);
+            let cut = args.get(1).is_none() && !trailer.is_empty() && chars > 0;
+            let len = if cut {
+                i64t.const_int(chars + 1, false)
+            } else {
+                len
+            };
             let src_ptr =
                 l.builder
                     .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
@@ -83,7 +93,29 @@ pub fn call<'ctx>(
                 AddrSpace::Kernel => Helper::ProbeReadKernelStr,
                 AddrSpace::User => Helper::ProbeReadUserStr,
             };
-            l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
+            let read = l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
+            if cut {
+                // The helper returns the bytes it wrote with the terminator. When they fill
+                // the read, the trailer replaces that terminator; otherwise the bytes after
+                // the string stay zero (the buffer was cleared), so no branch is needed.
+                let full = l.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    read,
+                    i64t.const_int(chars + 1, false),
+                    "full",
+                )?;
+                let i8t = l.ctx.i8_type();
+                for (i, b) in trailer.iter().enumerate() {
+                    let byte = l.builder.build_select(
+                        full,
+                        i8t.const_int(u64::from(*b), false),
+                        i8t.const_zero(),
+                        "trailer",
+                    )?;
+                    let at = l.offset(slot, chars + i as u64)?;
+                    l.builder.build_store(at, byte)?;
+                }
+            }
             Ok(Val::Mem(slot))
         }
         Function::Buf => {

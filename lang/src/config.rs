@@ -114,7 +114,8 @@ pub struct Config {
     pub max_cat_bytes: u64,
     pub max_map_keys: u32,
     pub max_probes: u64,
-    pub max_strlen: u32,
+    /// Characters `str()` keeps (`max_strlen`); `None` keeps rbt's default buffer.
+    pub max_strlen: Option<u32>,
     pub missing_probes: MissingProbes,
     pub on_stack_limit: u64,
     /// Pages of the output ring buffer; `None` keeps rbt's default size.
@@ -122,7 +123,35 @@ pub struct Config {
     pub print_maps_on_exit: bool,
     pub show_debug_info: bool,
     pub stack_mode: StackMode,
-    pub str_trunc_trailer: String,
+    /// What marks a string `str()` cut short (`str_trunc_trailer`); `None` if unset.
+    pub str_trunc_trailer: Option<String>,
+}
+
+/// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
+/// bpftrace 0.17's default. bpftrace 0.27's default (1024 characters) does not fit rbt's
+/// stack and scratch limits ([`MAX_STRLEN_LIMIT`]).
+pub const DEFAULT_STRLEN: u32 = 64;
+
+impl Config {
+    /// The bytes of every string buffer and the trailer `str()` writes when it cuts a string
+    /// short. With `max_strlen` (or a trailer) set, a buffer holds `max_strlen` characters,
+    /// the trailer and the terminator, and a string of `max_strlen` characters or more is
+    /// cut to `max_strlen` and marked, as bpftrace 0.27 does. Without either, strings keep
+    /// rbt's default buffer unmarked, as 0.17 printed them.
+    pub fn string_layout(&self) -> (u32, String) {
+        if self.max_strlen.is_none() && self.str_trunc_trailer.is_none() {
+            return (DEFAULT_STRLEN, String::new());
+        }
+        let trailer = self
+            .str_trunc_trailer
+            .clone()
+            .unwrap_or_else(|| "..".to_string());
+        let chars = self
+            .max_strlen
+            .unwrap_or(DEFAULT_STRLEN - 1 - trailer.len() as u32);
+        let size = (chars + 1 + trailer.len() as u32).clamp(1, MAX_STRLEN_LIMIT);
+        (size, trailer)
+    }
 }
 
 impl Default for Config {
@@ -137,14 +166,14 @@ impl Default for Config {
             max_cat_bytes: 10240,
             max_map_keys: 4096,
             max_probes: 1024,
-            max_strlen: 64,
+            max_strlen: None,
             missing_probes: MissingProbes::Error,
             on_stack_limit: 32,
             perf_rb_pages: None,
             print_maps_on_exit: true,
             show_debug_info: false,
             stack_mode: StackMode::Bpftrace,
-            str_trunc_trailer: "..".to_string(),
+            str_trunc_trailer: None,
         }
     }
 }
@@ -342,13 +371,14 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
         Setting::MaxProbes => config.max_probes = number(raw)?,
         Setting::MaxStrlen => {
             let n = number(raw)?;
-            if n > u64::from(MAX_STRLEN_LIMIT) {
+            // The buffer also holds the trailer and the terminator.
+            let most = MAX_STRLEN_LIMIT - 3;
+            if n > u64::from(most) {
                 return Err(BadValue(format!(
-                    "{n} is more than rbt supports (at most {MAX_STRLEN_LIMIT} bytes)"
+                    "{n} is more than rbt supports (at most {most} characters)"
                 )));
             }
-            // A string holds at least its terminating NUL.
-            config.max_strlen = (n as u32).max(1);
+            config.max_strlen = Some(n as u32);
         }
         Setting::MissingProbes => {
             config.missing_probes = choice(
@@ -403,7 +433,16 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
                 }
             }
         }
-        Setting::StrTruncTrailer => config.str_trunc_trailer = raw.text(),
+        Setting::StrTruncTrailer => {
+            let text = raw.text();
+            if text.len() > 16 {
+                return Err(BadValue(format!(
+                    "a trailer of {} bytes is longer than rbt supports (16)",
+                    text.len()
+                )));
+            }
+            config.str_trunc_trailer = Some(text);
+        }
         Setting::UnstableTseries => {
             choice(
                 "unstable_tseries",
@@ -491,7 +530,8 @@ mod tests {
         assert!(r.diagnostics.is_empty());
         assert_eq!(r.config.stack_mode, StackMode::Raw);
         assert_eq!(r.config.max_map_keys, 7);
-        assert_eq!(r.config.max_strlen, 9);
+        assert_eq!(r.config.max_strlen, Some(9));
+        assert_eq!(r.config.string_layout(), (12, "..".to_string()));
     }
 
     #[test]
@@ -502,7 +542,7 @@ mod tests {
         );
         assert_eq!(r.config.stack_mode, StackMode::Raw);
         assert!(!r.config.print_maps_on_exit);
-        assert_eq!(r.config.max_strlen, 20);
+        assert_eq!(r.config.max_strlen, Some(20));
     }
 
     #[test]

@@ -263,16 +263,19 @@ impl Checker<'_> {
                 A::Ident(m) if m == "perf" => mode = StackMode::Perf,
                 A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
                 A::Ident(m) if m == "raw" => mode = StackMode::Raw,
-                A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
-                A::Int(n) if *n > u64::from(MAX_DEPTH) => {
-                    // The stack-trace map holds no more frames than this.
-                    self.push(diagnostics::stack_too_deep(MAX_DEPTH, *n, a.span));
-                    return None;
-                }
-                _ => {
-                    self.push(diagnostics::stack_argument(MAX_DEPTH, a.span));
-                    return None;
-                }
+                // The depth is a constant: a literal, a positional parameter or a #define.
+                _ => match self.const_int(a) {
+                    Some(n) if (1..=i64::from(MAX_DEPTH)).contains(&n) => limit = n as u32,
+                    Some(n) if n > i64::from(MAX_DEPTH) => {
+                        // The stack-trace map holds no more frames than this.
+                        self.push(diagnostics::stack_too_deep(MAX_DEPTH, n as u64, a.span));
+                        return None;
+                    }
+                    _ => {
+                        self.push(diagnostics::stack_argument(MAX_DEPTH, a.span));
+                        return None;
+                    }
+                },
             }
         }
         Some(Type::Stack { user, mode, limit })
