@@ -373,12 +373,12 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             let n = number(raw)?;
             // The buffer also holds the trailer and the terminator.
             let most = MAX_STRLEN_LIMIT - 3;
+            config.max_strlen = Some(n.min(u64::from(most)) as u32);
             if n > u64::from(most) {
-                return Err(BadValue(format!(
-                    "{n} is more than rbt supports (at most {most} characters)"
+                return Ok(Some(format!(
+                    "rbt keeps at most {most} characters of a string (the BPF stack and scratch limits); longer strings are cut there"
                 )));
             }
-            config.max_strlen = Some(n as u32);
         }
         Setting::MissingProbes => {
             config.missing_probes = choice(
@@ -496,7 +496,7 @@ pub fn unsupported_value(key: &str, span: Span) -> Diagnostic {
 
 /// A value rbt accepts but cannot act on.
 pub fn not_honoured(key: &str, why: &str, span: Span) -> Diagnostic {
-    Diagnostic::warning(format!("{key}: this setting has no effect in rbt"), span)
+    Diagnostic::warning(format!("{key}: rbt cannot do what this asks"), span)
         .with_label("not honoured")
         .with_note(why.to_string())
 }
