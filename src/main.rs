@@ -225,6 +225,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.debug == Some(Stage::Ast) {
         return print_stage(&format!("{ast:#?}\n"));
     }
+    let config = configure(&ast, &name, &source, color, cli.no_warnings)?;
 
     let mut child = match &cli.cmd {
         Some(cmd) => Some(
@@ -238,8 +239,10 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         allow_unsafe: cli.allow_unsafe,
         cpid: child.as_ref().map(|c| c.pid),
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
-        strlen: env_u32("BPFTRACE_STRLEN", 64).clamp(1, 200),
-        map_keys_max: env_u32("BPFTRACE_MAP_KEYS_MAX", 4096),
+        strlen: config.string_layout().0,
+        map_keys_max: config.max_map_keys,
+        stack_mode: config.stack_mode,
+        missing_probes: config.missing_probes,
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
@@ -254,14 +257,31 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.debug == Some(Stage::Hir) {
         return print_stage(&format!("{hir:#?}\n"));
     }
+    if hir.probe_names.len() as u64 > config.max_probes {
+        return Err(fail(format!(
+            "can't attach to {} probes because it exceeds the current limit of {} probes (raise max_probes, carefully: many probes can make the system unresponsive)",
+            hir.probe_names.len(),
+            config.max_probes
+        )));
+    }
+    let trailer = config.string_layout().1;
     let want_ir = cli.emit_llvm.is_some() || cli.debug == Some(Stage::Llvm);
     let codegen_opts = codegen::Options {
         want_ir,
         file_name: &name,
         source: &source,
         helper_warnings: cli.warnings > 0,
+        license: Some(&config.license),
+        str_trailer: &trailer,
     };
     let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
+    if compiled.manifest.programs.len() as u64 > config.max_bpf_progs {
+        return Err(fail(format!(
+            "the script needs {} BPF programs, more than max_bpf_progs ({})",
+            compiled.manifest.programs.len(),
+            config.max_bpf_progs
+        )));
+    }
     if let (Some(path), Some(ir)) = (&cli.emit_llvm, &ir) {
         std::fs::write(path, ir).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
     }
@@ -301,6 +321,10 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         pid: cli.pid,
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         watch_stdout: cli.output.is_none(),
+        print_maps_on_exit: config.print_maps_on_exit,
+        max_cat_bytes: usize::try_from(config.max_cat_bytes).unwrap_or(usize::MAX),
+        log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
+        ringbuf_pages: config.perf_rb_pages,
     };
     let code = runtime::run(
         &compiled.elf,
@@ -359,11 +383,29 @@ fn rejected(
     Reported
 }
 
-fn env_u32(name: &str, default: u32) -> u32 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+/// The script's config block and the `BPFTRACE_*` environment variables (which win), as
+/// `lang::config` resolves them; their errors end the run before anything is checked.
+fn configure(
+    ast: &lang::ast::Script,
+    name: &str,
+    source: &str,
+    color: bool,
+    no_warnings: bool,
+) -> Result<lang::config::Config, Reported> {
+    let resolved = lang::config::resolve(&ast.config, &|var| std::env::var(var).ok());
+    report(name, source, &resolved.diagnostics, color, no_warnings);
+    if !no_warnings {
+        for w in &resolved.env_warnings {
+            eprintln!("rbt: warning: {w}");
+        }
+    }
+    for e in &resolved.env_errors {
+        eprintln!("rbt: error: {e}");
+    }
+    if !resolved.env_errors.is_empty() || resolved.diagnostics.iter().any(Diagnostic::is_error) {
+        return Err(Reported);
+    }
+    Ok(resolved.config)
 }
 
 fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) {
@@ -384,9 +426,14 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
+    let config = configure(&ast, name, source, false, cli.no_warnings)?;
     let opts = check::Options {
         params: params.to_vec(),
         load_only: true,
+        strlen: config.string_layout().0,
+        map_keys_max: config.max_map_keys,
+        stack_mode: config.stack_mode,
+        missing_probes: config.missing_probes,
         ..Default::default()
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);

@@ -307,6 +307,33 @@ fn full_maps_are_reported() {
 
 #[test]
 #[ignore = "needs root"]
+fn config_environment_wins_and_bad_values_fail() {
+    require_root();
+    // BPFTRACE_* variables take precedence over the script's config block, as in bpftrace.
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .env("BPFTRACE_PRINT_MAPS_ON_EXIT", "0")
+        .args([
+            "-e",
+            "config = { print_maps_on_exit = true } BEGIN { @a = 1; printf(\"x\\n\"); exit(); }",
+        ])
+        .output()
+        .expect("run rbt");
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "x\n\n\n");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .env("BPFTRACE_STACK_MODE", "sideways")
+        .args(["-e", "BEGIN { exit(); }"])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("rbt: error: stack_mode: Invalid value for stack_mode"),
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
 fn verifier_rejection_points_at_the_script_line() {
     require_root();
     // The checker accepts this loop, but `$i` never changes, so the verifier (rightly) finds

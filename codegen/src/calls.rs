@@ -63,18 +63,28 @@ pub fn call<'ctx>(
             )?;
             let len = match args.get(1) {
                 Some(n) => {
-                    // str(p, n) reads at most n bytes plus the terminator, bounded by the buffer.
+                    // str(p, n) reads at most n bytes with the terminator (n - 1 characters,
+                    // as bpftrace 0.27), bounded by the buffer.
                     let n = l.int(n)?;
-                    let n1 = l.builder.build_int_add(n, i64t.const_int(1, false), "n1")?;
                     let max = i64t.const_int(u64::from(size), false);
                     let small = l
                         .builder
-                        .build_int_compare(IntPredicate::ULT, n1, max, "small")?;
+                        .build_int_compare(IntPredicate::ULT, n, max, "small")?;
                     l.builder
-                        .build_select(small, n1, max, "len")?
+                        .build_select(small, n, max, "len")?
                         .into_int_value()
                 }
                 None => i64t.const_int(u64::from(size), false),
+            };
+            // Without a length, a string that fills what is read is cut short: the buffer
+            // keeps room after it for the trailer (`str_trunc_trailer`).
+            let trailer = l.globals.str_trailer.clone();
+            let chars = u64::from(size).saturating_sub(trailer.len() as u64 + 1);
+            let cut = args.get(1).is_none() && !trailer.is_empty() && chars > 0;
+            let len = if cut {
+                i64t.const_int(chars + 1, false)
+            } else {
+                len
             };
             let src_ptr =
                 l.builder
@@ -83,7 +93,29 @@ pub fn call<'ctx>(
                 AddrSpace::Kernel => Helper::ProbeReadKernelStr,
                 AddrSpace::User => Helper::ProbeReadUserStr,
             };
-            l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
+            let read = l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
+            if cut {
+                // The helper returns the bytes it wrote with the terminator. When they fill
+                // the read, the trailer replaces that terminator; otherwise the bytes after
+                // the string stay zero (the buffer was cleared), so no branch is needed.
+                let full = l.builder.build_int_compare(
+                    IntPredicate::EQ,
+                    read,
+                    i64t.const_int(chars + 1, false),
+                    "full",
+                )?;
+                let i8t = l.ctx.i8_type();
+                for (i, b) in trailer.iter().enumerate() {
+                    let byte = l.builder.build_select(
+                        full,
+                        i8t.const_int(u64::from(*b), false),
+                        i8t.const_zero(),
+                        "trailer",
+                    )?;
+                    let at = l.offset(slot, chars + i as u64)?;
+                    l.builder.build_store(at, byte)?;
+                }
+            }
             Ok(Val::Mem(slot))
         }
         Function::Buf => {

@@ -46,6 +46,8 @@ pub struct Globals<'ctx> {
     pub maps: Vec<GlobalValue<'ctx>>,
     /// `-k`: where failed helper calls are reported, if asked.
     pub helper_errors: Option<HelperErrors>,
+    /// What `str()` writes at the end of a string it cut short; empty for none.
+    pub str_trailer: Vec<u8>,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

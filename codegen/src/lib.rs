@@ -83,6 +83,11 @@ pub struct Options<'a> {
     /// `-k`: report failed reads of memory as warnings (the manifest then carries the
     /// script, which user space renders them against).
     pub helper_warnings: bool,
+    /// The license the programs declare to the kernel (`license`); `None` is `GPL`.
+    pub license: Option<&'a str>,
+    /// What `str()` writes at the end of a string it cut short (`str_trunc_trailer`);
+    /// empty for none.
+    pub str_trailer: &'a str,
 }
 
 /// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
@@ -211,9 +216,10 @@ pub fn compile(
             first_id: script.events.len() as u32,
             events: Default::default(),
         }),
+        str_trailer: opts.str_trailer.as_bytes().to_vec(),
     };
 
-    let license = context.const_string(b"GPL", true);
+    let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
     let lic = module.add_global(license.get_type(), None, "_license");
     lic.set_initializer(&license);
     lic.set_section(Some("license"));

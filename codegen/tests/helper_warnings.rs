@@ -17,6 +17,7 @@ fn compile(helper_warnings: bool) -> stdlib::manifest::Manifest {
         file_name: "read.bt",
         helper_warnings,
         source: SCRIPT,
+        ..Default::default()
     };
     codegen::compile(&hir, opts).expect("compiles").0.manifest
 }

@@ -57,6 +57,7 @@ fn instruction_counts() {
                 file_name: "stdin",
                 helper_warnings: false,
                 source: script,
+                ..Default::default()
             },
         )
         .unwrap_or_else(|e| panic!("{script}: {e}"));

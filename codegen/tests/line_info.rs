@@ -78,6 +78,7 @@ fn every_statement_line_has_line_info() {
         file_name: "multi.bt",
         helper_warnings: false,
         source: SCRIPT,
+        ..Default::default()
     };
     let (compiled, _) = codegen::compile(&hir, opts).expect("compiles");
     let info = line_info(&compiled.elf);

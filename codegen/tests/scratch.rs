@@ -26,6 +26,7 @@ fn statements_near_the_scratch_limit_check_and_compile() {
         file_name: "stdin",
         helper_warnings: false,
         source: &script,
+        ..Default::default()
     };
     if let Err(e) = codegen::compile(&hir, opts) {
         panic!("the checker accepted what codegen cannot compile: {e}");

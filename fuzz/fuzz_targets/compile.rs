@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         file_name: "fuzz.bt",
         helper_warnings: false,
         source: &source,
+        ..Default::default()
     };
     if let Err(e) = codegen::compile(&hir, opts) {
         panic!("the checker accepted a script codegen cannot compile: {e}\n{source}");

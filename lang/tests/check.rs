@@ -395,7 +395,15 @@ fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
         path.display(),
         render(&name_of(path), &src, &parse_diags, false)
     );
-    let (catalog, opts) = setup(&src);
+    let (catalog, mut opts) = setup(&src);
+    // A config block sets the checker's options as `rbt` sets them (its own errors are
+    // the `config.rs` fixtures').
+    let config = lang::config::resolve(&script.config, &|_| None);
+    assert!(config.diagnostics.is_empty(), "{}: config errors", path.display());
+    opts.strlen = config.config.string_layout().0;
+    opts.map_keys_max = config.config.max_map_keys;
+    opts.stack_mode = config.config.stack_mode;
+    opts.missing_probes = config.config.missing_probes;
     let checked = check(&script, &catalog, &opts);
     (src, checked)
 }

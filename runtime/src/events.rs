@@ -50,6 +50,8 @@ pub struct EventSink {
     gated: bool,
     /// The first write error; reported once at exit instead of on every event.
     write_error: Option<std::io::Error>,
+    /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
+    max_cat_bytes: usize,
 }
 
 impl EventSink {
@@ -77,6 +79,7 @@ impl EventSink {
             exit: None,
             gated: false,
             write_error: None,
+            max_cat_bytes: 10240,
         })
     }
 
@@ -125,6 +128,11 @@ impl EventSink {
     }
 
     /// Flushes everything (at exit).
+    /// Sets how many bytes of a file `cat()` prints (`max_cat_bytes`).
+    pub fn set_max_cat_bytes(&mut self, n: usize) {
+        self.max_cat_bytes = n;
+    }
+
     pub fn flush(&mut self) {
         if let Err(e) = self.out.flush() {
             self.write_error.get_or_insert(e);
@@ -218,7 +226,7 @@ impl EventSink {
             Event::Cat { format: pieces, .. } => {
                 let path = format::render(pieces, &args);
                 let text = std::fs::read(&path)
-                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(10240)]).into_owned())
+                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned())
                     .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
                 let s = if json {
                     output::json_text_record("cat", &text)
@@ -325,11 +333,16 @@ impl EventSink {
     /// At exit: in text, a blank pair of lines, then every map in name order (an empty map
     /// prints the blank line(s) bpftrace prints for it); in JSON one record per map and no
     /// blank lines, as bpftrace 0.27 does (0.17 printed the blank lines in JSON too).
-    pub fn print_exit_maps(&mut self) -> Result<(), SysError> {
+    pub fn print_exit_maps(&mut self, print_maps: bool) -> Result<(), SysError> {
         if self.format == OutputFormat::Text {
             self.write("\n\n");
         }
-        let mut order: Vec<usize> = (0..self.maps.len()).collect();
+        // `print_maps_on_exit=false` keeps the blank lines, as bpftrace does.
+        let mut order: Vec<usize> = if print_maps {
+            (0..self.maps.len()).collect()
+        } else {
+            Vec::new()
+        };
         order.sort_by(|a, b| {
             self.maps[*a]
                 .0

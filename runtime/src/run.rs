@@ -33,6 +33,14 @@ pub struct RunOptions {
     /// The output is the process's stdout: stop tracing when its reader goes away
     /// (`rbt ... | head -1`) instead of running on with nowhere to write.
     pub watch_stdout: bool,
+    /// Print every map when the run ends (`print_maps_on_exit`).
+    pub print_maps_on_exit: bool,
+    /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
+    pub max_cat_bytes: usize,
+    /// Bytes of verifier log kept per program (`log_size`).
+    pub log_size: usize,
+    /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
+    pub ringbuf_pages: Option<u64>,
 }
 
 /// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
@@ -123,6 +131,14 @@ const WAKE_SIGNAL: u64 = 1;
 const WAKE_CHILD_EXITED: u64 = 2;
 const WAKE_STDOUT_CLOSED: u64 = 3;
 
+/// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
+/// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
+fn ringbuf_bytes(pages: u64) -> u32 {
+    let page = sys::page_size();
+    let pages = pages.clamp(1, 4096).next_power_of_two();
+    u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
+}
+
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
 /// the `-c` command: released once every probe is attached, and rbt exits when it does.
 pub fn run(
@@ -137,7 +153,10 @@ pub fn run(
     // exit (END, maps, detach), not kill rbt halfway.
     let sigfd = SignalFd::term_signals()?;
     let mut obj = Object::open(elf, "rbt")?;
-    obj.load().map_err(|e| rejection(e, manifest))?;
+    if let Some(pages) = opts.ringbuf_pages {
+        obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
+    }
+    obj.load(opts.log_size).map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
         return Ok(0);
     }
@@ -150,14 +169,16 @@ pub fn run(
         manifest.time_formats.clone(),
         obj.map(STACKS_MAP).ok(),
     ));
-    let sink = Rc::new(RefCell::new(EventSink::new(
+    let mut sink = EventSink::new(
         manifest,
         opts.format,
         out,
         opts.buffering,
         symbolizer.clone(),
         &obj,
-    )?));
+    )?;
+    sink.set_max_cat_bytes(opts.max_cat_bytes);
+    let sink = Rc::new(RefCell::new(sink));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(
         &obj.map(RINGBUF_MAP)?,
@@ -247,10 +268,10 @@ pub fn run(
     let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
-    s.print_exit_maps()?;
+    s.print_exit_maps(opts.print_maps_on_exit)?;
     if full > 0 {
         eprintln!(
-            "rbt: warning: {full} map update(s) failed because a map was full; raise BPFTRACE_MAP_KEYS_MAX (now {})",
+            "rbt: warning: {full} map update(s) failed because a map was full; raise max_map_keys in a config block or BPFTRACE_MAX_MAP_KEYS (now {})",
             manifest.maps.first().map_or(4096, |m| m.max_entries)
         );
     }

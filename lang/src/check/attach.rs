@@ -8,6 +8,7 @@ use super::catalog::Catalog;
 use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
+use crate::config::MissingProbes;
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
@@ -111,7 +112,13 @@ impl Checker<'_> {
         let none_matched = |this: &mut Self, what: String| {
             let cands = catalog.suggestions(provider, &fields);
             let last = fields.last().map_or("", String::as_str);
-            this.push(diagnostics::no_probe_matched(&what, last, &cands, ap.span));
+            match this.opts.missing_probes {
+                MissingProbes::Error => {
+                    this.push(diagnostics::no_probe_matched(&what, last, &cands, ap.span))
+                }
+                MissingProbes::Warn => this.push(diagnostics::missing_probe_skipped(&what, ap.span)),
+                MissingProbes::Ignore => {}
+            }
             None
         };
         match ap.provider {

@@ -267,25 +267,28 @@ impl Checker<'_> {
     }
 
     /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either
-    /// order; bare, they take bpftrace's mode and the contract's deepest stack.
+    /// order; bare, they take the configured `stack_mode` and the contract's deepest stack.
     fn stack_type(&mut self, user: bool, args: &[ast::Expr]) -> Option<Type> {
-        let mut mode = StackMode::Bpftrace;
+        let mut mode = self.opts.stack_mode;
         let mut limit = MAX_DEPTH;
         for a in args {
             match &a.kind {
                 A::Ident(m) if m == "perf" => mode = StackMode::Perf,
                 A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
                 A::Ident(m) if m == "raw" => mode = StackMode::Raw,
-                A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
-                A::Int(n) if *n > u64::from(MAX_DEPTH) => {
-                    // The stack-trace map holds no more frames than this.
-                    self.push(diagnostics::stack_too_deep(MAX_DEPTH, *n, a.span));
-                    return None;
-                }
-                _ => {
-                    self.push(diagnostics::stack_argument(MAX_DEPTH, a.span));
-                    return None;
-                }
+                // The depth is a constant: a literal, a positional parameter or a #define.
+                _ => match self.const_int(a) {
+                    Some(n) if (1..=i64::from(MAX_DEPTH)).contains(&n) => limit = n as u32,
+                    Some(n) if n > i64::from(MAX_DEPTH) => {
+                        // The stack-trace map holds no more frames than this.
+                        self.push(diagnostics::stack_too_deep(MAX_DEPTH, n as u64, a.span));
+                        return None;
+                    }
+                    _ => {
+                        self.push(diagnostics::stack_argument(MAX_DEPTH, a.span));
+                        return None;
+                    }
+                },
             }
         }
         Some(Type::Stack { user, mode, limit })
@@ -310,7 +313,8 @@ impl Checker<'_> {
             };
         }
         let len = match a.get(1).map(|e| &e.kind) {
-            Some(H::Int(n)) => ((*n).max(0) as u32 + 1).min(self.opts.strlen),
+            // bpftrace 0.27 keeps n - 1 characters and the terminating NUL.
+            Some(H::Int(n)) => ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.strlen),
             _ => self.opts.strlen,
         };
         mk(

@@ -76,6 +76,14 @@ pub fn no_probe_matched(what: &str, last: &str, candidates: &[String], span: Spa
     }
 }
 
+/// `missing_probes=warn`: the attach point that matched nothing is dropped, in bpftrace's
+/// words (`No matches for tracepoint cat:event. Skipping.`).
+pub fn missing_probe_skipped(what: &str, span: Span) -> Diagnostic {
+    let shown = what.replacen(':', " ", 1);
+    Diagnostic::warning(format!("No matches for {shown}. Skipping."), span)
+        .with_label("no such probe")
+}
+
 pub fn return_probe_offset(provider: Provider, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!("{} attach points take no offset", provider.name()),

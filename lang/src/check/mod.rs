@@ -19,7 +19,8 @@ use crate::hir;
 use catalog::Catalog;
 use std::collections::{BTreeSet, HashMap};
 use stdlib::manifest::{Event, MapKind, MapSpec};
-use stdlib::types::{AddrSpace, Type};
+use crate::config::MissingProbes;
+use stdlib::types::{AddrSpace, StackMode, Type};
 
 /// Settings that change how a script is checked.
 #[derive(Debug, Clone)]
@@ -39,6 +40,10 @@ pub struct Options {
     /// `kaddr()` symbols this system lacks, become warnings so the verifier still judges the
     /// program.
     pub load_only: bool,
+    /// The mode of `kstack`/`ustack` without one (`stack_mode`).
+    pub stack_mode: StackMode,
+    /// What an attach point that matches nothing is (`missing_probes`).
+    pub missing_probes: MissingProbes,
 }
 
 impl Default for Options {
@@ -50,6 +55,8 @@ impl Default for Options {
             strlen: 64,
             map_keys_max: 4096,
             load_only: false,
+            stack_mode: StackMode::Bpftrace,
+            missing_probes: MissingProbes::Error,
         }
     }
 }

@@ -60,6 +60,12 @@ pub(crate) fn cstring(s: &str) -> Result<CString, SysError> {
     CString::new(s).map_err(|_| err(format!("name {s:?} contains a NUL byte"), libc::EINVAL))
 }
 
+/// The size of a memory page in bytes (4096 when the system will not say).
+pub fn page_size() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    u64::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096)
+}
+
 /// Whether rbt runs as root (effective uid 0).
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions and cannot fail.

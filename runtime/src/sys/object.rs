@@ -59,11 +59,28 @@ impl Object {
             .into_owned()
     }
 
-    /// Loads every program into the kernel (the verifier runs here). On failure the error
-    /// carries the failing program's verifier log.
-    pub fn load(&mut self) -> Result<(), SysError> {
+    /// Sets a map's size before the object is loaded (the ring buffer's `perf_rb_pages`).
+    pub fn set_max_entries(&mut self, name: &str, entries: u32) -> Result<(), SysError> {
+        let cname = cstring(name)?;
+        // SAFETY: lookup by name in the object's own tables.
+        let m =
+            unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
+        let m = NonNull::new(m)
+            .ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
+        // SAFETY: `m` is a map of this open, not yet loaded object.
+        let rc = unsafe { libbpf_sys::bpf_map__set_max_entries(m.as_ptr(), entries) };
+        if rc != 0 {
+            return Err(err(format!("cannot size map {name} to {entries}"), rc.abs()));
+        }
+        Ok(())
+    }
+
+    /// Loads every program into the kernel (the verifier runs here), keeping up to
+    /// `log_size` bytes of each program's verifier log. On failure the error carries the
+    /// failing program's verifier log.
+    pub fn load(&mut self, log_size: usize) -> Result<(), SysError> {
         for p in self.programs() {
-            let mut buf = vec![0u8; 1 << 20].into_boxed_slice();
+            let mut buf = vec![0u8; log_size.max(1)].into_boxed_slice();
             // SAFETY: the buffer lives in `self.logs` as long as the object, so libbpf may
             // write to it during load.
             unsafe {
