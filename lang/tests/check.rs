@@ -25,7 +25,7 @@
 //!   without a key": the grammar accepts only a bare map after `for ($kv :`; `len()` reaches
 //!   the second (`len_with_key.bt`) but checks for a map itself before the first.
 
-use lang::check::catalog::{Catalog, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
 use lang::check::{check, Options};
 use lang::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
@@ -354,6 +354,9 @@ impl Catalog for Fixture {
             )),
             _ => None,
         }
+    }
+    fn host(&self) -> Host {
+        Host::UNKNOWN
     }
 }
 

@@ -201,8 +201,8 @@ impl Symbolizer for SystemSymbolizer {
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {
         // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns.
-        let mono = sys::monotonic_ns();
-        let epoch = realtime_ns().saturating_sub(mono).saturating_add(boot_ns);
+        let boot = sys::boottime_ns();
+        let epoch = realtime_ns().saturating_sub(boot).saturating_add(boot_ns);
         let fmt = self
             .time_formats
             .get(format as usize)

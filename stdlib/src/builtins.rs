@@ -219,15 +219,54 @@ const PT_REGS_PROBES: &[Provider] = &[
 /// Stacks need a probe context to walk from, which BEGIN and END lack.
 const STACK_PROBES: Valid = Valid::Except(&[Provider::Begin, Provider::End]);
 
+/// The pid namespace `pid(...)` and `tid(...)` count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PidNs {
+    /// The initial namespace (`pid(init)`): what the kernel calls the process's tgid.
+    Init,
+    /// rbt's own namespace (`pid(curr_ns)`, and bare `pid`, as in bpftrace 0.2x), before the
+    /// checker resolves it: to `Init` when rbt runs in the initial namespace, where both
+    /// count the same, or to the namespace's identity.
+    Current,
+    /// A namespace named by the device and inode of its `/proc/PID/ns/pid` file (the
+    /// device in the kernel's `dev_t` encoding), which `bpf_get_ns_current_pid_tgid` takes.
+    Named { dev: u64, ino: u64 },
+}
+
+/// The clock `nsecs(...)` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Clock {
+    /// Since boot, counting suspend (`nsecs(boot)`, and bare `nsecs`, as in bpftrace 0.2x).
+    Boot,
+    /// Since boot, not counting suspend (`nsecs(monotonic)`).
+    Monotonic,
+    /// International Atomic Time (`nsecs(tai)`), from the kernel's TAI clock.
+    Tai,
+    /// TAI computed from the boot clock and the offset between the two when the script
+    /// is compiled (`nsecs(sw_tai)`), for kernels without the TAI helper.
+    SwTai,
+}
+
+impl Clock {
+    /// Every clock and the name a script gives it.
+    pub const NAMES: &'static [(&'static str, Clock)] = &[
+        ("boot", Clock::Boot),
+        ("monotonic", Clock::Monotonic),
+        ("tai", Clock::Tai),
+        ("sw_tai", Clock::SwTai),
+    ];
+}
+
 /// Builtin variables (`pid`, `comm`, `arg0`, …). `kstack` and `ustack` are also calls with a
-/// mode and a depth (`kstack(perf, 5)`); bare, they take the defaults.
+/// mode and a depth (`kstack(perf, 5)`), `pid`/`tid` with a namespace and `nsecs` with a
+/// clock; bare, they take the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Builtin {
-    Pid,
-    Tid,
+    Pid(PidNs),
+    Tid(PidNs),
     Uid,
     Gid,
-    Nsecs,
+    Nsecs(Clock),
     Elapsed,
     Cpu,
     Numaid,
@@ -249,16 +288,24 @@ pub enum Builtin {
     Ctx,
     Cpid,
     Jiffies,
+    /// The number of online CPUs, known when the script is compiled.
+    Ncpus,
+    /// 1 when the probe fired while the CPU ran user code, else 0.
+    Usermode,
+    /// The parent process's pid.
+    Ppid,
+    /// The parent process's command name.
+    Pcomm,
 }
 
 impl Builtin {
     /// Every builtin variable with a fixed name (argN/sargN are matched by prefix).
     pub const NAMED: &'static [Builtin] = &[
-        Builtin::Pid,
-        Builtin::Tid,
+        Builtin::Pid(PidNs::Current),
+        Builtin::Tid(PidNs::Current),
         Builtin::Uid,
         Builtin::Gid,
-        Builtin::Nsecs,
+        Builtin::Nsecs(Clock::Boot),
         Builtin::Elapsed,
         Builtin::Cpu,
         Builtin::Numaid,
@@ -276,16 +323,24 @@ impl Builtin {
         Builtin::Ctx,
         Builtin::Cpid,
         Builtin::Jiffies,
+        Builtin::Ncpus,
+        Builtin::Usermode,
+        Builtin::Ppid,
+        Builtin::Pcomm,
     ];
 
     /// This builtin's record.
     pub const fn spec(self) -> Spec {
         match self {
-            Builtin::Pid => Spec::variable("pid"),
-            Builtin::Tid => Spec::variable("tid"),
+            Builtin::Pid(_) => Spec::value("pid", Arity::range(0, 1), "pid([curr_ns|init])"),
+            Builtin::Tid(_) => Spec::value("tid", Arity::range(0, 1), "tid([curr_ns|init])"),
             Builtin::Uid => Spec::variable("uid"),
             Builtin::Gid => Spec::variable("gid"),
-            Builtin::Nsecs => Spec::variable("nsecs"),
+            Builtin::Nsecs(_) => Spec::value(
+                "nsecs",
+                Arity::range(0, 1),
+                "nsecs([boot|monotonic|tai|sw_tai])",
+            ),
             Builtin::Elapsed => Spec::variable("elapsed"),
             Builtin::Cpu => Spec::variable("cpu"),
             Builtin::Numaid => Spec::variable("numaid"),
@@ -337,6 +392,13 @@ impl Builtin {
             }
             .valid(Valid::WithCommand),
             Builtin::Jiffies => Spec::variable("jiffies"),
+            Builtin::Ncpus => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("ncpus")
+            },
+            Builtin::Usermode => Spec::variable("usermode"),
+            Builtin::Ppid => Spec::variable("ppid"),
+            Builtin::Pcomm => Spec::variable("pcomm"),
         }
     }
 

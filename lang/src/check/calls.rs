@@ -10,7 +10,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
-use stdlib::builtins::{Arity, Builtin, Function, Kind, Spec};
+use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
 use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -141,19 +141,12 @@ impl Checker<'_> {
             return self.value_call(f, args, span);
         }
         if let Some(b) = Builtin::from_name(&func.name) {
-            // `pid()` reads the variable, as in bpftrace.
-            if args.is_empty() || b.spec().args.is_some() {
-                return self.builtin(b, args, span);
-            }
+            // `pid()` reads the variable, as in bpftrace (0.24 and later); arguments to a
+            // variable that takes none are an arity error from its record.
+            return self.builtin(b, args, span);
         }
         let mut names: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
-        names.extend(
-            Builtin::NAMED
-                .iter()
-                .map(|b| b.spec())
-                .filter(|s| s.args.is_some())
-                .map(|s| s.name),
-        );
+        names.extend(Builtin::NAMED.iter().map(|b| b.spec().name));
         let msg = format!("unknown function `{}`", func.name);
         self.error(msg, func.span).suggest(&func.name, &names);
         poisoned(span)
@@ -167,6 +160,15 @@ impl Checker<'_> {
         }
         let user = self.probe.user;
         let ty = match b {
+            Builtin::Pid(_) => return self.pid_builtin(Builtin::Pid, "pid", args, span),
+            Builtin::Tid(_) => return self.pid_builtin(Builtin::Tid, "tid", args, span),
+            Builtin::Nsecs(_) => return self.nsecs(args, span),
+            Builtin::Ncpus => {
+                let cpus = self.catalog.host().cpus;
+                return mk(H::Int(cpus as i64), U64, span);
+            }
+            Builtin::Ppid => return self.parent_field(b, "tgid", span),
+            Builtin::Pcomm => return self.parent_field(b, "comm", span),
             Builtin::Comm => Type::Str { len: 16 },
             Builtin::Probe => Type::ProbeName,
             Builtin::Func => {
@@ -211,11 +213,8 @@ impl Checker<'_> {
                 );
                 return poisoned(span);
             }
-            Builtin::Pid
-            | Builtin::Tid
-            | Builtin::Uid
+            Builtin::Uid
             | Builtin::Gid
-            | Builtin::Nsecs
             | Builtin::Elapsed
             | Builtin::Cpu
             | Builtin::Numaid
@@ -225,9 +224,134 @@ impl Checker<'_> {
             | Builtin::Sarg(_)
             | Builtin::Retval
             | Builtin::Ctx
-            | Builtin::Jiffies => U64,
+            | Builtin::Jiffies
+            | Builtin::Usermode => U64,
         };
         mk(H::Builtin(b), ty, span)
+    }
+
+    /// `pid(ns)` or `tid(ns)` (`name`), built by `make` from its namespace.
+    fn pid_builtin(
+        &mut self,
+        make: fn(PidNs) -> Builtin,
+        name: &str,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Expr {
+        match self.pid_namespace(name, args, span) {
+            Some(ns) => mk(H::Builtin(make(ns)), U64, span),
+            None => poisoned(span),
+        }
+    }
+
+    /// The namespace of `pid(...)`/`tid(...)` (`name`): `curr_ns` (the default) or `init`.
+    /// rbt's own namespace is resolved here, so codegen sees the initial one or a named one.
+    fn pid_namespace(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Option<PidNs> {
+        let mode = match args.first().map(|a| (&a.kind, a.span)) {
+            None => "curr_ns",
+            Some((A::Ident(m), _)) if m == "curr_ns" || m == "init" => m.as_str(),
+            Some((A::Ident(m), at)) => {
+                self.error(format!("invalid pid namespace mode `{m}`"), at)
+                    .suggest(m, &["curr_ns", "init"])
+                    .help
+                    .push(format!("{name}() takes curr_ns or init"));
+                return None;
+            }
+            Some(_) => {
+                self.error(
+                    format!("{name}() takes curr_ns or init as its argument"),
+                    span,
+                )
+                .help
+                .push(format!("usage: {name}(curr_ns) or {name}(init)"));
+                return None;
+            }
+        };
+        if mode == "init" {
+            return Some(PidNs::Init);
+        }
+        Some(match self.catalog.host().pid_ns {
+            None => PidNs::Init,
+            Some((dev, ino)) => PidNs::Named { dev, ino },
+        })
+    }
+
+    /// `nsecs(clock)`. bpftrace's software TAI (`sw_tai`) is the boot clock plus the
+    /// offset between the two clocks when the script is compiled.
+    fn nsecs(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        match self.clock(args) {
+            Some(Clock::SwTai) => {
+                let offset = self.catalog.host().tai_offset_ns;
+                let boot = mk(H::Builtin(Builtin::Nsecs(Clock::Boot)), U64, span);
+                let add = H::Binary {
+                    op: ast::BinaryOp::Add,
+                    lhs: Box::new(boot),
+                    rhs: Box::new(mk(H::Int(offset), U64, span)),
+                };
+                mk(add, U64, span)
+            }
+            Some(clock) => mk(H::Builtin(Builtin::Nsecs(clock)), U64, span),
+            None => poisoned(span),
+        }
+    }
+
+    /// The clock of `nsecs(...)`: boot (the default), monotonic, tai or sw_tai.
+    fn clock(&mut self, args: &[ast::Expr]) -> Option<Clock> {
+        let names: Vec<&str> = Clock::NAMES.iter().map(|(n, _)| *n).collect();
+        let Some(arg) = args.first() else {
+            return Some(Clock::Boot);
+        };
+        let found = match &arg.kind {
+            A::Ident(m) => Clock::NAMES.iter().find(|(n, _)| n == m).map(|(_, c)| *c),
+            _ => None,
+        };
+        if found.is_none() {
+            let shown = match &arg.kind {
+                A::Ident(m) => m.clone(),
+                _ => String::new(),
+            };
+            self.error(format!("invalid timestamp mode `{shown}`"), arg.span)
+                .suggest(&shown, &names)
+                .help
+                .push(match names.split_last() {
+                    Some((last, rest)) => format!("nsecs() takes {} or {last}", rest.join(", ")),
+                    None => "nsecs() takes no clock".to_string(),
+                });
+        }
+        found
+    }
+
+    /// `ppid` and `pcomm`: a field of the current task's parent, read through BTF as
+    /// `curtask->real_parent->field`; the pid is widened to u64 like `pid`.
+    fn parent_field(&mut self, b: Builtin, field: &str, span: Span) -> Expr {
+        if self.lookup_record("struct task_struct").is_none() {
+            self.error(
+                format!("{} needs the kernel's BTF for struct task_struct", b.name()),
+                span,
+            );
+            return poisoned(span);
+        }
+        let at = |kind| ast::Expr { kind, span };
+        let arrow = |expr, name: &str| {
+            at(A::Field {
+                expr: Box::new(expr),
+                field: ast::Ident {
+                    name: name.to_string(),
+                    span,
+                },
+                arrow: true,
+            })
+        };
+        let chain = arrow(
+            arrow(at(A::Ident("curtask".to_string())), "real_parent"),
+            field,
+        );
+        let e = self.expr(&chain);
+        if e.ty.is_int() {
+            mk(H::Cast(Box::new(e)), U64, span)
+        } else {
+            e
+        }
     }
 
     /// A value-giving function whose call passed `call_rules`, so its argument count is right.
