@@ -201,6 +201,8 @@ pub fn call<'ctx>(
         | Function::Kptr
         | Function::Uptr
         | Function::Strerror
+        | Function::SyscallName
+        | Function::SignalName
         | Function::CgroupPath => Ok(Val::Int(l.int(arg(0)?)?)),
         Function::Usym => {
             let addr = l.int(arg(0)?)?;

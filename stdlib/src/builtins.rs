@@ -459,6 +459,8 @@ pub enum Function {
     Override,
     Strftime,
     Strerror,
+    SyscallName,
+    SignalName,
     Reg,
     Kptr,
     Uptr,
@@ -509,6 +511,8 @@ impl Function {
         Function::Override,
         Function::Strftime,
         Function::Strerror,
+        Function::SyscallName,
+        Function::SignalName,
         Function::Reg,
         Function::Kptr,
         Function::Uptr,
@@ -597,6 +601,12 @@ impl Function {
                 Spec::value("strftime", N::exactly(2), "strftime(\"format\", nsecs)")
             }
             Function::Strerror => Spec::value("strerror", N::exactly(1), "strerror(errno)"),
+            Function::SyscallName => {
+                Spec::value("syscall_name", N::exactly(1), "syscall_name(number)")
+            }
+            Function::SignalName => {
+                Spec::value("signal_name", N::exactly(1), "signal_name(number)")
+            }
             Function::Reg => Spec::value("reg", N::exactly(1), "reg(\"register\")")
                 .only_in(PT_REGS_PROBES)
                 .why("it reads the traced function's registers"),

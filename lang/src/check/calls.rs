@@ -368,6 +368,8 @@ impl Checker<'_> {
             Function::Ksym => self.printed_int(f, Type::Ksym, args, span),
             Function::Usym => self.printed_int(f, Type::Usym, args, span),
             Function::Strerror => self.printed_int(f, Type::Strerror, args, span),
+            Function::SyscallName => self.printed_int(f, Type::SyscallName, args, span),
+            Function::SignalName => self.printed_int(f, Type::SignalName, args, span),
             Function::CgroupPath => self.printed_int(f, Type::CgroupPath, args, span),
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
@@ -650,7 +652,8 @@ impl Checker<'_> {
         )
     }
 
-    /// `ksym`, `usym`, `strerror`, `cgroup_path`: an integer that user space prints as `ty`.
+    /// `ksym`, `usym`, `strerror`, `syscall_name`, `signal_name`, `cgroup_path`: an integer
+    /// that user space prints as `ty`.
     fn printed_int(&mut self, f: Function, ty: Type, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         self.require_int(&a, "the argument");

@@ -62,6 +62,8 @@ impl Checker<'_> {
             | Function::CgroupPath
             | Function::Strftime
             | Function::Strerror
+            | Function::SyscallName
+            | Function::SignalName
             | Function::Reg
             | Function::Kptr
             | Function::Uptr
@@ -418,6 +420,8 @@ impl Checker<'_> {
             | Function::Override
             | Function::Strftime
             | Function::Strerror
+            | Function::SyscallName
+            | Function::SignalName
             | Function::Reg
             | Function::Kptr
             | Function::Uptr
