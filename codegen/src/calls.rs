@@ -1,5 +1,5 @@
 //! Builtin functions computed inside BPF (`str`, `buf`, `ntop`, `macaddr`, `bswap`,
-//! `strncmp`, `strcontains`, `reg`, `signal`, `override`, `uaddr` in a
+//! `strncmp`, `strcontains`, `strlen`, `str_concat`, `reg`, `signal`, `override`, `uaddr` in a
 //! position-independent binary, …). Functions that only send an event (`printf`, `exit`,
 //! …) are statements by the time they reach codegen, compile-time functions (`sizeof`,
 //! `kaddr`, `pton`, …) are already literals, and `kstack(mode, depth)` is the `kstack` builtin
@@ -160,6 +160,18 @@ pub fn call<'ctx>(
             let found =
                 crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
             Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
+        }
+        Function::Strlen => {
+            let s = l.mem(arg(0)?)?;
+            let n = crate::strings::length(l, s, arg(0)?.ty.size())?;
+            Ok(Val::Int(n))
+        }
+        Function::StrConcat => {
+            let (la, lb) = (arg(0)?.ty.size(), arg(1)?.ty.size());
+            let a = l.mem(arg(0)?)?;
+            let b = l.mem(arg(1)?)?;
+            let out = crate::strings::concat(l, a, la, b, lb, ty.size())?;
+            Ok(Val::Mem(out))
         }
         Function::Bswap => {
             let v = l.int(arg(0)?)?;

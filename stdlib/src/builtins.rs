@@ -445,6 +445,8 @@ pub enum Function {
     Buf,
     Strncmp,
     Strcontains,
+    StrConcat,
+    Strlen,
     Bswap,
     Ntop,
     Pton,
@@ -497,6 +499,8 @@ impl Function {
         Function::Buf,
         Function::Strncmp,
         Function::Strcontains,
+        Function::StrConcat,
+        Function::Strlen,
         Function::Bswap,
         Function::Ntop,
         Function::Pton,
@@ -570,6 +574,10 @@ impl Function {
                 N::exactly(2),
                 "strcontains(haystack, needle)",
             ),
+            Function::StrConcat => {
+                Spec::value("str_concat", N::exactly(2), "str_concat(string, string)")
+            }
+            Function::Strlen => Spec::value("strlen", N::exactly(1), "strlen(string)"),
             Function::Bswap => Spec::value("bswap", N::exactly(1), "bswap(integer)"),
             Function::Ntop => Spec::value("ntop", N::range(1, 2), "ntop([family, ]address)"),
             Function::Pton => Spec::compile_time("pton", N::exactly(1), "pton(\"address\")"),

@@ -361,6 +361,8 @@ impl Checker<'_> {
             Function::Buf => self.buf_call(args, span),
             Function::Strncmp => self.strncmp_call(args, span),
             Function::Strcontains => self.strcontains_call(args, span),
+            Function::StrConcat => self.str_concat_call(args, span),
+            Function::Strlen => self.strlen_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
@@ -542,6 +544,53 @@ impl Checker<'_> {
                 args: a,
             },
             I64,
+            span,
+        )
+    }
+
+    /// `str_concat(a, b)`: a string long enough for both.
+    fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
+            for x in a.iter().filter(|x| !x.ty.is_str()) {
+                let msg = format!(
+                    "str_concat() takes two strings, but this is {}",
+                    x.ty.display()
+                );
+                self.error(msg, x.span)
+                    .help
+                    .push("read a string from a pointer first: str(ptr)".into());
+            }
+            return poisoned(span);
+        };
+        // Each length counts the string's NUL; the result keeps one.
+        let len = (la + lb).saturating_sub(1).max(1);
+        mk(
+            H::Call {
+                func: Function::StrConcat,
+                args: a,
+            },
+            Type::Str { len },
+            span,
+        )
+    }
+
+    /// `strlen(s)`: the bytes of a string before its NUL.
+    fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        if !a.ty.is_str() {
+            let msg = format!("strlen() takes a string, but this is {}", a.ty.display());
+            self.error(msg, a.span)
+                .help
+                .push("read a string from a pointer first: strlen(str(ptr))".into());
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Strlen,
+                args: vec![a],
+            },
+            U64,
             span,
         )
     }

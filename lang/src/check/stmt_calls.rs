@@ -50,6 +50,8 @@ impl Checker<'_> {
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::StrConcat
+            | Function::Strlen
             | Function::Bswap
             | Function::Ntop
             | Function::Pton
@@ -406,6 +408,8 @@ impl Checker<'_> {
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::StrConcat
+            | Function::Strlen
             | Function::Bswap
             | Function::Ntop
             | Function::Pton
