@@ -270,6 +270,10 @@ pub fn call<'ctx>(
             Ok(Val::Int(i64t.const_zero()))
         }
         Function::Printf
+        | Function::Warnf
+        | Function::Errorf
+        | Function::Fail
+        | Function::Assert
         | Function::Print
         | Function::Time
         | Function::Cat

@@ -199,6 +199,19 @@ impl EventSink {
                 };
                 self.write(&s);
             }
+            Event::Message {
+                level,
+                format: pieces,
+                start,
+                end,
+                ..
+            } => {
+                // On stderr, as bpftrace writes them, in text and JSON output alike.
+                let text = format::render(pieces, &args);
+                let span = lang::ast::Span::new(*start, *end);
+                let at = lang::diag::location(&self.source.name, &self.source.text, span);
+                eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
+            }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());
                 let s = if json {

@@ -441,6 +441,10 @@ pub enum Function {
     Exit,
     Join,
     Debugf,
+    Warnf,
+    Errorf,
+    Fail,
+    Assert,
     Str,
     Buf,
     Strncmp,
@@ -495,6 +499,10 @@ impl Function {
         Function::Exit,
         Function::Join,
         Function::Debugf,
+        Function::Warnf,
+        Function::Errorf,
+        Function::Fail,
+        Function::Assert,
         Function::Str,
         Function::Buf,
         Function::Strncmp,
@@ -565,6 +573,14 @@ impl Function {
             // bpf_trace_printk takes at most three arguments after the format.
             Function::Debugf => {
                 Spec::statement("debugf", N::range(1, 4), "debugf(format, up to 3 integers)")
+            }
+            Function::Warnf => Spec::statement("warnf", N::at_least(1), "warnf(format, args...)"),
+            Function::Errorf => {
+                Spec::statement("errorf", N::at_least(1), "errorf(format, args...)")
+            }
+            Function::Fail => Spec::statement("fail", N::at_least(1), "fail(format, args...)"),
+            Function::Assert => {
+                Spec::statement("assert", N::exactly(2), "assert(condition, \"message\")")
             }
             Function::Str => Spec::value("str", N::range(1, 2), "str(address[, length])"),
             Function::Buf => Spec::value("buf", N::range(1, 2), "buf(address[, length])"),

@@ -385,6 +385,10 @@ impl Checker<'_> {
             // Statements, aggregations and functions rbt does not support yet were reported
             // by call_rules, from their records.
             Function::Printf
+            | Function::Warnf
+            | Function::Errorf
+            | Function::Fail
+            | Function::Assert
             | Function::Print
             | Function::Time
             | Function::Cat

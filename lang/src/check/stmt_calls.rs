@@ -1,17 +1,19 @@
-//! Builtin calls that are statements of their own (printf, print, time, cat, system, exit,
-//! join, debugf, signal, override, and the map operations delete, clear and zero) and the
+//! Builtin calls that are statements of their own (printf, warnf, errorf, fail, assert,
+//! print, time, cat, system, exit, join, debugf, signal, override, and the map operations delete, clear and zero) and the
 //! aggregations assigned to maps (`@m[k] = count()`). Their common rules come from the
 //! builtin table through `call_rules`; each function here types one builtin or family.
 
 use super::calls::Position;
+use super::exprs::mk;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
 use crate::diag::Diagnostic;
-use crate::hir::{Expr, ExprKind as H, StmtKind};
+use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
-use stdlib::manifest::Event;
+use stdlib::manifest::{Event, Level};
 use stdlib::types::{Aggregation, Type, I64, U64};
+use stdlib::value::Value;
 
 impl Checker<'_> {
     /// A call standing as a statement; `f` is a statement builtin (the caller checked its kind).
@@ -35,6 +37,10 @@ impl Checker<'_> {
             Function::System => {
                 self.format_event(f, args, span, |format, args| Event::System { format, args })
             }
+            Function::Warnf => self.message_call(Level::Warning, f, args, span),
+            Function::Errorf => self.message_call(Level::Error, f, args, span),
+            Function::Fail => self.fail_call(args, span),
+            Function::Assert => self.assert_call(args, span),
             Function::Time => self.time_call(args),
             Function::Exit => self.exit_call(args, span),
             Function::Print => self.print_call(args, span),
@@ -97,6 +103,96 @@ impl Checker<'_> {
         let types = args.iter().map(|a| a.ty.clone()).collect();
         let id = self.event(event(pieces, types));
         Some(StmtKind::Emit { event: id, args })
+    }
+
+    /// `warnf`/`errorf`: a formatted message on stderr, prefixed with the call's location.
+    fn message_call(
+        &mut self,
+        level: Level,
+        f: Function,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
+        let (format, args) = self.format_args(f.name(), args, span)?;
+        let id = self.event(Event::Message {
+            level,
+            format,
+            args: args.iter().map(|a| a.ty.clone()).collect(),
+            start: span.start,
+            end: span.end,
+        });
+        Some(StmtKind::Emit { event: id, args })
+    }
+
+    /// `fail(format, args...)`: an error when the script is compiled, wherever the call is
+    /// (bpftrace reports it even in a branch that never runs), so its arguments must be
+    /// literals.
+    fn fail_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let (format, values) = self.format_args("fail", args, span)?;
+        let mut literal = Vec::new();
+        for v in &values {
+            match &v.kind {
+                H::Int(i) => literal.push(Value::Int(*i)),
+                H::Str(s) => literal.push(Value::Str(s.clone())),
+                _ => {
+                    self.error(
+                        "fail()'s arguments must be literals: it fails when the script is compiled",
+                        v.span,
+                    );
+                    return None;
+                }
+            }
+        }
+        let message = format::render(&format, &literal);
+        self.error(message.trim_end_matches('\n').to_string(), span);
+        None
+    }
+
+    /// `assert(condition, "message")`: when the condition is false, the message as an
+    /// error (`assert failed: message`) and exit status 1.
+    fn assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let cond = self.expr(&args[0]);
+        if !cond.ty.is_int() && cond.ty != Type::Bool {
+            let msg = format!(
+                "assert()'s condition must be a boolean or an integer, but this is {}",
+                cond.ty.display()
+            );
+            self.error(msg, cond.span);
+            return None;
+        }
+        let A::Str(text) = &args[1].kind else {
+            self.error("assert()'s message must be a literal string", args[1].span);
+            return None;
+        };
+        let text = format!("assert failed: {}", String::from_utf8_lossy(text));
+        let message = self.event(Event::Message {
+            level: Level::Error,
+            format: vec![Piece::Literal(text)],
+            args: Vec::new(),
+            start: span.start,
+            end: span.end,
+        });
+        let exit = self.event(Event::Exit);
+        let emit = |event, args| Stmt {
+            kind: StmtKind::Emit { event, args },
+            span,
+        };
+        let failed = mk(
+            H::Unary {
+                op: Unary::Not,
+                expr: Box::new(cond),
+            },
+            Type::Bool,
+            span,
+        );
+        Some(StmtKind::If {
+            cond: failed,
+            then: vec![
+                emit(message, Vec::new()),
+                emit(exit, vec![mk(H::Int(1), I64, span)]),
+            ],
+            otherwise: Vec::new(),
+        })
     }
 
     fn time_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
@@ -397,6 +493,10 @@ impl Checker<'_> {
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
+            | Function::Warnf
+            | Function::Errorf
+            | Function::Fail
+            | Function::Assert
             | Function::Print
             | Function::Time
             | Function::Cat
