@@ -270,6 +270,8 @@ pub fn call<'ctx>(
             Ok(Val::Int(i64t.const_zero()))
         }
         Function::Printf
+        | Function::StaticAssert
+        | Function::IsErr
         | Function::Warnf
         | Function::Errorf
         | Function::Fail

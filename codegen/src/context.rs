@@ -185,7 +185,12 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         }
         Builtin::Jiffies => l.helper(Helper::Jiffies64, &[])?,
         Builtin::Usermode => usermode(l)?,
-        Builtin::Ncpus | Builtin::Ppid | Builtin::Pcomm => {
+        Builtin::Ncpus
+        | Builtin::Ppid
+        | Builtin::Pcomm
+        | Builtin::Probetype
+        | Builtin::LeaderTid
+        | Builtin::LeaderComm => {
             return Err(CodegenError::Internal(format!(
                 "{} is rewritten by the checker",
                 b.name()

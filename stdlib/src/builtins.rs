@@ -296,6 +296,12 @@ pub enum Builtin {
     Ppid,
     /// The parent process's command name.
     Pcomm,
+    /// The kind of probe, as a string (`"tracepoint"`; `"special"` for BEGIN and END).
+    Probetype,
+    /// The thread id of the current thread group's leader (the main thread).
+    LeaderTid,
+    /// The command name of the current thread group's leader.
+    LeaderComm,
 }
 
 impl Builtin {
@@ -327,6 +333,9 @@ impl Builtin {
         Builtin::Usermode,
         Builtin::Ppid,
         Builtin::Pcomm,
+        Builtin::Probetype,
+        Builtin::LeaderTid,
+        Builtin::LeaderComm,
     ];
 
     /// This builtin's record.
@@ -399,6 +408,12 @@ impl Builtin {
             Builtin::Usermode => Spec::variable("usermode"),
             Builtin::Ppid => Spec::variable("ppid"),
             Builtin::Pcomm => Spec::variable("pcomm"),
+            Builtin::Probetype => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("probetype")
+            },
+            Builtin::LeaderTid => Spec::variable("leader_tid"),
+            Builtin::LeaderComm => Spec::variable("leader_comm"),
         }
     }
 
@@ -451,6 +466,8 @@ pub enum Function {
     Strcontains,
     StrConcat,
     Strlen,
+    IsErr,
+    StaticAssert,
     Bswap,
     Ntop,
     Pton,
@@ -509,6 +526,8 @@ impl Function {
         Function::Strcontains,
         Function::StrConcat,
         Function::Strlen,
+        Function::IsErr,
+        Function::StaticAssert,
         Function::Bswap,
         Function::Ntop,
         Function::Pton,
@@ -594,6 +613,12 @@ impl Function {
                 Spec::value("str_concat", N::exactly(2), "str_concat(string, string)")
             }
             Function::Strlen => Spec::value("strlen", N::exactly(1), "strlen(string)"),
+            Function::IsErr => Spec::value("is_err", N::exactly(1), "is_err(pointer or integer)"),
+            Function::StaticAssert => Spec::statement(
+                "static_assert",
+                N::exactly(2),
+                "static_assert(constant condition, \"message\")",
+            ),
             Function::Bswap => Spec::value("bswap", N::exactly(1), "bswap(integer)"),
             Function::Ntop => Spec::value("ntop", N::range(1, 2), "ntop([family, ]address)"),
             Function::Pton => Spec::compile_time("pton", N::exactly(1), "pton(\"address\")"),

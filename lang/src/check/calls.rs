@@ -169,6 +169,15 @@ impl Checker<'_> {
             }
             Builtin::Ppid => return self.parent_field(b, "tgid", span),
             Builtin::Pcomm => return self.parent_field(b, "comm", span),
+            Builtin::LeaderTid => return self.task_field(b, "group_leader", "pid", span),
+            Builtin::LeaderComm => return self.task_field(b, "group_leader", "comm", span),
+            Builtin::Probetype => {
+                let name = self.probe.provider.map_or("special", |p| p.probetype());
+                let mut bytes = name.as_bytes().to_vec();
+                bytes.push(0);
+                let len = bytes.len() as u32;
+                return mk(H::Str(bytes), Type::Str { len }, span);
+            }
             Builtin::Comm => Type::Str { len: 16 },
             Builtin::Probe => Type::ProbeName,
             Builtin::Func => {
@@ -321,9 +330,15 @@ impl Checker<'_> {
         found
     }
 
-    /// `ppid` and `pcomm`: a field of the current task's parent, read through BTF as
-    /// `curtask->real_parent->field`; the pid is widened to u64 like `pid`.
+    /// `ppid` and `pcomm`: a field of the current task's parent.
     fn parent_field(&mut self, b: Builtin, field: &str, span: Span) -> Expr {
+        self.task_field(b, "real_parent", field, span)
+    }
+
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: a field of a task the current one
+    /// points at, read through BTF as `curtask->task->field`; ids are widened to u64 like
+    /// `pid`.
+    fn task_field(&mut self, b: Builtin, task: &str, field: &str, span: Span) -> Expr {
         if self.lookup_record("struct task_struct").is_none() {
             self.error(
                 format!("{} needs the kernel's BTF for struct task_struct", b.name()),
@@ -342,10 +357,7 @@ impl Checker<'_> {
                 arrow: true,
             })
         };
-        let chain = arrow(
-            arrow(at(A::Ident("curtask".to_string())), "real_parent"),
-            field,
-        );
+        let chain = arrow(arrow(at(A::Ident("curtask".to_string())), task), field);
         let e = self.expr(&chain);
         if e.ty.is_int() {
             mk(H::Cast(Box::new(e)), U64, span)
@@ -363,6 +375,7 @@ impl Checker<'_> {
             Function::Strcontains => self.strcontains_call(args, span),
             Function::StrConcat => self.str_concat_call(args, span),
             Function::Strlen => self.strlen_call(args, span),
+            Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
@@ -385,6 +398,7 @@ impl Checker<'_> {
             // Statements, aggregations and functions rbt does not support yet were reported
             // by call_rules, from their records.
             Function::Printf
+            | Function::StaticAssert
             | Function::Warnf
             | Function::Errorf
             | Function::Fail
@@ -597,6 +611,28 @@ impl Checker<'_> {
             U64,
             span,
         )
+    }
+
+    /// `is_err(x)`: whether `x`, taken as a 64-bit signed number, is a kernel error code
+    /// (-4095..=-1, as the kernel's `IS_ERR()`): one unsigned comparison.
+    fn is_err_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        if !a.ty.is_int() && !matches!(a.ty, Type::Pointer { .. }) {
+            let msg = format!(
+                "is_err() takes a pointer or an integer, but this is {}",
+                a.ty.display()
+            );
+            self.error(msg, a.span);
+            return poisoned(span);
+        }
+        let at = a.span;
+        let wide = mk(H::Cast(Box::new(a)), U64, at);
+        let test = H::Binary {
+            op: ast::BinaryOp::Ge,
+            lhs: Box::new(wide),
+            rhs: Box::new(mk(H::Int(-4095), U64, at)),
+        };
+        mk(test, Type::Bool, span)
     }
 
     fn bswap_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {

@@ -41,6 +41,7 @@ impl Checker<'_> {
             Function::Errorf => self.message_call(Level::Error, f, args, span),
             Function::Fail => self.fail_call(args, span),
             Function::Assert => self.assert_call(args, span),
+            Function::StaticAssert => self.static_assert_call(args, span),
             Function::Time => self.time_call(args),
             Function::Exit => self.exit_call(args, span),
             Function::Print => self.print_call(args, span),
@@ -58,6 +59,7 @@ impl Checker<'_> {
             | Function::Strcontains
             | Function::StrConcat
             | Function::Strlen
+            | Function::IsErr
             | Function::Bswap
             | Function::Ntop
             | Function::Pton
@@ -193,6 +195,36 @@ impl Checker<'_> {
             ],
             otherwise: Vec::new(),
         })
+    }
+
+    /// `static_assert(condition, "message")`: the condition must be known when the script
+    /// is compiled (literals, `sizeof`, `offsetof`, constants); false, it is an error with
+    /// the message. It compiles to nothing.
+    fn static_assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let cond = self.expr(&args[0]);
+        let A::Str(text) = &args[1].kind else {
+            self.error(
+                "static_assert()'s message must be a literal string",
+                args[1].span,
+            );
+            return None;
+        };
+        match fold(&cond) {
+            Some(0) => {
+                self.error(String::from_utf8_lossy(text).into_owned(), span);
+                None
+            }
+            Some(_) => Some(StmtKind::Expr(mk(H::Int(0), I64, span))),
+            None => {
+                self.error(
+                    "static_assert()'s condition must be known when the script is compiled",
+                    cond.span,
+                )
+                .help
+                .push("use assert() for a condition checked when the probe fires".into());
+                None
+            }
+        }
     }
 
     fn time_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
@@ -493,6 +525,8 @@ impl Checker<'_> {
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
+            | Function::StaticAssert
+            | Function::IsErr
             | Function::Warnf
             | Function::Errorf
             | Function::Fail
@@ -740,4 +774,46 @@ fn signal_number(name: &str) -> Option<i64> {
         .iter()
         .position(|s| *s == full)
         .map(|i| i as i64 + 1)
+}
+
+/// The value of an integer expression made of literals only (the checker has folded
+/// `sizeof`, `offsetof` and constants into literals), or None.
+fn fold(e: &Expr) -> Option<i64> {
+    use crate::ast::BinaryOp as B;
+    match &e.kind {
+        H::Int(i) => Some(*i),
+        H::Cast(inner) => fold(inner),
+        H::Unary { op, expr } => {
+            let v = fold(expr)?;
+            Some(match op {
+                Unary::Neg => v.wrapping_neg(),
+                Unary::Not => i64::from(v == 0),
+                Unary::BitNot => !v,
+            })
+        }
+        H::Binary { op, lhs, rhs } => {
+            let (a, b) = (fold(lhs)?, fold(rhs)?);
+            Some(match op {
+                B::Add => a.wrapping_add(b),
+                B::Sub => a.wrapping_sub(b),
+                B::Mul => a.wrapping_mul(b),
+                B::Div => a.checked_div(b)?,
+                B::Mod => a.checked_rem(b)?,
+                B::BitAnd => a & b,
+                B::BitOr => a | b,
+                B::BitXor => a ^ b,
+                B::Shl => a.checked_shl(u32::try_from(b).ok()?)?,
+                B::Shr => a.checked_shr(u32::try_from(b).ok()?)?,
+                B::Eq => i64::from(a == b),
+                B::Ne => i64::from(a != b),
+                B::Lt => i64::from(a < b),
+                B::Le => i64::from(a <= b),
+                B::Gt => i64::from(a > b),
+                B::Ge => i64::from(a >= b),
+                B::LogicalAnd => i64::from(a != 0 && b != 0),
+                B::LogicalOr => i64::from(a != 0 || b != 0),
+            })
+        }
+        _ => None,
+    }
 }
