@@ -298,6 +298,7 @@ pub fn call<'ctx>(
         | Function::Zero
         | Function::Len
         | Function::HasKey
+        | Function::Find
         | Function::Path
         | Function::Unwatch
         | Function::Skboutput => Err(CodegenError::Internal(format!(

@@ -500,6 +500,7 @@ pub enum Function {
     Zero,
     Len,
     HasKey,
+    Find,
     Path,
     Unwatch,
     Skboutput,
@@ -560,6 +561,7 @@ impl Function {
         Function::Zero,
         Function::Len,
         Function::HasKey,
+        Function::Find,
         Function::Path,
         Function::Unwatch,
         Function::Skboutput,
@@ -680,6 +682,7 @@ impl Function {
             Function::Zero => Spec::statement("zero", N::exactly(1), "zero(@map)"),
             Function::Len => Spec::value("len", N::exactly(1), "len(@map)"),
             Function::HasKey => Spec::value("has_key", N::exactly(2), "has_key(@map, key)"),
+            Function::Find => Spec::value("find", N::exactly(3), "find(@map, key, $variable)"),
             Function::Path => {
                 Spec::value("path", N::range(1, 2), "path(struct path *[, size])").unsupported()
             }

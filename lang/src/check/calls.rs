@@ -395,6 +395,7 @@ impl Checker<'_> {
             Function::Reg => self.reg_call(args, span),
             Function::Len => self.len_call(args, span),
             Function::HasKey => self.has_key_call(args, span),
+            Function::Find => self.find_call(args, span),
             // Statements, aggregations and functions rbt does not support yet were reported
             // by call_rules, from their records.
             Function::Printf
@@ -920,6 +921,46 @@ impl Checker<'_> {
             Type::Bool,
             span,
         )
+    }
+
+    /// `find(@m, key, $v)`: `has_key`, and the value copied into `$v` when the key is there
+    /// (`$v` is declared with the map's value type if it is new).
+    fn find_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let H::HasKey { map, key } = self.has_key_call(&args[..2], span).kind else {
+            return poisoned(span);
+        };
+        let A::Var(name) = &args[2].kind else {
+            self.error(
+                "find() stores the value in a variable: find(@m, key, $v)",
+                args[2].span,
+            );
+            return poisoned(span);
+        };
+        let value = self.maps[map as usize].value.clone();
+        if let Type::Agg(_) = value {
+            self.error(
+                "find() of a map holding an aggregation is not supported by rbt yet",
+                args[0].span,
+            );
+            return poisoned(span);
+        }
+        let ty = match self.var_ids.get(name) {
+            Some(&id) => self.vars[id as usize].clone(),
+            None => self.var_type(&value),
+        };
+        let Some(var) = self.var(name, &ty, args[2].span) else {
+            return poisoned(span);
+        };
+        if !super::compatible(&self.vars[var as usize], &value) {
+            let msg = format!(
+                "variable {name} holds {}, but the map's values are {}",
+                self.vars[var as usize].display(),
+                value.display()
+            );
+            self.error(msg, args[2].span);
+            return poisoned(span);
+        }
+        mk(H::Find { map, key, var }, Type::Bool, span)
     }
 
     /// `uaddr("sym")`: the symbol's address in the binary the probe traces, as a user pointer

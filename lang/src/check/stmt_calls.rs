@@ -87,6 +87,7 @@ impl Checker<'_> {
             | Function::Lhist
             | Function::Len
             | Function::HasKey
+            | Function::Find
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput => None,
@@ -568,6 +569,7 @@ impl Checker<'_> {
             | Function::Zero
             | Function::Len
             | Function::HasKey
+            | Function::Find
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput => return None,
