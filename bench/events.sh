@@ -37,12 +37,13 @@ bpf_ns() {
     done | awk '{t += $1; c += $2} END {if (c) printf "%.1f\n", t / c; else print 0}'
 }
 
-# Starts CMD (a shell command line), waits until it prints "Attach", runs the loop, reads
+# Starts CMD (a shell command line), waits until it prints "Attach" (0.17 on stdout, rbt and
+# 0.27 on stderr), runs the loop, reads
 # the programs' run time, stops CMD with SIGINT; prints "loop-ns-per-call bpf-ns-per-run".
 traced() {
     out=$work/out
     sh -c "exec $1" > "$out" 2>"$work/err" & pid=$!
-    for _ in $(seq 1 200); do grep -q Attach "$out" 2>/dev/null && break; sleep 0.05; done
+    for _ in $(seq 1 200); do grep -q Attach "$out" "$work/err" 2>/dev/null && break; sleep 0.05; done
     sleep 0.5
     r=$("$loop" "$n")
     b=$(bpf_ns $pid)
@@ -100,7 +101,7 @@ for load in "flat out:$n:0" "paced:$((n / 100)):100"; do
     name=${load%%:*}; calls=$(echo "$load" | cut -d: -f2); pause=${load##*:}
     for tool in "$rbt" bpftrace; do
         $tool -e "$pf" > "$work/pf" 2>"$work/pferr" & pid=$!
-        for _ in $(seq 1 200); do grep -q Attach "$work/pf" 2>/dev/null && break; sleep 0.05; done
+        for _ in $(seq 1 200); do grep -q Attach "$work/pf" "$work/pferr" 2>/dev/null && break; sleep 0.05; done
         sleep 0.5
         w0=$(switches $pid)
         start=$(date +%s.%N); "$loop" "$calls" "$pause" >/dev/null; end=$(date +%s.%N)

@@ -1,7 +1,7 @@
 //! The `rbt` binary: bpftrace's command line (clap) wiring the stages together —
 //! parse → check → compile → run — and rendering every user error as a diagnostic.
 
-use clap::{ArgAction, Parser};
+use clap::{ArgAction, Parser, ValueEnum};
 use lang::check::{self, catalog::Catalog};
 use lang::diag::{self, Diagnostic};
 use std::io::{IsTerminal, Read, Write};
@@ -30,18 +30,18 @@ struct Cli {
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', value_name = "PID")]
     pid: Option<u32>,
-    /// Output format: text or json.
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
-    format: String,
+    /// Output format.
+    #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    format: Format,
     /// Write output to FILE instead of stdout.
     #[arg(short = 'o', value_name = "FILE")]
     output: Option<String>,
     /// Keep messages to a minimum.
     #[arg(short = 'q', action = ArgAction::SetTrue)]
     quiet: bool,
-    /// Output buffering: line, full or none.
-    #[arg(short = 'B', value_name = "MODE", default_value = "line")]
-    buffering: String,
+    /// Output buffering.
+    #[arg(short = 'B', value_name = "MODE", value_enum, default_value_t = BufferMode::Line)]
+    buffering: BufferMode,
     /// Add a directory to the include search path.
     #[arg(short = 'I', value_name = "DIR")]
     include_dirs: Vec<String>,
@@ -60,9 +60,9 @@ struct Cli {
     /// Print kernel and build information.
     #[arg(long = "info")]
     info: bool,
-    /// Dump a stage and exit: ast, hir, llvm, asm, manifest.
-    #[arg(short = 'd', value_name = "STAGE")]
-    debug: Option<String>,
+    /// Dump a stage and exit.
+    #[arg(short = 'd', value_name = "STAGE", value_enum)]
+    debug: Option<Stage>,
     /// Parse, check and compile without touching the kernel.
     #[arg(long = "check")]
     check_only: bool,
@@ -84,12 +84,72 @@ struct Cli {
     rest: Vec<String>,
 }
 
+/// `-f`, with bpftrace's names: clap refuses any other before rbt does any work.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+impl From<Format> for runtime::OutputFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Text => runtime::OutputFormat::Text,
+            Format::Json => runtime::OutputFormat::Json,
+        }
+    }
+}
+
+/// `-B`, with bpftrace's names.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum BufferMode {
+    Line,
+    Full,
+    None,
+}
+
+impl From<BufferMode> for runtime::Buffering {
+    fn from(b: BufferMode) -> Self {
+        match b {
+            BufferMode::Line => runtime::Buffering::Line,
+            BufferMode::Full => runtime::Buffering::Full,
+            BufferMode::None => runtime::Buffering::None,
+        }
+    }
+}
+
+/// `-d`: the stage whose result is printed instead of running the script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Stage {
+    /// The parsed script.
+    Ast,
+    /// The checked, typed script.
+    Hir,
+    /// The optimized LLVM IR.
+    Llvm,
+    /// The BPF object's size, and how to disassemble it.
+    Asm,
+    /// The manifest (programs, maps, events) as JSON.
+    Manifest,
+}
+
 /// A failure that has already been explained to the user.
 struct Reported;
 
 fn fail(msg: impl std::fmt::Display) -> Reported {
     eprintln!("rbt: error: {msg}");
     Reported
+}
+
+/// Prints a dumped stage (`-d`). A reader that stops early (`rbt -d hir ... | head`) is not
+/// an error; `println!` would panic on the broken pipe.
+fn print_stage(text: &str) -> Result<i32, Reported> {
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(fail(format!("writing to stdout: {e}")))
+        }
+        _ => Ok(0),
+    }
 }
 
 fn main() -> ExitCode {
@@ -147,25 +207,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.list {
         return list_script(&name, &source, &cli, &params);
     }
-    let format = match cli.format.as_str() {
-        "text" => runtime::OutputFormat::Text,
-        "json" => runtime::OutputFormat::Json,
-        other => {
-            return Err(fail(format!(
-                "unknown output format `{other}` (expected text or json)"
-            )))
-        }
-    };
-    let buffering = match cli.buffering.as_str() {
-        "line" => runtime::Buffering::Line,
-        "full" => runtime::Buffering::Full,
-        "none" => runtime::Buffering::None,
-        other => {
-            return Err(fail(format!(
-                "unknown buffering mode `{other}` (expected line, full or none)"
-            )))
-        }
-    };
+    let format = runtime::OutputFormat::from(cli.format);
+    let buffering = runtime::Buffering::from(cli.buffering);
     if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
         // with BTF would not need them either.
@@ -179,9 +222,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if parse_diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
-    if cli.debug.as_deref() == Some("ast") {
-        println!("{ast:#?}");
-        return Ok(0);
+    if cli.debug == Some(Stage::Ast) {
+        return print_stage(&format!("{ast:#?}\n"));
     }
 
     let mut child = match &cli.cmd {
@@ -201,18 +243,18 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
-    report(&name, &source, &checked.diagnostics, color, cli.no_warnings);
+    let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
+    report(&name, &source, &diags, color, cli.no_warnings);
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
     let Some(hir) = checked.script else {
         return Err(Reported);
     };
-    if cli.debug.as_deref() == Some("hir") {
-        println!("{hir:#?}");
-        return Ok(0);
+    if cli.debug == Some(Stage::Hir) {
+        return print_stage(&format!("{hir:#?}\n"));
     }
-    let want_ir = cli.emit_llvm.is_some() || cli.debug.as_deref() == Some("llvm");
+    let want_ir = cli.emit_llvm.is_some() || cli.debug == Some(Stage::Llvm);
     let codegen_opts = codegen::Options {
         want_ir,
         file_name: &name,
@@ -227,26 +269,19 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         std::fs::write(path, &compiled.elf)
             .map_err(|e| fail(format!("cannot write {path}: {e}")))?;
     }
-    match cli.debug.as_deref() {
-        Some("llvm") => {
-            print!("{}", ir.unwrap_or_default());
-            return Ok(0);
+    match cli.debug {
+        Some(Stage::Llvm) => {
+            return print_stage(&ir.unwrap_or_default());
         }
-        Some("manifest") => {
+        Some(Stage::Manifest) => {
             let text = serde_json::to_string_pretty(&compiled.manifest).map_err(fail)?;
-            println!("{text}");
-            return Ok(0);
+            return print_stage(&format!("{text}\n"));
         }
-        Some("asm") => {
-            println!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)", compiled.elf.len());
-            return Ok(0);
+        Some(Stage::Asm) => {
+            return print_stage(&format!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)\n", compiled.elf.len()));
         }
-        Some(other) => {
-            return Err(fail(format!(
-                "unknown debug stage `{other}` (expected ast, hir, llvm, asm, manifest)"
-            )))
-        }
-        None => {}
+        // Printed above, before compiling.
+        Some(Stage::Ast | Stage::Hir) | None => {}
     }
     if cli.check_only {
         return Ok(0);
@@ -356,7 +391,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     };
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
-    report(name, source, &checked.diagnostics, false, cli.no_warnings);
+    let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
+    report(name, source, &diags, false, cli.no_warnings);
     let Some(hir) = checked.script else {
         return Err(Reported);
     };

@@ -1,14 +1,23 @@
-//! Tier 2: end-to-end runs of the real `rbt` binary against this kernel (root only), driven
-//! by `tests/e2e/cases.txt`, plus the `--dry-run` of every seed script and the parse-error
-//! contract (which needs no root).
+//! Tier 2: end-to-end runs of the real `rbt` binary against this kernel, driven by
+//! `tests/e2e/cases.txt`, plus the `--dry-run` of every seed script and the parse-error
+//! contract and the CLI's refusal of unknown option values. Tests that load BPF need root and
+//! are `#[ignore = "needs root"]`.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn is_root() -> bool {
+/// Tests that load BPF are `#[ignore = "needs root"]`, so a plain `cargo test` lists them as
+/// skipped; run-tests.sh runs them as root with `--include-ignored`. Run without root, they
+/// fail here, saying why, rather than pass without testing anything.
+fn require_root() {
     // SAFETY: geteuid has no preconditions.
-    unsafe { libc_geteuid() == 0 }
+    let euid = unsafe { libc_geteuid() };
+    assert!(
+        euid == 0,
+        "this test loads BPF programs and needs root: run it as root (run-tests.sh does), \
+         or leave out --include-ignored"
+    );
 }
 
 unsafe extern "C" {
@@ -147,11 +156,9 @@ fn run_case(c: &Case) -> (i32, String, String) {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn end_to_end_cases() {
-    if !is_root() {
-        eprintln!("skipping tier 2 end-to-end tests: they load BPF programs and need root");
-        return;
-    }
+    require_root();
     let mut failures = Vec::new();
     for c in cases() {
         let (status, out, err) = run_case(&c);
@@ -166,11 +173,9 @@ fn end_to_end_cases() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn seed_scripts_load_with_dry_run() {
-    if !is_root() {
-        eprintln!("skipping --dry-run of the seed scripts: loading BPF needs root");
-        return;
-    }
+    require_root();
     for s in ["opensnoop", "key_pressed", "others"] {
         let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
@@ -187,10 +192,11 @@ fn seed_scripts_load_with_dry_run() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kprobes_missing_is_explained() {
-    let has_kprobes = std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists();
-    if has_kprobes || !is_root() {
-        eprintln!("skipping: this kernel has kprobes (or we are not root)");
+    require_root();
+    if std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists() {
+        eprintln!("kprobes_missing_is_explained: nothing to check, this kernel has kprobes");
         return;
     }
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
@@ -216,12 +222,38 @@ fn parse_error_points_at_the_token() {
     assert!(err.contains('^'), "{err}");
 }
 
+/// `-d`, `-f` and `-B` take one of a fixed set of names; clap refuses any other before rbt
+/// reads the script (here: a file that does not exist), listing the names it accepts.
 #[test]
-fn unknown_probes_suggest_real_names() {
-    if !is_root() {
-        eprintln!("skipping did-you-mean checks: reading tracefs and kallsyms needs root");
-        return;
+fn unknown_option_values_are_refused_first() {
+    for (flag, value, names) in [
+        (
+            "-d",
+            "ats",
+            "[possible values: ast, hir, llvm, asm, manifest]",
+        ),
+        ("-f", "yaml", "[possible values: text, json]"),
+        ("-B", "half", "[possible values: line, full, none]"),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args([flag, value, "/nonexistent/rbt-script.bt"])
+            .output()
+            .expect("run rbt");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value}: {err}");
+        assert!(
+            err.contains(&format!("invalid value '{value}' for '{flag} <")),
+            "{err}"
+        );
+        assert!(err.contains(names), "{err}");
+        assert!(!err.contains("cannot read"), "{err}");
     }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn unknown_probes_suggest_real_names() {
+    require_root();
     let target = target_binary();
     let cases = [
         (
@@ -266,11 +298,9 @@ fn unknown_probes_suggest_real_names() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn full_maps_are_reported() {
-    if !is_root() {
-        eprintln!("skipping the full-map check: loading BPF needs root");
-        return;
-    }
+    require_root();
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .env("BPFTRACE_MAP_KEYS_MAX", "4")
         .args([
@@ -287,11 +317,9 @@ fn full_maps_are_reported() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn verifier_rejection_points_at_the_script_line() {
-    if !is_root() {
-        eprintln!("skipping the verifier-rejection check: loading BPF needs root");
-        return;
-    }
+    require_root();
     // The checker accepts this loop, but `$i` never changes, so the verifier (rightly) finds
     // that it never ends. Its log names line 3 through the object's BTF line info.
     let script = "BEGIN {\n  $i = 0;\n  while ($i < 10) { @x = 1; }\n  exit();\n}";
@@ -324,11 +352,9 @@ fn verifier_rejection_points_at_the_script_line() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn low_rate_output_appears_without_exit() {
-    if !is_root() {
-        eprintln!("skipping the low-rate output check: loading BPF needs root");
-        return;
-    }
+    require_root();
     // printf records do not wake rbt; its timed drain must still show them promptly.
     let mut child = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .args(["-e", "interval:ms:100 { printf(\"tick\\n\"); }"])
@@ -362,11 +388,9 @@ fn low_rate_output_appears_without_exit() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn debugf_writes_to_the_trace_buffer() {
-    if !is_root() {
-        eprintln!("skipping the debugf check: loading BPF needs root");
-        return;
-    }
+    require_root();
     let token = format!("rbt-e2e-debugf-{}", std::process::id());
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .args([
@@ -386,11 +410,9 @@ fn debugf_writes_to_the_trace_buffer() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn unprivileged_load_is_explained() {
-    if !is_root() {
-        eprintln!("skipping the unprivileged check: dropping privileges needs root first");
-        return;
-    }
+    require_root();
     // setpriv (util-linux) runs rbt as nobody, without CAP_BPF or CAP_PERFMON.
     let o = Command::new("setpriv")
         .args([
@@ -413,11 +435,9 @@ fn unprivileged_load_is_explained() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn missing_hardware_counters_are_explained() {
-    if !is_root() {
-        eprintln!("skipping the hardware-event check: loading BPF needs root");
-        return;
-    }
+    require_root();
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .args([
             "-e",
@@ -436,11 +456,9 @@ fn missing_hardware_counters_are_explained() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn k_warns_about_failed_reads() {
-    if !is_root() {
-        eprintln!("skipping the -k check: loading BPF needs root");
-        return;
-    }
+    require_root();
     let script = r#"BEGIN { printf("%d\n", *(uint64*)0); exit(); }"#;
     let run = |k: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));

@@ -82,11 +82,12 @@ fn notify_line_comes_once_probes_are_attached() {
         .output()
         .expect("run rbt");
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    // After "Attaching..." (which precedes attaching) and before anything BEGIN prints.
+    // Once attached, before anything BEGIN prints; "Attached 2 probes" goes to stderr.
     assert_eq!(
         String::from_utf8_lossy(&o.stdout),
-        format!("Attaching 2 probes...\n{NOTIFY}\nx\ny\n\n\n")
+        format!("{NOTIFY}\nx\ny\n\n\n")
     );
+    assert_eq!(String::from_utf8_lossy(&o.stderr), "Attached 2 probes\n");
     // With a probe that fires on its own, the line still precedes its first output.
     let mut child = rbt(r#"interval:ms:50 { printf("tick\n"); exit(); }"#)
         .env(NOTIFY, "1")
@@ -95,7 +96,7 @@ fn notify_line_comes_once_probes_are_attached() {
         .spawn()
         .expect("spawn rbt");
     let rx = lines_of(child.stdout.take().expect("stdout"));
-    assert_eq!(wait_for_line(&rx, NOTIFY), ["Attaching 1 probe..."]);
+    assert_eq!(wait_for_line(&rx, NOTIFY), Vec::<String>::new());
     assert_eq!(wait_for_line(&rx, "tick"), Vec::<String>::new());
     assert!(wait_for(&mut child, Duration::from_secs(10), "after exit()").success());
 }
@@ -118,12 +119,12 @@ fn begin_end_only_scripts_exit_by_themselves() {
     require_root();
     // As bpftrace does: BEGIN runs, then END, then the maps are printed.
     for (script, want) in [
-        ("BEGIN { @a = 1; }", "Attaching 1 probe...\n\n\n@a: 1\n"),
+        ("BEGIN { @a = 1; }", "\n\n@a: 1\n"),
         (
             r#"BEGIN { printf("x\n"); } END { printf("y\n"); }"#,
-            "Attaching 2 probes...\nx\ny\n\n\n",
+            "x\ny\n\n\n",
         ),
-        (r#"END { printf("y\n"); }"#, "Attaching 1 probe...\ny\n\n\n"),
+        (r#"END { printf("y\n"); }"#, "y\n\n\n"),
     ] {
         let mut child = rbt(script)
             .stdout(Stdio::piped())
@@ -189,13 +190,14 @@ fn sigterm_ends_a_run_like_ctrl_c() {
 #[ignore = "needs root"]
 fn closed_stdout_ends_the_run() {
     require_root();
-    // One script writes all the time (the write fails), one never writes again after
-    // "Attaching" (only the closed pipe itself tells).
+    // One script writes all the time (the write fails), one never writes again after the
+    // notify line (only the closed pipe itself tells).
     for script in [
         r#"interval:ms:10 { printf("tick\n"); }"#,
         r#"tracepoint:syscalls:sys_enter_reboot { printf("reboot\n"); }"#,
     ] {
         let mut child = rbt(script)
+            .env(NOTIFY, "1")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -203,7 +205,7 @@ fn closed_stdout_ends_the_run() {
         let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
         let mut first = String::new();
         stdout.read_line(&mut first).expect("read a line");
-        assert_eq!(first, "Attaching 1 probe...\n", "{script}");
+        assert_eq!(first, format!("{NOTIFY}\n"), "{script}");
         drop(stdout);
         let status = wait_for(&mut child, Duration::from_secs(5), "after stdout closed");
         let mut err = String::new();
@@ -213,8 +215,9 @@ fn closed_stdout_ends_the_run() {
             .expect("stderr")
             .read_to_string(&mut err)
             .expect("read stderr");
-        // An orderly end: the reader left on purpose, so no error and no complaint.
+        // An orderly end: the reader left on purpose, so no error and no complaint (stderr
+        // holds only the attach line).
         assert_eq!(status.code(), Some(0), "{script}: {err}");
-        assert_eq!(err, "", "{script}");
+        assert_eq!(err, "Attached 1 probe\n", "{script}");
     }
 }

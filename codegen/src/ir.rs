@@ -111,10 +111,8 @@ pub struct Callback<'ctx> {
     pub returned: PointerValue<'ctx>,
 }
 
-/// Bytes of per-CPU scratch memory each CPU has (the per-CPU map value limit is 32 KiB).
-pub const SCRATCH_BYTES: u32 = 16 * 1024;
-/// Slots of this many bytes or more live in scratch memory rather than on the stack.
-const SCRATCH_MIN: u32 = 24;
+/// The scratch budget is the checker's: it rejects a statement that would not fit.
+pub use lang::check::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
 
 type R<T> = Result<T, CodegenError>;
 

@@ -167,7 +167,8 @@ pub fn concat<'ctx>(
     out_len: u32,
 ) -> R<PointerValue<'ctx>> {
     let i64t = l.ctx.i64_type();
-    let size = out_len.max(la + lb);
+    // The second copy starts at most at byte la - 1 and writes at most lb bytes.
+    let size = out_len.max((la + lb).saturating_sub(1));
     let out = l.alloca(size, "concat")?;
     l.builder.build_memset(
         out,

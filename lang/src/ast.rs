@@ -33,13 +33,66 @@ pub struct Ident {
     pub span: Span,
 }
 
-/// A whole script: its preprocessor directives, C definitions, config block and probes.
+/// A whole script: its preprocessor directives, C definitions, config block, macro
+/// definitions and probes. After `lang::parse` the probes hold no macro calls and no block
+/// expressions: `lang::macros` has expanded them, and `macros` is kept for reference only.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Script {
     pub directives: Vec<Directive>,
     pub c_definitions: Vec<CDefinition>,
     pub config: Vec<ConfigEntry>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub macros: Vec<MacroDef>,
     pub probes: Vec<Probe>,
+    /// Every macro call expanded, so that a later diagnostic about code inside a macro can
+    /// also point at where it was called (`lang::annotate_expansions`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expansions: Vec<Expansion>,
+}
+
+/// One macro call that `lang::macros` replaced by the macro's body.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Expansion {
+    /// The whole definition of the macro.
+    pub definition: Span,
+    /// The call (or bare name) that was replaced.
+    pub call: Span,
+}
+
+/// `macro name($var, @map, expr) { statements; value }`
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MacroDef {
+    pub name: Ident,
+    pub params: Vec<MacroParam>,
+    pub body: BlockExpr,
+    pub span: Span,
+}
+
+/// How a macro parameter binds its argument.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum MacroParam {
+    /// `$x`: the argument must be a scratch variable, which the body may change.
+    Var(Ident),
+    /// `@m`: the argument must be a map (without keys), which the body may change.
+    Map(Ident),
+    /// `x`: any expression, written into the body wherever `x` appears.
+    Expr(Ident),
+}
+
+impl MacroParam {
+    pub fn ident(&self) -> &Ident {
+        match self {
+            MacroParam::Var(i) | MacroParam::Map(i) | MacroParam::Expr(i) => i,
+        }
+    }
+}
+
+/// `{ stmts; value }`: a block whose last expression, written without a `;`, is its value.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BlockExpr {
+    pub stmts: Vec<Stmt>,
+    pub value: Option<Expr>,
+    pub span: Span,
 }
 
 /// A preprocessor line that survived conditional evaluation (`#include`, `#define`).
@@ -290,6 +343,9 @@ pub enum ExprKind {
         ty: TypeExpr,
         fields: Vec<Ident>,
     },
+    /// `{ let $b = 1; $b + 1 }`: statements, then a value. `lang::macros` lowers every one
+    /// into statements before the enclosing one, so the checker never sees it.
+    Block(Box<BlockExpr>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

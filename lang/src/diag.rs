@@ -81,14 +81,6 @@ impl Diagnostic {
         }
     }
 
-    /// In-place form of [`Diagnostic::with_suggestion`].
-    pub fn suggest(&mut self, wanted: &str, candidates: &[&str]) -> &mut Diagnostic {
-        if let Some(best) = closest(wanted, candidates.iter().copied()) {
-            self.help.push(format!("did you mean `{best}`?"));
-        }
-        self
-    }
-
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error
     }

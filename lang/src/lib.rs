@@ -6,7 +6,9 @@ pub mod ast;
 pub mod check;
 pub mod diag;
 pub mod hir;
+mod macros;
 mod parse;
 mod preprocess;
 
+pub use macros::annotate_expansions;
 pub use parse::parse;

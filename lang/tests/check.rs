@@ -11,19 +11,16 @@
 //! `// options: unsafe load-only no-kprobes cpid=N param=VALUE…` to check it as `--unsafe`,
 //! `--dry-run`, on a kernel without kprobes, with `-c`, or with positional parameters.
 //!
-//! Diagnostic sites of `lang/src/check/` that no fixture reaches, and why:
+//! Every diagnostic is a constructor in `lang/src/check/diagnostics.rs`. Those that no
+//! fixture reaches, and why:
 //!
-//! - `mod.rs`, "the script has no probes": the parser rejects a script without probes first.
-//! - `mod.rs`, "cannot lay out struct …" (and the "unknown type" under it): reached by a bad
-//!   field type in a script's struct, but `check` clears the diagnostics of C definitions with
-//!   those of its quiet first pass, so they are never shown (`struct_field_unknown_type.bt`
-//!   shows what the user sees instead).
-//! - `stmts.rs`, "map @x holds an aggregation and cannot be assigned a value": `map_id`
-//!   rejects such an assignment first ("holds count, but is assigned int64"), since only an
-//!   aggregation is compatible with an aggregation and no expression has that type.
-//! - `exprs.rs`, `whole_map`'s "`for` takes a map, e.g. @m" and "`for` takes the whole map,
-//!   without a key": the grammar accepts only a bare map after `for ($kv :`; `len()` reaches
-//!   the second (`len_with_key.bt`) but checks for a map itself before the first.
+//! - `no_probes`: the parser rejects a script without probes first.
+//! - `aggregation_assigned`: `map_id` rejects such an assignment first ("holds count, but is
+//!   assigned int64"), since only an aggregation is compatible with an aggregation and no
+//!   expression has that type.
+//! - `whole_map_not_a_map` and `whole_map_with_key` for `for`: the grammar accepts only a bare
+//!   map after `for ($kv :`; `len()` reaches the second (`len_with_key.bt`) but checks for a
+//!   map itself before the first.
 
 use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
 use lang::check::{check, Options};

@@ -1,6 +1,7 @@
 //! Parser tests over fixture files: every `fixtures/parse/*.bt` parses without errors and its
 //! AST is snapshotted; every `fixtures/errors/*.bt` yields at least one error, rendered and
-//! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly.
+//! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly. To see the AST of
+//! any script, run `rbt -d ast FILE` (or `-e PROGRAM`).
 
 use lang::diag::render;
 use std::path::Path;
@@ -97,18 +98,6 @@ fn missing_expression_points_at_the_token() {
     assert_eq!(diags[0].message, "expected an expression after `=`");
 }
 
-/// Debugging aid: `RBT_PARSE=path cargo test -p lang --test parse show -- --nocapture`.
-#[test]
-fn show() {
-    let Ok(path) = std::env::var("RBT_PARSE") else {
-        return;
-    };
-    let src = std::fs::read_to_string(&path).unwrap_or(path.clone());
-    let (script, diags) = lang::parse(&src);
-    println!("{script:#?}");
-    println!("{}", render("input", &src, &diags, false));
-}
-
 /// Deep nesting must give an error or a tree, never a stack overflow, even on the 2 MiB
 /// stack of a test thread.
 #[test]
@@ -134,4 +123,36 @@ fn deep_nesting_is_bounded() {
         let src = format!("BEGIN {{ $x = {}1; }}", "(uint8)".repeat(depth));
         let _ = lang::parse(&src);
     }
+}
+
+/// Macro fixtures: every `fixtures/macros/ok/*.bt` expands without errors and its AST after
+/// expansion (definitions kept, probes holding no macro call or block expression) is
+/// snapshotted; every `fixtures/macros/errors/*.bt` yields an error, rendered and snapshotted.
+#[test]
+fn macro_fixtures() {
+    insta::glob!("fixtures/macros/ok/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (script, diags) = lang::parse(&src);
+        assert!(
+            diags.is_empty(),
+            "{} has errors:\n{}",
+            path.display(),
+            render(&name_of(path), &src, &diags, false)
+        );
+        insta::assert_yaml_snapshot!(script);
+    });
+}
+
+#[test]
+fn macro_error_fixtures() {
+    insta::glob!("fixtures/macros/errors/*.bt", |path| {
+        let src = std::fs::read_to_string(path).expect("fixture is readable");
+        let (_, diags) = lang::parse(&src);
+        assert!(
+            diags.iter().any(|d| d.is_error()),
+            "{} parsed without errors",
+            path.display()
+        );
+        insta::assert_snapshot!(render(&name_of(path), &src, &diags, false));
+    });
 }

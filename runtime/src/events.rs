@@ -131,14 +131,21 @@ impl EventSink {
         }
     }
 
+    /// Says that `n` probes are attached, once they are: on stderr in text (as bpftrace 0.27
+    /// does, so it never mixes with the script's output or `-o`'s file), as a record in JSON.
     pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
-        let s = match self.format {
-            OutputFormat::Text => output::attached_text(n),
-            OutputFormat::Json => output::attached_json(n),
-        };
-        self.write(&s);
-        // Users (and tests) watch for this line to know tracing is starting.
-        self.flush();
+        match self.format {
+            OutputFormat::Text => {
+                let mut err = std::io::stderr().lock();
+                err.write_all(output::attached_text(n).as_bytes())?;
+                err.flush()?;
+            }
+            OutputFormat::Json => {
+                self.write(&output::attached_json(n));
+                // Users (and tests) watch for this line to know tracing has started.
+                self.flush();
+            }
+        }
         Ok(())
     }
 
@@ -328,10 +335,13 @@ impl EventSink {
         Ok(())
     }
 
-    /// At exit: a blank pair of lines (in JSON mode too, as 0.17 does), then every map in
-    /// name order; an empty map prints the blank line(s) 0.17 prints for it.
+    /// At exit: in text, a blank pair of lines, then every map in name order (an empty map
+    /// prints the blank line(s) bpftrace prints for it); in JSON one record per map and no
+    /// blank lines, as bpftrace 0.27 does (0.17 printed the blank lines in JSON too).
     pub fn print_exit_maps(&mut self) -> Result<(), SysError> {
-        self.write("\n\n");
+        if self.format == OutputFormat::Text {
+            self.write("\n\n");
+        }
         let mut order: Vec<usize> = (0..self.maps.len()).collect();
         order.sort_by(|a, b| {
             self.maps[*a]

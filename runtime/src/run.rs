@@ -173,13 +173,13 @@ pub fn run(
         .iter()
         .map(|p| attach::target_count(&p.attach))
         .sum();
-    if !opts.quiet {
-        sink.borrow_mut().attached(probe_count)?;
-    }
     let mut links = Vec::new();
     for p in &manifest.programs {
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
+    }
+    if !opts.quiet {
+        sink.borrow_mut().attached(probe_count)?;
     }
     if opts.notify_attached {
         // Straight to stdout (not `-o`'s file), where the harness reads it.

@@ -1,6 +1,8 @@
-//! Tests for probe listing and kernel/ELF introspection: differential against bpftrace 0.17
-//! where it is installed, and on a small USDT fixture program (tests/fixtures/usdt_fixture.c)
-//! built here with gcc. Tests that need root, tracefs, BTF, gcc or bpftrace skip with a message.
+//! Tests for probe listing and kernel/ELF introspection: differential against bpftrace 0.17,
+//! and on a small USDT fixture program (tests/fixtures/usdt_fixture.c) built here with gcc.
+//! Tests that need root (tracefs, kallsyms, bpftrace) are `#[ignore = "needs root"]` and fail
+//! with a message when asked for without root; the others skip with a message when this
+//! system lacks BTF, gcc or `<sys/sdt.h>`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,6 +23,16 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
+/// Fails, saying why, unless this runs as root: a root-only test that is asked for (with
+/// `--include-ignored`) must test something or fail, never pass silently.
+fn require_root(what: &str) {
+    assert!(
+        is_root(),
+        "this test needs root ({what}): run it as root (run-tests.sh does), or leave out \
+         --include-ignored"
+    );
+}
+
 /// Reports a skipped test on the real stderr: `eprintln!` would be swallowed by the test
 /// harness's output capture for a test that then passes.
 fn skip(test: &str, why: &str) {
@@ -34,11 +46,15 @@ fn list_str(pattern: Option<&str>, verbose: bool, pid: Option<u32>) -> Result<St
     Ok(String::from_utf8(out).expect("listing output is UTF-8"))
 }
 
-fn have_bpftrace() -> bool {
-    Command::new("bpftrace")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
+fn require_bpftrace() {
+    assert!(
+        Command::new("bpftrace")
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success()),
+        "this test compares with Debian's bpftrace 0.17, which is not installed \
+         (apt-get install bpftrace; ci-setup.sh does)"
+    );
 }
 
 fn bpftrace_list(args: &[&str]) -> String {
@@ -49,23 +65,19 @@ fn bpftrace_list(args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("bpftrace output is UTF-8")
 }
 
-/// Root plus a usable tracefs, or a reason to skip.
-fn tracing_ready() -> Result<(), String> {
-    if !is_root() {
-        return Err("needs root (tracefs)".into());
+/// Root plus a usable tracefs (rbt mounts it when it is not mounted).
+fn require_tracing() {
+    require_root("tracefs");
+    if let Err(e) = tracefs::root() {
+        panic!("tracefs is not usable: {e}");
     }
-    tracefs::root().map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[test]
+#[ignore = "needs root and bpftrace"]
 fn differential_tracepoint_listing() {
-    let name = "differential_tracepoint_listing";
-    if let Err(why) = tracing_ready() {
-        return skip(name, &why);
-    }
-    if !have_bpftrace() {
-        return skip(name, "bpftrace is not installed");
-    }
+    require_tracing();
+    require_bpftrace();
     let ours = list_str(Some("tracepoint:syscalls:*"), false, None).expect("list");
     let theirs = bpftrace_list(&["-l", "tracepoint:syscalls:*"]);
     assert!(!ours.is_empty());
@@ -84,11 +96,9 @@ fn differential_tracepoint_listing() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn tracepoint_format_fields() {
-    let name = "tracepoint_format_fields";
-    if let Err(why) = tracing_ready() {
-        return skip(name, &why);
-    }
+    require_tracing();
     let fmt = tracefs::event_format("syscalls", "sys_enter_openat").expect("format");
     let filename = fmt
         .fields
@@ -111,11 +121,9 @@ fn tracepoint_format_fields() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn kprobe_listing_from_kallsyms() {
-    let name = "kprobe_listing_from_kallsyms";
-    if !is_root() {
-        return skip(name, "needs root (kallsyms names and tracefs)");
-    }
+    require_root("kallsyms names and tracefs");
     let out = list_str(Some("kprobe:tcp_*"), false, None).expect("list");
     let lines: Vec<&str> = out.lines().collect();
     assert!(lines.contains(&"kprobe:tcp_connect"), "tcp_connect missing");
@@ -130,18 +138,19 @@ fn kprobe_listing_from_kallsyms() {
 }
 
 #[test]
+#[ignore = "needs root"]
 fn renamed_symbol_resolution() {
-    let name = "renamed_symbol_resolution";
-    if !is_root() {
-        return skip(name, "needs root (kallsyms)");
-    }
+    require_root("kallsyms names");
     let fns = kallsyms::probeable_functions().expect("kallsyms");
     // Pick any `.isra.`/`.constprop.` symbol this kernel has and resolve its plain name.
     let Some(renamed) = fns
         .names()
         .find(|n| n.contains(".isra.") || n.contains(".constprop."))
     else {
-        return skip(name, "this kernel has no renamed symbols");
+        return skip(
+            "renamed_symbol_resolution",
+            "this kernel has no renamed symbols",
+        );
     };
     let plain = renamed.split('.').next().expect("has a prefix");
     if fns.names().any(|n| n == plain) {
@@ -275,14 +284,18 @@ fn uprobe_and_usdt_listing_on_fixture() {
         .find(|s| s.name == "rbt_fixture_compute")
         .expect("symbol");
     assert!(compute.file_offset.is_some());
+}
 
-    if have_bpftrace() && is_root() {
-        for pat in [format!("uprobe:{p}:*"), format!("usdt:{p}:*")] {
-            let ours = list_str(Some(&pat), false, None).expect("list");
-            assert_eq!(ours, bpftrace_list(&["-l", &pat]), "differs for {pat}");
-        }
-    } else {
-        skip(name, "bpftrace comparison (needs root and bpftrace)");
+#[test]
+#[ignore = "needs root and bpftrace"]
+fn uprobe_and_usdt_listing_matches_bpftrace() {
+    require_root("bpftrace lists only as root");
+    require_bpftrace();
+    let bin = fixture().unwrap_or_else(|why| panic!("the fixture did not build: {why}"));
+    let p = bin.display();
+    for pat in [format!("uprobe:{p}:*"), format!("usdt:{p}:*")] {
+        let ours = list_str(Some(&pat), false, None).expect("list");
+        assert_eq!(ours, bpftrace_list(&["-l", &pat]), "differs for {pat}");
     }
 }
 
@@ -362,23 +375,25 @@ fn pid_listing_uses_process_mappings() {
 }
 
 #[test]
-fn did_you_mean_suggestions() {
-    let name = "did_you_mean_suggestions";
-    if let Ok(bin) = fixture() {
-        let p = bin.display();
-        let s = listing::did_you_mean(&format!("uprobe:{p}:rbt_fixture_compte"), None);
-        assert_eq!(s[0].name, "rbt_fixture_compute");
-        assert_eq!(s[0].probe, format!("uprobe:{p}:rbt_fixture_compute"));
-        let s = listing::did_you_mean(&format!("usdt:{p}:rbtfix:compute_strt"), None);
-        assert_eq!(s[0].name, "compute_start");
-        let s = listing::did_you_mean(&format!("usdt:{p}:rbtfx:busy"), None);
-        assert_eq!(s[0].probe, format!("usdt:{p}:rbtfix:busy"));
-    } else {
-        skip(name, "uprobe/usdt part: fixture not built");
-    }
-    if tracing_ready().is_err() {
-        return skip(name, "tracepoint/kprobe part: needs root and tracefs");
-    }
+fn did_you_mean_user_probes() {
+    let bin = match fixture() {
+        Ok(b) => b,
+        Err(why) => return skip("did_you_mean_user_probes", why),
+    };
+    let p = bin.display();
+    let s = listing::did_you_mean(&format!("uprobe:{p}:rbt_fixture_compte"), None);
+    assert_eq!(s[0].name, "rbt_fixture_compute");
+    assert_eq!(s[0].probe, format!("uprobe:{p}:rbt_fixture_compute"));
+    let s = listing::did_you_mean(&format!("usdt:{p}:rbtfix:compute_strt"), None);
+    assert_eq!(s[0].name, "compute_start");
+    let s = listing::did_you_mean(&format!("usdt:{p}:rbtfx:busy"), None);
+    assert_eq!(s[0].probe, format!("usdt:{p}:rbtfix:busy"));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn did_you_mean_kernel_probes() {
+    require_tracing();
     let s = listing::did_you_mean("tracepoint:syscalls:sys_enter_opnat", None);
     assert_eq!(s[0].name, "sys_enter_openat");
     assert_eq!(s[0].probe, "tracepoint:syscalls:sys_enter_openat");

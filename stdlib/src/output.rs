@@ -508,7 +508,17 @@ pub fn json_str(s: &str) -> String {
 /// spacing (`": "` between key and value, `", "` between members). `data` is JSON text
 /// already. Every JSON line rbt prints, events and maps alike, is made here.
 pub fn json_record(kind: &str, data: &str) -> String {
-    format!("{{\"type\": {}, \"data\": {data}}}\n", json_str(kind))
+    json_record_with(kind, &[], data)
+}
+
+/// A JSON line with members between `type` and `data` (`extra` values are JSON text already).
+fn json_record_with(kind: &str, extra: &[(&str, String)], data: &str) -> String {
+    let mut line = format!("{{\"type\": {}", json_str(kind));
+    for (key, value) in extra {
+        line.push_str(&format!(", {}: {value}", json_str(key)));
+    }
+    line.push_str(&format!(", \"data\": {data}}}\n"));
+    line
 }
 
 /// A JSON line whose data is a string (printf, time, cat, system and join output).
@@ -516,15 +526,21 @@ pub fn json_text_record(kind: &str, text: &str) -> String {
     json_record(kind, &json_str(text))
 }
 
-/// The line saying how many probes are being attached (before they are), in text.
+/// The line saying how many probes are attached (once they are), in text, as bpftrace 0.27
+/// prints it on stderr. (0.17 printed "Attaching N probes..." on stdout before attaching.)
 pub fn attached_text(probes: usize) -> String {
     let s = if probes == 1 { "" } else { "s" };
-    format!("Attaching {probes} probe{s}...\n")
+    format!("Attached {probes} probe{s}\n")
 }
 
-/// The line saying how many probes are being attached, in JSON.
+/// The line saying how many probes are attached, in JSON on stdout: 0.27 gives the count both
+/// at the top level and in `data`, as 0.17 did.
 pub fn attached_json(probes: usize) -> String {
-    json_record("attached_probes", &format!("{{\"probes\": {probes}}}"))
+    json_record_with(
+        "attached_probes",
+        &[("count", probes.to_string())],
+        &format!("{{\"probes\": {probes}}}"),
+    )
 }
 
 /// The line saying how many events the ring buffer dropped, in JSON (text mode reports
@@ -626,7 +642,7 @@ mod tests {
     fn json_records_have_0_17_spacing() {
         assert_eq!(
             attached_json(2),
-            "{\"type\": \"attached_probes\", \"data\": {\"probes\": 2}}\n"
+            "{\"type\": \"attached_probes\", \"count\": 2, \"data\": {\"probes\": 2}}\n"
         );
         assert_eq!(
             lost_json(3),
@@ -636,8 +652,8 @@ mod tests {
             json_text_record("printf", "a \"b\"\n"),
             "{\"type\": \"printf\", \"data\": \"a \\\"b\\\"\\n\"}\n"
         );
-        assert_eq!(attached_text(1), "Attaching 1 probe...\n");
-        assert_eq!(attached_text(3), "Attaching 3 probes...\n");
+        assert_eq!(attached_text(1), "Attached 1 probe\n");
+        assert_eq!(attached_text(3), "Attached 3 probes\n");
     }
 
     fn hist(bits: u8, values: &[i64]) -> MapValue {

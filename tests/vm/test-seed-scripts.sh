@@ -21,9 +21,9 @@ rbt=$stage/rbt
 repo=$(pwd)
 cd "$stage"
 
-# rbt cannot say when its probes are attached (like bpftrace, it prints "Attaching N probes..."
-# before attaching, and compiling under TCG takes seconds), so each test first repeats a
-# harmless sentinel event until rbt reports it, then makes the events it checks.
+# Compiling under TCG takes seconds and the scripts' output is read from one file, so rather
+# than wait for "Attached N probes" each test first repeats a harmless sentinel event until rbt
+# reports it, then makes the events it checks.
 
 echo "-- key_pressed.bt"
 out=$(python3 "$repo/tests/vm/run.py" --timeout 300 -- sh -c "

@@ -5,9 +5,9 @@
 //! provider.
 
 use super::catalog::Catalog;
+use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
-use crate::diag::Diagnostic;
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
@@ -41,17 +41,11 @@ impl Checker<'_> {
         match parse_int(off) {
             Some(offset) => Some((name, offset)),
             None => {
-                self.diags.push(
-                    Diagnostic::error(
-                        format!(
-                            "invalid offset `{off}` in {} attach point",
-                            ap.provider.name()
-                        ),
-                        last_field_span(ap),
-                    )
-                    .with_label("expected a number after `+`")
-                    .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10"),
-                );
+                self.push(diagnostics::invalid_offset(
+                    ap.provider,
+                    off,
+                    last_field_span(ap),
+                ));
                 None
             }
         }
@@ -75,16 +69,7 @@ impl Checker<'_> {
                 match digits.parse::<usize>() {
                     Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
                         Some(p) => out.push_str(p),
-                        None => self.diags.push(
-                            Diagnostic::error(
-                                format!("positional parameter ${n} is not set"),
-                                ap.span,
-                            )
-                            .with_help(format!(
-                                "pass it after the script: rbt script.bt {}",
-                                "ARG ".repeat(n).trim_end()
-                            )),
-                        ),
+                        None => self.push(diagnostics::positional_not_set(n, ap.span)),
                     },
                     _ => {
                         out.push('$');
@@ -102,13 +87,9 @@ impl Checker<'_> {
     fn load_only_warning(&mut self, ap: &AttachPoint, what: &str, catalog: &dyn Catalog) {
         let fields: Vec<String> = ap.fields.iter().map(|f| f.text.clone()).collect();
         let cands = catalog.suggestions(ap.provider.name(), &fields);
-        let d = Diagnostic::warning(format!("{what} matches nothing on this system"), ap.span)
-            .with_label("compiled and loaded anyway; attaching it would fail")
-            .with_suggestion(
-                fields.last().map_or("", String::as_str),
-                cands.iter().map(String::as_str),
-            );
-        self.diags.push(d);
+        let last = fields.last().map_or("", String::as_str);
+        let d = diagnostics::matches_nothing_loaded_anyway(what, last, &cands, ap.span);
+        self.push(d);
     }
 
     pub(super) fn resolve_attach(
@@ -120,25 +101,17 @@ impl Checker<'_> {
         let fields: Vec<String> = fields.iter().map(|f| self.expand_params(f, ap)).collect();
         let provider = ap.provider.name();
         let arity_error = |this: &mut Self, expected: &str| {
-            this.diags.push(
-                Diagnostic::error(format!("malformed {provider} attach point"), ap.span)
-                    .with_label(format!("expected {expected}")),
-            );
+            this.push(diagnostics::malformed_attach_point(
+                ap.provider,
+                expected,
+                ap.span,
+            ));
             None
         };
         let none_matched = |this: &mut Self, what: String| {
-            let mut d = Diagnostic::error(format!("{what} matched no probe"), ap.span)
-                .with_label("no such probe");
             let cands = catalog.suggestions(provider, &fields);
-            if let Some(best) = crate::diag::closest(
-                fields.last().map_or("", String::as_str),
-                cands.iter().map(String::as_str),
-            ) {
-                d = d.with_help(format!("did you mean `{best}`?"));
-            } else if let Some(first) = cands.first() {
-                d = d.with_help(format!("did you mean `{first}`?"));
-            }
-            this.diags.push(d);
+            let last = fields.last().map_or("", String::as_str);
+            this.push(diagnostics::no_probe_matched(&what, last, &cands, ap.span));
             None
         };
         match ap.provider {
@@ -203,33 +176,21 @@ impl Checker<'_> {
                     _ => return arity_error(self, "kprobe:function or kprobe:module:function"),
                 };
                 if ret && func.contains('+') {
-                    self.diags.push(
-                        Diagnostic::error(
-                            format!("{provider} attach points take no offset"),
-                            last_field_span(ap),
-                        )
-                        .with_label("a return probe fires where the function returns")
-                        .with_help("to probe an instruction inside the function, use kprobe:function+offset"),
-                    );
+                    self.push(diagnostics::return_probe_offset(
+                        ap.provider,
+                        last_field_span(ap),
+                    ));
                     return None;
                 }
                 let (func, offset) = self.split_offset(ap, func)?;
                 if !catalog.kprobes_supported() && !self.opts.load_only {
-                    let mut d = Diagnostic::error(
-                        format!("this kernel was built without kprobes (CONFIG_KPROBES is not set), so {provider}:{func} cannot attach"),
+                    let tracepoint = !catalog.tracepoints("*", func).is_empty();
+                    self.push(diagnostics::kprobes_unavailable(
+                        ap.provider,
+                        func,
+                        tracepoint,
                         ap.span,
-                    )
-                    .with_label("kprobes are unavailable here");
-                    if !catalog.tracepoints("*", func).is_empty() {
-                        d = d.with_help(format!(
-                            "a tracepoint with this name exists: tracepoint:*:{func}"
-                        ));
-                    }
-                    d = d.with_help(format!(
-                        "use a tracepoint, or {}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it",
-                        if ret { "kretfunc" } else { "kfunc" }
                     ));
-                    self.diags.push(d);
                     return None;
                 }
                 let mut syms = catalog.kernel_functions(module, func);
@@ -246,9 +207,8 @@ impl Checker<'_> {
                 }
                 for s in &syms {
                     if !has_wildcard(func) && s != func {
-                        self.notes.push(format!(
-                            "{provider}:{func}: attaching to `{s}` (the compiler renamed {func})"
-                        ));
+                        self.notes
+                            .push(diagnostics::renamed_symbol_note(ap.provider, func, s));
                     }
                 }
                 let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
@@ -307,9 +267,7 @@ impl Checker<'_> {
                     }
                     Ok(_) => none_matched(self, format!("{provider}:{path}:{func}")),
                     Err(e) => {
-                        self.diags.push(
-                            Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"),
-                        );
+                        self.push(diagnostics::unresolvable_probe(e, ap.span));
                         None
                     }
                 }
@@ -349,9 +307,7 @@ impl Checker<'_> {
                     }
                     Ok(_) => none_matched(self, format!("usdt:{path}:{prov}:{name}")),
                     Err(e) => {
-                        self.diags.push(
-                            Diagnostic::error(e, ap.span).with_label("cannot resolve this probe"),
-                        );
+                        self.push(diagnostics::unresolvable_probe(e, ap.span));
                         None
                     }
                 }
@@ -391,14 +347,7 @@ impl Checker<'_> {
                             "us" => PerfPeriod::Nanoseconds(n * 1_000),
                             "ns" => PerfPeriod::Nanoseconds(n),
                             other => {
-                                self.diags.push(
-                                    Diagnostic::error(
-                                        format!("unknown {provider} unit `{other}`"),
-                                        ap.span,
-                                    )
-                                    .with_suggestion(other, ["hz", "s", "ms", "us", "ns"])
-                                    .with_help("units are hz, s, ms, us and ns"),
-                                );
+                                self.push(diagnostics::unknown_unit(ap.provider, other, ap.span));
                                 return None;
                             }
                         }
@@ -428,16 +377,9 @@ impl Checker<'_> {
                     [e, c] => match parse_int(c) {
                         Some(n) => (e, Some(n)),
                         None => {
-                            self.diags.push(
-                                Diagnostic::error(
-                                    format!("invalid count `{c}` in {provider} attach point"),
-                                    last_field_span(ap),
-                                )
-                                .with_label("expected the number of events between samples")
-                                .with_help(format!(
-                                    "e.g. {provider}:{e}:100, decimal or hex with 0x"
-                                )),
-                            );
+                            let d =
+                                diagnostics::invalid_count(ap.provider, c, e, last_field_span(ap));
+                            self.push(d);
                             return None;
                         }
                     },
@@ -447,10 +389,13 @@ impl Checker<'_> {
                     .iter()
                     .find(|e| e.name == event || e.alias == Some(event.as_str()))
                 else {
-                    self.diags.push(
-                        Diagnostic::error(format!("unknown {provider} event `{event}`"), ap.span)
-                            .with_suggestion(event, table.iter().map(|e| e.name)),
-                    );
+                    let names = table.iter().map(|e| e.name);
+                    self.push(diagnostics::unknown_perf_event(
+                        ap.provider,
+                        event,
+                        names,
+                        ap.span,
+                    ));
                     return None;
                 };
                 let (name, config) = (found.name, found.config);
@@ -473,13 +418,7 @@ impl Checker<'_> {
                 })
             }
             Provider::Watchpoint | Provider::Asyncwatchpoint | Provider::Iter => {
-                self.diags.push(
-                    Diagnostic::error(
-                        format!("{provider} probes are not supported by rbt yet"),
-                        ap.span,
-                    )
-                    .with_label("unsupported probe type"),
-                );
+                self.push(diagnostics::unsupported_probe(ap.provider, ap.span));
                 None
             }
         }

@@ -4,10 +4,10 @@
 //! then one small function per builtin function or family types its arguments and result.
 //! Statement calls and aggregations are in `stmt_calls.rs`.
 
+use super::diagnostics::{self, UaddrMiss};
 use super::exprs::{mk, poisoned};
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Provider, Span};
-use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
@@ -24,14 +24,6 @@ pub(super) enum Position {
     Aggregation,
 }
 
-/// Why `uaddr()` could not place a symbol.
-enum UaddrMiss {
-    /// The binary has no such symbol; these are the names it has, for "did you mean".
-    Unknown(Vec<String>),
-    /// The binary could not be read, or the probed code is outside its segments.
-    Lookup(String),
-}
-
 impl Checker<'_> {
     /// Checks a call of function `f` against its record: rbt supports it, `--unsafe` is given
     /// if it needs it, it stands where its kind may, it has as many arguments as it takes, and
@@ -45,42 +37,36 @@ impl Checker<'_> {
         at: Position,
     ) -> bool {
         let spec = f.spec();
-        let name = spec.name;
         if !spec.supported {
-            self.error(format!("{name}() is not supported by rbt yet"), func.span);
+            self.push(diagnostics::unsupported_function(&spec, func.span));
             return false;
         }
         if spec.needs_unsafe && !self.opts.allow_unsafe {
-            self.error(format!("{name}() is an unsafe function"), func.span)
-                .help
-                .push("run with --unsafe to allow it".into());
+            self.push(diagnostics::unsafe_function(&spec, func.span));
             return false;
         }
         let misplaced = match (at, spec.kind) {
             (Position::Value, Kind::Value | Kind::CompileTime)
             | (Position::Statement, Kind::Statement)
             | (Position::Aggregation, Kind::Aggregation) => None,
-            (Position::Value, Kind::Statement) => Some((
-                format!("{name}() does not return a value"),
-                "call it as a statement on its own".to_string(),
-            )),
-            (Position::Value, Kind::Aggregation) => Some((
-                format!("{name}() must be assigned to a map"),
-                format!("e.g. {}", spec.usage),
-            )),
-            (Position::Statement | Position::Aggregation, _) => Some((
-                format!("{name}() cannot be used here"),
-                format!("use it as {}", spec.usage),
-            )),
+            (Position::Value, Kind::Statement) => {
+                Some(diagnostics::statement_as_value(&spec, span))
+            }
+            (Position::Value, Kind::Aggregation) => {
+                Some(diagnostics::aggregation_as_value(&spec, span))
+            }
+            (Position::Statement | Position::Aggregation, _) => {
+                Some(diagnostics::misplaced_call(&spec, span))
+            }
         };
-        if let Some((msg, help)) = misplaced {
-            self.error(msg, span).help.push(help);
+        if let Some(d) = misplaced {
+            self.push(d);
             return false;
         }
         if !self.arity_ok(&spec, argc, span) {
             return false;
         }
-        self.valid_here(&spec, &format!("{name}()"), &format!("{name}()"), span)
+        self.valid_here(&spec, spec.name, true, span)
     }
 
     /// Whether a call of `spec` with `argc` arguments has as many as it takes.
@@ -90,36 +76,27 @@ impl Checker<'_> {
         if arity.accepts(argc) {
             return true;
         }
-        let msg = format!(
-            "{}() takes {}, but {argc} {} given",
-            spec.name,
-            arity.describe(),
-            if argc == 1 { "was" } else { "were" }
-        );
-        self.error(msg, span)
-            .help
-            .push(format!("usage: {}", spec.usage));
+        self.push(diagnostics::arity(spec, arity, argc, span));
         false
     }
 
-    /// Whether the probe being checked is one where `spec` is valid; if not, reports it as
-    /// `what` (in the message) and `shown` (in the help).
-    fn valid_here(&mut self, spec: &Spec, what: &str, shown: &str, span: Span) -> bool {
+    /// Whether the probe being checked is one where `spec` is valid; if not, reports it by
+    /// `name` as written, a function (`call`) or a builtin variable.
+    fn valid_here(&mut self, spec: &Spec, name: &str, call: bool, span: Span) -> bool {
         let provider = self.probe.provider;
         if spec.valid.allows(provider, self.opts.cpid.is_some()) {
             return true;
         }
-        let pname = provider.map_or("this", |p| p.name());
-        let d = Diagnostic::error(format!("{what} cannot be used in {pname} probes"), span)
-            .with_help(spec.valid_help(shown));
-        self.diags.push(d);
+        self.push(diagnostics::not_valid_here(
+            spec, name, call, provider, span,
+        ));
         false
     }
 
     /// Whether builtin variable `b` is valid in the probe being checked (reported if not).
     pub(super) fn builtin_allowed(&mut self, b: Builtin, span: Span) -> bool {
         let name = b.name();
-        self.valid_here(&b.spec(), &format!("the {name} builtin"), &name, span)
+        self.valid_here(&b.spec(), &name, false, span)
     }
 
     /// The address space a bare integer address points into in this probe.
@@ -147,8 +124,7 @@ impl Checker<'_> {
         }
         let mut names: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
         names.extend(Builtin::NAMED.iter().map(|b| b.spec().name));
-        let msg = format!("unknown function `{}`", func.name);
-        self.error(msg, func.span).suggest(&func.name, &names);
+        self.push(diagnostics::unknown_function(&func.name, &names, func.span));
         poisoned(span)
     }
 
@@ -207,19 +183,13 @@ impl Checker<'_> {
             Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
                 // fexit's context holds the arguments, then the return value.
                 let Some((params, ret)) = self.probe.signature.clone() else {
-                    self.error(
-                        "no BTF signature for this function, so its return value is unknown",
-                        span,
-                    );
+                    self.push(diagnostics::retval_without_btf(span));
                     return poisoned(span);
                 };
                 return self.context_slot(params.len() as u32, ret, span);
             }
             Builtin::Args => {
-                self.error(
-                    "args must be followed by a field: args.name or args->name",
-                    span,
-                );
+                self.push(diagnostics::args_without_field(span));
                 return poisoned(span);
             }
             Builtin::Uid
@@ -260,19 +230,11 @@ impl Checker<'_> {
             None => "curr_ns",
             Some((A::Ident(m), _)) if m == "curr_ns" || m == "init" => m.as_str(),
             Some((A::Ident(m), at)) => {
-                self.error(format!("invalid pid namespace mode `{m}`"), at)
-                    .suggest(m, &["curr_ns", "init"])
-                    .help
-                    .push(format!("{name}() takes curr_ns or init"));
+                self.push(diagnostics::unknown_pid_namespace(name, m, at));
                 return None;
             }
             Some(_) => {
-                self.error(
-                    format!("{name}() takes curr_ns or init as its argument"),
-                    span,
-                )
-                .help
-                .push(format!("usage: {name}(curr_ns) or {name}(init)"));
+                self.push(diagnostics::pid_namespace_not_a_name(name, span));
                 return None;
             }
         };
@@ -316,16 +278,10 @@ impl Checker<'_> {
         };
         if found.is_none() {
             let shown = match &arg.kind {
-                A::Ident(m) => m.clone(),
-                _ => String::new(),
+                A::Ident(m) => m.as_str(),
+                _ => "",
             };
-            self.error(format!("invalid timestamp mode `{shown}`"), arg.span)
-                .suggest(&shown, &names)
-                .help
-                .push(match names.split_last() {
-                    Some((last, rest)) => format!("nsecs() takes {} or {last}", rest.join(", ")),
-                    None => "nsecs() takes no clock".to_string(),
-                });
+            self.push(diagnostics::unknown_clock(shown, &names, arg.span));
         }
         found
     }
@@ -340,10 +296,7 @@ impl Checker<'_> {
     /// `pid`.
     fn task_field(&mut self, b: Builtin, task: &str, field: &str, span: Span) -> Expr {
         if self.lookup_record("struct task_struct").is_none() {
-            self.error(
-                format!("{} needs the kernel's BTF for struct task_struct", b.name()),
-                span,
-            );
+            self.push(diagnostics::task_builtin_without_btf(&b.name(), span));
             return poisoned(span);
         }
         let at = |kind| ast::Expr { kind, span };
@@ -443,15 +396,11 @@ impl Checker<'_> {
                 A::Int(n) if (1..=u64::from(MAX_DEPTH)).contains(n) => limit = *n as u32,
                 A::Int(n) if *n > u64::from(MAX_DEPTH) => {
                     // The stack-trace map holds no more frames than this.
-                    let d = self.error(format!("a stack has at most {MAX_DEPTH} frames"), a.span);
-                    d.label = format!("{n} frames asked for");
+                    self.push(diagnostics::stack_too_deep(MAX_DEPTH, *n, a.span));
                     return None;
                 }
                 _ => {
-                    self.error(
-                        format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{MAX_DEPTH})"),
-                        a.span,
-                    );
+                    self.push(diagnostics::stack_argument(MAX_DEPTH, a.span));
                     return None;
                 }
             }
@@ -465,11 +414,7 @@ impl Checker<'_> {
             return a.remove(0);
         }
         if !a[0].ty.is_int() && !matches!(a[0].ty, Type::Pointer { .. }) {
-            let msg = format!(
-                "str() needs a pointer or integer address, but this is {}",
-                a[0].ty.display()
-            );
-            self.error(msg, a[0].span);
+            self.push(diagnostics::str_argument(&a[0].ty, a[0].span));
             return poisoned(span);
         }
         if a[0].ty.is_int() {
@@ -505,10 +450,7 @@ impl Checker<'_> {
                 self.opts.strlen.min(255)
             }
             _ => {
-                self.error(
-                    "buf() needs a length for a pointer argument: buf(ptr, len)",
-                    span,
-                );
+                self.push(diagnostics::buf_needs_length(span));
                 return poisoned(span);
             }
         };
@@ -538,7 +480,7 @@ impl Checker<'_> {
     fn strncmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() || !matches!(a[2].kind, H::Int(_)) {
-            self.error("strncmp() takes two strings and a constant length", span);
+            self.push(diagnostics::strncmp_arguments(span));
             return poisoned(span);
         }
         mk(
@@ -554,7 +496,7 @@ impl Checker<'_> {
     fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() {
-            self.error("strcontains() takes two strings", span);
+            self.push(diagnostics::strcontains_arguments(span));
             return poisoned(span);
         }
         mk(
@@ -571,14 +513,13 @@ impl Checker<'_> {
     fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
-            for x in a.iter().filter(|x| !x.ty.is_str()) {
-                let msg = format!(
-                    "str_concat() takes two strings, but this is {}",
-                    x.ty.display()
-                );
-                self.error(msg, x.span)
-                    .help
-                    .push("read a string from a pointer first: str(ptr)".into());
+            let wrong: Vec<(Type, Span)> = a
+                .iter()
+                .filter(|x| !x.ty.is_str())
+                .map(|x| (x.ty.clone(), x.span))
+                .collect();
+            for (ty, at) in wrong {
+                self.push(diagnostics::string_function_argument("str_concat", &ty, at));
             }
             return poisoned(span);
         };
@@ -598,10 +539,9 @@ impl Checker<'_> {
     fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         if !a.ty.is_str() {
-            let msg = format!("strlen() takes a string, but this is {}", a.ty.display());
-            self.error(msg, a.span)
-                .help
-                .push("read a string from a pointer first: strlen(str(ptr))".into());
+            self.push(diagnostics::string_function_argument(
+                "strlen", &a.ty, a.span,
+            ));
             return poisoned(span);
         }
         mk(
@@ -619,11 +559,7 @@ impl Checker<'_> {
     fn is_err_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         if !a.ty.is_int() && !matches!(a.ty, Type::Pointer { .. }) {
-            let msg = format!(
-                "is_err() takes a pointer or an integer, but this is {}",
-                a.ty.display()
-            );
-            self.error(msg, a.span);
+            self.push(diagnostics::is_err_argument(&a.ty, a.span));
             return poisoned(span);
         }
         let at = a.span;
@@ -665,11 +601,7 @@ impl Checker<'_> {
                 Type::Array { len: 4 | 16, .. } | Type::Str { len: 4 | 16 }
             );
         if !ok {
-            let msg = format!(
-                "ntop() needs an integer or a 4/16-byte array, but this is {}",
-                addr.ty.display()
-            );
-            self.error(msg, addr.span);
+            self.push(diagnostics::ntop_argument(&addr.ty, addr.span));
             return poisoned(span);
         }
         mk(
@@ -684,17 +616,14 @@ impl Checker<'_> {
 
     /// `pton("addr")`: the address's bytes, computed here.
     fn pton_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(text) = self.literal_str(&args[0], "pton() needs a literal address") else {
+        let Some(text) = self.literal_str(&args[0], "pton", "address") else {
             return poisoned(span);
         };
         let bytes: Vec<u8> = match text.parse::<std::net::IpAddr>() {
             Ok(std::net::IpAddr::V4(a)) => a.octets().to_vec(),
             Ok(std::net::IpAddr::V6(a)) => a.octets().to_vec(),
             Err(_) => {
-                self.error(
-                    format!("`{text}` is not an IPv4 or IPv6 address"),
-                    args[0].span,
-                );
+                self.push(diagnostics::not_an_ip_address(&text, args[0].span));
                 return poisoned(span);
             }
         };
@@ -725,11 +654,7 @@ impl Checker<'_> {
         }
         let ok = matches!(&a.ty, Type::Pointer { .. }) || a.ty.size() >= 6;
         if !ok {
-            let msg = format!(
-                "macaddr() needs a pointer or a 6-byte array, but this is {}",
-                a.ty.display()
-            );
-            self.error(msg, a.span);
+            self.push(diagnostics::macaddr_argument(&a.ty, a.span));
             return poisoned(span);
         }
         mk(
@@ -776,27 +701,25 @@ impl Checker<'_> {
 
     /// `kaddr("sym")`: the kernel symbol's address, looked up here.
     fn kaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(name) = self.literal_str(&args[0], "kaddr() needs a literal symbol name") else {
+        let Some(name) = self.literal_str(&args[0], "kaddr", "symbol name") else {
             return poisoned(span);
         };
         match self.catalog.kernel_symbol(&name) {
             Some(addr) => mk(H::Int(addr as i64), U64, span),
             None if self.opts.load_only => {
-                let d =
-                    Diagnostic::warning(format!("kernel symbol `{name}` not found"), args[0].span)
-                        .with_label("address 0 is used, since the program is only loaded");
-                self.diags.push(d);
+                let d = diagnostics::kernel_symbol_not_found_loaded_anyway(&name, args[0].span);
+                self.push(d);
                 mk(H::Int(0), U64, span)
             }
             None => {
-                self.error(format!("kernel symbol `{name}` not found"), args[0].span);
+                self.push(diagnostics::kernel_symbol_not_found(&name, args[0].span));
                 poisoned(span)
             }
         }
     }
 
     fn uaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(name) = self.literal_str(&args[0], "uaddr() needs a literal symbol name") else {
+        let Some(name) = self.literal_str(&args[0], "uaddr", "symbol name") else {
             return poisoned(span);
         };
         self.uaddr(&name, args[0].span, span)
@@ -804,22 +727,13 @@ impl Checker<'_> {
 
     /// `cgroupid("/sys/fs/cgroup/...")`: the cgroup's id, looked up here.
     fn cgroupid_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(path) = self.literal_str(&args[0], "cgroupid() needs a literal cgroup path")
-        else {
+        let Some(path) = self.literal_str(&args[0], "cgroupid", "cgroup path") else {
             return poisoned(span);
         };
         match self.catalog.cgroup_id(&path) {
             Some(id) => mk(H::Int(id as i64), U64, span),
             None => {
-                self.error(
-                    format!("`{path}` is not a cgroup (v2) directory"),
-                    args[0].span,
-                )
-                .help
-                .push(
-                    "cgroup ids come from the cgroup2 mount, e.g. /sys/fs/cgroup/system.slice"
-                        .into(),
-                );
+                self.push(diagnostics::not_a_cgroup(&path, args[0].span));
                 poisoned(span)
             }
         }
@@ -827,8 +741,7 @@ impl Checker<'_> {
 
     /// `strftime("fmt", ns)`: the format is kept in a table; the event carries its index.
     fn strftime_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(fmt) = self.literal_str(&args[0], "strftime() needs a literal format string")
-        else {
+        let Some(fmt) = self.literal_str(&args[0], "strftime", "format string") else {
             return poisoned(span);
         };
         let idx = match self.time_formats.iter().position(|x| *x == fmt) {
@@ -852,13 +765,12 @@ impl Checker<'_> {
     }
 
     fn reg_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let Some(name) = self.literal_str(&args[0], "reg() needs a literal register name") else {
+        let Some(name) = self.literal_str(&args[0], "reg", "register name") else {
             return poisoned(span);
         };
         if !stdlib::builtins::PT_REGS.iter().any(|(n, _)| *n == name) {
             let names: Vec<&str> = stdlib::builtins::PT_REGS.iter().map(|(n, _)| *n).collect();
-            self.error(format!("unknown register `{name}`"), args[0].span)
-                .suggest(&name, &names);
+            self.push(diagnostics::unknown_register(&name, &names, args[0].span));
             return poisoned(span);
         }
         let a = self.expr(&args[0]);
@@ -875,13 +787,7 @@ impl Checker<'_> {
     fn len_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         if !matches!(args[0].kind, A::Map { .. }) {
             let a = self.expr(&args[0]);
-            let msg = match a.ty {
-                Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
-                ref other => format!("len() takes a map, but this is {}", other.display()),
-            };
-            self.error(msg, args[0].span)
-                .help
-                .push("pass a map: len(@m) counts its elements".into());
+            self.push(diagnostics::len_argument(&a.ty, args[0].span));
             return poisoned(span);
         }
         match self.whole_map(&args[0], "len()") {
@@ -892,24 +798,28 @@ impl Checker<'_> {
 
     fn has_key_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let A::Map { name, keys } = &args[0].kind else {
-            self.error("has_key() needs a map as its first argument", args[0].span);
+            self.push(diagnostics::has_key_needs_map(args[0].span));
             return poisoned(span);
         };
         if !keys.is_empty() {
-            self.error("pass the map without a key: has_key(@m, key)", args[0].span);
+            self.push(diagnostics::has_key_with_key(args[0].span));
             return poisoned(span);
         }
-        let Some(id) = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id) else {
-            self.error(
-                format!("map @{} is never assigned", name.name),
-                args[0].span,
-            );
+        let map = format!("@{}", name.name);
+        let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
+            self.push(diagnostics::map_not_assigned(&map, args[0].span));
             return poisoned(span);
         };
         let Some(key) = self.map_key(std::slice::from_ref(&args[1])) else {
             return poisoned(span);
         };
         let key = match self.maps[id as usize].key.clone() {
+            Some(kt) if !super::compatible(&kt, &key.ty) => {
+                let first = self.map_ids.get(&map).map_or(args[0].span, |i| i.first);
+                let d = diagnostics::map_read_key_type(&map, &kt, &key.ty, first, key.span);
+                self.push(d);
+                return poisoned(span);
+            }
             Some(kt) => self.coerce(key, &kt),
             None => key,
         };
@@ -930,18 +840,12 @@ impl Checker<'_> {
             return poisoned(span);
         };
         let A::Var(name) = &args[2].kind else {
-            self.error(
-                "find() stores the value in a variable: find(@m, key, $v)",
-                args[2].span,
-            );
+            self.push(diagnostics::find_without_variable(args[2].span));
             return poisoned(span);
         };
         let value = self.maps[map as usize].value.clone();
         if let Type::Agg(_) = value {
-            self.error(
-                "find() of a map holding an aggregation is not supported by rbt yet",
-                args[0].span,
-            );
+            self.push(diagnostics::find_in_aggregation(args[0].span));
             return poisoned(span);
         }
         let ty = match self.var_ids.get(name) {
@@ -952,12 +856,13 @@ impl Checker<'_> {
             return poisoned(span);
         };
         if !super::compatible(&self.vars[var as usize], &value) {
-            let msg = format!(
-                "variable {name} holds {}, but the map's values are {}",
-                self.vars[var as usize].display(),
-                value.display()
-            );
-            self.error(msg, args[2].span);
+            let have = self.vars[var as usize].clone();
+            self.push(diagnostics::find_variable_mismatch(
+                name,
+                &have,
+                &value,
+                args[2].span,
+            ));
             return poisoned(span);
         }
         mk(H::Find { map, key, var }, Type::Bool, span)
@@ -973,43 +878,18 @@ impl Checker<'_> {
             let this = match self.user_symbol(&path, offset, name) {
                 Ok(x) => x,
                 Err(miss) if self.opts.load_only => {
-                    let msg = match miss {
-                        UaddrMiss::Unknown(_) => format!("symbol `{name}` not found in {path}"),
-                        UaddrMiss::Lookup(e) => e,
-                    };
-                    let d = Diagnostic::warning(msg, arg_span)
-                        .with_label("address 0 is used, since the program is only loaded");
-                    self.diags.push(d);
+                    self.push(diagnostics::uaddr_miss(name, &path, miss, true, arg_span));
                     (0, 8, None)
                 }
-                Err(UaddrMiss::Unknown(names)) => {
-                    let d =
-                        Diagnostic::error(format!("symbol `{name}` not found in {path}"), arg_span)
-                            .with_label("unknown symbol")
-                            .with_suggestion(name, names.iter().map(String::as_str));
-                    self.diags.push(d);
-                    return poisoned(span);
-                }
-                Err(UaddrMiss::Lookup(e)) => {
-                    self.error(e, arg_span);
+                Err(miss) => {
+                    self.push(diagnostics::uaddr_miss(name, &path, miss, false, arg_span));
                     return poisoned(span);
                 }
             };
             match found {
                 Some(prev) if prev != this => {
-                    let mut d = Diagnostic::error(
-                        format!(
-                            "uaddr(\"{name}\") differs between the attach points of this probe"
-                        ),
-                        span,
-                    )
-                    .with_help("give uaddr() a probe with a single attach point (no wildcard)");
-                    if this.2.is_some() {
-                        d = d.with_note(format!(
-                            "{path} is position-independent: the symbol's address is found from where the probed instruction is mapped, which is different for each attach point"
-                        ));
-                    }
-                    self.diags.push(d);
+                    let relocatable = this.2.is_some().then_some(path.as_str());
+                    self.push(diagnostics::uaddr_differs(name, relocatable, span));
                     return poisoned(span);
                 }
                 _ => found = Some(this),
@@ -1060,11 +940,9 @@ impl Checker<'_> {
         if !obj.relocatable {
             return Ok((sym.address, sym.size, None));
         }
-        let at = obj.address_of_offset(offset).ok_or_else(|| {
-            UaddrMiss::Lookup(format!(
-                "the probed code at file offset {offset:#x} of {path} is in no loadable segment"
-            ))
-        })?;
+        let at = obj
+            .address_of_offset(offset)
+            .ok_or(UaddrMiss::OutsideSegments(offset))?;
         Ok((
             sym.address,
             sym.size,

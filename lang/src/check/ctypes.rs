@@ -2,6 +2,7 @@
 //! `char[16]`, `struct sock *`, `u32`) mapped to rbt's [`Type`]s, and the layout of structs
 //! defined in scripts.
 
+use super::diagnostics;
 use super::Checker;
 use crate::ast::{CField, TypeExpr, TypeName};
 use stdlib::types::{AddrSpace, Field, Record, Type};
@@ -112,13 +113,7 @@ impl Checker<'_> {
                         if let Some(r) = self.lookup_record(n) {
                             Type::Record(Box::new(r))
                         } else {
-                            self.error(format!("unknown type `{n}`"), t.span).suggest(
-                                n,
-                                &[
-                                    "uint8", "int8", "uint16", "int16", "uint32", "int32",
-                                    "uint64", "int64",
-                                ],
-                            );
+                            self.push(diagnostics::unknown_type(n, t.span));
                             return None;
                         }
                     }
@@ -141,9 +136,7 @@ impl Checker<'_> {
                         fields: Vec::new(),
                     })),
                     None => {
-                        self.error(format!("unknown {full}"), t.span).help.push(
-                            "rbt takes kernel types from BTF (/sys/kernel/btf/vmlinux) and script definitions".into(),
-                        );
+                        self.push(diagnostics::unknown_record(&full, t.span));
                         return None;
                     }
                 }
@@ -190,6 +183,19 @@ impl Checker<'_> {
     }
 }
 
+/// The alignment C gives a value of type `t`: a record is aligned like its most aligned
+/// field (`struct { int x; int y; }` to 4), an array like its elements. A record whose fields
+/// are unknown takes the largest alignment, 8.
+fn c_align(t: &Type) -> u32 {
+    match t {
+        Type::Record(r) if !r.fields.is_empty() => {
+            r.fields.iter().map(|f| c_align(&f.ty)).max().unwrap_or(1)
+        }
+        Type::Array { elem, .. } => c_align(elem),
+        other => other.align().max(1),
+    }
+}
+
 /// Lays out a script-defined struct or union with C's natural alignment.
 pub(super) fn layout_record(
     c: &mut Checker<'_>,
@@ -203,10 +209,7 @@ pub(super) fn layout_record(
     let mut align = 1u32;
     for f in fields {
         let ty = c.resolve_type(&f.ty)?;
-        let a = match &ty {
-            Type::Record(_) => 8,
-            other => other.align().max(1),
-        };
+        let a = c_align(&ty);
         align = align.max(a);
         let offset = if union { 0 } else { at.div_ceil(a) * a };
         let fsize = ty.size();

@@ -2,9 +2,9 @@
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
 use super::ctypes::parse_c_type;
+use super::diagnostics;
 use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
-use crate::diag::Diagnostic;
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
@@ -22,8 +22,7 @@ pub(super) fn poisoned(span: Span) -> Expr {
 impl Checker<'_> {
     pub(super) fn require_int(&mut self, e: &Expr, what: &str) {
         if !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
-            let msg = format!("{what} must be an integer, but this is {}", e.ty.display());
-            self.error(msg, e.span);
+            self.push(diagnostics::not_an_integer(what, &e.ty, e.span));
         }
     }
 
@@ -105,13 +104,19 @@ impl Checker<'_> {
                 let ty = if *i > i64::MAX as u64 { U64 } else { I64 };
                 mk(H::Int(*i as i64), ty, span)
             }
-            A::Str(bytes) => mk(
-                H::Str(bytes.clone()),
-                Type::Str {
-                    len: bytes.len() as u32 + 1,
-                },
-                span,
-            ),
+            A::Str(bytes) => {
+                // As in bpftrace 0.27: a literal and its NUL must fit in 1024 bytes.
+                if bytes.len() >= 1024 {
+                    self.push(diagnostics::string_literal_too_long(span));
+                }
+                mk(
+                    H::Str(bytes.clone()),
+                    Type::Str {
+                        len: bytes.len() as u32 + 1,
+                    },
+                    span,
+                )
+            }
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
             A::Var(name) => match self.var_ids.get(name) {
                 Some(&id) => {
@@ -120,13 +125,7 @@ impl Checker<'_> {
                 }
                 None => {
                     let names: Vec<String> = self.var_ids.keys().cloned().collect();
-                    let d = Diagnostic::error(
-                        format!("variable {name} is used before it is assigned"),
-                        span,
-                    )
-                    .with_label("undefined variable")
-                    .with_suggestion(name, names.iter().map(String::as_str));
-                    self.diags.push(d);
+                    self.push(diagnostics::undefined_variable(name, &names, span));
                     poisoned(span)
                 }
             },
@@ -164,12 +163,7 @@ impl Checker<'_> {
                     (a, b) if a.is_int() && b.is_int() => I64,
                     (a, b) if a == b => a.clone(),
                     (a, b) => {
-                        let msg = format!(
-                            "the branches of `?:` have different types: {} and {}",
-                            a.display(),
-                            b.display()
-                        );
-                        self.error(msg, span);
+                        self.push(diagnostics::ternary_types(a, b, span));
                         I64
                     }
                 };
@@ -213,8 +207,7 @@ impl Checker<'_> {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
                     (from, to) => {
-                        let msg = format!("cannot cast {} to {}", from.display(), to.display());
-                        self.error(msg, span);
+                        self.push(diagnostics::bad_cast(from, to, span));
                         poisoned(span)
                     }
                 }
@@ -227,14 +220,13 @@ impl Checker<'_> {
                     H::Int(i) => Some(i),
                     _ => None,
                 }) else {
-                    self.error("array indices must be constant integers", idx.span);
+                    self.push(diagnostics::index_not_constant(idx.span));
                     return poisoned(span);
                 };
                 match base.ty.clone() {
                     Type::Array { elem, len } => {
                         if i < 0 || i as u32 >= len {
-                            let msg = format!("index {i} is out of bounds for an array of {len}");
-                            self.error(msg, idx.span);
+                            self.push(diagnostics::array_index_out_of_bounds(i, len, idx.span));
                             return poisoned(span);
                         }
                         self.member(base, i as u32 * elem.size(), *elem, span)
@@ -253,10 +245,7 @@ impl Checker<'_> {
                     }
                     Type::Str { len } => {
                         if i < 0 || i as u32 >= len {
-                            self.error(
-                                format!("index {i} is out of bounds for string[{len}]"),
-                                idx.span,
-                            );
+                            self.push(diagnostics::string_index_out_of_bounds(i, len, idx.span));
                             return poisoned(span);
                         }
                         self.member(
@@ -270,10 +259,7 @@ impl Checker<'_> {
                         )
                     }
                     other => {
-                        self.error(
-                            format!("cannot index a value of type {}", other.display()),
-                            span,
-                        );
+                        self.push(diagnostics::not_indexable(&other, span));
                         poisoned(span)
                     }
                 }
@@ -291,19 +277,14 @@ impl Checker<'_> {
                             span,
                         ),
                         None => {
-                            let msg = format!(
-                                "tuple index {index} is out of bounds for a tuple of {}",
-                                items.len()
-                            );
-                            self.error(msg, span);
+                            let d =
+                                diagnostics::tuple_index_out_of_bounds(*index, items.len(), span);
+                            self.push(d);
                             poisoned(span)
                         }
                     },
                     other => {
-                        self.error(
-                            format!("`.{index}` needs a tuple, but this is {}", other.display()),
-                            span,
-                        );
+                        self.push(diagnostics::not_a_tuple(*index, &other, span));
                         poisoned(span)
                     }
                 }
@@ -314,9 +295,11 @@ impl Checker<'_> {
                 mk(H::Tuple(items), ty, span)
             }
             A::IncDec { .. } => {
-                self.error("`++` and `--` can only be used as statements", span)
-                    .help
-                    .push("write `$x++;` on its own line, then use $x".into());
+                self.push(diagnostics::increment_in_expression(span));
+                poisoned(span)
+            }
+            A::Block(_) => {
+                self.push(diagnostics::block_expression_here(span));
                 poisoned(span)
             }
             A::Sizeof(arg) => {
@@ -328,7 +311,7 @@ impl Checker<'_> {
             }
             A::Offsetof { ty, fields } => {
                 let Some(Type::Record(mut r)) = self.resolve_type(ty) else {
-                    self.error("offsetof needs a struct type", ty.span);
+                    self.push(diagnostics::offsetof_needs_struct(ty.span));
                     return poisoned(span);
                 };
                 let mut total = 0u32;
@@ -343,8 +326,7 @@ impl Checker<'_> {
                         None => {
                             let names: Vec<&str> =
                                 r.fields.iter().map(|x| x.name.as_str()).collect();
-                            let msg = format!("{} has no field `{}`", r.name, f.name);
-                            self.error(msg, f.span).suggest(&f.name, &names);
+                            self.push(diagnostics::no_such_field(&r.name, &f.name, &names, f.span));
                             return poisoned(span);
                         }
                     }
@@ -354,12 +336,18 @@ impl Checker<'_> {
         }
     }
 
-    /// The text of a string-literal argument, or an error saying `what` was needed.
-    pub(super) fn literal_str(&mut self, arg: &ast::Expr, what: &str) -> Option<String> {
+    /// The text of a string-literal argument of `func()`, or an error saying that it needs
+    /// a literal `what` (`symbol name`).
+    pub(super) fn literal_str(
+        &mut self,
+        arg: &ast::Expr,
+        func: &str,
+        what: &str,
+    ) -> Option<String> {
         match &arg.kind {
             A::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
             _ => {
-                self.error(what, arg.span);
+                self.push(diagnostics::literal_needed(func, what, arg.span));
                 None
             }
         }
@@ -369,30 +357,29 @@ impl Checker<'_> {
         let script_name = format!("@{}", name.name);
         let Some(info) = self.map_ids.get(&script_name) else {
             let names: Vec<String> = self.map_ids.keys().cloned().collect();
-            let d = Diagnostic::error(
-                format!("map {script_name} is read but never assigned"),
-                span,
-            )
-            .with_label("undefined map")
-            .with_suggestion(&script_name, names.iter().map(String::as_str));
-            self.diags.push(d);
+            self.push(diagnostics::map_read_unassigned(&script_name, &names, span));
             return poisoned(span);
         };
         let id = info.id;
+        let first = info.first;
         let spec = self.maps[id as usize].clone();
         let key = self.map_key(keys);
         let key = match (key, &spec.key) {
-            (Some(k), Some(kt)) => Some(Box::new(self.coerce(k, kt))),
+            (Some(k), Some(kt)) => {
+                if !super::compatible(kt, &k.ty) {
+                    let d = diagnostics::map_read_key_type(&script_name, kt, &k.ty, first, k.span);
+                    self.push(d);
+                    return poisoned(span);
+                }
+                Some(Box::new(self.coerce(k, kt)))
+            }
             (None, None) => None,
             (Some(_), None) => {
-                self.error(
-                    format!("map {script_name} has no key, but is read with one"),
-                    span,
-                );
+                self.push(diagnostics::map_read_with_key(&script_name, span));
                 return poisoned(span);
             }
             (None, Some(_)) => {
-                self.error(format!("map {script_name} needs a key"), span);
+                self.push(diagnostics::map_needs_key(&script_name, span));
                 return poisoned(span);
             }
         };
@@ -407,13 +394,7 @@ impl Checker<'_> {
             Type::Agg(
                 agg @ (Aggregation::Stats | Aggregation::Hist { .. } | Aggregation::Lhist { .. }),
             ) => {
-                let msg = format!(
-                    "a {} map cannot be read in a probe",
-                    stdlib::types::agg_name(*agg)
-                );
-                self.error(msg, span)
-                    .help
-                    .push("it is printed when rbt exits, or with print()".into());
+                self.push(diagnostics::aggregation_read(*agg, span));
                 return poisoned(span);
             }
             other => other.clone(),
@@ -425,22 +406,25 @@ impl Checker<'_> {
     /// expression must be a map without a key, assigned somewhere in the script.
     pub(super) fn whole_map(&mut self, e: &ast::Expr, what: &str) -> Option<hir::MapId> {
         let A::Map { name, keys } = &e.kind else {
-            self.error(format!("{what} takes a map, e.g. @m"), e.span);
+            self.push(diagnostics::whole_map_not_a_map(what, e.span));
             return None;
         };
         if !keys.is_empty() {
-            self.error(format!("{what} takes the whole map, without a key"), e.span);
+            self.push(diagnostics::whole_map_with_key(what, e.span));
             return None;
         }
+        self.assigned_map(name, e.span)
+    }
+
+    /// The id of map `name`, which some statement of the script must assign (an "undefined
+    /// map" error at `span` if none does).
+    pub(super) fn assigned_map(&mut self, name: &ast::Ident, span: Span) -> Option<hir::MapId> {
         let script_name = format!("@{}", name.name);
         if let Some(info) = self.map_ids.get(&script_name) {
             return Some(info.id);
         }
         let names: Vec<String> = self.map_ids.keys().cloned().collect();
-        let d = Diagnostic::error(format!("map {script_name} is never assigned"), e.span)
-            .with_label("undefined map")
-            .with_suggestion(&script_name, names.iter().map(String::as_str));
-        self.diags.push(d);
+        self.push(diagnostics::map_never_assigned(&script_name, &names, span));
         None
     }
 
@@ -497,10 +481,7 @@ impl Checker<'_> {
         }
         let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|b| b.name()).collect();
         candidates.extend(self.defines.keys().cloned());
-        let d = Diagnostic::error(format!("unknown identifier `{name}`"), span)
-            .with_label("not a builtin, constant or macro")
-            .with_suggestion(name, candidates.iter().map(String::as_str));
-        self.diags.push(d);
+        self.push(diagnostics::unknown_identifier(name, &candidates, span));
         poisoned(span)
     }
 
@@ -550,15 +531,12 @@ impl Checker<'_> {
                     )
                 }
                 other => {
-                    self.error(
-                        format!("cannot dereference a value of type {}", other.display()),
-                        span,
-                    );
+                    self.push(diagnostics::cannot_dereference(&other, span));
                     poisoned(span)
                 }
             },
             UnaryOp::AddrOf => {
-                self.error("taking the address of a value (`&`) is not supported", span);
+                self.push(diagnostics::address_of(span));
                 poisoned(span)
             }
         }
@@ -579,15 +557,7 @@ impl Checker<'_> {
                     span,
                 );
             }
-            let msg = format!(
-                "`{}` cannot be applied to {} and {}",
-                op.symbol(),
-                l.ty.display(),
-                r.ty.display()
-            );
-            self.error(msg, span)
-                .help
-                .push("strings can only be compared with == and !=".into());
+            self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
         self.require_int(&l, "the left operand");
@@ -669,6 +639,15 @@ impl Checker<'_> {
             if let Some((params, _)) = self.probe.signature.clone() {
                 return self.function_arg(&params, field, span);
             }
+            if let Some(p @ (ast::Provider::Kfunc | ast::Provider::Kretfunc)) = self.probe.provider
+            {
+                self.push(diagnostics::kfunc_args_without_btf(
+                    p,
+                    &field.name,
+                    field.span,
+                ));
+                return poisoned(span);
+            }
             return self.tracepoint_arg(field, span);
         }
         let base = self.expr(expr);
@@ -676,26 +655,17 @@ impl Checker<'_> {
             Type::Pointer { to, space } => match to.as_ref() {
                 Type::Record(r) => (r.clone(), Some(*space)),
                 other => {
-                    let msg = format!(
-                        "`{}` needs a struct, but this points to {}",
-                        field.name,
-                        other.display()
-                    );
-                    self.error(msg, span);
+                    self.push(diagnostics::field_of_non_struct_pointer(
+                        &field.name,
+                        other,
+                        span,
+                    ));
                     return poisoned(span);
                 }
             },
             Type::Record(r) => (r.clone(), None),
             other => {
-                let msg = format!(
-                    "cannot access field `{}` of a value of type {}",
-                    field.name,
-                    other.display()
-                );
-                self.error(msg, span).help.push(
-                    "cast the value to a struct pointer first, e.g. ((struct sock *)arg0)->field"
-                        .into(),
-                );
+                self.push(diagnostics::field_of_non_struct(&field.name, other, span));
                 return poisoned(span);
             }
         };
@@ -703,11 +673,7 @@ impl Checker<'_> {
             match self.lookup_record(&record.name) {
                 Some(r) => Box::new(r),
                 None => {
-                    let msg = format!(
-                        "unknown {}: no BTF or script definition describes it",
-                        record.name
-                    );
-                    self.error(msg, span);
+                    self.push(diagnostics::record_without_layout(&record.name, span));
                     return poisoned(span);
                 }
             }
@@ -716,8 +682,8 @@ impl Checker<'_> {
         };
         let Some(f) = record.fields.iter().find(|f| f.name == field.name).cloned() else {
             let names: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
-            let msg = format!("{} has no field `{}`", record.name, field.name);
-            self.error(msg, field.span).suggest(&field.name, &names);
+            let d = diagnostics::no_such_field(&record.name, &field.name, &names, field.span);
+            self.push(d);
             return poisoned(span);
         };
         match via_pointer {
@@ -739,12 +705,11 @@ impl Checker<'_> {
     fn function_arg(&mut self, params: &[(String, Type)], field: &ast::Ident, span: Span) -> Expr {
         let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
             let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
-            let msg = format!("this function has no parameter `{}`", field.name);
-            let d = Diagnostic::error(msg, field.span)
-                .with_label("unknown argument")
-                .with_suggestion(&field.name, names.iter().copied())
-                .with_note(format!("its parameters are: {}", names.join(", ")));
-            self.diags.push(d);
+            self.push(diagnostics::no_such_parameter(
+                &field.name,
+                &names,
+                field.span,
+            ));
             return poisoned(span);
         };
         self.context_slot(index as u32, params[index].1.clone(), span)
@@ -782,15 +747,13 @@ impl Checker<'_> {
                 .iter()
                 .map(|f| f.name.clone())
                 .collect();
-            let msg = format!(
-                "tracepoint {} has no argument `{}`",
-                self.probe.tracepoint_name, field.name
+            let d = diagnostics::no_such_tracepoint_argument(
+                &self.probe.tracepoint_name,
+                &field.name,
+                &names,
+                field.span,
             );
-            let d = Diagnostic::error(msg, field.span)
-                .with_label("unknown argument")
-                .with_suggestion(&field.name, names.iter().map(String::as_str))
-                .with_note(format!("its arguments are: {}", names.join(", ")));
-            self.diags.push(d);
+            self.push(d);
             return poisoned(span);
         };
         if f.data_loc {

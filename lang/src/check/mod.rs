@@ -6,7 +6,9 @@ mod attach;
 mod calls;
 pub mod catalog;
 mod ctypes;
+pub mod diagnostics;
 mod exprs;
+pub mod scratch;
 mod stmt_calls;
 mod stmts;
 
@@ -128,6 +130,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
     for def in &script.c_definitions {
         c.c_definition(def);
     }
+    // The definitions' errors are reported once, before the quiet pass below clears its own.
+    let definition_diags = std::mem::take(&mut c.diags);
     // Map types are fixed by their first assignment anywhere in the script, so a probe may
     // read a map that a later probe writes. A quiet first pass learns those types.
     {
@@ -136,7 +140,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         for (index, probe) in script.probes.iter().enumerate() {
             c.probe(probe, index, &mut probes, &mut names);
         }
-        c.diags.clear();
+        c.diags = definition_diags;
         c.notes.clear();
         c.events.clear();
         c.time_formats.clear();
@@ -147,10 +151,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.probe(probe, index, &mut probes, &mut probe_names);
     }
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
-        c.diags.push(
-            Diagnostic::error("the script has no probes", Span::new(0, 0))
-                .with_help("add one, e.g. BEGIN { printf(\"hello\\n\"); }"),
-        );
+        c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
     }
     let ok = !c.diags.iter().any(Diagnostic::is_error);
     let script = ok.then(|| hir::Script {
@@ -169,10 +170,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
 }
 
 impl Checker<'_> {
-    fn error(&mut self, msg: impl Into<String>, span: Span) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::error(msg, span));
-        let last = self.diags.len() - 1;
-        &mut self.diags[last]
+    fn push(&mut self, d: Diagnostic) {
+        self.diags.push(d);
     }
 
     fn c_definition(&mut self, def: &ast::CDefinition) {
@@ -180,14 +179,12 @@ impl Checker<'_> {
             ast::CDefKind::Struct(fields) | ast::CDefKind::Union(fields) => {
                 let union = matches!(def.kind, ast::CDefKind::Union(_));
                 let kw = if union { "union" } else { "struct" };
-                match ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union)
+                // A definition that cannot be laid out has reported the field type that
+                // stops it; uses of the record then report it as unknown.
+                if let Some(r) =
+                    ctypes::layout_record(self, &format!("{kw} {}", def.name.name), fields, union)
                 {
-                    Some(r) => {
-                        self.records.insert(r.name.clone(), r);
-                    }
-                    None => {
-                        self.error(format!("cannot lay out {kw} {}", def.name.name), def.span);
-                    }
+                    self.records.insert(r.name.clone(), r);
                 }
             }
             ast::CDefKind::Enum(variants) => {
@@ -290,9 +287,7 @@ impl Checker<'_> {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
                 match self.catalog.tracepoint_fields(cat, ev) {
                     Ok(f) => self.probe.tracepoint_fields = f,
-                    Err(e) => {
-                        self.error(e, ap.span);
-                    }
+                    Err(e) => self.push(diagnostics::lookup_failed(e, ap.span)),
                 }
             }
             let probe_index = names.len() as u32;
@@ -316,6 +311,12 @@ impl Checker<'_> {
                 body,
                 span: probe.span,
             });
+            // Attach points of one probe share its statements: report each once.
+            if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
+                if !self.diags.contains(&d) {
+                    self.diags.push(d);
+                }
+            }
         }
     }
 
@@ -333,40 +334,19 @@ impl Checker<'_> {
             let first = info.first;
             let spec = &self.maps[id as usize];
             if spec.key.is_some() != key.is_some() {
-                let d = Diagnostic::error(
-                    format!("map {script_name} is used both with and without a key"),
-                    span,
-                )
-                .with_secondary(first, "first used here");
-                self.diags.push(d);
+                self.push(diagnostics::map_key_presence(&script_name, first, span));
                 return None;
             }
             if let (Some(have), Some(want)) = (&spec.key, &key) {
                 if !compatible(have, want) {
-                    let d = Diagnostic::error(
-                        format!(
-                            "map {script_name} key has type {}, but was first used with {}",
-                            want.display(),
-                            have.display()
-                        ),
-                        span,
-                    )
-                    .with_secondary(first, "first used here");
-                    self.diags.push(d);
+                    let d = diagnostics::map_key_type(&script_name, have, want, first, span);
+                    self.push(d);
                     return None;
                 }
             }
             if !matches!(value, Type::None) && !compatible(&spec.value, &value) {
-                let d = Diagnostic::error(
-                    format!(
-                        "map {script_name} holds {}, but is assigned {}",
-                        spec.value.display(),
-                        value.display()
-                    ),
-                    span,
-                )
-                .with_secondary(first, "type fixed here");
-                self.diags.push(d);
+                let d = diagnostics::map_value_type(&script_name, &spec.value, &value, first, span);
+                self.push(d);
                 return None;
             }
             // The quiet first pass sees every use: keys and values grow to the longest
@@ -428,14 +408,8 @@ impl Checker<'_> {
             self.capture(id);
             let have = &self.vars[id as usize];
             if !compatible(have, ty) {
-                let msg = format!(
-                    "variable {name} holds {}, but is assigned {}",
-                    have.display(),
-                    ty.display()
-                );
-                self.error(msg, span)
-                    .help
-                    .push("a variable's type is fixed by its first assignment".into());
+                let d = diagnostics::variable_type(name, have, ty, span);
+                self.push(d);
                 return None;
             }
             return Some(id);

@@ -4,10 +4,10 @@
 //! builtin table through `call_rules`; each function here types one builtin or family.
 
 use super::calls::Position;
+use super::diagnostics;
 use super::exprs::mk;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
-use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
@@ -138,16 +138,13 @@ impl Checker<'_> {
                 H::Int(i) => literal.push(Value::Int(*i)),
                 H::Str(s) => literal.push(Value::Str(s.clone())),
                 _ => {
-                    self.error(
-                        "fail()'s arguments must be literals: it fails when the script is compiled",
-                        v.span,
-                    );
+                    self.push(diagnostics::fail_argument_not_literal(v.span));
                     return None;
                 }
             }
         }
         let message = format::render(&format, &literal);
-        self.error(message.trim_end_matches('\n').to_string(), span);
+        self.push(diagnostics::fail(message.trim_end_matches('\n'), span));
         None
     }
 
@@ -156,15 +153,14 @@ impl Checker<'_> {
     fn assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
         let cond = self.expr(&args[0]);
         if !cond.ty.is_int() && cond.ty != Type::Bool {
-            let msg = format!(
-                "assert()'s condition must be a boolean or an integer, but this is {}",
-                cond.ty.display()
-            );
-            self.error(msg, cond.span);
+            self.push(diagnostics::assert_condition(&cond.ty, cond.span));
             return None;
         }
         let A::Str(text) = &args[1].kind else {
-            self.error("assert()'s message must be a literal string", args[1].span);
+            self.push(diagnostics::assert_message_not_literal(
+                "assert",
+                args[1].span,
+            ));
             return None;
         };
         let text = format!("assert failed: {}", String::from_utf8_lossy(text));
@@ -204,25 +200,20 @@ impl Checker<'_> {
     fn static_assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
         let cond = self.expr(&args[0]);
         let A::Str(text) = &args[1].kind else {
-            self.error(
-                "static_assert()'s message must be a literal string",
+            self.push(diagnostics::assert_message_not_literal(
+                "static_assert",
                 args[1].span,
-            );
+            ));
             return None;
         };
         match fold(&cond) {
             Some(0) => {
-                self.error(String::from_utf8_lossy(text).into_owned(), span);
+                self.push(diagnostics::fail(&String::from_utf8_lossy(text), span));
                 None
             }
             Some(_) => Some(StmtKind::Expr(mk(H::Int(0), I64, span))),
             None => {
-                self.error(
-                    "static_assert()'s condition must be known when the script is compiled",
-                    cond.span,
-                )
-                .help
-                .push("use assert() for a condition checked when the probe fires".into());
+                self.push(diagnostics::static_assert_not_constant(cond.span));
                 None
             }
         }
@@ -234,7 +225,7 @@ impl Checker<'_> {
             Some(a) => match &a.kind {
                 A::Str(s) => String::from_utf8_lossy(s).into_owned(),
                 _ => {
-                    self.error("time() needs a literal format string", a.span);
+                    self.push(diagnostics::literal_needed("time", "format string", a.span));
                     return None;
                 }
             },
@@ -271,9 +262,9 @@ impl Checker<'_> {
         let (first, rest) = args.split_first()?;
         if let A::Map { name, keys } = &first.kind {
             if keys.is_empty() {
-                let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
-                let Some(id) = id else {
-                    self.error(format!("map @{} is never assigned", name.name), first.span);
+                let map = format!("@{}", name.name);
+                let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
+                    self.push(diagnostics::map_not_assigned(&map, first.span));
                     return None;
                 };
                 let mut nums = Vec::new();
@@ -281,10 +272,7 @@ impl Checker<'_> {
                     match self.const_int(a) {
                         Some(n) if n >= 0 => nums.push(n as u64),
                         _ => {
-                            self.error(
-                                "print()'s top and divisor must be non-negative constants",
-                                a.span,
-                            );
+                            self.push(diagnostics::print_arguments_not_constant(a.span));
                             return None;
                         }
                     }
@@ -302,7 +290,7 @@ impl Checker<'_> {
             }
         }
         if !rest.is_empty() {
-            self.error("print() of a value takes one argument", span);
+            self.push(diagnostics::print_value_arguments(span));
             return None;
         }
         let v = self.expr(first);
@@ -324,20 +312,14 @@ impl Checker<'_> {
     ) -> Option<StmtKind> {
         let a = &args[0];
         let A::Map { name, keys } = &a.kind else {
-            self.error(
-                format!("{}() takes a map, e.g. {}(@x)", f.name(), f.name()),
-                a.span,
-            );
+            self.push(diagnostics::takes_a_map(f.name(), a.span));
             return None;
         };
         if !keys.is_empty() {
-            self.error(
-                format!("{}() takes the whole map, without a key", f.name()),
-                a.span,
-            );
+            self.push(diagnostics::takes_the_whole_map(f.name(), a.span));
             return None;
         }
-        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id)?;
+        let id = self.assigned_map(name, a.span)?;
         let id = self.event(event(id));
         Some(StmtKind::Emit {
             event: id,
@@ -348,18 +330,23 @@ impl Checker<'_> {
     fn delete_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
         let a = &args[0];
         let A::Map { name, keys } = &a.kind else {
-            self.error("delete() takes a map element, e.g. delete(@x[key])", a.span);
+            self.push(diagnostics::delete_needs_element(a.span));
             return None;
         };
-        let id = self.map_ids.get(&format!("@{}", name.name)).map(|i| i.id);
-        let Some(id) = id else {
-            self.error(format!("map @{} is never assigned", name.name), a.span);
+        let map = format!("@{}", name.name);
+        let Some(id) = self.map_ids.get(&map).map(|i| i.id) else {
+            self.push(diagnostics::map_not_assigned(&map, a.span));
             return None;
         };
         let key = self.map_key(keys);
         let key = match (key, self.maps[id as usize].key.clone()) {
             (Some(k), Some(kt)) => Some(self.coerce(k, &kt)),
-            (k, _) => k,
+            // Without a key, delete() would remove nothing of a map that has keys.
+            (None, Some(_)) => {
+                self.push(diagnostics::delete_needs_key(&map, a.span));
+                return None;
+            }
+            (k, None) => k,
         };
         Some(StmtKind::Delete { map: id, key })
     }
@@ -371,10 +358,7 @@ impl Checker<'_> {
                 kind: A::Str(sep), ..
             }] => (a, String::from_utf8_lossy(sep).into_owned()),
             _ => {
-                self.error(
-                    "join() takes an array of strings and an optional literal separator",
-                    span,
-                );
+                self.push(diagnostics::join_arguments(span));
                 return None;
             }
         };
@@ -386,11 +370,7 @@ impl Checker<'_> {
             };
         }
         if !matches!(e.ty, Type::Pointer { .. }) {
-            let msg = format!(
-                "join() needs a pointer to an array of strings (char **), but this is {}",
-                e.ty.display()
-            );
-            self.error(msg, e.span);
+            self.push(diagnostics::join_argument(&e.ty, e.span));
             return None;
         }
         // bpftrace joins at most 16 strings of up to strlen bytes each.
@@ -417,7 +397,7 @@ impl Checker<'_> {
             .iter()
             .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int()));
         if bad {
-            self.error("debugf() formats integers only (%d %u %x %p)", span);
+            self.push(diagnostics::debugf_integers_only(span));
             return None;
         }
         let fmt_ty = Type::Str {
@@ -446,17 +426,14 @@ impl Checker<'_> {
                 match signal_number(&name) {
                     Some(n) => n,
                     None => {
-                        self.error(format!("unknown signal `{name}`"), args[0].span);
+                        self.push(diagnostics::unknown_signal(&name, args[0].span));
                         return None;
                     }
                 }
             }
             A::Int(n) if *n <= 64 => *n as i64,
             _ => {
-                self.error(
-                    "signal() takes a signal name (\"SIGKILL\") or number",
-                    args[0].span,
-                );
+                self.push(diagnostics::signal_argument(args[0].span));
                 return None;
             }
         };
@@ -510,7 +487,10 @@ impl Checker<'_> {
             match self.const_int(a) {
                 Some(n) => consts.push(n),
                 None => {
-                    self.error(format!("{}() needs constant bounds", f.name()), a.span);
+                    self.push(diagnostics::aggregation_bounds_not_constant(
+                        f.name(),
+                        a.span,
+                    ));
                     return None;
                 }
             }
@@ -583,12 +563,12 @@ impl Checker<'_> {
         )?;
         let spec = self.maps[id as usize].clone();
         if spec.value != Type::Agg(agg) {
-            let msg = format!(
-                "map @{} was first used with different {}() arguments",
-                name.name,
-                f.name()
-            );
-            self.error(msg, span);
+            let map = format!("@{}", name.name);
+            self.push(diagnostics::aggregation_arguments_changed(
+                &map,
+                f.name(),
+                span,
+            ));
             return None;
         }
         let key = match (key, &spec.key) {
@@ -607,7 +587,7 @@ impl Checker<'_> {
     fn hist_bits(&mut self, consts: &[i64], span: Span) -> Option<Aggregation> {
         let bits = consts.first().copied().unwrap_or(0);
         if !(0..=5).contains(&bits) {
-            self.error("hist()'s second argument must be 0 to 5", span);
+            self.push(diagnostics::hist_bits(span));
             return None;
         }
         Some(Aggregation::Hist { bits: bits as u8 })
@@ -619,11 +599,11 @@ impl Checker<'_> {
             return None;
         };
         if step <= 0 || max <= min {
-            self.error("lhist() needs min < max and a positive step", span);
+            self.push(diagnostics::lhist_bounds(span));
             return None;
         }
         if (max - min) / step > 1000 {
-            self.error("lhist() would have more than 1000 buckets", span);
+            self.push(diagnostics::lhist_too_many_buckets(span));
             return None;
         }
         Some(Aggregation::Lhist { min, max, step })
@@ -637,14 +617,11 @@ impl Checker<'_> {
         span: crate::ast::Span,
     ) -> Option<(Vec<Piece>, Vec<Expr>)> {
         let Some(first) = args.first() else {
-            self.error(format!("{fname}() needs a format string"), span);
+            self.push(diagnostics::format_missing(fname, span));
             return None;
         };
         let A::Str(fmt) = &first.kind else {
-            self.error(
-                format!("{fname}()'s first argument must be a literal format string"),
-                first.span,
-            );
+            self.push(diagnostics::format_not_literal(fname, first.span));
             return None;
         };
         let fmt_text = String::from_utf8_lossy(fmt).into_owned();
@@ -653,22 +630,15 @@ impl Checker<'_> {
             Err(e) => {
                 // +1 skips the opening quote of the literal.
                 let at = first.span.start + 1 + e.offset;
-                let d = Diagnostic::error(e.message, crate::ast::Span::new(at, (at + 2).min(first.span.end)))
-                    .with_help("supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision");
-                self.diags.push(d);
+                let at = Span::new(at, (at + 2).min(first.span.end));
+                self.push(diagnostics::format_invalid(e.message, at));
                 return None;
             }
         };
         let want = format::arg_count(&pieces);
         let rest = &args[1..];
         if rest.len() != want {
-            let msg = format!(
-                "the format string has {want} specifier{}, but {} argument{} given",
-                if want == 1 { "" } else { "s" },
-                rest.len(),
-                if rest.len() == 1 { " was" } else { "s were" }
-            );
-            self.error(msg, span);
+            self.push(diagnostics::format_argument_count(want, rest.len(), span));
             return None;
         }
         let specs: Vec<&format::Spec> = pieces
@@ -682,23 +652,11 @@ impl Checker<'_> {
         for (a, spec) in rest.iter().zip(specs) {
             let e = self.expr(a);
             if spec.conv.wants_int() && !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
-                let msg = format!(
-                    "%{} expects an integer, but this is {}",
-                    conv_letter(spec.conv),
-                    e.ty.display()
-                );
-                self.error(msg, e.span)
-                    .help
-                    .push("use %s to print strings and other values".into());
+                let d = diagnostics::format_wants_integer(conv_letter(spec.conv), &e.ty, e.span);
+                self.push(d);
             }
             if spec.conv.wants_buffer() && !matches!(e.ty, Type::Buffer { .. }) {
-                self.error(
-                    format!(
-                        "%r expects a buffer (from buf()), but this is {}",
-                        e.ty.display()
-                    ),
-                    e.span,
-                );
+                self.push(diagnostics::format_wants_buffer(&e.ty, e.span));
             }
             let ty = match &e.ty {
                 t if t.is_int() => {

@@ -2,6 +2,7 @@
 //! `for` over maps. Builtin calls that are statements, and aggregations, are typed in
 //! `stmt_calls.rs`.
 
+use super::diagnostics;
 use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, StmtKind as S};
 use crate::hir::{Stmt, StmtKind};
@@ -69,15 +70,7 @@ impl Checker<'_> {
                         self.var(&var.name, &ty, var.span);
                     }
                     (None, None) => {
-                        self.error(
-                            format!("`let {}` needs a type or an initial value", var.name),
-                            span,
-                        )
-                        .help
-                        .push(format!(
-                            "e.g. let {}: uint64; or let {} = 0;",
-                            var.name, var.name
-                        ));
+                        self.push(diagnostics::let_without_type(&var.name, span));
                     }
                 }
             }
@@ -121,7 +114,7 @@ impl Checker<'_> {
                         );
                     }
                     _ => {
-                        self.error("unroll needs a constant count from 1 to 100", count.span);
+                        self.push(diagnostics::unroll_count(count.span));
                     }
                 }
             }
@@ -171,7 +164,7 @@ impl Checker<'_> {
                     } else {
                         "continue"
                     };
-                    self.error(format!("`{what}` outside a loop"), span);
+                    self.push(diagnostics::outside_loop(what, span));
                 } else {
                     push(
                         out,
@@ -207,9 +200,7 @@ impl Checker<'_> {
         let spec = self.maps[id as usize].clone();
         let name = spec.script_name.clone().unwrap_or_default();
         let Some(key) = spec.key.clone() else {
-            self.error(format!("map {name} has no keys to iterate over"), map.span)
-                .help
-                .push(format!("read its one value directly: {name}"));
+            self.push(diagnostics::map_without_keys_in_for(&name, map.span));
             return None;
         };
         let value = match spec.value {
@@ -222,13 +213,7 @@ impl Checker<'_> {
                 | Aggregation::Hist { .. }
                 | Aggregation::Lhist { .. }),
             ) => {
-                let msg = format!(
-                    "a {} map cannot be iterated with `for`",
-                    stdlib::types::agg_name(agg)
-                );
-                self.error(msg, map.span)
-                    .help
-                    .push(format!("print it with print({name})"));
+                self.push(diagnostics::aggregation_iterated(agg, &name, map.span));
                 return None;
             }
             other => other,
@@ -243,15 +228,8 @@ impl Checker<'_> {
         let var_id = var_id?;
         let have = &self.vars[var_id as usize];
         if *have != ty {
-            let msg = format!(
-                "variable {} holds {}, but `for` over {name} gives it {}",
-                var.name,
-                have.display(),
-                ty.display()
-            );
-            self.error(msg, var.span)
-                .help
-                .push("use a new variable name for the loop".into());
+            let d = diagnostics::for_variable_type(&var.name, have, &name, &ty, var.span);
+            self.push(d);
             return None;
         }
         Some(StmtKind::ForMap {
@@ -276,14 +254,11 @@ impl Checker<'_> {
                 Function::from_name(&func.name).filter(|f| f.spec().kind == Kind::Aggregation);
             if let Some(agg_fn) = agg_fn {
                 let A::Map { name, keys } = &target.kind else {
-                    self.error(format!("{}() must be assigned to a map", func.name), span);
+                    self.push(diagnostics::aggregation_outside_map(&func.name, span));
                     return None;
                 };
                 if op.is_some() {
-                    self.error(
-                        "aggregations cannot be combined with a compound assignment",
-                        span,
-                    );
+                    self.push(diagnostics::aggregation_compound_assignment(span));
                     return None;
                 }
                 return self.aggregate(name, keys, agg_fn, func, args, span);
@@ -326,7 +301,7 @@ impl Checker<'_> {
             }
             A::Map { name, keys } => {
                 if matches!(rhs.ty, Type::None) {
-                    self.error("this expression has no value to store", value.span);
+                    self.push(diagnostics::no_value_to_store(value.span));
                     return None;
                 }
                 let key = self.map_key(keys);
@@ -334,13 +309,8 @@ impl Checker<'_> {
                 let id = self.map_id(name, key.as_ref().map(|k| k.ty.clone()), value_ty, span)?;
                 let spec = self.maps[id as usize].clone();
                 if let Type::Agg(_) = spec.value {
-                    self.error(
-                        format!(
-                            "map @{} holds an aggregation and cannot be assigned a value",
-                            name.name
-                        ),
-                        span,
-                    );
+                    let map = format!("@{}", name.name);
+                    self.push(diagnostics::aggregation_assigned(&map, span));
                     return None;
                 }
                 let key = match (key, &spec.key) {
@@ -355,10 +325,7 @@ impl Checker<'_> {
                 })
             }
             _ => {
-                self.error(
-                    "only variables ($x) and maps (@x) can be assigned to",
-                    target.span,
-                );
+                self.push(diagnostics::not_assignable(target.span));
                 None
             }
         }

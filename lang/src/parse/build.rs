@@ -97,6 +97,7 @@ impl Builder {
                     }
                 }
                 Rule::config => script.config.extend(self.config(inner)),
+                Rule::macro_def => script.macros.push(self.macro_def(inner)),
                 _ => {}
             }
         }
@@ -306,6 +307,68 @@ impl Builder {
                 Some(ConfigEntry { key, value, span })
             })
             .collect()
+    }
+
+    // ------------------------------------------------------------ macros
+
+    fn macro_def(&self, pair: Pair<Rule>) -> MacroDef {
+        let span = self.span(&pair);
+        let mut def = MacroDef {
+            name: Ident {
+                name: String::new(),
+                span,
+            },
+            params: Vec::new(),
+            body: BlockExpr {
+                stmts: Vec::new(),
+                value: None,
+                span,
+            },
+            span,
+        };
+        for part in pair.into_inner() {
+            match part.as_rule() {
+                Rule::ident => def.name = self.ident(&part),
+                Rule::macro_params => {
+                    def.params = part.into_inner().map(|p| self.macro_param(&p)).collect();
+                }
+                Rule::block_expr => def.body = self.block_expr(part),
+                _ => {}
+            }
+        }
+        def
+    }
+
+    fn macro_param(&self, pair: &Pair<Rule>) -> MacroParam {
+        let text = pair.as_str();
+        let span = self.span(pair);
+        let ident = |name: &str| Ident {
+            name: name.to_string(),
+            span,
+        };
+        if let Some(name) = text.strip_prefix('$') {
+            MacroParam::Var(ident(name))
+        } else if let Some(name) = text.strip_prefix('@') {
+            MacroParam::Map(ident(name))
+        } else {
+            MacroParam::Expr(ident(text))
+        }
+    }
+
+    /// A `block_expr`: its last statement is the value when it is an expression statement
+    /// with nothing (no `;`) between it and the closing `}`.
+    fn block_expr(&self, pair: Pair<Rule>) -> BlockExpr {
+        let span = self.span(&pair);
+        let text = pair.as_str();
+        let Some(block) = pair.into_inner().next().map(|b| self.block(b)) else {
+            return BlockExpr {
+                stmts: Vec::new(),
+                value: None,
+                span,
+            };
+        };
+        let (stmts, value) = split_value(block.stmts, text, span.start);
+        BlockExpr { stmts, value, span }
     }
 
     // ------------------------------------------------------------ probes
@@ -759,6 +822,7 @@ impl Builder {
                 };
                 ExprKind::Sizeof(Box::new(arg))
             }
+            Rule::block_expr => ExprKind::Block(Box::new(self.block_expr(pair))),
             Rule::offsetof_expr => {
                 let mut inner = pair.into_inner().skip(1);
                 let Some(ty) = inner.next().map(|t| self.type_expr(t)) else {
@@ -776,6 +840,59 @@ impl Builder {
         };
         Expr { kind, span }
     }
+}
+
+/// Splits the value off the statements of a block written as `text` (starting at `start` in
+/// the source): the last statement, when nothing but the closing `}` follows it, and it is
+/// an expression or itself a block with a value (`{ { 1 } }`).
+fn split_value(mut stmts: Vec<Stmt>, text: &str, start: usize) -> (Vec<Stmt>, Option<Expr>) {
+    let ends_block = stmts.last().is_some_and(|last| {
+        text.get(last.span.end.saturating_sub(start)..)
+            .is_some_and(|rest| rest.trim() == "}")
+    });
+    if !ends_block {
+        return (stmts, None);
+    }
+    let Some(last) = stmts.pop() else {
+        return (stmts, None);
+    };
+    let value = match last.kind {
+        StmtKind::Expr(e) => Some(e),
+        StmtKind::Block(inner) => {
+            let inner_text = text
+                .get(inner.span.start.saturating_sub(start)..inner.span.end.saturating_sub(start))
+                .unwrap_or_default();
+            let (inner_stmts, inner_value) = split_value(inner.stmts, inner_text, inner.span.start);
+            match inner_value {
+                Some(v) => Some(Expr {
+                    kind: ExprKind::Block(Box::new(BlockExpr {
+                        stmts: inner_stmts,
+                        value: Some(v),
+                        span: inner.span,
+                    })),
+                    span: inner.span,
+                }),
+                None => {
+                    stmts.push(Stmt {
+                        kind: StmtKind::Block(Block {
+                            stmts: inner_stmts,
+                            span: inner.span,
+                        }),
+                        span: last.span,
+                    });
+                    None
+                }
+            }
+        }
+        kind => {
+            stmts.push(Stmt {
+                kind,
+                span: last.span,
+            });
+            None
+        }
+    };
+    (stmts, value)
 }
 
 fn assign_op(text: &str) -> Option<BinaryOp> {

@@ -70,10 +70,17 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::kw_union, "`union`"),
     (Rule::kw_enum, "`enum`"),
     (Rule::kw_config, "`config`"),
+    (Rule::kw_macro, "`macro`"),
+    (Rule::macro_def, "a macro like `macro name($x) { ... }`"),
+    (Rule::macro_params, MACRO_PARAM),
+    (Rule::macro_param, MACRO_PARAM),
+    (Rule::block_expr, "an expression"),
     (Rule::for_range, "a range `start..end` or a map"),
     (Rule::array_dim, "`[`"),
     (Rule::ptr, "`*`"),
 ];
+
+const MACRO_PARAM: &str = "a parameter like `$x`, `@m` or `x`";
 
 /// Rules that only say "an operator could continue the expression here"; they are dropped
 /// from the list of expectations when something more telling was expected too.
@@ -193,6 +200,12 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
                 }
             }
         }
+    }
+
+    // A macro parameter's sigils are part of what "a parameter like `$x`" says.
+    if words.contains(MACRO_PARAM) {
+        words.remove("a variable like `$x`");
+        tokens.remove("@");
     }
 
     // Only "more letters" expected right after a keyword means the keyword itself was not

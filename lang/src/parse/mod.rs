@@ -41,7 +41,9 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
         directives: pre.directives,
         c_definitions: Vec::new(),
         config: Vec::new(),
+        macros: Vec::new(),
         probes: Vec::new(),
+        expansions: Vec::new(),
     };
     for item in split_items(&pre.text) {
         let mut item_diags = Vec::new();
@@ -51,6 +53,7 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
         item_diags.retain(|d| !matches!(pre.unterminated_comment, Some(c) if d.span.start >= c));
         diags.extend(item_diags);
     }
+    crate::macros::expand(&mut script, &mut diags);
     if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
         let end = source.len();
         diags.push(
@@ -66,6 +69,7 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
 enum ItemKind {
     CDefinition,
     Config,
+    Macro,
     Probe,
 }
 
@@ -173,6 +177,9 @@ fn classify(rest: &str) -> ItemKind {
     match word.as_str() {
         "struct" | "union" | "enum" => ItemKind::CDefinition,
         "config" if after.starts_with('=') => ItemKind::Config,
+        "macro" if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
+            ItemKind::Macro
+        }
         _ => ItemKind::Probe,
     }
 }
@@ -186,6 +193,7 @@ fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagn
     let rule = match item.kind {
         ItemKind::CDefinition => Rule::c_def_item,
         ItemKind::Config => Rule::config_item,
+        ItemKind::Macro => Rule::macro_item,
         ItemKind::Probe => Rule::probe_item,
     };
     match Grammar::parse(rule, src) {

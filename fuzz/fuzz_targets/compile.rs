@@ -1,0 +1,31 @@
+//! Fuzz target for the whole front end and back end: parse, check on the empty catalog, then
+//! compile whatever the checker accepts. Any panic, stack overflow or hang is a bug, and so is
+//! an internal compiler error for a checked script, because codegen never reports a user
+//! error: a script that reaches it and fails there is a bug in `lang`'s checker.
+#![no_main]
+
+use lang::check::{self, catalog::EmptyCatalog};
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| {
+    let source = String::from_utf8_lossy(data);
+    let (script, diags) = lang::parse(&source);
+    let _ = lang::diag::render("fuzz.bt", &source, &diags, false);
+    if diags.iter().any(|d| d.is_error()) {
+        return;
+    }
+    let checked = check::check(&script, &EmptyCatalog, &check::Options::default());
+    let _ = lang::diag::render("fuzz.bt", &source, &checked.diagnostics, false);
+    let Some(hir) = checked.script else {
+        return;
+    };
+    let opts = codegen::Options {
+        want_ir: false,
+        file_name: "fuzz.bt",
+        helper_warnings: false,
+        source: &source,
+    };
+    if let Err(e) = codegen::compile(&hir, opts) {
+        panic!("the checker accepted a script codegen cannot compile: {e}\n{source}");
+    }
+});

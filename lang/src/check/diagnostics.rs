@@ -1,0 +1,1103 @@
+//! Every diagnostic the checker emits, one small constructor each: its message, label, help
+//! and notes are written here and nowhere else, so the wording of the checker's errors can be
+//! read (and kept consistent) in one file. Checker sites only decide *that* something is
+//! wrong and pass the facts. Messages about a builtin's rules (arity, `--unsafe`, where it is
+//! valid) take its record from `stdlib::builtins`, so they follow the table.
+
+use crate::ast::{BinaryOp, Provider, Span};
+use crate::diag::{closest, Diagnostic};
+use stdlib::builtins::{Arity, Spec, Valid};
+use stdlib::types::{agg_name, Aggregation, Type};
+
+// ---------------------------------------------------------------------------------------
+// Scripts, definitions, attach points
+
+pub fn no_probes(span: Span) -> Diagnostic {
+    Diagnostic::error("the script has no probes", span)
+        .with_help("add one, e.g. BEGIN { printf(\"hello\\n\"); }")
+}
+
+/// A lookup in the system catalog failed; its error already says why, in words.
+pub fn lookup_failed(message: String, span: Span) -> Diagnostic {
+    Diagnostic::error(message, span)
+}
+
+/// A uprobe or usdt target that the catalog cannot resolve (unreadable binary, …).
+pub fn unresolvable_probe(message: String, span: Span) -> Diagnostic {
+    Diagnostic::error(message, span).with_label("cannot resolve this probe")
+}
+
+pub fn invalid_offset(provider: Provider, offset: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "invalid offset `{offset}` in {} attach point",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("expected a number after `+`")
+    .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10")
+}
+
+pub fn positional_not_set(n: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("positional parameter ${n} is not set"), span).with_help(format!(
+        "pass it after the script: rbt script.bt {}",
+        "ARG ".repeat(n).trim_end()
+    ))
+}
+
+/// Load-only mode: `what` matched nothing but is compiled anyway; `last` is the attach
+/// point's last field, `candidates` names close to it.
+pub fn matches_nothing_loaded_anyway(
+    what: &str,
+    last: &str,
+    candidates: &[String],
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::warning(format!("{what} matches nothing on this system"), span)
+        .with_label("compiled and loaded anyway; attaching it would fail")
+        .with_suggestion(last, candidates.iter().map(String::as_str))
+}
+
+pub fn malformed_attach_point(provider: Provider, expected: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("malformed {} attach point", provider.name()), span)
+        .with_label(format!("expected {expected}"))
+}
+
+/// `what` matched nothing; the help names the candidate closest to `last` (the attach
+/// point's last field), or else the catalog's first candidate.
+pub fn no_probe_matched(what: &str, last: &str, candidates: &[String], span: Span) -> Diagnostic {
+    let d = Diagnostic::error(format!("{what} matched no probe"), span).with_label("no such probe");
+    match closest(last, candidates.iter().map(String::as_str))
+        .or(candidates.first().map(String::as_str))
+    {
+        Some(best) => d.with_help(format!("did you mean `{best}`?")),
+        None => d,
+    }
+}
+
+pub fn return_probe_offset(provider: Provider, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{} attach points take no offset", provider.name()),
+        span,
+    )
+    .with_label("a return probe fires where the function returns")
+    .with_help("to probe an instruction inside the function, use kprobe:function+offset")
+}
+
+/// A kprobe on a kernel built without them; `tracepoint_exists` says whether a tracepoint
+/// of the function's name could replace it.
+pub fn kprobes_unavailable(
+    provider: Provider,
+    func: &str,
+    tracepoint_exists: bool,
+    span: Span,
+) -> Diagnostic {
+    let name = provider.name();
+    let mut d = Diagnostic::error(
+        format!("this kernel was built without kprobes (CONFIG_KPROBES is not set), so {name}:{func} cannot attach"),
+        span,
+    )
+    .with_label("kprobes are unavailable here");
+    if tracepoint_exists {
+        d = d.with_help(format!(
+            "a tracepoint with this name exists: tracepoint:*:{func}"
+        ));
+    }
+    let instead = if provider == Provider::Kretprobe {
+        "kretfunc"
+    } else {
+        "kfunc"
+    };
+    d.with_help(format!(
+        "use a tracepoint, or {instead}:{func} where the kernel allows fentry; `--dry-run` still loads the program so the verifier checks it"
+    ))
+}
+
+/// The note printed when a kprobe attaches to a compiler-renamed symbol (`.isra.0`).
+pub fn renamed_symbol_note(provider: Provider, func: &str, symbol: &str) -> String {
+    format!(
+        "{}:{func}: attaching to `{symbol}` (the compiler renamed {func})",
+        provider.name()
+    )
+}
+
+pub fn unknown_unit(provider: Provider, unit: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown {} unit `{unit}`", provider.name()), span)
+        .with_suggestion(unit, ["hz", "s", "ms", "us", "ns"])
+        .with_help("units are hz, s, ms, us and ns")
+}
+
+pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -> Diagnostic {
+    let name = provider.name();
+    Diagnostic::error(
+        format!("invalid count `{count}` in {name} attach point"),
+        span,
+    )
+    .with_label("expected the number of events between samples")
+    .with_help(format!("e.g. {name}:{event}:100, decimal or hex with 0x"))
+}
+
+pub fn unknown_perf_event<'a>(
+    provider: Provider,
+    event: &str,
+    names: impl IntoIterator<Item = &'a str>,
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(format!("unknown {} event `{event}`", provider.name()), span)
+        .with_suggestion(event, names)
+}
+
+pub fn unsupported_probe(provider: Provider, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{} probes are not supported by rbt yet", provider.name()),
+        span,
+    )
+    .with_label("unsupported probe type")
+}
+
+// ---------------------------------------------------------------------------------------
+// Maps and variables
+
+pub fn map_key_presence(map: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("map {map} is used both with and without a key"),
+        span,
+    )
+    .with_secondary(first, "first used here")
+}
+
+pub fn map_key_type(map: &str, have: &Type, want: &Type, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "map {map} key has type {}, but was first used with {}",
+            want.display(),
+            have.display()
+        ),
+        span,
+    )
+    .with_secondary(first, "first used here")
+}
+
+pub fn map_value_type(map: &str, have: &Type, want: &Type, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "map {map} holds {}, but is assigned {}",
+            have.display(),
+            want.display()
+        ),
+        span,
+    )
+    .with_secondary(first, "type fixed here")
+}
+
+/// `name` is the variable's name without its `$`.
+pub fn variable_type(name: &str, have: &Type, want: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable ${name} holds {}, but is assigned {}",
+            have.display(),
+            want.display()
+        ),
+        span,
+    )
+    .with_help("a variable's type is fixed by its first assignment")
+}
+
+/// `name` and `known` are variable names without their `$`.
+pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnostic {
+    let known: Vec<String> = known.iter().map(|k| format!("${k}")).collect();
+    Diagnostic::error(
+        format!("variable ${name} is used before it is assigned"),
+        span,
+    )
+    .with_label("undefined variable")
+    .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
+}
+
+pub fn let_without_type(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("`let ${name}` needs a type or an initial value"),
+        span,
+    )
+    .with_help(format!("e.g. let ${name}: uint64; or let ${name} = 0;"))
+}
+
+pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} is read but never assigned"), span)
+        .with_label("undefined map")
+        .with_suggestion(map, known.iter().map(String::as_str))
+}
+
+/// A map taken whole (`len`, `for`, `clear`, `zero`) that no statement assigns.
+pub fn map_never_assigned(map: &str, known: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} is never assigned"), span)
+        .with_label("undefined map")
+        .with_suggestion(map, known.iter().map(String::as_str))
+}
+
+/// The same, where only the map is named (`print`, `delete`, `has_key`).
+pub fn map_not_assigned(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} is never assigned"), span)
+}
+
+pub fn map_read_with_key(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} has no key, but is read with one"), span)
+}
+
+pub fn map_needs_key(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} needs a key"), span)
+}
+
+/// A map read or tested with a key of another type or arity than the one its
+/// assignments fixed.
+pub fn map_read_key_type(
+    map: &str,
+    have: &Type,
+    want: &Type,
+    first: Span,
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "map {map} is used with a key of type {}, but its key has type {}",
+            want.display(),
+            have.display()
+        ),
+        span,
+    )
+    .with_secondary(first, "key type fixed here")
+}
+
+/// "a count map", "an avg map".
+fn agg_article(agg: Aggregation) -> String {
+    let name = agg_name(agg);
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    format!("{article} {name}")
+}
+
+pub fn aggregation_read(agg: Aggregation, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{} map cannot be read in a probe", agg_article(agg)),
+        span,
+    )
+    .with_help("it is printed when rbt exits, or with print()")
+}
+
+pub fn aggregation_iterated(agg: Aggregation, map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{} map cannot be iterated with `for`", agg_article(agg)),
+        span,
+    )
+    .with_help(format!("print it with print({map})"))
+}
+
+/// `what` names the taker: "`for`", "len()".
+pub fn whole_map_not_a_map(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{what} takes a map, e.g. @m"), span)
+}
+
+pub fn whole_map_with_key(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{what} takes the whole map, without a key"), span)
+}
+
+pub fn map_without_keys_in_for(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} has no keys to iterate over"), span)
+        .with_help(format!("read its one value directly: {map}"))
+}
+
+pub fn for_variable_type(
+    name: &str,
+    have: &Type,
+    map: &str,
+    want: &Type,
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable ${name} holds {}, but `for` over {map} gives it {}",
+            have.display(),
+            want.display()
+        ),
+        span,
+    )
+    .with_help("use a new variable name for the loop")
+}
+
+pub fn aggregation_outside_map(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() must be assigned to a map"), span)
+}
+
+pub fn aggregation_compound_assignment(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "aggregations cannot be combined with a compound assignment",
+        span,
+    )
+}
+
+pub fn no_value_to_store(span: Span) -> Diagnostic {
+    Diagnostic::error("this expression has no value to store", span)
+}
+
+pub fn aggregation_assigned(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("map {map} holds an aggregation and cannot be assigned a value"),
+        span,
+    )
+}
+
+pub fn not_assignable(span: Span) -> Diagnostic {
+    Diagnostic::error("only variables ($x) and maps (@x) can be assigned to", span)
+}
+
+pub fn aggregation_arguments_changed(map: &str, func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("map {map} was first used with different {func}() arguments"),
+        span,
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Statements
+
+pub fn unroll_count(span: Span) -> Diagnostic {
+    Diagnostic::error("unroll needs a constant count from 1 to 100", span)
+}
+
+/// `what` is `break` or `continue`.
+pub fn outside_loop(what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{what}` outside a loop"), span)
+}
+
+// ---------------------------------------------------------------------------------------
+// Expressions and types
+
+/// `what` names the place: "a predicate", "the left operand".
+pub fn not_an_integer(what: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{what} must be an integer, but this is {}", ty.display()),
+        span,
+    )
+}
+
+pub fn ternary_types(then: &Type, otherwise: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "the branches of `?:` have different types: {} and {}",
+            then.display(),
+            otherwise.display()
+        ),
+        span,
+    )
+}
+
+pub fn bad_cast(from: &Type, to: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("cannot cast {} to {}", from.display(), to.display()),
+        span,
+    )
+}
+
+pub fn index_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error("array indices must be constant integers", span)
+}
+
+pub fn array_index_out_of_bounds(index: i64, len: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("index {index} is out of bounds for an array of {len}"),
+        span,
+    )
+}
+
+pub fn string_index_out_of_bounds(index: i64, len: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("index {index} is out of bounds for string[{len}]"),
+        span,
+    )
+}
+
+pub fn not_indexable(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("cannot index a value of type {}", ty.display()),
+        span,
+    )
+}
+
+pub fn tuple_index_out_of_bounds(index: u32, len: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("tuple index {index} is out of bounds for a tuple of {len}"),
+        span,
+    )
+}
+
+pub fn not_a_tuple(index: u32, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("`.{index}` needs a tuple, but this is {}", ty.display()),
+        span,
+    )
+}
+
+pub fn increment_in_expression(span: Span) -> Diagnostic {
+    Diagnostic::error("`++` and `--` can only be used as statements", span)
+        .with_help("write `$x++;` on its own line, then use $x")
+}
+
+pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
+    Diagnostic::error("offsetof needs a struct type", span)
+}
+
+/// `record` is the C name (`struct file`); `fields` its field names.
+pub fn no_such_field(record: &str, field: &str, fields: &[&str], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{record} has no field `{field}`"), span)
+        .with_suggestion(field, fields.iter().copied())
+}
+
+pub fn unknown_identifier(name: &str, candidates: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown identifier `{name}`"), span)
+        .with_label("not a builtin, constant or macro")
+        .with_suggestion(name, candidates.iter().map(String::as_str))
+}
+
+pub fn cannot_dereference(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("cannot dereference a value of type {}", ty.display()),
+        span,
+    )
+}
+
+pub fn address_of(span: Span) -> Diagnostic {
+    Diagnostic::error("taking the address of a value (`&`) is not supported", span)
+}
+
+/// A binary operator applied to a string. Strings compare with `==` and `!=` only, and
+/// have no arithmetic at all (as in bpftrace 0.27, where only two literals join with `+`).
+pub fn string_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
+    let help = match op {
+        BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
+            "strings can only be compared with == and !="
+        }
+        BinaryOp::Add
+        | BinaryOp::Sub
+        | BinaryOp::Mul
+        | BinaryOp::Div
+        | BinaryOp::Mod
+        | BinaryOp::BitAnd
+        | BinaryOp::BitOr
+        | BinaryOp::BitXor
+        | BinaryOp::Shl
+        | BinaryOp::Shr
+        | BinaryOp::LogicalAnd
+        | BinaryOp::LogicalOr => "arithmetic and logical operators take integers, not strings",
+    };
+    Diagnostic::error(
+        format!(
+            "`{}` cannot be applied to {} and {}",
+            op.symbol(),
+            lhs.display(),
+            rhs.display()
+        ),
+        span,
+    )
+    .with_help(help)
+}
+
+pub fn field_of_non_struct_pointer(field: &str, pointee: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "`{field}` needs a struct, but this points to {}",
+            pointee.display()
+        ),
+        span,
+    )
+}
+
+pub fn field_of_non_struct(field: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "cannot access field `{field}` of a value of type {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("cast the value to a struct pointer first, e.g. ((struct sock *)arg0)->field")
+}
+
+pub fn record_without_layout(record: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("unknown {record}: no BTF or script definition describes it"),
+        span,
+    )
+}
+
+pub fn no_such_parameter(field: &str, params: &[&str], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("this function has no parameter `{field}`"), span)
+        .with_label("unknown argument")
+        .with_suggestion(field, params.iter().copied())
+        .with_note(format!("its parameters are: {}", params.join(", ")))
+}
+
+/// `args.x` in a kfunc/kretfunc probe whose function has no BTF signature.
+pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "the arguments of this {} probe are unknown, so it has no argument `{field}`",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("unknown argument")
+    .with_note("the kernel's BTF has no signature for this function")
+}
+
+pub fn no_such_tracepoint_argument(
+    tracepoint: &str,
+    field: &str,
+    fields: &[String],
+    span: Span,
+) -> Diagnostic {
+    Diagnostic::error(
+        format!("tracepoint {tracepoint} has no argument `{field}`"),
+        span,
+    )
+    .with_label("unknown argument")
+    .with_suggestion(field, fields.iter().map(String::as_str))
+    .with_note(format!("its arguments are: {}", fields.join(", ")))
+}
+
+pub fn unknown_type(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown type `{name}`"), span).with_suggestion(
+        name,
+        [
+            "uint8", "int8", "uint16", "int16", "uint32", "int32", "uint64", "int64",
+        ],
+    )
+}
+
+/// `full` is the C name, `struct foo`.
+pub fn unknown_record(full: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown {full}"), span).with_help(
+        "rbt takes kernel types from BTF (/sys/kernel/btf/vmlinux) and script definitions",
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// The rules of the builtin table
+
+pub fn unsupported_function(spec: &Spec, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{}() is not supported by rbt yet", spec.name), span)
+}
+
+pub fn unsafe_function(spec: &Spec, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{}() is an unsafe function", spec.name), span)
+        .with_help("run with --unsafe to allow it")
+}
+
+/// A statement builtin used as a value.
+pub fn statement_as_value(spec: &Spec, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{}() does not return a value", spec.name), span)
+        .with_help("call it as a statement on its own")
+}
+
+/// An aggregation used as a value.
+pub fn aggregation_as_value(spec: &Spec, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{}() must be assigned to a map", spec.name), span)
+        .with_help(format!("e.g. {}", spec.usage))
+}
+
+/// A builtin standing where its kind may not (a value as a statement, …).
+pub fn misplaced_call(spec: &Spec, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{}() cannot be used here", spec.name), span)
+        .with_help(format!("use it as {}", spec.usage))
+}
+
+pub fn arity(spec: &Spec, arity: Arity, argc: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "{}() takes {}, but {argc} {} given",
+            spec.name,
+            arity.describe(),
+            if argc == 1 { "was" } else { "were" }
+        ),
+        span,
+    )
+    .with_help(format!("usage: {}", spec.usage))
+}
+
+/// A builtin used in a probe where its record says it is not valid; `name` is as the script
+/// wrote it (`arg3`), a function's (`call`) or a builtin variable's.
+pub fn not_valid_here(
+    spec: &Spec,
+    name: &str,
+    call: bool,
+    provider: Option<Provider>,
+    span: Span,
+) -> Diagnostic {
+    let (what, shown) = if call {
+        (format!("{name}()"), format!("{name}()"))
+    } else {
+        (format!("the {name} builtin"), name.to_string())
+    };
+    let message = match spec.valid {
+        Valid::WithCommand => format!("{what} needs a command to trace, given with -c"),
+        Valid::Anywhere | Valid::In(_) | Valid::Except(_) => format!(
+            "{what} cannot be used in {} probes",
+            provider.map_or("this", |p| p.name())
+        ),
+    };
+    Diagnostic::error(message, span).with_help(spec.valid_help(&shown))
+}
+
+pub fn unknown_function(name: &str, candidates: &[&str], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown function `{name}`"), span)
+        .with_suggestion(name, candidates.iter().copied())
+}
+
+// ---------------------------------------------------------------------------------------
+// Builtin variables and functions
+
+pub fn retval_without_btf(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "no BTF signature for this function, so its return value is unknown",
+        span,
+    )
+}
+
+pub fn args_without_field(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "args must be followed by a field: args.name or args->name",
+        span,
+    )
+}
+
+pub fn stack_too_deep(max: u32, asked: u64, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("a stack has at most {max} frames"), span)
+        .with_label(format!("{asked} frames asked for"))
+}
+
+pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{max})"),
+        span,
+    )
+}
+
+/// `func()` takes a string literal here; `what` says which (`address`, `symbol name`).
+pub fn literal_needed(func: &str, what: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() needs a literal {what}"), span)
+}
+
+pub fn str_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "str() needs a pointer or integer address, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn buf_needs_length(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "buf() needs a length for a pointer argument: buf(ptr, len)",
+        span,
+    )
+}
+
+pub fn strncmp_arguments(span: Span) -> Diagnostic {
+    Diagnostic::error("strncmp() takes two strings and a constant length", span)
+}
+
+pub fn strcontains_arguments(span: Span) -> Diagnostic {
+    Diagnostic::error("strcontains() takes two strings", span)
+}
+
+pub fn ntop_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "ntop() needs an integer or a 4/16-byte array, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn not_an_ip_address(text: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{text}` is not an IPv4 or IPv6 address"), span)
+}
+
+pub fn macaddr_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macaddr() needs a pointer or a 6-byte array, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn kernel_symbol_not_found(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("kernel symbol `{name}` not found"), span)
+}
+
+/// Load-only mode: a missing kernel symbol is compiled as address 0.
+pub fn kernel_symbol_not_found_loaded_anyway(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(format!("kernel symbol `{name}` not found"), span)
+        .with_label("address 0 is used, since the program is only loaded")
+}
+
+pub fn not_a_cgroup(path: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{path}` is not a cgroup (v2) directory"), span)
+        .with_help("cgroup ids come from the cgroup2 mount, e.g. /sys/fs/cgroup/system.slice")
+}
+
+pub fn unknown_register(name: &str, registers: &[&str], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown register `{name}`"), span)
+        .with_suggestion(name, registers.iter().copied())
+}
+
+pub fn len_argument(ty: &Type, span: Span) -> Diagnostic {
+    let message = match ty {
+        Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
+        other => format!("len() takes a map, but this is {}", other.display()),
+    };
+    Diagnostic::error(message, span).with_help("pass a map: len(@m) counts its elements")
+}
+
+pub fn has_key_needs_map(span: Span) -> Diagnostic {
+    Diagnostic::error("has_key() needs a map as its first argument", span)
+}
+
+pub fn has_key_with_key(span: Span) -> Diagnostic {
+    Diagnostic::error("pass the map without a key: has_key(@m, key)", span)
+}
+
+/// Why `uaddr()` could not place a symbol in a binary.
+pub enum UaddrMiss {
+    /// The binary has no such symbol; these are the names it has, for "did you mean".
+    Unknown(Vec<String>),
+    /// The binary could not be read; the catalog's words.
+    Lookup(String),
+    /// The probed code at this file offset is in none of the binary's loadable segments.
+    OutsideSegments(u64),
+}
+
+/// `uaddr("name")` could not be placed in `path`; in load-only mode (`warn`) the program is
+/// compiled with address 0.
+pub fn uaddr_miss(name: &str, path: &str, miss: UaddrMiss, warn: bool, span: Span) -> Diagnostic {
+    let message = match &miss {
+        UaddrMiss::Unknown(_) => format!("symbol `{name}` not found in {path}"),
+        UaddrMiss::Lookup(e) => e.clone(),
+        UaddrMiss::OutsideSegments(offset) => format!(
+            "the probed code at file offset {offset:#x} of {path} is in no loadable segment"
+        ),
+    };
+    if warn {
+        return Diagnostic::warning(message, span)
+            .with_label("address 0 is used, since the program is only loaded");
+    }
+    match miss {
+        UaddrMiss::Unknown(names) => Diagnostic::error(message, span)
+            .with_label("unknown symbol")
+            .with_suggestion(name, names.iter().map(String::as_str)),
+        UaddrMiss::Lookup(_) | UaddrMiss::OutsideSegments(_) => Diagnostic::error(message, span),
+    }
+}
+
+/// `relocatable_path` names the position-independent binary that made the addresses differ.
+pub fn uaddr_differs(name: &str, relocatable_path: Option<&str>, span: Span) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!("uaddr(\"{name}\") differs between the attach points of this probe"),
+        span,
+    )
+    .with_help("give uaddr() a probe with a single attach point (no wildcard)");
+    match relocatable_path {
+        Some(path) => d.with_note(format!(
+            "{path} is position-independent: the symbol's address is found from where the probed instruction is mapped, which is different for each attach point"
+        )),
+        None => d,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Statement builtins and aggregations
+
+pub fn print_arguments_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "print()'s top and divisor must be non-negative constants",
+        span,
+    )
+}
+
+pub fn print_value_arguments(span: Span) -> Diagnostic {
+    Diagnostic::error("print() of a value takes one argument", span)
+}
+
+/// `clear`, `zero`: the argument is not a map.
+pub fn takes_a_map(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() takes a map, e.g. {func}(@x)"), span)
+}
+
+pub fn takes_the_whole_map(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() takes the whole map, without a key"), span)
+}
+
+pub fn delete_needs_element(span: Span) -> Diagnostic {
+    Diagnostic::error("delete() takes a map element, e.g. delete(@x[key])", span)
+}
+
+/// `delete(@m)` of a map that has keys.
+pub fn delete_needs_key(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("delete() of map {map} needs a key"), span).with_help(format!(
+        "delete one element: delete({map}[key]), or all with clear({map})"
+    ))
+}
+
+pub fn join_arguments(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "join() takes an array of strings and an optional literal separator",
+        span,
+    )
+}
+
+pub fn join_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "join() needs a pointer to an array of strings (char **), but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn debugf_integers_only(span: Span) -> Diagnostic {
+    Diagnostic::error("debugf() formats integers only (%d %u %x %p)", span)
+}
+
+pub fn unknown_signal(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown signal `{name}`"), span)
+}
+
+pub fn signal_argument(span: Span) -> Diagnostic {
+    Diagnostic::error("signal() takes a signal name (\"SIGKILL\") or number", span)
+}
+
+pub fn aggregation_bounds_not_constant(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() needs constant bounds"), span)
+}
+
+pub fn hist_bits(span: Span) -> Diagnostic {
+    Diagnostic::error("hist()'s second argument must be 0 to 5", span)
+}
+
+pub fn lhist_bounds(span: Span) -> Diagnostic {
+    Diagnostic::error("lhist() needs min < max and a positive step", span)
+}
+
+pub fn lhist_too_many_buckets(span: Span) -> Diagnostic {
+    Diagnostic::error("lhist() would have more than 1000 buckets", span)
+}
+
+pub fn format_missing(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{func}() needs a format string"), span)
+}
+
+pub fn format_not_literal(func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{func}()'s first argument must be a literal format string"),
+        span,
+    )
+}
+
+/// The format parser's own message, at the specifier it stopped on.
+pub fn format_invalid(message: String, span: Span) -> Diagnostic {
+    Diagnostic::error(message, span).with_help(
+        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision",
+    )
+}
+
+pub fn format_argument_count(want: usize, given: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "the format string has {want} specifier{}, but {given} argument{} given",
+            if want == 1 { "" } else { "s" },
+            if given == 1 { " was" } else { "s were" }
+        ),
+        span,
+    )
+}
+
+/// `conv` is the conversion as written (`d`, `x`).
+pub fn format_wants_integer(conv: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("%{conv} expects an integer, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("use %s to print strings and other values")
+}
+
+pub fn format_wants_buffer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "%r expects a buffer (from buf()), but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// A statement whose values don't fit in a probe's scratch memory: `statement` bytes for its
+/// own values, `rest` for the probe's variables, predicate and loop bodies.
+pub fn statement_too_big(statement: u64, rest: u64, span: Span) -> Diagnostic {
+    use super::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
+    let mut note = format!(
+        "strings, tuples, buffers and other values of {SCRATCH_MIN} bytes or more live in \
+         {SCRATCH_BYTES} bytes of per-CPU memory per probe; this statement's values take about \
+         {statement} bytes"
+    );
+    if rest > 0 {
+        note.push_str(&format!(
+            ", and the probe's variables, predicate and loop bodies {rest} more"
+        ));
+    }
+    Diagnostic::error(
+        "this statement's values need more memory than a probe has",
+        span,
+    )
+    .with_label(format!("about {} bytes", statement + rest))
+    .with_note(note)
+    .with_help("split it into several statements, or use shorter strings")
+}
+
+/// A string literal that doesn't fit, with its NUL, in bpftrace's 1024-byte limit.
+pub fn string_literal_too_long(span: Span) -> Diagnostic {
+    Diagnostic::error("string is too long (over 1024 bytes)", span)
+}
+
+/// A block expression the macro expansion in `lang::parse` did not lower (it lowers every one it
+/// finds, so a script that reaches this has a block where the expansion does not look).
+pub fn block_expression_here(span: Span) -> Diagnostic {
+    Diagnostic::error("a block expression can't be used here", span)
+}
+
+// ---------------------------------------------------------------------------------------
+// Builtins of bpftrace 0.2x
+
+/// `pid(foo)`/`tid(foo)`: `name` is the builtin.
+pub fn unknown_pid_namespace(name: &str, mode: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid pid namespace mode `{mode}`"), span)
+        .with_suggestion(mode, ["curr_ns", "init"])
+        .with_help(format!("{name}() takes curr_ns or init"))
+}
+
+pub fn pid_namespace_not_a_name(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name}() takes curr_ns or init as its argument"),
+        span,
+    )
+    .with_help(format!("usage: {name}(curr_ns) or {name}(init)"))
+}
+
+/// `nsecs(foo)`; `clocks` are the names it takes.
+pub fn unknown_clock(clock: &str, clocks: &[&str], span: Span) -> Diagnostic {
+    let takes = match clocks.split_last() {
+        Some((last, rest)) => format!("nsecs() takes {} or {last}", rest.join(", ")),
+        None => "nsecs() takes no clock".to_string(),
+    };
+    Diagnostic::error(format!("invalid timestamp mode `{clock}`"), span)
+        .with_suggestion(clock, clocks.iter().copied())
+        .with_help(takes)
+}
+
+/// `ppid`, `pcomm`, `leader_tid`, `leader_comm` read `struct task_struct` through BTF.
+pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name} needs the kernel's BTF for struct task_struct"),
+        span,
+    )
+}
+
+/// `strlen`/`str_concat` (`function`) given something that is not a string.
+pub fn string_function_argument(function: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{function}() takes strings, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("read a string from a pointer first: str(ptr)")
+}
+
+pub fn is_err_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "is_err() takes a pointer or an integer, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn find_without_variable(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "find() stores the value in a variable: find(@m, key, $v)",
+        span,
+    )
+}
+
+pub fn find_in_aggregation(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "find() of a map holding an aggregation is not supported by rbt yet",
+        span,
+    )
+}
+
+pub fn find_variable_mismatch(name: &str, have: &Type, value: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable {name} holds {}, but the map's values are {}",
+            have.display(),
+            value.display()
+        ),
+        span,
+    )
+}
+
+/// `fail(...)`, or a false `static_assert`: the script's own message.
+pub fn fail(message: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(message.to_string(), span)
+}
+
+pub fn fail_argument_not_literal(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "fail()'s arguments must be literals: it fails when the script is compiled",
+        span,
+    )
+}
+
+pub fn assert_condition(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "assert()'s condition must be a boolean or an integer, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// `assert`/`static_assert` (`function`) with a message that is not a literal.
+pub fn assert_message_not_literal(function: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{function}()'s message must be a literal string"),
+        span,
+    )
+}
+
+pub fn static_assert_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "static_assert()'s condition must be known when the script is compiled",
+        span,
+    )
+    .with_help("use assert() for a condition checked when the probe fires")
+}

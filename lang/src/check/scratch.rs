@@ -1,0 +1,159 @@
+//! The memory a probe's values take in BPF, so that a statement too big for it is a
+//! diagnostic here instead of an internal error in codegen (which never reports user errors).
+//!
+//! Codegen keeps values of [`SCRATCH_MIN`] bytes or more (strings, tuples, buffers, map keys
+//! and values) in a per-CPU scratch area of [`SCRATCH_BYTES`], because the BPF stack has only
+//! 512 bytes. A probe's variables hold their slots for the whole probe; a statement's
+//! temporaries are freed after it, so the next statement reuses them; the body of a `for` over
+//! a map is a callback whose slots follow its caller's and stay taken. The estimate below
+//! follows those rules and counts one slot per value of such a type, which is what codegen
+//! allocates (a slot for each computed value, one for each map key, one for a stored value).
+
+use super::diagnostics;
+use crate::ast::Span;
+use crate::diag::Diagnostic;
+use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
+use stdlib::manifest::MapSpec;
+
+/// Bytes of per-CPU scratch memory a probe has (the per-CPU map value limit is 32 KiB).
+pub const SCRATCH_BYTES: u32 = 16 * 1024;
+/// Values of this many bytes or more live in scratch memory rather than on the stack.
+pub const SCRATCH_MIN: u32 = 24;
+
+/// An error when `probe` needs more scratch memory than there is, on the statement whose
+/// temporaries take the most.
+pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Option<Diagnostic> {
+    let mut est = Estimate { maps, callbacks: 0 };
+    let vars: u64 = probe.vars.iter().map(|t| slot(t.size())).sum();
+    let predicate = probe.predicate.as_ref().map_or(0, |p| est.expr(p));
+    let mut worst: Option<(u64, Span)> = None;
+    for s in &probe.body {
+        let need = est.stmt(s);
+        if worst.is_none_or(|(w, _)| need > w) {
+            worst = Some((need, s.span));
+        }
+    }
+    let (statement, span) = worst.unwrap_or((0, probe.span));
+    let rest = vars + predicate + est.callbacks;
+    if statement + rest <= u64::from(SCRATCH_BYTES) {
+        return None;
+    }
+    Some(diagnostics::statement_too_big(statement, rest, span))
+}
+
+/// Bytes of scratch memory a value of `size` bytes takes: codegen rounds slots up to 8 bytes
+/// and keeps smaller ones on the stack.
+fn slot(size: u32) -> u64 {
+    let bytes = u64::from(size.max(1).div_ceil(8)) * 8;
+    if bytes >= u64::from(SCRATCH_MIN) {
+        bytes
+    } else {
+        0
+    }
+}
+
+struct Estimate<'a> {
+    maps: &'a [MapSpec],
+    /// Scratch taken by `for` bodies, which stays taken for the rest of the probe.
+    callbacks: u64,
+}
+
+impl Estimate<'_> {
+    /// The slot of a map's key (histograms add a bucket index).
+    fn key(&self, map: MapId) -> u64 {
+        self.maps
+            .get(map as usize)
+            .map_or(0, |m| slot(m.key_size()))
+    }
+
+    fn value(&self, map: MapId) -> u64 {
+        self.maps
+            .get(map as usize)
+            .map_or(0, |m| slot(m.value.size()))
+    }
+
+    /// The most any one statement of a block holds at once (each frees its temporaries).
+    fn block(&mut self, stmts: &[Stmt]) -> u64 {
+        stmts.iter().map(|s| self.stmt(s)).max().unwrap_or(0)
+    }
+
+    fn opt(&mut self, e: Option<&Expr>) -> u64 {
+        e.map_or(0, |e| self.expr(e))
+    }
+
+    /// What a statement holds while it runs: its own values, plus the most a nested
+    /// statement holds.
+    fn stmt(&mut self, s: &Stmt) -> u64 {
+        match &s.kind {
+            StmtKind::Expr(e) | StmtKind::AssignVar { value: e, .. } => self.expr(e),
+            StmtKind::AssignMap { map, key, value } => {
+                self.key(*map) + self.opt(key.as_ref()) + self.expr(value) + self.value(*map)
+            }
+            StmtKind::Aggregate {
+                map, key, value, ..
+            } => {
+                self.key(*map)
+                    + self.opt(key.as_ref())
+                    + self.opt(value.as_ref())
+                    + self.value(*map)
+            }
+            StmtKind::Delete { map, key } => self.key(*map) + self.opt(key.as_ref()),
+            StmtKind::Emit { args, .. } => args.iter().map(|a| self.expr(a)).sum(),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let cond = self.expr(cond);
+                cond + self.block(then).max(self.block(otherwise))
+            }
+            StmtKind::While { cond, body } => self.expr(cond) + self.block(body),
+            StmtKind::Unroll { body, .. } => self.block(body),
+            StmtKind::ForRange {
+                start, end, body, ..
+            } => self.expr(start) + self.expr(end) + self.block(body),
+            StmtKind::ForMap { body, .. } => {
+                let body = self.block(body);
+                self.callbacks += body;
+                0
+            }
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => 0,
+        }
+    }
+
+    /// The slots an expression takes: one for its value (unless it is a variable, whose
+    /// slot is the probe's) plus those of its operands and of any map key it builds.
+    fn expr(&mut self, e: &Expr) -> u64 {
+        let own = slot(e.ty.size());
+        match &e.kind {
+            ExprKind::Var(_) => 0,
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::ContextField { .. }
+            | ExprKind::MapLen { .. } => own,
+            ExprKind::MapRead { map, key } => {
+                own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
+            }
+            ExprKind::HasKey { map, key } | ExprKind::Find { map, key, .. } => {
+                own + self.key(*map) + self.expr(key)
+            }
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Cast(expr)
+            | ExprKind::TupleIndex { expr, .. }
+            | ExprKind::Member { expr, .. } => own + self.expr(expr),
+            ExprKind::Load { ptr, .. } => own + self.expr(ptr),
+            ExprKind::Binary { lhs, rhs, .. } | ExprKind::StrCmp { lhs, rhs, .. } => {
+                own + self.expr(lhs) + self.expr(rhs)
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => own + self.expr(cond) + self.expr(then) + self.expr(otherwise),
+            ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
+                own + items.iter().map(|i| self.expr(i)).sum::<u64>()
+            }
+        }
+    }
+}

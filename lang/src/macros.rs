@@ -1,0 +1,1174 @@
+//! `lang::macros`: expands bpftrace macros (`macro name($var, @map, expr) { … }`) and block
+//! expressions (`{ stmts; value }`) in the parsed script, so that the checker only ever sees
+//! plain statements and expressions. `lang::parse` runs it last.
+//!
+//! A call is replaced by the macro's body: a `$var` parameter becomes the caller's variable, a
+//! `@map` parameter the caller's map, and an `expr` parameter the argument expression itself,
+//! written in again wherever the body names it (so its side effects happen once per use, as in
+//! bpftrace). Every other variable of the body is renamed to a name a script cannot spell, so
+//! it never clashes with the caller's (hygiene); a map that is not a parameter is an error.
+//! Macros may call macros defined anywhere in the script, but not themselves.
+//!
+//! A block expression, or a macro body with statements, is lowered by moving its statements
+//! before the statement that holds it; its value takes its place. Inside a `while` condition
+//! the loop becomes `while (1) { stmts; if (!cond) { break; } body }`, and a predicate that
+//! needs statements becomes an `if` around the probe's body. An operand of `&&`, `||` or `?:`
+//! that needs statements becomes an `if` setting a temporary, so that they run only when the
+//! operand is evaluated.
+//!
+//! Its diagnostics are the named constructors at the end of this file.
+
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use std::collections::{HashMap, HashSet};
+use stdlib::builtins::{Builtin, Function};
+
+/// Macro bodies instantiated for one script beyond this are refused: macros that each call
+/// the next one twice grow exponentially, and nothing real needs this many.
+const MAX_EXPANSIONS: usize = 10_000;
+
+/// Joins a macro variable's name to the number of the expansion it belongs to: `$y` in the
+/// third expansion is `$y#3`, which no script can spell.
+const HYGIENE_MARK: char = '#';
+
+/// Expands every macro call and block expression in the probes of `script`.
+pub fn expand(script: &mut Script, diags: &mut Vec<Diagnostic>) {
+    let table = Table::new(&script.macros, diags);
+    let mut expander = Expander {
+        table: &table,
+        diags,
+        expansions: 0,
+        reported: HashSet::new(),
+        record: Vec::new(),
+        temps: 0,
+    };
+    for probe in &mut script.probes {
+        expander.probe(probe);
+    }
+    script.expansions = expander.record;
+}
+
+/// The diagnostics of a later pass (the checker), made to read like the source: a
+/// diagnostic about code inside a macro also points at the call it was expanded from (and
+/// that call's own caller, for macros called from macros), and the names the expansion gave
+/// a macro's own variables are shown as written.
+pub fn annotate_expansions(script: &Script, diags: &[Diagnostic]) -> Vec<Diagnostic> {
+    let inside = |span: Span, def: Span| def.start <= span.start && span.end <= def.end;
+    diags
+        .iter()
+        .map(|d| {
+            let mut d = d.clone();
+            d.message = as_written(&d.message);
+            d.label = as_written(&d.label);
+            for text in d.help.iter_mut().chain(d.notes.iter_mut()) {
+                *text = as_written(text);
+            }
+            let mut at = d.span;
+            // Each step leaves one macro definition; there are only so many.
+            for _ in 0..script.macros.len() {
+                let Some(e) = script.expansions.iter().find(|e| inside(at, e.definition)) else {
+                    break;
+                };
+                d.secondary.push((e.call, "expanded from here".to_string()));
+                at = e.call;
+            }
+            d
+        })
+        .collect()
+}
+
+/// `text` without the `#N` suffixes that keep a macro's variables apart.
+fn as_written(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == HYGIENE_MARK && chars.peek().is_some_and(char::is_ascii_digit) {
+            while chars.peek().is_some_and(char::is_ascii_digit) {
+                chars.next();
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- the macro table
+
+/// The script's macros by name and arity, and which of them call themselves.
+struct Table<'s> {
+    defs: &'s [MacroDef],
+    by_key: HashMap<(&'s str, usize), usize>,
+    names: HashSet<&'s str>,
+    /// Macros that reach themselves, with the callee and span of the call in their body
+    /// that leads back. Like bpftrace, rbt reports them where they are used.
+    recursive: HashMap<usize, (usize, Span)>,
+}
+
+/// What a call or bare identifier refers to.
+enum Resolved {
+    Macro(usize),
+    /// A macro that calls itself.
+    Recursive(usize),
+    /// Macros of this name exist, none with this many parameters.
+    WrongArity(usize),
+    NotMacro,
+}
+
+impl<'s> Table<'s> {
+    fn new(defs: &'s [MacroDef], diags: &mut Vec<Diagnostic>) -> Table<'s> {
+        let mut by_key = HashMap::new();
+        for (i, def) in defs.iter().enumerate() {
+            let mut seen: HashMap<&str, &Ident> = HashMap::new();
+            for p in &def.params {
+                let id = p.ident();
+                match seen.get(id.name.as_str()) {
+                    Some(first) => diags.push(duplicate_param(def, id, first)),
+                    None => {
+                        seen.insert(id.name.as_str(), id);
+                    }
+                }
+            }
+            let key = (def.name.name.as_str(), def.params.len());
+            match by_key.get(&key) {
+                Some(&first) => diags.push(duplicate_macro(def, &defs[first])),
+                None => {
+                    by_key.insert(key, i);
+                }
+            }
+        }
+        let mut table = Table {
+            defs,
+            by_key,
+            names: defs.iter().map(|d| d.name.name.as_str()).collect(),
+            recursive: HashMap::new(),
+        };
+        table.find_recursion();
+        table
+    }
+
+    fn is_macro(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+
+    fn resolve(&self, name: &str, args: usize, bare: bool) -> Resolved {
+        if let Some(&i) = self.by_key.get(&(name, args)) {
+            return if self.recursive.contains_key(&i) {
+                Resolved::Recursive(i)
+            } else {
+                Resolved::Macro(i)
+            };
+        }
+        // A bare name or a call of a builtin or function keeps its meaning when no macro of
+        // that arity overrides it (bpftrace's `macro cpu(x)` leaves `cpu()` alone).
+        let builtin = Function::from_name(name).is_some() || Builtin::from_name(name).is_some();
+        match self.defs.iter().position(|d| d.name.name == name) {
+            Some(i) if !bare && !builtin => Resolved::WrongArity(i),
+            _ => Resolved::NotMacro,
+        }
+    }
+
+    /// The macros each macro's body calls, with the span of the call.
+    fn callees(&self, def: &MacroDef) -> Vec<(usize, Span)> {
+        let shadowing: HashSet<&str> = def
+            .params
+            .iter()
+            .filter_map(|p| match p {
+                MacroParam::Expr(id) => Some(id.name.as_str()),
+                MacroParam::Var(_) | MacroParam::Map(_) => None,
+            })
+            .collect();
+        let mut body = def.body.clone();
+        let mut found = Vec::new();
+        let mut visit = |e: &mut Expr| {
+            let call = match &e.kind {
+                ExprKind::Call { func, args } => Some((func.name.as_str(), args.len(), false)),
+                ExprKind::Ident(name) if !shadowing.contains(name.as_str()) => {
+                    Some((name.as_str(), 0, true))
+                }
+                _ => None,
+            };
+            if let Some((name, n, bare)) = call {
+                if let Some(&i) = self.by_key.get(&(name, n)) {
+                    if !bare || n == 0 {
+                        found.push((i, e.span));
+                    }
+                }
+            }
+            true
+        };
+        walk_block_expr(&mut body, &mut visit, &mut |_| {});
+        found
+    }
+
+    /// Marks every macro that reaches itself through calls.
+    fn find_recursion(&mut self) {
+        let edges: Vec<Vec<(usize, Span)>> = self.defs.iter().map(|d| self.callees(d)).collect();
+        for (i, def) in self.defs.iter().enumerate() {
+            if self.by_key.get(&(def.name.name.as_str(), def.params.len())) != Some(&i) {
+                continue;
+            }
+            // The first call in the body from which this macro is reached again.
+            let back = edges[i].iter().find(|(start, _)| {
+                let mut seen = HashSet::new();
+                let mut todo = vec![*start];
+                while let Some(n) = todo.pop() {
+                    if n == i {
+                        return true;
+                    }
+                    if seen.insert(n) {
+                        todo.extend(edges[n].iter().map(|(m, _)| *m));
+                    }
+                }
+                false
+            });
+            if let Some((callee, span)) = back {
+                self.recursive.insert(i, (*callee, *span));
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------- expansion
+
+struct Expander<'t, 'd> {
+    table: &'t Table<'t>,
+    diags: &'d mut Vec<Diagnostic>,
+    expansions: usize,
+    /// Spans already reported, so an error inside a macro body is said once, not per call.
+    reported: HashSet<(usize, usize)>,
+    /// The calls expanded so far (`Script::expansions`).
+    record: Vec<Expansion>,
+    /// Temporaries made so far (`Expander::temp`).
+    temps: usize,
+}
+
+impl Expander<'_, '_> {
+    fn report(&mut self, d: Diagnostic) {
+        if self.reported.insert((d.span.start, d.span.end)) {
+            self.diags.push(d);
+        }
+    }
+
+    fn probe(&mut self, probe: &mut Probe) {
+        let body = std::mem::take(&mut probe.body.stmts);
+        let mut stmts = self.stmts(body);
+        if let Some(pred) = probe.predicate.take() {
+            let mut pre = Vec::new();
+            let cond = self.expr(pred, &mut pre);
+            if pre.is_empty() {
+                probe.predicate = Some(cond);
+            } else {
+                // The predicate's statements must run before it is tested, which a predicate
+                // cannot hold: it becomes an `if` around the body.
+                let span = cond.span;
+                pre.push(Stmt {
+                    kind: StmtKind::If {
+                        cond,
+                        then: Block {
+                            stmts,
+                            span: probe.body.span,
+                        },
+                        otherwise: None,
+                    },
+                    span,
+                });
+                stmts = pre;
+            }
+        }
+        probe.body.stmts = stmts;
+    }
+
+    fn stmts(&mut self, stmts: Vec<Stmt>) -> Vec<Stmt> {
+        let mut out = Vec::with_capacity(stmts.len());
+        for s in stmts {
+            self.stmt(s, &mut out);
+        }
+        out
+    }
+
+    fn block(&mut self, b: Block) -> Block {
+        Block {
+            stmts: self.stmts(b.stmts),
+            span: b.span,
+        }
+    }
+
+    /// Expands one statement into `out`, statements its expressions need first.
+    fn stmt(&mut self, s: Stmt, out: &mut Vec<Stmt>) {
+        let span = s.span;
+        let kind = match s.kind {
+            StmtKind::Expr(e) => match self.value(e, out, true) {
+                // A value used as a statement that does nothing is dropped: a macro whose
+                // body ends in `$x` is often called only for its statements.
+                Some(v) if !is_inert(&v) => StmtKind::Expr(v),
+                _ => return,
+            },
+            StmtKind::Assign { target, op, value } => {
+                let target = self.expr(target, out);
+                let value = self.expr(value, out);
+                StmtKind::Assign { target, op, value }
+            }
+            StmtKind::Let { var, ty, init } => StmtKind::Let {
+                var,
+                ty,
+                init: init.map(|e| self.expr(e, out)),
+            },
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => self.if_chain(cond, then, otherwise, out),
+            StmtKind::Unroll { count, body } => StmtKind::Unroll {
+                count: self.expr(count, out),
+                body: self.block(body),
+            },
+            StmtKind::While { cond, body } => {
+                let mut pre = Vec::new();
+                let cond = self.expr(cond, &mut pre);
+                let mut body = self.block(body);
+                if pre.is_empty() {
+                    StmtKind::While { cond, body }
+                } else {
+                    // The condition's statements run before every test of it.
+                    let cspan = cond.span;
+                    pre.push(Stmt {
+                        kind: StmtKind::If {
+                            cond: Expr {
+                                kind: ExprKind::Unary {
+                                    op: UnaryOp::Not,
+                                    expr: Box::new(cond),
+                                },
+                                span: cspan,
+                            },
+                            then: Block {
+                                stmts: vec![Stmt {
+                                    kind: StmtKind::Break,
+                                    span: cspan,
+                                }],
+                                span: cspan,
+                            },
+                            otherwise: None,
+                        },
+                        span: cspan,
+                    });
+                    pre.append(&mut body.stmts);
+                    body.stmts = pre;
+                    StmtKind::While {
+                        cond: Expr {
+                            kind: ExprKind::Int(1),
+                            span: cspan,
+                        },
+                        body,
+                    }
+                }
+            }
+            StmtKind::ForMap { var, map, body } => StmtKind::ForMap {
+                var,
+                map: self.expr(map, out),
+                body: self.block(body),
+            },
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => StmtKind::ForRange {
+                var,
+                start: self.expr(start, out),
+                end: self.expr(end, out),
+                body: self.block(body),
+            },
+            StmtKind::Break => StmtKind::Break,
+            StmtKind::Continue => StmtKind::Continue,
+            StmtKind::Return(e) => StmtKind::Return(e.map(|e| self.expr(e, out))),
+            StmtKind::Block(b) => StmtKind::Block(self.block(b)),
+        };
+        out.push(Stmt { kind, span });
+    }
+
+    /// Expands `if … else if … else …` without recursing along the chain, which may be
+    /// hundreds of arms long. The statements an `else if` condition needs go into an `else`
+    /// block before that `if`.
+    fn if_chain(
+        &mut self,
+        cond: Expr,
+        then: Block,
+        mut otherwise: Option<Else>,
+        out: &mut Vec<Stmt>,
+    ) -> StmtKind {
+        let cond = self.expr(cond, out);
+        let then = self.block(then);
+        let mut arms = Vec::new();
+        let last = loop {
+            match otherwise {
+                Some(Else::If(inner)) => match inner.kind {
+                    StmtKind::If {
+                        cond,
+                        then,
+                        otherwise: next,
+                    } => {
+                        let mut pre = Vec::new();
+                        let cond = self.expr(cond, &mut pre);
+                        arms.push((pre, cond, self.block(then), inner.span));
+                        otherwise = next;
+                    }
+                    // The parser only puts an `if` after `else`; anything else is kept whole.
+                    kind => {
+                        let mut stmts = Vec::new();
+                        self.stmt(
+                            Stmt {
+                                kind,
+                                span: inner.span,
+                            },
+                            &mut stmts,
+                        );
+                        break Some(Else::Block(Block {
+                            stmts,
+                            span: inner.span,
+                        }));
+                    }
+                },
+                Some(Else::Block(b)) => break Some(Else::Block(self.block(b))),
+                None => break None,
+            }
+        };
+        let mut otherwise = last;
+        while let Some((mut pre, cond, then, span)) = arms.pop() {
+            let stmt = Stmt {
+                kind: StmtKind::If {
+                    cond,
+                    then,
+                    otherwise,
+                },
+                span,
+            };
+            otherwise = Some(if pre.is_empty() {
+                Else::If(Box::new(stmt))
+            } else {
+                pre.push(stmt);
+                Else::Block(Block { stmts: pre, span })
+            });
+        }
+        StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        }
+    }
+
+    /// Expands an expression whose value is needed.
+    fn expr(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
+        let span = e.span;
+        self.value(e, out, false).unwrap_or(Expr {
+            kind: ExprKind::Int(0),
+            span,
+        })
+    }
+
+    /// Expands `e`, moving the statements it needs into `out`. A block or macro call without
+    /// a value yields `None`, which is an error unless `as_stmt` (its value is not used).
+    fn value(&mut self, e: Expr, out: &mut Vec<Stmt>, as_stmt: bool) -> Option<Expr> {
+        // Most expressions hold nothing to expand; returning them whole keeps the recursion
+        // (and its stack) for the paths that lead to a macro call or a block.
+        if !any_expr(&e, &|x| self.expands(x)) {
+            return Some(e);
+        }
+        let span = e.span;
+        let (name, args, bare) = match e.kind {
+            ExprKind::Block(b) => {
+                let b = *b;
+                for s in b.stmts {
+                    self.stmt(s, out);
+                }
+                let v = b.value.and_then(|v| self.value(v, out, as_stmt));
+                if v.is_none() && !as_stmt {
+                    self.report(block_without_value(b.span));
+                }
+                return v;
+            }
+            ExprKind::Call { func, args } => (func, args, false),
+            ExprKind::Ident(name) => (Ident { name, span }, Vec::new(), true),
+            kind => return Some(self.children(Expr { kind, span }, out)),
+        };
+        match self.table.resolve(&name.name, args.len(), bare) {
+            Resolved::Macro(i) => {
+                let table = self.table;
+                let def = &table.defs[i];
+                self.expansions += 1;
+                if self.expansions > MAX_EXPANSIONS {
+                    self.report(too_many_expansions(def, span));
+                    return Some(placeholder(span));
+                }
+                let body = self.instantiate(def, args, span)?;
+                self.record.push(Expansion {
+                    definition: def.span,
+                    call: span,
+                });
+                let v = self.value(
+                    Expr {
+                        kind: ExprKind::Block(Box::new(body)),
+                        span,
+                    },
+                    out,
+                    true,
+                );
+                if v.is_none() && !as_stmt {
+                    self.report(macro_without_value(def, span));
+                    return Some(placeholder(span));
+                }
+                v
+            }
+            Resolved::Recursive(i) => {
+                let table = self.table;
+                if let Some(&(callee, back)) = table.recursive.get(&i) {
+                    self.report(recursive_macro(
+                        &table.defs[i],
+                        &table.defs[callee],
+                        back,
+                        span,
+                    ));
+                }
+                Some(placeholder(span))
+            }
+            Resolved::WrongArity(i) => {
+                self.report(wrong_arity(&self.table.defs[i], span, args.len()));
+                Some(placeholder(span))
+            }
+            Resolved::NotMacro => {
+                let kind = if bare {
+                    ExprKind::Ident(builtin_alias(name.name))
+                } else if args.is_empty()
+                    && Function::from_name(&name.name).is_none()
+                    && Builtin::from_name(&name.name).is_some()
+                {
+                    // bpftrace's standard macros make every builtin callable: `comm()`.
+                    ExprKind::Ident(name.name)
+                } else {
+                    ExprKind::Call {
+                        func: name,
+                        args: args.into_iter().map(|a| self.expr(a, out)).collect(),
+                    }
+                };
+                Some(Expr { kind, span })
+            }
+        }
+    }
+
+    /// Whether `e` itself (not its operands) is replaced by expansion.
+    fn expands(&self, e: &Expr) -> bool {
+        match &e.kind {
+            ExprKind::Block(_) => true,
+            ExprKind::Call { func, args } => {
+                self.table.is_macro(&func.name)
+                    || (args.is_empty() && Builtin::from_name(&func.name).is_some())
+            }
+            ExprKind::Ident(name) => self.table.is_macro(name) || name.starts_with("__builtin_"),
+            _ => false,
+        }
+    }
+
+    /// Expands the operands of an expression that is itself neither a call nor a block.
+    fn children(&mut self, e: Expr, out: &mut Vec<Stmt>) -> Expr {
+        let span = e.span;
+        let kind = match e.kind {
+            k @ (ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Ident(_)
+            | ExprKind::Call { .. }
+            | ExprKind::Block(_)
+            | ExprKind::Offsetof { .. }) => k,
+            ExprKind::Map { name, keys } => ExprKind::Map {
+                name,
+                keys: keys.into_iter().map(|k| self.expr(k, out)).collect(),
+            },
+            ExprKind::Unary { op, expr } => ExprKind::Unary {
+                op,
+                expr: Box::new(self.expr(*expr, out)),
+            },
+            ExprKind::Binary {
+                op: op @ (BinaryOp::LogicalAnd | BinaryOp::LogicalOr),
+                lhs,
+                rhs,
+            } => return self.short_circuit(op, *lhs, *rhs, span, out),
+            ExprKind::Binary { op, lhs, rhs } => {
+                let lhs = Box::new(self.expr(*lhs, out));
+                ExprKind::Binary {
+                    op,
+                    lhs,
+                    rhs: Box::new(self.expr(*rhs, out)),
+                }
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => return self.choice(*cond, *then, *otherwise, span, out),
+            ExprKind::Cast { ty, expr } => ExprKind::Cast {
+                ty,
+                expr: Box::new(self.expr(*expr, out)),
+            },
+            ExprKind::Field { expr, field, arrow } => ExprKind::Field {
+                expr: Box::new(self.expr(*expr, out)),
+                field,
+                arrow,
+            },
+            ExprKind::Index { expr, index } => {
+                let expr = Box::new(self.expr(*expr, out));
+                ExprKind::Index {
+                    expr,
+                    index: Box::new(self.expr(*index, out)),
+                }
+            }
+            ExprKind::TupleIndex { expr, index } => ExprKind::TupleIndex {
+                expr: Box::new(self.expr(*expr, out)),
+                index,
+            },
+            ExprKind::Tuple(items) => {
+                ExprKind::Tuple(items.into_iter().map(|i| self.expr(i, out)).collect())
+            }
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => ExprKind::IncDec {
+                target: Box::new(self.expr(*target, out)),
+                increment,
+                prefix,
+            },
+            ExprKind::Sizeof(arg) => ExprKind::Sizeof(Box::new(match *arg {
+                SizeofArg::Expr(e) => SizeofArg::Expr(self.expr(e, out)),
+                ty @ SizeofArg::Type(_) => ty,
+            })),
+        };
+        Expr { kind, span }
+    }
+
+    /// `lhs && rhs` or `lhs || rhs`. When `rhs` needs statements they must only run when
+    /// `rhs` is evaluated, so the operator becomes an `if` that sets a temporary:
+    /// `$t = lhs && 1; if ($t) { stmts; $t = rhs && 1; }` (`|| 0` and `!$t` for `||`).
+    /// Combining with the operator's identity keeps the operator's type and 0/1 values.
+    fn short_circuit(
+        &mut self,
+        op: BinaryOp,
+        lhs: Expr,
+        rhs: Expr,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) -> Expr {
+        let lhs = self.expr(lhs, out);
+        let mut pre = Vec::new();
+        let rhs = self.expr(rhs, &mut pre);
+        let binary = |lhs: Expr, rhs: Expr| Expr {
+            kind: ExprKind::Binary {
+                op,
+                lhs: Box::new(lhs),
+                rhs: Box::new(rhs),
+            },
+            span,
+        };
+        if pre.is_empty() {
+            return binary(lhs, rhs);
+        }
+        let and = op == BinaryOp::LogicalAnd;
+        let identity = Expr {
+            kind: ExprKind::Int(u64::from(and)),
+            span,
+        };
+        let temp = self.temp(span);
+        out.push(assign(&temp, binary(lhs, identity.clone())));
+        pre.push(assign(&temp, binary(rhs, identity)));
+        let cond = if and {
+            temp.clone()
+        } else {
+            Expr {
+                kind: ExprKind::Unary {
+                    op: UnaryOp::Not,
+                    expr: Box::new(temp.clone()),
+                },
+                span,
+            }
+        };
+        out.push(Stmt {
+            kind: StmtKind::If {
+                cond,
+                then: Block { stmts: pre, span },
+                otherwise: None,
+            },
+            span,
+        });
+        temp
+    }
+
+    /// `cond ? then : otherwise`. When a branch needs statements, only the chosen branch's
+    /// may run, so it becomes `if (cond) { stmts; $t = then } else { stmts; $t = otherwise }`.
+    fn choice(
+        &mut self,
+        cond: Expr,
+        then: Expr,
+        otherwise: Expr,
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) -> Expr {
+        let cond = self.expr(cond, out);
+        let mut then_pre = Vec::new();
+        let then = self.expr(then, &mut then_pre);
+        let mut else_pre = Vec::new();
+        let otherwise = self.expr(otherwise, &mut else_pre);
+        if then_pre.is_empty() && else_pre.is_empty() {
+            return Expr {
+                kind: ExprKind::Ternary {
+                    cond: Box::new(cond),
+                    then: Box::new(then),
+                    otherwise: Box::new(otherwise),
+                },
+                span,
+            };
+        }
+        let temp = self.temp(span);
+        then_pre.push(assign(&temp, then));
+        else_pre.push(assign(&temp, otherwise));
+        out.push(Stmt {
+            kind: StmtKind::If {
+                cond,
+                then: Block {
+                    stmts: then_pre,
+                    span,
+                },
+                otherwise: Some(Else::Block(Block {
+                    stmts: else_pre,
+                    span,
+                })),
+            },
+            span,
+        });
+        temp
+    }
+
+    /// A fresh variable for a lowered value, named apart like a macro's own variables.
+    fn temp(&mut self, span: Span) -> Expr {
+        self.temps += 1;
+        Expr {
+            kind: ExprKind::Var(format!("value{HYGIENE_MARK}{}", self.temps)),
+            span,
+        }
+    }
+
+    /// The body of `def` for one call: parameters bound to the arguments, its own variables
+    /// renamed apart. `None` (reported) when an argument does not fit its parameter.
+    fn instantiate(&mut self, def: &MacroDef, args: Vec<Expr>, call: Span) -> Option<BlockExpr> {
+        let mut vars: HashMap<String, String> = HashMap::new();
+        let mut maps: HashMap<String, Ident> = HashMap::new();
+        let mut exprs: HashMap<String, Expr> = HashMap::new();
+        let mut ok = true;
+        for (param, arg) in def.params.iter().zip(args) {
+            match (param, arg.kind) {
+                (MacroParam::Var(p), ExprKind::Var(v)) => {
+                    vars.insert(p.name.clone(), v);
+                }
+                (MacroParam::Map(p), ExprKind::Map { name, keys }) if keys.is_empty() => {
+                    maps.insert(p.name.clone(), name);
+                }
+                (MacroParam::Expr(p), kind) => {
+                    exprs.insert(
+                        p.name.clone(),
+                        Expr {
+                            kind,
+                            span: arg.span,
+                        },
+                    );
+                }
+                (MacroParam::Var(p) | MacroParam::Map(p), _) => {
+                    self.report(argument_kind(def, param, p, arg.span));
+                    ok = false;
+                }
+            }
+        }
+        if !ok {
+            return None;
+        }
+        let suffix = format!("{HYGIENE_MARK}{}", self.expansions);
+        let mut body = def.body.clone();
+        let mut unhygienic = Vec::new();
+        let mut visit = |e: &mut Expr| match &mut e.kind {
+            ExprKind::Var(v) => {
+                *v = vars
+                    .get(v.as_str())
+                    .cloned()
+                    .unwrap_or(format!("{v}{suffix}"));
+                true
+            }
+            ExprKind::Map { name, .. } => {
+                match maps.get(&name.name) {
+                    Some(m) => name.name.clone_from(&m.name),
+                    None => unhygienic.push(name.clone()),
+                }
+                true
+            }
+            ExprKind::Ident(name) => match exprs.get(name.as_str()) {
+                Some(arg) => {
+                    *e = arg.clone();
+                    false
+                }
+                None => true,
+            },
+            _ => true,
+        };
+        let mut declare = |v: &mut Ident| {
+            v.name = vars
+                .get(v.name.as_str())
+                .cloned()
+                .unwrap_or(format!("{}{suffix}", v.name));
+        };
+        walk_block_expr(&mut body, &mut visit, &mut declare);
+        for map in unhygienic {
+            self.report(unhygienic_map(def, &map, call));
+        }
+        Some(body)
+    }
+}
+
+/// `__builtin_comm` is bpftrace's name for the builtin its standard macro `comm` wraps.
+fn builtin_alias(name: String) -> String {
+    match name.strip_prefix("__builtin_") {
+        Some(inner) if Builtin::from_name(inner).is_some() => inner.to_string(),
+        _ => name,
+    }
+}
+
+/// `target = value;`
+fn assign(target: &Expr, value: Expr) -> Stmt {
+    let span = value.span;
+    Stmt {
+        kind: StmtKind::Assign {
+            target: target.clone(),
+            op: None,
+            value,
+        },
+        span,
+    }
+}
+
+/// A value that has no effect as a statement.
+fn is_inert(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        ExprKind::Var(_) | ExprKind::Int(_) | ExprKind::Str(_) | ExprKind::Bool(_)
+    )
+}
+
+/// Stands in for an expression that could not be expanded (already reported).
+fn placeholder(span: Span) -> Expr {
+    Expr {
+        kind: ExprKind::Int(0),
+        span,
+    }
+}
+
+// ---------------------------------------------------------------- walking a body
+
+/// Calls `visit` on every expression of `b` before its operands (which are skipped when it
+/// returns false) and `declare` on every variable a statement declares (`let`, `for`).
+fn walk_block_expr(
+    b: &mut BlockExpr,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    walk_stmts(&mut b.stmts, visit, declare);
+    if let Some(v) = &mut b.value {
+        walk_expr(v, visit, declare);
+    }
+}
+
+fn walk_stmts(
+    stmts: &mut [Stmt],
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    for s in stmts {
+        walk_stmt(s, visit, declare);
+    }
+}
+
+fn walk_stmt(
+    s: &mut Stmt,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    match &mut s.kind {
+        StmtKind::Expr(e) => walk_expr(e, visit, declare),
+        StmtKind::Assign { target, value, .. } => {
+            walk_expr(target, visit, declare);
+            walk_expr(value, visit, declare);
+        }
+        StmtKind::Let { var, init, .. } => {
+            declare(var);
+            if let Some(e) = init {
+                walk_expr(e, visit, declare);
+            }
+        }
+        StmtKind::If {
+            cond,
+            then,
+            otherwise,
+        } => {
+            walk_expr(cond, visit, declare);
+            walk_stmts(&mut then.stmts, visit, declare);
+            match otherwise {
+                Some(Else::Block(b)) => walk_stmts(&mut b.stmts, visit, declare),
+                Some(Else::If(inner)) => walk_stmt(inner, visit, declare),
+                None => {}
+            }
+        }
+        StmtKind::Unroll { count: cond, body } | StmtKind::While { cond, body } => {
+            walk_expr(cond, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::ForMap { var, map, body } => {
+            declare(var);
+            walk_expr(map, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::ForRange {
+            var,
+            start,
+            end,
+            body,
+        } => {
+            declare(var);
+            walk_expr(start, visit, declare);
+            walk_expr(end, visit, declare);
+            walk_stmts(&mut body.stmts, visit, declare);
+        }
+        StmtKind::Break | StmtKind::Continue => {}
+        StmtKind::Return(e) => {
+            if let Some(e) = e {
+                walk_expr(e, visit, declare);
+            }
+        }
+        StmtKind::Block(b) => walk_stmts(&mut b.stmts, visit, declare),
+    }
+}
+
+/// Whether `pred` holds for `e` or any expression inside it, looking into operands but not
+/// into the statements of a block expression.
+fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
+    if pred(e) {
+        return true;
+    }
+    match &e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Ident(_)
+        | ExprKind::Offsetof { .. }
+        | ExprKind::Block(_) => false,
+        ExprKind::Map { keys: items, .. }
+        | ExprKind::Call { args: items, .. }
+        | ExprKind::Tuple(items) => items.iter().any(|i| any_expr(i, pred)),
+        ExprKind::Unary { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Field { expr, .. }
+        | ExprKind::TupleIndex { expr, .. }
+        | ExprKind::IncDec { target: expr, .. } => any_expr(expr, pred),
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Index {
+            expr: lhs,
+            index: rhs,
+        } => any_expr(lhs, pred) || any_expr(rhs, pred),
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => any_expr(cond, pred) || any_expr(then, pred) || any_expr(otherwise, pred),
+        ExprKind::Sizeof(arg) => match arg.as_ref() {
+            SizeofArg::Expr(e) => any_expr(e, pred),
+            SizeofArg::Type(_) => false,
+        },
+    }
+}
+
+fn walk_expr(
+    e: &mut Expr,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    if !visit(e) {
+        return;
+    }
+    match &mut e.kind {
+        ExprKind::Int(_)
+        | ExprKind::Str(_)
+        | ExprKind::Bool(_)
+        | ExprKind::Var(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Ident(_)
+        | ExprKind::Offsetof { .. } => {}
+        ExprKind::Map { keys: items, .. }
+        | ExprKind::Call { args: items, .. }
+        | ExprKind::Tuple(items) => {
+            for i in items {
+                walk_expr(i, visit, declare);
+            }
+        }
+        ExprKind::Unary { expr, .. }
+        | ExprKind::Cast { expr, .. }
+        | ExprKind::Field { expr, .. }
+        | ExprKind::TupleIndex { expr, .. }
+        | ExprKind::IncDec { target: expr, .. } => walk_expr(expr, visit, declare),
+        ExprKind::Binary { lhs, rhs, .. }
+        | ExprKind::Index {
+            expr: lhs,
+            index: rhs,
+        } => {
+            walk_expr(lhs, visit, declare);
+            walk_expr(rhs, visit, declare);
+        }
+        ExprKind::Ternary {
+            cond,
+            then,
+            otherwise,
+        } => {
+            walk_expr(cond, visit, declare);
+            walk_expr(then, visit, declare);
+            walk_expr(otherwise, visit, declare);
+        }
+        ExprKind::Sizeof(arg) => match arg.as_mut() {
+            SizeofArg::Expr(e) => walk_expr(e, visit, declare),
+            SizeofArg::Type(_) => {}
+        },
+        ExprKind::Block(b) => walk_block_expr(b, visit, declare),
+    }
+}
+
+// ---------------------------------------------------------------- diagnostics
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+fn duplicate_macro(def: &MacroDef, first: &MacroDef) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` with {} is defined twice",
+            def.name.name,
+            plural(def.params.len(), "parameter")
+        ),
+        def.name.span,
+    )
+    .with_label("defined again here")
+    .with_secondary(first.name.span, "first defined here")
+}
+
+fn duplicate_param(def: &MacroDef, again: &Ident, first: &Ident) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` has two parameters named `{}`",
+            def.name.name, again.name
+        ),
+        again.span,
+    )
+    .with_secondary(first.span, "first parameter of that name")
+}
+
+fn recursive_macro(def: &MacroDef, callee: &MacroDef, back: Span, call: Span) -> Diagnostic {
+    let how = if callee.name.span == def.name.span {
+        "calls itself".to_string()
+    } else {
+        format!("calls itself through `{}`", callee.name.name)
+    };
+    Diagnostic::error(format!("macro `{}` {how}", def.name.name), back)
+        .with_label("this call expands back into the macro")
+        .with_secondary(def.name.span, "macro defined here")
+        .with_secondary(call, "expanded from here")
+        .with_note("macros are expanded in place, so they cannot recurse")
+}
+
+fn wrong_arity(def: &MacroDef, call: Span, given: usize) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` takes {}, but {} given",
+            def.name.name,
+            plural(def.params.len(), "argument"),
+            if given == 1 {
+                "1 was".to_string()
+            } else {
+                format!("{given} were")
+            }
+        ),
+        call,
+    )
+    .with_label(format!("called with {}", plural(given, "argument")))
+    .with_secondary(def.name.span, "macro defined here")
+}
+
+fn argument_kind(def: &MacroDef, param: &MacroParam, name: &Ident, arg: Span) -> Diagnostic {
+    let (wanted, example) = match param {
+        MacroParam::Var(_) => ("a scratch variable", "`$x`"),
+        // An expression parameter accepts anything, so it is never reported.
+        MacroParam::Map(_) | MacroParam::Expr(_) => ("a map without keys", "`@m`"),
+    };
+    Diagnostic::error(
+        format!(
+            "macro `{}` needs {wanted} for its parameter `{}`",
+            def.name.name,
+            match param {
+                MacroParam::Var(_) => format!("${}", name.name),
+                MacroParam::Map(_) => format!("@{}", name.name),
+                MacroParam::Expr(_) => name.name.clone(),
+            }
+        ),
+        arg,
+    )
+    .with_label(format!("expected {wanted} like {example}"))
+    .with_secondary(name.span, "parameter declared here")
+    .with_help("a parameter written without `$` or `@` accepts any expression")
+}
+
+fn unhygienic_map(def: &MacroDef, map: &Ident, call: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` uses the map `@{}`, which is not one of its parameters",
+            def.name.name, map.name
+        ),
+        map.span,
+    )
+    .with_secondary(call, "expanded here")
+    .with_help(format!(
+        "pass the map in: `macro {}(@{}, ...)`",
+        def.name.name, map.name
+    ))
+}
+
+fn macro_without_value(def: &MacroDef, call: Span) -> Diagnostic {
+    Diagnostic::error(format!("macro `{}` has no value", def.name.name), call)
+        .with_label("used as a value here")
+        .with_secondary(def.body.span, "its body does not end with an expression")
+        .with_help("end the body with an expression and no `;`, e.g. `{ $x += 1; $x }`")
+}
+
+fn block_without_value(span: Span) -> Diagnostic {
+    Diagnostic::error("this block has no value", span)
+        .with_label("used as a value here")
+        .with_help("end the block with an expression and no `;`, e.g. `{ $x += 1; $x }`")
+}
+
+fn too_many_expansions(def: &MacroDef, call: Span) -> Diagnostic {
+    Diagnostic::error("macros expand to too much code", call)
+        .with_secondary(def.name.span, "while expanding this macro")
+        .with_note(format!(
+            "rbt expands at most {MAX_EXPANSIONS} macro calls in one script"
+        ))
+}
