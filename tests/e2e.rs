@@ -54,8 +54,19 @@ fn target_binary() -> String {
 }
 
 fn cases() -> Vec<Case> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/cases.txt"))
-        .expect("cases.txt");
+    // Every `*.txt` case file in tests/e2e, in name order.
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .expect("tests/e2e")
+        .map(|e| e.expect("tests/e2e entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
+        .collect();
+    files.sort();
+    let text: String = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).expect("case file"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let unique = format!("{}", std::process::id());
     let mut out = Vec::new();
     for block in text.split("\n=== ").skip(1) {

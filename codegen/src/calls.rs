@@ -1,5 +1,5 @@
 //! Builtin functions computed inside BPF (`str`, `buf`, `ntop`, `macaddr`, `bswap`,
-//! `strncmp`, `strcontains`, `reg`, `signal`, `override`, `uaddr` in a
+//! `strncmp`, `strcontains`, `strlen`, `str_concat`, `reg`, `signal`, `override`, `uaddr` in a
 //! position-independent binary, …). Functions that only send an event (`printf`, `exit`,
 //! …) are statements by the time they reach codegen, compile-time functions (`sizeof`,
 //! `kaddr`, `pton`, …) are already literals, and `kstack(mode, depth)` is the `kstack` builtin
@@ -193,6 +193,18 @@ pub fn call<'ctx>(
                 crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
             Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
         }
+        Function::Strlen => {
+            let s = l.mem(arg(0)?)?;
+            let n = crate::strings::length(l, s, arg(0)?.ty.size())?;
+            Ok(Val::Int(n))
+        }
+        Function::StrConcat => {
+            let (la, lb) = (arg(0)?.ty.size(), arg(1)?.ty.size());
+            let a = l.mem(arg(0)?)?;
+            let b = l.mem(arg(1)?)?;
+            let out = crate::strings::concat(l, a, la, b, lb, ty.size())?;
+            Ok(Val::Mem(out))
+        }
         Function::Bswap => {
             let v = l.int(arg(0)?)?;
             let bits = match &arg(0)?.ty {
@@ -233,6 +245,8 @@ pub fn call<'ctx>(
         | Function::Kptr
         | Function::Uptr
         | Function::Strerror
+        | Function::SyscallName
+        | Function::SignalName
         | Function::CgroupPath => Ok(Val::Int(l.int(arg(0)?)?)),
         Function::Usym => {
             let addr = l.int(arg(0)?)?;
@@ -288,6 +302,12 @@ pub fn call<'ctx>(
             Ok(Val::Int(i64t.const_zero()))
         }
         Function::Printf
+        | Function::StaticAssert
+        | Function::IsErr
+        | Function::Warnf
+        | Function::Errorf
+        | Function::Fail
+        | Function::Assert
         | Function::Print
         | Function::Time
         | Function::Cat
@@ -310,6 +330,7 @@ pub fn call<'ctx>(
         | Function::Zero
         | Function::Len
         | Function::HasKey
+        | Function::Find
         | Function::Path
         | Function::Unwatch
         | Function::Skboutput => Err(CodegenError::Internal(format!(

@@ -7,7 +7,7 @@ use crate::CodegenError;
 use inkwell::values::IntValue;
 use lang::hir::Context;
 use stdlib::abi;
-use stdlib::builtins::Builtin;
+use stdlib::builtins::{Builtin, Clock, PidNs};
 use stdlib::manifest::{Attach, UsdtArg};
 use stdlib::types::{AddrSpace, Type, U64};
 
@@ -58,13 +58,21 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
     let shift32 = i64t.const_int(32, false);
     let mask32 = i64t.const_int(0xffff_ffff, false);
     let v = match b {
-        Builtin::Pid => {
+        Builtin::Pid(PidNs::Init) => {
             let v = l.helper(Helper::GetCurrentPidTgid, &[])?;
             l.builder.build_right_shift(v, shift32, false, "pid")?
         }
-        Builtin::Tid => {
+        Builtin::Tid(PidNs::Init) => {
             let v = l.helper(Helper::GetCurrentPidTgid, &[])?;
             l.builder.build_and(v, mask32, "tid")?
+        }
+        // `struct bpf_pidns_info { u32 pid; u32 tgid; }`: the thread id, then the process id.
+        Builtin::Pid(PidNs::Named { dev, ino }) => pid_in_namespace(l, dev, ino, 4)?,
+        Builtin::Tid(PidNs::Named { dev, ino }) => pid_in_namespace(l, dev, ino, 0)?,
+        Builtin::Pid(PidNs::Current) | Builtin::Tid(PidNs::Current) => {
+            return Err(CodegenError::Internal(
+                "the current pid namespace is resolved by the checker".into(),
+            ))
         }
         Builtin::Uid => {
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
@@ -74,7 +82,14 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             let v = l.helper(Helper::GetCurrentUidGid, &[])?;
             l.builder.build_right_shift(v, shift32, false, "gid")?
         }
-        Builtin::Nsecs => l.helper(Helper::KtimeGetNs, &[])?,
+        Builtin::Nsecs(Clock::Boot) => l.helper(Helper::KtimeGetBootNs, &[])?,
+        Builtin::Nsecs(Clock::Monotonic) => l.helper(Helper::KtimeGetNs, &[])?,
+        Builtin::Nsecs(Clock::Tai) => l.helper(Helper::KtimeGetTaiNs, &[])?,
+        Builtin::Nsecs(Clock::SwTai) => {
+            return Err(CodegenError::Internal(
+                "nsecs(sw_tai) is folded to the boot clock plus an offset by the checker".into(),
+            ))
+        }
         Builtin::Elapsed => {
             let now = l.helper(Helper::KtimeGetNs, &[])?;
             let key = l.alloca(8, "k")?;
@@ -169,8 +184,70 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
             ))
         }
         Builtin::Jiffies => l.helper(Helper::Jiffies64, &[])?,
+        Builtin::Usermode => usermode(l)?,
+        Builtin::Ncpus
+        | Builtin::Ppid
+        | Builtin::Pcomm
+        | Builtin::Probetype
+        | Builtin::LeaderTid
+        | Builtin::LeaderComm => {
+            return Err(CodegenError::Internal(format!(
+                "{} is rewritten by the checker",
+                b.name()
+            )))
+        }
     };
     Ok(Val::Int(v))
+}
+
+/// The id at byte `offset` of the `bpf_pidns_info` that `bpf_get_ns_current_pid_tgid`
+/// fills for the namespace `(dev, ino)`; the kernel zeroes it when the task is not in it.
+fn pid_in_namespace<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    dev: u64,
+    ino: u64,
+    offset: u64,
+) -> R<IntValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let info = l.alloca(8, "pidns")?;
+    l.builder.build_store(info, i64t.const_zero())?;
+    l.helper(
+        Helper::GetNsCurrentPidTgid,
+        &[
+            i64t.const_int(dev, false).into(),
+            i64t.const_int(ino, false).into(),
+            info.into(),
+            i64t.const_int(8, false).into(),
+        ],
+    )?;
+    let at = l.offset(info, offset)?;
+    let id = l
+        .builder
+        .build_load(l.ctx.i32_type(), at, "nsid")?
+        .into_int_value();
+    Ok(l.builder.build_int_z_extend(id, i64t, "nsid64")?)
+}
+
+/// `usermode`: 1 when the probe interrupted user code, read from the privilege level in the
+/// saved code segment register. Tracepoints and BTF-typed probes fire inside the kernel.
+/// BEGIN and END run on behalf of rbt's own user-space code, so they count as user mode, as
+/// bpftrace's (which are uprobes on itself) do.
+fn usermode<'ctx>(l: &mut Lowerer<'_, 'ctx>) -> R<IntValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    // `struct bpf_perf_event_data` starts with the interrupted `struct pt_regs`.
+    let cs = match l.probe.context {
+        Context::PtRegs | Context::PerfEvent => reg(l, "cs")?,
+        Context::Tracepoint | Context::U64Array => return Ok(i64t.const_zero()),
+        Context::None => return Ok(i64t.const_int(1, false)),
+    };
+    let ring = l.builder.build_and(cs, i64t.const_int(3, false), "ring")?;
+    let user = l.builder.build_int_compare(
+        inkwell::IntPredicate::EQ,
+        ring,
+        i64t.const_int(3, false),
+        "user",
+    )?;
+    Ok(l.builder.build_int_z_extend(user, i64t, "usermode")?)
 }
 
 /// A USDT argument, decoded from the probe site's `.note.stapsdt` operand.

@@ -25,6 +25,8 @@ pub enum Helper {
     ProbeReadUserStr = 114,
     ProbeReadKernelStr = 115,
     Jiffies64 = 118,
+    GetNsCurrentPidTgid = 120,
+    KtimeGetBootNs = 125,
     RingbufReserve = 131,
     RingbufSubmit = 132,
     RingbufQuery = 134,
@@ -32,6 +34,7 @@ pub enum Helper {
     GetFuncIp = 173,
     Loop = 181,
     MapLookupPercpuElem = 195,
+    KtimeGetTaiNs = 208,
 }
 
 /// `map_update_elem` flag: create or update.

@@ -663,6 +663,8 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::ProbeName
         | Type::CgroupPath
         | Type::Strerror
+        | Type::SyscallName
+        | Type::SignalName
         | Type::None => true,
         Type::Agg(agg) => matches!(
             agg,

@@ -252,6 +252,12 @@ pub fn compile(
     if let Some(first) = llvm_errors.borrow().first() {
         return Err(CodegenError::Llvm(first.clone()));
     }
+    // `-k` warnings and warnf/errorf/assert messages name where in the script they come from.
+    let needs_source = opts.helper_warnings
+        || script
+            .events
+            .iter()
+            .any(|e| matches!(e, stdlib::manifest::Event::Message { .. }));
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),
@@ -269,7 +275,7 @@ pub fn compile(
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,
-        source: opts.helper_warnings.then(|| Source {
+        source: needs_source.then(|| Source {
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
         }),

@@ -726,6 +726,30 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 )?;
                 Ok(Val::Int(self.bool_to_i64(removed)?))
             }
+            ExprKind::Find { map, key, var } => {
+                let spec = self.map_spec(*map)?;
+                let key_ptr = self.key(spec, Some(key), None)?;
+                let value_ty = spec.value.clone();
+                let m = self.global_ptr(self.globals.maps[*map as usize]);
+                let found =
+                    self.helper_ptr(Helper::MapLookupElem, &[m.into(), key_ptr.into()], "val")?;
+                let is_null = self.builder.build_is_null(found, "isnull")?;
+                let copy = self.ctx.append_basic_block(self.func, "found");
+                let done = self.ctx.append_basic_block(self.func, "find_done");
+                self.builder.build_conditional_branch(is_null, done, copy)?;
+                self.builder.position_at_end(copy);
+                let slot = self.var_slot(*var)?;
+                let var_ty = self.probe.vars[*var as usize].clone();
+                if !is_register(&var_ty) {
+                    self.memset(slot, var_ty.size())?;
+                }
+                let v = self.load_val(found, &value_ty)?;
+                self.store(slot, &value_ty, v)?;
+                self.builder.build_unconditional_branch(done)?;
+                self.builder.position_at_end(done);
+                let not_null = self.builder.build_not(is_null, "has")?;
+                Ok(Val::Int(self.bool_to_i64(not_null)?))
+            }
             ExprKind::HasKey { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, Some(key), None)?;

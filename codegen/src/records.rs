@@ -130,6 +130,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
             }
             Event::Printf { .. }
+            | Event::Message { .. }
             | Event::Time { .. }
             | Event::Cat { .. }
             | Event::System { .. }

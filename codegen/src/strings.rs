@@ -1,6 +1,8 @@
-//! String comparisons in BPF: fully unrolled byte loops (the lengths are compile-time
-//! constants), so the verifier sees straight-line code with no back edges.
+//! Strings in BPF: comparisons and `strlen` are fully unrolled byte loops (the lengths are
+//! compile-time constants), so the verifier sees straight-line code with no back edges;
+//! `str_concat` copies with the kernel's string-reading helper.
 
+use crate::helpers::Helper;
 use crate::ir::Lowerer;
 use crate::CodegenError;
 use inkwell::values::{IntValue, PointerValue};
@@ -120,4 +122,110 @@ pub fn contains<'ctx>(
     let r = l.builder.build_load(i64t, result, "r")?.into_int_value();
     Ok(l.builder
         .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "found")?)
+}
+
+/// The bytes before the first NUL of the string at `s`, which holds `len` bytes (all of them
+/// when it has no NUL). Returns an i64.
+pub fn length<'ctx>(l: &Lowerer<'_, 'ctx>, s: PointerValue<'ctx>, len: u32) -> R<IntValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let result = l.alloca(8, "strlen")?;
+    l.builder
+        .build_store(result, i64t.const_int(u64::from(len), false))?;
+    let done = l.ctx.append_basic_block(l.func, "strlen_done");
+    for i in 0..len {
+        let c = byte(l, s, i)?;
+        let end = l.builder.build_int_compare(
+            IntPredicate::EQ,
+            c,
+            l.ctx.i8_type().const_zero(),
+            "end",
+        )?;
+        let found = l.ctx.append_basic_block(l.func, "strlen_found");
+        let next = l.ctx.append_basic_block(l.func, "strlen_next");
+        l.builder.build_conditional_branch(end, found, next)?;
+        l.builder.position_at_end(found);
+        l.builder
+            .build_store(result, i64t.const_int(u64::from(i), false))?;
+        l.builder.build_unconditional_branch(done)?;
+        l.builder.position_at_end(next);
+    }
+    l.builder.build_unconditional_branch(done)?;
+    l.builder.position_at_end(done);
+    Ok(l.builder.build_load(i64t, result, "len")?.into_int_value())
+}
+
+/// A new string of `out_len` bytes holding the string at `a` (of `la` bytes) followed by the
+/// one at `b` (of `lb` bytes). `bpf_probe_read_kernel_str` copies `a` and says how long it
+/// was; `b` is copied over its NUL. The offset is clamped to `a`'s bytes so the verifier can
+/// bound the second write.
+pub fn concat<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    a: PointerValue<'ctx>,
+    la: u32,
+    b: PointerValue<'ctx>,
+    lb: u32,
+    out_len: u32,
+) -> R<PointerValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    // The second copy starts at most at byte la - 1 and writes at most lb bytes.
+    let size = out_len.max((la + lb).saturating_sub(1));
+    let out = l.alloca(size, "concat")?;
+    l.builder.build_memset(
+        out,
+        8,
+        l.ctx.i8_type().const_zero(),
+        i64t.const_int(u64::from(size), false),
+    )?;
+    let copied = l.helper(
+        Helper::ProbeReadKernelStr,
+        &[
+            out.into(),
+            i64t.const_int(u64::from(la), false).into(),
+            a.into(),
+        ],
+    )?;
+    // `copied` counts the NUL, or is a negative errno: the end of `a` is at copied - 1,
+    // within 0..la.
+    let end = l
+        .builder
+        .build_int_sub(copied, i64t.const_int(1, false), "end")?;
+    let last = i64t.const_int(u64::from(la.saturating_sub(1)), false);
+    let below = l
+        .builder
+        .build_int_compare(IntPredicate::SLT, end, i64t.const_zero(), "below")?;
+    let end = l
+        .builder
+        .build_select(below, i64t.const_zero(), end, "end0")?
+        .into_int_value();
+    let above = l
+        .builder
+        .build_int_compare(IntPredicate::SGT, end, last, "above")?;
+    let end = l
+        .builder
+        .build_select(above, last, end, "end1")?
+        .into_int_value();
+    // LLVM would turn `out + end` into `out | end`, knowing `out`'s alignment and `end`'s
+    // bounds, and the verifier refuses bitwise operations on pointers: pass the pointer
+    // through a volatile stack slot, so its alignment is unknown to LLVM (the verifier
+    // still knows the slot holds a stack pointer).
+    let hidden = l.alloca(8, "concat_base")?;
+    let store = l.builder.build_store(hidden, out)?;
+    let _ = store.set_volatile(true);
+    let base = l
+        .builder
+        .build_load(l.ctx.ptr_type(Default::default()), hidden, "base")?
+        .into_pointer_value();
+    if let Some(inst) = base.as_instruction() {
+        let _ = inst.set_volatile(true);
+    }
+    let tail = l.offset_by(base, end)?;
+    l.helper(
+        Helper::ProbeReadKernelStr,
+        &[
+            tail.into(),
+            i64t.const_int(u64::from(lb), false).into(),
+            b.into(),
+        ],
+    )?;
+    Ok(out)
 }

@@ -56,11 +56,17 @@ const SETTINGS: &[(&str, Setting)] = &[
     ("str_trunc_trailer", Setting::StrTruncTrailer),
     ("unstable_tseries", Setting::UnstableTseries),
     ("use_blazesym", Setting::UseBlazesym),
-    ("unstable_map_decl", Setting::Deprecated("unstable_map_decl")),
+    (
+        "unstable_map_decl",
+        Setting::Deprecated("unstable_map_decl"),
+    ),
     ("unstable_import", Setting::Deprecated("unstable_import")),
     ("unstable_macro", Setting::Deprecated("unstable_macro")),
     ("unstable_addr", Setting::Deprecated("unstable_addr")),
-    ("max_type_res_iterations", Setting::Deprecated("max_type_res_iterations")),
+    (
+        "max_type_res_iterations",
+        Setting::Deprecated("max_type_res_iterations"),
+    ),
     ("symbol_source", Setting::Deprecated("symbol_source")),
 ];
 
@@ -245,9 +251,10 @@ pub fn resolve(entries: &[ConfigEntry], env: &dyn Fn(&str) -> Option<String>) ->
             Ok(Some(why)) => out
                 .diagnostics
                 .push(not_honoured(&entry.key.name, &why, entry.span)),
-            Err(BadValue(why)) => out
-                .diagnostics
-                .push(bad_value(&entry.key.name, &why, entry.span)),
+            Err(BadValue(why)) => {
+                out.diagnostics
+                    .push(bad_value(&entry.key.name, &why, entry.span))
+            }
         }
     }
     for (name, setting) in SETTINGS {

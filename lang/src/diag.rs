@@ -173,6 +173,18 @@ pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i
     )
 }
 
+/// Where `span` is, as bpftrace prefixes the messages of `warnf`, `errorf` and `assert`:
+/// `file:line:start-end`, columns 1-based and the end one past the span (cut at the line's
+/// end).
+pub fn location(file: &str, source: &str, span: Span) -> String {
+    let lines = Lines::new(source);
+    let start = span.start.min(source.len());
+    let (line, col) = lines.line_col(start);
+    let range = lines.range(line).unwrap_or(start..start);
+    let width = span.end.clamp(start + 1, range.end.max(start + 1)) - start;
+    format!("{file}:{line}:{col}-{}", col + width)
+}
+
 /// Renders diagnostics against the source they refer to. `color` enables ANSI colours.
 pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
     let file = SimpleFile::new(file_name, source);

@@ -202,6 +202,12 @@ pub enum ExprKind {
         map: MapId,
         key: Box<Expr>,
     },
+    /// `find(@m, k, $v)`: whether `k` is in the map, storing its value in `var` when it is.
+    Find {
+        map: MapId,
+        key: Box<Expr>,
+        var: VarId,
+    },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {
         map: MapId,

@@ -22,7 +22,7 @@
 //!   map after `for ($kv :`; `len()` reaches the second (`len_with_key.bt`) but checks for a
 //!   map itself before the first.
 
-use lang::check::catalog::{Catalog, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
 use lang::check::{check, Options};
 use lang::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
@@ -355,6 +355,9 @@ impl Catalog for Fixture {
             _ => None,
         }
     }
+    fn host(&self) -> Host {
+        Host::UNKNOWN
+    }
 }
 
 fn name_of(path: &std::path::Path) -> String {
@@ -399,7 +402,11 @@ fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
     // A config block sets the checker's options as `rbt` sets them (its own errors are
     // the `config.rs` fixtures').
     let config = lang::config::resolve(&script.config, &|_| None);
-    assert!(config.diagnostics.is_empty(), "{}: config errors", path.display());
+    assert!(
+        config.diagnostics.is_empty(),
+        "{}: config errors",
+        path.display()
+    );
     opts.strlen = config.config.string_layout().0;
     opts.map_keys_max = config.config.max_map_keys;
     opts.stack_mode = config.config.stack_mode;

@@ -23,7 +23,7 @@ pub fn target_count(a: &Attach) -> usize {
     }
 }
 
-fn online_cpus() -> Vec<i32> {
+pub(crate) fn online_cpus() -> Vec<i32> {
     // "0-3,5" style list; fall back to the CPUs the scheduler reports.
     let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
     let mut cpus = Vec::new();

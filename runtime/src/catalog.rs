@@ -4,7 +4,7 @@
 //! script that needs none of them starts without reading any.
 
 use crate::introspect::{btf, elf, kallsyms, tracefs};
-use lang::check::catalog::{Catalog, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
 use std::cell::OnceCell;
 use std::path::Path;
 use std::sync::Arc;
@@ -443,4 +443,28 @@ impl Catalog for SystemCatalog {
         Path::new("/sys/bus/event_source/devices/kprobe").exists()
             || tracefs::root().is_ok_and(|r| r.join("kprobe_events").exists())
     }
+
+    fn host(&self) -> Host {
+        Host {
+            cpus: crate::attach::online_cpus().len() as u64,
+            pid_ns: pid_namespace(),
+            tai_offset_ns: crate::sys::tai_ns().wrapping_sub(crate::sys::boottime_ns()) as i64,
+        }
+    }
+}
+
+/// rbt's pid namespace for `bpf_get_ns_current_pid_tgid`, or None in the initial one (or
+/// when it cannot be read, where the initial one is the only safe guess).
+fn pid_namespace() -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    // The inode number the kernel gives the initial pid namespace (PROC_PID_INIT_INO).
+    const INIT_PID_NS_INO: u64 = 0xEFFF_FFFC;
+    let m = std::fs::metadata("/proc/self/ns/pid").ok()?;
+    if m.ino() == INIT_PID_NS_INO {
+        return None;
+    }
+    // stat() encodes the device for user space; the helper compares the kernel's dev_t,
+    // whose minor number takes the low 20 bits.
+    let dev = (u64::from(libc::major(m.dev())) << 20) | u64::from(libc::minor(m.dev()));
+    Some((dev, m.ino()))
 }

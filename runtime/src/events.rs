@@ -214,6 +214,19 @@ impl EventSink {
                 };
                 self.write(&s);
             }
+            Event::Message {
+                level,
+                format: pieces,
+                start,
+                end,
+                ..
+            } => {
+                // On stderr, as bpftrace writes them, in text and JSON output alike.
+                let text = format::render(pieces, &args);
+                let span = lang::ast::Span::new(*start, *end);
+                let at = lang::diag::location(&self.source.name, &self.source.text, span);
+                eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
+            }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());
                 let s = if json {
@@ -226,7 +239,9 @@ impl EventSink {
             Event::Cat { format: pieces, .. } => {
                 let path = format::render(pieces, &args);
                 let text = std::fs::read(&path)
-                    .map(|b| String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned())
+                    .map(|b| {
+                        String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned()
+                    })
                     .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
                 let s = if json {
                     output::json_text_record("cat", &text)

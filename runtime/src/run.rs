@@ -156,7 +156,8 @@ pub fn run(
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
     }
-    obj.load(opts.log_size).map_err(|e| rejection(e, manifest))?;
+    obj.load(opts.log_size)
+        .map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
         return Ok(0);
     }

@@ -200,9 +200,12 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {
-        // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns.
-        let mono = sys::monotonic_ns();
-        let epoch = realtime_ns().saturating_sub(mono).saturating_add(boot_ns);
+        // Boot-relative ns to wall clock: now(realtime) - now(boottime) + ns. The offset is
+        // taken once, so timestamps of one run differ exactly as their nanoseconds do, not by
+        // the time between two pairs of clock reads.
+        static BOOT_TO_WALL: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let offset = *BOOT_TO_WALL.get_or_init(|| realtime_ns().saturating_sub(sys::boottime_ns()));
+        let epoch = offset.saturating_add(boot_ns);
         let fmt = self
             .time_formats
             .get(format as usize)

@@ -219,15 +219,54 @@ const PT_REGS_PROBES: &[Provider] = &[
 /// Stacks need a probe context to walk from, which BEGIN and END lack.
 const STACK_PROBES: Valid = Valid::Except(&[Provider::Begin, Provider::End]);
 
+/// The pid namespace `pid(...)` and `tid(...)` count in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum PidNs {
+    /// The initial namespace (`pid(init)`): what the kernel calls the process's tgid.
+    Init,
+    /// rbt's own namespace (`pid(curr_ns)`, and bare `pid`, as in bpftrace 0.2x), before the
+    /// checker resolves it: to `Init` when rbt runs in the initial namespace, where both
+    /// count the same, or to the namespace's identity.
+    Current,
+    /// A namespace named by the device and inode of its `/proc/PID/ns/pid` file (the
+    /// device in the kernel's `dev_t` encoding), which `bpf_get_ns_current_pid_tgid` takes.
+    Named { dev: u64, ino: u64 },
+}
+
+/// The clock `nsecs(...)` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Clock {
+    /// Since boot, counting suspend (`nsecs(boot)`, and bare `nsecs`, as in bpftrace 0.2x).
+    Boot,
+    /// Since boot, not counting suspend (`nsecs(monotonic)`).
+    Monotonic,
+    /// International Atomic Time (`nsecs(tai)`), from the kernel's TAI clock.
+    Tai,
+    /// TAI computed from the boot clock and the offset between the two when the script
+    /// is compiled (`nsecs(sw_tai)`), for kernels without the TAI helper.
+    SwTai,
+}
+
+impl Clock {
+    /// Every clock and the name a script gives it.
+    pub const NAMES: &'static [(&'static str, Clock)] = &[
+        ("boot", Clock::Boot),
+        ("monotonic", Clock::Monotonic),
+        ("tai", Clock::Tai),
+        ("sw_tai", Clock::SwTai),
+    ];
+}
+
 /// Builtin variables (`pid`, `comm`, `arg0`, …). `kstack` and `ustack` are also calls with a
-/// mode and a depth (`kstack(perf, 5)`); bare, they take the defaults.
+/// mode and a depth (`kstack(perf, 5)`), `pid`/`tid` with a namespace and `nsecs` with a
+/// clock; bare, they take the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Builtin {
-    Pid,
-    Tid,
+    Pid(PidNs),
+    Tid(PidNs),
     Uid,
     Gid,
-    Nsecs,
+    Nsecs(Clock),
     Elapsed,
     Cpu,
     Numaid,
@@ -249,16 +288,30 @@ pub enum Builtin {
     Ctx,
     Cpid,
     Jiffies,
+    /// The number of online CPUs, known when the script is compiled.
+    Ncpus,
+    /// 1 when the probe fired while the CPU ran user code, else 0.
+    Usermode,
+    /// The parent process's pid.
+    Ppid,
+    /// The parent process's command name.
+    Pcomm,
+    /// The kind of probe, as a string (`"tracepoint"`; `"special"` for BEGIN and END).
+    Probetype,
+    /// The thread id of the current thread group's leader (the main thread).
+    LeaderTid,
+    /// The command name of the current thread group's leader.
+    LeaderComm,
 }
 
 impl Builtin {
     /// Every builtin variable with a fixed name (argN/sargN are matched by prefix).
     pub const NAMED: &'static [Builtin] = &[
-        Builtin::Pid,
-        Builtin::Tid,
+        Builtin::Pid(PidNs::Current),
+        Builtin::Tid(PidNs::Current),
         Builtin::Uid,
         Builtin::Gid,
-        Builtin::Nsecs,
+        Builtin::Nsecs(Clock::Boot),
         Builtin::Elapsed,
         Builtin::Cpu,
         Builtin::Numaid,
@@ -276,16 +329,27 @@ impl Builtin {
         Builtin::Ctx,
         Builtin::Cpid,
         Builtin::Jiffies,
+        Builtin::Ncpus,
+        Builtin::Usermode,
+        Builtin::Ppid,
+        Builtin::Pcomm,
+        Builtin::Probetype,
+        Builtin::LeaderTid,
+        Builtin::LeaderComm,
     ];
 
     /// This builtin's record.
     pub const fn spec(self) -> Spec {
         match self {
-            Builtin::Pid => Spec::variable("pid"),
-            Builtin::Tid => Spec::variable("tid"),
+            Builtin::Pid(_) => Spec::value("pid", Arity::range(0, 1), "pid([curr_ns|init])"),
+            Builtin::Tid(_) => Spec::value("tid", Arity::range(0, 1), "tid([curr_ns|init])"),
             Builtin::Uid => Spec::variable("uid"),
             Builtin::Gid => Spec::variable("gid"),
-            Builtin::Nsecs => Spec::variable("nsecs"),
+            Builtin::Nsecs(_) => Spec::value(
+                "nsecs",
+                Arity::range(0, 1),
+                "nsecs([boot|monotonic|tai|sw_tai])",
+            ),
             Builtin::Elapsed => Spec::variable("elapsed"),
             Builtin::Cpu => Spec::variable("cpu"),
             Builtin::Numaid => Spec::variable("numaid"),
@@ -337,6 +401,19 @@ impl Builtin {
             }
             .valid(Valid::WithCommand),
             Builtin::Jiffies => Spec::variable("jiffies"),
+            Builtin::Ncpus => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("ncpus")
+            },
+            Builtin::Usermode => Spec::variable("usermode"),
+            Builtin::Ppid => Spec::variable("ppid"),
+            Builtin::Pcomm => Spec::variable("pcomm"),
+            Builtin::Probetype => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("probetype")
+            },
+            Builtin::LeaderTid => Spec::variable("leader_tid"),
+            Builtin::LeaderComm => Spec::variable("leader_comm"),
         }
     }
 
@@ -379,10 +456,18 @@ pub enum Function {
     Exit,
     Join,
     Debugf,
+    Warnf,
+    Errorf,
+    Fail,
+    Assert,
     Str,
     Buf,
     Strncmp,
     Strcontains,
+    StrConcat,
+    Strlen,
+    IsErr,
+    StaticAssert,
     Bswap,
     Ntop,
     Pton,
@@ -397,6 +482,8 @@ pub enum Function {
     Override,
     Strftime,
     Strerror,
+    SyscallName,
+    SignalName,
     Reg,
     Kptr,
     Uptr,
@@ -413,6 +500,7 @@ pub enum Function {
     Zero,
     Len,
     HasKey,
+    Find,
     Path,
     Unwatch,
     Skboutput,
@@ -429,10 +517,18 @@ impl Function {
         Function::Exit,
         Function::Join,
         Function::Debugf,
+        Function::Warnf,
+        Function::Errorf,
+        Function::Fail,
+        Function::Assert,
         Function::Str,
         Function::Buf,
         Function::Strncmp,
         Function::Strcontains,
+        Function::StrConcat,
+        Function::Strlen,
+        Function::IsErr,
+        Function::StaticAssert,
         Function::Bswap,
         Function::Ntop,
         Function::Pton,
@@ -447,6 +543,8 @@ impl Function {
         Function::Override,
         Function::Strftime,
         Function::Strerror,
+        Function::SyscallName,
+        Function::SignalName,
         Function::Reg,
         Function::Kptr,
         Function::Uptr,
@@ -463,6 +561,7 @@ impl Function {
         Function::Zero,
         Function::Len,
         Function::HasKey,
+        Function::Find,
         Function::Path,
         Function::Unwatch,
         Function::Skboutput,
@@ -496,6 +595,14 @@ impl Function {
             Function::Debugf => {
                 Spec::statement("debugf", N::range(1, 4), "debugf(format, up to 3 integers)")
             }
+            Function::Warnf => Spec::statement("warnf", N::at_least(1), "warnf(format, args...)"),
+            Function::Errorf => {
+                Spec::statement("errorf", N::at_least(1), "errorf(format, args...)")
+            }
+            Function::Fail => Spec::statement("fail", N::at_least(1), "fail(format, args...)"),
+            Function::Assert => {
+                Spec::statement("assert", N::exactly(2), "assert(condition, \"message\")")
+            }
             Function::Str => Spec::value("str", N::range(1, 2), "str(address[, length])"),
             Function::Buf => Spec::value("buf", N::range(1, 2), "buf(address[, length])"),
             Function::Strncmp => Spec::value("strncmp", N::exactly(3), "strncmp(s1, s2, n)"),
@@ -503,6 +610,16 @@ impl Function {
                 "strcontains",
                 N::exactly(2),
                 "strcontains(haystack, needle)",
+            ),
+            Function::StrConcat => {
+                Spec::value("str_concat", N::exactly(2), "str_concat(string, string)")
+            }
+            Function::Strlen => Spec::value("strlen", N::exactly(1), "strlen(string)"),
+            Function::IsErr => Spec::value("is_err", N::exactly(1), "is_err(pointer or integer)"),
+            Function::StaticAssert => Spec::statement(
+                "static_assert",
+                N::exactly(2),
+                "static_assert(constant condition, \"message\")",
             ),
             Function::Bswap => Spec::value("bswap", N::exactly(1), "bswap(integer)"),
             Function::Ntop => Spec::value("ntop", N::range(1, 2), "ntop([family, ]address)"),
@@ -535,6 +652,12 @@ impl Function {
                 Spec::value("strftime", N::exactly(2), "strftime(\"format\", nsecs)")
             }
             Function::Strerror => Spec::value("strerror", N::exactly(1), "strerror(errno)"),
+            Function::SyscallName => {
+                Spec::value("syscall_name", N::exactly(1), "syscall_name(number)")
+            }
+            Function::SignalName => {
+                Spec::value("signal_name", N::exactly(1), "signal_name(number)")
+            }
             Function::Reg => Spec::value("reg", N::exactly(1), "reg(\"register\")")
                 .only_in(PT_REGS_PROBES)
                 .why("it reads the traced function's registers"),
@@ -563,6 +686,7 @@ impl Function {
             Function::Zero => Spec::statement("zero", N::exactly(1), "zero(@map)"),
             Function::Len => Spec::value("len", N::exactly(1), "len(@map)"),
             Function::HasKey => Spec::value("has_key", N::exactly(2), "has_key(@map, key)"),
+            Function::Find => Spec::value("find", N::exactly(3), "find(@map, key, $variable)"),
             Function::Path => {
                 Spec::value("path", N::range(1, 2), "path(struct path *[, size])").unsupported()
             }

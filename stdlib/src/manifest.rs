@@ -257,6 +257,15 @@ pub enum Event {
         format: Vec<Piece>,
         args: Vec<Type>,
     },
+    /// `warnf()`/`errorf()`, and a failed `assert()`: a message on stderr, prefixed with the
+    /// location (`start..end` of [`Manifest::source`]) and its level, as bpftrace writes it.
+    Message {
+        level: Level,
+        format: Vec<Piece>,
+        args: Vec<Type>,
+        start: usize,
+        end: usize,
+    },
     /// `time(fmt)`: strftime of the wall clock when user space handles it.
     Time {
         format: String,
@@ -303,13 +312,31 @@ pub enum Event {
     },
 }
 
+/// How grave a `Message` is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Level {
+    Warning,
+    Error,
+}
+
+impl Level {
+    /// The word bpftrace prints before the message.
+    pub fn word(self) -> &'static str {
+        match self {
+            Level::Warning => "WARNING",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
 impl Event {
     /// The argument types carried in the record after the event id.
     pub fn arg_types(&self) -> Vec<Type> {
         match self {
-            Event::Printf { args, .. } | Event::Cat { args, .. } | Event::System { args, .. } => {
-                args.clone()
-            }
+            Event::Printf { args, .. }
+            | Event::Message { args, .. }
+            | Event::Cat { args, .. }
+            | Event::System { args, .. } => args.clone(),
             Event::Time { .. }
             | Event::PrintMap { .. }
             | Event::Clear { .. }

@@ -367,6 +367,30 @@ impl Provider {
     pub fn name(self) -> &'static str {
         self.kind().spellings.first().copied().unwrap_or("")
     }
+
+    /// The kind as bpftrace 0.27's `probetype` builtin names it: BEGIN and END are
+    /// `special`, kfunc and kretfunc go by their 0.2x names `fentry` and `fexit`.
+    pub fn probetype(self) -> &'static str {
+        match self {
+            Provider::Begin | Provider::End => "special",
+            Provider::Kfunc => "fentry",
+            Provider::Kretfunc => "fexit",
+            Provider::Kprobe
+            | Provider::Kretprobe
+            | Provider::Uprobe
+            | Provider::Uretprobe
+            | Provider::Usdt
+            | Provider::Tracepoint
+            | Provider::Rawtracepoint
+            | Provider::Profile
+            | Provider::Interval
+            | Provider::Software
+            | Provider::Hardware
+            | Provider::Watchpoint
+            | Provider::Asyncwatchpoint
+            | Provider::Iter => self.name(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -116,6 +116,10 @@ pub enum Type {
     CgroupPath,
     /// `strerror(n)`: an errno rendered as its message.
     Strerror,
+    /// `syscall_name(n)`: a system call number rendered as its name.
+    SyscallName,
+    /// `signal_name(n)`: a signal number rendered as its description.
+    SignalName,
     /// `strftime(fmt, ns)`: a boot-relative nanosecond timestamp and a format id.
     Timestamp,
     /// A map value that is an aggregation (only valid as a map's value type).
@@ -164,6 +168,8 @@ impl Type {
             Type::ProbeName => 8,
             Type::CgroupPath => 8,
             Type::Strerror => 8,
+            Type::SyscallName => 8,
+            Type::SignalName => 8,
             Type::Timestamp => 16,
             Type::Agg(agg) => agg_value_size(*agg),
         }
@@ -188,6 +194,8 @@ impl Type {
             | Type::ProbeName
             | Type::CgroupPath
             | Type::Strerror
+            | Type::SyscallName
+            | Type::SignalName
             | Type::Timestamp
             | Type::Agg(_) => 8,
         }
@@ -231,6 +239,8 @@ impl Type {
             Type::ProbeName => "probe".into(),
             Type::CgroupPath => "cgroup_path".into(),
             Type::Strerror => "strerror".into(),
+            Type::SyscallName => "syscall_name".into(),
+            Type::SignalName => "signal_name".into(),
             Type::Timestamp => "timestamp".into(),
             Type::Agg(agg) => agg_name(*agg).into(),
         }

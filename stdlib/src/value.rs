@@ -4,6 +4,7 @@
 //! through the [`Symbolizer`] trait that the runtime implements.
 
 use crate::abi;
+use crate::names;
 use crate::types::{tuple_layout, StackMode, Type};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -238,7 +239,12 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
         Type::Username => Value::Text(sym.username(read_u64(bytes, 0))),
         Type::ProbeName => Value::Text(sym.probe_name(read_u64(bytes, 0))),
         Type::CgroupPath => Value::Text(sym.cgroup_path(read_u64(bytes, 0))),
-        Type::Strerror => Value::Text(strerror(read_u64(bytes, 0) as i64)),
+        // bpftrace passes these numbers on as C ints.
+        Type::Strerror => Value::Text(names::strerror(read_u64(bytes, 0) as i32)),
+        Type::SyscallName => {
+            Value::Text(names::syscall_name(read_u64(bytes, 0) as i32).to_string())
+        }
+        Type::SignalName => Value::Text(names::signal_name(read_u64(bytes, 0) as i32)),
         Type::Timestamp => Value::Text(sym.strftime(read_u64(bytes, 0), read_u64(bytes, 8))),
         Type::Agg(_) => Value::UInt(read_u64(bytes, 0)),
     }

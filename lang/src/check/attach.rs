@@ -116,7 +116,9 @@ impl Checker<'_> {
                 MissingProbes::Error => {
                     this.push(diagnostics::no_probe_matched(&what, last, &cands, ap.span))
                 }
-                MissingProbes::Warn => this.push(diagnostics::missing_probe_skipped(&what, ap.span)),
+                MissingProbes::Warn => {
+                    this.push(diagnostics::missing_probe_skipped(&what, ap.span))
+                }
                 MissingProbes::Ignore => {}
             }
             None

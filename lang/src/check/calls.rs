@@ -10,7 +10,7 @@ use super::Checker;
 use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
-use stdlib::builtins::{Arity, Builtin, Function, Kind, Spec};
+use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
 use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -121,19 +121,12 @@ impl Checker<'_> {
             return self.value_call(f, args, span);
         }
         if let Some(b) = Builtin::from_name(&func.name) {
-            // `pid()` reads the variable, as in bpftrace.
-            if args.is_empty() || b.spec().args.is_some() {
-                return self.builtin(b, args, span);
-            }
+            // `pid()` reads the variable, as in bpftrace (0.24 and later); arguments to a
+            // variable that takes none are an arity error from its record.
+            return self.builtin(b, args, span);
         }
         let mut names: Vec<&str> = Function::ALL.iter().map(|f| f.name()).collect();
-        names.extend(
-            Builtin::NAMED
-                .iter()
-                .map(|b| b.spec())
-                .filter(|s| s.args.is_some())
-                .map(|s| s.name),
-        );
+        names.extend(Builtin::NAMED.iter().map(|b| b.spec().name));
         self.push(diagnostics::unknown_function(&func.name, &names, func.span));
         poisoned(span)
     }
@@ -146,6 +139,24 @@ impl Checker<'_> {
         }
         let user = self.probe.user;
         let ty = match b {
+            Builtin::Pid(_) => return self.pid_builtin(Builtin::Pid, "pid", args, span),
+            Builtin::Tid(_) => return self.pid_builtin(Builtin::Tid, "tid", args, span),
+            Builtin::Nsecs(_) => return self.nsecs(args, span),
+            Builtin::Ncpus => {
+                let cpus = self.catalog.host().cpus;
+                return mk(H::Int(cpus as i64), U64, span);
+            }
+            Builtin::Ppid => return self.parent_field(b, "tgid", span),
+            Builtin::Pcomm => return self.parent_field(b, "comm", span),
+            Builtin::LeaderTid => return self.task_field(b, "group_leader", "pid", span),
+            Builtin::LeaderComm => return self.task_field(b, "group_leader", "comm", span),
+            Builtin::Probetype => {
+                let name = self.probe.provider.map_or("special", |p| p.probetype());
+                let mut bytes = name.as_bytes().to_vec();
+                bytes.push(0);
+                let len = bytes.len() as u32;
+                return mk(H::Str(bytes), Type::Str { len }, span);
+            }
             Builtin::Comm => Type::Str { len: 16 },
             Builtin::Probe => Type::ProbeName,
             Builtin::Func => {
@@ -184,11 +195,8 @@ impl Checker<'_> {
                 self.push(diagnostics::args_without_field(span));
                 return poisoned(span);
             }
-            Builtin::Pid
-            | Builtin::Tid
-            | Builtin::Uid
+            Builtin::Uid
             | Builtin::Gid
-            | Builtin::Nsecs
             | Builtin::Elapsed
             | Builtin::Cpu
             | Builtin::Numaid
@@ -198,9 +206,120 @@ impl Checker<'_> {
             | Builtin::Sarg(_)
             | Builtin::Retval
             | Builtin::Ctx
-            | Builtin::Jiffies => U64,
+            | Builtin::Jiffies
+            | Builtin::Usermode => U64,
         };
         mk(H::Builtin(b), ty, span)
+    }
+
+    /// `pid(ns)` or `tid(ns)` (`name`), built by `make` from its namespace.
+    fn pid_builtin(
+        &mut self,
+        make: fn(PidNs) -> Builtin,
+        name: &str,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Expr {
+        match self.pid_namespace(name, args, span) {
+            Some(ns) => mk(H::Builtin(make(ns)), U64, span),
+            None => poisoned(span),
+        }
+    }
+
+    /// The namespace of `pid(...)`/`tid(...)` (`name`): `curr_ns` (the default) or `init`.
+    /// rbt's own namespace is resolved here, so codegen sees the initial one or a named one.
+    fn pid_namespace(&mut self, name: &str, args: &[ast::Expr], span: Span) -> Option<PidNs> {
+        let mode = match args.first().map(|a| (&a.kind, a.span)) {
+            None => "curr_ns",
+            Some((A::Ident(m), _)) if m == "curr_ns" || m == "init" => m.as_str(),
+            Some((A::Ident(m), at)) => {
+                self.push(diagnostics::unknown_pid_namespace(name, m, at));
+                return None;
+            }
+            Some(_) => {
+                self.push(diagnostics::pid_namespace_not_a_name(name, span));
+                return None;
+            }
+        };
+        if mode == "init" {
+            return Some(PidNs::Init);
+        }
+        Some(match self.catalog.host().pid_ns {
+            None => PidNs::Init,
+            Some((dev, ino)) => PidNs::Named { dev, ino },
+        })
+    }
+
+    /// `nsecs(clock)`. bpftrace's software TAI (`sw_tai`) is the boot clock plus the
+    /// offset between the two clocks when the script is compiled.
+    fn nsecs(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        match self.clock(args) {
+            Some(Clock::SwTai) => {
+                let offset = self.catalog.host().tai_offset_ns;
+                let boot = mk(H::Builtin(Builtin::Nsecs(Clock::Boot)), U64, span);
+                let add = H::Binary {
+                    op: ast::BinaryOp::Add,
+                    lhs: Box::new(boot),
+                    rhs: Box::new(mk(H::Int(offset), U64, span)),
+                };
+                mk(add, U64, span)
+            }
+            Some(clock) => mk(H::Builtin(Builtin::Nsecs(clock)), U64, span),
+            None => poisoned(span),
+        }
+    }
+
+    /// The clock of `nsecs(...)`: boot (the default), monotonic, tai or sw_tai.
+    fn clock(&mut self, args: &[ast::Expr]) -> Option<Clock> {
+        let names: Vec<&str> = Clock::NAMES.iter().map(|(n, _)| *n).collect();
+        let Some(arg) = args.first() else {
+            return Some(Clock::Boot);
+        };
+        let found = match &arg.kind {
+            A::Ident(m) => Clock::NAMES.iter().find(|(n, _)| n == m).map(|(_, c)| *c),
+            _ => None,
+        };
+        if found.is_none() {
+            let shown = match &arg.kind {
+                A::Ident(m) => m.as_str(),
+                _ => "",
+            };
+            self.push(diagnostics::unknown_clock(shown, &names, arg.span));
+        }
+        found
+    }
+
+    /// `ppid` and `pcomm`: a field of the current task's parent.
+    fn parent_field(&mut self, b: Builtin, field: &str, span: Span) -> Expr {
+        self.task_field(b, "real_parent", field, span)
+    }
+
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: a field of a task the current one
+    /// points at, read through BTF as `curtask->task->field`; ids are widened to u64 like
+    /// `pid`.
+    fn task_field(&mut self, b: Builtin, task: &str, field: &str, span: Span) -> Expr {
+        if self.lookup_record("struct task_struct").is_none() {
+            self.push(diagnostics::task_builtin_without_btf(&b.name(), span));
+            return poisoned(span);
+        }
+        let at = |kind| ast::Expr { kind, span };
+        let arrow = |expr, name: &str| {
+            at(A::Field {
+                expr: Box::new(expr),
+                field: ast::Ident {
+                    name: name.to_string(),
+                    span,
+                },
+                arrow: true,
+            })
+        };
+        let chain = arrow(arrow(at(A::Ident("curtask".to_string())), task), field);
+        let e = self.expr(&chain);
+        if e.ty.is_int() {
+            mk(H::Cast(Box::new(e)), U64, span)
+        } else {
+            e
+        }
     }
 
     /// A value-giving function whose call passed `call_rules`, so its argument count is right.
@@ -210,6 +329,9 @@ impl Checker<'_> {
             Function::Buf => self.buf_call(args, span),
             Function::Strncmp => self.strncmp_call(args, span),
             Function::Strcontains => self.strcontains_call(args, span),
+            Function::StrConcat => self.str_concat_call(args, span),
+            Function::Strlen => self.strlen_call(args, span),
+            Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
@@ -217,6 +339,8 @@ impl Checker<'_> {
             Function::Ksym => self.printed_int(f, Type::Ksym, args, span),
             Function::Usym => self.printed_int(f, Type::Usym, args, span),
             Function::Strerror => self.printed_int(f, Type::Strerror, args, span),
+            Function::SyscallName => self.printed_int(f, Type::SyscallName, args, span),
+            Function::SignalName => self.printed_int(f, Type::SignalName, args, span),
             Function::CgroupPath => self.printed_int(f, Type::CgroupPath, args, span),
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
@@ -238,9 +362,15 @@ impl Checker<'_> {
                 ),
                 None => poisoned(span),
             },
+            Function::Find => self.find_call(args, span),
             // Statements, aggregations and functions rbt does not support yet were reported
             // by call_rules, from their records.
             Function::Printf
+            | Function::StaticAssert
+            | Function::Warnf
+            | Function::Errorf
+            | Function::Fail
+            | Function::Assert
             | Function::Print
             | Function::Time
             | Function::Cat
@@ -396,6 +526,69 @@ impl Checker<'_> {
         )
     }
 
+    /// `str_concat(a, b)`: a string long enough for both.
+    fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
+            let wrong: Vec<(Type, Span)> = a
+                .iter()
+                .filter(|x| !x.ty.is_str())
+                .map(|x| (x.ty.clone(), x.span))
+                .collect();
+            for (ty, at) in wrong {
+                self.push(diagnostics::string_function_argument("str_concat", &ty, at));
+            }
+            return poisoned(span);
+        };
+        // Each length counts the string's NUL; the result keeps one.
+        let len = (la + lb).saturating_sub(1).max(1);
+        mk(
+            H::Call {
+                func: Function::StrConcat,
+                args: a,
+            },
+            Type::Str { len },
+            span,
+        )
+    }
+
+    /// `strlen(s)`: the bytes of a string before its NUL.
+    fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        if !a.ty.is_str() {
+            self.push(diagnostics::string_function_argument(
+                "strlen", &a.ty, a.span,
+            ));
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Strlen,
+                args: vec![a],
+            },
+            U64,
+            span,
+        )
+    }
+
+    /// `is_err(x)`: whether `x`, taken as a 64-bit signed number, is a kernel error code
+    /// (-4095..=-1, as the kernel's `IS_ERR()`): one unsigned comparison.
+    fn is_err_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        if !a.ty.is_int() && !matches!(a.ty, Type::Pointer { .. }) {
+            self.push(diagnostics::is_err_argument(&a.ty, a.span));
+            return poisoned(span);
+        }
+        let at = a.span;
+        let wide = mk(H::Cast(Box::new(a)), U64, at);
+        let test = H::Binary {
+            op: ast::BinaryOp::Ge,
+            lhs: Box::new(wide),
+            rhs: Box::new(mk(H::Int(-4095), U64, at)),
+        };
+        mk(test, Type::Bool, span)
+    }
+
     fn bswap_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         self.require_int(&a, "bswap()'s argument");
@@ -491,7 +684,8 @@ impl Checker<'_> {
         )
     }
 
-    /// `ksym`, `usym`, `strerror`, `cgroup_path`: an integer that user space prints as `ty`.
+    /// `ksym`, `usym`, `strerror`, `syscall_name`, `signal_name`, `cgroup_path`: an integer
+    /// that user space prints as `ty`.
     fn printed_int(&mut self, f: Function, ty: Type, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         self.require_int(&a, "the argument");
@@ -654,6 +848,41 @@ impl Checker<'_> {
             Type::Bool,
             span,
         )
+    }
+
+    /// `find(@m, key, $v)`: `has_key`, and the value copied into `$v` when the key is there
+    /// (`$v` is declared with the map's value type if it is new).
+    fn find_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let H::HasKey { map, key } = self.has_key_call(&args[..2], span).kind else {
+            return poisoned(span);
+        };
+        let A::Var(name) = &args[2].kind else {
+            self.push(diagnostics::find_without_variable(args[2].span));
+            return poisoned(span);
+        };
+        let value = self.maps[map as usize].value.clone();
+        if let Type::Agg(_) = value {
+            self.push(diagnostics::find_in_aggregation(args[0].span));
+            return poisoned(span);
+        }
+        let ty = match self.var_ids.get(name) {
+            Some(&id) => self.vars[id as usize].clone(),
+            None => self.var_type(&value),
+        };
+        let Some(var) = self.var(name, &ty, args[2].span) else {
+            return poisoned(span);
+        };
+        if !super::compatible(&self.vars[var as usize], &value) {
+            let have = self.vars[var as usize].clone();
+            self.push(diagnostics::find_variable_mismatch(
+                name,
+                &have,
+                &value,
+                args[2].span,
+            ));
+            return poisoned(span);
+        }
+        mk(H::Find { map, key, var }, Type::Bool, span)
     }
 
     /// `uaddr("sym")`: the symbol's address in the binary the probe traces, as a user pointer

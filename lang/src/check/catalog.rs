@@ -52,6 +52,29 @@ impl UserObject {
     }
 }
 
+/// Facts about the machine and rbt's own process that builtins compile to constants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Host {
+    /// Online CPUs (`ncpus`).
+    pub cpus: u64,
+    /// rbt's pid namespace as the device (in the kernel's `dev_t` encoding) and inode of
+    /// `/proc/self/ns/pid`; `None` in the initial namespace, where `pid(curr_ns)` and
+    /// `pid(init)` count the same and the cheaper helper serves both.
+    pub pid_ns: Option<(u64, u64)>,
+    /// CLOCK_TAI minus CLOCK_BOOTTIME, read once (`nsecs(sw_tai)`).
+    pub tai_offset_ns: i64,
+}
+
+impl Host {
+    /// What a catalog that reads nothing says: one CPU, the initial pid namespace, no TAI
+    /// offset.
+    pub const UNKNOWN: Host = Host {
+        cpus: 1,
+        pid_ns: None,
+        tai_offset_ns: 0,
+    };
+}
+
 pub trait Catalog {
     /// Every `(category, event)` tracepoint matching the glob patterns.
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)>;
@@ -104,6 +127,8 @@ pub trait Catalog {
     /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
     /// `args` and `retval` of kfunc/kretfunc probes.
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
+    /// The machine's CPUs, rbt's pid namespace and clock offsets.
+    fn host(&self) -> Host;
 }
 
 /// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that
@@ -181,5 +206,8 @@ impl Catalog for EmptyCatalog {
     }
     fn function_signature(&self, _: &str) -> Option<(Vec<(String, Type)>, Type)> {
         None
+    }
+    fn host(&self) -> Host {
+        Host::UNKNOWN
     }
 }

@@ -1121,3 +1121,122 @@ pub fn string_literal_too_long(span: Span) -> Diagnostic {
 pub fn block_expression_here(span: Span) -> Diagnostic {
     Diagnostic::error("a block expression can't be used here", span)
 }
+
+// ---------------------------------------------------------------------------------------
+// Builtins of bpftrace 0.2x
+
+/// `pid(foo)`/`tid(foo)`: `name` is the builtin.
+pub fn unknown_pid_namespace(name: &str, mode: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid pid namespace mode `{mode}`"), span)
+        .with_suggestion(mode, ["curr_ns", "init"])
+        .with_help(format!("{name}() takes curr_ns or init"))
+}
+
+pub fn pid_namespace_not_a_name(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name}() takes curr_ns or init as its argument"),
+        span,
+    )
+    .with_help(format!("usage: {name}(curr_ns) or {name}(init)"))
+}
+
+/// `nsecs(foo)`; `clocks` are the names it takes.
+pub fn unknown_clock(clock: &str, clocks: &[&str], span: Span) -> Diagnostic {
+    let takes = match clocks.split_last() {
+        Some((last, rest)) => format!("nsecs() takes {} or {last}", rest.join(", ")),
+        None => "nsecs() takes no clock".to_string(),
+    };
+    Diagnostic::error(format!("invalid timestamp mode `{clock}`"), span)
+        .with_suggestion(clock, clocks.iter().copied())
+        .with_help(takes)
+}
+
+/// `ppid`, `pcomm`, `leader_tid`, `leader_comm` read `struct task_struct` through BTF.
+pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name} needs the kernel's BTF for struct task_struct"),
+        span,
+    )
+}
+
+/// `strlen`/`str_concat` (`function`) given something that is not a string.
+pub fn string_function_argument(function: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{function}() takes strings, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("read a string from a pointer first: str(ptr)")
+}
+
+pub fn is_err_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "is_err() takes a pointer or an integer, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+pub fn find_without_variable(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "find() stores the value in a variable: find(@m, key, $v)",
+        span,
+    )
+}
+
+pub fn find_in_aggregation(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "find() of a map holding an aggregation is not supported by rbt yet",
+        span,
+    )
+}
+
+pub fn find_variable_mismatch(name: &str, have: &Type, value: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "variable {name} holds {}, but the map's values are {}",
+            have.display(),
+            value.display()
+        ),
+        span,
+    )
+}
+
+/// `fail(...)`, or a false `static_assert`: the script's own message.
+pub fn fail(message: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(message.to_string(), span)
+}
+
+pub fn fail_argument_not_literal(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "fail()'s arguments must be literals: it fails when the script is compiled",
+        span,
+    )
+}
+
+pub fn assert_condition(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "assert()'s condition must be a boolean or an integer, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// `assert`/`static_assert` (`function`) with a message that is not a literal.
+pub fn assert_message_not_literal(function: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{function}()'s message must be a literal string"),
+        span,
+    )
+}
+
+pub fn static_assert_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "static_assert()'s condition must be known when the script is compiled",
+        span,
+    )
+    .with_help("use assert() for a condition checked when the probe fires")
+}

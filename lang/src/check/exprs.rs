@@ -1135,6 +1135,8 @@ fn comparable(t: &Type) -> bool {
         | Type::ProbeName
         | Type::CgroupPath
         | Type::Strerror
+        | Type::SyscallName
+        | Type::SignalName
         | Type::Timestamp
         | Type::Agg(_) => false,
     }

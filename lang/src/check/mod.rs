@@ -14,12 +14,12 @@ mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
+use crate::config::MissingProbes;
 use crate::diag::Diagnostic;
 use crate::hir;
 use catalog::Catalog;
 use std::collections::{BTreeSet, HashMap};
 use stdlib::manifest::{Event, MapKind, MapSpec};
-use crate::config::MissingProbes;
 use stdlib::types::{AddrSpace, StackMode, Type};
 
 /// Settings that change how a script is checked.

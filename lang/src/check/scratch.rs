@@ -135,8 +135,10 @@ impl Estimate<'_> {
             ExprKind::MapRead { map, key } => {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }
-            ExprKind::HasKey { map, key } => own + self.key(*map) + self.expr(key),
             ExprKind::Delete { map, key } => own + self.key(*map) + self.opt(key.as_deref()),
+            ExprKind::HasKey { map, key } | ExprKind::Find { map, key, .. } => {
+                own + self.key(*map) + self.expr(key)
+            }
             ExprKind::Unary { expr, .. }
             | ExprKind::Cast(expr)
             | ExprKind::TupleIndex { expr, .. }

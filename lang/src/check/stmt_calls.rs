@@ -1,17 +1,19 @@
-//! Builtin calls that are statements of their own (printf, print, time, cat, system, exit,
-//! join, debugf, signal, override, and the map operations delete, clear and zero) and the
+//! Builtin calls that are statements of their own (printf, warnf, errorf, fail, assert,
+//! print, time, cat, system, exit, join, debugf, signal, override, and the map operations delete, clear and zero) and the
 //! aggregations assigned to maps (`@m[k] = count()`). Their common rules come from the
 //! builtin table through `call_rules`; each function here types one builtin or family.
 
 use super::calls::Position;
 use super::diagnostics;
+use super::exprs::mk;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
-use crate::hir::{Expr, ExprKind as H, StmtKind};
+use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
-use stdlib::manifest::Event;
+use stdlib::manifest::{Event, Level};
 use stdlib::types::{Aggregation, Type, I64, U64};
+use stdlib::value::Value;
 
 impl Checker<'_> {
     /// A call standing as a statement; `f` is a statement builtin (the caller checked its kind).
@@ -35,6 +37,11 @@ impl Checker<'_> {
             Function::System => {
                 self.format_event(f, args, span, |format, args| Event::System { format, args })
             }
+            Function::Warnf => self.message_call(Level::Warning, f, args, span),
+            Function::Errorf => self.message_call(Level::Error, f, args, span),
+            Function::Fail => self.fail_call(args, span),
+            Function::Assert => self.assert_call(args, span),
+            Function::StaticAssert => self.static_assert_call(args, span),
             Function::Time => self.time_call(args),
             Function::Exit => self.exit_call(args, span),
             Function::Print => self.print_call(args, span),
@@ -50,6 +57,9 @@ impl Checker<'_> {
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::StrConcat
+            | Function::Strlen
+            | Function::IsErr
             | Function::Bswap
             | Function::Ntop
             | Function::Pton
@@ -62,6 +72,8 @@ impl Checker<'_> {
             | Function::CgroupPath
             | Function::Strftime
             | Function::Strerror
+            | Function::SyscallName
+            | Function::SignalName
             | Function::Reg
             | Function::Kptr
             | Function::Uptr
@@ -75,6 +87,7 @@ impl Checker<'_> {
             | Function::Lhist
             | Function::Len
             | Function::HasKey
+            | Function::Find
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput => None,
@@ -93,6 +106,117 @@ impl Checker<'_> {
         let types = args.iter().map(|a| a.ty.clone()).collect();
         let id = self.event(event(pieces, types));
         Some(StmtKind::Emit { event: id, args })
+    }
+
+    /// `warnf`/`errorf`: a formatted message on stderr, prefixed with the call's location.
+    fn message_call(
+        &mut self,
+        level: Level,
+        f: Function,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
+        let (format, args) = self.format_args(f.name(), args, span)?;
+        let id = self.event(Event::Message {
+            level,
+            format,
+            args: args.iter().map(|a| a.ty.clone()).collect(),
+            start: span.start,
+            end: span.end,
+        });
+        Some(StmtKind::Emit { event: id, args })
+    }
+
+    /// `fail(format, args...)`: an error when the script is compiled, wherever the call is
+    /// (bpftrace reports it even in a branch that never runs), so its arguments must be
+    /// literals.
+    fn fail_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let (format, values) = self.format_args("fail", args, span)?;
+        let mut literal = Vec::new();
+        for v in &values {
+            match &v.kind {
+                H::Int(i) => literal.push(Value::Int(*i)),
+                H::Str(s) => literal.push(Value::Str(s.clone())),
+                _ => {
+                    self.push(diagnostics::fail_argument_not_literal(v.span));
+                    return None;
+                }
+            }
+        }
+        let message = format::render(&format, &literal);
+        self.push(diagnostics::fail(message.trim_end_matches('\n'), span));
+        None
+    }
+
+    /// `assert(condition, "message")`: when the condition is false, the message as an
+    /// error (`assert failed: message`) and exit status 1.
+    fn assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let cond = self.expr(&args[0]);
+        if !cond.ty.is_int() && cond.ty != Type::Bool {
+            self.push(diagnostics::assert_condition(&cond.ty, cond.span));
+            return None;
+        }
+        let A::Str(text) = &args[1].kind else {
+            self.push(diagnostics::assert_message_not_literal(
+                "assert",
+                args[1].span,
+            ));
+            return None;
+        };
+        let text = format!("assert failed: {}", String::from_utf8_lossy(text));
+        let message = self.event(Event::Message {
+            level: Level::Error,
+            format: vec![Piece::Literal(text)],
+            args: Vec::new(),
+            start: span.start,
+            end: span.end,
+        });
+        let exit = self.event(Event::Exit);
+        let emit = |event, args| Stmt {
+            kind: StmtKind::Emit { event, args },
+            span,
+        };
+        let failed = mk(
+            H::Unary {
+                op: Unary::Not,
+                expr: Box::new(cond),
+            },
+            Type::Bool,
+            span,
+        );
+        Some(StmtKind::If {
+            cond: failed,
+            then: vec![
+                emit(message, Vec::new()),
+                emit(exit, vec![mk(H::Int(1), I64, span)]),
+            ],
+            otherwise: Vec::new(),
+        })
+    }
+
+    /// `static_assert(condition, "message")`: the condition must be known when the script
+    /// is compiled (literals, `sizeof`, `offsetof`, constants); false, it is an error with
+    /// the message. It compiles to nothing.
+    fn static_assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let cond = self.expr(&args[0]);
+        let A::Str(text) = &args[1].kind else {
+            self.push(diagnostics::assert_message_not_literal(
+                "static_assert",
+                args[1].span,
+            ));
+            return None;
+        };
+        match fold(&cond) {
+            Some(0) => {
+                self.push(diagnostics::fail(&String::from_utf8_lossy(text), span));
+                None
+            }
+            Some(_) => Some(StmtKind::Expr(mk(H::Int(0), I64, span))),
+            None => {
+                self.push(diagnostics::static_assert_not_constant(cond.span));
+                None
+            }
+        }
     }
 
     fn time_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
@@ -403,6 +527,12 @@ impl Checker<'_> {
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
+            | Function::StaticAssert
+            | Function::IsErr
+            | Function::Warnf
+            | Function::Errorf
+            | Function::Fail
+            | Function::Assert
             | Function::Print
             | Function::Time
             | Function::Cat
@@ -414,6 +544,8 @@ impl Checker<'_> {
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::StrConcat
+            | Function::Strlen
             | Function::Bswap
             | Function::Ntop
             | Function::Pton
@@ -428,6 +560,8 @@ impl Checker<'_> {
             | Function::Override
             | Function::Strftime
             | Function::Strerror
+            | Function::SyscallName
+            | Function::SignalName
             | Function::Reg
             | Function::Kptr
             | Function::Uptr
@@ -436,6 +570,7 @@ impl Checker<'_> {
             | Function::Zero
             | Function::Len
             | Function::HasKey
+            | Function::Find
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput => return None,
@@ -620,4 +755,46 @@ fn signal_number(name: &str) -> Option<i64> {
         .iter()
         .position(|s| *s == full)
         .map(|i| i as i64 + 1)
+}
+
+/// The value of an integer expression made of literals only (the checker has folded
+/// `sizeof`, `offsetof` and constants into literals), or None.
+fn fold(e: &Expr) -> Option<i64> {
+    use crate::ast::BinaryOp as B;
+    match &e.kind {
+        H::Int(i) => Some(*i),
+        H::Cast(inner) => fold(inner),
+        H::Unary { op, expr } => {
+            let v = fold(expr)?;
+            Some(match op {
+                Unary::Neg => v.wrapping_neg(),
+                Unary::Not => i64::from(v == 0),
+                Unary::BitNot => !v,
+            })
+        }
+        H::Binary { op, lhs, rhs } => {
+            let (a, b) = (fold(lhs)?, fold(rhs)?);
+            Some(match op {
+                B::Add => a.wrapping_add(b),
+                B::Sub => a.wrapping_sub(b),
+                B::Mul => a.wrapping_mul(b),
+                B::Div => a.checked_div(b)?,
+                B::Mod => a.checked_rem(b)?,
+                B::BitAnd => a & b,
+                B::BitOr => a | b,
+                B::BitXor => a ^ b,
+                B::Shl => a.checked_shl(u32::try_from(b).ok()?)?,
+                B::Shr => a.checked_shr(u32::try_from(b).ok()?)?,
+                B::Eq => i64::from(a == b),
+                B::Ne => i64::from(a != b),
+                B::Lt => i64::from(a < b),
+                B::Le => i64::from(a <= b),
+                B::Gt => i64::from(a > b),
+                B::Ge => i64::from(a >= b),
+                B::LogicalAnd => i64::from(a != 0 && b != 0),
+                B::LogicalOr => i64::from(a != 0 || b != 0),
+            })
+        }
+        _ => None,
+    }
 }

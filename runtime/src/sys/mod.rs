@@ -10,7 +10,7 @@ mod object;
 mod ringbuf;
 
 pub use child::GatedChild;
-pub use fd::{map_file, monotonic_ns, Epoll, Interest, PidFd, SignalFd};
+pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
 pub use object::{Link, Object, PerfEventAttr, Program};
 pub use ringbuf::RingBuffer;

@@ -70,7 +70,10 @@ impl Object {
         // SAFETY: `m` is a map of this open, not yet loaded object.
         let rc = unsafe { libbpf_sys::bpf_map__set_max_entries(m.as_ptr(), entries) };
         if rc != 0 {
-            return Err(err(format!("cannot size map {name} to {entries}"), rc.abs()));
+            return Err(err(
+                format!("cannot size map {name} to {entries}"),
+                rc.abs(),
+            ));
         }
         Ok(())
     }
