@@ -119,14 +119,15 @@ impl Checker<'_> {
                 if !fields.is_empty() {
                     return arity_error(self, "no fields after BEGIN/END");
                 }
-                let attach = if ap.provider == Provider::Begin {
-                    Attach::Begin
+                // bpftrace 0.27 names them in lower case whichever spelling the script used.
+                let (attach, name) = if ap.provider == Provider::Begin {
+                    (Attach::Begin, "begin")
                 } else {
-                    Attach::End
+                    (Attach::End, "end")
                 };
                 Some(Resolved {
                     attach,
-                    names: vec![provider.to_string()],
+                    names: vec![name.to_string()],
                     tracepoint: None,
                 })
             }
@@ -398,7 +399,7 @@ impl Checker<'_> {
                     ));
                     return None;
                 };
-                let (name, config) = (found.name, found.config);
+                let config = found.config;
                 let period = count.unwrap_or(found.default_period);
                 let attach = if ap.provider == Provider::Software {
                     Attach::Software {
@@ -413,7 +414,9 @@ impl Checker<'_> {
                 };
                 Some(Resolved {
                     attach,
-                    names: vec![format!("{provider}:{name}:{period}")],
+                    // `probe` names the event as the script spells it (an alias stays an
+                    // alias, an omitted count stays omitted), as bpftrace 0.27 does.
+                    names: vec![format!("{provider}:{}", fields.join(":"))],
                     tracepoint: None,
                 })
             }
@@ -430,5 +433,53 @@ pub fn parse_int(s: &str) -> Option<u64> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
+    }
+}
+
+/// One attach per target of `attach`, in the order of its expanded names, for a probe
+/// whose body reads `probe`. Kinds with a single target come back unchanged.
+pub fn split_targets(attach: Attach) -> Vec<Attach> {
+    match attach {
+        Attach::Tracepoint { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Tracepoint { targets: vec![t] })
+            .collect(),
+        Attach::Rawtracepoint { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Rawtracepoint { targets: vec![t] })
+            .collect(),
+        // A kprobe_multi link of one target is a plain kprobe.
+        Attach::Kprobe { targets, ret, .. } => targets
+            .into_iter()
+            .map(|t| Attach::Kprobe {
+                targets: vec![t],
+                ret,
+                multi: false,
+            })
+            .collect(),
+        Attach::Uprobe { targets, ret } => targets
+            .into_iter()
+            .map(|t| Attach::Uprobe {
+                targets: vec![t],
+                ret,
+            })
+            .collect(),
+        Attach::Usdt { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Usdt { targets: vec![t] })
+            .collect(),
+        Attach::Kfunc { targets, ret } => targets
+            .into_iter()
+            .map(|t| Attach::Kfunc {
+                targets: vec![t],
+                ret,
+            })
+            .collect(),
+        single @ (Attach::Begin
+        | Attach::End
+        | Attach::Profile { .. }
+        | Attach::Interval { .. }
+        | Attach::Software { .. }
+        | Attach::Hardware { .. }) => vec![single],
     }
 }

@@ -144,7 +144,10 @@ impl Checker<'_> {
         let user = self.probe.user;
         let ty = match b {
             Builtin::Comm => Type::Str { len: 16 },
-            Builtin::Probe => Type::ProbeName,
+            Builtin::Probe => {
+                self.probe.reads_probe = true;
+                Type::ProbeName
+            }
             Builtin::Func => {
                 if user {
                     Type::Usym

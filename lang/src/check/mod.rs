@@ -101,6 +101,9 @@ struct ProbeInfo {
     signature: Option<(Vec<(String, Type)>, Type)>,
     /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
     user_targets: Vec<(String, u64)>,
+    /// Whether the body reads `probe`: then each target of a wildcard gets a program of
+    /// its own, so `probe` names the one that fired.
+    reads_probe: bool,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -282,6 +285,7 @@ impl Checker<'_> {
                     }
                     _ => Vec::new(),
                 },
+                reads_probe: false,
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
@@ -298,19 +302,27 @@ impl Checker<'_> {
                 e
             });
             let body = self.block(&probe.body);
-            let name = format!("{}_{}", sanitize(ap.provider.name()), out.len());
             let _ = index;
-            out.push(hir::Probe {
-                name,
-                provider: ap.provider,
-                attach: r.attach,
-                context: kind.context,
-                probe_index,
-                vars: self.vars.clone(),
-                predicate,
-                body,
-                span: probe.span,
-            });
+            // `probe` is a constant of the program, so a body that reads it is lowered once
+            // per target (as bpftrace expands such probes); otherwise one program serves all.
+            let attaches = if self.probe.reads_probe {
+                attach::split_targets(r.attach)
+            } else {
+                vec![r.attach]
+            };
+            for (i, attach) in attaches.into_iter().enumerate() {
+                out.push(hir::Probe {
+                    name: format!("{}_{}", sanitize(ap.provider.name()), out.len()),
+                    provider: ap.provider,
+                    attach,
+                    context: kind.context,
+                    probe_index: probe_index + i as u32,
+                    vars: self.vars.clone(),
+                    predicate: predicate.clone(),
+                    body: body.clone(),
+                    span: probe.span,
+                });
+            }
             // Attach points of one probe share its statements: report each once.
             if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
                 if !self.diags.contains(&d) {
