@@ -396,8 +396,12 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let Some(hir) = checked.script else {
         return Err(Reported);
     };
-    for n in &hir.probe_names {
-        println!("{n}");
+    for line in hir
+        .probe_names
+        .iter()
+        .filter_map(|n| runtime::listing::program_line(n))
+    {
+        println!("{line}");
     }
     Ok(0)
 }
