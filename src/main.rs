@@ -28,7 +28,7 @@ struct Cli {
     #[arg(short = 'c', value_name = "CMD")]
     cmd: Option<String>,
     /// Only trace this process (uprobe/usdt targets).
-    #[arg(short = 'p', value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
     /// Output format.
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
@@ -75,12 +75,10 @@ struct Cli {
     /// Write the LLVM IR to FILE.
     #[arg(long = "emit-llvm", value_name = "FILE")]
     emit_llvm: Option<String>,
-    /// Script file (`-` for stdin), then positional parameters ($1, $2, ...).
-    #[arg(
-        value_name = "FILE|ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
+    /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
+    /// starts with `-` and is not a number comes after `--`.
+    #[arg(value_name = "FILE|ARGS", allow_negative_numbers = true)]
     rest: Vec<String>,
 }
 

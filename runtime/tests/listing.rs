@@ -364,6 +364,16 @@ fn pid_listing_uses_process_mappings() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // With -p, `*` and an empty target (`usdt::p:n`) stand for the process's ELF objects;
+    // a path missing here is looked up in the process's mount namespace.
+    let every = elf::resolve_target("*", Some(pid)).expect("objects of the process");
+    assert!(every
+        .iter()
+        .any(|p| p.to_string_lossy().contains("libc.so")));
+    let unnamed = elf::resolve_target("", Some(pid)).expect("objects of the process");
+    assert_eq!(every, unnamed);
+    let libc = elf::resolve_target("libc*", Some(pid)).expect("libc of the process");
+    assert!(!libc.is_empty() && libc.len() < every.len(), "{libc:?}");
     let _ = child.kill();
     let _ = child.wait();
     let prefix = format!("uprobe:/proc/{pid}/root/");

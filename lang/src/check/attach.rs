@@ -274,8 +274,10 @@ impl Checker<'_> {
                 }
             }
             Provider::Usdt => {
+                // An empty provider (`usdt:::probe`) is any provider, as in bpftrace.
                 let (path, prov, name) = match fields.as_slice() {
                     [p, n] => (p, "*".to_string(), n.clone()),
+                    [p, pr, n] if pr.is_empty() => (p, "*".to_string(), n.clone()),
                     [p, pr, n] => (p, pr.clone(), n.clone()),
                     _ => return arity_error(self, "usdt:/path/to/binary:[provider:]probe"),
                 };
