@@ -27,6 +27,9 @@ struct Cli {
     /// Run CMD and trace it; rbt exits when it does.
     #[arg(short = 'c', value_name = "CMD")]
     cmd: Option<String>,
+    /// Only run the probes whose name matches REGEX (begin/end always run).
+    #[arg(long = "probe-filter", value_name = "REGEX")]
+    probe_filter: Option<String>,
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
@@ -214,6 +217,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             eprintln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
         }
     }
+    let probe_filter = match &cli.probe_filter {
+        Some(f) => Some(
+            regex_lite::Regex::new(f)
+                .map_err(|e| fail(format!("invalid --probe-filter regex '{f}': {e}")))?,
+        ),
+        None => None,
+    };
     let color = std::io::stderr().is_terminal();
     let (ast, parse_diags) = lang::parse(&source);
     report(&name, &source, &parse_diags, color, cli.no_warnings);
@@ -246,9 +256,16 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
-    let Some(hir) = checked.script else {
+    let Some(mut hir) = checked.script else {
         return Err(Reported);
     };
+    if let Some(filter) = &probe_filter {
+        if check::filter_probes(&mut hir, &|name| filter.is_match(name)) == 0 {
+            return Err(fail(
+                "no probes to attach: --probe-filter matches none of the script's probes",
+            ));
+        }
+    }
     if cli.debug == Some(Stage::Hir) {
         return print_stage(&format!("{hir:#?}\n"));
     }

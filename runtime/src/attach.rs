@@ -9,18 +9,9 @@ const PERF_TYPE_SOFTWARE: u32 = 1;
 /// PERF_COUNT_SW_CPU_CLOCK
 const SW_CPU_CLOCK: u64 = 0;
 
-/// How many probes an attach point counts as in "Attaching N probes...".
+/// How many probes an attach point counts as in "Attached N probes".
 pub fn target_count(a: &Attach) -> usize {
-    match a {
-        Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
-        Attach::Software { .. } | Attach::Hardware { .. } => 1,
-        Attach::Tracepoint { targets } => targets.len(),
-        Attach::Rawtracepoint { targets } => targets.len(),
-        Attach::Kprobe { targets, .. } => targets.len(),
-        Attach::Uprobe { targets, .. } => targets.len(),
-        Attach::Usdt { targets } => targets.len(),
-        Attach::Kfunc { targets, .. } => targets.len(),
-    }
+    a.target_count()
 }
 
 fn online_cpus() -> Vec<i32> {

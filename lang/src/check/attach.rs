@@ -485,3 +485,28 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::Hardware { .. }) => vec![single],
     }
 }
+
+/// `--probe-filter`: keeps the expanded probes whose name `keep` accepts, and begin/end
+/// probes whatever their name, as bpftrace 0.27 does. A program loses the targets that do not
+/// match and is dropped when none does. Returns how many probes are left to attach.
+pub fn filter_probes(script: &mut crate::hir::Script, keep: &dyn Fn(&str) -> bool) -> usize {
+    let names = &script.probe_names;
+    script.probes.retain_mut(|p| {
+        if matches!(p.attach, Attach::Begin | Attach::End) {
+            return true;
+        }
+        let first = p.probe_index as usize;
+        let matched: Vec<bool> = (first..first + p.attach.target_count())
+            .map(|i| names.get(i).is_some_and(|n| keep(n)))
+            .collect();
+        p.attach
+            .retain_targets(|i| matched.get(i).copied().unwrap_or(false));
+        // The program now answers to its first kept name (`probe` is per program only when
+        // the body reads it, and such programs have one target).
+        if let Some(k) = matched.iter().position(|m| *m) {
+            p.probe_index += k as u32;
+        }
+        matched.contains(&true)
+    });
+    script.probes.len()
+}

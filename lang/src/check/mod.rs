@@ -3,6 +3,7 @@
 //! analysis continues after errors so the user sees all of them at once.
 
 mod attach;
+pub use attach::filter_probes;
 mod calls;
 pub mod catalog;
 mod ctypes;
