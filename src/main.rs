@@ -30,6 +30,10 @@ struct Cli {
     /// Only run the probes whose name matches REGEX (begin/end always run).
     #[arg(long = "probe-filter", value_name = "REGEX")]
     probe_filter: Option<String>,
+    /// Accepted as bpftrace spells it: USDT semaphores are already set in every process that
+    /// maps the file, because the kernel's uprobe reference counter does it.
+    #[arg(long = "usdt-file-activation")]
+    usdt_file_activation: bool,
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
