@@ -257,7 +257,12 @@ impl Checker<'_> {
             .collect();
         // Attach points of one probe share the body; each kind of attach needs its own
         // program (different context layouts), so lower the body once per attach point.
+        // Where the names of the attach point being lowered start in `names`.
+        let mut ap_names: Option<(&ast::AttachPoint, usize)> = None;
         for (ap, r) in resolved {
+            if !ap_names.is_some_and(|(prev, _)| std::ptr::eq(prev, ap)) {
+                ap_names = Some((ap, names.len()));
+            }
             self.vars.clear();
             self.var_ids.clear();
             self.loop_depth = 0;
@@ -295,8 +300,20 @@ impl Checker<'_> {
                     Err(e) => self.push(diagnostics::lookup_failed(e, ap.span)),
                 }
             }
-            let probe_index = names.len() as u32;
-            names.extend(r.names.iter().cloned());
+            // Each location of a USDT probe has a program of its own, but they are one probe,
+            // named and counted once, as in bpftrace: they share the probe's name.
+            let start = ap_names.map_or(0, |(_, start)| start);
+            let same_usdt = match (&r.attach, r.names.as_slice()) {
+                (stdlib::manifest::Attach::Usdt { .. }, [name]) => names
+                    .get(start..)
+                    .and_then(|own| own.iter().position(|n| n == name))
+                    .map(|i| (start + i) as u32),
+                _ => None,
+            };
+            let probe_index = same_usdt.unwrap_or(names.len() as u32);
+            if same_usdt.is_none() {
+                names.extend(r.names.iter().cloned());
+            }
             let predicate = probe.predicate.as_ref().map(|p| {
                 let e = self.expr(p);
                 self.require_int(&e, "a predicate");
