@@ -14,6 +14,8 @@
 //!   0.17: `kfunc:vmlinux:vfs_read`.
 //! - `-lv` also prints BTF parameters for kprobes (0.17 prints none), as the type checker sees them.
 //! - `?` works as a one-character wildcard (0.17's parser rejects it).
+//! - `interval:*`/`profile:*` list their units (`interval:s:`), as bpftrace 0.27 does (0.17
+//!   refuses them); `-l` of a program lists its probes the same way ([`program_line`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
