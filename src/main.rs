@@ -27,8 +27,15 @@ struct Cli {
     /// Run CMD and trace it; rbt exits when it does.
     #[arg(short = 'c', value_name = "CMD")]
     cmd: Option<String>,
+    /// Only run the probes whose name matches REGEX (begin/end always run).
+    #[arg(long = "probe-filter", value_name = "REGEX")]
+    probe_filter: Option<String>,
+    /// Accepted as bpftrace spells it: USDT semaphores are already set in every process that
+    /// maps the file, because the kernel's uprobe reference counter does it.
+    #[arg(long = "usdt-file-activation")]
+    usdt_file_activation: bool,
     /// Only trace this process (uprobe/usdt targets).
-    #[arg(short = 'p', value_name = "PID")]
+    #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
     /// Output format.
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
@@ -75,12 +82,10 @@ struct Cli {
     /// Write the LLVM IR to FILE.
     #[arg(long = "emit-llvm", value_name = "FILE")]
     emit_llvm: Option<String>,
-    /// Script file (`-` for stdin), then positional parameters ($1, $2, ...).
-    #[arg(
-        value_name = "FILE|ARGS",
-        trailing_var_arg = true,
-        allow_hyphen_values = true
-    )]
+    /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
+    /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
+    /// starts with `-` and is not a number comes after `--`.
+    #[arg(value_name = "FILE|ARGS", allow_negative_numbers = true)]
     rest: Vec<String>,
 }
 
@@ -216,6 +221,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             eprintln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
         }
     }
+    let probe_filter = match &cli.probe_filter {
+        Some(f) => Some(
+            regex_lite::Regex::new(f)
+                .map_err(|e| fail(format!("invalid --probe-filter regex '{f}': {e}")))?,
+        ),
+        None => None,
+    };
     let color = std::io::stderr().is_terminal();
     let (ast, parse_diags) = lang::parse(&source);
     report(&name, &source, &parse_diags, color, cli.no_warnings);
@@ -251,9 +263,16 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
-    let Some(hir) = checked.script else {
+    let Some(mut hir) = checked.script else {
         return Err(Reported);
     };
+    if let Some(filter) = &probe_filter {
+        if check::filter_probes(&mut hir, &|name| filter.is_match(name)) == 0 {
+            return Err(fail(
+                "no probes to attach: --probe-filter matches none of the script's probes",
+            ));
+        }
+    }
     if cli.debug == Some(Stage::Hir) {
         return print_stage(&format!("{hir:#?}\n"));
     }
@@ -443,8 +462,12 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let Some(hir) = checked.script else {
         return Err(Reported);
     };
-    for n in &hir.probe_names {
-        println!("{n}");
+    for line in hir
+        .probe_names
+        .iter()
+        .filter_map(|n| runtime::listing::program_line(n))
+    {
+        println!("{line}");
     }
     Ok(0)
 }

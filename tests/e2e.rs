@@ -357,7 +357,7 @@ fn verifier_rejection_points_at_the_script_line() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(
-        err.contains("the BPF verifier refused probe `BEGIN`: infinite loop detected"),
+        err.contains("the BPF verifier refused probe `begin`: infinite loop detected"),
         "{err}"
     );
     assert!(err.contains("stdin:3:3"), "{err}");

@@ -557,3 +557,31 @@ fn uprobe_offset_reaches_the_catalog() {
         }
     }
 }
+
+/// `--probe-filter` keeps the expanded probes whose name matches, narrowing a wildcard's
+/// targets, drops programs left with none, and keeps begin/end.
+#[test]
+fn probe_filter_narrows_wildcards_and_keeps_begin_end() {
+    let src = "BEGIN { } tracepoint:syscalls:sys_*_openat { @ = count(); } tracepoint:sched:* { }";
+    let (script, parse_diags) = lang::parse(src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+    let mut hir = checked.script.expect("a checked script");
+    let left = lang::check::filter_probes(&mut hir, &|n| n.ends_with("sys_exit_openat"));
+    assert_eq!(left, 2);
+    let attaches: Vec<_> = hir.probes.iter().map(|p| &p.attach).collect();
+    assert_eq!(
+        attaches,
+        vec![
+            &stdlib::manifest::Attach::Begin,
+            &stdlib::manifest::Attach::Tracepoint {
+                targets: vec![("syscalls".into(), "sys_exit_openat".into())]
+            },
+        ]
+    );
+    assert_eq!(
+        hir.probe_names[hir.probes[1].probe_index as usize],
+        "tracepoint:syscalls:sys_exit_openat"
+    );
+    assert_eq!(lang::check::filter_probes(&mut hir, &|_| false), 1);
+}

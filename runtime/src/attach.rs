@@ -9,18 +9,17 @@ const PERF_TYPE_SOFTWARE: u32 = 1;
 /// PERF_COUNT_SW_CPU_CLOCK
 const SW_CPU_CLOCK: u64 = 0;
 
-/// How many probes an attach point counts as in "Attaching N probes...".
-pub fn target_count(a: &Attach) -> usize {
-    match a {
-        Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
-        Attach::Software { .. } | Attach::Hardware { .. } => 1,
-        Attach::Tracepoint { targets } => targets.len(),
-        Attach::Rawtracepoint { targets } => targets.len(),
-        Attach::Kprobe { targets, .. } => targets.len(),
-        Attach::Uprobe { targets, .. } => targets.len(),
-        Attach::Usdt { targets } => targets.len(),
-        Attach::Kfunc { targets, .. } => targets.len(),
-    }
+/// How many probes "Attached N probes" reports: every target, except that the locations of
+/// one USDT probe (a program each, sharing the probe's name) count once, as in bpftrace.
+pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
+    let mut usdt = std::collections::BTreeSet::new();
+    programs
+        .iter()
+        .map(|p| match &p.attach {
+            Attach::Usdt { .. } => usize::from(usdt.insert(p.probe_index)),
+            other => other.target_count(),
+        })
+        .sum()
 }
 
 pub(crate) fn online_cpus() -> Vec<i32> {
@@ -148,5 +147,41 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 })
         }
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stdlib::manifest::{Program, UsdtTarget};
+
+    fn usdt(probe_index: u32, offset: u64) -> Program {
+        Program {
+            name: format!("usdt_{offset}"),
+            attach: Attach::Usdt {
+                targets: vec![UsdtTarget {
+                    path: "/bin/x".into(),
+                    provider: "p".into(),
+                    name: "n".into(),
+                    offset,
+                    semaphore_offset: 0,
+                    args: Vec::new(),
+                }],
+            },
+            probe_index,
+        }
+    }
+
+    #[test]
+    fn usdt_locations_of_one_probe_count_once() {
+        let tracepoints = Program {
+            name: "tracepoint_0".into(),
+            attach: Attach::Tracepoint {
+                targets: vec![("a".into(), "b".into()), ("a".into(), "c".into())],
+            },
+            probe_index: 0,
+        };
+        let programs = [tracepoints, usdt(2, 1), usdt(2, 2), usdt(3, 3)];
+        assert_eq!(probe_count(&programs), 4);
     }
 }

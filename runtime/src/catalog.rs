@@ -296,6 +296,7 @@ impl Catalog for SystemCatalog {
         extra: u64,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
+        let several = stands_for_several(path);
         let mut out = Vec::new();
         for p in paths {
             let display = p.to_string_lossy().into_owned();
@@ -311,7 +312,12 @@ impl Catalog for SystemCatalog {
                 continue;
             }
             let g = glob(func);
-            let syms = elf::function_symbols(Path::new(&p)).map_err(|e| e.to_string())?;
+            let syms = match elf::function_symbols(Path::new(&p)) {
+                Ok(syms) => syms,
+                // Among a process's many objects, one without readable symbols has none to match.
+                Err(_) if several => continue,
+                Err(e) => return Err(e.to_string()),
+            };
             for s in syms {
                 if g.matches(&s.name) {
                     if let Some(off) = s.file_offset {
@@ -337,9 +343,15 @@ impl Catalog for SystemCatalog {
     ) -> Result<Vec<UsdtTarget>, LookupError> {
         let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
         let (pg, ng) = (glob(provider), glob(name));
+        let several = stands_for_several(path);
         let mut out = Vec::new();
         for p in paths {
-            for probe in elf::usdt_probes(&p).map_err(|e| e.to_string())? {
+            let probes = match elf::usdt_probes(&p) {
+                Ok(probes) => probes,
+                Err(_) if several => continue,
+                Err(e) => return Err(e.to_string()),
+            };
+            for probe in probes {
                 if pg.matches(&probe.provider) && ng.matches(&probe.name) {
                     if let Some(off) = probe.file_offset {
                         let args =
@@ -467,4 +479,10 @@ fn pid_namespace() -> Option<(u64, u64)> {
     // whose minor number takes the low 20 bits.
     let dev = (u64::from(libc::major(m.dev())) << 20) | u64::from(libc::minor(m.dev()));
     Some((dev, m.ino()))
+}
+
+/// Whether a uprobe/usdt target names several files (empty, or a glob), so that one of them
+/// failing to parse is skipped rather than an error.
+fn stands_for_several(target: &str) -> bool {
+    target.is_empty() || target.contains(['*', '?', '['])
 }

@@ -17,6 +17,8 @@
 //!   USDT probes without -p.
 //! - `-lv` also prints BTF parameters for kprobes (0.17 prints none), as the type checker sees them.
 //! - `?` works as a one-character wildcard (0.17's parser rejects it).
+//! - `interval:*`/`profile:*` list their units (`interval:s:`), as bpftrace 0.27 does (0.17
+//!   refuses them); `-l` of a program lists its probes the same way ([`program_line`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -165,6 +167,33 @@ pub fn collect(
         .collect())
 }
 
+/// How `rbt -l -e PROGRAM` shows one of the program's expanded probe names, as bpftrace 0.27
+/// does: begin/end are not listed, and a unit or perf event is listed without its number
+/// (`interval:ms:100` → `interval:ms:`), like `-l` lists those kinds.
+pub fn program_line(probe_name: &str) -> Option<String> {
+    let mut fields = probe_name.splitn(3, ':');
+    let head = fields.next().unwrap_or_default();
+    let Some(p) = Provider::from_name(head) else {
+        return Some(probe_name.to_string());
+    };
+    match p.kind().listing {
+        Listing::Nothing => None,
+        Listing::Units(_) | Listing::PerfEvents(_) => Some(format!(
+            "{}:{}:",
+            p.name(),
+            fields.next().unwrap_or_default()
+        )),
+        Listing::Parameters
+        | Listing::Tracefs
+        | Listing::Kallsyms
+        | Listing::BtfFunctions
+        | Listing::BtfRawTracepoints
+        | Listing::ElfSymbols
+        | Listing::UsdtNotes
+        | Listing::Names(_) => Some(probe_name.to_string()),
+    }
+}
+
 /// Split a pattern into the providers it names and the remaining fields.
 /// The bool is true when the provider was named exactly (errors then surface).
 fn parse_pattern(
@@ -248,7 +277,9 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
             | Listing::BtfRawTracepoints,
             1,
         )
-        | (Listing::PerfEvents(_) | Listing::Names(_), 1 | 2) => mk(any(), any(), f[0].clone()),
+        | (Listing::PerfEvents(_) | Listing::Names(_) | Listing::Units(_), 1 | 2) => {
+            mk(any(), any(), f[0].clone())
+        }
         (
             Listing::Tracefs
             | Listing::Kallsyms
@@ -458,6 +489,13 @@ fn list_provider(
                 }
             }
         }
+        Listing::Units(units) => {
+            for u in units {
+                if name.is(u) {
+                    out.insert(format!("{pname}:{u}:"), Vec::new());
+                }
+            }
+        }
         Listing::ElfSymbols => {
             for path in user_targets(p, &f.target, pid)? {
                 // Mapped data files and unreadable objects have no symbols to list.
@@ -651,7 +689,8 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                     .map(|i| (format!("{pname}:{i}"), i.to_string())),
             );
         }
-        Listing::Nothing | Listing::Parameters => {}
+        // A unit is not a name a typo could be close to: the checker words unit errors.
+        Listing::Nothing | Listing::Parameters | Listing::Units(_) => {}
     }
     rank(typed, renamed, cands, same_name_ok)
 }

@@ -190,11 +190,7 @@ pub fn run(
         }),
     )?;
 
-    let probe_count: usize = manifest
-        .programs
-        .iter()
-        .map(|p| attach::target_count(&p.attach))
-        .sum();
+    let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
     for p in &manifest.programs {
         let prog = obj.program(&p.name)?;

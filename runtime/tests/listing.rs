@@ -365,6 +365,16 @@ fn pid_listing_uses_process_mappings() {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    // With -p, `*` and an empty target (`usdt::p:n`) stand for the process's ELF objects;
+    // a path missing here is looked up in the process's mount namespace.
+    let every = elf::resolve_target("*", Some(pid)).expect("objects of the process");
+    assert!(every
+        .iter()
+        .any(|p| p.to_string_lossy().contains("libc.so")));
+    let unnamed = elf::resolve_target("", Some(pid)).expect("objects of the process");
+    assert_eq!(every, unnamed);
+    let libc = elf::resolve_target("libc*", Some(pid)).expect("libc of the process");
+    assert!(!libc.is_empty() && libc.len() < every.len(), "{libc:?}");
     let _ = child.kill();
     let _ = child.wait();
     let prefix = format!("uprobe:/proc/{pid}/root/");
@@ -405,7 +415,7 @@ fn did_you_mean_kernel_probes() {
 
 #[test]
 fn listing_errors_have_words() {
-    let e = list_str(Some("interval:*"), false, None).expect_err("not listable");
+    let e = list_str(Some("watchpoint:*"), false, None).expect_err("not listable");
     assert!(matches!(e, ListError::NotListable(_)));
     assert!(e.to_string().contains("cannot be listed"));
     // Every spelling the language accepts is a provider here too (`aw` is asyncwatchpoint).
@@ -430,4 +440,32 @@ fn software_and_hardware_listing() {
     assert_eq!(out, "hardware:cache-misses:\nhardware:cache-references:\n");
     let out = list_str(Some("iter:*"), false, None).expect("list");
     assert_eq!(out, "iter:task\niter:task_file\n");
+}
+
+#[test]
+fn interval_and_profile_list_their_units() {
+    let out = list_str(Some("interval:*"), false, None).expect("list");
+    assert_eq!(
+        out,
+        "interval:hz:\ninterval:ms:\ninterval:s:\ninterval:us:\n"
+    );
+    let out = list_str(Some("profile:s*"), false, None).expect("list");
+    assert_eq!(out, "profile:s:\n");
+}
+
+#[test]
+fn program_probes_are_listed_as_bpftrace_lists_them() {
+    let line = |n: &str| listing::program_line(n);
+    assert_eq!(line("begin"), None);
+    assert_eq!(line("end"), None);
+    assert_eq!(line("interval:ms:100").as_deref(), Some("interval:ms:"));
+    assert_eq!(line("software:cpu").as_deref(), Some("software:cpu:"));
+    assert_eq!(
+        line("hardware:cache-misses:10").as_deref(),
+        Some("hardware:cache-misses:")
+    );
+    assert_eq!(
+        line("tracepoint:syscalls:sys_enter_openat").as_deref(),
+        Some("tracepoint:syscalls:sys_enter_openat")
+    );
 }

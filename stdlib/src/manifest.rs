@@ -104,6 +104,49 @@ pub enum Attach {
     },
 }
 
+impl Attach {
+    /// How many probes this attach point counts as ("Attached N probes"): one per expanded
+    /// target, in the order of the program's expanded probe names.
+    pub fn target_count(&self) -> usize {
+        match self {
+            Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Software { .. } | Attach::Hardware { .. } => 1,
+            Attach::Tracepoint { targets } => targets.len(),
+            Attach::Rawtracepoint { targets } => targets.len(),
+            Attach::Kprobe { targets, .. } => targets.len(),
+            Attach::Uprobe { targets, .. } => targets.len(),
+            Attach::Usdt { targets } => targets.len(),
+            Attach::Kfunc { targets, .. } => targets.len(),
+        }
+    }
+
+    /// Keeps the targets whose index `keep` accepts (`--probe-filter`); a kind with one
+    /// target keeps it, since the caller drops the whole program when it matches nothing.
+    pub fn retain_targets(&mut self, keep: impl FnMut(usize) -> bool) {
+        fn retain<T>(v: &mut Vec<T>, mut keep: impl FnMut(usize) -> bool) {
+            let mut i = 0;
+            v.retain(|_| {
+                i += 1;
+                keep(i - 1)
+            });
+        }
+        match self {
+            Attach::Begin
+            | Attach::End
+            | Attach::Interval { .. }
+            | Attach::Profile { .. }
+            | Attach::Software { .. }
+            | Attach::Hardware { .. } => {}
+            Attach::Tracepoint { targets } => retain(targets, keep),
+            Attach::Rawtracepoint { targets } => retain(targets, keep),
+            Attach::Kprobe { targets, .. } => retain(targets, keep),
+            Attach::Uprobe { targets, .. } => retain(targets, keep),
+            Attach::Usdt { targets } => retain(targets, keep),
+            Attach::Kfunc { targets, .. } => retain(targets, keep),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum PerfPeriod {
     Frequency(u64),

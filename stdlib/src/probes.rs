@@ -138,7 +138,7 @@ pub const ITERATORS: &[&str] = &["task", "task_file"];
 pub enum Listing {
     /// BEGIN and END: one probe each, nothing to list.
     Nothing,
-    /// Attach points are parameters (`interval:s:1`, a watchpoint address), not names.
+    /// Attach points are parameters (a watchpoint address), not names.
     Parameters,
     /// tracefs `available_events` (`-lv`: each event's format fields).
     Tracefs,
@@ -156,7 +156,14 @@ pub enum Listing {
     PerfEvents(&'static [PerfEvent]),
     /// A fixed list of names.
     Names(&'static [&'static str]),
+    /// Attach points are a unit and a number (`interval:s:1`): `-l` lists each unit with the
+    /// number left empty (`interval:s:`), as bpftrace 0.27 does.
+    Units(&'static [&'static str]),
 }
+
+/// The units `-l` lists for `profile` and `interval` (the checker also takes `ns`, which
+/// bpftrace 0.27 does not list).
+pub const PERIOD_UNITS: &[&str] = &["hz", "ms", "s", "us"];
 
 /// One record per probe kind: everything about it that is data rather than code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -288,7 +295,7 @@ impl Provider {
                 context: Context::PerfEvent,
                 space: Kernel,
                 section: Section::Fixed("perf_event"),
-                listing: Listing::Parameters,
+                listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
             },
@@ -297,7 +304,7 @@ impl Provider {
                 context: Context::PerfEvent,
                 space: Kernel,
                 section: Section::Fixed("perf_event"),
-                listing: Listing::Parameters,
+                listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
             },

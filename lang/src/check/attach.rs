@@ -128,14 +128,15 @@ impl Checker<'_> {
                 if !fields.is_empty() {
                     return arity_error(self, "no fields after BEGIN/END");
                 }
-                let attach = if ap.provider == Provider::Begin {
-                    Attach::Begin
+                // bpftrace 0.27 names them in lower case whichever spelling the script used.
+                let (attach, name) = if ap.provider == Provider::Begin {
+                    (Attach::Begin, "begin")
                 } else {
-                    Attach::End
+                    (Attach::End, "end")
                 };
                 Some(Resolved {
                     attach,
-                    names: vec![provider.to_string()],
+                    names: vec![name.to_string()],
                     tracepoint: None,
                 })
             }
@@ -282,8 +283,10 @@ impl Checker<'_> {
                 }
             }
             Provider::Usdt => {
+                // An empty provider (`usdt:::probe`) is any provider, as in bpftrace.
                 let (path, prov, name) = match fields.as_slice() {
                     [p, n] => (p, "*".to_string(), n.clone()),
+                    [p, pr, n] if pr.is_empty() => (p, "*".to_string(), n.clone()),
                     [p, pr, n] => (p, pr.clone(), n.clone()),
                     _ => return arity_error(self, "usdt:/path/to/binary:[provider:]probe"),
                 };
@@ -429,7 +432,7 @@ impl Checker<'_> {
                     ));
                     return None;
                 };
-                let (name, config) = (found.name, found.config);
+                let config = found.config;
                 let period = count.unwrap_or(found.default_period);
                 let attach = if ap.provider == Provider::Software {
                     Attach::Software {
@@ -444,7 +447,9 @@ impl Checker<'_> {
                 };
                 Some(Resolved {
                     attach,
-                    names: vec![format!("{provider}:{name}:{period}")],
+                    // `probe` names the event as the script spells it (an alias stays an
+                    // alias, an omitted count stays omitted), as bpftrace 0.27 does.
+                    names: vec![format!("{provider}:{}", fields.join(":"))],
                     tracepoint: None,
                 })
             }
@@ -462,4 +467,77 @@ pub fn parse_int(s: &str) -> Option<u64> {
         Some(hex) => u64::from_str_radix(hex, 16).ok(),
         None => s.parse().ok(),
     }
+}
+
+/// One attach per target of `attach`, in the order of its expanded names, for a probe
+/// whose body reads `probe`. Kinds with a single target come back unchanged.
+pub fn split_targets(attach: Attach) -> Vec<Attach> {
+    match attach {
+        Attach::Tracepoint { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Tracepoint { targets: vec![t] })
+            .collect(),
+        Attach::Rawtracepoint { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Rawtracepoint { targets: vec![t] })
+            .collect(),
+        // A kprobe_multi link of one target is a plain kprobe.
+        Attach::Kprobe { targets, ret, .. } => targets
+            .into_iter()
+            .map(|t| Attach::Kprobe {
+                targets: vec![t],
+                ret,
+                multi: false,
+            })
+            .collect(),
+        Attach::Uprobe { targets, ret } => targets
+            .into_iter()
+            .map(|t| Attach::Uprobe {
+                targets: vec![t],
+                ret,
+            })
+            .collect(),
+        Attach::Usdt { targets } => targets
+            .into_iter()
+            .map(|t| Attach::Usdt { targets: vec![t] })
+            .collect(),
+        Attach::Kfunc { targets, ret } => targets
+            .into_iter()
+            .map(|t| Attach::Kfunc {
+                targets: vec![t],
+                ret,
+            })
+            .collect(),
+        single @ (Attach::Begin
+        | Attach::End
+        | Attach::Profile { .. }
+        | Attach::Interval { .. }
+        | Attach::Software { .. }
+        | Attach::Hardware { .. }) => vec![single],
+    }
+}
+
+/// `--probe-filter`: keeps the expanded probes whose name `keep` accepts, and begin/end
+/// probes whatever their name, as bpftrace 0.27 does. A program loses the targets that do not
+/// match and is dropped when none does. Returns how many probes are left to attach.
+pub fn filter_probes(script: &mut crate::hir::Script, keep: &dyn Fn(&str) -> bool) -> usize {
+    let names = &script.probe_names;
+    script.probes.retain_mut(|p| {
+        if matches!(p.attach, Attach::Begin | Attach::End) {
+            return true;
+        }
+        let first = p.probe_index as usize;
+        let matched: Vec<bool> = (first..first + p.attach.target_count())
+            .map(|i| names.get(i).is_some_and(|n| keep(n)))
+            .collect();
+        p.attach
+            .retain_targets(|i| matched.get(i).copied().unwrap_or(false));
+        // The program now answers to its first kept name (`probe` is per program only when
+        // the body reads it, and such programs have one target).
+        if let Some(k) = matched.iter().position(|m| *m) {
+            p.probe_index += k as u32;
+        }
+        matched.contains(&true)
+    });
+    script.probes.len()
 }

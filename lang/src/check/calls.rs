@@ -158,7 +158,10 @@ impl Checker<'_> {
                 return mk(H::Str(bytes), Type::Str { len }, span);
             }
             Builtin::Comm => Type::Str { len: 16 },
-            Builtin::Probe => Type::ProbeName,
+            Builtin::Probe => {
+                self.probe.reads_probe = true;
+                Type::ProbeName
+            }
             Builtin::Func => {
                 if user {
                     Type::Usym

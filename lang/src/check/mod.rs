@@ -3,6 +3,7 @@
 //! analysis continues after errors so the user sees all of them at once.
 
 mod attach;
+pub use attach::filter_probes;
 mod calls;
 pub mod catalog;
 mod ctypes;
@@ -114,6 +115,9 @@ struct ProbeInfo {
     signature: Option<(Vec<(String, Type)>, Type)>,
     /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
     user_targets: Vec<(String, u64)>,
+    /// Whether the body reads `probe`: then each target of a wildcard gets a program of
+    /// its own, so `probe` names the one that fired.
+    reads_probe: bool,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -288,7 +292,12 @@ impl Checker<'_> {
             .collect();
         // Attach points of one probe share the body; each kind of attach needs its own
         // program (different context layouts), so lower the body once per attach point.
+        // Where the names of the attach point being lowered start in `names`.
+        let mut ap_names: Option<(&ast::AttachPoint, usize)> = None;
         for (ap, r) in resolved {
+            if !ap_names.is_some_and(|(prev, _)| std::ptr::eq(prev, ap)) {
+                ap_names = Some((ap, names.len()));
+            }
             self.reset_scopes();
             self.loop_depth = 0;
             self.captures.clear();
@@ -316,6 +325,7 @@ impl Checker<'_> {
                     }
                     _ => Vec::new(),
                 },
+                reads_probe: false,
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
@@ -324,27 +334,47 @@ impl Checker<'_> {
                     Err(e) => self.push(diagnostics::lookup_failed(e, ap.span)),
                 }
             }
-            let probe_index = names.len() as u32;
-            names.extend(r.names.iter().cloned());
+            // Each location of a USDT probe has a program of its own, but they are one probe,
+            // named and counted once, as in bpftrace: they share the probe's name.
+            let start = ap_names.map_or(0, |(_, start)| start);
+            let same_usdt = match (&r.attach, r.names.as_slice()) {
+                (stdlib::manifest::Attach::Usdt { .. }, [name]) => names
+                    .get(start..)
+                    .and_then(|own| own.iter().position(|n| n == name))
+                    .map(|i| (start + i) as u32),
+                _ => None,
+            };
+            let probe_index = same_usdt.unwrap_or(names.len() as u32);
+            if same_usdt.is_none() {
+                names.extend(r.names.iter().cloned());
+            }
             let predicate = probe.predicate.as_ref().map(|p| {
                 let e = self.expr(p);
                 self.require_int(&e, "a predicate");
                 e
             });
             let body = self.block(&probe.body);
-            let name = format!("{}_{}", sanitize(ap.provider.name()), out.len());
             let _ = index;
-            out.push(hir::Probe {
-                name,
-                provider: ap.provider,
-                attach: r.attach,
-                context: kind.context,
-                probe_index,
-                vars: self.vars.clone(),
-                predicate,
-                body,
-                span: probe.span,
-            });
+            // `probe` is a constant of the program, so a body that reads it is lowered once
+            // per target (as bpftrace expands such probes); otherwise one program serves all.
+            let attaches = if self.probe.reads_probe {
+                attach::split_targets(r.attach)
+            } else {
+                vec![r.attach]
+            };
+            for (i, attach) in attaches.into_iter().enumerate() {
+                out.push(hir::Probe {
+                    name: format!("{}_{}", sanitize(ap.provider.name()), out.len()),
+                    provider: ap.provider,
+                    attach,
+                    context: kind.context,
+                    probe_index: probe_index + i as u32,
+                    vars: self.vars.clone(),
+                    predicate: predicate.clone(),
+                    body: body.clone(),
+                    span: probe.span,
+                });
+            }
             // Attach points of one probe share its statements: report each once.
             if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
                 if !self.diags.contains(&d) {

@@ -346,6 +346,33 @@ fn has_glob(s: &str) -> bool {
 /// a bare name is looked up in the process's mappings (with `pid`), then PATH, then
 /// `/etc/ld.so.cache`, then the standard library directories. `libc` and `c` both find libc.
 pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ElfError> {
+    if let Some(pid) = pid {
+        // With -p, an empty target (`usdt::provider:probe`) or a glob that names no directory
+        // (`uprobe:*:func`) stands for the ELF objects the process maps, as in bpftrace.
+        if target.is_empty() || (has_glob(target) && !target.contains('/')) {
+            let pattern = glob::Pattern::new(target).ok();
+            let matches = |p: &Path| {
+                target.is_empty()
+                    || pattern.as_ref().is_some_and(|m| {
+                        m.matches_path(p)
+                            || p.file_name()
+                                .and_then(|f| f.to_str())
+                                .is_some_and(|f| m.matches(f))
+                    })
+            };
+            return Ok(process_objects(pid)?
+                .into_iter()
+                .filter(|p| matches(p) && is_elf(p))
+                .collect());
+        }
+        // A path in the process's own mount namespace is reached through its root.
+        if target.starts_with('/') && !has_glob(target) && !Path::new(target).exists() {
+            let inside = PathBuf::from(format!("/proc/{pid}/root{target}"));
+            if inside.exists() {
+                return Ok(vec![inside]);
+            }
+        }
+    }
     if target.contains('/') {
         if has_glob(target) {
             // The glob crate drops a leading `./`; put it back so probes are named with
