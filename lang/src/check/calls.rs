@@ -524,7 +524,8 @@ impl Checker<'_> {
                 func: Function::Strcontains,
                 args: a,
             },
-            I64,
+            // A bool, as in bpftrace 0.27 (prints true/false).
+            Type::Bool,
             span,
         )
     }
