@@ -137,6 +137,12 @@ impl Checker<'_> {
         if !self.builtin_allowed(b, span) || !self.arity_ok(&b.spec(), args.len(), span) {
             return poisoned(span);
         }
+        if let (Builtin::Arg(n), Some(count)) = (b, self.probe.usdt_args) {
+            if usize::from(n) >= count {
+                self.push(diagnostics::usdt_argument_missing(n, count, span));
+                return poisoned(span);
+            }
+        }
         let user = self.probe.user;
         let ty = match b {
             Builtin::Pid(_) => return self.pid_builtin(Builtin::Pid, "pid", args, span),

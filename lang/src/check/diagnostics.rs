@@ -1240,3 +1240,13 @@ pub fn static_assert_not_constant(span: Span) -> Diagnostic {
     )
     .with_help("use assert() for a condition checked when the probe fires")
 }
+
+/// `argN` in a usdt probe whose locations have fewer arguments (read from its ELF note).
+pub fn usdt_argument_missing(n: u8, count: usize, span: Span) -> Diagnostic {
+    let have = match count {
+        0 => "no arguments".to_string(),
+        1 => "1 argument (arg0)".to_string(),
+        c => format!("{c} arguments (arg0 to arg{})", c - 1),
+    };
+    Diagnostic::error(format!("this usdt probe has {have}, so arg{n} does not exist"), span)
+}

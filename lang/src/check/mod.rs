@@ -118,6 +118,8 @@ struct ProbeInfo {
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
     /// its own, so `probe` names the one that fired.
     reads_probe: bool,
+    /// usdt: how many arguments every location of the probe has (`argN` must be below it).
+    usdt_args: Option<usize>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -326,6 +328,12 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                usdt_args: match &r.attach {
+                    stdlib::manifest::Attach::Usdt { targets } => {
+                        targets.iter().map(|t| t.args.len()).min()
+                    }
+                    _ => None,
+                },
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
