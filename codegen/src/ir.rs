@@ -332,15 +332,60 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
+    /// Copies `size` bytes from `src` to `dst`. LLVM picks the widest loads the two pointers'
+    /// alignment allows; when it can only copy byte by byte it loads every byte before storing
+    /// any, and a copy of a string at an odd offset (a tuple's string after an `int8`) then
+    /// spills past the 512-byte BPF stack. So when the two ends are known to sit at different
+    /// offsets from an 8-byte boundary, each byte is stored right after it is loaded, which
+    /// needs one register (the accesses are volatile so that LLVM keeps them paired instead of
+    /// hoisting the loads or sinking the stores into a block where all are live at once); when
+    /// they sit at the same odd offset, the bytes up to the boundary are copied that way and
+    /// the rest a word at a time.
     pub(crate) fn memcpy(
         &self,
         dst: PointerValue<'ctx>,
         src: PointerValue<'ctx>,
         size: u32,
     ) -> R<()> {
-        if size > 0 {
+        if size == 0 {
+            return Ok(());
+        }
+        let mut head = 0;
+        if size > 8 {
+            if let (Some(d), Some(s)) = (misalignment(dst), misalignment(src)) {
+                head = match (d, s) {
+                    (0, 0) => 0,
+                    _ if d == s => (8 - d) as u32,
+                    _ => size,
+                };
+            }
+        }
+        for i in 0..head {
+            let from = self.offset(src, u64::from(i))?;
+            let to = self.offset(dst, u64::from(i))?;
+            let byte = self
+                .builder
+                .build_load(self.ctx.i8_type(), from, "byte")?
+                .into_int_value();
+            if let Some(inst) = byte.as_instruction() {
+                let _ = inst.set_alignment(1);
+                let _ = inst.set_volatile(true);
+            }
+            let st = self.builder.build_store(to, byte)?;
+            let _ = st.set_alignment(1);
+            let _ = st.set_volatile(true);
+        }
+        if head < size {
+            let (dst, src) = if head == 0 {
+                (dst, src)
+            } else {
+                (
+                    self.offset(dst, u64::from(head))?,
+                    self.offset(src, u64::from(head))?,
+                )
+            };
             self.builder
-                .build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size)))?;
+                .build_memcpy(dst, 1, src, 1, self.const_u64(u64::from(size - head)))?;
         }
         Ok(())
     }
@@ -681,4 +726,51 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::Usym
         | Type::Timestamp => false,
     }
+}
+
+/// How many bytes past an 8-byte boundary `ptr` is known to point: it follows constant byte
+/// offsets back to an 8-aligned stack slot or helper result (a map value, the scratch buffer).
+/// `None` when codegen can't tell.
+fn misalignment(ptr: PointerValue<'_>) -> Option<u64> {
+    use inkwell::values::InstructionOpcode;
+    let mut p = ptr;
+    let mut off = 0u64;
+    // Offsets chain a few levels deep (tuple in tuple in a slot); the bound keeps the walk
+    // finite whatever the IR looks like.
+    for _ in 0..64 {
+        let inst = p.as_instruction()?;
+        match inst.get_opcode() {
+            InstructionOpcode::Alloca => {
+                return (inst.get_alignment().ok()? >= 8).then_some(off % 8);
+            }
+            InstructionOpcode::Call => {
+                let call = inkwell::values::CallSiteValue::try_from(inst).ok()?;
+                let kind = inkwell::attributes::Attribute::get_named_enum_kind_id("align");
+                let align = call
+                    .get_enum_attribute(inkwell::attributes::AttributeLoc::Return, kind)?
+                    .get_enum_value();
+                return (align >= 8).then_some(off % 8);
+            }
+            InstructionOpcode::GetElementPtr => {
+                use inkwell::types::BasicTypeEnum;
+                use inkwell::values::BasicValueEnum;
+                let byte_gep = inst.get_num_operands() == 2
+                    && matches!(inst.get_gep_source_element_type().ok()?,
+                        BasicTypeEnum::IntType(t) if t.get_bit_width() == 8);
+                if !byte_gep {
+                    return None;
+                }
+                let BasicValueEnum::IntValue(step) = inst.get_operand(1)?.value()? else {
+                    return None;
+                };
+                let BasicValueEnum::PointerValue(base) = inst.get_operand(0)?.value()? else {
+                    return None;
+                };
+                off = off.wrapping_add(step.get_zero_extended_constant()?);
+                p = base;
+            }
+            _ => return None,
+        }
+    }
+    None
 }
