@@ -133,7 +133,8 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            // Bools and enums keep their types (printed as true/false and by name).
+            // Integers widen to 64 bits; bools and enums keep their types (they print as
+            // true/false and by name).
             Type::Int { .. } => I64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
