@@ -1248,5 +1248,8 @@ pub fn usdt_argument_missing(n: u8, count: usize, span: Span) -> Diagnostic {
         1 => "1 argument (arg0)".to_string(),
         c => format!("{c} arguments (arg0 to arg{})", c - 1),
     };
-    Diagnostic::error(format!("this usdt probe has {have}, so arg{n} does not exist"), span)
+    Diagnostic::error(
+        format!("this usdt probe has {have}, so arg{n} does not exist"),
+        span,
+    )
 }
