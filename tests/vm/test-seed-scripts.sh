@@ -13,7 +13,8 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 stage=${RBT_VM_CACHE:-/var/cache/rbt-vm}/stage-$$
 rm -rf "$stage"
 mkdir -p "$stage/tests"
-cp "$rbt" "$stage/rbt"
+# A stripped copy: the guest needs no debug info, and the disk may be small.
+strip -o "$stage/rbt" "$rbt" 2>/dev/null || cp "$rbt" "$stage/rbt"
 cp -r scripts "$stage/scripts"
 cp -rp tests/vm "$stage/tests/vm"
 trap 'rm -rf "$stage"' EXIT
