@@ -1,12 +1,33 @@
-//! Tier 4: the same scripts through Debian's bpftrace 0.17 and through rbt; stdout must be
-//! identical but for where bpftrace 0.27 (the spec) changed 0.17's output, which [`normalize`]
-//! takes out of both. BEGIN-only scripts make the events deterministic. Needs root and bpftrace, so
-//! it is `#[ignore]`d: run-tests.sh runs it as root with `--include-ignored`.
+//! Tier 4: the same scripts through bpftrace and through rbt; stdout must be identical.
+//! `scripts.bt` runs through Debian's bpftrace 0.17 (the 0.17-era language every old script
+//! uses), with [`normalize`] taking out of both what bpftrace 0.27, the spec, changed on purpose;
+//! `scripts-0.27.bt` runs through the bpftrace 0.27.1 oracle (`../shared/oracle`) in today's
+//! language. BEGIN-only scripts make the events deterministic. Needs root and the tracers, so
+//! the tests are `#[ignore]`d: run-tests.sh runs them as root with `--include-ignored` (the
+//! 0.27.1 one only where the oracle is present, saying so otherwise).
 
 use std::process::Command;
 
 /// Scripts whose output bpftrace's behaviour specifies, one per line in the fixture.
 const SCRIPTS: &str = include_str!("differential/scripts.bt");
+
+/// Scripts in today's language, checked against bpftrace 0.27.1.
+const SCRIPTS_0_27: &str = include_str!("differential/scripts-0.27.bt");
+
+/// The bpftrace 0.27.1 oracle: `$RBT_ORACLE`, else `../shared/oracle/bpftrace` beside the
+/// repository. It is a wrapper around a Debian sid chroot that builds itself on first use.
+fn oracle() -> String {
+    if let Ok(path) = std::env::var("RBT_ORACLE") {
+        return path;
+    }
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/oracle/bpftrace");
+    assert!(
+        std::path::Path::new(path).exists(),
+        "the bpftrace 0.27.1 oracle is not at {path}: set RBT_ORACLE to its wrapper \
+         (run-tests.sh leaves this test out when there is none)"
+    );
+    path.to_string()
+}
 
 /// Fails, saying why, unless this runs as root with Debian's bpftrace installed: an ignored
 /// test that is asked for must test something or fail, never pass silently.
@@ -54,21 +75,34 @@ fn run(tool: &str, args: &[&str]) -> (String, i32) {
 #[ignore = "needs root and bpftrace"]
 fn same_output_as_bpftrace() {
     require_root_and_bpftrace();
+    compare("bpftrace", SCRIPTS);
+}
+
+#[test]
+#[ignore = "needs root and the bpftrace 0.27.1 oracle"]
+fn same_output_as_bpftrace_0_27() {
+    require_root_and_bpftrace();
+    compare(&oracle(), SCRIPTS_0_27);
+}
+
+/// Runs every script of `scripts` through `tracer` and rbt, in text and JSON, and fails with
+/// each difference.
+fn compare(tracer: &str, scripts: &str) {
     let mut failures = Vec::new();
     let mut count = 0;
-    for line in SCRIPTS
+    for line in scripts
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
     {
         for format in ["text", "json"] {
             let args = ["-f", format, "-e", line];
-            let (want, _) = run("bpftrace", &args);
+            let (want, _) = run(tracer, &args);
             let (got, _) = run(env!("CARGO_BIN_EXE_rbt"), &args);
             let (want, got) = (normalize(&want, format), normalize(&got, format));
             count += 1;
             if want != got {
                 failures.push(format!(
-                    "-f {format} -e '{line}'\n--- bpftrace:\n{want}--- rbt:\n{got}"
+                    "-f {format} -e '{line}'\n--- {tracer}:\n{want}--- rbt:\n{got}"
                 ));
             }
         }

@@ -20,7 +20,7 @@
 //! - `interval:*`/`profile:*` list their units (`interval:s:`), as bpftrace 0.27 does (0.17
 //!   refuses them); `-l` of a program lists its probes the same way ([`program_line`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
@@ -30,7 +30,7 @@ use stdlib::probes::{Listing, PerfEvent, Provider};
 use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
 
-use crate::introspect::btf::{self, Btf, BtfError, Param};
+use crate::introspect::btf::{self, Btf, BtfError, Param, TypeId};
 use crate::introspect::elf::{self, ElfError};
 use crate::introspect::kallsyms::{self, FnList, KallsymsError};
 use crate::introspect::tracefs::{self, TracefsError};
@@ -403,14 +403,15 @@ fn list_provider(
         }
         Listing::Kallsyms => {
             let btf = if verbose { src.btf().ok() } else { None };
+            let ids: HashMap<&str, TypeId> = btf.iter().flat_map(|b| b.func_ids()).collect();
             for kf in src.kernel_fns()?.iter() {
                 let module = kf.module.unwrap_or("vmlinux");
                 if !(name.is(kf.name) && target.is(module)) {
                     continue;
                 }
-                let details = match (&btf, verbose) {
-                    (Some(b), true) => b
-                        .func(kf.name)
+                let details = match (&btf, ids.get(kf.name)) {
+                    (Some(b), Some(&id)) => b
+                        .func_sig(id)
                         .map(|sig| params_lines(b, &sig.params))
                         .unwrap_or_default(),
                     _ => Vec::new(),
@@ -434,12 +435,12 @@ fn list_provider(
                 }
             }
             for (module, b) in &blobs {
-                for fname in b.func_names() {
+                for (fname, id) in b.func_ids() {
                     if !name.is(fname) {
                         continue;
                     }
                     let details = if verbose {
-                        match b.func(fname) {
+                        match b.func_sig(id) {
                             Some(sig) => {
                                 let mut d = params_lines(b, &sig.params);
                                 if sig.ret != 0 {
@@ -461,18 +462,17 @@ fn list_provider(
             if !target.is("vmlinux") {
                 return Ok(());
             }
-            for (ev, _) in b.raw_tracepoints() {
-                if !name.is(ev) {
-                    continue;
+            if verbose {
+                for (ev, params) in b.raw_tracepoints_with_params() {
+                    if name.is(ev) {
+                        let details = params.map(|ps| params_lines(&b, &ps));
+                        out.insert(format!("{pname}:{ev}"), details.unwrap_or_default());
+                    }
                 }
-                let details = if verbose {
-                    b.raw_tracepoint_params(ev)
-                        .map(|ps| params_lines(&b, &ps))
-                        .unwrap_or_default()
-                } else {
-                    Vec::new()
-                };
-                out.insert(format!("{pname}:{ev}"), details);
+            } else {
+                for (ev, _) in b.raw_tracepoints().filter(|(ev, _)| name.is(ev)) {
+                    out.insert(format!("{pname}:{ev}"), Vec::new());
+                }
             }
         }
         Listing::PerfEvents(events) => {

@@ -9,6 +9,7 @@
 //! This reader maps the file (a private read-only mapping: sysfs refuses shared ones), walks the
 //! type section once to record offsets (a few ms), and decodes types only when asked.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::Read;
@@ -650,7 +651,11 @@ impl Btf {
 
     /// The signature of kernel function `name` (a `FUNC` in BTF).
     pub fn func(&self, name: &str) -> Option<FuncSig<'_>> {
-        let id = self.find(name, Kind::Func)?;
+        self.func_sig(self.find(name, Kind::Func)?)
+    }
+
+    /// The signature of the `FUNC` with id `id`.
+    pub fn func_sig(&self, id: TypeId) -> Option<FuncSig<'_>> {
         let Ok(Type::Func { name, proto, .. }) = self.get(id) else {
             return None;
         };
@@ -660,12 +665,19 @@ impl Btf {
         }
     }
 
-    /// Names of every `FUNC` defined in this blob (for a module: only the module's own).
-    pub fn func_names(&self) -> impl Iterator<Item = &str> + '_ {
+    /// Every `FUNC` defined in this blob (for a module: only the module's own) with its id,
+    /// from one pass over the types: a listing that looked each up by name would scan every
+    /// type per function.
+    pub fn func_ids(&self) -> impl Iterator<Item = (&str, TypeId)> + '_ {
         self.own_ids().filter_map(move |id| match self.raw(id) {
-            Some((b, _, Kind::Func, name_off, ..)) => Some(b.str_at(name_off)),
+            Some((b, _, Kind::Func, name_off, ..)) => Some((b.str_at(name_off), id)),
             _ => None,
         })
+    }
+
+    /// Names of every `FUNC` defined in this blob (for a module: only the module's own).
+    pub fn func_names(&self) -> impl Iterator<Item = &str> + '_ {
+        self.func_ids().map(|(name, _)| name)
     }
 
     /// Raw tracepoint names: `btf_trace_<event>` typedefs defined in this blob.
@@ -680,18 +692,52 @@ impl Btf {
     }
 
     /// The parameters of raw tracepoint `event` (without the leading `void *__data`).
-    /// The `btf_trace_*` typedef's prototype has no parameter names, so the kernel's
-    /// `__bpf_trace_<event>` wrapper function, which has them, is preferred.
     pub fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<Param<'_>>> {
-        if let Some(sig) = self.func(&format!("__bpf_trace_{event}")) {
-            return Some(sig.params.into_iter().skip(1).collect());
-        }
-        let id = self.find(&format!("btf_trace_{event}"), Kind::Typedef)?;
-        let Ok(Type::Typedef { target, .. }) = self.get(id) else {
-            return None;
-        };
-        let Ok(Type::Ptr(proto)) = self.get(target) else {
-            return None;
+        let typedef = self.find(&format!("btf_trace_{event}"), Kind::Typedef)?;
+        let wrapper = self.find(&format!("__bpf_trace_{event}"), Kind::Func);
+        self.raw_tracepoint_params_of(typedef, wrapper)
+    }
+
+    /// Every raw tracepoint defined in this blob with its parameters, from one pass over the
+    /// types: looking each one up by name would scan every type per tracepoint.
+    pub fn raw_tracepoints_with_params(
+        &self,
+    ) -> impl Iterator<Item = (&str, Option<Vec<Param<'_>>>)> + '_ {
+        let wrappers: HashMap<&str, TypeId> = self
+            .own_ids()
+            .filter_map(|id| match self.raw(id) {
+                Some((b, _, Kind::Func, name_off, ..)) => b
+                    .str_at(name_off)
+                    .strip_prefix("__bpf_trace_")
+                    .map(|ev| (ev, id)),
+                _ => None,
+            })
+            .collect();
+        self.raw_tracepoints().map(move |(ev, typedef)| {
+            let params = self.raw_tracepoint_params_of(typedef, wrappers.get(ev).copied());
+            (ev, params)
+        })
+    }
+
+    /// A raw tracepoint's parameters from its `btf_trace_*` typedef. That prototype has no
+    /// parameter names, so the kernel's `__bpf_trace_<event>` wrapper function, which has
+    /// them, is preferred when there is one.
+    fn raw_tracepoint_params_of(
+        &self,
+        typedef: TypeId,
+        wrapper: Option<TypeId>,
+    ) -> Option<Vec<Param<'_>>> {
+        let proto = match wrapper.map(|id| self.get(id)) {
+            Some(Ok(Type::Func { proto, .. })) => proto,
+            _ => {
+                let Ok(Type::Typedef { target, .. }) = self.get(typedef) else {
+                    return None;
+                };
+                let Ok(Type::Ptr(proto)) = self.get(target) else {
+                    return None;
+                };
+                proto
+            }
         };
         match self.get(proto) {
             Ok(Type::FuncProto { params, .. }) => Some(params.into_iter().skip(1).collect()),
