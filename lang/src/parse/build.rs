@@ -305,6 +305,11 @@ impl Builder {
                     TypeName::Named(words.join(" "))
                 }
             }
+            Rule::typeof_type => match pair.into_inner().nth(1) {
+                Some(e) => TypeName::Typeof(Box::new(self.expr(e))),
+                // The grammar always has the expression.
+                None => TypeName::Named(String::new()),
+            },
             _ => TypeName::Named(pair.as_str().to_string()),
         }
     }
