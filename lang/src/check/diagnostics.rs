@@ -592,6 +592,17 @@ pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Dia
     .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
 }
 
+/// `ppid(x)` and its family take a task: a `struct task_struct *` or an address.
+pub fn not_a_task(name: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name}() takes a task, but this is {}", ty.display()),
+        span,
+    )
+    .with_help(format!(
+        "pass a `struct task_struct *` such as curtask, or write {name} for the current task"
+    ))
+}
+
 /// An operator on tuples or arrays other than `==`/`!=` between two of the same shape.
 pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

@@ -927,6 +927,11 @@ impl Checker<'_> {
             return self.tracepoint_arg(field, span);
         }
         let base = self.expr(expr);
+        self.field_of(base, field, span)
+    }
+
+    /// `base.field` or `base->field` of an expression already checked.
+    pub(super) fn field_of(&mut self, base: Expr, field: &ast::Ident, span: Span) -> Expr {
         let (record, via_pointer) = match &base.ty {
             Type::Pointer { to, space } => match to.as_ref() {
                 Type::Record(r) => (r.clone(), Some(*space)),
