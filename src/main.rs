@@ -165,6 +165,15 @@ fn main() -> ExitCode {
     }
 }
 
+/// The running system's facts for checking the script `name` ("stdin" for `-e`): a quoted
+/// `#include` is looked for next to the script file first, then in the `-I` directories.
+fn system_catalog(cli: &Cli, name: &str) -> runtime::catalog::SystemCatalog {
+    let script_dir = (name != "stdin")
+        .then(|| std::path::Path::new(name).parent().map(|d| d.to_path_buf()))
+        .flatten();
+    runtime::catalog::SystemCatalog::new(cli.pid).with_headers(&cli.include_dirs, script_dir)
+}
+
 fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.info {
         return info();
@@ -256,7 +265,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = system_catalog(&cli, &name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(&name, &source, &diags, color, cli.no_warnings);
@@ -455,7 +464,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         ..Default::default()
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = system_catalog(cli, name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);

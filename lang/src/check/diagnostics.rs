@@ -592,6 +592,18 @@ pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Dia
     .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
 }
 
+/// `#include` of a header that is neither a kernel header nor on this machine.
+pub fn header_not_found(path: &str, system: bool, span: Span) -> Diagnostic {
+    let (open, close) = if system { ('<', '>') } else { ('"', '"') };
+    Diagnostic::error(format!("header {open}{path}{close} not found"), span)
+        .with_label("included here")
+        .with_help(if system {
+            "system headers are searched in the -I directories, /usr/local/include and /usr/include; kernel headers (linux/, net/, …) are not needed, their types come from BTF"
+        } else {
+            "a quoted header is searched next to the script, then like a system header"
+        })
+}
+
 /// `ppid(x)` and its family take a task: a `struct task_struct *` or an address.
 pub fn not_a_task(name: &str, ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
