@@ -865,7 +865,11 @@ impl Checker<'_> {
                 return poisoned(span);
             }
             Some(kt) => self.coerce(key, &kt),
-            None => key,
+            None => {
+                let first = self.map_ids.get(&map).map_or(args[0].span, |i| i.first);
+                self.push(diagnostics::lookup_in_scalar_map(&map, first, args[0].span));
+                return poisoned(span);
+            }
         };
         mk(
             H::HasKey {

@@ -917,6 +917,17 @@ pub fn has_key_needs_map(span: Span) -> Diagnostic {
     Diagnostic::error("has_key() needs a map as its first argument", span)
 }
 
+/// `has_key(@m, k)` or `find(@m, k, $v)` of a map assigned without keys (bpftrace 0.27
+/// refuses it too).
+pub fn lookup_in_scalar_map(map: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("map {map} has no keys, so it cannot be searched for one"),
+        span,
+    )
+    .with_secondary(first, "assigned without a key here")
+    .with_help(format!("a map without keys holds one value: read {map} itself"))
+}
+
 pub fn has_key_with_key(span: Span) -> Diagnostic {
     Diagnostic::error("pass the map without a key: has_key(@m, key)", span)
 }
