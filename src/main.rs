@@ -68,7 +68,7 @@ struct Cli {
     #[arg(long = "info")]
     info: bool,
     /// Dump a stage and exit.
-    #[arg(short = 'd', long = "debug", value_name = "STAGE", value_enum)]
+    #[arg(short = 'd', value_name = "STAGE", value_enum)]
     debug: Option<Stage>,
     /// Parse, check and compile without touching the kernel.
     #[arg(long = "check")]
