@@ -190,7 +190,10 @@ fn bad_command_line(e: clap::Error) -> ExitCode {
             let problem = &text[..end];
             let usage = Cli::command().render_usage().to_string();
             let usage = usage.trim_start_matches("Usage:").trim();
-            eprintln!("{}\n\nUSAGE:\n    {usage}\n\nFor more information, try '--help'.", problem.trim_end());
+            eprintln!(
+                "{}\n\nUSAGE:\n    {usage}\n\nFor more information, try '--help'.",
+                problem.trim_end()
+            );
             // clap's status (2), which scripts around rbt may already test for.
             ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
         }

@@ -236,10 +236,22 @@ fn bad_flag_shows_usage() {
     assert!(err.lines().any(|l| l == "USAGE:"), "{err}");
     assert_eq!(err.matches("For more information").count(), 1, "{err}");
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
-        .args(["--cmd", "true", "--quiet", "--check", "-e", "BEGIN { exit(); }"])
+        .args([
+            "--cmd",
+            "true",
+            "--quiet",
+            "--check",
+            "-e",
+            "BEGIN { exit(); }",
+        ])
         .output()
         .expect("run rbt");
-    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
 }
 
 /// `-d`, `-f` and `-B` take one of a fixed set of names; clap refuses any other before rbt

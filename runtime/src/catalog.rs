@@ -188,7 +188,11 @@ impl Catalog for SystemCatalog {
             None
         } else {
             // A program given with -e is "in" the current directory.
-            Some(self.script_dir.clone().unwrap_or_else(|| PathBuf::from(".")))
+            Some(
+                self.script_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            )
         };
         quoted_dir
             .into_iter()

@@ -412,8 +412,12 @@ impl Builtin {
                 kind: Kind::CompileTime,
                 ..Spec::variable("probetype")
             },
-            Builtin::LeaderTid => Spec::value("leader_tid", Arity::range(0, 1), "leader_tid([task])"),
-            Builtin::LeaderComm => Spec::value("leader_comm", Arity::range(0, 1), "leader_comm([task])"),
+            Builtin::LeaderTid => {
+                Spec::value("leader_tid", Arity::range(0, 1), "leader_tid([task])")
+            }
+            Builtin::LeaderComm => {
+                Spec::value("leader_comm", Arity::range(0, 1), "leader_comm([task])")
+            }
         }
     }
 

@@ -925,7 +925,9 @@ pub fn lookup_in_scalar_map(map: &str, first: Span, span: Span) -> Diagnostic {
         span,
     )
     .with_secondary(first, "assigned without a key here")
-    .with_help(format!("a map without keys holds one value: read {map} itself"))
+    .with_help(format!(
+        "a map without keys holds one value: read {map} itself"
+    ))
 }
 
 pub fn has_key_with_key(span: Span) -> Diagnostic {

@@ -539,9 +539,33 @@ fn sanitize(s: &str) -> String {
 /// BTF. Any other header must exist, as the C preprocessor would want.
 fn kernel_header(path: &str) -> bool {
     const KERNEL_DIRS: &[&str] = &[
-        "linux", "net", "asm", "asm-generic", "uapi", "trace", "crypto", "kvm", "scsi", "sound",
-        "video", "xen", "rdma", "media", "acpi", "drm", "keys", "misc", "ras", "soc", "target",
-        "vdso", "clocksource", "dt-bindings", "math-emu", "pcmcia", "generated",
+        "linux",
+        "net",
+        "asm",
+        "asm-generic",
+        "uapi",
+        "trace",
+        "crypto",
+        "kvm",
+        "scsi",
+        "sound",
+        "video",
+        "xen",
+        "rdma",
+        "media",
+        "acpi",
+        "drm",
+        "keys",
+        "misc",
+        "ras",
+        "soc",
+        "target",
+        "vdso",
+        "clocksource",
+        "dt-bindings",
+        "math-emu",
+        "pcmcia",
+        "generated",
     ];
     path.split_once('/')
         .is_some_and(|(dir, _)| KERNEL_DIRS.contains(&dir))
