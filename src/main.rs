@@ -19,13 +19,13 @@ struct Cli {
     #[arg(short = 'e', value_name = "PROGRAM")]
     program: Option<String>,
     /// List probes (optionally matching a pattern, or those of the given program).
-    #[arg(short = 'l', action = ArgAction::SetTrue)]
+    #[arg(short = 'l', long = "list", action = ArgAction::SetTrue)]
     list: bool,
     /// Verbose output (with -l: probe arguments).
-    #[arg(short = 'v', action = ArgAction::SetTrue)]
+    #[arg(short = 'v', long = "verbose", action = ArgAction::SetTrue)]
     verbose: bool,
     /// Run CMD and trace it; rbt exits when it does.
-    #[arg(short = 'c', value_name = "CMD")]
+    #[arg(short = 'c', long = "cmd", value_name = "CMD")]
     cmd: Option<String>,
     /// Only run the probes whose name matches REGEX (begin/end always run).
     #[arg(long = "probe-filter", value_name = "REGEX")]
@@ -41,10 +41,10 @@ struct Cli {
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     format: Format,
     /// Write output to FILE instead of stdout.
-    #[arg(short = 'o', value_name = "FILE")]
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
     output: Option<String>,
     /// Keep messages to a minimum.
-    #[arg(short = 'q', action = ArgAction::SetTrue)]
+    #[arg(short = 'q', long = "quiet", action = ArgAction::SetTrue)]
     quiet: bool,
     /// Output buffering.
     #[arg(short = 'B', value_name = "MODE", value_enum, default_value_t = BufferMode::Line)]
@@ -56,7 +56,7 @@ struct Cli {
     #[arg(long = "include", value_name = "FILE")]
     include: Vec<String>,
     /// Warn about helper errors.
-    #[arg(short = 'k', action = ArgAction::Count)]
+    #[arg(short = 'k', long = "warnings", action = ArgAction::Count)]
     warnings: u8,
     /// Allow unsafe builtins (system, signal, override).
     #[arg(long = "unsafe")]
@@ -158,11 +158,55 @@ fn print_stage(text: &str) -> Result<i32, Reported> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return bad_command_line(e),
+    };
     match real_main(cli) {
         Ok(code) => ExitCode::from(code as u8),
         Err(Reported) => ExitCode::from(1),
     }
+}
+
+/// A command line clap refuses: like bpftrace, rbt names the problem and shows the usage
+/// under a `USAGE:` heading, then fails. `--help` and `--version` print to stdout and
+/// succeed.
+fn bad_command_line(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => e.exit(),
+        _ => {
+            // clap's own text ends with its usage line and a pointer to --help; the usage
+            // below replaces both.
+            let text = e.render().to_string();
+            let end = ["\n\nUsage:", "\n\nFor more information"]
+                .iter()
+                .filter_map(|m| text.find(m))
+                .min()
+                .unwrap_or(text.len());
+            let problem = &text[..end];
+            let usage = Cli::command().render_usage().to_string();
+            let usage = usage.trim_start_matches("Usage:").trim();
+            eprintln!(
+                "{}\n\nUSAGE:\n    {usage}\n\nFor more information, try '--help'.",
+                problem.trim_end()
+            );
+            // clap's status (2), which scripts around rbt may already test for.
+            ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+        }
+    }
+}
+
+/// The running system's facts for checking the script `name` ("stdin" for `-e`): a quoted
+/// `#include` is looked for next to the script file first, then in the `-I` directories.
+fn system_catalog(cli: &Cli, name: &str) -> runtime::catalog::SystemCatalog {
+    let script_dir = (name != "stdin")
+        .then(|| std::path::Path::new(name).parent().map(|d| d.to_path_buf()))
+        .flatten();
+    runtime::catalog::SystemCatalog::new(cli.pid).with_headers(&cli.include_dirs, script_dir)
 }
 
 fn real_main(cli: Cli) -> Result<i32, Reported> {
@@ -256,7 +300,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = system_catalog(&cli, &name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(&name, &source, &diags, color, cli.no_warnings);
@@ -455,7 +499,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         ..Default::default()
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = system_catalog(cli, name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);

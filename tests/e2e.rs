@@ -222,6 +222,38 @@ fn parse_error_points_at_the_token() {
     assert!(err.contains('^'), "{err}");
 }
 
+/// An unknown flag is named and the usage follows under bpftrace's `USAGE:` heading; the long
+/// spellings bpftrace has (`--cmd`, `--list`, …) are accepted.
+#[test]
+fn bad_flag_shows_usage() {
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("-idonotexist")
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("unexpected argument '-i'"), "{err}");
+    assert!(err.lines().any(|l| l == "USAGE:"), "{err}");
+    assert_eq!(err.matches("For more information").count(), 1, "{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args([
+            "--cmd",
+            "true",
+            "--quiet",
+            "--check",
+            "-e",
+            "BEGIN { exit(); }",
+        ])
+        .output()
+        .expect("run rbt");
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// `-d`, `-f` and `-B` take one of a fixed set of names; clap refuses any other before rbt
 /// reads the script (here: a file that does not exist), listing the names it accepts.
 #[test]

@@ -832,6 +832,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 all(self, &parts)
             }
             Type::Str { len } => crate::strings::equal(self, a, b, *len),
+            // A user address is the same symbol only in the same process.
+            Type::Usym => all(
+                self,
+                &[
+                    (stdlib::abi::usym::ADDR, &stdlib::types::U64),
+                    (stdlib::abi::usym::PID, &stdlib::types::U64),
+                ],
+            ),
             t if is_register(t) => {
                 let x = self.load_int(a, t)?;
                 let y = self.load_int(b, t)?;
@@ -872,7 +880,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .into_int_value(),
             ));
         }
-        if let (Type::Tuple(_) | Type::Array { .. }, BinaryOp::Eq | BinaryOp::Ne) = (&lhs.ty, op) {
+        if let (Type::Tuple(_) | Type::Array { .. } | Type::Usym, BinaryOp::Eq | BinaryOp::Ne) =
+            (&lhs.ty, op)
+        {
             // The checker converted both sides to one type.
             let a = self.mem(lhs)?;
             let b = self.mem(rhs)?;

@@ -447,6 +447,8 @@ pub enum TypeName {
     Struct(String),
     Union(String),
     Enum(String),
+    /// `typeof(expr)`: the type of an expression, which is never evaluated.
+    Typeof(Box<Expr>),
     /// An anonymous `struct { ... }` / `union { ... }` inside a C definition.
     AnonRecord {
         union: bool,

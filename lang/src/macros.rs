@@ -909,8 +909,11 @@ fn walk_stmt(
             walk_expr(target, visit, declare);
             walk_expr(value, visit, declare);
         }
-        StmtKind::Let { var, init, .. } => {
+        StmtKind::Let { var, ty, init } => {
             declare(var);
+            if let Some(t) = ty {
+                walk_type(t, visit, declare);
+            }
             if let Some(e) = init {
                 walk_expr(e, visit, declare);
             }
@@ -1023,8 +1026,11 @@ fn walk_expr(
                 walk_expr(i, visit, declare);
             }
         }
+        ExprKind::Cast { ty, expr } => {
+            walk_type(ty, visit, declare);
+            walk_expr(expr, visit, declare);
+        }
         ExprKind::Unary { expr, .. }
-        | ExprKind::Cast { expr, .. }
         | ExprKind::Field { expr, .. }
         | ExprKind::TupleIndex { expr, .. }
         | ExprKind::IncDec { target: expr, .. } => walk_expr(expr, visit, declare),
@@ -1047,9 +1053,26 @@ fn walk_expr(
         }
         ExprKind::Sizeof(arg) => match arg.as_mut() {
             SizeofArg::Expr(e) => walk_expr(e, visit, declare),
-            SizeofArg::Type(_) => {}
+            SizeofArg::Type(t) => walk_type(t, visit, declare),
         },
         ExprKind::Block(b) => walk_block_expr(b, visit, declare),
+    }
+}
+
+/// Walks the expression of a `typeof(expr)` type, so that a macro's parameters and
+/// variables inside it are bound and renamed like everywhere else in its body.
+fn walk_type(
+    t: &mut TypeExpr,
+    visit: &mut dyn FnMut(&mut Expr) -> bool,
+    declare: &mut dyn FnMut(&mut Ident),
+) {
+    match &mut t.base {
+        TypeName::Typeof(e) => walk_expr(e, visit, declare),
+        TypeName::Named(_)
+        | TypeName::Struct(_)
+        | TypeName::Union(_)
+        | TypeName::Enum(_)
+        | TypeName::AnonRecord { .. } => {}
     }
 }
 

@@ -6,7 +6,7 @@
 use crate::introspect::{btf, elf, kallsyms, tracefs};
 use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
 use std::cell::OnceCell;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type};
@@ -22,6 +22,10 @@ pub struct SystemCatalog {
     /// Every enumerator in vmlinux BTF, built the first time an unknown name is looked up.
     enum_values: OnceCell<std::collections::HashMap<String, i64>>,
     pid: Option<u32>,
+    /// `-I` directories, searched before the system's include directories.
+    include_dirs: Vec<PathBuf>,
+    /// Where a quoted `#include "x.h"` is looked for first: the script's directory.
+    script_dir: Option<PathBuf>,
 }
 
 impl SystemCatalog {
@@ -29,6 +33,16 @@ impl SystemCatalog {
         SystemCatalog {
             pid,
             ..Default::default()
+        }
+    }
+
+    /// The same catalog, finding `#include`d headers in `include_dirs` (`-I`) and, for a
+    /// quoted header, first in `script_dir`.
+    pub fn with_headers(self, include_dirs: &[String], script_dir: Option<PathBuf>) -> Self {
+        SystemCatalog {
+            include_dirs: include_dirs.iter().map(PathBuf::from).collect(),
+            script_dir,
+            ..self
         }
     }
 
@@ -141,7 +155,52 @@ fn glob(pattern: &str) -> WildMatch {
     WildMatch::new(pattern)
 }
 
+/// Headers the compiler itself provides (bpftrace carries clang's), found without any
+/// include directory.
+const COMPILER_HEADERS: &[&str] = &[
+    "stddef.h",
+    "stdarg.h",
+    "stdbool.h",
+    "stdint.h",
+    "stdalign.h",
+    "stdatomic.h",
+    "stdnoreturn.h",
+    "float.h",
+    "limits.h",
+    "iso646.h",
+    "varargs.h",
+];
+
+/// The system's include directories, in the C preprocessor's order.
+const SYSTEM_INCLUDE_DIRS: &[&str] = &[
+    "/usr/local/include",
+    "/usr/include/x86_64-linux-gnu",
+    "/usr/include/aarch64-linux-gnu",
+    "/usr/include",
+];
+
 impl Catalog for SystemCatalog {
+    fn header_found(&self, path: &str, system: bool) -> bool {
+        if COMPILER_HEADERS.contains(&path) {
+            return true;
+        }
+        let quoted_dir = if system {
+            None
+        } else {
+            // A program given with -e is "in" the current directory.
+            Some(
+                self.script_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            )
+        };
+        quoted_dir
+            .into_iter()
+            .chain(self.include_dirs.iter().cloned())
+            .chain(SYSTEM_INCLUDE_DIRS.iter().map(PathBuf::from))
+            .any(|dir| dir.join(path).is_file())
+    }
+
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
         let (c, e) = (glob(category), glob(event));
         self.events()

@@ -406,14 +406,18 @@ impl Builtin {
                 ..Spec::variable("ncpus")
             },
             Builtin::Usermode => Spec::variable("usermode"),
-            Builtin::Ppid => Spec::variable("ppid"),
-            Builtin::Pcomm => Spec::variable("pcomm"),
+            Builtin::Ppid => Spec::value("ppid", Arity::range(0, 1), "ppid([task])"),
+            Builtin::Pcomm => Spec::value("pcomm", Arity::range(0, 1), "pcomm([task])"),
             Builtin::Probetype => Spec {
                 kind: Kind::CompileTime,
                 ..Spec::variable("probetype")
             },
-            Builtin::LeaderTid => Spec::variable("leader_tid"),
-            Builtin::LeaderComm => Spec::variable("leader_comm"),
+            Builtin::LeaderTid => {
+                Spec::value("leader_tid", Arity::range(0, 1), "leader_tid([task])")
+            }
+            Builtin::LeaderComm => {
+                Spec::value("leader_comm", Arity::range(0, 1), "leader_comm([task])")
+            }
         }
     }
 

@@ -152,10 +152,10 @@ impl Checker<'_> {
                 let cpus = self.catalog.host().cpus;
                 return mk(H::Int(cpus as i64), U64, span);
             }
-            Builtin::Ppid => return self.parent_field(b, "tgid", span),
-            Builtin::Pcomm => return self.parent_field(b, "comm", span),
-            Builtin::LeaderTid => return self.task_field(b, "group_leader", "pid", span),
-            Builtin::LeaderComm => return self.task_field(b, "group_leader", "comm", span),
+            Builtin::Ppid => return self.task_field(b, args, "real_parent", "tgid", span),
+            Builtin::Pcomm => return self.task_field(b, args, "real_parent", "comm", span),
+            Builtin::LeaderTid => return self.task_field(b, args, "group_leader", "pid", span),
+            Builtin::LeaderComm => return self.task_field(b, args, "group_leader", "comm", span),
             Builtin::Probetype => {
                 let name = self.probe.provider.map_or("special", |p| p.probetype());
                 let mut bytes = name.as_bytes().to_vec();
@@ -299,31 +299,48 @@ impl Checker<'_> {
     }
 
     /// `ppid` and `pcomm`: a field of the current task's parent.
-    fn parent_field(&mut self, b: Builtin, field: &str, span: Span) -> Expr {
-        self.task_field(b, "real_parent", field, span)
-    }
-
-    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: a field of a task the current one
-    /// points at, read through BTF as `curtask->task->field`; ids are widened to u64 like
-    /// `pid`.
-    fn task_field(&mut self, b: Builtin, task: &str, field: &str, span: Span) -> Expr {
+    /// `ppid`, `pcomm`, `leader_tid`, `leader_comm`: a field of a task the current one (or
+    /// the task given as the argument, `ppid(curtask)` in bpftrace 0.27) points at, read
+    /// through BTF as `task->link->field`; ids are widened to u64 like `pid`.
+    fn task_field(
+        &mut self,
+        b: Builtin,
+        args: &[ast::Expr],
+        link: &str,
+        field: &str,
+        span: Span,
+    ) -> Expr {
         if self.lookup_record("struct task_struct").is_none() {
             self.push(diagnostics::task_builtin_without_btf(&b.name(), span));
             return poisoned(span);
         }
-        let at = |kind| ast::Expr { kind, span };
-        let arrow = |expr, name: &str| {
-            at(A::Field {
-                expr: Box::new(expr),
-                field: ast::Ident {
-                    name: name.to_string(),
-                    span,
-                },
-                arrow: true,
-            })
+        let task = match args.first() {
+            // An address or a pointer of any type is read as a task, as bpftrace's macros
+            // cast it.
+            Some(arg) => {
+                let a = self.expr(arg);
+                if !(a.ty.is_int() || matches!(a.ty, Type::Pointer { .. })) {
+                    self.push(diagnostics::not_a_task(&b.name(), &a.ty, a.span));
+                    return poisoned(span);
+                }
+                match self.builtin(Builtin::Curtask, &[], span).ty {
+                    ty @ Type::Pointer { .. } => Expr { ty, ..a },
+                    _ => return poisoned(span),
+                }
+            }
+            None => self.builtin(Builtin::Curtask, &[], span),
         };
-        let chain = arrow(arrow(at(A::Ident("curtask".to_string())), task), field);
-        let e = self.expr(&chain);
+        let ident = |name: &str| ast::Ident {
+            name: name.to_string(),
+            span,
+        };
+        let errors = self.diags.len();
+        let linked = self.field_of(task, &ident(link), span);
+        if self.diags.len() > errors {
+            // A kernel without that link: the second field would only repeat the error.
+            return poisoned(span);
+        }
+        let e = self.field_of(linked, &ident(field), span);
         if e.ty.is_int() {
             mk(H::Cast(Box::new(e)), U64, span)
         } else {
@@ -848,7 +865,11 @@ impl Checker<'_> {
                 return poisoned(span);
             }
             Some(kt) => self.coerce(key, &kt),
-            None => key,
+            None => {
+                let first = self.map_ids.get(&map).map_or(args[0].span, |i| i.first);
+                self.push(diagnostics::lookup_in_scalar_map(&map, first, args[0].span));
+                return poisoned(span);
+            }
         };
         mk(
             H::HasKey {

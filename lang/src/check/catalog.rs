@@ -129,6 +129,11 @@ pub trait Catalog {
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
     /// The machine's CPUs, rbt's pid namespace and clock offsets.
     fn host(&self) -> Host;
+    /// Whether `#include` finds `path` (`<path>` when `system`, else `"path"`) on this
+    /// machine. Kernel headers are not asked about: BTF stands in for them.
+    fn header_found(&self, _path: &str, _system: bool) -> bool {
+        true
+    }
 }
 
 /// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that

@@ -150,6 +150,11 @@ impl Checker<'_> {
                 bits: 64,
                 signed: false,
             }),
+            // Only the expression's type is kept: `typeof` never evaluates it.
+            TypeName::Typeof(e) => match self.expr(e).ty {
+                Type::None => return None,
+                ty => ty,
+            },
             TypeName::AnonRecord { union, fields } => {
                 let r = super::ctypes::layout_record(
                     self,

@@ -592,6 +592,29 @@ pub fn pointer_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Dia
     .with_note("cast a pointer to an integer type, e.g. `(uint64)p`, to do other arithmetic")
 }
 
+/// `#include` of a header that is neither a kernel header nor on this machine.
+pub fn header_not_found(path: &str, system: bool, span: Span) -> Diagnostic {
+    let (open, close) = if system { ('<', '>') } else { ('"', '"') };
+    Diagnostic::error(format!("header {open}{path}{close} not found"), span)
+        .with_label("included here")
+        .with_help(if system {
+            "system headers are searched in the -I directories, /usr/local/include and /usr/include; kernel headers (linux/, net/, …) are not needed, their types come from BTF"
+        } else {
+            "a quoted header is searched next to the script, then like a system header"
+        })
+}
+
+/// `ppid(x)` and its family take a task: a `struct task_struct *` or an address.
+pub fn not_a_task(name: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{name}() takes a task, but this is {}", ty.display()),
+        span,
+    )
+    .with_help(format!(
+        "pass a `struct task_struct *` such as curtask, or write {name} for the current task"
+    ))
+}
+
 /// An operator on tuples or arrays other than `==`/`!=` between two of the same shape.
 pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
@@ -892,6 +915,19 @@ pub fn len_argument(ty: &Type, span: Span) -> Diagnostic {
 
 pub fn has_key_needs_map(span: Span) -> Diagnostic {
     Diagnostic::error("has_key() needs a map as its first argument", span)
+}
+
+/// `has_key(@m, k)` or `find(@m, k, $v)` of a map assigned without keys (bpftrace 0.27
+/// refuses it too).
+pub fn lookup_in_scalar_map(map: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("map {map} has no keys, so it cannot be searched for one"),
+        span,
+    )
+    .with_secondary(first, "assigned without a key here")
+    .with_help(format!(
+        "a map without keys holds one value: read {map} itself"
+    ))
 }
 
 pub fn has_key_with_key(span: Span) -> Diagnostic {

@@ -672,6 +672,19 @@ impl Checker<'_> {
         if aggregate(&l.ty) || aggregate(&r.ty) {
             return self.aggregate_comparison(op, l, r, span);
         }
+        if matches!(op, BinaryOp::Eq | BinaryOp::Ne) && l.ty == r.ty && symbolic(&l.ty) {
+            // `func == __builtin_func`: bpftrace 0.27 compares two values of one symbolic
+            // type by what they hold (an address, a uid, a probe's index).
+            return mk(
+                H::Binary {
+                    op,
+                    lhs: Box::new(l),
+                    rhs: Box::new(r),
+                },
+                Type::Bool,
+                span,
+            );
+        }
         self.require_int(&l, "the left operand");
         self.require_int(&r, "the right operand");
         if matches!(l.ty, Type::Pointer { .. }) || matches!(r.ty, Type::Pointer { .. }) {
@@ -914,6 +927,11 @@ impl Checker<'_> {
             return self.tracepoint_arg(field, span);
         }
         let base = self.expr(expr);
+        self.field_of(base, field, span)
+    }
+
+    /// `base.field` or `base->field` of an expression already checked.
+    pub(super) fn field_of(&mut self, base: Expr, field: &ast::Ident, span: Span) -> Expr {
         let (record, via_pointer) = match &base.ty {
             Type::Pointer { to, space } => match to.as_ref() {
                 Type::Record(r) => (r.clone(), Some(*space)),
@@ -1113,6 +1131,32 @@ fn key_type(t: &Type) -> Type {
         Type::Int { .. } => I64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
+    }
+}
+
+/// Whether `t` is an integer that prints as a symbol or a name (`func`, `ksym()`,
+/// `username`, `probe`), which compares with `==` and `!=` against its own type only.
+fn symbolic(t: &Type) -> bool {
+    match t {
+        Type::Ksym | Type::Usym | Type::Username | Type::ProbeName | Type::CgroupPath => true,
+        Type::None
+        | Type::Int { .. }
+        | Type::Bool
+        | Type::Str { .. }
+        | Type::Buffer { .. }
+        | Type::Tuple(_)
+        | Type::Pointer { .. }
+        | Type::Array { .. }
+        | Type::Record(_)
+        | Type::Enum { .. }
+        | Type::Stack { .. }
+        | Type::Inet
+        | Type::MacAddr
+        | Type::Strerror
+        | Type::SyscallName
+        | Type::SignalName
+        | Type::Timestamp
+        | Type::Agg(_) => false,
     }
 }
 

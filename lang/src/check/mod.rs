@@ -145,8 +145,15 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         scopes: scope::Scopes::default(),
     };
     for d in &script.directives {
-        if let ast::Directive::Define { name, value, .. } = d {
-            c.defines.insert(name.name.clone(), value.clone());
+        match d {
+            ast::Directive::Define { name, value, .. } => {
+                c.defines.insert(name.name.clone(), value.clone());
+            }
+            ast::Directive::Include { path, system, span } => {
+                if !kernel_header(path) && !catalog.header_found(path, *system) {
+                    c.push(diagnostics::header_not_found(path, *system, *span));
+                }
+            }
         }
     }
     for def in &script.c_definitions {
@@ -525,4 +532,41 @@ fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
+}
+
+/// Whether `path` is a kernel header (`<linux/sched.h>`, `<net/sock.h>`): rbt takes kernel
+/// types from BTF, so such a header need not be installed, as with bpftrace on a kernel with
+/// BTF. Any other header must exist, as the C preprocessor would want.
+fn kernel_header(path: &str) -> bool {
+    const KERNEL_DIRS: &[&str] = &[
+        "linux",
+        "net",
+        "asm",
+        "asm-generic",
+        "uapi",
+        "trace",
+        "crypto",
+        "kvm",
+        "scsi",
+        "sound",
+        "video",
+        "xen",
+        "rdma",
+        "media",
+        "acpi",
+        "drm",
+        "keys",
+        "misc",
+        "ras",
+        "soc",
+        "target",
+        "vdso",
+        "clocksource",
+        "dt-bindings",
+        "math-emu",
+        "pcmcia",
+        "generated",
+    ];
+    path.split_once('/')
+        .is_some_and(|(dir, _)| KERNEL_DIRS.contains(&dir))
 }

@@ -305,6 +305,11 @@ impl Builder {
                     TypeName::Named(words.join(" "))
                 }
             }
+            Rule::typeof_type => match pair.into_inner().nth(1) {
+                Some(e) => TypeName::Typeof(Box::new(self.expr(e))),
+                // The grammar always has the expression.
+                None => TypeName::Named(String::new()),
+            },
             _ => TypeName::Named(pair.as_str().to_string()),
         }
     }
@@ -322,6 +327,19 @@ impl Builder {
             match part.as_rule() {
                 Rule::ptr => ty.pointers += 1,
                 Rule::array_dim => ty.array.extend(self.array_dim(part)),
+                Rule::typeof_type => {
+                    let inner = part.clone().into_inner().nth(1);
+                    match inner {
+                        // `typeof(type)` is that type, its own `*`s and `[N]`s included.
+                        Some(t) if t.as_rule() == Rule::cast_type => {
+                            let t = self.type_expr(t);
+                            ty.base = t.base;
+                            ty.pointers += t.pointers;
+                            ty.array.extend(t.array);
+                        }
+                        _ => ty.base = self.type_base(part),
+                    }
+                }
                 _ => ty.base = self.type_base(part),
             }
         }
