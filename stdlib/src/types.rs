@@ -78,6 +78,12 @@ pub enum Type {
         len: u32,
     },
     Tuple(Vec<Type>),
+    /// bpftrace 0.27's record, a tuple whose elements have names (`(a = 1, b = "x")`): laid
+    /// out as the tuple of `elems`; `names[i]` names `elems[i]`.
+    NamedTuple {
+        names: Vec<String>,
+        elems: Vec<Type>,
+    },
     Pointer {
         to: Box<Type>,
         space: AddrSpace,
@@ -148,7 +154,7 @@ impl Type {
             Type::Bool => 1,
             Type::Str { len } => *len,
             Type::Buffer { len } => len + 1,
-            Type::Tuple(elems) => tuple_layout(elems).1,
+            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => tuple_layout(elems).1,
             Type::Pointer { .. } => 8,
             Type::Array { elem, len } => elem.size() * len,
             Type::Record(r) => r.size,
@@ -180,7 +186,9 @@ impl Type {
         match self {
             Type::None | Type::Bool | Type::Str { .. } | Type::Buffer { .. } | Type::MacAddr => 1,
             Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits) / 8,
-            Type::Tuple(elems) => elems.iter().map(Type::align).max().unwrap_or(1),
+            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => {
+                elems.iter().map(Type::align).max().unwrap_or(1)
+            }
             Type::Array { elem, .. } => elem.align(),
             // As in C: the strictest member's alignment (`struct { int m; int n; }` is 4).
             // A record whose members aren't known keeps the conservative 8.
@@ -198,6 +206,27 @@ impl Type {
             | Type::SignalName
             | Type::Timestamp
             | Type::Agg(_) => 8,
+        }
+    }
+
+    /// The elements of a tuple or a record, in layout order.
+    pub fn elems(&self) -> Option<&[Type]> {
+        match self {
+            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => Some(elems),
+            _ => None,
+        }
+    }
+
+    /// A tuple or record of the same shape (and names) whose elements are `f` of these
+    /// elements; any other type is returned unchanged.
+    pub fn map_elems(&self, f: impl FnMut(&Type) -> Type) -> Type {
+        match self {
+            Type::Tuple(elems) => Type::Tuple(elems.iter().map(f).collect()),
+            Type::NamedTuple { names, elems } => Type::NamedTuple {
+                names: names.clone(),
+                elems: elems.iter().map(f).collect(),
+            },
+            other => other.clone(),
         }
     }
 
@@ -224,6 +253,14 @@ impl Type {
             Type::Tuple(elems) => {
                 let inner: Vec<String> = elems.iter().map(Type::display).collect();
                 format!("({})", inner.join(","))
+            }
+            Type::NamedTuple { names, elems } => {
+                let inner: Vec<String> = names
+                    .iter()
+                    .zip(elems)
+                    .map(|(n, t)| format!(".{n} = {}", t.display()))
+                    .collect();
+                format!("record {{ {} }}", inner.join(", "))
             }
             Type::Pointer { to, .. } => format!("{} *", to.display()),
             Type::Array { elem, len } => format!("{}[{len}]", elem.display()),

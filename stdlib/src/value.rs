@@ -195,6 +195,20 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                     .collect(),
             )
         }
+        Type::NamedTuple { names, elems } => {
+            let (offsets, _) = tuple_layout(elems);
+            Value::Record(
+                names
+                    .iter()
+                    .zip(elems)
+                    .zip(offsets)
+                    .map(|((n, t), o)| {
+                        let v = decode(t, bytes.get(o as usize..).unwrap_or_default(), sym);
+                        (n.clone(), v)
+                    })
+                    .collect(),
+            )
+        }
         Type::Pointer { .. } => Value::Pointer(read_u64(bytes, 0)),
         Type::Array { elem, len } => {
             let size = elem.size() as usize;

@@ -517,6 +517,23 @@ pub fn not_a_tuple(index: u32, ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
+/// `(a = 1, a = 2)`: a record names each field once.
+pub fn duplicate_record_field(name: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the record already has a field named `{name}`"),
+        span,
+    )
+    .with_secondary(first, "first named here")
+    .with_help("give each field of a record its own name")
+}
+
+/// `$t.z` on a record without a field `z`; `names` are its fields.
+pub fn no_such_record_field(ty: &Type, field: &str, names: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("the record has no field named `{field}`"), span)
+        .with_label(format!("this is a {}", ty.display()))
+        .with_suggestion(field, names.iter().map(String::as_str))
+}
+
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
     Diagnostic::error("offsetof needs a struct type", span)
 }
