@@ -614,7 +614,7 @@ fn value_json(value: &MapValue, div: u64) -> String {
         }
         MapValue::Plain(p) => match divided(value, div) {
             Some(n) => n.to_string(),
-            None => p.to_json().to_string(),
+            None => p.to_json(),
         },
         MapValue::Avg { .. }
         | MapValue::Count(_)

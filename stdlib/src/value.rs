@@ -93,27 +93,31 @@ impl Value {
         }
     }
 
-    /// The value as JSON, as `-f json` prints it.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The value as JSON text, as `-f json` prints it, with bpftrace's spacing: `", "` and
+    /// `": "` inside objects (records, in field order), a bare `,` inside arrays
+    /// (`{"a": [1,2], "b": "x"}`).
+    pub fn to_json(&self) -> String {
         use serde_json::Value as J;
         match self {
-            Value::Int(i) => J::from(*i),
-            Value::UInt(u) => J::from(*u),
-            Value::Bool(b) => J::from(*b),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Bool(b) => b.to_string(),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
-            Value::Enum { value, .. } => J::from(*value),
-            Value::Pointer(p) => J::from(*p),
+            Value::Enum { value, .. } => value.to_string(),
+            Value::Pointer(p) => p.to_string(),
             Value::Tuple(items) | Value::Array(items) => {
-                J::Array(items.iter().map(Value::to_json).collect())
+                let inner: Vec<String> = items.iter().map(Value::to_json).collect();
+                format!("[{}]", inner.join(","))
             }
-            Value::Record(fields) => J::Object(
-                fields
+            Value::Record(fields) => {
+                let inner: Vec<String> = fields
                     .iter()
-                    .map(|(n, v)| (n.clone(), v.to_json()))
-                    .collect(),
-            ),
+                    .map(|(n, v)| format!("{}: {}", J::from(n.as_str()), v.to_json()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
             Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(..) => {
-                J::String(self.to_text())
+                J::String(self.to_text()).to_string()
             }
         }
     }
