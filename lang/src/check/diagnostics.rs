@@ -621,8 +621,9 @@ pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> D
         span,
     )
     .with_help(
-        "tuples and arrays compare with == and != only, element by element, with a tuple or \
-         array of the same shape whose elements are integers or strings",
+        "tuples, records and arrays compare with == and != only, element by element, with \
+         one of the same shape (a record: the same field names) whose elements are integers \
+         or strings",
     )
 }
 

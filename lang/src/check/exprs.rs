@@ -242,6 +242,13 @@ impl Checker<'_> {
                     (a, b) if a == b => a.clone(),
                     // Buffers of different lengths meet in the longer one.
                     (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => super::widen(a, b),
+                    // Tuples and records meet element by element (a record's fields by
+                    // name, in the order of the first branch).
+                    (a @ (Type::Tuple(_) | Type::NamedTuple { .. }), b)
+                        if super::compatible(a, b) =>
+                    {
+                        super::widen(a, b)
+                    }
                     (a, b) => {
                         self.push(diagnostics::ternary_types(a, b, span));
                         I64
