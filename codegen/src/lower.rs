@@ -789,12 +789,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         for (j, (t, dof)) in to_elems.iter().zip(dst_offsets).enumerate() {
             // The source element that goes to place `j`: the same place in a tuple, the
             // field of the same name in a record.
-            let i = match (from, to) {
-                (Type::NamedTuple { names: fnames, .. }, Type::NamedTuple { names, .. }) => names
-                    .get(j)
-                    .and_then(|n| fnames.iter().position(|m| m == n)),
-                _ => Some(j),
-            };
+            let i =
+                if let (Type::NamedTuple { names: fnames, .. }, Type::NamedTuple { names, .. }) =
+                    (from, to)
+                {
+                    names
+                        .get(j)
+                        .and_then(|n| fnames.iter().position(|m| m == n))
+                } else {
+                    Some(j)
+                };
             let found = i.and_then(|i| from_elems.get(i).zip(src_offsets.get(i)));
             let Some((f, &so)) = found else {
                 return Err(CodegenError::Internal(

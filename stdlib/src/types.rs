@@ -211,22 +211,25 @@ impl Type {
 
     /// The elements of a tuple or a record, in layout order.
     pub fn elems(&self) -> Option<&[Type]> {
-        match self {
-            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => Some(elems),
-            _ => None,
+        if let Type::Tuple(elems) | Type::NamedTuple { elems, .. } = self {
+            Some(elems)
+        } else {
+            None
         }
     }
 
     /// A tuple or record of the same shape (and names) whose elements are `f` of these
     /// elements; any other type is returned unchanged.
     pub fn map_elems(&self, f: impl FnMut(&Type) -> Type) -> Type {
-        match self {
-            Type::Tuple(elems) => Type::Tuple(elems.iter().map(f).collect()),
-            Type::NamedTuple { names, elems } => Type::NamedTuple {
+        if let Type::NamedTuple { names, elems } = self {
+            Type::NamedTuple {
                 names: names.clone(),
                 elems: elems.iter().map(f).collect(),
-            },
-            other => other.clone(),
+            }
+        } else if let Type::Tuple(elems) = self {
+            Type::Tuple(elems.iter().map(f).collect())
+        } else {
+            self.clone()
         }
     }
 
