@@ -57,6 +57,9 @@ pub enum StackMode {
     Bpftrace,
     Perf,
     Raw,
+    /// User stacks only: each frame as its object's build id and file offset
+    /// (`a226…48ae 0x110e89`), or the bare address where no object with a build id holds it.
+    BuildId,
 }
 
 /// The type of a value in a script.

@@ -278,7 +278,7 @@ pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
     let indent = match mode {
         StackMode::Bpftrace => indent,
         StackMode::Perf => "\t",
-        StackMode::Raw => "",
+        StackMode::Raw | StackMode::BuildId => "",
     };
     let mut s = String::from("\n");
     for f in frames {

@@ -534,6 +534,12 @@ pub fn no_such_record_field(ty: &Type, field: &str, names: &[String], span: Span
         .with_suggestion(field, names.iter().map(String::as_str))
 }
 
+/// `kstack(build_id)`, or a bare `kstack` under `stack_mode = build_id`.
+pub fn build_id_kstack(span: Span) -> Diagnostic {
+    Diagnostic::error("the build_id stack mode is only for ustack", span)
+        .with_help("kstack takes the bpftrace, perf or raw mode")
+}
+
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
     Diagnostic::error("offsetof needs a struct type", span)
 }
@@ -821,7 +827,9 @@ pub fn stack_too_deep(max: u32, asked: u64, span: Span) -> Diagnostic {
 
 pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{max})"),
+        format!(
+            "stack arguments are a mode (bpftrace, perf, raw, build_id) and a limit (1..{max})"
+        ),
         span,
     )
 }
