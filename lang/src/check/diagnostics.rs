@@ -426,8 +426,18 @@ pub fn aggregation_assigned(map: &str, span: Span) -> Diagnostic {
     )
 }
 
-pub fn not_assignable(span: Span) -> Diagnostic {
-    Diagnostic::error("only variables ($x) and maps (@x) can be assigned to", span)
+/// `element` when the target is an element of a value (`$t.0`, `$r.a`), which cannot be
+/// changed in place.
+pub fn not_assignable(element: bool, span: Span) -> Diagnostic {
+    let d = Diagnostic::error("only variables ($x) and maps (@x) can be assigned to", span);
+    if element {
+        d.with_help(
+            "tuples and records cannot be changed once made: build a new one and assign it \
+             to the variable or map",
+        )
+    } else {
+        d
+    }
 }
 
 pub fn aggregation_arguments_changed(map: &str, func: &str, span: Span) -> Diagnostic {
