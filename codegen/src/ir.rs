@@ -719,6 +719,7 @@ pub fn is_register(ty: &Type) -> bool {
         Type::Str { .. }
         | Type::Buffer { .. }
         | Type::Tuple(_)
+        | Type::NamedTuple { .. }
         | Type::Array { .. }
         | Type::Record(_)
         | Type::Inet

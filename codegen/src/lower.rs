@@ -637,9 +637,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_val(out, &e.ty)
             }
             ExprKind::Cast(inner) => {
-                if let (Type::Tuple(from), Type::Tuple(to)) = (&inner.ty, &e.ty) {
+                if inner.ty.elems().is_some() && e.ty.elems().is_some() {
                     let src = self.mem(inner)?;
-                    return Ok(Val::Mem(self.convert_tuple(src, from, to)?));
+                    return Ok(Val::Mem(self.convert_tuple(src, &inner.ty, &e.ty)?));
                 }
                 let v = self.expr(inner)?;
                 match (v, is_register(&e.ty)) {
@@ -678,7 +678,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Ok(Val::Mem(slot))
             }
             ExprKind::TupleIndex { expr, index } => {
-                let Type::Tuple(elems) = &expr.ty else {
+                let Some(elems) = expr.ty.elems() else {
                     return Err(CodegenError::Internal("tuple index on a non-tuple".into()));
                 };
                 let (offsets, _) = tuple_layout(elems);
@@ -766,36 +766,59 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    /// Copies the tuple at `src`, laid out for the element types `from`, into a new slot laid
-    /// out for `to`, converting each element: integers to another width or sign, strings to
-    /// another length, nested tuples likewise. The checker asks for this where a tuple is
-    /// stored as a map's or variable's tuple type.
+    /// Copies the tuple or record of type `from` at `src` into a new slot laid out for `to`,
+    /// converting each element: integers to another width or sign, strings to another
+    /// length, nested tuples and records likewise. A record's fields go to the place of
+    /// the field of the same name in `to`, which may list them in another order. The
+    /// checker asks for this where a tuple is stored as a map's or variable's tuple type.
     fn convert_tuple(
         &mut self,
         src: PointerValue<'ctx>,
-        from: &[Type],
-        to: &[Type],
+        from: &Type,
+        to: &Type,
     ) -> R<PointerValue<'ctx>> {
-        let (src_offsets, _) = tuple_layout(from);
-        let (dst_offsets, size) = tuple_layout(to);
+        let (Some(from_elems), Some(to_elems)) = (from.elems(), to.elems()) else {
+            return Err(CodegenError::Internal(
+                "a tuple conversion of a non-tuple".into(),
+            ));
+        };
+        let (src_offsets, _) = tuple_layout(from_elems);
+        let (dst_offsets, size) = tuple_layout(to_elems);
         let slot = self.alloca(size.max(8), "tuple_cast")?;
         self.memset(slot, size.max(8))?;
-        for (((f, t), so), dof) in from.iter().zip(to).zip(src_offsets).zip(dst_offsets) {
+        for (j, (t, dof)) in to_elems.iter().zip(dst_offsets).enumerate() {
+            // The source element that goes to place `j`: the same place in a tuple, the
+            // field of the same name in a record.
+            let i =
+                if let (Type::NamedTuple { names: fnames, .. }, Type::NamedTuple { names, .. }) =
+                    (from, to)
+                {
+                    names
+                        .get(j)
+                        .and_then(|n| fnames.iter().position(|m| m == n))
+                } else {
+                    Some(j)
+                };
+            let found = i.and_then(|i| from_elems.get(i).zip(src_offsets.get(i)));
+            let Some((f, &so)) = found else {
+                return Err(CodegenError::Internal(
+                    "tuple conversion between different shapes".into(),
+                ));
+            };
             let at = self.offset(src, u64::from(so))?;
             let dst = self.offset(slot, u64::from(dof))?;
-            match (f, t) {
-                (Type::Tuple(fs), Type::Tuple(ts)) if fs != ts => {
-                    let converted = self.convert_tuple(at, fs, ts)?;
-                    self.store(dst, t, Val::Mem(converted))?;
+            if f != t && f.elems().is_some() && t.elems().is_some() {
+                let converted = self.convert_tuple(at, f, t)?;
+                self.store(dst, t, Val::Mem(converted))?;
+                continue;
+            }
+            match self.load_val(at, f)? {
+                Val::Int(i) if is_register(t) => {
+                    let v = self.convert(i, t)?;
+                    self.store(dst, t, Val::Int(v))?;
                 }
-                _ => match self.load_val(at, f)? {
-                    Val::Int(i) if is_register(t) => {
-                        let v = self.convert(i, t)?;
-                        self.store(dst, t, Val::Int(v))?;
-                    }
-                    // A longer string is cut to the slot, a shorter one padded with zeros.
-                    v => self.store(dst, if f.size() <= t.size() { f } else { t }, v)?,
-                },
+                // A longer string is cut to the slot, a shorter one padded with zeros.
+                v => self.store(dst, if f.size() <= t.size() { f } else { t }, v)?,
             }
         }
         Ok(slot)
@@ -820,7 +843,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Ok(eq)
         };
         match ty {
-            Type::Tuple(items) => {
+            Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => {
                 let (offsets, _) = tuple_layout(items);
                 let parts: Vec<(u32, &Type)> = offsets.into_iter().zip(items).collect();
                 all(self, &parts)
@@ -880,8 +903,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .into_int_value(),
             ));
         }
-        if let (Type::Tuple(_) | Type::Array { .. } | Type::Usym, BinaryOp::Eq | BinaryOp::Ne) =
-            (&lhs.ty, op)
+        if let (
+            Type::Tuple(_) | Type::NamedTuple { .. } | Type::Array { .. } | Type::Usym,
+            BinaryOp::Eq | BinaryOp::Ne,
+        ) = (&lhs.ty, op)
         {
             // The checker converted both sides to one type.
             let a = self.mem(lhs)?;

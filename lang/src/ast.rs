@@ -340,6 +340,8 @@ pub enum ExprKind {
     },
     /// `(a, b, ...)` with at least two elements.
     Tuple(Vec<Expr>),
+    /// `(name = value, ...)`: a record (a tuple with named fields), fields in source order.
+    Record(Vec<(Ident, Expr)>),
     /// `++x`, `x++`, `--x`, `x--` on a variable or map.
     IncDec {
         target: Box<Expr>,

@@ -421,25 +421,16 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
                 ));
             }
         }
-        Setting::StackMode => {
-            config.stack_mode = match raw.text().as_str() {
-                "bpftrace" => StackMode::Bpftrace,
-                "perf" => StackMode::Perf,
-                "raw" => StackMode::Raw,
-                "build_id" => {
-                    return Err(BadValue(
-                        "build_id stacks are not supported by rbt; valid values are bpftrace, raw and perf."
-                            .to_string(),
-                    ))
-                }
-                _ => {
-                    return Err(BadValue(
-                        "Invalid value for stack_mode: valid values are bpftrace, raw, perf, and build_id."
-                            .to_string(),
-                    ))
-                }
-            }
-        }
+        Setting::StackMode => config.stack_mode = match raw.text().as_str() {
+            "bpftrace" => StackMode::Bpftrace,
+            "perf" => StackMode::Perf,
+            "raw" => StackMode::Raw,
+            "build_id" => StackMode::BuildId,
+            _ => return Err(BadValue(
+                "Invalid value for stack_mode: valid values are bpftrace, raw, perf, and build_id."
+                    .to_string(),
+            )),
+        },
         Setting::StrTruncTrailer => {
             let text = raw.text();
             if text.len() > 16 {
@@ -539,6 +530,13 @@ mod tests {
         assert_eq!(r.config.max_map_keys, 7);
         assert_eq!(r.config.max_strlen, Some(9));
         assert_eq!(r.config.string_layout(), (12, "..".to_string()));
+    }
+
+    #[test]
+    fn build_id_stack_mode() {
+        let r = run("config = { stack_mode = build_id } BEGIN {}", &[]);
+        assert!(r.diagnostics.is_empty());
+        assert_eq!(r.config.stack_mode, StackMode::BuildId);
     }
 
     #[test]

@@ -635,6 +635,12 @@ impl Expander<'_, '_> {
             ExprKind::Tuple(items) => {
                 ExprKind::Tuple(items.into_iter().map(|i| self.expr(i, out)).collect())
             }
+            ExprKind::Record(fields) => ExprKind::Record(
+                fields
+                    .into_iter()
+                    .map(|(n, v)| (n, self.expr(v, out)))
+                    .collect(),
+            ),
             ExprKind::IncDec {
                 target,
                 increment,
@@ -980,6 +986,7 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
         ExprKind::Map { keys: items, .. }
         | ExprKind::Call { args: items, .. }
         | ExprKind::Tuple(items) => items.iter().any(|i| any_expr(i, pred)),
+        ExprKind::Record(fields) => fields.iter().any(|(_, v)| any_expr(v, pred)),
         ExprKind::Unary { expr, .. }
         | ExprKind::Cast { expr, .. }
         | ExprKind::Field { expr, .. }
@@ -1029,6 +1036,11 @@ fn walk_expr(
         ExprKind::Cast { ty, expr } => {
             walk_type(ty, visit, declare);
             walk_expr(expr, visit, declare);
+        }
+        ExprKind::Record(fields) => {
+            for (_, v) in fields {
+                walk_expr(v, visit, declare);
+            }
         }
         ExprKind::Unary { expr, .. }
         | ExprKind::Field { expr, .. }

@@ -303,7 +303,7 @@ impl EventSink {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
-                    output::json_record("value", &v.to_json().to_string())
+                    output::json_record("value", &v.to_json())
                 } else {
                     v.to_text() + "\n"
                 };

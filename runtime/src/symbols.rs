@@ -20,6 +20,8 @@ pub struct SystemSymbolizer {
     users: OnceCell<Vec<(u64, String)>>,
     /// Function symbols of each object a user address fell in, by path.
     elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<FileSymbol>>>,
+    /// The build id of each object a `ustack(build_id)` frame fell in, by path.
+    build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
 }
 
 impl SystemSymbolizer {
@@ -35,6 +37,7 @@ impl SystemSymbolizer {
             kallsyms: OnceCell::new(),
             users: OnceCell::new(),
             elf_symbols: Default::default(),
+            build_ids: Default::default(),
         }
     }
 
@@ -60,16 +63,12 @@ pub fn realtime_ns() -> u64 {
 }
 
 impl SystemSymbolizer {
-    /// The function containing `addr` in process `pid` and the offset into it: the mapping
-    /// from /proc/PID/maps gives the file and file offset, the file's ELF symbols the name.
-    /// `None` once the process has exited or for anonymous (JIT) memory.
-    /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
-    /// function symbol there with `addr`'s offset into it, each when known.
-    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
-        let Ok(maps) = std::fs::read_to_string(format!("/proc/{pid}/maps")) else {
-            return (None, None);
-        };
-        let Some((path, file_off)) = maps.lines().find_map(|l| {
+    /// The object file `addr` falls in for process `pid` (its path, from /proc/PID/maps) and
+    /// `addr`'s offset in that file. `None` once the process has exited or for anonymous
+    /// (JIT) memory.
+    fn user_mapping(pid: u32, addr: u64) -> Option<(String, u64)> {
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+        maps.lines().find_map(|l| {
             let mut f = l.split_whitespace();
             let (start, end) = f.next()?.split_once('-')?;
             let (start, end) = (
@@ -81,7 +80,27 @@ impl SystemSymbolizer {
             let path = f.nth(2)?;
             (start <= addr && addr < end && path.starts_with('/'))
                 .then(|| (path.to_string(), addr - start + offset))
-        }) else {
+        })
+    }
+
+    /// The build id of the object `addr` falls in for process `pid` and `addr`'s offset in
+    /// that file, as the kernel's build-id stacks name a frame; `None` where there is no such
+    /// object or it has no build id.
+    fn user_build_id(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
+        let (path, file_off) = Self::user_mapping(pid, addr)?;
+        let mut cache = self.build_ids.borrow_mut();
+        let id = cache.entry(path.clone()).or_insert_with(|| {
+            let in_root = format!("/proc/{pid}/root{path}");
+            elf::build_id(std::path::Path::new(&in_root))
+                .or_else(|| elf::build_id(std::path::Path::new(&path)))
+        });
+        Some((id.clone()?, file_off))
+    }
+
+    /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
+    /// function symbol there with `addr`'s offset into it, each when known.
+    fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
+        let Some((path, file_off)) = Self::user_mapping(pid, addr) else {
             return (None, None);
         };
         let mut cache = self.elf_symbols.borrow_mut();
@@ -172,7 +191,9 @@ impl Symbolizer for SystemSymbolizer {
             .map(|a| match mode {
                 StackMode::Bpftrace => self.ksym(a, true),
                 StackMode::Perf => format!("{a:x} {}", self.ksym(a, true)),
-                StackMode::Raw => format!("{a:x}"),
+                // The checker allows build_id only for user stacks; a kernel frame has no
+                // object with a build id, so it would print as its address, like raw.
+                StackMode::Raw | StackMode::BuildId => format!("{a:x}"),
             })
             .collect()
     }
@@ -191,6 +212,10 @@ impl Symbolizer for SystemSymbolizer {
                     format!("{a:x} {symbol} ({path})")
                 }
                 StackMode::Raw => format!("{a:x}"),
+                StackMode::BuildId => match self.user_build_id(pid, a) {
+                    Some((id, offset)) => format!("{id} 0x{offset:x}"),
+                    None => format!("{a:x}"),
+                },
             })
             .collect()
     }

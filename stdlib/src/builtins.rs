@@ -216,9 +216,6 @@ const PT_REGS_PROBES: &[Provider] = &[
     Provider::Usdt,
 ];
 
-/// Stacks need a probe context to walk from, which BEGIN and END lack.
-const STACK_PROBES: Valid = Valid::Except(&[Provider::Begin, Provider::End]);
-
 /// The pid namespace `pid(...)` and `tid(...)` count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PidNs {
@@ -367,10 +364,10 @@ impl Builtin {
                 Provider::Kretfunc,
             ]),
             Builtin::Username => Spec::variable("username"),
-            Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])")
-                .valid(STACK_PROBES),
-            Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])")
-                .valid(STACK_PROBES),
+            // BEGIN and END have stacks too, as in bpftrace 0.27: their raw tracepoint programs
+            // run in rbt's bpf(2) call, so the stacks are that call's.
+            Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])"),
+            Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])"),
             Builtin::Arg(_) => Spec::variable("argN").only_in(&[
                 Provider::Kprobe,
                 Provider::Uprobe,

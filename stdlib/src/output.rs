@@ -384,29 +384,43 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
 // ---------------------------------------------------------------------------------------------
 
 /// One key element in a map key: a stack is its frames on their own lines, indented by four
-/// (a stack *value* uses the eight-space form of [`Value::to_text`]).
-fn key_elem_text(v: &Value) -> String {
+/// (a stack *value* uses the eight-space form of [`Value::to_text`]). In JSON (`json`) a
+/// nested tuple or record is written without spaces, `(2,3)` and `{.a=1,.b=x}`, as bpftrace
+/// 0.27 writes JSON keys.
+fn key_elem_text(v: &Value, json: bool) -> String {
     match v {
         Value::Stack(mode, frames) => crate::value::stack_text(*mode, frames, "    "),
+        Value::Tuple(items) if json => {
+            let inner: Vec<String> = items.iter().map(|i| key_elem_text(i, json)).collect();
+            format!("({})", inner.join(","))
+        }
+        Value::Record(fields) if json => {
+            let inner: Vec<String> = fields
+                .iter()
+                .map(|(n, v)| format!(".{n}={}", key_elem_text(v, json)))
+                .collect();
+            format!("{{{}}}", inner.join(","))
+        }
         other => other.to_text(),
     }
 }
 
-/// The key between the brackets: multi-keys joined by `sep` (`", "` in text, `","` in JSON).
-fn key_text(key: &Value, sep: &str) -> String {
+/// The key between the brackets: multi-keys joined by `", "` in text and `","` in JSON.
+fn key_text(key: &Value, json: bool) -> String {
+    let sep = if json { "," } else { ", " };
     match key {
         Value::Tuple(items) => items
             .iter()
-            .map(key_elem_text)
+            .map(|i| key_elem_text(i, json))
             .collect::<Vec<_>>()
             .join(sep),
-        other => key_elem_text(other),
+        other => key_elem_text(other, json),
     }
 }
 
 fn entry_name(name: &str, key: &Option<Value>) -> String {
     match key {
-        Some(k) => format!("{name}[{}]", key_text(k, ", ")),
+        Some(k) => format!("{name}[{}]", key_text(k, false)),
         None => name.to_string(),
     }
 }
@@ -600,7 +614,7 @@ fn value_json(value: &MapValue, div: u64) -> String {
         }
         MapValue::Plain(p) => match divided(value, div) {
             Some(n) => n.to_string(),
-            None => p.to_json().to_string(),
+            None => p.to_json(),
         },
         MapValue::Avg { .. }
         | MapValue::Count(_)
@@ -640,7 +654,7 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
         let items: Vec<String> = entries
             .iter()
             .map(|(k, v)| {
-                let key = k.as_ref().map(|k| key_text(k, ",")).unwrap_or_default();
+                let key = k.as_ref().map(|k| key_text(k, true)).unwrap_or_default();
                 format!("{}: {}", json_str(&key), value_json(v, div))
             })
             .collect();

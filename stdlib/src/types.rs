@@ -57,6 +57,9 @@ pub enum StackMode {
     Bpftrace,
     Perf,
     Raw,
+    /// User stacks only: each frame as its object's build id and file offset
+    /// (`a226…48ae 0x110e89`), or the bare address where no object with a build id holds it.
+    BuildId,
 }
 
 /// The type of a value in a script.
@@ -78,6 +81,12 @@ pub enum Type {
         len: u32,
     },
     Tuple(Vec<Type>),
+    /// bpftrace 0.27's record, a tuple whose elements have names (`(a = 1, b = "x")`): laid
+    /// out as the tuple of `elems`; `names[i]` names `elems[i]`.
+    NamedTuple {
+        names: Vec<String>,
+        elems: Vec<Type>,
+    },
     Pointer {
         to: Box<Type>,
         space: AddrSpace,
@@ -148,7 +157,7 @@ impl Type {
             Type::Bool => 1,
             Type::Str { len } => *len,
             Type::Buffer { len } => len + 1,
-            Type::Tuple(elems) => tuple_layout(elems).1,
+            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => tuple_layout(elems).1,
             Type::Pointer { .. } => 8,
             Type::Array { elem, len } => elem.size() * len,
             Type::Record(r) => r.size,
@@ -180,7 +189,9 @@ impl Type {
         match self {
             Type::None | Type::Bool | Type::Str { .. } | Type::Buffer { .. } | Type::MacAddr => 1,
             Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits) / 8,
-            Type::Tuple(elems) => elems.iter().map(Type::align).max().unwrap_or(1),
+            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => {
+                elems.iter().map(Type::align).max().unwrap_or(1)
+            }
             Type::Array { elem, .. } => elem.align(),
             // As in C: the strictest member's alignment (`struct { int m; int n; }` is 4).
             // A record whose members aren't known keeps the conservative 8.
@@ -198,6 +209,30 @@ impl Type {
             | Type::SignalName
             | Type::Timestamp
             | Type::Agg(_) => 8,
+        }
+    }
+
+    /// The elements of a tuple or a record, in layout order.
+    pub fn elems(&self) -> Option<&[Type]> {
+        if let Type::Tuple(elems) | Type::NamedTuple { elems, .. } = self {
+            Some(elems)
+        } else {
+            None
+        }
+    }
+
+    /// A tuple or record of the same shape (and names) whose elements are `f` of these
+    /// elements; any other type is returned unchanged.
+    pub fn map_elems(&self, f: impl FnMut(&Type) -> Type) -> Type {
+        if let Type::NamedTuple { names, elems } = self {
+            Type::NamedTuple {
+                names: names.clone(),
+                elems: elems.iter().map(f).collect(),
+            }
+        } else if let Type::Tuple(elems) = self {
+            Type::Tuple(elems.iter().map(f).collect())
+        } else {
+            self.clone()
         }
     }
 
@@ -224,6 +259,14 @@ impl Type {
             Type::Tuple(elems) => {
                 let inner: Vec<String> = elems.iter().map(Type::display).collect();
                 format!("({})", inner.join(","))
+            }
+            Type::NamedTuple { names, elems } => {
+                let inner: Vec<String> = names
+                    .iter()
+                    .zip(elems)
+                    .map(|(n, t)| format!(".{n} = {}", t.display()))
+                    .collect();
+                format!("record {{ {} }}", inner.join(", "))
             }
             Type::Pointer { to, .. } => format!("{} *", to.display()),
             Type::Array { elem, len } => format!("{}[{len}]", elem.display()),

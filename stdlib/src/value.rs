@@ -93,27 +93,31 @@ impl Value {
         }
     }
 
-    /// The value as JSON, as `-f json` prints it.
-    pub fn to_json(&self) -> serde_json::Value {
+    /// The value as JSON text, as `-f json` prints it, with bpftrace's spacing: `", "` and
+    /// `": "` inside objects (records, in field order), a bare `,` inside arrays
+    /// (`{"a": [1,2], "b": "x"}`).
+    pub fn to_json(&self) -> String {
         use serde_json::Value as J;
         match self {
-            Value::Int(i) => J::from(*i),
-            Value::UInt(u) => J::from(*u),
-            Value::Bool(b) => J::from(*b),
+            Value::Int(i) => i.to_string(),
+            Value::UInt(u) => u.to_string(),
+            Value::Bool(b) => b.to_string(),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
-            Value::Enum { value, .. } => J::from(*value),
-            Value::Pointer(p) => J::from(*p),
+            Value::Enum { value, .. } => value.to_string(),
+            Value::Pointer(p) => p.to_string(),
             Value::Tuple(items) | Value::Array(items) => {
-                J::Array(items.iter().map(Value::to_json).collect())
+                let inner: Vec<String> = items.iter().map(Value::to_json).collect();
+                format!("[{}]", inner.join(","))
             }
-            Value::Record(fields) => J::Object(
-                fields
+            Value::Record(fields) => {
+                let inner: Vec<String> = fields
                     .iter()
-                    .map(|(n, v)| (n.clone(), v.to_json()))
-                    .collect(),
-            ),
+                    .map(|(n, v)| format!("{}: {}", J::from(n.as_str()), v.to_json()))
+                    .collect();
+                format!("{{{}}}", inner.join(", "))
+            }
             Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(..) => {
-                J::String(self.to_text())
+                J::String(self.to_text()).to_string()
             }
         }
     }
@@ -195,6 +199,20 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                     .collect(),
             )
         }
+        Type::NamedTuple { names, elems } => {
+            let (offsets, _) = tuple_layout(elems);
+            Value::Record(
+                names
+                    .iter()
+                    .zip(elems)
+                    .zip(offsets)
+                    .map(|((n, t), o)| {
+                        let v = decode(t, bytes.get(o as usize..).unwrap_or_default(), sym);
+                        (n.clone(), v)
+                    })
+                    .collect(),
+            )
+        }
         Type::Pointer { .. } => Value::Pointer(read_u64(bytes, 0)),
         Type::Array { elem, len } => {
             let size = elem.size() as usize;
@@ -260,7 +278,7 @@ pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
     let indent = match mode {
         StackMode::Bpftrace => indent,
         StackMode::Perf => "\t",
-        StackMode::Raw => "",
+        StackMode::Raw | StackMode::BuildId => "",
     };
     let mut s = String::from("\n");
     for f in frames {

@@ -176,11 +176,11 @@ impl Checker<'_> {
                 }
             }
             Builtin::Username => Type::Username,
-            Builtin::Kstack => match self.stack_type(false, args) {
+            Builtin::Kstack => match self.stack_type(false, args, span) {
                 Some(ty) => ty,
                 None => return poisoned(span),
             },
-            Builtin::Ustack => match self.stack_type(true, args) {
+            Builtin::Ustack => match self.stack_type(true, args, span) {
                 Some(ty) => ty,
                 None => return poisoned(span),
             },
@@ -422,16 +422,23 @@ impl Checker<'_> {
         }
     }
 
-    /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw) and a depth, in either
-    /// order; bare, they take the configured `stack_mode` and the contract's deepest stack.
-    fn stack_type(&mut self, user: bool, args: &[ast::Expr]) -> Option<Type> {
+    /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw, and build_id for
+    /// `ustack`) and a depth, in either order; bare, they take the configured `stack_mode`
+    /// and the contract's deepest stack.
+    fn stack_type(&mut self, user: bool, args: &[ast::Expr], span: Span) -> Option<Type> {
         let mut mode = self.opts.stack_mode;
         let mut limit = MAX_DEPTH;
+        // Where the mode comes from: its argument, else the call (`stack_mode` in config).
+        let mut mode_span = span;
         for a in args {
             match &a.kind {
                 A::Ident(m) if m == "perf" => mode = StackMode::Perf,
                 A::Ident(m) if m == "bpftrace" => mode = StackMode::Bpftrace,
                 A::Ident(m) if m == "raw" => mode = StackMode::Raw,
+                A::Ident(m) if m == "build_id" => {
+                    mode = StackMode::BuildId;
+                    mode_span = a.span;
+                }
                 // The depth is a constant: a literal, a positional parameter or a #define.
                 _ => match self.const_int(a) {
                     Some(n) if (1..=i64::from(MAX_DEPTH)).contains(&n) => limit = n as u32,
@@ -446,6 +453,11 @@ impl Checker<'_> {
                     }
                 },
             }
+        }
+        if mode == StackMode::BuildId && !user {
+            // Kernel code has no build ids to name its frames by.
+            self.push(diagnostics::build_id_kstack(mode_span));
+            return None;
         }
         Some(Type::Stack { user, mode, limit })
     }

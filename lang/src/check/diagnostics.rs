@@ -426,8 +426,18 @@ pub fn aggregation_assigned(map: &str, span: Span) -> Diagnostic {
     )
 }
 
-pub fn not_assignable(span: Span) -> Diagnostic {
-    Diagnostic::error("only variables ($x) and maps (@x) can be assigned to", span)
+/// `element` when the target is an element of a value (`$t.0`, `$r.a`), which cannot be
+/// changed in place.
+pub fn not_assignable(element: bool, span: Span) -> Diagnostic {
+    let d = Diagnostic::error("only variables ($x) and maps (@x) can be assigned to", span);
+    if element {
+        d.with_help(
+            "tuples and records cannot be changed once made: build a new one and assign it \
+             to the variable or map",
+        )
+    } else {
+        d
+    }
 }
 
 pub fn aggregation_arguments_changed(map: &str, func: &str, span: Span) -> Diagnostic {
@@ -515,6 +525,29 @@ pub fn not_a_tuple(index: u32, ty: &Type, span: Span) -> Diagnostic {
         format!("`.{index}` needs a tuple, but this is {}", ty.display()),
         span,
     )
+}
+
+/// `(a = 1, a = 2)`: a record names each field once.
+pub fn duplicate_record_field(name: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the record already has a field named `{name}`"),
+        span,
+    )
+    .with_secondary(first, "first named here")
+    .with_help("give each field of a record its own name")
+}
+
+/// `$t.z` on a record without a field `z`; `names` are its fields.
+pub fn no_such_record_field(ty: &Type, field: &str, names: &[String], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("the record has no field named `{field}`"), span)
+        .with_label(format!("this is a {}", ty.display()))
+        .with_suggestion(field, names.iter().map(String::as_str))
+}
+
+/// `kstack(build_id)`, or a bare `kstack` under `stack_mode = build_id`.
+pub fn build_id_kstack(span: Span) -> Diagnostic {
+    Diagnostic::error("the build_id stack mode is only for ustack", span)
+        .with_help("kstack takes the bpftrace, perf or raw mode")
 }
 
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
@@ -627,8 +660,9 @@ pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> D
         span,
     )
     .with_help(
-        "tuples and arrays compare with == and != only, element by element, with a tuple or \
-         array of the same shape whose elements are integers or strings",
+        "tuples, records and arrays compare with == and != only, element by element, with \
+         one of the same shape (a record: the same field names) whose elements are integers \
+         or strings",
     )
 }
 
@@ -826,7 +860,9 @@ pub fn stack_too_deep(max: u32, asked: u64, span: Span) -> Diagnostic {
 
 pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("stack arguments are a mode (bpftrace, perf, raw) and a limit (1..{max})"),
+        format!(
+            "stack arguments are a mode (bpftrace, perf, raw, build_id) and a limit (1..{max})"
+        ),
         span,
     )
 }

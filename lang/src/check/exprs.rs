@@ -92,24 +92,44 @@ impl Checker<'_> {
             }
             (a, b) if a.is_int() && b.is_int() => e,
             (Type::Tuple(items), Type::Tuple(want)) if items.len() == want.len() => {
+                self.coerce_tuple(e, want, ty)
+            }
+            (
+                Type::NamedTuple { names, .. },
+                Type::NamedTuple {
+                    names: to,
+                    elems: want,
+                },
+            ) if names == to => self.coerce_tuple(e, want, ty),
+            // The same fields in another order (the checker's `compatible` made sure the
+            // names match): the whole record is evaluated in its own order, then codegen
+            // copies each field to its place in `ty`, as bpftrace evaluates records.
+            (Type::NamedTuple { .. }, Type::NamedTuple { .. }) => {
                 let span = e.span;
-                match e.kind {
-                    H::Tuple(elems) => {
-                        // An element's type is its place in the tuple's layout, so an
-                        // integer of another width (or a bool) is converted, not just kept.
-                        let elems = elems
-                            .into_iter()
-                            .zip(want)
-                            .map(|(x, t)| self.coerce_element(x, t))
-                            .collect();
-                        mk(H::Tuple(elems), ty.clone(), span)
-                    }
-                    // A tuple held elsewhere (a variable, a map value) is converted element
-                    // by element into the layout of `ty`.
-                    kind => mk(H::Cast(Box::new(mk(kind, e.ty, span))), ty.clone(), span),
-                }
+                mk(H::Cast(Box::new(e)), ty.clone(), span)
             }
             _ => e,
+        }
+    }
+
+    /// [`Self::coerce`] of a tuple or a record to `ty`, whose elements are `want` in the
+    /// order of `e`'s elements.
+    fn coerce_tuple(&mut self, e: Expr, want: &[Type], ty: &Type) -> Expr {
+        let span = e.span;
+        match e.kind {
+            H::Tuple(elems) => {
+                // An element's type is its place in the tuple's layout, so an integer of
+                // another width (or a bool) is converted, not just kept.
+                let elems = elems
+                    .into_iter()
+                    .zip(want)
+                    .map(|(x, t)| self.coerce_element(x, t))
+                    .collect();
+                mk(H::Tuple(elems), ty.clone(), span)
+            }
+            // A tuple held elsewhere (a variable, a map value) is converted element by
+            // element into the layout of `ty`.
+            kind => mk(H::Cast(Box::new(mk(kind, e.ty, span))), ty.clone(), span),
         }
     }
 
@@ -136,7 +156,7 @@ impl Checker<'_> {
             // Integers widen to 64 bits; bools and enums keep their types (they print as
             // true/false and by name).
             Type::Int { .. } => I64,
-            Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
+            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.storage_type(i)),
             other => other.clone(),
         }
     }
@@ -148,7 +168,7 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.var_type(i)).collect()),
+            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.var_type(i)),
             other => other.clone(),
         }
     }
@@ -222,6 +242,13 @@ impl Checker<'_> {
                     (a, b) if a == b => a.clone(),
                     // Buffers of different lengths meet in the longer one.
                     (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => super::widen(a, b),
+                    // Tuples and records meet element by element (a record's fields by
+                    // name, in the order of the first branch).
+                    (a @ (Type::Tuple(_) | Type::NamedTuple { .. }), b)
+                        if super::compatible(a, b) =>
+                    {
+                        super::widen(a, b)
+                    }
                     (a, b) => {
                         self.push(diagnostics::ternary_types(a, b, span));
                         I64
@@ -396,6 +423,22 @@ impl Checker<'_> {
             A::Tuple(items) => {
                 let items: Vec<Expr> = items.iter().map(|i| self.expr(i)).collect();
                 let ty = Type::Tuple(items.iter().map(|i| i.ty.clone()).collect());
+                mk(H::Tuple(items), ty, span)
+            }
+            A::Record(fields) => {
+                for (i, (name, _)) in fields.iter().enumerate() {
+                    if let Some((first, _)) = fields[..i].iter().find(|(n, _)| n.name == name.name)
+                    {
+                        let d =
+                            diagnostics::duplicate_record_field(&name.name, first.span, name.span);
+                        self.push(d);
+                    }
+                }
+                let items: Vec<Expr> = fields.iter().map(|(_, v)| self.expr(v)).collect();
+                let ty = Type::NamedTuple {
+                    names: fields.iter().map(|(n, _)| n.name.clone()).collect(),
+                    elems: items.iter().map(|i| i.ty.clone()).collect(),
+                };
                 mk(H::Tuple(items), ty, span)
             }
             A::IncDec {
@@ -668,7 +711,12 @@ impl Checker<'_> {
             self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
-        let aggregate = |t: &Type| matches!(t, Type::Tuple(_) | Type::Array { .. });
+        let aggregate = |t: &Type| {
+            matches!(
+                t,
+                Type::Tuple(_) | Type::NamedTuple { .. } | Type::Array { .. }
+            )
+        };
         if aggregate(&l.ty) || aggregate(&r.ty) {
             return self.aggregate_comparison(op, l, r, span);
         }
@@ -932,6 +980,33 @@ impl Checker<'_> {
 
     /// `base.field` or `base->field` of an expression already checked.
     pub(super) fn field_of(&mut self, base: Expr, field: &ast::Ident, span: Span) -> Expr {
+        if let Type::NamedTuple { names, elems } = base.ty.clone() {
+            return match names
+                .iter()
+                .zip(elems)
+                .enumerate()
+                .find(|(_, (n, _))| **n == field.name)
+            {
+                Some((i, (_, t))) => mk(
+                    H::TupleIndex {
+                        expr: Box::new(base),
+                        index: i as u32,
+                    },
+                    t,
+                    span,
+                ),
+                None => {
+                    let d = diagnostics::no_such_record_field(
+                        &base.ty,
+                        &field.name,
+                        &names,
+                        field.span,
+                    );
+                    self.push(d);
+                    poisoned(span)
+                }
+            };
+        }
         let (record, via_pointer) = match &base.ty {
             Type::Pointer { to, space } => match to.as_ref() {
                 Type::Record(r) => (r.clone(), Some(*space)),
@@ -1129,7 +1204,7 @@ fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
 fn key_type(t: &Type) -> Type {
     match t {
         Type::Int { .. } => I64,
-        Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
+        t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(key_type),
         other => other.clone(),
     }
 }
@@ -1145,6 +1220,7 @@ fn symbolic(t: &Type) -> bool {
         | Type::Str { .. }
         | Type::Buffer { .. }
         | Type::Tuple(_)
+        | Type::NamedTuple { .. }
         | Type::Pointer { .. }
         | Type::Array { .. }
         | Type::Record(_)
@@ -1166,7 +1242,7 @@ fn comparable(t: &Type) -> bool {
     match t {
         Type::Int { .. } | Type::Bool | Type::Enum { .. } | Type::Pointer { .. } => true,
         Type::Str { .. } => true,
-        Type::Tuple(items) => items.iter().all(comparable),
+        Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
         | Type::Buffer { .. }

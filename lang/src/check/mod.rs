@@ -510,6 +510,26 @@ fn compatible(a: &Type, b: &Type) -> bool {
         (Type::Tuple(xs), Type::Tuple(ys)) => {
             xs.len() == ys.len() && xs.iter().zip(ys).all(|(x, y)| compatible(x, y))
         }
+        // Records with the same field names, in any order, whose fields of one name are
+        // compatible (a value is stored in the order of the record it is stored into).
+        (
+            Type::NamedTuple {
+                names: xn,
+                elems: xs,
+            },
+            Type::NamedTuple {
+                names: yn,
+                elems: ys,
+            },
+        ) => {
+            xn.len() == yn.len()
+                && xn.iter().zip(xs).all(|(n, x)| {
+                    yn.iter()
+                        .zip(ys)
+                        .find(|(m, _)| *m == n)
+                        .is_some_and(|(_, y)| compatible(x, y))
+                })
+        }
         (Type::Agg(x), Type::Agg(y)) => std::mem::discriminant(x) == std::mem::discriminant(y),
         (x, y) => x == y,
     }
@@ -524,6 +544,24 @@ fn widen(a: &Type, b: &Type) -> Type {
         (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
             Type::Tuple(xs.iter().zip(ys).map(|(x, y)| widen(x, y)).collect())
         }
+        // Field by field of the same name, in the order of `a`.
+        (
+            Type::NamedTuple { names, elems: xs },
+            Type::NamedTuple {
+                names: yn,
+                elems: ys,
+            },
+        ) => Type::NamedTuple {
+            names: names.clone(),
+            elems: names
+                .iter()
+                .zip(xs)
+                .map(|(n, x)| match yn.iter().zip(ys).find(|(m, _)| *m == n) {
+                    Some((_, y)) => widen(x, y),
+                    None => x.clone(),
+                })
+                .collect(),
+        },
         _ => a.clone(),
     }
 }

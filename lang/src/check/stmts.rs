@@ -430,7 +430,11 @@ impl Checker<'_> {
                 })
             }
             _ => {
-                self.push(diagnostics::not_assignable(target.span));
+                let element = matches!(
+                    target.kind,
+                    A::TupleIndex { .. } | A::Field { arrow: false, .. }
+                );
+                self.push(diagnostics::not_assignable(element, target.span));
                 None
             }
         }

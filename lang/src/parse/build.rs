@@ -884,6 +884,19 @@ impl Builder {
                 }
                 ExprKind::Tuple(elems)
             }
+            Rule::record_lit => {
+                let fields = pair
+                    .into_inner()
+                    .filter_map(|f| {
+                        let mut parts = f.into_inner();
+                        let name = self.ident(&parts.next()?);
+                        // The `=` between the name and the value.
+                        parts.next()?;
+                        Some((name, self.expr(parts.next()?)))
+                    })
+                    .collect();
+                ExprKind::Record(fields)
+            }
             Rule::sizeof_expr => {
                 let Some(arg) = pair.into_inner().nth(1) else {
                     return Expr {

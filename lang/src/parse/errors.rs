@@ -20,6 +20,8 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::map_name, "a map like `@name`"),
     (Rule::call, "an expression"),
     (Rule::paren, "an expression"),
+    (Rule::record_lit, "an expression"),
+    (Rule::record_field, "a record field like `name = value`"),
     (Rule::block_expr, "an expression"),
     (Rule::ident, "an expression"),
     (Rule::positional, "an expression"),

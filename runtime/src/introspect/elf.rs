@@ -92,23 +92,34 @@ pub fn function_symbols(path: &Path) -> Result<Vec<ElfSymbol>, ElfError> {
     Ok(out.into_iter().collect())
 }
 
+/// The build id of the ELF object at `path` in hex (`ustack(build_id)` names frames by it);
+/// `None` if it cannot be read or has none.
+pub fn build_id(path: &Path) -> Option<String> {
+    let bytes = std::fs::read(path).ok()?;
+    let elf = Elf::parse(&bytes).ok()?;
+    build_id_of(&elf, &bytes)
+}
+
+/// The `NT_GNU_BUILD_ID` note of `elf`, in hex.
+fn build_id_of(elf: &Elf<'_>, bytes: &[u8]) -> Option<String> {
+    const NT_GNU_BUILD_ID: u32 = 3;
+    let notes = elf.iter_note_sections(bytes, Some(".note.gnu.build-id"))?;
+    notes.flatten().find_map(|note| {
+        (note.n_type == NT_GNU_BUILD_ID && note.name == "GNU" && note.desc.len() > 1)
+            .then(|| note.desc.iter().map(|x| format!("{x:02x}")).collect())
+    })
+}
+
 /// The detached debug file for `elf`: by build id, then by `.gnu_debuglink` name.
 fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<PathBuf> {
-    const NT_GNU_BUILD_ID: u32 = 3;
-    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
-    if let Some(notes) = elf.iter_note_sections(bytes, Some(".note.gnu.build-id")) {
-        for note in notes.flatten() {
-            if note.n_type == NT_GNU_BUILD_ID && note.name == "GNU" && note.desc.len() > 1 {
-                let id = hex(note.desc);
-                let p = PathBuf::from(format!(
-                    "/usr/lib/debug/.build-id/{}/{}.debug",
-                    &id[..2],
-                    &id[2..]
-                ));
-                if p.is_file() {
-                    return Some(p);
-                }
-            }
+    if let Some(id) = build_id_of(elf, bytes) {
+        let p = PathBuf::from(format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &id[..2],
+            &id[2..]
+        ));
+        if p.is_file() {
+            return Some(p);
         }
     }
     let link = elf.section_headers.iter().find_map(|sh| {
