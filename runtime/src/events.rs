@@ -334,20 +334,30 @@ impl EventSink {
         let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let dump = maps::dump(handle, spec, self.sym.as_ref())?;
-        let empty = output::empty_map_text(&spec.value);
-        let s = match (self.format, dump.entries.is_empty()) {
-            (OutputFormat::Text, true) => empty.to_string(),
-            (OutputFormat::Text, false) => output::map_text(&dump, top, div),
-            (OutputFormat::Json, _) => output::map_json(&dump, top, div),
-        };
+        let mut dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        // print() of a scalar map that holds nothing shows the zero of its type.
+        if dump.entries.is_empty() && spec.key.is_none() {
+            let zero = output::scalar_zero(&spec.value, self.sym.as_ref());
+            dump.entries.extend(zero.map(|v| (None, v)));
+        }
+        let s = self.render_map(&dump, &spec.value, top, div);
         self.write(&s);
         Ok(())
     }
 
+    /// A map's text or JSON; an empty map prints nothing in text and, if it is an avg or stats
+    /// map, `{}` in JSON.
+    fn render_map(&self, dump: &output::MapDump, value: &stdlib::types::Type, top: u64, div: u64) -> String {
+        match (self.format, dump.entries.is_empty()) {
+            (OutputFormat::Text, _) => output::map_text(dump, top, div),
+            (OutputFormat::Json, true) => output::empty_map_json(&dump.name, value),
+            (OutputFormat::Json, false) => output::map_json(dump, top, div),
+        }
+    }
+
     /// At exit: in text, a blank pair of lines, then every map in name order (an empty map
-    /// prints the blank line(s) bpftrace prints for it); in JSON one record per map and no
-    /// blank lines, as bpftrace 0.27 does (0.17 printed the blank lines in JSON too).
+    /// prints nothing); in JSON one record per map and no blank lines, as bpftrace 0.27 does
+    /// (0.17 printed the blank lines in JSON too, and a blank line per empty map).
     pub fn print_exit_maps(&mut self, print_maps: bool) -> Result<(), SysError> {
         if self.format == OutputFormat::Text {
             self.write("\n\n");
@@ -367,11 +377,7 @@ impl EventSink {
         for i in order {
             let (spec, handle) = &self.maps[i];
             let dump = maps::dump(handle, spec, self.sym.as_ref())?;
-            let s = match (self.format, dump.entries.is_empty()) {
-                (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
-                (OutputFormat::Text, false) => output::map_text(&dump, 0, 0),
-                (OutputFormat::Json, _) => output::map_json(&dump, 0, 0),
-            };
+            let s = self.render_map(&dump, &spec.value, 0, 0);
             self.write(&s);
         }
         self.flush();

@@ -97,8 +97,8 @@ impl Value {
     pub fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as J;
         match self {
-            Value::Int(i) => J::from(*i),
-            Value::UInt(u) => J::from(*u),
+            Value::Int(i) => json_int(i128::from(*i)),
+            Value::UInt(u) => json_int(i128::from(*u)),
             Value::Bool(b) => J::from(*b),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
             Value::Enum { value, .. } => J::from(*value),
@@ -116,6 +116,18 @@ impl Value {
                 J::String(self.to_text())
             }
         }
+    }
+}
+
+/// An integer in JSON as bpftrace 0.27 writes it: a number when a double holds it exactly, a
+/// string of its digits otherwise (`9007199254740993`, `u64::MAX`), so that readers that parse
+/// numbers as doubles never see a rounded value.
+pub fn json_int(n: i128) -> serde_json::Value {
+    let exact = (n as f64) as i128 == n;
+    match (exact, i64::try_from(n), u64::try_from(n)) {
+        (true, Ok(i), _) => serde_json::Value::from(i),
+        (true, Err(_), Ok(u)) => serde_json::Value::from(u),
+        _ => serde_json::Value::String(n.to_string()),
     }
 }
 
