@@ -347,7 +347,13 @@ impl EventSink {
 
     /// A map's text or JSON; an empty map prints nothing in text and, if it is an avg or stats
     /// map, `{}` in JSON.
-    fn render_map(&self, dump: &output::MapDump, value: &stdlib::types::Type, top: u64, div: u64) -> String {
+    fn render_map(
+        &self,
+        dump: &output::MapDump,
+        value: &stdlib::types::Type,
+        top: u64,
+        div: u64,
+    ) -> String {
         match (self.format, dump.entries.is_empty()) {
             (OutputFormat::Text, _) => output::map_text(dump, top, div),
             (OutputFormat::Json, true) => output::empty_map_json(&dump.name, value),

@@ -134,11 +134,9 @@ pub fn hist_label(index: u64, bits: u8) -> String {
     let b = hist_bounds(index, bits);
     match (b.min, b.max) {
         (Some(lo), Some(hi)) if lo == hi => format!("[{}]", hist_number(lo, bits)),
-        (Some(lo), Some(hi)) => format!(
-            "[{}, {})",
-            hist_number(lo, bits),
-            hist_number(hi + 1, bits)
-        ),
+        (Some(lo), Some(hi)) => {
+            format!("[{}, {})", hist_number(lo, bits), hist_number(hi + 1, bits))
+        }
         _ => "(..., 0)".into(),
     }
 }
@@ -238,7 +236,10 @@ fn lhist_unit(min: i64, step: i64) -> u32 {
 
 /// `n` divided by `2^shift` with that unit's suffix (`shift` is a multiple of 10 up to 60).
 fn in_unit(n: i128, shift: u32) -> String {
-    match (shift / 10).checked_sub(1).and_then(|i| UNITS.get(i as usize)) {
+    match (shift / 10)
+        .checked_sub(1)
+        .and_then(|i| UNITS.get(i as usize))
+    {
         Some(c) if n != 0 => format!("{}{c}", n >> shift),
         _ => n.to_string(),
     }

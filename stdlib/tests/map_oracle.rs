@@ -12,8 +12,7 @@ mod oracle;
 
 use oracle::{fixture_path, oracle_unavailable, parse_fixture, run_bpftrace};
 use stdlib::output::{
-    empty_map_json, hist_bucket, lhist_bucket, map_json, map_text, scalar_zero, MapDump,
-    MapValue,
+    empty_map_json, hist_bucket, lhist_bucket, map_json, map_text, scalar_zero, MapDump, MapValue,
 };
 use stdlib::types::{agg_buckets, Aggregation, StackMode, Type};
 use stdlib::value::{Symbolizer, Value};
