@@ -418,30 +418,44 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
 // Text
 // ---------------------------------------------------------------------------------------------
 
-/// One key element in a map key: a stack is its frames on their own lines, indented by four
-/// (a stack *value* uses the eight-space form of [`Value::to_text`]).
-fn key_elem_text(v: &Value) -> String {
-    match v {
-        Value::Stack(mode, frames) => crate::value::stack_text(*mode, frames, "    "),
-        other => other.to_text(),
+/// Where a map key is printed: text keys are the values' text (a stack's frames indented by
+/// eight spaces, as a stack value is); JSON keys join a multi-key with `,` instead of `", "`,
+/// and 0.27 does not indent a bpftrace-mode stack in them.
+#[derive(Clone, Copy)]
+enum KeyFormat {
+    Text,
+    Json,
+}
+
+/// One key element in a map key.
+fn key_elem_text(v: &Value, format: KeyFormat) -> String {
+    match (v, format) {
+        (Value::Stack(mode, frames), KeyFormat::Json) => {
+            crate::value::stack_text(*mode, frames, "")
+        }
+        (other, _) => other.to_text(),
     }
 }
 
-/// The key between the brackets: multi-keys joined by `sep` (`", "` in text, `","` in JSON).
-fn key_text(key: &Value, sep: &str) -> String {
+/// The key between the brackets (text) or the key string (JSON).
+fn key_text(key: &Value, format: KeyFormat) -> String {
+    let sep = match format {
+        KeyFormat::Text => ", ",
+        KeyFormat::Json => ",",
+    };
     match key {
         Value::Tuple(items) => items
             .iter()
-            .map(key_elem_text)
+            .map(|v| key_elem_text(v, format))
             .collect::<Vec<_>>()
             .join(sep),
-        other => key_elem_text(other),
+        other => key_elem_text(other, format),
     }
 }
 
 fn entry_name(name: &str, key: &Option<Value>) -> String {
     match key {
-        Some(k) => format!("{name}[{}]", key_text(k, ", ")),
+        Some(k) => format!("{name}[{}]", key_text(k, KeyFormat::Text)),
         None => name.to_string(),
     }
 }
@@ -701,7 +715,10 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
         let items: Vec<String> = entries
             .iter()
             .map(|(k, v)| {
-                let key = k.as_ref().map(|k| key_text(k, ",")).unwrap_or_default();
+                let key = k
+                    .as_ref()
+                    .map(|k| key_text(k, KeyFormat::Json))
+                    .unwrap_or_default();
                 format!("{}: {}", json_str(&key), value_json(v, div))
             })
             .collect();
@@ -917,10 +934,13 @@ mod tests {
                 MapValue::Count(1),
             )],
         };
-        assert_eq!(map_text(&d, 0, 0), "@u[\n    f+1\n    g+2\n, 5]: 1\n");
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@u[\n        f+1\n        g+2\n, 5]: 1\n"
+        );
         assert_eq!(
             map_json(&d, 0, 0),
-            "{\"type\": \"map\", \"data\": {\"@u\": {\"\\n    f+1\\n    g+2\\n,5\": 1}}}\n"
+            "{\"type\": \"map\", \"data\": {\"@u\": {\"\\nf+1\\ng+2\\n,5\": 1}}}\n"
         );
         let d = MapDump {
             name: "@s".into(),

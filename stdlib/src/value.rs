@@ -263,8 +263,8 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
 }
 
 /// A stack as bpftrace prints it: nothing when it has no frames, else a newline and each
-/// frame on its own line, indented by `indent` in bpftrace mode (eight spaces as a value,
-/// four in a map key), by a tab in perf mode, not at all in raw mode.
+/// frame on its own line, indented by `indent` in bpftrace mode (eight spaces in text, none in
+/// a JSON map key), by a tab in perf mode, not at all in raw mode.
 pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
     if frames.is_empty() {
         return String::new();
