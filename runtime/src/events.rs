@@ -290,14 +290,20 @@ impl EventSink {
                 return Flow::Exit;
             }
             Event::HelperError { helper, start, end } => {
-                // A warning, on stderr as bpftrace writes it.
+                // A warning, on stderr as bpftrace writes it in text; a record on stdout in JSON.
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
                 let span = lang::ast::Span::new(*start, *end);
                 let (name, text) = (&self.source.name, &self.source.text);
-                eprint!(
-                    "{}",
-                    lang::diag::helper_warning(name, text, span, helper, ret)
-                );
+                if json {
+                    let (line, col) = lang::diag::start_line_col(text, span);
+                    let record = output::helper_error_json(helper, ret, name, line, col);
+                    self.write(&record);
+                } else {
+                    eprint!(
+                        "{}",
+                        lang::diag::helper_warning(name, text, span, helper, ret)
+                    );
+                }
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));

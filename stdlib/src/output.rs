@@ -623,6 +623,25 @@ pub fn attached_json(probes: usize) -> String {
     )
 }
 
+/// A failed helper in JSON, newline included, as 0.27 writes it on stdout (text mode warns on
+/// stderr): `{"type": "helper_error", "msg": "Bad address", "helper": "probe_read",
+/// "retcode": -14, "filename": "stdin", "line": 1, "col": 38}`, with no `data` member.
+pub fn helper_error_json(
+    helper: &str,
+    retcode: i64,
+    file: &str,
+    line: usize,
+    col: usize,
+) -> String {
+    format!(
+        "{{\"type\": \"helper_error\", \"msg\": {}, \"helper\": {}, \"retcode\": {retcode}, \
+         \"filename\": {}, \"line\": {line}, \"col\": {col}}}\n",
+        json_str(&crate::value::strerror(-retcode)),
+        json_str(helper),
+        json_str(file)
+    )
+}
+
 /// The line saying how many events the ring buffer dropped, in JSON (text mode reports
 /// lost events on stderr instead).
 pub fn lost_json(events: u64) -> String {
@@ -745,6 +764,11 @@ mod tests {
         assert_eq!(
             json_text_record("printf", "a \"b\"\n"),
             "{\"type\": \"printf\", \"data\": \"a \\\"b\\\"\\n\"}\n"
+        );
+        assert_eq!(
+            helper_error_json("probe_read", -14, "stdin", 1, 38),
+            "{\"type\": \"helper_error\", \"msg\": \"Bad address\", \"helper\": \"probe_read\", \
+             \"retcode\": -14, \"filename\": \"stdin\", \"line\": 1, \"col\": 38}\n"
         );
         assert_eq!(attached_text(1), "Attached 1 probe\n");
         assert_eq!(attached_text(3), "Attached 3 probes\n");
