@@ -938,13 +938,17 @@ mod tests {
                 (Some(Value::Int(2)), MapValue::Sum(9_007_199_254_740_993)),
                 (Some(Value::Int(3)), MapValue::Sum(i64::MIN)),
                 (Some(Value::Int(4)), MapValue::Plain(Value::UInt(u64::MAX))),
+                (
+                    Some(Value::Int(5)),
+                    MapValue::Plain(Value::Pointer(0xffff_ffff_8100_0001)),
+                ),
             ],
         };
         assert_eq!(
             map_json(&d, 0, 0),
             "{\"type\": \"map\", \"data\": {\"@x\": {\"3\": -9223372036854775808, \
              \"1\": 9007199254740992, \"2\": \"9007199254740993\", \
-             \"4\": \"18446744073709551615\"}}}\n"
+             \"5\": \"18446744071578845185\", \"4\": \"18446744073709551615\"}}}\n"
         );
     }
 

@@ -101,8 +101,8 @@ impl Value {
             Value::UInt(u) => json_int(i128::from(*u)),
             Value::Bool(b) => J::from(*b),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
-            Value::Enum { value, .. } => J::from(*value),
-            Value::Pointer(p) => J::from(*p),
+            Value::Enum { value, .. } => json_int(i128::from(*value)),
+            Value::Pointer(p) => json_int(i128::from(*p)),
             Value::Tuple(items) | Value::Array(items) => {
                 J::Array(items.iter().map(Value::to_json).collect())
             }
