@@ -173,6 +173,12 @@ pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i
     )
 }
 
+/// The 1-based line and column where `span` starts (the `line` and `col` of the JSON form of a
+/// helper warning).
+pub fn start_line_col(source: &str, span: Span) -> (usize, usize) {
+    Lines::new(source).line_col(span.start.min(source.len()))
+}
+
 /// Where `span` is, as bpftrace prefixes the messages of `warnf`, `errorf` and `assert`:
 /// `file:line:start-end`, columns 1-based and the end one past the span (cut at the line's
 /// end).

@@ -290,14 +290,20 @@ impl EventSink {
                 return Flow::Exit;
             }
             Event::HelperError { helper, start, end } => {
-                // A warning, on stderr as bpftrace writes it.
+                // A warning, on stderr as bpftrace writes it in text; a record on stdout in JSON.
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
                 let span = lang::ast::Span::new(*start, *end);
                 let (name, text) = (&self.source.name, &self.source.text);
-                eprint!(
-                    "{}",
-                    lang::diag::helper_warning(name, text, span, helper, ret)
-                );
+                if json {
+                    let (line, col) = lang::diag::start_line_col(text, span);
+                    let record = output::helper_error_json(helper, ret, name, line, col);
+                    self.write(&record);
+                } else {
+                    eprint!(
+                        "{}",
+                        lang::diag::helper_warning(name, text, span, helper, ret)
+                    );
+                }
             }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
@@ -334,20 +340,36 @@ impl EventSink {
         let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let dump = maps::dump(handle, spec, self.sym.as_ref())?;
-        let empty = output::empty_map_text(&spec.value);
-        let s = match (self.format, dump.entries.is_empty()) {
-            (OutputFormat::Text, true) => empty.to_string(),
-            (OutputFormat::Text, false) => output::map_text(&dump, top, div),
-            (OutputFormat::Json, _) => output::map_json(&dump, top, div),
-        };
+        let mut dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        // print() of a scalar map that holds nothing shows the zero of its type.
+        if dump.entries.is_empty() && spec.key.is_none() {
+            let zero = output::scalar_zero(&spec.value, self.sym.as_ref());
+            dump.entries.extend(zero.map(|v| (None, v)));
+        }
+        let s = self.render_map(&dump, &spec.value, top, div);
         self.write(&s);
         Ok(())
     }
 
+    /// A map's text or JSON; an empty map prints nothing in text and, if it is an avg or stats
+    /// map, `{}` in JSON.
+    fn render_map(
+        &self,
+        dump: &output::MapDump,
+        value: &stdlib::types::Type,
+        top: u64,
+        div: u64,
+    ) -> String {
+        match (self.format, dump.entries.is_empty()) {
+            (OutputFormat::Text, _) => output::map_text(dump, top, div),
+            (OutputFormat::Json, true) => output::empty_map_json(&dump.name, value),
+            (OutputFormat::Json, false) => output::map_json(dump, top, div),
+        }
+    }
+
     /// At exit: in text, a blank pair of lines, then every map in name order (an empty map
-    /// prints the blank line(s) bpftrace prints for it); in JSON one record per map and no
-    /// blank lines, as bpftrace 0.27 does (0.17 printed the blank lines in JSON too).
+    /// prints nothing); in JSON one record per map and no blank lines, as bpftrace 0.27 does
+    /// (0.17 printed the blank lines in JSON too, and a blank line per empty map).
     pub fn print_exit_maps(&mut self, print_maps: bool) -> Result<(), SysError> {
         if self.format == OutputFormat::Text {
             self.write("\n\n");
@@ -367,11 +389,7 @@ impl EventSink {
         for i in order {
             let (spec, handle) = &self.maps[i];
             let dump = maps::dump(handle, spec, self.sym.as_ref())?;
-            let s = match (self.format, dump.entries.is_empty()) {
-                (OutputFormat::Text, true) => output::empty_map_text(&spec.value).to_string(),
-                (OutputFormat::Text, false) => output::map_text(&dump, 0, 0),
-                (OutputFormat::Json, _) => output::map_json(&dump, 0, 0),
-            };
+            let s = self.render_map(&dump, &spec.value, 0, 0);
             self.write(&s);
         }
         self.flush();

@@ -1,5 +1,6 @@
-//! Rewrites the expected sections of `stdlib/tests/fixtures/maps.txt` from the installed
-//! bpftrace (Debian's 0.17, as root): `cargo run -p stdlib --example record_map_oracle`.
+//! Rewrites the expected sections of `stdlib/tests/fixtures/maps.txt` from the bpftrace 0.27
+//! oracle (`../shared/oracle/bpftrace`, or `$RBT_ORACLE`; as root):
+//! `cargo run -p stdlib --example record_map_oracle`.
 //! It runs `bpftrace -e SCRIPT` and `bpftrace -f json -e SCRIPT` for every case. Review the
 //! diff before committing it: the recording is what the `map_oracle` test holds rbt to.
 

@@ -1,12 +1,13 @@
-//! Map printing as bpftrace 0.17 prints it: text (`@x[k]: v`, hist/lhist art, avg, stats) and
+//! Map printing as bpftrace 0.27 prints it: text (`@x[k]: v`, hist/lhist art, avg, stats) and
 //! JSON (`{"type": "map", ...}`), with bpftrace's sort order and `print(@m, top, div)`. It also
 //! owns the histogram bucket index ([`hist_bucket`], [`lhist_bucket`]): the BPF side computes
 //! the same index, so these functions are the reference the code generator mirrors.
 //!
 //! Everything here is pure: a [`MapDump`] in, the exact bytes to write out. The behaviour was
-//! checked against bpftrace 0.17 (see `stdlib/tests/fixtures/maps.txt`); where 0.17 has a bug
-//! (log2 buckets stop at `[2G, 4G)`, JSON escapes of non-ASCII bytes, lhist bounds past
-//! `i32`) we print the correct value instead and say so at the spot.
+//! checked against bpftrace 0.27.1 (see `stdlib/tests/fixtures/maps.txt`); where it has a bug
+//! (JSON escapes of non-ASCII bytes, lhist edges past `i32` in units, maps of signed integers
+//! printed in hash order) we print the correct value, or a deterministic order, instead and say
+//! so at the spot.
 
 use crate::types::{Aggregation, Type};
 use crate::value::Value;
@@ -128,12 +129,14 @@ pub fn hist_bounds(index: u64, bits: u8) -> Bounds {
 }
 
 /// The text label of bucket `index` of `hist(_, bits)`: `(..., 0)`, `[0]`, `[1]`, `[2, 4)`,
-/// `[512, 1K)`, `[1M, 2M)`.
+/// `[512, 1K)`, `[1M, 2M)`, `[896, 1024)`.
 pub fn hist_label(index: u64, bits: u8) -> String {
     let b = hist_bounds(index, bits);
     match (b.min, b.max) {
-        (Some(lo), Some(hi)) if lo == hi => format!("[{}]", hist_number(lo)),
-        (Some(lo), Some(hi)) => format!("[{}, {})", hist_number(lo), hist_number(hi + 1)),
+        (Some(lo), Some(hi)) if lo == hi => format!("[{}]", hist_number(lo, bits)),
+        (Some(lo), Some(hi)) => {
+            format!("[{}, {})", hist_number(lo, bits), hist_number(hi + 1, bits))
+        }
         _ => "(..., 0)".into(),
     }
 }
@@ -147,8 +150,8 @@ fn lhist_count(min: i64, max: i64, step: i64) -> i128 {
 
 /// The bucket index of `value` in `lhist(value, min, max, step)`, with `n = (max - min) / step`:
 /// 0 for `value < min`; `n + 1` for `value >= max`; otherwise `(value - min) / step + 1`,
-/// capped at `n + 1`. The cap matters when `step` does not divide the range: bpftrace 0.17
-/// puts 9 of `lhist(9, 0, 10, 3)` in the overflow bucket `[10, ...)`, and so do we.
+/// capped at `n + 1`. The cap matters when `step` does not divide the range: bpftrace
+/// puts 9 of `lhist(9, 0, 10, 3)` in the overflow bucket (labelled `[9, ...)`), and so do we.
 pub fn lhist_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {
     let n = lhist_count(min, max, step);
     if value < min {
@@ -161,7 +164,8 @@ pub fn lhist_bucket(value: i64, min: i64, max: i64, step: i64) -> u64 {
     i.min(n + 1) as u64
 }
 
-/// The values bucket `index` of `lhist(_, min, max, step)` holds.
+/// The values bucket `index` of `lhist(_, min, max, step)` holds. The overflow bucket starts
+/// where the last whole step ends (`[9, ...)` for `lhist(_, 0, 10, 3)`), as 0.27 labels it.
 pub fn lhist_bounds(index: u64, min: i64, max: i64, step: i64) -> Bounds {
     let n = lhist_count(min, max, step);
     let i = i128::from(index);
@@ -172,7 +176,7 @@ pub fn lhist_bounds(index: u64, min: i64, max: i64, step: i64) -> Bounds {
         }
     } else if i > n {
         Bounds {
-            min: Some(i128::from(max)),
+            min: Some(i128::from(min) + n * i128::from(step.max(1))),
             max: None,
         }
     } else {
@@ -184,37 +188,66 @@ pub fn lhist_bounds(index: u64, min: i64, max: i64, step: i64) -> Bounds {
     }
 }
 
-/// The text label of bucket `index` of an lhist: `(..., 0)`, `[0, 2)`, `[10, ...)`, `[1K, 2K)`.
+/// The text label of bucket `index` of an lhist: `(..., 0)`, `[0, 2)`, `[3]` (a bucket of one
+/// value), `[10, ...)`, `[1K, 2K)`.
 pub fn lhist_label(index: u64, min: i64, max: i64, step: i64) -> String {
     let b = lhist_bounds(index, min, max, step);
+    let unit = lhist_unit(min, step);
+    let num = |n: i128| in_unit(n, unit);
     match (b.min, b.max) {
-        (None, Some(hi)) => format!("(..., {})", lhist_number(hi + 1)),
-        (Some(lo), None) => format!("[{}, ...)", lhist_number(lo)),
-        (Some(lo), Some(hi)) => format!("[{}, {})", lhist_number(lo), lhist_number(hi + 1)),
+        (None, Some(hi)) => format!("(..., {})", num(hi + 1)),
+        (Some(lo), None) => format!("[{}, ...)", num(lo)),
+        (Some(lo), Some(hi)) if lo == hi => format!("[{}]", num(lo)),
+        (Some(lo), Some(hi)) => format!("[{}, {})", num(lo), num(hi + 1)),
         (None, None) => "(..., ...)".into(),
     }
 }
 
-/// A log2 bucket edge: K/M/G/T when divisible by 1024^1..4, as 0.17 names powers of two
-/// (`2^45` is `32T`). Linear sub-buckets that are not such multiples print in full.
-fn hist_number(n: i128) -> String {
-    with_suffix(n, &[(40, 'T'), (30, 'G'), (20, 'M'), (10, 'K')])
-}
+/// The unit suffixes of bucket edges, 1024 apart: K = 2^10 up to E = 2^60.
+const UNITS: [char; 6] = ['K', 'M', 'G', 'T', 'P', 'E'];
 
-/// An lhist edge: 0.17 only knows K and M.
-fn lhist_number(n: i128) -> String {
-    with_suffix(n, &[(20, 'M'), (10, 'K')])
-}
-
-fn with_suffix(n: i128, units: &[(u32, char)]) -> String {
-    if n != 0 {
-        for (shift, c) in units {
-            if n % (1i128 << shift) == 0 {
-                return format!("{}{c}", n >> shift);
-            }
-        }
+/// A log2 bucket edge `n` (the lower edge of the bucket that starts at `n`) in the largest unit
+/// that the width of that bucket is a multiple of: with `bits = 0` every edge from 1K up has a
+/// unit (`[512, 1K)`, `[1M, 2M)`, `[4E, 8E)`), with linear sub-buckets only the edges of
+/// buckets at least 1K wide do (`hist(1000, 2)` is in `[896, 1024)`, `hist(3000, 1)` in
+/// `[2K, 3K)`). The edge is a multiple of its bucket's width, so the division is exact.
+fn hist_number(n: i128, bits: u8) -> String {
+    let Ok(u) = u128::try_from(n) else {
+        return n.to_string();
+    };
+    if u == 0 {
+        return "0".into();
     }
-    n.to_string()
+    let msb = 127 - u.leading_zeros();
+    let width_log2 = msb.saturating_sub(u32::from(bits.min(MAX_HIST_BITS)));
+    let unit = (width_log2 / 10).min(UNITS.len() as u32);
+    in_unit(n, unit * 10)
+}
+
+/// The unit (as a power of two) of an lhist's edges: M when `min` and `step` are multiples of
+/// 2^20, else K when they are multiples of 2^10, else none; every edge is then a multiple of it.
+fn lhist_unit(min: i64, step: i64) -> u32 {
+    let step = step.max(1);
+    [20, 10]
+        .into_iter()
+        .find(|shift| min % (1i64 << shift) == 0 && step % (1i64 << shift) == 0)
+        .unwrap_or(0)
+}
+
+/// `n` divided by `2^shift` with that unit's suffix (`shift` is a multiple of 10 up to 60).
+fn in_unit(n: i128, shift: u32) -> String {
+    match (shift / 10)
+        .checked_sub(1)
+        .and_then(|i| UNITS.get(i as usize))
+    {
+        Some(c) if n != 0 => format!("{}{c}", n >> shift),
+        _ => n.to_string(),
+    }
+}
+
+/// The count, average and total of a stats entry; `div` divides the average only, as in 0.27.
+fn stats_fields(count: u64, total: i64, div: u64) -> (u64, i128, i64) {
+    (count, average(count, total) / divisor(div), total)
 }
 
 /// Label and JSON bounds of one bucket of either histogram kind.
@@ -238,8 +271,9 @@ fn bucket_bounds(agg: Aggregation, index: u64) -> Bounds {
 // Sorting, top and div
 // ---------------------------------------------------------------------------------------------
 
-/// Orders two keys as 0.17 does: integers as unsigned 64-bit (so `-1` sorts after `3`),
-/// strings bytewise, multi-keys element by element from the left.
+/// Orders two keys as 0.27 does: integers as signed 64-bit (so `-1` sorts before `3`, and so
+/// does a `uint64` key of `u64::MAX`), strings bytewise, multi-keys element by element from the
+/// left.
 fn cmp_key(a: &Value, b: &Value) -> Ordering {
     fn rank(v: &Value) -> u8 {
         match v {
@@ -267,7 +301,7 @@ fn cmp_key(a: &Value, b: &Value) -> Ordering {
             | Value::Bool(_)
             | Value::Enum { .. }
             | Value::Pointer(_),
-        ) => a.as_u64().cmp(&b.as_u64()),
+        ) => (a.as_u64() as i64).cmp(&(b.as_u64() as i64)),
         (Value::Str(x) | Value::Buffer(x), Value::Str(y) | Value::Buffer(y)) => x.cmp(y),
         (Value::Text(x), Value::Text(y)) => x.cmp(y),
         (Value::Tuple(x) | Value::Array(x), Value::Tuple(y) | Value::Array(y)) => cmp_seq(x, y),
@@ -310,7 +344,7 @@ fn int_of(v: &Value) -> Option<i128> {
     }
 }
 
-/// `total / count` truncated toward zero, as 0.17 prints it; 0 when nothing was counted.
+/// `total / count` truncated toward zero, as bpftrace prints it; 0 when nothing was counted.
 fn average(count: u64, total: i64) -> i128 {
     if count == 0 {
         0
@@ -320,13 +354,15 @@ fn average(count: u64, total: i64) -> i128 {
 }
 
 /// What an entry is sorted by when it is not sorted by key: the value for counters and plain
-/// integers, the average for avg/stats, the total count for histograms (all signed, so
-/// negative sums sort first as in 0.17).
+/// integers, the average for avg/stats, the total count for histograms. Sums and averages
+/// compare signed (negative sums sort first), min and max as unsigned 64-bit (`3` before `-40`),
+/// as in 0.27. (0.27 prints maps of signed plain integers in hash order; we sort them signed.)
 fn sort_metric(v: &MapValue) -> Option<i128> {
     match v {
         MapValue::Plain(p) => int_of(p),
         MapValue::Count(c) => Some(i128::from(*c)),
-        MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x)),
+        MapValue::Sum(x) => Some(i128::from(*x)),
+        MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x as u64)),
         MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
             Some(average(*count, *total))
         }
@@ -335,7 +371,7 @@ fn sort_metric(v: &MapValue) -> Option<i128> {
 }
 
 /// The entries in print order, `top` applied. Ties in the value are broken by key so the
-/// output is deterministic (0.17 leaves them in hash order).
+/// output is deterministic (bpftrace leaves them in hash order).
 fn sorted(dump: &MapDump, top: u64) -> Vec<&(Option<Value>, MapValue)> {
     let mut v: Vec<&(Option<Value>, MapValue)> = dump.entries.iter().collect();
     v.sort_by(|a, b| match (&a.0, &b.0) {
@@ -347,9 +383,7 @@ fn sorted(dump: &MapDump, top: u64) -> Vec<&(Option<Value>, MapValue)> {
     if v.iter().all(|e| sort_metric(&e.1).is_some()) {
         v.sort_by_key(|e| sort_metric(&e.1));
     }
-    // 0.17's print(@stats_map, top) prints every entry: top is ignored for stats.
-    let is_stats = v.iter().any(|e| matches!(e.1, MapValue::Stats { .. }));
-    if top > 0 && !is_stats {
+    if top > 0 {
         let keep = usize::try_from(top).unwrap_or(usize::MAX);
         if keep < v.len() {
             v.drain(..v.len() - keep);
@@ -363,8 +397,9 @@ fn divisor(div: u64) -> i128 {
     i128::from(div.max(1))
 }
 
-/// A scalar value after `div`, as text/JSON number text. Stats are not here: 0.17 ignores div
-/// for them; strings and other non-integers cannot be divided and are returned as `None`.
+/// A scalar value after `div`, as text/JSON number text. Stats are not here (`div` divides only
+/// their average, see [`stats_fields`]); strings and other non-integers cannot be divided and
+/// are returned as `None`.
 fn divided(v: &MapValue, div: u64) -> Option<i128> {
     let d = divisor(div);
     match v {
@@ -383,50 +418,62 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
 // Text
 // ---------------------------------------------------------------------------------------------
 
-/// One key element in a map key: a stack is its frames on their own lines, indented by four
-/// (a stack *value* uses the eight-space form of [`Value::to_text`]). In JSON (`json`) a
-/// nested tuple or record is written without spaces, `(2,3)` and `{.a=1,.b=x}`, as bpftrace
-/// 0.27 writes JSON keys.
-fn key_elem_text(v: &Value, json: bool) -> String {
-    match v {
-        Value::Stack(mode, frames) => crate::value::stack_text(*mode, frames, "    "),
-        Value::Tuple(items) if json => {
-            let inner: Vec<String> = items.iter().map(|i| key_elem_text(i, json)).collect();
+/// Where a map key is printed: text keys are the values' text (a stack's frames indented by
+/// eight spaces, as a stack value is); JSON keys join a multi-key with `,` instead of `", "`,
+/// write a nested tuple or record without spaces (`(2,3)`, `{.a=1,.b=x}`), and do not indent
+/// a bpftrace-mode stack, as bpftrace 0.27 does.
+#[derive(Clone, Copy)]
+enum KeyFormat {
+    Text,
+    Json,
+}
+
+/// One key element in a map key.
+fn key_elem_text(v: &Value, format: KeyFormat) -> String {
+    match (v, format) {
+        (Value::Stack(mode, frames), KeyFormat::Json) => {
+            crate::value::stack_text(*mode, frames, "")
+        }
+        (Value::Tuple(items), KeyFormat::Json) => {
+            let inner: Vec<String> = items.iter().map(|i| key_elem_text(i, format)).collect();
             format!("({})", inner.join(","))
         }
-        Value::Record(fields) if json => {
+        (Value::Record(fields), KeyFormat::Json) => {
             let inner: Vec<String> = fields
                 .iter()
-                .map(|(n, v)| format!(".{n}={}", key_elem_text(v, json)))
+                .map(|(n, v)| format!(".{n}={}", key_elem_text(v, format)))
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        other => other.to_text(),
+        (other, _) => other.to_text(),
     }
 }
 
-/// The key between the brackets: multi-keys joined by `", "` in text and `","` in JSON.
-fn key_text(key: &Value, json: bool) -> String {
-    let sep = if json { "," } else { ", " };
+/// The key between the brackets (text) or the key string (JSON).
+fn key_text(key: &Value, format: KeyFormat) -> String {
+    let sep = match format {
+        KeyFormat::Text => ", ",
+        KeyFormat::Json => ",",
+    };
     match key {
         Value::Tuple(items) => items
             .iter()
-            .map(|i| key_elem_text(i, json))
+            .map(|v| key_elem_text(v, format))
             .collect::<Vec<_>>()
             .join(sep),
-        other => key_elem_text(other, json),
+        other => key_elem_text(other, format),
     }
 }
 
 fn entry_name(name: &str, key: &Option<Value>) -> String {
     match key {
-        Some(k) => format!("{name}[{}]", key_text(k, false)),
+        Some(k) => format!("{name}[{}]", key_text(k, KeyFormat::Text)),
         None => name.to_string(),
     }
 }
 
 /// The rows that are printed: from the first to the last non-zero bucket. This is decided on
-/// the counts before `div`, so a bucket that divides down to 0 still prints (as in 0.17).
+/// the counts before `div`, so a bucket that divides down to 0 still prints (as in bpftrace).
 fn hist_range(buckets: &[u64]) -> Option<(usize, usize)> {
     let first = buckets.iter().position(|c| *c != 0)?;
     let last = buckets.iter().rposition(|c| *c != 0)?;
@@ -434,29 +481,29 @@ fn hist_range(buckets: &[u64]) -> Option<(usize, usize)> {
 }
 
 /// The rows of a hist/lhist: label left in 16 columns, count right in 8, and a bar of `@`
-/// scaled to [`BAR_WIDTH`] at the largest bucket. The bar uses the counts before `div`
-/// (0.17 scales bars by the raw counts and divides only the number shown).
+/// scaled to [`BAR_WIDTH`] at the largest bucket. The bar uses the counts after `div`, as 0.27
+/// does (0.17 scaled bars by the raw counts).
 pub fn hist_rows(agg: Aggregation, buckets: &[u64], div: u64) -> String {
     let mut out = String::new();
     let Some((first, last)) = hist_range(buckets) else {
         return out;
     };
-    let max = buckets.iter().copied().max().unwrap_or(0);
     let d = u64::try_from(divisor(div)).unwrap_or(1);
+    let max = buckets.iter().map(|c| c / d).max().unwrap_or(0);
     for (i, count) in buckets.iter().enumerate().take(last + 1).skip(first) {
+        let shown = count / d;
         let bar = if max == 0 {
             0
         } else {
-            (u128::from(*count) * u128::from(BAR_WIDTH) / u128::from(max)) as usize
+            (u128::from(shown) * u128::from(BAR_WIDTH) / u128::from(max)) as usize
         };
         let label = bucket_label(agg, i as u64);
-        let shown = count / d;
         let _ = writeln!(out, "{label:<16}{shown:>8} |{:<52}|", "@".repeat(bar));
     }
     out
 }
 
-/// 0.17 ignores `div` for lhist (but not for hist).
+/// bpftrace (0.17 and 0.27) ignores `div` for lhist (but not for hist).
 fn hist_div(agg: Aggregation, div: u64) -> u64 {
     match agg {
         Aggregation::Lhist { .. } => 1,
@@ -464,50 +511,68 @@ fn hist_div(agg: Aggregation, div: u64) -> u64 {
     }
 }
 
-/// What an empty map prints in text. The dump of an empty map has no entries to tell its value
-/// type, so the runtime asks with the map's declared value type: 0.17 prints one empty line for
-/// every empty map and a second one for avg and stats maps (their trailing line).
-pub fn empty_map_text(value: &Type) -> &'static str {
+/// The value print() shows for a scalar map that holds none (after `clear`, or before the
+/// first write): 0.27 prints the zero of the value type (`@c: 0`, `@s: ` for a string, a
+/// stats line of zeros), except for hist and lhist, which print nothing. Plain values are
+/// decoded from zero bytes so that every type gets its own zero. At exit an empty map prints
+/// nothing instead (see [`empty_map_json`]).
+pub fn scalar_zero(value: &Type, sym: &dyn crate::value::Symbolizer) -> Option<MapValue> {
     match value {
-        Type::Agg(Aggregation::Avg | Aggregation::Stats) => "\n\n",
-        _ => "\n",
+        Type::Agg(agg) => match agg {
+            Aggregation::Count => Some(MapValue::Count(0)),
+            Aggregation::Sum => Some(MapValue::Sum(0)),
+            Aggregation::Min => Some(MapValue::Min(0)),
+            Aggregation::Max => Some(MapValue::Max(0)),
+            Aggregation::Avg => Some(MapValue::Avg { count: 0, total: 0 }),
+            Aggregation::Stats => Some(MapValue::Stats { count: 0, total: 0 }),
+            Aggregation::Hist { .. } | Aggregation::Lhist { .. } => None,
+        },
+        other => {
+            let zeros = vec![0u8; other.size() as usize];
+            Some(MapValue::Plain(crate::value::decode(other, &zeros, sym)))
+        }
     }
 }
 
-/// bpftrace 0.17's text for a map, as `print(@m, top, div)` and exit print it (`top` 0 = all
-/// entries, `div` 0 = no division). An empty dump prints `"\n"`; see [`empty_map_text`] for
-/// empty avg/stats maps.
-///
-/// Layout, per value kind:
-/// * plain, count, sum, min, max: `@m[k]: v` per entry, nothing after;
-/// * avg: `@m[k]: total/count` per entry, then an empty line;
-/// * stats: `@m[k]: count N, average A, total T` per entry, then an empty line (0.17 ignores
-///   top and div for stats);
-/// * hist/lhist: `@m[k]: ` (with its trailing space) then the rows, then an empty line, per
-///   entry (0.17 ignores div for lhist).
-pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
-    if dump.entries.is_empty() {
-        return "\n".into();
+/// The JSON line of a map without entries, given its declared value type (an empty dump cannot
+/// tell it): 0.27 prints `{"type": "stats", "data": {"@m": {}}}` for avg and stats maps and
+/// nothing for the others. In text an empty map prints nothing at all.
+pub fn empty_map_json(name: &str, value: &Type) -> String {
+    match value {
+        Type::Agg(Aggregation::Avg | Aggregation::Stats) => {
+            json_record("stats", &format!("{{{}: {{}}}}", json_str(name)))
+        }
+        _ => String::new(),
     }
+}
+
+/// bpftrace 0.27's text for a map, as `print(@m, top, div)` and exit print it (`top` 0 = all
+/// entries, `div` 0 = no division). An empty dump prints nothing.
+///
+/// Layout, per value kind, one line per entry:
+/// * plain, count, sum, min, max, avg: `@m[k]: v`;
+/// * stats: `@m[k]: { .count = N, .average = A, .total = T }` (`div` divides the average);
+/// * hist/lhist: `@m[k]:` then the rows, then an empty line (bpftrace ignores div for lhist).
+pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
     let mut out = String::new();
     let entries = sorted(dump, top);
-    let mut trailing_line = false;
     for (key, value) in entries {
         let name = entry_name(&dump.name, key);
         match value {
             MapValue::Hist { agg, buckets } => {
-                let _ = writeln!(out, "{name}: ");
+                let _ = writeln!(out, "{name}:");
                 out.push_str(&hist_rows(*agg, buckets, hist_div(*agg, div)));
                 out.push('\n');
             }
             MapValue::Stats { count, total } => {
-                let avg = average(*count, *total);
-                let _ = writeln!(out, "{name}: count {count}, average {avg}, total {total}");
-                trailing_line = true;
+                let (count, avg, total) = stats_fields(*count, *total, div);
+                let _ = writeln!(
+                    out,
+                    "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}"
+                );
             }
             MapValue::Avg { .. } => {
                 let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
-                trailing_line = true;
             }
             MapValue::Plain(p) => {
                 let text = divided(value, div).map_or_else(|| p.to_text(), |n| n.to_string());
@@ -517,9 +582,6 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
                 let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
             }
         }
-    }
-    if trailing_line {
-        out.push('\n');
     }
     out
 }
@@ -573,14 +635,39 @@ pub fn attached_json(probes: usize) -> String {
     )
 }
 
+/// A failed helper in JSON, newline included, as 0.27 writes it on stdout (text mode warns on
+/// stderr): `{"type": "helper_error", "msg": "Bad address", "helper": "probe_read",
+/// "retcode": -14, "filename": "stdin", "line": 1, "col": 38}`, with no `data` member.
+pub fn helper_error_json(
+    helper: &str,
+    retcode: i64,
+    file: &str,
+    line: usize,
+    col: usize,
+) -> String {
+    format!(
+        "{{\"type\": \"helper_error\", \"msg\": {}, \"helper\": {}, \"retcode\": {retcode}, \
+         \"filename\": {}, \"line\": {line}, \"col\": {col}}}\n",
+        json_str(&crate::value::strerror(-retcode)),
+        json_str(helper),
+        json_str(file)
+    )
+}
+
 /// The line saying how many events the ring buffer dropped, in JSON (text mode reports
 /// lost events on stderr instead).
 pub fn lost_json(events: u64) -> String {
     json_record("lost_events", &format!("{{\"events\": {events}}}"))
 }
 
-/// The array of bucket objects of one histogram, 0.17 spacing:
-/// `[{"max": -1, "count": 1}, {"min": 0, "max": 0, "count": 1}, {"min": 10, "count": 1}]`.
+/// An integer as JSON text: a number, or a string when a double cannot hold it exactly
+/// (see [`crate::value::json_int`]).
+fn json_num(n: i128) -> String {
+    crate::value::json_int(n).to_string()
+}
+
+/// The array of bucket objects of one histogram, 0.27 spacing (none between the objects):
+/// `[{"max": -1, "count": 1},{"min": 0, "max": 0, "count": 1},{"min": 10, "count": 1}]`.
 fn hist_json(agg: Aggregation, buckets: &[u64], div: u64) -> String {
     let Some((first, last)) = hist_range(buckets) else {
         return "[]".into();
@@ -591,17 +678,17 @@ fn hist_json(agg: Aggregation, buckets: &[u64], div: u64) -> String {
             let b = bucket_bounds(agg, i as u64);
             let mut parts = Vec::new();
             if let Some(min) = b.min {
-                parts.push(format!("\"min\": {min}"));
+                parts.push(format!("\"min\": {}", json_num(min)));
             }
             if let Some(max) = b.max {
-                parts.push(format!("\"max\": {max}"));
+                parts.push(format!("\"max\": {}", json_num(max)));
             }
             let count = buckets.get(i).copied().unwrap_or(0) / d;
-            parts.push(format!("\"count\": {count}"));
+            parts.push(format!("\"count\": {}", json_num(i128::from(count))));
             format!("{{{}}}", parts.join(", "))
         })
         .collect();
-    format!("[{}]", items.join(", "))
+    format!("[{}]", items.join(","))
 }
 
 /// The JSON of one entry's value (`div` applied as in text).
@@ -609,18 +696,23 @@ fn value_json(value: &MapValue, div: u64) -> String {
     match value {
         MapValue::Hist { agg, buckets } => hist_json(*agg, buckets, div),
         MapValue::Stats { count, total } => {
-            let avg = average(*count, *total);
-            format!("{{\"count\": {count}, \"average\": {avg}, \"total\": {total}}}")
+            let (count, avg, total) = stats_fields(*count, *total, div);
+            format!(
+                "{{\"count\": {}, \"average\": {}, \"total\": {}}}",
+                json_num(i128::from(count)),
+                json_num(avg),
+                json_num(i128::from(total))
+            )
         }
         MapValue::Plain(p) => match divided(value, div) {
-            Some(n) => n.to_string(),
+            Some(n) => json_num(n),
             None => p.to_json(),
         },
         MapValue::Avg { .. }
         | MapValue::Count(_)
         | MapValue::Sum(_)
         | MapValue::Min(_)
-        | MapValue::Max(_) => divided(value, div).unwrap_or(0).to_string(),
+        | MapValue::Max(_) => json_num(divided(value, div).unwrap_or(0)),
     }
 }
 
@@ -636,8 +728,8 @@ fn record_type(value: &MapValue) -> &'static str {
     }
 }
 
-/// bpftrace 0.17's `-f json` line for a map, newline included, or `""` for an empty map (0.17
-/// prints nothing for those). Shapes: `{"type": "map", "data": {"@c": 2}}`; keyed maps give an
+/// bpftrace 0.27's `-f json` line for a map, newline included, or `""` for an empty map (see
+/// [`empty_map_json`] for what the runtime prints then). Shapes: `{"type": "map", "data": {"@c": 2}}`; keyed maps give an
 /// object keyed by the key text, multi-keys joined by `,`; avg and stats maps have type
 /// `"stats"`; hist and lhist maps type `"hist"` with an array of bucket objects. Sorting, `top`
 /// and `div` are as in [`map_text`].
@@ -654,7 +746,10 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
         let items: Vec<String> = entries
             .iter()
             .map(|(k, v)| {
-                let key = k.as_ref().map(|k| key_text(k, true)).unwrap_or_default();
+                let key = k
+                    .as_ref()
+                    .map(|k| key_text(k, KeyFormat::Json))
+                    .unwrap_or_default();
                 format!("{}: {}", json_str(&key), value_json(v, div))
             })
             .collect();
@@ -681,6 +776,11 @@ mod tests {
         assert_eq!(
             json_text_record("printf", "a \"b\"\n"),
             "{\"type\": \"printf\", \"data\": \"a \\\"b\\\"\\n\"}\n"
+        );
+        assert_eq!(
+            helper_error_json("probe_read", -14, "stdin", 1, 38),
+            "{\"type\": \"helper_error\", \"msg\": \"Bad address\", \"helper\": \"probe_read\", \
+             \"retcode\": -14, \"filename\": \"stdin\", \"line\": 1, \"col\": 38}\n"
         );
         assert_eq!(attached_text(1), "Attached 1 probe\n");
         assert_eq!(attached_text(3), "Attached 3 probes\n");
@@ -715,11 +815,18 @@ mod tests {
         assert_eq!(hist_label(22, 0), "[1M, 2M)");
         assert_eq!(hist_label(33, 0), "[2G, 4G)");
         assert_eq!(hist_label(47, 0), "[32T, 64T)");
-        assert_eq!(hist_label(64, 0), "[4194304T, 8388608T)");
+        assert_eq!(hist_label(52, 0), "[1P, 2P)");
+        assert_eq!(hist_label(64, 0), "[4E, 8E)");
     }
 
     #[test]
     fn hist_index_with_sub_buckets() {
+        // Sub-buckets narrower than 1K print in full, wider ones in units; an upper edge is
+        // the lower edge of the next bucket and printed as that one is.
+        assert_eq!(hist_label(hist_bucket(1000, 2), 2), "[896, 1024)");
+        assert_eq!(hist_label(hist_bucket(1600, 1), 1), "[1536, 2K)");
+        assert_eq!(hist_label(hist_bucket(3000, 1), 1), "[2K, 3K)");
+        assert_eq!(hist_label(hist_bucket(1 << 20, 3), 3), "[1024K, 1152K)");
         // bpftrace 0.20's hist(n, 2): [0] .. [7] single values, then [8, 10), [10, 12), ...
         let labels: Vec<String> = (1..=14).map(|i| hist_label(i, 2)).collect();
         assert_eq!(
@@ -768,14 +875,19 @@ mod tests {
         assert_eq!(lhist_bucket(10, 0, 10, 2), 6);
         // 0.17 puts 9 of lhist(_, 0, 10, 3) in the overflow bucket.
         assert_eq!(lhist_bucket(9, 0, 10, 3), 4);
-        assert_eq!(lhist_label(4, 0, 10, 3), "[10, ...)");
+        assert_eq!(lhist_label(4, 0, 10, 3), "[9, ...)");
         assert_eq!(lhist_label(0, 1024, 4096, 1024), "(..., 1K)");
         assert_eq!(lhist_label(1, 0, 3145728, 1048576), "[0, 1M)");
+        // Units come from min and step together; one-value buckets print as `[v]`.
+        assert_eq!(lhist_label(2, 1024, 3146752, 1048576), "[1025K, 2049K)");
+        assert_eq!(lhist_label(2, 1024, 2048, 256), "[1280, 1536)");
+        assert_eq!(lhist_label(4, 0, 10, 1), "[3]");
+        assert_eq!(lhist_label(11, 0, 10, 1), "[10, ...)");
         assert_eq!(lhist_bucket(i64::MAX, i64::MIN, i64::MAX, 1), 100_001);
         assert_eq!(lhist_bucket(5, 0, 10, 0), 6);
         assert_eq!(lhist_bucket(5, 10, 0, 1), 0);
         assert_eq!(lhist_bucket(15, 10, 0, 1), 1);
-        assert_eq!(lhist_label(1, 10, 0, 1), "[0, ...)");
+        assert_eq!(lhist_label(1, 10, 0, 1), "[10, ...)");
     }
 
     #[test]
@@ -794,7 +906,7 @@ mod tests {
             entries: vec![(None, hist(0, &[0, 1, 3, 1000, -5]))],
         };
         let text = map_text(&d, 0, 0);
-        assert!(text.starts_with("@h: \n(..., 0)               1 |@@@@"));
+        assert!(text.starts_with("@h:\n(..., 0)               1 |@@@@"));
         assert!(text.ends_with(
             "[512, 1K)              1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
         ));
@@ -808,14 +920,48 @@ mod tests {
                 },
             )],
         };
-        assert_eq!(map_text(&d, 0, 0), "@s: count 2, average -7, total -15\n\n");
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@s: { .count = 2, .average = -7, .total = -15 }\n"
+        );
+        assert_eq!(
+            map_text(&d, 0, 2),
+            "@s: { .count = 2, .average = -3, .total = -15 }\n"
+        );
         let d = MapDump {
             name: "@e".into(),
             entries: vec![],
         };
-        assert_eq!(map_text(&d, 0, 0), "\n");
+        assert_eq!(map_text(&d, 0, 0), "");
         assert_eq!(map_json(&d, 0, 0), "");
-        assert_eq!(empty_map_text(&Type::Agg(Aggregation::Avg)), "\n\n");
+        assert_eq!(
+            empty_map_json("@e", &Type::Agg(Aggregation::Avg)),
+            "{\"type\": \"stats\", \"data\": {\"@e\": {}}}\n"
+        );
+        assert_eq!(empty_map_json("@e", &Type::Agg(Aggregation::Count)), "");
+    }
+
+    #[test]
+    fn json_integers_beyond_doubles_are_strings() {
+        let d = MapDump {
+            name: "@x".into(),
+            entries: vec![
+                (Some(Value::Int(1)), MapValue::Sum(9_007_199_254_740_992)),
+                (Some(Value::Int(2)), MapValue::Sum(9_007_199_254_740_993)),
+                (Some(Value::Int(3)), MapValue::Sum(i64::MIN)),
+                (Some(Value::Int(4)), MapValue::Plain(Value::UInt(u64::MAX))),
+                (
+                    Some(Value::Int(5)),
+                    MapValue::Plain(Value::Pointer(0xffff_ffff_8100_0001)),
+                ),
+            ],
+        };
+        assert_eq!(
+            map_json(&d, 0, 0),
+            "{\"type\": \"map\", \"data\": {\"@x\": {\"3\": -9223372036854775808, \
+             \"1\": 9007199254740992, \"2\": \"9007199254740993\", \
+             \"5\": \"18446744071578845185\", \"4\": \"18446744073709551615\"}}}\n"
+        );
     }
 
     #[test]
@@ -828,10 +974,13 @@ mod tests {
                 MapValue::Count(1),
             )],
         };
-        assert_eq!(map_text(&d, 0, 0), "@u[\n    f+1\n    g+2\n, 5]: 1\n");
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@u[\n        f+1\n        g+2\n, 5]: 1\n"
+        );
         assert_eq!(
             map_json(&d, 0, 0),
-            "{\"type\": \"map\", \"data\": {\"@u\": {\"\\n    f+1\\n    g+2\\n,5\": 1}}}\n"
+            "{\"type\": \"map\", \"data\": {\"@u\": {\"\\nf+1\\ng+2\\n,5\": 1}}}\n"
         );
         let d = MapDump {
             name: "@s".into(),

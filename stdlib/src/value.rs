@@ -99,12 +99,12 @@ impl Value {
     pub fn to_json(&self) -> String {
         use serde_json::Value as J;
         match self {
-            Value::Int(i) => i.to_string(),
-            Value::UInt(u) => u.to_string(),
+            Value::Int(i) => json_int(i128::from(*i)).to_string(),
+            Value::UInt(u) => json_int(i128::from(*u)).to_string(),
             Value::Bool(b) => b.to_string(),
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
-            Value::Enum { value, .. } => value.to_string(),
-            Value::Pointer(p) => p.to_string(),
+            Value::Enum { value, .. } => json_int(i128::from(*value)).to_string(),
+            Value::Pointer(p) => json_int(i128::from(*p)).to_string(),
             Value::Tuple(items) | Value::Array(items) => {
                 let inner: Vec<String> = items.iter().map(Value::to_json).collect();
                 format!("[{}]", inner.join(","))
@@ -120,6 +120,18 @@ impl Value {
                 J::String(self.to_text()).to_string()
             }
         }
+    }
+}
+
+/// An integer in JSON as bpftrace 0.27 writes it: a number when a double holds it exactly, a
+/// string of its digits otherwise (`9007199254740993`, `u64::MAX`), so that readers that parse
+/// numbers as doubles never see a rounded value.
+pub fn json_int(n: i128) -> serde_json::Value {
+    let exact = (n as f64) as i128 == n;
+    match (exact, i64::try_from(n), u64::try_from(n)) {
+        (true, Ok(i), _) => serde_json::Value::from(i),
+        (true, Err(_), Ok(u)) => serde_json::Value::from(u),
+        _ => serde_json::Value::String(n.to_string()),
     }
 }
 
@@ -269,8 +281,8 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
 }
 
 /// A stack as bpftrace prints it: nothing when it has no frames, else a newline and each
-/// frame on its own line, indented by `indent` in bpftrace mode (eight spaces as a value,
-/// four in a map key), by a tab in perf mode, not at all in raw mode.
+/// frame on its own line, indented by `indent` in bpftrace mode (eight spaces in text, none in
+/// a JSON map key), by a tab in perf mode, not at all in raw mode.
 pub fn stack_text(mode: StackMode, frames: &[String], indent: &str) -> String {
     if frames.is_empty() {
         return String::new();

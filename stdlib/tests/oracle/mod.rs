@@ -1,5 +1,5 @@
 //! The map-printing oracle's fixture (`tests/fixtures/maps.txt`): its format, and running the
-//! installed bpftrace on its scripts. Shared by the `map_oracle` test, which compares with the
+//! bpftrace 0.27 oracle on its scripts. Shared by the `map_oracle` test, which compares with the
 //! recording, and the `record_map_oracle` example, which rewrites it.
 
 use std::path::PathBuf;
@@ -59,25 +59,36 @@ pub fn parse_fixture(src: &str) -> (String, Vec<Case>) {
     (header, cases)
 }
 
+/// The bpftrace the recording is of: `$RBT_ORACLE` if set, else the oracle wrapper next to the
+/// workspace (`../shared/oracle/bpftrace`, see DESIGN.md), which runs Debian's 0.27.1.
+pub fn oracle_path() -> PathBuf {
+    match std::env::var_os("RBT_ORACLE") {
+        Some(p) => PathBuf::from(p),
+        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/oracle/bpftrace"),
+    }
+}
+
 /// Why the recorded bpftrace cannot be run here, if it cannot.
 pub fn oracle_unavailable() -> Option<String> {
     // SAFETY: geteuid has no preconditions and cannot fail.
     if unsafe { libc::geteuid() } != 0 {
         return Some("not root".into());
     }
-    match Command::new("bpftrace").arg("--version").output() {
-        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("v0.17") => None,
+    let path = oracle_path();
+    match Command::new(&path).arg("--version").output() {
+        Ok(o) if String::from_utf8_lossy(&o.stdout).contains("v0.27") => None,
         Ok(o) => Some(format!(
-            "bpftrace is {}, the recording is of v0.17",
+            "{} is {}, the recording is of v0.27",
+            path.display(),
             String::from_utf8_lossy(&o.stdout).trim()
         )),
-        Err(e) => Some(format!("bpftrace not runnable: {e}")),
+        Err(e) => Some(format!("{} not runnable: {e}", path.display())),
     }
 }
 
 /// bpftrace's stdout for `script`, as text or JSON.
 pub fn run_bpftrace(script: &str, json: bool) -> String {
-    let mut cmd = Command::new("bpftrace");
+    let mut cmd = Command::new(oracle_path());
     if json {
         cmd.args(["-f", "json"]);
     }
