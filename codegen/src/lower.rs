@@ -539,6 +539,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let slot = self.var_slot(*v)?;
                 self.load_val(slot, &e.ty)
             }
+            ExprKind::VarAddr(v) => {
+                let slot = self.var_slot(*v)?;
+                let addr = self.builder.build_ptr_to_int(slot, self.i64(), "varaddr")?;
+                // A round trip through a volatile stack slot hides the slot's alignment from
+                // LLVM, which would otherwise turn a later `+ 1` into `| 1`: the verifier
+                // refuses bitwise operations on pointers.
+                let tmp = self.alloca(8, "addr")?;
+                let st = self.builder.build_store(tmp, addr)?;
+                let _ = st.set_volatile(true);
+                let v = self
+                    .builder
+                    .build_load(self.i64(), tmp, "addr")?
+                    .into_int_value();
+                if let Some(inst) = v.as_instruction() {
+                    let _ = inst.set_volatile(true);
+                }
+                Ok(Val::Int(v))
+            }
             ExprKind::MapRead { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, key.as_deref(), None)?;

@@ -540,8 +540,19 @@ pub fn cannot_dereference(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
+/// `&` of something other than a variable (bpftrace 0.27 refuses it too).
 pub fn address_of(span: Span) -> Diagnostic {
-    Diagnostic::error("taking the address of a value (`&`) is not supported", span)
+    Diagnostic::error(
+        "the address-of operator (`&`) can only be used on a variable",
+        span,
+    )
+    .with_help("assign the value to a variable, then take its address: `$v = ...; &$v`")
+}
+
+/// `&@map`: bpftrace 0.27 gives the kernel's map object, which scripts have no use for.
+pub fn address_of_map(span: Span) -> Diagnostic {
+    Diagnostic::error("taking the address of a map (`&@m`) is not supported", span)
+        .with_help("copy the value to a variable and take its address: `$v = @m; &$v`")
 }
 
 /// A binary operator applied to a string. Strings compare with `==` and `!=` only, and

@@ -594,6 +594,9 @@ impl Checker<'_> {
     }
 
     fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span) -> Expr {
+        if op == UnaryOp::AddrOf {
+            return self.address_of(expr, span);
+        }
         let inner = self.expr(expr);
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
@@ -643,7 +646,31 @@ impl Checker<'_> {
                     poisoned(span)
                 }
             },
-            UnaryOp::AddrOf => {
+            // Handled above, before the operand is typed as a value.
+            UnaryOp::AddrOf => poisoned(span),
+        }
+    }
+
+    /// `&$v`: the address of the variable's slot in BPF memory, a kernel pointer to the
+    /// variable's type (bpftrace 0.27). `*` reads it back like any kernel pointer.
+    fn address_of(&mut self, expr: &ast::Expr, span: Span) -> Expr {
+        match &expr.kind {
+            A::Var(name) => match self.read_var(name, expr.span) {
+                Some((id, ty)) => mk(
+                    H::VarAddr(id),
+                    Type::Pointer {
+                        to: Box::new(ty),
+                        space: AddrSpace::Kernel,
+                    },
+                    span,
+                ),
+                None => poisoned(span),
+            },
+            A::Map { .. } => {
+                self.push(diagnostics::address_of_map(span));
+                poisoned(span)
+            }
+            _ => {
                 self.push(diagnostics::address_of(span));
                 poisoned(span)
             }
