@@ -850,6 +850,32 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 all(self, &parts)
             }
             Type::Str { len } => crate::strings::equal(self, a, b, *len),
+            // The length byte and the data: bytes past the length are zero in every buffer,
+            // so whole buffers compare equal exactly when their contents do.
+            Type::Buffer { len } => {
+                let size = len + 1;
+                let mut eq = self.ctx.bool_type().const_int(1, false);
+                let mut off = 0;
+                while off < size {
+                    let width = if size - off >= 8 { 8 } else { 1 };
+                    let it = self.int_ty(width);
+                    let load = |p: PointerValue<'ctx>| -> R<IntValue<'ctx>> {
+                        let at = self.offset(p, u64::from(off))?;
+                        let v = self.builder.build_load(it, at, "b")?.into_int_value();
+                        if let Some(inst) = v.as_instruction() {
+                            let _ = inst.set_alignment(1);
+                        }
+                        Ok(v)
+                    };
+                    let (x, y) = (load(a)?, load(b)?);
+                    let e = self
+                        .builder
+                        .build_int_compare(IntPredicate::EQ, x, y, "eq")?;
+                    eq = self.builder.build_and(eq, e, "and")?;
+                    off += width;
+                }
+                Ok(eq)
+            }
             t if is_register(t) => {
                 let x = self.load_int(a, t)?;
                 let y = self.load_int(b, t)?;
@@ -890,7 +916,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     .into_int_value(),
             ));
         }
-        if let (Type::Tuple(_) | Type::Array { .. }, BinaryOp::Eq | BinaryOp::Ne) = (&lhs.ty, op) {
+        if let (
+            Type::Tuple(_) | Type::Array { .. } | Type::Buffer { .. },
+            BinaryOp::Eq | BinaryOp::Ne,
+        ) = (&lhs.ty, op)
+        {
             // The checker converted both sides to one type.
             let a = self.mem(lhs)?;
             let b = self.mem(rhs)?;

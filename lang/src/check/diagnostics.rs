@@ -616,7 +616,8 @@ pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> D
     )
     .with_help(
         "tuples and arrays compare with == and != only, element by element, with a tuple or \
-         array of the same shape whose elements are integers or strings",
+         array of the same shape whose elements are integers or strings; buffers compare \
+         with == and != with buffers",
     )
 }
 

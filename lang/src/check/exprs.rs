@@ -695,7 +695,8 @@ impl Checker<'_> {
             self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
-        let aggregate = |t: &Type| matches!(t, Type::Tuple(_) | Type::Array { .. });
+        let aggregate =
+            |t: &Type| matches!(t, Type::Tuple(_) | Type::Array { .. } | Type::Buffer { .. });
         if aggregate(&l.ty) || aggregate(&r.ty) {
             return self.aggregate_comparison(op, l, r, span);
         }
@@ -1148,11 +1149,10 @@ fn key_type(t: &Type) -> Type {
 fn comparable(t: &Type) -> bool {
     match t {
         Type::Int { .. } | Type::Bool | Type::Enum { .. } | Type::Pointer { .. } => true,
-        Type::Str { .. } => true,
+        Type::Str { .. } | Type::Buffer { .. } => true,
         Type::Tuple(items) => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
-        | Type::Buffer { .. }
         | Type::Record(_)
         | Type::Stack { .. }
         | Type::Inet
