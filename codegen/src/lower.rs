@@ -662,8 +662,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let v = self.expr(inner)?;
                 match (v, is_register(&e.ty)) {
                     (Val::Int(i), true) => Ok(Val::Int(self.convert(i, &e.ty)?)),
+                    (Val::Int(i), false) => {
+                        // An integer's bytes as an array: the whole integer goes into a zeroed
+                        // slot that holds both, and the array takes its first bytes.
+                        let size = e.ty.size().max(inner.ty.size()).max(8);
+                        let slot = self.alloca(size, "cast")?;
+                        self.memset(slot, size)?;
+                        self.store(slot, &inner.ty, Val::Int(i))?;
+                        self.load_val(slot, &e.ty)
+                    }
                     (v, _) => {
-                        // Reinterpreting memory (e.g. int ↔ byte array): copy into the new type.
+                        // Reinterpreting memory (e.g. byte array → int): copy into the new type.
                         let slot = self.alloca(e.ty.size().max(8), "cast")?;
                         self.memset(slot, e.ty.size().max(8))?;
                         // Copy no more than both sides hold (a longer string is cut).

@@ -97,6 +97,11 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
 impl Checker<'_> {
     /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`].
     pub(super) fn resolve_type(&mut self, t: &TypeExpr) -> Option<Type> {
+        // Only a cast has an operand to take an array's length from.
+        if t.auto_array {
+            self.push(diagnostics::array_length_needed(t.span));
+            return None;
+        }
         let mut base = match &t.base {
             TypeName::Named(n) => match n.as_str() {
                 "void" => Type::Int {
@@ -172,9 +177,12 @@ impl Checker<'_> {
                 space,
             };
         }
+        // As in bpftrace 0.27, an array of plain `char` is a string; arrays of other bytes
+        // (`unsigned char`, `uint8_t`, `int8`) are integer arrays.
+        let chars = matches!(&t.base, TypeName::Named(n) if n == "char");
         for len in t.array.iter().rev() {
             base = match base {
-                Type::Int { bits: 8, .. } => Type::Str { len: *len as u32 },
+                Type::Int { bits: 8, .. } if chars => Type::Str { len: *len as u32 },
                 other => Type::Array {
                     elem: Box::new(other),
                     len: *len as u32,

@@ -540,6 +540,25 @@ pub fn cannot_dereference(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
+/// `T[]` outside a cast (`let $a: int8[]`, `sizeof(int8[])`): nothing gives its length.
+pub fn array_length_needed(span: Span) -> Diagnostic {
+    Diagnostic::error("this array type needs a length", span)
+        .with_help("write it, e.g. `int8[8]`; only a cast (`(int8[])x`) takes it from its operand")
+}
+
+/// `(T[])x` where `x`'s size is not a whole number of `T`s (or `T` is not an integer).
+pub fn array_cast_size(elem: &Type, from: &Type, size: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "cannot cast {} to an array of {}: its {size} bytes are not a whole number of elements",
+            from.display(),
+            elem.display()
+        ),
+        span,
+    )
+    .with_help("give the array's length, or cast to an array of smaller integers such as `int8[]`")
+}
+
 /// `&` of something other than a variable (bpftrace 0.27 refuses it too).
 pub fn address_of(span: Span) -> Diagnostic {
     Diagnostic::error(

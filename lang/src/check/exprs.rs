@@ -241,7 +241,7 @@ impl Checker<'_> {
             }
             A::Cast { ty, expr } => {
                 let inner = self.expr(expr);
-                let Some(target) = self.resolve_type(ty) else {
+                let Some(target) = self.cast_target(ty, expr, &inner) else {
                     return poisoned(span);
                 };
                 // A constant cast to a script enum must name one of its values, as in
@@ -274,9 +274,20 @@ impl Checker<'_> {
                     {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
-                    (from, Type::Array { .. }) if from.is_int() && from.size() == target.size() => {
+                    // An integer's bytes as an array of up to 8 bytes (bpftrace 0.27), in
+                    // memory order: `(int8[8])12345` is [57,48,0,0,0,0,0,0].
+                    (from, Type::Array { elem, .. })
+                        if from.is_int() && elem.is_int() && target.size() <= 8 =>
+                    {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
+                    // A string's bytes, NUL and padding included, as integers.
+                    (Type::Str { len }, Type::Array { elem, .. })
+                        if elem.is_int() && *len == target.size() =>
+                    {
+                        mk(H::Cast(Box::new(inner)), target, span)
+                    }
+                    (from @ Type::Array { .. }, to) if from == to => Expr { span, ..inner },
                     (Type::Array { .. }, to) if to.is_int() && inner.ty.size() == to.size() => {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
@@ -649,6 +660,70 @@ impl Checker<'_> {
             // Handled above, before the operand is typed as a value.
             UnaryOp::AddrOf => poisoned(span),
         }
+    }
+
+    /// The type a cast names. In a cast, an array of bytes is an integer array even when
+    /// its elements are `char` (`(char[8])12345` prints as numbers in bpftrace 0.27), and
+    /// `T[]` takes its length from the operand: an integer's size (a literal's smallest
+    /// signed type, as bpftrace types literals) or a string's, divided by `T`'s size.
+    fn cast_target(&mut self, ty: &ast::TypeExpr, expr: &ast::Expr, inner: &Expr) -> Option<Type> {
+        let sized = ast::TypeExpr {
+            auto_array: false,
+            ..ty.clone()
+        };
+        let target = match self.resolve_type(&sized)? {
+            Type::Str { len } if !ty.array.is_empty() => Type::Array {
+                elem: Box::new(Type::Int {
+                    bits: 8,
+                    signed: true,
+                }),
+                len,
+            },
+            t => t,
+        };
+        if !ty.auto_array {
+            return Some(target);
+        }
+        let size = match (&inner.ty, self.const_int(expr)) {
+            (t, Some(v)) if t.is_int() => {
+                if i8::try_from(v).is_ok() {
+                    1
+                } else if i16::try_from(v).is_ok() {
+                    2
+                } else if i32::try_from(v).is_ok() {
+                    4
+                } else {
+                    8
+                }
+            }
+            (t, None) if t.is_int() => t.size(),
+            (Type::Str { len }, _) => *len,
+            (from, _) => {
+                let d = diagnostics::bad_cast(from, &Type::Array {
+                    elem: Box::new(target),
+                    len: 0,
+                }, ty.span);
+                self.push(d);
+                return None;
+            }
+        };
+        if !target.is_int() {
+            let to = Type::Array {
+                elem: Box::new(target),
+                len: 0,
+            };
+            self.push(diagnostics::bad_cast(&inner.ty, &to, ty.span));
+            return None;
+        }
+        let elem = target.size().max(1);
+        if size % elem != 0 {
+            self.push(diagnostics::array_cast_size(&target, &inner.ty, size, ty.span));
+            return None;
+        }
+        Some(Type::Array {
+            elem: Box::new(target),
+            len: size / elem,
+        })
     }
 
     /// `&$v`: the address of the variable's slot in BPF memory, a kernel pointer to the
