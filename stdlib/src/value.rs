@@ -225,9 +225,7 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                 .map(|f| {
                     let at = bytes.get(f.offset as usize..).unwrap_or_default();
                     let value = match f.bitfield {
-                        Some((bit, width)) => {
-                            decode(&f.ty, &bitfield_bytes(at, bit, width), sym)
-                        }
+                        Some((bit, width)) => decode(&f.ty, &bitfield_bytes(at, bit, width), sym),
                         None => decode(&f.ty, at, sym),
                     };
                     (f.name.clone(), value)

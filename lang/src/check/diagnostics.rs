@@ -484,7 +484,7 @@ pub fn index_not_constant(span: Span) -> Diagnostic {
 
 pub fn array_index_out_of_bounds(index: i64, len: u32, span: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("index {index} is out of bounds for an array of {len}"),
+        format!("the index {index} is out of bounds for array of size {len}"),
         span,
     )
 }

@@ -8,6 +8,8 @@ use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
+use stdlib::format::Piece;
+use stdlib::manifest::{Event, Level};
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
@@ -699,10 +701,14 @@ impl Checker<'_> {
             (t, None) if t.is_int() => t.size(),
             (Type::Str { len }, _) => *len,
             (from, _) => {
-                let d = diagnostics::bad_cast(from, &Type::Array {
-                    elem: Box::new(target),
-                    len: 0,
-                }, ty.span);
+                let d = diagnostics::bad_cast(
+                    from,
+                    &Type::Array {
+                        elem: Box::new(target),
+                        len: 0,
+                    },
+                    ty.span,
+                );
                 self.push(d);
                 return None;
             }
@@ -717,13 +723,54 @@ impl Checker<'_> {
         }
         let elem = target.size().max(1);
         if size % elem != 0 {
-            self.push(diagnostics::array_cast_size(&target, &inner.ty, size, ty.span));
+            self.push(diagnostics::array_cast_size(
+                &target, &inner.ty, size, ty.span,
+            ));
             return None;
         }
         Some(Type::Array {
             elem: Box::new(target),
             len: size / elem,
         })
+    }
+
+    /// `if ((uint64)index >= len) { warn }`: bpftrace 0.27's run-time warning for an index
+    /// past the end of an array that is read through a pointer.
+    fn bounds_check(&mut self, index: Expr, len: u32, span: Span) -> hir::Stmt {
+        let event = self.event(Event::Message {
+            level: Level::Warning,
+            format: vec![Piece::Literal(
+                "Array access out of bounds. This can lead to unexpected results.".into(),
+            )],
+            args: Vec::new(),
+            start: span.start,
+            end: span.end,
+        });
+        let unsigned = mk(H::Cast(Box::new(index)), U64, span);
+        let past = mk(
+            H::Binary {
+                op: BinaryOp::Ge,
+                lhs: Box::new(unsigned),
+                rhs: Box::new(mk(H::Int(i64::from(len)), U64, span)),
+            },
+            Type::Bool,
+            span,
+        );
+        let warn = hir::Stmt {
+            kind: hir::StmtKind::Emit {
+                event,
+                args: Vec::new(),
+            },
+            span,
+        };
+        hir::Stmt {
+            kind: hir::StmtKind::If {
+                cond: past,
+                then: vec![warn],
+                otherwise: Vec::new(),
+            },
+            span,
+        }
     }
 
     /// `&$v`: the address of the variable's slot in BPF memory, a kernel pointer to the
@@ -821,7 +868,7 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let idx_span = idx.span;
-        let element_at = |ptr: Expr, size: u32| {
+        let element_at = |ptr: Expr, idx: Expr, size: u32| {
             let ty = ptr.ty.clone();
             Box::new(mk(
                 H::Binary {
@@ -834,16 +881,42 @@ impl Checker<'_> {
             ))
         };
         match (base.kind, base.ty) {
-            (H::Load { ptr, offset, space }, Type::Array { elem, .. }) => {
-                let ptr = element_at(*ptr, elem.size());
+            // A flexible array member (`x[0]`, `x[]`) has no length to check against.
+            (H::Load { ptr, offset, space }, Type::Array { elem, len: 0 }) => {
+                let ptr = element_at(*ptr, idx, elem.size());
                 mk(H::Load { ptr, offset, space }, *elem, span)
+            }
+            (H::Load { ptr, offset, space }, Type::Array { elem, len }) => {
+                // The index is kept in a variable: it is checked against the length (an
+                // index past it warns at run time, as in bpftrace 0.27) and then used.
+                let idx_ty = idx.ty.clone();
+                let id = self.unnamed_var(&idx_ty, idx_span);
+                let tmp = mk(H::Var(id), idx_ty, idx_span);
+                let check = self.bounds_check(tmp.clone(), len, span);
+                let assign = hir::Stmt {
+                    kind: hir::StmtKind::AssignVar {
+                        var: id,
+                        value: idx,
+                    },
+                    span,
+                };
+                let ptr = element_at(*ptr, tmp, elem.size());
+                let value = mk(H::Load { ptr, offset, space }, *elem.clone(), span);
+                mk(
+                    H::Block {
+                        stmts: vec![assign, check],
+                        value: Box::new(value),
+                    },
+                    *elem,
+                    span,
+                )
             }
             (kind, Type::Pointer { to, space }) => {
                 let ty = Type::Pointer {
                     to: to.clone(),
                     space,
                 };
-                let ptr = element_at(mk(kind, ty, base.span), to.size().max(1));
+                let ptr = element_at(mk(kind, ty, base.span), idx, to.size().max(1));
                 mk(
                     H::Load {
                         ptr,
