@@ -542,19 +542,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             ExprKind::VarAddr(v) => {
                 let slot = self.var_slot(*v)?;
                 let addr = self.builder.build_ptr_to_int(slot, self.i64(), "varaddr")?;
-                // A round trip through a volatile stack slot hides the slot's alignment from
-                // LLVM, which would otherwise turn a later `+ 1` into `| 1`: the verifier
-                // refuses bitwise operations on pointers.
+                // The address is copied onto itself by probe_read_kernel: to the verifier it
+                // then is a plain number, not a stack pointer, so it can be copied byte by
+                // byte (into a `for` body's context), or-ed (LLVM turns `+ 1` of an aligned
+                // address into `| 1`) and stored anywhere, as values are.
                 let tmp = self.alloca(8, "addr")?;
-                let st = self.builder.build_store(tmp, addr)?;
-                let _ = st.set_volatile(true);
+                self.builder.build_store(tmp, addr)?;
+                let eight = self.const_u64(8);
+                self.helper(Helper::ProbeReadKernel, &[tmp.into(), eight.into(), tmp.into()])?;
                 let v = self
                     .builder
                     .build_load(self.i64(), tmp, "addr")?
                     .into_int_value();
-                if let Some(inst) = v.as_instruction() {
-                    let _ = inst.set_volatile(true);
-                }
                 Ok(Val::Int(v))
             }
             ExprKind::MapRead { map, key } => {
