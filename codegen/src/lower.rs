@@ -549,7 +549,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let tmp = self.alloca(8, "addr")?;
                 self.builder.build_store(tmp, addr)?;
                 let eight = self.const_u64(8);
-                self.helper(Helper::ProbeReadKernel, &[tmp.into(), eight.into(), tmp.into()])?;
+                self.helper(
+                    Helper::ProbeReadKernel,
+                    &[tmp.into(), eight.into(), tmp.into()],
+                )?;
                 let v = self
                     .builder
                     .build_load(self.i64(), tmp, "addr")?
