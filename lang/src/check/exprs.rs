@@ -700,6 +700,8 @@ impl Checker<'_> {
             }
             (t, None) if t.is_int() => t.size(),
             (Type::Str { len }, _) => *len,
+            // Only the same array type is accepted below; sized, the message names it.
+            (t @ Type::Array { .. }, _) => t.size(),
             (from, _) => {
                 let d = diagnostics::bad_cast(
                     from,
