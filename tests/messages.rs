@@ -34,3 +34,26 @@ fn messages_name_their_call() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn array_index_past_the_end_warns_at_run_time() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc_geteuid() };
+    assert!(euid == 0, "this test loads BPF programs and needs root");
+    // The array is read through a pointer to a variable, so the reads stay in BPF memory;
+    // only the index past the end warns.
+    let script = r#"struct A { int x[4]; } BEGIN { $v = (uint64)0; $a = (struct A *)&$v; $i = 5; $j = 1; $x = $a->x[$i]; $y = $a->x[$j]; exit(); }"#;
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", script])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let messages: Vec<&str> = err.lines().filter(|l| l.starts_with("stdin:")).collect();
+    assert_eq!(
+        messages,
+        ["stdin:1:91-100: WARNING: Array access out of bounds. This can lead to unexpected results."],
+        "{err}"
+    );
+}

@@ -375,6 +375,21 @@ pub fn context_field<'ctx>(
                     l.ctx.i8_type().const_zero(),
                     l.ctx.i64_type().const_int(u64::from((*len).max(8)), false),
                 )?;
+                // The address comes from a copy of the context pointer that LLVM cannot see
+                // through: otherwise it keeps `ctx + offset` in a register and reuses it for
+                // a direct load of an element (`args.comm[0]`), which the verifier refuses
+                // ("dereference of modified ctx ptr").
+                let spill = l.alloca(8, "ctxcopy")?;
+                let st = l.builder.build_store(spill, ctx)?;
+                let _ = st.set_volatile(true);
+                let copy = l
+                    .builder
+                    .build_load(l.ctx.ptr_type(Default::default()), spill, "ctx")?
+                    .into_pointer_value();
+                if let Some(inst) = copy.as_instruction() {
+                    let _ = inst.set_volatile(true);
+                }
+                let at = l.offset(copy, u64::from(offset))?;
                 let addr = l.builder.build_ptr_to_int(at, l.ctx.i64_type(), "a")?;
                 let src =
                     l.builder

@@ -539,6 +539,26 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let slot = self.var_slot(*v)?;
                 self.load_val(slot, &e.ty)
             }
+            ExprKind::VarAddr(v) => {
+                let slot = self.var_slot(*v)?;
+                let addr = self.builder.build_ptr_to_int(slot, self.i64(), "varaddr")?;
+                // The address is copied onto itself by probe_read_kernel: to the verifier it
+                // then is a plain number, not a stack pointer, so it can be copied byte by
+                // byte (into a `for` body's context), or-ed (LLVM turns `+ 1` of an aligned
+                // address into `| 1`) and stored anywhere, as values are.
+                let tmp = self.alloca(8, "addr")?;
+                self.builder.build_store(tmp, addr)?;
+                let eight = self.const_u64(8);
+                self.helper(
+                    Helper::ProbeReadKernel,
+                    &[tmp.into(), eight.into(), tmp.into()],
+                )?;
+                let v = self
+                    .builder
+                    .build_load(self.i64(), tmp, "addr")?
+                    .into_int_value();
+                Ok(Val::Int(v))
+            }
             ExprKind::MapRead { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, key.as_deref(), None)?;
@@ -644,8 +664,17 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let v = self.expr(inner)?;
                 match (v, is_register(&e.ty)) {
                     (Val::Int(i), true) => Ok(Val::Int(self.convert(i, &e.ty)?)),
+                    (Val::Int(i), false) => {
+                        // An integer's bytes as an array: the whole integer goes into a zeroed
+                        // slot that holds both, and the array takes its first bytes.
+                        let size = e.ty.size().max(inner.ty.size()).max(8);
+                        let slot = self.alloca(size, "cast")?;
+                        self.memset(slot, size)?;
+                        self.store(slot, &inner.ty, Val::Int(i))?;
+                        self.load_val(slot, &e.ty)
+                    }
                     (v, _) => {
-                        // Reinterpreting memory (e.g. int ↔ byte array): copy into the new type.
+                        // Reinterpreting memory (e.g. byte array → int): copy into the new type.
                         let slot = self.alloca(e.ty.size().max(8), "cast")?;
                         self.memset(slot, e.ty.size().max(8))?;
                         // Copy no more than both sides hold (a longer string is cut).
@@ -863,6 +892,32 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     (stdlib::abi::usym::PID, &stdlib::types::U64),
                 ],
             ),
+            // The length byte and the data: bytes past the length are zero in every buffer,
+            // so whole buffers compare equal exactly when their contents do.
+            Type::Buffer { len } => {
+                let size = len + 1;
+                let mut eq = self.ctx.bool_type().const_int(1, false);
+                let mut off = 0;
+                while off < size {
+                    let width = if size - off >= 8 { 8 } else { 1 };
+                    let it = self.int_ty(width);
+                    let load = |p: PointerValue<'ctx>| -> R<IntValue<'ctx>> {
+                        let at = self.offset(p, u64::from(off))?;
+                        let v = self.builder.build_load(it, at, "b")?.into_int_value();
+                        if let Some(inst) = v.as_instruction() {
+                            let _ = inst.set_alignment(1);
+                        }
+                        Ok(v)
+                    };
+                    let (x, y) = (load(a)?, load(b)?);
+                    let e = self
+                        .builder
+                        .build_int_compare(IntPredicate::EQ, x, y, "eq")?;
+                    eq = self.builder.build_and(eq, e, "and")?;
+                    off += width;
+                }
+                Ok(eq)
+            }
             t if is_register(t) => {
                 let x = self.load_int(a, t)?;
                 let y = self.load_int(b, t)?;
@@ -904,7 +959,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             ));
         }
         if let (
-            Type::Tuple(_) | Type::NamedTuple { .. } | Type::Array { .. } | Type::Usym,
+            Type::Tuple(_)
+            | Type::NamedTuple { .. }
+            | Type::Array { .. }
+            | Type::Usym
+            | Type::Buffer { .. },
             BinaryOp::Eq | BinaryOp::Ne,
         ) = (&lhs.ty, op)
         {

@@ -437,6 +437,9 @@ pub struct TypeExpr {
     pub pointers: u32,
     /// `[N]` suffixes, outermost first (`char x[2][3]` → `[2, 3]`).
     pub array: Vec<u64>,
+    /// `[]` after the type in a cast: an array as long as the operand makes it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub auto_array: bool,
     pub span: Span,
 }
 

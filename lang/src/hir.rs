@@ -136,6 +136,8 @@ pub enum ExprKind {
     Str(Vec<u8>),
     Builtin(Builtin),
     Var(VarId),
+    /// `&$v`: the address of the variable's slot, as an integer.
+    VarAddr(VarId),
     /// Read a map value (0 / zeroed when the key is absent).
     MapRead {
         map: MapId,

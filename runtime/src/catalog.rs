@@ -139,11 +139,15 @@ impl SystemCatalog {
                 }
                 continue;
             }
+            // A bit-field is located by its byte and the bit inside it, as script
+            // definitions locate theirs; the checker reads the bits and masks them.
+            let bitfield = (m.bitfield_size > 0)
+                .then(|| ((m.bit_offset % 8) as u8, m.bitfield_size.min(64) as u8));
             fields.push(Field {
                 name: m.name.to_string(),
                 offset,
                 ty,
-                bitfield: None,
+                bitfield,
                 data_loc: false,
             });
         }

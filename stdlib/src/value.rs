@@ -166,6 +166,21 @@ fn read_uint(bytes: &[u8], at: usize, size: usize) -> u64 {
     u64::from_ne_bytes(b)
 }
 
+/// The bits `bit..bit + width` of the bytes at the start of `at`, as the 8 bytes of an
+/// unsigned integer (bpftrace prints bit-fields as unsigned, whatever their declared type).
+fn bitfield_bytes(at: &[u8], bit: u8, width: u8) -> [u8; 8] {
+    let mut b = [0u8; 16];
+    let n = at.len().min(9);
+    b[..n].copy_from_slice(&at[..n]);
+    let raw = u128::from_le_bytes(b) >> bit;
+    let mask = if width >= 64 {
+        u128::from(u64::MAX)
+    } else {
+        (1u128 << width) - 1
+    };
+    ((raw & mask) as u64).to_ne_bytes()
+}
+
 /// Decodes a value of type `ty` stored at the start of `bytes`.
 pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
     match ty {
@@ -238,14 +253,12 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
             r.fields
                 .iter()
                 .map(|f| {
-                    (
-                        f.name.clone(),
-                        decode(
-                            &f.ty,
-                            bytes.get(f.offset as usize..).unwrap_or_default(),
-                            sym,
-                        ),
-                    )
+                    let at = bytes.get(f.offset as usize..).unwrap_or_default();
+                    let value = match f.bitfield {
+                        Some((bit, width)) => decode(&f.ty, &bitfield_bytes(at, bit, width), sym),
+                        None => decode(&f.ty, at, sym),
+                    };
+                    (f.name.clone(), value)
                 })
                 .collect(),
         ),

@@ -45,7 +45,17 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
     if let Some((base, rest)) = t.split_once('[') {
         let len: u32 = rest.trim_end_matches(']').trim().parse().unwrap_or(0);
         let elem = parse_c_type(base, 0, signed, user);
-        if matches!(elem, Type::Int { bits: 8, .. }) {
+        // C's character types make strings; byte typedefs (`__u8 saddr[4]`) are integer
+        // arrays, as bpftrace 0.27 types tracepoint fields.
+        let words: Vec<&str> = base
+            .split_whitespace()
+            .filter(|w| !matches!(*w, "const" | "volatile" | "__user"))
+            .collect();
+        let character = matches!(
+            words.as_slice(),
+            ["char"] | ["unsigned", "char"] | ["signed", "char"]
+        );
+        if matches!(elem, Type::Int { bits: 8, .. }) && character {
             return Type::Str { len: len.max(1) };
         }
         return Type::Array {
@@ -97,6 +107,11 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
 impl Checker<'_> {
     /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`].
     pub(super) fn resolve_type(&mut self, t: &TypeExpr) -> Option<Type> {
+        // Only a cast has an operand to take an array's length from.
+        if t.auto_array {
+            self.push(diagnostics::array_length_needed(t.span));
+            return None;
+        }
         let mut base = match &t.base {
             TypeName::Named(n) => match n.as_str() {
                 "void" => Type::Int {
@@ -177,9 +192,12 @@ impl Checker<'_> {
                 space,
             };
         }
+        // As in bpftrace 0.27, an array of plain `char` is a string; arrays of other bytes
+        // (`unsigned char`, `uint8_t`, `int8`) are integer arrays.
+        let chars = matches!(&t.base, TypeName::Named(n) if n == "char");
         for len in t.array.iter().rev() {
             base = match base {
-                Type::Int { bits: 8, .. } => Type::Str { len: *len as u32 },
+                Type::Int { bits: 8, .. } if chars => Type::Str { len: *len as u32 },
                 other => Type::Array {
                     elem: Box::new(other),
                     len: *len as u32,
@@ -307,6 +325,16 @@ mod tests {
         assert_eq!(
             parse_c_type("char[16]", 16, true, false),
             Type::Str { len: 16 }
+        );
+        assert_eq!(
+            parse_c_type("__u8[4]", 4, false, false),
+            Type::Array {
+                elem: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false
+                }),
+                len: 4
+            }
         );
         assert!(matches!(
             parse_c_type("const char *", 8, false, true),

@@ -494,7 +494,7 @@ pub fn index_not_constant(span: Span) -> Diagnostic {
 
 pub fn array_index_out_of_bounds(index: i64, len: u32, span: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("index {index} is out of bounds for an array of {len}"),
+        format!("the index {index} is out of bounds for array of size {len}"),
         span,
     )
 }
@@ -573,8 +573,38 @@ pub fn cannot_dereference(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
+/// `T[]` outside a cast (`let $a: int8[]`, `sizeof(int8[])`): nothing gives its length.
+pub fn array_length_needed(span: Span) -> Diagnostic {
+    Diagnostic::error("this array type needs a length", span)
+        .with_help("write it, e.g. `int8[8]`; only a cast (`(int8[])x`) takes it from its operand")
+}
+
+/// `(T[])x` where `x`'s size is not a whole number of `T`s (or `T` is not an integer).
+pub fn array_cast_size(elem: &Type, from: &Type, size: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "cannot cast {} to an array of {}: its {size} bytes are not a whole number of elements",
+            from.display(),
+            elem.display()
+        ),
+        span,
+    )
+    .with_help("give the array's length, or cast to an array of smaller integers such as `int8[]`")
+}
+
+/// `&` of something other than a variable (bpftrace 0.27 refuses it too).
 pub fn address_of(span: Span) -> Diagnostic {
-    Diagnostic::error("taking the address of a value (`&`) is not supported", span)
+    Diagnostic::error(
+        "the address-of operator (`&`) can only be used on a variable",
+        span,
+    )
+    .with_help("assign the value to a variable, then take its address: `$v = ...; &$v`")
+}
+
+/// `&@map`: bpftrace 0.27 gives the kernel's map object, which scripts have no use for.
+pub fn address_of_map(span: Span) -> Diagnostic {
+    Diagnostic::error("taking the address of a map (`&@m`) is not supported", span)
+        .with_help("copy the value to a variable and take its address: `$v = @m; &$v`")
 }
 
 /// A binary operator applied to a string. Strings compare with `==` and `!=` only, and
@@ -662,7 +692,7 @@ pub fn aggregate_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> D
     .with_help(
         "tuples, records and arrays compare with == and != only, element by element, with \
          one of the same shape (a record: the same field names) whose elements are integers \
-         or strings",
+         or strings; buffers compare with == and != with buffers",
     )
 }
 

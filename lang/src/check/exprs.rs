@@ -8,6 +8,8 @@ use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
+use stdlib::format::Piece;
+use stdlib::manifest::{Event, Level};
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
@@ -268,7 +270,7 @@ impl Checker<'_> {
             }
             A::Cast { ty, expr } => {
                 let inner = self.expr(expr);
-                let Some(target) = self.resolve_type(ty) else {
+                let Some(target) = self.cast_target(ty, expr, &inner) else {
                     return poisoned(span);
                 };
                 // A constant cast to a script enum must name one of its values, as in
@@ -301,9 +303,20 @@ impl Checker<'_> {
                     {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
-                    (from, Type::Array { .. }) if from.is_int() && from.size() == target.size() => {
+                    // An integer's bytes as an array of up to 8 bytes (bpftrace 0.27), in
+                    // memory order: `(int8[8])12345` is [57,48,0,0,0,0,0,0].
+                    (from, Type::Array { elem, .. })
+                        if from.is_int() && elem.is_int() && target.size() <= 8 =>
+                    {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
+                    // A string's bytes, NUL and padding included, as integers.
+                    (Type::Str { len }, Type::Array { elem, .. })
+                        if elem.is_int() && *len == target.size() =>
+                    {
+                        mk(H::Cast(Box::new(inner)), target, span)
+                    }
+                    (from @ Type::Array { .. }, to) if from == to => Expr { span, ..inner },
                     (Type::Array { .. }, to) if to.is_int() && inner.ty.size() == to.size() => {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
@@ -637,6 +650,9 @@ impl Checker<'_> {
     }
 
     fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span) -> Expr {
+        if op == UnaryOp::AddrOf {
+            return self.address_of(expr, span);
+        }
         let inner = self.expr(expr);
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
@@ -686,7 +702,142 @@ impl Checker<'_> {
                     poisoned(span)
                 }
             },
-            UnaryOp::AddrOf => {
+            // Handled above, before the operand is typed as a value.
+            UnaryOp::AddrOf => poisoned(span),
+        }
+    }
+
+    /// The type a cast names. In a cast, an array of bytes is an integer array even when
+    /// its elements are `char` (`(char[8])12345` prints as numbers in bpftrace 0.27), and
+    /// `T[]` takes its length from the operand: an integer's size (a literal's smallest
+    /// signed type, as bpftrace types literals) or a string's, divided by `T`'s size.
+    fn cast_target(&mut self, ty: &ast::TypeExpr, expr: &ast::Expr, inner: &Expr) -> Option<Type> {
+        let sized = ast::TypeExpr {
+            auto_array: false,
+            ..ty.clone()
+        };
+        let target = match self.resolve_type(&sized)? {
+            Type::Str { len } if !ty.array.is_empty() => Type::Array {
+                elem: Box::new(Type::Int {
+                    bits: 8,
+                    signed: true,
+                }),
+                len,
+            },
+            t => t,
+        };
+        if !ty.auto_array {
+            return Some(target);
+        }
+        let size = match (&inner.ty, self.const_int(expr)) {
+            (t, Some(v)) if t.is_int() => {
+                if i8::try_from(v).is_ok() {
+                    1
+                } else if i16::try_from(v).is_ok() {
+                    2
+                } else if i32::try_from(v).is_ok() {
+                    4
+                } else {
+                    8
+                }
+            }
+            (t, None) if t.is_int() => t.size(),
+            (Type::Str { len }, _) => *len,
+            // Only the same array type is accepted below; sized, the message names it.
+            (t @ Type::Array { .. }, _) => t.size(),
+            (from, _) => {
+                let d = diagnostics::bad_cast(
+                    from,
+                    &Type::Array {
+                        elem: Box::new(target),
+                        len: 0,
+                    },
+                    ty.span,
+                );
+                self.push(d);
+                return None;
+            }
+        };
+        if !target.is_int() {
+            let to = Type::Array {
+                elem: Box::new(target),
+                len: 0,
+            };
+            self.push(diagnostics::bad_cast(&inner.ty, &to, ty.span));
+            return None;
+        }
+        let elem = target.size().max(1);
+        if size % elem != 0 {
+            self.push(diagnostics::array_cast_size(
+                &target, &inner.ty, size, ty.span,
+            ));
+            return None;
+        }
+        Some(Type::Array {
+            elem: Box::new(target),
+            len: size / elem,
+        })
+    }
+
+    /// `if ((uint64)index >= len) { warn }`: bpftrace 0.27's run-time warning for an index
+    /// past the end of an array that is read through a pointer.
+    fn bounds_check(&mut self, index: Expr, len: u32, span: Span) -> hir::Stmt {
+        let event = self.event(Event::Message {
+            level: Level::Warning,
+            format: vec![Piece::Literal(
+                "Array access out of bounds. This can lead to unexpected results.".into(),
+            )],
+            args: Vec::new(),
+            start: span.start,
+            end: span.end,
+        });
+        let unsigned = mk(H::Cast(Box::new(index)), U64, span);
+        let past = mk(
+            H::Binary {
+                op: BinaryOp::Ge,
+                lhs: Box::new(unsigned),
+                rhs: Box::new(mk(H::Int(i64::from(len)), U64, span)),
+            },
+            Type::Bool,
+            span,
+        );
+        let warn = hir::Stmt {
+            kind: hir::StmtKind::Emit {
+                event,
+                args: Vec::new(),
+            },
+            span,
+        };
+        hir::Stmt {
+            kind: hir::StmtKind::If {
+                cond: past,
+                then: vec![warn],
+                otherwise: Vec::new(),
+            },
+            span,
+        }
+    }
+
+    /// `&$v`: the address of the variable's slot in BPF memory, a kernel pointer to the
+    /// variable's type (bpftrace 0.27). `*` reads it back like any kernel pointer.
+    fn address_of(&mut self, expr: &ast::Expr, span: Span) -> Expr {
+        match &expr.kind {
+            A::Var(name) => match self.read_var(name, expr.span) {
+                Some((id, ty)) => mk(
+                    H::VarAddr(id),
+                    Type::Pointer {
+                        to: Box::new(ty),
+                        space: AddrSpace::Kernel,
+                    },
+                    span,
+                ),
+                None => poisoned(span),
+            },
+            A::Map { .. } => {
+                self.push(diagnostics::address_of_map(span));
+                poisoned(span)
+            }
+            _ => {
                 self.push(diagnostics::address_of(span));
                 poisoned(span)
             }
@@ -714,7 +865,7 @@ impl Checker<'_> {
         let aggregate = |t: &Type| {
             matches!(
                 t,
-                Type::Tuple(_) | Type::NamedTuple { .. } | Type::Array { .. }
+                Type::Tuple(_) | Type::NamedTuple { .. } | Type::Array { .. } | Type::Buffer { .. }
             )
         };
         if aggregate(&l.ty) || aggregate(&r.ty) {
@@ -779,7 +930,7 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let idx_span = idx.span;
-        let element_at = |ptr: Expr, size: u32| {
+        let element_at = |ptr: Expr, idx: Expr, size: u32| {
             let ty = ptr.ty.clone();
             Box::new(mk(
                 H::Binary {
@@ -792,16 +943,42 @@ impl Checker<'_> {
             ))
         };
         match (base.kind, base.ty) {
-            (H::Load { ptr, offset, space }, Type::Array { elem, .. }) => {
-                let ptr = element_at(*ptr, elem.size());
+            // A flexible array member (`x[0]`, `x[]`) has no length to check against.
+            (H::Load { ptr, offset, space }, Type::Array { elem, len: 0 }) => {
+                let ptr = element_at(*ptr, idx, elem.size());
                 mk(H::Load { ptr, offset, space }, *elem, span)
+            }
+            (H::Load { ptr, offset, space }, Type::Array { elem, len }) => {
+                // The index is kept in a variable: it is checked against the length (an
+                // index past it warns at run time, as in bpftrace 0.27) and then used.
+                let idx_ty = idx.ty.clone();
+                let id = self.unnamed_var(&idx_ty, idx_span);
+                let tmp = mk(H::Var(id), idx_ty, idx_span);
+                let check = self.bounds_check(tmp.clone(), len, span);
+                let assign = hir::Stmt {
+                    kind: hir::StmtKind::AssignVar {
+                        var: id,
+                        value: idx,
+                    },
+                    span,
+                };
+                let ptr = element_at(*ptr, tmp, elem.size());
+                let value = mk(H::Load { ptr, offset, space }, *elem.clone(), span);
+                mk(
+                    H::Block {
+                        stmts: vec![assign, check],
+                        value: Box::new(value),
+                    },
+                    *elem,
+                    span,
+                )
             }
             (kind, Type::Pointer { to, space }) => {
                 let ty = Type::Pointer {
                     to: to.clone(),
                     space,
                 };
-                let ptr = element_at(mk(kind, ty, base.span), to.size().max(1));
+                let ptr = element_at(mk(kind, ty, base.span), idx, to.size().max(1));
                 mk(
                     H::Load {
                         ptr,
@@ -1241,11 +1418,10 @@ fn symbolic(t: &Type) -> bool {
 fn comparable(t: &Type) -> bool {
     match t {
         Type::Int { .. } | Type::Bool | Type::Enum { .. } | Type::Pointer { .. } => true,
-        Type::Str { .. } => true,
+        Type::Str { .. } | Type::Buffer { .. } => true,
         Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
-        | Type::Buffer { .. }
         | Type::Record(_)
         | Type::Stack { .. }
         | Type::Inet

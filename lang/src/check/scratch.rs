@@ -126,7 +126,7 @@ impl Estimate<'_> {
     fn expr(&mut self, e: &Expr) -> u64 {
         let own = slot(e.ty.size());
         match &e.kind {
-            ExprKind::Var(_) => 0,
+            ExprKind::Var(_) | ExprKind::VarAddr(_) => 0,
             ExprKind::Int(_)
             | ExprKind::Str(_)
             | ExprKind::Builtin(_)

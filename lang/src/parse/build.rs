@@ -191,7 +191,8 @@ impl Builder {
                     match part.as_rule() {
                         Rule::ptr => ty.pointers += 1,
                         Rule::field_name => name = Some(self.ident(&part)),
-                        Rule::array_dim => ty.array.extend(self.array_dim(part)),
+                        // `x[]` is C's flexible array member: no elements of its own.
+                        Rule::array_dim => ty.array.push(self.array_dim(part).unwrap_or(0)),
                         Rule::int => bits = self.int_value(&part),
                         _ => {}
                     }
@@ -228,6 +229,7 @@ impl Builder {
                 base: TypeName::Named(String::new()),
                 pointers: 0,
                 array: Vec::new(),
+                auto_array: false,
                 span,
             };
         };
@@ -271,6 +273,7 @@ impl Builder {
             base,
             pointers: 0,
             array: Vec::new(),
+            auto_array: false,
             span,
         }
     }
@@ -321,12 +324,16 @@ impl Builder {
             base: TypeName::Named(String::new()),
             pointers: 0,
             array: Vec::new(),
+            auto_array: false,
             span,
         };
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::ptr => ty.pointers += 1,
-                Rule::array_dim => ty.array.extend(self.array_dim(part)),
+                Rule::array_dim => match self.array_dim(part) {
+                    Some(n) => ty.array.push(n),
+                    None => ty.auto_array = true,
+                },
                 Rule::typeof_type => {
                     let inner = part.clone().into_inner().nth(1);
                     match inner {
