@@ -176,7 +176,13 @@ fn end_to_end_cases() {
 #[ignore = "needs root"]
 fn seed_scripts_load_with_dry_run() {
     require_root();
-    for s in ["opensnoop", "key_pressed", "others"] {
+    for s in [
+        "opensnoop",
+        "execsnoop",
+        "tcpconnect",
+        "key_pressed",
+        "others",
+    ] {
         let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
             .arg("--dry-run")

@@ -63,6 +63,21 @@ echo "$out" | grep -q 'mkdir by mkdir (pid [0-9]*): /tmp/rbt-vm-mkdir-test mode 
 mac=$(echo "$out" | sed -n 's/^MAC=//p' | tr 'a-f' 'A-F')
 echo "$out" | grep -q "ARP type 1: 10.99.0.1 ($mac) asks for 10.99.0.2" || fail "ARP request from 10.99.0.1 ($mac) not reported"
 
+echo "-- tcpconnect.bt (a real connect() over IPv4 and IPv6 loopback)"
+out=$(python3 "$repo/tests/vm/run.py" --timeout 300 -- sh -c "
+    $rbt scripts/tcpconnect.bt > \$RBT_VM_DIR/out.txt 2>&1 & pid=\$!
+    for i in \$(seq 1 120); do
+        python3 tests/vm/connect.py 127.0.0.1 4242
+        grep -q 'rport = 4242' \$RBT_VM_DIR/out.txt && break
+        sleep 1
+    done
+    python3 tests/vm/connect.py ::1 4243
+    sleep 2; kill -INT \$pid; wait \$pid
+    cat \$RBT_VM_DIR/out.txt")
+echo "$out"
+echo "$out" | grep -q '^{ .proc = [0-9]*, .command = python3, .laddr = 127.0.0.1, .raddr = 127.0.0.1, .rport = 4242 }$' || fail "IPv4 connect not reported"
+echo "$out" | grep -q '^{ .proc = [0-9]*, .command = python3, .laddr = ::1, .raddr = ::1, .rport = 4243 }$' || fail "IPv6 connect not reported"
+
 echo "-- kprobe features (tests/vm/guest-kprobes.sh)"
 python3 "$repo/tests/vm/run.py" --timeout 600 -- sh tests/vm/guest-kprobes.sh "$rbt" || fail "kprobe feature checks failed"
 
