@@ -3,13 +3,12 @@
 //! script ending by itself, SIGTERM ending a run like Ctrl-C, and a closed stdout ending it.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{is_root, lines_of, require_root, wait_for, wait_for_line, NOTIFY};
+use common::{lines_of, require_root, wait_for, wait_for_line, NOTIFY};
 
 fn rbt(script: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
