@@ -31,6 +31,7 @@ use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
 
 use crate::introspect::btf::{self, Btf, BtfError, Param, TypeId};
+use crate::sys::{KernelBtf, SysError, TypeKind};
 use crate::introspect::elf::{self, ElfError};
 use crate::introspect::kallsyms::{self, FnList, KallsymsError};
 use crate::introspect::tracefs::{self, TracefsError};
@@ -73,6 +74,10 @@ pub enum ListError {
     Btf(BtfError),
     Kallsyms(KallsymsError),
     Elf(ElfError),
+    /// libbpf could not load the kernel's BTF or write a type as C.
+    Sys(SysError),
+    /// `-l 'struct NAME'` names a kind of type that cannot be listed.
+    NotAType(String),
     /// Writing the output failed (e.g. a closed pipe).
     Write(std::io::Error),
 }
@@ -102,6 +107,11 @@ impl fmt::Display for ListError {
             ListError::Btf(e) => e.fmt(f),
             ListError::Kallsyms(e) => e.fmt(f),
             ListError::Elf(e) => e.fmt(f),
+            ListError::Sys(e) => e.fmt(f),
+            ListError::NotAType(t) => write!(
+                f,
+                "'{t}' is not a type to list: write `struct NAME`, `union NAME` or `enum NAME`"
+            ),
             ListError::Write(e) => write!(f, "cannot write the probe list: {e}"),
         }
     }
@@ -123,12 +133,59 @@ pub fn list(
     pid: Option<u32>,
     out: &mut dyn Write,
 ) -> Result<(), ListError> {
+    if let Some(types) = pattern.filter(|p| is_type_pattern(p)) {
+        return list_types(types, verbose, out);
+    }
     let probes = collect(pattern, verbose, pid)?;
     let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
     for p in &probes {
         writeln!(buf, "{}", p.probe).map_err(ListError::Write)?;
         for d in &p.details {
             writeln!(buf, "{d}").map_err(ListError::Write)?;
+        }
+    }
+    buf.flush().map_err(ListError::Write)
+}
+
+/// Whether a `-l` pattern names kernel types (`struct task_struct`, `union bpf_attr,struct
+/// fd`) rather than probes.
+fn is_type_pattern(pattern: &str) -> bool {
+    let first = pattern.trim_start().split([' ', '\t']).next().unwrap_or_default();
+    matches!(first, "struct" | "union" | "enum")
+}
+
+/// `-l 'struct task_*'` lists the kernel's types of that kind whose names match, sorted; with
+/// `-lv`, each named type's C definition as bpftrace 0.27 prints it (`vmlinux: struct fd {`,
+/// the members, `};`, a blank line), in the order given. Several patterns are separated by
+/// commas.
+fn list_types(pattern: &str, verbose: bool, out: &mut dyn Write) -> Result<(), ListError> {
+    let btf = shared_vmlinux().map_err(ListError::Btf)?;
+    let dumper = if verbose {
+        Some(KernelBtf::load().map_err(ListError::Sys)?)
+    } else {
+        None
+    };
+    let mut buf = std::io::BufWriter::new(out);
+    for item in pattern.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let (keyword, name) = item.split_once([' ', '\t']).unwrap_or((item, "*"));
+        let (kind, btf_kind) = match keyword {
+            "struct" => (TypeKind::Struct, btf::Kind::Struct),
+            "union" => (TypeKind::Union, btf::Kind::Union),
+            "enum" => (TypeKind::Enum, btf::Kind::Enum),
+            _ => return Err(ListError::NotAType(item.to_string())),
+        };
+        let glob = Glob::new(name.trim());
+        let names: std::collections::BTreeSet<&str> =
+            btf.type_names(btf_kind).filter(|n| glob.is(n)).collect();
+        for n in names {
+            match &dumper {
+                Some(d) => {
+                    if let Some(def) = d.c_definition(kind, n).map_err(ListError::Sys)? {
+                        writeln!(buf, "vmlinux: {def}").map_err(ListError::Write)?;
+                    }
+                }
+                None => writeln!(buf, "{keyword} {n}").map_err(ListError::Write)?,
+            }
         }
     }
     buf.flush().map_err(ListError::Write)

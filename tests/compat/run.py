@@ -10,8 +10,9 @@ Listed tests that pass are reported, so the list can only shrink.
 
     tests/compat/run.py --bin target/debug/rbt [--filter REGEX] [--json OUT]
 
-The known-failures file is markdown: every line `- \`suite.test name\`` lists one test, under
-a heading that gives the reason.
+The known-failures file is markdown: a line `- \`suite.test name\`` lists a test (several,
+comma-separated, may open one line, before a `:` and a note), under a heading that gives the
+reason.
 """
 
 import argparse
@@ -48,9 +49,11 @@ def known_failures():
             if line.startswith("#"):
                 reason = line.lstrip("#").strip()
                 continue
-            m = re.match(r"^- `([^`]+)`", line)
+            # `- `a.x`` or `- `a.x`, `a.y`: why`: the names that open the line.
+            m = re.match(r"^- ((?:`[^`]+`(?:, )?)+)", line)
             if m:
-                known[m.group(1)] = reason
+                for name in re.findall(r"`([^`]+)`", m.group(1)):
+                    known[name] = reason
     return known
 
 

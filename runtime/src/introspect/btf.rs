@@ -680,6 +680,14 @@ impl Btf {
         self.func_ids().map(|(name, _)| name)
     }
 
+    /// Names of the named types of kind `kind` defined in this blob (structs, unions, enums).
+    pub fn type_names(&self, kind: Kind) -> impl Iterator<Item = &str> + '_ {
+        self.own_ids().filter_map(move |id| match self.raw(id) {
+            Some((b, _, k, name_off, ..)) if k == kind && name_off != 0 => Some(b.str_at(name_off)),
+            _ => None,
+        })
+    }
+
     /// Raw tracepoint names: `btf_trace_<event>` typedefs defined in this blob.
     pub fn raw_tracepoints(&self) -> impl Iterator<Item = (&str, TypeId)> + '_ {
         self.own_ids().filter_map(move |id| match self.raw(id) {

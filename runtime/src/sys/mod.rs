@@ -3,12 +3,14 @@
 //! drop (objects close, links detach, ring buffers free, fds close), plus the few raw syscalls
 //! libbpf does not wrap. Every `unsafe` block says why it is sound.
 
+mod btf_dump;
 mod child;
 mod fd;
 mod map;
 mod object;
 mod ringbuf;
 
+pub use btf_dump::{KernelBtf, TypeKind};
 pub use child::GatedChild;
 pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
