@@ -34,6 +34,9 @@ struct Cli {
     /// maps the file, because the kernel's uprobe reference counter does it.
     #[arg(long = "usdt-file-activation")]
     usdt_file_activation: bool,
+    /// Search DIR for the debug files (DWARF) of stripped binaries; may be repeated.
+    #[arg(long = "debuginfo", value_name = "DIR")]
+    debuginfo: Vec<std::path::PathBuf>,
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
@@ -201,7 +204,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             }
         }
         let mut out = std::io::stdout().lock();
-        return match runtime::listing::list(pattern.as_deref(), cli.verbose, cli.pid, &mut out) {
+        return match runtime::listing::list(
+            pattern.as_deref(),
+            cli.verbose,
+            cli.pid,
+            &cli.debuginfo,
+            &mut out,
+        ) {
             Ok(()) => Ok(0),
             Err(e) => Err(fail(e)),
         };
@@ -256,7 +265,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
+        .with_debuginfo_dirs(cli.debuginfo.clone());
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(&name, &source, &diags, color, cli.no_warnings);
@@ -455,7 +465,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         ..Default::default()
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid);
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
+        .with_debuginfo_dirs(cli.debuginfo.clone());
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);

@@ -368,6 +368,78 @@ impl Catalog for Fixture {
     fn host(&self) -> Host {
         Host::UNKNOWN
     }
+    fn user_function_params(
+        &self,
+        path: &str,
+        function: &str,
+    ) -> Result<Vec<(String, Type)>, LookupError> {
+        // `/bin/fixture` has debug info for `work(int *n, char c, struct Foo *foo)`;
+        // `/bin/static` has none.
+        let user_ptr = |t: Type| Type::Pointer {
+            to: Box::new(t),
+            space: AddrSpace::User,
+        };
+        match (path, function) {
+            ("/bin/fixture", "work") => Ok(vec![
+                ("n".to_string(), user_ptr(I32)),
+                (
+                    "c".to_string(),
+                    Type::Int {
+                        bits: 8,
+                        signed: true,
+                    },
+                ),
+                (
+                    "foo".to_string(),
+                    user_ptr(Type::Record(Box::new(Record {
+                        name: "struct Foo".to_string(),
+                        size: 0,
+                        fields: Vec::new(),
+                    }))),
+                ),
+            ]),
+            ("/bin/fixture", _) => Ok(Vec::new()),
+            _ => Err(format!("{path} has no DWARF debug info")),
+        }
+    }
+    fn user_record(&self, path: &str, name: &str) -> Option<Record> {
+        (path == "/bin/fixture" && name == "struct Foo").then(|| Record {
+            name: name.to_string(),
+            size: 8,
+            fields: vec![
+                Field {
+                    name: "a".to_string(),
+                    offset: 0,
+                    ty: I32,
+                    bitfield: None,
+                    data_loc: false,
+                },
+                Field {
+                    name: "b".to_string(),
+                    offset: 4,
+                    ty: Type::Str { len: 4 },
+                    bitfield: None,
+                    data_loc: false,
+                },
+            ],
+        })
+    }
+    fn source_line_targets(
+        &self,
+        path: &str,
+        file: &str,
+        line: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
+        match (path, file, line) {
+            ("/bin/fixture", "work.c", 12) => Ok(vec![UprobeTarget {
+                path: path.to_string(),
+                symbol: format!("{file}:{line}"),
+                offset: 0x1204,
+            }]),
+            ("/bin/fixture", _, _) => Ok(Vec::new()),
+            _ => Err(format!("{path} has no DWARF debug info")),
+        }
+    }
 }
 
 fn name_of(path: &std::path::Path) -> String {

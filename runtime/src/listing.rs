@@ -31,6 +31,7 @@ use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
 
 use crate::introspect::btf::{self, Btf, BtfError, Param};
+use crate::introspect::dwarf::DebugInfo;
 use crate::introspect::elf::{self, ElfError};
 use crate::introspect::kallsyms::{self, FnList, KallsymsError};
 use crate::introspect::tracefs::{self, TracefsError};
@@ -117,13 +118,16 @@ pub struct Listed {
 }
 
 /// `rbt -l [PATTERN]` / `-lv`: write matching probes to `out`, one per line, sorted.
+/// `debuginfo` holds the `--debuginfo` directories, where `-lv` finds the debug files of
+/// stripped binaries.
 pub fn list(
     pattern: Option<&str>,
     verbose: bool,
     pid: Option<u32>,
+    debuginfo: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<(), ListError> {
-    let probes = collect(pattern, verbose, pid)?;
+    let probes = collect(pattern, verbose, pid, debuginfo)?;
     let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
     for p in &probes {
         writeln!(buf, "{}", p.probe).map_err(ListError::Write)?;
@@ -139,9 +143,13 @@ pub fn collect(
     pattern: Option<&str>,
     verbose: bool,
     pid: Option<u32>,
+    debuginfo: &[PathBuf],
 ) -> Result<Vec<Listed>, ListError> {
     let (providers, fields, explicit) = parse_pattern(pattern.unwrap_or(""), pid)?;
-    let mut sources = Sources::default();
+    let mut sources = Sources {
+        debuginfo: debuginfo.to_vec(),
+        ..Sources::default()
+    };
     let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in providers {
         let Some(m) = normalize(p, &fields, pid) else {
@@ -302,6 +310,8 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
 struct Sources {
     btf: Option<Result<Arc<Btf>, String>>,
     kfns: Option<FnList>,
+    /// `--debuginfo` directories for the DWARF of stripped binaries (`-lv` of uprobes).
+    debuginfo: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -503,11 +513,26 @@ fn list_provider(
                     continue;
                 };
                 let shown = path.display();
+                // `-lv` of uprobes lists each function's parameters from the DWARF debug
+                // info, when the binary has some.
+                let debug = (verbose && p == Provider::Uprobe)
+                    .then(|| DebugInfo::load(&path, &src.debuginfo).ok().flatten())
+                    .flatten();
                 // bpftrace 0.17 does not list GCC's `.part.N` split-off function bodies
                 // (they are fragments, not entries callers reach); rbt follows it.
                 for s in syms.into_iter().filter(|s| !s.name.contains(".part.")) {
                     if name.is(&s.name) {
-                        out.insert(format!("{pname}:{shown}:{}", s.name), Vec::new());
+                        let details = debug
+                            .as_ref()
+                            .and_then(|d| Some((d, d.params(&s.name)?)))
+                            .map(|(d, params)| {
+                                params
+                                    .iter()
+                                    .map(|p| format!("    {} {}", d.type_name(p.ty), p.name))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        out.insert(format!("{pname}:{shown}:{}", s.name), details);
                     }
                 }
             }

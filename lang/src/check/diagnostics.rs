@@ -676,6 +676,30 @@ pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Di
     .with_note("the kernel's BTF has no signature for this function")
 }
 
+/// `args.x` in a uprobe whose function's parameters are unknown (`reason`: no debug info).
+pub fn uprobe_args_unknown(field: &str, reason: String, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the arguments of this uprobe are unknown, so it has no argument `{field}`"),
+        span,
+    )
+    .with_label("unknown argument")
+    .with_note(reason)
+    .with_help("build the program with -g, or point --debuginfo at its debug file; arg0..arg5 read the raw registers")
+}
+
+/// `args.x` of a uprobe where `x` is not in an argument register: after the sixth
+/// parameter, or a struct or wide integer passed by value.
+pub fn uprobe_arg_not_in_register(field: &str, index: usize, ty: &Type, span: Span) -> Diagnostic {
+    let why = if index >= 6 {
+        format!("it is parameter {} and only the first six are passed in registers", index + 1)
+    } else {
+        format!("its type {} is not passed in one register", ty.display())
+    };
+    Diagnostic::error(format!("rbt cannot read uprobe argument `{field}`"), span)
+        .with_label("not in a register")
+        .with_note(why)
+}
+
 pub fn no_such_tracepoint_argument(
     tracepoint: &str,
     field: &str,

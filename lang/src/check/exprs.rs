@@ -902,6 +902,9 @@ impl Checker<'_> {
             if let Some((params, _)) = self.probe.signature.clone() {
                 return self.function_arg(&params, field, span);
             }
+            if self.probe.provider == Some(ast::Provider::Uprobe) {
+                return self.uprobe_arg(field, span);
+            }
             if let Some(p @ (ast::Provider::Kfunc | ast::Provider::Kretfunc)) = self.probe.provider
             {
                 self.push(diagnostics::kfunc_args_without_btf(
@@ -1002,6 +1005,52 @@ impl Checker<'_> {
             return poisoned(span);
         };
         self.context_slot(index as u32, params[index].1.clone(), span)
+    }
+
+    /// `args.name` of a uprobe: the parameter's DWARF type, read from the argument register
+    /// its position gives (the first six integer or pointer parameters of the x86-64 ABI).
+    fn uprobe_arg(&mut self, field: &ast::Ident, span: Span) -> Expr {
+        let Some((path, function)) = self.probe.uprobe_function.clone() else {
+            self.push(diagnostics::uprobe_args_unknown(
+                &field.name,
+                "the probe has no function".to_string(),
+                field.span,
+            ));
+            return poisoned(span);
+        };
+        let params = match self.catalog.user_function_params(&path, &function) {
+            Ok(p) => p,
+            Err(e) => {
+                self.push(diagnostics::uprobe_args_unknown(&field.name, e, field.span));
+                return poisoned(span);
+            }
+        };
+        let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
+            let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+            self.push(diagnostics::no_such_parameter(
+                &field.name,
+                &names,
+                field.span,
+            ));
+            return poisoned(span);
+        };
+        let ty = params[index].1.clone();
+        let in_register = index < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. }));
+        if !in_register {
+            self.push(diagnostics::uprobe_arg_not_in_register(
+                &field.name,
+                index,
+                &ty,
+                field.span,
+            ));
+            return poisoned(span);
+        }
+        let raw = mk(H::Builtin(Builtin::Arg(index as u8)), U64, span);
+        if ty.is_int() {
+            mk(H::Cast(Box::new(raw)), ty, span)
+        } else {
+            Expr { ty, ..raw }
+        }
     }
 
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).

@@ -120,6 +120,9 @@ struct ProbeInfo {
     reads_probe: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
+    /// uprobe: the binary and function of its first target, whose DWARF parameters are
+    /// `args` (read only when a body uses them).
+    uprobe_function: Option<(String, String)>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -332,6 +335,12 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Usdt { targets } => {
                         targets.iter().map(|t| t.args.len()).min()
                     }
+                    _ => None,
+                },
+                uprobe_function: match &r.attach {
+                    stdlib::manifest::Attach::Uprobe { targets, ret: false } => targets
+                        .first()
+                        .map(|t| (t.path.clone(), t.symbol.clone())),
                     _ => None,
                 },
             };

@@ -93,7 +93,7 @@ pub fn function_symbols(path: &Path) -> Result<Vec<ElfSymbol>, ElfError> {
 }
 
 /// The detached debug file for `elf`: by build id, then by `.gnu_debuglink` name.
-fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<PathBuf> {
+pub(crate) fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<PathBuf> {
     const NT_GNU_BUILD_ID: u32 = 3;
     let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
     if let Some(notes) = elf.iter_note_sections(bytes, Some(".note.gnu.build-id")) {
