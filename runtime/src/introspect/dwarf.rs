@@ -187,7 +187,8 @@ fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
 }
 
 /// The detached debug file of a stripped binary: in a `--debuginfo` directory under the
-/// `.gnu_debuglink` name or the binary's name plus `.debug`, then where bpftrace and gdb look.
+/// `.gnu_debuglink` name or the binary's name plus `.debug`, then where bpftrace and gdb look
+/// (beside the binary, its `.debug` directory, `/usr/lib/debug`, the build id).
 fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> Option<PathBuf> {
     let link = section(obj, bytes, ".gnu_debuglink").and_then(|d| {
         let end = d.iter().position(|&b| b == 0)?;
@@ -196,6 +197,13 @@ fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> 
     let own = path
         .file_name()
         .map(|n| format!("{}.debug", n.to_string_lossy()));
+    // A relative directory is taken relative to the binary's directory, as elfutils (and so
+    // bpftrace) does, then to the current one.
+    let parent = path.parent().unwrap_or(Path::new("."));
+    let dirs = dirs.iter().flat_map(|d| {
+        let beside = d.is_relative().then(|| parent.join(d));
+        beside.into_iter().chain(std::iter::once(d.clone()))
+    });
     for dir in dirs {
         for name in link.iter().chain(own.iter()) {
             let p = dir.join(name);
