@@ -613,15 +613,27 @@ impl Checker<'_> {
                 )
             }
             UnaryOp::Deref => match inner.ty.clone() {
-                Type::Pointer { to, space } => mk(
-                    H::Load {
-                        ptr: Box::new(inner),
-                        offset: 0,
-                        space,
-                    },
-                    *to,
-                    span,
-                ),
+                Type::Pointer { to, space } => {
+                    // A record pointee is kept by name only (BTF, DWARF): its layout is
+                    // needed now to read and print the whole record.
+                    let to = match *to {
+                        Type::Record(r) if r.fields.is_empty() => match self.lookup_record(&r.name)
+                        {
+                            Some(full) => Type::Record(Box::new(full)),
+                            None => Type::Record(r),
+                        },
+                        t => t,
+                    };
+                    mk(
+                        H::Load {
+                            ptr: Box::new(inner),
+                            offset: 0,
+                            space,
+                        },
+                        to,
+                        span,
+                    )
+                }
                 t if t.is_int() => {
                     let space = if self.probe.user {
                         AddrSpace::User
@@ -1007,23 +1019,44 @@ impl Checker<'_> {
         self.context_slot(index as u32, params[index].1.clone(), span)
     }
 
-    /// `args.name` of a uprobe: the parameter's DWARF type, read from the argument register
-    /// its position gives (the first six integer or pointer parameters of the x86-64 ABI).
-    fn uprobe_arg(&mut self, field: &ast::Ident, span: Span) -> Expr {
+    /// The DWARF parameters of this uprobe's function; `what` names the use in the error
+    /// (`x` of `args.x`, or `args`).
+    fn uprobe_params(&mut self, what: &str, span: Span) -> Option<Vec<(String, Type)>> {
         let Some((path, function)) = self.probe.uprobe_function.clone() else {
-            self.push(diagnostics::uprobe_args_unknown(
-                &field.name,
-                "the probe has no function".to_string(),
-                field.span,
-            ));
-            return poisoned(span);
+            let reason = "the probe has no function".to_string();
+            self.push(diagnostics::uprobe_args_unknown(what, reason, span));
+            return None;
         };
-        let params = match self.catalog.user_function_params(&path, &function) {
-            Ok(p) => p,
+        match self.catalog.user_function_params(&path, &function) {
+            Ok(p) => Some(p),
             Err(e) => {
-                self.push(diagnostics::uprobe_args_unknown(&field.name, e, field.span));
-                return poisoned(span);
+                self.push(diagnostics::uprobe_args_unknown(what, e, span));
+                None
             }
+        }
+    }
+
+    /// Parameter `index` of a uprobe, read from the argument register its position gives
+    /// (the first six integer or pointer parameters of the x86-64 ABI) as its DWARF type.
+    fn uprobe_register(&mut self, name: &str, index: usize, ty: Type, span: Span) -> Expr {
+        let in_register = index < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. }));
+        if !in_register {
+            let d = diagnostics::uprobe_arg_not_in_register(name, index, &ty, span);
+            self.push(d);
+            return poisoned(span);
+        }
+        let raw = mk(H::Builtin(Builtin::Arg(index as u8)), U64, span);
+        if ty.is_int() {
+            mk(H::Cast(Box::new(raw)), ty, span)
+        } else {
+            Expr { ty, ..raw }
+        }
+    }
+
+    /// `args.name` of a uprobe.
+    fn uprobe_arg(&mut self, field: &ast::Ident, span: Span) -> Expr {
+        let Some(params) = self.uprobe_params(&field.name, field.span) else {
+            return poisoned(span);
         };
         let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
             let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
@@ -1035,22 +1068,46 @@ impl Checker<'_> {
             return poisoned(span);
         };
         let ty = params[index].1.clone();
-        let in_register = index < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. }));
-        if !in_register {
-            self.push(diagnostics::uprobe_arg_not_in_register(
-                &field.name,
-                index,
-                &ty,
-                field.span,
-            ));
+        self.uprobe_register(&field.name, index, ty, field.span)
+    }
+
+    /// `args` of a uprobe as a value: a record of every parameter, built like a tuple
+    /// (whose layout is C's), so it prints as `{ .n = 0x…, .c = 120 }` as in bpftrace.
+    pub(super) fn uprobe_args_value(&mut self, span: Span) -> Expr {
+        let Some(params) = self.uprobe_params("args", span) else {
+            return poisoned(span);
+        };
+        let in_registers = params
+            .iter()
+            .enumerate()
+            .all(|(i, (_, ty))| i < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. })));
+        let items: Vec<Expr> = params
+            .iter()
+            .enumerate()
+            .map(|(i, (name, ty))| self.uprobe_register(name, i, ty.clone(), span))
+            .collect();
+        if !in_registers {
             return poisoned(span);
         }
-        let raw = mk(H::Builtin(Builtin::Arg(index as u8)), U64, span);
-        if ty.is_int() {
-            mk(H::Cast(Box::new(raw)), ty, span)
-        } else {
-            Expr { ty, ..raw }
-        }
+        let types: Vec<Type> = items.iter().map(|e| e.ty.clone()).collect();
+        let (offsets, size) = stdlib::types::tuple_layout(&types);
+        let fields = params
+            .into_iter()
+            .zip(types.into_iter().zip(offsets))
+            .map(|((name, _), (ty, offset))| stdlib::types::Field {
+                name,
+                offset,
+                ty,
+                bitfield: None,
+                data_loc: false,
+            })
+            .collect();
+        let record = stdlib::types::Record {
+            name: "args".to_string(),
+            size,
+            fields,
+        };
+        mk(H::Tuple(items), Type::Record(Box::new(record)), span)
     }
 
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
