@@ -433,10 +433,12 @@ impl Catalog for Fixture {
         match (path, file, line) {
             ("/bin/fixture", "work.c", 12) => Ok(vec![UprobeTarget {
                 path: path.to_string(),
-                symbol: format!("{file}:{line}"),
+                symbol: "4612".to_string(),
                 offset: 0x1204,
             }]),
-            ("/bin/fixture", _, _) => Ok(Vec::new()),
+            ("/bin/fixture", _, _) => Err(format!(
+                "the line table of {path} has no code at {file}:{line}"
+            )),
             _ => Err(format!("{path} has no DWARF debug info")),
         }
     }

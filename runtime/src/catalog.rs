@@ -633,18 +633,22 @@ impl Catalog for SystemCatalog {
                 relocatable: layout.relocatable,
                 segments: layout.segments,
             };
-            // The first statement of the line, as a breakpoint on it would stop there.
-            let offset = d
+            // The first statement of the line, as a breakpoint on it would stop there. The
+            // probe is named by that address, as bpftrace names it.
+            let found = d
                 .line_addresses(file, line)
                 .into_iter()
-                .find_map(|a| object.offset_of_address(a));
-            if let Some(offset) = offset {
-                out.push(UprobeTarget {
-                    path: display,
-                    symbol: format!("{file}:{line}"),
-                    offset,
-                });
-            }
+                .find_map(|a| Some((a, object.offset_of_address(a)?)));
+            let Some((address, offset)) = found else {
+                return Err(format!(
+                    "the line table of {display} has no code at {file}:{line}"
+                ));
+            };
+            out.push(UprobeTarget {
+                path: display,
+                symbol: address.to_string(),
+                offset,
+            });
         }
         Ok(out)
     }
