@@ -687,6 +687,16 @@ pub fn uprobe_args_unknown(field: &str, reason: String, span: Span) -> Diagnosti
     .with_help("build the program with -g, or point --debuginfo at its debug file; arg0..arg5 read the raw registers")
 }
 
+/// `args` in a uprobe whose functions (a wildcard's matches) have different parameters.
+pub fn uprobe_args_differ(first: &str, other: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the functions of this uprobe have different parameters ({first} and {other}), so args has no one type"),
+        span,
+    )
+    .with_label("args of several functions")
+    .with_help("give each function a probe of its own, or read arg0..arg5")
+}
+
 /// `args.x` of a uprobe where `x` is not in an argument register: after the sixth
 /// parameter, or a struct or wide integer passed by value.
 pub fn uprobe_arg_not_in_register(field: &str, index: usize, ty: &Type, span: Span) -> Diagnostic {

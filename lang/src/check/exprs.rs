@@ -1022,18 +1022,31 @@ impl Checker<'_> {
     /// The DWARF parameters of this uprobe's function; `what` names the use in the error
     /// (`x` of `args.x`, or `args`).
     fn uprobe_params(&mut self, what: &str, span: Span) -> Option<Vec<(String, Type)>> {
-        let Some((path, function)) = self.probe.uprobe_function.clone() else {
+        let functions = self.probe.uprobe_functions.clone();
+        let Some((path, function)) = functions.first() else {
             let reason = "the probe has no function".to_string();
             self.push(diagnostics::uprobe_args_unknown(what, reason, span));
             return None;
         };
-        match self.catalog.user_function_params(&path, &function) {
-            Ok(p) => Some(p),
+        let params = match self.catalog.user_function_params(path, function) {
+            Ok(p) => p,
             Err(e) => {
                 self.push(diagnostics::uprobe_args_unknown(what, e, span));
-                None
+                return None;
+            }
+        };
+        // A wildcard's functions share the probe's body, so they must agree on `args`.
+        for (other_path, other) in &functions[1..] {
+            let same = self
+                .catalog
+                .user_function_params(other_path, other)
+                .is_ok_and(|p| p == params);
+            if !same {
+                self.push(diagnostics::uprobe_args_differ(function, other, span));
+                return None;
             }
         }
+        Some(params)
     }
 
     /// Parameter `index` of a uprobe, read from the argument register its position gives

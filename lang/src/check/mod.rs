@@ -120,9 +120,9 @@ struct ProbeInfo {
     reads_probe: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
-    /// uprobe: the binary and function of its first target, whose DWARF parameters are
-    /// `args` (read only when a body uses them).
-    uprobe_function: Option<(String, String)>,
+    /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
+    /// (read only when a body uses them).
+    uprobe_functions: Vec<(String, String)>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -337,11 +337,12 @@ impl Checker<'_> {
                     }
                     _ => None,
                 },
-                uprobe_function: match &r.attach {
+                uprobe_functions: match &r.attach {
                     stdlib::manifest::Attach::Uprobe { targets, ret: false } => targets
-                        .first()
-                        .map(|t| (t.path.clone(), t.symbol.clone())),
-                    _ => None,
+                        .iter()
+                        .map(|t| (t.path.clone(), t.symbol.clone()))
+                        .collect(),
+                    _ => Vec::new(),
                 },
             };
             if let Some((cat, ev)) = &r.tracepoint {
