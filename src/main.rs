@@ -265,8 +265,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
-        .with_debuginfo_dirs(cli.debuginfo.clone());
+    let catalog =
+        runtime::catalog::SystemCatalog::new(cli.pid).with_debuginfo_dirs(cli.debuginfo.clone());
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(&name, &source, &diags, color, cli.no_warnings);
@@ -465,8 +465,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         ..Default::default()
     };
-    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
-        .with_debuginfo_dirs(cli.debuginfo.clone());
+    let catalog =
+        runtime::catalog::SystemCatalog::new(cli.pid).with_debuginfo_dirs(cli.debuginfo.clone());
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);

@@ -237,7 +237,11 @@ impl Catalog for EmptyCatalog {
     fn host(&self) -> Host {
         Host::UNKNOWN
     }
-    fn user_function_params(&self, path: &str, _: &str) -> Result<Vec<(String, Type)>, LookupError> {
+    fn user_function_params(
+        &self,
+        path: &str,
+        _: &str,
+    ) -> Result<Vec<(String, Type)>, LookupError> {
         Err(format!(
             "cannot read the debug info of {path} without a system catalog"
         ))

@@ -701,7 +701,10 @@ pub fn uprobe_args_differ(first: &str, other: &str, span: Span) -> Diagnostic {
 /// parameter, or a struct or wide integer passed by value.
 pub fn uprobe_arg_not_in_register(field: &str, index: usize, ty: &Type, span: Span) -> Diagnostic {
     let why = if index >= 6 {
-        format!("it is parameter {} and only the first six are passed in registers", index + 1)
+        format!(
+            "it is parameter {} and only the first six are passed in registers",
+            index + 1
+        )
     } else {
         format!("its type {} is not passed in one register", ty.display())
     };

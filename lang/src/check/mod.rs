@@ -338,7 +338,10 @@ impl Checker<'_> {
                     _ => None,
                 },
                 uprobe_functions: match &r.attach {
-                    stdlib::manifest::Attach::Uprobe { targets, ret: false } => targets
+                    stdlib::manifest::Attach::Uprobe {
+                        targets,
+                        ret: false,
+                    } => targets
                         .iter()
                         .map(|t| (t.path.clone(), t.symbol.clone()))
                         .collect(),

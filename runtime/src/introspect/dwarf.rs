@@ -6,8 +6,8 @@
 //! (`.dwo` files next to the compilation directory, or a `.dwp` package beside the binary).
 //! Everything is converted once into owned data, so callers keep no borrow of the file.
 
-use std::convert::Infallible;
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 
 use gimli::{AttributeValue, EndianSlice, RunTimeEndian, UnitOffset};
@@ -246,18 +246,17 @@ fn read(path: &Path, obj: &Elf<'_>, bytes: &[u8]) -> DebugInfo {
     let secs = sections(obj, bytes, false);
     let dwarf = secs.borrow(|s| EndianSlice::new(s, e));
     let mut out = DebugInfo::default();
-    // A split-DWARF package beside the binary (`x.dwp`), read on first need.
+    // A split-DWARF package beside the binary (`x.dwp`), if there is one.
     let dwp_path = PathBuf::from(format!("{}.dwp", path.display()));
     let dwp_bytes = std::fs::read(&dwp_path).ok();
     let dwp_obj = dwp_bytes.as_deref().and_then(|b| Elf::parse(b).ok());
     let dwp_secs = match (&dwp_obj, &dwp_bytes) {
         (Some(o), Some(b)) => Some((
-            gimli::DwarfPackageSections::load(|id: gimli::SectionId| -> Result<&[u8], gimli::Error> {
-                Ok(id
-                    .dwo_name()
-                    .and_then(|n| section(o, b, n))
-                    .unwrap_or(&[]))
-            }),
+            gimli::DwarfPackageSections::load(
+                |id: gimli::SectionId| -> Result<&[u8], gimli::Error> {
+                    Ok(id.dwo_name().and_then(|n| section(o, b, n)).unwrap_or(&[]))
+                },
+            ),
             endian(o),
         )),
         _ => None,
@@ -289,7 +288,12 @@ fn read(path: &Path, obj: &Elf<'_>, bytes: &[u8]) -> DebugInfo {
 
 /// Reads the `.dwo` file a skeleton unit names (relative to its compilation directory, or
 /// to the binary's directory).
-fn read_dwo(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, path: &Path, out: &mut DebugInfo) {
+fn read_dwo(
+    dwarf: &gimli::Dwarf<R<'_>>,
+    unit: &gimli::Unit<R<'_>>,
+    path: &Path,
+    out: &mut DebugInfo,
+) {
     let name = unit
         .dwo_name()
         .ok()
@@ -302,7 +306,9 @@ fn read_dwo(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, path: &Path,
     let comp_dir = unit
         .comp_dir
         .map(|d| PathBuf::from(d.to_string_lossy().into_owned()));
-    let beside = path.parent().map(|d| d.join(Path::new(&name).file_name().unwrap_or_default()));
+    let beside = path
+        .parent()
+        .map(|d| d.join(Path::new(&name).file_name().unwrap_or_default()));
     let candidates = comp_dir
         .map(|d| d.join(&name))
         .into_iter()
@@ -348,16 +354,16 @@ fn read_lines(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, out: &mut 
         let Some(line) = row.line() else {
             continue;
         };
-        let index = row.file_index();
-        if !names.contains_key(&index) {
-            let name = row
-                .file(header)
-                .map(|f| file_path(dwarf, unit, header, f))
-                .unwrap_or_default();
-            names.insert(index, name);
-        }
+        let file = names
+            .entry(row.file_index())
+            .or_insert_with(|| {
+                row.file(header)
+                    .map(|f| file_path(dwarf, unit, header, f))
+                    .unwrap_or_default()
+            })
+            .clone();
         out.lines.push(LineRow {
-            file: names.get(&index).cloned().unwrap_or_default(),
+            file,
             line: line.get(),
             address: row.address(),
         });
@@ -405,9 +411,9 @@ fn read_unit(dwarf: &gimli::Dwarf<R<'_>>, unit: &gimli::Unit<R<'_>>, out: &mut D
     let mut offsets = Vec::new();
     while let Ok(Some((_, entry))) = entries.next_dfs() {
         match entry.tag() {
-            gimli::DW_TAG_subprogram
-            | gimli::DW_TAG_structure_type
-            | gimli::DW_TAG_union_type => offsets.push((entry.tag(), entry.offset())),
+            gimli::DW_TAG_subprogram | gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type => {
+                offsets.push((entry.tag(), entry.offset()))
+            }
             _ => {}
         }
     }
@@ -453,7 +459,11 @@ impl<'a> UnitReader<'_, 'a> {
         }
     }
 
-    fn udata(&self, entry: &gimli::DebuggingInformationEntry<'_, '_, R<'a>>, attr: gimli::DwAt) -> Option<u64> {
+    fn udata(
+        &self,
+        entry: &gimli::DebuggingInformationEntry<'_, '_, R<'a>>,
+        attr: gimli::DwAt,
+    ) -> Option<u64> {
         entry.attr_value(attr).ok()??.udata_value()
     }
 
@@ -463,8 +473,16 @@ impl<'a> UnitReader<'_, 'a> {
         let Ok(entry) = self.unit.entry(offset) else {
             return;
         };
-        let defined = entry.attr_value(gimli::DW_AT_low_pc).ok().flatten().is_some()
-            || entry.attr_value(gimli::DW_AT_ranges).ok().flatten().is_some();
+        let defined = entry
+            .attr_value(gimli::DW_AT_low_pc)
+            .ok()
+            .flatten()
+            .is_some()
+            || entry
+                .attr_value(gimli::DW_AT_ranges)
+                .ok()
+                .flatten()
+                .is_some();
         if !defined {
             return;
         }
@@ -530,10 +548,11 @@ impl<'a> UnitReader<'_, 'a> {
         let Ok(entry) = self.unit.entry(offset) else {
             return id;
         };
-        let target = |r: &mut Self, out: &mut DebugInfo| match r.reference(&entry, gimli::DW_AT_type) {
-            Some(t) => r.ty(t, out, depth + 1),
-            None => push(out, CType::Void),
-        };
+        let target =
+            |r: &mut Self, out: &mut DebugInfo| match r.reference(&entry, gimli::DW_AT_type) {
+                Some(t) => r.ty(t, out, depth + 1),
+                None => push(out, CType::Void),
+            };
         let size = self.udata(&entry, gimli::DW_AT_byte_size).unwrap_or(0);
         let ty = match entry.tag() {
             gimli::DW_TAG_base_type => {
