@@ -32,7 +32,9 @@
 //! (Audited by logging each constructor a `cargo test -p lang` run calls: every other one of
 //! the 143 is reached by a fixture.)
 
-use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{
+    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+};
 use lang::check::{check, Options};
 use lang::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
@@ -372,31 +374,33 @@ impl Catalog for Fixture {
         &self,
         path: &str,
         function: &str,
-    ) -> Result<Vec<(String, Type)>, LookupError> {
-        // `/bin/fixture` has debug info for `work(int *n, char c, struct Foo *foo)`;
-        // `/bin/static` has none.
+    ) -> Result<Vec<UserParam>, LookupError> {
+        // `/bin/fixture` has debug info for `work(int *n, char c, struct Foo *foo,
+        // double d)`; `/bin/static` has none.
         let user_ptr = |t: Type| Type::Pointer {
             to: Box::new(t),
             space: AddrSpace::User,
         };
+        let param = |name: &str, ty: Type, register: Option<u8>| UserParam {
+            name: name.to_string(),
+            ty,
+            register,
+        };
+        let struct_foo = Type::Record(Box::new(Record {
+            name: "struct Foo".to_string(),
+            size: 0,
+            fields: Vec::new(),
+        }));
+        let char_ty = Type::Int {
+            bits: 8,
+            signed: true,
+        };
         match (path, function) {
             ("/bin/fixture", "work") => Ok(vec![
-                ("n".to_string(), user_ptr(I32)),
-                (
-                    "c".to_string(),
-                    Type::Int {
-                        bits: 8,
-                        signed: true,
-                    },
-                ),
-                (
-                    "foo".to_string(),
-                    user_ptr(Type::Record(Box::new(Record {
-                        name: "struct Foo".to_string(),
-                        size: 0,
-                        fields: Vec::new(),
-                    }))),
-                ),
+                param("n", user_ptr(I32), Some(0)),
+                param("c", char_ty, Some(1)),
+                param("foo", user_ptr(struct_foo), Some(2)),
+                param("d", U64, None),
             ]),
             ("/bin/fixture", _) => Ok(Vec::new()),
             _ => Err(format!("{path} has no DWARF debug info")),

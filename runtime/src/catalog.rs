@@ -5,7 +5,9 @@
 
 use crate::introspect::dwarf::{CType, DebugInfo};
 use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs};
-use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{
+    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -596,14 +598,20 @@ impl Catalog for SystemCatalog {
         &self,
         path: &str,
         function: &str,
-    ) -> Result<Vec<(String, Type)>, LookupError> {
+    ) -> Result<Vec<UserParam>, LookupError> {
         let d = self.debug_info(path)?;
         let params = d
             .params(function)
             .ok_or_else(|| format!("the debug info of {path} does not describe {function}"))?;
+        let registers = d.argument_registers(params);
         Ok(params
             .iter()
-            .map(|p| (p.name.clone(), dwarf_type(&d, p.ty, 1)))
+            .zip(registers)
+            .map(|(p, register)| UserParam {
+                name: p.name.clone(),
+                ty: dwarf_type(&d, p.ty, 1),
+                register,
+            })
             .collect())
     }
 

@@ -60,6 +60,17 @@ impl UserObject {
     }
 }
 
+/// A parameter of a user function, from DWARF (uprobe `args`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserParam {
+    pub name: String,
+    pub ty: Type,
+    /// The argument register (0 for the first, up to 5) that holds the whole value at the
+    /// function's entry; `None` when it is passed on the stack, in floating-point registers
+    /// or split over two registers.
+    pub register: Option<u8>,
+}
+
 /// Facts about the machine and rbt's own process that builtins compile to constants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Host {
@@ -137,14 +148,14 @@ pub trait Catalog {
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
     /// The machine's CPUs, rbt's pid namespace and clock offsets.
     fn host(&self) -> Host;
-    /// A user function's parameters (name, type) from the DWARF debug info of the binary
-    /// at `path`, for the typed `args` of uprobes. An error says why there are none (no
-    /// debug info, no such function).
+    /// A user function's parameters from the DWARF debug info of the binary at `path`,
+    /// for the typed `args` of uprobes. An error says why there are none (no debug info, no
+    /// such function).
     fn user_function_params(
         &self,
         path: &str,
         function: &str,
-    ) -> Result<Vec<(String, Type)>, LookupError>;
+    ) -> Result<Vec<UserParam>, LookupError>;
     /// A struct or union by its C name (`struct Foo`) from the debug info of the binary at
     /// `path`: the types of a uprobe's own program.
     fn user_record(&self, path: &str, name: &str) -> Option<Record>;
@@ -237,11 +248,7 @@ impl Catalog for EmptyCatalog {
     fn host(&self) -> Host {
         Host::UNKNOWN
     }
-    fn user_function_params(
-        &self,
-        path: &str,
-        _: &str,
-    ) -> Result<Vec<(String, Type)>, LookupError> {
+    fn user_function_params(&self, path: &str, _: &str) -> Result<Vec<UserParam>, LookupError> {
         Err(format!(
             "cannot read the debug info of {path} without a system catalog"
         ))

@@ -697,20 +697,13 @@ pub fn uprobe_args_differ(first: &str, other: &str, span: Span) -> Diagnostic {
     .with_help("give each function a probe of its own, or read arg0..arg5")
 }
 
-/// `args.x` of a uprobe where `x` is not in an argument register: after the sixth
-/// parameter, or a struct or wide integer passed by value.
-pub fn uprobe_arg_not_in_register(field: &str, index: usize, ty: &Type, span: Span) -> Diagnostic {
-    let why = if index >= 6 {
-        format!(
-            "it is parameter {} and only the first six are passed in registers",
-            index + 1
-        )
-    } else {
-        format!("its type {} is not passed in one register", ty.display())
-    };
+/// `args.x` of a uprobe where `x` is not in one integer argument register at the function's
+/// entry: on the stack (after six register-sized parameters, or a large struct), in
+/// floating-point registers, or split over two registers (a small struct, `__int128`).
+pub fn uprobe_arg_not_in_register(field: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("rbt cannot read uprobe argument `{field}`"), span)
-        .with_label("not in a register")
-        .with_note(why)
+        .with_label("not in an argument register")
+        .with_note("it is passed on the stack, in floating-point registers or in two registers; rbt reads only parameters passed whole in one of the six integer argument registers")
 }
 
 pub fn no_such_tracepoint_argument(

@@ -1,6 +1,7 @@
 //! Typing expressions: builtins per probe type, maps and variables, operators, casts, field
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
+use super::catalog::UserParam;
 use super::ctypes::parse_c_type;
 use super::diagnostics;
 use super::Checker;
@@ -1021,7 +1022,7 @@ impl Checker<'_> {
 
     /// The DWARF parameters of this uprobe's function; `what` names the use in the error
     /// (`x` of `args.x`, or `args`).
-    fn uprobe_params(&mut self, what: &str, span: Span) -> Option<Vec<(String, Type)>> {
+    fn uprobe_params(&mut self, what: &str, span: Span) -> Option<Vec<UserParam>> {
         let functions = self.probe.uprobe_functions.clone();
         let Some((path, function)) = functions.first() else {
             let reason = "the probe has no function".to_string();
@@ -1049,20 +1050,23 @@ impl Checker<'_> {
         Some(params)
     }
 
-    /// Parameter `index` of a uprobe, read from the argument register its position gives
-    /// (the first six integer or pointer parameters of the x86-64 ABI) as its DWARF type.
-    fn uprobe_register(&mut self, name: &str, index: usize, ty: Type, span: Span) -> Expr {
-        let in_register = index < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. }));
-        if !in_register {
-            let d = diagnostics::uprobe_arg_not_in_register(name, index, &ty, span);
+    /// A uprobe parameter, read from the argument register that holds it at the function's
+    /// entry, as its DWARF type.
+    fn uprobe_register(&mut self, param: &UserParam, span: Span) -> Expr {
+        let scalar = param.ty.is_int() || matches!(param.ty, Type::Pointer { .. });
+        let Some(register) = param.register.filter(|_| scalar) else {
+            let d = diagnostics::uprobe_arg_not_in_register(&param.name, span);
             self.push(d);
             return poisoned(span);
-        }
-        let raw = mk(H::Builtin(Builtin::Arg(index as u8)), U64, span);
-        if ty.is_int() {
-            mk(H::Cast(Box::new(raw)), ty, span)
+        };
+        let raw = mk(H::Builtin(Builtin::Arg(register)), U64, span);
+        if param.ty.is_int() {
+            mk(H::Cast(Box::new(raw)), param.ty.clone(), span)
         } else {
-            Expr { ty, ..raw }
+            Expr {
+                ty: param.ty.clone(),
+                ..raw
+            }
         }
     }
 
@@ -1071,8 +1075,8 @@ impl Checker<'_> {
         let Some(params) = self.uprobe_params(&field.name, field.span) else {
             return poisoned(span);
         };
-        let Some(index) = params.iter().position(|(n, _)| *n == field.name) else {
-            let names: Vec<&str> = params.iter().map(|(n, _)| n.as_str()).collect();
+        let Some(param) = params.iter().find(|p| p.name == field.name) else {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
             self.push(diagnostics::no_such_parameter(
                 &field.name,
                 &names,
@@ -1080,8 +1084,7 @@ impl Checker<'_> {
             ));
             return poisoned(span);
         };
-        let ty = params[index].1.clone();
-        self.uprobe_register(&field.name, index, ty, field.span)
+        self.uprobe_register(param, field.span)
     }
 
     /// `args` of a uprobe as a value: a record of every parameter, built like a tuple
@@ -1090,15 +1093,13 @@ impl Checker<'_> {
         let Some(params) = self.uprobe_params("args", span) else {
             return poisoned(span);
         };
-        let in_registers = params
-            .iter()
-            .enumerate()
-            .all(|(i, (_, ty))| i < 6 && (ty.is_int() || matches!(ty, Type::Pointer { .. })));
         let items: Vec<Expr> = params
             .iter()
-            .enumerate()
-            .map(|(i, (name, ty))| self.uprobe_register(name, i, ty.clone(), span))
+            .map(|p| self.uprobe_register(p, span))
             .collect();
+        let in_registers = params.iter().all(|p| {
+            p.register.is_some() && (p.ty.is_int() || matches!(p.ty, Type::Pointer { .. }))
+        });
         if !in_registers {
             return poisoned(span);
         }
@@ -1107,8 +1108,8 @@ impl Checker<'_> {
         let fields = params
             .into_iter()
             .zip(types.into_iter().zip(offsets))
-            .map(|((name, _), (ty, offset))| stdlib::types::Field {
-                name,
+            .map(|(p, (ty, offset))| stdlib::types::Field {
+                name: p.name,
                 offset,
                 ty,
                 bitfield: None,

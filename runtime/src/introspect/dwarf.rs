@@ -66,6 +66,18 @@ pub struct Member {
     pub bitfield: Option<(u8, u8)>,
 }
 
+/// How the x86-64 calling convention passes a parameter, as far as the integer argument
+/// registers are concerned.
+enum ArgClass {
+    /// In this many integer registers (or on the stack, if that many are not left).
+    Integer(u64),
+    /// On the stack or in SSE registers: it takes no integer register.
+    NoIntegerRegister,
+    /// A small struct with floating-point members: classified eightbyte by eightbyte,
+    /// which rbt does not do.
+    Unknown,
+}
+
 /// A function parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Param {
@@ -158,6 +170,82 @@ impl DebugInfo {
             Some(CType::Array { elem, len }) => format!("{}[{len}]", self.type_name(*elem)),
             Some(CType::Enum { name, .. }) => name.clone(),
             Some(CType::Function) => "void (*)()".to_string(),
+        }
+    }
+
+    /// The integer argument register (0..5) holding each parameter at the function's entry
+    /// under the x86-64 System V calling convention, or `None` for one passed on the stack,
+    /// in SSE registers or over two registers. After a small struct with floating-point
+    /// members (whose eightbytes may go either way) the rest are not known: `None`.
+    pub fn argument_registers(&self, params: &[Param]) -> Vec<Option<u8>> {
+        const REGISTERS: u64 = 6;
+        let mut next = 0;
+        let mut known = true;
+        let mut out = Vec::with_capacity(params.len());
+        for p in params {
+            let register = match self.class(p.ty) {
+                _ if !known => None,
+                ArgClass::Integer(n) if next + n <= REGISTERS => {
+                    let r = (n == 1).then_some(next as u8);
+                    next += n;
+                    r
+                }
+                // A value that no longer fits in the registers left goes on the stack; later,
+                // smaller ones still take the registers.
+                ArgClass::Integer(_) | ArgClass::NoIntegerRegister => None,
+                ArgClass::Unknown => {
+                    known = false;
+                    None
+                }
+            };
+            out.push(register);
+        }
+        out
+    }
+
+    /// How a parameter of type `id` is passed, as far as integer registers are concerned.
+    fn class(&self, id: usize) -> ArgClass {
+        match self.types.get(self.resolve(id)) {
+            Some(CType::Base { float: true, .. }) => ArgClass::NoIntegerRegister,
+            Some(CType::Base { size, .. }) | Some(CType::Enum { size, .. }) => match size {
+                1..=8 => ArgClass::Integer(1),
+                9..=16 => ArgClass::Integer(2),
+                _ => ArgClass::NoIntegerRegister,
+            },
+            Some(CType::Pointer(_)) => ArgClass::Integer(1),
+            Some(CType::Record { size, .. }) => match size {
+                0 => ArgClass::NoIntegerRegister,
+                1..=16 if self.has_float(id, 0) => ArgClass::Unknown,
+                1..=16 => ArgClass::Integer(size.div_ceil(8)),
+                _ => ArgClass::NoIntegerRegister,
+            },
+            Some(CType::Void)
+            | Some(CType::Array { .. })
+            | Some(CType::Function)
+            | Some(CType::Qualified(..))
+            | Some(CType::Typedef { .. })
+            | None => ArgClass::Unknown,
+        }
+    }
+
+    /// Whether a record (or array) of type `id` holds a floating-point value.
+    fn has_float(&self, id: usize, depth: u32) -> bool {
+        if depth > 16 {
+            return true;
+        }
+        match self.types.get(self.resolve(id)) {
+            Some(CType::Base { float, .. }) => *float,
+            Some(CType::Record { members, .. }) => {
+                members.iter().any(|m| self.has_float(m.ty, depth + 1))
+            }
+            Some(CType::Array { elem, .. }) => self.has_float(*elem, depth + 1),
+            Some(CType::Void)
+            | Some(CType::Pointer(_))
+            | Some(CType::Qualified(..))
+            | Some(CType::Typedef { .. })
+            | Some(CType::Enum { .. })
+            | Some(CType::Function)
+            | None => false,
         }
     }
 
@@ -709,5 +797,38 @@ mod tests {
         assert_eq!(d.type_name(p), "int*");
         assert_eq!(d.type_name(pc), "const int*");
         assert_eq!(d.resolve(c), int);
+    }
+
+    #[test]
+    fn registers_of_parameters() {
+        let mut d = DebugInfo::default();
+        let base = |name: &str, size, float| CType::Base {
+            name: name.into(),
+            size,
+            signed: true,
+            float,
+        };
+        let int = push(&mut d, base("int", 4, false));
+        let wide = push(&mut d, base("__int128", 16, false));
+        let double = push(&mut d, base("double", 8, true));
+        let big = push(
+            &mut d,
+            CType::Record {
+                name: "struct Big".into(),
+                size: 24,
+                members: Vec::new(),
+            },
+        );
+        let param = |ty| Param {
+            name: String::new(),
+            ty,
+        };
+        // int, double (SSE), __int128 (two registers), a 24-byte struct (stack), then ints:
+        // the sixth integer register is the last; the one after goes on the stack.
+        let params = [int, double, wide, big, int, int, int, int].map(param);
+        assert_eq!(
+            d.argument_registers(&params),
+            [Some(0), None, None, None, Some(3), Some(4), Some(5), None]
+        );
     }
 }
