@@ -6,6 +6,7 @@
 //! (`.dwo` files next to the compilation directory, or a `.dwp` package beside the binary).
 //! Everything is converted once into owned data, so callers keep no borrow of the file.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -261,17 +262,39 @@ impl DebugInfo {
     }
 }
 
-/// The bytes of the section `name` of `obj`.
-fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<&'a [u8]> {
+/// The bytes of the section `name` of `obj`, inflated when the section is compressed
+/// (`SHF_COMPRESSED` with zlib, as Debian's debug packages ship them). A section compressed
+/// otherwise (zstd) reads as absent.
+fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<Cow<'a, [u8]>> {
+    use goblin::elf::section_header::{SHF_COMPRESSED, SHT_NOBITS};
+    const ELFCOMPRESS_ZLIB: u32 = 1;
     let sh = obj
         .section_headers
         .iter()
         .find(|sh| obj.shdr_strtab.get_at(sh.sh_name) == Some(name))?;
-    if sh.sh_type == goblin::elf::section_header::SHT_NOBITS {
+    if sh.sh_type == SHT_NOBITS {
         return None;
     }
     let start = usize::try_from(sh.sh_offset).ok()?;
-    bytes.get(start..start.checked_add(usize::try_from(sh.sh_size).ok()?)?)
+    let data = bytes.get(start..start.checked_add(usize::try_from(sh.sh_size).ok()?)?)?;
+    if sh.sh_flags & u64::from(SHF_COMPRESSED) == 0 {
+        return Some(Cow::Borrowed(data));
+    }
+    // The compression header: ch_type, then (in ELF64) a reserved word, the inflated size
+    // and its alignment; the zlib stream follows.
+    let header = if obj.is_64 { 24 } else { 12 };
+    let kind: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    let kind = if obj.little_endian {
+        u32::from_le_bytes(kind)
+    } else {
+        u32::from_be_bytes(kind)
+    };
+    if kind != ELFCOMPRESS_ZLIB {
+        return None;
+    }
+    miniz_oxide::inflate::decompress_to_vec_zlib(data.get(header..)?)
+        .ok()
+        .map(Cow::Owned)
 }
 
 /// The detached debug file of a stripped binary: in a `--debuginfo` directory under the
@@ -304,14 +327,14 @@ fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> 
 }
 
 /// Loads the DWARF sections of an ELF object (`.dwo` names for a split unit).
-fn sections<'a>(obj: &Elf<'_>, bytes: &'a [u8], dwo: bool) -> gimli::DwarfSections<&'a [u8]> {
-    let load = |id: gimli::SectionId| -> Result<&'a [u8], Infallible> {
+fn sections<'a>(obj: &Elf<'_>, bytes: &'a [u8], dwo: bool) -> gimli::DwarfSections<Cow<'a, [u8]>> {
+    let load = |id: gimli::SectionId| -> Result<Cow<'a, [u8]>, Infallible> {
         let name = if dwo {
             id.dwo_name().unwrap_or(id.name())
         } else {
             id.name()
         };
-        Ok(section(obj, bytes, name).unwrap_or(&[]))
+        Ok(section(obj, bytes, name).unwrap_or_default())
     };
     match gimli::DwarfSections::load(load) {
         Ok(s) => s,
@@ -341,8 +364,11 @@ fn read(path: &Path, obj: &Elf<'_>, bytes: &[u8]) -> DebugInfo {
     let dwp_secs = match (&dwp_obj, &dwp_bytes) {
         (Some(o), Some(b)) => Some((
             gimli::DwarfPackageSections::load(
-                |id: gimli::SectionId| -> Result<&[u8], gimli::Error> {
-                    Ok(id.dwo_name().and_then(|n| section(o, b, n)).unwrap_or(&[]))
+                |id: gimli::SectionId| -> Result<Cow<[u8]>, gimli::Error> {
+                    Ok(id
+                        .dwo_name()
+                        .and_then(|n| section(o, b, n))
+                        .unwrap_or_default())
                 },
             ),
             endian(o),
