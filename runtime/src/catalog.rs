@@ -600,8 +600,13 @@ impl Catalog for SystemCatalog {
         function: &str,
     ) -> Result<Vec<UserParam>, LookupError> {
         let d = self.debug_info(path)?;
+        // An alias (`malloc`) has the parameters of the function at its address.
+        let address = elf::function_symbols(Path::new(path))
+            .ok()
+            .and_then(|syms| syms.into_iter().find(|s| s.name == function))
+            .map_or(0, |s| s.addr);
         let params = d
-            .params(function)
+            .params(function, address)
             .ok_or_else(|| format!("the debug info of {path} does not describe {function}"))?;
         let registers = d.argument_registers(params);
         Ok(params

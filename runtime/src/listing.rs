@@ -524,7 +524,7 @@ fn list_provider(
                     if name.is(&s.name) {
                         let details = debug
                             .as_ref()
-                            .and_then(|d| Some((d, d.params(&s.name)?)))
+                            .and_then(|d| Some((d, d.params(&s.name, s.addr)?)))
                             .map(|(d, params)| {
                                 params
                                     .iter()

@@ -101,6 +101,9 @@ pub struct DebugInfo {
     pub types: Vec<CType>,
     /// Functions with a definition, by name, in the order of their parameters.
     functions: HashMap<String, Vec<Param>>,
+    /// The name of the function whose code starts at each address, for symbols that are
+    /// aliases of it (`malloc` of `__libc_malloc`).
+    entries: HashMap<u64, String>,
     /// Complete structs and unions by C name (`struct Foo`).
     records: HashMap<String, usize>,
     lines: Vec<LineRow>,
@@ -133,8 +136,13 @@ impl DebugInfo {
         Ok(Some(read(path, &dobj, &dbytes)))
     }
 
-    /// The parameters of the function `name`, if the debug info defines it.
-    pub fn params(&self, name: &str) -> Option<&[Param]> {
+    /// The parameters of the function `name`, if the debug info defines it, or else of the
+    /// function whose code starts at `address` (the symbol's value: `name` is an alias).
+    pub fn params(&self, name: &str, address: u64) -> Option<&[Param]> {
+        let name = match self.functions.contains_key(name) {
+            true => name,
+            false => self.entries.get(&address)?,
+        };
         self.functions.get(name).map(Vec::as_slice)
     }
 
@@ -587,17 +595,13 @@ impl<'a> UnitReader<'_, 'a> {
         let Ok(entry) = self.unit.entry(offset) else {
             return;
         };
-        let defined = entry
+        let low_pc = entry
             .attr_value(gimli::DW_AT_low_pc)
             .ok()
             .flatten()
-            .is_some()
-            || entry
-                .attr_value(gimli::DW_AT_ranges)
-                .ok()
-                .flatten()
-                .is_some();
-        if !defined {
+            .and_then(|v| self.dwarf.attr_address(self.unit, v).ok().flatten());
+        let ranges = entry.attr_value(gimli::DW_AT_ranges).ok().flatten();
+        if low_pc.is_none() && ranges.is_none() {
             return;
         }
         let origin = self
@@ -610,6 +614,9 @@ impl<'a> UnitReader<'_, 'a> {
         let Some(name) = name else {
             return;
         };
+        if let Some(address) = low_pc {
+            out.entries.entry(address).or_insert_with(|| name.clone());
+        }
         if out.functions.contains_key(&name) {
             return;
         }
