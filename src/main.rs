@@ -34,6 +34,9 @@ struct Cli {
     /// maps the file, because the kernel's uprobe reference counter does it.
     #[arg(long = "usdt-file-activation")]
     usdt_file_activation: bool,
+    /// Search DIR for the debug files (DWARF) of stripped binaries; may be repeated.
+    #[arg(long = "debuginfo", value_name = "DIR")]
+    debuginfo: Vec<std::path::PathBuf>,
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
@@ -206,7 +209,9 @@ fn system_catalog(cli: &Cli, name: &str) -> runtime::catalog::SystemCatalog {
     let script_dir = (name != "stdin")
         .then(|| std::path::Path::new(name).parent().map(|d| d.to_path_buf()))
         .flatten();
-    runtime::catalog::SystemCatalog::new(cli.pid).with_headers(&cli.include_dirs, script_dir)
+    runtime::catalog::SystemCatalog::new(cli.pid)
+        .with_headers(&cli.include_dirs, script_dir)
+        .with_debuginfo_dirs(cli.debuginfo.clone())
 }
 
 fn real_main(cli: Cli) -> Result<i32, Reported> {
@@ -245,7 +250,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             }
         }
         let mut out = std::io::stdout().lock();
-        return match runtime::listing::list(pattern.as_deref(), cli.verbose, cli.pid, &mut out) {
+        return match runtime::listing::list(
+            pattern.as_deref(),
+            cli.verbose,
+            cli.pid,
+            &cli.debuginfo,
+            &mut out,
+        ) {
             Ok(()) => Ok(0),
             Err(e) => Err(fail(e)),
         };

@@ -32,7 +32,9 @@
 //! (Audited by logging each constructor a `cargo test -p lang` run calls: every other one of
 //! the 143 is reached by a fixture.)
 
-use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
+use lang::check::catalog::{
+    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+};
 use lang::check::{check, Options};
 use lang::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
@@ -371,6 +373,82 @@ impl Catalog for Fixture {
     }
     fn header_found(&self, path: &str, _: bool) -> bool {
         !path.starts_with("missing/")
+    }
+    fn user_function_params(
+        &self,
+        path: &str,
+        function: &str,
+    ) -> Result<Vec<UserParam>, LookupError> {
+        // `/bin/fixture` has debug info for `work(int *n, char c, struct Foo *foo,
+        // double d)`; `/bin/static` has none.
+        let user_ptr = |t: Type| Type::Pointer {
+            to: Box::new(t),
+            space: AddrSpace::User,
+        };
+        let param = |name: &str, ty: Type, register: Option<u8>| UserParam {
+            name: name.to_string(),
+            ty,
+            register,
+        };
+        let struct_foo = Type::Record(Box::new(Record {
+            name: "struct Foo".to_string(),
+            size: 0,
+            fields: Vec::new(),
+        }));
+        let char_ty = Type::Int {
+            bits: 8,
+            signed: true,
+        };
+        match (path, function) {
+            ("/bin/fixture", "work") => Ok(vec![
+                param("n", user_ptr(I32), Some(0)),
+                param("c", char_ty, Some(1)),
+                param("foo", user_ptr(struct_foo), Some(2)),
+                param("d", U64, None),
+            ]),
+            ("/bin/fixture", _) => Ok(Vec::new()),
+            _ => Err(format!("{path} has no DWARF debug info")),
+        }
+    }
+    fn user_record(&self, path: &str, name: &str) -> Option<Record> {
+        (path == "/bin/fixture" && name == "struct Foo").then(|| Record {
+            name: name.to_string(),
+            size: 8,
+            fields: vec![
+                Field {
+                    name: "a".to_string(),
+                    offset: 0,
+                    ty: I32,
+                    bitfield: None,
+                    data_loc: false,
+                },
+                Field {
+                    name: "b".to_string(),
+                    offset: 4,
+                    ty: Type::Str { len: 4 },
+                    bitfield: None,
+                    data_loc: false,
+                },
+            ],
+        })
+    }
+    fn source_line_targets(
+        &self,
+        path: &str,
+        file: &str,
+        line: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
+        match (path, file, line) {
+            ("/bin/fixture", "work.c", 12) => Ok(vec![UprobeTarget {
+                path: path.to_string(),
+                symbol: "4612".to_string(),
+                offset: 0x1204,
+            }]),
+            ("/bin/fixture", _, _) => Err(format!(
+                "the line table of {path} has no code at {file}:{line}"
+            )),
+            _ => Err(format!("{path} has no DWARF debug info")),
+        }
     }
 }
 

@@ -3,10 +3,15 @@
 //! symbols and USDT notes from binaries. Each source is loaded on first use only, so a
 //! script that needs none of them starts without reading any.
 
-use crate::introspect::{btf, elf, kallsyms, tracefs};
-use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserSymbol};
-use std::cell::OnceCell;
+use crate::introspect::dwarf::{CType, DebugInfo};
+use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs};
+use lang::check::catalog::{
+    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+};
+use std::cell::{OnceCell, RefCell};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::sync::Arc;
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type};
@@ -26,6 +31,10 @@ pub struct SystemCatalog {
     include_dirs: Vec<PathBuf>,
     /// Where a quoted `#include "x.h"` is looked for first: the script's directory.
     script_dir: Option<PathBuf>,
+    /// `--debuginfo` directories, searched for the detached debug files of stripped binaries.
+    debuginfo_dirs: Vec<PathBuf>,
+    /// The DWARF debug info of each user binary asked about, by path (an error in words).
+    debug_info: RefCell<HashMap<String, Result<Rc<DebugInfo>, String>>>,
 }
 
 impl SystemCatalog {
@@ -44,6 +53,28 @@ impl SystemCatalog {
             script_dir,
             ..self
         }
+    }
+
+    /// Searches `dirs` (`--debuginfo`) for the debug files of stripped binaries.
+    pub fn with_debuginfo_dirs(mut self, dirs: Vec<PathBuf>) -> SystemCatalog {
+        self.debuginfo_dirs = dirs;
+        self
+    }
+
+    /// The DWARF debug info of the binary at `path`, read once.
+    pub fn debug_info(&self, path: &str) -> Result<Rc<DebugInfo>, String> {
+        if let Some(d) = self.debug_info.borrow().get(path) {
+            return d.clone();
+        }
+        let d = match DebugInfo::load(Path::new(path), &self.debuginfo_dirs) {
+            Ok(Some(d)) => Ok(Rc::new(d)),
+            Ok(None) => Err(format!("{path} has no DWARF debug info")),
+            Err(e) => Err(e.to_string()),
+        };
+        self.debug_info
+            .borrow_mut()
+            .insert(path.to_string(), d.clone());
+        d
     }
 
     fn events(&self) -> &[(String, String)] {
@@ -152,6 +183,113 @@ impl SystemCatalog {
             });
         }
         Some(Record { name, size, fields })
+    }
+}
+
+/// Converts a DWARF type to rbt's type, as `btf_type` does for BTF: pointers point into user
+/// memory, records are expanded `depth` levels deep (named deeper ones are looked up by name
+/// when a member of them is used).
+pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
+    let id = d.resolve(id);
+    let u64_ty = Type::Int {
+        bits: 64,
+        signed: false,
+    };
+    match d.types.get(id) {
+        Some(CType::Base { size, signed, .. }) => match size {
+            1 | 2 | 4 | 8 => Type::Int {
+                bits: (size * 8) as u8,
+                signed: *signed,
+            },
+            // `__int128` and `long double`: kept as words so that record layouts stay right.
+            n => Type::Array {
+                elem: Box::new(u64_ty),
+                len: (n / 8) as u32,
+            },
+        },
+        Some(CType::Pointer(to)) => {
+            let to = match d.types.get(d.resolve(*to)) {
+                Some(CType::Void) | Some(CType::Function) | None => Type::Int {
+                    bits: 8,
+                    signed: false,
+                },
+                Some(_) => dwarf_type(d, *to, depth + 1),
+            };
+            Type::Pointer {
+                to: Box::new(to),
+                space: AddrSpace::User,
+            }
+        }
+        Some(CType::Array { elem, len }) => match dwarf_type(d, *elem, depth) {
+            Type::Int { bits: 8, .. } => Type::Str {
+                len: (*len as u32).max(1),
+            },
+            e => Type::Array {
+                elem: Box::new(e),
+                len: *len as u32,
+            },
+        },
+        Some(CType::Enum { size, .. }) => Type::Int {
+            bits: (size.clamp(&1, &8) * 8) as u8,
+            signed: false,
+        },
+        Some(CType::Record {
+            name,
+            size,
+            members,
+        }) => {
+            let named = !name.ends_with("(anonymous)");
+            if depth > 1 && named {
+                return Type::Record(Box::new(Record {
+                    name: name.clone(),
+                    size: *size as u32,
+                    fields: Vec::new(),
+                }));
+            }
+            Type::Record(Box::new(dwarf_record(d, name, *size, members, depth)))
+        }
+        Some(CType::Void)
+        | Some(CType::Function)
+        | Some(CType::Qualified(..))
+        | Some(CType::Typedef { .. })
+        | None => u64_ty,
+    }
+}
+
+fn dwarf_record(
+    d: &DebugInfo,
+    name: &str,
+    size: u64,
+    members: &[dwarf::Member],
+    depth: u32,
+) -> Record {
+    let mut fields = Vec::new();
+    for m in members {
+        if m.name.is_empty() {
+            // Anonymous struct/union members: their fields are reachable directly.
+            if let Some(CType::Record { members: inner, .. }) = d.types.get(d.resolve(m.ty)) {
+                if depth < 8 {
+                    let r = dwarf_record(d, name, 0, inner, depth + 1);
+                    fields.extend(r.fields.into_iter().map(|mut f| {
+                        f.offset += m.offset as u32;
+                        f
+                    }));
+                }
+            }
+            continue;
+        }
+        fields.push(Field {
+            name: m.name.clone(),
+            offset: m.offset as u32,
+            ty: dwarf_type(d, m.ty, depth + 1),
+            bitfield: m.bitfield,
+            data_loc: false,
+        });
+    }
+    Record {
+        name: name.to_string(),
+        size: size as u32,
+        fields,
     }
 }
 
@@ -517,6 +655,78 @@ impl Catalog for SystemCatalog {
         // built with CONFIG_KPROBES.
         Path::new("/sys/bus/event_source/devices/kprobe").exists()
             || tracefs::root().is_ok_and(|r| r.join("kprobe_events").exists())
+    }
+
+    fn user_function_params(
+        &self,
+        path: &str,
+        function: &str,
+    ) -> Result<Vec<UserParam>, LookupError> {
+        let d = self.debug_info(path)?;
+        // An alias (`malloc`) has the parameters of the function at its address.
+        let address = elf::function_symbols(Path::new(path))
+            .ok()
+            .and_then(|syms| syms.into_iter().find(|s| s.name == function))
+            .map_or(0, |s| s.addr);
+        let params = d
+            .params(function, address)
+            .ok_or_else(|| format!("the debug info of {path} does not describe {function}"))?;
+        let registers = d.argument_registers(params);
+        Ok(params
+            .iter()
+            .zip(registers)
+            .map(|(p, register)| UserParam {
+                name: p.name.clone(),
+                ty: dwarf_type(&d, p.ty, 1),
+                register,
+            })
+            .collect())
+    }
+
+    fn user_record(&self, path: &str, name: &str) -> Option<Record> {
+        let d = self.debug_info(path).ok()?;
+        let id = d.record(name)?;
+        match dwarf_type(&d, id, 0) {
+            Type::Record(r) => Some(*r),
+            _ => None,
+        }
+    }
+
+    fn source_line_targets(
+        &self,
+        path: &str,
+        file: &str,
+        line: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
+        let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        for p in paths {
+            let display = p.to_string_lossy().into_owned();
+            let d = self.debug_info(&display)?;
+            let layout = elf::object_layout(&p).map_err(|e| e.to_string())?;
+            let object = UserObject {
+                symbols: Vec::new(),
+                relocatable: layout.relocatable,
+                segments: layout.segments,
+            };
+            // The first statement of the line, as a breakpoint on it would stop there. The
+            // probe is named by that address, as bpftrace names it.
+            let found = d
+                .line_addresses(file, line)
+                .into_iter()
+                .find_map(|a| Some((a, object.offset_of_address(a)?)));
+            let Some((address, offset)) = found else {
+                return Err(format!(
+                    "the line table of {display} has no code at {file}:{line}"
+                ));
+            };
+            out.push(UprobeTarget {
+                path: display,
+                symbol: address.to_string(),
+                offset,
+            });
+        }
+        Ok(out)
     }
 
     fn host(&self) -> Host {

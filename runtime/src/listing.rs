@@ -31,10 +31,11 @@ use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
 
 use crate::introspect::btf::{self, Btf, BtfError, Param, TypeId};
-use crate::sys::{KernelBtf, SysError, TypeKind};
+use crate::introspect::dwarf::DebugInfo;
 use crate::introspect::elf::{self, ElfError};
 use crate::introspect::kallsyms::{self, FnList, KallsymsError};
 use crate::introspect::tracefs::{self, TracefsError};
+use crate::sys::{KernelBtf, SysError, TypeKind};
 
 /// Software or hardware perf event names, aliases included (`cs`, `cycles`), from the one
 /// table the checker uses to attach them.
@@ -127,16 +128,19 @@ pub struct Listed {
 }
 
 /// `rbt -l [PATTERN]` / `-lv`: write matching probes to `out`, one per line, sorted.
+/// `debuginfo` holds the `--debuginfo` directories, where `-lv` finds the debug files of
+/// stripped binaries.
 pub fn list(
     pattern: Option<&str>,
     verbose: bool,
     pid: Option<u32>,
+    debuginfo: &[PathBuf],
     out: &mut dyn Write,
 ) -> Result<(), ListError> {
     if let Some(types) = pattern.filter(|p| is_type_pattern(p)) {
         return list_types(types, verbose, out);
     }
-    let probes = collect(pattern, verbose, pid)?;
+    let probes = collect(pattern, verbose, pid, debuginfo)?;
     let mut buf = std::io::BufWriter::with_capacity(1 << 16, out);
     for p in &probes {
         writeln!(buf, "{}", p.probe).map_err(ListError::Write)?;
@@ -150,7 +154,11 @@ pub fn list(
 /// Whether a `-l` pattern names kernel types (`struct task_struct`, `union bpf_attr,struct
 /// fd`) rather than probes.
 fn is_type_pattern(pattern: &str) -> bool {
-    let first = pattern.trim_start().split([' ', '\t']).next().unwrap_or_default();
+    let first = pattern
+        .trim_start()
+        .split([' ', '\t'])
+        .next()
+        .unwrap_or_default();
     matches!(first, "struct" | "union" | "enum")
 }
 
@@ -196,9 +204,13 @@ pub fn collect(
     pattern: Option<&str>,
     verbose: bool,
     pid: Option<u32>,
+    debuginfo: &[PathBuf],
 ) -> Result<Vec<Listed>, ListError> {
     let (providers, fields, explicit) = parse_pattern(pattern.unwrap_or(""), pid)?;
-    let mut sources = Sources::default();
+    let mut sources = Sources {
+        debuginfo: debuginfo.to_vec(),
+        ..Sources::default()
+    };
     let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for p in providers {
         let Some(m) = normalize(p, &fields, pid) else {
@@ -359,6 +371,8 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
 struct Sources {
     btf: Option<Result<Arc<Btf>, String>>,
     kfns: Option<FnList>,
+    /// `--debuginfo` directories for the DWARF of stripped binaries (`-lv` of uprobes).
+    debuginfo: Vec<PathBuf>,
 }
 
 impl Sources {
@@ -560,11 +574,26 @@ fn list_provider(
                     continue;
                 };
                 let shown = path.display();
+                // `-lv` of uprobes lists each function's parameters from the DWARF debug
+                // info, when the binary has some.
+                let debug = (verbose && p == Provider::Uprobe)
+                    .then(|| DebugInfo::load(&path, &src.debuginfo).ok().flatten())
+                    .flatten();
                 // bpftrace 0.17 does not list GCC's `.part.N` split-off function bodies
                 // (they are fragments, not entries callers reach); rbt follows it.
                 for s in syms.into_iter().filter(|s| !s.name.contains(".part.")) {
                     if name.is(&s.name) {
-                        out.insert(format!("{pname}:{shown}:{}", s.name), Vec::new());
+                        let details = debug
+                            .as_ref()
+                            .and_then(|d| Some((d, d.params(&s.name, s.addr)?)))
+                            .map(|(d, params)| {
+                                params
+                                    .iter()
+                                    .map(|p| format!("    {} {}", d.type_name(p.ty), p.name))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        out.insert(format!("{pname}:{shown}:{}", s.name), details);
                     }
                 }
             }

@@ -42,7 +42,7 @@ fn skip(test: &str, why: &str) {
 
 fn list_str(pattern: Option<&str>, verbose: bool, pid: Option<u32>) -> Result<String, ListError> {
     let mut out = Vec::new();
-    listing::list(pattern, verbose, pid, &mut out)?;
+    listing::list(pattern, verbose, pid, &[], &mut out)?;
     Ok(String::from_utf8(out).expect("listing output is UTF-8"))
 }
 

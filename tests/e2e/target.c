@@ -1,7 +1,7 @@
 /* tests/e2e/target.c: the traced program of the tier 2 uprobe/usdt/-c cases. Calls a
  * non-inlined function and passes a USDT probe N times (N = argv[1], default 3), then sleeps
  * argv[2] seconds if given (so user-space symbols can still be resolved while it lives); its
- * globals have known values for the uaddr() cases. */
+ * globals have known values for the uaddr() cases. Built with -g: its DWARF types uprobe args. */
 #include <stdlib.h>
 #include <unistd.h>
 #include <sys/sdt.h>
@@ -16,10 +16,26 @@ __attribute__((noinline)) long rbt_e2e_add(long a, long b)
 	return a + b;
 }
 
+struct rbt_e2e_pair {
+	long x;
+	long y;
+};
+
+/* DWARF-typed uprobe args: a struct passed by value takes two registers, so `q` and `k`
+ * are in the third and fourth. */
+__attribute__((noinline)) long rbt_e2e_pairs(struct rbt_e2e_pair p, const struct rbt_e2e_pair *q, int k)
+{
+	__asm__ volatile("");
+	return p.x + q->y + k;
+}
+
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 3;
 	long total = 0;
+	struct rbt_e2e_pair pair = { 5, 6 };
+	if (rbt_e2e_pairs(pair, &pair, n) < 0)
+		return 2;
 	for (int i = 0; i < n; i++) {
 		DTRACE_PROBE2(rbte2e, tick, i, (long)i * 10);
 		total += rbt_e2e_add(i, 100);

@@ -246,8 +246,18 @@ impl Checker<'_> {
                     [p, _lang, f] => (p, f.clone()),
                     _ => return arity_error(self, "uprobe:/path/to/binary:function"),
                 };
-                let (symbol, offset) = self.split_offset(ap, &func)?;
-                let found = catalog.uprobe_targets(path, symbol, offset);
+                // `uprobe:/bin/x@file.c:LINE`: a source location, found in the line table.
+                let source = path
+                    .rsplit_once('@')
+                    .zip(func.parse::<u64>().ok())
+                    .filter(|_| fields.len() == 2);
+                let found = match source {
+                    Some(((bin, file), line)) => catalog.source_line_targets(bin, file, line),
+                    None => {
+                        let (symbol, offset) = self.split_offset(ap, &func)?;
+                        catalog.uprobe_targets(path, symbol, offset)
+                    }
+                };
                 let found = match found {
                     Ok(t) if t.is_empty() && self.opts.load_only => Err(String::new()),
                     other => other,

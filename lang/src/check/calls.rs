@@ -200,6 +200,9 @@ impl Checker<'_> {
                 };
                 return self.context_slot(params.len() as u32, ret, span);
             }
+            Builtin::Args if self.probe.provider == Some(Provider::Uprobe) => {
+                return self.uprobe_args_value(span);
+            }
             Builtin::Args => {
                 self.push(diagnostics::args_without_field(span));
                 return poisoned(span);

@@ -50,6 +50,25 @@ impl UserObject {
             .find(|(off, _, size)| offset >= *off && offset < off + size)
             .map(|(off, addr, _)| offset - off + addr)
     }
+
+    /// The file offset of the ELF address `address`.
+    pub fn offset_of_address(&self, address: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|(_, addr, size)| address >= *addr && address < addr + size)
+            .map(|(off, addr, _)| address - addr + off)
+    }
+}
+
+/// A parameter of a user function, from DWARF (uprobe `args`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserParam {
+    pub name: String,
+    pub ty: Type,
+    /// The argument register (0 for the first, up to 5) that holds the whole value at the
+    /// function's entry; `None` when it is passed on the stack, in floating-point registers
+    /// or split over two registers.
+    pub register: Option<u8>,
 }
 
 /// Facts about the machine and rbt's own process that builtins compile to constants.
@@ -134,6 +153,25 @@ pub trait Catalog {
     fn header_found(&self, _path: &str, _system: bool) -> bool {
         true
     }
+    /// A user function's parameters from the DWARF debug info of the binary at `path`,
+    /// for the typed `args` of uprobes. An error says why there are none (no debug info, no
+    /// such function).
+    fn user_function_params(
+        &self,
+        path: &str,
+        function: &str,
+    ) -> Result<Vec<UserParam>, LookupError>;
+    /// A struct or union by its C name (`struct Foo`) from the debug info of the binary at
+    /// `path`: the types of a uprobe's own program.
+    fn user_record(&self, path: &str, name: &str) -> Option<Record>;
+    /// The uprobe targets of a source location (`uprobe:/bin/x@file.c:LINE`): the first
+    /// statement of that line, from the binary's line table.
+    fn source_line_targets(
+        &self,
+        path: &str,
+        file: &str,
+        line: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError>;
 }
 
 /// A catalog that knows nothing: parsing-only tools (`-d ast`) and unit tests of rules that
@@ -214,5 +252,25 @@ impl Catalog for EmptyCatalog {
     }
     fn host(&self) -> Host {
         Host::UNKNOWN
+    }
+    fn user_function_params(&self, path: &str, _: &str) -> Result<Vec<UserParam>, LookupError> {
+        Err(format!(
+            "cannot read the debug info of {path} without a system catalog"
+        ))
+    }
+    fn user_record(&self, _: &str, _: &str) -> Option<Record> {
+        None
+    }
+    fn source_line_targets(
+        &self,
+        path: &str,
+        file: &str,
+        line: u64,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
+        Ok(vec![UprobeTarget {
+            path: path.to_string(),
+            symbol: format!("{file}:{line}"),
+            offset: 0,
+        }])
     }
 }

@@ -211,6 +211,22 @@ impl Checker<'_> {
         if let Some(r) = self.records.get(name) {
             return Some(r.clone());
         }
+        // A uprobe's own program describes its types best: its debug info comes before
+        // the kernel's BTF.
+        if matches!(
+            self.probe.provider,
+            Some(crate::ast::Provider::Uprobe | crate::ast::Provider::Uretprobe)
+        ) {
+            let paths: Vec<String> = self
+                .probe
+                .user_targets
+                .iter()
+                .map(|(p, _)| p.clone())
+                .collect();
+            if let Some(r) = paths.iter().find_map(|p| self.catalog.user_record(p, name)) {
+                return Some(r);
+            }
+        }
         let r = self.catalog.record(name)?;
         self.records.insert(name.to_string(), r.clone());
         Some(r)

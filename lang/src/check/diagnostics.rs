@@ -763,6 +763,36 @@ pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Di
     .with_note("the kernel's BTF has no signature for this function")
 }
 
+/// `args.x` in a uprobe whose function's parameters are unknown (`reason`: no debug info).
+pub fn uprobe_args_unknown(field: &str, reason: String, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the arguments of this uprobe are unknown, so it has no argument `{field}`"),
+        span,
+    )
+    .with_label("unknown argument")
+    .with_note(reason)
+    .with_help("build the program with -g, or point --debuginfo at its debug file; arg0..arg5 read the raw registers")
+}
+
+/// `args` in a uprobe whose functions (a wildcard's matches) have different parameters.
+pub fn uprobe_args_differ(first: &str, other: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("the functions of this uprobe have different parameters ({first} and {other}), so args has no one type"),
+        span,
+    )
+    .with_label("args of several functions")
+    .with_help("give each function a probe of its own, or read arg0..arg5")
+}
+
+/// `args.x` of a uprobe where `x` is not in one integer argument register at the function's
+/// entry: on the stack (after six register-sized parameters, or a large struct), in
+/// floating-point registers, or split over two registers (a small struct, `__int128`).
+pub fn uprobe_arg_not_in_register(field: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("rbt cannot read uprobe argument `{field}`"), span)
+        .with_label("not in an argument register")
+        .with_note("it is passed on the stack, in floating-point registers or in two registers; rbt reads only parameters passed whole in one of the six integer argument registers")
+}
+
 pub fn no_such_tracepoint_argument(
     tracepoint: &str,
     field: &str,

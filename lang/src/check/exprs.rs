@@ -1,6 +1,7 @@
 //! Typing expressions: builtins per probe type, maps and variables, operators, casts, field
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
+use super::catalog::UserParam;
 use super::ctypes::parse_c_type;
 use super::diagnostics;
 use super::Checker;
@@ -672,15 +673,27 @@ impl Checker<'_> {
                 )
             }
             UnaryOp::Deref => match inner.ty.clone() {
-                Type::Pointer { to, space } => mk(
-                    H::Load {
-                        ptr: Box::new(inner),
-                        offset: 0,
-                        space,
-                    },
-                    *to,
-                    span,
-                ),
+                Type::Pointer { to, space } => {
+                    // A record pointee is kept by name only (BTF, DWARF): its layout is
+                    // needed now to read and print the whole record.
+                    let to = match *to {
+                        Type::Record(r) if r.fields.is_empty() => match self.lookup_record(&r.name)
+                        {
+                            Some(full) => Type::Record(Box::new(full)),
+                            None => Type::Record(r),
+                        },
+                        t => t,
+                    };
+                    mk(
+                        H::Load {
+                            ptr: Box::new(inner),
+                            offset: 0,
+                            space,
+                        },
+                        to,
+                        span,
+                    )
+                }
                 t if t.is_int() => {
                     let space = if self.probe.user {
                         AddrSpace::User
@@ -1140,6 +1153,9 @@ impl Checker<'_> {
             if let Some((params, _)) = self.probe.signature.clone() {
                 return self.function_arg(&params, field, span);
             }
+            if self.probe.provider == Some(ast::Provider::Uprobe) {
+                return self.uprobe_arg(field, span);
+            }
             if let Some(p @ (ast::Provider::Kfunc | ast::Provider::Kretfunc)) = self.probe.provider
             {
                 self.push(diagnostics::kfunc_args_without_btf(
@@ -1272,6 +1288,110 @@ impl Checker<'_> {
             return poisoned(span);
         };
         self.context_slot(index as u32, params[index].1.clone(), span)
+    }
+
+    /// The DWARF parameters of this uprobe's function; `what` names the use in the error
+    /// (`x` of `args.x`, or `args`).
+    fn uprobe_params(&mut self, what: &str, span: Span) -> Option<Vec<UserParam>> {
+        let functions = self.probe.uprobe_functions.clone();
+        let Some((path, function)) = functions.first() else {
+            let reason = "the probe has no function".to_string();
+            self.push(diagnostics::uprobe_args_unknown(what, reason, span));
+            return None;
+        };
+        let params = match self.catalog.user_function_params(path, function) {
+            Ok(p) => p,
+            Err(e) => {
+                self.push(diagnostics::uprobe_args_unknown(what, e, span));
+                return None;
+            }
+        };
+        // A wildcard's functions share the probe's body, so they must agree on `args`.
+        for (other_path, other) in &functions[1..] {
+            let same = self
+                .catalog
+                .user_function_params(other_path, other)
+                .is_ok_and(|p| p == params);
+            if !same {
+                self.push(diagnostics::uprobe_args_differ(function, other, span));
+                return None;
+            }
+        }
+        Some(params)
+    }
+
+    /// A uprobe parameter, read from the argument register that holds it at the function's
+    /// entry, as its DWARF type.
+    fn uprobe_register(&mut self, param: &UserParam, span: Span) -> Expr {
+        let scalar = param.ty.is_int() || matches!(param.ty, Type::Pointer { .. });
+        let Some(register) = param.register.filter(|_| scalar) else {
+            let d = diagnostics::uprobe_arg_not_in_register(&param.name, span);
+            self.push(d);
+            return poisoned(span);
+        };
+        let raw = mk(H::Builtin(Builtin::Arg(register)), U64, span);
+        if param.ty.is_int() {
+            mk(H::Cast(Box::new(raw)), param.ty.clone(), span)
+        } else {
+            Expr {
+                ty: param.ty.clone(),
+                ..raw
+            }
+        }
+    }
+
+    /// `args.name` of a uprobe.
+    fn uprobe_arg(&mut self, field: &ast::Ident, span: Span) -> Expr {
+        let Some(params) = self.uprobe_params(&field.name, field.span) else {
+            return poisoned(span);
+        };
+        let Some(param) = params.iter().find(|p| p.name == field.name) else {
+            let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+            self.push(diagnostics::no_such_parameter(
+                &field.name,
+                &names,
+                field.span,
+            ));
+            return poisoned(span);
+        };
+        self.uprobe_register(param, field.span)
+    }
+
+    /// `args` of a uprobe as a value: a record of every parameter, built like a tuple
+    /// (whose layout is C's), so it prints as `{ .n = 0x…, .c = 120 }` as in bpftrace.
+    pub(super) fn uprobe_args_value(&mut self, span: Span) -> Expr {
+        let Some(params) = self.uprobe_params("args", span) else {
+            return poisoned(span);
+        };
+        let items: Vec<Expr> = params
+            .iter()
+            .map(|p| self.uprobe_register(p, span))
+            .collect();
+        let in_registers = params.iter().all(|p| {
+            p.register.is_some() && (p.ty.is_int() || matches!(p.ty, Type::Pointer { .. }))
+        });
+        if !in_registers {
+            return poisoned(span);
+        }
+        let types: Vec<Type> = items.iter().map(|e| e.ty.clone()).collect();
+        let (offsets, size) = stdlib::types::tuple_layout(&types);
+        let fields = params
+            .into_iter()
+            .zip(types.into_iter().zip(offsets))
+            .map(|(p, (ty, offset))| stdlib::types::Field {
+                name: p.name,
+                offset,
+                ty,
+                bitfield: None,
+                data_loc: false,
+            })
+            .collect();
+        let record = stdlib::types::Record {
+            name: "args".to_string(),
+            size,
+            fields,
+        };
+        mk(H::Tuple(items), Type::Record(Box::new(record)), span)
     }
 
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).

@@ -120,6 +120,9 @@ struct ProbeInfo {
     reads_probe: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
+    /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
+    /// (read only when a body uses them).
+    uprobe_functions: Vec<(String, String)>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -340,6 +343,16 @@ impl Checker<'_> {
                         targets.iter().map(|t| t.args.len()).min()
                     }
                     _ => None,
+                },
+                uprobe_functions: match &r.attach {
+                    stdlib::manifest::Attach::Uprobe {
+                        targets,
+                        ret: false,
+                    } => targets
+                        .iter()
+                        .map(|t| (t.path.clone(), t.symbol.clone()))
+                        .collect(),
+                    _ => Vec::new(),
                 },
             };
             if let Some((cat, ev)) = &r.tracepoint {

@@ -111,7 +111,7 @@ fn build_id_of(elf: &Elf<'_>, bytes: &[u8]) -> Option<String> {
 }
 
 /// The detached debug file for `elf`: by build id, then by `.gnu_debuglink` name.
-fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<PathBuf> {
+pub(crate) fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<PathBuf> {
     if let Some(id) = build_id_of(elf, bytes) {
         let p = PathBuf::from(format!(
             "/usr/lib/debug/.build-id/{}/{}.debug",

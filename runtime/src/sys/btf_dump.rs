@@ -81,7 +81,10 @@ impl KernelBtf {
             rc
         };
         if rc < 0 {
-            return Err(err(format!("cannot write {} {name} as C", kind.keyword()), rc));
+            return Err(err(
+                format!("cannot write {} {name} as C", kind.keyword()),
+                rc,
+            ));
         }
         // The dumper writes the types the definition depends on first: keep only its own.
         let head = format!("{} {name} {{", kind.keyword());
@@ -115,7 +118,11 @@ unsafe extern "C" {
 }
 
 /// The dumper's printf: formats one fragment and appends it to the String behind `ctx`.
-unsafe extern "C" fn collect(ctx: *mut c_void, fmt: *const c_char, ap: *mut libbpf_sys::__va_list_tag) {
+unsafe extern "C" fn collect(
+    ctx: *mut c_void,
+    fmt: *const c_char,
+    ap: *mut libbpf_sys::__va_list_tag,
+) {
     // The dumper's fragments are a name or a line at most; a va_list can be read only once,
     // so the buffer is sized for any of them rather than measured first.
     let mut buf = vec![0u8; 1 << 16];
