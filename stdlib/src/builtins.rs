@@ -476,6 +476,7 @@ pub enum Function {
     Ksym,
     Usym,
     Kaddr,
+    Getopt,
     Uaddr,
     Cgroupid,
     CgroupPath,
@@ -537,6 +538,7 @@ impl Function {
         Function::Ksym,
         Function::Usym,
         Function::Kaddr,
+        Function::Getopt,
         Function::Uaddr,
         Function::Cgroupid,
         Function::CgroupPath,
@@ -629,6 +631,11 @@ impl Function {
             Function::Ksym => Spec::value("ksym", N::exactly(1), "ksym(address)"),
             Function::Usym => Spec::value("usym", N::exactly(1), "usym(address)"),
             Function::Kaddr => Spec::compile_time("kaddr", N::exactly(1), "kaddr(\"symbol\")"),
+            Function::Getopt => Spec::compile_time(
+                "getopt",
+                N::range(1, 3),
+                "getopt(\"name\"[, default[, \"description\"]])",
+            ),
             Function::Uaddr => Spec::value("uaddr", N::exactly(1), "uaddr(\"symbol\")")
                 .only_in(&[Provider::Uprobe, Provider::Uretprobe, Provider::Usdt])
                 .why("it looks the symbol up in the traced binary"),

@@ -371,6 +371,7 @@ impl Checker<'_> {
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
             Function::Kaddr => self.kaddr_call(args, span),
+            Function::Getopt => self.getopt_call(args, span),
             Function::Uaddr => self.uaddr_call(args, span),
             Function::Cgroupid => self.cgroupid_call(args, span),
             Function::Strftime => self.strftime_call(args, span),

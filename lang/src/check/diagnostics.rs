@@ -868,6 +868,45 @@ pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
 }
 
 /// `func()` takes a string literal here; `what` says which (`address`, `symbol name`).
+pub fn getopt_default(span: Span) -> Diagnostic {
+    Diagnostic::error("getopt() needs a literal default value", span)
+        .with_help("the default is an integer, `true`/`false` or a string literal, e.g. getopt(\"count\", 10)")
+}
+
+pub fn getopt_default_differs(name: &str, previous: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("program option `{name}` needs the same default value wherever getopt() reads it"),
+        span,
+    )
+    .with_label(format!("an earlier getopt(\"{name}\", ...) has the default {previous}"))
+}
+
+/// A value given on the command line (`-- --name=text`) that the option's type refuses;
+/// `problem` says how.
+pub fn getopt_bad_value(name: &str, problem: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("program command line option --{name} {problem}"), span)
+        .with_label("the option's type is its default's, here")
+}
+
+pub fn unexpected_program_options(
+    unexpected: &[String],
+    expected: &[String],
+    span: Span,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!(
+            "unexpected program command line options: {}",
+            unexpected.join(" ")
+        ),
+        span,
+    );
+    if expected.is_empty() {
+        d.with_help("the script reads no program options (getopt())")
+    } else {
+        d.with_help(format!("expected program options: {}", expected.join(" ")))
+    }
+}
+
 pub fn literal_needed(func: &str, what: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{func}() needs a literal {what}"), span)
 }

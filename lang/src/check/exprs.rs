@@ -161,6 +161,20 @@ impl Checker<'_> {
         }
     }
 
+    /// The type in which `print(value)` sends a value: as [`Self::storage_type`], but
+    /// integers keep their sign, so an unsigned value above `i64::MAX` prints as bpftrace
+    /// prints it (`18446744073709551615`, not `-1`).
+    pub(super) fn printed_type(&self, t: &Type) -> Type {
+        match t {
+            Type::Int { signed, .. } => Type::Int {
+                bits: 64,
+                signed: *signed,
+            },
+            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.printed_type(i)),
+            other => self.storage_type(other),
+        }
+    }
+
     /// The type a variable takes from its first value: strings widen to `strlen` (so later,
     /// longer strings fit), integers keep their width and sign, as bpftrace types them.
     pub(super) fn var_type(&self, t: &Type) -> Type {
