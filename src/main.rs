@@ -296,7 +296,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         None => None,
     };
     let color = std::io::stderr().is_terminal();
-    let (ast, parse_diags) = lang::parse(&source);
+    let (ast, parse_diags) = lang::parse_with_params(&source, &params);
     report(&name, &source, &parse_diags, color, cli.no_warnings);
     if parse_diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
@@ -515,7 +515,7 @@ fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnin
 
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
 fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
-    let (ast, diags) = lang::parse(source);
+    let (ast, diags) = lang::parse_with_params(source, params);
     report(name, source, &diags, false, cli.no_warnings);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);

@@ -39,6 +39,11 @@ pub fn invalid_offset(provider: Provider, offset: &str, span: Span) -> Diagnosti
     .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10")
 }
 
+pub fn positional_offset_past_end(span: Span) -> Diagnostic {
+    Diagnostic::warning("this string is always empty", span)
+        .with_label("the offset is at or past the end of the parameter's text")
+}
+
 pub fn positional_not_set(n: usize, span: Span) -> Diagnostic {
     Diagnostic::error(format!("positional parameter ${n} is not set"), span).with_help(format!(
         "pass it after the script: rbt script.bt {}",
