@@ -192,7 +192,7 @@ pub fn run(
 
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
-    for p in &manifest.programs {
+    for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
