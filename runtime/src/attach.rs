@@ -25,12 +25,9 @@ pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
 /// The order in which programs attach, so that several probes on one event run in script
 /// order. Most kinds run their programs in the order they were attached, but the kernel runs
 /// a uprobe's consumers newest first: uprobe, uretprobe and usdt programs attach last first.
-pub fn attach_order(
-    programs: &[stdlib::manifest::Program],
-) -> Vec<&stdlib::manifest::Program> {
-    let (newest_first, in_order): (Vec<_>, Vec<_>) = programs
-        .iter()
-        .partition(|p| runs_newest_first(&p.attach));
+pub fn attach_order(programs: &[stdlib::manifest::Program]) -> Vec<&stdlib::manifest::Program> {
+    let (newest_first, in_order): (Vec<_>, Vec<_>) =
+        programs.iter().partition(|p| runs_newest_first(&p.attach));
     in_order
         .into_iter()
         .chain(newest_first.into_iter().rev())
@@ -43,6 +40,7 @@ fn runs_newest_first(a: &Attach) -> bool {
         Attach::Uprobe { .. } | Attach::Usdt { .. } => true,
         Attach::Begin
         | Attach::End
+        | Attach::Signal { .. }
         | Attach::Tracepoint { .. }
         | Attach::Rawtracepoint { .. }
         | Attach::Kprobe { .. }
@@ -84,8 +82,8 @@ fn period(p: PerfPeriod) -> (u64, bool) {
 pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
-        // BEGIN and END run through BPF_PROG_TEST_RUN; nothing attaches.
-        Attach::Begin | Attach::End => Ok(Vec::new()),
+        // BEGIN, END and self:signal run through BPF_PROG_TEST_RUN; nothing attaches.
+        Attach::Begin | Attach::End | Attach::Signal { .. } => Ok(Vec::new()),
         Attach::Tracepoint { targets } => targets
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))

@@ -390,6 +390,7 @@ impl Builtin {
             Builtin::Ctx => Spec::variable("ctx").valid(Valid::Except(&[
                 Provider::Begin,
                 Provider::End,
+                Provider::SelfProbe,
                 Provider::Tracepoint,
             ])),
             Builtin::Cpid => Spec {

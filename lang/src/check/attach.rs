@@ -140,6 +140,28 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            Provider::SelfProbe => {
+                let [trigger, signal] = fields.as_slice() else {
+                    return arity_error(self, "self:signal:SIGUSR1");
+                };
+                if trigger != "signal" {
+                    self.push(diagnostics::unsupported_self_trigger(trigger, ap.span));
+                    return None;
+                }
+                // SIGUSR1 is the one signal bpftrace lets a script handle: the others end
+                // the run or are the user's to send for other reasons.
+                if signal != "SIGUSR1" {
+                    self.push(diagnostics::unsupported_self_signal(signal, ap.span));
+                    return None;
+                }
+                Some(Resolved {
+                    attach: Attach::Signal {
+                        signal: libc_sigusr1(),
+                    },
+                    names: vec![format!("self:signal:{signal}")],
+                    tracepoint: None,
+                })
+            }
             Provider::Tracepoint => {
                 let [cat, event] = fields.as_slice() else {
                     return arity_error(self, "tracepoint:category:event");
@@ -510,6 +532,7 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
             .collect(),
         single @ (Attach::Begin
         | Attach::End
+        | Attach::Signal { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
         | Attach::Software { .. }
@@ -540,6 +563,12 @@ pub fn filter_probes(script: &mut crate::hir::Script, keep: &dyn Fn(&str) -> boo
         matched.contains(&true)
     });
     script.probes.len()
+}
+
+/// SIGUSR1's number on Linux (every architecture rbt builds for but MIPS, SPARC and Alpha,
+/// which BPF tracing does not target). `lang` does no I/O and has no libc.
+const fn libc_sigusr1() -> i32 {
+    10
 }
 
 /// A number in an attach point: as an integer literal, and also with `_` between digits

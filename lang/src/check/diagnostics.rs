@@ -64,6 +64,16 @@ pub fn matches_nothing_loaded_anyway(
         .with_suggestion(last, candidates.iter().map(String::as_str))
 }
 
+pub fn unsupported_self_trigger(trigger: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{trigger}` is not a supported self trigger"), span)
+        .with_help("the self probe has one trigger: self:signal:SIGUSR1")
+}
+
+pub fn unsupported_self_signal(signal: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{signal} is not a supported signal"), span)
+        .with_help("self:signal probes handle SIGUSR1 only (send it with `kill -USR1 PID`)")
+}
+
 pub fn malformed_attach_point(provider: Provider, expected: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("malformed {} attach point", provider.name()), span)
         .with_label(format!("expected {expected}"))
@@ -874,8 +884,9 @@ pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
 
 /// `func()` takes a string literal here; `what` says which (`address`, `symbol name`).
 pub fn getopt_default(span: Span) -> Diagnostic {
-    Diagnostic::error("getopt() needs a literal default value", span)
-        .with_help("the default is an integer, `true`/`false` or a string literal, e.g. getopt(\"count\", 10)")
+    Diagnostic::error("getopt() needs a literal default value", span).with_help(
+        "the default is an integer, `true`/`false` or a string literal, e.g. getopt(\"count\", 10)",
+    )
 }
 
 pub fn getopt_default_differs(name: &str, previous: &str, span: Span) -> Diagnostic {
@@ -883,14 +894,19 @@ pub fn getopt_default_differs(name: &str, previous: &str, span: Span) -> Diagnos
         format!("program option `{name}` needs the same default value wherever getopt() reads it"),
         span,
     )
-    .with_label(format!("an earlier getopt(\"{name}\", ...) has the default {previous}"))
+    .with_label(format!(
+        "an earlier getopt(\"{name}\", ...) has the default {previous}"
+    ))
 }
 
 /// A value given on the command line (`-- --name=text`) that the option's type refuses;
 /// `problem` says how.
 pub fn getopt_bad_value(name: &str, problem: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("program command line option --{name} {problem}"), span)
-        .with_label("the option's type is its default's, here")
+    Diagnostic::error(
+        format!("program command line option --{name} {problem}"),
+        span,
+    )
+    .with_label("the option's type is its default's, here")
 }
 
 pub fn unexpected_program_options(

@@ -154,7 +154,10 @@ impl Checker<'_> {
 
 /// The value of an option given as `--name` (`Some(None)`), `--name=text` or not at all
 /// (`None`), in the type of its default; `Err` says what is wrong with the text.
-fn option_value(default: &OptionDefault, given: Option<Option<&str>>) -> Result<OptionDefault, String> {
+fn option_value(
+    default: &OptionDefault,
+    given: Option<Option<&str>>,
+) -> Result<OptionDefault, String> {
     let Some(given) = given else {
         return Ok(default.clone());
     };
@@ -205,7 +208,10 @@ mod tests {
         let int = OptionDefault::Int(20);
         let neg = OptionDefault::Int(-1);
         let v = |d: &OptionDefault, t: Option<&str>| option_value(d, Some(t));
-        assert_eq!(v(&int, Some("0xffffffffffffffff")), Ok(OptionDefault::Int(-1)));
+        assert_eq!(
+            v(&int, Some("0xffffffffffffffff")),
+            Ok(OptionDefault::Int(-1))
+        );
         assert_eq!(v(&int, Some("-5")), Ok(OptionDefault::Int(-5)));
         assert_eq!(v(&neg, Some("-10")), Ok(OptionDefault::Int(-10)));
         assert!(v(&neg, Some("0xffffffffffffffff")).is_err());

@@ -584,7 +584,9 @@ impl Builder {
             rest = &rest[at + 1 + digits..];
         }
         text.push_str(rest);
-        let Ok(mut pairs) = <super::Grammar as pest::Parser<Rule>>::parse(Rule::attach_point_item, &text) else {
+        let Ok(mut pairs) =
+            <super::Grammar as pest::Parser<Rule>>::parse(Rule::attach_point_item, &text)
+        else {
             self.error(
                 Diagnostic::error(
                     format!("attach point `{raw}` becomes `{text}`, which is not an attach point"),
@@ -598,7 +600,10 @@ impl Builder {
         let inner = Builder::new(0);
         let ap = pairs
             .next()
-            .and_then(|item| item.into_inner().find(|p| p.as_rule() == Rule::attach_point))
+            .and_then(|item| {
+                item.into_inner()
+                    .find(|p| p.as_rule() == Rule::attach_point)
+            })
             .and_then(|p| inner.attach_point(p));
         for mut d in inner.finish() {
             d.span = span;
