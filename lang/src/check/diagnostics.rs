@@ -920,7 +920,8 @@ pub fn unexpected_program_options(
             unexpected.join(" ")
         ),
         span,
-    );
+    )
+    .with_label("the script's program options are read with getopt(), as here");
     if expected.is_empty() {
         d.with_help("the script reads no program options (getopt())")
     } else {

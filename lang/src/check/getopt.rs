@@ -39,6 +39,8 @@ pub struct ProgramOption {
     pub name: String,
     pub default: OptionDefault,
     pub description: Option<String>,
+    /// The first `getopt()` call that reads it.
+    pub span: Span,
 }
 
 /// The text `-- --help` prints: every declared option, the last declared first.
@@ -97,6 +99,7 @@ impl Checker<'_> {
                 name: name.clone(),
                 default: default.clone(),
                 description,
+                span,
             }),
         }
         // The last `--name` on the command line wins.
@@ -144,10 +147,12 @@ impl Checker<'_> {
             return None;
         }
         let expected: Vec<String> = declared.iter().map(|o| format!("--{}", o.name)).collect();
+        // The diagnostic points at the first option the script reads, or at its start.
+        let span = declared.first().map_or(Span::new(0, 0), |o| o.span);
         Some(diagnostics::unexpected_program_options(
             &unexpected,
             &expected,
-            Span::new(0, 0),
+            span,
         ))
     }
 }
@@ -230,6 +235,7 @@ mod tests {
             name: name.into(),
             default: OptionDefault::Bool(false),
             description: description.map(String::from),
+            span: Span::new(0, 0),
         };
         let help = program_options_help(&[o("aa", Some("AA")), o("bb", None)]);
         assert_eq!(help, "HINT: expected program options:\n--bb\n--aa: AA\n");
