@@ -778,7 +778,7 @@ mod tests {
         assert!(ctx.valid.allows(None, false));
         assert_eq!(
             ctx.valid_help("ctx"),
-            "ctx exists in every probe except BEGIN, END and tracepoint probes"
+            "ctx exists in every probe except BEGIN, END, self and tracepoint probes"
         );
     }
 
