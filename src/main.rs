@@ -234,9 +234,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.info {
         return info();
     }
-    let (named, extra_params) = program_args(&cli.program_args);
-    let (name, source, mut params) = match (&cli.program, cli.rest.split_first()) {
-        (Some(p), _) => ("stdin".to_string(), Some(p.clone()), cli.rest.clone()),
+    let (named, mut extra_params) = program_args(&cli.program_args);
+    let mut rest = cli.rest.clone();
+    if cli.program.is_none() && rest.is_empty() && !extra_params.is_empty() {
+        // `rbt -- script.bt ARGS`: the script file may come after `--` too.
+        rest.push(extra_params.remove(0));
+    }
+    let (name, source, mut params) = match (&cli.program, rest.split_first()) {
+        (Some(p), _) => ("stdin".to_string(), Some(p.clone()), rest.clone()),
         (None, Some((file, params))) if file == "-" => {
             let mut s = String::new();
             std::io::stdin()
