@@ -129,7 +129,7 @@ fn run_case(c: &Case) -> (i32, String, String) {
             if last_trigger.is_none_or(|l| l.elapsed() > Duration::from_millis(500)) {
                 Command::new("sh")
                     .arg("-c")
-                    .arg(t)
+                    .arg(t.replace("{PID}", &child.id().to_string()))
                     .status()
                     .expect("trigger");
                 last_trigger = Some(Instant::now());

@@ -316,6 +316,7 @@ pub fn call<'ctx>(
         | Function::Join
         | Function::Pton
         | Function::Kaddr
+        | Function::Getopt
         | Function::Cgroupid
         | Function::Count
         | Function::Sum

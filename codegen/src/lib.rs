@@ -307,6 +307,7 @@ fn section(probe: &hir::Probe) -> String {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
                 Attach::Begin
                 | Attach::End
+                | Attach::Signal { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }
                 | Attach::Kprobe { .. }

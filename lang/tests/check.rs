@@ -8,8 +8,9 @@
 //!
 //! Kernel and binary facts come from a small fixture catalog ([`Fixture`]), so these run
 //! without root or a kernel. A fixture may start with a comment line
-//! `// options: unsafe load-only no-kprobes cpid=N param=VALUE…` to check it as `--unsafe`,
-//! `--dry-run`, on a kernel without kprobes, with `-c`, or with positional parameters.
+//! `// options: unsafe load-only no-kprobes cpid=N param=VALUE… opt=NAME[=VALUE]…` to check
+//! it as `--unsafe`, `--dry-run`, on a kernel without kprobes, with `-c`, with positional
+//! parameters (also substituted into attach points), or with program options (`-- --NAME`).
 //!
 //! Every diagnostic is a constructor in `lang/src/check/diagnostics.rs`. Those that no
 //! fixture reaches, and why:
@@ -474,6 +475,10 @@ fn setup(src: &str) -> (Fixture, Options) {
             None if word == "no-kprobes" => catalog.kprobes = false,
             Some(("cpid", n)) => opts.cpid = Some(n.parse().expect("cpid=N")),
             Some(("param", p)) => opts.params.push(p.to_string()),
+            Some(("opt", o)) => opts.named.push(match o.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (o.to_string(), None),
+            }),
             _ => panic!("unknown fixture option `{word}`"),
         }
     }
@@ -483,14 +488,14 @@ fn setup(src: &str) -> (Fixture, Options) {
 /// Parses and checks a fixture, insisting that it parses cleanly.
 fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
     let src = std::fs::read_to_string(path).expect("fixture is readable");
-    let (script, parse_diags) = lang::parse(&src);
+    let (catalog, mut opts) = setup(&src);
+    let (script, parse_diags) = lang::parse_with_params(&src, &opts.params);
     assert!(
         parse_diags.is_empty(),
         "{} does not parse:\n{}",
         path.display(),
         render(&name_of(path), &src, &parse_diags, false)
     );
-    let (catalog, mut opts) = setup(&src);
     // A config block sets the checker's options as `rbt` sets them (its own errors are
     // the `config.rs` fixtures').
     let config = lang::config::resolve(&script.config, &|_| None);

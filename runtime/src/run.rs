@@ -151,7 +151,17 @@ pub fn run(
     sys::set_libbpf_verbose(opts.verbose);
     // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
     // exit (END, maps, detach), not kill rbt halfway.
-    let sigfd = SignalFd::term_signals()?;
+    let mut handled: Vec<i32> = manifest
+        .programs
+        .iter()
+        .filter_map(|p| match p.attach {
+            Attach::Signal { signal } => Some(signal),
+            _ => None,
+        })
+        .collect();
+    handled.sort_unstable();
+    handled.dedup();
+    let sigfd = SignalFd::term_signals(&handled)?;
     let mut obj = Object::open(elf, "rbt")?;
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
@@ -192,7 +202,7 @@ pub fn run(
 
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
-    for p in &manifest.programs {
+    for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
@@ -247,7 +257,32 @@ pub fn run(
         };
         rb.consume()?;
         sink.borrow_mut().end_batch();
-        if woken.iter().any(|tag| *tag != WAKE_EVENTS) {
+        let mut stop = false;
+        for tag in woken {
+            match tag {
+                WAKE_EVENTS => {}
+                WAKE_SIGNAL => {
+                    for signal in sigfd.pending() {
+                        if !handled.contains(&signal) {
+                            stop = true;
+                            continue;
+                        }
+                        // self:signal probes run in script order, as BEGIN's do.
+                        for p in manifest
+                            .programs
+                            .iter()
+                            .filter(|p| p.attach == Attach::Signal { signal })
+                        {
+                            obj.program(&p.name)?.test_run()?;
+                        }
+                        rb.consume()?;
+                        sink.borrow_mut().end_batch();
+                    }
+                }
+                _ => stop = true,
+            }
+        }
+        if stop {
             break;
         }
     }

@@ -391,6 +391,7 @@ impl Builtin {
             Builtin::Ctx => Spec::variable("ctx").valid(Valid::Except(&[
                 Provider::Begin,
                 Provider::End,
+                Provider::SelfProbe,
                 Provider::Tracepoint,
             ])),
             Builtin::Cpid => Spec {
@@ -477,6 +478,7 @@ pub enum Function {
     Ksym,
     Usym,
     Kaddr,
+    Getopt,
     Uaddr,
     Cgroupid,
     CgroupPath,
@@ -538,6 +540,7 @@ impl Function {
         Function::Ksym,
         Function::Usym,
         Function::Kaddr,
+        Function::Getopt,
         Function::Uaddr,
         Function::Cgroupid,
         Function::CgroupPath,
@@ -630,6 +633,11 @@ impl Function {
             Function::Ksym => Spec::value("ksym", N::exactly(1), "ksym(address)"),
             Function::Usym => Spec::value("usym", N::exactly(1), "usym(address)"),
             Function::Kaddr => Spec::compile_time("kaddr", N::exactly(1), "kaddr(\"symbol\")"),
+            Function::Getopt => Spec::compile_time(
+                "getopt",
+                N::range(1, 3),
+                "getopt(\"name\"[, default[, \"description\"]])",
+            ),
             Function::Uaddr => Spec::value("uaddr", N::exactly(1), "uaddr(\"symbol\")")
                 .only_in(&[Provider::Uprobe, Provider::Uretprobe, Provider::Usdt])
                 .why("it looks the symbol up in the traced binary"),
@@ -771,7 +779,7 @@ mod tests {
         assert!(ctx.valid.allows(None, false));
         assert_eq!(
             ctx.valid_help("ctx"),
-            "ctx exists in every probe except BEGIN, END and tracepoint probes"
+            "ctx exists in every probe except BEGIN, END, self and tracepoint probes"
         );
     }
 

@@ -62,6 +62,11 @@ pub enum Attach {
     Begin,
     /// Run once at exit through BPF_PROG_TEST_RUN.
     End,
+    /// `self:signal:SIGUSR1`: run through BPF_PROG_TEST_RUN each time rbt receives this
+    /// signal.
+    Signal {
+        signal: i32,
+    },
     Tracepoint {
         targets: Vec<(String, String)>,
     },
@@ -109,7 +114,8 @@ impl Attach {
     /// target, in the order of the program's expanded probe names.
     pub fn target_count(&self) -> usize {
         match self {
-            Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Begin | Attach::End | Attach::Signal { .. } => 1,
+            Attach::Interval { .. } | Attach::Profile { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
             Attach::Rawtracepoint { targets } => targets.len(),
@@ -133,6 +139,7 @@ impl Attach {
         match self {
             Attach::Begin
             | Attach::End
+            | Attach::Signal { .. }
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }

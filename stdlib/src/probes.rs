@@ -28,6 +28,7 @@ macro_rules! providers {
 providers!(
     Begin,
     End,
+    SelfProbe,
     Kprobe,
     Kretprobe,
     Uprobe,
@@ -206,6 +207,17 @@ impl Provider {
                 wildcard: false,
                 fields: "1",
             },
+            // `self:signal:SIGUSR1` (bpftrace 0.22+): run like BEGIN, through
+            // BPF_PROG_TEST_RUN, each time rbt receives the signal.
+            Provider::SelfProbe => ProbeKind {
+                spellings: &["self"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Names(&["signal:SIGUSR1"]),
+                wildcard: false,
+                fields: "2",
+            },
             Provider::Kprobe => ProbeKind {
                 spellings: &["kprobe", "k"],
                 context: Context::PtRegs,
@@ -379,7 +391,7 @@ impl Provider {
     /// `special`, kfunc and kretfunc go by their 0.2x names `fentry` and `fexit`.
     pub fn probetype(self) -> &'static str {
         match self {
-            Provider::Begin | Provider::End => "special",
+            Provider::Begin | Provider::End | Provider::SelfProbe => "special",
             Provider::Kfunc => "fentry",
             Provider::Kretfunc => "fexit",
             Provider::Kprobe

@@ -374,6 +374,7 @@ impl Checker<'_> {
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
             Function::Kaddr => self.kaddr_call(args, span),
+            Function::Getopt => self.getopt_call(args, span),
             Function::Uaddr => self.uaddr_call(args, span),
             Function::Cgroupid => self.cgroupid_call(args, span),
             Function::Strftime => self.strftime_call(args, span),
@@ -466,6 +467,16 @@ impl Checker<'_> {
     }
 
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        // `str($1)` is the parameter's text even when it looks like a number, and
+        // `str($1 + 1)` that text without its first byte: both are literals.
+        if let Some(mut text) = self.positional_text(&args[0]) {
+            if let Some(n) = args.get(1).and_then(|a| self.const_int(a)) {
+                // bpftrace keeps n characters of a parameter's text.
+                text.truncate(usize::try_from(n).unwrap_or(0));
+            }
+            let len = text.len() as u32 + 1;
+            return mk(H::Str(text), Type::Str { len }, span);
+        }
         let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         if a[0].ty.is_str() {
             return a.remove(0);

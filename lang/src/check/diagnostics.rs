@@ -39,6 +39,11 @@ pub fn invalid_offset(provider: Provider, offset: &str, span: Span) -> Diagnosti
     .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10")
 }
 
+pub fn positional_offset_past_end(span: Span) -> Diagnostic {
+    Diagnostic::warning("this string is always empty", span)
+        .with_label("the offset is at or past the end of the parameter's text")
+}
+
 pub fn positional_not_set(n: usize, span: Span) -> Diagnostic {
     Diagnostic::error(format!("positional parameter ${n} is not set"), span).with_help(format!(
         "pass it after the script: rbt script.bt {}",
@@ -57,6 +62,16 @@ pub fn matches_nothing_loaded_anyway(
     Diagnostic::warning(format!("{what} matches nothing on this system"), span)
         .with_label("compiled and loaded anyway; attaching it would fail")
         .with_suggestion(last, candidates.iter().map(String::as_str))
+}
+
+pub fn unsupported_self_trigger(trigger: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{trigger}` is not a supported self trigger"), span)
+        .with_help("the self probe has one trigger: self:signal:SIGUSR1")
+}
+
+pub fn unsupported_self_signal(signal: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{signal} is not a supported signal"), span)
+        .with_help("self:signal probes handle SIGUSR1 only (send it with `kill -USR1 PID`)")
 }
 
 pub fn malformed_attach_point(provider: Provider, expected: &str, span: Span) -> Diagnostic {
@@ -928,6 +943,52 @@ pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
 }
 
 /// `func()` takes a string literal here; `what` says which (`address`, `symbol name`).
+pub fn getopt_default(span: Span) -> Diagnostic {
+    Diagnostic::error("getopt() needs a literal default value", span).with_help(
+        "the default is an integer, `true`/`false` or a string literal, e.g. getopt(\"count\", 10)",
+    )
+}
+
+pub fn getopt_default_differs(name: &str, previous: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("program option `{name}` needs the same default value wherever getopt() reads it"),
+        span,
+    )
+    .with_label(format!(
+        "an earlier getopt(\"{name}\", ...) has the default {previous}"
+    ))
+}
+
+/// A value given on the command line (`-- --name=text`) that the option's type refuses;
+/// `problem` says how.
+pub fn getopt_bad_value(name: &str, problem: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("program command line option --{name} {problem}"),
+        span,
+    )
+    .with_label("the option's type is its default's, here")
+}
+
+pub fn unexpected_program_options(
+    unexpected: &[String],
+    expected: &[String],
+    span: Span,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!(
+            "unexpected program command line options: {}",
+            unexpected.join(" ")
+        ),
+        span,
+    )
+    .with_label("the script's program options are read with getopt(), as here");
+    if expected.is_empty() {
+        d.with_help("the script reads no program options (getopt())")
+    } else {
+        d.with_help(format!("expected program options: {}", expected.join(" ")))
+    }
+}
+
 pub fn literal_needed(func: &str, what: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{func}() needs a literal {what}"), span)
 }

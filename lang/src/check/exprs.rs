@@ -164,6 +164,20 @@ impl Checker<'_> {
         }
     }
 
+    /// The type in which `print(value)` sends a value: as [`Self::storage_type`], but
+    /// integers keep their sign, so an unsigned value above `i64::MAX` prints as bpftrace
+    /// prints it (`18446744073709551615`, not `-1`).
+    pub(super) fn printed_type(&self, t: &Type) -> Type {
+        match t {
+            Type::Int { signed, .. } => Type::Int {
+                bits: 64,
+                signed: *signed,
+            },
+            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.printed_type(i)),
+            other => self.storage_type(other),
+        }
+    }
+
     /// The type a variable takes from its first value: strings widen to `strlen` (so later,
     /// longer strings fit), integers keep their width and sign, as bpftrace types them.
     pub(super) fn var_type(&self, t: &Type) -> Type {
@@ -500,6 +514,42 @@ impl Checker<'_> {
 
     /// The text of a string-literal argument of `func()`, or an error saying that it needs
     /// a literal `what` (`symbol name`).
+    /// The text of a positional parameter read as a string: `$1` (empty when not given), or
+    /// `$1 + n` / `n + $1`, its text from the n-th byte on (bpftrace's pointer arithmetic on
+    /// a parameter's string). `None` when `e` is not of that form.
+    pub(super) fn positional_text(&mut self, e: &ast::Expr) -> Option<Vec<u8>> {
+        match &e.kind {
+            A::Positional(n) => Some(
+                self.opts
+                    .params
+                    .get((*n as usize).wrapping_sub(1))
+                    .map(|p| p.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            ),
+            A::Binary {
+                op: BinaryOp::Add,
+                lhs,
+                rhs,
+            } => {
+                let (param, offset) = match (&lhs.kind, &rhs.kind) {
+                    (A::Positional(_), _) => (lhs, rhs),
+                    (_, A::Positional(_)) => (rhs, lhs),
+                    _ => return None,
+                };
+                let offset = usize::try_from(self.const_int(offset)?).ok()?;
+                let text = self.positional_text(param)?;
+                match text.get(offset..) {
+                    Some(rest) if !rest.is_empty() => Some(rest.to_vec()),
+                    _ => {
+                        self.push(diagnostics::positional_offset_past_end(e.span));
+                        Some(Vec::new())
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn literal_str(
         &mut self,
         arg: &ast::Expr,
@@ -508,6 +558,19 @@ impl Checker<'_> {
     ) -> Option<String> {
         match &arg.kind {
             A::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            // `kaddr(str($1))`: a parameter is a literal too.
+            A::Call { func: callee, args } if callee.name == "str" && args.len() == 1 => {
+                match self.positional_text(&args[0]) {
+                    Some(text) => Some(String::from_utf8_lossy(&text).into_owned()),
+                    None => {
+                        self.push(diagnostics::literal_needed(func, what, arg.span));
+                        None
+                    }
+                }
+            }
+            A::Positional(_) => self
+                .positional_text(arg)
+                .map(|t| String::from_utf8_lossy(&t).into_owned()),
             _ => {
                 self.push(diagnostics::literal_needed(func, what, arg.span));
                 None

@@ -9,6 +9,8 @@ pub mod catalog;
 mod ctypes;
 pub mod diagnostics;
 mod exprs;
+mod getopt;
+pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
@@ -28,6 +30,8 @@ use stdlib::types::{AddrSpace, StackMode, Type};
 pub struct Options {
     /// Positional parameters (`$1` is `params[0]`).
     pub params: Vec<String>,
+    /// Named program options given after `--` (`--name` or `--name=value`), for `getopt()`.
+    pub named: Vec<(String, Option<String>)>,
     /// `--unsafe`: allow system(), signal(), override().
     pub allow_unsafe: bool,
     /// Whether `-c CMD` was given (so `cpid` is valid), and its pid once known.
@@ -51,6 +55,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             params: Vec::new(),
+            named: Vec::new(),
             allow_unsafe: false,
             cpid: None,
             strlen: 64,
@@ -68,6 +73,8 @@ pub struct Checked {
     pub script: Option<hir::Script>,
     pub diagnostics: Vec<Diagnostic>,
     pub notes: Vec<String>,
+    /// The program options the script declares with `getopt()`, in order of declaration.
+    pub options: Vec<ProgramOption>,
 }
 
 /// What a map has been used as so far.
@@ -101,6 +108,8 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    /// The options `getopt()` calls declared so far.
+    program_options: Vec<ProgramOption>,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -146,6 +155,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        program_options: Vec::new(),
     };
     for d in &script.directives {
         match d {
@@ -176,11 +186,15 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.notes.clear();
         c.events.clear();
         c.time_formats.clear();
+        c.program_options.clear();
     }
     let mut probes = Vec::new();
     let mut probe_names = Vec::new();
     for (index, probe) in script.probes.iter().enumerate() {
         c.probe(probe, index, &mut probes, &mut probe_names);
+    }
+    if let Some(d) = c.unexpected_program_options() {
+        c.diags.push(d);
     }
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
         c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
@@ -198,6 +212,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         script,
         diagnostics: c.diags,
         notes: c.notes,
+        options: c.program_options,
     }
 }
 

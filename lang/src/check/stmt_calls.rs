@@ -67,6 +67,7 @@ impl Checker<'_> {
             | Function::Ksym
             | Function::Usym
             | Function::Kaddr
+            | Function::Getopt
             | Function::Uaddr
             | Function::Cgroupid
             | Function::CgroupPath
@@ -294,7 +295,7 @@ impl Checker<'_> {
             return None;
         }
         let v = self.expr(first);
-        let ty = self.storage_type(&v.ty);
+        let ty = self.printed_type(&v.ty);
         let v = self.coerce(v, &ty);
         let id = self.event(Event::PrintValue { ty });
         Some(StmtKind::Emit {
@@ -553,6 +554,7 @@ impl Checker<'_> {
             | Function::Ksym
             | Function::Usym
             | Function::Kaddr
+            | Function::Getopt
             | Function::Uaddr
             | Function::Cgroupid
             | Function::CgroupPath
