@@ -499,18 +499,17 @@ impl Builder {
         let mut fields = Vec::new();
         for field in inner {
             let fspan = self.span(&field);
-            let Some(f) = field.into_inner().next() else {
+            let mut parts = field.into_inner();
+            let Some(f) = parts.next() else {
                 continue;
             };
             let (text, quoted) = match f.as_rule() {
+                // A quoted name may carry an offset after it: `"echo_builtin"+0`.
                 Rule::ap_quoted => {
                     let s = f.as_str();
-                    (
-                        s.get(1..s.len().saturating_sub(1))
-                            .unwrap_or_default()
-                            .to_string(),
-                        true,
-                    )
+                    let name = s.get(1..s.len().saturating_sub(1)).unwrap_or_default();
+                    let rest = parts.next().map(|p| p.as_str()).unwrap_or_default();
+                    (format!("{name}{rest}"), true)
                 }
                 _ => (f.as_str().to_string(), false),
             };
