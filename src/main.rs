@@ -563,20 +563,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     Ok(0)
 }
 
+/// `--info`: what this kernel and build support (`runtime::features`).
 fn info() -> Result<i32, Reported> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    println!("System");
-    println!("  kernel: {}", release.trim());
-    println!(
-        "  btf: {}",
-        std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-    );
-    println!(
-        "  kprobes: {}",
-        std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists()
-    );
-    println!("Build");
-    println!("  version: {}", env!("CARGO_PKG_VERSION"));
-    println!("  LLVM: 19 (inkwell), libbpf: vendored (libbpf-sys)");
+    print!("{}", runtime::features::detect());
     Ok(0)
 }

@@ -549,3 +549,42 @@ fn k_warns_about_failed_reads() {
         "a failed read warns only under -k"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn info_reports_what_the_kernel_has() {
+    require_root();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--info")
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for section in [
+        "System",
+        "Build",
+        "Kernel helpers",
+        "Kernel features",
+        "Probe types",
+    ] {
+        assert!(out.lines().any(|l| l == section), "no {section} in:\n{out}");
+    }
+    // The probed answers agree with what the kernel shows in sysfs.
+    let has = |what: &str| std::path::Path::new(what).exists();
+    let kprobes = has("/sys/bus/event_source/devices/kprobe");
+    assert!(out.contains(&format!(
+        "  kprobe: {}\n",
+        if kprobes { "yes" } else { "no" }
+    )));
+    assert!(out.contains(&format!(
+        "  btf: {}\n",
+        if has("/sys/kernel/btf/vmlinux") {
+            "yes"
+        } else {
+            "no"
+        }
+    )));
+    if !kprobes {
+        assert!(out.contains("  kprobe_session: no\n"), "{out}");
+    }
+}
