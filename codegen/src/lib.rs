@@ -15,6 +15,7 @@ mod lower;
 mod maps;
 mod records;
 mod strings;
+mod tseries;
 
 use inkwell::context::Context;
 use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};

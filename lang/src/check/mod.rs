@@ -45,6 +45,9 @@ pub struct Options {
     pub stack_mode: StackMode,
     /// What an attach point that matches nothing is (`missing_probes`).
     pub missing_probes: MissingProbes,
+    /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its time from this scalar map instead
+    /// of the clock, so that a script can play intervals through (bpftrace's tests do).
+    pub dummy_ts_map: Option<String>,
 }
 
 impl Default for Options {
@@ -58,6 +61,7 @@ impl Default for Options {
             load_only: false,
             stack_mode: StackMode::Bpftrace,
             missing_probes: MissingProbes::Error,
+            dummy_ts_map: None,
         }
     }
 }
@@ -101,6 +105,8 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
+    tseries_clock: Option<hir::MapId>,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -143,6 +149,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        tseries_clock: None,
     };
     for d in &script.directives {
         match d {
@@ -190,6 +197,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         probe_names,
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
+        tseries_clock: c.tseries_clock,
     });
     Checked {
         script,
