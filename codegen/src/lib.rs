@@ -7,6 +7,7 @@ mod callbacks;
 mod calls;
 mod context;
 mod debug;
+mod exited;
 mod helpers;
 mod hist;
 mod ir;

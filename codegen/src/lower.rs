@@ -75,6 +75,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memset(slot, size)?;
             self.vars.push(Some(slot));
         }
+        self.skip_after_exit()?;
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
@@ -417,6 +418,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .events
             .get(event as usize)
             .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        if let Event::Exit = ev {
+            self.mark_exited()?;
+        }
         if let Event::Join {
             max_items,
             item_len,

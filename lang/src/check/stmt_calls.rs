@@ -14,6 +14,39 @@ use stdlib::format::{self, Piece};
 use stdlib::manifest::{Event, Level};
 use stdlib::types::{Aggregation, TsReduce, Type, I64, U64};
 
+/// Whether bpftrace would type `e` unsigned: an unsigned value, or arithmetic of unsigned
+/// values and non-negative literals (a literal takes its partner's type there, so
+/// `$u % 10` of an unsigned `$u` is unsigned). tseries() prints values as that type.
+fn unsigned_like(e: &Expr) -> bool {
+    match &e.kind {
+        _ if !e.ty.is_signed() && matches!(e.ty, Type::Int { .. }) => true,
+        H::Binary { op, lhs, rhs } if arithmetic(*op) => {
+            let literal = |x: &Expr| matches!(x.kind, H::Int(n) if n >= 0);
+            (unsigned_like(lhs) && (literal(rhs) || unsigned_like(rhs)))
+                || (literal(lhs) && unsigned_like(rhs))
+        }
+        _ => false,
+    }
+}
+
+/// The operators whose result takes its operands' type.
+fn arithmetic(op: ast::BinaryOp) -> bool {
+    use ast::BinaryOp as B;
+    match op {
+        B::Add | B::Sub | B::Mul | B::Div | B::Mod | B::BitAnd | B::BitOr | B::BitXor => true,
+        B::Shl
+        | B::Shr
+        | B::Eq
+        | B::Ne
+        | B::Lt
+        | B::Le
+        | B::Gt
+        | B::Ge
+        | B::LogicalAnd
+        | B::LogicalOr => false,
+    }
+}
+
 /// The most intervals a `tseries()` keeps: each is a map slot (on every CPU), and the map
 /// is preallocated.
 const TSERIES_MAX_INTERVALS: u32 = 100_000;
@@ -536,7 +569,7 @@ impl Checker<'_> {
             Function::Hist => self.hist_bits(&consts, span)?,
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             Function::Tseries => {
-                let signed = value.as_ref().is_none_or(|v| v.ty.is_signed());
+                let signed = value.as_ref().is_none_or(|v| !unsigned_like(v));
                 self.tseries_args(&consts, args.get(3), signed, span)?
             }
             // Values and statements were reported by call_rules, from their records.
