@@ -1,5 +1,5 @@
 //! exit() stops the probes at once: it raises a flag in the state map, and every probe of
-//! a script that calls exit() (END aside, which runs after it) returns at its start once the
+//! a script that calls exit() (BEGIN and END aside, which run once before and after) returns at its start once the
 //! flag is up. User space reads the exit record a little later; without the flag, a probe
 //! that fires in between (an `interval:ms:1`) would run again and change the maps printed
 //! at exit, which bpftrace's own tests of scripts that play time through a map depend on.
@@ -16,10 +16,11 @@ use stdlib::probes::Provider;
 type R<T> = Result<T, CodegenError>;
 
 impl<'ctx> Lowerer<'_, 'ctx> {
-    /// Whether this probe checks the flag: the script calls exit() and the probe is not END.
+    /// Whether this probe checks the flag: the script calls exit() and the probe is not
+    /// BEGIN (which runs once, before the others) or END.
     fn checks_exit(&self) -> bool {
         let exits = self.script.events.iter().any(|e| matches!(e, Event::Exit));
-        exits && self.probe.provider != Provider::End
+        exits && !matches!(self.probe.provider, Provider::Begin | Provider::End)
     }
 
     /// The flag's slot in the state map (null only if the map lookup fails).
