@@ -570,7 +570,7 @@ impl Checker<'_> {
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             Function::Tseries => {
                 let signed = value.as_ref().is_none_or(|v| !unsigned_like(v));
-                self.tseries_args(&consts, args.get(3), signed, span)?
+                self.tseries_args(&consts, args, signed)?
             }
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
@@ -690,25 +690,26 @@ impl Checker<'_> {
     fn tseries_args(
         &mut self,
         consts: &[i64],
-        reduce: Option<&ast::Expr>,
+        args: &[ast::Expr],
         signed: bool,
-        span: Span,
     ) -> Option<Aggregation> {
-        let [interval, intervals] = *consts else {
+        let (&[interval, intervals], [_, a_interval, a_intervals, rest @ ..]) = (consts, args)
+        else {
             return None;
         };
+        let reduce = rest.first();
         let Ok(interval_ns) = u64::try_from(interval) else {
-            self.push(diagnostics::tseries_interval(interval, span));
+            self.push(diagnostics::tseries_interval(interval, a_interval.span));
             return None;
         };
         if interval_ns == 0 {
-            self.push(diagnostics::tseries_interval(interval, span));
+            self.push(diagnostics::tseries_interval(interval, a_interval.span));
             return None;
         }
         let intervals = match u32::try_from(intervals) {
             Ok(n) if (1..=TSERIES_MAX_INTERVALS).contains(&n) => n,
             _ => {
-                self.push(diagnostics::tseries_intervals(intervals, span));
+                self.push(diagnostics::tseries_intervals(intervals, a_intervals.span));
                 return None;
             }
         };
