@@ -1137,6 +1137,19 @@ pub fn tseries_clock_map(name: &str, span: Span) -> Diagnostic {
     ))
 }
 
+/// The note (a line on stderr, no excerpt, as bpftrace's warning) of a script that uses
+/// tseries() without `unstable_tseries = enable`.
+pub fn tseries_unstable_note() -> String {
+    "this script uses an unstable feature, tseries(); set unstable_tseries = enable in the \
+     config block to silence this note"
+        .to_string()
+}
+
+pub fn tseries_not_enabled(span: Span) -> Diagnostic {
+    Diagnostic::error("tseries() is an unstable feature, not enabled", span)
+        .with_help("set `unstable_tseries = enable` in the config block to use it")
+}
+
 pub fn tseries_reduce(span: Span) -> Diagnostic {
     Diagnostic::error(
         "tseries()'s fourth argument names how an interval's values combine",

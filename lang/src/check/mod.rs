@@ -15,7 +15,7 @@ mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
-use crate::config::MissingProbes;
+use crate::config::{MissingProbes, Unstable};
 use crate::diag::Diagnostic;
 use crate::hir;
 use catalog::Catalog;
@@ -48,6 +48,9 @@ pub struct Options {
     /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its time from this scalar map instead
     /// of the clock, so that a script can play intervals through (bpftrace's tests do).
     pub dummy_ts_map: Option<String>,
+    /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
+    /// config allow it.
+    pub unstable_tseries: Unstable,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             stack_mode: StackMode::Bpftrace,
             missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
+            unstable_tseries: Unstable::Enable,
         }
     }
 }
@@ -186,6 +190,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
     for (index, probe) in script.probes.iter().enumerate() {
         c.probe(probe, index, &mut probes, &mut probe_names);
     }
+    c.unstable_features();
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
         c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
     }

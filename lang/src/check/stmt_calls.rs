@@ -8,6 +8,7 @@ use super::diagnostics;
 use super::exprs::mk;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
+use crate::config::Unstable;
 use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Piece};
@@ -736,6 +737,31 @@ impl Checker<'_> {
             reduce,
             signed,
         })
+    }
+
+    /// `unstable_tseries`: a note or an error at the first use of a tseries map, once. The
+    /// warning bpftrace prints has no source excerpt, so a note (a line on stderr) stands
+    /// for it: an excerpt would repeat the script's text, maps and all.
+    pub(super) fn unstable_features(&mut self) {
+        let first = self
+            .map_ids
+            .values()
+            .filter(|info| {
+                matches!(
+                    self.maps[info.id as usize].value,
+                    Type::Agg(Aggregation::Tseries { .. })
+                )
+            })
+            .map(|info| info.first)
+            .min_by_key(|span| span.start);
+        let Some(span) = first else {
+            return;
+        };
+        match self.opts.unstable_tseries {
+            Unstable::Enable => {}
+            Unstable::Warn => self.notes.push(diagnostics::tseries_unstable_note()),
+            Unstable::Error => self.push(diagnostics::tseries_not_enabled(span)),
+        }
     }
 
     /// The map `BPFTRACE_DUMMY_TS_MAP` names: a scalar map of integers.
