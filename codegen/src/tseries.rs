@@ -2,9 +2,9 @@
 //! plus the slot `epoch % intervals`, where the epoch is the time divided by the interval;
 //! the slot's value is (epoch, value, count), the layout `stdlib::tseries::Slot` reads.
 //! A slot from an older epoch is started over; one of the same epoch takes the value in.
-//! The time is the TAI clock (wall-clock time when NTP has not set the kernel's TAI offset,
-//! so interval starts fall on whole seconds), or the scalar map named by
-//! `BPFTRACE_DUMMY_TS_MAP`.
+//! The time is the wall clock: the TAI clock less the TAI offset user space stores in the
+//! state map (whole seconds, so interval starts fall on whole seconds), or the scalar map
+//! named by `BPFTRACE_DUMMY_TS_MAP`.
 
 use crate::helpers::Helper;
 use crate::ir::Lowerer;
@@ -12,6 +12,7 @@ use crate::CodegenError;
 use inkwell::values::{IntValue, PointerValue};
 use inkwell::IntPredicate;
 use lang::hir::{self, Expr};
+use stdlib::abi;
 use stdlib::types::{TsReduce, TSERIES_SLOT};
 
 type R<T> = Result<T, CodegenError>;
@@ -121,7 +122,9 @@ impl<'ctx> Lowerer<'_, 'ctx> {
     /// The time tseries() files values under: the TAI clock, or the clock map's value.
     fn tseries_now(&mut self) -> R<IntValue<'ctx>> {
         let Some(clock) = self.script.tseries_clock else {
-            return self.helper(Helper::KtimeGetTaiNs, &[]);
+            let tai = self.helper(Helper::KtimeGetTaiNs, &[])?;
+            let offset = self.tai_offset()?;
+            return Ok(self.builder.build_int_sub(tai, offset, "wall")?);
         };
         let spec = self.map_spec(clock)?;
         let key_ptr = self.key(spec, None, None)?;
@@ -141,6 +144,37 @@ impl<'ctx> Lowerer<'_, 'ctx> {
         Ok(self
             .builder
             .build_load(self.i64(), out, "now")?
+            .into_int_value())
+    }
+
+    /// CLOCK_TAI minus the wall clock, which user space stores in the state map.
+    fn tai_offset(&mut self) -> R<IntValue<'ctx>> {
+        let key = self.alloca(8, "k_tai")?;
+        self.builder.build_store(
+            key,
+            self.ctx
+                .i32_type()
+                .const_int(abi::state::TAI_OFFSET_NS.into(), false),
+        )?;
+        let p = self.helper_ptr(
+            Helper::MapLookupElem,
+            &[self.state().into(), key.into()],
+            "taioff",
+        )?;
+        let out = self.alloca(8, "tai_offset")?;
+        self.builder.build_store(out, self.const_u64(0))?;
+        let is_null = self.builder.build_is_null(p, "isnull")?;
+        let read = self.ctx.append_basic_block(self.func, "tai_read");
+        let done = self.ctx.append_basic_block(self.func, "tai_done");
+        self.builder.build_conditional_branch(is_null, done, read)?;
+        self.builder.position_at_end(read);
+        let v = self.builder.build_load(self.i64(), p, "off")?;
+        self.builder.build_store(out, v)?;
+        self.builder.build_unconditional_branch(done)?;
+        self.builder.position_at_end(done);
+        Ok(self
+            .builder
+            .build_load(self.i64(), out, "offset")?
             .into_int_value())
     }
 

@@ -164,6 +164,13 @@ pub fn run(
     let start_key = stdlib::abi::state::START_NS.to_ne_bytes();
     obj.map(STATE_MAP)?
         .update(&start_key, &sys::monotonic_ns().to_ne_bytes())?;
+    // The kernel's TAI offset is whole seconds: rounding drops the time between the reads.
+    let tai_offset = sys::tai_ns().saturating_sub(crate::symbols::realtime_ns()) + 500_000_000;
+    let tai_key = stdlib::abi::state::TAI_OFFSET_NS.to_ne_bytes();
+    obj.map(STATE_MAP)?.update(
+        &tai_key,
+        &(tai_offset / 1_000_000_000 * 1_000_000_000).to_ne_bytes(),
+    )?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),
