@@ -1,4 +1,4 @@
-//! Running a compiled script: load the object, attach every program, run BEGIN, read the
+//! Running a compiled script: load the object, run BEGIN, attach every other program, read the
 //! ring buffer until exit()/Ctrl-C/SIGTERM (or the traced command ends), run END, print the
 //! maps, detach. Waiting is one epoll over the ring buffer, a signalfd and the child's
 //! pidfd, so exit is immediate rather than noticed on a timer; output records do not wake
@@ -197,6 +197,16 @@ pub fn run(
         }),
     )?;
 
+    // BEGIN runs before the other probes are attached, as bpftrace documents, so that no
+    // probe sees the maps before BEGIN has set them. Its output waits in the ring buffer
+    // and is printed after the "Attached" line.
+    for p in manifest
+        .programs
+        .iter()
+        .filter(|p| p.attach == Attach::Begin)
+    {
+        obj.program(&p.name)?.test_run()?;
+    }
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
     for p in &manifest.programs {
@@ -211,13 +221,6 @@ pub fn run(
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{NOTIFY_ATTACHED}")?;
         stdout.flush()?;
-    }
-    for p in manifest
-        .programs
-        .iter()
-        .filter(|p| p.attach == Attach::Begin)
-    {
-        obj.program(&p.name)?.test_run()?;
     }
 
     if let Some(c) = child.as_deref_mut() {
