@@ -89,15 +89,15 @@ pub fn rows(
     reduce: TsReduce,
     signed: bool,
 ) -> Vec<(u64, Option<i128>)> {
-    let Some(start) = (last + 1).checked_sub(u64::from(intervals.max(1))) else {
+    let Some(start) = last.checked_sub(u64::from(intervals.max(1)) - 1) else {
         return Vec::new();
     };
-    let value_at = |epoch: u64| {
-        slots
-            .iter()
-            .find(|s| s.epoch == epoch)
-            .map(|s| value_of(s, reduce, signed))
-    };
+    let by_epoch: std::collections::HashMap<u64, &Slot> = slots
+        .iter()
+        .filter(|s| (start..=last).contains(&s.epoch))
+        .map(|s| (s.epoch, s))
+        .collect();
+    let value_at = |epoch: u64| by_epoch.get(&epoch).map(|s| value_of(s, reduce, signed));
     let first = (start..=last).find(|e| value_at(*e).is_some());
     match first {
         Some(first) => (first..=last).map(|e| (e, value_at(e))).collect(),
@@ -299,6 +299,11 @@ mod tests {
         assert_eq!(r[8], (9, None));
         // A window that would start before epoch 0 shows nothing.
         assert!(rows(&slots, 2, 10, TsReduce::Last, true).is_empty());
+        // The last epoch a clock can give does not overflow.
+        assert_eq!(
+            rows(&[slot(u64::MAX, 1)], u64::MAX, 2, TsReduce::Last, true),
+            vec![(u64::MAX, Some(1))]
+        );
         // No value in the window: the latest epoch alone.
         assert_eq!(rows(&slots, 30, 10, TsReduce::Last, true), vec![(30, None)]);
     }
