@@ -340,6 +340,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
+        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
+        unstable_tseries: config.unstable_tseries,
     };
     let catalog = system_catalog(&cli, &name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
@@ -544,6 +546,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
+        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
+        unstable_tseries: config.unstable_tseries,
         ..Default::default()
     };
     let catalog = system_catalog(cli, name);

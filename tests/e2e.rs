@@ -588,3 +588,67 @@ fn info_reports_what_the_kernel_has() {
         assert!(out.contains("  kprobe_session: no\n"), "{out}");
     }
 }
+
+#[test]
+#[ignore = "needs root"]
+fn tseries_charts_and_json_follow_a_clock_map() {
+    require_root();
+    // BPFTRACE_DUMMY_TS_MAP makes the intervals the script's own: avg of 3 and 6 shows 4,
+    // empty intervals show `-`, each key starts at its first value, a flat line gets a scale
+    // of one either side, and a lone row is shown to the nanosecond (all as bpftrace 0.27.1).
+    let script = "BEGIN { @ts = (uint64)1s; @a = tseries(3, 100ms, 4, \"avg\"); \
+        @a = tseries(6, 100ms, 4, \"avg\"); @ts = 1100ms; @m[\"x\"] = tseries(-2, 100ms, 4, \"min\"); \
+        @m[\"x\"] = tseries(-7, 100ms, 4, \"min\"); @ts = 1300ms; @a = tseries(10, 100ms, 4, \"avg\"); \
+        @m[\"y\"] = tseries(8, 100ms, 4, \"min\"); @s = tseries(2, 100ms, 4, \"sum\"); \
+        @s = tseries(2, 100ms, 4, \"sum\"); clear(@ts); exit(); }";
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
+        cmd.env("BPFTRACE_DUMMY_TS_MAP", "@ts").env("TZ", "UTC");
+        if json {
+            cmd.args(["-f", "json"]);
+        }
+        let o = cmd.args(["-e", script]).output().expect("run rbt");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = "\n\n@a:
+             4                                                  10
+hh:mm:ss.ms  |___________________________________________________|
+00:00:01.000 *                                                   | 4
+00:00:01.100 |                                                   | -
+00:00:01.200 |                                                   | -
+00:00:01.300 |                                                   * 10
+             v___________________________________________________v
+             4                                                  10
+
+@m[x]:
+             -8                                                 -6
+hh:mm:ss.ms  |___________________________________________________|
+00:00:01.100 |                         *                         | -7
+00:00:01.200 |                                                   | -
+00:00:01.300 |                                                   | -
+             v___________________________________________________v
+             -8                                                 -6
+
+@m[y]:
+                   7                                                   9
+hh:mm:ss.ns        |___________________________________________________|
+00:00:01.300000000 |                         *                         | 8
+                   v___________________________________________________v
+                   7                                                   9
+
+@s:
+                   3                                                   5
+hh:mm:ss.ns        |___________________________________________________|
+00:00:01.300000000 |                         *                         | 4
+                   v___________________________________________________v
+                   3                                                   5
+
+";
+    assert_eq!(run(false), text);
+    let json = r#"{"type": "attached_probes", "count": 1, "data": {"probes": 1}}
+{"type": "tseries", "data": {"@a": [{"interval_start":"1970-01-01 00:00:01.000000000","value":4},{"interval_start":"1970-01-01 00:00:01.300000000","value":10}]}}
+{"type": "tseries", "data": {"@m": {"x": [{"interval_start":"1970-01-01 00:00:01.100000000","value":-7}], "y": [{"interval_start":"1970-01-01 00:00:01.300000000","value":8}]}}}
+{"type": "tseries", "data": {"@s": [{"interval_start":"1970-01-01 00:00:01.300000000","value":4}]}}
+"#;
+    assert_eq!(run(true), json);
+}

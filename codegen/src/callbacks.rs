@@ -238,7 +238,8 @@ fn agg_total<'ctx>(
         Aggregation::Avg
         | Aggregation::Stats
         | Aggregation::Hist { .. }
-        | Aggregation::Lhist { .. } => {
+        | Aggregation::Lhist { .. }
+        | Aggregation::Tseries { .. } => {
             return Err(CodegenError::Internal(format!(
                 "a {} map reached `for` lowering",
                 stdlib::types::agg_name(agg)

@@ -326,6 +326,7 @@ pub fn call<'ctx>(
         | Function::Stats
         | Function::Hist
         | Function::Lhist
+        | Function::Tseries
         | Function::Delete
         | Function::Clear
         | Function::Zero

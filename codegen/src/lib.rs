@@ -7,6 +7,7 @@ mod callbacks;
 mod calls;
 mod context;
 mod debug;
+mod exited;
 mod helpers;
 mod hist;
 mod ir;
@@ -15,6 +16,7 @@ mod lower;
 mod maps;
 mod records;
 mod strings;
+mod tseries;
 
 use inkwell::context::Context;
 use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};

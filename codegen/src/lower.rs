@@ -17,6 +17,11 @@ use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
 type R<T> = Result<T, CodegenError>;
 
+/// tseries() returns to its own lowering before the counters' code is reached.
+fn tseries_lowered() -> CodegenError {
+    CodegenError::Internal("tseries reached the counters' lowering".into())
+}
+
 impl<'ctx> Walk<'ctx> for Lowerer<'_, 'ctx> {
     fn expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
         self.located(e.span, |this| this.lower_expr(e))
@@ -70,6 +75,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memset(slot, size)?;
             self.vars.push(Some(slot));
         }
+        self.skip_after_exit()?;
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
@@ -259,7 +265,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Builds the map key in stack memory; histograms append the bucket index.
-    fn key(
+    pub(crate) fn key(
         &mut self,
         spec: &MapSpec,
         key: Option<&Expr>,
@@ -296,6 +302,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             None => self.const_u64(1),
         };
         let bucket = match agg {
+            Aggregation::Tseries {
+                interval_ns,
+                intervals,
+                reduce,
+                signed,
+            } => return self.tseries(map, key, v, interval_ns, intervals, reduce, signed),
             Aggregation::Hist { bits } => Some(crate::hist::log2_bucket(self, v, bits)?),
             Aggregation::Lhist { min, max, step } => {
                 Some(crate::hist::linear_bucket(self, v, min, max, step)?)
@@ -347,6 +359,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let t1 = self.builder.build_int_add(t, v, "t1")?;
                 self.builder.build_store(second, t1)?;
             }
+            Aggregation::Tseries { .. } => return Err(tseries_lowered()),
             Aggregation::Min | Aggregation::Max => {
                 let old = self
                     .builder
@@ -385,6 +398,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_store(val, self.const_u64(1))?;
                 self.builder.build_store(second, v)?;
             }
+            Aggregation::Tseries { .. } => return Err(tseries_lowered()),
             Aggregation::Min | Aggregation::Max => {
                 self.builder.build_store(val, v)?;
                 self.builder.build_store(second, self.const_u64(1))?;
@@ -404,6 +418,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .events
             .get(event as usize)
             .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        if let Event::Exit = ev {
+            self.mark_exited()?;
+        }
         if let Event::Join {
             max_items,
             item_len,

@@ -26,6 +26,10 @@ pub struct Script {
     pub time_formats: Vec<String>,
     /// Maximum string length (`BPFTRACE_STRLEN`, default 64).
     pub strlen: u32,
+    /// The scalar map `tseries()` reads its time from instead of the clock
+    /// (`BPFTRACE_DUMMY_TS_MAP`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tseries_clock: Option<MapId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

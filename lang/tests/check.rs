@@ -479,6 +479,9 @@ fn setup(src: &str) -> (Fixture, Options) {
                 Some((n, v)) => (n.to_string(), Some(v.to_string())),
                 None => (o.to_string(), None),
             }),
+            Some(("unstable_tseries", "error")) => {
+                opts.unstable_tseries = lang::config::Unstable::Error
+            }
             _ => panic!("unknown fixture option `{word}`"),
         }
     }
@@ -681,4 +684,25 @@ fn probe_filter_narrows_wildcards_and_keeps_begin_end() {
         "tracepoint:syscalls:sys_exit_openat"
     );
     assert_eq!(lang::check::filter_probes(&mut hir, &|_| false), 1);
+}
+
+/// `unstable_tseries = warn` (bpftrace's default) notes the unstable feature once, without an
+/// excerpt of the script; `enable` is silent.
+#[test]
+fn tseries_is_noted_as_unstable_once() {
+    let src = "BEGIN { @t = tseries(1, 1s, 5); @u[1] = tseries(2, 1s, 5); }";
+    let (script, parse_diags) = lang::parse(src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let warn = Options {
+        unstable_tseries: lang::config::Unstable::Warn,
+        ..Options::default()
+    };
+    let checked = check(&script, &Fixture { kprobes: true }, &warn);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    assert_eq!(
+        checked.notes,
+        vec![lang::check::diagnostics::tseries_unstable_note()]
+    );
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+    assert!(checked.notes.is_empty(), "{:?}", checked.notes);
 }

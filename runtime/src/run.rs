@@ -1,4 +1,4 @@
-//! Running a compiled script: load the object, attach every program, run BEGIN, read the
+//! Running a compiled script: load the object, run BEGIN, attach every other program, read the
 //! ring buffer until exit()/Ctrl-C/SIGTERM (or the traced command ends), run END, print the
 //! maps, detach. Waiting is one epoll over the ring buffer, a signalfd and the child's
 //! pidfd, so exit is immediate rather than noticed on a timer; output records do not wake
@@ -174,6 +174,13 @@ pub fn run(
     let start_key = stdlib::abi::state::START_NS.to_ne_bytes();
     obj.map(STATE_MAP)?
         .update(&start_key, &sys::monotonic_ns().to_ne_bytes())?;
+    // The kernel's TAI offset is whole seconds: rounding drops the time between the reads.
+    let tai_offset = sys::tai_ns().saturating_sub(crate::symbols::realtime_ns()) + 500_000_000;
+    let tai_key = stdlib::abi::state::TAI_OFFSET_NS.to_ne_bytes();
+    obj.map(STATE_MAP)?.update(
+        &tai_key,
+        &(tai_offset / 1_000_000_000 * 1_000_000_000).to_ne_bytes(),
+    )?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),
@@ -200,6 +207,16 @@ pub fn run(
         }),
     )?;
 
+    // BEGIN runs before the other probes are attached, as bpftrace documents, so that no
+    // probe sees the maps before BEGIN has set them. Its output waits in the ring buffer
+    // and is printed after the "Attached" line.
+    for p in manifest
+        .programs
+        .iter()
+        .filter(|p| p.attach == Attach::Begin)
+    {
+        obj.program(&p.name)?.test_run()?;
+    }
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
     for p in attach::attach_order(&manifest.programs) {
@@ -214,13 +231,6 @@ pub fn run(
         let mut stdout = std::io::stdout().lock();
         writeln!(stdout, "{NOTIFY_ATTACHED}")?;
         stdout.flush()?;
-    }
-    for p in manifest
-        .programs
-        .iter()
-        .filter(|p| p.attach == Attach::Begin)
-    {
-        obj.program(&p.name)?.test_run()?;
     }
 
     if let Some(c) = child.as_deref_mut() {

@@ -499,6 +499,7 @@ pub enum Function {
     Stats,
     Hist,
     Lhist,
+    Tseries,
     Delete,
     Clear,
     Zero,
@@ -561,6 +562,7 @@ impl Function {
         Function::Stats,
         Function::Hist,
         Function::Lhist,
+        Function::Tseries,
         Function::Delete,
         Function::Clear,
         Function::Zero,
@@ -686,6 +688,11 @@ impl Function {
                 "lhist",
                 N::exactly(4),
                 "@map = lhist(value, min, max, step)",
+            ),
+            Function::Tseries => Spec::aggregation(
+                "tseries",
+                N::range(3, 4),
+                "@map = tseries(value, interval, intervals[, \"avg\"|\"max\"|\"min\"|\"sum\"])",
             ),
             Function::Delete => Spec::statement(
                 "delete",

@@ -288,12 +288,14 @@ pub struct MapSpec {
 }
 
 impl MapSpec {
-    /// Bytes of the BPF key: histograms append a u64 bucket index to the user key.
+    /// Bytes of the BPF key: histograms append a u64 bucket index to the user key, time
+    /// series the u64 slot of the interval.
     pub fn key_size(&self) -> u32 {
         let user = self.key.as_ref().map_or(8, Type::size);
         match self.value {
             Type::Agg(crate::types::Aggregation::Hist { .. })
-            | Type::Agg(crate::types::Aggregation::Lhist { .. }) => user + 8,
+            | Type::Agg(crate::types::Aggregation::Lhist { .. })
+            | Type::Agg(crate::types::Aggregation::Tseries { .. }) => user + 8,
             _ => user,
         }
     }

@@ -245,6 +245,10 @@ impl Sim {
                         MapValue::Min(_) => MapValue::Min(0),
                         MapValue::Max(_) => MapValue::Max(0),
                         MapValue::Plain(_) => MapValue::Plain(Value::Int(0)),
+                        MapValue::Tseries { agg, slots } => MapValue::Tseries {
+                            agg: *agg,
+                            slots: vec![Default::default(); slots.len()],
+                        },
                     };
                 }
             }
@@ -306,6 +310,7 @@ impl Sim {
                         agg,
                         buckets: vec![0; agg_buckets(agg) as usize],
                     },
+                    Aggregation::Tseries { .. } => panic!("tseries maps depend on time"),
                 };
                 m.entries.push((key, fresh));
                 m.entries.len() - 1
@@ -329,7 +334,7 @@ impl Sim {
                 };
                 buckets[i as usize] += 1;
             }
-            MapValue::Plain(_) => unreachable!(),
+            MapValue::Plain(_) | MapValue::Tseries { .. } => unreachable!(),
         }
     }
 }

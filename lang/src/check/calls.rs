@@ -418,6 +418,7 @@ impl Checker<'_> {
             | Function::Stats
             | Function::Hist
             | Function::Lhist
+            | Function::Tseries
             | Function::Clear
             | Function::Zero
             | Function::Path

@@ -1233,6 +1233,54 @@ pub fn lhist_too_many_buckets(span: Span) -> Diagnostic {
     Diagnostic::error("lhist() would have more than 1000 buckets", span)
 }
 
+pub fn tseries_interval(value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("tseries()'s interval must be at least 1 ns ({value} given)"),
+        span,
+    )
+    .with_help("give a duration such as 100ms or 1s, or a number of nanoseconds")
+}
+
+pub fn tseries_intervals(value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("tseries() keeps 1 to 100000 intervals ({value} given)"),
+        span,
+    )
+}
+
+pub fn tseries_clock_map(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("BPFTRACE_DUMMY_TS_MAP names {name}, which is not a scalar map of integers"),
+        span,
+    )
+    .with_help(format!(
+        "assign it a time in nanoseconds, e.g. {name} = (uint64)0"
+    ))
+}
+
+/// The note (a line on stderr, no excerpt, as bpftrace's warning) of a script that uses
+/// tseries() without `unstable_tseries = enable`.
+pub fn tseries_unstable_note() -> String {
+    "this script uses an unstable feature, tseries(); set unstable_tseries = enable in the \
+     config block to silence this note"
+        .to_string()
+}
+
+pub fn tseries_not_enabled(span: Span) -> Diagnostic {
+    Diagnostic::error("tseries() is an unstable feature, not enabled", span)
+        .with_help("set `unstable_tseries = enable` in the config block to use it")
+}
+
+pub fn tseries_reduce(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "tseries()'s fourth argument names how an interval's values combine",
+        span,
+    )
+    .with_help(
+        "one of \"avg\", \"max\", \"min\" or \"sum\"; without it an interval keeps its last value",
+    )
+}
+
 pub fn format_missing(func: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{func}() needs a format string"), span)
 }

@@ -617,7 +617,10 @@ impl Checker<'_> {
                 | Aggregation::Avg,
             ) => I64,
             Type::Agg(
-                agg @ (Aggregation::Stats | Aggregation::Hist { .. } | Aggregation::Lhist { .. }),
+                agg @ (Aggregation::Stats
+                | Aggregation::Hist { .. }
+                | Aggregation::Lhist { .. }
+                | Aggregation::Tseries { .. }),
             ) => {
                 self.push(diagnostics::aggregation_read(*agg, span));
                 return poisoned(span);

@@ -17,7 +17,7 @@ mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
-use crate::config::MissingProbes;
+use crate::config::{MissingProbes, Unstable};
 use crate::diag::Diagnostic;
 use crate::hir;
 use catalog::Catalog;
@@ -49,6 +49,12 @@ pub struct Options {
     pub stack_mode: StackMode,
     /// What an attach point that matches nothing is (`missing_probes`).
     pub missing_probes: MissingProbes,
+    /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its time from this scalar map instead
+    /// of the clock, so that a script can play intervals through (bpftrace's tests do).
+    pub dummy_ts_map: Option<String>,
+    /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
+    /// config allow it.
+    pub unstable_tseries: Unstable,
 }
 
 impl Default for Options {
@@ -63,6 +69,8 @@ impl Default for Options {
             load_only: false,
             stack_mode: StackMode::Bpftrace,
             missing_probes: MissingProbes::Error,
+            dummy_ts_map: None,
+            unstable_tseries: Unstable::Enable,
         }
     }
 }
@@ -110,6 +118,8 @@ pub(crate) struct Checker<'a> {
     scopes: scope::Scopes,
     /// The options `getopt()` calls declared so far.
     program_options: Vec<ProgramOption>,
+    /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
+    tseries_clock: Option<hir::MapId>,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -156,6 +166,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
         program_options: Vec::new(),
+        tseries_clock: None,
     };
     for d in &script.directives {
         match d {
@@ -196,6 +207,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
     if let Some(d) = c.unexpected_program_options() {
         c.diags.push(d);
     }
+    c.unstable_features();
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
         c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
     }
@@ -207,6 +219,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         probe_names,
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
+        tseries_clock: c.tseries_clock,
     });
     Checked {
         script,

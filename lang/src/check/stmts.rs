@@ -307,7 +307,8 @@ impl Checker<'_> {
                 agg @ (Aggregation::Avg
                 | Aggregation::Stats
                 | Aggregation::Hist { .. }
-                | Aggregation::Lhist { .. }),
+                | Aggregation::Lhist { .. }
+                | Aggregation::Tseries { .. }),
             ) => {
                 self.push(diagnostics::aggregation_iterated(agg, &name, map.span));
                 return None;
