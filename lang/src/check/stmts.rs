@@ -229,12 +229,14 @@ impl Checker<'_> {
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
+                self.captures.push(Default::default());
                 self.enter_scope();
                 let id = self.loop_var(&var.name, &I64, var.span);
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
                 self.leave_scope();
+                let captures = self.captures.pop().unwrap_or_default();
                 let Some(id) = id else {
                     return;
                 };
@@ -244,6 +246,7 @@ impl Checker<'_> {
                         var: id,
                         start: s,
                         end: e,
+                        captures: captures.into_iter().collect(),
                         body,
                     },
                 );
