@@ -216,9 +216,6 @@ const PT_REGS_PROBES: &[Provider] = &[
     Provider::Usdt,
 ];
 
-/// Stacks need a probe context to walk from, which BEGIN and END lack.
-const STACK_PROBES: Valid = Valid::Except(&[Provider::Begin, Provider::End]);
-
 /// The pid namespace `pid(...)` and `tid(...)` count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PidNs {
@@ -367,10 +364,8 @@ impl Builtin {
                 Provider::Kretfunc,
             ]),
             Builtin::Username => Spec::variable("username"),
-            Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])")
-                .valid(STACK_PROBES),
-            Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])")
-                .valid(STACK_PROBES),
+            Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])"),
+            Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])"),
             Builtin::Arg(_) => Spec::variable("argN").only_in(&[
                 Provider::Kprobe,
                 Provider::Uprobe,
