@@ -133,9 +133,11 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            // Integers widen to 64 bits; bools and enums keep their types (they print as
-            // true/false and by name).
-            Type::Int { .. } => I64,
+            // Integers widen to 64 bits, keeping their sign (a `uint64` prints unsigned, as
+            // in 0.27); bools and enums keep their types (they print as true/false and by
+            // name).
+            Type::Int { signed: true, .. } => I64,
+            Type::Int { signed: false, .. } => U64,
             Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.storage_type(i)).collect()),
             other => other.clone(),
         }
@@ -156,10 +158,9 @@ impl Checker<'_> {
     pub(super) fn expr(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {
-            A::Int(i) => {
-                let ty = if *i > i64::MAX as u64 { U64 } else { I64 };
-                mk(H::Int(*i as i64), ty, span)
-            }
+            // As in bpftrace 0.27, a literal is unsigned (`~10` is 18446744073709551605);
+            // `-1` is the negation of one, and negation is signed.
+            A::Int(i) => mk(H::Int(*i as i64), U64, span),
             A::Str(bytes) => {
                 // As in bpftrace 0.27: a literal and its NUL must fit in 1024 bytes.
                 if bytes.len() >= 1024 {
@@ -695,7 +696,7 @@ impl Checker<'_> {
             | BinaryOp::BitOr
             | BinaryOp::BitXor
             | BinaryOp::Shl
-            | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
+            | BinaryOp::Shr => arith_type(op, &l.ty, &r.ty),
         };
         mk(
             H::Binary {
@@ -1167,7 +1168,7 @@ fn scaled(n: Expr, size: u32) -> Expr {
         return n;
     }
     let span = n.span;
-    let ty = arith_type(&n.ty, &I64);
+    let ty = arith_type(BinaryOp::Mul, &n.ty, &I64);
     let size = mk(H::Int(i64::from(size)), I64, span);
     mk(
         H::Binary {
@@ -1180,8 +1181,10 @@ fn scaled(n: Expr, size: u32) -> Expr {
     )
 }
 
-fn arith_type(a: &Type, b: &Type) -> Type {
-    if a.is_signed() || b.is_signed() {
+/// The type of `a op b`: 64 bits, unsigned only when both operands are, and always signed
+/// for a difference (0.27: `$x - 10` of an unsigned `$x` may be negative).
+fn arith_type(op: BinaryOp, a: &Type, b: &Type) -> Type {
+    if op == BinaryOp::Sub || a.is_signed() || b.is_signed() {
         I64
     } else {
         U64

@@ -101,6 +101,7 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    learned: scope::LearnedTypes,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -143,6 +144,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        learned: scope::LearnedTypes::default(),
     };
     for d in &script.directives {
         if let ast::Directive::Define { name, value, .. } = d {
@@ -166,6 +168,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.notes.clear();
         c.events.clear();
         c.time_formats.clear();
+        c.learned.restart();
     }
     let mut probes = Vec::new();
     let mut probe_names = Vec::new();
@@ -509,9 +512,23 @@ fn compatible(a: &Type, b: &Type) -> bool {
 }
 
 /// The type that holds values of two compatible types: the longer of two strings or buffers,
-/// tuple by tuple element; anything else stays `a`.
+/// the wider of two integers (signed if either is, as 0.27 types a mix), tuple by tuple
+/// element; anything else stays `a`.
 fn widen(a: &Type, b: &Type) -> Type {
     match (a, b) {
+        (
+            Type::Int {
+                bits: x,
+                signed: s,
+            },
+            Type::Int {
+                bits: y,
+                signed: t,
+            },
+        ) => Type::Int {
+            bits: *x.max(y),
+            signed: *s || *t,
+        },
         (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
         (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
         (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {

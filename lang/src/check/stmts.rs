@@ -144,9 +144,18 @@ impl Checker<'_> {
                 match init {
                     Some(init) => {
                         let v = self.expr(init);
-                        let ty = declared.unwrap_or_else(|| self.storage_type(&v.ty));
-                        let v = self.coerce(v, &ty);
+                        let ty = match &declared {
+                            Some(t) => t.clone(),
+                            None => self.storage_type(&v.ty),
+                        };
                         if let Some(id) = self.declare_let(&var.name, Some(&ty), at) {
+                            // Without a declared type, later assignments may widen it.
+                            let ty = match declared {
+                                Some(t) => t,
+                                None => self.with_learned(id, &ty),
+                            };
+                            self.vars[id as usize] = ty.clone();
+                            let v = self.coerce(v, &ty);
                             push(out, StmtKind::AssignVar { var: id, value: v });
                         }
                     }
@@ -393,6 +402,8 @@ impl Checker<'_> {
                 // fixed.
                 let (id, ty) = match self.var_ids.get(name) {
                     Some(&id) => {
+                        let stored = self.var_type(&rhs.ty);
+                        self.learn_var_type(id, &stored);
                         self.var(name, &rhs.ty.clone(), target.span)?;
                         (id, self.vars[id as usize].clone())
                     }
