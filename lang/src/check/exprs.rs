@@ -143,24 +143,13 @@ impl Checker<'_> {
         }
     }
 
-    /// The type a variable takes from its first value: strings widen to `strlen` (so later,
-    /// longer strings fit), integers keep their width and sign, as bpftrace types them.
-    pub(super) fn var_type(&self, t: &Type) -> Type {
-        match t {
-            Type::Str { len } => Type::Str {
-                len: (*len).max(self.opts.strlen),
-            },
-            Type::Tuple(items) => Type::Tuple(items.iter().map(|i| self.var_type(i)).collect()),
-            other => other.clone(),
-        }
-    }
-
     pub(super) fn expr(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {
-            // As in bpftrace 0.27, a literal is unsigned (`~10` is 18446744073709551605);
-            // `-1` is the negation of one, and negation is signed.
-            A::Int(i) => mk(H::Int(*i as i64), U64, span),
+            // As in bpftrace 0.27, a literal is unsigned and as wide as its value needs
+            // (`~10` is 18446744073709551605, `sizeof(3)` is 1); `-1` is the negation of
+            // one, and negation is signed.
+            A::Int(i) => mk(H::Int(*i as i64), literal_type(*i), span),
             A::Str(bytes) => {
                 // As in bpftrace 0.27: a literal and its NUL must fit in 1024 bytes.
                 if bytes.len() >= 1024 {
@@ -541,7 +530,7 @@ impl Checker<'_> {
             [k] => {
                 let e = self.expr(k);
                 let t = key_type(&e.ty);
-                Some(self.coerce(e, &t))
+                Some(self.coerce_element(e, &t))
             }
             many => {
                 let items: Vec<Expr> = many
@@ -549,7 +538,7 @@ impl Checker<'_> {
                     .map(|k| {
                         let e = self.expr(k);
                         let t = key_type(&e.ty);
-                        self.coerce(e, &t)
+                        self.coerce_element(e, &t)
                     })
                     .collect();
                 let span = items[0].span.to(items[items.len() - 1].span);
@@ -1106,12 +1095,13 @@ fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
     )
 }
 
-/// The type a value takes as a map key: integers widen to 64 bits, but strings keep the
+/// The type a value takes as a map key: integers widen to 64 bits (keeping their sign), but strings keep the
 /// length of their first use (`comm` keys stay 16 bytes, as in bpftrace), which keeps keys
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } => I64,
+        Type::Int { signed: true, .. } => I64,
+        Type::Int { signed: false, .. } => U64,
         Type::Tuple(items) => Type::Tuple(items.iter().map(key_type).collect()),
         other => other.clone(),
     }
@@ -1188,5 +1178,19 @@ fn arith_type(op: BinaryOp, a: &Type, b: &Type) -> Type {
         I64
     } else {
         U64
+    }
+}
+
+/// The type of integer literal `v`: the narrowest unsigned integer that holds it.
+fn literal_type(v: u64) -> Type {
+    let bits = match v {
+        0..=0xff => 8,
+        0x100..=0xffff => 16,
+        0x1_0000..=0xffff_ffff => 32,
+        _ => 64,
+    };
+    Type::Int {
+        bits,
+        signed: false,
     }
 }

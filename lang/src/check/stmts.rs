@@ -394,24 +394,16 @@ impl Checker<'_> {
                 // takes its type from this first assignment.
                 self.revive(name, Some(&rhs.ty), target.span);
                 if let Some(&id) = self.var_ids.get(name) {
-                    let ty = self.var_type(&rhs.ty);
-                    self.settle_type(id, &ty, target.span, name);
+                    self.settle_type(id, &rhs.ty, target.span, name);
                 }
-                // A new variable takes the value's type with strings widened to strlen, so a
-                // longer string fits later; a later assignment must fit the type the first one
-                // fixed.
-                let (id, ty) = match self.var_ids.get(name) {
-                    Some(&id) => {
-                        let stored = self.var_type(&rhs.ty);
-                        self.learn_var_type(id, &stored);
-                        self.var(name, &rhs.ty.clone(), target.span)?;
-                        (id, self.vars[id as usize].clone())
-                    }
-                    None => {
-                        let ty = self.var_type(&rhs.ty);
-                        (self.var(name, &ty, target.span)?, ty)
-                    }
-                };
+                // A variable's type holds every value the script assigns it (the quiet first
+                // pass learns them all, see `LearnedTypes`), so a longer string or a wider
+                // integer assigned later fits.
+                if let Some(&id) = self.var_ids.get(name) {
+                    self.learn_var_type(id, &rhs.ty);
+                }
+                let id = self.var(name, &rhs.ty.clone(), target.span)?;
+                let ty = self.vars[id as usize].clone();
                 let rhs = self.coerce(rhs, &ty);
                 Some(StmtKind::AssignVar {
                     var: id,
