@@ -27,15 +27,29 @@ fn require_root_and_bpftrace() {
 
 /// Output without what 0.27 changed on purpose: the attach line (0.17: "Attaching N probes..."
 /// on stdout before attaching; 0.27: "Attached N probes" on stderr after, and a JSON record with
-/// a `count`) and, in JSON, the blank lines 0.17 prints before the maps at exit.
+/// a `count`), in JSON, the blank lines 0.17 prints before the maps at exit, and stats lines in
+/// 0.27's form (0.17: `@s: count 2, average 5, total 10`).
 fn normalize(out: &str, format: &str) -> String {
     out.lines()
         .filter(|l| {
             !l.starts_with("Attaching ") && !l.starts_with("{\"type\": \"attached_probes\"")
         })
         .filter(|l| format != "json" || !l.is_empty())
-        .map(|l| format!("{l}\n"))
+        .map(|l| format!("{}\n", stats_as_027(l)))
         .collect()
+}
+
+/// A 0.17 stats line (`@s: count 2, average 5, total 10`) in 0.27's form
+/// (`@s: { .count = 2, .average = 5, .total = 10 }`); any other line as it is.
+fn stats_as_027(line: &str) -> String {
+    let fields = line.split_once(": count ").and_then(|(name, rest)| {
+        let (count, rest) = rest.split_once(", average ")?;
+        let (avg, total) = rest.split_once(", total ")?;
+        Some(format!(
+            "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}"
+        ))
+    });
+    fields.unwrap_or_else(|| line.to_string())
 }
 
 unsafe extern "C" {

@@ -209,7 +209,10 @@ pub fn for_range<'ctx>(
     let inner = param(func, 1)?;
     unpack_context(&mut cb, inner, captures)?;
     let at = cb.offset(inner, extra_offset(captures))?;
-    let first = cb.builder.build_load(cb.i64(), at, "start")?.into_int_value();
+    let first = cb
+        .builder
+        .build_load(cb.i64(), at, "start")?
+        .into_int_value();
     let i = cb.builder.build_int_add(first, index, "i")?;
     cb.builder.build_store(cb.var_slot(var)?, i)?;
     cb.stmts(body)?;

@@ -467,8 +467,9 @@ pub fn empty_map_text(value: &Type) -> &'static str {
 /// Layout, per value kind:
 /// * plain, count, sum, min, max: `@m[k]: v` per entry, nothing after;
 /// * avg: `@m[k]: total/count` per entry, then an empty line;
-/// * stats: `@m[k]: count N, average A, total T` per entry, then an empty line (0.17 ignores
-///   top and div for stats);
+/// * stats: `@m[k]: { .count = N, .average = A, .total = T }` (0.27's form; 0.17 printed
+///   `count N, average A, total T`) per entry, then an empty line (0.17 ignores top and div
+///   for stats);
 /// * hist/lhist: `@m[k]: ` (with its trailing space) then the rows, then an empty line, per
 ///   entry (0.17 ignores div for lhist).
 pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
@@ -488,7 +489,11 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
             }
             MapValue::Stats { count, total } => {
                 let avg = average(*count, *total);
-                let _ = writeln!(out, "{name}: count {count}, average {avg}, total {total}");
+                // 0.27's record form (0.17 printed `count N, average A, total T`).
+                let _ = writeln!(
+                    out,
+                    "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}"
+                );
                 trailing_line = true;
             }
             MapValue::Avg { .. } => {
@@ -794,7 +799,10 @@ mod tests {
                 },
             )],
         };
-        assert_eq!(map_text(&d, 0, 0), "@s: count 2, average -7, total -15\n\n");
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@s: { .count = 2, .average = -7, .total = -15 }\n\n"
+        );
         let d = MapDump {
             name: "@e".into(),
             entries: vec![],

@@ -516,16 +516,7 @@ fn compatible(a: &Type, b: &Type) -> bool {
 /// element; anything else stays `a`.
 fn widen(a: &Type, b: &Type) -> Type {
     match (a, b) {
-        (
-            Type::Int {
-                bits: x,
-                signed: s,
-            },
-            Type::Int {
-                bits: y,
-                signed: t,
-            },
-        ) => Type::Int {
+        (Type::Int { bits: x, signed: s }, Type::Int { bits: y, signed: t }) => Type::Int {
             bits: *x.max(y),
             signed: *s || *t,
         },
