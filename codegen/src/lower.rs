@@ -107,7 +107,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if !is_register(ty) {
                     self.memset(slot, ty.size())?;
                 }
-                self.store(slot, &value.ty.clone(), v)?;
+                // An integer is a register already extended by its own type: it is stored
+                // at the variable's width (a variable may be wider than a value, when a later
+                // assignment widened it).
+                let store_ty = if ty.is_int() && value.ty.is_int() {
+                    ty.clone()
+                } else {
+                    value.ty.clone()
+                };
+                self.store(slot, &store_ty, v)?;
             }
             StmtKind::AssignMap { map, key, value } => {
                 let spec = self.map_spec(*map)?;
