@@ -585,6 +585,12 @@ impl Checker<'_> {
 
     fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span) -> Expr {
         let inner = self.expr(expr);
+        // As 0.27 folds it, `-5` is a literal of the narrowest signed type (`sizeof(-1)` is
+        // 1, `(1, -1)` packs into two bytes).
+        if let (UnaryOp::Neg, A::Int(v)) = (op, &expr.kind) {
+            let value = (*v as i64).wrapping_neg();
+            return mk(H::Int(value), negative_literal_type(value), span);
+        }
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
                 self.require_int(&inner, "the operand");
@@ -1193,4 +1199,18 @@ fn literal_type(v: u64) -> Type {
         bits,
         signed: false,
     }
+}
+
+/// The type of the negated literal `v`: the narrowest signed integer that holds it.
+fn negative_literal_type(v: i64) -> Type {
+    let bits = if i8::try_from(v).is_ok() {
+        8
+    } else if i16::try_from(v).is_ok() {
+        16
+    } else if i32::try_from(v).is_ok() {
+        32
+    } else {
+        64
+    };
+    Type::Int { bits, signed: true }
 }
