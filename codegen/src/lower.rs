@@ -113,7 +113,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if !is_register(ty) {
                     self.memset(slot, ty.size())?;
                 }
-                self.store(slot, &value.ty.clone(), v)?;
+                // An integer is a register already extended by its own type: it is stored
+                // at the variable's width (a variable may be wider than a value, when a later
+                // assignment widened it).
+                let store_ty = if ty.is_int() && value.ty.is_int() {
+                    ty.clone()
+                } else {
+                    value.ty.clone()
+                };
+                self.store(slot, &store_ty, v)?;
             }
             StmtKind::AssignMap { map, key, value } => {
                 let spec = self.map_spec(*map)?;
@@ -191,48 +199,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 var,
                 start,
                 end,
+                captures,
                 body,
             } => {
-                let slot = self.var_slot(*var)?;
                 let s = self.int(start)?;
                 let e = self.int(end)?;
-                let end_slot = self.alloca(8, "end")?;
-                self.builder.build_store(end_slot, e)?;
-                self.builder.build_store(slot, s)?;
-                let head = self.ctx.append_basic_block(self.func, "for");
-                let body_bb = self.ctx.append_basic_block(self.func, "forbody");
-                let step = self.ctx.append_basic_block(self.func, "forstep");
-                let done = self.ctx.append_basic_block(self.func, "endfor");
-                self.builder.build_unconditional_branch(head)?;
-                self.builder.position_at_end(head);
-                let i = self
-                    .builder
-                    .build_load(self.i64(), slot, "i")?
-                    .into_int_value();
-                let e = self
-                    .builder
-                    .build_load(self.i64(), end_slot, "e")?
-                    .into_int_value();
-                let c = self
-                    .builder
-                    .build_int_compare(IntPredicate::SLT, i, e, "lt")?;
-                self.builder.build_conditional_branch(c, body_bb, done)?;
-                self.builder.position_at_end(body_bb);
-                self.loops.push((step, done));
-                self.stmts(body)?;
-                self.loops.pop();
-                if !self.terminated() {
-                    self.builder.build_unconditional_branch(step)?;
-                }
-                self.builder.position_at_end(step);
-                let i = self
-                    .builder
-                    .build_load(self.i64(), slot, "i")?
-                    .into_int_value();
-                let n = self.builder.build_int_add(i, self.const_u64(1), "inc")?;
-                self.builder.build_store(slot, n)?;
-                self.builder.build_unconditional_branch(head)?;
-                self.builder.position_at_end(done);
+                crate::callbacks::for_range(self, *var, s, e, captures, body)?
             }
             StmtKind::ForMap {
                 var,

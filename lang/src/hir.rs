@@ -98,11 +98,14 @@ pub enum StmtKind {
         count: u32,
         body: Vec<Stmt>,
     },
-    /// `for ($i : start..end)`
+    /// `for ($i : start..end)`: the body runs `end - start` times (both evaluated once,
+    /// before the first iteration). Codegen makes the body a callback of `bpf_loop`, so the
+    /// verifier checks it once whatever the bound; `captures` are as in `ForMap`.
     ForRange {
         var: VarId,
         start: Expr,
         end: Expr,
+        captures: Vec<VarId>,
         body: Vec<Stmt>,
     },
     /// `for ($kv : @map)`: the body runs once per element with `var` holding the

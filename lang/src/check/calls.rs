@@ -924,8 +924,12 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let ty = match self.var_ids.get(name) {
-            Some(&id) => self.vars[id as usize].clone(),
-            None => self.var_type(&value),
+            Some(&id) => {
+                // The variable must hold the map's value (a string as long as it).
+                self.learn_var_type(id, &value);
+                self.vars[id as usize].clone()
+            }
+            None => value.clone(),
         };
         let Some(var) = self.var(name, &ty, args[2].span) else {
             return poisoned(span);

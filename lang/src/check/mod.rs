@@ -120,6 +120,7 @@ pub(crate) struct Checker<'a> {
     program_options: Vec<ProgramOption>,
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
     tseries_clock: Option<hir::MapId>,
+    learned: scope::LearnedTypes,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -167,6 +168,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         scopes: scope::Scopes::default(),
         program_options: Vec::new(),
         tseries_clock: None,
+        learned: scope::LearnedTypes::default(),
     };
     for d in &script.directives {
         match d {
@@ -198,6 +200,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.events.clear();
         c.time_formats.clear();
         c.program_options.clear();
+        c.learned.restart();
     }
     let mut probes = Vec::new();
     let mut probe_names = Vec::new();
@@ -577,9 +580,14 @@ fn compatible(a: &Type, b: &Type) -> bool {
 }
 
 /// The type that holds values of two compatible types: the longer of two strings or buffers,
-/// tuple by tuple element; anything else stays `a`.
+/// the wider of two integers (signed if either is, as 0.27 types a mix), tuple by tuple
+/// element; anything else stays `a`.
 fn widen(a: &Type, b: &Type) -> Type {
     match (a, b) {
+        (Type::Int { bits: x, signed: s }, Type::Int { bits: y, signed: t }) => Type::Int {
+            bits: *x.max(y),
+            signed: *s || *t,
+        },
         (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
         (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
         (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
