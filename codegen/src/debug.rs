@@ -122,6 +122,12 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
         )
     }
 
+    /// The debug-info builder and the types every function shares (CO-RE record types are
+    /// built with it).
+    pub fn debug(&self) -> &'a DebugTypes<'ctx> {
+        self.debug
+    }
+
     /// The location of the script text starting at `span`.
     pub fn at(&self, span: Span) -> DILocation<'ctx> {
         let (line, col) = btf_line_col(self.lines, span.start);

@@ -6,6 +6,7 @@
 mod callbacks;
 mod calls;
 mod context;
+mod core;
 mod debug;
 mod exited;
 mod helpers;

@@ -1,5 +1,6 @@
-//! The one place codegen needs `unsafe` from inkwell: byte-offset pointer arithmetic (GEP)
-//! and catching LLVM's error diagnostics instead of letting LLVM exit the process.
+//! The one place codegen needs `unsafe` from inkwell: byte-offset pointer arithmetic (GEP),
+//! debug-info types as metadata operands (CO-RE access tags), and catching LLVM's error
+//! diagnostics instead of letting LLVM exit the process.
 
 use crate::CodegenError;
 use inkwell::builder::Builder;
@@ -19,6 +20,21 @@ pub fn byte_offset<'ctx>(
     // elements, record fields), and the verifier checks every access at load time anyway.
     let p = unsafe { builder.build_gep(context.i8_type(), ptr, &[off], "off")? };
     Ok(p)
+}
+
+/// A debug-info type as a metadata value, to tag an instruction with (inkwell has no safe
+/// conversion for types).
+pub fn type_metadata<'ctx>(
+    context: &'ctx Context,
+    ty: inkwell::debug_info::DIType<'ctx>,
+) -> inkwell::values::MetadataValue<'ctx> {
+    use inkwell::llvm_sys::core::LLVMMetadataAsValue;
+    // SAFETY: `ty` is live metadata of `context` (both share the `'ctx` lifetime), and
+    // LLVMMetadataAsValue returns a metadata-as-value wrapper, which is what
+    // `MetadataValue::new` expects.
+    unsafe {
+        inkwell::values::MetadataValue::new(LLVMMetadataAsValue(context.raw(), ty.as_mut_ptr()))
+    }
 }
 
 /// Errors LLVM reports while compiling (the BPF back end reports, for example, a program whose

@@ -708,11 +708,24 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             ExprKind::ContextField { offset, data_loc } => {
                 context::context_field(self, *offset, *data_loc, &e.ty)
             }
-            ExprKind::Load { ptr, offset, space } => {
+            ExprKind::Load {
+                ptr,
+                offset,
+                space,
+                core,
+            } => {
                 let p = self.int(ptr)?;
-                let addr =
-                    self.builder
-                        .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?;
+                let addr = match core.as_deref().and_then(|c| Some((c, c.local_offset()?))) {
+                    // The field where the running kernel has it; what follows the field
+                    // (an array element) keeps its compile-time distance.
+                    Some((c, at)) if at <= *offset => {
+                        crate::core::field_address(self, p, c, u64::from(*offset - at))?
+                    }
+                    _ => {
+                        self.builder
+                            .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?
+                    }
+                };
                 self.probe_read(addr, &e.ty, *space)
             }
             ExprKind::Member { expr, offset } => {

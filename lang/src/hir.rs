@@ -9,7 +9,7 @@ use stdlib::builtins::{Builtin, Function};
 use stdlib::manifest::{Attach, Event, MapSpec};
 /// What a probe's `ctx` points at; each probe kind's record in `stdlib::probes` says which.
 pub use stdlib::probes::Context;
-use stdlib::types::{AddrSpace, Aggregation, Type};
+use stdlib::types::{AddrSpace, Aggregation, Field, Record, Type};
 
 pub type MapId = u32;
 pub type VarId = u32;
@@ -137,6 +137,79 @@ pub enum Unary {
     BitNot,
 }
 
+/// A field of a kernel struct reached through a pointer: `root` is the record the pointer
+/// points to (its layout from the kernel's BTF), `fields` the index of a field in
+/// `root.fields`, then in that field's record, and so on. The fields' offsets add up to the
+/// `Load`'s offset or less: what an array or string index adds after the last field is a
+/// constant that is not relocated (element sizes of kernel arrays do not move).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoreAccess {
+    #[serde(serialize_with = "record_name")]
+    pub root: Record,
+    pub fields: Vec<u32>,
+}
+
+/// Snapshots name the root record; its whole layout is in the pointer's type already.
+fn record_name<S: serde::Serializer>(r: &Record, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&r.name)
+}
+
+impl CoreAccess {
+    /// The fields along the path, outermost first; `None` if the path does not fit the
+    /// records (a checker bug, which codegen then reports as internal).
+    pub fn chain(&self) -> Option<Vec<(&Record, &Field, u32)>> {
+        let mut out = Vec::new();
+        let mut record = &self.root;
+        for (i, &index) in self.fields.iter().enumerate() {
+            let field = record.fields.get(index as usize)?;
+            out.push((record, field, index));
+            if i + 1 < self.fields.len() {
+                let Type::Record(next) = &field.ty else {
+                    return None;
+                };
+                record = next;
+            }
+        }
+        Some(out)
+    }
+
+    /// Appends the field `index` of `record`, the record the path's last field holds. That
+    /// field's type may name its record without a layout (BTF records are expanded a few
+    /// levels deep only): `record` is then its layout. Returns false, leaving the path as it
+    /// was, when `record` is not what the last field holds.
+    pub fn push(&mut self, record: &Record, index: u32) -> bool {
+        let mut last = &mut self.root;
+        for &i in &self.fields {
+            let Some(Field {
+                ty: Type::Record(next),
+                ..
+            }) = last.fields.get_mut(i as usize)
+            else {
+                return false;
+            };
+            last = &mut **next;
+        }
+        if last.name != record.name || (index as usize) >= record.fields.len() {
+            return false;
+        }
+        if last.fields.is_empty() {
+            *last = record.clone();
+        }
+        if last.fields.get(index as usize).map(|f| &f.name)
+            != record.fields.get(index as usize).map(|f| &f.name)
+        {
+            return false;
+        }
+        self.fields.push(index);
+        true
+    }
+
+    /// The byte offset of the last field of the path from the start of `root`.
+    pub fn local_offset(&self) -> Option<u32> {
+        Some(self.chain()?.iter().map(|(_, f, _)| f.offset).sum())
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ExprKind {
     Int(i64),
@@ -189,6 +262,11 @@ pub enum ExprKind {
         ptr: Box<Expr>,
         offset: u32,
         space: AddrSpace,
+        /// For a kernel struct's field, the field's path, so that the compiled program finds
+        /// the field where the running kernel has it (a CO-RE relocation) rather than at
+        /// `offset`, which is where the compiling kernel's BTF put it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        core: Option<Box<CoreAccess>>,
     },
     /// A member of a record value held in BPF memory (not through a pointer).
     Member {

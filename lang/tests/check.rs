@@ -117,6 +117,7 @@ fn field(name: &str, offset: u32, ty: Type) -> Field {
         ty,
         bitfield: None,
         data_loc: false,
+        btf_enum: false,
     }
 }
 
@@ -422,6 +423,7 @@ impl Catalog for Fixture {
                     ty: I32,
                     bitfield: None,
                     data_loc: false,
+                    btf_enum: false,
                 },
                 Field {
                     name: "b".to_string(),
@@ -429,6 +431,7 @@ impl Catalog for Fixture {
                     ty: Type::Str { len: 4 },
                     bitfield: None,
                     data_loc: false,
+                    btf_enum: false,
                 },
             ],
         })

@@ -180,6 +180,7 @@ impl SystemCatalog {
                 ty,
                 bitfield,
                 data_loc: false,
+                btf_enum: matches!(b.get(b.resolve(m.type_id)), Ok(btf::Type::Enum { .. })),
             });
         }
         Some(Record { name, size, fields })
@@ -284,6 +285,7 @@ fn dwarf_record(
             ty: dwarf_type(d, m.ty, depth + 1),
             bitfield: m.bitfield,
             data_loc: false,
+            btf_enum: false,
         });
     }
     Record {

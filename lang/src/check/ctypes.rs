@@ -290,6 +290,7 @@ pub(super) fn layout_record(
                     ty,
                     bitfield: Some(((at % 8) as u8, width.min(64) as u8)),
                     data_loc: false,
+                    btf_enum: false,
                 });
             }
             continue;
@@ -305,6 +306,7 @@ pub(super) fn layout_record(
                 ty,
                 bitfield: None,
                 data_loc: false,
+                btf_enum: false,
             });
         } else if let Type::Record(inner) = ty {
             // Anonymous members: their fields are reachable directly.

@@ -364,6 +364,7 @@ impl Checker<'_> {
                                 ptr: Box::new(base),
                                 offset: i as u32 * size,
                                 space,
+                                core: None,
                             },
                             *to,
                             span,
@@ -751,6 +752,7 @@ impl Checker<'_> {
                             ptr: Box::new(inner),
                             offset: 0,
                             space,
+                            core: None,
                         },
                         to,
                         span,
@@ -767,6 +769,7 @@ impl Checker<'_> {
                             ptr: Box::new(inner),
                             offset: 0,
                             space,
+                            core: None,
                         },
                         U64,
                         span,
@@ -1019,11 +1022,33 @@ impl Checker<'_> {
         };
         match (base.kind, base.ty) {
             // A flexible array member (`x[0]`, `x[]`) has no length to check against.
-            (H::Load { ptr, offset, space }, Type::Array { elem, len: 0 }) => {
+            (
+                H::Load {
+                    ptr,
+                    offset,
+                    space,
+                    core,
+                },
+                Type::Array { elem, len: 0 },
+            ) => {
                 let ptr = element_at(*ptr, idx, elem.size());
-                mk(H::Load { ptr, offset, space }, *elem, span)
+                let load = H::Load {
+                    ptr,
+                    offset,
+                    space,
+                    core,
+                };
+                mk(load, *elem, span)
             }
-            (H::Load { ptr, offset, space }, Type::Array { elem, len }) => {
+            (
+                H::Load {
+                    ptr,
+                    offset,
+                    space,
+                    core,
+                },
+                Type::Array { elem, len },
+            ) => {
                 // The index is kept in a variable: it is checked against the length (an
                 // index past it warns at run time, as in bpftrace 0.27) and then used.
                 let idx_ty = idx.ty.clone();
@@ -1038,7 +1063,13 @@ impl Checker<'_> {
                     span,
                 };
                 let ptr = element_at(*ptr, tmp, elem.size());
-                let value = mk(H::Load { ptr, offset, space }, *elem.clone(), span);
+                let load = H::Load {
+                    ptr,
+                    offset,
+                    space,
+                    core,
+                };
+                let value = mk(load, *elem.clone(), span);
                 mk(
                     H::Block {
                         stmts: vec![assign, check],
@@ -1059,6 +1090,7 @@ impl Checker<'_> {
                         ptr,
                         offset: 0,
                         space,
+                        core: None,
                     },
                     *to,
                     span,
@@ -1164,6 +1196,20 @@ impl Checker<'_> {
         }
     }
 
+    /// Whether `record`'s layout is the kernel's (from BTF), so that a field read through a
+    /// kernel pointer can be relocated: not a script definition, nor a uprobe program's
+    /// DWARF type, and named, since libbpf finds the running kernel's record by name.
+    fn kernel_record(&self, record: &stdlib::types::Record) -> bool {
+        let uprobe = matches!(
+            self.probe.provider,
+            Some(ast::Provider::Uprobe | ast::Provider::Uretprobe)
+        );
+        !uprobe
+            && !self.script_records.contains(&record.name)
+            && !record.name.contains("(anonymous)")
+            && (record.name.starts_with("struct ") || record.name.starts_with("union "))
+    }
+
     /// A member of a record value (folding into the load when the record was loaded through a
     /// pointer, so only the member is read from memory).
     fn member(&mut self, base: Expr, offset: u32, ty: Type, span: Span) -> Expr {
@@ -1172,11 +1218,13 @@ impl Checker<'_> {
                 ptr,
                 offset: o,
                 space,
+                core,
             } => mk(
                 H::Load {
                     ptr,
                     offset: o + offset,
                     space,
+                    core,
                 },
                 ty,
                 span,
@@ -1291,7 +1339,13 @@ impl Checker<'_> {
         } else {
             record
         };
-        let Some(f) = record.fields.iter().find(|f| f.name == field.name).cloned() else {
+        let Some((index, f)) = record
+            .fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.name == field.name)
+            .map(|(i, f)| (i as u32, f.clone()))
+        else {
             let names: Vec<&str> = record.fields.iter().map(|f| f.name.as_str()).collect();
             let d = diagnostics::no_such_field(&record.name, &field.name, &names, field.span);
             self.push(d);
@@ -1319,17 +1373,35 @@ impl Checker<'_> {
                 _ => f.ty.clone(),
             },
         };
+        let relocatable = f.bitfield.is_none() && self.kernel_record(&record);
         let read = match via_pointer {
-            Some(space) => mk(
-                H::Load {
+            Some(space) => {
+                let core = (relocatable && space == AddrSpace::Kernel).then(|| {
+                    Box::new(hir::CoreAccess {
+                        root: (*record).clone(),
+                        fields: vec![index],
+                    })
+                });
+                let load = H::Load {
                     ptr: Box::new(base),
                     offset: f.offset,
                     space,
-                },
-                pointers_into(read_ty, space),
-                span,
-            ),
-            None => self.member(base, f.offset, read_ty, span),
+                    core,
+                };
+                mk(load, pointers_into(read_ty, space), span)
+            }
+            None => {
+                let mut read = self.member(base, f.offset, read_ty, span);
+                if let H::Load {
+                    core: core @ Some(_),
+                    offset,
+                    ..
+                } = &mut read.kind
+                {
+                    extend_core(core, &record, *offset, f.offset, index, relocatable);
+                }
+                read
+            }
         };
         match f.bitfield {
             Some((bit, width)) => bitfield_value(read, bit, width, span),
@@ -1446,6 +1518,7 @@ impl Checker<'_> {
                 ty,
                 bitfield: None,
                 data_loc: false,
+                btf_enum: false,
             })
             .collect();
         let record = stdlib::types::Record {
@@ -1530,6 +1603,28 @@ impl Checker<'_> {
 }
 
 /// `(read >> bit) & ((1 << width) - 1)`, as a u64.
+/// Extends a relocated load's field path by the field `index` (at `field_offset` in the last
+/// field's record) that was just folded into it, its offset now `offset`. The path stays as it
+/// was when the load had already moved past its last field by a constant (an array index),
+/// when the field cannot be relocated (a bit-field), or when the path's last field does not
+/// hold `record`: the rest of the offset is then a constant after the relocated field.
+fn extend_core(
+    core: &mut Option<Box<hir::CoreAccess>>,
+    record: &stdlib::types::Record,
+    offset: u32,
+    field_offset: u32,
+    index: u32,
+    relocatable: bool,
+) {
+    let Some(c) = core else {
+        return;
+    };
+    if !relocatable || c.local_offset() != Some(offset - field_offset) {
+        return;
+    }
+    c.push(record, index);
+}
+
 fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
     let widened = mk(H::Cast(Box::new(read)), U64, span);
     let shifted = mk(

@@ -103,6 +103,9 @@ pub(crate) struct Checker<'a> {
     time_formats: Vec<String>,
     defines: HashMap<String, String>,
     records: HashMap<String, stdlib::types::Record>,
+    /// Records the script defines: they are not the kernel's, so their fields are never
+    /// relocated against the kernel's BTF.
+    script_records: std::collections::HashSet<String>,
     /// Script enums by name (`enum Foo`), as the type their values have.
     enums: HashMap<String, Type>,
     /// Script enumerators: each one's value and its enum's type.
@@ -158,6 +161,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: Vec::new(),
         defines: HashMap::new(),
         records: HashMap::new(),
+        script_records: std::collections::HashSet::new(),
         enums: HashMap::new(),
         enumerators: HashMap::new(),
         vars: Vec::new(),
@@ -250,6 +254,7 @@ impl Checker<'_> {
                 };
                 let name = format!("{kw} {}", def.name.name);
                 if let Some(r) = ctypes::layout_record(self, &name, fields, union, packing) {
+                    self.script_records.insert(r.name.clone());
                     self.records.insert(r.name.clone(), r);
                 }
             }
