@@ -42,6 +42,18 @@ impl Rejection {
             .rev()
             .find_map(|l| annotation(l).map(|a| a.line));
         let after = last_insn.map_or(0, |i| i + 1);
+        if let Some(field) = lines[after..].iter().find_map(|l| failed_relocation(l)) {
+            return Rejection {
+                probe,
+                errno,
+                line,
+                reason: vec![format!(
+                    "the running kernel has no {field}: the program was compiled against \
+                     another kernel's BTF, and this field could not be relocated"
+                )],
+                log,
+            };
+        }
         let reason = lines[after..]
             .iter()
             .map(|l| l.trim())
@@ -58,6 +70,22 @@ impl Rejection {
             log,
         }
     }
+}
+
+/// The field a failed CO-RE relocation names (`struct task_struct.real_parent`). libbpf
+/// leaves an invalid instruction where a field the running kernel lacks was used, and
+/// rewrites the verifier's complaint about it into
+/// `failed to resolve CO-RE relocation <byte_off> [44] struct task_struct.real_parent (0:0 @ offset 1280)`.
+fn failed_relocation(line: &str) -> Option<&str> {
+    let rest = line
+        .trim()
+        .strip_prefix("failed to resolve CO-RE relocation ")?;
+    let (_, spec) = rest.split_once("] ")?;
+    Some(
+        spec.rsplit_once(" (")
+            .map_or(spec, |(field, _)| field)
+            .trim(),
+    )
 }
 
 /// Whether a log line prints an instruction: `19: (85) call bpf_map_lookup_elem#1`.
@@ -165,6 +193,31 @@ processed 39 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_sta
         assert_eq!(line("19: (85) call"), None);
         assert!(is_instruction("19: (85) call bpf_map_lookup_elem#1"));
         assert!(!is_instruction("19: R1=ctx()"));
+    }
+
+    /// A program compiled where `task_struct` had `real_parent_x`, loaded on a kernel without
+    /// it (Linux 6.18, shortened; libbpf rewrote the last two lines).
+    const FAILED_RELOCATION: &str = "\
+; printf(\"%d\\n\", pid); @ c3.bt:2
+21: (85) call bpf_ringbuf_submit#132          ;
+22: (05) goto pc+8
+; printf(\"%d\\n\", curtask->real_parent->pid); @ c3.bt:3
+31: (85) call bpf_get_current_task#35         ; R0=scalar()
+32: <invalid CO-RE relocation>
+failed to resolve CO-RE relocation <byte_off> [44] struct task_struct.real_parent_x (0:0 @ offset 1280)
+processed 23 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_states 2 mark_read 0
+";
+
+    #[test]
+    fn a_failed_relocation_names_the_field_and_the_line() {
+        let r = Rejection::from_log("BEGIN".into(), 22, FAILED_RELOCATION.into());
+        assert_eq!(r.line, Some(3));
+        assert_eq!(r.reason.len(), 1);
+        assert!(
+            r.reason[0].starts_with("the running kernel has no struct task_struct.real_parent_x:"),
+            "{:?}",
+            r.reason
+        );
     }
 
     #[test]

@@ -1,0 +1,160 @@
+//! CO-RE: a compiled script's kernel struct field reads carry `.BTF.ext` field relocations
+//! that libbpf resolves against the running kernel's BTF at load time. This compiles scripts
+//! with the real `rbt` against this machine's BTF (`--check`: no root, nothing is loaded) and
+//! reads the relocations back from the object: the relocated record, the access string
+//! (`0:i:j`: the first record's member `i`, in it member `j`, …, counted in the object's
+//! own BTF, where each relocated record has only the member the path goes through) and the
+//! kind (0, the field's byte offset).
+
+use std::process::Command;
+
+/// One relocation of the object: (record name, access string, kind).
+type Relocation = (String, String, u32);
+
+fn compiled(script: &str) -> Option<Vec<u8>> {
+    if !std::path::Path::new("/sys/kernel/btf/vmlinux").exists() {
+        eprintln!("skipped: this kernel has no BTF (/sys/kernel/btf/vmlinux)");
+        return None;
+    }
+    let out = std::env::temp_dir().join(format!("rbt-core-{}.o", std::process::id()));
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--check")
+        .arg("--emit-elf")
+        .arg(&out)
+        .args(["-e", script])
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let elf = std::fs::read(&out).expect("read the object");
+    let _ = std::fs::remove_file(&out);
+    Some(elf)
+}
+
+fn u16_at(d: &[u8], at: usize) -> usize {
+    u16::from_le_bytes([d[at], d[at + 1]]) as usize
+}
+
+fn u32_at(d: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(d[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(d: &[u8], at: usize) -> usize {
+    u64::from_le_bytes(d[at..at + 8].try_into().expect("8 bytes")) as usize
+}
+
+/// The contents of the ELF64 (little-endian) section `name`.
+fn section<'a>(elf: &'a [u8], name: &str) -> &'a [u8] {
+    let (shoff, shentsize, shnum, shstrndx) = (
+        u64_at(elf, 0x28),
+        u16_at(elf, 0x3a),
+        u16_at(elf, 0x3c),
+        u16_at(elf, 0x3e),
+    );
+    let header = |i: usize| shoff + i * shentsize;
+    let names = u64_at(elf, header(shstrndx) + 0x18);
+    (0..shnum)
+        .map(header)
+        .find(|&h| {
+            let at = names + u32_at(elf, h) as usize;
+            elf[at..].split(|&b| b == 0).next() == Some(name.as_bytes())
+        })
+        .map(|h| &elf[u64_at(elf, h + 0x18)..][..u64_at(elf, h + 0x20)])
+        .unwrap_or_else(|| panic!("no {name} section"))
+}
+
+/// The CO-RE relocations of `elf`, from `.BTF.ext` (names and strings from `.BTF`).
+fn relocations(elf: &[u8]) -> Vec<Relocation> {
+    let (btf, ext) = (section(elf, ".BTF"), section(elf, ".BTF.ext"));
+    let hdr = u32_at(btf, 4) as usize;
+    let (types, types_len) = (hdr + u32_at(btf, 8) as usize, u32_at(btf, 12) as usize);
+    let strings = hdr + u32_at(btf, 16) as usize;
+    let string = |off: u32| {
+        let s = &btf[strings + off as usize..];
+        String::from_utf8_lossy(s.split(|&b| b == 0).next().unwrap_or_default()).into_owned()
+    };
+    // Type names by id (id 0 is void); each kind's extra data follows its 12-byte header.
+    let mut names = vec![String::new()];
+    let mut at = types;
+    while at < types + types_len {
+        let info = u32_at(btf, at + 4);
+        let (kind, vlen) = ((info >> 24) & 0x1f, (info & 0xffff) as usize);
+        names.push(string(u32_at(btf, at)));
+        at += 12
+            + match kind {
+                1 | 14 | 17 => 4,
+                3 => 12,
+                4 | 5 | 15 | 19 => 12 * vlen,
+                6 | 13 => 8 * vlen,
+                _ => 0,
+            };
+    }
+    let ext_hdr = u32_at(ext, 4) as usize;
+    assert!(ext_hdr >= 32, ".BTF.ext has no CO-RE relocation part");
+    let start = ext_hdr + u32_at(ext, 24) as usize;
+    let end = start + u32_at(ext, 28) as usize;
+    let mut out = Vec::new();
+    if start == end {
+        return out;
+    }
+    let record = u32_at(ext, start) as usize;
+    let mut at = start + 4;
+    while at < end {
+        let n = u32_at(ext, at + 4) as usize;
+        at += 8;
+        for _ in 0..n {
+            let ty = u32_at(ext, at + 4) as usize;
+            out.push((
+                names.get(ty).cloned().unwrap_or_default(),
+                string(u32_at(ext, at + 8)),
+                u32_at(ext, at + 12),
+            ));
+            at += record;
+        }
+    }
+    out
+}
+
+fn reloc(record: &str, access: &str) -> Relocation {
+    (record.to_string(), access.to_string(), 0)
+}
+
+#[test]
+fn field_chains_are_relocated() {
+    let Some(elf) = compiled(r#"BEGIN { printf("%d\n", curtask->real_parent->pid); }"#) else {
+        return;
+    };
+    // `real_parent` in the current task, then `pid` in the parent task.
+    assert_eq!(
+        relocations(&elf),
+        vec![reloc("task_struct", "0:0"), reloc("task_struct", "0:0")]
+    );
+}
+
+#[test]
+fn nested_records_enums_and_arrays_are_relocated() {
+    let script = r#"BEGIN { printf("%d %d %c\n", curtask->se.load.weight, curtask->utask->state, curtask->comm[1]); }"#;
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    // `se.load.weight` is one relocation through three records; `utask` then its `state`
+    // (an enum); `comm` is relocated and its second byte is one more.
+    assert_eq!(
+        relocations(&elf),
+        vec![
+            reloc("task_struct", "0:0:0:0"),
+            reloc("task_struct", "0:0"),
+            reloc("uprobe_task", "0:0"),
+            reloc("task_struct", "0:0"),
+        ]
+    );
+}
+
+#[test]
+fn script_records_are_not_relocated() {
+    let script =
+        "struct s { int a; int b; } BEGIN { printf(\"%d\\n\", ((struct s *)curtask)->b); }";
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    assert_eq!(relocations(&elf), vec![]);
+}
