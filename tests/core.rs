@@ -158,3 +158,40 @@ fn script_records_are_not_relocated() {
     };
     assert_eq!(relocations(&elf), vec![]);
 }
+
+#[test]
+fn tracepoint_fields_are_relocated_against_the_event_record() {
+    let script =
+        "tracepoint:sched:sched_switch { printf(\"%s %d\\n\", args.next_comm, args.next_pid); }";
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    // The format file's fields are members of `struct trace_event_raw_sched_switch`.
+    let relocs = relocations(&elf);
+    assert_eq!(relocs.len(), 2, "{relocs:?}");
+    assert!(relocs
+        .iter()
+        .all(|r| *r == reloc("trace_event_raw_sched_switch", "0:0")));
+}
+
+#[test]
+fn events_of_a_class_are_relocated_against_the_class_record() {
+    let Some(elf) = compiled(r#"tracepoint:sched:sched_wakeup { printf("%d\n", args.pid); }"#)
+    else {
+        return;
+    };
+    assert_eq!(
+        relocations(&elf),
+        vec![reloc("trace_event_raw_sched_wakeup_template", "0:0")]
+    );
+}
+
+#[test]
+fn syscall_tracepoints_keep_their_offsets() {
+    // BTF describes syscall records only as `args[6]`, whose layout does not change.
+    let script = r#"tracepoint:syscalls:sys_enter_openat { printf("%s\n", str(args.filename)); }"#;
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    assert_eq!(relocations(&elf), vec![]);
+}

@@ -4,8 +4,8 @@
 use crate::helpers::{self, Helper};
 use crate::ir::{Lowerer, Val};
 use crate::CodegenError;
-use inkwell::values::IntValue;
-use lang::hir::Context;
+use inkwell::values::{IntValue, PointerValue};
+use lang::hir::{Context, CoreAccess};
 use stdlib::abi;
 use stdlib::builtins::{Builtin, Clock, PidNs};
 use stdlib::manifest::{Attach, UsdtArg};
@@ -355,15 +355,27 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
 
 /// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
 /// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
-/// after the tracepoint record.
+/// after the tracepoint record. With `core`, the field is where the running kernel's BTF
+/// record of the tracepoint has it (what follows the field keeps its distance).
 pub fn context_field<'ctx>(
     l: &mut Lowerer<'_, 'ctx>,
     offset: u32,
     data_loc: bool,
+    core: Option<&CoreAccess>,
     ty: &Type,
 ) -> R<Val<'ctx>> {
     let ctx = ctx_ptr(l)?;
-    let at = l.offset(ctx, u64::from(offset))?;
+    // The field's address from a context pointer `base`.
+    let field_at = |l: &Lowerer<'_, 'ctx>, base| -> R<PointerValue<'ctx>> {
+        match core.and_then(|c| Some((c, c.local_offset()?))) {
+            Some((c, at)) if at <= offset => {
+                let field = crate::core::field_pointer(l, base, c)?;
+                l.offset(field, u64::from(offset - at))
+            }
+            _ => l.offset(base, u64::from(offset)),
+        }
+    };
+    let at = field_at(l, ctx)?;
     if !data_loc {
         return match ty {
             Type::Str { len } | Type::Array { len, .. } => {
@@ -389,7 +401,7 @@ pub fn context_field<'ctx>(
                 if let Some(inst) = copy.as_instruction() {
                     let _ = inst.set_volatile(true);
                 }
-                let at = l.offset(copy, u64::from(offset))?;
+                let at = field_at(l, copy)?;
                 let addr = l.builder.build_ptr_to_int(at, l.ctx.i64_type(), "a")?;
                 let src =
                     l.builder
@@ -411,15 +423,25 @@ pub fn context_field<'ctx>(
             _ if l.probe.context == Context::U64Array => {
                 Ok(Val::Int(ctx_u64(l, u64::from(offset))?))
             }
+            // A relocated field is aligned to its size, as the kernel lays records out.
+            _ if core.is_some() => {
+                let size = ty.size().clamp(1, 8);
+                Ok(Val::Int(l.load_int_aligned(
+                    at,
+                    ty,
+                    size.min(1 << offset.trailing_zeros().min(3)),
+                )?))
+            }
             _ => Ok(Val::Int(l.load_int(at, ty)?)),
         };
     }
-    let loc = l.load_int(
+    let loc = l.load_int_aligned(
         at,
         &Type::Int {
             bits: 32,
             signed: false,
         },
+        if core.is_some() { 4 } else { 1 },
     )?;
     let off = l
         .builder

@@ -16,7 +16,7 @@ use inkwell::attributes::AttributeLoc;
 use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DIType};
 use inkwell::intrinsics::Intrinsic;
 use inkwell::types::BasicType;
-use inkwell::values::{BasicValue, IntValue};
+use inkwell::values::{BasicValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 use lang::hir::CoreAccess;
 use stdlib::types::{Field, Record, Type};
@@ -35,6 +35,27 @@ pub fn field_address<'ctx>(
     access: &CoreAccess,
     extra: u64,
 ) -> R<IntValue<'ctx>> {
+    let ptr_ty = l.ctx.ptr_type(AddressSpace::default());
+    let ptr = l.builder.build_int_to_ptr(base, ptr_ty, "core_base")?;
+    let ptr = field_pointer(l, ptr, access)?;
+    let addr = l
+        .builder
+        .build_ptr_to_int(ptr, l.ctx.i64_type(), "core_addr")?;
+    if extra == 0 {
+        return Ok(addr);
+    }
+    Ok(l.builder
+        .build_int_add(addr, l.ctx.i64_type().const_int(extra, false), "core_extra")?)
+}
+
+/// A pointer to the field `access` names in the record `base` points to. Loaded from
+/// directly (a tracepoint's context), LLVM folds the relocation into the load's offset, as
+/// the verifier wants for context pointers.
+pub fn field_pointer<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    base: PointerValue<'ctx>,
+    access: &CoreAccess,
+) -> R<PointerValue<'ctx>> {
     let chain = access.chain().ok_or_else(|| {
         CodegenError::Internal("a CO-RE field path does not fit its records".into())
     })?;
@@ -53,7 +74,7 @@ pub fn field_address<'ctx>(
     records.reverse();
 
     let ptr_ty = l.ctx.ptr_type(AddressSpace::default());
-    let mut ptr = l.builder.build_int_to_ptr(base, ptr_ty, "core_base")?;
+    let mut ptr = base;
     let kind_id = l.ctx.get_kind_id("llvm.preserve.access.index");
     let elementtype = inkwell::attributes::Attribute::get_named_enum_kind_id("elementtype");
     for ((record, _, _), di) in chain.iter().zip(&records) {
@@ -93,14 +114,7 @@ pub fn field_address<'ctx>(
             .map_err(|e| CodegenError::Internal(format!("CO-RE metadata: {e}")))?;
         ptr = next;
     }
-    let addr = l
-        .builder
-        .build_ptr_to_int(ptr, l.ctx.i64_type(), "core_addr")?;
-    if extra == 0 {
-        return Ok(addr);
-    }
-    Ok(l.builder
-        .build_int_add(addr, l.ctx.i64_type().const_int(extra, false), "core_extra")?)
+    Ok(ptr)
 }
 
 /// The record's name as BTF spells it: without `struct `/`union `, which the kind says.

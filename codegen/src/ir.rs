@@ -472,11 +472,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Loads an integer of type `ty` from `ptr`, extended to i64.
     pub fn load_int(&self, ptr: PointerValue<'ctx>, ty: &Type) -> R<IntValue<'ctx>> {
+        self.load_int_aligned(ptr, ty, 1)
+    }
+
+    /// [`Lowerer::load_int`] from memory known to be aligned to `align` bytes, for a load
+    /// whose address LLVM cannot see (a relocated context field): without it, LLVM reads the
+    /// value byte by byte.
+    pub fn load_int_aligned(
+        &self,
+        ptr: PointerValue<'ctx>,
+        ty: &Type,
+        align: u32,
+    ) -> R<IntValue<'ctx>> {
         let size = ty.size().clamp(1, 8);
         let it = self.int_ty(size);
         let v = self.builder.build_load(it, ptr, "ld")?.into_int_value();
         if let Some(inst) = v.as_instruction() {
-            let _ = inst.set_alignment(1);
+            let _ = inst.set_alignment(align);
         }
         Ok(if size == 8 {
             v

@@ -705,9 +705,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let at = self.offset(base, u64::from(off))?;
                 self.load_val(at, &e.ty)
             }
-            ExprKind::ContextField { offset, data_loc } => {
-                context::context_field(self, *offset, *data_loc, &e.ty)
-            }
+            ExprKind::ContextField {
+                offset,
+                data_loc,
+                core,
+            } => context::context_field(self, *offset, *data_loc, core.as_deref(), &e.ty),
             ExprKind::Load {
                 ptr,
                 offset,

@@ -256,6 +256,10 @@ pub enum ExprKind {
     ContextField {
         offset: u32,
         data_loc: bool,
+        /// A tracepoint field's place in the kernel's BTF record of the tracepoint, so that
+        /// the compiled program reads it where the running kernel has it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        core: Option<Box<CoreAccess>>,
     },
     /// Read `ty` from memory at `ptr + offset` (struct member through a pointer, `*p`).
     Load {

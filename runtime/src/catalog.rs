@@ -354,6 +354,45 @@ impl Catalog for SystemCatalog {
             .collect()
     }
 
+    fn tracepoint_record(
+        &self,
+        _category: &str,
+        event: &str,
+        fields: &[TracepointField],
+    ) -> Option<String> {
+        let b = self.btf()?;
+        // Whether struct `id` holds every field where the format file has it. In BTF a
+        // `__data_loc` field is a u32 named `__data_loc_<name>`.
+        let matches = |id: btf::TypeId| {
+            let Some(members) = b.members(id) else {
+                return false;
+            };
+            fields.iter().all(|f| {
+                let name = if f.data_loc {
+                    format!("__data_loc_{}", f.name)
+                } else {
+                    f.name.clone()
+                };
+                members
+                    .iter()
+                    .any(|m| m.name == name && m.bit_offset == f.offset * 8 && m.bitfield_size == 0)
+            })
+        };
+        let own = format!("trace_event_raw_{event}");
+        if let Some(id) = b.find(&own, btf::Kind::Struct) {
+            return matches(id).then_some(own);
+        }
+        // Events defined from a class (DEFINE_EVENT) share the class's struct: take the
+        // one struct that matches, and none when several do.
+        let mut found = b.own_ids().filter(|&id| {
+            b.kind(id) == Some(btf::Kind::Struct)
+                && b.name_of(id).starts_with("trace_event_raw_")
+                && matches(id)
+        });
+        let first = b.name_of(found.next()?).to_string();
+        found.next().is_none().then_some(first)
+    }
+
     fn tracepoint_fields(
         &self,
         category: &str,

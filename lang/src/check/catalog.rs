@@ -148,6 +148,18 @@ pub trait Catalog {
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
     /// The machine's CPUs, rbt's pid namespace and clock offsets.
     fn host(&self) -> Host;
+    /// The kernel BTF struct that describes the record of tracepoint `category:event` with
+    /// `fields` at their offsets (`trace_event_raw_<event>`, or the event class's struct the
+    /// event shares), so that its fields can be relocated when the compiled program is loaded
+    /// on another kernel. `None` when no struct matches: the fields keep their offsets.
+    fn tracepoint_record(
+        &self,
+        _category: &str,
+        _event: &str,
+        _fields: &[TracepointField],
+    ) -> Option<String> {
+        None
+    }
     /// Whether `#include` finds `path` (`<path>` when `system`, else `"path"`) on this
     /// machine. Kernel headers are not asked about: BTF stands in for them.
     fn header_found(&self, _path: &str, _system: bool) -> bool {

@@ -1232,10 +1232,12 @@ impl Checker<'_> {
             H::ContextField {
                 offset: o,
                 data_loc: false,
+                core,
             } => mk(
                 H::ContextField {
                     offset: o + offset,
                     data_loc: false,
+                    core,
                 },
                 ty,
                 span,
@@ -1535,6 +1537,7 @@ impl Checker<'_> {
             H::ContextField {
                 offset: 8 * index,
                 data_loc: false,
+                core: None,
             },
             U64,
             span,
@@ -1570,11 +1573,13 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        let core = self.tracepoint_core(&f);
         if f.data_loc {
             return mk(
                 H::ContextField {
                     offset: f.offset,
                     data_loc: true,
+                    core,
                 },
                 Type::Str {
                     len: self.opts.strlen,
@@ -1595,14 +1600,54 @@ impl Checker<'_> {
             H::ContextField {
                 offset: f.offset,
                 data_loc: false,
+                core,
             },
             ty,
             span,
         )
     }
+
+    /// The relocation of tracepoint field `f`, when the kernel's BTF has the tracepoint's
+    /// record: the record as BTF names it, its fields as the format file lays them out
+    /// (a `__data_loc` field is the u32 `__data_loc_<name>`).
+    fn tracepoint_core(&self, f: &super::catalog::TracepointField) -> Option<Box<hir::CoreAccess>> {
+        let name = self.probe.tracepoint_record.as_ref()?;
+        let fields = &self.probe.tracepoint_fields;
+        let index = fields.iter().position(|x| x.name == f.name)?;
+        let size = fields.iter().map(|x| x.offset + x.size).max().unwrap_or(0);
+        let fields = fields
+            .iter()
+            .map(|x| stdlib::types::Field {
+                name: if x.data_loc {
+                    format!("__data_loc_{}", x.name)
+                } else {
+                    x.name.clone()
+                },
+                offset: x.offset,
+                ty: if x.data_loc {
+                    Type::Int {
+                        bits: 32,
+                        signed: false,
+                    }
+                } else {
+                    parse_c_type(&x.c_type, x.size, x.signed, false)
+                },
+                bitfield: None,
+                data_loc: false,
+                btf_enum: x.c_type.trim().starts_with("enum "),
+            })
+            .collect();
+        Some(Box::new(hir::CoreAccess {
+            root: stdlib::types::Record {
+                name: format!("struct {name}"),
+                size,
+                fields,
+            },
+            fields: vec![index as u32],
+        }))
+    }
 }
 
-/// `(read >> bit) & ((1 << width) - 1)`, as a u64.
 /// Extends a relocated load's field path by the field `index` (at `field_offset` in the last
 /// field's record) that was just folded into it, its offset now `offset`. The path stays as it
 /// was when the load had already moved past its last field by a constant (an array index),
@@ -1625,6 +1670,7 @@ fn extend_core(
     c.push(record, index);
 }
 
+/// `(read >> bit) & ((1 << width) - 1)`, as a u64.
 fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
     let widened = mk(H::Cast(Box::new(read)), U64, span);
     let shifted = mk(

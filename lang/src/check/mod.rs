@@ -131,6 +131,8 @@ pub(crate) struct Checker<'a> {
 struct ProbeInfo {
     provider: Option<ast::Provider>,
     tracepoint_fields: Vec<catalog::TracepointField>,
+    /// The kernel BTF struct of the tracepoint's record, when BTF has one that matches.
+    tracepoint_record: Option<String>,
     tracepoint_name: String,
     /// Whether pointers read in this probe are user-space by default.
     user: bool,
@@ -356,6 +358,7 @@ impl Checker<'_> {
             self.probe = ProbeInfo {
                 provider: Some(ap.provider),
                 tracepoint_fields: Vec::new(),
+                tracepoint_record: None,
                 tracepoint_name: String::new(),
                 user,
                 signature: match &r.attach {
@@ -394,7 +397,10 @@ impl Checker<'_> {
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
                 match self.catalog.tracepoint_fields(cat, ev) {
-                    Ok(f) => self.probe.tracepoint_fields = f,
+                    Ok(f) => {
+                        self.probe.tracepoint_record = self.catalog.tracepoint_record(cat, ev, &f);
+                        self.probe.tracepoint_fields = f;
+                    }
                     Err(e) => self.push(diagnostics::lookup_failed(e, ap.span)),
                 }
             }
