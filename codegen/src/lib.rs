@@ -305,6 +305,7 @@ fn section(probe: &hir::Probe) -> String {
             // The checker gives each fentry/fexit program exactly one target.
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
                 | Attach::Tracepoint { .. }

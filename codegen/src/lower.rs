@@ -70,6 +70,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memset(slot, size)?;
             self.vars.push(Some(slot));
         }
+        if self.probe.provider == stdlib::probes::Provider::Iter {
+            // An iterator calls its program once more after the last object, with a NULL
+            // object (the field after `meta` in every `bpf_iter__*` context) to say it is
+            // done; bpftrace runs the probe's body only for real objects.
+            let object = crate::context::ctx_u64(&self, 8)?;
+            let zero = self.const_u64(0);
+            let present =
+                self.builder
+                    .build_int_compare(IntPredicate::NE, object, zero, "object")?;
+            let body = self.ctx.append_basic_block(self.func, "object");
+            let skip = self.ctx.append_basic_block(self.func, "no_object");
+            self.builder.build_conditional_branch(present, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&zero))?;
+            self.builder.position_at_end(body);
+        }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);

@@ -147,6 +147,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 })
         }
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+        Attach::Iter { .. } => prog.attach_iter().map(|l| vec![l]),
     }
 }
 

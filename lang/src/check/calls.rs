@@ -191,6 +191,20 @@ impl Checker<'_> {
                 },
                 None => U64,
             },
+            // An iterator's context is its BTF record (`ctx.task`, `ctx.meta`); elsewhere
+            // `ctx` is the context's address.
+            Builtin::Ctx => match self
+                .probe
+                .iterator
+                .clone()
+                .and_then(|it| self.lookup_record(&format!("struct bpf_iter__{it}")))
+            {
+                Some(r) => Type::Pointer {
+                    to: Box::new(Type::Record(Box::new(r))),
+                    space: AddrSpace::Kernel,
+                },
+                None => U64,
+            },
             Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
             Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
                 // fexit's context holds the arguments, then the return value.
@@ -217,7 +231,6 @@ impl Checker<'_> {
             | Builtin::Arg(_)
             | Builtin::Sarg(_)
             | Builtin::Retval
-            | Builtin::Ctx
             | Builtin::Jiffies
             | Builtin::Usermode => U64,
         };
