@@ -10,6 +10,7 @@ mod debug;
 mod helpers;
 mod hist;
 mod ir;
+mod kfuncs;
 mod llvm;
 mod lower;
 mod maps;

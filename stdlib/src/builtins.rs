@@ -350,7 +350,7 @@ impl Builtin {
             Builtin::Elapsed => Spec::variable("elapsed"),
             Builtin::Cpu => Spec::variable("cpu"),
             Builtin::Numaid => Spec::variable("numaid"),
-            Builtin::Comm => Spec::variable("comm"),
+            Builtin::Comm => Spec::value("comm", Arity::range(0, 1), "comm([pid])"),
             Builtin::Cgroup => Spec::variable("cgroup"),
             Builtin::Rand => Spec::variable("rand"),
             Builtin::Curtask => Spec::variable("curtask"),

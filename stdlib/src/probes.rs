@@ -180,6 +180,9 @@ pub struct ProbeKind {
     pub wildcard: bool,
     /// How many fields an attach point takes, as bpftrace 0.17's listing errors word it.
     pub fields: &'static str,
+    /// Whether the kernel lets this kind's programs call kernel functions (kfuncs such as
+    /// `bpf_task_from_pid`, which `comm(pid)` uses).
+    pub kfuncs: bool,
 }
 
 impl Provider {
@@ -196,6 +199,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::End => ProbeKind {
                 spellings: &["END", "end"],
@@ -205,6 +209,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Kprobe => ProbeKind {
                 spellings: &["kprobe", "k"],
@@ -214,6 +219,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: true,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Kretprobe => ProbeKind {
                 spellings: &["kretprobe", "kr"],
@@ -223,6 +229,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Uprobe => ProbeKind {
                 spellings: &["uprobe", "u"],
@@ -232,6 +239,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: true,
                 fields: "2",
+                kfuncs: false,
             },
             Provider::Uretprobe => ProbeKind {
                 spellings: &["uretprobe", "ur"],
@@ -241,6 +249,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: false,
                 fields: "2",
+                kfuncs: false,
             },
             // A USDT probe is a uprobe at the note's address.
             Provider::Usdt => ProbeKind {
@@ -251,6 +260,7 @@ impl Provider {
                 listing: Listing::UsdtNotes,
                 wildcard: true,
                 fields: "2 or 3",
+                kfuncs: false,
             },
             Provider::Tracepoint => ProbeKind {
                 spellings: &["tracepoint", "t"],
@@ -260,6 +270,7 @@ impl Provider {
                 listing: Listing::Tracefs,
                 wildcard: true,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Rawtracepoint => ProbeKind {
                 spellings: &["rawtracepoint", "rt"],
@@ -269,6 +280,7 @@ impl Provider {
                 listing: Listing::BtfRawTracepoints,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: false,
             },
             Provider::Kfunc => ProbeKind {
                 // bpftrace 0.27 names these fentry/fexit (listings, messages); kfunc and
@@ -280,6 +292,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Kretfunc => ProbeKind {
                 spellings: &["fexit", "kretfunc", "fr"],
@@ -289,6 +302,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: false,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Profile => ProbeKind {
                 spellings: &["profile", "p"],
@@ -298,6 +312,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Interval => ProbeKind {
                 spellings: &["interval", "i"],
@@ -307,6 +322,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Software => ProbeKind {
                 spellings: &["software", "s"],
@@ -316,6 +332,7 @@ impl Provider {
                 listing: Listing::PerfEvents(SOFTWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Hardware => ProbeKind {
                 spellings: &["hardware", "h"],
@@ -325,6 +342,7 @@ impl Provider {
                 listing: Listing::PerfEvents(HARDWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             // Watchpoints are hardware breakpoints, which are perf events.
             Provider::Watchpoint => ProbeKind {
@@ -335,6 +353,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Asyncwatchpoint => ProbeKind {
                 spellings: &["asyncwatchpoint", "aw"],
@@ -344,6 +363,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Iter => ProbeKind {
                 spellings: &["iter", "it"],
@@ -353,6 +373,7 @@ impl Provider {
                 listing: Listing::Names(ITERATORS),
                 wildcard: true,
                 fields: "1",
+                kfuncs: true,
             },
         }
     }

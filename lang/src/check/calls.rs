@@ -163,6 +163,7 @@ impl Checker<'_> {
                 let len = bytes.len() as u32;
                 return mk(H::Str(bytes), Type::Str { len }, span);
             }
+            Builtin::Comm if !args.is_empty() => return self.comm_of(args, span),
             Builtin::Comm => Type::Str { len: 16 },
             Builtin::Probe => {
                 self.probe.reads_probe = true;
@@ -362,6 +363,44 @@ impl Checker<'_> {
         } else {
             e
         }
+    }
+
+    /// `comm(pid)`: another process's name, read through the `bpf_task_from_pid` kfunc (as
+    /// bpftrace 0.27 does), which the kernel offers to tracing programs only.
+    fn comm_of(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let pid = self.expr(&args[0]);
+        if !pid.ty.is_int() {
+            self.push(diagnostics::comm_pid_not_integer(&pid.ty, pid.span));
+            return poisoned(span);
+        }
+        let provider = self.probe.provider;
+        if !provider.is_some_and(|p| p.kind().kfuncs) {
+            self.push(diagnostics::comm_pid_not_here(provider, span));
+            return poisoned(span);
+        }
+        let comm = self
+            .lookup_record("struct task_struct")
+            .and_then(|r| r.fields.iter().find(|f| f.name == "comm").map(|f| f.offset));
+        let Some(comm) = comm else {
+            self.push(diagnostics::task_builtin_without_btf("comm", span));
+            return poisoned(span);
+        };
+        let pid = mk(
+            H::Cast(Box::new(pid)),
+            Type::Int {
+                bits: 32,
+                signed: true,
+            },
+            span,
+        );
+        mk(
+            H::CommOf {
+                pid: Box::new(pid),
+                comm,
+            },
+            Type::Str { len: 16 },
+            span,
+        )
     }
 
     /// A value-giving function whose call passed `call_rules`, so its argument count is right.

@@ -132,6 +132,7 @@ impl Estimate<'_> {
             | ExprKind::Builtin(_)
             | ExprKind::ContextField { .. }
             | ExprKind::MapLen { .. } => own,
+            ExprKind::CommOf { pid, .. } => own + self.expr(pid),
             ExprKind::MapRead { map, key } => {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }
