@@ -49,7 +49,8 @@ use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 ///   with BTF signatures for `vfs_read` and `vfs_write` only, and `security_file_open`,
 ///   which only exists renamed by the compiler (`security_file_open.isra.0`);
 /// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
-/// - BTF records `struct task_struct` and `struct file`, constants `TASK_RUNNING` and
+/// - BTF records `struct task_struct`, `struct file` and the iterator context
+///   `struct bpf_iter__task`, constants `TASK_RUNNING` and
 ///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
 /// - user binaries: every path has the functions `main` and `work` except `/nonexistent`,
 ///   which cannot be opened. `/bin/fixture` is position-independent with the globals `counter`
@@ -216,6 +217,14 @@ impl Catalog for Fixture {
                             len: 3,
                         },
                     ),
+                ],
+            ),
+            // An iterator's context: `meta`, then the object iterated over.
+            "struct bpf_iter__task" => (
+                16,
+                vec![
+                    field("meta", 0, U64),
+                    field("task", 8, record_ptr("struct task_struct")),
                 ],
             ),
             "struct file" => (
