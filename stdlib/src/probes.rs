@@ -50,8 +50,8 @@ providers!(
 /// `func` and `retval` are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Context {
-    /// Nothing rbt reads: BEGIN and END run through BPF_PROG_TEST_RUN with no arguments
-    /// (iter, which rbt does not support yet, would get a context of its own).
+    /// Nothing rbt reads as arguments: BEGIN and END run through BPF_PROG_TEST_RUN with no
+    /// arguments; an iterator's context is a BTF record that `ctx` points at.
     None,
     /// `struct pt_regs *`: kprobe, uprobe and usdt read registers.
     PtRegs,
@@ -130,8 +130,8 @@ pub const HARDWARE_EVENTS: &[PerfEvent] = &[
     perf("ref-cycles", None, 9, 1_000_000),
 ];
 
-/// Iterators bpftrace 0.17 lists.
-pub const ITERATORS: &[&str] = &["task", "task_file"];
+/// The iterators bpftrace lists and rbt runs (0.17 had the first two; 0.2x added task_vma).
+pub const ITERATORS: &[&str] = &["task", "task_file", "task_vma"];
 
 /// Where `rbt -l` finds the probes of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
