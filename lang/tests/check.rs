@@ -49,7 +49,7 @@ use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 ///   with BTF signatures for `vfs_read` and `vfs_write` only, and `security_file_open`,
 ///   which only exists renamed by the compiler (`security_file_open.isra.0`);
 /// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
-/// - BTF records `struct task_struct`, `struct file` and the iterator context
+/// - BTF records `struct task_struct`, `struct file`, `struct sock` and the iterator context
 ///   `struct bpf_iter__task`, constants `TASK_RUNNING` and
 ///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
 /// - user binaries: every path has the functions `main` and `work` except `/nonexistent`,
@@ -219,6 +219,7 @@ impl Catalog for Fixture {
                     ),
                 ],
             ),
+            "struct sock" => (8, vec![field("sk_family", 0, U32)]),
             // An iterator's context: `meta`, then the object iterated over.
             "struct bpf_iter__task" => (
                 16,

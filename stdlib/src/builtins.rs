@@ -506,6 +506,7 @@ pub enum Function {
     Path,
     Unwatch,
     Skboutput,
+    SocketCookie,
 }
 
 impl Function {
@@ -567,6 +568,7 @@ impl Function {
         Function::Path,
         Function::Unwatch,
         Function::Skboutput,
+        Function::SocketCookie,
     ];
 
     /// This function's record.
@@ -701,6 +703,14 @@ impl Function {
                 "skboutput(path, skb, length, offset)",
             )
             .unsupported(),
+            // The kernel offers bpf_get_socket_cookie() on a BTF socket pointer to tracing
+            // programs only, where a function's arguments are such pointers.
+            Function::SocketCookie => Spec::value(
+                "socket_cookie",
+                N::exactly(1),
+                "socket_cookie(struct sock *)",
+            )
+            .only_in(&[Provider::Kfunc, Provider::Kretfunc]),
         }
     }
 

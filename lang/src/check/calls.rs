@@ -365,6 +365,26 @@ impl Checker<'_> {
         }
     }
 
+    /// `socket_cookie(sk)`: the socket's cookie, a u64 the kernel gives each socket; `sk` is
+    /// a `struct sock *` (as a function argument, which the verifier knows the type of).
+    fn socket_cookie_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let sk = self.expr(&args[0]);
+        let is_sock = matches!(&sk.ty, Type::Pointer { to, .. }
+            if matches!(to.as_ref(), Type::Record(r) if r.name == "struct sock"));
+        if !is_sock {
+            self.push(diagnostics::socket_cookie_not_a_socket(&sk.ty, sk.span));
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::SocketCookie,
+                args: vec![sk],
+            },
+            U64,
+            span,
+        )
+    }
+
     /// `comm(pid)`: another process's name, read through the `bpf_task_from_pid` kfunc (as
     /// bpftrace 0.27 does), which the kernel offers to tracing programs only.
     fn comm_of(&mut self, args: &[ast::Expr], span: Span) -> Expr {
@@ -414,6 +434,7 @@ impl Checker<'_> {
             Function::Strlen => self.strlen_call(args, span),
             Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
+            Function::SocketCookie => self.socket_cookie_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
             Function::Macaddr => self.macaddr_call(args, span),

@@ -1291,6 +1291,15 @@ pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
     )
 }
 
+/// `socket_cookie()` of something that is not a `struct sock *`.
+pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("socket_cookie() takes a struct sock *, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
+}
+
 /// `comm(pid)` with a pid that is not an integer.
 pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

@@ -90,7 +90,8 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => None,
+            | Function::Skboutput
+            | Function::SocketCookie => None,
         }
     }
 
@@ -573,7 +574,8 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => return None,
+            | Function::Skboutput
+            | Function::SocketCookie => return None,
         };
         let key = self.map_key(keys);
         let id = self.map_id(
