@@ -100,7 +100,7 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
 }
 
 /// `comm(pid)`: the 16-byte name of process `pid` (`comm` is the offset of `comm` in
-/// `struct task_struct`), or an empty string when no such process exists.
+/// `struct task_struct`), or `N/A` when no such process exists, as bpftrace 0.27 names it.
 pub fn comm_of<'ctx>(l: &mut Lowerer<'_, 'ctx>, pid: &Expr, comm: u32) -> R<Val<'ctx>> {
     let pid = l.int(pid)?;
     let pid = l.builder.build_int_truncate(pid, l.ctx.i32_type(), "pid")?;
@@ -121,8 +121,17 @@ pub fn comm_of<'ctx>(l: &mut Lowerer<'_, 'ctx>, pid: &Expr, comm: u32) -> R<Val<
     };
     let found = l.builder.build_is_not_null(task, "found")?;
     let read = l.ctx.append_basic_block(l.func, "task_found");
+    let missing = l.ctx.append_basic_block(l.func, "task_missing");
     let done = l.ctx.append_basic_block(l.func, "task_done");
-    l.builder.build_conditional_branch(found, read, done)?;
+    l.builder.build_conditional_branch(found, read, missing)?;
+    l.builder.position_at_end(missing);
+    // "N/A" and its NUL, as one little-endian 32-bit store.
+    let na = l
+        .ctx
+        .i32_type()
+        .const_int(u64::from(u32::from_le_bytes(*b"N/A\0")), false);
+    l.builder.build_store(slot, na)?;
+    l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(read);
     let at = l.offset(task, u64::from(comm))?;
     l.helper(
