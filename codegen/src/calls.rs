@@ -342,7 +342,8 @@ pub fn call<'ctx>(
         | Function::Find
         | Function::Path
         | Function::Unwatch
-        | Function::Skboutput => Err(CodegenError::Internal(format!(
+        | Function::Skboutput
+        | Function::PercpuKaddr => Err(CodegenError::Internal(format!(
             "{}() is not an expression the checker should pass to codegen",
             func.name()
         ))),

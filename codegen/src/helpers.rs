@@ -28,6 +28,8 @@ pub enum Helper {
     Jiffies64 = 118,
     GetNsCurrentPidTgid = 120,
     KtimeGetBootNs = 125,
+    PerCpuPtr = 153,
+    ThisCpuPtr = 154,
     RingbufReserve = 131,
     RingbufSubmit = 132,
     RingbufQuery = 134,

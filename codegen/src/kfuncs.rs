@@ -1,4 +1,5 @@
-//! Calls of kernel functions (kfuncs) and what rbt builds on them (`comm(pid)`). A kfunc is
+//! Calls of kernel functions (kfuncs) and what rbt builds on them (`comm(pid)`), and typed
+//! kernel variables (`percpu_kaddr`), which are `.ksyms` externs the same way. A kfunc is
 //! an external function in section `.ksyms` whose prototype the object's BTF describes (a
 //! declaration-only `DISubprogram`, which LLVM's BPF backend turns into an extern BTF FUNC);
 //! libbpf finds the kernel's function of that name and checks the prototypes agree, and
@@ -8,9 +9,10 @@ use crate::helpers::Helper;
 use crate::ir::{Lowerer, Val, Walk};
 use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DIType};
 use inkwell::module::Linkage;
-use inkwell::values::FunctionValue;
+use inkwell::values::{FunctionValue, PointerValue};
 use inkwell::AddressSpace;
 use lang::hir::Expr;
+use stdlib::types::Type;
 
 type R<T> = Result<T, crate::CodegenError>;
 
@@ -143,4 +145,170 @@ pub fn comm_of<'ctx>(l: &mut Lowerer<'_, 'ctx>, pid: &Expr, comm: u32) -> R<Val<
     l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(done);
     Ok(Val::Mem(slot))
+}
+
+/// A debug type of the kind and shape of `ty`, for an extern variable's BTF: libbpf checks a
+/// typed kernel symbol against the kernel's type by kinds (an int, a pointer to a struct, an
+/// array of ints), not by members, so records are described without theirs.
+fn ksym_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type, depth: u32) -> R<DIType<'ctx>> {
+    let debug = l.locator.debug();
+    let dib = &debug.dib;
+    let scope = debug.cu.as_debug_info_scope();
+    let basic = |name: &str, bits: u64, encoding: u32| {
+        dib.create_basic_type(name, bits, encoding, DIFlags::ZERO)
+            .map(|t| t.as_type())
+            .map_err(|e| crate::CodegenError::Internal(format!("debug type {name}: {e}")))
+    };
+    // DW_ATE_boolean = 2, DW_ATE_signed = 5, DW_ATE_unsigned = 7.
+    let byte = || basic("unsigned char", 8, 7);
+    let composite = |name: &str, union: bool, size: u32| {
+        let bits = 8 * u64::from(size);
+        if union {
+            dib.create_union_type(
+                scope,
+                name,
+                debug.file,
+                0,
+                bits,
+                0,
+                DIFlags::ZERO,
+                &[],
+                0,
+                "",
+            )
+            .as_type()
+        } else {
+            dib.create_struct_type(
+                scope,
+                name,
+                debug.file,
+                0,
+                bits,
+                0,
+                DIFlags::ZERO,
+                None,
+                &[],
+                0,
+                None,
+                "",
+            )
+            .as_type()
+        }
+    };
+    let ptr = |to: DIType<'ctx>| {
+        dib.create_pointer_type("", to, 64, 64, AddressSpace::default())
+            .as_type()
+    };
+    #[allow(clippy::single_range_in_vec_init)]
+    let array = |elem: DIType<'ctx>, elem_bytes: u64, len: u32| {
+        let len = i64::from(len);
+        dib.create_array_type(elem, 8 * elem_bytes * len as u64, 8, &[0..len])
+            .as_type()
+    };
+    Ok(match ty {
+        Type::Int { bits, signed } => {
+            let encoding = if *signed { 5 } else { 7 };
+            basic(
+                if *signed { "long" } else { "unsigned long" },
+                u64::from(*bits),
+                encoding,
+            )?
+        }
+        Type::Bool => basic("_Bool", 8, 2)?,
+        Type::Pointer { to, .. } if depth < 4 => ptr(ksym_type(l, to, depth + 1)?),
+        Type::Pointer { .. } => ptr(byte()?),
+        Type::Record(r) => {
+            let (union, name) = match r.name.strip_prefix("union ") {
+                Some(n) => (true, n),
+                None => (false, r.name.strip_prefix("struct ").unwrap_or(&r.name)),
+            };
+            composite(name, union, r.size)
+        }
+        Type::Array { elem, len } if depth < 4 => {
+            array(ksym_type(l, elem, depth + 1)?, u64::from(elem.size()), *len)
+        }
+        Type::Enum { name, bits, .. } => {
+            let underlying = basic("unsigned int", u64::from(*bits), 7)?;
+            dib.create_enumeration_type(
+                scope,
+                name,
+                debug.file,
+                0,
+                u64::from(*bits),
+                0,
+                &[],
+                underlying,
+            )
+            .as_type()
+        }
+        // Strings and buffers read from BTF are byte arrays.
+        Type::Str { len } | Type::Buffer { len } => array(byte()?, 1, *len),
+        Type::Array { len, .. } => array(byte()?, 1, *len),
+        Type::None
+        | Type::Tuple(_)
+        | Type::NamedTuple { .. }
+        | Type::Stack { .. }
+        | Type::Inet
+        | Type::MacAddr
+        | Type::Ksym
+        | Type::Usym
+        | Type::Username
+        | Type::ProbeName
+        | Type::CgroupPath
+        | Type::Strerror
+        | Type::SyscallName
+        | Type::SignalName
+        | Type::Timestamp
+        | Type::Agg(_) => byte()?,
+    })
+}
+
+/// The extern `.ksyms` declaration of kernel variable `symbol` (BTF type `var`), added on
+/// first use.
+fn declare_variable<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    symbol: &str,
+    var: &Type,
+) -> R<PointerValue<'ctx>> {
+    if let Some(g) = l.module.get_global(symbol) {
+        return Ok(g.as_pointer_value());
+    }
+    let g = l.module.add_global(l.ctx.i8_type(), None, symbol);
+    g.set_linkage(Linkage::External);
+    g.set_section(Some(".ksyms"));
+    let debug = l.locator.debug();
+    let ty = ksym_type(l, var, 0)?;
+    let expr = debug.dib.create_global_variable_expression(
+        debug.cu.as_debug_info_scope(),
+        symbol,
+        "",
+        debug.file,
+        0,
+        ty,
+        false,
+        None,
+        None,
+        0,
+    );
+    g.set_metadata(expr.as_metadata_value(l.ctx), l.ctx.get_kind_id("dbg"));
+    Ok(g.as_pointer_value())
+}
+
+/// `percpu_kaddr("symbol"[, cpu])`: `bpf_per_cpu_ptr(&symbol, cpu)`, or `bpf_this_cpu_ptr`
+/// without a cpu, as an integer address (NULL for a cpu that does not exist).
+pub fn percpu_kaddr<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    symbol: &str,
+    var: &Type,
+    cpu: Option<&Expr>,
+) -> R<Val<'ctx>> {
+    let sym = declare_variable(l, symbol, var)?;
+    let addr = match cpu {
+        Some(cpu) => {
+            let cpu = l.int(cpu)?;
+            l.helper(Helper::PerCpuPtr, &[sym.into(), cpu.into()])?
+        }
+        None => l.helper(Helper::ThisCpuPtr, &[sym.into()])?,
+    };
+    Ok(Val::Int(addr))
 }

@@ -750,6 +750,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
             ExprKind::CommOf { pid, comm } => crate::kfuncs::comm_of(self, pid, *comm),
+            ExprKind::PercpuKaddr { symbol, var, cpu } => {
+                crate::kfuncs::percpu_kaddr(self, symbol, var, cpu.as_deref())
+            }
             ExprKind::Block { stmts, value } => {
                 self.stmts(stmts)?;
                 if self.terminated() {

@@ -507,6 +507,7 @@ pub enum Function {
     Unwatch,
     Skboutput,
     SocketCookie,
+    PercpuKaddr,
 }
 
 impl Function {
@@ -569,6 +570,7 @@ impl Function {
         Function::Unwatch,
         Function::Skboutput,
         Function::SocketCookie,
+        Function::PercpuKaddr,
     ];
 
     /// This function's record.
@@ -711,6 +713,11 @@ impl Function {
                 "socket_cookie(struct sock *)",
             )
             .only_in(&[Provider::Kfunc, Provider::Kretfunc]),
+            Function::PercpuKaddr => Spec::value(
+                "percpu_kaddr",
+                N::range(1, 2),
+                "percpu_kaddr(\"variable\"[, cpu])",
+            ),
         }
     }
 

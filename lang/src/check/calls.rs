@@ -11,7 +11,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
-use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
+use stdlib::types::{AddrSpace, StackMode, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -365,6 +365,34 @@ impl Checker<'_> {
         }
     }
 
+    /// `percpu_kaddr("var"[, cpu])`: the address of a per-CPU kernel variable on `cpu`, or
+    /// on the CPU the probe runs on; a `uint64`, as in bpftrace 0.27. The kernel resolves
+    /// the variable (a typed `.ksyms` extern), so its BTF type must be known here.
+    fn percpu_kaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(symbol) = self.literal_str(&args[0], "percpu_kaddr", "variable name") else {
+            return poisoned(span);
+        };
+        let Some(var) = self.catalog.kernel_variable(&symbol) else {
+            self.push(diagnostics::kernel_variable_not_found(
+                &symbol,
+                args[0].span,
+            ));
+            return poisoned(span);
+        };
+        let cpu = match args.get(1) {
+            Some(a) => {
+                let cpu = self.expr(a);
+                if !cpu.ty.is_int() {
+                    self.push(diagnostics::percpu_kaddr_cpu_not_integer(&cpu.ty, cpu.span));
+                    return poisoned(span);
+                }
+                Some(Box::new(mk(H::Cast(Box::new(cpu)), U32, a.span)))
+            }
+            None => None,
+        };
+        mk(H::PercpuKaddr { symbol, var, cpu }, U64, span)
+    }
+
     /// `socket_cookie(sk)`: the socket's cookie, a u64 the kernel gives each socket; `sk` is
     /// a `struct sock *` (as a function argument, which the verifier knows the type of).
     fn socket_cookie_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
@@ -435,6 +463,7 @@ impl Checker<'_> {
             Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
             Function::SocketCookie => self.socket_cookie_call(args, span),
+            Function::PercpuKaddr => self.percpu_kaddr_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
             Function::Macaddr => self.macaddr_call(args, span),

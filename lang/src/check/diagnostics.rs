@@ -1291,6 +1291,26 @@ pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
     )
 }
 
+/// `percpu_kaddr("name")` of a variable the kernel's BTF does not describe.
+pub fn kernel_variable_not_found(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("could not resolve variable `{name}` from BTF"),
+        span,
+    )
+    .with_help("percpu_kaddr() takes the name of a per-CPU kernel variable, e.g. percpu_kaddr(\"runqueues\")")
+}
+
+/// `percpu_kaddr(name, cpu)` with a cpu that is not an integer.
+pub fn percpu_kaddr_cpu_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "percpu_kaddr() takes an integer cpu, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
 /// `socket_cookie()` of something that is not a `struct sock *`.
 pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

@@ -91,7 +91,8 @@ impl Checker<'_> {
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput
-            | Function::SocketCookie => None,
+            | Function::SocketCookie
+            | Function::PercpuKaddr => None,
         }
     }
 
@@ -575,7 +576,8 @@ impl Checker<'_> {
             | Function::Path
             | Function::Unwatch
             | Function::Skboutput
-            | Function::SocketCookie => return None,
+            | Function::SocketCookie
+            | Function::PercpuKaddr => return None,
         };
         let key = self.map_key(keys);
         let id = self.map_id(
