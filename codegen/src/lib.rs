@@ -11,6 +11,7 @@ mod exited;
 mod helpers;
 mod hist;
 mod ir;
+mod kfuncs;
 mod llvm;
 mod lower;
 mod maps;
@@ -307,6 +308,7 @@ fn section(probe: &hir::Probe) -> String {
             // The checker gives each fentry/fexit program exactly one target.
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
                 | Attach::Signal { .. }

@@ -76,6 +76,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.vars.push(Some(slot));
         }
         self.skip_after_exit()?;
+        if self.probe.provider == stdlib::probes::Provider::Iter {
+            // An iterator calls its program once more after the last object, with a NULL
+            // object (the field after `meta` in every `bpf_iter__*` context) to say it is
+            // done; bpftrace runs the probe's body only for real objects.
+            let object = crate::context::ctx_u64(&self, 8)?;
+            let zero = self.const_u64(0);
+            let present =
+                self.builder
+                    .build_int_compare(IntPredicate::NE, object, zero, "object")?;
+            let body = self.ctx.append_basic_block(self.func, "object");
+            let skip = self.ctx.append_basic_block(self.func, "no_object");
+            self.builder.build_conditional_branch(present, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&zero))?;
+            self.builder.position_at_end(body);
+        }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
@@ -722,6 +738,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
+            ExprKind::CommOf { pid, comm } => crate::kfuncs::comm_of(self, pid, *comm),
+            ExprKind::PercpuKaddr { symbol, var, cpu } => {
+                crate::kfuncs::percpu_kaddr(self, symbol, var, cpu.as_deref())
+            }
             ExprKind::Block { stmts, value } => {
                 self.stmts(stmts)?;
                 if self.terminated() {

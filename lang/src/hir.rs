@@ -217,6 +217,19 @@ pub enum ExprKind {
         key: Box<Expr>,
         var: VarId,
     },
+    /// `percpu_kaddr("symbol"[, cpu])`: the address of per-CPU kernel variable `symbol`
+    /// (whose BTF type is `var`) on `cpu`, or on this CPU without one.
+    PercpuKaddr {
+        symbol: String,
+        var: Type,
+        cpu: Option<Box<Expr>>,
+    },
+    /// `comm(pid)`: the name of the process `pid`, found with the `bpf_task_from_pid` kfunc;
+    /// `comm` is the offset of `comm` in `struct task_struct`.
+    CommOf {
+        pid: Box<Expr>,
+        comm: u32,
+    },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {
         map: MapId,

@@ -107,6 +107,11 @@ pub enum Attach {
         targets: Vec<String>,
         ret: bool,
     },
+    /// `iter:task`: a BPF iterator over kernel objects (`bpf_iter_<target>`), run by reading
+    /// its iterator file once every probe is attached.
+    Iter {
+        target: String,
+    },
 }
 
 impl Attach {
@@ -123,6 +128,7 @@ impl Attach {
             Attach::Uprobe { targets, .. } => targets.len(),
             Attach::Usdt { targets } => targets.len(),
             Attach::Kfunc { targets, .. } => targets.len(),
+            Attach::Iter { .. } => 1,
         }
     }
 
@@ -143,7 +149,8 @@ impl Attach {
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }
-            | Attach::Hardware { .. } => {}
+            | Attach::Hardware { .. }
+            | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),

@@ -1400,6 +1400,62 @@ pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
     )
 }
 
+/// `percpu_kaddr("name")` of a variable the kernel's BTF does not describe.
+pub fn kernel_variable_not_found(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("could not resolve variable `{name}` from BTF"),
+        span,
+    )
+    .with_help("percpu_kaddr() takes the name of a per-CPU kernel variable, e.g. percpu_kaddr(\"runqueues\")")
+}
+
+/// `percpu_kaddr(name, cpu)` with a cpu that is not an integer.
+pub fn percpu_kaddr_cpu_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "percpu_kaddr() takes an integer cpu, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// `socket_cookie()` of something that is not a `struct sock *`.
+pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("socket_cookie() takes a struct sock *, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
+}
+
+/// `comm(pid)` with a pid that is not an integer.
+pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("comm() takes an integer pid, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("comm(pid) names the process with that pid; comm alone names the current one")
+}
+
+/// `comm(pid)` in a probe whose programs may not call the `bpf_task_from_pid` kfunc.
+pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
+    let kinds: Vec<&str> = Provider::ALL
+        .iter()
+        .filter(|p| p.kind().kfuncs)
+        .map(|p| p.name())
+        .collect();
+    Diagnostic::error(
+        format!(
+            "comm(pid) is not supported in {} probes",
+            provider.map_or("these", |p| p.name())
+        ),
+        span,
+    )
+    .with_note("it looks the process up with the bpf_task_from_pid kfunc, which the kernel offers only to some program types")
+    .with_help(format!("use it in {} probes", kinds.join(", ")))
+}
+
 /// `strlen`/`str_concat` (`function`) given something that is not a string.
 pub fn string_function_argument(function: &str, ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

@@ -143,6 +143,8 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
+    iterator: Option<String>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -369,6 +371,10 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                iterator: match &r.attach {
+                    stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
+                    _ => None,
+                },
                 usdt_args: match &r.attach {
                     stdlib::manifest::Attach::Usdt { targets } => {
                         targets.iter().map(|t| t.args.len()).min()

@@ -136,6 +136,8 @@ impl Estimate<'_> {
             | ExprKind::Builtin(_)
             | ExprKind::ContextField { .. }
             | ExprKind::MapLen { .. } => own,
+            ExprKind::CommOf { pid, .. } => own + self.expr(pid),
+            ExprKind::PercpuKaddr { cpu, .. } => own + self.opt(cpu.as_deref()),
             ExprKind::MapRead { map, key } => {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }

@@ -132,7 +132,9 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => None,
         }
     }
 
@@ -625,7 +627,9 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => return None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => return None,
         };
         let key = self.map_key(keys);
         let id = self.map_id(
