@@ -343,7 +343,7 @@ fn full_maps_are_reported() {
         .expect("run rbt");
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("2 map update(s) failed because a map was full"),
+        err.contains("WARNING: Map full; can't update element (2 times)"),
         "{err}"
     );
 }

@@ -267,9 +267,11 @@ pub fn run(
     s.lost(lost)?;
     s.print_exit_maps(opts.print_maps_on_exit)?;
     if full > 0 {
+        // bpftrace's words, which scripts' users (and its tests) look for; rbt counts the
+        // failures and reports them once instead of at each failed update.
+        let times = if full == 1 { "time" } else { "times" };
         eprintln!(
-            "rbt: warning: {full} map update(s) failed because a map was full; raise max_map_keys in a config block or BPFTRACE_MAX_MAP_KEYS (now {})",
-            manifest.maps.first().map_or(4096, |m| m.max_entries)
+            "WARNING: Map full; can't update element ({full} {times}). Try increasing max_map_keys config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`"
         );
     }
     let code = s.exit_code();

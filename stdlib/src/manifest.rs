@@ -259,7 +259,10 @@ fn parse_usdt_arg(op: &str) -> Option<UsdtArg> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MapKind {
     Hash,
+    /// A hash that evicts its least recently used entry when full (`lruhash`).
+    LruHash,
     PerCpuHash,
+    PerCpuLruHash,
     PerCpuArray,
     Array,
     StackTrace,

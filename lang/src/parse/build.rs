@@ -103,6 +103,7 @@ impl Builder {
                 }
                 Rule::config => script.config.extend(self.config(inner)),
                 Rule::macro_def => script.macros.push(self.macro_def(inner)),
+                Rule::map_decl => script.map_decls.extend(self.map_decl(inner)),
                 _ => {}
             }
         }
@@ -373,6 +374,29 @@ impl Builder {
                 Some(ConfigEntry { key, value, span })
             })
             .collect()
+    }
+
+    // ------------------------------------------------------------ map declarations
+
+    fn map_decl(&self, pair: Pair<Rule>) -> Option<MapDecl> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().skip(1);
+        let name = inner.next()?;
+        let name = Ident {
+            name: name.as_str()[1..].to_string(),
+            span: self.span(&name),
+        };
+        let kind = self.ident(&inner.find(|p| p.as_rule() == Rule::ident)?);
+        let args = inner
+            .find(|p| p.as_rule() == Rule::call_args)
+            .map(|a| a.into_inner().map(|e| self.expr(e)).collect())
+            .unwrap_or_default();
+        Some(MapDecl {
+            name,
+            kind,
+            args,
+            span,
+        })
     }
 
     // ------------------------------------------------------------ macros
