@@ -599,7 +599,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }))
             }
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, None),
+            ExprKind::CheckedDivide {
+                op,
+                lhs,
+                rhs,
+                warning,
+            } => self.binary(*op, lhs, rhs, Some(*warning)),
             ExprKind::StrCmp { equal, lhs, rhs } => {
                 let len = lhs.ty.size().min(rhs.ty.size());
                 let a = self.mem(lhs)?;
@@ -877,7 +883,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
+    /// `warning`: the event a division or modulo by zero emits, when the checker asked for it.
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        warning: Option<hir::EventId>,
+    ) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
             let out = self.alloca(8, "logic")?;
@@ -922,6 +935,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;
         let r = self.int(rhs)?;
+        if let (Some(event), BinaryOp::Div | BinaryOp::Mod) = (warning, op) {
+            self.warn_if_zero(r, event)?;
+        }
         let b = &self.builder;
         let cmp = |p: IntPredicate| -> R<Val<'ctx>> {
             let c = b.build_int_compare(p, l, r, "cmp")?;
@@ -947,8 +963,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             BinaryOp::Sub => Val::Int(b.build_int_sub(l, r, "sub")?),
             BinaryOp::Mul => Val::Int(b.build_int_mul(l, r, "mul")?),
             BinaryOp::Div | BinaryOp::Mod => {
-                // Division by zero yields 0 in BPF; the explicit guard keeps that defined
-                // for signed division too.
+                // Division by zero yields 0 in BPF; bpftrace makes it 1, and the explicit
+                // guard keeps that defined for signed division too.
                 let is_zero = b.build_int_compare(IntPredicate::EQ, r, self.const_u64(0), "dz")?;
                 let safe = b
                     .build_select(is_zero, self.const_u64(1), r, "den")?
@@ -961,7 +977,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     b.build_int_unsigned_rem(l, safe, "rem")?
                 };
                 Val::Int(
-                    b.build_select(is_zero, self.const_u64(0), q, "q")?
+                    b.build_select(is_zero, self.const_u64(1), q, "q")?
                         .into_int_value(),
                 )
             }

@@ -72,6 +72,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(ret)
     }
 
+    /// Emits `event` (a warning without arguments) when `divisor` is zero.
+    pub(crate) fn warn_if_zero(&mut self, divisor: IntValue<'ctx>, event: hir::EventId) -> R<()> {
+        let is_zero = self.builder.build_int_compare(
+            IntPredicate::EQ,
+            divisor,
+            self.const_u64(0),
+            "divzero",
+        )?;
+        let report = self.ctx.append_basic_block(self.func, "div_by_zero");
+        let go_on = self.ctx.append_basic_block(self.func, "div_ok");
+        self.builder
+            .build_conditional_branch(is_zero, report, go_on)?;
+        self.builder.position_at_end(report);
+        self.with_record(event, 0, |_, _| Ok(()))?;
+        self.builder.build_unconditional_branch(go_on)?;
+        self.builder.position_at_end(go_on);
+        Ok(())
+    }
+
     /// Reserves a ring buffer record of [`record::HEADER`] + `payload` bytes, stores the event id, lets
     /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
     /// counter is incremented instead, so user space can report the loss.

@@ -151,6 +151,14 @@ pub enum ExprKind {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `lhs / rhs` or `lhs % rhs` whose divisor is known only at run time: a zero divisor
+    /// gives 1 and emits `warning` (a Message event naming the operation), as in bpftrace.
+    CheckedDivide {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        warning: EventId,
+    },
     /// String comparison (`==`/`!=` on strings), up to the shorter declared length.
     StrCmp {
         equal: bool,

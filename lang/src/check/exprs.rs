@@ -8,6 +8,8 @@ use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
+use stdlib::format::Piece;
+use stdlib::manifest::{Event, Level};
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
@@ -758,6 +760,26 @@ impl Checker<'_> {
             | BinaryOp::Shl
             | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
+        if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(_)) {
+            let warning = self.event(Event::Message {
+                level: Level::Warning,
+                format: vec![Piece::Literal(
+                    "Divide or modulo by 0 detected. This can lead to unexpected results. \
+                     1 is being used as the result."
+                        .into(),
+                )],
+                args: Vec::new(),
+                start: span.start,
+                end: span.end,
+            });
+            let kind = H::CheckedDivide {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+                warning,
+            };
+            return mk(kind, ty, span);
+        }
         mk(
             H::Binary {
                 op,
