@@ -760,7 +760,7 @@ impl Checker<'_> {
             | BinaryOp::Shl
             | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
-        if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(_)) {
+        if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(n) if n != 0) {
             let warning = self.event(Event::Message {
                 level: Level::Warning,
                 format: vec![Piece::Literal(
