@@ -233,6 +233,15 @@ pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnosti
     .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
 }
 
+/// `cond ? printf(..) : 0`: one branch is a call that returns nothing, the other a value.
+pub fn ternary_one_branch_returns_nothing(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "one branch of this `?:` returns nothing and the other a value",
+        span,
+    )
+    .with_help("make both branches calls like printf(), or write an `if` statement")
+}
+
 /// An expression statement whose value nothing uses.
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)

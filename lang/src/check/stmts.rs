@@ -88,6 +88,39 @@ impl Checker<'_> {
                         push(out, k);
                     }
                 }
+                // `cond ? printf(..) : exit()`: a choice between two calls that return
+                // nothing is a statement, an `if` with an `else`.
+                A::Ternary {
+                    cond,
+                    then,
+                    otherwise,
+                } if returns_nothing(then) || returns_nothing(otherwise) => {
+                    if returns_nothing(then) != returns_nothing(otherwise) {
+                        self.push(diagnostics::ternary_one_branch_returns_nothing(e.span));
+                        return;
+                    }
+                    let c = self.expr(cond);
+                    self.require_int(&c, "a ternary condition");
+                    let mut branch = |e: &ast::Expr| {
+                        let mut stmts = Vec::new();
+                        let s = ast::Stmt {
+                            kind: S::Expr(e.clone()),
+                            span: e.span,
+                        };
+                        self.stmt(&s, &mut stmts);
+                        stmts
+                    };
+                    let then = branch(then);
+                    let otherwise = branch(otherwise);
+                    push(
+                        out,
+                        StmtKind::If {
+                            cond: c,
+                            then,
+                            otherwise,
+                        },
+                    );
+                }
                 A::IncDec {
                     target, increment, ..
                 } => {
@@ -442,6 +475,18 @@ impl Checker<'_> {
 }
 
 /// The builtin a call names when it is a statement of its own (`printf(...);`).
+/// Whether `e` is a call that returns nothing (`printf`, `exit`, …), or a choice between
+/// two such calls.
+fn returns_nothing(e: &ast::Expr) -> bool {
+    match &e.kind {
+        A::Call { func, .. } => statement_fn(&func.name).is_some(),
+        A::Ternary {
+            then, otherwise, ..
+        } => returns_nothing(then) && returns_nothing(otherwise),
+        _ => false,
+    }
+}
+
 fn statement_fn(name: &str) -> Option<Function> {
     Function::from_name(name).filter(|f| f.spec().kind == Kind::Statement)
 }
