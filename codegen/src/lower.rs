@@ -703,6 +703,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?;
                 self.probe_read(addr, &e.ty, *space)
             }
+            ExprKind::StrIndex { expr, index } => self.str_index(expr, index),
             ExprKind::Member { expr, offset } => {
                 let base = self.mem(expr)?;
                 let at = self.offset(base, u64::from(*offset))?;
@@ -881,6 +882,36 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 other.display()
             ))),
         }
+    }
+
+    /// `$s[$i]`: the byte at a run-time index, or 0 past the string's end. The index is
+    /// clamped before the address is formed, so the verifier sees a bounded offset.
+    fn str_index(&mut self, s: &Expr, index: &Expr) -> R<Val<'ctx>> {
+        let Type::Str { len } = s.ty else {
+            return Err(CodegenError::Internal(format!(
+                "indexing {} as a string",
+                s.ty.display()
+            )));
+        };
+        let base = self.mem(s)?;
+        let i = self.int(index)?;
+        let b = &self.builder;
+        let inside = b.build_int_compare(
+            IntPredicate::ULT,
+            i,
+            self.const_u64(u64::from(len)),
+            "inside",
+        )?;
+        let safe = b
+            .build_select(inside, i, self.const_u64(0), "at")?
+            .into_int_value();
+        let at = crate::llvm::byte_offset(b, self.ctx, base, safe)?;
+        let byte = b
+            .build_load(self.ctx.i8_type(), at, "chr")?
+            .into_int_value();
+        let wide = b.build_int_s_extend(byte, self.i64(), "chr64")?;
+        let v = b.build_select(inside, wide, self.const_u64(0), "chr_or_0")?;
+        Ok(Val::Int(v.into_int_value()))
     }
 
     /// `warning`: the event a division or modulo by zero emits, when the checker asked for it.

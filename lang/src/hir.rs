@@ -159,6 +159,12 @@ pub enum ExprKind {
         rhs: Box<Expr>,
         warning: EventId,
     },
+    /// `$s[$i]` of a string with an index known only at run time: the byte at the index, or 0
+    /// past the string's end (bpftrace 0.27 reads no further than the string).
+    StrIndex {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// String comparison (`==`/`!=` on strings), up to the shorter declared length.
     StrCmp {
         equal: bool,

@@ -801,6 +801,18 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let idx_span = idx.span;
+        // A negative index compares as a huge unsigned one: past the end, so it reads 0.
+        if matches!(base.ty, Type::Str { .. }) {
+            let kind = H::StrIndex {
+                expr: Box::new(base),
+                index: Box::new(idx),
+            };
+            let ty = Type::Int {
+                bits: 8,
+                signed: true,
+            };
+            return mk(kind, ty, span);
+        }
         let element_at = |ptr: Expr, size: u32| {
             let ty = ptr.ty.clone();
             Box::new(mk(

@@ -146,6 +146,10 @@ impl Estimate<'_> {
             ExprKind::Load { ptr, .. } => own + self.expr(ptr),
             ExprKind::Binary { lhs, rhs, .. }
             | ExprKind::CheckedDivide { lhs, rhs, .. }
+            | ExprKind::StrIndex {
+                expr: lhs,
+                index: rhs,
+            }
             | ExprKind::StrCmp { lhs, rhs, .. } => {
                 own + self.expr(lhs) + self.expr(rhs)
             }
