@@ -242,6 +242,12 @@ pub fn ternary_one_branch_returns_nothing(span: Span) -> Diagnostic {
     .with_help("make both branches calls like printf(), or write an `if` statement")
 }
 
+/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
+pub fn unreachable_statement(span: Span) -> Diagnostic {
+    Diagnostic::warning("unreachable statement", span)
+        .with_label("the statement before this one always leaves the block")
+}
+
 /// An expression statement whose value nothing uses.
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)

@@ -14,8 +14,20 @@ impl Checker<'_> {
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<Stmt> {
         self.enter_scope();
         let mut out = Vec::new();
+        let mut ended = false;
+        let mut reported = false;
         for s in &b.stmts {
+            if ended && !reported {
+                // Once per block (and once for the attach points that share it); the
+                // statements are still checked.
+                let d = diagnostics::unreachable_statement(s.span);
+                if !self.diags.contains(&d) {
+                    self.push(d);
+                }
+                reported = true;
+            }
             self.stmt(s, &mut out);
+            ended |= ends_block(s);
         }
         self.leave_scope();
         out
@@ -86,6 +98,10 @@ impl Checker<'_> {
                     let f = statement_fn(&func.name);
                     if let Some(k) = f.and_then(|f| self.statement_call(f, func, args, e.span)) {
                         push(out, k);
+                        // exit() ends the probe at once, as in bpftrace 0.27.
+                        if f == Some(Function::Exit) {
+                            push(out, StmtKind::Return);
+                        }
                     }
                 }
                 // `cond ? printf(..) : exit()`: a choice between two calls that return
@@ -475,6 +491,18 @@ impl Checker<'_> {
 }
 
 /// The builtin a call names when it is a statement of its own (`printf(...);`).
+/// Whether nothing after `s` in its block can run: `return`, `break`, `continue`, `exit()`.
+fn ends_block(s: &ast::Stmt) -> bool {
+    match &s.kind {
+        S::Return(_) | S::Break | S::Continue => true,
+        S::Expr(ast::Expr {
+            kind: A::Call { func, .. },
+            ..
+        }) => statement_fn(&func.name) == Some(Function::Exit),
+        _ => false,
+    }
+}
+
 /// Whether `e` is a call that returns nothing (`printf`, `exit`, …), or a choice between
 /// two such calls.
 fn returns_nothing(e: &ast::Expr) -> bool {
