@@ -145,8 +145,8 @@ fn split_items(text: &str) -> Vec<Item> {
 
 /// Where the map declaration that starts at `start` ends: after the `)` that closes its
 /// first `(`, and the `;` that may follow it (bpftrace does not require one); at the first
-/// `;` or `{` when the parentheses are not closed before it, so that a broken declaration
-/// does not swallow the probe after it.
+/// `;`, or before the attach point of a `{`, when the parentheses are not closed before it,
+/// so that a broken declaration does not swallow the probe after it.
 fn map_decl_end(bytes: &[u8], start: usize) -> usize {
     let mut depth = 0usize;
     let mut i = start;
@@ -162,7 +162,18 @@ fn map_decl_end(bytes: &[u8], start: usize) -> usize {
             }
             b')' => depth -= 1,
             b';' => return i + 1,
-            b'{' | b'}' => return i,
+            // Unclosed: the word before a `{` is the next probe's attach point.
+            b'{' => {
+                let mut j = i;
+                while j > start && bytes[j - 1].is_ascii_whitespace() {
+                    j -= 1;
+                }
+                while j > start && !bytes[j - 1].is_ascii_whitespace() {
+                    j -= 1;
+                }
+                return if j > start { j } else { i };
+            }
+            b'}' => return i,
             _ => {}
         }
         i += 1;
