@@ -257,7 +257,13 @@ pub fn compile(
         || script
             .events
             .iter()
-            .any(|e| matches!(e, stdlib::manifest::Event::Message { .. }));
+            .any(|e| {
+                matches!(
+                    e,
+                    stdlib::manifest::Event::Message { .. }
+                        | stdlib::manifest::Event::ZeroDivisor { .. }
+                )
+            });
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),

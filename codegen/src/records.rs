@@ -155,7 +155,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             | Event::System { .. }
             | Event::Join { .. }
             | Event::PrintValue { .. }
-            | Event::HelperError { .. } => {
+            | Event::HelperError { .. }
+            | Event::ZeroDivisor { .. } => {
                 let rb = self.global_ptr(self.globals.events);
                 let avail = self.helper(
                     Helper::RingbufQuery,

@@ -305,6 +305,20 @@ impl EventSink {
                     );
                 }
             }
+            Event::ZeroDivisor { start, end } => {
+                let span = lang::ast::Span::new(*start, *end);
+                let (name, text) = (&self.source.name, &self.source.text);
+                let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
+                if json {
+                    let (line, col) = lang::diag::start_line_col(text, span);
+                    self.write(&output::runtime_error_json(message, name, line, col));
+                } else {
+                    eprint!(
+                        "{}",
+                        lang::diag::runtime_warning(name, text, span, message)
+                    );
+                }
+            }
             Event::PrintValue { .. } => {
                 let v = args.into_iter().next().unwrap_or(Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).

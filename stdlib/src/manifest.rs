@@ -356,7 +356,17 @@ pub enum Event {
     Zero {
         map: u32,
     },
+    /// A division or modulo by zero at `start..end` of [`Manifest::source`], which gave 1:
+    /// user space warns as bpftrace does (text on stderr with the line, or a JSON record).
+    ZeroDivisor {
+        start: usize,
+        end: usize,
+    },
 }
+
+/// What bpftrace says when a division or modulo by zero gives 1.
+pub const ZERO_DIVISOR_WARNING: &str =
+    "Divide or modulo by 0 detected. This can lead to unexpected results. 1 is being used as the result.";
 
 /// How grave a `Message` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -386,7 +396,8 @@ impl Event {
             Event::Time { .. }
             | Event::PrintMap { .. }
             | Event::Clear { .. }
-            | Event::Zero { .. } => Vec::new(),
+            | Event::Zero { .. }
+            | Event::ZeroDivisor { .. } => Vec::new(),
             Event::Join {
                 max_items,
                 item_len,

@@ -8,8 +8,7 @@ use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
-use stdlib::format::Piece;
-use stdlib::manifest::{Event, Level};
+use stdlib::manifest::Event;
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
@@ -761,14 +760,7 @@ impl Checker<'_> {
             | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
         if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(n) if n != 0) {
-            let warning = self.event(Event::Message {
-                level: Level::Warning,
-                format: vec![Piece::Literal(
-                    "Divide or modulo by 0 detected. This can lead to unexpected results. \
-                     1 is being used as the result."
-                        .into(),
-                )],
-                args: Vec::new(),
+            let warning = self.event(Event::ZeroDivisor {
                 start: span.start,
                 end: span.end,
             });
