@@ -248,6 +248,11 @@ pub fn unreachable_statement(span: Span) -> Diagnostic {
         .with_label("the statement before this one always leaves the block")
 }
 
+/// `10 / 0`: a division or modulo of constants by zero.
+pub fn constant_division_by_zero(span: Span) -> Diagnostic {
+    Diagnostic::error("division by zero", span).with_label("the divisor is the constant 0")
+}
+
 /// An expression statement whose value nothing uses.
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)

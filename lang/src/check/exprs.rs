@@ -759,6 +759,12 @@ impl Checker<'_> {
             | BinaryOp::Shl
             | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
         };
+        let by_zero = matches!(op, BinaryOp::Div | BinaryOp::Mod) && matches!(r.kind, H::Int(0));
+        if by_zero && matches!(l.kind, H::Int(_)) {
+            // Both known: bpftrace refuses to fold it rather than warn each time it runs.
+            self.push(diagnostics::constant_division_by_zero(span));
+            return poisoned(span);
+        }
         if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(n) if n != 0) {
             let warning = self.event(Event::ZeroDivisor {
                 start: span.start,
