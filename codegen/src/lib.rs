@@ -254,16 +254,13 @@ pub fn compile(
     }
     // `-k` warnings and warnf/errorf/assert messages name where in the script they come from.
     let needs_source = opts.helper_warnings
-        || script
-            .events
-            .iter()
-            .any(|e| {
-                matches!(
-                    e,
-                    stdlib::manifest::Event::Message { .. }
-                        | stdlib::manifest::Event::ZeroDivisor { .. }
-                )
-            });
+        || script.events.iter().any(|e| {
+            matches!(
+                e,
+                stdlib::manifest::Event::Message { .. }
+                    | stdlib::manifest::Event::ZeroDivisor { .. }
+            )
+        });
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),

@@ -122,9 +122,7 @@ pub fn declare<'ctx>(
             | MapKind::PerCpuHash
             | MapKind::PerCpuLruHash
             | MapKind::StackTrace
-            | MapKind::RingBuf => {
-                debug.bytes(k)
-            }
+            | MapKind::RingBuf => debug.bytes(k),
         };
         members.push(("key", key));
     }

@@ -313,10 +313,7 @@ impl EventSink {
                     let (line, col) = lang::diag::start_line_col(text, span);
                     self.write(&output::runtime_error_json(message, name, line, col));
                 } else {
-                    eprint!(
-                        "{}",
-                        lang::diag::runtime_warning(name, text, span, message)
-                    );
+                    eprint!("{}", lang::diag::runtime_warning(name, text, span, message));
                 }
             }
             Event::PrintValue { .. } => {

@@ -53,10 +53,17 @@ impl Checker<'_> {
                 self.push(diagnostics::map_declared_twice(&name, first, d.span));
                 continue;
             }
-            let kind = KINDS.iter().find(|(n, _)| *n == d.kind.name).map(|(_, k)| *k);
+            let kind = KINDS
+                .iter()
+                .find(|(n, _)| *n == d.kind.name)
+                .map(|(_, k)| *k);
             if kind.is_none() {
                 let names: Vec<&str> = KINDS.iter().map(|(n, _)| *n).collect();
-                self.push(diagnostics::unknown_map_kind(&d.kind.name, &names, d.kind.span));
+                self.push(diagnostics::unknown_map_kind(
+                    &d.kind.name,
+                    &names,
+                    d.kind.span,
+                ));
             }
             let size = self.declared_size(d);
             if let (Some(kind), Some(max_entries)) = (kind, size) {

@@ -381,9 +381,12 @@ pub fn map_kind_conflict(
             "declare it as hash or lruhash",
         )
     };
-    Diagnostic::error(format!("map {map} is declared as {kind}, but {why}"), use_span)
-        .with_secondary(declaration, "declared here")
-        .with_help(help)
+    Diagnostic::error(
+        format!("map {map} is declared as {kind}, but {why}"),
+        use_span,
+    )
+    .with_secondary(declaration, "declared here")
+    .with_help(help)
 }
 
 /// A map taken whole (`len`, `for`, `clear`, `zero`) that no statement assigns.
@@ -399,7 +402,9 @@ pub fn len_of_scalar_map(map: &str, span: Span) -> Diagnostic {
         format!("len() expects a map with explicit keys, but {map} has none"),
         span,
     )
-    .with_help(format!("a map without keys holds one value: read it as {map}"))
+    .with_help(format!(
+        "a map without keys holds one value: read it as {map}"
+    ))
 }
 
 /// The same, where only the map is named (`print`, `delete`, `has_key`).

@@ -150,9 +150,7 @@ impl Estimate<'_> {
                 expr: lhs,
                 index: rhs,
             }
-            | ExprKind::StrCmp { lhs, rhs, .. } => {
-                own + self.expr(lhs) + self.expr(rhs)
-            }
+            | ExprKind::StrCmp { lhs, rhs, .. } => own + self.expr(lhs) + self.expr(rhs),
             ExprKind::Ternary {
                 cond,
                 then,

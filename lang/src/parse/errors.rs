@@ -79,7 +79,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::kw_config, "`config`"),
     (Rule::kw_macro, "`macro`"),
     (Rule::macro_def, "a macro like `macro name($x) { ... }`"),
-    (Rule::map_decl, "a map declaration like `let @m = hash(100);`"),
+    (Rule::map_decl, "a map declaration"),
     (Rule::macro_params, MACRO_PARAM),
     (Rule::macro_param, MACRO_PARAM),
     (Rule::block_expr, "an expression"),

@@ -158,7 +158,11 @@ fn map_decl_end(bytes: &[u8], start: usize) -> usize {
                 while j < bytes.len() && bytes[j].is_ascii_whitespace() {
                     j += 1;
                 }
-                return if bytes.get(j) == Some(&b';') { j + 1 } else { i + 1 };
+                return if bytes.get(j) == Some(&b';') {
+                    j + 1
+                } else {
+                    i + 1
+                };
             }
             b')' => depth -= 1,
             b';' => return i + 1,
