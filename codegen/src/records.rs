@@ -196,21 +196,42 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let failed =
             self.builder
                 .build_int_compare(IntPredicate::SLT, rc, self.const_u64(0), "failed")?;
+        let site = self.update_site();
         let count = self.ctx.append_basic_block(self.func, "map_full");
         let done = self.ctx.append_basic_block(self.func, "updated");
         self.builder.build_conditional_branch(failed, count, done)?;
         self.builder.position_at_end(count);
-        self.bump_counter(self.globals.map_full)?;
+        self.bump_counter_at(self.globals.map_full, site)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())
     }
 
+    /// The slot of the map update being lowered (the script text it comes from) among the
+    /// failure counters; attach points that share a body share its slots.
+    fn update_site(&self) -> u32 {
+        let span = self.span.get();
+        let mut sites = self.globals.update_sites.borrow_mut();
+        let at = match sites.iter().position(|s| *s == span) {
+            Some(i) => i,
+            None => {
+                sites.push(span);
+                sites.len() - 1
+            }
+        };
+        at as u32
+    }
+
     /// Adds one to slot 0 of a one-entry per-CPU array.
     pub(crate) fn bump_counter(&self, map: GlobalValue<'ctx>) -> R<()> {
+        self.bump_counter_at(map, 0)
+    }
+
+    /// Adds one to slot `slot` of a per-CPU array (nothing when the array is smaller).
+    fn bump_counter_at(&self, map: GlobalValue<'ctx>, slot: u32) -> R<()> {
         let key = self.alloca(8, "k0")?;
         self.builder
-            .build_store(key, self.ctx.i32_type().const_zero())?;
+            .build_store(key, self.ctx.i32_type().const_int(u64::from(slot), false))?;
         let p = self.helper_ptr(
             Helper::MapLookupElem,
             &[self.global_ptr(map).into(), key.into()],
