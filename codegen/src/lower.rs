@@ -624,7 +624,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }))
             }
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, None),
+            ExprKind::CheckedDivide {
+                op,
+                lhs,
+                rhs,
+                warning,
+            } => self.binary(*op, lhs, rhs, Some(*warning)),
             ExprKind::StrCmp { equal, lhs, rhs } => {
                 let len = lhs.ty.size().min(rhs.ty.size());
                 let a = self.mem(lhs)?;
@@ -731,6 +737,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                         .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?;
                 self.probe_read(addr, &e.ty, *space)
             }
+            ExprKind::StrIndex { expr, index } => self.str_index(expr, index),
             ExprKind::Member { expr, offset } => {
                 let base = self.mem(expr)?;
                 let at = self.offset(base, u64::from(*offset))?;
@@ -941,7 +948,44 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
+    /// `$s[$i]`: the byte at a run-time index, or 0 past the string's end. The index is
+    /// clamped before the address is formed, so the verifier sees a bounded offset.
+    fn str_index(&mut self, s: &Expr, index: &Expr) -> R<Val<'ctx>> {
+        let Type::Str { len } = s.ty else {
+            return Err(CodegenError::Internal(format!(
+                "indexing {} as a string",
+                s.ty.display()
+            )));
+        };
+        let base = self.mem(s)?;
+        let i = self.int(index)?;
+        let b = &self.builder;
+        let inside = b.build_int_compare(
+            IntPredicate::ULT,
+            i,
+            self.const_u64(u64::from(len)),
+            "inside",
+        )?;
+        let safe = b
+            .build_select(inside, i, self.const_u64(0), "at")?
+            .into_int_value();
+        let at = crate::llvm::byte_offset(b, self.ctx, base, safe)?;
+        let byte = b
+            .build_load(self.ctx.i8_type(), at, "chr")?
+            .into_int_value();
+        let wide = b.build_int_s_extend(byte, self.i64(), "chr64")?;
+        let v = b.build_select(inside, wide, self.const_u64(0), "chr_or_0")?;
+        Ok(Val::Int(v.into_int_value()))
+    }
+
+    /// `warning`: the event a division or modulo by zero emits, when the checker asked for it.
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        warning: Option<hir::EventId>,
+    ) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
             let out = self.alloca(8, "logic")?;
@@ -990,6 +1034,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;
         let r = self.int(rhs)?;
+        if let (Some(event), BinaryOp::Div | BinaryOp::Mod) = (warning, op) {
+            self.warn_if_zero(r, event)?;
+        }
         let b = &self.builder;
         let cmp = |p: IntPredicate| -> R<Val<'ctx>> {
             let c = b.build_int_compare(p, l, r, "cmp")?;
@@ -1015,8 +1062,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             BinaryOp::Sub => Val::Int(b.build_int_sub(l, r, "sub")?),
             BinaryOp::Mul => Val::Int(b.build_int_mul(l, r, "mul")?),
             BinaryOp::Div | BinaryOp::Mod => {
-                // Division by zero yields 0 in BPF; the explicit guard keeps that defined
-                // for signed division too.
+                // Division by zero yields 0 in BPF; bpftrace makes it 1, and the explicit
+                // guard keeps that defined for signed division too.
                 let is_zero = b.build_int_compare(IntPredicate::EQ, r, self.const_u64(0), "dz")?;
                 let safe = b
                     .build_select(is_zero, self.const_u64(1), r, "den")?
@@ -1029,7 +1076,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     b.build_int_unsigned_rem(l, safe, "rem")?
                 };
                 Val::Int(
-                    b.build_select(is_zero, self.const_u64(0), q, "q")?
+                    b.build_select(is_zero, self.const_u64(1), q, "q")?
                         .into_int_value(),
                 )
             }

@@ -160,6 +160,20 @@ pub enum ExprKind {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `lhs / rhs` or `lhs % rhs` whose divisor is known only at run time: a zero divisor
+    /// gives 1 and emits `warning` (a Message event naming the operation), as in bpftrace.
+    CheckedDivide {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        warning: EventId,
+    },
+    /// `$s[$i]` of a string with an index known only at run time: the byte at the index, or 0
+    /// past the string's end (bpftrace 0.27 reads no further than the string).
+    StrIndex {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// String comparison (`==`/`!=` on strings), up to the shorter declared length.
     StrCmp {
         equal: bool,

@@ -181,6 +181,26 @@ impl EventSink {
         Ok(())
     }
 
+    /// Warns about a map update at `start..end` of the script that found its map full, as
+    /// bpftrace words it (it warns at each failure; rbt counts them and warns once a site).
+    pub fn map_full(&mut self, start: usize, end: usize) {
+        let span = lang::ast::Span::new(start, end);
+        let (name, text) = (&self.source.name, &self.source.text);
+        match self.format {
+            OutputFormat::Text => eprint!(
+                "{}",
+                lang::diag::runtime_warning(name, text, span, stdlib::manifest::MAP_FULL_WARNING)
+            ),
+            OutputFormat::Json => {
+                let (line, col) = lang::diag::start_line_col(text, span);
+                // A full hash refuses an update with E2BIG.
+                let ret = -i64::from(libc::E2BIG);
+                let record = output::helper_error_json("map_update_elem", ret, name, line, col);
+                self.write(&record);
+            }
+        }
+    }
+
     fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
         let (offsets, _) = ev.layout();
         ev.arg_types()
@@ -316,6 +336,17 @@ impl EventSink {
                         "{}",
                         lang::diag::helper_warning(name, text, span, helper, ret)
                     );
+                }
+            }
+            Event::ZeroDivisor { start, end } => {
+                let span = lang::ast::Span::new(*start, *end);
+                let (name, text) = (&self.source.name, &self.source.text);
+                let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
+                if json {
+                    let (line, col) = lang::diag::start_line_col(text, span);
+                    self.write(&output::runtime_error_json(message, name, line, col));
+                } else {
+                    eprint!("{}", lang::diag::runtime_warning(name, text, span, message));
                 }
             }
             Event::PrintValue { .. } => {

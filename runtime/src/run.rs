@@ -187,6 +187,9 @@ pub fn run(
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
     }
+    // One failure counter per map update site.
+    let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
+    obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
@@ -336,16 +339,16 @@ pub fn run(
     rb.consume()?;
     drop((ep, pidfd, sigfd));
     let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
-    let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
+    let full_map = obj.map(MAP_FULL_MAP)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
-    s.print_exit_maps(opts.print_maps_on_exit)?;
-    if full > 0 {
-        eprintln!(
-            "rbt: warning: {full} map update(s) failed because a map was full; raise max_map_keys in a config block or BPFTRACE_MAX_MAP_KEYS (now {})",
-            manifest.maps.first().map_or(4096, |m| m.max_entries)
-        );
+    // Before the maps, as bpftrace's warnings come when the update fails.
+    for (slot, (start, end)) in (0u32..).zip(&manifest.map_update_sites) {
+        if maps::sum_percpu_u64_at(&full_map, slot)? > 0 {
+            s.map_full(*start, *end);
+        }
     }
+    s.print_exit_maps(opts.print_maps_on_exit)?;
     let code = s.exit_code();
     drop(s);
     drop(rb);

@@ -964,6 +964,15 @@ impl Checker<'_> {
             return poisoned(span);
         }
         match self.whole_map(&args[0], "len()") {
+            // A map without keys always holds its one value: bpftrace refuses to count it.
+            Some(map) if self.maps[map as usize].key.is_none() => {
+                let name = self.maps[map as usize]
+                    .script_name
+                    .clone()
+                    .unwrap_or_default();
+                self.push(diagnostics::len_of_scalar_map(&name, args[0].span));
+                poisoned(span)
+            }
             Some(map) => mk(H::MapLen { map }, I64, span),
             None => poisoned(span),
         }

@@ -150,9 +150,13 @@ impl Estimate<'_> {
             | ExprKind::TupleIndex { expr, .. }
             | ExprKind::Member { expr, .. } => own + self.expr(expr),
             ExprKind::Load { ptr, .. } => own + self.expr(ptr),
-            ExprKind::Binary { lhs, rhs, .. } | ExprKind::StrCmp { lhs, rhs, .. } => {
-                own + self.expr(lhs) + self.expr(rhs)
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::CheckedDivide { lhs, rhs, .. }
+            | ExprKind::StrIndex {
+                expr: lhs,
+                index: rhs,
             }
+            | ExprKind::StrCmp { lhs, rhs, .. } => own + self.expr(lhs) + self.expr(rhs),
             ExprKind::Ternary {
                 cond,
                 then,
