@@ -348,10 +348,14 @@ fn full_maps_are_reported() {
         .output()
         .expect("run rbt");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(
-        err.contains("2 map update(s) failed because a map was full"),
+    // Each update that found the map full is named, as bpftrace names it.
+    assert_eq!(
+        err.matches("WARNING: Map full; can't update element.")
+            .count(),
+        2,
         "{err}"
     );
+    assert!(err.contains("stdin:1:59-67: WARNING: Map full"), "{err}");
 }
 
 #[test]

@@ -122,8 +122,7 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
         )
     }
 
-    /// The debug-info builder and the types every function shares (CO-RE record types are
-    /// built with it).
+    /// The object's debug types, for declarations that need BTF (kfuncs, CO-RE records).
     pub fn debug(&self) -> &'a DebugTypes<'ctx> {
         self.debug
     }

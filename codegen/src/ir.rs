@@ -48,6 +48,8 @@ pub struct Globals<'ctx> {
     pub helper_errors: Option<HelperErrors>,
     /// What `str()` writes at the end of a string it cut short; empty for none.
     pub str_trailer: Vec<u8>,
+    /// The script text of each map update, by its slot in `map_full`.
+    pub update_sites: std::cell::RefCell<Vec<Span>>,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

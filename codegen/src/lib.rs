@@ -12,6 +12,7 @@ mod exited;
 mod helpers;
 mod hist;
 mod ir;
+mod kfuncs;
 mod llvm;
 mod lower;
 mod maps;
@@ -220,6 +221,7 @@ pub fn compile(
             events: Default::default(),
         }),
         str_trailer: opts.str_trailer.as_bytes().to_vec(),
+        update_sites: Default::default(),
     };
 
     let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
@@ -256,11 +258,22 @@ pub fn compile(
         return Err(CodegenError::Llvm(first.clone()));
     }
     // `-k` warnings and warnf/errorf/assert messages name where in the script they come from.
+    // So do the updates of a map that was full.
+    let update_sites: Vec<(usize, usize)> = globals
+        .update_sites
+        .borrow()
+        .iter()
+        .map(|s| (s.start, s.end))
+        .collect();
     let needs_source = opts.helper_warnings
-        || script
-            .events
-            .iter()
-            .any(|e| matches!(e, stdlib::manifest::Event::Message { .. }));
+        || !update_sites.is_empty()
+        || script.events.iter().any(|e| {
+            matches!(
+                e,
+                stdlib::manifest::Event::Message { .. }
+                    | stdlib::manifest::Event::ZeroDivisor { .. }
+            )
+        });
     let manifest = Manifest {
         programs,
         maps: script.maps.clone(),
@@ -278,6 +291,7 @@ pub fn compile(
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
         ringbuf_size: RINGBUF_BYTES,
+        map_update_sites: update_sites,
         source: needs_source.then(|| Source {
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
@@ -308,6 +322,7 @@ fn section(probe: &hir::Probe) -> String {
             // The checker gives each fentry/fexit program exactly one target.
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
                 | Attach::Signal { .. }

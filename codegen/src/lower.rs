@@ -76,6 +76,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.vars.push(Some(slot));
         }
         self.skip_after_exit()?;
+        if self.probe.provider == stdlib::probes::Provider::Iter {
+            // An iterator calls its program once more after the last object, with a NULL
+            // object (the field after `meta` in every `bpf_iter__*` context) to say it is
+            // done; bpftrace runs the probe's body only for real objects.
+            let object = crate::context::ctx_u64(&self, 8)?;
+            let zero = self.const_u64(0);
+            let present =
+                self.builder
+                    .build_int_compare(IntPredicate::NE, object, zero, "object")?;
+            let body = self.ctx.append_basic_block(self.func, "object");
+            let skip = self.ctx.append_basic_block(self.func, "no_object");
+            self.builder.build_conditional_branch(present, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&zero))?;
+            self.builder.position_at_end(body);
+        }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
@@ -608,7 +624,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }))
             }
-            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs),
+            ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, None),
+            ExprKind::CheckedDivide {
+                op,
+                lhs,
+                rhs,
+                warning,
+            } => self.binary(*op, lhs, rhs, Some(*warning)),
             ExprKind::StrCmp { equal, lhs, rhs } => {
                 let len = lhs.ty.size().min(rhs.ty.size());
                 let a = self.mem(lhs)?;
@@ -730,6 +752,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 };
                 self.probe_read(addr, &e.ty, *space)
             }
+            ExprKind::StrIndex { expr, index } => self.str_index(expr, index),
             ExprKind::Member { expr, offset } => {
                 let base = self.mem(expr)?;
                 let at = self.offset(base, u64::from(*offset))?;
@@ -737,6 +760,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
+            ExprKind::CommOf { pid, comm } => crate::kfuncs::comm_of(self, pid, *comm),
+            ExprKind::PercpuKaddr { symbol, var, cpu } => {
+                crate::kfuncs::percpu_kaddr(self, symbol, var, cpu.as_deref())
+            }
             ExprKind::Block { stmts, value } => {
                 self.stmts(stmts)?;
                 if self.terminated() {
@@ -936,7 +963,44 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    fn binary(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr) -> R<Val<'ctx>> {
+    /// `$s[$i]`: the byte at a run-time index, or 0 past the string's end. The index is
+    /// clamped before the address is formed, so the verifier sees a bounded offset.
+    fn str_index(&mut self, s: &Expr, index: &Expr) -> R<Val<'ctx>> {
+        let Type::Str { len } = s.ty else {
+            return Err(CodegenError::Internal(format!(
+                "indexing {} as a string",
+                s.ty.display()
+            )));
+        };
+        let base = self.mem(s)?;
+        let i = self.int(index)?;
+        let b = &self.builder;
+        let inside = b.build_int_compare(
+            IntPredicate::ULT,
+            i,
+            self.const_u64(u64::from(len)),
+            "inside",
+        )?;
+        let safe = b
+            .build_select(inside, i, self.const_u64(0), "at")?
+            .into_int_value();
+        let at = crate::llvm::byte_offset(b, self.ctx, base, safe)?;
+        let byte = b
+            .build_load(self.ctx.i8_type(), at, "chr")?
+            .into_int_value();
+        let wide = b.build_int_s_extend(byte, self.i64(), "chr64")?;
+        let v = b.build_select(inside, wide, self.const_u64(0), "chr_or_0")?;
+        Ok(Val::Int(v.into_int_value()))
+    }
+
+    /// `warning`: the event a division or modulo by zero emits, when the checker asked for it.
+    fn binary(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        warning: Option<hir::EventId>,
+    ) -> R<Val<'ctx>> {
         if matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr) {
             // Short-circuit: the right side is only evaluated when it decides the result.
             let out = self.alloca(8, "logic")?;
@@ -985,6 +1049,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let signed = lhs.ty.is_signed() || rhs.ty.is_signed();
         let l = self.int(lhs)?;
         let r = self.int(rhs)?;
+        if let (Some(event), BinaryOp::Div | BinaryOp::Mod) = (warning, op) {
+            self.warn_if_zero(r, event)?;
+        }
         let b = &self.builder;
         let cmp = |p: IntPredicate| -> R<Val<'ctx>> {
             let c = b.build_int_compare(p, l, r, "cmp")?;
@@ -1010,8 +1077,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             BinaryOp::Sub => Val::Int(b.build_int_sub(l, r, "sub")?),
             BinaryOp::Mul => Val::Int(b.build_int_mul(l, r, "mul")?),
             BinaryOp::Div | BinaryOp::Mod => {
-                // Division by zero yields 0 in BPF; the explicit guard keeps that defined
-                // for signed division too.
+                // Division by zero yields 0 in BPF; bpftrace makes it 1, and the explicit
+                // guard keeps that defined for signed division too.
                 let is_zero = b.build_int_compare(IntPredicate::EQ, r, self.const_u64(0), "dz")?;
                 let safe = b
                     .build_select(is_zero, self.const_u64(1), r, "den")?
@@ -1024,7 +1091,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     b.build_int_unsigned_rem(l, safe, "rem")?
                 };
                 Val::Int(
-                    b.build_select(is_zero, self.const_u64(0), q, "q")?
+                    b.build_select(is_zero, self.const_u64(1), q, "q")?
                         .into_int_value(),
                 )
             }

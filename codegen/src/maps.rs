@@ -20,6 +20,8 @@ fn map_type_number(kind: MapKind) -> i64 {
         MapKind::Array => 2,
         MapKind::PerCpuHash => 5,
         MapKind::PerCpuArray => 6,
+        MapKind::LruHash => 9,
+        MapKind::PerCpuLruHash => 10,
         MapKind::StackTrace => 7,
         MapKind::RingBuf => 27,
     }
@@ -115,9 +117,12 @@ pub fn declare<'ctx>(
         // rejects the map's BTF (and libbpf retries without it).
         let key = match def.kind {
             MapKind::Array | MapKind::PerCpuArray => debug.ptr(debug.int()),
-            MapKind::Hash | MapKind::PerCpuHash | MapKind::StackTrace | MapKind::RingBuf => {
-                debug.bytes(k)
-            }
+            MapKind::Hash
+            | MapKind::LruHash
+            | MapKind::PerCpuHash
+            | MapKind::PerCpuLruHash
+            | MapKind::StackTrace
+            | MapKind::RingBuf => debug.bytes(k),
         };
         members.push(("key", key));
     }

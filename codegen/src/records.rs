@@ -72,6 +72,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(ret)
     }
 
+    /// Emits `event` (a warning without arguments) when `divisor` is zero.
+    pub(crate) fn warn_if_zero(&mut self, divisor: IntValue<'ctx>, event: hir::EventId) -> R<()> {
+        let is_zero = self.builder.build_int_compare(
+            IntPredicate::EQ,
+            divisor,
+            self.const_u64(0),
+            "divzero",
+        )?;
+        let report = self.ctx.append_basic_block(self.func, "div_by_zero");
+        let go_on = self.ctx.append_basic_block(self.func, "div_ok");
+        self.builder
+            .build_conditional_branch(is_zero, report, go_on)?;
+        self.builder.position_at_end(report);
+        self.with_record(event, 0, |_, _| Ok(()))?;
+        self.builder.build_unconditional_branch(go_on)?;
+        self.builder.position_at_end(go_on);
+        Ok(())
+    }
+
     /// Reserves a ring buffer record of [`record::HEADER`] + `payload` bytes, stores the event id, lets
     /// `write` fill the payload, and submits it. When the buffer is full the per-CPU lost
     /// counter is incremented instead, so user space can report the loss.
@@ -136,7 +155,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             | Event::System { .. }
             | Event::Join { .. }
             | Event::PrintValue { .. }
-            | Event::HelperError { .. } => {
+            | Event::HelperError { .. }
+            | Event::ZeroDivisor { .. } => {
                 let rb = self.global_ptr(self.globals.events);
                 let avail = self.helper(
                     Helper::RingbufQuery,
@@ -176,21 +196,42 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let failed =
             self.builder
                 .build_int_compare(IntPredicate::SLT, rc, self.const_u64(0), "failed")?;
+        let site = self.update_site();
         let count = self.ctx.append_basic_block(self.func, "map_full");
         let done = self.ctx.append_basic_block(self.func, "updated");
         self.builder.build_conditional_branch(failed, count, done)?;
         self.builder.position_at_end(count);
-        self.bump_counter(self.globals.map_full)?;
+        self.bump_counter_at(self.globals.map_full, site)?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())
     }
 
+    /// The slot of the map update being lowered (the script text it comes from) among the
+    /// failure counters; attach points that share a body share its slots.
+    fn update_site(&self) -> u32 {
+        let span = self.span.get();
+        let mut sites = self.globals.update_sites.borrow_mut();
+        let at = match sites.iter().position(|s| *s == span) {
+            Some(i) => i,
+            None => {
+                sites.push(span);
+                sites.len() - 1
+            }
+        };
+        at as u32
+    }
+
     /// Adds one to slot 0 of a one-entry per-CPU array.
     pub(crate) fn bump_counter(&self, map: GlobalValue<'ctx>) -> R<()> {
+        self.bump_counter_at(map, 0)
+    }
+
+    /// Adds one to slot `slot` of a per-CPU array (nothing when the array is smaller).
+    fn bump_counter_at(&self, map: GlobalValue<'ctx>, slot: u32) -> R<()> {
         let key = self.alloca(8, "k0")?;
         self.builder
-            .build_store(key, self.ctx.i32_type().const_zero())?;
+            .build_store(key, self.ctx.i32_type().const_int(u64::from(slot), false))?;
         let p = self.helper_ptr(
             Helper::MapLookupElem,
             &[self.global_ptr(map).into(), key.into()],

@@ -43,6 +43,8 @@ pub struct Script {
     pub config: Vec<ConfigEntry>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub macros: Vec<MacroDef>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub map_decls: Vec<MapDecl>,
     pub probes: Vec<Probe>,
     /// Every macro call expanded, so that a later diagnostic about code inside a macro can
     /// also point at where it was called (`lang::annotate_expansions`).
@@ -151,6 +153,19 @@ pub struct CField {
 pub struct EnumVariant {
     pub name: Ident,
     pub value: Option<Expr>,
+}
+
+/// `let @name = kind(max_entries);`: a map's BPF kind and size, declared before use.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MapDecl {
+    /// The map's name without its `@`.
+    pub name: Ident,
+    /// `hash`, `lruhash`, `percpuhash` or `percpulruhash` when the script is valid.
+    pub kind: Ident,
+    /// The arguments as written; valid is one positive integer literal.
+    pub args: Vec<Expr>,
+    /// The whole declaration.
+    pub span: Span,
 }
 
 /// `config = { key = value; ... }`

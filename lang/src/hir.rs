@@ -233,6 +233,20 @@ pub enum ExprKind {
         lhs: Box<Expr>,
         rhs: Box<Expr>,
     },
+    /// `lhs / rhs` or `lhs % rhs` whose divisor is known only at run time: a zero divisor
+    /// gives 1 and emits `warning` (a Message event naming the operation), as in bpftrace.
+    CheckedDivide {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+        warning: EventId,
+    },
+    /// `$s[$i]` of a string with an index known only at run time: the byte at the index, or 0
+    /// past the string's end (bpftrace 0.27 reads no further than the string).
+    StrIndex {
+        expr: Box<Expr>,
+        index: Box<Expr>,
+    },
     /// String comparison (`==`/`!=` on strings), up to the shorter declared length.
     StrCmp {
         equal: bool,
@@ -298,6 +312,19 @@ pub enum ExprKind {
         map: MapId,
         key: Box<Expr>,
         var: VarId,
+    },
+    /// `percpu_kaddr("symbol"[, cpu])`: the address of per-CPU kernel variable `symbol`
+    /// (whose BTF type is `var`) on `cpu`, or on this CPU without one.
+    PercpuKaddr {
+        symbol: String,
+        var: Type,
+        cpu: Option<Box<Expr>>,
+    },
+    /// `comm(pid)`: the name of the process `pid`, found with the `bpf_task_from_pid` kfunc;
+    /// `comm` is the offset of `comm` in `struct task_struct`.
+    CommOf {
+        pid: Box<Expr>,
+        comm: u32,
     },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {

@@ -740,6 +740,20 @@ impl Expander<'_, '_> {
             };
         }
         let temp = self.temp(span);
+        // Declared before the `if`, so that reading it after the branches is in its scope.
+        if let ExprKind::Var(name) = &temp.kind {
+            out.push(Stmt {
+                kind: StmtKind::Let {
+                    var: Ident {
+                        name: name.clone(),
+                        span,
+                    },
+                    ty: None,
+                    init: None,
+                },
+                span,
+            });
+        }
         then_pre.push(assign(&temp, then));
         else_pre.push(assign(&temp, otherwise));
         out.push(Stmt {

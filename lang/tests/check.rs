@@ -50,7 +50,9 @@ use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 ///   with BTF signatures for `vfs_read` and `vfs_write` only, and `security_file_open`,
 ///   which only exists renamed by the compiler (`security_file_open.isra.0`);
 /// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
-/// - BTF records `struct task_struct` and `struct file`, constants `TASK_RUNNING` and
+/// - BTF records `struct task_struct`, `struct file`, `struct sock` and the iterator context
+///   `struct bpf_iter__task`, the per-CPU variables `process_counts` (u64) and `runqueues`
+///   (typed like a task), constants `TASK_RUNNING` and
 ///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
 /// - user binaries: every path has the functions `main` and `work` except `/nonexistent`,
 ///   which cannot be opened. `/bin/fixture` is position-independent with the globals `counter`
@@ -220,6 +222,15 @@ impl Catalog for Fixture {
                     ),
                 ],
             ),
+            "struct sock" => (8, vec![field("sk_family", 0, U32)]),
+            // An iterator's context: `meta`, then the object iterated over.
+            "struct bpf_iter__task" => (
+                16,
+                vec![
+                    field("meta", 0, U64),
+                    field("task", 8, record_ptr("struct task_struct")),
+                ],
+            ),
             "struct file" => (
                 16,
                 vec![
@@ -235,6 +246,15 @@ impl Catalog for Fixture {
             size,
             fields,
         })
+    }
+    fn kernel_variable(&self, name: &str) -> Option<Type> {
+        match name {
+            "process_counts" => Some(U64),
+            "runqueues" => self
+                .record("struct task_struct")
+                .map(|r| Type::Record(Box::new(r))),
+            _ => None,
+        }
     }
     fn enum_type(&self, _: &str) -> Option<Type> {
         None

@@ -48,7 +48,8 @@ fn runs_newest_first(a: &Attach) -> bool {
         | Attach::Interval { .. }
         | Attach::Software { .. }
         | Attach::Hardware { .. }
-        | Attach::Kfunc { .. } => false,
+        | Attach::Kfunc { .. }
+        | Attach::Iter { .. } => false,
     }
 }
 
@@ -177,6 +178,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 })
         }
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+        Attach::Iter { .. } => prog.attach_iter().map(|l| vec![l]),
     }
 }
 

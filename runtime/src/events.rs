@@ -48,6 +48,9 @@ pub struct EventSink {
     /// Set by exit(): later records are dropped, as bpftrace drops them, until END starts
     /// (END's own records print; an exit() in END stops them again).
     gated: bool,
+    /// An iterator is running: its output prints whole, exit() or not (see
+    /// [`EventSink::set_iterating`]).
+    iterating: bool,
     /// The first write error; reported once at exit instead of on every event.
     write_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
@@ -78,6 +81,7 @@ impl EventSink {
             sym,
             exit: None,
             gated: false,
+            iterating: false,
             write_error: None,
             max_cat_bytes: 10240,
         })
@@ -90,6 +94,12 @@ impl EventSink {
     /// From now on records are END's: print them whether or not exit() was called.
     pub fn start_end(&mut self) {
         self.gated = false;
+    }
+
+    /// While an iterator runs, exit() sets the status but drops no records: bpftrace prints
+    /// an iteration whole, since exit() takes effect once the iteration is done.
+    pub fn set_iterating(&mut self, iterating: bool) {
+        self.iterating = iterating;
     }
 
     /// Whether the output's reader has gone (a broken pipe): nothing more can be shown.
@@ -169,6 +179,26 @@ impl EventSink {
             }
         }
         Ok(())
+    }
+
+    /// Warns about a map update at `start..end` of the script that found its map full, as
+    /// bpftrace words it (it warns at each failure; rbt counts them and warns once a site).
+    pub fn map_full(&mut self, start: usize, end: usize) {
+        let span = lang::ast::Span::new(start, end);
+        let (name, text) = (&self.source.name, &self.source.text);
+        match self.format {
+            OutputFormat::Text => eprint!(
+                "{}",
+                lang::diag::runtime_warning(name, text, span, stdlib::manifest::MAP_FULL_WARNING)
+            ),
+            OutputFormat::Json => {
+                let (line, col) = lang::diag::start_line_col(text, span);
+                // A full hash refuses an update with E2BIG.
+                let ret = -i64::from(libc::E2BIG);
+                let record = output::helper_error_json("map_update_elem", ret, name, line, col);
+                self.write(&record);
+            }
+        }
     }
 
     fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
@@ -286,6 +316,9 @@ impl EventSink {
                 let code = args.first().map_or(0, |v| v.as_u64() as i64 as i32);
                 // The first exit() sets the status; one in END only stops END's output.
                 self.exit.get_or_insert(code);
+                if self.iterating {
+                    return Flow::Continue;
+                }
                 self.gated = true;
                 return Flow::Exit;
             }
@@ -303,6 +336,17 @@ impl EventSink {
                         "{}",
                         lang::diag::helper_warning(name, text, span, helper, ret)
                     );
+                }
+            }
+            Event::ZeroDivisor { start, end } => {
+                let span = lang::ast::Span::new(*start, *end);
+                let (name, text) = (&self.source.name, &self.source.text);
+                let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
+                if json {
+                    let (line, col) = lang::diag::start_line_col(text, span);
+                    self.write(&output::runtime_error_json(message, name, line, col));
+                } else {
+                    eprint!("{}", lang::diag::runtime_warning(name, text, span, message));
                 }
             }
             Event::PrintValue { .. } => {

@@ -38,7 +38,12 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 
 /// Sums slot 0 of a one-entry per-CPU u64 array (the lost-events counter).
 pub fn sum_percpu_u64(map: &MapHandle) -> Result<u64, SysError> {
-    let Some(value) = map.lookup_vec(&0u32.to_ne_bytes())? else {
+    sum_percpu_u64_at(map, 0)
+}
+
+/// Sums slot `slot` of a per-CPU u64 array over the CPUs.
+pub fn sum_percpu_u64_at(map: &MapHandle, slot: u32) -> Result<u64, SysError> {
+    let Some(value) = map.lookup_vec(&slot.to_ne_bytes())? else {
         return Ok(0);
     };
     Ok(value

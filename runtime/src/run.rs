@@ -139,6 +139,27 @@ fn ringbuf_bytes(pages: u64) -> u32 {
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
 }
 
+/// Runs each iterator (`iterators` index `links`) to its end and prints what it sent. An
+/// iteration's output is printed whole, as bpftrace prints an iterator's file: exit() in an
+/// iter probe ends the run once the iteration is done, not in its middle.
+fn run_iterators(
+    iterators: &[usize],
+    links: &[sys::Link],
+    rb: &mut RingBuffer,
+    sink: &RefCell<EventSink>,
+) -> Result<(), RunError> {
+    for link in iterators.iter().filter_map(|i| links.get(*i)) {
+        sink.borrow_mut().set_iterating(true);
+        let ran = link.run_iterator();
+        rb.consume()?;
+        let mut s = sink.borrow_mut();
+        s.set_iterating(false);
+        s.end_batch();
+        ran?;
+    }
+    Ok(())
+}
+
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
 /// the `-c` command: released once every probe is attached, and rbt exits when it does.
 pub fn run(
@@ -166,6 +187,9 @@ pub fn run(
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
     }
+    // One failure counter per map update site.
+    let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
+    obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {
@@ -219,8 +243,13 @@ pub fn run(
     }
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
+    // Where each iterator's link sits in `links`: iterators run once BEGIN has.
+    let mut iterators = Vec::new();
     for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
+        if matches!(p.attach, Attach::Iter { .. }) {
+            iterators.push(links.len());
+        }
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
     if !opts.quiet {
@@ -232,6 +261,8 @@ pub fn run(
         writeln!(stdout, "{NOTIFY_ATTACHED}")?;
         stdout.flush()?;
     }
+
+    run_iterators(&iterators, &links, &mut rb, &sink)?;
 
     if let Some(c) = child.as_deref_mut() {
         c.release();
@@ -253,12 +284,13 @@ pub fn run(
             WAKE_STDOUT_CLOSED,
         );
     }
-    // A script whose probes are only BEGIN and END has nothing to wait for once BEGIN ran
-    // (bpftrace exits then too), unless it traces a `-c` command, which it waits for.
+    // A script whose probes are only BEGIN, END and iterators has nothing to wait for once
+    // BEGIN and the iterations ran (bpftrace exits then too), unless it traces a `-c`
+    // command, which it waits for.
     let only_begin_end = manifest
         .programs
         .iter()
-        .all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+        .all(|p| matches!(p.attach, Attach::Begin | Attach::End | Attach::Iter { .. }));
     let wait = !(only_begin_end && child.is_none());
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
@@ -307,16 +339,16 @@ pub fn run(
     rb.consume()?;
     drop((ep, pidfd, sigfd));
     let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
-    let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
+    let full_map = obj.map(MAP_FULL_MAP)?;
     let mut s = sink.borrow_mut();
     s.lost(lost)?;
-    s.print_exit_maps(opts.print_maps_on_exit)?;
-    if full > 0 {
-        eprintln!(
-            "rbt: warning: {full} map update(s) failed because a map was full; raise max_map_keys in a config block or BPFTRACE_MAX_MAP_KEYS (now {})",
-            manifest.maps.first().map_or(4096, |m| m.max_entries)
-        );
+    // Before the maps, as bpftrace's warnings come when the update fails.
+    for (slot, (start, end)) in (0u32..).zip(&manifest.map_update_sites) {
+        if maps::sum_percpu_u64_at(&full_map, slot)? > 0 {
+            s.map_full(*start, *end);
+        }
     }
+    s.print_exit_maps(opts.print_maps_on_exit)?;
     let code = s.exit_code();
     drop(s);
     drop(rb);

@@ -350,7 +350,7 @@ impl Builtin {
             Builtin::Elapsed => Spec::variable("elapsed"),
             Builtin::Cpu => Spec::variable("cpu"),
             Builtin::Numaid => Spec::variable("numaid"),
-            Builtin::Comm => Spec::variable("comm"),
+            Builtin::Comm => Spec::value("comm", Arity::range(0, 1), "comm([pid])"),
             Builtin::Cgroup => Spec::variable("cgroup"),
             Builtin::Rand => Spec::variable("rand"),
             Builtin::Curtask => Spec::variable("curtask"),
@@ -509,6 +509,8 @@ pub enum Function {
     Path,
     Unwatch,
     Skboutput,
+    SocketCookie,
+    PercpuKaddr,
 }
 
 impl Function {
@@ -572,6 +574,8 @@ impl Function {
         Function::Path,
         Function::Unwatch,
         Function::Skboutput,
+        Function::SocketCookie,
+        Function::PercpuKaddr,
     ];
 
     /// This function's record.
@@ -716,6 +720,19 @@ impl Function {
                 "skboutput(path, skb, length, offset)",
             )
             .unsupported(),
+            // The kernel offers bpf_get_socket_cookie() on a BTF socket pointer to tracing
+            // programs only, where a function's arguments are such pointers.
+            Function::SocketCookie => Spec::value(
+                "socket_cookie",
+                N::exactly(1),
+                "socket_cookie(struct sock *)",
+            )
+            .only_in(&[Provider::Kfunc, Provider::Kretfunc]),
+            Function::PercpuKaddr => Spec::value(
+                "percpu_kaddr",
+                N::range(1, 2),
+                "percpu_kaddr(\"variable\"[, cpu])",
+            ),
         }
     }
 

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 /// Name of the ring buffer map every program writes events to.
 pub const RINGBUF_MAP: &str = "events";
 /// Internal maps every object carries (never printed): per-CPU count of events the ring
-/// buffer had no room for; per-CPU count of map updates that failed (map full); the start
-/// time for `elapsed`; stack traces.
+/// buffer had no room for; per-CPU counts of map updates that failed (map full), one slot
+/// per update site (user space sizes it to [`Manifest::map_update_sites`]); the start time
+/// for `elapsed`; stack traces.
 pub const LOST_MAP: &str = "rbt_lost";
 pub const MAP_FULL_MAP: &str = "rbt_map_full";
 pub const STATE_MAP: &str = "rbt_state";
@@ -32,6 +33,11 @@ pub struct Manifest {
     /// Per-CPU scratch maps (strings, tuples, printf buffers) and their value sizes; the
     /// runtime needs nothing from them but their presence keeps the manifest complete.
     pub ringbuf_size: u32,
+    /// Where the programs update maps (`start..end` of [`Manifest::source`]), indexed like
+    /// the per-CPU failure counters of [`MAP_FULL_MAP`], so user space can name each update
+    /// that found its map full.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_update_sites: Vec<(usize, usize)>,
     /// The script, for warnings user space renders against its text (`-k`); absent when no
     /// event needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +113,11 @@ pub enum Attach {
         targets: Vec<String>,
         ret: bool,
     },
+    /// `iter:task`: a BPF iterator over kernel objects (`bpf_iter_<target>`), run by reading
+    /// its iterator file once every probe is attached.
+    Iter {
+        target: String,
+    },
 }
 
 impl Attach {
@@ -123,6 +134,7 @@ impl Attach {
             Attach::Uprobe { targets, .. } => targets.len(),
             Attach::Usdt { targets } => targets.len(),
             Attach::Kfunc { targets, .. } => targets.len(),
+            Attach::Iter { .. } => 1,
         }
     }
 
@@ -143,7 +155,8 @@ impl Attach {
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }
-            | Attach::Hardware { .. } => {}
+            | Attach::Hardware { .. }
+            | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),
@@ -266,7 +279,10 @@ fn parse_usdt_arg(op: &str) -> Option<UsdtArg> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum MapKind {
     Hash,
+    /// A hash that evicts its least recently used entry when full (`lruhash`).
+    LruHash,
     PerCpuHash,
+    PerCpuLruHash,
     PerCpuArray,
     Array,
     StackTrace,
@@ -362,7 +378,21 @@ pub enum Event {
     Zero {
         map: u32,
     },
+    /// A division or modulo by zero at `start..end` of [`Manifest::source`], which gave 1:
+    /// user space warns as bpftrace does (text on stderr with the line, or a JSON record).
+    ZeroDivisor {
+        start: usize,
+        end: usize,
+    },
 }
+
+/// What bpftrace says when a map update finds the map full (which the kernel reports as
+/// E2BIG, -7).
+pub const MAP_FULL_WARNING: &str = "Map full; can't update element. Try increasing max_map_keys config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`\nAdditional Info - helper: map_update_elem, retcode: -7";
+
+/// What bpftrace says when a division or modulo by zero gives 1.
+pub const ZERO_DIVISOR_WARNING: &str =
+    "Divide or modulo by 0 detected. This can lead to unexpected results. 1 is being used as the result.";
 
 /// How grave a `Message` is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -392,7 +422,8 @@ impl Event {
             Event::Time { .. }
             | Event::PrintMap { .. }
             | Event::Clear { .. }
-            | Event::Zero { .. } => Vec::new(),
+            | Event::Zero { .. }
+            | Event::ZeroDivisor { .. } => Vec::new(),
             Event::Join {
                 max_items,
                 item_len,

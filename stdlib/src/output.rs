@@ -669,6 +669,16 @@ pub fn helper_error_json(
     )
 }
 
+/// A warning about what the program did while it ran (a division by zero), in JSON.
+pub fn runtime_error_json(message: &str, file: &str, line: usize, col: usize) -> String {
+    format!(
+        "{{\"type\": \"runtime_error\", \"msg\": {}, \"filename\": {}, \"line\": {line}, \
+         \"col\": {col}}}\n",
+        json_str(message),
+        json_str(file)
+    )
+}
+
 /// The line saying how many events the ring buffer dropped, in JSON (text mode reports
 /// lost events on stderr instead).
 pub fn lost_json(events: u64) -> String {

@@ -51,8 +51,8 @@ providers!(
 /// `func` and `retval` are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Context {
-    /// Nothing rbt reads: BEGIN and END run through BPF_PROG_TEST_RUN with no arguments
-    /// (iter, which rbt does not support yet, would get a context of its own).
+    /// Nothing rbt reads as arguments: BEGIN and END run through BPF_PROG_TEST_RUN with no
+    /// arguments; an iterator's context is a BTF record that `ctx` points at.
     None,
     /// `struct pt_regs *`: kprobe, uprobe and usdt read registers.
     PtRegs,
@@ -131,8 +131,8 @@ pub const HARDWARE_EVENTS: &[PerfEvent] = &[
     perf("ref-cycles", None, 9, 1_000_000),
 ];
 
-/// Iterators bpftrace 0.17 lists.
-pub const ITERATORS: &[&str] = &["task", "task_file"];
+/// The iterators bpftrace lists and rbt runs (0.17 had the first two; 0.2x added task_vma).
+pub const ITERATORS: &[&str] = &["task", "task_file", "task_vma"];
 
 /// Where `rbt -l` finds the probes of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +181,9 @@ pub struct ProbeKind {
     pub wildcard: bool,
     /// How many fields an attach point takes, as bpftrace 0.17's listing errors word it.
     pub fields: &'static str,
+    /// Whether the kernel lets this kind's programs call kernel functions (kfuncs such as
+    /// `bpf_task_from_pid`, which `comm(pid)` uses).
+    pub kfuncs: bool,
 }
 
 impl Provider {
@@ -197,6 +200,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::End => ProbeKind {
                 spellings: &["END", "end"],
@@ -206,6 +210,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             // `self:signal:SIGUSR1` (bpftrace 0.22+): run like BEGIN, through
             // BPF_PROG_TEST_RUN, each time rbt receives the signal.
@@ -217,6 +222,7 @@ impl Provider {
                 listing: Listing::Names(&["signal:SIGUSR1"]),
                 wildcard: false,
                 fields: "2",
+                kfuncs: false,
             },
             Provider::Kprobe => ProbeKind {
                 spellings: &["kprobe", "k"],
@@ -226,6 +232,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: true,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Kretprobe => ProbeKind {
                 spellings: &["kretprobe", "kr"],
@@ -235,6 +242,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Uprobe => ProbeKind {
                 spellings: &["uprobe", "u"],
@@ -244,6 +252,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: true,
                 fields: "2",
+                kfuncs: false,
             },
             Provider::Uretprobe => ProbeKind {
                 spellings: &["uretprobe", "ur"],
@@ -253,6 +262,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: false,
                 fields: "2",
+                kfuncs: false,
             },
             // A USDT probe is a uprobe at the note's address.
             Provider::Usdt => ProbeKind {
@@ -263,6 +273,7 @@ impl Provider {
                 listing: Listing::UsdtNotes,
                 wildcard: true,
                 fields: "2 or 3",
+                kfuncs: false,
             },
             Provider::Tracepoint => ProbeKind {
                 spellings: &["tracepoint", "t"],
@@ -272,6 +283,7 @@ impl Provider {
                 listing: Listing::Tracefs,
                 wildcard: true,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Rawtracepoint => ProbeKind {
                 spellings: &["rawtracepoint", "rt"],
@@ -281,6 +293,7 @@ impl Provider {
                 listing: Listing::BtfRawTracepoints,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: false,
             },
             Provider::Kfunc => ProbeKind {
                 // bpftrace 0.27 names these fentry/fexit (listings, messages); kfunc and
@@ -292,6 +305,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Kretfunc => ProbeKind {
                 spellings: &["fexit", "kretfunc", "fr"],
@@ -301,6 +315,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: false,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Profile => ProbeKind {
                 spellings: &["profile", "p"],
@@ -310,6 +325,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Interval => ProbeKind {
                 spellings: &["interval", "i"],
@@ -319,6 +335,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Software => ProbeKind {
                 spellings: &["software", "s"],
@@ -328,6 +345,7 @@ impl Provider {
                 listing: Listing::PerfEvents(SOFTWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Hardware => ProbeKind {
                 spellings: &["hardware", "h"],
@@ -337,6 +355,7 @@ impl Provider {
                 listing: Listing::PerfEvents(HARDWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             // Watchpoints are hardware breakpoints, which are perf events.
             Provider::Watchpoint => ProbeKind {
@@ -347,6 +366,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Asyncwatchpoint => ProbeKind {
                 spellings: &["asyncwatchpoint", "aw"],
@@ -356,6 +376,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Iter => ProbeKind {
                 spellings: &["iter", "it"],
@@ -365,6 +386,7 @@ impl Provider {
                 listing: Listing::Names(ITERATORS),
                 wildcard: true,
                 fields: "1",
+                kfuncs: true,
             },
         }
     }

@@ -485,7 +485,27 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
-            Provider::Watchpoint | Provider::Asyncwatchpoint | Provider::Iter => {
+            Provider::Iter => {
+                let [target] = fields.as_slice() else {
+                    return arity_error(self, "iter:task");
+                };
+                // An iterator the kernel offers has a context record `bpf_iter__<name>`.
+                if has_wildcard(target)
+                    || catalog
+                        .record(&format!("struct bpf_iter__{target}"))
+                        .is_none()
+                {
+                    return none_matched(self, format!("{provider}:{target}"));
+                }
+                Some(Resolved {
+                    attach: Attach::Iter {
+                        target: target.clone(),
+                    },
+                    names: vec![format!("{provider}:{target}")],
+                    tracepoint: None,
+                })
+            }
+            Provider::Watchpoint | Provider::Asyncwatchpoint => {
                 self.push(diagnostics::unsupported_probe(ap.provider, ap.span));
                 None
             }
@@ -546,7 +566,8 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::Profile { .. }
         | Attach::Interval { .. }
         | Attach::Software { .. }
-        | Attach::Hardware { .. }) => vec![single],
+        | Attach::Hardware { .. }
+        | Attach::Iter { .. }) => vec![single],
     }
 }
 

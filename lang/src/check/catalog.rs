@@ -160,6 +160,11 @@ pub trait Catalog {
     ) -> Option<String> {
         None
     }
+    /// The BTF type of a kernel variable (a per-CPU one for `percpu_kaddr`), if the kernel's
+    /// BTF describes it.
+    fn kernel_variable(&self, _name: &str) -> Option<Type> {
+        None
+    }
     /// Whether `#include` finds `path` (`<path>` when `system`, else `"path"`) on this
     /// machine. Kernel headers are not asked about: BTF stands in for them.
     fn header_found(&self, _path: &str, _system: bool) -> bool {

@@ -248,6 +248,26 @@ pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnosti
     .with_suggestion(&format!("${name}"), known.iter().map(String::as_str))
 }
 
+/// `cond ? printf(..) : 0`: one branch is a call that returns nothing, the other a value.
+pub fn ternary_one_branch_returns_nothing(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "one branch of this `?:` returns nothing and the other a value",
+        span,
+    )
+    .with_help("make both branches calls like printf(), or write an `if` statement")
+}
+
+/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
+pub fn unreachable_statement(span: Span) -> Diagnostic {
+    Diagnostic::warning("unreachable statement", span)
+        .with_label("the statement before this one always leaves the block")
+}
+
+/// `10 / 0`: a division or modulo of constants by zero.
+pub fn constant_division_by_zero(span: Span) -> Diagnostic {
+    Diagnostic::error("division by zero", span).with_label("the divisor is the constant 0")
+}
+
 /// An expression statement whose value nothing uses.
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)
@@ -320,11 +340,86 @@ pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnosti
         .with_suggestion(map, known.iter().map(String::as_str))
 }
 
+/// `let @m = kind(n);` with a kind bpftrace does not have.
+pub fn unknown_map_kind(kind: &str, kinds: &[&str], span: Span) -> Diagnostic {
+    Diagnostic::error(format!("unknown map kind `{kind}`"), span)
+        .with_suggestion(kind, kinds.iter().copied())
+        .with_help(format!("a map may be declared as {}", kinds.join(", ")))
+}
+
+/// A declaration's size that is not a positive integer literal.
+pub fn map_size_not_positive(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "a map declaration needs a positive integer for its maximum number of entries",
+        span,
+    )
+    .with_help("e.g. `let @m = hash(1000);`")
+}
+
+pub fn map_size_too_big(n: u64, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("a map cannot hold {n} entries"), span)
+        .with_note(format!("the kernel's limit is {}", u32::MAX))
+}
+
+pub fn map_declaration_arguments(span: Span) -> Diagnostic {
+    Diagnostic::error("a map declaration takes one argument", span)
+        .with_help("e.g. `let @m = hash(1000);`")
+}
+
+pub fn map_declared_twice(map: &str, first: Span, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("map {map} is declared twice"), span)
+        .with_secondary(first, "first declared here")
+}
+
+/// A declared map that no statement uses.
+pub fn unused_map(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(format!("unused map {map}"), span)
+}
+
+/// A declared kind that cannot hold the map's values: aggregations need a per-CPU map, and
+/// other values one that is not.
+pub fn map_kind_conflict(
+    map: &str,
+    kind: &str,
+    aggregation: bool,
+    declaration: Span,
+    use_span: Span,
+) -> Diagnostic {
+    let (why, help) = if aggregation {
+        (
+            "its values are aggregations, which need a per-CPU map",
+            "declare it as percpuhash or percpulruhash",
+        )
+    } else {
+        (
+            "a per-CPU map holds only aggregations (count(), sum(), hist(), …)",
+            "declare it as hash or lruhash",
+        )
+    };
+    Diagnostic::error(
+        format!("map {map} is declared as {kind}, but {why}"),
+        use_span,
+    )
+    .with_secondary(declaration, "declared here")
+    .with_help(help)
+}
+
 /// A map taken whole (`len`, `for`, `clear`, `zero`) that no statement assigns.
 pub fn map_never_assigned(map: &str, known: &[String], span: Span) -> Diagnostic {
     Diagnostic::error(format!("map {map} is never assigned"), span)
         .with_label("undefined map")
         .with_suggestion(map, known.iter().map(String::as_str))
+}
+
+/// `len(@m)` of a map without keys.
+pub fn len_of_scalar_map(map: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("len() expects a map with explicit keys, but {map} has none"),
+        span,
+    )
+    .with_help(format!(
+        "a map without keys holds one value: read it as {map}"
+    ))
 }
 
 /// The same, where only the map is named (`print`, `delete`, `has_key`).
@@ -1398,6 +1493,62 @@ pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
         format!("{name} needs the kernel's BTF for struct task_struct"),
         span,
     )
+}
+
+/// `percpu_kaddr("name")` of a variable the kernel's BTF does not describe.
+pub fn kernel_variable_not_found(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("could not resolve variable `{name}` from BTF"),
+        span,
+    )
+    .with_help("percpu_kaddr() takes the name of a per-CPU kernel variable, e.g. percpu_kaddr(\"runqueues\")")
+}
+
+/// `percpu_kaddr(name, cpu)` with a cpu that is not an integer.
+pub fn percpu_kaddr_cpu_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "percpu_kaddr() takes an integer cpu, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// `socket_cookie()` of something that is not a `struct sock *`.
+pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("socket_cookie() takes a struct sock *, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
+}
+
+/// `comm(pid)` with a pid that is not an integer.
+pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("comm() takes an integer pid, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("comm(pid) names the process with that pid; comm alone names the current one")
+}
+
+/// `comm(pid)` in a probe whose programs may not call the `bpf_task_from_pid` kfunc.
+pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
+    let kinds: Vec<&str> = Provider::ALL
+        .iter()
+        .filter(|p| p.kind().kfuncs)
+        .map(|p| p.name())
+        .collect();
+    Diagnostic::error(
+        format!(
+            "comm(pid) is not supported in {} probes",
+            provider.map_or("these", |p| p.name())
+        ),
+        span,
+    )
+    .with_note("it looks the process up with the bpf_task_from_pid kfunc, which the kernel offers only to some program types")
+    .with_help(format!("use it in {} probes", kinds.join(", ")))
 }
 
 /// `strlen`/`str_concat` (`function`) given something that is not a string.

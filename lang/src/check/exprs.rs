@@ -987,6 +987,25 @@ impl Checker<'_> {
             | BinaryOp::Shl
             | BinaryOp::Shr => arith_type(op, &l.ty, &r.ty),
         };
+        let by_zero = matches!(op, BinaryOp::Div | BinaryOp::Mod) && matches!(r.kind, H::Int(0));
+        if by_zero && matches!(l.kind, H::Int(_)) {
+            // Both known: bpftrace refuses to fold it rather than warn each time it runs.
+            self.push(diagnostics::constant_division_by_zero(span));
+            return poisoned(span);
+        }
+        if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(n) if n != 0) {
+            let warning = self.event(Event::ZeroDivisor {
+                start: span.start,
+                end: span.end,
+            });
+            let kind = H::CheckedDivide {
+                op,
+                lhs: Box::new(l),
+                rhs: Box::new(r),
+                warning,
+            };
+            return mk(kind, ty, span);
+        }
         mk(
             H::Binary {
                 op,
@@ -1008,6 +1027,18 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let idx_span = idx.span;
+        // A negative index compares as a huge unsigned one: past the end, so it reads 0.
+        if matches!(base.ty, Type::Str { .. }) {
+            let kind = H::StrIndex {
+                expr: Box::new(base),
+                index: Box::new(idx),
+            };
+            let ty = Type::Int {
+                bits: 8,
+                signed: true,
+            };
+            return mk(kind, ty, span);
+        }
         let element_at = |ptr: Expr, idx: Expr, size: u32| {
             let ty = ptr.ty.clone();
             Box::new(mk(

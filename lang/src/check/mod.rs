@@ -7,6 +7,7 @@ pub use attach::filter_probes;
 mod calls;
 pub mod catalog;
 mod ctypes;
+mod decls;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
@@ -99,6 +100,8 @@ pub(crate) struct Checker<'a> {
     notes: Vec<String>,
     maps: Vec<MapSpec>,
     map_ids: HashMap<String, MapInfo>,
+    /// Map declarations (`let @m = hash(10);`) by map name.
+    decls: HashMap<String, decls::Decl>,
     events: Vec<Event>,
     time_formats: Vec<String>,
     defines: HashMap<String, String>,
@@ -148,6 +151,8 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
+    iterator: Option<String>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -159,6 +164,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         notes: Vec::new(),
         maps: Vec::new(),
         map_ids: HashMap::new(),
+        decls: HashMap::new(),
         events: Vec::new(),
         time_formats: Vec::new(),
         defines: HashMap::new(),
@@ -191,6 +197,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
     for def in &script.c_definitions {
         c.c_definition(def);
     }
+    c.declare_maps(&script.map_decls);
     // The definitions' errors are reported once, before the quiet pass below clears its own.
     let definition_diags = std::mem::take(&mut c.diags);
     // Map types are fixed by their first assignment anywhere in the script, so a probe may
@@ -217,6 +224,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.diags.push(d);
     }
     c.unstable_features();
+    c.apply_declarations();
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
         c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
     }
@@ -377,6 +385,10 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                iterator: match &r.attach {
+                    stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
+                    _ => None,
+                },
                 usdt_args: match &r.attach {
                     stdlib::manifest::Attach::Usdt { targets } => {
                         targets.iter().map(|t| t.args.len()).min()

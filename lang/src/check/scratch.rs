@@ -136,6 +136,8 @@ impl Estimate<'_> {
             | ExprKind::Builtin(_)
             | ExprKind::ContextField { .. }
             | ExprKind::MapLen { .. } => own,
+            ExprKind::CommOf { pid, .. } => own + self.expr(pid),
+            ExprKind::PercpuKaddr { cpu, .. } => own + self.opt(cpu.as_deref()),
             ExprKind::MapRead { map, key } => {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }
@@ -148,9 +150,13 @@ impl Estimate<'_> {
             | ExprKind::TupleIndex { expr, .. }
             | ExprKind::Member { expr, .. } => own + self.expr(expr),
             ExprKind::Load { ptr, .. } => own + self.expr(ptr),
-            ExprKind::Binary { lhs, rhs, .. } | ExprKind::StrCmp { lhs, rhs, .. } => {
-                own + self.expr(lhs) + self.expr(rhs)
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::CheckedDivide { lhs, rhs, .. }
+            | ExprKind::StrIndex {
+                expr: lhs,
+                index: rhs,
             }
+            | ExprKind::StrCmp { lhs, rhs, .. } => own + self.expr(lhs) + self.expr(rhs),
             ExprKind::Ternary {
                 cond,
                 then,

@@ -20,6 +20,8 @@ use stdlib::types::{Aggregation, TsReduce, Type, I64, U64};
 /// `$u % 10` of an unsigned `$u` is unsigned). tseries() prints values as that type.
 fn unsigned_like(e: &Expr) -> bool {
     match &e.kind {
+        // A literal alone takes no side: `tseries(8, …)` and `tseries(-2, …)` share a map.
+        H::Int(_) => false,
         _ if !e.ty.is_signed() && matches!(e.ty, Type::Int { .. }) => true,
         H::Binary { op, lhs, rhs } if arithmetic(*op) => {
             let literal = |x: &Expr| matches!(x.kind, H::Int(n) if n >= 0);
@@ -130,7 +132,9 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => None,
         }
     }
 
@@ -623,7 +627,9 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => return None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => return None,
         };
         let key = self.map_key(keys);
         let id = self.map_id(

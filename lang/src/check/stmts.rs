@@ -14,8 +14,20 @@ impl Checker<'_> {
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<Stmt> {
         self.enter_scope();
         let mut out = Vec::new();
+        let mut ended = false;
+        let mut reported = false;
         for s in &b.stmts {
+            if ended && !reported {
+                // Once per block (and once for the attach points that share it); the
+                // statements are still checked.
+                let d = diagnostics::unreachable_statement(s.span);
+                if !self.diags.contains(&d) {
+                    self.push(d);
+                }
+                reported = true;
+            }
             self.stmt(s, &mut out);
+            ended |= ends_block(s);
         }
         self.leave_scope();
         out
@@ -86,7 +98,44 @@ impl Checker<'_> {
                     let f = statement_fn(&func.name);
                     if let Some(k) = f.and_then(|f| self.statement_call(f, func, args, e.span)) {
                         push(out, k);
+                        // exit() ends the probe at once, as in bpftrace 0.27.
+                        if f == Some(Function::Exit) {
+                            push(out, StmtKind::Return);
+                        }
                     }
+                }
+                // `cond ? printf(..) : exit()`: a choice between two calls that return
+                // nothing is a statement, an `if` with an `else`.
+                A::Ternary {
+                    cond,
+                    then,
+                    otherwise,
+                } if returns_nothing(then) || returns_nothing(otherwise) => {
+                    if returns_nothing(then) != returns_nothing(otherwise) {
+                        self.push(diagnostics::ternary_one_branch_returns_nothing(e.span));
+                        return;
+                    }
+                    let c = self.expr(cond);
+                    self.require_int(&c, "a ternary condition");
+                    let mut branch = |e: &ast::Expr| {
+                        let mut stmts = Vec::new();
+                        let s = ast::Stmt {
+                            kind: S::Expr(e.clone()),
+                            span: e.span,
+                        };
+                        self.stmt(&s, &mut stmts);
+                        stmts
+                    };
+                    let then = branch(then);
+                    let otherwise = branch(otherwise);
+                    push(
+                        out,
+                        StmtKind::If {
+                            cond: c,
+                            then,
+                            otherwise,
+                        },
+                    );
                 }
                 A::IncDec {
                     target, increment, ..
@@ -449,6 +498,30 @@ impl Checker<'_> {
 }
 
 /// The builtin a call names when it is a statement of its own (`printf(...);`).
+/// Whether nothing after `s` in its block can run: `return`, `break`, `continue`, `exit()`.
+fn ends_block(s: &ast::Stmt) -> bool {
+    match &s.kind {
+        S::Return(_) | S::Break | S::Continue => true,
+        S::Expr(ast::Expr {
+            kind: A::Call { func, .. },
+            ..
+        }) => statement_fn(&func.name) == Some(Function::Exit),
+        _ => false,
+    }
+}
+
+/// Whether `e` is a call that returns nothing (`printf`, `exit`, …), or a choice between
+/// two such calls.
+fn returns_nothing(e: &ast::Expr) -> bool {
+    match &e.kind {
+        A::Call { func, .. } => statement_fn(&func.name).is_some(),
+        A::Ternary {
+            then, otherwise, ..
+        } => returns_nothing(then) && returns_nothing(otherwise),
+        _ => false,
+    }
+}
+
 fn statement_fn(name: &str) -> Option<Function> {
     Function::from_name(name).filter(|f| f.spec().kind == Kind::Statement)
 }

@@ -111,6 +111,7 @@ impl Builder {
                 }
                 Rule::config => script.config.extend(self.config(inner)),
                 Rule::macro_def => script.macros.push(self.macro_def(inner)),
+                Rule::map_decl => script.map_decls.extend(self.map_decl(inner)),
                 _ => {}
             }
         }
@@ -390,6 +391,29 @@ impl Builder {
             .collect()
     }
 
+    // ------------------------------------------------------------ map declarations
+
+    fn map_decl(&self, pair: Pair<Rule>) -> Option<MapDecl> {
+        let span = self.span(&pair);
+        let mut inner = pair.into_inner().skip(1);
+        let name = inner.next()?;
+        let name = Ident {
+            name: name.as_str()[1..].to_string(),
+            span: self.span(&name),
+        };
+        let kind = self.ident(&inner.find(|p| p.as_rule() == Rule::ident)?);
+        let args = inner
+            .find(|p| p.as_rule() == Rule::call_args)
+            .map(|a| a.into_inner().map(|e| self.expr(e)).collect())
+            .unwrap_or_default();
+        Some(MapDecl {
+            name,
+            kind,
+            args,
+            span,
+        })
+    }
+
     // ------------------------------------------------------------ macros
 
     fn macro_def(&self, pair: Pair<Rule>) -> MacroDef {
@@ -450,6 +474,38 @@ impl Builder {
         };
         let (stmts, value) = split_value(block.stmts, text, span.start);
         BlockExpr { stmts, value, span }
+    }
+
+    /// `if (c) { a } else { b }` as a value: `c ? {a} : {b}`, each branch a block expression.
+    fn if_expr(&self, pair: Pair<Rule>) -> ExprKind {
+        let mut cond = None;
+        let mut branches = Vec::new();
+        for part in pair.into_inner() {
+            let span = self.span(&part);
+            match part.as_rule() {
+                Rule::expr | Rule::bare_cond => cond = Some(self.expr(part)),
+                Rule::block_expr => branches.push(Expr {
+                    kind: ExprKind::Block(Box::new(self.block_expr(part))),
+                    span,
+                }),
+                Rule::if_expr => branches.push(Expr {
+                    kind: self.if_expr(part),
+                    span,
+                }),
+                _ => {}
+            }
+        }
+        let otherwise = branches.pop();
+        let then = branches.pop();
+        match (cond, then, otherwise) {
+            (Some(cond), Some(then), Some(otherwise)) => ExprKind::Ternary {
+                cond: Box::new(cond),
+                then: Box::new(then),
+                otherwise: Box::new(otherwise),
+            },
+            // The grammar always gives all three.
+            _ => ExprKind::Int(0),
+        }
     }
 
     // ------------------------------------------------------------ probes
@@ -1003,6 +1059,7 @@ impl Builder {
                 ExprKind::Sizeof(Box::new(arg))
             }
             Rule::block_expr => ExprKind::Block(Box::new(self.block_expr(pair))),
+            Rule::if_expr => self.if_expr(pair),
             Rule::offsetof_expr => {
                 let mut inner = pair.into_inner().skip(1);
                 let Some(ty) = inner.next().map(|t| self.type_expr(t)) else {
@@ -1064,6 +1121,25 @@ fn split_value(mut stmts: Vec<Stmt>, text: &str, start: usize) -> (Vec<Stmt>, Op
                 }
             }
         }
+        StmtKind::If {
+            cond,
+            then,
+            otherwise: Some(otherwise),
+        } => match if_value(&cond, &then, &otherwise, text, start, last.span) {
+            Some(v) => Some(v),
+            None => {
+                let kind = StmtKind::If {
+                    cond,
+                    then,
+                    otherwise: Some(otherwise),
+                };
+                stmts.push(Stmt {
+                    kind,
+                    span: last.span,
+                });
+                None
+            }
+        },
         kind => {
             stmts.push(Stmt {
                 kind,
@@ -1073,6 +1149,66 @@ fn split_value(mut stmts: Vec<Stmt>, text: &str, start: usize) -> (Vec<Stmt>, Op
         }
     };
     (stmts, value)
+}
+
+/// A block's last statement `if (c) { ..; a } else { ..; b }` whose branches both end in a
+/// value is the block's value, `c ? {..; a} : {..; b}` (bpftrace 0.27). Branches that end in
+/// a call that returns nothing (`printf`) stay a statement. `text` is the enclosing block's
+/// text, which starts at `start`.
+fn if_value(
+    cond: &Expr,
+    then: &Block,
+    otherwise: &Else,
+    text: &str,
+    start: usize,
+    span: Span,
+) -> Option<Expr> {
+    let branch = |b: &Block| -> Option<Expr> {
+        let own = text.get(b.span.start.checked_sub(start)?..b.span.end.checked_sub(start)?)?;
+        let (stmts, value) = split_value(b.stmts.clone(), own, b.span.start);
+        let value = value.filter(|v| !returns_nothing(v))?;
+        let block = BlockExpr {
+            stmts,
+            value: Some(value),
+            span: b.span,
+        };
+        Some(Expr {
+            kind: ExprKind::Block(Box::new(block)),
+            span: b.span,
+        })
+    };
+    let then = branch(then)?;
+    let otherwise = match otherwise {
+        Else::Block(b) => branch(b)?,
+        Else::If(inner) => match &inner.kind {
+            StmtKind::If {
+                cond,
+                then,
+                otherwise: Some(o),
+            } => if_value(cond, then, o, text, start, inner.span)?,
+            _ => return None,
+        },
+    };
+    Some(Expr {
+        kind: ExprKind::Ternary {
+            cond: Box::new(cond.clone()),
+            then: Box::new(then),
+            otherwise: Box::new(otherwise),
+        },
+        span,
+    })
+}
+
+/// Whether `e` calls a builtin that returns nothing, or chooses between such calls.
+fn returns_nothing(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Call { func, .. } => stdlib::builtins::Function::from_name(&func.name)
+            .is_some_and(|f| f.spec().kind == stdlib::builtins::Kind::Statement),
+        ExprKind::Ternary {
+            then, otherwise, ..
+        } => returns_nothing(then) || returns_nothing(otherwise),
+        _ => false,
+    }
 }
 
 fn assign_op(text: &str) -> Option<BinaryOp> {

@@ -79,6 +79,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::kw_config, "`config`"),
     (Rule::kw_macro, "`macro`"),
     (Rule::macro_def, "a macro like `macro name($x) { ... }`"),
+    (Rule::map_decl, "a map declaration"),
     (Rule::macro_params, MACRO_PARAM),
     (Rule::macro_param, MACRO_PARAM),
     (Rule::block_expr, "an expression"),
@@ -244,6 +245,15 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
             )
             .with_label(format!("`{kw}` is a keyword and cannot be used here"));
         }
+    }
+    // `let @m = hash(10);` inside a probe: map declarations are top-level items.
+    if kind == ItemKind::Probe
+        && found.starts_with('@')
+        && matches!(&prev, Some((_, _, p)) if p == "let")
+    {
+        return Diagnostic::error("a map cannot be declared inside a probe", span)
+            .with_label(found_label)
+            .with_help("declare it before the probes: `let @m = hash(1000);`");
     }
     if kind == ItemKind::CDefinition && matches!(&prev, Some((_, _, p)) if p == ":") {
         return Diagnostic::error(

@@ -49,6 +49,7 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
         c_definitions: Vec::new(),
         config: Vec::new(),
         macros: Vec::new(),
+        map_decls: Vec::new(),
         probes: Vec::new(),
         expansions: Vec::new(),
     };
@@ -77,6 +78,7 @@ enum ItemKind {
     CDefinition,
     Config,
     Macro,
+    MapDecl,
     Probe,
 }
 
@@ -104,6 +106,12 @@ fn split_items(text: &str) -> Vec<Item> {
         }
         let start = i;
         let kind = classify(&text[start..]);
+        if kind == ItemKind::MapDecl {
+            let end = map_decl_end(bytes, start);
+            items.push(Item { kind, start, end });
+            i = end;
+            continue;
+        }
         let mut depth = 0usize;
         let mut end = bytes.len();
         while i < bytes.len() {
@@ -140,6 +148,48 @@ fn split_items(text: &str) -> Vec<Item> {
         i = end;
     }
     items
+}
+
+/// Where the map declaration that starts at `start` ends: after the `)` that closes its
+/// first `(`, and the `;` that may follow it (bpftrace does not require one); at the first
+/// `;`, or before the attach point of a `{`, when the parentheses are not closed before it,
+/// so that a broken declaration does not swallow the probe after it.
+fn map_decl_end(bytes: &[u8], start: usize) -> usize {
+    let mut depth = 0usize;
+    let mut i = start;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'(' => depth += 1,
+            b')' if depth <= 1 => {
+                let mut j = i + 1;
+                while j < bytes.len() && bytes[j].is_ascii_whitespace() {
+                    j += 1;
+                }
+                return if bytes.get(j) == Some(&b';') {
+                    j + 1
+                } else {
+                    i + 1
+                };
+            }
+            b')' => depth -= 1,
+            b';' => return i + 1,
+            // Unclosed: the word before a `{` is the next probe's attach point.
+            b'{' => {
+                let mut j = i;
+                while j > start && bytes[j - 1].is_ascii_whitespace() {
+                    j -= 1;
+                }
+                while j > start && !bytes[j - 1].is_ascii_whitespace() {
+                    j -= 1;
+                }
+                return if j > start { j } else { i };
+            }
+            b'}' => return i,
+            _ => {}
+        }
+        i += 1;
+    }
+    bytes.len()
 }
 
 /// Includes what may follow a C definition's closing brace in the item: GCC attributes
@@ -218,6 +268,7 @@ fn classify(rest: &str) -> ItemKind {
         "macro" if after.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') => {
             ItemKind::Macro
         }
+        "let" if after.starts_with('@') => ItemKind::MapDecl,
         _ => ItemKind::Probe,
     }
 }
@@ -238,6 +289,7 @@ fn parse_item(
         ItemKind::CDefinition => Rule::c_def_item,
         ItemKind::Config => Rule::config_item,
         ItemKind::Macro => Rule::macro_item,
+        ItemKind::MapDecl => Rule::map_decl_item,
         ItemKind::Probe => Rule::probe_item,
     };
     match Grammar::parse(rule, src) {
