@@ -16,7 +16,10 @@ fn compiled(script: &str) -> Option<Vec<u8>> {
         eprintln!("skipped: this kernel has no BTF (/sys/kernel/btf/vmlinux)");
         return None;
     }
-    let out = std::env::temp_dir().join(format!("rbt-core-{}.o", std::process::id()));
+    // Tests run in parallel threads of one process: each object gets a name of its own.
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = std::env::temp_dir().join(format!("rbt-core-{}-{n}.o", std::process::id()));
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .arg("--check")
         .arg("--emit-elf")

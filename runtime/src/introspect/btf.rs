@@ -300,9 +300,14 @@ fn u32_at(d: &[u8], off: usize) -> u32 {
 }
 
 impl Btf {
-    /// Open the running kernel's BTF.
+    /// Open the kernel's BTF: the running kernel's, or the file `BPFTRACE_BTF` names (as in
+    /// bpftrace). Compiling against another kernel's BTF is safe: kernel struct fields are
+    /// relocated to the running kernel's layout when the program is loaded.
     pub fn vmlinux() -> Result<Btf, BtfError> {
-        Btf::open(Path::new(VMLINUX_BTF))
+        match custom_vmlinux() {
+            Some(path) => Btf::open(&path),
+            None => Btf::open(Path::new(VMLINUX_BTF)),
+        }
     }
 
     /// Open a standalone (non-split) BTF file.
@@ -898,8 +903,19 @@ impl Btf {
     }
 }
 
-/// Module names with BTF under /sys/kernel/btf (everything but `vmlinux`), sorted.
+/// The kernel BTF file `BPFTRACE_BTF` names instead of the running kernel's, if set.
+fn custom_vmlinux() -> Option<PathBuf> {
+    std::env::var_os("BPFTRACE_BTF")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+/// Module names with BTF under /sys/kernel/btf (everything but `vmlinux`), sorted. None with
+/// `BPFTRACE_BTF`: the running kernel's module BTF extends the running kernel's BTF only.
 pub fn module_names() -> Vec<String> {
+    if custom_vmlinux().is_some() {
+        return Vec::new();
+    }
     let mut names: Vec<String> = match std::fs::read_dir(SYSFS_BTF_DIR) {
         Ok(rd) => rd
             .filter_map(|e| e.ok())
