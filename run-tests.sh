@@ -34,6 +34,7 @@ echo "== tier 3: kprobes in a Debian 6.1 kernel under qemu"
 if [ "$(id -u)" = 0 ]; then
     sh tests/vm/setup.sh
     cargo build --bin rbt && sh tests/vm/test-seed-scripts.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
+    sh tests/vm/test-core.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
 else
     echo "skipped: the VM tier needs root"
 fi

@@ -67,6 +67,11 @@ fn section<'a>(elf: &'a [u8], name: &str) -> &'a [u8] {
 
 /// The CO-RE relocations of `elf`, from `.BTF.ext` (names and strings from `.BTF`).
 fn relocations(elf: &[u8]) -> Vec<Relocation> {
+    relocation_sites(elf).into_iter().map(|(r, _)| r).collect()
+}
+
+/// The CO-RE relocations of `elf` with the byte offset of each one's instruction.
+fn relocation_sites(elf: &[u8]) -> Vec<(Relocation, u32)> {
     let (btf, ext) = (section(elf, ".BTF"), section(elf, ".BTF.ext"));
     let hdr = u32_at(btf, 4) as usize;
     let (types, types_len) = (hdr + u32_at(btf, 8) as usize, u32_at(btf, 12) as usize);
@@ -107,9 +112,12 @@ fn relocations(elf: &[u8]) -> Vec<Relocation> {
         for _ in 0..n {
             let ty = u32_at(ext, at + 4) as usize;
             out.push((
-                names.get(ty).cloned().unwrap_or_default(),
-                string(u32_at(ext, at + 8)),
-                u32_at(ext, at + 12),
+                (
+                    names.get(ty).cloned().unwrap_or_default(),
+                    string(u32_at(ext, at + 8)),
+                    u32_at(ext, at + 12),
+                ),
+                u32_at(ext, at),
             ));
             at += record;
         }
@@ -197,4 +205,23 @@ fn syscall_tracepoints_keep_their_offsets() {
         return;
     };
     assert_eq!(relocations(&elf), vec![]);
+}
+
+#[test]
+fn a_relocated_instruction_maps_to_its_script_line() {
+    // Kernels before 6.3 do not name the script line in the verifier log; the runtime then
+    // looks the failing instruction (where libbpf left a failed relocation) up in the object.
+    let script =
+        "BEGIN {\n  printf(\"%d\\n\", pid);\n  printf(\"%d\\n\", curtask->real_parent->pid);\n}";
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    let sites = relocation_sites(&elf);
+    assert!(!sites.is_empty());
+    for (_, off) in sites {
+        assert_eq!(
+            runtime::line_of_instruction(&elf, "BEGIN_0", off / 8),
+            Some(3)
+        );
+    }
 }

@@ -18,4 +18,4 @@ pub mod verifier;
 pub use events::{Buffering, OutputFormat};
 pub use run::{run, RunError, RunOptions};
 pub use sys::GatedChild;
-pub use verifier::Rejection;
+pub use verifier::{line_of_instruction, Rejection};

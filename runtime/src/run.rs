@@ -81,8 +81,9 @@ impl std::fmt::Display for RunError {
     }
 }
 
-/// A load failure with a verifier log becomes a [`Rejection`] naming the probe.
-fn rejection(e: sys::SysError, manifest: &Manifest) -> RunError {
+/// A load failure with a verifier log becomes a [`Rejection`] naming the probe and, when the
+/// log does not, the script line (from the object's line info).
+fn rejection(e: sys::SysError, manifest: &Manifest, elf: &[u8]) -> RunError {
     match e.log {
         Some(log) => {
             let probe = manifest
@@ -91,8 +92,14 @@ fn rejection(e: sys::SysError, manifest: &Manifest) -> RunError {
                 .find(|p| p.name == log.program)
                 .and_then(|p| manifest.probe_names.get(p.probe_index as usize))
                 .cloned()
-                .unwrap_or(log.program);
-            RunError::Rejected(Rejection::from_log(probe, e.errno, log.text))
+                .unwrap_or_else(|| log.program.clone());
+            let mut r = Rejection::from_log(probe, e.errno, log.text);
+            if r.line.is_none() {
+                r.line = r
+                    .insn
+                    .and_then(|i| crate::verifier::line_of_instruction(elf, &log.program, i));
+            }
+            RunError::Rejected(r)
         }
         None => RunError::Sys(e),
     }
@@ -191,7 +198,7 @@ pub fn run(
     let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
     obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
     obj.load(opts.log_size)
-        .map_err(|e| rejection(e, manifest))?;
+        .map_err(|e| rejection(e, manifest, elf))?;
     if opts.dry_run {
         return Ok(0);
     }

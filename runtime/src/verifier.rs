@@ -2,6 +2,9 @@
 //! its reason in words. The script line comes from the annotations the kernel prints before
 //! instructions once the object carries BTF line info (`; <line text> @ <file>:<line>`,
 //! emitted by codegen); the last one before the failing instruction names the culprit.
+//! Kernels before 6.3 print only the line's text, which LLVM leaves empty for `-e` scripts:
+//! then the failing instruction's line is looked up in the object's own line info
+//! ([`line_of_instruction`]).
 
 /// A program the verifier refused, as data the caller renders against the script.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,6 +15,9 @@ pub struct Rejection {
     pub errno: i32,
     /// The 1-based script line of the failing instruction, when the log names one.
     pub line: Option<u32>,
+    /// The index of the last instruction the log shows, in the program's function: the
+    /// failing one.
+    pub insn: Option<u32>,
     /// The verifier's message: the first line says what is wrong, any others add detail.
     pub reason: Vec<String>,
     /// The whole log, for `-v`.
@@ -37,6 +43,10 @@ impl Rejection {
     pub fn from_log(probe: String, errno: i32, log: String) -> Rejection {
         let lines: Vec<&str> = log.lines().collect();
         let last_insn = lines.iter().rposition(|l| is_instruction(l));
+        // libbpf's placeholder for a failed relocation is the failing instruction too.
+        let insn = lines.iter().rev().find_map(|l| {
+            instruction_index(l).filter(|_| is_instruction(l) || l.contains(": <invalid CO-RE"))
+        });
         let line = lines[..last_insn.map_or(0, |i| i + 1)]
             .iter()
             .rev()
@@ -47,6 +57,7 @@ impl Rejection {
                 probe,
                 errno,
                 line,
+                insn,
                 reason: vec![format!(
                     "the running kernel has no {field}: the program was compiled against \
                      another kernel's BTF, and this field could not be relocated"
@@ -66,10 +77,78 @@ impl Rejection {
             probe,
             errno,
             line,
+            insn,
             reason,
             log,
         }
     }
+}
+
+/// The instruction index a log line starts with (`19: …`).
+fn instruction_index(line: &str) -> Option<u32> {
+    let digits = line.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 || !line[digits..].starts_with(": ") {
+        return None;
+    }
+    line[..digits].parse().ok()
+}
+
+/// The script line of instruction `insn` of function `program` in the BPF object `elf`, from
+/// the object's `.BTF.ext` line info (records of byte offsets in the function's section and
+/// `line << 10 | column`). `None` when the object has no line info for it.
+pub fn line_of_instruction(elf: &[u8], program: &str, insn: u32) -> Option<u32> {
+    let obj = goblin::elf::Elf::parse(elf).ok()?;
+    let sym = obj
+        .syms
+        .iter()
+        .find(|s| s.is_function() && obj.strtab.get_at(s.st_name) == Some(program))?;
+    let section = obj.section_headers.get(sym.st_shndx)?;
+    let section_name = obj.shdr_strtab.get_at(section.sh_name)?;
+    let data = |name: &str| {
+        let h = obj
+            .section_headers
+            .iter()
+            .find(|h| obj.shdr_strtab.get_at(h.sh_name) == Some(name))?;
+        let start = usize::try_from(h.sh_offset).ok()?;
+        elf.get(start..start.checked_add(usize::try_from(h.sh_size).ok()?)?)
+    };
+    let (btf, ext) = (data(".BTF")?, data(".BTF.ext")?);
+    let u32_at = |d: &[u8], at: usize| -> Option<u32> {
+        Some(u32::from_le_bytes(
+            d.get(at..at.checked_add(4)?)?.try_into().ok()?,
+        ))
+    };
+    // .BTF's header: strings at hdr_len + str_off.
+    let strings = btf.get(usize::try_from(u32_at(btf, 4)? + u32_at(btf, 16)?).ok()?..)?;
+    let string = |off: u32| {
+        let s = strings.get(off as usize..)?;
+        std::str::from_utf8(s.split(|&b| b == 0).next()?).ok()
+    };
+    // .BTF.ext's header: hdr_len at 4, line info offset and length at 16 and 20.
+    let start = usize::try_from(u32_at(ext, 4)? + u32_at(ext, 16)?).ok()?;
+    let end = start.checked_add(usize::try_from(u32_at(ext, 20)?).ok()?)?;
+    let record = usize::try_from(u32_at(ext, start)?).ok()?.max(16);
+    let target = sym.st_value.checked_add(u64::from(insn) * 8)?;
+    let mut at = start + 4;
+    while at + 8 <= end {
+        let name = string(u32_at(ext, at)?)?;
+        let count = usize::try_from(u32_at(ext, at + 4)?).ok()?;
+        at += 8;
+        if name == section_name {
+            // Records are sorted by offset: the last one at or before the instruction.
+            let mut line = None;
+            for i in 0..count {
+                let r = at + i * record;
+                if u64::from(u32_at(ext, r)?) > target {
+                    break;
+                }
+                line = Some(u32_at(ext, r + 12)? >> 10).filter(|&l| l > 0).or(line);
+            }
+            return line;
+        }
+        at = at.checked_add(count.checked_mul(record)?)?;
+    }
+    None
 }
 
 /// The field a failed CO-RE relocation names (`struct task_struct.real_parent`). libbpf
@@ -218,6 +297,14 @@ processed 23 insns (limit 1000000) max_states_per_insn 0 total_states 2 peak_sta
             "{:?}",
             r.reason
         );
+    }
+
+    #[test]
+    fn the_failing_instruction_is_the_last_one_shown() {
+        let r = Rejection::from_log("BEGIN".into(), 22, FAILED_RELOCATION.into());
+        assert_eq!(r.insn, Some(32));
+        let r = Rejection::from_log("BEGIN".into(), 22, INFINITE_LOOP.into());
+        assert_eq!(r.insn, Some(19));
     }
 
     #[test]
