@@ -225,3 +225,17 @@ fn a_relocated_instruction_maps_to_its_script_line() {
         );
     }
 }
+
+#[test]
+fn fields_inside_anonymous_records_are_relocated() {
+    // `mm_count` sits in two anonymous structs of `mm_struct` (libbpf finds it there by
+    // name) and is an `atomic_t`, an anonymous struct the object's BTF leaves unnamed.
+    let script = r#"BEGIN { printf("%d\n", curtask->mm->mm_count.counter); }"#;
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    assert_eq!(
+        relocations(&elf),
+        vec![reloc("task_struct", "0:0"), reloc("mm_struct", "0:0:0")]
+    );
+}

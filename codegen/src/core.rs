@@ -117,13 +117,22 @@ pub fn field_pointer<'ctx>(
     Ok(ptr)
 }
 
-/// The record's name as BTF spells it: without `struct `/`union `, which the kind says.
+/// The record's name as BTF spells it: without `struct `/`union `, which the kind says, and
+/// empty for an anonymous record (`struct (anonymous)`): the kernel refuses BTF names that
+/// are not C identifiers, and libbpf only compares the names of the records a path starts at.
 fn bare_name(record: &Record) -> &str {
-    record
+    let name = record
         .name
         .strip_prefix("struct ")
         .or_else(|| record.name.strip_prefix("union "))
-        .unwrap_or(&record.name)
+        .unwrap_or(&record.name);
+    let identifier = name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && !name.starts_with(|c: char| c.is_ascii_digit());
+    if identifier {
+        name
+    } else {
+        ""
+    }
 }
 
 /// `struct name { <field> }` (or a union) of `record`'s size, `field` at its offset with
