@@ -26,6 +26,9 @@ pub struct SystemCatalog {
     btf: OnceCell<Option<Arc<btf::Btf>>>,
     /// Every enumerator in vmlinux BTF, built the first time an unknown name is looked up.
     enum_values: OnceCell<std::collections::HashMap<String, i64>>,
+    /// The `trace_event_raw_*` structs of vmlinux BTF by name, found the first time a
+    /// tracepoint's record is looked for.
+    trace_records: OnceCell<HashMap<String, btf::TypeId>>,
     pid: Option<u32>,
     /// `-I` directories, searched before the system's include directories.
     include_dirs: Vec<PathBuf>,
@@ -378,19 +381,22 @@ impl Catalog for SystemCatalog {
                     .any(|m| m.name == name && m.bit_offset == f.offset * 8 && m.bitfield_size == 0)
             })
         };
+        let records = self.trace_records.get_or_init(|| {
+            b.own_ids()
+                .filter(|&id| b.kind(id) == Some(btf::Kind::Struct))
+                .filter(|&id| b.name_of(id).starts_with("trace_event_raw_"))
+                .map(|id| (b.name_of(id).to_string(), id))
+                .collect()
+        });
         let own = format!("trace_event_raw_{event}");
-        if let Some(id) = b.find(&own, btf::Kind::Struct) {
+        if let Some(&id) = records.get(&own) {
             return matches(id).then_some(own);
         }
         // Events defined from a class (DEFINE_EVENT) share the class's struct: take the
         // one struct that matches, and none when several do.
-        let mut found = b.own_ids().filter(|&id| {
-            b.kind(id) == Some(btf::Kind::Struct)
-                && b.name_of(id).starts_with("trace_event_raw_")
-                && matches(id)
-        });
-        let first = b.name_of(found.next()?).to_string();
-        found.next().is_none().then_some(first)
+        let mut found = records.iter().filter(|(_, &id)| matches(id));
+        let (first, _) = found.next()?;
+        found.next().is_none().then(|| first.clone())
     }
 
     fn tracepoint_fields(
