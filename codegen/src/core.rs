@@ -242,14 +242,14 @@ fn value_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type) -> R<DIType<'ctx>> {
                 },
             )?;
             Ok(d.dib
-                .create_array_type(elem, u64::from(*len) * 8, 8, &[0..i64::from(*len)])
+                .create_array_type(elem, u64::from(*len) * 8, 8, &dimension(*len))
                 .as_type())
         }
         Type::Array { elem, len } => {
             let e = value_type(l, elem)?;
             let bits = u64::from(elem.size()) * 8 * u64::from(*len);
             Ok(d.dib
-                .create_array_type(e, bits, 0, &[0..i64::from(*len)])
+                .create_array_type(e, bits, 0, &dimension(*len))
                 .as_type())
         }
         Type::Record(r) => {
@@ -279,6 +279,12 @@ fn value_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type) -> R<DIType<'ctx>> {
         }
         other => int_type(l, other),
     }
+}
+
+/// The dimensions of a C array of `len` elements, as debug info wants them: one range.
+#[allow(clippy::single_range_in_vec_init)]
+fn dimension(len: u32) -> [std::ops::Range<i64>; 1] {
+    [0..i64::from(len)]
 }
 
 /// An integer debug-info type of `ty`'s size and signedness (integers, booleans, enums).
