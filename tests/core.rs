@@ -239,3 +239,14 @@ fn fields_inside_anonymous_records_are_relocated() {
         vec![reloc("task_struct", "0:0"), reloc("mm_struct", "0:0:0")]
     );
 }
+
+#[test]
+fn bitfields_are_relocated_with_their_size_and_shifts() {
+    let Some(elf) = compiled(r#"BEGIN { printf("%d\n", curtask->in_execve); }"#) else {
+        return;
+    };
+    // Where its bytes are (0), how many (1), and the left (4) and right (5) shifts that
+    // isolate its bits: libbpf computes all four for the running kernel.
+    let kinds: Vec<u32> = relocations(&elf).into_iter().map(|(_, _, k)| k).collect();
+    assert_eq!(kinds, vec![0, 1, 4, 5]);
+}

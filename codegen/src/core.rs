@@ -77,7 +77,7 @@ pub fn field_pointer<'ctx>(
     let mut ptr = base;
     let kind_id = l.ctx.get_kind_id("llvm.preserve.access.index");
     let elementtype = inkwell::attributes::Attribute::get_named_enum_kind_id("elementtype");
-    for ((record, _, _), di) in chain.iter().zip(&records) {
+    for ((record, field, _), di) in chain.iter().zip(&records) {
         let union = record.name.starts_with("union ");
         let name = if union {
             "llvm.preserve.union.access.index"
@@ -89,9 +89,15 @@ pub fn field_pointer<'ctx>(
         let decl = intrinsic
             .get_declaration(l.module, &[ptr_ty.into(), ptr_ty.into()])
             .ok_or_else(|| CodegenError::Internal(format!("cannot declare {name}")))?;
-        // The IR type of the record: one member, as in its debug-info type.
-        let bytes = l.ctx.i8_type().array_type(record.size.max(1));
-        let ir_record = l.ctx.struct_type(&[bytes.as_basic_type_enum()], false);
+        // The IR type of the record: one member, as in its debug-info type. LLVM reads a
+        // bit-field as an aligned unit of the record's alignment: 8 bytes, the most it takes.
+        let ir_record = if field.bitfield.is_some() {
+            l.ctx
+                .struct_type(&[l.ctx.i64_type().as_basic_type_enum()], false)
+        } else {
+            let bytes = l.ctx.i8_type().array_type(record.size.max(1));
+            l.ctx.struct_type(&[bytes.as_basic_type_enum()], false)
+        };
         let zero = l.ctx.i32_type().const_zero();
         let call = if union {
             l.builder
@@ -115,6 +121,61 @@ pub fn field_pointer<'ctx>(
         ptr = next;
     }
     Ok(ptr)
+}
+
+/// `llvm.bpf.preserve.field.info` kinds (libbpf's `enum bpf_field_info_kind`).
+const FIELD_BYTE_OFFSET: u64 = 0;
+const FIELD_BYTE_SIZE: u64 = 1;
+const FIELD_LSHIFT_U64: u64 = 4;
+const FIELD_RSHIFT_U64: u64 = 5;
+
+/// The value (zero-extended to a u64) of the bit-field `access` ends at, in the record `base`
+/// points to: libbpf relocates where its bytes are, how many to read and the two shifts that
+/// isolate its bits, as `BPF_CORE_READ_BITFIELD_PROBED` does.
+pub fn bitfield_value<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    base: IntValue<'ctx>,
+    access: &CoreAccess,
+) -> R<IntValue<'ctx>> {
+    let ptr_ty = l.ctx.ptr_type(AddressSpace::default());
+    let root = l.builder.build_int_to_ptr(base, ptr_ty, "core_base")?;
+    let field = field_pointer(l, root, access)?;
+    let name = "llvm.bpf.preserve.field.info";
+    let decl = Intrinsic::find(name)
+        .and_then(|i| i.get_declaration(l.module, &[ptr_ty.into()]))
+        .ok_or_else(|| CodegenError::Internal(format!("cannot declare {name}")))?;
+    let i64t = l.ctx.i64_type();
+    let info = |kind: u64| -> R<IntValue<'ctx>> {
+        let v = l
+            .builder
+            .build_call(
+                decl,
+                &[field.into(), i64t.const_int(kind, false).into()],
+                "field_info",
+            )?
+            .try_as_basic_value()
+            .basic()
+            .map(|v| v.into_int_value())
+            .ok_or_else(|| CodegenError::Internal(format!("{name} returned nothing")))?;
+        Ok(l.builder.build_int_z_extend(v, i64t, "info")?)
+    };
+    let offset = info(FIELD_BYTE_OFFSET)?;
+    let size = info(FIELD_BYTE_SIZE)?;
+    let at = l.builder.build_int_add(base, offset, "bitfield_at")?;
+    let src = l.builder.build_int_to_ptr(at, ptr_ty, "bitfield_src")?;
+    // The bytes land in the low end of a zeroed word (BPF is little-endian here).
+    let slot = l.alloca(8, "bitfield")?;
+    l.builder.build_store(slot, i64t.const_zero())?;
+    l.helper(
+        crate::helpers::Helper::ProbeReadKernel,
+        &[slot.into(), size.into(), src.into()],
+    )?;
+    let word = l.builder.build_load(i64t, slot, "word")?.into_int_value();
+    let left = l
+        .builder
+        .build_left_shift(word, info(FIELD_LSHIFT_U64)?, "lshift")?;
+    Ok(l.builder
+        .build_right_shift(left, info(FIELD_RSHIFT_U64)?, false, "rshift")?)
 }
 
 /// The record's name as BTF spells it: without `struct `/`union `, which the kind says, and
@@ -145,17 +206,22 @@ fn record_type<'ctx>(
 ) -> DIType<'ctx> {
     let d = l.locator.debug();
     let scope = d.cu.as_debug_info_scope();
-    let member = d.dib.create_member_type(
-        scope,
-        &field.name,
-        d.file,
-        0,
-        u64::from(field.ty.size()) * 8,
-        0,
-        u64::from(field.offset) * 8,
-        DIFlags::ZERO,
-        ty,
-    );
+    // A bit-field member is its bits, with the flag that says so.
+    let (bits, offset, flags) = match field.bitfield {
+        Some((bit, width)) => (
+            u64::from(width),
+            u64::from(field.offset) * 8 + u64::from(bit),
+            DIFlags::BIT_FIELD,
+        ),
+        None => (
+            u64::from(field.ty.size()) * 8,
+            u64::from(field.offset) * 8,
+            DIFlags::ZERO,
+        ),
+    };
+    let member =
+        d.dib
+            .create_member_type(scope, &field.name, d.file, 0, bits, 0, offset, flags, ty);
     let size = u64::from(record.size) * 8;
     let name = bare_name(record);
     let composite = if record.name.starts_with("union ") {

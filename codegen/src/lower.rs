@@ -739,6 +739,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 core,
             } => {
                 let p = self.int(ptr)?;
+                if let Some(c) = core.as_deref().filter(|c| c.ends_at_bitfield()) {
+                    return Ok(Val::Int(crate::core::bitfield_value(self, p, c)?));
+                }
                 let addr = match core.as_deref().and_then(|c| Some((c, c.local_offset()?))) {
                     // The field where the running kernel has it; what follows the field
                     // (an array element) keeps its compile-time distance.

@@ -204,6 +204,13 @@ impl CoreAccess {
         true
     }
 
+    /// Whether the path ends at a bit-field: its load extracts the bits itself.
+    pub fn ends_at_bitfield(&self) -> bool {
+        self.chain()
+            .and_then(|chain| chain.last().map(|(_, f, _)| f.bitfield.is_some()))
+            .unwrap_or(false)
+    }
+
     /// The byte offset of the last field of the path from the start of `root`.
     pub fn local_offset(&self) -> Option<u32> {
         Some(self.chain()?.iter().map(|(_, f, _)| f.offset).sum())

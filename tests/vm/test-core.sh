@@ -2,9 +2,9 @@
 # tests/vm/test-core.sh RBT: the VM tier's CO-RE check. Programs compiled against the HOST's
 # kernel BTF (Linux 6.18: BPFTRACE_BTF points at a copy of the host's /sys/kernel/btf/vmlinux)
 # run in the Debian 6.1 guest, whose struct task_struct lays its fields out elsewhere: a BTF field
-# chain, a nested record, a tracepoint's args and a kprobe's struct fields must read the same
-# values as the same scripts compiled against the guest's own BTF, because libbpf relocates every
-# field access to the guest's layout when it loads the object. A field the guest's kernel lacks (task_struct.mm_cid,
+# chain, a nested record, a bit-field, a tracepoint's args and a kprobe's struct fields must read
+# the same values as the same scripts compiled against the guest's own BTF, because libbpf
+# relocates every field access to the guest's layout when it loads the object. A field the guest's kernel lacks (task_struct.mm_cid,
 # Linux 6.3+) must be a load-time error naming the field and the script line.
 set -eu
 rbt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
@@ -28,7 +28,7 @@ chain='BEGIN {
   exit();
 }'
 exec_tp='tracepoint:sched:sched_process_exec /comm == "true"/ {
-  printf("exec %s %d\n", str(args.filename), args.old_pid == args.pid);
+  printf("exec %s %d %d\n", str(args.filename), args.old_pid == args.pid, curtask->in_execve);
   exit();
 }'
 # A kprobe (the seed's key_pressed.bt, with its device read through a struct cast) while
@@ -75,7 +75,7 @@ host_offset=$(echo "$host" | sed -n 's/^offset //p')
 echo "$guest" | grep -q '^chain 1 1 1 1048576 rbt$' || fail "the guest-compiled chain read wrong values"
 [ "$(echo "$guest" | grep -e '^chain' -e '^exec')" = "$(echo "$host" | grep -e '^chain' -e '^exec')" ] ||
     fail "the host-compiled program read other values than the guest-compiled one"
-echo "$host" | grep -q '^exec /bin/true 1$' || fail "tracepoint args of the host-compiled program"
+echo "$host" | grep -q '^exec /bin/true 1 1$' || fail "tracepoint args of the host-compiled program"
 echo "$guest" | grep -q '^key 30 rbt-vm keyboard 1234 5678 1$' || fail "the guest-compiled kprobe read wrong values"
 [ "$(echo "$guest" | grep '^key')" = "$(echo "$host" | grep '^key')" ] ||
     fail "the host-compiled kprobe read other values than the guest-compiled one"

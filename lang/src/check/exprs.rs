@@ -1406,7 +1406,12 @@ impl Checker<'_> {
                 _ => f.ty.clone(),
             },
         };
-        let relocatable = f.bitfield.is_none() && self.kernel_record(&record);
+        // LLVM relocates a bit-field as the aligned 8-byte word that holds it: one that
+        // straddles two words (only in packed records) keeps its offset.
+        let in_one_word = f.bitfield.is_none_or(|(bit, width)| {
+            (f.offset * 8 + u32::from(bit)) % 64 + u32::from(width) <= 64
+        });
+        let relocatable = in_one_word && self.kernel_record(&record);
         let read = match via_pointer {
             Some(space) => {
                 let core = (relocatable && space == AddrSpace::Kernel).then(|| {
@@ -1437,6 +1442,9 @@ impl Checker<'_> {
             }
         };
         match f.bitfield {
+            // A relocated bit-field's load extracts its bits where the running kernel has
+            // them (codegen asks libbpf for their byte, size and shifts).
+            Some(_) if relocated_bitfield(&read) => Expr { ty: U64, ..read },
             Some((bit, width)) => bitfield_value(read, bit, width, span),
             None => read,
         }
@@ -1699,6 +1707,11 @@ fn extend_core(
         return;
     }
     c.push(record, index);
+}
+
+/// Whether `read` is a relocated load whose path ends at a bit-field.
+fn relocated_bitfield(read: &Expr) -> bool {
+    matches!(&read.kind, H::Load { core: Some(c), .. } if c.ends_at_bitfield())
 }
 
 /// `(read >> bit) & ((1 << width) - 1)`, as a u64.
