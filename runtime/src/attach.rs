@@ -1,11 +1,12 @@
 //! Attaching one program to every target of its `Attach`: one place per probe type.
 
-use crate::sys::{Link, PerfEventAttr, Program, SysError};
+use crate::sys::{Breakpoint, Link, PerfEventAttr, Program, SysError};
 use stdlib::manifest::{Attach, PerfPeriod};
 
 /// perf_event types (`enum perf_type_id`).
 const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
+const PERF_TYPE_BREAKPOINT: u32 = 5;
 /// PERF_COUNT_SW_CPU_CLOCK
 const SW_CPU_CLOCK: u64 = 0;
 
@@ -48,6 +49,7 @@ fn runs_newest_first(a: &Attach) -> bool {
         | Attach::Interval { .. }
         | Attach::Software { .. }
         | Attach::Hardware { .. }
+        | Attach::Watchpoint { .. }
         | Attach::Kfunc { .. }
         | Attach::Iter { .. } => false,
     }
@@ -71,6 +73,44 @@ pub(crate) fn online_cpus() -> Vec<i32> {
         cpus.push(0);
     }
     cpus
+}
+
+/// The threads of process `pid` (`/proc/PID/task`), or the process alone when they cannot
+/// be listed (it has then exited, and opening its event says so).
+fn threads(pid: i32) -> Vec<i32> {
+    let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    tids.sort_unstable();
+    if tids.is_empty() {
+        tids.push(pid);
+    }
+    tids
+}
+
+/// Words for a watchpoint that the kernel refused, naming the usual causes.
+fn watchpoint_error(e: &SysError, addr: u64, len: u64, pid: i32) -> String {
+    let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
+    let why = match e.errno {
+        libc::EINVAL => "the address must be aligned to the length, and be a user-space address with -p/-c or a kernel address without",
+        libc::ENOSPC => "the CPU's debug registers are all in use (x86 has four)",
+        libc::ENOENT | libc::EOPNOTSUPP => "this machine offers no hardware breakpoints (some virtual machines hide the debug registers)",
+        libc::ESRCH => "the process has exited",
+        _ => "",
+    };
+    let whom = if pid >= 0 {
+        format!(" in process {pid}")
+    } else {
+        String::new()
+    };
+    if why.is_empty() {
+        format!("{at}{whom} ({})", e.what)
+    } else {
+        format!("{at}{whom}: {why}")
+    }
 }
 
 fn period(p: PerfPeriod) -> (u64, bool) {
@@ -124,6 +164,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: SW_CPU_CLOCK,
                 sample,
                 freq,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -137,6 +179,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: SW_CPU_CLOCK,
                 sample,
                 freq,
+                breakpoint: None,
+                inherit: false,
             };
             Ok(vec![prog.attach_perf_event(&attr, 0)?])
         }
@@ -146,6 +190,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: *event,
                 sample: *period,
                 freq: false,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -158,6 +204,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: *event,
                 sample: *period,
                 freq: false,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -174,6 +222,35 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                             "hardware event {name} is not available: this machine exposes no such performance counter (virtual machines often have none); software events such as software:cpu-clock work everywhere"
                         );
                     }
+                    e
+                })
+        }
+        Attach::Watchpoint { addr, len, access } => {
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_BREAKPOINT,
+                config: 0,
+                sample: 1,
+                freq: false,
+                breakpoint: Some(Breakpoint {
+                    access: *access,
+                    addr: *addr,
+                    len: *len,
+                }),
+                inherit: pid >= 0,
+            };
+            // A perf event watches one thread (and, inherited, the threads it creates
+            // later), so a running process is watched in each of its threads; without a
+            // process the breakpoint is a kernel address, watched on every CPU.
+            let on: Vec<(i32, i32)> = if pid >= 0 {
+                threads(pid).into_iter().map(|tid| (tid, -1)).collect()
+            } else {
+                online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
+            };
+            on.into_iter()
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
+                .collect::<Result<_, _>>()
+                .map_err(|mut e| {
+                    e.what = watchpoint_error(&e, *addr, *len, pid);
                     e
                 })
         }
