@@ -7,6 +7,8 @@ use stdlib::manifest::{Attach, PerfPeriod};
 const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
 const PERF_TYPE_BREAKPOINT: u32 = 5;
+/// `HW_BREAKPOINT_X`: an execution breakpoint.
+const HW_BREAKPOINT_X: u32 = 4;
 /// PERF_COUNT_SW_CPU_CLOCK
 const SW_CPU_CLOCK: u64 = 0;
 
@@ -92,10 +94,15 @@ fn threads(pid: i32) -> Vec<i32> {
 }
 
 /// Words for a watchpoint that the kernel refused, naming the usual causes.
-fn watchpoint_error(e: &SysError, addr: u64, len: u64, pid: i32) -> String {
+fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) -> String {
     let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
+    // The upper half of the address space is the kernel's on every 64-bit architecture
+    // rbt runs on.
+    let kernel = addr >= 1 << 63;
     let why = match e.errno {
-        libc::EINVAL => "the address must be aligned to the length, and be a user-space address with -p/-c or a kernel address without",
+        libc::EINVAL if kernel && access == HW_BREAKPOINT_X => "the kernel takes execution breakpoints on its own code only where kprobes may probe, and not at all when built without kprobes (CONFIG_KPROBES)",
+        libc::EINVAL if addr % len != 0 => "the address must be aligned to the length",
+        libc::EINVAL => "the kernel refused this address and length (a user-space address needs -p or -c)",
         libc::ENOSPC => "the CPU's debug registers are all in use (x86 has four)",
         libc::ENOENT | libc::EOPNOTSUPP => "this machine offers no hardware breakpoints (some virtual machines hide the debug registers)",
         libc::ESRCH => "the process has exited",
@@ -250,7 +257,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect::<Result<_, _>>()
                 .map_err(|mut e| {
-                    e.what = watchpoint_error(&e, *addr, *len, pid);
+                    e.what = watchpoint_error(&e, *addr, *len, *access, pid);
                     e
                 })
         }
