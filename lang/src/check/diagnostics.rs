@@ -279,6 +279,12 @@ pub fn value_discarded(span: Span) -> Diagnostic {
         .with_help("write `_ = ...;` to discard a value on purpose")
 }
 
+pub fn unreachable_statement(span: Span) -> Diagnostic {
+    Diagnostic::warning("unreachable statement", span)
+        .with_label("never runs: the statement before it ends the probe or the loop iteration")
+        .with_help("remove it, or move it before the `exit()`, `return`, `break` or `continue`")
+}
+
 /// A read of a variable whose block has ended; `decl` is where it was declared.
 pub fn variable_out_of_scope(name: &str, span: Span, decl: Span) -> Diagnostic {
     Diagnostic::error(

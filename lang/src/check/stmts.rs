@@ -14,8 +14,18 @@ impl Checker<'_> {
     pub(super) fn block(&mut self, b: &ast::Block) -> Vec<Stmt> {
         self.enter_scope();
         let mut out = Vec::new();
+        let mut ended = false;
         for s in &b.stmts {
+            // Warn once, at the first statement control never reaches; the rest is still
+            // checked so its errors are reported too.
+            if ended {
+                self.push(diagnostics::unreachable_statement(s.span));
+                ended = false;
+            }
             self.stmt(s, &mut out);
+            if ends_control(s) {
+                ended = true;
+            }
         }
         self.leave_scope();
         out
@@ -86,6 +96,11 @@ impl Checker<'_> {
                     let f = statement_fn(&func.name);
                     if let Some(k) = f.and_then(|f| self.statement_call(f, func, args, e.span)) {
                         push(out, k);
+                        // exit() ends the probe at once (bpftrace 0.27): the statements
+                        // after it in this run of the probe do not run.
+                        if f == Some(Function::Exit) {
+                            push(out, StmtKind::Return);
+                        }
                     }
                 }
                 A::IncDec {
@@ -449,6 +464,26 @@ impl Checker<'_> {
 }
 
 /// The builtin a call names when it is a statement of its own (`printf(...);`).
+/// Whether control never passes a statement to the next one: `return`, `break`,
+/// `continue` and `exit()`.
+fn ends_control(s: &ast::Stmt) -> bool {
+    match &s.kind {
+        S::Return(_) | S::Break | S::Continue => true,
+        S::Expr(e) => matches!(
+            &e.kind,
+            A::Call { func, .. } if statement_fn(&func.name) == Some(Function::Exit)
+        ),
+        S::Assign { .. }
+        | S::Let { .. }
+        | S::If { .. }
+        | S::Unroll { .. }
+        | S::While { .. }
+        | S::ForMap { .. }
+        | S::ForRange { .. }
+        | S::Block(_) => false,
+    }
+}
+
 fn statement_fn(name: &str) -> Option<Function> {
     Function::from_name(name).filter(|f| f.spec().kind == Kind::Statement)
 }
