@@ -101,7 +101,7 @@ fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) ->
     let kernel = addr >= 1 << 63;
     let why = match e.errno {
         libc::EINVAL if kernel && access == HW_BREAKPOINT_X => "the kernel takes execution breakpoints on its own code only where kprobes may probe, and not at all when built without kprobes (CONFIG_KPROBES)",
-        libc::EINVAL if addr % len != 0 => "the address must be aligned to the length",
+        libc::EINVAL if !addr.is_multiple_of(len) => "the address must be aligned to the length",
         libc::EINVAL => "the kernel refused this address and length (a user-space address needs -p or -c)",
         libc::ENOSPC => "the CPU's debug registers are all in use (x86 has four)",
         libc::ENOENT | libc::EOPNOTSUPP => "this machine offers no hardware breakpoints (some virtual machines hide the debug registers)",

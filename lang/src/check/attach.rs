@@ -508,7 +508,10 @@ impl Checker<'_> {
             // asyncwatchpoint is 0.17's spelling; with an address it watches as watchpoint does.
             Provider::Watchpoint | Provider::Asyncwatchpoint => {
                 let [addr, len, mode] = fields.as_slice() else {
-                    return arity_error(self, "an address, a length and a mode, e.g. watchpoint:0x10000000:8:w");
+                    return arity_error(
+                        self,
+                        "an address, a length and a mode, e.g. watchpoint:0x10000000:8:w",
+                    );
                 };
                 let span_of = |i: usize| ap.fields.get(i).map_or(ap.span, |f| f.span);
                 let Some(address) = parse_int(addr) else {

@@ -200,12 +200,9 @@ pub fn invalid_watchpoint_address(provider: Provider, addr: &str, span: Span) ->
 }
 
 pub fn invalid_watchpoint_length(provider: Provider, len: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        format!("invalid watchpoint length `{len}`"),
-        span,
-    )
-    .with_label("a hardware breakpoint watches 1, 2, 4 or 8 bytes")
-    .with_help(format!("e.g. {}:0x10000000:8:w", provider.name()))
+    Diagnostic::error(format!("invalid watchpoint length `{len}`"), span)
+        .with_label("a hardware breakpoint watches 1, 2, 4 or 8 bytes")
+        .with_help(format!("e.g. {}:0x10000000:8:w", provider.name()))
 }
 
 pub fn invalid_watchpoint_mode(mode: &str, span: Span) -> Diagnostic {
