@@ -333,7 +333,8 @@ fn section(probe: &hir::Probe) -> String {
                 | Attach::Profile { .. }
                 | Attach::Interval { .. }
                 | Attach::Software { .. }
-                | Attach::Hardware { .. } => "",
+                | Attach::Hardware { .. }
+                | Attach::Watchpoint { .. } => "",
             };
             format!("{prefix}/{target}")
         }

@@ -109,6 +109,14 @@ pub enum Attach {
         event: u64,
         period: u64,
     },
+    /// `watchpoint:ADDR:LEN:MODE`: a hardware breakpoint (a `PERF_TYPE_BREAKPOINT` perf
+    /// event) on `len` bytes at `addr`, in the traced process with `-p`/`-c`, else in the
+    /// kernel on every CPU. `access` holds the kernel's `HW_BREAKPOINT_R`/`_W`/`_X` bits.
+    Watchpoint {
+        addr: u64,
+        len: u64,
+        access: u32,
+    },
     Kfunc {
         targets: Vec<String>,
         ret: bool,
@@ -128,6 +136,7 @@ impl Attach {
             Attach::Begin | Attach::End | Attach::Signal { .. } => 1,
             Attach::Interval { .. } | Attach::Profile { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
+            Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
             Attach::Rawtracepoint { targets } => targets.len(),
             Attach::Kprobe { targets, .. } => targets.len(),
@@ -156,6 +165,7 @@ impl Attach {
             | Attach::Profile { .. }
             | Attach::Software { .. }
             | Attach::Hardware { .. }
+            | Attach::Watchpoint { .. }
             | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),

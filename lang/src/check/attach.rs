@@ -505,11 +505,72 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            // asyncwatchpoint is 0.17's spelling; with an address it watches as watchpoint does.
             Provider::Watchpoint | Provider::Asyncwatchpoint => {
-                self.push(diagnostics::unsupported_probe(ap.provider, ap.span));
-                None
+                let [addr, len, mode] = fields.as_slice() else {
+                    return arity_error(
+                        self,
+                        "an address, a length and a mode, e.g. watchpoint:0x10000000:8:w",
+                    );
+                };
+                let span_of = |i: usize| ap.fields.get(i).map_or(ap.span, |f| f.span);
+                let Some(address) = parse_int(addr) else {
+                    let d = diagnostics::invalid_watchpoint_address(ap.provider, addr, span_of(0));
+                    self.push(d);
+                    return None;
+                };
+                let Some(length) = parse_int(len).filter(|n| matches!(n, 1 | 2 | 4 | 8)) else {
+                    let d = diagnostics::invalid_watchpoint_length(ap.provider, len, span_of(1));
+                    self.push(d);
+                    return None;
+                };
+                let Some(access) = watchpoint_access(mode) else {
+                    self.push(diagnostics::invalid_watchpoint_mode(mode, span_of(2)));
+                    return None;
+                };
+                // The kernel takes an execution breakpoint only over a whole instruction
+                // word (`sizeof(long)`), whatever length the script names.
+                let len = if access == HW_BREAKPOINT_X { 8 } else { length };
+                Some(Resolved {
+                    attach: Attach::Watchpoint {
+                        addr: address,
+                        len,
+                        access,
+                    },
+                    names: vec![format!("{provider}:{}", fields.join(":"))],
+                    tracepoint: None,
+                })
             }
         }
+    }
+}
+
+/// The kernel's hardware breakpoint kinds (`HW_BREAKPOINT_R`, `_W`, `_X`).
+const HW_BREAKPOINT_R: u32 = 1;
+const HW_BREAKPOINT_W: u32 = 2;
+const HW_BREAKPOINT_X: u32 = 4;
+
+/// A watchpoint mode's breakpoint bits: each of `r`, `w`, `x` at most once, in any order,
+/// and only the combinations the hardware offers (execute, write, read-or-write; a
+/// breakpoint on reads alone does not exist on x86).
+fn watchpoint_access(mode: &str) -> Option<u32> {
+    let mut bits = 0;
+    for c in mode.chars() {
+        let bit = match c {
+            'r' => HW_BREAKPOINT_R,
+            'w' => HW_BREAKPOINT_W,
+            'x' => HW_BREAKPOINT_X,
+            _ => return None,
+        };
+        if bits & bit != 0 {
+            return None;
+        }
+        bits |= bit;
+    }
+    match bits {
+        HW_BREAKPOINT_X | HW_BREAKPOINT_W => Some(bits),
+        b if b == HW_BREAKPOINT_R | HW_BREAKPOINT_W => Some(bits),
+        _ => None,
     }
 }
 
@@ -567,6 +628,7 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::Interval { .. }
         | Attach::Software { .. }
         | Attach::Hardware { .. }
+        | Attach::Watchpoint { .. }
         | Attach::Iter { .. }) => vec![single],
     }
 }

@@ -181,12 +181,34 @@ pub fn unknown_perf_event<'a>(
         .with_suggestion(event, names)
 }
 
-pub fn unsupported_probe(provider: Provider, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        format!("{} probes are not supported by rbt yet", provider.name()),
+pub fn invalid_watchpoint_address(provider: Provider, addr: &str, span: Span) -> Diagnostic {
+    let name = provider.name();
+    let d = Diagnostic::error(
+        format!("invalid address `{addr}` in {name} attach point"),
         span,
     )
-    .with_label("unsupported probe type")
+    .with_label("expected an address, decimal or hex with 0x");
+    // bpftrace 0.17's `FUNC+argN` form (watch the address a function's argument holds)
+    // was dropped in bpftrace 0.27; say so rather than only "not a number".
+    if addr.contains("+arg") {
+        d.with_help(format!(
+            "watching a function argument (`{name}:func+argN:LEN:MODE`) is not supported, as in bpftrace 0.27; give the address, e.g. {name}:0x10000000:8:w"
+        ))
+    } else {
+        d.with_help(format!("e.g. {name}:0x10000000:8:w"))
+    }
+}
+
+pub fn invalid_watchpoint_length(provider: Provider, len: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid watchpoint length `{len}`"), span)
+        .with_label("a hardware breakpoint watches 1, 2, 4 or 8 bytes")
+        .with_help(format!("e.g. {}:0x10000000:8:w", provider.name()))
+}
+
+pub fn invalid_watchpoint_mode(mode: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid watchpoint mode `{mode}`"), span)
+        .with_label("the hardware breaks on execution, writes, or reads and writes")
+        .with_help("use x (execute), w (write) or rw (read or write)")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -272,6 +294,12 @@ pub fn constant_division_by_zero(span: Span) -> Diagnostic {
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)
         .with_help("write `_ = ...;` to discard a value on purpose")
+}
+
+pub fn unreachable_statement(span: Span) -> Diagnostic {
+    Diagnostic::warning("unreachable statement", span)
+        .with_label("never runs: the statement before it ends the probe or the loop iteration")
+        .with_help("remove it, or move it before the `exit()`, `return`, `break` or `continue`")
 }
 
 /// A read of a variable whose block has ended; `decl` is where it was declared.

@@ -57,6 +57,16 @@ impl Drop for GatedChild {
         if self.gate.is_some() {
             // Never released: rbt failed before tracing, so the command must not run.
             let _ = self.child.kill();
+        } else if let Ok(None) = self.child.try_wait() {
+            // Tracing ended (exit(), a signal) while the command still runs: ask it to end,
+            // as bpftrace does, rather than wait for a command that may never finish.
+            if let Ok(pid) = libc::pid_t::try_from(self.pid) {
+                // SAFETY: kill(2) on our own child, which try_wait just saw unreaped, so
+                // its pid cannot have been reused.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
         }
         let _ = self.child.wait();
     }
