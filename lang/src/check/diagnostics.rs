@@ -279,12 +279,6 @@ pub fn ternary_one_branch_returns_nothing(span: Span) -> Diagnostic {
     .with_help("make both branches calls like printf(), or write an `if` statement")
 }
 
-/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
-pub fn unreachable_statement(span: Span) -> Diagnostic {
-    Diagnostic::warning("unreachable statement", span)
-        .with_label("the statement before this one always leaves the block")
-}
-
 /// `10 / 0`: a division or modulo of constants by zero.
 pub fn constant_division_by_zero(span: Span) -> Diagnostic {
     Diagnostic::error("division by zero", span).with_label("the divisor is the constant 0")
@@ -296,6 +290,7 @@ pub fn value_discarded(span: Span) -> Diagnostic {
         .with_help("write `_ = ...;` to discard a value on purpose")
 }
 
+/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
 pub fn unreachable_statement(span: Span) -> Diagnostic {
     Diagnostic::warning("unreachable statement", span)
         .with_label("never runs: the statement before it ends the probe or the loop iteration")
