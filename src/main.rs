@@ -15,8 +15,9 @@ use std::process::ExitCode;
     after_help = "Examples:\n  rbt -l '*sleep*'\n  rbt -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args.filename)); }'\n  rbt scripts/opensnoop.bt"
 )]
 struct Cli {
-    /// Program text to run (instead of a file).
-    #[arg(short = 'e', value_name = "PROGRAM")]
+    /// Program text to run (instead of a file). Given more than once, the last one runs,
+    /// as bpftrace's getopt keeps it.
+    #[arg(short = 'e', value_name = "PROGRAM", overrides_with = "program")]
     program: Option<String>,
     /// List probes (optionally matching a pattern, or those of the given program).
     #[arg(short = 'l', long = "list", action = ArgAction::SetTrue)]
@@ -399,6 +400,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         max_cat_bytes: usize::try_from(config.max_cat_bytes).unwrap_or(usize::MAX),
         log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
         ringbuf_pages: config.perf_rb_pages,
+        no_warnings: cli.no_warnings,
     };
     let code = runtime::run(
         &compiled.elf,

@@ -282,6 +282,16 @@ pub fn call<'ctx>(
             l.helper(Helper::OverrideReturn, &[ctx.into(), rc.into()])?;
             Ok(Val::Int(i64t.const_zero()))
         }
+        Function::WriteUser => {
+            let dst = l.int(arg(0)?)?;
+            let dst = l
+                .builder
+                .build_int_to_ptr(dst, l.ctx.ptr_type(Default::default()), "dst")?;
+            let src = l.mem(arg(1)?)?;
+            let len = l.int(arg(2)?)?;
+            l.helper(Helper::ProbeWriteUser, &[dst.into(), src.into(), len.into()])?;
+            Ok(Val::Int(i64t.const_zero()))
+        }
         Function::Uaddr => {
             // A symbol of a position-independent binary: its distance from the probed
             // instruction is fixed, and the kernel knows where that instruction is mapped.
@@ -296,7 +306,11 @@ pub fn call<'ctx>(
             let mut call: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> =
                 vec![fmt_ptr.into(), i64t.const_int(u64::from(len), false).into()];
             for a in &args[1..] {
-                call.push(l.int(a)?.into());
+                // printk reads a `%s` string through its address.
+                match a.ty {
+                    Type::Str { .. } => call.push(l.mem(a)?.into()),
+                    _ => call.push(l.int(a)?.into()),
+                }
             }
             l.helper(Helper::TracePrintk, &call)?;
             Ok(Val::Int(i64t.const_zero()))

@@ -17,6 +17,7 @@ pub enum Helper {
     GetStackid = 27,
     GetCurrentTask = 35,
     GetNumaNodeId = 42,
+    ProbeWriteUser = 36,
     OverrideReturn = 58,
     GetCurrentCgroupId = 80,
     SendSignal = 109,

@@ -52,6 +52,8 @@ pub struct EventSink {
     write_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
     max_cat_bytes: usize,
+    /// `--no-warnings`: `warnf()` messages are dropped (errors still print).
+    no_warnings: bool,
 }
 
 impl EventSink {
@@ -80,6 +82,7 @@ impl EventSink {
             gated: false,
             write_error: None,
             max_cat_bytes: 10240,
+            no_warnings: false,
         })
     }
 
@@ -131,6 +134,11 @@ impl EventSink {
     /// Sets how many bytes of a file `cat()` prints (`max_cat_bytes`).
     pub fn set_max_cat_bytes(&mut self, n: usize) {
         self.max_cat_bytes = n;
+    }
+
+    /// Drops `warnf()` messages (`--no-warnings`), as bpftrace does.
+    pub fn set_no_warnings(&mut self, on: bool) {
+        self.no_warnings = on;
     }
 
     pub fn flush(&mut self) {
@@ -222,6 +230,9 @@ impl EventSink {
                 ..
             } => {
                 // On stderr, as bpftrace writes them, in text and JSON output alike.
+                if self.no_warnings && *level == stdlib::manifest::Level::Warning {
+                    return Flow::Continue;
+                }
                 let text = format::render(pieces, &args);
                 let span = lang::ast::Span::new(*start, *end);
                 let at = lang::diag::location(&self.source.name, &self.source.text, span);

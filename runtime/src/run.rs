@@ -41,6 +41,8 @@ pub struct RunOptions {
     pub log_size: usize,
     /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
     pub ringbuf_pages: Option<u64>,
+    /// `--no-warnings`: drop `warnf()` messages.
+    pub no_warnings: bool,
 }
 
 /// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
@@ -179,6 +181,7 @@ pub fn run(
         &obj,
     )?;
     sink.set_max_cat_bytes(opts.max_cat_bytes);
+    sink.set_no_warnings(opts.no_warnings);
     let sink = Rc::new(RefCell::new(sink));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(

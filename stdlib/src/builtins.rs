@@ -482,6 +482,7 @@ pub enum Function {
     CgroupPath,
     Signal,
     Override,
+    WriteUser,
     Strftime,
     Strerror,
     SyscallName,
@@ -543,6 +544,7 @@ impl Function {
         Function::CgroupPath,
         Function::Signal,
         Function::Override,
+        Function::WriteUser,
         Function::Strftime,
         Function::Strerror,
         Function::SyscallName,
@@ -650,6 +652,12 @@ impl Function {
                     .needs_unsafe()
                     .only_in(&[Provider::Kprobe])
             }
+            Function::WriteUser => Spec::statement(
+                "write_user",
+                N::exactly(3),
+                "write_user(user_address, string, constant length)",
+            )
+            .needs_unsafe(),
             Function::Strftime => {
                 Spec::value("strftime", N::exactly(2), "strftime(\"format\", nsecs)")
             }

@@ -409,6 +409,7 @@ impl Checker<'_> {
             | Function::Debugf
             | Function::Signal
             | Function::Override
+            | Function::WriteUser
             | Function::Count
             | Function::Sum
             | Function::Avg

@@ -1145,7 +1145,31 @@ pub fn join_argument(ty: &Type, span: Span) -> Diagnostic {
 }
 
 pub fn debugf_integers_only(span: Span) -> Diagnostic {
-    Diagnostic::error("debugf() formats integers only (%d %u %x %p)", span)
+    Diagnostic::error(
+        "debugf() formats integers and strings only (%d %u %x %p %s)",
+        span,
+    )
+}
+
+pub fn write_user_destination(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("write_user() writes to a user address, not {}", ty.display()),
+        span,
+    )
+    .with_help("pass a pointer or an integer address: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_source(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("write_user() copies a string, array or record, not {}", ty.display()),
+        span,
+    )
+    .with_help("the bytes to write must be held by the program: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_length(span: Span) -> Diagnostic {
+    Diagnostic::error("write_user()'s length must be a positive constant", span)
+        .with_help("the verifier needs a length it can bound: write_user(args.buf, \"x\", 1)")
 }
 
 pub fn unknown_signal(name: &str, span: Span) -> Diagnostic {
