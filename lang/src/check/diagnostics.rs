@@ -1210,7 +1210,7 @@ pub fn format_not_literal(func: &str, span: Span) -> Diagnostic {
 /// The format parser's own message, at the specifier it stopped on.
 pub fn format_invalid(message: String, span: Span) -> Diagnostic {
     Diagnostic::error(message, span).with_help(
-        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision",
+        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh %gr, with flags, width and precision",
     )
 }
 

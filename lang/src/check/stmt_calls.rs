@@ -752,6 +752,7 @@ fn conv_letter(c: format::Conv) -> &'static str {
         format::Conv::Buffer => "r",
         format::Conv::BufferHex => "rx",
         format::Conv::BufferHexSpaced => "rh",
+        format::Conv::GfpFlags => "gr",
     }
 }
 
