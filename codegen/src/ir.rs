@@ -725,6 +725,7 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::Inet
         | Type::MacAddr
         | Type::Usym
+        | Type::Float { .. }
         | Type::Timestamp => false,
     }
 }

@@ -196,6 +196,14 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
         signed: false,
     };
     match d.types.get(id) {
+        // As bpftrace does, a `float` or `double` is no value: it prints as null.
+        Some(CType::Base {
+            size: size @ (4 | 8),
+            float: true,
+            ..
+        }) => Type::Float {
+            bits: (size * 8) as u8,
+        },
         Some(CType::Base { size, signed, .. }) => match size {
             1 | 2 | 4 | 8 => Type::Int {
                 bits: (size * 8) as u8,

@@ -1151,6 +1151,14 @@ pub fn debugf_integers_only(span: Span) -> Diagnostic {
     )
 }
 
+pub fn float_member(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("a {} member has no value rbt can compute with", ty.display()),
+        span,
+    )
+    .with_help("print the whole record instead: its floating-point members print as null")
+}
+
 pub fn write_user_destination(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!("write_user() writes to a user address, not {}", ty.display()),

@@ -1235,6 +1235,11 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        // A floating-point member prints within its record, but rbt has no value of it.
+        if let Type::Float { .. } = f.ty {
+            self.push(diagnostics::float_member(&f.ty, span));
+            return poisoned(span);
+        }
         // A bit-field is read as the smallest integer that covers its bits, then shifted
         // and masked; like bpftrace, its value is not sign-extended.
         let read_ty = match f.bitfield {
@@ -1519,6 +1524,7 @@ fn symbolic(t: &Type) -> bool {
         | Type::Tuple(_)
         | Type::NamedTuple { .. }
         | Type::Pointer { .. }
+        | Type::Float { .. }
         | Type::Array { .. }
         | Type::Record(_)
         | Type::Enum { .. }
@@ -1542,6 +1548,7 @@ fn comparable(t: &Type) -> bool {
         Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
+        | Type::Float { .. }
         | Type::Record(_)
         | Type::Stack { .. }
         | Type::Inet
