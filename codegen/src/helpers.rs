@@ -19,6 +19,7 @@ pub enum Helper {
     GetNumaNodeId = 42,
     ProbeWriteUser = 36,
     OverrideReturn = 58,
+    GetStack = 67,
     GetCurrentCgroupId = 80,
     SendSignal = 109,
     ProbeReadUser = 112,

@@ -847,6 +847,19 @@ impl Checker<'_> {
     fn len_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         if !matches!(args[0].kind, A::Map { .. }) {
             let a = self.expr(&args[0]);
+            // A stack's length is its number of frames, up to its limit; codegen asks the
+            // kernel for the probe's stack of that kind again (a stack value is only an id
+            // in the stack map, which programs cannot read).
+            if let Type::Stack { .. } = a.ty {
+                return mk(
+                    H::Call {
+                        func: Function::Len,
+                        args: vec![a],
+                    },
+                    I64,
+                    span,
+                );
+            }
             self.push(diagnostics::len_argument(&a.ty, args[0].span));
             return poisoned(span);
         }

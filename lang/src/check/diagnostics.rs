@@ -1002,11 +1002,11 @@ pub fn unknown_register(name: &str, registers: &[&str], span: Span) -> Diagnosti
 }
 
 pub fn len_argument(ty: &Type, span: Span) -> Diagnostic {
-    let message = match ty {
-        Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
-        other => format!("len() takes a map, but this is {}", other.display()),
-    };
-    Diagnostic::error(message, span).with_help("pass a map: len(@m) counts its elements")
+    Diagnostic::error(
+        format!("len() takes a map or a stack, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a map (len(@m) counts its elements) or a stack (len(ustack) counts its frames)")
 }
 
 pub fn has_key_needs_map(span: Span) -> Diagnostic {
