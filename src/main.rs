@@ -65,6 +65,15 @@ struct Cli {
     /// Allow unsafe builtins (system, signal, override).
     #[arg(long = "unsafe")]
     allow_unsafe: bool,
+    /// `bench` runs the `bench:` probes and times them, `test` runs the `test:` probes.
+    #[arg(long = "mode", value_name = "MODE", value_enum)]
+    mode: Option<Mode>,
+    /// Run every `bench:` probe and time it (same as `--mode bench`).
+    #[arg(long = "bench")]
+    bench: bool,
+    /// Run every `test:` probe (same as `--mode test`).
+    #[arg(long = "test")]
+    test: bool,
     /// Suppress warnings.
     #[arg(long = "no-warnings")]
     no_warnings: bool,
@@ -107,6 +116,13 @@ impl From<Format> for runtime::OutputFormat {
             Format::Json => runtime::OutputFormat::Json,
         }
     }
+}
+
+/// `--mode`: the ones of bpftrace's modes that rbt has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Bench,
+    Test,
 }
 
 /// `-B`, with bpftrace's names.
@@ -401,6 +417,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
         ringbuf_pages: config.perf_rb_pages,
         no_warnings: cli.no_warnings,
+        mode: match (cli.mode, cli.bench, cli.test) {
+            (Some(Mode::Bench), _, _) | (None, true, _) => runtime::RunMode::Bench,
+            (Some(Mode::Test), _, _) | (None, false, true) => runtime::RunMode::Test,
+            (None, false, false) => runtime::RunMode::Trace,
+        },
     };
     let code = runtime::run(
         &compiled.elf,

@@ -307,6 +307,8 @@ fn section(probe: &hir::Probe) -> String {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
                 Attach::Begin
                 | Attach::End
+                | Attach::Bench { .. }
+                | Attach::Test { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }
                 | Attach::Kprobe { .. }

@@ -17,6 +17,8 @@ pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
         .iter()
         .map(|p| match &p.attach {
             Attach::Usdt { .. } => usize::from(usdt.insert(p.probe_index)),
+            // Benchmarks and tests are run, not attached.
+            Attach::Bench { .. } | Attach::Test { .. } => 0,
             other => other.target_count(),
         })
         .sum()
@@ -53,7 +55,9 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
         // BEGIN and END run through BPF_PROG_TEST_RUN; nothing attaches.
-        Attach::Begin | Attach::End => Ok(Vec::new()),
+        Attach::Begin | Attach::End | Attach::Bench { .. } | Attach::Test { .. } => {
+            Ok(Vec::new())
+        }
         Attach::Tracepoint { targets } => targets
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))

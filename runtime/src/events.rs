@@ -54,6 +54,9 @@ pub struct EventSink {
     max_cat_bytes: usize,
     /// `--no-warnings`: `warnf()` messages are dropped (errors still print).
     no_warnings: bool,
+    /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
+    /// output bpftrace shows only for a failed test).
+    capture: Option<String>,
 }
 
 impl EventSink {
@@ -83,6 +86,7 @@ impl EventSink {
             write_error: None,
             max_cat_bytes: 10240,
             no_warnings: false,
+            capture: None,
         })
     }
 
@@ -107,6 +111,10 @@ impl EventSink {
     }
 
     fn write(&mut self, s: &str) {
+        if let Some(c) = &mut self.capture {
+            c.push_str(s);
+            return;
+        }
         if self.output_closed() {
             return;
         }
@@ -134,6 +142,32 @@ impl EventSink {
     /// Sets how many bytes of a file `cat()` prints (`max_cat_bytes`).
     pub fn set_max_cat_bytes(&mut self, n: usize) {
         self.max_cat_bytes = n;
+    }
+
+    /// Keeps the output from now on instead of writing it, until [`Self::end_capture`].
+    pub fn start_capture(&mut self) {
+        self.capture = Some(String::new());
+    }
+
+    /// Writes again; returns what was kept.
+    pub fn end_capture(&mut self) -> String {
+        self.capture.take().unwrap_or_default()
+    }
+
+    /// Writes text rbt produces itself (benchmark tables, test results) to the output.
+    pub fn write_text(&mut self, s: &str) {
+        self.write(s);
+    }
+
+    /// Forgets an exit() (a benchmark's or a test's): returns its code, and lets output
+    /// through again.
+    pub fn take_exit(&mut self) -> Option<i32> {
+        self.gated = false;
+        self.exit.take()
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
     }
 
     /// Drops `warnf()` messages (`--no-warnings`), as bpftrace does.

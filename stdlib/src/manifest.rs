@@ -62,6 +62,14 @@ pub enum Attach {
     Begin,
     /// Run once at exit through BPF_PROG_TEST_RUN.
     End,
+    /// `bench:name`: with `--bench`, run many times through BPF_PROG_TEST_RUN and timed.
+    Bench {
+        name: String,
+    },
+    /// `test:name`: with `--test`, run once through BPF_PROG_TEST_RUN.
+    Test {
+        name: String,
+    },
     Tracepoint {
         targets: Vec<(String, String)>,
     },
@@ -110,6 +118,7 @@ impl Attach {
     pub fn target_count(&self) -> usize {
         match self {
             Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Bench { .. } | Attach::Test { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
             Attach::Rawtracepoint { targets } => targets.len(),
@@ -133,6 +142,8 @@ impl Attach {
         match self {
             Attach::Begin
             | Attach::End
+            | Attach::Bench { .. }
+            | Attach::Test { .. }
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }

@@ -44,6 +44,8 @@ providers!(
     Watchpoint,
     Asyncwatchpoint,
     Iter,
+    Bench,
+    Test,
 );
 
 /// What a program's context argument (`ctx`) points at, which decides how its arguments,
@@ -354,6 +356,26 @@ impl Provider {
                 wildcard: true,
                 fields: "1",
             },
+            // `bench:name` and `test:name` run like BEGIN, only with `--bench`/`--test`:
+            // a benchmark many times, timed; a test once, failing when it exits non-zero.
+            Provider::Bench => ProbeKind {
+                spellings: &["bench"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+            },
+            Provider::Test => ProbeKind {
+                spellings: &["test"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+            },
         }
     }
 
@@ -395,7 +417,9 @@ impl Provider {
             | Provider::Hardware
             | Provider::Watchpoint
             | Provider::Asyncwatchpoint
-            | Provider::Iter => self.name(),
+            | Provider::Iter
+            | Provider::Bench
+            | Provider::Test => self.name(),
         }
     }
 }

@@ -140,6 +140,31 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            Provider::Bench | Provider::Test => {
+                let [name] = fields.as_slice() else {
+                    return arity_error(self, "one name: bench:name or test:name");
+                };
+                let bench = ap.provider == Provider::Bench;
+                let kind = if bench { "bench" } else { "test" };
+                let full = format!("{kind}:{name}");
+                // Attach points may be resolved more than once; only another one clashes.
+                if let Some(first) = self.run_names.get(&full).filter(|s| **s != ap.span) {
+                    self.push(diagnostics::duplicate_run_name(&full, ap.span, *first));
+                    return None;
+                }
+                self.run_names.insert(full.clone(), ap.span);
+                let name = name.clone();
+                let attach = if bench {
+                    Attach::Bench { name }
+                } else {
+                    Attach::Test { name }
+                };
+                Some(Resolved {
+                    attach,
+                    names: vec![full],
+                    tracepoint: None,
+                })
+            }
             Provider::Tracepoint => {
                 let [cat, event] = fields.as_slice() else {
                     return arity_error(self, "tracepoint:category:event");
@@ -520,6 +545,8 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
             .collect(),
         single @ (Attach::Begin
         | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
         | Attach::Software { .. }

@@ -1159,6 +1159,12 @@ pub fn float_member(ty: &Type, span: Span) -> Diagnostic {
     .with_help("print the whole record instead: its floating-point members print as null")
 }
 
+pub fn duplicate_run_name(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("there is already a probe named {name}"), span)
+        .with_secondary(first, "first named here")
+        .with_help("give each bench: and test: probe a name of its own")
+}
+
 pub fn write_user_destination(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!("write_user() writes to a user address, not {}", ty.display()),

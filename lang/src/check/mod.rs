@@ -101,6 +101,8 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
+    run_names: HashMap<String, Span>,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -146,6 +148,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        run_names: HashMap::new(),
     };
     for d in &script.directives {
         match d {
