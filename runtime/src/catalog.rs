@@ -648,6 +648,17 @@ impl Catalog for SystemCatalog {
         Some((params, ret))
     }
 
+    fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
+        let b = self.btf()?;
+        let params = b.raw_tracepoint_params(event)?;
+        Some(
+            params
+                .iter()
+                .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
+                .collect(),
+        )
+    }
+
     fn kprobe_multi_supported(&self) -> bool {
         // kprobe_multi links are built on fprobe: without CONFIG_FPROBE the link's attach
         // function exists but fails with EOPNOTSUPP (Debian's 6.1 kernel). BTF lists exactly

@@ -384,6 +384,7 @@ impl Builtin {
             ]),
             Builtin::Args => Spec::variable("args").only_in(&[
                 Provider::Tracepoint,
+                Provider::Rawtracepoint,
                 Provider::Uprobe,
                 Provider::Kfunc,
                 Provider::Kretfunc,

@@ -186,7 +186,13 @@ impl Checker<'_> {
             }
             Provider::Rawtracepoint => {
                 let name = match fields.as_slice() {
-                    [name] | [_, name] => name,
+                    [name] => name,
+                    // The raw tracepoints rbt knows are the kernel's own (vmlinux BTF), so a
+                    // module field must name vmlinux.
+                    [module, name] if glob_matches(module, "vmlinux") => name,
+                    [module, name] => {
+                        return none_matched(self, format!("rawtracepoint:{module}:{name}"))
+                    }
                     _ => return arity_error(self, "rawtracepoint:event"),
                 };
                 let targets = catalog.raw_tracepoints(name);
@@ -552,6 +558,21 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::Software { .. }
         | Attach::Hardware { .. }) => vec![single],
     }
+}
+
+/// Whether `text` matches the glob `pattern` (`*` any run of characters, `?` one).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
 }
 
 /// `--probe-filter`: keeps the expanded probes whose name `keep` accepts, and begin/end

@@ -329,6 +329,15 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
+                    // One program serves every matched raw tracepoint, so their arguments
+                    // are typed only when there is one.
+                    stdlib::manifest::Attach::Rawtracepoint { targets } => match targets.as_slice() {
+                        [t] => self
+                            .catalog
+                            .raw_tracepoint_params(t)
+                            .map(|params| (params, stdlib::types::U64)),
+                        _ => None,
+                    },
                     _ => None,
                 },
                 user_targets: match &r.attach {
