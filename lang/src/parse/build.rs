@@ -494,12 +494,17 @@ impl Builder {
             let (text, quoted) = match f.as_rule() {
                 Rule::ap_quoted => {
                     let s = f.as_str();
-                    (
-                        s.get(1..s.len().saturating_sub(1))
-                            .unwrap_or_default()
-                            .to_string(),
-                        true,
-                    )
+                    let inner = s.get(1..s.len().saturating_sub(1)).unwrap_or_default();
+                    // `\x` stands for `x` (a quote or a backslash).
+                    let mut text = String::with_capacity(inner.len());
+                    let mut chars = inner.chars();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => text.extend(chars.next()),
+                            c => text.push(c),
+                        }
+                    }
+                    (text, true)
                 }
                 _ => (f.as_str().to_string(), false),
             };
