@@ -536,8 +536,28 @@ impl Checker<'_> {
         )
     }
 
+    /// `probe` where a string is wanted: every program that reads `probe` serves one attach
+    /// point, so codegen makes it that name's text. Any other expression is unchanged.
+    pub(super) fn probe_as_str(&self, e: Expr) -> Expr {
+        match (&e.kind, &e.ty) {
+            (H::Builtin(Builtin::Probe), Type::ProbeName) => Expr {
+                ty: Type::Str {
+                    len: self.probe.name_len,
+                },
+                ..e
+            },
+            _ => e,
+        }
+    }
+
     fn strncmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() || !matches!(a[2].kind, H::Int(_)) {
             self.push(diagnostics::strncmp_arguments(span));
             return poisoned(span);
@@ -553,7 +573,13 @@ impl Checker<'_> {
     }
 
     fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() {
             self.push(diagnostics::strcontains_arguments(span));
             return poisoned(span);
@@ -571,7 +597,13 @@ impl Checker<'_> {
 
     /// `str_concat(a, b)`: a string long enough for both.
     fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
             let wrong: Vec<(Type, Span)> = a
                 .iter()
@@ -598,6 +630,7 @@ impl Checker<'_> {
     /// `strlen(s)`: the bytes of a string before its NUL.
     fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
+        let a = self.probe_as_str(a);
         if !a.ty.is_str() {
             self.push(diagnostics::string_function_argument(
                 "strlen", &a.ty, a.span,

@@ -860,6 +860,12 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> Expr {
         let l = self.expr(lhs);
         let r = self.expr(rhs);
+        // `probe == "name"` compares the probe's name as a string, as bpftrace does.
+        let (l, r) = match (&l.ty, &r.ty) {
+            (Type::ProbeName, Type::Str { .. }) => (self.probe_as_str(l), r),
+            (Type::Str { .. }, Type::ProbeName) => (l, self.probe_as_str(r)),
+            _ => (l, r),
+        };
         if l.ty.is_str() || r.ty.is_str() {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
                 return mk(

@@ -125,6 +125,9 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// Bytes of the longest name of the probe's attach point, with its NUL: `probe` used as
+    /// a string is that long.
+    name_len: u32,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -366,6 +369,7 @@ impl Checker<'_> {
                         .collect(),
                     _ => Vec::new(),
                 },
+                name_len: r.names.iter().map(|n| n.len() as u32 + 1).max().unwrap_or(1),
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
