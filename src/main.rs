@@ -473,6 +473,12 @@ fn rejected(
     for line in rest {
         d = d.with_note(line.clone());
     }
+    // The kernel offers bpf_probe_write_user only to CAP_SYS_ADMIN and not under lockdown.
+    if r.reason.iter().any(|l| l.contains("bpf_probe_write_user")) {
+        d = d.with_note(
+            "this kernel does not let programs write user memory (write_user()): it needs CAP_SYS_ADMIN in the initial namespace and no kernel lockdown",
+        );
+    }
     if !verbose {
         d = d.with_help("run with -v to see the verifier's whole log");
     }
