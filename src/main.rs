@@ -100,6 +100,27 @@ struct Cli {
     /// starts with `-` and is not a number comes after `--`.
     #[arg(value_name = "FILE|ARGS", allow_negative_numbers = true)]
     rest: Vec<String>,
+    /// After `--`: the script's named options (`--name` or `--name=value`, read with
+    /// `getopt()`) and more positional parameters.
+    #[arg(last = true, value_name = "PROGRAM OPTIONS")]
+    program_args: Vec<String>,
+}
+
+/// Splits the arguments after `--` into named program options (`--name[=value]`) and
+/// positional parameters (anything else, such as `-1` or `pos2`).
+fn program_args(args: &[String]) -> (Vec<(String, Option<String>)>, Vec<String>) {
+    let mut named = Vec::new();
+    let mut positional = Vec::new();
+    for a in args {
+        match a.strip_prefix("--") {
+            Some(opt) if !opt.is_empty() => match opt.split_once('=') {
+                Some((n, v)) => named.push((n.to_string(), Some(v.to_string()))),
+                None => named.push((opt.to_string(), None)),
+            },
+            _ => positional.push(a.clone()),
+        }
+    }
+    (named, positional)
 }
 
 /// `-f`, with bpftrace's names: clap refuses any other before rbt does any work.
@@ -235,8 +256,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.info {
         return info();
     }
-    let (name, source, params) = match (&cli.program, cli.rest.split_first()) {
-        (Some(p), _) => ("stdin".to_string(), Some(p.clone()), cli.rest.clone()),
+    let (named, mut extra_params) = program_args(&cli.program_args);
+    let mut rest = cli.rest.clone();
+    if cli.program.is_none() && rest.is_empty() && !extra_params.is_empty() {
+        // `rbt -- script.bt ARGS`: the script file may come after `--` too.
+        rest.push(extra_params.remove(0));
+    }
+    let (name, source, mut params) = match (&cli.program, rest.split_first()) {
+        (Some(p), _) => ("stdin".to_string(), Some(p.clone()), rest.clone()),
         (None, Some((file, params))) if file == "-" => {
             let mut s = String::new();
             std::io::stdin()
@@ -256,6 +283,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
                 .unwrap_or_default(),
         ),
     };
+    params.extend(extra_params);
     if cli.list && source.is_none() {
         // A file argument with -l lists that script's probes; otherwise it is a pattern.
         let pattern = params.first().cloned();
@@ -301,7 +329,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         None => None,
     };
     let color = std::io::stderr().is_terminal();
-    let (ast, parse_diags) = lang::parse(&source);
+    let (ast, parse_diags) = lang::parse_with_params(&source, &params);
     report(&name, &source, &parse_diags, color, cli.no_warnings);
     if parse_diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
@@ -318,8 +346,10 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         ),
         None => None,
     };
+    let help = check::wants_help(&named);
     let opts = check::Options {
         params,
+        named,
         allow_unsafe: cli.allow_unsafe,
         cpid: child.as_ref().map(|c| c.pid),
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
@@ -327,9 +357,17 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
+        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
+        unstable_tseries: config.unstable_tseries,
     };
     let catalog = system_catalog(&cli, &name);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
+    if help {
+        // `-- --help` lists the script's options instead of running it, and fails as
+        // bpftrace does.
+        eprint!("{}", check::program_options_help(&checked.options));
+        return Err(Reported);
+    }
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(&name, &source, &diags, color, cli.no_warnings);
     for n in &checked.notes {
@@ -524,7 +562,7 @@ fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnin
 
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
 fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
-    let (ast, diags) = lang::parse(source);
+    let (ast, diags) = lang::parse_with_params(source, params);
     report(name, source, &diags, false, cli.no_warnings);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
@@ -537,6 +575,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
         missing_probes: config.missing_probes,
+        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
+        unstable_tseries: config.unstable_tseries,
         ..Default::default()
     };
     let catalog = system_catalog(cli, name);
@@ -556,20 +596,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     Ok(0)
 }
 
+/// `--info`: what this kernel and build support (`runtime::features`).
 fn info() -> Result<i32, Reported> {
-    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
-    println!("System");
-    println!("  kernel: {}", release.trim());
-    println!(
-        "  btf: {}",
-        std::path::Path::new("/sys/kernel/btf/vmlinux").exists()
-    );
-    println!(
-        "  kprobes: {}",
-        std::path::Path::new("/sys/bus/event_source/devices/kprobe").exists()
-    );
-    println!("Build");
-    println!("  version: {}", env!("CARGO_PKG_VERSION"));
-    println!("  LLVM: 19 (inkwell), libbpf: vendored (libbpf-sys)");
+    print!("{}", runtime::features::detect());
     Ok(0)
 }

@@ -129,7 +129,7 @@ fn run_case(c: &Case) -> (i32, String, String) {
             if last_trigger.is_none_or(|l| l.elapsed() > Duration::from_millis(500)) {
                 Command::new("sh")
                     .arg("-c")
-                    .arg(t)
+                    .arg(t.replace("{PID}", &child.id().to_string()))
                     .status()
                     .expect("trigger");
                 last_trigger = Some(Instant::now());
@@ -548,4 +548,107 @@ fn k_warns_about_failed_reads() {
         !String::from_utf8_lossy(&without.stderr).contains("WARNING"),
         "a failed read warns only under -k"
     );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn info_reports_what_the_kernel_has() {
+    require_root();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--info")
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    for section in [
+        "System",
+        "Build",
+        "Kernel helpers",
+        "Kernel features",
+        "Probe types",
+    ] {
+        assert!(out.lines().any(|l| l == section), "no {section} in:\n{out}");
+    }
+    // The probed answers agree with what the kernel shows in sysfs.
+    let has = |what: &str| std::path::Path::new(what).exists();
+    let kprobes = has("/sys/bus/event_source/devices/kprobe");
+    assert!(out.contains(&format!(
+        "  kprobe: {}\n",
+        if kprobes { "yes" } else { "no" }
+    )));
+    assert!(out.contains(&format!(
+        "  btf: {}\n",
+        if has("/sys/kernel/btf/vmlinux") {
+            "yes"
+        } else {
+            "no"
+        }
+    )));
+    if !kprobes {
+        assert!(out.contains("  kprobe_session: no\n"), "{out}");
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn tseries_charts_and_json_follow_a_clock_map() {
+    require_root();
+    // BPFTRACE_DUMMY_TS_MAP makes the intervals the script's own: avg of 3 and 6 shows 4,
+    // empty intervals show `-`, each key starts at its first value, a flat line gets a scale
+    // of one either side, and a lone row is shown to the nanosecond (all as bpftrace 0.27.1).
+    let script = "BEGIN { @ts = (uint64)1s; @a = tseries(3, 100ms, 4, \"avg\"); \
+        @a = tseries(6, 100ms, 4, \"avg\"); @ts = 1100ms; @m[\"x\"] = tseries(-2, 100ms, 4, \"min\"); \
+        @m[\"x\"] = tseries(-7, 100ms, 4, \"min\"); @ts = 1300ms; @a = tseries(10, 100ms, 4, \"avg\"); \
+        @m[\"y\"] = tseries(8, 100ms, 4, \"min\"); @s = tseries(2, 100ms, 4, \"sum\"); \
+        @s = tseries(2, 100ms, 4, \"sum\"); clear(@ts); exit(); }";
+    let run = |json: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
+        cmd.env("BPFTRACE_DUMMY_TS_MAP", "@ts").env("TZ", "UTC");
+        if json {
+            cmd.args(["-f", "json"]);
+        }
+        let o = cmd.args(["-e", script]).output().expect("run rbt");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let text = "\n\n@a:
+             4                                                  10
+hh:mm:ss.ms  |___________________________________________________|
+00:00:01.000 *                                                   | 4
+00:00:01.100 |                                                   | -
+00:00:01.200 |                                                   | -
+00:00:01.300 |                                                   * 10
+             v___________________________________________________v
+             4                                                  10
+
+@m[x]:
+             -8                                                 -6
+hh:mm:ss.ms  |___________________________________________________|
+00:00:01.100 |                         *                         | -7
+00:00:01.200 |                                                   | -
+00:00:01.300 |                                                   | -
+             v___________________________________________________v
+             -8                                                 -6
+
+@m[y]:
+                   7                                                   9
+hh:mm:ss.ns        |___________________________________________________|
+00:00:01.300000000 |                         *                         | 8
+                   v___________________________________________________v
+                   7                                                   9
+
+@s:
+                   3                                                   5
+hh:mm:ss.ns        |___________________________________________________|
+00:00:01.300000000 |                         *                         | 4
+                   v___________________________________________________v
+                   3                                                   5
+
+";
+    assert_eq!(run(false), text);
+    let json = r#"{"type": "attached_probes", "count": 1, "data": {"probes": 1}}
+{"type": "tseries", "data": {"@a": [{"interval_start":"1970-01-01 00:00:01.000000000","value":4},{"interval_start":"1970-01-01 00:00:01.300000000","value":10}]}}
+{"type": "tseries", "data": {"@m": {"x": [{"interval_start":"1970-01-01 00:00:01.100000000","value":-7}], "y": [{"interval_start":"1970-01-01 00:00:01.300000000","value":8}]}}}
+{"type": "tseries", "data": {"@s": [{"interval_start":"1970-01-01 00:00:01.300000000","value":4}]}}
+"#;
+    assert_eq!(run(true), json);
 }

@@ -1,7 +1,7 @@
 //! Callbacks: static BPF functions the kernel calls back. `bpf_for_each_map_elem` (kernel
 //! ≥ 5.13) runs the body of `for ($kv : @map)`, lowered as a function of its own, and the
-//! element counter behind `len(@map)`; `bpf_loop` (≥ 5.17) combines the per-CPU slots of an
-//! aggregation for a `for` body. A callback returns 0 to go on, 1 to stop. The context of a
+//! element counter behind `len(@map)`; `bpf_loop` (≥ 5.17) runs the body of
+//! `for ($i : start..end)` and combines the per-CPU slots of an aggregation for a `for` body. A callback returns 0 to go on, 1 to stop. The context of a
 //! `for` body is an array in the caller's stack frame: a "returned" flag, the probe's context
 //! pointer, then pointers to the variables the body uses, so the body reads and writes the
 //! probe's own variables (the verifier follows pointers into the caller's frame).
@@ -108,21 +108,14 @@ fn map_global<'ctx>(l: &Lowerer<'_, 'ctx>, map: MapId) -> R<inkwell::values::Glo
         .ok_or_else(|| CodegenError::Internal(format!("unknown map id {map}")))
 }
 
-/// `for ($kv : @map) { body }`: lowers the body as a callback, builds its context in this
-/// frame, and runs it over the map. A `return` in the body returns from the probe here.
-pub fn for_map<'ctx>(
-    l: &mut Lowerer<'_, 'ctx>,
-    var: VarId,
-    map: MapId,
+/// The context of a `for` body in this frame: [returned flag, probe context, pointers to the
+/// captured variables, then `extra` words the caller fills].
+fn body_context<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
     captures: &[VarId],
-    body: &[Stmt],
-) -> R<()> {
-    let spec = l.map_spec(map)?;
-    let base = l.func.get_name().to_string_lossy().into_owned();
-    let (func, locator) = declare(l, &fresh_name(l, &base, "for"), Shape::MapElem);
-
-    // The context: [returned flag, probe context, &captured variables...].
-    let cbctx = l.stack_words(2 + captures.len() as u32, "for_ctx")?;
+    extra: u32,
+) -> R<PointerValue<'ctx>> {
+    let cbctx = l.stack_words(2 + captures.len() as u32 + extra, "for_ctx")?;
     l.builder.build_store(cbctx, l.const_u64(0))?;
     let at = l.offset(cbctx, 8)?;
     l.builder.build_store(at, context::ctx_ptr(l)?)?;
@@ -130,51 +123,20 @@ pub fn for_map<'ctx>(
         let at = l.offset(cbctx, 16 + 8 * i as u64)?;
         l.builder.build_store(at, l.var_slot(*v)?)?;
     }
-
-    let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
-    cb.set_scratch_top(l.scratch_top());
-    lower_body(&mut cb, var, map, spec, captures, body)?;
-    l.set_scratch_top(cb.scratch_top());
-
-    let m = l.global_ptr(map_global(l, map)?);
-    l.helper(
-        Helper::ForEachMapElem,
-        &[
-            m.into(),
-            func.as_global_value().as_pointer_value().into(),
-            cbctx.into(),
-            l.const_u64(0).into(),
-        ],
-    )?;
-    let returned = l
-        .builder
-        .build_load(l.i64(), cbctx, "returned")?
-        .into_int_value();
-    let returned =
-        l.builder
-            .build_int_compare(IntPredicate::NE, returned, l.const_u64(0), "did_return")?;
-    let ret = l.ctx.append_basic_block(l.func, "for_return");
-    let after = l.ctx.append_basic_block(l.func, "endfor");
-    l.builder.build_conditional_branch(returned, ret, after)?;
-    l.builder.position_at_end(ret);
-    l.return_from_probe()?;
-    l.builder.position_at_end(after);
-    Ok(())
+    Ok(cbctx)
 }
 
-/// The callback's code: unpack the context, store (key, value) into the loop variable, run
-/// the body, go on to the next element.
-fn lower_body<'ctx>(
+/// The offset of the first of the `extra` words of a [`body_context`].
+fn extra_offset(captures: &[VarId]) -> u64 {
+    16 + 8 * captures.len() as u64
+}
+
+/// In the callback: the probe context and the captured variables come from `cbctx`.
+fn unpack_context<'ctx>(
     cb: &mut Lowerer<'_, 'ctx>,
-    var: VarId,
-    map: MapId,
-    spec: &MapSpec,
+    cbctx: PointerValue<'ctx>,
     captures: &[VarId],
-    body: &[Stmt],
 ) -> R<()> {
-    let key = param(cb.func, 1)?;
-    let value = param(cb.func, 2)?;
-    let cbctx = param(cb.func, 3)?;
     cb.callback = Some(Callback { returned: cbctx });
     let at = cb.offset(cbctx, 8)?;
     cb.probe_ctx = Some(
@@ -193,6 +155,130 @@ fn lower_body<'ctx>(
             *slot = Some(p);
         }
     }
+    Ok(())
+}
+
+/// After the helper ran the body: a `return` in it returns from the probe here.
+fn return_if_body_did<'ctx>(l: &Lowerer<'_, 'ctx>, cbctx: PointerValue<'ctx>) -> R<()> {
+    let returned = l
+        .builder
+        .build_load(l.i64(), cbctx, "returned")?
+        .into_int_value();
+    let returned =
+        l.builder
+            .build_int_compare(IntPredicate::NE, returned, l.const_u64(0), "did_return")?;
+    let ret = l.ctx.append_basic_block(l.func, "for_return");
+    let after = l.ctx.append_basic_block(l.func, "endfor");
+    l.builder.build_conditional_branch(returned, ret, after)?;
+    l.builder.position_at_end(ret);
+    l.return_from_probe()?;
+    l.builder.position_at_end(after);
+    Ok(())
+}
+
+/// `for ($i : start..end) { body }`: the body is a `bpf_loop` callback that sets `$i` to
+/// `start` plus the iteration's index, run `end - start` times (none when `end <= start`).
+/// The bounds are computed once, here, and a bound the verifier cannot know (a map value)
+/// costs nothing more than a constant one.
+pub fn for_range<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    var: VarId,
+    start: IntValue<'ctx>,
+    end: IntValue<'ctx>,
+    captures: &[VarId],
+    body: &[Stmt],
+) -> R<()> {
+    let base = l.func.get_name().to_string_lossy().into_owned();
+    let (func, locator) = declare(l, &fresh_name(l, &base, "range"), Shape::Loop);
+    let cbctx = body_context(l, captures, 1)?;
+    let start_at = l.offset(cbctx, extra_offset(captures))?;
+    l.builder.build_store(start_at, start)?;
+    let b = &l.builder;
+    let more = b.build_int_compare(IntPredicate::SGT, end, start, "more")?;
+    let diff = b.build_int_sub(end, start, "diff")?;
+    let count = b
+        .build_select(more, diff, l.const_u64(0), "count")?
+        .into_int_value();
+
+    let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
+    cb.set_scratch_top(l.scratch_top());
+    let index = func
+        .get_nth_param(0)
+        .map(|p| p.into_int_value())
+        .ok_or_else(|| CodegenError::Internal("bpf_loop callback without an index".into()))?;
+    let inner = param(func, 1)?;
+    unpack_context(&mut cb, inner, captures)?;
+    let at = cb.offset(inner, extra_offset(captures))?;
+    let first = cb
+        .builder
+        .build_load(cb.i64(), at, "start")?
+        .into_int_value();
+    let i = cb.builder.build_int_add(first, index, "i")?;
+    cb.builder.build_store(cb.var_slot(var)?, i)?;
+    cb.stmts(body)?;
+    if !cb.terminated() {
+        cb.builder.build_return(Some(&cb.const_u64(0)))?;
+    }
+    l.set_scratch_top(cb.scratch_top());
+
+    l.helper(
+        Helper::Loop,
+        &[
+            count.into(),
+            func.as_global_value().as_pointer_value().into(),
+            cbctx.into(),
+            l.const_u64(0).into(),
+        ],
+    )?;
+    return_if_body_did(l, cbctx)
+}
+
+/// `for ($kv : @map) { body }`: lowers the body as a callback, builds its context in this
+/// frame, and runs it over the map. A `return` in the body returns from the probe here.
+pub fn for_map<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    var: VarId,
+    map: MapId,
+    captures: &[VarId],
+    body: &[Stmt],
+) -> R<()> {
+    let spec = l.map_spec(map)?;
+    let base = l.func.get_name().to_string_lossy().into_owned();
+    let (func, locator) = declare(l, &fresh_name(l, &base, "for"), Shape::MapElem);
+    let cbctx = body_context(l, captures, 0)?;
+
+    let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
+    cb.set_scratch_top(l.scratch_top());
+    lower_body(&mut cb, var, map, spec, captures, body)?;
+    l.set_scratch_top(cb.scratch_top());
+
+    let m = l.global_ptr(map_global(l, map)?);
+    l.helper(
+        Helper::ForEachMapElem,
+        &[
+            m.into(),
+            func.as_global_value().as_pointer_value().into(),
+            cbctx.into(),
+            l.const_u64(0).into(),
+        ],
+    )?;
+    return_if_body_did(l, cbctx)
+}
+
+/// The callback's code: unpack the context, store (key, value) into the loop variable, run
+/// the body, go on to the next element.
+fn lower_body<'ctx>(
+    cb: &mut Lowerer<'_, 'ctx>,
+    var: VarId,
+    map: MapId,
+    spec: &MapSpec,
+    captures: &[VarId],
+    body: &[Stmt],
+) -> R<()> {
+    let key = param(cb.func, 1)?;
+    let value = param(cb.func, 2)?;
+    let cbctx = param(cb.func, 3)?;
+    unpack_context(cb, cbctx, captures)?;
 
     let (Some(Type::Tuple(items)), Some(key_ty)) = (cb.probe.vars.get(var as usize), &spec.key)
     else {
@@ -238,7 +324,8 @@ fn agg_total<'ctx>(
         Aggregation::Avg
         | Aggregation::Stats
         | Aggregation::Hist { .. }
-        | Aggregation::Lhist { .. } => {
+        | Aggregation::Lhist { .. }
+        | Aggregation::Tseries { .. } => {
             return Err(CodegenError::Internal(format!(
                 "a {} map reached `for` lowering",
                 stdlib::types::agg_name(agg)

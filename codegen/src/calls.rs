@@ -205,6 +205,15 @@ pub fn call<'ctx>(
             let out = crate::strings::concat(l, a, la, b, lb, ty.size())?;
             Ok(Val::Mem(out))
         }
+        Function::SocketCookie => {
+            // The socket pointer goes to the helper as the argument register holds it: the
+            // verifier accepts only the BTF-typed pointer it loaded from the context.
+            let sk = l.int(arg(0)?)?;
+            let sk = l
+                .builder
+                .build_int_to_ptr(sk, l.ctx.ptr_type(Default::default()), "sk")?;
+            Ok(Val::Int(l.helper(Helper::GetSocketCookie, &[sk.into()])?))
+        }
         Function::Bswap => {
             let v = l.int(arg(0)?)?;
             let bits = match &arg(0)?.ty {
@@ -364,6 +373,7 @@ pub fn call<'ctx>(
         | Function::Join
         | Function::Pton
         | Function::Kaddr
+        | Function::Getopt
         | Function::Cgroupid
         | Function::Count
         | Function::Sum
@@ -373,6 +383,7 @@ pub fn call<'ctx>(
         | Function::Stats
         | Function::Hist
         | Function::Lhist
+        | Function::Tseries
         | Function::Delete
         | Function::Clear
         | Function::Zero
@@ -380,7 +391,8 @@ pub fn call<'ctx>(
         | Function::Find
         | Function::Path
         | Function::Unwatch
-        | Function::Skboutput => Err(CodegenError::Internal(format!(
+        | Function::Skboutput
+        | Function::PercpuKaddr => Err(CodegenError::Internal(format!(
             "{}() is not an expression the checker should pass to codegen",
             func.name()
         ))),

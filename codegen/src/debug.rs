@@ -122,6 +122,11 @@ impl<'a, 'ctx> Locator<'a, 'ctx> {
         )
     }
 
+    /// The object's debug types, for declarations that need BTF (kfuncs).
+    pub fn debug(&self) -> &'a DebugTypes<'ctx> {
+        self.debug
+    }
+
     /// The location of the script text starting at `span`.
     pub fn at(&self, span: Span) -> DILocation<'ctx> {
         let (line, col) = btf_line_col(self.lines, span.start);

@@ -92,7 +92,7 @@ pub struct Lowerer<'a, 'ctx> {
     pub(crate) loops: Vec<(BasicBlock<'ctx>, BasicBlock<'ctx>)>,
     /// The probe's context argument (`ctx`); a callback gets it from its caller.
     pub(crate) probe_ctx: Option<PointerValue<'ctx>>,
-    /// Set when this function is the callback of a `for` over a map.
+    /// Set when this function is the callback of a `for` body.
     pub(crate) callback: Option<Callback<'ctx>>,
     /// Stack slots, reused across statements so a long probe stays within 512 bytes.
     slots: std::cell::RefCell<SlotPool<'ctx>>,
@@ -104,7 +104,7 @@ pub struct Lowerer<'a, 'ctx> {
     scratch: std::cell::RefCell<Option<(PointerValue<'ctx>, BasicBlock<'ctx>)>>,
 }
 
-/// What lowering a `for ($kv : @map)` body as a callback of `bpf_for_each_map_elem` changes:
+/// What lowering a `for` body as a callback (of `bpf_for_each_map_elem` or `bpf_loop`) changes:
 /// `break` and `continue` outside an inner loop return 1 (stop) and 0 (next element), and
 /// `return` also sets the caller's flag so the caller returns from the probe too.
 #[derive(Clone, Copy)]

@@ -7,14 +7,17 @@ mod callbacks;
 mod calls;
 mod context;
 mod debug;
+mod exited;
 mod helpers;
 mod hist;
 mod ir;
+mod kfuncs;
 mod llvm;
 mod lower;
 mod maps;
 mod records;
 mod strings;
+mod tseries;
 
 use inkwell::context::Context;
 use inkwell::debug_info::{DWARFEmissionKind, DWARFSourceLanguage};
@@ -305,10 +308,12 @@ fn section(probe: &hir::Probe) -> String {
             // The checker gives each fentry/fexit program exactly one target.
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
+                Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
                 | Attach::Bench { .. }
                 | Attach::Test { .. }
+                | Attach::Signal { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }
                 | Attach::Kprobe { .. }

@@ -18,6 +18,11 @@ use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
 type R<T> = Result<T, CodegenError>;
 
+/// tseries() returns to its own lowering before the counters' code is reached.
+fn tseries_lowered() -> CodegenError {
+    CodegenError::Internal("tseries reached the counters' lowering".into())
+}
+
 impl<'ctx> Walk<'ctx> for Lowerer<'_, 'ctx> {
     fn expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
         self.located(e.span, |this| this.lower_expr(e))
@@ -71,6 +76,23 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             self.memset(slot, size)?;
             self.vars.push(Some(slot));
         }
+        self.skip_after_exit()?;
+        if self.probe.provider == stdlib::probes::Provider::Iter {
+            // An iterator calls its program once more after the last object, with a NULL
+            // object (the field after `meta` in every `bpf_iter__*` context) to say it is
+            // done; bpftrace runs the probe's body only for real objects.
+            let object = crate::context::ctx_u64(&self, 8)?;
+            let zero = self.const_u64(0);
+            let present =
+                self.builder
+                    .build_int_compare(IntPredicate::NE, object, zero, "object")?;
+            let body = self.ctx.append_basic_block(self.func, "object");
+            let skip = self.ctx.append_basic_block(self.func, "no_object");
+            self.builder.build_conditional_branch(present, body, skip)?;
+            self.builder.position_at_end(skip);
+            self.builder.build_return(Some(&zero))?;
+            self.builder.position_at_end(body);
+        }
         if let Some(pred) = &self.probe.predicate {
             let v = self.int(pred)?;
             let zero = self.const_u64(0);
@@ -108,7 +130,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if !is_register(ty) {
                     self.memset(slot, ty.size())?;
                 }
-                self.store(slot, &value.ty.clone(), v)?;
+                // An integer is a register already extended by its own type: it is stored
+                // at the variable's width (a variable may be wider than a value, when a later
+                // assignment widened it).
+                let store_ty = if ty.is_int() && value.ty.is_int() {
+                    ty.clone()
+                } else {
+                    value.ty.clone()
+                };
+                self.store(slot, &store_ty, v)?;
             }
             StmtKind::AssignMap { map, key, value } => {
                 let spec = self.map_spec(*map)?;
@@ -186,48 +216,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 var,
                 start,
                 end,
+                captures,
                 body,
             } => {
-                let slot = self.var_slot(*var)?;
                 let s = self.int(start)?;
                 let e = self.int(end)?;
-                let end_slot = self.alloca(8, "end")?;
-                self.builder.build_store(end_slot, e)?;
-                self.builder.build_store(slot, s)?;
-                let head = self.ctx.append_basic_block(self.func, "for");
-                let body_bb = self.ctx.append_basic_block(self.func, "forbody");
-                let step = self.ctx.append_basic_block(self.func, "forstep");
-                let done = self.ctx.append_basic_block(self.func, "endfor");
-                self.builder.build_unconditional_branch(head)?;
-                self.builder.position_at_end(head);
-                let i = self
-                    .builder
-                    .build_load(self.i64(), slot, "i")?
-                    .into_int_value();
-                let e = self
-                    .builder
-                    .build_load(self.i64(), end_slot, "e")?
-                    .into_int_value();
-                let c = self
-                    .builder
-                    .build_int_compare(IntPredicate::SLT, i, e, "lt")?;
-                self.builder.build_conditional_branch(c, body_bb, done)?;
-                self.builder.position_at_end(body_bb);
-                self.loops.push((step, done));
-                self.stmts(body)?;
-                self.loops.pop();
-                if !self.terminated() {
-                    self.builder.build_unconditional_branch(step)?;
-                }
-                self.builder.position_at_end(step);
-                let i = self
-                    .builder
-                    .build_load(self.i64(), slot, "i")?
-                    .into_int_value();
-                let n = self.builder.build_int_add(i, self.const_u64(1), "inc")?;
-                self.builder.build_store(slot, n)?;
-                self.builder.build_unconditional_branch(head)?;
-                self.builder.position_at_end(done);
+                crate::callbacks::for_range(self, *var, s, e, captures, body)?
             }
             StmtKind::ForMap {
                 var,
@@ -260,7 +254,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     }
 
     /// Builds the map key in stack memory; histograms append the bucket index.
-    fn key(
+    pub(crate) fn key(
         &mut self,
         spec: &MapSpec,
         key: Option<&Expr>,
@@ -297,6 +291,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             None => self.const_u64(1),
         };
         let bucket = match agg {
+            Aggregation::Tseries {
+                interval_ns,
+                intervals,
+                reduce,
+                signed,
+            } => return self.tseries(map, key, v, interval_ns, intervals, reduce, signed),
             Aggregation::Hist { bits } => Some(crate::hist::log2_bucket(self, v, bits)?),
             Aggregation::Lhist { min, max, step } => {
                 Some(crate::hist::linear_bucket(self, v, min, max, step)?)
@@ -348,6 +348,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let t1 = self.builder.build_int_add(t, v, "t1")?;
                 self.builder.build_store(second, t1)?;
             }
+            Aggregation::Tseries { .. } => return Err(tseries_lowered()),
             Aggregation::Min | Aggregation::Max => {
                 let old = self
                     .builder
@@ -386,6 +387,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_store(val, self.const_u64(1))?;
                 self.builder.build_store(second, v)?;
             }
+            Aggregation::Tseries { .. } => return Err(tseries_lowered()),
             Aggregation::Min | Aggregation::Max => {
                 self.builder.build_store(val, v)?;
                 self.builder.build_store(second, self.const_u64(1))?;
@@ -405,6 +407,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             .events
             .get(event as usize)
             .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?;
+        if let Event::Exit = ev {
+            self.mark_exited()?;
+        }
         if let Event::Join {
             max_items,
             item_len,
@@ -748,6 +753,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
+            ExprKind::CommOf { pid, comm } => crate::kfuncs::comm_of(self, pid, *comm),
+            ExprKind::PercpuKaddr { symbol, var, cpu } => {
+                crate::kfuncs::percpu_kaddr(self, symbol, var, cpu.as_deref())
+            }
             ExprKind::Block { stmts, value } => {
                 self.stmts(stmts)?;
                 if self.terminated() {

@@ -91,6 +91,15 @@ pub const LICENSES: &[&str] = &[
 /// memory and on the BPF stack, whose limits a bigger buffer would overrun.
 pub const MAX_STRLEN_LIMIT: u32 = 200;
 
+/// Whether a script may use an unstable feature (`unstable_tseries`): refused, used with a
+/// warning (the default), or used silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unstable {
+    Error,
+    Warn,
+    Enable,
+}
+
 /// What to do with an attach point that matches nothing (`missing_probes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingProbes {
@@ -131,6 +140,8 @@ pub struct Config {
     pub stack_mode: StackMode,
     /// What marks a string `str()` cut short (`str_trunc_trailer`); `None` if unset.
     pub str_trunc_trailer: Option<String>,
+    /// Whether `tseries()` may be used (`unstable_tseries`).
+    pub unstable_tseries: Unstable,
 }
 
 /// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
@@ -180,6 +191,7 @@ impl Default for Config {
             show_debug_info: false,
             stack_mode: StackMode::Bpftrace,
             str_trunc_trailer: None,
+            unstable_tseries: Unstable::Warn,
         }
     }
 }
@@ -442,10 +454,14 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             config.str_trunc_trailer = Some(text);
         }
         Setting::UnstableTseries => {
-            choice(
+            config.unstable_tseries = choice(
                 "unstable_tseries",
                 raw,
-                &[("error", ()), ("warn", ()), ("enable", ())],
+                &[
+                    ("error", Unstable::Error),
+                    ("warn", Unstable::Warn),
+                    ("enable", Unstable::Enable),
+                ],
                 "error, warn, and enable",
             )?;
         }

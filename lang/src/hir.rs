@@ -26,6 +26,10 @@ pub struct Script {
     pub time_formats: Vec<String>,
     /// Maximum string length (`BPFTRACE_STRLEN`, default 64).
     pub strlen: u32,
+    /// The scalar map `tseries()` reads its time from instead of the clock
+    /// (`BPFTRACE_DUMMY_TS_MAP`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tseries_clock: Option<MapId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,11 +98,14 @@ pub enum StmtKind {
         count: u32,
         body: Vec<Stmt>,
     },
-    /// `for ($i : start..end)`
+    /// `for ($i : start..end)`: the body runs `end - start` times (both evaluated once,
+    /// before the first iteration). Codegen makes the body a callback of `bpf_loop`, so the
+    /// verifier checks it once whatever the bound; `captures` are as in `ForMap`.
     ForRange {
         var: VarId,
         start: Expr,
         end: Expr,
+        captures: Vec<VarId>,
         body: Vec<Stmt>,
     },
     /// `for ($kv : @map)`: the body runs once per element with `var` holding the
@@ -209,6 +216,19 @@ pub enum ExprKind {
         map: MapId,
         key: Box<Expr>,
         var: VarId,
+    },
+    /// `percpu_kaddr("symbol"[, cpu])`: the address of per-CPU kernel variable `symbol`
+    /// (whose BTF type is `var`) on `cpu`, or on this CPU without one.
+    PercpuKaddr {
+        symbol: String,
+        var: Type,
+        cpu: Option<Box<Expr>>,
+    },
+    /// `comm(pid)`: the name of the process `pid`, found with the `bpf_task_from_pid` kfunc;
+    /// `comm` is the offset of `comm` in `struct task_struct`.
+    CommOf {
+        pid: Box<Expr>,
+        comm: u32,
     },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {

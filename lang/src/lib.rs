@@ -12,4 +12,4 @@ mod parse;
 mod preprocess;
 
 pub use macros::annotate_expansions;
-pub use parse::parse;
+pub use parse::{parse, parse_with_params};

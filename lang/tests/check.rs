@@ -8,8 +8,9 @@
 //!
 //! Kernel and binary facts come from a small fixture catalog ([`Fixture`]), so these run
 //! without root or a kernel. A fixture may start with a comment line
-//! `// options: unsafe load-only no-kprobes cpid=N param=VALUE…` to check it as `--unsafe`,
-//! `--dry-run`, on a kernel without kprobes, with `-c`, or with positional parameters.
+//! `// options: unsafe load-only no-kprobes cpid=N param=VALUE… opt=NAME[=VALUE]…` to check
+//! it as `--unsafe`, `--dry-run`, on a kernel without kprobes, with `-c`, with positional
+//! parameters (also substituted into attach points), or with program options (`-- --NAME`).
 //!
 //! Every diagnostic is a constructor in `lang/src/check/diagnostics.rs`. Those that no
 //! fixture reaches, and why:
@@ -49,7 +50,9 @@ use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 ///   with BTF signatures for `vfs_read` and `vfs_write` only, and `security_file_open`,
 ///   which only exists renamed by the compiler (`security_file_open.isra.0`);
 /// - raw tracepoints `sched_switch`, `sys_enter`, `sys_exit`;
-/// - BTF records `struct task_struct` and `struct file`, constants `TASK_RUNNING` and
+/// - BTF records `struct task_struct`, `struct file`, `struct sock` and the iterator context
+///   `struct bpf_iter__task`, the per-CPU variables `process_counts` (u64) and `runqueues`
+///   (typed like a task), constants `TASK_RUNNING` and
 ///   `TASK_INTERRUPTIBLE`, the kernel symbol `jiffies`, the cgroup `/sys/fs/cgroup/system.slice`;
 /// - user binaries: every path has the functions `main` and `work` except `/nonexistent`,
 ///   which cannot be opened. `/bin/fixture` is position-independent with the globals `counter`
@@ -218,6 +221,15 @@ impl Catalog for Fixture {
                     ),
                 ],
             ),
+            "struct sock" => (8, vec![field("sk_family", 0, U32)]),
+            // An iterator's context: `meta`, then the object iterated over.
+            "struct bpf_iter__task" => (
+                16,
+                vec![
+                    field("meta", 0, U64),
+                    field("task", 8, record_ptr("struct task_struct")),
+                ],
+            ),
             "struct file" => (
                 16,
                 vec![
@@ -233,6 +245,15 @@ impl Catalog for Fixture {
             size,
             fields,
         })
+    }
+    fn kernel_variable(&self, name: &str) -> Option<Type> {
+        match name {
+            "process_counts" => Some(U64),
+            "runqueues" => self
+                .record("struct task_struct")
+                .map(|r| Type::Record(Box::new(r))),
+            _ => None,
+        }
     }
     fn enum_type(&self, _: &str) -> Option<Type> {
         None
@@ -474,6 +495,13 @@ fn setup(src: &str) -> (Fixture, Options) {
             None if word == "no-kprobes" => catalog.kprobes = false,
             Some(("cpid", n)) => opts.cpid = Some(n.parse().expect("cpid=N")),
             Some(("param", p)) => opts.params.push(p.to_string()),
+            Some(("opt", o)) => opts.named.push(match o.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (o.to_string(), None),
+            }),
+            Some(("unstable_tseries", "error")) => {
+                opts.unstable_tseries = lang::config::Unstable::Error
+            }
             _ => panic!("unknown fixture option `{word}`"),
         }
     }
@@ -483,14 +511,14 @@ fn setup(src: &str) -> (Fixture, Options) {
 /// Parses and checks a fixture, insisting that it parses cleanly.
 fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
     let src = std::fs::read_to_string(path).expect("fixture is readable");
-    let (script, parse_diags) = lang::parse(&src);
+    let (catalog, mut opts) = setup(&src);
+    let (script, parse_diags) = lang::parse_with_params(&src, &opts.params);
     assert!(
         parse_diags.is_empty(),
         "{} does not parse:\n{}",
         path.display(),
         render(&name_of(path), &src, &parse_diags, false)
     );
-    let (catalog, mut opts) = setup(&src);
     // A config block sets the checker's options as `rbt` sets them (its own errors are
     // the `config.rs` fixtures').
     let config = lang::config::resolve(&script.config, &|_| None);
@@ -676,4 +704,25 @@ fn probe_filter_narrows_wildcards_and_keeps_begin_end() {
         "tracepoint:syscalls:sys_exit_openat"
     );
     assert_eq!(lang::check::filter_probes(&mut hir, &|_| false), 1);
+}
+
+/// `unstable_tseries = warn` (bpftrace's default) notes the unstable feature once, without an
+/// excerpt of the script; `enable` is silent.
+#[test]
+fn tseries_is_noted_as_unstable_once() {
+    let src = "BEGIN { @t = tseries(1, 1s, 5); @u[1] = tseries(2, 1s, 5); }";
+    let (script, parse_diags) = lang::parse(src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let warn = Options {
+        unstable_tseries: lang::config::Unstable::Warn,
+        ..Options::default()
+    };
+    let checked = check(&script, &Fixture { kprobes: true }, &warn);
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    assert_eq!(
+        checked.notes,
+        vec![lang::check::diagnostics::tseries_unstable_note()]
+    );
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+    assert!(checked.notes.is_empty(), "{:?}", checked.notes);
 }

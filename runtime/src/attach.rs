@@ -24,6 +24,39 @@ pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
         .sum()
 }
 
+/// The order in which programs attach, so that several probes on one event run in script
+/// order. Most kinds run their programs in the order they were attached, but the kernel runs
+/// a uprobe's consumers newest first: uprobe, uretprobe and usdt programs attach last first.
+pub fn attach_order(programs: &[stdlib::manifest::Program]) -> Vec<&stdlib::manifest::Program> {
+    let (newest_first, in_order): (Vec<_>, Vec<_>) =
+        programs.iter().partition(|p| runs_newest_first(&p.attach));
+    in_order
+        .into_iter()
+        .chain(newest_first.into_iter().rev())
+        .collect()
+}
+
+/// Whether the kernel runs the programs attached to one event of this kind newest first.
+fn runs_newest_first(a: &Attach) -> bool {
+    match a {
+        Attach::Uprobe { .. } | Attach::Usdt { .. } => true,
+        Attach::Begin
+        | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
+        | Attach::Signal { .. }
+        | Attach::Tracepoint { .. }
+        | Attach::Rawtracepoint { .. }
+        | Attach::Kprobe { .. }
+        | Attach::Profile { .. }
+        | Attach::Interval { .. }
+        | Attach::Software { .. }
+        | Attach::Hardware { .. }
+        | Attach::Kfunc { .. }
+        | Attach::Iter { .. } => false,
+    }
+}
+
 pub(crate) fn online_cpus() -> Vec<i32> {
     // "0-3,5" style list; fall back to the CPUs the scheduler reports.
     let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();
@@ -54,10 +87,13 @@ fn period(p: PerfPeriod) -> (u64, bool) {
 pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
-        // BEGIN and END run through BPF_PROG_TEST_RUN; nothing attaches.
-        Attach::Begin | Attach::End | Attach::Bench { .. } | Attach::Test { .. } => {
-            Ok(Vec::new())
-        }
+        // BEGIN, END, self:signal, benchmarks and tests run through BPF_PROG_TEST_RUN;
+        // nothing attaches.
+        Attach::Begin
+        | Attach::End
+        | Attach::Signal { .. }
+        | Attach::Bench { .. }
+        | Attach::Test { .. } => Ok(Vec::new()),
         Attach::Tracepoint { targets } => targets
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))
@@ -151,6 +187,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 })
         }
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+        Attach::Iter { .. } => prog.attach_iter().map(|l| vec![l]),
     }
 }
 
@@ -187,5 +224,20 @@ mod tests {
         };
         let programs = [tracepoints, usdt(2, 1), usdt(2, 2), usdt(3, 3)];
         assert_eq!(probe_count(&programs), 4);
+    }
+
+    #[test]
+    fn uprobe_family_attaches_last_first() {
+        let begin = Program {
+            name: "begin".into(),
+            attach: Attach::Begin,
+            probe_index: 0,
+        };
+        let programs = [usdt(1, 1), begin, usdt(2, 2)];
+        let names: Vec<&str> = attach_order(&programs)
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect();
+        assert_eq!(names, ["begin", "usdt_2", "usdt_1"]);
     }
 }

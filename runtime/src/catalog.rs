@@ -431,6 +431,15 @@ impl Catalog for SystemCatalog {
         self.btf_record(b, b.resolve(id), 0)
     }
 
+    fn kernel_variable(&self, name: &str) -> Option<Type> {
+        let b = self.btf()?;
+        let id = b.find(name, btf::Kind::Var)?;
+        let Ok(btf::Type::Var { target, .. }) = b.get(id) else {
+            return None;
+        };
+        Some(self.btf_type(b, target, 0))
+    }
+
     fn enum_type(&self, name: &str) -> Option<Type> {
         let b = self.btf()?;
         let id = b

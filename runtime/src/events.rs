@@ -48,6 +48,9 @@ pub struct EventSink {
     /// Set by exit(): later records are dropped, as bpftrace drops them, until END starts
     /// (END's own records print; an exit() in END stops them again).
     gated: bool,
+    /// An iterator is running: its output prints whole, exit() or not (see
+    /// [`EventSink::set_iterating`]).
+    iterating: bool,
     /// The first write error; reported once at exit instead of on every event.
     write_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
@@ -83,6 +86,7 @@ impl EventSink {
             sym,
             exit: None,
             gated: false,
+            iterating: false,
             write_error: None,
             max_cat_bytes: 10240,
             no_warnings: false,
@@ -97,6 +101,12 @@ impl EventSink {
     /// From now on records are END's: print them whether or not exit() was called.
     pub fn start_end(&mut self) {
         self.gated = false;
+    }
+
+    /// While an iterator runs, exit() sets the status but drops no records: bpftrace prints
+    /// an iteration whole, since exit() takes effect once the iteration is done.
+    pub fn set_iterating(&mut self, iterating: bool) {
+        self.iterating = iterating;
     }
 
     /// Whether the output's reader has gone (a broken pipe): nothing more can be shown.
@@ -331,6 +341,9 @@ impl EventSink {
                 let code = args.first().map_or(0, |v| v.as_u64() as i64 as i32);
                 // The first exit() sets the status; one in END only stops END's output.
                 self.exit.get_or_insert(code);
+                if self.iterating {
+                    return Flow::Continue;
+                }
                 self.gated = true;
                 return Flow::Exit;
             }

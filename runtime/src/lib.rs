@@ -6,6 +6,7 @@
 mod attach;
 pub mod catalog;
 mod events;
+pub mod features;
 pub mod introspect;
 pub mod listing;
 mod maps;

@@ -252,6 +252,12 @@ pub fn program_line(probe_name: &str) -> Option<String> {
             p.name(),
             fields.next().unwrap_or_default()
         )),
+        // A function without its module is one of vmlinux's, and `-l` names it so.
+        Listing::BtfFunctions if probe_name.matches(':').count() == 1 => Some(format!(
+            "{}:vmlinux:{}",
+            p.name(),
+            fields.next().unwrap_or_default()
+        )),
         Listing::Parameters
         | Listing::Tracefs
         | Listing::Kallsyms

@@ -4,6 +4,7 @@
 use crate::sys::{MapHandle, SysError};
 use stdlib::manifest::MapSpec;
 use stdlib::output::{MapDump, MapValue};
+use stdlib::tseries::Slot;
 use stdlib::types::{Aggregation, Type};
 use stdlib::value::{decode, Symbolizer, Value};
 
@@ -81,6 +82,29 @@ pub fn dump(map: &MapHandle, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<Map
                 ));
             }
         }
+        Type::Agg(agg @ Aggregation::Tseries { reduce, signed, .. }) => {
+            // Slots are grouped under their user key, as histogram buckets are.
+            let mut groups: Vec<(Vec<u8>, Vec<Slot>)> = Vec::new();
+            for (k, copies) in raw {
+                let user = k[..user_key_size.min(k.len())].to_vec();
+                let copies: Vec<Slot> = copies
+                    .iter()
+                    .map(|c| Slot {
+                        epoch: u64_at(c, 0),
+                        value: u64_at(c, 8) as i64,
+                        count: u64_at(c, 16),
+                    })
+                    .collect();
+                let slot = stdlib::tseries::merge_cpus(*reduce, *signed, &copies);
+                match groups.iter_mut().find(|(u, _)| *u == user) {
+                    Some((_, slots)) => slots.push(slot),
+                    None => groups.push((user, vec![slot])),
+                }
+            }
+            for (user, slots) in groups {
+                entries.push((decode_key(&user), MapValue::Tseries { agg: *agg, slots }));
+            }
+        }
         Type::Agg(agg) => {
             for (k, slots) in raw {
                 let firsts = slots.iter().map(|s| u64_at(s, 0));
@@ -108,7 +132,9 @@ pub fn dump(map: &MapHandle, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<Map
                             MapValue::Stats { count, total }
                         }
                     }
-                    Aggregation::Hist { .. } | Aggregation::Lhist { .. } => continue,
+                    Aggregation::Hist { .. }
+                    | Aggregation::Lhist { .. }
+                    | Aggregation::Tseries { .. } => continue,
                 };
                 entries.push((decode_key(&k), v));
             }

@@ -1,4 +1,4 @@
-//! Running a compiled script: load the object, attach every program, run BEGIN, read the
+//! Running a compiled script: load the object, run BEGIN, attach every other program, read the
 //! ring buffer until exit()/Ctrl-C/SIGTERM (or the traced command ends), run END, print the
 //! maps, detach. Waiting is one epoll over the ring buffer, a signalfd and the child's
 //! pidfd, so exit is immediate rather than noticed on a timer; output records do not wake
@@ -155,6 +155,27 @@ fn ringbuf_bytes(pages: u64) -> u32 {
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
 }
 
+/// Runs each iterator (`iterators` index `links`) to its end and prints what it sent. An
+/// iteration's output is printed whole, as bpftrace prints an iterator's file: exit() in an
+/// iter probe ends the run once the iteration is done, not in its middle.
+fn run_iterators(
+    iterators: &[usize],
+    links: &[sys::Link],
+    rb: &mut RingBuffer,
+    sink: &RefCell<EventSink>,
+) -> Result<(), RunError> {
+    for link in iterators.iter().filter_map(|i| links.get(*i)) {
+        sink.borrow_mut().set_iterating(true);
+        let ran = link.run_iterator();
+        rb.consume()?;
+        let mut s = sink.borrow_mut();
+        s.set_iterating(false);
+        s.end_batch();
+        ran?;
+    }
+    Ok(())
+}
+
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
 /// the `-c` command: released once every probe is attached, and rbt exits when it does.
 pub fn run(
@@ -167,7 +188,17 @@ pub fn run(
     sys::set_libbpf_verbose(opts.verbose);
     // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
     // exit (END, maps, detach), not kill rbt halfway.
-    let sigfd = SignalFd::term_signals()?;
+    let mut handled: Vec<i32> = manifest
+        .programs
+        .iter()
+        .filter_map(|p| match p.attach {
+            Attach::Signal { signal } => Some(signal),
+            _ => None,
+        })
+        .collect();
+    handled.sort_unstable();
+    handled.dedup();
+    let sigfd = SignalFd::term_signals(&handled)?;
     let mut obj = Object::open(elf, "rbt")?;
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
@@ -180,6 +211,13 @@ pub fn run(
     let start_key = stdlib::abi::state::START_NS.to_ne_bytes();
     obj.map(STATE_MAP)?
         .update(&start_key, &sys::monotonic_ns().to_ne_bytes())?;
+    // The kernel's TAI offset is whole seconds: rounding drops the time between the reads.
+    let tai_offset = sys::tai_ns().saturating_sub(crate::symbols::realtime_ns()) + 500_000_000;
+    let tai_key = stdlib::abi::state::TAI_OFFSET_NS.to_ne_bytes();
+    obj.map(STATE_MAP)?.update(
+        &tai_key,
+        &(tai_offset / 1_000_000_000 * 1_000_000_000).to_ne_bytes(),
+    )?;
 
     let symbolizer = Rc::new(SystemSymbolizer::new(
         manifest.probe_names.clone(),
@@ -207,10 +245,25 @@ pub fn run(
         }),
     )?;
 
+    // BEGIN runs before the other probes are attached, as bpftrace documents, so that no
+    // probe sees the maps before BEGIN has set them. Its output waits in the ring buffer
+    // and is printed after the "Attached" line.
+    for p in manifest
+        .programs
+        .iter()
+        .filter(|p| p.attach == Attach::Begin)
+    {
+        obj.program(&p.name)?.test_run()?;
+    }
     let probe_count = attach::probe_count(&manifest.programs);
     let mut links = Vec::new();
-    for p in &manifest.programs {
+    // Where each iterator's link sits in `links`: iterators run once BEGIN has.
+    let mut iterators = Vec::new();
+    for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
+        if matches!(p.attach, Attach::Iter { .. }) {
+            iterators.push(links.len());
+        }
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
     let running = opts.mode != RunMode::Trace;
@@ -227,13 +280,8 @@ pub fn run(
         writeln!(stdout, "{NOTIFY_ATTACHED}")?;
         stdout.flush()?;
     }
-    for p in manifest
-        .programs
-        .iter()
-        .filter(|p| p.attach == Attach::Begin)
-    {
-        obj.program(&p.name)?.test_run()?;
-    }
+
+    run_iterators(&iterators, &links, &mut rb, &sink)?;
 
     if let Some(c) = child.as_deref_mut() {
         c.release();
@@ -255,12 +303,22 @@ pub fn run(
             WAKE_STDOUT_CLOSED,
         );
     }
-    // A script whose probes are only BEGIN and END has nothing to wait for once BEGIN ran
-    // (bpftrace exits then too), unless it traces a `-c` command, which it waits for.
+    // A script whose probes are only BEGIN, END and iterators has nothing to wait for once
+    // BEGIN and the iterations ran (bpftrace exits then too), unless it traces a `-c`
+    // command, which it waits for.
     let only_begin_end = manifest
         .programs
         .iter()
-        .all(|p| matches!(p.attach, Attach::Begin | Attach::End));
+        .all(|p| {
+            matches!(
+                p.attach,
+                Attach::Begin
+                    | Attach::End
+                    | Attach::Iter { .. }
+                    | Attach::Bench { .. }
+                    | Attach::Test { .. }
+            )
+        });
     let mut failed_tests = 0;
     if running {
         rb.consume()?;
@@ -275,7 +333,32 @@ pub fn run(
         };
         rb.consume()?;
         sink.borrow_mut().end_batch();
-        if woken.iter().any(|tag| *tag != WAKE_EVENTS) {
+        let mut stop = false;
+        for tag in woken {
+            match tag {
+                WAKE_EVENTS => {}
+                WAKE_SIGNAL => {
+                    for signal in sigfd.pending() {
+                        if !handled.contains(&signal) {
+                            stop = true;
+                            continue;
+                        }
+                        // self:signal probes run in script order, as BEGIN's do.
+                        for p in manifest
+                            .programs
+                            .iter()
+                            .filter(|p| p.attach == Attach::Signal { signal })
+                        {
+                            obj.program(&p.name)?.test_run()?;
+                        }
+                        rb.consume()?;
+                        sink.borrow_mut().end_batch();
+                    }
+                }
+                _ => stop = true,
+            }
+        }
+        if stop {
             break;
         }
     }

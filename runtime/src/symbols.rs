@@ -22,6 +22,8 @@ pub struct SystemSymbolizer {
     elf_symbols: std::cell::RefCell<std::collections::HashMap<String, Vec<FileSymbol>>>,
     /// The build id of each object a `ustack(build_id)` frame fell in, by path.
     build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
+    /// `cgroup_path()` of each cgroup id printed so far.
+    cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
 }
 
 impl SystemSymbolizer {
@@ -38,6 +40,7 @@ impl SystemSymbolizer {
             users: OnceCell::new(),
             elf_symbols: Default::default(),
             build_ids: Default::default(),
+            cgroup_paths: Default::default(),
         }
     }
 
@@ -221,7 +224,12 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn cgroup_path(&self, id: u64) -> String {
-        id.to_string()
+        // Each id is searched for once: a search walks every mounted cgroup hierarchy.
+        self.cgroup_paths
+            .borrow_mut()
+            .entry(id)
+            .or_insert_with(|| crate::introspect::cgroup::cgroup_path(id))
+            .clone()
     }
 
     fn strftime(&self, format: u64, boot_ns: u64) -> String {

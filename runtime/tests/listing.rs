@@ -441,7 +441,7 @@ fn software_and_hardware_listing() {
     let out = list_str(Some("h:cache-*"), false, None).expect("list");
     assert_eq!(out, "hardware:cache-misses:\nhardware:cache-references:\n");
     let out = list_str(Some("iter:*"), false, None).expect("list");
-    assert_eq!(out, "iter:task\niter:task_file\n");
+    assert_eq!(out, "iter:task\niter:task_file\niter:task_vma\n");
 }
 
 #[test]

@@ -20,6 +20,11 @@ pub mod state {
     /// The slot holding the monotonic time (ns) the session started, which `elapsed`
     /// subtracts from the time now.
     pub const START_NS: u32 = 0;
+    /// The slot exit() sets to 1: probes of a script that calls exit() stop running then.
+    pub const EXITED: u32 = 1;
+    /// The slot holding CLOCK_TAI minus CLOCK_REALTIME in whole seconds (as ns): tseries()
+    /// subtracts it from the TAI clock so that its intervals are wall-clock time.
+    pub const TAI_OFFSET_NS: u32 = 2;
 }
 
 /// Stacks: the program stores a stack id of the stack-trace map (`manifest::STACKS_MAP`);

@@ -350,7 +350,7 @@ impl Builtin {
             Builtin::Elapsed => Spec::variable("elapsed"),
             Builtin::Cpu => Spec::variable("cpu"),
             Builtin::Numaid => Spec::variable("numaid"),
-            Builtin::Comm => Spec::variable("comm"),
+            Builtin::Comm => Spec::value("comm", Arity::range(0, 1), "comm([pid])"),
             Builtin::Cgroup => Spec::variable("cgroup"),
             Builtin::Rand => Spec::variable("rand"),
             Builtin::Curtask => Spec::variable("curtask"),
@@ -392,6 +392,7 @@ impl Builtin {
             Builtin::Ctx => Spec::variable("ctx").valid(Valid::Except(&[
                 Provider::Begin,
                 Provider::End,
+                Provider::SelfProbe,
                 Provider::Tracepoint,
             ])),
             Builtin::Cpid => Spec {
@@ -478,6 +479,7 @@ pub enum Function {
     Ksym,
     Usym,
     Kaddr,
+    Getopt,
     Uaddr,
     Cgroupid,
     CgroupPath,
@@ -499,6 +501,7 @@ pub enum Function {
     Stats,
     Hist,
     Lhist,
+    Tseries,
     Delete,
     Clear,
     Zero,
@@ -508,6 +511,8 @@ pub enum Function {
     Path,
     Unwatch,
     Skboutput,
+    SocketCookie,
+    PercpuKaddr,
 }
 
 impl Function {
@@ -540,6 +545,7 @@ impl Function {
         Function::Ksym,
         Function::Usym,
         Function::Kaddr,
+        Function::Getopt,
         Function::Uaddr,
         Function::Cgroupid,
         Function::CgroupPath,
@@ -561,6 +567,7 @@ impl Function {
         Function::Stats,
         Function::Hist,
         Function::Lhist,
+        Function::Tseries,
         Function::Delete,
         Function::Clear,
         Function::Zero,
@@ -570,6 +577,8 @@ impl Function {
         Function::Path,
         Function::Unwatch,
         Function::Skboutput,
+        Function::SocketCookie,
+        Function::PercpuKaddr,
     ];
 
     /// This function's record.
@@ -633,6 +642,11 @@ impl Function {
             Function::Ksym => Spec::value("ksym", N::exactly(1), "ksym(address)"),
             Function::Usym => Spec::value("usym", N::exactly(1), "usym(address)"),
             Function::Kaddr => Spec::compile_time("kaddr", N::exactly(1), "kaddr(\"symbol\")"),
+            Function::Getopt => Spec::compile_time(
+                "getopt",
+                N::range(1, 3),
+                "getopt(\"name\"[, default[, \"description\"]])",
+            ),
             Function::Uaddr => Spec::value("uaddr", N::exactly(1), "uaddr(\"symbol\")")
                 .only_in(&[Provider::Uprobe, Provider::Uretprobe, Provider::Usdt])
                 .why("it looks the symbol up in the traced binary"),
@@ -688,6 +702,11 @@ impl Function {
                 N::exactly(4),
                 "@map = lhist(value, min, max, step)",
             ),
+            Function::Tseries => Spec::aggregation(
+                "tseries",
+                N::range(3, 4),
+                "@map = tseries(value, interval, intervals[, \"avg\"|\"max\"|\"min\"|\"sum\"])",
+            ),
             Function::Delete => Spec::statement(
                 "delete",
                 N::range(1, 2),
@@ -710,6 +729,19 @@ impl Function {
                 "skboutput(path, skb, length, offset)",
             )
             .unsupported(),
+            // The kernel offers bpf_get_socket_cookie() on a BTF socket pointer to tracing
+            // programs only, where a function's arguments are such pointers.
+            Function::SocketCookie => Spec::value(
+                "socket_cookie",
+                N::exactly(1),
+                "socket_cookie(struct sock *)",
+            )
+            .only_in(&[Provider::Kfunc, Provider::Kretfunc]),
+            Function::PercpuKaddr => Spec::value(
+                "percpu_kaddr",
+                N::range(1, 2),
+                "percpu_kaddr(\"variable\"[, cpu])",
+            ),
         }
     }
 
@@ -780,7 +812,7 @@ mod tests {
         assert!(ctx.valid.allows(None, false));
         assert_eq!(
             ctx.valid_help("ctx"),
-            "ctx exists in every probe except BEGIN, END and tracepoint probes"
+            "ctx exists in every probe except BEGIN, END, self and tracepoint probes"
         );
     }
 

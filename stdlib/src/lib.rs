@@ -13,5 +13,6 @@ pub mod names;
 pub mod output;
 pub mod probes;
 pub mod timefmt;
+pub mod tseries;
 pub mod types;
 pub mod value;

@@ -70,6 +70,11 @@ pub enum Attach {
     Test {
         name: String,
     },
+    /// `self:signal:SIGUSR1`: run through BPF_PROG_TEST_RUN each time rbt receives this
+    /// signal.
+    Signal {
+        signal: i32,
+    },
     Tracepoint {
         targets: Vec<(String, String)>,
     },
@@ -110,6 +115,11 @@ pub enum Attach {
         targets: Vec<String>,
         ret: bool,
     },
+    /// `iter:task`: a BPF iterator over kernel objects (`bpf_iter_<target>`), run by reading
+    /// its iterator file once every probe is attached.
+    Iter {
+        target: String,
+    },
 }
 
 impl Attach {
@@ -117,7 +127,8 @@ impl Attach {
     /// target, in the order of the program's expanded probe names.
     pub fn target_count(&self) -> usize {
         match self {
-            Attach::Begin | Attach::End | Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Begin | Attach::End | Attach::Signal { .. } => 1,
+            Attach::Interval { .. } | Attach::Profile { .. } => 1,
             Attach::Bench { .. } | Attach::Test { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
@@ -126,6 +137,7 @@ impl Attach {
             Attach::Uprobe { targets, .. } => targets.len(),
             Attach::Usdt { targets } => targets.len(),
             Attach::Kfunc { targets, .. } => targets.len(),
+            Attach::Iter { .. } => 1,
         }
     }
 
@@ -144,10 +156,12 @@ impl Attach {
             | Attach::End
             | Attach::Bench { .. }
             | Attach::Test { .. }
+            | Attach::Signal { .. }
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }
-            | Attach::Hardware { .. } => {}
+            | Attach::Hardware { .. }
+            | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),
@@ -292,12 +306,14 @@ pub struct MapSpec {
 }
 
 impl MapSpec {
-    /// Bytes of the BPF key: histograms append a u64 bucket index to the user key.
+    /// Bytes of the BPF key: histograms append a u64 bucket index to the user key, time
+    /// series the u64 slot of the interval.
     pub fn key_size(&self) -> u32 {
         let user = self.key.as_ref().map_or(8, Type::size);
         match self.value {
             Type::Agg(crate::types::Aggregation::Hist { .. })
-            | Type::Agg(crate::types::Aggregation::Lhist { .. }) => user + 8,
+            | Type::Agg(crate::types::Aggregation::Lhist { .. })
+            | Type::Agg(crate::types::Aggregation::Tseries { .. }) => user + 8,
             _ => user,
         }
     }

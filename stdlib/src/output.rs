@@ -37,6 +37,11 @@ pub enum MapValue {
         agg: Aggregation,
         buckets: Vec<u64>,
     },
+    /// tseries: the key's slots (any order), CPU copies merged by [`crate::tseries::merge_cpus`].
+    Tseries {
+        agg: Aggregation,
+        slots: Vec<crate::tseries::Slot>,
+    },
 }
 
 /// One map's contents: its script name (`@x`) and entries; `key` is `None` for scalar maps.
@@ -368,6 +373,8 @@ fn sort_metric(v: &MapValue) -> Option<i128> {
             Some(average(*count, *total))
         }
         MapValue::Hist { buckets, .. } => Some(buckets.iter().map(|c| i128::from(*c)).sum()),
+        // Time series print in key order.
+        MapValue::Tseries { .. } => None,
     }
 }
 
@@ -411,7 +418,7 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
         MapValue::Count(c) => Some(i128::from(*c) / d),
         MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),
         MapValue::Avg { count, total } => Some(average(*count, *total) / d),
-        MapValue::Stats { .. } | MapValue::Hist { .. } => None,
+        MapValue::Stats { .. } | MapValue::Hist { .. } | MapValue::Tseries { .. } => None,
     }
 }
 
@@ -526,7 +533,9 @@ pub fn scalar_zero(value: &Type, sym: &dyn crate::value::Symbolizer) -> Option<M
             Aggregation::Max => Some(MapValue::Max(0)),
             Aggregation::Avg => Some(MapValue::Avg { count: 0, total: 0 }),
             Aggregation::Stats => Some(MapValue::Stats { count: 0, total: 0 }),
-            Aggregation::Hist { .. } | Aggregation::Lhist { .. } => None,
+            Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Tseries { .. } => {
+                None
+            }
         },
         other => {
             let zeros = vec![0u8; other.size() as usize];
@@ -556,6 +565,7 @@ pub fn empty_map_json(name: &str, value: &Type) -> String {
 /// * hist/lhist: `@m[k]:` then the rows, then an empty line (bpftrace ignores div for lhist).
 pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
     let mut out = String::new();
+    let last = tseries_last(dump);
     let entries = sorted(dump, top);
     for (key, value) in entries {
         let name = entry_name(&dump.name, key);
@@ -563,6 +573,11 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
             MapValue::Hist { agg, buckets } => {
                 let _ = writeln!(out, "{name}:");
                 out.push_str(&hist_rows(*agg, buckets, hist_div(*agg, div)));
+                out.push('\n');
+            }
+            MapValue::Tseries { agg, slots } => {
+                let _ = writeln!(out, "{name}:");
+                out.push_str(&tseries_text(*agg, slots, last));
                 out.push('\n');
             }
             MapValue::Stats { count, total } => {
@@ -692,9 +707,63 @@ fn hist_json(agg: Aggregation, buckets: &[u64], div: u64) -> String {
     format!("[{}]", items.join(","))
 }
 
-/// The JSON of one entry's value (`div` applied as in text).
-fn value_json(value: &MapValue, div: u64) -> String {
+/// The latest epoch of every tseries slot of a map, where each key's window ends.
+fn tseries_last(dump: &MapDump) -> u64 {
+    crate::tseries::last_epoch(dump.entries.iter().flat_map(|(_, v)| match v {
+        MapValue::Tseries { slots, .. } => slots.as_slice(),
+        MapValue::Plain(_)
+        | MapValue::Count(_)
+        | MapValue::Sum(_)
+        | MapValue::Min(_)
+        | MapValue::Max(_)
+        | MapValue::Avg { .. }
+        | MapValue::Stats { .. }
+        | MapValue::Hist { .. } => &[],
+    }))
+}
+
+/// The rows of one tseries key in a map whose latest epoch is `last`.
+fn tseries_rows(
+    agg: Aggregation,
+    slots: &[crate::tseries::Slot],
+    last: u64,
+) -> (Vec<(u64, Option<i128>)>, u64, bool) {
+    match agg {
+        Aggregation::Tseries {
+            interval_ns,
+            intervals,
+            reduce,
+            signed,
+        } => (
+            crate::tseries::rows(slots, last, intervals, reduce, signed),
+            interval_ns,
+            signed,
+        ),
+        // Only tseries maps hold tseries values.
+        Aggregation::Count
+        | Aggregation::Sum
+        | Aggregation::Avg
+        | Aggregation::Min
+        | Aggregation::Max
+        | Aggregation::Stats
+        | Aggregation::Hist { .. }
+        | Aggregation::Lhist { .. } => (Vec::new(), 1, true),
+    }
+}
+
+fn tseries_text(agg: Aggregation, slots: &[crate::tseries::Slot], last: u64) -> String {
+    let (rows, interval, signed) = tseries_rows(agg, slots, last);
+    crate::tseries::chart(&rows, interval, signed)
+}
+
+/// The JSON of one entry's value (`div` applied as in text; `last` is the map's latest
+/// tseries epoch).
+fn value_json(value: &MapValue, div: u64, last: u64) -> String {
     match value {
+        MapValue::Tseries { agg, slots } => {
+            let (rows, interval, _) = tseries_rows(*agg, slots, last);
+            crate::tseries::json(&rows, interval)
+        }
         MapValue::Hist { agg, buckets } => hist_json(*agg, buckets, div),
         MapValue::Stats { count, total } => {
             let (count, avg, total) = stats_fields(*count, *total, div);
@@ -720,6 +789,7 @@ fn value_json(value: &MapValue, div: u64) -> String {
 fn record_type(value: &MapValue) -> &'static str {
     match value {
         MapValue::Hist { .. } => "hist",
+        MapValue::Tseries { .. } => "tseries",
         MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
         MapValue::Plain(_)
         | MapValue::Count(_)
@@ -740,9 +810,10 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
         return String::new();
     };
     let ty = record_type(&first.1);
+    let last = tseries_last(dump);
     let scalar = entries.len() == 1 && first.0.is_none();
     let body = if scalar {
-        value_json(&first.1, div)
+        value_json(&first.1, div, last)
     } else {
         let items: Vec<String> = entries
             .iter()
@@ -751,7 +822,7 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
                     .as_ref()
                     .map(|k| key_text(k, KeyFormat::Json))
                     .unwrap_or_default();
-                format!("{}: {}", json_str(&key), value_json(v, div))
+                format!("{}: {}", json_str(&key), value_json(v, div, last))
             })
             .collect();
         format!("{{{}}}", items.join(", "))

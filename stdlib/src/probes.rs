@@ -28,6 +28,7 @@ macro_rules! providers {
 providers!(
     Begin,
     End,
+    SelfProbe,
     Kprobe,
     Kretprobe,
     Uprobe,
@@ -52,8 +53,8 @@ providers!(
 /// `func` and `retval` are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Context {
-    /// Nothing rbt reads: BEGIN and END run through BPF_PROG_TEST_RUN with no arguments
-    /// (iter, which rbt does not support yet, would get a context of its own).
+    /// Nothing rbt reads as arguments: BEGIN and END run through BPF_PROG_TEST_RUN with no
+    /// arguments; an iterator's context is a BTF record that `ctx` points at.
     None,
     /// `struct pt_regs *`: kprobe, uprobe and usdt read registers.
     PtRegs,
@@ -132,8 +133,8 @@ pub const HARDWARE_EVENTS: &[PerfEvent] = &[
     perf("ref-cycles", None, 9, 1_000_000),
 ];
 
-/// Iterators bpftrace 0.17 lists.
-pub const ITERATORS: &[&str] = &["task", "task_file"];
+/// The iterators bpftrace lists and rbt runs (0.17 had the first two; 0.2x added task_vma).
+pub const ITERATORS: &[&str] = &["task", "task_file", "task_vma"];
 
 /// Where `rbt -l` finds the probes of a kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +183,9 @@ pub struct ProbeKind {
     pub wildcard: bool,
     /// How many fields an attach point takes, as bpftrace 0.17's listing errors word it.
     pub fields: &'static str,
+    /// Whether the kernel lets this kind's programs call kernel functions (kfuncs such as
+    /// `bpf_task_from_pid`, which `comm(pid)` uses).
+    pub kfuncs: bool,
 }
 
 impl Provider {
@@ -198,6 +202,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::End => ProbeKind {
                 spellings: &["END", "end"],
@@ -207,6 +212,19 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
+            },
+            // `self:signal:SIGUSR1` (bpftrace 0.22+): run like BEGIN, through
+            // BPF_PROG_TEST_RUN, each time rbt receives the signal.
+            Provider::SelfProbe => ProbeKind {
+                spellings: &["self"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Names(&["signal:SIGUSR1"]),
+                wildcard: false,
+                fields: "2",
+                kfuncs: false,
             },
             Provider::Kprobe => ProbeKind {
                 spellings: &["kprobe", "k"],
@@ -216,6 +234,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: true,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Kretprobe => ProbeKind {
                 spellings: &["kretprobe", "kr"],
@@ -225,6 +244,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Uprobe => ProbeKind {
                 spellings: &["uprobe", "u"],
@@ -234,6 +254,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: true,
                 fields: "2",
+                kfuncs: false,
             },
             Provider::Uretprobe => ProbeKind {
                 spellings: &["uretprobe", "ur"],
@@ -243,6 +264,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: false,
                 fields: "2",
+                kfuncs: false,
             },
             // A USDT probe is a uprobe at the note's address.
             Provider::Usdt => ProbeKind {
@@ -253,6 +275,7 @@ impl Provider {
                 listing: Listing::UsdtNotes,
                 wildcard: true,
                 fields: "2 or 3",
+                kfuncs: false,
             },
             Provider::Tracepoint => ProbeKind {
                 spellings: &["tracepoint", "t"],
@@ -262,6 +285,7 @@ impl Provider {
                 listing: Listing::Tracefs,
                 wildcard: true,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Rawtracepoint => ProbeKind {
                 spellings: &["rawtracepoint", "rt"],
@@ -271,6 +295,7 @@ impl Provider {
                 listing: Listing::BtfRawTracepoints,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: false,
             },
             Provider::Kfunc => ProbeKind {
                 // bpftrace 0.27 names these fentry/fexit (listings, messages); kfunc and
@@ -282,6 +307,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Kretfunc => ProbeKind {
                 spellings: &["fexit", "kretfunc", "fr"],
@@ -291,6 +317,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: false,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Profile => ProbeKind {
                 spellings: &["profile", "p"],
@@ -300,6 +327,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Interval => ProbeKind {
                 spellings: &["interval", "i"],
@@ -309,6 +337,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
+                kfuncs: true,
             },
             Provider::Software => ProbeKind {
                 spellings: &["software", "s"],
@@ -318,6 +347,7 @@ impl Provider {
                 listing: Listing::PerfEvents(SOFTWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             Provider::Hardware => ProbeKind {
                 spellings: &["hardware", "h"],
@@ -327,6 +357,7 @@ impl Provider {
                 listing: Listing::PerfEvents(HARDWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
+                kfuncs: true,
             },
             // Watchpoints are hardware breakpoints, which are perf events.
             Provider::Watchpoint => ProbeKind {
@@ -337,6 +368,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Asyncwatchpoint => ProbeKind {
                 spellings: &["asyncwatchpoint", "aw"],
@@ -346,6 +378,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
+                kfuncs: true,
             },
             Provider::Iter => ProbeKind {
                 spellings: &["iter", "it"],
@@ -355,6 +388,7 @@ impl Provider {
                 listing: Listing::Names(ITERATORS),
                 wildcard: true,
                 fields: "1",
+                kfuncs: true,
             },
             // `bench:name` and `test:name` run like BEGIN, only with `--bench`/`--test`:
             // a benchmark many times, timed; a test once, failing when it exits non-zero.
@@ -366,6 +400,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
             Provider::Test => ProbeKind {
                 spellings: &["test"],
@@ -375,6 +410,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
+                kfuncs: false,
             },
         }
     }
@@ -401,7 +437,7 @@ impl Provider {
     /// `special`, kfunc and kretfunc go by their 0.2x names `fentry` and `fexit`.
     pub fn probetype(self) -> &'static str {
         match self {
-            Provider::Begin | Provider::End => "special",
+            Provider::Begin | Provider::End | Provider::SelfProbe => "special",
             Provider::Kfunc => "fentry",
             Provider::Kretfunc => "fexit",
             Provider::Kprobe

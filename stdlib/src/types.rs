@@ -49,7 +49,43 @@ pub enum Aggregation {
         max: i64,
         step: i64,
     },
+    /// `tseries(value, interval, intervals[, reduce])`: the values of the last `intervals`
+    /// intervals of `interval_ns` each, reduced per interval by `reduce`. As histograms add
+    /// a bucket index, the map key adds the slot `epoch % intervals`, whose value is a
+    /// [`TSERIES_SLOT`] of (epoch, value, count). `signed` is the value's signedness, which
+    /// decides how it prints.
+    Tseries {
+        interval_ns: u64,
+        intervals: u32,
+        reduce: TsReduce,
+        signed: bool,
+    },
 }
+
+/// How `tseries()` reduces the values of one interval: the last one (no fourth argument),
+/// or `"avg"`, `"max"`, `"min"`, `"sum"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TsReduce {
+    Last,
+    Avg,
+    Max,
+    Min,
+    Sum,
+}
+
+impl TsReduce {
+    /// The reductions a script can name, as `tseries()`'s fourth argument spells them.
+    pub const NAMED: &'static [(&'static str, TsReduce)] = &[
+        ("avg", TsReduce::Avg),
+        ("max", TsReduce::Max),
+        ("min", TsReduce::Min),
+        ("sum", TsReduce::Sum),
+    ];
+}
+
+/// Bytes of one tseries slot: the interval's epoch (timestamp / interval), the reduced value
+/// (a total for avg), and how many values it holds (the divisor of avg).
+pub const TSERIES_SLOT: u32 = 24;
 
 /// Stack capture mode (`kstack(perf)` …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -311,6 +347,7 @@ pub fn agg_name(agg: Aggregation) -> &'static str {
         Aggregation::Stats => "stats",
         Aggregation::Hist { .. } => "hist",
         Aggregation::Lhist { .. } => "lhist",
+        Aggregation::Tseries { .. } => "tseries",
     }
 }
 
@@ -324,6 +361,8 @@ pub fn agg_buckets(agg: Aggregation) -> u32 {
             let n = ((max - min) / step.max(1)).clamp(0, 100_000) as u32;
             n + 2
         }
+        // One slot per interval kept.
+        Aggregation::Tseries { intervals, .. } => intervals,
         Aggregation::Count
         | Aggregation::Sum
         | Aggregation::Avg
@@ -344,6 +383,7 @@ pub fn agg_value_size(agg: Aggregation) -> u32 {
         | Aggregation::Hist { .. }
         | Aggregation::Lhist { .. } => 8,
         Aggregation::Avg | Aggregation::Stats | Aggregation::Min | Aggregation::Max => 16,
+        Aggregation::Tseries { .. } => TSERIES_SLOT,
     }
 }
 

@@ -165,6 +165,28 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            Provider::SelfProbe => {
+                let [trigger, signal] = fields.as_slice() else {
+                    return arity_error(self, "self:signal:SIGUSR1");
+                };
+                if trigger != "signal" {
+                    self.push(diagnostics::unsupported_self_trigger(trigger, ap.span));
+                    return None;
+                }
+                // SIGUSR1 is the one signal bpftrace lets a script handle: the others end
+                // the run or are the user's to send for other reasons.
+                if signal != "SIGUSR1" {
+                    self.push(diagnostics::unsupported_self_signal(signal, ap.span));
+                    return None;
+                }
+                Some(Resolved {
+                    attach: Attach::Signal {
+                        signal: libc_sigusr1(),
+                    },
+                    names: vec![format!("self:signal:{signal}")],
+                    tracepoint: None,
+                })
+            }
             Provider::Tracepoint => {
                 let [cat, event] = fields.as_slice() else {
                     return arity_error(self, "tracepoint:category:event");
@@ -390,7 +412,7 @@ impl Checker<'_> {
             Provider::Profile | Provider::Interval => {
                 let period = match fields.as_slice() {
                     [unit, n] => {
-                        let Some(n) = parse_int(n).filter(|n| *n > 0) else {
+                        let Some(n) = attach_int(n).filter(|n| *n > 0) else {
                             return arity_error(self, "a positive number, e.g. interval:s:1");
                         };
                         match unit.as_str() {
@@ -412,7 +434,7 @@ impl Checker<'_> {
                             Some((n, scale)) => {
                                 parse_int(&n.replace('_', "")).and_then(|n| n.checked_mul(scale))
                             }
-                            None => parse_int(period),
+                            None => attach_int(period),
                         };
                         match ns {
                             Some(ns) if ns >= 1_000 => PerfPeriod::Nanoseconds(ns),
@@ -449,7 +471,7 @@ impl Checker<'_> {
                 let (event, count) = match fields.as_slice() {
                     [e] => (e, None),
                     [e, c] if c.is_empty() => (e, None),
-                    [e, c] => match parse_int(c) {
+                    [e, c] => match attach_int(c) {
                         Some(n) => (e, Some(n)),
                         None => {
                             let d =
@@ -494,7 +516,27 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
-            Provider::Watchpoint | Provider::Asyncwatchpoint | Provider::Iter => {
+            Provider::Iter => {
+                let [target] = fields.as_slice() else {
+                    return arity_error(self, "iter:task");
+                };
+                // An iterator the kernel offers has a context record `bpf_iter__<name>`.
+                if has_wildcard(target)
+                    || catalog
+                        .record(&format!("struct bpf_iter__{target}"))
+                        .is_none()
+                {
+                    return none_matched(self, format!("{provider}:{target}"));
+                }
+                Some(Resolved {
+                    attach: Attach::Iter {
+                        target: target.clone(),
+                    },
+                    names: vec![format!("{provider}:{target}")],
+                    tracepoint: None,
+                })
+            }
+            Provider::Watchpoint | Provider::Asyncwatchpoint => {
                 self.push(diagnostics::unsupported_probe(ap.provider, ap.span));
                 None
             }
@@ -553,10 +595,12 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::End
         | Attach::Bench { .. }
         | Attach::Test { .. }
+        | Attach::Signal { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
         | Attach::Software { .. }
-        | Attach::Hardware { .. }) => vec![single],
+        | Attach::Hardware { .. }
+        | Attach::Iter { .. }) => vec![single],
     }
 }
 
@@ -598,4 +642,43 @@ pub fn filter_probes(script: &mut crate::hir::Script, keep: &dyn Fn(&str) -> boo
         matched.contains(&true)
     });
     script.probes.len()
+}
+
+/// SIGUSR1's number on Linux (every architecture rbt builds for but MIPS, SPARC and Alpha,
+/// which BPF tracing does not target). `lang` does no I/O and has no libc.
+const fn libc_sigusr1() -> i32 {
+    10
+}
+
+/// A number in an attach point: as an integer literal, and also with `_` between digits
+/// (`1_000`) or in scientific notation (`1e6`), which bpftrace accepts there.
+fn attach_int(text: &str) -> Option<u64> {
+    let text = text.replace('_', "");
+    match text.split_once(['e', 'E']) {
+        Some((mantissa, exp))
+            if !mantissa.is_empty()
+                && mantissa.bytes().all(|b| b.is_ascii_digit())
+                && !exp.is_empty()
+                && exp.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            let m: u64 = mantissa.parse().ok()?;
+            let e: u32 = exp.parse().ok()?;
+            m.checked_mul(10u64.checked_pow(e)?)
+        }
+        _ => parse_int(&text),
+    }
+}
+
+#[cfg(test)]
+mod attach_int_tests {
+    use super::attach_int;
+
+    #[test]
+    fn scientific_and_separated_numbers() {
+        assert_eq!(attach_int("1e6"), Some(1_000_000));
+        assert_eq!(attach_int("1_000"), Some(1000));
+        assert_eq!(attach_int("0x10"), Some(16));
+        assert_eq!(attach_int("2e3k"), None);
+        assert_eq!(attach_int("1e99"), None);
+    }
 }

@@ -11,7 +11,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
-use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
+use stdlib::types::{AddrSpace, StackMode, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,6 +163,7 @@ impl Checker<'_> {
                 let len = bytes.len() as u32;
                 return mk(H::Str(bytes), Type::Str { len }, span);
             }
+            Builtin::Comm if !args.is_empty() => return self.comm_of(args, span),
             Builtin::Comm => Type::Str { len: 16 },
             Builtin::Probe => {
                 self.probe.reads_probe = true;
@@ -185,6 +186,20 @@ impl Checker<'_> {
                 None => return poisoned(span),
             },
             Builtin::Curtask => match self.lookup_record("struct task_struct") {
+                Some(r) => Type::Pointer {
+                    to: Box::new(Type::Record(Box::new(r))),
+                    space: AddrSpace::Kernel,
+                },
+                None => U64,
+            },
+            // An iterator's context is its BTF record (`ctx.task`, `ctx.meta`); elsewhere
+            // `ctx` is the context's address.
+            Builtin::Ctx => match self
+                .probe
+                .iterator
+                .clone()
+                .and_then(|it| self.lookup_record(&format!("struct bpf_iter__{it}")))
+            {
                 Some(r) => Type::Pointer {
                     to: Box::new(Type::Record(Box::new(r))),
                     space: AddrSpace::Kernel,
@@ -217,7 +232,6 @@ impl Checker<'_> {
             | Builtin::Arg(_)
             | Builtin::Sarg(_)
             | Builtin::Retval
-            | Builtin::Ctx
             | Builtin::Jiffies
             | Builtin::Usermode => U64,
         };
@@ -351,6 +365,92 @@ impl Checker<'_> {
         }
     }
 
+    /// `percpu_kaddr("var"[, cpu])`: the address of a per-CPU kernel variable on `cpu`, or
+    /// on the CPU the probe runs on; a `uint64`, as in bpftrace 0.27. The kernel resolves
+    /// the variable (a typed `.ksyms` extern), so its BTF type must be known here.
+    fn percpu_kaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(symbol) = self.literal_str(&args[0], "percpu_kaddr", "variable name") else {
+            return poisoned(span);
+        };
+        let Some(var) = self.catalog.kernel_variable(&symbol) else {
+            self.push(diagnostics::kernel_variable_not_found(
+                &symbol,
+                args[0].span,
+            ));
+            return poisoned(span);
+        };
+        let cpu = match args.get(1) {
+            Some(a) => {
+                let cpu = self.expr(a);
+                if !cpu.ty.is_int() {
+                    self.push(diagnostics::percpu_kaddr_cpu_not_integer(&cpu.ty, cpu.span));
+                    return poisoned(span);
+                }
+                Some(Box::new(mk(H::Cast(Box::new(cpu)), U32, a.span)))
+            }
+            None => None,
+        };
+        mk(H::PercpuKaddr { symbol, var, cpu }, U64, span)
+    }
+
+    /// `socket_cookie(sk)`: the socket's cookie, a u64 the kernel gives each socket; `sk` is
+    /// a `struct sock *` (as a function argument, which the verifier knows the type of).
+    fn socket_cookie_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let sk = self.expr(&args[0]);
+        let is_sock = matches!(&sk.ty, Type::Pointer { to, .. }
+            if matches!(to.as_ref(), Type::Record(r) if r.name == "struct sock"));
+        if !is_sock {
+            self.push(diagnostics::socket_cookie_not_a_socket(&sk.ty, sk.span));
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::SocketCookie,
+                args: vec![sk],
+            },
+            U64,
+            span,
+        )
+    }
+
+    /// `comm(pid)`: another process's name, read through the `bpf_task_from_pid` kfunc (as
+    /// bpftrace 0.27 does), which the kernel offers to tracing programs only.
+    fn comm_of(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let pid = self.expr(&args[0]);
+        if !pid.ty.is_int() {
+            self.push(diagnostics::comm_pid_not_integer(&pid.ty, pid.span));
+            return poisoned(span);
+        }
+        let provider = self.probe.provider;
+        if !provider.is_some_and(|p| p.kind().kfuncs) {
+            self.push(diagnostics::comm_pid_not_here(provider, span));
+            return poisoned(span);
+        }
+        let comm = self
+            .lookup_record("struct task_struct")
+            .and_then(|r| r.fields.iter().find(|f| f.name == "comm").map(|f| f.offset));
+        let Some(comm) = comm else {
+            self.push(diagnostics::task_builtin_without_btf("comm", span));
+            return poisoned(span);
+        };
+        let pid = mk(
+            H::Cast(Box::new(pid)),
+            Type::Int {
+                bits: 32,
+                signed: true,
+            },
+            span,
+        );
+        mk(
+            H::CommOf {
+                pid: Box::new(pid),
+                comm,
+            },
+            Type::Str { len: 16 },
+            span,
+        )
+    }
+
     /// A value-giving function whose call passed `call_rules`, so its argument count is right.
     fn value_call(&mut self, f: Function, args: &[ast::Expr], span: Span) -> Expr {
         match f {
@@ -362,6 +462,8 @@ impl Checker<'_> {
             Function::Strlen => self.strlen_call(args, span),
             Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
+            Function::SocketCookie => self.socket_cookie_call(args, span),
+            Function::PercpuKaddr => self.percpu_kaddr_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
             Function::Macaddr => self.macaddr_call(args, span),
@@ -374,6 +476,7 @@ impl Checker<'_> {
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
             Function::Kaddr => self.kaddr_call(args, span),
+            Function::Getopt => self.getopt_call(args, span),
             Function::Uaddr => self.uaddr_call(args, span),
             Function::Cgroupid => self.cgroupid_call(args, span),
             Function::Strftime => self.strftime_call(args, span),
@@ -418,6 +521,7 @@ impl Checker<'_> {
             | Function::Stats
             | Function::Hist
             | Function::Lhist
+            | Function::Tseries
             | Function::Clear
             | Function::Zero
             | Function::Path
@@ -467,6 +571,16 @@ impl Checker<'_> {
     }
 
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        // `str($1)` is the parameter's text even when it looks like a number, and
+        // `str($1 + 1)` that text without its first byte: both are literals.
+        if let Some(mut text) = self.positional_text(&args[0]) {
+            if let Some(n) = args.get(1).and_then(|a| self.const_int(a)) {
+                // bpftrace keeps n characters of a parameter's text.
+                text.truncate(usize::try_from(n).unwrap_or(0));
+            }
+            let len = text.len() as u32 + 1;
+            return mk(H::Str(text), Type::Str { len }, span);
+        }
         let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         if a[0].ty.is_str() {
             return a.remove(0);
@@ -959,8 +1073,12 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let ty = match self.var_ids.get(name) {
-            Some(&id) => self.vars[id as usize].clone(),
-            None => self.var_type(&value),
+            Some(&id) => {
+                // The variable must hold the map's value (a string as long as it).
+                self.learn_var_type(id, &value);
+                self.vars[id as usize].clone()
+            }
+            None => value.clone(),
         };
         let Some(var) = self.var(name, &ty, args[2].span) else {
             return poisoned(span);

@@ -153,6 +153,11 @@ pub trait Catalog {
     }
     /// The machine's CPUs, rbt's pid namespace and clock offsets.
     fn host(&self) -> Host;
+    /// The BTF type of a kernel variable (a per-CPU one for `percpu_kaddr`), if the kernel's
+    /// BTF describes it.
+    fn kernel_variable(&self, _name: &str) -> Option<Type> {
+        None
+    }
     /// Whether `#include` finds `path` (`<path>` when `system`, else `"path"`) on this
     /// machine. Kernel headers are not asked about: BTF stands in for them.
     fn header_found(&self, _path: &str, _system: bool) -> bool {

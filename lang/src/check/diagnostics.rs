@@ -39,6 +39,11 @@ pub fn invalid_offset(provider: Provider, offset: &str, span: Span) -> Diagnosti
     .with_help("write the offset in decimal or in hex with 0x, e.g. function+0x10")
 }
 
+pub fn positional_offset_past_end(span: Span) -> Diagnostic {
+    Diagnostic::warning("this string is always empty", span)
+        .with_label("the offset is at or past the end of the parameter's text")
+}
+
 pub fn positional_not_set(n: usize, span: Span) -> Diagnostic {
     Diagnostic::error(format!("positional parameter ${n} is not set"), span).with_help(format!(
         "pass it after the script: rbt script.bt {}",
@@ -57,6 +62,16 @@ pub fn matches_nothing_loaded_anyway(
     Diagnostic::warning(format!("{what} matches nothing on this system"), span)
         .with_label("compiled and loaded anyway; attaching it would fail")
         .with_suggestion(last, candidates.iter().map(String::as_str))
+}
+
+pub fn unsupported_self_trigger(trigger: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("`{trigger}` is not a supported self trigger"), span)
+        .with_help("the self probe has one trigger: self:signal:SIGUSR1")
+}
+
+pub fn unsupported_self_signal(signal: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{signal} is not a supported signal"), span)
+        .with_help("self:signal probes handle SIGUSR1 only (send it with `kill -USR1 PID`)")
 }
 
 pub fn malformed_attach_point(provider: Provider, expected: &str, span: Span) -> Diagnostic {
@@ -928,6 +943,52 @@ pub fn stack_argument(max: u32, span: Span) -> Diagnostic {
 }
 
 /// `func()` takes a string literal here; `what` says which (`address`, `symbol name`).
+pub fn getopt_default(span: Span) -> Diagnostic {
+    Diagnostic::error("getopt() needs a literal default value", span).with_help(
+        "the default is an integer, `true`/`false` or a string literal, e.g. getopt(\"count\", 10)",
+    )
+}
+
+pub fn getopt_default_differs(name: &str, previous: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("program option `{name}` needs the same default value wherever getopt() reads it"),
+        span,
+    )
+    .with_label(format!(
+        "an earlier getopt(\"{name}\", ...) has the default {previous}"
+    ))
+}
+
+/// A value given on the command line (`-- --name=text`) that the option's type refuses;
+/// `problem` says how.
+pub fn getopt_bad_value(name: &str, problem: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("program command line option --{name} {problem}"),
+        span,
+    )
+    .with_label("the option's type is its default's, here")
+}
+
+pub fn unexpected_program_options(
+    unexpected: &[String],
+    expected: &[String],
+    span: Span,
+) -> Diagnostic {
+    let d = Diagnostic::error(
+        format!(
+            "unexpected program command line options: {}",
+            unexpected.join(" ")
+        ),
+        span,
+    )
+    .with_label("the script's program options are read with getopt(), as here");
+    if expected.is_empty() {
+        d.with_help("the script reads no program options (getopt())")
+    } else {
+        d.with_help(format!("expected program options: {}", expected.join(" ")))
+    }
+}
+
 pub fn literal_needed(func: &str, what: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{func}() needs a literal {what}"), span)
 }
@@ -1210,6 +1271,54 @@ pub fn lhist_too_many_buckets(span: Span) -> Diagnostic {
     Diagnostic::error("lhist() would have more than 1000 buckets", span)
 }
 
+pub fn tseries_interval(value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("tseries()'s interval must be at least 1 ns ({value} given)"),
+        span,
+    )
+    .with_help("give a duration such as 100ms or 1s, or a number of nanoseconds")
+}
+
+pub fn tseries_intervals(value: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("tseries() keeps 1 to 100000 intervals ({value} given)"),
+        span,
+    )
+}
+
+pub fn tseries_clock_map(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("BPFTRACE_DUMMY_TS_MAP names {name}, which is not a scalar map of integers"),
+        span,
+    )
+    .with_help(format!(
+        "assign it a time in nanoseconds, e.g. {name} = (uint64)0"
+    ))
+}
+
+/// The note (a line on stderr, no excerpt, as bpftrace's warning) of a script that uses
+/// tseries() without `unstable_tseries = enable`.
+pub fn tseries_unstable_note() -> String {
+    "this script uses an unstable feature, tseries(); set unstable_tseries = enable in the \
+     config block to silence this note"
+        .to_string()
+}
+
+pub fn tseries_not_enabled(span: Span) -> Diagnostic {
+    Diagnostic::error("tseries() is an unstable feature, not enabled", span)
+        .with_help("set `unstable_tseries = enable` in the config block to use it")
+}
+
+pub fn tseries_reduce(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "tseries()'s fourth argument names how an interval's values combine",
+        span,
+    )
+    .with_help(
+        "one of \"avg\", \"max\", \"min\" or \"sum\"; without it an interval keeps its last value",
+    )
+}
+
 pub fn format_missing(func: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{func}() needs a format string"), span)
 }
@@ -1327,6 +1436,62 @@ pub fn task_builtin_without_btf(name: &str, span: Span) -> Diagnostic {
         format!("{name} needs the kernel's BTF for struct task_struct"),
         span,
     )
+}
+
+/// `percpu_kaddr("name")` of a variable the kernel's BTF does not describe.
+pub fn kernel_variable_not_found(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("could not resolve variable `{name}` from BTF"),
+        span,
+    )
+    .with_help("percpu_kaddr() takes the name of a per-CPU kernel variable, e.g. percpu_kaddr(\"runqueues\")")
+}
+
+/// `percpu_kaddr(name, cpu)` with a cpu that is not an integer.
+pub fn percpu_kaddr_cpu_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "percpu_kaddr() takes an integer cpu, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
+/// `socket_cookie()` of something that is not a `struct sock *`.
+pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("socket_cookie() takes a struct sock *, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
+}
+
+/// `comm(pid)` with a pid that is not an integer.
+pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("comm() takes an integer pid, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("comm(pid) names the process with that pid; comm alone names the current one")
+}
+
+/// `comm(pid)` in a probe whose programs may not call the `bpf_task_from_pid` kfunc.
+pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
+    let kinds: Vec<&str> = Provider::ALL
+        .iter()
+        .filter(|p| p.kind().kfuncs)
+        .map(|p| p.name())
+        .collect();
+    Diagnostic::error(
+        format!(
+            "comm(pid) is not supported in {} probes",
+            provider.map_or("these", |p| p.name())
+        ),
+        span,
+    )
+    .with_note("it looks the process up with the bpf_task_from_pid kfunc, which the kernel offers only to some program types")
+    .with_help(format!("use it in {} probes", kinds.join(", ")))
 }
 
 /// `strlen`/`str_concat` (`function`) given something that is not a string.

@@ -156,33 +156,37 @@ impl Checker<'_> {
             Type::Str { len } => Type::Str {
                 len: (*len).max(self.opts.strlen),
             },
-            // Integers widen to 64 bits; bools and enums keep their types (they print as
-            // true/false and by name).
-            Type::Int { .. } => I64,
+            // Integers widen to 64 bits, keeping their sign (a `uint64` prints unsigned, as
+            // in 0.27); bools and enums keep their types (they print as true/false and by
+            // name).
+            Type::Int { signed: true, .. } => I64,
+            Type::Int { signed: false, .. } => U64,
             t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.storage_type(i)),
             other => other.clone(),
         }
     }
 
-    /// The type a variable takes from its first value: strings widen to `strlen` (so later,
-    /// longer strings fit), integers keep their width and sign, as bpftrace types them.
-    pub(super) fn var_type(&self, t: &Type) -> Type {
+    /// The type in which `print(value)` sends a value: as [`Self::storage_type`], but
+    /// integers keep their sign, so an unsigned value above `i64::MAX` prints as bpftrace
+    /// prints it (`18446744073709551615`, not `-1`).
+    pub(super) fn printed_type(&self, t: &Type) -> Type {
         match t {
-            Type::Str { len } => Type::Str {
-                len: (*len).max(self.opts.strlen),
+            Type::Int { signed, .. } => Type::Int {
+                bits: 64,
+                signed: *signed,
             },
-            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.var_type(i)),
-            other => other.clone(),
+            t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(|i| self.printed_type(i)),
+            other => self.storage_type(other),
         }
     }
 
     pub(super) fn expr(&mut self, e: &ast::Expr) -> Expr {
         let span = e.span;
         match &e.kind {
-            A::Int(i) => {
-                let ty = if *i > i64::MAX as u64 { U64 } else { I64 };
-                mk(H::Int(*i as i64), ty, span)
-            }
+            // As in bpftrace 0.27, a literal is unsigned and as wide as its value needs
+            // (`~10` is 18446744073709551605, `sizeof(3)` is 1); `-1` is the negation of
+            // one, and negation is signed.
+            A::Int(i) => mk(H::Int(*i as i64), literal_type(*i), span),
             A::Str(bytes) => {
                 // As in bpftrace 0.27: a literal and its NUL must fit in 1024 bytes.
                 if bytes.len() >= 1024 {
@@ -500,6 +504,42 @@ impl Checker<'_> {
 
     /// The text of a string-literal argument of `func()`, or an error saying that it needs
     /// a literal `what` (`symbol name`).
+    /// The text of a positional parameter read as a string: `$1` (empty when not given), or
+    /// `$1 + n` / `n + $1`, its text from the n-th byte on (bpftrace's pointer arithmetic on
+    /// a parameter's string). `None` when `e` is not of that form.
+    pub(super) fn positional_text(&mut self, e: &ast::Expr) -> Option<Vec<u8>> {
+        match &e.kind {
+            A::Positional(n) => Some(
+                self.opts
+                    .params
+                    .get((*n as usize).wrapping_sub(1))
+                    .map(|p| p.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            ),
+            A::Binary {
+                op: BinaryOp::Add,
+                lhs,
+                rhs,
+            } => {
+                let (param, offset) = match (&lhs.kind, &rhs.kind) {
+                    (A::Positional(_), _) => (lhs, rhs),
+                    (_, A::Positional(_)) => (rhs, lhs),
+                    _ => return None,
+                };
+                let offset = usize::try_from(self.const_int(offset)?).ok()?;
+                let text = self.positional_text(param)?;
+                match text.get(offset..) {
+                    Some(rest) if !rest.is_empty() => Some(rest.to_vec()),
+                    _ => {
+                        self.push(diagnostics::positional_offset_past_end(e.span));
+                        Some(Vec::new())
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
     pub(super) fn literal_str(
         &mut self,
         arg: &ast::Expr,
@@ -508,6 +548,19 @@ impl Checker<'_> {
     ) -> Option<String> {
         match &arg.kind {
             A::Str(bytes) => Some(String::from_utf8_lossy(bytes).into_owned()),
+            // `kaddr(str($1))`: a parameter is a literal too.
+            A::Call { func: callee, args } if callee.name == "str" && args.len() == 1 => {
+                match self.positional_text(&args[0]) {
+                    Some(text) => Some(String::from_utf8_lossy(&text).into_owned()),
+                    None => {
+                        self.push(diagnostics::literal_needed(func, what, arg.span));
+                        None
+                    }
+                }
+            }
+            A::Positional(_) => self
+                .positional_text(arg)
+                .map(|t| String::from_utf8_lossy(&t).into_owned()),
             _ => {
                 self.push(diagnostics::literal_needed(func, what, arg.span));
                 None
@@ -554,7 +607,10 @@ impl Checker<'_> {
                 | Aggregation::Avg,
             ) => I64,
             Type::Agg(
-                agg @ (Aggregation::Stats | Aggregation::Hist { .. } | Aggregation::Lhist { .. }),
+                agg @ (Aggregation::Stats
+                | Aggregation::Hist { .. }
+                | Aggregation::Lhist { .. }
+                | Aggregation::Tseries { .. }),
             ) => {
                 self.push(diagnostics::aggregation_read(*agg, span));
                 return poisoned(span);
@@ -597,7 +653,7 @@ impl Checker<'_> {
             [k] => {
                 let e = self.expr(k);
                 let t = key_type(&e.ty);
-                Some(self.coerce(e, &t))
+                Some(self.coerce_element(e, &t))
             }
             many => {
                 let items: Vec<Expr> = many
@@ -605,7 +661,7 @@ impl Checker<'_> {
                     .map(|k| {
                         let e = self.expr(k);
                         let t = key_type(&e.ty);
-                        self.coerce(e, &t)
+                        self.coerce_element(e, &t)
                     })
                     .collect();
                 let span = items[0].span.to(items[items.len() - 1].span);
@@ -655,6 +711,12 @@ impl Checker<'_> {
             return self.address_of(expr, span);
         }
         let inner = self.expr(expr);
+        // As 0.27 folds it, `-5` is a literal of the narrowest signed type (`sizeof(-1)` is
+        // 1, `(1, -1)` packs into two bytes).
+        if let (UnaryOp::Neg, A::Int(v)) = (op, &expr.kind) {
+            let value = (*v as i64).wrapping_neg();
+            return mk(H::Int(value), negative_literal_type(value), span);
+        }
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
                 self.require_int(&inner, "the operand");
@@ -926,7 +988,7 @@ impl Checker<'_> {
             | BinaryOp::BitOr
             | BinaryOp::BitXor
             | BinaryOp::Shl
-            | BinaryOp::Shr => arith_type(&l.ty, &r.ty),
+            | BinaryOp::Shr => arith_type(op, &l.ty, &r.ty),
         };
         mk(
             H::Binary {
@@ -1506,12 +1568,13 @@ fn bitfield_value(read: Expr, bit: u8, width: u8, span: Span) -> Expr {
     )
 }
 
-/// The type a value takes as a map key: integers widen to 64 bits, but strings keep the
+/// The type a value takes as a map key: integers widen to 64 bits (keeping their sign), but strings keep the
 /// length of their first use (`comm` keys stay 16 bytes, as in bpftrace), which keeps keys
 /// small and lookups cheap; later keys are cut or padded to it.
 fn key_type(t: &Type) -> Type {
     match t {
-        Type::Int { .. } => I64,
+        Type::Int { signed: true, .. } => I64,
+        Type::Int { signed: false, .. } => U64,
         t @ (Type::Tuple(_) | Type::NamedTuple { .. }) => t.map_elems(key_type),
         other => other.clone(),
     }
@@ -1596,7 +1659,7 @@ fn scaled(n: Expr, size: u32) -> Expr {
         return n;
     }
     let span = n.span;
-    let ty = arith_type(&n.ty, &I64);
+    let ty = arith_type(BinaryOp::Mul, &n.ty, &I64);
     let size = mk(H::Int(i64::from(size)), I64, span);
     mk(
         H::Binary {
@@ -1609,10 +1672,40 @@ fn scaled(n: Expr, size: u32) -> Expr {
     )
 }
 
-fn arith_type(a: &Type, b: &Type) -> Type {
-    if a.is_signed() || b.is_signed() {
+/// The type of `a op b`: 64 bits, unsigned only when both operands are, and always signed
+/// for a difference (0.27: `$x - 10` of an unsigned `$x` may be negative).
+fn arith_type(op: BinaryOp, a: &Type, b: &Type) -> Type {
+    if op == BinaryOp::Sub || a.is_signed() || b.is_signed() {
         I64
     } else {
         U64
     }
+}
+
+/// The type of integer literal `v`: the narrowest unsigned integer that holds it.
+fn literal_type(v: u64) -> Type {
+    let bits = match v {
+        0..=0xff => 8,
+        0x100..=0xffff => 16,
+        0x1_0000..=0xffff_ffff => 32,
+        _ => 64,
+    };
+    Type::Int {
+        bits,
+        signed: false,
+    }
+}
+
+/// The type of the negated literal `v`: the narrowest signed integer that holds it.
+fn negative_literal_type(v: i64) -> Type {
+    let bits = if i8::try_from(v).is_ok() {
+        8
+    } else if i16::try_from(v).is_ok() {
+        16
+    } else if i32::try_from(v).is_ok() {
+        32
+    } else {
+        64
+    };
+    Type::Int { bits, signed: true }
 }

@@ -9,13 +9,15 @@ pub mod catalog;
 mod ctypes;
 pub mod diagnostics;
 mod exprs;
+mod getopt;
+pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
-use crate::config::MissingProbes;
+use crate::config::{MissingProbes, Unstable};
 use crate::diag::Diagnostic;
 use crate::hir;
 use catalog::Catalog;
@@ -28,6 +30,8 @@ use stdlib::types::{AddrSpace, StackMode, Type};
 pub struct Options {
     /// Positional parameters (`$1` is `params[0]`).
     pub params: Vec<String>,
+    /// Named program options given after `--` (`--name` or `--name=value`), for `getopt()`.
+    pub named: Vec<(String, Option<String>)>,
     /// `--unsafe`: allow system(), signal(), override().
     pub allow_unsafe: bool,
     /// Whether `-c CMD` was given (so `cpid` is valid), and its pid once known.
@@ -45,12 +49,19 @@ pub struct Options {
     pub stack_mode: StackMode,
     /// What an attach point that matches nothing is (`missing_probes`).
     pub missing_probes: MissingProbes,
+    /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its time from this scalar map instead
+    /// of the clock, so that a script can play intervals through (bpftrace's tests do).
+    pub dummy_ts_map: Option<String>,
+    /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
+    /// config allow it.
+    pub unstable_tseries: Unstable,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             params: Vec::new(),
+            named: Vec::new(),
             allow_unsafe: false,
             cpid: None,
             strlen: 64,
@@ -58,6 +69,8 @@ impl Default for Options {
             load_only: false,
             stack_mode: StackMode::Bpftrace,
             missing_probes: MissingProbes::Error,
+            dummy_ts_map: None,
+            unstable_tseries: Unstable::Enable,
         }
     }
 }
@@ -68,6 +81,8 @@ pub struct Checked {
     pub script: Option<hir::Script>,
     pub diagnostics: Vec<Diagnostic>,
     pub notes: Vec<String>,
+    /// The program options the script declares with `getopt()`, in order of declaration.
+    pub options: Vec<ProgramOption>,
 }
 
 /// What a map has been used as so far.
@@ -103,6 +118,11 @@ pub(crate) struct Checker<'a> {
     scopes: scope::Scopes,
     /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
     run_names: HashMap<String, Span>,
+    /// The options `getopt()` calls declared so far.
+    program_options: Vec<ProgramOption>,
+    /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
+    tseries_clock: Option<hir::MapId>,
+    learned: scope::LearnedTypes,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -128,6 +148,8 @@ struct ProbeInfo {
     /// Bytes of the longest name of the probe's attach point, with its NUL: `probe` used as
     /// a string is that long.
     name_len: u32,
+    /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
+    iterator: Option<String>,
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -152,6 +174,9 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
         run_names: HashMap::new(),
+        program_options: Vec::new(),
+        tseries_clock: None,
+        learned: scope::LearnedTypes::default(),
     };
     for d in &script.directives {
         match d {
@@ -182,12 +207,18 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.notes.clear();
         c.events.clear();
         c.time_formats.clear();
+        c.program_options.clear();
+        c.learned.restart();
     }
     let mut probes = Vec::new();
     let mut probe_names = Vec::new();
     for (index, probe) in script.probes.iter().enumerate() {
         c.probe(probe, index, &mut probes, &mut probe_names);
     }
+    if let Some(d) = c.unexpected_program_options() {
+        c.diags.push(d);
+    }
+    c.unstable_features();
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
         c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
     }
@@ -199,11 +230,13 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         probe_names,
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
+        tseries_clock: c.tseries_clock,
     });
     Checked {
         script,
         diagnostics: c.diags,
         notes: c.notes,
+        options: c.program_options,
     }
 }
 
@@ -353,6 +386,10 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                iterator: match &r.attach {
+                    stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
+                    _ => None,
+                },
                 usdt_args: match &r.attach {
                     stdlib::manifest::Attach::Usdt { targets } => {
                         targets.iter().map(|t| t.args.len()).min()
@@ -565,9 +602,14 @@ fn compatible(a: &Type, b: &Type) -> bool {
 }
 
 /// The type that holds values of two compatible types: the longer of two strings or buffers,
-/// tuple by tuple element; anything else stays `a`.
+/// the wider of two integers (signed if either is, as 0.27 types a mix), tuple by tuple
+/// element; anything else stays `a`.
 fn widen(a: &Type, b: &Type) -> Type {
     match (a, b) {
+        (Type::Int { bits: x, signed: s }, Type::Int { bits: y, signed: t }) => Type::Int {
+            bits: *x.max(y),
+            signed: *s || *t,
+        },
         (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
         (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
         (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {

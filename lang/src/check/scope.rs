@@ -32,12 +32,57 @@ pub(super) struct Scopes {
     warned: HashSet<VarId>,
 }
 
+/// What the quiet first pass learns about variables, as bpftrace 0.27 types a variable by
+/// all its assignments: `$x = 0; $x = $x - 1;` makes `$x` signed from its first assignment
+/// on, and `$t = (1, "a"); $t = (70000, "b")` widens the tuple's integer. Keyed by the
+/// ordinal of the probe body (both passes check the same bodies in the same order, so ids
+/// match) and the variable's id.
+#[derive(Default)]
+pub(super) struct LearnedTypes {
+    /// The body being checked: counts `reset_scopes` calls since the pass started.
+    body: usize,
+    types: HashMap<(usize, VarId), Type>,
+}
+
+impl LearnedTypes {
+    /// A new pass checks the bodies from the first again.
+    pub(super) fn restart(&mut self) {
+        self.body = 0;
+    }
+}
+
 impl Checker<'_> {
     /// Forgets every variable: a new probe body starts.
     pub(super) fn reset_scopes(&mut self) {
         self.vars.clear();
         self.var_ids.clear();
         self.scopes = Scopes::default();
+        self.learned.body += 1;
+    }
+
+    /// `ty` grown to hold every value the script stores in variable `id` (see
+    /// [`LearnedTypes`]).
+    pub(super) fn with_learned(&self, id: VarId, ty: &Type) -> Type {
+        match self.learned.types.get(&(self.learned.body, id)) {
+            Some(all) if super::compatible(ty, all) => super::widen(ty, all),
+            _ => ty.clone(),
+        }
+    }
+
+    /// Records that the script stores a value of type `ty` in variable `id`.
+    pub(super) fn learn_var_type(&mut self, id: VarId, ty: &Type) {
+        let Some(have) = self.vars.get(id as usize) else {
+            return;
+        };
+        if !super::compatible(have, ty) {
+            return;
+        }
+        let key = (self.learned.body, id);
+        let grown = match self.learned.types.get(&key) {
+            Some(all) => super::widen(all, ty),
+            None => super::widen(have, ty),
+        };
+        self.learned.types.insert(key, grown);
     }
 
     pub(super) fn enter_scope(&mut self) {
@@ -65,7 +110,13 @@ impl Checker<'_> {
     /// A new variable `name` of type `ty`, visible in the innermost block.
     pub(super) fn declare_var(&mut self, name: &str, ty: &Type, span: Span, by_let: bool) -> VarId {
         let id = self.vars.len() as VarId;
-        self.vars.push(ty.clone());
+        // A `let` or loop variable has the type its declaration gives it.
+        let ty = if by_let {
+            ty.clone()
+        } else {
+            self.with_learned(id, ty)
+        };
+        self.vars.push(ty);
         self.scopes.decls.push((span, by_let));
         self.var_ids.insert(name.to_string(), id);
         if let Some(open) = self.scopes.open.last_mut() {
@@ -124,7 +175,7 @@ impl Checker<'_> {
                 name, ty, read, span,
             ));
         }
-        self.vars[id as usize] = ty.clone();
+        self.vars[id as usize] = self.with_learned(id, ty);
         true
     }
 

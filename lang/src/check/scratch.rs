@@ -4,8 +4,8 @@
 //! Codegen keeps values of [`SCRATCH_MIN`] bytes or more (strings, tuples, buffers, map keys
 //! and values) in a per-CPU scratch area of [`SCRATCH_BYTES`], because the BPF stack has only
 //! 512 bytes. A probe's variables hold their slots for the whole probe; a statement's
-//! temporaries are freed after it, so the next statement reuses them; the body of a `for` over
-//! a map is a callback whose slots follow its caller's and stay taken. The estimate below
+//! temporaries are freed after it, so the next statement reuses them; the body of a `for` (over
+//! a map or a range) is a callback whose slots follow its caller's and stay taken. The estimate below
 //! follows those rules and counts one slot per value of such a type, which is what codegen
 //! allocates (a slot for each computed value, one for each map key, one for a stored value).
 
@@ -111,7 +111,11 @@ impl Estimate<'_> {
             StmtKind::Unroll { body, .. } => self.block(body),
             StmtKind::ForRange {
                 start, end, body, ..
-            } => self.expr(start) + self.expr(end) + self.block(body),
+            } => {
+                let body = self.block(body);
+                self.callbacks += body;
+                self.expr(start) + self.expr(end)
+            }
             StmtKind::ForMap { body, .. } => {
                 let body = self.block(body);
                 self.callbacks += body;
@@ -132,6 +136,8 @@ impl Estimate<'_> {
             | ExprKind::Builtin(_)
             | ExprKind::ContextField { .. }
             | ExprKind::MapLen { .. } => own,
+            ExprKind::CommOf { pid, .. } => own + self.expr(pid),
+            ExprKind::PercpuKaddr { cpu, .. } => own + self.opt(cpu.as_deref()),
             ExprKind::MapRead { map, key } => {
                 own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
             }

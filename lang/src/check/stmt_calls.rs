@@ -8,11 +8,51 @@ use super::diagnostics;
 use super::exprs::mk;
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Span};
+use crate::config::Unstable;
 use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
 use stdlib::format::{self, Conv, Piece};
 use stdlib::manifest::{Event, Level};
-use stdlib::types::{Aggregation, Type, I64, U64};
+use stdlib::types::{Aggregation, TsReduce, Type, I64, U64};
+
+/// Whether bpftrace would type `e` unsigned: an unsigned value, or arithmetic of unsigned
+/// values and non-negative literals (a literal takes its partner's type there, so
+/// `$u % 10` of an unsigned `$u` is unsigned). tseries() prints values as that type.
+fn unsigned_like(e: &Expr) -> bool {
+    match &e.kind {
+        // A literal alone takes no side: `tseries(8, …)` and `tseries(-2, …)` share a map.
+        H::Int(_) => false,
+        _ if !e.ty.is_signed() && matches!(e.ty, Type::Int { .. }) => true,
+        H::Binary { op, lhs, rhs } if arithmetic(*op) => {
+            let literal = |x: &Expr| matches!(x.kind, H::Int(n) if n >= 0);
+            (unsigned_like(lhs) && (literal(rhs) || unsigned_like(rhs)))
+                || (literal(lhs) && unsigned_like(rhs))
+        }
+        _ => false,
+    }
+}
+
+/// The operators whose result takes its operands' type.
+fn arithmetic(op: ast::BinaryOp) -> bool {
+    use ast::BinaryOp as B;
+    match op {
+        B::Add | B::Sub | B::Mul | B::Div | B::Mod | B::BitAnd | B::BitOr | B::BitXor => true,
+        B::Shl
+        | B::Shr
+        | B::Eq
+        | B::Ne
+        | B::Lt
+        | B::Le
+        | B::Gt
+        | B::Ge
+        | B::LogicalAnd
+        | B::LogicalOr => false,
+    }
+}
+
+/// The most intervals a `tseries()` keeps: each is a map slot (on every CPU), and the map
+/// is preallocated.
+const TSERIES_MAX_INTERVALS: u32 = 100_000;
 use stdlib::value::Value;
 
 impl Checker<'_> {
@@ -68,6 +108,7 @@ impl Checker<'_> {
             | Function::Ksym
             | Function::Usym
             | Function::Kaddr
+            | Function::Getopt
             | Function::Uaddr
             | Function::Cgroupid
             | Function::CgroupPath
@@ -86,12 +127,15 @@ impl Checker<'_> {
             | Function::Stats
             | Function::Hist
             | Function::Lhist
+            | Function::Tseries
             | Function::Len
             | Function::HasKey
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => None,
         }
     }
 
@@ -295,7 +339,7 @@ impl Checker<'_> {
             return None;
         }
         let v = self.expr(first);
-        let ty = self.storage_type(&v.ty);
+        let ty = self.printed_type(&v.ty);
         let v = self.coerce(v, &ty);
         let id = self.event(Event::PrintValue { ty });
         Some(StmtKind::Emit {
@@ -546,7 +590,12 @@ impl Checker<'_> {
             v
         });
         let mut consts = Vec::new();
-        for a in args.iter().skip(1) {
+        // tseries() takes its reduction by name; the other arguments are numbers.
+        let numbers = match f {
+            Function::Tseries => args.len().min(3),
+            _ => args.len(),
+        };
+        for a in args.iter().take(numbers).skip(1) {
             match self.const_int(a) {
                 Some(n) => consts.push(n),
                 None => {
@@ -567,6 +616,10 @@ impl Checker<'_> {
             Function::Stats => Aggregation::Stats,
             Function::Hist => self.hist_bits(&consts, span)?,
             Function::Lhist => self.lhist_bounds(&consts, span)?,
+            Function::Tseries => {
+                let signed = value.as_ref().is_none_or(|v| !unsigned_like(v));
+                self.tseries_args(&consts, args, signed)?
+            }
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
             | Function::StaticAssert
@@ -595,6 +648,7 @@ impl Checker<'_> {
             | Function::Ksym
             | Function::Usym
             | Function::Kaddr
+            | Function::Getopt
             | Function::Uaddr
             | Function::Cgroupid
             | Function::CgroupPath
@@ -616,7 +670,9 @@ impl Checker<'_> {
             | Function::Find
             | Function::Path
             | Function::Unwatch
-            | Function::Skboutput => return None,
+            | Function::Skboutput
+            | Function::SocketCookie
+            | Function::PercpuKaddr => return None,
         };
         let key = self.map_key(keys);
         let id = self.map_id(
@@ -625,6 +681,14 @@ impl Checker<'_> {
             Type::Agg(agg),
             span,
         )?;
+        if let Aggregation::Tseries { intervals, .. } = agg {
+            if let Some(clock) = self.opts.dummy_ts_map.as_deref() {
+                self.tseries_clock = Some(self.tseries_clock_map(clock, span)?);
+            }
+            // Every interval of a scalar time series has a slot, whatever max_map_keys says.
+            let m = &mut self.maps[id as usize];
+            m.max_entries = m.max_entries.max(intervals);
+        }
         let spec = self.maps[id as usize].clone();
         if spec.value != Type::Agg(agg) {
             let map = format!("@{}", name.name);
@@ -671,6 +735,96 @@ impl Checker<'_> {
             return None;
         }
         Some(Aggregation::Lhist { min, max, step })
+    }
+
+    /// `tseries(v, interval, intervals[, reduce])`: an interval of at least 1 ns, at least one
+    /// interval, and a reduction named by a string literal.
+    fn tseries_args(
+        &mut self,
+        consts: &[i64],
+        args: &[ast::Expr],
+        signed: bool,
+    ) -> Option<Aggregation> {
+        let (&[interval, intervals], [_, a_interval, a_intervals, rest @ ..]) = (consts, args)
+        else {
+            return None;
+        };
+        let reduce = rest.first();
+        let Ok(interval_ns) = u64::try_from(interval) else {
+            self.push(diagnostics::tseries_interval(interval, a_interval.span));
+            return None;
+        };
+        if interval_ns == 0 {
+            self.push(diagnostics::tseries_interval(interval, a_interval.span));
+            return None;
+        }
+        let intervals = match u32::try_from(intervals) {
+            Ok(n) if (1..=TSERIES_MAX_INTERVALS).contains(&n) => n,
+            _ => {
+                self.push(diagnostics::tseries_intervals(intervals, a_intervals.span));
+                return None;
+            }
+        };
+        let reduce = match reduce {
+            None => TsReduce::Last,
+            Some(e) => {
+                let named = match &e.kind {
+                    A::Str(name) => TsReduce::NAMED
+                        .iter()
+                        .find(|(n, _)| n.as_bytes() == name.as_slice())
+                        .map(|(_, r)| *r),
+                    _ => None,
+                };
+                let Some(r) = named else {
+                    self.push(diagnostics::tseries_reduce(e.span));
+                    return None;
+                };
+                r
+            }
+        };
+        Some(Aggregation::Tseries {
+            interval_ns,
+            intervals,
+            reduce,
+            signed,
+        })
+    }
+
+    /// `unstable_tseries`: a note or an error at the first use of a tseries map, once. The
+    /// warning bpftrace prints has no source excerpt, so a note (a line on stderr) stands
+    /// for it: an excerpt would repeat the script's text, maps and all.
+    pub(super) fn unstable_features(&mut self) {
+        let first = self
+            .map_ids
+            .values()
+            .filter(|info| {
+                matches!(
+                    self.maps[info.id as usize].value,
+                    Type::Agg(Aggregation::Tseries { .. })
+                )
+            })
+            .map(|info| info.first)
+            .min_by_key(|span| span.start);
+        let Some(span) = first else {
+            return;
+        };
+        match self.opts.unstable_tseries {
+            Unstable::Enable => {}
+            Unstable::Warn => self.notes.push(diagnostics::tseries_unstable_note()),
+            Unstable::Error => self.push(diagnostics::tseries_not_enabled(span)),
+        }
+    }
+
+    /// The map `BPFTRACE_DUMMY_TS_MAP` names: a scalar map of integers.
+    fn tseries_clock_map(&mut self, name: &str, span: Span) -> Option<crate::hir::MapId> {
+        let found = self.map_ids.get(name).map(|info| info.id).filter(|id| {
+            let spec = &self.maps[*id as usize];
+            spec.key.is_none() && matches!(spec.value, Type::Int { .. })
+        });
+        if found.is_none() {
+            self.push(diagnostics::tseries_clock_map(name, span));
+        }
+        found
     }
 
     /// Parses a format string argument and checks the arguments against it.

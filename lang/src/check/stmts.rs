@@ -144,9 +144,18 @@ impl Checker<'_> {
                 match init {
                     Some(init) => {
                         let v = self.expr(init);
-                        let ty = declared.unwrap_or_else(|| self.storage_type(&v.ty));
-                        let v = self.coerce(v, &ty);
+                        let ty = match &declared {
+                            Some(t) => t.clone(),
+                            None => self.storage_type(&v.ty),
+                        };
                         if let Some(id) = self.declare_let(&var.name, Some(&ty), at) {
+                            // Without a declared type, later assignments may widen it.
+                            let ty = match declared {
+                                Some(t) => t,
+                                None => self.with_learned(id, &ty),
+                            };
+                            self.vars[id as usize] = ty.clone();
+                            let v = self.coerce(v, &ty);
                             push(out, StmtKind::AssignVar { var: id, value: v });
                         }
                     }
@@ -229,12 +238,14 @@ impl Checker<'_> {
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
+                self.captures.push(Default::default());
                 self.enter_scope();
                 let id = self.loop_var(&var.name, &I64, var.span);
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
                 self.leave_scope();
+                let captures = self.captures.pop().unwrap_or_default();
                 let Some(id) = id else {
                     return;
                 };
@@ -244,6 +255,7 @@ impl Checker<'_> {
                         var: id,
                         start: s,
                         end: e,
+                        captures: captures.into_iter().collect(),
                         body,
                     },
                 );
@@ -307,7 +319,8 @@ impl Checker<'_> {
                 agg @ (Aggregation::Avg
                 | Aggregation::Stats
                 | Aggregation::Hist { .. }
-                | Aggregation::Lhist { .. }),
+                | Aggregation::Lhist { .. }
+                | Aggregation::Tseries { .. }),
             ) => {
                 self.push(diagnostics::aggregation_iterated(agg, &name, map.span));
                 return None;
@@ -382,22 +395,16 @@ impl Checker<'_> {
                 // takes its type from this first assignment.
                 self.revive(name, Some(&rhs.ty), target.span);
                 if let Some(&id) = self.var_ids.get(name) {
-                    let ty = self.var_type(&rhs.ty);
-                    self.settle_type(id, &ty, target.span, name);
+                    self.settle_type(id, &rhs.ty, target.span, name);
                 }
-                // A new variable takes the value's type with strings widened to strlen, so a
-                // longer string fits later; a later assignment must fit the type the first one
-                // fixed.
-                let (id, ty) = match self.var_ids.get(name) {
-                    Some(&id) => {
-                        self.var(name, &rhs.ty.clone(), target.span)?;
-                        (id, self.vars[id as usize].clone())
-                    }
-                    None => {
-                        let ty = self.var_type(&rhs.ty);
-                        (self.var(name, &ty, target.span)?, ty)
-                    }
-                };
+                // A variable's type holds every value the script assigns it (the quiet first
+                // pass learns them all, see `LearnedTypes`), so a longer string or a wider
+                // integer assigned later fits.
+                if let Some(&id) = self.var_ids.get(name) {
+                    self.learn_var_type(id, &rhs.ty);
+                }
+                let id = self.var(name, &rhs.ty.clone(), target.span)?;
+                let ty = self.vars[id as usize].clone();
                 let rhs = self.coerce(rhs, &ty);
                 Some(StmtKind::AssignVar {
                     var: id,

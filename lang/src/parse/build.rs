@@ -18,6 +18,8 @@ pub struct Builder {
     /// Named records defined inside a C definition (`struct Bar { int x; } bar;`).
     nested: RefCell<Vec<CDefinition>>,
     pratt: PrattParser<Rule>,
+    /// Positional parameters, for those in an attach point's probe type.
+    params: Vec<String>,
 }
 
 impl Builder {
@@ -58,7 +60,13 @@ impl Builder {
             diags: RefCell::new(Vec::new()),
             nested: RefCell::new(Vec::new()),
             pratt,
+            params: Vec::new(),
         }
+    }
+
+    pub fn with_params(mut self, params: &[String]) -> Builder {
+        self.params = params.to_vec();
+        self
     }
 
     pub fn finish(self) -> Vec<Diagnostic> {
@@ -481,6 +489,9 @@ impl Builder {
             Some(p) if p.as_rule() == Rule::ap_name => inner.next().map(|p| self.ident(&p)),
             _ => None,
         };
+        if inner.peek().is_some_and(|p| p.as_str().contains('$')) {
+            return self.expanded_attach_point(&raw, name, span);
+        }
         if let Some(n) = &name {
             raw = raw[n.name.len() + 1..].to_string();
         }
@@ -488,23 +499,26 @@ impl Builder {
         let mut fields = Vec::new();
         for field in inner {
             let fspan = self.span(&field);
-            let Some(f) = field.into_inner().next() else {
+            let mut parts = field.into_inner();
+            let Some(f) = parts.next() else {
                 continue;
             };
             let (text, quoted) = match f.as_rule() {
+                // A quoted name may carry an offset after it: `"echo_builtin"+0`.
                 Rule::ap_quoted => {
                     let s = f.as_str();
                     let inner = s.get(1..s.len().saturating_sub(1)).unwrap_or_default();
                     // `\x` stands for `x` (a quote or a backslash).
-                    let mut text = String::with_capacity(inner.len());
+                    let mut name = String::with_capacity(inner.len());
                     let mut chars = inner.chars();
                     while let Some(c) = chars.next() {
                         match c {
-                            '\\' => text.extend(chars.next()),
-                            c => text.push(c),
+                            '\\' => name.extend(chars.next()),
+                            c => name.push(c),
                         }
                     }
-                    (text, true)
+                    let rest = parts.next().map(|p| p.as_str()).unwrap_or_default();
+                    (format!("{name}{rest}"), true)
                 }
                 _ => (f.as_str().to_string(), false),
             };
@@ -545,6 +559,80 @@ impl Builder {
             span,
             name,
         })
+    }
+
+    /// An attach point whose probe type holds positional parameters (`BEG$1`, `$1`): the
+    /// parameters are substituted into its text (`raw`, after any `name=`) and the result
+    /// is parsed as an attach point. Everything in it is placed at the original's span,
+    /// since the substituted text is not in the source.
+    fn expanded_attach_point(
+        &self,
+        raw: &str,
+        name: Option<Ident>,
+        span: Span,
+    ) -> Option<AttachPoint> {
+        let raw = match &name {
+            Some(n) => raw.get(n.name.len() + 1..).unwrap_or_default(),
+            None => raw,
+        };
+        let mut text = String::new();
+        let mut rest = raw;
+        while let Some(at) = rest.find('$') {
+            text.push_str(&rest[..at]);
+            let digits = rest[at + 1..]
+                .bytes()
+                .take_while(u8::is_ascii_digit)
+                .count();
+            let n: usize = rest[at + 1..at + 1 + digits].parse().unwrap_or(0);
+            match n.checked_sub(1).and_then(|i| self.params.get(i)) {
+                Some(p) if digits > 0 => text.push_str(p),
+                _ if digits > 0 => {
+                    self.error(
+                        Diagnostic::error(format!("positional parameter ${n} is not set"), span)
+                            .with_label("it stands for part of this attach point")
+                            .with_help("pass it after the script: rbt -e 'PROGRAM' ARG"),
+                    );
+                    return None;
+                }
+                _ => text.push('$'),
+            }
+            rest = &rest[at + 1 + digits..];
+        }
+        text.push_str(rest);
+        let Ok(mut pairs) =
+            <super::Grammar as pest::Parser<Rule>>::parse(Rule::attach_point_item, &text)
+        else {
+            self.error(
+                Diagnostic::error(
+                    format!("attach point `{raw}` becomes `{text}`, which is not an attach point"),
+                    span,
+                )
+                .with_label("after substituting its positional parameters")
+                .with_help("an attach point looks like `provider:field:...`, e.g. `interval:s:1`"),
+            );
+            return None;
+        };
+        let inner = Builder::new(0);
+        let ap = pairs
+            .next()
+            .and_then(|item| {
+                item.into_inner()
+                    .find(|p| p.as_rule() == Rule::attach_point)
+            })
+            .and_then(|p| inner.attach_point(p));
+        for mut d in inner.finish() {
+            d.span = span;
+            d.secondary.clear();
+            self.error(d);
+        }
+        let mut ap = ap?;
+        ap.span = span;
+        ap.provider_ident.span = span;
+        for f in &mut ap.fields {
+            f.span = span;
+        }
+        ap.name = name;
+        Some(ap)
     }
 
     fn block(&self, pair: Pair<Rule>) -> Block {

@@ -215,6 +215,11 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
         tokens.remove("@");
     }
 
+    // A probe type may be a positional parameter (`$1 { }`), but "a probe" says enough.
+    if words.contains("a probe like `kprobe:name`") {
+        words.remove("a variable like `$x`");
+    }
+
     // Only "more letters" expected right after a keyword means the keyword itself was not
     // allowed there (`$x = return;`): pest's furthest attempt is the keyword's end check.
     if underscore && tokens.is_empty() {

@@ -35,6 +35,13 @@ const MAX_ELSE: usize = 256;
 /// Parses a whole script. The script holds everything that parsed; the diagnostics hold
 /// every error found, in source order.
 pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
+    parse_with_params(source, &[])
+}
+
+/// [`parse`], with the script's positional parameters (`$1` is `params[0]`): one that
+/// stands for part of an attach point's probe type (`BEG$1`, or a whole attach point `$1`)
+/// is substituted while parsing, because the probe type decides how the rest is read.
+pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagnostic>) {
     let pre = preprocess(source);
     let mut diags = pre.diagnostics;
     let mut script = Script {
@@ -47,7 +54,7 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
     };
     for item in split_items(&pre.text) {
         let mut item_diags = Vec::new();
-        parse_item(&pre.text, item, &mut script, &mut item_diags);
+        parse_item(&pre.text, item, params, &mut script, &mut item_diags);
         // After an unterminated comment everything is blanked; the parser's complaint about
         // the truncated item only repeats that error.
         item_diags.retain(|d| !matches!(pre.unterminated_comment, Some(c) if d.span.start >= c));
@@ -215,7 +222,13 @@ fn classify(rest: &str) -> ItemKind {
     }
 }
 
-fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagnostic>) {
+fn parse_item(
+    text: &str,
+    item: Item,
+    params: &[String],
+    script: &mut Script,
+    diags: &mut Vec<Diagnostic>,
+) {
     let src = &text[item.start..item.end];
     if let Some(d) = check_limits(src, item.start) {
         diags.push(d);
@@ -229,7 +242,7 @@ fn parse_item(text: &str, item: Item, script: &mut Script, diags: &mut Vec<Diagn
     };
     match Grammar::parse(rule, src) {
         Ok(pairs) => {
-            let builder = build::Builder::new(item.start);
+            let builder = build::Builder::new(item.start).with_params(params);
             for pair in pairs {
                 builder.item(pair, script);
             }

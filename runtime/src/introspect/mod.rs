@@ -6,9 +6,11 @@
 //! - [`btf`]: a lazy BTF reader for vmlinux and module BTF (types, function prototypes).
 //! - [`kallsyms`]: kernel function lists and compiler-renamed symbol resolution.
 //! - [`elf`]: ELF function symbols, USDT notes, and uprobe target resolution.
+//! - [`cgroup`]: cgroup ids to their paths in the mounted hierarchies.
 //! - [`dwarf`]: DWARF debug info of user binaries (uprobe `args`, their types, source lines).
 
 pub mod btf;
+pub mod cgroup;
 pub mod dwarf;
 pub mod elf;
 pub mod kallsyms;

@@ -17,16 +17,18 @@ fn owned(fd: c_int, what: &str) -> Result<OwnedFd, SysError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// SIGINT and SIGTERM, blocked for the process and reported through a descriptor instead,
-/// so the event loop waits on signals and events together.
+/// SIGINT and SIGTERM (and the signals a script handles), blocked for the process and
+/// reported through a descriptor instead, so the event loop waits on signals and events
+/// together.
 pub struct SignalFd {
     fd: OwnedFd,
 }
 
 impl SignalFd {
-    /// Blocks SIGINT and SIGTERM (for good: an orderly exit follows either) and opens a
-    /// signalfd that becomes readable when one is pending.
-    pub fn term_signals() -> Result<SignalFd, SysError> {
+    /// Blocks SIGINT, SIGTERM and `handled` (for good: an orderly exit follows the first
+    /// two, the script's probes handle the others) and opens a signalfd that becomes
+    /// readable when one is pending.
+    pub fn term_signals(handled: &[c_int]) -> Result<SignalFd, SysError> {
         // SAFETY: sigset_t is a plain C bitmask for which all-zero is a valid (empty) value.
         let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
         // SAFETY: `set` is a valid, initialised sigset_t owned by this frame, and the null
@@ -35,6 +37,9 @@ impl SignalFd {
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGINT);
             libc::sigaddset(&mut set, libc::SIGTERM);
+            for s in handled {
+                libc::sigaddset(&mut set, *s);
+            }
             if libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) < 0 {
                 return Err(err("cannot block SIGINT and SIGTERM", last_errno()));
             }
@@ -43,6 +48,29 @@ impl SignalFd {
         Ok(SignalFd {
             fd: owned(fd, "cannot open a signalfd")?,
         })
+    }
+
+    /// The signals pending now, in the order they arrived (each taken off the queue).
+    pub fn pending(&self) -> Vec<c_int> {
+        let mut signals = Vec::new();
+        loop {
+            // SAFETY: signalfd_siginfo is a plain C struct for which all-zero is valid.
+            let mut info: libc::signalfd_siginfo = unsafe { std::mem::zeroed() };
+            let size = std::mem::size_of::<libc::signalfd_siginfo>();
+            // SAFETY: the buffer is `info`, owned by this frame and `size` bytes long; the
+            // descriptor is non-blocking, so read returns at once when nothing is pending.
+            let n = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    std::ptr::addr_of_mut!(info).cast(),
+                    size,
+                )
+            };
+            if n != size as isize {
+                return signals;
+            }
+            signals.push(info.ssi_signo as c_int);
+        }
     }
 }
 

@@ -8,6 +8,7 @@ mod child;
 mod fd;
 mod map;
 mod object;
+mod probe;
 mod ringbuf;
 
 pub use btf_dump::{KernelBtf, TypeKind};
@@ -15,6 +16,7 @@ pub use child::GatedChild;
 pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
 pub use object::{Link, Object, PerfEventAttr, Program};
+pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
 pub use ringbuf::RingBuffer;
 
 use std::ffi::CString;

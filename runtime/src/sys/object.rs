@@ -315,6 +315,15 @@ impl Program<'_> {
         link("cannot attach fentry/fexit program".into(), l)
     }
 
+    /// Attaches an iterator program (`iter/task`) to the iterator named in its section; the
+    /// iteration runs when [`Link::run_iterator`] reads it.
+    pub fn attach_iter(&self) -> Result<Link, SysError> {
+        // SAFETY: valid program; no options means the iterator's defaults (every object).
+        let l =
+            unsafe { libbpf_sys::bpf_program__attach_iter(self.prog.as_ptr(), std::ptr::null()) };
+        link("cannot attach iterator program".into(), l)
+    }
+
     /// Opens a perf event and attaches the program to it; the link owns the event fd.
     pub fn attach_perf_event(&self, attr: &PerfEventAttr, cpu: i32) -> Result<Link, SysError> {
         let fd = perf_event_open(attr, -1, cpu)?;
@@ -334,6 +343,38 @@ impl Program<'_> {
 /// An attachment; dropping it detaches.
 pub struct Link {
     link: NonNull<libbpf_sys::bpf_link>,
+}
+
+impl Link {
+    /// Runs an iterator link's iteration once: opens its iterator file and reads it to the
+    /// end. rbt's programs send their output through the ring buffer, so the file's own
+    /// text (empty) is dropped.
+    pub fn run_iterator(&self) -> Result<(), SysError> {
+        // SAFETY: the link is live; its fd stays owned by the link.
+        let link_fd = unsafe { libbpf_sys::bpf_link__fd(self.link.as_ptr()) };
+        // SAFETY: plain syscall wrapper on a valid link fd.
+        let fd = unsafe { libbpf_sys::bpf_iter_create(link_fd) };
+        if fd < 0 {
+            return Err(err("cannot create the iterator", last_errno()));
+        }
+        // SAFETY: `fd` was just returned to us and nothing else owns it.
+        let mut file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+        let mut buf = vec![0u8; 4096];
+        loop {
+            use std::io::Read;
+            match file.read(&mut buf) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    return Err(err(
+                        "cannot read the iterator",
+                        e.raw_os_error().unwrap_or(libc::EIO),
+                    ))
+                }
+            }
+        }
+    }
 }
 
 impl Drop for Link {

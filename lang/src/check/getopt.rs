@@ -1,0 +1,243 @@
+//! Named program options: `getopt("name", default[, "description"])` reads `--name=value`
+//! given after `--` on rbt's command line. Their values are known when the script is
+//! checked, so each call becomes a constant of its default's type (an integer default that is
+//! negative makes the option signed, any other unsigned; a string, a bool, or no default:
+//! a flag that is true when given). The options a script declares are kept, so that options
+//! it does not declare are refused and `-- --help` can list the declared ones.
+
+use super::diagnostics;
+use super::exprs::{mk, poisoned};
+use super::Checker;
+use crate::ast::{self, ExprKind as A, Span};
+use crate::diag::Diagnostic;
+use crate::hir::{Expr, ExprKind as H};
+use crate::parse::literal::decode_int;
+use stdlib::types::{Type, I64, U64};
+
+/// The type and default of a program option, as its `getopt()` call declares it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OptionDefault {
+    /// Unsigned when the default is not negative, signed otherwise.
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+impl OptionDefault {
+    fn describe(&self) -> String {
+        match self {
+            OptionDefault::Int(v) => v.to_string(),
+            OptionDefault::Bool(b) => b.to_string(),
+            OptionDefault::Str(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+/// A program option a script declares with `getopt()`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgramOption {
+    pub name: String,
+    pub default: OptionDefault,
+    pub description: Option<String>,
+    /// The first `getopt()` call that reads it.
+    pub span: Span,
+}
+
+/// The text `-- --help` prints: every declared option, the last declared first.
+pub fn program_options_help(options: &[ProgramOption]) -> String {
+    let mut out = String::from("HINT: expected program options:\n");
+    for o in options.iter().rev() {
+        match &o.description {
+            Some(d) => out.push_str(&format!("--{}: {d}\n", o.name)),
+            None => out.push_str(&format!("--{}\n", o.name)),
+        }
+    }
+    out
+}
+
+/// Whether the command line asks for the list of program options (`-- --help`).
+pub fn wants_help(named: &[(String, Option<String>)]) -> bool {
+    named.iter().any(|(n, _)| n == "help")
+}
+
+impl Checker<'_> {
+    /// `getopt("name"[, default[, "description"]])`: the option's value from the command line,
+    /// or its default.
+    pub(super) fn getopt_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "getopt", "option name") else {
+            return poisoned(span);
+        };
+        let default = match args.get(1) {
+            None => OptionDefault::Bool(false),
+            Some(a) => match &a.kind {
+                A::Bool(b) => OptionDefault::Bool(*b),
+                A::Str(bytes) => OptionDefault::Str(String::from_utf8_lossy(bytes).into_owned()),
+                _ => match self.const_int(a) {
+                    Some(v) => OptionDefault::Int(v),
+                    None => {
+                        self.push(diagnostics::getopt_default(a.span));
+                        return poisoned(span);
+                    }
+                },
+            },
+        };
+        let description = match args.get(2) {
+            Some(d) => match self.literal_str(d, "getopt", "description") {
+                Some(d) => Some(d),
+                None => return poisoned(span),
+            },
+            None => None,
+        };
+        match self.program_options.iter().find(|o| o.name == name) {
+            Some(o) if o.default != default => {
+                let d = diagnostics::getopt_default_differs(&name, &o.default.describe(), span);
+                self.push(d);
+                return poisoned(span);
+            }
+            Some(_) => {}
+            None => self.program_options.push(ProgramOption {
+                name: name.clone(),
+                default: default.clone(),
+                description,
+                span,
+            }),
+        }
+        // The last `--name` on the command line wins.
+        let given = self
+            .opts
+            .named
+            .iter()
+            .rev()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_deref());
+        match option_value(&default, given) {
+            Ok(OptionDefault::Int(v)) => {
+                let ty = if matches!(default, OptionDefault::Int(d) if d < 0) {
+                    I64
+                } else {
+                    U64
+                };
+                mk(H::Int(v), ty, span)
+            }
+            Ok(OptionDefault::Bool(b)) => mk(H::Int(i64::from(b)), Type::Bool, span),
+            Ok(OptionDefault::Str(s)) => {
+                let len = s.len() as u32 + 1;
+                mk(H::Str(s.into_bytes()), Type::Str { len }, span)
+            }
+            Err(problem) => {
+                self.push(diagnostics::getopt_bad_value(&name, &problem, span));
+                poisoned(span)
+            }
+        }
+    }
+
+    /// Options on the command line that no `getopt()` call declares: an error, since a
+    /// misspelt option would otherwise be ignored silently. `--help` asks for the list.
+    pub(super) fn unexpected_program_options(&mut self) -> Option<Diagnostic> {
+        let declared = &self.program_options;
+        let mut unexpected: Vec<String> = Vec::new();
+        for (n, _) in &self.opts.named {
+            let name = format!("--{n}");
+            if n != "help" && !declared.iter().any(|o| o.name == *n) && !unexpected.contains(&name)
+            {
+                unexpected.push(name);
+            }
+        }
+        if unexpected.is_empty() {
+            return None;
+        }
+        let expected: Vec<String> = declared.iter().map(|o| format!("--{}", o.name)).collect();
+        // The diagnostic points at the first option the script reads, or at its start.
+        let span = declared.first().map_or(Span::new(0, 0), |o| o.span);
+        Some(diagnostics::unexpected_program_options(
+            &unexpected,
+            &expected,
+            span,
+        ))
+    }
+}
+
+/// The value of an option given as `--name` (`Some(None)`), `--name=text` or not at all
+/// (`None`), in the type of its default; `Err` says what is wrong with the text.
+fn option_value(
+    default: &OptionDefault,
+    given: Option<Option<&str>>,
+) -> Result<OptionDefault, String> {
+    let Some(given) = given else {
+        return Ok(default.clone());
+    };
+    match (default, given) {
+        (OptionDefault::Bool(_), None) => Ok(OptionDefault::Bool(true)),
+        (OptionDefault::Bool(_), Some(text)) => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(OptionDefault::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(OptionDefault::Bool(false)),
+            _ => Err(format!("expects a boolean (e.g. 'true') (value: {text})")),
+        },
+        (OptionDefault::Str(_), None) => Err("expects a string (value: true)".into()),
+        (OptionDefault::Str(_), Some(text)) => Ok(OptionDefault::Str(text.to_string())),
+        (OptionDefault::Int(_), None) => Err("expects an integer (value: true)".into()),
+        (OptionDefault::Int(d), Some(text)) => {
+            let signed = *d < 0;
+            let (negative, digits) = match text.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, text),
+            };
+            let out_of_range = || format!("value is out of range (value: {text})");
+            let magnitude = match decode_int(digits) {
+                Ok(m) => m,
+                Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(out_of_range())
+                }
+                Err(_) => return Err(format!("invalid integer (value: {text})")),
+            };
+            let value = match (negative, signed) {
+                (false, false) => magnitude as i64,
+                (false, true) => i64::try_from(magnitude).map_err(|_| out_of_range())?,
+                // A negative value of an unsigned option wraps, as in C.
+                (true, false) => (magnitude as i64).wrapping_neg(),
+                (true, true) => 0i64
+                    .checked_sub_unsigned(magnitude)
+                    .ok_or_else(out_of_range)?,
+            };
+            Ok(OptionDefault::Int(value))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_follow_the_default_type() {
+        let int = OptionDefault::Int(20);
+        let neg = OptionDefault::Int(-1);
+        let v = |d: &OptionDefault, t: Option<&str>| option_value(d, Some(t));
+        assert_eq!(
+            v(&int, Some("0xffffffffffffffff")),
+            Ok(OptionDefault::Int(-1))
+        );
+        assert_eq!(v(&int, Some("-5")), Ok(OptionDefault::Int(-5)));
+        assert_eq!(v(&neg, Some("-10")), Ok(OptionDefault::Int(-10)));
+        assert!(v(&neg, Some("0xffffffffffffffff")).is_err());
+        assert!(v(&int, Some("False")).is_err());
+        assert!(v(&int, None).is_err());
+        let flag = OptionDefault::Bool(false);
+        assert_eq!(v(&flag, None), Ok(OptionDefault::Bool(true)));
+        assert_eq!(v(&flag, Some("False")), Ok(OptionDefault::Bool(false)));
+        assert!(v(&flag, Some("maybe")).is_err());
+        assert_eq!(option_value(&flag, None), Ok(OptionDefault::Bool(false)));
+    }
+
+    #[test]
+    fn help_lists_the_last_declared_first() {
+        let o = |name: &str, description: Option<&str>| ProgramOption {
+            name: name.into(),
+            default: OptionDefault::Bool(false),
+            description: description.map(String::from),
+            span: Span::new(0, 0),
+        };
+        let help = program_options_help(&[o("aa", Some("AA")), o("bb", None)]);
+        assert_eq!(help, "HINT: expected program options:\n--bb\n--aa: AA\n");
+    }
+}
