@@ -15,8 +15,9 @@ use std::process::ExitCode;
     after_help = "Examples:\n  rbt -l '*sleep*'\n  rbt -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args.filename)); }'\n  rbt scripts/opensnoop.bt"
 )]
 struct Cli {
-    /// Program text to run (instead of a file).
-    #[arg(short = 'e', value_name = "PROGRAM")]
+    /// Program text to run (instead of a file). Given more than once, the last one runs,
+    /// as bpftrace's getopt keeps it.
+    #[arg(short = 'e', value_name = "PROGRAM", overrides_with = "program")]
     program: Option<String>,
     /// List probes (optionally matching a pattern, or those of the given program).
     #[arg(short = 'l', long = "list", action = ArgAction::SetTrue)]
@@ -64,6 +65,15 @@ struct Cli {
     /// Allow unsafe builtins (system, signal, override).
     #[arg(long = "unsafe")]
     allow_unsafe: bool,
+    /// `bench` runs the `bench:` probes and times them, `test` runs the `test:` probes.
+    #[arg(long = "mode", value_name = "MODE", value_enum)]
+    mode: Option<Mode>,
+    /// Run every `bench:` probe and time it (same as `--mode bench`).
+    #[arg(long = "bench")]
+    bench: bool,
+    /// Run every `test:` probe (same as `--mode test`).
+    #[arg(long = "test")]
+    test: bool,
     /// Suppress warnings.
     #[arg(long = "no-warnings")]
     no_warnings: bool,
@@ -127,6 +137,13 @@ impl From<Format> for runtime::OutputFormat {
             Format::Json => runtime::OutputFormat::Json,
         }
     }
+}
+
+/// `--mode`: the ones of bpftrace's modes that rbt has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Bench,
+    Test,
 }
 
 /// `-B`, with bpftrace's names.
@@ -437,6 +454,12 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         max_cat_bytes: usize::try_from(config.max_cat_bytes).unwrap_or(usize::MAX),
         log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
         ringbuf_pages: config.perf_rb_pages,
+        no_warnings: cli.no_warnings,
+        mode: match (cli.mode, cli.bench, cli.test) {
+            (Some(Mode::Bench), _, _) | (None, true, _) => runtime::RunMode::Bench,
+            (Some(Mode::Test), _, _) | (None, false, true) => runtime::RunMode::Test,
+            (None, false, false) => runtime::RunMode::Trace,
+        },
     };
     let code = runtime::run(
         &compiled.elf,
@@ -487,6 +510,12 @@ fn rejected(
     let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
     for line in rest {
         d = d.with_note(line.clone());
+    }
+    // The kernel offers bpf_probe_write_user only to CAP_SYS_ADMIN and not under lockdown.
+    if r.reason.iter().any(|l| l.contains("bpf_probe_write_user")) {
+        d = d.with_note(
+            "this kernel does not let programs write user memory (write_user()): it needs CAP_SYS_ADMIN in the initial namespace and no kernel lockdown",
+        );
     }
     if !verbose {
         d = d.with_help("run with -v to see the verifier's whole log");

@@ -727,6 +727,7 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::Inet
         | Type::MacAddr
         | Type::Usym
+        | Type::Float { .. }
         | Type::Timestamp => false,
     }
 }

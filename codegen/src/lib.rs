@@ -324,6 +324,8 @@ fn section(probe: &hir::Probe) -> String {
                 Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
+                | Attach::Bench { .. }
+                | Attach::Test { .. }
                 | Attach::Signal { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }

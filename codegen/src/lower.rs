@@ -12,6 +12,7 @@ use inkwell::IntPredicate;
 use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
 use stdlib::abi::record;
+use stdlib::builtins::Builtin;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
@@ -538,6 +539,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }
                 Ok(Val::Mem(slot))
+            }
+            // `probe` used as a string: the name of this program's attach point.
+            ExprKind::Builtin(Builtin::Probe) if e.ty.is_str() => {
+                let name = self
+                    .script
+                    .probe_names
+                    .get(self.probe.probe_index as usize)
+                    .cloned()
+                    .unwrap_or_default();
+                self.lower_expr(&Expr {
+                    kind: ExprKind::Str(name.into_bytes()),
+                    ty: e.ty.clone(),
+                    span: e.span,
+                })
             }
             ExprKind::Builtin(b) => context::builtin(self, *b, &e.ty),
             ExprKind::Var(v) => {

@@ -20,6 +20,8 @@ pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
         .iter()
         .map(|p| match &p.attach {
             Attach::Usdt { .. } => usize::from(usdt.insert(p.probe_index)),
+            // Benchmarks and tests are run, not attached.
+            Attach::Bench { .. } | Attach::Test { .. } => 0,
             other => other.target_count(),
         })
         .sum()
@@ -43,6 +45,8 @@ fn runs_newest_first(a: &Attach) -> bool {
         Attach::Uprobe { .. } | Attach::Usdt { .. } => true,
         Attach::Begin
         | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
         | Attach::Signal { .. }
         | Attach::Tracepoint { .. }
         | Attach::Rawtracepoint { .. }
@@ -130,8 +134,13 @@ fn period(p: PerfPeriod) -> (u64, bool) {
 pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
-        // BEGIN, END and self:signal run through BPF_PROG_TEST_RUN; nothing attaches.
-        Attach::Begin | Attach::End | Attach::Signal { .. } => Ok(Vec::new()),
+        // BEGIN, END, self:signal, benchmarks and tests run through BPF_PROG_TEST_RUN;
+        // nothing attaches.
+        Attach::Begin
+        | Attach::End
+        | Attach::Signal { .. }
+        | Attach::Bench { .. }
+        | Attach::Test { .. } => Ok(Vec::new()),
         Attach::Tracepoint { targets } => targets
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))

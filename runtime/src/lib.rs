@@ -16,6 +16,6 @@ mod sys;
 pub mod verifier;
 
 pub use events::{Buffering, OutputFormat};
-pub use run::{run, RunError, RunOptions};
+pub use run::{run, RunError, RunMode, RunOptions};
 pub use sys::GatedChild;
 pub use verifier::Rejection;

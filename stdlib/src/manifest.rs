@@ -68,6 +68,14 @@ pub enum Attach {
     Begin,
     /// Run once at exit through BPF_PROG_TEST_RUN.
     End,
+    /// `bench:name`: with `--bench`, run many times through BPF_PROG_TEST_RUN and timed.
+    Bench {
+        name: String,
+    },
+    /// `test:name`: with `--test`, run once through BPF_PROG_TEST_RUN.
+    Test {
+        name: String,
+    },
     /// `self:signal:SIGUSR1`: run through BPF_PROG_TEST_RUN each time rbt receives this
     /// signal.
     Signal {
@@ -135,6 +143,7 @@ impl Attach {
         match self {
             Attach::Begin | Attach::End | Attach::Signal { .. } => 1,
             Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Bench { .. } | Attach::Test { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
@@ -160,6 +169,8 @@ impl Attach {
         match self {
             Attach::Begin
             | Attach::End
+            | Attach::Bench { .. }
+            | Attach::Test { .. }
             | Attach::Signal { .. }
             | Attach::Interval { .. }
             | Attach::Profile { .. }

@@ -140,6 +140,31 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            Provider::Bench | Provider::Test => {
+                let [name] = fields.as_slice() else {
+                    return arity_error(self, "one name: bench:name or test:name");
+                };
+                let bench = ap.provider == Provider::Bench;
+                let kind = if bench { "bench" } else { "test" };
+                let full = format!("{kind}:{name}");
+                // Attach points may be resolved more than once; only another one clashes.
+                if let Some(first) = self.run_names.get(&full).filter(|s| **s != ap.span) {
+                    self.push(diagnostics::duplicate_run_name(&full, ap.span, *first));
+                    return None;
+                }
+                self.run_names.insert(full.clone(), ap.span);
+                let name = name.clone();
+                let attach = if bench {
+                    Attach::Bench { name }
+                } else {
+                    Attach::Test { name }
+                };
+                Some(Resolved {
+                    attach,
+                    names: vec![full],
+                    tracepoint: None,
+                })
+            }
             Provider::SelfProbe => {
                 let [trigger, signal] = fields.as_slice() else {
                     return arity_error(self, "self:signal:SIGUSR1");
@@ -183,7 +208,13 @@ impl Checker<'_> {
             }
             Provider::Rawtracepoint => {
                 let name = match fields.as_slice() {
-                    [name] | [_, name] => name,
+                    [name] => name,
+                    // The raw tracepoints rbt knows are the kernel's own (vmlinux BTF), so a
+                    // module field must name vmlinux.
+                    [module, name] if glob_matches(module, "vmlinux") => name,
+                    [module, name] => {
+                        return none_matched(self, format!("rawtracepoint:{module}:{name}"))
+                    }
                     _ => return arity_error(self, "rawtracepoint:event"),
                 };
                 let targets = catalog.raw_tracepoints(name);
@@ -623,6 +654,8 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
             .collect(),
         single @ (Attach::Begin
         | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
         | Attach::Signal { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
@@ -631,6 +664,21 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         | Attach::Watchpoint { .. }
         | Attach::Iter { .. }) => vec![single],
     }
+}
+
+/// Whether `text` matches the glob `pattern` (`*` any run of characters, `?` one).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
 }
 
 /// `--probe-filter`: keeps the expanded probes whose name `keep` accepts, and begin/end

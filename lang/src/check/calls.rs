@@ -512,6 +512,7 @@ impl Checker<'_> {
             | Function::Debugf
             | Function::Signal
             | Function::Override
+            | Function::WriteUser
             | Function::Count
             | Function::Sum
             | Function::Avg
@@ -649,8 +650,28 @@ impl Checker<'_> {
         )
     }
 
+    /// `probe` where a string is wanted: every program that reads `probe` serves one attach
+    /// point, so codegen makes it that name's text. Any other expression is unchanged.
+    pub(super) fn probe_as_str(&self, e: Expr) -> Expr {
+        match (&e.kind, &e.ty) {
+            (H::Builtin(Builtin::Probe), Type::ProbeName) => Expr {
+                ty: Type::Str {
+                    len: self.probe.name_len,
+                },
+                ..e
+            },
+            _ => e,
+        }
+    }
+
     fn strncmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() || !matches!(a[2].kind, H::Int(_)) {
             self.push(diagnostics::strncmp_arguments(span));
             return poisoned(span);
@@ -666,7 +687,13 @@ impl Checker<'_> {
     }
 
     fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() {
             self.push(diagnostics::strcontains_arguments(span));
             return poisoned(span);
@@ -684,7 +711,13 @@ impl Checker<'_> {
 
     /// `str_concat(a, b)`: a string long enough for both.
     fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
             let wrong: Vec<(Type, Span)> = a
                 .iter()
@@ -711,6 +744,7 @@ impl Checker<'_> {
     /// `strlen(s)`: the bytes of a string before its NUL.
     fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
+        let a = self.probe_as_str(a);
         if !a.ty.is_str() {
             self.push(diagnostics::string_function_argument(
                 "strlen", &a.ty, a.span,
@@ -960,6 +994,19 @@ impl Checker<'_> {
     fn len_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         if !matches!(args[0].kind, A::Map { .. }) {
             let a = self.expr(&args[0]);
+            // A stack's length is its number of frames, up to its limit; codegen asks the
+            // kernel for the probe's stack of that kind again (a stack value is only an id
+            // in the stack map, which programs cannot read).
+            if let Type::Stack { .. } = a.ty {
+                return mk(
+                    H::Call {
+                        func: Function::Len,
+                        args: vec![a],
+                    },
+                    I64,
+                    span,
+                );
+            }
             self.push(diagnostics::len_argument(&a.ty, args[0].span));
             return poisoned(span);
         }

@@ -1181,11 +1181,13 @@ pub fn unknown_register(name: &str, registers: &[&str], span: Span) -> Diagnosti
 }
 
 pub fn len_argument(ty: &Type, span: Span) -> Diagnostic {
-    let message = match ty {
-        Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
-        other => format!("len() takes a map, but this is {}", other.display()),
-    };
-    Diagnostic::error(message, span).with_help("pass a map: len(@m) counts its elements")
+    Diagnostic::error(
+        format!("len() takes a map or a stack, but this is {}", ty.display()),
+        span,
+    )
+    .with_help(
+        "pass a map (len(@m) counts its elements) or a stack (len(ustack) counts its frames)",
+    )
 }
 
 pub fn has_key_needs_map(span: Span) -> Diagnostic {
@@ -1324,7 +1326,54 @@ pub fn join_argument(ty: &Type, span: Span) -> Diagnostic {
 }
 
 pub fn debugf_integers_only(span: Span) -> Diagnostic {
-    Diagnostic::error("debugf() formats integers only (%d %u %x %p)", span)
+    Diagnostic::error(
+        "debugf() formats integers and strings only (%d %u %x %p %s)",
+        span,
+    )
+}
+
+pub fn float_member(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "a {} member has no value rbt can compute with",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("print the whole record instead: its floating-point members print as null")
+}
+
+pub fn duplicate_run_name(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("there is already a probe named {name}"), span)
+        .with_secondary(first, "first named here")
+        .with_help("give each bench: and test: probe a name of its own")
+}
+
+pub fn write_user_destination(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "write_user() writes to a user address, not {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("pass a pointer or an integer address: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_source(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "write_user() copies a string, array or record, not {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("the bytes to write must be held by the program: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_length(span: Span) -> Diagnostic {
+    Diagnostic::error("write_user()'s length must be a positive constant", span)
+        .with_help("the verifier needs a length it can bound: write_user(args.buf, \"x\", 1)")
 }
 
 pub fn unknown_signal(name: &str, span: Span) -> Diagnostic {
@@ -1413,7 +1462,7 @@ pub fn format_not_literal(func: &str, span: Span) -> Diagnostic {
 /// The format parser's own message, at the specifier it stopped on.
 pub fn format_invalid(message: String, span: Span) -> Diagnostic {
     Diagnostic::error(message, span).with_help(
-        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision",
+        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh %gr, with flags, width and precision",
     )
 }
 

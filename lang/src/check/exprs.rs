@@ -922,6 +922,12 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> Expr {
         let l = self.expr(lhs);
         let r = self.expr(rhs);
+        // `probe == "name"` compares the probe's name as a string, as bpftrace does.
+        let (l, r) = match (&l.ty, &r.ty) {
+            (Type::ProbeName, Type::Str { .. }) => (self.probe_as_str(l), r),
+            (Type::Str { .. }, Type::ProbeName) => (l, self.probe_as_str(r)),
+            _ => (l, r),
+        };
         if l.ty.is_str() || r.ty.is_str() {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
                 return mk(
@@ -1328,6 +1334,11 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        // A floating-point member prints within its record, but rbt has no value of it.
+        if let Type::Float { .. } = f.ty {
+            self.push(diagnostics::float_member(&f.ty, span));
+            return poisoned(span);
+        }
         // A bit-field is read as the smallest integer that covers its bits, then shifted
         // and masked; like bpftrace, its value is not sign-extended.
         let read_ty = match f.bitfield {
@@ -1613,6 +1624,7 @@ fn symbolic(t: &Type) -> bool {
         | Type::Tuple(_)
         | Type::NamedTuple { .. }
         | Type::Pointer { .. }
+        | Type::Float { .. }
         | Type::Array { .. }
         | Type::Record(_)
         | Type::Enum { .. }
@@ -1636,6 +1648,7 @@ fn comparable(t: &Type) -> bool {
         Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
+        | Type::Float { .. }
         | Type::Record(_)
         | Type::Stack { .. }
         | Type::Inet

@@ -119,6 +119,8 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
+    run_names: HashMap<String, Span>,
     /// The options `getopt()` calls declared so far.
     program_options: Vec<ProgramOption>,
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
@@ -146,6 +148,9 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// Bytes of the longest name of the probe's attach point, with its NUL: `probe` used as
+    /// a string is that long.
+    name_len: u32,
     /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
     iterator: Option<String>,
 }
@@ -172,6 +177,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        run_names: HashMap::new(),
         program_options: Vec::new(),
         tseries_clock: None,
         learned: scope::LearnedTypes::default(),
@@ -365,6 +371,16 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
+                    // One program serves every matched raw tracepoint, so their arguments
+                    // are typed only when there is one.
+                    stdlib::manifest::Attach::Rawtracepoint { targets } => match targets.as_slice()
+                    {
+                        [t] => self
+                            .catalog
+                            .raw_tracepoint_params(t)
+                            .map(|params| (params, stdlib::types::U64)),
+                        _ => None,
+                    },
                     _ => None,
                 },
                 user_targets: match &r.attach {
@@ -397,6 +413,12 @@ impl Checker<'_> {
                         .collect(),
                     _ => Vec::new(),
                 },
+                name_len: r
+                    .names
+                    .iter()
+                    .map(|n| n.len() as u32 + 1)
+                    .max()
+                    .unwrap_or(1),
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
