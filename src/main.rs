@@ -85,6 +85,10 @@ struct Cli {
     /// Write the LLVM IR to FILE.
     #[arg(long = "emit-llvm", value_name = "FILE")]
     emit_llvm: Option<String>,
+    /// Compile the script into FILE (object, manifest and settings) instead of running it;
+    /// run the file later with `rbt-run FILE` or `rbt FILE`, on a machine without LLVM.
+    #[arg(long = "aot", value_name = "FILE")]
+    aot: Option<String>,
     /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
     /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
     /// starts with `-` and is not a number comes after `--`.
@@ -255,8 +259,15 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             ("stdin".to_string(), Some(s), params.to_vec())
         }
         (None, Some((file, params))) if !cli.list => {
-            let s = std::fs::read_to_string(file)
-                .map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            let bytes =
+                std::fs::read(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            if stdlib::aot::is_compiled(&bytes) {
+                let mut params = params.to_vec();
+                params.extend(extra_params);
+                return run_compiled(&cli, file, &bytes, &params);
+            }
+            let s = String::from_utf8(bytes)
+                .map_err(|_| fail(format!("cannot read {file}: it is not UTF-8 text")))?;
             (file.clone(), Some(s), params.to_vec())
         }
         (None, rest) => (
@@ -295,8 +306,6 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.list {
         return list_script(&name, &source, &cli, &params);
     }
-    let format = runtime::OutputFormat::from(cli.format);
-    let buffering = runtime::Buffering::from(cli.buffering);
     if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
         // with BTF would not need them either.
@@ -322,7 +331,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     }
     let config = configure(&ast, &name, &source, color, cli.no_warnings)?;
 
-    let mut child = match &cli.cmd {
+    // A compiled file runs its command later, in `rbt-run`.
+    let mut child = match cli.cmd.as_ref().filter(|_| cli.aot.is_none()) {
         Some(cmd) => Some(
             runtime::GatedChild::spawn(cmd)
                 .map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?,
@@ -331,11 +341,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     };
     let help = check::wants_help(&named);
     let opts = check::Options {
-        params,
+        params: params.clone(),
         named,
         allow_unsafe: cli.allow_unsafe,
         cpid: child.as_ref().map(|c| c.pid),
-        load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
+        load_only: cli.dry_run || cli.check_only || cli.debug.is_some() || cli.aot.is_some(),
         strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
@@ -418,81 +428,70 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.check_only {
         return Ok(0);
     }
-    let out: Box<dyn Write> = match &cli.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path).map_err(|e| fail(format!("cannot create {path}: {e}")))?,
-        ),
-        None => Box::new(std::io::stdout()),
+    let settings = stdlib::aot::RunSettings {
+        print_maps_on_exit: config.print_maps_on_exit,
+        max_cat_bytes: config.max_cat_bytes,
+        log_size: config.log_size,
+        perf_rb_pages: config.perf_rb_pages,
     };
-    let run_opts = runtime::RunOptions {
-        buffering,
-        format,
+    let source = stdlib::manifest::Source { name, text: source };
+    if let Some(path) = &cli.aot {
+        let meta = stdlib::aot::Metadata {
+            manifest: compiled.manifest,
+            source,
+            settings,
+            params: stdlib::aot::ParamRule::Fixed { values: params },
+        };
+        let bytes = stdlib::aot::write(&compiled.elf, &meta).map_err(fail)?;
+        std::fs::write(path, bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+        return Ok(0);
+    }
+    let flags = run_flags(&cli, color);
+    runtime::launch::launch(
+        &compiled.elf,
+        &compiled.manifest,
+        &source,
+        &settings,
+        &flags,
+        child.as_mut(),
+    )
+    .map_err(reported)
+}
+
+/// The command line's run flags, as the shared run path takes them.
+fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
+    runtime::launch::Flags {
+        format: runtime::OutputFormat::from(cli.format),
+        buffering: runtime::Buffering::from(cli.buffering),
         quiet: cli.quiet,
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
-        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
-        watch_stdout: cli.output.is_none(),
-        print_maps_on_exit: config.print_maps_on_exit,
-        max_cat_bytes: usize::try_from(config.max_cat_bytes).unwrap_or(usize::MAX),
-        log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
-        ringbuf_pages: config.perf_rb_pages,
-    };
-    let code = runtime::run(
-        &compiled.elf,
-        &compiled.manifest,
-        &run_opts,
-        out,
-        child.as_mut(),
-    )
-    .map_err(|e| match e {
-        runtime::RunError::Rejected(r) => rejected(&name, &source, &r, color, cli.verbose),
-        other => fail(other),
-    })?;
-    if cli.dry_run {
-        eprintln!(
-            "rbt: {} program(s) loaded and accepted by the verifier; nothing attached",
-            compiled.manifest.programs.len()
-        );
+        output: cli.output.clone(),
+        color,
+        program: "rbt",
     }
-    Ok(code)
 }
 
-/// Reports a program the verifier refused as a diagnostic on the script line it stopped at
-/// (when the log names one), with the verifier's reason; `-v` adds the whole log.
-fn rejected(
-    name: &str,
-    source: &str,
-    r: &runtime::Rejection,
-    color: bool,
-    verbose: bool,
-) -> Reported {
-    if verbose {
-        let log = r.log_with_source(source);
-        eprintln!("rbt: verifier log of `{}`:\n{}", r.probe, log.trim_end());
+fn reported(f: runtime::launch::Failure) -> Reported {
+    match f {
+        runtime::launch::Failure::Reported => Reported,
+        runtime::launch::Failure::Message(m) => fail(m),
     }
-    let Some(span) = r.line.and_then(|l| diag::line_span(source, l)) else {
-        return fail(runtime::RunError::Rejected(r.clone()));
-    };
-    let (message, rest) = match r.reason.split_first() {
-        Some((first, rest)) => (
-            format!("the BPF verifier refused probe `{}`: {first}", r.probe),
-            rest,
+}
+
+/// `rbt FILE` on a file `rbt --aot` wrote: run it as `rbt-run FILE` would.
+fn run_compiled(cli: &Cli, path: &str, bytes: &[u8], params: &[String]) -> Result<i32, Reported> {
+    let file = stdlib::aot::read(bytes).map_err(|e| fail(format!("{path}: {e}")))?;
+    let mut child = match &cli.cmd {
+        Some(cmd) => Some(
+            runtime::GatedChild::spawn(cmd)
+                .map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?,
         ),
-        None => (
-            format!("the BPF verifier refused probe `{}`", r.probe),
-            &[][..],
-        ),
+        None => None,
     };
-    let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
-    for line in rest {
-        d = d.with_note(line.clone());
-    }
-    if !verbose {
-        d = d.with_help("run with -v to see the verifier's whole log");
-    }
-    eprint!("{}", diag::render(name, source, &[d], color));
-    Reported
+    let flags = run_flags(cli, std::io::stderr().is_terminal());
+    runtime::launch::launch_compiled(&file, params, &flags, child.as_mut()).map_err(reported)
 }
 
 /// The script's config block and the `BPFTRACE_*` environment variables (which win), as

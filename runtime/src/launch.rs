@@ -1,0 +1,160 @@
+//! The run path both binaries share: `rbt script.bt` after compiling, and `rbt-run FILE` /
+//! `rbt FILE` on a compiled file (`stdlib::aot`). It opens the output (`-o`), turns the
+//! command line's run flags and the script's settings into [`RunOptions`], runs, and renders
+//! a verifier refusal as a diagnostic on the script line it stopped at.
+
+use crate::run::{run, RunError, RunOptions};
+use crate::sys::GatedChild;
+use crate::verifier::Rejection;
+use crate::{Buffering, OutputFormat};
+use lang::diag::{self, Diagnostic};
+use std::io::Write;
+use stdlib::aot::{AotFile, ParamRule, RunSettings};
+use stdlib::manifest::{Manifest, Source};
+
+/// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
+#[derive(Debug, Clone)]
+pub struct Flags {
+    pub format: OutputFormat,
+    pub buffering: Buffering,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub dry_run: bool,
+    pub pid: Option<u32>,
+    /// `-o FILE`: the output goes there instead of stdout.
+    pub output: Option<String>,
+    /// Whether stderr is a terminal (diagnostics in colour).
+    pub color: bool,
+    /// The binary's name, for the messages it prints (`rbt`, `rbt-run`).
+    pub program: &'static str,
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Already explained on stderr (a diagnostic was rendered).
+    Reported,
+    /// A one-line (or short) message the caller prints as its error.
+    Message(String),
+}
+
+/// Runs a compiled object: what `rbt script.bt` does once it has compiled the script, and
+/// what a compiled file's run does once it is read.
+pub fn launch(
+    elf: &[u8],
+    manifest: &Manifest,
+    source: &Source,
+    settings: &RunSettings,
+    flags: &Flags,
+    child: Option<&mut GatedChild>,
+) -> Result<i32, Failure> {
+    let out: Box<dyn Write> = match &flags.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| Failure::Message(format!("cannot create {path}: {e}")))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let run_opts = RunOptions {
+        buffering: flags.buffering,
+        format: flags.format,
+        quiet: flags.quiet,
+        verbose: flags.verbose,
+        dry_run: flags.dry_run,
+        pid: flags.pid,
+        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        watch_stdout: flags.output.is_none(),
+        print_maps_on_exit: settings.print_maps_on_exit,
+        max_cat_bytes: usize::try_from(settings.max_cat_bytes).unwrap_or(usize::MAX),
+        log_size: usize::try_from(settings.log_size).unwrap_or(usize::MAX),
+        ringbuf_pages: settings.perf_rb_pages,
+    };
+    let code = run(elf, manifest, &run_opts, out, child).map_err(|e| match e {
+        RunError::Rejected(r) => rejected(source, &r, flags),
+        other => Failure::Message(other.to_string()),
+    })?;
+    if flags.dry_run {
+        eprintln!(
+            "{}: {} program(s) loaded and accepted by the verifier; nothing attached",
+            flags.program,
+            manifest.programs.len()
+        );
+    }
+    Ok(code)
+}
+
+/// Runs a compiled file with the run's positional parameters.
+pub fn launch_compiled(
+    file: &AotFile,
+    params: &[String],
+    flags: &Flags,
+    child: Option<&mut GatedChild>,
+) -> Result<i32, Failure> {
+    check_params(&file.meta.params, params).map_err(Failure::Message)?;
+    launch(
+        &file.elf,
+        &file.meta.manifest,
+        &file.meta.source,
+        &file.meta.settings,
+        flags,
+        child,
+    )
+}
+
+/// Refuses a run whose positional parameters the compiled program cannot take.
+fn check_params(rule: &ParamRule, params: &[String]) -> Result<(), String> {
+    match rule {
+        ParamRule::Fixed { values } if values.as_slice() != params => Err(format!(
+            "this script was compiled with the positional parameters [{}] in its attach points or literals, so it runs only with them (got [{}]); recompile it with `rbt --aot` and the new parameters",
+            quoted(values),
+            quoted(params)
+        )),
+        ParamRule::Fixed { .. } | ParamRule::RunTime { .. } => Ok(()),
+    }
+}
+
+fn quoted(v: &[String]) -> String {
+    v.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reports a program the verifier refused as a diagnostic on the script line it stopped at
+/// (when the log names one), with the verifier's reason; `-v` adds the whole log.
+fn rejected(source: &Source, r: &Rejection, flags: &Flags) -> Failure {
+    if flags.verbose {
+        let log = r.log_with_source(&source.text);
+        eprintln!(
+            "{}: verifier log of `{}`:\n{}",
+            flags.program,
+            r.probe,
+            log.trim_end()
+        );
+    }
+    let Some(span) = r.line.and_then(|l| diag::line_span(&source.text, l)) else {
+        return Failure::Message(RunError::Rejected(r.clone()).to_string());
+    };
+    let (message, rest) = match r.reason.split_first() {
+        Some((first, rest)) => (
+            format!("the BPF verifier refused probe `{}`: {first}", r.probe),
+            rest,
+        ),
+        None => (
+            format!("the BPF verifier refused probe `{}`", r.probe),
+            &[][..],
+        ),
+    };
+    let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
+    for line in rest {
+        d = d.with_note(line.clone());
+    }
+    if !flags.verbose {
+        d = d.with_help("run with -v to see the verifier's whole log");
+    }
+    eprint!(
+        "{}",
+        diag::render(&source.name, &source.text, &[d], flags.color)
+    );
+    Failure::Reported
+}
