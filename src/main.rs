@@ -344,8 +344,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         params: params.clone(),
         named,
         allow_unsafe: cli.allow_unsafe,
-        cpid: child.as_ref().map(|c| c.pid),
+        // With --aot the command runs later: `cpid` is then read at run time.
+        cpid: match (&child, &cli.cmd) {
+            (Some(c), _) => Some(c.pid),
+            (None, cmd) => cmd.as_ref().map(|_| 0),
+        },
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some() || cli.aot.is_some(),
+        run_time_values: cli.aot.is_some(),
         strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
@@ -369,6 +374,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     let Some(mut hir) = checked.script else {
         return Err(Reported);
     };
+    // Parameters substituted into attach points while parsing (`BEG$1`) are compiled in too.
+    let params_compiled_in = checked.params_compiled_in
+        || ast.probes.iter().any(|p| {
+            p.attach_points
+                .iter()
+                .any(|ap| source.get(ap.span.start..ap.span.end).is_some_and(|t| t.contains('$')))
+        });
     if let Some(filter) = &probe_filter {
         if check::filter_probes(&mut hir, &|name| filter.is_match(name)) == 0 {
             return Err(fail(
@@ -440,7 +452,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             manifest: compiled.manifest,
             source,
             settings,
-            params: stdlib::aot::ParamRule::Fixed { values: params },
+            fixed_params: params_compiled_in.then_some(params),
         };
         let bytes = stdlib::aot::write(&compiled.elf, &meta).map_err(fail)?;
         std::fs::write(path, bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
@@ -452,6 +464,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         &compiled.manifest,
         &source,
         &settings,
+        &params,
         &flags,
         child.as_mut(),
     )

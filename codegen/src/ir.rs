@@ -48,6 +48,9 @@ pub struct Globals<'ctx> {
     pub helper_errors: Option<HelperErrors>,
     /// What `str()` writes at the end of a string it cut short; empty for none.
     pub str_trailer: Vec<u8>,
+    /// The `.rodata` array of i64 that `ExprKind::RunValue` reads (only compiled files
+    /// have one).
+    pub run_values: Option<GlobalValue<'ctx>>,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

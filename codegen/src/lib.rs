@@ -219,6 +219,17 @@ pub fn compile(
             events: Default::default(),
         }),
         str_trailer: opts.str_trailer.as_bytes().to_vec(),
+        run_values: (!script.run_values.is_empty()).then(|| {
+            // A zeroed `const` array in `.rodata`: libbpf makes it a frozen map whose
+            // contents the runtime sets before loading, and the verifier reads them as
+            // constants.
+            let ty = context.i64_type().array_type(script.run_values.len() as u32);
+            let g = module.add_global(ty, None, stdlib::manifest::RUN_VALUES_GLOBAL);
+            g.set_initializer(&ty.const_zero());
+            g.set_constant(true);
+            g.set_section(Some(".rodata"));
+            g
+        }),
     };
 
     let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
@@ -281,6 +292,7 @@ pub fn compile(
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
         }),
+        run_values: script.run_values.clone(),
     };
     Ok((
         CompiledScript {

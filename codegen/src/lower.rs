@@ -524,6 +524,21 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn lower_expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
         match &e.kind {
             ExprKind::Int(i) => Ok(Val::Int(self.i64().const_int(*i as u64, true))),
+            ExprKind::RunValue(slot) => {
+                let Some(g) = self.globals.run_values else {
+                    return Err(CodegenError::Internal(
+                        "a run-time value without its .rodata global".into(),
+                    ));
+                };
+                let at = self.offset(self.global_ptr(g), 8 * u64::from(*slot))?;
+                let v = self.builder.build_load(self.i64(), at, "run_value")?;
+                // The runtime writes the value before loading: the compiler must not fold
+                // the zero the object is written with.
+                if let Some(inst) = inkwell::values::BasicValue::as_instruction_value(&v) {
+                    let _ = inst.set_volatile(true);
+                }
+                Ok(Val::Int(v.into_int_value()))
+            }
             ExprKind::Str(bytes) => {
                 let size = e.ty.size().max(1);
                 let slot = self.alloca(size, "str")?;

@@ -9,8 +9,8 @@ use crate::verifier::Rejection;
 use crate::{Buffering, OutputFormat};
 use lang::diag::{self, Diagnostic};
 use std::io::Write;
-use stdlib::aot::{AotFile, ParamRule, RunSettings};
-use stdlib::manifest::{Manifest, Source};
+use stdlib::aot::{AotFile, RunSettings};
+use stdlib::manifest::{Manifest, RunValue, Source};
 
 /// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
 #[derive(Debug, Clone)]
@@ -45,9 +45,12 @@ pub fn launch(
     manifest: &Manifest,
     source: &Source,
     settings: &RunSettings,
+    params: &[String],
     flags: &Flags,
     child: Option<&mut GatedChild>,
 ) -> Result<i32, Failure> {
+    let cpid = child.as_ref().map_or(0, |c| c.pid);
+    let run_values = run_values(&manifest.run_values, params, cpid).map_err(Failure::Message)?;
     let out: Box<dyn Write> = match &flags.output {
         Some(path) => Box::new(
             std::fs::File::create(path)
@@ -68,6 +71,7 @@ pub fn launch(
         max_cat_bytes: usize::try_from(settings.max_cat_bytes).unwrap_or(usize::MAX),
         log_size: usize::try_from(settings.log_size).unwrap_or(usize::MAX),
         ringbuf_pages: settings.perf_rb_pages,
+        run_values,
     };
     let code = run(elf, manifest, &run_opts, out, child).map_err(|e| match e {
         RunError::Rejected(r) => rejected(source, &r, flags),
@@ -90,27 +94,44 @@ pub fn launch_compiled(
     flags: &Flags,
     child: Option<&mut GatedChild>,
 ) -> Result<i32, Failure> {
-    check_params(&file.meta.params, params).map_err(Failure::Message)?;
+    if let Some(values) = &file.meta.fixed_params {
+        if values.as_slice() != params {
+            return Err(Failure::Message(format!(
+                "this script was compiled with the positional parameters [{}] in its attach points or literals, so it runs only with them (got [{}]); recompile it with `rbt --aot` and the new parameters",
+                quoted(values),
+                quoted(params)
+            )));
+        }
+    }
     launch(
         &file.elf,
         &file.meta.manifest,
         &file.meta.source,
         &file.meta.settings,
+        params,
         flags,
         child,
     )
 }
 
-/// Refuses a run whose positional parameters the compiled program cannot take.
-fn check_params(rule: &ParamRule, params: &[String]) -> Result<(), String> {
-    match rule {
-        ParamRule::Fixed { values } if values.as_slice() != params => Err(format!(
-            "this script was compiled with the positional parameters [{}] in its attach points or literals, so it runs only with them (got [{}]); recompile it with `rbt --aot` and the new parameters",
-            quoted(values),
-            quoted(params)
-        )),
-        ParamRule::Fixed { .. } | ParamRule::RunTime { .. } => Ok(()),
+/// The `.rodata` of an object whose manifest lists `values`: one i64 each, in order.
+/// A parameter the program reads as an integer must be one.
+fn run_values(values: &[RunValue], params: &[String], cpid: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(values.len() * 8);
+    for v in values {
+        let n = match v {
+            RunValue::Cpid => i64::from(cpid),
+            RunValue::ParamCount => params.len() as i64,
+            RunValue::Param(n) => match params.get((*n as usize).wrapping_sub(1)) {
+                None => 0,
+                Some(text) => lang::parse_int(text).ok_or_else(|| {
+                    format!("positional parameter ${n} must be an integer (the script was compiled to read it as one), not `{text}`")
+                })?,
+            },
+        };
+        out.extend_from_slice(&n.to_ne_bytes());
     }
+    Ok(out)
 }
 
 fn quoted(v: &[String]) -> String {

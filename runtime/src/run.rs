@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub log_size: usize,
     /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
     pub ringbuf_pages: Option<u64>,
+    /// The bytes of the object's `.rodata` (its [`Manifest::run_values`]); empty when it
+    /// has none.
+    pub run_values: Vec<u8>,
 }
 
 /// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
@@ -165,6 +168,9 @@ pub fn run(
     let mut obj = Object::open(elf, "rbt")?;
     if let Some(pages) = opts.ringbuf_pages {
         obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
+    }
+    if !opts.run_values.is_empty() {
+        obj.set_initial_value(".rodata", &opts.run_values)?;
     }
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest))?;

@@ -38,8 +38,10 @@ pub struct Metadata {
     /// The script's name and text, for diagnostics at run time (verifier refusals).
     pub source: Source,
     pub settings: RunSettings,
-    /// What the positional parameters given at run time must be.
-    pub params: ParamRule,
+    /// When some positional parameter's text was compiled in (an attach point, a literal
+    /// argument, a string value): the parameters every run must give. Otherwise a run's
+    /// parameters are read at run time (`Manifest::run_values`).
+    pub fixed_params: Option<Vec<String>>,
 }
 
 /// Run-time settings the script's config block (and the `BPFTRACE_*` environment at
@@ -50,26 +52,6 @@ pub struct RunSettings {
     pub max_cat_bytes: u64,
     pub log_size: u64,
     pub perf_rb_pages: Option<u64>,
-}
-
-/// How a compiled file treats the positional parameters of a run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ParamRule {
-    /// The script reads none at compile time: any run-time parameters are accepted (the
-    /// values it reads at run time are described by `slots`).
-    RunTime { slots: Vec<ParamSlot> },
-    /// Some parameter's text was needed while compiling (in an attach point, a literal
-    /// argument, a map's size): a run must give exactly these values.
-    Fixed { values: Vec<String> },
-}
-
-/// One positional parameter the program reads at run time, from `.rodata`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ParamSlot {
-    /// `$N` read as an integer: the run's value must parse as one (0 when absent).
-    Int { index: u32 },
-    /// `$N` read as a string of at most `len - 1` bytes.
-    Str { index: u32, len: u32 },
 }
 
 /// A compiled file, in memory.
@@ -126,9 +108,11 @@ fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Whether `bytes` start like a compiled file (what `rbt FILE` checks).
+/// Whether `bytes` are meant as a compiled file rather than a script (what `rbt FILE`
+/// checks): they start with DEL, as the magic does. No script does; an ELF object does, and
+/// [`read`] then says it is not a compiled script.
 pub fn is_compiled(bytes: &[u8]) -> bool {
-    bytes.starts_with(&MAGIC)
+    bytes.first() == Some(&MAGIC[0])
 }
 
 /// Serializes a compiled file.
@@ -242,9 +226,7 @@ mod tests {
                 log_size: 1 << 20,
                 perf_rb_pages: None,
             },
-            params: ParamRule::RunTime {
-                slots: vec![ParamSlot::Int { index: 1 }],
-            },
+            fixed_params: Some(vec!["1".into()]),
         };
         (b"\x7fELF object bytes".to_vec(), meta)
     }

@@ -36,6 +36,26 @@ pub struct Manifest {
     /// event needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The values the runtime writes into the object's `.rodata` before loading it: slot
+    /// `i` (an i64) of [`RUN_VALUES_GLOBAL`] holds `run_values[i]`. Only compiled files
+    /// (`rbt --aot`) have any, so that one file serves runs with other parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_values: Vec<RunValue>,
+}
+
+/// The `.rodata` global holding the [`RunValue`]s, an array of i64.
+pub const RUN_VALUES_GLOBAL: &str = "rbt_run_values";
+
+/// A value known only when a compiled script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunValue {
+    /// `cpid`: the pid of the `-c` command (0 without one).
+    Cpid,
+    /// `$#`: how many positional parameters the run has.
+    ParamCount,
+    /// `$N` (1-based) read as an integer: 0 when the run has no such parameter; a run
+    /// whose `$N` is not an integer is refused.
+    Param(u32),
 }
 
 /// A script's name (its path, or `stdin` for `-e`) and text.

@@ -55,6 +55,9 @@ pub struct Options {
     /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
     /// config allow it.
     pub unstable_tseries: Unstable,
+    /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
+    /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
+    pub run_time_values: bool,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
             missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
             unstable_tseries: Unstable::Enable,
+            run_time_values: false,
         }
     }
 }
@@ -83,6 +87,10 @@ pub struct Checked {
     pub notes: Vec<String>,
     /// The program options the script declares with `getopt()`, in order of declaration.
     pub options: Vec<ProgramOption>,
+    /// Whether a positional parameter's text was compiled into the script (an attach point,
+    /// a literal argument, a string value, a constant): a compiled file then runs only with
+    /// the same parameters.
+    pub params_compiled_in: bool,
 }
 
 /// What a map has been used as so far.
@@ -120,6 +128,10 @@ pub(crate) struct Checker<'a> {
     program_options: Vec<ProgramOption>,
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
     tseries_clock: Option<hir::MapId>,
+    /// See [`hir::Script::run_values`].
+    run_values: Vec<stdlib::manifest::RunValue>,
+    /// See [`Checked::params_compiled_in`].
+    params_compiled_in: bool,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -167,6 +179,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         scopes: scope::Scopes::default(),
         program_options: Vec::new(),
         tseries_clock: None,
+        run_values: Vec::new(),
+        params_compiled_in: false,
     };
     for d in &script.directives {
         match d {
@@ -220,12 +234,14 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
         tseries_clock: c.tseries_clock,
+        run_values: c.run_values.clone(),
     });
     Checked {
         script,
         diagnostics: c.diags,
         notes: c.notes,
         options: c.program_options,
+        params_compiled_in: c.params_compiled_in,
     }
 }
 

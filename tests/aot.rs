@@ -1,0 +1,216 @@
+//! Tier 2 for compiled scripts: every e2e case that runs a script is compiled with
+//! `rbt --aot` and run by `rbt-run`, and must print what the direct run prints; damaged and
+//! foreign files are refused with a one-line error. Tests that load BPF need root and are
+//! `#[ignore = "needs root"]`.
+
+#[path = "e2e/cases.rs"]
+mod cases;
+// Only the root check is used here.
+#[allow(dead_code)]
+mod common;
+
+use cases::{cases, run_case};
+use std::path::PathBuf;
+use std::process::Command;
+
+/// `rbt-run`, built beside `rbt`: it is another package, so cargo names only `rbt` to these
+/// tests, and `cargo test --test aot` alone does not build it. The cases run it through a
+/// link named `rbt` (see [`as_rbt`]).
+fn rbt_run() -> PathBuf {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let rbt = PathBuf::from(env!("CARGO_BIN_EXE_rbt"));
+            let dir = rbt.parent().expect("rbt's directory");
+            let ok = Command::new(env!("CARGO"))
+                .args(["build", "-p", "rbt-run"])
+                .env("CARGO_TARGET_DIR", dir.parent().expect("the target directory"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .status()
+                .expect("run cargo build -p rbt-run");
+            assert!(ok.success(), "cargo build -p rbt-run failed");
+            dir.join("rbt-run")
+        })
+        .clone()
+}
+
+/// The shell words of `args` as `sh` splits them.
+fn words(args: &str) -> Vec<String> {
+    let o = Command::new("sh")
+        .arg("-c")
+        .arg(format!("printf '%s\\0' {args}"))
+        .output()
+        .expect("run sh");
+    assert!(o.status.success(), "cannot split {args}");
+    String::from_utf8_lossy(&o.stdout)
+        .split_terminator('\0')
+        .map(String::from)
+        .collect()
+}
+
+/// Quotes a word for `sh`.
+fn quote(w: &str) -> String {
+    format!("'{}'", w.replace('\'', "'\\''"))
+}
+
+/// The arguments of the run of a compiled file: the case's, without the script (`-e PROG`
+/// or its file) and the flags that only compiling reads, and without the script's named
+/// options after `--` (they are compiled in).
+fn run_args(words: &[String]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = words.iter();
+    let mut script_seen = words.iter().any(|w| w == "-e");
+    let mut after_dashes = false;
+    while let Some(w) = it.next() {
+        if after_dashes {
+            if !w.starts_with("--") {
+                out.push(w.clone());
+            }
+            continue;
+        }
+        match w.as_str() {
+            "--" => {
+                after_dashes = true;
+                out.push(w.clone());
+            }
+            "-e" | "--probe-filter" | "-I" | "--include" | "--debuginfo" => {
+                it.next();
+            }
+            "--unsafe" | "--no-warnings" | "--usdt-file-activation" => {}
+            k if k.starts_with("-k") && k.trim_start_matches('k') == "-" => {}
+            "-f" | "-o" | "-c" | "-p" | "-B" => {
+                out.push(w.clone());
+                out.extend(it.next().cloned());
+            }
+            flag if flag.starts_with('-') && flag.len() > 1 && flag.parse::<i64>().is_err() => {
+                out.push(w.clone())
+            }
+            _ if !script_seen => script_seen = true,
+            _ => out.push(w.clone()),
+        }
+    }
+    out
+}
+
+/// Whether the case runs a script (rather than listing probes or asking for help).
+fn runs_a_script(words: &[String]) -> bool {
+    !words
+        .iter()
+        .any(|w| w == "--help" || (w.starts_with("-l") && !w.starts_with("--")) || w == "--list")
+}
+
+/// A link to `rbt-run` named `rbt` in `dir`: some cases print the tracer's own `comm`,
+/// which is the name of the file it was started as.
+fn as_rbt(dir: &std::path::Path) -> PathBuf {
+    let link = dir.join("rbt");
+    std::os::unix::fs::symlink(rbt_run(), &link).expect("link rbt-run as rbt");
+    link
+}
+
+#[test]
+#[ignore = "needs root"]
+fn compiled_cases_print_what_direct_runs_print() {
+    common::require_root();
+    let dir = std::env::temp_dir().join(format!("rbt-aot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let runner = as_rbt(&dir);
+    let mut failures = Vec::new();
+    let mut ran = 0;
+    for (i, c) in cases().into_iter().enumerate() {
+        // `$$` is the pid of the shell that runs rbt directly (it execs rbt): a value of
+        // the run that compiling cannot know.
+        if c.args.contains("$$") {
+            continue;
+        }
+        let w = words(&c.args);
+        if !runs_a_script(&w) {
+            continue;
+        }
+        let file = dir.join(format!("case{i}.rbt"));
+        let file = file.to_string_lossy().into_owned();
+        let compile = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .arg("--aot")
+            .arg(&file)
+            .args(&w)
+            .output()
+            .expect("run rbt --aot");
+        if !compile.status.success() {
+            // A script rbt refuses is refused when compiling, as when running directly.
+            if c.status == 0 {
+                failures.push(format!(
+                    "case `{}`: rbt --aot failed:\n{}",
+                    c.name,
+                    String::from_utf8_lossy(&compile.stderr)
+                ));
+            }
+            continue;
+        }
+        let args: Vec<String> = run_args(&w).iter().map(|a| quote(a)).collect();
+        let command = format!(
+            "{} {} {}",
+            runner.display(),
+            quote(&file),
+            args.join(" ")
+        );
+        let (status, out, err) = run_case(&c, &command);
+        ran += 1;
+        if status != c.status || out != c.stdout {
+            failures.push(format!(
+                "case `{}` ({command}): status {status} (want {}), stdout:\n{out}\n--- want:\n{}\n--- stderr:\n{err}",
+                c.name, c.status, c.stdout
+            ));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(ran > 50, "only {ran} cases ran compiled");
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+/// Compiles `BEGIN { exit(); }` into a fresh file and returns its bytes.
+fn compiled_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let file = dir.join("good.rbt");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--aot")
+        .arg(&file)
+        .args(["-e", "BEGIN { printf(\"ok\\n\"); exit(); }"])
+        .output()
+        .expect("run rbt --aot");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read(&file).expect("compiled file")
+}
+
+/// Damaged and foreign files get one line on stderr and a failing status from both
+/// binaries, never a panic. (Compiling needs no root; nothing here loads BPF.)
+#[test]
+fn bad_files_are_refused_in_one_line() {
+    let dir = std::env::temp_dir().join(format!("rbt-aot-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let good = compiled_bytes(&dir);
+    let mut flipped = good.clone();
+    let mid = flipped.len() / 2;
+    flipped[mid] ^= 0x55;
+    let mut other_format = good.clone();
+    other_format[8] = 99;
+    let mut other_rbt = good.clone();
+    // The version string follows the 8-byte magic, the u32 format and its u16 length.
+    other_rbt[14] = b'7';
+    let cases: [(&str, Vec<u8>, &str); 5] = [
+        ("truncated", good[..good.len() - 3].to_vec(), "truncated"),
+        ("corrupted", flipped, "corrupted"),
+        ("other format", other_format, "file format 99"),
+        ("wrong magic", b"\x7fRBTXXX\nrest".to_vec(), "not a compiled rbt script"),
+        ("other rbt", other_rbt, "corrupted"),
+    ];
+    for (what, bytes, want) in cases {
+        let file = dir.join("bad.rbt");
+        std::fs::write(&file, &bytes).expect("write");
+        for bin in [rbt_run(), PathBuf::from(env!("CARGO_BIN_EXE_rbt"))] {
+            let o = Command::new(&bin).arg(&file).output().expect("run");
+            let err = String::from_utf8_lossy(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{what} with {}: {err}", bin.display());
+            assert_eq!(err.lines().count(), 1, "{what}: {err}");
+            assert!(err.contains(want), "{what}: {err}");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
