@@ -214,3 +214,69 @@ fn bad_files_are_refused_in_one_line() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `$N`, `$#` and `cpid` are read when the file runs: one file, runs with other parameters
+/// and commands, each printing its own.
+#[test]
+#[ignore = "needs root"]
+fn one_file_serves_runs_with_other_parameters() {
+    common::require_root();
+    let dir = std::env::temp_dir().join(format!("rbt-aot-params-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("params.rbt");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--aot")
+        .arg(&file)
+        .args([
+            "-c",
+            "true",
+            "-e",
+            "BEGIN { printf(\"%d %s %d %d\\n\", $1 * 2, $2, $#, cpid > 0); exit(); }",
+            "1",
+            "a",
+        ])
+        .output()
+        .expect("run rbt --aot");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for (args, want) in [
+        (&["21", "xyz", "3"][..], "42 xyz 3 0\n"),
+        (&["-c", "sleep 0.1", "5", "b"][..], "10 b 2 1\n"),
+    ] {
+        let o = Command::new(rbt_run())
+            .args(args.iter().filter(|a| a.starts_with('-') || a.contains(' ')))
+            .arg(&file)
+            .args(args.iter().filter(|a| !a.starts_with('-') && !a.contains(' ')))
+            .output()
+            .expect("run rbt-run");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(out.lines().next(), want.lines().next(), "{args:?}: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A parameter compiled into an attach point fixes it: a run with another one is refused
+/// before anything is loaded.
+#[test]
+fn compiled_in_parameters_must_match() {
+    let dir = std::env::temp_dir().join(format!("rbt-aot-fixed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("fixed.rbt");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--aot")
+        .arg(&file)
+        .args(["-e", "interval:ms:$1 { exit(); }", "100"])
+        .output()
+        .expect("run rbt --aot");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = Command::new(rbt_run())
+        .arg(&file)
+        .arg("200")
+        .output()
+        .expect("run rbt-run");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[\"100\"]") && err.contains("[\"200\"]"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -223,7 +223,8 @@ pub fn compile(
             // A zeroed `const` array in `.rodata`: libbpf makes it a frozen map whose
             // contents the runtime sets before loading, and the verifier reads them as
             // constants.
-            let ty = context.i64_type().array_type(script.run_values.len() as u32);
+            let (_, bytes) = stdlib::manifest::run_values_layout(&script.run_values);
+            let ty = context.i64_type().array_type(bytes / 8);
             let g = module.add_global(ty, None, stdlib::manifest::RUN_VALUES_GLOBAL);
             g.set_initializer(&ty.const_zero());
             g.set_constant(true);

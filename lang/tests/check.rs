@@ -743,9 +743,15 @@ fn compiled_files_read_parameters_at_run_time() {
     let text = format!("{:?}", hir.probes[0].body);
     assert!(!text.contains("Int(5)"), "{text}");
     assert!(text.contains(&format!("{:?}", ExprKind::RunValue(3))), "{text}");
+    // A string parameter is a string of `strlen` bytes read at run time.
+    let checked = aot("BEGIN { printf(\"%s\\n\", $1); exit(); }", &["x"]);
+    assert!(!checked.params_compiled_in);
+    assert_eq!(
+        checked.script.expect("checked").run_values,
+        vec![RunValue::ParamStr { index: 1, len: 64 }]
+    );
     for (src, params) in [
         ("BEGIN { printf(\"%s\\n\", str($1)); exit(); }", &["x"][..]),
-        ("BEGIN { printf(\"%s\\n\", $1); exit(); }", &["x"][..]),
         ("interval:ms:$1 { exit(); }", &["100"][..]),
     ] {
         let checked = aot(src, params);

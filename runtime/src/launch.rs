@@ -114,11 +114,28 @@ pub fn launch_compiled(
     )
 }
 
-/// The `.rodata` of an object whose manifest lists `values`: one i64 each, in order.
-/// A parameter the program reads as an integer must be one.
+/// The `.rodata` of an object whose manifest lists `values`, laid out by
+/// [`stdlib::manifest::run_values_layout`]. A parameter the program reads as an integer must
+/// be one, and one it reads as a string must fit.
 fn run_values(values: &[RunValue], params: &[String], cpid: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(values.len() * 8);
     for v in values {
+        if let RunValue::ParamStr { index, len } = v {
+            let text = params
+                .get((*index as usize).wrapping_sub(1))
+                .map_or(&[][..], |p| p.as_bytes());
+            if text.len() >= *len as usize {
+                return Err(format!(
+                    "positional parameter ${index} is {} bytes long; the script was compiled to read at most {} (recompile it with a longer one, or raise max_strlen)",
+                    text.len(),
+                    len - 1
+                ));
+            }
+            let mut bytes = text.to_vec();
+            bytes.resize(v.size() as usize, 0);
+            out.extend_from_slice(&bytes);
+            continue;
+        }
         let n = match v {
             RunValue::Cpid => i64::from(cpid),
             RunValue::ParamCount => params.len() as i64,
@@ -128,6 +145,8 @@ fn run_values(values: &[RunValue], params: &[String], cpid: u32) -> Result<Vec<u
                     format!("positional parameter ${n} must be an integer (the script was compiled to read it as one), not `{text}`")
                 })?,
             },
+            // Written above.
+            RunValue::ParamStr { .. } => continue,
         };
         out.extend_from_slice(&n.to_ne_bytes());
     }

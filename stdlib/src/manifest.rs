@@ -36,15 +36,30 @@ pub struct Manifest {
     /// event needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
-    /// The values the runtime writes into the object's `.rodata` before loading it: slot
-    /// `i` (an i64) of [`RUN_VALUES_GLOBAL`] holds `run_values[i]`. Only compiled files
-    /// (`rbt --aot`) have any, so that one file serves runs with other parameters.
+    /// The values the runtime writes into the object's `.rodata` before loading it, laid
+    /// out by [`run_values_layout`] in [`RUN_VALUES_GLOBAL`]. Only compiled files (`rbt
+    /// --aot`) have any, so that one file serves runs with other parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub run_values: Vec<RunValue>,
 }
 
 /// The `.rodata` global holding the [`RunValue`]s, an array of i64.
 pub const RUN_VALUES_GLOBAL: &str = "rbt_run_values";
+
+/// The offset of each value in [`RUN_VALUES_GLOBAL`] and the bytes of all: each takes its
+/// [`RunValue::size`], in order, so every one is 8-byte aligned.
+pub fn run_values_layout(values: &[RunValue]) -> (Vec<u32>, u32) {
+    let mut at = 0;
+    let offsets = values
+        .iter()
+        .map(|v| {
+            let o = at;
+            at += v.size();
+            o
+        })
+        .collect();
+    (offsets, at)
+}
 
 /// A value known only when a compiled script runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -56,6 +71,19 @@ pub enum RunValue {
     /// `$N` (1-based) read as an integer: 0 when the run has no such parameter; a run
     /// whose `$N` is not an integer is refused.
     Param(u32),
+    /// `$N` read as a string of `len` bytes with its NUL: empty when the run has no such
+    /// parameter; a run whose `$N` is longer is refused.
+    ParamStr { index: u32, len: u32 },
+}
+
+impl RunValue {
+    /// Bytes the value takes in `.rodata`, a multiple of 8.
+    pub fn size(&self) -> u32 {
+        match self {
+            RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) => 8,
+            RunValue::ParamStr { len, .. } => len.div_ceil(8) * 8,
+        }
+    }
 }
 
 /// A script's name (its path, or `stdin` for `-e`) and text.

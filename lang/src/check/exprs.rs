@@ -221,17 +221,20 @@ impl Checker<'_> {
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
                 Some(p) => match parse_int(p) {
                     Some(v) => self.run_value(RunValue::Param(*n), v, I64, span),
-                    None => {
-                        // Its type (a string of its length) depends on the text.
-                        self.params_compiled_in = true;
-                        mk(
+                    // A compiled file reads a string of `strlen` bytes (or this one's length,
+                    // if longer) at run time.
+                    None if self.opts.run_time_values => {
+                        let len = self.opts.strlen.max(p.len() as u32 + 1);
+                        let v = RunValue::ParamStr { index: *n, len };
+                        self.run_value(v, 0, Type::Str { len }, span)
+                    }
+                    None => mk(
                         H::Str(p.as_bytes().to_vec()),
                         Type::Str {
                             len: p.len() as u32 + 1,
                         },
                         span,
-                    )
-                    }
+                    ),
                 },
                 // bpftrace treats a missing positional parameter as 0 (or "" inside str()).
                 None => self.run_value(RunValue::Param(*n), 0, I64, span),
@@ -561,7 +564,8 @@ impl Checker<'_> {
     }
 
     /// `v` as the checked script reads it: the constant `now` when compiling to run at once,
-    /// a value read at run time when compiling a file (`Options::run_time_values`).
+    /// a value read at run time when compiling a file (`Options::run_time_values`, the only
+    /// case in which `v` may be a string).
     pub(super) fn run_value(&mut self, v: RunValue, now: i64, ty: Type, span: Span) -> Expr {
         if !self.opts.run_time_values {
             return mk(H::Int(now), ty, span);
