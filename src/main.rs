@@ -454,8 +454,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             settings,
             fixed_params: params_compiled_in.then_some(params),
         };
-        let bytes = stdlib::aot::write(&compiled.elf, &meta).map_err(fail)?;
-        std::fs::write(path, bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+        let bytes = stdlib::aot::write(&compiled.elf, &meta, interpreter().as_deref())
+            .map_err(fail)?;
+        write_executable(path, &bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
         return Ok(0);
     }
     let flags = run_flags(&cli, color);
@@ -469,6 +470,29 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         child.as_mut(),
     )
     .map_err(reported)
+}
+
+/// The `rbt-run` a compiled file's `#!` line names: the one installed beside this rbt, else
+/// whichever is first on the PATH when the file runs.
+fn interpreter() -> Option<String> {
+    let beside = std::env::current_exe().ok()?.with_file_name("rbt-run");
+    Some(if beside.is_file() {
+        beside.to_string_lossy().into_owned()
+    } else {
+        "/usr/bin/env rbt-run".to_string()
+    })
+}
+
+/// Writes a compiled file, executable (`./prog.rbt ARGS` runs it through its `#!` line).
+fn write_executable(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o755)
+        .open(path)?;
+    f.write_all(bytes)
 }
 
 /// The command line's run flags, as the shared run path takes them.

@@ -189,13 +189,20 @@ fn bad_files_are_refused_in_one_line() {
     let mut flipped = good.clone();
     let mid = flipped.len() / 2;
     flipped[mid] ^= 0x55;
+    // The file starts with a `#!` line, then the magic.
+    let magic = good
+        .windows(8)
+        .position(|w| w == b"\x7fRBTAOT\n")
+        .expect("the magic");
+    assert!(good.starts_with(b"#!"));
     let mut other_format = good.clone();
-    other_format[8] = 99;
+    other_format[magic + 8] = 99;
     let mut other_rbt = good.clone();
     // The version string follows the 8-byte magic, the u32 format and its u16 length.
-    other_rbt[14] = b'7';
-    let cases: [(&str, Vec<u8>, &str); 5] = [
+    other_rbt[magic + 14] = b'7';
+    let cases: [(&str, Vec<u8>, &str); 6] = [
         ("truncated", good[..good.len() - 3].to_vec(), "truncated"),
+        ("cut after its #! line", good[..magic + 3].to_vec(), "truncated"),
         ("corrupted", flipped, "corrupted"),
         ("other format", other_format, "file format 99"),
         ("wrong magic", b"\x7fRBTXXX\nrest".to_vec(), "not a compiled rbt script"),
@@ -224,6 +231,8 @@ fn one_file_serves_runs_with_other_parameters() {
     let dir = std::env::temp_dir().join(format!("rbt-aot-params-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let file = dir.join("params.rbt");
+    // Built first, so that the file's `#!` line names it.
+    let rbt_run = rbt_run();
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .arg("--aot")
         .arg(&file)
@@ -242,7 +251,7 @@ fn one_file_serves_runs_with_other_parameters() {
         (&["21", "xyz", "3"][..], "42 xyz 3 0\n"),
         (&["-c", "sleep 0.1", "5", "b"][..], "10 b 2 1\n"),
     ] {
-        let o = Command::new(rbt_run())
+        let o = Command::new(&rbt_run)
             .args(args.iter().filter(|a| a.starts_with('-') || a.contains(' ')))
             .arg(&file)
             .args(args.iter().filter(|a| !a.starts_with('-') && !a.contains(' ')))
@@ -252,6 +261,16 @@ fn one_file_serves_runs_with_other_parameters() {
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         assert_eq!(out.lines().next(), want.lines().next(), "{args:?}: {out}");
     }
+    // The file is executable: its `#!` line names the rbt-run beside rbt.
+    let o = Command::new(&file)
+        .args(["4", "run"])
+        .output()
+        .expect("run the compiled file");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().next(),
+        Some("8 run 2 0")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

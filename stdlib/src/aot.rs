@@ -8,12 +8,14 @@
 //! Layout (integers little-endian):
 //!
 //! ```text
+//! interpreter    optional: a `#!` line (at most 256 bytes with its newline) naming rbt-run,
+//!                so the file runs as `./prog.rbt ARGS` (as bpftrace's --aot output does)
 //! magic          8 bytes   "\x7fRBTAOT\n"
 //! format version u32       FORMAT_VERSION
 //! rbt version    u16 length, then UTF-8 bytes
 //! BPF object     u64 length, then bytes
 //! metadata       u64 length, then JSON (Metadata)
-//! checksum       u64       FNV-1a 64 of every byte before it
+//! checksum       u64       FNV-1a 64 of every byte from the magic to it
 //! ```
 //!
 //! The format version is read before anything else that may change shape, so a file from a
@@ -108,17 +110,43 @@ fn checksum(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Whether `bytes` are meant as a compiled file rather than a script (what `rbt FILE`
-/// checks): they start with DEL, as the magic does. No script does; an ELF object does, and
-/// [`read`] then says it is not a compiled script.
-pub fn is_compiled(bytes: &[u8]) -> bool {
-    bytes.first() == Some(&MAGIC[0])
+/// The longest `#!` line (with its newline) the kernel reads whole.
+const MAX_INTERPRETER: usize = 256;
+
+/// The bytes after the file's `#!` line, if it has one.
+fn after_interpreter(bytes: &[u8]) -> &[u8] {
+    if !bytes.starts_with(b"#!") {
+        return bytes;
+    }
+    match bytes.iter().take(MAX_INTERPRETER).position(|b| *b == b'\n') {
+        Some(nl) => &bytes[nl + 1..],
+        None => bytes,
+    }
 }
 
-/// Serializes a compiled file.
-pub fn write(elf: &[u8], meta: &Metadata) -> Result<Vec<u8>, serde_json::Error> {
+/// Whether `bytes` are meant as a compiled file rather than a script (what `rbt FILE`
+/// checks): after any `#!` line they start with DEL, as the magic does. No script does; an
+/// ELF object does, and [`read`] then says it is not a compiled script.
+pub fn is_compiled(bytes: &[u8]) -> bool {
+    after_interpreter(bytes).first() == Some(&MAGIC[0])
+}
+
+/// Serializes a compiled file; `interpreter` is the program its `#!` line names, if any.
+pub fn write(
+    elf: &[u8],
+    meta: &Metadata,
+    interpreter: Option<&str>,
+) -> Result<Vec<u8>, serde_json::Error> {
     let json = serde_json::to_vec(meta)?;
     let mut out = Vec::with_capacity(elf.len() + json.len() + 64);
+    // A line the kernel would cut short is left out: the file still runs with `rbt-run`.
+    if let Some(line) = interpreter
+        .map(|i| format!("#!{i}\n"))
+        .filter(|l| l.len() <= MAX_INTERPRETER && l.matches('\n').count() == 1)
+    {
+        out.extend_from_slice(line.as_bytes());
+    }
+    let start = out.len();
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
     out.extend_from_slice(&(RBT_VERSION.len() as u16).to_le_bytes());
@@ -127,7 +155,7 @@ pub fn write(elf: &[u8], meta: &Metadata) -> Result<Vec<u8>, serde_json::Error> 
     out.extend_from_slice(elf);
     out.extend_from_slice(&(json.len() as u64).to_le_bytes());
     out.extend_from_slice(&json);
-    let sum = checksum(&out);
+    let sum = checksum(&out[start..]);
     out.extend_from_slice(&sum.to_le_bytes());
     Ok(out)
 }
@@ -161,6 +189,7 @@ impl<'a> Reader<'a> {
 
 /// Reads a compiled file written by [`write`] of this rbt release.
 pub fn read(bytes: &[u8]) -> Result<AotFile, AotError> {
+    let bytes = after_interpreter(bytes);
     if !bytes.starts_with(&MAGIC) {
         // A prefix of the magic is a file cut off in its first bytes.
         return Err(if !bytes.is_empty() && MAGIC.starts_with(bytes) {
@@ -234,18 +263,23 @@ mod tests {
     #[test]
     fn round_trip() {
         let (elf, meta) = sample();
-        let bytes = write(&elf, &meta).expect("write");
+        let bytes = write(&elf, &meta, None).expect("write");
         assert!(is_compiled(&bytes));
         let f = read(&bytes).expect("read");
         assert_eq!(f.elf, elf);
         assert_eq!(f.meta, meta);
         assert_eq!(f.rbt_version, RBT_VERSION);
+        let bytes = write(&elf, &meta, Some("/usr/bin/rbt-run")).expect("write");
+        assert!(bytes.starts_with(b"#!/usr/bin/rbt-run\n\x7fRBTAOT"));
+        assert!(is_compiled(&bytes));
+        assert_eq!(read(&bytes).expect("read with #!").meta, meta);
+        assert!(!is_compiled(b"#!/usr/bin/env bpftrace\nBEGIN {}"));
     }
 
     #[test]
     fn every_truncation_is_an_error() {
         let (elf, meta) = sample();
-        let bytes = write(&elf, &meta).expect("write");
+        let bytes = write(&elf, &meta, None).expect("write");
         for n in 1..bytes.len() {
             assert!(
                 matches!(read(&bytes[..n]), Err(AotError::Truncated { .. })),
@@ -259,7 +293,7 @@ mod tests {
     #[test]
     fn every_flipped_byte_is_an_error() {
         let (elf, meta) = sample();
-        let bytes = write(&elf, &meta).expect("write");
+        let bytes = write(&elf, &meta, None).expect("write");
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x20;
@@ -270,7 +304,7 @@ mod tests {
     #[test]
     fn foreign_files_are_named() {
         let (elf, meta) = sample();
-        let mut bytes = write(&elf, &meta).expect("write");
+        let mut bytes = write(&elf, &meta, None).expect("write");
         assert_eq!(read(b"BEGIN { exit(); }"), Err(AotError::BadMagic));
         bytes[8] = 7;
         assert_eq!(read(&bytes), Err(AotError::OtherFormat { found: 7 }));
