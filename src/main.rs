@@ -262,8 +262,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             let bytes =
                 std::fs::read(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
             if stdlib::aot::is_compiled(&bytes) {
-                let mut params = params.to_vec();
-                params.extend(extra_params);
+                let mut positional = params.to_vec();
+                positional.extend(extra_params);
+                let params = runtime::launch::Params { positional, named };
                 return run_compiled(&cli, file, &bytes, &params);
             }
             let s = String::from_utf8(bytes)
@@ -340,6 +341,10 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         None => None,
     };
     let help = check::wants_help(&named);
+    let run_params = runtime::launch::Params {
+        positional: params.clone(),
+        named: named.clone(),
+    };
     let opts = check::Options {
         params: params.clone(),
         named,
@@ -453,6 +458,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             source,
             settings,
             fixed_params: params_compiled_in.then_some(params),
+            options_help: check::program_options_help(&checked.options),
         };
         let bytes = stdlib::aot::write(&compiled.elf, &meta, interpreter().as_deref())
             .map_err(fail)?;
@@ -465,7 +471,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         &compiled.manifest,
         &source,
         &settings,
-        &params,
+        &run_params,
         &flags,
         child.as_mut(),
     )
@@ -518,7 +524,12 @@ fn reported(f: runtime::launch::Failure) -> Reported {
 }
 
 /// `rbt FILE` on a file `rbt --aot` wrote: run it as `rbt-run FILE` would.
-fn run_compiled(cli: &Cli, path: &str, bytes: &[u8], params: &[String]) -> Result<i32, Reported> {
+fn run_compiled(
+    cli: &Cli,
+    path: &str,
+    bytes: &[u8],
+    params: &runtime::launch::Params,
+) -> Result<i32, Reported> {
     let file = stdlib::aot::read(bytes).map_err(|e| fail(format!("{path}: {e}")))?;
     let mut child = match &cli.cmd {
         Some(cmd) => Some(

@@ -54,8 +54,8 @@ fn quote(w: &str) -> String {
 }
 
 /// The arguments of the run of a compiled file: the case's, without the script (`-e PROG`
-/// or its file) and the flags that only compiling reads, and without the script's named
-/// options after `--` (they are compiled in).
+/// or its file) and the flags that only compiling reads. The script's named options after
+/// `--` stay: they are read when the file runs.
 fn run_args(words: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     let mut it = words.iter();
@@ -63,9 +63,7 @@ fn run_args(words: &[String]) -> Vec<String> {
     let mut after_dashes = false;
     while let Some(w) = it.next() {
         if after_dashes {
-            if !w.starts_with("--") {
-                out.push(w.clone());
-            }
+            out.push(w.clone());
             continue;
         }
         match w.as_str() {
@@ -297,5 +295,53 @@ fn compiled_in_parameters_must_match() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("[\"100\"]") && err.contains("[\"200\"]"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `getopt()` options are read when the file runs (bpftrace's aot runs them so too); `--help`
+/// lists them and an undeclared one is refused.
+#[test]
+#[ignore = "needs root"]
+fn program_options_are_read_when_the_file_runs() {
+    common::require_root();
+    let dir = std::env::temp_dir().join(format!("rbt-aot-opts-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("opts.rbt");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("--aot")
+        .arg(&file)
+        .args([
+            "-e",
+            "BEGIN { print((getopt(\"aa\", 10), getopt(\"cc\", true), getopt(\"dd\"), getopt(\"ee\", \"hello\"))); exit(); }",
+        ])
+        .output()
+        .expect("run rbt --aot");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let run = |args: &[&str]| {
+        Command::new(rbt_run())
+            .arg(&file)
+            .arg("--")
+            .args(args)
+            .output()
+            .expect("run rbt-run")
+    };
+    let o = run(&["--dd", "--aa=20", "--cc=False", "--ee=bye"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().next(),
+        Some("(20, false, true, bye)")
+    );
+    let o = run(&[]);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().next(),
+        Some("(10, true, false, hello)")
+    );
+    let o = run(&["--help"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--aa"));
+    let o = run(&["--zz"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unexpected program command line options: --zz"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

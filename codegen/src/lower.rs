@@ -12,7 +12,7 @@ use inkwell::IntPredicate;
 use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
 use stdlib::abi::record;
-use stdlib::manifest::{Event, MapSpec, RunValue};
+use stdlib::manifest::{Event, MapSpec, OptionDefault, RunValue};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
 type R<T> = Result<T, CodegenError>;
@@ -549,10 +549,18 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     Ok(v.into_int_value())
                 };
                 match value {
-                    RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) => {
-                        Ok(Val::Int(word(self, 0)?))
-                    }
-                    RunValue::ParamStr { .. } => {
+                    RunValue::Cpid
+                    | RunValue::ParamCount
+                    | RunValue::Param(_)
+                    | RunValue::ProgramOption {
+                        default: OptionDefault::Int(_) | OptionDefault::Bool(_),
+                        ..
+                    } => Ok(Val::Int(word(self, 0)?)),
+                    RunValue::ParamStr { .. }
+                    | RunValue::ProgramOption {
+                        default: OptionDefault::Str(_),
+                        ..
+                    } => {
                         let size = value.size();
                         let slot = self.alloca(size, "run_str")?;
                         for i in 0..size / 8 {

@@ -42,8 +42,9 @@ struct Cli {
     /// starts with `-` and is not a number comes after `--`.
     #[arg(value_name = "FILE|ARGS", required = true, allow_negative_numbers = true)]
     rest: Vec<String>,
-    /// More positional parameters.
-    #[arg(last = true, value_name = "ARGS")]
+    /// The script's named options (`--name` or `--name=value`, read with `getopt()`) and
+    /// more positional parameters.
+    #[arg(last = true, value_name = "PROGRAM OPTIONS")]
     more: Vec<String>,
 }
 
@@ -72,14 +73,20 @@ fn main() -> ExitCode {
     let Some((path, params)) = cli.rest.split_first() else {
         return fail("no compiled file given (see --help)");
     };
-    let mut params = params.to_vec();
+    // After `--`: named program options (`--name[=value]`, read with getopt()) and more
+    // positional parameters.
+    let mut params = runtime::launch::Params {
+        positional: params.to_vec(),
+        named: Vec::new(),
+    };
     for a in &cli.more {
-        if a.starts_with("--") && a.len() > 2 {
-            return fail(format!(
-                "`{a}`: a script's named options are read when it is compiled; pass them to `rbt --aot`"
-            ));
+        match a.strip_prefix("--").filter(|o| !o.is_empty()) {
+            Some(opt) => params.named.push(match opt.split_once('=') {
+                Some((n, v)) => (n.to_string(), Some(v.to_string())),
+                None => (opt.to_string(), None),
+            }),
+            None => params.positional.push(a.clone()),
         }
-        params.push(a.clone());
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,

@@ -10,7 +10,7 @@ use crate::{Buffering, OutputFormat};
 use lang::diag::{self, Diagnostic};
 use std::io::Write;
 use stdlib::aot::{AotFile, RunSettings};
-use stdlib::manifest::{Manifest, RunValue, Source};
+use stdlib::manifest::{Manifest, OptionDefault, RunValue, Source};
 
 /// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
 #[derive(Debug, Clone)]
@@ -45,7 +45,7 @@ pub fn launch(
     manifest: &Manifest,
     source: &Source,
     settings: &RunSettings,
-    params: &[String],
+    params: &Params,
     flags: &Flags,
     child: Option<&mut GatedChild>,
 ) -> Result<i32, Failure> {
@@ -87,21 +87,59 @@ pub fn launch(
     Ok(code)
 }
 
-/// Runs a compiled file with the run's positional parameters.
+/// A run's parameters: positional (`$1`, …) and named program options (`--name[=value]`
+/// after `--`, read with `getopt()`).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pub positional: Vec<String>,
+    pub named: Vec<(String, Option<String>)>,
+}
+
+/// Runs a compiled file with the run's parameters.
 pub fn launch_compiled(
     file: &AotFile,
-    params: &[String],
+    params: &Params,
     flags: &Flags,
     child: Option<&mut GatedChild>,
 ) -> Result<i32, Failure> {
     if let Some(values) = &file.meta.fixed_params {
-        if values.as_slice() != params {
+        if *values != params.positional {
             return Err(Failure::Message(format!(
                 "this script was compiled with the positional parameters [{}] in its attach points or literals, so it runs only with them (got [{}]); recompile it with `rbt --aot` and the new parameters",
                 quoted(values),
-                quoted(params)
+                quoted(&params.positional)
             )));
         }
+    }
+    if params.named.iter().any(|(n, _)| n == "help") {
+        // `-- --help` lists the script's options instead of running it, as `rbt` does.
+        eprint!("{}", file.meta.options_help);
+        return Err(Failure::Reported);
+    }
+    let declared: Vec<&str> = file
+        .meta
+        .manifest
+        .run_values
+        .iter()
+        .filter_map(|v| match v {
+            RunValue::ProgramOption { name, .. } => Some(name.as_str()),
+            RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) | RunValue::ParamStr { .. } => None,
+        })
+        .collect();
+    let mut unexpected: Vec<String> = Vec::new();
+    for (n, _) in &params.named {
+        let opt = format!("--{n}");
+        if !declared.contains(&n.as_str()) && !unexpected.contains(&opt) {
+            unexpected.push(opt);
+        }
+    }
+    if !unexpected.is_empty() {
+        let expected: Vec<String> = declared.iter().map(|n| format!("--{n}")).collect();
+        return Err(Failure::Message(format!(
+            "unexpected program command line options: {} (expected program options: {})",
+            unexpected.join(" "),
+            if expected.is_empty() { "none".to_string() } else { expected.join(" ") }
+        )));
     }
     launch(
         &file.elf,
@@ -114,41 +152,64 @@ pub fn launch_compiled(
     )
 }
 
+/// `text` NUL-padded to `size` bytes, for a string read as `len` bytes with its NUL; `what`
+/// names it when it is too long.
+fn padded(text: &[u8], len: u32, size: u32, what: &str) -> Result<Vec<u8>, String> {
+    if text.len() >= len as usize {
+        return Err(format!(
+            "{what} is {} bytes long; the script was compiled to read at most {} (recompile it with a longer one, or raise max_strlen)",
+            text.len(),
+            len.saturating_sub(1)
+        ));
+    }
+    let mut bytes = text.to_vec();
+    bytes.resize(size as usize, 0);
+    Ok(bytes)
+}
+
 /// The `.rodata` of an object whose manifest lists `values`, laid out by
-/// [`stdlib::manifest::run_values_layout`]. A parameter the program reads as an integer must
-/// be one, and one it reads as a string must fit.
-fn run_values(values: &[RunValue], params: &[String], cpid: u32) -> Result<Vec<u8>, String> {
+/// [`stdlib::manifest::run_values_layout`]. A parameter or option the program reads as an
+/// integer must be one, and one it reads as a string must fit.
+fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(values.len() * 8);
     for v in values {
-        if let RunValue::ParamStr { index, len } = v {
-            let text = params
-                .get((*index as usize).wrapping_sub(1))
-                .map_or(&[][..], |p| p.as_bytes());
-            if text.len() >= *len as usize {
-                return Err(format!(
-                    "positional parameter ${index} is {} bytes long; the script was compiled to read at most {} (recompile it with a longer one, or raise max_strlen)",
-                    text.len(),
-                    len - 1
-                ));
-            }
-            let mut bytes = text.to_vec();
-            bytes.resize(v.size() as usize, 0);
-            out.extend_from_slice(&bytes);
-            continue;
-        }
-        let n = match v {
-            RunValue::Cpid => i64::from(cpid),
-            RunValue::ParamCount => params.len() as i64,
-            RunValue::Param(n) => match params.get((*n as usize).wrapping_sub(1)) {
-                None => 0,
-                Some(text) => lang::parse_int(text).ok_or_else(|| {
+        let int = |n: i64| n.to_ne_bytes().to_vec();
+        let bytes = match v {
+            RunValue::Cpid => int(i64::from(cpid)),
+            RunValue::ParamCount => int(params.positional.len() as i64),
+            RunValue::Param(n) => match params.positional.get((*n as usize).wrapping_sub(1)) {
+                None => int(0),
+                Some(text) => int(lang::parse_int(text).ok_or_else(|| {
                     format!("positional parameter ${n} must be an integer (the script was compiled to read it as one), not `{text}`")
-                })?,
+                })?),
             },
-            // Written above.
-            RunValue::ParamStr { .. } => continue,
+            RunValue::ParamStr { index, len } => {
+                let text = params
+                    .positional
+                    .get((*index as usize).wrapping_sub(1))
+                    .map_or(&[][..], |p| p.as_bytes());
+                padded(text, *len, v.size(), &format!("positional parameter ${index}"))?
+            }
+            RunValue::ProgramOption { name, default, len } => {
+                // The last `--name` wins, as when rbt runs the script itself.
+                let given = params
+                    .named
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_deref());
+                match lang::check::option_value(default, given)
+                    .map_err(|problem| format!("program option --{name} {problem}"))?
+                {
+                    OptionDefault::Int(n) => int(n),
+                    OptionDefault::Bool(b) => int(i64::from(b)),
+                    OptionDefault::Str(s) => {
+                        padded(s.as_bytes(), *len, v.size(), &format!("program option --{name}"))?
+                    }
+                }
+            }
         };
-        out.extend_from_slice(&n.to_ne_bytes());
+        out.extend_from_slice(&bytes);
     }
     Ok(out)
 }

@@ -44,6 +44,8 @@ pub struct Metadata {
     /// argument, a string value): the parameters every run must give. Otherwise a run's
     /// parameters are read at run time (`Manifest::run_values`).
     pub fixed_params: Option<Vec<String>>,
+    /// What `-- --help` prints: the program options the script reads with `getopt()`.
+    pub options_help: String,
 }
 
 /// Run-time settings the script's config block (and the `BPFTRACE_*` environment at
@@ -256,6 +258,7 @@ mod tests {
                 perf_rb_pages: None,
             },
             fixed_params: Some(vec!["1".into()]),
+            options_help: String::new(),
         };
         (b"\x7fELF object bytes".to_vec(), meta)
     }

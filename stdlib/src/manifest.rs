@@ -62,7 +62,7 @@ pub fn run_values_layout(values: &[RunValue]) -> (Vec<u32>, u32) {
 }
 
 /// A value known only when a compiled script runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum RunValue {
     /// `cpid`: the pid of the `-c` command (0 without one).
     Cpid,
@@ -74,6 +74,33 @@ pub enum RunValue {
     /// `$N` read as a string of `len` bytes with its NUL: empty when the run has no such
     /// parameter; a run whose `$N` is longer is refused.
     ParamStr { index: u32, len: u32 },
+    /// `getopt("name", default)`: the run's `--name[=value]`, in the default's type; a
+    /// string takes `len` bytes with its NUL, the others 8.
+    ProgramOption {
+        name: String,
+        default: OptionDefault,
+        len: u32,
+    },
+}
+
+/// The type and default of a program option, as its `getopt()` call declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OptionDefault {
+    /// Unsigned when the default is not negative, signed otherwise.
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+impl OptionDefault {
+    /// The default as a script writes it.
+    pub fn describe(&self) -> String {
+        match self {
+            OptionDefault::Int(v) => v.to_string(),
+            OptionDefault::Bool(b) => b.to_string(),
+            OptionDefault::Str(s) => format!("\"{s}\""),
+        }
+    }
 }
 
 impl RunValue {
@@ -81,7 +108,9 @@ impl RunValue {
     pub fn size(&self) -> u32 {
         match self {
             RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) => 8,
-            RunValue::ParamStr { len, .. } => len.div_ceil(8) * 8,
+            RunValue::ParamStr { len, .. } | RunValue::ProgramOption { len, .. } => {
+                len.div_ceil(8) * 8
+            }
         }
     }
 }

@@ -10,7 +10,7 @@ mod ctypes;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
-pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
+pub use getopt::{option_value, program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
