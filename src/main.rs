@@ -382,9 +382,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     // Parameters substituted into attach points while parsing (`BEG$1`) are compiled in too.
     let params_compiled_in = checked.params_compiled_in
         || ast.probes.iter().any(|p| {
-            p.attach_points
-                .iter()
-                .any(|ap| source.get(ap.span.start..ap.span.end).is_some_and(|t| t.contains('$')))
+            p.attach_points.iter().any(|ap| {
+                source
+                    .get(ap.span.start..ap.span.end)
+                    .is_some_and(|t| t.contains('$'))
+            })
         });
     if let Some(filter) = &probe_filter {
         if check::filter_probes(&mut hir, &|name| filter.is_match(name)) == 0 {
@@ -460,8 +462,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             fixed_params: params_compiled_in.then_some(params),
             options_help: check::program_options_help(&checked.options),
         };
-        let bytes = stdlib::aot::write(&compiled.elf, &meta, interpreter().as_deref())
-            .map_err(fail)?;
+        let bytes =
+            stdlib::aot::write(&compiled.elf, &meta, interpreter().as_deref()).map_err(fail)?;
         write_executable(path, &bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
         return Ok(0);
     }

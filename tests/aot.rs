@@ -24,7 +24,10 @@ fn rbt_run() -> PathBuf {
             let dir = rbt.parent().expect("rbt's directory");
             let ok = Command::new(env!("CARGO"))
                 .args(["build", "-p", "rbt-run"])
-                .env("CARGO_TARGET_DIR", dir.parent().expect("the target directory"))
+                .env(
+                    "CARGO_TARGET_DIR",
+                    dir.parent().expect("the target directory"),
+                )
                 .current_dir(env!("CARGO_MANIFEST_DIR"))
                 .status()
                 .expect("run cargo build -p rbt-run");
@@ -144,12 +147,7 @@ fn compiled_cases_print_what_direct_runs_print() {
             continue;
         }
         let args: Vec<String> = run_args(&w).iter().map(|a| quote(a)).collect();
-        let command = format!(
-            "{} {} {}",
-            runner.display(),
-            quote(&file),
-            args.join(" ")
-        );
+        let command = format!("{} {} {}", runner.display(), quote(&file), args.join(" "));
         let (status, out, err) = run_case(&c, &command);
         ran += 1;
         if status != c.status || out != c.stdout {
@@ -200,10 +198,18 @@ fn bad_files_are_refused_in_one_line() {
     other_rbt[magic + 14] = b'7';
     let cases: [(&str, Vec<u8>, &str); 6] = [
         ("truncated", good[..good.len() - 3].to_vec(), "truncated"),
-        ("cut after its #! line", good[..magic + 3].to_vec(), "truncated"),
+        (
+            "cut after its #! line",
+            good[..magic + 3].to_vec(),
+            "truncated",
+        ),
         ("corrupted", flipped, "corrupted"),
         ("other format", other_format, "file format 99"),
-        ("wrong magic", b"\x7fRBTXXX\nrest".to_vec(), "not a compiled rbt script"),
+        (
+            "wrong magic",
+            b"\x7fRBTXXX\nrest".to_vec(),
+            "not a compiled rbt script",
+        ),
         ("other rbt", other_rbt, "corrupted"),
     ];
     for (what, bytes, want) in cases {
@@ -212,7 +218,12 @@ fn bad_files_are_refused_in_one_line() {
         for bin in [rbt_run(), PathBuf::from(env!("CARGO_BIN_EXE_rbt"))] {
             let o = Command::new(&bin).arg(&file).output().expect("run");
             let err = String::from_utf8_lossy(&o.stderr);
-            assert_eq!(o.status.code(), Some(1), "{what} with {}: {err}", bin.display());
+            assert_eq!(
+                o.status.code(),
+                Some(1),
+                "{what} with {}: {err}",
+                bin.display()
+            );
             assert_eq!(err.lines().count(), 1, "{what}: {err}");
             assert!(err.contains(want), "{what}: {err}");
         }
@@ -250,9 +261,15 @@ fn one_file_serves_runs_with_other_parameters() {
         (&["-c", "sleep 0.1", "5", "b"][..], "10 b 2 1\n"),
     ] {
         let o = Command::new(&rbt_run)
-            .args(args.iter().filter(|a| a.starts_with('-') || a.contains(' ')))
+            .args(
+                args.iter()
+                    .filter(|a| a.starts_with('-') || a.contains(' ')),
+            )
             .arg(&file)
-            .args(args.iter().filter(|a| !a.starts_with('-') && !a.contains(' ')))
+            .args(
+                args.iter()
+                    .filter(|a| !a.starts_with('-') && !a.contains(' ')),
+            )
             .output()
             .expect("run rbt-run");
         let out = String::from_utf8_lossy(&o.stdout);
@@ -293,7 +310,10 @@ fn compiled_in_parameters_must_match() {
         .expect("run rbt-run");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("[\"100\"]") && err.contains("[\"200\"]"), "{err}");
+    assert!(
+        err.contains("[\"100\"]") && err.contains("[\"200\"]"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -342,6 +362,9 @@ fn program_options_are_read_when_the_file_runs() {
     let o = run(&["--zz"]);
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("unexpected program command line options: --zz"), "{err}");
+    assert!(
+        err.contains("unexpected program command line options: --zz"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -535,7 +535,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     offsets.get(*slot as usize),
                     self.script.run_values.get(*slot as usize),
                 ) else {
-                    return Err(CodegenError::Internal("a run-time value out of range".into()));
+                    return Err(CodegenError::Internal(
+                        "a run-time value out of range".into(),
+                    ));
                 };
                 let base = self.offset(self.global_ptr(g), u64::from(*offset))?;
                 // The runtime writes the values before loading: the compiler must not fold

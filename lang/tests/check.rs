@@ -742,7 +742,10 @@ fn compiled_files_read_parameters_at_run_time() {
     );
     let text = format!("{:?}", hir.probes[0].body);
     assert!(!text.contains("Int(5)"), "{text}");
-    assert!(text.contains(&format!("{:?}", ExprKind::RunValue(3))), "{text}");
+    assert!(
+        text.contains(&format!("{:?}", ExprKind::RunValue(3))),
+        "{text}"
+    );
     // A string parameter is a string of `strlen` bytes read at run time.
     let checked = aot("BEGIN { printf(\"%s\\n\", $1); exit(); }", &["x"]);
     assert!(!checked.params_compiled_in);

@@ -40,7 +40,11 @@ struct Cli {
     dry_run: bool,
     /// The compiled file, then the positional parameters ($1, $2, ...); a parameter that
     /// starts with `-` and is not a number comes after `--`.
-    #[arg(value_name = "FILE|ARGS", required = true, allow_negative_numbers = true)]
+    #[arg(
+        value_name = "FILE|ARGS",
+        required = true,
+        allow_negative_numbers = true
+    )]
     rest: Vec<String>,
     /// The script's named options (`--name` or `--name=value`, read with `getopt()`) and
     /// more positional parameters.

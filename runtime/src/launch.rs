@@ -123,7 +123,10 @@ pub fn launch_compiled(
         .iter()
         .filter_map(|v| match v {
             RunValue::ProgramOption { name, .. } => Some(name.as_str()),
-            RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) | RunValue::ParamStr { .. } => None,
+            RunValue::Cpid
+            | RunValue::ParamCount
+            | RunValue::Param(_)
+            | RunValue::ParamStr { .. } => None,
         })
         .collect();
     let mut unexpected: Vec<String> = Vec::new();
@@ -138,7 +141,11 @@ pub fn launch_compiled(
         return Err(Failure::Message(format!(
             "unexpected program command line options: {} (expected program options: {})",
             unexpected.join(" "),
-            if expected.is_empty() { "none".to_string() } else { expected.join(" ") }
+            if expected.is_empty() {
+                "none".to_string()
+            } else {
+                expected.join(" ")
+            }
         )));
     }
     launch(

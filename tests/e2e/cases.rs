@@ -137,4 +137,3 @@ pub fn run_case(c: &Case, command: &str) -> (i32, String, String) {
         .expect("read");
     (status, out, err)
 }
-

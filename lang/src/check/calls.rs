@@ -10,8 +10,8 @@ use super::Checker;
 use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
-use stdlib::manifest::RunValue;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
+use stdlib::manifest::RunValue;
 use stdlib::types::{AddrSpace, StackMode, Type, I64, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
