@@ -368,3 +368,45 @@ fn program_options_are_read_when_the_file_runs() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The seed scripts compile to files that `rbt-run --dry-run` loads (the verifier judges
+/// every program; kprobe programs load on kernels that cannot attach them).
+#[test]
+#[ignore = "needs root"]
+fn seed_scripts_compile_and_load() {
+    common::require_root();
+    let dir = std::env::temp_dir().join(format!("rbt-aot-seed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for s in [
+        "opensnoop",
+        "execsnoop",
+        "tcpconnect",
+        "key_pressed",
+        "others",
+    ] {
+        let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
+        let file = dir.join(format!("{s}.rbt"));
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .arg("--aot")
+            .arg(&file)
+            .arg(&path)
+            .output()
+            .expect("run rbt --aot");
+        assert!(
+            o.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = Command::new(rbt_run())
+            .arg("--dry-run")
+            .arg(&file)
+            .output()
+            .expect("run rbt-run");
+        assert!(
+            o.status.success(),
+            "{s}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
