@@ -50,6 +50,9 @@ pub struct Globals<'ctx> {
     pub str_trailer: Vec<u8>,
     /// The script text of each map update, by its slot in `map_full`.
     pub update_sites: std::cell::RefCell<Vec<Span>>,
+    /// The `.rodata` array of i64 that `ExprKind::RunValue` reads (only compiled files
+    /// have one).
+    pub run_values: Option<GlobalValue<'ctx>>,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

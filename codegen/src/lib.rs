@@ -221,6 +221,18 @@ pub fn compile(
         }),
         str_trailer: opts.str_trailer.as_bytes().to_vec(),
         update_sites: Default::default(),
+        run_values: (!script.run_values.is_empty()).then(|| {
+            // A zeroed `const` array in `.rodata`: libbpf makes it a frozen map whose
+            // contents the runtime sets before loading, and the verifier reads them as
+            // constants.
+            let (_, bytes) = stdlib::manifest::run_values_layout(&script.run_values);
+            let ty = context.i64_type().array_type(bytes / 8);
+            let g = module.add_global(ty, None, stdlib::manifest::RUN_VALUES_GLOBAL);
+            g.set_initializer(&ty.const_zero());
+            g.set_constant(true);
+            g.set_section(Some(".rodata"));
+            g
+        }),
     };
 
     let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
@@ -295,6 +307,7 @@ pub fn compile(
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
         }),
+        run_values: script.run_values.clone(),
     };
     Ok((
         CompiledScript {

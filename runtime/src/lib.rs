@@ -8,6 +8,7 @@ pub mod catalog;
 mod events;
 pub mod features;
 pub mod introspect;
+pub mod launch;
 pub mod listing;
 mod maps;
 pub mod run;

@@ -41,6 +41,9 @@ pub struct RunOptions {
     pub log_size: usize,
     /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
     pub ringbuf_pages: Option<u64>,
+    /// The bytes of the object's `.rodata` (its [`Manifest::run_values`]); empty when it
+    /// has none.
+    pub run_values: Vec<u8>,
     /// `--no-warnings`: drop `warnf()` messages.
     pub no_warnings: bool,
     /// `--bench`/`--test`: run the `bench:`/`test:` probes instead of tracing.
@@ -206,6 +209,9 @@ pub fn run(
     // One failure counter per map update site.
     let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
     obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
+    if !opts.run_values.is_empty() {
+        obj.set_initial_value(".rodata", &opts.run_values)?;
+    }
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest))?;
     if opts.dry_run {

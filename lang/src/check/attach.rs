@@ -69,7 +69,10 @@ impl Checker<'_> {
                 }
                 match digits.parse::<usize>() {
                     Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
-                        Some(p) => out.push_str(p),
+                        Some(p) => {
+                            self.params_compiled_in = true;
+                            out.push_str(p);
+                        }
                         None => self.push(diagnostics::positional_not_set(n, ap.span)),
                     },
                     _ => {

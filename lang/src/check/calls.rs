@@ -11,6 +11,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
+use stdlib::manifest::RunValue;
 use stdlib::types::{AddrSpace, StackMode, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -206,7 +207,10 @@ impl Checker<'_> {
                 },
                 None => U64,
             },
-            Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
+            Builtin::Cpid => {
+                let pid = i64::from(self.opts.cpid.unwrap_or(0));
+                return self.run_value(RunValue::Cpid, pid, U64, span);
+            }
             Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
                 // fexit's context holds the arguments, then the return value.
                 let Some((params, ret)) = self.probe.signature.clone() else {

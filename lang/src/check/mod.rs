@@ -11,7 +11,7 @@ mod decls;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
-pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
+pub use getopt::{option_value, program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
@@ -56,6 +56,9 @@ pub struct Options {
     /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
     /// config allow it.
     pub unstable_tseries: Unstable,
+    /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
+    /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
+    pub run_time_values: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
             unstable_tseries: Unstable::Enable,
+            run_time_values: false,
         }
     }
 }
@@ -84,6 +88,10 @@ pub struct Checked {
     pub notes: Vec<String>,
     /// The program options the script declares with `getopt()`, in order of declaration.
     pub options: Vec<ProgramOption>,
+    /// Whether a positional parameter's text was compiled into the script (an attach point,
+    /// a literal argument, a string value, a constant): a compiled file then runs only with
+    /// the same parameters.
+    pub params_compiled_in: bool,
 }
 
 /// What a map has been used as so far.
@@ -126,6 +134,10 @@ pub(crate) struct Checker<'a> {
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
     tseries_clock: Option<hir::MapId>,
     learned: scope::LearnedTypes,
+    /// See [`hir::Script::run_values`].
+    run_values: Vec<stdlib::manifest::RunValue>,
+    /// See [`Checked::params_compiled_in`].
+    params_compiled_in: bool,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -181,6 +193,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         program_options: Vec::new(),
         tseries_clock: None,
         learned: scope::LearnedTypes::default(),
+        run_values: Vec::new(),
+        params_compiled_in: false,
     };
     for d in &script.directives {
         match d {
@@ -237,12 +251,14 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
         tseries_clock: c.tseries_clock,
+        run_values: c.run_values.clone(),
     });
     Checked {
         script,
         diagnostics: c.diags,
         notes: c.notes,
         options: c.program_options,
+        params_compiled_in: c.params_compiled_in,
     }
 }
 

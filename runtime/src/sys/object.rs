@@ -78,6 +78,30 @@ impl Object {
         Ok(())
     }
 
+    /// Sets the contents a global-data map (`.rodata`) is created with, before the object
+    /// is loaded; `bytes` must be the map's value size.
+    pub fn set_initial_value(&mut self, name: &str, bytes: &[u8]) -> Result<(), SysError> {
+        let cname = cstring(name)?;
+        // SAFETY: lookup by name in the object's own tables (internal maps answer to their
+        // section name).
+        let m =
+            unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
+        let m = NonNull::new(m)
+            .ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
+        // SAFETY: `m` is a map of this open, not yet loaded object; libbpf copies `bytes`.
+        let rc = unsafe {
+            libbpf_sys::bpf_map__set_initial_value(
+                m.as_ptr(),
+                bytes.as_ptr() as *const c_void,
+                bytes.len() as _,
+            )
+        };
+        if rc != 0 {
+            return Err(err(format!("cannot set the contents of {name}"), rc.abs()));
+        }
+        Ok(())
+    }
+
     /// Loads every program into the kernel (the verifier runs here), keeping up to
     /// `log_size` bytes of each program's verifier log. On failure the error carries the
     /// failing program's verifier log.
