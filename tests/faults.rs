@@ -63,7 +63,16 @@ fn every_event_is_printed_or_counted_lost() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn rbt");
-    std::thread::sleep(Duration::from_millis(1500));
+    // Stall until dd has come and gone (it is rbt's child), however loaded the machine is.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let running = || std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty());
+    let start = Instant::now();
+    while !running() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    while running() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let stdout = child.stdout.take();
     let reader = std::thread::spawn(move || read_all(stdout));
     let status = wait_for(&mut child, Duration::from_secs(20), "after dd ended");

@@ -48,6 +48,9 @@ pub struct Globals<'ctx> {
     pub helper_errors: Option<HelperErrors>,
     /// What `str()` writes at the end of a string it cut short; empty for none.
     pub str_trailer: Vec<u8>,
+    /// Unread bytes in the ring buffer above which an output record wakes the reader at
+    /// once instead of waiting for its next timed drain.
+    pub ringbuf_wake_bytes: u32,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

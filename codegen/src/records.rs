@@ -110,7 +110,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
     /// context switch per event; instead output records let it sleep (it drains the buffer on
     /// a short timer, see `runtime::run`) until the unread data passes
-    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
+    /// `ringbuf_wake_bytes` (a quarter of the buffer). Records that act on the session or on live map state
     /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
     pub(crate) fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
         let ev = match self.script.events.get(event as usize) {
@@ -142,7 +142,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     Helper::RingbufQuery,
                     &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
                 )?;
-                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
+                let limit = self.const_u64(u64::from(self.globals.ringbuf_wake_bytes));
                 let behind =
                     self.builder
                         .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;

@@ -133,7 +133,7 @@ const WAKE_STDOUT_CLOSED: u64 = 3;
 
 /// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
 /// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
-fn ringbuf_bytes(pages: u64) -> u32 {
+pub fn ringbuf_bytes(pages: u64) -> u32 {
     let page = sys::page_size();
     let pages = pages.clamp(1, 4096).next_power_of_two();
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
