@@ -100,6 +100,59 @@ fn every_event_is_printed_or_counted_lost() {
     );
 }
 
+unsafe extern "C" {
+    fn getppid() -> i32;
+}
+
+#[test]
+#[ignore = "needs root"]
+fn exit_ends_the_run_when_its_record_is_lost() {
+    require_root();
+    // The ring buffer is full (a page, a stalled reader, a flood from dd) when exit() runs,
+    // so its record is lost like the others; the run must end all the same.
+    let me = std::process::id();
+    let mut child = rbt()
+        .args([
+            "-e",
+            &format!(
+                r#"config = {{ perf_rb_pages = 1 }}
+                   tracepoint:syscalls:sys_enter_write /comm == "dd"/ {{ printf("e\n"); }}
+                   tracepoint:syscalls:sys_enter_getppid /pid == {me}/ {{ exit(); }}"#
+            ),
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; NOTIFY.len() + 1];
+    stdout.read_exact(&mut first).expect("read the notify line");
+    let dd = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            "count=100000",
+            "status=none",
+        ])
+        .status()
+        .expect("run dd");
+    assert!(dd.success());
+    // SAFETY: getppid has no preconditions.
+    unsafe { getppid() };
+    std::thread::sleep(Duration::from_millis(300));
+    let reader = std::thread::spawn(move || read_all(Some(stdout)));
+    let status = wait_for(&mut child, Duration::from_secs(10), "after exit()");
+    reader.join().expect("stdout reader");
+    let err = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Lost "),
+        "nothing was lost: the test proves nothing: {err}"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // Nothing left behind.
 

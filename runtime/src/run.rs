@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
 };
 
 #[derive(Debug, Clone)]
@@ -130,6 +130,15 @@ const WAKE_EVENTS: u64 = 0;
 const WAKE_SIGNAL: u64 = 1;
 const WAKE_CHILD_EXITED: u64 = 2;
 const WAKE_STDOUT_CLOSED: u64 = 3;
+
+/// Whether exit() has raised its flag in the state map (see `codegen`'s `exited.rs`).
+fn exit_flag_up(state: &sys::MapHandle) -> Result<bool, sys::SysError> {
+    let key = stdlib::abi::state::EXITED.to_ne_bytes();
+    Ok(state
+        .lookup_vec(&key)?
+        .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+        .is_some_and(|b: [u8; 8]| u64::from_ne_bytes(b) != 0))
+}
 
 /// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
 /// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
@@ -289,6 +298,11 @@ pub fn run(
         .iter()
         .all(|p| matches!(p.attach, Attach::Begin | Attach::End | Attach::Iter { .. }));
     let wait = !(only_begin_end && child.is_none());
+    // exit() raises a flag in the state map before it sends its record. When the record is
+    // lost to a full ring buffer (and counted with the other lost records), the flag still
+    // ends the run; the status is then 0, since the code was in the record.
+    let exits = manifest.events.iter().any(|e| matches!(e, Event::Exit));
+    let state = obj.map(STATE_MAP)?;
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
@@ -321,7 +335,7 @@ pub fn run(
                 _ => stop = true,
             }
         }
-        if stop {
+        if stop || (exits && exit_flag_up(&state)?) {
             break;
         }
     }
