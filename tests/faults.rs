@@ -64,10 +64,21 @@ fn every_event_is_printed_or_counted_lost() {
         .spawn()
         .expect("spawn rbt");
     // Stall until dd has come and gone (it is rbt's child), however loaded the machine is.
+    // rbt, blocked on the full pipe, has not reaped it yet: gone is a zombie.
     let children = format!("/proc/{0}/task/{0}/children", child.id());
-    let running = || std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty());
+    let running = || {
+        std::fs::read_to_string(&children).is_ok_and(|c| {
+            c.split_whitespace().any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|st| st.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+                    .unwrap_or(false)
+            })
+        })
+    };
     let start = Instant::now();
-    while !running() && start.elapsed() < Duration::from_secs(10) {
+    let forked = || std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty());
+    while !forked() && start.elapsed() < Duration::from_secs(10) {
         std::thread::sleep(Duration::from_millis(10));
     }
     while running() && start.elapsed() < Duration::from_secs(20) {
