@@ -91,15 +91,7 @@ fn every_event_is_printed_or_counted_lost() {
     let err = read_all(child.stderr.take());
     assert!(status.success(), "{err}");
     let printed = out.lines().filter(|l| *l == "e").count() as u64;
-    let lost: u64 = err
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("Lost ")?
-                .strip_suffix(" events")?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0);
+    let lost = lost_reported(&err);
     assert_eq!(
         printed + lost,
         EVENTS,
@@ -108,6 +100,89 @@ fn every_event_is_printed_or_counted_lost() {
     assert!(
         lost > 0,
         "the slow reader lost nothing: the test proves nothing"
+    );
+}
+
+/// The sum of the `Lost N events` reports in `stderr`, checked against the `Lost N events in
+/// total` line when there is one.
+fn lost_reported(stderr: &str) -> u64 {
+    let count = |l: &str, suffix: &str| -> Option<u64> {
+        l.strip_prefix("Lost ")?.strip_suffix(suffix)?.parse().ok()
+    };
+    let sum = stderr.lines().filter_map(|l| count(l, " events")).sum();
+    if let Some(total) = stderr.lines().find_map(|l| count(l, " events in total")) {
+        assert_eq!(total, sum, "{stderr}");
+    }
+    sum
+}
+
+#[test]
+#[ignore = "needs root"]
+fn losses_are_reported_while_the_run_goes_on() {
+    require_root();
+    // A dd of a name of its own, so no other test's writes count.
+    let comm = format!("rbtdd{}", std::process::id() % 100_000);
+    let dd = std::env::temp_dir().join(&comm);
+    std::fs::copy("/usr/bin/dd", &dd).expect("copy dd");
+    let mut child = rbt()
+        .args([
+            "-e",
+            &format!(
+                r#"config = {{ perf_rb_pages = 1 }}
+                   tracepoint:syscalls:sys_enter_write /comm == "{comm}"/ {{ printf("e\n"); }}"#
+            ),
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; NOTIFY.len() + 1];
+    stdout.read_exact(&mut first).expect("read the notify line");
+    // The reader stalls while dd writes: rbt blocks on the full pipe and records are lost.
+    let ran = Command::new(&dd)
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            &format!("count={EVENTS}"),
+            "status=none",
+        ])
+        .status()
+        .expect("run dd");
+    let _ = std::fs::remove_file(&dd);
+    assert!(ran.success());
+    let reader = std::thread::spawn(move || read_all(Some(stdout)));
+    // The loss is reported while rbt runs on, not only when it ends.
+    let err_lines = lines_of(child.stderr.take().expect("stderr"));
+    let mut err = String::new();
+    let start = Instant::now();
+    while !err.contains("Lost ") {
+        match err_lines.recv_timeout(Duration::from_secs(5)) {
+            Ok(line) => err += &(line + "\n"),
+            Err(e) => panic!("no report of lost events while running ({e}): {err}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{err}");
+    }
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "rbt ended: {err}"
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let status = wait_for(&mut child, Duration::from_secs(10), "after SIGINT");
+    let out = reader.join().expect("stdout reader");
+    err.extend(err_lines.iter().map(|l| l + "\n"));
+    assert_eq!(status.code(), Some(0), "{err}");
+    let printed = out.lines().filter(|l| *l == "e").count() as u64;
+    assert_eq!(
+        printed + lost_reported(&err),
+        EVENTS,
+        "printed {printed}: {err}"
     );
 }
 

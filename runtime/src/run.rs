@@ -131,6 +131,60 @@ const WAKE_SIGNAL: u64 = 1;
 const WAKE_CHILD_EXITED: u64 = 2;
 const WAKE_STDOUT_CLOSED: u64 = 3;
 
+/// How often a long run says that records were lost since it last said so.
+const LOST_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reports records lost to a full ring buffer as they are lost (at most every
+/// [`LOST_REPORT_EVERY`]), not only at exit, so a user watching a long run learns of the gap
+/// in its output when it happens; each report counts the losses since the one before, so
+/// the reports add up to exactly what was lost.
+struct LostEvents {
+    map: sys::MapHandle,
+    reported: u64,
+    reports: u32,
+    checked: std::time::Instant,
+}
+
+impl LostEvents {
+    fn new(map: sys::MapHandle) -> LostEvents {
+        LostEvents {
+            map,
+            reported: 0,
+            reports: 0,
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports new losses when [`LOST_REPORT_EVERY`] has passed since the last look.
+    fn report_now_and_then(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        if self.checked.elapsed() < LOST_REPORT_EVERY {
+            return Ok(());
+        }
+        self.checked = std::time::Instant::now();
+        self.report(sink)
+    }
+
+    fn report(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        let total = maps::sum_percpu_u64(&self.map)?;
+        let new = total.saturating_sub(self.reported);
+        if new > 0 {
+            sink.lost(new)?;
+            self.reported = total;
+            self.reports += 1;
+        }
+        Ok(())
+    }
+
+    /// The losses not yet reported, and the total when it took more than one report.
+    fn report_at_exit(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        self.report(sink)?;
+        if self.reports > 1 {
+            sink.lost_in_total(self.reported);
+        }
+        Ok(())
+    }
+}
+
 /// Whether exit() has raised its flag in the state map (see `codegen`'s `exited.rs`).
 fn exit_flag_up(state: &sys::MapHandle) -> Result<bool, sys::SysError> {
     let key = stdlib::abi::state::EXITED.to_ne_bytes();
@@ -303,6 +357,7 @@ pub fn run(
     // ends the run; the status is then 0, since the code was in the record.
     let exits = manifest.events.iter().any(|e| matches!(e, Event::Exit));
     let state = obj.map(STATE_MAP)?;
+    let mut lost = LostEvents::new(obj.map(LOST_MAP)?);
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
@@ -338,6 +393,7 @@ pub fn run(
         if stop || (exits && exit_flag_up(&state)?) {
             break;
         }
+        lost.report_now_and_then(&mut sink.borrow_mut())?;
     }
     // Detach before END so no more events arrive while the maps are printed. What is still
     // in the buffer is printed, unless exit() was called: records after it are dropped.
@@ -349,10 +405,9 @@ pub fn run(
     }
     rb.consume()?;
     drop((ep, pidfd, sigfd));
-    let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
     let full = maps::sum_percpu_u64(&obj.map(MAP_FULL_MAP)?)?;
     let mut s = sink.borrow_mut();
-    s.lost(lost)?;
+    lost.report_at_exit(&mut s)?;
     s.print_exit_maps(opts.print_maps_on_exit)?;
     if full > 0 {
         eprintln!(
