@@ -243,6 +243,15 @@ impl EventSink {
         }
     }
 
+    /// After several `Lost N events` reports, their sum (text only: JSON consumers add up
+    /// the `lost_events` records).
+    pub fn lost_in_total(&mut self, n: u64) {
+        match self.format {
+            OutputFormat::Text => eprintln!("Lost {n} events in total"),
+            OutputFormat::Json => {}
+        }
+    }
+
     fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
         let (offsets, _) = ev.layout();
         ev.arg_types()

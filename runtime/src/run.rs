@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
 };
 
 #[derive(Debug, Clone)]
@@ -150,9 +150,72 @@ const WAKE_SIGNAL: u64 = 1;
 const WAKE_CHILD_EXITED: u64 = 2;
 const WAKE_STDOUT_CLOSED: u64 = 3;
 
+/// How often a long run says that records were lost since it last said so.
+const LOST_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reports records lost to a full ring buffer as they are lost (at most every
+/// [`LOST_REPORT_EVERY`]), not only at exit, so a user watching a long run learns of the gap
+/// in its output when it happens; each report counts the losses since the one before, so
+/// the reports add up to exactly what was lost.
+struct LostEvents {
+    map: sys::MapHandle,
+    reported: u64,
+    reports: u32,
+    checked: std::time::Instant,
+}
+
+impl LostEvents {
+    fn new(map: sys::MapHandle) -> LostEvents {
+        LostEvents {
+            map,
+            reported: 0,
+            reports: 0,
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports new losses when [`LOST_REPORT_EVERY`] has passed since the last look.
+    fn report_now_and_then(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        if self.checked.elapsed() < LOST_REPORT_EVERY {
+            return Ok(());
+        }
+        self.checked = std::time::Instant::now();
+        self.report(sink)
+    }
+
+    fn report(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        let total = maps::sum_percpu_u64(&self.map)?;
+        let new = total.saturating_sub(self.reported);
+        if new > 0 {
+            sink.lost(new)?;
+            self.reported = total;
+            self.reports += 1;
+        }
+        Ok(())
+    }
+
+    /// The losses not yet reported, and the total when it took more than one report.
+    fn report_at_exit(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        self.report(sink)?;
+        if self.reports > 1 {
+            sink.lost_in_total(self.reported);
+        }
+        Ok(())
+    }
+}
+
+/// Whether exit() has raised its flag in the state map (see `codegen`'s `exited.rs`).
+fn exit_flag_up(state: &sys::MapHandle) -> Result<bool, sys::SysError> {
+    let key = stdlib::abi::state::EXITED.to_ne_bytes();
+    Ok(state
+        .lookup_vec(&key)?
+        .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+        .is_some_and(|b: [u8; 8]| u64::from_ne_bytes(b) != 0))
+}
+
 /// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
 /// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
-fn ringbuf_bytes(pages: u64) -> u32 {
+pub fn ringbuf_bytes(pages: u64) -> u32 {
     let page = sys::page_size();
     let pages = pages.clamp(1, 4096).next_power_of_two();
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
@@ -332,6 +395,12 @@ pub fn run(
         failed_tests = run_benches_and_tests(&obj, manifest, opts.mode, &mut rb, &sink)?;
     }
     let wait = !running && !(only_begin_end && child.is_none());
+    // exit() raises a flag in the state map before it sends its record. When the record is
+    // lost to a full ring buffer (and counted with the other lost records), the flag still
+    // ends the run; the status is then 0, since the code was in the record.
+    let exits = manifest.events.iter().any(|e| matches!(e, Event::Exit));
+    let state = obj.map(STATE_MAP)?;
+    let mut lost = LostEvents::new(obj.map(LOST_MAP)?);
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
@@ -364,9 +433,10 @@ pub fn run(
                 _ => stop = true,
             }
         }
-        if stop {
+        if stop || (exits && exit_flag_up(&state)?) {
             break;
         }
+        lost.report_now_and_then(&mut sink.borrow_mut())?;
     }
     // Detach before END so no more events arrive while the maps are printed. What is still
     // in the buffer is printed, unless exit() was called: records after it are dropped.
@@ -378,10 +448,9 @@ pub fn run(
     }
     rb.consume()?;
     drop((ep, pidfd, sigfd));
-    let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
     let full_map = obj.map(MAP_FULL_MAP)?;
     let mut s = sink.borrow_mut();
-    s.lost(lost)?;
+    lost.report_at_exit(&mut s)?;
     // Before the maps, as bpftrace's warnings come when the update fails.
     for (slot, (start, end)) in (0u32..).zip(&manifest.map_update_sites) {
         if maps::sum_percpu_u64_at(&full_map, slot)? > 0 {
