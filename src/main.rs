@@ -15,8 +15,9 @@ use std::process::ExitCode;
     after_help = "Examples:\n  rbt -l '*sleep*'\n  rbt -e 'tracepoint:syscalls:sys_enter_openat { printf(\"%s %s\\n\", comm, str(args.filename)); }'\n  rbt scripts/opensnoop.bt"
 )]
 struct Cli {
-    /// Program text to run (instead of a file).
-    #[arg(short = 'e', value_name = "PROGRAM")]
+    /// Program text to run (instead of a file). Given more than once, the last one runs,
+    /// as bpftrace's getopt keeps it.
+    #[arg(short = 'e', value_name = "PROGRAM", overrides_with = "program")]
     program: Option<String>,
     /// List probes (optionally matching a pattern, or those of the given program).
     #[arg(short = 'l', long = "list", action = ArgAction::SetTrue)]
@@ -64,6 +65,15 @@ struct Cli {
     /// Allow unsafe builtins (system, signal, override).
     #[arg(long = "unsafe")]
     allow_unsafe: bool,
+    /// `bench` runs the `bench:` probes and times them, `test` runs the `test:` probes.
+    #[arg(long = "mode", value_name = "MODE", value_enum)]
+    mode: Option<Mode>,
+    /// Run every `bench:` probe and time it (same as `--mode bench`).
+    #[arg(long = "bench")]
+    bench: bool,
+    /// Run every `test:` probe (same as `--mode test`).
+    #[arg(long = "test")]
+    test: bool,
     /// Suppress warnings.
     #[arg(long = "no-warnings")]
     no_warnings: bool,
@@ -85,6 +95,10 @@ struct Cli {
     /// Write the LLVM IR to FILE.
     #[arg(long = "emit-llvm", value_name = "FILE")]
     emit_llvm: Option<String>,
+    /// Compile the script into FILE (object, manifest and settings) instead of running it;
+    /// run the file later with `rbt-run FILE` or `rbt FILE`, on a machine without LLVM.
+    #[arg(long = "aot", value_name = "FILE")]
+    aot: Option<String>,
     /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
     /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
     /// starts with `-` and is not a number comes after `--`.
@@ -127,6 +141,13 @@ impl From<Format> for runtime::OutputFormat {
             Format::Json => runtime::OutputFormat::Json,
         }
     }
+}
+
+/// `--mode`: the ones of bpftrace's modes that rbt has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    Bench,
+    Test,
 }
 
 /// `-B`, with bpftrace's names.
@@ -255,8 +276,16 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             ("stdin".to_string(), Some(s), params.to_vec())
         }
         (None, Some((file, params))) if !cli.list => {
-            let s = std::fs::read_to_string(file)
-                .map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            let bytes =
+                std::fs::read(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            if stdlib::aot::is_compiled(&bytes) {
+                let mut positional = params.to_vec();
+                positional.extend(extra_params);
+                let params = runtime::launch::Params { positional, named };
+                return run_compiled(&cli, file, &bytes, &params);
+            }
+            let s = String::from_utf8(bytes)
+                .map_err(|_| fail(format!("cannot read {file}: it is not UTF-8 text")))?;
             (file.clone(), Some(s), params.to_vec())
         }
         (None, rest) => (
@@ -295,8 +324,6 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.list {
         return list_script(&name, &source, &cli, &params);
     }
-    let format = runtime::OutputFormat::from(cli.format);
-    let buffering = runtime::Buffering::from(cli.buffering);
     if !cli.include_dirs.is_empty() || !cli.include.is_empty() {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
         // with BTF would not need them either.
@@ -322,7 +349,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     }
     let config = configure(&ast, &name, &source, color, cli.no_warnings)?;
 
-    let mut child = match &cli.cmd {
+    // A compiled file runs its command later, in `rbt-run`.
+    let mut child = match cli.cmd.as_ref().filter(|_| cli.aot.is_none()) {
         Some(cmd) => Some(
             runtime::GatedChild::spawn(cmd)
                 .map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?,
@@ -330,12 +358,21 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         None => None,
     };
     let help = check::wants_help(&named);
+    let run_params = runtime::launch::Params {
+        positional: params.clone(),
+        named: named.clone(),
+    };
     let opts = check::Options {
-        params,
+        params: params.clone(),
         named,
         allow_unsafe: cli.allow_unsafe,
-        cpid: child.as_ref().map(|c| c.pid),
-        load_only: cli.dry_run || cli.check_only || cli.debug.is_some(),
+        // With --aot the command runs later: `cpid` is then read at run time.
+        cpid: match (&child, &cli.cmd) {
+            (Some(c), _) => Some(c.pid),
+            (None, cmd) => cmd.as_ref().map(|_| 0),
+        },
+        load_only: cli.dry_run || cli.check_only || cli.debug.is_some() || cli.aot.is_some(),
+        run_time_values: cli.aot.is_some(),
         strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
@@ -359,6 +396,15 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     let Some(mut hir) = checked.script else {
         return Err(Reported);
     };
+    // Parameters substituted into attach points while parsing (`BEG$1`) are compiled in too.
+    let params_compiled_in = checked.params_compiled_in
+        || ast.probes.iter().any(|p| {
+            p.attach_points.iter().any(|ap| {
+                source
+                    .get(ap.span.start..ap.span.end)
+                    .is_some_and(|t| t.contains('$'))
+            })
+        });
     if let Some(filter) = &probe_filter {
         if check::filter_probes(&mut hir, &|name| filter.is_match(name)) == 0 {
             return Err(fail(
@@ -385,6 +431,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         helper_warnings: cli.warnings > 0,
         license: Some(&config.license),
         str_trailer: &trailer,
+        // Sized as the runtime sizes the map, so records wake the reader at a quarter of it.
+        ringbuf_bytes: config.perf_rb_pages.map(runtime::run::ringbuf_bytes),
     };
     let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
     if compiled.manifest.programs.len() as u64 > config.max_bpf_progs {
@@ -418,81 +466,107 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.check_only {
         return Ok(0);
     }
-    let out: Box<dyn Write> = match &cli.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path).map_err(|e| fail(format!("cannot create {path}: {e}")))?,
-        ),
-        None => Box::new(std::io::stdout()),
+    let settings = stdlib::aot::RunSettings {
+        print_maps_on_exit: config.print_maps_on_exit,
+        max_cat_bytes: config.max_cat_bytes,
+        log_size: config.log_size,
+        perf_rb_pages: config.perf_rb_pages,
     };
-    let run_opts = runtime::RunOptions {
-        buffering,
-        format,
+    let source = stdlib::manifest::Source { name, text: source };
+    if let Some(path) = &cli.aot {
+        let meta = stdlib::aot::Metadata {
+            manifest: compiled.manifest,
+            source,
+            settings,
+            fixed_params: params_compiled_in.then_some(params),
+            options_help: check::program_options_help(&checked.options),
+        };
+        let bytes =
+            stdlib::aot::write(&compiled.elf, &meta, interpreter().as_deref()).map_err(fail)?;
+        write_executable(path, &bytes).map_err(|e| fail(format!("cannot write {path}: {e}")))?;
+        return Ok(0);
+    }
+    let flags = run_flags(&cli, color);
+    runtime::launch::launch(
+        &compiled.elf,
+        &compiled.manifest,
+        &source,
+        &settings,
+        &run_params,
+        &flags,
+        child.as_mut(),
+    )
+    .map_err(reported)
+}
+
+/// The `rbt-run` a compiled file's `#!` line names: the one installed beside this rbt, else
+/// whichever is first on the PATH when the file runs.
+fn interpreter() -> Option<String> {
+    let beside = std::env::current_exe().ok()?.with_file_name("rbt-run");
+    Some(if beside.is_file() {
+        beside.to_string_lossy().into_owned()
+    } else {
+        "/usr/bin/env rbt-run".to_string()
+    })
+}
+
+/// Writes a compiled file, executable (`./prog.rbt ARGS` runs it through its `#!` line).
+fn write_executable(path: &str, bytes: &[u8]) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o755)
+        .open(path)?;
+    f.write_all(bytes)
+}
+
+/// The command line's run flags, as the shared run path takes them.
+fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
+    runtime::launch::Flags {
+        format: runtime::OutputFormat::from(cli.format),
+        buffering: runtime::Buffering::from(cli.buffering),
         quiet: cli.quiet,
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
-        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
-        watch_stdout: cli.output.is_none(),
-        print_maps_on_exit: config.print_maps_on_exit,
-        max_cat_bytes: usize::try_from(config.max_cat_bytes).unwrap_or(usize::MAX),
-        log_size: usize::try_from(config.log_size).unwrap_or(usize::MAX),
-        ringbuf_pages: config.perf_rb_pages,
-    };
-    let code = runtime::run(
-        &compiled.elf,
-        &compiled.manifest,
-        &run_opts,
-        out,
-        child.as_mut(),
-    )
-    .map_err(|e| match e {
-        runtime::RunError::Rejected(r) => rejected(&name, &source, &r, color, cli.verbose),
-        other => fail(other),
-    })?;
-    if cli.dry_run {
-        eprintln!(
-            "rbt: {} program(s) loaded and accepted by the verifier; nothing attached",
-            compiled.manifest.programs.len()
-        );
+        no_warnings: cli.no_warnings,
+        mode: match (cli.mode, cli.bench, cli.test) {
+            (Some(Mode::Bench), _, _) | (None, true, _) => runtime::RunMode::Bench,
+            (Some(Mode::Test), _, _) | (None, false, true) => runtime::RunMode::Test,
+            (None, false, false) => runtime::RunMode::Trace,
+        },
+        output: cli.output.clone(),
+        color,
+        program: "rbt",
     }
-    Ok(code)
 }
 
-/// Reports a program the verifier refused as a diagnostic on the script line it stopped at
-/// (when the log names one), with the verifier's reason; `-v` adds the whole log.
-fn rejected(
-    name: &str,
-    source: &str,
-    r: &runtime::Rejection,
-    color: bool,
-    verbose: bool,
-) -> Reported {
-    if verbose {
-        let log = r.log_with_source(source);
-        eprintln!("rbt: verifier log of `{}`:\n{}", r.probe, log.trim_end());
+fn reported(f: runtime::launch::Failure) -> Reported {
+    match f {
+        runtime::launch::Failure::Reported => Reported,
+        runtime::launch::Failure::Message(m) => fail(m),
     }
-    let Some(span) = r.line.and_then(|l| diag::line_span(source, l)) else {
-        return fail(runtime::RunError::Rejected(r.clone()));
-    };
-    let (message, rest) = match r.reason.split_first() {
-        Some((first, rest)) => (
-            format!("the BPF verifier refused probe `{}`: {first}", r.probe),
-            rest,
+}
+
+/// `rbt FILE` on a file `rbt --aot` wrote: run it as `rbt-run FILE` would.
+fn run_compiled(
+    cli: &Cli,
+    path: &str,
+    bytes: &[u8],
+    params: &runtime::launch::Params,
+) -> Result<i32, Reported> {
+    let file = stdlib::aot::read(bytes).map_err(|e| fail(format!("{path}: {e}")))?;
+    let mut child = match &cli.cmd {
+        Some(cmd) => Some(
+            runtime::GatedChild::spawn(cmd)
+                .map_err(|e| fail(format!("cannot run `{cmd}`: {e}")))?,
         ),
-        None => (
-            format!("the BPF verifier refused probe `{}`", r.probe),
-            &[][..],
-        ),
+        None => None,
     };
-    let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
-    for line in rest {
-        d = d.with_note(line.clone());
-    }
-    if !verbose {
-        d = d.with_help("run with -v to see the verifier's whole log");
-    }
-    eprint!("{}", diag::render(name, source, &[d], color));
-    Reported
+    let flags = run_flags(cli, std::io::stderr().is_terminal());
+    runtime::launch::launch_compiled(&file, params, &flags, child.as_mut()).map_err(reported)
 }
 
 /// The script's config block and the `BPFTRACE_*` environment variables (which win), as

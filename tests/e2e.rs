@@ -25,135 +25,9 @@ unsafe extern "C" {
     fn libc_geteuid() -> u32;
 }
 
-struct Case {
-    name: String,
-    args: String,
-    trigger: Option<String>,
-    status: i32,
-    stdout: String,
-}
-
-/// Builds tests/e2e/target.c (needs gcc and <sys/sdt.h> from systemtap-sdt-dev) once.
-fn target_binary() -> String {
-    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = format!("{}/rbt-e2e-target", env!("CARGO_TARGET_TMPDIR"));
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target.c");
-            let ok = Command::new("gcc")
-                .args(["-O1", "-g", "-o", &out, src])
-                .status()
-                .expect("run gcc");
-            assert!(
-                ok.success(),
-                "building {src} failed (needs gcc and systemtap-sdt-dev)"
-            );
-            out
-        })
-        .clone()
-}
-
-fn cases() -> Vec<Case> {
-    // Every `*.txt` case file in tests/e2e, in name order.
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("tests/e2e")
-        .map(|e| e.expect("tests/e2e entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "txt"))
-        .collect();
-    files.sort();
-    let text: String = files
-        .iter()
-        .map(|p| std::fs::read_to_string(p).expect("case file"))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let unique = format!("{}", std::process::id());
-    let mut out = Vec::new();
-    for block in text.split("\n=== ").skip(1) {
-        let (name, rest) = block.split_once('\n').expect("case header");
-        let (head, body) = rest.split_once("stdout:\n").expect("stdout section");
-        // The expected output runs up to a line holding only ".".
-        let stdout = if body.starts_with(".\n") {
-            ""
-        } else {
-            body.split_once("\n.\n")
-                .expect("stdout ends with a `.` line")
-                .0
-        };
-        let stdout = if stdout.is_empty() {
-            String::new()
-        } else {
-            format!("{stdout}\n")
-        };
-        let field = |k: &str| {
-            head.lines().find_map(|l| l.strip_prefix(k)).map(|v| {
-                v.trim()
-                    .replace("{UNIQUE}", &unique)
-                    .replace("{TARGET}", &target_binary())
-            })
-        };
-        out.push(Case {
-            name: name.trim().to_string(),
-            args: field("args:").expect("args"),
-            trigger: field("trigger:"),
-            status: field("status:").map_or(0, |s| s.parse().expect("status")),
-            stdout: stdout
-                .replace("{UNIQUE}", &unique)
-                .replace("{TARGET}", &target_binary()),
-        });
-    }
-    out
-}
-
-fn run_case(c: &Case) -> (i32, String, String) {
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(format!("exec {} {}", env!("CARGO_BIN_EXE_rbt"), c.args))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn rbt");
-    // rbt cannot say when its probes are attached, so the trigger repeats every half second
-    // until the script exits on its own (each case's script exits on the first event).
-    let start = Instant::now();
-    let mut last_trigger: Option<Instant> = None;
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            break;
-        }
-        if start.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            break;
-        }
-        if let Some(t) = &c.trigger {
-            if last_trigger.is_none_or(|l| l.elapsed() > Duration::from_millis(500)) {
-                Command::new("sh")
-                    .arg("-c")
-                    .arg(t.replace("{PID}", &child.id().to_string()))
-                    .status()
-                    .expect("trigger");
-                last_trigger = Some(Instant::now());
-            }
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let status = child.wait().expect("wait").code().unwrap_or(-1);
-    let mut out = String::new();
-    let mut err = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut out)
-        .expect("read");
-    child
-        .stderr
-        .take()
-        .expect("stderr")
-        .read_to_string(&mut err)
-        .expect("read");
-    (status, out, err)
-}
+#[path = "e2e/cases.rs"]
+mod cases;
+use cases::{cases, run_case, target_binary};
 
 #[test]
 #[ignore = "needs root"]
@@ -161,7 +35,7 @@ fn end_to_end_cases() {
     require_root();
     let mut failures = Vec::new();
     for c in cases() {
-        let (status, out, err) = run_case(&c);
+        let (status, out, err) = run_case(&c, &format!("{} {}", env!("CARGO_BIN_EXE_rbt"), c.args));
         if status != c.status || out != c.stdout {
             failures.push(format!(
                 "case `{}`: status {status} (want {}), stdout:\n{out}\n--- want:\n{}\n--- stderr:\n{err}",

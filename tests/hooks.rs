@@ -135,10 +135,12 @@ fn sigterm_ends_a_run_like_ctrl_c() {
 fn closed_stdout_ends_the_run() {
     require_root();
     // One script writes all the time (the write fails), one never writes again after the
-    // notify line (only the closed pipe itself tells).
+    // notify line (only the closed pipe itself tells), and one floods: every syscall on the
+    // machine, rbt's own writes included, so the ring buffer is full when the pipe closes.
     for script in [
         r#"interval:ms:10 { printf("tick\n"); }"#,
         r#"tracepoint:syscalls:sys_enter_reboot { printf("reboot\n"); }"#,
+        r#"tracepoint:raw_syscalls:sys_enter { printf("%d %s\n", pid, comm); }"#,
     ] {
         let mut child = rbt(script)
             .env(NOTIFY, "1")

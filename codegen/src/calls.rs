@@ -291,6 +291,59 @@ pub fn call<'ctx>(
             l.helper(Helper::OverrideReturn, &[ctx.into(), rc.into()])?;
             Ok(Val::Int(i64t.const_zero()))
         }
+        Function::Len => {
+            // Only a stack gets here (a map's len() is `MapLen`): its frames, counted from
+            // the bytes bpf_get_stack copies of the probe's stack of that kind.
+            let Type::Stack { user, limit, .. } = arg(0)?.ty else {
+                return Err(CodegenError::Internal(
+                    "len() of something other than a map or a stack".into(),
+                ));
+            };
+            let size = limit.max(1) * 8;
+            let buf = l.alloca(size, "stack_frames")?;
+            let flags = if user {
+                crate::helpers::BPF_F_USER_STACK
+            } else {
+                0
+            };
+            let got = l.helper(
+                Helper::GetStack,
+                &[
+                    context::ctx_ptr(l)?.into(),
+                    buf.into(),
+                    i64t.const_int(u64::from(size), false).into(),
+                    i64t.const_int(flags, false).into(),
+                ],
+            )?;
+            // A negative result is an error: no frames.
+            let frames =
+                l.builder
+                    .build_right_shift(got, i64t.const_int(3, false), true, "frames")?;
+            let failed = l.builder.build_int_compare(
+                IntPredicate::SLT,
+                frames,
+                i64t.const_zero(),
+                "no_stack",
+            )?;
+            let n = l
+                .builder
+                .build_select(failed, i64t.const_zero(), frames, "len")?
+                .into_int_value();
+            Ok(Val::Int(n))
+        }
+        Function::WriteUser => {
+            let dst = l.int(arg(0)?)?;
+            let dst = l
+                .builder
+                .build_int_to_ptr(dst, l.ctx.ptr_type(Default::default()), "dst")?;
+            let src = l.mem(arg(1)?)?;
+            let len = l.int(arg(2)?)?;
+            l.helper(
+                Helper::ProbeWriteUser,
+                &[dst.into(), src.into(), len.into()],
+            )?;
+            Ok(Val::Int(i64t.const_zero()))
+        }
         Function::Uaddr => {
             // A symbol of a position-independent binary: its distance from the probed
             // instruction is fixed, and the kernel knows where that instruction is mapped.
@@ -305,7 +358,11 @@ pub fn call<'ctx>(
             let mut call: Vec<inkwell::values::BasicMetadataValueEnum<'ctx>> =
                 vec![fmt_ptr.into(), i64t.const_int(u64::from(len), false).into()];
             for a in &args[1..] {
-                call.push(l.int(a)?.into());
+                // printk reads a `%s` string through its address.
+                match a.ty {
+                    Type::Str { .. } => call.push(l.mem(a)?.into()),
+                    _ => call.push(l.int(a)?.into()),
+                }
             }
             l.helper(Helper::TracePrintk, &call)?;
             Ok(Val::Int(i64t.const_zero()))
@@ -339,7 +396,6 @@ pub fn call<'ctx>(
         | Function::Delete
         | Function::Clear
         | Function::Zero
-        | Function::Len
         | Function::HasKey
         | Function::Find
         | Function::Path

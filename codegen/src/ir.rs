@@ -50,6 +50,12 @@ pub struct Globals<'ctx> {
     pub str_trailer: Vec<u8>,
     /// The script text of each map update, by its slot in `map_full`.
     pub update_sites: std::cell::RefCell<Vec<Span>>,
+    /// The `.rodata` array of i64 that `ExprKind::RunValue` reads (only compiled files
+    /// have one).
+    pub run_values: Option<GlobalValue<'ctx>>,
+    /// Unread bytes in the ring buffer above which an output record wakes the reader at
+    /// once instead of waiting for its next timed drain.
+    pub ringbuf_wake_bytes: u32,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)
@@ -739,6 +745,7 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::Inet
         | Type::MacAddr
         | Type::Usym
+        | Type::Float { .. }
         | Type::Timestamp => false,
     }
 }

@@ -215,6 +215,12 @@ fn ksym_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type, depth: u32) -> R<DIType<'ct
             )?
         }
         Type::Bool => basic("_Bool", 8, 2)?,
+        // DW_ATE_float.
+        Type::Float { bits } => basic(
+            if *bits == 32 { "float" } else { "double" },
+            u64::from(*bits),
+            4,
+        )?,
         Type::Pointer { to, .. } if depth < 4 => ptr(ksym_type(l, to, depth + 1)?),
         Type::Pointer { .. } => ptr(byte()?),
         Type::Record(r) => {

@@ -70,10 +70,6 @@ impl From<inkwell::builder::BuilderError> for CodegenError {
 
 /// Ring buffer size: 1 MiB per object (a power of two multiple of the page size).
 const RINGBUF_BYTES: u32 = 1 << 20;
-/// Unread bytes in the ring buffer above which a record wakes the reader at once instead of
-/// waiting for its next timed drain. A quarter leaves three quarters of the buffer (24 ms of
-/// 32-byte printf records at a million events per second) for the reader to be scheduled.
-const RINGBUF_WAKE_BYTES: u32 = RINGBUF_BYTES / 4;
 
 /// What to produce besides the object, and where the script came from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,6 +88,9 @@ pub struct Options<'a> {
     /// What `str()` writes at the end of a string it cut short (`str_trunc_trailer`);
     /// empty for none.
     pub str_trailer: &'a str,
+    /// The output ring buffer's size in bytes (`perf_rb_pages`, a power-of-two number of
+    /// pages, as the runtime sizes the map); `None` is the default 1 MiB.
+    pub ringbuf_bytes: Option<u32>,
 }
 
 /// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
@@ -153,10 +152,11 @@ pub fn compile(
     );
 
     let declare = |def: MapDef| maps::declare(&context, &module, &debug, &def);
+    let ringbuf_bytes = opts.ringbuf_bytes.unwrap_or(RINGBUF_BYTES);
     let events = declare(MapDef {
         name: RINGBUF_MAP,
         kind: MapKind::RingBuf,
-        max_entries: RINGBUF_BYTES,
+        max_entries: ringbuf_bytes,
         key_size: None,
         value_size: None,
     });
@@ -222,6 +222,23 @@ pub fn compile(
         }),
         str_trailer: opts.str_trailer.as_bytes().to_vec(),
         update_sites: Default::default(),
+        run_values: (!script.run_values.is_empty()).then(|| {
+            // A zeroed `const` array in `.rodata`: libbpf makes it a frozen map whose
+            // contents the runtime sets before loading, and the verifier reads them as
+            // constants.
+            let (_, bytes) = stdlib::manifest::run_values_layout(&script.run_values);
+            let ty = context.i64_type().array_type(bytes / 8);
+            let g = module.add_global(ty, None, stdlib::manifest::RUN_VALUES_GLOBAL);
+            g.set_initializer(&ty.const_zero());
+            g.set_constant(true);
+            g.set_section(Some(".rodata"));
+            g
+        }),
+        // A quarter leaves three quarters of the buffer (24 ms of 32-byte printf records at a
+        // million events per second in the default 1 MiB) for the reader to be scheduled. It
+        // follows the buffer's real size: a fixed threshold above a small buffer's size would
+        // never wake the reader, and every record past what one timed drain finds is lost.
+        ringbuf_wake_bytes: ringbuf_bytes / 4,
     };
 
     let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
@@ -290,12 +307,13 @@ pub fn compile(
             .collect(),
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
-        ringbuf_size: RINGBUF_BYTES,
+        ringbuf_size: ringbuf_bytes,
         map_update_sites: update_sites,
         source: needs_source.then(|| Source {
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
         }),
+        run_values: script.run_values.clone(),
     };
     Ok((
         CompiledScript {
@@ -325,6 +343,8 @@ fn section(probe: &hir::Probe) -> String {
                 Attach::Iter { target } => target.as_str(),
                 Attach::Begin
                 | Attach::End
+                | Attach::Bench { .. }
+                | Attach::Test { .. }
                 | Attach::Signal { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }
@@ -334,7 +354,8 @@ fn section(probe: &hir::Probe) -> String {
                 | Attach::Profile { .. }
                 | Attach::Interval { .. }
                 | Attach::Software { .. }
-                | Attach::Hardware { .. } => "",
+                | Attach::Hardware { .. }
+                | Attach::Watchpoint { .. } => "",
             };
             format!("{prefix}/{target}")
         }

@@ -12,7 +12,8 @@ use inkwell::IntPredicate;
 use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
 use stdlib::abi::record;
-use stdlib::manifest::{Event, MapSpec};
+use stdlib::builtins::Builtin;
+use stdlib::manifest::{Event, MapSpec, OptionDefault, RunValue};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
 type R<T> = Result<T, CodegenError>;
@@ -512,6 +513,56 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     fn lower_expr(&mut self, e: &Expr) -> R<Val<'ctx>> {
         match &e.kind {
             ExprKind::Int(i) => Ok(Val::Int(self.i64().const_int(*i as u64, true))),
+            ExprKind::RunValue(slot) => {
+                let Some(g) = self.globals.run_values else {
+                    return Err(CodegenError::Internal(
+                        "a run-time value without its .rodata global".into(),
+                    ));
+                };
+                let (offsets, _) = stdlib::manifest::run_values_layout(&self.script.run_values);
+                let (Some(offset), Some(value)) = (
+                    offsets.get(*slot as usize),
+                    self.script.run_values.get(*slot as usize),
+                ) else {
+                    return Err(CodegenError::Internal(
+                        "a run-time value out of range".into(),
+                    ));
+                };
+                let base = self.offset(self.global_ptr(g), u64::from(*offset))?;
+                // The runtime writes the values before loading: the compiler must not fold
+                // the zeros the object is written with, so every word is a volatile load.
+                let word = |this: &Self, i: u32| -> R<IntValue<'ctx>> {
+                    let at = this.offset(base, 8 * u64::from(i))?;
+                    let v = this.builder.build_load(this.i64(), at, "run_value")?;
+                    if let Some(inst) = inkwell::values::BasicValue::as_instruction_value(&v) {
+                        let _ = inst.set_volatile(true);
+                    }
+                    Ok(v.into_int_value())
+                };
+                match value {
+                    RunValue::Cpid
+                    | RunValue::ParamCount
+                    | RunValue::Param(_)
+                    | RunValue::ProgramOption {
+                        default: OptionDefault::Int(_) | OptionDefault::Bool(_),
+                        ..
+                    } => Ok(Val::Int(word(self, 0)?)),
+                    RunValue::ParamStr { .. }
+                    | RunValue::ProgramOption {
+                        default: OptionDefault::Str(_),
+                        ..
+                    } => {
+                        let size = value.size();
+                        let slot = self.alloca(size, "run_str")?;
+                        for i in 0..size / 8 {
+                            let w = word(self, i)?;
+                            let to = self.offset(slot, 8 * u64::from(i))?;
+                            self.builder.build_store(to, w)?;
+                        }
+                        Ok(Val::Mem(slot))
+                    }
+                }
+            }
             ExprKind::Str(bytes) => {
                 let size = e.ty.size().max(1);
                 let slot = self.alloca(size, "str")?;
@@ -538,6 +589,20 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }
                 Ok(Val::Mem(slot))
+            }
+            // `probe` used as a string: the name of this program's attach point.
+            ExprKind::Builtin(Builtin::Probe) if e.ty.is_str() => {
+                let name = self
+                    .script
+                    .probe_names
+                    .get(self.probe.probe_index as usize)
+                    .cloned()
+                    .unwrap_or_default();
+                self.lower_expr(&Expr {
+                    kind: ExprKind::Str(name.into_bytes()),
+                    ty: e.ty.clone(),
+                    span: e.span,
+                })
             }
             ExprKind::Builtin(b) => context::builtin(self, *b, &e.ty),
             ExprKind::Var(v) => {

@@ -7,7 +7,7 @@ use crate::helpers::{self, Helper};
 use crate::ir::{Lowerer, Val};
 use crate::CodegenError;
 use inkwell::values::{BasicMetadataValueEnum, GlobalValue, IntValue, PointerValue};
-use inkwell::IntPredicate;
+use inkwell::{AtomicOrdering, AtomicRMWBinOp, IntPredicate};
 use lang::hir;
 use stdlib::abi::record;
 use stdlib::manifest::Event;
@@ -129,7 +129,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// The `ringbuf_submit` flags of a record. Waking the reader for every record costs it a
     /// context switch per event; instead output records let it sleep (it drains the buffer on
     /// a short timer, see `runtime::run`) until the unread data passes
-    /// [`crate::RINGBUF_WAKE_BYTES`]. Records that act on the session or on live map state
+    /// `ringbuf_wake_bytes` (a quarter of the buffer). Records that act on the session or on live map state
     /// (exit, print/clear/zero of a map) wake it at once, so they act when the probe fired.
     pub(crate) fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
         let ev = match self.script.events.get(event as usize) {
@@ -162,7 +162,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     Helper::RingbufQuery,
                     &[rb.into(), self.const_u64(helpers::BPF_RB_AVAIL_DATA).into()],
                 )?;
-                let limit = self.const_u64(u64::from(crate::RINGBUF_WAKE_BYTES));
+                let limit = self.const_u64(u64::from(self.globals.ringbuf_wake_bytes));
                 let behind =
                     self.builder
                         .build_int_compare(IntPredicate::UGT, avail, limit, "behind")?;
@@ -242,12 +242,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let done = self.ctx.append_basic_block(self.func, "incdone");
         self.builder.build_conditional_branch(is_null, done, inc)?;
         self.builder.position_at_end(inc);
-        let old = self
-            .builder
-            .build_load(self.i64(), p, "old")?
-            .into_int_value();
-        let new = self.builder.build_int_add(old, self.const_u64(1), "new")?;
-        self.builder.build_store(p, new)?;
+        // An atomic add, not a load and a store: a program preempted on this CPU (fentry
+        // runs preemptible) or interrupted by an NMI one (perf_event) may bump the same slot
+        // in between, and a count lost there would break the exact lost-event accounting.
+        // The result is unused, so this is the plain BPF_XADD every kernel accepts.
+        self.builder.build_atomicrmw(
+            AtomicRMWBinOp::Add,
+            p,
+            self.const_u64(1),
+            AtomicOrdering::Monotonic,
+        )?;
         self.builder.build_unconditional_branch(done)?;
         self.builder.position_at_end(done);
         Ok(())

@@ -30,6 +30,9 @@ pub struct Script {
     /// (`BPFTRACE_DUMMY_TS_MAP`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tseries_clock: Option<MapId>,
+    /// What `ExprKind::RunValue` reads, by index: values set when a compiled script runs.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_values: Vec<stdlib::manifest::RunValue>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -221,6 +224,9 @@ impl CoreAccess {
 pub enum ExprKind {
     Int(i64),
     Str(Vec<u8>),
+    /// An i64 known when a compiled script runs (`Script::run_values` says which), read
+    /// from `.rodata`, which the runtime sets before loading.
+    RunValue(u32),
     Builtin(Builtin),
     Var(VarId),
     /// `&$v`: the address of the variable's slot, as an integer.

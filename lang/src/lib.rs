@@ -12,4 +12,7 @@ mod parse;
 mod preprocess;
 
 pub use macros::annotate_expansions;
+/// How a positional parameter reads as an integer (the runtime checks a compiled script's
+/// run-time parameters with it).
+pub use parse::literal::parse_int;
 pub use parse::{parse, parse_with_params};

@@ -729,3 +729,69 @@ fn tseries_is_noted_as_unstable_once() {
     let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
     assert!(checked.notes.is_empty(), "{:?}", checked.notes);
 }
+
+/// `--aot`: `cpid`, `$#` and integer `$N` become run-time values (one slot each, shared by
+/// every use), and a parameter whose text is compiled in (`str($1)`) is said to be.
+#[test]
+fn compiled_files_read_parameters_at_run_time() {
+    use lang::hir::ExprKind;
+    use stdlib::manifest::RunValue;
+    let aot = |src: &str, params: &[&str]| {
+        let (script, parse_diags) = lang::parse(src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let opts = Options {
+            params: params.iter().map(|p| p.to_string()).collect(),
+            cpid: Some(0),
+            run_time_values: true,
+            ..Options::default()
+        };
+        check(&script, &Fixture { kprobes: true }, &opts)
+    };
+    let checked = aot(
+        "BEGIN { @a = $1 + $1; @b = $#; @c = cpid; @d = $3; exit(); }",
+        &["5"],
+    );
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+    assert!(!checked.params_compiled_in);
+    let hir = checked.script.expect("checked");
+    assert_eq!(
+        hir.run_values,
+        vec![
+            RunValue::Param(1),
+            RunValue::ParamCount,
+            RunValue::Cpid,
+            RunValue::Param(3)
+        ]
+    );
+    let text = format!("{:?}", hir.probes[0].body);
+    assert!(!text.contains("Int(5)"), "{text}");
+    assert!(
+        text.contains(&format!("{:?}", ExprKind::RunValue(3))),
+        "{text}"
+    );
+    // A string parameter is a string of `strlen` bytes read at run time.
+    let checked = aot("BEGIN { printf(\"%s\\n\", $1); exit(); }", &["x"]);
+    assert!(!checked.params_compiled_in);
+    assert_eq!(
+        checked.script.expect("checked").run_values,
+        vec![RunValue::ParamStr { index: 1, len: 64 }]
+    );
+    for (src, params) in [
+        ("BEGIN { printf(\"%s\\n\", str($1)); exit(); }", &["x"][..]),
+        ("interval:ms:$1 { exit(); }", &["100"][..]),
+    ] {
+        let checked = aot(src, params);
+        assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
+        assert!(checked.params_compiled_in, "{src}");
+    }
+    // Without `--aot` nothing changes: parameters are constants.
+    let (script, _) = lang::parse("BEGIN { @a = $1; exit(); }");
+    let opts = Options {
+        params: vec!["5".into()],
+        ..Options::default()
+    };
+    let hir = check(&script, &Fixture { kprobes: true }, &opts)
+        .script
+        .expect("checked");
+    assert!(hir.run_values.is_empty());
+}

@@ -1,11 +1,14 @@
 //! Attaching one program to every target of its `Attach`: one place per probe type.
 
-use crate::sys::{Link, PerfEventAttr, Program, SysError};
+use crate::sys::{Breakpoint, Link, PerfEventAttr, Program, SysError};
 use stdlib::manifest::{Attach, PerfPeriod};
 
 /// perf_event types (`enum perf_type_id`).
 const PERF_TYPE_HARDWARE: u32 = 0;
 const PERF_TYPE_SOFTWARE: u32 = 1;
+const PERF_TYPE_BREAKPOINT: u32 = 5;
+/// `HW_BREAKPOINT_X`: an execution breakpoint.
+const HW_BREAKPOINT_X: u32 = 4;
 /// PERF_COUNT_SW_CPU_CLOCK
 const SW_CPU_CLOCK: u64 = 0;
 
@@ -17,6 +20,8 @@ pub fn probe_count(programs: &[stdlib::manifest::Program]) -> usize {
         .iter()
         .map(|p| match &p.attach {
             Attach::Usdt { .. } => usize::from(usdt.insert(p.probe_index)),
+            // Benchmarks and tests are run, not attached.
+            Attach::Bench { .. } | Attach::Test { .. } => 0,
             other => other.target_count(),
         })
         .sum()
@@ -40,6 +45,8 @@ fn runs_newest_first(a: &Attach) -> bool {
         Attach::Uprobe { .. } | Attach::Usdt { .. } => true,
         Attach::Begin
         | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
         | Attach::Signal { .. }
         | Attach::Tracepoint { .. }
         | Attach::Rawtracepoint { .. }
@@ -48,6 +55,7 @@ fn runs_newest_first(a: &Attach) -> bool {
         | Attach::Interval { .. }
         | Attach::Software { .. }
         | Attach::Hardware { .. }
+        | Attach::Watchpoint { .. }
         | Attach::Kfunc { .. }
         | Attach::Iter { .. } => false,
     }
@@ -73,6 +81,49 @@ pub(crate) fn online_cpus() -> Vec<i32> {
     cpus
 }
 
+/// The threads of process `pid` (`/proc/PID/task`), or the process alone when they cannot
+/// be listed (it has then exited, and opening its event says so).
+fn threads(pid: i32) -> Vec<i32> {
+    let mut tids: Vec<i32> = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|dir| {
+            dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    tids.sort_unstable();
+    if tids.is_empty() {
+        tids.push(pid);
+    }
+    tids
+}
+
+/// Words for a watchpoint that the kernel refused, naming the usual causes.
+fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) -> String {
+    let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
+    // The upper half of the address space is the kernel's on every 64-bit architecture
+    // rbt runs on.
+    let kernel = addr >= 1 << 63;
+    let why = match e.errno {
+        libc::EINVAL if kernel && access == HW_BREAKPOINT_X => "the kernel takes execution breakpoints on its own code only where kprobes may probe, and not at all when built without kprobes (CONFIG_KPROBES)",
+        libc::EINVAL if !addr.is_multiple_of(len) => "the address must be aligned to the length",
+        libc::EINVAL => "the kernel refused this address and length (a user-space address needs -p or -c)",
+        libc::ENOSPC => "the CPU's debug registers are all in use (x86 has four)",
+        libc::ENOENT | libc::EOPNOTSUPP => "this machine offers no hardware breakpoints (some virtual machines hide the debug registers)",
+        libc::ESRCH => "the process has exited",
+        _ => "",
+    };
+    let whom = if pid >= 0 {
+        format!(" in process {pid}")
+    } else {
+        String::new()
+    };
+    if why.is_empty() {
+        format!("{at}{whom} ({})", e.what)
+    } else {
+        format!("{at}{whom}: {why}")
+    }
+}
+
 fn period(p: PerfPeriod) -> (u64, bool) {
     match p {
         PerfPeriod::Frequency(hz) => (hz, true),
@@ -83,8 +134,13 @@ fn period(p: PerfPeriod) -> (u64, bool) {
 pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
-        // BEGIN, END and self:signal run through BPF_PROG_TEST_RUN; nothing attaches.
-        Attach::Begin | Attach::End | Attach::Signal { .. } => Ok(Vec::new()),
+        // BEGIN, END, self:signal, benchmarks and tests run through BPF_PROG_TEST_RUN;
+        // nothing attaches.
+        Attach::Begin
+        | Attach::End
+        | Attach::Signal { .. }
+        | Attach::Bench { .. }
+        | Attach::Test { .. } => Ok(Vec::new()),
         Attach::Tracepoint { targets } => targets
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))
@@ -124,6 +180,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: SW_CPU_CLOCK,
                 sample,
                 freq,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -137,6 +195,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: SW_CPU_CLOCK,
                 sample,
                 freq,
+                breakpoint: None,
+                inherit: false,
             };
             Ok(vec![prog.attach_perf_event(&attr, 0)?])
         }
@@ -146,6 +206,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: *event,
                 sample: *period,
                 freq: false,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -158,6 +220,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 config: *event,
                 sample: *period,
                 freq: false,
+                breakpoint: None,
+                inherit: false,
             };
             online_cpus()
                 .into_iter()
@@ -174,6 +238,35 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                             "hardware event {name} is not available: this machine exposes no such performance counter (virtual machines often have none); software events such as software:cpu-clock work everywhere"
                         );
                     }
+                    e
+                })
+        }
+        Attach::Watchpoint { addr, len, access } => {
+            let attr = PerfEventAttr {
+                type_: PERF_TYPE_BREAKPOINT,
+                config: 0,
+                sample: 1,
+                freq: false,
+                breakpoint: Some(Breakpoint {
+                    access: *access,
+                    addr: *addr,
+                    len: *len,
+                }),
+                inherit: pid >= 0,
+            };
+            // A perf event watches one thread (and, inherited, the threads it creates
+            // later), so a running process is watched in each of its threads; without a
+            // process the breakpoint is a kernel address, watched on every CPU.
+            let on: Vec<(i32, i32)> = if pid >= 0 {
+                threads(pid).into_iter().map(|tid| (tid, -1)).collect()
+            } else {
+                online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
+            };
+            on.into_iter()
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
+                .collect::<Result<_, _>>()
+                .map_err(|mut e| {
+                    e.what = watchpoint_error(&e, *addr, *len, *access, pid);
                     e
                 })
         }

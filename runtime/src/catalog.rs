@@ -200,6 +200,14 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
         signed: false,
     };
     match d.types.get(id) {
+        // As bpftrace does, a `float` or `double` is no value: it prints as null.
+        Some(CType::Base {
+            size: size @ (4 | 8),
+            float: true,
+            ..
+        }) => Type::Float {
+            bits: (size * 8) as u8,
+        },
         Some(CType::Base { size, signed, .. }) => match size {
             1 | 2 | 4 | 8 => Type::Int {
                 bits: (size * 8) as u8,
@@ -694,6 +702,17 @@ impl Catalog for SystemCatalog {
             self.btf_type(b, sig.ret, 1)
         };
         Some((params, ret))
+    }
+
+    fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
+        let b = self.btf()?;
+        let params = b.raw_tracepoint_params(event)?;
+        Some(
+            params
+                .iter()
+                .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
+                .collect(),
+        )
     }
 
     fn kprobe_multi_supported(&self) -> bool {

@@ -55,6 +55,11 @@ pub struct EventSink {
     write_error: Option<std::io::Error>,
     /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
     max_cat_bytes: usize,
+    /// `--no-warnings`: `warnf()` messages are dropped (errors still print).
+    no_warnings: bool,
+    /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
+    /// output bpftrace shows only for a failed test).
+    capture: Option<String>,
 }
 
 impl EventSink {
@@ -84,6 +89,8 @@ impl EventSink {
             iterating: false,
             write_error: None,
             max_cat_bytes: 10240,
+            no_warnings: false,
+            capture: None,
         })
     }
 
@@ -114,6 +121,10 @@ impl EventSink {
     }
 
     fn write(&mut self, s: &str) {
+        if let Some(c) = &mut self.capture {
+            c.push_str(s);
+            return;
+        }
         if self.output_closed() {
             return;
         }
@@ -141,6 +152,37 @@ impl EventSink {
     /// Sets how many bytes of a file `cat()` prints (`max_cat_bytes`).
     pub fn set_max_cat_bytes(&mut self, n: usize) {
         self.max_cat_bytes = n;
+    }
+
+    /// Keeps the output from now on instead of writing it, until [`Self::end_capture`].
+    pub fn start_capture(&mut self) {
+        self.capture = Some(String::new());
+    }
+
+    /// Writes again; returns what was kept.
+    pub fn end_capture(&mut self) -> String {
+        self.capture.take().unwrap_or_default()
+    }
+
+    /// Writes text rbt produces itself (benchmark tables, test results) to the output.
+    pub fn write_text(&mut self, s: &str) {
+        self.write(s);
+    }
+
+    /// Forgets an exit() (a benchmark's or a test's): returns its code, and lets output
+    /// through again.
+    pub fn take_exit(&mut self) -> Option<i32> {
+        self.gated = false;
+        self.exit.take()
+    }
+
+    pub fn format(&self) -> OutputFormat {
+        self.format
+    }
+
+    /// Drops `warnf()` messages (`--no-warnings`), as bpftrace does.
+    pub fn set_no_warnings(&mut self, on: bool) {
+        self.no_warnings = on;
     }
 
     pub fn flush(&mut self) {
@@ -201,6 +243,15 @@ impl EventSink {
         }
     }
 
+    /// After several `Lost N events` reports, their sum (text only: JSON consumers add up
+    /// the `lost_events` records).
+    pub fn lost_in_total(&mut self, n: u64) {
+        match self.format {
+            OutputFormat::Text => eprintln!("Lost {n} events in total"),
+            OutputFormat::Json => {}
+        }
+    }
+
     fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
         let (offsets, _) = ev.layout();
         ev.arg_types()
@@ -252,6 +303,9 @@ impl EventSink {
                 ..
             } => {
                 // On stderr, as bpftrace writes them, in text and JSON output alike.
+                if self.no_warnings && *level == stdlib::manifest::Level::Warning {
+                    return Flow::Continue;
+                }
                 let text = format::render(pieces, &args);
                 let span = lang::ast::Span::new(*start, *end);
                 let at = lang::diag::location(&self.source.name, &self.source.text, span);

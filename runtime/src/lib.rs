@@ -8,6 +8,7 @@ pub mod catalog;
 mod events;
 pub mod features;
 pub mod introspect;
+pub mod launch;
 pub mod listing;
 mod maps;
 pub mod run;
@@ -16,6 +17,6 @@ mod sys;
 pub mod verifier;
 
 pub use events::{Buffering, OutputFormat};
-pub use run::{run, RunError, RunOptions};
+pub use run::{run, RunError, RunMode, RunOptions};
 pub use sys::GatedChild;
 pub use verifier::{line_of_instruction, Rejection};

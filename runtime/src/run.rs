@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
 };
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,25 @@ pub struct RunOptions {
     pub log_size: usize,
     /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
     pub ringbuf_pages: Option<u64>,
+    /// The bytes of the object's `.rodata` (its [`Manifest::run_values`]); empty when it
+    /// has none.
+    pub run_values: Vec<u8>,
+    /// `--no-warnings`: drop `warnf()` messages.
+    pub no_warnings: bool,
+    /// `--bench`/`--test`: run the `bench:`/`test:` probes instead of tracing.
+    pub mode: RunMode,
+}
+
+/// What a run does with the script's probes (`--mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunMode {
+    /// Trace: attach the probes and run BEGIN; `bench:` and `test:` probes are skipped.
+    #[default]
+    Trace,
+    /// Run BEGIN quietly, time every `bench:` probe, print the table, run END.
+    Bench,
+    /// Run BEGIN quietly, run every `test:` probe once and report it, run END.
+    Test,
 }
 
 /// The line bpftrace's test harness waits for (see [`RunOptions::notify_attached`]).
@@ -138,9 +157,72 @@ const WAKE_SIGNAL: u64 = 1;
 const WAKE_CHILD_EXITED: u64 = 2;
 const WAKE_STDOUT_CLOSED: u64 = 3;
 
+/// How often a long run says that records were lost since it last said so.
+const LOST_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Reports records lost to a full ring buffer as they are lost (at most every
+/// [`LOST_REPORT_EVERY`]), not only at exit, so a user watching a long run learns of the gap
+/// in its output when it happens; each report counts the losses since the one before, so
+/// the reports add up to exactly what was lost.
+struct LostEvents {
+    map: sys::MapHandle,
+    reported: u64,
+    reports: u32,
+    checked: std::time::Instant,
+}
+
+impl LostEvents {
+    fn new(map: sys::MapHandle) -> LostEvents {
+        LostEvents {
+            map,
+            reported: 0,
+            reports: 0,
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// Reports new losses when [`LOST_REPORT_EVERY`] has passed since the last look.
+    fn report_now_and_then(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        if self.checked.elapsed() < LOST_REPORT_EVERY {
+            return Ok(());
+        }
+        self.checked = std::time::Instant::now();
+        self.report(sink)
+    }
+
+    fn report(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        let total = maps::sum_percpu_u64(&self.map)?;
+        let new = total.saturating_sub(self.reported);
+        if new > 0 {
+            sink.lost(new)?;
+            self.reported = total;
+            self.reports += 1;
+        }
+        Ok(())
+    }
+
+    /// The losses not yet reported, and the total when it took more than one report.
+    fn report_at_exit(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
+        self.report(sink)?;
+        if self.reports > 1 {
+            sink.lost_in_total(self.reported);
+        }
+        Ok(())
+    }
+}
+
+/// Whether exit() has raised its flag in the state map (see `codegen`'s `exited.rs`).
+fn exit_flag_up(state: &sys::MapHandle) -> Result<bool, sys::SysError> {
+    let key = stdlib::abi::state::EXITED.to_ne_bytes();
+    Ok(state
+        .lookup_vec(&key)?
+        .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()))
+        .is_some_and(|b: [u8; 8]| u64::from_ne_bytes(b) != 0))
+}
+
 /// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
 /// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
-fn ringbuf_bytes(pages: u64) -> u32 {
+pub fn ringbuf_bytes(pages: u64) -> u32 {
     let page = sys::page_size();
     let pages = pages.clamp(1, 4096).next_power_of_two();
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
@@ -197,6 +279,9 @@ pub fn run(
     // One failure counter per map update site.
     let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
     obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
+    if !opts.run_values.is_empty() {
+        obj.set_initial_value(".rodata", &opts.run_values)?;
+    }
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest, elf))?;
     if opts.dry_run {
@@ -227,6 +312,7 @@ pub fn run(
         &obj,
     )?;
     sink.set_max_cat_bytes(opts.max_cat_bytes);
+    sink.set_no_warnings(opts.no_warnings);
     let sink = Rc::new(RefCell::new(sink));
     let cb_sink = sink.clone();
     let mut rb = RingBuffer::new(
@@ -259,8 +345,13 @@ pub fn run(
         }
         links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
     }
-    if !opts.quiet {
+    let running = opts.mode != RunMode::Trace;
+    if !opts.quiet && !running {
         sink.borrow_mut().attached(probe_count)?;
+    }
+    if running {
+        // BEGIN's output is not part of a benchmark's or test's report.
+        sink.borrow_mut().start_capture();
     }
     if opts.notify_attached {
         // Straight to stdout (not `-o`'s file), where the harness reads it.
@@ -294,11 +385,29 @@ pub fn run(
     // A script whose probes are only BEGIN, END and iterators has nothing to wait for once
     // BEGIN and the iterations ran (bpftrace exits then too), unless it traces a `-c`
     // command, which it waits for.
-    let only_begin_end = manifest
-        .programs
-        .iter()
-        .all(|p| matches!(p.attach, Attach::Begin | Attach::End | Attach::Iter { .. }));
-    let wait = !(only_begin_end && child.is_none());
+    let only_begin_end = manifest.programs.iter().all(|p| {
+        matches!(
+            p.attach,
+            Attach::Begin
+                | Attach::End
+                | Attach::Iter { .. }
+                | Attach::Bench { .. }
+                | Attach::Test { .. }
+        )
+    });
+    let mut failed_tests = 0;
+    if running {
+        rb.consume()?;
+        sink.borrow_mut().end_capture();
+        failed_tests = run_benches_and_tests(&obj, manifest, opts.mode, &mut rb, &sink)?;
+    }
+    let wait = !running && !(only_begin_end && child.is_none());
+    // exit() raises a flag in the state map before it sends its record. When the record is
+    // lost to a full ring buffer (and counted with the other lost records), the flag still
+    // ends the run; the status is then 0, since the code was in the record.
+    let exits = manifest.events.iter().any(|e| matches!(e, Event::Exit));
+    let state = obj.map(STATE_MAP)?;
+    let mut lost = LostEvents::new(obj.map(LOST_MAP)?);
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
@@ -331,9 +440,10 @@ pub fn run(
                 _ => stop = true,
             }
         }
-        if stop {
+        if stop || (exits && exit_flag_up(&state)?) {
             break;
         }
+        lost.report_now_and_then(&mut sink.borrow_mut())?;
     }
     // Detach before END so no more events arrive while the maps are printed. What is still
     // in the buffer is printed, unless exit() was called: records after it are dropped.
@@ -345,19 +455,144 @@ pub fn run(
     }
     rb.consume()?;
     drop((ep, pidfd, sigfd));
-    let lost = maps::sum_percpu_u64(&obj.map(LOST_MAP)?)?;
     let full_map = obj.map(MAP_FULL_MAP)?;
     let mut s = sink.borrow_mut();
-    s.lost(lost)?;
+    lost.report_at_exit(&mut s)?;
     // Before the maps, as bpftrace's warnings come when the update fails.
     for (slot, (start, end)) in (0u32..).zip(&manifest.map_update_sites) {
         if maps::sum_percpu_u64_at(&full_map, slot)? > 0 {
             s.map_full(*start, *end);
         }
     }
-    s.print_exit_maps(opts.print_maps_on_exit)?;
-    let code = s.exit_code();
+    // Benchmarks and tests leave their maps unprinted, as bpftrace does.
+    s.print_exit_maps(opts.print_maps_on_exit && !running)?;
+    let code = if failed_tests > 0 { 1 } else { s.exit_code() };
     drop(s);
     drop(rb);
     Ok(code)
+}
+
+/// How long each benchmark runs, at least, after its warm-up, and how many runs it makes
+/// at least: enough for a stable average of runs that take a few hundred nanoseconds.
+const BENCH_MIN_NS: u64 = 100_000_000;
+const BENCH_MIN_ITERS: u64 = 1000;
+
+/// `--bench`: times every `bench:` program (its output dropped) and prints a table, or one
+/// JSON record per benchmark. `--test`: runs every `test:` program once; a test fails when
+/// it calls exit() with a non-zero code, and then its output is shown. Returns how many
+/// tests failed. Timings are taken around BPF_PROG_TEST_RUN in user space (raw tracepoint
+/// programs cannot be repeated by the kernel), so they include the system call.
+fn run_benches_and_tests(
+    obj: &Object,
+    manifest: &Manifest,
+    mode: RunMode,
+    rb: &mut RingBuffer,
+    sink: &Rc<RefCell<EventSink>>,
+) -> Result<usize, RunError> {
+    let json = sink.borrow().format() == OutputFormat::Json;
+    let mut failed: Vec<String> = Vec::new();
+    let mut runs: Vec<(String, &str)> = Vec::new();
+    for p in &manifest.programs {
+        match (&p.attach, mode) {
+            (Attach::Bench { name }, RunMode::Bench) | (Attach::Test { name }, RunMode::Test) => {
+                runs.push((name.clone(), p.name.as_str()));
+            }
+            _ => {}
+        }
+    }
+    match mode {
+        RunMode::Trace => return Ok(0),
+        RunMode::Bench => {
+            if !json && !runs.is_empty() {
+                sink.borrow_mut().write_text(&format!(
+                    "{:<41}{:<15}{}\n{}\n",
+                    "Benchmark",
+                    "Time(ns)",
+                    "Iterations",
+                    "-".repeat(66)
+                ));
+            }
+            for (name, prog) in &runs {
+                let prog = obj.program(prog)?;
+                sink.borrow_mut().start_capture();
+                for _ in 0..BENCH_MIN_ITERS / 10 {
+                    prog.test_run()?;
+                }
+                rb.consume()?;
+                let start = std::time::Instant::now();
+                let mut iters = 0u64;
+                while iters < BENCH_MIN_ITERS || (start.elapsed().as_nanos() as u64) < BENCH_MIN_NS
+                {
+                    for _ in 0..BENCH_MIN_ITERS {
+                        prog.test_run()?;
+                    }
+                    iters += BENCH_MIN_ITERS;
+                    rb.consume()?;
+                }
+                let average = start.elapsed().as_nanos() as u64 / iters;
+                let mut s = sink.borrow_mut();
+                s.end_capture();
+                s.take_exit();
+                let line = if json {
+                    format!(
+                        "{{\"type\": \"benchmark_result\", \"data\": {{{}: {{\"average\": {average}, \"iters\": {iters}}}}}}}\n",
+                        stdlib::value::Value::Str(name.as_bytes().to_vec()).to_json()
+                    )
+                } else {
+                    format!("{name:<41}{average:<15}{iters}\n")
+                };
+                s.write_text(&line);
+                s.end_batch();
+            }
+        }
+        RunMode::Test => {
+            let mut s = sink.borrow_mut();
+            let plural = |n: usize| if n == 1 { "test" } else { "tests" };
+            s.write_text(&format!(
+                "[==========] Running {} {}.\n",
+                runs.len(),
+                plural(runs.len())
+            ));
+            drop(s);
+            for (name, prog) in &runs {
+                sink.borrow_mut()
+                    .write_text(&format!("[ RUN      ] {name}\n"));
+                sink.borrow_mut().start_capture();
+                let start = std::time::Instant::now();
+                obj.program(prog)?.test_run()?;
+                rb.consume()?;
+                let us = start.elapsed().as_micros();
+                let mut s = sink.borrow_mut();
+                let output = s.end_capture();
+                if s.take_exit().unwrap_or(0) != 0 {
+                    s.write_text(&output);
+                    s.write_text(&format!("[  FAILED  ] {name} ({us} μs)\n"));
+                    failed.push(name.clone());
+                } else {
+                    s.write_text(&format!("[       OK ] {name} ({us} μs)\n"));
+                }
+                s.end_batch();
+            }
+            let mut s = sink.borrow_mut();
+            let passed = runs.len() - failed.len();
+            s.write_text(&format!(
+                "[==========] {} {} ran.\n",
+                runs.len(),
+                plural(runs.len())
+            ));
+            s.write_text(&format!("[  PASSED  ] {passed} {}.\n", plural(passed)));
+            if !failed.is_empty() {
+                s.write_text(&format!(
+                    "[  FAILED  ] {} {}, listed below:\n",
+                    failed.len(),
+                    plural(failed.len())
+                ));
+                for name in &failed {
+                    s.write_text(&format!("[  FAILED  ] {name}\n"));
+                }
+            }
+            s.end_batch();
+        }
+    }
+    Ok(failed.len())
 }

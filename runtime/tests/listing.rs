@@ -341,6 +341,11 @@ fn uprobe_library_name_resolution() {
     };
     assert!(paths[0].to_string_lossy().contains("libc.so"));
     assert_eq!(elf::resolve_target("c", None).ok(), Some(paths.clone()));
+    // A full soname, as the ld.so cache lists it, finds the same library.
+    assert_eq!(
+        elf::resolve_target("libc.so.6", None).ok(),
+        Some(paths.clone())
+    );
     let out = list_str(Some("uprobe:libc:malloc"), false, None).expect("list");
     assert_eq!(out, format!("uprobe:{}:malloc\n", paths[0].display()));
     assert!(matches!(

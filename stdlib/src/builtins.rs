@@ -384,6 +384,7 @@ impl Builtin {
             ]),
             Builtin::Args => Spec::variable("args").only_in(&[
                 Provider::Tracepoint,
+                Provider::Rawtracepoint,
                 Provider::Uprobe,
                 Provider::Kfunc,
                 Provider::Kretfunc,
@@ -484,6 +485,7 @@ pub enum Function {
     CgroupPath,
     Signal,
     Override,
+    WriteUser,
     Strftime,
     Strerror,
     SyscallName,
@@ -549,6 +551,7 @@ impl Function {
         Function::CgroupPath,
         Function::Signal,
         Function::Override,
+        Function::WriteUser,
         Function::Strftime,
         Function::Strerror,
         Function::SyscallName,
@@ -664,6 +667,12 @@ impl Function {
                     .needs_unsafe()
                     .only_in(&[Provider::Kprobe])
             }
+            Function::WriteUser => Spec::statement(
+                "write_user",
+                N::exactly(3),
+                "write_user(user_address, string, constant length)",
+            )
+            .needs_unsafe(),
             Function::Strftime => {
                 Spec::value("strftime", N::exactly(2), "strftime(\"format\", nsecs)")
             }

@@ -45,6 +45,8 @@ pub enum Conv {
     BufferHex,
     /// `%rh`: buffer as space-separated hex bytes.
     BufferHexSpaced,
+    /// `%gr`: an integer of allocation flags, printed by name (`GFP_KERNEL`).
+    GfpFlags,
 }
 
 impl Conv {
@@ -59,6 +61,7 @@ impl Conv {
                 | Conv::Octal
                 | Conv::Char
                 | Conv::Pointer
+                | Conv::GfpFlags
         )
     }
 
@@ -140,6 +143,10 @@ pub fn parse(fmt: &str) -> Result<Vec<Piece>, FormatError> {
             Some(b'c') => Conv::Char,
             Some(b's') => Conv::Str,
             Some(b'p') => Conv::Pointer,
+            Some(b'g') if bytes.get(i + 1) == Some(&b'r') => {
+                i += 1;
+                Conv::GfpFlags
+            }
             Some(b'r') => match bytes.get(i + 1) {
                 Some(b'x') => {
                     i += 1;
@@ -240,6 +247,7 @@ fn render_one(spec: &Spec, v: &Value) -> String {
             let c = (v.as_u64() & 0xff) as u8;
             pad(spec, String::from_utf8_lossy(&[c]).into_owned(), false)
         }
+        Conv::GfpFlags => pad(spec, crate::names::gfp_flags(v.as_u64()), false),
         Conv::Pointer => {
             let n = v.as_u64();
             let body = if n == 0 {
@@ -417,6 +425,30 @@ mod tests {
             ),
             "+5  5 005"
         );
+    }
+
+    #[test]
+    fn gfp_flags() {
+        // Outputs of bpftrace 0.27.1 on Linux 6.18: combinations first, then single flags
+        // by bit, then the bits without a name in hex.
+        let cases: &[(u64, &str)] = &[
+            (0, "0"),
+            (0x1, "GFP_DMA"),
+            (0xcc0, "GFP_KERNEL"),
+            (0xcc1, "GFP_KERNEL|GFP_DMA"),
+            (0x9, "GFP_DMA|0x8"),
+            (0x2820, "GFP_ATOMIC|__GFP_NOWARN"),
+            (0x2800, "GFP_NOWAIT"),
+            (0x21c24cb, "GFP_TRANSHUGE|GFP_DMA"),
+            (0x140dca, "GFP_HIGHUSER|__GFP_ZERO|__GFP_COMP|0x8"),
+            (
+                0xffff_ffff,
+                "GFP_TRANSHUGE|GFP_ATOMIC|GFP_DMA|GFP_DMA32|__GFP_ZERO|__GFP_WRITE|__GFP_RETRY_MAYFAIL|__GFP_NOFAIL|__GFP_NORETRY|__GFP_MEMALLOC|__GFP_THISNODE|__GFP_ACCOUNT|__GFP_ZEROTAGS|__GFP_SKIP_ZERO|__GFP_NO_OBJ_EXT|0xf8000210",
+            ),
+        ];
+        for (v, want) in cases {
+            assert_eq!(f("%gr", &[Value::UInt(*v)]), *want, "{v:#x}");
+        }
     }
 
     #[test]

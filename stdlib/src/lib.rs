@@ -6,6 +6,7 @@
 //! kernel or LLVM, so all of it is tested without root.
 
 pub mod abi;
+pub mod aot;
 pub mod builtins;
 pub mod format;
 pub mod manifest;

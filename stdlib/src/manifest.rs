@@ -42,6 +42,83 @@ pub struct Manifest {
     /// event needs it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<Source>,
+    /// The values the runtime writes into the object's `.rodata` before loading it, laid
+    /// out by [`run_values_layout`] in [`RUN_VALUES_GLOBAL`]. Only compiled files (`rbt
+    /// --aot`) have any, so that one file serves runs with other parameters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub run_values: Vec<RunValue>,
+}
+
+/// The `.rodata` global holding the [`RunValue`]s, an array of i64.
+pub const RUN_VALUES_GLOBAL: &str = "rbt_run_values";
+
+/// The offset of each value in [`RUN_VALUES_GLOBAL`] and the bytes of all: each takes its
+/// [`RunValue::size`], in order, so every one is 8-byte aligned.
+pub fn run_values_layout(values: &[RunValue]) -> (Vec<u32>, u32) {
+    let mut at = 0;
+    let offsets = values
+        .iter()
+        .map(|v| {
+            let o = at;
+            at += v.size();
+            o
+        })
+        .collect();
+    (offsets, at)
+}
+
+/// A value known only when a compiled script runs.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RunValue {
+    /// `cpid`: the pid of the `-c` command (0 without one).
+    Cpid,
+    /// `$#`: how many positional parameters the run has.
+    ParamCount,
+    /// `$N` (1-based) read as an integer: 0 when the run has no such parameter; a run
+    /// whose `$N` is not an integer is refused.
+    Param(u32),
+    /// `$N` read as a string of `len` bytes with its NUL: empty when the run has no such
+    /// parameter; a run whose `$N` is longer is refused.
+    ParamStr { index: u32, len: u32 },
+    /// `getopt("name", default)`: the run's `--name[=value]`, in the default's type; a
+    /// string takes `len` bytes with its NUL, the others 8.
+    ProgramOption {
+        name: String,
+        default: OptionDefault,
+        len: u32,
+    },
+}
+
+/// The type and default of a program option, as its `getopt()` call declares it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum OptionDefault {
+    /// Unsigned when the default is not negative, signed otherwise.
+    Int(i64),
+    Bool(bool),
+    Str(String),
+}
+
+impl OptionDefault {
+    /// The default as a script writes it.
+    pub fn describe(&self) -> String {
+        match self {
+            OptionDefault::Int(v) => v.to_string(),
+            OptionDefault::Bool(b) => b.to_string(),
+            OptionDefault::Str(s) => format!("\"{s}\""),
+        }
+    }
+}
+
+impl RunValue {
+    /// Bytes the value takes in `.rodata`, a multiple of 8.
+    pub fn size(&self) -> u32 {
+        match self {
+            RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) => 8,
+            RunValue::ParamStr { len, .. } | RunValue::ProgramOption { len, .. } => {
+                len.div_ceil(8) * 8
+            }
+        }
+    }
 }
 
 /// A script's name (its path, or `stdin` for `-e`) and text.
@@ -68,6 +145,14 @@ pub enum Attach {
     Begin,
     /// Run once at exit through BPF_PROG_TEST_RUN.
     End,
+    /// `bench:name`: with `--bench`, run many times through BPF_PROG_TEST_RUN and timed.
+    Bench {
+        name: String,
+    },
+    /// `test:name`: with `--test`, run once through BPF_PROG_TEST_RUN.
+    Test {
+        name: String,
+    },
     /// `self:signal:SIGUSR1`: run through BPF_PROG_TEST_RUN each time rbt receives this
     /// signal.
     Signal {
@@ -109,6 +194,14 @@ pub enum Attach {
         event: u64,
         period: u64,
     },
+    /// `watchpoint:ADDR:LEN:MODE`: a hardware breakpoint (a `PERF_TYPE_BREAKPOINT` perf
+    /// event) on `len` bytes at `addr`, in the traced process with `-p`/`-c`, else in the
+    /// kernel on every CPU. `access` holds the kernel's `HW_BREAKPOINT_R`/`_W`/`_X` bits.
+    Watchpoint {
+        addr: u64,
+        len: u64,
+        access: u32,
+    },
     Kfunc {
         targets: Vec<String>,
         ret: bool,
@@ -127,7 +220,9 @@ impl Attach {
         match self {
             Attach::Begin | Attach::End | Attach::Signal { .. } => 1,
             Attach::Interval { .. } | Attach::Profile { .. } => 1,
+            Attach::Bench { .. } | Attach::Test { .. } => 1,
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
+            Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
             Attach::Rawtracepoint { targets } => targets.len(),
             Attach::Kprobe { targets, .. } => targets.len(),
@@ -151,11 +246,14 @@ impl Attach {
         match self {
             Attach::Begin
             | Attach::End
+            | Attach::Bench { .. }
+            | Attach::Test { .. }
             | Attach::Signal { .. }
             | Attach::Interval { .. }
             | Attach::Profile { .. }
             | Attach::Software { .. }
             | Attach::Hardware { .. }
+            | Attach::Watchpoint { .. }
             | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),

@@ -1,5 +1,5 @@
-//! Names of the numbers the kernel uses, as `syscall_name()`, `signal_name()` and
-//! `strerror()` print them. System calls are x86-64's: the native calls and the x32 calls
+//! Names of the numbers the kernel uses, as `syscall_name()`, `signal_name()`,
+//! `strerror()` and printf's `%gr` (allocation flags) print them. System calls are x86-64's: the native calls and the x32 calls
 //! numbered 512 to 547. Generated from the kernel's UAPI headers
 //! (`asm/unistd_64.h` and `asm/unistd_x32.h` of Linux 6.1) plus the calls added up to Linux
 //! 6.17 (`uretprobe`, 335; 451 to 469); a number missing here is printed as "Unknown syscall".
@@ -518,4 +518,89 @@ mod tests {
         assert_eq!(strerror(2), "No such file or directory");
         assert_eq!(strerror(9999), "Unknown error");
     }
+}
+
+/// The allocation flag bits (`__GFP_*`, the bit numbers of Linux 6.10 and later), which
+/// `%gr` names. The movable and reclaimable bits (3 and 4) and the unused bit 9 have no
+/// name of their own there, as bpftrace 0.27 prints them: they stay in the hex rest.
+const GFP_DMA: u64 = 1 << 0;
+const GFP_HIGHMEM: u64 = 1 << 1;
+const GFP_MOVABLE: u64 = 1 << 3;
+const GFP_HIGH: u64 = 1 << 5;
+const GFP_IO: u64 = 1 << 6;
+const GFP_FS: u64 = 1 << 7;
+const GFP_DIRECT_RECLAIM: u64 = 1 << 10;
+const GFP_KSWAPD_RECLAIM: u64 = 1 << 11;
+const GFP_RECLAIM: u64 = GFP_DIRECT_RECLAIM | GFP_KSWAPD_RECLAIM;
+const GFP_NOWARN: u64 = 1 << 13;
+const GFP_COMP: u64 = 1 << 18;
+const GFP_NOMEMALLOC: u64 = 1 << 19;
+const GFP_HARDWALL: u64 = 1 << 20;
+const GFP_ACCOUNT: u64 = 1 << 22;
+const GFP_SKIP_KASAN: u64 = 1 << 25;
+const GFP_KERNEL: u64 = GFP_RECLAIM | GFP_IO | GFP_FS;
+const GFP_USER: u64 = GFP_KERNEL | GFP_HARDWALL;
+const GFP_HIGHUSER: u64 = GFP_USER | GFP_HIGHMEM;
+const GFP_HIGHUSER_MOVABLE: u64 = GFP_HIGHUSER | GFP_MOVABLE | GFP_SKIP_KASAN;
+const GFP_TRANSHUGE_LIGHT: u64 =
+    (GFP_HIGHUSER_MOVABLE | GFP_COMP | GFP_NOMEMALLOC | GFP_NOWARN) & !GFP_RECLAIM;
+
+/// `(mask, name)` in the order `%gr` tries them: the common combinations first (the
+/// largest first), then single flags by bit. Each mask wholly present is named and taken out.
+const GFP_FLAGS: &[(u64, &str)] = &[
+    (GFP_TRANSHUGE_LIGHT | GFP_DIRECT_RECLAIM, "GFP_TRANSHUGE"),
+    (GFP_TRANSHUGE_LIGHT, "GFP_TRANSHUGE_LIGHT"),
+    (GFP_HIGHUSER_MOVABLE, "GFP_HIGHUSER_MOVABLE"),
+    (GFP_HIGHUSER, "GFP_HIGHUSER"),
+    (GFP_USER, "GFP_USER"),
+    (GFP_KERNEL | GFP_ACCOUNT, "GFP_KERNEL_ACCOUNT"),
+    (GFP_KERNEL, "GFP_KERNEL"),
+    (GFP_RECLAIM | GFP_IO, "GFP_NOFS"),
+    (GFP_HIGH | GFP_KSWAPD_RECLAIM, "GFP_ATOMIC"),
+    (GFP_RECLAIM, "GFP_NOIO"),
+    (GFP_KSWAPD_RECLAIM | GFP_NOWARN, "GFP_NOWAIT"),
+    (GFP_DMA, "GFP_DMA"),
+    (GFP_HIGHMEM, "__GFP_HIGHMEM"),
+    (1 << 2, "GFP_DMA32"),
+    (GFP_HIGH, "__GFP_HIGH"),
+    (GFP_IO, "__GFP_IO"),
+    (GFP_FS, "__GFP_FS"),
+    (1 << 8, "__GFP_ZERO"),
+    (GFP_DIRECT_RECLAIM, "__GFP_DIRECT_RECLAIM"),
+    (GFP_KSWAPD_RECLAIM, "__GFP_KSWAPD_RECLAIM"),
+    (1 << 12, "__GFP_WRITE"),
+    (GFP_NOWARN, "__GFP_NOWARN"),
+    (1 << 14, "__GFP_RETRY_MAYFAIL"),
+    (1 << 15, "__GFP_NOFAIL"),
+    (1 << 16, "__GFP_NORETRY"),
+    (1 << 17, "__GFP_MEMALLOC"),
+    (GFP_COMP, "__GFP_COMP"),
+    (GFP_NOMEMALLOC, "__GFP_NOMEMALLOC"),
+    (GFP_HARDWALL, "__GFP_HARDWALL"),
+    (1 << 21, "__GFP_THISNODE"),
+    (GFP_ACCOUNT, "__GFP_ACCOUNT"),
+    (1 << 23, "__GFP_ZEROTAGS"),
+    (1 << 24, "__GFP_SKIP_ZERO"),
+    (GFP_SKIP_KASAN, "__GFP_SKIP_KASAN"),
+    (1 << 26, "__GFP_NO_OBJ_EXT"),
+];
+
+/// Allocation flags as `%gr` prints them: names joined by `|`, then any bits without a
+/// name in hex (`GFP_KERNEL|__GFP_NOWARN`, `GFP_DMA|0x8`); `0` for none.
+pub fn gfp_flags(flags: u64) -> String {
+    if flags == 0 {
+        return "0".to_string();
+    }
+    let mut rest = flags;
+    let mut parts: Vec<String> = Vec::new();
+    for &(mask, name) in GFP_FLAGS {
+        if rest & mask == mask {
+            parts.push(name.to_string());
+            rest &= !mask;
+        }
+    }
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    parts.join("|")
 }

@@ -292,6 +292,7 @@ fn cmp_key(a: &Value, b: &Value) -> Ordering {
             Value::Tuple(_) | Value::Array(_) => 3,
             Value::Stack(..) => 4,
             Value::Record(_) => 5,
+            Value::Null => 6,
         }
     }
     match (a, b) {

@@ -45,6 +45,8 @@ providers!(
     Watchpoint,
     Asyncwatchpoint,
     Iter,
+    Bench,
+    Test,
 );
 
 /// What a program's context argument (`ctx`) points at, which decides how its arguments,
@@ -388,6 +390,28 @@ impl Provider {
                 fields: "1",
                 kfuncs: true,
             },
+            // `bench:name` and `test:name` run like BEGIN, only with `--bench`/`--test`:
+            // a benchmark many times, timed; a test once, failing when it exits non-zero.
+            Provider::Bench => ProbeKind {
+                spellings: &["bench"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+                kfuncs: false,
+            },
+            Provider::Test => ProbeKind {
+                spellings: &["test"],
+                context: Context::None,
+                space: Kernel,
+                section: Section::Fixed("raw_tp"),
+                listing: Listing::Nothing,
+                wildcard: false,
+                fields: "1",
+                kfuncs: false,
+            },
         }
     }
 
@@ -429,7 +453,9 @@ impl Provider {
             | Provider::Hardware
             | Provider::Watchpoint
             | Provider::Asyncwatchpoint
-            | Provider::Iter => self.name(),
+            | Provider::Iter
+            | Provider::Bench
+            | Provider::Test => self.name(),
         }
     }
 }

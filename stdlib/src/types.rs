@@ -131,6 +131,11 @@ pub enum Type {
         to: Box<Type>,
         space: AddrSpace,
     },
+    /// A C `float` or `double` (`bits` wide) in a struct: it takes its room and prints as
+    /// `null`, but no expression may compute with it (bpftrace's "none" type).
+    Float {
+        bits: u8,
+    },
     Array {
         elem: Box<Type>,
         len: u32,
@@ -199,6 +204,7 @@ impl Type {
             Type::Buffer { len } => len + 1,
             Type::Tuple(elems) | Type::NamedTuple { elems, .. } => tuple_layout(elems).1,
             Type::Pointer { .. } => 8,
+            Type::Float { bits } => u32::from(*bits) / 8,
             Type::Array { elem, len } => elem.size() * len,
             Type::Record(r) => r.size,
             Type::Enum { bits, .. } => u32::from(*bits) / 8,
@@ -228,7 +234,9 @@ impl Type {
     pub fn align(&self) -> u32 {
         match self {
             Type::None | Type::Bool | Type::Str { .. } | Type::Buffer { .. } | Type::MacAddr => 1,
-            Type::Int { bits, .. } | Type::Enum { bits, .. } => u32::from(*bits) / 8,
+            Type::Int { bits, .. } | Type::Enum { bits, .. } | Type::Float { bits } => {
+                u32::from(*bits) / 8
+            }
             Type::Tuple(elems) | Type::NamedTuple { elems, .. } => {
                 elems.iter().map(Type::align).max().unwrap_or(1)
             }
@@ -309,6 +317,8 @@ impl Type {
                 format!("record {{ {} }}", inner.join(", "))
             }
             Type::Pointer { to, .. } => format!("{} *", to.display()),
+            Type::Float { bits: 32 } => "float".into(),
+            Type::Float { .. } => "double".into(),
             Type::Array { elem, len } => format!("{}[{len}]", elem.display()),
             Type::Record(r) => r.name.clone(),
             Type::Enum { name, .. } => format!("enum {name}"),

@@ -33,6 +33,9 @@ pub enum Value {
         value: u64,
         name: String,
     },
+    /// A value rbt cannot compute with (a `float` or `double` member of a struct): printed
+    /// `null` in text and JSON, as bpftrace prints its "none" type.
+    Null,
 }
 
 impl Value {
@@ -50,7 +53,8 @@ impl Value {
             | Value::Array(_)
             | Value::Text(_)
             | Value::Stack(..)
-            | Value::Record(_) => 0,
+            | Value::Record(_)
+            | Value::Null => 0,
         }
     }
 
@@ -81,6 +85,7 @@ impl Value {
                 format!("[{}]", inner.join(","))
             }
             Value::Pointer(p) => format!("{p:#x}"),
+            Value::Null => "null".into(),
             Value::Text(t) => t.clone(),
             Value::Stack(mode, frames) => stack_text(*mode, frames, "        "),
             Value::Record(fields) => {
@@ -105,6 +110,7 @@ impl Value {
             // bpftrace keeps JSON numeric for enums, so machine readers stay compatible.
             Value::Enum { value, .. } => json_int(i128::from(*value)).to_string(),
             Value::Pointer(p) => json_int(i128::from(*p)).to_string(),
+            Value::Null => "null".into(),
             Value::Tuple(items) | Value::Array(items) => {
                 let inner: Vec<String> = items.iter().map(Value::to_json).collect();
                 format!("[{}]", inner.join(","))
@@ -241,6 +247,7 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
             )
         }
         Type::Pointer { .. } => Value::Pointer(read_u64(bytes, 0)),
+        Type::Float { .. } => Value::Null,
         Type::Array { elem, len } => {
             let size = elem.size() as usize;
             Value::Array(

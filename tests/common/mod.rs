@@ -1,8 +1,9 @@
 //! Helpers shared by the tier-2 tests that drive a running `rbt`: the root check, waiting for
 //! its exit, and reading its stdout line by line as it arrives.
 
+use std::io::Read;
 use std::io::{BufRead, BufReader};
-use std::process::{Child, ChildStdout, ExitStatus};
+use std::process::{Child, ExitStatus};
 use std::sync::mpsc::{channel, Receiver};
 use std::time::{Duration, Instant};
 
@@ -40,11 +41,12 @@ pub fn wait_for(child: &mut Child, limit: Duration, what: &str) -> ExitStatus {
     }
 }
 
-/// Sends each line of `stdout` to the returned channel as it arrives.
-pub fn lines_of(stdout: ChildStdout) -> Receiver<String> {
+/// Sends each line of `stream` (rbt's stdout or stderr) to the returned channel as it
+/// arrives.
+pub fn lines_of(stream: impl Read + Send + 'static) -> Receiver<String> {
     let (tx, rx) = channel();
     std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines() {
+        for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
             if tx.send(line).is_err() {
                 break;

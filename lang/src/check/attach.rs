@@ -69,7 +69,10 @@ impl Checker<'_> {
                 }
                 match digits.parse::<usize>() {
                     Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
-                        Some(p) => out.push_str(p),
+                        Some(p) => {
+                            self.params_compiled_in = true;
+                            out.push_str(p);
+                        }
                         None => self.push(diagnostics::positional_not_set(n, ap.span)),
                     },
                     _ => {
@@ -140,6 +143,31 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            Provider::Bench | Provider::Test => {
+                let [name] = fields.as_slice() else {
+                    return arity_error(self, "one name: bench:name or test:name");
+                };
+                let bench = ap.provider == Provider::Bench;
+                let kind = if bench { "bench" } else { "test" };
+                let full = format!("{kind}:{name}");
+                // Attach points may be resolved more than once; only another one clashes.
+                if let Some(first) = self.run_names.get(&full).filter(|s| **s != ap.span) {
+                    self.push(diagnostics::duplicate_run_name(&full, ap.span, *first));
+                    return None;
+                }
+                self.run_names.insert(full.clone(), ap.span);
+                let name = name.clone();
+                let attach = if bench {
+                    Attach::Bench { name }
+                } else {
+                    Attach::Test { name }
+                };
+                Some(Resolved {
+                    attach,
+                    names: vec![full],
+                    tracepoint: None,
+                })
+            }
             Provider::SelfProbe => {
                 let [trigger, signal] = fields.as_slice() else {
                     return arity_error(self, "self:signal:SIGUSR1");
@@ -183,7 +211,13 @@ impl Checker<'_> {
             }
             Provider::Rawtracepoint => {
                 let name = match fields.as_slice() {
-                    [name] | [_, name] => name,
+                    [name] => name,
+                    // The raw tracepoints rbt knows are the kernel's own (vmlinux BTF), so a
+                    // module field must name vmlinux.
+                    [module, name] if glob_matches(module, "vmlinux") => name,
+                    [module, name] => {
+                        return none_matched(self, format!("rawtracepoint:{module}:{name}"))
+                    }
                     _ => return arity_error(self, "rawtracepoint:event"),
                 };
                 let targets = catalog.raw_tracepoints(name);
@@ -505,11 +539,72 @@ impl Checker<'_> {
                     tracepoint: None,
                 })
             }
+            // asyncwatchpoint is 0.17's spelling; with an address it watches as watchpoint does.
             Provider::Watchpoint | Provider::Asyncwatchpoint => {
-                self.push(diagnostics::unsupported_probe(ap.provider, ap.span));
-                None
+                let [addr, len, mode] = fields.as_slice() else {
+                    return arity_error(
+                        self,
+                        "an address, a length and a mode, e.g. watchpoint:0x10000000:8:w",
+                    );
+                };
+                let span_of = |i: usize| ap.fields.get(i).map_or(ap.span, |f| f.span);
+                let Some(address) = parse_int(addr) else {
+                    let d = diagnostics::invalid_watchpoint_address(ap.provider, addr, span_of(0));
+                    self.push(d);
+                    return None;
+                };
+                let Some(length) = parse_int(len).filter(|n| matches!(n, 1 | 2 | 4 | 8)) else {
+                    let d = diagnostics::invalid_watchpoint_length(ap.provider, len, span_of(1));
+                    self.push(d);
+                    return None;
+                };
+                let Some(access) = watchpoint_access(mode) else {
+                    self.push(diagnostics::invalid_watchpoint_mode(mode, span_of(2)));
+                    return None;
+                };
+                // The kernel takes an execution breakpoint only over a whole instruction
+                // word (`sizeof(long)`), whatever length the script names.
+                let len = if access == HW_BREAKPOINT_X { 8 } else { length };
+                Some(Resolved {
+                    attach: Attach::Watchpoint {
+                        addr: address,
+                        len,
+                        access,
+                    },
+                    names: vec![format!("{provider}:{}", fields.join(":"))],
+                    tracepoint: None,
+                })
             }
         }
+    }
+}
+
+/// The kernel's hardware breakpoint kinds (`HW_BREAKPOINT_R`, `_W`, `_X`).
+const HW_BREAKPOINT_R: u32 = 1;
+const HW_BREAKPOINT_W: u32 = 2;
+const HW_BREAKPOINT_X: u32 = 4;
+
+/// A watchpoint mode's breakpoint bits: each of `r`, `w`, `x` at most once, in any order,
+/// and only the combinations the hardware offers (execute, write, read-or-write; a
+/// breakpoint on reads alone does not exist on x86).
+fn watchpoint_access(mode: &str) -> Option<u32> {
+    let mut bits = 0;
+    for c in mode.chars() {
+        let bit = match c {
+            'r' => HW_BREAKPOINT_R,
+            'w' => HW_BREAKPOINT_W,
+            'x' => HW_BREAKPOINT_X,
+            _ => return None,
+        };
+        if bits & bit != 0 {
+            return None;
+        }
+        bits |= bit;
+    }
+    match bits {
+        HW_BREAKPOINT_X | HW_BREAKPOINT_W => Some(bits),
+        b if b == HW_BREAKPOINT_R | HW_BREAKPOINT_W => Some(bits),
+        _ => None,
     }
 }
 
@@ -562,13 +657,31 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
             .collect(),
         single @ (Attach::Begin
         | Attach::End
+        | Attach::Bench { .. }
+        | Attach::Test { .. }
         | Attach::Signal { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
         | Attach::Software { .. }
         | Attach::Hardware { .. }
+        | Attach::Watchpoint { .. }
         | Attach::Iter { .. }) => vec![single],
     }
+}
+
+/// Whether `text` matches the glob `pattern` (`*` any run of characters, `?` one).
+fn glob_matches(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p.split_first() {
+            None => t.is_empty(),
+            Some(('*', rest)) => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            Some(('?', rest)) => !t.is_empty() && go(rest, &t[1..]),
+            Some((c, rest)) => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
 }
 
 /// `--probe-filter`: keeps the expanded probes whose name `keep` accepts, and begin/end

@@ -11,6 +11,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
+use stdlib::manifest::RunValue;
 use stdlib::types::{AddrSpace, StackMode, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -206,7 +207,10 @@ impl Checker<'_> {
                 },
                 None => U64,
             },
-            Builtin::Cpid => return mk(H::Int(i64::from(self.opts.cpid.unwrap_or(0))), U64, span),
+            Builtin::Cpid => {
+                let pid = i64::from(self.opts.cpid.unwrap_or(0));
+                return self.run_value(RunValue::Cpid, pid, U64, span);
+            }
             Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
                 // fexit's context holds the arguments, then the return value.
                 let Some((params, ret)) = self.probe.signature.clone() else {
@@ -512,6 +516,7 @@ impl Checker<'_> {
             | Function::Debugf
             | Function::Signal
             | Function::Override
+            | Function::WriteUser
             | Function::Count
             | Function::Sum
             | Function::Avg
@@ -649,8 +654,28 @@ impl Checker<'_> {
         )
     }
 
+    /// `probe` where a string is wanted: every program that reads `probe` serves one attach
+    /// point, so codegen makes it that name's text. Any other expression is unchanged.
+    pub(super) fn probe_as_str(&self, e: Expr) -> Expr {
+        match (&e.kind, &e.ty) {
+            (H::Builtin(Builtin::Probe), Type::ProbeName) => Expr {
+                ty: Type::Str {
+                    len: self.probe.name_len,
+                },
+                ..e
+            },
+            _ => e,
+        }
+    }
+
     fn strncmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() || !matches!(a[2].kind, H::Int(_)) {
             self.push(diagnostics::strncmp_arguments(span));
             return poisoned(span);
@@ -666,7 +691,13 @@ impl Checker<'_> {
     }
 
     fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         if !a[0].ty.is_str() || !a[1].ty.is_str() {
             self.push(diagnostics::strcontains_arguments(span));
             return poisoned(span);
@@ -684,7 +715,13 @@ impl Checker<'_> {
 
     /// `str_concat(a, b)`: a string long enough for both.
     fn str_concat_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
         let (Type::Str { len: la }, Type::Str { len: lb }) = (&a[0].ty, &a[1].ty) else {
             let wrong: Vec<(Type, Span)> = a
                 .iter()
@@ -711,6 +748,7 @@ impl Checker<'_> {
     /// `strlen(s)`: the bytes of a string before its NUL.
     fn strlen_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
+        let a = self.probe_as_str(a);
         if !a.ty.is_str() {
             self.push(diagnostics::string_function_argument(
                 "strlen", &a.ty, a.span,
@@ -960,6 +998,19 @@ impl Checker<'_> {
     fn len_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         if !matches!(args[0].kind, A::Map { .. }) {
             let a = self.expr(&args[0]);
+            // A stack's length is its number of frames, up to its limit; codegen asks the
+            // kernel for the probe's stack of that kind again (a stack value is only an id
+            // in the stack map, which programs cannot read).
+            if let Type::Stack { .. } = a.ty {
+                return mk(
+                    H::Call {
+                        func: Function::Len,
+                        args: vec![a],
+                    },
+                    I64,
+                    span,
+                );
+            }
             self.push(diagnostics::len_argument(&a.ty, args[0].span));
             return poisoned(span);
         }

@@ -146,6 +146,11 @@ pub trait Catalog {
     /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
     /// `args` and `retval` of kfunc/kretfunc probes.
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
+    /// A raw tracepoint's parameters (name, type) after its leading `void *`, from BTF, for
+    /// the typed `args` of rawtracepoint probes.
+    fn raw_tracepoint_params(&self, _event: &str) -> Option<Vec<(String, Type)>> {
+        None
+    }
     /// The machine's CPUs, rbt's pid namespace and clock offsets.
     fn host(&self) -> Host;
     /// The kernel BTF struct that describes the record of tracepoint `category:event` with

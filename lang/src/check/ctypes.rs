@@ -125,6 +125,9 @@ impl Checker<'_> {
                 // bpftrace's own `bool` (0.24+), printed as true/false; C's `_Bool` in
                 // structs stays a one-byte integer.
                 "bool" => Type::Bool,
+                // Floating point takes its room in a struct; reading it is refused.
+                "float" => Type::Float { bits: 32 },
+                "double" => Type::Float { bits: 64 },
                 _ => match int_by_name(n) {
                     Some((bits, signed)) => Type::Int { bits, signed },
                     None => {

@@ -181,12 +181,34 @@ pub fn unknown_perf_event<'a>(
         .with_suggestion(event, names)
 }
 
-pub fn unsupported_probe(provider: Provider, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        format!("{} probes are not supported by rbt yet", provider.name()),
+pub fn invalid_watchpoint_address(provider: Provider, addr: &str, span: Span) -> Diagnostic {
+    let name = provider.name();
+    let d = Diagnostic::error(
+        format!("invalid address `{addr}` in {name} attach point"),
         span,
     )
-    .with_label("unsupported probe type")
+    .with_label("expected an address, decimal or hex with 0x");
+    // bpftrace 0.17's `FUNC+argN` form (watch the address a function's argument holds)
+    // was dropped in bpftrace 0.27; say so rather than only "not a number".
+    if addr.contains("+arg") {
+        d.with_help(format!(
+            "watching a function argument (`{name}:func+argN:LEN:MODE`) is not supported, as in bpftrace 0.27; give the address, e.g. {name}:0x10000000:8:w"
+        ))
+    } else {
+        d.with_help(format!("e.g. {name}:0x10000000:8:w"))
+    }
+}
+
+pub fn invalid_watchpoint_length(provider: Provider, len: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid watchpoint length `{len}`"), span)
+        .with_label("a hardware breakpoint watches 1, 2, 4 or 8 bytes")
+        .with_help(format!("e.g. {}:0x10000000:8:w", provider.name()))
+}
+
+pub fn invalid_watchpoint_mode(mode: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("invalid watchpoint mode `{mode}`"), span)
+        .with_label("the hardware breaks on execution, writes, or reads and writes")
+        .with_help("use x (execute), w (write) or rw (read or write)")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -257,12 +279,6 @@ pub fn ternary_one_branch_returns_nothing(span: Span) -> Diagnostic {
     .with_help("make both branches calls like printf(), or write an `if` statement")
 }
 
-/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
-pub fn unreachable_statement(span: Span) -> Diagnostic {
-    Diagnostic::warning("unreachable statement", span)
-        .with_label("the statement before this one always leaves the block")
-}
-
 /// `10 / 0`: a division or modulo of constants by zero.
 pub fn constant_division_by_zero(span: Span) -> Diagnostic {
     Diagnostic::error("division by zero", span).with_label("the divisor is the constant 0")
@@ -272,6 +288,13 @@ pub fn constant_division_by_zero(span: Span) -> Diagnostic {
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)
         .with_help("write `_ = ...;` to discard a value on purpose")
+}
+
+/// A statement after `return`, `break`, `continue` or `exit()` in the same block.
+pub fn unreachable_statement(span: Span) -> Diagnostic {
+    Diagnostic::warning("unreachable statement", span)
+        .with_label("never runs: the statement before it ends the probe or the loop iteration")
+        .with_help("remove it, or move it before the `exit()`, `return`, `break` or `continue`")
 }
 
 /// A read of a variable whose block has ended; `decl` is where it was declared.
@@ -1158,11 +1181,13 @@ pub fn unknown_register(name: &str, registers: &[&str], span: Span) -> Diagnosti
 }
 
 pub fn len_argument(ty: &Type, span: Span) -> Diagnostic {
-    let message = match ty {
-        Type::Stack { .. } => "len() of a stack is not supported by rbt yet".to_string(),
-        other => format!("len() takes a map, but this is {}", other.display()),
-    };
-    Diagnostic::error(message, span).with_help("pass a map: len(@m) counts its elements")
+    Diagnostic::error(
+        format!("len() takes a map or a stack, but this is {}", ty.display()),
+        span,
+    )
+    .with_help(
+        "pass a map (len(@m) counts its elements) or a stack (len(ustack) counts its frames)",
+    )
 }
 
 pub fn has_key_needs_map(span: Span) -> Diagnostic {
@@ -1301,7 +1326,54 @@ pub fn join_argument(ty: &Type, span: Span) -> Diagnostic {
 }
 
 pub fn debugf_integers_only(span: Span) -> Diagnostic {
-    Diagnostic::error("debugf() formats integers only (%d %u %x %p)", span)
+    Diagnostic::error(
+        "debugf() formats integers and strings only (%d %u %x %p %s)",
+        span,
+    )
+}
+
+pub fn float_member(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "a {} member has no value rbt can compute with",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("print the whole record instead: its floating-point members print as null")
+}
+
+pub fn duplicate_run_name(name: &str, span: Span, first: Span) -> Diagnostic {
+    Diagnostic::error(format!("there is already a probe named {name}"), span)
+        .with_secondary(first, "first named here")
+        .with_help("give each bench: and test: probe a name of its own")
+}
+
+pub fn write_user_destination(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "write_user() writes to a user address, not {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("pass a pointer or an integer address: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_source(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "write_user() copies a string, array or record, not {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("the bytes to write must be held by the program: write_user(args.buf, \"x\", 1)")
+}
+
+pub fn write_user_length(span: Span) -> Diagnostic {
+    Diagnostic::error("write_user()'s length must be a positive constant", span)
+        .with_help("the verifier needs a length it can bound: write_user(args.buf, \"x\", 1)")
 }
 
 pub fn unknown_signal(name: &str, span: Span) -> Diagnostic {
@@ -1390,7 +1462,7 @@ pub fn format_not_literal(func: &str, span: Span) -> Diagnostic {
 /// The format parser's own message, at the specifier it stopped on.
 pub fn format_invalid(message: String, span: Span) -> Diagnostic {
     Diagnostic::error(message, span).with_help(
-        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh, with flags, width and precision",
+        "supported: %d %i %u %x %X %o %c %s %p %r %rx %rh %gr, with flags, width and precision",
     )
 }
 

@@ -10,7 +10,7 @@ use crate::hir::{self, Expr, ExprKind as H, Unary};
 use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
 use stdlib::format::Piece;
-use stdlib::manifest::{Event, Level};
+use stdlib::manifest::{Event, Level, RunValue};
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
 pub(super) fn mk(kind: H, ty: Type, span: Span) -> Expr {
@@ -50,11 +50,13 @@ impl Checker<'_> {
                 op: UnaryOp::Neg,
                 expr,
             } => self.const_int(expr).map(|v| -v),
-            A::Positional(n) => self
-                .opts
-                .params
-                .get(*n as usize - 1)
-                .and_then(|p| parse_int(p)),
+            A::Positional(n) => {
+                self.params_compiled_in = true;
+                self.opts
+                    .params
+                    .get(*n as usize - 1)
+                    .and_then(|p| parse_int(p))
+            }
             A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
             A::Binary { op, lhs, rhs } => {
                 let (a, b) = (self.const_int(lhs)?, self.const_int(rhs)?);
@@ -208,7 +210,14 @@ impl Checker<'_> {
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
                 Some(p) => match parse_int(p) {
-                    Some(v) => mk(H::Int(v), I64, span),
+                    Some(v) => self.run_value(RunValue::Param(*n), v, I64, span),
+                    // A compiled file reads a string of `strlen` bytes (or this one's length,
+                    // if longer) at run time.
+                    None if self.opts.run_time_values => {
+                        let len = self.opts.strlen.max(p.len() as u32 + 1);
+                        let v = RunValue::ParamStr { index: *n, len };
+                        self.run_value(v, 0, Type::Str { len }, span)
+                    }
                     None => mk(
                         H::Str(p.as_bytes().to_vec()),
                         Type::Str {
@@ -218,9 +227,12 @@ impl Checker<'_> {
                     ),
                 },
                 // bpftrace treats a missing positional parameter as 0 (or "" inside str()).
-                None => mk(H::Int(0), I64, span),
+                None => self.run_value(RunValue::Param(*n), 0, I64, span),
             },
-            A::PositionalCount => mk(H::Int(self.opts.params.len() as i64), I64, span),
+            A::PositionalCount => {
+                let count = self.opts.params.len() as i64;
+                self.run_value(RunValue::ParamCount, count, I64, span)
+            }
             A::Ident(name) => self.ident(name, span),
             A::Call { func, args } => self.call_expr(func, args, span),
             A::Unary { op, expr } => self.unary(*op, expr, span),
@@ -510,13 +522,14 @@ impl Checker<'_> {
     /// a parameter's string). `None` when `e` is not of that form.
     pub(super) fn positional_text(&mut self, e: &ast::Expr) -> Option<Vec<u8>> {
         match &e.kind {
-            A::Positional(n) => Some(
+            A::Positional(n) => Some({
+                self.params_compiled_in = true;
                 self.opts
                     .params
                     .get((*n as usize).wrapping_sub(1))
                     .map(|p| p.as_bytes().to_vec())
-                    .unwrap_or_default(),
-            ),
+                    .unwrap_or_default()
+            }),
             A::Binary {
                 op: BinaryOp::Add,
                 lhs,
@@ -539,6 +552,23 @@ impl Checker<'_> {
             }
             _ => None,
         }
+    }
+
+    /// `v` as the checked script reads it: the constant `now` when compiling to run at once,
+    /// a value read at run time when compiling a file (`Options::run_time_values`, the only
+    /// case in which `v` may be a string).
+    pub(super) fn run_value(&mut self, v: RunValue, now: i64, ty: Type, span: Span) -> Expr {
+        if !self.opts.run_time_values {
+            return mk(H::Int(now), ty, span);
+        }
+        let index = match self.run_values.iter().position(|r| *r == v) {
+            Some(i) => i,
+            None => {
+                self.run_values.push(v);
+                self.run_values.len() - 1
+            }
+        };
+        mk(H::RunValue(index as u32), ty, span)
     }
 
     pub(super) fn literal_str(
@@ -925,6 +955,12 @@ impl Checker<'_> {
     fn binary(&mut self, op: BinaryOp, lhs: &ast::Expr, rhs: &ast::Expr, span: Span) -> Expr {
         let l = self.expr(lhs);
         let r = self.expr(rhs);
+        // `probe == "name"` compares the probe's name as a string, as bpftrace does.
+        let (l, r) = match (&l.ty, &r.ty) {
+            (Type::ProbeName, Type::Str { .. }) => (self.probe_as_str(l), r),
+            (Type::Str { .. }, Type::ProbeName) => (l, self.probe_as_str(r)),
+            _ => (l, r),
+        };
         if l.ty.is_str() || r.ty.is_str() {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
                 return mk(
@@ -1384,6 +1420,11 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        // A floating-point member prints within its record, but rbt has no value of it.
+        if let Type::Float { .. } = f.ty {
+            self.push(diagnostics::float_member(&f.ty, span));
+            return poisoned(span);
+        }
         // A bit-field is read as the smallest integer that covers its bits, then shifted
         // and masked; like bpftrace, its value is not sign-extended.
         let read_ty = match f.bitfield {
@@ -1767,6 +1808,7 @@ fn symbolic(t: &Type) -> bool {
         | Type::Tuple(_)
         | Type::NamedTuple { .. }
         | Type::Pointer { .. }
+        | Type::Float { .. }
         | Type::Array { .. }
         | Type::Record(_)
         | Type::Enum { .. }
@@ -1790,6 +1832,7 @@ fn comparable(t: &Type) -> bool {
         Type::Tuple(items) | Type::NamedTuple { elems: items, .. } => items.iter().all(comparable),
         Type::Array { elem, .. } => comparable(elem),
         Type::None
+        | Type::Float { .. }
         | Type::Record(_)
         | Type::Stack { .. }
         | Type::Inet

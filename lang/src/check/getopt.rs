@@ -14,24 +14,8 @@ use crate::hir::{Expr, ExprKind as H};
 use crate::parse::literal::decode_int;
 use stdlib::types::{Type, I64, U64};
 
-/// The type and default of a program option, as its `getopt()` call declares it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum OptionDefault {
-    /// Unsigned when the default is not negative, signed otherwise.
-    Int(i64),
-    Bool(bool),
-    Str(String),
-}
-
-impl OptionDefault {
-    fn describe(&self) -> String {
-        match self {
-            OptionDefault::Int(v) => v.to_string(),
-            OptionDefault::Bool(b) => b.to_string(),
-            OptionDefault::Str(s) => format!("\"{s}\""),
-        }
-    }
-}
+pub use stdlib::manifest::OptionDefault;
+use stdlib::manifest::RunValue;
 
 /// A program option a script declares with `getopt()`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,15 +94,26 @@ impl Checker<'_> {
             .rev()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_deref());
+        let int_ty = if matches!(default, OptionDefault::Int(d) if d < 0) {
+            I64
+        } else {
+            U64
+        };
+        if self.opts.run_time_values {
+            // A compiled file reads the option given to its run.
+            let (ty, len) = match &default {
+                OptionDefault::Int(_) => (int_ty, 8),
+                OptionDefault::Bool(_) => (Type::Bool, 8),
+                OptionDefault::Str(s) => {
+                    let len = self.opts.strlen.max(s.len() as u32 + 1);
+                    (Type::Str { len }, len)
+                }
+            };
+            let v = RunValue::ProgramOption { name, default, len };
+            return self.run_value(v, 0, ty, span);
+        }
         match option_value(&default, given) {
-            Ok(OptionDefault::Int(v)) => {
-                let ty = if matches!(default, OptionDefault::Int(d) if d < 0) {
-                    I64
-                } else {
-                    U64
-                };
-                mk(H::Int(v), ty, span)
-            }
+            Ok(OptionDefault::Int(v)) => mk(H::Int(v), int_ty, span),
             Ok(OptionDefault::Bool(b)) => mk(H::Int(i64::from(b)), Type::Bool, span),
             Ok(OptionDefault::Str(s)) => {
                 let len = s.len() as u32 + 1;
@@ -159,7 +154,7 @@ impl Checker<'_> {
 
 /// The value of an option given as `--name` (`Some(None)`), `--name=text` or not at all
 /// (`None`), in the type of its default; `Err` says what is wrong with the text.
-fn option_value(
+pub fn option_value(
     default: &OptionDefault,
     given: Option<Option<&str>>,
 ) -> Result<OptionDefault, String> {

@@ -11,7 +11,7 @@ mod decls;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
-pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
+pub use getopt::{option_value, program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
@@ -56,6 +56,9 @@ pub struct Options {
     /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
     /// config allow it.
     pub unstable_tseries: Unstable,
+    /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
+    /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
+    pub run_time_values: bool,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
             unstable_tseries: Unstable::Enable,
+            run_time_values: false,
         }
     }
 }
@@ -84,6 +88,10 @@ pub struct Checked {
     pub notes: Vec<String>,
     /// The program options the script declares with `getopt()`, in order of declaration.
     pub options: Vec<ProgramOption>,
+    /// Whether a positional parameter's text was compiled into the script (an attach point,
+    /// a literal argument, a string value, a constant): a compiled file then runs only with
+    /// the same parameters.
+    pub params_compiled_in: bool,
 }
 
 /// What a map has been used as so far.
@@ -122,11 +130,17 @@ pub(crate) struct Checker<'a> {
     /// hands to the loop's callback by reference.
     captures: Vec<BTreeSet<hir::VarId>>,
     scopes: scope::Scopes,
+    /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
+    run_names: HashMap<String, Span>,
     /// The options `getopt()` calls declared so far.
     program_options: Vec<ProgramOption>,
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
     tseries_clock: Option<hir::MapId>,
     learned: scope::LearnedTypes,
+    /// See [`hir::Script::run_values`].
+    run_values: Vec<stdlib::manifest::RunValue>,
+    /// See [`Checked::params_compiled_in`].
+    params_compiled_in: bool,
 }
 
 /// Facts about the probe being checked that expressions depend on.
@@ -151,6 +165,9 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// Bytes of the longest name of the probe's attach point, with its NUL: `probe` used as
+    /// a string is that long.
+    name_len: u32,
     /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
     iterator: Option<String>,
 }
@@ -178,9 +195,12 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
+        run_names: HashMap::new(),
         program_options: Vec::new(),
         tseries_clock: None,
         learned: scope::LearnedTypes::default(),
+        run_values: Vec::new(),
+        params_compiled_in: false,
     };
     for d in &script.directives {
         match d {
@@ -237,12 +257,14 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         time_formats: c.time_formats.clone(),
         strlen: opts.strlen,
         tseries_clock: c.tseries_clock,
+        run_values: c.run_values.clone(),
     });
     Checked {
         script,
         diagnostics: c.diags,
         notes: c.notes,
         options: c.program_options,
+        params_compiled_in: c.params_compiled_in,
     }
 }
 
@@ -373,6 +395,16 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
+                    // One program serves every matched raw tracepoint, so their arguments
+                    // are typed only when there is one.
+                    stdlib::manifest::Attach::Rawtracepoint { targets } => match targets.as_slice()
+                    {
+                        [t] => self
+                            .catalog
+                            .raw_tracepoint_params(t)
+                            .map(|params| (params, stdlib::types::U64)),
+                        _ => None,
+                    },
                     _ => None,
                 },
                 user_targets: match &r.attach {
@@ -405,6 +437,12 @@ impl Checker<'_> {
                         .collect(),
                     _ => Vec::new(),
                 },
+                name_len: r
+                    .names
+                    .iter()
+                    .map(|n| n.len() as u32 + 1)
+                    .max()
+                    .unwrap_or(1),
             };
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");

@@ -133,6 +133,7 @@ impl Estimate<'_> {
             ExprKind::Var(_) | ExprKind::VarAddr(_) => 0,
             ExprKind::Int(_)
             | ExprKind::Str(_)
+            | ExprKind::RunValue(_)
             | ExprKind::Builtin(_)
             | ExprKind::ContextField { .. }
             | ExprKind::MapLen { .. } => own,

@@ -11,7 +11,7 @@ use crate::ast::{self, ExprKind as A, Span};
 use crate::config::Unstable;
 use crate::hir::{Expr, ExprKind as H, Stmt, StmtKind, Unary};
 use stdlib::builtins::Function;
-use stdlib::format::{self, Piece};
+use stdlib::format::{self, Conv, Piece};
 use stdlib::manifest::{Event, Level};
 use stdlib::types::{Aggregation, TsReduce, Type, I64, U64};
 
@@ -92,6 +92,7 @@ impl Checker<'_> {
             Function::Debugf => self.debugf_call(args, span),
             Function::Signal => self.signal_call(args, span),
             Function::Override => self.override_call(args, span),
+            Function::WriteUser => self.write_user_call(args, span),
             // Values and aggregations were reported by call_rules, from their records.
             Function::Str
             | Function::Buf
@@ -458,9 +459,11 @@ impl Checker<'_> {
             _ => Vec::new(),
         };
         let (pieces, values) = self.format_args(Function::Debugf.name(), args, span)?;
+        // The kernel's printk reads a `%s` argument through a pointer, so strings (held
+        // in BPF memory) are passed by address; buffers have no such form.
         let bad = pieces
             .iter()
-            .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int()));
+            .any(|p| matches!(p, Piece::Spec(s) if !s.conv.wants_int() && s.conv != Conv::Str));
         if bad {
             self.push(diagnostics::debugf_integers_only(span));
             return None;
@@ -523,6 +526,45 @@ impl Checker<'_> {
             kind: H::Call {
                 func: Function::Override,
                 args: vec![a],
+            },
+            ty: Type::None,
+            span,
+        }))
+    }
+
+    /// `write_user(dst, src, len)`: bpf_probe_write_user copies `len` bytes of a value held in
+    /// BPF memory (a string, array or record) to a user address. The verifier wants a
+    /// length it can bound, so `len` is a constant, cut to the size of `src`.
+    fn write_user_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+        let dst = self.expr(&args[0]);
+        if !dst.ty.is_int() && !matches!(dst.ty, Type::Pointer { .. }) {
+            self.push(diagnostics::write_user_destination(&dst.ty, dst.span));
+            return None;
+        }
+        let src = self.expr(&args[1]);
+        if !matches!(
+            src.ty,
+            Type::Str { .. } | Type::Array { .. } | Type::Record(_) | Type::Tuple(_)
+        ) {
+            self.push(diagnostics::write_user_source(&src.ty, src.span));
+            return None;
+        }
+        let len = match self.const_int(&args[2]) {
+            Some(n) if n > 0 => (n as u64).min(u64::from(src.ty.size())),
+            _ => {
+                self.push(diagnostics::write_user_length(args[2].span));
+                return None;
+            }
+        };
+        let len = Expr {
+            kind: H::Int(len as i64),
+            ty: U64,
+            span: args[2].span,
+        };
+        Some(StmtKind::Expr(Expr {
+            kind: H::Call {
+                func: Function::WriteUser,
+                args: vec![dst, src, len],
             },
             ty: Type::None,
             span,
@@ -612,6 +654,7 @@ impl Checker<'_> {
             | Function::CgroupPath
             | Function::Signal
             | Function::Override
+            | Function::WriteUser
             | Function::Strftime
             | Function::Strerror
             | Function::SyscallName
@@ -863,6 +906,7 @@ fn conv_letter(c: format::Conv) -> &'static str {
         format::Conv::Buffer => "r",
         format::Conv::BufferHex => "rx",
         format::Conv::BufferHexSpaced => "rh",
+        format::Conv::GfpFlags => "gr",
     }
 }
 

@@ -497,16 +497,22 @@ impl Checker<'_> {
     }
 }
 
-/// The builtin a call names when it is a statement of its own (`printf(...);`).
 /// Whether nothing after `s` in its block can run: `return`, `break`, `continue`, `exit()`.
 fn ends_block(s: &ast::Stmt) -> bool {
     match &s.kind {
         S::Return(_) | S::Break | S::Continue => true,
-        S::Expr(ast::Expr {
-            kind: A::Call { func, .. },
-            ..
-        }) => statement_fn(&func.name) == Some(Function::Exit),
-        _ => false,
+        S::Expr(e) => matches!(
+            &e.kind,
+            A::Call { func, .. } if statement_fn(&func.name) == Some(Function::Exit)
+        ),
+        S::Assign { .. }
+        | S::Let { .. }
+        | S::If { .. }
+        | S::Unroll { .. }
+        | S::While { .. }
+        | S::ForMap { .. }
+        | S::ForRange { .. }
+        | S::Block(_) => false,
     }
 }
 
@@ -522,6 +528,7 @@ fn returns_nothing(e: &ast::Expr) -> bool {
     }
 }
 
+/// The builtin a call names when it is a statement of its own (`printf(...);`).
 fn statement_fn(name: &str) -> Option<Function> {
     Function::from_name(name).filter(|f| f.spec().kind == Kind::Statement)
 }

@@ -563,7 +563,16 @@ impl Builder {
                 // A quoted name may carry an offset after it: `"echo_builtin"+0`.
                 Rule::ap_quoted => {
                     let s = f.as_str();
-                    let name = s.get(1..s.len().saturating_sub(1)).unwrap_or_default();
+                    let inner = s.get(1..s.len().saturating_sub(1)).unwrap_or_default();
+                    // `\x` stands for `x` (a quote or a backslash).
+                    let mut name = String::with_capacity(inner.len());
+                    let mut chars = inner.chars();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '\\' => name.extend(chars.next()),
+                            c => name.push(c),
+                        }
+                    }
                     let rest = parts.next().map(|p| p.as_str()).unwrap_or_default();
                     (format!("{name}{rest}"), true)
                 }

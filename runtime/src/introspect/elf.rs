@@ -421,10 +421,13 @@ pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, El
     } else {
         format!("lib{target}")
     };
+    // `libc`, `c` and `libc.so` find `libc.so.6`; a full soname (`libc.so.6`) finds itself.
     let so_name_matches = |file: &str| {
-        file.strip_prefix(lib.as_str())
-            .or_else(|| file.strip_prefix(target))
-            .is_some_and(|rest| rest.starts_with(".so"))
+        file == target
+            || file
+                .strip_prefix(lib.as_str())
+                .or_else(|| file.strip_prefix(target))
+                .is_some_and(|rest| rest.starts_with(".so"))
     };
     if let Some(pid) = pid {
         let objs = process_objects(pid)?;

@@ -18,10 +18,15 @@ impl GatedChild {
         // The shell waits on the gate (fd 3) and execs the command once rbt writes to it;
         // at EOF (rbt died first) `read` fails and the command never runs. Waiting in the
         // shell rather than before exec matters: spawn() itself waits for the exec.
+        // As bpftrace does, the command is split at each space, with no shell quoting or
+        // expansion (`echo 'A'` passes `'A'`); the words reach `exec` as the shell's
+        // positional parameters, so none of them is parsed again.
         let mut command = std::process::Command::new("/bin/sh");
         command
             .arg("-c")
-            .arg(format!("read -r _ <&3 && exec {cmd}"));
+            .arg("read -r _ <&3 && exec \"$@\"")
+            .arg("sh")
+            .args(cmd.split(' '));
         // SAFETY: between fork and exec the closure only calls dup2(2), fcntl(2) and close(2), which are
         // async-signal-safe: the read end becomes fd 3 and the child drops its write end.
         unsafe {
@@ -57,6 +62,16 @@ impl Drop for GatedChild {
         if self.gate.is_some() {
             // Never released: rbt failed before tracing, so the command must not run.
             let _ = self.child.kill();
+        } else if let Ok(None) = self.child.try_wait() {
+            // Tracing ended (exit(), a signal) while the command still runs: ask it to end,
+            // as bpftrace does, rather than wait for a command that may never finish.
+            if let Ok(pid) = libc::pid_t::try_from(self.pid) {
+                // SAFETY: kill(2) on our own child, which try_wait just saw unreaped, so
+                // its pid cannot have been reused.
+                unsafe {
+                    libc::kill(pid, libc::SIGTERM);
+                }
+            }
         }
         let _ = self.child.wait();
     }

@@ -15,7 +15,7 @@ pub use btf_dump::{KernelBtf, TypeKind};
 pub use child::GatedChild;
 pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
-pub use object::{Link, Object, PerfEventAttr, Program};
+pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
 pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
 pub use ringbuf::RingBuffer;
 

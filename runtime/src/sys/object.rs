@@ -78,6 +78,30 @@ impl Object {
         Ok(())
     }
 
+    /// Sets the contents a global-data map (`.rodata`) is created with, before the object
+    /// is loaded; `bytes` must be the map's value size.
+    pub fn set_initial_value(&mut self, name: &str, bytes: &[u8]) -> Result<(), SysError> {
+        let cname = cstring(name)?;
+        // SAFETY: lookup by name in the object's own tables (internal maps answer to their
+        // section name).
+        let m =
+            unsafe { libbpf_sys::bpf_object__find_map_by_name(self.obj.as_ptr(), cname.as_ptr()) };
+        let m = NonNull::new(m)
+            .ok_or_else(|| err(format!("map {name} missing from the object"), libc::ENOENT))?;
+        // SAFETY: `m` is a map of this open, not yet loaded object; libbpf copies `bytes`.
+        let rc = unsafe {
+            libbpf_sys::bpf_map__set_initial_value(
+                m.as_ptr(),
+                bytes.as_ptr() as *const c_void,
+                bytes.len() as _,
+            )
+        };
+        if rc != 0 {
+            return Err(err(format!("cannot set the contents of {name}"), rc.abs()));
+        }
+        Ok(())
+    }
+
     /// Loads every program into the kernel (the verifier runs here), keeping up to
     /// `log_size` bytes of each program's verifier log. On failure the error carries the
     /// failing program's verifier log.
@@ -326,7 +350,18 @@ impl Program<'_> {
 
     /// Opens a perf event and attaches the program to it; the link owns the event fd.
     pub fn attach_perf_event(&self, attr: &PerfEventAttr, cpu: i32) -> Result<Link, SysError> {
-        let fd = perf_event_open(attr, -1, cpu)?;
+        self.attach_perf_event_on(attr, -1, cpu)
+    }
+
+    /// Like [`Program::attach_perf_event`], counting only in thread `pid` (any CPU when
+    /// `cpu` is -1) or, with `pid` -1, every thread on `cpu`.
+    pub fn attach_perf_event_on(
+        &self,
+        attr: &PerfEventAttr,
+        pid: i32,
+        cpu: i32,
+    ) -> Result<Link, SysError> {
+        let fd = perf_event_open(attr, pid, cpu)?;
         // SAFETY: `fd` is a perf event we opened and still own (closed on drop on failure).
         let l = unsafe {
             libbpf_sys::bpf_program__attach_perf_event(self.prog.as_ptr(), fd.as_raw_fd())
@@ -393,6 +428,18 @@ pub struct PerfEventAttr {
     /// Sample period, or frequency when `freq` is set.
     pub sample: u64,
     pub freq: bool,
+    /// For `PERF_TYPE_BREAKPOINT`: the `HW_BREAKPOINT_*` kind, address and length.
+    pub breakpoint: Option<Breakpoint>,
+    /// Whether threads the watched thread creates later are watched too.
+    pub inherit: bool,
+}
+
+/// A hardware breakpoint's part of `struct perf_event_attr`.
+#[derive(Debug, Clone, Copy)]
+pub struct Breakpoint {
+    pub access: u32,
+    pub addr: u64,
+    pub len: u64,
 }
 
 /// `PERF_FLAG_FD_CLOEXEC` from linux/perf_event.h (not exported by the libc crate).
@@ -408,6 +455,14 @@ fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<OwnedFd, 
     if attr.freq {
         a.set_freq(1);
     }
+    if attr.inherit {
+        a.set_inherit(1);
+    }
+    if let Some(bp) = attr.breakpoint {
+        a.bp_type = bp.access;
+        a.__bindgen_anon_3.bp_addr = bp.addr;
+        a.__bindgen_anon_4.bp_len = bp.len;
+    }
     // SAFETY: a valid attr pointer for the syscall; the returned fd is owned by the caller.
     let fd = unsafe {
         libc::syscall(
@@ -422,8 +477,14 @@ fn perf_event_open(attr: &PerfEventAttr, pid: i32, cpu: i32) -> Result<OwnedFd, 
     if fd < 0 {
         Err(err(
             format!(
-                "perf_event_open (type {}, config {}) on CPU {cpu}",
-                attr.type_, attr.config
+                "perf_event_open (type {}, config {}) on {}",
+                attr.type_,
+                attr.config,
+                if pid >= 0 {
+                    format!("thread {pid}")
+                } else {
+                    format!("CPU {cpu}")
+                }
             ),
             last_errno(),
         ))

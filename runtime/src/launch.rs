@@ -1,0 +1,280 @@
+//! The run path both binaries share: `rbt script.bt` after compiling, and `rbt-run FILE` /
+//! `rbt FILE` on a compiled file (`stdlib::aot`). It opens the output (`-o`), turns the
+//! command line's run flags and the script's settings into [`RunOptions`], runs, and renders
+//! a verifier refusal as a diagnostic on the script line it stopped at.
+
+use crate::run::{run, RunError, RunOptions};
+use crate::sys::GatedChild;
+use crate::verifier::Rejection;
+use crate::{Buffering, OutputFormat};
+use lang::diag::{self, Diagnostic};
+use std::io::Write;
+use stdlib::aot::{AotFile, RunSettings};
+use stdlib::manifest::{Manifest, OptionDefault, RunValue, Source};
+
+/// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
+#[derive(Debug, Clone)]
+pub struct Flags {
+    pub format: OutputFormat,
+    pub buffering: Buffering,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub dry_run: bool,
+    pub pid: Option<u32>,
+    /// `-o FILE`: the output goes there instead of stdout.
+    pub output: Option<String>,
+    /// Whether stderr is a terminal (diagnostics in colour).
+    pub color: bool,
+    /// The binary's name, for the messages it prints (`rbt`, `rbt-run`).
+    pub program: &'static str,
+    /// `--no-warnings`: drop `warnf()` messages.
+    pub no_warnings: bool,
+    /// `--bench`/`--test`: run the `bench:`/`test:` probes instead of tracing.
+    pub mode: crate::RunMode,
+}
+
+/// Why a run failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Already explained on stderr (a diagnostic was rendered).
+    Reported,
+    /// A one-line (or short) message the caller prints as its error.
+    Message(String),
+}
+
+/// Runs a compiled object: what `rbt script.bt` does once it has compiled the script, and
+/// what a compiled file's run does once it is read.
+pub fn launch(
+    elf: &[u8],
+    manifest: &Manifest,
+    source: &Source,
+    settings: &RunSettings,
+    params: &Params,
+    flags: &Flags,
+    child: Option<&mut GatedChild>,
+) -> Result<i32, Failure> {
+    let cpid = child.as_ref().map_or(0, |c| c.pid);
+    let run_values = run_values(&manifest.run_values, params, cpid).map_err(Failure::Message)?;
+    let out: Box<dyn Write> = match &flags.output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .map_err(|e| Failure::Message(format!("cannot create {path}: {e}")))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let run_opts = RunOptions {
+        buffering: flags.buffering,
+        format: flags.format,
+        quiet: flags.quiet,
+        verbose: flags.verbose,
+        dry_run: flags.dry_run,
+        pid: flags.pid,
+        notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
+        watch_stdout: flags.output.is_none(),
+        print_maps_on_exit: settings.print_maps_on_exit,
+        max_cat_bytes: usize::try_from(settings.max_cat_bytes).unwrap_or(usize::MAX),
+        log_size: usize::try_from(settings.log_size).unwrap_or(usize::MAX),
+        ringbuf_pages: settings.perf_rb_pages,
+        no_warnings: flags.no_warnings,
+        mode: flags.mode,
+        run_values,
+    };
+    let code = run(elf, manifest, &run_opts, out, child).map_err(|e| match e {
+        RunError::Rejected(r) => rejected(source, &r, flags),
+        other => Failure::Message(other.to_string()),
+    })?;
+    if flags.dry_run {
+        eprintln!(
+            "{}: {} program(s) loaded and accepted by the verifier; nothing attached",
+            flags.program,
+            manifest.programs.len()
+        );
+    }
+    Ok(code)
+}
+
+/// A run's parameters: positional (`$1`, …) and named program options (`--name[=value]`
+/// after `--`, read with `getopt()`).
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    pub positional: Vec<String>,
+    pub named: Vec<(String, Option<String>)>,
+}
+
+/// Runs a compiled file with the run's parameters.
+pub fn launch_compiled(
+    file: &AotFile,
+    params: &Params,
+    flags: &Flags,
+    child: Option<&mut GatedChild>,
+) -> Result<i32, Failure> {
+    if let Some(values) = &file.meta.fixed_params {
+        if *values != params.positional {
+            return Err(Failure::Message(format!(
+                "this script was compiled with the positional parameters [{}] in its attach points or literals, so it runs only with them (got [{}]); recompile it with `rbt --aot` and the new parameters",
+                quoted(values),
+                quoted(&params.positional)
+            )));
+        }
+    }
+    if params.named.iter().any(|(n, _)| n == "help") {
+        // `-- --help` lists the script's options instead of running it, as `rbt` does.
+        eprint!("{}", file.meta.options_help);
+        return Err(Failure::Reported);
+    }
+    let declared: Vec<&str> = file
+        .meta
+        .manifest
+        .run_values
+        .iter()
+        .filter_map(|v| match v {
+            RunValue::ProgramOption { name, .. } => Some(name.as_str()),
+            RunValue::Cpid
+            | RunValue::ParamCount
+            | RunValue::Param(_)
+            | RunValue::ParamStr { .. } => None,
+        })
+        .collect();
+    let mut unexpected: Vec<String> = Vec::new();
+    for (n, _) in &params.named {
+        let opt = format!("--{n}");
+        if !declared.contains(&n.as_str()) && !unexpected.contains(&opt) {
+            unexpected.push(opt);
+        }
+    }
+    if !unexpected.is_empty() {
+        let expected: Vec<String> = declared.iter().map(|n| format!("--{n}")).collect();
+        return Err(Failure::Message(format!(
+            "unexpected program command line options: {} (expected program options: {})",
+            unexpected.join(" "),
+            if expected.is_empty() {
+                "none".to_string()
+            } else {
+                expected.join(" ")
+            }
+        )));
+    }
+    launch(
+        &file.elf,
+        &file.meta.manifest,
+        &file.meta.source,
+        &file.meta.settings,
+        params,
+        flags,
+        child,
+    )
+}
+
+/// `text` NUL-padded to `size` bytes, for a string read as `len` bytes with its NUL; `what`
+/// names it when it is too long.
+fn padded(text: &[u8], len: u32, size: u32, what: &str) -> Result<Vec<u8>, String> {
+    if text.len() >= len as usize {
+        return Err(format!(
+            "{what} is {} bytes long; the script was compiled to read at most {} (recompile it with a longer one, or raise max_strlen)",
+            text.len(),
+            len.saturating_sub(1)
+        ));
+    }
+    let mut bytes = text.to_vec();
+    bytes.resize(size as usize, 0);
+    Ok(bytes)
+}
+
+/// The `.rodata` of an object whose manifest lists `values`, laid out by
+/// [`stdlib::manifest::run_values_layout`]. A parameter or option the program reads as an
+/// integer must be one, and one it reads as a string must fit.
+fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(values.len() * 8);
+    for v in values {
+        let int = |n: i64| n.to_ne_bytes().to_vec();
+        let bytes = match v {
+            RunValue::Cpid => int(i64::from(cpid)),
+            RunValue::ParamCount => int(params.positional.len() as i64),
+            RunValue::Param(n) => match params.positional.get((*n as usize).wrapping_sub(1)) {
+                None => int(0),
+                Some(text) => int(lang::parse_int(text).ok_or_else(|| {
+                    format!("positional parameter ${n} must be an integer (the script was compiled to read it as one), not `{text}`")
+                })?),
+            },
+            RunValue::ParamStr { index, len } => {
+                let text = params
+                    .positional
+                    .get((*index as usize).wrapping_sub(1))
+                    .map_or(&[][..], |p| p.as_bytes());
+                padded(text, *len, v.size(), &format!("positional parameter ${index}"))?
+            }
+            RunValue::ProgramOption { name, default, len } => {
+                // The last `--name` wins, as when rbt runs the script itself.
+                let given = params
+                    .named
+                    .iter()
+                    .rev()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.as_deref());
+                match lang::check::option_value(default, given)
+                    .map_err(|problem| format!("program option --{name} {problem}"))?
+                {
+                    OptionDefault::Int(n) => int(n),
+                    OptionDefault::Bool(b) => int(i64::from(b)),
+                    OptionDefault::Str(s) => {
+                        padded(s.as_bytes(), *len, v.size(), &format!("program option --{name}"))?
+                    }
+                }
+            }
+        };
+        out.extend_from_slice(&bytes);
+    }
+    Ok(out)
+}
+
+fn quoted(v: &[String]) -> String {
+    v.iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reports a program the verifier refused as a diagnostic on the script line it stopped at
+/// (when the log names one), with the verifier's reason; `-v` adds the whole log.
+fn rejected(source: &Source, r: &Rejection, flags: &Flags) -> Failure {
+    if flags.verbose {
+        let log = r.log_with_source(&source.text);
+        eprintln!(
+            "{}: verifier log of `{}`:\n{}",
+            flags.program,
+            r.probe,
+            log.trim_end()
+        );
+    }
+    let Some(span) = r.line.and_then(|l| diag::line_span(&source.text, l)) else {
+        return Failure::Message(RunError::Rejected(r.clone()).to_string());
+    };
+    let (message, rest) = match r.reason.split_first() {
+        Some((first, rest)) => (
+            format!("the BPF verifier refused probe `{}`: {first}", r.probe),
+            rest,
+        ),
+        None => (
+            format!("the BPF verifier refused probe `{}`", r.probe),
+            &[][..],
+        ),
+    };
+    let mut d = Diagnostic::error(message, span).with_label("the verifier stopped here");
+    for line in rest {
+        d = d.with_note(line.clone());
+    }
+    // The kernel offers bpf_probe_write_user only to CAP_SYS_ADMIN and not under lockdown.
+    if r.reason.iter().any(|l| l.contains("bpf_probe_write_user")) {
+        d = d.with_note(
+            "this kernel does not let programs write user memory (write_user()): it needs CAP_SYS_ADMIN in the initial namespace and no kernel lockdown",
+        );
+    }
+    if !flags.verbose {
+        d = d.with_help("run with -v to see the verifier's whole log");
+    }
+    eprint!(
+        "{}",
+        diag::render(&source.name, &source.text, &[d], flags.color)
+    );
+    Failure::Reported
+}

@@ -1,0 +1,626 @@
+//! Tier 2: the guarantees of issue 13 under faults, on the real `rbt` binary (root only):
+//! every event is either printed or counted as lost when the reader is slow; no BPF program,
+//! map, link or uprobe event of rbt's outlives it, however the run ends; and the unsafe
+//! builtins are refused without `--unsafe`.
+//!
+//! How "nothing left behind" is checked: the kernel keeps a BPF object alive only while
+//! something holds it (an fd of some process, a pin under /sys/fs/bpf, an attachment), and it
+//! gives every program, map and link an id that is not reused soon (ids are allocated
+//! cyclically). So while rbt runs the test reads the ids of its objects from
+//! `/proc/<pid>/fdinfo`, and after it has gone asks the kernel for each id again
+//! (`BPF_*_GET_FD_BY_ID`), which must fail with ENOENT. For a run that fails before the test
+//! can look (a failed attach), every probe writes a map whose size (`max_map_keys`) is unique
+//! to the test, and no map of that size may remain: a program holds its maps, and a link or
+//! perf event holds its program, so none of those can remain either. Uprobe events made
+//! through tracefs (libbpf's fallback on old kernels) outlive their fd, so the test also
+//! compares `uprobe_events` and `/sys/fs/bpf` before and after. Freeing is asynchronous in
+//! the kernel (RCU, work queues), so each check is retried for a while.
+
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+mod common;
+
+use common::{lines_of, require_root, wait_for, wait_for_line, NOTIFY};
+
+fn rbt() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_rbt"));
+    cmd.stdin(Stdio::null());
+    cmd
+}
+
+fn read_all(r: Option<impl Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut r) = r {
+        r.read_to_string(&mut s).expect("read rbt's output");
+    }
+    s
+}
+
+// ---------------------------------------------------------------------------------------
+// Exact lost-event accounting.
+
+/// `dd bs=1` makes exactly one write(2) per byte: a known number of events.
+const EVENTS: u64 = 50_000;
+
+#[test]
+#[ignore = "needs root"]
+fn every_event_is_printed_or_counted_lost() {
+    require_root();
+    // One page of ring buffer, and a reader (this test) that reads nothing until the traced
+    // command is done: rbt soon blocks on the full pipe, the ring buffer fills, and most
+    // events are dropped in the kernel. Each must show in the `Lost N events` count.
+    let mut child = rbt()
+        .args([
+            "-e",
+            r#"config = { perf_rb_pages = 1 }
+               tracepoint:syscalls:sys_enter_write /pid == cpid/ { printf("e\n"); }"#,
+            "-c",
+            &format!("dd if=/dev/zero of=/dev/null bs=1 count={EVENTS} status=none"),
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    // Stall until dd has come and gone (it is rbt's child), however loaded the machine is.
+    // rbt, blocked on the full pipe, has not reaped it yet: gone is a zombie.
+    let children = format!("/proc/{0}/task/{0}/children", child.id());
+    let running = || {
+        std::fs::read_to_string(&children).is_ok_and(|c| {
+            c.split_whitespace().any(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                    .ok()
+                    .and_then(|st| st.rsplit_once(") ").map(|(_, rest)| !rest.starts_with('Z')))
+                    .unwrap_or(false)
+            })
+        })
+    };
+    let start = Instant::now();
+    let forked = || std::fs::read_to_string(&children).is_ok_and(|c| !c.trim().is_empty());
+    while !forked() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    while running() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || read_all(stdout));
+    let status = wait_for(&mut child, Duration::from_secs(20), "after dd ended");
+    let out = reader.join().expect("stdout reader");
+    let err = read_all(child.stderr.take());
+    assert!(status.success(), "{err}");
+    let printed = out.lines().filter(|l| *l == "e").count() as u64;
+    let lost = lost_reported(&err);
+    assert_eq!(
+        printed + lost,
+        EVENTS,
+        "printed {printed} + lost {lost} (stderr: {err})"
+    );
+    assert!(
+        lost > 0,
+        "the slow reader lost nothing: the test proves nothing"
+    );
+}
+
+/// The sum of the `Lost N events` reports in `stderr`, checked against the `Lost N events in
+/// total` line when there is one.
+fn lost_reported(stderr: &str) -> u64 {
+    let count = |l: &str, suffix: &str| -> Option<u64> {
+        l.strip_prefix("Lost ")?.strip_suffix(suffix)?.parse().ok()
+    };
+    let sum = stderr.lines().filter_map(|l| count(l, " events")).sum();
+    if let Some(total) = stderr.lines().find_map(|l| count(l, " events in total")) {
+        assert_eq!(total, sum, "{stderr}");
+    }
+    sum
+}
+
+#[test]
+#[ignore = "needs root"]
+fn losses_are_reported_while_the_run_goes_on() {
+    require_root();
+    // A dd of a name of its own, so no other test's writes count.
+    let comm = format!("rbtdd{}", std::process::id() % 100_000);
+    let dd = std::env::temp_dir().join(&comm);
+    std::fs::copy("/usr/bin/dd", &dd).expect("copy dd");
+    let mut child = rbt()
+        .args([
+            "-e",
+            &format!(
+                r#"config = {{ perf_rb_pages = 1 }}
+                   tracepoint:syscalls:sys_enter_write /comm == "{comm}"/ {{ printf("e\n"); }}"#
+            ),
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; NOTIFY.len() + 1];
+    stdout.read_exact(&mut first).expect("read the notify line");
+    // The reader stalls while dd writes: rbt blocks on the full pipe and records are lost.
+    let ran = Command::new(&dd)
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            &format!("count={EVENTS}"),
+            "status=none",
+        ])
+        .status()
+        .expect("run dd");
+    let _ = std::fs::remove_file(&dd);
+    assert!(ran.success());
+    let reader = std::thread::spawn(move || read_all(Some(stdout)));
+    // The loss is reported while rbt runs on, not only when it ends.
+    let err_lines = lines_of(child.stderr.take().expect("stderr"));
+    let mut err = String::new();
+    let start = Instant::now();
+    while !err.contains("Lost ") {
+        match err_lines.recv_timeout(Duration::from_secs(5)) {
+            Ok(line) => err += &(line + "\n"),
+            Err(e) => panic!("no report of lost events while running ({e}): {err}"),
+        }
+        assert!(start.elapsed() < Duration::from_secs(5), "{err}");
+    }
+    assert!(
+        child.try_wait().expect("wait").is_none(),
+        "rbt ended: {err}"
+    );
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+    let status = wait_for(&mut child, Duration::from_secs(10), "after SIGINT");
+    let out = reader.join().expect("stdout reader");
+    err.extend(err_lines.iter().map(|l| l + "\n"));
+    assert_eq!(status.code(), Some(0), "{err}");
+    let printed = out.lines().filter(|l| *l == "e").count() as u64;
+    assert_eq!(
+        printed + lost_reported(&err),
+        EVENTS,
+        "printed {printed}: {err}"
+    );
+}
+
+unsafe extern "C" {
+    fn getppid() -> i32;
+}
+
+#[test]
+#[ignore = "needs root"]
+fn exit_ends_the_run_when_its_record_is_lost() {
+    require_root();
+    // The ring buffer is full (a page, a stalled reader, a flood from dd) when exit() runs,
+    // so its record is lost like the others; the run must end all the same.
+    let me = std::process::id();
+    let mut child = rbt()
+        .args([
+            "-e",
+            &format!(
+                r#"config = {{ perf_rb_pages = 1 }}
+                   tracepoint:syscalls:sys_enter_write /comm == "dd"/ {{ printf("e\n"); }}
+                   tracepoint:syscalls:sys_enter_getppid /pid == {me}/ {{ exit(); }}"#
+            ),
+        ])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut first = [0u8; NOTIFY.len() + 1];
+    stdout.read_exact(&mut first).expect("read the notify line");
+    let dd = Command::new("dd")
+        .args([
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=1",
+            "count=100000",
+            "status=none",
+        ])
+        .status()
+        .expect("run dd");
+    assert!(dd.success());
+    // SAFETY: getppid has no preconditions.
+    unsafe { getppid() };
+    std::thread::sleep(Duration::from_millis(300));
+    let reader = std::thread::spawn(move || read_all(Some(stdout)));
+    let status = wait_for(&mut child, Duration::from_secs(10), "after exit()");
+    reader.join().expect("stdout reader");
+    let err = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("Lost "),
+        "nothing was lost: the test proves nothing: {err}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Nothing left behind.
+
+/// The `bpf(2)` commands used here (uapi `enum bpf_cmd`).
+const BPF_PROG_GET_FD_BY_ID: i64 = 13;
+const BPF_MAP_GET_FD_BY_ID: i64 = 14;
+const BPF_OBJ_GET_INFO_BY_FD: i64 = 15;
+const BPF_MAP_GET_NEXT_ID: i64 = 12;
+const BPF_LINK_GET_FD_BY_ID: i64 = 30;
+const SYS_BPF: i64 = 321;
+const ENOENT: i32 = 2;
+
+unsafe extern "C" {
+    fn syscall(number: i64, ...) -> i64;
+    fn close(fd: i32) -> i32;
+    fn __errno_location() -> *mut i32;
+}
+
+/// `bpf(cmd, attr)` with a zero-padded attribute union; the fd or value, or the errno.
+fn bpf(cmd: i64, attr: &mut [u32; 16]) -> Result<i64, i32> {
+    // SAFETY: attr is a valid buffer the size the kernel is told.
+    let r = unsafe { syscall(SYS_BPF, cmd, attr.as_mut_ptr(), std::mem::size_of_val(attr)) };
+    if r < 0 {
+        // SAFETY: errno is thread-local and valid after a failed call.
+        Err(unsafe { *__errno_location() })
+    } else {
+        Ok(r)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Prog,
+    Map,
+    Link,
+}
+
+/// Whether the kernel still has the object: `GET_FD_BY_ID` succeeds (the fd is closed again).
+fn exists(kind: Kind, id: u32) -> bool {
+    let cmd = match kind {
+        Kind::Prog => BPF_PROG_GET_FD_BY_ID,
+        Kind::Map => BPF_MAP_GET_FD_BY_ID,
+        Kind::Link => BPF_LINK_GET_FD_BY_ID,
+    };
+    let mut attr = [0u32; 16];
+    attr[0] = id;
+    match bpf(cmd, &mut attr) {
+        Ok(fd) => {
+            // SAFETY: the fd was just returned to us.
+            unsafe { close(fd as i32) };
+            true
+        }
+        Err(e) => {
+            assert_eq!(e, ENOENT, "asking for {kind:?} {id}");
+            false
+        }
+    }
+}
+
+/// The ids of every map in the kernel whose `max_entries` is `size`.
+fn maps_of_size(size: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    let mut id = 0u32;
+    loop {
+        let mut attr = [0u32; 16];
+        attr[0] = id;
+        match bpf(BPF_MAP_GET_NEXT_ID, &mut attr) {
+            Ok(_) => id = attr[1],
+            Err(e) => {
+                assert_eq!(e, ENOENT, "listing maps");
+                return found;
+            }
+        }
+        let mut attr = [0u32; 16];
+        attr[0] = id;
+        // The map may have gone since it was listed.
+        let Ok(fd) = bpf(BPF_MAP_GET_FD_BY_ID, &mut attr) else {
+            continue;
+        };
+        // struct bpf_map_info begins: type, id, key_size, value_size, max_entries.
+        let mut info = [0u32; 32];
+        let mut attr = [0u32; 16];
+        attr[0] = fd as u32;
+        attr[1] = std::mem::size_of_val(&info) as u32;
+        let addr = info.as_mut_ptr() as u64;
+        attr[2] = addr as u32;
+        attr[3] = (addr >> 32) as u32;
+        let r = bpf(BPF_OBJ_GET_INFO_BY_FD, &mut attr);
+        // SAFETY: the fd was just returned to us.
+        unsafe { close(fd as i32) };
+        if r.is_ok() && info[4] == size {
+            found.push(id);
+        }
+    }
+}
+
+/// The BPF programs, maps and links `pid` holds fds of, from its fdinfo.
+fn bpf_objects_of(pid: u32) -> Vec<(Kind, u32)> {
+    let mut objects = Vec::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return objects;
+    };
+    for entry in dir.flatten() {
+        let Ok(text) = std::fs::read_to_string(entry.path()) else {
+            continue;
+        };
+        for line in text.lines() {
+            let mut words = line.split_whitespace();
+            let kind = match words.next() {
+                Some("prog_id:") => Kind::Prog,
+                Some("map_id:") => Kind::Map,
+                Some("link_id:") => Kind::Link,
+                _ => continue,
+            };
+            if let Some(Ok(id)) = words.next().map(str::parse) {
+                objects.push((kind, id));
+            }
+        }
+    }
+    objects.sort_unstable_by_key(|&(k, id)| (k as u8, id));
+    objects.dedup();
+    objects
+}
+
+/// What outlives a run besides fds: tracefs uprobe events and pins.
+fn tracefs_and_pins() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_to_string("/sys/kernel/tracing/uprobe_events")
+        .unwrap_or_default()
+        .lines()
+        .map(|l| format!("uprobe_events: {l}"))
+        .collect();
+    if let Ok(dir) = std::fs::read_dir("/sys/fs/bpf") {
+        v.extend(dir.flatten().map(|e| format!("pin: {:?}", e.path())));
+    }
+    v.sort();
+    v
+}
+
+/// Retries `check` for up to two seconds: the kernel frees objects asynchronously.
+fn eventually<T: std::fmt::Debug>(what: &str, check: impl Fn() -> Vec<T>) {
+    let start = Instant::now();
+    loop {
+        let left = check();
+        if left.is_empty() {
+            return;
+        }
+        if start.elapsed() > Duration::from_secs(2) {
+            panic!("{what}: left behind {left:?}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// How a run is ended.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// The test sends this signal once rbt has attached.
+    Signal(&'static str),
+    /// rbt ends by itself (exit(), the `-c` command ending, an error).
+    Itself,
+}
+
+/// A `max_map_keys` no other map on the machine is likely to have.
+fn tag_for(n: u32) -> u32 {
+    50_000 + (std::process::id() % 10_000) * 8 + n
+}
+
+/// Runs rbt with `args`, ends it as `end` says, and checks that none of its objects remain.
+/// `attaches` says whether it gets as far as attaching (and prints the notify line).
+fn leaves_nothing(what: &str, tag: u32, args: &[&str], end: End, attaches: bool) {
+    assert!(maps_of_size(tag).is_empty(), "{what}: tag {tag} in use");
+    let before = tracefs_and_pins();
+    let mut child: Child = rbt()
+        .args(args)
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let pid = child.id();
+    let stdout = child.stdout.take().expect("stdout");
+    let mut objects = Vec::new();
+    if attaches {
+        let rx = lines_of(stdout);
+        wait_for_line(&rx, NOTIFY);
+        objects = bpf_objects_of(pid);
+        assert!(
+            objects.iter().any(|&(k, _)| k == Kind::Prog)
+                && objects.iter().any(|&(k, _)| k == Kind::Map),
+            "{what}: rbt holds no BPF objects? {objects:?}"
+        );
+        assert!(
+            !maps_of_size(tag).is_empty(),
+            "{what}: the tagged map is not there while rbt runs"
+        );
+        if let End::Signal(signal) = end {
+            let kill = Command::new("kill")
+                .args([signal, &pid.to_string()])
+                .status()
+                .expect("run kill");
+            assert!(kill.success());
+        }
+        // Drain the rest so rbt never blocks on a full pipe.
+        std::thread::spawn(move || rx.iter().count());
+    } else {
+        std::thread::spawn(move || read_all(Some(stdout)));
+    }
+    let status = wait_for(&mut child, Duration::from_secs(10), what);
+    if let End::Signal("-KILL") = end {
+        assert!(status.code().is_none(), "{what}: {status:?}");
+        // Checked at once, not after reading stderr to its end: a `-c` command that outlives
+        // rbt holds that pipe, and the check is that it holds none of rbt's BPF fds.
+        check_gone(what, tag, &objects, &before);
+        return;
+    }
+    let err = read_all(child.stderr.take());
+    match end {
+        End::Signal("-KILL") => {}
+        End::Signal(_) => assert_eq!(status.code(), Some(0), "{what}: {err}"),
+        End::Itself if attaches => assert_eq!(status.code(), Some(0), "{what}: {err}"),
+        End::Itself => {
+            // It failed in the kernel, half way through attaching, not before loading.
+            assert_eq!(status.code(), Some(1), "{what}: {err}");
+            assert!(err.contains("cannot attach"), "{what}: {err}");
+        }
+    }
+    check_gone(what, tag, &objects, &before);
+}
+
+/// Waits for rbt's objects (`objects`, the maps of size `tag`) to be gone, and for tracefs
+/// and /sys/fs/bpf to hold nothing that `before` did not.
+fn check_gone(what: &str, tag: u32, objects: &[(Kind, u32)], before: &[String]) {
+    eventually(&format!("{what}: rbt's own objects"), || {
+        objects
+            .iter()
+            .filter(|&&(k, id)| exists(k, id))
+            .copied()
+            .collect()
+    });
+    eventually(&format!("{what}: maps of size {tag}"), || maps_of_size(tag));
+    eventually(&format!("{what}: tracefs events and pins"), || {
+        let now = tracefs_and_pins();
+        now.into_iter()
+            .filter(|l| !before.contains(l))
+            .collect::<Vec<_>>()
+    });
+}
+
+/// A script with a tracepoint, an interval and a uprobe (made through perf_event_open, so
+/// nothing of it shows in tracefs), each writing the tagged map.
+fn script(tag: u32, extra: &str) -> String {
+    format!(
+        r#"config = {{ max_map_keys = {tag} }}
+           tracepoint:syscalls:sys_enter_getppid {{ @leak[1] = 1; }}
+           uprobe:/lib/x86_64-linux-gnu/libc.so.6:getppid {{ @leak[2] = 1; }}
+           interval:ms:100 {{ @leak[3] = 1; {extra} }}"#
+    )
+}
+
+#[test]
+#[ignore = "needs root"]
+fn nothing_left_behind_after_signals() {
+    require_root();
+    for (i, signal) in ["-INT", "-TERM", "-KILL"].into_iter().enumerate() {
+        let tag = tag_for(i as u32);
+        leaves_nothing(
+            signal,
+            tag,
+            &["-e", &script(tag, "")],
+            End::Signal(signal),
+            true,
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn nothing_left_behind_after_sigkill_with_a_traced_command() {
+    require_root();
+    // The `-c` command outlives a killed rbt for a while: it must not hold rbt's fds.
+    let tag = tag_for(3);
+    leaves_nothing(
+        "SIGKILL with -c",
+        tag,
+        &["-e", &script(tag, ""), "-c", "sleep 3"],
+        End::Signal("-KILL"),
+        true,
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn nothing_left_behind_after_exit_or_a_crashed_command() {
+    require_root();
+    let tag = tag_for(4);
+    leaves_nothing(
+        "exit()",
+        tag,
+        &["-e", &script(tag, "exit();")],
+        End::Itself,
+        true,
+    );
+    let tag = tag_for(5);
+    leaves_nothing(
+        "-c command crashing",
+        tag,
+        &[
+            "-e",
+            &script(tag, ""),
+            "-c",
+            r#"sh -c "sleep 0.5; kill -SEGV $$""#,
+        ],
+        End::Itself,
+        true,
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn nothing_left_behind_after_a_failed_attach() {
+    require_root();
+    // The tracepoint, the interval and libc's uprobe attach first (uprobes attach newest
+    // first), then the uprobe at an offset past the end of the file fails in the kernel.
+    let tag = tag_for(6);
+    let script = format!(
+        "uprobe:/usr/bin/true:0x7ffffff0 {{ @leak[4] = 1; }} {}",
+        script(tag, "")
+    );
+    leaves_nothing("failed attach", tag, &["-e", &script], End::Itself, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// The --unsafe gate.
+
+/// A use of each unsafe builtin. A new unsafe builtin fails
+/// `every_unsafe_builtin_needs_unsafe` until it has a line here.
+const UNSAFE_USES: &[(&str, &str)] = &[
+    ("system", r#"BEGIN { system("true"); exit(); }"#),
+    ("signal", r#"BEGIN { signal("SIGCONT"); exit(); }"#),
+    ("override", "kprobe:__x64_sys_getppid { override(0); }"),
+];
+
+#[test]
+#[ignore = "needs root"]
+fn every_unsafe_builtin_needs_unsafe() {
+    require_root();
+    let unsafe_names: Vec<&str> = stdlib::builtins::Function::ALL
+        .iter()
+        .map(|f| f.spec())
+        .filter(|s| s.needs_unsafe)
+        .map(|s| s.name)
+        .collect();
+    assert!(!unsafe_names.is_empty());
+    for name in &unsafe_names {
+        let Some((_, script)) = UNSAFE_USES.iter().find(|(n, _)| n == name) else {
+            panic!("unsafe builtin {name}() has no use in UNSAFE_USES");
+        };
+        // Refused before anything is loaded: `--dry-run` would load the programs.
+        let o = rbt()
+            .args(["--dry-run", "-e", script])
+            .output()
+            .expect("run rbt");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {err}");
+        assert!(
+            err.contains(&format!("{name}() is an unsafe function")) && err.contains("--unsafe"),
+            "{name}: {err}"
+        );
+        assert!(!err.contains("Attached"), "{name}: {err}");
+        // Accepted with it: no complaint about safety. override() needs kprobes, which
+        // this kernel may lack; every other use must load and pass the verifier.
+        let o = rbt()
+            .args(["--unsafe", "--dry-run", "-e", script])
+            .output()
+            .expect("run rbt");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(!err.contains("unsafe"), "{name}: {err}");
+        if *name != "override" {
+            assert!(o.status.success(), "{name}: {err}");
+        }
+    }
+    for (name, _) in UNSAFE_USES {
+        assert!(unsafe_names.contains(name), "{name}() is not unsafe");
+    }
+}
