@@ -250,3 +250,13 @@ fn bitfields_are_relocated_with_their_size_and_shifts() {
     let kinds: Vec<u32> = relocations(&elf).into_iter().map(|(_, _, k)| k).collect();
     assert_eq!(kinds, vec![0, 1, 4, 5]);
 }
+
+#[test]
+fn comm_of_another_process_is_relocated() {
+    // comm(pid) reads `task_struct.comm` of the task bpf_task_from_pid returns.
+    let script = "iter:task { printf(\"%s\\n\", comm(1)); exit(); }";
+    let Some(elf) = compiled(script) else {
+        return;
+    };
+    assert!(relocations(&elf).contains(&reloc("task_struct", "0:0")));
+}

@@ -102,8 +102,14 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
 }
 
 /// `comm(pid)`: the 16-byte name of process `pid` (`comm` is the offset of `comm` in
-/// `struct task_struct`), or `N/A` when no such process exists, as bpftrace 0.27 names it.
-pub fn comm_of<'ctx>(l: &mut Lowerer<'_, 'ctx>, pid: &Expr, comm: u32) -> R<Val<'ctx>> {
+/// `struct task_struct`, relocated to the running kernel's with `core`), or `N/A` when no
+/// such process exists, as bpftrace 0.27 names it.
+pub fn comm_of<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    pid: &Expr,
+    comm: u32,
+    core: Option<&lang::hir::CoreAccess>,
+) -> R<Val<'ctx>> {
     let pid = l.int(pid)?;
     let pid = l.builder.build_int_truncate(pid, l.ctx.i32_type(), "pid")?;
     let slot = l.alloca(16, "comm")?;
@@ -135,7 +141,10 @@ pub fn comm_of<'ctx>(l: &mut Lowerer<'_, 'ctx>, pid: &Expr, comm: u32) -> R<Val<
     l.builder.build_store(slot, na)?;
     l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(read);
-    let at = l.offset(task, u64::from(comm))?;
+    let at = match core {
+        Some(c) => crate::core::field_pointer(l, task, c)?,
+        None => l.offset(task, u64::from(comm))?,
+    };
     l.helper(
         Helper::ProbeReadKernel,
         &[slot.into(), l.const_u64(16).into(), at.into()],

@@ -828,7 +828,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
-            ExprKind::CommOf { pid, comm } => crate::kfuncs::comm_of(self, pid, *comm),
+            ExprKind::CommOf { pid, comm, core } => {
+                crate::kfuncs::comm_of(self, pid, *comm, core.as_deref())
+            }
             ExprKind::PercpuKaddr { symbol, var, cpu } => {
                 crate::kfuncs::percpu_kaddr(self, symbol, var, cpu.as_deref())
             }

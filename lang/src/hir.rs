@@ -338,6 +338,9 @@ pub enum ExprKind {
     CommOf {
         pid: Box<Expr>,
         comm: u32,
+        /// `task_struct.comm` as a relocated field, so that `comm` moves with the running kernel.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        core: Option<Box<CoreAccess>>,
     },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {

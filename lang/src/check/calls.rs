@@ -430,10 +430,21 @@ impl Checker<'_> {
             self.push(diagnostics::comm_pid_not_here(provider, span));
             return poisoned(span);
         }
-        let comm = self
-            .lookup_record("struct task_struct")
-            .and_then(|r| r.fields.iter().find(|f| f.name == "comm").map(|f| f.offset));
-        let Some(comm) = comm else {
+        let task = self.lookup_record("struct task_struct");
+        let found = task.and_then(|r| {
+            let (index, comm) = r
+                .fields
+                .iter()
+                .enumerate()
+                .find(|(_, f)| f.name == "comm")
+                .map(|(i, f)| (i, f.offset))?;
+            let core = crate::hir::CoreAccess {
+                root: r,
+                fields: vec![index as u32],
+            };
+            Some((comm, Box::new(core)))
+        });
+        let Some((comm, core)) = found else {
             self.push(diagnostics::task_builtin_without_btf("comm", span));
             return poisoned(span);
         };
@@ -449,6 +460,7 @@ impl Checker<'_> {
             H::CommOf {
                 pid: Box::new(pid),
                 comm,
+                core: Some(core),
             },
             Type::Str { len: 16 },
             span,
