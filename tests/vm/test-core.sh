@@ -81,27 +81,27 @@ out=$(python3 "$repo/tests/vm/run.py" --timeout 400 -- sh -c "
     done
     echo '== missing'
     ./rbt-run missing.rbt 2>&1 || echo \"status \$?\"")
-echo "$out"
+printf "%s\n" "$out"
 
-section() { echo "$out" | sed -n "/^== $1\$/,/^== /p" | grep -v '^=='; }
-values() { echo "$1" | grep -e '^chain' -e '^exec' -e '^key'; }
+section() { printf "%s\n" "$out" | sed -n "/^== $1\$/,/^== /p" | grep -v '^=='; }
+values() { printf "%s\n" "$1" | grep -e '^chain' -e '^exec' -e '^key'; }
 guest=$(section guest)
 host=$(section host)
 btf=$(section btf)
-guest_offset=$(echo "$guest" | sed -n 's/^offset //p')
-host_offset=$(echo "$host" | sed -n 's/^offset //p')
+guest_offset=$(printf "%s\n" "$guest" | sed -n 's/^offset //p')
+host_offset=$(printf "%s\n" "$host" | sed -n 's/^offset //p')
 [ -n "$guest_offset" ] && [ -n "$host_offset" ] || fail "no offsets printed"
 # The proof needs layouts that differ: the host's offset is baked into the host's file.
 [ "$guest_offset" != "$host_offset" ] ||
     fail "task_struct.real_parent is at $guest_offset in both kernels: nothing to relocate"
-echo "$guest" | grep -q '^chain 1 1 1 1048576 rbt$' || fail "the guest-compiled chain read wrong values"
-echo "$guest" | grep -q '^exec /bin/true 1 1$' || fail "the guest-compiled tracepoint read wrong values"
-echo "$guest" | grep -q '^key 30 rbt-vm keyboard 1234 5678 1$' || fail "the guest-compiled kprobe read wrong values"
+printf "%s\n" "$guest" | grep -q '^chain 1 1 1 1048576 rbt$' || fail "the guest-compiled chain read wrong values"
+printf "%s\n" "$guest" | grep -q '^exec /bin/true 1 1$' || fail "the guest-compiled tracepoint read wrong values"
+printf "%s\n" "$guest" | grep -q '^key 30 rbt-vm keyboard 1234 5678 1$' || fail "the guest-compiled kprobe read wrong values"
 [ "$(values "$host" | sed 's/ rbt-run$/ rbt/')" = "$(values "$guest")" ] ||
     fail "the host-compiled files (rbt-run) read other values than the guest-compiled scripts"
 [ "$(values "$btf")" = "$(values "$guest")" ] ||
     fail "the scripts compiled against the host's BTF read other values than the guest-compiled ones"
-echo "$out" | grep -q 'the running kernel has no struct task_struct.mm_cid' ||
+printf "%s\n" "$out" | grep -q 'the running kernel has no struct task_struct.mm_cid' ||
     fail "a field the guest lacks is not named at load time"
-echo "$out" | grep -q 'curtask->mm_cid' || fail "the missing field's script line is not shown"
+printf "%s\n" "$out" | grep -q 'curtask->mm_cid' || fail "the missing field's script line is not shown"
 echo "PASS: CO-RE (task_struct.real_parent at $host_offset on the host, $guest_offset in the guest)"
