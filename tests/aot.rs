@@ -9,7 +9,7 @@ mod cases;
 #[allow(dead_code)]
 mod common;
 
-use cases::{cases, run_case};
+use cases::{cases, run_case, SEED_SCRIPTS};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -377,13 +377,7 @@ fn seed_scripts_compile_and_load() {
     common::require_root();
     let dir = std::env::temp_dir().join(format!("rbt-aot-seed-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    for s in [
-        "opensnoop",
-        "execsnoop",
-        "tcpconnect",
-        "key_pressed",
-        "others",
-    ] {
+    for s in SEED_SCRIPTS {
         let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
         let file = dir.join(format!("{s}.rbt"));
         let o = Command::new(env!("CARGO_BIN_EXE_rbt"))

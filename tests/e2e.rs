@@ -27,7 +27,7 @@ unsafe extern "C" {
 
 #[path = "e2e/cases.rs"]
 mod cases;
-use cases::{cases, run_case, target_binary};
+use cases::{cases, run_case, target_binary, SEED_SCRIPTS};
 
 #[test]
 #[ignore = "needs root"]
@@ -50,13 +50,7 @@ fn end_to_end_cases() {
 #[ignore = "needs root"]
 fn seed_scripts_load_with_dry_run() {
     require_root();
-    for s in [
-        "opensnoop",
-        "execsnoop",
-        "tcpconnect",
-        "key_pressed",
-        "others",
-    ] {
+    for s in SEED_SCRIPTS {
         let path = format!("{}/scripts/{s}.bt", env!("CARGO_MANIFEST_DIR"));
         let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
             .arg("--dry-run")

@@ -6,6 +6,15 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The tools in `scripts/`, which both the direct and the compiled runs load with `--dry-run`.
+pub const SEED_SCRIPTS: [&str; 5] = [
+    "opensnoop",
+    "execsnoop",
+    "tcpconnect",
+    "key_pressed",
+    "others",
+];
+
 pub struct Case {
     pub name: String,
     pub args: String,
