@@ -2,10 +2,11 @@
 //! parse → check → compile → run — and rendering every user error as a diagnostic.
 
 use clap::{ArgAction, Parser, ValueEnum};
-use lang::check::{self, catalog::Catalog};
-use lang::diag::{self, Diagnostic};
+use lang::check;
 use std::io::{IsTerminal, Read, Write};
 use std::process::ExitCode;
+use stdlib::catalog::Catalog;
+use stdlib::diag::{self, Diagnostic};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -10,7 +10,7 @@ use inkwell::context::Context;
 use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DILocation, DIScope, DIType};
 use inkwell::values::FunctionValue;
 use lang::ast::Span;
-use lang::diag::Lines;
+use stdlib::diag::Lines;
 
 /// BTF packs a location as `line << 10 | column` in 32 bits.
 const MAX_COLUMN: usize = (1 << 10) - 1;

@@ -246,7 +246,7 @@ pub fn compile(
     lic.set_initializer(&license);
     lic.set_section(Some("license"));
 
-    let lines = lang::diag::Lines::new(opts.source);
+    let lines = stdlib::diag::Lines::new(opts.source);
     let mut programs = Vec::new();
     for probe in &script.probes {
         let func = declare_program(&context, &module, probe)?;

@@ -1,8 +1,9 @@
 //! Tier 1: what `-k` puts in the manifest. Each checked read gets an event carrying the span
 //! of the script text that made it, and the manifest carries the script so user space can
-//! render the warning against it (`lang::diag::helper_warning`); without `-k` neither is there.
+//! render the warning against it (`stdlib::diag::helper_warning`); without `-k` neither is there.
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
+use stdlib::catalog::EmptyCatalog;
 use stdlib::manifest::{Event, Source};
 
 const SCRIPT: &str = "BEGIN {\n  printf(\"%d\\n\", *(uint64*)0);\n}\n";
@@ -44,10 +45,10 @@ fn failed_reads_point_at_the_script() {
     let (helper, start, end) = sites[0];
     assert_eq!(helper, "probe_read");
     assert_eq!(&SCRIPT[start..end], "*(uint64*)0");
-    let warning = lang::diag::helper_warning(
+    let warning = stdlib::diag::helper_warning(
         "read.bt",
         SCRIPT,
-        lang::ast::Span::new(start, end),
+        stdlib::diag::Span::new(start, end),
         helper,
         -14,
     );

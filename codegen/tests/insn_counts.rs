@@ -5,8 +5,9 @@
 //! `EmptyCatalog`.
 
 use goblin::elf::Elf;
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
 use std::fmt::Write;
+use stdlib::catalog::EmptyCatalog;
 
 const SCRIPTS: &[&str] = &[
     r#"BEGIN { printf("hi\n"); exit(); }"#,

@@ -3,10 +3,10 @@
 //! address of a per-CPU variable; each must reach the ELF as a `.ksyms` extern with its BTF,
 //! or libbpf cannot find it in the kernel.
 
-use lang::check::catalog::{
+use lang::check;
+use stdlib::catalog::{
     Catalog, EmptyCatalog, Host, LookupError, TracepointField, UserObject, UserParam,
 };
-use lang::check::{self};
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{Field, Record, Type, U64};
 

@@ -1,7 +1,8 @@
 //! Tier 1: the object carries BTF line info for the script's lines (which is what lets the
 //! verifier log, and so rbt's diagnostics, name the script line of a refused instruction).
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
+use stdlib::catalog::EmptyCatalog;
 
 const SCRIPT: &str = "BEGIN {
   @start = nsecs;

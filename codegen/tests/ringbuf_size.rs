@@ -3,7 +3,8 @@
 //! size would never wake the reader, and records past what one timed drain finds would be
 //! lost (issue 13).
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
+use stdlib::catalog::EmptyCatalog;
 
 fn compile(ringbuf_bytes: Option<u32>) -> (codegen::CompiledScript, String) {
     let script = r#"BEGIN { printf("x\n"); }"#;

@@ -3,7 +3,8 @@
 //! statement refused with a diagnostic, is the `statement_needs_too_much_scratch` fixture of
 //! lang's check tests.
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
+use stdlib::catalog::EmptyCatalog;
 
 /// One condition comparing `n` pairs of 64-byte strings: 128 bytes of scratch per pair.
 fn comparisons(n: usize) -> String {

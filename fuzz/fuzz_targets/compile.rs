@@ -4,18 +4,19 @@
 //! error: a script that reaches it and fails there is a bug in `lang`'s checker.
 #![no_main]
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
 use libfuzzer_sys::fuzz_target;
+use stdlib::catalog::EmptyCatalog;
 
 fuzz_target!(|data: &[u8]| {
     let source = String::from_utf8_lossy(data);
     let (script, diags) = lang::parse(&source);
-    let _ = lang::diag::render("fuzz.bt", &source, &diags, false);
+    let _ = stdlib::diag::render("fuzz.bt", &source, &diags, false);
     if diags.iter().any(|d| d.is_error()) {
         return;
     }
     let checked = check::check(&script, &EmptyCatalog, &check::Options::default());
-    let _ = lang::diag::render("fuzz.bt", &source, &checked.diagnostics, false);
+    let _ = stdlib::diag::render("fuzz.bt", &source, &checked.diagnostics, false);
     let Some(hir) = checked.script else {
         return;
     };

@@ -5,26 +5,9 @@
 
 use serde::Serialize;
 
-/// A half-open byte range `start..end` into the script source.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
-pub struct Span {
-    pub start: usize,
-    pub end: usize,
-}
-
-impl Span {
-    pub fn new(start: usize, end: usize) -> Span {
-        Span { start, end }
-    }
-
-    /// The smallest span covering both `self` and `other`.
-    pub fn to(self, other: Span) -> Span {
-        Span {
-            start: self.start.min(other.start),
-            end: self.end.max(other.end),
-        }
-    }
-}
+/// The span type of every node is the one diagnostics are rendered with (the runtime renders
+/// them too, from spans a compiled file carries), so it lives in `stdlib::diag`.
+pub use stdlib::diag::Span;
 
 /// A name with the span it was written at.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

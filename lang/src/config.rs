@@ -5,7 +5,7 @@
 //! I/O; each resolved setting then reaches the stage that honours it through [`Config`].
 
 use crate::ast::{ConfigEntry, Expr, ExprKind, Span};
-use crate::diag::{closest, Diagnostic};
+use stdlib::diag::{closest, Diagnostic};
 use stdlib::types::StackMode;
 
 /// One config variable. Matched exhaustively, so a new setting must say how it is parsed.

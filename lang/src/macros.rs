@@ -19,9 +19,9 @@
 //! Its diagnostics are the named constructors at the end of this file.
 
 use crate::ast::*;
-use crate::diag::Diagnostic;
 use std::collections::{HashMap, HashSet};
 use stdlib::builtins::{Builtin, Function};
+use stdlib::diag::Diagnostic;
 
 /// Macro bodies instantiated for one script beyond this are refused: macros that each call
 /// the next one twice grow exponentially, and nothing real needs this many.

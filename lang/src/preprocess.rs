@@ -6,9 +6,9 @@
 //! result is the offset of the same text in the original source and spans stay exact.
 
 use crate::ast::{Directive, Ident, Span};
-use crate::diag::Diagnostic;
-use crate::parse::literal::parse_int;
 use std::collections::HashMap;
+use stdlib::diag::Diagnostic;
+use stdlib::literal::parse_int;
 
 /// The preprocessed source and what the preprocessor learned on the way.
 #[derive(Debug)]

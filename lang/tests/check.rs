@@ -33,11 +33,11 @@
 //! (Audited by logging each constructor a `cargo test -p lang` run calls: every other one of
 //! the 143 is reached by a fixture.)
 
-use lang::check::catalog::{
+use lang::check::{check, Options};
+use stdlib::catalog::{
     Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
 };
-use lang::check::{check, Options};
-use lang::diag::render;
+use stdlib::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 

@@ -4,7 +4,7 @@
 //! snapshotted; one fixture per diagnostic constructor and kind of bad value. How settings
 //! reach the checker is in `check.rs`'s `config_block.bt` and `missing_probes_warn.bt`.
 
-use lang::diag::render;
+use stdlib::diag::render;
 
 #[test]
 fn config_fixtures() {

@@ -3,8 +3,8 @@
 //! snapshotted; Debian's bpftrace tools and the repo's scripts parse cleanly. To see the AST of
 //! any script, run `rbt -d ast FILE` (or `-e PROGRAM`).
 
-use lang::diag::render;
 use std::path::Path;
+use stdlib::diag::render;
 
 fn name_of(path: &Path) -> String {
     path.file_name()

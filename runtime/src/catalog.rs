@@ -5,14 +5,14 @@
 
 use crate::introspect::dwarf::{CType, DebugInfo};
 use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs};
-use lang::check::catalog::{
-    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
-};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
+use stdlib::catalog::{
+    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+};
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type};
 use wildmatch::WildMatch;

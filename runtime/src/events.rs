@@ -226,15 +226,15 @@ impl EventSink {
     /// Warns about a map update at `start..end` of the script that found its map full, as
     /// bpftrace words it (it warns at each failure; rbt counts them and warns once a site).
     pub fn map_full(&mut self, start: usize, end: usize) {
-        let span = lang::ast::Span::new(start, end);
+        let span = stdlib::diag::Span::new(start, end);
         let (name, text) = (&self.source.name, &self.source.text);
         match self.format {
             OutputFormat::Text => eprint!(
                 "{}",
-                lang::diag::runtime_warning(name, text, span, stdlib::manifest::MAP_FULL_WARNING)
+                stdlib::diag::runtime_warning(name, text, span, stdlib::manifest::MAP_FULL_WARNING)
             ),
             OutputFormat::Json => {
-                let (line, col) = lang::diag::start_line_col(text, span);
+                let (line, col) = stdlib::diag::start_line_col(text, span);
                 // A full hash refuses an update with E2BIG.
                 let ret = -i64::from(libc::E2BIG);
                 let record = output::helper_error_json("map_update_elem", ret, name, line, col);
@@ -307,8 +307,8 @@ impl EventSink {
                     return Flow::Continue;
                 }
                 let text = format::render(pieces, &args);
-                let span = lang::ast::Span::new(*start, *end);
-                let at = lang::diag::location(&self.source.name, &self.source.text, span);
+                let span = stdlib::diag::Span::new(*start, *end);
+                let at = stdlib::diag::location(&self.source.name, &self.source.text, span);
                 eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
             }
             Event::Time { format: f } => {
@@ -379,28 +379,31 @@ impl EventSink {
             Event::HelperError { helper, start, end } => {
                 // A warning, on stderr as bpftrace writes it in text; a record on stdout in JSON.
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
-                let span = lang::ast::Span::new(*start, *end);
+                let span = stdlib::diag::Span::new(*start, *end);
                 let (name, text) = (&self.source.name, &self.source.text);
                 if json {
-                    let (line, col) = lang::diag::start_line_col(text, span);
+                    let (line, col) = stdlib::diag::start_line_col(text, span);
                     let record = output::helper_error_json(helper, ret, name, line, col);
                     self.write(&record);
                 } else {
                     eprint!(
                         "{}",
-                        lang::diag::helper_warning(name, text, span, helper, ret)
+                        stdlib::diag::helper_warning(name, text, span, helper, ret)
                     );
                 }
             }
             Event::ZeroDivisor { start, end } => {
-                let span = lang::ast::Span::new(*start, *end);
+                let span = stdlib::diag::Span::new(*start, *end);
                 let (name, text) = (&self.source.name, &self.source.text);
                 let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
                 if json {
-                    let (line, col) = lang::diag::start_line_col(text, span);
+                    let (line, col) = stdlib::diag::start_line_col(text, span);
                     self.write(&output::runtime_error_json(message, name, line, col));
                 } else {
-                    eprint!("{}", lang::diag::runtime_warning(name, text, span, message));
+                    eprint!(
+                        "{}",
+                        stdlib::diag::runtime_warning(name, text, span, message)
+                    );
                 }
             }
             Event::PrintValue { .. } => {

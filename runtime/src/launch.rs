@@ -7,9 +7,9 @@ use crate::run::{run, RunError, RunOptions};
 use crate::sys::GatedChild;
 use crate::verifier::Rejection;
 use crate::{Buffering, OutputFormat};
-use lang::diag::{self, Diagnostic};
 use std::io::Write;
 use stdlib::aot::{AotFile, RunSettings};
+use stdlib::diag::{self, Diagnostic};
 use stdlib::manifest::{Manifest, OptionDefault, RunValue, Source};
 
 /// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
@@ -192,7 +192,7 @@ fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>
             RunValue::ParamCount => int(params.positional.len() as i64),
             RunValue::Param(n) => match params.positional.get((*n as usize).wrapping_sub(1)) {
                 None => int(0),
-                Some(text) => int(lang::parse_int(text).ok_or_else(|| {
+                Some(text) => int(stdlib::literal::parse_int(text).ok_or_else(|| {
                     format!("positional parameter ${n} must be an integer (the script was compiled to read it as one), not `{text}`")
                 })?),
             },
@@ -211,7 +211,7 @@ fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>
                     .rev()
                     .find(|(n, _)| n == name)
                     .map(|(_, v)| v.as_deref());
-                match lang::check::option_value(default, given)
+                match stdlib::manifest::option_value(default, given)
                     .map_err(|problem| format!("program option --{name} {problem}"))?
                 {
                     OptionDefault::Int(n) => int(n),

@@ -198,7 +198,7 @@ fn annotation(line: &str) -> Option<Annotation<'_>> {
 impl Rejection {
     /// The whole log, with the script's text filled into annotations that lack it.
     pub fn log_with_source(&self, source: &str) -> String {
-        let script = lang::diag::Lines::new(source);
+        let script = stdlib::diag::Lines::new(source);
         let lines: Vec<String> = self
             .log
             .lines()

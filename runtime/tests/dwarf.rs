@@ -6,9 +6,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lang::check::catalog::Catalog;
 use runtime::catalog::SystemCatalog;
 use runtime::introspect::dwarf::DebugInfo;
+use stdlib::catalog::Catalog;
 use stdlib::types::Type;
 
 const SOURCE: &str = r#"

@@ -305,7 +305,7 @@ fn uprobe_and_usdt_listing_matches_bpftrace() {
 /// address the ELF file gives that code (the base of the run-time rebasing).
 #[test]
 fn user_object_for_uaddr_on_fixture() {
-    use lang::check::catalog::Catalog;
+    use stdlib::catalog::Catalog;
     let bin = match fixture() {
         Ok(b) => b,
         Err(why) => return skip("user_object_for_uaddr_on_fixture", why),

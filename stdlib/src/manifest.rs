@@ -109,6 +109,53 @@ impl OptionDefault {
     }
 }
 
+/// The value of an option given as `--name` (`Some(None)`), `--name=text` or not at all
+/// (`None`), in the type of its default; `Err` says what is wrong with the text.
+pub fn option_value(
+    default: &OptionDefault,
+    given: Option<Option<&str>>,
+) -> Result<OptionDefault, String> {
+    let Some(given) = given else {
+        return Ok(default.clone());
+    };
+    match (default, given) {
+        (OptionDefault::Bool(_), None) => Ok(OptionDefault::Bool(true)),
+        (OptionDefault::Bool(_), Some(text)) => match text.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Ok(OptionDefault::Bool(true)),
+            "false" | "no" | "off" | "0" => Ok(OptionDefault::Bool(false)),
+            _ => Err(format!("expects a boolean (e.g. 'true') (value: {text})")),
+        },
+        (OptionDefault::Str(_), None) => Err("expects a string (value: true)".into()),
+        (OptionDefault::Str(_), Some(text)) => Ok(OptionDefault::Str(text.to_string())),
+        (OptionDefault::Int(_), None) => Err("expects an integer (value: true)".into()),
+        (OptionDefault::Int(d), Some(text)) => {
+            let signed = *d < 0;
+            let (negative, digits) = match text.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, text),
+            };
+            let out_of_range = || format!("value is out of range (value: {text})");
+            let magnitude = match crate::literal::decode_int(digits) {
+                Ok(m) => m,
+                Err(_) if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) => {
+                    return Err(out_of_range())
+                }
+                Err(_) => return Err(format!("invalid integer (value: {text})")),
+            };
+            let value = match (negative, signed) {
+                (false, false) => magnitude as i64,
+                (false, true) => i64::try_from(magnitude).map_err(|_| out_of_range())?,
+                // A negative value of an unsigned option wraps, as in C.
+                (true, false) => (magnitude as i64).wrapping_neg(),
+                (true, true) => 0i64
+                    .checked_sub_unsigned(magnitude)
+                    .ok_or_else(out_of_range)?,
+            };
+            Ok(OptionDefault::Int(value))
+        }
+    }
+}
+
 impl RunValue {
     /// Bytes the value takes in `.rodata`, a multiple of 8.
     pub fn size(&self) -> u32 {
@@ -467,7 +514,7 @@ pub enum Event {
     },
     /// `-k`: a BPF helper call failed; the argument is its (negative) return value.
     /// `start..end` are the bytes of [`Manifest::source`] that made the call, which
-    /// `lang::diag::helper_warning` renders as bpftrace does.
+    /// `stdlib::diag::helper_warning` renders as bpftrace does.
     HelperError {
         helper: String,
         start: usize,
@@ -546,6 +593,27 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_follow_the_default_type() {
+        let int = OptionDefault::Int(20);
+        let neg = OptionDefault::Int(-1);
+        let v = |d: &OptionDefault, t: Option<&str>| option_value(d, Some(t));
+        assert_eq!(
+            v(&int, Some("0xffffffffffffffff")),
+            Ok(OptionDefault::Int(-1))
+        );
+        assert_eq!(v(&int, Some("-5")), Ok(OptionDefault::Int(-5)));
+        assert_eq!(v(&neg, Some("-10")), Ok(OptionDefault::Int(-10)));
+        assert!(v(&neg, Some("0xffffffffffffffff")).is_err());
+        assert!(v(&int, Some("False")).is_err());
+        assert!(v(&int, None).is_err());
+        let flag = OptionDefault::Bool(false);
+        assert_eq!(v(&flag, None), Ok(OptionDefault::Bool(true)));
+        assert_eq!(v(&flag, Some("False")), Ok(OptionDefault::Bool(false)));
+        assert!(v(&flag, Some("maybe")).is_err());
+        assert_eq!(option_value(&flag, None), Ok(OptionDefault::Bool(false)));
+    }
 
     #[test]
     fn usdt_operands() {

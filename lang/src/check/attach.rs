@@ -4,11 +4,11 @@
 //! `stdlib::probes`; this file holds only the parsing each kind needs, one match arm per
 //! provider.
 
-use super::catalog::Catalog;
 use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
 use crate::config::MissingProbes;
+use stdlib::catalog::Catalog;
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
@@ -433,7 +433,7 @@ impl Checker<'_> {
                     // bpftrace 0.24+: one field, a duration (`interval:100ms`) or a number
                     // of nanoseconds, at least a microsecond.
                     [period] => {
-                        let ns = match crate::parse::literal::duration(period) {
+                        let ns = match stdlib::literal::duration(period) {
                             Some((n, scale)) => {
                                 parse_int(&n.replace('_', "")).and_then(|n| n.checked_mul(scale))
                             }

@@ -5,8 +5,8 @@
 //! valid) take its record from `stdlib::builtins`, so they follow the table.
 
 use crate::ast::{BinaryOp, Provider, Span};
-use crate::diag::{closest, Diagnostic};
 use stdlib::builtins::{Arity, Spec, Valid};
+use stdlib::diag::{closest, Diagnostic};
 use stdlib::types::{agg_name, Aggregation, Type};
 
 // ---------------------------------------------------------------------------------------

@@ -1,15 +1,15 @@
 //! Typing expressions: builtins per probe type, maps and variables, operators, casts, field
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
-use super::catalog::UserParam;
 use super::ctypes::parse_c_type;
 use super::diagnostics;
 use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
-use crate::parse::literal::parse_int;
 use stdlib::builtins::Builtin;
+use stdlib::catalog::UserParam;
 use stdlib::format::Piece;
+use stdlib::literal::parse_int;
 use stdlib::manifest::{Event, Level, RunValue};
 use stdlib::types::{AddrSpace, Aggregation, Type, I64, U64};
 
@@ -1690,7 +1690,10 @@ impl Checker<'_> {
     /// The relocation of tracepoint field `f`, when the kernel's BTF has the tracepoint's
     /// record: the record as BTF names it, its fields as the format file lays them out
     /// (a `__data_loc` field is the u32 `__data_loc_<name>`).
-    fn tracepoint_core(&self, f: &super::catalog::TracepointField) -> Option<Box<hir::CoreAccess>> {
+    fn tracepoint_core(
+        &self,
+        f: &stdlib::catalog::TracepointField,
+    ) -> Option<Box<hir::CoreAccess>> {
         let name = self.probe.tracepoint_record.as_ref()?;
         let fields = &self.probe.tracepoint_fields;
         let index = fields.iter().position(|x| x.name == f.name)?;

@@ -5,13 +5,12 @@
 mod attach;
 pub use attach::filter_probes;
 mod calls;
-pub mod catalog;
 mod ctypes;
 mod decls;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
-pub use getopt::{option_value, program_options_help, wants_help, OptionDefault, ProgramOption};
+pub use getopt::{program_options_help, wants_help, OptionDefault, ProgramOption};
 mod scope;
 pub mod scratch;
 mod stmt_calls;
@@ -19,10 +18,10 @@ mod stmts;
 
 use crate::ast::{self, Span};
 use crate::config::{MissingProbes, Unstable};
-use crate::diag::Diagnostic;
 use crate::hir;
-use catalog::Catalog;
 use std::collections::{BTreeSet, HashMap};
+use stdlib::catalog::{self, Catalog};
+use stdlib::diag::Diagnostic;
 use stdlib::manifest::{Event, MapKind, MapSpec};
 use stdlib::types::{AddrSpace, StackMode, Type};
 

@@ -11,8 +11,8 @@
 
 use super::diagnostics;
 use crate::ast::Span;
-use crate::diag::Diagnostic;
 use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
+use stdlib::diag::Diagnostic;
 use stdlib::manifest::MapSpec;
 
 /// Bytes of per-CPU scratch memory a probe has (the per-CPU map value limit is 32 KiB).

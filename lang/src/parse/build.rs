@@ -3,13 +3,13 @@
 //! literals, unknown providers, misplaced pieces) and the node is kept or dropped so the rest
 //! of the item still builds.
 
-use super::literal::{decode_int, decode_string, LitError};
 use super::Rule;
 use crate::ast::*;
-use crate::diag::Diagnostic;
 use pest::iterators::{Pair, Pairs};
 use pest::pratt_parser::{Assoc, Op, PrattParser};
 use std::cell::RefCell;
+use stdlib::diag::Diagnostic;
+use stdlib::literal::{decode_int, decode_string, LitError};
 
 pub struct Builder {
     /// Offset of the item in the whole source; pest positions are relative to the item.

@@ -5,10 +5,10 @@
 
 use super::{ItemKind, Rule};
 use crate::ast::Span;
-use crate::diag::Diagnostic;
 use crate::preprocess::skip_string;
 use pest::error::{Error, InputLocation};
 use std::collections::BTreeSet;
+use stdlib::diag::Diagnostic;
 
 /// What a user should read for each grammar rule pest may say it expected. Rules missing
 /// here are described by their parent rule or by the literal tokens.

@@ -8,13 +8,12 @@
 
 mod build;
 mod errors;
-pub(crate) mod literal;
 
 use crate::ast::{Provider, Script, Span};
-use crate::diag::Diagnostic;
 use crate::preprocess::{preprocess, skip_string};
 use pest::Parser;
 use std::sync::Mutex;
+use stdlib::diag::Diagnostic;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar.pest"]

@@ -1,9 +1,10 @@
 //! What the checker needs to know about the running system, as a trait: the runtime
 //! implements it from tracefs, BTF, kallsyms and ELF files; tests implement it with fixtures.
-//! Keeping it a trait keeps `lang` free of I/O.
+//! Keeping it a trait keeps `lang` free of I/O; keeping it here, in the contract both sides
+//! share, lets the runtime implement it without depending on `lang`.
 
-use stdlib::manifest::{UprobeTarget, UsdtTarget};
-use stdlib::types::{Record, Type};
+use crate::manifest::{UprobeTarget, UsdtTarget};
+use crate::types::{Record, Type};
 
 /// One field of a tracepoint's `format` file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -112,7 +113,7 @@ pub trait Catalog {
     /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
     fn constant(&self, name: &str) -> Option<i64>;
     /// A kernel enum by its name without `enum ` (`skb_drop_reason`), from BTF, as a
-    /// [`Type::Enum`](stdlib::types::Type::Enum) whose values print by name.
+    /// [`Type::Enum`](crate::types::Type::Enum) whose values print by name.
     fn enum_type(&self, name: &str) -> Option<Type>;
     /// The functions of a binary or library (`libc` style names resolved like bpftrace)
     /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`

@@ -1,11 +1,34 @@
 //! Diagnostics as data: every error or warning the front end finds is a [`Diagnostic`] with
-//! spans, rendered last (and only here) with codespan-reporting, like rustc does.
+//! spans, rendered last (and only here) with codespan-reporting, like rustc does. It lives in
+//! the shared contract because the runtime renders against the script too, without the front
+//! end: a verifier refusal as a diagnostic on its line, and the run-time warnings (`-k`
+//! helper failures, full maps, `warnf`/`errorf` locations) laid out as bpftrace prints them.
 
-use crate::ast::Span;
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
 use codespan_reporting::files::SimpleFile;
 use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
+
+/// A half-open byte range `start..end` into the script source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+impl Span {
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+
+    /// The smallest span covering both `self` and `other`.
+    pub fn to(self, other: Span) -> Span {
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Severity {
@@ -160,7 +183,7 @@ pub fn line_span(source: &str, line: u32) -> Option<Span> {
 pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i64) -> String {
     let message = format!(
         "Failed to {helper}: {} ({ret})",
-        stdlib::value::strerror(-ret)
+        crate::value::strerror(-ret)
     );
     runtime_warning(file, source, span, &message)
 }

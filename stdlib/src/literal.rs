@@ -1,7 +1,8 @@
 //! Decoding of integer and string literals, with errors that say exactly what is wrong and
-//! where (offsets are relative to the literal's text). The one integer parser of `lang`: the
-//! grammar's literals, `#define` values, the preprocessor's `#if` operands and positional
-//! parameters are all read by [`decode_int`].
+//! where (offsets are relative to the literal's text). The one integer parser of rbt: the
+//! grammar's literals, `#define` values, the preprocessor's `#if` operands, program options
+//! and positional parameters (also those a compiled script reads when it runs, without the
+//! front end) are all read by [`decode_int`].
 
 /// A literal problem: the message and the byte range inside the literal it is about.
 #[derive(Debug, PartialEq)]
