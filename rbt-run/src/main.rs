@@ -1,6 +1,7 @@
 //! The `rbt-run` binary: runs a script compiled with `rbt --aot FILE script.bt`, with the run
 //! flags of `rbt` (`-f`, `-o`, `-q`, `-c`, `-p`, `-B`, `-v`, `--dry-run`) and the run's
-//! positional parameters. It links the runtime and the standard library only, no LLVM.
+//! positional parameters. It links the runtime and the standard library only: no parser,
+//! checker, codegen or LLVM (`tests/dependencies.rs` keeps it so).
 
 use clap::{Parser, ValueEnum};
 use std::io::IsTerminal;

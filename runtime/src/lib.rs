@@ -1,7 +1,10 @@
 //! rbt's runtime: kernel introspection (tracefs, BTF, kallsyms, ELF symbols and USDT notes),
 //! probe listing, the system catalog the checker consults, and running a compiled object:
 //! load and attach through libbpf (only in `sys`), the ring buffer event loop, map reading,
-//! symbolization and bpftrace-compatible output. No LLVM is linked here.
+//! symbolization and bpftrace-compatible output. No LLVM and no front end are linked here:
+//! what this crate shares with the compiler (the `Catalog` trait it implements, spans and
+//! diagnostic rendering, literal decoding) is in `stdlib`, so `rbt-run` is built from this
+//! crate and `stdlib` alone.
 
 mod attach;
 pub mod catalog;
