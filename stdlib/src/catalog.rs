@@ -113,7 +113,7 @@ pub trait Catalog {
     /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
     fn constant(&self, name: &str) -> Option<i64>;
     /// A kernel enum by its name without `enum ` (`skb_drop_reason`), from BTF, as a
-    /// [`Type::Enum`](crate::types::Type::Enum) whose values print by name.
+    /// [`Type::Enum`] whose values print by name.
     fn enum_type(&self, name: &str) -> Option<Type>;
     /// The functions of a binary or library (`libc` style names resolved like bpftrace)
     /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`
