@@ -816,6 +816,80 @@ mod tests {
         );
     }
 
+    /// The variant names serde's derive records for an enum. The compiler keeps that list
+    /// complete, so comparing a hand-written table with it catches a variant that was added to
+    /// the enum and forgotten in the table.
+    fn variant_names<T: serde::de::DeserializeOwned>() -> &'static [&'static str] {
+        use serde::de::{Deserializer, Visitor};
+        #[derive(Debug)]
+        struct Names(&'static [&'static str]);
+        impl std::fmt::Display for Names {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                write!(f, "{:?}", self.0)
+            }
+        }
+        impl std::error::Error for Names {}
+        impl serde::de::Error for Names {
+            fn custom<M: std::fmt::Display>(_: M) -> Self {
+                Names(&[])
+            }
+        }
+        /// Answers every request with an error, except an enum's, whose error carries the
+        /// variant names.
+        struct Recorder;
+        impl<'de> Deserializer<'de> for Recorder {
+            type Error = Names;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Names> {
+                Err(Names(&[]))
+            }
+            fn deserialize_enum<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                variants: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Names> {
+                Err(Names(variants))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+                struct identifier ignored_any
+            }
+        }
+        match T::deserialize(Recorder) {
+            Err(Names(variants)) => variants,
+            Ok(_) => &[],
+        }
+    }
+
+    /// The variant's name without its payload: `Pid` for `Pid(Current)`.
+    fn variant_of(debug: String) -> String {
+        debug.split('(').next().unwrap_or_default().to_string()
+    }
+
+    #[test]
+    fn the_tables_list_every_variant() {
+        let mut functions: Vec<String> = Function::ALL
+            .iter()
+            .map(|f| variant_of(format!("{f:?}")))
+            .collect();
+        let mut variants: Vec<&str> = variant_names::<Function>().to_vec();
+        functions.sort_unstable();
+        variants.sort_unstable();
+        assert_eq!(functions, variants, "Function::ALL");
+        let mut named: Vec<String> = Builtin::NAMED
+            .iter()
+            .map(|b| variant_of(format!("{b:?}")))
+            .collect();
+        // argN and sargN are matched by prefix, not listed by name.
+        named.extend(["Arg".to_string(), "Sarg".to_string()]);
+        let mut builtins: Vec<&str> = variant_names::<Builtin>().to_vec();
+        builtins.sort_unstable();
+        named.sort_unstable();
+        named.dedup();
+        assert_eq!(named, builtins, "Builtin::NAMED");
+    }
+
     #[test]
     fn arity_is_described() {
         assert_eq!(Arity::exactly(1).describe(), "1 argument");
