@@ -1,0 +1,267 @@
+//! The system call dispatcher: a small raw tracepoint program on `sys_enter` (or `sys_exit`)
+//! that tail-calls the program a table holds at the syscall's number, so that the
+//! programs of `tracepoint:syscalls:*` probes run as raw tracepoint programs (attached and
+//! detached at once) rather than as perf tracepoints, each of which costs the kernel an RCU
+//! grace period when it is detached.
+//!
+//! The dispatcher is written here as BPF instructions rather than compiled: it is eleven to
+//! twenty instructions, it needs the table's descriptor (known only at run time), and
+//! `rbt-run` has no compiler.
+
+use super::{cstring, err, last_errno, SysError};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::raw::c_int;
+
+/// `TS_COMPAT` in x86's `thread_info.status`: the task is in a 32-bit system call, whose
+/// numbers are another table's. Syscall tracepoints ignore such calls, so the dispatcher does.
+const TS_COMPAT: i32 = 0x2;
+/// Offset in `struct pt_regs` of `orig_ax`, the syscall number (x86-64).
+const PT_REGS_ORIG_AX: i32 = 120;
+
+/// BPF helper ids.
+const HELPER_TAIL_CALL: i32 = 12;
+const HELPER_GET_CURRENT_TASK: i32 = 35;
+const HELPER_PROBE_READ_KERNEL: i32 = 113;
+
+/// A dispatcher attached to `sys_enter` or `sys_exit`. Dropping it detaches it (the link
+/// goes first, then the program, then the table that holds the tail-called programs).
+pub struct SyscallDispatcher {
+    _link: OwnedFd,
+    _prog: OwnedFd,
+    _table: OwnedFd,
+}
+
+impl SyscallDispatcher {
+    /// Fills a table of `size` slots with `programs` (syscall number, program descriptor),
+    /// loads a dispatcher over it and attaches it to `sys_exit` (`exit`) or `sys_enter`.
+    /// `compat_status` is the offset of `thread_info.status` from the task's address, when
+    /// the kernel's BTF gives it.
+    pub fn attach(
+        exit: bool,
+        size: u32,
+        programs: &[(u32, c_int)],
+        compat_status: Option<i32>,
+    ) -> Result<SyscallDispatcher, SysError> {
+        let tracepoint = if exit { "sys_exit" } else { "sys_enter" };
+        let name = cstring(&format!("rbt_{tracepoint}"))?;
+        // SAFETY: a plain syscall wrapper; null options are the defaults.
+        let fd = unsafe {
+            libbpf_sys::bpf_map_create(
+                libbpf_sys::BPF_MAP_TYPE_PROG_ARRAY,
+                name.as_ptr(),
+                4,
+                4,
+                size,
+                std::ptr::null(),
+            )
+        };
+        if fd < 0 {
+            return Err(err(
+                format!("cannot create the {tracepoint} dispatch table"),
+                last_errno(),
+            ));
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        let table = unsafe { OwnedFd::from_raw_fd(fd) };
+        for (nr, prog) in programs {
+            // SAFETY: key and value are live u32/i32 values of the table's sizes.
+            let rc = unsafe {
+                libbpf_sys::bpf_map_update_elem(
+                    table.as_raw_fd(),
+                    (nr as *const u32).cast(),
+                    (prog as *const c_int).cast(),
+                    0,
+                )
+            };
+            if rc != 0 {
+                return Err(err(
+                    format!("cannot add the program of syscall {nr} to the {tracepoint} dispatch table"),
+                    last_errno(),
+                ));
+            }
+        }
+        let insns = program(exit, table.as_raw_fd(), compat_status);
+        let license = c"GPL";
+        let mut opts = libbpf_sys::bpf_prog_load_opts {
+            sz: std::mem::size_of::<libbpf_sys::bpf_prog_load_opts>() as _,
+            ..Default::default()
+        };
+        // SAFETY: the instructions and options live across the call and `opts.sz` is its
+        // real size; the descriptor returned is ours.
+        let fd = unsafe {
+            libbpf_sys::bpf_prog_load(
+                libbpf_sys::BPF_PROG_TYPE_RAW_TRACEPOINT,
+                name.as_ptr(),
+                license.as_ptr(),
+                insns.as_ptr(),
+                insns.len() as _,
+                &mut opts,
+            )
+        };
+        if fd < 0 {
+            return Err(err(
+                format!("cannot load the {tracepoint} dispatcher"),
+                last_errno(),
+            ));
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        let prog = unsafe { OwnedFd::from_raw_fd(fd) };
+        let tp = cstring(tracepoint)?;
+        // SAFETY: a valid name and program descriptor for the call.
+        let fd = unsafe { libbpf_sys::bpf_raw_tracepoint_open(tp.as_ptr(), prog.as_raw_fd()) };
+        if fd < 0 {
+            return Err(err(
+                format!("cannot attach to raw tracepoint {tracepoint}"),
+                last_errno(),
+            ));
+        }
+        // SAFETY: a new descriptor that nothing else owns.
+        let link = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(SyscallDispatcher {
+            _link: link,
+            _prog: prog,
+            _table: table,
+        })
+    }
+}
+
+fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> libbpf_sys::bpf_insn {
+    libbpf_sys::bpf_insn {
+        code,
+        _bitfield_align_1: [],
+        _bitfield_1: libbpf_sys::bpf_insn::new_bitfield_1(dst, src),
+        off,
+        imm,
+    }
+}
+
+/// Instruction encodings (`BPF_CLASS | BPF_OP | BPF_SRC`) the dispatcher uses.
+const MOV64_REG: u8 = 0xbf;
+const MOV64_IMM: u8 = 0xb7;
+const ADD64_IMM: u8 = 0x07;
+const AND64_IMM: u8 = 0x57;
+const LDX_DW: u8 = 0x79;
+const LDX_W: u8 = 0x61;
+const LD_IMM64: u8 = 0x18;
+const JNE_IMM: u8 = 0x55;
+const CALL: u8 = 0x85;
+const EXIT: u8 = 0x95;
+/// `src_reg` of a 64-bit immediate load that names a map by descriptor.
+const PSEUDO_MAP_FD: u8 = 1;
+
+/// The dispatcher: skip 32-bit system calls, find the syscall number (the tracepoint's
+/// second argument at `sys_enter`, the saved `orig_ax` at `sys_exit`), tail-call the
+/// table's program for it; a number without one falls through to `return 0`.
+fn program(exit: bool, table: c_int, compat_status: Option<i32>) -> Vec<libbpf_sys::bpf_insn> {
+    let mut p = vec![insn(MOV64_REG, 6, 1, 0, 0)];
+    // Jumps to the final `return 0`, patched once its place is known.
+    let mut to_out = Vec::new();
+    if let Some(status) = compat_status {
+        p.push(insn(CALL, 0, 0, 0, HELPER_GET_CURRENT_TASK));
+        p.push(insn(MOV64_REG, 3, 0, 0, 0));
+        p.push(insn(ADD64_IMM, 3, 0, 0, status));
+        p.push(insn(MOV64_REG, 1, 10, 0, 0));
+        p.push(insn(ADD64_IMM, 1, 0, 0, -8));
+        p.push(insn(MOV64_IMM, 2, 0, 0, 4));
+        p.push(insn(CALL, 0, 0, 0, HELPER_PROBE_READ_KERNEL));
+        p.push(insn(LDX_W, 1, 10, -8, 0));
+        p.push(insn(AND64_IMM, 1, 0, 0, TS_COMPAT));
+        to_out.push(p.len());
+        p.push(insn(JNE_IMM, 1, 0, 0, 0));
+    }
+    if exit {
+        // The registers are a raw pointer: read `orig_ax` through the helper.
+        p.push(insn(LDX_DW, 3, 6, 0, 0));
+        p.push(insn(ADD64_IMM, 3, 0, 0, PT_REGS_ORIG_AX));
+        p.push(insn(MOV64_REG, 1, 10, 0, 0));
+        p.push(insn(ADD64_IMM, 1, 0, 0, -16));
+        p.push(insn(MOV64_IMM, 2, 0, 0, 8));
+        p.push(insn(CALL, 0, 0, 0, HELPER_PROBE_READ_KERNEL));
+        to_out.push(p.len());
+        p.push(insn(JNE_IMM, 0, 0, 0, 0));
+        p.push(insn(LDX_DW, 3, 10, -16, 0));
+    } else {
+        p.push(insn(LDX_DW, 3, 6, 8, 0));
+    }
+    p.push(insn(LD_IMM64, 2, PSEUDO_MAP_FD, 0, table));
+    p.push(insn(0, 0, 0, 0, 0));
+    p.push(insn(MOV64_REG, 1, 6, 0, 0));
+    p.push(insn(CALL, 0, 0, 0, HELPER_TAIL_CALL));
+    let out = p.len();
+    p.push(insn(MOV64_IMM, 0, 0, 0, 0));
+    p.push(insn(EXIT, 0, 0, 0, 0));
+    for at in to_out {
+        if let Some(j) = p.get_mut(at) {
+            j.off = i16::try_from(out - at - 1).unwrap_or(0);
+        }
+    }
+    p
+}
+
+/// The offset of `thread_info.status` from a task's address (`task_struct.thread_info`
+/// plus the member's offset), from the kernel's BTF; `None` when BTF lacks either.
+pub fn compat_status_offset() -> Option<i32> {
+    // SAFETY: libbpf parses the kernel's BTF and returns an object we free below, or null.
+    let btf = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
+    if btf.is_null() {
+        return None;
+    }
+    let offset = member_offset(btf, "task_struct", "thread_info")
+        .zip(member_offset(btf, "thread_info", "status"))
+        .map(|(a, b)| a + b);
+    // SAFETY: `btf` came from btf__load_vmlinux_btf and is freed once.
+    unsafe { libbpf_sys::btf__free(btf) };
+    offset.and_then(|o| i32::try_from(o).ok())
+}
+
+/// The byte offset of member `member` of `struct name` in `btf`.
+fn member_offset(btf: *mut libbpf_sys::btf, name: &str, member: &str) -> Option<u32> {
+    let cname = cstring(name).ok()?;
+    // SAFETY: `btf` is a live BTF object and `cname` a NUL-terminated name.
+    let id = unsafe {
+        libbpf_sys::btf__find_by_name_kind(btf, cname.as_ptr(), libbpf_sys::BTF_KIND_STRUCT)
+    };
+    let id = u32::try_from(id).ok()?;
+    // SAFETY: `id` is a type of `btf`, which owns the returned record.
+    let t = unsafe { libbpf_sys::btf__type_by_id(btf, id) };
+    if t.is_null() {
+        return None;
+    }
+    // SAFETY: `t` points at a BTF type record of `btf`.
+    let info = unsafe { (*t).info };
+    let vlen = (info & 0xffff) as usize;
+    let kflag = info >> 31 == 1;
+    // SAFETY: in BTF a struct's record is followed by its `vlen` member records.
+    let members = unsafe {
+        std::slice::from_raw_parts(t.add(1).cast::<libbpf_sys::btf_member>(), vlen)
+    };
+    members.iter().find_map(|m| {
+        // SAFETY: member names are offsets into `btf`'s string section.
+        let n = unsafe { libbpf_sys::btf__name_by_offset(btf, m.name_off) };
+        if n.is_null() {
+            return None;
+        }
+        // SAFETY: libbpf returns a NUL-terminated string owned by `btf`.
+        let n = unsafe { std::ffi::CStr::from_ptr(n) };
+        let bits = if kflag { m.offset & 0xff_ffff } else { m.offset };
+        (n.to_bytes() == member.as_bytes() && bits % 8 == 0).then_some(bits / 8)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jumps_land_on_return_zero() {
+        for (exit, compat) in [(false, None), (true, None), (false, Some(16)), (true, Some(16))] {
+            let p = program(exit, 3, compat);
+            let out = p.len() - 2;
+            assert_eq!(p[out].code, MOV64_IMM);
+            assert_eq!(p.last().map(|i| i.code), Some(EXIT));
+            for (at, i) in p.iter().enumerate().filter(|(_, i)| i.code == JNE_IMM) {
+                assert_eq!(at + 1 + i.off as usize, out, "jump at {at}");
+            }
+        }
+    }
+}
