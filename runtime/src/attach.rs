@@ -144,7 +144,11 @@ pub struct SyscallPrograms {
 
 impl SyscallPrograms {
     fn add(&mut self, prog: &Program<'_>, targets: &[SyscallTarget], exit: bool) {
-        let by_nr = if exit { &mut self.exit } else { &mut self.enter };
+        let by_nr = if exit {
+            &mut self.exit
+        } else {
+            &mut self.enter
+        };
         for t in targets {
             by_nr.entry(t.nr).or_default().push(prog.fd());
         }

@@ -9,9 +9,7 @@ use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
 use crate::config::MissingProbes;
-use stdlib::manifest::{
-    Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget,
-};
+use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
 /// A resolved attach point.

@@ -199,12 +199,6 @@ impl Checker<'_> {
                 },
                 None => U64,
             },
-            // A tracepoint's `ctx` is its record's address, which a syscall tracepoint has
-            // only as a perf tracepoint.
-            Builtin::Ctx if self.probe.provider == Some(Provider::Tracepoint) => {
-                self.probe.reads_record = true;
-                U64
-            }
             // An iterator's context is its BTF record (`ctx.task`, `ctx.meta`); elsewhere
             // `ctx` is the context's address.
             Builtin::Ctx => match self

@@ -161,7 +161,7 @@ struct ProbeInfo {
     /// its own, so `probe` names the one that fired.
     reads_probe: bool,
     /// Whether the body reads a tracepoint's record beyond its fields after the common
-    /// header (`common_pid`, `ctx`, `kstack`): a syscall tracepoint then stays a perf
+    /// header (`common_pid`, `kstack`): a syscall tracepoint then stays a perf
     /// tracepoint rather than a dispatched raw tracepoint (see [`attach::syscall_dispatch`]).
     reads_record: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).

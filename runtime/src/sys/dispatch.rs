@@ -75,7 +75,9 @@ impl SyscallDispatcher {
             };
             if rc != 0 {
                 return Err(err(
-                    format!("cannot add the program of syscall {nr} to the {tracepoint} dispatch table"),
+                    format!(
+                        "cannot add the program of syscall {nr} to the {tracepoint} dispatch table"
+                    ),
                     last_errno(),
                 ));
             }
@@ -232,9 +234,8 @@ fn member_offset(btf: *mut libbpf_sys::btf, name: &str, member: &str) -> Option<
     let vlen = (info & 0xffff) as usize;
     let kflag = info >> 31 == 1;
     // SAFETY: in BTF a struct's record is followed by its `vlen` member records.
-    let members = unsafe {
-        std::slice::from_raw_parts(t.add(1).cast::<libbpf_sys::btf_member>(), vlen)
-    };
+    let members =
+        unsafe { std::slice::from_raw_parts(t.add(1).cast::<libbpf_sys::btf_member>(), vlen) };
     members.iter().find_map(|m| {
         // SAFETY: member names are offsets into `btf`'s string section.
         let n = unsafe { libbpf_sys::btf__name_by_offset(btf, m.name_off) };
@@ -243,7 +244,11 @@ fn member_offset(btf: *mut libbpf_sys::btf, name: &str, member: &str) -> Option<
         }
         // SAFETY: libbpf returns a NUL-terminated string owned by `btf`.
         let n = unsafe { std::ffi::CStr::from_ptr(n) };
-        let bits = if kflag { m.offset & 0xff_ffff } else { m.offset };
+        let bits = if kflag {
+            m.offset & 0xff_ffff
+        } else {
+            m.offset
+        };
         (n.to_bytes() == member.as_bytes() && bits % 8 == 0).then_some(bits / 8)
     })
 }
@@ -254,7 +259,12 @@ mod tests {
 
     #[test]
     fn jumps_land_on_return_zero() {
-        for (exit, compat) in [(false, None), (true, None), (false, Some(16)), (true, Some(16))] {
+        for (exit, compat) in [
+            (false, None),
+            (true, None),
+            (false, Some(16)),
+            (true, Some(16)),
+        ] {
             let p = program(exit, 3, compat);
             let out = p.len() - 2;
             assert_eq!(p[out].code, MOV64_IMM);
