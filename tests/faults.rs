@@ -254,6 +254,7 @@ const ENOENT: i32 = 2;
 unsafe extern "C" {
     fn syscall(number: i64, ...) -> i64;
     fn close(fd: i32) -> i32;
+    fn kill(pid: i32, signal: i32) -> i32;
     fn __errno_location() -> *mut i32;
 }
 
@@ -649,4 +650,162 @@ fn every_unsafe_builtin_needs_unsafe() {
     for (name, _, _) in UNSAFE_USES {
         assert!(unsafe_names.contains(name), "{name}() is not unsafe");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Many probes.
+
+/// x86-64 system call numbers, and SIGINT.
+const SYS_SENDFILE: i64 = 40;
+const SYS_SENDTO: i64 = 44;
+const SYS_UNAME: i64 = 63;
+const SYS_GETPPID: i64 = 110;
+const SYS_GETTID: i64 = 186;
+const SYS_UMOUNT2: i64 = 166;
+const SIGINT: i32 = 2;
+
+/// How many `tracepoint:syscalls:<prefix>*` tracepoints this kernel has.
+fn syscall_tracepoints(prefix: &str) -> usize {
+    [
+        "/sys/kernel/tracing/events/syscalls",
+        "/sys/kernel/debug/tracing/events/syscalls",
+    ]
+    .iter()
+    .find_map(|d| std::fs::read_dir(d).ok())
+    .map_or(0, |dir| {
+        dir.flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .count()
+    })
+}
+
+/// Every syscall tracepoint at once (`sys_enter_*` and `sys_exit_*`, 720 here): each probe
+/// counts the calls of one thread of this test, which makes known system calls, including
+/// ones whose tracepoint is named after the kernel's entry point rather than the syscall
+/// (`newuname`, `umount`, `sendfile64`), one with six arguments, and, where the kernel runs
+/// 32-bit calls, a 32-bit one (which syscall tracepoints ignore). The counts and arguments
+/// must be exact, the run must end promptly (a perf tracepoint costs tens of milliseconds
+/// to detach, so 720 of them took half a minute), and nothing of it may remain.
+#[test]
+#[ignore = "needs root"]
+fn every_syscall_tracepoint_at_once() {
+    require_root();
+    let tracepoints = syscall_tracepoints("sys_enter_") + syscall_tracepoints("sys_exit_");
+    assert!(tracepoints > 600, "only {tracepoints} syscall tracepoints?");
+    let tag = tag_for(7);
+    assert!(maps_of_size(tag).is_empty(), "tag {tag} in use");
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { syscall(SYS_GETTID) };
+    let script = format!(
+        r#"config = {{ max_map_keys = {tag} }}
+           tracepoint:syscalls:sys_enter_* /tid == $1/ {{ @[probe] = count(); }}
+           tracepoint:syscalls:sys_exit_* /tid == $1/ {{ @[probe] = count(); }}
+           tracepoint:syscalls:sys_enter_sendto /tid == $1/ {{
+               printf("sendto %d %d %d %d %d\n", args.fd, args.len, args.flags, args.addr, args.addr_len);
+           }}
+           tracepoint:syscalls:sys_enter_sendfile64 /tid == $1/ {{
+               printf("sendfile %d %d %d\n", args.out_fd, args.in_fd, args.count);
+           }}
+           tracepoint:syscalls:sys_enter_umount /tid == $1/ {{
+               printf("umount %s %d\n", str(args.name), args.flags);
+           }}
+           tracepoint:syscalls:sys_exit_umount /tid == $1/ {{
+               printf("umount returned %d, syscall %d\n", args.ret, args.__syscall_nr);
+           }}"#
+    );
+    let mut child = rbt()
+        .args(["-e", &script, &tid.to_string()])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let pid = child.id();
+    let rx = lines_of(child.stdout.take().expect("stdout"));
+    wait_for_line(&rx, NOTIFY);
+    let objects = bpf_objects_of(pid);
+    let umount_path = c"/rbt-no-such-mount-point";
+    // SAFETY: plain system calls with valid or deliberately invalid arguments; none of
+    // them changes anything (each fails, or only reads).
+    let umount_ret = unsafe {
+        for _ in 0..3 {
+            syscall(SYS_GETPPID);
+        }
+        // struct utsname: six fields of 65 bytes.
+        let mut uts = [0u8; 6 * 65];
+        for _ in 0..2 {
+            syscall(SYS_UNAME, uts.as_mut_ptr());
+        }
+        syscall(SYS_SENDFILE, -7i64, -8i64, 0u64, 12345u64);
+        syscall(SYS_SENDTO, -1i64, 0u64, 77u64, 3u64, 0x1000u64, 16u64);
+        let r = syscall(SYS_UMOUNT2, umount_path.as_ptr(), 2u64);
+        assert_eq!(r, -1);
+        -i64::from(*__errno_location())
+    };
+    // A 32-bit getpid (number 20) through the 32-bit entry; 20 is writev in the 64-bit
+    // table. Kernels booted without 32-bit emulation would kill the test for trying.
+    let cmdline = std::fs::read_to_string("/proc/cmdline").unwrap_or_default();
+    let compat = std::path::Path::new("/proc/sys/abi").exists()
+        && !cmdline.contains("ia32_emulation=0")
+        && !cmdline.contains("ia32_emulation=false");
+    if compat {
+        // SAFETY: `int 0x80` with eax = 20 is the 32-bit getpid, which takes no arguments
+        // and clobbers only eax.
+        unsafe {
+            std::arch::asm!("int 0x80", inout("eax") 20 => _, options(nostack));
+        }
+    }
+    let start = Instant::now();
+    // SAFETY: a signal to our own child.
+    assert_eq!(unsafe { kill(pid as i32, SIGINT) }, 0);
+    let status = wait_for(&mut child, Duration::from_secs(60), "after SIGINT");
+    let took = start.elapsed();
+    let err = read_all(child.stderr.take());
+    assert_eq!(status.code(), Some(0), "{err}");
+    let attached = format!("Attached {} probes", tracepoints + 4);
+    assert!(err.contains(&attached), "no `{attached}` in {err}");
+    let out: Vec<String> = rx.iter().collect();
+    let count = |probe: &str| {
+        let key = format!("@[tracepoint:syscalls:{probe}]: ");
+        out.iter()
+            .find_map(|l| l.strip_prefix(&key))
+            .map(|n| n.parse::<u64>().expect("a count"))
+    };
+    for (name, n) in [
+        ("getppid", 3),
+        ("newuname", 2),
+        ("sendfile64", 1),
+        ("sendto", 1),
+        ("umount", 1),
+    ] {
+        assert_eq!(
+            count(&format!("sys_enter_{name}")),
+            Some(n),
+            "{name}: {out:?}"
+        );
+        assert_eq!(
+            count(&format!("sys_exit_{name}")),
+            Some(n),
+            "{name}: {out:?}"
+        );
+    }
+    assert_eq!(
+        count("sys_enter_writev"),
+        None,
+        "a 32-bit call counted: {out:?}"
+    );
+    for line in [
+        "sendto -1 77 3 4096 16".to_string(),
+        "sendfile -7 -8 12345".into(),
+        "umount /rbt-no-such-mount-point 2".into(),
+        format!("umount returned {umount_ret}, syscall 166"),
+    ] {
+        assert!(out.contains(&line), "no `{line}` in {out:?}");
+    }
+    // 720 perf tracepoints took about 30 s to detach; the dispatcher takes milliseconds.
+    assert!(
+        took < Duration::from_secs(10),
+        "{took:?} from SIGINT to exit"
+    );
+    check_gone("every syscall tracepoint", tag, &objects, &[]);
 }
