@@ -378,7 +378,9 @@ fn tracefs_and_pins() -> Vec<String> {
     v
 }
 
-/// Retries `check` for up to two seconds: the kernel frees objects asynchronously.
+/// Retries `check` for up to five seconds: the kernel frees objects asynchronously (a raw
+/// tracepoint's link, and so its program and maps, after an RCU tasks-trace grace period,
+/// which a loaded machine stretches to seconds).
 fn eventually<T: std::fmt::Debug>(what: &str, check: impl Fn() -> Vec<T>) {
     let start = Instant::now();
     loop {
@@ -386,7 +388,7 @@ fn eventually<T: std::fmt::Debug>(what: &str, check: impl Fn() -> Vec<T>) {
         if left.is_empty() {
             return;
         }
-        if start.elapsed() > Duration::from_secs(2) {
+        if start.elapsed() > Duration::from_secs(5) {
             panic!("{what}: left behind {left:?}");
         }
         std::thread::sleep(Duration::from_millis(50));
