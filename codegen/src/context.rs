@@ -353,10 +353,6 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
     Ok(Val::Mem(l.ustack_payload(id)?))
 }
 
-/// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
-/// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
-/// after the tracepoint record. With `core`, the field is where the running kernel's BTF
-/// record of the tracepoint has it (what follows the field keeps its distance).
 /// Registers carrying the six arguments of an x86-64 system call (the fourth is `r10`, not
 /// the calling convention's `cx`, which the `syscall` instruction overwrites).
 const SYSCALL_ARG_REGS: [&str; 6] = ["di", "si", "dx", "r10", "r8", "r9"];
@@ -412,6 +408,10 @@ fn syscall_field<'ctx>(
     l.load_val(slot, ty)
 }
 
+/// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
+/// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
+/// after the tracepoint record. With `core`, the field is where the running kernel's BTF
+/// record of the tracepoint has it (what follows the field keeps its distance).
 pub fn context_field<'ctx>(
     l: &mut Lowerer<'_, 'ctx>,
     offset: u32,

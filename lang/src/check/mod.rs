@@ -160,9 +160,10 @@ struct ProbeInfo {
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
     /// its own, so `probe` names the one that fired.
     reads_probe: bool,
-    /// Whether the body reads a tracepoint's record beyond its fields after the common
-    /// header (`common_pid`, `kstack`): a syscall tracepoint then stays a perf
-    /// tracepoint rather than a dispatched raw tracepoint (see [`attach::syscall_dispatch`]).
+    /// Whether the body reads what only a perf tracepoint has, its record's common header
+    /// (`common_pid`, …) or its kernel stack (`kstack`): a syscall tracepoint then stays
+    /// a perf tracepoint rather than a dispatched raw tracepoint
+    /// (see [`attach::syscall_dispatch`]).
     reads_record: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
