@@ -353,6 +353,61 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
     Ok(Val::Mem(l.ustack_payload(id)?))
 }
 
+/// Registers carrying the six arguments of an x86-64 system call (the fourth is `r10`, not
+/// the calling convention's `cx`, which the `syscall` instruction overwrites).
+const SYSCALL_ARG_REGS: [&str; 6] = ["di", "si", "dx", "r10", "r8", "r9"];
+
+/// Where a syscall tracepoint's record keeps its fields: `__syscall_nr` (an `int`), then the
+/// arguments (`sys_enter_*`) or the return value (`sys_exit_*`), eight bytes each.
+const SYSCALL_NR_OFFSET: u32 = 8;
+const SYSCALL_ARGS_OFFSET: u32 = 16;
+
+/// Field `offset` of a syscall tracepoint's record, in a raw tracepoint program on
+/// `sys_enter`/`sys_exit` ([`Attach::Syscall`]), whose arguments are the task's saved
+/// registers and the syscall number (`sys_enter`) or the return value (`sys_exit`). The
+/// perf tracepoint fills its record from the same registers, so the values are the same.
+fn syscall_field<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    exit: bool,
+    offset: u32,
+    data_loc: bool,
+    ty: &Type,
+) -> R<Val<'ctx>> {
+    let regs_read = |l: &mut Lowerer<'_, 'ctx>, name: &str| -> R<IntValue<'ctx>> {
+        let at = reg_offset(name)
+            .ok_or_else(|| CodegenError::Internal(format!("unknown register {name}")))?;
+        let regs = ctx_u64(l, 0)?;
+        let addr = l.builder.build_int_add(regs, l.const_u64(at), "reg")?;
+        match l.probe_read(addr, &U64, AddrSpace::Kernel)? {
+            Val::Int(v) => Ok(v),
+            Val::Mem(_) => Err(CodegenError::Internal("a register read as memory".into())),
+        }
+    };
+    let raw = match (exit, offset) {
+        _ if data_loc => None,
+        (false, SYSCALL_NR_OFFSET) => Some(ctx_u64(l, 8)?),
+        (true, SYSCALL_NR_OFFSET) => Some(regs_read(l, "orig_ax")?),
+        (true, SYSCALL_ARGS_OFFSET) => Some(ctx_u64(l, 8)?),
+        (false, at) if at >= SYSCALL_ARGS_OFFSET && at % 8 == 0 => {
+            match SYSCALL_ARG_REGS.get(((at - SYSCALL_ARGS_OFFSET) / 8) as usize) {
+                Some(r) => Some(regs_read(l, r)?),
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let raw = raw.ok_or_else(|| {
+        CodegenError::Internal(format!(
+            "offset {offset} of a syscall tracepoint record is not an argument"
+        ))
+    })?;
+    // x86-64 is little-endian: a narrower field (`__syscall_nr`) holds the value's low
+    // bytes, which are the first bytes of the stored u64. Read it back as the field's type.
+    let slot = l.alloca(ty.size().max(8), "scfield")?;
+    l.builder.build_store(slot, raw)?;
+    l.load_val(slot, ty)
+}
+
 /// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
 /// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
 /// after the tracepoint record. With `core`, the field is where the running kernel's BTF
@@ -364,6 +419,9 @@ pub fn context_field<'ctx>(
     core: Option<&CoreAccess>,
     ty: &Type,
 ) -> R<Val<'ctx>> {
+    if let Attach::Syscall { exit, .. } = l.probe.attach {
+        return syscall_field(l, exit, offset, data_loc, ty);
+    }
     let ctx = ctx_ptr(l)?;
     // The field's address from a context pointer `base`.
     let field_at = |l: &Lowerer<'_, 'ctx>, base| -> R<PointerValue<'ctx>> {

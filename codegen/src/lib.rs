@@ -327,6 +327,10 @@ pub fn compile(
 /// The ELF section of a program, as its probe kind's record names it: it tells libbpf the
 /// program type.
 fn section(probe: &hir::Probe) -> String {
+    // A syscall tracepoint dispatched by number is a raw tracepoint program.
+    if let Attach::Syscall { .. } = probe.attach {
+        return "raw_tp".into();
+    }
     match probe.provider.kind().section {
         Section::Fixed(name) => name.into(),
         Section::Kprobe(name) => {
@@ -348,6 +352,7 @@ fn section(probe: &hir::Probe) -> String {
                 | Attach::Signal { .. }
                 | Attach::Tracepoint { .. }
                 | Attach::Rawtracepoint { .. }
+                | Attach::Syscall { .. }
                 | Attach::Kprobe { .. }
                 | Attach::Uprobe { .. }
                 | Attach::Usdt { .. }

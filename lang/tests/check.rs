@@ -795,3 +795,50 @@ fn compiled_files_read_parameters_at_run_time() {
         .expect("checked");
     assert!(hir.run_values.is_empty());
 }
+
+/// A syscall tracepoint becomes a raw tracepoint program dispatched by syscall number, one
+/// per direction, unless its body reads what only the perf tracepoint has (`kstack`), or
+/// it mixes `sys_enter` and `sys_exit`, or it traces something else too.
+#[test]
+fn syscall_tracepoints_dispatch_by_number_where_the_body_allows() {
+    use stdlib::manifest::{Attach, SyscallTarget};
+    let attach_of = |src: &str| {
+        let (script, parse_diags) = lang::parse(src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+        let script = checked
+            .script
+            .unwrap_or_else(|| panic!("{src}: {:?}", checked.diagnostics));
+        script.probes[0].attach.clone()
+    };
+    let openat = |exit| Attach::Syscall {
+        targets: vec![SyscallTarget {
+            name: "openat".into(),
+            nr: 257,
+        }],
+        exit,
+    };
+    assert_eq!(
+        attach_of("tracepoint:syscalls:sys_enter_openat { @[str(args.filename)] = count(); }"),
+        openat(false)
+    );
+    assert_eq!(
+        attach_of("tracepoint:syscalls:sys_exit_openat { @ = args.ret; }"),
+        openat(true)
+    );
+    let perf = Attach::Tracepoint {
+        targets: vec![("syscalls".into(), "sys_enter_openat".into())],
+    };
+    assert_eq!(
+        attach_of("tracepoint:syscalls:sys_enter_openat { @[kstack] = count(); }"),
+        perf
+    );
+    assert!(matches!(
+        attach_of("tracepoint:syscalls:sys_*_openat { @ = count(); }"),
+        Attach::Tracepoint { .. }
+    ));
+    assert!(matches!(
+        attach_of("tracepoint:sched:sched_switch { @ = count(); }"),
+        Attach::Tracepoint { .. }
+    ));
+}

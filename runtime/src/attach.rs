@@ -1,7 +1,8 @@
 //! Attaching one program to every target of its `Attach`: one place per probe type.
 
-use crate::sys::{Breakpoint, Link, PerfEventAttr, Program, SysError};
-use stdlib::manifest::{Attach, PerfPeriod};
+use crate::sys::{Breakpoint, Link, PerfEventAttr, Program, SysError, SyscallDispatcher};
+use std::collections::BTreeMap;
+use stdlib::manifest::{Attach, PerfPeriod, SyscallTarget};
 
 /// perf_event types (`enum perf_type_id`).
 const PERF_TYPE_HARDWARE: u32 = 0;
@@ -50,6 +51,7 @@ fn runs_newest_first(a: &Attach) -> bool {
         | Attach::Signal { .. }
         | Attach::Tracepoint { .. }
         | Attach::Rawtracepoint { .. }
+        | Attach::Syscall { .. }
         | Attach::Kprobe { .. }
         | Attach::Profile { .. }
         | Attach::Interval { .. }
@@ -131,7 +133,65 @@ fn period(p: PerfPeriod) -> (u64, bool) {
     }
 }
 
-pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Link>, SysError> {
+/// The programs of syscall tracepoints ([`Attach::Syscall`]), by direction and syscall
+/// number, in the order they attach, until [`SyscallPrograms::attach`] attaches the
+/// dispatchers that run them.
+#[derive(Default)]
+pub struct SyscallPrograms {
+    enter: BTreeMap<u32, Vec<i32>>,
+    exit: BTreeMap<u32, Vec<i32>>,
+}
+
+impl SyscallPrograms {
+    fn add(&mut self, prog: &Program<'_>, targets: &[SyscallTarget], exit: bool) {
+        let by_nr = if exit {
+            &mut self.exit
+        } else {
+            &mut self.enter
+        };
+        for t in targets {
+            by_nr.entry(t.nr).or_default().push(prog.fd());
+        }
+    }
+
+    /// Attaches the dispatchers. A tail call does not return, so each syscall's first
+    /// program sits in the first dispatcher's table, its second in the second's, and so
+    /// on: the kernel runs a tracepoint's programs in the order they were attached, so
+    /// several probes on one syscall run in script order.
+    pub fn attach(self) -> Result<Vec<SyscallDispatcher>, SysError> {
+        if self.enter.is_empty() && self.exit.is_empty() {
+            return Ok(Vec::new());
+        }
+        let compat_status = crate::sys::compat_status_offset();
+        let size = stdlib::syscalls::x86_64_count();
+        let mut out = Vec::new();
+        for (exit, by_nr) in [(false, &self.enter), (true, &self.exit)] {
+            let depth = by_nr.values().map(Vec::len).max().unwrap_or(0);
+            for level in 0..depth {
+                let programs: Vec<(u32, i32)> = by_nr
+                    .iter()
+                    .filter_map(|(nr, progs)| progs.get(level).map(|fd| (*nr, *fd)))
+                    .collect();
+                out.push(SyscallDispatcher::attach(
+                    exit,
+                    size,
+                    &programs,
+                    compat_status,
+                )?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Attaches `prog` to every target of `a`. Syscall tracepoints are only recorded in
+/// `syscalls`, whose dispatchers attach once every program is known.
+pub fn attach(
+    prog: &Program<'_>,
+    a: &Attach,
+    pid: Option<u32>,
+    syscalls: &mut SyscallPrograms,
+) -> Result<Vec<Link>, SysError> {
     let pid = pid.map_or(-1, |p| p as i32);
     match a {
         // BEGIN, END, self:signal, benchmarks and tests run through BPF_PROG_TEST_RUN;
@@ -149,6 +209,10 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             .iter()
             .map(|t| prog.attach_raw_tracepoint(t))
             .collect(),
+        Attach::Syscall { targets, exit } => {
+            syscalls.add(prog, targets, *exit);
+            Ok(Vec::new())
+        }
         Attach::Kprobe {
             targets,
             ret,

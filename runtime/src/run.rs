@@ -338,13 +338,15 @@ pub fn run(
     let mut links = Vec::new();
     // Where each iterator's link sits in `links`: iterators run once BEGIN has.
     let mut iterators = Vec::new();
+    let mut syscalls = attach::SyscallPrograms::default();
     for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
         if matches!(p.attach, Attach::Iter { .. }) {
             iterators.push(links.len());
         }
-        links.extend(attach::attach(&prog, &p.attach, opts.pid)?);
+        links.extend(attach::attach(&prog, &p.attach, opts.pid, &mut syscalls)?);
     }
+    let dispatchers = syscalls.attach()?;
     let running = opts.mode != RunMode::Trace;
     if !opts.quiet && !running {
         sink.borrow_mut().attached(probe_count)?;
@@ -448,6 +450,7 @@ pub fn run(
     // Detach before END so no more events arrive while the maps are printed. What is still
     // in the buffer is printed, unless exit() was called: records after it are dropped.
     drop(links);
+    drop(dispatchers);
     rb.consume()?;
     sink.borrow_mut().start_end();
     for p in manifest.programs.iter().filter(|p| p.attach == Attach::End) {

@@ -20,6 +20,7 @@ pub mod manifest;
 pub mod names;
 pub mod output;
 pub mod probes;
+pub mod syscalls;
 pub mod timefmt;
 pub mod tseries;
 pub mod types;

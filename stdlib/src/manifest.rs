@@ -211,6 +211,14 @@ pub enum Attach {
     Rawtracepoint {
         targets: Vec<String>,
     },
+    /// `tracepoint:syscalls:sys_enter_*` (or `sys_exit_*`, `exit`) run as a raw tracepoint
+    /// program that the runtime's dispatcher on `sys_enter` (`sys_exit`) tail-calls for the
+    /// system call numbers of `targets`. It reads the same values as the perf tracepoint, and
+    /// detaches at once where each perf tracepoint costs an RCU grace period.
+    Syscall {
+        targets: Vec<SyscallTarget>,
+        exit: bool,
+    },
     Kprobe {
         targets: Vec<KprobeTarget>,
         ret: bool,
@@ -272,6 +280,7 @@ impl Attach {
             Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
             Attach::Rawtracepoint { targets } => targets.len(),
+            Attach::Syscall { targets, .. } => targets.len(),
             Attach::Kprobe { targets, .. } => targets.len(),
             Attach::Uprobe { targets, .. } => targets.len(),
             Attach::Usdt { targets } => targets.len(),
@@ -304,6 +313,7 @@ impl Attach {
             | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
             Attach::Rawtracepoint { targets } => retain(targets, keep),
+            Attach::Syscall { targets, .. } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),
             Attach::Uprobe { targets, .. } => retain(targets, keep),
             Attach::Usdt { targets } => retain(targets, keep),
@@ -316,6 +326,15 @@ impl Attach {
 pub enum PerfPeriod {
     Frequency(u64),
     Nanoseconds(u64),
+}
+
+/// One system call of an [`Attach::Syscall`] program.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyscallTarget {
+    /// The name in the tracepoint's (`openat` of `sys_enter_openat`).
+    pub name: String,
+    /// Its number in the 64-bit system call table.
+    pub nr: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@ use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
 use crate::config::MissingProbes;
 use stdlib::catalog::Catalog;
-use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, UprobeTarget, UsdtTarget};
+use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
 /// A resolved attach point.
@@ -616,6 +616,60 @@ pub fn parse_int(s: &str) -> Option<u64> {
     }
 }
 
+/// Bytes of a tracepoint record's common header (`common_type` to `common_pid`).
+pub(super) const SYSCALL_RECORD_HEADER: u32 = 8;
+
+/// A tracepoint attach whose targets are all `syscalls:sys_enter_*` (or all
+/// `syscalls:sys_exit_*`) of known x86-64 numbers becomes an [`Attach::Syscall`]: one raw
+/// tracepoint program on `sys_enter` (`sys_exit`) that the runtime's dispatcher runs for those
+/// numbers. Each perf tracepoint costs the kernel an RCU grace period when it is detached
+/// (tens of milliseconds, one after another under a global lock), raw tracepoints almost
+/// nothing. The caller keeps the perf tracepoint for a body that reads the record's header,
+/// which only it has. Anything else comes back unchanged.
+pub fn syscall_dispatch(attach: Attach) -> Attach {
+    let Attach::Tracepoint { targets } = &attach else {
+        return attach;
+    };
+    // The numbers, the argument registers and the dispatcher are x86-64's.
+    if !cfg!(target_arch = "x86_64") {
+        return attach;
+    }
+    let syscall = |(category, event): &(String, String)| -> Option<(bool, SyscallTarget)> {
+        if category != "syscalls" {
+            return None;
+        }
+        let (exit, name) = match (
+            event.strip_prefix("sys_enter_"),
+            event.strip_prefix("sys_exit_"),
+        ) {
+            (Some(name), _) => (false, name),
+            (None, Some(name)) => (true, name),
+            (None, None) => return None,
+        };
+        let nr = stdlib::syscalls::x86_64_number(name)?;
+        Some((
+            exit,
+            SyscallTarget {
+                name: name.into(),
+                nr,
+            },
+        ))
+    };
+    let Some(found) = targets.iter().map(syscall).collect::<Option<Vec<_>>>() else {
+        return attach;
+    };
+    let Some(exit) = found.first().map(|(exit, _)| *exit) else {
+        return attach;
+    };
+    if found.iter().any(|(e, _)| *e != exit) {
+        return attach;
+    }
+    Attach::Syscall {
+        targets: found.into_iter().map(|(_, t)| t).collect(),
+        exit,
+    }
+}
+
 /// One attach per target of `attach`, in the order of its expanded names, for a probe
 /// whose body reads `probe`. Kinds with a single target come back unchanged.
 pub fn split_targets(attach: Attach) -> Vec<Attach> {
@@ -627,6 +681,13 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         Attach::Rawtracepoint { targets } => targets
             .into_iter()
             .map(|t| Attach::Rawtracepoint { targets: vec![t] })
+            .collect(),
+        Attach::Syscall { targets, exit } => targets
+            .into_iter()
+            .map(|t| Attach::Syscall {
+                targets: vec![t],
+                exit,
+            })
             .collect(),
         // A kprobe_multi link of one target is a plain kprobe.
         Attach::Kprobe { targets, ret, .. } => targets

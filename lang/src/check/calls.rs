@@ -179,6 +179,12 @@ impl Checker<'_> {
             }
             Builtin::Username => Type::Username,
             Builtin::Kstack => match self.stack_type(false, args, span) {
+                // The kernel stack of a raw tracepoint starts elsewhere than a perf
+                // tracepoint's: a syscall tracepoint that reads it keeps the perf event.
+                Some(ty) if self.probe.provider == Some(Provider::Tracepoint) => {
+                    self.probe.reads_record = true;
+                    ty
+                }
                 Some(ty) => ty,
                 None => return poisoned(span),
             },

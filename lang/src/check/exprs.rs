@@ -1,6 +1,7 @@
 //! Typing expressions: builtins per probe type, maps and variables, operators, casts, field
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
+use super::attach::SYSCALL_RECORD_HEADER;
 use super::ctypes::parse_c_type;
 use super::diagnostics;
 use super::Checker;
@@ -1653,6 +1654,10 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        // The common header (`common_pid`, …) exists only in a perf tracepoint's record.
+        if f.offset < SYSCALL_RECORD_HEADER {
+            self.probe.reads_record = true;
+        }
         let core = self.tracepoint_core(&f);
         if f.data_loc {
             return mk(

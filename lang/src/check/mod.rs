@@ -159,6 +159,11 @@ struct ProbeInfo {
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
     /// its own, so `probe` names the one that fired.
     reads_probe: bool,
+    /// Whether the body reads what only a perf tracepoint has, its record's common header
+    /// (`common_pid`, …) or its kernel stack (`kstack`): a syscall tracepoint then stays
+    /// a perf tracepoint rather than a dispatched raw tracepoint
+    /// (see [`attach::syscall_dispatch`]).
+    reads_record: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
@@ -416,6 +421,7 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                reads_record: false,
                 iterator: match &r.attach {
                     stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
                     _ => None,
@@ -480,6 +486,11 @@ impl Checker<'_> {
                 attach::split_targets(r.attach)
             } else {
                 vec![r.attach]
+            };
+            let attaches: Vec<_> = if self.probe.reads_record {
+                attaches
+            } else {
+                attaches.into_iter().map(attach::syscall_dispatch).collect()
             };
             for (i, attach) in attaches.into_iter().enumerate() {
                 out.push(hir::Probe {
