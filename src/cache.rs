@@ -111,7 +111,8 @@ fn cache_dir() -> Option<PathBuf> {
 }
 
 /// The running kernel: its release and build strings, its build id (from
-/// `/sys/kernel/notes`), the size of its BTF, the loaded modules and rbt's pid namespace.
+/// `/sys/kernel/notes`), the size of its BTF, the loaded modules, the online CPUs and rbt's
+/// pid namespace.
 ///
 /// The build id is a hash the linker computes over the whole kernel image, and the kernel's
 /// BTF is a section of that image, so it identifies the BTF exactly while costing one small
@@ -141,6 +142,8 @@ fn kernel_identity(key: &mut Key) {
     for name in modules.lines().filter_map(|l| l.split_whitespace().next()) {
         key.field(name.as_bytes());
     }
+    // `ncpus` and per-CPU sizes are compiled in.
+    key.file(Path::new("/sys/devices/system/cpu/online"));
     let ns = std::fs::metadata("/proc/self/ns/pid").map_or((0, 0), |m| (m.dev(), m.ino()));
     key.field(&ns.0.to_le_bytes());
     key.field(&ns.1.to_le_bytes());
@@ -197,15 +200,21 @@ impl Cache {
         key.field(stdlib::aot::RBT_VERSION.as_bytes());
         key.field(&stdlib::aot::FORMAT_VERSION.to_le_bytes());
         // The executable itself: where it is, and which build (its inode and times change
-        // when it is rebuilt or reinstalled).
-        match std::env::current_exe().and_then(std::fs::metadata) {
-            Ok(m) => {
-                for n in [m.dev(), m.ino(), m.len(), m.mtime() as u64, m.mtime_nsec() as u64] {
-                    key.field(&n.to_le_bytes());
+        // when it is rebuilt or reinstalled); and the rbt-run beside it, which runs hits: a
+        // rebuilt one reads the entries a fresh compile writes.
+        let exe = std::env::current_exe().ok()?;
+        for (file, required) in [(exe.clone(), true), (exe.with_file_name("rbt-run"), false)] {
+            match std::fs::metadata(&file) {
+                Ok(m) => {
+                    let (secs, nanos) = (m.mtime() as u64, m.mtime_nsec() as u64);
+                    for n in [m.dev(), m.ino(), m.len(), secs, nanos] {
+                        key.field(&n.to_le_bytes());
+                    }
                 }
+                // Without knowing which rbt this is, a stored program may be another build's.
+                Err(_) if required => return None,
+                Err(_) => key.field(b"absent"),
             }
-            // Without knowing which rbt this is, a stored program may be another build's.
-            Err(_) => return None,
         }
         kernel_identity(&mut key);
         key.field(name.as_bytes());
@@ -336,14 +345,20 @@ pub struct Recording<'a> {
     inner: &'a SystemCatalog,
     headers: RefCell<Headers>,
     volatile: Cell<Option<&'static str>>,
+    /// Whether the script may ask for `nsecs(sw_tai)`, which compiles in the offset between
+    /// two clocks at that moment. The checker asks for the host's facts as one record, so
+    /// the script's text is what tells: `sw_tai` is a name it must spell out.
+    tai: bool,
 }
 
 impl<'a> Recording<'a> {
-    pub fn new(inner: &'a SystemCatalog) -> Recording<'a> {
+    /// Watches `inner` for the check of `source`.
+    pub fn new(inner: &'a SystemCatalog, source: &str) -> Recording<'a> {
         Recording {
             inner,
             headers: RefCell::new(Vec::new()),
             volatile: Cell::new(None),
+            tai: source.contains("sw_tai"),
         }
     }
 
@@ -364,8 +379,9 @@ impl<'a> Recording<'a> {
     }
 }
 
-/// Kernel facts (tracepoints, functions, BTF types) are fixed by the kernel identity in the
-/// key; facts about user binaries, the clocks, kernel addresses (KASLR) and cgroups are not.
+/// Kernel facts (tracepoints, functions, BTF types, the CPUs) are fixed by the kernel
+/// identity in the key; facts about user binaries, the clocks, kernel addresses (KASLR) and
+/// cgroups are not.
 impl Catalog for Recording<'_> {
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {
         self.inner.tracepoints(category, event)
@@ -438,7 +454,10 @@ impl Catalog for Recording<'_> {
         self.inner.raw_tracepoint_params(event)
     }
     fn host(&self) -> Host {
-        self.uses("the CPU count or the clocks");
+        // The CPUs and the pid namespace are in the key; the clocks' offset is not.
+        if self.tai {
+            self.uses("the clocks' offset (nsecs(sw_tai))");
+        }
         self.inner.host()
     }
     fn tracepoint_record(

@@ -413,7 +413,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         unstable_tseries: config.unstable_tseries,
     };
     let system = system_catalog(&cli, &name);
-    let catalog = cache::Recording::new(&system);
+    let catalog = cache::Recording::new(&system, &source);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     if help {
         // `-- --help` lists the script's options instead of running it, and fails as
