@@ -512,7 +512,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         let why_not = if printed {
             Some("the compile printed messages".to_string())
         } else {
-            catalog.volatile().map(|what| format!("the script uses {what}"))
+            catalog
+                .volatile()
+                .map(|what| format!("the script uses {what}"))
         };
         let stored = match why_not {
             Some(why) => Err(why),

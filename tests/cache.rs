@@ -100,17 +100,29 @@ fn second_run_hits_and_takes_new_parameters() {
     let first = run(&dir, &["-v", "-e", PARAMS, "5", "abc"]);
     assert!(first.status.success(), "{}", stderr(&first));
     assert_eq!(verdict(&first).0, "miss");
-    assert!(verdict(&first).1.contains("stored"), "{}", verdict(&first).1);
+    assert!(
+        verdict(&first).1.contains("stored"),
+        "{}",
+        verdict(&first).1
+    );
     let second = run(&dir, &["-v", "-e", PARAMS, "5", "abc"]);
     assert!(second.status.success(), "{}", stderr(&second));
     assert_eq!(verdict(&second).0, "hit");
     assert_eq!(stdout(&second), stdout(&first));
-    assert!(stdout(&first).contains("n=5 s=abc argc=2"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("n=5 s=abc argc=2"),
+        "{}",
+        stdout(&first)
+    );
     // Other parameters are read at run time: still a hit, with the new values.
     let third = run(&dir, &["-v", "-e", PARAMS, "-7", "xyz", "extra"]);
     assert!(third.status.success(), "{}", stderr(&third));
     assert_eq!(verdict(&third).0, "hit");
-    assert!(stdout(&third).contains("n=-7 s=xyz argc=3"), "{}", stdout(&third));
+    assert!(
+        stdout(&third).contains("n=-7 s=xyz argc=3"),
+        "{}",
+        stdout(&third)
+    );
     // Without -v, a hit prints exactly what an uncached run prints, on both streams.
     let quiet_hit = run(&dir, &["-e", PARAMS, "1", "q"]);
     let uncached = run(&dir, &["--no-cache", "-e", PARAMS, "1", "q"]);
@@ -185,12 +197,16 @@ fn a_damaged_entry_is_rebuilt() {
         .find(|p| p.extension().is_some_and(|e| e == "rbt"))
         .expect("a stored entry");
     let bytes = std::fs::read(&entry).unwrap();
-    for damaged in [bytes[..bytes.len() / 2].to_vec(), b"#!/bin/sh\necho foreign\n".to_vec(), {
-        let mut b = bytes.clone();
-        let mid = b.len() / 2;
-        b[mid] ^= 0xff;
-        b
-    }] {
+    for damaged in [
+        bytes[..bytes.len() / 2].to_vec(),
+        b"#!/bin/sh\necho foreign\n".to_vec(),
+        {
+            let mut b = bytes.clone();
+            let mid = b.len() / 2;
+            b[mid] ^= 0xff;
+            b
+        },
+    ] {
         std::fs::write(&entry, &damaged).unwrap();
         let rebuilt = run(&dir, &["-v", "-e", prog]);
         assert!(rebuilt.status.success(), "{}", stderr(&rebuilt));
@@ -198,7 +214,11 @@ fn a_damaged_entry_is_rebuilt() {
         assert_eq!(kind, "miss", "{line}");
         assert!(line.contains("stored"), "{line}");
         assert_eq!(stdout(&rebuilt).trim_end(), "intact");
-        assert_eq!(std::fs::read(&entry).unwrap(), bytes, "the entry is overwritten");
+        assert_eq!(
+            std::fs::read(&entry).unwrap(),
+            bytes,
+            "the entry is overwritten"
+        );
         assert_eq!(verdict(&run(&dir, &["-v", "-e", prog])).0, "hit");
     }
 }
@@ -242,7 +262,10 @@ fn no_cache_writes_nothing() {
     }
     assert!(!dir.join("rbt").exists());
     // Nor do the modes that compile without running.
-    for args in [&["--dry-run", "-e", prog][..], &["-d", "manifest", "-e", prog][..]] {
+    for args in [
+        &["--dry-run", "-e", prog][..],
+        &["-d", "manifest", "-e", prog][..],
+    ] {
         assert!(run(&dir, args).status.success());
     }
     assert!(!dir.join("rbt").exists());
@@ -282,7 +305,11 @@ fn run_flags_behave_alike_on_a_hit() {
             (stderr(&r), r.status.code())
         })
         .collect();
-    assert!(errs[0].0.starts_with("rbt: error: cannot create"), "{}", errs[0].0);
+    assert!(
+        errs[0].0.starts_with("rbt: error: cannot create"),
+        "{}",
+        errs[0].0
+    );
     assert_eq!(errs[0].1, Some(1));
     assert_eq!(errs[1], errs[0]);
 }
@@ -309,7 +336,11 @@ fn sigint_ends_a_hit_like_any_run() {
         wait_for_line(&out, "__BPFTRACE_NOTIFY_PROBES_ATTACHED");
         std::thread::sleep(Duration::from_millis(200));
         let pid = child.id().to_string();
-        assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+        assert!(Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success());
         let status = wait_for(&mut child, Duration::from_secs(20), "after SIGINT");
         assert!(status.success(), "{status:?}");
         let rest: Vec<String> = out.try_iter().collect();
@@ -317,7 +348,8 @@ fn sigint_ends_a_hit_like_any_run() {
         assert!(rest.contains(&"@ticks: 1".to_string()), "{rest:?}");
         let err: Vec<String> = err.try_iter().collect();
         assert!(
-            err.iter().any(|l| l.starts_with(&format!("rbt: compile cache: {expect}"))),
+            err.iter()
+                .any(|l| l.starts_with(&format!("rbt: compile cache: {expect}"))),
             "{err:?}"
         );
     }
@@ -346,6 +378,10 @@ fn a_hit_runs_in_process_without_rbt_run() {
     let second = run_with(&rbt, &dir, &["-v", "-e", PARAMS, "4", "proc"]);
     assert_eq!(verdict(&second).0, "hit");
     assert!(second.status.success(), "{}", stderr(&second));
-    assert!(stdout(&second).contains("n=4 s=proc argc=2"), "{}", stdout(&second));
+    assert!(
+        stdout(&second).contains("n=4 s=proc argc=2"),
+        "{}",
+        stdout(&second)
+    );
     let _ = std::fs::remove_dir_all(&lone);
 }
