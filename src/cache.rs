@@ -34,6 +34,12 @@ use stdlib::aot::AotFile;
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{Record, Type};
 
+/// How many files (compiled files and their `.deps`) the cache keeps: when a store makes
+/// more, the least recently used go, down to three quarters of it. Each rebuilt rbt starts
+/// new entries, and test suites compile thousands of scripts, so an unbounded cache would
+/// fill a disk in time; a few hundred scripts in use is far beyond a user's.
+const MAX_FILES: usize = 1024;
+
 /// The cache directory of one compile's inputs.
 pub struct Cache {
     dir: PathBuf,
@@ -279,6 +285,12 @@ impl Cache {
         {
             return Lookup::Miss("compiled with other parameters in attach points or literals");
         }
+        // Used now: the last to be evicted.
+        for used in [&path, &self.deps_path()] {
+            if let Ok(f) = std::fs::File::options().write(true).open(used) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
+        }
         Lookup::Hit {
             path,
             file: Box::new(file),
@@ -301,7 +313,29 @@ impl Cache {
             .map(|(p, system)| format!("{} {p}\n", u8::from(*system)))
             .collect();
         write_atomically(&self.deps_path(), deps.as_bytes())?;
+        evict(&self.dir, MAX_FILES);
         Ok(path)
+    }
+}
+
+/// Removes the least recently used files of `dir` (by modification time, which a hit
+/// renews) when it holds more than `max`, down to three quarters of `max`.
+fn evict(dir: &Path, max: usize) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<(std::time::SystemTime, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| Some((e.metadata().ok()?.modified().ok()?, e.path())))
+        .collect();
+    if files.len() <= max {
+        return;
+    }
+    files.sort();
+    let remove = files.len() - max * 3 / 4;
+    for (_, path) in &files[..remove] {
+        // Another rbt may have removed it first.
+        let _ = std::fs::remove_file(path);
     }
 }
 
@@ -521,6 +555,28 @@ mod tests {
         assert_eq!(build_id(&notes), Some(vec![0xab; 20]));
         assert_eq!(build_id(&notes[..notes.len() - 8]), None);
         assert_eq!(build_id(&[]), None);
+    }
+
+    #[test]
+    fn eviction_keeps_the_most_recently_used() {
+        let dir = std::env::temp_dir().join(format!("rbt-evict-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let start = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
+        for i in 0..10u64 {
+            let f = std::fs::File::create(dir.join(format!("{i}.rbt"))).unwrap();
+            f.set_modified(start + std::time::Duration::from_secs(i)).unwrap();
+        }
+        evict(&dir, 10);
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 10);
+        evict(&dir, 8);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(left, ["4.rbt", "5.rbt", "6.rbt", "7.rbt", "8.rbt", "9.rbt"]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
