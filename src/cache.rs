@@ -565,7 +565,8 @@ mod tests {
         let start = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30);
         for i in 0..10u64 {
             let f = std::fs::File::create(dir.join(format!("{i}.rbt"))).unwrap();
-            f.set_modified(start + std::time::Duration::from_secs(i)).unwrap();
+            f.set_modified(start + std::time::Duration::from_secs(i))
+                .unwrap();
         }
         evict(&dir, 10);
         assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 10);

@@ -343,10 +343,14 @@ fn sigint_ends_a_hit_like_any_run() {
             .success());
         let status = wait_for(&mut child, Duration::from_secs(20), "after SIGINT");
         assert!(status.success(), "{status:?}");
-        let rest: Vec<String> = out.try_iter().collect();
+        // Every line up to the end of the streams (the readers may still be behind).
+        let drain = |rx: &std::sync::mpsc::Receiver<String>| -> Vec<String> {
+            std::iter::from_fn(|| rx.recv_timeout(Duration::from_secs(10)).ok()).collect()
+        };
+        let rest = drain(&out);
         assert!(rest.contains(&"end ran".to_string()), "{rest:?}");
         assert!(rest.contains(&"@ticks: 1".to_string()), "{rest:?}");
-        let err: Vec<String> = err.try_iter().collect();
+        let err = drain(&err);
         assert!(
             err.iter()
                 .any(|l| l.starts_with(&format!("rbt: compile cache: {expect}"))),
