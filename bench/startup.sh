@@ -58,7 +58,7 @@ echo "| opensnoop until attached | median wall time | median peak RSS (KiB) | RS
 echo "|---|---|---|---|"
 script=$work/opensnoop.bt
 python3 - "$rbt" "$lone/rbt" "$rbt_run" "$work/opensnoop.rbt" "$script" "$oracle" <<'PY'
-import os, signal, statistics, subprocess, sys, time
+import os, signal, statistics, subprocess, sys, threading, time
 rbt, lone, rbt_run, compiled, script, oracle = sys.argv[1:]
 runs = [
     ("rbt cold (--no-cache)", [rbt, "--no-cache", script]),
@@ -76,18 +76,28 @@ def once(argv):
     start = time.monotonic()
     p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak_file] + argv,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # A run that never attaches is killed, and reported as a failed sample.
+    guard = threading.Timer(30, p.kill)
+    guard.start()
     for line in p.stdout:
         if line.startswith(b"PID"):
             break
     elapsed = time.monotonic() - start
     with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
-        tool = int(f.read().split()[0])
+        children = f.read().split()
+    if not children:
+        guard.cancel()
+        p.stdout.read()
+        p.wait()
+        sys.exit(f"{argv} ended before it attached")
+    tool = int(children[0])
     # What stays resident while it traces (an exec'd rbt-run has left LLVM's pages behind).
     with open(f"/proc/{tool}/status") as f:
         rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
     os.kill(tool, signal.SIGINT)
     p.stdout.read()
     p.wait()
+    guard.cancel()
     with open(peak_file) as f:
         return elapsed, int(f.read().split()[-1]), rss
 for label, argv in runs:
