@@ -666,159 +666,65 @@ fn compile_options(cli: &Cli) -> (Vec<String>, Vec<std::path::PathBuf>) {
     (o, files)
 }
 
-/// Runs a stored compile, as `rbt FILE` runs a compiled file: through the `rbt-run` beside
-/// this rbt (see [`exec_rbt_run`]) or, without one, in this process.
+/// Runs a stored compile, as `rbt FILE` runs a compiled file. `rbt-run`, when it is
+/// installed beside this rbt, runs it in place of this process: it does not carry LLVM's
+/// pages, so the run needs less memory (bench/RESULTS.md). It is told to call itself `rbt`
+/// in its messages (its `argv[0]`), so that a run prints what an uncached one does.
 fn run_cached(
     cli: &Cli,
     path: &std::path::Path,
     file: &stdlib::aot::AotFile,
     params: &runtime::launch::Params,
 ) -> Result<i32, Reported> {
-    exec_rbt_run(cli, path, params);
-    run_file(cli, file, params)
-}
-
-/// The `rbt-run` installed beside this rbt, if there is one.
-fn rbt_run_beside() -> Option<std::path::PathBuf> {
-    std::env::current_exe()
+    use std::os::unix::process::CommandExt;
+    if let Some(runner) = std::env::current_exe()
         .ok()
         .map(|exe| exe.with_file_name("rbt-run"))
         .filter(|r| r.is_file())
-}
-
-/// Replaces this process with the `rbt-run` beside this rbt, running the compiled file at
-/// `path` with this command line's run flags; returns only when there is none or it cannot
-/// be started. rbt-run does not carry LLVM's pages, so the run needs less memory for as
-/// long as it traces (bench/RESULTS.md). It is told to call itself `rbt` in its messages
-/// (its `argv[0]`), so that a run prints what an uncached one does.
-fn exec_rbt_run(cli: &Cli, path: &std::path::Path, params: &runtime::launch::Params) {
-    use std::os::unix::process::CommandExt;
-    let Some(runner) = rbt_run_beside() else {
-        return;
-    };
-    let mut cmd = std::process::Command::new(&runner);
-    cmd.arg0("rbt");
-    let format = match cli.format {
-        Format::Text => "text",
-        Format::Json => "json",
-    };
-    let buffering = match cli.buffering {
-        BufferMode::Line => "line",
-        BufferMode::Full => "full",
-        BufferMode::None => "none",
-    };
-    cmd.args(["-f", format, "-B", buffering]);
-    for (set, flag) in [
-        (cli.verbose, "-v"),
-        (cli.quiet, "-q"),
-        (cli.no_warnings, "--no-warnings"),
-    ] {
-        if set {
-            cmd.arg(flag);
-        }
-    }
-    if let Some(c) = &cli.cmd {
-        cmd.arg("-c").arg(c);
-    }
-    if let Some(p) = cli.pid {
-        cmd.arg("-p").arg(p.to_string());
-    }
-    if let Some(o) = &cli.output {
-        cmd.arg("-o").arg(o);
-    }
-    // Every parameter after `--`, where rbt-run reads `--name[=value]` as a program option
-    // and anything else as the next positional parameter, as rbt does.
-    cmd.arg(path).arg("--").args(&params.positional);
-    for (n, v) in &params.named {
-        cmd.arg(match v {
-            Some(v) => format!("--{n}={v}"),
-            None => format!("--{n}"),
-        });
-    }
-    // exec() returns only when it failed: the caller then runs the file itself.
-    let _ = cmd.exec();
-}
-
-/// Looks the command line up in the compile cache before LLVM's static constructors run,
-/// and on a hit hands the run over to `rbt-run` at once. Those constructors (about 380 of
-/// them, linked into this executable) cost a hit more time than its whole run otherwise
-/// takes and leave ~9 MB of pages behind; glibc runs an executable's `.preinit_array`
-/// functions after the shared libraries' initialisers and before its `.init_array`, where
-/// they are. Anything else (no cache, a miss, no rbt-run, stdin scripts, any doubt) returns
-/// and lets `main` run as usual, which looks again. Rust's runtime has not set up
-/// `std::env::args` yet, so the command line comes from /proc.
-#[cfg(not(test))]
-#[used]
-#[link_section = ".preinit_array"]
-static BEFORE_LLVM: extern "C" fn() = before_llvm;
-
-#[cfg(not(test))]
-extern "C" fn before_llvm() {
-    use std::os::unix::ffi::OsStringExt;
-    if rbt_run_beside().is_none() {
-        return;
-    }
-    let Ok(raw) = std::fs::read("/proc/self/cmdline") else {
-        return;
-    };
-    let raw = raw.strip_suffix(&[0]).unwrap_or(&raw);
-    let args = raw
-        .split(|b| *b == 0)
-        .map(|a| std::ffi::OsString::from_vec(a.to_vec()));
-    let Ok(cli) = Cli::try_parse_from(args) else {
-        return;
-    };
-    if cli.info || cli.list {
-        return;
-    }
-    let Some((name, source, params)) = script_of(&cli) else {
-        return;
-    };
-    if !cache_wanted(&cli, &params.named) {
-        return;
-    }
-    let (options, files) = compile_options(&cli);
-    let Some(c) = cache::Cache::open(&name, &source, &options, &files) else {
-        return;
-    };
-    if let cache::Lookup::Hit { path, .. } =
-        c.lookup(&system_catalog(&cli, &name), &params.positional)
     {
-        if cli.verbose {
-            eprintln!("rbt: compile cache: hit, running {}", path.display());
-        }
-        exec_rbt_run(&cli, &path, &params);
-    }
-}
-
-/// The script a command line runs, for the cache lookup before `main`: its name, text and
-/// parameters, as `real_main` finds them. `None` for what that lookup leaves to `main`: a
-/// script on stdin (reading it would take it from `main`), a compiled file, a file that
-/// cannot be read, or no script.
-#[cfg(not(test))]
-fn script_of(cli: &Cli) -> Option<(String, String, runtime::launch::Params)> {
-    let (named, mut extra_params) = program_args(&cli.program_args);
-    let mut rest = cli.rest.clone();
-    if cli.program.is_none() && rest.is_empty() && !extra_params.is_empty() {
-        rest.push(extra_params.remove(0));
-    }
-    let (name, source, mut positional) = match (&cli.program, rest.split_first()) {
-        (Some(p), _) => ("stdin".to_string(), p.clone(), rest.clone()),
-        (None, Some((file, params))) if file != "-" => {
-            let bytes = std::fs::read(file).ok()?;
-            if stdlib::aot::is_compiled(&bytes) {
-                return None;
+        let mut cmd = std::process::Command::new(&runner);
+        cmd.arg0("rbt");
+        let format = match cli.format {
+            Format::Text => "text",
+            Format::Json => "json",
+        };
+        let buffering = match cli.buffering {
+            BufferMode::Line => "line",
+            BufferMode::Full => "full",
+            BufferMode::None => "none",
+        };
+        cmd.args(["-f", format, "-B", buffering]);
+        for (set, flag) in [
+            (cli.verbose, "-v"),
+            (cli.quiet, "-q"),
+            (cli.no_warnings, "--no-warnings"),
+        ] {
+            if set {
+                cmd.arg(flag);
             }
-            (
-                file.clone(),
-                String::from_utf8(bytes).ok()?,
-                params.to_vec(),
-            )
         }
-        (None, _) => return None,
-    };
-    positional.extend(extra_params);
-    Some((name, source, runtime::launch::Params { positional, named }))
+        if let Some(c) = &cli.cmd {
+            cmd.arg("-c").arg(c);
+        }
+        if let Some(p) = cli.pid {
+            cmd.arg("-p").arg(p.to_string());
+        }
+        if let Some(o) = &cli.output {
+            cmd.arg("-o").arg(o);
+        }
+        // Every parameter after `--`, where rbt-run reads `--name[=value]` as a program
+        // option and anything else as the next positional parameter, as rbt does.
+        cmd.arg(path).arg("--").args(&params.positional);
+        for (n, v) in &params.named {
+            cmd.arg(match v {
+                Some(v) => format!("--{n}={v}"),
+                None => format!("--{n}"),
+            });
+        }
+        // exec() returns only when it failed: then the run goes on in this process.
+        let _ = cmd.exec();
+    }
+    run_file(cli, file, params)
 }
 
 fn reported(f: runtime::launch::Failure) -> Reported {
