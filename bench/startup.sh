@@ -1,59 +1,129 @@
 #!/bin/sh
-# bench/startup.sh RBT: start-up wall time and peak memory of `BEGIN { exit(); }` for rbt and
-# Debian's bpftrace in the same run (hyperfine for time, GNU time's max RSS for memory).
-# Root only. Prints a Markdown table; the recorded figures live in bench/RESULTS.md.
+# bench/startup.sh RBT: start-up wall time and peak memory of `BEGIN { exit(); }` and of
+# opensnoop until attached, for rbt without its compile cache (`--no-cache`), rbt on a cache
+# hit (handing over to the rbt-run beside it, and run in-process by an rbt with no rbt-run
+# beside it), rbt-run on an `rbt --aot` file, Debian's bpftrace 0.17 and the bpftrace 0.27.1
+# oracle, all in the same run (hyperfine for time, GNU time's / wait4's max RSS for memory);
+# then both binaries' stripped sizes and probe listing. Root only. Prints Markdown tables;
+# the recorded figures live in bench/RESULTS.md.
 set -eu
-rbt=${1:-./target/release/rbt}
+rbt=$(realpath "${1:-./target/release/rbt}")
+bin=$(dirname "$rbt")
+rbt_run=$bin/rbt-run
 here=$(cd "$(dirname "$0")" && pwd)
+oracle=${RBT_ORACLE:-$here/../../shared/oracle/bpftrace}
 prog='BEGIN { exit(); }'
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
-peak() { /usr/bin/time -f %M "$@" >/dev/null 2>/tmp/rbt-bench-time; tail -n1 /tmp/rbt-bench-time; }
-echo "| tool | mean wall time | peak RSS (KiB) |"
+[ -x "$rbt_run" ] || { echo "no rbt-run beside $rbt (cargo build --release --workspace)" >&2; exit 1; }
+
+# The cache of this run only; a second rbt, linked into a directory without rbt-run, runs
+# its hits in-process.
+work=$(mktemp -d)
+lone=$bin/bench-lone-$$
+mkdir "$lone" && ln "$rbt" "$lone/rbt"
+trap 'rm -rf "$work" "$lone"' EXIT
+export XDG_CACHE_HOME=$work/cache
+"$rbt" -e "$prog" >/dev/null
+"$lone/rbt" -e "$prog" >/dev/null
+"$rbt" --aot "$work/begin.rbt" -e "$prog"
+# Debian 12's opensnoop.bt (written for 0.17, run unchanged by every tool here), copied to
+# where the 0.27.1 oracle's chroot sees it.
+cp /usr/sbin/opensnoop.bt "$work/opensnoop.bt"
+"$rbt" --aot "$work/opensnoop.rbt" "$work/opensnoop.bt"
+
+# label|command, one a line (hyperfine splits the command into words itself, -N).
+begin_cmds="rbt cold (--no-cache)|$rbt --no-cache -e '$prog'
+rbt cached (hands over to rbt-run)|$rbt -e '$prog'
+rbt cached (in-process)|$lone/rbt -e '$prog'
+rbt-run on an --aot file|$rbt_run $work/begin.rbt
+bpftrace 0.17|/usr/bin/bpftrace -e '$prog'
+bpftrace 0.27.1|$oracle -e '$prog'"
+
+peak() { /usr/bin/time -f %M "$@" >/dev/null 2>"$work/time"; tail -n1 "$work/time"; }
+echo "| \`BEGIN { exit(); }\` | mean wall time | peak RSS (KiB) |"
 echo "|---|---|---|"
-for tool in "$rbt" bpftrace; do
-    mean=$(hyperfine -N -w 3 -r 20 --export-json /tmp/rbt-bench.json "$tool -e '$prog'" >/dev/null 2>&1 &&
-        python3 -c "import json;print('%.1f ms' % (json.load(open('/tmp/rbt-bench.json'))['results'][0]['mean']*1000))")
-    echo "| $(basename "$tool") | $mean | $(peak "$tool" -e "$prog") |"
+echo "$begin_cmds" | while IFS='|' read -r label cmd; do
+    hyperfine -N -w 3 -r 20 --export-json "$work/h.json" "$cmd" >/dev/null 2>&1
+    mean=$(python3 -c "import json,sys;print('%.1f ms' % (json.load(open(sys.argv[1]))['results'][0]['mean']*1000))" "$work/h.json")
+    # The command's words as the shell would split them (the program is one quoted word).
+    eval "set -- $cmd"
+    echo "| $label | $mean | $(peak "$@") |"
 done
 
 # opensnoop until attached: wall time from exec until BEGIN's header line appears (BEGIN runs
 # once every probe is attached), and the peak RSS of the process stopped right then (SIGINT).
-# Median of 10 runs each.
+# Median of 10 runs each (after one that fills the cache), and the resident set at that moment.
 echo
-echo "| opensnoop until attached | median wall time | median peak RSS (KiB) |"
-echo "|---|---|---|"
-for tool in "$rbt" bpftrace; do
-    script=$here/../scripts/opensnoop.bt
-    [ "$tool" = bpftrace ] && script=/usr/sbin/opensnoop.bt
-    python3 - "$tool" "$script" <<'PY'
-import os, signal, statistics, subprocess, sys, time
-tool, script = sys.argv[1], sys.argv[2]
-times, peaks = [], []
-for _ in range(10):
+echo "| opensnoop until attached | median wall time | median peak RSS (KiB) | RSS while tracing (KiB) |"
+echo "|---|---|---|---|"
+script=$work/opensnoop.bt
+python3 - "$rbt" "$lone/rbt" "$rbt_run" "$work/opensnoop.rbt" "$script" "$oracle" <<'PY'
+import os, signal, statistics, subprocess, sys, threading, time
+rbt, lone, rbt_run, compiled, script, oracle = sys.argv[1:]
+runs = [
+    ("rbt cold (--no-cache)", [rbt, "--no-cache", script]),
+    ("rbt cached (hands over to rbt-run)", [rbt, script]),
+    ("rbt cached (in-process)", [lone, script]),
+    ("rbt-run on an --aot file", [rbt_run, compiled]),
+    ("bpftrace 0.17", ["/usr/bin/bpftrace", script]),
+    ("bpftrace 0.27.1", [oracle, script]),
+]
+peak_file = os.path.join(os.path.dirname(compiled), "peak")
+def once(argv):
+    # Under GNU time, whose max RSS is the tool's: a child forked from Python would count
+    # Python's pages (the kernel keeps the high-water mark of the image exec replaces), and
+    # that was 8 MiB more than rbt-run's whole run. SIGINT goes to the tool, not to time.
     start = time.monotonic()
-    p = subprocess.Popen([tool, script], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    p = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", peak_file] + argv,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    # A run that never attaches is killed, and reported as a failed sample.
+    guard = threading.Timer(30, p.kill)
+    guard.start()
     for line in p.stdout:
         if line.startswith(b"PID"):
             break
-    times.append(time.monotonic() - start)
-    p.send_signal(signal.SIGINT)
+    elapsed = time.monotonic() - start
+    with open(f"/proc/{p.pid}/task/{p.pid}/children") as f:
+        children = f.read().split()
+    if not children:
+        guard.cancel()
+        p.stdout.read()
+        p.wait()
+        sys.exit(f"{argv} ended before it attached")
+    tool = int(children[0])
+    # What stays resident while it traces (an exec'd rbt-run has left LLVM's pages behind).
+    with open(f"/proc/{tool}/status") as f:
+        rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
+    os.kill(tool, signal.SIGINT)
     p.stdout.read()
-    _, _, usage = os.wait4(p.pid, 0)
-    peaks.append(usage.ru_maxrss)
-name = os.path.basename(tool)
-print(f"| {name} | {statistics.median(times) * 1000:.1f} ms | {int(statistics.median(peaks))} |")
+    p.wait()
+    guard.cancel()
+    with open(peak_file) as f:
+        return elapsed, int(f.read().split()[-1]), rss
+for label, argv in runs:
+    once(argv)
+    times, peaks, rss = zip(*(once(argv) for _ in range(10)))
+    print(f"| {label} | {statistics.median(times) * 1000:.1f} ms | {int(statistics.median(peaks))} | {int(statistics.median(rss))} |")
 PY
+
+echo
+echo "| binary | stripped size |"
+echo "|---|---|"
+for b in "$rbt" "$rbt_run"; do
+    strip -o "$work/stripped" "$b"
+    echo "| $(basename "$b") | $(stat -c %s "$work/stripped" | awk '{printf "%.2f MB (%d bytes)", $1/1e6, $1}') |"
 done
 
 # Probe listing: everything, and every kprobe (bpftrace 0.17 lists no kprobes where
 # available_filter_functions is unreadable, as on the development machines; rbt reads kallsyms).
+[ "${RBT_BENCH_LISTING:-1}" = 0 ] && exit 0
 echo
 echo "| listing | tool | mean wall time | lines |"
 echo "|---|---|---|---|"
 for pattern in "" "kprobe:*"; do
     for tool in "$rbt" bpftrace; do
-        hyperfine -N -w 1 -r 5 --export-json /tmp/rbt-bench.json "$tool -l $pattern" >/dev/null 2>&1 || true
-        mean=$(python3 -c "import json;print('%.0f ms' % (json.load(open('/tmp/rbt-bench.json'))['results'][0]['mean']*1000))")
+        hyperfine -N -w 1 -r 5 --export-json "$work/h.json" "$tool -l $pattern" >/dev/null 2>&1 || true
+        mean=$(python3 -c "import json,sys;print('%.0f ms' % (json.load(open(sys.argv[1]))['results'][0]['mean']*1000))" "$work/h.json")
         lines=$($tool -l $pattern 2>/dev/null | wc -l)
         echo "| \`-l $pattern\` | $(basename "$tool") | $mean | $lines |"
     done

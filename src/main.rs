@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use stdlib::catalog::Catalog;
 use stdlib::diag::{self, Diagnostic};
 
+mod cache;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "rbt",
@@ -100,6 +102,9 @@ struct Cli {
     /// run the file later with `rbt-run FILE` or `rbt FILE`, on a machine without LLVM.
     #[arg(long = "aot", value_name = "FILE")]
     aot: Option<String>,
+    /// Neither use nor fill the compile cache (`$XDG_CACHE_HOME/rbt`, `~/.cache/rbt`).
+    #[arg(long = "no-cache")]
+    no_cache: bool,
     /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
     /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
     /// starts with `-` and is not a number comes after `--`.
@@ -339,16 +344,42 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         ),
         None => None,
     };
+    // A stored compile of the same inputs runs at once (src/cache.rs).
+    let cache = cache_wanted(&cli, &named)
+        .then(|| {
+            let (options, files) = compile_options(&cli);
+            cache::Cache::open(&name, &source, &options, &files)
+        })
+        .flatten();
+    let mut missed = "not in the cache";
+    if let Some(c) = &cache {
+        match c.lookup(&system_catalog(&cli, &name), &params) {
+            cache::Lookup::Hit { path, file } => {
+                if cli.verbose {
+                    eprintln!("rbt: compile cache: hit, running {}", path.display());
+                }
+                let run_params = runtime::launch::Params {
+                    positional: params,
+                    named,
+                };
+                return run_cached(&cli, &path, &file, &run_params);
+            }
+            cache::Lookup::Miss(why) => missed = why,
+        }
+    }
     let color = std::io::stderr().is_terminal();
     let (ast, parse_diags) = lang::parse_with_params(&source, &params);
-    report(&name, &source, &parse_diags, color, cli.no_warnings);
+    // Whether the compile told the user anything: such a compile is not cached, since a
+    // hit could not say it again.
+    let mut printed = report(&name, &source, &parse_diags, color, cli.no_warnings);
     if parse_diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
     if cli.debug == Some(Stage::Ast) {
         return print_stage(&format!("{ast:#?}\n"));
     }
-    let config = configure(&ast, &name, &source, color, cli.no_warnings)?;
+    let (config, warned) = configure(&ast, &name, &source, color, cli.no_warnings)?;
+    printed |= warned;
 
     // A compiled file runs its command later, in `rbt-run`.
     let mut child = match cli.cmd.as_ref().filter(|_| cli.aot.is_none()) {
@@ -367,13 +398,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         params: params.clone(),
         named,
         allow_unsafe: cli.allow_unsafe,
-        // With --aot the command runs later: `cpid` is then read at run time.
+        // With --aot the command runs later, and a cached program runs with other commands:
+        // `cpid` is then read at run time.
         cpid: match (&child, &cli.cmd) {
-            (Some(c), _) => Some(c.pid),
-            (None, cmd) => cmd.as_ref().map(|_| 0),
+            (Some(c), _) if cache.is_none() => Some(c.pid),
+            (_, cmd) => cmd.as_ref().map(|_| 0),
         },
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some() || cli.aot.is_some(),
-        run_time_values: cli.aot.is_some(),
+        run_time_values: cli.aot.is_some() || cache.is_some(),
         strlen: config.string_layout().0,
         map_keys_max: config.max_map_keys,
         stack_mode: config.stack_mode,
@@ -381,7 +413,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
     };
-    let catalog = system_catalog(&cli, &name);
+    let system = system_catalog(&cli, &name);
+    let catalog = cache::Recording::new(&system, &source);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     if help {
         // `-- --help` lists the script's options instead of running it, and fails as
@@ -390,7 +423,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Err(Reported);
     }
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
-    report(&name, &source, &diags, color, cli.no_warnings);
+    printed |= report(&name, &source, &diags, color, cli.no_warnings);
+    printed |= !checked.notes.is_empty();
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
     }
@@ -474,12 +508,49 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         perf_rb_pages: config.perf_rb_pages,
     };
     let source = stdlib::manifest::Source { name, text: source };
+    let fixed_params = params_compiled_in.then_some(params);
+    if let Some(c) = &cache {
+        let why_not = if printed {
+            Some("the compile printed messages".to_string())
+        } else {
+            catalog
+                .volatile()
+                .map(|what| format!("the script uses {what}"))
+        };
+        let stored = match why_not {
+            Some(why) => Err(why),
+            None => {
+                let meta = stdlib::aot::Metadata {
+                    manifest: compiled.manifest.clone(),
+                    source: source.clone(),
+                    settings: settings.clone(),
+                    fixed_params: fixed_params.clone(),
+                    options_help: check::program_options_help(&checked.options),
+                };
+                stdlib::aot::write(&compiled.elf, &meta, None)
+                    .map_err(|e| e.to_string())
+                    .and_then(|bytes| {
+                        c.store(&catalog.headers(), &system, &bytes)
+                            .map_err(|e| e.to_string())
+                    })
+            }
+        };
+        if cli.verbose {
+            match stored {
+                Ok(path) => eprintln!(
+                    "rbt: compile cache: miss ({missed}), stored {}",
+                    path.display()
+                ),
+                Err(e) => eprintln!("rbt: compile cache: miss ({missed}), not stored: {e}"),
+            }
+        }
+    }
     if let Some(path) = &cli.aot {
         let meta = stdlib::aot::Metadata {
             manifest: compiled.manifest,
             source,
             settings,
-            fixed_params: params_compiled_in.then_some(params),
+            fixed_params,
             options_help: check::program_options_help(&checked.options),
         };
         let bytes =
@@ -544,6 +615,119 @@ fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
     }
 }
 
+/// Whether this command line may use the compile cache: a run of a script, not a listing,
+/// a dump, a check, a dry run or a compile to a file, nor the `--bench`/`--test` modes (the
+/// harness modes, which `rbt-run` does not have), nor `-- --help`.
+fn cache_wanted(cli: &Cli, named: &[(String, Option<String>)]) -> bool {
+    !(cli.no_cache
+        || cli.list
+        || cli.debug.is_some()
+        || cli.check_only
+        || cli.dry_run
+        || cli.aot.is_some()
+        || cli.emit_elf.is_some()
+        || cli.emit_llvm.is_some()
+        || cli.mode.is_some()
+        || cli.bench
+        || cli.test
+        || check::wants_help(named))
+}
+
+/// What, besides the script, shapes the compiled program: the compile-time options and the
+/// `BPFTRACE_*` variables (the config the compiler resolves, `BPFTRACE_BTF`,
+/// `BPFTRACE_DUMMY_TS_MAP`), one string each, for the cache key. Run flags (`-f`, `-o`,
+/// `-q`, `-B`, `-v`, the parameters and the command of `-c`) are not here: a stored program
+/// takes them at run time. Also the files whose contents count: `--include`s and
+/// `BPFTRACE_BTF`.
+fn compile_options(cli: &Cli) -> (Vec<String>, Vec<std::path::PathBuf>) {
+    let mut o = vec![
+        format!("-c given: {}", cli.cmd.is_some()),
+        format!("-p: {:?}", cli.pid),
+        format!("--probe-filter: {:?}", cli.probe_filter),
+        format!("--usdt-file-activation: {}", cli.usdt_file_activation),
+        format!("--debuginfo: {:?}", cli.debuginfo),
+        format!("-I: {:?}", cli.include_dirs),
+        format!("-k: {}", cli.warnings),
+        format!("--unsafe: {}", cli.allow_unsafe),
+        format!("--no-warnings: {}", cli.no_warnings),
+    ];
+    let mut files: Vec<std::path::PathBuf> = cli.include.iter().map(Into::into).collect();
+    o.push(format!("--include: {:?}", cli.include));
+    let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
+        .filter(|(k, _)| k.as_encoded_bytes().starts_with(b"BPFTRACE_"))
+        .collect();
+    env.sort();
+    for (k, v) in env {
+        o.push(format!("{k:?}={v:?}"));
+        if k == "BPFTRACE_BTF" {
+            // The BTF file read instead of the kernel's.
+            files.push(v.into());
+        }
+    }
+    (o, files)
+}
+
+/// Runs a stored compile, as `rbt FILE` runs a compiled file. `rbt-run`, when it is
+/// installed beside this rbt, runs it in place of this process: it does not carry LLVM's
+/// pages, so the run needs less memory (bench/RESULTS.md). It is told to call itself `rbt`
+/// in its messages (its `argv[0]`), so that a run prints what an uncached one does.
+fn run_cached(
+    cli: &Cli,
+    path: &std::path::Path,
+    file: &stdlib::aot::AotFile,
+    params: &runtime::launch::Params,
+) -> Result<i32, Reported> {
+    use std::os::unix::process::CommandExt;
+    if let Some(runner) = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name("rbt-run"))
+        .filter(|r| r.is_file())
+    {
+        let mut cmd = std::process::Command::new(&runner);
+        cmd.arg0("rbt");
+        let format = match cli.format {
+            Format::Text => "text",
+            Format::Json => "json",
+        };
+        let buffering = match cli.buffering {
+            BufferMode::Line => "line",
+            BufferMode::Full => "full",
+            BufferMode::None => "none",
+        };
+        cmd.args(["-f", format, "-B", buffering]);
+        for (set, flag) in [
+            (cli.verbose, "-v"),
+            (cli.quiet, "-q"),
+            (cli.no_warnings, "--no-warnings"),
+        ] {
+            if set {
+                cmd.arg(flag);
+            }
+        }
+        if let Some(c) = &cli.cmd {
+            cmd.arg("-c").arg(c);
+        }
+        if let Some(p) = cli.pid {
+            cmd.arg("-p").arg(p.to_string());
+        }
+        if let Some(o) = &cli.output {
+            cmd.arg("-o").arg(o);
+        }
+        // Every parameter after `--`, where rbt-run reads `--name[=value]` as a program
+        // option and anything else as the next positional parameter, as rbt does.
+        cmd.arg(path).arg("--").args(&params.positional);
+        for (n, v) in &params.named {
+            cmd.arg(match v {
+                Some(v) => format!("--{n}={v}"),
+                None => format!("--{n}"),
+            });
+        }
+        // exec() returns only when it failed: then the run goes on in this process.
+        let _ = cmd.exec();
+    }
+    run_file(cli, file, params)
+}
+
 fn reported(f: runtime::launch::Failure) -> Reported {
     match f {
         runtime::launch::Failure::Reported => Reported,
@@ -559,6 +743,15 @@ fn run_compiled(
     params: &runtime::launch::Params,
 ) -> Result<i32, Reported> {
     let file = stdlib::aot::read(bytes).map_err(|e| fail(format!("{path}: {e}")))?;
+    run_file(cli, &file, params)
+}
+
+/// Runs a compiled file that has been read.
+fn run_file(
+    cli: &Cli,
+    file: &stdlib::aot::AotFile,
+    params: &runtime::launch::Params,
+) -> Result<i32, Reported> {
     let mut child = match &cli.cmd {
         Some(cmd) => Some(
             runtime::GatedChild::spawn(cmd)
@@ -567,20 +760,22 @@ fn run_compiled(
         None => None,
     };
     let flags = run_flags(cli, std::io::stderr().is_terminal());
-    runtime::launch::launch_compiled(&file, params, &flags, child.as_mut()).map_err(reported)
+    runtime::launch::launch_compiled(file, params, &flags, child.as_mut()).map_err(reported)
 }
 
 /// The script's config block and the `BPFTRACE_*` environment variables (which win), as
-/// `lang::config` resolves them; their errors end the run before anything is checked.
+/// `lang::config` resolves them; their errors end the run before anything is checked. Also
+/// whether it printed a warning.
 fn configure(
     ast: &lang::ast::Script,
     name: &str,
     source: &str,
     color: bool,
     no_warnings: bool,
-) -> Result<lang::config::Config, Reported> {
+) -> Result<(lang::config::Config, bool), Reported> {
     let resolved = lang::config::resolve(&ast.config, &|var| std::env::var(var).ok());
-    report(name, source, &resolved.diagnostics, color, no_warnings);
+    let printed = report(name, source, &resolved.diagnostics, color, no_warnings)
+        || (!no_warnings && !resolved.env_warnings.is_empty());
     if !no_warnings {
         for w in &resolved.env_warnings {
             eprintln!("rbt: warning: {w}");
@@ -592,10 +787,12 @@ fn configure(
     if !resolved.env_errors.is_empty() || resolved.diagnostics.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
-    Ok(resolved.config)
+    Ok((resolved.config, printed))
 }
 
-fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) {
+/// Renders the diagnostics that are shown (errors, and warnings unless `--no-warnings`);
+/// whether there were any.
+fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) -> bool {
     let shown: Vec<Diagnostic> = diags
         .iter()
         .filter(|d| d.is_error() || !no_warnings)
@@ -604,6 +801,7 @@ fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnin
     if !shown.is_empty() {
         eprint!("{}", diag::render(name, source, &shown, color));
     }
+    !shown.is_empty()
 }
 
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
@@ -613,7 +811,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
-    let config = configure(&ast, name, source, false, cli.no_warnings)?;
+    let (config, _) = configure(&ast, name, source, false, cli.no_warnings)?;
     let opts = check::Options {
         params: params.to_vec(),
         load_only: true,

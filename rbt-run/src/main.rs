@@ -71,8 +71,18 @@ enum BufferMode {
     None,
 }
 
+/// The name messages go under: `rbt` when `rbt` hands a run of its compile cache over to
+/// this binary (it sets `argv[0]` to `rbt`), so that the run prints what rbt's own would;
+/// `rbt-run` otherwise.
+fn program_name() -> &'static str {
+    match std::env::args_os().next() {
+        Some(a) if a == "rbt" => "rbt",
+        _ => "rbt-run",
+    }
+}
+
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("rbt-run: error: {msg}");
+    eprintln!("{}: error: {msg}", program_name());
     ExitCode::from(1)
 }
 
@@ -127,7 +137,7 @@ fn main() -> ExitCode {
         pid: cli.pid,
         output: cli.output.clone(),
         color: std::io::stderr().is_terminal(),
-        program: "rbt-run",
+        program: program_name(),
         no_warnings: cli.no_warnings,
         // bench: and test: probes are run by `rbt --bench`/`--test`; a compiled file traces.
         mode: runtime::RunMode::Trace,

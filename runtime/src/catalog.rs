@@ -58,6 +58,28 @@ impl SystemCatalog {
         }
     }
 
+    /// The file an `#include` of `path` (`<path>` when `system`, else `"path"`) names on this
+    /// machine, if any: for a quoted one the script's directory first, then the `-I`
+    /// directories, then the system's. The compile cache keys on the file's contents.
+    pub fn header_path(&self, path: &str, system: bool) -> Option<PathBuf> {
+        let quoted_dir = if system {
+            None
+        } else {
+            // A program given with -e is "in" the current directory.
+            Some(
+                self.script_dir
+                    .clone()
+                    .unwrap_or_else(|| PathBuf::from(".")),
+            )
+        };
+        quoted_dir
+            .into_iter()
+            .chain(self.include_dirs.iter().cloned())
+            .chain(SYSTEM_INCLUDE_DIRS.iter().map(PathBuf::from))
+            .map(|dir| dir.join(path))
+            .find(|file| file.is_file())
+    }
+
     /// Searches `dirs` (`--debuginfo`) for the debug files of stripped binaries.
     pub fn with_debuginfo_dirs(mut self, dirs: Vec<PathBuf>) -> SystemCatalog {
         self.debuginfo_dirs = dirs;
@@ -336,24 +358,7 @@ const SYSTEM_INCLUDE_DIRS: &[&str] = &[
 
 impl Catalog for SystemCatalog {
     fn header_found(&self, path: &str, system: bool) -> bool {
-        if COMPILER_HEADERS.contains(&path) {
-            return true;
-        }
-        let quoted_dir = if system {
-            None
-        } else {
-            // A program given with -e is "in" the current directory.
-            Some(
-                self.script_dir
-                    .clone()
-                    .unwrap_or_else(|| PathBuf::from(".")),
-            )
-        };
-        quoted_dir
-            .into_iter()
-            .chain(self.include_dirs.iter().cloned())
-            .chain(SYSTEM_INCLUDE_DIRS.iter().map(PathBuf::from))
-            .any(|dir| dir.join(path).is_file())
+        COMPILER_HEADERS.contains(&path) || self.header_path(path, system).is_some()
     }
 
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {

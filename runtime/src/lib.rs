@@ -21,5 +21,5 @@ pub mod verifier;
 
 pub use events::{Buffering, OutputFormat};
 pub use run::{run, RunError, RunMode, RunOptions};
-pub use sys::GatedChild;
+pub use sys::{euid, GatedChild};
 pub use verifier::{line_of_instruction, Rejection};

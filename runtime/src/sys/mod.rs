@@ -78,6 +78,12 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The effective uid rbt runs as (the compile cache trusts only a directory it owns).
+pub fn euid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// libbpf messages go to stderr only in verbose mode; otherwise they are dropped, because
 /// rbt reports failures itself in words.
 pub fn set_libbpf_verbose(verbose: bool) {
