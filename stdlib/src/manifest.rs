@@ -47,6 +47,11 @@ pub struct Manifest {
     /// --aot`) have any, so that one file serves runs with other parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub run_values: Vec<RunValue>,
+    /// Whether [`SCRATCH_MAP`] is an array with one entry per CPU (a script with long
+    /// strings), which the runtime sizes to the machine's possible CPUs before loading,
+    /// rather than a one-entry per-CPU array.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scratch_by_cpu: bool,
 }
 
 /// The `.rodata` global holding the [`RunValue`]s, an array of i64.

@@ -1499,10 +1499,10 @@ pub fn format_wants_buffer(ty: &Type, span: Span) -> Diagnostic {
 /// A statement whose values don't fit in a probe's scratch memory: `statement` bytes for its
 /// own values, `rest` for the probe's variables, predicate and loop bodies.
 pub fn statement_too_big(statement: u64, rest: u64, span: Span) -> Diagnostic {
-    use super::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
+    use super::scratch::{SCRATCH_MAX, SCRATCH_MIN};
     let mut note = format!(
         "strings, tuples, buffers and other values of {SCRATCH_MIN} bytes or more live in \
-         {SCRATCH_BYTES} bytes of per-CPU memory per probe; this statement's values take about \
+         at most {SCRATCH_MAX} bytes of per-CPU memory per probe; this statement's values take about \
          {statement} bytes"
     );
     if rest > 0 {

@@ -107,6 +107,8 @@ pub(crate) struct Checker<'a> {
     diags: Vec<Diagnostic>,
     notes: Vec<String>,
     maps: Vec<MapSpec>,
+    /// The most scratch memory any probe checked so far needs (`scratch::check`).
+    scratch_need: u64,
     map_ids: HashMap<String, MapInfo>,
     /// Map declarations (`let @m = hash(10);`) by map name.
     decls: HashMap<String, decls::Decl>,
@@ -180,6 +182,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         diags: Vec::new(),
         notes: Vec::new(),
         maps: Vec::new(),
+        scratch_need: 0,
         map_ids: HashMap::new(),
         decls: HashMap::new(),
         events: Vec::new(),
@@ -258,6 +261,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         strlen: opts.strlen,
         tseries_clock: c.tseries_clock,
         run_values: c.run_values.clone(),
+        scratch_bytes: scratch::scratch_size(c.scratch_need),
     });
     Checked {
         script,
@@ -496,10 +500,14 @@ impl Checker<'_> {
                 });
             }
             // Attach points of one probe share its statements: report each once.
-            if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
-                if !self.diags.contains(&d) {
-                    self.diags.push(d);
+            match out.last().map(|p| scratch::check(p, &self.maps)) {
+                Some(Ok(need)) => self.scratch_need = self.scratch_need.max(need),
+                Some(Err(d)) => {
+                    if !self.diags.contains(&d) {
+                        self.diags.push(d);
+                    }
                 }
+                None => {}
             }
         }
     }
