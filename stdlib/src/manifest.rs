@@ -436,6 +436,10 @@ pub enum Event {
         args: Vec<Type>,
         start: usize,
         end: usize,
+        /// The macro calls the message's code was expanded from, innermost first: each is
+        /// named after the message (`…: ERROR: expanded from` and the line, underlined).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        expanded_from: Vec<(usize, usize)>,
     },
     /// `time(fmt)`: strftime of the wall clock when user space handles it.
     Time {

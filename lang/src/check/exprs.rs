@@ -898,6 +898,7 @@ impl Checker<'_> {
             args: Vec::new(),
             start: span.start,
             end: span.end,
+            expanded_from: self.expanded_from(span),
         });
         let unsigned = mk(H::Cast(Box::new(index)), U64, span);
         let past = mk(

@@ -103,6 +103,8 @@ struct MapInfo {
 
 pub(crate) struct Checker<'a> {
     opts: &'a Options,
+    /// The macro calls the script's statements were expanded from (`lang::macros`).
+    expansions: &'a [ast::Expansion],
     catalog: &'a dyn Catalog,
     diags: Vec<Diagnostic>,
     notes: Vec<String>,
@@ -178,6 +180,7 @@ struct ProbeInfo {
 pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Checked {
     let mut c = Checker {
         opts,
+        expansions: &script.expansions,
         catalog,
         diags: Vec::new(),
         notes: Vec::new(),
@@ -275,6 +278,24 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
 impl Checker<'_> {
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    /// The macro calls code at `span` was expanded from, innermost first (a call inside a
+    /// macro body leads to that macro's own call), as `start..end` offsets: a run-time
+    /// message from inside a macro names them, as bpftrace does.
+    fn expanded_from(&self, span: Span) -> Vec<(usize, usize)> {
+        let inside = |at: Span, def: Span| def.start <= at.start && at.end <= def.end;
+        let mut chain = Vec::new();
+        let mut at = span;
+        // Each step leaves one macro definition, so there are at most as many as expansions.
+        for _ in 0..self.expansions.len() {
+            let Some(e) = self.expansions.iter().find(|e| inside(at, e.definition)) else {
+                break;
+            };
+            chain.push((e.call.start, e.call.end));
+            at = e.call;
+        }
+        chain
     }
 
     fn c_definition(&mut self, def: &ast::CDefinition) {
