@@ -158,10 +158,18 @@ pub fn line_span(source: &str, line: u32) -> Option<Span> {
 /// with `~` under the text. Columns are 1-based bytes, the end one past the last character;
 /// the underline stops at the end of the line.
 pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i64) -> String {
-    let message = format!(
-        "Failed to {helper}: {} ({ret})",
-        stdlib::value::strerror(-ret)
-    );
+    // A map read of a key that is not there is no failed call to bpftrace (it returns NULL,
+    // not an errno), and it words it as a missing element.
+    let message = if helper == "map_lookup_elem" {
+        format!(
+            "Can't lookup map element because it does not exist.\nAdditional Info - helper: {helper}, retcode: {ret}"
+        )
+    } else {
+        format!(
+            "Failed to {helper}: {} ({ret})",
+            stdlib::value::strerror(-ret)
+        )
+    };
     runtime_warning(file, source, span, &message)
 }
 
