@@ -23,7 +23,7 @@
 //! asks the system for, and a fact of the moment (a kernel symbol's address, a cgroup's id,
 //! a user binary's symbols, the clocks) makes the program uncacheable.
 
-use lang::check::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
+use stdlib::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
 use runtime::catalog::SystemCatalog;
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};

@@ -424,6 +424,48 @@ fn k_warns_about_failed_reads() {
 
 #[test]
 #[ignore = "needs root"]
+fn k_warns_about_reads_of_missing_keys() {
+    require_root();
+    // As bpftrace 0.27.1 words it: in text, a warning naming the map read; in JSON, a
+    // helper_error record of map_lookup_elem returning 0. A key that is there stays quiet.
+    let script = r#"BEGIN { @[1] = 1; printf("%d %d\n", @[2], @[1]); exit(); }"#;
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(args)
+            .args(["-e", script])
+            .output()
+            .expect("run rbt")
+    };
+    let text = run(&["-k"]);
+    let err = String::from_utf8_lossy(&text.stderr);
+    assert!(text.status.success(), "{err}");
+    let from = err.find("stdin:").map_or("", |i| &err[i..]);
+    assert_eq!(
+        from,
+        format!(
+            "stdin:1:37-41: WARNING: Can't lookup map element because it does not exist.\n\
+             Additional Info - helper: map_lookup_elem, retcode: 0\n{script}\n{}~~~~\n",
+            " ".repeat(36)
+        ),
+        "{err}"
+    );
+    assert!(String::from_utf8_lossy(&text.stdout).starts_with("0 1\n"));
+    let json = run(&["-k", "-f", "json"]);
+    let out = String::from_utf8_lossy(&json.stdout);
+    assert!(
+        out.lines().any(|l| l
+            == r#"{"type": "helper_error", "msg": "Success", "helper": "map_lookup_elem", "retcode": 0, "filename": "stdin", "line": 1, "col": 37}"#),
+        "{out}"
+    );
+    let quiet = run(&[]);
+    assert!(
+        !String::from_utf8_lossy(&quiet.stderr).contains("WARNING"),
+        "a missing key warns only under -k"
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
 fn info_reports_what_the_kernel_has() {
     require_root();
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))

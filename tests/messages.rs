@@ -57,3 +57,32 @@ fn array_index_past_the_end_warns_at_run_time() {
         "{err}"
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn messages_from_macros_name_each_call() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc_geteuid() };
+    assert!(euid == 0, "this test loads BPF programs and needs root");
+    // As bpftrace 0.27.1 prints it: the message, then each macro call it was expanded
+    // from, innermost first, with the line underlined.
+    let script = r#"macro a() { warnf("x %d", 1); } macro b() { a(); } BEGIN { b(); exit(); }"#;
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", script])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let from = err.find("stdin:").map_or("", |i| &err[i..]);
+    assert_eq!(
+        from,
+        format!(
+            "stdin:1:13-29: WARNING: x 1\n\
+             stdin:1:45-48: WARNING: expanded from\n{script}\n{}~~~\n\
+             stdin:1:60-63: WARNING: expanded from\n{script}\n{}~~~\n",
+            " ".repeat(44),
+            " ".repeat(59)
+        ),
+        "{err}"
+    );
+}

@@ -55,12 +55,7 @@ pub fn call<'ctx>(
             }
             let p = l.int(src)?;
             let slot = l.alloca(size.max(8), "str")?;
-            l.builder.build_memset(
-                slot,
-                8,
-                l.ctx.i8_type().const_zero(),
-                i64t.const_int(u64::from(size.max(8)), false),
-            )?;
+            l.memset(slot, size.max(8))?;
             let len = match args.get(1) {
                 Some(n) => {
                     // str(p, n) reads at most n bytes with the terminator (n - 1 characters,
@@ -128,12 +123,7 @@ pub fn call<'ctx>(
                 let m = l.mem(src)?;
                 let n = (*cap).min(src.ty.size());
                 let slot = l.alloca(cap + 1, "buf")?;
-                l.builder.build_memset(
-                    slot,
-                    8,
-                    l.ctx.i8_type().const_zero(),
-                    i64t.const_int(u64::from(cap + 1), false),
-                )?;
+                l.memset(slot, cap + 1)?;
                 l.builder
                     .build_store(slot, l.ctx.i8_type().const_int(u64::from(n), false))?;
                 let data = l.offset(slot, 1)?;
@@ -157,12 +147,7 @@ pub fn call<'ctx>(
                 None => cap64,
             };
             let slot = l.alloca(cap + 1, "buf")?;
-            l.builder.build_memset(
-                slot,
-                8,
-                l.ctx.i8_type().const_zero(),
-                i64t.const_int(u64::from(cap + 1), false),
-            )?;
+            l.memset(slot, cap + 1)?;
             let len8 = l.builder.build_int_truncate(len, l.ctx.i8_type(), "len8")?;
             l.builder.build_store(slot, len8)?;
             let data = l.offset(slot, 1)?;

@@ -507,12 +507,7 @@ pub fn context_field<'ctx>(
     let src = l.offset_by(ctx, off)?;
     let len = ty.size().max(1);
     let slot = l.alloca(len.max(8), "dl")?;
-    l.builder.build_memset(
-        slot,
-        8,
-        l.ctx.i8_type().const_zero(),
-        l.ctx.i64_type().const_int(u64::from(len.max(8)), false),
-    )?;
+    l.memset(slot, len.max(8))?;
     l.helper(
         Helper::ProbeReadKernelStr,
         &[

@@ -43,6 +43,11 @@ pub struct Globals<'ctx> {
     pub stacks: GlobalValue<'ctx>,
     /// Per-CPU scratch memory for values too big for the 512-byte stack.
     pub scratch: GlobalValue<'ctx>,
+    /// Bytes of `scratch` a probe may use, and whether it is an array with one entry per CPU
+    /// (read at the CPU's index) rather than a one-entry per-CPU array: per-CPU values stop
+    /// at 32 KiB, which long strings outgrow.
+    pub scratch_bytes: u32,
+    pub scratch_by_cpu: bool,
     pub maps: Vec<GlobalValue<'ctx>>,
     /// `-k`: where failed helper calls are reported, if asked.
     pub helper_errors: Option<HelperErrors>,
@@ -120,6 +125,10 @@ pub struct Callback<'ctx> {
     /// An i64 in the caller's frame: non-zero once the body executed `return`.
     pub returned: PointerValue<'ctx>,
 }
+
+/// The biggest copy or zeroing LLVM expands into loads and stores (its BPF backend stops at
+/// 128 stores of 8 bytes); bigger ones go through a helper call.
+pub(crate) const INLINE_COPY_BYTES: u32 = 1024;
 
 /// The scratch budget is the checker's: it rejects a statement that would not fit.
 pub use lang::check::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
@@ -223,9 +232,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let ptr = if in_scratch {
             let offset = pool.scratch_top;
-            if offset + words * 8 > SCRATCH_BYTES {
+            let most = self.globals.scratch_bytes;
+            if offset + words * 8 > most {
                 return Err(CodegenError::Internal(format!(
-                    "a statement needs more than {SCRATCH_BYTES} bytes of temporary values"
+                    "a statement needs more than {most} bytes of temporary values"
                 )));
             }
             pool.scratch_top += words * 8;
@@ -268,7 +278,28 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             }
             kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
         };
-        b.build_store(key, self.ctx.i32_type().const_zero())?;
+        let index = if self.globals.scratch_by_cpu {
+            let cpu = self.call_helper(
+                &b,
+                Helper::GetSmpProcessorId,
+                &[],
+                self.i64().into(),
+                "cpu",
+            )?;
+            match cpu.try_as_basic_value() {
+                inkwell::values::ValueKind::Basic(v) => {
+                    b.build_int_truncate(v.into_int_value(), self.ctx.i32_type(), "cpu32")?
+                }
+                inkwell::values::ValueKind::Instruction(_) => {
+                    return Err(CodegenError::Internal(
+                        "get_smp_processor_id returned nothing".into(),
+                    ))
+                }
+            }
+        } else {
+            self.ctx.i32_type().const_zero()
+        };
+        b.build_store(key, index)?;
         let base = self.helper_ptr_with(
             &b,
             Helper::MapLookupElem,
@@ -330,7 +361,22 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(p)
     }
 
+    /// Zeroes `size` bytes at the 8-aligned `ptr`. LLVM's BPF backend expands a memset into
+    /// at most 128 stores and has no library call to fall back on, so a bigger one (a long
+    /// string's buffer, in scratch memory) asks the kernel's read helper to copy from address
+    /// 0: the read fails and the helper zeroes its destination, in one call.
     pub(crate) fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
+        if size > INLINE_COPY_BYTES {
+            self.helper(
+                Helper::ProbeReadKernel,
+                &[
+                    ptr.into(),
+                    self.const_u64(u64::from(size)).into(),
+                    self.ptr_ty().const_null().into(),
+                ],
+            )?;
+            return Ok(());
+        }
         self.builder.build_memset(
             ptr,
             8,
@@ -356,6 +402,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         size: u32,
     ) -> R<()> {
         if size == 0 {
+            return Ok(());
+        }
+        if size > INLINE_COPY_BYTES {
+            // Too many stores for LLVM to expand (see `memset`); both ends are BPF memory
+            // the kernel's read helper can copy between.
+            self.helper(
+                Helper::ProbeReadKernel,
+                &[
+                    dst.into(),
+                    self.const_u64(u64::from(size)).into(),
+                    src.into(),
+                ],
+            )?;
             return Ok(());
         }
         let mut head = 0;

@@ -188,12 +188,20 @@ pub fn compile(
         key_size: Some(4),
         value_size: Some(abi::stack::MAP_VALUE_BYTES),
     });
+    // A script with long strings gets an array with one scratch area per CPU, which the
+    // runtime sizes to the machine's CPUs (see `Manifest::scratch_by_cpu`).
+    let scratch_by_cpu = script.scratch_bytes.is_some();
+    let scratch_bytes = script.scratch_bytes.unwrap_or(ir::SCRATCH_BYTES);
     let scratch = declare(MapDef {
         name: SCRATCH_MAP,
-        kind: MapKind::PerCpuArray,
+        kind: if scratch_by_cpu {
+            MapKind::Array
+        } else {
+            MapKind::PerCpuArray
+        },
         max_entries: 1,
         key_size: Some(4),
-        value_size: Some(ir::SCRATCH_BYTES),
+        value_size: Some(scratch_bytes),
     });
     let user_maps = script
         .maps
@@ -215,6 +223,8 @@ pub fn compile(
         state,
         stacks,
         scratch,
+        scratch_bytes,
+        scratch_by_cpu,
         maps: user_maps,
         helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
             first_id: script.events.len() as u32,
@@ -314,6 +324,7 @@ pub fn compile(
             text: opts.source.to_string(),
         }),
         run_values: script.run_values.clone(),
+        scratch_by_cpu,
     };
     Ok((
         CompiledScript {

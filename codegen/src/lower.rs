@@ -641,7 +641,30 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let is_null = self.builder.build_is_null(found_ptr, "isnull")?;
                 let copy = self.ctx.append_basic_block(self.func, "copy");
                 let done = self.ctx.append_basic_block(self.func, "read");
-                self.builder.build_conditional_branch(is_null, done, copy)?;
+                // `-k`: a key that is not there is reported (as bpftrace does, as a failed
+                // map_lookup_elem returning 0) before the read gives zero.
+                let site = self
+                    .globals
+                    .helper_errors
+                    .as_ref()
+                    .map(|errors| errors.site("map_lookup_elem", e.span));
+                match site {
+                    Some(event) => {
+                        let missing = self.ctx.append_basic_block(self.func, "missing");
+                        self.builder
+                            .build_conditional_branch(is_null, missing, copy)?;
+                        self.builder.position_at_end(missing);
+                        self.with_record(event, 8, |l, rec| {
+                            let at = l.offset(rec, u64::from(record::HEADER))?;
+                            l.builder.build_store(at, l.const_u64(0))?;
+                            Ok(())
+                        })?;
+                        self.builder.build_unconditional_branch(done)?;
+                    }
+                    None => {
+                        self.builder.build_conditional_branch(is_null, done, copy)?;
+                    }
+                }
                 self.builder.position_at_end(copy);
                 self.memcpy(out, found_ptr, spec.value.size())?;
                 self.builder.build_unconditional_branch(done)?;

@@ -170,12 +170,7 @@ pub fn concat<'ctx>(
     // The second copy starts at most at byte la - 1 and writes at most lb bytes.
     let size = out_len.max((la + lb).saturating_sub(1));
     let out = l.alloca(size, "concat")?;
-    l.builder.build_memset(
-        out,
-        8,
-        l.ctx.i8_type().const_zero(),
-        i64t.const_int(u64::from(size), false),
-    )?;
+    l.memset(out, size)?;
     let copied = l.helper(
         Helper::ProbeReadKernelStr,
         &[

@@ -88,8 +88,9 @@ pub const LICENSES: &[&str] = &[
 ];
 
 /// The largest `max_strlen` rbt's string buffers support: strings live in per-CPU scratch
-/// memory and on the BPF stack, whose limits a bigger buffer would overrun.
-pub const MAX_STRLEN_LIMIT: u32 = 200;
+/// memory (`check::scratch::SCRATCH_MAX`), where a statement may hold several of them, and
+/// their comparisons are unrolled byte by byte.
+pub const MAX_STRLEN_LIMIT: u32 = 16 * 1024;
 
 /// Whether a script may use an unstable feature (`unstable_tseries`): refused, used with a
 /// warning (the default), or used silently.
@@ -395,7 +396,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             config.max_strlen = Some(n.min(u64::from(most)) as u32);
             if n > u64::from(most) {
                 return Ok(Some(format!(
-                    "rbt keeps at most {most} characters of a string (the BPF stack and scratch limits); longer strings are cut there"
+                    "rbt keeps at most {most} characters of a string (the limit of its scratch memory); longer strings are cut there"
                 )));
             }
         }

@@ -33,6 +33,10 @@ pub struct Script {
     /// What `ExprKind::RunValue` reads, by index: values set when a compiled script runs.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub run_values: Vec<stdlib::manifest::RunValue>,
+    /// Bytes of per-CPU scratch memory when the probes need more than the default area
+    /// (`check::scratch::SCRATCH_BYTES`); `None` keeps the default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scratch_bytes: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

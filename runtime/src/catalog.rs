@@ -479,7 +479,17 @@ impl Catalog for SystemCatalog {
         } else {
             (btf::Kind::Typedef, name)
         };
-        let id = b.find(bare.trim(), kind)?;
+        let bare = bare.trim();
+        // A bare name is a typedef, or else a struct or union named without its keyword
+        // (`offsetof(qspinlock, tail)`, as bpftrace resolves it).
+        let id = b.find(bare, kind).or_else(|| {
+            (kind == btf::Kind::Typedef)
+                .then(|| {
+                    b.find(bare, btf::Kind::Struct)
+                        .or_else(|| b.find(bare, btf::Kind::Union))
+                })
+                .flatten()
+        })?;
         self.btf_record(b, b.resolve(id), 0)
     }
 

@@ -300,6 +300,7 @@ impl EventSink {
                 format: pieces,
                 start,
                 end,
+                expanded_from,
                 ..
             } => {
                 // On stderr, as bpftrace writes them, in text and JSON output alike.
@@ -310,6 +311,21 @@ impl EventSink {
                 let span = stdlib::diag::Span::new(*start, *end);
                 let at = stdlib::diag::location(&self.source.name, &self.source.text, span);
                 eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
+                // bpftrace's JSON record of a message has no room for the macro calls.
+                if !json {
+                    for &(start, end) in expanded_from {
+                        eprint!(
+                            "{}",
+                            stdlib::diag::runtime_message(
+                                &self.source.name,
+                                &self.source.text,
+                                lang::ast::Span::new(start, end),
+                                level.word(),
+                                "expanded from",
+                            )
+                        );
+                    }
+                }
             }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());

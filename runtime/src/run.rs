@@ -15,7 +15,7 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP, STACKS_MAP, STATE_MAP,
 };
 
 #[derive(Debug, Clone)]
@@ -279,6 +279,10 @@ pub fn run(
     // One failure counter per map update site.
     let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
     obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;
+    if manifest.scratch_by_cpu {
+        let cpus = crate::sys::possible_cpus()?;
+        obj.set_max_entries(SCRATCH_MAP, u32::try_from(cpus).unwrap_or(u32::MAX))?;
+    }
     if !opts.run_values.is_empty() {
         obj.set_initial_value(".rodata", &opts.run_values)?;
     }

@@ -181,23 +181,37 @@ pub fn line_span(source: &str, line: u32) -> Option<Span> {
 /// with `~` under the text. Columns are 1-based bytes, the end one past the last character;
 /// the underline stops at the end of the line.
 pub fn helper_warning(file: &str, source: &str, span: Span, helper: &str, ret: i64) -> String {
-    let message = format!(
-        "Failed to {helper}: {} ({ret})",
-        crate::value::strerror(-ret)
-    );
+    // A map read of a key that is not there is no failed call to bpftrace (it returns NULL,
+    // not an errno), and it words it as a missing element.
+    let message = if helper == "map_lookup_elem" {
+        format!(
+            "Can't lookup map element because it does not exist.\nAdditional Info - helper: {helper}, retcode: {ret}"
+        )
+    } else {
+        format!(
+            "Failed to {helper}: {} ({ret})",
+            crate::value::strerror(-ret)
+        )
+    };
     runtime_warning(file, source, span, &message)
 }
 
 /// A warning about what the program did at `span` while it ran, laid out as bpftrace prints
 /// those: `file:line:col-endcol: WARNING: message`, then the line with `~` under the text.
 pub fn runtime_warning(file: &str, source: &str, span: Span, message: &str) -> String {
+    runtime_message(file, source, span, "WARNING", message)
+}
+
+/// A message about what the program did at `span` while it ran, at `level` (`WARNING`,
+/// `ERROR`), laid out as [`runtime_warning`] lays out a warning.
+pub fn runtime_message(file: &str, source: &str, span: Span, level: &str, message: &str) -> String {
     let lines = Lines::new(source);
     let start = span.start.min(source.len());
     let (line, col) = lines.line_col(start);
     let range = lines.range(line).unwrap_or(start..start);
     let width = span.end.clamp(start + 1, range.end.max(start + 1)) - start;
     format!(
-        "{file}:{line}:{col}-{}: WARNING: {message}\n{}\n{}{}\n",
+        "{file}:{line}:{col}-{}: {level}: {message}\n{}\n{}{}\n",
         col + width,
         source.get(range).unwrap_or_default(),
         " ".repeat(col - 1),

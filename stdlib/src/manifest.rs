@@ -47,6 +47,11 @@ pub struct Manifest {
     /// --aot`) have any, so that one file serves runs with other parameters.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub run_values: Vec<RunValue>,
+    /// Whether [`SCRATCH_MAP`] is an array with one entry per CPU (a script with long
+    /// strings), which the runtime sizes to the machine's possible CPUs before loading,
+    /// rather than a one-entry per-CPU array.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub scratch_by_cpu: bool,
 }
 
 /// The `.rodata` global holding the [`RunValue`]s, an array of i64.
@@ -497,6 +502,10 @@ pub enum Event {
         args: Vec<Type>,
         start: usize,
         end: usize,
+        /// The macro calls the message's code was expanded from, innermost first: each is
+        /// named after the message (`…: ERROR: expanded from` and the line, underlined).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        expanded_from: Vec<(usize, usize)>,
     },
     /// `time(fmt)`: strftime of the wall clock when user space handles it.
     Time {

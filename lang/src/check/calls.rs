@@ -720,6 +720,10 @@ impl Checker<'_> {
             self.push(diagnostics::strcontains_arguments(span));
             return poisoned(span);
         }
+        let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
+        if !self.unrolled_fits("strcontains()", steps, super::exprs::UNROLLED_SEARCH, span) {
+            return poisoned(span);
+        }
         mk(
             H::Call {
                 func: Function::Strcontains,
@@ -771,6 +775,10 @@ impl Checker<'_> {
             self.push(diagnostics::string_function_argument(
                 "strlen", &a.ty, a.span,
             ));
+            return poisoned(span);
+        }
+        let steps = u64::from(a.ty.size());
+        if !self.unrolled_fits("strlen()", steps, super::exprs::UNROLLED_BYTES, span) {
             return poisoned(span);
         }
         mk(

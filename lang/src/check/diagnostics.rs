@@ -1136,6 +1136,19 @@ pub fn strcontains_arguments(span: Span) -> Diagnostic {
     Diagnostic::error("strcontains() takes two strings", span)
 }
 
+/// A string comparison, `strlen` or `strcontains` over strings so long that its byte-by-byte
+/// code (`steps` bytes examined, more than `most`) would not pass the verifier or would take
+/// minutes to compile.
+pub fn string_operation_too_long(what: &str, steps: u64, most: u64, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("{what} of strings this long is more than rbt can do"), span)
+        .with_label(format!("examines up to {steps} bytes"))
+        .with_note(format!(
+            "rbt compiles string operations into straight-line code, one step per byte, and \
+             takes at most {most} steps"
+        ))
+        .with_help("compare a prefix with strncmp(a, b, n), or set a smaller max_strlen")
+}
+
 pub fn ntop_argument(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
@@ -1499,10 +1512,10 @@ pub fn format_wants_buffer(ty: &Type, span: Span) -> Diagnostic {
 /// A statement whose values don't fit in a probe's scratch memory: `statement` bytes for its
 /// own values, `rest` for the probe's variables, predicate and loop bodies.
 pub fn statement_too_big(statement: u64, rest: u64, span: Span) -> Diagnostic {
-    use super::scratch::{SCRATCH_BYTES, SCRATCH_MIN};
+    use super::scratch::{SCRATCH_MAX, SCRATCH_MIN};
     let mut note = format!(
         "strings, tuples, buffers and other values of {SCRATCH_MIN} bytes or more live in \
-         {SCRATCH_BYTES} bytes of per-CPU memory per probe; this statement's values take about \
+         at most {SCRATCH_MAX} bytes of per-CPU memory per probe; this statement's values take about \
          {statement} bytes"
     );
     if rest > 0 {

@@ -36,7 +36,25 @@ pub(super) fn poisoned(span: Span) -> Expr {
     mk(H::Int(0), I64, span)
 }
 
+/// The most bytes a string comparison or `strlen` examines: each byte is a branch (the
+/// verifier follows at most 8192 pending ones), and compiling 4096 takes many seconds.
+pub(super) const UNROLLED_BYTES: u64 = 2048;
+/// The most (start, byte) pairs `strcontains` examines: the search is about four
+/// instructions a pair, and a BPF jump reaches at most 32767 instructions (LLVM aborts on a
+/// longer one; two strings of 100 characters already made one).
+pub(super) const UNROLLED_SEARCH: u64 = 8192;
+
 impl Checker<'_> {
+    /// Whether a string operation of `steps` unrolled steps is within `most`; reports it
+    /// otherwise.
+    pub(super) fn unrolled_fits(&mut self, what: &str, steps: u64, most: u64, span: Span) -> bool {
+        if steps <= most {
+            return true;
+        }
+        self.push(diagnostics::string_operation_too_long(what, steps, most, span));
+        false
+    }
+
     pub(super) fn require_int(&mut self, e: &Expr, what: &str) {
         if !(e.ty.is_int() || matches!(e.ty, Type::Pointer { .. })) {
             self.push(diagnostics::not_an_integer(what, &e.ty, e.span));
@@ -899,6 +917,7 @@ impl Checker<'_> {
             args: Vec::new(),
             start: span.start,
             end: span.end,
+            expanded_from: self.expanded_from(span),
         });
         let unsigned = mk(H::Cast(Box::new(index)), U64, span);
         let past = mk(
@@ -964,6 +983,11 @@ impl Checker<'_> {
         };
         if l.ty.is_str() || r.ty.is_str() {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+                // Codegen compares up to the shorter buffer.
+                let steps = l.ty.size().min(r.ty.size());
+                if !self.unrolled_fits("a comparison", u64::from(steps), UNROLLED_BYTES, span) {
+                    return poisoned(span);
+                }
                 return mk(
                     H::StrCmp {
                         equal: op == BinaryOp::Eq,

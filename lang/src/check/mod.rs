@@ -102,10 +102,14 @@ struct MapInfo {
 
 pub(crate) struct Checker<'a> {
     opts: &'a Options,
+    /// The macro calls the script's statements were expanded from (`lang::macros`).
+    expansions: &'a [ast::Expansion],
     catalog: &'a dyn Catalog,
     diags: Vec<Diagnostic>,
     notes: Vec<String>,
     maps: Vec<MapSpec>,
+    /// The most scratch memory any probe checked so far needs (`scratch::check`).
+    scratch_need: u64,
     map_ids: HashMap<String, MapInfo>,
     /// Map declarations (`let @m = hash(10);`) by map name.
     decls: HashMap<String, decls::Decl>,
@@ -180,10 +184,12 @@ struct ProbeInfo {
 pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Checked {
     let mut c = Checker {
         opts,
+        expansions: &script.expansions,
         catalog,
         diags: Vec::new(),
         notes: Vec::new(),
         maps: Vec::new(),
+        scratch_need: 0,
         map_ids: HashMap::new(),
         decls: HashMap::new(),
         events: Vec::new(),
@@ -262,6 +268,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         strlen: opts.strlen,
         tseries_clock: c.tseries_clock,
         run_values: c.run_values.clone(),
+        scratch_bytes: scratch::scratch_size(c.scratch_need),
     });
     Checked {
         script,
@@ -275,6 +282,24 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
 impl Checker<'_> {
     fn push(&mut self, d: Diagnostic) {
         self.diags.push(d);
+    }
+
+    /// The macro calls code at `span` was expanded from, innermost first (a call inside a
+    /// macro body leads to that macro's own call), as `start..end` offsets: a run-time
+    /// message from inside a macro names them, as bpftrace does.
+    fn expanded_from(&self, span: Span) -> Vec<(usize, usize)> {
+        let inside = |at: Span, def: Span| def.start <= at.start && at.end <= def.end;
+        let mut chain = Vec::new();
+        let mut at = span;
+        // Each step leaves one macro definition, so there are at most as many as expansions.
+        for _ in 0..self.expansions.len() {
+            let Some(e) = self.expansions.iter().find(|e| inside(at, e.definition)) else {
+                break;
+            };
+            chain.push((e.call.start, e.call.end));
+            at = e.call;
+        }
+        chain
     }
 
     fn c_definition(&mut self, def: &ast::CDefinition) {
@@ -506,10 +531,14 @@ impl Checker<'_> {
                 });
             }
             // Attach points of one probe share its statements: report each once.
-            if let Some(d) = out.last().and_then(|p| scratch::check(p, &self.maps)) {
-                if !self.diags.contains(&d) {
-                    self.diags.push(d);
+            match out.last().map(|p| scratch::check(p, &self.maps)) {
+                Some(Ok(need)) => self.scratch_need = self.scratch_need.max(need),
+                Some(Err(d)) => {
+                    if !self.diags.contains(&d) {
+                        self.diags.push(d);
+                    }
                 }
+                None => {}
             }
         }
     }
@@ -620,6 +649,19 @@ fn compatible(a: &Type, b: &Type) -> bool {
         (Type::Str { .. }, Type::Str { .. }) => true,
         (Type::Buffer { .. }, Type::Buffer { .. }) => true,
         (x, y) if x.is_int() && y.is_int() => true,
+        // Pointers to integers of any width mix as the integers do (bpftrace 0.27 stores an
+        // `int64 *` in an `int8 *` variable); `void *` is a byte pointer here, so a `void *`
+        // field and a function pointer field (read as `uint64 *`) share a variable too.
+        (
+            Type::Pointer {
+                to: x,
+                space: xs,
+            },
+            Type::Pointer {
+                to: y,
+                space: ys,
+            },
+        ) if xs == ys && x.is_int() && y.is_int() => true,
         (Type::Pointer { .. }, y) if y.is_int() => true,
         (x, Type::Pointer { .. }) if x.is_int() => true,
         (Type::Tuple(xs), Type::Tuple(ys)) => {

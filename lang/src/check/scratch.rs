@@ -3,7 +3,9 @@
 //!
 //! Codegen keeps values of [`SCRATCH_MIN`] bytes or more (strings, tuples, buffers, map keys
 //! and values) in a per-CPU scratch area of [`SCRATCH_BYTES`], because the BPF stack has only
-//! 512 bytes. A probe's variables hold their slots for the whole probe; a statement's
+//! 512 bytes. A script whose probes need more (long strings: `max_strlen` of thousands) gets
+//! as much as its hungriest probe needs, up to [`SCRATCH_MAX`], with the slack of the default
+//! area on top (see [`scratch_size`]). A probe's variables hold their slots for the whole probe; a statement's
 //! temporaries are freed after it, so the next statement reuses them; the body of a `for` (over
 //! a map or a range) is a callback whose slots follow its caller's and stay taken. The estimate below
 //! follows those rules and counts one slot per value of such a type, which is what codegen
@@ -15,14 +17,29 @@ use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
 use stdlib::diag::Diagnostic;
 use stdlib::manifest::MapSpec;
 
-/// Bytes of per-CPU scratch memory a probe has (the per-CPU map value limit is 32 KiB).
+/// Bytes of per-CPU scratch memory a probe has unless the script needs more.
 pub const SCRATCH_BYTES: u32 = 16 * 1024;
+/// The most per-CPU scratch memory a script may ask for: a string of up to `max_strlen`
+/// characters takes that many bytes in each value that holds it, and the kernel allocates the
+/// area once per CPU.
+pub const SCRATCH_MAX: u32 = 1024 * 1024;
 /// Values of this many bytes or more live in scratch memory rather than on the stack.
 pub const SCRATCH_MIN: u32 = 24;
 
-/// An error when `probe` needs more scratch memory than there is, on the statement whose
-/// temporaries take the most.
-pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Option<Diagnostic> {
+/// The per-CPU scratch bytes of a script whose probes need at most `need` bytes of it:
+/// `None` keeps the default area of [`SCRATCH_BYTES`]; a bigger need gets its own size plus
+/// that much again, as slack for the estimate.
+pub(super) fn scratch_size(need: u64) -> Option<u32> {
+    if need <= u64::from(SCRATCH_BYTES) {
+        return None;
+    }
+    let bytes = need.div_ceil(8) * 8 + u64::from(SCRATCH_BYTES);
+    u32::try_from(bytes).ok()
+}
+
+/// The scratch bytes `probe` needs, or an error when that is more than a script may have,
+/// on the statement whose temporaries take the most.
+pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Result<u64, Diagnostic> {
     let mut est = Estimate { maps, callbacks: 0 };
     let vars: u64 = probe.vars.iter().map(|t| slot(t.size())).sum();
     let predicate = probe.predicate.as_ref().map_or(0, |p| est.expr(p));
@@ -35,10 +52,10 @@ pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Option<Diagnostic> {
     }
     let (statement, span) = worst.unwrap_or((0, probe.span));
     let rest = vars + predicate + est.callbacks;
-    if statement + rest <= u64::from(SCRATCH_BYTES) {
-        return None;
+    if statement + rest <= u64::from(SCRATCH_MAX) {
+        return Ok(statement + rest);
     }
-    Some(diagnostics::statement_too_big(statement, rest, span))
+    Err(diagnostics::statement_too_big(statement, rest, span))
 }
 
 /// Bytes of scratch memory a value of `size` bytes takes: codegen rounds slots up to 8 bytes

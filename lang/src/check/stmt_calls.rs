@@ -168,6 +168,7 @@ impl Checker<'_> {
             args: args.iter().map(|a| a.ty.clone()).collect(),
             start: span.start,
             end: span.end,
+            expanded_from: self.expanded_from(span),
         });
         Some(StmtKind::Emit { event: id, args })
     }
@@ -215,6 +216,7 @@ impl Checker<'_> {
             args: Vec::new(),
             start: span.start,
             end: span.end,
+            expanded_from: self.expanded_from(span),
         });
         let exit = self.event(Event::Exit);
         let emit = |event, args| Stmt {
