@@ -319,7 +319,7 @@ impl EventSink {
                             stdlib::diag::runtime_message(
                                 &self.source.name,
                                 &self.source.text,
-                                lang::ast::Span::new(start, end),
+                                stdlib::diag::Span::new(start, end),
                                 level.word(),
                                 "expanded from",
                             )
