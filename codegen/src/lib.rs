@@ -329,8 +329,11 @@ pub fn compile(
 fn section(probe: &hir::Probe) -> String {
     match probe.provider.kind().section {
         Section::Fixed(name) => name.into(),
-        Section::Kprobe(name) => {
-            if matches!(probe.attach, Attach::Kprobe { multi: true, .. }) {
+        Section::Multi(name) => {
+            if matches!(
+                probe.attach,
+                Attach::Kprobe { multi: true, .. } | Attach::Uprobe { multi: true, .. }
+            ) {
                 format!("{name}.multi")
             } else {
                 name.into()

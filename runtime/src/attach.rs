@@ -97,6 +97,127 @@ fn threads(pid: i32) -> Vec<i32> {
     tids
 }
 
+/// The file offsets of `targets` grouped by binary, in the order the binaries first
+/// appear: a uprobe_multi link covers one binary. Two symbols at one address (aliases such
+/// as `__write` and `write`) keep an offset each, so a call counts once per name as it does
+/// with a uprobe per symbol, and as bpftrace 0.27's uprobe_multi links do.
+fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&str, Vec<u64>)> {
+    let mut out: Vec<(&str, Vec<u64>)> = Vec::new();
+    for t in targets {
+        match out.iter_mut().find(|(p, _)| *p == t.path) {
+            Some((_, offsets)) => offsets.push(t.offset),
+            None => out.push((t.path.as_str(), vec![t.offset])),
+        }
+    }
+    out
+}
+
+/// `ENOTSUPP`, the kernel-internal errno the uprobe layer returns for an instruction it
+/// cannot single-step out of line.
+const ENOTSUPP: i32 = 524;
+
+/// Words for a uprobe the kernel refused.
+fn uprobe_error(mut e: SysError, path: &str) -> SysError {
+    if e.errno == ENOTSUPP {
+        e.what = format!(
+            "{}: the kernel cannot place a uprobe on the first instruction of a function of {path}",
+            e.what
+        );
+    }
+    e
+}
+
+/// uprobe_multi links for `offsets` of the binary at `path`, leaving out, with a warning
+/// that names them, the functions whose first instruction the kernel refuses to probe (x86
+/// refuses lock- and segment-prefixed instructions and a few opcodes: glibc's
+/// `__nptl_free_tcb` opens with `lock btsl`, its AVX2 string functions with VEX
+/// instructions). One such offset fails the whole link, and bpftrace 0.27 then fails the
+/// whole probe. rbt finds the refused ones by halving a refused set; halving all of libc's
+/// 3600 offsets took 15 s here (each attempt places every uprobe in every process that maps
+/// libc), so the offsets whose first instruction looks refusable ([`suspect`]) go in a
+/// separate, small set first. The guess only orders the work: a suspect the kernel accepts
+/// is attached all the same.
+fn attach_uprobe_multi(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    path: &str,
+    targets: &[stdlib::manifest::UprobeTarget],
+    offsets: &[u64],
+) -> Result<Vec<Link>, SysError> {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let (suspects, likely): (Vec<u64>, Vec<u64>) =
+        offsets.iter().partition(|o| suspect(&bytes, **o));
+    let mut refused = Vec::new();
+    let mut links = Vec::new();
+    for set in [likely, suspects].iter().filter(|s| !s.is_empty()) {
+        links.extend(
+            attach_halving(prog, ret, pid, path, set, &mut refused)
+                .map_err(|e| uprobe_error(e, path))?,
+        );
+    }
+    if !refused.is_empty() {
+        let names: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.path == path && refused.contains(&t.offset))
+            .map(|t| t.symbol.as_str())
+            .collect();
+        eprintln!(
+            "WARNING: skipping {} of {path}: the kernel cannot place a uprobe on their first instruction",
+            names.join(", ")
+        );
+    }
+    Ok(links)
+}
+
+/// Whether the instruction at file offset `at` of `bytes` is one x86 uprobes are likely
+/// to refuse: a lock (0xf0) or segment-override (0x26, 0x2e, 0x36, 0x3e) prefix among the
+/// legacy prefixes that open it, or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were
+/// accepted on 6.18). Elsewhere nothing is suspect.
+fn suspect(bytes: &[u8], at: u64) -> bool {
+    if !cfg!(target_arch = "x86_64") {
+        return false;
+    }
+    let start = usize::try_from(at).unwrap_or(usize::MAX);
+    // Four legacy prefixes at most (one per group), then the opcode or VEX byte.
+    for b in bytes.iter().skip(start).take(5) {
+        match b {
+            0xf0 | 0x26 | 0x2e | 0x36 | 0x3e | 0xc4 | 0xc5 => return true,
+            0x66 | 0x67 | 0xf2 | 0xf3 | 0x64 | 0x65 => {}
+            _ => return false,
+        }
+    }
+    false
+}
+
+/// One link for `offsets`, or, when the kernel refuses an instruction among them, links
+/// for each half; a single refused offset is added to `refused` instead.
+fn attach_halving(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    path: &str,
+    offsets: &[u64],
+    refused: &mut Vec<u64>,
+) -> Result<Vec<Link>, SysError> {
+    match prog.attach_uprobe_multi(ret, pid, path, offsets) {
+        Ok(link) => Ok(vec![link]),
+        // A refused instruction fails the link with ENOTSUPP, or with EINVAL once the kernel
+        // has cached its verdict on that instruction (seen on 6.18).
+        Err(e) if e.errno != ENOTSUPP && e.errno != libc::EINVAL => Err(e),
+        Err(_) if offsets.len() == 1 => {
+            refused.extend_from_slice(offsets);
+            Ok(Vec::new())
+        }
+        Err(_) => {
+            let (a, b) = offsets.split_at(offsets.len() / 2);
+            let mut links = attach_halving(prog, ret, pid, path, a, refused)?;
+            links.extend(attach_halving(prog, ret, pid, path, b, refused)?);
+            Ok(links)
+        }
+    }
+}
+
 /// Words for a watchpoint that the kernel refused, naming the usual causes.
 fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) -> String {
     let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
@@ -165,9 +286,25 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             .iter()
             .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
             .collect(),
-        Attach::Uprobe { targets, ret } => targets
+        Attach::Uprobe {
+            targets,
+            ret,
+            multi: true,
+        } => uprobe_multi_by_binary(targets)
+            .into_iter()
+            .map(|(path, offsets)| attach_uprobe_multi(prog, *ret, pid, path, targets, &offsets))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|links| links.into_iter().flatten().collect()),
+        Attach::Uprobe {
+            targets,
+            ret,
+            multi: false,
+        } => targets
             .iter()
-            .map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0))
+            .map(|t| {
+                prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0)
+                    .map_err(|e| uprobe_error(e, &t.path))
+            })
             .collect(),
         Attach::Usdt { targets } => targets
             .iter()

@@ -221,6 +221,10 @@ pub enum Attach {
     Uprobe {
         targets: Vec<UprobeTarget>,
         ret: bool,
+        /// Attach the targets of each binary through one uprobe_multi link (kernels 6.6+),
+        /// instead of one uprobe per target. Absent in files compiled before it existed.
+        #[serde(default)]
+        multi: bool,
     },
     Usdt {
         targets: Vec<UsdtTarget>,
