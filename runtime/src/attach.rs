@@ -112,6 +112,65 @@ fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&s
     out
 }
 
+/// `targets` without those whose first instruction the kernel accepts but runs wrongly,
+/// with a warning that names them. On x86 with Linux 6.18, a uprobe on an EVEX-encoded
+/// instruction (glibc's `__strchrnul_evex` opens with `vpbroadcastb`) is placed, but the
+/// instruction then computes wrong results in every process that calls it: with that one
+/// uprobe, `printf` printed `%s` unformatted and garbage numbers machine-wide. bpftrace 0.27
+/// attaches there all the same; rbt does not corrupt the processes it traces.
+fn runnable_uprobes(
+    targets: &[stdlib::manifest::UprobeTarget],
+) -> Vec<stdlib::manifest::UprobeTarget> {
+    let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut out = Vec::with_capacity(targets.len());
+    let mut skipped: Vec<&str> = Vec::new();
+    for t in targets {
+        let bytes = match files.iter().position(|(p, _)| *p == t.path) {
+            Some(i) => &files[i].1,
+            None => {
+                // An unreadable binary is reported by the attach itself.
+                files.push((t.path.as_str(), std::fs::read(&t.path).unwrap_or_default()));
+                &files[files.len() - 1].1
+            }
+        };
+        if evex(bytes, t.offset) {
+            skipped.push(&t.symbol);
+        } else {
+            out.push(t.clone());
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "WARNING: skipping {}: their first instruction is EVEX-encoded, which the kernel's uprobes run wrongly (it corrupts the traced processes)",
+            skipped.join(", ")
+        );
+    }
+    out
+}
+
+/// The legacy prefixes that may open an x86 instruction (at most four, one per group).
+const LEGACY_PREFIXES: [u8; 11] = [
+    0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67,
+];
+
+/// The byte after the legacy prefixes of the instruction at file offset `at`.
+fn opcode_start(bytes: &[u8], at: u64) -> Option<(u8, &[u8])> {
+    let start = usize::try_from(at).ok()?;
+    let insn = bytes.get(start..)?;
+    let n = insn
+        .iter()
+        .take(4)
+        .take_while(|b| LEGACY_PREFIXES.contains(b))
+        .count();
+    insn.get(n).map(|b| (*b, &insn[..n]))
+}
+
+/// Whether the instruction at file offset `at` of an x86-64 binary is EVEX-encoded (0x62,
+/// which in 64-bit mode is always the EVEX escape). Elsewhere nothing is.
+fn evex(bytes: &[u8], at: u64) -> bool {
+    cfg!(target_arch = "x86_64") && opcode_start(bytes, at).is_some_and(|(b, _)| b == 0x62)
+}
+
 /// `ENOTSUPP`, the kernel-internal errno the uprobe layer returns for an instruction it
 /// cannot single-step out of line.
 const ENOTSUPP: i32 = 524;
@@ -175,19 +234,13 @@ fn attach_uprobe_multi(
 /// legacy prefixes that open it, or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were
 /// accepted on 6.18). Elsewhere nothing is suspect.
 fn suspect(bytes: &[u8], at: u64) -> bool {
-    if !cfg!(target_arch = "x86_64") {
-        return false;
-    }
-    let start = usize::try_from(at).unwrap_or(usize::MAX);
-    // Four legacy prefixes at most (one per group), then the opcode or VEX byte.
-    for b in bytes.iter().skip(start).take(5) {
-        match b {
-            0xf0 | 0x26 | 0x2e | 0x36 | 0x3e | 0xc4 | 0xc5 => return true,
-            0x66 | 0x67 | 0xf2 | 0xf3 | 0x64 | 0x65 => {}
-            _ => return false,
-        }
-    }
-    false
+    cfg!(target_arch = "x86_64")
+        && opcode_start(bytes, at).is_some_and(|(b, prefixes)| {
+            matches!(b, 0xc4 | 0xc5)
+                || prefixes
+                    .iter()
+                    .any(|p| matches!(p, 0xf0 | 0x26 | 0x2e | 0x36 | 0x3e))
+        })
 }
 
 /// One link for `offsets`, or, when the kernel refuses an instruction among them, links
@@ -290,7 +343,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             targets,
             ret,
             multi: true,
-        } => uprobe_multi_by_binary(targets)
+        } => uprobe_multi_by_binary(&runnable_uprobes(targets))
             .into_iter()
             .map(|(path, offsets)| attach_uprobe_multi(prog, *ret, pid, path, targets, &offsets))
             .collect::<Result<Vec<_>, _>>()
@@ -299,7 +352,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             targets,
             ret,
             multi: false,
-        } => targets
+        } => runnable_uprobes(targets)
             .iter()
             .map(|t| {
                 prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0)
