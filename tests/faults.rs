@@ -690,10 +690,11 @@ fn thousands_of_uprobes_attach_count_and_leave_nothing() {
     lines.extend(rx.iter());
     let err = read_all(child.stderr.take());
     assert_eq!(status.code(), Some(0), "{err}");
-    let attached: usize = lines
-        .iter()
+    // "Attached N probes" goes to stderr, as bpftrace's does.
+    let attached: usize = err
+        .lines()
         .find_map(|l| l.strip_prefix("Attached ")?.strip_suffix(" probes")?.parse().ok())
-        .unwrap_or_else(|| panic!("no Attached line in {lines:?}"));
+        .unwrap_or_else(|| panic!("no Attached line in {err}"));
     assert!(attached > 2000, "only {attached} probes on libc");
     let calls: u64 = lines
         .iter()
