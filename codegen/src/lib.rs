@@ -414,6 +414,15 @@ mod tests {
             ret,
             multi,
         };
+        let uprobe = |ret, multi| Attach::Uprobe {
+            targets: vec![stdlib::manifest::UprobeTarget {
+                path: "/bin/x".into(),
+                symbol: "f".into(),
+                offset: 16,
+            }],
+            ret,
+            multi,
+        };
         let kfunc = |ret| Attach::Kfunc {
             targets: vec!["vfs_read".into()],
             ret,
@@ -423,6 +432,10 @@ mod tests {
             (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
             (Provider::Kretprobe, kprobe(true, false), "kretprobe"),
             (Provider::Kretprobe, kprobe(true, true), "kretprobe.multi"),
+            (Provider::Uprobe, uprobe(false, false), "uprobe"),
+            (Provider::Uprobe, uprobe(false, true), "uprobe.multi"),
+            (Provider::Uretprobe, uprobe(true, false), "uretprobe"),
+            (Provider::Uretprobe, uprobe(true, true), "uretprobe.multi"),
             (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
             (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
             (Provider::Begin, Attach::Begin, "raw_tp"),

@@ -500,6 +500,49 @@ mod tests {
         assert_eq!(probe_count(&programs), 4);
     }
 
+    fn target(path: &str, symbol: &str, offset: u64) -> stdlib::manifest::UprobeTarget {
+        stdlib::manifest::UprobeTarget {
+            path: path.into(),
+            symbol: symbol.into(),
+            offset,
+        }
+    }
+
+    #[test]
+    fn uprobe_multi_links_group_by_binary_and_keep_aliases() {
+        let targets = [
+            target("/a", "write", 16),
+            target("/b", "f", 1),
+            target("/a", "__write", 16),
+            target("/a", "read", 32),
+        ];
+        assert_eq!(
+            uprobe_multi_by_binary(&targets),
+            [("/a", vec![16, 16, 32]), ("/b", vec![1])]
+        );
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn first_instructions_the_kernel_refuses_or_runs_wrongly() {
+        let code: &[u8] = &[
+            0xf0, 0x0f, 0xba, 0xaf, // 0: lock btsl
+            0xc5, 0xf9, 0x6e, 0xc6, // 4: vmovd (VEX)
+            0x66, 0x2e, 0x0f, 0x1f, // 8: cs nopw (segment override after 0x66)
+            0x62, 0xe2, 0x7d, 0x28, // 12: vpbroadcastb (EVEX)
+            0xf3, 0x0f, 0x1e, 0xfa, // 16: endbr64
+            0x55, 0x48, 0x89, 0xe5, // 20: push %rbp; mov %rsp,%rbp
+            0x66, 0x62, // 24: EVEX after a legacy prefix
+        ];
+        let suspects: Vec<u64> = (0..27).filter(|o| suspect(code, *o)).collect();
+        let evexes: Vec<u64> = (0..27).filter(|o| evex(code, *o)).collect();
+        assert!(suspects.contains(&0) && suspects.contains(&4) && suspects.contains(&8));
+        assert!(!suspects.contains(&12) && !suspects.contains(&16) && !suspects.contains(&20));
+        assert_eq!(evexes, [12, 24, 25]);
+        // Past the end of the file: nothing to look at.
+        assert!(!suspect(code, 1 << 40) && !evex(code, u64::MAX));
+    }
+
     #[test]
     fn uprobe_family_attaches_last_first() {
         let begin = Program {
