@@ -284,6 +284,16 @@ impl Attach {
         }
     }
 
+    /// How many probes this attach point counts as against `max_probes`, as bpftrace 0.27
+    /// counts them: a kprobe_multi or uprobe_multi link is one whatever its targets (libc's
+    /// 2725 functions attach under the default limit of 1024), anything else one per target.
+    pub fn limit_count(&self) -> usize {
+        match self {
+            Attach::Kprobe { multi: true, .. } | Attach::Uprobe { multi: true, .. } => 1,
+            other => other.target_count(),
+        }
+    }
+
     /// Keeps the targets whose index `keep` accepts (`--probe-filter`); a kind with one
     /// target keeps it, since the caller drops the whole program when it matches nothing.
     pub fn retain_targets(&mut self, keep: impl FnMut(usize) -> bool) {
@@ -597,6 +607,29 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_probes_counts_a_multi_link_once() {
+        let uprobe = |multi| Attach::Uprobe {
+            targets: (0..3)
+                .map(|i| UprobeTarget {
+                    path: "/lib/libc.so.6".into(),
+                    symbol: format!("f{i}"),
+                    offset: i,
+                })
+                .collect(),
+            ret: false,
+            multi,
+        };
+        assert_eq!(uprobe(true).limit_count(), 1);
+        assert_eq!(uprobe(false).limit_count(), 3);
+        assert_eq!(uprobe(true).target_count(), 3);
+        let tracepoints = Attach::Tracepoint {
+            targets: vec![("a".into(), "b".into()), ("a".into(), "c".into())],
+        };
+        assert_eq!(tracepoints.limit_count(), 2);
+        assert_eq!(Attach::Begin.limit_count(), 1);
+    }
 
     #[test]
     fn values_follow_the_default_type() {
