@@ -693,7 +693,12 @@ fn thousands_of_uprobes_attach_count_and_leave_nothing() {
     // "Attached N probes" goes to stderr, as bpftrace's does.
     let attached: usize = err
         .lines()
-        .find_map(|l| l.strip_prefix("Attached ")?.strip_suffix(" probes")?.parse().ok())
+        .find_map(|l| {
+            l.strip_prefix("Attached ")?
+                .strip_suffix(" probes")?
+                .parse()
+                .ok()
+        })
         .unwrap_or_else(|| panic!("no Attached line in {err}"));
     assert!(attached > 2000, "only {attached} probes on libc");
     let calls: u64 = lines
@@ -702,7 +707,9 @@ fn thousands_of_uprobes_attach_count_and_leave_nothing() {
         .unwrap_or_else(|| panic!("no count of the command's libc calls in {lines:?}"));
     assert!(calls > 0);
     // One uprobe at a time took 95 s here; uprobe_multi links take about one.
-    if std::fs::read_to_string("/proc/sys/kernel/osrelease").is_ok_and(|r| kernel_at_least(&r, 6, 6)) {
+    if std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .is_ok_and(|r| kernel_at_least(&r, 6, 6))
+    {
         assert!(
             attach_time < Duration::from_secs(20),
             "attaching {attached} uprobes took {attach_time:?}"

@@ -691,7 +691,10 @@ fn uprobe_wildcards_use_uprobe_multi() {
     for (src, want) in [
         ("uprobe:/bin/fixture:* { @ = count(); }", vec![(2, true)]),
         ("uretprobe:/bin/fixture:* { @ = count(); }", vec![(2, true)]),
-        ("uprobe:/bin/fixture:main { @ = count(); }", vec![(1, false)]),
+        (
+            "uprobe:/bin/fixture:main { @ = count(); }",
+            vec![(1, false)],
+        ),
         (
             "uprobe:/bin/fixture:* { @[probe] = count(); }",
             vec![(1, false), (1, false)],

@@ -121,19 +121,19 @@ fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&s
 fn runnable_uprobes(
     targets: &[stdlib::manifest::UprobeTarget],
 ) -> Vec<stdlib::manifest::UprobeTarget> {
-    let mut files: Vec<(&str, Vec<u8>)> = Vec::new();
+    let mut files: Vec<(&str, Option<std::fs::File>)> = Vec::new();
     let mut out = Vec::with_capacity(targets.len());
     let mut skipped: Vec<&str> = Vec::new();
     for t in targets {
-        let bytes = match files.iter().position(|(p, _)| *p == t.path) {
+        let file = match files.iter().position(|(p, _)| *p == t.path) {
             Some(i) => &files[i].1,
             None => {
                 // An unreadable binary is reported by the attach itself.
-                files.push((t.path.as_str(), std::fs::read(&t.path).unwrap_or_default()));
+                files.push((t.path.as_str(), std::fs::File::open(&t.path).ok()));
                 &files[files.len() - 1].1
             }
         };
-        if evex(bytes, t.offset) {
+        if evex(&instruction_at(file.as_ref(), t.offset)) {
             skipped.push(&t.symbol);
         } else {
             out.push(t.clone());
@@ -153,10 +153,18 @@ const LEGACY_PREFIXES: [u8; 11] = [
     0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67,
 ];
 
-/// The byte after the legacy prefixes of the instruction at file offset `at`.
-fn opcode_start(bytes: &[u8], at: u64) -> Option<(u8, &[u8])> {
-    let start = usize::try_from(at).ok()?;
-    let insn = bytes.get(start..)?;
+/// The bytes of the instruction at file offset `at` (as many as an x86 instruction may
+/// have; fewer at the end of the file, none if it cannot be read).
+fn instruction_at(file: Option<&std::fs::File>, at: u64) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 15];
+    let n = file.and_then(|f| f.read_at(&mut buf, at).ok()).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+/// The byte after the legacy prefixes of instruction `insn`, and those prefixes.
+fn opcode_start(insn: &[u8]) -> Option<(u8, &[u8])> {
     let n = insn
         .iter()
         .take(4)
@@ -165,10 +173,10 @@ fn opcode_start(bytes: &[u8], at: u64) -> Option<(u8, &[u8])> {
     insn.get(n).map(|b| (*b, &insn[..n]))
 }
 
-/// Whether the instruction at file offset `at` of an x86-64 binary is EVEX-encoded (0x62,
-/// which in 64-bit mode is always the EVEX escape). Elsewhere nothing is.
-fn evex(bytes: &[u8], at: u64) -> bool {
-    cfg!(target_arch = "x86_64") && opcode_start(bytes, at).is_some_and(|(b, _)| b == 0x62)
+/// Whether x86-64 instruction `insn` is EVEX-encoded (0x62, which in 64-bit mode is always
+/// the EVEX escape). Elsewhere nothing is.
+fn evex(insn: &[u8]) -> bool {
+    cfg!(target_arch = "x86_64") && opcode_start(insn).is_some_and(|(b, _)| b == 0x62)
 }
 
 /// `ENOTSUPP`, the kernel-internal errno the uprobe layer returns for an instruction it
@@ -204,9 +212,10 @@ fn attach_uprobe_multi(
     targets: &[stdlib::manifest::UprobeTarget],
     offsets: &[u64],
 ) -> Result<Vec<Link>, SysError> {
-    let bytes = std::fs::read(path).unwrap_or_default();
-    let (suspects, likely): (Vec<u64>, Vec<u64>) =
-        offsets.iter().partition(|o| suspect(&bytes, **o));
+    let file = std::fs::File::open(path).ok();
+    let (suspects, likely): (Vec<u64>, Vec<u64>) = offsets
+        .iter()
+        .partition(|o| suspect(&instruction_at(file.as_ref(), **o)));
     let mut refused = Vec::new();
     let mut links = Vec::new();
     for set in [likely, suspects].iter().filter(|s| !s.is_empty()) {
@@ -229,13 +238,13 @@ fn attach_uprobe_multi(
     Ok(links)
 }
 
-/// Whether the instruction at file offset `at` of `bytes` is one x86 uprobes are likely
+/// Whether instruction `insn` is one x86 uprobes are likely
 /// to refuse: a lock (0xf0) or segment-override (0x26, 0x2e, 0x36, 0x3e) prefix among the
 /// legacy prefixes that open it, or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were
 /// accepted on 6.18). Elsewhere nothing is suspect.
-fn suspect(bytes: &[u8], at: u64) -> bool {
+fn suspect(insn: &[u8]) -> bool {
     cfg!(target_arch = "x86_64")
-        && opcode_start(bytes, at).is_some_and(|(b, prefixes)| {
+        && opcode_start(insn).is_some_and(|(b, prefixes)| {
             matches!(b, 0xc4 | 0xc5)
                 || prefixes
                     .iter()
@@ -534,13 +543,14 @@ mod tests {
             0x55, 0x48, 0x89, 0xe5, // 20: push %rbp; mov %rsp,%rbp
             0x66, 0x62, // 24: EVEX after a legacy prefix
         ];
-        let suspects: Vec<u64> = (0..27).filter(|o| suspect(code, *o)).collect();
-        let evexes: Vec<u64> = (0..27).filter(|o| evex(code, *o)).collect();
+        let suspects: Vec<usize> = (0..27).filter(|o| suspect(&code[*o..])).collect();
+        let evexes: Vec<usize> = (0..27).filter(|o| evex(&code[*o..])).collect();
         assert!(suspects.contains(&0) && suspects.contains(&4) && suspects.contains(&8));
         assert!(!suspects.contains(&12) && !suspects.contains(&16) && !suspects.contains(&20));
         assert_eq!(evexes, [12, 24, 25]);
         // Past the end of the file: nothing to look at.
-        assert!(!suspect(code, 1 << 40) && !evex(code, u64::MAX));
+        assert!(!suspect(&[]) && !evex(&[]));
+        assert!(instruction_at(None, 0).is_empty());
     }
 
     #[test]
