@@ -194,6 +194,34 @@ fn uprobe_error(mut e: SysError, path: &str) -> SysError {
     e
 }
 
+/// One uprobe per target (kernels without uprobe_multi, or a single target). Among several
+/// targets (a wildcard), one whose first instruction the kernel refuses is skipped with a
+/// warning, as on the uprobe_multi path; a single named function the kernel refuses is an
+/// error, as in bpftrace.
+fn attach_uprobes(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    targets: &[stdlib::manifest::UprobeTarget],
+) -> Result<Vec<Link>, SysError> {
+    let mut links = Vec::with_capacity(targets.len());
+    let mut refused: Vec<&str> = Vec::new();
+    for t in targets {
+        match prog.attach_uprobe(ret, pid, &t.path, t.offset, 0) {
+            Ok(link) => links.push(link),
+            Err(e) if e.errno == ENOTSUPP && targets.len() > 1 => refused.push(&t.symbol),
+            Err(e) => return Err(uprobe_error(e, &t.path)),
+        }
+    }
+    if !refused.is_empty() {
+        eprintln!(
+            "WARNING: skipping {}: the kernel cannot place a uprobe on their first instruction",
+            refused.join(", ")
+        );
+    }
+    Ok(links)
+}
+
 /// uprobe_multi links for `offsets` of the binary at `path`, leaving out, with a warning
 /// that names them, the functions whose first instruction the kernel refuses to probe (x86
 /// refuses lock- and segment-prefixed instructions and a few opcodes: glibc's
@@ -361,13 +389,7 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             targets,
             ret,
             multi: false,
-        } => runnable_uprobes(targets)
-            .iter()
-            .map(|t| {
-                prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0)
-                    .map_err(|e| uprobe_error(e, &t.path))
-            })
-            .collect(),
+        } => attach_uprobes(prog, *ret, pid, &runnable_uprobes(targets)),
         Attach::Usdt { targets } => targets
             .iter()
             .map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset))
