@@ -6,7 +6,8 @@
 # (../shared/oracle/bpftrace, or $RBT_ORACLE) on the Debian sid libc of the oracle's chroot,
 # the one file all three see the same way (.dynsym only, 2725 functions; the oracle runs
 # inside that chroot, where it is /lib/x86_64-linux-gnu/libc.so.6). For each: the wall time
-# from exec to the "Attached N probes" line, from exec to exit, and the peak RSS (GNU time).
+# from exec until every probe is attached (the __BPFTRACE_NOTIFY_PROBES_ATTACHED line), from
+# exec to exit, and the peak RSS (GNU time).
 # One run each (bpftrace 0.17 attaches one uprobe at a time). Root only. Prints Markdown.
 set -eu
 rbt=$1
@@ -25,20 +26,24 @@ echo "| tool, libc | attached | until attached | start to exit | peak RSS (KiB) 
 echo "|---|---|---|---|---|"
 measure() {
     python3 - "$@" <<'PY'
-import re, subprocess, sys, tempfile, time
+import os, re, subprocess, sys, tempfile, time
 name, argv = sys.argv[1], sys.argv[2:]
 with tempfile.NamedTemporaryFile() as out:
     start = time.monotonic()
     p = subprocess.Popen(["/usr/bin/time", "-o", out.name, "-f", "%M"] + argv,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                         env={"BPFTRACE_MAX_PROBES": "20000", "PATH": "/usr/bin:/bin"})
+                         env=dict(os.environ, BPFTRACE_MAX_PROBES="20000",
+                                  __BPFTRACE_NOTIFY_PROBES_ATTACHED="1"))
     attached, count = None, "-"
     for line in p.stdout:
         line = line.decode(errors="replace")
-        m = re.match(r"Attached (\d+) probes", line)
+        # 0.17 says "Attaching N probes..." before it attaches; all three print the notify
+        # line once every probe is attached.
+        m = re.match(r"Attach(?:ed|ing) (\d+) probes", line)
         if m:
-            attached = time.monotonic() - start
             count = m.group(1)
+        if line.strip() == "__BPFTRACE_NOTIFY_PROBES_ATTACHED":
+            attached = time.monotonic() - start
         if line.startswith("ERROR") or "error:" in line:
             print(line.strip()[:200], file=sys.stderr)
     p.wait()
