@@ -266,10 +266,10 @@ fn attach_uprobe_multi(
     Ok(links)
 }
 
-/// Whether instruction `insn` is one x86 uprobes are likely
-/// to refuse: a lock (0xf0) or segment-override (0x26, 0x2e, 0x36, 0x3e) prefix among the
-/// legacy prefixes that open it, or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were
-/// accepted on 6.18). Elsewhere nothing is suspect.
+/// Whether instruction `insn` is one x86 uprobes are likely to refuse: a lock (0xf0) or
+/// segment-override (0x26, 0x2e, 0x36, 0x3e) prefix among the legacy prefixes that open it,
+/// or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were accepted on 6.18). Elsewhere
+/// nothing is suspect.
 fn suspect(insn: &[u8]) -> bool {
     cfg!(target_arch = "x86_64")
         && opcode_start(insn).is_some_and(|(b, prefixes)| {
@@ -292,8 +292,8 @@ fn attach_halving(
 ) -> Result<Vec<Link>, SysError> {
     match prog.attach_uprobe_multi(ret, pid, path, offsets) {
         Ok(link) => Ok(vec![link]),
-        // A refused instruction fails the link with ENOTSUPP, or with EINVAL once the kernel
-        // has cached its verdict on that instruction (seen on 6.18).
+        // A refused instruction fails the link with ENOTSUPP; on 6.18 a set holding only
+        // refused instructions (and each of them alone) failed with EINVAL instead.
         Err(e) if e.errno != ENOTSUPP && e.errno != libc::EINVAL => Err(e),
         Err(_) if offsets.len() == 1 => {
             refused.extend_from_slice(offsets);
