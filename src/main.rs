@@ -450,10 +450,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.debug == Some(Stage::Hir) {
         return print_stage(&format!("{hir:#?}\n"));
     }
-    if hir.probe_names.len() as u64 > config.max_probes {
+    let limited: usize = hir.probes.iter().map(|p| p.attach.limit_count()).sum();
+    if limited as u64 > config.max_probes {
         return Err(fail(format!(
             "can't attach to {} probes because it exceeds the current limit of {} probes (raise max_probes, carefully: many probes can make the system unresponsive)",
-            hir.probe_names.len(),
+            limited,
             config.max_probes
         )));
     }

@@ -344,8 +344,11 @@ fn section(probe: &hir::Probe) -> String {
     }
     match probe.provider.kind().section {
         Section::Fixed(name) => name.into(),
-        Section::Kprobe(name) => {
-            if matches!(probe.attach, Attach::Kprobe { multi: true, .. }) {
+        Section::Multi(name) => {
+            if matches!(
+                probe.attach,
+                Attach::Kprobe { multi: true, .. } | Attach::Uprobe { multi: true, .. }
+            ) {
                 format!("{name}.multi")
             } else {
                 name.into()
@@ -427,6 +430,15 @@ mod tests {
             ret,
             multi,
         };
+        let uprobe = |ret, multi| Attach::Uprobe {
+            targets: vec![stdlib::manifest::UprobeTarget {
+                path: "/bin/x".into(),
+                symbol: "f".into(),
+                offset: 16,
+            }],
+            ret,
+            multi,
+        };
         let kfunc = |ret| Attach::Kfunc {
             targets: vec!["vfs_read".into()],
             ret,
@@ -436,6 +448,10 @@ mod tests {
             (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
             (Provider::Kretprobe, kprobe(true, false), "kretprobe"),
             (Provider::Kretprobe, kprobe(true, true), "kretprobe.multi"),
+            (Provider::Uprobe, uprobe(false, false), "uprobe"),
+            (Provider::Uprobe, uprobe(false, true), "uprobe.multi"),
+            (Provider::Uretprobe, uprobe(true, false), "uretprobe"),
+            (Provider::Uretprobe, uprobe(true, true), "uretprobe.multi"),
             (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
             (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
             (Provider::Begin, Attach::Begin, "raw_tp"),

@@ -367,6 +367,9 @@ impl Catalog for Fixture {
     fn kprobe_multi_supported(&self) -> bool {
         true
     }
+    fn uprobe_multi_supported(&self) -> bool {
+        true
+    }
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
         let arg = |n: &str, t: Type| (n.to_string(), t);
         let ptr = |t: Type| Type::Pointer {
@@ -678,6 +681,38 @@ fn uprobe_offset_reaches_the_catalog() {
             }
             other => panic!("{field}: attached as {other:?}"),
         }
+    }
+}
+
+/// A uprobe wildcard with several matches attaches through uprobe_multi links; one match,
+/// or a body that reads `probe` (one program per match), attaches a uprobe each.
+#[test]
+fn uprobe_wildcards_use_uprobe_multi() {
+    for (src, want) in [
+        ("uprobe:/bin/fixture:* { @ = count(); }", vec![(2, true)]),
+        ("uretprobe:/bin/fixture:* { @ = count(); }", vec![(2, true)]),
+        (
+            "uprobe:/bin/fixture:main { @ = count(); }",
+            vec![(1, false)],
+        ),
+        (
+            "uprobe:/bin/fixture:* { @[probe] = count(); }",
+            vec![(1, false), (1, false)],
+        ),
+    ] {
+        let (script, parse_diags) = lang::parse(src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+        let script = checked.script.expect("a checked script");
+        let got: Vec<(usize, bool)> = script
+            .probes
+            .iter()
+            .map(|p| match &p.attach {
+                stdlib::manifest::Attach::Uprobe { targets, multi, .. } => (targets.len(), *multi),
+                other => panic!("{src}: attached as {other:?}"),
+            })
+            .collect();
+        assert_eq!(got, want, "{src}");
     }
 }
 

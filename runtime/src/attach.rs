@@ -99,6 +99,217 @@ fn threads(pid: i32) -> Vec<i32> {
     tids
 }
 
+/// The file offsets of `targets` grouped by binary, in the order the binaries first
+/// appear: a uprobe_multi link covers one binary. Two symbols at one address (aliases such
+/// as `__write` and `write`) keep an offset each, so a call counts once per name as it does
+/// with a uprobe per symbol, and as bpftrace 0.27's uprobe_multi links do.
+fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&str, Vec<u64>)> {
+    let mut out: Vec<(&str, Vec<u64>)> = Vec::new();
+    for t in targets {
+        match out.iter_mut().find(|(p, _)| *p == t.path) {
+            Some((_, offsets)) => offsets.push(t.offset),
+            None => out.push((t.path.as_str(), vec![t.offset])),
+        }
+    }
+    out
+}
+
+/// `targets` without those whose first instruction the kernel accepts but runs wrongly,
+/// with a warning that names them. On x86 with Linux 6.18, a uprobe on an EVEX-encoded
+/// instruction (glibc's `__strchrnul_evex` opens with `vpbroadcastb`) is placed, but the
+/// instruction then computes wrong results in every process that calls it: with that one
+/// uprobe, `printf` printed `%s` unformatted and garbage numbers machine-wide. bpftrace 0.27
+/// attaches there all the same; rbt does not corrupt the processes it traces.
+fn runnable_uprobes(
+    targets: &[stdlib::manifest::UprobeTarget],
+) -> Vec<stdlib::manifest::UprobeTarget> {
+    let mut files: Vec<(&str, Option<std::fs::File>)> = Vec::new();
+    let mut out = Vec::with_capacity(targets.len());
+    let mut skipped: Vec<&str> = Vec::new();
+    for t in targets {
+        let file = match files.iter().position(|(p, _)| *p == t.path) {
+            Some(i) => &files[i].1,
+            None => {
+                // An unreadable binary is reported by the attach itself.
+                files.push((t.path.as_str(), std::fs::File::open(&t.path).ok()));
+                &files[files.len() - 1].1
+            }
+        };
+        if evex(&instruction_at(file.as_ref(), t.offset)) {
+            skipped.push(&t.symbol);
+        } else {
+            out.push(t.clone());
+        }
+    }
+    if !skipped.is_empty() {
+        eprintln!(
+            "WARNING: skipping {}: their first instruction is EVEX-encoded, which the kernel's uprobes run wrongly (it corrupts the traced processes)",
+            skipped.join(", ")
+        );
+    }
+    out
+}
+
+/// The legacy prefixes that may open an x86 instruction (at most four, one per group).
+const LEGACY_PREFIXES: [u8; 11] = [
+    0xf0, 0xf2, 0xf3, 0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67,
+];
+
+/// The bytes of the instruction at file offset `at` (as many as an x86 instruction may
+/// have; fewer at the end of the file, none if it cannot be read).
+fn instruction_at(file: Option<&std::fs::File>, at: u64) -> Vec<u8> {
+    use std::os::unix::fs::FileExt;
+    let mut buf = vec![0u8; 15];
+    let n = file.and_then(|f| f.read_at(&mut buf, at).ok()).unwrap_or(0);
+    buf.truncate(n);
+    buf
+}
+
+/// The byte after the legacy prefixes of instruction `insn`, and those prefixes.
+fn opcode_start(insn: &[u8]) -> Option<(u8, &[u8])> {
+    let n = insn
+        .iter()
+        .take(4)
+        .take_while(|b| LEGACY_PREFIXES.contains(b))
+        .count();
+    insn.get(n).map(|b| (*b, &insn[..n]))
+}
+
+/// Whether x86-64 instruction `insn` is EVEX-encoded (0x62, which in 64-bit mode is always
+/// the EVEX escape). Elsewhere nothing is.
+fn evex(insn: &[u8]) -> bool {
+    cfg!(target_arch = "x86_64") && opcode_start(insn).is_some_and(|(b, _)| b == 0x62)
+}
+
+/// `ENOTSUPP`, the kernel-internal errno the uprobe layer returns for an instruction it
+/// cannot single-step out of line.
+const ENOTSUPP: i32 = 524;
+
+/// Words for a uprobe the kernel refused.
+fn uprobe_error(mut e: SysError, path: &str) -> SysError {
+    if e.errno == ENOTSUPP {
+        e.what = format!(
+            "{}: the kernel cannot place a uprobe on the first instruction of a function of {path}",
+            e.what
+        );
+    }
+    e
+}
+
+/// One uprobe per target (kernels without uprobe_multi, or a single target). Among several
+/// targets (a wildcard), one whose first instruction the kernel refuses is skipped with a
+/// warning, as on the uprobe_multi path; a single named function the kernel refuses is an
+/// error, as in bpftrace.
+fn attach_uprobes(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    targets: &[stdlib::manifest::UprobeTarget],
+) -> Result<Vec<Link>, SysError> {
+    let mut links = Vec::with_capacity(targets.len());
+    let mut refused: Vec<&str> = Vec::new();
+    for t in targets {
+        match prog.attach_uprobe(ret, pid, &t.path, t.offset, 0) {
+            Ok(link) => links.push(link),
+            Err(e) if e.errno == ENOTSUPP && targets.len() > 1 => refused.push(&t.symbol),
+            Err(e) => return Err(uprobe_error(e, &t.path)),
+        }
+    }
+    if !refused.is_empty() {
+        eprintln!(
+            "WARNING: skipping {}: the kernel cannot place a uprobe on their first instruction",
+            refused.join(", ")
+        );
+    }
+    Ok(links)
+}
+
+/// uprobe_multi links for `offsets` of the binary at `path`, leaving out, with a warning
+/// that names them, the functions whose first instruction the kernel refuses to probe (x86
+/// refuses lock- and segment-prefixed instructions and a few opcodes: glibc's
+/// `__nptl_free_tcb` opens with `lock btsl`, its AVX2 string functions with VEX
+/// instructions). One such offset fails the whole link, and bpftrace 0.27 then fails the
+/// whole probe. rbt finds the refused ones by halving a refused set; halving all of libc's
+/// 3600 offsets took 15 s here (each attempt places every uprobe in every process that maps
+/// libc), so the offsets whose first instruction looks refusable ([`suspect`]) go in a
+/// separate, small set first. The guess only orders the work: a suspect the kernel accepts
+/// is attached all the same.
+fn attach_uprobe_multi(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    path: &str,
+    targets: &[stdlib::manifest::UprobeTarget],
+    offsets: &[u64],
+) -> Result<Vec<Link>, SysError> {
+    let file = std::fs::File::open(path).ok();
+    let (suspects, likely): (Vec<u64>, Vec<u64>) = offsets
+        .iter()
+        .partition(|o| suspect(&instruction_at(file.as_ref(), **o)));
+    let mut refused = Vec::new();
+    let mut links = Vec::new();
+    for set in [likely, suspects].iter().filter(|s| !s.is_empty()) {
+        links.extend(
+            attach_halving(prog, ret, pid, path, set, &mut refused)
+                .map_err(|e| uprobe_error(e, path))?,
+        );
+    }
+    if !refused.is_empty() {
+        let names: Vec<&str> = targets
+            .iter()
+            .filter(|t| t.path == path && refused.contains(&t.offset))
+            .map(|t| t.symbol.as_str())
+            .collect();
+        eprintln!(
+            "WARNING: skipping {} of {path}: the kernel cannot place a uprobe on their first instruction",
+            names.join(", ")
+        );
+    }
+    Ok(links)
+}
+
+/// Whether instruction `insn` is one x86 uprobes are likely to refuse: a lock (0xf0) or
+/// segment-override (0x26, 0x2e, 0x36, 0x3e) prefix among the legacy prefixes that open it,
+/// or a VEX-encoded instruction (0xc4, 0xc5; EVEX ones were accepted on 6.18). Elsewhere
+/// nothing is suspect.
+fn suspect(insn: &[u8]) -> bool {
+    cfg!(target_arch = "x86_64")
+        && opcode_start(insn).is_some_and(|(b, prefixes)| {
+            matches!(b, 0xc4 | 0xc5)
+                || prefixes
+                    .iter()
+                    .any(|p| matches!(p, 0xf0 | 0x26 | 0x2e | 0x36 | 0x3e))
+        })
+}
+
+/// One link for `offsets`, or, when the kernel refuses an instruction among them, links
+/// for each half; a single refused offset is added to `refused` instead.
+fn attach_halving(
+    prog: &Program<'_>,
+    ret: bool,
+    pid: i32,
+    path: &str,
+    offsets: &[u64],
+    refused: &mut Vec<u64>,
+) -> Result<Vec<Link>, SysError> {
+    match prog.attach_uprobe_multi(ret, pid, path, offsets) {
+        Ok(link) => Ok(vec![link]),
+        // A refused instruction fails the link with ENOTSUPP; on 6.18 a set holding only
+        // refused instructions (and each of them alone) failed with EINVAL instead.
+        Err(e) if e.errno != ENOTSUPP && e.errno != libc::EINVAL => Err(e),
+        Err(_) if offsets.len() == 1 => {
+            refused.extend_from_slice(offsets);
+            Ok(Vec::new())
+        }
+        Err(_) => {
+            let (a, b) = offsets.split_at(offsets.len() / 2);
+            let mut links = attach_halving(prog, ret, pid, path, a, refused)?;
+            links.extend(attach_halving(prog, ret, pid, path, b, refused)?);
+            Ok(links)
+        }
+    }
+}
+
 /// Words for a watchpoint that the kernel refused, naming the usual causes.
 fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) -> String {
     let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
@@ -229,10 +440,20 @@ pub fn attach(
             .iter()
             .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
             .collect(),
-        Attach::Uprobe { targets, ret } => targets
-            .iter()
-            .map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0))
-            .collect(),
+        Attach::Uprobe {
+            targets,
+            ret,
+            multi: true,
+        } => uprobe_multi_by_binary(&runnable_uprobes(targets))
+            .into_iter()
+            .map(|(path, offsets)| attach_uprobe_multi(prog, *ret, pid, path, targets, &offsets))
+            .collect::<Result<Vec<_>, _>>()
+            .map(|links| links.into_iter().flatten().collect()),
+        Attach::Uprobe {
+            targets,
+            ret,
+            multi: false,
+        } => attach_uprobes(prog, *ret, pid, &runnable_uprobes(targets)),
         Attach::Usdt { targets } => targets
             .iter()
             .map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset))
@@ -372,6 +593,50 @@ mod tests {
         };
         let programs = [tracepoints, usdt(2, 1), usdt(2, 2), usdt(3, 3)];
         assert_eq!(probe_count(&programs), 4);
+    }
+
+    fn target(path: &str, symbol: &str, offset: u64) -> stdlib::manifest::UprobeTarget {
+        stdlib::manifest::UprobeTarget {
+            path: path.into(),
+            symbol: symbol.into(),
+            offset,
+        }
+    }
+
+    #[test]
+    fn uprobe_multi_links_group_by_binary_and_keep_aliases() {
+        let targets = [
+            target("/a", "write", 16),
+            target("/b", "f", 1),
+            target("/a", "__write", 16),
+            target("/a", "read", 32),
+        ];
+        assert_eq!(
+            uprobe_multi_by_binary(&targets),
+            [("/a", vec![16, 16, 32]), ("/b", vec![1])]
+        );
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn first_instructions_the_kernel_refuses_or_runs_wrongly() {
+        let code: &[u8] = &[
+            0xf0, 0x0f, 0xba, 0xaf, // 0: lock btsl
+            0xc5, 0xf9, 0x6e, 0xc6, // 4: vmovd (VEX)
+            0x66, 0x2e, 0x0f, 0x1f, // 8: cs nopw (segment override after 0x66)
+            0x62, 0xe2, 0x7d, 0x28, // 12: vpbroadcastb (EVEX)
+            0xf3, 0x0f, 0x1e, 0xfa, // 16: endbr64
+            0x55, 0x48, 0x89, 0xe5, // 20: push %rbp; mov %rsp,%rbp
+            0x66, 0x62, // 24: EVEX after a legacy prefix
+        ];
+        let suspects: Vec<usize> = (0..27).filter(|o| suspect(&code[*o..])).collect();
+        let evexes: Vec<usize> = (0..27).filter(|o| evex(&code[*o..])).collect();
+        assert!(suspects.contains(&0) && suspects.contains(&4) && suspects.contains(&8));
+        assert!(!suspects.contains(&12) && !suspects.contains(&16) && !suspects.contains(&20));
+        assert_eq!(evexes, [12, 24, 25]);
+        // Past the end of the file: nothing to look at.
+        assert!(!suspect(&[]) && !evex(&[]));
+        assert!(instruction_at(None, 0).is_empty());
     }
 
     #[test]

@@ -599,7 +599,10 @@ impl Catalog for SystemCatalog {
                 Err(e) => return Err(e.to_string()),
             };
             for s in syms {
-                if g.matches(&s.name) {
+                // A wildcard leaves out GCC's `.part.N` split-off bodies, as bpftrace's
+                // listing and attach do; a name given in full still finds one.
+                let part = stands_for_several(func) && s.name.contains(".part.");
+                if g.matches(&s.name) && !part {
                     if let Some(off) = s.file_offset {
                         out.push(UprobeTarget {
                             path: display.clone(),
@@ -728,6 +731,16 @@ impl Catalog for SystemCatalog {
                 .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
                 .collect(),
         )
+    }
+
+    fn uprobe_multi_supported(&self) -> bool {
+        // Found by loading a two-instruction uprobe_multi program (kernels 6.6+), once per
+        // process: the answer is a fact of the running kernel.
+        static UPROBE_MULTI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *UPROBE_MULTI.get_or_init(|| {
+            Path::new("/sys/bus/event_source/devices/uprobe").exists()
+                && crate::sys::program_loads(crate::sys::ProgramKind::UprobeMulti)
+        })
     }
 
     fn kprobe_multi_supported(&self) -> bool {

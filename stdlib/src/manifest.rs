@@ -234,6 +234,10 @@ pub enum Attach {
     Uprobe {
         targets: Vec<UprobeTarget>,
         ret: bool,
+        /// Attach the targets of each binary through one uprobe_multi link (kernels 6.6+),
+        /// instead of one uprobe per target. Absent in files compiled before it existed.
+        #[serde(default)]
+        multi: bool,
     },
     Usdt {
         targets: Vec<UsdtTarget>,
@@ -291,6 +295,16 @@ impl Attach {
             Attach::Usdt { targets } => targets.len(),
             Attach::Kfunc { targets, .. } => targets.len(),
             Attach::Iter { .. } => 1,
+        }
+    }
+
+    /// How many probes this attach point counts as against `max_probes`, as bpftrace 0.27
+    /// counts them: a kprobe_multi or uprobe_multi link is one whatever its targets (libc's
+    /// 2725 functions attach under the default limit of 1024), anything else one per target.
+    pub fn limit_count(&self) -> usize {
+        match self {
+            Attach::Kprobe { multi: true, .. } | Attach::Uprobe { multi: true, .. } => 1,
+            other => other.target_count(),
         }
     }
 
@@ -621,6 +635,29 @@ impl Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn max_probes_counts_a_multi_link_once() {
+        let uprobe = |multi| Attach::Uprobe {
+            targets: (0..3)
+                .map(|i| UprobeTarget {
+                    path: "/lib/libc.so.6".into(),
+                    symbol: format!("f{i}"),
+                    offset: i,
+                })
+                .collect(),
+            ret: false,
+            multi,
+        };
+        assert_eq!(uprobe(true).limit_count(), 1);
+        assert_eq!(uprobe(false).limit_count(), 3);
+        assert_eq!(uprobe(true).target_count(), 3);
+        let tracepoints = Attach::Tracepoint {
+            targets: vec![("a".into(), "b".into()), ("a".into(), "c".into())],
+        };
+        assert_eq!(tracepoints.limit_count(), 2);
+        assert_eq!(Attach::Begin.limit_count(), 1);
+    }
 
     #[test]
     fn values_follow_the_default_type() {

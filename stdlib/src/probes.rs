@@ -72,9 +72,9 @@ pub enum Context {
 pub enum Section {
     /// Always this name.
     Fixed(&'static str),
-    /// kprobe-type programs: this name when each target gets its own kprobe, `<name>.multi`
-    /// when all targets share one kprobe_multi link.
-    Kprobe(&'static str),
+    /// kprobe and uprobe programs: this name when each target gets its own probe,
+    /// `<name>.multi` when targets share one kprobe_multi or uprobe_multi link.
+    Multi(&'static str),
     /// `<prefix>/<target>`: libbpf resolves the one target named in the section (the kernel
     /// function of fentry/fexit) when it loads the program.
     Target(&'static str),
@@ -230,7 +230,7 @@ impl Provider {
                 spellings: &["kprobe", "k"],
                 context: Context::PtRegs,
                 space: Kernel,
-                section: Section::Kprobe("kprobe"),
+                section: Section::Multi("kprobe"),
                 listing: Listing::Kallsyms,
                 wildcard: true,
                 fields: "1",
@@ -240,7 +240,7 @@ impl Provider {
                 spellings: &["kretprobe", "kr"],
                 context: Context::PtRegs,
                 space: Kernel,
-                section: Section::Kprobe("kretprobe"),
+                section: Section::Multi("kretprobe"),
                 listing: Listing::Kallsyms,
                 wildcard: false,
                 fields: "1",
@@ -250,7 +250,7 @@ impl Provider {
                 spellings: &["uprobe", "u"],
                 context: Context::PtRegs,
                 space: User,
-                section: Section::Fixed("uprobe"),
+                section: Section::Multi("uprobe"),
                 listing: Listing::ElfSymbols,
                 wildcard: true,
                 fields: "2",
@@ -260,7 +260,7 @@ impl Provider {
                 spellings: &["uretprobe", "ur"],
                 context: Context::PtRegs,
                 space: User,
-                section: Section::Fixed("uretprobe"),
+                section: Section::Multi("uretprobe"),
                 listing: Listing::ElfSymbols,
                 wildcard: false,
                 fields: "2",

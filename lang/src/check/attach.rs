@@ -335,8 +335,15 @@ impl Checker<'_> {
                             .iter()
                             .map(|t| format!("{provider}:{}:{}", t.path, t.symbol))
                             .collect();
+                        // Several targets attach through uprobe_multi links where the
+                        // kernel has them: one link per binary instead of a uprobe each.
+                        let multi = targets.len() > 1 && catalog.uprobe_multi_supported();
                         Some(Resolved {
-                            attach: Attach::Uprobe { targets, ret },
+                            attach: Attach::Uprobe {
+                                targets,
+                                ret,
+                                multi,
+                            },
                             names,
                             tracepoint: None,
                         })
@@ -698,11 +705,13 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
                 multi: false,
             })
             .collect(),
-        Attach::Uprobe { targets, ret } => targets
+        // A uprobe_multi link of one target is a plain uprobe.
+        Attach::Uprobe { targets, ret, .. } => targets
             .into_iter()
             .map(|t| Attach::Uprobe {
                 targets: vec![t],
                 ret,
+                multi: false,
             })
             .collect(),
         Attach::Usdt { targets } => targets

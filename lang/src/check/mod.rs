@@ -461,6 +461,7 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Uprobe {
                         targets,
                         ret: false,
+                        ..
                     } => targets
                         .iter()
                         .map(|t| (t.path.clone(), t.symbol.clone()))

@@ -332,6 +332,43 @@ impl Program<'_> {
         )
     }
 
+    /// One uprobe_multi link for every file `offset` of the binary at `path`, in process
+    /// `pid` (-1: every process). The program must have been loaded as uprobe_multi.
+    pub fn attach_uprobe_multi(
+        &self,
+        ret: bool,
+        pid: i32,
+        path: &str,
+        offsets: &[u64],
+    ) -> Result<Link, SysError> {
+        let p = cstring(path)?;
+        let offsets: Vec<std::os::raw::c_ulong> = offsets.iter().map(|o| *o as _).collect();
+        // SAFETY: zeroed opts are the documented default; `sz` is set.
+        let mut opts: libbpf_sys::bpf_uprobe_multi_opts = unsafe { std::mem::zeroed() };
+        opts.sz = std::mem::size_of::<libbpf_sys::bpf_uprobe_multi_opts>() as _;
+        opts.offsets = offsets.as_ptr();
+        opts.cnt = offsets.len() as _;
+        opts.retprobe = ret;
+        // SAFETY: `p` and `offsets` outlive the call, which copies them into the kernel;
+        // a null pattern means the offsets are given.
+        let l = unsafe {
+            libbpf_sys::bpf_program__attach_uprobe_multi(
+                self.prog.as_ptr(),
+                pid,
+                p.as_ptr(),
+                std::ptr::null(),
+                &opts,
+            )
+        };
+        link(
+            format!(
+                "cannot attach a uprobe_multi link to {} functions of {path}",
+                offsets.len()
+            ),
+            l,
+        )
+    }
+
     /// Attaches an fentry/fexit program to the function named in its section.
     pub fn attach_trace(&self) -> Result<Link, SysError> {
         // SAFETY: valid program; the target was resolved by libbpf at load time.
