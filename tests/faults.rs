@@ -730,27 +730,6 @@ fn every_syscall_tracepoint_at_once() {
     );
     let mut child = rbt()
         .args(["-e", &script, &tid.to_string()])
-
-// Thousands of uprobes.
-
-/// Every function of libc: thousands of uprobes, attached through uprobe_multi links where
-/// the kernel has them (one uprobe each otherwise), counted in the traced command, and gone
-/// with rbt. libc's AVX2 string functions and lock-prefixed entries are refused by x86's
-/// uprobes: rbt skips them with a warning instead of failing the probe.
-#[test]
-#[ignore = "needs root"]
-fn thousands_of_uprobes_attach_count_and_leave_nothing() {
-    require_root();
-    let tag = tag_for(7);
-    assert!(maps_of_size(tag).is_empty(), "tag {tag} in use");
-    let before = tracefs_and_pins();
-    let script = format!(
-        r#"config = {{ max_probes = 20000; max_map_keys = {tag} }}
-           uprobe:/lib/x86_64-linux-gnu/libc.so.6:* /pid == cpid/ {{ @calls[1] = count(); }}"#
-    );
-    let start = Instant::now();
-    let mut child = rbt()
-        .args(["-e", &script, "-c", "/bin/ls -l /"])
         .env(NOTIFY, "1")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -844,7 +823,36 @@ fn thousands_of_uprobes_attach_count_and_leave_nothing() {
         "{took:?} from SIGINT to exit"
     );
     check_gone("every syscall tracepoint", tag, &objects, &[]);
+}
 
+// ---------------------------------------------------------------------------------------
+// Thousands of uprobes.
+
+/// Every function of libc: thousands of uprobes, attached through uprobe_multi links where
+/// the kernel has them (one uprobe each otherwise), counted in the traced command, and gone
+/// with rbt. libc's AVX2 string functions and lock-prefixed entries are refused by x86's
+/// uprobes: rbt skips them with a warning instead of failing the probe.
+#[test]
+#[ignore = "needs root"]
+fn thousands_of_uprobes_attach_count_and_leave_nothing() {
+    require_root();
+    let tag = tag_for(7);
+    assert!(maps_of_size(tag).is_empty(), "tag {tag} in use");
+    let before = tracefs_and_pins();
+    let script = format!(
+        r#"config = {{ max_probes = 20000; max_map_keys = {tag} }}
+           uprobe:/lib/x86_64-linux-gnu/libc.so.6:* /pid == cpid/ {{ @calls[1] = count(); }}"#
+    );
+    let start = Instant::now();
+    let mut child = rbt()
+        .args(["-e", &script, "-c", "/bin/ls -l /"])
+        .env(NOTIFY, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn rbt");
+    let pid = child.id();
+    let rx = lines_of(child.stdout.take().expect("stdout"));
     let mut lines = wait_for_line(&rx, NOTIFY);
     let attach_time = start.elapsed();
     let objects = bpf_objects_of(pid);
