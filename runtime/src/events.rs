@@ -10,6 +10,7 @@ use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
+use stdlib::types::Type;
 use stdlib::value::{decode, Value};
 
 /// How events and maps are printed (`-f`).
@@ -35,8 +36,36 @@ pub enum Flow {
     Exit,
 }
 
+/// An event of the manifest with its arguments' types and offsets, worked out once at start
+/// rather than for every record.
+struct Prepared {
+    event: Event,
+    args: Vec<(Type, usize)>,
+}
+
+impl Prepared {
+    fn new(event: &Event) -> Prepared {
+        let (offsets, _) = event.layout();
+        let args = event
+            .arg_types()
+            .into_iter()
+            .zip(offsets)
+            .map(|(t, o)| (t, o as usize))
+            .collect();
+        Prepared {
+            event: event.clone(),
+            args,
+        }
+    }
+}
+
 pub struct EventSink {
-    events: Vec<Event>,
+    /// Shared so that handling a record borrows its event while writing through `self`.
+    events: Rc<[Prepared]>,
+    /// The decoded arguments of the record being handled; kept to reuse its allocation.
+    args: Vec<Value>,
+    /// The text of the record being handled; kept to reuse its allocation.
+    line: String,
     /// The script, which `-k` warnings point into.
     source: stdlib::manifest::Source,
     maps: Vec<(MapSpec, MapHandle)>,
@@ -77,7 +106,9 @@ impl EventSink {
             .map(|m| obj.map(&m.elf_name).map(|h| (m.clone(), h)))
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
-            events: manifest.events.clone(),
+            events: manifest.events.iter().map(Prepared::new).collect(),
+            args: Vec::new(),
+            line: String::new(),
             source: manifest.source.clone().unwrap_or_default(),
             maps,
             format,
@@ -252,21 +283,6 @@ impl EventSink {
         }
     }
 
-    fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
-        let (offsets, _) = ev.layout();
-        ev.arg_types()
-            .iter()
-            .zip(offsets)
-            .map(|(t, o)| {
-                decode(
-                    t,
-                    payload.get(o as usize..).unwrap_or_default(),
-                    self.sym.as_ref(),
-                )
-            })
-            .collect()
-    }
-
     /// Handles one ring buffer record.
     pub fn handle(&mut self, bytes: &[u8]) -> Flow {
         if self.gated {
@@ -279,21 +295,35 @@ impl EventSink {
         else {
             return Flow::Continue;
         };
-        let Some(ev) = self.events.get(id as usize).cloned() else {
+        let events = Rc::clone(&self.events);
+        let Some(prepared) = events.get(id as usize) else {
             return Flow::Continue;
         };
         let payload = &bytes[header..];
-        let args = self.args(&ev, payload);
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        args.extend(prepared.args.iter().map(|(t, o)| {
+            decode(t, payload.get(*o..).unwrap_or_default(), self.sym.as_ref())
+        }));
+        let flow = self.handle_event(&prepared.event, &args);
+        self.args = args;
+        flow
+    }
+
+    /// Handles one record of event `ev` whose arguments are `args`.
+    fn handle_event(&mut self, ev: &Event, args: &[Value]) -> Flow {
         let json = self.format == OutputFormat::Json;
-        match &ev {
+        match ev {
             Event::Printf { format: pieces, .. } => {
-                let s = format::render(pieces, &args);
-                let s = if json {
-                    output::json_text_record("printf", &s)
+                let mut line = std::mem::take(&mut self.line);
+                line.clear();
+                format::render_into(pieces, args, &mut line);
+                if json {
+                    self.write(&output::json_text_record("printf", &line));
                 } else {
-                    s
-                };
-                self.write(&s);
+                    self.write(&line);
+                }
+                self.line = line;
             }
             Event::Message {
                 level,
@@ -306,7 +336,7 @@ impl EventSink {
                 if self.no_warnings && *level == stdlib::manifest::Level::Warning {
                     return Flow::Continue;
                 }
-                let text = format::render(pieces, &args);
+                let text = format::render(pieces, args);
                 let span = lang::ast::Span::new(*start, *end);
                 let at = lang::diag::location(&self.source.name, &self.source.text, span);
                 eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
@@ -321,7 +351,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::Cat { format: pieces, .. } => {
-                let path = format::render(pieces, &args);
+                let path = format::render(pieces, args);
                 let text = std::fs::read(&path)
                     .map(|b| {
                         String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned()
@@ -335,7 +365,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::System { format: pieces, .. } => {
-                let cmd = format::render(pieces, &args);
+                let cmd = format::render(pieces, args);
                 let text = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&cmd)
@@ -404,7 +434,7 @@ impl EventSink {
                 }
             }
             Event::PrintValue { .. } => {
-                let v = args.into_iter().next().unwrap_or(Value::Int(0));
+                let v = args.first().unwrap_or(&Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
                     output::json_record("value", &v.to_json())
