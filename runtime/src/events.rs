@@ -66,6 +66,10 @@ pub struct EventSink {
     args: Vec<Value>,
     /// The text of the record being handled; kept to reuse its allocation.
     line: String,
+    /// A `print(@m, top, div)` (map index, top, div) held back for one record: when the
+    /// next is `clear(@m)`, the map is read and emptied in one pass, so no update is lost
+    /// between the print and the clear (the usual `print(@m); clear(@m);` of an interval).
+    pending_print: Option<(usize, u64, u64)>,
     /// The script, which `-k` warnings point into.
     source: stdlib::manifest::Source,
     maps: Vec<(MapSpec, MapHandle)>,
@@ -109,6 +113,7 @@ impl EventSink {
             events: manifest.events.iter().map(Prepared::new).collect(),
             args: Vec::new(),
             line: String::new(),
+            pending_print: None,
             source: manifest.source.clone().unwrap_or_default(),
             maps,
             format,
@@ -172,6 +177,7 @@ impl EventSink {
     /// Called after each batch of ring buffer records: in line mode the batch's complete
     /// lines go out now (one write(2) per batch, not per event).
     pub fn end_batch(&mut self) {
+        self.print_pending();
         if self.buffering == Buffering::Line {
             if let Err(e) = self.out.flush() {
                 self.write_error.get_or_insert(e);
@@ -192,11 +198,13 @@ impl EventSink {
 
     /// Writes again; returns what was kept.
     pub fn end_capture(&mut self) -> String {
+        self.print_pending();
         self.capture.take().unwrap_or_default()
     }
 
     /// Writes text rbt produces itself (benchmark tables, test results) to the output.
     pub fn write_text(&mut self, s: &str) {
+        self.print_pending();
         self.write(s);
     }
 
@@ -217,6 +225,7 @@ impl EventSink {
     }
 
     pub fn flush(&mut self) {
+        self.print_pending();
         if let Err(e) = self.out.flush() {
             self.write_error.get_or_insert(e);
         }
@@ -296,7 +305,16 @@ impl EventSink {
             return Flow::Continue;
         };
         let events = Rc::clone(&self.events);
-        let Some(prepared) = events.get(id as usize) else {
+        let prepared = events.get(id as usize);
+        if let Some((map, top, div)) = self.pending_print.take() {
+            let clear = matches!(prepared, Some(Prepared { event: Event::Clear { map: m }, .. })
+                if *m as usize == map);
+            self.print_map_reported(map, top, div, clear);
+            if clear {
+                return Flow::Continue;
+            }
+        }
+        let Some(prepared) = prepared else {
             return Flow::Continue;
         };
         let payload = &bytes[header..];
@@ -444,9 +462,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::PrintMap { map, top, div } => {
-                if let Err(e) = self.print_map(*map as usize, *top, *div) {
-                    eprintln!("rbt: print(): {e}");
-                }
+                self.pending_print = Some((*map as usize, *top, *div));
             }
             Event::Clear { map } | Event::Zero { map } => {
                 if let Some((_, handle)) = self.maps.get(*map as usize) {
@@ -464,11 +480,30 @@ impl EventSink {
         Flow::Continue
     }
 
-    fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
+    /// Does the held-back `print()`, if any.
+    fn print_pending(&mut self) {
+        if let Some((map, top, div)) = self.pending_print.take() {
+            self.print_map_reported(map, top, div, false);
+        }
+    }
+
+    /// `print(@m, top, div)`, and `clear(@m)` in the same pass when `clear`; errors go to
+    /// stderr, as the run goes on.
+    fn print_map_reported(&mut self, index: usize, top: u64, div: u64, clear: bool) {
+        if let Err(e) = self.print_map(index, top, div, clear) {
+            eprintln!("rbt: print(): {e}");
+        }
+    }
+
+    fn print_map(&mut self, index: usize, top: u64, div: u64, clear: bool) -> Result<(), SysError> {
         let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let mut dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        let mut dump = if clear {
+            maps::dump_and_clear(handle, spec, self.sym.as_ref())?
+        } else {
+            maps::dump(handle, spec, self.sym.as_ref())?
+        };
         // print() of a scalar map that holds nothing shows the zero of its type.
         if dump.entries.is_empty() && spec.key.is_none() {
             let zero = output::scalar_zero(&spec.value, self.sym.as_ref());
@@ -499,6 +534,7 @@ impl EventSink {
     /// prints nothing); in JSON one record per map and no blank lines, as bpftrace 0.27 does
     /// (0.17 printed the blank lines in JSON too, and a blank line per empty map).
     pub fn print_exit_maps(&mut self, print_maps: bool) -> Result<(), SysError> {
+        self.print_pending();
         if self.format == OutputFormat::Text {
             self.write("\n\n");
         }

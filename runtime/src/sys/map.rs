@@ -188,6 +188,103 @@ impl MapHandle {
         }
     }
 
+    /// Every (key, value) of the map, read in batches of many elements per bpf(2) call
+    /// (`BPF_MAP_LOOKUP_BATCH`, or `BPF_MAP_LOOKUP_AND_DELETE_BATCH` when `delete`, which
+    /// empties the map as it reads it); per key, two calls an element, where the kernel has
+    /// no batch operation for the map's type. Printing a map of 100,000 keys one element at
+    /// a time took 200,000 system calls.
+    pub fn entries(&self, delete: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SysError> {
+        match self.batch_entries(delete)? {
+            Some(entries) => Ok(entries),
+            None => {
+                let mut out = Vec::new();
+                for key in self.keys()? {
+                    // A key deleted since it was listed is skipped.
+                    if let Some(value) = self.lookup_vec(&key)? {
+                        if delete {
+                            self.delete(&key)?;
+                        }
+                        out.push((key, value));
+                    }
+                }
+                Ok(out)
+            }
+        }
+    }
+
+    /// [`MapHandle::entries`] through the batch operations; `None` when the kernel has none
+    /// for this map's type (before anything was read).
+    fn batch_entries(&self, delete: bool) -> Result<Option<Vec<(Vec<u8>, Vec<u8>)>>, SysError> {
+        // The kernel's position between calls: a bucket number for hashes, a key for
+        // arrays; at least the key's size and 8 bytes serves both.
+        let token_size = self.key_size.max(8);
+        let (mut token_in, mut token_out) = (vec![0u8; token_size], vec![0u8; token_size]);
+        let value_size = self.value_buffer_size();
+        let mut chunk: u32 = 4096;
+        let mut out = Vec::new();
+        let mut first = true;
+        loop {
+            let n = chunk as usize;
+            let mut keys = vec![0u8; n * self.key_size];
+            let mut values = vec![0u8; n * value_size];
+            let mut count = chunk;
+            let in_batch = if first {
+                std::ptr::null_mut()
+            } else {
+                token_in.as_mut_ptr() as *mut c_void
+            };
+            let call = if delete {
+                libbpf_sys::bpf_map_lookup_and_delete_batch
+            } else {
+                libbpf_sys::bpf_map_lookup_batch
+            };
+            // SAFETY: `keys` holds `count` keys and `values` `count` values of this map's
+            // sizes (every CPU's slot included); both tokens are at least as large as the
+            // kernel's position (a u32 bucket or a key); `in_batch` is null on the first
+            // call; null options ask for the defaults. The kernel writes back at most
+            // `count` elements and sets `count` to how many it wrote.
+            let rc = unsafe {
+                call(
+                    self.fd.as_raw_fd(),
+                    in_batch,
+                    token_out.as_mut_ptr() as *mut c_void,
+                    keys.as_mut_ptr() as *mut c_void,
+                    values.as_mut_ptr() as *mut c_void,
+                    &mut count,
+                    std::ptr::null(),
+                )
+            };
+            let errno = if rc < 0 { last_errno() } else { 0 };
+            let got = (count as usize).min(n);
+            if rc == 0 || errno == libc::ENOENT {
+                out.extend(
+                    keys.chunks_exact(self.key_size.max(1))
+                        .zip(values.chunks_exact(value_size.max(1)))
+                        .take(got)
+                        .map(|(k, v)| (k.to_vec(), v.to_vec())),
+                );
+            }
+            match errno {
+                0 => {
+                    first = false;
+                    std::mem::swap(&mut token_in, &mut token_out);
+                }
+                // The end of the map.
+                libc::ENOENT => return Ok(Some(out)),
+                // A hash bucket holds more elements than asked for: ask for more.
+                libc::ENOSPC if chunk < 1 << 20 => chunk *= 2,
+                // No batch operation for this map type (ENOTSUPP is the kernel's 524),
+                // or a kernel before 5.6.
+                libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS | 524 if first && out.is_empty() => {
+                    return Ok(None)
+                }
+                e => {
+                    return Err(err(format!("cannot read map {}", self.name), e));
+                }
+            }
+        }
+    }
+
     /// Removes `key`; an absent key is not an error.
     pub fn delete(&self, key: &[u8]) -> Result<(), SysError> {
         self.check_key(key)?;
