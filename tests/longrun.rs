@@ -121,3 +121,31 @@ fn print_and_clear_under_load_add_up_to_what_was_produced() {
         EVENTS - total
     );
 }
+
+#[test]
+#[ignore = "needs root"]
+fn full_per_cpu_maps_are_reported_by_name() {
+    require_root();
+    // count(), sum() and hist() live in per-CPU hashes; each update site that found its map
+    // full is reported once, pointing at the map's name, and what fitted still prints.
+    let script = "config = { max_map_keys = 10 }
+BEGIN { for $i : 0..20 { @c[$i] = count(); @s[$i] = sum($i); @h[$i] = hist($i); } exit(); }";
+    let o = rbt().args(["-e", script]).output().expect("run rbt");
+    assert!(o.status.success(), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.matches("WARNING: Map full").count(), 3, "{err}");
+    for site in ["@c[$i] = count()", "@s[$i] = sum($i)", "@h[$i] = hist($i)"] {
+        let at = script.find(site).expect("site in script");
+        // The span of the whole update: 1-based columns on the second line, end exclusive.
+        let line_start = script.find('\n').expect("two lines") + 1;
+        let from = at - line_start + 1;
+        let to = from + site.len();
+        assert!(
+            err.contains(&format!("stdin:2:{from}-{to}: WARNING: Map full")),
+            "{site}: {err}"
+        );
+    }
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().filter(|l| l.starts_with("@c[")).count(), 10);
+    assert_eq!(out.lines().filter(|l| l.starts_with("@s[")).count(), 10);
+}
