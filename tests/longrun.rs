@@ -33,8 +33,8 @@ fn run(args: &[&str], limit: Duration) -> (String, Duration) {
     let status = wait_for(&mut child, limit, "rbt");
     let elapsed = start.elapsed();
     let out = reader.join().expect("reader thread");
-    let err = std::io::read_to_string(child.stderr.take().expect("piped stderr"))
-        .expect("read stderr");
+    let err =
+        std::io::read_to_string(child.stderr.take().expect("piped stderr")).expect("read stderr");
     assert!(status.success(), "rbt failed: {status}\n{err}");
     assert!(!err.contains("Lost"), "events were lost:\n{err}");
     (out, elapsed)
@@ -107,7 +107,10 @@ fn print_and_clear_under_load_add_up_to_what_was_produced() {
                   interval:ms:5 { print(@c); clear(@c); }";
     let (out, _) = run(&["-e", script, "-c", &dd()], Duration::from_secs(120));
     let seen = counts(&out);
-    assert!(seen.len() >= 3, "printed and cleared while the command ran: {seen:?}");
+    assert!(
+        seen.len() >= 3,
+        "printed and cleared while the command ran: {seen:?}"
+    );
     let total: u64 = seen.iter().sum();
     // Read and delete are one pass under the kernel's bucket lock, but a probe that looked
     // the element up just before may still add to it after it was copied: an update can be

@@ -320,9 +320,12 @@ impl EventSink {
         let payload = &bytes[header..];
         let mut args = std::mem::take(&mut self.args);
         args.clear();
-        args.extend(prepared.args.iter().map(|(t, o)| {
-            decode(t, payload.get(*o..).unwrap_or_default(), self.sym.as_ref())
-        }));
+        args.extend(
+            prepared
+                .args
+                .iter()
+                .map(|(t, o)| decode(t, payload.get(*o..).unwrap_or_default(), self.sym.as_ref())),
+        );
         let flow = self.handle_event(&prepared.event, &args);
         self.args = args;
         flow

@@ -276,7 +276,7 @@ impl MapHandle {
                 // No batch operation for this map type (ENOTSUPP is the kernel's 524),
                 // or a kernel before 5.6.
                 libc::EINVAL | libc::EOPNOTSUPP | libc::ENOSYS | 524 if first && out.is_empty() => {
-                    return Ok(None)
+                    return Ok(None);
                 }
                 e => {
                     return Err(err(format!("cannot read map {}", self.name), e));
@@ -368,5 +368,71 @@ mod tests {
         assert!(m.lookup(&0u32.to_ne_bytes(), &mut [0; 4]).is_err());
         let v = m.lookup_vec(&0u32.to_ne_bytes()).expect("lookup");
         assert_eq!(v.map(|v| v.len()), Some(8 * cpus));
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn entries_are_read_and_emptied_in_batches() {
+        // More elements than one batch asks for, so the kernel's position is carried over.
+        let n = 10_000u32;
+        let m = {
+            // SAFETY: as in `create`, with room for `n` elements.
+            let fd = unsafe {
+                libbpf_sys::bpf_map_create(
+                    libbpf_sys::BPF_MAP_TYPE_PERCPU_HASH,
+                    std::ptr::null(),
+                    4,
+                    8,
+                    n,
+                    std::ptr::null(),
+                )
+            };
+            assert!(
+                fd >= 0,
+                "bpf_map_create: {}",
+                std::io::Error::last_os_error()
+            );
+            // SAFETY: the descriptor was just created and nothing else owns it.
+            let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+            MapHandle::new("test", fd, 4, 8, libbpf_sys::BPF_MAP_TYPE_PERCPU_HASH).expect("handle")
+        };
+        let value = |k: u32| -> Vec<u8> {
+            (0..m.value_slots())
+                .flat_map(|cpu| (u64::from(k) * 10 + cpu as u64).to_ne_bytes())
+                .collect()
+        };
+        for k in 0..n {
+            m.update(&k.to_ne_bytes(), &value(k)).expect("update");
+        }
+        let check = |mut got: Vec<(Vec<u8>, Vec<u8>)>| {
+            got.sort();
+            got.dedup();
+            assert_eq!(got.len(), n as usize);
+            for (key, v) in got {
+                let k = u32::from_ne_bytes(key.try_into().expect("4-byte key"));
+                assert_eq!(v, value(k), "key {k}");
+            }
+        };
+        check(m.entries(false).expect("read"));
+        assert_eq!(
+            m.keys().expect("keys").len(),
+            n as usize,
+            "reading keeps them"
+        );
+        check(m.entries(true).expect("read and delete"));
+        assert!(
+            m.keys().expect("keys").is_empty(),
+            "reading and deleting empties it"
+        );
+        assert!(m.entries(false).expect("read").is_empty());
+    }
+
+    #[test]
+    #[ignore = "needs root"]
+    fn entries_of_a_map_without_batch_operations_are_read_per_key() {
+        // The kernel has no batch operations for stack maps: the per-key path answers.
+        let m = create(libbpf_sys::BPF_MAP_TYPE_STACK_TRACE, 4, 8 * 4);
+        assert_eq!(m.batch_entries(false).expect("asked"), None);
+        assert!(m.entries(false).expect("read").is_empty());
     }
 }
