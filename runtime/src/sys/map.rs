@@ -19,6 +19,10 @@ pub struct MapHandle {
     cpus: Option<usize>,
 }
 
+/// A map's elements as read: each key's bytes and its value's (every CPU's slot, for a
+/// per-CPU map).
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// Whether values of this map type are per-CPU (user space reads one slot per possible CPU).
 fn is_per_cpu(map_type: libbpf_sys::bpf_map_type) -> bool {
     matches!(
@@ -193,7 +197,7 @@ impl MapHandle {
     /// empties the map as it reads it); per key, two calls an element, where the kernel has
     /// no batch operation for the map's type. Printing a map of 100,000 keys one element at
     /// a time took 200,000 system calls.
-    pub fn entries(&self, delete: bool) -> Result<Vec<(Vec<u8>, Vec<u8>)>, SysError> {
+    pub fn entries(&self, delete: bool) -> Result<Entries, SysError> {
         match self.batch_entries(delete)? {
             Some(entries) => Ok(entries),
             None => {
@@ -214,7 +218,7 @@ impl MapHandle {
 
     /// [`MapHandle::entries`] through the batch operations; `None` when the kernel has none
     /// for this map's type (before anything was read).
-    fn batch_entries(&self, delete: bool) -> Result<Option<Vec<(Vec<u8>, Vec<u8>)>>, SysError> {
+    fn batch_entries(&self, delete: bool) -> Result<Option<Entries>, SysError> {
         // The kernel's position between calls: a bucket number for hashes, a key for
         // arrays; at least the key's size and 8 bytes serves both.
         let token_size = self.key_size.max(8);
@@ -404,7 +408,7 @@ mod tests {
         for k in 0..n {
             m.update(&k.to_ne_bytes(), &value(k)).expect("update");
         }
-        let check = |mut got: Vec<(Vec<u8>, Vec<u8>)>| {
+        let check = |mut got: Entries| {
             got.sort();
             got.dedup();
             assert_eq!(got.len(), n as usize);
