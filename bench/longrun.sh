@@ -17,12 +17,18 @@ gcc -O2 -o "$work/loop" "$here/loop.c"
 # and cleared every 10 s, as a dashboard script does.
 prog='tracepoint:syscalls:sys_enter_getppid { @[tid, rand % 100000] = count(); @s[rand % 1000] = count(); }
 interval:s:10 { print(@s); clear(@s); }'
+# The map size: 0.17 reads only the environment, 0.27 only the config block.
 export BPFTRACE_MAP_KEYS_MAX=200000
+config='config = { max_map_keys = 200000 }'
 
 pids=""
 for tool in rbt:"$rbt" b017:/usr/bin/bpftrace b027:"$oracle"; do
     name=${tool%%:*}; bin=${tool#*:}
-    "$bin" -e "$prog" > "$work/$name.out" 2> "$work/$name.err" & echo $! > "$work/$name.pid"
+    case $name in
+        b017) text=$prog ;;
+        *) text="$config $prog" ;;
+    esac
+    "$bin" -e "$text" > "$work/$name.out" 2> "$work/$name.err" & echo $! > "$work/$name.pid"
     pids="$pids $name"
 done
 # Attached: 0.17 says so on stdout, rbt and 0.27 on stderr.
@@ -47,8 +53,8 @@ done
 kill "$loop"
 wait "$loop" 2>/dev/null || true
 echo
-echo "| tool | SIGINT to exit (s) | lines of @ printed | @s prints | Lost reports |"
-echo "|---|---|---|---|---|"
+echo "| tool | SIGINT to exit (s) | keys of @ printed | events counted in @ | events/s | @s lines | Lost reports |"
+echo "|---|---|---|---|---|---|---|"
 for name in $pids; do
     pid=$(cat "$work/$name.pid")
     start=$(date +%s.%N)
@@ -56,8 +62,9 @@ for name in $pids; do
     wait "$pid" 2>/dev/null || true
     end=$(date +%s.%N)
     keys=$(grep -c '^@\[' "$work/$name.out" || true)
+    events=$(awk -F': ' '/^@\[/ {s += $2} END {printf "%d", s}' "$work/$name.out")
     prints=$(grep -c '^@s\[' "$work/$name.out" || true)
     lost=$(grep -c 'Lost' "$work/$name.err" "$work/$name.out" | awk -F: '{s += $2} END {print s}')
-    echo "| $name | $(echo "$end - $start" | bc) | $keys | $prints | $lost |"
+    echo "| $name | $(echo "$end - $start" | bc) | $keys | $events | $((events / secs)) | $prints | $lost |"
 done
 rm -rf "$work"
