@@ -10,6 +10,7 @@ use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
+use stdlib::types::Type;
 use stdlib::value::{decode, Value};
 
 /// How events and maps are printed (`-f`).
@@ -35,8 +36,40 @@ pub enum Flow {
     Exit,
 }
 
+/// An event of the manifest with its arguments' types and offsets, worked out once at start
+/// rather than for every record.
+struct Prepared {
+    event: Event,
+    args: Vec<(Type, usize)>,
+}
+
+impl Prepared {
+    fn new(event: &Event) -> Prepared {
+        let (offsets, _) = event.layout();
+        let args = event
+            .arg_types()
+            .into_iter()
+            .zip(offsets)
+            .map(|(t, o)| (t, o as usize))
+            .collect();
+        Prepared {
+            event: event.clone(),
+            args,
+        }
+    }
+}
+
 pub struct EventSink {
-    events: Vec<Event>,
+    /// Shared so that handling a record borrows its event while writing through `self`.
+    events: Rc<[Prepared]>,
+    /// The decoded arguments of the record being handled; kept to reuse its allocation.
+    args: Vec<Value>,
+    /// The text of the record being handled; kept to reuse its allocation.
+    line: String,
+    /// A `print(@m, top, div)` (map index, top, div) held back for one record: when the
+    /// next is `clear(@m)`, the map is read and emptied in one pass, so no update is lost
+    /// between the print and the clear (the usual `print(@m); clear(@m);` of an interval).
+    pending_print: Option<(usize, u64, u64)>,
     /// The script, which `-k` warnings point into.
     source: stdlib::manifest::Source,
     maps: Vec<(MapSpec, MapHandle)>,
@@ -77,7 +110,10 @@ impl EventSink {
             .map(|m| obj.map(&m.elf_name).map(|h| (m.clone(), h)))
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
-            events: manifest.events.clone(),
+            events: manifest.events.iter().map(Prepared::new).collect(),
+            args: Vec::new(),
+            line: String::new(),
+            pending_print: None,
             source: manifest.source.clone().unwrap_or_default(),
             maps,
             format,
@@ -141,6 +177,7 @@ impl EventSink {
     /// Called after each batch of ring buffer records: in line mode the batch's complete
     /// lines go out now (one write(2) per batch, not per event).
     pub fn end_batch(&mut self) {
+        self.print_pending();
         if self.buffering == Buffering::Line {
             if let Err(e) = self.out.flush() {
                 self.write_error.get_or_insert(e);
@@ -161,11 +198,13 @@ impl EventSink {
 
     /// Writes again; returns what was kept.
     pub fn end_capture(&mut self) -> String {
+        self.print_pending();
         self.capture.take().unwrap_or_default()
     }
 
     /// Writes text rbt produces itself (benchmark tables, test results) to the output.
     pub fn write_text(&mut self, s: &str) {
+        self.print_pending();
         self.write(s);
     }
 
@@ -186,6 +225,7 @@ impl EventSink {
     }
 
     pub fn flush(&mut self) {
+        self.print_pending();
         if let Err(e) = self.out.flush() {
             self.write_error.get_or_insert(e);
         }
@@ -252,21 +292,6 @@ impl EventSink {
         }
     }
 
-    fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
-        let (offsets, _) = ev.layout();
-        ev.arg_types()
-            .iter()
-            .zip(offsets)
-            .map(|(t, o)| {
-                decode(
-                    t,
-                    payload.get(o as usize..).unwrap_or_default(),
-                    self.sym.as_ref(),
-                )
-            })
-            .collect()
-    }
-
     /// Handles one ring buffer record.
     pub fn handle(&mut self, bytes: &[u8]) -> Flow {
         if self.gated {
@@ -279,21 +304,47 @@ impl EventSink {
         else {
             return Flow::Continue;
         };
-        let Some(ev) = self.events.get(id as usize).cloned() else {
+        let events = Rc::clone(&self.events);
+        let prepared = events.get(id as usize);
+        if let Some((map, top, div)) = self.pending_print.take() {
+            let clear = matches!(prepared, Some(Prepared { event: Event::Clear { map: m }, .. })
+                if *m as usize == map);
+            self.print_map_reported(map, top, div, clear);
+            if clear {
+                return Flow::Continue;
+            }
+        }
+        let Some(prepared) = prepared else {
             return Flow::Continue;
         };
         let payload = &bytes[header..];
-        let args = self.args(&ev, payload);
+        let mut args = std::mem::take(&mut self.args);
+        args.clear();
+        args.extend(
+            prepared
+                .args
+                .iter()
+                .map(|(t, o)| decode(t, payload.get(*o..).unwrap_or_default(), self.sym.as_ref())),
+        );
+        let flow = self.handle_event(&prepared.event, &args);
+        self.args = args;
+        flow
+    }
+
+    /// Handles one record of event `ev` whose arguments are `args`.
+    fn handle_event(&mut self, ev: &Event, args: &[Value]) -> Flow {
         let json = self.format == OutputFormat::Json;
-        match &ev {
+        match ev {
             Event::Printf { format: pieces, .. } => {
-                let s = format::render(pieces, &args);
-                let s = if json {
-                    output::json_text_record("printf", &s)
+                let mut line = std::mem::take(&mut self.line);
+                line.clear();
+                format::render_into(pieces, args, &mut line);
+                if json {
+                    self.write(&output::json_text_record("printf", &line));
                 } else {
-                    s
-                };
-                self.write(&s);
+                    self.write(&line);
+                }
+                self.line = line;
             }
             Event::Message {
                 level,
@@ -307,7 +358,7 @@ impl EventSink {
                 if self.no_warnings && *level == stdlib::manifest::Level::Warning {
                     return Flow::Continue;
                 }
-                let text = format::render(pieces, &args);
+                let text = format::render(pieces, args);
                 let span = stdlib::diag::Span::new(*start, *end);
                 let at = stdlib::diag::location(&self.source.name, &self.source.text, span);
                 eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
@@ -337,7 +388,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::Cat { format: pieces, .. } => {
-                let path = format::render(pieces, &args);
+                let path = format::render(pieces, args);
                 let text = std::fs::read(&path)
                     .map(|b| {
                         String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned()
@@ -351,7 +402,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::System { format: pieces, .. } => {
-                let cmd = format::render(pieces, &args);
+                let cmd = format::render(pieces, args);
                 let text = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&cmd)
@@ -423,7 +474,7 @@ impl EventSink {
                 }
             }
             Event::PrintValue { .. } => {
-                let v = args.into_iter().next().unwrap_or(Value::Int(0));
+                let v = args.first().unwrap_or(&Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
                 let s = if json {
                     output::json_record("value", &v.to_json())
@@ -433,9 +484,7 @@ impl EventSink {
                 self.write(&s);
             }
             Event::PrintMap { map, top, div } => {
-                if let Err(e) = self.print_map(*map as usize, *top, *div) {
-                    eprintln!("rbt: print(): {e}");
-                }
+                self.pending_print = Some((*map as usize, *top, *div));
             }
             Event::Clear { map } | Event::Zero { map } => {
                 if let Some((_, handle)) = self.maps.get(*map as usize) {
@@ -453,11 +502,30 @@ impl EventSink {
         Flow::Continue
     }
 
-    fn print_map(&mut self, index: usize, top: u64, div: u64) -> Result<(), SysError> {
+    /// Does the held-back `print()`, if any.
+    fn print_pending(&mut self) {
+        if let Some((map, top, div)) = self.pending_print.take() {
+            self.print_map_reported(map, top, div, false);
+        }
+    }
+
+    /// `print(@m, top, div)`, and `clear(@m)` in the same pass when `clear`; errors go to
+    /// stderr, as the run goes on.
+    fn print_map_reported(&mut self, index: usize, top: u64, div: u64, clear: bool) {
+        if let Err(e) = self.print_map(index, top, div, clear) {
+            eprintln!("rbt: print(): {e}");
+        }
+    }
+
+    fn print_map(&mut self, index: usize, top: u64, div: u64, clear: bool) -> Result<(), SysError> {
         let Some((spec, handle)) = self.maps.get(index) else {
             return Ok(());
         };
-        let mut dump = maps::dump(handle, spec, self.sym.as_ref())?;
+        let mut dump = if clear {
+            maps::dump_and_clear(handle, spec, self.sym.as_ref())?
+        } else {
+            maps::dump(handle, spec, self.sym.as_ref())?
+        };
         // print() of a scalar map that holds nothing shows the zero of its type.
         if dump.entries.is_empty() && spec.key.is_none() {
             let zero = output::scalar_zero(&spec.value, self.sym.as_ref());
@@ -488,6 +556,7 @@ impl EventSink {
     /// prints nothing); in JSON one record per map and no blank lines, as bpftrace 0.27 does
     /// (0.17 printed the blank lines in JSON too, and a blank line per empty map).
     pub fn print_exit_maps(&mut self, print_maps: bool) -> Result<(), SysError> {
+        self.print_pending();
         if self.format == OutputFormat::Text {
             self.write("\n\n");
         }

@@ -12,20 +12,14 @@ use stdlib::value::{decode, Symbolizer, Value};
 /// map that is not per-CPU).
 type RawEntry = (Vec<u8>, Vec<Vec<u8>>);
 
-/// Every (key bytes, value bytes per CPU) of a map.
-fn entries(map: &MapHandle) -> Result<Vec<RawEntry>, SysError> {
-    let mut out = Vec::new();
-    for key in map.keys()? {
-        // A key deleted since it was listed is skipped.
-        if let Some(value) = map.lookup_vec(&key)? {
-            let slots = value
-                .chunks(map.slot_size().max(1))
-                .map(<[u8]>::to_vec)
-                .collect();
-            out.push((key, slots));
-        }
-    }
-    Ok(out)
+/// Every (key bytes, value bytes per CPU) of a map; `delete` empties the map as it reads it.
+fn entries(map: &MapHandle, delete: bool) -> Result<Vec<RawEntry>, SysError> {
+    let slot = map.slot_size().max(1);
+    Ok(map
+        .entries(delete)?
+        .into_iter()
+        .map(|(key, value)| (key, value.chunks(slot).map(<[u8]>::to_vec).collect()))
+        .collect())
 }
 
 fn u64_at(b: &[u8], at: usize) -> u64 {
@@ -54,7 +48,20 @@ pub fn sum_percpu_u64_at(map: &MapHandle, slot: u32) -> Result<u64, SysError> {
 
 /// Reads a user map as a MapDump.
 pub fn dump(map: &MapHandle, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, SysError> {
-    let raw = entries(map)?;
+    dump_raw(entries(map, false)?, spec, sym)
+}
+
+/// Reads a user map as a MapDump and empties it in the same pass (`print(@m); clear(@m);`),
+/// so that no update lands between the read and the clear.
+pub fn dump_and_clear(
+    map: &MapHandle,
+    spec: &MapSpec,
+    sym: &dyn Symbolizer,
+) -> Result<MapDump, SysError> {
+    dump_raw(entries(map, true)?, spec, sym)
+}
+
+fn dump_raw(raw: Vec<RawEntry>, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<MapDump, SysError> {
     let user_key_size = spec.key.as_ref().map_or(8, Type::size) as usize;
     let decode_key = |k: &[u8]| spec.key.as_ref().map(|t| decode(t, k, sym));
     let mut entries: Vec<(Option<Value>, MapValue)> = Vec::new();
@@ -160,12 +167,9 @@ pub fn dump(map: &MapHandle, spec: &MapSpec, sym: &dyn Symbolizer) -> Result<Map
     })
 }
 
-/// `clear(@m)`: removes every key.
+/// `clear(@m)`: removes every key (in batches where the kernel can).
 pub fn clear(map: &MapHandle) -> Result<(), SysError> {
-    for k in map.keys()? {
-        map.delete(&k)?;
-    }
-    Ok(())
+    map.entries(true).map(drop)
 }
 
 /// `zero(@m)`: keeps the keys, zeroes the values.

@@ -196,18 +196,48 @@ pub fn arg_count(pieces: &[Piece]) -> usize {
 /// Renders a parsed format with decoded argument values. Missing arguments render as empty.
 pub fn render(pieces: &[Piece], args: &[Value]) -> String {
     let mut out = String::new();
+    render_into(pieces, args, &mut out);
+    out
+}
+
+/// [`render`], appending to `out`: the event reader keeps one line buffer for every event
+/// instead of allocating a string per event.
+pub fn render_into(pieces: &[Piece], args: &[Value], out: &mut String) {
     let mut args = args.iter();
     for piece in pieces {
         match piece {
             Piece::Literal(s) => out.push_str(s),
             Piece::Spec(spec) => {
                 if let Some(v) = args.next() {
-                    out.push_str(&render_one(spec, v));
+                    render_one_into(spec, v, out);
                 }
             }
         }
     }
-    out
+}
+
+/// One specifier, appended to `out`. The common case of printf flat out (`%d`, `%u`, `%s`
+/// without flags, width or precision) is written straight into `out`; everything else goes
+/// through [`render_one`].
+fn render_one_into(spec: &Spec, v: &Value, out: &mut String) {
+    let plain = !spec.left
+        && !spec.zero
+        && !spec.plus
+        && !spec.space
+        && !spec.alt
+        && spec.width.is_none()
+        && spec.precision.is_none();
+    match (plain, spec.conv, v) {
+        (true, Conv::Signed | Conv::Unsigned, _) => {
+            let (neg, mag) = truncate(v.as_u64(), spec.length, spec.conv == Conv::Signed);
+            if neg {
+                out.push('-');
+            }
+            out.push_str(itoa::Buffer::new().format(mag));
+        }
+        (true, Conv::Str, Value::Str(bytes)) => out.push_str(&String::from_utf8_lossy(bytes)),
+        _ => out.push_str(&render_one(spec, v)),
+    }
 }
 
 fn truncate(v: u64, len: Option<u8>, signed: bool) -> (bool, u64) {
@@ -456,5 +486,54 @@ mod tests {
         assert!(parse("%q").is_err());
         assert!(parse("abc %").is_err());
         assert_eq!(arg_count(&parse("%d %s %%").expect("valid")), 2);
+    }
+
+    /// The direct path of `%d`, `%u` and `%s` writes what the general path writes, for every
+    /// length modifier and for values at the edges of each width.
+    #[test]
+    fn direct_path_matches_general_path() {
+        let ints = [
+            0i64,
+            1,
+            -1,
+            127,
+            -128,
+            255,
+            65535,
+            -32768,
+            i64::from(i32::MAX),
+            i64::from(i32::MIN),
+            5_000_000_000,
+            i64::MAX,
+            i64::MIN,
+        ];
+        let mut values: Vec<Value> = ints.iter().map(|i| Value::Int(*i)).collect();
+        values.extend(ints.iter().map(|i| Value::UInt(*i as u64)));
+        values.push(Value::Bool(true));
+        values.push(Value::Pointer(0xffff_0000_1234));
+        for fmt in ["%d", "%u", "%hhd", "%hu", "%ld", "%lu", "%lld", "%llu"] {
+            let pieces = parse(fmt).expect("valid format");
+            let Some(Piece::Spec(spec)) = pieces.first() else {
+                panic!("{fmt} is one specifier");
+            };
+            for v in &values {
+                let mut direct = String::new();
+                render_one_into(spec, v, &mut direct);
+                assert_eq!(direct, render_one(spec, v), "{fmt} of {v:?}");
+            }
+        }
+        let spec = Spec {
+            conv: Conv::Str,
+            ..Spec::default()
+        };
+        for v in [
+            Value::Str(b"abc".to_vec()),
+            Value::Str(vec![b'a', 0xff, b'b']),
+            Value::Str(Vec::new()),
+        ] {
+            let mut direct = String::new();
+            render_one_into(&spec, &v, &mut direct);
+            assert_eq!(direct, render_one(&spec, &v), "%s of {v:?}");
+        }
     }
 }

@@ -381,16 +381,29 @@ fn sort_metric(v: &MapValue) -> Option<i128> {
 /// The entries in print order, `top` applied. Ties in the value are broken by key so the
 /// output is deterministic (bpftrace leaves them in hash order).
 fn sorted(dump: &MapDump, top: u64) -> Vec<&(Option<Value>, MapValue)> {
-    let mut v: Vec<&(Option<Value>, MapValue)> = dump.entries.iter().collect();
-    v.sort_by(|a, b| match (&a.0, &b.0) {
+    let by_key = |a: &(Option<Value>, MapValue), b: &(Option<Value>, MapValue)| match (&a.0, &b.0) {
         (Some(x), Some(y)) => cmp_key(x, y),
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
         (None, None) => Ordering::Equal,
-    });
-    if v.iter().all(|e| sort_metric(&e.1).is_some()) {
-        v.sort_by_key(|e| sort_metric(&e.1));
-    }
+    };
+    // One stable sort by (metric, key): the order of a sort by key followed by a stable sort
+    // by metric, in half the comparisons (it matters for maps of 100,000 keys). The metric is
+    // worked out once per entry.
+    let metrics: Option<Vec<i128>> = dump.entries.iter().map(|e| sort_metric(&e.1)).collect();
+    let mut v: Vec<&(Option<Value>, MapValue)> = match metrics {
+        Some(metrics) => {
+            let mut pairs: Vec<(i128, &(Option<Value>, MapValue))> =
+                metrics.into_iter().zip(&dump.entries).collect();
+            pairs.sort_by(|(ma, a), (mb, b)| ma.cmp(mb).then_with(|| by_key(a, b)));
+            pairs.into_iter().map(|(_, e)| e).collect()
+        }
+        None => {
+            let mut v: Vec<&(Option<Value>, MapValue)> = dump.entries.iter().collect();
+            v.sort_by(|a, b| by_key(a, b));
+            v
+        }
+    };
     if top > 0 {
         let keep = usize::try_from(top).unwrap_or(usize::MAX);
         if keep < v.len() {
@@ -473,10 +486,34 @@ fn key_text(key: &Value, format: KeyFormat) -> String {
     }
 }
 
-fn entry_name(name: &str, key: &Option<Value>) -> String {
+/// `@name[key]` appended to `out`, integer keys written without a string each (the common
+/// keys of big maps: `@[tid, n]`).
+fn push_entry_name(out: &mut String, name: &str, key: &Option<Value>) {
+    fn push_elem(out: &mut String, v: &Value) {
+        match v {
+            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
+            Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
+            other => out.push_str(&key_elem_text(other, KeyFormat::Text)),
+        }
+    }
+    out.push_str(name);
     match key {
-        Some(k) => format!("{name}[{}]", key_text(k, KeyFormat::Text)),
-        None => name.to_string(),
+        Some(Value::Tuple(items)) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                push_elem(out, item);
+            }
+            out.push(']');
+        }
+        Some(k) => {
+            out.push('[');
+            push_elem(out, k);
+            out.push(']');
+        }
+        None => {}
     }
 }
 
@@ -568,15 +605,15 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
     let last = tseries_last(dump);
     let entries = sorted(dump, top);
     for (key, value) in entries {
-        let name = entry_name(&dump.name, key);
+        push_entry_name(&mut out, &dump.name, key);
         match value {
             MapValue::Hist { agg, buckets } => {
-                let _ = writeln!(out, "{name}:");
+                out.push_str(":\n");
                 out.push_str(&hist_rows(*agg, buckets, hist_div(*agg, div)));
                 out.push('\n');
             }
             MapValue::Tseries { agg, slots } => {
-                let _ = writeln!(out, "{name}:");
+                out.push_str(":\n");
                 out.push_str(&tseries_text(*agg, slots, last));
                 out.push('\n');
             }
@@ -584,18 +621,25 @@ pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
                 let (count, avg, total) = stats_fields(*count, *total, div);
                 let _ = writeln!(
                     out,
-                    "{name}: {{ .count = {count}, .average = {avg}, .total = {total} }}"
+                    ": {{ .count = {count}, .average = {avg}, .total = {total} }}"
                 );
             }
-            MapValue::Avg { .. } => {
-                let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
-            }
             MapValue::Plain(p) => {
-                let text = divided(value, div).map_or_else(|| p.to_text(), |n| n.to_string());
-                let _ = writeln!(out, "{name}: {text}");
+                out.push_str(": ");
+                match divided(value, div) {
+                    Some(n) => out.push_str(itoa::Buffer::new().format(n)),
+                    None => out.push_str(&p.to_text()),
+                }
+                out.push('\n');
             }
-            MapValue::Count(_) | MapValue::Sum(_) | MapValue::Min(_) | MapValue::Max(_) => {
-                let _ = writeln!(out, "{name}: {}", divided(value, div).unwrap_or(0));
+            MapValue::Avg { .. }
+            | MapValue::Count(_)
+            | MapValue::Sum(_)
+            | MapValue::Min(_)
+            | MapValue::Max(_) => {
+                out.push_str(": ");
+                out.push_str(itoa::Buffer::new().format(divided(value, div).unwrap_or(0)));
+                out.push('\n');
             }
         }
     }
@@ -1021,6 +1065,45 @@ mod tests {
             "{\"type\": \"stats\", \"data\": {\"@e\": {}}}\n"
         );
         assert_eq!(empty_map_json("@e", &Type::Agg(Aggregation::Count)), "");
+    }
+
+    /// Entries print by value, ties by key (integers signed, then tuples element by element),
+    /// whatever order the kernel handed them over in; string keys and values print as text.
+    #[test]
+    fn order_by_value_then_key() {
+        let key = |t: i64, n: u64| Some(Value::Tuple(vec![Value::Int(t), Value::UInt(n)]));
+        let d = MapDump {
+            name: "@".into(),
+            entries: vec![
+                (key(7, 2), MapValue::Count(5)),
+                (key(-1, 9), MapValue::Count(5)),
+                (key(7, 1), MapValue::Count(5)),
+                (key(3, 0), MapValue::Count(1)),
+                (key(2, u64::MAX), MapValue::Count(9)),
+            ],
+        };
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@[3, 0]: 1\n@[-1, 9]: 5\n@[7, 1]: 5\n@[7, 2]: 5\n@[2, 18446744073709551615]: 9\n"
+        );
+        assert_eq!(
+            map_text(&d, 2, 0),
+            "@[7, 2]: 5\n@[2, 18446744073709551615]: 9\n"
+        );
+        let d = MapDump {
+            name: "@s".into(),
+            entries: vec![
+                (
+                    Some(Value::Str(b"b".to_vec())),
+                    MapValue::Plain(Value::Str(b"y".to_vec())),
+                ),
+                (
+                    Some(Value::Str(b"a".to_vec())),
+                    MapValue::Plain(Value::Str(b"x".to_vec())),
+                ),
+            ],
+        };
+        assert_eq!(map_text(&d, 0, 0), "@s[a]: x\n@s[b]: y\n");
     }
 
     #[test]
