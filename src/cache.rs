@@ -478,6 +478,9 @@ impl Catalog for Recording<'_> {
     fn kprobes_supported(&self) -> bool {
         self.inner.kprobes_supported()
     }
+    fn uprobe_multi_supported(&self) -> bool {
+        self.inner.uprobe_multi_supported()
+    }
     fn kprobe_multi_supported(&self) -> bool {
         self.inner.kprobe_multi_supported()
     }

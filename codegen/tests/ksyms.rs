@@ -74,6 +74,9 @@ impl Catalog for Kernel {
     fn kprobe_multi_supported(&self) -> bool {
         false
     }
+    fn uprobe_multi_supported(&self) -> bool {
+        false
+    }
     fn function_signature(&self, n: &str) -> Option<(Vec<(String, Type)>, Type)> {
         EmptyCatalog.function_signature(n)
     }

@@ -145,9 +145,7 @@ pub trait Catalog {
     /// Whether the kernel has kprobe_multi links (one link for many functions).
     fn kprobe_multi_supported(&self) -> bool;
     /// Whether the kernel has uprobe_multi links (one link for many user functions).
-    fn uprobe_multi_supported(&self) -> bool {
-        false
-    }
+    fn uprobe_multi_supported(&self) -> bool;
     /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
     /// `args` and `retval` of kfunc/kretfunc probes.
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
@@ -270,6 +268,9 @@ impl Catalog for EmptyCatalog {
     }
     fn kprobes_supported(&self) -> bool {
         true
+    }
+    fn uprobe_multi_supported(&self) -> bool {
+        false
     }
     fn kprobe_multi_supported(&self) -> bool {
         false
