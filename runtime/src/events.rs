@@ -10,7 +10,7 @@ use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
-use stdlib::value::{decode, Value};
+use stdlib::value::Value;
 
 /// How events and maps are printed (`-f`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +60,12 @@ pub struct EventSink {
     /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
     /// output bpftrace shows only for a failed test).
     capture: Option<String>,
+    /// The records warned about (see [`EventSink::bad_record`]).
+    bad_records: Vec<(u8, u64)>,
 }
+
+/// How many different malformed records are reported before the rest pass silently.
+const MAX_BAD_RECORD_WARNINGS: usize = 16;
 
 impl EventSink {
     pub fn new(
@@ -91,6 +96,7 @@ impl EventSink {
             max_cat_bytes: 10240,
             no_warnings: false,
             capture: None,
+            bad_records: Vec::new(),
         })
     }
 
@@ -253,18 +259,19 @@ impl EventSink {
     }
 
     fn args(&self, ev: &Event, payload: &[u8]) -> Vec<Value> {
-        let (offsets, _) = ev.layout();
-        ev.arg_types()
-            .iter()
-            .zip(offsets)
-            .map(|(t, o)| {
-                decode(
-                    t,
-                    payload.get(o as usize..).unwrap_or_default(),
-                    self.sym.as_ref(),
-                )
-            })
-            .collect()
+        stdlib::decode::event_args(ev, payload, self.sym.as_ref())
+    }
+
+    /// Warns about a record that does not fit the Manifest, once for each kind and event (at
+    /// most [`MAX_BAD_RECORD_WARNINGS`] times in all, so garbage cannot flood stderr).
+    fn bad_record(&mut self, bad: stdlib::decode::BadRecord) {
+        if self.bad_records.len() >= MAX_BAD_RECORD_WARNINGS
+            || self.bad_records.contains(&bad.key())
+        {
+            return;
+        }
+        self.bad_records.push(bad.key());
+        eprintln!("rbt: warning: {bad}");
     }
 
     /// Handles one ring buffer record.
@@ -272,17 +279,19 @@ impl EventSink {
         if self.gated {
             return Flow::Exit;
         }
-        let header = stdlib::abi::record::HEADER as usize;
-        let Some(id) = bytes
-            .get(..header)
-            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-        else {
-            return Flow::Continue;
+        let (ev, payload) = match stdlib::decode::record(&self.events, bytes) {
+            Ok((ev, payload, short)) => {
+                let ev = ev.clone();
+                if let Some(bad) = short {
+                    self.bad_record(bad);
+                }
+                (ev, payload)
+            }
+            Err(bad) => {
+                self.bad_record(bad);
+                return Flow::Continue;
+            }
         };
-        let Some(ev) = self.events.get(id as usize).cloned() else {
-            return Flow::Continue;
-        };
-        let payload = &bytes[header..];
         let args = self.args(&ev, payload);
         let json = self.format == OutputFormat::Json;
         match &ev {

@@ -8,6 +8,7 @@
 pub mod abi;
 pub mod aot;
 pub mod builtins;
+pub mod decode;
 pub mod format;
 pub mod manifest;
 pub mod names;
