@@ -117,7 +117,7 @@ pub fn require_privileges(program: &str) -> Result<(), String> {
         return Ok(());
     }
     Err(format!(
-        "{program} needs root (or the CAP_BPF and CAP_PERFMON capabilities) to load BPF programs; run it as root"
+        "{program} needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs; run it as root"
     ))
 }
 
