@@ -35,7 +35,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     } else {
-        match manifest.events.get(usize::from(*e) % manifest.events.len().max(1)) {
+        match manifest
+            .events
+            .get(usize::from(*e) % manifest.events.len().max(1))
+        {
             Some(ev) => (ev, payload),
             None => return,
         }
@@ -58,7 +61,12 @@ fuzz_target!(|data: &[u8]| {
         | Event::System { format: pieces, .. } => format::render(pieces, &args),
         Event::Time { format: f } => {
             let ns = stdlib::decode::u64_at(payload, 0);
-            stdlib::timefmt::strftime(f, (ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as u32, false)
+            stdlib::timefmt::strftime(
+                f,
+                (ns / 1_000_000_000) as i64,
+                (ns % 1_000_000_000) as u32,
+                false,
+            )
         }
         Event::Join { separator, .. } => {
             let parts: Vec<String> = match args.first() {

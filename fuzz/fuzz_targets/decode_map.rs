@@ -46,7 +46,10 @@ fuzz_target!(|data: &[u8]| {
     while !at.is_empty() {
         let (key, tail) = at.split_at(key_size.min(at.len()));
         let (values, tail) = tail.split_at((slot * cpus).min(tail.len()));
-        raw.push((key.to_vec(), values.chunks(slot).map(<[u8]>::to_vec).collect()));
+        raw.push((
+            key.to_vec(),
+            values.chunks(slot).map(<[u8]>::to_vec).collect(),
+        ));
         at = tail;
     }
     let sym = manifests::FuzzSymbols { manifest };

@@ -24,7 +24,9 @@ fn compile(name: &str, source: &str) -> Manifest {
         ..Default::default()
     };
     let checked = check::check(&script, &EmptyCatalog, &opts);
-    let hir = checked.script.unwrap_or_else(|| panic!("{name} does not check"));
+    let hir = checked
+        .script
+        .unwrap_or_else(|| panic!("{name} does not check"));
     let opts = codegen::Options {
         want_ir: false,
         file_name: name,

@@ -304,7 +304,10 @@ mod tests {
             })
         );
         let shown = bad.map(|b| b.to_string()).unwrap_or_default();
-        assert!(shown.contains("9 bytes") && !shown.contains('\n'), "{shown}");
+        assert!(
+            shown.contains("9 bytes") && !shown.contains('\n'),
+            "{shown}"
+        );
         // What there is decodes; the missing bytes are zeros.
         assert_eq!(
             event_args(ev, payload, &NoSymbols),
@@ -374,7 +377,10 @@ mod tests {
         let dump = map_dump(&spec(Some(I64), Type::Agg(hist)), raw, &NoSymbols);
         assert_eq!(dump.entries.len(), 2);
         let tuple = Type::Tuple(vec![I64, Type::Str { len: 16 }]);
-        let raw = vec![(vec![0xff; 5], Vec::new()), (Vec::new(), vec![vec![0x41; 3]])];
+        let raw = vec![
+            (vec![0xff; 5], Vec::new()),
+            (Vec::new(), vec![vec![0x41; 3]]),
+        ];
         let dump = map_dump(&spec(Some(tuple.clone()), tuple), raw, &NoSymbols);
         assert_eq!(dump.entries[0].1, MapValue::Plain(Value::Int(0)));
         let _ = crate::output::map_text(&dump, 1, 1);
