@@ -329,6 +329,21 @@ fn output_file_rules() {
     assert!(err.contains("symbolic link owned by another user"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert_eq!(std::fs::read_to_string(&victim).expect("read"), "precious");
+    // So is another user's file there, which they could read root's trace from.
+    let planted = shared.join("planted");
+    std::fs::write(&planted, "").expect("write");
+    std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    let chown = Command::new("chown")
+        .arg("nobody")
+        .arg(&planted)
+        .status()
+        .expect("run chown");
+    assert!(chown.success());
+    let out = run_with_output(&planted);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("a file owned by another user"), "{err}");
+    assert_eq!(std::fs::metadata(&planted).expect("stat").len(), 0);
     // A directory, or a path under a missing one, is a one-line error.
     for bad in [dir.clone(), dir.join("missing/out.txt")] {
         let out = run_with_output(&bad);

@@ -128,33 +128,36 @@ pub fn require_privileges(program: &str) -> Result<(), String> {
 /// - a new file is created with mode 0600 (less the umask): a trace shows what every user on
 ///   the machine does (commands, file names, arguments), so only its owner may read it unless
 ///   they say otherwise (create the file first, or `chmod` it);
-/// - a symbolic link is followed, except the one the kernel's `protected_symlinks` would stop:
-///   a link in a sticky, world-writable directory (`/tmp`) owned by neither the user nor the
-///   directory's owner. That is how another user would point root's output at
-///   `/etc/shadow`; rbt refuses it even where the sysctl is off. The sticky bit keeps anyone
-///   but those two owners from replacing the link between the check and the open.
+/// - a symbolic link is followed, and an existing file written, except the ones the kernel's
+///   `protected_symlinks` and `protected_regular` would stop: an entry of a sticky,
+///   world-writable directory (`/tmp`) owned by neither the user nor the directory's owner.
+///   Another user could point such a link at `/etc/shadow`, or read root's trace from a
+///   file they made; rbt refuses both even where the sysctls are off. The sticky bit keeps
+///   anyone but those two owners from replacing the entry between the check and the open.
 ///
 /// The error is one line naming the file.
 pub fn open_output(path: &std::path::Path) -> Result<std::fs::File, String> {
     use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
     let shown = path.display();
-    if let Ok(link) = std::fs::symlink_metadata(path) {
-        if link.file_type().is_symlink() {
-            let dir = match path.parent() {
-                Some(d) if !d.as_os_str().is_empty() => d,
-                _ => std::path::Path::new("."),
+    if let Ok(entry) = std::fs::symlink_metadata(path) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let dir = std::fs::metadata(dir)
+            .map_err(|e| format!("cannot open {shown}: {}: {e}", dir.display()))?;
+        let mode = dir.permissions().mode();
+        let sticky_world_writable = mode & 0o1000 != 0 && mode & 0o002 != 0;
+        let owner = entry.uid();
+        if sticky_world_writable && owner != crate::sys::euid() && owner != dir.uid() {
+            let what = if entry.file_type().is_symlink() {
+                "a symbolic link"
+            } else {
+                "a file"
             };
-            let dir = std::fs::metadata(dir)
-                .map_err(|e| format!("cannot open {shown}: {}: {e}", dir.display()))?;
-            let mode = dir.permissions().mode();
-            let sticky_world_writable = mode & 0o1000 != 0 && mode & 0o002 != 0;
-            let euid = crate::sys::euid();
-            if sticky_world_writable && link.uid() != euid && link.uid() != dir.uid() {
-                return Err(format!(
-                    "refusing to write to {shown}: it is a symbolic link owned by another user (uid {}) in a shared sticky directory",
-                    link.uid()
-                ));
-            }
+            return Err(format!(
+                "refusing to write to {shown}: it is {what} owned by another user (uid {owner}) in a shared sticky directory"
+            ));
         }
     }
     std::fs::OpenOptions::new()
