@@ -266,6 +266,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.info {
         return info();
     }
+    // Only a run loads programs; -l, -d, --check and --aot work without privileges as far
+    // as what they read allows.
+    if !cli.list && cli.debug.is_none() && !cli.check_only && cli.aot.is_none() {
+        runtime::launch::require_privileges("rbt").map_err(fail)?;
+    }
     let (named, mut extra_params) = program_args(&cli.program_args);
     let mut rest = cli.rest.clone();
     if cli.program.is_none() && rest.is_empty() && !extra_params.is_empty() {

@@ -8,7 +8,8 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     match stdlib::aot::read(data) {
         Ok(file) => {
-            let bytes = stdlib::aot::write(&file.elf, &file.meta, None).expect("write what was read");
+            let bytes =
+                stdlib::aot::write(&file.elf, &file.meta, None).expect("write what was read");
             let again = stdlib::aot::read(&bytes).expect("read what was written");
             assert_eq!(again, file);
         }

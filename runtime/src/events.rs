@@ -10,8 +10,8 @@ use std::rc::Rc;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
-use stdlib::types::Type;
-use stdlib::value::{decode, Value};
+use stdlib::decode::EventLayout;
+use stdlib::value::Value;
 
 /// How events and maps are printed (`-f`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,32 +36,9 @@ pub enum Flow {
     Exit,
 }
 
-/// An event of the manifest with its arguments' types and offsets, worked out once at start
-/// rather than for every record.
-struct Prepared {
-    event: Event,
-    args: Vec<(Type, usize)>,
-}
-
-impl Prepared {
-    fn new(event: &Event) -> Prepared {
-        let (offsets, _) = event.layout();
-        let args = event
-            .arg_types()
-            .into_iter()
-            .zip(offsets)
-            .map(|(t, o)| (t, o as usize))
-            .collect();
-        Prepared {
-            event: event.clone(),
-            args,
-        }
-    }
-}
-
 pub struct EventSink {
     /// Shared so that handling a record borrows its event while writing through `self`.
-    events: Rc<[Prepared]>,
+    events: Rc<[EventLayout]>,
     /// The decoded arguments of the record being handled; kept to reuse its allocation.
     args: Vec<Value>,
     /// The text of the record being handled; kept to reuse its allocation.
@@ -93,7 +70,12 @@ pub struct EventSink {
     /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
     /// output bpftrace shows only for a failed test).
     capture: Option<String>,
+    /// The records warned about (see [`EventSink::bad_record`]).
+    bad_records: Vec<(u8, u64)>,
 }
+
+/// How many different malformed records are reported before the rest pass silently.
+const MAX_BAD_RECORD_WARNINGS: usize = 16;
 
 impl EventSink {
     pub fn new(
@@ -110,7 +92,7 @@ impl EventSink {
             .map(|m| obj.map(&m.elf_name).map(|h| (m.clone(), h)))
             .collect::<Result<_, _>>()?;
         Ok(EventSink {
-            events: manifest.events.iter().map(Prepared::new).collect(),
+            events: manifest.events.iter().map(EventLayout::new).collect(),
             args: Vec::new(),
             line: String::new(),
             pending_print: None,
@@ -127,6 +109,7 @@ impl EventSink {
             max_cat_bytes: 10240,
             no_warnings: false,
             capture: None,
+            bad_records: Vec::new(),
         })
     }
 
@@ -292,41 +275,48 @@ impl EventSink {
         }
     }
 
+    /// Warns about a record that does not fit the Manifest, once for each kind and event (at
+    /// most [`MAX_BAD_RECORD_WARNINGS`] times in all, so garbage cannot flood stderr).
+    fn bad_record(&mut self, bad: stdlib::decode::BadRecord) {
+        if self.bad_records.len() >= MAX_BAD_RECORD_WARNINGS
+            || self.bad_records.contains(&bad.key())
+        {
+            return;
+        }
+        self.bad_records.push(bad.key());
+        eprintln!("rbt: warning: {bad}");
+    }
+
     /// Handles one ring buffer record.
     pub fn handle(&mut self, bytes: &[u8]) -> Flow {
         if self.gated {
             return Flow::Exit;
         }
-        let header = stdlib::abi::record::HEADER as usize;
-        let Some(id) = bytes
-            .get(..header)
-            .map(|b| u64::from_ne_bytes(b.try_into().unwrap_or([0; 8])))
-        else {
-            return Flow::Continue;
-        };
         let events = Rc::clone(&self.events);
-        let prepared = events.get(id as usize);
+        let found = stdlib::decode::record(&events, bytes);
         if let Some((map, top, div)) = self.pending_print.take() {
-            let clear = matches!(prepared, Some(Prepared { event: Event::Clear { map: m }, .. })
+            let clear = matches!(&found, Ok((EventLayout { event: Event::Clear { map: m }, .. }, _, _))
                 if *m as usize == map);
             self.print_map_reported(map, top, div, clear);
             if clear {
                 return Flow::Continue;
             }
         }
-        let Some(prepared) = prepared else {
-            return Flow::Continue;
+        let (layout, payload) = match found {
+            Ok((layout, payload, short)) => {
+                if let Some(bad) = short {
+                    self.bad_record(bad);
+                }
+                (layout, payload)
+            }
+            Err(bad) => {
+                self.bad_record(bad);
+                return Flow::Continue;
+            }
         };
-        let payload = &bytes[header..];
         let mut args = std::mem::take(&mut self.args);
-        args.clear();
-        args.extend(
-            prepared
-                .args
-                .iter()
-                .map(|(t, o)| decode(t, payload.get(*o..).unwrap_or_default(), self.sym.as_ref())),
-        );
-        let flow = self.handle_event(&prepared.event, &args);
+        layout.args_into(payload, self.sym.as_ref(), &mut args);
+        let flow = self.handle_event(&layout.event, &args);
         self.args = args;
         flow
     }

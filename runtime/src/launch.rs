@@ -55,11 +55,9 @@ pub fn launch(
 ) -> Result<i32, Failure> {
     let cpid = child.as_ref().map_or(0, |c| c.pid);
     let run_values = run_values(&manifest.run_values, params, cpid).map_err(Failure::Message)?;
+    require_privileges(flags.program).map_err(Failure::Message)?;
     let out: Box<dyn Write> = match &flags.output {
-        Some(path) => Box::new(
-            std::fs::File::create(path)
-                .map_err(|e| Failure::Message(format!("cannot create {path}: {e}")))?,
-        ),
+        Some(path) => Box::new(open_output(std::path::Path::new(path)).map_err(Failure::Message)?),
         None => Box::new(std::io::stdout()),
     };
     let run_opts = RunOptions {
@@ -91,6 +89,85 @@ pub fn launch(
         );
     }
     Ok(code)
+}
+
+/// Refuses, in one line, a run that will load BPF programs without the privileges the
+/// kernel asks for them: root, or the capabilities CAP_BPF and CAP_PERFMON (or
+/// CAP_SYS_ADMIN, which implies both). Checked before tracefs is read or anything is loaded,
+/// so that a user without them reads this instead of "no such probe" (tracefs is closed to
+/// them) or an EPERM from deep inside libbpf.
+pub fn require_privileges(program: &str) -> Result<(), String> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    if crate::sys::is_root() {
+        return Ok(());
+    }
+    // The effective set, as the kernel shows it in hex; unreadable counts as none.
+    let caps = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    let has = |cap: u32| caps & (1 << cap) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return Ok(());
+    }
+    Err(format!(
+        "{program} needs root (or CAP_BPF and CAP_PERFMON) to load BPF programs; run it as root"
+    ))
+}
+
+/// Opens `-o FILE` for the run's output, carefully, since rbt runs as root:
+///
+/// - a file that exists is truncated and keeps its owner and mode, as bpftrace (and the
+///   shell's `>`) does;
+/// - a new file is created with mode 0600 (less the umask): a trace shows what every user on
+///   the machine does (commands, file names, arguments), so only its owner may read it unless
+///   they say otherwise (create the file first, or `chmod` it);
+/// - a symbolic link is followed, and an existing file written, except the ones the kernel's
+///   `protected_symlinks` and `protected_regular` would stop: an entry of a sticky,
+///   world-writable directory (`/tmp`) owned by neither the user nor the directory's owner.
+///   Another user could point such a link at `/etc/shadow`, or read root's trace from a
+///   file they made; rbt refuses both even where the sysctls are off. The sticky bit keeps
+///   anyone but those two owners from replacing the entry between the check and the open.
+///
+/// The error is one line naming the file.
+pub fn open_output(path: &std::path::Path) -> Result<std::fs::File, String> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+    let shown = path.display();
+    if let Ok(entry) = std::fs::symlink_metadata(path) {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let dir = std::fs::metadata(dir)
+            .map_err(|e| format!("cannot open {shown}: {}: {e}", dir.display()))?;
+        let mode = dir.permissions().mode();
+        let sticky_world_writable = mode & 0o1000 != 0 && mode & 0o002 != 0;
+        let owner = entry.uid();
+        if sticky_world_writable && owner != crate::sys::euid() && owner != dir.uid() {
+            let what = if entry.file_type().is_symlink() {
+                "a symbolic link"
+            } else {
+                "a file"
+            };
+            return Err(format!(
+                "refusing to write to {shown}: it is {what} owned by another user (uid {owner}) in a shared sticky directory"
+            ));
+        }
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| format!("cannot create {shown}: {e}"))
 }
 
 /// A run's parameters: positional (`$1`, …) and named program options (`--name[=value]`

@@ -14,6 +14,7 @@ pub mod aot;
 pub mod builtins;
 pub mod catalog;
 pub mod diag;
+pub mod decode;
 pub mod format;
 pub mod literal;
 pub mod manifest;
