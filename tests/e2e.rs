@@ -524,3 +524,40 @@ hh:mm:ss.ns        |___________________________________________________|
 "#;
     assert_eq!(run(true), json);
 }
+
+/// A uprobe on a function of an ELF object stored in a zip archive (`app.zip!/bin/target`)
+/// is placed on the archive file and fires when code runs from the archive's pages
+/// (`tests/e2e/zip_call.py` maps the archive and calls the function), as with bpftrace 0.27.
+#[test]
+#[ignore = "needs root"]
+fn uprobe_in_a_zip_member_fires() {
+    require_root();
+    let zip = format!(
+        "{}/rbt-e2e-{}.zip",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/zip_call.py");
+    let made = Command::new("python3")
+        .args([helper, "make", &zip, &target_binary()])
+        .status()
+        .expect("run python3");
+    assert!(made.success(), "building {zip} failed");
+    let case = cases::Case {
+        name: "zip".into(),
+        args: String::new(),
+        trigger: None,
+        status: 0,
+        stdout: String::new(),
+    };
+    let command = format!(
+        "{} -c '/usr/bin/python3 {helper} call {zip} rbt_e2e_add 7 100' -e 'uprobe:\"{zip}!/bin/target\":rbt_e2e_add {{ printf(\"%d %d %s\\n\", arg0, arg1, probe); exit(); }}'",
+        env!("CARGO_BIN_EXE_rbt")
+    );
+    let (status, out, err) = run_case(&case, &command);
+    let _ = std::fs::remove_file(&zip);
+    assert_eq!(status, 0, "{err}");
+    // The called program prints the sum too, in its own time.
+    let want = format!("7 100 uprobe:{zip}!/bin/target:rbt_e2e_add");
+    assert!(out.lines().any(|l| l == want), "{out}\n--- stderr:\n{err}");
+}

@@ -97,6 +97,17 @@ fn threads(pid: i32) -> Vec<i32> {
     tids
 }
 
+/// The (thread, CPU) pairs a perf event is opened on: with `-p`, each thread of the process
+/// on any CPU, so that only the process is sampled, as bpftrace does; otherwise every CPU,
+/// for whatever runs there.
+fn perf_targets(pid: i32) -> Vec<(i32, i32)> {
+    if pid >= 0 {
+        threads(pid).into_iter().map(|tid| (tid, -1)).collect()
+    } else {
+        online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
+    }
+}
+
 /// Words for a watchpoint that the kernel refused, naming the usual causes.
 fn watchpoint_error(e: &SysError, addr: u64, len: u64, access: u32, pid: i32) -> String {
     let at = format!("cannot set a watchpoint on {len} bytes at {addr:#x}");
@@ -165,9 +176,15 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             .iter()
             .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
             .collect(),
+        // A member of a zip archive (`app.zip!/lib/x.so`) is probed in the archive file, at
+        // the offset the catalog computed from the archive's start.
         Attach::Uprobe { targets, ret } => targets
             .iter()
-            .map(|t| prog.attach_uprobe(*ret, pid, &t.path, t.offset, 0))
+            .map(|t| {
+                let file =
+                    crate::introspect::zip::split(&t.path).map_or(t.path.as_str(), |(a, _)| a);
+                prog.attach_uprobe(*ret, pid, file, t.offset, 0)
+            })
             .collect(),
         Attach::Usdt { targets } => targets
             .iter()
@@ -183,9 +200,9 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect()
         }
         Attach::Interval { period: p } => {
@@ -209,9 +226,9 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect()
         }
         Attach::Hardware { event, period } => {
@@ -223,9 +240,9 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect::<Result<_, _>>()
                 .map_err(|mut e| {
                     // ENOENT/EOPNOTSUPP: the CPU (or hypervisor) offers no such counter.
@@ -257,12 +274,8 @@ pub fn attach(prog: &Program<'_>, a: &Attach, pid: Option<u32>) -> Result<Vec<Li
             // A perf event watches one thread (and, inherited, the threads it creates
             // later), so a running process is watched in each of its threads; without a
             // process the breakpoint is a kernel address, watched on every CPU.
-            let on: Vec<(i32, i32)> = if pid >= 0 {
-                threads(pid).into_iter().map(|tid| (tid, -1)).collect()
-            } else {
-                online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
-            };
-            on.into_iter()
+            perf_targets(pid)
+                .into_iter()
                 .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect::<Result<_, _>>()
                 .map_err(|mut e| {
