@@ -98,7 +98,8 @@ mod tests {
         z.extend(LOCAL_SIG.to_le_bytes());
         z.extend([20, 0, 0, 0]);
         z.extend(method.to_le_bytes());
-        z.extend([0u8; 12]);
+        // Time, date and CRC-32.
+        z.extend([0u8; 8]);
         z.extend((data.len() as u32).to_le_bytes());
         z.extend((data.len() as u32).to_le_bytes());
         z.extend((name.len() as u16).to_le_bytes());
