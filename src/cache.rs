@@ -447,9 +447,10 @@ impl Catalog for Recording<'_> {
         path: &str,
         pattern: &str,
         offset: u64,
+        allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         self.uses("a user binary's symbols");
-        self.inner.uprobe_targets(path, pattern, offset)
+        self.inner.uprobe_targets(path, pattern, offset, allow_unsafe)
     }
     fn usdt_targets(
         &self,

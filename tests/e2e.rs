@@ -566,3 +566,111 @@ hh:mm:ss.ns        |___________________________________________________|
 "#;
     assert_eq!(run(true), json);
 }
+
+/// A uprobe on a function of an ELF object stored in a zip archive (`app.zip!/bin/target`)
+/// is placed on the archive file and fires when code runs from the archive's pages
+/// (`tests/e2e/zip_call.py` maps the archive and calls the function), as with bpftrace 0.27.
+#[test]
+#[ignore = "needs root"]
+fn uprobe_in_a_zip_member_fires() {
+    require_root();
+    let zip = format!(
+        "{}/rbt-e2e-{}.zip",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
+    let helper = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/zip_call.py");
+    let made = Command::new("python3")
+        .args([helper, "make", &zip, &target_binary()])
+        .status()
+        .expect("run python3");
+    assert!(made.success(), "building {zip} failed");
+    let case = cases::Case {
+        name: "zip".into(),
+        args: String::new(),
+        trigger: None,
+        status: 0,
+        stdout: String::new(),
+    };
+    let command = format!(
+        "{} -c '/usr/bin/python3 {helper} call {zip} rbt_e2e_add 7 100' -e 'uprobe:\"{zip}!/bin/target\":rbt_e2e_add {{ printf(\"%d %d %s\\n\", arg0, arg1, probe); exit(); }}'",
+        env!("CARGO_BIN_EXE_rbt")
+    );
+    let (status, out, err) = run_case(&case, &command);
+    let _ = std::fs::remove_file(&zip);
+    assert_eq!(status, 0, "{err}");
+    // The called program prints the sum too, in its own time.
+    let want = format!("7 100 uprobe:{zip}!/bin/target:rbt_e2e_add");
+    assert!(out.lines().any(|l| l == want), "{out}\n--- stderr:\n{err}");
+}
+
+/// With `-p`, a software event samples only the process's threads (bpftrace opens the perf
+/// events on the process): every sample of a busy child is the child's.
+#[test]
+#[ignore = "needs root"]
+fn pid_filters_software_events() {
+    require_root();
+    let mut busy = Command::new("python3")
+        .args([
+            "-c",
+            "import time\nt = time.time()\nwhile time.time() - t < 20: pass",
+        ])
+        .spawn()
+        .expect("run python3");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-p", &busy.id().to_string(), "-e"])
+        .arg("config = { print_maps_on_exit = false } software:cpu-clock:1000000 { if (pid != $1) { @other = count(); } @n = count(); if (@n == 50) { printf(\"%d\\n\", @other); exit(); } }")
+        .arg(busy.id().to_string())
+        .output()
+        .expect("run rbt");
+    let _ = busy.kill();
+    let _ = busy.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "0\n\n\n");
+}
+
+/// `missing_probes` decides what a kprobe that cannot attach is (no such function, or no
+/// kprobes in the kernel at all): `warn` drops it and runs the rest, and a script whose
+/// attach points were all dropped has nothing to attach, which is an error.
+#[test]
+#[ignore = "needs root"]
+fn missing_probes_cover_kprobes() {
+    require_root();
+    let run = |script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(["-e", script])
+            .output()
+            .expect("run rbt")
+    };
+    let o = run("config = { missing_probes = warn } kprobe:rbt_no_such_function { probe; printf(\"never\\n\") } BEGIN { printf(\"_%s_\\n\", \"success\"); exit() }");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "_success_\n\n\n");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("rbt_no_such_function"));
+    let o = run("config = { missing_probes = ignore } kprobe:rbt_no_such_function { exit(); } tracepoint:syscalls:rbt_nonsense { exit(); }");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no probes to attach"), "{err}");
+}
+
+/// A uprobe offset past the function's end, a function of size 0 (without `--unsafe`) and an
+/// address in no function are refused, each with its own error.
+#[test]
+#[ignore = "needs root"]
+fn uprobe_bounds_are_checked() {
+    require_root();
+    let t = target_binary();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .arg("-e")
+        .arg(format!("uprobe:{t}:rbt_e2e_add+100000 {{ exit(); }} uprobe:{t}:_init {{ exit(); }} uprobe:{t}:12 {{ exit(); }}"))
+        .output()
+        .expect("run rbt");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        "offset 100000 is outside function rbt_e2e_add",
+        "function _init in",
+        "address 0xc is in no function",
+    ] {
+        assert!(err.contains(want), "{want}: {err}");
+    }
+}

@@ -50,8 +50,14 @@ impl Catalog for Kernel {
     fn kernel_variable(&self, name: &str) -> Option<Type> {
         (name == "process_counts").then_some(U64)
     }
-    fn uprobe_targets(&self, p: &str, f: &str, o: u64) -> Result<Vec<UprobeTarget>, LookupError> {
-        EmptyCatalog.uprobe_targets(p, f, o)
+    fn uprobe_targets(
+        &self,
+        p: &str,
+        f: &str,
+        o: u64,
+        u: bool,
+    ) -> Result<Vec<UprobeTarget>, LookupError> {
+        EmptyCatalog.uprobe_targets(p, f, o, u)
     }
     fn usdt_targets(&self, p: &str, v: &str, n: &str) -> Result<Vec<UsdtTarget>, LookupError> {
         EmptyCatalog.usdt_targets(p, v, n)

@@ -271,6 +271,7 @@ impl Catalog for Fixture {
         path: &str,
         pattern: &str,
         offset: u64,
+        _: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         if path == "/nonexistent" {
             return Err(format!("cannot open {path}: No such file or directory"));

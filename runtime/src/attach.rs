@@ -99,6 +99,13 @@ fn threads(pid: i32) -> Vec<i32> {
     tids
 }
 
+/// The file a uprobe target is placed in: a member of a zip archive (`app.zip!/lib/x.so`)
+/// is probed in the archive file, at the offset the catalog computed from the archive's
+/// start.
+fn probed_file(path: &str) -> &str {
+    crate::introspect::zip::split(path).map_or(path, |(archive, _)| archive)
+}
+
 /// The file offsets of `targets` grouped by binary, in the order the binaries first
 /// appear: a uprobe_multi link covers one binary. Two symbols at one address (aliases such
 /// as `__write` and `write`) keep an offset each, so a call counts once per name as it does
@@ -106,9 +113,10 @@ fn threads(pid: i32) -> Vec<i32> {
 fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&str, Vec<u64>)> {
     let mut out: Vec<(&str, Vec<u64>)> = Vec::new();
     for t in targets {
-        match out.iter_mut().find(|(p, _)| *p == t.path) {
+        let file = probed_file(&t.path);
+        match out.iter_mut().find(|(p, _)| *p == file) {
             Some((_, offsets)) => offsets.push(t.offset),
-            None => out.push((t.path.as_str(), vec![t.offset])),
+            None => out.push((file, vec![t.offset])),
         }
     }
     out
@@ -131,7 +139,7 @@ fn runnable_uprobes(
             Some(i) => &files[i].1,
             None => {
                 // An unreadable binary is reported by the attach itself.
-                files.push((t.path.as_str(), std::fs::File::open(&t.path).ok()));
+                files.push((t.path.as_str(), std::fs::File::open(probed_file(&t.path)).ok()));
                 &files[files.len() - 1].1
             }
         };
@@ -209,7 +217,7 @@ fn attach_uprobes(
     let mut links = Vec::with_capacity(targets.len());
     let mut refused: Vec<&str> = Vec::new();
     for t in targets {
-        match prog.attach_uprobe(ret, pid, &t.path, t.offset, 0) {
+        match prog.attach_uprobe(ret, pid, probed_file(&t.path), t.offset, 0) {
             Ok(link) => links.push(link),
             Err(e) if e.errno == ENOTSUPP && targets.len() > 1 => refused.push(&t.symbol),
             Err(e) => return Err(uprobe_error(e, &t.path)),
@@ -257,7 +265,7 @@ fn attach_uprobe_multi(
     if !refused.is_empty() {
         let names: Vec<&str> = targets
             .iter()
-            .filter(|t| t.path == path && refused.contains(&t.offset))
+            .filter(|t| probed_file(&t.path) == path && refused.contains(&t.offset))
             .map(|t| t.symbol.as_str())
             .collect();
         eprintln!(
@@ -307,6 +315,17 @@ fn attach_halving(
             links.extend(attach_halving(prog, ret, pid, path, b, refused)?);
             Ok(links)
         }
+    }
+}
+
+/// The (thread, CPU) pairs a perf event is opened on: with `-p`, each thread of the process
+/// on any CPU, so that only the process is sampled, as bpftrace does; otherwise every CPU,
+/// for whatever runs there.
+fn perf_targets(pid: i32) -> Vec<(i32, i32)> {
+    if pid >= 0 {
+        threads(pid).into_iter().map(|tid| (tid, -1)).collect()
+    } else {
+        online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
     }
 }
 
@@ -468,9 +487,9 @@ pub fn attach(
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect()
         }
         Attach::Interval { period: p } => {
@@ -494,9 +513,9 @@ pub fn attach(
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect()
         }
         Attach::Hardware { event, period } => {
@@ -508,9 +527,9 @@ pub fn attach(
                 breakpoint: None,
                 inherit: false,
             };
-            online_cpus()
+            perf_targets(pid)
                 .into_iter()
-                .map(|cpu| prog.attach_perf_event(&attr, cpu))
+                .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect::<Result<_, _>>()
                 .map_err(|mut e| {
                     // ENOENT/EOPNOTSUPP: the CPU (or hypervisor) offers no such counter.
@@ -542,12 +561,8 @@ pub fn attach(
             // A perf event watches one thread (and, inherited, the threads it creates
             // later), so a running process is watched in each of its threads; without a
             // process the breakpoint is a kernel address, watched on every CPU.
-            let on: Vec<(i32, i32)> = if pid >= 0 {
-                threads(pid).into_iter().map(|tid| (tid, -1)).collect()
-            } else {
-                online_cpus().into_iter().map(|cpu| (-1, cpu)).collect()
-            };
-            on.into_iter()
+            perf_targets(pid)
+                .into_iter()
                 .map(|(tid, cpu)| prog.attach_perf_event_on(&attr, tid, cpu))
                 .collect::<Result<_, _>>()
                 .map_err(|mut e| {

@@ -4,7 +4,7 @@
 //! script that needs none of them starts without reading any.
 
 use crate::introspect::dwarf::{CType, DebugInfo};
-use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs};
+use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs, zip};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -574,20 +574,40 @@ impl Catalog for SystemCatalog {
         path: &str,
         func: &str,
         extra: u64,
+        allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         let paths = elf::resolve_target(path, self.pid).map_err(|e| e.to_string())?;
         let several = stands_for_several(path);
         let mut out = Vec::new();
         for p in paths {
             let display = p.to_string_lossy().into_owned();
-            if let Some(addr) = func
-                .strip_prefix("0x")
-                .and_then(|h| u64::from_str_radix(h, 16).ok())
-            {
+            // An address (`0x401126`, or a number as bpftrace reads `uprobe:/bin/x:10`) is a
+            // virtual address of the object, placed at the file offset its segment gives. It
+            // must lie in a function: anywhere else it would be data, or no code at all.
+            if let Some(addr) = address(func) {
+                // A file that is not ELF (a flat binary, mapped and run by a loader of its
+                // own) has no segments or symbols: its address is the file offset.
+                if !elf::is_elf(&p) && zip::split(&display).is_none() {
+                    out.push(UprobeTarget {
+                        path: display.clone(),
+                        symbol: addr.to_string(),
+                        offset: addr + extra,
+                    });
+                    continue;
+                }
+                let syms = elf::function_symbols(&p).map_err(|e| e.to_string())?;
+                let in_function = syms
+                    .iter()
+                    .any(|s| addr >= s.addr && addr - s.addr < s.size.max(1));
+                let offset = elf::address_offset(&p, addr)
+                    .map_err(|e| e.to_string())?
+                    .filter(|_| in_function)
+                    .ok_or_else(|| format!("address {addr:#x} is in no function of {display}"))?;
                 out.push(UprobeTarget {
                     path: display.clone(),
-                    symbol: func.to_string(),
-                    offset: addr + extra,
+                    // bpftrace 0.27 names an address probe by the address in decimal.
+                    symbol: addr.to_string(),
+                    offset: offset + extra,
                 });
                 continue;
             }
@@ -604,6 +624,12 @@ impl Catalog for SystemCatalog {
                 let part = stands_for_several(func) && s.name.contains(".part.");
                 if g.matches(&s.name) && !part {
                     if let Some(off) = s.file_offset {
+                        // A function named exactly is checked against its size: an offset
+                        // past its end lands in another function, and a symbol of size 0
+                        // has no known end at all, so only --unsafe attaches there.
+                        if !has_wildcard(func) {
+                            check_bounds(&s, &display, extra, allow_unsafe)?;
+                        }
                         out.push(UprobeTarget {
                             path: display.clone(),
                             symbol: s.name.clone(),
@@ -859,6 +885,42 @@ fn pid_namespace() -> Option<(u64, u64)> {
 
 /// Whether a uprobe/usdt target names several files (empty, or a glob), so that one of them
 /// failing to parse is skipped rather than an error.
+/// A uprobe's function field that is an address: `0x` hex, or all decimal digits (no C
+/// function name starts with a digit).
+fn address(func: &str) -> Option<u64> {
+    match func.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None if func.bytes().all(|b| b.is_ascii_digit()) => func.parse().ok(),
+        None => None,
+    }
+}
+
+fn has_wildcard(pattern: &str) -> bool {
+    pattern.contains(['*', '?', '['])
+}
+
+/// Refuses a uprobe `extra` bytes into function `s` of `path` that would not be inside it.
+fn check_bounds(
+    s: &elf::ElfSymbol,
+    path: &str,
+    extra: u64,
+    allow_unsafe: bool,
+) -> Result<(), String> {
+    if s.size == 0 && !allow_unsafe {
+        return Err(format!(
+            "function {} in {path} has size 0, so rbt cannot tell where it ends; --unsafe attaches to it anyway",
+            s.name
+        ));
+    }
+    if s.size != 0 && extra >= s.size {
+        return Err(format!(
+            "offset {extra} is outside function {} in {path}, which is {} bytes long",
+            s.name, s.size
+        ));
+    }
+    Ok(())
+}
+
 fn stands_for_several(target: &str) -> bool {
     target.is_empty() || target.contains(['*', '?', '['])
 }

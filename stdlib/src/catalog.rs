@@ -117,12 +117,15 @@ pub trait Catalog {
     fn enum_type(&self, name: &str) -> Option<Type>;
     /// The functions of a binary or library (`libc` style names resolved like bpftrace)
     /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`
-    /// bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the offset).
+    /// bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the offset). A function
+    /// named exactly is checked against its size: an offset past its end is an error, and so
+    /// is a function of size 0 unless `allow_unsafe` (`--unsafe`).
     fn uprobe_targets(
         &self,
         path: &str,
         pattern: &str,
         offset: u64,
+        allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError>;
     /// USDT probes of a binary matching provider and name patterns.
     fn usdt_targets(
@@ -230,6 +233,7 @@ impl Catalog for EmptyCatalog {
         path: &str,
         pattern: &str,
         offset: u64,
+        _: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         Ok(vec![UprobeTarget {
             path: path.to_string(),

@@ -113,6 +113,7 @@ impl Checker<'_> {
             None
         };
         let none_matched = |this: &mut Self, what: String| {
+            this.dropped_attach_points = true;
             let cands = catalog.suggestions(provider, &fields);
             let last = fields.last().map_or("", String::as_str);
             match this.opts.missing_probes {
@@ -250,13 +251,24 @@ impl Checker<'_> {
                 }
                 let (func, offset) = self.split_offset(ap, func)?;
                 if !catalog.kprobes_supported() && !self.opts.load_only {
-                    let tracepoint = !catalog.tracepoints("*", func).is_empty();
-                    self.push(diagnostics::kprobes_unavailable(
-                        ap.provider,
-                        func,
-                        tracepoint,
-                        ap.span,
-                    ));
+                    // Without kprobes every kprobe attach point is missing, and
+                    // `missing_probes` says what a missing one is, as in bpftrace.
+                    match self.opts.missing_probes {
+                        MissingProbes::Error => {
+                            let tracepoint = !catalog.tracepoints("*", func).is_empty();
+                            self.push(diagnostics::kprobes_unavailable(
+                                ap.provider,
+                                func,
+                                tracepoint,
+                                ap.span,
+                            ));
+                        }
+                        MissingProbes::Warn => self.push(
+                            diagnostics::kprobe_skipped_without_kprobes(ap.provider, func, ap.span),
+                        ),
+                        MissingProbes::Ignore => {}
+                    }
+                    self.dropped_attach_points = true;
                     return None;
                 }
                 let mut syms = catalog.kernel_functions(module, func);
@@ -311,7 +323,7 @@ impl Checker<'_> {
                     Some(((bin, file), line)) => catalog.source_line_targets(bin, file, line),
                     None => {
                         let (symbol, offset) = self.split_offset(ap, &func)?;
-                        catalog.uprobe_targets(path, symbol, offset)
+                        catalog.uprobe_targets(path, symbol, offset, self.opts.allow_unsafe)
                     }
                 };
                 let found = match found {

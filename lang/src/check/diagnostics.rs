@@ -137,6 +137,27 @@ pub fn kprobes_unavailable(
     ))
 }
 
+/// `missing_probes=warn` on a kernel without kprobes: the kprobe is dropped.
+pub fn kprobe_skipped_without_kprobes(provider: Provider, func: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        format!(
+            "this kernel was built without kprobes (CONFIG_KPROBES is not set), so {}:{func} is skipped",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("kprobes are unavailable here")
+}
+
+/// Every attach point of the script matched nothing and `missing_probes` dropped them all.
+pub fn all_probes_missing(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "no probes to attach: every attach point matches nothing here and was skipped",
+        span,
+    )
+    .with_help("missing_probes = error (the default) says which attach points are missing")
+}
+
 /// The note printed when a kprobe attaches to a compiler-renamed symbol (`.isra.0`).
 pub fn renamed_symbol_note(provider: Provider, func: &str, symbol: &str) -> String {
     format!(

@@ -135,6 +135,9 @@ pub(crate) struct Checker<'a> {
     scopes: scope::Scopes,
     /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
     run_names: HashMap<String, Span>,
+    /// Whether `missing_probes` dropped an attach point that matched nothing: a script left
+    /// without probes then says so rather than that it has none.
+    dropped_attach_points: bool,
     /// The options `getopt()` calls declared so far.
     program_options: Vec<ProgramOption>,
     /// The map `tseries()` reads its time from (see [`Options::dummy_ts_map`]).
@@ -206,6 +209,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
         run_names: HashMap::new(),
+        dropped_attach_points: false,
         program_options: Vec::new(),
         tseries_clock: None,
         learned: scope::LearnedTypes::default(),
@@ -256,7 +260,11 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
     c.unstable_features();
     c.apply_declarations();
     if probes.is_empty() && !c.diags.iter().any(Diagnostic::is_error) {
-        c.diags.push(diagnostics::no_probes(Span::new(0, 0)));
+        c.diags.push(if c.dropped_attach_points {
+            diagnostics::all_probes_missing(Span::new(0, 0))
+        } else {
+            diagnostics::no_probes(Span::new(0, 0))
+        });
     }
     let ok = !c.diags.iter().any(Diagnostic::is_error);
     let script = ok.then(|| hir::Script {

@@ -75,16 +75,24 @@ pub struct ElfSymbol {
 /// A stripped object (no `.symtab`, like Debian's libc) gets its local symbols from the
 /// detached debug file when one is installed (`/usr/lib/debug/.build-id/xx/yyyy.debug`), as
 /// bpftrace (through bcc) does; the debug file's addresses are the object's.
+/// A member of a zip archive (`app.zip!/lib/x.so`) gets file offsets counted from the start of
+/// the archive, the file its uprobes are placed on.
 pub fn function_symbols(path: &Path) -> Result<Vec<ElfSymbol>, ElfError> {
+    if let Some((bytes, base)) = archive_member(path)? {
+        let elf = parse(path, &bytes[base..])?;
+        let mut out = BTreeSet::new();
+        collect_functions(&elf, &elf, base as u64, &mut out);
+        return Ok(out.into_iter().collect());
+    }
     let bytes = read_file(path)?;
     let elf = parse(path, &bytes)?;
     let mut out = BTreeSet::new();
-    collect_functions(&elf, &elf, &mut out);
+    collect_functions(&elf, &elf, 0, &mut out);
     if elf.syms.is_empty() {
         if let Some(debug) = debug_file(&elf, &bytes, path) {
             if let Ok(dbytes) = std::fs::read(&debug) {
                 if let Ok(delf) = Elf::parse(&dbytes) {
-                    collect_functions(&delf, &elf, &mut out);
+                    collect_functions(&delf, &elf, 0, &mut out);
                 }
             }
         }
@@ -142,9 +150,35 @@ pub(crate) fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<Pat
     .find(|p| p.is_file() && p != path)
 }
 
+/// The bytes of the archive that holds `path` and where its member starts, when `path` names
+/// a member of a zip archive (`app.zip!/lib/x.so`); `None` for a plain file.
+fn archive_member(path: &Path) -> Result<Option<(Vec<u8>, usize)>, ElfError> {
+    let Some((archive, member)) = path.to_str().and_then(super::zip::split) else {
+        return Ok(None);
+    };
+    let bytes = read_file(Path::new(archive))?;
+    let range = super::zip::stored_member(&bytes, member).map_err(|reason| ElfError::NotElf {
+        path: path.to_path_buf(),
+        reason,
+    })?;
+    Ok(Some((bytes, range.start)))
+}
+
+/// The file offset a uprobe at virtual address `vaddr` of the object at `path` is placed at
+/// (`uprobe:/bin/x:0x401126`); `None` when no loadable segment holds the address.
+pub fn address_offset(path: &Path, vaddr: u64) -> Result<Option<u64>, ElfError> {
+    let (bytes, base) = match archive_member(path)? {
+        Some(found) => found,
+        None => (read_file(path)?, 0),
+    };
+    let elf = parse(path, &bytes[base..])?;
+    Ok(vaddr_to_offset(&elf, vaddr).map(|off| off + base as u64))
+}
+
 /// Add the function symbols of `elf`; file offsets are computed from `layout` (the object
-/// itself: a debug file's segments are not loadable).
-fn collect_functions(elf: &Elf<'_>, layout: &Elf<'_>, out: &mut BTreeSet<ElfSymbol>) {
+/// itself: a debug file's segments are not loadable), plus `base` (where the object starts in
+/// the file that holds it).
+fn collect_functions(elf: &Elf<'_>, layout: &Elf<'_>, base: u64, out: &mut BTreeSet<ElfSymbol>) {
     let tables = [(&elf.syms, &elf.strtab), (&elf.dynsyms, &elf.dynstrtab)];
     for (syms, strtab) in tables {
         for s in syms.iter() {
@@ -162,7 +196,7 @@ fn collect_functions(elf: &Elf<'_>, layout: &Elf<'_>, out: &mut BTreeSet<ElfSymb
                 name: name.to_string(),
                 addr: s.st_value,
                 size: s.st_size,
-                file_offset: vaddr_to_offset(layout, s.st_value),
+                file_offset: vaddr_to_offset(layout, s.st_value).map(|off| off + base),
             });
         }
     }
@@ -357,6 +391,17 @@ fn has_glob(s: &str) -> bool {
 /// a bare name is looked up in the process's mappings (with `pid`), then PATH, then
 /// `/etc/ld.so.cache`, then the standard library directories. `libc` and `c` both find libc.
 pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ElfError> {
+    // A member of a zip archive is named by the archive's path and the member's
+    // (`app.zip!/lib/x.so`): the archive must exist, the member is looked up when read.
+    if let Some((archive, _)) = super::zip::split(target) {
+        return if Path::new(archive).is_file() {
+            Ok(vec![PathBuf::from(target)])
+        } else {
+            Err(ElfError::NotFound {
+                target: target.into(),
+            })
+        };
+    }
     if let Some(pid) = pid {
         // With -p, an empty target (`usdt::provider:probe`) or a glob that names no directory
         // (`uprobe:*:func`) stands for the ELF objects the process maps, as in bpftrace.

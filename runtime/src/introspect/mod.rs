@@ -8,6 +8,7 @@
 //! - [`elf`]: ELF function symbols, USDT notes, and uprobe target resolution.
 //! - [`cgroup`]: cgroup ids to their paths in the mounted hierarchies.
 //! - [`dwarf`]: DWARF debug info of user binaries (uprobe `args`, their types, source lines).
+//! - [`zip`]: stored members of zip archives (`uprobe:app.zip!/lib/x.so:f`).
 
 pub mod btf;
 pub mod cgroup;
@@ -15,3 +16,4 @@ pub mod dwarf;
 pub mod elf;
 pub mod kallsyms;
 pub mod tracefs;
+pub mod zip;
