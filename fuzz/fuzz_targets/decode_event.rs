@@ -97,7 +97,7 @@ fuzz_target!(|data: &[u8]| {
         | Event::Clear { .. }
         | Event::Zero { .. } => String::new(),
     };
-    if json && !out.is_empty() && matches!(ev, Event::Printf { .. } | Event::PrintValue { .. }) {
+    if json && !out.is_empty() && matches!(&ev.event, Event::Printf { .. } | Event::PrintValue { .. }) {
         // A JSON record is one line of valid JSON.
         let line = out.trim_end_matches('\n');
         assert!(!line.contains('\n'), "a JSON record of two lines: {out:?}");

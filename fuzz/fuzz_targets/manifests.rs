@@ -3,7 +3,8 @@
 //! type), and a symbolizer that answers from the bytes alone, as the system one answers from
 //! kallsyms and /proc.
 
-use lang::check::{self, catalog::EmptyCatalog};
+use lang::check;
+use stdlib::catalog::EmptyCatalog;
 use std::sync::OnceLock;
 use stdlib::manifest::Manifest;
 use stdlib::types::StackMode;
