@@ -552,7 +552,9 @@ fn nothing_left_behind_after_exit_or_a_crashed_command() {
     leaves_nothing(
         "exit()",
         tag,
-        &["-e", &script(tag, "exit();")],
+        // exit() on the tenth tick, so the test sees rbt's maps before it is gone: detaching
+        // takes a few ms now, where 100 ms were once enough.
+        &["-e", &script(tag, "@ticks += 1; if (@ticks >= 10) { exit(); }")],
         End::Itself,
         true,
     );
