@@ -23,7 +23,6 @@
 //! asks the system for, and a fact of the moment (a kernel symbol's address, a cgroup's id,
 //! a user binary's symbols, the clocks) makes the program uncacheable.
 
-use stdlib::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
 use runtime::catalog::SystemCatalog;
 use sha2::{Digest, Sha256};
 use std::cell::{Cell, RefCell};
@@ -31,6 +30,7 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use stdlib::aot::AotFile;
+use stdlib::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{Record, Type};
 
@@ -450,7 +450,8 @@ impl Catalog for Recording<'_> {
         allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         self.uses("a user binary's symbols");
-        self.inner.uprobe_targets(path, pattern, offset, allow_unsafe)
+        self.inner
+            .uprobe_targets(path, pattern, offset, allow_unsafe)
     }
     fn usdt_targets(
         &self,

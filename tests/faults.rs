@@ -554,7 +554,10 @@ fn nothing_left_behind_after_exit_or_a_crashed_command() {
         tag,
         // exit() on the tenth tick, so the test sees rbt's maps before it is gone: detaching
         // takes a few ms now, where 100 ms were once enough.
-        &["-e", &script(tag, "@ticks += 1; if (@ticks >= 10) { exit(); }")],
+        &[
+            "-e",
+            &script(tag, "@ticks += 1; if (@ticks >= 10) { exit(); }"),
+        ],
         End::Itself,
         true,
     );

@@ -279,13 +279,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             kb.build_alloca(self.ctx.i32_type(), "scratch_key")?
         };
         let index = if self.globals.scratch_by_cpu {
-            let cpu = self.call_helper(
-                &b,
-                Helper::GetSmpProcessorId,
-                &[],
-                self.i64().into(),
-                "cpu",
-            )?;
+            let cpu =
+                self.call_helper(&b, Helper::GetSmpProcessorId, &[], self.i64().into(), "cpu")?;
             match cpu.try_as_basic_value() {
                 inkwell::values::ValueKind::Basic(v) => {
                     b.build_int_truncate(v.into_int_value(), self.ctx.i32_type(), "cpu32")?

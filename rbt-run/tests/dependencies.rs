@@ -13,7 +13,13 @@ const COMPILER: &[&str] = &["lang", "codegen", "inkwell", "llvm-sys", "pest"];
 /// The workspace's resolved graph: package id → (name, ids of its normal dependencies).
 fn graph() -> HashMap<String, (String, Vec<String>)> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--offline", "--format-version", "1", "--manifest-path"])
+        .args([
+            "metadata",
+            "--offline",
+            "--format-version",
+            "1",
+            "--manifest-path",
+        ])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
@@ -27,7 +33,12 @@ fn graph() -> HashMap<String, (String, Vec<String>)> {
         .as_array()
         .expect("packages")
         .iter()
-        .map(|p| (p["id"].as_str().unwrap_or(""), p["name"].as_str().unwrap_or("")))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap_or(""),
+                p["name"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
     meta["resolve"]["nodes"]
         .as_array()

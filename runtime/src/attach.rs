@@ -139,7 +139,10 @@ fn runnable_uprobes(
             Some(i) => &files[i].1,
             None => {
                 // An unreadable binary is reported by the attach itself.
-                files.push((t.path.as_str(), std::fs::File::open(probed_file(&t.path)).ok()));
+                files.push((
+                    t.path.as_str(),
+                    std::fs::File::open(probed_file(&t.path)).ok(),
+                ));
                 &files[files.len() - 1].1
             }
         };

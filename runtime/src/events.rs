@@ -7,10 +7,10 @@ use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
 use crate::sys::{MapHandle, Object, SysError};
 use std::io::Write;
 use std::rc::Rc;
+use stdlib::decode::EventLayout;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
-use stdlib::decode::EventLayout;
 use stdlib::value::Value;
 
 /// How events and maps are printed (`-f`).

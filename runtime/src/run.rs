@@ -15,7 +15,8 @@ use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP, STACKS_MAP, STATE_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP, STACKS_MAP,
+    STATE_MAP,
 };
 
 #[derive(Debug, Clone)]

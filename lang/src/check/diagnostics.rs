@@ -1161,13 +1161,16 @@ pub fn strcontains_arguments(span: Span) -> Diagnostic {
 /// code (`steps` bytes examined, more than `most`) would not pass the verifier or would take
 /// minutes to compile.
 pub fn string_operation_too_long(what: &str, steps: u64, most: u64, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("{what} of strings this long is more than rbt can do"), span)
-        .with_label(format!("examines up to {steps} bytes"))
-        .with_note(format!(
-            "rbt compiles string operations into straight-line code, one step per byte, and \
+    Diagnostic::error(
+        format!("{what} of strings this long is more than rbt can do"),
+        span,
+    )
+    .with_label(format!("examines up to {steps} bytes"))
+    .with_note(format!(
+        "rbt compiles string operations into straight-line code, one step per byte, and \
              takes at most {most} steps"
-        ))
-        .with_help("compare a prefix with strncmp(a, b, n), or set a smaller max_strlen")
+    ))
+    .with_help("compare a prefix with strncmp(a, b, n), or set a smaller max_strlen")
 }
 
 pub fn ntop_argument(ty: &Type, span: Span) -> Diagnostic {

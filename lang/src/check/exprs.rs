@@ -51,7 +51,9 @@ impl Checker<'_> {
         if steps <= most {
             return true;
         }
-        self.push(diagnostics::string_operation_too_long(what, steps, most, span));
+        self.push(diagnostics::string_operation_too_long(
+            what, steps, most, span,
+        ));
         false
     }
 

@@ -661,16 +661,11 @@ fn compatible(a: &Type, b: &Type) -> bool {
         // Pointers to integers of any width mix as the integers do (bpftrace 0.27 stores an
         // `int64 *` in an `int8 *` variable); `void *` is a byte pointer here, so a `void *`
         // field and a function pointer field (read as `uint64 *`) share a variable too.
-        (
-            Type::Pointer {
-                to: x,
-                space: xs,
-            },
-            Type::Pointer {
-                to: y,
-                space: ys,
-            },
-        ) if xs == ys && x.is_int() && y.is_int() => true,
+        (Type::Pointer { to: x, space: xs }, Type::Pointer { to: y, space: ys })
+            if xs == ys && x.is_int() && y.is_int() =>
+        {
+            true
+        }
         (Type::Pointer { .. }, y) if y.is_int() => true,
         (x, Type::Pointer { .. }) if x.is_int() => true,
         (Type::Tuple(xs), Type::Tuple(ys)) => {
