@@ -1,4 +1,5 @@
-//! Links the `rbt` binary so that starting it touches few pages.
+//! Links rbt's binaries so that starting them touches few pages (the compiler,
+//! `rbt-compile`, above all: it carries LLVM).
 //!
 //! - Non-PIE: LLVM is linked statically and carries hundreds of thousands of pointers in
 //!   relocated data; in a PIE the loader rewrites them at every start, touching megabytes of
@@ -37,6 +38,6 @@ fn main() {
         return;
     }
     let dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_default();
-    println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={dir}/src/startup-order.txt");
-    println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
+    println!("cargo:rustc-link-arg-bin=rbt-compile=-Wl,--symbol-ordering-file={dir}/src/startup-order.txt");
+    println!("cargo:rustc-link-arg-bin=rbt-compile=-Wl,--no-warn-symbol-ordering");
 }

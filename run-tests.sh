@@ -26,14 +26,14 @@ else
 fi
 echo "== compat: bpftrace's runtime tests at v0.26.1 (every suite; fails on an unlisted failure)"
 if [ "$(id -u)" = 0 ]; then
-    cargo build --bin rbt && python3 tests/compat/run.py --bin "${CARGO_TARGET_DIR:-target}/debug/rbt"
+    cargo build --bins && python3 tests/compat/run.py --bin "${CARGO_TARGET_DIR:-target}/debug/rbt"
 else
     echo "skipped: the compat tier needs root"
 fi
 echo "== tier 3: kprobes in a Debian 6.1 kernel under qemu"
 if [ "$(id -u)" = 0 ]; then
     sh tests/vm/setup.sh
-    cargo build --bin rbt && sh tests/vm/test-seed-scripts.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
+    cargo build --bins && sh tests/vm/test-seed-scripts.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
     sh tests/vm/test-core.sh "${CARGO_TARGET_DIR:-target}/debug/rbt"
 else
     echo "skipped: the VM tier needs root"

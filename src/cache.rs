@@ -4,7 +4,7 @@
 //! checking or LLVM.
 //!
 //! The key is a SHA-256 over everything that shapes the compiled object: the script's name
-//! and text, rbt's executable (a rebuilt rbt may compile differently under the same version
+//! and text, rbt's executables (a rebuilt rbt may compile differently under the same version
 //! number) and the aot format version, the running kernel's identity, the compile-time
 //! command-line options and `BPFTRACE_*` variables (the caller lists them), and the contents
 //! of every file the script `#include`s. A collision would run the wrong program in the
@@ -205,21 +205,16 @@ impl Cache {
         key.field(b"rbt compile cache 1");
         key.field(stdlib::aot::RBT_VERSION.as_bytes());
         key.field(&stdlib::aot::FORMAT_VERSION.to_le_bytes());
-        // The executable itself: where it is, and which build (its inode and times change
-        // when it is rebuilt or reinstalled); and the rbt-run beside it, which runs hits: a
-        // rebuilt one reads the entries a fresh compile writes.
-        let exe = std::env::current_exe().ok()?;
-        for (file, required) in [(exe.clone(), true), (exe.with_file_name("rbt-run"), false)] {
-            match std::fs::metadata(&file) {
-                Ok(m) => {
-                    let (secs, nanos) = (m.mtime() as u64, m.mtime_nsec() as u64);
-                    for n in [m.dev(), m.ino(), m.len(), secs, nanos] {
-                        key.field(&n.to_le_bytes());
-                    }
-                }
-                // Without knowing which rbt this is, a stored program may be another build's.
-                Err(_) if required => return None,
-                Err(_) => key.field(b"absent"),
+        // The executables: where they are, and which builds (inode and times change when one
+        // is rebuilt or reinstalled): the compiler, which made the entries, and the front
+        // end, which reads and runs them; each finds the other beside itself.
+        let exe_dir = std::env::current_exe().ok()?.parent()?.to_path_buf();
+        for file in [exe_dir.join("rbt"), exe_dir.join(crate::COMPILER)] {
+            // Without knowing which rbt this is, a stored program may be another build's.
+            let m = std::fs::metadata(&file).ok()?;
+            let (secs, nanos) = (m.mtime() as u64, m.mtime_nsec() as u64);
+            for n in [m.dev(), m.ino(), m.len(), secs, nanos] {
+                key.field(&n.to_le_bytes());
             }
         }
         kernel_identity(&mut key);

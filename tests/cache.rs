@@ -11,26 +11,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-/// `rbt-run`, built beside `rbt` (a hit hands the run over to it): it is another package,
-/// so `cargo test --test cache` alone does not build it.
-fn build_rbt_run() {
-    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    BUILT.get_or_init(|| {
-        let rbt = PathBuf::from(env!("CARGO_BIN_EXE_rbt"));
-        let dir = rbt.parent().expect("rbt's directory");
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "-p", "rbt-run"])
-            .env(
-                "CARGO_TARGET_DIR",
-                dir.parent().expect("the target directory"),
-            )
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build -p rbt-run");
-        assert!(ok.success(), "cargo build -p rbt-run failed");
-    });
-}
-
 /// A fresh directory for one test's files and cache.
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("rbt-cache-test-{}-{name}", std::process::id()));
@@ -51,7 +31,6 @@ fn run_with(bin: &Path, cache_home: &Path, args: &[&str]) -> Output {
 }
 
 fn run(cache_home: &Path, args: &[&str]) -> Output {
-    build_rbt_run();
     run_with(Path::new(env!("CARGO_BIN_EXE_rbt")), cache_home, args)
 }
 
@@ -322,7 +301,6 @@ fn sigint_ends_a_hit_like_any_run() {
     let dir = scratch("sigint");
     let prog = r#"interval:ms:50 { @ticks = 1; } END { printf("end ran\n"); }"#;
     for expect in ["miss", "hit"] {
-        build_rbt_run();
         let mut child = Command::new(env!("CARGO_BIN_EXE_rbt"))
             .args(["-v", "-e", prog])
             .env("XDG_CACHE_HOME", &dir)
@@ -359,33 +337,33 @@ fn sigint_ends_a_hit_like_any_run() {
     }
 }
 
-/// Without an `rbt-run` beside it, rbt runs a hit itself, with the same output.
+/// A hit runs in the front end, `rbt`, without starting the compiler (so LLVM's pages are
+/// never mapped); a miss is compiled and run by `rbt-compile`, which calls itself `rbt`. The
+/// `-c` command reads which executable its parent, the tracer, is.
 #[test]
 #[ignore = "needs root"]
-fn a_hit_runs_in_process_without_rbt_run() {
+fn a_hit_runs_in_the_front_end_and_a_miss_in_the_compiler() {
     require_root();
-    let dir = scratch("inprocess");
-    // A hard link in a directory of its own (on the file system of the build, and not a
-    // copy, which another test's fork could hold open for writing): rbt looks for rbt-run
-    // beside the path it was started from.
-    let built = Path::new(env!("CARGO_BIN_EXE_rbt"));
-    let lone = built
-        .parent()
-        .unwrap()
-        .join(format!("cache-test-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&lone);
-    std::fs::create_dir_all(&lone).unwrap();
-    let rbt = lone.join("rbt");
-    std::fs::hard_link(built, &rbt).expect("link rbt");
-    let first = run_with(&rbt, &dir, &["-v", "-e", PARAMS, "3", "in"]);
-    assert_eq!(verdict(&first).0, "miss");
-    let second = run_with(&rbt, &dir, &["-v", "-e", PARAMS, "4", "proc"]);
-    assert_eq!(verdict(&second).0, "hit");
-    assert!(second.status.success(), "{}", stderr(&second));
-    assert!(
-        stdout(&second).contains("n=4 s=proc argc=2"),
-        "{}",
-        stdout(&second)
-    );
-    let _ = std::fs::remove_dir_all(&lone);
+    let dir = scratch("front");
+    let probe = dir.join("parent.sh");
+    std::fs::write(&probe, "#!/bin/sh\nreadlink /proc/$PPID/exe\ncat /proc/$PPID/comm\n")
+        .expect("write the -c script");
+    std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+        .expect("make the -c script executable");
+    let prog = "tracepoint:sched:sched_process_exit /pid == cpid/ { exit(); }";
+    let probe = probe.to_str().unwrap();
+    for (expect, exe) in [("miss", "rbt-compile"), ("hit", "rbt")] {
+        let o = run(&dir, &["-v", "-c", probe, "-e", prog]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(verdict(&o).0, expect);
+        let out = stdout(&o);
+        let lines: Vec<&str> = out
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("Attached"))
+            .collect();
+        assert!(
+            lines.len() == 2 && lines[0].ends_with(&format!("/{exe}")) && lines[1] == "rbt",
+            "{expect}: {out}"
+        );
+    }
 }

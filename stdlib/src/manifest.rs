@@ -114,6 +114,12 @@ impl OptionDefault {
     }
 }
 
+/// Whether the command line asks for the list of program options (`-- --help`): the
+/// compiler then prints them, and `rbt`'s front end leaves such a run to it.
+pub fn wants_help(named: &[(String, Option<String>)]) -> bool {
+    named.iter().any(|(n, _)| n == "help")
+}
+
 /// The value of an option given as `--name` (`Some(None)`), `--name=text` or not at all
 /// (`None`), in the type of its default; `Err` says what is wrong with the text.
 pub fn option_value(

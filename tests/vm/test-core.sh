@@ -19,6 +19,8 @@ stage=${RBT_VM_CACHE:-/var/cache/rbt-vm}/stage-core-$$
 rm -rf "$stage"
 mkdir -p "$stage"
 strip -o "$stage/rbt" "$rbt" 2>/dev/null || cp "$rbt" "$stage/rbt"
+strip -o "$stage/rbt-compile" "$(dirname "$rbt")/rbt-compile" 2>/dev/null ||
+    cp "$(dirname "$rbt")/rbt-compile" "$stage/rbt-compile"
 strip -o "$stage/rbt-run" "$rbt_run" 2>/dev/null || cp "$rbt_run" "$stage/rbt-run"
 cp /sys/kernel/btf/vmlinux "$stage/host-btf"
 trap 'rm -rf "$stage"' EXIT

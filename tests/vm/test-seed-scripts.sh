@@ -15,6 +15,9 @@ rm -rf "$stage"
 mkdir -p "$stage/tests"
 # A stripped copy: the guest needs no debug info, and the disk may be small.
 strip -o "$stage/rbt" "$rbt" 2>/dev/null || cp "$rbt" "$stage/rbt"
+# The compiler the front end runs for everything but cache hits (src/lib.rs), beside it.
+compiler=$(dirname "$rbt")/rbt-compile
+strip -o "$stage/rbt-compile" "$compiler" 2>/dev/null || cp "$compiler" "$stage/rbt-compile"
 cp -r scripts "$stage/scripts"
 cp -rp tests/vm "$stage/tests/vm"
 trap 'rm -rf "$stage"' EXIT

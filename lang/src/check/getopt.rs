@@ -38,10 +38,6 @@ pub fn program_options_help(options: &[ProgramOption]) -> String {
     out
 }
 
-/// Whether the command line asks for the list of program options (`-- --help`).
-pub fn wants_help(named: &[(String, Option<String>)]) -> bool {
-    named.iter().any(|(n, _)| n == "help")
-}
 
 impl Checker<'_> {
     /// `getopt("name"[, default[, "description"]])`: the option's value from the command line,
