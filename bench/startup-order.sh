@@ -1,18 +1,19 @@
 #!/bin/sh
-# bench/startup-order.sh RBT: records which C++ (LLVM) functions a typical rbt run executes and
+# bench/startup-order.sh RBT_COMPILE: records which C++ (LLVM) functions a typical compile by
+# rbt-compile (the half of rbt that links LLVM) executes and
 # writes them to src/startup-order.txt, the order build.rs hands to the linker so that these
 # functions sit together and a run touches few pages of the binary. Run it (root, valgrind
 # installed) after changing the LLVM version or how codegen drives LLVM, then rebuild.
 # Rust functions are left out: their symbol names carry a hash that changes with every build.
 set -eu
-rbt=${1:-./target/release/rbt}
+rbt=${1:-./target/release/rbt-compile}
 here=$(cd "$(dirname "$0")" && pwd)
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 out=$(mktemp -d)
 i=0
 record() {
     i=$((i + 1))
-    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$out/cg.$i" "$rbt" "$@" \
+    valgrind --tool=callgrind --demangle=no --callgrind-out-file="$out/cg.$i" "$rbt" --no-cache "$@" \
         >/dev/null 2>&1 || true
 }
 # The paths a user takes: run a script, load one, compile one with maps/strings/histograms,

@@ -1,10 +1,9 @@
 #!/bin/sh
 # bench/startup.sh RBT: start-up wall time and peak memory of `BEGIN { exit(); }` and of
-# opensnoop until attached, for rbt without its compile cache (`--no-cache`), rbt on a cache
-# hit (handing over to the rbt-run beside it, and run in-process by an rbt with no rbt-run
-# beside it), rbt-run on an `rbt --aot` file, Debian's bpftrace 0.17 and the bpftrace 0.27.1
-# oracle, all in the same run (hyperfine for time, GNU time's / wait4's max RSS for memory);
-# then both binaries' stripped sizes and probe listing. Root only. Prints Markdown tables;
+# opensnoop until attached, for rbt without its compile cache (`--no-cache`: the front end
+# execs rbt-compile), rbt on a cache hit (run by the front end, which links no LLVM), rbt-run
+# on an `rbt --aot` file, Debian's bpftrace 0.17 and the bpftrace 0.27.1 oracle, all in the same run (hyperfine for time, GNU time's / wait4's max RSS for memory);
+# then the binaries' stripped sizes and probe listing. Root only. Prints Markdown tables;
 # the recorded figures live in bench/RESULTS.md.
 set -eu
 rbt=$(realpath "${1:-./target/release/rbt}")
@@ -16,15 +15,11 @@ prog='BEGIN { exit(); }'
 command -v hyperfine >/dev/null || apt-get install -y -qq hyperfine >/dev/null
 [ -x "$rbt_run" ] || { echo "no rbt-run beside $rbt (cargo build --release --workspace)" >&2; exit 1; }
 
-# The cache of this run only; a second rbt, linked into a directory without rbt-run, runs
-# its hits in-process.
+# The cache of this run only.
 work=$(mktemp -d)
-lone=$bin/bench-lone-$$
-mkdir "$lone" && ln "$rbt" "$lone/rbt"
-trap 'rm -rf "$work" "$lone"' EXIT
+trap 'rm -rf "$work"' EXIT
 export XDG_CACHE_HOME=$work/cache
 "$rbt" -e "$prog" >/dev/null
-"$lone/rbt" -e "$prog" >/dev/null
 "$rbt" --aot "$work/begin.rbt" -e "$prog"
 # Debian 12's opensnoop.bt (written for 0.17, run unchanged by every tool here), copied to
 # where the 0.27.1 oracle's chroot sees it.
@@ -33,8 +28,7 @@ cp /usr/sbin/opensnoop.bt "$work/opensnoop.bt"
 
 # label|command, one a line (hyperfine splits the command into words itself, -N).
 begin_cmds="rbt cold (--no-cache)|$rbt --no-cache -e '$prog'
-rbt cached (hands over to rbt-run)|$rbt -e '$prog'
-rbt cached (in-process)|$lone/rbt -e '$prog'
+rbt cached|$rbt -e '$prog'
 rbt-run on an --aot file|$rbt_run $work/begin.rbt
 bpftrace 0.17|/usr/bin/bpftrace -e '$prog'
 bpftrace 0.27.1|$oracle -e '$prog'"
@@ -57,13 +51,12 @@ echo
 echo "| opensnoop until attached | median wall time | median peak RSS (KiB) | RSS while tracing (KiB) |"
 echo "|---|---|---|---|"
 script=$work/opensnoop.bt
-python3 - "$rbt" "$lone/rbt" "$rbt_run" "$work/opensnoop.rbt" "$script" "$oracle" <<'PY'
+python3 - "$rbt" "$rbt_run" "$work/opensnoop.rbt" "$script" "$oracle" <<'PY'
 import os, signal, statistics, subprocess, sys, threading, time
-rbt, lone, rbt_run, compiled, script, oracle = sys.argv[1:]
+rbt, rbt_run, compiled, script, oracle = sys.argv[1:]
 runs = [
     ("rbt cold (--no-cache)", [rbt, "--no-cache", script]),
-    ("rbt cached (hands over to rbt-run)", [rbt, script]),
-    ("rbt cached (in-process)", [lone, script]),
+    ("rbt cached", [rbt, script]),
     ("rbt-run on an --aot file", [rbt_run, compiled]),
     ("bpftrace 0.17", ["/usr/bin/bpftrace", script]),
     ("bpftrace 0.27.1", [oracle, script]),
@@ -91,7 +84,7 @@ def once(argv):
         p.wait()
         sys.exit(f"{argv} ended before it attached")
     tool = int(children[0])
-    # What stays resident while it traces (an exec'd rbt-run has left LLVM's pages behind).
+    # What stays resident while it traces.
     with open(f"/proc/{tool}/status") as f:
         rss = next(int(l.split()[1]) for l in f if l.startswith("VmRSS:"))
     os.kill(tool, signal.SIGINT)
@@ -109,7 +102,7 @@ PY
 echo
 echo "| binary | stripped size |"
 echo "|---|---|"
-for b in "$rbt" "$rbt_run"; do
+for b in "$rbt" "$bin/rbt-compile" "$rbt_run"; do
     strip -o "$work/stripped" "$b"
     echo "| $(basename "$b") | $(stat -c %s "$work/stripped" | awk '{printf "%.2f MB (%d bytes)", $1/1e6, $1}') |"
 done

@@ -359,12 +359,15 @@ fn output_file_rules() {
 #[ignore = "needs root"]
 fn a_user_without_root_gets_one_line() {
     require_root();
-    // The binary is copied where `nobody` can run it (the target directory may be private).
+    // The binaries are copied where `nobody` can run them (the target directory may be
+    // private): the front end and the compiler it runs for `--check`.
     let dir = scratch("nobody");
     std::fs::set_permissions(&dir, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("chmod");
     let bin = dir.join("rbt");
     std::fs::copy(rbt(), &bin).expect("copy rbt");
+    std::fs::copy(env!("CARGO_BIN_EXE_rbt-compile"), dir.join("rbt-compile"))
+        .expect("copy rbt-compile");
     for script in [
         "BEGIN { printf(\"hi\\n\"); exit(); }",
         "tracepoint:syscalls:sys_enter_openat { @ = count(); }",
