@@ -11,7 +11,8 @@
 #     `sys_enter_getppid` traced) and to each untraced one (getppid() with only
 #     `sys_enter_getpid` traced: rbt's dispatcher sees every syscall), in ns per call over
 #     the untraced loop (bench/loop.c, N calls, default 2,000,000).
-# Each figure is the median of RUNS runs (default 5; the 360-probe runs of bpftrace take
+# rbt runs twice, without its compile cache and from it. Each figure is the median of RUNS
+# runs (default 5; the 360-probe runs of bpftrace take
 # half a minute each, so they run RUNS/2+1 times).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -26,13 +27,18 @@ import os, signal, statistics, subprocess, sys, time
 
 rbt, debian, oracle, runs, opensnoop, loop, n = sys.argv[1:8]
 runs = int(runs)
-tools = [("rbt", rbt), ("bpftrace 0.17", debian), ("bpftrace 0.27.1", oracle)]
+# rbt twice: compiling every time (`--no-cache`), and as a user's second and later runs
+# are, from its compile cache (after one run that fills it).
+tools = [("rbt cold (--no-cache)", [rbt, "--no-cache"]), ("rbt cached", [rbt]),
+         ("bpftrace 0.17", [debian]), ("bpftrace 0.27.1", [oracle])]
 many = "tracepoint:syscalls:sys_enter_* { @[probe] = count(); }"
 
 
 def start_to_exit(cmd, n):
-    """Median wall time of `cmd` from exec to exit, and the "Attached" line it printed."""
+    """Median wall time of `cmd` from exec to exit, and the "Attached" line it printed,
+    after one untimed run (which fills rbt's cache)."""
     times, attached = [], ""
+    subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, timeout=300)
     for _ in range(n):
         start = time.monotonic()
         p = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -64,10 +70,10 @@ def sigint_to_exit(cmd, n):
 print("| tool | 360 syscall tracepoints, start to exit | opensnoop, start to exit | opensnoop, SIGINT to exit |")
 print("|---|---|---|---|")
 for name, tool in tools:
-    n_many = runs if name == "rbt" else runs // 2 + 1
-    t_many, attached = start_to_exit([tool, "-e", many, "-c", "/bin/true"], n_many)
-    t_open, _ = start_to_exit([tool, opensnoop, "-c", "/bin/true"], runs)
-    t_int = sigint_to_exit([tool, opensnoop], runs)
+    n_many = runs if name.startswith("rbt") else runs // 2 + 1
+    t_many, attached = start_to_exit(tool + ["-e", many, "-c", "/bin/true"], n_many)
+    t_open, _ = start_to_exit(tool + [opensnoop, "-c", "/bin/true"], runs)
+    t_int = sigint_to_exit(tool + [opensnoop], runs)
     print(f"| {name} | {t_many * 1000:.0f} ms ({attached}) | {t_open * 1000:.0f} ms | {t_int * 1000:.0f} ms |")
 
 
@@ -104,7 +110,7 @@ for _ in range(runs):
     for name, tool in tools:
         for what in ("getppid", "getpid"):
             base = loop_ns()
-            added[(name, what)].append(traced_ns([tool, "-e", probe % what]) - base)
+            added[(name, what)].append(traced_ns(tool + ["-e", probe % what]) - base)
 for name, _ in tools:
     t, u = (statistics.median(added[(name, w)]) for w in ("getppid", "getpid"))
     print(f"| {name} | {t:.0f} | {u:.0f} |")
