@@ -546,7 +546,10 @@ impl Checker<'_> {
                     self.diags.push(d);
                 }
             }
-            match out.last().map(|p| scratch::check(p, &self.maps)) {
+            match out
+                .last()
+                .map(|p| scratch::check(p, &self.maps, &self.events))
+            {
                 Some(Ok(need)) => self.scratch_need = self.scratch_need.max(need),
                 Some(Err(d)) => {
                     if !self.diags.contains(&d) {
