@@ -19,3 +19,29 @@ fn statements_near_the_scratch_limit_check_and_compile() {
         panic!("the checker accepted what codegen cannot compile: {e}");
     }
 }
+
+/// `n` distinct string literals of `len` characters in one printf: `n` scratch slots.
+fn literals(n: usize, len: usize) -> String {
+    let format = "%s".repeat(n);
+    let args: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                "\"{}\"",
+                char::from(b'a' + (i % 26) as u8).to_string().repeat(len)
+            )
+        })
+        .collect();
+    format!("printf(\"{format}\\n\", {});", args.join(", "))
+}
+
+/// Each statement's scratch memory is free again for the next: fifteen 992-byte values, then
+/// thirty of 496 bytes (14,880 bytes each, under the 16 KiB a statement may take), compile.
+/// Handed out best-fit, the second statement's slots took the first's and then 7,440 bytes
+/// more, past the area ("a statement needs more than 16384 bytes").
+#[test]
+fn statements_reuse_scratch_memory_whatever_their_sizes() {
+    let script = format!("BEGIN {{ {} {} }}", literals(15, 991), literals(30, 495));
+    if let Err(e) = common::compile(&script, codegen::Options::default()) {
+        panic!("the checker accepted what codegen cannot compile: {e}");
+    }
+}
