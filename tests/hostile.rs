@@ -227,6 +227,24 @@ fn a_hundred_thousand_probes_are_refused_in_bounded_time() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// 100k maps in one probe: the kernel lets one program use 64 (`MAX_USED_MAPS`), and LLVM
+/// takes time superlinear in the maps of one function (5,000 took 9 s, 20,000 took 82 s;
+/// 100k ran past the time limit), so the checker refuses them before codegen.
+#[test]
+fn a_hundred_thousand_maps_are_refused_in_bounded_time() {
+    let dir = scratch("maps");
+    let assignments: String = (0..100_000).map(|i| format!("@m{i} = 1;\n")).collect();
+    let text = format!("BEGIN {{\n{assignments}}}\n");
+    let run = check_script(&dir, "maps", &text);
+    assert_error(&run, "this probe uses more than 64 maps");
+    assert!(
+        run.stderr.contains(":66:1"),
+        "the error is not on the 65th map:\n{}",
+        run.stderr.chars().take(2000).collect::<String>()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn self_referencing_macros_and_defines_stop() {
     let dir = scratch("macros");

@@ -3,6 +3,7 @@
 //! needs to attach programs and decode events. User errors never reach here: anything that
 //! fails in this crate is a bug in `lang`, reported as [`CodegenError::Internal`].
 
+mod bigmem;
 mod callbacks;
 mod calls;
 mod context;
@@ -277,6 +278,7 @@ pub fn compile(
     module
         .run_passes("default<O2>", &machine, PassBuilderOptions::create())
         .map_err(|e| CodegenError::Llvm(e.to_string()))?;
+    bigmem::split_big_mem_calls(&context, &module)?;
     let ir = opts.want_ir.then(|| module.print_to_string().to_string());
     let buffer = machine
         .write_to_memory_buffer(&module, FileType::Object)

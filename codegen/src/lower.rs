@@ -420,6 +420,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         let arg_types = ev.arg_types();
         let (offsets, size) = tuple_layout(&arg_types);
+        if lang::check::scratch::stages_args(&arg_types) {
+            return self.emit_staged(event, args, &arg_types, &offsets, size);
+        }
         // Evaluate arguments before reserving, so no helper runs while a record is held.
         let mut vals = Vec::with_capacity(args.len());
         for a in args {
@@ -434,6 +437,35 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 this.store(at, ty, v)?;
             }
             Ok(())
+        })
+    }
+
+    /// An event with too many small arguments to hold them all until the record is reserved
+    /// (`lang::check::scratch::stages_args`): each is stored in a scratch copy of the payload
+    /// as soon as it is computed, its temporaries freed for the next one, and the copy goes
+    /// into the record once reserved.
+    fn emit_staged(
+        &mut self,
+        event: hir::EventId,
+        args: &[Expr],
+        arg_types: &[Type],
+        offsets: &[u32],
+        size: u32,
+    ) -> R<()> {
+        let stage = self.alloca(size, "stage")?;
+        for ((a, ty), off) in args.iter().zip(arg_types).zip(offsets) {
+            let mark = self.slot_mark();
+            let v = self.expr(a)?;
+            let at = self.offset(stage, u64::from(*off))?;
+            if !is_register(ty) {
+                self.memset(at, ty.size())?;
+            }
+            self.store(at, ty, v)?;
+            self.release_slots(mark);
+        }
+        self.with_record(event, size, |this, rec| {
+            let at = this.offset(rec, u64::from(record::HEADER))?;
+            this.memcpy(at, stage, size)
         })
     }
 

@@ -3,25 +3,15 @@
 //! size would never wake the reader, and records past what one timed drain finds would be
 //! lost (issue 13).
 
-use lang::check;
-use stdlib::catalog::EmptyCatalog;
+mod common;
 
 fn compile(ringbuf_bytes: Option<u32>) -> (codegen::CompiledScript, String) {
-    let script = r#"BEGIN { printf("x\n"); }"#;
-    let (ast, diags) = lang::parse(script);
-    assert!(diags.is_empty(), "{diags:?}");
-    let checked = check::check(&ast, &EmptyCatalog, &check::Options::default());
-    let hir = checked
-        .script
-        .unwrap_or_else(|| panic!("refused: {:?}", checked.diagnostics));
     let opts = codegen::Options {
         want_ir: true,
-        file_name: "stdin",
-        source: script,
         ringbuf_bytes,
         ..Default::default()
     };
-    let (compiled, ir) = codegen::compile(&hir, opts).expect("compile");
+    let (compiled, ir) = common::compile(r#"BEGIN { printf("x\n"); }"#, opts).expect("compile");
     (compiled, ir.expect("the IR was asked for"))
 }
 

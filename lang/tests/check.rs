@@ -878,3 +878,54 @@ fn syscall_tracepoints_dispatch_by_number_where_the_body_allows() {
         Attach::Tracepoint { .. }
     ));
 }
+
+/// The kernel's limit of 64 maps is per program: a probe may use 64 maps, another probe 64
+/// others and all 128 together, and reads (`@m`, `has_key`, `len`), updates and loops over a
+/// map all count it (`too_many_maps.bt` is the refused side, on an assignment).
+#[test]
+fn sixty_four_maps_per_probe_check() {
+    let assign = |from: usize| -> String {
+        (from..from + 64)
+            .map(|i| format!("@m{i}[1] = 1; "))
+            .collect()
+    };
+    let src = format!(
+        "BEGIN {{ {} }} END {{ {} }} interval:s:1 {{ {} }}",
+        assign(0),
+        assign(64),
+        (0..128)
+            .map(|i| format!("@all = @m{i}[1]; "))
+            .collect::<String>()
+    );
+    let (script, parse_diags) = lang::parse(&src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let fixture = Fixture { kprobes: true };
+    let checked = check(&script, &fixture, &Options::default());
+    let errors: Vec<_> = checked.diagnostics.iter().map(|d| &d.message).collect();
+    assert_eq!(errors, ["this probe uses more than 64 maps"], "{src}");
+    for extra in [
+        "$x = has_key(@m64, 1);",
+        "$x = len(@m64);",
+        "for ($kv : @m64) { }",
+        "delete(@m64[1]);",
+    ] {
+        let src = format!("BEGIN {{ {} {extra} }} END {{ @m64[1] = 1; }}", assign(0));
+        let (script, parse_diags) = lang::parse(&src);
+        assert!(parse_diags.is_empty(), "{parse_diags:?}");
+        let checked = check(&script, &fixture, &Options::default());
+        assert_eq!(
+            checked.diagnostics.len(),
+            1,
+            "{extra}: {:?}",
+            checked.diagnostics
+        );
+        let src = format!("BEGIN {{ {} }} END {{ @m64[1] = 1; {extra} }}", assign(0));
+        let (script, _) = lang::parse(&src);
+        let checked = check(&script, &fixture, &Options::default());
+        assert!(
+            checked.diagnostics.is_empty(),
+            "{extra}: {:?}",
+            checked.diagnostics
+        );
+    }
+}

@@ -408,7 +408,7 @@ pub fn run(
         sink.borrow_mut().end_capture();
         failed_tests = run_benches_and_tests(&obj, manifest, opts.mode, &mut rb, &sink)?;
     }
-    let wait = !running && !(only_begin_end && child.is_none());
+    let wait = !(running || only_begin_end && child.is_none());
     // exit() raises a flag in the state map before it sends its record. When the record is
     // lost to a full ring buffer (and counted with the other lost records), the flag still
     // ends the run; the status is then 0, since the code was in the record.

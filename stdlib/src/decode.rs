@@ -130,6 +130,30 @@ pub fn record<'e, 'b>(
     Ok((ev, payload, short))
 }
 
+/// Histogram counts as the BPF side keeps them, one map entry per (user key, bucket index),
+/// grouped under their user key in the order the keys first appear: each key's `buckets`
+/// counts. Counts of one bucket seen twice add up (wrapping, as the BPF side's own additions
+/// do); a bucket index past the histogram is ignored.
+pub fn group_buckets<K: PartialEq>(
+    buckets: usize,
+    counts: impl IntoIterator<Item = (K, usize, u64)>,
+) -> Vec<(K, Vec<u64>)> {
+    let mut groups: Vec<(K, Vec<u64>)> = Vec::new();
+    for (key, bucket, count) in counts {
+        let idx = match groups.iter().position(|(k, _)| *k == key) {
+            Some(i) => i,
+            None => {
+                groups.push((key, vec![0; buckets]));
+                groups.len() - 1
+            }
+        };
+        if let Some(b) = groups[idx].1.get_mut(bucket) {
+            *b = b.wrapping_add(count);
+        }
+    }
+    groups
+}
+
 /// A user map's entries as printing wants them: per-CPU slots summed (or merged), histogram
 /// buckets and time-series slots grouped under their user key.
 pub fn map_dump(spec: &MapSpec, raw: Vec<RawEntry>, sym: &dyn Symbolizer) -> MapDump {
@@ -139,25 +163,15 @@ pub fn map_dump(spec: &MapSpec, raw: Vec<RawEntry>, sym: &dyn Symbolizer) -> Map
     match &spec.value {
         Type::Agg(agg @ (Aggregation::Hist { .. } | Aggregation::Lhist { .. })) => {
             let buckets = crate::types::agg_buckets(*agg) as usize;
-            let mut groups: Vec<(Vec<u8>, Vec<u64>)> = Vec::new();
-            for (k, slots) in raw {
+            let counts = raw.into_iter().map(|(k, slots)| {
                 let user = k[..user_key_size.min(k.len())].to_vec();
                 let bucket = u64_at(&k, user_key_size) as usize;
                 let count = slots
                     .iter()
                     .fold(0u64, |sum, s| sum.wrapping_add(u64_at(s, 0)));
-                let idx = match groups.iter().position(|(u, _)| *u == user) {
-                    Some(i) => i,
-                    None => {
-                        groups.push((user, vec![0; buckets]));
-                        groups.len() - 1
-                    }
-                };
-                if let Some(b) = groups[idx].1.get_mut(bucket) {
-                    *b = b.wrapping_add(count);
-                }
-            }
-            for (user, counts) in groups {
+                (user, bucket, count)
+            });
+            for (user, counts) in group_buckets(buckets, counts) {
                 entries.push((
                     decode_key(&user),
                     MapValue::Hist {

@@ -1,8 +1,9 @@
 //! Differential tests of map printing against a recorded bpftrace 0.27 oracle
 //! (`fixtures/maps.txt`). Each case's script is simulated here (a tiny interpreter for map
-//! assignments, aggregations, print/clear/zero) using `hist_bucket`/`lhist_bucket` to fill the
-//! buckets, and the whole stdout is rebuilt with `map_text`/`map_json` and compared with what
-//! bpftrace printed. The bucket indexing is therefore checked against bpftrace too.
+//! assignments, aggregations, print/clear/zero) using `hist_bucket`/`lhist_bucket` to index the
+//! buckets and `decode::group_buckets` to group them under their keys, as the runtime does, and
+//! the whole stdout is rebuilt with `map_text`/`map_json` and compared with what bpftrace
+//! printed. The bucket indexing is therefore checked against bpftrace too.
 //!
 //! `oracle_still_matches` reruns the scripts through the bpftrace 0.27 oracle (root only, so
 //! `#[ignore]`d; run-tests.sh runs it as root) to check the recording;
@@ -11,6 +12,7 @@
 mod oracle;
 
 use oracle::{fixture_path, oracle_unavailable, parse_fixture, run_bpftrace};
+use stdlib::decode::group_buckets;
 use stdlib::output::{
     empty_map_json, hist_bucket, lhist_bucket, map_json, map_text, scalar_zero, MapDump, MapValue,
 };
@@ -119,6 +121,8 @@ struct SimMap {
     /// Whether the map is written without a key (`@m = ...`).
     scalar: bool,
     entries: Vec<(Option<Value>, MapValue)>,
+    /// A histogram's counts as the BPF side keeps them: (key, bucket index, count).
+    buckets: Vec<(Option<Value>, usize, u64)>,
 }
 
 /// The simulated scripts print no symbols, stacks or user names.
@@ -169,14 +173,26 @@ impl Sim {
             value_type: Type::None,
             scalar: false,
             entries: Vec::new(),
+            buckets: Vec::new(),
         });
         self.maps.last_mut().unwrap()
     }
 
     fn dump(m: &SimMap) -> MapDump {
+        let mut entries = m.entries.clone();
+        if let Type::Agg(agg @ (Aggregation::Hist { .. } | Aggregation::Lhist { .. })) =
+            m.value_type
+        {
+            let groups = group_buckets(agg_buckets(agg) as usize, m.buckets.iter().cloned());
+            entries.extend(
+                groups
+                    .into_iter()
+                    .map(|(key, buckets)| (key, MapValue::Hist { agg, buckets })),
+            );
+        }
         MapDump {
             name: m.name.clone(),
-            entries: m.entries.clone(),
+            entries,
         }
     }
 
@@ -230,14 +246,19 @@ impl Sim {
                 self.text.push_str(&text);
                 self.json.push_str(&json);
             }
-            "clear" => self.map(&args[0]).entries.clear(),
+            "clear" => {
+                let m = self.map(&args[0]);
+                m.entries.clear();
+                m.buckets.clear();
+            }
             "zero" => {
-                for (_, v) in &mut self.map(&args[0]).entries {
+                let m = self.map(&args[0]);
+                for (_, _, count) in &mut m.buckets {
+                    *count = 0;
+                }
+                for (_, v) in &mut m.entries {
                     *v = match v {
-                        MapValue::Hist { agg, buckets } => MapValue::Hist {
-                            agg: *agg,
-                            buckets: vec![0; buckets.len()],
-                        },
+                        MapValue::Hist { .. } => unreachable!("histograms are kept as buckets"),
                         MapValue::Avg { .. } => MapValue::Avg { count: 0, total: 0 },
                         MapValue::Stats { .. } => MapValue::Stats { count: 0, total: 0 },
                         MapValue::Count(_) => MapValue::Count(0),
@@ -296,6 +317,15 @@ impl Sim {
             return;
         };
         m.value_type = Type::Agg(agg);
+        let bucket = match agg {
+            Aggregation::Lhist { min, max, step } => Some(lhist_bucket(v, min, max, step)),
+            Aggregation::Hist { bits } => Some(hist_bucket(v, bits)),
+            _ => None,
+        };
+        if let Some(i) = bucket {
+            m.buckets.push((key, i as usize, 1));
+            return;
+        }
         let pos = match m.entries.iter().position(|(k, _)| *k == key) {
             Some(p) => p,
             None => {
@@ -306,10 +336,9 @@ impl Sim {
                     Aggregation::Max => MapValue::Max(i64::MIN),
                     Aggregation::Avg => MapValue::Avg { count: 0, total: 0 },
                     Aggregation::Stats => MapValue::Stats { count: 0, total: 0 },
-                    Aggregation::Hist { .. } | Aggregation::Lhist { .. } => MapValue::Hist {
-                        agg,
-                        buckets: vec![0; agg_buckets(agg) as usize],
-                    },
+                    Aggregation::Hist { .. } | Aggregation::Lhist { .. } => {
+                        unreachable!("histograms are kept as buckets")
+                    }
                     Aggregation::Tseries { .. } => panic!("tseries maps depend on time"),
                 };
                 m.entries.push((key, fresh));
@@ -326,15 +355,9 @@ impl Sim {
                 *count += 1;
                 *total = total.wrapping_add(v);
             }
-            MapValue::Hist { agg, buckets } => {
-                let i = match *agg {
-                    Aggregation::Lhist { min, max, step } => lhist_bucket(v, min, max, step),
-                    Aggregation::Hist { bits } => hist_bucket(v, bits),
-                    _ => unreachable!(),
-                };
-                buckets[i as usize] += 1;
+            MapValue::Hist { .. } | MapValue::Plain(_) | MapValue::Tseries { .. } => {
+                unreachable!()
             }
-            MapValue::Plain(_) | MapValue::Tseries { .. } => unreachable!(),
         }
     }
 }

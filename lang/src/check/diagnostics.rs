@@ -267,6 +267,21 @@ pub fn map_value_type(map: &str, have: &Type, want: &Type, first: Span, span: Sp
     .with_secondary(first, "type fixed here")
 }
 
+/// A probe whose program would use more maps than the kernel lets one program use;
+/// `span` is the first use of the map past the limit.
+pub fn too_many_maps(limit: usize, span: Span) -> Diagnostic {
+    Diagnostic::error(format!("this probe uses more than {limit} maps"), span)
+        .with_label(format!("map number {} of this probe", limit + 1))
+        .with_note(format!(
+            "the kernel lets one BPF program use at most {limit} maps (MAX_USED_MAPS), \
+             and rbt's own maps (output, counters) count among them"
+        ))
+        .with_help(
+            "spread the maps over several probes, or keep related values in one map under \
+             different keys (`@m[\"a\"]`, `@m[\"b\"]`)",
+        )
+}
+
 /// `name` is the variable's name without its `$`.
 pub fn variable_type(name: &str, have: &Type, want: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

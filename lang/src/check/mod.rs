@@ -10,6 +10,7 @@ mod decls;
 pub mod diagnostics;
 mod exprs;
 mod getopt;
+mod map_count;
 pub use getopt::{program_options_help, OptionDefault, ProgramOption};
 pub use stdlib::manifest::wants_help;
 mod scope;
@@ -541,7 +542,15 @@ impl Checker<'_> {
                 });
             }
             // Attach points of one probe share its statements: report each once.
-            match out.last().map(|p| scratch::check(p, &self.maps)) {
+            if let Some(Err(d)) = out.last().map(map_count::check) {
+                if !self.diags.contains(&d) {
+                    self.diags.push(d);
+                }
+            }
+            match out
+                .last()
+                .map(|p| scratch::check(p, &self.maps, &self.events))
+            {
                 Some(Ok(need)) => self.scratch_need = self.scratch_need.max(need),
                 Some(Err(d)) => {
                     if !self.diags.contains(&d) {

@@ -15,7 +15,8 @@ use super::diagnostics;
 use crate::ast::Span;
 use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
 use stdlib::diag::Diagnostic;
-use stdlib::manifest::MapSpec;
+use stdlib::manifest::{Event, MapSpec};
+use stdlib::types::Type;
 
 /// Bytes of per-CPU scratch memory a probe has unless the script needs more.
 pub const SCRATCH_BYTES: u32 = 16 * 1024;
@@ -25,6 +26,25 @@ pub const SCRATCH_BYTES: u32 = 16 * 1024;
 pub const SCRATCH_MAX: u32 = 1024 * 1024;
 /// Values of this many bytes or more live in scratch memory rather than on the stack.
 pub const SCRATCH_MIN: u32 = 24;
+/// The most bytes of small arguments (registers and stack slots) an event such as `printf`
+/// may compute before its record is reserved. All its arguments are computed first, so that
+/// no helper runs while a record is held, and each small one is live until then: 66 integers
+/// spill past the 512-byte BPF stack. An event with more is staged instead (see
+/// [`stages_args`]).
+pub const EMIT_SMALL_BYTES: u64 = 256;
+
+/// Whether codegen stages the arguments of an event of these types: it stores each argument
+/// in a scratch copy of the record as soon as it is computed, and copies that into the record
+/// once reserved. Events with arguments of up to [`EMIT_SMALL_BYTES`] in all (every ordinary
+/// one) are written straight into the record.
+pub fn stages_args(types: &[Type]) -> bool {
+    let small: u64 = types
+        .iter()
+        .map(|t| u64::from(t.size().max(1).div_ceil(8)) * 8)
+        .filter(|b| *b < u64::from(SCRATCH_MIN))
+        .sum();
+    small > EMIT_SMALL_BYTES
+}
 
 /// The per-CPU scratch bytes of a script whose probes need at most `need` bytes of it:
 /// `None` keeps the default area of [`SCRATCH_BYTES`]; a bigger need gets its own size plus
@@ -39,8 +59,12 @@ pub(super) fn scratch_size(need: u64) -> Option<u32> {
 
 /// The scratch bytes `probe` needs, or an error when that is more than a script may have,
 /// on the statement whose temporaries take the most.
-pub(super) fn check(probe: &Probe, maps: &[MapSpec]) -> Result<u64, Diagnostic> {
-    let mut est = Estimate { maps, callbacks: 0 };
+pub(super) fn check(probe: &Probe, maps: &[MapSpec], events: &[Event]) -> Result<u64, Diagnostic> {
+    let mut est = Estimate {
+        maps,
+        events,
+        callbacks: 0,
+    };
     let vars: u64 = probe.vars.iter().map(|t| slot(t.size())).sum();
     let predicate = probe.predicate.as_ref().map_or(0, |p| est.expr(p));
     let mut worst: Option<(u64, Span)> = None;
@@ -71,6 +95,7 @@ fn slot(size: u32) -> u64 {
 
 struct Estimate<'a> {
     maps: &'a [MapSpec],
+    events: &'a [Event],
     /// Scratch taken by `for` bodies, which stays taken for the rest of the probe.
     callbacks: u64,
 }
@@ -115,7 +140,20 @@ impl Estimate<'_> {
                     + self.value(*map)
             }
             StmtKind::Delete { map, key } => self.key(*map) + self.opt(key.as_ref()),
-            StmtKind::Emit { args, .. } => args.iter().map(|a| self.expr(a)).sum(),
+            StmtKind::Emit { event, args } => {
+                let types = self
+                    .events
+                    .get(*event as usize)
+                    .map(Event::arg_types)
+                    .unwrap_or_default();
+                if stages_args(&types) {
+                    // The staged copy, and one argument's values at a time.
+                    let (_, size) = stdlib::types::tuple_layout(&types);
+                    slot(size) + args.iter().map(|a| self.expr(a)).max().unwrap_or(0)
+                } else {
+                    args.iter().map(|a| self.expr(a)).sum()
+                }
+            }
             StmtKind::If {
                 cond,
                 then,
@@ -187,5 +225,22 @@ impl Estimate<'_> {
             // bound.
             ExprKind::Block { stmts, value } => own + self.block(stmts) + self.expr(value),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stdlib::types::I64;
+
+    /// 32 integers (256 bytes) go straight into the record, 33 are staged; strings of
+    /// `SCRATCH_MIN` bytes or more live in scratch memory already and do not count, but
+    /// `comm`'s 16 bytes do.
+    #[test]
+    fn events_with_many_small_arguments_are_staged() {
+        assert!(!stages_args(&vec![I64; 32]));
+        assert!(stages_args(&vec![I64; 33]));
+        assert!(!stages_args(&vec![Type::Str { len: 64 }; 100]));
+        assert!(stages_args(&vec![Type::Str { len: 16 }; 17]));
     }
 }
