@@ -425,15 +425,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             config.perf_rb_pages = (n != 0).then_some(n);
         }
         Setting::PrintMapsOnExit => config.print_maps_on_exit = boolean(raw)?,
-        Setting::ShowDebugInfo => {
-            config.show_debug_info = boolean(raw)?;
-            if config.show_debug_info {
-                return Ok(Some(
-                    "rbt prints stack frames without file, line or inlining information"
-                        .to_string(),
-                ));
-            }
-        }
+        Setting::ShowDebugInfo => config.show_debug_info = boolean(raw)?,
         Setting::StackMode => config.stack_mode = match raw.text().as_str() {
             "bpftrace" => StackMode::Bpftrace,
             "perf" => StackMode::Perf,

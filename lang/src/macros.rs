@@ -895,6 +895,30 @@ fn placeholder(span: Span) -> Expr {
 
 // ---------------------------------------------------------------- walking a body
 
+/// Gives `def` and every expression and name in it the span `at`: a macro read from an
+/// imported module (`parse::imports`), whose text is not part of the script, is reported at
+/// the `import` that brought it in. Statements keep their spans, so such a macro's body is a
+/// value only (`lang/tests/parse.rs` checks that every module's macros are).
+pub(crate) fn pin_spans(def: &mut MacroDef, at: Span) {
+    def.span = at;
+    def.name.span = at;
+    def.body.span = at;
+    for p in &mut def.params {
+        match p {
+            MacroParam::Var(id) | MacroParam::Map(id) | MacroParam::Expr(id) => id.span = at,
+        }
+    }
+    walk_block_expr(
+        &mut def.body,
+        &mut |e| {
+            e.span = at;
+            true
+        },
+        &mut |id| id.span = at,
+    );
+}
+
+
 /// Calls `visit` on every expression of `b` before its operands (which are skipped when it
 /// returns false) and `declare` on every variable a statement declares (`let`, `for`).
 fn walk_block_expr(

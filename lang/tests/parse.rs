@@ -156,3 +156,42 @@ fn macro_error_fixtures() {
         insta::assert_snapshot!(render(&name_of(path), &src, &diags, false));
     });
 }
+
+/// Every standard-library module imports cleanly, and defines only macros whose body is a
+/// value, which is what `lang::parse` reads from a module (`parse::imports`).
+#[test]
+fn every_stdlib_module_imports_cleanly() {
+    for module in stdlib::modules::MODULES {
+        let src = format!("import \"{}\";\nBEGIN {{ exit(); }}\n", module.name);
+        let (script, diags) = lang::parse(&src);
+        assert!(
+            diags.is_empty(),
+            "{}:\n{}",
+            module.name,
+            render("stdin", &src, &diags, false)
+        );
+        // What a module defines is the macros of its text that start a line.
+        let defined = module
+            .source
+            .lines()
+            .filter(|l| l.starts_with("macro "))
+            .count();
+        assert_eq!(script.macros.len(), defined, "{}", module.name);
+    }
+    let (script, _) = lang::parse("import \"stdlib/test\"; BEGIN { exit(); }");
+    let names: Vec<&str> = script.macros.iter().map(|m| m.name.name.as_str()).collect();
+    assert_eq!(names, ["__always_true", "__test_get_current_task"]);
+}
+
+/// The script's own macro wins over a module's of the same name, and a module imported
+/// twice is read once.
+#[test]
+fn script_macros_win_over_module_macros() {
+    let src = "import \"stdlib/test\"; import \"stdlib/test\";\nmacro __always_true() { 2 }\nBEGIN { exit(); }";
+    let (script, diags) = lang::parse(src);
+    assert!(diags.is_empty(), "{diags:?}");
+    let ours: Vec<_> = script.macros.iter().filter(|m| m.name.name == "__always_true").collect();
+    assert_eq!(ours.len(), 1);
+    assert_eq!(ours[0].span.start, src.find("macro").unwrap_or_default());
+    assert_eq!(script.macros.len(), 2);
+}

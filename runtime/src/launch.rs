@@ -70,6 +70,7 @@ pub fn launch(
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         watch_stdout: flags.output.is_none(),
         print_maps_on_exit: settings.print_maps_on_exit,
+        show_debug_info: settings.show_debug_info,
         max_cat_bytes: usize::try_from(settings.max_cat_bytes).unwrap_or(usize::MAX),
         log_size: usize::try_from(settings.log_size).unwrap_or(usize::MAX),
         ringbuf_pages: settings.perf_rb_pages,

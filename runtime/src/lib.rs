@@ -15,6 +15,7 @@ pub mod launch;
 pub mod listing;
 mod maps;
 pub mod run;
+mod source_frames;
 mod symbols;
 mod sys;
 pub mod verifier;

@@ -36,6 +36,8 @@ pub struct RunOptions {
     pub watch_stdout: bool,
     /// Print every map when the run ends (`print_maps_on_exit`).
     pub print_maps_on_exit: bool,
+    /// Print user stack frames with file, line and inlined functions (`show_debug_info`).
+    pub show_debug_info: bool,
     /// The most bytes `cat()` prints of a file (`max_cat_bytes`).
     pub max_cat_bytes: usize,
     /// Bytes of verifier log kept per program (`log_size`).
@@ -307,7 +309,8 @@ pub fn run(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
         obj.map(STACKS_MAP).ok(),
-    ));
+    )
+    .with_debug_info(opts.show_debug_info));
     let mut sink = EventSink::new(
         manifest,
         opts.format,

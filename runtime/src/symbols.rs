@@ -24,6 +24,8 @@ pub struct SystemSymbolizer {
     build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
     /// `cgroup_path()` of each cgroup id printed so far.
     cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
+    /// File, line and inlined functions of user frames (`show_debug_info`).
+    source_frames: crate::source_frames::SourceFrameCache,
 }
 
 impl SystemSymbolizer {
@@ -41,7 +43,15 @@ impl SystemSymbolizer {
             elf_symbols: Default::default(),
             build_ids: Default::default(),
             cgroup_paths: Default::default(),
+            source_frames: crate::source_frames::SourceFrameCache::new(false),
         }
+    }
+
+    /// Prints user frames with their file, line and inlined functions where the traced
+    /// binaries have debug info (`show_debug_info`).
+    pub fn with_debug_info(mut self, enabled: bool) -> SystemSymbolizer {
+        self.source_frames = crate::source_frames::SourceFrameCache::new(enabled);
+        self
     }
 
     fn kallsyms(&self) -> Option<&CodeSymbols> {
@@ -127,6 +137,26 @@ impl SystemSymbolizer {
         (Some(path), symbol)
     }
 
+    /// One frame of a user stack, as `mode` prints it without debug info.
+    fn user_frame(&self, pid: u32, a: u64, mode: StackMode) -> String {
+        match mode {
+            StackMode::Bpftrace => self.usym(pid, a, true),
+            StackMode::Perf => {
+                // perf's notation: address, symbol+offset, (object); [unknown] when the
+                // process or its symbol is gone.
+                let (path, symbol) = self.user_symbol(pid, a);
+                let symbol = symbol.map_or("[unknown]".into(), |(n, o)| format!("{n}+{o}"));
+                let path = path.unwrap_or_else(|| "[unknown]".into());
+                format!("{a:x} {symbol} ({path})")
+            }
+            StackMode::Raw => format!("{a:x}"),
+            StackMode::BuildId => match self.user_build_id(pid, a) {
+                Some((id, offset)) => format!("{id} 0x{offset:x}"),
+                None => format!("{a:x}"),
+            },
+        }
+    }
+
     /// The return addresses of stack `stack_id` in the stack-trace map, innermost first.
     fn frames(&self, stack_id: i64, limit: u32) -> Vec<u64> {
         let (Some(stacks), Ok(id)) = (&self.stacks, u32::try_from(stack_id)) else {
@@ -204,21 +234,15 @@ impl Symbolizer for SystemSymbolizer {
     fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
         self.frames(stack_id, limit)
             .into_iter()
-            .map(|a| match mode {
-                StackMode::Bpftrace => self.usym(pid, a, true),
-                StackMode::Perf => {
-                    // perf's notation: address, symbol+offset, (object); [unknown] when the
-                    // process or its symbol is gone.
-                    let (path, symbol) = self.user_symbol(pid, a);
-                    let symbol = symbol.map_or("[unknown]".into(), |(n, o)| format!("{n}+{o}"));
-                    let path = path.unwrap_or_else(|| "[unknown]".into());
-                    format!("{a:x} {symbol} ({path})")
+            .enumerate()
+            .flat_map(|(i, a)| {
+                let plain = self.user_frame(pid, a, mode);
+                match Self::user_mapping(pid, a) {
+                    Some((path, off)) => self
+                        .source_frames
+                        .lines(pid, &path, off, i == 0, a, mode, plain),
+                    None => vec![plain],
                 }
-                StackMode::Raw => format!("{a:x}"),
-                StackMode::BuildId => match self.user_build_id(pid, a) {
-                    Some((id, offset)) => format!("{id} 0x{offset:x}"),
-                    None => format!("{a:x}"),
-                },
             })
             .collect()
     }

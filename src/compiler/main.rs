@@ -254,6 +254,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         max_cat_bytes: config.max_cat_bytes,
         log_size: config.log_size,
         perf_rb_pages: config.perf_rb_pages,
+        show_debug_info: config.show_debug_info,
     };
     let source = stdlib::manifest::Source { name, text: source };
     let fixed_params = params_compiled_in.then_some(params);

@@ -56,6 +56,9 @@ pub struct RunSettings {
     pub max_cat_bytes: u64,
     pub log_size: u64,
     pub perf_rb_pages: Option<u64>,
+    /// Print user stack frames with file, line and inlined functions.
+    #[serde(default)]
+    pub show_debug_info: bool,
 }
 
 /// A compiled file, in memory.
@@ -256,6 +259,7 @@ mod tests {
                 max_cat_bytes: 10240,
                 log_size: 1 << 20,
                 perf_rb_pages: None,
+                show_debug_info: true,
             },
             fixed_params: Some(vec!["1".into()]),
             options_help: String::new(),

@@ -18,6 +18,7 @@ pub mod diag;
 pub mod format;
 pub mod literal;
 pub mod manifest;
+pub mod modules;
 pub mod names;
 pub mod output;
 pub mod probes;

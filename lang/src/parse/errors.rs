@@ -255,6 +255,16 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
             .with_label(found_label)
             .with_help("declare it before the probes: `let @m = hash(1000);`");
     }
+    // `import "stdlib/test";` inside a probe: imports are top-level items.
+    if kind == ItemKind::Probe
+        && found.starts_with('"')
+        && matches!(&prev, Some((_, _, p)) if p == "import")
+    {
+        let at = prev.as_ref().map_or(span, |(ps, _, _)| Span::new(base + ps, span.end));
+        return Diagnostic::error("an import cannot be inside a probe", at)
+            .with_label("import inside a block")
+            .with_help("import at the top of the script: `import \"stdlib/test\";`");
+    }
     if kind == ItemKind::CDefinition && matches!(&prev, Some((_, _, p)) if p == ":") {
         return Diagnostic::error(
             format!(

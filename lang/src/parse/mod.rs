@@ -8,6 +8,7 @@
 
 mod build;
 mod errors;
+mod imports;
 
 use crate::ast::{Provider, Script, Span};
 use crate::preprocess::{preprocess, skip_string};
@@ -52,14 +53,25 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
         probes: Vec::new(),
         expansions: Vec::new(),
     };
+    let mut imports = imports::Imports::default();
     for item in split_items(&pre.text) {
         let mut item_diags = Vec::new();
-        parse_item(&pre.text, item, params, &mut script, &mut item_diags);
+        match item.kind {
+            ItemKind::Import => imports.item(&pre.text, item, &mut item_diags),
+            ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe => {
+                imports.close(Span::new(item.start, item.end));
+                parse_item(&pre.text, item, params, &mut script, &mut item_diags);
+            }
+            ItemKind::CDefinition | ItemKind::Config => {
+                parse_item(&pre.text, item, params, &mut script, &mut item_diags)
+            }
+        }
         // After an unterminated comment everything is blanked; the parser's complaint about
         // the truncated item only repeats that error.
         item_diags.retain(|d| !matches!(pre.unterminated_comment, Some(c) if d.span.start >= c));
         diags.extend(item_diags);
     }
+    imports.read_into(&mut script, params, &mut diags);
     crate::macros::expand(&mut script, &mut diags);
     if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
         let end = source.len();
@@ -76,6 +88,7 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
 enum ItemKind {
     CDefinition,
     Config,
+    Import,
     Macro,
     MapDecl,
     Probe,
@@ -105,6 +118,12 @@ fn split_items(text: &str) -> Vec<Item> {
         }
         let start = i;
         let kind = classify(&text[start..]);
+        if kind == ItemKind::Import {
+            let end = imports::import_end(text, start);
+            items.push(Item { kind, start, end });
+            i = end;
+            continue;
+        }
         if kind == ItemKind::MapDecl {
             let end = map_decl_end(bytes, start);
             items.push(Item { kind, start, end });
@@ -268,6 +287,7 @@ fn classify(rest: &str) -> ItemKind {
             ItemKind::Macro
         }
         "let" if after.starts_with('@') => ItemKind::MapDecl,
+        "import" if !after.starts_with([':', ',', '{', '/']) => ItemKind::Import,
         _ => ItemKind::Probe,
     }
 }
@@ -290,6 +310,7 @@ fn parse_item(
         ItemKind::Macro => Rule::macro_item,
         ItemKind::MapDecl => Rule::map_decl_item,
         ItemKind::Probe => Rule::probe_item,
+        ItemKind::Import => Rule::import_item,
     };
     match Grammar::parse(rule, src) {
         Ok(pairs) => {

@@ -273,7 +273,7 @@ impl DebugInfo {
 /// The bytes of the section `name` of `obj`, inflated when the section is compressed
 /// (`SHF_COMPRESSED` with zlib, as Debian's debug packages ship them). A section compressed
 /// otherwise (zstd) reads as absent.
-fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<Cow<'a, [u8]>> {
+pub(super) fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<Cow<'a, [u8]>> {
     use goblin::elf::section_header::{SHF_COMPRESSED, SHT_NOBITS};
     const ELFCOMPRESS_ZLIB: u32 = 1;
     let sh = obj
@@ -308,7 +308,7 @@ fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<Cow<'a, [u8
 /// The detached debug file of a stripped binary: in a `--debuginfo` directory under the
 /// `.gnu_debuglink` name or the binary's name plus `.debug`, then where bpftrace and gdb look
 /// (beside the binary, its `.debug` directory, `/usr/lib/debug`, the build id).
-fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> Option<PathBuf> {
+pub(super) fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> Option<PathBuf> {
     let link = section(obj, bytes, ".gnu_debuglink").and_then(|d| {
         let end = d.iter().position(|&b| b == 0)?;
         std::str::from_utf8(&d[..end]).ok().map(str::to_string)

@@ -8,12 +8,14 @@
 //! - [`elf`]: ELF function symbols, USDT notes, and uprobe target resolution.
 //! - [`cgroup`]: cgroup ids to their paths in the mounted hierarchies.
 //! - [`dwarf`]: DWARF debug info of user binaries (uprobe `args`, their types, source lines).
+//! - [`frames`]: file, line and inlined functions of a code address (`show_debug_info`).
 //! - [`zip`]: stored members of zip archives (`uprobe:app.zip!/lib/x.so:f`).
 
 pub mod btf;
 pub mod cgroup;
 pub mod dwarf;
 pub mod elf;
+pub mod frames;
 pub mod kallsyms;
 pub mod tracefs;
 pub mod zip;
