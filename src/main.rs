@@ -44,6 +44,9 @@ struct Cli {
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
+    /// Also unwind this process's stacks for dw_ustack (besides the -p and -c ones).
+    #[arg(long = "dwarf-pid", value_name = "PID")]
+    dwarf_pid: Option<u32>,
     /// Output format.
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -417,6 +420,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         missing_probes: config.missing_probes,
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
+        unstable_dw_ustack: config.unstable_dw_ustack,
+        dw_ustack_bytes: config.dw_ustack_bytes,
     };
     let system = system_catalog(&cli, &name);
     let catalog = cache::Recording::new(&system, &source);
@@ -609,6 +614,7 @@ fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
+        dwarf_pid: cli.dwarf_pid,
         no_warnings: cli.no_warnings,
         mode: match (cli.mode, cli.bench, cli.test) {
             (Some(Mode::Bench), _, _) | (None, true, _) => runtime::RunMode::Bench,
@@ -715,6 +721,9 @@ fn run_cached(
         }
         if let Some(p) = cli.pid {
             cmd.arg("-p").arg(p.to_string());
+        }
+        if let Some(p) = cli.dwarf_pid {
+            cmd.arg("--dwarf-pid").arg(p.to_string());
         }
         if let Some(o) = &cli.output {
             cmd.arg("-o").arg(o);
@@ -827,6 +836,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
+        unstable_dw_ustack: config.unstable_dw_ustack,
+        dw_ustack_bytes: config.dw_ustack_bytes,
         ..Default::default()
     };
     let catalog = system_catalog(cli, name);

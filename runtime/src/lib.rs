@@ -16,6 +16,7 @@ pub mod listing;
 mod maps;
 pub mod run;
 mod symbols;
+mod unwind;
 mod sys;
 pub mod verifier;
 

@@ -7,7 +7,9 @@ use crate::introspect::kallsyms::{CodeSymbols, Kallsyms};
 use crate::sys::{self, MapHandle};
 use std::cell::OnceCell;
 use stdlib::types::StackMode;
-use stdlib::value::Symbolizer;
+use crate::unwind::{parse_maps, unwind, Mapping, ObjectCfi, Regs};
+use std::rc::Rc;
+use stdlib::value::{DwCapture, Symbolizer};
 
 /// A function symbol of an ELF file: (file offset, size, name).
 type FileSymbol = (u64, u64, String);
@@ -24,6 +26,12 @@ pub struct SystemSymbolizer {
     build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
     /// `cgroup_path()` of each cgroup id printed so far.
     cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
+    /// The processes whose `dw_ustack` captures are unwound (`-p`, `-c`, `--dwarf-pid`).
+    dwarf_pids: Vec<u32>,
+    /// The call frame information of each object a `dw_ustack` frame fell in, by path.
+    cfi: std::cell::RefCell<std::collections::HashMap<String, Option<Rc<ObjectCfi>>>>,
+    /// Processes already warned about: their captures are not unwound.
+    dwarf_warned: std::cell::RefCell<std::collections::HashSet<u32>>,
 }
 
 impl SystemSymbolizer {
@@ -41,7 +49,59 @@ impl SystemSymbolizer {
             elf_symbols: Default::default(),
             build_ids: Default::default(),
             cgroup_paths: Default::default(),
+            dwarf_pids: Vec::new(),
+            cfi: Default::default(),
+            dwarf_warned: Default::default(),
         }
+    }
+
+    /// The processes whose `dw_ustack` captures are unwound: reading every object's CFI
+    /// is costly, so only targets named on the command line get it, as in bpftrace.
+    pub fn set_dwarf_pids(&mut self, pids: Vec<u32>) {
+        self.dwarf_pids = pids;
+    }
+
+    /// The CFI of the object `mapping` maps in process `pid`, read once per path. The
+    /// process's own view of the file comes first (`map_files` holds even a deleted or
+    /// replaced binary, `root` its mount namespace), then the path as this process sees it.
+    fn object_cfi(&self, pid: u32, mapping: &Mapping) -> Option<Rc<ObjectCfi>> {
+        self.cfi
+            .borrow_mut()
+            .entry(mapping.path.clone())
+            .or_insert_with(|| {
+                [
+                    format!("/proc/{pid}/map_files/{:x}-{:x}", mapping.start, mapping.end),
+                    format!("/proc/{pid}/root{}", mapping.path),
+                    mapping.path.clone(),
+                ]
+                .iter()
+                .find_map(|p| ObjectCfi::load(std::path::Path::new(p)))
+                .map(Rc::new)
+            })
+            .clone()
+    }
+
+    /// User addresses of process `pid` as stack frames of `mode`.
+    fn user_frames(&self, pid: u32, addrs: Vec<u64>, mode: StackMode) -> Vec<String> {
+        addrs
+            .into_iter()
+            .map(|a| match mode {
+                StackMode::Bpftrace => self.usym(pid, a, true),
+                StackMode::Perf => {
+                    // perf's notation: address, symbol+offset, (object); [unknown] when the
+                    // process or its symbol is gone.
+                    let (path, symbol) = self.user_symbol(pid, a);
+                    let symbol = symbol.map_or("[unknown]".into(), |(n, o)| format!("{n}+{o}"));
+                    let path = path.unwrap_or_else(|| "[unknown]".into());
+                    format!("{a:x} {symbol} ({path})")
+                }
+                StackMode::Raw => format!("{a:x}"),
+                StackMode::BuildId => match self.user_build_id(pid, a) {
+                    Some((id, offset)) => format!("{id} 0x{offset:x}"),
+                    None => format!("{a:x}"),
+                },
+            })
+            .collect()
     }
 
     fn kallsyms(&self) -> Option<&CodeSymbols> {
@@ -202,25 +262,37 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
-        self.frames(stack_id, limit)
-            .into_iter()
-            .map(|a| match mode {
-                StackMode::Bpftrace => self.usym(pid, a, true),
-                StackMode::Perf => {
-                    // perf's notation: address, symbol+offset, (object); [unknown] when the
-                    // process or its symbol is gone.
-                    let (path, symbol) = self.user_symbol(pid, a);
-                    let symbol = symbol.map_or("[unknown]".into(), |(n, o)| format!("{n}+{o}"));
-                    let path = path.unwrap_or_else(|| "[unknown]".into());
-                    format!("{a:x} {symbol} ({path})")
-                }
-                StackMode::Raw => format!("{a:x}"),
-                StackMode::BuildId => match self.user_build_id(pid, a) {
-                    Some((id, offset)) => format!("{id} 0x{offset:x}"),
-                    None => format!("{a:x}"),
-                },
-            })
-            .collect()
+        self.user_frames(pid, self.frames(stack_id, limit), mode)
+    }
+
+    fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String> {
+        let pid = capture.pid;
+        if !self.dwarf_pids.contains(&pid) {
+            if self.dwarf_warned.borrow_mut().insert(pid) {
+                eprintln!(
+                    "WARNING: No DWARF unwind data available for this process (pid {pid}): \
+                     dw_ustack unwinds the stacks of the process given with -p, -c or \
+                     --dwarf-pid only"
+                );
+            }
+            return Vec::new();
+        }
+        // The mappings as they are now: the process may have loaded or unloaded objects
+        // since the probe fired, but not the ones its live frames run in.
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let regs = Regs {
+            ip: capture.ip,
+            sp: capture.sp,
+            bp: capture.bp,
+        };
+        let frames = unwind(
+            regs,
+            capture.stack,
+            &parse_maps(&maps),
+            &mut |m| self.object_cfi(pid, m),
+            limit as usize,
+        );
+        self.user_frames(pid, frames, mode)
     }
 
     fn cgroup_path(&self, id: u64) -> String {

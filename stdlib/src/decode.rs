@@ -274,6 +274,9 @@ mod tests {
         fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
             Vec::new()
         }
+        fn dw_ustack(&self, _: &crate::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
+            Vec::new()
+        }
         fn cgroup_path(&self, _: u64) -> String {
             String::new()
         }
