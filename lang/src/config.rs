@@ -396,7 +396,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             // Whole words, so the copy and the payload after it stay 8-byte aligned.
             if n == 0 || n > u64::from(MAX_STACK_BYTES) || n % 8 != 0 {
                 return Err(BadValue(format!(
-                    "dw_ustack_bytes is a multiple of 8 from 8 to {MAX_STACK_BYTES}"
+                    "a multiple of 8 from 8 to {MAX_STACK_BYTES}"
                 )));
             }
             config.dw_ustack_bytes = n as u32;

@@ -267,6 +267,10 @@ impl Symbolizer for SystemSymbolizer {
 
     fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String> {
         let pid = capture.pid;
+        // The idle task and kernel threads have no user stack to unwind.
+        if pid == 0 || capture.ip == 0 {
+            return Vec::new();
+        }
         if !self.dwarf_pids.contains(&pid) {
             if self.dwarf_warned.borrow_mut().insert(pid) {
                 eprintln!(

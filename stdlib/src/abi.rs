@@ -65,8 +65,9 @@ pub mod dwstack {
     /// Offset of the stack bytes, and the size of the header.
     pub const BYTES: u32 = 40;
     /// Stack bytes copied when the config does not say (`dw_ustack_bytes`): enough for the
-    /// frames of ordinary C and C++ programs, small enough to print or key a map by.
-    pub const DEFAULT_STACK_BYTES: u32 = 4096;
+    /// frames of ordinary C programs and their libc, small enough that a statement can hold
+    /// several (a map key, a tuple, a printf record) in the default scratch area.
+    pub const DEFAULT_STACK_BYTES: u32 = 2048;
     /// The most stack bytes a script may ask for: the capture lives in per-CPU scratch
     /// memory, which a statement shares with its other values.
     pub const MAX_STACK_BYTES: u32 = 16 * 1024;
