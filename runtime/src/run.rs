@@ -428,6 +428,9 @@ pub fn run(
         };
         rb.consume()?;
         sink.borrow_mut().end_batch();
+        if manifest.dw_ustack {
+            symbolizer.remember_dwarf_maps();
+        }
         let mut stop = false;
         for tag in woken {
             match tag {

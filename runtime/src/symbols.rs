@@ -30,6 +30,9 @@ pub struct SystemSymbolizer {
     dwarf_pids: Vec<u32>,
     /// The call frame information of each object a `dw_ustack` frame fell in, by path.
     cfi: std::cell::RefCell<std::collections::HashMap<String, Option<Rc<ObjectCfi>>>>,
+    /// The mappings of each process last read for a `dw_ustack`, for captures decoded after
+    /// it has exited (maps printed at the end of a `-c` command).
+    dwarf_maps: std::cell::RefCell<std::collections::HashMap<u32, Rc<Vec<Mapping>>>>,
     /// Processes already warned about: their captures are not unwound.
     dwarf_warned: std::cell::RefCell<std::collections::HashSet<u32>>,
 }
@@ -51,6 +54,7 @@ impl SystemSymbolizer {
             cgroup_paths: Default::default(),
             dwarf_pids: Vec::new(),
             cfi: Default::default(),
+            dwarf_maps: Default::default(),
             dwarf_warned: Default::default(),
         }
     }
@@ -79,6 +83,34 @@ impl SystemSymbolizer {
                 .map(Rc::new)
             })
             .clone()
+    }
+
+    /// The mappings of process `pid` as they are now: the process may have loaded or
+    /// unloaded objects since the probe fired, but not the ones its live frames run in.
+    /// Once it has exited, the last ones read stand in.
+    fn dwarf_maps(&self, pid: u32) -> Rc<Vec<Mapping>> {
+        let read = std::fs::read_to_string(format!("/proc/{pid}/maps")).map(|t| parse_maps(&t));
+        match read {
+            Ok(m) if !m.is_empty() => {
+                let m = Rc::new(m);
+                self.dwarf_maps.borrow_mut().insert(pid, m.clone());
+                m
+            }
+            _ => self
+                .dwarf_maps
+                .borrow()
+                .get(&pid)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Reads the mappings of every `dw_ustack` target now, so that captures decoded after
+    /// a target has exited (its maps printed at the end of the run) can still be unwound.
+    pub fn remember_dwarf_maps(&self) {
+        for pid in &self.dwarf_pids {
+            self.dwarf_maps(*pid);
+        }
     }
 
     /// User addresses of process `pid` as stack frames of `mode`.
@@ -129,8 +161,15 @@ impl SystemSymbolizer {
     /// The object file `addr` falls in for process `pid` (its path, from /proc/PID/maps) and
     /// `addr`'s offset in that file. `None` once the process has exited or for anonymous
     /// (JIT) memory.
-    fn user_mapping(pid: u32, addr: u64) -> Option<(String, u64)> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    fn user_mapping(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
+        let read = std::fs::read_to_string(format!("/proc/{pid}/maps"));
+        // An exited process has no maps (a zombie's are empty).
+        let Some(maps) = read.ok().filter(|m| !m.is_empty()) else {
+            // A `dw_ustack` target that has exited: the mappings read while it ran.
+            let maps = self.dwarf_maps.borrow().get(&pid).cloned()?;
+            let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
+            return Some((m.path.clone(), addr - m.start + m.offset));
+        };
         maps.lines().find_map(|l| {
             let mut f = l.split_whitespace();
             let (start, end) = f.next()?.split_once('-')?;
@@ -150,7 +189,7 @@ impl SystemSymbolizer {
     /// that file, as the kernel's build-id stacks name a frame; `None` where there is no such
     /// object or it has no build id.
     fn user_build_id(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
-        let (path, file_off) = Self::user_mapping(pid, addr)?;
+        let (path, file_off) = self.user_mapping(pid, addr)?;
         let mut cache = self.build_ids.borrow_mut();
         let id = cache.entry(path.clone()).or_insert_with(|| {
             let in_root = format!("/proc/{pid}/root{path}");
@@ -163,7 +202,7 @@ impl SystemSymbolizer {
     /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
     /// function symbol there with `addr`'s offset into it, each when known.
     fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
-        let Some((path, file_off)) = Self::user_mapping(pid, addr) else {
+        let Some((path, file_off)) = self.user_mapping(pid, addr) else {
             return (None, None);
         };
         let mut cache = self.elf_symbols.borrow_mut();
@@ -281,9 +320,7 @@ impl Symbolizer for SystemSymbolizer {
             }
             return Vec::new();
         }
-        // The mappings as they are now: the process may have loaded or unloaded objects
-        // since the probe fired, but not the ones its live frames run in.
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        let maps = self.dwarf_maps(pid);
         let regs = Regs {
             ip: capture.ip,
             sp: capture.sp,
@@ -292,7 +329,7 @@ impl Symbolizer for SystemSymbolizer {
         let frames = unwind(
             regs,
             capture.stack,
-            &parse_maps(&maps),
+            &maps,
             &mut |m| self.object_cfi(pid, m),
             limit as usize,
         );
