@@ -38,6 +38,9 @@ pub struct Cli {
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pub pid: Option<u32>,
+    /// Also unwind this process's stacks for dw_ustack (besides the -p and -c ones).
+    #[arg(long = "dwarf-pid", value_name = "PID")]
+    pub dwarf_pid: Option<u32>,
     /// Output format.
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -243,6 +246,7 @@ pub fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
+        dwarf_pid: cli.dwarf_pid,
         no_warnings: cli.no_warnings,
         mode: match (cli.mode, cli.bench, cli.test) {
             (Some(Mode::Bench), _, _) | (None, true, _) => runtime::RunMode::Bench,

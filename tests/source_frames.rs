@@ -4,6 +4,7 @@
 //! frames, each with its file and line; perf mode adds `(inlined)` lines only; without the
 //! setting the frames are as before. Root only.
 
+#[allow(dead_code)] // this file uses only the root check of the shared helpers
 mod common;
 
 use std::path::PathBuf;

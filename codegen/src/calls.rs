@@ -279,17 +279,20 @@ pub fn call<'ctx>(
         Function::Len => {
             // Only a stack gets here (a map's len() is `MapLen`): its frames, counted from
             // the bytes bpf_get_stack copies of the probe's stack of that kind.
-            let Type::Stack { user, limit, .. } = arg(0)?.ty else {
+            let Type::Stack { source, limit, .. } = arg(0)?.ty else {
                 return Err(CodegenError::Internal(
                     "len() of something other than a map or a stack".into(),
                 ));
             };
             let size = limit.max(1) * 8;
             let buf = l.alloca(size, "stack_frames")?;
-            let flags = if user {
-                crate::helpers::BPF_F_USER_STACK
-            } else {
-                0
+            let flags = match source {
+                stdlib::types::StackSource::Kernel => 0,
+                stdlib::types::StackSource::User => crate::helpers::BPF_F_USER_STACK,
+                // The checker refuses len() of a dw_ustack, whose frames only user space knows.
+                stdlib::types::StackSource::UserDwarf { .. } => {
+                    return Err(CodegenError::Internal("len() of a dw_ustack".into()))
+                }
             };
             let got = l.helper(
                 Helper::GetStack,

@@ -9,7 +9,7 @@ use lang::hir::{Context, CoreAccess};
 use stdlib::abi;
 use stdlib::builtins::{Builtin, Clock, PidNs};
 use stdlib::manifest::{Attach, UsdtArg};
-use stdlib::types::{AddrSpace, Type, U64};
+use stdlib::types::{AddrSpace, StackSource, Type, U64};
 
 type R<T> = Result<T, CodegenError>;
 
@@ -152,6 +152,7 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         }
         Builtin::Kstack => return stack(l, false),
         Builtin::Ustack => return stack(l, true),
+        Builtin::DwUstack => return dw_ustack(l, ty),
         Builtin::Arg(n) => match l.probe.context {
             Context::PtRegs if matches!(l.probe.attach, Attach::Usdt { .. }) => usdt_arg(l, n)?,
             Context::PtRegs => match ARG_REGS.get(usize::from(n)) {
@@ -351,6 +352,87 @@ fn stack<'ctx>(l: &mut Lowerer<'_, 'ctx>, user: bool) -> R<Val<'ctx>> {
         return Ok(Val::Int(id));
     }
     Ok(Val::Mem(l.ustack_payload(id)?))
+}
+
+/// Bytes `dw_ustack` copies of the user stack per `probe_read_user`: the copy stops at the first
+/// chunk that cannot be read, so a stack whose mapping ends less than the configured size
+/// above `sp` still keeps everything up to the last whole chunk below that end.
+const DW_CHUNK: u32 = 256;
+
+/// `dw_ustack`: the payload [`abi::dwstack`] — pid, the user `ip`, `sp` and `bp` (from the
+/// task's user registers, so it works in kernel-side probes too) and a copy of the user
+/// stack from `sp` up, for user space to unwind with DWARF CFI.
+fn dw_ustack<'ctx>(l: &mut Lowerer<'_, 'ctx>, ty: &Type) -> R<Val<'ctx>> {
+    use abi::dwstack;
+    let Type::Stack {
+        source: StackSource::UserDwarf { bytes },
+        ..
+    } = ty
+    else {
+        return Err(CodegenError::Internal("dw_ustack of another type".into()));
+    };
+    let slot = l.alloca(dwstack::BYTES + bytes, "dw_ustack")?;
+    let i64t = l.ctx.i64_type();
+    let pid_tgid = l.helper(Helper::GetCurrentPidTgid, &[])?;
+    let pid = l
+        .builder
+        .build_right_shift(pid_tgid, l.const_u64(32), false, "pid")?;
+    l.builder
+        .build_store(l.offset(slot, dwstack::PID.into())?, pid)?;
+    l.builder
+        .build_store(l.offset(slot, dwstack::LEN.into())?, i64t.const_zero())?;
+    let task = l.helper(Helper::GetCurrentTaskBtf, &[])?;
+    let regs = l.helper(Helper::TaskPtRegs, &[task.into()])?;
+    for (reg, at) in [("ip", dwstack::IP), ("sp", dwstack::SP), ("bp", dwstack::BP)] {
+        let off = reg_offset(reg)
+            .ok_or_else(|| CodegenError::Internal(format!("no pt_regs offset of {reg}")))?;
+        let src = l.builder.build_int_add(regs, l.const_u64(off), reg)?;
+        l.helper(
+            Helper::ProbeReadKernel,
+            &[
+                l.offset(slot, at.into())?.into(),
+                l.const_u64(8).into(),
+                src.into(),
+            ],
+        )?;
+    }
+    let sp = l
+        .builder
+        .build_load(i64t, l.offset(slot, dwstack::SP.into())?, "sp")?
+        .into_int_value();
+    // Chunk by chunk, stopping at the first that fails: the end of the stack's mapping.
+    let done = l.ctx.append_basic_block(l.func, "dw_done");
+    for i in 0..bytes.div_ceil(DW_CHUNK) {
+        let at = i * DW_CHUNK;
+        let size = DW_CHUNK.min(bytes - at);
+        let src = l
+            .builder
+            .build_int_add(sp, l.const_u64(at.into()), "dw_src")?;
+        let got = l.helper(
+            Helper::ProbeReadUser,
+            &[
+                l.offset(slot, u64::from(dwstack::BYTES + at))?.into(),
+                l.const_u64(size.into()).into(),
+                src.into(),
+            ],
+        )?;
+        let failed = l.builder.build_int_compare(
+            inkwell::IntPredicate::NE,
+            got,
+            i64t.const_zero(),
+            "dw_failed",
+        )?;
+        let next = l.ctx.append_basic_block(l.func, "dw_next");
+        l.builder.build_conditional_branch(failed, done, next)?;
+        l.builder.position_at_end(next);
+        l.builder.build_store(
+            l.offset(slot, dwstack::LEN.into())?,
+            l.const_u64((at + size).into()),
+        )?;
+    }
+    l.builder.build_unconditional_branch(done)?;
+    l.builder.position_at_end(done);
+    Ok(Val::Mem(slot))
 }
 
 /// Registers carrying the six arguments of an x86-64 system call (the fourth is `r10`, not

@@ -25,7 +25,7 @@ use lang::ast::Span;
 use lang::hir::{self, Expr, Stmt};
 use stdlib::abi;
 use stdlib::manifest::{Event, MapSpec};
-use stdlib::types::{Aggregation, Type};
+use stdlib::types::{Aggregation, StackSource, Type};
 
 /// A lowered expression: an integer in a register, or a pointer to memory holding the value.
 #[derive(Clone, Copy)]
@@ -808,7 +808,10 @@ pub fn is_register(ty: &Type) -> bool {
             agg,
             Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max
         ),
-        Type::Stack { user, .. } => !user,
+        Type::Stack { source, .. } => match source {
+            StackSource::Kernel => true,
+            StackSource::User | StackSource::UserDwarf { .. } => false,
+        },
         Type::Str { .. }
         | Type::Buffer { .. }
         | Type::Tuple(_)

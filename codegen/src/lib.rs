@@ -327,6 +327,7 @@ pub fn compile(
         }),
         run_values: script.run_values.clone(),
         scratch_by_cpu,
+        dw_ustack: script.dw_ustack,
     };
     Ok((
         CompiledScript {

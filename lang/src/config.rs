@@ -13,6 +13,7 @@ use stdlib::types::StackMode;
 pub enum Setting {
     CacheUserSymbols,
     CppDemangle,
+    DwUstackBytes,
     LazySymbolication,
     License,
     LogSize,
@@ -28,6 +29,7 @@ pub enum Setting {
     ShowDebugInfo,
     StackMode,
     StrTruncTrailer,
+    UnstableDwUstack,
     UnstableTseries,
     UseBlazesym,
     /// Settings bpftrace 0.27 still accepts but ignores, with a warning.
@@ -39,6 +41,7 @@ pub enum Setting {
 const SETTINGS: &[(&str, Setting)] = &[
     ("cache_user_symbols", Setting::CacheUserSymbols),
     ("cpp_demangle", Setting::CppDemangle),
+    ("dw_ustack_bytes", Setting::DwUstackBytes),
     ("lazy_symbolication", Setting::LazySymbolication),
     ("license", Setting::License),
     ("log_size", Setting::LogSize),
@@ -54,6 +57,7 @@ const SETTINGS: &[(&str, Setting)] = &[
     ("show_debug_info", Setting::ShowDebugInfo),
     ("stack_mode", Setting::StackMode),
     ("str_trunc_trailer", Setting::StrTruncTrailer),
+    ("unstable_dw_ustack", Setting::UnstableDwUstack),
     ("unstable_tseries", Setting::UnstableTseries),
     ("use_blazesym", Setting::UseBlazesym),
     (
@@ -122,6 +126,8 @@ pub enum UserSymbolCache {
 pub struct Config {
     pub cache_user_symbols: UserSymbolCache,
     pub cpp_demangle: bool,
+    /// Bytes of user stack `dw_ustack` copies for unwinding (rbt's own `dw_ustack_bytes`).
+    pub dw_ustack_bytes: u32,
     pub lazy_symbolication: bool,
     pub license: String,
     /// Bytes of verifier log kept per program.
@@ -143,6 +149,8 @@ pub struct Config {
     pub str_trunc_trailer: Option<String>,
     /// Whether `tseries()` may be used (`unstable_tseries`).
     pub unstable_tseries: Unstable,
+    /// Whether `dw_ustack` may be used (`unstable_dw_ustack`).
+    pub unstable_dw_ustack: Unstable,
 }
 
 /// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
@@ -177,6 +185,7 @@ impl Default for Config {
         Config {
             cache_user_symbols: UserSymbolCache::PerPid,
             cpp_demangle: true,
+            dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
             lazy_symbolication: false,
             license: "GPL".to_string(),
             log_size: 1_000_000,
@@ -193,6 +202,7 @@ impl Default for Config {
             stack_mode: StackMode::Bpftrace,
             str_trunc_trailer: None,
             unstable_tseries: Unstable::Warn,
+            unstable_dw_ustack: Unstable::Warn,
         }
     }
 }
@@ -380,6 +390,17 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             }
             config.license = text;
         }
+        Setting::DwUstackBytes => {
+            use stdlib::abi::dwstack::MAX_STACK_BYTES;
+            let n = number(raw)?;
+            // Whole words, so the copy and the payload after it stay 8-byte aligned.
+            if n == 0 || n > u64::from(MAX_STACK_BYTES) || n % 8 != 0 {
+                return Err(BadValue(format!(
+                    "a multiple of 8 from 8 to {MAX_STACK_BYTES}"
+                )));
+            }
+            config.dw_ustack_bytes = n as u32;
+        }
         Setting::LogSize => config.log_size = number(raw)?,
         Setting::MaxBpfProgs => config.max_bpf_progs = number(raw)?,
         Setting::MaxCatBytes => config.max_cat_bytes = number(raw)?,
@@ -445,6 +466,18 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
                 )));
             }
             config.str_trunc_trailer = Some(text);
+        }
+        Setting::UnstableDwUstack => {
+            config.unstable_dw_ustack = choice(
+                "unstable_dw_ustack",
+                raw,
+                &[
+                    ("error", Unstable::Error),
+                    ("warn", Unstable::Warn),
+                    ("enable", Unstable::Enable),
+                ],
+                "error, warn, and enable",
+            )?;
         }
         Setting::UnstableTseries => {
             config.unstable_tseries = choice(

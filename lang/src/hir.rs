@@ -37,6 +37,10 @@ pub struct Script {
     /// (`check::scratch::SCRATCH_BYTES`); `None` keeps the default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scratch_bytes: Option<u32>,
+    /// Whether a probe takes a `dw_ustack`: the run then needs a target process, whose
+    /// stacks it unwinds.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub dw_ustack: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

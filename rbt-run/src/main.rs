@@ -24,6 +24,9 @@ struct Cli {
     /// Only trace this process (uprobe/usdt targets).
     #[arg(short = 'p', long = "pid", value_name = "PID")]
     pid: Option<u32>,
+    /// Also unwind this process's stacks for dw_ustack (besides the -p and -c ones).
+    #[arg(long = "dwarf-pid", value_name = "PID")]
+    dwarf_pid: Option<u32>,
     /// Output format.
     #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -135,6 +138,7 @@ fn main() -> ExitCode {
         verbose: cli.verbose,
         dry_run: cli.dry_run,
         pid: cli.pid,
+        dwarf_pid: cli.dwarf_pid,
         output: cli.output.clone(),
         color: std::io::stderr().is_terminal(),
         program: program_name(),

@@ -21,6 +21,9 @@ pub struct Flags {
     pub verbose: bool,
     pub dry_run: bool,
     pub pid: Option<u32>,
+    /// `--dwarf-pid PID`: a process whose `dw_ustack` captures are unwound, besides the
+    /// `-p` and `-c` ones.
+    pub dwarf_pid: Option<u32>,
     /// `-o FILE`: the output goes there instead of stdout.
     pub output: Option<String>,
     /// Whether stderr is a terminal (diagnostics in colour).
@@ -56,6 +59,16 @@ pub fn launch(
     let cpid = child.as_ref().map_or(0, |c| c.pid);
     let run_values = run_values(&manifest.run_values, params, cpid).map_err(Failure::Message)?;
     require_privileges(flags.program).map_err(Failure::Message)?;
+    if manifest.dw_ustack && cpid == 0 && flags.pid.is_none() && flags.dwarf_pid.is_none() {
+        // Unwinding reads the CFI of every object a process maps: it is done for the
+        // processes named on the command line only. Printed in the form of rbt's other
+        // run-time messages (`WARNING: …`), at the level bpftrace gives it.
+        eprintln!(
+            "ERROR: dw_ustack requires a target process to unwind: give one with -p PID, \
+             -c CMD or --dwarf-pid PID"
+        );
+        return Err(Failure::Reported);
+    }
     let out: Box<dyn Write> = match &flags.output {
         Some(path) => Box::new(open_output(std::path::Path::new(path)).map_err(Failure::Message)?),
         None => Box::new(std::io::stdout()),
@@ -67,6 +80,7 @@ pub fn launch(
         verbose: flags.verbose,
         dry_run: flags.dry_run,
         pid: flags.pid,
+        dwarf_pids: flags.pid.into_iter().chain(flags.dwarf_pid).collect(),
         notify_attached: std::env::var_os("__BPFTRACE_NOTIFY_PROBES_ATTACHED").is_some(),
         watch_stdout: flags.output.is_none(),
         print_maps_on_exit: settings.print_maps_on_exit,

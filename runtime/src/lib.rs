@@ -17,6 +17,7 @@ mod maps;
 pub mod run;
 mod source_frames;
 mod symbols;
+mod unwind;
 mod sys;
 pub mod verifier;
 

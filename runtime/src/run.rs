@@ -28,6 +28,9 @@ pub struct RunOptions {
     /// Load every program (so the verifier judges it) and attach nothing.
     pub dry_run: bool,
     pub pid: Option<u32>,
+    /// The processes whose `dw_ustack` captures are unwound: `-p`, `--dwarf-pid`, and the
+    /// `-c` command, which [`run`] adds.
+    pub dwarf_pids: Vec<u32>,
     /// Print the line `__BPFTRACE_NOTIFY_PROBES_ATTACHED` on stdout once every probe is
     /// attached: bpftrace's test harness waits for it before it triggers events.
     pub notify_attached: bool,
@@ -305,12 +308,15 @@ pub fn run(
         &(tai_offset / 1_000_000_000 * 1_000_000_000).to_ne_bytes(),
     )?;
 
-    let symbolizer = Rc::new(SystemSymbolizer::new(
+    let mut symbolizer = SystemSymbolizer::new(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
         obj.map(STACKS_MAP).ok(),
     )
-    .with_debug_info(opts.show_debug_info));
+    .with_debug_info(opts.show_debug_info);
+    let dwarf_pids = opts.dwarf_pids.iter().copied();
+    symbolizer.set_dwarf_pids(dwarf_pids.chain(child.as_ref().map(|c| c.pid)).collect());
+    let symbolizer = Rc::new(symbolizer);
     let mut sink = EventSink::new(
         manifest,
         opts.format,
@@ -425,6 +431,9 @@ pub fn run(
         };
         rb.consume()?;
         sink.borrow_mut().end_batch();
+        if manifest.dw_ustack {
+            symbolizer.remember_dwarf_maps();
+        }
         let mut stop = false;
         for tag in woken {
             match tag {

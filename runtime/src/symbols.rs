@@ -7,7 +7,9 @@ use crate::introspect::kallsyms::{CodeSymbols, Kallsyms};
 use crate::sys::{self, MapHandle};
 use std::cell::OnceCell;
 use stdlib::types::StackMode;
-use stdlib::value::Symbolizer;
+use crate::unwind::{parse_maps, unwind, Mapping, ObjectCfi, Regs};
+use std::rc::Rc;
+use stdlib::value::{DwCapture, Symbolizer};
 
 /// A function symbol of an ELF file: (file offset, size, name).
 type FileSymbol = (u64, u64, String);
@@ -26,6 +28,15 @@ pub struct SystemSymbolizer {
     cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
     /// File, line and inlined functions of user frames (`show_debug_info`).
     source_frames: crate::source_frames::SourceFrameCache,
+    /// The processes whose `dw_ustack` captures are unwound (`-p`, `-c`, `--dwarf-pid`).
+    dwarf_pids: Vec<u32>,
+    /// The call frame information of each object a `dw_ustack` frame fell in, by path.
+    cfi: std::cell::RefCell<std::collections::HashMap<String, Option<Rc<ObjectCfi>>>>,
+    /// The mappings of each process last read for a `dw_ustack`, for captures decoded after
+    /// it has exited (maps printed at the end of a `-c` command).
+    dwarf_maps: std::cell::RefCell<std::collections::HashMap<u32, Rc<Vec<Mapping>>>>,
+    /// Processes already warned about: their captures are not unwound.
+    dwarf_warned: std::cell::RefCell<std::collections::HashSet<u32>>,
 }
 
 impl SystemSymbolizer {
@@ -44,6 +55,10 @@ impl SystemSymbolizer {
             build_ids: Default::default(),
             cgroup_paths: Default::default(),
             source_frames: crate::source_frames::SourceFrameCache::new(false),
+            dwarf_pids: Vec::new(),
+            cfi: Default::default(),
+            dwarf_maps: Default::default(),
+            dwarf_warned: Default::default(),
         }
     }
 
@@ -52,6 +67,79 @@ impl SystemSymbolizer {
     pub fn with_debug_info(mut self, enabled: bool) -> SystemSymbolizer {
         self.source_frames = crate::source_frames::SourceFrameCache::new(enabled);
         self
+    }
+
+    /// The processes whose `dw_ustack` captures are unwound: reading every object's CFI
+    /// is costly, so only targets named on the command line get it, as in bpftrace.
+    pub fn set_dwarf_pids(&mut self, pids: Vec<u32>) {
+        self.dwarf_pids = pids;
+    }
+
+    /// The CFI of the object `mapping` maps in process `pid`, read once per path. The
+    /// process's own view of the file comes first (`map_files` holds even a deleted or
+    /// replaced binary, `root` its mount namespace), then the path as this process sees it.
+    fn object_cfi(&self, pid: u32, mapping: &Mapping) -> Option<Rc<ObjectCfi>> {
+        self.cfi
+            .borrow_mut()
+            .entry(mapping.path.clone())
+            .or_insert_with(|| {
+                [
+                    format!("/proc/{pid}/map_files/{:x}-{:x}", mapping.start, mapping.end),
+                    format!("/proc/{pid}/root{}", mapping.path),
+                    mapping.path.clone(),
+                ]
+                .iter()
+                .find_map(|p| ObjectCfi::load(std::path::Path::new(p)))
+                .map(Rc::new)
+            })
+            .clone()
+    }
+
+    /// The mappings of process `pid` as they are now: the process may have loaded or
+    /// unloaded objects since the probe fired, but not the ones its live frames run in.
+    /// Once it has exited, the last ones read stand in.
+    fn dwarf_maps(&self, pid: u32) -> Rc<Vec<Mapping>> {
+        let read = std::fs::read_to_string(format!("/proc/{pid}/maps")).map(|t| parse_maps(&t));
+        match read {
+            Ok(m) if !m.is_empty() => {
+                let m = Rc::new(m);
+                self.dwarf_maps.borrow_mut().insert(pid, m.clone());
+                m
+            }
+            _ => self
+                .dwarf_maps
+                .borrow()
+                .get(&pid)
+                .cloned()
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Reads the mappings of every `dw_ustack` target now, so that captures decoded after
+    /// a target has exited (its maps printed at the end of the run) can still be unwound.
+    pub fn remember_dwarf_maps(&self) {
+        for pid in &self.dwarf_pids {
+            self.dwarf_maps(*pid);
+        }
+    }
+
+    /// User addresses of process `pid` as stack frames of `mode`, innermost first (the
+    /// first is where the probe fired, the others return addresses or call sites), each
+    /// with its file, line and inlined functions under `show_debug_info`.
+    fn user_frames(&self, pid: u32, addrs: Vec<u64>, mode: StackMode) -> Vec<String> {
+        addrs
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, a)| {
+                let plain = self.user_frame(pid, a, mode);
+                match self.user_mapping(pid, a) {
+                    Some((path, off)) => self
+                        .source_frames
+                        .lines(pid, &path, off, i == 0, a, mode, plain),
+                    None => vec![plain],
+                }
+            })
+            .collect()
     }
 
     fn kallsyms(&self) -> Option<&CodeSymbols> {
@@ -79,8 +167,15 @@ impl SystemSymbolizer {
     /// The object file `addr` falls in for process `pid` (its path, from /proc/PID/maps) and
     /// `addr`'s offset in that file. `None` once the process has exited or for anonymous
     /// (JIT) memory.
-    fn user_mapping(pid: u32, addr: u64) -> Option<(String, u64)> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
+    fn user_mapping(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
+        let read = std::fs::read_to_string(format!("/proc/{pid}/maps"));
+        // An exited process has no maps (a zombie's are empty).
+        let Some(maps) = read.ok().filter(|m| !m.is_empty()) else {
+            // A `dw_ustack` target that has exited: the mappings read while it ran.
+            let maps = self.dwarf_maps.borrow().get(&pid).cloned()?;
+            let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
+            return Some((m.path.clone(), addr - m.start + m.offset));
+        };
         maps.lines().find_map(|l| {
             let mut f = l.split_whitespace();
             let (start, end) = f.next()?.split_once('-')?;
@@ -100,7 +195,7 @@ impl SystemSymbolizer {
     /// that file, as the kernel's build-id stacks name a frame; `None` where there is no such
     /// object or it has no build id.
     fn user_build_id(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
-        let (path, file_off) = Self::user_mapping(pid, addr)?;
+        let (path, file_off) = self.user_mapping(pid, addr)?;
         let mut cache = self.build_ids.borrow_mut();
         let id = cache.entry(path.clone()).or_insert_with(|| {
             let in_root = format!("/proc/{pid}/root{path}");
@@ -113,7 +208,7 @@ impl SystemSymbolizer {
     /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
     /// function symbol there with `addr`'s offset into it, each when known.
     fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
-        let Some((path, file_off)) = Self::user_mapping(pid, addr) else {
+        let Some((path, file_off)) = self.user_mapping(pid, addr) else {
             return (None, None);
         };
         let mut cache = self.elf_symbols.borrow_mut();
@@ -232,19 +327,39 @@ impl Symbolizer for SystemSymbolizer {
     }
 
     fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
-        self.frames(stack_id, limit)
-            .into_iter()
-            .enumerate()
-            .flat_map(|(i, a)| {
-                let plain = self.user_frame(pid, a, mode);
-                match Self::user_mapping(pid, a) {
-                    Some((path, off)) => self
-                        .source_frames
-                        .lines(pid, &path, off, i == 0, a, mode, plain),
-                    None => vec![plain],
-                }
-            })
-            .collect()
+        self.user_frames(pid, self.frames(stack_id, limit), mode)
+    }
+
+    fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String> {
+        let pid = capture.pid;
+        // The idle task and kernel threads have no user stack to unwind.
+        if pid == 0 || capture.ip == 0 {
+            return Vec::new();
+        }
+        if !self.dwarf_pids.contains(&pid) {
+            if self.dwarf_warned.borrow_mut().insert(pid) {
+                eprintln!(
+                    "WARNING: No DWARF unwind data available for this process (pid {pid}): \
+                     dw_ustack unwinds the stacks of the process given with -p, -c or \
+                     --dwarf-pid only"
+                );
+            }
+            return Vec::new();
+        }
+        let maps = self.dwarf_maps(pid);
+        let regs = Regs {
+            ip: capture.ip,
+            sp: capture.sp,
+            bp: capture.bp,
+        };
+        let frames = unwind(
+            regs,
+            capture.stack,
+            &maps,
+            &mut |m| self.object_cfi(pid, m),
+            limit as usize,
+        );
+        self.user_frames(pid, frames, mode)
     }
 
     fn cgroup_path(&self, id: u64) -> String {

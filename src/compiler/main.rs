@@ -159,6 +159,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         missing_probes: config.missing_probes,
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
+        unstable_dw_ustack: config.unstable_dw_ustack,
+        dw_ustack_bytes: config.dw_ustack_bytes,
     };
     let system = system_catalog(&cli, &name);
     let catalog = cache::Recording::new(&system, &source);
@@ -401,6 +403,8 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         missing_probes: config.missing_probes,
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
+        unstable_dw_ustack: config.unstable_dw_ustack,
+        dw_ustack_bytes: config.dw_ustack_bytes,
         ..Default::default()
     };
     let catalog = system_catalog(cli, name);

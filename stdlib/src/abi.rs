@@ -47,6 +47,32 @@ pub mod stack {
     pub const PID: u32 = 8;
 }
 
+/// `dw_ustack`: the program copies the user registers an unwinder starts from and the top of
+/// the user stack; user space unwinds the copy with the DWARF CFI (`.eh_frame`,
+/// `.debug_frame`) of the objects mapped in the process, as `perf record -g dwarf` does.
+/// The header (all u64) is followed by the copied stack bytes, which start at `SP`.
+pub mod dwstack {
+    /// The pid (thread group id) of the process whose stack this is.
+    pub const PID: u32 = 0;
+    /// The user instruction pointer (`rip`) when the probe fired.
+    pub const IP: u32 = 8;
+    /// The user stack pointer (`rsp`).
+    pub const SP: u32 = 16;
+    /// The user frame pointer register (`rbp`), for frames whose CFA rule names it.
+    pub const BP: u32 = 24;
+    /// How many of the stack bytes that follow were copied (0 when the copy failed).
+    pub const LEN: u32 = 32;
+    /// Offset of the stack bytes, and the size of the header.
+    pub const BYTES: u32 = 40;
+    /// Stack bytes copied when the config does not say (`dw_ustack_bytes`): enough for the
+    /// frames of ordinary C programs and their libc, small enough that a statement can hold
+    /// several (a map key, a tuple, a printf record) in the default scratch area.
+    pub const DEFAULT_STACK_BYTES: u32 = 2048;
+    /// The most stack bytes a script may ask for: the capture lives in per-CPU scratch
+    /// memory, which a statement shares with its other values.
+    pub const MAX_STACK_BYTES: u32 = 16 * 1024;
+}
+
 /// A `usym` payload: a user-space address and the pid of the process it belongs to (both
 /// u64), so user space can symbolize it through that process's mappings.
 pub mod usym {

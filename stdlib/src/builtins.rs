@@ -276,6 +276,8 @@ pub enum Builtin {
     Username,
     Kstack,
     Ustack,
+    /// The user stack unwound with DWARF CFI, for code built without frame pointers.
+    DwUstack,
     /// `arg0`..`arg9`…
     Arg(u8),
     /// `sarg0`..`sarg9`: stack arguments.
@@ -321,6 +323,7 @@ impl Builtin {
         Builtin::Username,
         Builtin::Kstack,
         Builtin::Ustack,
+        Builtin::DwUstack,
         Builtin::Retval,
         Builtin::Args,
         Builtin::Ctx,
@@ -368,6 +371,11 @@ impl Builtin {
             // run in rbt's bpf(2) call, so the stacks are that call's.
             Builtin::Kstack => Spec::value("kstack", Arity::range(0, 2), "kstack([mode][, limit])"),
             Builtin::Ustack => Spec::value("ustack", Arity::range(0, 2), "ustack([mode][, limit])"),
+            Builtin::DwUstack => Spec::value(
+                "dw_ustack",
+                Arity::range(0, 2),
+                "dw_ustack([mode][, limit])",
+            ),
             Builtin::Arg(_) => Spec::variable("argN").only_in(&[
                 Provider::Kprobe,
                 Provider::Uprobe,

@@ -9,7 +9,7 @@
 use crate::manifest::{Event, MapSpec};
 use crate::output::{MapDump, MapValue};
 use crate::tseries::Slot;
-use crate::types::{Aggregation, Type};
+use crate::types::{Aggregation, StackSource, Type};
 use crate::value::{decode, Symbolizer, Value};
 
 /// One map entry as read: the key's bytes and the value's bytes on each CPU (one slot for a
@@ -253,9 +253,102 @@ pub fn map_dump(spec: &MapSpec, raw: Vec<RawEntry>, sym: &dyn Symbolizer) -> Map
             }
         }
     }
+    if spec.key.as_ref().is_some_and(holds_dw_stack) {
+        entries = merge_equal_keys(entries);
+    }
     MapDump {
         name: spec.script_name.clone().unwrap_or_default(),
         entries,
+    }
+}
+
+/// Whether values of `ty` hold a `dw_ustack` capture.
+fn holds_dw_stack(ty: &Type) -> bool {
+    match ty {
+        Type::Stack { source, .. } => matches!(source, StackSource::UserDwarf { .. }),
+        Type::Tuple(elems) | Type::NamedTuple { elems, .. } => elems.iter().any(holds_dw_stack),
+        Type::Array { elem, .. } => holds_dw_stack(elem),
+        Type::Record(r) => r.fields.iter().any(|f| holds_dw_stack(&f.ty)),
+        Type::None
+        | Type::Int { .. }
+        | Type::Bool
+        | Type::Str { .. }
+        | Type::Buffer { .. }
+        | Type::Pointer { .. }
+        | Type::Float { .. }
+        | Type::Enum { .. }
+        | Type::Inet
+        | Type::MacAddr
+        | Type::Ksym
+        | Type::Usym
+        | Type::Username
+        | Type::ProbeName
+        | Type::CgroupPath
+        | Type::Strerror
+        | Type::SyscallName
+        | Type::SignalName
+        | Type::Timestamp
+        | Type::Agg(_) => false,
+    }
+}
+
+/// Entries whose keys decode to the same value, as one entry. A `dw_ustack` key is a copy of
+/// the top of the stack, whose bytes differ between two captures of the same frames (locals,
+/// padding), so BPF keeps them apart; once unwound they are one stack, as bpftrace (which
+/// unwinds in BPF) counts them.
+fn merge_equal_keys(entries: Vec<(Option<Value>, MapValue)>) -> Vec<(Option<Value>, MapValue)> {
+    let mut out: Vec<(Option<Value>, MapValue)> = Vec::new();
+    for (key, value) in entries {
+        match out.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, into)) => merge_value(into, value),
+            None => out.push((key, value)),
+        }
+    }
+    out
+}
+
+/// Adds `value` into `into`, as the two were one key's value.
+fn merge_value(into: &mut MapValue, value: MapValue) {
+    match (into, value) {
+        (MapValue::Count(a), MapValue::Count(b)) => *a = a.wrapping_add(b),
+        (MapValue::Sum(a), MapValue::Sum(b)) => *a = a.wrapping_add(b),
+        (MapValue::Min(a), MapValue::Min(b)) => *a = (*a).min(b),
+        (MapValue::Max(a), MapValue::Max(b)) => *a = (*a).max(b),
+        (
+            MapValue::Avg { count, total } | MapValue::Stats { count, total },
+            MapValue::Avg { count: c, total: t } | MapValue::Stats { count: c, total: t },
+        ) => {
+            *count = count.wrapping_add(c);
+            *total = total.wrapping_add(t);
+        }
+        (MapValue::Hist { buckets, .. }, MapValue::Hist { buckets: b, .. }) => {
+            for (x, y) in buckets.iter_mut().zip(b) {
+                *x = x.wrapping_add(y);
+            }
+        }
+        (MapValue::Tseries { agg, slots }, MapValue::Tseries { slots: more, .. }) => {
+            let Aggregation::Tseries { reduce, signed, .. } = *agg else {
+                return;
+            };
+            // Slots of one interval combine as the CPU copies of a slot do.
+            let mut all = std::mem::take(slots);
+            all.extend(more);
+            all.sort_by_key(|s| s.epoch);
+            *slots = all
+                .chunk_by(|a, b| a.epoch == b.epoch)
+                .map(|same| crate::tseries::merge_cpus(reduce, signed, same))
+                .collect();
+        }
+        // A plain value is what the last update stored; which of the two was last is not
+        // known, so the first one stays. Values of different kinds cannot share a map.
+        (MapValue::Plain(_), _)
+        | (MapValue::Count(_), _)
+        | (MapValue::Sum(_), _)
+        | (MapValue::Min(_), _)
+        | (MapValue::Max(_), _)
+        | (MapValue::Avg { .. } | MapValue::Stats { .. }, _)
+        | (MapValue::Hist { .. }, _)
+        | (MapValue::Tseries { .. }, _) => {}
     }
 }
 
@@ -288,12 +381,108 @@ mod tests {
         fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
             Vec::new()
         }
+        fn dw_ustack(&self, _: &crate::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
+            Vec::new()
+        }
         fn cgroup_path(&self, _: u64) -> String {
             String::new()
         }
         fn strftime(&self, _: u64, _: u64) -> String {
             String::new()
         }
+    }
+
+    /// Names a `dw_ustack` capture's one frame by its instruction pointer, as unwinding the
+    /// same frames from different stack bytes would.
+    struct IpFrames;
+
+    impl Symbolizer for IpFrames {
+        fn ksym(&self, _: u64, _: bool) -> String {
+            String::new()
+        }
+        fn usym(&self, _: u32, _: u64, _: bool) -> String {
+            String::new()
+        }
+        fn username(&self, _: u64) -> String {
+            String::new()
+        }
+        fn probe_name(&self, _: u64) -> String {
+            String::new()
+        }
+        fn kstack(&self, _: i64, _: u32, _: StackMode) -> Vec<String> {
+            Vec::new()
+        }
+        fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
+            Vec::new()
+        }
+        fn dw_ustack(&self, c: &crate::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
+            vec![format!("{:x}", c.ip)]
+        }
+        fn cgroup_path(&self, _: u64) -> String {
+            String::new()
+        }
+        fn strftime(&self, _: u64, _: u64) -> String {
+            String::new()
+        }
+    }
+
+    /// A `dw_ustack` payload of 16 stack bytes: `ip`, and `fill` in every stack byte.
+    fn capture(ip: u64, fill: u8) -> Vec<u8> {
+        let mut b = vec![0u8; (crate::abi::dwstack::BYTES + 16) as usize];
+        b[crate::abi::dwstack::IP as usize..][..8].copy_from_slice(&ip.to_ne_bytes());
+        b[crate::abi::dwstack::LEN as usize..][..8].copy_from_slice(&16u64.to_ne_bytes());
+        b[crate::abi::dwstack::BYTES as usize..].fill(fill);
+        b
+    }
+
+    #[test]
+    fn dw_ustack_keys_of_one_stack_merge() {
+        let key = Type::Stack {
+            source: StackSource::UserDwarf { bytes: 16 },
+            mode: StackMode::Bpftrace,
+            limit: 127,
+        };
+        let count = |n: u64| vec![n.to_ne_bytes().to_vec()];
+        // Two captures of the stack at ip 0x10 whose bytes differ, one at 0x20.
+        let raw = vec![
+            (capture(0x10, 1), count(2)),
+            (capture(0x20, 1), count(5)),
+            (capture(0x10, 2), count(3)),
+        ];
+        let dump = map_dump(
+            &spec(Some(key.clone()), Type::Agg(Aggregation::Count)),
+            raw,
+            &IpFrames,
+        );
+        let stack = |ip: &str| Some(Value::Stack(StackMode::Bpftrace, vec![ip.into()]));
+        assert_eq!(
+            dump.entries,
+            [
+                (stack("10"), MapValue::Count(5)),
+                (stack("20"), MapValue::Count(5))
+            ]
+        );
+        // Histograms add bucket by bucket; a key that is not a dw_ustack is never merged.
+        let mut a = MapValue::Hist {
+            agg: Aggregation::Hist { bits: 0 },
+            buckets: vec![1, 2],
+        };
+        merge_value(
+            &mut a,
+            MapValue::Hist {
+                agg: Aggregation::Hist { bits: 0 },
+                buckets: vec![10, 20],
+            },
+        );
+        assert_eq!(
+            a,
+            MapValue::Hist {
+                agg: Aggregation::Hist { bits: 0 },
+                buckets: vec![11, 22]
+            }
+        );
+        assert!(!holds_dw_stack(&I64));
+        assert!(holds_dw_stack(&Type::Tuple(vec![I64, key])));
     }
 
     fn spec(key: Option<Type>, value: Type) -> MapSpec {

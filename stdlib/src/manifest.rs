@@ -52,6 +52,10 @@ pub struct Manifest {
     /// rather than a one-entry per-CPU array.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub scratch_by_cpu: bool,
+    /// Whether a probe takes a `dw_ustack`: a run then needs a target process (`-p`, `-c`
+    /// or `--dwarf-pid`), whose stacks it unwinds.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dw_ustack: bool,
 }
 
 /// The `.rodata` global holding the [`RunValue`]s, an array of i64.

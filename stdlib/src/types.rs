@@ -102,6 +102,18 @@ pub enum StackMode {
     BuildId,
 }
 
+/// Where a stack's frames come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum StackSource {
+    /// `kstack`: the kernel's stack walk, kept in the stack-trace map.
+    Kernel,
+    /// `ustack`: the kernel's frame-pointer walk of the user stack, in the stack-trace map.
+    User,
+    /// `dw_ustack`: the user registers and the top `bytes` of the user stack, copied when the
+    /// probe fires and unwound in user space with the binaries' DWARF CFI ([`crate::abi::dwstack`]).
+    UserDwarf { bytes: u32 },
+}
+
 /// The type of a value in a script.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Type {
@@ -148,9 +160,10 @@ pub enum Type {
         bits: u8,
         variants: Vec<(String, u64)>,
     },
-    /// `kstack`/`ustack`: a stack id (u64) plus pid for user stacks.
+    /// `kstack`/`ustack`: a stack id (u64) plus pid for user stacks; `dw_ustack`: a capture
+    /// of the user stack ([`crate::abi::dwstack`]).
     Stack {
-        user: bool,
+        source: StackSource,
         mode: StackMode,
         limit: u32,
     },
@@ -208,13 +221,11 @@ impl Type {
             Type::Array { elem, len } => elem.size() * len,
             Type::Record(r) => r.size,
             Type::Enum { bits, .. } => u32::from(*bits) / 8,
-            Type::Stack { user, .. } => {
-                if *user {
-                    crate::abi::stack::USTACK_SIZE
-                } else {
-                    crate::abi::stack::KSTACK_SIZE
-                }
-            }
+            Type::Stack { source, .. } => match source {
+                StackSource::Kernel => crate::abi::stack::KSTACK_SIZE,
+                StackSource::User => crate::abi::stack::USTACK_SIZE,
+                StackSource::UserDwarf { bytes } => crate::abi::dwstack::BYTES + bytes,
+            },
             Type::Inet => crate::abi::inet::SIZE,
             Type::MacAddr => 6,
             Type::Ksym => 8,
@@ -322,8 +333,11 @@ impl Type {
             Type::Array { elem, len } => format!("{}[{len}]", elem.display()),
             Type::Record(r) => r.name.clone(),
             Type::Enum { name, .. } => format!("enum {name}"),
-            Type::Stack { user: false, .. } => "kstack".into(),
-            Type::Stack { user: true, .. } => "ustack".into(),
+            Type::Stack { source, .. } => match source {
+                StackSource::Kernel => "kstack".into(),
+                StackSource::User => "ustack".into(),
+                StackSource::UserDwarf { .. } => "dw_ustack".into(),
+            },
             Type::Inet => "inet".into(),
             Type::MacAddr => "macaddr".into(),
             Type::Ksym => "ksym".into(),

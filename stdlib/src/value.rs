@@ -5,7 +5,7 @@
 
 use crate::abi;
 use crate::names;
-use crate::types::{tuple_layout, StackMode, Type};
+use crate::types::{tuple_layout, StackMode, StackSource, Type};
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -151,9 +151,40 @@ pub trait Symbolizer {
     fn kstack(&self, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String>;
     /// The frames of a user stack of process `pid` as text of `mode`.
     fn ustack(&self, pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String>;
+    /// The frames of a `dw_ustack` capture, unwound with the process's DWARF CFI, as text of
+    /// `mode`.
+    fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String>;
     fn cgroup_path(&self, id: u64) -> String;
     /// `strftime(fmt, ns)`: `ns` is nanoseconds since boot; `format` indexes the manifest.
     fn strftime(&self, format: u64, boot_ns: u64) -> String;
+}
+
+/// A `dw_ustack` payload ([`abi::dwstack`]) as read from an event or a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DwCapture<'a> {
+    pub pid: u32,
+    pub ip: u64,
+    pub sp: u64,
+    pub bp: u64,
+    /// The copied user stack: `stack[i]` is the byte at address `sp + i`.
+    pub stack: &'a [u8],
+}
+
+impl<'a> DwCapture<'a> {
+    /// Reads a payload; a short or inconsistent one gives a capture with fewer stack bytes.
+    pub fn read(bytes: &'a [u8]) -> DwCapture<'a> {
+        use abi::dwstack;
+        let len = read_u64(bytes, dwstack::LEN as usize);
+        let body = bytes.get(dwstack::BYTES as usize..).unwrap_or_default();
+        let len = usize::try_from(len).unwrap_or(usize::MAX).min(body.len());
+        DwCapture {
+            pid: read_u64(bytes, dwstack::PID as usize) as u32,
+            ip: read_u64(bytes, dwstack::IP as usize),
+            sp: read_u64(bytes, dwstack::SP as usize),
+            bp: read_u64(bytes, dwstack::BP as usize),
+            stack: &body[..len],
+        }
+    }
 }
 
 fn read_u64(bytes: &[u8], at: usize) -> u64 {
@@ -269,14 +300,23 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
                 })
                 .collect(),
         ),
-        Type::Stack { user, limit, mode } => {
+        Type::Stack {
+            source,
+            limit,
+            mode,
+        } => {
             let id = read_u64(bytes, abi::stack::ID as usize) as i64;
-            if *user {
-                let pid = read_u64(bytes, abi::stack::PID as usize) as u32;
-                Value::Stack(*mode, sym.ustack(pid, id, *limit, *mode))
-            } else {
-                Value::Stack(*mode, sym.kstack(id, *limit, *mode))
-            }
+            let frames = match source {
+                StackSource::Kernel => sym.kstack(id, *limit, *mode),
+                StackSource::User => {
+                    let pid = read_u64(bytes, abi::stack::PID as usize) as u32;
+                    sym.ustack(pid, id, *limit, *mode)
+                }
+                StackSource::UserDwarf { .. } => {
+                    sym.dw_ustack(&DwCapture::read(bytes), *limit, *mode)
+                }
+            };
+            Value::Stack(*mode, frames)
         }
         Type::Inet => Value::Text(ntop(bytes)),
         Type::MacAddr => Value::Text(macaddr(bytes)),

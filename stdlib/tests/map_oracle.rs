@@ -147,6 +147,9 @@ impl Symbolizer for NoSymbols {
     fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
         Vec::new()
     }
+    fn dw_ustack(&self, _: &stdlib::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
+        Vec::new()
+    }
     fn cgroup_path(&self, _: u64) -> String {
         String::new()
     }

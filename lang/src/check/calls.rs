@@ -12,7 +12,7 @@ use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
 use stdlib::manifest::RunValue;
-use stdlib::types::{AddrSpace, StackMode, Type, I64, U32, U64};
+use stdlib::types::{AddrSpace, StackMode, StackSource, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -178,7 +178,7 @@ impl Checker<'_> {
                 }
             }
             Builtin::Username => Type::Username,
-            Builtin::Kstack => match self.stack_type(false, args, span) {
+            Builtin::Kstack => match self.stack_type(StackSource::Kernel, args, span) {
                 // The kernel stack of a raw tracepoint starts elsewhere than a perf
                 // tracepoint's: a syscall tracepoint that reads it keeps the perf event.
                 Some(ty) if self.probe.provider == Some(Provider::Tracepoint) => {
@@ -188,10 +188,20 @@ impl Checker<'_> {
                 Some(ty) => ty,
                 None => return poisoned(span),
             },
-            Builtin::Ustack => match self.stack_type(true, args, span) {
+            Builtin::Ustack => match self.stack_type(StackSource::User, args, span) {
                 Some(ty) => ty,
                 None => return poisoned(span),
             },
+            Builtin::DwUstack => {
+                self.dw_ustack_first.get_or_insert(span);
+                let source = StackSource::UserDwarf {
+                    bytes: self.opts.dw_ustack_bytes,
+                };
+                match self.stack_type(source, args, span) {
+                    Some(ty) => ty,
+                    None => return poisoned(span),
+                }
+            }
             Builtin::Curtask => match self.lookup_record("struct task_struct") {
                 Some(r) => Type::Pointer {
                     to: Box::new(Type::Record(Box::new(r))),
@@ -555,7 +565,7 @@ impl Checker<'_> {
     /// The type of `kstack`/`ustack` with a mode (bpftrace, perf, raw, and build_id for
     /// `ustack`) and a depth, in either order; bare, they take the configured `stack_mode`
     /// and the contract's deepest stack.
-    fn stack_type(&mut self, user: bool, args: &[ast::Expr], span: Span) -> Option<Type> {
+    fn stack_type(&mut self, source: StackSource, args: &[ast::Expr], span: Span) -> Option<Type> {
         let mut mode = self.opts.stack_mode;
         let mut limit = MAX_DEPTH;
         // Where the mode comes from: its argument, else the call (`stack_mode` in config).
@@ -584,12 +594,16 @@ impl Checker<'_> {
                 },
             }
         }
-        if mode == StackMode::BuildId && !user {
+        if mode == StackMode::BuildId && source == StackSource::Kernel {
             // Kernel code has no build ids to name its frames by.
             self.push(diagnostics::build_id_kstack(mode_span));
             return None;
         }
-        Some(Type::Stack { user, mode, limit })
+        Some(Type::Stack {
+            source,
+            mode,
+            limit,
+        })
     }
 
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
@@ -1027,6 +1041,14 @@ impl Checker<'_> {
             // A stack's length is its number of frames, up to its limit; codegen asks the
             // kernel for the probe's stack of that kind again (a stack value is only an id
             // in the stack map, which programs cannot read).
+            if let Type::Stack {
+                source: StackSource::UserDwarf { .. },
+                ..
+            } = a.ty
+            {
+                self.push(diagnostics::len_dw_ustack(args[0].span));
+                return poisoned(span);
+            }
             if let Type::Stack { .. } = a.ty {
                 return mk(
                     H::Call {

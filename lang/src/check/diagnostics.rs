@@ -1485,6 +1485,26 @@ pub fn tseries_unstable_note() -> String {
         .to_string()
 }
 
+/// The note of a script that uses dw_ustack without `unstable_dw_ustack = enable`.
+pub fn dw_ustack_unstable_note() -> String {
+    "this script uses an unstable feature, dw_ustack (DWARF stack unwinding); set \
+     unstable_dw_ustack = enable in the config block to silence this note"
+        .to_string()
+}
+
+pub fn dw_ustack_not_enabled(span: Span) -> Diagnostic {
+    Diagnostic::error("dw_ustack is an unstable feature, not enabled", span)
+        .with_help("set `unstable_dw_ustack = enable` in the config block to use it")
+}
+
+/// `len(dw_ustack)`: its frames are only known once user space has unwound the copy.
+pub fn len_dw_ustack(span: Span) -> Diagnostic {
+    Diagnostic::error("len() cannot count the frames of a dw_ustack", span).with_note(
+        "a dw_ustack is unwound in user space after the probe has run, so the program cannot \
+         know its frames",
+    )
+}
+
 pub fn tseries_not_enabled(span: Span) -> Diagnostic {
     Diagnostic::error("tseries() is an unstable feature, not enabled", span)
         .with_help("set `unstable_tseries = enable` in the config block to use it")

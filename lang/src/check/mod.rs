@@ -57,6 +57,11 @@ pub struct Options {
     /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
     /// config allow it.
     pub unstable_tseries: Unstable,
+    /// Whether `dw_ustack` may be used (`unstable_dw_ustack`); callers that do not read the
+    /// config allow it.
+    pub unstable_dw_ustack: Unstable,
+    /// Bytes of user stack a `dw_ustack` copies (`dw_ustack_bytes`).
+    pub dw_ustack_bytes: u32,
     /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
     /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
     pub run_time_values: bool,
@@ -76,6 +81,8 @@ impl Default for Options {
             missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
             unstable_tseries: Unstable::Enable,
+            unstable_dw_ustack: Unstable::Enable,
+            dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
             run_time_values: false,
         }
     }
@@ -109,6 +116,8 @@ pub(crate) struct Checker<'a> {
     catalog: &'a dyn Catalog,
     diags: Vec<Diagnostic>,
     notes: Vec<String>,
+    /// The first `dw_ustack` of the script, for the `unstable_dw_ustack` note or error.
+    dw_ustack_first: Option<Span>,
     maps: Vec<MapSpec>,
     /// The most scratch memory any probe checked so far needs (`scratch::check`).
     scratch_need: u64,
@@ -193,6 +202,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         catalog,
         diags: Vec::new(),
         notes: Vec::new(),
+        dw_ustack_first: None,
         maps: Vec::new(),
         scratch_need: 0,
         map_ids: HashMap::new(),
@@ -279,6 +289,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         tseries_clock: c.tseries_clock,
         run_values: c.run_values.clone(),
         scratch_bytes: scratch::scratch_size(c.scratch_need),
+        dw_ustack: c.dw_ustack_first.is_some(),
     });
     Checked {
         script,

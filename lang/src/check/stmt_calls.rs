@@ -796,6 +796,14 @@ impl Checker<'_> {
     /// warning bpftrace prints has no source excerpt, so a note (a line on stderr) stands
     /// for it: an excerpt would repeat the script's text, maps and all.
     pub(super) fn unstable_features(&mut self) {
+        // `unstable_dw_ustack` the same way, at the first dw_ustack.
+        if let Some(span) = self.dw_ustack_first {
+            match self.opts.unstable_dw_ustack {
+                Unstable::Enable => {}
+                Unstable::Warn => self.notes.push(diagnostics::dw_ustack_unstable_note()),
+                Unstable::Error => self.push(diagnostics::dw_ustack_not_enabled(span)),
+            }
+        }
         let first = self
             .map_ids
             .values()
