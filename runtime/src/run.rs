@@ -250,6 +250,37 @@ fn run_iterators(
     Ok(())
 }
 
+/// The objects the uprobes and USDT probes of `manifest` attach to, each once.
+fn probed_objects(manifest: &Manifest) -> Vec<String> {
+    let mut paths: Vec<String> = manifest
+        .programs
+        .iter()
+        .flat_map(|p| match &p.attach {
+            Attach::Uprobe { targets, .. } => targets.iter().map(|t| t.path.clone()).collect(),
+            Attach::Usdt { targets } => targets.iter().map(|t| t.path.clone()).collect(),
+            Attach::Begin
+            | Attach::End
+            | Attach::Bench { .. }
+            | Attach::Test { .. }
+            | Attach::Signal { .. }
+            | Attach::Tracepoint { .. }
+            | Attach::Rawtracepoint { .. }
+            | Attach::Syscall { .. }
+            | Attach::Kprobe { .. }
+            | Attach::Profile { .. }
+            | Attach::Interval { .. }
+            | Attach::Software { .. }
+            | Attach::Hardware { .. }
+            | Attach::Watchpoint { .. }
+            | Attach::Kfunc { .. }
+            | Attach::Iter { .. } => Vec::new(),
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
 /// the `-c` command: released once every probe is attached, and rbt exits when it does.
 pub fn run(
@@ -307,6 +338,7 @@ pub fn run(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
         obj.map(STACKS_MAP).ok(),
+        probed_objects(manifest),
     ));
     let mut sink = EventSink::new(
         manifest,

@@ -12,6 +12,47 @@ use stdlib::value::Symbolizer;
 /// A function symbol of an ELF file: (file offset, size, name).
 type FileSymbol = (u64, u64, String);
 
+/// One file-backed mapping of a process, as /proc/PID/maps lists it: `start..end` holds the
+/// file's bytes from `offset` on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mapping {
+    start: u64,
+    end: u64,
+    offset: u64,
+    path: String,
+}
+
+impl Mapping {
+    /// The path of the object `addr` falls in and `addr`'s offset in that file.
+    fn locate(maps: &[Mapping], addr: u64) -> Option<(String, u64)> {
+        maps.iter()
+            .find(|m| m.start <= addr && addr < m.end)
+            .map(|m| (m.path.clone(), addr - m.start + m.offset))
+    }
+}
+
+/// The file-backed mappings of a /proc/PID/maps text; anonymous and special (`[heap]`,
+/// `[vdso]`) ones are left out, as they have no symbols to read.
+fn parse_maps(text: &str) -> Vec<Mapping> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let (start, end) = f.next()?.split_once('-')?;
+            let start = u64::from_str_radix(start, 16).ok()?;
+            let end = u64::from_str_radix(end, 16).ok()?;
+            let _perms = f.next()?;
+            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+            let path = f.nth(2)?;
+            path.starts_with('/').then(|| Mapping {
+                start,
+                end,
+                offset,
+                path: path.to_string(),
+            })
+        })
+        .collect()
+}
+
 pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
@@ -24,6 +65,16 @@ pub struct SystemSymbolizer {
     build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
     /// `cgroup_path()` of each cgroup id printed so far.
     cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
+    /// The mappings of each process whose addresses were named, as last read: a process
+    /// that has exited since (a uprobe's target often exits before its event is read) is
+    /// still named through them.
+    process_maps: std::cell::RefCell<std::collections::HashMap<u32, Vec<Mapping>>>,
+    /// The objects the script's uprobes and USDT probes attach to.
+    probed_objects: Vec<String>,
+    /// Where the probed objects that are not position-independent (ET_EXEC) sit in every
+    /// process: their addresses are fixed, so a process that is gone before its first event
+    /// is read is still named through them, as bpftrace names it through the probe's binary.
+    fixed_maps: OnceCell<Vec<Mapping>>,
 }
 
 impl SystemSymbolizer {
@@ -31,6 +82,7 @@ impl SystemSymbolizer {
         probe_names: Vec<String>,
         time_formats: Vec<String>,
         stacks: Option<MapHandle>,
+        probed_objects: Vec<String>,
     ) -> SystemSymbolizer {
         SystemSymbolizer {
             probe_names,
@@ -41,6 +93,9 @@ impl SystemSymbolizer {
             elf_symbols: Default::default(),
             build_ids: Default::default(),
             cgroup_paths: Default::default(),
+            process_maps: Default::default(),
+            probed_objects,
+            fixed_maps: OnceCell::new(),
         }
     }
 
@@ -67,22 +122,47 @@ pub fn realtime_ns() -> u64 {
 
 impl SystemSymbolizer {
     /// The object file `addr` falls in for process `pid` (its path, from /proc/PID/maps) and
-    /// `addr`'s offset in that file. `None` once the process has exited or for anonymous
-    /// (JIT) memory.
-    fn user_mapping(pid: u32, addr: u64) -> Option<(String, u64)> {
-        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).ok()?;
-        maps.lines().find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (start, end) = f.next()?.split_once('-')?;
-            let (start, end) = (
-                u64::from_str_radix(start, 16).ok()?,
-                u64::from_str_radix(end, 16).ok()?,
-            );
-            let _perms = f.next()?;
-            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
-            let path = f.nth(2)?;
-            (start <= addr && addr < end && path.starts_with('/'))
-                .then(|| (path.to_string(), addr - start + offset))
+    /// `addr`'s offset in that file. Mappings read once are kept, so a process that has
+    /// exited is still named; one never seen alive is named through the fixed-address
+    /// objects the script probes. `None` for anonymous (JIT) memory and unknown addresses.
+    fn user_mapping(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
+        let mut known = self.process_maps.borrow_mut();
+        if let Some(found) = known.get(&pid).and_then(|m| Mapping::locate(m, addr)) {
+            return Some(found);
+        }
+        // Not in the mappings read before (or none were): the process may have mapped more
+        // since (dlopen), so read them again while it lives.
+        // A process that has exited but is not yet reaped lists no mappings at all.
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .map(|text| parse_maps(&text))
+            .unwrap_or_default();
+        if !maps.is_empty() {
+            let found = Mapping::locate(&maps, addr);
+            known.insert(pid, maps);
+            return found;
+        }
+        Mapping::locate(self.fixed_maps(), addr)
+    }
+
+    fn fixed_maps(&self) -> &[Mapping] {
+        self.fixed_maps.get_or_init(|| {
+            self.probed_objects
+                .iter()
+                .filter_map(|path| {
+                    let layout = elf::object_layout(std::path::Path::new(path)).ok()?;
+                    (!layout.relocatable).then_some((path, layout.segments))
+                })
+                .flat_map(|(path, segments)| {
+                    segments
+                        .into_iter()
+                        .map(move |(offset, vaddr, filesz)| Mapping {
+                            start: vaddr,
+                            end: vaddr.saturating_add(filesz),
+                            offset,
+                            path: path.clone(),
+                        })
+                })
+                .collect()
         })
     }
 
@@ -90,7 +170,7 @@ impl SystemSymbolizer {
     /// that file, as the kernel's build-id stacks name a frame; `None` where there is no such
     /// object or it has no build id.
     fn user_build_id(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
-        let (path, file_off) = Self::user_mapping(pid, addr)?;
+        let (path, file_off) = self.user_mapping(pid, addr)?;
         let mut cache = self.build_ids.borrow_mut();
         let id = cache.entry(path.clone()).or_insert_with(|| {
             let in_root = format!("/proc/{pid}/root{path}");
@@ -103,7 +183,7 @@ impl SystemSymbolizer {
     /// The object `addr` falls in for process `pid` (its path, from /proc/PID/maps) and the
     /// function symbol there with `addr`'s offset into it, each when known.
     fn user_symbol(&self, pid: u32, addr: u64) -> (Option<String>, Option<(String, u64)>) {
-        let Some((path, file_off)) = Self::user_mapping(pid, addr) else {
+        let Some((path, file_off)) = self.user_mapping(pid, addr) else {
             return (None, None);
         };
         let mut cache = self.elf_symbols.borrow_mut();
