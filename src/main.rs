@@ -38,6 +38,10 @@ struct Cli {
     /// maps the file, because the kernel's uprobe reference counter does it.
     #[arg(long = "usdt-file-activation")]
     usdt_file_activation: bool,
+    /// Read the traceable kernel functions from FILE instead of tracefs
+    /// available_filter_functions (kprobes on others need --unsafe).
+    #[arg(long = "traceable-functions", value_name = "FILE")]
+    traceable_functions: Option<std::path::PathBuf>,
     /// Search DIR for the debug files (DWARF) of stripped binaries; may be repeated.
     #[arg(long = "debuginfo", value_name = "DIR")]
     debuginfo: Vec<std::path::PathBuf>,
@@ -253,13 +257,17 @@ fn bad_command_line(e: clap::Error) -> ExitCode {
 
 /// The running system's facts for checking the script `name` ("stdin" for `-e`): a quoted
 /// `#include` is looked for next to the script file first, then in the `-I` directories.
-fn system_catalog(cli: &Cli, name: &str) -> runtime::catalog::SystemCatalog {
+fn system_catalog(cli: &Cli, name: &str) -> Result<runtime::catalog::SystemCatalog, Reported> {
     let script_dir = (name != "stdin")
         .then(|| std::path::Path::new(name).parent().map(|d| d.to_path_buf()))
         .flatten();
-    runtime::catalog::SystemCatalog::new(cli.pid)
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
         .with_headers(&cli.include_dirs, script_dir)
-        .with_debuginfo_dirs(cli.debuginfo.clone())
+        .with_debuginfo_dirs(cli.debuginfo.clone());
+    match &cli.traceable_functions {
+        Some(path) => catalog.with_traceable_functions(path).map_err(fail),
+        None => Ok(catalog),
+    }
 }
 
 fn real_main(cli: Cli) -> Result<i32, Reported> {
@@ -358,7 +366,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         .flatten();
     let mut missed = "not in the cache";
     if let Some(c) = &cache {
-        match c.lookup(&system_catalog(&cli, &name), &params) {
+        match c.lookup(&system_catalog(&cli, &name)?, &params) {
             cache::Lookup::Hit { path, file } => {
                 if cli.verbose {
                     eprintln!("rbt: compile cache: hit, running {}", path.display());
@@ -418,7 +426,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
         unstable_tseries: config.unstable_tseries,
     };
-    let system = system_catalog(&cli, &name);
+    let system = system_catalog(&cli, &name)?;
     let catalog = cache::Recording::new(&system, &source);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     if help {
@@ -658,6 +666,8 @@ fn compile_options(cli: &Cli) -> (Vec<String>, Vec<std::path::PathBuf>) {
         format!("--no-warnings: {}", cli.no_warnings),
     ];
     let mut files: Vec<std::path::PathBuf> = cli.include.iter().map(Into::into).collect();
+    // The list of traceable functions decides which kprobes compile.
+    files.extend(cli.traceable_functions.clone());
     o.push(format!("--include: {:?}", cli.include));
     let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
         .filter(|(k, _)| k.as_encoded_bytes().starts_with(b"BPFTRACE_"))
@@ -829,7 +839,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         unstable_tseries: config.unstable_tseries,
         ..Default::default()
     };
-    let catalog = system_catalog(cli, name);
+    let catalog = system_catalog(cli, name)?;
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);
