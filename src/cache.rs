@@ -425,6 +425,9 @@ impl Catalog for Recording<'_> {
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
         self.inner.kernel_functions(module, pattern)
     }
+    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool {
+        self.inner.kernel_function_untraceable(module, name)
+    }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         self.inner.raw_tracepoints(pattern)
     }

@@ -32,6 +32,10 @@ pub struct Cli {
     /// maps the file, because the kernel's uprobe reference counter does it.
     #[arg(long = "usdt-file-activation")]
     pub usdt_file_activation: bool,
+    /// Read the traceable kernel functions from FILE instead of tracefs
+    /// available_filter_functions (kprobes on others need --unsafe).
+    #[arg(long = "traceable-functions", value_name = "FILE")]
+    pub traceable_functions: Option<std::path::PathBuf>,
     /// Search DIR for the debug files (DWARF) of stripped binaries; may be repeated.
     #[arg(long = "debuginfo", value_name = "DIR")]
     pub debuginfo: Vec<std::path::PathBuf>,
@@ -228,13 +232,17 @@ pub fn bad_command_line(e: clap::Error) -> std::process::ExitCode {
 
 /// The running system's facts for checking the script `name` ("stdin" for `-e`): a quoted
 /// `#include` is looked for next to the script file first, then in the `-I` directories.
-pub fn system_catalog(cli: &Cli, name: &str) -> runtime::catalog::SystemCatalog {
+pub fn system_catalog(cli: &Cli, name: &str) -> Result<runtime::catalog::SystemCatalog, Reported> {
     let script_dir = (name != "stdin")
         .then(|| std::path::Path::new(name).parent().map(|d| d.to_path_buf()))
         .flatten();
-    runtime::catalog::SystemCatalog::new(cli.pid)
+    let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
         .with_headers(&cli.include_dirs, script_dir)
-        .with_debuginfo_dirs(cli.debuginfo.clone())
+        .with_debuginfo_dirs(cli.debuginfo.clone());
+    match &cli.traceable_functions {
+        Some(path) => catalog.with_traceable_functions(path).map_err(fail),
+        None => Ok(catalog),
+    }
 }
 
 /// The command line's run flags, as the shared run path takes them.
@@ -297,6 +305,8 @@ pub fn compile_options(cli: &Cli) -> (Vec<String>, Vec<std::path::PathBuf>) {
         format!("--no-warnings: {}", cli.no_warnings),
     ];
     let mut files: Vec<std::path::PathBuf> = cli.include.iter().map(Into::into).collect();
+    // The list of traceable functions decides which kprobes compile.
+    files.extend(cli.traceable_functions.clone());
     o.push(format!("--include: {:?}", cli.include));
     let mut env: Vec<(std::ffi::OsString, std::ffi::OsString)> = std::env::vars_os()
         .filter(|(k, _)| k.as_encoded_bytes().starts_with(b"BPFTRACE_"))

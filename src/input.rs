@@ -103,7 +103,11 @@ pub fn run_hit(
     params: &[String],
     named: &[(String, Option<String>)],
 ) -> Result<Result<i32, Reported>, &'static str> {
-    match cache.lookup(&system_catalog(cli, name), params) {
+    let system = match system_catalog(cli, name) {
+        Ok(system) => system,
+        Err(reported) => return Ok(Err(reported)),
+    };
+    match cache.lookup(&system, params) {
         Lookup::Hit { path, file } => {
             if cli.verbose {
                 eprintln!("rbt: compile cache: hit, running {}", path.display());

@@ -74,11 +74,19 @@ fn run_args(words: &[String]) -> Vec<String> {
                 after_dashes = true;
                 out.push(w.clone());
             }
-            "-e" | "--probe-filter" | "-I" | "--include" | "--debuginfo" => {
+            "-e"
+            | "--probe-filter"
+            | "-I"
+            | "--include"
+            | "--debuginfo"
+            | "--traceable-functions" => {
                 it.next();
             }
             "--unsafe" | "--no-warnings" | "--usdt-file-activation" => {}
-            k if k.starts_with("-k") && k.trim_start_matches('k') == "-" => {}
+            // `-k`, `-kk`: compiling reads them.
+            k if k
+                .strip_prefix('-')
+                .is_some_and(|r| !r.is_empty() && r.bytes().all(|b| b == b'k')) => {}
             "-f" | "-o" | "-c" | "-p" | "-B" => {
                 out.push(w.clone());
                 out.extend(it.next().cloned());

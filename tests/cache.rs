@@ -346,8 +346,11 @@ fn a_hit_runs_in_the_front_end_and_a_miss_in_the_compiler() {
     require_root();
     let dir = scratch("front");
     let probe = dir.join("parent.sh");
-    std::fs::write(&probe, "#!/bin/sh\nreadlink /proc/$PPID/exe\ncat /proc/$PPID/comm\n")
-        .expect("write the -c script");
+    std::fs::write(
+        &probe,
+        "#!/bin/sh\nreadlink /proc/$PPID/exe\ncat /proc/$PPID/comm\n",
+    )
+    .expect("write the -c script");
     std::fs::set_permissions(&probe, std::os::unix::fs::PermissionsExt::from_mode(0o755))
         .expect("make the -c script executable");
     let prog = "tracepoint:sched:sched_process_exit /pid == cpid/ { exit(); }";

@@ -81,7 +81,10 @@ fn unwinds_a_program_without_frame_pointers() {
     );
     let (printed, rest) = out.split_once('|').expect("the printf line");
     let frames = program_frames(printed);
-    let names: Vec<&str> = frames.iter().map(|f| f.split('+').next().unwrap_or("")).collect();
+    let names: Vec<&str> = frames
+        .iter()
+        .map(|f| f.split('+').next().unwrap_or(""))
+        .collect();
     assert_eq!(
         names,
         ["rbt_dw_leaf", "rbt_dw_middle", "rbt_dw_outer", "main"],
@@ -92,16 +95,28 @@ fn unwinds_a_program_without_frame_pointers() {
     // the walk.
     let last = printed.lines().map(str::trim).rfind(|l| !l.is_empty());
     assert!(last.is_some_and(|l| l.starts_with("_start+")), "{out}");
-    let two: Vec<&str> = rest.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+    let two: Vec<&str> = rest
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
     assert_eq!(two, [frames[0].as_str(), frames[1].as_str()], "{out}");
 
     // A map key: three calls leave the same stack, so one key counts them all.
-    let out = trace(rbt, &[], &format!("{PROBE} {{ @[dw_ustack(3)] = count(); }}"), 3);
+    let out = trace(
+        rbt,
+        &[],
+        &format!("{PROBE} {{ @[dw_ustack(3)] = count(); }}"),
+        3,
+    );
     let want = format!(
         "@[\n        {}\n        {}\n        {}\n]: 3\n",
         frames[0], frames[1], frames[2]
     );
-    assert!(out.contains(&want) && out.matches("@[").count() == 1, "{out}");
+    assert!(
+        out.contains(&want) && out.matches("@[").count() == 1,
+        "{out}"
+    );
 
     // JSON: the map key is the frames, one per line, as for ustack.
     let out = trace(
@@ -182,7 +197,11 @@ fn dw_ustack_same_output_as_bpftrace_0_27() {
                 _ => frames,
             }
         };
-        assert_eq!(frames(&ours), frames(&theirs), "mode {mode:?}:\n{ours}\n{theirs}");
+        assert_eq!(
+            frames(&ours),
+            frames(&theirs),
+            "mode {mode:?}:\n{ours}\n{theirs}"
+        );
         assert_eq!(frames(&ours).len(), 4, "mode {mode:?}:\n{ours}");
     }
 }

@@ -674,3 +674,55 @@ fn uprobe_bounds_are_checked() {
         assert!(err.contains(want), "{want}: {err}");
     }
 }
+
+/// `--traceable-functions FILE` replaces the kernel's list of traceable functions: a kprobe
+/// on a kernel function the list leaves out is refused, or with `--unsafe` loaded with a
+/// warning; a listed one loads; an unreadable file is an error. `--dry-run` loads without
+/// attaching, so this runs on kernels without kprobes too.
+#[test]
+#[ignore = "needs root"]
+fn traceable_functions_file_decides_which_kprobes_load() {
+    require_root();
+    let list = format!(
+        "{}/rbt-traceable-{}",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
+    std::fs::write(&list, "vfs_read\n").expect("write the list");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(["--dry-run", "--no-cache"])
+            .args(args)
+            .args(["-e", "begin { exit(); } kprobe:vfs_read {}"])
+            .output()
+            .expect("run rbt");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let (status, err) = run(&["--traceable-functions", "/dev/null"]);
+    assert_eq!(status, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "error: kprobe:vfs_read cannot attach: vfs_read is not a traceable kernel function"
+        ),
+        "{err}"
+    );
+    let (status, err) = run(&["--unsafe", "--traceable-functions", "/dev/null"]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(
+        err.contains("warning: vfs_read is not a traceable kernel function"),
+        "{err}"
+    );
+    let (status, err) = run(&["--traceable-functions", &list]);
+    assert_eq!(status, Some(0), "{err}");
+    assert!(!err.contains("traceable"), "{err}");
+    let (status, err) = run(&["--traceable-functions", "/nonexistent/rbt-list"]);
+    assert_eq!(status, Some(1), "{err}");
+    assert!(
+        err.contains("cannot read the traceable functions from /nonexistent/rbt-list"),
+        "{err}"
+    );
+    let _ = std::fs::remove_file(&list);
+}

@@ -45,6 +45,9 @@ fn the_front_end_links_no_compiler() {
 fn the_compiler_links_llvm_and_the_front_end_crates() {
     let compiler = linked(env!("CARGO_BIN_EXE_rbt-compile"));
     for what in ["LLVM (C++)", "LLVM (C API)", "lang", "codegen"] {
-        assert!(compiler.contains(what), "rbt-compile lacks {what}: {compiler:?}");
+        assert!(
+            compiler.contains(what),
+            "rbt-compile lacks {what}: {compiler:?}"
+        );
     }
 }

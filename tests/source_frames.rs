@@ -57,7 +57,10 @@ fn build() -> PathBuf {
         .arg(&src)
         .status()
         .expect("run gcc");
-    assert!(ok.success(), "gcc failed (needs systemtap-sdt-dev for <sys/sdt.h>)");
+    assert!(
+        ok.success(),
+        "gcc failed (needs systemtap-sdt-dev for <sys/sdt.h>)"
+    );
     bin
 }
 
@@ -72,8 +75,15 @@ fn trace(bin: &std::path::Path, script: &str, env: &[(&str, &str)]) -> Vec<Strin
         .output()
         .expect("run rbt");
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{out}\n{}", String::from_utf8_lossy(&o.stderr));
-    let dir = bin.parent().map(|d| d.display().to_string()).unwrap_or_default();
+    assert!(
+        o.status.success(),
+        "{out}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let dir = bin
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     out.lines()
         .filter(|l| !l.is_empty())
         .map(|l| {
@@ -109,8 +119,14 @@ fn inlined_frames_with_files_and_lines() {
     assert_eq!(
         with,
         [
-            format!("        [inlined] inner@DIR/inl.c:{}", line_of("DTRACE_PROBE1")),
-            format!("        [inlined] middle@DIR/inl.c:{}", line_of("inner(v * 2)")),
+            format!(
+                "        [inlined] inner@DIR/inl.c:{}",
+                line_of("DTRACE_PROBE1")
+            ),
+            format!(
+                "        [inlined] middle@DIR/inl.c:{}",
+                line_of("inner(v * 2)")
+            ),
             format!("        outer+N@DIR/inl.c:{}", line_of("middle(v);")),
             format!("        main+N@DIR/inl.c:{}", line_of("outer(1);")),
         ]
@@ -123,7 +139,12 @@ fn inlined_frames_with_files_and_lines() {
         &[("BPFTRACE_STACK_MODE", "perf")],
     );
     assert_eq!(perf.len(), 3, "{perf:?}");
-    let addr = perf[2].trim().split(' ').next().unwrap_or_default().to_string();
+    let addr = perf[2]
+        .trim()
+        .split(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string();
     assert_eq!(
         perf,
         [
@@ -133,6 +154,10 @@ fn inlined_frames_with_files_and_lines() {
         ]
     );
     // Off (the default, as in bpftrace 0.27.1 here): machine frames only.
-    let without = trace(&bin, &format!("{probe} {{ print(ustack(2)); exit(); }}"), &[]);
+    let without = trace(
+        &bin,
+        &format!("{probe} {{ print(ustack(2)); exit(); }}"),
+        &[],
+    );
     assert_eq!(without, ["        outer+N", "        main+N"]);
 }

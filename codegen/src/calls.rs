@@ -84,10 +84,7 @@ pub fn call<'ctx>(
             let src_ptr =
                 l.builder
                     .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
-            let h = match space_of(src) {
-                AddrSpace::Kernel => Helper::ProbeReadKernelStr,
-                AddrSpace::User => Helper::ProbeReadUserStr,
-            };
+            let h = l.read_helper(space_of(src), true);
             let read = l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
             if cut {
                 // The helper returns the bytes it wrote with the terminator. When they fill
@@ -154,10 +151,7 @@ pub fn call<'ctx>(
             let src_ptr =
                 l.builder
                     .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
-            let h = match space_of(src) {
-                AddrSpace::Kernel => Helper::ProbeReadKernel,
-                AddrSpace::User => Helper::ProbeReadUser,
-            };
+            let h = l.read_helper(space_of(src), false);
             l.helper(h, &[data.into(), len.into(), src_ptr.into()])?;
             Ok(Val::Mem(slot))
         }
@@ -223,10 +217,7 @@ pub fn call<'ctx>(
                     let src_ptr =
                         l.builder
                             .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
-                    let h = match space_of(src) {
-                        AddrSpace::Kernel => Helper::ProbeReadKernel,
-                        AddrSpace::User => Helper::ProbeReadUser,
-                    };
+                    let h = l.read_helper(space_of(src), false);
                     l.helper(
                         h,
                         &[slot.into(), i64t.const_int(6, false).into(), src_ptr.into()],

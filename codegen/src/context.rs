@@ -383,7 +383,11 @@ fn dw_ustack<'ctx>(l: &mut Lowerer<'_, 'ctx>, ty: &Type) -> R<Val<'ctx>> {
         .build_store(l.offset(slot, dwstack::LEN.into())?, i64t.const_zero())?;
     let task = l.helper(Helper::GetCurrentTaskBtf, &[])?;
     let regs = l.helper(Helper::TaskPtRegs, &[task.into()])?;
-    for (reg, at) in [("ip", dwstack::IP), ("sp", dwstack::SP), ("bp", dwstack::BP)] {
+    for (reg, at) in [
+        ("ip", dwstack::IP),
+        ("sp", dwstack::SP),
+        ("bp", dwstack::BP),
+    ] {
         let off = reg_offset(reg)
             .ok_or_else(|| CodegenError::Internal(format!("no pt_regs offset of {reg}")))?;
         let src = l.builder.build_int_add(regs, l.const_u64(off), reg)?;

@@ -7,6 +7,8 @@ pub enum Helper {
     MapLookupElem = 1,
     MapUpdateElem = 2,
     MapDeleteElem = 3,
+    /// The read that picks kernel or user memory by the address (`bpf_probe_read`).
+    ProbeRead = 4,
     KtimeGetNs = 5,
     TracePrintk = 6,
     GetPrandomU32 = 7,
@@ -17,6 +19,8 @@ pub enum Helper {
     GetStackid = 27,
     GetCurrentTask = 35,
     GetNumaNodeId = 42,
+    /// The string read that picks kernel or user memory by the address.
+    ProbeReadStr = 45,
     ProbeWriteUser = 36,
     GetSocketCookie = 46,
     OverrideReturn = 58,

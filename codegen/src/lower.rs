@@ -487,10 +487,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         };
         let base = self.int(arr)?;
         let payload = max_items * item_len;
-        let (read, read_str) = match space {
-            AddrSpace::Kernel => (Helper::ProbeReadKernel, Helper::ProbeReadKernelStr),
-            AddrSpace::User => (Helper::ProbeReadUser, Helper::ProbeReadUserStr),
-        };
+        let (read, read_str) = (
+            self.read_helper(space, false),
+            self.read_helper(space, true),
+        );
         let slot = self.alloca(8, "argp")?;
         self.with_record(event, payload, |this, rec| {
             let data = this.offset(rec, u64::from(record::HEADER))?;

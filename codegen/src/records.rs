@@ -16,6 +16,21 @@ use stdlib::types::{AddrSpace, Type};
 type R<T> = Result<T, CodegenError>;
 
 impl<'a, 'ctx> Lowerer<'a, 'ctx> {
+    /// The helper that reads memory of `space` (strings when `string`) in this probe. Where
+    /// bpftrace gives the probe no address space (see `Provider::reads_by_address`), a kernel
+    /// pointer is read through the helper that picks the space by the address.
+    pub(crate) fn read_helper(&self, space: AddrSpace, string: bool) -> Helper {
+        let by_address = self.probe.provider.reads_by_address();
+        match (space, string) {
+            (AddrSpace::Kernel, false) if by_address => Helper::ProbeRead,
+            (AddrSpace::Kernel, true) if by_address => Helper::ProbeReadStr,
+            (AddrSpace::Kernel, false) => Helper::ProbeReadKernel,
+            (AddrSpace::Kernel, true) => Helper::ProbeReadKernelStr,
+            (AddrSpace::User, false) => Helper::ProbeReadUser,
+            (AddrSpace::User, true) => Helper::ProbeReadUserStr,
+        }
+    }
+
     /// Reads a value of type `ty` from kernel or user memory at `addr` into the stack.
     pub fn probe_read(
         &mut self,
@@ -27,10 +42,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let slot = self.alloca(size.max(8), "read")?;
         self.memset(slot, size.max(8))?;
         let src = self.builder.build_int_to_ptr(addr, self.ptr_ty(), "src")?;
-        let h = match space {
-            AddrSpace::Kernel => Helper::ProbeReadKernel,
-            AddrSpace::User => Helper::ProbeReadUser,
-        };
+        let h = self.read_helper(space, false);
         self.checked_probe_read(
             h,
             &[
@@ -42,8 +54,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.load_val(slot, ty)
     }
 
-    /// Calls probe-read helper `h` (kernel or user) and, under `-k`, reports a negative return
-    /// as a warning on the script text being lowered, named `probe_read` as bpftrace names it.
+    /// Calls probe-read helper `h` (kernel, user, or by address) and, under `-k`, reports a
+    /// negative return as a warning on the script text being lowered, named after the helper
+    /// as bpftrace names it (`probe_read`, `probe_read_kernel`, `probe_read_user`).
     pub fn checked_probe_read(
         &mut self,
         h: Helper,
@@ -53,7 +66,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         let Some(errors) = &self.globals.helper_errors else {
             return Ok(ret);
         };
-        let event = errors.site("probe_read", self.span.get());
+        // Named as bpftrace names the helper it called.
+        let name = match h {
+            Helper::ProbeReadKernel | Helper::ProbeReadKernelStr => "probe_read_kernel",
+            Helper::ProbeReadUser | Helper::ProbeReadUserStr => "probe_read_user",
+            _ => "probe_read",
+        };
+        let event = errors.site(name, self.span.get());
         let failed =
             self.builder
                 .build_int_compare(IntPredicate::SLT, ret, self.const_u64(0), "failed")?;

@@ -24,6 +24,9 @@ impl Catalog for Kernel {
     fn kernel_functions(&self, m: Option<&str>, p: &str) -> Vec<String> {
         EmptyCatalog.kernel_functions(m, p)
     }
+    fn kernel_function_untraceable(&self, m: Option<&str>, name: &str) -> bool {
+        EmptyCatalog.kernel_function_untraceable(m, name)
+    }
     fn raw_tracepoints(&self, p: &str) -> Vec<String> {
         EmptyCatalog.raw_tracepoints(p)
     }

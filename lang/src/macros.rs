@@ -918,7 +918,6 @@ pub(crate) fn pin_spans(def: &mut MacroDef, at: Span) {
     );
 }
 
-
 /// Calls `visit` on every expression of `b` before its operands (which are skipped when it
 /// returns false) and `declare` on every variable a statement declares (`let`, `for`).
 fn walk_block_expr(

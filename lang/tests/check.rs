@@ -84,6 +84,9 @@ const KERNEL_FUNCTIONS: [&str; 6] = [
     "security_file_open.isra.0",
 ];
 
+/// Kernel functions that exist but are not in the fixture's list of traceable ones.
+const UNTRACEABLE_FUNCTIONS: [&str; 1] = ["__x64_sys_vfork"];
+
 const RAW_TRACEPOINTS: [&str; 3] = ["sched_switch", "sys_enter", "sys_exit"];
 
 const USDT_PROBES: [(&str, &str); 2] = [("app", "request_start"), ("app", "request_done")];
@@ -194,6 +197,9 @@ impl Catalog for Fixture {
             .filter(|f| glob(pattern, f) || glob(&renamed, f))
             .map(|f| f.to_string())
             .collect()
+    }
+    fn kernel_function_untraceable(&self, _module: Option<&str>, name: &str) -> bool {
+        UNTRACEABLE_FUNCTIONS.contains(&name)
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         RAW_TRACEPOINTS

@@ -190,7 +190,11 @@ fn script_macros_win_over_module_macros() {
     let src = "import \"stdlib/test\"; import \"stdlib/test\";\nmacro __always_true() { 2 }\nBEGIN { exit(); }";
     let (script, diags) = lang::parse(src);
     assert!(diags.is_empty(), "{diags:?}");
-    let ours: Vec<_> = script.macros.iter().filter(|m| m.name.name == "__always_true").collect();
+    let ours: Vec<_> = script
+        .macros
+        .iter()
+        .filter(|m| m.name.name == "__always_true")
+        .collect();
     assert_eq!(ours.len(), 1);
     assert_eq!(ours[0].span.start, src.find("macro").unwrap_or_default());
     assert_eq!(script.macros.len(), 2);

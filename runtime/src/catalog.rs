@@ -21,6 +21,9 @@ use wildmatch::WildMatch;
 pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
     functions: OnceCell<Option<kallsyms::FnList>>,
+    /// Every kernel function in kallsyms, traceable or not, read the first time a function
+    /// missing from `functions` is asked about.
+    all_functions: OnceCell<Option<kallsyms::FnList>>,
     /// Every kernel symbol, read the first time `kaddr()` needs one.
     kallsyms: OnceCell<Option<kallsyms::Kallsyms>>,
     btf: OnceCell<Option<Arc<btf::Btf>>>,
@@ -84,6 +87,21 @@ impl SystemCatalog {
     pub fn with_debuginfo_dirs(mut self, dirs: Vec<PathBuf>) -> SystemCatalog {
         self.debuginfo_dirs = dirs;
         self
+    }
+
+    /// Reads the list of traceable kernel functions from `path` (`--traceable-functions`,
+    /// in the format of tracefs `available_filter_functions`) instead of the kernel's.
+    pub fn with_traceable_functions(self, path: &Path) -> Result<SystemCatalog, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cannot read the traceable functions from {}: {e}",
+                path.display()
+            )
+        })?;
+        let functions = OnceCell::new();
+        // The cell is new and empty, so setting it cannot fail.
+        let _ = functions.set(Some(kallsyms::parse_filter_functions(text)));
+        Ok(SystemCatalog { functions, ..self })
     }
 
     /// The DWARF debug info of the binary at `path`, read once.
@@ -457,6 +475,28 @@ impl Catalog for SystemCatalog {
         out.sort();
         out.dedup();
         out
+    }
+
+    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool {
+        let Some(fns) = self.functions() else {
+            return false;
+        };
+        // A list taken from kallsyms itself has every function in it.
+        if fns.source == kallsyms::FnSource::Kallsyms {
+            return false;
+        }
+        let in_module = |m: Option<&str>| module.is_none_or(|want| m == Some(want));
+        let listed = |list: &kallsyms::FnList| {
+            list.iter()
+                .any(|f| in_module(f.module) && kallsyms::is_same_function(f.name, name))
+        };
+        if listed(fns) {
+            return false;
+        }
+        self.all_functions
+            .get_or_init(|| kallsyms::text_symbols().ok())
+            .as_ref()
+            .is_some_and(listed)
     }
 
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {

@@ -58,6 +58,9 @@ pub struct EventSink {
     /// Set by exit(): later records are dropped, as bpftrace drops them, until END starts
     /// (END's own records print; an exit() in END stops them again).
     gated: bool,
+    /// Records are skipped unread and counted in `skipped` (see [`EventSink::skip_queued`]).
+    skipping: bool,
+    skipped: u64,
     /// An iterator is running: its output prints whole, exit() or not (see
     /// [`EventSink::set_iterating`]).
     iterating: bool,
@@ -104,6 +107,8 @@ impl EventSink {
             sym,
             exit: None,
             gated: false,
+            skipping: false,
+            skipped: 0,
             iterating: false,
             write_error: None,
             max_cat_bytes: 10240,
@@ -120,6 +125,20 @@ impl EventSink {
     /// From now on records are END's: print them whether or not exit() was called.
     pub fn start_end(&mut self) {
         self.gated = false;
+        self.skipping = false;
+    }
+
+    /// From now on records are skipped unread, and counted: a signal ended the run while
+    /// more were queued than rbt could handle in time (each `system()` record runs a
+    /// command). END's records are printed again after [`EventSink::start_end`].
+    pub fn skip_queued(&mut self) {
+        self.gated = true;
+        self.skipping = true;
+    }
+
+    /// How many records were skipped since the last call.
+    pub fn take_skipped(&mut self) -> u64 {
+        std::mem::take(&mut self.skipped)
     }
 
     /// While an iterator runs, exit() sets the status but drops no records: bpftrace prints
@@ -290,6 +309,9 @@ impl EventSink {
     /// Handles one ring buffer record.
     pub fn handle(&mut self, bytes: &[u8]) -> Flow {
         if self.gated {
+            if self.skipping {
+                self.skipped += 1;
+            }
             return Flow::Exit;
         }
         let events = Rc::clone(&self.events);

@@ -17,8 +17,8 @@ mod maps;
 pub mod run;
 mod source_frames;
 mod symbols;
-mod unwind;
 mod sys;
+mod unwind;
 pub mod verifier;
 
 pub use events::{Buffering, OutputFormat};

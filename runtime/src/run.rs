@@ -157,6 +157,27 @@ impl From<std::io::Error> for RunError {
 /// and this timer take turns, and the rest of the buffer absorbs scheduling delays.
 const DRAIN_MS: i32 = 20;
 
+/// How long the wait loop reads records before it looks at signals, the traced command and
+/// exit() again. Records arrive without end when handling them causes more (`system()` in
+/// a `sched_switch` probe forks a shell), so reading until the buffer is empty could keep
+/// SIGINT waiting forever.
+const READ_SLICE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Records handled between two looks at the clock.
+const READ_BATCH: usize = 64;
+
+/// How long the records still queued when a signal ends the run are handled before the rest
+/// are skipped (and reported as lost): the harness of bpftrace's tests, like a user, waits
+/// about a second after SIGTERM before it kills.
+const SIGNAL_DRAIN: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// Handles the records in the buffer until it is empty or `slice` has passed.
+fn consume_for_a_while(rb: &mut RingBuffer, slice: std::time::Duration) -> Result<(), RunError> {
+    let start = std::time::Instant::now();
+    while rb.consume_n(READ_BATCH)? == READ_BATCH && start.elapsed() < slice {}
+    Ok(())
+}
+
 /// What woke the event loop: records to read, or a reason to stop.
 const WAKE_EVENTS: u64 = 0;
 const WAKE_SIGNAL: u64 = 1;
@@ -166,7 +187,8 @@ const WAKE_STDOUT_CLOSED: u64 = 3;
 /// How often a long run says that records were lost since it last said so.
 const LOST_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
-/// Reports records lost to a full ring buffer as they are lost (at most every
+/// Reports records lost to a full ring buffer (and those skipped unread when a signal ended
+/// the run with a backlog, see [`SIGNAL_DRAIN`]) as they are lost (at most every
 /// [`LOST_REPORT_EVERY`]), not only at exit, so a user watching a long run learns of the gap
 /// in its output when it happens; each report counts the losses since the one before, so
 /// the reports add up to exactly what was lost.
@@ -175,6 +197,8 @@ struct LostEvents {
     reported: u64,
     reports: u32,
     checked: std::time::Instant,
+    /// Records rbt skipped unread at the end of a run ended by a signal.
+    skipped: u64,
 }
 
 impl LostEvents {
@@ -184,7 +208,13 @@ impl LostEvents {
             reported: 0,
             reports: 0,
             checked: std::time::Instant::now(),
+            skipped: 0,
         }
+    }
+
+    /// Counts `n` records skipped unread among the lost ones.
+    fn skipped(&mut self, n: u64) {
+        self.skipped += n;
     }
 
     /// Reports new losses when [`LOST_REPORT_EVERY`] has passed since the last look.
@@ -197,7 +227,7 @@ impl LostEvents {
     }
 
     fn report(&mut self, sink: &mut EventSink) -> Result<(), RunError> {
-        let total = maps::sum_percpu_u64(&self.map)?;
+        let total = maps::sum_percpu_u64(&self.map)? + self.skipped;
         let new = total.saturating_sub(self.reported);
         if new > 0 {
             sink.lost(new)?;
@@ -253,6 +283,37 @@ fn run_iterators(
         ran?;
     }
     Ok(())
+}
+
+/// The objects the uprobes and USDT probes of `manifest` attach to, each once.
+fn probed_objects(manifest: &Manifest) -> Vec<String> {
+    let mut paths: Vec<String> = manifest
+        .programs
+        .iter()
+        .flat_map(|p| match &p.attach {
+            Attach::Uprobe { targets, .. } => targets.iter().map(|t| t.path.clone()).collect(),
+            Attach::Usdt { targets } => targets.iter().map(|t| t.path.clone()).collect(),
+            Attach::Begin
+            | Attach::End
+            | Attach::Bench { .. }
+            | Attach::Test { .. }
+            | Attach::Signal { .. }
+            | Attach::Tracepoint { .. }
+            | Attach::Rawtracepoint { .. }
+            | Attach::Syscall { .. }
+            | Attach::Kprobe { .. }
+            | Attach::Profile { .. }
+            | Attach::Interval { .. }
+            | Attach::Software { .. }
+            | Attach::Hardware { .. }
+            | Attach::Watchpoint { .. }
+            | Attach::Kfunc { .. }
+            | Attach::Iter { .. } => Vec::new(),
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
 }
 
 /// Loads, attaches and runs. Returns the exit code (from `exit(code)`, else 0). `child` is
@@ -312,6 +373,7 @@ pub fn run(
         manifest.probe_names.clone(),
         manifest.time_formats.clone(),
         obj.map(STACKS_MAP).ok(),
+        probed_objects(manifest),
     )
     .with_debug_info(opts.show_debug_info);
     let dwarf_pids = opts.dwarf_pids.iter().copied();
@@ -424,12 +486,13 @@ pub fn run(
     let exits = manifest.events.iter().any(|e| matches!(e, Event::Exit));
     let state = obj.map(STATE_MAP)?;
     let mut lost = LostEvents::new(obj.map(LOST_MAP)?);
+    let mut signalled = false;
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
             break;
         };
-        rb.consume()?;
+        consume_for_a_while(&mut rb, READ_SLICE)?;
         sink.borrow_mut().end_batch();
         if manifest.dw_ustack {
             symbolizer.remember_dwarf_maps();
@@ -442,6 +505,7 @@ pub fn run(
                     for signal in sigfd.pending() {
                         if !handled.contains(&signal) {
                             stop = true;
+                            signalled = true;
                             continue;
                         }
                         // self:signal probes run in script order, as BEGIN's do.
@@ -468,7 +532,16 @@ pub fn run(
     // in the buffer is printed, unless exit() was called: records after it are dropped.
     drop(links);
     drop(dispatchers);
-    rb.consume()?;
+    if signalled {
+        // What handling the queued records would take is unbounded (each system() record
+        // runs a command): they get a short while, the rest are skipped as lost.
+        consume_for_a_while(&mut rb, SIGNAL_DRAIN)?;
+        sink.borrow_mut().skip_queued();
+        rb.consume()?;
+        lost.skipped(sink.borrow_mut().take_skipped());
+    } else {
+        rb.consume()?;
+    }
     sink.borrow_mut().start_end();
     for p in manifest.programs.iter().filter(|p| p.attach == Attach::End) {
         obj.program(&p.name)?.test_run()?;

@@ -5,10 +5,10 @@
 use crate::introspect::elf;
 use crate::introspect::kallsyms::{CodeSymbols, Kallsyms};
 use crate::sys::{self, MapHandle};
-use std::cell::OnceCell;
-use stdlib::types::StackMode;
 use crate::unwind::{parse_maps, unwind, Mapping, ObjectCfi, Regs};
+use std::cell::OnceCell;
 use std::rc::Rc;
+use stdlib::types::StackMode;
 use stdlib::value::{DwCapture, Symbolizer};
 
 /// A function symbol of an ELF file: (file offset, size, name).
@@ -32,11 +32,18 @@ pub struct SystemSymbolizer {
     dwarf_pids: Vec<u32>,
     /// The call frame information of each object a `dw_ustack` frame fell in, by path.
     cfi: std::cell::RefCell<std::collections::HashMap<String, Option<Rc<ObjectCfi>>>>,
-    /// The mappings of each process last read for a `dw_ustack`, for captures decoded after
-    /// it has exited (maps printed at the end of a `-c` command).
-    dwarf_maps: std::cell::RefCell<std::collections::HashMap<u32, Rc<Vec<Mapping>>>>,
     /// Processes already warned about: their captures are not unwound.
     dwarf_warned: std::cell::RefCell<std::collections::HashSet<u32>>,
+    /// The mappings of each process whose addresses were named, as last read: a process
+    /// that has exited since (a uprobe's target often exits before its event is read) is
+    /// still named through them.
+    process_maps: std::cell::RefCell<std::collections::HashMap<u32, Rc<Vec<Mapping>>>>,
+    /// The objects the script's uprobes and USDT probes attach to.
+    probed_objects: Vec<String>,
+    /// Where the probed objects that are not position-independent (ET_EXEC) sit in every
+    /// process: their addresses are fixed, so a process that is gone before its first event
+    /// is read is still named through them, as bpftrace names it through the probe's binary.
+    fixed_maps: OnceCell<Vec<Mapping>>,
 }
 
 impl SystemSymbolizer {
@@ -44,6 +51,7 @@ impl SystemSymbolizer {
         probe_names: Vec<String>,
         time_formats: Vec<String>,
         stacks: Option<MapHandle>,
+        probed_objects: Vec<String>,
     ) -> SystemSymbolizer {
         SystemSymbolizer {
             probe_names,
@@ -57,8 +65,10 @@ impl SystemSymbolizer {
             source_frames: crate::source_frames::SourceFrameCache::new(false),
             dwarf_pids: Vec::new(),
             cfi: Default::default(),
-            dwarf_maps: Default::default(),
             dwarf_warned: Default::default(),
+            process_maps: Default::default(),
+            probed_objects,
+            fixed_maps: OnceCell::new(),
         }
     }
 
@@ -84,7 +94,10 @@ impl SystemSymbolizer {
             .entry(mapping.path.clone())
             .or_insert_with(|| {
                 [
-                    format!("/proc/{pid}/map_files/{:x}-{:x}", mapping.start, mapping.end),
+                    format!(
+                        "/proc/{pid}/map_files/{:x}-{:x}",
+                        mapping.start, mapping.end
+                    ),
                     format!("/proc/{pid}/root{}", mapping.path),
                     mapping.path.clone(),
                 ]
@@ -103,11 +116,11 @@ impl SystemSymbolizer {
         match read {
             Ok(m) if !m.is_empty() => {
                 let m = Rc::new(m);
-                self.dwarf_maps.borrow_mut().insert(pid, m.clone());
+                self.process_maps.borrow_mut().insert(pid, m.clone());
                 m
             }
             _ => self
-                .dwarf_maps
+                .process_maps
                 .borrow()
                 .get(&pid)
                 .cloned()
@@ -133,9 +146,10 @@ impl SystemSymbolizer {
             .flat_map(|(i, a)| {
                 let plain = self.user_frame(pid, a, mode);
                 match self.user_mapping(pid, a) {
-                    Some((path, off)) => self
-                        .source_frames
-                        .lines(pid, &path, off, i == 0, a, mode, plain),
+                    Some((path, off)) => {
+                        self.source_frames
+                            .lines(pid, &path, off, i == 0, a, mode, plain)
+                    }
                     None => vec![plain],
                 }
             })
@@ -165,29 +179,47 @@ pub fn realtime_ns() -> u64 {
 
 impl SystemSymbolizer {
     /// The object file `addr` falls in for process `pid` (its path, from /proc/PID/maps) and
-    /// `addr`'s offset in that file. `None` once the process has exited or for anonymous
-    /// (JIT) memory.
+    /// `addr`'s offset in that file. Mappings read once are kept, so a process that has
+    /// exited is still named; one never seen alive is named through the fixed-address
+    /// objects the script probes. `None` for anonymous (JIT) memory and unknown addresses.
     fn user_mapping(&self, pid: u32, addr: u64) -> Option<(String, u64)> {
-        let read = std::fs::read_to_string(format!("/proc/{pid}/maps"));
-        // An exited process has no maps (a zombie's are empty).
-        let Some(maps) = read.ok().filter(|m| !m.is_empty()) else {
-            // A `dw_ustack` target that has exited: the mappings read while it ran.
-            let maps = self.dwarf_maps.borrow().get(&pid).cloned()?;
-            let m = maps.iter().find(|m| m.start <= addr && addr < m.end)?;
-            return Some((m.path.clone(), addr - m.start + m.offset));
-        };
-        maps.lines().find_map(|l| {
-            let mut f = l.split_whitespace();
-            let (start, end) = f.next()?.split_once('-')?;
-            let (start, end) = (
-                u64::from_str_radix(start, 16).ok()?,
-                u64::from_str_radix(end, 16).ok()?,
-            );
-            let _perms = f.next()?;
-            let offset = u64::from_str_radix(f.next()?, 16).ok()?;
-            let path = f.nth(2)?;
-            (start <= addr && addr < end && path.starts_with('/'))
-                .then(|| (path.to_string(), addr - start + offset))
+        let mut known = self.process_maps.borrow_mut();
+        if let Some(found) = known.get(&pid).and_then(|m| Mapping::locate(m, addr)) {
+            return Some(found);
+        }
+        // Not in the mappings read before (or none were): the process may have mapped more
+        // since (dlopen), so read them again while it lives.
+        // A process that has exited but is not yet reaped lists no mappings at all.
+        let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .map(|text| parse_maps(&text))
+            .unwrap_or_default();
+        if !maps.is_empty() {
+            let found = Mapping::locate(&maps, addr);
+            known.insert(pid, Rc::new(maps));
+            return found;
+        }
+        Mapping::locate(self.fixed_maps(), addr)
+    }
+
+    fn fixed_maps(&self) -> &[Mapping] {
+        self.fixed_maps.get_or_init(|| {
+            self.probed_objects
+                .iter()
+                .filter_map(|path| {
+                    let layout = elf::object_layout(std::path::Path::new(path)).ok()?;
+                    (!layout.relocatable).then_some((path, layout.segments))
+                })
+                .flat_map(|(path, segments)| {
+                    segments
+                        .into_iter()
+                        .map(move |(offset, vaddr, filesz)| Mapping {
+                            start: vaddr,
+                            end: vaddr.saturating_add(filesz),
+                            offset,
+                            path: path.clone(),
+                        })
+                })
+                .collect()
         })
     }
 

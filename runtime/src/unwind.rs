@@ -33,6 +33,15 @@ pub struct Mapping {
     pub path: String,
 }
 
+impl Mapping {
+    /// The path of the object `addr` falls in and `addr`'s offset in that file.
+    pub fn locate(maps: &[Mapping], addr: u64) -> Option<(String, u64)> {
+        maps.iter()
+            .find(|m| m.start <= addr && addr < m.end)
+            .map(|m| (m.path.clone(), addr - m.start + m.offset))
+    }
+}
+
 /// The file-backed mappings of /proc/PID/maps text (anonymous memory has no CFI).
 pub fn parse_maps(text: &str) -> Vec<Mapping> {
     text.lines()
@@ -111,7 +120,10 @@ impl Table {
 
 /// The address range and offset of every FDE of `section`, sorted by start address. A
 /// malformed entry ends the section: what was read before it still serves.
-fn index<'a, S: UnwindSection<Slice<'a>>>(section: &S, bases: &BaseAddresses) -> Vec<(u64, u64, usize)>
+fn index<'a, S: UnwindSection<Slice<'a>>>(
+    section: &S,
+    bases: &BaseAddresses,
+) -> Vec<(u64, u64, usize)>
 where
     S::Offset: UnwindOffset<usize>,
 {
@@ -231,7 +243,11 @@ impl ObjectCfi {
             Some(Table::new(Kind::EhFrame, bytes(s)?, bases))
         });
         let debug_frame = section(".debug_frame").and_then(|s| {
-            Some(Table::new(Kind::DebugFrame, bytes(s)?, BaseAddresses::default()))
+            Some(Table::new(
+                Kind::DebugFrame,
+                bytes(s)?,
+                BaseAddresses::default(),
+            ))
         });
         let cfi = ObjectCfi {
             loads,
@@ -243,7 +259,10 @@ impl ObjectCfi {
 
     fn has_cfi(&self) -> bool {
         self.eh_frame.as_ref().is_some_and(|t| !t.fdes.is_empty())
-            || self.debug_frame.as_ref().is_some_and(|t| !t.fdes.is_empty())
+            || self
+                .debug_frame
+                .as_ref()
+                .is_some_and(|t| !t.fdes.is_empty())
     }
 
     /// The virtual address (as the CFI names code) of file offset `file_offset`.
@@ -320,7 +339,9 @@ pub fn unwind(
             _ => break,
         };
         let cfa = base.wrapping_add_signed(rule.cfa.1);
-        let Some(ra) = rule.ra.and_then(|off| memory.read_u64(cfa.wrapping_add_signed(off)))
+        let Some(ra) = rule
+            .ra
+            .and_then(|off| memory.read_u64(cfa.wrapping_add_signed(off)))
         else {
             break;
         };
@@ -469,7 +490,13 @@ mod tests {
         let cfi = Rc::new(object());
         let (regs, stack) = capture();
         // Only leaf's return address was copied: mid's saved one is beyond the copy.
-        let frames = unwind(regs, &stack[..16], &mapping(), &mut |_| Some(cfi.clone()), 127);
+        let frames = unwind(
+            regs,
+            &stack[..16],
+            &mapping(),
+            &mut |_| Some(cfi.clone()),
+            127,
+        );
         assert_eq!(frames, [0x40_1000, 0x40_111f]);
     }
 

@@ -52,7 +52,10 @@ fn build(name: &str) -> PathBuf {
 /// The file offset of the `inner_marker` label: code inlined twice into `outer`.
 fn marker_offset(bin: &std::path::Path) -> u64 {
     let syms = elf::function_symbols(bin).expect("symbols");
-    let outer = syms.iter().find(|s| s.name == "outer").expect("outer is a symbol");
+    let outer = syms
+        .iter()
+        .find(|s| s.name == "outer")
+        .expect("outer is a symbol");
     // The label is a local non-function symbol; find it through nm.
     let out = Command::new("nm").arg(bin).output().expect("run nm");
     let text = String::from_utf8_lossy(&out.stdout);
@@ -101,13 +104,22 @@ fn detached_compressed_debug_file() {
             .status()
             .is_ok_and(|s| s.success())
     };
-    if !run(&["--only-keep-debug".as_ref(), "--compress-debug-sections=zlib".as_ref(), bin.as_os_str(), debug.as_os_str()]) {
+    if !run(&[
+        "--only-keep-debug".as_ref(),
+        "--compress-debug-sections=zlib".as_ref(),
+        bin.as_os_str(),
+        debug.as_os_str(),
+    ]) {
         eprintln!("skipping: objcopy is not installed");
         return;
     }
     let offset = marker_offset(&bin);
     let link = format!("--add-gnu-debuglink={}", debug.display());
-    assert!(run(&["--strip-debug".as_ref(), link.as_ref(), bin.as_os_str()]));
+    assert!(run(&[
+        "--strip-debug".as_ref(),
+        link.as_ref(),
+        bin.as_os_str()
+    ]));
     let frames = SourceFrames::load(&bin, &[]).expect("the debug link is followed");
     assert_eq!(describe(&frames.at_offset(offset)), EXPECTED);
     // Without its debug file the binary has no source frames.

@@ -162,7 +162,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         unstable_dw_ustack: config.unstable_dw_ustack,
         dw_ustack_bytes: config.dw_ustack_bytes,
     };
-    let system = system_catalog(&cli, &name);
+    let system = system_catalog(&cli, &name)?;
     let catalog = cache::Recording::new(&system, &source);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     if help {
@@ -407,7 +407,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         dw_ustack_bytes: config.dw_ustack_bytes,
         ..Default::default()
     };
-    let catalog = system_catalog(cli, name);
+    let catalog = system_catalog(cli, name)?;
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     report(name, source, &diags, false, cli.no_warnings);

@@ -106,6 +106,11 @@ pub trait Catalog {
     ) -> Result<Vec<TracepointField>, LookupError>;
     /// Kernel functions matching a glob pattern (optionally within a module).
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String>;
+    /// Whether `name` is a kernel function (in kallsyms, within `module` if given) that the
+    /// list of traceable functions leaves out (inlined or `notrace` functions, or a
+    /// `--traceable-functions` file without it): such a function is attached only with
+    /// `--unsafe`.
+    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool;
     /// Raw tracepoints matching a glob pattern.
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
     /// A struct or union by its C name (`struct task_struct`), from BTF.
@@ -215,6 +220,9 @@ impl Catalog for EmptyCatalog {
     }
     fn kernel_functions(&self, _: Option<&str>, pattern: &str) -> Vec<String> {
         vec![pattern.to_string()]
+    }
+    fn kernel_function_untraceable(&self, _: Option<&str>, _: &str) -> bool {
+        false
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         vec![pattern.to_string()]

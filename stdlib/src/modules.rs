@@ -16,15 +16,42 @@ pub struct Module {
 
 /// Every module, sorted by name.
 pub const MODULES: &[Module] = &[
-    Module { name: "stdlib/base", source: "" },
-    Module { name: "stdlib/map", source: "" },
-    Module { name: "stdlib/process", source: "" },
-    Module { name: "stdlib/stack", source: "" },
-    Module { name: "stdlib/strings", source: "" },
-    Module { name: "stdlib/system", source: "" },
-    Module { name: "stdlib/task", source: "" },
-    Module { name: "stdlib/test", source: include_str!("../modules/test.bt") },
-    Module { name: "stdlib/usdt", source: "" },
+    Module {
+        name: "stdlib/base",
+        source: "",
+    },
+    Module {
+        name: "stdlib/map",
+        source: "",
+    },
+    Module {
+        name: "stdlib/process",
+        source: "",
+    },
+    Module {
+        name: "stdlib/stack",
+        source: "",
+    },
+    Module {
+        name: "stdlib/strings",
+        source: "",
+    },
+    Module {
+        name: "stdlib/system",
+        source: "",
+    },
+    Module {
+        name: "stdlib/task",
+        source: "",
+    },
+    Module {
+        name: "stdlib/test",
+        source: include_str!("../modules/test.bt"),
+    },
+    Module {
+        name: "stdlib/usdt",
+        source: "",
+    },
 ];
 
 /// The module imported as `name` (`stdlib/test`; a trailing `/` is allowed, as for a

@@ -458,6 +458,37 @@ impl Provider {
             | Provider::Test => self.name(),
         }
     }
+
+    /// Whether this kind's probes have no address space of their own in bpftrace (BEGIN,
+    /// END, timers, perf events, watchpoints, tests): a pointer read there that is not
+    /// marked as a user one goes through the read that picks kernel or user memory by the
+    /// address, as bpftrace's reads there do (a null pointer fails with EFAULT, as it does
+    /// there, where a kernel read would say ERANGE).
+    pub fn reads_by_address(self) -> bool {
+        match self {
+            Provider::Begin
+            | Provider::End
+            | Provider::SelfProbe
+            | Provider::Profile
+            | Provider::Interval
+            | Provider::Software
+            | Provider::Hardware
+            | Provider::Watchpoint
+            | Provider::Asyncwatchpoint
+            | Provider::Bench
+            | Provider::Test => true,
+            Provider::Kprobe
+            | Provider::Kretprobe
+            | Provider::Kfunc
+            | Provider::Kretfunc
+            | Provider::Uprobe
+            | Provider::Uretprobe
+            | Provider::Usdt
+            | Provider::Tracepoint
+            | Provider::Rawtracepoint
+            | Provider::Iter => false,
+        }
+    }
 }
 
 #[cfg(test)]

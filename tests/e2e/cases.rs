@@ -43,6 +43,24 @@ pub fn target_binary() -> String {
         .clone()
 }
 
+/// tests/e2e/target.c built as a fixed-address executable (ET_EXEC, `-no-pie`): its
+/// addresses can be named after the process is gone, from the file alone.
+pub fn target_binary_no_pie() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = format!("{}/rbt-e2e-target-nopie", env!("CARGO_TARGET_TMPDIR"));
+            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target.c");
+            let ok = Command::new("gcc")
+                .args(["-O1", "-g", "-no-pie", "-o", &out, src])
+                .status()
+                .expect("run gcc");
+            assert!(ok.success(), "building {src} with -no-pie failed");
+            out
+        })
+        .clone()
+}
+
 pub fn cases() -> Vec<Case> {
     // Every `*.txt` case file in tests/e2e, in name order.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
@@ -80,6 +98,7 @@ pub fn cases() -> Vec<Case> {
                 v.trim()
                     .replace("{UNIQUE}", &unique)
                     .replace("{TARGET}", &target_binary())
+                    .replace("{TARGET_NOPIE}", &target_binary_no_pie())
             })
         };
         out.push(Case {
@@ -89,7 +108,8 @@ pub fn cases() -> Vec<Case> {
             status: field("status:").map_or(0, |s| s.parse().expect("status")),
             stdout: stdout
                 .replace("{UNIQUE}", &unique)
-                .replace("{TARGET}", &target_binary()),
+                .replace("{TARGET}", &target_binary())
+                .replace("{TARGET_NOPIE}", &target_binary_no_pie()),
         });
     }
     out

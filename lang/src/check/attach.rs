@@ -250,6 +250,26 @@ impl Checker<'_> {
                     return None;
                 }
                 let (func, offset) = self.split_offset(ap, func)?;
+                // A function the kernel has but lists as untraceable is refused, or with
+                // --unsafe attached with a warning; bpftrace decides this before anything else
+                // about the probe, so a kernel without kprobes says so after it.
+                let untraceable =
+                    !has_wildcard(func) && catalog.kernel_function_untraceable(module, func);
+                if untraceable {
+                    if !self.opts.allow_unsafe {
+                        self.push(diagnostics::kprobe_not_traceable(
+                            ap.provider,
+                            func,
+                            ap.span,
+                        ));
+                        return None;
+                    }
+                    self.push(diagnostics::kprobe_not_traceable_unsafe(
+                        ap.provider,
+                        func,
+                        ap.span,
+                    ));
+                }
                 if !catalog.kprobes_supported() && !self.opts.load_only {
                     // Without kprobes every kprobe attach point is missing, and
                     // `missing_probes` says what a missing one is, as in bpftrace.
@@ -272,6 +292,9 @@ impl Checker<'_> {
                     return None;
                 }
                 let mut syms = catalog.kernel_functions(module, func);
+                if syms.is_empty() && untraceable {
+                    syms.push(func.to_string());
+                }
                 if syms.is_empty() {
                     if !self.opts.load_only {
                         return none_matched(self, format!("{provider}:{func}"));

@@ -137,6 +137,33 @@ pub fn kprobes_unavailable(
     ))
 }
 
+/// A kprobe on a kernel function that exists but is not in the list of traceable functions
+/// (`available_filter_functions`, or `--traceable-functions FILE`): attaching could harm the
+/// kernel or fail, so only `--unsafe` attaches it.
+pub fn kprobe_not_traceable(provider: Provider, func: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "{}:{func} cannot attach: {func} is not a traceable kernel function (inlined, or marked notrace)",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("not in the list of traceable kernel functions")
+    .with_help("run with --unsafe to attach to it anyway")
+}
+
+/// `--unsafe` and a kprobe on a function that is not traceable: it is attached anyway.
+pub fn kprobe_not_traceable_unsafe(provider: Provider, func: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        format!(
+            "{func} is not a traceable kernel function (inlined, or marked notrace); attaching {}:{func} will likely fail",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("not in the list of traceable kernel functions")
+}
+
 /// `missing_probes=warn` on a kernel without kprobes: the kprobe is dropped.
 pub fn kprobe_skipped_without_kprobes(provider: Provider, func: &str, span: Span) -> Diagnostic {
     Diagnostic::warning(

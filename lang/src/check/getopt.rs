@@ -38,7 +38,6 @@ pub fn program_options_help(options: &[ProgramOption]) -> String {
     out
 }
 
-
 impl Checker<'_> {
     /// `getopt("name"[, default[, "description"]])`: the option's value from the command line,
     /// or its default.

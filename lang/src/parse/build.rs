@@ -20,6 +20,10 @@ pub struct Builder {
     pratt: PrattParser<Rule>,
     /// Positional parameters, for those in an attach point's probe type.
     params: Vec<String>,
+    /// Where the expression inside each pair of grouping parentheses starts, by the span
+    /// the group was widened to: a field access, index or `->` on a group is located from
+    /// there, as bpftrace locates it (the `col` of a `-k` helper error in JSON is data).
+    groups: RefCell<std::collections::HashMap<Span, usize>>,
 }
 
 impl Builder {
@@ -61,6 +65,7 @@ impl Builder {
             nested: RefCell::new(Vec::new()),
             pratt,
             params: Vec::new(),
+            groups: RefCell::new(std::collections::HashMap::new()),
         }
     }
 
@@ -876,7 +881,9 @@ impl Builder {
     }
 
     fn postfix(&self, lhs: Expr, op: Pair<Rule>) -> Expr {
-        let span = lhs.span.to(self.span(&op));
+        let start = self.groups.borrow().get(&lhs.span).copied();
+        let mut span = lhs.span.to(self.span(&op));
+        span.start = start.unwrap_or(span.start);
         let rule = op.as_rule();
         let kind = match rule {
             Rule::post_inc | Rule::post_dec => ExprKind::IncDec {
@@ -1035,6 +1042,10 @@ impl Builder {
                     // Parentheses only group; the span of the inner expression widens to them
                     // so that diagnostics underline what the user wrote.
                     let mut e = elems.remove(0);
+                    let inner = self.groups.borrow().get(&e.span).copied();
+                    self.groups
+                        .borrow_mut()
+                        .insert(span, inner.unwrap_or(e.span.start));
                     e.span = span;
                     return e;
                 }

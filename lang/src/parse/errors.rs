@@ -260,7 +260,9 @@ pub fn from_pest(src: &str, base: usize, kind: ItemKind, err: &Error<Rule>) -> D
         && found.starts_with('"')
         && matches!(&prev, Some((_, _, p)) if p == "import")
     {
-        let at = prev.as_ref().map_or(span, |(ps, _, _)| Span::new(base + ps, span.end));
+        let at = prev
+            .as_ref()
+            .map_or(span, |(ps, _, _)| Span::new(base + ps, span.end));
         return Diagnostic::error("an import cannot be inside a probe", at)
             .with_label("import inside a block")
             .with_help("import at the top of the script: `import \"stdlib/test\";`");

@@ -68,7 +68,8 @@ impl Imports {
         params: &[String],
         diags: &mut Vec<Diagnostic>,
     ) {
-        let own_macros: HashSet<String> = script.macros.iter().map(|m| m.name.name.clone()).collect();
+        let own_macros: HashSet<String> =
+            script.macros.iter().map(|m| m.name.name.clone()).collect();
         let mut i = 0;
         while let Some(&(module, span)) = self.modules.get(i) {
             i += 1;
@@ -138,7 +139,10 @@ fn module_name(src: &str, base: usize, diags: &mut Vec<Diagnostic>) -> Option<St
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(name) => Some(name),
             Err(_) => {
-                diags.push(unknown_module(&String::from_utf8_lossy(body.as_bytes()), span));
+                diags.push(unknown_module(
+                    &String::from_utf8_lossy(body.as_bytes()),
+                    span,
+                ));
                 None
             }
         },
@@ -164,11 +168,15 @@ pub(super) fn import_end(text: &str, start: usize) -> usize {
     if bytes.get(j) == Some(&b'"') {
         j = crate::preprocess::skip_string(bytes, j);
         let k = skip_space(j);
-        return if bytes.get(k) == Some(&b';') { k + 1 } else { j };
+        return if bytes.get(k) == Some(&b';') {
+            k + 1
+        } else {
+            j
+        };
     }
-    text[start..]
-        .find(['\n', ';'])
-        .map_or(text.len(), |k| start + k + usize::from(bytes[start + k] == b';'))
+    text[start..].find(['\n', ';']).map_or(text.len(), |k| {
+        start + k + usize::from(bytes[start + k] == b';')
+    })
 }
 
 // ------------------------------------------------------------------ diagnostics
@@ -186,10 +194,13 @@ fn malformed_import(span: Span, src: &str) -> Diagnostic {
 }
 
 fn import_too_late(span: Span, first: Span) -> Diagnostic {
-    Diagnostic::error("an import must come before probes, macros and map declarations", span)
-        .with_label("import after the script's code")
-        .with_secondary(first, "the script's code starts here")
-        .with_help("move the import to the top of the script")
+    Diagnostic::error(
+        "an import must come before probes, macros and map declarations",
+        span,
+    )
+    .with_label("import after the script's code")
+    .with_secondary(first, "the script's code starts here")
+    .with_help("move the import to the top of the script")
 }
 
 fn unknown_module(name: &str, span: Span) -> Diagnostic {
@@ -204,10 +215,7 @@ fn unknown_module(name: &str, span: Span) -> Diagnostic {
     } else {
         "rbt imports only its standard-library modules, not script files"
     };
-    d.with_note(format!(
-        "{what}: {}",
-        names.collect::<Vec<_>>().join(", ")
-    ))
+    d.with_note(format!("{what}: {}", names.collect::<Vec<_>>().join(", ")))
 }
 
 fn in_module(module: &Module, span: Span, d: Diagnostic) -> Diagnostic {

@@ -308,7 +308,12 @@ pub(super) fn section<'a>(obj: &Elf<'_>, bytes: &'a [u8], name: &str) -> Option<
 /// The detached debug file of a stripped binary: in a `--debuginfo` directory under the
 /// `.gnu_debuglink` name or the binary's name plus `.debug`, then where bpftrace and gdb look
 /// (beside the binary, its `.debug` directory, `/usr/lib/debug`, the build id).
-pub(super) fn detached_file(obj: &Elf<'_>, bytes: &[u8], path: &Path, dirs: &[PathBuf]) -> Option<PathBuf> {
+pub(super) fn detached_file(
+    obj: &Elf<'_>,
+    bytes: &[u8],
+    path: &Path,
+    dirs: &[PathBuf],
+) -> Option<PathBuf> {
     let link = section(obj, bytes, ".gnu_debuglink").and_then(|d| {
         let end = d.iter().position(|&b| b == 0)?;
         std::str::from_utf8(&d[..end]).ok().map(str::to_string)

@@ -300,6 +300,11 @@ pub fn is_renamed_of(sym: &str, plain: &str) -> bool {
     any
 }
 
+/// True if `sym` is the function `plain`, under its own name or renamed by the compiler.
+pub fn is_same_function(sym: &str, plain: &str) -> bool {
+    sym == plain || (is_renamed_of(sym, plain) && !sym.contains(".cold"))
+}
+
 /// Given a plain name, the symbols it stands for: itself if present, otherwise its renamed
 /// variants (`.cold` parts excluded: they are not function entries). Sorted, deduplicated.
 pub fn resolve_renamed<'a>(

@@ -60,6 +60,14 @@ impl RingBuffer {
         }
     }
 
+    /// Handles at most `n` of the records already in the buffer without waiting; returns how
+    /// many it handled.
+    pub fn consume_n(&mut self, n: usize) -> Result<usize, SysError> {
+        // SAFETY: the ring buffer is owned by self.
+        let got = unsafe { libbpf_sys::ring_buffer__consume_n(self.rb.as_ptr(), n as _) };
+        usize::try_from(got).map_err(|_| err("reading events failed", -got))
+    }
+
     /// The epoll descriptor libbpf waits on, readable when records arrive.
     pub fn epoll_fd(&self) -> BorrowedFd<'_> {
         // SAFETY: the ring buffer is owned by self.
