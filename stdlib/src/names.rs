@@ -495,31 +495,6 @@ pub fn strerror(errno: i32) -> String {
     text
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn numbers_are_named() {
-        assert_eq!(syscall_name(0), "read");
-        assert_eq!(syscall_name(257), "openat");
-        assert_eq!(syscall_name(335), "uretprobe");
-        assert_eq!(syscall_name(512), "rt_sigaction");
-        assert_eq!(syscall_name(400), "Unknown syscall");
-        assert_eq!(syscall_name(-1), "Unknown syscall");
-        assert!(SYSCALLS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(signal_name(9), "Killed");
-        assert_eq!(signal_name(0), "Unknown signal 0");
-        assert_eq!(signal_name(33), "Unknown signal 33");
-        assert_eq!(signal_name(34), "Real-time signal 0");
-        assert_eq!(signal_name(64), "Real-time signal 30");
-        assert_eq!(signal_name(65), "N/A");
-        assert_eq!(signal_name(-1), "N/A");
-        assert_eq!(strerror(2), "No such file or directory");
-        assert_eq!(strerror(9999), "Unknown error");
-    }
-}
-
 /// The allocation flag bits (`__GFP_*`, the bit numbers of Linux 6.10 and later), which
 /// `%gr` names. The movable and reclaimable bits (3 and 4) and the unused bit 9 have no
 /// name of their own there, as bpftrace 0.27 prints them: they stay in the hex rest.
@@ -603,4 +578,29 @@ pub fn gfp_flags(flags: u64) -> String {
         parts.push(format!("{rest:#x}"));
     }
     parts.join("|")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_named() {
+        assert_eq!(syscall_name(0), "read");
+        assert_eq!(syscall_name(257), "openat");
+        assert_eq!(syscall_name(335), "uretprobe");
+        assert_eq!(syscall_name(512), "rt_sigaction");
+        assert_eq!(syscall_name(400), "Unknown syscall");
+        assert_eq!(syscall_name(-1), "Unknown syscall");
+        assert!(SYSCALLS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(signal_name(9), "Killed");
+        assert_eq!(signal_name(0), "Unknown signal 0");
+        assert_eq!(signal_name(33), "Unknown signal 33");
+        assert_eq!(signal_name(34), "Real-time signal 0");
+        assert_eq!(signal_name(64), "Real-time signal 30");
+        assert_eq!(signal_name(65), "N/A");
+        assert_eq!(signal_name(-1), "N/A");
+        assert_eq!(strerror(2), "No such file or directory");
+        assert_eq!(strerror(9999), "Unknown error");
+    }
 }

@@ -21,7 +21,7 @@ use stdlib::diag::Diagnostic;
 pub const MAX_USED_MAPS: usize = 64;
 
 /// An error on the first use of the map beyond [`MAX_USED_MAPS`] in `probe`, if there is one.
-pub(super) fn check(probe: &Probe) -> Result<(), Diagnostic> {
+pub(super) fn check(probe: &Probe) -> Option<Diagnostic> {
     let mut count = Count {
         seen: HashSet::new(),
         over: None,
@@ -30,10 +30,9 @@ pub(super) fn check(probe: &Probe) -> Result<(), Diagnostic> {
         count.expr(p);
     }
     count.block(&probe.body);
-    match count.over {
-        Some(span) => Err(diagnostics::too_many_maps(MAX_USED_MAPS, span)),
-        None => Ok(()),
-    }
+    count
+        .over
+        .map(|span| diagnostics::too_many_maps(MAX_USED_MAPS, span))
 }
 
 struct Count {

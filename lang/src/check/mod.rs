@@ -553,7 +553,7 @@ impl Checker<'_> {
                 });
             }
             // Attach points of one probe share its statements: report each once.
-            if let Some(Err(d)) = out.last().map(map_count::check) {
+            if let Some(d) = out.last().and_then(map_count::check) {
                 if !self.diags.contains(&d) {
                     self.diags.push(d);
                 }
@@ -563,12 +563,8 @@ impl Checker<'_> {
                 .map(|p| scratch::check(p, &self.maps, &self.events))
             {
                 Some(Ok(need)) => self.scratch_need = self.scratch_need.max(need),
-                Some(Err(d)) => {
-                    if !self.diags.contains(&d) {
-                        self.diags.push(d);
-                    }
-                }
-                None => {}
+                Some(Err(d)) if !self.diags.contains(&d) => self.diags.push(*d),
+                Some(Err(_)) | None => {}
             }
         }
     }
