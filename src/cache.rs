@@ -425,7 +425,11 @@ impl Catalog for Recording<'_> {
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
         self.inner.kernel_functions(module, pattern)
     }
-    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool {
+    fn kernel_function_untraceable(
+        &self,
+        module: Option<&str>,
+        name: &str,
+    ) -> Option<stdlib::catalog::Untraceable> {
         self.inner.kernel_function_untraceable(module, name)
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {

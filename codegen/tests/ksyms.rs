@@ -24,7 +24,11 @@ impl Catalog for Kernel {
     fn kernel_functions(&self, m: Option<&str>, p: &str) -> Vec<String> {
         EmptyCatalog.kernel_functions(m, p)
     }
-    fn kernel_function_untraceable(&self, m: Option<&str>, name: &str) -> bool {
+    fn kernel_function_untraceable(
+        &self,
+        m: Option<&str>,
+        name: &str,
+    ) -> Option<stdlib::catalog::Untraceable> {
         EmptyCatalog.kernel_function_untraceable(m, name)
     }
     fn raw_tracepoints(&self, p: &str) -> Vec<String> {

@@ -35,7 +35,7 @@
 
 use lang::check::{check, Options};
 use stdlib::catalog::{
-    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+    Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
 };
 use stdlib::diag::render;
 use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
@@ -85,7 +85,12 @@ const KERNEL_FUNCTIONS: [&str; 6] = [
 ];
 
 /// Kernel functions that exist but are not in the fixture's list of traceable ones.
-const UNTRACEABLE_FUNCTIONS: [&str; 1] = ["__x64_sys_vfork"];
+/// Functions the traceable list leaves out: the first by a `--traceable-functions` file,
+/// the second by the kernel's own list.
+const UNTRACEABLE_FUNCTIONS: [(&str, Untraceable); 2] = [
+    ("__x64_sys_vfork", Untraceable::GivenList),
+    ("blk_account_io_done", Untraceable::KernelList),
+];
 
 const RAW_TRACEPOINTS: [&str; 3] = ["sched_switch", "sys_enter", "sys_exit"];
 
@@ -198,8 +203,15 @@ impl Catalog for Fixture {
             .map(|f| f.to_string())
             .collect()
     }
-    fn kernel_function_untraceable(&self, _module: Option<&str>, name: &str) -> bool {
-        UNTRACEABLE_FUNCTIONS.contains(&name)
+    fn kernel_function_untraceable(
+        &self,
+        _module: Option<&str>,
+        name: &str,
+    ) -> Option<Untraceable> {
+        UNTRACEABLE_FUNCTIONS
+            .iter()
+            .find(|(f, _)| *f == name)
+            .map(|(_, list)| *list)
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         RAW_TRACEPOINTS

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use stdlib::catalog::{
-    Catalog, Host, LookupError, TracepointField, UserObject, UserParam, UserSymbol,
+    Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
 };
 use stdlib::manifest::{UprobeTarget, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type};
@@ -21,6 +21,8 @@ use wildmatch::WildMatch;
 pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
     functions: OnceCell<Option<kallsyms::FnList>>,
+    /// Whether `functions` was read from a `--traceable-functions` file.
+    traceable_given: bool,
     /// Every kernel function in kallsyms, traceable or not, read the first time a function
     /// missing from `functions` is asked about.
     all_functions: OnceCell<Option<kallsyms::FnList>>,
@@ -101,7 +103,11 @@ impl SystemCatalog {
         let functions = OnceCell::new();
         // The cell is new and empty, so setting it cannot fail.
         let _ = functions.set(Some(kallsyms::parse_filter_functions(text)));
-        Ok(SystemCatalog { functions, ..self })
+        Ok(SystemCatalog {
+            functions,
+            traceable_given: true,
+            ..self
+        })
     }
 
     /// The DWARF debug info of the binary at `path`, read once.
@@ -477,13 +483,11 @@ impl Catalog for SystemCatalog {
         out
     }
 
-    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool {
-        let Some(fns) = self.functions() else {
-            return false;
-        };
+    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> Option<Untraceable> {
+        let fns = self.functions()?;
         // A list taken from kallsyms itself has every function in it.
         if fns.source == kallsyms::FnSource::Kallsyms {
-            return false;
+            return None;
         }
         let in_module = |m: Option<&str>| module.is_none_or(|want| m == Some(want));
         let listed = |list: &kallsyms::FnList| {
@@ -491,12 +495,18 @@ impl Catalog for SystemCatalog {
                 .any(|f| in_module(f.module) && kallsyms::is_same_function(f.name, name))
         };
         if listed(fns) {
-            return false;
+            return None;
         }
-        self.all_functions
+        let in_kallsyms = self
+            .all_functions
             .get_or_init(|| kallsyms::text_symbols().ok())
             .as_ref()
-            .is_some_and(listed)
+            .is_some_and(listed);
+        in_kallsyms.then_some(if self.traceable_given {
+            Untraceable::GivenList
+        } else {
+            Untraceable::KernelList
+        })
     }
 
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {

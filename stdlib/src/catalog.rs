@@ -61,6 +61,20 @@ impl UserObject {
     }
 }
 
+/// Which list of traceable kernel functions leaves out a function that kallsyms has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untraceable {
+    /// The kernel's own (`available_filter_functions`), which leaves out functions ftrace
+    /// cannot patch: `notrace` ones and out-of-line copies of inlined ones. A kprobe still
+    /// attaches to most of them, and bpftrace 0.17 attached them (Debian 12's
+    /// `biolatency.bt` on its 6.1 kernel needs `blk_account_io_done`), so rbt attaches them
+    /// with a warning where bpftrace 0.27 wants `--unsafe`.
+    KernelList,
+    /// The file given with `--traceable-functions`: the user's word, kept as bpftrace 0.27
+    /// keeps it (attached only with `--unsafe`).
+    GivenList,
+}
+
 /// A parameter of a user function, from DWARF (uprobe `args`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserParam {
@@ -107,10 +121,8 @@ pub trait Catalog {
     /// Kernel functions matching a glob pattern (optionally within a module).
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String>;
     /// Whether `name` is a kernel function (in kallsyms, within `module` if given) that the
-    /// list of traceable functions leaves out (inlined or `notrace` functions, or a
-    /// `--traceable-functions` file without it): such a function is attached only with
-    /// `--unsafe`.
-    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> bool;
+    /// list of traceable functions leaves out, and which list that is.
+    fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> Option<Untraceable>;
     /// Raw tracepoints matching a glob pattern.
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
     /// A struct or union by its C name (`struct task_struct`), from BTF.
@@ -221,8 +233,8 @@ impl Catalog for EmptyCatalog {
     fn kernel_functions(&self, _: Option<&str>, pattern: &str) -> Vec<String> {
         vec![pattern.to_string()]
     }
-    fn kernel_function_untraceable(&self, _: Option<&str>, _: &str) -> bool {
-        false
+    fn kernel_function_untraceable(&self, _: Option<&str>, _: &str) -> Option<Untraceable> {
+        None
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         vec![pattern.to_string()]

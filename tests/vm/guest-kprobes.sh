@@ -1,7 +1,8 @@
 #!/bin/sh
 # tests/vm/guest-kprobes.sh RBT: kprobe checks that run INSIDE the VM guest (tests/vm/run.py):
 # kretprobe retval, a wildcard kprobe with `func`, the fallback to a compiler-renamed symbol,
-# a BTF field chain through curtask, a symbolized kstack, and `-lv` of a kprobe with BTF names.
+# a BTF field chain through curtask, a symbolized kstack, fentry's `args` as one value, and `-lv`
+# of a kprobe with BTF names.
 # Each check starts rbt, repeats its trigger until rbt exits on the first event, and compares.
 set -u
 rbt=$1
@@ -63,6 +64,13 @@ echo "-- kfunc/kretfunc with BTF-typed args and retval"
 run_until_exit 'cat /etc/hostname' -e 'kretfunc:vfs_read /comm == "cat" && retval > 0/ { printf("read %d of %d from %s\n", retval, args.count, func); exit(); }'
 cat "$out"
 grep -qE '^read [1-9][0-9]* of [1-9][0-9]* from vfs_read$' "$out" || fail "kretfunc:vfs_read should print retval, args.count and func"
+
+echo "-- fentry args as one value (bpftrace's builtin.print args in fentry, store in map, map key)"
+run_until_exit 'cat /etc/hostname' -e 'fentry:vfs_open /comm == "cat"/ { print(args); @m = args; @k[args] = 1; exit(); }'
+cat "$out"
+grep -qE '^\{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}$' "$out" || fail "print(args) of fentry:vfs_open should print its record"
+grep -qE '^@m: \{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}$' "$out" || fail "@m = args should store fentry's args record"
+grep -qE '^@k\[\{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}\]: 1$' "$out" || fail "args should key a map"
 
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"

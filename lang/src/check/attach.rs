@@ -8,7 +8,7 @@ use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
 use crate::config::MissingProbes;
-use stdlib::catalog::Catalog;
+use stdlib::catalog::{Catalog, Untraceable};
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
@@ -253,10 +253,14 @@ impl Checker<'_> {
                 // A function the kernel has but lists as untraceable is refused, or with
                 // --unsafe attached with a warning; bpftrace decides this before anything else
                 // about the probe, so a kernel without kprobes says so after it.
-                let untraceable =
-                    !has_wildcard(func) && catalog.kernel_function_untraceable(module, func);
-                if untraceable {
-                    if !self.opts.allow_unsafe {
+                let untraceable = (!has_wildcard(func))
+                    .then(|| catalog.kernel_function_untraceable(module, func))
+                    .flatten();
+                match untraceable {
+                    Some(_) if self.opts.allow_unsafe => self.push(
+                        diagnostics::kprobe_not_traceable_unsafe(ap.provider, func, ap.span),
+                    ),
+                    Some(Untraceable::GivenList) => {
                         self.push(diagnostics::kprobe_not_traceable(
                             ap.provider,
                             func,
@@ -264,11 +268,10 @@ impl Checker<'_> {
                         ));
                         return None;
                     }
-                    self.push(diagnostics::kprobe_not_traceable_unsafe(
-                        ap.provider,
-                        func,
-                        ap.span,
-                    ));
+                    Some(Untraceable::KernelList) => self.push(
+                        diagnostics::kprobe_not_in_kernel_list(ap.provider, func, ap.span),
+                    ),
+                    None => {}
                 }
                 if !catalog.kprobes_supported() && !self.opts.load_only {
                     // Without kprobes every kprobe attach point is missing, and
@@ -292,7 +295,7 @@ impl Checker<'_> {
                     return None;
                 }
                 let mut syms = catalog.kernel_functions(module, func);
-                if syms.is_empty() && untraceable {
+                if syms.is_empty() && untraceable.is_some() {
                     syms.push(func.to_string());
                 }
                 if syms.is_empty() {

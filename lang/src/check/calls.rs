@@ -239,8 +239,13 @@ impl Checker<'_> {
                 return self.uprobe_args_value(span);
             }
             Builtin::Args => {
-                self.push(diagnostics::args_without_field(span));
-                return poisoned(span);
+                return match self.probe.signature.clone() {
+                    Some((params, _)) => self.signature_args_value(params, span),
+                    None => {
+                        self.push(diagnostics::args_without_field(span));
+                        poisoned(span)
+                    }
+                };
             }
             Builtin::Uid
             | Builtin::Gid

@@ -152,6 +152,20 @@ pub fn kprobe_not_traceable(provider: Provider, func: &str, span: Span) -> Diagn
     .with_help("run with --unsafe to attach to it anyway")
 }
 
+/// A kprobe on a kernel function that the kernel's own list of traceable functions leaves
+/// out (`stdlib::catalog::Untraceable::KernelList`): attached, with a warning.
+pub fn kprobe_not_in_kernel_list(provider: Provider, func: &str, span: Span) -> Diagnostic {
+    Diagnostic::warning(
+        format!(
+            "{func} is not in the kernel's list of traceable functions (it is inlined in places, or marked notrace); {}:{func} is attached to its symbol anyway",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("not in available_filter_functions")
+    .with_note("calls inlined into other functions are not seen; bpftrace 0.27 attaches it only with --unsafe")
+}
+
 /// `--unsafe` and a kprobe on a function that is not traceable: it is attached anyway.
 pub fn kprobe_not_traceable_unsafe(provider: Provider, func: &str, span: Span) -> Diagnostic {
     Diagnostic::warning(

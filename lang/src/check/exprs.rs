@@ -1247,7 +1247,9 @@ impl Checker<'_> {
             | BinaryOp::LogicalOr => {
                 if let (Type::Pointer { to: a, .. }, Type::Pointer { to: b, .. }) = (&l.ty, &r.ty) {
                     let comparison = !matches!(op, BinaryOp::LogicalAnd | BinaryOp::LogicalOr);
-                    if comparison && a != b {
+                    // Compared as C names: one record read from BTF to different depths
+                    // (fields are resolved lazily) is still one C type.
+                    if comparison && a.display() != b.display() {
                         let d = diagnostics::distinct_pointer_comparison(
                             (&l.ty, l.span),
                             (&r.ty, r.span),
@@ -1616,26 +1618,19 @@ impl Checker<'_> {
         if !in_registers {
             return poisoned(span);
         }
-        let types: Vec<Type> = items.iter().map(|e| e.ty.clone()).collect();
-        let (offsets, size) = stdlib::types::tuple_layout(&types);
-        let fields = params
-            .into_iter()
-            .zip(types.into_iter().zip(offsets))
-            .map(|(p, (ty, offset))| stdlib::types::Field {
-                name: p.name,
-                offset,
-                ty,
-                bitfield: None,
-                data_loc: false,
-                btf_enum: false,
-            })
+        args_record(params.into_iter().map(|p| p.name).collect(), items, span)
+    }
+
+    /// `args` as a value where the kernel's BTF types the arguments (fentry, fexit and a
+    /// raw tracepoint): a record of every argument as `args.name` reads it, as bpftrace
+    /// 0.27 builds it (`{ .path = 0x…, .file = 0x… }` for `fentry:vfs_open`).
+    pub(super) fn signature_args_value(&mut self, params: Vec<(String, Type)>, span: Span) -> Expr {
+        let items = params
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty))| self.context_slot(i as u32, ty.clone(), span))
             .collect();
-        let record = stdlib::types::Record {
-            name: "args".to_string(),
-            size,
-            fields,
-        };
-        mk(H::Tuple(items), Type::Record(Box::new(record)), span)
+        args_record(params.into_iter().map(|(n, _)| n).collect(), items, span)
     }
 
     /// Slot `index` of a u64-array context (kfunc arguments, then the return value).
@@ -1957,4 +1952,29 @@ fn negative_literal_type(v: i64) -> Type {
         64
     };
     Type::Int { bits, signed: true }
+}
+
+/// `args` as one value: the argument values `items`, named `names`, as a record laid out
+/// like a tuple (C's layout), so it prints, compares and keys maps as a struct does.
+fn args_record(names: Vec<String>, items: Vec<Expr>, span: Span) -> Expr {
+    let types: Vec<Type> = items.iter().map(|e| e.ty.clone()).collect();
+    let (offsets, size) = stdlib::types::tuple_layout(&types);
+    let fields = names
+        .into_iter()
+        .zip(types.into_iter().zip(offsets))
+        .map(|(name, (ty, offset))| stdlib::types::Field {
+            name,
+            offset,
+            ty,
+            bitfield: None,
+            data_loc: false,
+            btf_enum: false,
+        })
+        .collect();
+    let record = stdlib::types::Record {
+        name: "args".to_string(),
+        size,
+        fields,
+    };
+    mk(H::Tuple(items), Type::Record(Box::new(record)), span)
 }

@@ -59,7 +59,11 @@ pub(super) fn scratch_size(need: u64) -> Option<u32> {
 
 /// The scratch bytes `probe` needs, or an error when that is more than a script may have,
 /// on the statement whose temporaries take the most.
-pub(super) fn check(probe: &Probe, maps: &[MapSpec], events: &[Event]) -> Result<u64, Box<Diagnostic>> {
+pub(super) fn check(
+    probe: &Probe,
+    maps: &[MapSpec],
+    events: &[Event],
+) -> Result<u64, Box<Diagnostic>> {
     let mut est = Estimate {
         maps,
         events,
@@ -79,7 +83,9 @@ pub(super) fn check(probe: &Probe, maps: &[MapSpec], events: &[Event]) -> Result
     if statement + rest <= u64::from(SCRATCH_MAX) {
         return Ok(statement + rest);
     }
-    Err(Box::new(diagnostics::statement_too_big(statement, rest, span)))
+    Err(Box::new(diagnostics::statement_too_big(
+        statement, rest, span,
+    )))
 }
 
 /// Bytes of scratch memory a value of `size` bytes takes: codegen rounds slots up to 8 bytes
