@@ -44,6 +44,23 @@ echo "$begin_cmds" | while IFS='|' read -r label cmd; do
     echo "| $label | $mean | $(peak "$@") |"
 done
 
+# opensnoop from start to exit with `-c /bin/true`: everything a run does (start-up, compile
+# or cache hit, load, attach, run the command, detach, exit), timed by hyperfine without a
+# harness in between (the table after this one times through Python and GNU time, which add
+# 15-20 ms to every tool). bpftraces take 0.5 s a run, so 5 runs each.
+echo
+echo "| opensnoop \`-c /bin/true\`, start to exit | mean wall time (hyperfine) |"
+echo "|---|---|"
+snoop_cmds="rbt cold (--no-cache)|20|$rbt --no-cache -c /bin/true $work/opensnoop.bt
+rbt cached|20|$rbt -c /bin/true $work/opensnoop.bt
+rbt-run on an --aot file|20|$rbt_run -c /bin/true $work/opensnoop.rbt
+bpftrace 0.17|5|/usr/bin/bpftrace -c /bin/true $work/opensnoop.bt
+bpftrace 0.27.1|5|$oracle -c /bin/true $work/opensnoop.bt"
+echo "$snoop_cmds" | while IFS='|' read -r label n cmd; do
+    hyperfine -N -w 1 -r "$n" --export-json "$work/h.json" "$cmd" >/dev/null 2>&1
+    mean=$(python3 -c "import json,sys;print('%.1f ms' % (json.load(open(sys.argv[1]))['results'][0]['mean']*1000))" "$work/h.json")
+    echo "| $label | $mean |"
+done
 # opensnoop until attached: wall time from exec until BEGIN's header line appears (BEGIN runs
 # once every probe is attached), and the peak RSS of the process stopped right then (SIGINT).
 # Median of 10 runs each (after one that fills the cache), and the resident set at that moment.

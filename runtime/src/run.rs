@@ -487,6 +487,12 @@ pub fn run(
     let state = obj.map(STATE_MAP)?;
     let mut lost = LostEvents::new(obj.map(LOST_MAP)?);
     let mut signalled = false;
+    if wait {
+        // BEGIN's output (a tool's header line) is printed as soon as every probe is
+        // attached, not a drain tick later: the wait below wakes on the timer for it.
+        consume_for_a_while(&mut rb, READ_SLICE)?;
+        sink.borrow_mut().end_batch();
+    }
     while wait && !sink.borrow().exiting() && !sink.borrow().output_closed() {
         // A failing wait (it cannot, short of a bug) ends the run in order, like a signal.
         let Ok(woken) = ep.wait(DRAIN_MS) else {
