@@ -359,38 +359,7 @@ mod tests {
     use super::*;
     use crate::manifest::MapKind;
     use crate::types::{StackMode, I64};
-
-    struct NoSymbols;
-
-    impl Symbolizer for NoSymbols {
-        fn ksym(&self, _: u64, _: bool) -> String {
-            String::new()
-        }
-        fn usym(&self, _: u32, _: u64, _: bool) -> String {
-            String::new()
-        }
-        fn username(&self, _: u64) -> String {
-            String::new()
-        }
-        fn probe_name(&self, _: u64) -> String {
-            String::new()
-        }
-        fn kstack(&self, _: i64, _: u32, _: StackMode) -> Vec<String> {
-            Vec::new()
-        }
-        fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
-            Vec::new()
-        }
-        fn dw_ustack(&self, _: &crate::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
-            Vec::new()
-        }
-        fn cgroup_path(&self, _: u64) -> String {
-            String::new()
-        }
-        fn strftime(&self, _: u64, _: u64) -> String {
-            String::new()
-        }
-    }
+    use crate::value::NoSymbols;
 
     /// Names a `dw_ustack` capture's one frame by its instruction pointer, as unwinding the
     /// same frames from different stack bytes would.

@@ -159,6 +159,40 @@ pub trait Symbolizer {
     fn strftime(&self, format: u64, boot_ns: u64) -> String;
 }
 
+/// A symbolizer that names nothing (empty names, no frames): for decoding away from a live
+/// system, as the decoder's tests and the map printer's oracle test do.
+pub struct NoSymbols;
+
+impl Symbolizer for NoSymbols {
+    fn ksym(&self, _: u64, _: bool) -> String {
+        String::new()
+    }
+    fn usym(&self, _: u32, _: u64, _: bool) -> String {
+        String::new()
+    }
+    fn username(&self, _: u64) -> String {
+        String::new()
+    }
+    fn probe_name(&self, _: u64) -> String {
+        String::new()
+    }
+    fn kstack(&self, _: i64, _: u32, _: StackMode) -> Vec<String> {
+        Vec::new()
+    }
+    fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
+        Vec::new()
+    }
+    fn dw_ustack(&self, _: &DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
+        Vec::new()
+    }
+    fn cgroup_path(&self, _: u64) -> String {
+        String::new()
+    }
+    fn strftime(&self, _: u64, _: u64) -> String {
+        String::new()
+    }
+}
+
 /// A `dw_ustack` payload ([`abi::dwstack`]) as read from an event or a map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DwCapture<'a> {

@@ -16,8 +16,8 @@ use stdlib::decode::group_buckets;
 use stdlib::output::{
     empty_map_json, hist_bucket, lhist_bucket, map_json, map_text, scalar_zero, MapDump, MapValue,
 };
-use stdlib::types::{agg_buckets, Aggregation, StackMode, Type};
-use stdlib::value::{Symbolizer, Value};
+use stdlib::types::{agg_buckets, Aggregation, Type};
+use stdlib::value::{NoSymbols, Value};
 
 // ---------------------------------------------------------------------------------------------
 // The simulator
@@ -123,39 +123,6 @@ struct SimMap {
     entries: Vec<(Option<Value>, MapValue)>,
     /// A histogram's counts as the BPF side keeps them: (key, bucket index, count).
     buckets: Vec<(Option<Value>, usize, u64)>,
-}
-
-/// The simulated scripts print no symbols, stacks or user names.
-struct NoSymbols;
-
-impl Symbolizer for NoSymbols {
-    fn ksym(&self, _: u64, _: bool) -> String {
-        String::new()
-    }
-    fn usym(&self, _: u32, _: u64, _: bool) -> String {
-        String::new()
-    }
-    fn username(&self, _: u64) -> String {
-        String::new()
-    }
-    fn probe_name(&self, _: u64) -> String {
-        String::new()
-    }
-    fn kstack(&self, _: i64, _: u32, _: StackMode) -> Vec<String> {
-        Vec::new()
-    }
-    fn ustack(&self, _: u32, _: i64, _: u32, _: StackMode) -> Vec<String> {
-        Vec::new()
-    }
-    fn dw_ustack(&self, _: &stdlib::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
-        Vec::new()
-    }
-    fn cgroup_path(&self, _: u64) -> String {
-        String::new()
-    }
-    fn strftime(&self, _: u64, _: u64) -> String {
-        String::new()
-    }
 }
 
 #[derive(Default)]
