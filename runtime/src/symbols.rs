@@ -14,6 +14,9 @@ use stdlib::value::{DwCapture, Symbolizer};
 /// A function symbol of an ELF file: (file offset, size, name).
 type FileSymbol = (u64, u64, String);
 
+/// How many processes' mappings the symbolizer keeps before it starts over.
+const REMEMBERED_PROCESSES: usize = 4096;
+
 pub struct SystemSymbolizer {
     probe_names: Vec<String>,
     time_formats: Vec<String>,
@@ -195,6 +198,11 @@ impl SystemSymbolizer {
             .unwrap_or_default();
         if !maps.is_empty() {
             let found = Mapping::locate(&maps, addr);
+            // A long run names the addresses of many short-lived processes: forget them all
+            // now and then, so memory stays flat; the living are read again when asked.
+            if known.len() >= REMEMBERED_PROCESSES && !known.contains_key(&pid) {
+                known.clear();
+            }
             known.insert(pid, Rc::new(maps));
             return found;
         }
