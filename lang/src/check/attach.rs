@@ -250,9 +250,11 @@ impl Checker<'_> {
                     return None;
                 }
                 let (func, offset) = self.split_offset(ap, func)?;
-                // A function the kernel has but lists as untraceable is refused, or with
-                // --unsafe attached with a warning; bpftrace decides this before anything else
-                // about the probe, so a kernel without kprobes says so after it.
+                // A function the kernel has but a --traceable-functions file leaves out is
+                // refused, or with --unsafe attached with a warning; one that only the
+                // kernel's own list leaves out is attached with a warning (`Untraceable`).
+                // bpftrace decides this before anything else about the probe, so a kernel
+                // without kprobes says so after it.
                 let untraceable = (!has_wildcard(func))
                     .then(|| catalog.kernel_function_untraceable(module, func))
                     .flatten();
