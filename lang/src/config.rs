@@ -354,6 +354,20 @@ fn choice<T: Copy>(
         })
 }
 
+/// The value of an `unstable_*` setting, which gates a feature 0.27 calls unstable.
+fn unstable(name: &str, raw: &Raw) -> Result<Unstable, BadValue> {
+    choice(
+        name,
+        raw,
+        &[
+            ("error", Unstable::Error),
+            ("warn", Unstable::Warn),
+            ("enable", Unstable::Enable),
+        ],
+        "error, warn, and enable",
+    )
+}
+
 /// Sets `setting` from `raw`. `Ok(Some(why))` says the value was accepted but rbt cannot do
 /// what it asks, which the caller reports as a warning rather than ignoring it silently.
 fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<String>, BadValue> {
@@ -468,28 +482,10 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             config.str_trunc_trailer = Some(text);
         }
         Setting::UnstableDwUstack => {
-            config.unstable_dw_ustack = choice(
-                "unstable_dw_ustack",
-                raw,
-                &[
-                    ("error", Unstable::Error),
-                    ("warn", Unstable::Warn),
-                    ("enable", Unstable::Enable),
-                ],
-                "error, warn, and enable",
-            )?;
+            config.unstable_dw_ustack = unstable("unstable_dw_ustack", raw)?;
         }
         Setting::UnstableTseries => {
-            config.unstable_tseries = choice(
-                "unstable_tseries",
-                raw,
-                &[
-                    ("error", Unstable::Error),
-                    ("warn", Unstable::Warn),
-                    ("enable", Unstable::Enable),
-                ],
-                "error, warn, and enable",
-            )?;
+            config.unstable_tseries = unstable("unstable_tseries", raw)?;
         }
         Setting::UseBlazesym => {
             boolean(raw)?;

@@ -153,14 +153,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         },
         load_only: cli.dry_run || cli.check_only || cli.debug.is_some() || cli.aot.is_some(),
         run_time_values: cli.aot.is_some() || cache.is_some(),
-        strlen: config.string_layout().0,
-        map_keys_max: config.max_map_keys,
-        stack_mode: config.stack_mode,
-        missing_probes: config.missing_probes,
-        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
-        unstable_tseries: config.unstable_tseries,
-        unstable_dw_ustack: config.unstable_dw_ustack,
-        dw_ustack_bytes: config.dw_ustack_bytes,
+        ..config_options(&config)
     };
     let system = system_catalog(&cli, &name)?;
     let catalog = cache::Recording::new(&system, &source);
@@ -386,6 +379,22 @@ fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnin
     !shown.is_empty()
 }
 
+/// The check options the script's config (its `config` block and `BPFTRACE_*` settings)
+/// decides; the others keep their defaults.
+fn config_options(config: &lang::config::Config) -> check::Options {
+    check::Options {
+        strlen: config.string_layout().0,
+        map_keys_max: config.max_map_keys,
+        stack_mode: config.stack_mode,
+        missing_probes: config.missing_probes,
+        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
+        unstable_tseries: config.unstable_tseries,
+        unstable_dw_ustack: config.unstable_dw_ustack,
+        dw_ustack_bytes: config.dw_ustack_bytes,
+        ..Default::default()
+    }
+}
+
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
 fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
     let (ast, diags) = lang::parse_with_params(source, params);
@@ -397,15 +406,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let opts = check::Options {
         params: params.to_vec(),
         load_only: true,
-        strlen: config.string_layout().0,
-        map_keys_max: config.max_map_keys,
-        stack_mode: config.stack_mode,
-        missing_probes: config.missing_probes,
-        dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
-        unstable_tseries: config.unstable_tseries,
-        unstable_dw_ustack: config.unstable_dw_ustack,
-        dw_ustack_bytes: config.dw_ustack_bytes,
-        ..Default::default()
+        ..config_options(&config)
     };
     let catalog = system_catalog(cli, name)?;
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
