@@ -103,6 +103,66 @@ fn every_event_is_printed_or_counted_lost() {
     );
 }
 
+/// The ring buffer rbt loaded is sized for the machine: 64 pages per possible CPU (a power
+/// of two of them) without `perf_rb_pages`, the pages it asks for with it. Read from the
+/// running rbt's fdinfo, i.e. from the kernel.
+#[test]
+#[ignore = "needs root"]
+fn the_ring_buffer_follows_the_cpus_or_perf_rb_pages() {
+    require_root();
+    let possible = std::fs::read_to_string("/sys/devices/system/cpu/possible").expect("cpus");
+    let cpus: u64 = possible
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    let getconf = Command::new("getconf")
+        .arg("PAGESIZE")
+        .output()
+        .expect("getconf");
+    let page: u64 = String::from_utf8_lossy(&getconf.stdout)
+        .trim()
+        .parse()
+        .expect("page size");
+    // An interval probe keeps the run going (a BEGIN-only one would end by itself).
+    for (config, pages) in [
+        ("", (64 * cpus).next_power_of_two()),
+        ("config = { perf_rb_pages = 3 }", 4),
+    ] {
+        let mut child = rbt()
+            .args(["-e", &format!("{config} interval:s:30 {{ exit(); }}")])
+            .env(NOTIFY, "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn rbt");
+        let rx = lines_of(child.stdout.take().expect("stdout"));
+        wait_for_line(&rx, NOTIFY);
+        let ring = ring_buffer_size(child.id());
+        // SAFETY: plain kill(2) of our own child.
+        unsafe { kill(child.id() as i32, SIGINT) };
+        wait_for(&mut child, Duration::from_secs(20), "rbt after SIGINT");
+        assert_eq!(ring, Some(pages * page), "{config:?}");
+    }
+}
+
+/// `max_entries` of the ring buffer map (`map_type` 27) `pid` holds, from its fdinfo.
+fn ring_buffer_size(pid: u32) -> Option<u64> {
+    let dir = std::fs::read_dir(format!("/proc/{pid}/fdinfo")).ok()?;
+    dir.flatten().find_map(|entry| {
+        let text = std::fs::read_to_string(entry.path()).ok()?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+        };
+        (field("map_type:")? == "27").then(|| field("max_entries:")?.parse().ok())?
+    })
+}
+
 /// The sum of the `Lost N events` reports in `stderr`, checked against the `Lost N events in
 /// total` line when there is one.
 fn lost_reported(stderr: &str) -> u64 {

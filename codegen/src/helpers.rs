@@ -56,6 +56,8 @@ pub const BPF_RB_NO_WAKEUP: u64 = 1;
 pub const BPF_RB_FORCE_WAKEUP: u64 = 2;
 /// `ringbuf_query` flag: bytes written but not yet consumed.
 pub const BPF_RB_AVAIL_DATA: u64 = 0;
+/// `ringbuf_query` flag: the ring's size in bytes.
+pub const BPF_RB_RING_SIZE: u64 = 1;
 /// `get_stackid` flag: the stack is a user stack.
 pub const BPF_F_USER_STACK: u64 = 1 << 8;
 /// `get_stackid` flag: identical stacks share an id.

@@ -58,9 +58,6 @@ pub struct Globals<'ctx> {
     /// The `.rodata` array of i64 that `ExprKind::RunValue` reads (only compiled files
     /// have one).
     pub run_values: Option<GlobalValue<'ctx>>,
-    /// Unread bytes in the ring buffer above which an output record wakes the reader at
-    /// once instead of waiting for its next timed drain.
-    pub ringbuf_wake_bytes: u32,
 }
 
 /// `-k`: each checked helper call gets an event of its own (after the checker's events)

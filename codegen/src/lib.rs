@@ -69,7 +69,9 @@ impl From<inkwell::builder::BuilderError> for CodegenError {
     }
 }
 
-/// Ring buffer size: 1 MiB per object (a power of two multiple of the page size).
+/// The ring buffer's size in the object. It is a placeholder: the runtime sizes the map for
+/// the machine it runs on (or for `perf_rb_pages`) before loading it, and records ask the
+/// ring for its real size (`submit_flags`).
 const RINGBUF_BYTES: u32 = 1 << 20;
 
 /// What to produce besides the object, and where the script came from.
@@ -89,9 +91,6 @@ pub struct Options<'a> {
     /// What `str()` writes at the end of a string it cut short (`str_trunc_trailer`);
     /// empty for none.
     pub str_trailer: &'a str,
-    /// The output ring buffer's size in bytes (`perf_rb_pages`, a power-of-two number of
-    /// pages, as the runtime sizes the map); `None` is the default 1 MiB.
-    pub ringbuf_bytes: Option<u32>,
 }
 
 /// Compiles a checked script. Returns the object, its manifest, and the IR text if asked.
@@ -153,11 +152,10 @@ pub fn compile(
     );
 
     let declare = |def: MapDef| maps::declare(&context, &module, &debug, &def);
-    let ringbuf_bytes = opts.ringbuf_bytes.unwrap_or(RINGBUF_BYTES);
     let events = declare(MapDef {
         name: RINGBUF_MAP,
         kind: MapKind::RingBuf,
-        max_entries: ringbuf_bytes,
+        max_entries: RINGBUF_BYTES,
         key_size: None,
         value_size: None,
     });
@@ -245,11 +243,6 @@ pub fn compile(
             g.set_section(Some(".rodata"));
             g
         }),
-        // A quarter leaves three quarters of the buffer (24 ms of 32-byte printf records at a
-        // million events per second in the default 1 MiB) for the reader to be scheduled. It
-        // follows the buffer's real size: a fixed threshold above a small buffer's size would
-        // never wake the reader, and every record past what one timed drain finds is lost.
-        ringbuf_wake_bytes: ringbuf_bytes / 4,
     };
 
     let license = context.const_string(opts.license.unwrap_or("GPL").as_bytes(), true);
@@ -319,7 +312,6 @@ pub fn compile(
             .collect(),
         probe_names: script.probe_names.clone(),
         time_formats: script.time_formats.clone(),
-        ringbuf_size: ringbuf_bytes,
         map_update_sites: update_sites,
         source: needs_source.then(|| Source {
             name: opts.file_name.to_string(),

@@ -1,5 +1,6 @@
 //! Attaching one program to every target of its `Attach`: one place per probe type.
 
+use crate::introspect::btf::{self, Btf};
 use crate::sys::{Breakpoint, Link, PerfEventAttr, Program, SysError, SyscallDispatcher};
 use std::collections::BTreeMap;
 use stdlib::manifest::{Attach, PerfPeriod, SyscallTarget};
@@ -395,7 +396,7 @@ impl SyscallPrograms {
         if self.enter.is_empty() && self.exit.is_empty() {
             return Ok(Vec::new());
         }
-        let compat_status = crate::sys::compat_status_offset();
+        let compat_status = compat_status_offset();
         let size = stdlib::syscalls::x86_64_count();
         let mut out = Vec::new();
         for (exit, by_nr) in [(false, &self.enter), (true, &self.exit)] {
@@ -576,6 +577,15 @@ pub fn attach(
         Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
         Attach::Iter { .. } => prog.attach_iter().map(|l| vec![l]),
     }
+}
+
+/// The offset of `thread_info.status` from a task's address (`task_struct.thread_info` plus
+/// the member's offset), from the running kernel's BTF; `None` when BTF lacks either.
+fn compat_status_offset() -> Option<i32> {
+    let btf = Btf::open(std::path::Path::new(btf::VMLINUX_BTF)).ok()?;
+    let task = btf.member_byte_offset("task_struct", "thread_info")?;
+    let status = btf.member_byte_offset("thread_info", "status")?;
+    i32::try_from(task + status).ok()
 }
 
 #[cfg(test)]

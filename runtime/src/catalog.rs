@@ -419,8 +419,7 @@ impl Catalog for SystemCatalog {
             })
         };
         let records = self.trace_records.get_or_init(|| {
-            b.own_ids()
-                .filter(|&id| b.kind(id) == Some(btf::Kind::Struct))
+            b.ids_of_kinds(&[btf::Kind::Struct])
                 .filter(|&id| b.name_of(id).starts_with("trace_event_raw_"))
                 .map(|id| (b.name_of(id).to_string(), id))
                 .collect()
@@ -607,7 +606,7 @@ impl Catalog for SystemCatalog {
         let b = self.btf()?;
         let values = self.enum_values.get_or_init(|| {
             let mut m = std::collections::HashMap::new();
-            for id in b.own_ids() {
+            for id in b.ids_of_kinds(&[btf::Kind::Enum, btf::Kind::Enum64]) {
                 if let Ok(btf::Type::Enum { values, .. }) = b.get(id) {
                     for (n, v) in values {
                         m.entry(n.to_string()).or_insert(v as i64);

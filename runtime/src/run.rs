@@ -45,7 +45,8 @@ pub struct RunOptions {
     pub max_cat_bytes: usize,
     /// Bytes of verifier log kept per program (`log_size`).
     pub log_size: usize,
-    /// Pages of the output ring buffer (`perf_rb_pages`); `None` keeps the compiled size.
+    /// Pages of the output ring buffer (`perf_rb_pages`); `None` sizes it for the machine's
+    /// CPUs ([`default_ringbuf_pages`]).
     pub ringbuf_pages: Option<u64>,
     /// The bytes of the object's `.rodata` (its [`Manifest::run_values`]); empty when it
     /// has none.
@@ -256,6 +257,18 @@ fn exit_flag_up(state: &sys::MapHandle) -> Result<bool, sys::SysError> {
         .is_some_and(|b: [u8; 8]| u64::from_ne_bytes(b) != 0))
 }
 
+/// Pages of ring buffer per possible CPU when the script does not set `perf_rb_pages`:
+/// bpftrace's default for its per-CPU perf buffers. The more CPUs, the more producers may
+/// fill the one ring at once; on 2 CPUs this is 512 KiB, which kept up with 4 M printf
+/// records a second in bench/RESULTS.md, and the ring's pages are mapped (twice) into the
+/// process, so a larger one costs every run its memory.
+const RINGBUF_PAGES_PER_CPU: u64 = 64;
+
+/// The ring buffer's pages for this machine without `perf_rb_pages`.
+fn default_ringbuf_pages() -> Result<u64, sys::SysError> {
+    Ok(RINGBUF_PAGES_PER_CPU * sys::possible_cpus()? as u64)
+}
+
 /// The ring buffer's size for `perf_rb_pages`: the kernel wants a power of two number of
 /// pages, so the count is rounded up to one, and capped at 4096 pages as bpftrace caps it.
 pub fn ringbuf_bytes(pages: u64) -> u32 {
@@ -340,9 +353,11 @@ pub fn run(
     handled.dedup();
     let sigfd = SignalFd::term_signals(&handled)?;
     let mut obj = Object::open(elf, "rbt")?;
-    if let Some(pages) = opts.ringbuf_pages {
-        obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
-    }
+    let pages = match opts.ringbuf_pages {
+        Some(pages) => pages,
+        None => default_ringbuf_pages()?,
+    };
+    obj.set_max_entries(RINGBUF_MAP, ringbuf_bytes(pages))?;
     // One failure counter per map update site.
     let sites = u32::try_from(manifest.map_update_sites.len()).unwrap_or(u32::MAX);
     obj.set_max_entries(MAP_FULL_MAP, sites.max(1))?;

@@ -210,7 +210,6 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         license: Some(&config.license),
         str_trailer: &trailer,
         // Sized as the runtime sizes the map, so records wake the reader at a quarter of it.
-        ringbuf_bytes: config.perf_rb_pages.map(runtime::run::ringbuf_bytes),
     };
     let (compiled, ir) = codegen::compile(&hir, codegen_opts).map_err(fail)?;
     if compiled.manifest.programs.len() as u64 > config.max_bpf_progs {

@@ -30,9 +30,6 @@ pub struct Manifest {
     pub probe_names: Vec<String>,
     /// strftime/time formats referenced by `Type::Timestamp` values, by index.
     pub time_formats: Vec<String>,
-    /// Per-CPU scratch maps (strings, tuples, printf buffers) and their value sizes; the
-    /// runtime needs nothing from them but their presence keeps the manifest complete.
-    pub ringbuf_size: u32,
     /// Where the programs update maps (`start..end` of [`Manifest::source`]), indexed like
     /// the per-CPU failure counters of [`MAP_FULL_MAP`], so user space can name each update
     /// that found its map full.

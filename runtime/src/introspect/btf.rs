@@ -1,13 +1,15 @@
 //! A small, lazy reader for kernel BTF (`/sys/kernel/btf/vmlinux` and module split BTF).
 //!
-//! It owns: parsing the BTF header, an index from type id to the type's byte offset, decoding one
+//! It owns: parsing the BTF header, a sparse index from type id to the type's byte offset, decoding one
 //! type at a time into [`Type`], name lookups, function prototypes, and rendering a type id as the
 //! C type string bpftrace prints (`struct sk_buff *`, `unsigned int`, `const char *`).
 //!
 //! Why not a crate: `btf-rs` 1.x decodes every one of the ~150k vmlinux types into owned objects
 //! when it opens the file, which measured 370–660 ms on this machine; rbt must start in 25 ms.
 //! This reader maps the file (a private read-only mapping: sysfs refuses shared ones), walks the
-//! type section once to record offsets (a few ms), and decodes types only when asked.
+//! type section once to record where every 32nd type starts (a few ms, 18 KiB for vmlinux's
+//! ~150k types where an offset per type took 560 KiB: `rbt-run` opens it at start-up, and its
+//! peak memory is a target), and decodes types only when asked.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -24,6 +26,10 @@ pub const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
 const SYSFS_BTF_DIR: &str = "/sys/kernel/btf";
 
 const BTF_MAGIC: u16 = 0xeb9f;
+
+/// The index keeps the offset of every `INDEX_STRIDE`-th type; a lookup walks at most
+/// `INDEX_STRIDE - 1` type headers from there.
+const INDEX_STRIDE: usize = 32;
 
 /// Why BTF could not be opened or read.
 #[derive(Debug)]
@@ -255,8 +261,10 @@ pub struct Btf {
     types_end: usize,
     str_start: usize,
     str_len: usize,
-    /// Byte offset (absolute, into `data`) of each type, index 0 = `first_id`.
-    offsets: Vec<u32>,
+    /// Byte offset (absolute, into `data`) of every `INDEX_STRIDE`-th type, index 0 = `first_id`.
+    checkpoints: Vec<u32>,
+    /// How many types this blob defines.
+    count: u32,
     /// The first id defined here: 1 for vmlinux, base count + 1 for a module.
     first_id: TypeId,
     base: Option<Arc<Btf>>,
@@ -266,7 +274,7 @@ impl fmt::Debug for Btf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Btf")
             .field("path", &self.path)
-            .field("types", &self.offsets.len())
+            .field("types", &self.count)
             .field("first_id", &self.first_id)
             .finish()
     }
@@ -290,6 +298,14 @@ fn read_bytes(path: &Path) -> Result<Bytes, BtfError> {
             Ok(Bytes::Heap(v))
         }
     }
+}
+
+/// Where the type record starting at `off` ends (its header's kind and vlen say how long it
+/// is); `None` for a kind this reader does not know.
+fn record_end(d: &[u8], off: usize) -> Option<usize> {
+    let info = u32_at(d, off + 4);
+    let kind = Kind::from_raw((info >> 24) & 0x1f)?;
+    Some(off + 12 + kind.extra_len((info & 0xffff) as usize))
 }
 
 fn u32_at(d: &[u8], off: usize) -> u32 {
@@ -353,18 +369,20 @@ impl Btf {
             return Err(bad("sections run past the end of the data"));
         }
         let first_id = match &base {
-            Some(b) => b.first_id + b.offsets.len() as u32,
+            Some(b) => b.id_end(),
             None => 1,
         };
-        // One pass over the type section records where each type starts; nothing is decoded.
-        let mut offsets = Vec::with_capacity(type_len / 24);
+        // One pass over the type section checks every header and records where every
+        // INDEX_STRIDE-th type starts; nothing is decoded.
+        let mut checkpoints = Vec::new();
+        let mut count = 0u32;
         let mut off = types_start;
         while off + 12 <= types_end {
-            offsets.push(off as u32);
-            let info = u32_at(&data, off + 4);
-            let vlen = (info & 0xffff) as usize;
-            let kind = Kind::from_raw((info >> 24) & 0x1f).ok_or_else(|| bad("unknown kind"))?;
-            off += 12 + kind.extra_len(vlen);
+            if (count as usize).is_multiple_of(INDEX_STRIDE) {
+                checkpoints.push(off as u32);
+            }
+            off = record_end(&data, off).ok_or_else(|| bad("unknown kind"))?;
+            count += 1;
         }
         if off != types_end {
             return Err(bad("type section does not end on a type boundary"));
@@ -376,7 +394,8 @@ impl Btf {
             types_end,
             str_start,
             str_len,
-            offsets,
+            checkpoints,
+            count,
             first_id,
             base,
         })
@@ -389,7 +408,7 @@ impl Btf {
 
     /// The highest type id + 1 (ids of a split BTF include its base's).
     pub fn id_end(&self) -> TypeId {
-        self.first_id + self.offsets.len() as u32
+        self.first_id + self.count
     }
 
     /// Ids defined in this blob (not its base).
@@ -425,17 +444,30 @@ impl Btf {
             return self.base.as_ref().and_then(|b| b.locate(id));
         }
         let idx = (id - self.first_id) as usize;
-        self.offsets.get(idx).map(|&o| (self, o as usize))
+        if idx >= self.count as usize {
+            return None;
+        }
+        let mut off = *self.checkpoints.get(idx / INDEX_STRIDE)? as usize;
+        for _ in 0..idx % INDEX_STRIDE {
+            off = record_end(&self.data, off)?;
+        }
+        Some((self, off))
     }
 
     fn raw(&self, id: TypeId) -> Option<(&Btf, usize, Kind, u32, u32, bool, u32)> {
         let (b, off) = self.locate(id)?;
-        let name_off = u32_at(&b.data, off);
-        let info = u32_at(&b.data, off + 4);
+        b.header(off)
+    }
+
+    /// The header fields of the type record at `off` in this blob: (blob, offset, kind, name
+    /// offset, vlen, kind flag, size or type).
+    fn header(&self, off: usize) -> Option<(&Btf, usize, Kind, u32, u32, bool, u32)> {
+        let name_off = u32_at(&self.data, off);
+        let info = u32_at(&self.data, off + 4);
         let kind = Kind::from_raw((info >> 24) & 0x1f)?;
-        let size_or_type = u32_at(&b.data, off + 8);
+        let size_or_type = u32_at(&self.data, off + 8);
         Some((
-            b,
+            self,
             off,
             kind,
             name_off,
@@ -443,6 +475,24 @@ impl Btf {
             info >> 31 == 1,
             size_or_type,
         ))
+    }
+
+    /// Every type defined in this blob (not its base) as (id, offset), in one sequential walk:
+    /// what passes over all types use instead of looking each id up in the sparse index.
+    fn records(&self) -> impl Iterator<Item = (TypeId, usize)> + '_ {
+        let mut off = self.types_start;
+        self.own_ids().map_while(move |id| {
+            let at = off;
+            off = record_end(&self.data, at)?;
+            Some((id, at))
+        })
+    }
+
+    /// Ids of the types of the kinds `kinds` defined in this blob (not its base), in id order,
+    /// from one walk.
+    pub fn ids_of_kinds<'a>(&'a self, kinds: &'a [Kind]) -> impl Iterator<Item = TypeId> + 'a {
+        self.records()
+            .filter_map(move |(id, off)| kinds.contains(&self.header(off)?.2).then_some(id))
     }
 
     /// The kind of type `id` without decoding it (cheap).
@@ -613,14 +663,13 @@ impl Btf {
             return out;
         }
         let targets: Vec<u32> = offs.iter().map(|o| o + base_str).collect();
-        for (i, &off) in self.offsets.iter().enumerate() {
-            let off = off as usize;
+        for (id, off) in self.records() {
             if !targets.contains(&u32_at(&self.data, off)) {
                 continue;
             }
             let info = u32_at(&self.data, off + 4);
             if kind.is_none() || Kind::from_raw((info >> 24) & 0x1f) == kind {
-                out.push(self.first_id + i as u32);
+                out.push(id);
             }
         }
         out
@@ -674,10 +723,11 @@ impl Btf {
     /// from one pass over the types: a listing that looked each up by name would scan every
     /// type per function.
     pub fn func_ids(&self) -> impl Iterator<Item = (&str, TypeId)> + '_ {
-        self.own_ids().filter_map(move |id| match self.raw(id) {
-            Some((b, _, Kind::Func, name_off, ..)) => Some((b.str_at(name_off), id)),
-            _ => None,
-        })
+        self.records()
+            .filter_map(move |(id, off)| match self.header(off) {
+                Some((b, _, Kind::Func, name_off, ..)) => Some((b.str_at(name_off), id)),
+                _ => None,
+            })
     }
 
     /// Names of every `FUNC` defined in this blob (for a module: only the module's own).
@@ -687,21 +737,25 @@ impl Btf {
 
     /// Names of the named types of kind `kind` defined in this blob (structs, unions, enums).
     pub fn type_names(&self, kind: Kind) -> impl Iterator<Item = &str> + '_ {
-        self.own_ids().filter_map(move |id| match self.raw(id) {
-            Some((b, _, k, name_off, ..)) if k == kind && name_off != 0 => Some(b.str_at(name_off)),
-            _ => None,
-        })
+        self.records()
+            .filter_map(move |(_, off)| match self.header(off) {
+                Some((b, _, k, name_off, ..)) if k == kind && name_off != 0 => {
+                    Some(b.str_at(name_off))
+                }
+                _ => None,
+            })
     }
 
     /// Raw tracepoint names: `btf_trace_<event>` typedefs defined in this blob.
     pub fn raw_tracepoints(&self) -> impl Iterator<Item = (&str, TypeId)> + '_ {
-        self.own_ids().filter_map(move |id| match self.raw(id) {
-            Some((b, _, Kind::Typedef, name_off, ..)) => b
-                .str_at(name_off)
-                .strip_prefix("btf_trace_")
-                .map(|ev| (ev, id)),
-            _ => None,
-        })
+        self.records()
+            .filter_map(move |(id, off)| match self.header(off) {
+                Some((b, _, Kind::Typedef, name_off, ..)) => b
+                    .str_at(name_off)
+                    .strip_prefix("btf_trace_")
+                    .map(|ev| (ev, id)),
+                _ => None,
+            })
     }
 
     /// The parameters of raw tracepoint `event` (without the leading `void *__data`).
@@ -717,8 +771,8 @@ impl Btf {
         &self,
     ) -> impl Iterator<Item = (&str, Option<Vec<Param<'_>>>)> + '_ {
         let wrappers: HashMap<&str, TypeId> = self
-            .own_ids()
-            .filter_map(|id| match self.raw(id) {
+            .records()
+            .filter_map(|(id, off)| match self.header(off) {
                 Some((b, _, Kind::Func, name_off, ..)) => b
                     .str_at(name_off)
                     .strip_prefix("__bpf_trace_")
@@ -895,6 +949,15 @@ impl Btf {
             Type::Struct { members, .. } | Type::Union { members, .. } => Some(members),
             _ => None,
         }
+    }
+
+    /// The byte offset of the byte-aligned member `member` of `struct name`.
+    pub fn member_byte_offset(&self, name: &str, member: &str) -> Option<u32> {
+        let m = self
+            .members(self.find_struct(name)?)?
+            .into_iter()
+            .find(|m| m.name == member)?;
+        (m.bit_offset % 8 == 0).then_some(m.bit_offset / 8)
     }
 
     /// True if `types_start..types_end` was non-empty; a sanity check for callers and tests.

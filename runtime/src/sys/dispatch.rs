@@ -277,59 +277,6 @@ fn program(
     p
 }
 
-/// The offset of `thread_info.status` from a task's address (`task_struct.thread_info`
-/// plus the member's offset), from the kernel's BTF; `None` when BTF lacks either.
-pub fn compat_status_offset() -> Option<i32> {
-    // SAFETY: libbpf parses the kernel's BTF and returns an object we free below, or null.
-    let btf = unsafe { libbpf_sys::btf__load_vmlinux_btf() };
-    if btf.is_null() {
-        return None;
-    }
-    let offset = member_offset(btf, "task_struct", "thread_info")
-        .zip(member_offset(btf, "thread_info", "status"))
-        .map(|(a, b)| a + b);
-    // SAFETY: `btf` came from btf__load_vmlinux_btf and is freed once.
-    unsafe { libbpf_sys::btf__free(btf) };
-    offset.and_then(|o| i32::try_from(o).ok())
-}
-
-/// The byte offset of member `member` of `struct name` in `btf`.
-fn member_offset(btf: *mut libbpf_sys::btf, name: &str, member: &str) -> Option<u32> {
-    let cname = cstring(name).ok()?;
-    // SAFETY: `btf` is a live BTF object and `cname` a NUL-terminated name.
-    let id = unsafe {
-        libbpf_sys::btf__find_by_name_kind(btf, cname.as_ptr(), libbpf_sys::BTF_KIND_STRUCT)
-    };
-    let id = u32::try_from(id).ok()?;
-    // SAFETY: `id` is a type of `btf`, which owns the returned record.
-    let t = unsafe { libbpf_sys::btf__type_by_id(btf, id) };
-    if t.is_null() {
-        return None;
-    }
-    // SAFETY: `t` points at a BTF type record of `btf`.
-    let info = unsafe { (*t).info };
-    let vlen = (info & 0xffff) as usize;
-    let kflag = info >> 31 == 1;
-    // SAFETY: in BTF a struct's record is followed by its `vlen` member records.
-    let members =
-        unsafe { std::slice::from_raw_parts(t.add(1).cast::<libbpf_sys::btf_member>(), vlen) };
-    members.iter().find_map(|m| {
-        // SAFETY: member names are offsets into `btf`'s string section.
-        let n = unsafe { libbpf_sys::btf__name_by_offset(btf, m.name_off) };
-        if n.is_null() {
-            return None;
-        }
-        // SAFETY: libbpf returns a NUL-terminated string owned by `btf`.
-        let n = unsafe { std::ffi::CStr::from_ptr(n) };
-        let bits = if kflag {
-            m.offset & 0xff_ffff
-        } else {
-            m.offset
-        };
-        (n.to_bytes() == member.as_bytes() && bits % 8 == 0).then_some(bits / 8)
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

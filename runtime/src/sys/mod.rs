@@ -14,7 +14,7 @@ mod ringbuf;
 
 pub use btf_dump::{KernelBtf, TypeKind};
 pub use child::GatedChild;
-pub use dispatch::{compat_status_offset, SyscallDispatcher};
+pub use dispatch::SyscallDispatcher;
 pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
 pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
