@@ -419,9 +419,9 @@ impl Catalog for SystemCatalog {
             })
         };
         let records = self.trace_records.get_or_init(|| {
-            b.ids_of_kinds(&[btf::Kind::Struct])
-                .filter(|&id| b.name_of(id).starts_with("trace_event_raw_"))
-                .map(|id| (b.name_of(id).to_string(), id))
+            b.types_of_kinds(&[btf::Kind::Struct])
+                .filter(|(_, name)| name.starts_with("trace_event_raw_"))
+                .map(|(id, name)| (name.to_string(), id))
                 .collect()
         });
         let own = format!("trace_event_raw_{event}");
@@ -606,7 +606,7 @@ impl Catalog for SystemCatalog {
         let b = self.btf()?;
         let values = self.enum_values.get_or_init(|| {
             let mut m = std::collections::HashMap::new();
-            for id in b.ids_of_kinds(&[btf::Kind::Enum, btf::Kind::Enum64]) {
+            for (id, _) in b.types_of_kinds(&[btf::Kind::Enum, btf::Kind::Enum64]) {
                 if let Ok(btf::Type::Enum { values, .. }) = b.get(id) {
                     for (n, v) in values {
                         m.entry(n.to_string()).or_insert(v as i64);
