@@ -381,6 +381,13 @@ fn section(probe: &hir::Probe) -> String {
             };
             format!("{prefix}/{target}")
         }
+        Section::Typed { plain, typed } => match &probe.attach {
+            // The checker gives each BTF-typed raw tracepoint program exactly one target.
+            Attach::Rawtracepoint { targets, btf: true } => {
+                format!("{typed}/{}", targets.first().map_or("", String::as_str))
+            }
+            _ => plain.into(),
+        },
     }
 }
 
@@ -421,8 +428,8 @@ mod tests {
         }
     }
 
-    /// The sections whose name depends on the attach point: kprobe_multi links and the
-    /// fentry/fexit target.
+    /// The sections whose name depends on the attach point: kprobe_multi links, the
+    /// fentry/fexit target and the event of a BTF-typed raw tracepoint.
     #[test]
     fn sections_follow_the_probe_kind_table() {
         let kprobe = |ret, multi| Attach::Kprobe {
@@ -446,6 +453,10 @@ mod tests {
             targets: vec!["vfs_read".into()],
             ret,
         };
+        let raw = |btf| Attach::Rawtracepoint {
+            targets: vec!["consume_skb".into()],
+            btf,
+        };
         let cases = [
             (Provider::Kprobe, kprobe(false, false), "kprobe"),
             (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
@@ -458,6 +469,8 @@ mod tests {
             (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
             (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
             (Provider::Begin, Attach::Begin, "raw_tp"),
+            (Provider::Rawtracepoint, raw(false), "raw_tp"),
+            (Provider::Rawtracepoint, raw(true), "tp_btf/consume_skb"),
         ];
         for (provider, attach, want) in cases {
             assert_eq!(section(&probe(provider, attach)), want, "{provider:?}");

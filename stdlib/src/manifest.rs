@@ -223,8 +223,16 @@ pub enum Attach {
     Tracepoint {
         targets: Vec<(String, String)>,
     },
+    /// `rawtracepoint:event`. With `btf`, the program is BTF-typed (libbpf's `tp_btf`: a
+    /// tracing program, whose arguments the verifier knows the types of, so that helpers
+    /// offered to tracing programs only, such as `bpf_get_socket_cookie` and
+    /// `bpf_skb_output`, take them) and has one target, the event its section names;
+    /// without, a plain raw tracepoint program reading untyped u64 arguments. Files compiled
+    /// before `btf` existed have plain ones.
     Rawtracepoint {
         targets: Vec<String>,
+        #[serde(default)]
+        btf: bool,
     },
     /// `tracepoint:syscalls:sys_enter_*` (or `sys_exit_*`, `exit`) run as a raw tracepoint
     /// program that the runtime's dispatcher on `sys_enter` (`sys_exit`) tail-calls for the
@@ -298,7 +306,7 @@ impl Attach {
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
-            Attach::Rawtracepoint { targets } => targets.len(),
+            Attach::Rawtracepoint { targets, .. } => targets.len(),
             Attach::Syscall { targets, .. } => targets.len(),
             Attach::Kprobe { targets, .. } => targets.len(),
             Attach::Uprobe { targets, .. } => targets.len(),
@@ -341,7 +349,7 @@ impl Attach {
             | Attach::Watchpoint { .. }
             | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
-            Attach::Rawtracepoint { targets } => retain(targets, keep),
+            Attach::Rawtracepoint { targets, .. } => retain(targets, keep),
             Attach::Syscall { targets, .. } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),
             Attach::Uprobe { targets, .. } => retain(targets, keep),

@@ -386,6 +386,7 @@ impl Checker<'_> {
         }
         // USDT arguments live in different registers at each probe site, so every USDT
         // target gets a program of its own.
+        let catalog = self.catalog;
         let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
             .into_iter()
             .flat_map(|(ap, r)| match r.attach {
@@ -417,6 +418,31 @@ impl Checker<'_> {
                         (ap, one)
                     })
                     .collect::<Vec<_>>(),
+                // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
+                // which names its one event in its section, as bpftrace 0.27 loads it; one
+                // BTF does not describe keeps the plain raw tracepoint program.
+                stdlib::manifest::Attach::Rawtracepoint { targets, .. }
+                    if targets
+                        .iter()
+                        .any(|t| catalog.raw_tracepoint_params(t).is_some()) =>
+                {
+                    targets
+                        .into_iter()
+                        .zip(r.names)
+                        .map(|(t, name)| {
+                            let btf = catalog.raw_tracepoint_params(&t).is_some();
+                            let one = attach::Resolved {
+                                attach: stdlib::manifest::Attach::Rawtracepoint {
+                                    targets: vec![t],
+                                    btf,
+                                },
+                                names: vec![name],
+                                tracepoint: None,
+                            };
+                            (ap, one)
+                        })
+                        .collect::<Vec<_>>()
+                }
                 attach => vec![(ap, attach::Resolved { attach, ..r })],
             })
             .collect();
@@ -445,16 +471,12 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
-                    // One program serves every matched raw tracepoint, so their arguments
-                    // are typed only when there is one.
-                    stdlib::manifest::Attach::Rawtracepoint { targets } => match targets.as_slice()
-                    {
-                        [t] => self
-                            .catalog
-                            .raw_tracepoint_params(t)
-                            .map(|params| (params, stdlib::types::U64)),
-                        _ => None,
-                    },
+                    // A BTF-typed raw tracepoint has one target; a plain one reads its
+                    // arguments untyped (`arg0`..).
+                    stdlib::manifest::Attach::Rawtracepoint { targets, btf: true } => targets
+                        .first()
+                        .and_then(|t| self.catalog.raw_tracepoint_params(t))
+                        .map(|params| (params, stdlib::types::U64)),
                     _ => None,
                 },
                 user_targets: match &r.attach {
