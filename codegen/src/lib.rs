@@ -34,7 +34,7 @@ use maps::{DebugTypes, MapDef};
 use stdlib::abi;
 use stdlib::manifest::{
     Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
-    STACKS_MAP, STATE_MAP,
+    SKB_MAP, STACKS_MAP, STATE_MAP,
 };
 use stdlib::probes::Section;
 
@@ -217,6 +217,20 @@ pub fn compile(
             })
         })
         .collect();
+    // libbpf sizes a perf event array of no entries to the machine's CPUs.
+    let skb_output = script
+        .events
+        .iter()
+        .any(|e| matches!(e, stdlib::manifest::Event::SkbOutput { .. }))
+        .then(|| {
+            declare(MapDef {
+                name: SKB_MAP,
+                kind: MapKind::PerfEventArray,
+                max_entries: 0,
+                key_size: Some(4),
+                value_size: Some(4),
+            })
+        });
     let globals = ir::Globals {
         events,
         lost,
@@ -227,6 +241,7 @@ pub fn compile(
         scratch_bytes,
         scratch_by_cpu,
         maps: user_maps,
+        skb_output,
         helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
             first_id: script.events.len() as u32,
             events: Default::default(),

@@ -19,6 +19,10 @@ pub const STATE_MAP: &str = "rbt_state";
 pub const STACKS_MAP: &str = "rbt_stacks";
 /// Per-CPU scratch memory for strings, tuples and event arguments too big for the stack.
 pub const SCRATCH_MAP: &str = "rbt_scratch";
+/// The perf event array `skboutput()` sends packets through (`bpf_skb_output` writes to
+/// no ring buffer); only objects that call it have one. Each record is an
+/// [`Event::SkbOutput`] record followed by the packet's bytes.
+pub const SKB_MAP: &str = "rbt_skb_output";
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Manifest {
@@ -488,6 +492,8 @@ pub enum MapKind {
     Array,
     StackTrace,
     RingBuf,
+    /// One perf event buffer per CPU ([`SKB_MAP`]).
+    PerfEventArray,
 }
 
 /// A user-visible map (`@name`) or an internal one.
@@ -589,6 +595,14 @@ pub enum Event {
         start: usize,
         end: usize,
     },
+    /// `skboutput(path, skb, len, offset)`: a packet for the pcap file at `path`, sent
+    /// through [`SKB_MAP`] rather than the ring buffer. Its arguments are the boot-clock
+    /// time (ns) and how many bytes of the packet follow the record; user space writes
+    /// them from byte `offset` on.
+    SkbOutput {
+        path: String,
+        offset: u64,
+    },
 }
 
 /// What bpftrace says when a map update finds the map full (which the kernel reports as
@@ -640,6 +654,7 @@ impl Event {
                 }]
             }
             Event::Exit | Event::HelperError { .. } => vec![crate::types::I64],
+            Event::SkbOutput { .. } => vec![crate::types::U64, crate::types::U64],
             Event::PrintValue { ty } => vec![ty.clone()],
         }
     }
