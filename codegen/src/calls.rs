@@ -387,6 +387,62 @@ pub fn call<'ctx>(
     }
 }
 
+/// `skboutput()`: sends the record of `event` (its id, the boot-clock time and `len`) and
+/// then the first `len` bytes of the packet `skb` to this CPU's perf buffer with
+/// `bpf_skb_output`, which copies the packet itself; gives the helper's result as a u32.
+pub fn skb_output<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    event: lang::hir::EventId,
+    skb: &Expr,
+    len: &Expr,
+) -> R<Val<'ctx>> {
+    let map = l.globals.skb_output.ok_or_else(|| {
+        CodegenError::Internal("skboutput() in a script without its perf event array".into())
+    })?;
+    // The packet goes to the helper as the context's argument held it: the verifier accepts
+    // only the BTF-typed pointer it knows to be a `struct sk_buff`.
+    let skb = l.int(skb)?;
+    let skb = l
+        .builder
+        .build_int_to_ptr(skb, l.ctx.ptr_type(Default::default()), "skb")?;
+    let len = l.int(len)?;
+    let now = l.helper(Helper::KtimeGetBootNs, &[])?;
+    let record = l.alloca(stdlib::pcap::SAMPLE_HEADER as u32, "skb_record")?;
+    for (i, word) in [l.const_u64(u64::from(event)), now, len]
+        .into_iter()
+        .enumerate()
+    {
+        let at = l.offset(record, 8 * i as u64)?;
+        l.builder.build_store(at, word)?;
+    }
+    // The upper half of the flags is how many bytes of the packet the helper copies after
+    // the record; the lower half picks this CPU's buffer.
+    let low = l
+        .builder
+        .build_and(len, l.const_u64(0xffff_ffff), "len32")?;
+    let high = l.builder.build_left_shift(low, l.const_u64(32), "ctxlen")?;
+    let flags = l.builder.build_or(
+        high,
+        l.const_u64(crate::helpers::BPF_F_CURRENT_CPU),
+        "flags",
+    )?;
+    let ret = l.helper(
+        Helper::SkbOutput,
+        &[
+            skb.into(),
+            l.global_ptr(map).into(),
+            flags.into(),
+            record.into(),
+            l.const_u64(stdlib::pcap::SAMPLE_HEADER as u64).into(),
+        ],
+    )?;
+    Ok(Val::Int(l.builder.build_and(
+        ret,
+        l.const_u64(0xffff_ffff),
+        "ret32",
+    )?))
+}
+
 fn bswap<'ctx>(l: &Lowerer<'_, 'ctx>, v: IntValue<'ctx>, bits: u32) -> R<IntValue<'ctx>> {
     let i64t = l.ctx.i64_type();
     let mut out = i64t.const_zero();

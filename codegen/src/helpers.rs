@@ -27,6 +27,7 @@ pub enum Helper {
     GetStack = 67,
     GetCurrentCgroupId = 80,
     SendSignal = 109,
+    SkbOutput = 111,
     ProbeReadUser = 112,
     ProbeReadKernel = 113,
     ProbeReadUserStr = 114,
@@ -58,6 +59,8 @@ pub const BPF_RB_FORCE_WAKEUP: u64 = 2;
 pub const BPF_RB_AVAIL_DATA: u64 = 0;
 /// `ringbuf_query` flag: the ring's size in bytes.
 pub const BPF_RB_RING_SIZE: u64 = 1;
+/// `perf_event_output` (and `skb_output`) flag: write to this CPU's buffer.
+pub const BPF_F_CURRENT_CPU: u64 = 0xffff_ffff;
 /// `get_stackid` flag: the stack is a user stack.
 pub const BPF_F_USER_STACK: u64 = 1 << 8;
 /// `get_stackid` flag: identical stacks share an id.

@@ -49,6 +49,9 @@ pub struct Globals<'ctx> {
     pub scratch_bytes: u32,
     pub scratch_by_cpu: bool,
     pub maps: Vec<GlobalValue<'ctx>>,
+    /// The perf event array `skboutput()` sends packets through; only a script that calls
+    /// it has one.
+    pub skb_output: Option<GlobalValue<'ctx>>,
     /// `-k`: where failed helper calls are reported, if asked.
     pub helper_errors: Option<HelperErrors>,
     /// What `str()` writes at the end of a string it cut short; empty for none.

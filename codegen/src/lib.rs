@@ -34,7 +34,7 @@ use maps::{DebugTypes, MapDef};
 use stdlib::abi;
 use stdlib::manifest::{
     Attach, Manifest, MapKind, Program, Source, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP,
-    STACKS_MAP, STATE_MAP,
+    SKB_MAP, STACKS_MAP, STATE_MAP,
 };
 use stdlib::probes::Section;
 
@@ -215,6 +215,20 @@ pub fn compile(
             })
         })
         .collect();
+    // libbpf sizes a perf event array of no entries to the machine's CPUs.
+    let skb_output = script
+        .events
+        .iter()
+        .any(|e| matches!(e, stdlib::manifest::Event::SkbOutput { .. }))
+        .then(|| {
+            declare(MapDef {
+                name: SKB_MAP,
+                kind: MapKind::PerfEventArray,
+                max_entries: 0,
+                key_size: Some(4),
+                value_size: Some(4),
+            })
+        });
     let globals = ir::Globals {
         events,
         lost,
@@ -225,6 +239,7 @@ pub fn compile(
         scratch_bytes,
         scratch_by_cpu,
         maps: user_maps,
+        skb_output,
         helper_errors: opts.helper_warnings.then(|| ir::HelperErrors {
             first_id: script.events.len() as u32,
             events: Default::default(),
@@ -373,6 +388,13 @@ fn section(probe: &hir::Probe) -> String {
             };
             format!("{prefix}/{target}")
         }
+        Section::Typed { plain, typed } => match &probe.attach {
+            // The checker gives each BTF-typed raw tracepoint program exactly one target.
+            Attach::Rawtracepoint { targets, btf: true } => {
+                format!("{typed}/{}", targets.first().map_or("", String::as_str))
+            }
+            _ => plain.into(),
+        },
     }
 }
 
@@ -413,8 +435,8 @@ mod tests {
         }
     }
 
-    /// The sections whose name depends on the attach point: kprobe_multi links and the
-    /// fentry/fexit target.
+    /// The sections whose name depends on the attach point: kprobe_multi links, the
+    /// fentry/fexit target and the event of a BTF-typed raw tracepoint.
     #[test]
     fn sections_follow_the_probe_kind_table() {
         let kprobe = |ret, multi| Attach::Kprobe {
@@ -438,6 +460,10 @@ mod tests {
             targets: vec!["vfs_read".into()],
             ret,
         };
+        let raw = |btf| Attach::Rawtracepoint {
+            targets: vec!["consume_skb".into()],
+            btf,
+        };
         let cases = [
             (Provider::Kprobe, kprobe(false, false), "kprobe"),
             (Provider::Kprobe, kprobe(false, true), "kprobe.multi"),
@@ -450,6 +476,8 @@ mod tests {
             (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
             (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
             (Provider::Begin, Attach::Begin, "raw_tp"),
+            (Provider::Rawtracepoint, raw(false), "raw_tp"),
+            (Provider::Rawtracepoint, raw(true), "tp_btf/consume_skb"),
         ];
         for (provider, attach, want) in cases {
             assert_eq!(section(&probe(provider, attach)), want, "{provider:?}");

@@ -882,6 +882,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.load_val(at, &e.ty)
             }
             ExprKind::Call { func, args } => crate::calls::call(self, *func, args, &e.ty),
+            ExprKind::SkbOutput { event, skb, len } => {
+                crate::calls::skb_output(self, *event, skb, len)
+            }
             ExprKind::MapLen { map } => Ok(Val::Int(crate::callbacks::map_len(self, *map)?)),
             ExprKind::CommOf { pid, comm, core } => {
                 crate::kfuncs::comm_of(self, pid, *comm, core.as_deref())

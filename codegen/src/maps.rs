@@ -24,6 +24,7 @@ fn map_type_number(kind: MapKind) -> i64 {
         MapKind::PerCpuLruHash => 10,
         MapKind::StackTrace => 7,
         MapKind::RingBuf => 27,
+        MapKind::PerfEventArray => 4,
     }
 }
 
@@ -116,7 +117,9 @@ pub fn declare<'ctx>(
         // The kernel checks an array's key type in BTF: it must be a 4-byte integer, or it
         // rejects the map's BTF (and libbpf retries without it).
         let key = match def.kind {
-            MapKind::Array | MapKind::PerCpuArray => debug.ptr(debug.int()),
+            MapKind::Array | MapKind::PerCpuArray | MapKind::PerfEventArray => {
+                debug.ptr(debug.int())
+            }
             MapKind::Hash
             | MapKind::LruHash
             | MapKind::PerCpuHash

@@ -172,6 +172,9 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
                 Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
             }
+            Event::SkbOutput { .. } => Err(CodegenError::Internal(
+                "skboutput() packets go to their perf buffer, not the ring buffer".into(),
+            )),
             Event::Printf { .. }
             | Event::Message { .. }
             | Event::Time { .. }

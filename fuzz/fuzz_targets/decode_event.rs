@@ -93,6 +93,7 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Event::ZeroDivisor { .. }
+        | Event::SkbOutput { .. }
         | Event::PrintMap { .. }
         | Event::Clear { .. }
         | Event::Zero { .. } => String::new(),

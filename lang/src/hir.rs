@@ -350,6 +350,15 @@ pub enum ExprKind {
         #[serde(skip_serializing_if = "Option::is_none")]
         core: Option<Box<CoreAccess>>,
     },
+    /// `skboutput(path, skb, len, offset)`: the first `len` bytes of the packet `skb` (a
+    /// `struct sk_buff *` the verifier knows the type of) sent with `bpf_skb_output`
+    /// through `SKB_MAP` after the record of `event` (an `Event::SkbOutput`, which names
+    /// the file and the offset); the helper's result, 0 or a negative error.
+    SkbOutput {
+        event: EventId,
+        skb: Box<Expr>,
+        len: Box<Expr>,
+    },
     /// `len(@m)`: the number of elements, counted in BPF by `bpf_for_each_map_elem`.
     MapLen {
         map: MapId,

@@ -92,7 +92,8 @@ const UNTRACEABLE_FUNCTIONS: [(&str, Untraceable); 2] = [
     ("blk_account_io_done", Untraceable::KernelList),
 ];
 
-const RAW_TRACEPOINTS: [&str; 3] = ["sched_switch", "sys_enter", "sys_exit"];
+/// The raw tracepoints; only `consume_skb` is typed by BTF (see `raw_tracepoint_params`).
+const RAW_TRACEPOINTS: [&str; 4] = ["consume_skb", "sched_switch", "sys_enter", "sys_exit"];
 
 const USDT_PROBES: [(&str, &str); 2] = [("app", "request_start"), ("app", "request_done")];
 
@@ -241,6 +242,7 @@ impl Catalog for Fixture {
                 ],
             ),
             "struct sock" => (8, vec![field("sk_family", 0, U32)]),
+            "struct sk_buff" => (8, vec![field("len", 0, U32)]),
             // An iterator's context: `meta`, then the object iterated over.
             "struct bpf_iter__task" => (
                 16,
@@ -411,6 +413,14 @@ impl Catalog for Fixture {
             )),
             _ => None,
         }
+    }
+    fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
+        (event == "consume_skb").then(|| {
+            vec![
+                ("skb".to_string(), record_ptr("struct sk_buff")),
+                ("location".to_string(), U64),
+            ]
+        })
     }
     fn host(&self) -> Host {
         Host::UNKNOWN

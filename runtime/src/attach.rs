@@ -439,7 +439,13 @@ pub fn attach(
             .iter()
             .map(|(c, e)| prog.attach_tracepoint(c, e))
             .collect(),
-        Attach::Rawtracepoint { targets } => targets
+        // A BTF-typed raw tracepoint names its one event in its section, which libbpf
+        // resolved when it loaded the program.
+        Attach::Rawtracepoint { btf: true, .. } => Ok(vec![prog.attach_trace()?]),
+        Attach::Rawtracepoint {
+            targets,
+            btf: false,
+        } => targets
             .iter()
             .map(|t| prog.attach_raw_tracepoint(t))
             .collect(),

@@ -498,6 +498,9 @@ impl EventSink {
             Event::PrintMap { map, top, div } => {
                 self.pending_print = Some((*map as usize, *top, *div));
             }
+            // Packets come through the perf buffers to their pcap files (`crate::pcap`),
+            // never through the ring buffer.
+            Event::SkbOutput { .. } => {}
             Event::Clear { map } | Event::Zero { map } => {
                 if let Some((_, handle)) = self.maps.get(*map as usize) {
                     let r = if matches!(ev, Event::Clear { .. }) {

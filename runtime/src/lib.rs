@@ -14,6 +14,7 @@ pub mod introspect;
 pub mod launch;
 pub mod listing;
 mod maps;
+mod pcap;
 pub mod run;
 mod source_frames;
 mod symbols;

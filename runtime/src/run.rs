@@ -7,15 +7,16 @@
 use crate::attach;
 use crate::events::{Buffering, EventSink, Flow, OutputFormat};
 use crate::maps;
+use crate::pcap::PcapFiles;
 use crate::symbols::SystemSymbolizer;
-use crate::sys::{self, Epoll, Interest, Object, PidFd, RingBuffer, SignalFd};
+use crate::sys::{self, Epoll, Interest, Object, PerfBuffer, PidFd, RingBuffer, SignalFd};
 use crate::verifier::Rejection;
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::io::Write;
 use std::os::fd::AsFd;
 use std::rc::Rc;
 use stdlib::manifest::{
-    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP, STACKS_MAP,
+    Attach, Event, Manifest, LOST_MAP, MAP_FULL_MAP, RINGBUF_MAP, SCRATCH_MAP, SKB_MAP, STACKS_MAP,
     STATE_MAP,
 };
 
@@ -277,6 +278,55 @@ pub fn ringbuf_bytes(pages: u64) -> u32 {
     u32::try_from(pages * page).unwrap_or(u32::MAX / 2 + 1)
 }
 
+/// Pages of each CPU's perf buffer for `skboutput()` packets: `perf_rb_pages`, else
+/// bpftrace's default of 64, as a power of two.
+fn skb_pages(pages: Option<u64>) -> usize {
+    usize::try_from(pages.unwrap_or(64).clamp(1, 4096).next_power_of_two()).unwrap_or(64)
+}
+
+/// The reader of `skboutput()`'s packets, which writes them to their pcap files.
+struct SkbReader {
+    reader: PerfBuffer,
+    /// Packets the kernel dropped for want of room in a CPU's buffer.
+    lost: Rc<Cell<u64>>,
+}
+
+impl SkbReader {
+    /// `None` for a script without `skboutput()`.
+    fn open(
+        obj: &Object,
+        manifest: &Manifest,
+        opts: &RunOptions,
+    ) -> Result<Option<SkbReader>, RunError> {
+        let boot_to_wall = crate::symbols::realtime_ns().saturating_sub(sys::boottime_ns());
+        let Some(mut files) = PcapFiles::create(manifest, boot_to_wall)? else {
+            return Ok(None);
+        };
+        let lost = Rc::new(Cell::new(0u64));
+        let counted = lost.clone();
+        let reader = PerfBuffer::new(
+            &obj.map(SKB_MAP)?,
+            skb_pages(opts.ringbuf_pages),
+            Box::new(move |sample| files.write(sample)),
+            Box::new(move |n| counted.set(counted.get() + n)),
+        )?;
+        Ok(Some(SkbReader { reader, lost }))
+    }
+
+    /// Writes the packets that are waiting, and at the end of the run says how many were
+    /// lost.
+    fn drain(&mut self, last: bool) -> Result<(), RunError> {
+        self.reader.consume()?;
+        if last && self.lost.get() > 0 {
+            eprintln!(
+                "rbt: warning: skboutput: {} packets lost: raise perf_rb_pages for bigger buffers",
+                self.lost.get()
+            );
+        }
+        Ok(())
+    }
+}
+
 /// Runs each iterator (`iterators` index `links`) to its end and prints what it sent. An
 /// iteration's output is printed whole, as bpftrace prints an iterator's file: exit() in an
 /// iter probe ends the run once the iteration is done, not in its middle.
@@ -414,6 +464,7 @@ pub fn run(
             Flow::Exit => 1,
         }),
     )?;
+    let mut skb = SkbReader::open(&obj, manifest, opts)?;
 
     // BEGIN runs before the other probes are attached, as bpftrace documents, so that no
     // probe sees the maps before BEGIN has set them. Its output waits in the ring buffer
@@ -462,6 +513,9 @@ pub fn run(
     let pidfd = child.as_ref().and_then(|c| PidFd::open(c.pid).ok());
     let ep = Epoll::new()?;
     ep.add(rb.epoll_fd(), Interest::Readable, WAKE_EVENTS)?;
+    if let Some(s) = &skb {
+        ep.add(s.reader.epoll_fd(), Interest::Readable, WAKE_EVENTS)?;
+    }
     ep.add(sigfd.as_fd(), Interest::Readable, WAKE_SIGNAL)?;
     if let Some(fd) = &pidfd {
         ep.add(fd.as_fd(), Interest::Readable, WAKE_CHILD_EXITED)?;
@@ -515,6 +569,9 @@ pub fn run(
         };
         consume_for_a_while(&mut rb, READ_SLICE)?;
         sink.borrow_mut().end_batch();
+        if let Some(s) = &mut skb {
+            s.drain(false)?;
+        }
         if manifest.dw_ustack {
             symbolizer.remember_dwarf_maps();
         }
@@ -553,6 +610,10 @@ pub fn run(
     // in the buffer is printed, unless exit() was called: records after it are dropped.
     drop(links);
     drop(dispatchers);
+    if let Some(s) = &mut skb {
+        s.drain(true)?;
+    }
+    drop(skb);
     if signalled {
         // What handling the queued records would take is unbounded (each system() record
         // runs a command): they get a short while, the rest are skipped as lost.

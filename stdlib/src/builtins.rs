@@ -216,6 +216,11 @@ const PT_REGS_PROBES: &[Provider] = &[
     Provider::Usdt,
 ];
 
+/// Probes that load as tracing programs, whose arguments the kernel's BTF types: fentry,
+/// fexit and raw tracepoints (those BTF does not describe load as plain raw tracepoint
+/// programs, which the checker refuses for these builtins on its own).
+const TRACING_PROBES: &[Provider] = &[Provider::Kfunc, Provider::Kretfunc, Provider::Rawtracepoint];
+
 /// The pid namespace `pid(...)` and `tid(...)` count in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum PidNs {
@@ -734,17 +739,17 @@ impl Function {
             Function::Skboutput => Spec::value(
                 "skboutput",
                 N::exactly(4),
-                "skboutput(path, skb, length, offset)",
+                "skboutput(\"path\", struct sk_buff *, length, constant offset)",
             )
-            .unsupported(),
-            // The kernel offers bpf_get_socket_cookie() on a BTF socket pointer to tracing
-            // programs only, where a function's arguments are such pointers.
+            .only_in(TRACING_PROBES)
+            .why("it sends the packet with bpf_skb_output(), which the kernel offers to tracing programs only"),
             Function::SocketCookie => Spec::value(
                 "socket_cookie",
                 N::exactly(1),
                 "socket_cookie(struct sock *)",
             )
-            .only_in(&[Provider::Kfunc, Provider::Kretfunc]),
+            .only_in(TRACING_PROBES)
+            .why("the kernel offers bpf_get_socket_cookie() on a socket pointer of BTF type to tracing programs only"),
             Function::PercpuKaddr => Spec::value(
                 "percpu_kaddr",
                 N::range(1, 2),

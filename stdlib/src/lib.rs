@@ -2,7 +2,7 @@
 //! the printf format parser, the BPF→user event ABI (the Manifest, and `abi` for the
 //! layouts both sides share), and the pure decoders and
 //! renderers of bpftrace's output (values, maps, histograms, JSON, names of syscalls and
-//! signals). It also holds what both the compiler (`lang`, `codegen`) and the runtime need
+//! signals, the pcap records of `skboutput`). It also holds what both the compiler (`lang`, `codegen`) and the runtime need
 //! without either depending on the other: source spans and diagnostic rendering (`diag`),
 //! the reading of integer and string literals (`literal`, which a compiled script's run-time
 //! parameters go through too), and the trait through which the checker asks about the
@@ -21,6 +21,7 @@ pub mod manifest;
 pub mod modules;
 pub mod names;
 pub mod output;
+pub mod pcap;
 pub mod probes;
 pub mod syscalls;
 pub mod timefmt;

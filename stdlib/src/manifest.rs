@@ -19,6 +19,10 @@ pub const STATE_MAP: &str = "rbt_state";
 pub const STACKS_MAP: &str = "rbt_stacks";
 /// Per-CPU scratch memory for strings, tuples and event arguments too big for the stack.
 pub const SCRATCH_MAP: &str = "rbt_scratch";
+/// The perf event array `skboutput()` sends packets through (`bpf_skb_output` writes to
+/// no ring buffer); only objects that call it have one. Each record is an
+/// [`Event::SkbOutput`] record followed by the packet's bytes.
+pub const SKB_MAP: &str = "rbt_skb_output";
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Manifest {
@@ -220,8 +224,16 @@ pub enum Attach {
     Tracepoint {
         targets: Vec<(String, String)>,
     },
+    /// `rawtracepoint:event`. With `btf`, the program is BTF-typed (libbpf's `tp_btf`: a
+    /// tracing program, whose arguments the verifier knows the types of, so that helpers
+    /// offered to tracing programs only, such as `bpf_get_socket_cookie` and
+    /// `bpf_skb_output`, take them) and has one target, the event its section names;
+    /// without, a plain raw tracepoint program reading untyped u64 arguments. Files compiled
+    /// before `btf` existed have plain ones.
     Rawtracepoint {
         targets: Vec<String>,
+        #[serde(default)]
+        btf: bool,
     },
     /// `tracepoint:syscalls:sys_enter_*` (or `sys_exit_*`, `exit`) run as a raw tracepoint
     /// program that the runtime's dispatcher on `sys_enter` (`sys_exit`) tail-calls for the
@@ -295,7 +307,7 @@ impl Attach {
             Attach::Software { .. } | Attach::Hardware { .. } => 1,
             Attach::Watchpoint { .. } => 1,
             Attach::Tracepoint { targets } => targets.len(),
-            Attach::Rawtracepoint { targets } => targets.len(),
+            Attach::Rawtracepoint { targets, .. } => targets.len(),
             Attach::Syscall { targets, .. } => targets.len(),
             Attach::Kprobe { targets, .. } => targets.len(),
             Attach::Uprobe { targets, .. } => targets.len(),
@@ -338,7 +350,7 @@ impl Attach {
             | Attach::Watchpoint { .. }
             | Attach::Iter { .. } => {}
             Attach::Tracepoint { targets } => retain(targets, keep),
-            Attach::Rawtracepoint { targets } => retain(targets, keep),
+            Attach::Rawtracepoint { targets, .. } => retain(targets, keep),
             Attach::Syscall { targets, .. } => retain(targets, keep),
             Attach::Kprobe { targets, .. } => retain(targets, keep),
             Attach::Uprobe { targets, .. } => retain(targets, keep),
@@ -477,6 +489,8 @@ pub enum MapKind {
     Array,
     StackTrace,
     RingBuf,
+    /// One perf event buffer per CPU ([`SKB_MAP`]).
+    PerfEventArray,
 }
 
 /// A user-visible map (`@name`) or an internal one.
@@ -578,6 +592,14 @@ pub enum Event {
         start: usize,
         end: usize,
     },
+    /// `skboutput(path, skb, len, offset)`: a packet for the pcap file at `path`, sent
+    /// through [`SKB_MAP`] rather than the ring buffer. Its arguments are the boot-clock
+    /// time (ns) and how many bytes of the packet follow the record; user space writes
+    /// them from byte `offset` on.
+    SkbOutput {
+        path: String,
+        offset: u64,
+    },
 }
 
 /// What bpftrace says when a map update finds the map full (which the kernel reports as
@@ -629,6 +651,7 @@ impl Event {
                 }]
             }
             Event::Exit | Event::HelperError { .. } => vec![crate::types::I64],
+            Event::SkbOutput { .. } => vec![crate::types::U64, crate::types::U64],
             Event::PrintValue { ty } => vec![ty.clone()],
         }
     }

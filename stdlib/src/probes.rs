@@ -78,6 +78,12 @@ pub enum Section {
     /// `<prefix>/<target>`: libbpf resolves the one target named in the section (the kernel
     /// function of fentry/fexit) when it loads the program.
     Target(&'static str),
+    /// `<typed>/<target>` for a program whose one target the kernel's BTF types (a raw
+    /// tracepoint loaded as libbpf's `tp_btf`), else `plain`.
+    Typed {
+        plain: &'static str,
+        typed: &'static str,
+    },
 }
 
 /// A `perf_event` software or hardware event: its name, an optional short alias, its
@@ -291,7 +297,10 @@ impl Provider {
                 spellings: &["rawtracepoint", "rt"],
                 context: Context::U64Array,
                 space: Kernel,
-                section: Section::Fixed("raw_tp"),
+                section: Section::Typed {
+                    plain: "raw_tp",
+                    typed: "tp_btf",
+                },
                 listing: Listing::BtfRawTracepoints,
                 wildcard: true,
                 fields: "1 or 2",

@@ -1,8 +1,8 @@
 #!/bin/sh
 # tests/vm/guest-kprobes.sh RBT: kprobe checks that run INSIDE the VM guest (tests/vm/run.py):
 # kretprobe retval, a wildcard kprobe with `func`, the fallback to a compiler-renamed symbol,
-# a BTF field chain through curtask, a symbolized kstack, fentry's `args` as one value, and `-lv`
-# of a kprobe with BTF names.
+# a BTF field chain through curtask, a symbolized kstack, fentry's `args` as one value,
+# skboutput()'s pcap file, and `-lv` of a kprobe with BTF names.
 # Each check starts rbt, repeats its trigger until rbt exits on the first event, and compares.
 set -u
 rbt=$1
@@ -71,6 +71,19 @@ cat "$out"
 grep -qE '^\{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}$' "$out" || fail "print(args) of fentry:vfs_open should print its record"
 grep -qE '^@m: \{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}$' "$out" || fail "@m = args should store fentry's args record"
 grep -qE '^@k\[\{ \.path = 0x[0-9a-f]+, \.file = 0x[0-9a-f]+ \}\]: 1$' "$out" || fail "args should key a map"
+
+echo "-- skboutput writes a pcap file (bpftrace's call.skboutput)"
+pcap=${RBT_VM_DIR:-/tmp}/skb.pcap
+rm -f "$pcap"
+# Loopback frames carry a 14-byte Ethernet header, which the offset skips: the record's
+# bytes start at the IPv4 header (0x45).
+run_until_exit "python3 $(dirname "$0")/connect.py 127.0.0.1 1" -e "fentry:__dev_queue_xmit { \$ret = skboutput(\"$pcap\", args.skb, args.skb->len, 14); printf(\"ret: %d\\n\", \$ret); exit(); }"
+cat "$out"
+grep -q '^ret: 0$' "$out" || fail "skboutput in fentry:__dev_queue_xmit should return 0"
+[ "$(od -An -tx4 -N4 "$pcap" | tr -d ' ')" = a1b2c3d4 ] || fail "$pcap should start with the pcap magic"
+[ "$(od -An -tx4 -j20 -N4 "$pcap" | tr -d ' ')" = 00000065 ] || fail "$pcap should be RAW IP (linktype 101)"
+[ "$(wc -c < "$pcap")" -gt 40 ] || fail "$pcap should hold a record"
+[ "$(od -An -tx1 -j40 -N1 "$pcap" | tr -d ' ')" = 45 ] || fail "the packet should start at its IPv4 header"
 
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"

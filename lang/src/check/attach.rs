@@ -229,8 +229,13 @@ impl Checker<'_> {
                     .iter()
                     .map(|t| format!("rawtracepoint:{t}"))
                     .collect();
+                // Whether each target is BTF-typed is decided when the probe is split into
+                // programs (`Checker::probe`), which looks their parameters up.
                 Some(Resolved {
-                    attach: Attach::Rawtracepoint { targets },
+                    attach: Attach::Rawtracepoint {
+                        targets,
+                        btf: false,
+                    },
                     names,
                     tracepoint: None,
                 })
@@ -725,9 +730,12 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
             .into_iter()
             .map(|t| Attach::Tracepoint { targets: vec![t] })
             .collect(),
-        Attach::Rawtracepoint { targets } => targets
+        Attach::Rawtracepoint { targets, btf } => targets
             .into_iter()
-            .map(|t| Attach::Rawtracepoint { targets: vec![t] })
+            .map(|t| Attach::Rawtracepoint {
+                targets: vec![t],
+                btf,
+            })
             .collect(),
         Attach::Syscall { targets, exit } => targets
             .into_iter()

@@ -11,7 +11,7 @@ use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
-use stdlib::manifest::RunValue;
+use stdlib::manifest::{Event, RunValue};
 use stdlib::types::{AddrSpace, StackMode, StackSource, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -421,6 +421,9 @@ impl Checker<'_> {
     /// `socket_cookie(sk)`: the socket's cookie, a u64 the kernel gives each socket; `sk` is
     /// a `struct sock *` (as a function argument, which the verifier knows the type of).
     fn socket_cookie_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.typed_arguments_here(Function::SocketCookie, span) {
+            return poisoned(span);
+        }
         let sk = self.expr(&args[0]);
         let is_sock = matches!(&sk.ty, Type::Pointer { to, .. }
             if matches!(to.as_ref(), Type::Record(r) if r.name == "struct sock"));
@@ -434,6 +437,59 @@ impl Checker<'_> {
                 args: vec![sk],
             },
             U64,
+            span,
+        )
+    }
+
+    /// Whether the probe being checked loads as a tracing program, as `f` (valid in fentry,
+    /// fexit and raw tracepoint probes by its record) needs: a raw tracepoint the kernel's BTF
+    /// does not type loads as a plain raw tracepoint program, which may not call its helper.
+    fn typed_arguments_here(&mut self, f: Function, span: Span) -> bool {
+        if self.probe.provider == Some(Provider::Rawtracepoint) && self.probe.signature.is_none() {
+            self.push(diagnostics::untyped_raw_tracepoint(f.name(), span));
+            return false;
+        }
+        true
+    }
+
+    /// `skboutput(path, skb, len, offset)`: sends the first `len` bytes of packet `skb` to
+    /// user space, which writes those from `offset` on to the pcap file at `path`; 0, or a
+    /// negative error (a `uint32`, as bpftrace 0.27 types it). As in bpftrace, the path and
+    /// the offset are constants, which the call's event carries.
+    fn skboutput_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.typed_arguments_here(Function::Skboutput, span) {
+            return poisoned(span);
+        }
+        let Some(path) = self.literal_str(&args[0], "skboutput", "file path") else {
+            return poisoned(span);
+        };
+        let skb = self.expr(&args[1]);
+        let is_skb = matches!(&skb.ty, Type::Pointer { to, .. }
+            if matches!(to.as_ref(), Type::Record(r) if r.name == "struct sk_buff"));
+        if !is_skb {
+            self.push(diagnostics::skboutput_not_a_packet(&skb.ty, skb.span));
+            return poisoned(span);
+        }
+        let len = self.expr(&args[2]);
+        if !len.ty.is_int() {
+            self.push(diagnostics::skboutput_length_not_integer(&len.ty, len.span));
+            return poisoned(span);
+        }
+        let offset = match self.const_int(&args[3]) {
+            Some(n) if n >= 0 => n as u64,
+            _ => {
+                self.push(diagnostics::skboutput_offset_not_constant(args[3].span));
+                return poisoned(span);
+            }
+        };
+        let event = self.event(Event::SkbOutput { path, offset });
+        mk(
+            H::SkbOutput {
+                event,
+                skb: Box::new(skb),
+                len: Box::new(mk(H::Cast(Box::new(len)), U64, args[2].span)),
+            },
+            U32,
             span,
         )
     }
@@ -500,6 +556,7 @@ impl Checker<'_> {
             Function::IsErr => self.is_err_call(args, span),
             Function::Bswap => self.bswap_call(args, span),
             Function::SocketCookie => self.socket_cookie_call(args, span),
+            Function::Skboutput => self.skboutput_call(args, span),
             Function::PercpuKaddr => self.percpu_kaddr_call(args, span),
             Function::Ntop => self.ntop_call(args, span),
             Function::Pton => self.pton_call(args, span),
@@ -562,8 +619,7 @@ impl Checker<'_> {
             | Function::Clear
             | Function::Zero
             | Function::Path
-            | Function::Unwatch
-            | Function::Skboutput => poisoned(span),
+            | Function::Unwatch => poisoned(span),
         }
     }
 

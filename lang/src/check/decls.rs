@@ -39,7 +39,8 @@ fn per_cpu(kind: MapKind) -> bool {
         | MapKind::LruHash
         | MapKind::Array
         | MapKind::StackTrace
-        | MapKind::RingBuf => false,
+        | MapKind::RingBuf
+        | MapKind::PerfEventArray => false,
     }
 }
 

@@ -1709,6 +1709,46 @@ pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
     .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
 }
 
+/// A function that needs a tracing program (`socket_cookie`, `skboutput`) in a raw
+/// tracepoint whose event the kernel's BTF does not describe, which loads as a plain raw
+/// tracepoint program.
+pub fn untyped_raw_tracepoint(function: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{function}() needs a raw tracepoint whose arguments the kernel's BTF types"),
+        span,
+    )
+    .with_note("the kernel's BTF does not describe this event, so it loads as a plain raw tracepoint program, which may not call the helper")
+    .with_help("use it in an fentry or fexit probe, or in a raw tracepoint that `rbt -lv 'rawtracepoint:EVENT'` lists with its arguments")
+}
+
+/// `skboutput()` given something that is not a `struct sk_buff *`.
+pub fn skboutput_not_a_packet(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("skboutput() takes a struct sk_buff *, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a packet argument, e.g. skboutput(\"out.pcap\", args.skb, args.skb->len, 0) in fentry:napi_gro_receive")
+}
+
+/// `skboutput()`'s length is not an integer.
+pub fn skboutput_length_not_integer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "skboutput() takes an integer length, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_label("how many bytes of the packet to capture")
+}
+
+/// `skboutput()`'s offset is not a constant that is not negative.
+pub fn skboutput_offset_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error("skboutput() takes a constant offset", span)
+        .with_label("expected a number of bytes, 0 or more")
+        .with_help("the offset skips bytes at the start of each captured packet, e.g. 14 for an Ethernet header")
+}
+
 /// `comm(pid)` with a pid that is not an integer.
 pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

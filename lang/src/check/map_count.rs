@@ -135,6 +135,9 @@ impl Count {
             | ExprKind::Load { ptr: expr, .. } => self.expr(expr),
             ExprKind::PercpuKaddr { cpu, .. } => self.opt(cpu.as_deref()),
             ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::SkbOutput {
+                skb: lhs, len: rhs, ..
+            }
             | ExprKind::CheckedDivide { lhs, rhs, .. }
             | ExprKind::StrIndex {
                 expr: lhs,

@@ -114,6 +114,10 @@ pub(crate) struct Checker<'a> {
     /// The macro calls the script's statements were expanded from (`lang::macros`).
     expansions: &'a [ast::Expansion],
     catalog: &'a dyn Catalog,
+    /// The BTF-typed parameters of each raw tracepoint looked up so far (`None`: BTF does
+    /// not describe it): each lookup scans the kernel's BTF, and a wildcard probe asks once
+    /// to split its events and once per program.
+    raw_params: HashMap<String, Option<Vec<(String, Type)>>>,
     diags: Vec<Diagnostic>,
     notes: Vec<String>,
     /// The first `dw_ustack` of the script, for the `unstable_dw_ustack` note or error.
@@ -200,6 +204,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         opts,
         expansions: &script.expansions,
         catalog,
+        raw_params: HashMap::new(),
         diags: Vec::new(),
         notes: Vec::new(),
         dw_ustack_first: None,
@@ -386,6 +391,14 @@ impl Checker<'_> {
         }
         // USDT arguments live in different registers at each probe site, so every USDT
         // target gets a program of its own.
+        for (_, r) in &resolved {
+            if let stdlib::manifest::Attach::Rawtracepoint { targets, .. } = &r.attach {
+                targets.iter().for_each(|t| {
+                    self.raw_tracepoint_params(t);
+                });
+            }
+        }
+        let typed = |t: &str| self.raw_params.get(t).is_some_and(Option::is_some);
         let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
             .into_iter()
             .flat_map(|(ap, r)| match r.attach {
@@ -417,6 +430,29 @@ impl Checker<'_> {
                         (ap, one)
                     })
                     .collect::<Vec<_>>(),
+                // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
+                // which names its one event in its section, as bpftrace 0.27 loads it; one
+                // BTF does not describe keeps the plain raw tracepoint program.
+                stdlib::manifest::Attach::Rawtracepoint { targets, .. }
+                    if targets.iter().any(|t| typed(t)) =>
+                {
+                    targets
+                        .into_iter()
+                        .zip(r.names)
+                        .map(|(t, name)| {
+                            let btf = typed(&t);
+                            let one = attach::Resolved {
+                                attach: stdlib::manifest::Attach::Rawtracepoint {
+                                    targets: vec![t],
+                                    btf,
+                                },
+                                names: vec![name],
+                                tracepoint: None,
+                            };
+                            (ap, one)
+                        })
+                        .collect::<Vec<_>>()
+                }
                 attach => vec![(ap, attach::Resolved { attach, ..r })],
             })
             .collect();
@@ -445,16 +481,12 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
-                    // One program serves every matched raw tracepoint, so their arguments
-                    // are typed only when there is one.
-                    stdlib::manifest::Attach::Rawtracepoint { targets } => match targets.as_slice()
-                    {
-                        [t] => self
-                            .catalog
-                            .raw_tracepoint_params(t)
-                            .map(|params| (params, stdlib::types::U64)),
-                        _ => None,
-                    },
+                    // A BTF-typed raw tracepoint has one target; a plain one reads its
+                    // arguments untyped (`arg0`..).
+                    stdlib::manifest::Attach::Rawtracepoint { targets, btf: true } => targets
+                        .first()
+                        .and_then(|t| self.raw_tracepoint_params(t))
+                        .map(|params| (params, stdlib::types::U64)),
                     _ => None,
                 },
                 user_targets: match &r.attach {
@@ -635,6 +667,16 @@ impl Checker<'_> {
         self.map_ids
             .insert(script_name, MapInfo { id, first: span });
         Some(id)
+    }
+
+    /// Raw tracepoint `event`'s parameters as BTF types them, looked up once per run.
+    fn raw_tracepoint_params(&mut self, event: &str) -> Option<Vec<(String, Type)>> {
+        if let Some(known) = self.raw_params.get(event) {
+            return known.clone();
+        }
+        let params = self.catalog.raw_tracepoint_params(event);
+        self.raw_params.insert(event.to_string(), params.clone());
+        params
     }
 
     fn event(&mut self, e: Event) -> hir::EventId {

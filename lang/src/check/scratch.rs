@@ -213,6 +213,9 @@ impl Estimate<'_> {
             | ExprKind::Member { expr, .. } => own + self.expr(expr),
             ExprKind::Load { ptr, .. } => own + self.expr(ptr),
             ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::SkbOutput {
+                skb: lhs, len: rhs, ..
+            }
             | ExprKind::CheckedDivide { lhs, rhs, .. }
             | ExprKind::StrIndex {
                 expr: lhs,

@@ -1,6 +1,6 @@
 //! The only module that names `libbpf_sys` and the only one with `unsafe` code in the
 //! runtime: safe wrappers that own libbpf objects and kernel file descriptors and free them on
-//! drop (objects close, links detach, ring buffers free, fds close), plus the few raw syscalls
+//! drop (objects close, links detach, ring and perf buffers free, fds close), plus the few raw syscalls
 //! libbpf does not wrap. Every `unsafe` block says why it is sound.
 
 mod btf_dump;
@@ -9,6 +9,7 @@ mod dispatch;
 mod fd;
 mod map;
 mod object;
+mod perfbuf;
 mod probe;
 mod ringbuf;
 
@@ -18,6 +19,7 @@ pub use dispatch::SyscallDispatcher;
 pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd, SignalFd};
 pub use map::MapHandle;
 pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
+pub use perfbuf::PerfBuffer;
 pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
 pub use ringbuf::RingBuffer;
 

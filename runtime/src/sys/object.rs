@@ -369,11 +369,22 @@ impl Program<'_> {
         )
     }
 
-    /// Attaches an fentry/fexit program to the function named in its section.
+    /// Attaches an fentry/fexit program to the function named in its section, or a
+    /// BTF-typed raw tracepoint program (`tp_btf`) to the event named there.
     pub fn attach_trace(&self) -> Result<Link, SysError> {
         // SAFETY: valid program; the target was resolved by libbpf at load time.
         let l = unsafe { libbpf_sys::bpf_program__attach_trace(self.prog.as_ptr()) };
-        link("cannot attach fentry/fexit program".into(), l)
+        // SAFETY: valid program; libbpf returns its section's name, a string the object
+        // owns (null-checked), which is copied before the object can go.
+        let section = unsafe {
+            let name = libbpf_sys::bpf_program__section_name(self.prog.as_ptr());
+            (!name.is_null()).then(|| {
+                std::ffi::CStr::from_ptr(name)
+                    .to_string_lossy()
+                    .into_owned()
+            })
+        };
+        link(format!("cannot attach {}", section.unwrap_or_default()), l)
     }
 
     /// Attaches an iterator program (`iter/task`) to the iterator named in its section; the
