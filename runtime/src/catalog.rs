@@ -34,6 +34,9 @@ pub struct SystemCatalog {
     /// The `trace_event_raw_*` structs of vmlinux BTF by name, found the first time a
     /// tracepoint's record is looked for.
     trace_records: OnceCell<HashMap<String, btf::TypeId>>,
+    /// Each raw tracepoint of vmlinux BTF: its typedef and wrapper function, found the first
+    /// time a raw tracepoint's parameters are asked for.
+    raw_tracepoints: OnceCell<HashMap<String, (btf::TypeId, Option<btf::TypeId>)>>,
     pid: Option<u32>,
     /// `-I` directories, searched before the system's include directories.
     include_dirs: Vec<PathBuf>,
@@ -799,7 +802,14 @@ impl Catalog for SystemCatalog {
 
     fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
         let b = self.btf()?;
-        let params = b.raw_tracepoint_params(event)?;
+        let index = self.raw_tracepoints.get_or_init(|| {
+            b.raw_tracepoint_index()
+                .into_iter()
+                .map(|(ev, ids)| (ev.to_string(), ids))
+                .collect()
+        });
+        let &(typedef, wrapper) = index.get(event)?;
+        let params = b.raw_tracepoint_params_of(typedef, wrapper)?;
         Some(
             params
                 .iter()

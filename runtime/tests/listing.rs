@@ -195,8 +195,9 @@ fn btf_types_and_functions() {
     assert_eq!(b.type_to_string(sig.ret), "ssize_t");
     assert!(b.func_names().any(|n| n == "tcp_connect"));
     assert!(b.raw_tracepoints().any(|(n, _)| n == "sched_switch"));
+    let (typedef, wrapper) = b.raw_tracepoint_index()["sched_switch"];
     let rt = b
-        .raw_tracepoint_params("sched_switch")
+        .raw_tracepoint_params_of(typedef, wrapper)
         .expect("sched_switch params");
     assert!(rt.iter().any(|p| p.name == "prev"));
     // The 0.17 spelling still lists, under 0.27's name.

@@ -763,38 +763,50 @@ impl Btf {
             })
     }
 
-    /// The parameters of raw tracepoint `event` (without the leading `void *__data`).
-    pub fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<Param<'_>>> {
-        let typedef = self.find(&format!("btf_trace_{event}"), Kind::Typedef)?;
-        let wrapper = self.find(&format!("__bpf_trace_{event}"), Kind::Func);
-        self.raw_tracepoint_params_of(typedef, wrapper)
-    }
-
     /// Every raw tracepoint defined in this blob with its parameters, from one pass over the
     /// types: looking each one up by name would scan every type per tracepoint.
     pub fn raw_tracepoints_with_params(
         &self,
     ) -> impl Iterator<Item = (&str, Option<Vec<Param<'_>>>)> + '_ {
-        let wrappers: HashMap<&str, TypeId> = self
-            .records()
-            .filter_map(|(id, off)| match self.header(off) {
-                Some((b, _, Kind::Func, name_off, ..)) => b
-                    .str_at(name_off)
-                    .strip_prefix("__bpf_trace_")
-                    .map(|ev| (ev, id)),
-                _ => None,
-            })
-            .collect();
-        self.raw_tracepoints().map(move |(ev, typedef)| {
-            let params = self.raw_tracepoint_params_of(typedef, wrappers.get(ev).copied());
-            (ev, params)
+        let index = self.raw_tracepoint_index();
+        let mut events: Vec<_> = index.into_iter().collect();
+        events.sort_unstable_by_key(|(_, (typedef, _))| *typedef);
+        events.into_iter().map(move |(ev, (typedef, wrapper))| {
+            (ev, self.raw_tracepoint_params_of(typedef, wrapper))
         })
     }
 
-    /// A raw tracepoint's parameters from its `btf_trace_*` typedef. That prototype has no
-    /// parameter names, so the kernel's `__bpf_trace_<event>` wrapper function, which has
-    /// them, is preferred when there is one.
-    fn raw_tracepoint_params_of(
+    /// Every raw tracepoint defined in this blob by event name: its `btf_trace_*` typedef
+    /// and, when there is one, its `__bpf_trace_*` wrapper function, from one pass over the
+    /// types (a wildcard's hundreds of events would otherwise scan every type twice each).
+    pub fn raw_tracepoint_index(&self) -> HashMap<&str, (TypeId, Option<TypeId>)> {
+        let mut typedefs = HashMap::new();
+        let mut wrappers = HashMap::new();
+        for (id, off) in self.records() {
+            match self.header(off) {
+                Some((b, _, Kind::Typedef, name_off, ..)) => {
+                    if let Some(ev) = b.str_at(name_off).strip_prefix("btf_trace_") {
+                        typedefs.insert(ev, id);
+                    }
+                }
+                Some((b, _, Kind::Func, name_off, ..)) => {
+                    if let Some(ev) = b.str_at(name_off).strip_prefix("__bpf_trace_") {
+                        wrappers.insert(ev, id);
+                    }
+                }
+                _ => {}
+            }
+        }
+        typedefs
+            .into_iter()
+            .map(|(ev, typedef)| (ev, (typedef, wrappers.get(ev).copied())))
+            .collect()
+    }
+
+    /// A raw tracepoint's parameters (without the leading `void *__data`) from its
+    /// `btf_trace_*` typedef. That prototype has no parameter names, so the kernel's
+    /// `__bpf_trace_<event>` wrapper function, which has them, is preferred when there is one.
+    pub fn raw_tracepoint_params_of(
         &self,
         typedef: TypeId,
         wrapper: Option<TypeId>,
