@@ -503,7 +503,10 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let provider = self.probe.provider;
-        if !provider.is_some_and(|p| p.kind().kfuncs) {
+        // A raw tracepoint BTF types loads as a tracing program, which may call kfuncs.
+        let typed_raw_tracepoint =
+            provider == Some(Provider::Rawtracepoint) && self.probe.signature.is_some();
+        if !provider.is_some_and(|p| p.kind().kfuncs) && !typed_raw_tracepoint {
             self.push(diagnostics::comm_pid_not_here(provider, span));
             return poisoned(span);
         }

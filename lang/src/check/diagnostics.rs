@@ -1773,7 +1773,10 @@ pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
         span,
     )
     .with_note("it looks the process up with the bpf_task_from_pid kfunc, which the kernel offers only to some program types")
-    .with_help(format!("use it in {} probes", kinds.join(", ")))
+    .with_help(format!(
+        "use it in {} probes, or in rawtracepoint probes on events the kernel's BTF describes",
+        kinds.join(", ")
+    ))
 }
 
 /// `strlen`/`str_concat` (`function`) given something that is not a string.
