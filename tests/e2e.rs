@@ -286,6 +286,18 @@ fn verifier_rejection_points_at_the_script_line() {
         err.contains("; while ($i < 10) { @x = 1; } @ stdin:3"),
         "{err}"
     );
+    // A log that does not fit in `log_size` explains nothing: the error says what to raise.
+    let small = format!("config = {{ log_size = 100 }} {script}");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", &small])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("its verifier log did not fit in 100 bytes (raise `log_size`"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -112,6 +112,8 @@ impl std::fmt::Display for RunError {
 /// log does not, the script line (from the object's line info).
 fn rejection(e: sys::SysError, manifest: &Manifest, elf: &[u8]) -> RunError {
     match e.log {
+        // A log cut short says too little to explain the refusal; the error says so.
+        Some(_) if e.errno == libc::ENOSPC => RunError::Sys(sys::SysError { log: None, ..e }),
         Some(log) => {
             let probe = manifest
                 .programs

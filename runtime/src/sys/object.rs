@@ -138,8 +138,19 @@ impl Object {
                 }
             })
             .find(|l| !l.text.trim().is_empty());
+        // The kernel asks for a log only once a program is refused (libbpf loads again
+        // with one), and says ENOSPC when that log overflowed the buffer.
+        let what = if rc.abs() == libc::ENOSPC {
+            format!(
+                "the kernel refused to load the BPF program, and its verifier log did not fit \
+                 in {log_size} bytes (raise `log_size` in the script's config, or \
+                 BPFTRACE_LOG_SIZE, to see why)"
+            )
+        } else {
+            "the kernel refused to load the BPF program".into()
+        };
         Err(SysError {
-            what: "the kernel refused to load the BPF program".into(),
+            what,
             errno: rc.abs(),
             log,
         })
