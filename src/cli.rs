@@ -106,6 +106,13 @@ pub struct Cli {
     /// Neither use nor fill the compile cache (`$XDG_CACHE_HOME/rbt`, `~/.cache/rbt`).
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Print rbt's manual page (roff, for `man -l -`), made from these options.
+    #[arg(long = "man")]
+    pub man: bool,
+    /// Print the completion script of SHELL for rbt's options (e.g. `rbt --completions bash
+    /// > /etc/bash_completion.d/rbt`).
+    #[arg(long = "completions", value_name = "SHELL", value_enum)]
+    pub completions: Option<clap_complete::Shell>,
     /// Script file (`-` for stdin), then positional parameters ($1, $2, ...). Options may
     /// follow them (`rbt -l 'usdt:*' -p PID`), as with bpftrace's getopt; a parameter that
     /// starts with `-` and is not a number comes after `--`.
@@ -269,10 +276,13 @@ pub fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
 
 /// Whether this command line may use the compile cache: a run of a script, not a listing,
 /// a dump, a check, a dry run or a compile to a file, nor the `--bench`/`--test` modes (the
-/// harness modes, which `rbt-run` does not have), nor `-- --help` or `--info`.
+/// harness modes, which `rbt-run` does not have), nor `-- --help`, `--info`, `--man` or
+/// `--completions`.
 pub fn cache_wanted(cli: &Cli, named: &[(String, Option<String>)]) -> bool {
     !(cli.no_cache
         || cli.info
+        || cli.man
+        || cli.completions.is_some()
         || cli.list
         || cli.debug.is_some()
         || cli.check_only

@@ -15,6 +15,8 @@ const COMPILER_ONLY: &[(&str, &[&str])] = &[
     ("lang", &["_4lang", "_ZN4lang"]),
     ("codegen", &["_7codegen", "_ZN7codegen"]),
     ("pest", &["_4pest", "_ZN4pest"]),
+    ("clap_mangen", &["_11clap_mangen", "_ZN11clap_mangen"]),
+    ("clap_complete", &["_13clap_complete", "_ZN13clap_complete"]),
 ];
 
 /// Which of [`COMPILER_ONLY`] the executable at `path` carries symbols of.

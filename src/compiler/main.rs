@@ -42,6 +42,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.info {
         return info();
     }
+    if cli.man || cli.completions.is_some() {
+        return documentation(&cli);
+    }
     // Only a run loads programs; -l, -d, --check and --aot work without privileges as far
     // as what they read allows.
     if !cli.list && cli.debug.is_none() && !cli.check_only && cli.aot.is_none() {
@@ -421,6 +424,23 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     {
         println!("{line}");
     }
+    Ok(0)
+}
+
+/// `--man` and `--completions SHELL`: the manual page or a shell's completion script, on
+/// stdout, written from the clap definition of the flags, so neither can miss a flag.
+fn documentation(cli: &Cli) -> Result<i32, Reported> {
+    use clap::CommandFactory;
+    let mut out = Vec::new();
+    let mut command = Cli::command();
+    match cli.completions {
+        Some(shell) => clap_complete::generate(shell, &mut command, "rbt", &mut out),
+        None => clap_mangen::Man::new(command)
+            .render(&mut out)
+            .map_err(|e| fail(format!("cannot write the manual page: {e}")))?,
+    }
+    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)
+        .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
     Ok(0)
 }
 
