@@ -31,7 +31,7 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use stdlib::aot::AotFile;
 use stdlib::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
-use stdlib::manifest::{UprobeTarget, UsdtTarget};
+use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::types::{Record, Type};
 
 /// How many files (compiled files and their `.deps`) the cache keeps: when a store makes
@@ -431,6 +431,10 @@ impl Catalog for Recording<'_> {
         name: &str,
     ) -> Option<stdlib::catalog::Untraceable> {
         self.inner.kernel_function_untraceable(module, name)
+    }
+    fn bpf_functions(&self, id: Option<u32>, pattern: &str) -> Vec<BpfTarget> {
+        self.uses("the ids of loaded BPF programs");
+        self.inner.bpf_functions(id, pattern)
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         self.inner.raw_tracepoints(pattern)

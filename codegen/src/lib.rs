@@ -369,6 +369,10 @@ fn section(probe: &hir::Probe) -> String {
             let target = match &probe.attach {
                 Attach::Kfunc { targets, .. } => targets.first().map_or("", String::as_str),
                 Attach::Iter { target } => target.as_str(),
+                // A function of a loaded BPF program: the runtime names the program and
+                // the function (`bpf_program__set_attach_target`) before loading, and a
+                // bare `fentry` section makes libbpf refuse to load it if it did not.
+                Attach::BpfFunc { .. } => return prefix.into(),
                 Attach::Begin
                 | Attach::End
                 | Attach::Bench { .. }
@@ -460,6 +464,13 @@ mod tests {
             targets: vec!["vfs_read".into()],
             ret,
         };
+        let bpf_func = |ret| Attach::BpfFunc {
+            targets: vec![stdlib::manifest::BpfTarget {
+                id: 7,
+                func: "interval_0".into(),
+            }],
+            ret,
+        };
         let raw = |btf| Attach::Rawtracepoint {
             targets: vec!["consume_skb".into()],
             btf,
@@ -475,6 +486,8 @@ mod tests {
             (Provider::Uretprobe, uprobe(true, true), "uretprobe.multi"),
             (Provider::Kfunc, kfunc(false), "fentry/vfs_read"),
             (Provider::Kretfunc, kfunc(true), "fexit/vfs_read"),
+            (Provider::Kfunc, bpf_func(false), "fentry"),
+            (Provider::Kretfunc, bpf_func(true), "fexit"),
             (Provider::Begin, Attach::Begin, "raw_tp"),
             (Provider::Rawtracepoint, raw(false), "raw_tp"),
             (Provider::Rawtracepoint, raw(true), "tp_btf/consume_skb"),

@@ -7,7 +7,7 @@ use lang::check;
 use stdlib::catalog::{
     Catalog, EmptyCatalog, Host, LookupError, TracepointField, UserObject, UserParam,
 };
-use stdlib::manifest::{UprobeTarget, UsdtTarget};
+use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::types::{Field, Record, Type, U64};
 
 /// The empty catalog plus a `struct task_struct` with `comm`, and the per-CPU variable
@@ -74,6 +74,9 @@ impl Catalog for Kernel {
     }
     fn cgroup_id(&self, p: &str) -> Option<u64> {
         EmptyCatalog.cgroup_id(p)
+    }
+    fn bpf_functions(&self, id: Option<u32>, p: &str) -> Vec<BpfTarget> {
+        EmptyCatalog.bpf_functions(id, p)
     }
     fn kernel_symbol(&self, n: &str) -> Option<u64> {
         EmptyCatalog.kernel_symbol(n)

@@ -38,7 +38,7 @@ use stdlib::catalog::{
     Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
 };
 use stdlib::diag::render;
-use stdlib::manifest::{UprobeTarget, UsdtArg, UsdtTarget};
+use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtArg, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 
 /// A small, made-up system:
@@ -349,6 +349,18 @@ impl Catalog for Fixture {
     }
     fn cgroup_id(&self, path: &str) -> Option<u64> {
         (path == "/sys/fs/cgroup/system.slice").then_some(42)
+    }
+    /// Two loaded programs like those of an rbt running two intervals, and a subprogram.
+    fn bpf_functions(&self, id: Option<u32>, pattern: &str) -> Vec<BpfTarget> {
+        let loaded = [(7, "interval_0"), (7, "helper"), (8, "interval_1")];
+        loaded
+            .iter()
+            .filter(|(i, f)| id.is_none_or(|id| id == *i) && glob(pattern, f))
+            .map(|(i, f)| BpfTarget {
+                id: *i,
+                func: f.to_string(),
+            })
+            .collect()
     }
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
         (name == "jiffies").then_some(0xffff_ffff_82a0_5000)

@@ -60,6 +60,7 @@ fn runs_newest_first(a: &Attach) -> bool {
         | Attach::Hardware { .. }
         | Attach::Watchpoint { .. }
         | Attach::Kfunc { .. }
+        | Attach::BpfFunc { .. }
         | Attach::Iter { .. } => false,
     }
 }
@@ -580,7 +581,7 @@ pub fn attach(
                     e
                 })
         }
-        Attach::Kfunc { .. } => prog.attach_trace().map(|l| vec![l]),
+        Attach::Kfunc { .. } | Attach::BpfFunc { .. } => prog.attach_trace().map(|l| vec![l]),
         Attach::Iter { .. } => prog.attach_iter().map(|l| vec![l]),
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use stdlib::catalog::{
     Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
 };
-use stdlib::manifest::{UprobeTarget, UsdtTarget};
+use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::types::{AddrSpace, Field, Record, Type};
 use wildmatch::WildMatch;
 
@@ -355,6 +355,24 @@ fn dwarf_record(
     }
 }
 
+/// The functions of the loaded BPF programs (in the program `id` if given) whose name
+/// matches `pattern`, by program id: `fentry:bpf:…` probes and their listing. None when
+/// the kernel does not let rbt walk its programs (not root).
+pub(crate) fn bpf_functions(id: Option<u32>, pattern: &str) -> Vec<BpfTarget> {
+    let g = glob(pattern);
+    crate::sys::loaded_programs()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|p| id.is_none_or(|id| id == p.id))
+        .flat_map(|p| {
+            p.functions
+                .into_iter()
+                .filter(|f| g.matches(f))
+                .map(move |func| BpfTarget { id: p.id, func })
+        })
+        .collect()
+}
+
 fn glob(pattern: &str) -> WildMatch {
     WildMatch::new(pattern)
 }
@@ -509,6 +527,10 @@ impl Catalog for SystemCatalog {
         } else {
             Untraceable::KernelList
         })
+    }
+
+    fn bpf_functions(&self, id: Option<u32>, pattern: &str) -> Vec<BpfTarget> {
+        bpf_functions(id, pattern)
     }
 
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {

@@ -12,6 +12,8 @@
 //!   nothing); fentry/fexit and rawtracepoint are listed from BTF (0.17 has no rawtracepoint,
 //!   and its kfunc listing needs `available_filter_functions`). They carry the module and
 //!   0.27's names: `fentry:vmlinux:vfs_read` (0.17 printed `kfunc:vmlinux:vfs_read`).
+//!   `fentry:bpf:*` lists the functions of the BPF programs loaded now as bpftrace 0.27
+//!   names them, `fentry:bpf:ID:NAME`.
 //! - Where 0.27 changed 0.17's listing, 0.27 wins: user-space paths are printed as written
 //!   (`uprobe:./bin/x:f`, also when globbed), and `*:./bin/x:*` lists the binary's uprobes and
 //!   USDT probes without -p.
@@ -368,6 +370,10 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
             mk(any(), any(), f[0].clone())
         }
         (Listing::UsdtNotes, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
+        // `fentry:bpf:ID:NAME`: a function of the loaded BPF program ID.
+        (Listing::BtfFunctions, 3) if f[0] == BPF_TARGET => {
+            mk(f[0].clone(), f[1].clone(), f[2].clone())
+        }
         _ => None,
     }
 }
@@ -416,6 +422,10 @@ pub fn shared_vmlinux() -> Result<Arc<Btf>, BtfError> {
             reason,
         })
 }
+
+/// The module field of an fentry/fexit attach point that names loaded BPF programs
+/// instead of a kernel module (`fentry:bpf:NAME`).
+const BPF_TARGET: &str = "bpf";
 
 /// A glob over one field; a literal pattern (the common `-lv exact:name` case) compares directly.
 struct Glob(WildMatch, bool, String);
@@ -494,6 +504,16 @@ fn list_provider(
                     _ => Vec::new(),
                 };
                 out.insert(format!("{pname}:{}", kf.name), details);
+            }
+        }
+        // `fentry:bpf:…` lists the functions of the loaded BPF programs, by program id;
+        // only when asked for by name, so the kernel's own functions list as before.
+        Listing::BtfFunctions if f.target == BPF_TARGET => {
+            let id = Glob::new(&f.middle);
+            for t in crate::catalog::bpf_functions(None, &f.name) {
+                if id.is(&t.id.to_string()) {
+                    out.insert(format!("{pname}:bpf:{}:{}", t.id, t.func), Vec::new());
+                }
             }
         }
         Listing::BtfFunctions => {

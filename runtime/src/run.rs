@@ -373,6 +373,7 @@ fn probed_objects(manifest: &Manifest) -> Vec<String> {
             | Attach::Hardware { .. }
             | Attach::Watchpoint { .. }
             | Attach::Kfunc { .. }
+            | Attach::BpfFunc { .. }
             | Attach::Iter { .. } => Vec::new(),
         })
         .collect();
@@ -420,8 +421,21 @@ pub fn run(
     if !opts.run_values.is_empty() {
         obj.set_initial_value(".rodata", &opts.run_values)?;
     }
+    // Programs on a function of a loaded BPF program name it by id; the kernel takes its
+    // own reference when ours loads, so the descriptors only live until then.
+    let mut targets = Vec::new();
+    for p in &manifest.programs {
+        if let Attach::BpfFunc { targets: t, .. } = &p.attach {
+            for t in t {
+                let fd = sys::program_fd(t.id)?;
+                obj.set_attach_target(&p.name, fd.as_fd(), &t.func)?;
+                targets.push(fd);
+            }
+        }
+    }
     obj.load(opts.log_size)
         .map_err(|e| rejection(e, manifest, elf))?;
+    drop(targets);
     if opts.dry_run {
         return Ok(0);
     }

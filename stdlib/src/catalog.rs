@@ -3,7 +3,7 @@
 //! Keeping it a trait keeps `lang` free of I/O; keeping it here, in the contract both sides
 //! share, lets the runtime implement it without depending on `lang`.
 
-use crate::manifest::{UprobeTarget, UsdtTarget};
+use crate::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use crate::types::{Record, Type};
 
 /// One field of a tracepoint's `format` file.
@@ -123,6 +123,10 @@ pub trait Catalog {
     /// Whether `name` is a kernel function (in kallsyms, within `module` if given) that the
     /// list of traceable functions leaves out, and which list that is.
     fn kernel_function_untraceable(&self, module: Option<&str>, name: &str) -> Option<Untraceable>;
+    /// The functions (main functions and subprograms) of the BPF programs loaded in the
+    /// kernel whose name matches a glob pattern, in the program with this id if given, by
+    /// program id then position (`fentry:bpf:…`). None where rbt cannot ask the kernel.
+    fn bpf_functions(&self, id: Option<u32>, pattern: &str) -> Vec<BpfTarget>;
     /// Raw tracepoints matching a glob pattern.
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
     /// A struct or union by its C name (`struct task_struct`), from BTF.
@@ -235,6 +239,9 @@ impl Catalog for EmptyCatalog {
     }
     fn kernel_function_untraceable(&self, _: Option<&str>, _: &str) -> Option<Untraceable> {
         None
+    }
+    fn bpf_functions(&self, _: Option<u32>, _: &str) -> Vec<BpfTarget> {
+        Vec::new()
     }
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
         vec![pattern.to_string()]

@@ -289,6 +289,13 @@ pub enum Attach {
         targets: Vec<String>,
         ret: bool,
     },
+    /// `fentry:bpf:NAME` / `fexit:bpf:ID:NAME`: an fentry/fexit program on a function of
+    /// a BPF program already loaded in the kernel, found by the program's id when rbt loads
+    /// the object (the id only means something on the machine that expanded it).
+    BpfFunc {
+        targets: Vec<BpfTarget>,
+        ret: bool,
+    },
     /// `iter:task`: a BPF iterator over kernel objects (`bpf_iter_<target>`), run by reading
     /// its iterator file once every probe is attached.
     Iter {
@@ -313,6 +320,7 @@ impl Attach {
             Attach::Uprobe { targets, .. } => targets.len(),
             Attach::Usdt { targets } => targets.len(),
             Attach::Kfunc { targets, .. } => targets.len(),
+            Attach::BpfFunc { targets, .. } => targets.len(),
             Attach::Iter { .. } => 1,
         }
     }
@@ -356,6 +364,7 @@ impl Attach {
             Attach::Uprobe { targets, .. } => retain(targets, keep),
             Attach::Usdt { targets } => retain(targets, keep),
             Attach::Kfunc { targets, .. } => retain(targets, keep),
+            Attach::BpfFunc { targets, .. } => retain(targets, keep),
         }
     }
 }
@@ -373,6 +382,15 @@ pub struct SyscallTarget {
     pub name: String,
     /// Its number in the 64-bit system call table.
     pub nr: u32,
+}
+
+/// A function of a loaded BPF program (its main function or a subprogram), as its BTF
+/// func info names it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BpfTarget {
+    /// The program's id (`BPF_PROG_GET_FD_BY_ID`).
+    pub id: u32,
+    pub func: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -2,7 +2,8 @@
 # tests/vm/guest-kprobes.sh RBT: kprobe checks that run INSIDE the VM guest (tests/vm/run.py):
 # kretprobe retval, a wildcard kprobe with `func`, the fallback to a compiler-renamed symbol,
 # a BTF field chain through curtask, a symbolized kstack, fentry's `args` as one value,
-# skboutput()'s pcap file, and `-lv` of a kprobe with BTF names.
+# skboutput()'s pcap file, fentry on a running rbt's BPF programs, and `-lv` of a kprobe with
+# BTF names.
 # Each check starts rbt, repeats its trigger until rbt exits on the first event, and compares.
 set -u
 rbt=$1
@@ -84,6 +85,18 @@ grep -q '^ret: 0$' "$out" || fail "skboutput in fentry:__dev_queue_xmit should r
 [ "$(od -An -tx4 -j20 -N4 "$pcap" | tr -d ' ')" = 00000065 ] || fail "$pcap should be RAW IP (linktype 101)"
 [ "$(wc -c < "$pcap")" -gt 40 ] || fail "$pcap should hold a record"
 [ "$(od -An -tx1 -j40 -N1 "$pcap" | tr -d ' ')" = 45 ] || fail "the packet should start at its IPv4 header"
+
+echo "-- fentry on a running BPF program (bpftrace's probe.attach_to_bpf_program)"
+# rbt names each program after its probe kind and index: interval_0, interval_1, interval_2.
+"$rbt" -e 'interval:ms:100 { @a = 1; } interval:ms:100 { @a = 2; } interval:s:30 { exit(); }' > /dev/null 2>&1 & target=$!
+sleep 3
+"$rbt" -l 'fentry:bpf:interval_*' | tee "$out"
+grep -qE '^fentry:bpf:[0-9]+:interval_0$' "$out" || fail "-l fentry:bpf:interval_* should list the running rbt's programs"
+run_until_exit true -e 'fentry:bpf:interval_* { print(probe); if (@c >= 1) { exit(); } @c = count(); }'
+kill -INT $target 2>/dev/null; wait $target
+cat "$out" "$err"
+grep -qE '^fentry:bpf:[0-9]+:interval_0$' "$out" || fail "fentry:bpf:interval_* should fire in interval_0"
+grep -qE '^fentry:bpf:[0-9]+:interval_1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_1"
 
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"

@@ -444,6 +444,43 @@ impl Checker<'_> {
             }
             Provider::Kfunc | Provider::Kretfunc => {
                 let ret = ap.provider == Provider::Kretfunc;
+                // `fentry:bpf:[ID:]NAME` (bpftrace 0.27): a function of a loaded BPF
+                // program rather than of the kernel (no kernel module is named `bpf`).
+                if fields.first().is_some_and(|m| m == "bpf") && fields.len() > 1 {
+                    let (id, func) = match fields.as_slice() {
+                        [_, f] => (None, f.as_str()),
+                        [_, id, f] => match id.parse::<u32>() {
+                            Ok(id) => (Some(id), f.as_str()),
+                            Err(_) => {
+                                let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
+                                self.push(diagnostics::invalid_bpf_program_id(
+                                    ap.provider,
+                                    id,
+                                    span,
+                                ));
+                                return None;
+                            }
+                        },
+                        _ => return arity_error(self, "fentry:bpf:[id:]function"),
+                    };
+                    let targets = catalog.bpf_functions(id, func);
+                    if targets.is_empty() {
+                        let what = match id {
+                            Some(id) => format!("{provider}:bpf:{id}:{func}"),
+                            None => format!("{provider}:bpf:{func}"),
+                        };
+                        return none_matched(self, what);
+                    }
+                    let names = targets
+                        .iter()
+                        .map(|t| format!("{provider}:bpf:{}:{}", t.id, t.func))
+                        .collect();
+                    return Some(Resolved {
+                        attach: Attach::BpfFunc { targets, ret },
+                        names,
+                        tracepoint: None,
+                    });
+                }
                 let (module, func) = match fields.as_slice() {
                     [f] => (None, f.as_str()),
                     [m, f] => (Some(m.as_str()), f.as_str()),
@@ -769,6 +806,13 @@ pub fn split_targets(attach: Attach) -> Vec<Attach> {
         Attach::Kfunc { targets, ret } => targets
             .into_iter()
             .map(|t| Attach::Kfunc {
+                targets: vec![t],
+                ret,
+            })
+            .collect(),
+        Attach::BpfFunc { targets, ret } => targets
+            .into_iter()
+            .map(|t| Attach::BpfFunc {
                 targets: vec![t],
                 ret,
             })

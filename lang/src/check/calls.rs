@@ -227,6 +227,11 @@ impl Checker<'_> {
                 let pid = i64::from(self.opts.cpid.unwrap_or(0));
                 return self.run_value(RunValue::Cpid, pid, U64, span);
             }
+            Builtin::Args | Builtin::Retval if self.probe.bpf_program => {
+                let provider = self.probe.provider.unwrap_or(Provider::Kfunc);
+                self.push(diagnostics::bpf_program_args(provider, span));
+                return poisoned(span);
+            }
             Builtin::Retval if self.probe.provider == Some(Provider::Kretfunc) => {
                 // fexit's context holds the arguments, then the return value.
                 let Some((params, ret)) = self.probe.signature.clone() else {

@@ -233,6 +233,19 @@ pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -
     .with_help(format!("e.g. {name}:{event}:100, decimal or hex with 0x"))
 }
 
+/// `fentry:bpf:ID:NAME` whose ID is not a program id.
+pub fn invalid_bpf_program_id(provider: Provider, id: &str, span: Span) -> Diagnostic {
+    let name = provider.name();
+    Diagnostic::error(
+        format!("invalid BPF program id `{id}` in {name} attach point"),
+        span,
+    )
+    .with_label("expected a program id, a decimal number")
+    .with_help(format!(
+        "e.g. {name}:bpf:42:my_prog, or {name}:bpf:my_prog for every program of that name"
+    ))
+}
+
 pub fn unknown_perf_event<'a>(
     provider: Provider,
     event: &str,
@@ -971,6 +984,19 @@ pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Di
     )
     .with_label("unknown argument")
     .with_note("the kernel's BTF has no signature for this function")
+}
+
+/// `args`, `args.x` or `retval` in an fentry/fexit probe on a BPF program's function.
+pub fn bpf_program_args(provider: Provider, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "the arguments and return value of a BPF program's function are not available in {}:bpf probes",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("not available here")
+    .with_note("rbt does not read the BTF of the traced program's functions")
 }
 
 /// `args.x` in a uprobe whose function's parameters are unknown (`reason`: no debug info).

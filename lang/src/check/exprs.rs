@@ -1358,6 +1358,10 @@ impl Checker<'_> {
             if !self.builtin_allowed(Builtin::Args, expr.span) {
                 return poisoned(span);
             }
+            if let (true, Some(p)) = (self.probe.bpf_program, self.probe.provider) {
+                self.push(diagnostics::bpf_program_args(p, expr.span));
+                return poisoned(span);
+            }
             if let Some((params, _)) = self.probe.signature.clone() {
                 return self.function_arg(&params, field, span);
             }

@@ -176,6 +176,9 @@ struct ProbeInfo {
     user: bool,
     /// kfunc/kretfunc: the function's BTF parameters and return type.
     signature: Option<(Vec<(String, Type)>, Type)>,
+    /// fentry/fexit on a function of a loaded BPF program (`fentry:bpf:…`), whose
+    /// arguments rbt does not type.
+    bpf_program: bool,
     /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
     user_targets: Vec<(String, u64)>,
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
@@ -430,6 +433,22 @@ impl Checker<'_> {
                         (ap, one)
                     })
                     .collect::<Vec<_>>(),
+                // Each program names its one target program when it loads.
+                stdlib::manifest::Attach::BpfFunc { targets, ret } if targets.len() > 1 => targets
+                    .into_iter()
+                    .zip(r.names)
+                    .map(|(t, name)| {
+                        let one = attach::Resolved {
+                            attach: stdlib::manifest::Attach::BpfFunc {
+                                targets: vec![t],
+                                ret,
+                            },
+                            names: vec![name],
+                            tracepoint: None,
+                        };
+                        (ap, one)
+                    })
+                    .collect::<Vec<_>>(),
                 // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
                 // which names its one event in its section, as bpftrace 0.27 loads it; one
                 // BTF does not describe keeps the plain raw tracepoint program.
@@ -489,6 +508,7 @@ impl Checker<'_> {
                         .map(|params| (params, stdlib::types::U64)),
                     _ => None,
                 },
+                bpf_program: matches!(r.attach, stdlib::manifest::Attach::BpfFunc { .. }),
                 user_targets: match &r.attach {
                     stdlib::manifest::Attach::Uprobe { targets, .. } => {
                         targets.iter().map(|t| (t.path.clone(), t.offset)).collect()

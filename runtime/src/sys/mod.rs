@@ -11,6 +11,7 @@ mod map;
 mod object;
 mod perfbuf;
 mod probe;
+mod progs;
 mod ringbuf;
 
 pub use btf_dump::{KernelBtf, TypeKind};
@@ -21,6 +22,7 @@ pub use map::MapHandle;
 pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
 pub use perfbuf::PerfBuffer;
 pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
+pub use progs::{loaded_programs, program_fd};
 pub use ringbuf::RingBuffer;
 
 use std::ffi::CString;

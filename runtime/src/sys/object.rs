@@ -102,6 +102,44 @@ impl Object {
         Ok(())
     }
 
+    /// Makes program `name` an fentry/fexit program on function `func` of the loaded BPF
+    /// program `target` (which must stay open until the object is loaded).
+    pub fn set_attach_target(
+        &mut self,
+        name: &str,
+        target: BorrowedFd<'_>,
+        func: &str,
+    ) -> Result<(), SysError> {
+        let cname = cstring(name)?;
+        let cfunc = cstring(func)?;
+        // SAFETY: lookup by name in the object's own tables.
+        let p = unsafe {
+            libbpf_sys::bpf_object__find_program_by_name(self.obj.as_ptr(), cname.as_ptr())
+        };
+        let p = NonNull::new(p).ok_or_else(|| {
+            err(
+                format!("program {name} missing from the object"),
+                libc::ENOENT,
+            )
+        })?;
+        // SAFETY: `p` is a program of this open, not yet loaded object; libbpf reads the
+        // target's BTF through the descriptor and copies the function's type id.
+        let rc = unsafe {
+            libbpf_sys::bpf_program__set_attach_target(
+                p.as_ptr(),
+                target.as_raw_fd(),
+                cfunc.as_ptr(),
+            )
+        };
+        if rc != 0 {
+            return Err(err(
+                format!("cannot find function {func} in the BPF program to attach to"),
+                rc.abs(),
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads every program into the kernel (the verifier runs here), keeping up to
     /// `log_size` bytes of each program's verifier log. On failure the error carries the
     /// failing program's verifier log.
