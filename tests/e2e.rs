@@ -302,6 +302,67 @@ fn verifier_rejection_points_at_the_script_line() {
 
 #[test]
 #[ignore = "needs root"]
+fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
+    require_root();
+    // Another rbt's programs are BPF programs loaded in the kernel: `-l 'fentry:bpf:…'`
+    // lists each by id and function name (attaching to them needs fentry, which this host
+    // refuses: that is tested in the VM tier).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args([
+            "-e",
+            "interval:ms:100 { printf(\"tick\\n\"); } interval:ms:100 { @b = 1; }",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn rbt");
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut buf = [0u8; 64];
+    let ticked = stdout.read(&mut buf).is_ok_and(|n| n > 0);
+    // The ids of the programs the running rbt holds, from its fdinfo.
+    let ids: Vec<u32> = std::fs::read_dir(format!("/proc/{}/fdinfo", child.id()))
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+                .filter_map(|t| {
+                    t.lines()
+                        .find_map(|l| l.strip_prefix("prog_id:"))
+                        .and_then(|v| v.trim().parse().ok())
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-l", "fentry:bpf:*"])
+        .output()
+        .expect("run rbt -l");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(ticked, "the traced rbt never printed");
+    let listed = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(ids.len() >= 2, "{ids:?}");
+    for id in &ids {
+        assert!(
+            listed
+                .lines()
+                .any(|l| l.starts_with(&format!("fentry:bpf:{id}:"))),
+            "program {id} is not listed:\n{listed}"
+        );
+    }
+    // Its two interval probes' programs are there by name.
+    let intervals = listed
+        .lines()
+        .filter(|l| {
+            ids.iter()
+                .any(|id| l.starts_with(&format!("fentry:bpf:{id}:interval_")))
+        })
+        .count();
+    assert_eq!(intervals, 2, "{listed}");
+}
+
+#[test]
+#[ignore = "needs root"]
 fn low_rate_output_appears_without_exit() {
     require_root();
     // printf records do not wake rbt; its timed drain must still show them promptly.
