@@ -402,77 +402,68 @@ impl Checker<'_> {
             }
         }
         let typed = |t: &str| self.raw_params.get(t).is_some_and(Option::is_some);
+        use stdlib::manifest::Attach;
         let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
             .into_iter()
-            .flat_map(|(ap, r)| match r.attach {
-                stdlib::manifest::Attach::Usdt { targets } if targets.len() > 1 => targets
-                    .into_iter()
-                    .zip(r.names)
-                    .map(|(t, name)| {
-                        let one = attach::Resolved {
-                            attach: stdlib::manifest::Attach::Usdt { targets: vec![t] },
-                            names: vec![name],
-                            tracepoint: None,
-                        };
-                        (ap, one)
-                    })
-                    .collect::<Vec<_>>(),
-                // fentry programs name their one target in their section.
-                stdlib::manifest::Attach::Kfunc { targets, ret } if targets.len() > 1 => targets
-                    .into_iter()
-                    .zip(r.names)
-                    .map(|(t, name)| {
-                        let one = attach::Resolved {
-                            attach: stdlib::manifest::Attach::Kfunc {
-                                targets: vec![t],
-                                ret,
-                            },
-                            names: vec![name],
-                            tracepoint: None,
-                        };
-                        (ap, one)
-                    })
-                    .collect::<Vec<_>>(),
-                // Each program names its one target program when it loads.
-                stdlib::manifest::Attach::BpfFunc { targets, ret } if targets.len() > 1 => targets
-                    .into_iter()
-                    .zip(r.names)
-                    .map(|(t, name)| {
-                        let one = attach::Resolved {
-                            attach: stdlib::manifest::Attach::BpfFunc {
-                                targets: vec![t],
-                                ret,
-                            },
-                            names: vec![name],
-                            tracepoint: None,
-                        };
-                        (ap, one)
-                    })
-                    .collect::<Vec<_>>(),
-                // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
-                // which names its one event in its section, as bpftrace 0.27 loads it; one
-                // BTF does not describe keeps the plain raw tracepoint program.
-                stdlib::manifest::Attach::Rawtracepoint { targets, .. }
-                    if targets.iter().any(|t| typed(t)) =>
-                {
-                    targets
+            .flat_map(|(ap, r)| {
+                // One program per target, each named by its own name.
+                let split = |attaches: Vec<Attach>| {
+                    attaches
                         .into_iter()
-                        .zip(r.names)
-                        .map(|(t, name)| {
-                            let btf = typed(&t);
+                        .zip(r.names.clone())
+                        .map(|(attach, name)| {
                             let one = attach::Resolved {
-                                attach: stdlib::manifest::Attach::Rawtracepoint {
-                                    targets: vec![t],
-                                    btf,
-                                },
+                                attach,
                                 names: vec![name],
                                 tracepoint: None,
                             };
                             (ap, one)
                         })
                         .collect::<Vec<_>>()
+                };
+                match r.attach {
+                    Attach::Usdt { targets } if targets.len() > 1 => split(
+                        targets
+                            .into_iter()
+                            .map(|t| Attach::Usdt { targets: vec![t] })
+                            .collect(),
+                    ),
+                    // fentry programs name their one target in their section.
+                    Attach::Kfunc { targets, ret } if targets.len() > 1 => split(
+                        targets
+                            .into_iter()
+                            .map(|t| Attach::Kfunc {
+                                targets: vec![t],
+                                ret,
+                            })
+                            .collect(),
+                    ),
+                    // Each program names its one target program when it loads.
+                    Attach::BpfFunc { targets, ret } if targets.len() > 1 => split(
+                        targets
+                            .into_iter()
+                            .map(|t| Attach::BpfFunc {
+                                targets: vec![t],
+                                ret,
+                            })
+                            .collect(),
+                    ),
+                    // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
+                    // which names its one event in its section, as bpftrace 0.27 loads it; one
+                    // BTF does not describe keeps the plain raw tracepoint program.
+                    Attach::Rawtracepoint { targets, .. } if targets.iter().any(|t| typed(t)) => {
+                        split(
+                            targets
+                                .into_iter()
+                                .map(|t| Attach::Rawtracepoint {
+                                    btf: typed(&t),
+                                    targets: vec![t],
+                                })
+                                .collect(),
+                        )
+                    }
+                    attach => vec![(ap, attach::Resolved { attach, ..r })],
                 }
-                attach => vec![(ap, attach::Resolved { attach, ..r })],
             })
             .collect();
         // Attach points of one probe share the body; each kind of attach needs its own
