@@ -426,7 +426,7 @@ impl Checker<'_> {
     /// `socket_cookie(sk)`: the socket's cookie, a u64 the kernel gives each socket; `sk` is
     /// a `struct sock *` (as a function argument, which the verifier knows the type of).
     fn socket_cookie_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        if !self.typed_arguments_here(Function::SocketCookie, span) {
+        if !self.typed_arguments_here("socket_cookie()", span) {
             return poisoned(span);
         }
         let sk = self.expr(&args[0]);
@@ -446,12 +446,12 @@ impl Checker<'_> {
         )
     }
 
-    /// Whether the probe being checked loads as a tracing program, as `f` (valid in fentry,
-    /// fexit and raw tracepoint probes by its record) needs: a raw tracepoint the kernel's BTF
-    /// does not type loads as a plain raw tracepoint program, which may not call its helper.
-    fn typed_arguments_here(&mut self, f: Function, span: Span) -> bool {
+    /// Whether the probe being checked loads as a tracing program, as `call` (valid in fentry,
+    /// fexit and raw tracepoint probes) needs: a raw tracepoint the kernel's BTF does not type
+    /// loads as a plain raw tracepoint program, which may not call its helper or kfunc.
+    fn typed_arguments_here(&mut self, call: &str, span: Span) -> bool {
         if self.probe.provider == Some(Provider::Rawtracepoint) && self.probe.signature.is_none() {
-            self.push(diagnostics::untyped_raw_tracepoint(f.name(), span));
+            self.push(diagnostics::untyped_raw_tracepoint(call, span));
             return false;
         }
         true
@@ -462,7 +462,7 @@ impl Checker<'_> {
     /// negative error (a `uint32`, as bpftrace 0.27 types it). As in bpftrace, the path and
     /// the offset are constants, which the call's event carries.
     fn skboutput_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        if !self.typed_arguments_here(Function::Skboutput, span) {
+        if !self.typed_arguments_here("skboutput()", span) {
             return poisoned(span);
         }
         let Some(path) = self.literal_str(&args[0], "skboutput", "file path") else {
@@ -509,9 +509,11 @@ impl Checker<'_> {
         }
         let provider = self.probe.provider;
         // A raw tracepoint BTF types loads as a tracing program, which may call kfuncs.
-        let typed_raw_tracepoint =
-            provider == Some(Provider::Rawtracepoint) && self.probe.signature.is_some();
-        if !provider.is_some_and(|p| p.kind().kfuncs) && !typed_raw_tracepoint {
+        if provider == Some(Provider::Rawtracepoint) {
+            if !self.typed_arguments_here("comm(pid)", span) {
+                return poisoned(span);
+            }
+        } else if !provider.is_some_and(|p| p.kind().kfuncs) {
             self.push(diagnostics::comm_pid_not_here(provider, span));
             return poisoned(span);
         }

@@ -1735,15 +1735,15 @@ pub fn socket_cookie_not_a_socket(ty: &Type, span: Span) -> Diagnostic {
     .with_help("pass a function argument of that type, e.g. socket_cookie(args.sk) in fentry:tcp_v4_connect")
 }
 
-/// A function that needs a tracing program (`socket_cookie`, `skboutput`) in a raw
-/// tracepoint whose event the kernel's BTF does not describe, which loads as a plain raw
+/// A call that needs a tracing program (`socket_cookie()`, `skboutput()`, `comm(pid)`) in a
+/// raw tracepoint whose event the kernel's BTF does not describe, which loads as a plain raw
 /// tracepoint program.
-pub fn untyped_raw_tracepoint(function: &str, span: Span) -> Diagnostic {
+pub fn untyped_raw_tracepoint(call: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
-        format!("{function}() needs a raw tracepoint whose arguments the kernel's BTF types"),
+        format!("{call} needs a raw tracepoint whose arguments the kernel's BTF types"),
         span,
     )
-    .with_note("the kernel's BTF does not describe this event, so it loads as a plain raw tracepoint program, which may not call the helper")
+    .with_note("the kernel's BTF does not describe this event, so it loads as a plain raw tracepoint program, which may not call the helper or kfunc it needs")
     .with_help("use it in an fentry or fexit probe, or in a raw tracepoint that `rbt -lv 'rawtracepoint:EVENT'` lists with its arguments")
 }
 
