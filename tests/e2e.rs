@@ -336,6 +336,11 @@ fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
         .args(["-l", "fentry:bpf:*"])
         .output()
         .expect("run rbt -l");
+    // A misspelt program function is suggested from the loaded programs' functions.
+    let typo = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["--no-cache", "-e", "fentry:bpf:interva_0 { print(probe); }"])
+        .output()
+        .expect("run rbt");
     let _ = child.kill();
     let _ = child.wait();
     assert!(ticked, "the traced rbt never printed");
@@ -359,6 +364,8 @@ fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
         })
         .count();
     assert_eq!(intervals, 2, "{listed}");
+    let typo = String::from_utf8_lossy(&typo.stderr);
+    assert!(typo.contains("did you mean `interval_"), "{typo}");
 }
 
 #[test]

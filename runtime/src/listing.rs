@@ -733,6 +733,17 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                     .map(|n| (format!("{pname}:{n}"), n.to_string())),
             );
         }
+        // `fentry:bpf:…` names functions of loaded BPF programs, not of the kernel.
+        Listing::BtfFunctions if f.target == "bpf" => {
+            let Ok(programs) = crate::sys::loaded_programs() else {
+                return Vec::new();
+            };
+            cands.extend(programs.iter().flat_map(|prog| {
+                prog.functions
+                    .iter()
+                    .map(move |n| (format!("{pname}:bpf:{}:{n}", prog.id), n.clone()))
+            }));
+        }
         Listing::BtfFunctions => {
             let Ok(b) = shared_vmlinux() else {
                 return Vec::new();
