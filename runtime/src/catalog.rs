@@ -35,7 +35,7 @@ pub struct SystemCatalog {
     /// tracepoint's record is looked for.
     trace_records: OnceCell<HashMap<String, btf::TypeId>>,
     /// Each raw tracepoint of vmlinux BTF: its typedef and wrapper function, found the first
-    /// time a raw tracepoint's parameters are asked for.
+    /// time a raw tracepoint is matched or its parameters are asked for.
     raw_tracepoints: OnceCell<HashMap<String, (btf::TypeId, Option<btf::TypeId>)>>,
     pid: Option<u32>,
     /// `-I` directories, searched before the system's include directories.
@@ -144,6 +144,18 @@ impl SystemCatalog {
         self.btf
             .get_or_init(|| crate::listing::shared_vmlinux().ok())
             .as_deref()
+    }
+
+    /// The raw tracepoints of vmlinux BTF (typedef and wrapper by event), indexed in one pass
+    /// the first time a raw tracepoint is matched or its parameters are asked for.
+    fn raw_tracepoint_index(&self) -> Option<&HashMap<String, (btf::TypeId, Option<btf::TypeId>)>> {
+        let b = self.btf()?;
+        Some(self.raw_tracepoints.get_or_init(|| {
+            b.raw_tracepoint_index()
+                .into_iter()
+                .map(|(ev, ids)| (ev.to_string(), ids))
+                .collect()
+        }))
     }
 
     /// Converts a BTF type to rbt's type; records are converted one level deep (nested
@@ -534,14 +546,18 @@ impl Catalog for SystemCatalog {
     }
 
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String> {
-        let Some(b) = self.btf() else {
+        let Some(index) = self.raw_tracepoint_index() else {
             return Vec::new();
         };
         let g = glob(pattern);
-        b.raw_tracepoints()
+        let mut found: Vec<(&String, btf::TypeId)> = index
+            .iter()
             .filter(|(n, _)| g.matches(n))
-            .map(|(n, _)| n.to_string())
-            .collect()
+            .map(|(n, &(typedef, _))| (n, typedef))
+            .collect();
+        // In BTF's order, as the events are defined.
+        found.sort_unstable_by_key(|&(_, typedef)| typedef);
+        found.into_iter().map(|(n, _)| n.clone()).collect()
     }
 
     fn record(&self, name: &str) -> Option<Record> {
@@ -824,13 +840,7 @@ impl Catalog for SystemCatalog {
 
     fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
         let b = self.btf()?;
-        let index = self.raw_tracepoints.get_or_init(|| {
-            b.raw_tracepoint_index()
-                .into_iter()
-                .map(|(ev, ids)| (ev.to_string(), ids))
-                .collect()
-        });
-        let &(typedef, wrapper) = index.get(event)?;
+        let &(typedef, wrapper) = self.raw_tracepoint_index()?.get(event)?;
         let params = b.raw_tracepoint_params_of(typedef, wrapper)?;
         Some(
             params
