@@ -17,30 +17,42 @@ fn require_root() {
     assert!(euid == 0, "this test loads BPF programs and needs root");
 }
 
-/// Builds tests/dw_ustack/nofp.c once, as upstream builds its test program of this kind:
-/// no optimisation, no frame pointers, with unwind tables (gcc's default on x86-64).
-fn target() -> String {
-    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = format!("{}/rbt-dw-nofp", env!("CARGO_TARGET_TMPDIR"));
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dw_ustack/nofp.c");
-            let ok = Command::new("gcc")
-                .args(["-O0", "-g", "-fomit-frame-pointer", "-o", &out, src])
-                .status()
-                .expect("run gcc");
-            assert!(ok.success(), "building {src} failed");
-            out
-        })
-        .clone()
+/// tests/dw_ustack/nofp.c built as upstream builds its test program of this kind: no
+/// optimisation, no frame pointers, with unwind tables (gcc's default on x86-64). Each test
+/// builds its own under the temporary directory, which the oracle's chroot binds at the same
+/// path (the checkout may lie where the chroot cannot see it), and removes it when done.
+struct Target {
+    dir: std::path::PathBuf,
+    bin: String,
+}
+
+impl Target {
+    fn build(name: &str) -> Target {
+        let dir = std::env::temp_dir().join(format!("rbt-dw-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create the target's directory");
+        let bin = dir.join("rbt-dw-nofp").to_string_lossy().into_owned();
+        let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/dw_ustack/nofp.c");
+        let ok = Command::new("gcc")
+            .args(["-O0", "-g", "-fomit-frame-pointer", "-o", &bin, src])
+            .status()
+            .expect("run gcc");
+        assert!(ok.success(), "building {src} failed");
+        Target { dir, bin }
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 /// Runs `tracer` (rbt or the oracle) on `script` with `-c 'TARGET N'`; returns stdout.
-fn trace(tracer: &str, extra: &[&str], script: &str, calls: u32) -> String {
-    let bin = target();
+fn trace(tracer: &str, target: &Target, extra: &[&str], script: &str, calls: u32) -> String {
+    let bin = &target.bin;
     let o = Command::new(tracer)
         .args(extra)
-        .args(["-e", &script.replace("{TARGET}", &bin)])
+        .args(["-e", &script.replace("{TARGET}", bin)])
         .args(["-c", &format!("{bin} {calls}")])
         .output()
         .expect("run the tracer");
@@ -72,9 +84,11 @@ const PROBE: &str =
 fn unwinds_a_program_without_frame_pointers() {
     require_root();
     let rbt = env!("CARGO_BIN_EXE_rbt");
+    let target = Target::build("unwinds");
     // printf and print() of the same stack; the second at a limit of two frames.
     let out = trace(
         rbt,
+        &target,
         &[],
         &format!("{PROBE} {{ printf(\"%s|\\n\", dw_ustack); print(dw_ustack(2)); exit(); }}"),
         1000,
@@ -105,6 +119,7 @@ fn unwinds_a_program_without_frame_pointers() {
     // A map key: three calls leave the same stack, so one key counts them all.
     let out = trace(
         rbt,
+        &target,
         &[],
         &format!("{PROBE} {{ @[dw_ustack(3)] = count(); }}"),
         3,
@@ -121,6 +136,7 @@ fn unwinds_a_program_without_frame_pointers() {
     // JSON: the map key is the frames, one per line, as for ustack.
     let out = trace(
         rbt,
+        &target,
         &["-f", "json"],
         &format!("{PROBE} {{ @[dw_ustack(2)] = count(); exit(); }}"),
         1000,
@@ -140,12 +156,13 @@ fn unwinds_a_program_without_frame_pointers() {
 #[ignore = "needs root"]
 fn refuses_a_run_without_a_target_process() {
     require_root();
+    let target = Target::build("refuses");
     let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
         .args([
             "-e",
             &format!(
                 "config = {{ unstable_dw_ustack = enable }} uprobe:{}:rbt_dw_leaf {{ printf(\"%s\", dw_ustack); }}",
-                target()
+                target.bin
             ),
         ])
         .output()
@@ -171,10 +188,11 @@ fn dw_ustack_same_output_as_bpftrace_0_27() {
         std::path::Path::new(&oracle).exists(),
         "the bpftrace 0.27.1 oracle is not at {oracle}: set RBT_ORACLE to its wrapper"
     );
+    let target = Target::build("oracle");
     for mode in ["", "perf", "raw"] {
         let script = format!("{PROBE} {{ printf(\"%s\\n\", dw_ustack({mode})); exit(); }}");
-        let ours = trace(env!("CARGO_BIN_EXE_rbt"), &[], &script, 1000);
-        let theirs = trace(&oracle, &[], &script, 1000);
+        let ours = trace(env!("CARGO_BIN_EXE_rbt"), &target, &[], &script, 1000);
+        let theirs = trace(&oracle, &target, &[], &script, 1000);
         let frames = |out: &str| -> Vec<String> {
             let frames = program_frames(out);
             match mode {
