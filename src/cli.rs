@@ -106,6 +106,10 @@ pub struct Cli {
     /// Neither use nor fill the compile cache (`$XDG_CACHE_HOME/rbt`, `~/.cache/rbt`).
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Print the script formatted (two-space indents, one statement per line, comments
+    /// kept) instead of running it.
+    #[arg(long = "fmt")]
+    pub fmt: bool,
     /// Print rbt's manual page (roff, for `man -l -`), made from these options.
     #[arg(long = "man")]
     pub man: bool,
@@ -276,11 +280,12 @@ pub fn run_flags(cli: &Cli, color: bool) -> runtime::launch::Flags {
 
 /// Whether this command line may use the compile cache: a run of a script, not a listing,
 /// a dump, a check, a dry run or a compile to a file, nor the `--bench`/`--test` modes (the
-/// harness modes, which `rbt-run` does not have), nor `-- --help`, `--info`, `--man` or
-/// `--completions`.
+/// harness modes, which `rbt-run` does not have), nor `-- --help`, `--info`, `--fmt`,
+/// `--man` or `--completions`.
 pub fn cache_wanted(cli: &Cli, named: &[(String, Option<String>)]) -> bool {
     !(cli.no_cache
         || cli.info
+        || cli.fmt
         || cli.man
         || cli.completions.is_some()
         || cli.list

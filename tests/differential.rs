@@ -111,6 +111,25 @@ fn same_output_as_bpftrace_0_27() {
     compare(&oracle(), SCRIPTS_0_27);
 }
 
+/// `--fmt` of a script in the layout rbt and bpftrace 0.27.1 share (tests/differential/fmt.bt;
+/// where rbt's layout differs on purpose is in lang/src/format.rs and tested in lang's
+/// tests/format.rs). The script is copied under the temporary directory, which the oracle's
+/// chroot binds at the same path.
+#[test]
+#[ignore = "needs root and the bpftrace 0.27.1 oracle"]
+fn fmt_same_output_as_bpftrace_0_27() {
+    require_root_and_bpftrace();
+    let path = std::env::temp_dir().join(format!("rbt-fmt-{}.bt", std::process::id()));
+    std::fs::write(&path, include_str!("differential/fmt.bt")).expect("write the script");
+    let path_arg = path.to_string_lossy().into_owned();
+    let (want, want_code) = run(&oracle(), &["--fmt", &path_arg]);
+    let (got, got_code) = run(env!("CARGO_BIN_EXE_rbt"), &["--fmt", &path_arg]);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!((want_code, got_code), (0, 0), "{want}\n{got}");
+    assert!(want.lines().count() > 30, "{want}");
+    assert_eq!(want, got);
+}
+
 /// Runs every script of `scripts` through `tracer` and rbt, in text and JSON, and fails with
 /// each difference.
 fn compare(tracer: &str, scripts: &str) {

@@ -8,6 +8,7 @@
 pub mod ast;
 pub mod check;
 pub mod config;
+pub mod format;
 pub mod hir;
 mod macros;
 mod parse;

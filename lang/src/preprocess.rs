@@ -3,7 +3,8 @@
 //! surviving `#include`s and `#define`s as [`ast::Directive`]s, and reports problems.
 //!
 //! Blanking replaces each byte by a space and keeps newlines, so every byte offset in the
-//! result is the offset of the same text in the original source and spans stay exact.
+//! result is the offset of the same text in the original source and spans stay exact. What
+//! was blanked is also listed as [`Trivia`], which the formatter (`lang::format`) puts back.
 
 use crate::ast::{Directive, Ident, Span};
 use std::collections::HashMap;
@@ -19,6 +20,25 @@ pub struct Preprocessed {
     pub diagnostics: Vec<Diagnostic>,
     /// Where an unterminated `/*` starts: the rest of the source was blanked.
     pub unterminated_comment: Option<usize>,
+    /// Every blanked piece of text, in source order.
+    pub trivia: Vec<Trivia>,
+}
+
+/// A piece of the source the grammar never sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Trivia {
+    pub span: Span,
+    pub kind: TriviaKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriviaKind {
+    /// A `//` or `/* */` comment.
+    Comment,
+    /// Whole lines kept as written: the shebang, a preprocessor directive (with its
+    /// continuation lines), or a line a false `#if` switches off. Comments inside are part
+    /// of the line.
+    Lines,
 }
 
 /// Macros every script sees: bpftrace defines `BPFTRACE_HAVE_BTF` when the kernel has BTF,
@@ -33,9 +53,10 @@ const DIRECTIVES: &[&str] = &[
 
 pub fn preprocess(source: &str) -> Preprocessed {
     let mut diagnostics = Vec::new();
+    let mut trivia = Vec::new();
     let mut bytes = source.as_bytes().to_vec();
-    let unterminated_comment = blank_comments(&mut bytes, &mut diagnostics);
-    blank_shebang(&mut bytes);
+    let unterminated_comment = blank_comments(&mut bytes, &mut diagnostics, &mut trivia);
+    blank_shebang(&mut bytes, &mut trivia);
     let mut state = State {
         defines: PREDEFINED
             .iter()
@@ -44,8 +65,21 @@ pub fn preprocess(source: &str) -> Preprocessed {
         stack: Vec::new(),
         directives: Vec::new(),
         diagnostics,
+        lines: Vec::new(),
     };
     state.run(&mut bytes);
+    // A comment on a kept line is printed with the line.
+    let lines = std::mem::take(&mut state.lines);
+    trivia.retain(|t| {
+        !lines
+            .iter()
+            .any(|l| l.start <= t.span.start && t.span.end <= l.end)
+    });
+    trivia.extend(lines.into_iter().map(|span| Trivia {
+        span,
+        kind: TriviaKind::Lines,
+    }));
+    trivia.sort_by_key(|t| t.span.start);
     for frame in &state.stack {
         state.diagnostics.push(
             Diagnostic::error("unterminated conditional directive", frame.span)
@@ -61,22 +95,35 @@ pub fn preprocess(source: &str) -> Preprocessed {
         directives: state.directives,
         diagnostics: state.diagnostics,
         unterminated_comment,
+        trivia,
     }
 }
 
 /// Replaces `//` and `/* */` comments by spaces, leaving string literals alone. An
 /// unterminated block comment is reported and blanked to the end of the source.
-fn blank_comments(bytes: &mut [u8], diagnostics: &mut Vec<Diagnostic>) -> Option<usize> {
+fn blank_comments(
+    bytes: &mut [u8],
+    diagnostics: &mut Vec<Diagnostic>,
+    trivia: &mut Vec<Trivia>,
+) -> Option<usize> {
+    let mut comment = |start: usize, end: usize| {
+        trivia.push(Trivia {
+            span: Span::new(start, end),
+            kind: TriviaKind::Comment,
+        })
+    };
     let mut unterminated = None;
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => i = skip_string(bytes, i),
             b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let start = i;
                 while i < bytes.len() && bytes[i] != b'\n' {
                     bytes[i] = b' ';
                     i += 1;
                 }
+                comment(start, i);
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
                 let start = i;
@@ -94,6 +141,7 @@ fn blank_comments(bytes: &mut [u8], diagnostics: &mut Vec<Diagnostic>) -> Option
                 }
                 let end = end.unwrap_or(bytes.len());
                 blank(bytes, start, end);
+                comment(start, end);
                 i = end;
             }
             _ => i += 1,
@@ -134,12 +182,18 @@ fn blank(bytes: &mut [u8], start: usize, end: usize) {
     }
 }
 
-fn blank_shebang(bytes: &mut [u8]) {
+fn blank_shebang(bytes: &mut [u8], trivia: &mut Vec<Trivia>) {
     if bytes.starts_with(b"#!") {
         let end = bytes
             .iter()
             .position(|b| *b == b'\n')
             .unwrap_or(bytes.len());
+        // Anything the comment pass blanked on the line is part of it.
+        trivia.retain(|t| t.span.start >= end);
+        trivia.push(Trivia {
+            span: Span::new(0, end),
+            kind: TriviaKind::Lines,
+        });
         blank(bytes, 0, end);
     }
 }
@@ -161,6 +215,8 @@ struct State {
     stack: Vec<Frame>,
     directives: Vec<Directive>,
     diagnostics: Vec<Diagnostic>,
+    /// The directive lines and the switched-off lines with text, as [`TriviaKind::Lines`].
+    lines: Vec<Span>,
 }
 
 /// A directive line (with its continuations) as found in the source.
@@ -192,9 +248,13 @@ impl State {
                 let was_active = self.active();
                 self.directive(&line, was_active);
                 blank(bytes, line.start, line.end);
+                self.lines.push(Span::new(line.start, line.end));
                 pos = line.end;
             } else {
                 if !self.active() {
+                    if first.is_some() {
+                        self.lines.push(Span::new(pos, line_end));
+                    }
                     blank(bytes, pos, line_end);
                 }
                 pos = line_end;

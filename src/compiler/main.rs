@@ -45,6 +45,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if cli.man || cli.completions.is_some() {
         return documentation(&cli);
     }
+    if cli.fmt {
+        return format_script(&cli);
+    }
     // Only a run loads programs; -l, -d, --check and --aot work without privileges as far
     // as what they read allows.
     if !cli.list && cli.debug.is_none() && !cli.check_only && cli.aot.is_none() {
@@ -425,6 +428,41 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
         println!("{line}");
     }
     Ok(0)
+}
+
+/// `--fmt`: the script (a file, `-e` or stdin) printed in rbt's layout; a script that does
+/// not parse gets its diagnostics and exit status 1.
+fn format_script(cli: &Cli) -> Result<i32, Reported> {
+    let (name, source) = match read_input(cli, true)? {
+        Input::Script {
+            name,
+            source: Some(source),
+            ..
+        } => (name, source),
+        Input::Compiled { path, .. } => {
+            return Err(fail(format!(
+                "{path} is a compiled script: --fmt formats script text"
+            )))
+        }
+        Input::Script { source: None, .. } | Input::Stdin => {
+            return Err(fail(
+                "no program given: pass a script file, `-e 'PROGRAM'` or `-` for stdin",
+            ))
+        }
+    };
+    match lang::format::format(&source) {
+        Ok(text) => print_stage(&text),
+        Err(diags) => {
+            report(
+                &name,
+                &source,
+                &diags,
+                std::io::stderr().is_terminal(),
+                cli.no_warnings,
+            );
+            Err(Reported)
+        }
+    }
 }
 
 /// `--man` and `--completions SHELL`: the manual page or a shell's completion script, on

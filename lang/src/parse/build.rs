@@ -78,9 +78,12 @@ impl Builder {
         self.diags.into_inner()
     }
 
+    /// The pair's span without the whitespace (and blanked comments) pest leaves at the end
+    /// of a rule whose optional last part is absent (`if (c) { }` before the next line).
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.base + s.start(), self.base + s.end())
+        let end = s.start() + pair.as_str().trim_end().len();
+        Span::new(self.base + s.start(), self.base + end)
     }
 
     fn ident(&self, pair: &Pair<Rule>) -> Ident {

@@ -11,7 +11,7 @@ mod errors;
 mod imports;
 
 use crate::ast::{Provider, Script, Span};
-use crate::preprocess::{preprocess, skip_string};
+use crate::preprocess::{preprocess, skip_string, Trivia};
 use pest::Parser;
 use std::sync::Mutex;
 use stdlib::diag::Diagnostic;
@@ -42,6 +42,45 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
 /// stands for part of an attach point's probe type (`BEG$1`, or a whole attach point `$1`)
 /// is substituted while parsing, because the probe type decides how the rest is read.
 pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagnostic>) {
+    let (mut script, imports, _, mut diags) = parse_source(source, params);
+    imports.read_into(&mut script, params, &mut diags);
+    crate::macros::expand(&mut script, &mut diags);
+    if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
+        let end = source.len();
+        diags.push(
+            Diagnostic::error("the script has no probes", Span::new(end, end))
+                .with_help("a probe looks like `BEGIN { printf(\"hello\\n\"); }`"),
+        );
+    }
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
+    (script, diags)
+}
+
+/// The script as written, for the formatter: nothing imported, no macro expanded, and
+/// besides the tree, where each top-level item lies and the text the grammar never saw.
+pub fn parse_for_format(source: &str) -> (Script, Layout, Vec<Diagnostic>) {
+    let (script, _, layout, mut diags) = parse_source(source, &[]);
+    diags.sort_by_key(|d| (d.span.start, d.span.end));
+    (script, layout, diags)
+}
+
+/// Where a script's parts lie in its source, beside its tree.
+#[derive(Debug)]
+pub struct Layout {
+    /// Every top-level item, in source order.
+    pub items: Vec<(ItemKind, Span)>,
+    /// Comments, directives, the shebang and switched-off lines, in source order.
+    pub trivia: Vec<Trivia>,
+    /// The source with the trivia blanked, as the grammar saw it (same offsets).
+    pub code: String,
+}
+
+/// Preprocesses and parses every item; what is left to do differs between running a script
+/// and formatting it.
+fn parse_source(
+    source: &str,
+    params: &[String],
+) -> (Script, imports::Imports, Layout, Vec<Diagnostic>) {
     let pre = preprocess(source);
     let mut diags = pre.diagnostics;
     let mut script = Script {
@@ -54,8 +93,16 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
         expansions: Vec::new(),
     };
     let mut imports = imports::Imports::default();
+    let mut layout = Layout {
+        items: Vec::new(),
+        trivia: pre.trivia,
+        code: String::new(),
+    };
     for item in split_items(&pre.text) {
         let mut item_diags = Vec::new();
+        layout
+            .items
+            .push((item.kind, Span::new(item.start, item.end)));
         match item.kind {
             ItemKind::Import => imports.item(&pre.text, item, &mut item_diags),
             ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe => {
@@ -71,21 +118,13 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
         item_diags.retain(|d| !matches!(pre.unterminated_comment, Some(c) if d.span.start >= c));
         diags.extend(item_diags);
     }
-    imports.read_into(&mut script, params, &mut diags);
-    crate::macros::expand(&mut script, &mut diags);
-    if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
-        let end = source.len();
-        diags.push(
-            Diagnostic::error("the script has no probes", Span::new(end, end))
-                .with_help("a probe looks like `BEGIN { printf(\"hello\\n\"); }`"),
-        );
-    }
-    diags.sort_by_key(|d| (d.span.start, d.span.end));
-    (script, diags)
+    layout.code = pre.text;
+    (script, imports, layout, diags)
 }
 
+/// What a top-level item is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ItemKind {
+pub enum ItemKind {
     CDefinition,
     Config,
     Import,
