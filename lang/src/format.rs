@@ -414,20 +414,29 @@ impl<'a> Formatter<'a> {
                     self.block(b);
                     return;
                 }
-                Else::If(stmt) => {
-                    let StmtKind::If {
+                Else::If(stmt) => match &stmt.kind {
+                    StmtKind::If {
                         cond,
                         then: t,
                         otherwise: o,
-                    } = &stmt.kind
-                    else {
-                        unreachable!("the parser makes `else if` an if statement");
-                    };
-                    let text = format!(" else if ({}) {{\n", self.expr(cond));
-                    self.out.push_str(&text);
-                    then = t;
-                    otherwise = o.as_ref();
-                }
+                    } => {
+                        let text = format!(" else if ({}) {{\n", self.expr(cond));
+                        self.out.push_str(&text);
+                        then = t;
+                        otherwise = o.as_ref();
+                    }
+                    // The parser only puts an `if` here; anything else is an `else` block
+                    // of that one statement.
+                    _ => {
+                        self.out.push_str(" else {\n");
+                        self.depth += 1;
+                        self.fresh = true;
+                        self.stmt(stmt);
+                        self.depth -= 1;
+                        self.line(stmt.span.end, "}");
+                        return;
+                    }
+                },
             }
         }
     }

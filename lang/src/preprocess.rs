@@ -56,7 +56,7 @@ pub fn preprocess(source: &str) -> Preprocessed {
     let mut trivia = Vec::new();
     let mut bytes = source.as_bytes().to_vec();
     let unterminated_comment = blank_comments(&mut bytes, &mut diagnostics, &mut trivia);
-    blank_shebang(&mut bytes, &mut trivia);
+    let shebang = blank_shebang(&mut bytes);
     let mut state = State {
         defines: PREDEFINED
             .iter()
@@ -65,17 +65,26 @@ pub fn preprocess(source: &str) -> Preprocessed {
         stack: Vec::new(),
         directives: Vec::new(),
         diagnostics,
-        lines: Vec::new(),
+        lines: shebang.into_iter().collect(),
     };
     state.run(&mut bytes);
-    // A comment on a kept line is printed with the line.
-    let lines = std::mem::take(&mut state.lines);
-    trivia.retain(|t| {
-        !lines
-            .iter()
-            .any(|l| l.start <= t.span.start && t.span.end <= l.end)
-    });
-    trivia.extend(lines.into_iter().map(|span| Trivia {
+    // A comment that starts on a kept line is printed with the line, which then runs to the
+    // comment's end (and takes in any kept line that starts before that).
+    let mut kept: Vec<Span> = Vec::new();
+    for mut line in std::mem::take(&mut state.lines) {
+        trivia.retain(|t| {
+            let on_line = line.start <= t.span.start && t.span.start < line.end;
+            if on_line {
+                line.end = line.end.max(t.span.end);
+            }
+            !on_line
+        });
+        match kept.last_mut() {
+            Some(last) if line.start < last.end => last.end = last.end.max(line.end),
+            _ => kept.push(line),
+        }
+    }
+    trivia.extend(kept.into_iter().map(|span| Trivia {
         span,
         kind: TriviaKind::Lines,
     }));
@@ -182,20 +191,17 @@ fn blank(bytes: &mut [u8], start: usize, end: usize) {
     }
 }
 
-fn blank_shebang(bytes: &mut [u8], trivia: &mut Vec<Trivia>) {
-    if bytes.starts_with(b"#!") {
-        let end = bytes
-            .iter()
-            .position(|b| *b == b'\n')
-            .unwrap_or(bytes.len());
-        // Anything the comment pass blanked on the line is part of it.
-        trivia.retain(|t| t.span.start >= end);
-        trivia.push(Trivia {
-            span: Span::new(0, end),
-            kind: TriviaKind::Lines,
-        });
-        blank(bytes, 0, end);
+/// Blanks a `#!` first line; returns where it was.
+fn blank_shebang(bytes: &mut [u8]) -> Option<Span> {
+    if !bytes.starts_with(b"#!") {
+        return None;
     }
+    let end = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(bytes.len());
+    blank(bytes, 0, end);
+    Some(Span::new(0, end))
 }
 
 /// One open `#if`/`#ifdef`/`#ifndef`.

@@ -132,3 +132,57 @@ fn formatting_keeps_the_tree_and_every_word_and_is_idempotent() {
         "only {formatted_count} scripts were formatted"
     );
 }
+
+/// Broken scripts never make the formatter panic, and what it does format parses and is
+/// stable: each of the repo's scripts and Debian's tools, cut short and with a byte taken out,
+/// at positions spread over the script.
+#[test]
+fn damaged_scripts_format_or_fail_cleanly() {
+    let scripts: Vec<PathBuf> = corpus()
+        .into_iter()
+        .filter(|p| !p.components().any(|c| c.as_os_str() == "fixtures"))
+        .collect();
+    assert!(!scripts.is_empty());
+    let mut tried = 0;
+    for path in scripts {
+        let Ok(src) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let cuts: Vec<usize> = (1..12)
+            .map(|i| i * src.len() / 12)
+            .filter(|&i| src.is_char_boundary(i) && src.is_char_boundary(i + 1))
+            .collect();
+        for &at in &cuts {
+            for damaged in [
+                src[..at].to_string(),
+                format!("{}{}", &src[..at], &src[at + 1..]),
+            ] {
+                tried += 1;
+                let Ok(once) = lang::format::format(&damaged) else {
+                    continue;
+                };
+                // What the formatter accepts, the parser reads as it read the original:
+                // with the same tree, or with errors past parsing (a script without
+                // probes) in both.
+                let errors = |s: &str| lang::parse(s).1.iter().any(|d| d.is_error());
+                assert_eq!(
+                    errors(&damaged),
+                    errors(&once),
+                    "{} damaged at {at}:\n{once}",
+                    path.display()
+                );
+                if !errors(&once) {
+                    assert_eq!(
+                        shape(&damaged),
+                        shape(&once),
+                        "{} damaged at {at}",
+                        path.display()
+                    );
+                }
+                let twice = lang::format::format(&once).expect("formatted text formats");
+                assert_eq!(once, twice, "{} damaged at {at}", path.display());
+            }
+        }
+    }
+    assert!(tried > 100, "only {tried} damaged scripts");
+}
