@@ -336,7 +336,7 @@ pub enum ExprKind {
         expr: Box<Expr>,
         index: u32,
     },
-    /// `(a, b, ...)` with at least two elements.
+    /// `(a, b, ...)`, or `(a,)` with one element.
     Tuple(Vec<Expr>),
     /// `(name = value, ...)`: a record (a tuple with named fields), fields in source order.
     Record(Vec<(Ident, Expr)>),

@@ -537,6 +537,7 @@ impl<'a> Formatter<'a> {
                 format!("{}[{}]", self.operand(expr), self.expr(index))
             }
             ExprKind::TupleIndex { expr, index } => format!("{}.{index}", self.operand(expr)),
+            ExprKind::Tuple(items) if items.len() == 1 => format!("({},)", self.list(items)),
             ExprKind::Tuple(items) => format!("({})", self.list(items)),
             ExprKind::Record(fields) => {
                 let fields: Vec<String> = fields

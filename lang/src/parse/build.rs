@@ -1040,8 +1040,14 @@ impl Builder {
                 ExprKind::Call { func, args }
             }
             Rule::paren => {
-                let mut elems: Vec<Expr> = pair.into_inner().map(|e| self.expr(e)).collect();
-                if elems.len() == 1 {
+                let parts: Vec<Pair<Rule>> = pair.into_inner().collect();
+                let tuple = parts.iter().any(|p| p.as_rule() == Rule::trailing_comma);
+                let mut elems: Vec<Expr> = parts
+                    .into_iter()
+                    .filter(|p| p.as_rule() != Rule::trailing_comma)
+                    .map(|e| self.expr(e))
+                    .collect();
+                if elems.len() == 1 && !tuple {
                     // Parentheses only group; the span of the inner expression widens to them
                     // so that diagnostics underline what the user wrote.
                     let mut e = elems.remove(0);
