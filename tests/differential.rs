@@ -130,6 +130,44 @@ fn fmt_same_output_as_bpftrace_0_27() {
     assert_eq!(want, got);
 }
 
+/// A script that imports a file (which imports another) and a directory, in a temporary
+/// directory (which the oracle's chroot binds at the same path), run from another directory:
+/// the same output, the imported probe first.
+#[test]
+#[ignore = "needs root and the bpftrace 0.27.1 oracle"]
+fn imports_same_output_as_bpftrace_0_27() {
+    require_root_and_bpftrace();
+    let dir = std::env::temp_dir().join(format!("rbt-imports-diff-{}", std::process::id()));
+    let files = [
+        (
+            "lib/util.bt",
+            "import \"lib/more.bt\";\nmacro twice(x) { x * 2 }\nBEGIN { printf(\"library\\n\"); }\n",
+        ),
+        ("lib/more.bt", "macro thrice(x) { x * 3 }\nlet @counts = hash(10);\n"),
+        ("macros/a.bt", "macro plus1(x) { x + 1 }\n"),
+        ("macros/b.bt", "macro plus2(x) { x + 2 }\n"),
+        (
+            "main.bt",
+            "import \"lib/util.bt\";\nimport \"macros\";\nBEGIN { @counts[1] = twice(thrice(plus1(plus2(1)))); exit(); }\n",
+        ),
+    ];
+    for (path, text) in files {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+        std::fs::write(path, text).expect("write a script");
+    }
+    let main = dir.join("main.bt").to_string_lossy().into_owned();
+    let (want, want_code) = run(&oracle(), &[&main]);
+    let (got, got_code) = run(env!("CARGO_BIN_EXE_rbt"), &[&main]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((want_code, got_code), (0, 0), "{want}\n{got}");
+    assert!(
+        want.contains("library") && want.contains("@counts[1]: 24"),
+        "{want}"
+    );
+    assert_eq!(normalize(&want), normalize(&got));
+}
+
 /// Runs every script of `scripts` through `tracer` and rbt, in text and JSON, and fails with
 /// each difference.
 fn compare(tracer: &str, scripts: &str) {

@@ -81,8 +81,11 @@ pub struct Options<'a> {
     pub want_ir: bool,
     /// The script's name in the line info: its path, or `stdin` for `-e` and `-`.
     pub file_name: &'a str,
-    /// The script's text, which the spans of the HIR index (for line numbers).
+    /// The script's text, which the spans of the HIR index (for line numbers), with the
+    /// text of each file it imports appended (`stdlib::manifest::Source`).
     pub source: &'a str,
+    /// Each imported file's name and where its text starts in `source`.
+    pub imports: &'a [(String, usize)],
     /// `-k`: report failed reads of memory as warnings (the manifest then carries the
     /// script, which user space renders them against).
     pub helper_warnings: bool,
@@ -331,6 +334,7 @@ pub fn compile(
         source: needs_source.then(|| Source {
             name: opts.file_name.to_string(),
             text: opts.source.to_string(),
+            imports: opts.imports.to_vec(),
         }),
         run_values: script.run_values.clone(),
         scratch_by_cpu,

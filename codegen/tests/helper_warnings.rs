@@ -31,6 +31,7 @@ fn failed_reads_point_at_the_script() {
         Some(Source {
             name: "read.bt".into(),
             text: SCRIPT.into(),
+            imports: Vec::new(),
         })
     );
     let sites: Vec<_> = manifest

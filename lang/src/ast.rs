@@ -19,7 +19,7 @@ pub struct Ident {
 /// A whole script: its preprocessor directives, C definitions, config block, macro
 /// definitions and probes. After `lang::parse` the probes hold no macro calls and no block
 /// expressions: `lang::macros` has expanded them, and `macros` is kept for reference only.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Script {
     pub directives: Vec<Directive>,
     pub c_definitions: Vec<CDefinition>,

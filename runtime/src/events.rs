@@ -268,8 +268,7 @@ impl EventSink {
     /// Warns about a map update at `start..end` of the script that found its map full, as
     /// bpftrace words it (it warns at each failure; rbt counts them and warns once a site).
     pub fn map_full(&mut self, start: usize, end: usize) {
-        let span = stdlib::diag::Span::new(start, end);
-        let (name, text) = (&self.source.name, &self.source.text);
+        let (name, text, span) = self.source.locate(stdlib::diag::Span::new(start, end));
         match self.format {
             OutputFormat::Text => eprint!(
                 "{}",
@@ -371,18 +370,21 @@ impl EventSink {
                     return Flow::Continue;
                 }
                 let text = format::render(pieces, args);
-                let span = stdlib::diag::Span::new(*start, *end);
-                let at = stdlib::diag::location(&self.source.name, &self.source.text, span);
+                let (name, source, span) =
+                    self.source.locate(stdlib::diag::Span::new(*start, *end));
+                let at = stdlib::diag::location(name, source, span);
                 eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
                 // bpftrace's JSON record of a message has no room for the macro calls.
                 if !json {
                     for &(start, end) in expanded_from {
+                        let (name, source, span) =
+                            self.source.locate(stdlib::diag::Span::new(start, end));
                         eprint!(
                             "{}",
                             stdlib::diag::runtime_message(
-                                &self.source.name,
-                                &self.source.text,
-                                stdlib::diag::Span::new(start, end),
+                                name,
+                                source,
+                                span,
                                 level.word(),
                                 "expanded from",
                             )
@@ -458,8 +460,7 @@ impl EventSink {
             Event::HelperError { helper, start, end } => {
                 // A warning, on stderr as bpftrace writes it in text; a record on stdout in JSON.
                 let ret = args.first().map_or(0, |v| v.as_u64() as i64);
-                let span = stdlib::diag::Span::new(*start, *end);
-                let (name, text) = (&self.source.name, &self.source.text);
+                let (name, text, span) = self.source.locate(stdlib::diag::Span::new(*start, *end));
                 if json {
                     let (line, col) = stdlib::diag::start_line_col(text, span);
                     let record = output::helper_error_json(helper, ret, name, line, col);
@@ -472,8 +473,7 @@ impl EventSink {
                 }
             }
             Event::ZeroDivisor { start, end } => {
-                let span = stdlib::diag::Span::new(*start, *end);
-                let (name, text) = (&self.source.name, &self.source.text);
+                let (name, text, span) = self.source.locate(stdlib::diag::Span::new(*start, *end));
                 let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
                 if json {
                     let (line, col) = stdlib::diag::start_line_col(text, span);

@@ -366,7 +366,13 @@ fn rejected(source: &Source, r: &Rejection, flags: &Flags) -> Failure {
     }
     eprint!(
         "{}",
-        diag::render(&source.name, &source.text, &[d], flags.color)
+        diag::render_files(
+            &source.name,
+            &source.text,
+            &source.imports,
+            &[d],
+            flags.color
+        )
     );
     Failure::Reported
 }

@@ -12,6 +12,9 @@ use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use stdlib::catalog::Catalog;
 use stdlib::diag::{self, Diagnostic};
+use stdlib::manifest::Source;
+
+mod imports;
 
 /// Prints a dumped stage (`-d`). A reader that stops early (`rbt -d hir ... | head`) is not
 /// an error; `println!` would panic on the broken pipe.
@@ -121,17 +124,17 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         }
     }
     let color = std::io::stderr().is_terminal();
-    let (ast, parse_diags) = lang::parse_with_params(&source, &params);
+    let (ast, source, parse_diags) = parse(name, &source, &params);
     // Whether the compile told the user anything: such a compile is not cached, since a
     // hit could not say it again.
-    let mut printed = report(&name, &source, &parse_diags, color, cli.no_warnings);
+    let mut printed = report(&source, &parse_diags, color, cli.no_warnings);
     if parse_diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
     if cli.debug == Some(Stage::Ast) {
         return print_stage(&format!("{ast:#?}\n"));
     }
-    let (config, warned) = configure(&ast, &name, &source, color, cli.no_warnings)?;
+    let (config, warned) = configure(&ast, &source, color, cli.no_warnings)?;
     printed |= warned;
 
     // A compiled file runs its command later, in `rbt-run`.
@@ -161,8 +164,8 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         run_time_values: cli.aot.is_some() || cache.is_some(),
         ..config_options(&config)
     };
-    let system = system_catalog(&cli, &name)?;
-    let catalog = cache::Recording::new(&system, &source);
+    let system = system_catalog(&cli, &source.name)?;
+    let catalog = cache::Recording::new(&system, &source.text);
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     if help {
         // `-- --help` lists the script's options instead of running it, and fails as
@@ -171,7 +174,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Err(Reported);
     }
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
-    printed |= report(&name, &source, &diags, color, cli.no_warnings);
+    printed |= report(&source, &diags, color, cli.no_warnings);
     printed |= !checked.notes.is_empty();
     for n in &checked.notes {
         eprintln!("rbt: note: {n}");
@@ -184,6 +187,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         || ast.probes.iter().any(|p| {
             p.attach_points.iter().any(|ap| {
                 source
+                    .text
                     .get(ap.span.start..ap.span.end)
                     .is_some_and(|t| t.contains('$'))
             })
@@ -210,8 +214,9 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     let want_ir = cli.emit_llvm.is_some() || cli.debug == Some(Stage::Llvm);
     let codegen_opts = codegen::Options {
         want_ir,
-        file_name: &name,
-        source: &source,
+        file_name: &source.name,
+        source: &source.text,
+        imports: &source.imports,
         helper_warnings: cli.warnings > 0,
         license: Some(&config.license),
         str_trailer: &trailer,
@@ -256,11 +261,13 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         perf_rb_pages: config.perf_rb_pages,
         show_debug_info: config.show_debug_info,
     };
-    let source = stdlib::manifest::Source { name, text: source };
     let fixed_params = params_compiled_in.then_some(params);
     if let Some(c) = &cache {
         let why_not = if printed {
             Some("the compile printed messages".to_string())
+        } else if !source.imports.is_empty() {
+            // The key covers the script's text, not the files it imports.
+            Some("the script imports files".to_string())
         } else {
             catalog
                 .volatile()
@@ -348,13 +355,12 @@ fn write_executable(path: &str, bytes: &[u8]) -> std::io::Result<()> {
 /// whether it printed a warning.
 fn configure(
     ast: &lang::ast::Script,
-    name: &str,
-    source: &str,
+    source: &Source,
     color: bool,
     no_warnings: bool,
 ) -> Result<(lang::config::Config, bool), Reported> {
     let resolved = lang::config::resolve(&ast.config, &|var| std::env::var(var).ok());
-    let printed = report(name, source, &resolved.diagnostics, color, no_warnings)
+    let printed = report(source, &resolved.diagnostics, color, no_warnings)
         || (!no_warnings && !resolved.env_warnings.is_empty());
     if !no_warnings {
         for w in &resolved.env_warnings {
@@ -370,22 +376,40 @@ fn configure(
     Ok((resolved.config, printed))
 }
 
+/// Parses the script `name` (a path, or `stdin` for `-e` and `-`), reading the files it
+/// imports; the source returned holds their texts too.
+fn parse(
+    name: String,
+    text: &str,
+    params: &[String],
+) -> (lang::ast::Script, Source, Vec<Diagnostic>) {
+    let files = imports::DiskImports::new((name != "stdin").then_some(name.as_str()));
+    let (ast, sources, diags) = lang::parse_script(text, params, &files);
+    let source = Source {
+        name,
+        text: sources.text,
+        imports: sources.imports,
+    };
+    (ast, source, diags)
+}
+
 /// Renders the diagnostics that are shown (errors, and warnings unless `--no-warnings`);
 /// whether there were any.
-fn report(name: &str, source: &str, diags: &[Diagnostic], color: bool, no_warnings: bool) -> bool {
+fn report(source: &Source, diags: &[Diagnostic], color: bool, no_warnings: bool) -> bool {
     let shown: Vec<Diagnostic> = diags
         .iter()
         .filter(|d| d.is_error() || !no_warnings)
         .cloned()
         .collect();
     if !shown.is_empty() {
-        eprint!("{}", diag::render(name, source, &shown, color));
+        eprint!(
+            "{}",
+            diag::render_files(&source.name, &source.text, &source.imports, &shown, color)
+        );
     }
     !shown.is_empty()
 }
 
-/// The check options the script's config (its `config` block and `BPFTRACE_*` settings)
-/// decides; the others keep their defaults.
 fn config_options(config: &lang::config::Config) -> check::Options {
     check::Options {
         strlen: config.string_layout().0,
@@ -402,12 +426,12 @@ fn config_options(config: &lang::config::Config) -> check::Options {
 
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
 fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
-    let (ast, diags) = lang::parse_with_params(source, params);
-    report(name, source, &diags, false, cli.no_warnings);
+    let (ast, source, diags) = parse(name.to_string(), source, params);
+    report(&source, &diags, false, cli.no_warnings);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
     }
-    let (config, _) = configure(&ast, name, source, false, cli.no_warnings)?;
+    let (config, _) = configure(&ast, &source, false, cli.no_warnings)?;
     let opts = check::Options {
         params: params.to_vec(),
         load_only: true,
@@ -416,7 +440,7 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let catalog = system_catalog(cli, name)?;
     let checked = check::check(&ast, &catalog as &dyn Catalog, &opts);
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
-    report(name, source, &diags, false, cli.no_warnings);
+    report(&source, &diags, false, cli.no_warnings);
     let Some(hir) = checked.script else {
         return Err(Reported);
     };
@@ -453,8 +477,12 @@ fn format_script(cli: &Cli) -> Result<i32, Reported> {
     match lang::format::format(&source) {
         Ok(text) => print_stage(&text),
         Err(diags) => {
+            let source = Source {
+                name,
+                text: source,
+                imports: Vec::new(),
+            };
             report(
-                &name,
                 &source,
                 &diags,
                 std::io::stderr().is_terminal(),

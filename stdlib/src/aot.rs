@@ -253,6 +253,7 @@ mod tests {
             source: Source {
                 name: "x.bt".into(),
                 text: "BEGIN { exit(); }".into(),
+                imports: Vec::new(),
             },
             settings: RunSettings {
                 print_maps_on_exit: true,

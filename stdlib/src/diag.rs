@@ -5,7 +5,7 @@
 //! helper failures, full maps, `warnf`/`errorf` locations) laid out as bpftrace prints them.
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
-use codespan_reporting::files::SimpleFile;
+use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
 
@@ -53,6 +53,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
+    /// The diagnostic with every span moved `by` bytes on: about a text that starts there in
+    /// a longer one (an imported file after its script).
+    pub fn shifted(mut self, by: usize) -> Diagnostic {
+        let shift = |s: Span| Span::new(s.start + by, s.end + by);
+        self.span = shift(self.span);
+        for (s, _) in &mut self.secondary {
+            *s = shift(*s);
+        }
+        self
+    }
+
     pub fn error(message: impl Into<String>, span: Span) -> Diagnostic {
         Diagnostic {
             severity: Severity::Error,
@@ -239,18 +250,67 @@ pub fn location(file: &str, source: &str, span: Span) -> String {
 
 /// Renders diagnostics against the source they refer to. `color` enables ANSI colours.
 pub fn render(file_name: &str, source: &str, diagnostics: &[Diagnostic], color: bool) -> String {
-    let file = SimpleFile::new(file_name, source);
+    render_files(file_name, source, &[], diagnostics, color)
+}
+
+/// Where a span of a script with imported files is: the name and text of its file, and the
+/// span within that text. `text` is the script's text with each imported file's appended
+/// after a newline; `imports` names them and says where each starts, in order.
+pub fn locate<'a>(
+    name: &'a str,
+    text: &'a str,
+    imports: &'a [(String, usize)],
+    span: Span,
+) -> (&'a str, &'a str, Span) {
+    let index = imports.partition_point(|(_, start)| *start <= span.start);
+    let (name, start) = match index.checked_sub(1).and_then(|i| imports.get(i)) {
+        Some((n, s)) => (n.as_str(), (*s).min(text.len())),
+        None => (name, 0),
+    };
+    let end = imports.get(index).map_or(text.len(), |(_, next)| {
+        next.saturating_sub(1).clamp(start, text.len())
+    });
+    let local = Span::new(span.start - start, span.end.saturating_sub(start));
+    (name, text.get(start..end).unwrap_or_default(), local)
+}
+
+/// [`render`] for a script with imported files (see [`locate`]): each label is shown in the
+/// file it points into.
+pub fn render_files(
+    name: &str,
+    text: &str,
+    imports: &[(String, usize)],
+    diagnostics: &[Diagnostic],
+    color: bool,
+) -> String {
+    let mut files = SimpleFiles::new();
+    let mut ids: Vec<(String, usize)> = Vec::new();
+    let mut file_of = |span: Span| -> (usize, std::ops::Range<usize>) {
+        let (file, source, local) = locate(name, text, imports, span);
+        let id = match ids.iter().find(|(n, _)| n == file) {
+            Some((_, id)) => *id,
+            None => {
+                let id = files.add(file.to_string(), source.to_string());
+                ids.push((file.to_string(), id));
+                id
+            }
+        };
+        (id, clamp(local, source.len()))
+    };
     let mut buffer = if color {
         termcolor::Buffer::ansi()
     } else {
         termcolor::Buffer::no_color()
     };
     let config = term::Config::default();
+    let mut rendered = Vec::new();
     for d in diagnostics {
-        let cs = to_codespan(d, source.len());
+        rendered.push(to_codespan(d, &mut file_of));
+    }
+    for (d, cs) in diagnostics.iter().zip(&rendered) {
         // Writing into an in-memory buffer only fails on a span outside the file, which
-        // to_codespan clamps away; fall back to the bare message rather than lose it.
-        if term::emit(&mut buffer, &config, &file, &cs).is_err() {
+        // the clamping rules out; fall back to the bare message rather than lose it.
+        if term::emit(&mut buffer, &config, &files, cs).is_err() {
             buffer_write(&mut buffer, &format!("error: {}\n", d.message));
         }
     }
@@ -268,17 +328,20 @@ fn clamp(span: Span, len: usize) -> std::ops::Range<usize> {
     start..end
 }
 
-fn to_codespan(d: &Diagnostic, len: usize) -> CsDiagnostic<()> {
+fn to_codespan(
+    d: &Diagnostic,
+    file_of: &mut dyn FnMut(Span) -> (usize, std::ops::Range<usize>),
+) -> CsDiagnostic<usize> {
     let base = match d.severity {
         Severity::Error => CsDiagnostic::error(),
         Severity::Warning => CsDiagnostic::warning(),
     };
-    let mut labels = vec![Label::primary((), clamp(d.span, len)).with_message(d.label.clone())];
-    labels.extend(
-        d.secondary
-            .iter()
-            .map(|(s, m)| Label::secondary((), clamp(*s, len)).with_message(m.clone())),
-    );
+    let (file, range) = file_of(d.span);
+    let mut labels = vec![Label::primary(file, range).with_message(d.label.clone())];
+    for (s, m) in &d.secondary {
+        let (file, range) = file_of(*s);
+        labels.push(Label::secondary(file, range).with_message(m.clone()));
+    }
     let notes = d
         .help
         .iter()

@@ -184,11 +184,23 @@ impl RunValue {
     }
 }
 
-/// A script's name (its path, or `stdin` for `-e`) and text.
+/// A script's name (its path, or `stdin` for `-e`) and text. The text of each file the
+/// script imports follows the script's, after a newline, so that one span covers them all;
+/// [`Source::locate`] finds the file a span is in.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Source {
     pub name: String,
     pub text: String,
+    /// Each imported file's name and where its text starts in `text`, in that order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<(String, usize)>,
+}
+
+impl Source {
+    /// The name and text of the file `span` is in, and the span within that text.
+    pub fn locate(&self, span: crate::diag::Span) -> (&str, &str, crate::diag::Span) {
+        crate::diag::locate(&self.name, &self.text, &self.imports, span)
+    }
 }
 
 /// One BPF program in the object and where it attaches.

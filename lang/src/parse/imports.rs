@@ -9,19 +9,51 @@
 //! is not part of the script. The script's own macros win over a module's of the same name,
 //! as a script's functions do in bpftrace.
 //!
+//! Any other name is a script file, or a directory whose `.bt` files are all imported, read
+//! through [`ImportFiles`] (the caller's file system: this crate does no I/O). As in
+//! bpftrace, a relative path is taken from the main script's directory, also in an imported
+//! file. An imported file's C definitions, map declarations, macros and probes join the
+//! script's (its probes before the script's own, as bpftrace orders them); its text is
+//! appended to the script's after a newline, so its spans point into it and a diagnostic
+//! about its code shows its own file and line (`stdlib::diag::render_files`). It may import
+//! too, but may not set `config`.
+//!
 //! rbt's modules are rbt source, so importing a C source, header or object file, which
-//! bpftrace 0.27 compiles and links, is refused with a diagnostic, and so is importing a
-//! script file: only standard-library modules are known.
+//! bpftrace 0.27 compiles and links, is refused with a diagnostic.
 //!
 //! Its diagnostics are the named constructors at the end of this file.
 
 use super::{parse_item, split_items, Grammar, Item, ItemKind, Rule};
-use crate::ast::{Script, Span};
+use crate::ast::{Directive, Script, Span};
 use pest::Parser;
 use std::collections::HashSet;
 use stdlib::diag::{closest, Diagnostic};
 use stdlib::literal::decode_string;
 use stdlib::modules::{self, Module};
+
+/// Reads the files a script imports: the caller's file system.
+pub trait ImportFiles {
+    /// The files `import "path"` names, as (name shown in diagnostics, text): the file, or
+    /// every `.bt` file of a directory in name order. `Err` says why there is none.
+    fn read(&self, path: &str) -> Result<Vec<(String, String)>, String>;
+}
+
+/// No files to import: a script parsed without a file system.
+pub struct NoFiles;
+
+impl ImportFiles for NoFiles {
+    fn read(&self, _path: &str) -> Result<Vec<(String, String)>, String> {
+        Err("this script is parsed without access to files".to_string())
+    }
+}
+
+/// The script's text with each imported file's appended, and where each file starts
+/// (`stdlib::manifest::Source` carries the same).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sources {
+    pub text: String,
+    pub imports: Vec<(String, usize)>,
+}
 
 /// The imports of one script, gathered while its items are parsed.
 #[derive(Default)]
@@ -30,6 +62,10 @@ pub(super) struct Imports {
     closed_by: Option<Span>,
     /// The modules to read, in import order, each with the span of its first `import`.
     modules: Vec<(&'static Module, Span)>,
+    /// The files and directories to read, in import order, each with its `import`'s span.
+    files: Vec<(String, Span)>,
+    /// How many of `modules` are read already.
+    modules_read: usize,
 }
 
 impl Imports {
@@ -56,32 +92,41 @@ impl Imports {
             // A module imported twice is read once.
             Some(m) if self.modules.iter().any(|(seen, _)| seen.name == m.name) => {}
             Some(m) => self.modules.push((m, span)),
-            None => diags.push(unknown_module(name, span)),
+            None if name.starts_with("stdlib/") || is_c_file(name) => {
+                diags.push(unknown_module(name, span))
+            }
+            None if self.files.iter().any(|(seen, _)| seen == name) => {}
+            None => self.files.push((name.to_string(), span)),
         }
     }
 
-    /// Adds the items of every imported module to `script`; a module's imports are read
-    /// too (each module once).
+    /// Adds the items of every imported module and file to `script`, and the files' texts
+    /// to `sources`; their imports are read too (each module and file once).
     pub(super) fn read_into(
         mut self,
+        script: &mut Script,
+        sources: &mut Sources,
+        params: &[String],
+        files: &dyn ImportFiles,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        self.read_modules(script, params, diags);
+        self.read_files(script, sources, params, files, diags);
+        // A file may import a module.
+        self.read_modules(script, params, diags);
+    }
+
+    fn read_modules(
+        &mut self,
         script: &mut Script,
         params: &[String],
         diags: &mut Vec<Diagnostic>,
     ) {
         let own_macros: HashSet<String> =
             script.macros.iter().map(|m| m.name.name.clone()).collect();
-        let mut i = 0;
-        while let Some(&(module, span)) = self.modules.get(i) {
-            i += 1;
-            let mut read = Script {
-                directives: Vec::new(),
-                c_definitions: Vec::new(),
-                config: Vec::new(),
-                macros: Vec::new(),
-                map_decls: Vec::new(),
-                probes: Vec::new(),
-                expansions: Vec::new(),
-            };
+        while let Some(&(module, span)) = self.modules.get(self.modules_read) {
+            self.modules_read += 1;
+            let mut read = Script::default();
             let text = crate::preprocess::preprocess(module.source).text;
             let mut module_diags = Vec::new();
             for item in split_items(&text) {
@@ -92,7 +137,7 @@ impl Imports {
                         self.add(&name, span, &mut module_diags);
                     }
                 } else {
-                    parse_item(&text, item, params, &mut read, &mut module_diags);
+                    parse_item(&text, item, 0, params, &mut read, &mut module_diags);
                 }
             }
             if !(read.c_definitions.is_empty()
@@ -114,6 +159,101 @@ impl Imports {
                     crate::macros::pin_spans(&mut def, span);
                     script.macros.push(def);
                 }
+            }
+        }
+    }
+
+    /// Reads each imported file and the files they import, appending their texts to
+    /// `sources` and their items to `script`.
+    fn read_files(
+        &mut self,
+        script: &mut Script,
+        sources: &mut Sources,
+        params: &[String],
+        files: &dyn ImportFiles,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let mut read_names: Vec<String> = Vec::new();
+        let mut probes = Vec::new();
+        let mut c_definitions = Vec::new();
+        let mut i = 0;
+        while let Some((path, span)) = self.files.get(i).cloned() {
+            i += 1;
+            let found = match files.read(&path) {
+                Ok(found) if found.is_empty() => Err("it holds no .bt file".to_string()),
+                other => other,
+            };
+            let found = match found {
+                Ok(found) => found,
+                Err(why) => {
+                    diags.push(import_not_found(&path, span, &why));
+                    continue;
+                }
+            };
+            for (name, text) in found {
+                if read_names.contains(&name) {
+                    continue;
+                }
+                read_names.push(name.clone());
+                sources.text.push('\n');
+                let start = sources.text.len();
+                sources.text.push_str(&text);
+                sources.imports.push((name, start));
+                let mut read = Script::default();
+                self.read_file(&text, start, params, &mut read, diags);
+                script.directives.extend(read.directives);
+                c_definitions.extend(read.c_definitions);
+                script.map_decls.extend(read.map_decls);
+                probes.extend(read.probes);
+                let own: HashSet<String> =
+                    script.macros.iter().map(|m| m.name.name.clone()).collect();
+                script.macros.extend(
+                    read.macros
+                        .into_iter()
+                        .filter(|m| !own.contains(&m.name.name)),
+                );
+            }
+        }
+        // Imported definitions and probes come first, as in bpftrace.
+        script.c_definitions.splice(0..0, c_definitions);
+        script.probes.splice(0..0, probes);
+    }
+
+    /// Parses one imported file whose text starts at `start` of the sources.
+    fn read_file(
+        &mut self,
+        text: &str,
+        start: usize,
+        params: &[String],
+        read: &mut Script,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        let pre = crate::preprocess::preprocess(text);
+        diags.extend(pre.diagnostics.into_iter().map(|d| d.shifted(start)));
+        read.directives.extend(
+            pre.directives
+                .into_iter()
+                .map(|d| shifted_directive(d, start)),
+        );
+        let mut closed: Option<Span> = None;
+        for item in split_items(&pre.text) {
+            let span = Span::new(start + item.start, start + item.end);
+            match item.kind {
+                ItemKind::Import if closed.is_some() => {
+                    diags.push(import_too_late(span, closed.unwrap_or(span)))
+                }
+                ItemKind::Import => {
+                    let src = &pre.text[item.start..item.end];
+                    if let Some(name) = module_name(src, span.start, diags) {
+                        self.add(&name, span, diags);
+                    }
+                }
+                ItemKind::Config => diags.push(config_in_import(span)),
+                ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe => {
+                    closed.get_or_insert(span);
+                    parse_item(&pre.text, item, start, params, read, diags);
+                }
+                ItemKind::CDefinition => parse_item(&pre.text, item, start, params, read, diags),
             }
         }
     }
@@ -203,6 +343,49 @@ fn import_too_late(span: Span, first: Span) -> Diagnostic {
     .with_help("move the import to the top of the script")
 }
 
+/// A C source, header or object file, which bpftrace compiles or links and rbt does not.
+fn is_c_file(name: &str) -> bool {
+    [".c", ".h", ".o"].iter().any(|ext| name.ends_with(ext))
+}
+
+/// A directive of an imported file, its spans moved to where the file's text starts.
+fn shifted_directive(d: Directive, by: usize) -> Directive {
+    let shift = |s: Span| Span::new(s.start + by, s.end + by);
+    match d {
+        Directive::Include { path, system, span } => Directive::Include {
+            path,
+            system,
+            span: shift(span),
+        },
+        Directive::Define {
+            mut name,
+            value,
+            span,
+        } => {
+            name.span = shift(name.span);
+            Directive::Define {
+                name,
+                value,
+                span: shift(span),
+            }
+        }
+    }
+}
+
+fn import_not_found(path: &str, span: Span, why: &str) -> Diagnostic {
+    Diagnostic::error(format!("cannot import \"{path}\": {why}"), span)
+        .with_label("imported here")
+        .with_note(
+            "a relative path is taken from the main script's directory (for -e, the current directory); the standard library's modules are stdlib/NAME",
+        )
+}
+
+fn config_in_import(span: Span) -> Diagnostic {
+    Diagnostic::error("an imported file cannot set `config`", span)
+        .with_label("config in an imported file")
+        .with_help("set it in the main script")
+}
+
 fn unknown_module(name: &str, span: Span) -> Diagnostic {
     let names = modules::MODULES.iter().map(|m| m.name);
     let mut d = Diagnostic::error(format!("cannot import \"{name}\": no such module"), span)
@@ -210,10 +393,10 @@ fn unknown_module(name: &str, span: Span) -> Diagnostic {
     if let Some(near) = closest(name, names.clone()) {
         d = d.with_help(format!("did you mean \"{near}\"?"));
     }
-    let what = if [".c", ".h", ".o"].iter().any(|ext| name.ends_with(ext)) {
-        "rbt does not compile C: it imports only its standard-library modules"
+    let what = if is_c_file(name) {
+        "rbt does not compile C: it imports script files and its standard-library modules"
     } else {
-        "rbt imports only its standard-library modules, not script files"
+        "the standard-library modules are"
     };
     d.with_note(format!("{what}: {}", names.collect::<Vec<_>>().join(", ")))
 }

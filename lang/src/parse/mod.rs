@@ -10,6 +10,8 @@ mod build;
 mod errors;
 mod imports;
 
+pub use imports::{ImportFiles, NoFiles, Sources};
+
 use crate::ast::{Provider, Script, Span};
 use crate::preprocess::{preprocess, skip_string, Trivia};
 use pest::Parser;
@@ -42,8 +44,24 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
 /// stands for part of an attach point's probe type (`BEG$1`, or a whole attach point `$1`)
 /// is substituted while parsing, because the probe type decides how the rest is read.
 pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagnostic>) {
+    let (script, _, diags) = parse_script(source, params, &imports::NoFiles);
+    (script, diags)
+}
+
+/// [`parse_with_params`], reading the files the script imports through `files`. The sources
+/// returned are the script's text with each imported file's appended: the spans of the
+/// script point into them.
+pub fn parse_script(
+    source: &str,
+    params: &[String],
+    files: &dyn ImportFiles,
+) -> (Script, Sources, Vec<Diagnostic>) {
     let (mut script, imports, _, mut diags) = parse_source(source, params);
-    imports.read_into(&mut script, params, &mut diags);
+    let mut sources = Sources {
+        text: source.to_string(),
+        imports: Vec::new(),
+    };
+    imports.read_into(&mut script, &mut sources, params, files, &mut diags);
     crate::macros::expand(&mut script, &mut diags);
     if script.probes.is_empty() && !diags.iter().any(Diagnostic::is_error) {
         let end = source.len();
@@ -53,7 +71,7 @@ pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagno
         );
     }
     diags.sort_by_key(|d| (d.span.start, d.span.end));
-    (script, diags)
+    (script, sources, diags)
 }
 
 /// The script as written, for the formatter: nothing imported, no macro expanded, and
@@ -85,12 +103,7 @@ fn parse_source(
     let mut diags = pre.diagnostics;
     let mut script = Script {
         directives: pre.directives,
-        c_definitions: Vec::new(),
-        config: Vec::new(),
-        macros: Vec::new(),
-        map_decls: Vec::new(),
-        probes: Vec::new(),
-        expansions: Vec::new(),
+        ..Script::default()
     };
     let mut imports = imports::Imports::default();
     let mut layout = Layout {
@@ -107,10 +120,10 @@ fn parse_source(
             ItemKind::Import => imports.item(&pre.text, item, &mut item_diags),
             ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe => {
                 imports.close(Span::new(item.start, item.end));
-                parse_item(&pre.text, item, params, &mut script, &mut item_diags);
+                parse_item(&pre.text, item, 0, params, &mut script, &mut item_diags);
             }
             ItemKind::CDefinition | ItemKind::Config => {
-                parse_item(&pre.text, item, params, &mut script, &mut item_diags)
+                parse_item(&pre.text, item, 0, params, &mut script, &mut item_diags)
             }
         }
         // After an unterminated comment everything is blanked; the parser's complaint about
@@ -331,15 +344,19 @@ fn classify(rest: &str) -> ItemKind {
     }
 }
 
+/// Parses one item of `text` into `script`; its spans are offsets into `text` plus `base`
+/// (where `text` starts among the script's sources).
 fn parse_item(
     text: &str,
     item: Item,
+    base: usize,
     params: &[String],
     script: &mut Script,
     diags: &mut Vec<Diagnostic>,
 ) {
     let src = &text[item.start..item.end];
-    if let Some(d) = check_limits(src, item.start) {
+    let at = base + item.start;
+    if let Some(d) = check_limits(src, at) {
         diags.push(d);
         return;
     }
@@ -353,7 +370,7 @@ fn parse_item(
     };
     match Grammar::parse(rule, src) {
         Ok(pairs) => {
-            let builder = build::Builder::new(item.start).with_params(params);
+            let builder = build::Builder::new(at).with_params(params);
             for pair in pairs {
                 builder.item(pair, script);
             }
@@ -361,7 +378,7 @@ fn parse_item(
         }
         Err(err) => {
             let err = reparse_with_detail(rule, src).unwrap_or(err);
-            diags.push(errors::from_pest(src, item.start, item.kind, &err));
+            diags.push(errors::from_pest(src, at, item.kind, &err));
         }
     }
 }
