@@ -39,7 +39,7 @@ pub trait ImportFiles {
 }
 
 /// No files to import: a script parsed without a file system.
-pub struct NoFiles;
+pub(super) struct NoFiles;
 
 impl ImportFiles for NoFiles {
     fn read(&self, _path: &str) -> Result<Vec<(String, String)>, String> {

@@ -10,7 +10,7 @@ mod build;
 mod errors;
 mod imports;
 
-pub use imports::{ImportFiles, NoFiles, Sources};
+pub use imports::{ImportFiles, Sources};
 
 use crate::ast::{Provider, Script, Span};
 use crate::preprocess::{preprocess, skip_string, Trivia};
