@@ -495,6 +495,10 @@ impl Catalog for Recording<'_> {
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
         self.inner.function_signature(name)
     }
+    fn bpf_function_signature(&self, id: u32, func: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        self.uses("the ids of loaded BPF programs");
+        self.inner.bpf_function_signature(id, func)
+    }
     fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
         self.inner.raw_tracepoint_params(event)
     }

@@ -341,6 +341,20 @@ fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
         .args(["--no-cache", "-e", "fentry:bpf:interva_0 { print(probe); }"])
         .output()
         .expect("run rbt");
+    // Its functions' arguments are typed from the program's BTF: rbt's programs take `ctx`.
+    let typed = |script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(["--check", "-e", script])
+            .output()
+            .expect("run rbt --check")
+    };
+    let id = ids.first().copied().unwrap_or(0);
+    let args_ok = typed(&format!(
+        "fexit:bpf:{id}:interval_0 {{ printf(\"%d %d\\n\", args.ctx != 0, retval); }}"
+    ));
+    let args_bad = typed(&format!(
+        "fentry:bpf:{id}:interval_0 {{ print(args.nosuch); }}"
+    ));
     let _ = child.kill();
     let _ = child.wait();
     assert!(ticked, "the traced rbt never printed");
@@ -366,6 +380,13 @@ fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
     assert_eq!(intervals, 2, "{listed}");
     let typo = String::from_utf8_lossy(&typo.stderr);
     assert!(typo.contains("did you mean `interval_"), "{typo}");
+    assert!(
+        args_ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&args_ok.stderr)
+    );
+    let bad = String::from_utf8_lossy(&args_bad.stderr);
+    assert!(bad.contains("its parameters are: ctx"), "{bad}");
 }
 
 #[test]

@@ -838,6 +838,18 @@ impl Catalog for SystemCatalog {
         Some((params, ret))
     }
 
+    fn bpf_function_signature(&self, id: u32, func: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        let b = btf::Btf::from_bytes(crate::sys::program_btf(id)?).ok()?;
+        let sig = b.func(func)?;
+        let params = sig
+            .params
+            .iter()
+            .map(|p| (p.name.to_string(), self.btf_type(&b, p.type_id, 1)))
+            .collect();
+        let ret = self.btf_type(&b, sig.ret, 1);
+        Some((params, ret))
+    }
+
     fn raw_tracepoint_params(&self, event: &str) -> Option<Vec<(String, Type)>> {
         let b = self.btf()?;
         let &(typedef, wrapper) = self.raw_tracepoint_index()?.get(event)?;

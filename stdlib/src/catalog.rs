@@ -173,6 +173,9 @@ pub trait Catalog {
     /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
     /// `args` and `retval` of kfunc/kretfunc probes.
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
+    /// A function of a loaded BPF program: its parameters (name, type) and return type,
+    /// from the program's BTF, for the typed `args` and `retval` of `fentry:bpf` probes.
+    fn bpf_function_signature(&self, id: u32, func: &str) -> Option<(Vec<(String, Type)>, Type)>;
     /// A raw tracepoint's parameters (name, type) after its leading `void *`, from BTF, for
     /// the typed `args` of rawtracepoint probes.
     fn raw_tracepoint_params(&self, _event: &str) -> Option<Vec<(String, Type)>> {
@@ -307,6 +310,9 @@ impl Catalog for EmptyCatalog {
         false
     }
     fn function_signature(&self, _: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        None
+    }
+    fn bpf_function_signature(&self, _: u32, _: &str) -> Option<(Vec<(String, Type)>, Type)> {
         None
     }
     fn host(&self) -> Host {

@@ -92,11 +92,15 @@ echo "-- fentry on a running BPF program (bpftrace's probe.attach_to_bpf_program
 sleep 3
 "$rbt" -l 'fentry:bpf:interval_*' | tee "$out"
 grep -qE '^fentry:bpf:[0-9]+:interval_0$' "$out" || fail "-l fentry:bpf:interval_* should list the running rbt's programs"
-run_until_exit true -e 'fentry:bpf:interval_* { print(probe); if (@c >= 1) { exit(); } @c = count(); }'
+# Their arguments are typed from the program's BTF: rbt's programs take `void *ctx`.
+run_until_exit true -e 'fentry:bpf:interval_* { printf("%s ctx=%d\n", probe, args.ctx != 0); if (@c >= 1) { exit(); } @c = count(); }'
+cat "$out" "$err"
+grep -qE '^fentry:bpf:[0-9]+:interval_0 ctx=1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_0 with its ctx"
+grep -qE '^fentry:bpf:[0-9]+:interval_1 ctx=1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_1 with its ctx"
+run_until_exit true -e 'fexit:bpf:interval_0 { printf("retval=%d\n", retval); exit(); }'
 kill -INT $target 2>/dev/null; wait $target
 cat "$out" "$err"
-grep -qE '^fentry:bpf:[0-9]+:interval_0$' "$out" || fail "fentry:bpf:interval_* should fire in interval_0"
-grep -qE '^fentry:bpf:[0-9]+:interval_1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_1"
+grep -q '^retval=0$' "$out" || fail "fexit:bpf:interval_0 should see the program's return value"
 
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"

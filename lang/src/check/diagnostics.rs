@@ -986,17 +986,18 @@ pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Di
     .with_note("the kernel's BTF has no signature for this function")
 }
 
-/// `args`, `args.x` or `retval` in an fentry/fexit probe on a BPF program's function.
+/// `args`, `args.x` or `retval` in an fentry/fexit probe on a BPF program's function whose
+/// signature the program's BTF does not give.
 pub fn bpf_program_args(provider: Provider, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
-            "the arguments and return value of a BPF program's function are not available in {}:bpf probes",
+            "the arguments and return value of this BPF program's function are not available in {}:bpf probes",
             provider.name()
         ),
         span,
     )
     .with_label("not available here")
-    .with_note("rbt does not read the BTF of the traced program's functions")
+    .with_note("the traced program's BTF does not describe this function's parameters (or the program is gone)")
 }
 
 /// `args.x` in a uprobe whose function's parameters are unknown (`reason`: no debug info).

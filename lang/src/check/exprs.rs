@@ -1358,7 +1358,11 @@ impl Checker<'_> {
             if !self.builtin_allowed(Builtin::Args, expr.span) {
                 return poisoned(span);
             }
-            if let (true, Some(p)) = (self.probe.bpf_program, self.probe.provider) {
+            if let (true, None, Some(p)) = (
+                self.probe.bpf_program,
+                &self.probe.signature,
+                self.probe.provider,
+            ) {
                 self.push(diagnostics::bpf_program_args(p, expr.span));
                 return poisoned(span);
             }

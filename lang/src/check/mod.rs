@@ -177,7 +177,7 @@ struct ProbeInfo {
     /// kfunc/kretfunc: the function's BTF parameters and return type.
     signature: Option<(Vec<(String, Type)>, Type)>,
     /// fentry/fexit on a function of a loaded BPF program (`fentry:bpf:…`), whose
-    /// arguments rbt does not type.
+    /// arguments the program's BTF types (`signature`).
     bpf_program: bool,
     /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
     user_targets: Vec<(String, u64)>,
@@ -491,6 +491,9 @@ impl Checker<'_> {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()
                         .and_then(|t| self.catalog.function_signature(t)),
+                    stdlib::manifest::Attach::BpfFunc { targets, .. } => targets
+                        .first()
+                        .and_then(|t| self.catalog.bpf_function_signature(t.id, &t.func)),
                     // A BTF-typed raw tracepoint has one target; a plain one reads its
                     // arguments untyped (`arg0`..).
                     stdlib::manifest::Attach::Rawtracepoint { targets, btf: true } => targets

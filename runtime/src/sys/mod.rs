@@ -22,7 +22,7 @@ pub use map::MapHandle;
 pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
 pub use perfbuf::PerfBuffer;
 pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
-pub use progs::{loaded_programs, program_fd};
+pub use progs::{loaded_programs, program_btf, program_fd};
 pub use ringbuf::RingBuffer;
 
 use std::ffi::CString;

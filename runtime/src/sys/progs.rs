@@ -1,6 +1,7 @@
 //! The BPF programs already loaded in the kernel, which `fentry:bpf:…` probes attach to:
-//! walking their ids, opening one by id, and naming its functions (the main function and
-//! its subprograms) from the program's BTF func info.
+//! walking their ids, opening one by id, naming its functions (the main function and its
+//! subprograms) from the program's BTF func info, and reading that BTF, which types their
+//! arguments.
 
 use super::{err, SysError};
 use std::ffi::CStr;
@@ -54,14 +55,46 @@ pub fn loaded_programs() -> Result<Vec<LoadedProgram>, SysError> {
     }
 }
 
-/// The names of a program's functions from its func info and BTF; none when it has no BTF.
-fn functions(fd: &OwnedFd) -> Vec<String> {
+/// The program's info: its BTF object's id and how many func info records it has.
+fn info(fd: &OwnedFd) -> Option<libbpf_sys::bpf_prog_info> {
     // SAFETY: bpf_prog_info is a plain C struct for which all-zero asks for nothing extra.
     let mut info: libbpf_sys::bpf_prog_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libbpf_sys::bpf_prog_info>() as u32;
     // SAFETY: `info` is `len` bytes owned by this frame.
     let rc = unsafe { libbpf_sys::bpf_prog_get_info_by_fd(fd.as_raw_fd(), &mut info, &mut len) };
-    if rc != 0 || info.btf_id == 0 || info.nr_func_info == 0 {
+    (rc == 0).then_some(info)
+}
+
+/// The raw BTF of the loaded program with this id (its own types and functions); `None`
+/// when it is gone or has no BTF.
+pub fn program_btf(id: u32) -> Option<Vec<u8>> {
+    let info = info(&program_fd(id).ok()?)?;
+    if info.btf_id == 0 {
+        return None;
+    }
+    // SAFETY: plain call; returns an owned BTF object or NULL.
+    let btf = unsafe { libbpf_sys::btf__load_from_kernel_by_id(info.btf_id) };
+    if btf.is_null() {
+        return None;
+    }
+    let mut size = 0u32;
+    // SAFETY: `btf` is live; the call returns its raw data (owned by `btf`) and its size.
+    let data = unsafe { libbpf_sys::btf__raw_data(btf, &mut size) };
+    let bytes = (!data.is_null()).then(|| {
+        // SAFETY: `data` points at `size` bytes owned by `btf`, copied before it is freed.
+        unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) }.to_vec()
+    });
+    // SAFETY: `btf` came from btf__load_from_kernel_by_id and is freed exactly once.
+    unsafe { libbpf_sys::btf__free(btf) };
+    bytes
+}
+
+/// The names of a program's functions from its func info and BTF; none when it has no BTF.
+fn functions(fd: &OwnedFd) -> Vec<String> {
+    let Some(info) = info(fd) else {
+        return Vec::new();
+    };
+    if info.btf_id == 0 || info.nr_func_info == 0 {
         return Vec::new();
     }
     let count = info.nr_func_info;
