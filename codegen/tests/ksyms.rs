@@ -96,6 +96,9 @@ impl Catalog for Kernel {
     fn function_signature(&self, n: &str) -> Option<(Vec<(String, Type)>, Type)> {
         EmptyCatalog.function_signature(n)
     }
+    fn bpf_function_signature(&self, id: u32, f: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        EmptyCatalog.bpf_function_signature(id, f)
+    }
     fn host(&self) -> Host {
         Host::UNKNOWN
     }

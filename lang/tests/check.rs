@@ -362,6 +362,22 @@ impl Catalog for Fixture {
             })
             .collect()
     }
+    fn bpf_function_signature(&self, id: u32, func: &str) -> Option<(Vec<(String, Type)>, Type)> {
+        // The main functions take `void *ctx` and return an int; `helper`'s BTF says nothing.
+        let ctx = Type::Pointer {
+            to: Box::new(Type::Int {
+                bits: 8,
+                signed: false,
+            }),
+            space: AddrSpace::Kernel,
+        };
+        let int = Type::Int {
+            bits: 32,
+            signed: true,
+        };
+        matches!((id, func), (7, "interval_0") | (8, "interval_1"))
+            .then(|| (vec![("ctx".to_string(), ctx)], int))
+    }
     fn kernel_symbol(&self, name: &str) -> Option<u64> {
         (name == "jiffies").then_some(0xffff_ffff_82a0_5000)
     }
