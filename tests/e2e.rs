@@ -350,7 +350,7 @@ fn loaded_bpf_programs_are_listed_as_fentry_bpf_probes() {
     };
     let id = ids.first().copied().unwrap_or(0);
     let args_ok = typed(&format!(
-        "fexit:bpf:{id}:interval_0 {{ printf(\"%d %d\\n\", args.ctx != 0, retval); }}"
+        "fexit:bpf:{id}:interval_0 {{ printf(\"%d\\n\", args.ctx != 0); }}"
     ));
     let args_bad = typed(&format!(
         "fentry:bpf:{id}:interval_0 {{ print(args.nosuch); }}"

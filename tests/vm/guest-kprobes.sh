@@ -97,10 +97,10 @@ run_until_exit true -e 'fentry:bpf:interval_* { printf("%s ctx=%d\n", probe, arg
 cat "$out" "$err"
 grep -qE '^fentry:bpf:[0-9]+:interval_0 ctx=1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_0 with its ctx"
 grep -qE '^fentry:bpf:[0-9]+:interval_1 ctx=1$' "$out" || fail "fentry:bpf:interval_* should fire in interval_1 with its ctx"
-run_until_exit true -e 'fexit:bpf:interval_0 { printf("retval=%d\n", retval); exit(); }'
+run_until_exit true -e 'fexit:bpf:interval_0 { printf("exit ctx=%d\n", args.ctx != 0); exit(); }'
 kill -INT $target 2>/dev/null; wait $target
 cat "$out" "$err"
-grep -q '^retval=0$' "$out" || fail "fexit:bpf:interval_0 should see the program's return value"
+grep -q '^exit ctx=1$' "$out" || fail "fexit:bpf:interval_0 should fire with its ctx"
 
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"

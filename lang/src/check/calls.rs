@@ -227,9 +227,11 @@ impl Checker<'_> {
                 let pid = i64::from(self.opts.cpid.unwrap_or(0));
                 return self.run_value(RunValue::Cpid, pid, U64, span);
             }
-            Builtin::Args | Builtin::Retval
-                if self.probe.bpf_program && self.probe.signature.is_none() =>
-            {
+            Builtin::Retval if self.probe.bpf_program => {
+                self.push(diagnostics::bpf_program_retval(span));
+                return poisoned(span);
+            }
+            Builtin::Args if self.probe.bpf_program && self.probe.signature.is_none() => {
                 let provider = self.probe.provider.unwrap_or(Provider::Kfunc);
                 self.push(diagnostics::bpf_program_args(provider, span));
                 return poisoned(span);

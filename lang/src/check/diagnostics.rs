@@ -986,18 +986,28 @@ pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Di
     .with_note("the kernel's BTF has no signature for this function")
 }
 
-/// `args`, `args.x` or `retval` in an fentry/fexit probe on a BPF program's function whose
-/// signature the program's BTF does not give.
+/// `args` or `args.x` in an fentry/fexit probe on a BPF program's function whose signature
+/// the program's BTF does not give.
 pub fn bpf_program_args(provider: Provider, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
-            "the arguments and return value of this BPF program's function are not available in {}:bpf probes",
+            "the arguments of this BPF program's function are not available in {}:bpf probes",
             provider.name()
         ),
         span,
     )
     .with_label("not available here")
     .with_note("the traced program's BTF does not describe this function's parameters (or the program is gone)")
+}
+
+/// `retval` in an fexit probe on a BPF program's function.
+pub fn bpf_program_retval(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "the return value of a BPF program's function cannot be read in fexit:bpf probes",
+        span,
+    )
+    .with_label("not readable here")
+    .with_note("the kernel may give the traced function more argument slots than its BTF lists (5 when it judges the BTF unreliable, as seen with rbt's own programs on Linux 6.1), and where the return value follows them is not visible from user space; `args` come first and read correctly")
 }
 
 /// `args.x` in a uprobe whose function's parameters are unknown (`reason`: no debug info).
