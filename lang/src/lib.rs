@@ -15,4 +15,4 @@ mod parse;
 mod preprocess;
 
 pub use macros::annotate_expansions;
-pub use parse::{parse, parse_script, parse_with_params, ImportFiles, Sources};
+pub use parse::{parse, parse_script, parse_with_params, ImportFiles};

@@ -45,7 +45,7 @@ fn files() -> Files {
 
 /// Parses `src` with [`files`]; returns the probes' attach points and the rendered errors.
 fn parse(src: &str) -> (lang::ast::Script, String) {
-    let (script, sources, diags) = lang::parse_script(src, &[], &files());
+    let (script, sources, diags) = lang::parse_script("main.bt", src, &[], &files());
     let rendered = render_files("main.bt", &sources.text, &sources.imports, &diags, false);
     (script, rendered)
 }

@@ -384,13 +384,7 @@ fn parse(
     params: &[String],
 ) -> (lang::ast::Script, Source, Vec<Diagnostic>) {
     let files = imports::DiskImports::new((name != "stdin").then_some(name.as_str()));
-    let (ast, sources, diags) = lang::parse_script(text, params, &files);
-    let source = Source {
-        name,
-        text: sources.text,
-        imports: sources.imports,
-    };
-    (ast, source, diags)
+    lang::parse_script(&name, text, params, &files)
 }
 
 /// Renders the diagnostics that are shown (errors, and warnings unless `--no-warnings`);

@@ -29,6 +29,7 @@ use pest::Parser;
 use std::collections::HashSet;
 use stdlib::diag::{closest, Diagnostic};
 use stdlib::literal::decode_string;
+use stdlib::manifest::Source;
 use stdlib::modules::{self, Module};
 
 /// Reads the files a script imports: the caller's file system.
@@ -45,14 +46,6 @@ impl ImportFiles for NoFiles {
     fn read(&self, _path: &str) -> Result<Vec<(String, String)>, String> {
         Err("this script is parsed without access to files".to_string())
     }
-}
-
-/// The script's text with each imported file's appended, and where each file starts
-/// (`stdlib::manifest::Source` carries the same).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Sources {
-    pub text: String,
-    pub imports: Vec<(String, usize)>,
 }
 
 /// The imports of one script, gathered while its items are parsed.
@@ -105,7 +98,7 @@ impl Imports {
     pub(super) fn read_into(
         mut self,
         script: &mut Script,
-        sources: &mut Sources,
+        sources: &mut Source,
         params: &[String],
         files: &dyn ImportFiles,
         diags: &mut Vec<Diagnostic>,
@@ -168,7 +161,7 @@ impl Imports {
     fn read_files(
         &mut self,
         script: &mut Script,
-        sources: &mut Sources,
+        sources: &mut Source,
         params: &[String],
         files: &dyn ImportFiles,
         diags: &mut Vec<Diagnostic>,
@@ -235,25 +228,26 @@ impl Imports {
                 .into_iter()
                 .map(|d| shifted_directive(d, start)),
         );
+        // The first item after which the file may not import any more.
         let mut closed: Option<Span> = None;
         for item in split_items(&pre.text) {
             let span = Span::new(start + item.start, start + item.end);
-            match item.kind {
-                ItemKind::Import if closed.is_some() => {
-                    diags.push(import_too_late(span, closed.unwrap_or(span)))
-                }
-                ItemKind::Import => {
+            match (item.kind, closed) {
+                (ItemKind::Import, Some(first)) => diags.push(import_too_late(span, first)),
+                (ItemKind::Import, None) => {
                     let src = &pre.text[item.start..item.end];
                     if let Some(name) = module_name(src, span.start, diags) {
                         self.add(&name, span, diags);
                     }
                 }
-                ItemKind::Config => diags.push(config_in_import(span)),
-                ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe => {
+                (ItemKind::Config, _) => diags.push(config_in_import(span)),
+                (ItemKind::Macro | ItemKind::MapDecl | ItemKind::Probe, _) => {
                     closed.get_or_insert(span);
                     parse_item(&pre.text, item, start, params, read, diags);
                 }
-                ItemKind::CDefinition => parse_item(&pre.text, item, start, params, read, diags),
+                (ItemKind::CDefinition, _) => {
+                    parse_item(&pre.text, item, start, params, read, diags)
+                }
             }
         }
     }

@@ -10,13 +10,14 @@ mod build;
 mod errors;
 mod imports;
 
-pub use imports::{ImportFiles, Sources};
+pub use imports::ImportFiles;
 
 use crate::ast::{Provider, Script, Span};
 use crate::preprocess::{preprocess, skip_string, Trivia};
 use pest::Parser;
 use std::sync::Mutex;
 use stdlib::diag::Diagnostic;
+use stdlib::manifest::Source;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "grammar.pest"]
@@ -44,20 +45,22 @@ pub fn parse(source: &str) -> (Script, Vec<Diagnostic>) {
 /// stands for part of an attach point's probe type (`BEG$1`, or a whole attach point `$1`)
 /// is substituted while parsing, because the probe type decides how the rest is read.
 pub fn parse_with_params(source: &str, params: &[String]) -> (Script, Vec<Diagnostic>) {
-    let (script, _, diags) = parse_script(source, params, &imports::NoFiles);
+    let (script, _, diags) = parse_script("stdin", source, params, &imports::NoFiles);
     (script, diags)
 }
 
-/// [`parse_with_params`], reading the files the script imports through `files`. The sources
-/// returned are the script's text with each imported file's appended: the spans of the
-/// script point into them.
+/// [`parse_with_params`] of the script `name`, reading the files it imports through
+/// `files`. The source returned holds the script's text with each imported file's
+/// appended: the spans of the script point into it.
 pub fn parse_script(
+    name: &str,
     source: &str,
     params: &[String],
     files: &dyn ImportFiles,
-) -> (Script, Sources, Vec<Diagnostic>) {
+) -> (Script, Source, Vec<Diagnostic>) {
     let (mut script, imports, _, mut diags) = parse_source(source, params);
-    let mut sources = Sources {
+    let mut sources = Source {
+        name: name.to_string(),
         text: source.to_string(),
         imports: Vec::new(),
     };
