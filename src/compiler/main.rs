@@ -124,7 +124,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         }
     }
     let color = std::io::stderr().is_terminal();
-    let (ast, source, parse_diags) = parse(name, &source, &params);
+    let (ast, source, parse_diags) = parse(&name, &source, &params);
     // Whether the compile told the user anything: such a compile is not cached, since a
     // hit could not say it again.
     let mut printed = report(&source, &parse_diags, color, cli.no_warnings);
@@ -379,12 +379,12 @@ fn configure(
 /// Parses the script `name` (a path, or `stdin` for `-e` and `-`), reading the files it
 /// imports; the source returned holds their texts too.
 fn parse(
-    name: String,
+    name: &str,
     text: &str,
     params: &[String],
 ) -> (lang::ast::Script, Source, Vec<Diagnostic>) {
-    let files = imports::DiskImports::new((name != "stdin").then_some(name.as_str()));
-    lang::parse_script(&name, text, params, &files)
+    let files = imports::DiskImports::new((name != "stdin").then_some(name));
+    lang::parse_script(name, text, params, &files)
 }
 
 /// Renders the diagnostics that are shown (errors, and warnings unless `--no-warnings`);
@@ -420,7 +420,7 @@ fn config_options(config: &lang::config::Config) -> check::Options {
 
 /// `rbt -l -e PROG` / `rbt -l file.bt`: the probes the script would attach.
 fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result<i32, Reported> {
-    let (ast, source, diags) = parse(name.to_string(), source, params);
+    let (ast, source, diags) = parse(name, source, params);
     report(&source, &diags, false, cli.no_warnings);
     if diags.iter().any(Diagnostic::is_error) {
         return Err(Reported);
