@@ -212,6 +212,7 @@ impl<'a> Formatter<'a> {
             self.trailing(e.span.end);
         }
         self.close(span);
+        self.trailing(span.end);
     }
 
     fn macro_def(&mut self, m: &MacroDef) {
