@@ -110,6 +110,13 @@ fn an_error_in_an_imported_file_is_shown_in_that_file() {
         stderr.contains("cannot import \"lib/none.bt\": there is no lib/none.bt"),
         "{stderr}"
     );
+    // A device is not read (it could block, or never end).
+    let o = rbt(&s.0, &["-e", "import \"/dev/zero\"; BEGIN { exit(); }"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        stderr.contains("/dev/zero is not a regular file"),
+        "{stderr}"
+    );
 }
 
 #[test]

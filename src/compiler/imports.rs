@@ -21,13 +21,18 @@ impl DiskImports {
     }
 }
 
+/// Scripts are small; a larger file is refused rather than read whole into memory.
+const MAX_FILE_BYTES: u64 = 16 << 20;
+
 impl lang::ImportFiles for DiskImports {
     fn read(&self, path: &str) -> Result<Vec<(String, String)>, String> {
         let full = self.base.join(path);
         let shown = full.display().to_string();
-        let read =
-            |p: &Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-        if full.is_dir() {
+        let meta = std::fs::metadata(&full).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("there is no {shown}"),
+            _ => format!("{shown}: {e}"),
+        })?;
+        if meta.is_dir() {
             let entries = std::fs::read_dir(&full).map_err(|e| format!("{shown}: {e}"))?;
             let mut files: Vec<PathBuf> = entries
                 .flatten()
@@ -37,15 +42,26 @@ impl lang::ImportFiles for DiskImports {
             files.sort();
             return files
                 .iter()
-                .map(|p| Ok((p.display().to_string(), read(p)?)))
+                .map(|p| Ok((p.display().to_string(), read_script(p)?)))
                 .collect();
         }
-        match std::fs::read_to_string(&full) {
-            Ok(text) => Ok(vec![(shown, text)]),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(format!("there is no {shown}"))
-            }
-            Err(e) => Err(format!("{shown}: {e}")),
-        }
+        Ok(vec![(shown, read_script(&full)?)])
     }
+}
+
+/// A regular file's text: not a device or a pipe, which could block or never end, nor a
+/// file larger than any script.
+fn read_script(path: &Path) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown} is not a regular file"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{shown} is {} bytes, more than a script may be ({MAX_FILE_BYTES})",
+            meta.len()
+        ));
+    }
+    std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))
 }
