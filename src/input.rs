@@ -25,11 +25,13 @@ pub enum Input {
         params: Vec<String>,
         named: Vec<(String, Option<String>)>,
     },
-    /// The script is to be read from stdin (`rbt -`), and the caller asked not to read it.
+    /// The script is to be read from stdin (`rbt -`) or a pipe (`rbt <(...)`), which can be
+    /// read only once, and the caller asked not to read such a script.
     Stdin,
 }
 
-/// Reads the script (or compiled file) the command line names; stdin only if `read_stdin`.
+/// Reads the script (or compiled file) the command line names; stdin, or a named pipe, only
+/// if `read_stdin`.
 pub fn read_input(cli: &Cli, read_stdin: bool) -> Result<Input, Reported> {
     let (named, mut extra_params) = crate::cli::program_args(&cli.program_args);
     let mut rest = cli.rest.clone();
@@ -40,16 +42,21 @@ pub fn read_input(cli: &Cli, read_stdin: bool) -> Result<Input, Reported> {
     let (name, source, mut params) = match (&cli.program, rest.split_first()) {
         (Some(p), _) => ("stdin".to_string(), Some(p.clone()), rest.clone()),
         (None, Some((file, _))) if file == "-" && !read_stdin => return Ok(Input::Stdin),
+        (None, Some((file, _)))
+            if !read_stdin && !cli.list && std::fs::metadata(file).is_ok_and(|m| !m.is_file()) =>
+        {
+            return Ok(Input::Stdin)
+        }
         (None, Some((file, params))) if file == "-" => {
-            let mut s = String::new();
-            std::io::stdin()
-                .read_to_string(&mut s)
-                .map_err(|e| fail(format!("reading stdin: {e}")))?;
+            let bytes = read_bounded(std::io::stdin(), "stdin")?;
+            let s = String::from_utf8(bytes)
+                .map_err(|_| fail("reading stdin: the script is not UTF-8 text"))?;
             ("stdin".to_string(), Some(s), params.to_vec())
         }
         (None, Some((file, params))) if !cli.list => {
-            let bytes =
-                std::fs::read(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            let opened =
+                std::fs::File::open(file).map_err(|e| fail(format!("cannot read {file}: {e}")))?;
+            let bytes = read_bounded(opened, file)?;
             if stdlib::aot::is_compiled(&bytes) {
                 let mut positional = params.to_vec();
                 positional.extend(extra_params);
@@ -77,6 +84,25 @@ pub fn read_input(cli: &Cli, read_stdin: bool) -> Result<Input, Reported> {
         params,
         named,
     })
+}
+
+/// Scripts and compiled files are far smaller; reading stops here, so that a device such as
+/// `/dev/zero` named as the script is refused instead of filling memory. Pipes
+/// (`rbt <(...)`) are read as files are.
+const MAX_INPUT_BYTES: u64 = 64 << 20;
+
+/// Reads all of `from` (the script file `what`, or stdin), up to [`MAX_INPUT_BYTES`].
+fn read_bounded(from: impl Read, what: &str) -> Result<Vec<u8>, Reported> {
+    let mut bytes = Vec::new();
+    from.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| fail(format!("cannot read {what}: {e}")))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(fail(format!(
+            "cannot read {what}: it is longer than {MAX_INPUT_BYTES} bytes, which no script or compiled file is"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// The compile cache for this run of `name`'s `source`, when the command line may use one

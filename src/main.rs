@@ -52,7 +52,8 @@ fn front(cli: &Cli) -> Option<Result<i32, Reported>> {
             // A miss is the compiler's to report (with -v), once it has stored the program.
             run_hit(cli, &cache, &name, &params, &named).ok()
         }
-        // No script (the compiler explains), or one on stdin, which only the compiler reads.
+        // No script (the compiler explains), or one on stdin or in a pipe, which only the
+        // compiler reads.
         Ok(Input::Script { source: None, .. } | Input::Stdin) => None,
     }
 }

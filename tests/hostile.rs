@@ -418,3 +418,47 @@ fn a_user_without_root_gets_one_line() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_endless_device_as_the_script_is_refused() {
+    // /dev/zero never ends: reading stops at a bound far above any script.
+    let run = bounded(&["--check", "/dev/zero"]);
+    assert_error(&run, "cannot read /dev/zero: it is longer than");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_script_in_a_pipe_is_read_once() {
+    require_root();
+    // `rbt <(...)` names a pipe, which can be read only once: the front end leaves it to the
+    // compiler instead of reading it to look in the compile cache.
+    let dir = scratch("fifo");
+    let fifo = dir.join("script");
+    let made = Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success());
+    let writer = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || {
+            std::fs::write(&fifo, "BEGIN { printf(\"from a pipe\\n\"); exit(); }\n")
+        })
+    };
+    let out = Command::new(rbt())
+        .arg(&fifo)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rbt");
+    writer.join().expect("the writer").expect("write the pipe");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim_end(),
+        "from a pipe"
+    );
+}

@@ -122,11 +122,17 @@ pub fn compile(
 
     // No directory: LLVM's BPF backend reads the named file for the line text the verifier
     // log shows; a script from a file gets its text, one from -e (`stdin`) just the line
-    // numbers, which is all the runtime uses.
+    // numbers, which is all the runtime uses. A script from a pipe (`rbt <(...)`) or another
+    // file that is not a regular one is named as one from -e: it was read already, and
+    // LLVM's read of a pipe would wait for a writer forever.
+    let debug_file = match std::fs::metadata(opts.file_name) {
+        Ok(m) if !m.is_file() => "stdin",
+        _ => opts.file_name,
+    };
     let (dib, cu) = module.create_debug_info_builder(
         true,
         DWARFSourceLanguage::C,
-        opts.file_name,
+        debug_file,
         "",
         "rbt",
         true,

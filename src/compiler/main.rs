@@ -69,7 +69,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             named,
         } => (name, source, params, named),
         // Read above, since read_input() was told it may read stdin.
-        Input::Stdin => return Err(fail("reading stdin: the script was not read")),
+        Input::Stdin => return Err(fail("the script on stdin or in a pipe was not read")),
     };
     if cli.list && source.is_none() {
         // A file argument with -l lists that script's probes; otherwise it is a pattern.
