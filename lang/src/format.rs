@@ -13,7 +13,9 @@
 //! inside an expression moves before its statement instead of disappearing; a comment after
 //! a statement stays at the end of its line; and an operand that is a comparison keeps its
 //! parentheses (`$a + ($b == 1)`, which 0.27 prints as `$a + $b == 1`, a different
-//! expression). Block comments that span lines become `//` lines, as in 0.27.
+//! expression). Block comments that span lines become `//` lines, as in 0.27. One more
+//! difference is a gap: 0.27 wraps a statement longer than about 90 columns (a long
+//! `printf` gets its arguments on continuation lines); rbt keeps each statement on one line.
 //!
 //! The formatted script parses to the same tree as the original (tests/format.rs checks it
 //! over every script rbt has), and formatting it again changes nothing.
@@ -266,8 +268,19 @@ impl<'a> Formatter<'a> {
         self.trailing(p.span.end);
     }
 
-    /// After a line ending in `{`: the block's statements, then its `}`.
+    /// After a line ending in `{`: the block's statements, then its `}`; `{}` for a block
+    /// with nothing in it, as 0.27 prints it.
     fn block(&mut self, b: &Block) {
+        let holds_trivia = self
+            .trivia
+            .get(self.next)
+            .is_some_and(|t| t.span.start < b.span.end);
+        if b.stmts.is_empty() && !holds_trivia {
+            self.out.pop();
+            self.out.push_str("}\n");
+            self.last_end = self.last_end.max(b.span.end);
+            return;
+        }
         self.open(b.span);
         for s in &b.stmts {
             self.stmt(s);
@@ -471,13 +484,15 @@ impl<'a> Formatter<'a> {
             }
             ExprKind::Binary { op, lhs, rhs } => {
                 // A comparison reads without parentheses in `&&` and `||`, and on the left
-                // of a comparison that binds less or as tightly (`$a < 1 == 0`).
+                // of a comparison that binds less or as tightly (`$a < 1 == 0`); so does the
+                // left side of a chain of `&&` or of `||`.
                 let bare = |side: &Expr, left: bool| match &side.kind {
                     ExprKind::Binary { op: inner, .. } => {
                         match (comparison(*inner), comparison(*op)) {
                             (Some(_), None) => is_logical(*op),
                             (Some(inner), Some(outer)) => left && inner >= outer,
-                            (None, _) => false,
+                            // `a && b && c`: a chain of one logical operator.
+                            (None, _) => left && inner == op && is_logical(*op),
                         }
                     }
                     _ => false,
@@ -684,7 +699,7 @@ fn is_logical(op: BinaryOp) -> bool {
 
 /// A comment's lines as printed: a `//` comment or a one-line `/* */` as written; a block
 /// comment over several lines as `//` lines, without the ` * ` that often starts its lines
-/// and without its empty first and last lines.
+/// (on each line that has it, as 0.27 does) and without its empty first and last lines.
 fn comment_lines(text: &str) -> Vec<String> {
     let text = text.trim_end();
     if text.starts_with("//") || !text.contains('\n') {
@@ -693,13 +708,8 @@ fn comment_lines(text: &str) -> Vec<String> {
     let body = text.strip_prefix("/*").unwrap_or(text);
     let body = body.strip_suffix("*/").unwrap_or(body);
     let mut lines: Vec<&str> = body.lines().map(str::trim).collect();
-    let starred = lines
-        .iter()
-        .skip(1)
-        .all(|l| l.is_empty() || l.starts_with('*'));
-    if starred {
-        for l in lines.iter_mut().skip(1) {
-            let rest = l.strip_prefix('*').unwrap_or(l);
+    for l in lines.iter_mut().skip(1) {
+        if let Some(rest) = l.strip_prefix('*') {
             *l = rest.strip_prefix(' ').unwrap_or(rest);
         }
     }

@@ -67,7 +67,7 @@ pub fn preprocess(source: &str) -> Preprocessed {
         diagnostics,
         lines: shebang.into_iter().collect(),
     };
-    state.run(&mut bytes);
+    state.run(&mut bytes, source.as_bytes());
     // A comment that starts on a kept line is printed with the line, which then runs to the
     // comment's end (and takes in any kept line that starts before that).
     let mut kept: Vec<Span> = Vec::new();
@@ -238,7 +238,9 @@ impl State {
         !matches!(self.stack.last(), Some(f) if !f.active)
     }
 
-    fn run(&mut self, bytes: &mut [u8]) {
+    /// Evaluates the directives of `bytes` (the source with comments blanked), blanking them
+    /// and every switched-off line; `source` is the text as written.
+    fn run(&mut self, bytes: &mut [u8], source: &[u8]) {
         let mut pos = 0;
         while pos < bytes.len() {
             let line_end = bytes[pos..]
@@ -258,7 +260,11 @@ impl State {
                 pos = line.end;
             } else {
                 if !self.active() {
-                    if first.is_some() {
+                    // A switched-off line is kept as written, a comment alone on it too.
+                    if source[pos..line_end]
+                        .iter()
+                        .any(|b| !b.is_ascii_whitespace())
+                    {
                         self.lines.push(Span::new(pos, line_end));
                     }
                     blank(bytes, pos, line_end);
