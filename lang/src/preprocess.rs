@@ -69,21 +69,23 @@ pub fn preprocess(source: &str) -> Preprocessed {
     };
     state.run(&mut bytes, source.as_bytes());
     // A comment that starts on a kept line is printed with the line, which then runs to the
-    // comment's end (and takes in any kept line that starts before that).
+    // comment's end (and takes in any kept line that starts before that). Both lists are in
+    // source order, so one pass over them merges the two.
+    let mut comments = std::mem::take(&mut trivia).into_iter().peekable();
     let mut kept: Vec<Span> = Vec::new();
     for mut line in std::mem::take(&mut state.lines) {
-        trivia.retain(|t| {
-            let on_line = line.start <= t.span.start && t.span.start < line.end;
-            if on_line {
-                line.end = line.end.max(t.span.end);
-            }
-            !on_line
-        });
+        while let Some(c) = comments.next_if(|c| c.span.start < line.start) {
+            trivia.push(c);
+        }
+        while let Some(c) = comments.next_if(|c| c.span.start < line.end) {
+            line.end = line.end.max(c.span.end);
+        }
         match kept.last_mut() {
             Some(last) if line.start < last.end => last.end = last.end.max(line.end),
             _ => kept.push(line),
         }
     }
+    trivia.extend(comments);
     trivia.extend(kept.into_iter().map(|span| Trivia {
         span,
         kind: TriviaKind::Lines,
