@@ -422,32 +422,13 @@ impl Checker<'_> {
                         .collect::<Vec<_>>()
                 };
                 match r.attach {
-                    Attach::Usdt { targets } if targets.len() > 1 => split(
-                        targets
-                            .into_iter()
-                            .map(|t| Attach::Usdt { targets: vec![t] })
-                            .collect(),
-                    ),
-                    // fentry programs name their one target in their section.
-                    Attach::Kfunc { targets, ret } if targets.len() > 1 => split(
-                        targets
-                            .into_iter()
-                            .map(|t| Attach::Kfunc {
-                                targets: vec![t],
-                                ret,
-                            })
-                            .collect(),
-                    ),
-                    // Each program names its one target program when it loads.
-                    Attach::BpfFunc { targets, ret } if targets.len() > 1 => split(
-                        targets
-                            .into_iter()
-                            .map(|t| Attach::BpfFunc {
-                                targets: vec![t],
-                                ret,
-                            })
-                            .collect(),
-                    ),
+                    // USDT and fentry programs name their one target in their section, and
+                    // fentry:bpf programs theirs when they load.
+                    a @ (Attach::Usdt { .. } | Attach::Kfunc { .. } | Attach::BpfFunc { .. })
+                        if a.target_count() > 1 =>
+                    {
+                        split(attach::split_targets(a))
+                    }
                     // A raw tracepoint the kernel's BTF types is a BTF-typed program (tp_btf),
                     // which names its one event in its section, as bpftrace 0.27 loads it; one
                     // BTF does not describe keeps the plain raw tracepoint program.
