@@ -32,28 +32,29 @@ impl lang::ImportFiles for DiskImports {
             std::io::ErrorKind::NotFound => format!("there is no {shown}"),
             _ => format!("{shown}: {e}"),
         })?;
-        if meta.is_dir() {
-            let entries = std::fs::read_dir(&full).map_err(|e| format!("{shown}: {e}"))?;
-            let mut files: Vec<PathBuf> = entries
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "bt") && p.is_file())
-                .collect();
-            files.sort();
-            return files
-                .iter()
-                .map(|p| Ok((p.display().to_string(), read_script(p)?)))
-                .collect();
+        if !meta.is_dir() {
+            return Ok(vec![(shown, read_script(&full, &meta)?)]);
         }
-        Ok(vec![(shown, read_script(&full)?)])
+        let entries = std::fs::read_dir(&full).map_err(|e| format!("{shown}: {e}"))?;
+        let mut files: Vec<(PathBuf, std::fs::Metadata)> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "bt"))
+            .filter_map(|p| std::fs::metadata(&p).ok().map(|m| (p, m)))
+            .filter(|(_, m)| m.is_file())
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
+        files
+            .iter()
+            .map(|(p, m)| Ok((p.display().to_string(), read_script(p, m)?)))
+            .collect()
     }
 }
 
-/// A regular file's text: not a device or a pipe, which could block or never end, nor a
-/// file larger than any script.
-fn read_script(path: &Path) -> Result<String, String> {
+/// A regular file's text (`meta` is its metadata): not a device or a pipe, which could block
+/// or never end, nor a file larger than any script.
+fn read_script(path: &Path, meta: &std::fs::Metadata) -> Result<String, String> {
     let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{shown} is not a regular file"));
     }
