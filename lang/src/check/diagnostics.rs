@@ -349,6 +349,24 @@ pub fn variable_type(name: &str, have: &Type, want: &Type, span: Span) -> Diagno
     .with_help("a variable's type is fixed by its first assignment")
 }
 
+/// A constant stored in a variable whose written type (`let $b: uint8`, declared at `decl`)
+/// cannot hold it; `name` is without its `$`.
+pub fn constant_does_not_fit(
+    name: &str,
+    value: i128,
+    declared: &Type,
+    span: Span,
+    decl: Span,
+) -> Diagnostic {
+    let ty = declared.display();
+    Diagnostic::error(format!("{value} does not fit in ${name} ({ty})"), span)
+        .with_label(format!("out of range for {ty}"))
+        .with_secondary(decl, format!("declared as {ty} here"))
+        .with_help(format!(
+            "declare ${name} with a wider type, or cast to keep the low bits: `({ty}){value}`"
+        ))
+}
+
 /// `name` and `known` are variable names without their `$`.
 pub fn undefined_variable(name: &str, known: &[String], span: Span) -> Diagnostic {
     let known: Vec<String> = known.iter().map(|k| format!("${k}")).collect();

@@ -70,7 +70,7 @@ impl Checker<'_> {
             A::Unary {
                 op: UnaryOp::Neg,
                 expr,
-            } => self.const_int(expr).map(|v| -v),
+            } => self.const_int(expr).and_then(i64::checked_neg),
             A::Positional(n) => {
                 self.params_compiled_in = true;
                 self.opts

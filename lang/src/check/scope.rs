@@ -11,7 +11,7 @@
 
 use super::diagnostics;
 use super::Checker;
-use crate::ast::Span;
+use crate::ast::{self, Span};
 use crate::hir::VarId;
 use std::collections::{HashMap, HashSet};
 use stdlib::types::{Type, I64};
@@ -30,6 +30,9 @@ pub(super) struct Scopes {
     untyped: HashMap<VarId, Option<Span>>,
     /// Variables already warned about coming back into scope, so each is reported once.
     warned: HashSet<VarId>,
+    /// Variables whose type the script wrote out (`let $x: uint8`): values stored in them
+    /// are checked against that type instead of widening it.
+    annotated: HashSet<VarId>,
 }
 
 /// What the quiet first pass learns about variables, as bpftrace 0.27 types a variable by
@@ -148,7 +151,9 @@ impl Checker<'_> {
             return None;
         }
         let id = self.declare_var(name, ty.unwrap_or(&I64), span, true);
-        if ty.is_none() {
+        if ty.is_some() {
+            self.scopes.annotated.insert(id);
+        } else {
             self.scopes.untyped.insert(id, None);
         }
         Some(id)
@@ -177,6 +182,35 @@ impl Checker<'_> {
         }
         self.vars[id as usize] = self.with_learned(id, ty);
         true
+    }
+
+    /// Checks a constant stored in variable `id` against the type the script wrote for it
+    /// (`let $b: uint8 = 300`): bpftrace 0.27 refuses a constant that type cannot hold,
+    /// which would be stored truncated. Variables without a written type widen to hold what
+    /// is stored (see [`LearnedTypes`]). A non-constant value is converted without a word:
+    /// rbt types variables as 64-bit integers, so 0.27's warning about narrowing
+    /// conversions would fire here where 0.27's narrower variable types keep it quiet.
+    pub(super) fn check_annotated_store(&mut self, name: &str, id: VarId, value: &ast::Expr) {
+        if !self.scopes.annotated.contains(&id) {
+            return;
+        }
+        let declared = self.vars[id as usize].clone();
+        let Type::Int { bits, signed } = declared else {
+            return;
+        };
+        let (lo, hi): (i128, i128) = match signed {
+            true => (-(1i128 << (bits - 1)), (1i128 << (bits - 1)) - 1),
+            false => (0, (1i128 << bits) - 1),
+        };
+        let constant = match &value.kind {
+            ast::ExprKind::Int(i) => Some(i128::from(*i)),
+            _ => self.const_int(value).map(i128::from),
+        };
+        if let Some(c) = constant.filter(|c| *c < lo || *c > hi) {
+            let (decl, _) = self.scopes.decls[id as usize];
+            let d = diagnostics::constant_does_not_fit(name, c, &declared, value.span, decl);
+            self.push(d);
+        }
     }
 
     /// A variable that is not visible but was declared by assignment in a block that has

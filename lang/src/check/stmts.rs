@@ -204,6 +204,7 @@ impl Checker<'_> {
                                 None => self.with_learned(id, &ty),
                             };
                             self.vars[id as usize] = ty.clone();
+                            self.check_annotated_store(&var.name, id, init);
                             let v = self.coerce(v, &ty);
                             push(out, StmtKind::AssignVar { var: id, value: v });
                         }
@@ -453,6 +454,9 @@ impl Checker<'_> {
                     self.learn_var_type(id, &rhs.ty);
                 }
                 let id = self.var(name, &rhs.ty.clone(), target.span)?;
+                if op.is_none() {
+                    self.check_annotated_store(name, id, value);
+                }
                 let ty = self.vars[id as usize].clone();
                 let rhs = self.coerce(rhs, &ty);
                 Some(StmtKind::AssignVar {
