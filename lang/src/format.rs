@@ -13,9 +13,14 @@
 //! inside an expression moves before its statement instead of disappearing; a comment after
 //! a statement stays at the end of its line; and an operand that is a comparison keeps its
 //! parentheses (`$a + ($b == 1)`, which 0.27 prints as `$a + $b == 1`, a different
-//! expression). Block comments that span lines become `//` lines, as in 0.27. One more
-//! difference is a gap: 0.27 wraps a statement longer than about 90 columns (a long
-//! `printf` gets its arguments on continuation lines); rbt keeps each statement on one line.
+//! expression). Block comments that span lines become `//` lines, as in 0.27.
+//!
+//! A statement, condition or predicate longer than 91 columns is wrapped as 0.27 wraps it:
+//! the arguments of its outermost call with more than one (or the elements of a tuple, the
+//! keys of a map, the operands of a chain of `&&` or `||`) continue on lines aligned after
+//! the opening bracket, and the last line holds as many as fit, then the one before it, and
+//! so on. Other long expressions stay on one line (0.27 breaks some of them in ways that
+//! depend on its internals, such as around every operator of a long sum).
 //!
 //! The formatted script parses to the same tree as the original (tests/format.rs checks it
 //! over every script rbt has), and formatting it again changes nothing.
@@ -29,6 +34,59 @@ use crate::preprocess::{Trivia, TriviaKind};
 use stdlib::diag::Diagnostic;
 
 const INDENT: &str = "  ";
+
+/// The widest line a statement is written on before it is wrapped (see the module doc).
+const WIDTH: usize = 91;
+
+/// A list that may be wrapped: `before`, the items separated by `sep`, then `after`.
+/// Continuation lines start under the first item; a line break replaces the space that
+/// ends `sep` (`", "`, `" && "`).
+struct Wrap {
+    before: String,
+    items: Vec<String>,
+    sep: &'static str,
+    after: String,
+}
+
+impl Wrap {
+    /// The list starting at column `col`, followed on its last line by `tail` (`;`,
+    /// `) {`): the last line takes as many items as fit in [`WIDTH`], then the line before
+    /// it, and so on; the first line takes what is left.
+    fn layout(&self, col: usize, tail: &str) -> String {
+        let align = col + self.before.len();
+        let glue = self.sep.trim_end();
+        // Lines from the last, each with its items from the last; `used` counts the current
+        // line's items and what ends it.
+        let mut lines: Vec<Vec<&str>> = Vec::new();
+        let mut line: Vec<&str> = Vec::new();
+        let mut used = self.after.len() + tail.len();
+        for item in self.items.iter().rev() {
+            if line.is_empty() {
+                used += item.len();
+            } else if align + used + self.sep.len() + item.len() <= WIDTH {
+                used += self.sep.len() + item.len();
+            } else {
+                lines.push(std::mem::take(&mut line));
+                used = glue.len() + item.len();
+            }
+            line.push(item);
+        }
+        lines.push(line);
+        let rows: Vec<String> = lines
+            .iter()
+            .rev()
+            .map(|l| {
+                l.iter()
+                    .rev()
+                    .copied()
+                    .collect::<Vec<&str>>()
+                    .join(self.sep)
+            })
+            .collect();
+        let indent = format!("{glue}\n{}", " ".repeat(align));
+        format!("{}{}{}{tail}", self.before, rows.join(&indent), self.after)
+    }
+}
 
 /// The script in rbt's layout, or the errors that keep it from being parsed.
 pub fn format(source: &str) -> Result<String, Vec<Diagnostic>> {
@@ -260,7 +318,8 @@ impl<'a> Formatter<'a> {
             .collect();
         let mut head = points.join(",\n");
         if let Some(pred) = &p.predicate {
-            head.push_str(&format!("\n/{}/", self.expr(pred)));
+            head.push('\n');
+            head.push_str(&self.fill_condition(0, "/", pred, "/"));
         }
         head.push_str("\n{");
         self.line(p.span.start, &head);
@@ -296,7 +355,7 @@ impl<'a> Formatter<'a> {
         }
         if let Some(v) = &b.value {
             self.flush_before(v.span.end);
-            let text = self.expr(v);
+            let text = self.fill(self.depth * INDENT.len(), "", v, "");
             self.line(v.span.start, &text);
             self.trailing(v.span.end);
         }
@@ -337,25 +396,30 @@ impl<'a> Formatter<'a> {
         };
         self.flush_before(head_end);
         let at = s.span.start;
+        let col = self.depth * INDENT.len();
         match &s.kind {
             StmtKind::Expr(e) => {
-                let line = format!("{};", self.expr(e));
+                let line = self.fill(col, "", e, ";");
                 self.line(at, &line);
             }
             StmtKind::Assign { target, op, value } => {
                 let op = op.map_or("", BinaryOp::symbol);
-                let line = format!("{} {op}= {};", self.expr(target), self.expr(value));
+                let head = format!("{} {op}= ", self.expr(target));
+                let line = match self.list_to_wrap(value) {
+                    Some(_) => self.fill(col, &head, value, ";"),
+                    None => self.fill(col, "", target, &format!(" {op}= {};", self.expr(value))),
+                };
                 self.line(at, &line);
             }
             StmtKind::Let { var, ty, init } => {
-                let mut line = format!("let ${}", var.name);
+                let mut head = format!("let ${}", var.name);
                 if let Some(ty) = ty {
-                    line.push_str(&format!(" : {}", self.type_expr(ty)));
+                    head.push_str(&format!(" : {}", self.type_expr(ty)));
                 }
-                if let Some(init) = init {
-                    line.push_str(&format!(" = {}", self.expr(init)));
-                }
-                line.push(';');
+                let line = match init {
+                    Some(init) => self.fill(col, &format!("{head} = "), init, ";"),
+                    None => format!("{head};"),
+                };
                 self.line(at, &line);
             }
             StmtKind::If {
@@ -369,7 +433,7 @@ impl<'a> Formatter<'a> {
                 self.block(body);
             }
             StmtKind::While { cond, body } => {
-                let line = format!("while ({}) {{", self.expr(cond));
+                let line = self.fill_condition(col, "while (", cond, ") {");
                 self.line(at, &line);
                 self.block(body);
             }
@@ -397,7 +461,7 @@ impl<'a> Formatter<'a> {
             StmtKind::Continue => self.line(at, "continue;"),
             StmtKind::Return(None) => self.line(at, "return;"),
             StmtKind::Return(Some(e)) => {
-                let line = format!("return {};", self.expr(e));
+                let line = self.fill(col, "return ", e, ";");
                 self.line(at, &line);
             }
             StmtKind::Block(b) => {
@@ -411,7 +475,7 @@ impl<'a> Formatter<'a> {
     /// `if (c) {`, then each `} else if (c) {` and a final `} else {`, each followed by its
     /// block. The closing `}` of one block and the next `else` share a line.
     fn if_chain(&mut self, at: usize, cond: &Expr, then: &Block, otherwise: Option<&Else>) {
-        let line = format!("if ({}) {{", self.expr(cond));
+        let line = self.fill_condition(self.depth * INDENT.len(), "if (", cond, ") {");
         self.line(at, &line);
         let mut then = then;
         let mut otherwise = otherwise;
@@ -434,8 +498,11 @@ impl<'a> Formatter<'a> {
                         then: t,
                         otherwise: o,
                     } => {
-                        let text = format!(" else if ({}) {{\n", self.expr(cond));
+                        let line_start = self.out.rfind('\n').map_or(0, |i| i + 1);
+                        let col = self.out.len() - line_start;
+                        let text = self.fill_condition(col, " else if (", cond, ") {");
                         self.out.push_str(&text);
+                        self.out.push('\n');
                         then = t;
                         otherwise = o.as_ref();
                     }
@@ -483,28 +550,7 @@ impl<'a> Formatter<'a> {
                 format!("{op}{}", self.operand(expr))
             }
             ExprKind::Binary { op, lhs, rhs } => {
-                // A comparison reads without parentheses in `&&` and `||`, and on the left
-                // of a comparison that binds less or as tightly (`$a < 1 == 0`); so does the
-                // left side of a chain of `&&` or of `||`.
-                let bare = |side: &Expr, left: bool| match &side.kind {
-                    ExprKind::Binary { op: inner, .. } => {
-                        match (comparison(*inner), comparison(*op)) {
-                            (Some(_), None) => is_logical(*op),
-                            (Some(inner), Some(outer)) => left && inner >= outer,
-                            // `a && b && c`: a chain of one logical operator.
-                            (None, _) => left && inner == op && is_logical(*op),
-                        }
-                    }
-                    _ => false,
-                };
-                let side = |e: &Expr, left: bool| {
-                    if bare(e, left) {
-                        self.expr(e)
-                    } else {
-                        self.operand(e)
-                    }
-                };
-                let (lhs_text, rhs_text) = (side(lhs, true), side(rhs, false));
+                let (lhs_text, rhs_text) = (self.side(*op, lhs, true), self.side(*op, rhs, false));
                 format!("{lhs_text} {} {rhs_text}", op.symbol())
             }
             // `a ?: b` was read as `a ? a : b`, the condition standing for both.
@@ -590,6 +636,122 @@ impl<'a> Formatter<'a> {
                 inner.block_expr_body(b);
                 format!("{{\n{}", inner.out.trim_end())
             }
+        }
+    }
+
+    /// An operand of binary operator `op`, on its left or right. A comparison reads
+    /// without parentheses in `&&` and `||`, and on the left of a comparison that binds less
+    /// or as tightly (`$a < 1 == 0`); so does the left side of a chain of `&&` or of `||`.
+    fn side(&self, op: BinaryOp, e: &Expr, left: bool) -> String {
+        let bare = match &e.kind {
+            ExprKind::Binary { op: inner, .. } => match (comparison(*inner), comparison(op)) {
+                (Some(_), None) => is_logical(op),
+                (Some(inner), Some(outer)) => left && inner >= outer,
+                // `a && b && c`: a chain of one logical operator.
+                (None, _) => left && *inner == op && is_logical(op),
+            },
+            _ => false,
+        };
+        match bare {
+            true => self.expr(e),
+            false => self.operand(e),
+        }
+    }
+
+    /// `head`, `e` and `tail` written from column `col`, wrapped if they are wider than
+    /// [`WIDTH`] and `e` holds a list to wrap (see [`Self::list_to_wrap`]).
+    fn fill(&self, col: usize, head: &str, e: &Expr, tail: &str) -> String {
+        let one = format!("{head}{}{tail}", self.expr(e));
+        if col + one.len() <= WIDTH || one.contains('\n') {
+            return one;
+        }
+        match self.list_to_wrap(e) {
+            Some((pre, list, post)) => {
+                let at = col + head.len() + pre.len();
+                format!("{head}{pre}{}", list.layout(at, &format!("{post}{tail}")))
+            }
+            None => one,
+        }
+    }
+
+    /// As [`Self::fill`], for a condition or a predicate: a chain of `&&` (or of `||`) is
+    /// wrapped between its operands.
+    fn fill_condition(&self, col: usize, head: &str, cond: &Expr, tail: &str) -> String {
+        let one = format!("{head}{}{tail}", self.expr(cond));
+        let ExprKind::Binary { op, .. } = &cond.kind else {
+            return self.fill(col, head, cond, tail);
+        };
+        if col + one.len() <= WIDTH || one.contains('\n') || !is_logical(*op) {
+            return self.fill(col, head, cond, tail);
+        }
+        let list = Wrap {
+            before: String::new(),
+            items: self.chain(*op, cond),
+            sep: if *op == BinaryOp::LogicalAnd {
+                " && "
+            } else {
+                " || "
+            },
+            after: String::new(),
+        };
+        format!("{head}{}", list.layout(col + head.len(), tail))
+    }
+
+    /// The operands of a chain of logical operator `op` (`a && b && c`), each as `expr`
+    /// prints it there.
+    fn chain(&self, op: BinaryOp, e: &Expr) -> Vec<String> {
+        match &e.kind {
+            ExprKind::Binary { op: o, lhs, rhs } if *o == op => {
+                let mut items = match &lhs.kind {
+                    ExprKind::Binary { op: l, .. } if *l == op => self.chain(op, lhs),
+                    _ => vec![self.side(op, lhs, true)],
+                };
+                items.push(self.side(op, rhs, false));
+                items
+            }
+            _ => vec![self.expr(e)],
+        }
+    }
+
+    /// The list in `e` that wrapping breaks, with the text before and after it: the
+    /// arguments of the outermost call with more than one (a call with one argument is
+    /// looked into), the elements of a tuple or record, the keys of a map.
+    fn list_to_wrap(&self, e: &Expr) -> Option<(String, Wrap, String)> {
+        let list = |before: String, items: Vec<String>, after: &str| {
+            let after = after.to_string();
+            let sep = ", ";
+            Some((
+                String::new(),
+                Wrap {
+                    before,
+                    items,
+                    sep,
+                    after,
+                },
+                String::new(),
+            ))
+        };
+        let exprs = |items: &[Expr]| items.iter().map(|i| self.expr(i)).collect();
+        match &e.kind {
+            ExprKind::Call { func, args } if args.len() == 1 => {
+                let (pre, list, post) = self.list_to_wrap(&args[0])?;
+                Some((format!("{}({pre}", func.name), list, format!("{post})")))
+            }
+            ExprKind::Call { func, args } if args.len() > 1 => {
+                list(format!("{}(", func.name), exprs(args), ")")
+            }
+            ExprKind::Tuple(items) if items.len() > 1 => list("(".into(), exprs(items), ")"),
+            ExprKind::Record(fields) if fields.len() > 1 => {
+                let items = fields
+                    .iter()
+                    .map(|(name, value)| format!("{}={}", name.name, self.expr(value)))
+                    .collect();
+                list("(".into(), items, ")")
+            }
+            ExprKind::Map { name, keys } if keys.len() > 1 => {
+                list(format!("@{}[", name.name), exprs(keys), "]")
+            }
+            _ => None,
         }
     }
 
