@@ -827,3 +827,62 @@ fn traceable_functions_file_decides_which_kprobes_load() {
     );
     let _ = std::fs::remove_file(&list);
 }
+
+/// `-c` runs its command as bpftrace does: the program is looked up in `PATH` before any
+/// probe attaches (one exec, whatever `PATH` holds before the right directory; a missing
+/// program is an error and nothing runs), and the command does not inherit rbt's gate, so
+/// its first file gets descriptor 3.
+#[test]
+#[ignore = "needs root"]
+fn command_is_looked_up_first_and_inherits_no_descriptor() {
+    require_root();
+    let rbt = |path: &str, cmd: &str, script: &str| {
+        Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .env("PATH", path)
+            .args(["-c", cmd, "-e", script])
+            .output()
+            .expect("run rbt")
+    };
+    let path = "/rbt-no-such-dir:/rbt-no-such-dir-2:/usr/bin:/bin";
+    let o = rbt(
+        path,
+        "cat /etc/hostname",
+        "config = { print_maps_on_exit = false } tracepoint:syscalls:sys_enter_execve /pid == cpid/ { @execs = count(); } tracepoint:syscalls:sys_exit_openat /pid == cpid && @first == 0 && args.ret >= 0/ { @first = 1; @fd = args.ret; } END { printf(\"%d %d\\n\", @execs, @fd); }",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.lines().any(|l| l == "1 3"), "{out}");
+    let o = rbt(
+        path,
+        "rbt-no-such-command x",
+        "BEGIN { printf(\"ran\\n\"); }",
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("`rbt-no-such-command` is not an executable file in any PATH directory"),
+        "{err}"
+    );
+}
+
+/// A pointer cast to a struct pointer keeps its address space, and an integer cast reads the
+/// probe kind's own space, as in bpftrace 0.27: `(struct task_struct *)curtask` reads the
+/// kernel in a syscall tracepoint (whose arguments are user pointers) and in a uprobe.
+#[test]
+#[ignore = "needs root"]
+fn casts_keep_the_address_space_of_pointers() {
+    require_root();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-c", "cat /etc/hostname", "-e"])
+        .arg("tracepoint:syscalls:sys_enter_openat /pid == cpid && str(args.filename) == \"/etc/hostname\"/ { $t = (struct task_struct *)curtask; $i = (struct task_struct *)(uint64)curtask; $a = (uint64)args.filename; printf(\"%d %d %d [%s] [%s]\\n\", $t->pid == pid, $t->real_parent->pid > 0, $i->pid == pid, str($a), str((int8 *)args.filename)); exit(); }")
+        .output()
+        .expect("run rbt");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l == "1 1 1 [/etc/hostname] [/etc/hostname]"),
+        "{out}"
+    );
+}

@@ -4,8 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// Where a pointer points: decides `probe_read_kernel` versus `probe_read_user`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum AddrSpace {
+    #[default]
     Kernel,
     User,
 }

@@ -185,14 +185,9 @@ impl Checker<'_> {
             }
         };
         for _ in 0..t.pointers {
-            let space = if self.probe.user {
-                AddrSpace::User
-            } else {
-                AddrSpace::Kernel
-            };
             base = Type::Pointer {
                 to: Box::new(base),
-                space,
+                space: self.probe.cast_space,
             };
         }
         // As in bpftrace 0.27, an array of plain `char` is a string; arrays of other bytes

@@ -326,15 +326,20 @@ impl Checker<'_> {
                         span,
                         ..non_empty(inner)
                     },
-                    (from, Type::Pointer { .. })
-                        if from.is_int() || matches!(from, Type::Pointer { .. }) =>
-                    {
-                        // Casting to a pointer retypes the address; no code is needed.
-                        Expr {
-                            ty: target,
-                            ..inner
-                        }
-                    }
+                    // Casting to a pointer retypes the address; no code is needed. A pointer
+                    // keeps pointing where it did (`(struct task_struct *)curtask` in a
+                    // uprobe reads the kernel), as in bpftrace 0.27.
+                    (Type::Pointer { space, .. }, Type::Pointer { to, .. }) => Expr {
+                        ty: Type::Pointer {
+                            to: to.clone(),
+                            space: *space,
+                        },
+                        ..inner
+                    },
+                    (from, Type::Pointer { .. }) if from.is_int() => Expr {
+                        ty: target,
+                        ..inner
+                    },
                     (from, to)
                         if (from.is_int() || matches!(from, Type::Pointer { .. }))
                             && to.is_int() =>
@@ -809,23 +814,16 @@ impl Checker<'_> {
                         span,
                     )
                 }
-                t if t.is_int() => {
-                    let space = if self.probe.user {
-                        AddrSpace::User
-                    } else {
-                        AddrSpace::Kernel
-                    };
-                    mk(
-                        H::Load {
-                            ptr: Box::new(inner),
-                            offset: 0,
-                            space,
-                            core: None,
-                        },
-                        U64,
-                        span,
-                    )
-                }
+                t if t.is_int() => mk(
+                    H::Load {
+                        ptr: Box::new(inner),
+                        offset: 0,
+                        space: self.probe.cast_space,
+                        core: None,
+                    },
+                    U64,
+                    span,
+                ),
                 other => {
                     self.push(diagnostics::cannot_dereference(&other, span));
                     poisoned(span)

@@ -172,8 +172,13 @@ struct ProbeInfo {
     /// The kernel BTF struct of the tracepoint's record, when BTF has one that matches.
     tracepoint_record: Option<String>,
     tracepoint_name: String,
-    /// Whether pointers read in this probe are user-space by default.
+    /// Whether the addresses this probe is given are user-space: its arguments' pointers
+    /// and integers passed to `str()` and the like (uprobes, USDT and syscall tracepoints).
     user: bool,
+    /// Where an integer cast to a pointer, or dereferenced, points: the probe kind's own
+    /// address space (user for uprobes and USDT; kernel in syscall tracepoints too, as in
+    /// bpftrace 0.27, so `(struct task_struct *)$addr` reads the kernel there).
+    cast_space: AddrSpace,
     /// kfunc/kretfunc: the function's BTF parameters and return type.
     signature: Option<(Vec<(String, Type)>, Type)>,
     /// fentry/fexit on a function of a loaded BPF program (`fentry:bpf:…`), whose
@@ -468,6 +473,7 @@ impl Checker<'_> {
                 tracepoint_record: None,
                 tracepoint_name: String::new(),
                 user,
+                cast_space: kind.space,
                 signature: match &r.attach {
                     stdlib::manifest::Attach::Kfunc { targets, .. } => targets
                         .first()

@@ -10,23 +10,31 @@ pub struct GatedChild {
 }
 
 impl GatedChild {
+    /// Starts `cmd` held at the gate. Its program is looked up in `PATH` first, as bpftrace
+    /// does: one that does not exist or cannot be run is an error here, before any probe
+    /// is attached, and the traced command execs once instead of once per `PATH` entry
+    /// (each failed try would be an exec event the script sees).
     pub fn spawn(cmd: &str) -> std::io::Result<GatedChild> {
         use std::os::fd::AsRawFd;
         use std::os::unix::process::CommandExt;
+        let mut words = cmd.split(' ');
+        let program = resolve_program(words.next().unwrap_or_default())?;
         let (reader, writer) = std::io::pipe()?;
         let (rfd, wfd) = (reader.as_raw_fd(), writer.as_raw_fd());
         // The shell waits on the gate (fd 3) and execs the command once rbt writes to it;
         // at EOF (rbt died first) `read` fails and the command never runs. Waiting in the
-        // shell rather than before exec matters: spawn() itself waits for the exec.
+        // shell rather than before exec matters: spawn() itself waits for the exec. The
+        // command does not inherit the gate.
         // As bpftrace does, the command is split at each space, with no shell quoting or
         // expansion (`echo 'A'` passes `'A'`); the words reach `exec` as the shell's
         // positional parameters, so none of them is parsed again.
         let mut command = std::process::Command::new("/bin/sh");
         command
             .arg("-c")
-            .arg("read -r _ <&3 && exec \"$@\"")
+            .arg("read -r _ <&3 && exec \"$@\" 3<&-")
             .arg("sh")
-            .args(cmd.split(' '));
+            .arg(program)
+            .args(words);
         // SAFETY: between fork and exec the closure only calls dup2(2), fcntl(2) and close(2), which are
         // async-signal-safe: the read end becomes fd 3 and the child drops its write end.
         unsafe {
@@ -55,6 +63,36 @@ impl GatedChild {
             let _ = g.write_all(b"go\n");
         }
     }
+}
+
+/// The file `program` runs: itself if it names a path (has a `/`), else the first
+/// executable regular file of that name in a `PATH` directory.
+fn resolve_program(program: &str) -> std::io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let not_found =
+        |why: &str| std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{program}` {why}"));
+    if program.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the command is empty",
+        ));
+    }
+    if program.contains('/') {
+        let path = std::path::PathBuf::from(program);
+        return match runnable(&path) {
+            true => Ok(path),
+            false => Err(not_found("does not exist or is not an executable file")),
+        };
+    }
+    // The shell's default when PATH is unset.
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| runnable(p))
+        .ok_or_else(|| not_found("is not an executable file in any PATH directory"))
 }
 
 impl Drop for GatedChild {
