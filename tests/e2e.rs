@@ -886,3 +886,56 @@ fn casts_keep_the_address_space_of_pointers() {
         "{out}"
     );
 }
+
+/// `--test` in text: each test's line, a failed test's output before its line, the summary
+/// and exit code 1 when one fails; a script of test probes alone, run without `--test`, has
+/// nothing to attach and says how to run it.
+#[test]
+#[ignore = "needs root"]
+fn test_probes_report_failures() {
+    require_root();
+    let rbt = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(args)
+            .output()
+            .expect("run rbt");
+        let out = String::from_utf8_lossy(&o.stdout).into_owned();
+        (
+            o.status.code(),
+            out,
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let script =
+        "test:fails { printf(\"why\\n\"); return 3; } test:passes { printf(\"quiet\\n\"); }";
+    let (code, out, err) = rbt(&["--test", "-e", script]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let lines: Vec<&str> = out
+        .lines()
+        .map(|l| l.split(" (").next().unwrap_or(l))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "[==========] Running 2 tests.",
+            "[ RUN      ] fails",
+            "why",
+            "[  FAILED  ] fails",
+            "[ RUN      ] passes",
+            "[       OK ] passes",
+            "[==========] 2 tests ran.",
+            "[  PASSED  ] 1 test.",
+            "[  FAILED  ] 1 test, listed below:",
+            "[  FAILED  ] fails",
+            "",
+            "",
+        ],
+        "{out}"
+    );
+    let (code, out, err) = rbt(&["-e", script]);
+    assert_eq!((code, out.as_str()), (Some(1), ""));
+    assert!(
+        err.contains("only test: probes; run them with --test"),
+        "{err}"
+    );
+}

@@ -2,8 +2,8 @@
 //! ≥ 5.13) runs the body of `for ($kv : @map)`, lowered as a function of its own, and the
 //! element counter behind `len(@map)`; `bpf_loop` (≥ 5.17) runs the body of
 //! `for ($i : start..end)` and combines the per-CPU slots of an aggregation for a `for` body. A callback returns 0 to go on, 1 to stop. The context of a
-//! `for` body is an array in the caller's stack frame: a "returned" flag, the probe's context
-//! pointer, then pointers to the variables the body uses, so the body reads and writes the
+//! `for` body is an array in the caller's stack frame: a "returned" flag and the value
+//! returned, the probe's context pointer, then pointers to the variables the body uses, so the body reads and writes the
 //! probe's own variables (the verifier follows pointers into the caller's frame).
 
 use crate::context;
@@ -108,27 +108,32 @@ fn map_global<'ctx>(l: &Lowerer<'_, 'ctx>, map: MapId) -> R<inkwell::values::Glo
         .ok_or_else(|| CodegenError::Internal(format!("unknown map id {map}")))
 }
 
-/// The context of a `for` body in this frame: [returned flag, probe context, pointers to the
-/// captured variables, then `extra` words the caller fills].
+/// The context of a `for` body in this frame: [returned flag, returned value, probe context,
+/// pointers to the captured variables, then `extra` words the caller fills].
 fn body_context<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     captures: &[VarId],
     extra: u32,
 ) -> R<PointerValue<'ctx>> {
-    let cbctx = l.stack_words(2 + captures.len() as u32 + extra, "for_ctx")?;
+    let cbctx = l.stack_words(3 + captures.len() as u32 + extra, "for_ctx")?;
     l.builder.build_store(cbctx, l.const_u64(0))?;
-    let at = l.offset(cbctx, 8)?;
+    let at = l.offset(cbctx, PROBE_CONTEXT)?;
     l.builder.build_store(at, context::ctx_ptr(l)?)?;
     for (i, v) in captures.iter().enumerate() {
-        let at = l.offset(cbctx, 16 + 8 * i as u64)?;
+        let at = l.offset(cbctx, CAPTURES + 8 * i as u64)?;
         l.builder.build_store(at, l.var_slot(*v)?)?;
     }
     Ok(cbctx)
 }
 
+/// Where in a [`body_context`] the probe's context pointer is.
+const PROBE_CONTEXT: u64 = 16;
+/// Where in a [`body_context`] the pointers to captured variables start.
+const CAPTURES: u64 = 24;
+
 /// The offset of the first of the `extra` words of a [`body_context`].
 fn extra_offset(captures: &[VarId]) -> u64 {
-    16 + 8 * captures.len() as u64
+    CAPTURES + 8 * captures.len() as u64
 }
 
 /// In the callback: the probe context and the captured variables come from `cbctx`.
@@ -138,7 +143,7 @@ fn unpack_context<'ctx>(
     captures: &[VarId],
 ) -> R<()> {
     cb.callback = Some(Callback { returned: cbctx });
-    let at = cb.offset(cbctx, 8)?;
+    let at = cb.offset(cbctx, PROBE_CONTEXT)?;
     cb.probe_ctx = Some(
         cb.builder
             .build_load(cb.ptr_ty(), at, "probe_ctx")?
@@ -146,7 +151,7 @@ fn unpack_context<'ctx>(
     );
     cb.vars = vec![None; cb.probe.vars.len()];
     for (i, v) in captures.iter().enumerate() {
-        let at = cb.offset(cbctx, 16 + 8 * i as u64)?;
+        let at = cb.offset(cbctx, CAPTURES + 8 * i as u64)?;
         let p = cb
             .builder
             .build_load(cb.ptr_ty(), at, "captured")?
@@ -171,7 +176,9 @@ fn return_if_body_did<'ctx>(l: &Lowerer<'_, 'ctx>, cbctx: PointerValue<'ctx>) ->
     let after = l.ctx.append_basic_block(l.func, "endfor");
     l.builder.build_conditional_branch(returned, ret, after)?;
     l.builder.position_at_end(ret);
-    l.return_from_probe()?;
+    let at = l.offset(cbctx, 8)?;
+    let value = l.builder.build_load(l.i64(), at, "returned_value")?;
+    l.return_from_probe(value.into_int_value())?;
     l.builder.position_at_end(after);
     Ok(())
 }

@@ -122,7 +122,8 @@ pub struct Lowerer<'a, 'ctx> {
 /// `return` also sets the caller's flag so the caller returns from the probe too.
 #[derive(Clone, Copy)]
 pub struct Callback<'ctx> {
-    /// An i64 in the caller's frame: non-zero once the body executed `return`.
+    /// Two i64s in the caller's frame: non-zero once the body executed `return`, then the
+    /// value it returned.
     pub returned: PointerValue<'ctx>,
 }
 
@@ -610,12 +611,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
 
     /// Ends the probe: `return 0`, or in a `for` callback, flags the caller to return as
     /// well and stops the iteration.
-    pub(crate) fn return_from_probe(&self) -> R<()> {
+    /// Ends the probe with `value` as its program's result; in a `for` body, the callback
+    /// stops the loop and leaves the value to its caller (see [`Callback`]).
+    pub(crate) fn return_from_probe(&self, value: IntValue<'ctx>) -> R<()> {
+        let value = self
+            .builder
+            .build_int_s_extend_or_bit_cast(value, self.i64(), "retval")?;
         if let Some(cb) = self.callback {
             self.builder.build_store(cb.returned, self.const_u64(1))?;
+            let slot = self.offset(cb.returned, 8)?;
+            self.builder.build_store(slot, value)?;
             self.builder.build_return(Some(&self.const_u64(1)))?;
         } else {
-            self.builder.build_return(Some(&self.const_u64(0)))?;
+            self.builder.build_return(Some(&value))?;
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ use lang::ast::BinaryOp;
 use lang::hir::{self, Expr, ExprKind, Stmt, StmtKind, Unary};
 use stdlib::abi::record;
 use stdlib::builtins::Builtin;
-use stdlib::manifest::{Event, MapSpec, OptionDefault, RunValue};
+use stdlib::manifest::{Attach, Event, MapSpec, OptionDefault, RunValue};
 use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 
 type R<T> = Result<T, CodegenError>;
@@ -248,7 +248,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }
             }
-            StmtKind::Return => self.return_from_probe()?,
+            // Only a test probe's result is read (by `--test`); other programs return 0,
+            // which fentry and iterator programs must (the verifier checks).
+            StmtKind::Return(value) => {
+                let value = match (value, &self.probe.attach) {
+                    (Some(e), Attach::Test { .. }) => self.int(e)?,
+                    (Some(e), _) => {
+                        self.expr(e)?;
+                        self.const_u64(0)
+                    }
+                    (None, _) => self.const_u64(0),
+                };
+                self.return_from_probe(value)?
+            }
         }
         Ok(())
     }

@@ -131,7 +131,9 @@ pub enum StmtKind {
     },
     Break,
     Continue,
-    Return,
+    /// Ends the probe. A test probe's program returns the value (0 without one): non-zero
+    /// fails the test. Other programs return 0.
+    Return(Option<Expr>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

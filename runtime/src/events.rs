@@ -71,8 +71,13 @@ pub struct EventSink {
     /// `--no-warnings`: `warnf()` messages are dropped (errors still print).
     no_warnings: bool,
     /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
-    /// output bpftrace shows only for a failed test).
+    /// output bpftrace shows only for a failed test), `errorf()` messages included.
     capture: Option<String>,
+    /// The output's format while a capture renders text (see [`EventSink::start_capture`]).
+    capture_format: Option<OutputFormat>,
+    /// How many `errorf()` messages (and failed `assert()`s) were reported since
+    /// [`EventSink::take_errors`]: each fails a test.
+    errors: usize,
     /// The records warned about (see [`EventSink::bad_record`]).
     bad_records: Vec<(u8, u64)>,
 }
@@ -114,6 +119,8 @@ impl EventSink {
             max_cat_bytes: 10240,
             no_warnings: false,
             capture: None,
+            capture_format: None,
+            errors: 0,
             bad_records: Vec::new(),
         })
     }
@@ -187,20 +194,26 @@ impl EventSink {
         }
     }
 
-    /// Flushes everything (at exit).
     /// Sets how many bytes of a file `cat()` prints (`max_cat_bytes`).
     pub fn set_max_cat_bytes(&mut self, n: usize) {
         self.max_cat_bytes = n;
     }
 
-    /// Keeps the output from now on instead of writing it, until [`Self::end_capture`].
-    pub fn start_capture(&mut self) {
+    /// Keeps the output from now on instead of writing it, until [`Self::end_capture`]; as
+    /// text if `text` (a test's output in a JSON result record, as bpftrace gives it).
+    pub fn start_capture(&mut self, text: bool) {
         self.capture = Some(String::new());
+        if text {
+            self.capture_format = Some(std::mem::replace(&mut self.format, OutputFormat::Text));
+        }
     }
 
-    /// Writes again; returns what was kept.
+    /// Writes again, in the output's own format; returns what was kept.
     pub fn end_capture(&mut self) -> String {
         self.print_pending();
+        if let Some(f) = self.capture_format.take() {
+            self.format = f;
+        }
         self.capture.take().unwrap_or_default()
     }
 
@@ -208,6 +221,11 @@ impl EventSink {
     pub fn write_text(&mut self, s: &str) {
         self.print_pending();
         self.write(s);
+    }
+
+    /// How many errors were reported since the last call (see [`EventSink::errors`]).
+    pub fn take_errors(&mut self) -> usize {
+        std::mem::take(&mut self.errors)
     }
 
     /// Forgets an exit() (a benchmark's or a test's): returns its code, and lets output
@@ -218,7 +236,7 @@ impl EventSink {
     }
 
     pub fn format(&self) -> OutputFormat {
-        self.format
+        self.capture_format.unwrap_or(self.format)
     }
 
     /// Drops `warnf()` messages (`--no-warnings`), as bpftrace does.
@@ -365,31 +383,49 @@ impl EventSink {
                 expanded_from,
                 ..
             } => {
-                // On stderr, as bpftrace writes them, in text and JSON output alike.
                 if self.no_warnings && *level == stdlib::manifest::Level::Warning {
                     return Flow::Continue;
                 }
+                if *level == stdlib::manifest::Level::Error {
+                    self.errors += 1;
+                }
                 let text = format::render(pieces, args);
+                let text = text.trim_end_matches('\n');
                 let (name, source, span) =
                     self.source.locate(stdlib::diag::Span::new(*start, *end));
-                let at = stdlib::diag::location(name, source, span);
-                eprintln!("{at}: {}: {}", level.word(), text.trim_end_matches('\n'));
-                // bpftrace's JSON record of a message has no room for the macro calls.
-                if !json {
+                // As bpftrace writes them: a record on stdout in JSON (which has no room for
+                // the macro calls), text on stderr otherwise; inside a test, its output.
+                let message = if json {
+                    let (line, col) = stdlib::diag::Lines::new(source).line_col(span.start);
+                    let kind = match level {
+                        stdlib::manifest::Level::Error => "errorf",
+                        stdlib::manifest::Level::Warning => "warnf",
+                    };
+                    format!(
+                        "{{\"type\": \"{kind}\", \"msg\": {}, \"filename\": {}, \"line\": {line}, \"col\": {col}}}\n",
+                        output::json_str(text),
+                        output::json_str(name)
+                    )
+                } else {
+                    let at = stdlib::diag::location(name, source, span);
+                    let mut m = format!("{at}: {}: {text}\n", level.word());
                     for &(start, end) in expanded_from {
                         let (name, source, span) =
                             self.source.locate(stdlib::diag::Span::new(start, end));
-                        eprint!(
-                            "{}",
-                            stdlib::diag::runtime_message(
-                                name,
-                                source,
-                                span,
-                                level.word(),
-                                "expanded from",
-                            )
-                        );
+                        m.push_str(&stdlib::diag::runtime_message(
+                            name,
+                            source,
+                            span,
+                            level.word(),
+                            "expanded from",
+                        ));
                     }
+                    m
+                };
+                if json || self.capture.is_some() {
+                    self.write(&message);
+                } else {
+                    eprint!("{message}");
                 }
             }
             Event::Time { format: f } => {

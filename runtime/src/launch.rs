@@ -6,11 +6,11 @@
 use crate::run::{run, RunError, RunOptions};
 use crate::sys::GatedChild;
 use crate::verifier::Rejection;
-use crate::{Buffering, OutputFormat};
+use crate::{Buffering, OutputFormat, RunMode};
 use std::io::Write;
 use stdlib::aot::{AotFile, RunSettings};
 use stdlib::diag::{self, Diagnostic};
-use stdlib::manifest::{Manifest, OptionDefault, RunValue, Source};
+use stdlib::manifest::{Attach, Manifest, OptionDefault, RunValue, Source};
 
 /// The command-line flags that shape a run (the same in `rbt` and `rbt-run`).
 #[derive(Debug, Clone)]
@@ -57,6 +57,9 @@ pub fn launch(
     child: Option<&mut GatedChild>,
 ) -> Result<i32, Failure> {
     let cpid = child.as_ref().map_or(0, |c| c.pid);
+    if let Some(needed) = run_mode_needed(manifest, flags.mode) {
+        return Err(Failure::Message(needed));
+    }
     let run_values = run_values(&manifest.run_values, params, cpid).map_err(Failure::Message)?;
     require_privileges(flags.program).map_err(Failure::Message)?;
     if manifest.dw_ustack && cpid == 0 && flags.pid.is_none() && flags.dwarf_pid.is_none() {
@@ -275,6 +278,25 @@ fn padded(text: &[u8], len: u32, size: u32, what: &str) -> Result<Vec<u8>, Strin
 /// The `.rodata` of an object whose manifest lists `values`, laid out by
 /// [`stdlib::manifest::run_values_layout`]. A parameter or option the program reads as an
 /// integer must be one, and one it reads as a string must fit.
+/// Why a script cannot run in `mode`: its only probes are `test:` or `bench:` probes, which
+/// run with `--test` or `--bench` alone, so a plain run would attach nothing.
+fn run_mode_needed(manifest: &Manifest, mode: RunMode) -> Option<String> {
+    let only = |kind: fn(&Attach) -> bool| {
+        !manifest.programs.is_empty() && manifest.programs.iter().all(|p| kind(&p.attach))
+    };
+    let test = |a: &Attach| matches!(a, Attach::Test { .. });
+    let bench = |a: &Attach| matches!(a, Attach::Bench { .. });
+    match mode {
+        RunMode::Trace if only(test) => Some(
+            "no probes to attach: the script has only test: probes; run them with --test".into(),
+        ),
+        RunMode::Trace if only(bench) => Some(
+            "no probes to attach: the script has only bench: probes; run them with --bench".into(),
+        ),
+        RunMode::Trace | RunMode::Bench | RunMode::Test => None,
+    }
+}
+
 fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>, String> {
     let mut out = Vec::with_capacity(values.len() * 8);
     for v in values {

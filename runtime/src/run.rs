@@ -511,7 +511,7 @@ pub fn run(
     }
     if running {
         // BEGIN's output is not part of a benchmark's or test's report.
-        sink.borrow_mut().start_capture();
+        sink.borrow_mut().start_capture(false);
     }
     if opts.notify_attached {
         // Straight to stdout (not `-o`'s file), where the harness reads it.
@@ -670,8 +670,9 @@ const BENCH_MIN_ITERS: u64 = 1000;
 
 /// `--bench`: times every `bench:` program (its output dropped) and prints a table, or one
 /// JSON record per benchmark. `--test`: runs every `test:` program once; a test fails when
-/// it calls exit() with a non-zero code, and then its output is shown. Returns how many
-/// tests failed. Timings are taken around BPF_PROG_TEST_RUN in user space (raw tracepoint
+/// it returns a value other than 0, reports an error (`errorf()`, a failed `assert()`) or
+/// calls exit() with a non-zero code, and then its output is shown (in JSON, each test is a
+/// record holding its output as text). Returns how many tests failed. Timings are taken around BPF_PROG_TEST_RUN in user space (raw tracepoint
 /// programs cannot be repeated by the kernel), so they include the system call.
 fn run_benches_and_tests(
     obj: &Object,
@@ -705,7 +706,7 @@ fn run_benches_and_tests(
             }
             for (name, prog) in &runs {
                 let prog = obj.program(prog)?;
-                sink.borrow_mut().start_capture();
+                sink.borrow_mut().start_capture(false);
                 for _ in 0..BENCH_MIN_ITERS / 10 {
                     prog.test_run()?;
                 }
@@ -737,52 +738,63 @@ fn run_benches_and_tests(
             }
         }
         RunMode::Test => {
-            let mut s = sink.borrow_mut();
             let plural = |n: usize| if n == 1 { "test" } else { "tests" };
-            s.write_text(&format!(
+            let text = |line: String| {
+                if !json {
+                    sink.borrow_mut().write_text(&line);
+                }
+            };
+            text(format!(
                 "[==========] Running {} {}.\n",
                 runs.len(),
                 plural(runs.len())
             ));
-            drop(s);
             for (name, prog) in &runs {
-                sink.borrow_mut()
-                    .write_text(&format!("[ RUN      ] {name}\n"));
-                sink.borrow_mut().start_capture();
+                text(format!("[ RUN      ] {name}\n"));
+                sink.borrow_mut().start_capture(json);
                 let start = std::time::Instant::now();
-                obj.program(prog)?.test_run()?;
+                let returned = obj.program(prog)?.test_run()?;
                 rb.consume()?;
-                let us = start.elapsed().as_micros();
+                let took = start.elapsed();
                 let mut s = sink.borrow_mut();
                 let output = s.end_capture();
-                if s.take_exit().unwrap_or(0) != 0 {
-                    s.write_text(&output);
-                    s.write_text(&format!("[  FAILED  ] {name} ({us} μs)\n"));
+                let exit = s.take_exit().unwrap_or(0);
+                let passed = returned == 0 && exit == 0 && s.take_errors() == 0;
+                if !passed {
                     failed.push(name.clone());
-                } else {
-                    s.write_text(&format!("[       OK ] {name} ({us} μs)\n"));
                 }
+                let us = took.as_micros();
+                let line = match (json, passed) {
+                    (true, _) => format!(
+                        "{{\"type\": \"test_result\", \"data\": {{{}: {{\"duration\": {}, \"passed\": {passed}, \"output\": {}}}}}}}\n",
+                        stdlib::output::json_str(name),
+                        took.as_nanos(),
+                        stdlib::output::json_str(&output)
+                    ),
+                    (false, true) => format!("[       OK ] {name} ({us} μs)\n"),
+                    (false, false) => format!("{output}[  FAILED  ] {name} ({us} μs)\n"),
+                };
+                s.write_text(&line);
                 s.end_batch();
             }
-            let mut s = sink.borrow_mut();
             let passed = runs.len() - failed.len();
-            s.write_text(&format!(
+            text(format!(
                 "[==========] {} {} ran.\n",
                 runs.len(),
                 plural(runs.len())
             ));
-            s.write_text(&format!("[  PASSED  ] {passed} {}.\n", plural(passed)));
+            text(format!("[  PASSED  ] {passed} {}.\n", plural(passed)));
             if !failed.is_empty() {
-                s.write_text(&format!(
+                text(format!(
                     "[  FAILED  ] {} {}, listed below:\n",
                     failed.len(),
                     plural(failed.len())
                 ));
                 for name in &failed {
-                    s.write_text(&format!("[  FAILED  ] {name}\n"));
+                    text(format!("[  FAILED  ] {name}\n"));
                 }
             }
-            s.end_batch();
+            sink.borrow_mut().end_batch();
         }
     }
     Ok(failed.len())

@@ -398,6 +398,16 @@ pub fn value_discarded(span: Span) -> Diagnostic {
         .with_help("write `_ = ...;` to discard a value on purpose")
 }
 
+/// `return value;` in a probe, whose value is not an integer.
+pub fn probe_return_value(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("a probe returns an integer, not {}", ty.display()),
+        span,
+    )
+    .with_label("not an integer")
+    .with_help("a probe's return value is its program's result (a `test:` probe fails on one that is not 0); cast a bool with `(int64)`")
+}
+
 /// A statement after `return`, `break`, `continue` or `exit()` in the same block.
 pub fn unreachable_statement(span: Span) -> Diagnostic {
     Diagnostic::warning("unreachable statement", span)

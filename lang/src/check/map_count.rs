@@ -105,7 +105,8 @@ impl Count {
                 self.map(*map, s.span);
                 self.block(body);
             }
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+            StmtKind::Return(Some(e)) => self.expr(e),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
         }
     }
 

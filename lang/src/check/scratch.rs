@@ -182,7 +182,8 @@ impl Estimate<'_> {
                 self.callbacks += body;
                 0
             }
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => 0,
+            StmtKind::Return(Some(e)) => self.expr(e),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => 0,
         }
     }
 

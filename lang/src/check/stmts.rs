@@ -100,7 +100,7 @@ impl Checker<'_> {
                         push(out, k);
                         // exit() ends the probe at once, as in bpftrace 0.27.
                         if f == Some(Function::Exit) {
-                            push(out, StmtKind::Return);
+                            push(out, StmtKind::Return(None));
                         }
                     }
                 }
@@ -335,10 +335,14 @@ impl Checker<'_> {
                 }
             }
             S::Return(value) => {
-                if let Some(v) = value {
-                    self.expr(v);
+                let value = value.as_ref().map(|v| self.expr(v));
+                if let Some(v) = value
+                    .as_ref()
+                    .filter(|v| !v.ty.is_int() || v.ty == Type::Bool)
+                {
+                    self.push(diagnostics::probe_return_value(&v.ty, v.span));
                 }
-                push(out, StmtKind::Return);
+                push(out, StmtKind::Return(value));
             }
             S::Block(b) => {
                 let inner = self.block(b);

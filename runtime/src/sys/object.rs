@@ -270,7 +270,8 @@ impl Program<'_> {
     }
 
     /// Runs the program once with an empty context (BEGIN/END probes).
-    pub fn test_run(&self) -> Result<(), SysError> {
+    /// Runs the program once (BPF_PROG_TEST_RUN) and returns what it returned.
+    pub fn test_run(&self) -> Result<u32, SysError> {
         // SAFETY: zeroed opts are the documented default; `sz` is set.
         let mut opts: libbpf_sys::bpf_test_run_opts = unsafe { std::mem::zeroed() };
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_test_run_opts>() as _;
@@ -279,7 +280,7 @@ impl Program<'_> {
         if rc < 0 {
             Err(err("cannot run the BEGIN/END program", last_errno()))
         } else {
-            Ok(())
+            Ok(opts.retval)
         }
     }
 
