@@ -158,11 +158,25 @@ impl SystemCatalog {
         }))
     }
 
-    /// Converts a BTF type to rbt's type; records are converted one level deep (nested
-    /// records and pointees are resolved lazily when a field of them is accessed).
+    /// Converts a BTF type to rbt's type.
+    ///
+    /// A record held by value is converted whole, with its nested records and the members of
+    /// its anonymous structs and unions: printing, storing or copying it decodes every field,
+    /// and a member of an anonymous record (`refcount_t`'s `refs`) has no name to be looked up
+    /// by later. A named record behind a pointer is kept by name only (no fields) and looked
+    /// up when the pointer is followed: pointers make cycles (`task_struct` → `parent`), and
+    /// following them all would convert much of the kernel. An anonymous record behind a
+    /// pointer is converted whole, as C gives it no way to point back to itself; `depth`
+    /// (records entered) still bounds malformed BTF.
     fn btf_type(&self, b: &btf::Btf, id: btf::TypeId, depth: u32) -> Type {
         let id = b.resolve(id);
         match b.get(id) {
+            // bpftrace prints a C `_Bool` as `true`/`false`.
+            Ok(btf::Type::Int {
+                size: 1,
+                is_bool: true,
+                ..
+            }) => Type::Bool,
             Ok(btf::Type::Int { size, signed, .. }) => {
                 let bits = (size.clamp(1, 8) * 8) as u8;
                 Type::Int {
@@ -170,19 +184,31 @@ impl SystemCatalog {
                     signed,
                 }
             }
-            Ok(btf::Type::Enum { size, .. }) => Type::Int {
+            Ok(btf::Type::Enum {
+                name, size, values, ..
+            }) => btf_enum(name, size, &values).unwrap_or(Type::Int {
                 bits: (size.clamp(1, 8) * 8) as u8,
                 signed: false,
-            },
+            }),
             Ok(btf::Type::Ptr(target)) => {
-                let to = self.btf_type(b, target, depth + 1);
+                let target = b.resolve(target);
+                let to = match b.get(target) {
+                    Ok(
+                        btf::Type::Struct { name, size, .. } | btf::Type::Union { name, size, .. },
+                    ) if !name.is_empty() => Type::Record(Box::new(Record {
+                        name: b.type_to_string(target),
+                        size,
+                        fields: Vec::new(),
+                    })),
+                    _ => self.btf_type(b, target, depth),
+                };
                 Type::Pointer {
                     to: Box::new(to),
                     space: AddrSpace::Kernel,
                 }
             }
             Ok(btf::Type::Array { elem, len }) => {
-                let e = self.btf_type(b, elem, depth + 1);
+                let e = self.btf_type(b, elem, depth);
                 match e {
                     Type::Int { bits: 8, .. } => Type::Str { len: len.max(1) },
                     e => Type::Array {
@@ -191,42 +217,51 @@ impl SystemCatalog {
                     },
                 }
             }
-            Ok(btf::Type::Struct { .. }) | Ok(btf::Type::Union { .. }) => {
-                let name = b.type_to_string(id);
-                if depth > 1 {
-                    // Deeper records stay unexpanded: the checker looks them up by name when
-                    // a member of them is used.
-                    let size = b.size_of(id).unwrap_or(0) as u32;
-                    return Type::Record(Box::new(Record {
-                        name,
-                        size,
-                        fields: Vec::new(),
-                    }));
-                }
-                Type::Record(Box::new(self.btf_record(b, id, depth).unwrap_or(Record {
-                    name,
-                    size: 0,
+            Ok(btf::Type::Struct { .. } | btf::Type::Union { .. }) => {
+                let whole = (depth < MAX_RECORD_DEPTH)
+                    .then(|| self.btf_record(b, id, depth + 1))
+                    .flatten();
+                Type::Record(Box::new(whole.unwrap_or_else(|| Record {
+                    name: b.type_to_string(id),
+                    size: b.size_of(id).unwrap_or(0) as u32,
                     fields: Vec::new(),
                 })))
             }
-            _ => Type::Int {
+            Ok(
+                btf::Type::Void
+                | btf::Type::Fwd { .. }
+                | btf::Type::Typedef { .. }
+                | btf::Type::Volatile(_)
+                | btf::Type::Const(_)
+                | btf::Type::Restrict(_)
+                | btf::Type::Func { .. }
+                | btf::Type::FuncProto { .. }
+                | btf::Type::Var { .. }
+                | btf::Type::Datasec { .. }
+                | btf::Type::Float { .. }
+                | btf::Type::DeclTag { .. }
+                | btf::Type::TypeTag { .. },
+            )
+            | Err(_) => Type::Int {
                 bits: 64,
                 signed: false,
             },
         }
     }
 
+    /// The layout of struct or union `id` with every member converted by [`Self::btf_type`];
+    /// the members of anonymous structs and unions are merged into it, as C reaches them.
     fn btf_record(&self, b: &btf::Btf, id: btf::TypeId, depth: u32) -> Option<Record> {
         let members = b.members(id)?;
         let size = b.size_of(id).unwrap_or(0) as u32;
         let name = b.type_to_string(id);
         let mut fields = Vec::new();
         for m in members {
-            let ty = self.btf_type(b, m.type_id, depth + 1);
+            let ty = self.btf_type(b, m.type_id, depth);
             let offset = m.bit_offset / 8;
             if m.name.is_empty() {
                 // Anonymous struct/union members: their fields are reachable directly.
-                if let Some(inner) = self.btf_record(b, b.resolve(m.type_id), depth) {
+                if let Type::Record(inner) = ty {
                     fields.extend(inner.fields.into_iter().map(|mut f| {
                         f.offset += offset;
                         f
@@ -251,9 +286,34 @@ impl SystemCatalog {
     }
 }
 
-/// Converts a DWARF type to rbt's type, as `btf_type` does for BTF: pointers point into user
-/// memory, records are expanded `depth` levels deep (named deeper ones are looked up by name
-/// when a member of them is used).
+/// How many records deep [`SystemCatalog::btf_type`] and [`dwarf_type`] convert a record held
+/// by value. C nests records by value only finitely; the bound keeps malformed type
+/// information from recursing forever.
+const MAX_RECORD_DEPTH: u32 = 32;
+
+/// A BTF enum as a [`Type::Enum`], whose values print by name as bpftrace prints them; `None`
+/// when its size is no integer width. Values are compared with what is read from memory:
+/// `size` bytes wide, zero-extended.
+fn btf_enum(name: &str, size: u32, values: &[(&str, i128)]) -> Option<Type> {
+    let bits = (size.clamp(1, 8) * 8) as u8;
+    if !bits.is_power_of_two() {
+        return None;
+    }
+    let mask = u64::MAX >> (64 - u32::from(bits));
+    Some(Type::Enum {
+        name: name.to_string(),
+        bits,
+        variants: values
+            .iter()
+            .map(|(n, v)| (n.to_string(), (*v as u64) & mask))
+            .collect(),
+    })
+}
+
+/// Converts a DWARF type to rbt's type, as [`SystemCatalog::btf_type`] does for BTF: pointers
+/// point into user memory, records held by value are converted whole, and a named record
+/// behind a pointer is kept by name, to be looked up when the pointer is followed. `depth`
+/// counts the records entered.
 pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
     let id = d.resolve(id);
     let u64_ty = Type::Int {
@@ -286,7 +346,14 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
                     bits: 8,
                     signed: false,
                 },
-                Some(_) => dwarf_type(d, *to, depth + 1),
+                Some(CType::Record { name, size, .. }) if !name.ends_with("(anonymous)") => {
+                    Type::Record(Box::new(Record {
+                        name: name.clone(),
+                        size: *size as u32,
+                        fields: Vec::new(),
+                    }))
+                }
+                Some(_) => dwarf_type(d, *to, depth),
             };
             Type::Pointer {
                 to: Box::new(to),
@@ -311,15 +378,14 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
             size,
             members,
         }) => {
-            let named = !name.ends_with("(anonymous)");
-            if depth > 1 && named {
+            if depth >= MAX_RECORD_DEPTH {
                 return Type::Record(Box::new(Record {
                     name: name.clone(),
                     size: *size as u32,
                     fields: Vec::new(),
                 }));
             }
-            Type::Record(Box::new(dwarf_record(d, name, *size, members, depth)))
+            Type::Record(Box::new(dwarf_record(d, name, *size, members, depth + 1)))
         }
         Some(CType::Void)
         | Some(CType::Function)
@@ -340,21 +406,18 @@ fn dwarf_record(
     for m in members {
         if m.name.is_empty() {
             // Anonymous struct/union members: their fields are reachable directly.
-            if let Some(CType::Record { members: inner, .. }) = d.types.get(d.resolve(m.ty)) {
-                if depth < 8 {
-                    let r = dwarf_record(d, name, 0, inner, depth + 1);
-                    fields.extend(r.fields.into_iter().map(|mut f| {
-                        f.offset += m.offset as u32;
-                        f
-                    }));
-                }
+            if let Type::Record(r) = dwarf_type(d, m.ty, depth) {
+                fields.extend(r.fields.into_iter().map(|mut f| {
+                    f.offset += m.offset as u32;
+                    f
+                }));
             }
             continue;
         }
         fields.push(Field {
             name: m.name.clone(),
             offset: m.offset as u32,
-            ty: dwarf_type(d, m.ty, depth + 1),
+            ty: dwarf_type(d, m.ty, depth),
             bitfield: m.bitfield,
             data_loc: false,
             btf_enum: false,
@@ -600,20 +663,7 @@ impl Catalog for SystemCatalog {
         let Ok(btf::Type::Enum { size, values, .. }) = b.get(id) else {
             return None;
         };
-        let bits = (size.clamp(1, 8) * 8) as u8;
-        if !bits.is_power_of_two() {
-            return None;
-        }
-        // Values are compared with what is read from memory: `bits` wide, zero-extended.
-        let mask = u64::MAX >> (64 - u32::from(bits));
-        Some(Type::Enum {
-            name: name.to_string(),
-            bits,
-            variants: values
-                .iter()
-                .map(|(n, v)| (n.to_string(), (*v as u64) & mask))
-                .collect(),
-        })
+        btf_enum(name, size, &values)
     }
 
     fn constant(&self, name: &str) -> Option<i64> {
@@ -825,7 +875,7 @@ impl Catalog for SystemCatalog {
         let params = sig
             .params
             .iter()
-            .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
+            .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 0)))
             .collect();
         let ret = if sig.ret == 0 {
             Type::Int {
@@ -833,7 +883,7 @@ impl Catalog for SystemCatalog {
                 signed: false,
             }
         } else {
-            self.btf_type(b, sig.ret, 1)
+            self.btf_type(b, sig.ret, 0)
         };
         Some((params, ret))
     }
@@ -844,9 +894,9 @@ impl Catalog for SystemCatalog {
         let params = sig
             .params
             .iter()
-            .map(|p| (p.name.to_string(), self.btf_type(&b, p.type_id, 1)))
+            .map(|p| (p.name.to_string(), self.btf_type(&b, p.type_id, 0)))
             .collect();
-        let ret = self.btf_type(&b, sig.ret, 1);
+        let ret = self.btf_type(&b, sig.ret, 0);
         Some((params, ret))
     }
 
@@ -857,7 +907,7 @@ impl Catalog for SystemCatalog {
         Some(
             params
                 .iter()
-                .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 1)))
+                .map(|p| (p.name.to_string(), self.btf_type(b, p.type_id, 0)))
                 .collect(),
         )
     }
@@ -909,7 +959,7 @@ impl Catalog for SystemCatalog {
             .zip(registers)
             .map(|(p, register)| UserParam {
                 name: p.name.clone(),
-                ty: dwarf_type(&d, p.ty, 1),
+                ty: dwarf_type(&d, p.ty, 0),
                 register,
             })
             .collect())
@@ -1026,4 +1076,182 @@ fn check_bounds(
 
 fn stands_for_several(target: &str) -> bool {
     target.is_empty() || target.contains(['*', '?', '['])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Builds a BTF blob: type records (ids from 1, in order) and their strings.
+    #[derive(Default)]
+    struct Blob {
+        types: Vec<u8>,
+        strings: Vec<u8>,
+    }
+
+    impl Blob {
+        /// The string table offset of `s` (0, the empty string, for an anonymous name).
+        fn name(&mut self, s: &str) -> u32 {
+            if self.strings.is_empty() {
+                self.strings.push(0);
+            }
+            if s.is_empty() {
+                return 0;
+            }
+            let off = self.strings.len() as u32;
+            self.strings.extend_from_slice(s.as_bytes());
+            self.strings.push(0);
+            off
+        }
+
+        /// Adds a type of BTF kind `kind` named `name`: its size or type word, then
+        /// `entries` (members, enumerators), each a list of words after its name.
+        fn add(&mut self, kind: u32, name: &str, size_or_type: u32, entries: &[(&str, &[u32])]) {
+            let words = [
+                self.name(name),
+                (kind << 24) | entries.len() as u32,
+                size_or_type,
+            ];
+            for w in words {
+                self.types.extend_from_slice(&w.to_le_bytes());
+            }
+            for (entry, rest) in entries {
+                let n = self.name(entry);
+                for w in std::iter::once(n).chain(rest.iter().copied()) {
+                    self.types.extend_from_slice(&w.to_le_bytes());
+                }
+            }
+        }
+
+        /// Adds a BTF `INT` named `name` of `size` bytes with `encoding` (1 signed, 4 bool).
+        fn int(&mut self, name: &str, size: u32, encoding: u32) {
+            self.add(1, name, size, &[]);
+            self.types
+                .extend_from_slice(&((encoding << 24) | (size * 8)).to_le_bytes());
+        }
+
+        fn bytes(&self) -> Vec<u8> {
+            let (types, strings) = (self.types.len() as u32, self.strings.len() as u32);
+            let mut out = Vec::new();
+            out.extend_from_slice(&0xeb9fu16.to_le_bytes());
+            out.extend_from_slice(&[1, 0]);
+            for w in [24, 0, types, types, strings] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            out.extend_from_slice(&self.types);
+            out.extend_from_slice(&self.strings);
+            out
+        }
+    }
+
+    /// A catalog whose kernel BTF is:
+    ///
+    /// ```c
+    /// typedef struct { int counter; } anon_t;
+    /// struct inner { int a; _Bool b; anon_t nested; };
+    /// enum color { RED, GREEN };
+    /// struct outer {
+    ///     struct inner in;
+    ///     anon_t t;
+    ///     union { int u; enum color c; };
+    ///     struct outer *self;
+    ///     anon_t *anon_ptr;
+    /// };
+    /// ```
+    fn catalog() -> SystemCatalog {
+        const STRUCT: u32 = 4;
+        const UNION: u32 = 5;
+        let mut b = Blob::default();
+        b.int("int", 4, 1); // 1
+        b.int("_Bool", 1, 4); // 2
+        let inner: &[(&str, &[u32])] = &[("a", &[1, 0]), ("b", &[2, 32]), ("nested", &[5, 64])];
+        b.add(STRUCT, "inner", 12, inner); // 3
+        b.add(STRUCT, "", 4, &[("counter", &[1, 0])]); // 4
+        b.add(8, "anon_t", 4, &[]); // 5: typedef
+        b.add(2, "", 7, &[]); // 6: struct outer *
+        let members: &[(&str, &[u32])] = &[
+            ("in", &[3, 0]),
+            ("t", &[5, 96]),
+            ("", &[8, 128]),
+            ("self", &[6, 192]),
+            ("anon_ptr", &[10, 256]),
+        ];
+        b.add(STRUCT, "outer", 40, members); // 7
+        b.add(UNION, "", 4, &[("u", &[1, 0]), ("c", &[9, 0])]); // 8
+        b.add(6, "color", 4, &[("RED", &[0]), ("GREEN", &[1])]); // 9: enum
+        b.add(2, "", 5, &[]); // 10: anon_t *
+        let c = SystemCatalog::default();
+        let btf = btf::Btf::from_bytes(b.bytes()).expect("test BTF parses");
+        assert!(c.btf.set(Some(Arc::new(btf))).is_ok());
+        c
+    }
+
+    fn field<'r>(r: &'r Record, name: &str) -> &'r Field {
+        r.fields
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no field {name} in {r:?}"))
+    }
+
+    #[test]
+    fn records_held_by_value_are_converted_whole() {
+        let c = catalog();
+        let outer = c.record("struct outer").expect("struct outer");
+        assert_eq!(outer.size, 40);
+        let names: Vec<&str> = outer.fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, ["in", "t", "u", "c", "self", "anon_ptr"]);
+        // A nested named record and a typedef of an anonymous one have their fields.
+        let Type::Record(inner) = &field(&outer, "in").ty else {
+            panic!("in is a record");
+        };
+        assert_eq!(inner.name, "struct inner");
+        assert_eq!(
+            field(inner, "a").ty,
+            Type::Int {
+                bits: 32,
+                signed: true
+            }
+        );
+        assert_eq!(field(inner, "b").ty, Type::Bool);
+        assert_eq!(field(inner, "b").offset, 4);
+        let Type::Record(nested) = &field(inner, "nested").ty else {
+            panic!("nested is a record");
+        };
+        assert_eq!(field(nested, "counter").offset, 0);
+        let Type::Record(t) = &field(&outer, "t").ty else {
+            panic!("t is a record");
+        };
+        assert_eq!(t.fields.len(), 1);
+        assert_eq!(field(t, "counter").offset, 0);
+        // The anonymous union's members are the parent's, at the union's offset; an enum
+        // member prints by name.
+        assert_eq!(field(&outer, "u").offset, 16);
+        assert_eq!(field(&outer, "c").offset, 16);
+        assert_eq!(
+            field(&outer, "c").ty,
+            Type::Enum {
+                name: "color".into(),
+                bits: 32,
+                variants: vec![("RED".into(), 0), ("GREEN".into(), 1)],
+            }
+        );
+        assert!(field(&outer, "c").btf_enum);
+        // A named record behind a pointer is kept by name; an anonymous one, which no name
+        // finds later, is converted whole.
+        let Type::Pointer { to, .. } = &field(&outer, "self").ty else {
+            panic!("self is a pointer");
+        };
+        assert_eq!(
+            **to,
+            Type::Record(Box::new(Record {
+                name: "struct outer".into(),
+                size: 40,
+                fields: Vec::new(),
+            }))
+        );
+        let Type::Pointer { to, .. } = &field(&outer, "anon_ptr").ty else {
+            panic!("anon_ptr is a pointer");
+        };
+        assert!(matches!(&**to, Type::Record(r) if r.fields.len() == 1));
+    }
 }

@@ -93,7 +93,13 @@ impl Value {
                     .iter()
                     .map(|(n, v)| format!(".{n} = {}", v.to_text()))
                     .collect();
-                format!("{{ {} }}", inner.join(", "))
+                // bpftrace prints a record without fields (`struct lock_class_key` when
+                // lockdep is off) as `{}`.
+                if inner.is_empty() {
+                    "{}".into()
+                } else {
+                    format!("{{ {} }}", inner.join(", "))
+                }
             }
         }
     }
@@ -444,5 +450,23 @@ mod tests {
         assert_eq!(ntop(&b), "10.99.0.1");
         assert_eq!(macaddr(&[0x02, 0xab, 0, 1, 2, 3]), "02:AB:00:01:02:03");
         assert_eq!(strerror(2), "No such file or directory");
+    }
+
+    #[test]
+    fn records() {
+        let load = Value::Record(vec![
+            ("weight".into(), Value::UInt(1024)),
+            ("flag".into(), Value::Bool(false)),
+        ]);
+        assert_eq!(load.to_text(), "{ .weight = 1024, .flag = false }");
+        // A record without fields, as bpftrace prints one.
+        let empty = Value::Record(Vec::new());
+        assert_eq!(empty.to_text(), "{}");
+        assert_eq!(empty.to_json(), "{}");
+        let outer = Value::Record(vec![("stats".into(), empty), ("load".into(), load)]);
+        assert_eq!(
+            outer.to_text(),
+            "{ .stats = {}, .load = { .weight = 1024, .flag = false } }"
+        );
     }
 }

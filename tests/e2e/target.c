@@ -21,6 +21,22 @@ struct rbt_e2e_pair {
 	long y;
 };
 
+/* Records held by value, two deep: a named one, an anonymous one and an anonymous union,
+ * for the cases that print whole records typed by DWARF. */
+struct rbt_e2e_nest {
+	struct rbt_e2e_pair pair;
+	struct {
+		int z;
+		struct rbt_e2e_pair inner;
+	} anon;
+	union {
+		int u;
+		unsigned char b;
+	};
+	struct rbt_e2e_pair *next;
+};
+struct rbt_e2e_nest rbt_e2e_nest = { { 1, 2 }, { 3, { 7, 8 } }, { 4 }, 0 };
+
 /* DWARF-typed uprobe args: a struct passed by value takes two registers, so `q` and `k`
  * are in the third and fourth. */
 __attribute__((noinline)) long rbt_e2e_pairs(struct rbt_e2e_pair p, const struct rbt_e2e_pair *q, int k)
