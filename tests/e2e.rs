@@ -27,7 +27,7 @@ unsafe extern "C" {
 
 #[path = "e2e/cases.rs"]
 mod cases;
-use cases::{cases, run_case, target_binary, SEED_SCRIPTS};
+use cases::{cases, run_case, target_binary, target_binary_no_pie, SEED_SCRIPTS};
 
 #[test]
 #[ignore = "needs root"]
@@ -753,27 +753,64 @@ fn missing_probes_cover_kprobes() {
     assert!(err.contains("no probes to attach"), "{err}");
 }
 
-/// A uprobe offset past the function's end, a function of size 0 (without `--unsafe`) and an
-/// address in no function are refused, each with its own error.
+/// A uprobe offset past the function's end, a function of size 0 (without `--unsafe`), an
+/// address in no function and an offset inside an instruction (by name and by address) are
+/// refused, each with its own error; the next instruction's offset, or `--unsafe`, loads.
 #[test]
 #[ignore = "needs root"]
 fn uprobe_bounds_are_checked() {
     require_root();
-    let t = target_binary();
-    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
-        .arg("-e")
-        .arg(format!("uprobe:{t}:rbt_e2e_add+100000 {{ exit(); }} uprobe:{t}:_init {{ exit(); }} uprobe:{t}:12 {{ exit(); }}"))
-        .output()
-        .expect("run rbt");
-    assert_eq!(o.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let t = target_binary_no_pie();
+    let rbt = |args: &[&str], script: String| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(args)
+            .arg("-e")
+            .arg(script)
+            .output()
+            .expect("run rbt");
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let insn = elf_symbol(&t, "rbt_e2e_insn");
+    let (code, err) = rbt(&[], format!("uprobe:{t}:rbt_e2e_add+100000 {{ exit(); }} uprobe:{t}:_init {{ exit(); }} uprobe:{t}:12 {{ exit(); }} uprobe:{t}:rbt_e2e_insn+3 {{ exit(); }} uprobe:{t}:{:#x} {{ exit(); }}", insn + 4));
+    assert_eq!(code, Some(1));
     for want in [
         "offset 100000 is outside function rbt_e2e_add",
         "function _init in",
         "address 0xc is in no function",
+        "offset 3 of rbt_e2e_insn in",
+        "offset 4 of rbt_e2e_insn in",
+        "is inside an instruction (the 10-byte one at offset 0)",
     ] {
         assert!(err.contains(want), "{want}: {err}");
     }
+    let (code, err) = rbt(
+        &["--dry-run"],
+        format!("uprobe:{t}:rbt_e2e_insn+10 {{ exit(); }}"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = rbt(
+        &["--dry-run", "--unsafe"],
+        format!("uprobe:{t}:rbt_e2e_insn+3 {{ exit(); }}"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// The address of function `name` in the ELF file `path`, from `nm`.
+fn elf_symbol(path: &str, name: &str) -> u64 {
+    let o = Command::new("nm").arg(path).output().expect("run nm");
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .find_map(|l| {
+            let mut f = l.split_whitespace();
+            let (addr, _, n) = (f.next()?, f.next()?, f.next()?);
+            (n == name)
+                .then(|| u64::from_str_radix(addr, 16).ok())
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no symbol {name} in {path}"))
 }
 
 /// `--traceable-functions FILE` replaces the kernel's list of traceable functions: a kprobe

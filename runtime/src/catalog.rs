@@ -4,7 +4,7 @@
 //! script that needs none of them starts without reading any.
 
 use crate::introspect::dwarf::{CType, DebugInfo};
-use crate::introspect::{btf, dwarf, elf, kallsyms, tracefs, zip};
+use crate::introspect::{btf, dwarf, elf, insn, kallsyms, tracefs, zip};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -736,13 +736,19 @@ impl Catalog for SystemCatalog {
                     continue;
                 }
                 let syms = elf::function_symbols(&p).map_err(|e| e.to_string())?;
-                let in_function = syms
+                let function = syms
                     .iter()
-                    .any(|s| addr >= s.addr && addr - s.addr < s.size.max(1));
+                    .find(|s| addr >= s.addr && addr - s.addr < s.size.max(1));
                 let offset = elf::address_offset(&p, addr)
                     .map_err(|e| e.to_string())?
-                    .filter(|_| in_function)
+                    .filter(|_| function.is_some())
                     .ok_or_else(|| format!("address {addr:#x} is in no function of {display}"))?;
+                if let (Some(s), false) = (function, allow_unsafe) {
+                    let into = addr - s.addr + extra;
+                    if let (Some(start), true) = (s.file_offset, into > 0) {
+                        check_instruction(&display, &s.name, start, into)?;
+                    }
+                }
                 out.push(UprobeTarget {
                     path: display.clone(),
                     // bpftrace 0.27 names an address probe by the address in decimal.
@@ -1036,8 +1042,6 @@ fn pid_namespace() -> Option<(u64, u64)> {
     Some((dev, m.ino()))
 }
 
-/// Whether a uprobe/usdt target names several files (empty, or a glob), so that one of them
-/// failing to parse is skipped rather than an error.
 /// A uprobe's function field that is an address: `0x` hex, or all decimal digits (no C
 /// function name starts with a digit).
 fn address(func: &str) -> Option<u64> {
@@ -1052,7 +1056,8 @@ fn has_wildcard(pattern: &str) -> bool {
     pattern.contains(['*', '?', '['])
 }
 
-/// Refuses a uprobe `extra` bytes into function `s` of `path` that would not be inside it.
+/// Refuses a uprobe `extra` bytes into function `s` of `path` that would not be inside it,
+/// or (without `--unsafe`) would be inside one of its instructions.
 fn check_bounds(
     s: &elf::ElfSymbol,
     path: &str,
@@ -1071,9 +1076,38 @@ fn check_bounds(
             s.name, s.size
         ));
     }
-    Ok(())
+    match (s.file_offset, extra > 0 && !allow_unsafe) {
+        (Some(start), true) => check_instruction(path, &s.name, start, extra),
+        (_, _) => Ok(()),
+    }
 }
 
+/// Refuses a uprobe `extra` bytes into `function` (whose code starts at file offset `start`
+/// of `path`) unless an instruction starts there (see [`insn`]).
+fn check_instruction(path: &str, function: &str, start: u64, extra: u64) -> Result<(), String> {
+    // A function's offsets are small; one past this is not decoded (nor read) at all.
+    const MOST: u64 = 1 << 20;
+    if extra > MOST {
+        return Err(format!(
+            "offset {extra} into {function} in {path} is too far for rbt to check that an instruction starts there; --unsafe attaches anyway"
+        ));
+    }
+    let len = extra as usize + insn::MAX_INSTRUCTION;
+    let code = elf::code_at(Path::new(path), start, len).map_err(|e| e.to_string())?;
+    match insn::boundary(&code, extra) {
+        insn::Boundary::Start => Ok(()),
+        insn::Boundary::Inside { start, len } => Err(format!(
+            "offset {extra} of {function} in {path} is inside an instruction (the {len}-byte one at offset {start}), where a uprobe would corrupt the program; attach at {start} or {}, or give --unsafe to attach anyway",
+            start + len as u64
+        )),
+        insn::Boundary::Unknown => Err(format!(
+            "the code of {function} in {path} before offset {extra} does not decode as x86-64 instructions, so rbt cannot tell that one starts there; --unsafe attaches anyway"
+        )),
+    }
+}
+
+/// Whether a uprobe/usdt target names several files (empty, or a glob), so that one of them
+/// failing to parse is skipped rather than an error.
 fn stands_for_several(target: &str) -> bool {
     target.is_empty() || target.contains(['*', '?', '['])
 }

@@ -16,6 +16,11 @@ __attribute__((noinline)) long rbt_e2e_add(long a, long b)
 	return a + b;
 }
 
+/* A function whose instructions are known: a 10-byte `movabs`, then `ret` at offset 10,
+ * so offset 3 is inside an instruction (for the uprobe offset checks); never called. */
+__asm__(".text\n.globl rbt_e2e_insn\n.type rbt_e2e_insn, @function\nrbt_e2e_insn:\n"
+	"\tmovabs $0x1122334455667788, %rax\n\tret\n.size rbt_e2e_insn, .-rbt_e2e_insn\n");
+
 struct rbt_e2e_pair {
 	long x;
 	long y;

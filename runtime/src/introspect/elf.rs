@@ -152,6 +152,34 @@ pub(crate) fn debug_file(elf: &Elf<'_>, bytes: &[u8], path: &Path) -> Option<Pat
 
 /// The bytes of the archive that holds `path` and where its member starts, when `path` names
 /// a member of a zip archive (`app.zip!/lib/x.so`); `None` for a plain file.
+/// Up to `len` bytes at `offset` of the file a uprobe on `path` is placed in (the archive,
+/// for an object stored in one): the code a uprobe offset points into.
+pub fn code_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, ElfError> {
+    use std::os::unix::fs::FileExt;
+    let file = path
+        .to_str()
+        .and_then(super::zip::split)
+        .map_or(path, |(a, _)| Path::new(a));
+    let read = |e: std::io::Error| ElfError::Read {
+        path: file.to_path_buf(),
+        reason: e.to_string(),
+    };
+    let f = std::fs::File::open(file).map_err(read)?;
+    let mut buf = vec![0; len];
+    let mut got = 0;
+    while got < len {
+        match f
+            .read_at(&mut buf[got..], offset + got as u64)
+            .map_err(read)?
+        {
+            0 => break,
+            n => got += n,
+        }
+    }
+    buf.truncate(got);
+    Ok(buf)
+}
+
 fn archive_member(path: &Path) -> Result<Option<(Vec<u8>, usize)>, ElfError> {
     let Some((archive, member)) = path.to_str().and_then(super::zip::split) else {
         return Ok(None);

@@ -16,6 +16,7 @@ pub mod cgroup;
 pub mod dwarf;
 pub mod elf;
 pub mod frames;
+pub mod insn;
 pub mod kallsyms;
 pub mod tracefs;
 pub mod zip;
