@@ -976,3 +976,41 @@ fn test_probes_report_failures() {
         "{err}"
     );
 }
+
+/// `-p PID` ends the run when that process exits (END runs), as bpftrace's does, and a PID
+/// that names no process is an error before anything is attached.
+#[test]
+#[ignore = "needs root"]
+fn pid_run_ends_with_the_process() {
+    require_root();
+    let mut sleeper = Command::new("sleep").arg("1").spawn().expect("run sleep");
+    let started = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-p", &sleeper.id().to_string(), "-e"])
+        .arg("interval:ms:100 { @ticks = count(); } END { printf(\"end\\n\"); clear(@ticks); }")
+        .output()
+        .expect("run rbt");
+    let _ = sleeper.wait();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).lines().next(),
+        Some("end")
+    );
+    // Process ids are below pid_max, so pid_max itself names no process.
+    let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max").expect("read pid_max");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-p", pid_max.trim(), "-e", "interval:ms:100 { exit(); }"])
+        .output()
+        .expect("run rbt");
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!("cannot watch process {}", pid_max.trim())),
+        "{err}"
+    );
+}

@@ -405,6 +405,12 @@ pub fn run(
     handled.sort_unstable();
     handled.dedup();
     let sigfd = SignalFd::term_signals(&handled)?;
+    // `-p PID`: the run ends when that process does, as bpftrace's does; a PID that names no
+    // process is an error before anything loads (kernels without pidfds watch nothing).
+    let target = match opts.pid.map(PidFd::open) {
+        Some(Err(e)) if e.errno == libc::ENOSYS => None,
+        opened => opened.transpose()?,
+    };
     let mut obj = Object::open(elf, "rbt")?;
     let pages = match opts.ringbuf_pages {
         Some(pages) => pages,
@@ -526,7 +532,10 @@ pub fn run(
         c.release();
     }
     // Without a pidfd (kernels before 5.3) rbt still ends on a signal or exit().
-    let pidfd = child.as_ref().and_then(|c| PidFd::open(c.pid).ok());
+    let pidfd = match child.as_ref() {
+        Some(c) => PidFd::open(c.pid).ok(),
+        None => target,
+    };
     let ep = Epoll::new()?;
     ep.add(rb.epoll_fd(), Interest::Readable, WAKE_EVENTS)?;
     if let Some(s) = &skb {

@@ -87,13 +87,13 @@ pub struct PidFd {
 
 impl PidFd {
     pub fn open(pid: u32) -> Result<PidFd, SysError> {
-        let pid = libc::pid_t::try_from(pid)
+        let id = libc::pid_t::try_from(pid)
             .map_err(|_| err(format!("pid {pid} out of range"), libc::EINVAL))?;
         // SAFETY: pidfd_open takes a pid and flags by value and returns a new descriptor.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, id, 0) };
         let fd = c_int::try_from(fd).unwrap_or(-1);
         Ok(PidFd {
-            fd: owned(fd, "cannot open a pidfd for the command")?,
+            fd: owned(fd, &format!("cannot watch process {pid}"))?,
         })
     }
 }
