@@ -439,11 +439,16 @@ impl EventSink {
             }
             Event::Cat { format: pieces, .. } => {
                 let path = format::render(pieces, args);
-                let text = std::fs::read(&path)
-                    .map(|b| {
+                let text = match std::fs::read(&path) {
+                    Ok(b) => {
                         String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned()
-                    })
-                    .unwrap_or_else(|e| format!("cat(\"{path}\"): {e}\n"));
+                    }
+                    // On stderr, as bpftrace reports it: the output holds the file's text only.
+                    Err(e) => {
+                        eprintln!("ERROR: cat(): cannot read '{path}' ({e})");
+                        return Flow::Continue;
+                    }
+                };
                 let s = if json {
                     output::json_text_record("cat", &text)
                 } else {
@@ -459,10 +464,11 @@ impl EventSink {
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
                     .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
+                // bpftrace 0.27 ends the command's text output with a line break of its own.
                 let s = if json {
                     output::json_text_record("syscall", &text)
                 } else {
-                    text
+                    text + "\n"
                 };
                 self.write(&s);
             }
