@@ -325,11 +325,11 @@ fn agg_total<'ctx>(
     agg: Aggregation,
 ) -> R<IntValue<'ctx>> {
     let combine = match agg {
-        Aggregation::Count | Aggregation::Sum => None,
-        Aggregation::Min => Some(IntPredicate::SLT),
-        Aggregation::Max => Some(IntPredicate::SGT),
-        Aggregation::Avg
-        | Aggregation::Stats
+        Aggregation::Count | Aggregation::Sum { .. } => None,
+        Aggregation::Min { signed } => Some(crate::lower::min_max_order(true, signed)),
+        Aggregation::Max { signed } => Some(crate::lower::min_max_order(false, signed)),
+        Aggregation::Avg { .. }
+        | Aggregation::Stats { .. }
         | Aggregation::Hist { .. }
         | Aggregation::Lhist { .. }
         | Aggregation::Tseries { .. } => {

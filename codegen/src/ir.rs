@@ -814,7 +814,10 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::None => true,
         Type::Agg(agg) => matches!(
             agg,
-            Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max
+            Aggregation::Count
+                | Aggregation::Sum { .. }
+                | Aggregation::Min { .. }
+                | Aggregation::Max { .. }
         ),
         Type::Stack { source, .. } => match source {
             StackSource::Kernel => true,

@@ -19,6 +19,18 @@ use stdlib::types::{tuple_layout, AddrSpace, Aggregation, Type};
 type R<T> = Result<T, CodegenError>;
 
 /// tseries() returns to its own lowering before the counters' code is reached.
+/// The comparison by which a new value replaces what a min (`min`) or max aggregation holds:
+/// smaller or greater, compared as the aggregated values' signedness says (bpftrace 0.27
+/// keeps the maximum of unsigned values above 2^63, not the one that looks positive).
+pub(crate) fn min_max_order(min: bool, signed: bool) -> IntPredicate {
+    match (min, signed) {
+        (true, true) => IntPredicate::SLT,
+        (true, false) => IntPredicate::ULT,
+        (false, true) => IntPredicate::SGT,
+        (false, false) => IntPredicate::UGT,
+    }
+}
+
 fn tseries_lowered() -> CodegenError {
     CodegenError::Internal("tseries reached the counters' lowering".into())
 }
@@ -314,11 +326,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 Some(crate::hist::linear_bucket(self, v, min, max, step)?)
             }
             Aggregation::Count
-            | Aggregation::Sum
-            | Aggregation::Avg
-            | Aggregation::Min
-            | Aggregation::Max
-            | Aggregation::Stats => None,
+            | Aggregation::Sum { .. }
+            | Aggregation::Avg { .. }
+            | Aggregation::Min { .. }
+            | Aggregation::Max { .. }
+            | Aggregation::Stats { .. } => None,
         };
         // A histogram bucket counts values; sum adds them (count's value is already 1).
         let step = match agg {
@@ -344,7 +356,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Aggregation::Count
             | Aggregation::Hist { .. }
             | Aggregation::Lhist { .. }
-            | Aggregation::Sum => {
+            | Aggregation::Sum { .. } => {
                 let old = self
                     .builder
                     .build_load(i64t, first, "old")?
@@ -352,7 +364,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let new = self.builder.build_int_add(old, step, "new")?;
                 self.builder.build_store(first, new)?;
             }
-            Aggregation::Avg | Aggregation::Stats => {
+            Aggregation::Avg { .. } | Aggregation::Stats { .. } => {
                 let c = self.builder.build_load(i64t, first, "c")?.into_int_value();
                 let c1 = self.builder.build_int_add(c, self.const_u64(1), "c1")?;
                 self.builder.build_store(first, c1)?;
@@ -361,16 +373,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_store(second, t1)?;
             }
             Aggregation::Tseries { .. } => return Err(tseries_lowered()),
-            Aggregation::Min | Aggregation::Max => {
+            Aggregation::Min { signed } | Aggregation::Max { signed } => {
                 let old = self
                     .builder
                     .build_load(i64t, first, "old")?
                     .into_int_value();
-                let pred = if agg == Aggregation::Min {
-                    IntPredicate::SLT
-                } else {
-                    IntPredicate::SGT
-                };
+                let pred = min_max_order(matches!(agg, Aggregation::Min { .. }), signed);
                 let better = self.builder.build_int_compare(pred, v, old, "better")?;
                 let new = self
                     .builder
@@ -392,15 +400,15 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             Aggregation::Count
             | Aggregation::Hist { .. }
             | Aggregation::Lhist { .. }
-            | Aggregation::Sum => {
+            | Aggregation::Sum { .. } => {
                 self.builder.build_store(val, step)?;
             }
-            Aggregation::Avg | Aggregation::Stats => {
+            Aggregation::Avg { .. } | Aggregation::Stats { .. } => {
                 self.builder.build_store(val, self.const_u64(1))?;
                 self.builder.build_store(second, v)?;
             }
             Aggregation::Tseries { .. } => return Err(tseries_lowered()),
-            Aggregation::Min | Aggregation::Max => {
+            Aggregation::Min { .. } | Aggregation::Max { .. } => {
                 self.builder.build_store(val, v)?;
                 self.builder.build_store(second, self.const_u64(1))?;
             }
@@ -714,7 +722,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
                 match &spec.value {
-                    Type::Agg(Aggregation::Avg) | Type::Agg(Aggregation::Stats) => {
+                    Type::Agg(Aggregation::Avg { signed } | Aggregation::Stats { signed }) => {
                         let c = self
                             .builder
                             .build_load(self.i64(), out, "c")?
@@ -735,7 +743,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                             .builder
                             .build_select(is_zero, one, c, "c1")?
                             .into_int_value();
-                        Ok(Val::Int(self.signed_div(t, c, false)?))
+                        Ok(Val::Int(if *signed {
+                            self.signed_div(t, c, false)?
+                        } else {
+                            self.builder.build_int_unsigned_div(t, c, "avg")?
+                        }))
                     }
                     ty => self.load_val(out, ty),
                 }

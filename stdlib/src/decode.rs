@@ -7,7 +7,7 @@
 //! are ignored.
 
 use crate::manifest::{Event, MapSpec};
-use crate::output::{MapDump, MapValue};
+use crate::output::{MapDump, MapValue, Word};
 use crate::tseries::Slot;
 use crate::types::{Aggregation, StackSource, Type};
 use crate::value::{decode, Symbolizer, Value};
@@ -210,27 +210,33 @@ pub fn map_dump(spec: &MapSpec, raw: Vec<RawEntry>, sym: &dyn Symbolizer) -> Map
                 let firsts = slots.iter().map(|s| u64_at(s, 0));
                 let v = match agg {
                     Aggregation::Count => MapValue::Count(firsts.fold(0, u64::wrapping_add)),
-                    Aggregation::Sum => {
-                        MapValue::Sum(firsts.fold(0i64, |s, x| s.wrapping_add(x as i64)))
-                    }
-                    Aggregation::Min | Aggregation::Max => {
+                    Aggregation::Sum { signed } => MapValue::Sum(Word {
+                        bits: firsts.fold(0, u64::wrapping_add),
+                        signed: *signed,
+                    }),
+                    Aggregation::Min { signed } | Aggregation::Max { signed } => {
                         // Only CPUs that saw a value (flag in the second word) take part.
-                        let seen = slots
-                            .iter()
-                            .filter(|s| u64_at(s, 8) != 0)
-                            .map(|s| u64_at(s, 0) as i64);
-                        if *agg == Aggregation::Min {
-                            MapValue::Min(seen.min().unwrap_or(0))
+                        let seen = slots.iter().filter(|s| u64_at(s, 8) != 0).map(|s| Word {
+                            bits: u64_at(s, 0),
+                            signed: *signed,
+                        });
+                        let zero = Word {
+                            bits: 0,
+                            signed: *signed,
+                        };
+                        if matches!(agg, Aggregation::Min { .. }) {
+                            MapValue::Min(seen.min_by_key(|w| w.value()).unwrap_or(zero))
                         } else {
-                            MapValue::Max(seen.max().unwrap_or(0))
+                            MapValue::Max(seen.max_by_key(|w| w.value()).unwrap_or(zero))
                         }
                     }
-                    Aggregation::Avg | Aggregation::Stats => {
+                    Aggregation::Avg { signed } | Aggregation::Stats { signed } => {
                         let count = firsts.fold(0, u64::wrapping_add);
-                        let total = slots
-                            .iter()
-                            .fold(0i64, |s, c| s.wrapping_add(u64_at(c, 8) as i64));
-                        if *agg == Aggregation::Avg {
+                        let total = Word {
+                            bits: slots.iter().fold(0, |s, c| s.wrapping_add(u64_at(c, 8))),
+                            signed: *signed,
+                        };
+                        if matches!(agg, Aggregation::Avg { .. }) {
                             MapValue::Avg { count, total }
                         } else {
                             MapValue::Stats { count, total }
@@ -312,8 +318,8 @@ fn merge_value(into: &mut MapValue, value: MapValue) {
     match (into, value) {
         (MapValue::Count(a), MapValue::Count(b)) => *a = a.wrapping_add(b),
         (MapValue::Sum(a), MapValue::Sum(b)) => *a = a.wrapping_add(b),
-        (MapValue::Min(a), MapValue::Min(b)) => *a = (*a).min(b),
-        (MapValue::Max(a), MapValue::Max(b)) => *a = (*a).max(b),
+        (MapValue::Min(a), MapValue::Min(b)) => *a = std::cmp::min_by_key(*a, b, |w| w.value()),
+        (MapValue::Max(a), MapValue::Max(b)) => *a = std::cmp::max_by_key(*a, b, |w| w.value()),
         (
             MapValue::Avg { count, total } | MapValue::Stats { count, total },
             MapValue::Avg { count: c, total: t } | MapValue::Stats { count: c, total: t },
@@ -533,7 +539,7 @@ mod tests {
         let mut avg_slot = big.clone();
         avg_slot.extend_from_slice(&i64::MAX.to_ne_bytes());
         let avg = map_dump(
-            &spec(Some(I64), Type::Agg(Aggregation::Avg)),
+            &spec(Some(I64), Type::Agg(Aggregation::Avg { signed: true })),
             two_cpus(avg_slot),
             &NoSymbols,
         );
@@ -541,7 +547,7 @@ mod tests {
             avg.entries[0].1,
             MapValue::Avg {
                 count: 2,
-                total: -2
+                total: Word::signed(-2)
             }
         );
         let hist = Aggregation::Hist { bits: 0 };

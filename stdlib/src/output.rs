@@ -21,16 +21,16 @@ pub enum MapValue {
     Plain(Value),
     /// count/sum: the running total.
     Count(u64),
-    Sum(i64),
-    Min(i64),
-    Max(i64),
+    Sum(Word),
+    Min(Word),
+    Max(Word),
     Avg {
         count: u64,
-        total: i64,
+        total: Word,
     },
     Stats {
         count: u64,
-        total: i64,
+        total: Word,
     },
     /// hist/lhist: count per bucket index, indexed as the BPF side indexes them.
     Hist {
@@ -42,6 +42,50 @@ pub enum MapValue {
         agg: Aggregation,
         slots: Vec<crate::tseries::Slot>,
     },
+}
+
+/// A 64-bit aggregation result (a sum, min, max or total) and the signedness of the values
+/// aggregated, which decides the number its bits stand for: `-1` when they are signed,
+/// `18446744073709551615` when not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Word {
+    pub bits: u64,
+    pub signed: bool,
+}
+
+impl Word {
+    /// A result of signed values.
+    pub fn signed(value: i64) -> Word {
+        Word {
+            bits: value as u64,
+            signed: true,
+        }
+    }
+
+    /// A result of unsigned values.
+    pub fn unsigned(value: u64) -> Word {
+        Word {
+            bits: value,
+            signed: false,
+        }
+    }
+
+    /// The number the bits stand for.
+    pub fn value(self) -> i128 {
+        if self.signed {
+            i128::from(self.bits as i64)
+        } else {
+            i128::from(self.bits)
+        }
+    }
+
+    /// The sum of two results, wrapping as the BPF side's own additions do.
+    pub fn wrapping_add(self, other: Word) -> Word {
+        Word {
+            bits: self.bits.wrapping_add(other.bits),
+            signed: self.signed,
+        }
+    }
 }
 
 /// One map's contents: its script name (`@x`) and entries; `key` is `None` for scalar maps.
@@ -251,8 +295,8 @@ fn in_unit(n: i128, shift: u32) -> String {
 }
 
 /// The count, average and total of a stats entry; `div` divides the average only, as in 0.27.
-fn stats_fields(count: u64, total: i64, div: u64) -> (u64, i128, i64) {
-    (count, average(count, total) / divisor(div), total)
+fn stats_fields(count: u64, total: Word, div: u64) -> (u64, i128, i128) {
+    (count, average(count, total) / divisor(div), total.value())
 }
 
 /// Label and JSON bounds of one bucket of either histogram kind.
@@ -351,11 +395,11 @@ fn int_of(v: &Value) -> Option<i128> {
 }
 
 /// `total / count` truncated toward zero, as bpftrace prints it; 0 when nothing was counted.
-fn average(count: u64, total: i64) -> i128 {
+fn average(count: u64, total: Word) -> i128 {
     if count == 0 {
         0
     } else {
-        i128::from(total) / i128::from(count)
+        total.value() / i128::from(count)
     }
 }
 
@@ -367,8 +411,8 @@ fn sort_metric(v: &MapValue) -> Option<i128> {
     match v {
         MapValue::Plain(p) => int_of(p),
         MapValue::Count(c) => Some(i128::from(*c)),
-        MapValue::Sum(x) => Some(i128::from(*x)),
-        MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x as u64)),
+        MapValue::Sum(x) => Some(x.value()),
+        MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(x.bits)),
         MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
             Some(average(*count, *total))
         }
@@ -429,7 +473,7 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
         MapValue::Plain(Value::Bool(_) | Value::Enum { .. } | Value::Pointer(_)) => None,
         MapValue::Plain(p) => int_of(p).map(|x| x / d),
         MapValue::Count(c) => Some(i128::from(*c) / d),
-        MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(i128::from(*x) / d),
+        MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => Some(x.value() / d),
         MapValue::Avg { count, total } => Some(average(*count, *total) / d),
         MapValue::Stats { .. } | MapValue::Hist { .. } | MapValue::Tseries { .. } => None,
     }
@@ -565,11 +609,17 @@ pub fn scalar_zero(value: &Type, sym: &dyn crate::value::Symbolizer) -> Option<M
     match value {
         Type::Agg(agg) => match agg {
             Aggregation::Count => Some(MapValue::Count(0)),
-            Aggregation::Sum => Some(MapValue::Sum(0)),
-            Aggregation::Min => Some(MapValue::Min(0)),
-            Aggregation::Max => Some(MapValue::Max(0)),
-            Aggregation::Avg => Some(MapValue::Avg { count: 0, total: 0 }),
-            Aggregation::Stats => Some(MapValue::Stats { count: 0, total: 0 }),
+            Aggregation::Sum { signed } => Some(MapValue::Sum(zero(*signed))),
+            Aggregation::Min { signed } => Some(MapValue::Min(zero(*signed))),
+            Aggregation::Max { signed } => Some(MapValue::Max(zero(*signed))),
+            Aggregation::Avg { signed } => Some(MapValue::Avg {
+                count: 0,
+                total: zero(*signed),
+            }),
+            Aggregation::Stats { signed } => Some(MapValue::Stats {
+                count: 0,
+                total: zero(*signed),
+            }),
             Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Tseries { .. } => {
                 None
             }
@@ -581,12 +631,17 @@ pub fn scalar_zero(value: &Type, sym: &dyn crate::value::Symbolizer) -> Option<M
     }
 }
 
+/// The zero result of values of signedness `signed`.
+fn zero(signed: bool) -> Word {
+    Word { bits: 0, signed }
+}
+
 /// The JSON line of a map without entries, given its declared value type (an empty dump cannot
 /// tell it): 0.27 prints `{"type": "stats", "data": {"@m": {}}}` for avg and stats maps and
 /// nothing for the others. In text an empty map prints nothing at all.
 pub fn empty_map_json(name: &str, value: &Type) -> String {
     match value {
-        Type::Agg(Aggregation::Avg | Aggregation::Stats) => {
+        Type::Agg(Aggregation::Avg { .. } | Aggregation::Stats { .. }) => {
             json_record("stats", &format!("{{{}: {{}}}}", json_str(name)))
         }
         _ => String::new(),
@@ -795,11 +850,11 @@ fn tseries_rows(
         ),
         // Only tseries maps hold tseries values.
         Aggregation::Count
-        | Aggregation::Sum
-        | Aggregation::Avg
-        | Aggregation::Min
-        | Aggregation::Max
-        | Aggregation::Stats
+        | Aggregation::Sum { .. }
+        | Aggregation::Avg { .. }
+        | Aggregation::Min { .. }
+        | Aggregation::Max { .. }
+        | Aggregation::Stats { .. }
         | Aggregation::Hist { .. }
         | Aggregation::Lhist { .. } => (Vec::new(), 1, true),
     }
@@ -825,7 +880,7 @@ fn value_json(value: &MapValue, div: u64, last: u64) -> String {
                 "{{\"count\": {}, \"average\": {}, \"total\": {}}}",
                 json_num(i128::from(count)),
                 json_num(avg),
-                json_num(i128::from(total))
+                json_num(total)
             )
         }
         MapValue::Plain(p) => match divided(value, div) {
@@ -1042,7 +1097,7 @@ mod tests {
                 None,
                 MapValue::Stats {
                     count: 2,
-                    total: -15,
+                    total: Word::signed(-15),
                 },
             )],
         };
@@ -1061,7 +1116,7 @@ mod tests {
         assert_eq!(map_text(&d, 0, 0), "");
         assert_eq!(map_json(&d, 0, 0), "");
         assert_eq!(
-            empty_map_json("@e", &Type::Agg(Aggregation::Avg)),
+            empty_map_json("@e", &Type::Agg(Aggregation::Avg { signed: true })),
             "{\"type\": \"stats\", \"data\": {\"@e\": {}}}\n"
         );
         assert_eq!(empty_map_json("@e", &Type::Agg(Aggregation::Count)), "");
@@ -1107,13 +1162,48 @@ mod tests {
     }
 
     #[test]
+    fn unsigned_results_print_unsigned() {
+        let d = MapDump {
+            name: "@m".into(),
+            entries: vec![
+                (Some(Value::Int(1)), MapValue::Max(Word::unsigned(u64::MAX))),
+                (Some(Value::Int(2)), MapValue::Max(Word::unsigned(1 << 63))),
+            ],
+        };
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@m[2]: 9223372036854775808\n@m[1]: 18446744073709551615\n"
+        );
+        assert_eq!(
+            map_json(&d, 0, 0),
+            "{\"type\": \"map\", \"data\": {\"@m\": {\"2\": 9223372036854775808, \
+             \"1\": \"18446744073709551615\"}}}\n"
+        );
+        let total = Word::unsigned(u64::MAX - 1);
+        let d = MapDump {
+            name: "@s".into(),
+            entries: vec![(None, MapValue::Stats { count: 2, total })],
+        };
+        assert_eq!(
+            map_text(&d, 0, 0),
+            "@s: { .count = 2, .average = 9223372036854775807, .total = 18446744073709551614 }\n"
+        );
+    }
+
+    #[test]
     fn json_integers_beyond_doubles_are_strings() {
         let d = MapDump {
             name: "@x".into(),
             entries: vec![
-                (Some(Value::Int(1)), MapValue::Sum(9_007_199_254_740_992)),
-                (Some(Value::Int(2)), MapValue::Sum(9_007_199_254_740_993)),
-                (Some(Value::Int(3)), MapValue::Sum(i64::MIN)),
+                (
+                    Some(Value::Int(1)),
+                    MapValue::Sum(Word::signed(9_007_199_254_740_992)),
+                ),
+                (
+                    Some(Value::Int(2)),
+                    MapValue::Sum(Word::signed(9_007_199_254_740_993)),
+                ),
+                (Some(Value::Int(3)), MapValue::Sum(Word::signed(i64::MIN))),
                 (Some(Value::Int(4)), MapValue::Plain(Value::UInt(u64::MAX))),
                 (
                     Some(Value::Int(5)),
@@ -1212,17 +1302,17 @@ mod tests {
                     None,
                     MapValue::Avg {
                         count: 0,
-                        total: i64::MIN,
+                        total: Word::signed(i64::MIN),
                     },
                 ),
                 (
                     None,
                     MapValue::Avg {
                         count: u64::MAX,
-                        total: i64::MIN,
+                        total: Word::signed(i64::MIN),
                     },
                 ),
-                (None, MapValue::Sum(i64::MIN)),
+                (None, MapValue::Sum(Word::signed(i64::MIN))),
                 (None, MapValue::Plain(Value::UInt(u64::MAX))),
             ],
         };

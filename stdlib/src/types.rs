@@ -40,11 +40,24 @@ pub struct Field {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Aggregation {
     Count,
-    Sum,
-    Avg,
-    Min,
-    Max,
-    Stats,
+    /// `signed` is the aggregated values' signedness (of them all: one signed value makes the
+    /// map signed, as in bpftrace 0.27); it decides how min and max compare and how the
+    /// 64-bit results print (`18446744073709551615` or `-1`).
+    Sum {
+        signed: bool,
+    },
+    Avg {
+        signed: bool,
+    },
+    Min {
+        signed: bool,
+    },
+    Max {
+        signed: bool,
+    },
+    Stats {
+        signed: bool,
+    },
     /// log2 histogram with `2^bits` linear sub-buckets per power of two.
     Hist {
         bits: u8,
@@ -65,6 +78,35 @@ pub enum Aggregation {
         reduce: TsReduce,
         signed: bool,
     },
+}
+
+impl Aggregation {
+    /// The aggregation of one map that both `self` and `other` update, or `None` when they
+    /// cannot share a map: sums, averages, minimums, maximums and stats of values of either
+    /// signedness are signed if either is (as bpftrace 0.27 types them); any other two must
+    /// be the same.
+    pub fn join(self, other: Aggregation) -> Option<Aggregation> {
+        use Aggregation as G;
+        match (self, other) {
+            (G::Sum { signed: a }, G::Sum { signed: b }) => Some(G::Sum { signed: a || b }),
+            (G::Avg { signed: a }, G::Avg { signed: b }) => Some(G::Avg { signed: a || b }),
+            (G::Min { signed: a }, G::Min { signed: b }) => Some(G::Min { signed: a || b }),
+            (G::Max { signed: a }, G::Max { signed: b }) => Some(G::Max { signed: a || b }),
+            (G::Stats { signed: a }, G::Stats { signed: b }) => Some(G::Stats { signed: a || b }),
+            (
+                G::Count
+                | G::Sum { .. }
+                | G::Avg { .. }
+                | G::Min { .. }
+                | G::Max { .. }
+                | G::Stats { .. }
+                | G::Hist { .. }
+                | G::Lhist { .. }
+                | G::Tseries { .. },
+                _,
+            ) => (self == other).then_some(self),
+        }
+    }
 }
 
 /// How `tseries()` reduces the values of one interval: the last one (no fourth argument),
@@ -359,11 +401,11 @@ impl Type {
 pub fn agg_name(agg: Aggregation) -> &'static str {
     match agg {
         Aggregation::Count => "count",
-        Aggregation::Sum => "sum",
-        Aggregation::Avg => "avg",
-        Aggregation::Min => "min",
-        Aggregation::Max => "max",
-        Aggregation::Stats => "stats",
+        Aggregation::Sum { .. } => "sum",
+        Aggregation::Avg { .. } => "avg",
+        Aggregation::Min { .. } => "min",
+        Aggregation::Max { .. } => "max",
+        Aggregation::Stats { .. } => "stats",
         Aggregation::Hist { .. } => "hist",
         Aggregation::Lhist { .. } => "lhist",
         Aggregation::Tseries { .. } => "tseries",
@@ -383,11 +425,11 @@ pub fn agg_buckets(agg: Aggregation) -> u32 {
         // One slot per interval kept.
         Aggregation::Tseries { intervals, .. } => intervals,
         Aggregation::Count
-        | Aggregation::Sum
-        | Aggregation::Avg
-        | Aggregation::Min
-        | Aggregation::Max
-        | Aggregation::Stats => 0,
+        | Aggregation::Sum { .. }
+        | Aggregation::Avg { .. }
+        | Aggregation::Min { .. }
+        | Aggregation::Max { .. }
+        | Aggregation::Stats { .. } => 0,
     }
 }
 
@@ -398,10 +440,13 @@ pub fn agg_buckets(agg: Aggregation) -> u32 {
 pub fn agg_value_size(agg: Aggregation) -> u32 {
     match agg {
         Aggregation::Count
-        | Aggregation::Sum
+        | Aggregation::Sum { .. }
         | Aggregation::Hist { .. }
         | Aggregation::Lhist { .. } => 8,
-        Aggregation::Avg | Aggregation::Stats | Aggregation::Min | Aggregation::Max => 16,
+        Aggregation::Avg { .. }
+        | Aggregation::Stats { .. }
+        | Aggregation::Min { .. }
+        | Aggregation::Max { .. } => 16,
         Aggregation::Tseries { .. } => TSERIES_SLOT,
     }
 }

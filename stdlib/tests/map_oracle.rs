@@ -15,6 +15,7 @@ use oracle::{fixture_path, oracle_unavailable, parse_fixture, run_bpftrace};
 use stdlib::decode::group_buckets;
 use stdlib::output::{
     empty_map_json, hist_bucket, lhist_bucket, map_json, map_text, scalar_zero, MapDump, MapValue,
+    Word,
 };
 use stdlib::types::{agg_buckets, Aggregation, Type};
 use stdlib::value::{NoSymbols, Value};
@@ -229,12 +230,18 @@ impl Sim {
                 for (_, v) in &mut m.entries {
                     *v = match v {
                         MapValue::Hist { .. } => unreachable!("histograms are kept as buckets"),
-                        MapValue::Avg { .. } => MapValue::Avg { count: 0, total: 0 },
-                        MapValue::Stats { .. } => MapValue::Stats { count: 0, total: 0 },
+                        MapValue::Avg { .. } => MapValue::Avg {
+                            count: 0,
+                            total: Word::signed(0),
+                        },
+                        MapValue::Stats { .. } => MapValue::Stats {
+                            count: 0,
+                            total: Word::signed(0),
+                        },
                         MapValue::Count(_) => MapValue::Count(0),
-                        MapValue::Sum(_) => MapValue::Sum(0),
-                        MapValue::Min(_) => MapValue::Min(0),
-                        MapValue::Max(_) => MapValue::Max(0),
+                        MapValue::Sum(_) => MapValue::Sum(Word::signed(0)),
+                        MapValue::Min(_) => MapValue::Min(Word::signed(0)),
+                        MapValue::Max(_) => MapValue::Max(Word::signed(0)),
                         MapValue::Plain(_) => MapValue::Plain(Value::Int(0)),
                         MapValue::Tseries { agg, slots } => MapValue::Tseries {
                             agg: *agg,
@@ -252,11 +259,12 @@ impl Sim {
             let arg = |i: usize| int(&args[i]);
             match f.as_str() {
                 "count" => (Aggregation::Count, 0),
-                "sum" => (Aggregation::Sum, arg(0)),
-                "avg" => (Aggregation::Avg, arg(0)),
-                "min" => (Aggregation::Min, arg(0)),
-                "max" => (Aggregation::Max, arg(0)),
-                "stats" => (Aggregation::Stats, arg(0)),
+                // The fixtures aggregate literals, which bpftrace types signed.
+                "sum" => (Aggregation::Sum { signed: true }, arg(0)),
+                "avg" => (Aggregation::Avg { signed: true }, arg(0)),
+                "min" => (Aggregation::Min { signed: true }, arg(0)),
+                "max" => (Aggregation::Max { signed: true }, arg(0)),
+                "stats" => (Aggregation::Stats { signed: true }, arg(0)),
                 "hist" => {
                     let bits = args.get(1).map_or(0, |b| int(b) as u8);
                     (Aggregation::Hist { bits }, arg(0))
@@ -301,11 +309,17 @@ impl Sim {
             None => {
                 let fresh = match agg {
                     Aggregation::Count => MapValue::Count(0),
-                    Aggregation::Sum => MapValue::Sum(0),
-                    Aggregation::Min => MapValue::Min(i64::MAX),
-                    Aggregation::Max => MapValue::Max(i64::MIN),
-                    Aggregation::Avg => MapValue::Avg { count: 0, total: 0 },
-                    Aggregation::Stats => MapValue::Stats { count: 0, total: 0 },
+                    Aggregation::Sum { .. } => MapValue::Sum(Word::signed(0)),
+                    Aggregation::Min { .. } => MapValue::Min(Word::signed(i64::MAX)),
+                    Aggregation::Max { .. } => MapValue::Max(Word::signed(i64::MIN)),
+                    Aggregation::Avg { .. } => MapValue::Avg {
+                        count: 0,
+                        total: Word::signed(0),
+                    },
+                    Aggregation::Stats { .. } => MapValue::Stats {
+                        count: 0,
+                        total: Word::signed(0),
+                    },
                     Aggregation::Hist { .. } | Aggregation::Lhist { .. } => {
                         unreachable!("histograms are kept as buckets")
                     }
@@ -318,12 +332,12 @@ impl Sim {
         let slot = &mut m.entries[pos].1;
         match slot {
             MapValue::Count(c) => *c += 1,
-            MapValue::Sum(s) => *s = s.wrapping_add(v),
-            MapValue::Min(x) => *x = (*x).min(v),
-            MapValue::Max(x) => *x = (*x).max(v),
+            MapValue::Sum(s) => *s = s.wrapping_add(Word::signed(v)),
+            MapValue::Min(x) => *x = Word::signed((x.bits as i64).min(v)),
+            MapValue::Max(x) => *x = Word::signed((x.bits as i64).max(v)),
             MapValue::Avg { count, total } | MapValue::Stats { count, total } => {
                 *count += 1;
-                *total = total.wrapping_add(v);
+                *total = total.wrapping_add(Word::signed(v));
             }
             MapValue::Hist { .. } | MapValue::Plain(_) | MapValue::Tseries { .. } => {
                 unreachable!()

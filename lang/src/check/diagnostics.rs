@@ -392,6 +392,25 @@ pub fn constant_division_by_zero(span: Span) -> Diagnostic {
     Diagnostic::error("division by zero", span).with_label("the divisor is the constant 0")
 }
 
+/// `18446744073709551615 + 1`: arithmetic of literals whose result no 64-bit integer holds
+/// (bpftrace 0.27 folds literals and refuses such a result rather than wrap it).
+pub fn literal_overflow(span: Span) -> Diagnostic {
+    Diagnostic::error("literal arithmetic overflows 64 bits", span)
+        .with_label("the result does not fit")
+        .with_help(
+            "literals fold to an int64 when an operand is negative, else to an int64 or \
+             uint64, and shift by 0 to 63 bits; cast an operand (`(uint64)x`) to compute \
+             at run time, wrapping",
+        )
+}
+
+/// `-9223372036854775809`: the negation of a literal above 2^63.
+pub fn negative_literal_underflow(span: Span) -> Diagnostic {
+    Diagnostic::error("negative literal below the 64-bit minimum", span)
+        .with_label("the smallest 64-bit integer is -9223372036854775808")
+        .with_help("write a value of -9223372036854775808 or more")
+}
+
 /// An expression statement whose value nothing uses.
 pub fn value_discarded(span: Span) -> Diagnostic {
     Diagnostic::warning("the value of this expression is discarded", span)

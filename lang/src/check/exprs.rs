@@ -231,6 +231,13 @@ impl Checker<'_> {
             A::Map { name, keys } => self.map_read(name, keys, span),
             A::Positional(n) => match self.opts.params.get(*n as usize - 1) {
                 Some(p) => match parse_int(p) {
+                    // A number above 2^63-1 (its bits read negative, but it has no minus
+                    // sign) is an unsigned literal, compiled in: its type depends on its
+                    // value, and it folds with other literals as bpftrace folds it.
+                    Some(v) if v < 0 && !p.contains('-') => {
+                        self.params_compiled_in = true;
+                        mk(H::Int(v), U64, span)
+                    }
                     Some(v) => self.run_value(RunValue::Param(*n), v, I64, span),
                     // A compiled file reads a string of `strlen` bytes (or this one's length,
                     // if longer) at run time.
@@ -656,15 +663,15 @@ impl Checker<'_> {
             }
         };
         let ty = match &spec.value {
+            Type::Agg(Aggregation::Count) => I64,
             Type::Agg(
-                Aggregation::Count
-                | Aggregation::Sum
-                | Aggregation::Min
-                | Aggregation::Max
-                | Aggregation::Avg,
-            ) => I64,
+                Aggregation::Sum { signed }
+                | Aggregation::Min { signed }
+                | Aggregation::Max { signed }
+                | Aggregation::Avg { signed },
+            ) => word_type(*signed),
             Type::Agg(
-                agg @ (Aggregation::Stats
+                agg @ (Aggregation::Stats { .. }
                 | Aggregation::Hist { .. }
                 | Aggregation::Lhist { .. }
                 | Aggregation::Tseries { .. }),
@@ -769,10 +776,15 @@ impl Checker<'_> {
         }
         let inner = self.expr(expr);
         // As 0.27 folds it, `-5` is a literal of the narrowest signed type (`sizeof(-1)` is
-        // 1, `(1, -1)` packs into two bytes).
-        if let (UnaryOp::Neg, A::Int(v)) = (op, &expr.kind) {
-            let value = (*v as i64).wrapping_neg();
-            return mk(H::Int(value), negative_literal_type(value), span);
+        // 1, `(1, -1)` packs into two bytes), and `-(-5)` the literal 5.
+        if let (UnaryOp::Neg, true, Some(v)) = (op, written_literal(expr), literal_value(&inner)) {
+            return match literal(-v, span) {
+                Some(e) => e,
+                None => {
+                    self.push(diagnostics::negative_literal_underflow(span));
+                    poisoned(span)
+                }
+            };
         }
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
@@ -1053,6 +1065,18 @@ impl Checker<'_> {
             // Both known: bpftrace refuses to fold it rather than warn each time it runs.
             self.push(diagnostics::constant_division_by_zero(span));
             return poisoned(span);
+        }
+        let literals = written_literal(lhs) && written_literal(rhs);
+        if let (true, Some(a), Some(b)) = (literals, literal_value(&l), literal_value(&r)) {
+            if let Some(result) = fold(op, a, b) {
+                return match result.and_then(|v| literal(v, span)) {
+                    Some(e) => e,
+                    None => {
+                        self.push(diagnostics::literal_overflow(span));
+                        poisoned(span)
+                    }
+                };
+            }
         }
         if matches!(op, BinaryOp::Div | BinaryOp::Mod) && !matches!(r.kind, H::Int(n) if n != 0) {
             let warning = self.event(Event::ZeroDivisor {
@@ -1930,6 +1954,92 @@ fn arith_type(op: BinaryOp, a: &Type, b: &Type) -> Type {
     } else {
         U64
     }
+}
+
+/// The type of a sum, minimum, maximum or average read from a map: 64 bits of the
+/// aggregated values' signedness.
+pub(super) fn word_type(signed: bool) -> Type {
+    if signed {
+        I64
+    } else {
+        U64
+    }
+}
+
+/// Whether `e` is written as an integer literal or literals combined (`-1`, `1 << 63`, a
+/// positional parameter), which bpftrace folds into one: a map not yet typed, which reads
+/// as a stand-in 0, is not.
+fn written_literal(e: &ast::Expr) -> bool {
+    match &e.kind {
+        A::Int(_) | A::Positional(_) => true,
+        A::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => written_literal(expr),
+        A::Binary { lhs, rhs, .. } => written_literal(lhs) && written_literal(rhs),
+        _ => false,
+    }
+}
+
+/// The number an integer literal (or a folded expression of literals) stands for: its bits
+/// read as its type's signedness. `None` for anything else.
+fn literal_value(e: &Expr) -> Option<i128> {
+    match (&e.kind, &e.ty) {
+        (H::Int(n), Type::Int { signed: true, .. }) => Some(i128::from(*n)),
+        (H::Int(n), Type::Int { signed: false, .. }) => Some(i128::from(*n as u64)),
+        _ => None,
+    }
+}
+
+/// The literal of value `v` typed as a literal of that value is (see [`literal_type`] and
+/// [`negative_literal_type`]), or `None` when no 64-bit integer holds `v`.
+fn literal(v: i128, span: Span) -> Option<Expr> {
+    if let Ok(u) = u64::try_from(v) {
+        return Some(mk(H::Int(u as i64), literal_type(u), span));
+    }
+    let i = i64::try_from(v).ok()?;
+    Some(mk(H::Int(i), negative_literal_type(i), span))
+}
+
+/// `a op b` of two literals, folded as bpftrace 0.27 folds it: `None` for an operator it
+/// does not fold here (comparisons and logic, which LLVM folds alike), else the exact
+/// result or `Some(None)` when bpftrace refuses it. Both non-negative, the result may be
+/// anything from -2^63 to 2^64-1; with a negative operand both are taken as signed 64-bit
+/// values (an operand above 2^63-1 cannot be) and so is the result, except for a product of
+/// two negatives, which may reach 2^64-1. Shifts take 0 to 63 bits and wrap; a division's
+/// divisor is not 0 (that is reported before).
+fn fold(op: BinaryOp, a: i128, b: i128) -> Option<Option<i128>> {
+    let signed = a < 0 || b < 0;
+    let wide = i128::from(i64::MAX);
+    let (lo, hi) = match (signed, op) {
+        (true, BinaryOp::Mul) if a < 0 && b < 0 => (0, i128::from(u64::MAX)),
+        (true, _) => (i128::from(i64::MIN), wide),
+        (false, _) => (i128::from(i64::MIN), i128::from(u64::MAX)),
+    };
+    let shift = || u32::try_from(b).ok().filter(|s| *s < 64);
+    let v = match op {
+        BinaryOp::Add => Some(a + b),
+        BinaryOp::Sub => Some(a - b),
+        BinaryOp::Mul => Some(a * b),
+        BinaryOp::Div => a.checked_div(b),
+        BinaryOp::Mod => a.checked_rem(b),
+        BinaryOp::BitAnd => Some(a & b),
+        BinaryOp::BitOr => Some(a | b),
+        BinaryOp::BitXor => Some(a ^ b),
+        BinaryOp::Shl if signed => shift().map(|s| i128::from((a as i64).wrapping_shl(s))),
+        BinaryOp::Shl => shift().map(|s| i128::from((a as u64).wrapping_shl(s))),
+        BinaryOp::Shr => shift().map(|s| a >> s),
+        BinaryOp::Eq
+        | BinaryOp::Ne
+        | BinaryOp::Lt
+        | BinaryOp::Le
+        | BinaryOp::Gt
+        | BinaryOp::Ge
+        | BinaryOp::LogicalAnd
+        | BinaryOp::LogicalOr => return None,
+    };
+    let operands_fit = !signed || (a <= wide && b <= wide);
+    Some(v.filter(|v| operands_fit && (lo..=hi).contains(v)))
 }
 
 /// The type of integer literal `v`: the narrowest unsigned integer that holds it.

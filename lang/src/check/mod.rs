@@ -758,7 +758,8 @@ fn compatible(a: &Type, b: &Type) -> bool {
 
 /// The type that holds values of two compatible types: the longer of two strings or buffers,
 /// the wider of two integers (signed if either is, as 0.27 types a mix), tuple by tuple
-/// element; anything else stays `a`.
+/// element, an aggregation of values of both (see [`Aggregation::join`]); anything else
+/// stays `a`.
 fn widen(a: &Type, b: &Type) -> Type {
     match (a, b) {
         (Type::Int { bits: x, signed: s }, Type::Int { bits: y, signed: t }) => Type::Int {
@@ -767,6 +768,7 @@ fn widen(a: &Type, b: &Type) -> Type {
         },
         (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
         (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
+        (Type::Agg(x), Type::Agg(y)) => Type::Agg(x.join(*y).unwrap_or(*x)),
         (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
             Type::Tuple(xs.iter().zip(ys).map(|(x, y)| widen(x, y)).collect())
         }

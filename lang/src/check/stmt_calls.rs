@@ -32,6 +32,12 @@ fn unsigned_like(e: &Expr) -> bool {
     }
 }
 
+/// Whether bpftrace 0.27 aggregates `e` as a signed value: a signed value, or a literal
+/// that a signed 64-bit integer holds (bpftrace types `5` an `int8`, `2^63` a `uint64`).
+fn signed_value(e: &Expr) -> bool {
+    matches!(e.kind, H::Int(n) if n >= 0) || e.ty.is_signed()
+}
+
 /// The operators whose result takes its operands' type.
 fn arithmetic(op: ast::BinaryOp) -> bool {
     use ast::BinaryOp as B;
@@ -609,13 +615,14 @@ impl Checker<'_> {
                 }
             }
         }
+        let signed = value.as_ref().is_none_or(signed_value);
         let agg = match f {
             Function::Count => Aggregation::Count,
-            Function::Sum => Aggregation::Sum,
-            Function::Avg => Aggregation::Avg,
-            Function::Min => Aggregation::Min,
-            Function::Max => Aggregation::Max,
-            Function::Stats => Aggregation::Stats,
+            Function::Sum => Aggregation::Sum { signed },
+            Function::Avg => Aggregation::Avg { signed },
+            Function::Min => Aggregation::Min { signed },
+            Function::Max => Aggregation::Max { signed },
+            Function::Stats => Aggregation::Stats { signed },
             Function::Hist => self.hist_bits(&consts, span)?,
             Function::Lhist => self.lhist_bounds(&consts, span)?,
             Function::Tseries => {
@@ -692,7 +699,13 @@ impl Checker<'_> {
             m.max_entries = m.max_entries.max(intervals);
         }
         let spec = self.maps[id as usize].clone();
-        if spec.value != Type::Agg(agg) {
+        // The map's aggregation joins every use's (the quiet first pass saw them all): a sum
+        // of unsigned values in a map that also sums signed ones adds them as signed.
+        let joined = match &spec.value {
+            Type::Agg(have) => have.join(agg).filter(|j| j == have),
+            _ => None,
+        };
+        let Some(agg) = joined else {
             let map = format!("@{}", name.name);
             self.push(diagnostics::aggregation_arguments_changed(
                 &map,
@@ -700,7 +713,7 @@ impl Checker<'_> {
                 span,
             ));
             return None;
-        }
+        };
         let key = match (key, &spec.key) {
             (Some(k), Some(kt)) => Some(self.coerce(k, kt)),
             (k, _) => k,

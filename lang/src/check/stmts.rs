@@ -366,12 +366,15 @@ impl Checker<'_> {
             return None;
         };
         let value = match spec.value {
+            Type::Agg(Aggregation::Count) => I64,
             Type::Agg(
-                Aggregation::Count | Aggregation::Sum | Aggregation::Min | Aggregation::Max,
-            ) => I64,
+                Aggregation::Sum { signed }
+                | Aggregation::Min { signed }
+                | Aggregation::Max { signed },
+            ) => super::exprs::word_type(signed),
             Type::Agg(
-                agg @ (Aggregation::Avg
-                | Aggregation::Stats
+                agg @ (Aggregation::Avg { .. }
+                | Aggregation::Stats { .. }
                 | Aggregation::Hist { .. }
                 | Aggregation::Lhist { .. }
                 | Aggregation::Tseries { .. }),
