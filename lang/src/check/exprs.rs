@@ -79,28 +79,11 @@ impl Checker<'_> {
                     .and_then(|p| parse_int(p))
             }
             A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
+            // Folded as literal arithmetic is (see [`fold`]); a result past i64 is none.
             A::Binary { op, lhs, rhs } => {
                 let (a, b) = (self.const_int(lhs)?, self.const_int(rhs)?);
-                match op {
-                    BinaryOp::Add => a.checked_add(b),
-                    BinaryOp::Sub => a.checked_sub(b),
-                    BinaryOp::Mul => a.checked_mul(b),
-                    BinaryOp::Div => a.checked_div(b),
-                    BinaryOp::Mod => a.checked_rem(b),
-                    BinaryOp::Shl => u32::try_from(b).ok().and_then(|b| a.checked_shl(b)),
-                    BinaryOp::Shr => u32::try_from(b).ok().and_then(|b| a.checked_shr(b)),
-                    BinaryOp::BitAnd => Some(a & b),
-                    BinaryOp::BitOr => Some(a | b),
-                    BinaryOp::BitXor => Some(a ^ b),
-                    BinaryOp::Eq
-                    | BinaryOp::Ne
-                    | BinaryOp::Lt
-                    | BinaryOp::Le
-                    | BinaryOp::Gt
-                    | BinaryOp::Ge
-                    | BinaryOp::LogicalAnd
-                    | BinaryOp::LogicalOr => None,
-                }
+                let v = fold(*op, i128::from(a), i128::from(b)).flatten()?;
+                i64::try_from(v).ok()
             }
             _ => None,
         }
