@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 /// by them (a script cannot start with DEL).
 pub const MAGIC: [u8; 8] = *b"\x7fRBTAOT\n";
 /// The layout's version; a change to the layout or to [`Metadata`] bumps it.
-pub const FORMAT_VERSION: u32 = 1;
+pub const FORMAT_VERSION: u32 = 2;
 /// The rbt release that writes and reads files: the Manifest and the event ABI may change
 /// between releases, so a file runs only with the rbt that built it.
 pub const RBT_VERSION: &str = env!("CARGO_PKG_VERSION");
