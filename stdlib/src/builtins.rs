@@ -71,19 +71,16 @@ pub enum Valid {
     In(&'static [Provider]),
     /// In every probe except those of these kinds.
     Except(&'static [Provider]),
-    /// Only when rbt runs a command for the script (`-c`), in any probe.
-    WithCommand,
 }
 
 impl Valid {
     /// Whether a builtin with this rule may be used in a probe of kind `probe` (None: not in
-    /// a probe), when rbt runs a command (`-c`) or not.
-    pub fn allows(self, probe: Option<Provider>, command: bool) -> bool {
+    /// a probe).
+    pub fn allows(self, probe: Option<Provider>) -> bool {
         match self {
             Valid::Anywhere => true,
             Valid::In(kinds) => probe.is_some_and(|p| kinds.contains(&p)),
             Valid::Except(kinds) => !probe.is_some_and(|p| kinds.contains(&p)),
-            Valid::WithCommand => command,
         }
     }
 }
@@ -188,7 +185,6 @@ impl Spec {
                     list(kinds)
                 )
             }
-            Valid::WithCommand => format!("{shown} needs a command to trace: rbt -c 'CMD' ..."),
         };
         match self.why {
             Some(why) => format!("{text}: {why}"),
@@ -408,11 +404,11 @@ impl Builtin {
                 Provider::SelfProbe,
                 Provider::Tracepoint,
             ])),
+            // Without `-c` it is 0, with a warning (an error before bpftrace 0.25).
             Builtin::Cpid => Spec {
                 kind: Kind::CompileTime,
                 ..Spec::variable("cpid")
-            }
-            .valid(Valid::WithCommand),
+            },
             Builtin::Jiffies => Spec::variable("jiffies"),
             Builtin::Ncpus => Spec {
                 kind: Kind::CompileTime,
@@ -815,14 +811,14 @@ mod tests {
     #[test]
     fn help_is_generated_from_the_rule() {
         let arg = Builtin::Arg(0).spec();
-        assert!(!arg.valid.allows(Some(Provider::Tracepoint), false));
-        assert!(arg.valid.allows(Some(Provider::Rawtracepoint), false));
+        assert!(!arg.valid.allows(Some(Provider::Tracepoint)));
+        assert!(arg.valid.allows(Some(Provider::Rawtracepoint)));
         assert_eq!(
             arg.valid_help("arg0"),
             "arg0 exists in kprobe, uprobe, usdt and rawtracepoint probes"
         );
         let ctx = Builtin::Ctx.spec();
-        assert!(ctx.valid.allows(None, false));
+        assert!(ctx.valid.allows(None));
         assert_eq!(
             ctx.valid_help("ctx"),
             "ctx exists in every probe except BEGIN, END, self and tracepoint probes"

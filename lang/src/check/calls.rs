@@ -88,7 +88,7 @@ impl Checker<'_> {
     /// `name` as written, a function (`call`) or a builtin variable.
     fn valid_here(&mut self, spec: &Spec, name: &str, call: bool, span: Span) -> bool {
         let provider = self.probe.provider;
-        if spec.valid.allows(provider, self.opts.cpid.is_some()) {
+        if spec.valid.allows(provider) {
             return true;
         }
         self.push(diagnostics::not_valid_here(
@@ -224,6 +224,9 @@ impl Checker<'_> {
                 None => U64,
             },
             Builtin::Cpid => {
+                if self.opts.cpid.is_none() {
+                    self.push(diagnostics::cpid_without_command(span));
+                }
                 let pid = i64::from(self.opts.cpid.unwrap_or(0));
                 return self.run_value(RunValue::Cpid, pid, U64, span);
             }

@@ -417,6 +417,13 @@ pub fn value_discarded(span: Span) -> Diagnostic {
         .with_help("write `_ = ...;` to discard a value on purpose")
 }
 
+/// `cpid` without a command to trace (`-c`): it is 0, as in bpftrace 0.25 and later.
+pub fn cpid_without_command(span: Span) -> Diagnostic {
+    Diagnostic::warning("cpid is 0: there is no command to trace", span)
+        .with_label("always 0 in this run")
+        .with_help("give the command with -c 'CMD', whose process id cpid then holds")
+}
+
 /// `return value;` in a probe, whose value is not an integer.
 pub fn probe_return_value(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
@@ -1176,7 +1183,6 @@ pub fn not_valid_here(
         (format!("the {name} builtin"), name.to_string())
     };
     let message = match spec.valid {
-        Valid::WithCommand => format!("{what} needs a command to trace, given with -c"),
         Valid::Anywhere | Valid::In(_) | Valid::Except(_) => format!(
             "{what} cannot be used in {} probes",
             provider.map_or("this", |p| p.name())
