@@ -516,13 +516,8 @@ pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, El
             return Ok(hits);
         }
     }
-    if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let cand = dir.join(target);
-            if is_executable(&cand) {
-                return Ok(vec![cand]);
-            }
-        }
+    if let Some(found) = std::env::var_os("PATH").and_then(|p| search_path(target, &p)) {
+        return Ok(vec![found]);
     }
     for (soname, path) in ld_so_cache() {
         if so_name_matches(&soname) {
@@ -557,7 +552,16 @@ const LIB_DIRS: [&str; 6] = [
     "/usr/lib",
 ];
 
-fn is_executable(p: &Path) -> bool {
+/// The first executable regular file named `name` in the directories of `path` (a `PATH`
+/// value): how a uprobe target and a `-c` command are found.
+pub fn search_path(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
+    std::env::split_paths(path)
+        .map(|dir| dir.join(name))
+        .find(|p| is_executable(p))
+}
+
+/// Whether `p` is a regular file with an execute bit set.
+pub fn is_executable(p: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }

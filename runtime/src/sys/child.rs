@@ -68,10 +68,7 @@ impl GatedChild {
 /// The file `program` runs: itself if it names a path (has a `/`), else the first
 /// executable regular file of that name in a `PATH` directory.
 fn resolve_program(program: &str) -> std::io::Result<std::path::PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let runnable = |p: &std::path::Path| {
-        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
+    use crate::introspect::elf::{is_executable, search_path};
     let not_found =
         |why: &str| std::io::Error::new(std::io::ErrorKind::NotFound, format!("`{program}` {why}"));
     if program.is_empty() {
@@ -82,16 +79,14 @@ fn resolve_program(program: &str) -> std::io::Result<std::path::PathBuf> {
     }
     if program.contains('/') {
         let path = std::path::PathBuf::from(program);
-        return match runnable(&path) {
+        return match is_executable(&path) {
             true => Ok(path),
             false => Err(not_found("does not exist or is not an executable file")),
         };
     }
     // The shell's default when PATH is unset.
     let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(program))
-        .find(|p| runnable(p))
+    search_path(program, &path)
         .ok_or_else(|| not_found("is not an executable file in any PATH directory"))
 }
 
