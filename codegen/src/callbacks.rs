@@ -301,7 +301,8 @@ fn lower_body<'ctx>(
     let value_at = cb.offset(slot, u64::from(offsets[1]))?;
     match &spec.value {
         Type::Agg(agg) => {
-            let total = agg_total(cb, map, key, *agg)?;
+            let (first, second) = agg_total(cb, map, key, *agg)?;
+            let total = cb.agg_value(*agg, first, second)?;
             cb.builder.build_store(value_at, total)?;
         }
         other => cb.memcpy(value_at, value, other.size())?,
@@ -315,26 +316,33 @@ fn lower_body<'ctx>(
 }
 
 /// The value of a per-CPU aggregation for `key`, combined over every CPU as user space
-/// prints it: counts and sums add up; min and max come from the CPUs that saw a value (the
-/// flag in the slot's second word). A `bpf_loop` callback visits the CPUs; its context is
-/// [key pointer, total, whether any CPU had a value].
-fn agg_total<'ctx>(
+/// prints it, as its two words: counts and sums add up (the second word is 0); min and max
+/// come from the CPUs that saw a value (the flag in the slot's second word, which comes back
+/// as whether any CPU had one); avg and stats add up both their count and their total. A
+/// `bpf_loop` callback visits the CPUs; its context is [key pointer, first word, second word].
+pub(crate) fn agg_total<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     map: MapId,
     key: PointerValue<'ctx>,
     agg: Aggregation,
-) -> R<IntValue<'ctx>> {
+) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+    /// How one CPU's slot joins the running total.
+    enum Combine {
+        /// The first word adds up.
+        Add,
+        /// Both words add up (avg and stats: count and total).
+        AddBoth,
+        /// The first word is kept when it orders before the total by this predicate.
+        Pick(IntPredicate),
+    }
     let combine = match agg {
-        Aggregation::Count | Aggregation::Sum { .. } => None,
-        Aggregation::Min { signed } => Some(crate::lower::min_max_order(true, signed)),
-        Aggregation::Max { signed } => Some(crate::lower::min_max_order(false, signed)),
-        Aggregation::Avg { .. }
-        | Aggregation::Stats { .. }
-        | Aggregation::Hist { .. }
-        | Aggregation::Lhist { .. }
-        | Aggregation::Tseries { .. } => {
+        Aggregation::Count | Aggregation::Sum { .. } => Combine::Add,
+        Aggregation::Avg { .. } | Aggregation::Stats { .. } => Combine::AddBoth,
+        Aggregation::Min { signed } => Combine::Pick(crate::lower::min_max_order(true, signed)),
+        Aggregation::Max { signed } => Combine::Pick(crate::lower::min_max_order(false, signed)),
+        Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Tseries { .. } => {
             return Err(CodegenError::Internal(format!(
-                "a {} map reached `for` lowering",
+                "the value of a {} map was read in a probe",
                 stdlib::types::agg_name(agg)
             )))
         }
@@ -369,8 +377,17 @@ fn agg_total<'ctx>(
         let v = b.build_load(i64t, p, "v")?.into_int_value();
         let t = b.build_load(i64t, total_at, "t")?.into_int_value();
         let new = match combine {
-            None => b.build_int_add(t, v, "sum")?,
-            Some(pred) => {
+            Combine::Add => b.build_int_add(t, v, "sum")?,
+            Combine::AddBoth => {
+                let second_at = c.offset(cctx, 16)?;
+                let slot_second = c.offset(p, 8)?;
+                let w = b.build_load(i64t, slot_second, "w")?.into_int_value();
+                let s = b.build_load(i64t, second_at, "s")?.into_int_value();
+                let s = b.build_int_add(s, w, "sum2")?;
+                b.build_store(second_at, s)?;
+                b.build_int_add(t, v, "sum")?
+            }
+            Combine::Pick(pred) => {
                 let seen_at = c.offset(cctx, 16)?;
                 let flag_at = c.offset(p, 8)?;
                 let flag = b.build_load(i64t, flag_at, "flag")?.into_int_value();
@@ -403,8 +420,9 @@ fn agg_total<'ctx>(
             l.const_u64(0).into(),
         ],
     )?;
-    let total_at = l.offset(cctx, 8)?;
-    Ok(l.builder
-        .build_load(l.i64(), total_at, "total")?
-        .into_int_value())
+    let first_at = l.offset(cctx, 8)?;
+    let second_at = l.offset(cctx, 16)?;
+    let first = l.builder.build_load(l.i64(), first_at, "total")?;
+    let second = l.builder.build_load(l.i64(), second_at, "total2")?;
+    Ok((first.into_int_value(), second.into_int_value()))
 }

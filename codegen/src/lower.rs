@@ -302,6 +302,38 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(slot)
     }
 
+    /// An aggregation's value from its two words combined over the CPUs (see
+    /// [`crate::callbacks::agg_total`]): avg and stats give their average (0 when empty),
+    /// the others their first word.
+    pub(crate) fn agg_value(
+        &self,
+        agg: Aggregation,
+        first: IntValue<'ctx>,
+        second: IntValue<'ctx>,
+    ) -> R<IntValue<'ctx>> {
+        match agg {
+            Aggregation::Avg { signed } | Aggregation::Stats { signed } => {
+                let b = &self.builder;
+                let is_zero =
+                    b.build_int_compare(IntPredicate::EQ, first, self.const_u64(0), "z")?;
+                let count = b
+                    .build_select(is_zero, self.const_u64(1), first, "c1")?
+                    .into_int_value();
+                Ok(match signed {
+                    true => self.signed_div(second, count, false)?,
+                    false => b.build_int_unsigned_div(second, count, "avg")?,
+                })
+            }
+            Aggregation::Count
+            | Aggregation::Sum { .. }
+            | Aggregation::Min { .. }
+            | Aggregation::Max { .. }
+            | Aggregation::Hist { .. }
+            | Aggregation::Lhist { .. }
+            | Aggregation::Tseries { .. } => Ok(first),
+        }
+    }
+
     fn aggregate(
         &mut self,
         map: hir::MapId,
@@ -722,32 +754,12 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
                 match &spec.value {
-                    Type::Agg(Aggregation::Avg { signed } | Aggregation::Stats { signed }) => {
-                        let c = self
-                            .builder
-                            .build_load(self.i64(), out, "c")?
-                            .into_int_value();
-                        let t_at = self.offset(out, 8)?;
-                        let t = self
-                            .builder
-                            .build_load(self.i64(), t_at, "t")?
-                            .into_int_value();
-                        let is_zero = self.builder.build_int_compare(
-                            IntPredicate::EQ,
-                            c,
-                            self.const_u64(0),
-                            "z",
-                        )?;
-                        let one = self.const_u64(1);
-                        let c = self
-                            .builder
-                            .build_select(is_zero, one, c, "c1")?
-                            .into_int_value();
-                        Ok(Val::Int(if *signed {
-                            self.signed_div(t, c, false)?
-                        } else {
-                            self.builder.build_int_unsigned_div(t, c, "avg")?
-                        }))
+                    // Each CPU has its own slot: the value is all of them combined, as
+                    // user space prints it, not this CPU's share.
+                    Type::Agg(agg) => {
+                        let (first, second) =
+                            crate::callbacks::agg_total(self, *map, key_ptr, *agg)?;
+                        Ok(Val::Int(self.agg_value(*agg, first, second)?))
                     }
                     ty => self.load_val(out, ty),
                 }

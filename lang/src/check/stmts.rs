@@ -370,11 +370,11 @@ impl Checker<'_> {
             Type::Agg(
                 Aggregation::Sum { signed }
                 | Aggregation::Min { signed }
-                | Aggregation::Max { signed },
+                | Aggregation::Max { signed }
+                | Aggregation::Avg { signed },
             ) => super::exprs::word_type(signed),
             Type::Agg(
-                agg @ (Aggregation::Avg { .. }
-                | Aggregation::Stats { .. }
+                agg @ (Aggregation::Stats { .. }
                 | Aggregation::Hist { .. }
                 | Aggregation::Lhist { .. }
                 | Aggregation::Tseries { .. }),
