@@ -165,12 +165,24 @@ pub fn call<'ctx>(
             let ne = l.builder.build_not(eq, "ne")?;
             Ok(Val::Int(l.builder.build_int_z_extend(ne, i64t, "r")?))
         }
-        Function::Strcontains => {
+        Function::Strcontains | Function::Strstr => {
             let hay = l.mem(arg(0)?)?;
             let needle = l.mem(arg(1)?)?;
+            let at = crate::strings::find(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
+            if func == Function::Strstr {
+                return Ok(Val::Int(at));
+            }
             let found =
-                crate::strings::contains(l, hay, arg(0)?.ty.size(), needle, arg(1)?.ty.size())?;
+                l.builder
+                    .build_int_compare(IntPredicate::SGE, at, i64t.const_zero(), "found")?;
             Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
+        }
+        Function::Memcmp => {
+            let len = arg(0)?.ty.size().min(arg(1)?.ty.size());
+            let a = l.mem(arg(0)?)?;
+            let b = l.mem(arg(1)?)?;
+            let count = l.int(arg(2)?)?;
+            Ok(Val::Int(crate::strings::memcmp(l, a, b, len, count)?))
         }
         Function::Strlen => {
             let s = l.mem(arg(0)?)?;
@@ -360,6 +372,15 @@ pub fn call<'ctx>(
         | Function::Exit
         | Function::Join
         | Function::Pton
+        | Function::Strcap
+        | Function::IsStr
+        | Function::IsInteger
+        | Function::IsUnsignedInteger
+        | Function::IsPtr
+        | Function::IsArray
+        | Function::IsLiteral
+        | Function::AssertStr
+        | Function::KfuncExist
         | Function::Kaddr
         | Function::Getopt
         | Function::Cgroupid

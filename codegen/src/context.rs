@@ -187,6 +187,8 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Jiffies => l.helper(Helper::Jiffies64, &[])?,
         Builtin::Usermode => usermode(l)?,
         Builtin::Ncpus
+        | Builtin::HasCpid
+        | Builtin::DefaultStrLength
         | Builtin::Ppid
         | Builtin::Pcomm
         | Builtin::Probetype

@@ -60,9 +60,10 @@ pub fn equal<'ctx>(
         .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "eq")?)
 }
 
-/// Whether `needle` occurs in `hay` (both NUL-terminated, at most the given sizes). Returns an
-/// i1. The search is unrolled over every start position, so keep the sizes modest.
-pub fn contains<'ctx>(
+/// The index where `needle` first occurs in `hay` (both NUL-terminated, at most the given
+/// sizes), or -1; an empty needle is found at 0. Returns an i64. The search is unrolled over
+/// every start position, so keep the sizes modest.
+pub fn find<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     hay: PointerValue<'ctx>,
     hay_len: u32,
@@ -70,8 +71,8 @@ pub fn contains<'ctx>(
     needle_len: u32,
 ) -> R<IntValue<'ctx>> {
     let i64t = l.ctx.i64_type();
-    let result = l.alloca(8, "contains")?;
-    l.builder.build_store(result, i64t.const_zero())?;
+    let result = l.alloca(8, "found_at")?;
+    l.builder.build_store(result, i64t.const_all_ones())?;
     let done = l.ctx.append_basic_block(l.func, "contains_done");
     for start in 0..hay_len {
         let next_start = l.ctx.append_basic_block(l.func, "next_start");
@@ -87,7 +88,8 @@ pub fn contains<'ctx>(
             let cmp = l.ctx.append_basic_block(l.func, "cmp");
             l.builder.build_conditional_branch(needle_end, found, cmp)?;
             l.builder.position_at_end(found);
-            l.builder.build_store(result, i64t.const_int(1, false))?;
+            l.builder
+                .build_store(result, i64t.const_int(u64::from(start), false))?;
             l.builder.build_unconditional_branch(done)?;
             l.builder.position_at_end(cmp);
             if start + j >= hay_len {
@@ -119,9 +121,48 @@ pub fn contains<'ctx>(
     }
     l.builder.build_unconditional_branch(done)?;
     l.builder.position_at_end(done);
-    let r = l.builder.build_load(i64t, result, "r")?.into_int_value();
-    Ok(l.builder
-        .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "found")?)
+    Ok(l.builder.build_load(i64t, result, "r")?.into_int_value())
+}
+
+/// Compares the first `count` bytes of `a` and `b`, never more than `len` (the smaller size):
+/// 0 when they are the same, else the first differing byte of `a` minus that of `b`, both
+/// unsigned, as C's memcmp. Returns an i64; the loop is unrolled over `len`.
+pub fn memcmp<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    a: PointerValue<'ctx>,
+    b: PointerValue<'ctx>,
+    len: u32,
+    count: IntValue<'ctx>,
+) -> R<IntValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let result = l.alloca(8, "memcmp")?;
+    l.builder.build_store(result, i64t.const_zero())?;
+    let done = l.ctx.append_basic_block(l.func, "memcmp_done");
+    for i in 0..len {
+        let index = i64t.const_int(u64::from(i), false);
+        let within = l
+            .builder
+            .build_int_compare(IntPredicate::ULT, index, count, "within")?;
+        let compare = l.ctx.append_basic_block(l.func, "memcmp_byte");
+        l.builder.build_conditional_branch(within, compare, done)?;
+        l.builder.position_at_end(compare);
+        let ca = l.builder.build_int_z_extend(byte(l, a, i)?, i64t, "ca")?;
+        let cb = l.builder.build_int_z_extend(byte(l, b, i)?, i64t, "cb")?;
+        let differ = l
+            .builder
+            .build_int_compare(IntPredicate::NE, ca, cb, "differ")?;
+        let mismatch = l.ctx.append_basic_block(l.func, "memcmp_differ");
+        let next = l.ctx.append_basic_block(l.func, "memcmp_next");
+        l.builder.build_conditional_branch(differ, mismatch, next)?;
+        l.builder.position_at_end(mismatch);
+        let diff = l.builder.build_int_sub(ca, cb, "diff")?;
+        l.builder.build_store(result, diff)?;
+        l.builder.build_unconditional_branch(done)?;
+        l.builder.position_at_end(next);
+    }
+    l.builder.build_unconditional_branch(done)?;
+    l.builder.position_at_end(done);
+    Ok(l.builder.build_load(i64t, result, "r")?.into_int_value())
 }
 
 /// The bytes before the first NUL of the string at `s`, which holds `len` bytes (all of them

@@ -302,6 +302,11 @@ pub enum Builtin {
     LeaderTid,
     /// The command name of the current thread group's leader.
     LeaderComm,
+    /// Whether `-c` started a command, so `cpid` has a value.
+    HasCpid,
+    /// The bytes a string `str()` reads can hold: its buffer, sized by `max_strlen` (with
+    /// the truncation trailer and the NUL), as `strcap(str(p))` gives.
+    DefaultStrLength,
 }
 
 impl Builtin {
@@ -337,6 +342,8 @@ impl Builtin {
         Builtin::Probetype,
         Builtin::LeaderTid,
         Builtin::LeaderComm,
+        Builtin::HasCpid,
+        Builtin::DefaultStrLength,
     ];
 
     /// This builtin's record.
@@ -427,6 +434,14 @@ impl Builtin {
             Builtin::LeaderComm => {
                 Spec::value("leader_comm", Arity::range(0, 1), "leader_comm([task])")
             }
+            Builtin::HasCpid => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("has_cpid")
+            },
+            Builtin::DefaultStrLength => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("default_str_length")
+            },
         }
     }
 
@@ -477,6 +492,28 @@ pub enum Function {
     Buf,
     Strncmp,
     Strcontains,
+    /// The index of a string in another, or -1.
+    Strstr,
+    /// The difference of the first differing bytes of two values, or 0.
+    Memcmp,
+    /// The bytes a string-like value can hold (known when compiling).
+    Strcap,
+    /// Whether a value is a string, known when compiling; the argument is not evaluated.
+    IsStr,
+    /// Whether a value is an integer (known when compiling).
+    IsInteger,
+    /// Whether a value is an unsigned integer (known when compiling).
+    IsUnsignedInteger,
+    /// Whether a value is a pointer (known when compiling).
+    IsPtr,
+    /// Whether a value is an array (known when compiling).
+    IsArray,
+    /// Whether an argument is written as a literal (known when compiling).
+    IsLiteral,
+    /// A compile error unless the value is string-like.
+    AssertStr,
+    /// Whether the kernel's BTF has a function of this name (known when compiling).
+    KfuncExist,
     StrConcat,
     Strlen,
     IsErr,
@@ -543,6 +580,17 @@ impl Function {
         Function::Buf,
         Function::Strncmp,
         Function::Strcontains,
+        Function::Strstr,
+        Function::Memcmp,
+        Function::Strcap,
+        Function::IsStr,
+        Function::IsInteger,
+        Function::IsUnsignedInteger,
+        Function::IsPtr,
+        Function::IsArray,
+        Function::IsLiteral,
+        Function::AssertStr,
+        Function::KfuncExist,
         Function::StrConcat,
         Function::Strlen,
         Function::IsErr,
@@ -633,6 +681,37 @@ impl Function {
                 "strcontains",
                 N::exactly(2),
                 "strcontains(haystack, needle)",
+            ),
+            Function::Strstr => {
+                Spec::value("strstr", N::exactly(2), "strstr(haystack, needle)")
+            }
+            Function::Memcmp => Spec::value(
+                "memcmp",
+                N::exactly(3),
+                "memcmp(left, right, count) of strings, arrays, tuples or records",
+            ),
+            Function::Strcap => Spec::compile_time("strcap", N::exactly(1), "strcap(string)"),
+            Function::IsStr => Spec::compile_time("is_str", N::exactly(1), "is_str(value)"),
+            Function::IsInteger => {
+                Spec::compile_time("is_integer", N::exactly(1), "is_integer(value)")
+            }
+            Function::IsUnsignedInteger => Spec::compile_time(
+                "is_unsigned_integer",
+                N::exactly(1),
+                "is_unsigned_integer(value)",
+            ),
+            Function::IsPtr => Spec::compile_time("is_ptr", N::exactly(1), "is_ptr(value)"),
+            Function::IsArray => Spec::compile_time("is_array", N::exactly(1), "is_array(value)"),
+            Function::IsLiteral => {
+                Spec::compile_time("is_literal", N::exactly(1), "is_literal(value)")
+            }
+            Function::AssertStr => {
+                Spec::statement("assert_str", N::exactly(1), "assert_str(value)")
+            }
+            Function::KfuncExist => Spec::compile_time(
+                "kfunc_exist",
+                N::exactly(1),
+                "kfunc_exist(\"kernel function\")",
             ),
             Function::StrConcat => {
                 Spec::value("str_concat", N::exactly(2), "str_concat(string, string)")

@@ -149,6 +149,20 @@ impl Checker<'_> {
             Builtin::Pid(_) => return self.pid_builtin(Builtin::Pid, "pid", args, span),
             Builtin::Tid(_) => return self.pid_builtin(Builtin::Tid, "tid", args, span),
             Builtin::Nsecs(_) => return self.nsecs(args, span),
+            // True when `-c` started a command; in a compiled file, whether the run has one.
+            Builtin::HasCpid => {
+                let pid = i64::from(self.opts.cpid.unwrap_or(0));
+                let pid = self.run_value(RunValue::Cpid, pid, U64, span);
+                let test = H::Binary {
+                    op: ast::BinaryOp::Ne,
+                    lhs: Box::new(pid),
+                    rhs: Box::new(mk(H::Int(0), U64, span)),
+                };
+                return mk(test, Type::Bool, span);
+            }
+            Builtin::DefaultStrLength => {
+                return mk(H::Int(i64::from(self.opts.strlen)), I64, span);
+            }
             Builtin::Ncpus => {
                 let cpus = self.catalog.host().cpus;
                 return mk(H::Int(cpus as i64), U64, span);
@@ -568,6 +582,24 @@ impl Checker<'_> {
             Function::Buf => self.buf_call(args, span),
             Function::Strncmp => self.strncmp_call(args, span),
             Function::Strcontains => self.strcontains_call(args, span),
+            Function::Strstr => self.strstr_call(args, span),
+            Function::Memcmp => self.memcmp_call(args, span),
+            Function::Strcap => self.strcap_call(args, span),
+            Function::IsStr => self.type_test_call(args, span, |t| string_capacity(t).is_some()),
+            Function::IsInteger => self.type_test_call(args, span, |t| {
+                matches!(t, Type::Int { .. } | Type::Enum { .. })
+            }),
+            Function::IsUnsignedInteger => {
+                self.type_test_call(args, span, |t| matches!(t, Type::Int { signed: false, .. }))
+            }
+            Function::IsPtr => {
+                self.type_test_call(args, span, |t| matches!(t, Type::Pointer { .. }))
+            }
+            Function::IsArray => self.type_test_call(args, span, |t| {
+                matches!(t, Type::Array { .. }) && !is_char_array(t)
+            }),
+            Function::IsLiteral => self.is_literal_call(args, span),
+            Function::KfuncExist => self.kfunc_exist_call(args, span),
             Function::StrConcat => self.str_concat_call(args, span),
             Function::Strlen => self.strlen_call(args, span),
             Function::IsErr => self.is_err_call(args, span),
@@ -610,6 +642,7 @@ impl Checker<'_> {
             // by call_rules, from their records.
             Function::Printf
             | Function::StaticAssert
+            | Function::AssertStr
             | Function::Warnf
             | Function::Errorf
             | Function::Fail
@@ -825,6 +858,130 @@ impl Checker<'_> {
             Type::Bool,
             span,
         )
+    }
+
+    /// `strstr(haystack, needle)`: the index where `needle` first starts in `haystack`, or
+    /// -1 (as bpftrace documents it; 0.27.1 itself gives -2).
+    fn strstr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a: Vec<Expr> = args
+            .iter()
+            .map(|a| {
+                let e = self.expr(a);
+                self.probe_as_str(e)
+            })
+            .collect();
+        let wrong: Vec<(Type, Span)> = a
+            .iter()
+            .filter(|x| !x.ty.is_str())
+            .map(|x| (x.ty.clone(), x.span))
+            .collect();
+        if !wrong.is_empty() {
+            for (ty, at) in wrong {
+                self.push(diagnostics::string_function_argument("strstr", &ty, at));
+            }
+            return poisoned(span);
+        }
+        let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
+        if !self.unrolled_fits("strstr()", steps, super::exprs::UNROLLED_SEARCH, span) {
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Strstr,
+                args: a,
+            },
+            I64,
+            span,
+        )
+    }
+
+    /// `memcmp(left, right, count)`: compares the first `count` bytes of two values held in
+    /// memory (strings, arrays, tuples, records, buffers), never more than the smaller holds;
+    /// 0 when they are the same, else the difference of the first differing bytes, as C's
+    /// memcmp.
+    fn memcmp_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let left = self.expr(&args[0]);
+        let right = self.expr(&args[1]);
+        let count = self.expr(&args[2]);
+        let mut ok = true;
+        for side in [&left, &right] {
+            if !in_memory(&side.ty) {
+                self.push(diagnostics::memcmp_argument(&side.ty, side.span));
+                ok = false;
+            }
+        }
+        self.require_int(&count, "memcmp()'s count");
+        if !ok || !count.ty.is_int() {
+            return poisoned(span);
+        }
+        let steps = u64::from(left.ty.size().min(right.ty.size()));
+        if !self.unrolled_fits("memcmp()", steps, super::exprs::UNROLLED_BYTES, span) {
+            return poisoned(span);
+        }
+        mk(
+            H::Call {
+                func: Function::Memcmp,
+                args: vec![left, right, count],
+            },
+            I64,
+            span,
+        )
+    }
+
+    /// `strcap(s)`: how many bytes a string-like value can hold, NUL included, known when
+    /// compiling (a string's size, a char array's length).
+    fn strcap_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        let a = self.probe_as_str(a);
+        match string_capacity(&a.ty) {
+            Some(n) => mk(H::Int(i64::from(n)), I64, span),
+            None => {
+                self.push(diagnostics::string_function_argument(
+                    "strcap", &a.ty, a.span,
+                ));
+                poisoned(span)
+            }
+        }
+    }
+
+    /// `assert_str(x)`: nothing when `x` is string-like (a string or a char array), else
+    /// an error naming what it is.
+    pub(super) fn assert_str(&mut self, args: &[ast::Expr]) -> bool {
+        let a = self.expr(&args[0]);
+        let a = self.probe_as_str(a);
+        if string_capacity(&a.ty).is_none() {
+            self.push(diagnostics::string_function_argument(
+                "assert_str",
+                &a.ty,
+                a.span,
+            ));
+            return false;
+        }
+        true
+    }
+
+    /// `is_str(x)`, `is_integer(x)`, …: whether the argument's type passes `test`, a
+    /// constant. The argument is checked but never run.
+    fn type_test_call(&mut self, args: &[ast::Expr], span: Span, test: fn(&Type) -> bool) -> Expr {
+        let a = self.expr(&args[0]);
+        mk(H::Int(i64::from(test(&a.ty))), Type::Bool, span)
+    }
+
+    /// `is_literal(x)`: whether the argument is a literal, or folds to one (`1 + 1`, `-1`).
+    fn is_literal_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let a = self.expr(&args[0]);
+        let yes =
+            matches!(args[0].kind, A::Str(_) | A::Bool(_)) || super::stmt_calls::fold(&a).is_some();
+        mk(H::Int(i64::from(yes)), Type::Bool, span)
+    }
+
+    /// `kfunc_exist("name")`: whether the kernel's BTF describes a function of that name.
+    fn kfunc_exist_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "kfunc_exist", "function name") else {
+            return poisoned(span);
+        };
+        let found = self.catalog.function_signature(&name).is_some();
+        mk(H::Int(i64::from(found)), Type::Bool, span)
     }
 
     /// `str_concat(a, b)`: a string long enough for both.
@@ -1315,5 +1472,34 @@ impl Checker<'_> {
             sym.size,
             Some(sym.address.wrapping_sub(at) as i64),
         ))
+    }
+}
+
+/// Whether values of `ty` are held in memory, so `memcmp` can compare their bytes.
+fn in_memory(ty: &Type) -> bool {
+    matches!(
+        ty,
+        Type::Str { .. }
+            | Type::Array { .. }
+            | Type::Tuple(_)
+            | Type::NamedTuple { .. }
+            | Type::Record(_)
+            | Type::Buffer { .. }
+    )
+}
+
+/// Whether `ty` is an array of 8-bit integers (C's `char name[N]`), which bpftrace treats as
+/// a string.
+fn is_char_array(ty: &Type) -> bool {
+    matches!(ty, Type::Array { elem, .. } if matches!(**elem, Type::Int { bits: 8, .. }))
+}
+
+/// The capacity of a string-like value: a string's size or a char array's length, NUL
+/// included; None for anything else.
+fn string_capacity(ty: &Type) -> Option<u32> {
+    match ty {
+        Type::Str { len } => Some(*len),
+        Type::Array { len, .. } if is_char_array(ty) => Some(*len),
+        _ => None,
     }
 }

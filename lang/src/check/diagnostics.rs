@@ -1299,6 +1299,17 @@ pub fn strncmp_arguments(span: Span) -> Diagnostic {
     Diagnostic::error("strncmp() takes two strings and a constant length", span)
 }
 
+pub fn memcmp_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "memcmp() compares values held in memory, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("compare strings, arrays, tuples or records; integers compare with ==")
+}
+
 pub fn strcontains_arguments(span: Span) -> Diagnostic {
     Diagnostic::error("strcontains() takes two strings", span)
 }

@@ -99,11 +99,25 @@ impl Checker<'_> {
             Function::Signal => self.signal_call(args, span),
             Function::Override => self.override_call(args, span),
             Function::WriteUser => self.write_user_call(args, span),
+            // Checked when compiling; nothing runs.
+            Function::AssertStr => self
+                .assert_str(args)
+                .then(|| StmtKind::Expr(mk(H::Int(0), I64, span))),
             // Values and aggregations were reported by call_rules, from their records.
             Function::Str
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::Strstr
+            | Function::Memcmp
+            | Function::Strcap
+            | Function::IsStr
+            | Function::IsInteger
+            | Function::IsUnsignedInteger
+            | Function::IsPtr
+            | Function::IsArray
+            | Function::IsLiteral
+            | Function::KfuncExist
             | Function::StrConcat
             | Function::Strlen
             | Function::IsErr
@@ -632,6 +646,7 @@ impl Checker<'_> {
             // Values and statements were reported by call_rules, from their records.
             Function::Printf
             | Function::StaticAssert
+            | Function::AssertStr
             | Function::IsErr
             | Function::Warnf
             | Function::Errorf
@@ -648,6 +663,16 @@ impl Checker<'_> {
             | Function::Buf
             | Function::Strncmp
             | Function::Strcontains
+            | Function::Strstr
+            | Function::Memcmp
+            | Function::Strcap
+            | Function::IsStr
+            | Function::IsInteger
+            | Function::IsUnsignedInteger
+            | Function::IsPtr
+            | Function::IsArray
+            | Function::IsLiteral
+            | Function::KfuncExist
             | Function::StrConcat
             | Function::Strlen
             | Function::Bswap
@@ -980,7 +1005,7 @@ fn signal_number(name: &str) -> Option<i64> {
 
 /// The value of an integer expression made of literals only (the checker has folded
 /// `sizeof`, `offsetof` and constants into literals), or None.
-fn fold(e: &Expr) -> Option<i64> {
+pub(super) fn fold(e: &Expr) -> Option<i64> {
     use crate::ast::BinaryOp as B;
     match &e.kind {
         H::Int(i) => Some(*i),
