@@ -177,6 +177,29 @@ pub fn call<'ctx>(
                     .build_int_compare(IntPredicate::SGE, at, i64t.const_zero(), "found")?;
             Ok(Val::Int(l.builder.build_int_z_extend(found, i64t, "r")?))
         }
+        Function::Path => {
+            // The kernel's own object: a `struct path *`, or the address of a `struct path`
+            // field the checker left as its load, computed as the load would (relocated).
+            let p = arg(0)?;
+            let addr = match &p.kind {
+                ExprKind::Load {
+                    ptr, offset, core, ..
+                } if !matches!(p.ty, Type::Pointer { .. }) => {
+                    let base = l.int(ptr)?;
+                    l.load_address(base, *offset, core.as_deref())?
+                }
+                _ => l.int(p)?,
+            };
+            let size = ty.size().max(1);
+            let slot = l.alloca(size.max(8), "path")?;
+            l.memset(slot, size.max(8))?;
+            let path =
+                l.builder
+                    .build_int_to_ptr(addr, l.ctx.ptr_type(Default::default()), "path_ptr")?;
+            let len = i64t.const_int(u64::from(size), false);
+            l.helper(Helper::DPath, &[path.into(), slot.into(), len.into()])?;
+            Ok(Val::Mem(slot))
+        }
         Function::Memcmp => {
             let len = arg(0)?.ty.size().min(arg(1)?.ty.size());
             let a = l.mem(arg(0)?)?;
@@ -398,7 +421,6 @@ pub fn call<'ctx>(
         | Function::Zero
         | Function::HasKey
         | Function::Find
-        | Function::Path
         | Function::Unwatch
         | Function::Skboutput
         | Function::PercpuKaddr => Err(CodegenError::Internal(format!(

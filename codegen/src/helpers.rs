@@ -23,6 +23,7 @@ pub enum Helper {
     ProbeReadStr = 45,
     ProbeWriteUser = 36,
     GetSocketCookie = 46,
+    DPath = 147,
     OverrideReturn = 58,
     GetStack = 67,
     GetCurrentCgroupId = 80,

@@ -302,6 +302,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(slot)
     }
 
+    /// The address an `ExprKind::Load` reads: `offset` bytes into what `ptr` points to, or,
+    /// for a kernel struct's field, where the running kernel has that field (what follows
+    /// the field, an array element, keeps its compile-time distance).
+    pub(crate) fn load_address(
+        &self,
+        ptr: IntValue<'ctx>,
+        offset: u32,
+        core: Option<&lang::hir::CoreAccess>,
+    ) -> R<IntValue<'ctx>> {
+        match core.and_then(|c| Some((c, c.local_offset()?))) {
+            Some((c, at)) if at <= offset => {
+                crate::core::field_address(self, ptr, c, u64::from(offset - at))
+            }
+            _ => Ok(self
+                .builder
+                .build_int_add(ptr, self.const_u64(u64::from(offset)), "addr")?),
+        }
+    }
+
     /// An aggregation's value from its two words combined over the CPUs (see
     /// [`crate::callbacks::agg_total`]): avg and stats give their average (0 when empty),
     /// the others their first word.
@@ -898,17 +917,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if let Some(c) = core.as_deref().filter(|c| c.ends_at_bitfield()) {
                     return Ok(Val::Int(crate::core::bitfield_value(self, p, c)?));
                 }
-                let addr = match core.as_deref().and_then(|c| Some((c, c.local_offset()?))) {
-                    // The field where the running kernel has it; what follows the field
-                    // (an array element) keeps its compile-time distance.
-                    Some((c, at)) if at <= *offset => {
-                        crate::core::field_address(self, p, c, u64::from(*offset - at))?
-                    }
-                    _ => {
-                        self.builder
-                            .build_int_add(p, self.const_u64(u64::from(*offset)), "addr")?
-                    }
-                };
+                let addr = self.load_address(p, *offset, core.as_deref())?;
                 self.probe_read(addr, &e.ty, *space)
             }
             ExprKind::StrIndex { expr, index } => self.str_index(expr, index),
@@ -967,8 +976,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 if !is_register(&var_ty) {
                     self.memset(slot, var_ty.size())?;
                 }
-                let v = self.load_val(found, &value_ty)?;
-                self.store(slot, &value_ty, v)?;
+                match value_ty {
+                    // Each CPU has its own slot: the value is all of them combined.
+                    Type::Agg(agg) => {
+                        let (first, second) =
+                            crate::callbacks::agg_total(self, *map, key_ptr, agg)?;
+                        let v = self.agg_value(agg, first, second)?;
+                        self.store(slot, &var_ty, Val::Int(v))?;
+                    }
+                    ty => {
+                        let v = self.load_val(found, &ty)?;
+                        self.store(slot, &ty, v)?;
+                    }
+                }
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
                 let not_null = self.builder.build_not(is_null, "has")?;

@@ -805,9 +805,9 @@ impl Function {
             Function::Len => Spec::value("len", N::exactly(1), "len(@map)"),
             Function::HasKey => Spec::value("has_key", N::exactly(2), "has_key(@map, key)"),
             Function::Find => Spec::value("find", N::exactly(3), "find(@map, key, $variable)"),
-            Function::Path => {
-                Spec::value("path", N::range(1, 2), "path(struct path *[, size])").unsupported()
-            }
+            Function::Path => Spec::value("path", N::range(1, 2), "path(struct path *[, size])")
+                .only_in(&[Provider::Kfunc, Provider::Kretfunc])
+                .why("it calls bpf_d_path(), which the kernel offers to fentry/fexit programs of a few functions (security_file_open, vfs_truncate, filp_close, …)"),
             Function::Unwatch => {
                 Spec::statement("unwatch", N::exactly(1), "unwatch(address)").unsupported()
             }

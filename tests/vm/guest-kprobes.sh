@@ -102,6 +102,22 @@ kill -INT $target 2>/dev/null; wait $target
 cat "$out" "$err"
 grep -q '^exit ctx=1$' "$out" || fail "fexit:bpf:interval_0 should fire with its ctx"
 
+echo "-- path() of a struct path field (bpftrace's call.path, path_with_optional_size)"
+# A size shorter than the path keeps its end, as bpf_d_path fills its buffer from the back.
+run_until_exit 'cat /etc/hostname' -e 'fentry:security_file_open /comm == "cat"/ { $p = path(args.file.f_path); if (strcontains($p, "hostname")) { printf("%s|%s|%d\n", $p, path(args.file->f_path, 9), sizeof(path(args.file.f_path, 9))); exit(); } }'
+cat "$out" "$err"
+grep -q '^/etc/hostname|hostname|9$' "$out" || fail "path() should print /etc/hostname whole, then cut to its last 8 characters"
+echo "-- path() of a struct path pointer"
+run_until_exit 'stat /etc/hostname' -e 'fentry:security_inode_getattr /comm == "stat"/ { $p = path(args.path); if (strcontains($p, "hostname")) { printf("%s\n", $p); exit(); } }'
+cat "$out" "$err"
+grep -q '^/etc/hostname$' "$out" || fail "path(args.path) in fentry:security_inode_getattr should print /etc/hostname"
+echo "-- path() where bpf_d_path is not allowed (bpftrace's call.path_in_unsupported_fentry)"
+"$rbt" -e 'fentry:vfs_read { print(path(args.file.f_path)); }' > "$out" 2> "$err"
+status=$?
+cat "$err"
+[ $status != 0 ] || fail "path() in fentry:vfs_read should be refused"
+grep -q 'path(args.file.f_path)' "$err" || fail "the refusal should underline the path() call"
+
 echo "-- -lv of a kprobe"
 "$rbt" -lv 'kprobe:do_nanosleep' | tee "$out"
 grep -q 'struct hrtimer_sleeper \*' "$out" || fail "-lv should show do_nanosleep's BTF arguments"

@@ -520,6 +520,45 @@ impl Checker<'_> {
         )
     }
 
+    /// `path(p[, size])`: the full path of a `struct path`, from `bpf_d_path`, as a string of
+    /// `size` bytes (the string length by default). `p` is a `struct path *` or a `struct
+    /// path` field reached through a kernel pointer (`args.file.f_path`), whose address is
+    /// passed: the helper wants the kernel's own object, which the verifier checks by type.
+    fn path_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if !self.typed_arguments_here("path()", span) {
+            return poisoned(span);
+        }
+        let p = self.expr(&args[0]);
+        let is_path = |t: &Type| matches!(t, Type::Record(r) if r.name == "struct path");
+        let fits = match &p.ty {
+            Type::Pointer { to, .. } => is_path(to),
+            ty => is_path(ty) && matches!(p.kind, H::Load { .. }),
+        };
+        if !fits {
+            self.push(diagnostics::path_argument(&p.ty, p.span));
+            return poisoned(span);
+        }
+        let len = match args.get(1) {
+            None => self.opts.strlen,
+            Some(a) => match self.const_int(a) {
+                // At most the string length, as str(p, n).
+                Some(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX).min(self.opts.strlen),
+                _ => {
+                    self.push(diagnostics::path_size_not_constant(a.span));
+                    return poisoned(span);
+                }
+            },
+        };
+        mk(
+            H::Call {
+                func: Function::Path,
+                args: vec![p],
+            },
+            Type::Str { len },
+            span,
+        )
+    }
+
     /// `comm(pid)`: another process's name, read through the `bpf_task_from_pid` kfunc (as
     /// bpftrace 0.27 does), which the kernel offers to tracing programs only.
     fn comm_of(&mut self, args: &[ast::Expr], span: Span) -> Expr {
@@ -583,6 +622,7 @@ impl Checker<'_> {
             Function::Strncmp => self.strncmp_call(args, span),
             Function::Strcontains => self.strcontains_call(args, span),
             Function::Strstr => self.strstr_call(args, span),
+            Function::Path => self.path_call(args, span),
             Function::Memcmp => self.memcmp_call(args, span),
             Function::Strcap => self.strcap_call(args, span),
             Function::IsStr => self.type_test_call(args, span, |t| string_capacity(t).is_some()),
@@ -668,7 +708,6 @@ impl Checker<'_> {
             | Function::Tseries
             | Function::Clear
             | Function::Zero
-            | Function::Path
             | Function::Unwatch => poisoned(span),
         }
     }
@@ -1363,15 +1402,23 @@ impl Checker<'_> {
             self.push(diagnostics::find_without_variable(args[2].span));
             return poisoned(span);
         };
-        let value = self.maps[map as usize].value.clone();
-        if let Type::Agg(_) = value {
-            self.push(diagnostics::find_in_aggregation(args[0].span));
-            return poisoned(span);
-        }
+        let value = match self.maps[map as usize].value.clone() {
+            Type::Agg(agg) => match super::exprs::aggregation_value(agg) {
+                Some(ty) => ty,
+                None => {
+                    self.push(diagnostics::find_in_aggregation(agg, args[0].span));
+                    return poisoned(span);
+                }
+            },
+            other => other,
+        };
         let ty = match self.var_ids.get(name) {
             Some(&id) => {
-                // The variable must hold the map's value (a string as long as it).
-                self.learn_var_type(id, &value);
+                // `let $v;` takes the map's value type, as an assignment would; a typed
+                // variable must hold it (a string as long as it).
+                if !self.settle_type(id, &value, args[2].span, name) {
+                    self.learn_var_type(id, &value);
+                }
                 self.vars[id as usize].clone()
             }
             None => value.clone(),

@@ -1823,6 +1823,21 @@ pub fn untyped_raw_tracepoint(call: &str, span: Span) -> Diagnostic {
 }
 
 /// `skboutput()` given something that is not a `struct sk_buff *`.
+/// `path()` of something that is not a kernel `struct path`.
+pub fn path_argument(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("path() takes a kernel struct path, but this is {}", ty.display()),
+        span,
+    )
+    .with_help("pass a struct path *, or a struct path field of a kernel object, e.g. path(args.file->f_path) in fentry:security_file_open")
+}
+
+/// `path()`'s size is not a positive constant.
+pub fn path_size_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error("path()'s size must be a positive integer constant", span)
+        .with_help("the string's size is fixed when the script is compiled, e.g. path(p, 128)")
+}
+
 pub fn skboutput_not_a_packet(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!("skboutput() takes a struct sk_buff *, but this is {}", ty.display()),
@@ -1906,11 +1921,12 @@ pub fn find_without_variable(span: Span) -> Diagnostic {
     )
 }
 
-pub fn find_in_aggregation(span: Span) -> Diagnostic {
+pub fn find_in_aggregation(agg: Aggregation, span: Span) -> Diagnostic {
     Diagnostic::error(
-        "find() of a map holding an aggregation is not supported by rbt yet",
+        format!("find() cannot take the value of {} map", agg_article(agg)),
         span,
     )
+    .with_help("it holds no one number: print it with print()")
 }
 
 pub fn find_variable_mismatch(name: &str, have: &Type, value: &Type, span: Span) -> Diagnostic {

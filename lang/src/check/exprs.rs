@@ -2025,6 +2025,23 @@ fn fold(op: BinaryOp, a: i128, b: i128) -> Option<Option<i128>> {
     Some(v.filter(|v| operands_fit && (lo..=hi).contains(v)))
 }
 
+/// The integer a per-CPU aggregation reads as when a probe takes its value whole (a `for`
+/// over its map, `find()`): its CPUs' slots combined (counts and sums added, the least or
+/// greatest of min and max, avg's average). None for aggregations that are no one number.
+pub(super) fn aggregation_value(agg: Aggregation) -> Option<Type> {
+    match agg {
+        Aggregation::Count => Some(I64),
+        Aggregation::Sum { signed }
+        | Aggregation::Min { signed }
+        | Aggregation::Max { signed }
+        | Aggregation::Avg { signed } => Some(word_type(signed)),
+        Aggregation::Stats { .. }
+        | Aggregation::Hist { .. }
+        | Aggregation::Lhist { .. }
+        | Aggregation::Tseries { .. } => None,
+    }
+}
+
 /// The type of integer literal `v`: the narrowest unsigned integer that holds it.
 fn literal_type(v: u64) -> Type {
     let bits = match v {

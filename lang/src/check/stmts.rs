@@ -7,7 +7,7 @@ use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, StmtKind as S};
 use crate::hir::{Stmt, StmtKind};
 use stdlib::builtins::{Function, Kind};
-use stdlib::types::{Aggregation, Type, I64};
+use stdlib::types::{Type, I64};
 
 impl Checker<'_> {
     /// A block's statements; the variables it declares are visible only inside it.
@@ -366,22 +366,13 @@ impl Checker<'_> {
             return None;
         };
         let value = match spec.value {
-            Type::Agg(Aggregation::Count) => I64,
-            Type::Agg(
-                Aggregation::Sum { signed }
-                | Aggregation::Min { signed }
-                | Aggregation::Max { signed }
-                | Aggregation::Avg { signed },
-            ) => super::exprs::word_type(signed),
-            Type::Agg(
-                agg @ (Aggregation::Stats { .. }
-                | Aggregation::Hist { .. }
-                | Aggregation::Lhist { .. }
-                | Aggregation::Tseries { .. }),
-            ) => {
-                self.push(diagnostics::aggregation_iterated(agg, &name, map.span));
-                return None;
-            }
+            Type::Agg(agg) => match super::exprs::aggregation_value(agg) {
+                Some(ty) => ty,
+                None => {
+                    self.push(diagnostics::aggregation_iterated(agg, &name, map.span));
+                    return None;
+                }
+            },
             other => other,
         };
         let ty = Type::Tuple(vec![key, value]);
