@@ -169,9 +169,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?,
         };
         match ev {
-            Event::Exit | Event::PrintMap { .. } | Event::Clear { .. } | Event::Zero { .. } => {
-                Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP))
-            }
+            Event::Exit
+            | Event::Unwatch
+            | Event::PrintMap { .. }
+            | Event::Clear { .. }
+            | Event::Zero { .. } => Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP)),
             Event::SkbOutput { .. } => Err(CodegenError::Internal(
                 "skboutput() packets go to their perf buffer, not the ring buffer".into(),
             )),

@@ -353,6 +353,13 @@ pub enum ExprKind {
         ty: TypeExpr,
         fields: Vec<Ident>,
     },
+    /// `container_of(ptr, typeof(struct S), a.b)` (or `struct S`): the `struct S *` whose
+    /// field `a.b` is at `ptr`.
+    ContainerOf {
+        ptr: Box<Expr>,
+        ty: TypeExpr,
+        fields: Vec<Ident>,
+    },
     /// `{ let $b = 1; $b + 1 }`: statements, then a value. `lang::macros` lowers every one
     /// into statements before the enclosing one, so the checker never sees it.
     Block(Box<BlockExpr>),

@@ -629,6 +629,11 @@ impl<'a> Formatter<'a> {
                 let path: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 format!("offsetof({}, {})", self.type_expr(ty), path.join("."))
             }
+            ExprKind::ContainerOf { ptr, ty, fields } => {
+                let path: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+                let (ptr, ty) = (self.expr(ptr), self.type_expr(ty));
+                format!("container_of({ptr}, {ty}, {})", path.join("."))
+            }
             ExprKind::Block(b) => {
                 // Its lines are indented one deeper than the line the expression starts.
                 let mut inner = Formatter::new(self.src, self.code, Vec::new(), self.depth);
@@ -788,6 +793,7 @@ impl<'a> Formatter<'a> {
             | ExprKind::Record(_)
             | ExprKind::Sizeof(_)
             | ExprKind::Offsetof { .. }
+            | ExprKind::ContainerOf { .. }
             | ExprKind::Block(_) => text,
         }
     }

@@ -586,6 +586,11 @@ impl Expander<'_, '_> {
             | ExprKind::Call { .. }
             | ExprKind::Block(_)
             | ExprKind::Offsetof { .. }) => k,
+            ExprKind::ContainerOf { ptr, ty, fields } => ExprKind::ContainerOf {
+                ptr: Box::new(self.expr(*ptr, out)),
+                ty,
+                fields,
+            },
             ExprKind::Map { name, keys } => ExprKind::Map {
                 name,
                 keys: keys.into_iter().map(|k| self.expr(k, out)).collect(),
@@ -1028,6 +1033,7 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
         | ExprKind::Cast { expr, .. }
         | ExprKind::Field { expr, .. }
         | ExprKind::TupleIndex { expr, .. }
+        | ExprKind::ContainerOf { ptr: expr, .. }
         | ExprKind::IncDec { target: expr, .. } => any_expr(expr, pred),
         ExprKind::Binary { lhs, rhs, .. }
         | ExprKind::Index {
@@ -1070,7 +1076,7 @@ fn walk_expr(
                 walk_expr(i, visit, declare);
             }
         }
-        ExprKind::Cast { ty, expr } => {
+        ExprKind::Cast { ty, expr } | ExprKind::ContainerOf { ptr: expr, ty, .. } => {
             walk_type(ty, visit, declare);
             walk_expr(expr, visit, declare);
         }

@@ -80,6 +80,9 @@ pub struct EventSink {
     errors: usize,
     /// The records warned about (see [`EventSink::bad_record`]).
     bad_records: Vec<(u8, u64)>,
+    /// Addresses `unwatch()` asked to stop watching, for the run loop to detach (see
+    /// [`EventSink::take_unwatched`]).
+    unwatched: Vec<u64>,
 }
 
 /// How many different malformed records are reported before the rest pass silently.
@@ -122,7 +125,14 @@ impl EventSink {
             capture_format: None,
             errors: 0,
             bad_records: Vec::new(),
+            unwatched: Vec::new(),
         })
+    }
+
+    /// The addresses `unwatch()` named since the last call: the run loop detaches the
+    /// watchpoints on them.
+    pub fn take_unwatched(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.unwatched)
     }
 
     pub fn exiting(&self) -> bool {
@@ -488,6 +498,11 @@ impl EventSink {
                     s + "\n"
                 };
                 self.write(&s);
+            }
+            Event::Unwatch => {
+                if let Some(addr) = args.first() {
+                    self.unwatched.push(addr.as_u64());
+                }
             }
             Event::Exit => {
                 let code = args.first().map_or(0, |v| v.as_u64() as i64 as i32);

@@ -502,13 +502,20 @@ pub fn run(
     let mut links = Vec::new();
     // Where each iterator's link sits in `links`: iterators run once BEGIN has.
     let mut iterators = Vec::new();
+    // Watchpoints' links by the address they watch, which `unwatch()` detaches.
+    let mut watches: Vec<(u64, sys::Link)> = Vec::new();
     let mut syscalls = attach::SyscallPrograms::default();
     for p in attach::attach_order(&manifest.programs) {
         let prog = obj.program(&p.name)?;
+        let attached = attach::attach(&prog, &p.attach, opts.pid, &mut syscalls)?;
+        if let Attach::Watchpoint { addr, .. } = p.attach {
+            watches.extend(attached.into_iter().map(|l| (addr, l)));
+            continue;
+        }
         if matches!(p.attach, Attach::Iter { .. }) {
             iterators.push(links.len());
         }
-        links.extend(attach::attach(&prog, &p.attach, opts.pid, &mut syscalls)?);
+        links.extend(attached);
     }
     let dispatchers = syscalls.attach()?;
     let running = opts.mode != RunMode::Trace;
@@ -600,6 +607,9 @@ pub fn run(
         if manifest.dw_ustack {
             symbolizer.remember_dwarf_maps();
         }
+        for addr in sink.borrow_mut().take_unwatched() {
+            watches.retain(|(watched, _)| *watched != addr);
+        }
         let mut stop = false;
         for tag in woken {
             match tag {
@@ -634,6 +644,7 @@ pub fn run(
     // Detach before END so no more events arrive while the maps are printed. What is still
     // in the buffer is printed, unless exit() was called: records after it are dropped.
     drop(links);
+    drop(watches);
     drop(dispatchers);
     if let Some(s) = &mut skb {
         s.drain(true)?;

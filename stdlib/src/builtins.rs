@@ -101,8 +101,6 @@ pub struct Spec {
     pub valid: Valid,
     /// Why it is limited to those probes, added to the help of a misplaced use.
     pub why: Option<&'static str>,
-    /// False for a builtin bpftrace has but rbt cannot compile yet.
-    pub supported: bool,
 }
 
 impl Spec {
@@ -115,7 +113,6 @@ impl Spec {
             needs_unsafe: false,
             valid: Valid::Anywhere,
             why: None,
-            supported: true,
         }
     }
 
@@ -162,13 +159,6 @@ impl Spec {
     const fn needs_unsafe(self) -> Spec {
         Spec {
             needs_unsafe: true,
-            ..self
-        }
-    }
-
-    const fn unsupported(self) -> Spec {
-        Spec {
-            supported: false,
             ..self
         }
     }
@@ -808,9 +798,7 @@ impl Function {
             Function::Path => Spec::value("path", N::range(1, 2), "path(struct path *[, size])")
                 .only_in(&[Provider::Kfunc, Provider::Kretfunc])
                 .why("it calls bpf_d_path(), which the kernel offers to fentry/fexit programs of a few functions (security_file_open, vfs_truncate, filp_close, …)"),
-            Function::Unwatch => {
-                Spec::statement("unwatch", N::exactly(1), "unwatch(address)").unsupported()
-            }
+            Function::Unwatch => Spec::statement("unwatch", N::exactly(1), "unwatch(address)"),
             Function::Skboutput => Spec::value(
                 "skboutput",
                 N::exactly(4),

@@ -592,6 +592,8 @@ pub enum Event {
     },
     /// `exit()`/`exit(code)`: the first argument is the exit code (i64).
     Exit,
+    /// `unwatch(addr)`: user space removes the watchpoints on the address, the argument (u64).
+    Unwatch,
     /// `print(value)`
     PrintValue {
         ty: Type,
@@ -681,6 +683,7 @@ impl Event {
                 }]
             }
             Event::Exit | Event::HelperError { .. } => vec![crate::types::I64],
+            Event::Unwatch => vec![crate::types::U64],
             Event::SkbOutput { .. } => vec![crate::types::U64, crate::types::U64],
             Event::PrintValue { ty } => vec![ty.clone()],
         }

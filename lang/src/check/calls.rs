@@ -38,10 +38,6 @@ impl Checker<'_> {
         at: Position,
     ) -> bool {
         let spec = f.spec();
-        if !spec.supported {
-            self.push(diagnostics::unsupported_function(&spec, func.span));
-            return false;
-        }
         if spec.needs_unsafe && !self.opts.allow_unsafe {
             self.push(diagnostics::unsafe_function(&spec, func.span));
             return false;

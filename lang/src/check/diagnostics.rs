@@ -827,6 +827,17 @@ pub fn build_id_kstack(span: Span) -> Diagnostic {
         .with_help("kstack takes the bpftrace, perf or raw mode")
 }
 
+pub fn container_of_not_a_pointer(ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "container_of() takes a pointer to a field, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+    .with_help("cast an address to the field's pointer type first, e.g. (struct list_head *)addr")
+}
+
 pub fn offsetof_needs_struct(span: Span) -> Diagnostic {
     Diagnostic::error("offsetof needs a struct type", span)
 }
@@ -1127,10 +1138,6 @@ pub fn unknown_record(full: &str, span: Span) -> Diagnostic {
 
 // ---------------------------------------------------------------------------------------
 // The rules of the builtin table
-
-pub fn unsupported_function(spec: &Spec, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("{}() is not supported by rbt yet", spec.name), span)
-}
 
 pub fn unsafe_function(spec: &Spec, span: Span) -> Diagnostic {
     Diagnostic::error(format!("{}() is an unsafe function", spec.name), span)

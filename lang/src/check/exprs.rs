@@ -504,31 +504,70 @@ impl Checker<'_> {
                 };
                 mk(H::Int(i64::from(size.unwrap_or(0))), U64, span)
             }
-            A::Offsetof { ty, fields } => {
-                let Some(Type::Record(mut r)) = self.resolve_type(ty) else {
-                    self.push(diagnostics::offsetof_needs_struct(ty.span));
-                    return poisoned(span);
-                };
-                let mut total = 0u32;
-                for f in fields {
-                    match r.fields.iter().find(|x| x.name == f.name) {
-                        Some(x) => {
-                            total += x.offset;
-                            if let Type::Record(inner) = &x.ty {
-                                r = inner.clone();
-                            }
-                        }
-                        None => {
-                            let names: Vec<&str> =
-                                r.fields.iter().map(|x| x.name.as_str()).collect();
-                            self.push(diagnostics::no_such_field(&r.name, &f.name, &names, f.span));
-                            return poisoned(span);
-                        }
-                    }
-                }
-                mk(H::Int(i64::from(total)), U64, span)
+            A::Offsetof { ty, fields } => match self.field_offset(ty, fields) {
+                Some((_, offset)) => mk(H::Int(i64::from(offset)), U64, span),
+                None => poisoned(span),
+            },
+            A::ContainerOf { ptr, ty, fields } => self.container_of(ptr, ty, fields, span),
+        }
+    }
+
+    /// The record `ty` names and the offset of the field path `fields` in it (`a.b`), or
+    /// None after reporting why there is none.
+    fn field_offset(
+        &mut self,
+        ty: &ast::TypeExpr,
+        fields: &[ast::Ident],
+    ) -> Option<(Box<stdlib::types::Record>, u32)> {
+        let Some(Type::Record(outer)) = self.resolve_type(ty) else {
+            self.push(diagnostics::offsetof_needs_struct(ty.span));
+            return None;
+        };
+        let mut r = outer.clone();
+        let mut total = 0u32;
+        for f in fields {
+            let Some(x) = r.fields.iter().find(|x| x.name == f.name) else {
+                let names: Vec<&str> = r.fields.iter().map(|x| x.name.as_str()).collect();
+                self.push(diagnostics::no_such_field(&r.name, &f.name, &names, f.span));
+                return None;
+            };
+            total += x.offset;
+            if let Type::Record(inner) = &x.ty {
+                r = inner.clone();
             }
         }
+        Some((outer, total))
+    }
+
+    /// `container_of(ptr, typeof(struct S), a.b)`: the `struct S *` whose field `a.b` is
+    /// where `ptr` points, `ptr` less the field's offset, in `ptr`'s address space.
+    fn container_of(
+        &mut self,
+        ptr: &ast::Expr,
+        ty: &ast::TypeExpr,
+        fields: &[ast::Ident],
+        span: Span,
+    ) -> Expr {
+        let p = self.expr(ptr);
+        let space = match &p.ty {
+            Type::Pointer { space, .. } => *space,
+            other => {
+                self.push(diagnostics::container_of_not_a_pointer(other, p.span));
+                return poisoned(span);
+            }
+        };
+        let Some((record, offset)) = self.field_offset(ty, fields) else {
+            return poisoned(span);
+        };
+        let at = p.span;
+        let address = mk(H::Cast(Box::new(p)), U64, at);
+        let start = H::Binary {
+            op: BinaryOp::Sub,
+            lhs: Box::new(address),
+            rhs: Box::new(mk(H::Int(i64::from(offset)), U64, at)),
+        };
+        let to = Box::new(Type::Record(record));
+        mk(start, Type::Pointer { to, space }, span)
     }
 
     /// The text of a string-literal argument of `func()`, or an error saying that it needs

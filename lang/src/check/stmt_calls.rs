@@ -90,6 +90,7 @@ impl Checker<'_> {
             Function::StaticAssert => self.static_assert_call(args, span),
             Function::Time => self.time_call(args),
             Function::Exit => self.exit_call(args, span),
+            Function::Unwatch => self.unwatch_call(args),
             Function::Print => self.print_call(args, span),
             Function::Clear => self.whole_map_event(f, args, |map| Event::Clear { map }),
             Function::Zero => self.whole_map_event(f, args, |map| Event::Zero { map }),
@@ -152,7 +153,6 @@ impl Checker<'_> {
             | Function::HasKey
             | Function::Find
             | Function::Path
-            | Function::Unwatch
             | Function::Skboutput
             | Function::SocketCookie
             | Function::PercpuKaddr => None,
@@ -321,6 +321,22 @@ impl Checker<'_> {
         Some(StmtKind::Emit {
             event: id,
             args: vec![code],
+        })
+    }
+
+    /// `unwatch(addr)`: asks user space to remove the watchpoints on `addr` (an integer or
+    /// pointer); the probes stop firing once it has read the record.
+    fn unwatch_call(&mut self, args: &[ast::Expr]) -> Option<StmtKind> {
+        let addr = self.expr(&args[0]);
+        if !matches!(addr.ty, Type::Pointer { .. }) {
+            self.require_int(&addr, "unwatch()'s address");
+        }
+        let at = addr.span;
+        let addr = mk(H::Cast(Box::new(addr)), U64, at);
+        let id = self.event(Event::Unwatch);
+        Some(StmtKind::Emit {
+            event: id,
+            args: vec![addr],
         })
     }
 

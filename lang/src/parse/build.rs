@@ -1089,6 +1089,20 @@ impl Builder {
             }
             Rule::block_expr => ExprKind::Block(Box::new(self.block_expr(pair))),
             Rule::if_expr => self.if_expr(pair),
+            Rule::container_of_expr => {
+                let mut inner = pair.into_inner().skip(1);
+                let (Some(ptr), Some(ty)) = (inner.next(), inner.next()) else {
+                    return Expr {
+                        kind: ExprKind::Int(0),
+                        span,
+                    };
+                };
+                ExprKind::ContainerOf {
+                    ptr: Box::new(self.expr(ptr)),
+                    ty: self.type_expr(ty),
+                    fields: inner.map(|f| self.ident(&f)).collect(),
+                }
+            }
             Rule::offsetof_expr => {
                 let mut inner = pair.into_inner().skip(1);
                 let Some(ty) = inner.next().map(|t| self.type_expr(t)) else {

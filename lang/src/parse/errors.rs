@@ -30,6 +30,7 @@ const EXPECTATIONS: &[(Rule, &str)] = &[
     (Rule::kw_false, "an expression"),
     (Rule::sizeof_expr, "an expression"),
     (Rule::offsetof_expr, "an expression"),
+    (Rule::container_of_expr, "an expression"),
     (Rule::pre_inc, "an expression"),
     (Rule::pre_dec, "an expression"),
     (Rule::neg, "an expression"),
