@@ -616,8 +616,7 @@ impl Checker<'_> {
             Function::Str => self.str_call(args, span),
             Function::Buf => self.buf_call(args, span),
             Function::Strncmp => self.strncmp_call(args, span),
-            Function::Strcontains => self.strcontains_call(args, span),
-            Function::Strstr => self.strstr_call(args, span),
+            Function::Strcontains | Function::Strstr => self.string_search_call(f, args, span),
             Function::Path => self.path_call(args, span),
             Function::Memcmp => self.memcmp_call(args, span),
             Function::Strcap => self.strcap_call(args, span),
@@ -868,7 +867,10 @@ impl Checker<'_> {
         )
     }
 
-    fn strcontains_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+    /// `strcontains(haystack, needle)` (a bool, printed true/false as in 0.27) and
+    /// `strstr(haystack, needle)` (the index where `needle` first starts, or -1 as bpftrace
+    /// documents it; 0.27.1 itself gives -2): one unrolled search over both strings.
+    fn string_search_call(&mut self, f: Function, args: &[ast::Expr], span: Span) -> Expr {
         let a: Vec<Expr> = args
             .iter()
             .map(|a| {
@@ -876,35 +878,7 @@ impl Checker<'_> {
                 self.probe_as_str(e)
             })
             .collect();
-        if !a[0].ty.is_str() || !a[1].ty.is_str() {
-            self.push(diagnostics::strcontains_arguments(span));
-            return poisoned(span);
-        }
-        let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
-        if !self.unrolled_fits("strcontains()", steps, super::exprs::UNROLLED_SEARCH, span) {
-            return poisoned(span);
-        }
-        mk(
-            H::Call {
-                func: Function::Strcontains,
-                args: a,
-            },
-            // A bool, as in bpftrace 0.27 (prints true/false).
-            Type::Bool,
-            span,
-        )
-    }
-
-    /// `strstr(haystack, needle)`: the index where `needle` first starts in `haystack`, or
-    /// -1 (as bpftrace documents it; 0.27.1 itself gives -2).
-    fn strstr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        let a: Vec<Expr> = args
-            .iter()
-            .map(|a| {
-                let e = self.expr(a);
-                self.probe_as_str(e)
-            })
-            .collect();
+        let name = f.name();
         let wrong: Vec<(Type, Span)> = a
             .iter()
             .filter(|x| !x.ty.is_str())
@@ -912,22 +886,21 @@ impl Checker<'_> {
             .collect();
         if !wrong.is_empty() {
             for (ty, at) in wrong {
-                self.push(diagnostics::string_function_argument("strstr", &ty, at));
+                self.push(diagnostics::string_function_argument(name, &ty, at));
             }
             return poisoned(span);
         }
         let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
-        if !self.unrolled_fits("strstr()", steps, super::exprs::UNROLLED_SEARCH, span) {
+        let what = format!("{name}()");
+        if !self.unrolled_fits(&what, steps, super::exprs::UNROLLED_SEARCH, span) {
             return poisoned(span);
         }
-        mk(
-            H::Call {
-                func: Function::Strstr,
-                args: a,
-            },
-            I64,
-            span,
-        )
+        let ty = if f == Function::Strcontains {
+            Type::Bool
+        } else {
+            I64
+        };
+        mk(H::Call { func: f, args: a }, ty, span)
     }
 
     /// `memcmp(left, right, count)`: compares the first `count` bytes of two values held in

@@ -1317,10 +1317,6 @@ pub fn memcmp_argument(ty: &Type, span: Span) -> Diagnostic {
     .with_help("compare strings, arrays, tuples or records; integers compare with ==")
 }
 
-pub fn strcontains_arguments(span: Span) -> Diagnostic {
-    Diagnostic::error("strcontains() takes two strings", span)
-}
-
 /// A string comparison, `strlen` or `strcontains` over strings so long that its byte-by-byte
 /// code (`steps` bytes examined, more than `most`) would not pass the verifier or would take
 /// minutes to compile.
