@@ -644,6 +644,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 };
                 match value {
                     RunValue::Cpid
+                    | RunValue::Ncpus
                     | RunValue::ParamCount
                     | RunValue::Param(_)
                     | RunValue::ProgramOption {

@@ -225,6 +225,7 @@ pub fn launch_compiled(
         .filter_map(|v| match v {
             RunValue::ProgramOption { name, .. } => Some(name.as_str()),
             RunValue::Cpid
+            | RunValue::Ncpus
             | RunValue::ParamCount
             | RunValue::Param(_)
             | RunValue::ParamStr { .. } => None,
@@ -303,6 +304,7 @@ fn run_values(values: &[RunValue], params: &Params, cpid: u32) -> Result<Vec<u8>
         let int = |n: i64| n.to_ne_bytes().to_vec();
         let bytes = match v {
             RunValue::Cpid => int(i64::from(cpid)),
+            RunValue::Ncpus => int(crate::attach::online_cpus().len() as i64),
             RunValue::ParamCount => int(params.positional.len() as i64),
             RunValue::Param(n) => match params.positional.get((*n as usize).wrapping_sub(1)) {
                 None => int(0),

@@ -278,7 +278,8 @@ pub enum Builtin {
     Ctx,
     Cpid,
     Jiffies,
-    /// The number of online CPUs, known when the script is compiled.
+    /// The number of online CPUs: known when the script is compiled, read when it runs in a
+    /// compiled file.
     Ncpus,
     /// 1 when the probe fired while the CPU ran user code, else 0.
     Usermode,

@@ -82,6 +82,8 @@ pub fn run_values_layout(values: &[RunValue]) -> (Vec<u32>, u32) {
 pub enum RunValue {
     /// `cpid`: the pid of the `-c` command (0 without one).
     Cpid,
+    /// `ncpus`: the online CPUs of the machine the script runs on.
+    Ncpus,
     /// `$#`: how many positional parameters the run has.
     ParamCount,
     /// `$N` (1-based) read as an integer: 0 when the run has no such parameter; a run
@@ -176,7 +178,7 @@ impl RunValue {
     /// Bytes the value takes in `.rodata`, a multiple of 8.
     pub fn size(&self) -> u32 {
         match self {
-            RunValue::Cpid | RunValue::ParamCount | RunValue::Param(_) => 8,
+            RunValue::Cpid | RunValue::Ncpus | RunValue::ParamCount | RunValue::Param(_) => 8,
             RunValue::ParamStr { len, .. } | RunValue::ProgramOption { len, .. } => {
                 len.div_ceil(8) * 8
             }

@@ -7,6 +7,7 @@
 # relocates every field access to the guest's layout when it loads the object. The same holds
 # for the guest's rbt compiling against the host's BTF (BPFTRACE_BTF). A field the guest's kernel
 # lacks (task_struct.mm_cid, Linux 6.3+) is a load-time error naming the field and script line.
+# `ncpus` is read where the file runs too: the one-CPU guest, not the host that compiled it.
 set -eu
 rbt=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 rbt_run=$(dirname "$rbt")/rbt-run
@@ -32,6 +33,7 @@ BEGIN {
   printf("offset %d\n", offsetof(struct task_struct, real_parent));
   printf("chain %d %d %d %d %s\n", curtask->real_parent->tgid == $1, curtask->pid == tid,
          curtask->tgid == pid, curtask->se.load.weight, curtask->comm);
+  printf("cpus %d\n", ncpus);
   exit();
 }
 EOS
@@ -86,7 +88,7 @@ out=$(python3 "$repo/tests/vm/run.py" --timeout 400 -- sh -c "
 printf "%s\n" "$out"
 
 section() { printf "%s\n" "$out" | sed -n "/^== $1\$/,/^== /p" | grep -v '^=='; }
-values() { printf "%s\n" "$1" | grep -e '^chain' -e '^exec' -e '^key'; }
+values() { printf "%s\n" "$1" | grep -e '^chain' -e '^cpus' -e '^exec' -e '^key'; }
 guest=$(section guest)
 host=$(section host)
 btf=$(section btf)
@@ -97,6 +99,8 @@ host_offset=$(printf "%s\n" "$host" | sed -n 's/^offset //p')
 [ "$guest_offset" != "$host_offset" ] ||
     fail "task_struct.real_parent is at $guest_offset in both kernels: nothing to relocate"
 printf "%s\n" "$guest" | grep -q '^chain 1 1 1 1048576 rbt$' || fail "the guest-compiled chain read wrong values"
+# The guest has one CPU, the host two: a compiled file reads ncpus where it runs.
+printf "%s\n" "$guest" | grep -q '^cpus 1$' || fail "the guest-compiled ncpus should be the guest's 1 CPU"
 printf "%s\n" "$guest" | grep -q '^exec /bin/true 1 1$' || fail "the guest-compiled tracepoint read wrong values"
 printf "%s\n" "$guest" | grep -q '^key 30 rbt-vm keyboard 1234 5678 1$' || fail "the guest-compiled kprobe read wrong values"
 [ "$(values "$host" | sed 's/ rbt-run$/ rbt/')" = "$(values "$guest")" ] ||

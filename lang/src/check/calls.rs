@@ -159,9 +159,10 @@ impl Checker<'_> {
             Builtin::DefaultStrLength => {
                 return mk(H::Int(i64::from(self.opts.strlen)), I64, span);
             }
+            // The machine's CPUs; a compiled file reads those of the machine it runs on.
             Builtin::Ncpus => {
-                let cpus = self.catalog.host().cpus;
-                return mk(H::Int(cpus as i64), U64, span);
+                let cpus = self.catalog.host().cpus as i64;
+                return self.run_value(RunValue::Ncpus, cpus, U64, span);
             }
             Builtin::Ppid => return self.task_field(b, args, "real_parent", "tgid", span),
             Builtin::Pcomm => return self.task_field(b, args, "real_parent", "comm", span),
