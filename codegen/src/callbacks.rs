@@ -301,8 +301,7 @@ fn lower_body<'ctx>(
     let value_at = cb.offset(slot, u64::from(offsets[1]))?;
     match &spec.value {
         Type::Agg(agg) => {
-            let (first, second) = agg_total(cb, map, key, *agg)?;
-            let total = cb.agg_value(*agg, first, second)?;
+            let total = agg_read(cb, map, key, *agg)?;
             cb.builder.build_store(value_at, total)?;
         }
         other => cb.memcpy(value_at, value, other.size())?,
@@ -316,28 +315,29 @@ fn lower_body<'ctx>(
 }
 
 /// The value of a per-CPU aggregation for `key`, combined over every CPU as user space
-/// prints it, as its two words: counts and sums add up (the second word is 0); min and max
-/// come from the CPUs that saw a value (the flag in the slot's second word, which comes back
-/// as whether any CPU had one); avg and stats add up both their count and their total. A
-/// `bpf_loop` callback visits the CPUs; its context is [key pointer, first word, second word].
-pub(crate) fn agg_total<'ctx>(
+/// prints it: counts and sums add up; min and max come from the CPUs that saw a value (the
+/// flag in the slot's second word); avg and stats add up both their count and their total,
+/// and give the average (0 when empty). A `bpf_loop` callback visits the CPUs; its context
+/// is [key pointer, first word, second word].
+pub(crate) fn agg_read<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     map: MapId,
     key: PointerValue<'ctx>,
     agg: Aggregation,
-) -> R<(IntValue<'ctx>, IntValue<'ctx>)> {
+) -> R<IntValue<'ctx>> {
     /// How one CPU's slot joins the running total.
+    #[derive(Clone, Copy)]
     enum Combine {
         /// The first word adds up.
         Add,
-        /// Both words add up (avg and stats: count and total).
-        AddBoth,
+        /// Both words add up (avg and stats: count and total); the value is their quotient.
+        AddBoth { signed: bool },
         /// The first word is kept when it orders before the total by this predicate.
         Pick(IntPredicate),
     }
     let combine = match agg {
         Aggregation::Count | Aggregation::Sum { .. } => Combine::Add,
-        Aggregation::Avg { .. } | Aggregation::Stats { .. } => Combine::AddBoth,
+        Aggregation::Avg { signed } | Aggregation::Stats { signed } => Combine::AddBoth { signed },
         Aggregation::Min { signed } => Combine::Pick(crate::lower::min_max_order(true, signed)),
         Aggregation::Max { signed } => Combine::Pick(crate::lower::min_max_order(false, signed)),
         Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Tseries { .. } => {
@@ -378,7 +378,7 @@ pub(crate) fn agg_total<'ctx>(
         let t = b.build_load(i64t, total_at, "t")?.into_int_value();
         let new = match combine {
             Combine::Add => b.build_int_add(t, v, "sum")?,
-            Combine::AddBoth => {
+            Combine::AddBoth { .. } => {
                 let second_at = c.offset(cctx, 16)?;
                 let slot_second = c.offset(p, 8)?;
                 let w = b.build_load(i64t, slot_second, "w")?.into_int_value();
@@ -420,9 +420,20 @@ pub(crate) fn agg_total<'ctx>(
             l.const_u64(0).into(),
         ],
     )?;
+    let b = &l.builder;
     let first_at = l.offset(cctx, 8)?;
+    let first = b.build_load(l.i64(), first_at, "total")?.into_int_value();
+    let Combine::AddBoth { signed } = combine else {
+        return Ok(first);
+    };
     let second_at = l.offset(cctx, 16)?;
-    let first = l.builder.build_load(l.i64(), first_at, "total")?;
-    let second = l.builder.build_load(l.i64(), second_at, "total2")?;
-    Ok((first.into_int_value(), second.into_int_value()))
+    let total = b.build_load(l.i64(), second_at, "total2")?.into_int_value();
+    let is_zero = b.build_int_compare(IntPredicate::EQ, first, l.const_u64(0), "z")?;
+    let count = b
+        .build_select(is_zero, l.const_u64(1), first, "c1")?
+        .into_int_value();
+    Ok(match signed {
+        true => l.signed_div(total, count, false)?,
+        false => b.build_int_unsigned_div(total, count, "avg")?,
+    })
 }

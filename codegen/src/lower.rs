@@ -321,38 +321,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
     }
 
-    /// An aggregation's value from its two words combined over the CPUs (see
-    /// [`crate::callbacks::agg_total`]): avg and stats give their average (0 when empty),
-    /// the others their first word.
-    pub(crate) fn agg_value(
-        &self,
-        agg: Aggregation,
-        first: IntValue<'ctx>,
-        second: IntValue<'ctx>,
-    ) -> R<IntValue<'ctx>> {
-        match agg {
-            Aggregation::Avg { signed } | Aggregation::Stats { signed } => {
-                let b = &self.builder;
-                let is_zero =
-                    b.build_int_compare(IntPredicate::EQ, first, self.const_u64(0), "z")?;
-                let count = b
-                    .build_select(is_zero, self.const_u64(1), first, "c1")?
-                    .into_int_value();
-                Ok(match signed {
-                    true => self.signed_div(second, count, false)?,
-                    false => b.build_int_unsigned_div(second, count, "avg")?,
-                })
-            }
-            Aggregation::Count
-            | Aggregation::Sum { .. }
-            | Aggregation::Min { .. }
-            | Aggregation::Max { .. }
-            | Aggregation::Hist { .. }
-            | Aggregation::Lhist { .. }
-            | Aggregation::Tseries { .. } => Ok(first),
-        }
-    }
-
     fn aggregate(
         &mut self,
         map: hir::MapId,
@@ -736,6 +704,25 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             ExprKind::MapRead { map, key } => {
                 let spec = self.map_spec(*map)?;
                 let key_ptr = self.key(spec, key.as_deref(), None)?;
+                // `-k`: a key that is not there is reported (as bpftrace does, as a failed
+                // map_lookup_elem returning 0) before the read gives zero.
+                let site = self
+                    .globals
+                    .helper_errors
+                    .as_ref()
+                    .map(|errors| errors.site("map_lookup_elem", e.span));
+                // An aggregation has a slot per CPU: its value is all of them combined, as
+                // user space prints it, not this CPU's share. The lookup below then only
+                // serves `-k`.
+                let agg = match &spec.value {
+                    Type::Agg(agg) => Some(*agg),
+                    _ => None,
+                };
+                if let (Some(agg), None) = (agg, site) {
+                    return Ok(Val::Int(crate::callbacks::agg_read(
+                        self, *map, key_ptr, agg,
+                    )?));
+                }
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
                 let found_ptr =
                     self.helper_ptr(Helper::MapLookupElem, &[m.into(), key_ptr.into()], "val")?;
@@ -745,13 +732,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let is_null = self.builder.build_is_null(found_ptr, "isnull")?;
                 let copy = self.ctx.append_basic_block(self.func, "copy");
                 let done = self.ctx.append_basic_block(self.func, "read");
-                // `-k`: a key that is not there is reported (as bpftrace does, as a failed
-                // map_lookup_elem returning 0) before the read gives zero.
-                let site = self
-                    .globals
-                    .helper_errors
-                    .as_ref()
-                    .map(|errors| errors.site("map_lookup_elem", e.span));
                 match site {
                     Some(event) => {
                         let missing = self.ctx.append_basic_block(self.func, "missing");
@@ -770,18 +750,16 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     }
                 }
                 self.builder.position_at_end(copy);
-                self.memcpy(out, found_ptr, spec.value.size())?;
+                if agg.is_none() {
+                    self.memcpy(out, found_ptr, spec.value.size())?;
+                }
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
-                match &spec.value {
-                    // Each CPU has its own slot: the value is all of them combined, as
-                    // user space prints it, not this CPU's share.
-                    Type::Agg(agg) => {
-                        let (first, second) =
-                            crate::callbacks::agg_total(self, *map, key_ptr, *agg)?;
-                        Ok(Val::Int(self.agg_value(*agg, first, second)?))
-                    }
-                    ty => self.load_val(out, ty),
+                match agg {
+                    Some(agg) => Ok(Val::Int(crate::callbacks::agg_read(
+                        self, *map, key_ptr, agg,
+                    )?)),
+                    None => self.load_val(out, &spec.value),
                 }
             }
             ExprKind::Unary { op, expr } => {
@@ -980,9 +958,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 match value_ty {
                     // Each CPU has its own slot: the value is all of them combined.
                     Type::Agg(agg) => {
-                        let (first, second) =
-                            crate::callbacks::agg_total(self, *map, key_ptr, agg)?;
-                        let v = self.agg_value(agg, first, second)?;
+                        let v = crate::callbacks::agg_read(self, *map, key_ptr, agg)?;
                         self.store(slot, &var_ty, Val::Int(v))?;
                     }
                     ty => {
