@@ -360,6 +360,10 @@ pub enum ExprKind {
         ty: TypeExpr,
         fields: Vec<Ident>,
     },
+    /// `typeof(uint16)` as a call argument: a type for a macro parameter the macro's body uses
+    /// as a type (`macro size(T) { sizeof(T) }`). `lang::macros` writes it into those types;
+    /// the checker refuses one left anywhere else.
+    TypeArg(TypeExpr),
     /// `{ let $b = 1; $b + 1 }`: statements, then a value. `lang::macros` lowers every one
     /// into statements before the enclosing one, so the checker never sees it.
     Block(Box<BlockExpr>),

@@ -634,6 +634,7 @@ impl<'a> Formatter<'a> {
                 let (ptr, ty) = (self.expr(ptr), self.type_expr(ty));
                 format!("container_of({ptr}, {ty}, {})", path.join("."))
             }
+            ExprKind::TypeArg(ty) => self.type_expr(ty),
             ExprKind::Block(b) => {
                 // Its lines are indented one deeper than the line the expression starts.
                 let mut inner = Formatter::new(self.src, self.code, Vec::new(), self.depth);
@@ -794,6 +795,7 @@ impl<'a> Formatter<'a> {
             | ExprKind::Sizeof(_)
             | ExprKind::Offsetof { .. }
             | ExprKind::ContainerOf { .. }
+            | ExprKind::TypeArg(_)
             | ExprKind::Block(_) => text,
         }
     }

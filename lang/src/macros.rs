@@ -197,7 +197,12 @@ impl<'s> Table<'s> {
             }
             true
         };
-        walk_block_expr(&mut body, &mut visit, &mut |_| {});
+        Walk {
+            expr: &mut visit,
+            declare: &mut |_| {},
+            ty: &mut |_| true,
+        }
+        .block_expr(&mut body);
         found
     }
 
@@ -585,6 +590,7 @@ impl Expander<'_, '_> {
             | ExprKind::Ident(_)
             | ExprKind::Call { .. }
             | ExprKind::Block(_)
+            | ExprKind::TypeArg(_)
             | ExprKind::Offsetof { .. }) => k,
             ExprKind::ContainerOf { ptr, ty, fields } => ExprKind::ContainerOf {
                 ptr: Box::new(self.expr(*ptr, out)),
@@ -820,9 +826,15 @@ impl Expander<'_, '_> {
         if !ok {
             return None;
         }
+        // The type a parameter stands for, when its argument is `typeof(...)`.
+        let type_of = |name: &str| match exprs.get(name).map(|a| &a.kind) {
+            Some(ExprKind::TypeArg(t)) => Some(t),
+            _ => None,
+        };
         let suffix = format!("{HYGIENE_MARK}{}", self.expansions);
         let mut body = def.body.clone();
         let mut unhygienic = Vec::new();
+        let mut misused = Vec::new();
         let mut visit = |e: &mut Expr| match &mut e.kind {
             ExprKind::Var(v) => {
                 *v = vars
@@ -838,9 +850,33 @@ impl Expander<'_, '_> {
                 }
                 true
             }
+            // `sizeof(T)` reads as the size of an expression `T` until `T` is known a type.
+            ExprKind::Sizeof(arg) => match arg.as_ref() {
+                SizeofArg::Expr(Expr {
+                    kind: ExprKind::Ident(name),
+                    span,
+                }) => match type_of(name) {
+                    Some(t) => {
+                        let used = plain_type(TypeName::Named(name.clone()), *span);
+                        **arg = SizeofArg::Type(substitute(t, &used).unwrap_or(used));
+                        false
+                    }
+                    None => true,
+                },
+                _ => true,
+            },
             ExprKind::Ident(name) => match exprs.get(name.as_str()) {
                 Some(arg) => {
-                    *e = arg.clone();
+                    // A type passed on stays a type (another macro may take it); the checker
+                    // refuses it anywhere else, here in the body.
+                    let span = match arg.kind {
+                        ExprKind::TypeArg(_) => e.span,
+                        _ => arg.span,
+                    };
+                    *e = Expr {
+                        kind: arg.kind.clone(),
+                        span,
+                    };
                     false
                 }
                 None => true,
@@ -853,12 +889,86 @@ impl Expander<'_, '_> {
                 .cloned()
                 .unwrap_or(format!("{}{suffix}", v.name));
         };
-        walk_block_expr(&mut body, &mut visit, &mut declare);
+        // A type that names a parameter (`T`, `T*`, `typeof(T)`) takes its argument's type;
+        // what came from the caller is not walked again.
+        let mut retype = |t: &mut TypeExpr| {
+            let name = match &t.base {
+                TypeName::Named(name) => name.clone(),
+                TypeName::Typeof(e) => match &e.kind {
+                    ExprKind::Ident(name) if type_of(name).is_some() => name.clone(),
+                    _ => return true,
+                },
+                _ => return true,
+            };
+            match (type_of(&name), exprs.get(&name)) {
+                (Some(arg), _) => match substitute(arg, t) {
+                    Some(new) => *t = new,
+                    None => misused.push(Misuse::PointerToArray(name, t.span)),
+                },
+                (None, Some(arg)) => misused.push(Misuse::ValueAsType(name, arg.span, t.span)),
+                (None, None) => return true,
+            }
+            false
+        };
+        Walk {
+            expr: &mut visit,
+            declare: &mut declare,
+            ty: &mut retype,
+        }
+        .block_expr(&mut body);
         for map in unhygienic {
             self.report(unhygienic_map(def, &map, call));
         }
-        Some(body)
+        let ok = misused.is_empty();
+        for m in misused {
+            self.report(m.diagnostic(def));
+        }
+        ok.then_some(body)
     }
+}
+
+/// A parameter used as a type against its argument.
+enum Misuse {
+    /// The parameter's name, the argument (a value), and the use as a type.
+    ValueAsType(String, Span, Span),
+    /// `T*` of an array type argument, which one written type cannot say.
+    PointerToArray(String, Span),
+}
+
+impl Misuse {
+    fn diagnostic(self, def: &MacroDef) -> Diagnostic {
+        match self {
+            Misuse::ValueAsType(param, arg, used) => value_for_type(def, &param, arg, used),
+            Misuse::PointerToArray(param, used) => pointer_to_array_param(def, &param, used),
+        }
+    }
+}
+
+/// A type without `*`s or `[N]`s.
+fn plain_type(base: TypeName, span: Span) -> TypeExpr {
+    TypeExpr {
+        base,
+        pointers: 0,
+        array: Vec::new(),
+        auto_array: false,
+        span,
+    }
+}
+
+/// The type `used` (a macro body's `T`, `T*`, `T[4]`) with the type argument `arg` in place
+/// of `T`. None for a pointer to an array type: a `TypeExpr`'s `*`s come before its `[N]`s.
+fn substitute(arg: &TypeExpr, used: &TypeExpr) -> Option<TypeExpr> {
+    let arg_is_array = !arg.array.is_empty() || arg.auto_array;
+    if arg_is_array && used.pointers > 0 {
+        return None;
+    }
+    Some(TypeExpr {
+        base: arg.base.clone(),
+        pointers: arg.pointers + used.pointers,
+        array: used.array.iter().chain(&arg.array).copied().collect(),
+        auto_array: arg.auto_array || used.auto_array,
+        span: used.span,
+    })
 }
 
 /// `__builtin_comm` is bpftrace's name for the builtin its standard macro `comm` wraps.
@@ -913,99 +1023,177 @@ pub(crate) fn pin_spans(def: &mut MacroDef, at: Span) {
             MacroParam::Var(id) | MacroParam::Map(id) | MacroParam::Expr(id) => id.span = at,
         }
     }
-    walk_block_expr(
-        &mut def.body,
-        &mut |e| {
+    Walk {
+        expr: &mut |e| {
             e.span = at;
             true
         },
-        &mut |id| id.span = at,
-    );
-}
-
-/// Calls `visit` on every expression of `b` before its operands (which are skipped when it
-/// returns false) and `declare` on every variable a statement declares (`let`, `for`).
-fn walk_block_expr(
-    b: &mut BlockExpr,
-    visit: &mut dyn FnMut(&mut Expr) -> bool,
-    declare: &mut dyn FnMut(&mut Ident),
-) {
-    walk_stmts(&mut b.stmts, visit, declare);
-    if let Some(v) = &mut b.value {
-        walk_expr(v, visit, declare);
+        declare: &mut |id| id.span = at,
+        ty: &mut |t| {
+            t.span = at;
+            true
+        },
     }
+    .block_expr(&mut def.body);
 }
 
-fn walk_stmts(
-    stmts: &mut [Stmt],
-    visit: &mut dyn FnMut(&mut Expr) -> bool,
-    declare: &mut dyn FnMut(&mut Ident),
-) {
-    for s in stmts {
-        walk_stmt(s, visit, declare);
+/// A walk over a macro body that calls its closures on what it meets and may rewrite it.
+struct Walk<'a> {
+    /// Every expression, before its operands (which are skipped when it returns false).
+    expr: &'a mut dyn FnMut(&mut Expr) -> bool,
+    /// Every variable a statement declares (`let`, `for`).
+    declare: &'a mut dyn FnMut(&mut Ident),
+    /// Every type written in the body (casts, `let`, `sizeof`, `offsetof`, `container_of`,
+    /// `typeof` arguments), before the expression of a `typeof(expr)` (skipped when it
+    /// returns false).
+    ty: &'a mut dyn FnMut(&mut TypeExpr) -> bool,
+}
+
+impl Walk<'_> {
+    fn block_expr(&mut self, b: &mut BlockExpr) {
+        self.stmts(&mut b.stmts);
+        if let Some(v) = &mut b.value {
+            self.expr(v);
+        }
     }
-}
 
-fn walk_stmt(
-    s: &mut Stmt,
-    visit: &mut dyn FnMut(&mut Expr) -> bool,
-    declare: &mut dyn FnMut(&mut Ident),
-) {
-    match &mut s.kind {
-        StmtKind::Expr(e) => walk_expr(e, visit, declare),
-        StmtKind::Assign { target, value, .. } => {
-            walk_expr(target, visit, declare);
-            walk_expr(value, visit, declare);
+    fn stmts(&mut self, stmts: &mut [Stmt]) {
+        for s in stmts {
+            self.stmt(s);
         }
-        StmtKind::Let { var, ty, init } => {
-            declare(var);
-            if let Some(t) = ty {
-                walk_type(t, visit, declare);
+    }
+
+    fn stmt(&mut self, s: &mut Stmt) {
+        match &mut s.kind {
+            StmtKind::Expr(e) => self.expr(e),
+            StmtKind::Assign { target, value, .. } => {
+                self.expr(target);
+                self.expr(value);
             }
-            if let Some(e) = init {
-                walk_expr(e, visit, declare);
+            StmtKind::Let { var, ty, init } => {
+                (self.declare)(var);
+                if let Some(t) = ty {
+                    self.ty(t);
+                }
+                if let Some(e) = init {
+                    self.expr(e);
+                }
             }
-        }
-        StmtKind::If {
-            cond,
-            then,
-            otherwise,
-        } => {
-            walk_expr(cond, visit, declare);
-            walk_stmts(&mut then.stmts, visit, declare);
-            match otherwise {
-                Some(Else::Block(b)) => walk_stmts(&mut b.stmts, visit, declare),
-                Some(Else::If(inner)) => walk_stmt(inner, visit, declare),
-                None => {}
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.stmts(&mut then.stmts);
+                match otherwise {
+                    Some(Else::Block(b)) => self.stmts(&mut b.stmts),
+                    Some(Else::If(inner)) => self.stmt(inner),
+                    None => {}
+                }
             }
-        }
-        StmtKind::Unroll { count: cond, body } | StmtKind::While { cond, body } => {
-            walk_expr(cond, visit, declare);
-            walk_stmts(&mut body.stmts, visit, declare);
-        }
-        StmtKind::ForMap { var, map, body } => {
-            declare(var);
-            walk_expr(map, visit, declare);
-            walk_stmts(&mut body.stmts, visit, declare);
-        }
-        StmtKind::ForRange {
-            var,
-            start,
-            end,
-            body,
-        } => {
-            declare(var);
-            walk_expr(start, visit, declare);
-            walk_expr(end, visit, declare);
-            walk_stmts(&mut body.stmts, visit, declare);
-        }
-        StmtKind::Break | StmtKind::Continue => {}
-        StmtKind::Return(e) => {
-            if let Some(e) = e {
-                walk_expr(e, visit, declare);
+            StmtKind::Unroll { count: cond, body } | StmtKind::While { cond, body } => {
+                self.expr(cond);
+                self.stmts(&mut body.stmts);
             }
+            StmtKind::ForMap { var, map, body } => {
+                (self.declare)(var);
+                self.expr(map);
+                self.stmts(&mut body.stmts);
+            }
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                body,
+            } => {
+                (self.declare)(var);
+                self.expr(start);
+                self.expr(end);
+                self.stmts(&mut body.stmts);
+            }
+            StmtKind::Break | StmtKind::Continue => {}
+            StmtKind::Return(e) => {
+                if let Some(e) = e {
+                    self.expr(e);
+                }
+            }
+            StmtKind::Block(b) => self.stmts(&mut b.stmts),
         }
-        StmtKind::Block(b) => walk_stmts(&mut b.stmts, visit, declare),
+    }
+
+    fn expr(&mut self, e: &mut Expr) {
+        if !(self.expr)(e) {
+            return;
+        }
+        match &mut e.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::Bool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Positional(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Ident(_) => {}
+            ExprKind::Map { keys: items, .. }
+            | ExprKind::Call { args: items, .. }
+            | ExprKind::Tuple(items) => {
+                for i in items {
+                    self.expr(i);
+                }
+            }
+            ExprKind::Cast { ty, expr } | ExprKind::ContainerOf { ptr: expr, ty, .. } => {
+                self.ty(ty);
+                self.expr(expr);
+            }
+            ExprKind::Offsetof { ty, .. } | ExprKind::TypeArg(ty) => self.ty(ty),
+            ExprKind::Record(fields) => {
+                for (_, v) in fields {
+                    self.expr(v);
+                }
+            }
+            ExprKind::Unary { expr, .. }
+            | ExprKind::Field { expr, .. }
+            | ExprKind::TupleIndex { expr, .. }
+            | ExprKind::IncDec { target: expr, .. } => self.expr(expr),
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::Index {
+                expr: lhs,
+                index: rhs,
+            } => {
+                self.expr(lhs);
+                self.expr(rhs);
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                self.expr(cond);
+                self.expr(then);
+                self.expr(otherwise);
+            }
+            ExprKind::Sizeof(arg) => match arg.as_mut() {
+                SizeofArg::Expr(e) => self.expr(e),
+                SizeofArg::Type(t) => self.ty(t),
+            },
+            ExprKind::Block(b) => self.block_expr(b),
+        }
+    }
+
+    /// A type, and the expression of a `typeof(expr)`, so that a macro's parameters and
+    /// variables inside it are bound and renamed like everywhere else in its body.
+    fn ty(&mut self, t: &mut TypeExpr) {
+        if !(self.ty)(t) {
+            return;
+        }
+        match &mut t.base {
+            TypeName::Typeof(e) => self.expr(e),
+            TypeName::Named(_)
+            | TypeName::Struct(_)
+            | TypeName::Union(_)
+            | TypeName::Enum(_)
+            | TypeName::AnonRecord { .. } => {}
+        }
     }
 }
 
@@ -1024,6 +1212,7 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
         | ExprKind::PositionalCount
         | ExprKind::Ident(_)
         | ExprKind::Offsetof { .. }
+        | ExprKind::TypeArg(_)
         | ExprKind::Block(_) => false,
         ExprKind::Map { keys: items, .. }
         | ExprKind::Call { args: items, .. }
@@ -1049,85 +1238,6 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
             SizeofArg::Expr(e) => any_expr(e, pred),
             SizeofArg::Type(_) => false,
         },
-    }
-}
-
-fn walk_expr(
-    e: &mut Expr,
-    visit: &mut dyn FnMut(&mut Expr) -> bool,
-    declare: &mut dyn FnMut(&mut Ident),
-) {
-    if !visit(e) {
-        return;
-    }
-    match &mut e.kind {
-        ExprKind::Int(_)
-        | ExprKind::Str(_)
-        | ExprKind::Bool(_)
-        | ExprKind::Var(_)
-        | ExprKind::Positional(_)
-        | ExprKind::PositionalCount
-        | ExprKind::Ident(_)
-        | ExprKind::Offsetof { .. } => {}
-        ExprKind::Map { keys: items, .. }
-        | ExprKind::Call { args: items, .. }
-        | ExprKind::Tuple(items) => {
-            for i in items {
-                walk_expr(i, visit, declare);
-            }
-        }
-        ExprKind::Cast { ty, expr } | ExprKind::ContainerOf { ptr: expr, ty, .. } => {
-            walk_type(ty, visit, declare);
-            walk_expr(expr, visit, declare);
-        }
-        ExprKind::Record(fields) => {
-            for (_, v) in fields {
-                walk_expr(v, visit, declare);
-            }
-        }
-        ExprKind::Unary { expr, .. }
-        | ExprKind::Field { expr, .. }
-        | ExprKind::TupleIndex { expr, .. }
-        | ExprKind::IncDec { target: expr, .. } => walk_expr(expr, visit, declare),
-        ExprKind::Binary { lhs, rhs, .. }
-        | ExprKind::Index {
-            expr: lhs,
-            index: rhs,
-        } => {
-            walk_expr(lhs, visit, declare);
-            walk_expr(rhs, visit, declare);
-        }
-        ExprKind::Ternary {
-            cond,
-            then,
-            otherwise,
-        } => {
-            walk_expr(cond, visit, declare);
-            walk_expr(then, visit, declare);
-            walk_expr(otherwise, visit, declare);
-        }
-        ExprKind::Sizeof(arg) => match arg.as_mut() {
-            SizeofArg::Expr(e) => walk_expr(e, visit, declare),
-            SizeofArg::Type(t) => walk_type(t, visit, declare),
-        },
-        ExprKind::Block(b) => walk_block_expr(b, visit, declare),
-    }
-}
-
-/// Walks the expression of a `typeof(expr)` type, so that a macro's parameters and
-/// variables inside it are bound and renamed like everywhere else in its body.
-fn walk_type(
-    t: &mut TypeExpr,
-    visit: &mut dyn FnMut(&mut Expr) -> bool,
-    declare: &mut dyn FnMut(&mut Ident),
-) {
-    match &mut t.base {
-        TypeName::Typeof(e) => walk_expr(e, visit, declare),
-        TypeName::Named(_)
-        | TypeName::Struct(_)
-        | TypeName::Union(_)
-        | TypeName::Enum(_)
-        | TypeName::AnonRecord { .. } => {}
     }
 }
 
@@ -1217,6 +1327,31 @@ fn argument_kind(def: &MacroDef, param: &MacroParam, name: &Ident, arg: Span) ->
     .with_label(format!("expected {wanted} like {example}"))
     .with_secondary(name.span, "parameter declared here")
     .with_help("a parameter written without `$` or `@` accepts any expression")
+}
+
+fn value_for_type(def: &MacroDef, param: &str, arg: Span, used: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` uses its parameter `{param}` as a type, but it was given a value",
+            def.name.name
+        ),
+        arg,
+    )
+    .with_label("expected a type like `typeof(uint16)`")
+    .with_secondary(used, "used as a type here")
+    .with_help("pass a type as `typeof(type)`, or the type of a value as `typeof(value)`")
+}
+
+fn pointer_to_array_param(def: &MacroDef, param: &str, used: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "macro `{}` makes a pointer to its parameter `{param}`, which was given an array type",
+            def.name.name
+        ),
+        used,
+    )
+    .with_label("a pointer to an array type")
+    .with_help("pass the array's element type, or a pointer type, instead")
 }
 
 fn unhygienic_map(def: &MacroDef, map: &Ident, call: Span) -> Diagnostic {

@@ -1747,6 +1747,16 @@ pub fn block_expression_here(span: Span) -> Diagnostic {
     Diagnostic::error("a block expression can't be used here", span)
 }
 
+/// `typeof(...)` as the argument of a call that is not a macro taking a type there.
+pub fn type_as_value(span: Span) -> Diagnostic {
+    Diagnostic::error("a type can't be used as a value", span)
+        .with_label("this is a type")
+        .with_help(
+            "a type can be passed only to a macro whose body uses the parameter as a type, \
+             e.g. `macro size(T) { sizeof(T) }` called as `size(typeof(uint16))`",
+        )
+}
+
 // ---------------------------------------------------------------------------------------
 // Builtins of bpftrace 0.2x
 

@@ -497,6 +497,10 @@ impl Checker<'_> {
                 self.push(diagnostics::block_expression_here(span));
                 poisoned(span)
             }
+            A::TypeArg(_) => {
+                self.push(diagnostics::type_as_value(span));
+                poisoned(span)
+            }
             A::Sizeof(arg) => {
                 let size = match arg.as_ref() {
                     ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),

@@ -370,6 +370,19 @@ impl Builder {
         ty
     }
 
+    /// The arguments of a call: expressions, and `typeof(...)` types (`ExprKind::TypeArg`).
+    fn call_args(&self, pair: Pair<Rule>) -> Vec<Expr> {
+        pair.into_inner()
+            .map(|a| match a.as_rule() {
+                Rule::type_arg => Expr {
+                    span: self.span(&a),
+                    kind: ExprKind::TypeArg(self.type_expr(a)),
+                },
+                _ => self.expr(a),
+            })
+            .collect()
+    }
+
     fn array_dim(&self, pair: Pair<Rule>) -> Option<u64> {
         pair.into_inner().next().and_then(|p| self.int_value(&p))
     }
@@ -412,7 +425,7 @@ impl Builder {
         let kind = self.ident(&inner.find(|p| p.as_rule() == Rule::ident)?);
         let args = inner
             .find(|p| p.as_rule() == Rule::call_args)
-            .map(|a| a.into_inner().map(|e| self.expr(e)).collect())
+            .map(|a| self.call_args(a))
             .unwrap_or_default();
         Some(MapDecl {
             name,
@@ -1033,10 +1046,7 @@ impl Builder {
                         name: String::new(),
                         span,
                     });
-                let args = inner
-                    .next()
-                    .map(|a| a.into_inner().map(|e| self.expr(e)).collect())
-                    .unwrap_or_default();
+                let args = inner.next().map(|a| self.call_args(a)).unwrap_or_default();
                 ExprKind::Call { func, args }
             }
             Rule::paren => {
