@@ -452,6 +452,19 @@ pub struct TypeExpr {
     pub span: Span,
 }
 
+impl TypeExpr {
+    /// `base` itself, without `*`s or `[N]`s.
+    pub fn plain(base: TypeName, span: Span) -> TypeExpr {
+        TypeExpr {
+            base,
+            pointers: 0,
+            array: Vec::new(),
+            auto_array: false,
+            span,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum TypeName {
     /// A bpftrace or C scalar spelled as one name after normalisation: `uint8`…`int64`,

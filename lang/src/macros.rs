@@ -857,7 +857,7 @@ impl Expander<'_, '_> {
                     span,
                 }) => match type_of(name) {
                     Some(t) => {
-                        let used = plain_type(TypeName::Named(name.clone()), *span);
+                        let used = TypeExpr::plain(TypeName::Named(name.clone()), *span);
                         **arg = SizeofArg::Type(substitute(t, &used).unwrap_or(used));
                         false
                     }
@@ -941,17 +941,6 @@ impl Misuse {
             Misuse::ValueAsType(param, arg, used) => value_for_type(def, &param, arg, used),
             Misuse::PointerToArray(param, used) => pointer_to_array_param(def, &param, used),
         }
-    }
-}
-
-/// A type without `*`s or `[N]`s.
-fn plain_type(base: TypeName, span: Span) -> TypeExpr {
-    TypeExpr {
-        base,
-        pointers: 0,
-        array: Vec::new(),
-        auto_array: false,
-        span,
     }
 }
 

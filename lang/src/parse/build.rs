@@ -242,13 +242,7 @@ impl Builder {
     fn c_field_type(&self, pair: Pair<Rule>) -> TypeExpr {
         let span = self.span(&pair);
         let Some(inner) = pair.into_inner().next() else {
-            return TypeExpr {
-                base: TypeName::Named(String::new()),
-                pointers: 0,
-                array: Vec::new(),
-                auto_array: false,
-                span,
-            };
+            return TypeExpr::plain(TypeName::Named(String::new()), span);
         };
         let base = match inner.as_rule() {
             Rule::anon_record => {
@@ -286,13 +280,7 @@ impl Builder {
             }
             _ => self.type_base(inner),
         };
-        TypeExpr {
-            base,
-            pointers: 0,
-            array: Vec::new(),
-            auto_array: false,
-            span,
-        }
+        TypeExpr::plain(base, span)
     }
 
     // ------------------------------------------------------------ types
@@ -337,13 +325,7 @@ impl Builder {
     /// Builds a `type_expr` or `cast_type` node.
     fn type_expr(&self, pair: Pair<Rule>) -> TypeExpr {
         let span = self.span(&pair);
-        let mut ty = TypeExpr {
-            base: TypeName::Named(String::new()),
-            pointers: 0,
-            array: Vec::new(),
-            auto_array: false,
-            span,
-        };
+        let mut ty = TypeExpr::plain(TypeName::Named(String::new()), span);
         for part in pair.into_inner() {
             match part.as_rule() {
                 Rule::ptr => ty.pointers += 1,
