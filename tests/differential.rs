@@ -214,6 +214,41 @@ fn imports_same_output_as_bpftrace_0_27() {
     assert_eq!(normalize(&want), normalize(&got));
 }
 
+/// The tools bpftrace 0.27.1 installs (`/usr/sbin/*.bt` of the oracle's chroot, written in
+/// 0.27's idiom for kernels like this host's) load with `rbt --dry-run`: parsed, checked,
+/// compiled and accepted by this kernel's verifier. A kprobe this host lacks is a warning
+/// there (README, "--dry-run"), so the kprobe tools are checked too.
+#[test]
+#[ignore = "needs root and the bpftrace 0.27.1 oracle"]
+fn tools_of_bpftrace_0_27_load_with_dry_run() {
+    require_root_and_bpftrace();
+    // The wrapper builds the chroot on first use.
+    assert_eq!(run(&oracle(), &["--version"]).1, 0, "the oracle does not run");
+    let root = std::env::var("RBT_ORACLE_DIR").unwrap_or("/var/cache/rbt-oracle/sid".into());
+    let sbin = std::path::Path::new(&root).join("usr/sbin");
+    let mut tools: Vec<_> = std::fs::read_dir(&sbin)
+        .unwrap_or_else(|e| panic!("{}: {e}", sbin.display()))
+        .map(|e| e.expect("a directory entry").path())
+        .filter(|p| p.extension().is_some_and(|x| x == "bt"))
+        .collect();
+    tools.sort();
+    assert!(tools.len() >= 39, "only {} tools in {}", tools.len(), sbin.display());
+    let failures: Vec<String> = tools
+        .iter()
+        .filter_map(|tool| {
+            let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+                .arg("--dry-run")
+                .arg(tool)
+                .output()
+                .expect("run rbt");
+            (!o.status.success()).then(|| {
+                format!("{}:\n{}", tool.display(), String::from_utf8_lossy(&o.stderr))
+            })
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// Runs every script of `scripts` through `tracer` and rbt, in text and JSON, and fails with
 /// each difference.
 fn compare(tracer: &str, scripts: &str) {
