@@ -223,7 +223,11 @@ fn imports_same_output_as_bpftrace_0_27() {
 fn tools_of_bpftrace_0_27_load_with_dry_run() {
     require_root_and_bpftrace();
     // The wrapper builds the chroot on first use.
-    assert_eq!(run(&oracle(), &["--version"]).1, 0, "the oracle does not run");
+    assert_eq!(
+        run(&oracle(), &["--version"]).1,
+        0,
+        "the oracle does not run"
+    );
     let root = std::env::var("RBT_ORACLE_DIR").unwrap_or("/var/cache/rbt-oracle/sid".into());
     let sbin = std::path::Path::new(&root).join("usr/sbin");
     let mut tools: Vec<_> = std::fs::read_dir(&sbin)
@@ -232,7 +236,12 @@ fn tools_of_bpftrace_0_27_load_with_dry_run() {
         .filter(|p| p.extension().is_some_and(|x| x == "bt"))
         .collect();
     tools.sort();
-    assert!(tools.len() >= 39, "only {} tools in {}", tools.len(), sbin.display());
+    assert!(
+        tools.len() >= 39,
+        "only {} tools in {}",
+        tools.len(),
+        sbin.display()
+    );
     let failures: Vec<String> = tools
         .iter()
         .filter_map(|tool| {
@@ -242,7 +251,11 @@ fn tools_of_bpftrace_0_27_load_with_dry_run() {
                 .output()
                 .expect("run rbt");
             (!o.status.success()).then(|| {
-                format!("{}:\n{}", tool.display(), String::from_utf8_lossy(&o.stderr))
+                format!(
+                    "{}:\n{}",
+                    tool.display(),
+                    String::from_utf8_lossy(&o.stderr)
+                )
             })
         })
         .collect();
