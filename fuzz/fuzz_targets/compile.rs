@@ -1,7 +1,8 @@
-//! Fuzz target for the whole front end and back end: parse, check on the empty catalog, then
-//! compile whatever the checker accepts. Any panic, stack overflow or hang is a bug, and so is
-//! an internal compiler error for a checked script, because codegen never reports a user
-//! error: a script that reaches it and fails there is a bug in `lang`'s checker.
+//! Fuzz target for the whole front end and back end: parse, resolve the config block, check on
+//! the empty catalog with the options it sets, then compile whatever the checker accepts. Any
+//! panic, stack overflow or hang is a bug, and so is an internal compiler error for a checked
+//! script, because codegen never reports a user error: a script that reaches it and fails
+//! there is a bug in `lang`'s checker.
 #![no_main]
 
 use lang::check;
@@ -15,7 +16,15 @@ fuzz_target!(|data: &[u8]| {
     if diags.iter().any(|d| d.is_error()) {
         return;
     }
-    let checked = check::check(&script, &EmptyCatalog, &check::Options::default());
+    // The script's config block sets the checker's options (string length, map size, …) as
+    // it does in `rbt`; a config error is reported there and ends the run.
+    let config = lang::config::resolve(&script.config, &|_| None);
+    let _ = stdlib::diag::render("fuzz.bt", &source, &config.diagnostics, false);
+    if config.diagnostics.iter().any(|d| d.is_error()) {
+        return;
+    }
+    let opts = check::Options::from_config(&config.config);
+    let checked = check::check(&script, &EmptyCatalog, &opts);
     let _ = stdlib::diag::render("fuzz.bt", &source, &checked.diagnostics, false);
     let Some(hir) = checked.script else {
         return;

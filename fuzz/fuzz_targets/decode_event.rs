@@ -96,7 +96,8 @@ fuzz_target!(|data: &[u8]| {
         | Event::SkbOutput { .. }
         | Event::PrintMap { .. }
         | Event::Clear { .. }
-        | Event::Zero { .. } => String::new(),
+        | Event::Zero { .. }
+        | Event::Unwatch => String::new(),
     };
     if json && !out.is_empty() && matches!(&ev.event, Event::Printf { .. } | Event::PrintValue { .. }) {
         // A JSON record is one line of valid JSON.

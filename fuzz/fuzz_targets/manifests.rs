@@ -8,7 +8,7 @@ use stdlib::catalog::EmptyCatalog;
 use std::sync::OnceLock;
 use stdlib::manifest::Manifest;
 use stdlib::types::StackMode;
-use stdlib::value::Symbolizer;
+use stdlib::value::{DwCapture, Symbolizer};
 
 const SCRIPTS: &[(&str, &str)] = &[
     ("events.bt", include_str!("../scripts/events.bt")),
@@ -79,6 +79,9 @@ impl Symbolizer for FuzzSymbols<'_> {
     }
     fn ustack(&self, _pid: u32, stack_id: i64, limit: u32, mode: StackMode) -> Vec<String> {
         frames(stack_id, limit, mode)
+    }
+    fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String> {
+        frames(i64::from(capture.pid), limit, mode)
     }
     fn cgroup_path(&self, id: u64) -> String {
         format!("/cg/{id}")

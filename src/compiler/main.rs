@@ -406,15 +406,8 @@ fn report(source: &Source, diags: &[Diagnostic], color: bool, no_warnings: bool)
 
 fn config_options(config: &lang::config::Config) -> check::Options {
     check::Options {
-        strlen: config.string_layout().0,
-        map_keys_max: config.max_map_keys,
-        stack_mode: config.stack_mode,
-        missing_probes: config.missing_probes,
         dummy_ts_map: std::env::var("BPFTRACE_DUMMY_TS_MAP").ok(),
-        unstable_tseries: config.unstable_tseries,
-        unstable_dw_ustack: config.unstable_dw_ustack,
-        dw_ustack_bytes: config.dw_ustack_bytes,
-        ..Default::default()
+        ..check::Options::from_config(config)
     }
 }
 

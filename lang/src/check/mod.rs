@@ -88,6 +88,23 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// The options a script's resolved `config` block (with the environment) sets, the
+    /// others left at their defaults.
+    pub fn from_config(config: &crate::config::Config) -> Options {
+        Options {
+            strlen: config.string_layout().0,
+            map_keys_max: config.max_map_keys,
+            stack_mode: config.stack_mode,
+            missing_probes: config.missing_probes,
+            unstable_tseries: config.unstable_tseries,
+            unstable_dw_ustack: config.unstable_dw_ustack,
+            dw_ustack_bytes: config.dw_ustack_bytes,
+            ..Options::default()
+        }
+    }
+}
+
 /// The result of checking: the typed script (when there were no errors), every diagnostic,
 /// and notes for stderr (e.g. which renamed symbol a kprobe chose).
 pub struct Checked {

@@ -35,15 +35,17 @@ pub const EMIT_SMALL_BYTES: u64 = 256;
 
 /// Whether codegen stages the arguments of an event of these types: it stores each argument
 /// in a scratch copy of the record as soon as it is computed, and copies that into the record
-/// once reserved. Events with arguments of up to [`EMIT_SMALL_BYTES`] in all (every ordinary
-/// one) are written straight into the record.
+/// once reserved. Events whose arguments take up to [`EMIT_SMALL_BYTES`] in all while they
+/// wait for the record (every ordinary one) are written straight into it. A small argument
+/// takes its own size then; one of [`SCRATCH_MIN`] bytes or more lives in scratch memory, and
+/// the pointer to it takes 8 bytes (64 `str()` arguments spill 512 bytes of pointers).
 pub fn stages_args(types: &[Type]) -> bool {
-    let small: u64 = types
+    let live: u64 = types
         .iter()
         .map(|t| u64::from(t.size().max(1).div_ceil(8)) * 8)
-        .filter(|b| *b < u64::from(SCRATCH_MIN))
+        .map(|b| if b < u64::from(SCRATCH_MIN) { b } else { 8 })
         .sum();
-    small > EMIT_SMALL_BYTES
+    live > EMIT_SMALL_BYTES
 }
 
 /// The per-CPU scratch bytes of a script whose probes need at most `need` bytes of it:
@@ -244,13 +246,14 @@ mod tests {
     use stdlib::types::I64;
 
     /// 32 integers (256 bytes) go straight into the record, 33 are staged; strings of
-    /// `SCRATCH_MIN` bytes or more live in scratch memory already and do not count, but
-    /// `comm`'s 16 bytes do.
+    /// `SCRATCH_MIN` bytes or more live in scratch memory and count as the 8 bytes of the
+    /// pointer to them, `comm`'s 16 bytes count whole.
     #[test]
     fn events_with_many_small_arguments_are_staged() {
         assert!(!stages_args(&vec![I64; 32]));
         assert!(stages_args(&vec![I64; 33]));
-        assert!(!stages_args(&vec![Type::Str { len: 64 }; 100]));
+        assert!(!stages_args(&vec![Type::Str { len: 64 }; 32]));
+        assert!(stages_args(&vec![Type::Str { len: 64 }; 33]));
         assert!(stages_args(&vec![Type::Str { len: 16 }; 17]));
     }
 }
