@@ -7,6 +7,11 @@ use super::Checker;
 use crate::ast::{CField, TypeExpr, TypeName};
 use stdlib::types::{AddrSpace, Field, Record, Type};
 
+/// The most bytes an array type written in a script may take (256 MiB): sixteen of them
+/// still fit the `u32` sizes of tuples and records. Values live in at most 1 MiB of scratch
+/// memory anyway; bigger arrays only make sense behind pointers.
+const MAX_ARRAY_BYTES: u32 = 1 << 28;
+
 /// Integer types by C or bpftrace name: (bits, signed).
 fn int_by_name(name: &str) -> Option<(u8, bool)> {
     let n: String = name
@@ -105,7 +110,10 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
 }
 
 impl Checker<'_> {
-    /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`].
+    /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`], or None after
+    /// reporting why there is none. An array written in the script is at most
+    /// [`MAX_ARRAY_BYTES`] long, so that sizes and offsets of the types built from it stay
+    /// far inside `u32`.
     pub(super) fn resolve_type(&mut self, t: &TypeExpr) -> Option<Type> {
         // Only a cast has an operand to take an array's length from.
         if t.auto_array {
@@ -193,12 +201,20 @@ impl Checker<'_> {
         // As in bpftrace 0.27, an array of plain `char` is a string; arrays of other bytes
         // (`unsigned char`, `uint8_t`, `int8`) are integer arrays.
         let chars = matches!(&t.base, TypeName::Named(n) if n == "char");
-        for len in t.array.iter().rev() {
+        for &len in t.array.iter().rev() {
+            let bytes = u64::from(base.size().max(1)).checked_mul(len);
+            let Some(len) = bytes
+                .filter(|b| *b <= u64::from(MAX_ARRAY_BYTES))
+                .and_then(|_| u32::try_from(len).ok())
+            else {
+                self.push(diagnostics::array_too_large(len, &base, MAX_ARRAY_BYTES, t.span));
+                return None;
+            };
             base = match base {
-                Type::Int { bits: 8, .. } if chars => Type::Str { len: *len as u32 },
+                Type::Int { bits: 8, .. } if chars => Type::Str { len },
                 other => Type::Array {
                     elem: Box::new(other),
-                    len: *len as u32,
+                    len,
                 },
             };
         }

@@ -1747,6 +1747,16 @@ pub fn block_expression_here(span: Span) -> Diagnostic {
     Diagnostic::error("a block expression can't be used here", span)
 }
 
+/// An array type of `len` elements of `elem` written in the script, bigger than `max` bytes.
+pub fn array_too_large(len: u64, elem: &Type, max: u32, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("an array of {len} {} is too large", elem.display()),
+        span,
+    )
+        .with_label("too large")
+        .with_note(format!("an array type holds at most {max} bytes"))
+}
+
 /// `typeof(...)` as the argument of a call that is not a macro taking a type there.
 pub fn type_as_value(span: Span) -> Diagnostic {
     Diagnostic::error("a type can't be used as a value", span)
