@@ -207,7 +207,12 @@ impl Checker<'_> {
                 .filter(|b| *b <= u64::from(MAX_ARRAY_BYTES))
                 .and_then(|_| u32::try_from(len).ok())
             else {
-                self.push(diagnostics::array_too_large(len, &base, MAX_ARRAY_BYTES, t.span));
+                self.push(diagnostics::array_too_large(
+                    len,
+                    &base,
+                    MAX_ARRAY_BYTES,
+                    t.span,
+                ));
                 return None;
             };
             base = match base {

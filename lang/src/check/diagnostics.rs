@@ -1753,8 +1753,8 @@ pub fn array_too_large(len: u64, elem: &Type, max: u32, span: Span) -> Diagnosti
         format!("an array of {len} {} is too large", elem.display()),
         span,
     )
-        .with_label("too large")
-        .with_note(format!("an array type holds at most {max} bytes"))
+    .with_label("too large")
+    .with_note(format!("an array type holds at most {max} bytes"))
 }
 
 /// `typeof(...)` as the argument of a call that is not a macro taking a type there.
