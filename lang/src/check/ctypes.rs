@@ -110,6 +110,19 @@ pub fn parse_c_type(text: &str, size: u32, signed: bool, user: bool) -> Type {
 }
 
 impl Checker<'_> {
+    /// The type of a value a cast or `let` makes: as [`Checker::resolve_type`], but a plain
+    /// `void` (which `void *` points to) is refused, as it has no values.
+    pub(super) fn resolve_value_type(&mut self, t: &TypeExpr) -> Option<Type> {
+        if matches!(&t.base, TypeName::Named(n) if n == "void")
+            && t.pointers == 0
+            && t.array.is_empty()
+        {
+            self.push(diagnostics::void_value(t.span));
+            return None;
+        }
+        self.resolve_type(t)
+    }
+
     /// Resolves a written type (casts, `sizeof`, struct fields) to a [`Type`], or None after
     /// reporting why there is none. An array written in the script is at most
     /// [`MAX_ARRAY_BYTES`] long, so that sizes and offsets of the types built from it stay

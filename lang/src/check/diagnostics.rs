@@ -1747,6 +1747,13 @@ pub fn block_expression_here(span: Span) -> Diagnostic {
     Diagnostic::error("a block expression can't be used here", span)
 }
 
+/// `(void)x` or `let $v: void`.
+pub fn void_value(span: Span) -> Diagnostic {
+    Diagnostic::error("`void` has no values", span)
+        .with_label("a value can't be of type void")
+        .with_help("`void *` is a pointer to anything; for a byte, use `uint8`")
+}
+
 /// An array type of `len` elements of `elem` written in the script, bigger than `max` bytes.
 pub fn array_too_large(len: u64, elem: &Type, max: u32, span: Span) -> Diagnostic {
     Diagnostic::error(

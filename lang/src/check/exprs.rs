@@ -349,7 +349,8 @@ impl Checker<'_> {
                     {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
-                    (from @ Type::Array { .. }, to) if from == to => Expr { span, ..inner },
+                    // A cast to the type the value has already (`(typeof($t))$t`) is none.
+                    (from, to) if from == to => Expr { span, ..inner },
                     (Type::Array { .. }, to) if to.is_int() && inner.ty.size() == to.size() => {
                         mk(H::Cast(Box::new(inner)), target, span)
                     }
@@ -881,7 +882,7 @@ impl Checker<'_> {
             auto_array: false,
             ..ty.clone()
         };
-        let target = match self.resolve_type(&sized)? {
+        let target = match self.resolve_value_type(&sized)? {
             Type::Str { len } if !ty.array.is_empty() => Type::Array {
                 elem: Box::new(Type::Int {
                     bits: 8,

@@ -184,7 +184,7 @@ impl Checker<'_> {
                 }
             }
             S::Let { var, ty, init } => {
-                let declared = ty.as_ref().and_then(|t| self.resolve_type(t));
+                let declared = ty.as_ref().and_then(|t| self.resolve_value_type(t));
                 if ty.is_some() && declared.is_none() {
                     // The type's own error has been reported.
                     return;
