@@ -205,7 +205,7 @@ pub enum Stage {
 pub struct Reported;
 
 pub fn fail(msg: impl std::fmt::Display) -> Reported {
-    eprintln!("rbt: error: {msg}");
+    stdlib::stderrln!("rbt: error: {msg}");
     Reported
 }
 
@@ -231,7 +231,7 @@ pub fn bad_command_line(e: clap::Error) -> std::process::ExitCode {
             let problem = &text[..end];
             let usage = Cli::command().render_usage().to_string();
             let usage = usage.trim_start_matches("Usage:").trim();
-            eprintln!(
+            stdlib::stderrln!(
                 "{}\n\nUSAGE:\n    {usage}\n\nFor more information, try '--help'.",
                 problem.trim_end()
             );

@@ -136,7 +136,7 @@ pub fn run_hit(
     match cache.lookup(&system, params) {
         Lookup::Hit { path, file } => {
             if cli.verbose {
-                eprintln!("rbt: compile cache: hit, running {}", path.display());
+                stdlib::stderrln!("rbt: compile cache: hit, running {}", path.display());
             }
             let params = Params {
                 positional: params.to_vec(),

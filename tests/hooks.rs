@@ -1,6 +1,7 @@
 //! Tier 2: the hooks bpftrace's runtime test harness relies on, checked on the real `rbt`
 //! binary (root only): the `__BPFTRACE_NOTIFY_PROBES_ATTACHED` line, a BEGIN/END-only
-//! script ending by itself, SIGTERM ending a run like Ctrl-C, and a closed stdout ending it.
+//! script ending by itself, SIGTERM ending a run like Ctrl-C, a closed stdout ending it, and a
+//! closed stderr or a listing's reader leaving early, neither of which is an error.
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
@@ -165,5 +166,60 @@ fn closed_stdout_ends_the_run() {
         // holds only the attach line).
         assert_eq!(status.code(), Some(0), "{script}: {err}");
         assert_eq!(err, "Attached 1 probe\n", "{script}");
+    }
+}
+
+/// A pipe whose reader is gone: writing to it fails with EPIPE.
+fn closed_pipe() -> std::io::PipeWriter {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    writer
+}
+
+#[test]
+#[ignore = "needs root"]
+fn closed_stderr_neither_aborts_nor_fails_the_run() {
+    require_root();
+    // The attach line, then a diagnostic: both are lost, the run and its exit status are not.
+    let o = rbt(r#"BEGIN { printf("a\n"); exit(); }"#)
+        .stderr(closed_pipe())
+        .output()
+        .expect("run rbt");
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.starts_with(b"a\n"), "{:?}", o.stdout);
+    let o = rbt("BEGIN { $x = ; }")
+        .stderr(closed_pipe())
+        .output()
+        .expect("run rbt");
+    assert_eq!(o.status.code(), Some(1), "a refused script still fails");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn a_listing_into_a_closed_pipe_is_not_an_error() {
+    require_root();
+    // `rbt -l | head -1`: the reader stopped early on purpose.
+    for args in [
+        &["-l", "tracepoint:*"][..],
+        &["-l", "-e", "tracepoint:syscalls:sys_enter_* { }"],
+        &["--info"],
+        &["-d", "hir", "-e", "BEGIN { print(1) }"],
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(args)
+            .stdout(closed_pipe())
+            .output()
+            .expect("run rbt");
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            o.stderr.is_empty(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 }

@@ -85,7 +85,7 @@ fn program_name() -> &'static str {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("{}: error: {msg}", program_name());
+    stdlib::stderrln!("{}: error: {msg}", program_name());
     ExitCode::from(1)
 }
 

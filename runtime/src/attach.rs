@@ -155,7 +155,7 @@ fn runnable_uprobes(
         }
     }
     if !skipped.is_empty() {
-        eprintln!(
+        stdlib::stderrln!(
             "WARNING: skipping {}: their first instruction is EVEX-encoded, which the kernel's uprobes run wrongly (it corrupts the traced processes)",
             skipped.join(", ")
         );
@@ -229,7 +229,7 @@ fn attach_uprobes(
         }
     }
     if !refused.is_empty() {
-        eprintln!(
+        stdlib::stderrln!(
             "WARNING: skipping {}: the kernel cannot place a uprobe on their first instruction",
             refused.join(", ")
         );
@@ -273,7 +273,7 @@ fn attach_uprobe_multi(
             .filter(|t| probed_file(&t.path) == path && refused.contains(&t.offset))
             .map(|t| t.symbol.as_str())
             .collect();
-        eprintln!(
+        stdlib::stderrln!(
             "WARNING: skipping {} of {path}: the kernel cannot place a uprobe on their first instruction",
             names.join(", ")
         );

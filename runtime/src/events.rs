@@ -262,21 +262,17 @@ impl EventSink {
     }
 
     /// Says that `n` probes are attached, once they are: on stderr in text (as bpftrace 0.27
-    /// does, so it never mixes with the script's output or `-o`'s file), as a record in JSON.
-    pub fn attached(&mut self, n: usize) -> std::io::Result<()> {
+    /// does, so it never mixes with the script's output or `-o`'s file; a closed stderr does
+    /// not stop the run), as a record in JSON.
+    pub fn attached(&mut self, n: usize) {
         match self.format {
-            OutputFormat::Text => {
-                let mut err = std::io::stderr().lock();
-                err.write_all(output::attached_text(n).as_bytes())?;
-                err.flush()?;
-            }
+            OutputFormat::Text => stdlib::stderr!("{}", output::attached_text(n)),
             OutputFormat::Json => {
                 self.write(&output::attached_json(n));
                 // Users (and tests) watch for this line to know tracing has started.
                 self.flush();
             }
         }
-        Ok(())
     }
 
     pub fn lost(&mut self, n: u64) -> std::io::Result<()> {
@@ -284,7 +280,7 @@ impl EventSink {
             return Ok(());
         }
         match self.format {
-            OutputFormat::Text => eprintln!("Lost {n} events"),
+            OutputFormat::Text => stdlib::stderrln!("Lost {n} events"),
             OutputFormat::Json => {
                 let s = output::lost_json(n);
                 self.write(&s);
@@ -298,7 +294,7 @@ impl EventSink {
     pub fn map_full(&mut self, start: usize, end: usize) {
         let (name, text, span) = self.source.locate(stdlib::diag::Span::new(start, end));
         match self.format {
-            OutputFormat::Text => eprint!(
+            OutputFormat::Text => stdlib::stderr!(
                 "{}",
                 stdlib::diag::runtime_warning(name, text, span, stdlib::manifest::MAP_FULL_WARNING)
             ),
@@ -316,7 +312,7 @@ impl EventSink {
     /// the `lost_events` records).
     pub fn lost_in_total(&mut self, n: u64) {
         match self.format {
-            OutputFormat::Text => eprintln!("Lost {n} events in total"),
+            OutputFormat::Text => stdlib::stderrln!("Lost {n} events in total"),
             OutputFormat::Json => {}
         }
     }
@@ -330,7 +326,7 @@ impl EventSink {
             return;
         }
         self.bad_records.push(bad.key());
-        eprintln!("rbt: warning: {bad}");
+        stdlib::stderrln!("rbt: warning: {bad}");
     }
 
     /// Handles one ring buffer record.
@@ -435,7 +431,7 @@ impl EventSink {
                 if json || self.capture.is_some() {
                     self.write(&message);
                 } else {
-                    eprint!("{message}");
+                    stdlib::stderr!("{message}");
                 }
             }
             Event::Time { format: f } => {
@@ -455,7 +451,7 @@ impl EventSink {
                     }
                     // On stderr, as bpftrace reports it: the output holds the file's text only.
                     Err(e) => {
-                        eprintln!("ERROR: cat(): cannot read '{path}' ({e})");
+                        stdlib::stderrln!("ERROR: cat(): cannot read '{path}' ({e})");
                         return Flow::Continue;
                     }
                 };
@@ -523,7 +519,7 @@ impl EventSink {
                     let record = output::helper_error_json(helper, ret, name, line, col);
                     self.write(&record);
                 } else {
-                    eprint!(
+                    stdlib::stderr!(
                         "{}",
                         stdlib::diag::helper_warning(name, text, span, helper, ret)
                     );
@@ -536,7 +532,7 @@ impl EventSink {
                     let (line, col) = stdlib::diag::start_line_col(text, span);
                     self.write(&output::runtime_error_json(message, name, line, col));
                 } else {
-                    eprint!(
+                    stdlib::stderr!(
                         "{}",
                         stdlib::diag::runtime_warning(name, text, span, message)
                     );
@@ -566,7 +562,7 @@ impl EventSink {
                         maps::zero(handle)
                     };
                     if let Err(e) = r {
-                        eprintln!("rbt: {e}");
+                        stdlib::stderrln!("rbt: {e}");
                     }
                 }
             }
@@ -585,7 +581,7 @@ impl EventSink {
     /// stderr, as the run goes on.
     fn print_map_reported(&mut self, index: usize, top: u64, div: u64, clear: bool) {
         if let Err(e) = self.print_map(index, top, div, clear) {
-            eprintln!("rbt: print(): {e}");
+            stdlib::stderrln!("rbt: print(): {e}");
         }
     }
 
@@ -654,7 +650,7 @@ impl EventSink {
         // A reader that went away (`| head`) ended the run on purpose; other errors are news.
         if let Some(e) = self.write_error.take() {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("rbt: writing output failed: {e}");
+                stdlib::stderrln!("rbt: writing output failed: {e}");
             }
         }
         Ok(())

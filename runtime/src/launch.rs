@@ -66,7 +66,7 @@ pub fn launch(
         // Unwinding reads the CFI of every object a process maps: it is done for the
         // processes named on the command line only. Printed in the form of rbt's other
         // run-time messages (`WARNING: …`), at the level bpftrace gives it.
-        eprintln!(
+        stdlib::stderrln!(
             "ERROR: dw_ustack requires a target process to unwind: give one with -p PID, \
              -c CMD or --dwarf-pid PID"
         );
@@ -100,7 +100,7 @@ pub fn launch(
         other => Failure::Message(other.to_string()),
     })?;
     if flags.dry_run {
-        eprintln!(
+        stdlib::stderrln!(
             "{}: {} program(s) loaded and accepted by the verifier; nothing attached",
             flags.program,
             manifest.programs.len()
@@ -214,7 +214,7 @@ pub fn launch_compiled(
     }
     if params.named.iter().any(|(n, _)| n == "help") {
         // `-- --help` lists the script's options instead of running it, as `rbt` does.
-        eprint!("{}", file.meta.options_help);
+        stdlib::stderr!("{}", file.meta.options_help);
         return Err(Failure::Reported);
     }
     let declared: Vec<&str> = file
@@ -355,7 +355,7 @@ fn quoted(v: &[String]) -> String {
 fn rejected(source: &Source, r: &Rejection, flags: &Flags) -> Failure {
     if flags.verbose {
         let log = r.log_with_source(&source.text);
-        eprintln!(
+        stdlib::stderrln!(
             "{}: verifier log of `{}`:\n{}",
             flags.program,
             r.probe,
@@ -388,7 +388,7 @@ fn rejected(source: &Source, r: &Rejection, flags: &Flags) -> Failure {
     if !flags.verbose {
         d = d.with_help("run with -v to see the verifier's whole log");
     }
-    eprint!(
+    stdlib::stderr!(
         "{}",
         diag::render_files(
             &source.name,

@@ -72,7 +72,7 @@ impl PcapFiles {
         );
         if let Err(e) = file.write_all(&record) {
             if !self.warned {
-                eprintln!("rbt: warning: skboutput: cannot write to {path}: {e}");
+                stdlib::stderrln!("rbt: warning: skboutput: cannot write to {path}: {e}");
                 self.warned = true;
             }
         }

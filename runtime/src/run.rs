@@ -320,7 +320,7 @@ impl SkbReader {
     fn drain(&mut self, last: bool) -> Result<(), RunError> {
         self.reader.consume()?;
         if last && self.lost.get() > 0 {
-            eprintln!(
+            stdlib::stderrln!(
                 "rbt: warning: skboutput: {} packets lost: raise perf_rb_pages for bigger buffers",
                 self.lost.get()
             );
@@ -520,7 +520,7 @@ pub fn run(
     let dispatchers = syscalls.attach()?;
     let running = opts.mode != RunMode::Trace;
     if !opts.quiet && !running {
-        sink.borrow_mut().attached(probe_count)?;
+        sink.borrow_mut().attached(probe_count);
     }
     if running {
         // BEGIN's output is not part of a benchmark's or test's report.

@@ -378,7 +378,7 @@ impl Symbolizer for SystemSymbolizer {
         }
         if !self.dwarf_pids.contains(&pid) {
             if self.dwarf_warned.borrow_mut().insert(pid) {
-                eprintln!(
+                stdlib::stderrln!(
                     "WARNING: No DWARF unwind data available for this process (pid {pid}): \
                      dw_ustack unwinds the stacks of the process given with -p, -c or \
                      --dwarf-pid only"

@@ -16,10 +16,11 @@ use stdlib::manifest::Source;
 
 mod imports;
 
-/// Prints a dumped stage (`-d`). A reader that stops early (`rbt -d hir ... | head`) is not
-/// an error; `println!` would panic on the broken pipe.
-fn print_stage(text: &str) -> Result<i32, Reported> {
-    match std::io::stdout().lock().write_all(text.as_bytes()) {
+/// Prints what rbt was asked for (a dumped stage with `-d`, a listing, `--info`, a manual
+/// page). A reader that stops early (`rbt -d hir ... | head`) is not an error; `println!`
+/// would panic on the broken pipe.
+fn print_out(text: &[u8]) -> Result<i32, Reported> {
+    match std::io::stdout().lock().write_all(text) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(fail(format!("writing to stdout: {e}")))
         }
@@ -90,6 +91,12 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
             &mut out,
         ) {
             Ok(()) => Ok(0),
+            // The reader stopped early (`rbt -l | head`).
+            Err(runtime::listing::ListError::Write(e))
+                if e.kind() == std::io::ErrorKind::BrokenPipe =>
+            {
+                Ok(0)
+            }
             Err(e) => Err(fail(e)),
         };
     }
@@ -103,7 +110,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         // Headers are satisfied from BTF; extra include paths change nothing, as bpftrace
         // with BTF would not need them either.
         if cli.verbose {
-            eprintln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
+            stdlib::stderrln!("rbt: note: -I/--include are accepted; kernel types come from BTF");
         }
     }
     let probe_filter = match &cli.probe_filter {
@@ -132,7 +139,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         return Err(Reported);
     }
     if cli.debug == Some(Stage::Ast) {
-        return print_stage(&format!("{ast:#?}\n"));
+        return print_out(format!("{ast:#?}\n").as_bytes());
     }
     let (config, warned) = configure(&ast, &source, color, cli.no_warnings)?;
     printed |= warned;
@@ -170,14 +177,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     if help {
         // `-- --help` lists the script's options instead of running it, and fails as
         // bpftrace does.
-        eprint!("{}", check::program_options_help(&checked.options));
+        stdlib::stderr!("{}", check::program_options_help(&checked.options));
         return Err(Reported);
     }
     let diags = lang::annotate_expansions(&ast, &checked.diagnostics);
     printed |= report(&source, &diags, color, cli.no_warnings);
     printed |= !checked.notes.is_empty();
     for n in &checked.notes {
-        eprintln!("rbt: note: {n}");
+        stdlib::stderrln!("rbt: note: {n}");
     }
     let Some(mut hir) = checked.script else {
         return Err(Reported);
@@ -200,7 +207,7 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         }
     }
     if cli.debug == Some(Stage::Hir) {
-        return print_stage(&format!("{hir:#?}\n"));
+        return print_out(format!("{hir:#?}\n").as_bytes());
     }
     let limited: usize = hir.probes.iter().map(|p| p.attach.limit_count()).sum();
     if limited as u64 > config.max_probes {
@@ -239,14 +246,14 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
     }
     match cli.debug {
         Some(Stage::Llvm) => {
-            return print_stage(&ir.unwrap_or_default());
+            return print_out(ir.unwrap_or_default().as_bytes());
         }
         Some(Stage::Manifest) => {
             let text = serde_json::to_string_pretty(&compiled.manifest).map_err(fail)?;
-            return print_stage(&format!("{text}\n"));
+            return print_out(format!("{text}\n").as_bytes());
         }
         Some(Stage::Asm) => {
-            return print_stage(&format!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)\n", compiled.elf.len()));
+            return print_out(format!("{} bytes of BPF object; inspect with: llvm-objdump-19 -d <(rbt --emit-elf /dev/stdout ...)\n", compiled.elf.len()).as_bytes());
         }
         // Printed above, before compiling.
         Some(Stage::Ast | Stage::Hir) | None => {}
@@ -293,11 +300,11 @@ fn real_main(cli: Cli) -> Result<i32, Reported> {
         };
         if cli.verbose {
             match stored {
-                Ok(path) => eprintln!(
+                Ok(path) => stdlib::stderrln!(
                     "rbt: compile cache: miss ({missed}), stored {}",
                     path.display()
                 ),
-                Err(e) => eprintln!("rbt: compile cache: miss ({missed}), not stored: {e}"),
+                Err(e) => stdlib::stderrln!("rbt: compile cache: miss ({missed}), not stored: {e}"),
             }
         }
     }
@@ -364,11 +371,11 @@ fn configure(
         || (!no_warnings && !resolved.env_warnings.is_empty());
     if !no_warnings {
         for w in &resolved.env_warnings {
-            eprintln!("rbt: warning: {w}");
+            stdlib::stderrln!("rbt: warning: {w}");
         }
     }
     for e in &resolved.env_errors {
-        eprintln!("rbt: error: {e}");
+        stdlib::stderrln!("rbt: error: {e}");
     }
     if !resolved.env_errors.is_empty() || resolved.diagnostics.iter().any(Diagnostic::is_error) {
         return Err(Reported);
@@ -396,7 +403,7 @@ fn report(source: &Source, diags: &[Diagnostic], color: bool, no_warnings: bool)
         .cloned()
         .collect();
     if !shown.is_empty() {
-        eprint!(
+        stdlib::stderr!(
             "{}",
             diag::render_files(&source.name, &source.text, &source.imports, &shown, color)
         );
@@ -431,14 +438,13 @@ fn list_script(name: &str, source: &str, cli: &Cli, params: &[String]) -> Result
     let Some(hir) = checked.script else {
         return Err(Reported);
     };
-    for line in hir
+    let lines: String = hir
         .probe_names
         .iter()
         .filter_map(|n| runtime::listing::program_line(n))
-    {
-        println!("{line}");
-    }
-    Ok(0)
+        .map(|line| line + "\n")
+        .collect();
+    print_out(lines.as_bytes())
 }
 
 /// `--fmt`: the script (a file, `-e` or stdin) printed in rbt's layout; a script that does
@@ -462,7 +468,7 @@ fn format_script(cli: &Cli) -> Result<i32, Reported> {
         }
     };
     match lang::format::format(&source) {
-        Ok(text) => print_stage(&text),
+        Ok(text) => print_out(text.as_bytes()),
         Err(diags) => {
             let source = Source {
                 name,
@@ -492,13 +498,10 @@ fn documentation(cli: &Cli) -> Result<i32, Reported> {
             .render(&mut out)
             .map_err(|e| fail(format!("cannot write the manual page: {e}")))?,
     }
-    std::io::Write::write_all(&mut std::io::stdout().lock(), &out)
-        .map_err(|e| fail(format!("cannot write to stdout: {e}")))?;
-    Ok(0)
+    print_out(&out)
 }
 
 /// `--info`: what this kernel and build support (`runtime::features`).
 fn info() -> Result<i32, Reported> {
-    print!("{}", runtime::features::detect());
-    Ok(0)
+    print_out(runtime::features::detect().to_string().as_bytes())
 }

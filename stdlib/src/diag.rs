@@ -5,6 +5,26 @@
 //! helper failures, full maps, `warnf`/`errorf` locations) laid out as bpftrace prints them.
 
 use codespan_reporting::diagnostic::{Diagnostic as CsDiagnostic, Label};
+
+/// `eprint!` that lets a write fail: rbt's messages on stderr (diagnostics, "Attached N
+/// probes", warnings) must not abort it when stderr is a closed pipe (`rbt ... 2>&1 | head`),
+/// which `eprint!` would, by panicking.
+#[macro_export]
+macro_rules! stderr {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that lets a write fail (see [`stderr!`]).
+#[macro_export]
+macro_rules! stderrln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
