@@ -833,6 +833,44 @@ impl Expander<'_, '_> {
         };
         let suffix = format!("{HYGIENE_MARK}{}", self.expansions);
         let mut body = def.body.clone();
+        // `(T)-1`, `(T)*p`, `(T)&x` read as a subtraction, product or `&` until `T` is known
+        // a type: then they are casts to `T`, as in bpftrace, whose type the walk below fills.
+        let mut recast = |e: &mut Expr| {
+            let ExprKind::Binary { op, lhs, rhs } = &mut e.kind else {
+                return true;
+            };
+            let unary = match op {
+                BinaryOp::Sub => UnaryOp::Neg,
+                BinaryOp::Mul => UnaryOp::Deref,
+                BinaryOp::BitAnd => UnaryOp::AddrOf,
+                _ => return true,
+            };
+            let ExprKind::Ident(name) = &lhs.kind else {
+                return true;
+            };
+            if type_of(name).is_none() {
+                return true;
+            }
+            let ty = TypeExpr::plain(TypeName::Named(name.clone()), lhs.span);
+            let operand = std::mem::replace(&mut **rhs, placeholder(lhs.span));
+            e.kind = ExprKind::Cast {
+                ty,
+                expr: Box::new(Expr {
+                    span: operand.span,
+                    kind: ExprKind::Unary {
+                        op: unary,
+                        expr: Box::new(operand),
+                    },
+                }),
+            };
+            true
+        };
+        Walk {
+            expr: &mut recast,
+            declare: &mut |_| {},
+            ty: &mut |_| true,
+        }
+        .block_expr(&mut body);
         let mut unhygienic = Vec::new();
         let mut misused = Vec::new();
         let mut visit = |e: &mut Expr| match &mut e.kind {
