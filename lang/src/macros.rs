@@ -197,12 +197,7 @@ impl<'s> Table<'s> {
             }
             true
         };
-        Walk {
-            expr: &mut visit,
-            declare: &mut |_| {},
-            ty: &mut |_| true,
-        }
-        .block_expr(&mut body);
+        Walk::exprs(&mut body, &mut visit);
         found
     }
 
@@ -865,12 +860,7 @@ impl Expander<'_, '_> {
             };
             true
         };
-        Walk {
-            expr: &mut recast,
-            declare: &mut |_| {},
-            ty: &mut |_| true,
-        }
-        .block_expr(&mut body);
+        Walk::exprs(&mut body, &mut recast);
         let mut unhygienic = Vec::new();
         let mut misused = Vec::new();
         let mut visit = |e: &mut Expr| match &mut e.kind {
@@ -1077,6 +1067,17 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
+    /// Calls `visit` on every expression of `b`, before its operands (which are skipped when
+    /// it returns false), and nothing else.
+    fn exprs(b: &mut BlockExpr, visit: &mut dyn FnMut(&mut Expr) -> bool) {
+        Walk {
+            expr: visit,
+            declare: &mut |_| {},
+            ty: &mut |_| true,
+        }
+        .block_expr(b);
+    }
+
     fn block_expr(&mut self, b: &mut BlockExpr) {
         self.stmts(&mut b.stmts);
         if let Some(v) = &mut b.value {
