@@ -346,8 +346,15 @@ pub enum ExprKind {
         increment: bool,
         prefix: bool,
     },
-    /// `sizeof(type)` or `sizeof(expr)`.
-    Sizeof(Box<SizeofArg>),
+    /// `sizeof(type|expr)` or `typeinfo(type|expr)`: a question about a type, answered
+    /// while checking.
+    TypeQuery {
+        query: TypeQuery,
+        arg: Box<TypeOrExpr>,
+    },
+    /// `comptime e` (bpftrace 0.27): `e` evaluated while checking, which must be possible.
+    /// As the condition of an `if`, it chooses the branch that is checked and compiled.
+    Comptime(Box<Expr>),
     /// `offsetof(struct S, a.b)`
     Offsetof {
         ty: TypeExpr,
@@ -369,10 +376,30 @@ pub enum ExprKind {
     Block(Box<BlockExpr>),
 }
 
+/// The argument of a [`TypeQuery`]: a type, or an expression whose type is asked about.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub enum SizeofArg {
+pub enum TypeOrExpr {
     Type(TypeExpr),
     Expr(Expr),
+}
+
+/// What a [`ExprKind::TypeQuery`] asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum TypeQuery {
+    /// `sizeof`: the type's size in bytes.
+    Sizeof,
+    /// `typeinfo` (bpftrace 0.27, unstable): a record naming the type.
+    Typeinfo,
+}
+
+impl TypeQuery {
+    /// The keyword as written in scripts.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TypeQuery::Sizeof => "sizeof",
+            TypeQuery::Typeinfo => "typeinfo",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

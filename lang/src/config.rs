@@ -30,7 +30,9 @@ pub enum Setting {
     StackMode,
     StrTruncTrailer,
     UnstableDwUstack,
+    UnstableImportStatement,
     UnstableTseries,
+    UnstableTypeinfo,
     UseBlazesym,
     /// Settings bpftrace 0.27 still accepts but ignores, with a warning.
     Deprecated(&'static str),
@@ -58,7 +60,12 @@ const SETTINGS: &[(&str, Setting)] = &[
     ("stack_mode", Setting::StackMode),
     ("str_trunc_trailer", Setting::StrTruncTrailer),
     ("unstable_dw_ustack", Setting::UnstableDwUstack),
+    (
+        "unstable_import_statement",
+        Setting::UnstableImportStatement,
+    ),
     ("unstable_tseries", Setting::UnstableTseries),
+    ("unstable_typeinfo", Setting::UnstableTypeinfo),
     ("use_blazesym", Setting::UseBlazesym),
     (
         "unstable_map_decl",
@@ -151,6 +158,8 @@ pub struct Config {
     pub unstable_tseries: Unstable,
     /// Whether `dw_ustack` may be used (`unstable_dw_ustack`).
     pub unstable_dw_ustack: Unstable,
+    /// Whether `typeinfo()` may be used (`unstable_typeinfo`).
+    pub unstable_typeinfo: Unstable,
 }
 
 /// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
@@ -203,6 +212,8 @@ impl Default for Config {
             str_trunc_trailer: None,
             unstable_tseries: Unstable::Warn,
             unstable_dw_ustack: Unstable::Warn,
+            // bpftrace 0.27 refuses typeinfo() unless the script enables it.
+            unstable_typeinfo: Unstable::Error,
         }
     }
 }
@@ -484,8 +495,16 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
         Setting::UnstableDwUstack => {
             config.unstable_dw_ustack = unstable("unstable_dw_ustack", raw)?;
         }
+        // bpftrace 0.27.1 takes the setting and gates nothing with it: `import` of a file
+        // works under any value (checked against the oracle), so rbt checks the value only.
+        Setting::UnstableImportStatement => {
+            unstable("unstable_import_statement", raw)?;
+        }
         Setting::UnstableTseries => {
             config.unstable_tseries = unstable("unstable_tseries", raw)?;
+        }
+        Setting::UnstableTypeinfo => {
+            config.unstable_typeinfo = unstable("unstable_typeinfo", raw)?;
         }
         Setting::UseBlazesym => {
             boolean(raw)?;
@@ -586,6 +605,27 @@ mod tests {
         assert_eq!(r.config.stack_mode, StackMode::Raw);
         assert!(!r.config.print_maps_on_exit);
         assert_eq!(r.config.max_strlen, Some(20));
+    }
+
+    #[test]
+    fn unstable_settings_of_0_27() {
+        let default = run("BEGIN {}", &[]);
+        assert_eq!(default.config.unstable_typeinfo, Unstable::Error);
+        let r = run(
+            "config = { unstable_typeinfo = warn; unstable_import_statement = enable } BEGIN {}",
+            &[],
+        );
+        assert!(r.diagnostics.is_empty());
+        assert_eq!(r.config.unstable_typeinfo, Unstable::Warn);
+        let r = run(
+            "config = { unstable_import_statement = maybe } BEGIN {}",
+            &[],
+        );
+        let messages: Vec<&str> = r.diagnostics.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["unstable_import_statement: Invalid value for unstable_import_statement: valid values are error, warn, and enable."]
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@
 
 use crate::ast::{
     BinaryOp, Block, BlockExpr, ConfigEntry, Else, Expr, ExprKind, MacroDef, MacroParam, MapDecl,
-    Probe, SizeofArg, Span, Stmt, StmtKind, TypeExpr, TypeName, UnaryOp,
+    Probe, Span, Stmt, StmtKind, TypeExpr, TypeName, TypeOrExpr, UnaryOp,
 };
 use crate::parse::{parse_for_format, ItemKind};
 use crate::preprocess::{Trivia, TriviaKind};
@@ -621,10 +621,11 @@ impl<'a> Formatter<'a> {
                     format!("{target}{op}")
                 }
             }
-            ExprKind::Sizeof(arg) => match arg.as_ref() {
-                SizeofArg::Type(ty) => format!("sizeof({})", self.type_expr(ty)),
-                SizeofArg::Expr(e) => format!("sizeof({})", self.expr(e)),
+            ExprKind::TypeQuery { query, arg } => match arg.as_ref() {
+                TypeOrExpr::Type(ty) => format!("{}({})", query.keyword(), self.type_expr(ty)),
+                TypeOrExpr::Expr(e) => format!("{}({})", query.keyword(), self.expr(e)),
             },
+            ExprKind::Comptime(e) => format!("comptime {}", self.operand(e)),
             ExprKind::Offsetof { ty, fields } => {
                 let path: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
                 format!("offsetof({}, {})", self.type_expr(ty), path.join("."))
@@ -777,6 +778,7 @@ impl<'a> Formatter<'a> {
             | ExprKind::Binary { .. }
             | ExprKind::Ternary { .. }
             | ExprKind::Cast { .. }
+            | ExprKind::Comptime(_)
             | ExprKind::IncDec { .. } => format!("({text})"),
             ExprKind::Int(_)
             | ExprKind::Str(_)
@@ -792,7 +794,7 @@ impl<'a> Formatter<'a> {
             | ExprKind::TupleIndex { .. }
             | ExprKind::Tuple(_)
             | ExprKind::Record(_)
-            | ExprKind::Sizeof(_)
+            | ExprKind::TypeQuery { .. }
             | ExprKind::Offsetof { .. }
             | ExprKind::ContainerOf { .. }
             | ExprKind::TypeArg(_)

@@ -656,10 +656,14 @@ impl Expander<'_, '_> {
                 increment,
                 prefix,
             },
-            ExprKind::Sizeof(arg) => ExprKind::Sizeof(Box::new(match *arg {
-                SizeofArg::Expr(e) => SizeofArg::Expr(self.expr(e, out)),
-                ty @ SizeofArg::Type(_) => ty,
-            })),
+            ExprKind::TypeQuery { query, arg } => ExprKind::TypeQuery {
+                query,
+                arg: Box::new(match *arg {
+                    TypeOrExpr::Expr(e) => TypeOrExpr::Expr(self.expr(e, out)),
+                    ty @ TypeOrExpr::Type(_) => ty,
+                }),
+            },
+            ExprKind::Comptime(e) => ExprKind::Comptime(Box::new(self.expr(*e, out))),
         };
         Expr { kind, span }
     }
@@ -735,7 +739,9 @@ impl Expander<'_, '_> {
         let then = self.expr(then, &mut then_pre);
         let mut else_pre = Vec::new();
         let otherwise = self.expr(otherwise, &mut else_pre);
-        if then_pre.is_empty() && else_pre.is_empty() {
+        // `if comptime c { a } else { b }` checks only the chosen branch, which takes an `if`.
+        let comptime = matches!(cond.kind, ExprKind::Comptime(_));
+        if then_pre.is_empty() && else_pre.is_empty() && !comptime {
             return Expr {
                 kind: ExprKind::Ternary {
                     cond: Box::new(cond),
@@ -879,14 +885,14 @@ impl Expander<'_, '_> {
                 true
             }
             // `sizeof(T)` reads as the size of an expression `T` until `T` is known a type.
-            ExprKind::Sizeof(arg) => match arg.as_ref() {
-                SizeofArg::Expr(Expr {
+            ExprKind::TypeQuery { arg, .. } => match arg.as_ref() {
+                TypeOrExpr::Expr(Expr {
                     kind: ExprKind::Ident(name),
                     span,
                 }) => match type_of(name) {
                     Some(t) => {
                         let used = TypeExpr::plain(TypeName::Named(name.clone()), *span);
-                        **arg = SizeofArg::Type(substitute(t, &used).unwrap_or(used));
+                        **arg = TypeOrExpr::Type(substitute(t, &used).unwrap_or(used));
                         false
                     }
                     None => true,
@@ -1200,10 +1206,11 @@ impl Walk<'_> {
                 self.expr(then);
                 self.expr(otherwise);
             }
-            ExprKind::Sizeof(arg) => match arg.as_mut() {
-                SizeofArg::Expr(e) => self.expr(e),
-                SizeofArg::Type(t) => self.ty(t),
+            ExprKind::TypeQuery { arg, .. } => match arg.as_mut() {
+                TypeOrExpr::Expr(e) => self.expr(e),
+                TypeOrExpr::Type(t) => self.ty(t),
             },
+            ExprKind::Comptime(e) => self.expr(e),
             ExprKind::Block(b) => self.block_expr(b),
         }
     }
@@ -1251,6 +1258,7 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
         | ExprKind::Field { expr, .. }
         | ExprKind::TupleIndex { expr, .. }
         | ExprKind::ContainerOf { ptr: expr, .. }
+        | ExprKind::Comptime(expr)
         | ExprKind::IncDec { target: expr, .. } => any_expr(expr, pred),
         ExprKind::Binary { lhs, rhs, .. }
         | ExprKind::Index {
@@ -1262,9 +1270,9 @@ fn any_expr(e: &Expr, pred: &dyn Fn(&Expr) -> bool) -> bool {
             then,
             otherwise,
         } => any_expr(cond, pred) || any_expr(then, pred) || any_expr(otherwise, pred),
-        ExprKind::Sizeof(arg) => match arg.as_ref() {
-            SizeofArg::Expr(e) => any_expr(e, pred),
-            SizeofArg::Type(_) => false,
+        ExprKind::TypeQuery { arg, .. } => match arg.as_ref() {
+            TypeOrExpr::Expr(e) => any_expr(e, pred),
+            TypeOrExpr::Type(_) => false,
         },
     }
 }

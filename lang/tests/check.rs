@@ -542,10 +542,9 @@ fn name_of(path: &std::path::Path) -> String {
         .unwrap_or_default()
 }
 
-/// The catalog and options a fixture asks for in its `// options:` line.
-fn setup(src: &str) -> (Fixture, Options) {
+/// The catalog and options a fixture asks for in its `// options:` line, on top of `opts`.
+fn setup(src: &str, mut opts: Options) -> (Fixture, Options) {
     let mut catalog = Fixture { kprobes: true };
-    let mut opts = Options::default();
     let words = src
         .lines()
         .take_while(|l| l.starts_with("//"))
@@ -574,8 +573,9 @@ fn setup(src: &str) -> (Fixture, Options) {
 /// Parses and checks a fixture, insisting that it parses cleanly.
 fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
     let src = std::fs::read_to_string(path).expect("fixture is readable");
-    let (catalog, mut opts) = setup(&src);
-    let (script, parse_diags) = lang::parse_with_params(&src, &opts.params);
+    // Positional parameters are read before parsing (`$1` in an attach point).
+    let (_, words) = setup(&src, Options::default());
+    let (script, parse_diags) = lang::parse_with_params(&src, &words.params);
     assert!(
         parse_diags.is_empty(),
         "{} does not parse:\n{}",
@@ -583,17 +583,14 @@ fn check_fixture(path: &std::path::Path) -> (String, lang::check::Checked) {
         render(&name_of(path), &src, &parse_diags, false)
     );
     // A config block sets the checker's options as `rbt` sets them (its own errors are
-    // the `config.rs` fixtures').
+    // the `config.rs` fixtures'); the fixture's `// options:` line comes on top.
     let config = lang::config::resolve(&script.config, &|_| None);
     assert!(
         config.diagnostics.is_empty(),
         "{}: config errors",
         path.display()
     );
-    opts.strlen = config.config.string_layout().0;
-    opts.map_keys_max = config.config.max_map_keys;
-    opts.stack_mode = config.config.stack_mode;
-    opts.missing_probes = config.config.missing_probes;
+    let (catalog, opts) = setup(&src, Options::from_config(&config.config));
     let checked = check(&script, &catalog, &opts);
     (src, checked)
 }
@@ -816,7 +813,10 @@ fn tseries_is_noted_as_unstable_once() {
     assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
     assert_eq!(
         checked.notes,
-        vec![lang::check::diagnostics::tseries_unstable_note()]
+        vec![lang::check::diagnostics::unstable_note(
+            "tseries()",
+            "unstable_tseries"
+        )]
     );
     let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
     assert!(checked.notes.is_empty(), "{:?}", checked.notes);

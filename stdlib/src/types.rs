@@ -397,6 +397,73 @@ impl Type {
     }
 }
 
+impl Type {
+    /// `typeinfo()`'s names of the type, as bpftrace 0.27 spells them: its kind
+    /// (`base_type`: `int`, `string`, `pointer`, `c_type`, `record`, `count_t`, …) and the
+    /// whole type (`full_type`: `uint32`, `string[16]`, `struct task_struct *`, …). Where
+    /// rbt keeps a value in a form of its own (an errno for `strerror()`, a uid for
+    /// `username`), the names are those of the value the script sees.
+    pub fn typeinfo_names(&self) -> (&'static str, String) {
+        let same = |name: &'static str| (name, name.to_string());
+        let stack = |kind: &'static str, mode: StackMode, limit: u32| {
+            let mode = match mode {
+                StackMode::Bpftrace => "bpftrace",
+                StackMode::Perf => "perf",
+                StackMode::Raw => "raw",
+                StackMode::BuildId => "build_id",
+            };
+            (kind, format!("{kind}_{mode}_{limit}"))
+        };
+        match self {
+            Type::None => same("none"),
+            Type::Int { .. } | Type::Enum { .. } => ("int", self.display()),
+            Type::Bool => same("bool"),
+            Type::Str { .. } => ("string", self.display()),
+            Type::Buffer { .. } => ("buffer", self.display()),
+            Type::Tuple(_) => ("tuple", self.display()),
+            Type::NamedTuple { .. } => ("record", self.display()),
+            Type::Pointer { .. } => ("pointer", self.display()),
+            Type::Float { .. } => ("float", self.display()),
+            Type::Array { .. } => ("array", self.display()),
+            Type::Record(_) => ("c_type", self.display()),
+            Type::Stack {
+                source,
+                mode,
+                limit,
+                ..
+            } => match source {
+                StackSource::Kernel => stack("kstack", *mode, *limit),
+                StackSource::User | StackSource::UserDwarf { .. } => stack("ustack", *mode, *limit),
+            },
+            Type::Inet => ("inet", format!("inet[{}]", self.size())),
+            Type::MacAddr => same("mac_address"),
+            Type::Ksym => same("ksym_t"),
+            Type::Usym => same("usym_t"),
+            Type::Username => same("username"),
+            Type::CgroupPath => same("cgroup_path_t"),
+            Type::Timestamp => same("timestamp"),
+            // Names bpftrace gives as strings of its default length.
+            Type::ProbeName | Type::Strerror | Type::SyscallName | Type::SignalName => {
+                ("string", "string[64]".to_string())
+            }
+            Type::Agg(agg) => {
+                let name = match agg {
+                    Aggregation::Count => "count_t",
+                    Aggregation::Sum { .. } => "sum_t",
+                    Aggregation::Avg { .. } => "avg_t",
+                    Aggregation::Min { .. } => "min_t",
+                    Aggregation::Max { .. } => "max_t",
+                    Aggregation::Stats { .. } => "stats_t",
+                    Aggregation::Hist { .. } => "hist_t",
+                    Aggregation::Lhist { .. } => "lhist_t",
+                    Aggregation::Tseries { .. } => "tseries_t",
+                };
+                same(name)
+            }
+        }
+    }
+}
+
 /// Name of an aggregation function, as written in scripts.
 pub fn agg_name(agg: Aggregation) -> &'static str {
     match agg {

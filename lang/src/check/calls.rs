@@ -980,7 +980,7 @@ impl Checker<'_> {
     fn is_literal_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let a = self.expr(&args[0]);
         let yes =
-            matches!(args[0].kind, A::Str(_) | A::Bool(_)) || super::stmt_calls::fold(&a).is_some();
+            matches!(args[0].kind, A::Str(_) | A::Bool(_)) || super::comptime::fold(&a).is_some();
         mk(H::Int(i64::from(yes)), Type::Bool, span)
     }
 

@@ -1622,24 +1622,24 @@ pub fn tseries_clock_map(name: &str, span: Span) -> Diagnostic {
     ))
 }
 
-/// The note (a line on stderr, no excerpt, as bpftrace's warning) of a script that uses
-/// tseries() without `unstable_tseries = enable`.
-pub fn tseries_unstable_note() -> String {
-    "this script uses an unstable feature, tseries(); set unstable_tseries = enable in the \
-     config block to silence this note"
-        .to_string()
+/// The note (a line on stderr, no excerpt, as bpftrace's warning) of a script that uses an
+/// unstable feature (`tseries()`) whose setting (`unstable_tseries`) is `warn`.
+pub fn unstable_note(feature: &str, setting: &str) -> String {
+    format!(
+        "this script uses an unstable feature, {feature}; set {setting} = enable in the \
+         config block to silence this note"
+    )
 }
 
-/// The note of a script that uses dw_ustack without `unstable_dw_ustack = enable`.
-pub fn dw_ustack_unstable_note() -> String {
-    "this script uses an unstable feature, dw_ustack (DWARF stack unwinding); set \
-     unstable_dw_ustack = enable in the config block to silence this note"
-        .to_string()
-}
-
-pub fn dw_ustack_not_enabled(span: Span) -> Diagnostic {
-    Diagnostic::error("dw_ustack is an unstable feature, not enabled", span)
-        .with_help("set `unstable_dw_ustack = enable` in the config block to use it")
+/// An unstable feature whose setting is `error` (the default of `unstable_typeinfo`).
+pub fn unstable_not_enabled(feature: &str, setting: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("{feature} is an unstable feature, not enabled"),
+        span,
+    )
+    .with_help(format!(
+        "set `{setting} = enable` in the config block to use it"
+    ))
 }
 
 /// `len(dw_ustack)`: its frames are only known once user space has unwound the copy.
@@ -1648,11 +1648,6 @@ pub fn len_dw_ustack(span: Span) -> Diagnostic {
         "a dw_ustack is unwound in user space after the probe has run, so the program cannot \
          know its frames",
     )
-}
-
-pub fn tseries_not_enabled(span: Span) -> Diagnostic {
-    Diagnostic::error("tseries() is an unstable feature, not enabled", span)
-        .with_help("set `unstable_tseries = enable` in the config block to use it")
 }
 
 pub fn tseries_reduce(span: Span) -> Diagnostic {
@@ -2006,6 +2001,16 @@ pub fn static_assert_not_constant(span: Span) -> Diagnostic {
         span,
     )
     .with_help("use assert() for a condition checked when the probe fires")
+}
+
+/// `comptime e` whose value is only known when the probe fires.
+pub fn comptime_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error("this value is not known when the script is compiled", span)
+        .with_label("`comptime` needs a value the compiler can work out")
+        .with_help(
+            "literals, sizeof(), offsetof(), typeinfo(), is_str() and the like, probetype and \
+             comparisons of them are known; a variable, a map or a builtin such as pid is not",
+        )
 }
 
 /// `argN` in a usdt probe whose locations have fewer arguments (read from its ELF note).

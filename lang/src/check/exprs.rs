@@ -502,13 +502,22 @@ impl Checker<'_> {
                 self.push(diagnostics::type_as_value(span));
                 poisoned(span)
             }
-            A::Sizeof(arg) => {
-                let size = match arg.as_ref() {
-                    ast::SizeofArg::Type(t) => self.resolve_type(t).map(|t| t.size()),
-                    ast::SizeofArg::Expr(e) => Some(self.expr(e).ty.size()),
+            A::TypeQuery { query, arg } => {
+                let ty = match arg.as_ref() {
+                    ast::TypeOrExpr::Type(t) => self.resolve_type(t),
+                    ast::TypeOrExpr::Expr(e) => Some(self.expr(e).ty),
                 };
-                mk(H::Int(i64::from(size.unwrap_or(0))), U64, span)
+                match query {
+                    ast::TypeQuery::Sizeof => {
+                        mk(H::Int(i64::from(ty.map_or(0, |t| t.size()))), U64, span)
+                    }
+                    ast::TypeQuery::Typeinfo => {
+                        self.typeinfo_first.get_or_insert(span);
+                        ty.map_or_else(|| poisoned(span), |t| typeinfo(&t, span))
+                    }
+                }
             }
+            A::Comptime(inner) => self.comptime(inner, span),
             A::Offsetof { ty, fields } => match self.field_offset(ty, fields) {
                 Some((_, offset)) => mk(H::Int(i64::from(offset)), U64, span),
                 None => poisoned(span),
@@ -1907,6 +1916,30 @@ fn symbolic(t: &Type) -> bool {
         | Type::Timestamp
         | Type::Agg(_) => false,
     }
+}
+
+/// `typeinfo()`'s record of `ty` (bpftrace 0.27): `(btf_id, base_type, full_type)`, a
+/// constant. `btf_id` is 0: bpftrace 0.27.1 gives 0 for every type we could ask it about
+/// (integers, strings, records, kernel structs and pointers to them), and rbt's types keep
+/// no BTF id to give instead.
+fn typeinfo(ty: &Type, span: Span) -> Expr {
+    let (base, full) = ty.typeinfo_names();
+    let text = |s: &str| {
+        let mut bytes = s.as_bytes().to_vec();
+        bytes.push(0);
+        let ty = Type::Str {
+            len: bytes.len() as u32,
+        };
+        mk(H::Str(bytes), ty, span)
+    };
+    let elems = vec![mk(H::Int(0), U64, span), text(base), text(&full)];
+    let ty = Type::NamedTuple {
+        names: ["btf_id", "base_type", "full_type"]
+            .map(String::from)
+            .to_vec(),
+        elems: elems.iter().map(|e| e.ty.clone()).collect(),
+    };
+    mk(H::Tuple(elems), ty, span)
 }
 
 /// Whether values of type `t` compare with `==` element by element: integers, pointers,

@@ -5,6 +5,7 @@
 mod attach;
 pub use attach::filter_probes;
 mod calls;
+mod comptime;
 mod ctypes;
 mod decls;
 pub mod diagnostics;
@@ -60,6 +61,9 @@ pub struct Options {
     /// Whether `dw_ustack` may be used (`unstable_dw_ustack`); callers that do not read the
     /// config allow it.
     pub unstable_dw_ustack: Unstable,
+    /// Whether `typeinfo()` may be used (`unstable_typeinfo`); callers that do not read the
+    /// config allow it.
+    pub unstable_typeinfo: Unstable,
     /// Bytes of user stack a `dw_ustack` copies (`dw_ustack_bytes`).
     pub dw_ustack_bytes: u32,
     /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
@@ -82,6 +86,7 @@ impl Default for Options {
             dummy_ts_map: None,
             unstable_tseries: Unstable::Enable,
             unstable_dw_ustack: Unstable::Enable,
+            unstable_typeinfo: Unstable::Enable,
             dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
             run_time_values: false,
         }
@@ -99,6 +104,7 @@ impl Options {
             missing_probes: config.missing_probes,
             unstable_tseries: config.unstable_tseries,
             unstable_dw_ustack: config.unstable_dw_ustack,
+            unstable_typeinfo: config.unstable_typeinfo,
             dw_ustack_bytes: config.dw_ustack_bytes,
             ..Options::default()
         }
@@ -139,6 +145,8 @@ pub(crate) struct Checker<'a> {
     notes: Vec<String>,
     /// The first `dw_ustack` of the script, for the `unstable_dw_ustack` note or error.
     dw_ustack_first: Option<Span>,
+    /// The first `typeinfo()` of the script, for the `unstable_typeinfo` note or error.
+    typeinfo_first: Option<Span>,
     maps: Vec<MapSpec>,
     /// The most scratch memory any probe checked so far needs (`scratch::check`).
     scratch_need: u64,
@@ -233,6 +241,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         diags: Vec::new(),
         notes: Vec::new(),
         dw_ustack_first: None,
+        typeinfo_first: None,
         maps: Vec::new(),
         scratch_need: 0,
         map_ids: HashMap::new(),

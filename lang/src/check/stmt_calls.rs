@@ -4,6 +4,7 @@
 //! builtin table through `call_rules`; each function here types one builtin or family.
 
 use super::calls::Position;
+use super::comptime::fold;
 use super::diagnostics;
 use super::exprs::mk;
 use super::Checker;
@@ -846,19 +847,12 @@ impl Checker<'_> {
         })
     }
 
-    /// `unstable_tseries`: a note or an error at the first use of a tseries map, once. The
-    /// warning bpftrace prints has no source excerpt, so a note (a line on stderr) stands
-    /// for it: an excerpt would repeat the script's text, maps and all.
+    /// The `unstable_*` settings: a note or an error at the first use of each unstable
+    /// feature (a dw_ustack, a typeinfo(), a tseries map), once. The warning bpftrace prints
+    /// has no source excerpt, so a note (a line on stderr) stands for it: an excerpt would
+    /// repeat the script's text, maps and all.
     pub(super) fn unstable_features(&mut self) {
-        // `unstable_dw_ustack` the same way, at the first dw_ustack.
-        if let Some(span) = self.dw_ustack_first {
-            match self.opts.unstable_dw_ustack {
-                Unstable::Enable => {}
-                Unstable::Warn => self.notes.push(diagnostics::dw_ustack_unstable_note()),
-                Unstable::Error => self.push(diagnostics::dw_ustack_not_enabled(span)),
-            }
-        }
-        let first = self
+        let tseries_first = self
             .map_ids
             .values()
             .filter(|info| {
@@ -869,13 +863,37 @@ impl Checker<'_> {
             })
             .map(|info| info.first)
             .min_by_key(|span| span.start);
-        let Some(span) = first else {
-            return;
-        };
-        match self.opts.unstable_tseries {
-            Unstable::Enable => {}
-            Unstable::Warn => self.notes.push(diagnostics::tseries_unstable_note()),
-            Unstable::Error => self.push(diagnostics::tseries_not_enabled(span)),
+        let features = [
+            (
+                self.dw_ustack_first,
+                self.opts.unstable_dw_ustack,
+                "dw_ustack (DWARF stack unwinding)",
+                "unstable_dw_ustack",
+            ),
+            (
+                self.typeinfo_first,
+                self.opts.unstable_typeinfo,
+                "typeinfo()",
+                "unstable_typeinfo",
+            ),
+            (
+                tseries_first,
+                self.opts.unstable_tseries,
+                "tseries()",
+                "unstable_tseries",
+            ),
+        ];
+        for (first, setting, feature, name) in features {
+            let Some(span) = first else {
+                continue;
+            };
+            match setting {
+                Unstable::Enable => {}
+                Unstable::Warn => self.notes.push(diagnostics::unstable_note(feature, name)),
+                Unstable::Error => {
+                    self.push(diagnostics::unstable_not_enabled(feature, name, span));
+                }
+            }
         }
     }
 
@@ -1017,46 +1035,4 @@ fn signal_number(name: &str) -> Option<i64> {
         .iter()
         .position(|s| *s == full)
         .map(|i| i as i64 + 1)
-}
-
-/// The value of an integer expression made of literals only (the checker has folded
-/// `sizeof`, `offsetof` and constants into literals), or None.
-pub(super) fn fold(e: &Expr) -> Option<i64> {
-    use crate::ast::BinaryOp as B;
-    match &e.kind {
-        H::Int(i) => Some(*i),
-        H::Cast(inner) => fold(inner),
-        H::Unary { op, expr } => {
-            let v = fold(expr)?;
-            Some(match op {
-                Unary::Neg => v.wrapping_neg(),
-                Unary::Not => i64::from(v == 0),
-                Unary::BitNot => !v,
-            })
-        }
-        H::Binary { op, lhs, rhs } => {
-            let (a, b) = (fold(lhs)?, fold(rhs)?);
-            Some(match op {
-                B::Add => a.wrapping_add(b),
-                B::Sub => a.wrapping_sub(b),
-                B::Mul => a.wrapping_mul(b),
-                B::Div => a.checked_div(b)?,
-                B::Mod => a.checked_rem(b)?,
-                B::BitAnd => a & b,
-                B::BitOr => a | b,
-                B::BitXor => a ^ b,
-                B::Shl => a.checked_shl(u32::try_from(b).ok()?)?,
-                B::Shr => a.checked_shr(u32::try_from(b).ok()?)?,
-                B::Eq => i64::from(a == b),
-                B::Ne => i64::from(a != b),
-                B::Lt => i64::from(a < b),
-                B::Le => i64::from(a <= b),
-                B::Gt => i64::from(a > b),
-                B::Ge => i64::from(a >= b),
-                B::LogicalAnd => i64::from(a != 0 && b != 0),
-                B::LogicalOr => i64::from(a != 0 || b != 0),
-            })
-        }
-        _ => None,
-    }
 }

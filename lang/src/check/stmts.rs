@@ -89,7 +89,7 @@ impl Checker<'_> {
         )
     }
 
-    fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
+    pub(super) fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
         let span = s.span;
         let push = |out: &mut Vec<Stmt>, kind| out.push(Stmt { kind, span });
         match &s.kind {
@@ -225,6 +225,13 @@ impl Checker<'_> {
                         }
                     }
                 }
+            }
+            S::If {
+                cond,
+                then,
+                otherwise,
+            } if super::comptime::is_comptime(cond) => {
+                self.comptime_if(cond, then, otherwise.as_ref(), out);
             }
             S::If {
                 cond,

@@ -45,7 +45,8 @@ impl Builder {
             .op(Op::infix(Rule::op_mul, Assoc::Left)
                 | Op::infix(Rule::op_div, Assoc::Left)
                 | Op::infix(Rule::op_mod, Assoc::Left))
-            .op(Op::prefix(Rule::pre_inc)
+            .op(Op::prefix(Rule::comptime)
+                | Op::prefix(Rule::pre_inc)
                 | Op::prefix(Rule::pre_dec)
                 | Op::prefix(Rule::neg)
                 | Op::prefix(Rule::not)
@@ -862,6 +863,7 @@ impl Builder {
                 increment: rule == Rule::pre_inc,
                 prefix: true,
             },
+            Rule::comptime => ExprKind::Comptime(Box::new(rhs)),
             Rule::neg => unary(UnaryOp::Neg, rhs),
             Rule::not => unary(UnaryOp::Not, rhs),
             Rule::bitnot => unary(UnaryOp::BitNot, rhs),
@@ -1065,19 +1067,28 @@ impl Builder {
                     .collect();
                 ExprKind::Record(fields)
             }
-            Rule::sizeof_expr => {
-                let Some(arg) = pair.into_inner().nth(1) else {
+            Rule::type_query => {
+                let mut inner = pair.into_inner();
+                let (Some(keyword), Some(arg)) = (inner.next(), inner.next()) else {
                     return Expr {
                         kind: ExprKind::Int(0),
                         span,
                     };
                 };
-                let arg = if arg.as_rule() == Rule::cast_type {
-                    SizeofArg::Type(self.type_expr(arg))
+                let query = if keyword.as_rule() == Rule::kw_typeinfo {
+                    TypeQuery::Typeinfo
                 } else {
-                    SizeofArg::Expr(self.expr(arg))
+                    TypeQuery::Sizeof
                 };
-                ExprKind::Sizeof(Box::new(arg))
+                let arg = if arg.as_rule() == Rule::cast_type {
+                    TypeOrExpr::Type(self.type_expr(arg))
+                } else {
+                    TypeOrExpr::Expr(self.expr(arg))
+                };
+                ExprKind::TypeQuery {
+                    query,
+                    arg: Box::new(arg),
+                }
             }
             Rule::block_expr => ExprKind::Block(Box::new(self.block_expr(pair))),
             Rule::if_expr => self.if_expr(pair),
