@@ -403,8 +403,9 @@ impl Type {
     /// whole type (`full_type`: `uint32`, `string[16]`, `struct task_struct *`, …). Where
     /// rbt keeps a value in a form of its own (an errno for `strerror()`, a uid for
     /// `username`), the names are those of the value the script sees.
-    pub fn typeinfo_names(&self) -> (&'static str, String) {
-        let same = |name: &'static str| (name, name.to_string());
+    pub fn typeinfo_names(&self) -> (String, String) {
+        let same = |name: &str| (name.to_string(), name.to_string());
+        let shown = |base: &str| (base.to_string(), self.display());
         let stack = |kind: &'static str, mode: StackMode, limit: u32| {
             let mode = match mode {
                 StackMode::Bpftrace => "bpftrace",
@@ -412,20 +413,20 @@ impl Type {
                 StackMode::Raw => "raw",
                 StackMode::BuildId => "build_id",
             };
-            (kind, format!("{kind}_{mode}_{limit}"))
+            (kind.to_string(), format!("{kind}_{mode}_{limit}"))
         };
         match self {
             Type::None => same("none"),
-            Type::Int { .. } | Type::Enum { .. } => ("int", self.display()),
+            Type::Int { .. } | Type::Enum { .. } => shown("int"),
             Type::Bool => same("bool"),
-            Type::Str { .. } => ("string", self.display()),
-            Type::Buffer { .. } => ("buffer", self.display()),
-            Type::Tuple(_) => ("tuple", self.display()),
-            Type::NamedTuple { .. } => ("record", self.display()),
-            Type::Pointer { .. } => ("pointer", self.display()),
-            Type::Float { .. } => ("float", self.display()),
-            Type::Array { .. } => ("array", self.display()),
-            Type::Record(_) => ("c_type", self.display()),
+            Type::Str { .. } => shown("string"),
+            Type::Buffer { .. } => shown("buffer"),
+            Type::Tuple(_) => shown("tuple"),
+            Type::NamedTuple { .. } => shown("record"),
+            Type::Pointer { .. } => shown("pointer"),
+            Type::Float { .. } => shown("float"),
+            Type::Array { .. } => shown("array"),
+            Type::Record(_) => shown("c_type"),
             Type::Stack {
                 source,
                 mode,
@@ -435,7 +436,7 @@ impl Type {
                 StackSource::Kernel => stack("kstack", *mode, *limit),
                 StackSource::User | StackSource::UserDwarf { .. } => stack("ustack", *mode, *limit),
             },
-            Type::Inet => ("inet", format!("inet[{}]", self.size())),
+            Type::Inet => ("inet".to_string(), format!("inet[{}]", self.size())),
             Type::MacAddr => same("mac_address"),
             Type::Ksym => same("ksym_t"),
             Type::Usym => same("usym_t"),
@@ -444,21 +445,11 @@ impl Type {
             Type::Timestamp => same("timestamp"),
             // Names bpftrace gives as strings of its default length.
             Type::ProbeName | Type::Strerror | Type::SyscallName | Type::SignalName => {
-                ("string", "string[64]".to_string())
+                ("string".to_string(), "string[64]".to_string())
             }
             Type::Agg(agg) => {
-                let name = match agg {
-                    Aggregation::Count => "count_t",
-                    Aggregation::Sum { .. } => "sum_t",
-                    Aggregation::Avg { .. } => "avg_t",
-                    Aggregation::Min { .. } => "min_t",
-                    Aggregation::Max { .. } => "max_t",
-                    Aggregation::Stats { .. } => "stats_t",
-                    Aggregation::Hist { .. } => "hist_t",
-                    Aggregation::Lhist { .. } => "lhist_t",
-                    Aggregation::Tseries { .. } => "tseries_t",
-                };
-                same(name)
+                let name = format!("{}_t", agg_name(*agg));
+                (name.clone(), name)
             }
         }
     }

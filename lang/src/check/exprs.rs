@@ -1932,7 +1932,7 @@ fn typeinfo(ty: &Type, span: Span) -> Expr {
         };
         mk(H::Str(bytes), ty, span)
     };
-    let elems = vec![mk(H::Int(0), U64, span), text(base), text(&full)];
+    let elems = vec![mk(H::Int(0), U64, span), text(&base), text(&full)];
     let ty = Type::NamedTuple {
         names: ["btf_id", "base_type", "full_type"]
             .map(String::from)
