@@ -440,7 +440,7 @@ impl Type {
             Type::MacAddr => same("mac_address"),
             Type::Ksym => same("ksym_t"),
             Type::Usym => same("usym_t"),
-            Type::Username => same("username"),
+            Type::Username => same("username_t"),
             Type::CgroupPath => same("cgroup_path_t"),
             Type::Timestamp => same("timestamp"),
             // Names bpftrace gives as strings of its default length.

@@ -295,7 +295,8 @@ impl Checker<'_> {
         span: Span,
     ) -> Expr {
         match self.pid_namespace(name, args, span) {
-            Some(ns) => mk(H::Builtin(make(ns)), U64, span),
+            // A `uint32`, as bpftrace 0.27 types them (the kernel's ids are 32-bit).
+            Some(ns) => mk(H::Builtin(make(ns)), U32, span),
             None => poisoned(span),
         }
     }
@@ -405,12 +406,8 @@ impl Checker<'_> {
             // A kernel without that link: the second field would only repeat the error.
             return poisoned(span);
         }
-        let e = self.field_of(linked, &ident(field), span);
-        if e.ty.is_int() {
-            mk(H::Cast(Box::new(e)), U64, span)
-        } else {
-            e
-        }
+        // The field's own type (`pid_t`, an `int32`, for `ppid`), as in bpftrace 0.27.
+        self.field_of(linked, &ident(field), span)
     }
 
     /// `percpu_kaddr("var"[, cpu])`: the address of a per-CPU kernel variable on `cpu`, or
