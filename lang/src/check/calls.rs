@@ -855,12 +855,13 @@ impl Checker<'_> {
             self.push(diagnostics::strncmp_arguments(span));
             return poisoned(span);
         }
+        // 0 when the first `n` characters match, else 1: a `uint64`, as in bpftrace 0.27.
         mk(
             H::Call {
                 func: Function::Strncmp,
                 args: a,
             },
-            I64,
+            U64,
             span,
         )
     }
