@@ -7,8 +7,9 @@ mod common;
 
 /// One condition comparing `n` pairs of 64-byte strings: 128 bytes of scratch per pair.
 fn comparisons(n: usize) -> String {
-    let pairs = vec!["str(0) == str(1)"; n].join(" && ");
-    format!("BEGIN {{ if ({pairs}) {{ exit(); }} }}")
+    // Strings read from addresses in variables: `str(0)` would be the literal text "0".
+    let pairs = vec!["str($p) == str($q)"; n].join(" && ");
+    format!("BEGIN {{ $p = 0; $q = 1; if ({pairs}) {{ exit(); }} }}")
 }
 
 #[test]

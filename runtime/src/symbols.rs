@@ -315,7 +315,7 @@ impl Symbolizer for SystemSymbolizer {
         match self.kallsyms().and_then(|k| k.containing(addr)) {
             Some((name, a)) if with_offset => format!("{name}+{}", addr - a),
             Some((name, _)) => name.to_string(),
-            None => format!("0x{addr:x}"),
+            None => stdlib::format::address(addr),
         }
     }
 
@@ -323,7 +323,7 @@ impl Symbolizer for SystemSymbolizer {
         match self.user_symbol(pid, addr).1 {
             Some((name, off)) if with_offset => format!("{name}+{off}"),
             Some((name, _)) => name,
-            None => format!("0x{addr:x}"),
+            None => stdlib::format::address(addr),
         }
     }
 

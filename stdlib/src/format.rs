@@ -186,6 +186,16 @@ pub fn parse(fmt: &str) -> Result<Vec<Piece>, FormatError> {
 }
 
 /// Number of specifiers (arguments) a parsed format expects.
+/// An address as bpftrace prints one it has no name for (`%p`, an unresolved `ksym()` or
+/// `usym()`): C's `%#x`, so 0 is `0` and others are `0x1234`.
+pub fn address(addr: u64) -> String {
+    if addr == 0 {
+        "0".to_string()
+    } else {
+        format!("{addr:#x}")
+    }
+}
+
 pub fn arg_count(pieces: &[Piece]) -> usize {
     pieces
         .iter()
@@ -278,15 +288,7 @@ fn render_one(spec: &Spec, v: &Value) -> String {
             pad(spec, String::from_utf8_lossy(&[c]).into_owned(), false)
         }
         Conv::GfpFlags => pad(spec, crate::names::gfp_flags(v.as_u64()), false),
-        Conv::Pointer => {
-            let n = v.as_u64();
-            let body = if n == 0 {
-                "(nil)".to_string()
-            } else {
-                format!("0x{n:x}")
-            };
-            pad(spec, body, false)
-        }
+        Conv::Pointer => pad(spec, address(v.as_u64()), false),
         Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal => {
             let raw = v.as_u64();
             let (neg, mag) = truncate(raw, spec.length, spec.conv == Conv::Signed);
@@ -437,6 +439,8 @@ mod tests {
             f("100%% %c %p", &[Value::UInt(65), Value::UInt(0x10)]),
             "100% A 0x10"
         );
+        // C's %#x, as bpftrace 0.27 prints it: no `0x` on 0 (glibc's %p says "(nil)").
+        assert_eq!(f("%p|%5p", &[Value::UInt(0), Value::UInt(0)]), "0|    0");
         assert_eq!(
             f(
                 "%rh|%rx|%r",

@@ -7,7 +7,7 @@
 use super::diagnostics::{self, UaddrMiss};
 use super::exprs::{mk, poisoned};
 use super::Checker;
-use crate::ast::{self, ExprKind as A, Provider, Span};
+use crate::ast::{self, ExprKind as A, Provider, Span, UnaryOp};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
@@ -618,7 +618,9 @@ impl Checker<'_> {
             Function::Path => self.path_call(args, span),
             Function::Memcmp => self.memcmp_call(args, span),
             Function::Strcap => self.strcap_call(args, span),
-            Function::IsStr => self.type_test_call(args, span, |t| string_capacity(t).is_some()),
+            // As 0.27's macros ask `typeinfo()`: an `int8[N]` made by a cast or a `let` is an
+            // array, not a string (a struct's `char name[N]` is a string already).
+            Function::IsStr => self.type_test_call(args, span, Type::is_str),
             Function::IsInteger => self.type_test_call(args, span, |t| {
                 matches!(t, Type::Int { .. } | Type::Enum { .. })
             }),
@@ -628,9 +630,9 @@ impl Checker<'_> {
             Function::IsPtr => {
                 self.type_test_call(args, span, |t| matches!(t, Type::Pointer { .. }))
             }
-            Function::IsArray => self.type_test_call(args, span, |t| {
-                matches!(t, Type::Array { .. }) && !is_char_array(t)
-            }),
+            Function::IsArray => {
+                self.type_test_call(args, span, |t| matches!(t, Type::Array { .. }))
+            }
             Function::IsLiteral => self.is_literal_call(args, span),
             Function::KfuncExist => self.kfunc_exist_call(args, span),
             Function::StrConcat => self.str_concat_call(args, span),
@@ -751,8 +753,16 @@ impl Checker<'_> {
 
     fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         // `str($1)` is the parameter's text even when it looks like a number, and
-        // `str($1 + 1)` that text without its first byte: both are literals.
-        if let Some(mut text) = self.positional_text(&args[0]) {
+        // `str($1 + 1)` that text without its first byte: both are literals, and so are
+        // `str("text")` and, as bpftrace 0.27 folds it, `str(-5)` ("-5").
+        let literal = match &args[0].kind {
+            A::Str(text) => Some(text.clone()),
+            A::Int(_) | A::Unary { .. } if literal_int(&args[0]) => {
+                self.const_int(&args[0]).map(|n| n.to_string().into_bytes())
+            }
+            _ => self.positional_text(&args[0]),
+        };
+        if let Some(mut text) = literal {
             if let Some(n) = args.get(1).and_then(|a| self.const_int(a)) {
                 // bpftrace keeps n characters of a parameter's text.
                 text.truncate(usize::try_from(n).unwrap_or(0));
@@ -761,8 +771,16 @@ impl Checker<'_> {
             return mk(H::Str(text), Type::Str { len }, span);
         }
         let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
-        if a[0].ty.is_str() {
-            return a.remove(0);
+        if let Type::Str { len } = a[0].ty {
+            // A string value with `n` keeps n - 1 characters and the NUL, as a read does.
+            let s = a.remove(0);
+            return match a.first().map(|n| &n.kind) {
+                Some(H::Int(n)) if *n < i64::from(len) => {
+                    let len = (*n).max(1) as u32;
+                    self.coerce(s, &Type::Str { len })
+                }
+                _ => s,
+            };
         }
         if !a[0].ty.is_int() && !matches!(a[0].ty, Type::Pointer { .. }) {
             self.push(diagnostics::str_argument(&a[0].ty, a[0].span));
@@ -1501,6 +1519,18 @@ fn in_memory(ty: &Type) -> bool {
             | Type::Record(_)
             | Type::Buffer { .. }
     )
+}
+
+/// Whether `e` is an integer literal as written, negated or not (`5`, `-5`).
+fn literal_int(e: &ast::Expr) -> bool {
+    match &e.kind {
+        A::Int(_) => true,
+        A::Unary {
+            op: UnaryOp::Neg,
+            expr,
+        } => matches!(expr.kind, A::Int(_)),
+        _ => false,
+    }
 }
 
 /// Whether `ty` is an array of 8-bit integers (C's `char name[N]`), which bpftrace treats as
