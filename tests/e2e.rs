@@ -700,7 +700,7 @@ fn uprobe_in_a_zip_member_fires() {
     let (status, out, err) = run_case(&case, &command);
     let _ = std::fs::remove_file(&zip);
     assert_eq!(status, 0, "{err}");
-    // The called program prints the sum too, in its own time.
+    // The called program prints the sum on stderr, in its own time.
     let want = format!("7 100 uprobe:{zip}!/bin/target:rbt_e2e_add");
     assert!(out.lines().any(|l| l == want), "{out}\n--- stderr:\n{err}");
 }

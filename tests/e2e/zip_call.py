@@ -66,7 +66,8 @@ def main():
     with open(path, "rb") as f:
         base = libc.mmap(None, len(data), mmap.PROT_READ | mmap.PROT_EXEC, mmap.MAP_PRIVATE, f.fileno(), 0)
         call = ctypes.CFUNCTYPE(ctypes.c_long, ctypes.c_long, ctypes.c_long)(base + offset)
-        print(call(a, b))
+        # On stderr: on stdout it could land inside rbt's line (`107` + `7 100 …`).
+        print(call(a, b), file=sys.stderr)
 
 
 main()

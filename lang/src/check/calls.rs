@@ -7,7 +7,7 @@
 use super::diagnostics::{self, UaddrMiss};
 use super::exprs::{mk, poisoned};
 use super::Checker;
-use crate::ast::{self, ExprKind as A, Provider, Span, UnaryOp};
+use crate::ast::{self, ExprKind as A, Provider, Span};
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
@@ -757,14 +757,16 @@ impl Checker<'_> {
         // `str("text")` and, as bpftrace 0.27 folds it, `str(-5)` ("-5").
         let literal = match &args[0].kind {
             A::Str(text) => Some(text.clone()),
-            A::Int(_) | A::Unary { .. } if literal_int(&args[0]) => {
-                self.const_int(&args[0]).map(|n| n.to_string().into_bytes())
-            }
-            _ => self.positional_text(&args[0]),
+            _ => match self.positional_text(&args[0]) {
+                None if super::exprs::written_literal(&args[0]) => {
+                    self.const_int(&args[0]).map(|n| n.to_string().into_bytes())
+                }
+                text => text,
+            },
         };
         if let Some(mut text) = literal {
             if let Some(n) = args.get(1).and_then(|a| self.const_int(a)) {
-                // bpftrace keeps n characters of a parameter's text.
+                // bpftrace keeps n characters of a literal's or a parameter's text.
                 text.truncate(usize::try_from(n).unwrap_or(0));
             }
             let len = text.len() as u32 + 1;
@@ -1519,18 +1521,6 @@ fn in_memory(ty: &Type) -> bool {
             | Type::Record(_)
             | Type::Buffer { .. }
     )
-}
-
-/// Whether `e` is an integer literal as written, negated or not (`5`, `-5`).
-fn literal_int(e: &ast::Expr) -> bool {
-    match &e.kind {
-        A::Int(_) => true,
-        A::Unary {
-            op: UnaryOp::Neg,
-            expr,
-        } => matches!(expr.kind, A::Int(_)),
-        _ => false,
-    }
 }
 
 /// Whether `ty` is an array of 8-bit integers (C's `char name[N]`), which bpftrace treats as

@@ -2029,7 +2029,7 @@ pub(super) fn word_type(signed: bool) -> Type {
 /// Whether `e` is written as an integer literal or literals combined (`-1`, `1 << 63`, a
 /// positional parameter), which bpftrace folds into one: a map not yet typed, which reads
 /// as a stand-in 0, is not.
-fn written_literal(e: &ast::Expr) -> bool {
+pub(super) fn written_literal(e: &ast::Expr) -> bool {
     match &e.kind {
         A::Int(_) | A::Positional(_) => true,
         A::Unary {
