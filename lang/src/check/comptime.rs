@@ -129,11 +129,6 @@ impl Checker<'_> {
         }
     }
 
-    /// How many errors have been reported so far.
-    fn errors(&self) -> usize {
-        self.diags.iter().filter(|d| d.is_error()).count()
-    }
-
     /// `if comptime c { … } else { … }`: only the branch `c` chooses is checked and compiled,
     /// in a scope of its own; the other may use what this probe or kernel lacks.
     pub(super) fn comptime_if(
@@ -152,15 +147,7 @@ impl Checker<'_> {
         let chosen = if taken != 0 {
             self.block(then)
         } else {
-            match otherwise {
-                None => Vec::new(),
-                Some(ast::Else::Block(b)) => self.block(b),
-                Some(ast::Else::If(inner)) => {
-                    let mut v = Vec::new();
-                    self.stmt(inner, &mut v);
-                    v
-                }
-            }
+            self.else_branch(otherwise)
         };
         out.extend(chosen);
     }

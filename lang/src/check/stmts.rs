@@ -89,7 +89,25 @@ impl Checker<'_> {
         )
     }
 
-    pub(super) fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
+    /// The statements of an `else`: its block, or the `else if` as one statement.
+    pub(super) fn else_branch(&mut self, otherwise: Option<&ast::Else>) -> Vec<Stmt> {
+        match otherwise {
+            None => Vec::new(),
+            Some(ast::Else::Block(b)) => self.block(b),
+            Some(ast::Else::If(inner)) => {
+                let mut v = Vec::new();
+                self.stmt(inner, &mut v);
+                v
+            }
+        }
+    }
+
+    /// How many errors have been reported so far.
+    pub(super) fn errors(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_error()).count()
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) {
         let span = s.span;
         let push = |out: &mut Vec<Stmt>, kind| out.push(Stmt { kind, span });
         match &s.kind {
@@ -154,11 +172,11 @@ impl Checker<'_> {
                     }
                 }
                 _ => {
-                    let errors = self.diags.iter().filter(|d| d.is_error()).count();
+                    let errors = self.errors();
                     let x = self.expr(e);
                     // A value computed for nothing is likely a mistake (bpftrace 0.25+ warns
                     // too); an expression that failed to check has been reported already.
-                    let failed = self.diags.iter().filter(|d| d.is_error()).count() > errors;
+                    let failed = self.errors() > errors;
                     if !failed && !matches!(x.ty, Type::None) {
                         self.push(diagnostics::value_discarded(e.span));
                     }
@@ -241,15 +259,7 @@ impl Checker<'_> {
                 let c = self.expr(cond);
                 self.require_int(&c, "an if condition");
                 let then = self.block(then);
-                let otherwise = match otherwise {
-                    None => Vec::new(),
-                    Some(ast::Else::Block(b)) => self.block(b),
-                    Some(ast::Else::If(inner)) => {
-                        let mut v = Vec::new();
-                        self.stmt(inner, &mut v);
-                        v
-                    }
-                };
+                let otherwise = self.else_branch(otherwise.as_ref());
                 push(
                     out,
                     StmtKind::If {
