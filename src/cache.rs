@@ -492,6 +492,9 @@ impl Catalog for Recording<'_> {
     fn kprobe_multi_supported(&self) -> bool {
         self.inner.kprobe_multi_supported()
     }
+    fn kfunc_allowed(&self, name: &str, program: stdlib::probes::ProgramType) -> bool {
+        self.inner.kfunc_allowed(name, program)
+    }
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
         self.inner.function_signature(name)
     }

@@ -404,6 +404,7 @@ pub fn call<'ctx>(
         | Function::IsLiteral
         | Function::AssertStr
         | Function::KfuncExist
+        | Function::KfuncAllowed
         | Function::Kaddr
         | Function::Getopt
         | Function::Cgroupid

@@ -8,6 +8,7 @@ use stdlib::catalog::{
     Catalog, EmptyCatalog, Host, LookupError, TracepointField, UserObject, UserParam,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
+use stdlib::probes::ProgramType;
 use stdlib::types::{Field, Record, Type, U64};
 
 /// The empty catalog plus a `struct task_struct` with `comm`, and the per-CPU variable
@@ -92,6 +93,14 @@ impl Catalog for Kernel {
     }
     fn uprobe_multi_supported(&self) -> bool {
         false
+    }
+    fn kfunc_allowed(&self, name: &str, program: ProgramType) -> bool {
+        // As Linux 6.18 registers it: for tracing, tracepoint and perf event programs.
+        name == "bpf_task_from_pid"
+            && matches!(
+                program,
+                ProgramType::Tracing | ProgramType::Tracepoint | ProgramType::PerfEvent
+            )
     }
     fn function_signature(&self, n: &str) -> Option<(Vec<(String, Type)>, Type)> {
         EmptyCatalog.function_signature(n)

@@ -39,6 +39,7 @@ use stdlib::catalog::{
 };
 use stdlib::diag::render;
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtArg, UsdtTarget};
+use stdlib::probes::ProgramType;
 use stdlib::types::{AddrSpace, Field, Record, Type, I64, U64};
 
 /// A small, made-up system:
@@ -418,6 +419,18 @@ impl Catalog for Fixture {
     }
     fn uprobe_multi_supported(&self) -> bool {
         true
+    }
+    fn kfunc_allowed(&self, name: &str, program: ProgramType) -> bool {
+        // As Linux 6.18 registers them: bpf_task_from_pid for tracing, tracepoint and perf
+        // event programs, bpf_rcu_read_lock for every program type.
+        match name {
+            "bpf_task_from_pid" => matches!(
+                program,
+                ProgramType::Tracing | ProgramType::Tracepoint | ProgramType::PerfEvent
+            ),
+            "bpf_rcu_read_lock" => true,
+            _ => false,
+        }
     }
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)> {
         let arg = |n: &str, t: Type| (n.to_string(), t);

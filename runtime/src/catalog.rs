@@ -14,6 +14,7 @@ use stdlib::catalog::{
     Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
+use stdlib::probes::ProgramType;
 use stdlib::types::{AddrSpace, Field, Record, Type};
 use wildmatch::WildMatch;
 
@@ -46,6 +47,8 @@ pub struct SystemCatalog {
     debuginfo_dirs: Vec<PathBuf>,
     /// The DWARF debug info of each user binary asked about, by path (an error in words).
     debug_info: RefCell<HashMap<String, Result<Rc<DebugInfo>, String>>>,
+    /// Whether each kfunc asked about may be called from each program type asked about.
+    kfuncs: RefCell<HashMap<(String, ProgramType), bool>>,
 }
 
 impl SystemCatalog {
@@ -936,6 +939,26 @@ impl Catalog for SystemCatalog {
             && self
                 .btf()
                 .is_some_and(|b| b.func("register_fprobe").is_some())
+    }
+
+    fn kfunc_allowed(&self, name: &str, program: ProgramType) -> bool {
+        let key = (name.to_string(), program);
+        if let Some(&known) = self.kfuncs.borrow().get(&key) {
+            return known;
+        }
+        // Found by loading a program that calls it: the kernel registers each kfunc for some
+        // program types (and filters some further), which no file describes. A tracing
+        // program is asked about as a BTF-typed raw tracepoint on `sys_enter`.
+        let allowed = self.btf().is_some_and(|b| {
+            b.find(name, btf::Kind::Func).is_some_and(|id| {
+                let target = b
+                    .find("btf_trace_sys_enter", btf::Kind::Typedef)
+                    .unwrap_or(0);
+                crate::sys::kfunc_callable(program, id, name, target)
+            })
+        });
+        self.kfuncs.borrow_mut().insert(key, allowed);
+        allowed
     }
 
     fn kprobes_supported(&self) -> bool {

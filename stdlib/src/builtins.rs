@@ -505,6 +505,8 @@ pub enum Function {
     AssertStr,
     /// Whether the kernel's BTF has a function of this name (known when compiling).
     KfuncExist,
+    /// Whether the probe's program may call the kfunc of this name (known when compiling).
+    KfuncAllowed,
     StrConcat,
     Strlen,
     IsErr,
@@ -582,6 +584,7 @@ impl Function {
         Function::IsLiteral,
         Function::AssertStr,
         Function::KfuncExist,
+        Function::KfuncAllowed,
         Function::StrConcat,
         Function::Strlen,
         Function::IsErr,
@@ -703,6 +706,11 @@ impl Function {
                 "kfunc_exist",
                 N::exactly(1),
                 "kfunc_exist(\"kernel function\")",
+            ),
+            Function::KfuncAllowed => Spec::compile_time(
+                "kfunc_allowed",
+                N::exactly(1),
+                "kfunc_allowed(\"kernel function\")",
             ),
             Function::StrConcat => {
                 Spec::value("str_concat", N::exactly(2), "str_concat(string, string)")

@@ -4,6 +4,7 @@
 //! share, lets the runtime implement it without depending on `lang`.
 
 use crate::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
+use crate::probes::ProgramType;
 use crate::types::{Record, Type};
 
 /// One field of a tracepoint's `format` file.
@@ -170,6 +171,9 @@ pub trait Catalog {
     fn kprobe_multi_supported(&self) -> bool;
     /// Whether the kernel has uprobe_multi links (one link for many user functions).
     fn uprobe_multi_supported(&self) -> bool;
+    /// Whether the kernel has the kfunc `name` (in vmlinux BTF) and lets programs of type
+    /// `program` call it (`kfunc_allowed()`, and `comm(pid)`'s `bpf_task_from_pid`).
+    fn kfunc_allowed(&self, name: &str, program: ProgramType) -> bool;
     /// A kernel function's parameters (name, type) and return type, from BTF, for the typed
     /// `args` and `retval` of kfunc/kretfunc probes.
     fn function_signature(&self, name: &str) -> Option<(Vec<(String, Type)>, Type)>;
@@ -307,6 +311,9 @@ impl Catalog for EmptyCatalog {
         false
     }
     fn kprobe_multi_supported(&self) -> bool {
+        false
+    }
+    fn kfunc_allowed(&self, _: &str, _: ProgramType) -> bool {
         false
     }
     fn function_signature(&self, _: &str) -> Option<(Vec<(String, Type)>, Type)> {

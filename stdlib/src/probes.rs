@@ -67,6 +67,23 @@ pub enum Context {
     PerfEvent,
 }
 
+/// The kernel's type of a program, which libbpf derives from its section: it decides which
+/// helpers and kernel functions (kfuncs) the program may call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum ProgramType {
+    /// kprobes, uprobes and USDT probes.
+    Kprobe,
+    /// Perf tracepoints.
+    Tracepoint,
+    /// Raw tracepoints without BTF types, BEGIN/END and the other test-run probes, and
+    /// syscall tracepoints dispatched by number.
+    RawTracepoint,
+    /// Perf events: profile, interval, software, hardware, watchpoints.
+    PerfEvent,
+    /// BTF-typed programs: fentry/fexit, iterators, raw tracepoints the kernel's BTF types.
+    Tracing,
+}
+
 /// How a kind's ELF section is named; the section tells libbpf the program type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
@@ -189,9 +206,9 @@ pub struct ProbeKind {
     pub wildcard: bool,
     /// How many fields an attach point takes, as bpftrace 0.17's listing errors word it.
     pub fields: &'static str,
-    /// Whether the kernel lets this kind's programs call kernel functions (kfuncs such as
-    /// `bpf_task_from_pid`, which `comm(pid)` uses).
-    pub kfuncs: bool,
+    /// The type its programs load as (a raw tracepoint whose event the kernel's BTF types
+    /// loads as [`ProgramType::Tracing`] instead, `Section::Typed`'s `typed` form).
+    pub program: ProgramType,
 }
 
 impl Provider {
@@ -208,7 +225,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
             Provider::End => ProbeKind {
                 spellings: &["END", "end"],
@@ -218,7 +235,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
             // `self:signal:SIGUSR1` (bpftrace 0.22+): run like BEGIN, through
             // BPF_PROG_TEST_RUN, each time rbt receives the signal.
@@ -230,7 +247,7 @@ impl Provider {
                 listing: Listing::Names(&["signal:SIGUSR1"]),
                 wildcard: false,
                 fields: "2",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
             Provider::Kprobe => ProbeKind {
                 spellings: &["kprobe", "k"],
@@ -240,7 +257,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: true,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::Kprobe,
             },
             Provider::Kretprobe => ProbeKind {
                 spellings: &["kretprobe", "kr"],
@@ -250,7 +267,7 @@ impl Provider {
                 listing: Listing::Kallsyms,
                 wildcard: false,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::Kprobe,
             },
             Provider::Uprobe => ProbeKind {
                 spellings: &["uprobe", "u"],
@@ -260,7 +277,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: true,
                 fields: "2",
-                kfuncs: false,
+                program: ProgramType::Kprobe,
             },
             Provider::Uretprobe => ProbeKind {
                 spellings: &["uretprobe", "ur"],
@@ -270,7 +287,7 @@ impl Provider {
                 listing: Listing::ElfSymbols,
                 wildcard: false,
                 fields: "2",
-                kfuncs: false,
+                program: ProgramType::Kprobe,
             },
             // A USDT probe is a uprobe at the note's address.
             Provider::Usdt => ProbeKind {
@@ -281,7 +298,7 @@ impl Provider {
                 listing: Listing::UsdtNotes,
                 wildcard: true,
                 fields: "2 or 3",
-                kfuncs: false,
+                program: ProgramType::Kprobe,
             },
             Provider::Tracepoint => ProbeKind {
                 spellings: &["tracepoint", "t"],
@@ -291,7 +308,7 @@ impl Provider {
                 listing: Listing::Tracefs,
                 wildcard: true,
                 fields: "2",
-                kfuncs: true,
+                program: ProgramType::Tracepoint,
             },
             Provider::Rawtracepoint => ProbeKind {
                 spellings: &["rawtracepoint", "rt"],
@@ -304,7 +321,7 @@ impl Provider {
                 listing: Listing::BtfRawTracepoints,
                 wildcard: true,
                 fields: "1 or 2",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
             Provider::Kfunc => ProbeKind {
                 // bpftrace 0.27 names these fentry/fexit (listings, messages); kfunc and
@@ -316,7 +333,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: true,
                 fields: "1 or 2",
-                kfuncs: true,
+                program: ProgramType::Tracing,
             },
             Provider::Kretfunc => ProbeKind {
                 spellings: &["fexit", "kretfunc", "fr"],
@@ -326,7 +343,7 @@ impl Provider {
                 listing: Listing::BtfFunctions,
                 wildcard: false,
                 fields: "1 or 2",
-                kfuncs: true,
+                program: ProgramType::Tracing,
             },
             Provider::Profile => ProbeKind {
                 spellings: &["profile", "p"],
@@ -336,7 +353,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             Provider::Interval => ProbeKind {
                 spellings: &["interval", "i"],
@@ -346,7 +363,7 @@ impl Provider {
                 listing: Listing::Units(PERIOD_UNITS),
                 wildcard: false,
                 fields: "2",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             Provider::Software => ProbeKind {
                 spellings: &["software", "s"],
@@ -356,7 +373,7 @@ impl Provider {
                 listing: Listing::PerfEvents(SOFTWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             Provider::Hardware => ProbeKind {
                 spellings: &["hardware", "h"],
@@ -366,7 +383,7 @@ impl Provider {
                 listing: Listing::PerfEvents(HARDWARE_EVENTS),
                 wildcard: true,
                 fields: "1 or 2",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             // Watchpoints are hardware breakpoints, which are perf events.
             Provider::Watchpoint => ProbeKind {
@@ -377,7 +394,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             Provider::Asyncwatchpoint => ProbeKind {
                 spellings: &["asyncwatchpoint", "aw"],
@@ -387,7 +404,7 @@ impl Provider {
                 listing: Listing::Parameters,
                 wildcard: false,
                 fields: "3",
-                kfuncs: true,
+                program: ProgramType::PerfEvent,
             },
             Provider::Iter => ProbeKind {
                 spellings: &["iter", "it"],
@@ -397,7 +414,7 @@ impl Provider {
                 listing: Listing::Names(ITERATORS),
                 wildcard: true,
                 fields: "1",
-                kfuncs: true,
+                program: ProgramType::Tracing,
             },
             // `bench:name` and `test:name` run like BEGIN, only with `--bench`/`--test`:
             // a benchmark many times, timed; a test once, failing when it exits non-zero.
@@ -409,7 +426,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
             Provider::Test => ProbeKind {
                 spellings: &["test"],
@@ -419,7 +436,7 @@ impl Provider {
                 listing: Listing::Nothing,
                 wildcard: false,
                 fields: "1",
-                kfuncs: false,
+                program: ProgramType::RawTracepoint,
             },
         }
     }
@@ -514,6 +531,29 @@ mod tests {
                 assert!(seen.insert(*s), "{s} names two providers");
                 assert_eq!(Provider::from_name(s), Some(p));
             }
+        }
+    }
+
+    /// Each kind's program type is the one libbpf gives its section (a typed raw tracepoint,
+    /// `tp_btf`, is a tracing program; its plain form is not).
+    #[test]
+    fn program_types_agree_with_sections() {
+        for &p in Provider::ALL {
+            let k = p.kind();
+            let libbpf = match k.section {
+                Section::Fixed("raw_tp")
+                | Section::Typed {
+                    plain: "raw_tp", ..
+                } => ProgramType::RawTracepoint,
+                Section::Fixed("uprobe") | Section::Multi(_) => ProgramType::Kprobe,
+                Section::Fixed("tracepoint") => ProgramType::Tracepoint,
+                Section::Fixed("perf_event") => ProgramType::PerfEvent,
+                Section::Target(_) => ProgramType::Tracing,
+                Section::Fixed(other) | Section::Typed { plain: other, .. } => {
+                    panic!("{p:?}: section {other} has no program type here")
+                }
+            };
+            assert_eq!(k.program, libbpf, "{p:?}");
         }
     }
 }

@@ -12,6 +12,7 @@ use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
 use stdlib::manifest::{Event, RunValue};
+use stdlib::probes::ProgramType;
 use stdlib::types::{AddrSpace, StackMode, StackSource, Type, I64, U32, U64};
 
 /// Where a call stands in the script, which decides the kinds of builtin it may name.
@@ -193,7 +194,7 @@ impl Checker<'_> {
                 // The kernel stack of a raw tracepoint starts elsewhere than a perf
                 // tracepoint's: a syscall tracepoint that reads it keeps the perf event.
                 Some(ty) if self.probe.provider == Some(Provider::Tracepoint) => {
-                    self.probe.reads_record = true;
+                    self.probe.perf_tracepoint = true;
                     ty
                 }
                 Some(ty) => ty,
@@ -554,8 +555,9 @@ impl Checker<'_> {
     }
 
     /// `comm(pid)`: another process's name, read through the `bpf_task_from_pid` kfunc (as
-    /// bpftrace 0.27 does), which the kernel offers to tracing programs only.
+    /// bpftrace 0.27 does), which the kernel offers to some program types only.
     fn comm_of(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        const KFUNC: &str = "bpf_task_from_pid";
         let pid = self.expr(&args[0]);
         if !pid.ty.is_int() {
             self.push(diagnostics::comm_pid_not_integer(&pid.ty, pid.span));
@@ -563,13 +565,28 @@ impl Checker<'_> {
         }
         let provider = self.probe.provider;
         // A raw tracepoint BTF types loads as a tracing program, which may call kfuncs.
-        if provider == Some(Provider::Rawtracepoint) {
-            if !self.typed_arguments_here("comm(pid)", span) {
-                return poisoned(span);
-            }
-        } else if !provider.is_some_and(|p| p.kind().kfuncs) {
-            self.push(diagnostics::comm_pid_not_here(provider, span));
+        if provider == Some(Provider::Rawtracepoint)
+            && !self.typed_arguments_here("comm(pid)", span)
+        {
             return poisoned(span);
+        }
+        if !self
+            .program_type()
+            .is_some_and(|t| self.catalog.kfunc_allowed(KFUNC, t))
+        {
+            // The catalog asks the kernel once per program type.
+            let allowed: Vec<Provider> = Provider::ALL
+                .iter()
+                .copied()
+                .filter(|p| self.catalog.kfunc_allowed(KFUNC, p.kind().program))
+                .collect();
+            self.push(diagnostics::comm_pid_not_here(provider, &allowed, span));
+            return poisoned(span);
+        }
+        // A syscall tracepoint dispatched by number is a raw tracepoint program, which may
+        // not call it: the probe stays a perf tracepoint.
+        if provider == Some(Provider::Tracepoint) {
+            self.probe.perf_tracepoint = true;
         }
         let task = self.lookup_record("struct task_struct");
         let found = task.and_then(|r| {
@@ -635,6 +652,7 @@ impl Checker<'_> {
             }
             Function::IsLiteral => self.is_literal_call(args, span),
             Function::KfuncExist => self.kfunc_exist_call(args, span),
+            Function::KfuncAllowed => self.kfunc_allowed_call(args, span),
             Function::StrConcat => self.str_concat_call(args, span),
             Function::Strlen => self.strlen_call(args, span),
             Function::IsErr => self.is_err_call(args, span),
@@ -1009,6 +1027,32 @@ impl Checker<'_> {
         };
         let found = self.catalog.function_signature(&name).is_some();
         mk(H::Int(i64::from(found)), Type::Bool, span)
+    }
+
+    /// `kfunc_allowed("name")`: whether the kernel lets this probe's program call the kfunc
+    /// (false where it has no such kfunc).
+    fn kfunc_allowed_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let Some(name) = self.literal_str(&args[0], "kfunc_allowed", "function name") else {
+            return poisoned(span);
+        };
+        let allowed = self
+            .program_type()
+            .is_some_and(|t| self.catalog.kfunc_allowed(&name, t));
+        mk(H::Int(i64::from(allowed)), Type::Bool, span)
+    }
+
+    /// The type this probe's program loads as: a raw tracepoint the kernel's BTF types is a
+    /// tracing program; a syscall tracepoint stays a perf tracepoint for kfunc calls (see
+    /// `comm_of`). None outside a probe.
+    fn program_type(&self) -> Option<ProgramType> {
+        let provider = self.probe.provider?;
+        Some(
+            if provider == Provider::Rawtracepoint && self.probe.signature.is_some() {
+                ProgramType::Tracing
+            } else {
+                provider.kind().program
+            },
+        )
     }
 
     /// `str_concat(a, b)`: a string long enough for both.

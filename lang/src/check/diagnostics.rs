@@ -1900,12 +1900,24 @@ pub fn comm_pid_not_integer(ty: &Type, span: Span) -> Diagnostic {
 }
 
 /// `comm(pid)` in a probe whose programs may not call the `bpf_task_from_pid` kfunc.
-pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
-    let kinds: Vec<&str> = Provider::ALL
+/// `allowed`: the kinds whose programs the kernel lets call it.
+pub fn comm_pid_not_here(
+    provider: Option<Provider>,
+    allowed: &[Provider],
+    span: Span,
+) -> Diagnostic {
+    let kinds: Vec<&str> = allowed.iter().map(|p| p.name()).collect();
+    let typed = allowed
         .iter()
-        .filter(|p| p.kind().kfuncs)
-        .map(|p| p.name())
-        .collect();
+        .any(|p| p.kind().program == stdlib::probes::ProgramType::Tracing);
+    let help = match (kinds.is_empty(), typed) {
+        (true, _) => "this kernel lets no probe call it (the kfunc came in Linux 6.2)".to_string(),
+        (false, false) => format!("use it in {} probes", kinds.join(", ")),
+        (false, true) => format!(
+            "use it in {} probes, or in rawtracepoint probes on events the kernel's BTF describes",
+            kinds.join(", ")
+        ),
+    };
     Diagnostic::error(
         format!(
             "comm(pid) is not supported in {} probes",
@@ -1914,10 +1926,7 @@ pub fn comm_pid_not_here(provider: Option<Provider>, span: Span) -> Diagnostic {
         span,
     )
     .with_note("it looks the process up with the bpf_task_from_pid kfunc, which the kernel offers only to some program types")
-    .with_help(format!(
-        "use it in {} probes, or in rawtracepoint probes on events the kernel's BTF describes",
-        kinds.join(", ")
-    ))
+    .with_help(help)
 }
 
 /// `strlen`/`str_concat` (`function`) given something that is not a string.

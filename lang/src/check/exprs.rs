@@ -1743,7 +1743,7 @@ impl Checker<'_> {
         };
         // The common header (`common_pid`, …) exists only in a perf tracepoint's record.
         if f.offset < SYSCALL_RECORD_HEADER {
-            self.probe.reads_record = true;
+            self.probe.perf_tracepoint = true;
         }
         let core = self.tracepoint_core(&f);
         if f.data_loc {

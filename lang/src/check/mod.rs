@@ -214,11 +214,11 @@ struct ProbeInfo {
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
     /// its own, so `probe` names the one that fired.
     reads_probe: bool,
-    /// Whether the body reads what only a perf tracepoint has, its record's common header
-    /// (`common_pid`, …) or its kernel stack (`kstack`): a syscall tracepoint then stays
-    /// a perf tracepoint rather than a dispatched raw tracepoint
-    /// (see [`attach::syscall_dispatch`]).
-    reads_record: bool,
+    /// Whether the body needs what only a perf tracepoint program has: its record's common
+    /// header (`common_pid`, …), its kernel stack (`kstack`), or kfuncs that raw tracepoint
+    /// programs may not call (`comm(pid)`). A syscall tracepoint then stays a perf
+    /// tracepoint rather than a dispatched raw tracepoint (see [`attach::syscall_dispatch`]).
+    perf_tracepoint: bool,
     /// usdt: how many arguments every location of the probe has (`argN` must be below it).
     usdt_args: Option<usize>,
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
@@ -526,7 +526,7 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
-                reads_record: false,
+                perf_tracepoint: false,
                 iterator: match &r.attach {
                     stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
                     _ => None,
@@ -593,7 +593,7 @@ impl Checker<'_> {
             } else {
                 vec![r.attach]
             };
-            let attaches: Vec<_> = if self.probe.reads_record {
+            let attaches: Vec<_> = if self.probe.perf_tracepoint {
                 attaches
             } else {
                 attaches.into_iter().map(attach::syscall_dispatch).collect()

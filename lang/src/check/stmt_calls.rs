@@ -120,6 +120,7 @@ impl Checker<'_> {
             | Function::IsArray
             | Function::IsLiteral
             | Function::KfuncExist
+            | Function::KfuncAllowed
             | Function::StrConcat
             | Function::Strlen
             | Function::IsErr
@@ -690,6 +691,7 @@ impl Checker<'_> {
             | Function::IsArray
             | Function::IsLiteral
             | Function::KfuncExist
+            | Function::KfuncAllowed
             | Function::StrConcat
             | Function::Strlen
             | Function::Bswap

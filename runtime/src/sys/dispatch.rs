@@ -135,7 +135,8 @@ impl SyscallDispatcher {
     }
 }
 
-fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> libbpf_sys::bpf_insn {
+/// One BPF instruction (the feature probes build theirs with it too).
+pub(super) fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> libbpf_sys::bpf_insn {
     libbpf_sys::bpf_insn {
         code,
         _bitfield_align_1: [],
@@ -148,7 +149,7 @@ fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> libbpf_sys::bpf_insn 
 /// Instruction encodings (`BPF_CLASS | BPF_OP | BPF_SRC`) the dispatcher uses.
 const MOV64_REG: u8 = 0xbf;
 const MOV32_REG: u8 = 0xbc;
-const MOV64_IMM: u8 = 0xb7;
+pub(super) const MOV64_IMM: u8 = 0xb7;
 const ADD64_IMM: u8 = 0x07;
 const AND64_IMM: u8 = 0x57;
 const AND64_REG: u8 = 0x5f;
@@ -161,8 +162,8 @@ const JA: u8 = 0x05;
 const JEQ_IMM: u8 = 0x15;
 const JNE_IMM: u8 = 0x55;
 const JGE_IMM: u8 = 0x35;
-const CALL: u8 = 0x85;
-const EXIT: u8 = 0x95;
+pub(super) const CALL: u8 = 0x85;
+pub(super) const EXIT: u8 = 0x95;
 /// `src_reg` of a 64-bit immediate load that names a map by descriptor.
 const PSEUDO_MAP_FD: u8 = 1;
 

@@ -21,7 +21,7 @@ pub use fd::{boottime_ns, map_file, monotonic_ns, tai_ns, Epoll, Interest, PidFd
 pub use map::MapHandle;
 pub use object::{Breakpoint, Link, Object, PerfEventAttr, Program};
 pub use perfbuf::PerfBuffer;
-pub use probe::{helper_supported, program_loads, Helper, ProgramKind};
+pub use probe::{helper_supported, kfunc_callable, program_loads, Helper, ProgramKind};
 pub use progs::{loaded_programs, program_btf, program_fd};
 pub use ringbuf::RingBuffer;
 
