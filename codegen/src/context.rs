@@ -189,6 +189,7 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Ncpus
         | Builtin::HasCpid
         | Builtin::DefaultStrLength
+        | Builtin::Config
         | Builtin::Ppid
         | Builtin::Pcomm
         | Builtin::Probetype

@@ -160,6 +160,41 @@ pub struct Config {
     pub unstable_dw_ustack: Unstable,
     /// Whether `typeinfo()` may be used (`unstable_typeinfo`).
     pub unstable_typeinfo: Unstable,
+    /// `unstable_import_statement`: accepted and reported by `config()`; as in bpftrace
+    /// 0.27.1, `import` works under every value.
+    pub unstable_import_statement: Unstable,
+    /// `use_blazesym`: accepted and reported by `config()`; rbt has one symbolizer.
+    pub use_blazesym: bool,
+}
+
+/// One value of [`Config::record`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigValue {
+    Bool(bool),
+    Int(u64),
+    Text(String),
+}
+
+impl Unstable {
+    /// The value as a config block writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Unstable::Error => "error",
+            Unstable::Warn => "warn",
+            Unstable::Enable => "enable",
+        }
+    }
+}
+
+impl MissingProbes {
+    /// The value as a config block writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            MissingProbes::Error => "error",
+            MissingProbes::Warn => "warn",
+            MissingProbes::Ignore => "ignore",
+        }
+    }
 }
 
 /// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
@@ -168,6 +203,44 @@ pub struct Config {
 pub const DEFAULT_STRLEN: u32 = 64;
 
 impl Config {
+    /// What `config()` gives a script: bpftrace 0.27's settings, in its order, with the values
+    /// rbt runs with (`max_strlen` unset is rbt's 64-byte buffer, `str_trunc_trailer` unset
+    /// is no trailer, `perf_rb_pages` unset is 0 as in bpftrace, meaning "rbt's default").
+    pub fn record(&self) -> Vec<(&'static str, ConfigValue)> {
+        use ConfigValue::{Bool, Int, Text};
+        let text = |s: &str| Text(s.to_string());
+        let (size, trailer) = self.string_layout();
+        vec![
+            ("cpp_demangle", Bool(self.cpp_demangle)),
+            ("lazy_symbolication", Bool(self.lazy_symbolication)),
+            ("print_maps_on_exit", Bool(self.print_maps_on_exit)),
+            ("use_blazesym", Bool(self.use_blazesym)),
+            ("show_debug_info", Bool(self.show_debug_info)),
+            ("log_size", Int(self.log_size)),
+            ("max_bpf_progs", Int(self.max_bpf_progs)),
+            ("max_cat_bytes", Int(self.max_cat_bytes)),
+            ("max_map_keys", Int(u64::from(self.max_map_keys))),
+            ("max_probes", Int(self.max_probes)),
+            (
+                "max_strlen",
+                Int(u64::from(self.max_strlen.unwrap_or(size))),
+            ),
+            ("on_stack_limit", Int(self.on_stack_limit)),
+            ("perf_rb_pages", Int(self.perf_rb_pages.unwrap_or(0))),
+            ("str_trunc_trailer", Text(trailer)),
+            (
+                "unstable_import_statement",
+                text(self.unstable_import_statement.name()),
+            ),
+            ("unstable_tseries", text(self.unstable_tseries.name())),
+            ("unstable_typeinfo", text(self.unstable_typeinfo.name())),
+            ("unstable_dw_ustack", text(self.unstable_dw_ustack.name())),
+            ("missing_probes", text(self.missing_probes.name())),
+            ("stack_mode", text(self.stack_mode.name())),
+            ("license", text(&self.license)),
+        ]
+    }
+
     /// The bytes of every string buffer and the trailer `str()` writes when it cuts a string
     /// short. With `max_strlen` (or a trailer) set, a buffer holds `max_strlen` characters,
     /// the trailer and the terminator, and a string of `max_strlen` characters or more is
@@ -214,6 +287,8 @@ impl Default for Config {
             unstable_dw_ustack: Unstable::Warn,
             // bpftrace 0.27 refuses typeinfo() unless the script enables it.
             unstable_typeinfo: Unstable::Error,
+            unstable_import_statement: Unstable::Error,
+            use_blazesym: false,
         }
     }
 }
@@ -498,7 +573,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
         // bpftrace 0.27.1 takes the setting and gates nothing with it: `import` of a file
         // works under any value (checked against the oracle), so rbt checks the value only.
         Setting::UnstableImportStatement => {
-            unstable("unstable_import_statement", raw)?;
+            config.unstable_import_statement = unstable("unstable_import_statement", raw)?;
         }
         Setting::UnstableTseries => {
             config.unstable_tseries = unstable("unstable_tseries", raw)?;
@@ -506,9 +581,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
         Setting::UnstableTypeinfo => {
             config.unstable_typeinfo = unstable("unstable_typeinfo", raw)?;
         }
-        Setting::UseBlazesym => {
-            boolean(raw)?;
-        }
+        Setting::UseBlazesym => config.use_blazesym = boolean(raw)?,
         // Handled before values are applied: they set nothing.
         Setting::Deprecated(_) => {}
     }

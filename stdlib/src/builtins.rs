@@ -298,6 +298,9 @@ pub enum Builtin {
     /// The bytes a string `str()` reads can hold: its buffer, sized by `max_strlen` (with
     /// the truncation trailer and the NUL), as `strcap(str(p))` gives.
     DefaultStrLength,
+    /// The script's settings (`config()`, bpftrace 0.27): a record of each config
+    /// variable's value, known when the script is compiled.
+    Config,
 }
 
 impl Builtin {
@@ -335,6 +338,7 @@ impl Builtin {
         Builtin::LeaderComm,
         Builtin::HasCpid,
         Builtin::DefaultStrLength,
+        Builtin::Config,
     ];
 
     /// This builtin's record.
@@ -432,6 +436,10 @@ impl Builtin {
             Builtin::DefaultStrLength => Spec {
                 kind: Kind::CompileTime,
                 ..Spec::variable("default_str_length")
+            },
+            Builtin::Config => Spec {
+                kind: Kind::CompileTime,
+                ..Spec::variable("config")
             },
         }
     }

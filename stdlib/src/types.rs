@@ -145,6 +145,18 @@ pub enum StackMode {
     BuildId,
 }
 
+impl StackMode {
+    /// The mode as `stack_mode` and `kstack(mode)` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StackMode::Bpftrace => "bpftrace",
+            StackMode::Perf => "perf",
+            StackMode::Raw => "raw",
+            StackMode::BuildId => "build_id",
+        }
+    }
+}
+
 /// Where a stack's frames come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StackSource {
@@ -407,13 +419,7 @@ impl Type {
         let same = |name: &str| (name.to_string(), name.to_string());
         let shown = |base: &str| (base.to_string(), self.display());
         let stack = |kind: &'static str, mode: StackMode, limit: u32| {
-            let mode = match mode {
-                StackMode::Bpftrace => "bpftrace",
-                StackMode::Perf => "perf",
-                StackMode::Raw => "raw",
-                StackMode::BuildId => "build_id",
-            };
-            (kind.to_string(), format!("{kind}_{mode}_{limit}"))
+            (kind.to_string(), format!("{kind}_{}_{limit}", mode.name()))
         };
         match self {
             Type::None => same("none"),

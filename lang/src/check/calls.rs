@@ -5,9 +5,10 @@
 //! Statement calls and aggregations are in `stmt_calls.rs`.
 
 use super::diagnostics::{self, UaddrMiss};
-use super::exprs::{mk, poisoned};
+use super::exprs::{literal_type, mk, poisoned, record, text};
 use super::Checker;
 use crate::ast::{self, ExprKind as A, Provider, Span};
+use crate::config::ConfigValue;
 use crate::hir::{Expr, ExprKind as H};
 use stdlib::abi::stack::MAX_DEPTH;
 use stdlib::builtins::{Arity, Builtin, Clock, Function, Kind, PidNs, Spec};
@@ -160,6 +161,7 @@ impl Checker<'_> {
             Builtin::DefaultStrLength => {
                 return mk(H::Int(i64::from(self.opts.strlen)), I64, span);
             }
+            Builtin::Config => return self.config_record(span),
             // The machine's CPUs; a compiled file reads those of the machine it runs on.
             Builtin::Ncpus => {
                 let cpus = self.catalog.host().cpus as i64;
@@ -171,10 +173,7 @@ impl Checker<'_> {
             Builtin::LeaderComm => return self.task_field(b, args, "group_leader", "comm", span),
             Builtin::Probetype => {
                 let name = self.probe.provider.map_or("special", |p| p.probetype());
-                let mut bytes = name.as_bytes().to_vec();
-                bytes.push(0);
-                let len = bytes.len() as u32;
-                return mk(H::Str(bytes), Type::Str { len }, span);
+                return text(name.as_bytes(), span);
             }
             Builtin::Comm if !args.is_empty() => return self.comm_of(args, span),
             Builtin::Comm => Type::Str { len: 16 },
@@ -1027,6 +1026,20 @@ impl Checker<'_> {
         };
         let found = self.catalog.function_signature(&name).is_some();
         mk(H::Int(i64::from(found)), Type::Bool, span)
+    }
+
+    /// `config()`: a record of every setting's value, a constant (literal integers, booleans
+    /// and strings, typed as literals are).
+    fn config_record(&mut self, span: Span) -> Expr {
+        let fields = self.opts.config.iter().map(|(name, value)| {
+            let value = match value {
+                ConfigValue::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
+                ConfigValue::Int(n) => mk(H::Int(*n as i64), literal_type(*n), span),
+                ConfigValue::Text(s) => text(s.as_bytes(), span),
+            };
+            (name.to_string(), value)
+        });
+        record(fields.collect(), span)
     }
 
     /// `kfunc_allowed("name")`: whether the kernel lets this probe's program call the kfunc

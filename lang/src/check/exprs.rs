@@ -36,6 +36,22 @@ pub(super) fn poisoned(span: Span) -> Expr {
     mk(H::Int(0), I64, span)
 }
 
+/// A string constant: its bytes, typed with room for the NUL.
+pub(super) fn text(bytes: &[u8], span: Span) -> Expr {
+    let len = bytes.len() as u32 + 1;
+    mk(H::Str(bytes.to_vec()), Type::Str { len }, span)
+}
+
+/// A record constant (`typeinfo()`, `config()`): its fields' names and values.
+pub(super) fn record(fields: Vec<(String, Expr)>, span: Span) -> Expr {
+    let (names, elems): (Vec<String>, Vec<Expr>) = fields.into_iter().unzip();
+    let ty = Type::NamedTuple {
+        names,
+        elems: elems.iter().map(|e| e.ty.clone()).collect(),
+    };
+    mk(H::Tuple(elems), ty, span)
+}
+
 /// The most bytes a string comparison or `strlen` examines: each byte is a branch (the
 /// verifier follows at most 8192 pending ones), and compiling 4096 takes many seconds.
 pub(super) const UNROLLED_BYTES: u64 = 2048;
@@ -198,13 +214,7 @@ impl Checker<'_> {
                 if bytes.len() >= 1024 {
                     self.push(diagnostics::string_literal_too_long(span));
                 }
-                mk(
-                    H::Str(bytes.clone()),
-                    Type::Str {
-                        len: bytes.len() as u32 + 1,
-                    },
-                    span,
-                )
+                text(bytes, span)
             }
             A::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
             A::Var(name) => match self.read_var(name, span) {
@@ -1924,22 +1934,14 @@ fn symbolic(t: &Type) -> bool {
 /// no BTF id to give instead.
 fn typeinfo(ty: &Type, span: Span) -> Expr {
     let (base, full) = ty.typeinfo_names();
-    let text = |s: &str| {
-        let mut bytes = s.as_bytes().to_vec();
-        bytes.push(0);
-        let ty = Type::Str {
-            len: bytes.len() as u32,
-        };
-        mk(H::Str(bytes), ty, span)
-    };
-    let elems = vec![mk(H::Int(0), U64, span), text(&base), text(&full)];
-    let ty = Type::NamedTuple {
-        names: ["btf_id", "base_type", "full_type"]
-            .map(String::from)
-            .to_vec(),
-        elems: elems.iter().map(|e| e.ty.clone()).collect(),
-    };
-    mk(H::Tuple(elems), ty, span)
+    record(
+        vec![
+            ("btf_id".into(), mk(H::Int(0), U64, span)),
+            ("base_type".into(), text(base.as_bytes(), span)),
+            ("full_type".into(), text(full.as_bytes(), span)),
+        ],
+        span,
+    )
 }
 
 /// Whether values of type `t` compare with `==` element by element: integers, pointers,
@@ -2120,7 +2122,7 @@ pub(super) fn aggregation_value(agg: Aggregation) -> Option<Type> {
 }
 
 /// The type of integer literal `v`: the narrowest unsigned integer that holds it.
-fn literal_type(v: u64) -> Type {
+pub(super) fn literal_type(v: u64) -> Type {
     let bits = match v {
         0..=0xff => 8,
         0x100..=0xffff => 16,

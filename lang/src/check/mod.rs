@@ -69,6 +69,8 @@ pub struct Options {
     /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
     /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
     pub run_time_values: bool,
+    /// Every setting's value, for `config()`.
+    pub config: Vec<(&'static str, crate::config::ConfigValue)>,
 }
 
 impl Default for Options {
@@ -89,6 +91,7 @@ impl Default for Options {
             unstable_typeinfo: Unstable::Enable,
             dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
             run_time_values: false,
+            config: crate::config::Config::default().record(),
         }
     }
 }
@@ -106,6 +109,7 @@ impl Options {
             unstable_dw_ustack: config.unstable_dw_ustack,
             unstable_typeinfo: config.unstable_typeinfo,
             dw_ustack_bytes: config.dw_ustack_bytes,
+            config: config.record(),
             ..Options::default()
         }
     }
