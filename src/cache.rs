@@ -527,6 +527,10 @@ impl Catalog for Recording<'_> {
         self.headers.borrow_mut().push((path.to_string(), system));
         self.inner.header_found(path, system)
     }
+    fn header_macros(&self, headers: &[(String, bool)]) -> Vec<(String, i64)> {
+        // The headers are those `header_found` recorded.
+        self.inner.header_macros(headers)
+    }
     fn user_function_params(
         &self,
         path: &str,

@@ -4,7 +4,7 @@
 //! script that needs none of them starts without reading any.
 
 use crate::introspect::dwarf::{CType, DebugInfo};
-use crate::introspect::{btf, dwarf, elf, insn, kallsyms, tracefs, zip};
+use crate::introspect::{btf, cmacros, dwarf, elf, insn, kallsyms, tracefs, zip};
 use std::cell::{OnceCell, RefCell};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -482,6 +482,20 @@ const SYSTEM_INCLUDE_DIRS: &[&str] = &[
 impl Catalog for SystemCatalog {
     fn header_found(&self, path: &str, system: bool) -> bool {
         COMPILER_HEADERS.contains(&path) || self.header_path(path, system).is_some()
+    }
+
+    fn header_macros(&self, headers: &[(String, bool)]) -> Vec<(String, i64)> {
+        let paths: Vec<PathBuf> = headers
+            .iter()
+            .filter_map(|(path, system)| self.header_path(path, *system))
+            .collect();
+        if paths.is_empty() {
+            return Vec::new();
+        }
+        let paths: Vec<&Path> = paths.iter().map(PathBuf::as_path).collect();
+        // Without a preprocessor the headers add no constants; a name the script then uses
+        // is reported as unknown where it is used.
+        cmacros::integer_macros(&paths).unwrap_or_default()
     }
 
     fn tracepoints(&self, category: &str, event: &str) -> Vec<(String, String)> {

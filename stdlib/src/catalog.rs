@@ -209,6 +209,11 @@ pub trait Catalog {
     fn header_found(&self, _path: &str, _system: bool) -> bool {
         true
     }
+    /// The integer macros (`SIGINT`, `__NR_read`) the headers `(path, system)` define
+    /// together, as the script's `#include`s of them make them constants of the script.
+    fn header_macros(&self, _headers: &[(String, bool)]) -> Vec<(String, i64)> {
+        Vec::new()
+    }
     /// A user function's parameters from the DWARF debug info of the binary at `path`,
     /// for the typed `args` of uprobes. An error says why there are none (no debug info, no
     /// such function).

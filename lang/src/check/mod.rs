@@ -271,16 +271,29 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         run_values: Vec::new(),
         params_compiled_in: false,
     };
+    let mut headers = Vec::new();
     for d in &script.directives {
         match d {
             ast::Directive::Define { name, value, .. } => {
                 c.defines.insert(name.name.clone(), value.clone());
             }
+            // Kernel headers are left to BTF; others give the script their integer macros.
             ast::Directive::Include { path, system, span } => {
-                if !kernel_header(path) && !catalog.header_found(path, *system) {
+                if kernel_header(path) {
+                    continue;
+                }
+                if catalog.header_found(path, *system) {
+                    headers.push((path.clone(), *system));
+                } else {
                     c.push(diagnostics::header_not_found(path, *system, *span));
                 }
             }
+        }
+    }
+    if !headers.is_empty() {
+        // The script's own `#define`s win over the headers'.
+        for (name, value) in catalog.header_macros(&headers) {
+            c.defines.entry(name).or_insert_with(|| value.to_string());
         }
     }
     for def in &script.c_definitions {

@@ -10,9 +10,11 @@
 //! - [`dwarf`]: DWARF debug info of user binaries (uprobe `args`, their types, source lines).
 //! - [`frames`]: file, line and inlined functions of a code address (`show_debug_info`).
 //! - [`zip`]: stored members of zip archives (`uprobe:app.zip!/lib/x.so:f`).
+//! - [`cmacros`]: integer macros of the C headers a script includes (`SIGINT`).
 
 pub mod btf;
 pub mod cgroup;
+pub mod cmacros;
 pub mod dwarf;
 pub mod elf;
 pub mod frames;
