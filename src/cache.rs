@@ -442,7 +442,7 @@ impl Catalog for Recording<'_> {
     fn record(&self, name: &str) -> Option<Record> {
         self.inner.record(name)
     }
-    fn constant(&self, name: &str) -> Option<i64> {
+    fn constant(&self, name: &str) -> Option<(i64, Type)> {
         self.inner.constant(name)
     }
     fn enum_type(&self, name: &str) -> Option<Type> {

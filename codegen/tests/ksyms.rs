@@ -49,7 +49,7 @@ impl Catalog for Kernel {
             }],
         })
     }
-    fn constant(&self, n: &str) -> Option<i64> {
+    fn constant(&self, n: &str) -> Option<(i64, Type)> {
         EmptyCatalog.constant(n)
     }
     fn enum_type(&self, n: &str) -> Option<Type> {

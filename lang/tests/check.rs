@@ -280,10 +280,10 @@ impl Catalog for Fixture {
     fn enum_type(&self, _: &str) -> Option<Type> {
         None
     }
-    fn constant(&self, name: &str) -> Option<i64> {
+    fn constant(&self, name: &str) -> Option<(i64, Type)> {
         match name {
-            "TASK_RUNNING" => Some(0),
-            "TASK_INTERRUPTIBLE" => Some(1),
+            "TASK_RUNNING" => Some((0, I64)),
+            "TASK_INTERRUPTIBLE" => Some((1, I64)),
             _ => None,
         }
     }

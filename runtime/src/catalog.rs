@@ -15,7 +15,7 @@ use stdlib::catalog::{
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::ProgramType;
-use stdlib::types::{AddrSpace, Field, Record, Type};
+use stdlib::types::{AddrSpace, Field, Record, Type, I64};
 use wildmatch::WildMatch;
 
 #[derive(Default)]
@@ -30,8 +30,9 @@ pub struct SystemCatalog {
     /// Every kernel symbol, read the first time `kaddr()` needs one.
     kallsyms: OnceCell<Option<kallsyms::Kallsyms>>,
     btf: OnceCell<Option<Arc<btf::Btf>>>,
-    /// Every enumerator in vmlinux BTF, built the first time an unknown name is looked up.
-    enum_values: OnceCell<std::collections::HashMap<String, i64>>,
+    /// Every enumerator in vmlinux BTF with its enum, built the first time an unknown name
+    /// is looked up.
+    enum_values: OnceCell<HashMap<String, (i64, btf::TypeId)>>,
     /// The `trace_event_raw_*` structs of vmlinux BTF by name, found the first time a
     /// tracepoint's record is looked for.
     trace_records: OnceCell<HashMap<String, btf::TypeId>>,
@@ -683,7 +684,7 @@ impl Catalog for SystemCatalog {
         btf_enum(name, size, &values)
     }
 
-    fn constant(&self, name: &str) -> Option<i64> {
+    fn constant(&self, name: &str) -> Option<(i64, Type)> {
         // Well-known macros from headers bpftrace tools include (they are not in BTF).
         const MACROS: &[(&str, i64)] = &[
             ("AF_UNSPEC", 0),
@@ -709,21 +710,37 @@ impl Catalog for SystemCatalog {
             ("TASK_DEAD", 0x80),
         ];
         if let Some((_, v)) = MACROS.iter().find(|(n, _)| *n == name) {
-            return Some(*v);
+            return Some((*v, I64));
         }
         let b = self.btf()?;
         let values = self.enum_values.get_or_init(|| {
-            let mut m = std::collections::HashMap::new();
+            let mut m = HashMap::new();
             for (id, _) in b.types_of_kinds(&[btf::Kind::Enum, btf::Kind::Enum64]) {
                 if let Ok(btf::Type::Enum { values, .. }) = b.get(id) {
                     for (n, v) in values {
-                        m.entry(n.to_string()).or_insert(v as i64);
+                        m.entry(n.to_string()).or_insert((v as i64, id));
                     }
                 }
             }
             m
         });
-        values.get(name).copied()
+        let &(value, id) = values.get(name)?;
+        let Ok(btf::Type::Enum {
+            name: enum_name,
+            values,
+            ..
+        }) = b.get(id)
+        else {
+            return Some((value, I64));
+        };
+        // An anonymous enum (`enum { TASK_COMM_LEN = 16 }`) prints by name too, as in 0.27.
+        let enum_name = if enum_name.is_empty() {
+            "(unnamed)"
+        } else {
+            enum_name
+        };
+        let ty = btf_enum(enum_name, 8, &values).unwrap_or(I64);
+        Some((value, ty))
     }
 
     fn uprobe_targets(

@@ -132,8 +132,11 @@ pub trait Catalog {
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
     /// A struct or union by its C name (`struct task_struct`), from BTF.
     fn record(&self, name: &str) -> Option<Record>;
-    /// Integer constants from BTF enums (`TASK_RUNNING`) and well-known macros.
-    fn constant(&self, name: &str) -> Option<i64>;
+    /// An integer constant with its type: an enumerator of a BTF enum
+    /// (`SKB_DROP_REASON_NOT_SPECIFIED`), typed as its enum (64 bits wide, as bpftrace 0.27
+    /// types such constants) so that it prints by name, or a well-known macro (`TASK_RUNNING`,
+    /// `AF_INET`) as an `int64`.
+    fn constant(&self, name: &str) -> Option<(i64, Type)>;
     /// A kernel enum by its name without `enum ` (`skb_drop_reason`), from BTF, as a
     /// [`Type::Enum`] whose values print by name.
     fn enum_type(&self, name: &str) -> Option<Type>;
@@ -261,7 +264,7 @@ impl Catalog for EmptyCatalog {
     fn record(&self, _: &str) -> Option<Record> {
         None
     }
-    fn constant(&self, _: &str) -> Option<i64> {
+    fn constant(&self, _: &str) -> Option<(i64, Type)> {
         None
     }
     fn enum_type(&self, _: &str) -> Option<Type> {

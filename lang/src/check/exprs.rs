@@ -802,13 +802,13 @@ impl Checker<'_> {
                 );
             }
             if v != name {
-                if let Some(i) = self.catalog.constant(v.trim()) {
-                    return mk(H::Int(i), I64, span);
+                if let Some((i, ty)) = self.catalog.constant(v.trim()) {
+                    return mk(H::Int(i), ty, span);
                 }
             }
         }
-        if let Some(i) = self.catalog.constant(name) {
-            return mk(H::Int(i), I64, span);
+        if let Some((i, ty)) = self.catalog.constant(name) {
+            return mk(H::Int(i), ty, span);
         }
         let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|b| b.name()).collect();
         candidates.extend(self.defines.keys().cloned());
