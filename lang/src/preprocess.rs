@@ -8,6 +8,7 @@
 
 use crate::ast::{Directive, Ident, Span};
 use std::collections::HashMap;
+use stdlib::cexpr;
 use stdlib::diag::Diagnostic;
 use stdlib::literal::parse_int;
 
@@ -440,31 +441,8 @@ impl State {
 
     /// Evaluates a `#if`/`#elif` condition; errors are reported and count as false.
     fn eval(&mut self, text: &str, span: Span) -> bool {
-        let tokens = match tokenize(text) {
-            Ok(t) => t,
-            Err(msg) => {
-                self.error(Diagnostic::error(
-                    format!("invalid `#if` condition: {msg}"),
-                    span,
-                ));
-                return false;
-            }
-        };
-        let mut ev = Eval {
-            tokens: &tokens,
-            pos: 0,
-            defines: &self.defines,
-            depth: 0,
-        };
-        match ev.ternary() {
-            Ok(v) if ev.pos == tokens.len() => v != 0,
-            Ok(_) => {
-                self.error(Diagnostic::error(
-                    "invalid `#if` condition: unexpected text after the expression",
-                    span,
-                ));
-                false
-            }
+        match cexpr::evaluate(text, &mut IfNames(&self.defines)) {
+            Ok(v) => v != 0,
             Err(msg) => {
                 self.error(Diagnostic::error(
                     format!("invalid `#if` condition: {msg}"),
@@ -508,188 +486,15 @@ fn logical_line(bytes: &[u8], start: usize) -> Line {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Num(i64),
-    Name(String),
-    Op(&'static str),
-}
+/// The script's macros as a `#if` sees them: a macro is its value, an unknown name 0.
+struct IfNames<'a>(&'a HashMap<String, String>);
 
-const OPS: &[&str] = &[
-    "&&", "||", "==", "!=", "<=", ">=", "<<", ">>", "!", "<", ">", "(", ")", "+", "-", "*", "/",
-    "%", "&", "|", "^", "~", "?", ":",
-];
-
-fn tokenize(text: &str) -> Result<Vec<Tok>, String> {
-    let b = text.as_bytes();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c.is_ascii_digit() {
-            let n = b[i..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .count();
-            let word = &text[i..i + n];
-            out.push(Tok::Num(
-                parse_int(word).ok_or_else(|| format!("bad number `{word}`"))?,
-            ));
-            i += n;
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            let n = b[i..]
-                .iter()
-                .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_')
-                .count();
-            out.push(Tok::Name(text[i..i + n].to_string()));
-            i += n;
-        } else if let Some(op) = OPS.iter().find(|op| b[i..].starts_with(op.as_bytes())) {
-            out.push(Tok::Op(op));
-            i += op.len();
-        } else {
-            let ch = text[i..].chars().next().unwrap_or('?');
-            return Err(format!("unexpected `{ch}`"));
-        }
+impl cexpr::Names for IfNames<'_> {
+    fn value(&mut self, name: &str) -> Result<i64, String> {
+        Ok(self.0.get(name).and_then(|v| parse_int(v)).unwrap_or(0))
     }
-    Ok(out)
-}
-
-/// A small recursive-descent evaluator for `#if` expressions, with C precedence.
-struct Eval<'a> {
-    tokens: &'a [Tok],
-    pos: usize,
-    defines: &'a HashMap<String, String>,
-    depth: u32,
-}
-
-type R = Result<i64, String>;
-
-impl Eval<'_> {
-    fn peek_op(&self) -> Option<&'static str> {
-        match self.tokens.get(self.pos) {
-            Some(Tok::Op(op)) => Some(op),
-            _ => None,
-        }
-    }
-
-    fn eat(&mut self, op: &str) -> bool {
-        if self.peek_op() == Some(op) {
-            self.pos += 1;
-            true
-        } else {
-            false
-        }
-    }
-
-    fn ternary(&mut self) -> R {
-        let c = self.binary(0)?;
-        if self.eat("?") {
-            let a = self.ternary()?;
-            if !self.eat(":") {
-                return Err("expected `:` in `?:`".into());
-            }
-            let b = self.ternary()?;
-            return Ok(if c != 0 { a } else { b });
-        }
-        Ok(c)
-    }
-
-    fn binary(&mut self, min_level: usize) -> R {
-        const LEVELS: &[&[&str]] = &[
-            &["||"],
-            &["&&"],
-            &["|"],
-            &["^"],
-            &["&"],
-            &["==", "!="],
-            &["<", "<=", ">", ">="],
-            &["<<", ">>"],
-            &["+", "-"],
-            &["*", "/", "%"],
-        ];
-        if min_level == LEVELS.len() {
-            return self.unary();
-        }
-        let mut lhs = self.binary(min_level + 1)?;
-        while let Some(op) = self.peek_op().filter(|op| LEVELS[min_level].contains(op)) {
-            self.pos += 1;
-            let rhs = self.binary(min_level + 1)?;
-            lhs = match op {
-                "||" => i64::from(lhs != 0 || rhs != 0),
-                "&&" => i64::from(lhs != 0 && rhs != 0),
-                "|" => lhs | rhs,
-                "^" => lhs ^ rhs,
-                "&" => lhs & rhs,
-                "==" => i64::from(lhs == rhs),
-                "!=" => i64::from(lhs != rhs),
-                "<" => i64::from(lhs < rhs),
-                "<=" => i64::from(lhs <= rhs),
-                ">" => i64::from(lhs > rhs),
-                ">=" => i64::from(lhs >= rhs),
-                "<<" => lhs.wrapping_shl(rhs as u32),
-                ">>" => lhs.wrapping_shr(rhs as u32),
-                "+" => lhs.wrapping_add(rhs),
-                "-" => lhs.wrapping_sub(rhs),
-                "*" => lhs.wrapping_mul(rhs),
-                "/" | "%" if rhs == 0 => return Err("division by zero".into()),
-                "/" => lhs.wrapping_div(rhs),
-                _ => lhs.wrapping_rem(rhs),
-            };
-        }
-        Ok(lhs)
-    }
-
-    fn unary(&mut self) -> R {
-        self.depth += 1;
-        if self.depth > 200 {
-            return Err("expression nested too deeply".into());
-        }
-        let v = if self.eat("!") {
-            i64::from(self.unary()? == 0)
-        } else if self.eat("-") {
-            self.unary()?.wrapping_neg()
-        } else if self.eat("+") {
-            self.unary()?
-        } else if self.eat("~") {
-            !self.unary()?
-        } else {
-            self.atom()?
-        };
-        self.depth -= 1;
-        Ok(v)
-    }
-
-    fn atom(&mut self) -> R {
-        let tok = self.tokens.get(self.pos).cloned();
-        self.pos += 1;
-        match tok {
-            Some(Tok::Num(n)) => Ok(n),
-            Some(Tok::Op("(")) => {
-                let v = self.ternary()?;
-                if !self.eat(")") {
-                    return Err("expected `)`".into());
-                }
-                Ok(v)
-            }
-            Some(Tok::Name(n)) if n == "defined" => {
-                let paren = self.eat("(");
-                let name = match self.tokens.get(self.pos) {
-                    Some(Tok::Name(n)) => n.clone(),
-                    _ => return Err("expected a macro name after `defined`".into()),
-                };
-                self.pos += 1;
-                if paren && !self.eat(")") {
-                    return Err("expected `)` after `defined(NAME`".into());
-                }
-                Ok(i64::from(self.defines.contains_key(&name)))
-            }
-            // As in cpp, a macro expands to its value and an unknown name is 0.
-            Some(Tok::Name(n)) => Ok(self.defines.get(&n).and_then(|v| parse_int(v)).unwrap_or(0)),
-            Some(Tok::Op(op)) => Err(format!("unexpected `{op}`")),
-            None => Err("expected a value".into()),
-        }
+    fn defined(&self, name: &str) -> bool {
+        self.0.contains_key(name)
     }
 }
 

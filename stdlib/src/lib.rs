@@ -13,6 +13,7 @@ pub mod abi;
 pub mod aot;
 pub mod builtins;
 pub mod catalog;
+pub mod cexpr;
 pub mod decode;
 pub mod diag;
 pub mod format;

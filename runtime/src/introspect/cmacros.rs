@@ -6,14 +6,14 @@
 //! crate preprocesses C, and a preprocessor of rbt's own would have to repeat the system
 //! compiler's predefined macros to pick the same branches of the headers' `#if`s. What this
 //! file does itself is small: evaluating each object-like macro whose body is an integer
-//! constant expression (literals, other such macros, parentheses, unary `-`, `~`, `!` and the
-//! binary arithmetic, shift and bit operators). Bodies with casts, strings or function-like
-//! macros are left out. Without a preprocessor the headers give no macros.
+//! constant expression ([`stdlib::cexpr`], with other such macros as names). Bodies with
+//! casts, strings or function-like macros are left out. Without a preprocessor the headers give no macros.
 
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use stdlib::cexpr;
 
 /// The integer macros the headers at `paths` define, after preprocessing them together.
 /// An error says why there are none (no preprocessor, a header it refused).
@@ -73,135 +73,24 @@ fn value_of(name: &str, bodies: &HashMap<&str, &str>, depth: u32) -> Option<i64>
     if depth > MAX_DEPTH {
         return None;
     }
-    let tokens = tokens(bodies.get(name)?)?;
-    let mut p = Parser {
-        tokens: &tokens,
-        at: 0,
-        bodies,
-        depth,
-    };
-    let v = p.expr(0)?;
-    (p.at == tokens.len()).then_some(v)
+    let body = bodies.get(name)?;
+    cexpr::evaluate(body, &mut Macros { bodies, depth }).ok()
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Token {
-    Int(i64),
-    Ident(String),
-    Op(&'static str),
-}
-
-/// The operators a body may use, longest first so that `<<` is not read as `<`.
-const OPS: &[&str] = &[
-    "<<", ">>", "(", ")", "+", "-", "*", "/", "%", "&", "|", "^", "~", "!",
-];
-
-fn tokens(body: &str) -> Option<Vec<Token>> {
-    let mut out = Vec::new();
-    let mut rest = body.trim_start();
-    while !rest.is_empty() {
-        let c = rest.chars().next()?;
-        if c.is_ascii_digit() {
-            let end = rest
-                .find(|c: char| !c.is_ascii_alphanumeric())
-                .unwrap_or(rest.len());
-            out.push(Token::Int(integer(&rest[..end])?));
-            rest = &rest[end..];
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            let end = rest
-                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                .unwrap_or(rest.len());
-            out.push(Token::Ident(rest[..end].to_string()));
-            rest = &rest[end..];
-        } else {
-            let op = OPS.iter().find(|op| rest.starts_with(**op))?;
-            out.push(Token::Op(op));
-            rest = &rest[op.len()..];
-        }
-        rest = rest.trim_start();
-    }
-    Some(out)
-}
-
-/// A C integer literal: decimal, `0x` hex or `0` octal, with any `u`/`l` suffix.
-fn integer(text: &str) -> Option<i64> {
-    let digits = text.trim_end_matches(['u', 'U', 'l', 'L']);
-    let v = if let Some(hex) = digits
-        .strip_prefix("0x")
-        .or_else(|| digits.strip_prefix("0X"))
-    {
-        u64::from_str_radix(hex, 16).ok()?
-    } else if digits.len() > 1 && digits.starts_with('0') {
-        u64::from_str_radix(&digits[1..], 8).ok()?
-    } else {
-        digits.parse::<u64>().ok()?
-    };
-    Some(v as i64)
-}
-
-struct Parser<'a> {
-    tokens: &'a [Token],
-    at: usize,
+/// Other macros as a macro body refers to them: each is its own value; a name that is no
+/// integer macro makes the body no constant.
+struct Macros<'a> {
     bodies: &'a HashMap<&'a str, &'a str>,
     depth: u32,
 }
 
-impl Parser<'_> {
-    /// Binary operators by C's precedence (higher binds tighter).
-    fn precedence(op: &str) -> Option<u8> {
-        Some(match op {
-            "*" | "/" | "%" => 5,
-            "+" | "-" => 4,
-            "<<" | ">>" => 3,
-            "&" => 2,
-            "^" => 1,
-            "|" => 0,
-            _ => return None,
-        })
+impl cexpr::Names for Macros<'_> {
+    fn value(&mut self, name: &str) -> Result<i64, String> {
+        value_of(name, self.bodies, self.depth + 1)
+            .ok_or_else(|| format!("`{name}` is no constant"))
     }
-
-    fn expr(&mut self, min: u8) -> Option<i64> {
-        let mut lhs = self.unary()?;
-        while let Some(Token::Op(op)) = self.tokens.get(self.at) {
-            let Some(prec) = Self::precedence(op).filter(|p| *p >= min) else {
-                break;
-            };
-            self.at += 1;
-            let rhs = self.expr(prec + 1)?;
-            lhs = match *op {
-                "*" => lhs.wrapping_mul(rhs),
-                "/" => lhs.checked_div(rhs)?,
-                "%" => lhs.checked_rem(rhs)?,
-                "+" => lhs.wrapping_add(rhs),
-                "-" => lhs.wrapping_sub(rhs),
-                "<<" => lhs.checked_shl(u32::try_from(rhs).ok()?)?,
-                ">>" => lhs.checked_shr(u32::try_from(rhs).ok()?)?,
-                "&" => lhs & rhs,
-                "^" => lhs ^ rhs,
-                _ => lhs | rhs,
-            };
-        }
-        Some(lhs)
-    }
-
-    fn unary(&mut self) -> Option<i64> {
-        let token = self.tokens.get(self.at)?.clone();
-        self.at += 1;
-        match token {
-            Token::Int(v) => Some(v),
-            Token::Ident(name) => value_of(&name, self.bodies, self.depth + 1),
-            Token::Op("-") => self.unary().map(i64::wrapping_neg),
-            Token::Op("~") => self.unary().map(|v| !v),
-            Token::Op("!") => self.unary().map(|v| i64::from(v == 0)),
-            Token::Op("(") => {
-                let v = self.expr(0)?;
-                (self.tokens.get(self.at) == Some(&Token::Op(")"))).then(|| {
-                    self.at += 1;
-                    v
-                })
-            }
-            Token::Op(_) => None,
-        }
+    fn defined(&self, name: &str) -> bool {
+        self.bodies.contains_key(name)
     }
 }
 
