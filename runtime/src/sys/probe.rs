@@ -114,9 +114,10 @@ fn load_attrs(program: ProgramType, tracing_target: u32) -> (u32, u32, u32) {
 /// Whether programs of type `program` may call the kernel function whose vmlinux BTF id is
 /// `kfunc` (`tracing_target` as in [`load_attrs`]). The probe calls it with zeros for
 /// arguments, so a kernel that allows the call may still refuse the program over them (or
-/// over a reference the call returns and the probe never releases); only a refusal of the
-/// call itself, the verifier's EACCES naming the function (`calling kernel function NAME is
-/// not allowed`, `… must be sleepable to call sleepable kfunc NAME`), means no.
+/// over a reference the call returns and the probe never releases); a refusal of the call
+/// itself, the verifier's EACCES naming the function (`calling kernel function NAME is not
+/// allowed`, `… must be sleepable to call sleepable kfunc NAME`), means no, and so does a
+/// refusal before the verifier ran (without the privilege to load programs).
 pub fn kfunc_callable(program: ProgramType, kfunc: u32, name: &str, tracing_target: u32) -> bool {
     // r1..r5 = 0; call kfunc; r0 = 0; exit.
     let mut insns: Vec<libbpf_sys::bpf_insn> =
@@ -135,7 +136,10 @@ pub fn kfunc_callable(program: ProgramType, kfunc: u32, name: &str, tracing_targ
                 l.split_once(':')
                     .is_some_and(|(n, _)| n.parse::<u32>().is_ok())
             };
-            !(errno == libc::EACCES && text.lines().any(|l| l.contains(name) && !traced(l)))
+            let refused =
+                errno == libc::EACCES && text.lines().any(|l| l.contains(name) && !traced(l));
+            // A program refused before the verifier ran (no privilege) tells nothing: no.
+            !refused && !text.trim_matches('\0').trim().is_empty()
         }
     }
 }
