@@ -810,10 +810,25 @@ impl Checker<'_> {
         if let Some((i, ty)) = self.catalog.constant(name) {
             return mk(H::Int(i), ty, span);
         }
+        self.read_header_macros();
+        if let Some(&i) = self.header_macros.get(name) {
+            return mk(H::Int(i), I64, span);
+        }
         let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|b| b.name()).collect();
         candidates.extend(self.defines.keys().cloned());
+        candidates.extend(self.header_macros.keys().cloned());
         self.push(diagnostics::unknown_identifier(name, &candidates, span));
         poisoned(span)
+    }
+
+    /// Reads the integer macros of the included headers, once. They come after the script's
+    /// `#define`s and the kernel's constants, which are found without running the C
+    /// preprocessor.
+    fn read_header_macros(&mut self) {
+        let headers = std::mem::take(&mut self.headers);
+        if !headers.is_empty() {
+            self.header_macros = self.catalog.header_macros(&headers).into_iter().collect();
+        }
     }
 
     fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span) -> Expr {

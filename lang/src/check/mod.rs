@@ -160,6 +160,11 @@ pub(crate) struct Checker<'a> {
     events: Vec<Event>,
     time_formats: Vec<String>,
     defines: HashMap<String, String>,
+    /// The non-kernel headers the script includes, whose integer macros are read into
+    /// `header_macros` the first time a name is found nowhere else: reading them runs the C
+    /// preprocessor, which most scripts never need.
+    headers: Vec<(String, bool)>,
+    header_macros: HashMap<String, i64>,
     records: HashMap<String, stdlib::types::Record>,
     /// Records the script defines: they are not the kernel's, so their fields are never
     /// relocated against the kernel's BTF.
@@ -253,6 +258,8 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         events: Vec::new(),
         time_formats: Vec::new(),
         defines: HashMap::new(),
+        headers: Vec::new(),
+        header_macros: HashMap::new(),
         records: HashMap::new(),
         script_records: std::collections::HashSet::new(),
         enums: HashMap::new(),
@@ -271,7 +278,6 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         run_values: Vec::new(),
         params_compiled_in: false,
     };
-    let mut headers = Vec::new();
     for d in &script.directives {
         match d {
             ast::Directive::Define { name, value, .. } => {
@@ -283,17 +289,11 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
                     continue;
                 }
                 if catalog.header_found(path, *system) {
-                    headers.push((path.clone(), *system));
+                    c.headers.push((path.clone(), *system));
                 } else {
                     c.push(diagnostics::header_not_found(path, *system, *span));
                 }
             }
-        }
-    }
-    if !headers.is_empty() {
-        // The script's own `#define`s win over the headers'.
-        for (name, value) in catalog.header_macros(&headers) {
-            c.defines.entry(name).or_insert_with(|| value.to_string());
         }
     }
     for def in &script.c_definitions {
