@@ -176,6 +176,8 @@ pub enum ConfigValue {
 }
 
 impl Unstable {
+    const ALL: [Unstable; 3] = [Unstable::Error, Unstable::Warn, Unstable::Enable];
+
     /// The value as a config block writes it.
     pub fn name(self) -> &'static str {
         match self {
@@ -187,6 +189,12 @@ impl Unstable {
 }
 
 impl MissingProbes {
+    const ALL: [MissingProbes; 3] = [
+        MissingProbes::Ignore,
+        MissingProbes::Warn,
+        MissingProbes::Error,
+    ];
+
     /// The value as a config block writes it.
     pub fn name(self) -> &'static str {
         match self {
@@ -445,11 +453,7 @@ fn unstable(name: &str, raw: &Raw) -> Result<Unstable, BadValue> {
     choice(
         name,
         raw,
-        &[
-            ("error", Unstable::Error),
-            ("warn", Unstable::Warn),
-            ("enable", Unstable::Enable),
-        ],
+        &Unstable::ALL.map(|u| (u.name(), u)),
         "error, warn, and enable",
     )
 }
@@ -525,11 +529,7 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
             config.missing_probes = choice(
                 "missing_probes",
                 raw,
-                &[
-                    ("ignore", MissingProbes::Ignore),
-                    ("warn", MissingProbes::Warn),
-                    ("error", MissingProbes::Error),
-                ],
+                &MissingProbes::ALL.map(|m| (m.name(), m)),
                 "ignore, warn, and error",
             )?
         }
@@ -547,16 +547,20 @@ fn apply(config: &mut Config, setting: Setting, raw: &Raw) -> Result<Option<Stri
         }
         Setting::PrintMapsOnExit => config.print_maps_on_exit = boolean(raw)?,
         Setting::ShowDebugInfo => config.show_debug_info = boolean(raw)?,
-        Setting::StackMode => config.stack_mode = match raw.text().as_str() {
-            "bpftrace" => StackMode::Bpftrace,
-            "perf" => StackMode::Perf,
-            "raw" => StackMode::Raw,
-            "build_id" => StackMode::BuildId,
-            _ => return Err(BadValue(
-                "Invalid value for stack_mode: valid values are bpftrace, raw, perf, and build_id."
-                    .to_string(),
-            )),
-        },
+        Setting::StackMode => {
+            let modes = [
+                StackMode::Bpftrace,
+                StackMode::Perf,
+                StackMode::Raw,
+                StackMode::BuildId,
+            ];
+            config.stack_mode = choice(
+                "stack_mode",
+                raw,
+                &modes.map(|m| (m.name(), m)),
+                "bpftrace, raw, perf, and build_id",
+            )?
+        }
         Setting::StrTruncTrailer => {
             let text = raw.text();
             if text.len() > 16 {

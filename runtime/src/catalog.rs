@@ -982,9 +982,15 @@ impl Catalog for SystemCatalog {
         // program is asked about as a BTF-typed raw tracepoint on `sys_enter`.
         let allowed = self.btf().is_some_and(|b| {
             b.find(name, btf::Kind::Func).is_some_and(|id| {
-                let target = b
-                    .find("btf_trace_sys_enter", btf::Kind::Typedef)
-                    .unwrap_or(0);
+                let target = match program {
+                    ProgramType::Tracing => b
+                        .find("btf_trace_sys_enter", btf::Kind::Typedef)
+                        .unwrap_or(0),
+                    ProgramType::Kprobe
+                    | ProgramType::Tracepoint
+                    | ProgramType::RawTracepoint
+                    | ProgramType::PerfEvent => 0,
+                };
                 crate::sys::kfunc_callable(program, id, name, target)
             })
         });

@@ -802,17 +802,13 @@ impl Checker<'_> {
                 );
             }
             if v != name {
-                if let Some((i, ty)) = self.catalog.constant(v.trim()) {
-                    return mk(H::Int(i), ty, span);
+                if let Some(e) = self.named_constant(v.trim(), span) {
+                    return e;
                 }
             }
         }
-        if let Some((i, ty)) = self.catalog.constant(name) {
-            return mk(H::Int(i), ty, span);
-        }
-        self.read_header_macros();
-        if let Some(&i) = self.header_macros.get(name) {
-            return mk(H::Int(i), I64, span);
+        if let Some(e) = self.named_constant(name, span) {
+            return e;
         }
         let mut candidates: Vec<String> = Builtin::NAMED.iter().map(|b| b.name()).collect();
         candidates.extend(self.defines.keys().cloned());
@@ -821,14 +817,19 @@ impl Checker<'_> {
         poisoned(span)
     }
 
-    /// Reads the integer macros of the included headers, once. They come after the script's
-    /// `#define`s and the kernel's constants, which are found without running the C
-    /// preprocessor.
-    fn read_header_macros(&mut self) {
+    /// A constant the script did not define: the kernel's (or one rbt knows), else an integer
+    /// macro of the included headers, which are read (running the C preprocessor) the first
+    /// time a name is found nowhere else.
+    fn named_constant(&mut self, name: &str, span: Span) -> Option<Expr> {
+        if let Some((i, ty)) = self.catalog.constant(name) {
+            return Some(mk(H::Int(i), ty, span));
+        }
         let headers = std::mem::take(&mut self.headers);
         if !headers.is_empty() {
             self.header_macros = self.catalog.header_macros(&headers).into_iter().collect();
         }
+        let i = *self.header_macros.get(name)?;
+        Some(mk(H::Int(i), I64, span))
     }
 
     fn unary(&mut self, op: UnaryOp, expr: &ast::Expr, span: Span) -> Expr {
