@@ -128,7 +128,13 @@ impl Value {
                     .collect();
                 format!("{{{}}}", inner.join(", "))
             }
-            Value::Str(_) | Value::Buffer(_) | Value::Text(_) | Value::Stack(..) => {
+            // bpftrace 0.27 writes a buffer's bytes as an array of signed 8-bit numbers
+            // (`buf("a\xff", 2)` is `[97,-1]`); as a map key it stays text.
+            Value::Buffer(bytes) => {
+                let inner: Vec<String> = bytes.iter().map(|b| (*b as i8).to_string()).collect();
+                format!("[{}]", inner.join(","))
+            }
+            Value::Str(_) | Value::Text(_) | Value::Stack(..) => {
                 J::String(self.to_text()).to_string()
             }
         }
@@ -468,5 +474,13 @@ mod tests {
             outer.to_text(),
             "{ .stats = {}, .load = { .weight = 1024, .flag = false } }"
         );
+    }
+
+    #[test]
+    fn buffers_are_text_but_signed_bytes_in_json() {
+        let b = Value::Buffer(vec![b'a', 0x01, 0xff]);
+        assert_eq!(b.to_text(), "a\\x01\\xff");
+        assert_eq!(b.to_json(), "[97,1,-1]");
+        assert_eq!(Value::Buffer(Vec::new()).to_json(), "[]");
     }
 }
