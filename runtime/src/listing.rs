@@ -64,8 +64,11 @@ fn takes_parameters(p: Provider) -> bool {
 pub enum ListError {
     /// The provider is not one rbt knows.
     UnknownProvider(String),
-    /// The provider takes parameters rather than names (`interval:s:1`), so there is nothing to list.
+    /// The provider takes parameters rather than names (`interval:s:1`), or has no names at
+    /// all (`begin`), so there is nothing to list.
     NotListable(Provider),
+    /// The pattern is a bare provider name (`-l kprobe`), which names no probe.
+    ProviderOnly(Provider),
     /// The pattern has the wrong number of fields for its provider.
     WrongArity {
         provider: Provider,
@@ -89,9 +92,17 @@ impl fmt::Display for ListError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ListError::UnknownProvider(p) => write!(f, "unknown probe type '{p}'"),
-            ListError::NotListable(p) => write!(
+            ListError::NotListable(p) if takes_parameters(*p) => write!(
                 f,
                 "{} probes take parameters, not names, so they cannot be listed",
+                p.name()
+            ),
+            ListError::NotListable(p) => {
+                write!(f, "{} probes have no names, so they cannot be listed", p.name())
+            }
+            ListError::ProviderOnly(p) => write!(
+                f,
+                "'{0}' is a probe type, not a probe: list its probes with -l '{0}:*'",
                 p.name()
             ),
             ListError::WrongArity { provider, expected } => write!(
@@ -290,13 +301,9 @@ fn parse_pattern(
     let parts: Vec<&str> = pattern.split(':').collect();
     if parts.len() == 1 {
         if let Some(p) = Provider::from_name(parts[0]) {
-            return Err(if takes_parameters(p) {
-                ListError::NotListable(p)
-            } else {
-                ListError::WrongArity {
-                    provider: p,
-                    expected: p.kind().fields,
-                }
+            return Err(match p.kind().listing {
+                Listing::Nothing | Listing::Parameters => ListError::NotListable(p),
+                _ => ListError::ProviderOnly(p),
             });
         }
         // A bare pattern matches the last field of every listable provider (`*open*`).

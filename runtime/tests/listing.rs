@@ -429,7 +429,14 @@ fn listing_errors_have_words() {
     assert!(matches!(e, ListError::NotListable(_)));
     let e = list_str(Some("nosuchprovider:*"), false, None).expect_err("unknown");
     assert_eq!(e.to_string(), "unknown probe type 'nosuchprovider'");
-    let e = list_str(Some("tracepoint"), false, None).expect_err("arity");
+    let e = list_str(Some("tracepoint"), false, None).expect_err("a bare provider");
+    assert_eq!(
+        e.to_string(),
+        "'tracepoint' is a probe type, not a probe: list its probes with -l 'tracepoint:*'"
+    );
+    let e = list_str(Some("begin"), false, None).expect_err("nothing to list");
+    assert_eq!(e.to_string(), "BEGIN probes have no names, so they cannot be listed");
+    let e = list_str(Some("tracepoint:a:b:c"), false, None).expect_err("arity");
     assert_eq!(e.to_string(), "tracepoint probe type requires 2 arguments");
     let e = list_str(Some("uprobe:*:malloc"), false, None).expect_err("needs a target");
     assert!(e.to_string().contains("-p PID"));
