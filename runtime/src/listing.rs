@@ -59,6 +59,11 @@ fn takes_parameters(p: Provider) -> bool {
     p.kind().listing == Listing::Parameters
 }
 
+/// Whether `p` has nothing to list: it takes parameters, or has no names at all (`begin`).
+fn nothing_to_list(p: Provider) -> bool {
+    matches!(p.kind().listing, Listing::Nothing | Listing::Parameters)
+}
+
 /// Why listing failed. Each variant renders as a sentence.
 #[derive(Debug)]
 pub enum ListError {
@@ -301,9 +306,10 @@ fn parse_pattern(
     let parts: Vec<&str> = pattern.split(':').collect();
     if parts.len() == 1 {
         if let Some(p) = Provider::from_name(parts[0]) {
-            return Err(match p.kind().listing {
-                Listing::Nothing | Listing::Parameters => ListError::NotListable(p),
-                _ => ListError::ProviderOnly(p),
+            return Err(if nothing_to_list(p) {
+                ListError::NotListable(p)
+            } else {
+                ListError::ProviderOnly(p)
             });
         }
         // A bare pattern matches the last field of every listable provider (`*open*`).
@@ -325,7 +331,7 @@ fn parse_pattern(
         return Ok((ps, fields, false));
     }
     match Provider::from_name(head) {
-        Some(p) if takes_parameters(p) => Err(ListError::NotListable(p)),
+        Some(p) if nothing_to_list(p) => Err(ListError::NotListable(p)),
         Some(p) => Ok((vec![p], fields, true)),
         None => Err(ListError::UnknownProvider(head.to_string())),
     }
