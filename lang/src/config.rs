@@ -210,6 +210,10 @@ impl MissingProbes {
 /// stack and scratch limits ([`MAX_STRLEN_LIMIT`]).
 pub const DEFAULT_STRLEN: u32 = 64;
 
+/// What `str()` appends to a string it cuts short when `max_strlen` is set without a
+/// `str_trunc_trailer`, as bpftrace 0.27 does.
+const DEFAULT_TRAILER: &str = "..";
+
 impl Config {
     /// What `config()` gives a script: bpftrace 0.27's settings, in its order, with the values
     /// rbt runs with (`max_strlen` unset is rbt's 64-byte buffer, `str_trunc_trailer` unset
@@ -255,18 +259,25 @@ impl Config {
     /// cut to `max_strlen` and marked, as bpftrace 0.27 does. Without either, strings keep
     /// rbt's default buffer unmarked, as 0.17 printed them.
     pub fn string_layout(&self) -> (u32, String) {
+        let trailer = match (self.max_strlen, &self.str_trunc_trailer) {
+            (None, None) => String::new(),
+            (_, t) => t.clone().unwrap_or_else(|| DEFAULT_TRAILER.to_string()),
+        };
+        (self.strlen(), trailer)
+    }
+
+    /// The bytes of every string buffer: the first half of [`Config::string_layout`].
+    pub fn strlen(&self) -> u32 {
         if self.max_strlen.is_none() && self.str_trunc_trailer.is_none() {
-            return (DEFAULT_STRLEN, String::new());
+            return DEFAULT_STRLEN;
         }
         let trailer = self
             .str_trunc_trailer
-            .clone()
-            .unwrap_or_else(|| "..".to_string());
-        let chars = self
-            .max_strlen
-            .unwrap_or(DEFAULT_STRLEN - 1 - trailer.len() as u32);
-        let size = (chars + 1 + trailer.len() as u32).clamp(1, MAX_STRLEN_LIMIT);
-        (size, trailer)
+            .as_deref()
+            .unwrap_or(DEFAULT_TRAILER)
+            .len() as u32;
+        let chars = self.max_strlen.unwrap_or(DEFAULT_STRLEN - 1 - trailer);
+        (chars + 1 + trailer).clamp(1, MAX_STRLEN_LIMIT)
     }
 }
 

@@ -575,7 +575,7 @@ fn setup(src: &str, mut opts: Options) -> (Fixture, Options) {
                 None => (o.to_string(), None),
             }),
             Some(("unstable_tseries", "error")) => {
-                opts.unstable_tseries = lang::config::Unstable::Error
+                opts.config.unstable_tseries = lang::config::Unstable::Error
             }
             _ => panic!("unknown fixture option `{word}`"),
         }
@@ -818,10 +818,8 @@ fn tseries_is_noted_as_unstable_once() {
     let src = "BEGIN { @t = tseries(1, 1s, 5); @u[1] = tseries(2, 1s, 5); }";
     let (script, parse_diags) = lang::parse(src);
     assert!(parse_diags.is_empty(), "{parse_diags:?}");
-    let warn = Options {
-        unstable_tseries: lang::config::Unstable::Warn,
-        ..Options::default()
-    };
+    let mut warn = Options::default();
+    warn.config.unstable_tseries = lang::config::Unstable::Warn;
     let checked = check(&script, &Fixture { kprobes: true }, &warn);
     assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics);
     assert_eq!(

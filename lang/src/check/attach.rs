@@ -116,7 +116,7 @@ impl Checker<'_> {
             this.dropped_attach_points = true;
             let cands = catalog.suggestions(provider, &fields);
             let last = fields.last().map_or("", String::as_str);
-            match this.opts.missing_probes {
+            match this.opts.config.missing_probes {
                 MissingProbes::Error => {
                     this.push(diagnostics::no_probe_matched(&what, last, &cands, ap.span))
                 }
@@ -283,7 +283,7 @@ impl Checker<'_> {
                 if !catalog.kprobes_supported() && !self.opts.load_only {
                     // Without kprobes every kprobe attach point is missing, and
                     // `missing_probes` says what a missing one is, as in bpftrace.
-                    match self.opts.missing_probes {
+                    match self.opts.config.missing_probes {
                         MissingProbes::Error => {
                             let tracepoint = !catalog.tracepoints("*", func).is_empty();
                             self.push(diagnostics::kprobes_unavailable(

@@ -159,7 +159,7 @@ impl Checker<'_> {
                 return mk(test, Type::Bool, span);
             }
             Builtin::DefaultStrLength => {
-                return mk(H::Int(i64::from(self.opts.strlen)), I64, span);
+                return mk(H::Int(i64::from(self.opts.config.strlen())), I64, span);
             }
             Builtin::Config => return self.config_record(span),
             // The machine's CPUs; a compiled file reads those of the machine it runs on.
@@ -206,7 +206,7 @@ impl Checker<'_> {
             Builtin::DwUstack => {
                 self.dw_ustack_first.get_or_insert(span);
                 let source = StackSource::UserDwarf {
-                    bytes: self.opts.dw_ustack_bytes,
+                    bytes: self.opts.config.dw_ustack_bytes,
                 };
                 match self.stack_type(source, args, span) {
                     Some(ty) => ty,
@@ -533,10 +533,10 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let len = match args.get(1) {
-            None => self.opts.strlen,
+            None => self.opts.config.strlen(),
             Some(a) => match self.const_int(a) {
                 // At most the string length, as str(p, n).
-                Some(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX).min(self.opts.strlen),
+                Some(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX).min(self.opts.config.strlen()),
                 _ => {
                     self.push(diagnostics::path_size_not_constant(a.span));
                     return poisoned(span);
@@ -728,7 +728,7 @@ impl Checker<'_> {
     /// `ustack`) and a depth, in either order; bare, they take the configured `stack_mode`
     /// and the contract's deepest stack.
     fn stack_type(&mut self, source: StackSource, args: &[ast::Expr], span: Span) -> Option<Type> {
-        let mut mode = self.opts.stack_mode;
+        let mut mode = self.opts.config.stack_mode;
         let mut limit = MAX_DEPTH;
         // Where the mode comes from: its argument, else the call (`stack_mode` in config).
         let mut mode_span = span;
@@ -816,8 +816,8 @@ impl Checker<'_> {
         }
         let len = match a.get(1).map(|e| &e.kind) {
             // bpftrace 0.27 keeps n - 1 characters and the terminating NUL.
-            Some(H::Int(n)) => ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.strlen),
-            _ => self.opts.strlen,
+            Some(H::Int(n)) => ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.config.strlen()),
+            _ => self.opts.config.strlen(),
         };
         mk(
             H::Call {
@@ -836,7 +836,7 @@ impl Checker<'_> {
             (None, Type::Array { .. } | Type::Str { .. }) => a[0].ty.size().min(255),
             (Some(_), _) if a[1].ty.is_int() => {
                 // A length known only at run time reads at most strlen bytes.
-                self.opts.strlen.min(255)
+                self.opts.config.strlen().min(255)
             }
             _ => {
                 self.push(diagnostics::buf_needs_length(span));
@@ -1031,10 +1031,10 @@ impl Checker<'_> {
     /// `config()`: a record of every setting's value, a constant (literal integers, booleans
     /// and strings, typed as literals are).
     fn config_record(&mut self, span: Span) -> Expr {
-        let fields = self.opts.config.iter().map(|(name, value)| {
+        let fields = self.opts.config.record().into_iter().map(|(name, value)| {
             let value = match value {
-                ConfigValue::Bool(b) => mk(H::Int(i64::from(*b)), Type::Bool, span),
-                ConfigValue::Int(n) => mk(H::Int(*n as i64), literal_type(*n), span),
+                ConfigValue::Bool(b) => mk(H::Int(i64::from(b)), Type::Bool, span),
+                ConfigValue::Int(n) => mk(H::Int(n as i64), literal_type(n), span),
                 ConfigValue::Text(s) => text(s.as_bytes(), span),
             };
             (name.to_string(), value)

@@ -140,7 +140,7 @@ impl Checker<'_> {
                     signed: false,
                 },
                 "string" => Type::Str {
-                    len: self.opts.strlen,
+                    len: self.opts.config.strlen(),
                 },
                 "buffer" => Type::Buffer { len: 64 },
                 // bpftrace's own `bool` (0.24+), printed as true/false; C's `_Bool` in

@@ -176,7 +176,7 @@ impl Checker<'_> {
     pub(super) fn storage_type(&self, t: &Type) -> Type {
         match t {
             Type::Str { len } => Type::Str {
-                len: (*len).max(self.opts.strlen),
+                len: (*len).max(self.opts.config.strlen()),
             },
             // Integers widen to 64 bits, keeping their sign (a `uint64` prints unsigned, as
             // in 0.27); bools and enums keep their types (they print as true/false and by
@@ -235,7 +235,7 @@ impl Checker<'_> {
                     // A compiled file reads a string of `strlen` bytes (or this one's length,
                     // if longer) at run time.
                     None if self.opts.run_time_values => {
-                        let len = self.opts.strlen.max(p.len() as u32 + 1);
+                        let len = self.opts.config.strlen().max(p.len() as u32 + 1);
                         let v = RunValue::ParamStr { index: *n, len };
                         self.run_value(v, 0, Type::Str { len }, span)
                     }
@@ -1780,7 +1780,7 @@ impl Checker<'_> {
                     core,
                 },
                 Type::Str {
-                    len: self.opts.strlen,
+                    len: self.opts.config.strlen(),
                 },
                 span,
             );

@@ -99,7 +99,7 @@ impl Checker<'_> {
                 OptionDefault::Int(_) => (int_ty, 8),
                 OptionDefault::Bool(_) => (Type::Bool, 8),
                 OptionDefault::Str(s) => {
-                    let len = self.opts.strlen.max(s.len() as u32 + 1);
+                    let len = self.opts.config.strlen().max(s.len() as u32 + 1);
                     (Type::Str { len }, len)
                 }
             };

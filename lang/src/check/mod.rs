@@ -20,13 +20,13 @@ mod stmt_calls;
 mod stmts;
 
 use crate::ast::{self, Span};
-use crate::config::{MissingProbes, Unstable};
+use crate::config::{Config, Unstable};
 use crate::hir;
 use std::collections::{BTreeSet, HashMap};
 use stdlib::catalog::{self, Catalog};
 use stdlib::diag::Diagnostic;
 use stdlib::manifest::{Event, MapKind, MapSpec};
-use stdlib::types::{AddrSpace, StackMode, Type};
+use stdlib::types::{AddrSpace, Type};
 
 /// Settings that change how a script is checked.
 #[derive(Debug, Clone)]
@@ -39,59 +39,41 @@ pub struct Options {
     pub allow_unsafe: bool,
     /// Whether `-c CMD` was given (so `cpid` is valid), and its pid once known.
     pub cpid: Option<u32>,
-    /// Maximum string length (`BPFTRACE_STRLEN`).
-    pub strlen: u32,
-    /// Maximum entries of each map (`BPFTRACE_MAP_KEYS_MAX`).
-    pub map_keys_max: u32,
     /// The programs are only compiled or loaded, never attached (`--dry-run`, `--check`,
     /// `-d`, `-l`): kprobes on kernels without them, and kprobe/uprobe/usdt attach points or
     /// `kaddr()` symbols this system lacks, become warnings so the verifier still judges the
     /// program.
     pub load_only: bool,
-    /// The mode of `kstack`/`ustack` without one (`stack_mode`).
-    pub stack_mode: StackMode,
-    /// What an attach point that matches nothing is (`missing_probes`).
-    pub missing_probes: MissingProbes,
     /// `BPFTRACE_DUMMY_TS_MAP=@ts`: `tseries()` takes its time from this scalar map instead
     /// of the clock, so that a script can play intervals through (bpftrace's tests do).
     pub dummy_ts_map: Option<String>,
-    /// Whether `tseries()` may be used (`unstable_tseries`); callers that do not read the
-    /// config allow it.
-    pub unstable_tseries: Unstable,
-    /// Whether `dw_ustack` may be used (`unstable_dw_ustack`); callers that do not read the
-    /// config allow it.
-    pub unstable_dw_ustack: Unstable,
-    /// Whether `typeinfo()` may be used (`unstable_typeinfo`); callers that do not read the
-    /// config allow it.
-    pub unstable_typeinfo: Unstable,
-    /// Bytes of user stack a `dw_ustack` copies (`dw_ustack_bytes`).
-    pub dw_ustack_bytes: u32,
     /// `--aot`: `cpid`, `$#` and integer `$N` become values read when the compiled script
     /// runs (`hir::ExprKind::RunValue`) instead of constants, so one file serves many runs.
     pub run_time_values: bool,
-    /// Every setting's value, for `config()`.
-    pub config: Vec<(&'static str, crate::config::ConfigValue)>,
+    /// The script's settings (its config block and the environment): string and map sizes,
+    /// `stack_mode`, `missing_probes`, the unstable features, and every value `config()`
+    /// reports.
+    pub config: Config,
 }
 
 impl Default for Options {
+    /// The default settings, with the unstable features allowed: callers that do not read
+    /// a config block (tests, tools) use them freely.
     fn default() -> Self {
         Options {
             params: Vec::new(),
             named: Vec::new(),
             allow_unsafe: false,
             cpid: None,
-            strlen: 64,
-            map_keys_max: 4096,
             load_only: false,
-            stack_mode: StackMode::Bpftrace,
-            missing_probes: MissingProbes::Error,
             dummy_ts_map: None,
-            unstable_tseries: Unstable::Enable,
-            unstable_dw_ustack: Unstable::Enable,
-            unstable_typeinfo: Unstable::Enable,
-            dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
             run_time_values: false,
-            config: crate::config::Config::default().record(),
+            config: Config {
+                unstable_tseries: Unstable::Enable,
+                unstable_dw_ustack: Unstable::Enable,
+                unstable_typeinfo: Unstable::Enable,
+                ..Config::default()
+            },
         }
     }
 }
@@ -99,17 +81,9 @@ impl Default for Options {
 impl Options {
     /// The options a script's resolved `config` block (with the environment) sets, the
     /// others left at their defaults.
-    pub fn from_config(config: &crate::config::Config) -> Options {
+    pub fn from_config(config: &Config) -> Options {
         Options {
-            strlen: config.string_layout().0,
-            map_keys_max: config.max_map_keys,
-            stack_mode: config.stack_mode,
-            missing_probes: config.missing_probes,
-            unstable_tseries: config.unstable_tseries,
-            unstable_dw_ustack: config.unstable_dw_ustack,
-            unstable_typeinfo: config.unstable_typeinfo,
-            dw_ustack_bytes: config.dw_ustack_bytes,
-            config: config.record(),
+            config: config.clone(),
             ..Options::default()
         }
     }
@@ -341,7 +315,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         events: c.events.clone(),
         probe_names,
         time_formats: c.time_formats.clone(),
-        strlen: opts.strlen,
+        strlen: opts.config.strlen(),
         tseries_clock: c.tseries_clock,
         run_values: c.run_values.clone(),
         scratch_bytes: scratch::scratch_size(c.scratch_need),
@@ -706,7 +680,7 @@ impl Checker<'_> {
             kind,
             key,
             value,
-            max_entries: self.opts.map_keys_max,
+            max_entries: self.opts.config.max_map_keys,
         });
         self.map_ids
             .insert(script_name, MapInfo { id, first: span });

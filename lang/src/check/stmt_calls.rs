@@ -483,7 +483,7 @@ impl Checker<'_> {
         let id = self.event(Event::Join {
             separator: sep,
             max_items: 16,
-            item_len: self.opts.strlen,
+            item_len: self.opts.config.strlen(),
         });
         Some(StmtKind::Emit {
             event: id,
@@ -868,19 +868,19 @@ impl Checker<'_> {
         let features = [
             (
                 self.dw_ustack_first,
-                self.opts.unstable_dw_ustack,
+                self.opts.config.unstable_dw_ustack,
                 "dw_ustack (DWARF stack unwinding)",
                 "unstable_dw_ustack",
             ),
             (
                 self.typeinfo_first,
-                self.opts.unstable_typeinfo,
+                self.opts.config.unstable_typeinfo,
                 "typeinfo()",
                 "unstable_typeinfo",
             ),
             (
                 tseries_first,
-                self.opts.unstable_tseries,
+                self.opts.config.unstable_tseries,
                 "tseries()",
                 "unstable_tseries",
             ),
