@@ -103,7 +103,11 @@ impl fmt::Display for ListError {
                 p.name()
             ),
             ListError::NotListable(p) => {
-                write!(f, "{} probes have no names, so they cannot be listed", p.name())
+                write!(
+                    f,
+                    "{} probes have no names, so they cannot be listed",
+                    p.name()
+                )
             }
             ListError::ProviderOnly(p) => write!(
                 f,

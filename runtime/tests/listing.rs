@@ -436,7 +436,9 @@ fn listing_errors_have_words() {
     );
     for pattern in ["begin", "end:*"] {
         let e = list_str(Some(pattern), false, None).expect_err("nothing to list");
-        assert!(e.to_string().ends_with("probes have no names, so they cannot be listed"));
+        assert!(e
+            .to_string()
+            .ends_with("probes have no names, so they cannot be listed"));
     }
     let e = list_str(Some("tracepoint:a:b:c"), false, None).expect_err("arity");
     assert_eq!(e.to_string(), "tracepoint probe type requires 2 arguments");

@@ -536,7 +536,9 @@ impl Checker<'_> {
             None => self.opts.config.strlen(),
             Some(a) => match self.const_int(a) {
                 // At most the string length, as str(p, n).
-                Some(n) if n > 0 => u32::try_from(n).unwrap_or(u32::MAX).min(self.opts.config.strlen()),
+                Some(n) if n > 0 => u32::try_from(n)
+                    .unwrap_or(u32::MAX)
+                    .min(self.opts.config.strlen()),
                 _ => {
                     self.push(diagnostics::path_size_not_constant(a.span));
                     return poisoned(span);
@@ -816,7 +818,9 @@ impl Checker<'_> {
         }
         let len = match a.get(1).map(|e| &e.kind) {
             // bpftrace 0.27 keeps n - 1 characters and the terminating NUL.
-            Some(H::Int(n)) => ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.config.strlen()),
+            Some(H::Int(n)) => {
+                ((*n).clamp(1, i64::from(u32::MAX)) as u32).min(self.opts.config.strlen())
+            }
             _ => self.opts.config.strlen(),
         };
         mk(
