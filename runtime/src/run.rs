@@ -393,7 +393,9 @@ pub fn run(
 ) -> Result<i32, RunError> {
     sys::set_libbpf_verbose(opts.verbose);
     // Block SIGINT/SIGTERM first: a Ctrl-C while probes attach must still end in an orderly
-    // exit (END, maps, detach), not kill rbt halfway.
+    // exit (END, maps, detach), not kill rbt halfway. SIGUSR1 is the script's to handle
+    // (`self:signal:SIGUSR1`); without such a probe it is ignored, as bpftrace 0.22+ ignores
+    // it, instead of killing rbt with its output unprinted.
     let mut handled: Vec<i32> = manifest
         .programs
         .iter()
@@ -401,6 +403,7 @@ pub fn run(
             Attach::Signal { signal } => Some(signal),
             _ => None,
         })
+        .chain([libc::SIGUSR1])
         .collect();
     handled.sort_unstable();
     handled.dedup();
