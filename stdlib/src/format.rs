@@ -388,6 +388,11 @@ mod tests {
             ),
             "-3|   42|7    |00008"
         );
+        // `0` pads after the sign, and `-` wins over `0`, as in C (0.27 differs, README).
+        assert_eq!(
+            f("%010d|%-08x|", &[Value::Int(-42), Value::UInt(255)]),
+            "-000000042|ff      |"
+        );
         assert_eq!(
             f(
                 "%x %X %#x %o %#o",
