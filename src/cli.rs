@@ -204,8 +204,10 @@ pub enum Stage {
 /// A failure that has already been explained to the user.
 pub struct Reported;
 
+/// Says `msg` as rbt's error (an I/O error in it in the system's words, see
+/// [`stdlib::diag::reason`]).
 pub fn fail(msg: impl std::fmt::Display) -> Reported {
-    stdlib::stderrln!("rbt: error: {msg}");
+    stdlib::stderrln!("rbt: error: {}", stdlib::diag::reason(&msg));
     Reported
 }
 

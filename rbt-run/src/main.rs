@@ -85,7 +85,7 @@ fn program_name() -> &'static str {
 }
 
 fn fail(msg: impl std::fmt::Display) -> ExitCode {
-    stdlib::stderrln!("{}: error: {msg}", program_name());
+    stdlib::stderrln!("{}: error: {}", program_name(), stdlib::diag::reason(&msg));
     ExitCode::from(1)
 }
 

@@ -103,8 +103,9 @@ impl SystemCatalog {
     pub fn with_traceable_functions(self, path: &Path) -> Result<SystemCatalog, String> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             format!(
-                "cannot read the traceable functions from {}: {e}",
-                path.display()
+                "cannot read the traceable functions from {}: {}",
+                path.display(),
+                stdlib::diag::reason(&e)
             )
         })?;
         let functions = OnceCell::new();
@@ -554,8 +555,12 @@ impl Catalog for SystemCatalog {
         category: &str,
         event: &str,
     ) -> Result<Vec<TracepointField>, LookupError> {
-        let f = tracefs::event_format(category, event)
-            .map_err(|e| format!("cannot read tracepoint {category}:{event}: {e}"))?;
+        let f = tracefs::event_format(category, event).map_err(|e| {
+            format!(
+                "cannot read tracepoint {category}:{event}: {}",
+                stdlib::diag::reason(&e)
+            )
+        })?;
         Ok(f.fields
             .into_iter()
             .map(|x| TracepointField {

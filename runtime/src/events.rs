@@ -8,6 +8,7 @@ use crate::sys::{MapHandle, Object, SysError};
 use std::io::Write;
 use std::rc::Rc;
 use stdlib::decode::EventLayout;
+use stdlib::diag::reason;
 use stdlib::format;
 use stdlib::manifest::{Event, Manifest, MapSpec};
 use stdlib::output;
@@ -451,7 +452,7 @@ impl EventSink {
                     }
                     // On stderr, as bpftrace reports it: the output holds the file's text only.
                     Err(e) => {
-                        stdlib::stderrln!("ERROR: cat(): cannot read '{path}' ({e})");
+                        stdlib::stderrln!("ERROR: cat(): cannot read '{path}' ({})", reason(&e));
                         return Flow::Continue;
                     }
                 };
@@ -469,7 +470,7 @@ impl EventSink {
                     .arg(&cmd)
                     .output()
                     .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_else(|e| format!("system(\"{cmd}\"): {e}\n"));
+                    .unwrap_or_else(|e| format!("system(\"{cmd}\"): {}\n", reason(&e)));
                 // bpftrace 0.27 ends the command's text output with a line break of its own.
                 let s = if json {
                     output::json_text_record("syscall", &text)
@@ -650,7 +651,7 @@ impl EventSink {
         // A reader that went away (`| head`) ended the run on purpose; other errors are news.
         if let Some(e) = self.write_error.take() {
             if e.kind() != std::io::ErrorKind::BrokenPipe {
-                stdlib::stderrln!("rbt: writing output failed: {e}");
+                stdlib::stderrln!("rbt: writing output failed: {}", reason(&e));
             }
         }
         Ok(())

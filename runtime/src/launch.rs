@@ -9,6 +9,7 @@ use crate::verifier::Rejection;
 use crate::{Buffering, OutputFormat, RunMode};
 use std::io::Write;
 use stdlib::aot::{AotFile, RunSettings};
+use stdlib::diag::reason;
 use stdlib::diag::{self, Diagnostic};
 use stdlib::manifest::{Attach, Manifest, OptionDefault, RunValue, Source};
 
@@ -163,7 +164,7 @@ pub fn open_output(path: &std::path::Path) -> Result<std::fs::File, String> {
             _ => std::path::Path::new("."),
         };
         let dir = std::fs::metadata(dir)
-            .map_err(|e| format!("cannot open {shown}: {}: {e}", dir.display()))?;
+            .map_err(|e| format!("cannot open {shown}: {}: {}", dir.display(), reason(&e)))?;
         let mode = dir.permissions().mode();
         let sticky_world_writable = mode & 0o1000 != 0 && mode & 0o002 != 0;
         let owner = entry.uid();
@@ -185,7 +186,7 @@ pub fn open_output(path: &std::path::Path) -> Result<std::fs::File, String> {
         .mode(0o600)
         .custom_flags(libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| format!("cannot create {shown}: {e}"))
+        .map_err(|e| format!("cannot create {shown}: {}", reason(&e)))
 }
 
 /// A run's parameters: positional (`$1`, …) and named program options (`--name[=value]`

@@ -135,7 +135,13 @@ impl fmt::Display for ListError {
                 f,
                 "'{t}' is not a type to list: write `struct NAME`, `union NAME` or `enum NAME`"
             ),
-            ListError::Write(e) => write!(f, "cannot write the probe list: {e}"),
+            ListError::Write(e) => {
+                write!(
+                    f,
+                    "cannot write the probe list: {}",
+                    stdlib::diag::reason(e)
+                )
+            }
         }
     }
 }

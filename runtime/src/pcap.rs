@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::Write;
+use stdlib::diag::reason;
 use stdlib::manifest::{Event, Manifest};
 use stdlib::pcap::{self, SkbSample};
 
@@ -42,7 +43,7 @@ impl PcapFiles {
                     let mut f = File::create(path).map_err(|e| {
                         std::io::Error::new(
                             e.kind(),
-                            format!("skboutput: cannot create {path}: {e}"),
+                            format!("skboutput: cannot create {path}: {}", reason(&e)),
                         )
                     })?;
                     f.write_all(&pcap::file_header())?;
@@ -72,7 +73,10 @@ impl PcapFiles {
         );
         if let Err(e) = file.write_all(&record) {
             if !self.warned {
-                stdlib::stderrln!("rbt: warning: skboutput: cannot write to {path}: {e}");
+                stdlib::stderrln!(
+                    "rbt: warning: skboutput: cannot write to {path}: {}",
+                    reason(&e)
+                );
                 self.warned = true;
             }
         }

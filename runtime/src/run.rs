@@ -103,7 +103,7 @@ impl std::fmt::Display for RunError {
                 write!(f, "{r}")?;
                 write!(f, "\nverifier log (last lines):\n{}", tail(&r.log, 25))
             }
-            RunError::Io(e) => write!(f, "{e}"),
+            RunError::Io(e) => write!(f, "{}", stdlib::diag::reason(e)),
         }
     }
 }

@@ -29,6 +29,20 @@ use codespan_reporting::files::SimpleFiles;
 use codespan_reporting::term::{self, termcolor};
 use serde::Serialize;
 
+/// An error's text for a message, without the ` (os error N)` that Rust's `io::Error` adds
+/// after the C library's text (`No such file or directory (os error 2)`), also where the
+/// error wraps one: users read the system's words, as other tools print them.
+pub fn reason(e: &impl std::fmt::Display) -> String {
+    let mut text = e.to_string();
+    while let Some(at) = text.find(" (os error ") {
+        match text[at..].find(')') {
+            Some(end) => text.replace_range(at..at + end + 1, ""),
+            None => break,
+        }
+    }
+    text
+}
+
 /// A half-open byte range `start..end` into the script source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
 pub struct Span {
@@ -376,6 +390,18 @@ fn to_codespan(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_drop_the_os_error_number() {
+        let e = std::io::Error::from_raw_os_error(2);
+        assert_eq!(reason(&e), "No such file or directory");
+        let wrapped = format!("cannot read x: {e}; and {e}");
+        assert_eq!(
+            reason(&wrapped),
+            "cannot read x: No such file or directory; and No such file or directory"
+        );
+        assert_eq!(reason(&"plain (text)"), "plain (text)");
+    }
 
     #[test]
     fn line_spans_skip_indentation() {

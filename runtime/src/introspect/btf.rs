@@ -49,7 +49,12 @@ impl fmt::Display for BtfError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             BtfError::Io { path, source } => {
-                write!(f, "cannot read BTF from {}: {source}", path.display())
+                write!(
+                    f,
+                    "cannot read BTF from {}: {}",
+                    path.display(),
+                    stdlib::diag::reason(source)
+                )
             }
             BtfError::Malformed { path, reason } => {
                 write!(f, "BTF in {} is malformed: {reason}", path.display())

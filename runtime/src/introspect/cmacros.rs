@@ -14,6 +14,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use stdlib::cexpr;
+use stdlib::diag::reason;
 
 /// The integer macros the headers at `paths` define, after preprocessing them together.
 /// An error says why there are none (no preprocessor, a header it refused).
@@ -24,7 +25,7 @@ pub fn integer_macros(paths: &[&Path]) -> Result<Vec<(String, i64)>, String> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("cannot run the C preprocessor (cpp): {e}"))?;
+        .map_err(|e| format!("cannot run the C preprocessor (cpp): {}", reason(&e)))?;
     let mut source = String::new();
     for p in paths {
         source.push_str(&format!("#include \"{}\"\n", p.display()));
@@ -32,11 +33,11 @@ pub fn integer_macros(paths: &[&Path]) -> Result<Vec<(String, i64)>, String> {
     if let Some(mut stdin) = child.stdin.take() {
         stdin
             .write_all(source.as_bytes())
-            .map_err(|e| format!("cannot write to the C preprocessor: {e}"))?;
+            .map_err(|e| format!("cannot write to the C preprocessor: {}", reason(&e)))?;
     }
     let out = child
         .wait_with_output()
-        .map_err(|e| format!("the C preprocessor failed: {e}"))?;
+        .map_err(|e| format!("the C preprocessor failed: {}", reason(&e)))?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         return Err(format!(

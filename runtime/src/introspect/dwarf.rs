@@ -115,11 +115,11 @@ impl DebugInfo {
     pub fn load(path: &Path, dirs: &[PathBuf]) -> Result<Option<DebugInfo>, ElfError> {
         let bytes = std::fs::read(path).map_err(|e| ElfError::Read {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: stdlib::diag::reason(&e),
         })?;
         let obj = Elf::parse(&bytes).map_err(|e| ElfError::NotElf {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: stdlib::diag::reason(&e),
         })?;
         if section(&obj, &bytes, ".debug_info").is_some() {
             return Ok(Some(read(path, &obj, &bytes)));

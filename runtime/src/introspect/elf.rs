@@ -47,14 +47,14 @@ impl std::error::Error for ElfError {}
 fn read_file(path: &Path) -> Result<Vec<u8>, ElfError> {
     std::fs::read(path).map_err(|e| ElfError::Read {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: stdlib::diag::reason(&e),
     })
 }
 
 fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<Elf<'a>, ElfError> {
     Elf::parse(bytes).map_err(|e| ElfError::NotElf {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: stdlib::diag::reason(&e),
     })
 }
 
@@ -162,7 +162,7 @@ pub fn code_at(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, ElfError
         .map_or(path, |(a, _)| Path::new(a));
     let read = |e: std::io::Error| ElfError::Read {
         path: file.to_path_buf(),
-        reason: e.to_string(),
+        reason: stdlib::diag::reason(&e),
     };
     let f = std::fs::File::open(file).map_err(read)?;
     let mut buf = vec![0; len];
@@ -382,7 +382,7 @@ pub fn process_objects(pid: u32) -> Result<Vec<PathBuf>, ElfError> {
     let maps =
         std::fs::read_to_string(format!("/proc/{pid}/maps")).map_err(|e| ElfError::NoProcess {
             pid,
-            reason: e.to_string(),
+            reason: stdlib::diag::reason(&e),
         })?;
     let mut seen = BTreeSet::new();
     let mut out = Vec::new();

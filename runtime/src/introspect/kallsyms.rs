@@ -89,7 +89,7 @@ impl FnList {
 fn read_text(path: &str) -> Result<String, KallsymsError> {
     std::fs::read_to_string(path).map_err(|e| KallsymsError {
         path: path.into(),
-        reason: e.to_string(),
+        reason: stdlib::diag::reason(&e),
     })
 }
 

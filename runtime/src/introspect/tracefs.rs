@@ -73,7 +73,7 @@ fn find_or_mount() -> Result<PathBuf, TracefsError> {
             reason: String::from_utf8_lossy(&out.stderr).trim().to_string(),
         }),
         Err(e) => Err(TracefsError::NotMounted {
-            reason: format!("cannot run mount: {e}"),
+            reason: format!("cannot run mount: {}", stdlib::diag::reason(&e)),
         }),
     }
 }
@@ -97,7 +97,7 @@ pub fn find_mounted() -> Option<PathBuf> {
 fn read(path: &Path) -> Result<String, TracefsError> {
     std::fs::read_to_string(path).map_err(|e| TracefsError::Read {
         path: path.to_path_buf(),
-        reason: e.to_string(),
+        reason: stdlib::diag::reason(&e),
     })
 }
 

@@ -47,8 +47,12 @@ pub struct VerifierLog {
 
 impl std::fmt::Display for SysError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let msg = std::io::Error::from_raw_os_error(self.errno);
-        write!(f, "{}: {}", self.what, msg)
+        write!(
+            f,
+            "{}: {}",
+            self.what,
+            stdlib::value::strerror(i64::from(self.errno))
+        )
     }
 }
 
