@@ -859,7 +859,9 @@ fn traceable_functions_file_decides_which_kprobes_load() {
     let (status, err) = run(&["--traceable-functions", "/nonexistent/rbt-list"]);
     assert_eq!(status, Some(1), "{err}");
     assert!(
-        err.contains("cannot read the traceable functions from /nonexistent/rbt-list"),
+        err.contains(
+            "cannot read the traceable functions from /nonexistent/rbt-list: No such file or directory\n"
+        ),
         "{err}"
     );
     let _ = std::fs::remove_file(&list);
