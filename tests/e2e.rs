@@ -676,7 +676,7 @@ hh:mm:ss.ns        |___________________________________________________|
 fn uprobe_in_a_zip_member_fires() {
     require_root();
     let zip = format!(
-        "{}/rbt-e2e-{}.zip",
+        "{}/rbt-zip-{}.zip",
         env!("CARGO_TARGET_TMPDIR"),
         std::process::id()
     );

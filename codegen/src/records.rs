@@ -154,7 +154,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// threshold above a small ring's size would never wake the reader, and every record past
     /// what one timed drain finds would be lost. Records that act on the session or on live
     /// map state (exit, print/clear/zero of a map) wake it at once, so they act when the probe
-    /// fired.
+    /// fired, and so do records whose values name user-space addresses (see
+    /// [`Type::reads_process`]).
     pub(crate) fn submit_flags(&self, event: hir::EventId) -> R<IntValue<'ctx>> {
         let ev = match self.script.events.get(event as usize) {
             Some(ev) => ev.clone(),
@@ -168,6 +169,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 })
                 .ok_or_else(|| CodegenError::Internal(format!("unknown event id {event}")))?,
         };
+        // A record naming user-space addresses or holding a user stack is read while the
+        // process most likely still runs: its maps are gone once it exits.
+        if ev.arg_types().iter().any(Type::reads_process) {
+            return Ok(self.const_u64(helpers::BPF_RB_FORCE_WAKEUP));
+        }
         match ev {
             Event::Exit
             | Event::Unwatch

@@ -182,6 +182,9 @@ impl Checker<'_> {
                 Type::ProbeName
             }
             Builtin::Func => {
+                if let Some(name) = &self.probe.uprobe_function {
+                    return text(name.as_bytes(), span);
+                }
                 if user {
                     Type::Usym
                 } else {

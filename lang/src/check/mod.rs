@@ -207,11 +207,24 @@ struct ProbeInfo {
     /// uprobe: the binary and function of each target, whose DWARF parameters are `args`
     /// (read only when a body uses them).
     uprobe_functions: Vec<(String, String)>,
+    /// uprobe/uretprobe whose targets are all one function (named, not an address): `func`
+    /// is that name, known here, so it needs no symbolization in a process that may have
+    /// exited by the time its event is read.
+    uprobe_function: Option<String>,
     /// Bytes of the longest name of the probe's attach point, with its NUL: `probe` used as
     /// a string is that long.
     name_len: u32,
     /// iter: the iterator (`task`), whose record `bpf_iter__task` is what `ctx` points at.
     iterator: Option<String>,
+}
+
+/// The function every one of a uprobe's targets is in, when they are all one (several
+/// binaries may have it): `None` for several functions or an address or source-line target
+/// (named by its address in decimal, which no function name can be).
+fn one_function<'a>(mut symbols: impl Iterator<Item = &'a str>) -> Option<String> {
+    let first = symbols.next()?;
+    let named = !first.starts_with(|c: char| c.is_ascii_digit());
+    (named && symbols.all(|s| s == first)).then(|| first.to_string())
 }
 
 /// Checks a parsed script against the system described by `catalog`.
@@ -538,6 +551,12 @@ impl Checker<'_> {
                         .map(|t| (t.path.clone(), t.symbol.clone()))
                         .collect(),
                     _ => Vec::new(),
+                },
+                uprobe_function: match &r.attach {
+                    stdlib::manifest::Attach::Uprobe { targets, .. } => {
+                        one_function(targets.iter().map(|t| t.symbol.as_str()))
+                    }
+                    _ => None,
                 },
                 name_len: r
                     .names
