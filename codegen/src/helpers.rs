@@ -44,6 +44,7 @@ pub enum Helper {
     ForEachMapElem = 164,
     GetCurrentTaskBtf = 158,
     GetFuncIp = 173,
+    GetAttachCookie = 174,
     TaskPtRegs = 175,
     Loop = 181,
     MapLookupPercpuElem = 195,

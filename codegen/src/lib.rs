@@ -466,6 +466,7 @@ mod tests {
                 path: "/bin/x".into(),
                 symbol: "f".into(),
                 offset: 16,
+                cookie: 0,
             }],
             ret,
             multi,

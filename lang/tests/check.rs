@@ -304,6 +304,7 @@ impl Catalog for Fixture {
                 path: path.to_string(),
                 symbol: name.to_string(),
                 offset: start + offset,
+                cookie: 0,
             })
             .collect())
     }
@@ -540,6 +541,7 @@ impl Catalog for Fixture {
                 path: path.to_string(),
                 symbol: "4612".to_string(),
                 offset: 0x1204,
+                cookie: 0,
             }]),
             ("/bin/fixture", _, _) => Err(format!(
                 "the line table of {path} has no code at {file}:{line}"
@@ -751,8 +753,9 @@ fn uprobe_offset_reaches_the_catalog() {
     }
 }
 
-/// A uprobe wildcard with several matches attaches through uprobe_multi links; one match,
-/// or a body that reads `probe` (one program per match), attaches a uprobe each.
+/// A uprobe wildcard with several matches attaches through uprobe_multi links, also when
+/// the body reads `probe` (through the attach cookie); one match, or `probe` compared with
+/// a string (compiled in: one program per match), attaches a uprobe each.
 #[test]
 fn uprobe_wildcards_use_uprobe_multi() {
     for (src, want) in [
@@ -762,8 +765,14 @@ fn uprobe_wildcards_use_uprobe_multi() {
             "uprobe:/bin/fixture:main { @ = count(); }",
             vec![(1, false)],
         ),
+        // `probe` reads the attach cookie, which names each match: still one program.
         (
             "uprobe:/bin/fixture:* { @[probe] = count(); }",
+            vec![(2, true)],
+        ),
+        // `probe` as a string is compiled in: a program per match.
+        (
+            "uprobe:/bin/fixture:* { if (probe == \"x\") { @ = count(); } }",
             vec![(1, false), (1, false)],
         ),
     ] {

@@ -108,17 +108,21 @@ fn probed_file(path: &str) -> &str {
     crate::introspect::zip::split(path).map_or(path, |(archive, _)| archive)
 }
 
-/// The file offsets of `targets` grouped by binary, in the order the binaries first
-/// appear: a uprobe_multi link covers one binary. Two symbols at one address (aliases such
-/// as `__write` and `write`) keep an offset each, so a call counts once per name as it does
-/// with a uprobe per symbol, and as bpftrace 0.27's uprobe_multi links do.
-fn uprobe_multi_by_binary(targets: &[stdlib::manifest::UprobeTarget]) -> Vec<(&str, Vec<u64>)> {
-    let mut out: Vec<(&str, Vec<u64>)> = Vec::new();
+/// The (file offset, attach cookie) of each of `targets` grouped by binary, in the order
+/// the binaries first appear: a uprobe_multi link covers one binary. Two symbols at one
+/// address (aliases such as `__write` and `write`) keep an offset each, so a call counts
+/// once per name as it does with a uprobe per symbol, and as bpftrace 0.27's uprobe_multi
+/// links do.
+fn uprobe_multi_by_binary(
+    targets: &[stdlib::manifest::UprobeTarget],
+) -> Vec<(&str, Vec<(u64, u64)>)> {
+    let mut out: Vec<(&str, Vec<(u64, u64)>)> = Vec::new();
     for t in targets {
         let file = probed_file(&t.path);
+        let spot = (t.offset, t.cookie);
         match out.iter_mut().find(|(p, _)| *p == file) {
-            Some((_, offsets)) => offsets.push(t.offset),
-            None => out.push((file, vec![t.offset])),
+            Some((_, spots)) => spots.push(spot),
+            None => out.push((file, vec![spot])),
         }
     }
     out
@@ -222,7 +226,7 @@ fn attach_uprobes(
     let mut links = Vec::with_capacity(targets.len());
     let mut refused: Vec<&str> = Vec::new();
     for t in targets {
-        match prog.attach_uprobe(ret, pid, probed_file(&t.path), t.offset, 0) {
+        match prog.attach_uprobe(ret, pid, probed_file(&t.path), t.offset, 0, t.cookie) {
             Ok(link) => links.push(link),
             Err(e) if e.errno == ENOTSUPP && targets.len() > 1 => refused.push(&t.symbol),
             Err(e) => return Err(uprobe_error(e, &t.path)),
@@ -253,12 +257,12 @@ fn attach_uprobe_multi(
     pid: i32,
     path: &str,
     targets: &[stdlib::manifest::UprobeTarget],
-    offsets: &[u64],
+    spots: &[(u64, u64)],
 ) -> Result<Vec<Link>, SysError> {
     let file = std::fs::File::open(path).ok();
-    let (suspects, likely): (Vec<u64>, Vec<u64>) = offsets
+    let (suspects, likely): (Vec<(u64, u64)>, Vec<(u64, u64)>) = spots
         .iter()
-        .partition(|o| suspect(&instruction_at(file.as_ref(), **o)));
+        .partition(|(o, _)| suspect(&instruction_at(file.as_ref(), *o)));
     let mut refused = Vec::new();
     let mut links = Vec::new();
     for set in [likely, suspects].iter().filter(|s| !s.is_empty()) {
@@ -295,27 +299,28 @@ fn suspect(insn: &[u8]) -> bool {
         })
 }
 
-/// One link for `offsets`, or, when the kernel refuses an instruction among them, links
-/// for each half; a single refused offset is added to `refused` instead.
+/// One link for `spots` (offsets and their cookies), or, when the kernel refuses an
+/// instruction among them, links for each half; a single refused offset is added to
+/// `refused` instead.
 fn attach_halving(
     prog: &Program<'_>,
     ret: bool,
     pid: i32,
     path: &str,
-    offsets: &[u64],
+    spots: &[(u64, u64)],
     refused: &mut Vec<u64>,
 ) -> Result<Vec<Link>, SysError> {
-    match prog.attach_uprobe_multi(ret, pid, path, offsets) {
+    match prog.attach_uprobe_multi(ret, pid, path, spots) {
         Ok(link) => Ok(vec![link]),
         // A refused instruction fails the link with ENOTSUPP; on 6.18 a set holding only
         // refused instructions (and each of them alone) failed with EINVAL instead.
         Err(e) if e.errno != ENOTSUPP && e.errno != libc::EINVAL => Err(e),
-        Err(_) if offsets.len() == 1 => {
-            refused.extend_from_slice(offsets);
+        Err(_) if spots.len() == 1 => {
+            refused.extend(spots.iter().map(|s| s.0));
             Ok(Vec::new())
         }
         Err(_) => {
-            let (a, b) = offsets.split_at(offsets.len() / 2);
+            let (a, b) = spots.split_at(spots.len() / 2);
             let mut links = attach_halving(prog, ret, pid, path, a, refused)?;
             links.extend(attach_halving(prog, ret, pid, path, b, refused)?);
             Ok(links)
@@ -476,7 +481,7 @@ pub fn attach(
             multi: true,
         } => uprobe_multi_by_binary(&runnable_uprobes(targets))
             .into_iter()
-            .map(|(path, offsets)| attach_uprobe_multi(prog, *ret, pid, path, targets, &offsets))
+            .map(|(path, spots)| attach_uprobe_multi(prog, *ret, pid, path, targets, &spots))
             .collect::<Result<Vec<_>, _>>()
             .map(|links| links.into_iter().flatten().collect()),
         Attach::Uprobe {
@@ -486,7 +491,7 @@ pub fn attach(
         } => attach_uprobes(prog, *ret, pid, &runnable_uprobes(targets)),
         Attach::Usdt { targets } => targets
             .iter()
-            .map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset))
+            .map(|t| prog.attach_uprobe(false, pid, &t.path, t.offset, t.semaphore_offset, 0))
             .collect(),
         Attach::Profile { period: p } => {
             let (sample, freq) = period(*p);
@@ -635,6 +640,7 @@ mod tests {
             path: path.into(),
             symbol: symbol.into(),
             offset,
+            cookie: offset + 100,
         }
     }
 
@@ -646,9 +652,13 @@ mod tests {
             target("/a", "__write", 16),
             target("/a", "read", 32),
         ];
+        // Each offset keeps its target's cookie.
         assert_eq!(
             uprobe_multi_by_binary(&targets),
-            [("/a", vec![16, 16, 32]), ("/b", vec![1])]
+            [
+                ("/a", vec![(16, 116), (16, 116), (32, 132)]),
+                ("/b", vec![(1, 101)])
+            ]
         );
     }
 

@@ -771,6 +771,7 @@ impl Catalog for SystemCatalog {
                         path: display.clone(),
                         symbol: addr.to_string(),
                         offset: addr + extra,
+                        cookie: 0,
                     });
                     continue;
                 }
@@ -793,6 +794,7 @@ impl Catalog for SystemCatalog {
                     // bpftrace 0.27 names an address probe by the address in decimal.
                     symbol: addr.to_string(),
                     offset: offset + extra,
+                    cookie: 0,
                 });
                 continue;
             }
@@ -819,6 +821,7 @@ impl Catalog for SystemCatalog {
                             path: display.clone(),
                             symbol: s.name.clone(),
                             offset: off + extra,
+                            cookie: 0,
                         });
                     }
                 }
@@ -1077,6 +1080,7 @@ impl Catalog for SystemCatalog {
                 path: display,
                 symbol: address.to_string(),
                 offset,
+                cookie: 0,
             });
         }
         Ok(out)

@@ -281,6 +281,7 @@ impl Catalog for EmptyCatalog {
             path: path.to_string(),
             symbol: pattern.to_string(),
             offset,
+            cookie: 0,
         }])
     }
     fn usdt_targets(
@@ -351,6 +352,7 @@ impl Catalog for EmptyCatalog {
             path: path.to_string(),
             symbol: format!("{file}:{line}"),
             offset: 0,
+            cookie: 0,
         }])
     }
 }

@@ -419,6 +419,16 @@ pub struct UprobeTarget {
     /// Symbol name (for display) and its file offset.
     pub symbol: String,
     pub offset: u64,
+    /// What `bpf_get_attach_cookie()` gives the program at this target: the index of the
+    /// target's probe name, so one program of several targets tells which one fired
+    /// (`probe`); 0 where the program does not read it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cookie: u64,
+}
+
+/// Whether a cookie is the default, left out of the serialized manifest.
+fn is_zero(v: &u64) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -709,6 +719,7 @@ mod tests {
                     path: "/lib/libc.so.6".into(),
                     symbol: format!("f{i}"),
                     offset: i,
+                    cookie: 0,
                 })
                 .collect(),
             ret: false,

@@ -370,6 +370,7 @@ impl Checker<'_> {
                             path: path.clone(),
                             symbol: func.clone(),
                             offset: 0,
+                            cookie: 0,
                         }])
                     }
                     other => other,
@@ -756,6 +757,32 @@ pub fn syscall_dispatch(attach: Attach) -> Attach {
     Attach::Syscall {
         targets: found.into_iter().map(|(_, t)| t).collect(),
         exit,
+    }
+}
+
+/// `attach` for a probe whose body reads `probe` as a name, its targets' names starting at
+/// index `first`: a uprobe of several targets stays one program and gives each target its
+/// name's index as the attach cookie, which `probe` reads (one uprobe_multi link for a
+/// whole wildcard, instead of one uprobe per function, which costs a walk of every process
+/// that maps the binary: 98 of libc's functions took 11 s so); other kinds get a program
+/// per target ([`split_targets`]).
+pub fn name_targets(attach: Attach, first: u32) -> Vec<Attach> {
+    match attach {
+        Attach::Uprobe {
+            mut targets,
+            ret,
+            multi,
+        } if targets.len() > 1 => {
+            for (i, t) in targets.iter_mut().enumerate() {
+                t.cookie = u64::from(first) + i as u64;
+            }
+            vec![Attach::Uprobe {
+                targets,
+                ret,
+                multi,
+            }]
+        }
+        other => split_targets(other),
     }
 }
 

@@ -875,14 +875,18 @@ impl Checker<'_> {
 
     /// `probe` where a string is wanted: every program that reads `probe` serves one attach
     /// point, so codegen makes it that name's text. Any other expression is unchanged.
-    pub(super) fn probe_as_str(&self, e: Expr) -> Expr {
+    pub(super) fn probe_as_str(&mut self, e: Expr) -> Expr {
         match (&e.kind, &e.ty) {
-            (H::Builtin(Builtin::Probe), Type::ProbeName) => Expr {
-                ty: Type::Str {
-                    len: self.probe.name_len,
-                },
-                ..e
-            },
+            (H::Builtin(Builtin::Probe), Type::ProbeName) => {
+                // The name is compiled into the program, which then serves one target.
+                self.probe.probe_as_text = true;
+                Expr {
+                    ty: Type::Str {
+                        len: self.probe.name_len,
+                    },
+                    ..e
+                }
+            }
             _ => e,
         }
     }

@@ -195,8 +195,12 @@ struct ProbeInfo {
     /// uprobe/uretprobe/usdt: each target's binary and file offset (for `uaddr`).
     user_targets: Vec<(String, u64)>,
     /// Whether the body reads `probe`: then each target of a wildcard gets a program of
-    /// its own, so `probe` names the one that fired.
+    /// its own, so `probe` names the one that fired, unless the kind tells the program
+    /// which target fired (see [`attach::name_targets`]).
     reads_probe: bool,
+    /// Whether the body uses `probe` as a string (compared with one, passed where a string
+    /// goes): the name is then compiled in, and each target has a program of its own.
+    probe_as_text: bool,
     /// Whether the body needs what only a perf tracepoint program has: its record's common
     /// header (`common_pid`, …), its kernel stack (`kstack`), or kfuncs that raw tracepoint
     /// programs may not call (`comm(pid)`). A syscall tracepoint then stays a perf
@@ -530,6 +534,7 @@ impl Checker<'_> {
                     _ => Vec::new(),
                 },
                 reads_probe: false,
+                probe_as_text: false,
                 perf_tracepoint: false,
                 iterator: match &r.attach {
                     stdlib::manifest::Attach::Iter { target } => Some(target.clone()),
@@ -597,11 +602,14 @@ impl Checker<'_> {
             let body = self.block(&probe.body);
             let _ = index;
             // `probe` is a constant of the program, so a body that reads it is lowered once
-            // per target (as bpftrace expands such probes); otherwise one program serves all.
-            let attaches = if self.probe.reads_probe {
+            // per target (as bpftrace expands such probes), unless the kind gives each
+            // target's program an attach cookie that names it; otherwise one program serves all.
+            let attaches = if !self.probe.reads_probe {
+                vec![r.attach]
+            } else if self.probe.probe_as_text {
                 attach::split_targets(r.attach)
             } else {
-                vec![r.attach]
+                attach::name_targets(r.attach, probe_index)
             };
             let attaches: Vec<_> = if self.probe.perf_tracepoint {
                 attaches

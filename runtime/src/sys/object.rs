@@ -352,6 +352,8 @@ impl Program<'_> {
         )
     }
 
+    /// A uprobe at file `offset` of `path` in process `pid` (-1: every process), with the
+    /// USDT semaphore at `ref_ctr` (0: none) and the attach cookie `cookie`.
     pub fn attach_uprobe(
         &self,
         ret: bool,
@@ -359,6 +361,7 @@ impl Program<'_> {
         path: &str,
         offset: u64,
         ref_ctr: u64,
+        cookie: u64,
     ) -> Result<Link, SysError> {
         let p = cstring(path)?;
         // SAFETY: zeroed opts are the documented default; `sz` is set.
@@ -366,6 +369,7 @@ impl Program<'_> {
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_uprobe_opts>() as _;
         opts.retprobe = ret;
         opts.ref_ctr_offset = ref_ctr as _;
+        opts.bpf_cookie = cookie;
         // SAFETY: valid program, path and opts for the duration of the call.
         let l = unsafe {
             libbpf_sys::bpf_program__attach_uprobe_opts(
@@ -382,25 +386,28 @@ impl Program<'_> {
         )
     }
 
-    /// One uprobe_multi link for every file `offset` of the binary at `path`, in process
-    /// `pid` (-1: every process). The program must have been loaded as uprobe_multi.
+    /// One uprobe_multi link for every (file offset, attach cookie) of `spots` in the
+    /// binary at `path`, in process `pid` (-1: every process). The program must have been
+    /// loaded as uprobe_multi.
     pub fn attach_uprobe_multi(
         &self,
         ret: bool,
         pid: i32,
         path: &str,
-        offsets: &[u64],
+        spots: &[(u64, u64)],
     ) -> Result<Link, SysError> {
         let p = cstring(path)?;
-        let offsets: Vec<std::os::raw::c_ulong> = offsets.iter().map(|o| *o as _).collect();
+        let offsets: Vec<std::os::raw::c_ulong> = spots.iter().map(|s| s.0 as _).collect();
+        let cookies: Vec<u64> = spots.iter().map(|s| s.1).collect();
         // SAFETY: zeroed opts are the documented default; `sz` is set.
         let mut opts: libbpf_sys::bpf_uprobe_multi_opts = unsafe { std::mem::zeroed() };
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_uprobe_multi_opts>() as _;
         opts.offsets = offsets.as_ptr();
+        opts.cookies = cookies.as_ptr();
         opts.cnt = offsets.len() as _;
         opts.retprobe = ret;
-        // SAFETY: `p` and `offsets` outlive the call, which copies them into the kernel;
-        // a null pattern means the offsets are given.
+        // SAFETY: `p`, `offsets` and `cookies` outlive the call, which copies them into the
+        // kernel; a null pattern means the offsets are given.
         let l = unsafe {
             libbpf_sys::bpf_program__attach_uprobe_multi(
                 self.prog.as_ptr(),
