@@ -127,14 +127,12 @@ pub fn builtin<'ctx>(l: &mut Lowerer<'_, 'ctx>, b: Builtin, ty: &Type) -> R<Val<
         Builtin::Cgroup => l.helper(Helper::GetCurrentCgroupId, &[])?,
         Builtin::Rand => l.helper(Helper::GetPrandomU32, &[])?,
         Builtin::Curtask => l.helper(Helper::GetCurrentTask, &[])?,
-        // A uprobe of several targets names the one that fired by its attach cookie (see
-        // `lang::check::attach::name_targets`); other programs serve one name.
-        Builtin::Probe => match &l.probe.attach {
-            Attach::Uprobe { targets, .. } if targets.len() > 1 => {
-                l.helper(Helper::GetAttachCookie, &[ctx_ptr(l)?.into()])?
-            }
-            _ => i64t.const_int(u64::from(l.probe.probe_index), false),
-        },
+        // A kprobe or uprobe of several targets names the one that fired by its attach
+        // cookie (see `lang::check::attach::name_targets`); other programs serve one name.
+        Builtin::Probe if l.probe.attach.cookies_name_targets() => {
+            l.helper(Helper::GetAttachCookie, &[ctx_ptr(l)?.into()])?
+        }
+        Builtin::Probe => i64t.const_int(u64::from(l.probe.probe_index), false),
         Builtin::Func => {
             let ip = match l.probe.context {
                 Context::PtRegs | Context::U64Array => {

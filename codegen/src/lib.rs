@@ -457,6 +457,7 @@ mod tests {
             targets: vec![KprobeTarget {
                 symbol: "vfs_read".into(),
                 offset: 0,
+                cookie: 0,
             }],
             ret,
             multi,

@@ -464,7 +464,10 @@ pub fn attach(
             ret,
             multi: true,
         } => {
-            let symbols: Vec<&str> = targets.iter().map(|t| t.symbol.as_str()).collect();
+            let symbols: Vec<(&str, u64)> = targets
+                .iter()
+                .map(|t| (t.symbol.as_str(), t.cookie))
+                .collect();
             Ok(vec![prog.attach_kprobe_multi(*ret, &symbols)?])
         }
         Attach::Kprobe {
@@ -473,7 +476,7 @@ pub fn attach(
             multi: false,
         } => targets
             .iter()
-            .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset))
+            .map(|t| prog.attach_kprobe(*ret, &t.symbol, t.offset, t.cookie))
             .collect(),
         Attach::Uprobe {
             targets,

@@ -318,6 +318,13 @@ pub enum Attach {
 }
 
 impl Attach {
+    /// Whether a program of this attach point tells its targets apart by their attach
+    /// cookies (a kprobe or uprobe of several targets, see [`UprobeTarget::cookie`]), so
+    /// that one program serves a wildcard whose body reads `probe`.
+    pub fn cookies_name_targets(&self) -> bool {
+        matches!(self, Attach::Kprobe { .. } | Attach::Uprobe { .. }) && self.target_count() > 1
+    }
+
     /// How many probes this attach point counts as ("Attached N probes"): one per expanded
     /// target, in the order of the program's expanded probe names.
     pub fn target_count(&self) -> usize {
@@ -411,6 +418,10 @@ pub struct BpfTarget {
 pub struct KprobeTarget {
     pub symbol: String,
     pub offset: u64,
+    /// What `bpf_get_attach_cookie()` gives the program at this target (see
+    /// [`UprobeTarget::cookie`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cookie: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -421,7 +432,8 @@ pub struct UprobeTarget {
     pub offset: u64,
     /// What `bpf_get_attach_cookie()` gives the program at this target: the index of the
     /// target's probe name, so one program of several targets tells which one fired
-    /// (`probe`); 0 where the program does not read it.
+    /// (`probe`, see `lang::check::attach::name_targets`); 0 where the program does not
+    /// read it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cookie: u64,
 }

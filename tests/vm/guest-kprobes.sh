@@ -1,6 +1,6 @@
 #!/bin/sh
 # tests/vm/guest-kprobes.sh RBT: kprobe checks that run INSIDE the VM guest (tests/vm/run.py):
-# kretprobe retval, a wildcard kprobe with `func`, the fallback to a compiler-renamed symbol,
+# kretprobe retval, a wildcard kprobe with `func` and with `probe`, the fallback to a compiler-renamed symbol,
 # a BTF field chain through curtask, a symbolized kstack, fentry's `args` as one value,
 # skboutput()'s pcap file, fentry on a running rbt's BPF programs, and `-lv` of a kprobe with
 # BTF names.
@@ -34,6 +34,15 @@ echo "-- wildcard kprobe with func"
 run_until_exit 'cat /etc/hostname' -e 'kprobe:vfs_rea* /comm == "cat"/ { @[func] = count(); } interval:s:3 { exit(); }'
 cat "$out"
 grep -q '^@\[vfs_read\]: [1-9]' "$out" || fail "kprobe:vfs_rea* should count vfs_read by func"
+
+echo "-- wildcard kretprobe and kprobe with probe (one program each, whose attach cookies name the matches)"
+# The kprobe comes second: a cookie that named its match relative to its probe, or none,
+# would count it under the kretprobe's names.
+run_until_exit 'cat /etc/hostname' -e 'kretprobe:vfs_* /comm == "cat"/ { @r[probe] = count(); } kprobe:vfs_* /comm == "cat"/ { @[probe] = count(); } interval:s:3 { exit(); }'
+cat "$out"
+grep -q '^@\[kprobe:vfs_read\]: [1-9]' "$out" || fail "kprobe:vfs_* should count vfs_read by probe"
+grep -q '^@\[kprobe:vfs_write\]: [1-9]' "$out" || fail "kprobe:vfs_* should count vfs_write by probe"
+grep -q '^@r\[kretprobe:vfs_read\]: [1-9]' "$out" || fail "kretprobe:vfs_* should count vfs_read by probe"
 
 echo "-- compiler-renamed symbol"
 plain=$(grep -E '^[a-z_0-9]+\.isra\.0( |$)' /sys/kernel/tracing/available_filter_functions | cut -d' ' -f1 | sed 's/\.isra\.0$//' | while read -r f; do

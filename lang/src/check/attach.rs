@@ -325,7 +325,11 @@ impl Checker<'_> {
                 let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
                 let targets: Vec<KprobeTarget> = syms
                     .into_iter()
-                    .map(|symbol| KprobeTarget { symbol, offset })
+                    .map(|symbol| KprobeTarget {
+                        symbol,
+                        offset,
+                        cookie: 0,
+                    })
                     .collect();
                 // A wildcard with several matches attaches through one kprobe_multi link where
                 // the kernel has them (offsets need one kprobe per target).
@@ -761,29 +765,31 @@ pub fn syscall_dispatch(attach: Attach) -> Attach {
 }
 
 /// `attach` for a probe whose body reads `probe` as a name, its targets' names starting at
-/// index `first`: a uprobe of several targets stays one program and gives each target its
-/// name's index as the attach cookie, which `probe` reads (one uprobe_multi link for a
-/// whole wildcard, instead of one uprobe per function, which costs a walk of every process
-/// that maps the binary: 98 of libc's functions took 11 s so); other kinds get a program
-/// per target ([`split_targets`]).
-pub fn name_targets(attach: Attach, first: u32) -> Vec<Attach> {
-    match attach {
-        Attach::Uprobe {
-            mut targets,
-            ret,
-            multi,
-        } if targets.len() > 1 => {
-            for (i, t) in targets.iter_mut().enumerate() {
-                t.cookie = u64::from(first) + i as u64;
-            }
-            vec![Attach::Uprobe {
-                targets,
-                ret,
-                multi,
-            }]
-        }
-        other => split_targets(other),
+/// index `first`: a kprobe or uprobe of several targets stays one program and gives each
+/// target its name's index as the attach cookie, which `probe` reads (one kprobe_multi or
+/// uprobe_multi link for a whole wildcard, instead of a program and a probe per function; a
+/// uprobe each costs a walk of every process that maps the binary: 98 of libc's functions
+/// took 11 s so); other kinds get a program per target ([`split_targets`]).
+pub fn name_targets(mut attach: Attach, first: u32) -> Vec<Attach> {
+    if !attach.cookies_name_targets() {
+        return split_targets(attach);
     }
+    let cookies = u64::from(first)..;
+    match &mut attach {
+        Attach::Kprobe { targets, .. } => {
+            for (t, c) in targets.iter_mut().zip(cookies) {
+                t.cookie = c;
+            }
+        }
+        Attach::Uprobe { targets, .. } => {
+            for (t, c) in targets.iter_mut().zip(cookies) {
+                t.cookie = c;
+            }
+        }
+        // No other kind names its targets by cookie (`cookies_name_targets`).
+        _ => {}
+    }
+    vec![attach]
 }
 
 /// One attach per target of `attach`, in the order of its expanded names, for a probe

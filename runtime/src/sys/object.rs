@@ -302,13 +302,21 @@ impl Program<'_> {
         link(format!("cannot attach to raw tracepoint {name}"), l)
     }
 
-    pub fn attach_kprobe(&self, ret: bool, symbol: &str, offset: u64) -> Result<Link, SysError> {
+    /// A kprobe (or kretprobe) at `offset` of `symbol`, with the attach cookie `cookie`.
+    pub fn attach_kprobe(
+        &self,
+        ret: bool,
+        symbol: &str,
+        offset: u64,
+        cookie: u64,
+    ) -> Result<Link, SysError> {
         let s = cstring(symbol)?;
         // SAFETY: zeroed opts are the documented default; `sz` is set.
         let mut opts: libbpf_sys::bpf_kprobe_opts = unsafe { std::mem::zeroed() };
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_kprobe_opts>() as _;
         opts.retprobe = ret;
         opts.offset = offset as _;
+        opts.bpf_cookie = cookie;
         // SAFETY: valid program, name and opts for the duration of the call.
         let l = unsafe {
             libbpf_sys::bpf_program__attach_kprobe_opts(self.prog.as_ptr(), s.as_ptr(), &opts)
@@ -322,20 +330,28 @@ impl Program<'_> {
         )
     }
 
-    /// One kprobe_multi link for all `symbols`.
-    pub fn attach_kprobe_multi(&self, ret: bool, symbols: &[&str]) -> Result<Link, SysError> {
+    /// One kprobe_multi link for all `symbols`, each with its attach cookie (the kernel
+    /// keeps each cookie with its symbol when it sorts them by address).
+    pub fn attach_kprobe_multi(
+        &self,
+        ret: bool,
+        symbols: &[(&str, u64)],
+    ) -> Result<Link, SysError> {
         let names: Vec<CString> = symbols
             .iter()
-            .map(|s| cstring(s))
+            .map(|(s, _)| cstring(s))
             .collect::<Result<_, _>>()?;
         let mut ptrs: Vec<*const c_char> = names.iter().map(|n| n.as_ptr()).collect();
+        let cookies: Vec<u64> = symbols.iter().map(|(_, c)| *c).collect();
         // SAFETY: zeroed opts are the documented default; `sz` is set.
         let mut opts: libbpf_sys::bpf_kprobe_multi_opts = unsafe { std::mem::zeroed() };
         opts.sz = std::mem::size_of::<libbpf_sys::bpf_kprobe_multi_opts>() as _;
         opts.syms = ptrs.as_mut_ptr();
+        opts.cookies = cookies.as_ptr();
         opts.cnt = ptrs.len() as _;
         opts.retprobe = ret;
-        // SAFETY: `names` and `ptrs` outlive the call; libbpf copies what the link keeps.
+        // SAFETY: `names`, `ptrs` and `cookies` outlive the call; libbpf copies what the
+        // link keeps.
         let l = unsafe {
             libbpf_sys::bpf_program__attach_kprobe_multi_opts(
                 self.prog.as_ptr(),
