@@ -270,32 +270,15 @@ pub fn map_dump(spec: &MapSpec, raw: Vec<RawEntry>, sym: &dyn Symbolizer) -> Map
 
 /// Whether values of `ty` hold a `dw_ustack` capture.
 fn holds_dw_stack(ty: &Type) -> bool {
-    match ty {
-        Type::Stack { source, .. } => matches!(source, StackSource::UserDwarf { .. }),
-        Type::Tuple(elems) | Type::NamedTuple { elems, .. } => elems.iter().any(holds_dw_stack),
-        Type::Array { elem, .. } => holds_dw_stack(elem),
-        Type::Record(r) => r.fields.iter().any(|f| holds_dw_stack(&f.ty)),
-        Type::None
-        | Type::Int { .. }
-        | Type::Bool
-        | Type::Str { .. }
-        | Type::Buffer { .. }
-        | Type::Pointer { .. }
-        | Type::Float { .. }
-        | Type::Enum { .. }
-        | Type::Inet
-        | Type::MacAddr
-        | Type::Ksym
-        | Type::Usym
-        | Type::Username
-        | Type::ProbeName
-        | Type::CgroupPath
-        | Type::Strerror
-        | Type::SyscallName
-        | Type::SignalName
-        | Type::Timestamp
-        | Type::Agg(_) => false,
-    }
+    ty.contains(&|t| {
+        matches!(
+            t,
+            Type::Stack {
+                source: StackSource::UserDwarf { .. },
+                ..
+            }
+        )
+    })
 }
 
 /// Entries whose keys decode to the same value, as one entry. A `dw_ustack` key is a copy of
@@ -457,7 +440,15 @@ mod tests {
             }
         );
         assert!(!holds_dw_stack(&I64));
-        assert!(holds_dw_stack(&Type::Tuple(vec![I64, key])));
+        assert!(holds_dw_stack(&Type::Tuple(vec![I64, key.clone()])));
+        // The same walk decides which records must be read while their process lives.
+        assert!(Type::Tuple(vec![I64, key]).reads_process());
+        assert!(Type::Array {
+            elem: Box::new(Type::Usym),
+            len: 2
+        }
+        .reads_process());
+        assert!(!Type::Tuple(vec![I64, Type::Ksym]).reads_process());
     }
 
     fn spec(key: Option<Type>, value: Type) -> MapSpec {

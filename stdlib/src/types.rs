@@ -350,45 +350,54 @@ impl Type {
         }
     }
 
+    /// Whether this type, or one inside it (a tuple's or record's element, an array's
+    /// element type), is one that `leaf` accepts.
+    pub fn contains(&self, leaf: &impl Fn(&Type) -> bool) -> bool {
+        leaf(self)
+            || match self {
+                Type::Tuple(elems) | Type::NamedTuple { elems, .. } => {
+                    elems.iter().any(|e| e.contains(leaf))
+                }
+                Type::Array { elem, .. } => elem.contains(leaf),
+                Type::Record(r) => r.fields.iter().any(|f| f.ty.contains(leaf)),
+                Type::None
+                | Type::Int { .. }
+                | Type::Bool
+                | Type::Str { .. }
+                | Type::Buffer { .. }
+                | Type::Pointer { .. }
+                | Type::Float { .. }
+                | Type::Enum { .. }
+                | Type::Stack { .. }
+                | Type::Inet
+                | Type::MacAddr
+                | Type::Ksym
+                | Type::Usym
+                | Type::Username
+                | Type::ProbeName
+                | Type::CgroupPath
+                | Type::Strerror
+                | Type::SyscallName
+                | Type::SignalName
+                | Type::Timestamp
+                | Type::Agg(_) => false,
+            }
+    }
+
     /// Whether printing a value of this type reads the traced process (its memory maps, to
     /// name a user-space address or unwind a user stack), which is gone once it exits: such
     /// records are read at once, while the process most likely still runs.
     pub fn reads_process(&self) -> bool {
-        match self {
-            Type::Usym
-            | Type::Stack {
-                source: StackSource::User | StackSource::UserDwarf { .. },
-                ..
-            } => true,
-            Type::Tuple(elems) | Type::NamedTuple { elems, .. } => {
-                elems.iter().any(Type::reads_process)
-            }
-            Type::Array { elem, .. } => elem.reads_process(),
-            Type::Record(r) => r.fields.iter().any(|f| f.ty.reads_process()),
-            Type::None
-            | Type::Int { .. }
-            | Type::Bool
-            | Type::Str { .. }
-            | Type::Buffer { .. }
-            | Type::Pointer { .. }
-            | Type::Float { .. }
-            | Type::Enum { .. }
-            | Type::Stack {
-                source: StackSource::Kernel,
-                ..
-            }
-            | Type::Inet
-            | Type::MacAddr
-            | Type::Ksym
-            | Type::Username
-            | Type::ProbeName
-            | Type::CgroupPath
-            | Type::Strerror
-            | Type::SyscallName
-            | Type::SignalName
-            | Type::Timestamp
-            | Type::Agg(_) => false,
-        }
+        self.contains(&|t| {
+            matches!(
+                t,
+                Type::Usym
+                    | Type::Stack {
+                        source: StackSource::User | StackSource::UserDwarf { .. },
+                        ..
+                    }
+            )
+        })
     }
 
     pub fn is_int(&self) -> bool {
