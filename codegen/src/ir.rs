@@ -807,7 +807,7 @@ pub fn is_register(ty: &Type) -> bool {
         | Type::Ksym
         | Type::Username
         | Type::ProbeName
-        | Type::CgroupPath
+        | Type::CgroupPath { .. }
         | Type::Strerror
         | Type::SyscallName
         | Type::SignalName

@@ -269,7 +269,7 @@ fn ksym_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type, depth: u32) -> R<DIType<'ct
         | Type::Usym
         | Type::Username
         | Type::ProbeName
-        | Type::CgroupPath
+        | Type::CgroupPath { .. }
         | Type::Strerror
         | Type::SyscallName
         | Type::SignalName

@@ -28,7 +28,7 @@ pub struct SystemSymbolizer {
     /// The build id of each object a `ustack(build_id)` frame fell in, by path.
     build_ids: std::cell::RefCell<std::collections::HashMap<String, Option<String>>>,
     /// `cgroup_path()` of each cgroup id printed so far.
-    cgroup_paths: std::cell::RefCell<std::collections::HashMap<u64, String>>,
+    cgroup_paths: std::cell::RefCell<std::collections::HashMap<(u64, Option<String>), String>>,
     /// File, line and inlined functions of user frames (`show_debug_info`).
     source_frames: crate::source_frames::SourceFrameCache,
     /// The processes whose `dw_ustack` captures are unwound (`-p`, `-c`, `--dwarf-pid`).
@@ -402,12 +402,12 @@ impl Symbolizer for SystemSymbolizer {
         self.user_frames(pid, frames, mode)
     }
 
-    fn cgroup_path(&self, id: u64) -> String {
+    fn cgroup_path(&self, id: u64, filter: Option<&str>) -> String {
         // Each id is searched for once: a search walks every mounted cgroup hierarchy.
         self.cgroup_paths
             .borrow_mut()
-            .entry(id)
-            .or_insert_with(|| crate::introspect::cgroup::cgroup_path(id))
+            .entry((id, filter.map(str::to_string)))
+            .or_insert_with(|| crate::introspect::cgroup::cgroup_path(id, filter))
             .clone()
     }
 

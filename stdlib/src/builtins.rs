@@ -751,7 +751,11 @@ impl Function {
                 "cgroupid(\"/sys/fs/cgroup/...\")",
             ),
             Function::CgroupPath => {
-                Spec::value("cgroup_path", N::exactly(1), "cgroup_path(cgroup_id)")
+                Spec::value(
+                    "cgroup_path",
+                    N::range(1, 2),
+                    "cgroup_path(cgroup_id[, filter])",
+                )
             }
             Function::Signal => {
                 Spec::statement("signal", N::exactly(1), "signal(\"SIGKILL\") or signal(9)")

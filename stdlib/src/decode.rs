@@ -376,7 +376,7 @@ mod tests {
         fn dw_ustack(&self, c: &crate::value::DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
             vec![format!("{:x}", c.ip)]
         }
-        fn cgroup_path(&self, _: u64) -> String {
+        fn cgroup_path(&self, _: u64, _: Option<&str>) -> String {
             String::new()
         }
         fn strftime(&self, _: u64, _: u64) -> String {

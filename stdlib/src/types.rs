@@ -234,8 +234,9 @@ pub enum Type {
     Username,
     /// `probe`: the probe's index into the manifest's probe names.
     ProbeName,
-    /// `cgroup_path(id)`: a cgroup id rendered as a path.
-    CgroupPath,
+    /// `cgroup_path(id[, filter])`: a cgroup id rendered as its path in each cgroup hierarchy
+    /// whose name matches the wildcard `filter` (every hierarchy without one).
+    CgroupPath { filter: Option<String> },
     /// `strerror(n)`: an errno rendered as its message.
     Strerror,
     /// `syscall_name(n)`: a system call number rendered as its name.
@@ -287,7 +288,7 @@ impl Type {
             Type::Usym => crate::abi::usym::SIZE,
             Type::Username => 8,
             Type::ProbeName => 8,
-            Type::CgroupPath => 8,
+            Type::CgroupPath { .. } => 8,
             Type::Strerror => 8,
             Type::SyscallName => 8,
             Type::SignalName => 8,
@@ -317,7 +318,7 @@ impl Type {
             | Type::Usym
             | Type::Username
             | Type::ProbeName
-            | Type::CgroupPath
+            | Type::CgroupPath { .. }
             | Type::Strerror
             | Type::SyscallName
             | Type::SignalName
@@ -375,7 +376,7 @@ impl Type {
                 | Type::Usym
                 | Type::Username
                 | Type::ProbeName
-                | Type::CgroupPath
+                | Type::CgroupPath { .. }
                 | Type::Strerror
                 | Type::SyscallName
                 | Type::SignalName
@@ -449,7 +450,7 @@ impl Type {
             Type::Usym => "usym".into(),
             Type::Username => "username".into(),
             Type::ProbeName => "probe".into(),
-            Type::CgroupPath => "cgroup_path".into(),
+            Type::CgroupPath { .. } => "cgroup_path".into(),
             Type::Strerror => "strerror".into(),
             Type::SyscallName => "syscall_name".into(),
             Type::SignalName => "signal_name".into(),
@@ -497,7 +498,7 @@ impl Type {
             Type::Ksym => same("ksym_t"),
             Type::Usym => same("usym_t"),
             Type::Username => same("username_t"),
-            Type::CgroupPath => same("cgroup_path_t"),
+            Type::CgroupPath { .. } => same("cgroup_path_t"),
             Type::Timestamp => same("timestamp"),
             // Names bpftrace gives as strings of its default length.
             Type::ProbeName | Type::Strerror | Type::SyscallName | Type::SignalName => {

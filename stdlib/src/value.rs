@@ -166,7 +166,9 @@ pub trait Symbolizer {
     /// The frames of a `dw_ustack` capture, unwound with the process's DWARF CFI, as text of
     /// `mode`.
     fn dw_ustack(&self, capture: &DwCapture<'_>, limit: u32, mode: StackMode) -> Vec<String>;
-    fn cgroup_path(&self, id: u64) -> String;
+    /// The path of cgroup `id` in each hierarchy whose name `filter` matches (a wildcard;
+    /// every hierarchy without one).
+    fn cgroup_path(&self, id: u64, filter: Option<&str>) -> String;
     /// `strftime(fmt, ns)`: `ns` is nanoseconds since boot; `format` indexes the manifest.
     fn strftime(&self, format: u64, boot_ns: u64) -> String;
 }
@@ -197,7 +199,7 @@ impl Symbolizer for NoSymbols {
     fn dw_ustack(&self, _: &DwCapture<'_>, _: u32, _: StackMode) -> Vec<String> {
         Vec::new()
     }
-    fn cgroup_path(&self, _: u64) -> String {
+    fn cgroup_path(&self, _: u64, _: Option<&str>) -> String {
         String::new()
     }
     fn strftime(&self, _: u64, _: u64) -> String {
@@ -374,7 +376,9 @@ pub fn decode(ty: &Type, bytes: &[u8], sym: &dyn Symbolizer) -> Value {
         )),
         Type::Username => Value::Text(sym.username(read_u64(bytes, 0))),
         Type::ProbeName => Value::Text(sym.probe_name(read_u64(bytes, 0))),
-        Type::CgroupPath => Value::Text(sym.cgroup_path(read_u64(bytes, 0))),
+        Type::CgroupPath { filter } => {
+            Value::Text(sym.cgroup_path(read_u64(bytes, 0), filter.as_deref()))
+        }
         // bpftrace passes these numbers on as C ints.
         Type::Strerror => Value::Text(names::strerror(read_u64(bytes, 0) as i32)),
         Type::SyscallName => {

@@ -672,7 +672,7 @@ impl Checker<'_> {
             Function::Strerror => self.printed_int(f, Type::Strerror, args, span),
             Function::SyscallName => self.printed_int(f, Type::SyscallName, args, span),
             Function::SignalName => self.printed_int(f, Type::SignalName, args, span),
-            Function::CgroupPath => self.printed_int(f, Type::CgroupPath, args, span),
+            Function::CgroupPath => self.cgroup_path_call(args, span),
             Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
             Function::Uptr => self.pointer_in(AddrSpace::User, args),
             Function::Kaddr => self.kaddr_call(args, span),
@@ -1278,6 +1278,20 @@ impl Checker<'_> {
             };
         }
         a
+    }
+
+    /// `cgroup_path(id[, "filter"])`: the id, printed as its path in the cgroup hierarchies
+    /// whose names the literal wildcard `filter` matches.
+    fn cgroup_path_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        let filter = match args.get(1) {
+            Some(f) => match self.literal_str(f, "cgroup_path", "hierarchy filter") {
+                Some(text) => Some(text),
+                None => return poisoned(span),
+            },
+            None => None,
+        };
+        let ty = Type::CgroupPath { filter };
+        self.printed_int(Function::CgroupPath, ty, &args[..1], span)
     }
 
     /// `kaddr("sym")`: the kernel symbol's address, looked up here.

@@ -106,11 +106,17 @@ fn find_inode(dir: &Path, id: u64) -> Option<PathBuf> {
         .find_map(|e| find_inode(&e.path(), id))
 }
 
-/// `cgroup_path(id)` as bpftrace prints it: `name:/path` for each hierarchy holding a cgroup
-/// with that id, joined by commas; empty when none does.
-pub fn cgroup_path(id: u64) -> String {
+/// `cgroup_path(id[, filter])` as bpftrace prints it: `name:/path` for each hierarchy holding
+/// a cgroup with that id, joined by commas; empty when none does. With a filter, only the
+/// hierarchies whose name it matches, as a wildcard (`cpu*`).
+pub fn cgroup_path(id: u64, filter: Option<&str>) -> String {
+    let wanted = |name: &str| match filter {
+        None => true,
+        Some(f) => glob::Pattern::new(f).map_or(name == f, |p| p.matches(name)),
+    };
     hierarchies()
         .into_iter()
+        .filter(|h| wanted(&h.name))
         .filter_map(|h| {
             let dir = find_inode(&h.root, id)?;
             let rel = dir.strip_prefix(&h.root).ok()?;
@@ -143,8 +149,10 @@ mod tests {
         let Ok(meta) = std::fs::metadata(&h.root) else {
             return;
         };
-        let path = cgroup_path(meta.ino());
+        let path = cgroup_path(meta.ino(), None);
         assert!(path.split(',').any(|p| p == "unified:/"), "{path}");
+        assert_eq!(cgroup_path(meta.ino(), Some("unif*")), "unified:/");
+        assert_eq!(cgroup_path(meta.ino(), Some("nomatch")), "");
     }
 
     #[test]
