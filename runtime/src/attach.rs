@@ -260,7 +260,7 @@ fn attach_uprobe_multi(
     spots: &[(u64, u64)],
 ) -> Result<Vec<Link>, SysError> {
     let file = std::fs::File::open(path).ok();
-    let (suspects, likely): (Vec<(u64, u64)>, Vec<(u64, u64)>) = spots
+    let (suspects, likely): (Vec<_>, Vec<_>) = spots
         .iter()
         .partition(|(o, _)| suspect(&instruction_at(file.as_ref(), *o)));
     let mut refused = Vec::new();

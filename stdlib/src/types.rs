@@ -236,7 +236,9 @@ pub enum Type {
     ProbeName,
     /// `cgroup_path(id[, filter])`: a cgroup id rendered as its path in each cgroup hierarchy
     /// whose name matches the wildcard `filter` (every hierarchy without one).
-    CgroupPath { filter: Option<String> },
+    CgroupPath {
+        filter: Option<String>,
+    },
     /// `strerror(n)`: an errno rendered as its message.
     Strerror,
     /// `syscall_name(n)`: a system call number rendered as its name.

@@ -1920,7 +1920,9 @@ fn key_type(t: &Type) -> Type {
 /// `username`, `probe`), which compares with `==` and `!=` against its own type only.
 fn symbolic(t: &Type) -> bool {
     match t {
-        Type::Ksym | Type::Usym | Type::Username | Type::ProbeName | Type::CgroupPath { .. } => true,
+        Type::Ksym | Type::Usym | Type::Username | Type::ProbeName | Type::CgroupPath { .. } => {
+            true
+        }
         Type::None
         | Type::Int { .. }
         | Type::Bool
