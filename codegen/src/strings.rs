@@ -1,20 +1,210 @@
-//! Strings in BPF: comparisons and `strlen` are fully unrolled byte loops (the lengths are
-//! compile-time constants), so the verifier sees straight-line code with no back edges;
-//! `str_concat` copies with the kernel's string-reading helper.
+//! Strings in BPF: comparisons, `strlen`, `memcmp` and the search behind `strcontains` are
+//! byte loops in static functions of the object ([`Subprogram`]), called with the strings'
+//! sizes, which the verifier walks byte by byte at each call; `str_concat` copies with the
+//! kernel's string-reading helper.
 
 use crate::helpers::Helper;
 use crate::ir::Lowerer;
 use crate::CodegenError;
-use inkwell::values::{IntValue, PointerValue};
+use inkwell::attributes::{Attribute, AttributeLoc};
+use inkwell::basic_block::BasicBlock;
+use inkwell::builder::Builder;
+use inkwell::context::Context;
+use inkwell::module::Linkage;
+use inkwell::types::BasicMetadataTypeEnum;
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PhiValue, PointerValue};
 use inkwell::IntPredicate;
 
 type R<T> = Result<T, CodegenError>;
 
-fn byte<'ctx>(l: &Lowerer<'_, 'ctx>, p: PointerValue<'ctx>, i: u32) -> R<IntValue<'ctx>> {
-    let at = l.offset(p, u64::from(i))?;
-    Ok(l.builder
-        .build_load(l.ctx.i8_type(), at, "c")?
-        .into_int_value())
+/// A static function of the object that codegen writes itself and calls like a helper.
+/// `noinline`: inlined, its loop would keep the caller's values (the scratch slots' addresses,
+/// which LLVM computes up front) alive across it, and LLVM spills them to the 512-byte stack.
+/// The verifier checks its body at each call with the caller's arguments, so the lengths the
+/// caller passes are known constants there and bound every loop.
+struct Subprogram<'ctx> {
+    ctx: &'ctx Context,
+    b: Builder<'ctx>,
+    func: FunctionValue<'ctx>,
+}
+
+impl<'ctx> Subprogram<'ctx> {
+    /// The module's function `name`, declared and written by `body` on its first use.
+    /// `params` name its parameters: pointers are `ptr`, the rest i64.
+    fn get(
+        l: &Lowerer<'_, 'ctx>,
+        name: &str,
+        params: &[(&str, bool)],
+        body: impl FnOnce(&Subprogram<'ctx>) -> R<()>,
+    ) -> R<FunctionValue<'ctx>> {
+        if let Some(f) = l.module.get_function(name) {
+            return Ok(f);
+        }
+        let types: Vec<BasicMetadataTypeEnum> = params
+            .iter()
+            .map(|(_, ptr)| {
+                if *ptr {
+                    l.ptr_ty().into()
+                } else {
+                    l.i64().into()
+                }
+            })
+            .collect();
+        let func = l.module.add_function(
+            name,
+            l.i64().fn_type(&types, false),
+            Some(Linkage::Internal),
+        );
+        for attr in ["nounwind", "noinline"] {
+            let kind = Attribute::get_named_enum_kind_id(attr);
+            func.add_attribute(AttributeLoc::Function, l.ctx.create_enum_attribute(kind, 0));
+        }
+        let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
+        let _ = l.locator.for_function(func, &names, true, l.probe.span);
+        let sub = Subprogram {
+            ctx: l.ctx,
+            b: l.ctx.create_builder(),
+            func,
+        };
+        sub.b
+            .position_at_end(l.ctx.append_basic_block(func, "entry"));
+        body(&sub)?;
+        Ok(func)
+    }
+
+    fn int(&self, i: u32) -> R<IntValue<'ctx>> {
+        self.func
+            .get_nth_param(i)
+            .map(|p| p.into_int_value())
+            .ok_or_else(|| CodegenError::Internal(format!("string function without parameter {i}")))
+    }
+
+    fn ptr(&self, i: u32) -> R<PointerValue<'ctx>> {
+        self.func
+            .get_nth_param(i)
+            .map(|p| p.into_pointer_value())
+            .ok_or_else(|| CodegenError::Internal(format!("string function without parameter {i}")))
+    }
+
+    fn i64c(&self, v: u64) -> IntValue<'ctx> {
+        self.ctx.i64_type().const_int(v, false)
+    }
+
+    /// The byte at `p + i`, zero-extended to an i64.
+    fn byte(&self, p: PointerValue<'ctx>, i: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        let at = crate::llvm::byte_offset(&self.b, self.ctx, p, i)?;
+        let c = self
+            .b
+            .build_load(self.ctx.i8_type(), at, "c")?
+            .into_int_value();
+        Ok(self.b.build_int_z_extend(c, self.ctx.i64_type(), "c64")?)
+    }
+
+    /// Returns `v` when `cond` holds, else goes on in a new block.
+    fn return_if(&self, cond: IntValue<'ctx>, v: IntValue<'ctx>) -> R<()> {
+        let ret = self.ctx.append_basic_block(self.func, "ret");
+        let on = self.ctx.append_basic_block(self.func, "on");
+        self.b.build_conditional_branch(cond, ret, on)?;
+        self.b.position_at_end(ret);
+        self.b.build_return(Some(&v))?;
+        self.b.position_at_end(on);
+        Ok(())
+    }
+
+    fn cmp(&self, p: IntPredicate, a: IntValue<'ctx>, b: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        Ok(self.b.build_int_compare(p, a, b, "cmp")?)
+    }
+
+    /// Starts `while i < n`: the builder goes on in the body, with the index; `close` ends the
+    /// body, and the builder goes on after the loop. With `carry`, the loop also carries a
+    /// value from that start (`SubLoop::carried`), which `close` takes the next of.
+    fn open(&self, n: IntValue<'ctx>, carry: Option<IntValue<'ctx>>) -> R<SubLoop<'ctx>> {
+        let pre = self
+            .b
+            .get_insert_block()
+            .ok_or_else(|| CodegenError::Internal("string loop outside a block".into()))?;
+        let head = self.ctx.append_basic_block(self.func, "loop");
+        let body = self.ctx.append_basic_block(self.func, "body");
+        let after = self.ctx.append_basic_block(self.func, "after");
+        self.b.build_unconditional_branch(head)?;
+        self.b.position_at_end(head);
+        let phi = self.b.build_phi(self.ctx.i64_type(), "i")?;
+        phi.add_incoming(&[(&self.i64c(0), pre)]);
+        let carried = match carry {
+            Some(v) => {
+                let c = self.b.build_phi(self.ctx.i64_type(), "carried")?;
+                c.add_incoming(&[(&v, pre)]);
+                Some(c)
+            }
+            None => None,
+        };
+        let i = phi.as_basic_value().into_int_value();
+        let more = self.cmp(IntPredicate::ULT, i, n)?;
+        self.b.build_conditional_branch(more, body, after)?;
+        self.b.position_at_end(body);
+        Ok(SubLoop {
+            i,
+            phi,
+            carried,
+            head,
+            after,
+        })
+    }
+}
+
+/// A loop of a [`Subprogram`] under construction.
+struct SubLoop<'ctx> {
+    i: IntValue<'ctx>,
+    phi: PhiValue<'ctx>,
+    carried: Option<PhiValue<'ctx>>,
+    head: BasicBlock<'ctx>,
+    after: BasicBlock<'ctx>,
+}
+
+impl<'ctx> SubLoop<'ctx> {
+    /// The carried value as this iteration (or, after the loop, the last) sees it.
+    fn carried(&self) -> R<IntValue<'ctx>> {
+        self.carried
+            .map(|c| c.as_basic_value().into_int_value())
+            .ok_or_else(|| CodegenError::Internal("string loop carries nothing".into()))
+    }
+
+    /// Ends the body (carrying `next_carried` to the next iteration, if the loop carries a
+    /// value); the builder goes on after the loop.
+    fn close(self, s: &Subprogram<'ctx>, next_carried: Option<IntValue<'ctx>>) -> R<()> {
+        let latch =
+            s.b.get_insert_block()
+                .ok_or_else(|| CodegenError::Internal("string loop outside a block".into()))?;
+        let next = s.b.build_int_add(self.i, s.i64c(1), "next")?;
+        s.b.build_unconditional_branch(self.head)?;
+        self.phi.add_incoming(&[(&next, latch)]);
+        match (self.carried, next_carried) {
+            (Some(c), Some(v)) => c.add_incoming(&[(&v, latch)]),
+            (None, None) => {}
+            _ => {
+                return Err(CodegenError::Internal(
+                    "string loop closed without its carried value".into(),
+                ))
+            }
+        }
+        s.b.position_at_end(self.after);
+        Ok(())
+    }
+}
+
+/// Calls `func` with `args` and gives its i64 result.
+fn call<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    func: FunctionValue<'ctx>,
+    args: &[BasicMetadataValueEnum<'ctx>],
+) -> R<IntValue<'ctx>> {
+    let call = l.builder.build_call(func, args, "strcall")?;
+    match call.try_as_basic_value() {
+        inkwell::values::ValueKind::Basic(v) => Ok(v.into_int_value()),
+        inkwell::values::ValueKind::Instruction(_) => Err(CodegenError::Internal(
+            "string function without a result".into(),
+        )),
+    }
 }
 
 /// Whether the NUL-terminated strings at `a` and `b` are equal in their first `len` bytes.
@@ -25,44 +215,40 @@ pub fn equal<'ctx>(
     b: PointerValue<'ctx>,
     len: u32,
 ) -> R<IntValue<'ctx>> {
-    let result = l.alloca(8, "streq")?;
-    let i64t = l.ctx.i64_type();
-    l.builder.build_store(result, i64t.const_int(1, false))?;
-    let done = l.ctx.append_basic_block(l.func, "streq_done");
-    for i in 0..len {
-        let ca = byte(l, a, i)?;
-        let cb = byte(l, b, i)?;
-        let differ = l
-            .builder
-            .build_int_compare(IntPredicate::NE, ca, cb, "differ")?;
-        let not_differ = l.ctx.append_basic_block(l.func, "same");
-        let mismatch = l.ctx.append_basic_block(l.func, "mismatch");
-        l.builder
-            .build_conditional_branch(differ, mismatch, not_differ)?;
-        l.builder.position_at_end(mismatch);
-        l.builder.build_store(result, i64t.const_zero())?;
-        l.builder.build_unconditional_branch(done)?;
-        l.builder.position_at_end(not_differ);
-        let end = l.builder.build_int_compare(
-            IntPredicate::EQ,
-            ca,
-            l.ctx.i8_type().const_zero(),
-            "end",
-        )?;
-        let next = l.ctx.append_basic_block(l.func, "next");
-        l.builder.build_conditional_branch(end, done, next)?;
-        l.builder.position_at_end(next);
-    }
-    l.builder.build_unconditional_branch(done)?;
-    l.builder.position_at_end(done);
-    let r = l.builder.build_load(i64t, result, "r")?.into_int_value();
+    // rbt_str_equal(a, b, n): 1 when the strings match up to a NUL or n bytes, else 0.
+    let func = Subprogram::get(
+        l,
+        "rbt_str_equal",
+        &[("a", true), ("b", true), ("n", false)],
+        |s| {
+            let (a, b, n) = (s.ptr(0)?, s.ptr(1)?, s.int(2)?);
+            let lp = s.open(n, None)?;
+            let (ca, cb) = (s.byte(a, lp.i)?, s.byte(b, lp.i)?);
+            s.return_if(s.cmp(IntPredicate::NE, ca, cb)?, s.i64c(0))?;
+            s.return_if(s.cmp(IntPredicate::EQ, ca, s.i64c(0))?, s.i64c(1))?;
+            lp.close(s, None)?;
+            s.b.build_return(Some(&s.i64c(1)))?;
+            Ok(())
+        },
+    )?;
+    let r = call(
+        l,
+        func,
+        &[a.into(), b.into(), l.const_u64(u64::from(len)).into()],
+    )?;
     Ok(l.builder
-        .build_int_compare(IntPredicate::NE, r, i64t.const_zero(), "eq")?)
+        .build_int_compare(IntPredicate::NE, r, l.const_u64(0), "eq")?)
 }
 
 /// The index where `needle` first occurs in `hay` (both NUL-terminated, at most the given
-/// sizes), or -1; an empty needle is found at 0. Returns an i64. The search is unrolled over
-/// every start position, so keep the sizes modest.
+/// sizes), or -1; an empty needle is found at 0. Returns an i64.
+///
+/// The needle is copied first into a zeroed buffer, so that every byte after its end is 0.
+/// Then a start matches when, over the needle's bytes `c` and the haystack's `h` there, the
+/// sum of `(h ^ c) * c` is 0: a byte past the needle's end counts for nothing, and no byte is
+/// a branch. The verifier walks the search once per (start, byte) pair but keeps only two
+/// branches per start pending (it gives up past 8192 pending, which a branch per byte
+/// reached with a 16-byte needle in a 1024-byte string).
 pub fn find<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     hay: PointerValue<'ctx>,
@@ -70,63 +256,87 @@ pub fn find<'ctx>(
     needle: PointerValue<'ctx>,
     needle_len: u32,
 ) -> R<IntValue<'ctx>> {
-    let i64t = l.ctx.i64_type();
-    let result = l.alloca(8, "found_at")?;
-    l.builder.build_store(result, i64t.const_all_ones())?;
-    let done = l.ctx.append_basic_block(l.func, "contains_done");
-    for start in 0..hay_len {
-        let next_start = l.ctx.append_basic_block(l.func, "next_start");
-        for j in 0..needle_len {
-            let cn = byte(l, needle, j)?;
-            let needle_end = l.builder.build_int_compare(
-                IntPredicate::EQ,
-                cn,
-                l.ctx.i8_type().const_zero(),
-                "nend",
-            )?;
-            let found = l.ctx.append_basic_block(l.func, "found");
-            let cmp = l.ctx.append_basic_block(l.func, "cmp");
-            l.builder.build_conditional_branch(needle_end, found, cmp)?;
-            l.builder.position_at_end(found);
-            l.builder
-                .build_store(result, i64t.const_int(u64::from(start), false))?;
-            l.builder.build_unconditional_branch(done)?;
-            l.builder.position_at_end(cmp);
-            if start + j >= hay_len {
-                l.builder.build_unconditional_branch(done)?;
-                let dead = l.ctx.append_basic_block(l.func, "dead");
-                l.builder.position_at_end(dead);
-                break;
-            }
-            let ch = byte(l, hay, start + j)?;
-            let same = l
-                .builder
-                .build_int_compare(IntPredicate::EQ, ch, cn, "same")?;
-            let cont = l.ctx.append_basic_block(l.func, "cont");
-            l.builder.build_conditional_branch(same, cont, next_start)?;
-            l.builder.position_at_end(cont);
-        }
-        l.builder.build_unconditional_branch(next_start)?;
-        l.builder.position_at_end(next_start);
-        let ch = byte(l, hay, start)?;
-        let hay_end = l.builder.build_int_compare(
-            IntPredicate::EQ,
-            ch,
-            l.ctx.i8_type().const_zero(),
-            "hend",
-        )?;
-        let go = l.ctx.append_basic_block(l.func, "go");
-        l.builder.build_conditional_branch(hay_end, done, go)?;
-        l.builder.position_at_end(go);
+    if needle_len == 0 || hay_len == 0 {
+        return Ok(l.const_u64(if needle_len == 0 { 0 } else { u64::MAX }));
     }
-    l.builder.build_unconditional_branch(done)?;
-    l.builder.position_at_end(done);
-    Ok(l.builder.build_load(i64t, result, "r")?.into_int_value())
+    let func = Subprogram::get(
+        l,
+        "rbt_str_find",
+        &[
+            ("hay", true),
+            ("hay_len", false),
+            ("needle", true),
+            ("needle_len", false),
+        ],
+        |s| {
+            let (hay, hay_len) = (s.ptr(0)?, s.int(1)?);
+            let (needle, needle_len) = (s.ptr(2)?, s.int(3)?);
+            let starts = s.open(hay_len, None)?;
+            let start = starts.i;
+            // Compare the needle's bytes that fit before the haystack's last byte.
+            let room = s.b.build_int_sub(hay_len, start, "room")?;
+            let short = s.cmp(IntPredicate::ULT, room, needle_len)?;
+            let fit =
+                s.b.build_select(short, room, needle_len, "fit")?
+                    .into_int_value();
+            let bytes = s.open(fit, Some(s.i64c(0)))?;
+            let j = bytes.i;
+            let k = s.b.build_int_add(start, j, "k")?;
+            let (h, c) = (s.byte(hay, k)?, s.byte(needle, j)?);
+            let x = s.b.build_xor(h, c, "x")?;
+            let weighed = s.b.build_int_mul(x, c, "w")?;
+            let sum = s.b.build_or(bytes.carried()?, weighed, "sum")?;
+            let done = bytes.carried()?;
+            bytes.close(s, Some(sum))?;
+            // A needle that goes on past the haystack matches only if it ends there.
+            let past = s.ctx.append_basic_block(s.func, "past");
+            let judge = s.ctx.append_basic_block(s.func, "judge");
+            let here =
+                s.b.get_insert_block()
+                    .ok_or_else(|| CodegenError::Internal("string loop outside a block".into()))?;
+            s.b.build_conditional_branch(short, past, judge)?;
+            s.b.position_at_end(past);
+            let beyond = s.byte(needle, fit)?;
+            let with_beyond = s.b.build_or(done, beyond, "beyond")?;
+            s.b.build_unconditional_branch(judge)?;
+            s.b.position_at_end(judge);
+            let total = s.b.build_phi(s.ctx.i64_type(), "total")?;
+            total.add_incoming(&[(&done, here), (&with_beyond, past)]);
+            let total = total.as_basic_value().into_int_value();
+            s.return_if(s.cmp(IntPredicate::EQ, total, s.i64c(0))?, start)?;
+            // No match here: none later either once the haystack ended at this start.
+            let first = s.byte(hay, start)?;
+            s.return_if(s.cmp(IntPredicate::EQ, first, s.i64c(0))?, s.i64c(u64::MAX))?;
+            starts.close(s, None)?;
+            s.b.build_return(Some(&s.i64c(u64::MAX)))?;
+            Ok(())
+        },
+    )?;
+    let padded = l.alloca(needle_len, "needle")?;
+    l.memset(padded, needle_len)?;
+    l.helper(
+        Helper::ProbeReadKernelStr,
+        &[
+            padded.into(),
+            l.const_u64(u64::from(needle_len)).into(),
+            needle.into(),
+        ],
+    )?;
+    call(
+        l,
+        func,
+        &[
+            hay.into(),
+            l.const_u64(u64::from(hay_len)).into(),
+            padded.into(),
+            l.const_u64(u64::from(needle_len)).into(),
+        ],
+    )
 }
 
 /// Compares the first `count` bytes of `a` and `b`, never more than `len` (the smaller size):
 /// 0 when they are the same, else the first differing byte of `a` minus that of `b`, both
-/// unsigned, as C's memcmp. Returns an i64; the loop is unrolled over `len`.
+/// unsigned, as C's memcmp. Returns an i64.
 pub fn memcmp<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     a: PointerValue<'ctx>,
@@ -134,65 +344,47 @@ pub fn memcmp<'ctx>(
     len: u32,
     count: IntValue<'ctx>,
 ) -> R<IntValue<'ctx>> {
-    let i64t = l.ctx.i64_type();
-    let result = l.alloca(8, "memcmp")?;
-    l.builder.build_store(result, i64t.const_zero())?;
-    let done = l.ctx.append_basic_block(l.func, "memcmp_done");
-    for i in 0..len {
-        let index = i64t.const_int(u64::from(i), false);
-        let within = l
-            .builder
-            .build_int_compare(IntPredicate::ULT, index, count, "within")?;
-        let compare = l.ctx.append_basic_block(l.func, "memcmp_byte");
-        l.builder.build_conditional_branch(within, compare, done)?;
-        l.builder.position_at_end(compare);
-        let ca = l.builder.build_int_z_extend(byte(l, a, i)?, i64t, "ca")?;
-        let cb = l.builder.build_int_z_extend(byte(l, b, i)?, i64t, "cb")?;
-        let differ = l
-            .builder
-            .build_int_compare(IntPredicate::NE, ca, cb, "differ")?;
-        let mismatch = l.ctx.append_basic_block(l.func, "memcmp_differ");
-        let next = l.ctx.append_basic_block(l.func, "memcmp_next");
-        l.builder.build_conditional_branch(differ, mismatch, next)?;
-        l.builder.position_at_end(mismatch);
-        let diff = l.builder.build_int_sub(ca, cb, "diff")?;
-        l.builder.build_store(result, diff)?;
-        l.builder.build_unconditional_branch(done)?;
-        l.builder.position_at_end(next);
-    }
-    l.builder.build_unconditional_branch(done)?;
-    l.builder.position_at_end(done);
-    Ok(l.builder.build_load(i64t, result, "r")?.into_int_value())
+    let func = Subprogram::get(
+        l,
+        "rbt_memcmp",
+        &[("a", true), ("b", true), ("n", false), ("count", false)],
+        |s| {
+            let (a, b, n, count) = (s.ptr(0)?, s.ptr(1)?, s.int(2)?, s.int(3)?);
+            let lp = s.open(n, None)?;
+            s.return_if(s.cmp(IntPredicate::UGE, lp.i, count)?, s.i64c(0))?;
+            let (ca, cb) = (s.byte(a, lp.i)?, s.byte(b, lp.i)?);
+            let diff = s.b.build_int_sub(ca, cb, "diff")?;
+            s.return_if(s.cmp(IntPredicate::NE, ca, cb)?, diff)?;
+            lp.close(s, None)?;
+            s.b.build_return(Some(&s.i64c(0)))?;
+            Ok(())
+        },
+    )?;
+    call(
+        l,
+        func,
+        &[
+            a.into(),
+            b.into(),
+            l.const_u64(u64::from(len)).into(),
+            count.into(),
+        ],
+    )
 }
 
 /// The bytes before the first NUL of the string at `s`, which holds `len` bytes (all of them
 /// when it has no NUL). Returns an i64.
 pub fn length<'ctx>(l: &Lowerer<'_, 'ctx>, s: PointerValue<'ctx>, len: u32) -> R<IntValue<'ctx>> {
-    let i64t = l.ctx.i64_type();
-    let result = l.alloca(8, "strlen")?;
-    l.builder
-        .build_store(result, i64t.const_int(u64::from(len), false))?;
-    let done = l.ctx.append_basic_block(l.func, "strlen_done");
-    for i in 0..len {
-        let c = byte(l, s, i)?;
-        let end = l.builder.build_int_compare(
-            IntPredicate::EQ,
-            c,
-            l.ctx.i8_type().const_zero(),
-            "end",
-        )?;
-        let found = l.ctx.append_basic_block(l.func, "strlen_found");
-        let next = l.ctx.append_basic_block(l.func, "strlen_next");
-        l.builder.build_conditional_branch(end, found, next)?;
-        l.builder.position_at_end(found);
-        l.builder
-            .build_store(result, i64t.const_int(u64::from(i), false))?;
-        l.builder.build_unconditional_branch(done)?;
-        l.builder.position_at_end(next);
-    }
-    l.builder.build_unconditional_branch(done)?;
-    l.builder.position_at_end(done);
-    Ok(l.builder.build_load(i64t, result, "len")?.into_int_value())
+    let func = Subprogram::get(l, "rbt_strlen", &[("s", true), ("n", false)], |s| {
+        let (p, n) = (s.ptr(0)?, s.int(1)?);
+        let lp = s.open(n, None)?;
+        let c = s.byte(p, lp.i)?;
+        s.return_if(s.cmp(IntPredicate::EQ, c, s.i64c(0))?, lp.i)?;
+        lp.close(s, None)?;
+        s.b.build_return(Some(&n))?;
+        Ok(())
+    })?;
+    call(l, func, &[s.into(), l.const_u64(u64::from(len)).into()])
 }
 
 /// A new string of `out_len` bytes holding the string at `a` (of `la` bytes) followed by the

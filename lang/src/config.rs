@@ -100,7 +100,7 @@ pub const LICENSES: &[&str] = &[
 
 /// The largest `max_strlen` rbt's string buffers support: strings live in per-CPU scratch
 /// memory (`check::scratch::SCRATCH_MAX`), where a statement may hold several of them, and
-/// their comparisons are unrolled byte by byte.
+/// their comparisons walk them byte by byte.
 pub const MAX_STRLEN_LIMIT: u32 = 16 * 1024;
 
 /// Whether a script may use an unstable feature (`unstable_tseries`): refused, used with a

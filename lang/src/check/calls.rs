@@ -916,7 +916,7 @@ impl Checker<'_> {
 
     /// `strcontains(haystack, needle)` (a bool, printed true/false as in 0.27) and
     /// `strstr(haystack, needle)` (the index where `needle` first starts, or -1 as bpftrace
-    /// documents it; 0.27.1 itself gives -2): one unrolled search over both strings.
+    /// documents it; 0.27.1 itself gives -2): one search over both strings.
     fn string_search_call(&mut self, f: Function, args: &[ast::Expr], span: Span) -> Expr {
         let a: Vec<Expr> = args
             .iter()
@@ -939,7 +939,7 @@ impl Checker<'_> {
         }
         let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
         let what = format!("{name}()");
-        if !self.unrolled_fits(&what, steps, super::exprs::UNROLLED_SEARCH, span) {
+        if !self.string_steps_fit(&what, steps, super::exprs::SEARCH_STEPS, span) {
             return poisoned(span);
         }
         let ty = if f == Function::Strcontains {
@@ -970,7 +970,7 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let steps = u64::from(left.ty.size().min(right.ty.size()));
-        if !self.unrolled_fits("memcmp()", steps, super::exprs::UNROLLED_BYTES, span) {
+        if !self.string_steps_fit("memcmp()", steps, super::exprs::STRING_STEPS, span) {
             return poisoned(span);
         }
         mk(
@@ -1122,7 +1122,7 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let steps = u64::from(a.ty.size());
-        if !self.unrolled_fits("strlen()", steps, super::exprs::UNROLLED_BYTES, span) {
+        if !self.string_steps_fit("strlen()", steps, super::exprs::STRING_STEPS, span) {
             return poisoned(span);
         }
         mk(

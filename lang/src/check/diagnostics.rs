@@ -1327,8 +1327,8 @@ pub fn string_operation_too_long(what: &str, steps: u64, most: u64, span: Span) 
     )
     .with_label(format!("examines up to {steps} bytes"))
     .with_note(format!(
-        "rbt compiles string operations into straight-line code, one step per byte, and \
-             takes at most {most} steps"
+        "rbt compiles string operations into loops that the kernel's verifier follows one \
+             step at a time, and takes at most {most} steps"
     ))
     .with_help("compare a prefix with strncmp(a, b, n), or set a smaller max_strlen")
 }
