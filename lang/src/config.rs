@@ -143,7 +143,7 @@ pub struct Config {
     pub max_cat_bytes: u64,
     pub max_map_keys: u32,
     pub max_probes: u64,
-    /// Characters `str()` keeps (`max_strlen`); `None` keeps rbt's default buffer.
+    /// Characters `str()` keeps (`max_strlen`); `None` is bpftrace 0.27's default, 1024.
     pub max_strlen: Option<u32>,
     pub missing_probes: MissingProbes,
     pub on_stack_limit: u64,
@@ -152,7 +152,7 @@ pub struct Config {
     pub print_maps_on_exit: bool,
     pub show_debug_info: bool,
     pub stack_mode: StackMode,
-    /// What marks a string `str()` cut short (`str_trunc_trailer`); `None` if unset.
+    /// What marks a string `str()` cut short (`str_trunc_trailer`); `None` is `..`.
     pub str_trunc_trailer: Option<String>,
     /// Whether `tseries()` may be used (`unstable_tseries`).
     pub unstable_tseries: Unstable,
@@ -205,23 +205,19 @@ impl MissingProbes {
     }
 }
 
-/// rbt's string buffer when `max_strlen` is not set: 63 characters and the terminator, as
-/// bpftrace 0.17's default. bpftrace 0.27's default (1024 characters) does not fit rbt's
-/// stack and scratch limits ([`MAX_STRLEN_LIMIT`]).
-pub const DEFAULT_STRLEN: u32 = 64;
+/// The characters `str()` keeps when a script sets no `max_strlen`: bpftrace 0.27's 1024.
+pub const DEFAULT_MAX_STRLEN: u32 = 1024;
 
-/// What `str()` appends to a string it cuts short when `max_strlen` is set without a
+/// What `str()` appends to a string it cuts short when the script sets no
 /// `str_trunc_trailer`, as bpftrace 0.27 does.
 const DEFAULT_TRAILER: &str = "..";
 
 impl Config {
     /// What `config()` gives a script: bpftrace 0.27's settings, in its order, with the values
-    /// rbt runs with (`max_strlen` unset is rbt's 64-byte buffer, `str_trunc_trailer` unset
-    /// is no trailer, `perf_rb_pages` unset is 0 as in bpftrace, meaning "rbt's default").
+    /// rbt runs with (`perf_rb_pages` unset is 0 as in bpftrace, meaning "rbt's default").
     pub fn record(&self) -> Vec<(&'static str, ConfigValue)> {
         use ConfigValue::{Bool, Int, Text};
         let text = |s: &str| Text(s.to_string());
-        let (size, trailer) = self.string_layout();
         vec![
             ("cpp_demangle", Bool(self.cpp_demangle)),
             ("lazy_symbolication", Bool(self.lazy_symbolication)),
@@ -233,13 +229,10 @@ impl Config {
             ("max_cat_bytes", Int(self.max_cat_bytes)),
             ("max_map_keys", Int(u64::from(self.max_map_keys))),
             ("max_probes", Int(self.max_probes)),
-            (
-                "max_strlen",
-                Int(u64::from(self.max_strlen.unwrap_or(size))),
-            ),
+            ("max_strlen", Int(u64::from(self.string_chars()))),
             ("on_stack_limit", Int(self.on_stack_limit)),
             ("perf_rb_pages", Int(self.perf_rb_pages.unwrap_or(0))),
-            ("str_trunc_trailer", Text(trailer)),
+            ("str_trunc_trailer", text(self.trailer())),
             (
                 "unstable_import_statement",
                 text(self.unstable_import_statement.name()),
@@ -253,31 +246,28 @@ impl Config {
         ]
     }
 
+    /// The characters `str()` keeps (`max_strlen`, 1024 unless set).
+    pub fn string_chars(&self) -> u32 {
+        self.max_strlen.unwrap_or(DEFAULT_MAX_STRLEN)
+    }
+
+    /// What marks a string `str()` cut short (`str_trunc_trailer`, `..` unless set).
+    fn trailer(&self) -> &str {
+        self.str_trunc_trailer.as_deref().unwrap_or(DEFAULT_TRAILER)
+    }
+
     /// The bytes of every string buffer and the trailer `str()` writes when it cuts a string
-    /// short. With `max_strlen` (or a trailer) set, a buffer holds `max_strlen` characters,
-    /// the trailer and the terminator, and a string of `max_strlen` characters or more is
-    /// cut to `max_strlen` and marked, as bpftrace 0.27 does. Without either, strings keep
-    /// rbt's default buffer unmarked, as 0.17 printed them.
+    /// short: a buffer holds `max_strlen` characters, the trailer and the terminator, and a
+    /// string of `max_strlen` characters or more is cut to `max_strlen` and marked, as
+    /// bpftrace 0.27 does.
     pub fn string_layout(&self) -> (u32, String) {
-        let trailer = match (self.max_strlen, &self.str_trunc_trailer) {
-            (None, None) => String::new(),
-            (_, t) => t.clone().unwrap_or_else(|| DEFAULT_TRAILER.to_string()),
-        };
-        (self.strlen(), trailer)
+        (self.strlen(), self.trailer().to_string())
     }
 
     /// The bytes of every string buffer: the first half of [`Config::string_layout`].
     pub fn strlen(&self) -> u32 {
-        if self.max_strlen.is_none() && self.str_trunc_trailer.is_none() {
-            return DEFAULT_STRLEN;
-        }
-        let trailer = self
-            .str_trunc_trailer
-            .as_deref()
-            .unwrap_or(DEFAULT_TRAILER)
-            .len() as u32;
-        let chars = self.max_strlen.unwrap_or(DEFAULT_STRLEN - 1 - trailer);
-        (chars + 1 + trailer).clamp(1, MAX_STRLEN_LIMIT)
+        let trailer = self.trailer().len() as u32;
+        (self.string_chars() + 1 + trailer).clamp(1, MAX_STRLEN_LIMIT)
     }
 }
 
@@ -287,7 +277,7 @@ impl Default for Config {
             cache_user_symbols: UserSymbolCache::PerPid,
             cpp_demangle: true,
             dw_ustack_bytes: stdlib::abi::dwstack::DEFAULT_STACK_BYTES,
-            lazy_symbolication: false,
+            lazy_symbolication: true,
             license: "GPL".to_string(),
             log_size: 1_000_000,
             max_bpf_progs: 1024,

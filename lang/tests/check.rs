@@ -886,7 +886,10 @@ fn compiled_files_read_parameters_at_run_time() {
     assert!(!checked.params_compiled_in);
     assert_eq!(
         checked.script.expect("checked").run_values,
-        vec![RunValue::ParamStr { index: 1, len: 64 }]
+        vec![RunValue::ParamStr {
+            index: 1,
+            len: lang::config::Config::default().strlen()
+        }]
     );
     for (src, params) in [
         ("BEGIN { printf(\"%s\\n\", str($1)); exit(); }", &["x"][..]),

@@ -159,7 +159,8 @@ impl Checker<'_> {
                 return mk(test, Type::Bool, span);
             }
             Builtin::DefaultStrLength => {
-                return mk(H::Int(i64::from(self.opts.config.strlen())), I64, span);
+                let chars = self.opts.config.string_chars();
+                return mk(H::Int(i64::from(chars)), I64, span);
             }
             Builtin::Config => return self.config_record(span),
             // The machine's CPUs; a compiled file reads those of the machine it runs on.
