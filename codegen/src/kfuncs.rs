@@ -4,6 +4,7 @@
 //! declaration-only `DISubprogram`, which LLVM's BPF backend turns into an extern BTF FUNC);
 //! libbpf finds the kernel's function of that name and checks the prototypes agree, and
 //! the call becomes a kfunc call. Each kfunc is declared the first time a program calls it.
+//! `bpf_strnstr` serves the searches too long for rbt's own loop (`strings::find`).
 
 use crate::helpers::Helper;
 use crate::ir::{Lowerer, Val, Walk};
@@ -23,6 +24,10 @@ enum Kfunc {
     TaskFromPid,
     /// `void bpf_task_release(struct task_struct *p)`: drops that reference.
     TaskRelease,
+    /// `int bpf_strnstr(const char *s1, const char *s2, size_t len)`: where `s2` first
+    /// occurs in the first `len` bytes of `s1`, or a negative errno (-ENOENT when it does
+    /// not).
+    Strnstr,
 }
 
 impl Kfunc {
@@ -30,6 +35,7 @@ impl Kfunc {
         match self {
             Kfunc::TaskFromPid => "bpf_task_from_pid",
             Kfunc::TaskRelease => "bpf_task_release",
+            Kfunc::Strnstr => lang::check::STRNSTR_KFUNC,
         }
     }
 }
@@ -78,6 +84,29 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
             None,
             vec![task_ptr],
         ),
+        Kfunc::Strnstr => {
+            // DW_ATE_signed = 5, DW_ATE_unsigned = 8, DW_ATE_signed_char = 6; basic types of
+            // fixed sizes cannot fail to build.
+            let basic = |name: &str, bits: u64, encoding: u32| {
+                dib.create_basic_type(name, bits, encoding, DIFlags::ZERO)
+                    .ok()
+                    .map(|t| t.as_type())
+            };
+            let char_ptr = basic("char", 8, 6).map(|c| {
+                dib.create_pointer_type("", c, 64, 64, AddressSpace::default())
+                    .as_type()
+            });
+            (
+                l.ctx
+                    .i32_type()
+                    .fn_type(&[ptr.into(), ptr.into(), l.ctx.i64_type().into()], false),
+                basic("int", 32, 5),
+                [char_ptr, char_ptr, basic("unsigned long", 64, 8)]
+                    .into_iter()
+                    .flatten()
+                    .collect(),
+            )
+        }
     };
     let f = l
         .module
@@ -99,6 +128,38 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
     );
     f.set_subprogram(sp);
     f
+}
+
+/// Where the string at `needle` first occurs in the first `hay_len` bytes of the one at
+/// `hay`, by the kernel's `bpf_strnstr`: the index, or -1 (the kfunc's errors, -ENOENT when
+/// absent, all become -1). An i64.
+pub fn strnstr<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    hay: PointerValue<'ctx>,
+    needle: PointerValue<'ctx>,
+    hay_len: u32,
+) -> R<inkwell::values::IntValue<'ctx>> {
+    let f = declare(l, Kfunc::Strnstr);
+    let len = l.const_u64(u64::from(hay_len));
+    let at = match l
+        .builder
+        .build_call(f, &[hay.into(), needle.into(), len.into()], "strnstr")?
+        .try_as_basic_value()
+    {
+        inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+        inkwell::values::ValueKind::Instruction(_) => {
+            return Err(crate::CodegenError::Internal(
+                "bpf_strnstr declared without a value".into(),
+            ))
+        }
+    };
+    let at = l.builder.build_int_s_extend(at, l.i64(), "at")?;
+    let missing =
+        l.builder
+            .build_int_compare(inkwell::IntPredicate::SLT, at, l.const_u64(0), "missing")?;
+    Ok(l.builder
+        .build_select(missing, l.const_u64(u64::MAX), at, "found_at")?
+        .into_int_value())
 }
 
 /// `comm(pid)`: the 16-byte name of process `pid` (`comm` is the offset of `comm` in

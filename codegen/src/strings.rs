@@ -241,7 +241,8 @@ pub fn equal<'ctx>(
 }
 
 /// The index where `needle` first occurs in `hay` (both NUL-terminated, at most the given
-/// sizes), or -1; an empty needle is found at 0. Returns an i64.
+/// sizes), or -1; an empty needle is found at 0. Returns an i64. Searches longer than
+/// [`lang::check::SEARCH_STEPS`] pairs are the kernel's `bpf_strnstr`.
 ///
 /// The needle is copied first into a zeroed buffer, so that every byte after its end is 0.
 /// Then a start matches when, over the needle's bytes `c` and the haystack's `h` there, the
@@ -322,6 +323,11 @@ pub fn find<'ctx>(
             needle.into(),
         ],
     )?;
+    // Longer than the verifier walks: the checker let it through because the kernel has
+    // its own search, which gets the NUL-terminated copy.
+    if u64::from(hay_len) * u64::from(needle_len) > lang::check::SEARCH_STEPS {
+        return crate::kfuncs::strnstr(l, hay, padded, hay_len);
+    }
     call(
         l,
         func,

@@ -940,7 +940,12 @@ impl Checker<'_> {
         }
         let steps = u64::from(a[0].ty.size()) * u64::from(a[1].ty.size());
         let what = format!("{name}()");
-        if !self.string_steps_fit(&what, steps, super::exprs::SEARCH_STEPS, span) {
+        let kernel_searches = steps > super::SEARCH_STEPS
+            && self
+                .catalog
+                .function_signature(super::STRNSTR_KFUNC)
+                .is_some();
+        if !kernel_searches && !self.string_steps_fit(&what, steps, super::SEARCH_STEPS, span) {
             return poisoned(span);
         }
         let ty = if f == Function::Strcontains {

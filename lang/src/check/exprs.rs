@@ -55,10 +55,6 @@ pub(super) fn record(fields: Vec<(String, Expr)>, span: Span) -> Expr {
 /// The most bytes a string comparison, `strlen` or `memcmp` examines: each is a loop step
 /// with two branches the verifier keeps pending (it gives up past 8192 pending).
 pub(super) const STRING_STEPS: u64 = 2048;
-/// The most (start, byte) pairs `strcontains` examines: the verifier walks the search once
-/// per pair, about 14 instructions each, and walks at most a million instructions a program
-/// (1024 starts of a 64-byte needle pass in 0.6 s; 100 bytes are too many).
-pub(super) const SEARCH_STEPS: u64 = 1 << 16;
 
 impl Checker<'_> {
     /// Whether a string operation of `steps` steps is within `most`; reports it
