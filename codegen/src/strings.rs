@@ -245,9 +245,9 @@ pub fn equal<'ctx>(
 /// [`lang::check::SEARCH_STEPS`] pairs are the kernel's `bpf_strnstr`.
 ///
 /// The needle is copied first into a zeroed buffer, so that every byte after its end is 0.
-/// Then a start matches when, over the needle's bytes `c` and the haystack's `h` there, the
-/// sum of `(h ^ c) * c` is 0: a byte past the needle's end counts for nothing, and no byte is
-/// a branch. The verifier walks the search once per (start, byte) pair but keeps only two
+/// Then a start matches when, for each of the needle's bytes `c` and the haystack's `h` there,
+/// `(h ^ c) * c` is 0 (the loop ORs them together): a byte past the needle's end counts for
+/// nothing, and no byte is a branch. The verifier walks the search once per (start, byte) pair but keeps only two
 /// branches per start pending (it gives up past 8192 pending, which a branch per byte
 /// reached with a 16-byte needle in a 1024-byte string).
 pub fn find<'ctx>(
