@@ -206,7 +206,7 @@ impl MissingProbes {
 }
 
 /// The characters `str()` keeps when a script sets no `max_strlen`: bpftrace 0.27's 1024.
-pub const DEFAULT_MAX_STRLEN: u32 = 1024;
+const DEFAULT_MAX_STRLEN: u32 = 1024;
 
 /// What `str()` appends to a string it cuts short when the script sets no
 /// `str_trunc_trailer`, as bpftrace 0.27 does.

@@ -19,6 +19,15 @@ pub mod scratch;
 mod stmt_calls;
 mod stmts;
 
+use crate::ast::{self, Span};
+use crate::config::{Config, Unstable};
+use crate::hir;
+use std::collections::{BTreeSet, HashMap};
+use stdlib::catalog::{self, Catalog};
+use stdlib::diag::Diagnostic;
+use stdlib::manifest::{Event, MapKind, MapSpec};
+use stdlib::types::{AddrSpace, Type};
+
 /// The most (start, byte) pairs `strcontains` and `strstr` search with rbt's own loop: the
 /// verifier walks the search once per pair, about 14 instructions each, and walks at most a
 /// million instructions a program (1024 starts of a 64-byte needle pass in 0.6 s; 100 bytes
@@ -29,15 +38,6 @@ pub const SEARCH_STEPS: u64 = 1 << 16;
 /// verifier one call: codegen calls it for searches over [`SEARCH_STEPS`] pairs, which the
 /// checker accepts only where the kernel's BTF has it.
 pub const STRNSTR_KFUNC: &str = "bpf_strnstr";
-
-use crate::ast::{self, Span};
-use crate::config::{Config, Unstable};
-use crate::hir;
-use std::collections::{BTreeSet, HashMap};
-use stdlib::catalog::{self, Catalog};
-use stdlib::diag::Diagnostic;
-use stdlib::manifest::{Event, MapKind, MapSpec};
-use stdlib::types::{AddrSpace, Type};
 
 /// Settings that change how a script is checked.
 #[derive(Debug, Clone)]
