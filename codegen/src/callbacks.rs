@@ -11,8 +11,6 @@ use crate::debug::Locator;
 use crate::helpers::Helper;
 use crate::ir::{Callback, Lowerer, Walk};
 use crate::CodegenError;
-use inkwell::attributes::{Attribute, AttributeLoc};
-use inkwell::module::Linkage;
 use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
 use lang::hir::{MapId, Stmt, VarId};
@@ -39,8 +37,7 @@ enum Shape {
     Loop,
 }
 
-/// Declares a callback: static, so LLVM puts it in `.text` and libbpf loads it as a
-/// subprogram of each program that refers to it.
+/// Declares a callback of `shape` (a static function, [`Lowerer::static_function`]).
 fn declare<'a, 'ctx>(
     l: &Lowerer<'a, 'ctx>,
     name: &str,
@@ -51,15 +48,7 @@ fn declare<'a, 'ctx>(
         Shape::MapElem => (vec![ptr; 4], &["map", "key", "value", "ctx"]),
         Shape::Loop => (vec![l.i64().into(), ptr], &["index", "ctx"]),
     };
-    let fn_ty = l.i64().fn_type(&params, false);
-    let func = l.module.add_function(name, fn_ty, Some(Linkage::Internal));
-    let nounwind = Attribute::get_named_enum_kind_id("nounwind");
-    func.add_attribute(
-        AttributeLoc::Function,
-        l.ctx.create_enum_attribute(nounwind, 0),
-    );
-    let locator = l.locator.for_function(func, names, true, l.probe.span);
-    (func, locator)
+    l.static_function(name, &params, names)
 }
 
 /// A name no function of the module has yet: `base_suffixN`.

@@ -354,6 +354,31 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.slots.borrow_mut().scratch_top = top;
     }
 
+    /// Declares `long name(params)`, a static BPF function of the object (a callback or one of
+    /// codegen's own string functions): internal, so LLVM puts it in `.text` and libbpf loads
+    /// it as a subprogram of each program that calls it; `nounwind`; described for BTF with
+    /// its parameters' `names`. Returns it and the locator for its instructions.
+    pub(crate) fn static_function(
+        &self,
+        name: &str,
+        params: &[BasicMetadataTypeEnum<'ctx>],
+        names: &[&str],
+    ) -> (FunctionValue<'ctx>, Locator<'a, 'ctx>) {
+        let fn_ty = self.i64().fn_type(params, false);
+        let func = self
+            .module
+            .add_function(name, fn_ty, Some(inkwell::module::Linkage::Internal));
+        let nounwind = inkwell::attributes::Attribute::get_named_enum_kind_id("nounwind");
+        func.add_attribute(
+            inkwell::attributes::AttributeLoc::Function,
+            self.ctx.create_enum_attribute(nounwind, 0),
+        );
+        let locator = self
+            .locator
+            .for_function(func, names, true, self.probe.span);
+        (func, locator)
+    }
+
     /// An array of `words` i64 in this function's stack frame, never in scratch memory (what
     /// the verifier requires of a callback's context, which holds pointers).
     pub(crate) fn stack_words(&self, words: u32, name: &str) -> R<PointerValue<'ctx>> {

@@ -10,7 +10,6 @@ use inkwell::attributes::{Attribute, AttributeLoc};
 use inkwell::basic_block::BasicBlock;
 use inkwell::builder::Builder;
 use inkwell::context::Context;
-use inkwell::module::Linkage;
 use inkwell::types::BasicMetadataTypeEnum;
 use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PhiValue, PointerValue};
 use inkwell::IntPredicate;
@@ -50,17 +49,13 @@ impl<'ctx> Subprogram<'ctx> {
                 }
             })
             .collect();
-        let func = l.module.add_function(
-            name,
-            l.i64().fn_type(&types, false),
-            Some(Linkage::Internal),
-        );
-        for attr in ["nounwind", "noinline"] {
-            let kind = Attribute::get_named_enum_kind_id(attr);
-            func.add_attribute(AttributeLoc::Function, l.ctx.create_enum_attribute(kind, 0));
-        }
         let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
-        let _ = l.locator.for_function(func, &names, true, l.probe.span);
+        let (func, _) = l.static_function(name, &types, &names);
+        let noinline = Attribute::get_named_enum_kind_id("noinline");
+        func.add_attribute(
+            AttributeLoc::Function,
+            l.ctx.create_enum_attribute(noinline, 0),
+        );
         let sub = Subprogram {
             ctx: l.ctx,
             b: l.ctx.create_builder(),
