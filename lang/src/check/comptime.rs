@@ -102,6 +102,34 @@ fn int_binary(op: B, a: i64, b: i64) -> Option<i64> {
     })
 }
 
+/// `a < b` (or `<=`, `>`, `>=`) of two strings the checker knows, compared byte by byte up
+/// to the first NUL; None for another operator or a string known only at run time.
+pub(super) fn string_order(op: B, a: &Expr, b: &Expr) -> Option<bool> {
+    let (Const::Str(a), Const::Str(b)) = (constant(a)?, constant(b)?) else {
+        return None;
+    };
+    match op {
+        B::Lt => Some(a < b),
+        B::Le => Some(a <= b),
+        B::Gt => Some(a > b),
+        B::Ge => Some(a >= b),
+        B::Eq
+        | B::Ne
+        | B::Add
+        | B::Sub
+        | B::Mul
+        | B::Div
+        | B::Mod
+        | B::BitAnd
+        | B::BitOr
+        | B::BitXor
+        | B::Shl
+        | B::Shr
+        | B::LogicalAnd
+        | B::LogicalOr => None,
+    }
+}
+
 /// The value of an integer expression the checker knows (made of literals, `sizeof`,
 /// `offsetof`, constants and comparisons of literal strings), or None.
 pub(super) fn fold(e: &Expr) -> Option<i64> {

@@ -895,12 +895,13 @@ pub fn address_of_map(span: Span) -> Diagnostic {
         .with_help("copy the value to a variable and take its address: `$v = @m; &$v`")
 }
 
-/// A binary operator applied to a string. Strings compare with `==` and `!=` only, and
-/// have no arithmetic at all (as in bpftrace 0.27, where only two literals join with `+`).
+/// A binary operator applied to a string. Strings compare with `==` and `!=` (two literals
+/// also order with `<`, `>`, `<=` and `>=`), and have no arithmetic at all (as in bpftrace
+/// 0.27, where only two literals join with `+`).
 pub fn string_operands(op: BinaryOp, lhs: &Type, rhs: &Type, span: Span) -> Diagnostic {
     let help = match op {
         BinaryOp::Eq | BinaryOp::Ne | BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
-            "strings can only be compared with == and !="
+            "strings compare with == and != (only two literal strings also order, with <, >, <= and >=)"
         }
         BinaryOp::Add
         | BinaryOp::Sub

@@ -2,6 +2,7 @@
 //! access through BTF and tracepoint formats, and the builtin functions that produce values.
 
 use super::attach::SYSCALL_RECORD_HEADER;
+use super::comptime;
 use super::ctypes::parse_c_type;
 use super::diagnostics;
 use super::Checker;
@@ -1073,6 +1074,11 @@ impl Checker<'_> {
                     Type::Bool,
                     span,
                 );
+            }
+            // Two literal strings also order (bytewise, as C's strcmp), folded here as
+            // bpftrace 0.27 folds them; strings known only when the program runs do not.
+            if let Some(ordered) = comptime::string_order(op, &l, &r) {
+                return mk(H::Int(i64::from(ordered)), Type::Bool, span);
             }
             self.push(diagnostics::string_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
