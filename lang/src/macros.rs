@@ -1060,6 +1060,52 @@ pub(crate) fn pin_spans(def: &mut MacroDef, at: Span) {
     .block_expr(&mut def.body);
 }
 
+/// What a probe reads of its `args`: nothing, only some fields by name, or the whole.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ArgsUse {
+    None,
+    /// Only `args.name` (or `args->name`) of these names.
+    Fields(std::collections::BTreeSet<String>),
+    /// `args` as a value (printed, stored, passed), so every field.
+    Whole,
+}
+
+/// What `probe`'s predicate and body read of `args`, anywhere, a `typeof(...)` included.
+/// The script is already expanded, so a macro's use counts where it was called.
+pub(crate) fn args_use(probe: &Probe) -> ArgsUse {
+    let mut probe = probe.clone();
+    let mut fields = std::collections::BTreeSet::new();
+    let mut whole = false;
+    let is_args = |e: &Expr| matches!(&e.kind, ExprKind::Ident(n) if n == "args");
+    let mut visit = |e: &mut Expr| match &e.kind {
+        ExprKind::Field { expr, field, .. } if is_args(expr) => {
+            fields.insert(field.name.clone());
+            false
+        }
+        _ if is_args(e) => {
+            whole = true;
+            false
+        }
+        _ => true,
+    };
+    let mut walk = Walk {
+        expr: &mut visit,
+        declare: &mut |_| {},
+        ty: &mut |_| true,
+    };
+    if let Some(p) = &mut probe.predicate {
+        walk.expr(p);
+    }
+    walk.stmts(&mut probe.body.stmts);
+    if whole {
+        ArgsUse::Whole
+    } else if fields.is_empty() {
+        ArgsUse::None
+    } else {
+        ArgsUse::Fields(fields)
+    }
+}
+
 /// A walk over a macro body that calls its closures on what it meets and may rewrite it.
 struct Walk<'a> {
     /// Every expression, before its operands (which are skipped when it returns false).

@@ -265,11 +265,15 @@ impl Checker<'_> {
             Builtin::Args if self.probe.provider == Some(Provider::Uprobe) => {
                 return self.uprobe_args_value(span);
             }
+            Builtin::Args if self.probe.provider == Some(Provider::Tracepoint) => {
+                return self.tracepoint_args_value(span);
+            }
             Builtin::Args => {
                 return match self.probe.signature.clone() {
                     Some((params, _)) => self.signature_args_value(params, span),
                     None => {
-                        self.push(diagnostics::args_without_field(span));
+                        let provider = self.probe.provider.unwrap_or(Provider::Rawtracepoint);
+                        self.push(diagnostics::args_without_btf(provider, None, span));
                         poisoned(span)
                     }
                 };

@@ -1039,17 +1039,27 @@ pub fn no_such_parameter(field: &str, params: &[&str], span: Span) -> Diagnostic
         .with_note(format!("its parameters are: {}", params.join(", ")))
 }
 
-/// `args.x` in a kfunc/kretfunc probe whose function has no BTF signature.
-pub fn kfunc_args_without_btf(provider: Provider, field: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
+/// `args.x` (`field`) or `args` where the kernel's BTF does not describe the arguments: a
+/// kfunc/kretfunc probe on a function without a signature, or a raw tracepoint without one.
+pub fn args_without_btf(provider: Provider, field: Option<&str>, span: Span) -> Diagnostic {
+    let what = match field {
+        Some(field) => format!("so it has no argument `{field}`"),
+        None => "so `args` has no value".to_string(),
+    };
+    let d = Diagnostic::error(
         format!(
-            "the arguments of this {} probe are unknown, so it has no argument `{field}`",
+            "the arguments of this {} probe are unknown, {what}",
             provider.name()
         ),
         span,
     )
-    .with_label("unknown argument")
-    .with_note("the kernel's BTF has no signature for this function")
+    .with_label("unknown argument");
+    match provider {
+        Provider::Rawtracepoint => d
+            .with_note("the kernel's BTF has no type for this raw tracepoint")
+            .with_help("read its arguments untyped, as arg0, arg1, …"),
+        _ => d.with_note("the kernel's BTF has no signature for this function"),
+    }
 }
 
 /// `args` or `args.x` in an fentry/fexit probe on a BPF program's function whose signature
@@ -1210,13 +1220,6 @@ pub fn unknown_function(name: &str, candidates: &[&str], span: Span) -> Diagnost
 pub fn retval_without_btf(span: Span) -> Diagnostic {
     Diagnostic::error(
         "no BTF signature for this function, so its return value is unknown",
-        span,
-    )
-}
-
-pub fn args_without_field(span: Span) -> Diagnostic {
-    Diagnostic::error(
-        "args must be followed by a field: args.name or args->name",
         span,
     )
 }

@@ -1464,13 +1464,12 @@ impl Checker<'_> {
             if self.probe.provider == Some(ast::Provider::Uprobe) {
                 return self.uprobe_arg(field, span);
             }
-            if let Some(p @ (ast::Provider::Kfunc | ast::Provider::Kretfunc)) = self.probe.provider
+            if let Some(
+                p @ (ast::Provider::Kfunc | ast::Provider::Kretfunc | ast::Provider::Rawtracepoint),
+            ) = self.probe.provider
             {
-                self.push(diagnostics::kfunc_args_without_btf(
-                    p,
-                    &field.name,
-                    field.span,
-                ));
+                let d = diagnostics::args_without_btf(p, Some(&field.name), field.span);
+                self.push(d);
                 return poisoned(span);
             }
             return self.tracepoint_arg(field, span);
@@ -1775,11 +1774,30 @@ impl Checker<'_> {
             self.push(d);
             return poisoned(span);
         };
+        self.tracepoint_field(&f, span)
+    }
+
+    /// `args` of a tracepoint as a value: a record of the fields its format lists after
+    /// the common header (those `args.name` reads), each read as `args.name` reads it, so
+    /// `$a = args; $a.flags`, `print(args)` and `@last = args` work (bpftrace 0.27's
+    /// struct also has the header's `common_*` fields).
+    pub(super) fn tracepoint_args_value(&mut self, span: Span) -> Expr {
+        let fields = self.probe.tracepoint_fields.clone();
+        let items = fields
+            .iter()
+            .map(|f| self.tracepoint_field(f, span))
+            .collect();
+        args_record(fields.into_iter().map(|f| f.name).collect(), items, span)
+    }
+
+    /// Field `f` of the tracepoint's record, as its format types it (a `__data_loc` field
+    /// as the string it locates, an enum field as the kernel's enum).
+    fn tracepoint_field(&mut self, f: &stdlib::catalog::TracepointField, span: Span) -> Expr {
         // The common header (`common_pid`, …) exists only in a perf tracepoint's record.
         if f.offset < SYSCALL_RECORD_HEADER {
             self.probe.perf_tracepoint = true;
         }
-        let core = self.tracepoint_core(&f);
+        let core = self.tracepoint_core(f);
         if f.data_loc {
             return mk(
                 H::ContextField {

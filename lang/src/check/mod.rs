@@ -452,6 +452,7 @@ impl Checker<'_> {
             }
         }
         let typed = |t: &str| self.raw_params.get(t).is_some_and(Option::is_some);
+        let args_use = crate::macros::args_use(probe);
         use stdlib::manifest::Attach;
         let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
             .into_iter()
@@ -492,6 +493,18 @@ impl Checker<'_> {
                                 })
                                 .collect(),
                         )
+                    }
+                    // Tracepoints lay out their records differently: a probe that reads
+                    // `args` gets a program per layout of what it reads, each checked against
+                    // its own fields (as bpftrace checks `args.name` against every tracepoint
+                    // it matches).
+                    Attach::Tracepoint { targets }
+                        if targets.len() > 1 && args_use != crate::macros::ArgsUse::None =>
+                    {
+                        self.tracepoints_by_layout(targets, r.names, &args_use)
+                            .into_iter()
+                            .map(|one| (ap, one))
+                            .collect()
                     }
                     attach => vec![(ap, attach::Resolved { attach, ..r })],
                 }
@@ -723,6 +736,54 @@ impl Checker<'_> {
         self.map_ids
             .insert(script_name, MapInfo { id, first: span });
         Some(id)
+    }
+
+    /// Tracepoint `targets` (named `names`, in the same order) grouped by the layout of
+    /// what the probe reads of `args` (those fields, or the whole format), in order of first
+    /// appearance: one attach per layout. A target whose format cannot be read stands
+    /// alone, so the error names it.
+    fn tracepoints_by_layout(
+        &self,
+        targets: Vec<(String, String)>,
+        names: Vec<String>,
+        args_use: &crate::macros::ArgsUse,
+    ) -> Vec<attach::Resolved> {
+        type Layout = Vec<Option<catalog::TracepointField>>;
+        let layout = |(cat, event): &(String, String)| -> Option<Layout> {
+            let format = self.catalog.tracepoint_fields(cat, event).ok()?;
+            Some(match args_use {
+                crate::macros::ArgsUse::Fields(read) => read
+                    .iter()
+                    .map(|name| format.iter().find(|f| f.name == *name).cloned())
+                    .collect(),
+                crate::macros::ArgsUse::Whole | crate::macros::ArgsUse::None => {
+                    format.into_iter().map(Some).collect()
+                }
+            })
+        };
+        let mut groups: Vec<(Option<Layout>, attach::Resolved)> = Vec::new();
+        for (target, name) in targets.into_iter().zip(names) {
+            let key = layout(&target);
+            match groups.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, group)) => {
+                    if let stdlib::manifest::Attach::Tracepoint { targets } = &mut group.attach {
+                        targets.push(target);
+                    }
+                    group.names.push(name);
+                }
+                None => groups.push((
+                    key,
+                    attach::Resolved {
+                        attach: stdlib::manifest::Attach::Tracepoint {
+                            targets: vec![target.clone()],
+                        },
+                        names: vec![name],
+                        tracepoint: Some(target),
+                    },
+                )),
+            }
+        }
+        groups.into_iter().map(|(_, group)| group).collect()
     }
 
     /// Raw tracepoint `event`'s parameters as BTF types them, looked up once per run.
