@@ -16,6 +16,9 @@
 //! that needs statements becomes an `if` setting a temporary, so that they run only when the
 //! operand is evaluated.
 //!
+//! The same walk tells the checker what a probe reads of `args` ([`args_use`]), after
+//! expansion, so a macro's use counts where it is called.
+//!
 //! Its diagnostics are the named constructors at the end of this file.
 
 use crate::ast::*;

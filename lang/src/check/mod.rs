@@ -452,8 +452,16 @@ impl Checker<'_> {
             }
         }
         let typed = |t: &str| self.raw_params.get(t).is_some_and(Option::is_some);
-        let args_use = crate::macros::args_use(probe);
         use stdlib::manifest::Attach;
+        // Only a tracepoint attach point with several targets asks what the body reads.
+        let several_tracepoints = resolved
+            .iter()
+            .any(|(_, r)| matches!(&r.attach, Attach::Tracepoint { targets } if targets.len() > 1));
+        let args_use = if several_tracepoints {
+            crate::macros::args_use(probe)
+        } else {
+            crate::macros::ArgsUse::None
+        };
         let resolved: Vec<(&ast::AttachPoint, attach::Resolved)> = resolved
             .into_iter()
             .flat_map(|(ap, r)| {
