@@ -49,65 +49,18 @@ pub fn call<'ctx>(
         Function::Str => {
             let size = ty.size().max(1);
             let src = arg(0)?;
-            // A string literal passed to str() is already a string.
-            if src.ty.is_str() {
-                return l.expr(src);
-            }
-            let p = l.int(src)?;
-            let slot = l.alloca(size.max(8), "str")?;
-            l.memset(slot, size.max(8))?;
-            let len = match args.get(1) {
-                Some(n) => {
-                    // str(p, n) reads at most n bytes with the terminator (n - 1 characters,
-                    // as bpftrace 0.27), bounded by the buffer.
-                    let n = l.int(n)?;
-                    let max = i64t.const_int(u64::from(size), false);
-                    let small = l
-                        .builder
-                        .build_int_compare(IntPredicate::ULT, n, max, "small")?;
-                    l.builder
-                        .build_select(small, n, max, "len")?
-                        .into_int_value()
-                }
-                None => i64t.const_int(u64::from(size), false),
-            };
-            // Without a length, a string that fills what is read is cut short: the buffer
-            // keeps room after it for the trailer (`str_trunc_trailer`).
-            let trailer = l.globals.str_trailer.clone();
-            let chars = u64::from(size).saturating_sub(trailer.len() as u64 + 1);
-            let cut = args.get(1).is_none() && !trailer.is_empty() && chars > 0;
-            let len = if cut {
-                i64t.const_int(chars + 1, false)
+            // A string value the checker passes on may hold more than max_strlen characters:
+            // it is read again from where it lies, as a string in kernel memory, to be cut.
+            let src_ptr = if src.ty.is_str() {
+                l.mem(src)?
             } else {
-                len
-            };
-            let src_ptr =
+                let p = l.int(src)?;
                 l.builder
-                    .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?;
+                    .build_int_to_ptr(p, l.ctx.ptr_type(Default::default()), "src")?
+            };
+            let n = args.get(1).map(|n| l.int(n)).transpose()?;
             let h = l.read_helper(space_of(src), true);
-            let read = l.helper(h, &[slot.into(), len.into(), src_ptr.into()])?;
-            if cut {
-                // The helper returns the bytes it wrote with the terminator. When they fill
-                // the read, the trailer replaces that terminator; otherwise the bytes after
-                // the string stay zero (the buffer was cleared), so no branch is needed.
-                let full = l.builder.build_int_compare(
-                    IntPredicate::EQ,
-                    read,
-                    i64t.const_int(chars + 1, false),
-                    "full",
-                )?;
-                let i8t = l.ctx.i8_type();
-                for (i, b) in trailer.iter().enumerate() {
-                    let byte = l.builder.build_select(
-                        full,
-                        i8t.const_int(u64::from(*b), false),
-                        i8t.const_zero(),
-                        "trailer",
-                    )?;
-                    let at = l.offset(slot, chars + i as u64)?;
-                    l.builder.build_store(at, byte)?;
-                }
-            }
+            let slot = crate::strings::read(l, src_ptr, size, h, n)?;
             Ok(Val::Mem(slot))
         }
         Function::Buf => {

@@ -599,16 +599,7 @@ pub fn context_field<'ctx>(
         .builder
         .build_and(loc, l.ctx.i64_type().const_int(0xffff, false), "off")?;
     let src = l.offset_by(ctx, off)?;
-    let len = ty.size().max(1);
-    let slot = l.alloca(len.max(8), "dl")?;
-    l.memset(slot, len.max(8))?;
-    l.helper(
-        Helper::ProbeReadKernelStr,
-        &[
-            slot.into(),
-            l.ctx.i64_type().const_int(u64::from(len), false).into(),
-            src.into(),
-        ],
-    )?;
+    // Read as str() reads a string: cut at max_strlen and marked.
+    let slot = crate::strings::read(l, src, ty.size().max(1), Helper::ProbeReadKernelStr, None)?;
     Ok(Val::Mem(slot))
 }

@@ -1,7 +1,8 @@
 //! Strings in BPF: comparisons, `strlen`, `memcmp` and the search behind `strcontains` are
 //! byte loops in static functions of the object ([`Subprogram`]), called with the strings'
 //! sizes, which the verifier walks byte by byte at each call; `str_concat` copies with the
-//! kernel's string-reading helper.
+//! kernel's string-reading helper, and [`read`] is how `str()` and `__data_loc` fields read a
+//! string into a buffer of `max_strlen` characters.
 
 use crate::helpers::Helper;
 use crate::ir::Lowerer;
@@ -371,6 +372,63 @@ pub fn memcmp<'ctx>(
             count.into(),
         ],
     )
+}
+
+/// Reads the string at `src` with `helper` into a cleared buffer of `size` bytes, as
+/// `str()` does. With `n`, at most n bytes with the terminator (n - 1 characters, as bpftrace
+/// 0.27), bounded by the buffer. Without it, the buffer's characters are all but room for the
+/// trailer (`str_trunc_trailer`) and the terminator, and a string that fills them is cut
+/// there and marked with the trailer.
+pub fn read<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    src: PointerValue<'ctx>,
+    size: u32,
+    helper: Helper,
+    n: Option<IntValue<'ctx>>,
+) -> R<PointerValue<'ctx>> {
+    let i64t = l.ctx.i64_type();
+    let slot = l.alloca(size.max(8), "str")?;
+    l.memset(slot, size.max(8))?;
+    let max = i64t.const_int(u64::from(size), false);
+    let trailer = l.globals.str_trailer.clone();
+    let chars = u64::from(size).saturating_sub(trailer.len() as u64 + 1);
+    let cut = n.is_none() && !trailer.is_empty() && chars > 0;
+    let len = match n {
+        Some(n) => {
+            let small = l
+                .builder
+                .build_int_compare(IntPredicate::ULT, n, max, "small")?;
+            l.builder
+                .build_select(small, n, max, "len")?
+                .into_int_value()
+        }
+        None if cut => i64t.const_int(chars + 1, false),
+        None => max,
+    };
+    let read = l.helper(helper, &[slot.into(), len.into(), src.into()])?;
+    if cut {
+        // The helper returns the bytes it wrote with the terminator. When they fill the
+        // read, the trailer replaces that terminator; otherwise the bytes after the string
+        // stay zero (the buffer was cleared), so no branch is needed.
+        let full = l.builder.build_int_compare(
+            IntPredicate::EQ,
+            read,
+            i64t.const_int(chars + 1, false),
+            "full",
+        )?;
+        let i8t = l.ctx.i8_type();
+        for (i, b) in trailer.iter().enumerate() {
+            let byte = l.builder.build_select(
+                full,
+                i8t.const_int(u64::from(*b), false),
+                i8t.const_zero(),
+                "trailer",
+            )?;
+            let at = l.offset(slot, chars + i as u64)?;
+            l.builder.build_store(at, byte)?;
+        }
+    }
+    Ok(slot)
 }
 
 /// The bytes before the first NUL of the string at `s`, which holds `len` bytes (all of them

@@ -791,15 +791,26 @@ impl Checker<'_> {
                 text => text,
             },
         };
+        let chars = self.opts.config.string_chars();
         if let Some(mut text) = literal {
-            if let Some(n) = args.get(1).and_then(|a| self.const_int(a)) {
+            match args.get(1).and_then(|a| self.const_int(a)) {
                 // bpftrace keeps n characters of a literal's or a parameter's text.
-                text.truncate(usize::try_from(n).unwrap_or(0));
+                Some(n) if n <= i64::from(chars) => text.truncate(usize::try_from(n).unwrap_or(0)),
+                // Longer than max_strlen: cut to it and marked, as a read would be.
+                _ if text.len() > chars as usize => {
+                    text.truncate(chars as usize);
+                    text.extend_from_slice(self.opts.config.string_layout().1.as_bytes());
+                }
+                _ => {}
             }
             let len = text.len() as u32 + 1;
             return mk(H::Str(text), Type::Str { len }, span);
         }
         let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
+        // A length beyond max_strlen reads as much as str() without one, as in bpftrace 0.27.
+        if matches!(a.get(1).map(|n| &n.kind), Some(H::Int(n)) if *n > i64::from(chars)) {
+            a.truncate(1);
+        }
         if let Type::Str { len } = a[0].ty {
             // A string value with `n` keeps n - 1 characters and the NUL, as a read does.
             let s = a.remove(0);
@@ -807,6 +818,17 @@ impl Checker<'_> {
                 Some(H::Int(n)) if *n < i64::from(len) => {
                     let len = (*n).max(1) as u32;
                     self.coerce(s, &Type::Str { len })
+                }
+                // One that may hold more than max_strlen characters (a char array field,
+                // `comm` under a small max_strlen) is read again through str() to be cut;
+                // what a read made (str(), a `__data_loc` field) is cut already.
+                None if len.saturating_sub(1) > chars && !cut_already(&s) => {
+                    let len = self.opts.config.strlen();
+                    let call = H::Call {
+                        func: Function::Str,
+                        args: vec![s],
+                    };
+                    mk(call, Type::Str { len }, span)
                 }
                 _ => s,
             };
@@ -1629,4 +1651,16 @@ fn string_capacity(ty: &Type) -> Option<u32> {
         Type::Array { len, .. } if is_char_array(ty) => Some(*len),
         _ => None,
     }
+}
+
+/// Whether a string was made by a read that cuts at `max_strlen` already: `str()`, or a
+/// tracepoint's `__data_loc` field.
+fn cut_already(e: &Expr) -> bool {
+    matches!(
+        e.kind,
+        H::Call {
+            func: Function::Str,
+            ..
+        } | H::ContextField { data_loc: true, .. }
+    )
 }
