@@ -315,6 +315,17 @@ fn btf_enum(name: &str, size: u32, values: &[(&str, i128)]) -> Option<Type> {
     })
 }
 
+/// Whether type `id` is one of C's character types itself (qualifiers aside), not a typedef.
+fn is_character(d: &DebugInfo, mut id: usize) -> bool {
+    for _ in 0..8 {
+        match d.types.get(id) {
+            Some(CType::Qualified(_, of)) => id = *of,
+            _ => break,
+        }
+    }
+    matches!(d.types.get(id), Some(CType::Base { name, .. }) if name.ends_with("char"))
+}
+
 /// Converts a DWARF type to rbt's type, as [`SystemCatalog::btf_type`] does for BTF: pointers
 /// point into user memory, records held by value are converted whole, and a named record
 /// behind a pointer is kept by name, to be looked up when the pointer is followed. `depth`
@@ -365,8 +376,10 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
                 space: AddrSpace::User,
             }
         }
+        // As bpftrace 0.27 reads debug info, an array of a character type (`char`, `signed
+        // char`, `unsigned char`) is a string; one of a typedef'd byte (`uint8_t`) is integers.
         Some(CType::Array { elem, len }) => match dwarf_type(d, *elem, depth) {
-            Type::Int { bits: 8, .. } => Type::Str {
+            Type::Int { bits: 8, .. } if is_character(d, *elem) => Type::Str {
                 len: (*len as u32).max(1),
             },
             e => Type::Array {

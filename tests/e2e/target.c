@@ -42,6 +42,17 @@ struct rbt_e2e_nest {
 };
 struct rbt_e2e_nest rbt_e2e_nest = { { 1, 2 }, { 3, { 7, 8 } }, { 4 }, 0 };
 
+/* Byte arrays: those of C's character types are strings, those of a typedef'd byte are
+ * integer arrays (as bpftrace 0.27 reads debug info). */
+typedef unsigned char rbt_e2e_u8;
+struct rbt_e2e_bytes {
+	char name[4];
+	unsigned char raw[4];
+	rbt_e2e_u8 typed[2];
+	signed char sign[3];
+};
+struct rbt_e2e_bytes rbt_e2e_bytes = { "abc", "xyz", { 4, 5 }, "pq" };
+
 /* DWARF-typed uprobe args: a struct passed by value takes two registers, so `q` and `k`
  * are in the third and fourth. */
 __attribute__((noinline)) long rbt_e2e_pairs(struct rbt_e2e_pair p, const struct rbt_e2e_pair *q, int k)
