@@ -337,9 +337,9 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
         signed: false,
     };
     match d.types.get(id) {
-        // As bpftrace does, a `float` or `double` is no value: it prints as null.
+        // As bpftrace does, a `float`, `double` or `long double` is no value: it prints as null.
         Some(CType::Base {
-            size: size @ (4 | 8),
+            size: size @ (4 | 8 | 16),
             float: true,
             ..
         }) => Type::Float {
@@ -350,7 +350,8 @@ pub fn dwarf_type(d: &DebugInfo, id: usize, depth: u32) -> Type {
                 bits: (size * 8) as u8,
                 signed: *signed,
             },
-            // `__int128` and `long double`: kept as words so that record layouts stay right.
+            // `__int128`: kept as words, low word first, so its whole value prints (bpftrace
+            // 0.27 prints the low word alone).
             n => Type::Array {
                 elem: Box::new(u64_ty),
                 len: (n / 8) as u32,

@@ -437,7 +437,8 @@ impl Type {
             }
             Type::Pointer { to, .. } => format!("{} *", to.display()),
             Type::Float { bits: 32 } => "float".into(),
-            Type::Float { .. } => "double".into(),
+            Type::Float { bits: 64 } => "double".into(),
+            Type::Float { .. } => "long double".into(),
             Type::Array { elem, len } => format!("{}[{len}]", elem.display()),
             Type::Record(r) => r.name.clone(),
             Type::Enum { name, .. } => format!("enum {name}"),

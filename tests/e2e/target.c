@@ -53,6 +53,15 @@ struct rbt_e2e_bytes {
 };
 struct rbt_e2e_bytes rbt_e2e_bytes = { "abc", "xyz", { 4, 5 }, "pq" };
 
+/* A two-dimensional array (one DWARF array type with two subranges), a 128-bit integer
+ * (printed as its two words, low first) and a long double (no value, as float and double). */
+struct rbt_e2e_wide {
+	int grid[2][3];
+	__int128 big;
+	long double ld;
+};
+struct rbt_e2e_wide rbt_e2e_wide = { { { 1, 2, 3 }, { 4, 5, 6 } }, ((__int128)7 << 64) | 5, 1.5 };
+
 /* DWARF-typed uprobe args: a struct passed by value takes two registers, so `q` and `k`
  * are in the third and fourth. */
 __attribute__((noinline)) long rbt_e2e_pairs(struct rbt_e2e_pair p, const struct rbt_e2e_pair *q, int k)

@@ -712,10 +712,16 @@ impl<'a> UnitReader<'_, 'a> {
             },
             gimli::DW_TAG_subroutine_type => CType::Function,
             gimli::DW_TAG_array_type => {
-                let elem = target(self, out);
+                // `int y[2][3]` is one DIE with a subrange per dimension: an array of two
+                // arrays of three.
+                let mut elem = target(self, out);
+                let dims = self.array_dims(offset);
+                for &len in dims.iter().skip(1).rev() {
+                    elem = push(out, CType::Array { elem, len });
+                }
                 CType::Array {
                     elem,
-                    len: self.array_len(offset),
+                    len: dims.first().copied().unwrap_or(0),
                 }
             }
             gimli::DW_TAG_structure_type | gimli::DW_TAG_union_type | gimli::DW_TAG_class_type => {
@@ -743,16 +749,16 @@ impl<'a> UnitReader<'_, 'a> {
         id
     }
 
-    /// The element count of an array type (the product of its dimensions; 0 if unknown).
-    fn array_len(&self, offset: UnitOffset) -> u64 {
+    /// The lengths of an array type's dimensions, outermost first (0 for one not known).
+    fn array_dims(&self, offset: UnitOffset) -> Vec<u64> {
+        let mut dims = Vec::new();
         let Ok(mut tree) = self.unit.entries_tree(Some(offset)) else {
-            return 0;
+            return dims;
         };
         let Ok(root) = tree.root() else {
-            return 0;
+            return dims;
         };
         let mut children = root.children();
-        let mut len: Option<u64> = None;
         while let Ok(Some(child)) = children.next() {
             let e = child.entry();
             if e.tag() != gimli::DW_TAG_subrange_type {
@@ -763,9 +769,9 @@ impl<'a> UnitReader<'_, 'a> {
                 let lower = self.udata(e, gimli::DW_AT_lower_bound).unwrap_or(0);
                 Some(upper.checked_sub(lower)? + 1)
             });
-            len = Some(len.unwrap_or(1).saturating_mul(n.unwrap_or(0)));
+            dims.push(n.unwrap_or(0));
         }
-        len.unwrap_or(0)
+        dims
     }
 
     fn members(&mut self, offset: UnitOffset, out: &mut DebugInfo, depth: u32) -> Vec<Member> {
