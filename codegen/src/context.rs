@@ -283,8 +283,18 @@ fn usdt_arg<'ctx>(l: &mut Lowerer<'_, 'ctx>, n: u8) -> R<IntValue<'ctx>> {
             size,
             reg: r,
             offset,
+            index,
         } => {
-            let base = reg(l, r)?;
+            let mut base = reg(l, r)?;
+            if let Some(ix) = index {
+                let i = reg(l, &ix.reg)?;
+                let scaled = l.builder.build_int_mul(
+                    i,
+                    i64t.const_int(u64::from(ix.scale), false),
+                    "scaled",
+                )?;
+                base = l.builder.build_int_add(base, scaled, "indexed")?;
+            }
             let addr =
                 l.builder
                     .build_int_add(base, i64t.const_int(*offset as u64, true), "uaddr")?;

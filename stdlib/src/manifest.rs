@@ -463,11 +463,14 @@ pub enum UsdtArg {
         size: i8,
         reg: String,
     },
-    /// In user memory at `reg + offset`.
+    /// In user memory at `reg + offset`, plus `index * scale` for an indexed operand
+    /// (`8@-80(%rbp,%rax,8)`).
     Mem {
         size: i8,
         reg: String,
         offset: i64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        index: Option<UsdtIndex>,
     },
     Const {
         size: i8,
@@ -475,8 +478,15 @@ pub enum UsdtArg {
     },
 }
 
+/// The index register of an indexed USDT operand and its scale (1, 2, 4 or 8).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsdtIndex {
+    pub reg: String,
+    pub scale: u8,
+}
+
 /// Parses a `.note.stapsdt` argument string (x86-64 operands) into its arguments; `None`
-/// when an operand has a form rbt does not decode (e.g. indexed addressing).
+/// when an operand has a form rbt does not decode (e.g. a floating-point register).
 pub fn parse_usdt_args(spec: &str) -> Option<Vec<UsdtArg>> {
     spec.split_whitespace().map(parse_usdt_arg).collect()
 }
@@ -518,17 +528,33 @@ fn parse_usdt_arg(op: &str) -> Option<UsdtArg> {
             reg: pt_regs_name(loc)?,
         });
     }
-    // `off(%reg)` or `(%reg)`.
+    // `off(%reg)`, `(%reg)`, or indexed: `off(%reg,%index,scale)`.
     let (off, rest) = loc.split_once('(')?;
-    let reg = rest.strip_suffix(')')?;
-    if reg.contains(',') {
+    let inner = rest.strip_suffix(')')?;
+    let offset = if off.is_empty() { 0 } else { off.parse().ok()? };
+    let mut parts = inner.split(',').map(str::trim);
+    let reg = pt_regs_name(parts.next()?)?;
+    let index = match parts.next() {
+        None => None,
+        Some(index) => {
+            let scale = match parts.next() {
+                None => 1,
+                Some(s) => s.parse().ok().filter(|s| matches!(s, 1 | 2 | 4 | 8))?,
+            };
+            Some(UsdtIndex {
+                reg: pt_regs_name(index)?,
+                scale,
+            })
+        }
+    };
+    if parts.next().is_some() {
         return None;
     }
-    let offset = if off.is_empty() { 0 } else { off.parse().ok()? };
     Some(UsdtArg::Mem {
         size,
-        reg: pt_regs_name(reg)?,
+        reg,
         offset,
+        index,
     })
 }
 
@@ -780,7 +806,8 @@ mod tests {
                 UsdtArg::Mem {
                     size: 8,
                     reg: "bp".into(),
-                    offset: -8
+                    offset: -8,
+                    index: None,
                 },
                 UsdtArg::Const { size: 4, value: 5 },
                 UsdtArg::Reg {
@@ -789,6 +816,30 @@ mod tests {
                 },
             ])
         );
-        assert_eq!(parse_usdt_args("8@(%rax,%rbx,8)"), None);
+        assert_eq!(
+            parse_usdt_args("-2@-80(%rbp,%rax,8) 8@(%rsi,%rdx)"),
+            Some(vec![
+                UsdtArg::Mem {
+                    size: -2,
+                    reg: "bp".into(),
+                    offset: -80,
+                    index: Some(UsdtIndex {
+                        reg: "ax".into(),
+                        scale: 8
+                    }),
+                },
+                UsdtArg::Mem {
+                    size: 8,
+                    reg: "si".into(),
+                    offset: 0,
+                    index: Some(UsdtIndex {
+                        reg: "dx".into(),
+                        scale: 1
+                    }),
+                },
+            ])
+        );
+        assert_eq!(parse_usdt_args("8@(%rax,%rbx,3)"), None);
+        assert_eq!(parse_usdt_args("8@%xmm0"), None);
     }
 }

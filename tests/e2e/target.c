@@ -75,10 +75,13 @@ int main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 3;
 	long total = 0;
 	struct rbt_e2e_pair pair = { 5, 6 };
+	/* Read at the probe site as an indexed operand (`-48(%rbp,%rax,8)`-like). */
+	volatile long squares[8] = { 0, -1, -4, -9, -16, -25, -36, -49 };
 	if (rbt_e2e_pairs(pair, &pair, n) < 0)
 		return 2;
 	for (int i = 0; i < n; i++) {
 		DTRACE_PROBE2(rbte2e, tick, i, (long)i * 10);
+		DTRACE_PROBE1(rbte2e, indexed, squares[i & 7]);
 		total += rbt_e2e_add(i, 100);
 	}
 	if (argc > 2)

@@ -278,6 +278,9 @@ impl Checker<'_> {
                     }
                 };
             }
+            // A USDT argument is an int64, as bpftrace 0.27 types it: its value is sign- or
+            // zero-extended from the size its note gives.
+            Builtin::Arg(_) if self.probe.usdt_args.is_some() => I64,
             Builtin::Uid
             | Builtin::Gid
             | Builtin::Elapsed
