@@ -3,7 +3,7 @@
 # Idempotent: packages already present are not reinstalled.
 set -eu
 # bpftool: bpftrace's suite checks with it which links (uprobe_multi) a run created.
-pkgs="llvm-19-dev libpolly-19-dev libelf-dev zlib1g-dev libzstd-dev pkg-config bpftrace systemtap-sdt-dev iproute2 gcc bpftool"
+pkgs="llvm-19-dev libpolly-19-dev libelf-dev zlib1g-dev libzstd-dev pkg-config bpftrace systemtap-sdt-dev iproute2 gcc g++ bpftool"
 missing=""
 for p in $pkgs; do
     dpkg -s "$p" >/dev/null 2>&1 || missing="$missing $p"

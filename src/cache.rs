@@ -30,7 +30,9 @@ use std::io::{Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use stdlib::aot::AotFile;
-use stdlib::catalog::{Catalog, Host, LookupError, TracepointField, UserObject, UserParam};
+use stdlib::catalog::{
+    Catalog, Host, LookupError, SymbolNames, TracepointField, UserObject, UserParam,
+};
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::types::{Record, Type};
 
@@ -452,12 +454,13 @@ impl Catalog for Recording<'_> {
         &self,
         path: &str,
         pattern: &str,
+        names: SymbolNames,
         offset: u64,
         allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
         self.uses("a user binary's symbols");
         self.inner
-            .uprobe_targets(path, pattern, offset, allow_unsafe)
+            .uprobe_targets(path, pattern, names, offset, allow_unsafe)
     }
     fn usdt_targets(
         &self,

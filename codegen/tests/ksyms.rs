@@ -5,7 +5,7 @@
 
 use lang::check;
 use stdlib::catalog::{
-    Catalog, EmptyCatalog, Host, LookupError, TracepointField, UserObject, UserParam,
+    Catalog, EmptyCatalog, Host, LookupError, SymbolNames, TracepointField, UserObject, UserParam,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::ProgramType;
@@ -62,10 +62,11 @@ impl Catalog for Kernel {
         &self,
         p: &str,
         f: &str,
+        n: SymbolNames,
         o: u64,
         u: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
-        EmptyCatalog.uprobe_targets(p, f, o, u)
+        EmptyCatalog.uprobe_targets(p, f, n, o, u)
     }
     fn usdt_targets(&self, p: &str, v: &str, n: &str) -> Result<Vec<UsdtTarget>, LookupError> {
         EmptyCatalog.usdt_targets(p, v, n)

@@ -35,7 +35,8 @@
 
 use lang::check::{check, Options};
 use stdlib::catalog::{
-    Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
+    Catalog, Host, LookupError, SymbolNames, TracepointField, Untraceable, UserObject, UserParam,
+    UserSymbol,
 };
 use stdlib::diag::render;
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtArg, UsdtTarget};
@@ -291,6 +292,7 @@ impl Catalog for Fixture {
         &self,
         path: &str,
         pattern: &str,
+        _: SymbolNames,
         offset: u64,
         _: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {

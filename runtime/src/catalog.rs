@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use stdlib::catalog::{
-    Catalog, Host, LookupError, TracepointField, Untraceable, UserObject, UserParam, UserSymbol,
+    Catalog, Host, LookupError, SymbolNames, TracepointField, Untraceable, UserObject, UserParam,
+    UserSymbol,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::ProgramType;
@@ -766,6 +767,7 @@ impl Catalog for SystemCatalog {
         &self,
         path: &str,
         func: &str,
+        names: SymbolNames,
         extra: u64,
         allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {
@@ -823,7 +825,11 @@ impl Catalog for SystemCatalog {
                 // A wildcard leaves out GCC's `.part.N` split-off bodies, as bpftrace's
                 // listing and attach do; a name given in full still finds one.
                 let part = stands_for_several(func) && s.name.contains(".part.");
-                if g.matches(&s.name) && !part {
+                let matches = match names {
+                    SymbolNames::Plain => g.matches(&s.name),
+                    SymbolNames::Cpp => elf::cpp_names(&s.name).iter().any(|n| g.matches(n)),
+                };
+                if matches && !part {
                     if let Some(off) = s.file_offset {
                         // A function named exactly is checked against its size: an offset
                         // past its end lands in another function, and a symbol of size 0

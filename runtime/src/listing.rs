@@ -352,7 +352,7 @@ fn parse_pattern(
 struct Fields {
     /// Module, category, or binary path; `*` when not given.
     target: String,
-    /// USDT provider; `*` otherwise.
+    /// USDT provider, or a uprobe's language (`cpp`); `*` otherwise.
     middle: String,
     /// Function, event or probe name.
     name: String,
@@ -393,6 +393,10 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
             mk(any(), any(), f[0].clone())
         }
         (Listing::UsdtNotes, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
+        // `uprobe:/bin/x:cpp:ns::*`: functions by their C++ names (whose `::` split fields).
+        (Listing::ElfSymbols, n) if n >= 3 && f[1] == CPP => {
+            mk(f[0].clone(), f[1].clone(), f[2..].join(":"))
+        }
         // `fentry:bpf:ID:NAME`: a function of the loaded BPF program ID.
         (Listing::BtfFunctions, 3) if f[0] == BPF_TARGET => {
             mk(f[0].clone(), f[1].clone(), f[2].clone())
@@ -445,6 +449,9 @@ pub fn shared_vmlinux() -> Result<Arc<Btf>, BtfError> {
             reason,
         })
 }
+
+/// The language field of a uprobe attach point that names functions by their C++ names.
+const CPP: &str = "cpp";
 
 /// The module field of an fentry/fexit attach point that names loaded BPF programs
 /// instead of a kernel module (`fentry:bpf:NAME`).
@@ -630,20 +637,35 @@ fn list_provider(
                     .flatten();
                 // bpftrace 0.17 does not list GCC's `.part.N` split-off function bodies
                 // (they are fragments, not entries callers reach); rbt follows it.
+                let cpp = f.middle == CPP;
                 for s in syms.into_iter().filter(|s| !s.name.contains(".part.")) {
-                    if name.is(&s.name) {
-                        let details = debug
-                            .as_ref()
-                            .and_then(|d| Some((d, d.params(&s.name, s.addr)?)))
-                            .map(|(d, params)| {
-                                params
-                                    .iter()
-                                    .map(|p| format!("    {} {}", d.type_name(p.ty), p.name))
-                                    .collect()
-                            })
-                            .unwrap_or_default();
-                        out.insert(format!("{pname}:{shown}:{}", s.name), details);
-                    }
+                    // By C++ name, a function is listed by its demangled signature, quoted
+                    // so that the line is an attach point as it stands.
+                    let shown_name = if cpp {
+                        let names = elf::cpp_names(&s.name);
+                        if !names.iter().any(|n| name.is(n)) {
+                            continue;
+                        }
+                        match names.first() {
+                            Some(full) if *full != s.name => format!("cpp:\"{full}\""),
+                            _ => format!("cpp:{}", s.name),
+                        }
+                    } else if name.is(&s.name) {
+                        s.name.clone()
+                    } else {
+                        continue;
+                    };
+                    let details = debug
+                        .as_ref()
+                        .and_then(|d| Some((d, d.params(&s.name, s.addr)?)))
+                        .map(|(d, params)| {
+                            params
+                                .iter()
+                                .map(|p| format!("    {} {}", d.type_name(p.ty), p.name))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    out.insert(format!("{pname}:{shown}:{shown_name}"), details);
                 }
             }
         }

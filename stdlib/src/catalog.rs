@@ -76,6 +76,16 @@ pub enum Untraceable {
     GivenList,
 }
 
+/// How a uprobe's function pattern names functions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SymbolNames {
+    /// As the symbol table spells them (`uprobe:/bin/x:func`; C++ functions mangled).
+    Plain,
+    /// C++ names demangled, with or without their parameter list (`uprobe:/bin/x:cpp:ns::f`,
+    /// `uprobe:/bin/x:cpp:"f(int)"`); a name that is not mangled stands as it is.
+    Cpp,
+}
+
 /// A parameter of a user function, from DWARF (uprobe `args`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserParam {
@@ -141,14 +151,15 @@ pub trait Catalog {
     /// [`Type::Enum`] whose values print by name.
     fn enum_type(&self, name: &str) -> Option<Type>;
     /// The functions of a binary or library (`libc` style names resolved like bpftrace)
-    /// matching a glob, or the one `0x` file address `pattern` gives, each moved `offset`
-    /// bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the offset). A function
-    /// named exactly is checked against its size: an offset past its end is an error, and so
-    /// is a function of size 0 unless `allow_unsafe` (`--unsafe`).
+    /// matching a glob, read as `names` says, or the one `0x` file address `pattern` gives,
+    /// each moved `offset` bytes further (`uprobe:/bin/x:func+16`; the checker has parsed the
+    /// offset). A function named exactly is checked against its size: an offset past its end
+    /// is an error, and so is a function of size 0 unless `allow_unsafe` (`--unsafe`).
     fn uprobe_targets(
         &self,
         path: &str,
         pattern: &str,
+        names: SymbolNames,
         offset: u64,
         allow_unsafe: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError>;
@@ -274,6 +285,7 @@ impl Catalog for EmptyCatalog {
         &self,
         path: &str,
         pattern: &str,
+        _: SymbolNames,
         offset: u64,
         _: bool,
     ) -> Result<Vec<UprobeTarget>, LookupError> {

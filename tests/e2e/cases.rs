@@ -61,6 +61,40 @@ pub fn target_binary_no_pie() -> String {
         .clone()
 }
 
+/// tests/e2e/target_cxx.cpp built with g++ (`{TARGET_CXX}`), for the C++ name cases.
+pub fn target_binary_cxx() -> String {
+    static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let out = format!("{}/rbt-e2e-target-cxx", env!("CARGO_TARGET_TMPDIR"));
+            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target_cxx.cpp");
+            let ok = Command::new("g++")
+                .args(["-O1", "-g", "-o", &out, src])
+                .status()
+                .expect("run g++ (ci-setup.sh installs it)");
+            assert!(ok.success(), "building {src} failed");
+            out
+        })
+        .clone()
+}
+
+/// `text` with the cases' placeholders filled in; each target is built on first use.
+fn expand(text: &str, unique: &str) -> String {
+    let mut out = text.replace("{UNIQUE}", unique);
+    type Build = fn() -> String;
+    let targets: [(&str, Build); 3] = [
+        ("{TARGET}", target_binary),
+        ("{TARGET_NOPIE}", target_binary_no_pie),
+        ("{TARGET_CXX}", target_binary_cxx),
+    ];
+    for (placeholder, build) in targets {
+        if out.contains(placeholder) {
+            out = out.replace(placeholder, &build());
+        }
+    }
+    out
+}
+
 pub fn cases() -> Vec<Case> {
     // Every `*.txt` case file in tests/e2e, in name order.
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e");
@@ -94,22 +128,16 @@ pub fn cases() -> Vec<Case> {
             format!("{stdout}\n")
         };
         let field = |k: &str| {
-            head.lines().find_map(|l| l.strip_prefix(k)).map(|v| {
-                v.trim()
-                    .replace("{UNIQUE}", &unique)
-                    .replace("{TARGET}", &target_binary())
-                    .replace("{TARGET_NOPIE}", &target_binary_no_pie())
-            })
+            head.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(|v| expand(v.trim(), &unique))
         };
         out.push(Case {
             name: name.trim().to_string(),
             args: field("args:").expect("args"),
             trigger: field("trigger:"),
             status: field("status:").map_or(0, |s| s.parse().expect("status")),
-            stdout: stdout
-                .replace("{UNIQUE}", &unique)
-                .replace("{TARGET}", &target_binary())
-                .replace("{TARGET_NOPIE}", &target_binary_no_pie()),
+            stdout: expand(&stdout, &unique),
         });
     }
     out

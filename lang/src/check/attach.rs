@@ -8,7 +8,7 @@ use super::diagnostics;
 use super::Checker;
 use crate::ast::{AttachPoint, Provider, Span};
 use crate::config::MissingProbes;
-use stdlib::catalog::{Catalog, Untraceable};
+use stdlib::catalog::{Catalog, SymbolNames, Untraceable};
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
@@ -346,10 +346,27 @@ impl Checker<'_> {
             }
             Provider::Uprobe | Provider::Uretprobe => {
                 let ret = ap.provider == Provider::Uretprobe;
-                let (path, func) = match fields.as_slice() {
-                    [p, f] => (p, f.clone()),
-                    [p, _lang, f] => (p, f.clone()),
-                    _ => return arity_error(self, "uprobe:/path/to/binary:function"),
+                // `uprobe:/bin/x:cpp:ns::f`: the function by its C++ name, whose `::` the
+                // attach point's fields split.
+                let (path, func, names) = match fields.as_slice() {
+                    [p, f] => (p, f.clone(), SymbolNames::Plain),
+                    [p, lang, f @ ..] if lang == "cpp" && !f.is_empty() => {
+                        (p, f.join(":"), SymbolNames::Cpp)
+                    }
+                    [_, lang, _] => {
+                        let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
+                        self.push(diagnostics::unknown_uprobe_language(
+                            ap.provider,
+                            lang,
+                            span,
+                        ));
+                        return None;
+                    }
+                    _ => return arity_error(self, "uprobe:/path/to/binary:[cpp:]function"),
+                };
+                let lang = match names {
+                    SymbolNames::Plain => "",
+                    SymbolNames::Cpp => "cpp:",
                 };
                 // `uprobe:/bin/x@file.c:LINE`: a source location, found in the line table.
                 let source = path
@@ -360,7 +377,8 @@ impl Checker<'_> {
                     Some(((bin, file), line)) => catalog.source_line_targets(bin, file, line),
                     None => {
                         let (symbol, offset) = self.split_offset(ap, &func)?;
-                        catalog.uprobe_targets(path, symbol, offset, self.opts.allow_unsafe)
+                        let unsafe_ok = self.opts.allow_unsafe;
+                        catalog.uprobe_targets(path, symbol, names, offset, unsafe_ok)
                     }
                 };
                 let found = match found {
@@ -383,7 +401,7 @@ impl Checker<'_> {
                     Ok(targets) if !targets.is_empty() => {
                         let names = targets
                             .iter()
-                            .map(|t| format!("{provider}:{}:{}", t.path, t.symbol))
+                            .map(|t| format!("{provider}:{}:{lang}{}", t.path, t.symbol))
                             .collect();
                         // Several targets attach through uprobe_multi links where the
                         // kernel has them: one link per binary instead of a uprobe each.
@@ -398,7 +416,7 @@ impl Checker<'_> {
                             tracepoint: None,
                         })
                     }
-                    Ok(_) => none_matched(self, format!("{provider}:{path}:{func}")),
+                    Ok(_) => none_matched(self, format!("{provider}:{path}:{lang}{func}")),
                     Err(e) => {
                         self.push(diagnostics::unresolvable_probe(e, ap.span));
                         None

@@ -234,6 +234,18 @@ pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -
 }
 
 /// `fentry:bpf:ID:NAME` whose ID is not a program id.
+pub fn unknown_uprobe_language(provider: Provider, lang: &str, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "unknown language `{lang}` in {} attach point",
+            provider.name()
+        ),
+        span,
+    )
+    .with_label("the only language is `cpp`")
+    .with_suggestion(lang, ["cpp"])
+}
+
 pub fn invalid_bpf_program_id(provider: Provider, id: &str, span: Span) -> Diagnostic {
     let name = provider.name();
     Diagnostic::error(

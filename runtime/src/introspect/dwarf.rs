@@ -573,6 +573,26 @@ impl<'a> UnitReader<'_, 'a> {
         Some(s.to_string_lossy().into_owned())
     }
 
+    /// The symbol name of a function DIE (`DW_AT_linkage_name`, or GCC's older
+    /// `DW_AT_MIPS_linkage_name`); C functions have none.
+    fn linkage_name(
+        &self,
+        entry: &gimli::DebuggingInformationEntry<'_, '_, R<'a>>,
+    ) -> Option<String> {
+        let v = entry
+            .attr_value(gimli::DW_AT_linkage_name)
+            .ok()
+            .flatten()
+            .or_else(|| {
+                entry
+                    .attr_value(gimli::DW_AT_MIPS_linkage_name)
+                    .ok()
+                    .flatten()
+            })?;
+        let s = self.dwarf.attr_string(self.unit, v).ok()?;
+        Some(s.to_string_lossy().into_owned())
+    }
+
     /// The DIE an attribute refers to within this unit (`DW_AT_type`, `DW_AT_abstract_origin`).
     fn reference(
         &self,
@@ -612,7 +632,13 @@ impl<'a> UnitReader<'_, 'a> {
         let origin = self
             .reference(&entry, gimli::DW_AT_abstract_origin)
             .or_else(|| self.reference(&entry, gimli::DW_AT_specification));
-        let name = self.name(&entry).or_else(|| {
+        // A C++ function is known by its symbol, the mangled linkage name (overloads share
+        // their plain name), which may sit on the declaration the definition refers to.
+        let linkage = self.linkage_name(&entry).or_else(|| {
+            let o = self.unit.entry(origin?).ok()?;
+            self.linkage_name(&o)
+        });
+        let name = linkage.or_else(|| self.name(&entry)).or_else(|| {
             let o = self.unit.entry(origin?).ok()?;
             self.name(&o)
         });

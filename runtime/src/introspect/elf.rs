@@ -70,6 +70,21 @@ pub struct ElfSymbol {
     pub file_offset: Option<u64>,
 }
 
+/// The names a C++ pattern (`uprobe:/bin/x:cpp:...`) matches a symbol by: its demangled name
+/// with its parameter list (`ns::f(int)`) and without (`ns::f`); a name that is not mangled
+/// (`main`, an `extern "C"` function) as it is.
+pub fn cpp_names(symbol: &str) -> Vec<String> {
+    use cpp_demangle::{DemangleOptions, Symbol};
+    let Ok(sym) = Symbol::new(symbol) else {
+        return vec![symbol.to_string()];
+    };
+    let short = DemangleOptions::new().no_params().no_return_type();
+    [sym.demangle().ok(), sym.demangle_with_options(&short).ok()]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
 /// Defined function symbols (STT_FUNC and STT_GNU_IFUNC) from `.symtab` and `.dynsym`,
 /// sorted by name and deduplicated by (name, address).
 /// A stripped object (no `.symtab`, like Debian's libc) gets its local symbols from the
@@ -621,4 +636,23 @@ pub fn parse_ld_so_cache(bytes: &[u8]) -> Vec<(String, PathBuf)> {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cpp_names;
+
+    #[test]
+    fn cpp_names_with_and_without_parameters() {
+        assert_eq!(
+            cpp_names("_ZN3rbt4areaERKNS_5PointE"),
+            ["rbt::area(rbt::Point const&)", "rbt::area"]
+        );
+        assert_eq!(
+            cpp_names("_ZNK3Foo3getEv"),
+            ["Foo::get() const", "Foo::get"]
+        );
+        // A C name is not mangled: it stands as it is.
+        assert_eq!(cpp_names("main"), ["main"]);
+    }
 }
