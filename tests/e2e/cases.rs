@@ -23,59 +23,52 @@ pub struct Case {
     pub stdout: String,
 }
 
+/// Compiles tests/e2e/`src` with `compiler` and `flags` into `name` in cargo's temporary
+/// directory for tests; fails saying what it `needs` when that does not work.
+fn build(compiler: &str, flags: &[&str], src: &str, name: &str, needs: &str) -> String {
+    let out = format!("{}/{name}", env!("CARGO_TARGET_TMPDIR"));
+    let src = format!("{}/tests/e2e/{src}", env!("CARGO_MANIFEST_DIR"));
+    let ok = Command::new(compiler)
+        .args(flags)
+        .args(["-o", &out, &src])
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {compiler} ({needs}): {e}"));
+    assert!(ok.success(), "building {src} failed ({needs})");
+    out
+}
+
 /// Builds tests/e2e/target.c (needs gcc and <sys/sdt.h> from systemtap-sdt-dev) once.
 pub fn target_binary() -> String {
     static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = format!("{}/rbt-e2e-target", env!("CARGO_TARGET_TMPDIR"));
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target.c");
-            let ok = Command::new("gcc")
-                .args(["-O1", "-g", "-o", &out, src])
-                .status()
-                .expect("run gcc");
-            assert!(
-                ok.success(),
-                "building {src} failed (needs gcc and systemtap-sdt-dev)"
-            );
-            out
-        })
-        .clone()
+    let needs = "needs gcc and systemtap-sdt-dev";
+    let make = || build("gcc", &["-O1", "-g"], "target.c", "rbt-e2e-target", needs);
+    BUILT.get_or_init(make).clone()
 }
 
 /// tests/e2e/target.c built as a fixed-address executable (ET_EXEC, `-no-pie`): its
 /// addresses can be named after the process is gone, from the file alone.
 pub fn target_binary_no_pie() -> String {
     static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = format!("{}/rbt-e2e-target-nopie", env!("CARGO_TARGET_TMPDIR"));
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target.c");
-            let ok = Command::new("gcc")
-                .args(["-O1", "-g", "-no-pie", "-o", &out, src])
-                .status()
-                .expect("run gcc");
-            assert!(ok.success(), "building {src} with -no-pie failed");
-            out
-        })
-        .clone()
+    let flags = ["-O1", "-g", "-no-pie"];
+    let needs = "needs gcc and systemtap-sdt-dev";
+    let make = || build("gcc", &flags, "target.c", "rbt-e2e-target-nopie", needs);
+    BUILT.get_or_init(make).clone()
 }
 
 /// tests/e2e/target_cxx.cpp built with g++ (`{TARGET_CXX}`), for the C++ name cases.
 pub fn target_binary_cxx() -> String {
     static BUILT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let out = format!("{}/rbt-e2e-target-cxx", env!("CARGO_TARGET_TMPDIR"));
-            let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/e2e/target_cxx.cpp");
-            let ok = Command::new("g++")
-                .args(["-O1", "-g", "-o", &out, src])
-                .status()
-                .expect("run g++ (ci-setup.sh installs it)");
-            assert!(ok.success(), "building {src} failed");
-            out
-        })
-        .clone()
+    let needs = "needs g++, which ci-setup.sh installs";
+    let make = || {
+        build(
+            "g++",
+            &["-O1", "-g"],
+            "target_cxx.cpp",
+            "rbt-e2e-target-cxx",
+            needs,
+        )
+    };
+    BUILT.get_or_init(make).clone()
 }
 
 /// `text` with the cases' placeholders filled in; each target is built on first use.
