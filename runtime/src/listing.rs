@@ -28,6 +28,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
+use stdlib::catalog::SymbolNames;
 use stdlib::probes::{Listing, PerfEvent, Provider};
 use stdlib::types::AddrSpace;
 use wildmatch::WildMatch;
@@ -394,7 +395,7 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
         }
         (Listing::UsdtNotes, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
         // `uprobe:/bin/x:cpp:ns::*`: functions by their C++ names (whose `::` split fields).
-        (Listing::ElfSymbols, n) if n >= 3 && f[1] == CPP => {
+        (Listing::ElfSymbols, n) if n >= 3 && SymbolNames::from_language(&f[1]).is_some() => {
             mk(f[0].clone(), f[1].clone(), f[2..].join(":"))
         }
         // `fentry:bpf:ID:NAME`: a function of the loaded BPF program ID.
@@ -449,9 +450,6 @@ pub fn shared_vmlinux() -> Result<Arc<Btf>, BtfError> {
             reason,
         })
 }
-
-/// The language field of a uprobe attach point that names functions by their C++ names.
-const CPP: &str = "cpp";
 
 /// The module field of an fentry/fexit attach point that names loaded BPF programs
 /// instead of a kernel module (`fentry:bpf:NAME`).
@@ -637,23 +635,23 @@ fn list_provider(
                     .flatten();
                 // bpftrace 0.17 does not list GCC's `.part.N` split-off function bodies
                 // (they are fragments, not entries callers reach); rbt follows it.
-                let cpp = f.middle == CPP;
+                let names = SymbolNames::from_language(&f.middle).unwrap_or(SymbolNames::Plain);
                 for s in syms.into_iter().filter(|s| !s.name.contains(".part.")) {
                     // By C++ name, a function is listed by its demangled signature, quoted
                     // so that the line is an attach point as it stands.
-                    let shown_name = if cpp {
-                        let names = elf::cpp_names(&s.name);
-                        if !names.iter().any(|n| name.is(n)) {
-                            continue;
+                    let shown_name = match names {
+                        SymbolNames::Cpp => {
+                            let cpp = elf::cpp_names(&s.name);
+                            if !cpp.iter().any(|n| name.is(n)) {
+                                continue;
+                            }
+                            match cpp.first() {
+                                Some(full) if *full != s.name => format!("\"{full}\""),
+                                _ => s.name.clone(),
+                            }
                         }
-                        match names.first() {
-                            Some(full) if *full != s.name => format!("cpp:\"{full}\""),
-                            _ => format!("cpp:{}", s.name),
-                        }
-                    } else if name.is(&s.name) {
-                        s.name.clone()
-                    } else {
-                        continue;
+                        SymbolNames::Plain if name.is(&s.name) => s.name.clone(),
+                        SymbolNames::Plain => continue,
                     };
                     let details = debug
                         .as_ref()
@@ -665,7 +663,8 @@ fn list_provider(
                                 .collect()
                         })
                         .unwrap_or_default();
-                    out.insert(format!("{pname}:{shown}:{shown_name}"), details);
+                    let lang = names.prefix();
+                    out.insert(format!("{pname}:{shown}:{lang}{shown_name}"), details);
                 }
             }
         }

@@ -86,6 +86,22 @@ pub enum SymbolNames {
     Cpp,
 }
 
+impl SymbolNames {
+    /// The names a uprobe's language field asks for (`uprobe:/bin/x:cpp:f`): `cpp` is the
+    /// only language.
+    pub fn from_language(field: &str) -> Option<SymbolNames> {
+        (field == "cpp").then_some(SymbolNames::Cpp)
+    }
+
+    /// What a probe's name carries before its function: `cpp:` for C++ names.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            SymbolNames::Plain => "",
+            SymbolNames::Cpp => "cpp:",
+        }
+    }
+}
+
 /// A parameter of a user function, from DWARF (uprobe `args`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserParam {

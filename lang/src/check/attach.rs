@@ -12,6 +12,9 @@ use stdlib::catalog::{Catalog, SymbolNames, Untraceable};
 use stdlib::manifest::{Attach, KprobeTarget, PerfPeriod, SyscallTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::{HARDWARE_EVENTS, SOFTWARE_EVENTS};
 
+/// How a uprobe attach point is written, for the error of a malformed one.
+const UPROBE_FORM: &str = "uprobe:/path/to/binary:[cpp:]function";
+
 /// A resolved attach point.
 pub struct Resolved {
     pub attach: Attach,
@@ -350,24 +353,22 @@ impl Checker<'_> {
                 // attach point's fields split.
                 let (path, func, names) = match fields.as_slice() {
                     [p, f] => (p, f.clone(), SymbolNames::Plain),
-                    [p, lang, f @ ..] if lang == "cpp" && !f.is_empty() => {
-                        (p, f.join(":"), SymbolNames::Cpp)
-                    }
-                    [_, lang, _] => {
-                        let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
-                        self.push(diagnostics::unknown_uprobe_language(
-                            ap.provider,
-                            lang,
-                            span,
-                        ));
-                        return None;
-                    }
-                    _ => return arity_error(self, "uprobe:/path/to/binary:[cpp:]function"),
+                    [p, lang, f @ ..] if !f.is_empty() => match SymbolNames::from_language(lang) {
+                        Some(names) => (p, f.join(":"), names),
+                        None if f.len() == 1 => {
+                            let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
+                            self.push(diagnostics::unknown_uprobe_language(
+                                ap.provider,
+                                lang,
+                                span,
+                            ));
+                            return None;
+                        }
+                        None => return arity_error(self, UPROBE_FORM),
+                    },
+                    _ => return arity_error(self, UPROBE_FORM),
                 };
-                let lang = match names {
-                    SymbolNames::Plain => "",
-                    SymbolNames::Cpp => "cpp:",
-                };
+                let lang = names.prefix();
                 // `uprobe:/bin/x@file.c:LINE`: a source location, found in the line table.
                 let source = path
                     .rsplit_once('@')

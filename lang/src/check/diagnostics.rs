@@ -233,7 +233,7 @@ pub fn invalid_count(provider: Provider, count: &str, event: &str, span: Span) -
     .with_help(format!("e.g. {name}:{event}:100, decimal or hex with 0x"))
 }
 
-/// `fentry:bpf:ID:NAME` whose ID is not a program id.
+/// `uprobe:BIN:LANG:NAME` with a language other than `cpp`.
 pub fn unknown_uprobe_language(provider: Provider, lang: &str, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
@@ -246,6 +246,7 @@ pub fn unknown_uprobe_language(provider: Provider, lang: &str, span: Span) -> Di
     .with_suggestion(lang, ["cpp"])
 }
 
+/// `fentry:bpf:ID:NAME` whose ID is not a program id.
 pub fn invalid_bpf_program_id(provider: Provider, id: &str, span: Span) -> Diagnostic {
     let name = provider.name();
     Diagnostic::error(
