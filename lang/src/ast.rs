@@ -187,6 +187,14 @@ pub struct AttachPoint {
     pub name: Option<Ident>,
 }
 
+impl AttachPoint {
+    /// Where field `i` was written, for a diagnostic about it; the whole attach point when it
+    /// has no such field.
+    pub fn field_span(&self, i: usize) -> Span {
+        self.fields.get(i).map_or(self.span, |f| f.span)
+    }
+}
+
 /// A `:`-separated field of an attach point.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ApField {

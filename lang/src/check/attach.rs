@@ -356,12 +356,12 @@ impl Checker<'_> {
                     [p, lang, f @ ..] if !f.is_empty() => match SymbolNames::from_language(lang) {
                         Some(names) => (p, f.join(":"), names),
                         None if f.len() == 1 => {
-                            let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
-                            self.push(diagnostics::unknown_uprobe_language(
+                            let d = diagnostics::unknown_uprobe_language(
                                 ap.provider,
                                 lang,
-                                span,
-                            ));
+                                ap.field_span(1),
+                            );
+                            self.push(d);
                             return None;
                         }
                         None => return arity_error(self, UPROBE_FORM),
@@ -476,12 +476,12 @@ impl Checker<'_> {
                         [_, id, f] => match id.parse::<u32>() {
                             Ok(id) => (Some(id), f.as_str()),
                             Err(_) => {
-                                let span = ap.fields.get(1).map_or(ap.span, |f| f.span);
-                                self.push(diagnostics::invalid_bpf_program_id(
+                                let d = diagnostics::invalid_bpf_program_id(
                                     ap.provider,
                                     id,
-                                    span,
-                                ));
+                                    ap.field_span(1),
+                                );
+                                self.push(d);
                                 return None;
                             }
                         },
@@ -660,19 +660,23 @@ impl Checker<'_> {
                         "an address, a length and a mode, e.g. watchpoint:0x10000000:8:w",
                     );
                 };
-                let span_of = |i: usize| ap.fields.get(i).map_or(ap.span, |f| f.span);
                 let Some(address) = parse_int(addr) else {
-                    let d = diagnostics::invalid_watchpoint_address(ap.provider, addr, span_of(0));
+                    let d = diagnostics::invalid_watchpoint_address(
+                        ap.provider,
+                        addr,
+                        ap.field_span(0),
+                    );
                     self.push(d);
                     return None;
                 };
                 let Some(length) = parse_int(len).filter(|n| matches!(n, 1 | 2 | 4 | 8)) else {
-                    let d = diagnostics::invalid_watchpoint_length(ap.provider, len, span_of(1));
+                    let d =
+                        diagnostics::invalid_watchpoint_length(ap.provider, len, ap.field_span(1));
                     self.push(d);
                     return None;
                 };
                 let Some(access) = watchpoint_access(mode) else {
-                    self.push(diagnostics::invalid_watchpoint_mode(mode, span_of(2)));
+                    self.push(diagnostics::invalid_watchpoint_mode(mode, ap.field_span(2)));
                     return None;
                 };
                 // The kernel takes an execution breakpoint only over a whole instruction
