@@ -377,9 +377,12 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
             | Listing::BtfFunctions
             | Listing::BtfRawTracepoints,
             1,
-        )
-        | (Listing::PerfEvents(_) | Listing::Names(_) | Listing::Units(_), 1 | 2) => {
-            mk(any(), any(), f[0].clone())
+        ) => mk(any(), any(), f[0].clone()),
+        // A fixed table's line is matched whole after the provider (`self:signal:*` is
+        // `signal:SIGUSR1`; `software:cpu-clock:100` is not `cpu-clock:`), as bpftrace
+        // matches the listed name.
+        (Listing::PerfEvents(_) | Listing::Names(_) | Listing::Units(_), _) => {
+            mk(any(), any(), f.join(":"))
         }
         (
             Listing::Tracefs
@@ -600,9 +603,11 @@ fn list_provider(
                 }
             }
         }
+        // A unit or perf event is listed with its number left empty (`interval:s:`), which
+        // a pattern may spell or leave out (`software:cpu*`).
         Listing::PerfEvents(events) => {
             for ev in perf_event_names(events) {
-                if name.is(ev) {
+                if name.is(ev) || name.is(&format!("{ev}:")) {
                     out.insert(format!("{pname}:{ev}:"), Vec::new());
                 }
             }
@@ -616,7 +621,7 @@ fn list_provider(
         }
         Listing::Units(units) => {
             for u in units {
-                if name.is(u) {
+                if name.is(u) || name.is(&format!("{u}:")) {
                     out.insert(format!("{pname}:{u}:"), Vec::new());
                 }
             }

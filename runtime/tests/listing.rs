@@ -470,6 +470,27 @@ fn interval_and_profile_list_their_units() {
     assert_eq!(out, "profile:s:\n");
 }
 
+/// A pattern of several fields matches a fixed table's line whole after the provider: the
+/// field after a unit or perf event is its (unlisted) number, and `self`'s names have two
+/// fields.
+#[test]
+fn fixed_tables_match_every_field() {
+    let list = |p| list_str(Some(p), false, None).expect("list");
+    assert_eq!(list("self:signal:*"), "self:signal:SIGUSR1\n");
+    assert_eq!(list("self:*"), "self:signal:SIGUSR1\n");
+    assert_eq!(list("self:signal:SIGUSR2"), "");
+    assert_eq!(list("software:cpu-clock:*"), "software:cpu-clock:\n");
+    assert_eq!(list("software:cpu-clock:100"), "");
+    assert_eq!(list("interval:*:5"), "");
+    assert_eq!(list("interval:s:"), "interval:s:\n");
+    assert_eq!(list("iter:task:x"), "");
+    let out = list("*:*:sched_switch");
+    assert!(
+        !out.contains("software:") && !out.contains("hardware:") && !out.contains("iter:"),
+        "{out}"
+    );
+}
+
 #[test]
 fn program_probes_are_listed_as_bpftrace_lists_them() {
     let line = |n: &str| listing::program_line(n);

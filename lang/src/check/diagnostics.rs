@@ -1610,6 +1610,14 @@ pub fn lhist_bounds(span: Span) -> Diagnostic {
     Diagnostic::error("lhist() needs min < max and a positive step", span)
 }
 
+pub fn lhist_step_too_large(step: i64, range: i64, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!("lhist() step {step} is larger than its range {range} (max - min)"),
+        span,
+    )
+    .with_help("a step of at most max - min gives the histogram at least one bucket")
+}
+
 pub fn lhist_too_many_buckets(span: Span) -> Diagnostic {
     Diagnostic::error("lhist() would have more than 1000 buckets", span)
 }

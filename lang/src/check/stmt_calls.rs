@@ -789,6 +789,10 @@ impl Checker<'_> {
             self.push(diagnostics::lhist_bounds(span));
             return None;
         }
+        if step > max - min {
+            self.push(diagnostics::lhist_step_too_large(step, max - min, span));
+            return None;
+        }
         if (max - min) / step > 1000 {
             self.push(diagnostics::lhist_too_many_buckets(span));
             return None;
