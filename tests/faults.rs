@@ -721,7 +721,12 @@ const UNSAFE_USES: &[(&str, &str, Loads)] = &[
     ),
     (
         "signal",
-        r#"BEGIN { signal("SIGCONT"); exit(); }"#,
+        r#"tracepoint:syscalls:sys_enter_getppid /pid == 1/ { signal("SIGCONT"); }"#,
+        Loads::Always,
+    ),
+    (
+        "signal_thread",
+        r#"tracepoint:syscalls:sys_enter_getppid /pid == 1/ { signal_thread("SIGCONT"); }"#,
         Loads::Always,
     ),
     // Needs kprobes, which this kernel may lack.

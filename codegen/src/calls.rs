@@ -244,9 +244,13 @@ pub fn call<'ctx>(
                 "reg() needs a literal register name".into(),
             )),
         },
-        Function::Signal => {
+        Function::Signal | Function::SignalThread => {
             let sig = l.int(arg(0)?)?;
-            l.helper(Helper::SendSignal, &[sig.into()])?;
+            let helper = match func {
+                Function::SignalThread => Helper::SendSignalThread,
+                _ => Helper::SendSignal,
+            };
+            l.helper(helper, &[sig.into()])?;
             Ok(Val::Int(i64t.const_zero()))
         }
         Function::Override => {

@@ -28,6 +28,7 @@ pub enum Helper {
     GetStack = 67,
     GetCurrentCgroupId = 80,
     SendSignal = 109,
+    SendSignalThread = 117,
     SkbOutput = 111,
     ProbeReadUser = 112,
     ProbeReadKernel = 113,

@@ -202,6 +202,24 @@ const PT_REGS_PROBES: &[Provider] = &[
     Provider::Usdt,
 ];
 
+/// Probes that run in the task whose event they trace, so that `signal()` reaches it; as in
+/// bpftrace, not BEGIN/END/self, timers (`interval`, `software`, `hardware`), watchpoints,
+/// iterators or tests.
+const TASK_PROBES: &[Provider] = &[
+    Provider::Kprobe,
+    Provider::Kretprobe,
+    Provider::Uprobe,
+    Provider::Uretprobe,
+    Provider::Usdt,
+    Provider::Tracepoint,
+    Provider::Rawtracepoint,
+    Provider::Kfunc,
+    Provider::Kretfunc,
+    Provider::Profile,
+];
+
+const TASK_PROBES_WHY: &str = "the signal goes to the task the probe fired in";
+
 /// Probes that load as tracing programs, whose arguments the kernel's BTF types: fentry,
 /// fexit and raw tracepoints (those BTF does not describe load as plain raw tracepoint
 /// programs, which the checker refuses for these builtins on its own).
@@ -531,6 +549,7 @@ pub enum Function {
     Cgroupid,
     CgroupPath,
     Signal,
+    SignalThread,
     Override,
     WriteUser,
     Strftime,
@@ -609,6 +628,7 @@ impl Function {
         Function::Cgroupid,
         Function::CgroupPath,
         Function::Signal,
+        Function::SignalThread,
         Function::Override,
         Function::WriteUser,
         Function::Strftime,
@@ -760,7 +780,17 @@ impl Function {
             Function::Signal => {
                 Spec::statement("signal", N::exactly(1), "signal(\"SIGKILL\") or signal(9)")
                     .needs_unsafe()
+                    .only_in(TASK_PROBES)
+                    .why(TASK_PROBES_WHY)
             }
+            Function::SignalThread => Spec::statement(
+                "signal_thread",
+                N::exactly(1),
+                "signal_thread(\"SIGKILL\") or signal_thread(9)",
+            )
+            .needs_unsafe()
+            .only_in(TASK_PROBES)
+            .why(TASK_PROBES_WHY),
             Function::Override => {
                 Spec::statement("override", N::exactly(1), "override(return_code)")
                     .needs_unsafe()

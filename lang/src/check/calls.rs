@@ -720,6 +720,7 @@ impl Checker<'_> {
             | Function::Join
             | Function::Debugf
             | Function::Signal
+            | Function::SignalThread
             | Function::Override
             | Function::WriteUser
             | Function::Count

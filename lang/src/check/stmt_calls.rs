@@ -98,7 +98,7 @@ impl Checker<'_> {
             Function::Delete => self.delete_call(args),
             Function::Join => self.join_call(args, span),
             Function::Debugf => self.debugf_call(args, span),
-            Function::Signal => self.signal_call(args, span),
+            Function::Signal | Function::SignalThread => self.signal_call(f, args, span),
             Function::Override => self.override_call(args, span),
             Function::WriteUser => self.write_user_call(args, span),
             // Checked when compiling; nothing runs.
@@ -527,7 +527,13 @@ impl Checker<'_> {
         }))
     }
 
-    fn signal_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
+    /// `signal(sig)` and `signal_thread(sig)`: a signal named or numbered by a literal.
+    fn signal_call(
+        &mut self,
+        func: Function,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<StmtKind> {
         let sig = match &args[0].kind {
             A::Str(name) => {
                 let name = String::from_utf8_lossy(name).into_owned();
@@ -547,7 +553,7 @@ impl Checker<'_> {
         };
         Some(StmtKind::Expr(Expr {
             kind: H::Call {
-                func: Function::Signal,
+                func,
                 args: vec![Expr {
                     kind: H::Int(sig),
                     ty: I64,
@@ -706,6 +712,7 @@ impl Checker<'_> {
             | Function::Cgroupid
             | Function::CgroupPath
             | Function::Signal
+            | Function::SignalThread
             | Function::Override
             | Function::WriteUser
             | Function::Strftime
