@@ -91,10 +91,21 @@ unsafe extern "C" {
 
 fn run(tool: &str, args: &[&str]) -> (String, i32) {
     let o = Command::new(tool).args(args).output().expect("run tool");
-    (
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        o.status.code().unwrap_or(-1),
-    )
+    (shown(&o.stdout), o.status.code().unwrap_or(-1))
+}
+
+/// Output as text that keeps every byte apart: bytes that are not UTF-8 are shown as `\xNN`
+/// (both tracers write a string's bytes as they are), so that comparing the text compares
+/// the bytes.
+fn shown(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 #[test]
@@ -271,7 +282,11 @@ fn compare(tracer: &str, scripts: &str) {
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
     {
-        for format in ["text", "json"] {
+        let (line, formats): (&str, &[&str]) = match line.strip_prefix("text-only: ") {
+            Some(script) => (script, &["text"]),
+            None => (line, &["text", "json"]),
+        };
+        for &format in formats {
             let args = ["-f", format, "-e", line];
             let (want, _) = run(tracer, &args);
             let (got, _) = run(env!("CARGO_BIN_EXE_rbt"), &args);

@@ -5,7 +5,10 @@
 use crate::maps;
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
 use crate::sys::{MapHandle, Object, SysError};
+use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 use std::rc::Rc;
 use stdlib::decode::EventLayout;
 use stdlib::diag::reason;
@@ -42,8 +45,9 @@ pub struct EventSink {
     events: Rc<[EventLayout]>,
     /// The decoded arguments of the record being handled; kept to reuse its allocation.
     args: Vec<Value>,
-    /// The text of the record being handled; kept to reuse its allocation.
-    line: String,
+    /// The text of the record being handled (bytes, as printf writes them); kept to reuse its
+    /// allocation.
+    line: Vec<u8>,
     /// A `print(@m, top, div)` (map index, top, div) held back for one record: when the
     /// next is `clear(@m)`, the map is read and emptied in one pass, so no update is lost
     /// between the print and the clear (the usual `print(@m); clear(@m);` of an interval).
@@ -73,7 +77,7 @@ pub struct EventSink {
     no_warnings: bool,
     /// While set, output is kept here instead of written (`--bench`/`--test` runs, whose
     /// output bpftrace shows only for a failed test), `errorf()` messages included.
-    capture: Option<String>,
+    capture: Option<Vec<u8>>,
     /// The output's format while a capture renders text (see [`EventSink::start_capture`]).
     capture_format: Option<OutputFormat>,
     /// How many `errorf()` messages (and failed `assert()`s) were reported since
@@ -106,7 +110,7 @@ impl EventSink {
         Ok(EventSink {
             events: manifest.events.iter().map(EventLayout::new).collect(),
             args: Vec::new(),
-            line: String::new(),
+            line: Vec::new(),
             pending_print: None,
             source: manifest.source.clone().unwrap_or_default(),
             maps,
@@ -176,15 +180,18 @@ impl EventSink {
         self.exit.unwrap_or(0)
     }
 
-    fn write(&mut self, s: &str) {
+    /// Writes text or bytes (a string's bytes in text output are written as they are, as
+    /// bpftrace writes them, UTF-8 or not).
+    fn write(&mut self, s: impl AsRef<[u8]>) {
+        let s = s.as_ref();
         if let Some(c) = &mut self.capture {
-            c.push_str(s);
+            c.extend_from_slice(s);
             return;
         }
         if self.output_closed() {
             return;
         }
-        let r = self.out.write_all(s.as_bytes());
+        let r = self.out.write_all(s);
         let r = match self.buffering {
             Buffering::None => r.and_then(|_| self.out.flush()),
             Buffering::Line | Buffering::Full => r,
@@ -213,19 +220,20 @@ impl EventSink {
     /// Keeps the output from now on instead of writing it, until [`Self::end_capture`]; as
     /// text if `text` (a test's output in a JSON result record, as bpftrace gives it).
     pub fn start_capture(&mut self, text: bool) {
-        self.capture = Some(String::new());
+        self.capture = Some(Vec::new());
         if text {
             self.capture_format = Some(std::mem::replace(&mut self.format, OutputFormat::Text));
         }
     }
 
-    /// Writes again, in the output's own format; returns what was kept.
+    /// Writes again, in the output's own format; returns what was kept (bytes that are not
+    /// UTF-8 become U+FFFD: it goes into a test's report).
     pub fn end_capture(&mut self) -> String {
         self.print_pending();
         if let Some(f) = self.capture_format.take() {
             self.format = f;
         }
-        self.capture.take().unwrap_or_default()
+        String::from_utf8_lossy(&self.capture.take().unwrap_or_default()).into_owned()
     }
 
     /// Writes text rbt produces itself (benchmark tables, test results) to the output.
@@ -269,7 +277,7 @@ impl EventSink {
         match self.format {
             OutputFormat::Text => stdlib::stderr!("{}", output::attached_text(n)),
             OutputFormat::Json => {
-                self.write(&output::attached_json(n));
+                self.write(output::attached_json(n));
                 // Users (and tests) watch for this line to know tracing has started.
                 self.flush();
             }
@@ -376,7 +384,8 @@ impl EventSink {
                 line.clear();
                 format::render_into(pieces, args, &mut line);
                 if json {
-                    self.write(&output::json_text_record("printf", &line));
+                    let text = String::from_utf8_lossy(&line);
+                    self.write(output::json_text_record("printf", &text));
                 } else {
                     self.write(&line);
                 }
@@ -445,56 +454,74 @@ impl EventSink {
                 self.write(&s);
             }
             Event::Cat { format: pieces, .. } => {
-                let path = format::render(pieces, args);
-                let text = match std::fs::read(&path) {
-                    Ok(b) => {
-                        String::from_utf8_lossy(&b[..b.len().min(self.max_cat_bytes)]).into_owned()
-                    }
+                let mut path = Vec::new();
+                format::render_into(pieces, args, &mut path);
+                let path = PathBuf::from(OsString::from_vec(path));
+                let mut bytes = match std::fs::read(&path) {
+                    Ok(b) => b,
                     // On stderr, as bpftrace reports it: the output holds the file's text only.
                     Err(e) => {
-                        stdlib::stderrln!("ERROR: cat(): cannot read '{path}' ({})", reason(&e));
+                        stdlib::stderrln!(
+                            "ERROR: cat(): cannot read '{}' ({})",
+                            path.display(),
+                            reason(&e)
+                        );
                         return Flow::Continue;
                     }
                 };
-                let s = if json {
-                    output::json_text_record("cat", &text)
+                bytes.truncate(self.max_cat_bytes);
+                if json {
+                    let text = String::from_utf8_lossy(&bytes);
+                    self.write(output::json_text_record("cat", &text));
                 } else {
-                    text
-                };
-                self.write(&s);
+                    self.write(&bytes);
+                }
             }
             Event::System { format: pieces, .. } => {
-                let cmd = format::render(pieces, args);
-                let text = std::process::Command::new("/bin/sh")
+                let mut cmd = Vec::new();
+                format::render_into(pieces, args, &mut cmd);
+                let cmd = OsString::from_vec(cmd);
+                let mut out = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&cmd)
                     .output()
-                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-                    .unwrap_or_else(|e| format!("system(\"{cmd}\"): {}\n", reason(&e)));
-                // bpftrace 0.27 ends the command's text output with a line break of its own.
-                let s = if json {
-                    output::json_text_record("syscall", &text)
+                    .map(|o| o.stdout)
+                    .unwrap_or_else(|e| {
+                        let cmd = cmd.to_string_lossy();
+                        format!("system(\"{cmd}\"): {}\n", reason(&e)).into_bytes()
+                    });
+                if json {
+                    let text = String::from_utf8_lossy(&out);
+                    self.write(output::json_text_record("syscall", &text));
                 } else {
-                    text + "\n"
-                };
-                self.write(&s);
+                    // bpftrace 0.27 ends the command's text output with a line break of its own.
+                    out.push(b'\n');
+                    self.write(&out);
+                }
             }
             Event::Join { separator, .. } => {
-                let parts: Vec<String> = match args.first() {
-                    Some(Value::Array(items) | Value::Tuple(items)) => items
-                        .iter()
-                        .map(Value::to_text)
-                        .filter(|s| !s.is_empty())
-                        .collect(),
-                    _ => Vec::new(),
-                };
-                let s = parts.join(separator);
-                let s = if json {
-                    output::json_text_record("join", &s)
+                let mut text = Vec::new();
+                if let Some(Value::Array(items) | Value::Tuple(items)) = args.first() {
+                    let mut part = Vec::new();
+                    for item in items {
+                        part.clear();
+                        item.write_text(&mut part);
+                        if part.is_empty() {
+                            continue;
+                        }
+                        if !text.is_empty() {
+                            text.extend_from_slice(separator.as_bytes());
+                        }
+                        text.extend_from_slice(&part);
+                    }
+                }
+                if json {
+                    let text = String::from_utf8_lossy(&text);
+                    self.write(output::json_text_record("join", &text));
                 } else {
-                    s + "\n"
-                };
-                self.write(&s);
+                    text.push(b'\n');
+                    self.write(&text);
+                }
             }
             Event::Unwatch => {
                 if let Some(addr) = args.first() {
@@ -531,7 +558,7 @@ impl EventSink {
                 let message = stdlib::manifest::ZERO_DIVISOR_WARNING;
                 if json {
                     let (line, col) = stdlib::diag::start_line_col(text, span);
-                    self.write(&output::runtime_error_json(message, name, line, col));
+                    self.write(output::runtime_error_json(message, name, line, col));
                 } else {
                     stdlib::stderr!(
                         "{}",
@@ -542,12 +569,14 @@ impl EventSink {
             Event::PrintValue { .. } => {
                 let v = args.first().unwrap_or(&Value::Int(0));
                 // 0.17 prints print()'s value compactly (`[3,"four"]`).
-                let s = if json {
-                    output::json_record("value", &v.to_json())
+                if json {
+                    self.write(output::json_record("value", &v.to_json()));
                 } else {
-                    v.to_text() + "\n"
-                };
-                self.write(&s);
+                    let mut text = Vec::new();
+                    v.write_text(&mut text);
+                    text.push(b'\n');
+                    self.write(&text);
+                }
             }
             Event::PrintMap { map, top, div } => {
                 self.pending_print = Some((*map as usize, *top, *div));
@@ -613,11 +642,11 @@ impl EventSink {
         value: &stdlib::types::Type,
         top: u64,
         div: u64,
-    ) -> String {
+    ) -> Vec<u8> {
         match (self.format, dump.entries.is_empty()) {
             (OutputFormat::Text, _) => output::map_text(dump, top, div),
-            (OutputFormat::Json, true) => output::empty_map_json(&dump.name, value),
-            (OutputFormat::Json, false) => output::map_json(dump, top, div),
+            (OutputFormat::Json, true) => output::empty_map_json(&dump.name, value).into_bytes(),
+            (OutputFormat::Json, false) => output::map_json(dump, top, div).into_bytes(),
         }
     }
 

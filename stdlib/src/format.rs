@@ -203,20 +203,23 @@ pub fn arg_count(pieces: &[Piece]) -> usize {
         .count()
 }
 
-/// Renders a parsed format with decoded argument values. Missing arguments render as empty.
+/// Renders a parsed format with decoded argument values, as text for rbt's own messages
+/// (`warnf`, `errorf`): bytes that are not UTF-8 become U+FFFD. Missing arguments render
+/// as empty.
 pub fn render(pieces: &[Piece], args: &[Value]) -> String {
-    let mut out = String::new();
+    let mut out = Vec::new();
     render_into(pieces, args, &mut out);
-    out
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
-/// [`render`], appending to `out`: the event reader keeps one line buffer for every event
-/// instead of allocating a string per event.
-pub fn render_into(pieces: &[Piece], args: &[Value], out: &mut String) {
+/// The bytes of a format rendered with its arguments, appended to `out`, as C's printf writes
+/// them: strings as their bytes, UTF-8 or not, widths and precisions counted in bytes. The
+/// event reader keeps one line buffer for every event instead of allocating one per event.
+pub fn render_into(pieces: &[Piece], args: &[Value], out: &mut Vec<u8>) {
     let mut args = args.iter();
     for piece in pieces {
         match piece {
-            Piece::Literal(s) => out.push_str(s),
+            Piece::Literal(s) => out.extend_from_slice(s.as_bytes()),
             Piece::Spec(spec) => {
                 if let Some(v) = args.next() {
                     render_one_into(spec, v, out);
@@ -229,7 +232,7 @@ pub fn render_into(pieces: &[Piece], args: &[Value], out: &mut String) {
 /// One specifier, appended to `out`. The common case of printf flat out (`%d`, `%u`, `%s`
 /// without flags, width or precision) is written straight into `out`; everything else goes
 /// through [`render_one`].
-fn render_one_into(spec: &Spec, v: &Value, out: &mut String) {
+fn render_one_into(spec: &Spec, v: &Value, out: &mut Vec<u8>) {
     let plain = !spec.left
         && !spec.zero
         && !spec.plus
@@ -241,12 +244,12 @@ fn render_one_into(spec: &Spec, v: &Value, out: &mut String) {
         (true, Conv::Signed | Conv::Unsigned, _) => {
             let (neg, mag) = truncate(v.as_u64(), spec.length, spec.conv == Conv::Signed);
             if neg {
-                out.push('-');
+                out.push(b'-');
             }
-            out.push_str(itoa::Buffer::new().format(mag));
+            out.extend_from_slice(itoa::Buffer::new().format(mag).as_bytes());
         }
-        (true, Conv::Str, Value::Str(bytes)) => out.push_str(&String::from_utf8_lossy(bytes)),
-        _ => out.push_str(&render_one(spec, v)),
+        (true, Conv::Str, _) => v.write_text(out),
+        _ => out.extend_from_slice(&render_one(spec, v)),
     }
 }
 
@@ -267,12 +270,13 @@ fn truncate(v: u64, len: Option<u8>, signed: bool) -> (bool, u64) {
     }
 }
 
-fn render_one(spec: &Spec, v: &Value) -> String {
+fn render_one(spec: &Spec, v: &Value) -> Vec<u8> {
     match spec.conv {
         Conv::Str => {
-            let mut s = v.to_text();
+            let mut s = Vec::new();
+            v.write_text(&mut s);
             if let Some(p) = spec.precision {
-                s = s.chars().take(p).collect();
+                s.truncate(p);
             }
             pad(spec, s, false)
         }
@@ -281,14 +285,15 @@ fn render_one(spec: &Spec, v: &Value) -> String {
                 Value::Buffer(b) | Value::Str(b) => b.clone(),
                 other => other.to_text().into_bytes(),
             };
-            pad(spec, render_buffer(spec.conv, &bytes), false)
+            pad(spec, render_buffer(spec.conv, &bytes).into_bytes(), false)
         }
-        Conv::Char => {
-            let c = (v.as_u64() & 0xff) as u8;
-            pad(spec, String::from_utf8_lossy(&[c]).into_owned(), false)
-        }
-        Conv::GfpFlags => pad(spec, crate::names::gfp_flags(v.as_u64()), false),
-        Conv::Pointer => pad(spec, address(v.as_u64()), false),
+        Conv::Char => pad(spec, vec![(v.as_u64() & 0xff) as u8], false),
+        Conv::GfpFlags => pad(
+            spec,
+            crate::names::gfp_flags(v.as_u64()).into_bytes(),
+            false,
+        ),
+        Conv::Pointer => pad(spec, address(v.as_u64()).into_bytes(), false),
         Conv::Signed | Conv::Unsigned | Conv::HexLower | Conv::HexUpper | Conv::Octal => {
             let raw = v.as_u64();
             let (neg, mag) = truncate(raw, spec.length, spec.conv == Conv::Signed);
@@ -329,22 +334,25 @@ fn render_one(spec: &Spec, v: &Value) -> String {
                     digits.insert(0, '0');
                 }
             }
-            pad(spec, format!("{prefix}{digits}"), zero_ok)
+            pad(spec, format!("{prefix}{digits}").into_bytes(), zero_ok)
         }
     }
 }
 
-fn pad(spec: &Spec, s: String, already: bool) -> String {
+/// `s` padded with spaces to the width, counted in bytes as C does.
+fn pad(spec: &Spec, mut s: Vec<u8>, already: bool) -> Vec<u8> {
     let width = spec.width.unwrap_or(0);
-    let len = s.chars().count();
-    if already || len >= width {
+    if already || s.len() >= width {
         return s;
     }
-    let fill = " ".repeat(width - len);
+    let fill = width - s.len();
     if spec.left {
-        s + &fill
+        s.resize(width, b' ');
+        s
     } else {
-        fill + &s
+        let mut out = vec![b' '; fill];
+        out.append(&mut s);
+        out
     }
 }
 
@@ -526,7 +534,7 @@ mod tests {
                 panic!("{fmt} is one specifier");
             };
             for v in &values {
-                let mut direct = String::new();
+                let mut direct = Vec::new();
                 render_one_into(spec, v, &mut direct);
                 assert_eq!(direct, render_one(spec, v), "{fmt} of {v:?}");
             }
@@ -540,9 +548,36 @@ mod tests {
             Value::Str(vec![b'a', 0xff, b'b']),
             Value::Str(Vec::new()),
         ] {
-            let mut direct = String::new();
+            let mut direct = Vec::new();
             render_one_into(&spec, &v, &mut direct);
             assert_eq!(direct, render_one(&spec, &v), "%s of {v:?}");
         }
+    }
+
+    /// Strings go out as their bytes, UTF-8 or not, and widths and precisions count bytes,
+    /// as C's printf (and bpftrace) writes them.
+    #[test]
+    fn strings_are_bytes() {
+        let pieces = parse("%s|%5s|%-4s|%.2s|%c").expect("valid format");
+        let mut out = Vec::new();
+        render_into(
+            &pieces,
+            &[
+                Value::Str(b"a\xffb".to_vec()),
+                Value::Str("\u{e9}".as_bytes().to_vec()),
+                Value::Str(b"\xc3".to_vec()),
+                Value::Str(b"\xff\xfe\xfd".to_vec()),
+                Value::UInt(0xe9),
+            ],
+            &mut out,
+        );
+        assert_eq!(out, b"a\xffb|   \xc3\xa9|\xc3   |\xff\xfe|\xe9");
+        assert_eq!(
+            render(
+                &parse("%s").expect("valid"),
+                &[Value::Str(b"\xff".to_vec())]
+            ),
+            "\u{fffd}"
+        );
     }
 }

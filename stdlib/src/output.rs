@@ -483,79 +483,65 @@ fn divided(v: &MapValue, div: u64) -> Option<i128> {
 // Text
 // ---------------------------------------------------------------------------------------------
 
-/// Where a map key is printed: text keys are the values' text (a stack's frames indented by
-/// eight spaces, as a stack value is); JSON keys join a multi-key with `,` instead of `", "`,
-/// write a nested tuple or record without spaces (`(2,3)`, `{.a=1,.b=x}`), and do not indent
-/// a bpftrace-mode stack, as bpftrace 0.27 does.
-#[derive(Clone, Copy)]
-enum KeyFormat {
-    Text,
-    Json,
-}
-
-/// One key element in a map key.
-fn key_elem_text(v: &Value, format: KeyFormat) -> String {
-    match (v, format) {
-        (Value::Stack(mode, frames), KeyFormat::Json) => {
-            crate::value::stack_text(*mode, frames, "")
-        }
-        (Value::Tuple(items), KeyFormat::Json) => {
-            let inner: Vec<String> = items.iter().map(|i| key_elem_text(i, format)).collect();
+/// A map key element's JSON key text: as its text, but a nested tuple or record without
+/// spaces (`(2,3)`, `{.a=1,.b=x}`) and a bpftrace-mode stack not indented, as bpftrace 0.27
+/// writes them. (Text keys are the values' text: [`Value::write_text`].)
+fn key_elem_json(v: &Value) -> String {
+    match v {
+        Value::Stack(mode, frames) => crate::value::stack_text(*mode, frames, ""),
+        Value::Tuple(items) => {
+            let inner: Vec<String> = items.iter().map(key_elem_json).collect();
             format!("({})", inner.join(","))
         }
-        (Value::Record(fields), KeyFormat::Json) => {
+        Value::Record(fields) => {
             let inner: Vec<String> = fields
                 .iter()
-                .map(|(n, v)| format!(".{n}={}", key_elem_text(v, format)))
+                .map(|(n, v)| format!(".{n}={}", key_elem_json(v)))
                 .collect();
             format!("{{{}}}", inner.join(","))
         }
-        (other, _) => other.to_text(),
+        other => other.to_text(),
     }
 }
 
-/// The key between the brackets (text) or the key string (JSON).
-fn key_text(key: &Value, format: KeyFormat) -> String {
-    let sep = match format {
-        KeyFormat::Text => ", ",
-        KeyFormat::Json => ",",
-    };
+/// The key string of a JSON map: a multi-key's elements joined by `,`.
+fn key_json(key: &Value) -> String {
     match key {
         Value::Tuple(items) => items
             .iter()
-            .map(|v| key_elem_text(v, format))
+            .map(key_elem_json)
             .collect::<Vec<_>>()
-            .join(sep),
-        other => key_elem_text(other, format),
+            .join(","),
+        other => key_elem_json(other),
     }
 }
 
 /// `@name[key]` appended to `out`, integer keys written without a string each (the common
 /// keys of big maps: `@[tid, n]`).
-fn push_entry_name(out: &mut String, name: &str, key: &Option<Value>) {
-    fn push_elem(out: &mut String, v: &Value) {
+fn push_entry_name(out: &mut Vec<u8>, name: &str, key: &Option<Value>) {
+    fn push_elem(out: &mut Vec<u8>, v: &Value) {
         match v {
-            Value::Int(i) => out.push_str(itoa::Buffer::new().format(*i)),
-            Value::UInt(u) => out.push_str(itoa::Buffer::new().format(*u)),
-            other => out.push_str(&key_elem_text(other, KeyFormat::Text)),
+            Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+            other => other.write_text(out),
         }
     }
-    out.push_str(name);
+    out.extend_from_slice(name.as_bytes());
     match key {
         Some(Value::Tuple(items)) => {
-            out.push('[');
+            out.push(b'[');
             for (i, item) in items.iter().enumerate() {
                 if i > 0 {
-                    out.push_str(", ");
+                    out.extend_from_slice(b", ");
                 }
                 push_elem(out, item);
             }
-            out.push(']');
+            out.push(b']');
         }
         Some(k) => {
-            out.push('[');
+            out.push(b'[');
             push_elem(out, k);
-            out.push(']');
+            out.push(b']');
         }
         None => {}
     }
@@ -649,52 +635,54 @@ pub fn empty_map_json(name: &str, value: &Type) -> String {
 }
 
 /// bpftrace 0.27's text for a map, as `print(@m, top, div)` and exit print it (`top` 0 = all
-/// entries, `div` 0 = no division). An empty dump prints nothing.
+/// entries, `div` 0 = no division), in bytes: strings in keys and values are written as they
+/// are, UTF-8 or not. An empty dump prints nothing.
 ///
 /// Layout, per value kind, one line per entry:
 /// * plain, count, sum, min, max, avg: `@m[k]: v`;
 /// * stats: `@m[k]: { .count = N, .average = A, .total = T }` (`div` divides the average);
 /// * hist/lhist: `@m[k]:` then the rows, then an empty line (bpftrace ignores div for lhist).
-pub fn map_text(dump: &MapDump, top: u64, div: u64) -> String {
-    let mut out = String::new();
+pub fn map_text(dump: &MapDump, top: u64, div: u64) -> Vec<u8> {
+    let mut out = Vec::new();
     let last = tseries_last(dump);
     let entries = sorted(dump, top);
     for (key, value) in entries {
         push_entry_name(&mut out, &dump.name, key);
         match value {
             MapValue::Hist { agg, buckets } => {
-                out.push_str(":\n");
-                out.push_str(&hist_rows(*agg, buckets, hist_div(*agg, div)));
-                out.push('\n');
+                out.extend_from_slice(b":\n");
+                out.extend_from_slice(hist_rows(*agg, buckets, hist_div(*agg, div)).as_bytes());
+                out.push(b'\n');
             }
             MapValue::Tseries { agg, slots } => {
-                out.push_str(":\n");
-                out.push_str(&tseries_text(*agg, slots, last));
-                out.push('\n');
+                out.extend_from_slice(b":\n");
+                out.extend_from_slice(tseries_text(*agg, slots, last).as_bytes());
+                out.push(b'\n');
             }
             MapValue::Stats { count, total } => {
                 let (count, avg, total) = stats_fields(*count, *total, div);
-                let _ = writeln!(
-                    out,
-                    ": {{ .count = {count}, .average = {avg}, .total = {total} }}"
+                out.extend_from_slice(
+                    format!(": {{ .count = {count}, .average = {avg}, .total = {total} }}\n")
+                        .as_bytes(),
                 );
             }
             MapValue::Plain(p) => {
-                out.push_str(": ");
+                out.extend_from_slice(b": ");
                 match divided(value, div) {
-                    Some(n) => out.push_str(itoa::Buffer::new().format(n)),
-                    None => out.push_str(&p.to_text()),
+                    Some(n) => out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+                    None => p.write_text(&mut out),
                 }
-                out.push('\n');
+                out.push(b'\n');
             }
             MapValue::Avg { .. }
             | MapValue::Count(_)
             | MapValue::Sum(_)
             | MapValue::Min(_)
             | MapValue::Max(_) => {
-                out.push_str(": ");
-                out.push_str(itoa::Buffer::new().format(divided(value, div).unwrap_or(0)));
-                out.push('\n');
+                out.extend_from_slice(b": ");
+                let n = divided(value, div).unwrap_or(0);
+                out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+                out.push(b'\n');
             }
         }
     }
@@ -927,10 +915,7 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
         let items: Vec<String> = entries
             .iter()
             .map(|(k, v)| {
-                let key = k
-                    .as_ref()
-                    .map(|k| key_text(k, KeyFormat::Json))
-                    .unwrap_or_default();
+                let key = k.as_ref().map(key_json).unwrap_or_default();
                 format!("{}: {}", json_str(&key), value_json(v, div, last))
             })
             .collect();
@@ -943,6 +928,27 @@ pub fn map_json(dump: &MapDump, top: u64, div: u64) -> String {
 mod tests {
     use super::*;
     use crate::types::StackMode;
+
+    /// [`map_text`] of a dump whose text is UTF-8.
+    fn text(d: &MapDump, top: u64, div: u64) -> String {
+        String::from_utf8(map_text(d, top, div)).expect("UTF-8")
+    }
+
+    #[test]
+    fn strings_keep_their_bytes_in_text_and_become_utf8_in_json() {
+        let d = MapDump {
+            name: "@s".into(),
+            entries: vec![(
+                Some(Value::Str(b"a\xffb".to_vec())),
+                MapValue::Plain(Value::Str(b"\xc3".to_vec())),
+            )],
+        };
+        assert_eq!(map_text(&d, 0, 0), b"@s[a\xffb]: \xc3\n");
+        assert_eq!(
+            map_json(&d, 0, 0),
+            "{\"type\": \"map\", \"data\": {\"@s\": {\"a\u{fffd}b\": \"\u{fffd}\"}}}\n"
+        );
+    }
 
     #[test]
     fn json_records_have_0_17_spacing() {
@@ -1077,7 +1083,7 @@ mod tests {
             name: "@x".into(),
             entries: vec![(None, MapValue::Count(1))],
         };
-        assert_eq!(map_text(&d, 0, 0), "@x: 1\n");
+        assert_eq!(text(&d, 0, 0), "@x: 1\n");
         assert_eq!(
             map_json(&d, 0, 0),
             "{\"type\": \"map\", \"data\": {\"@x\": 1}}\n"
@@ -1086,9 +1092,9 @@ mod tests {
             name: "@h".into(),
             entries: vec![(None, hist(0, &[0, 1, 3, 1000, -5]))],
         };
-        let text = map_text(&d, 0, 0);
-        assert!(text.starts_with("@h:\n(..., 0)               1 |@@@@"));
-        assert!(text.ends_with(
+        let hist_text = text(&d, 0, 0);
+        assert!(hist_text.starts_with("@h:\n(..., 0)               1 |@@@@"));
+        assert!(hist_text.ends_with(
             "[512, 1K)              1 |@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@@|\n\n"
         ));
         let d = MapDump {
@@ -1102,18 +1108,18 @@ mod tests {
             )],
         };
         assert_eq!(
-            map_text(&d, 0, 0),
+            text(&d, 0, 0),
             "@s: { .count = 2, .average = -7, .total = -15 }\n"
         );
         assert_eq!(
-            map_text(&d, 0, 2),
+            text(&d, 0, 2),
             "@s: { .count = 2, .average = -3, .total = -15 }\n"
         );
         let d = MapDump {
             name: "@e".into(),
             entries: vec![],
         };
-        assert_eq!(map_text(&d, 0, 0), "");
+        assert_eq!(text(&d, 0, 0), "");
         assert_eq!(map_json(&d, 0, 0), "");
         assert_eq!(
             empty_map_json("@e", &Type::Agg(Aggregation::Avg { signed: true })),
@@ -1138,11 +1144,11 @@ mod tests {
             ],
         };
         assert_eq!(
-            map_text(&d, 0, 0),
+            text(&d, 0, 0),
             "@[3, 0]: 1\n@[-1, 9]: 5\n@[7, 1]: 5\n@[7, 2]: 5\n@[2, 18446744073709551615]: 9\n"
         );
         assert_eq!(
-            map_text(&d, 2, 0),
+            text(&d, 2, 0),
             "@[7, 2]: 5\n@[2, 18446744073709551615]: 9\n"
         );
         let d = MapDump {
@@ -1158,7 +1164,7 @@ mod tests {
                 ),
             ],
         };
-        assert_eq!(map_text(&d, 0, 0), "@s[a]: x\n@s[b]: y\n");
+        assert_eq!(text(&d, 0, 0), "@s[a]: x\n@s[b]: y\n");
     }
 
     #[test]
@@ -1171,7 +1177,7 @@ mod tests {
             ],
         };
         assert_eq!(
-            map_text(&d, 0, 0),
+            text(&d, 0, 0),
             "@m[2]: 9223372036854775808\n@m[1]: 18446744073709551615\n"
         );
         assert_eq!(
@@ -1185,7 +1191,7 @@ mod tests {
             entries: vec![(None, MapValue::Stats { count: 2, total })],
         };
         assert_eq!(
-            map_text(&d, 0, 0),
+            text(&d, 0, 0),
             "@s: { .count = 2, .average = 9223372036854775807, .total = 18446744073709551614 }\n"
         );
     }
@@ -1229,10 +1235,7 @@ mod tests {
                 MapValue::Count(1),
             )],
         };
-        assert_eq!(
-            map_text(&d, 0, 0),
-            "@u[\n        f+1\n        g+2\n, 5]: 1\n"
-        );
+        assert_eq!(text(&d, 0, 0), "@u[\n        f+1\n        g+2\n, 5]: 1\n");
         assert_eq!(
             map_json(&d, 0, 0),
             "{\"type\": \"map\", \"data\": {\"@u\": {\"\\nf+1\\ng+2\\n,5\": 1}}}\n"
@@ -1241,7 +1244,7 @@ mod tests {
             name: "@s".into(),
             entries: vec![(None, MapValue::Plain(stack))],
         };
-        assert_eq!(map_text(&d, 0, 0), "@s: \n        f+1\n        g+2\n\n");
+        assert_eq!(text(&d, 0, 0), "@s: \n        f+1\n        g+2\n\n");
     }
 
     #[test]
@@ -1256,7 +1259,7 @@ mod tests {
                 (Some(empty.clone()), MapValue::Count(1)),
             ],
         };
-        assert_eq!(map_text(&d, 0, 0), "@k[]: 1\n@k[\n\tffff1 f+1\n]: 2\n");
+        assert_eq!(text(&d, 0, 0), "@k[]: 1\n@k[\n\tffff1 f+1\n]: 2\n");
         assert_eq!(perf.to_text(), "\n\tffff1 f+1\n");
         assert_eq!(empty.to_text(), "");
         let raw = Value::Stack(StackMode::Raw, vec!["ffff1".into(), "ffff2".into()]);
@@ -1293,7 +1296,7 @@ mod tests {
             name: "@h".into(),
             entries,
         };
-        let _ = map_text(&d, u64::MAX, u64::MAX);
+        let _ = text(&d, u64::MAX, u64::MAX);
         let _ = map_json(&d, 1, 0);
         let d = MapDump {
             name: "@a".into(),
@@ -1316,7 +1319,7 @@ mod tests {
                 (None, MapValue::Plain(Value::UInt(u64::MAX))),
             ],
         };
-        let _ = map_text(&d, 0, u64::MAX);
+        let _ = text(&d, 0, u64::MAX);
         let _ = map_json(&d, 0, 3);
     }
 }

@@ -58,50 +58,66 @@ impl Value {
         }
     }
 
-    /// bpftrace's plain-text rendering (map values, `print`, `%s`).
-    pub fn to_text(&self) -> String {
+    /// bpftrace's plain-text rendering (map values, `print`, `%s`), appended to `out` as
+    /// bytes: a string's bytes go out as they are, UTF-8 or not, as bpftrace writes them.
+    pub fn write_text(&self, out: &mut Vec<u8>) {
         match self {
-            Value::Int(i) => i.to_string(),
-            Value::UInt(u) => u.to_string(),
-            Value::Bool(b) => b.to_string(),
-            Value::Enum { name, .. } => name.clone(),
-            Value::Str(s) => String::from_utf8_lossy(s).into_owned(),
-            Value::Buffer(b) => b
-                .iter()
-                .map(|c| {
+            Value::Int(i) => out.extend_from_slice(itoa::Buffer::new().format(*i).as_bytes()),
+            Value::UInt(u) => out.extend_from_slice(itoa::Buffer::new().format(*u).as_bytes()),
+            Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Value::Enum { name, .. } => out.extend_from_slice(name.as_bytes()),
+            Value::Str(s) => out.extend_from_slice(s),
+            Value::Buffer(b) => {
+                for c in b {
                     if c.is_ascii_graphic() || *c == b' ' {
-                        (*c as char).to_string()
+                        out.push(*c);
                     } else {
-                        format!("\\x{c:02x}")
+                        out.extend_from_slice(format!("\\x{c:02x}").as_bytes());
                     }
-                })
-                .collect(),
-            Value::Tuple(items) => {
-                let inner: Vec<String> = items.iter().map(Value::to_text).collect();
-                format!("({})", inner.join(", "))
-            }
-            Value::Array(items) => {
-                let inner: Vec<String> = items.iter().map(Value::to_text).collect();
-                format!("[{}]", inner.join(","))
-            }
-            Value::Pointer(p) => format!("{p:#x}"),
-            Value::Null => "null".into(),
-            Value::Text(t) => t.clone(),
-            Value::Stack(mode, frames) => stack_text(*mode, frames, "        "),
-            Value::Record(fields) => {
-                let inner: Vec<String> = fields
-                    .iter()
-                    .map(|(n, v)| format!(".{n} = {}", v.to_text()))
-                    .collect();
-                // bpftrace prints a record without fields (`struct lock_class_key` when
-                // lockdep is off) as `{}`.
-                if inner.is_empty() {
-                    "{}".into()
-                } else {
-                    format!("{{ {} }}", inner.join(", "))
                 }
             }
+            Value::Tuple(items) => {
+                out.push(b'(');
+                write_joined(items, b", ", out);
+                out.push(b')');
+            }
+            Value::Array(items) => {
+                out.push(b'[');
+                write_joined(items, b",", out);
+                out.push(b']');
+            }
+            Value::Pointer(p) => out.extend_from_slice(format!("{p:#x}").as_bytes()),
+            Value::Null => out.extend_from_slice(b"null"),
+            Value::Text(t) => out.extend_from_slice(t.as_bytes()),
+            Value::Stack(mode, frames) => {
+                out.extend_from_slice(stack_text(*mode, frames, "        ").as_bytes())
+            }
+            // bpftrace prints a record without fields (`struct lock_class_key` when lockdep
+            // is off) as `{}`.
+            Value::Record(fields) if fields.is_empty() => out.extend_from_slice(b"{}"),
+            Value::Record(fields) => {
+                out.extend_from_slice(b"{ ");
+                for (i, (n, v)) in fields.iter().enumerate() {
+                    if i > 0 {
+                        out.extend_from_slice(b", ");
+                    }
+                    out.push(b'.');
+                    out.extend_from_slice(n.as_bytes());
+                    out.extend_from_slice(b" = ");
+                    v.write_text(out);
+                }
+                out.extend_from_slice(b" }");
+            }
         }
+    }
+
+    /// [`Value::write_text`] as a `String`, where bytes that are not UTF-8 become U+FFFD:
+    /// for JSON, which must be UTF-8, and for rbt's own messages.
+    pub fn to_text(&self) -> String {
+        let mut out = Vec::new();
+        self.write_text(&mut out);
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     /// The value as JSON text, as `-f json` prints it, with bpftrace's spacing: `", "` and
@@ -138,6 +154,16 @@ impl Value {
                 J::String(self.to_text()).to_string()
             }
         }
+    }
+}
+
+/// `items` in text, `sep` between them.
+fn write_joined(items: &[Value], sep: &[u8], out: &mut Vec<u8>) {
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(sep);
+        }
+        item.write_text(out);
     }
 }
 

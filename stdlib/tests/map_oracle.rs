@@ -182,7 +182,10 @@ impl Sim {
         if dump.entries.is_empty() {
             (String::new(), empty_map_json(&dump.name, value_type))
         } else {
-            (map_text(dump, top, div), map_json(dump, top, div))
+            (
+                String::from_utf8_lossy(&map_text(dump, top, div)).into_owned(),
+                map_json(dump, top, div),
+            )
         }
     }
 

@@ -528,12 +528,7 @@ impl Checker<'_> {
     }
 
     /// `signal(sig)` and `signal_thread(sig)`: a signal named or numbered by a literal.
-    fn signal_call(
-        &mut self,
-        func: Function,
-        args: &[ast::Expr],
-        span: Span,
-    ) -> Option<StmtKind> {
+    fn signal_call(&mut self, func: Function, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
         let sig = match &args[0].kind {
             A::Str(name) => {
                 let name = String::from_utf8_lossy(name).into_owned();
