@@ -51,6 +51,10 @@ pub struct SystemCatalog {
     debug_info: RefCell<HashMap<String, Result<Rc<DebugInfo>, String>>>,
     /// Whether each kfunc asked about may be called from each program type asked about.
     kfuncs: RefCell<HashMap<(String, ProgramType), bool>>,
+    /// The fields of each tracepoint asked about (the checker asks for a probe's and, for a
+    /// group of tracepoints, for each one's layout), read from tracefs once.
+    tracepoint_formats:
+        RefCell<HashMap<(String, String), Result<Vec<TracepointField>, LookupError>>>,
 }
 
 impl SystemCatalog {
@@ -570,23 +574,34 @@ impl Catalog for SystemCatalog {
         category: &str,
         event: &str,
     ) -> Result<Vec<TracepointField>, LookupError> {
-        let f = tracefs::event_format(category, event).map_err(|e| {
-            format!(
-                "cannot read tracepoint {category}:{event}: {}",
-                stdlib::diag::reason(&e)
-            )
-        })?;
-        Ok(f.fields
-            .into_iter()
-            .map(|x| TracepointField {
-                name: x.name,
-                c_type: x.ty,
-                offset: x.offset,
-                size: x.size,
-                signed: x.signed,
-                data_loc: x.data_loc,
+        let key = (category.to_string(), event.to_string());
+        if let Some(known) = self.tracepoint_formats.borrow().get(&key) {
+            return known.clone();
+        }
+        let fields = tracefs::event_format(category, event)
+            .map(|f| {
+                f.fields
+                    .into_iter()
+                    .map(|x| TracepointField {
+                        name: x.name,
+                        c_type: x.ty,
+                        offset: x.offset,
+                        size: x.size,
+                        signed: x.signed,
+                        data_loc: x.data_loc,
+                    })
+                    .collect()
             })
-            .collect())
+            .map_err(|e| {
+                format!(
+                    "cannot read tracepoint {category}:{event}: {}",
+                    stdlib::diag::reason(&e)
+                )
+            });
+        self.tracepoint_formats
+            .borrow_mut()
+            .insert(key, fields.clone());
+        fields
     }
 
     fn kernel_functions(&self, module: Option<&str>, pattern: &str) -> Vec<String> {
