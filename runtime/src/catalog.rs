@@ -19,6 +19,9 @@ use stdlib::probes::ProgramType;
 use stdlib::types::{AddrSpace, Field, Record, Type, I64};
 use wildmatch::WildMatch;
 
+/// A tracepoint's fields, or why they cannot be read.
+type TracepointFields = Result<Vec<TracepointField>, LookupError>;
+
 #[derive(Default)]
 pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
@@ -53,8 +56,7 @@ pub struct SystemCatalog {
     kfuncs: RefCell<HashMap<(String, ProgramType), bool>>,
     /// The fields of each tracepoint asked about (the checker asks for a probe's and, for a
     /// group of tracepoints, for each one's layout), read from tracefs once.
-    tracepoint_formats:
-        RefCell<HashMap<(String, String), Result<Vec<TracepointField>, LookupError>>>,
+    tracepoint_formats: RefCell<HashMap<(String, String), TracepointFields>>,
 }
 
 impl SystemCatalog {
