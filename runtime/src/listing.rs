@@ -719,7 +719,9 @@ fn user_targets(p: Provider, target: &str, pid: Option<u32>) -> Result<Vec<PathB
 pub struct Suggestion {
     /// The full attach point, e.g. `tracepoint:syscalls:sys_enter_openat`.
     pub probe: String,
-    /// Its last field, e.g. `sys_enter_openat`: what a diagnostic usually shows.
+    /// Its last field, e.g. `sys_enter_openat`: what a diagnostic usually shows; the whole
+    /// probe when it is in another file than the one written (a function of a stub library
+    /// found in a library it needs: `uprobe:libc.so.6:pthread_create`).
     pub name: String,
     /// Edit distance between what was written and `name` (0 for a renamed-symbol match).
     pub distance: usize,
@@ -816,13 +818,31 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                 return Vec::new();
             };
             for path in paths {
-                if let Ok(syms) = elf::function_symbols(&path) {
-                    let shown = path.display().to_string();
-                    cands.extend(
-                        syms.into_iter()
-                            .map(|s| (format!("{pname}:{shown}:{}", s.name), s.name)),
-                    );
+                let Ok(syms) = elf::function_symbols(&path) else {
+                    continue;
+                };
+                // A function missing from a library may live in one it needs (a stub such as
+                // glibc 2.34+'s libpthread): the probe there comes first, named in full.
+                if !syms.iter().any(|s| s.name == typed) {
+                    for soname in elf::needed_libraries(&path) {
+                        let Ok(libs) = elf::resolve_target(&soname, pid) else {
+                            continue;
+                        };
+                        let defines = |lib: &PathBuf| {
+                            elf::function_symbols(lib)
+                                .is_ok_and(|syms| syms.iter().any(|s| s.name == typed))
+                        };
+                        if libs.iter().any(defines) {
+                            let probe = format!("{pname}:{soname}:{typed}");
+                            renamed.push((probe.clone(), probe));
+                        }
+                    }
                 }
+                let shown = path.display().to_string();
+                cands.extend(
+                    syms.into_iter()
+                        .map(|s| (format!("{pname}:{shown}:{}", s.name), s.name)),
+                );
             }
         }
         Listing::UsdtNotes => {

@@ -407,6 +407,31 @@ fn did_you_mean_user_probes() {
     assert_eq!(s[0].probe, format!("usdt:{p}:rbtfix:busy"));
 }
 
+/// A function missing from a library that one of its needed libraries defines is suggested
+/// there in full: glibc 2.34+ keeps `libpthread.so.0` as a stub whose functions are in
+/// `libc.so.6` (Debian's threadsnoop.bt probes `uprobe:libpthread:pthread_create`).
+#[test]
+fn did_you_mean_a_needed_library() {
+    let Ok(libpthread) = elf::resolve_target("libpthread", None) else {
+        return skip("did_you_mean_a_needed_library", "no libpthread here");
+    };
+    let defines = |lib: &Path, name: &str| {
+        elf::function_symbols(lib).is_ok_and(|syms| syms.iter().any(|s| s.name == name))
+    };
+    if defines(&libpthread[0], "pthread_create") {
+        return skip(
+            "did_you_mean_a_needed_library",
+            "libpthread defines pthread_create (glibc before 2.34)",
+        );
+    }
+    assert!(elf::needed_libraries(&libpthread[0]).contains(&"libc.so.6".to_string()));
+    let s = listing::did_you_mean("uprobe:libpthread:pthread_create", None);
+    assert_eq!(s[0].probe, "uprobe:libc.so.6:pthread_create");
+    assert_eq!(s[0].name, s[0].probe);
+    let libc = elf::resolve_target("libc.so.6", None).expect("libc.so.6");
+    assert!(defines(&libc[0], "pthread_create"));
+}
+
 #[test]
 #[ignore = "needs root"]
 fn did_you_mean_kernel_probes() {

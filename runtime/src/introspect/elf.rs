@@ -115,6 +115,18 @@ pub fn function_symbols(path: &Path) -> Result<Vec<ElfSymbol>, ElfError> {
     Ok(out.into_iter().collect())
 }
 
+/// The sonames the ELF object at `path` needs (`DT_NEEDED`), in order: where the functions of
+/// a stub library now live (glibc 2.34 moved `pthread_create` from `libpthread.so.0`, which
+/// stays as an empty stub, to `libc.so.6`). Empty if it cannot be read.
+pub fn needed_libraries(path: &Path) -> Vec<String> {
+    let Ok(bytes) = read_file(path) else {
+        return Vec::new();
+    };
+    Elf::parse(&bytes)
+        .map(|elf| elf.libraries.iter().map(|l| l.to_string()).collect())
+        .unwrap_or_default()
+}
+
 /// The build id of the ELF object at `path` in hex (`ustack(build_id)` names frames by it);
 /// `None` if it cannot be read or has none.
 pub fn build_id(path: &Path) -> Option<String> {
