@@ -80,9 +80,15 @@ pub fn malformed_attach_point(provider: Provider, expected: &str, span: Span) ->
 }
 
 /// `what` matched nothing; the help names the candidate closest to `last` (the attach
-/// point's last field), or else the catalog's first candidate.
+/// point's last field), or else the catalog's first candidate, and a note says how to run
+/// without it (bpftrace 0.17 skipped such attach points silently; 0.27 refuses them too).
 pub fn no_probe_matched(what: &str, last: &str, candidates: &[String], span: Span) -> Diagnostic {
-    let d = Diagnostic::error(format!("{what} matched no probe"), span).with_label("no such probe");
+    let d = Diagnostic::error(format!("{what} matched no probe"), span)
+        .with_label("no such probe")
+        .with_note(
+            "to run without the attach points that match nothing here, set \
+             `config = { missing_probes = \"warn\" }`",
+        );
     match closest(last, candidates.iter().map(String::as_str))
         .or(candidates.first().map(String::as_str))
     {
