@@ -264,6 +264,24 @@ fn self_referencing_macros_and_defines_stop() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `cat()` of an endless file (`/dev/zero`) prints `max_cat_bytes` of it and goes on, within
+/// the time and memory bounds: rbt reads no more than it prints.
+#[test]
+#[ignore = "needs root"]
+fn cat_of_an_endless_file_reads_what_it_prints() {
+    require_root();
+    let script =
+        "config = { max_cat_bytes = 5 } BEGIN { cat(\"/dev/zero\"); printf(\"|\\n\"); exit(); }";
+    let run = bounded(&["-e", script]);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let out = Command::new(rbt())
+        .args(["-e", script])
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rbt");
+    assert!(out.stdout.starts_with(b"\0\0\0\0\0|\n"), "{:?}", out.stdout);
+}
+
 /// Runs a one-line script with `-o FILE`.
 fn run_with_output(file: &Path) -> Output {
     Command::new(rbt())

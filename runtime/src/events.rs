@@ -6,7 +6,7 @@ use crate::maps;
 use crate::symbols::{format_time, realtime_ns, SystemSymbolizer};
 use crate::sys::{MapHandle, Object, SysError};
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -457,8 +457,13 @@ impl EventSink {
                 let mut path = Vec::new();
                 format::render_into(pieces, args, &mut path);
                 let path = PathBuf::from(OsString::from_vec(path));
-                let mut bytes = match std::fs::read(&path) {
-                    Ok(b) => b,
+                // At most `max_cat_bytes` are read: the file may be endless (`/dev/zero`).
+                let limit = u64::try_from(self.max_cat_bytes).unwrap_or(u64::MAX);
+                let mut bytes = Vec::new();
+                let read = std::fs::File::open(&path)
+                    .and_then(|f| Read::read_to_end(&mut Read::take(f, limit), &mut bytes));
+                match read {
+                    Ok(_) => {}
                     // On stderr, as bpftrace reports it: the output holds the file's text only.
                     Err(e) => {
                         stdlib::stderrln!(
@@ -468,8 +473,7 @@ impl EventSink {
                         );
                         return Flow::Continue;
                     }
-                };
-                bytes.truncate(self.max_cat_bytes);
+                }
                 if json {
                     let text = String::from_utf8_lossy(&bytes);
                     self.write(output::json_text_record("cat", &text));
