@@ -209,7 +209,7 @@ pub fn arg_count(pieces: &[Piece]) -> usize {
 pub fn render(pieces: &[Piece], args: &[Value]) -> String {
     let mut out = Vec::new();
     render_into(pieces, args, &mut out);
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    crate::value::utf8_text(out)
 }
 
 /// The bytes of a format rendered with its arguments, appended to `out`, as C's printf writes

@@ -116,8 +116,7 @@ impl Value {
     pub fn to_text(&self) -> String {
         let mut out = Vec::new();
         self.write_text(&mut out);
-        String::from_utf8(out)
-            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+        utf8_text(out)
     }
 
     /// The value as JSON text, as `-f json` prints it, with bpftrace's spacing: `", "` and
@@ -155,6 +154,12 @@ impl Value {
             }
         }
     }
+}
+
+/// Text bytes as a `String`, bytes that are not UTF-8 turned into U+FFFD (without a copy when
+/// they are all UTF-8).
+pub fn utf8_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
 /// `items` in text, `sep` between them.
