@@ -233,7 +233,7 @@ impl EventSink {
         if let Some(f) = self.capture_format.take() {
             self.format = f;
         }
-        String::from_utf8_lossy(&self.capture.take().unwrap_or_default()).into_owned()
+        stdlib::value::utf8_text(self.capture.take().unwrap_or_default())
     }
 
     /// Writes text rbt produces itself (benchmark tables, test results) to the output.
