@@ -287,12 +287,18 @@ pub fn program_line(probe_name: &str) -> Option<String> {
             p.name(),
             fields.next().unwrap_or_default()
         )),
+        // A function probe with an offset (`uprobe:/bin/x:f+4`) is listed as its function.
+        Listing::Kallsyms | Listing::ElfSymbols => Some(
+            match probe_name.rsplit_once('+') {
+                Some((f, off)) if !off.is_empty() && off.bytes().all(|b| b.is_ascii_digit()) => f,
+                _ => probe_name,
+            }
+            .to_string(),
+        ),
         Listing::Parameters
         | Listing::Tracefs
-        | Listing::Kallsyms
         | Listing::BtfFunctions
         | Listing::BtfRawTracepoints
-        | Listing::ElfSymbols
         | Listing::UsdtNotes
         | Listing::Names(_) => Some(probe_name.to_string()),
     }

@@ -531,4 +531,13 @@ fn program_probes_are_listed_as_bpftrace_lists_them() {
         line("tracepoint:syscalls:sys_enter_openat").as_deref(),
         Some("tracepoint:syscalls:sys_enter_openat")
     );
+    // A probe at an offset into a function is listed as the function.
+    assert_eq!(
+        line("uprobe:/bin/x:f+4").as_deref(),
+        Some("uprobe:/bin/x:f")
+    );
+    assert_eq!(
+        line("kprobe:vfs_read+16").as_deref(),
+        Some("kprobe:vfs_read")
+    );
 }

@@ -34,6 +34,16 @@ fn last_field_span(ap: &AttachPoint) -> Span {
     ap.fields.last().map_or(ap.span, |f| f.span)
 }
 
+/// How a probe's name ends for an offset into its function: `+4` (in decimal, however it
+/// was written), nothing for 0, as bpftrace 0.27 names the probe (`probe`, `-l`).
+fn offset_suffix(offset: u64) -> String {
+    if offset == 0 {
+        String::new()
+    } else {
+        format!("+{offset}")
+    }
+}
+
 impl Checker<'_> {
     /// Splits `function+offset` into the function and its offset (0 without `+`). Every
     /// provider that takes an offset parses it here, so a malformed one is an error on the
@@ -325,7 +335,10 @@ impl Checker<'_> {
                             .push(diagnostics::renamed_symbol_note(ap.provider, func, s));
                     }
                 }
-                let names = syms.iter().map(|s| format!("{provider}:{s}")).collect();
+                let names = syms
+                    .iter()
+                    .map(|s| format!("{provider}:{s}{}", offset_suffix(offset)))
+                    .collect();
                 let targets: Vec<KprobeTarget> = syms
                     .into_iter()
                     .map(|symbol| KprobeTarget {
@@ -374,10 +387,12 @@ impl Checker<'_> {
                     .rsplit_once('@')
                     .zip(func.parse::<u64>().ok())
                     .filter(|_| fields.len() == 2);
+                let mut written_offset = 0;
                 let found = match source {
                     Some(((bin, file), line)) => catalog.source_line_targets(bin, file, line),
                     None => {
                         let (symbol, offset) = self.split_offset(ap, &func)?;
+                        written_offset = offset;
                         let unsafe_ok = self.opts.allow_unsafe;
                         catalog.uprobe_targets(path, symbol, names, offset, unsafe_ok)
                     }
@@ -400,9 +415,10 @@ impl Checker<'_> {
                 };
                 match found {
                     Ok(targets) if !targets.is_empty() => {
+                        let suffix = offset_suffix(written_offset);
                         let names = targets
                             .iter()
-                            .map(|t| format!("{provider}:{}:{lang}{}", t.path, t.symbol))
+                            .map(|t| format!("{provider}:{}:{lang}{}{suffix}", t.path, t.symbol))
                             .collect();
                         // Several targets attach through uprobe_multi links where the
                         // kernel has them: one link per binary instead of a uprobe each.
