@@ -212,7 +212,8 @@ fn fixture() -> Result<&'static Path, &'static str> {
     static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let r = BUILT.get_or_init(|| {
         let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/usdt_fixture.c");
-        let dir = std::env::temp_dir().join(format!("rbt-listing-{}", std::process::id()));
+        // Under cargo's temporary directory for tests, so that runs leave nothing in `/tmp`.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("rbt-listing");
         std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
         let bin = dir.join("usdt_fixture");
         let out = Command::new("gcc")
