@@ -201,6 +201,18 @@ impl EventSink {
         }
     }
 
+    /// The text an event prints: in JSON the record `{"type": kind, "data": text}` (bytes
+    /// that are not UTF-8 become U+FFFD), in text its bytes as they are, then `end`.
+    fn write_text_record(&mut self, kind: &str, bytes: &[u8], end: &str) {
+        if self.format == OutputFormat::Json {
+            let text = String::from_utf8_lossy(bytes);
+            self.write(output::json_text_record(kind, &text));
+        } else {
+            self.write(bytes);
+            self.write(end);
+        }
+    }
+
     /// Called after each batch of ring buffer records: in line mode the batch's complete
     /// lines go out now (one write(2) per batch, not per event).
     pub fn end_batch(&mut self) {
@@ -383,12 +395,7 @@ impl EventSink {
                 let mut line = std::mem::take(&mut self.line);
                 line.clear();
                 format::render_into(pieces, args, &mut line);
-                if json {
-                    let text = String::from_utf8_lossy(&line);
-                    self.write(output::json_text_record("printf", &text));
-                } else {
-                    self.write(&line);
-                }
+                self.write_text_record("printf", &line, "");
                 self.line = line;
             }
             Event::Message {
@@ -446,12 +453,7 @@ impl EventSink {
             }
             Event::Time { format: f } => {
                 let s = format_time(f, realtime_ns());
-                let s = if json {
-                    output::json_text_record("time", &s)
-                } else {
-                    s
-                };
-                self.write(&s);
+                self.write_text_record("time", s.as_bytes(), "");
             }
             Event::Cat { format: pieces, .. } => {
                 let mut path = Vec::new();
@@ -474,18 +476,13 @@ impl EventSink {
                         return Flow::Continue;
                     }
                 }
-                if json {
-                    let text = String::from_utf8_lossy(&bytes);
-                    self.write(output::json_text_record("cat", &text));
-                } else {
-                    self.write(&bytes);
-                }
+                self.write_text_record("cat", &bytes, "");
             }
             Event::System { format: pieces, .. } => {
                 let mut cmd = Vec::new();
                 format::render_into(pieces, args, &mut cmd);
                 let cmd = OsString::from_vec(cmd);
-                let mut out = std::process::Command::new("/bin/sh")
+                let out = std::process::Command::new("/bin/sh")
                     .arg("-c")
                     .arg(&cmd)
                     .output()
@@ -494,14 +491,8 @@ impl EventSink {
                         let cmd = cmd.to_string_lossy();
                         format!("system(\"{cmd}\"): {}\n", reason(&e)).into_bytes()
                     });
-                if json {
-                    let text = String::from_utf8_lossy(&out);
-                    self.write(output::json_text_record("syscall", &text));
-                } else {
-                    // bpftrace 0.27 ends the command's text output with a line break of its own.
-                    out.push(b'\n');
-                    self.write(&out);
-                }
+                // bpftrace 0.27 ends the command's text output with a line break of its own.
+                self.write_text_record("syscall", &out, "\n");
             }
             Event::Join { separator, .. } => {
                 let mut text = Vec::new();
@@ -519,13 +510,7 @@ impl EventSink {
                         text.extend_from_slice(&part);
                     }
                 }
-                if json {
-                    let text = String::from_utf8_lossy(&text);
-                    self.write(output::json_text_record("join", &text));
-                } else {
-                    text.push(b'\n');
-                    self.write(&text);
-                }
+                self.write_text_record("join", &text, "\n");
             }
             Event::Unwatch => {
                 if let Some(addr) = args.first() {
