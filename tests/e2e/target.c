@@ -43,7 +43,7 @@ struct rbt_e2e_nest {
 struct rbt_e2e_nest rbt_e2e_nest = { { 1, 2 }, { 3, { 7, 8 } }, { 4 }, 0 };
 
 /* Byte arrays: those of C's character types are strings, those of a typedef'd byte are
- * integer arrays (as bpftrace 0.27 reads debug info). */
+ * integer arrays (as bpftrace 0.27 reads debug info). `raw` is full: no terminator. */
 typedef unsigned char rbt_e2e_u8;
 struct rbt_e2e_bytes {
 	char name[4];
@@ -51,7 +51,7 @@ struct rbt_e2e_bytes {
 	rbt_e2e_u8 typed[2];
 	signed char sign[3];
 };
-struct rbt_e2e_bytes rbt_e2e_bytes = { "abc", "xyz", { 4, 5 }, "pq" };
+struct rbt_e2e_bytes rbt_e2e_bytes = { "abc", { 'w', 'x', 'y', 'z' }, { 4, 5 }, "pq" };
 
 /* A two-dimensional array (one DWARF array type with two subranges), a 128-bit integer
  * (printed as its two words, low first) and a long double (no value, as float and double). */
