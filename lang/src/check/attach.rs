@@ -65,8 +65,9 @@ impl Checker<'_> {
         }
     }
 
-    /// Substitutes positional parameters (`$1`) inside an attach point field.
-    fn expand_params(&mut self, text: &str, ap: &AttachPoint) -> String {
+    /// Substitutes positional parameters (`$1`) inside an attach point field; `None`, with
+    /// an error, when the run does not give one of them.
+    fn expand_params(&mut self, text: &str, ap: &AttachPoint) -> Option<String> {
         let mut out = String::new();
         let mut chars = text.char_indices().peekable();
         while let Some((_, c)) = chars.next() {
@@ -80,24 +81,27 @@ impl Checker<'_> {
                         break;
                     }
                 }
-                match digits.parse::<usize>() {
-                    Ok(n) if n >= 1 => match self.opts.params.get(n - 1) {
-                        Some(p) => {
-                            self.params_compiled_in = true;
-                            out.push_str(p);
-                        }
-                        None => self.push(diagnostics::positional_not_set(n, ap.span)),
-                    },
-                    _ => {
-                        out.push('$');
-                        out.push_str(&digits);
+                if digits.is_empty() || digits.bytes().all(|d| d == b'0') {
+                    out.push('$');
+                    out.push_str(&digits);
+                    continue;
+                }
+                let given = digits.parse::<usize>().ok().and_then(|n| self.opts.params.get(n - 1));
+                match given {
+                    Some(p) => {
+                        self.params_compiled_in = true;
+                        out.push_str(p);
+                    }
+                    None => {
+                        self.push(diagnostics::positional_not_set(&digits, ap.span));
+                        return None;
                     }
                 }
             } else {
                 out.push(c);
             }
         }
-        out
+        Some(out)
     }
 
     /// In load-only mode an attach point this system lacks is compiled anyway, with a warning.
@@ -115,7 +119,10 @@ impl Checker<'_> {
         catalog: &dyn Catalog,
     ) -> Option<Resolved> {
         let fields: Vec<String> = ap.fields.iter().map(|f| f.text.clone()).collect();
-        let fields: Vec<String> = fields.iter().map(|f| self.expand_params(f, ap)).collect();
+        let fields = fields
+            .iter()
+            .map(|f| self.expand_params(f, ap))
+            .collect::<Option<Vec<String>>>()?;
         let provider = ap.provider.name();
         let arity_error = |this: &mut Self, expected: &str| {
             this.push(diagnostics::malformed_attach_point(

@@ -44,11 +44,13 @@ pub fn positional_offset_past_end(span: Span) -> Diagnostic {
         .with_label("the offset is at or past the end of the parameter's text")
 }
 
-pub fn positional_not_set(n: usize, span: Span) -> Diagnostic {
-    Diagnostic::error(format!("positional parameter ${n} is not set"), span).with_help(format!(
-        "pass it after the script: rbt script.bt {}",
-        "ARG ".repeat(n).trim_end()
-    ))
+pub fn positional_not_set(digits: &str, span: Span) -> Diagnostic {
+    let args = match digits.parse::<usize>() {
+        Ok(n @ 0..=3) => "ARG ".repeat(n).trim_end().to_string(),
+        _ => format!("ARG1 ... ARG{digits}"),
+    };
+    Diagnostic::error(format!("positional parameter ${digits} is not set"), span)
+        .with_help(format!("pass it after the script: rbt script.bt {args}"))
 }
 
 /// Load-only mode: `what` matched nothing but is compiled anyway; `last` is the attach
