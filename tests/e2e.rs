@@ -1016,3 +1016,61 @@ fn pid_run_ends_with_the_process() {
         "{err}"
     );
 }
+
+/// A uprobe or usdt target that is a wildcard without a directory (`uprobe:*:f`,
+/// `-l 'usdt:*'`) stands for the executables of PATH whose paths match, as in bpftrace 0.27:
+/// only ELF files with an execute bit, and a file reached through two PATH directories (a
+/// linked directory) once, so that one call fires the probe once.
+#[test]
+#[ignore = "needs root"]
+fn wildcard_targets_without_a_directory_are_path_executables() {
+    use std::os::unix::fs::PermissionsExt;
+    require_root();
+    let root = format!(
+        "{}/rbt-path-{}",
+        env!("CARGO_TARGET_TMPDIR"),
+        std::process::id()
+    );
+    let (dir, linked) = (format!("{root}/bin"), format!("{root}/linked"));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::os::unix::fs::symlink(&dir, &linked).expect("symlink");
+    let exe = format!("{dir}/rbt-wild");
+    std::fs::copy(target_binary(), &exe).expect("copy the target");
+    // The same ELF file without an execute bit, and an executable that is not ELF: neither
+    // is a target.
+    let plain = format!("{dir}/rbt-wild-plain");
+    std::fs::copy(target_binary(), &plain).expect("copy the target");
+    std::fs::set_permissions(&plain, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let script = format!("{dir}/rbt-wild-sh");
+    std::fs::write(&script, "#!/bin/sh\n").expect("write a script");
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let path = format!("{dir}:{linked}:/usr/bin:/bin");
+    let rbt = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .env("PATH", &path)
+            .args(args)
+            .output()
+            .expect("run rbt")
+    };
+    let listed = rbt(&["-l", "uprobe:*wild*:rbt_e2e_add"]);
+    let usdt = rbt(&["-l", "usdt:*wild*"]);
+    let counted = rbt(&[
+        "-c",
+        &format!("{exe} 3"),
+        "-e",
+        "uprobe:*rbt-wild*:rbt_e2e_add { @[probe] = count(); }",
+    ]);
+    let _ = std::fs::remove_dir_all(&root);
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        format!("uprobe:{exe}:rbt_e2e_add\n"),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let usdt = String::from_utf8_lossy(&usdt.stdout);
+    assert!(usdt.contains(&format!("usdt:{exe}:rbte2e:tick\n")), "{usdt}");
+    assert!(usdt.lines().all(|l| l.starts_with(&format!("usdt:{exe}:"))), "{usdt}");
+    let out = String::from_utf8_lossy(&counted.stdout);
+    assert!(counted.status.success(), "{}", String::from_utf8_lossy(&counted.stderr));
+    assert_eq!(out.trim(), format!("@[uprobe:{exe}:rbt_e2e_add]: 3"));
+}

@@ -80,8 +80,6 @@ pub enum ListError {
         provider: Provider,
         expected: &'static str,
     },
-    /// A user-space pattern needs a file path or `-p PID`.
-    NeedsTarget(Provider),
     Tracefs(TracefsError),
     Btf(BtfError),
     Kallsyms(KallsymsError),
@@ -120,12 +118,6 @@ impl fmt::Display for ListError {
                 "{} probe type requires {expected} argument{}",
                 provider.name(),
                 if *expected == "1" { "" } else { "s" }
-            ),
-            ListError::NeedsTarget(p) => write!(
-                f,
-                "listing {} probes needs a file path (`{}:/path/to/binary:*`) or -p PID",
-                p.name(),
-                p.name()
             ),
             ListError::Tracefs(e) => e.fmt(f),
             ListError::Btf(e) => e.fmt(f),
@@ -399,9 +391,12 @@ fn normalize(p: Provider, f: &[String], pid: Option<u32>) -> Option<Fields> {
             | Listing::UsdtNotes,
             2,
         ) => mk(f[0].clone(), any(), f[1].clone()),
+        // With -p the field names functions of the process's objects; without, it is the
+        // file (`uprobe:/bin/cat`, `usdt:*`), as bpftrace 0.27 reads it.
         (Listing::ElfSymbols | Listing::UsdtNotes, 1) if pid.is_some() => {
             mk(any(), any(), f[0].clone())
         }
+        (Listing::ElfSymbols | Listing::UsdtNotes, 1) => mk(f[0].clone(), any(), any()),
         (Listing::UsdtNotes, 3) => mk(f[0].clone(), f[1].clone(), f[2].clone()),
         // `uprobe:/bin/x:cpp:ns::*`: functions by their C++ names (whose `::` split fields).
         (Listing::ElfSymbols, n) if n >= 3 && SymbolNames::from_language(&f[1]).is_some() => {
@@ -633,7 +628,7 @@ fn list_provider(
             }
         }
         Listing::ElfSymbols => {
-            for path in user_targets(p, &f.target, pid)? {
+            for path in user_targets(&f.target, pid)? {
                 // Mapped data files and unreadable objects have no symbols to list.
                 let Ok(syms) = elf::function_symbols(&path) else {
                     continue;
@@ -681,7 +676,7 @@ fn list_provider(
         }
         Listing::UsdtNotes => {
             let middle = Glob::new(&f.middle);
-            for path in user_targets(p, &f.target, pid)? {
+            for path in user_targets(&f.target, pid)? {
                 let Ok(probes) = elf::usdt_probes(&path) else {
                     continue;
                 };
@@ -702,21 +697,7 @@ fn list_provider(
 }
 
 /// The files a uprobe/usdt pattern's target field stands for.
-fn user_targets(p: Provider, target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ListError> {
-    if target.contains('/') {
-        return elf::resolve_target(target, pid).map_err(ListError::Elf);
-    }
-    if target.contains(['*', '?']) {
-        let Some(pid) = pid else {
-            return Err(ListError::NeedsTarget(p));
-        };
-        let m = Glob::new(target);
-        let objs = elf::process_objects(pid).map_err(ListError::Elf)?;
-        return Ok(objs
-            .into_iter()
-            .filter(|o| m.is(&o.to_string_lossy()) && elf::is_elf(o))
-            .collect());
-    }
+fn user_targets(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ListError> {
     elf::resolve_target(target, pid).map_err(ListError::Elf)
 }
 
@@ -820,7 +801,7 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             );
         }
         Listing::ElfSymbols => {
-            let Ok(paths) = user_targets(p, &f.target, pid) else {
+            let Ok(paths) = user_targets(&f.target, pid) else {
                 return Vec::new();
             };
             for path in paths {
@@ -852,7 +833,7 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             }
         }
         Listing::UsdtNotes => {
-            let Ok(paths) = user_targets(p, &f.target, pid) else {
+            let Ok(paths) = user_targets(&f.target, pid) else {
                 return Vec::new();
             };
             let middle = Glob::new(&f.middle);

@@ -443,8 +443,10 @@ fn has_glob(s: &str) -> bool {
 }
 
 /// Resolve a uprobe/usdt target to files. A path (with `/`) is used as given, globs expanded;
-/// a bare name is looked up in the process's mappings (with `pid`), then PATH, then
-/// `/etc/ld.so.cache`, then the standard library directories. `libc` and `c` both find libc.
+/// a glob without a directory (`*`) stands for the objects the process maps (with `pid`),
+/// else for the executables of PATH ([`path_executables`]); a bare name is looked up in the
+/// process's mappings (with `pid`), then PATH, then `/etc/ld.so.cache`, then the standard
+/// library directories. `libc` and `c` both find libc.
 pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, ElfError> {
     // A member of a zip archive is named by the archive's path and the member's
     // (`app.zip!/lib/x.so`): the archive must exist, the member is looked up when read.
@@ -483,6 +485,9 @@ pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, El
                 return Ok(vec![inside]);
             }
         }
+    }
+    if has_glob(target) && !target.contains('/') {
+        return Ok(path_executables(target));
     }
     if target.contains('/') {
         if has_glob(target) {
@@ -578,6 +583,41 @@ const LIB_DIRS: [&str; 6] = [
     "/lib",
     "/usr/lib",
 ];
+
+/// The ELF executables in the directories of `PATH` whose paths match `pattern` (a glob
+/// whose `*` also spans `/`: `*t` matches `/usr/bin/cat`), in PATH order: what bpftrace 0.27
+/// reads a uprobe or usdt target that is a wildcard without a directory as (`uprobe:*:main`,
+/// `-l 'usdt:*'`). A file reached twice (a directory linked to another, `/bin` to
+/// `/usr/bin`, or a link to another executable) is taken once, under its first path, so that
+/// one call does not fire a probe twice (0.27 attaches to each path). Relative directories of
+/// PATH (`.`) are left out: what they hold depends on where rbt runs.
+pub fn path_executables(pattern: &str) -> Vec<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = glob::Pattern::new(pattern) else {
+        return Vec::new();
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for dir in std::env::split_paths(&path).filter(|d| d.is_absolute()) {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
+        files.sort();
+        for p in files {
+            if !m.matches_path(&p) || !is_executable(&p) || !is_elf(&p) {
+                continue;
+            }
+            if let Ok(meta) = std::fs::metadata(&p) {
+                if seen.insert((meta.dev(), meta.ino())) {
+                    out.push(p);
+                }
+            }
+        }
+    }
+    out
+}
 
 /// The first executable regular file named `name` in the directories of `path` (a `PATH`
 /// value): how a uprobe target and a `-c` command are found.
