@@ -1068,9 +1068,19 @@ fn wildcard_targets_without_a_directory_are_path_executables() {
         String::from_utf8_lossy(&listed.stderr)
     );
     let usdt = String::from_utf8_lossy(&usdt.stdout);
-    assert!(usdt.contains(&format!("usdt:{exe}:rbte2e:tick\n")), "{usdt}");
-    assert!(usdt.lines().all(|l| l.starts_with(&format!("usdt:{exe}:"))), "{usdt}");
+    assert!(
+        usdt.contains(&format!("usdt:{exe}:rbte2e:tick\n")),
+        "{usdt}"
+    );
+    assert!(
+        usdt.lines().all(|l| l.starts_with(&format!("usdt:{exe}:"))),
+        "{usdt}"
+    );
     let out = String::from_utf8_lossy(&counted.stdout);
-    assert!(counted.status.success(), "{}", String::from_utf8_lossy(&counted.stderr));
+    assert!(
+        counted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&counted.stderr)
+    );
     assert_eq!(out.trim(), format!("@[uprobe:{exe}:rbt_e2e_add]: 3"));
 }

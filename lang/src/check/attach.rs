@@ -86,7 +86,10 @@ impl Checker<'_> {
                     out.push_str(&digits);
                     continue;
                 }
-                let given = digits.parse::<usize>().ok().and_then(|n| self.opts.params.get(n - 1));
+                let given = digits
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|n| self.opts.params.get(n - 1));
                 match given {
                     Some(p) => {
                         self.params_compiled_in = true;
