@@ -1060,7 +1060,14 @@ fn wildcard_targets_without_a_directory_are_path_executables() {
         "-e",
         "uprobe:*rbt-wild*:rbt_e2e_add { @[probe] = count(); }",
     ]);
+    // An empty target names no file; without -p that is an error saying what to write.
+    let empty = rbt(&["-e", "usdt::rbte2e:tick { }"]);
     let _ = std::fs::remove_dir_all(&root);
+    let said = String::from_utf8_lossy(&empty.stderr);
+    assert!(
+        !empty.status.success() && said.contains("`*` for every executable in PATH"),
+        "{said}"
+    );
     assert_eq!(
         String::from_utf8_lossy(&listed.stdout),
         format!("uprobe:{exe}:rbt_e2e_add\n"),

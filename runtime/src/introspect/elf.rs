@@ -18,6 +18,8 @@ pub enum ElfError {
     NotElf { path: PathBuf, reason: String },
     /// A name like `libc` did not resolve to any file.
     NotFound { target: String },
+    /// The target is empty (`usdt::provider:probe`) and no process was given.
+    NoTarget,
     /// /proc/PID/maps could not be read (no such process, or no permission).
     NoProcess { pid: u32, reason: String },
 }
@@ -33,7 +35,12 @@ impl fmt::Display for ElfError {
             }
             ElfError::NotFound { target } => write!(
                 f,
-                "uprobe target '{target}' was not found in PATH, the ld.so cache or the library directories"
+                "target '{target}' was not found in PATH, the ld.so cache or the library directories"
+            ),
+            ElfError::NoTarget => write!(
+                f,
+                "no file is named: give a path, a program or library name, `*` for every \
+                 executable in PATH, or -p PID for the objects of a process"
             ),
             ElfError::NoProcess { pid, reason } => {
                 write!(f, "cannot read the mappings of process {pid}: {reason}")
@@ -485,6 +492,9 @@ pub fn resolve_target(target: &str, pid: Option<u32>) -> Result<Vec<PathBuf>, El
                 return Ok(vec![inside]);
             }
         }
+    }
+    if target.is_empty() {
+        return Err(ElfError::NoTarget);
     }
     if has_glob(target) && !target.contains('/') {
         return Ok(path_executables(target));
