@@ -804,22 +804,26 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
             let Ok(paths) = user_targets(&f.target, pid) else {
                 return Vec::new();
             };
+            // Whether each library needed so far defines the function, by soname: the
+            // targets of a wildcard (every executable of PATH) mostly need the same few.
+            let mut needed: HashMap<String, bool> = HashMap::new();
             for path in paths {
                 let Ok(syms) = elf::function_symbols(&path) else {
                     continue;
                 };
                 // A function missing from a library may live in one it needs (a stub such as
                 // glibc 2.34+'s libpthread): the probe there comes first, named in full.
-                if !syms.iter().any(|s| s.name == typed) {
+                if !typed.contains(['*', '?']) && !syms.iter().any(|s| s.name == typed) {
                     for soname in elf::needed_libraries(&path) {
-                        let Ok(libs) = elf::resolve_target(&soname, pid) else {
-                            continue;
-                        };
-                        let defines = |lib: &PathBuf| {
-                            elf::function_symbols(lib)
-                                .is_ok_and(|syms| syms.iter().any(|s| s.name == typed))
-                        };
-                        if libs.iter().any(defines) {
+                        let defines = *needed.entry(soname.clone()).or_insert_with(|| {
+                            elf::resolve_target(&soname, pid).is_ok_and(|libs| {
+                                libs.iter().any(|lib| {
+                                    elf::function_symbols(lib)
+                                        .is_ok_and(|syms| syms.iter().any(|s| s.name == typed))
+                                })
+                            })
+                        });
+                        if defines {
                             let probe = format!("{pname}:{soname}:{typed}");
                             renamed.push((probe.clone(), probe));
                         }
