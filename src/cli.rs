@@ -85,8 +85,16 @@ pub struct Cli {
     #[arg(long = "info")]
     pub info: bool,
     /// Dump a stage and exit.
-    #[arg(short = 'd', value_name = "STAGE", value_enum)]
+    #[arg(short = 'd', long = "debug", value_name = "STAGE", value_enum)]
     pub debug: Option<Stage>,
+    /// Do without these kernel features even where the kernel has them.
+    #[arg(
+        long = "no-feature",
+        value_name = "FEATURE[,FEATURE]",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub no_feature: Vec<Feature>,
     /// Parse, check and compile without touching the kernel.
     #[arg(long = "check")]
     pub check_only: bool,
@@ -186,14 +194,40 @@ impl From<BufferMode> for runtime::Buffering {
     }
 }
 
+/// `--no-feature`, with bpftrace 0.27's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Feature {
+    /// One kprobe_multi link per wildcard kprobe.
+    #[value(name = "kprobe_multi")]
+    KprobeMulti,
+    /// kprobe sessions (rbt never uses them).
+    #[value(name = "kprobe_session")]
+    KprobeSession,
+    /// One uprobe_multi link per binary of a wildcard uprobe.
+    #[value(name = "uprobe_multi")]
+    UprobeMulti,
+}
+
+impl From<Feature> for runtime::catalog::KernelFeature {
+    fn from(f: Feature) -> Self {
+        match f {
+            Feature::KprobeMulti => runtime::catalog::KernelFeature::KprobeMulti,
+            Feature::KprobeSession => runtime::catalog::KernelFeature::KprobeSession,
+            Feature::UprobeMulti => runtime::catalog::KernelFeature::UprobeMulti,
+        }
+    }
+}
+
 /// `-d`: the stage whose result is printed instead of running the script.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Stage {
     /// The parsed script.
     Ast,
-    /// The checked, typed script.
+    /// The checked, typed script (bpftrace's `types`).
+    #[value(alias = "types")]
     Hir,
-    /// The optimized LLVM IR.
+    /// The optimized LLVM IR (bpftrace's `codegen-opt`).
+    #[value(alias = "codegen-opt")]
     Llvm,
     /// The BPF object's size, and how to disassemble it.
     Asm,
@@ -251,7 +285,8 @@ pub fn system_catalog(cli: &Cli, name: &str) -> Result<runtime::catalog::SystemC
         .flatten();
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
         .with_headers(&cli.include_dirs, script_dir)
-        .with_debuginfo_dirs(cli.debuginfo.clone());
+        .with_debuginfo_dirs(cli.debuginfo.clone())
+        .without_features(&cli.no_feature.iter().map(|&f| f.into()).collect::<Vec<_>>());
     match &cli.traceable_functions {
         Some(path) => catalog.with_traceable_functions(path).map_err(fail),
         None => Ok(catalog),
@@ -320,6 +355,7 @@ pub fn compile_options(cli: &Cli) -> (Vec<String>, Vec<std::path::PathBuf>) {
         format!("-k: {}", cli.warnings),
         format!("--unsafe: {}", cli.allow_unsafe),
         format!("--no-warnings: {}", cli.no_warnings),
+        format!("--no-feature: {:?}", cli.no_feature),
     ];
     let mut files: Vec<std::path::PathBuf> = cli.include.iter().map(Into::into).collect();
     // The list of traceable functions decides which kprobes compile.

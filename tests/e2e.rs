@@ -1091,3 +1091,34 @@ fn wildcard_targets_without_a_directory_are_path_executables() {
     );
     assert_eq!(out.trim(), format!("@[uprobe:{exe}:rbt_e2e_add]: 3"));
 }
+
+/// `--no-feature uprobe_multi` compiles a wildcard uprobe as one uprobe per match, where
+/// the kernel (6.6+) would take one uprobe_multi link; it still fires for each call.
+#[test]
+#[ignore = "needs root"]
+fn no_feature_turns_off_uprobe_multi() {
+    require_root();
+    let script = format!("uprobe:{}:rbt_e2e_* {{ @ = count(); }}", target_binary());
+    let manifest = |extra: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+            .args(extra)
+            .args(["-d", "manifest", "-e", &script])
+            .output()
+            .expect("run rbt");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    if !manifest(&[]).contains("\"multi\": true") {
+        eprintln!("skipped: this kernel has no uprobe_multi links to turn off");
+        return;
+    }
+    let without = manifest(&["--no-feature", "kprobe_session,uprobe_multi"]);
+    assert!(without.contains("\"multi\": false"), "{without}");
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["--no-feature", "uprobe_multi", "-e", &script, "-c"])
+        .arg(format!("{} 2", target_binary()))
+        .output()
+        .expect("run rbt");
+    // rbt_e2e_pairs once, rbt_e2e_add twice.
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "@: 3");
+}

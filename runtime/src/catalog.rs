@@ -22,6 +22,19 @@ use wildmatch::WildMatch;
 /// A tracepoint's fields, or why they cannot be read.
 type TracepointFields = Result<Vec<TracepointField>, LookupError>;
 
+/// A kernel feature the compile uses where the kernel has it, which `--no-feature` turns
+/// off (bpftrace 0.27's names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KernelFeature {
+    /// One kprobe_multi link for a wildcard kprobe's matches.
+    KprobeMulti,
+    /// kprobe session links pairing a function's entry and return probes: rbt attaches
+    /// them as two probes always, so it has nothing to turn off.
+    KprobeSession,
+    /// One uprobe_multi link for a wildcard uprobe's matches in a binary.
+    UprobeMulti,
+}
+
 #[derive(Default)]
 pub struct SystemCatalog {
     events: OnceCell<Vec<(String, String)>>,
@@ -44,6 +57,9 @@ pub struct SystemCatalog {
     /// time a raw tracepoint is matched or its parameters are asked for.
     raw_tracepoints: OnceCell<HashMap<String, (btf::TypeId, Option<btf::TypeId>)>>,
     pid: Option<u32>,
+    /// Kernel features `--no-feature` turned off: the compile does without them even where
+    /// the kernel has them.
+    disabled: Vec<KernelFeature>,
     /// `-I` directories, searched before the system's include directories.
     include_dirs: Vec<PathBuf>,
     /// Where a quoted `#include "x.h"` is looked for first: the script's directory.
@@ -97,6 +113,12 @@ impl SystemCatalog {
             .chain(SYSTEM_INCLUDE_DIRS.iter().map(PathBuf::from))
             .map(|dir| dir.join(path))
             .find(|file| file.is_file())
+    }
+
+    /// Does without `features` (`--no-feature`), as if the kernel lacked them.
+    pub fn without_features(mut self, features: &[KernelFeature]) -> SystemCatalog {
+        self.disabled = features.to_vec();
+        self
     }
 
     /// Searches `dirs` (`--debuginfo`) for the debug files of stripped binaries.
@@ -998,6 +1020,9 @@ impl Catalog for SystemCatalog {
     }
 
     fn uprobe_multi_supported(&self) -> bool {
+        if self.disabled.contains(&KernelFeature::UprobeMulti) {
+            return false;
+        }
         // Found by loading a two-instruction uprobe_multi program (kernels 6.6+), once per
         // process: the answer is a fact of the running kernel.
         static UPROBE_MULTI: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
@@ -1011,7 +1036,8 @@ impl Catalog for SystemCatalog {
         // kprobe_multi links are built on fprobe: without CONFIG_FPROBE the link's attach
         // function exists but fails with EOPNOTSUPP (Debian's 6.1 kernel). BTF lists exactly
         // the functions compiled in, so fprobe's registration function tells.
-        self.kprobes_supported()
+        !self.disabled.contains(&KernelFeature::KprobeMulti)
+            && self.kprobes_supported()
             && self
                 .btf()
                 .is_some_and(|b| b.func("register_fprobe").is_some())
