@@ -823,8 +823,8 @@ pub fn did_you_mean(attach: &str, pid: Option<u32>) -> Vec<Suggestion> {
                                 })
                             })
                         });
-                        if defines {
-                            let probe = format!("{pname}:{soname}:{typed}");
+                        let probe = format!("{pname}:{soname}:{typed}");
+                        if defines && !renamed.iter().any(|(p, _)| *p == probe) {
                             renamed.push((probe.clone(), probe));
                         }
                     }
