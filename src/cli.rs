@@ -208,12 +208,14 @@ pub enum Feature {
     UprobeMulti,
 }
 
-impl From<Feature> for runtime::catalog::KernelFeature {
-    fn from(f: Feature) -> Self {
-        match f {
-            Feature::KprobeMulti => runtime::catalog::KernelFeature::KprobeMulti,
-            Feature::KprobeSession => runtime::catalog::KernelFeature::KprobeSession,
-            Feature::UprobeMulti => runtime::catalog::KernelFeature::UprobeMulti,
+impl Feature {
+    /// The catalog's feature this turns off; none for `kprobe_session`, since rbt attaches a
+    /// function's entry and return as two probes always and never uses sessions.
+    fn kernel_feature(self) -> Option<runtime::catalog::KernelFeature> {
+        match self {
+            Feature::KprobeMulti => Some(runtime::catalog::KernelFeature::KprobeMulti),
+            Feature::KprobeSession => None,
+            Feature::UprobeMulti => Some(runtime::catalog::KernelFeature::UprobeMulti),
         }
     }
 }
@@ -286,7 +288,12 @@ pub fn system_catalog(cli: &Cli, name: &str) -> Result<runtime::catalog::SystemC
     let catalog = runtime::catalog::SystemCatalog::new(cli.pid)
         .with_headers(&cli.include_dirs, script_dir)
         .with_debuginfo_dirs(cli.debuginfo.clone())
-        .without_features(&cli.no_feature.iter().map(|&f| f.into()).collect::<Vec<_>>());
+        .without_features(
+            &cli.no_feature
+                .iter()
+                .filter_map(|f| f.kernel_feature())
+                .collect::<Vec<_>>(),
+        );
     match &cli.traceable_functions {
         Some(path) => catalog.with_traceable_functions(path).map_err(fail),
         None => Ok(catalog),

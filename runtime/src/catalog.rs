@@ -28,9 +28,6 @@ type TracepointFields = Result<Vec<TracepointField>, LookupError>;
 pub enum KernelFeature {
     /// One kprobe_multi link for a wildcard kprobe's matches.
     KprobeMulti,
-    /// kprobe session links pairing a function's entry and return probes: rbt attaches
-    /// them as two probes always, so it has nothing to turn off.
-    KprobeSession,
     /// One uprobe_multi link for a wildcard uprobe's matches in a binary.
     UprobeMulti,
 }

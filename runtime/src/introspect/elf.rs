@@ -616,13 +616,18 @@ pub fn path_executables(pattern: &str) -> Vec<PathBuf> {
         let mut files: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).collect();
         files.sort();
         for p in files {
-            if !m.matches_path(&p) || !is_executable(&p) || !is_elf(&p) {
+            if !m.matches_path(&p) {
                 continue;
             }
-            if let Ok(meta) = std::fs::metadata(&p) {
-                if seen.insert((meta.dev(), meta.ino())) {
-                    out.push(p);
-                }
+            // One stat tells an executable and a file already taken, before the file is
+            // opened to tell an ELF one.
+            let Ok(meta) = std::fs::metadata(&p) else {
+                continue;
+            };
+            let id = (meta.dev(), meta.ino());
+            if is_executable_file(&meta) && !seen.contains(&id) && is_elf(&p) {
+                seen.insert(id);
+                out.push(p);
             }
         }
     }
@@ -639,8 +644,13 @@ pub fn search_path(name: &str, path: &std::ffi::OsStr) -> Option<PathBuf> {
 
 /// Whether `p` is a regular file with an execute bit set.
 pub fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p).is_ok_and(|m| is_executable_file(&m))
+}
+
+/// Whether metadata `m` (links followed) is a regular file's with an execute bit set.
+fn is_executable_file(m: &std::fs::Metadata) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    m.is_file() && m.permissions().mode() & 0o111 != 0
 }
 
 const LD_SO_CACHE: &str = "/etc/ld.so.cache";
