@@ -200,6 +200,13 @@ pub fn call<'ctx>(
                     l.builder
                         .build_memcpy(slot, 1, m, 1, i64t.const_int(6, false))?;
                 }
+                // The data follows the length byte; the checker asked for 6 bytes of it.
+                Type::Buffer { .. } => {
+                    let m = l.mem(src)?;
+                    let data = l.offset(m, 1)?;
+                    l.builder
+                        .build_memcpy(slot, 1, data, 1, i64t.const_int(6, false))?;
+                }
                 _ => {
                     let p = l.int(src)?;
                     let src_ptr =

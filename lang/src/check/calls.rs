@@ -1269,7 +1269,14 @@ impl Checker<'_> {
                 space: self.default_space(),
             };
         }
-        let ok = matches!(&a.ty, Type::Pointer { .. }) || a.ty.size() >= 6;
+        // The six bytes come from memory a pointer names, or from the start of an array or
+        // string, or of a buffer's data; a struct or a stack is none of those.
+        let ok = match &a.ty {
+            Type::Pointer { .. } => true,
+            Type::Array { .. } | Type::Str { .. } => a.ty.size() >= 6,
+            Type::Buffer { len } => *len >= 6,
+            _ => false,
+        };
         if !ok {
             self.push(diagnostics::macaddr_argument(&a.ty, a.span));
             return poisoned(span);

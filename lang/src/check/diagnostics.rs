@@ -1375,7 +1375,7 @@ pub fn not_an_ip_address(text: &str, span: Span) -> Diagnostic {
 pub fn macaddr_argument(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
-            "macaddr() needs a pointer or a 6-byte array, but this is {}",
+            "macaddr() needs a pointer, or an array or buffer of at least 6 bytes, but this is {}",
             ty.display()
         ),
         span,
