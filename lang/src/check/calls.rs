@@ -681,8 +681,8 @@ impl Checker<'_> {
             Function::SyscallName => self.printed_int(f, Type::SyscallName, args, span),
             Function::SignalName => self.printed_int(f, Type::SignalName, args, span),
             Function::CgroupPath => self.cgroup_path_call(args, span),
-            Function::Kptr => self.pointer_in(AddrSpace::Kernel, args),
-            Function::Uptr => self.pointer_in(AddrSpace::User, args),
+            Function::Kptr => self.pointer_in(f, AddrSpace::Kernel, args),
+            Function::Uptr => self.pointer_in(f, AddrSpace::User, args),
             Function::Kaddr => self.kaddr_call(args, span),
             Function::Getopt => self.getopt_call(args, span),
             Function::Uaddr => self.uaddr_call(args, span),
@@ -1307,7 +1307,7 @@ impl Checker<'_> {
     }
 
     /// `kptr`/`uptr`: the argument, as a pointer into `space`.
-    fn pointer_in(&mut self, space: AddrSpace, args: &[ast::Expr]) -> Expr {
+    fn pointer_in(&mut self, f: Function, space: AddrSpace, args: &[ast::Expr]) -> Expr {
         let mut a = self.expr(&args[0]);
         if let Type::Pointer { space: s, .. } = &mut a.ty {
             *s = space;
@@ -1319,6 +1319,9 @@ impl Checker<'_> {
                 }),
                 space,
             };
+        } else {
+            self.push(diagnostics::address_space_argument(f.name(), &a.ty, a.span));
+            return poisoned(a.span);
         }
         a
     }

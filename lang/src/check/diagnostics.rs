@@ -1372,6 +1372,17 @@ pub fn not_an_ip_address(text: &str, span: Span) -> Diagnostic {
     Diagnostic::error(format!("`{text}` is not an IPv4 or IPv6 address"), span)
 }
 
+/// `kptr(x)`/`uptr(x)` of what is not an address.
+pub fn address_space_argument(func: &str, ty: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "{func}() marks an address, an integer or a pointer, but this is {}",
+            ty.display()
+        ),
+        span,
+    )
+}
+
 pub fn macaddr_argument(ty: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(
         format!(
