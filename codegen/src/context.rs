@@ -512,6 +512,56 @@ fn syscall_field<'ctx>(
     l.load_val(slot, ty)
 }
 
+/// Copies the context field `field_at` finds (arrays, like a `comm` or `unsigned long
+/// args[6]`, and values inside a relocated field) into a zeroed stack slot of at least 8 bytes,
+/// all of `ty`'s bytes (an array's `len` counts elements), with the kernel read helper.
+fn copy_out<'ctx>(
+    l: &mut Lowerer<'_, 'ctx>,
+    ctx: PointerValue<'ctx>,
+    field_at: &dyn Fn(&Lowerer<'_, 'ctx>, PointerValue<'ctx>) -> R<PointerValue<'ctx>>,
+    ty: &Type,
+) -> R<PointerValue<'ctx>> {
+    let room = ty.size().max(8);
+    let slot = l.alloca(room, "tpfield")?;
+    l.builder.build_memset(
+        slot,
+        8,
+        l.ctx.i8_type().const_zero(),
+        l.ctx.i64_type().const_int(u64::from(room), false),
+    )?;
+    // The address comes from a copy of the context pointer that LLVM cannot see through:
+    // otherwise it keeps `ctx + offset` in a register and reuses it for a direct load of an
+    // element (`args.comm[0]`), which the verifier refuses ("dereference of modified ctx
+    // ptr").
+    let spill = l.alloca(8, "ctxcopy")?;
+    let st = l.builder.build_store(spill, ctx)?;
+    let _ = st.set_volatile(true);
+    let copy = l
+        .builder
+        .build_load(l.ctx.ptr_type(Default::default()), spill, "ctx")?
+        .into_pointer_value();
+    if let Some(inst) = copy.as_instruction() {
+        let _ = inst.set_volatile(true);
+    }
+    let at = field_at(l, copy)?;
+    let addr = l.builder.build_ptr_to_int(at, l.ctx.i64_type(), "a")?;
+    let src = l
+        .builder
+        .build_int_to_ptr(addr, l.ctx.ptr_type(Default::default()), "src")?;
+    l.helper(
+        Helper::ProbeReadKernel,
+        &[
+            slot.into(),
+            l.ctx
+                .i64_type()
+                .const_int(u64::from(ty.size()), false)
+                .into(),
+            src.into(),
+        ],
+    )?;
+    Ok(slot)
+}
+
 /// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
 /// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
 /// after the tracepoint record. With `core`, the field is where the running kernel's BTF
@@ -539,47 +589,18 @@ pub fn context_field<'ctx>(
     };
     let at = field_at(l, ctx)?;
     if !data_loc {
+        // Part of a relocated field (`args.args[1]` of `unsigned long args[6]`): the
+        // relocation and the distance into the field are two additions to the context
+        // pointer, which the verifier refuses to load through ("dereference of modified ctx
+        // ptr"), so the value is copied out like an array.
+        let inside = core
+            .and_then(|c| c.local_offset())
+            .is_some_and(|at| at < offset);
         return match ty {
-            Type::Str { len } | Type::Array { len, .. } => {
-                // char arrays inside the record (e.g. `comm`): copy them out.
-                let slot = l.alloca((*len).max(8), "tpstr")?;
-                l.builder.build_memset(
-                    slot,
-                    8,
-                    l.ctx.i8_type().const_zero(),
-                    l.ctx.i64_type().const_int(u64::from((*len).max(8)), false),
-                )?;
-                // The address comes from a copy of the context pointer that LLVM cannot see
-                // through: otherwise it keeps `ctx + offset` in a register and reuses it for
-                // a direct load of an element (`args.comm[0]`), which the verifier refuses
-                // ("dereference of modified ctx ptr").
-                let spill = l.alloca(8, "ctxcopy")?;
-                let st = l.builder.build_store(spill, ctx)?;
-                let _ = st.set_volatile(true);
-                let copy = l
-                    .builder
-                    .build_load(l.ctx.ptr_type(Default::default()), spill, "ctx")?
-                    .into_pointer_value();
-                if let Some(inst) = copy.as_instruction() {
-                    let _ = inst.set_volatile(true);
-                }
-                let at = field_at(l, copy)?;
-                let addr = l.builder.build_ptr_to_int(at, l.ctx.i64_type(), "a")?;
-                let src =
-                    l.builder
-                        .build_int_to_ptr(addr, l.ctx.ptr_type(Default::default()), "src")?;
-                l.helper(
-                    Helper::ProbeReadKernel,
-                    &[
-                        slot.into(),
-                        l.ctx
-                            .i64_type()
-                            .const_int(u64::from(ty.size()), false)
-                            .into(),
-                        src.into(),
-                    ],
-                )?;
-                Ok(Val::Mem(slot))
+            Type::Str { .. } | Type::Array { .. } => Ok(Val::Mem(copy_out(l, ctx, &field_at, ty)?)),
+            _ if inside => {
+                let slot = copy_out(l, ctx, &field_at, ty)?;
+                l.load_val(slot, ty)
             }
             // u64-array contexts (kfunc args, retval) must be read as whole slots.
             _ if l.probe.context == Context::U64Array => {
