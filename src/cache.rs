@@ -31,7 +31,8 @@ use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsE
 use std::path::{Path, PathBuf};
 use stdlib::aot::AotFile;
 use stdlib::catalog::{
-    Catalog, Host, LookupError, SymbolNames, TracepointField, UserObject, UserParam,
+    Catalog, Host, LookupError, SymbolNames, TracepointField, TracepointRecord, UserObject,
+    UserParam,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::types::{Record, Type};
@@ -520,7 +521,7 @@ impl Catalog for Recording<'_> {
         category: &str,
         event: &str,
         fields: &[TracepointField],
-    ) -> Option<String> {
+    ) -> Option<TracepointRecord> {
         self.inner.tracepoint_record(category, event, fields)
     }
     fn kernel_variable(&self, name: &str) -> Option<Type> {

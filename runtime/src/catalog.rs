@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::Arc;
 use stdlib::catalog::{
-    Catalog, Host, LookupError, SymbolNames, TracepointField, Untraceable, UserObject, UserParam,
-    UserSymbol,
+    Catalog, Host, LookupError, MemberKind, SymbolNames, TracepointField, TracepointRecord,
+    Untraceable, UserObject, UserParam, UserSymbol,
 };
 use stdlib::manifest::{BpfTarget, UprobeTarget, UsdtTarget};
 use stdlib::probes::ProgramType;
@@ -554,20 +554,23 @@ impl Catalog for SystemCatalog {
         _category: &str,
         event: &str,
         fields: &[TracepointField],
-    ) -> Option<String> {
+    ) -> Option<TracepointRecord> {
         let b = self.btf()?;
-        // Whether struct `id` holds every field where the format file has it. In BTF a
-        // `__data_loc` field is a u32 named `__data_loc_<name>`.
+        // In BTF a `__data_loc` field is a u32 named `__data_loc_<name>`.
+        let btf_name = |f: &TracepointField| {
+            if f.data_loc {
+                format!("__data_loc_{}", f.name)
+            } else {
+                f.name.clone()
+            }
+        };
+        // Whether struct `id` holds every field where the format file has it.
         let matches = |id: btf::TypeId| {
             let Some(members) = b.members(id) else {
                 return false;
             };
             fields.iter().all(|f| {
-                let name = if f.data_loc {
-                    format!("__data_loc_{}", f.name)
-                } else {
-                    f.name.clone()
-                };
+                let name = btf_name(f);
                 members
                     .iter()
                     .any(|m| m.name == name && m.bit_offset == f.offset * 8 && m.bitfield_size == 0)
@@ -580,14 +583,30 @@ impl Catalog for SystemCatalog {
                 .collect()
         });
         let own = format!("trace_event_raw_{event}");
-        if let Some(&id) = records.get(&own) {
-            return matches(id).then_some(own);
-        }
-        // Events defined from a class (DEFINE_EVENT) share the class's struct: take the
-        // one struct that matches, and none when several do.
-        let mut found = records.iter().filter(|(_, &id)| matches(id));
-        let (first, _) = found.next()?;
-        found.next().is_none().then(|| first.clone())
+        let (name, id) = match records.get(&own) {
+            Some(&id) => matches(id).then_some((own, id))?,
+            // Events defined from a class (DEFINE_EVENT) share the class's struct: take the
+            // one struct that matches, and none when several do.
+            None => {
+                let mut found = records.iter().filter(|(_, &id)| matches(id));
+                let (first, &id) = found.next()?;
+                found.next().is_none().then(|| (first.clone(), id))?
+            }
+        };
+        let members = b.members(id)?;
+        let kinds = fields
+            .iter()
+            .map(|f| {
+                let name = btf_name(f);
+                let member = members.iter().find(|m| m.name == name);
+                match member.map(|m| b.get(b.resolve(m.type_id))) {
+                    Some(Ok(btf::Type::Enum { .. })) => MemberKind::Enum,
+                    Some(Ok(btf::Type::Ptr(_))) => MemberKind::Pointer,
+                    _ => MemberKind::Other,
+                }
+            })
+            .collect();
+        Some(TracepointRecord { name, kinds })
     }
 
     fn tracepoint_fields(

@@ -20,6 +20,27 @@ pub struct TracepointField {
     pub data_loc: bool,
 }
 
+/// The kernel BTF struct of a tracepoint's record ([`Catalog::tracepoint_record`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TracepointRecord {
+    /// The struct's name, without `struct ` (`trace_event_raw_sched_switch`).
+    pub name: String,
+    /// What BTF makes each field of the format file (in the format's order), typedefs
+    /// resolved. A CO-RE relocation must describe a field as BTF has it: libbpf matches an
+    /// integer only with an integer, an enum with an enum and a pointer with a pointer, and
+    /// the format file names some enums and pointers by a typedef (`initcall_t`).
+    pub kinds: Vec<MemberKind>,
+}
+
+/// The kind of a record member's BTF type, as far as relocating it cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberKind {
+    Enum,
+    Pointer,
+    /// An integer, an array or anything else described by its layout.
+    Other,
+}
+
 /// A failure to look something up, in words the user can act on.
 pub type LookupError = String;
 
@@ -226,7 +247,7 @@ pub trait Catalog {
         _category: &str,
         _event: &str,
         _fields: &[TracepointField],
-    ) -> Option<String> {
+    ) -> Option<TracepointRecord> {
         None
     }
     /// The BTF type of a kernel variable (a per-CPU one for `percpu_kaddr`), if the kernel's

@@ -9,7 +9,7 @@ use super::Checker;
 use crate::ast::{self, BinaryOp, ExprKind as A, Span, UnaryOp};
 use crate::hir::{self, Expr, ExprKind as H, Unary};
 use stdlib::builtins::Builtin;
-use stdlib::catalog::UserParam;
+use stdlib::catalog::{MemberKind, UserParam};
 use stdlib::format::Piece;
 use stdlib::literal::parse_int;
 use stdlib::manifest::{Event, Level, RunValue};
@@ -1812,6 +1812,26 @@ impl Checker<'_> {
             );
         }
         let mut ty = parse_c_type(&f.c_type, f.size, f.signed, self.probe.user);
+        // A pointer the format file names by a typedef (`fl_owner_t owner`, `initcall_t
+        // func`) is a pointer, as the kernel's BTF has it (and prints as one).
+        let kind = self.probe.tracepoint_record.as_ref().and_then(|r| {
+            let index = self.probe.tracepoint_fields.iter().position(|x| x.name == f.name)?;
+            r.kinds.get(index).copied()
+        });
+        if kind == Some(MemberKind::Pointer) && ty.is_int() {
+            // A `void *`, as a `(void *)` cast makes it.
+            ty = Type::Pointer {
+                to: Box::new(Type::Int {
+                    bits: 8,
+                    signed: false,
+                }),
+                space: if self.probe.user {
+                    AddrSpace::User
+                } else {
+                    AddrSpace::Kernel
+                },
+            };
+        }
         // A field of a kernel enum type prints by name, as in bpftrace 0.27.
         if let Some(name) = f.c_type.trim().strip_prefix("enum ") {
             if let Some(e) = self.catalog.enum_type(name.trim()) {
@@ -1838,35 +1858,45 @@ impl Checker<'_> {
         &self,
         f: &stdlib::catalog::TracepointField,
     ) -> Option<Box<hir::CoreAccess>> {
-        let name = self.probe.tracepoint_record.as_ref()?;
+        let record = self.probe.tracepoint_record.as_ref()?;
         let fields = &self.probe.tracepoint_fields;
         let index = fields.iter().position(|x| x.name == f.name)?;
         let size = fields.iter().map(|x| x.offset + x.size).max().unwrap_or(0);
         let fields = fields
             .iter()
-            .map(|x| stdlib::types::Field {
+            .zip(&record.kinds)
+            .map(|(x, kind)| stdlib::types::Field {
                 name: if x.data_loc {
                     format!("__data_loc_{}", x.name)
                 } else {
                     x.name.clone()
                 },
                 offset: x.offset,
-                ty: if x.data_loc {
-                    Type::Int {
+                // Described as BTF has the field (see `TracepointRecord::kinds`).
+                ty: match kind {
+                    _ if x.data_loc => Type::Int {
                         bits: 32,
                         signed: false,
+                    },
+                    MemberKind::Pointer => Type::Pointer {
+                        to: Box::new(Type::Int {
+                            bits: 8,
+                            signed: false,
+                        }),
+                        space: AddrSpace::Kernel,
+                    },
+                    MemberKind::Enum | MemberKind::Other => {
+                        parse_c_type(&x.c_type, x.size, x.signed, false)
                     }
-                } else {
-                    parse_c_type(&x.c_type, x.size, x.signed, false)
                 },
                 bitfield: None,
                 data_loc: false,
-                btf_enum: x.c_type.trim().starts_with("enum "),
+                btf_enum: *kind == MemberKind::Enum,
             })
             .collect();
         Some(Box::new(hir::CoreAccess {
             root: stdlib::types::Record {
-                name: format!("struct {name}"),
+                name: format!("struct {}", record.name),
                 size,
                 fields,
             },

@@ -189,7 +189,7 @@ struct ProbeInfo {
     provider: Option<ast::Provider>,
     tracepoint_fields: Vec<catalog::TracepointField>,
     /// The kernel BTF struct of the tracepoint's record, when BTF has one that matches.
-    tracepoint_record: Option<String>,
+    tracepoint_record: Option<catalog::TracepointRecord>,
     tracepoint_name: String,
     /// Whether the addresses this probe is given are user-space: its arguments' pointers
     /// and integers passed to `str()` and the like (uprobes, USDT and syscall tracepoints).
