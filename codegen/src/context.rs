@@ -562,6 +562,22 @@ fn copy_out<'ctx>(
     Ok(slot)
 }
 
+/// Whether `ty` is a pointer a BTF-typed program cannot load from its context (see
+/// [`context_field`]): one to a function (`Type::None`), a pointer, an enum or an array.
+fn unloadable_pointer(ty: &Type) -> bool {
+    match ty {
+        Type::Pointer { to, .. } => matches!(
+            **to,
+            Type::None
+                | Type::Pointer { .. }
+                | Type::Enum { .. }
+                | Type::Array { .. }
+                | Type::Str { .. }
+        ),
+        _ => false,
+    }
+}
+
 /// A field of the context: a tracepoint `args` field or a kfunc argument. Plain fields are
 /// read from the context; `__data_loc` fields hold `(len << 16) | offset` of a string stored
 /// after the tracepoint record. With `core`, the field is where the running kernel's BTF
@@ -599,6 +615,14 @@ pub fn context_field<'ctx>(
         return match ty {
             Type::Str { .. } | Type::Array { .. } => Ok(Val::Mem(copy_out(l, ctx, &field_at, ty)?)),
             _ if inside => {
+                let slot = copy_out(l, ctx, &field_at, ty)?;
+                l.load_val(slot, ty)
+            }
+            // The verifier lets a BTF-typed program (fentry, a typed raw tracepoint) load a
+            // pointer argument only when it points to a struct, an integer or void: a
+            // function pointer (`work_func_t`), a pointer to a pointer, an enum or an array
+            // is refused at the load, so it is copied out of the context instead.
+            _ if l.probe.context == Context::U64Array && unloadable_pointer(ty) => {
                 let slot = copy_out(l, ctx, &field_at, ty)?;
                 l.load_val(slot, ty)
             }

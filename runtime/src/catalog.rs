@@ -231,6 +231,8 @@ impl SystemCatalog {
                         size,
                         fields: Vec::new(),
                     })),
+                    // A function pointer points to nothing a script can read.
+                    Ok(btf::Type::FuncProto { .. }) => Type::None,
                     _ => self.btf_type(b, target, depth),
                 };
                 Type::Pointer {

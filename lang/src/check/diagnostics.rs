@@ -882,6 +882,15 @@ pub fn cannot_dereference(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
+/// `*p` or `p[i]` of a function pointer (a BTF-typed argument such as `work_func_t`).
+pub fn function_pointer_read(span: Span) -> Diagnostic {
+    Diagnostic::error(
+        "a function pointer points to code, not to a value to read",
+        span,
+    )
+    .with_help("print the pointer itself, or its function's name with `ksym()`")
+}
+
 /// `T[]` outside a cast (`let $a: int8[]`, `sizeof(int8[])`): nothing gives its length.
 pub fn array_length_needed(span: Span) -> Diagnostic {
     Diagnostic::error("this array type needs a length", span)

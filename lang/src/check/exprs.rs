@@ -399,6 +399,10 @@ impl Checker<'_> {
                         }
                         self.member(base, i as u32 * elem.size(), *elem, span)
                     }
+                    Type::Pointer { to, .. } if *to == Type::None => {
+                        self.push(diagnostics::function_pointer_read(span));
+                        poisoned(span)
+                    }
                     Type::Pointer { to, space } => {
                         let size = to.size().max(1);
                         mk(
@@ -869,6 +873,10 @@ impl Checker<'_> {
                 )
             }
             UnaryOp::Deref => match inner.ty.clone() {
+                Type::Pointer { to, .. } if *to == Type::None => {
+                    self.push(diagnostics::function_pointer_read(span));
+                    poisoned(span)
+                }
                 Type::Pointer { to, space } => {
                     // A record pointee is kept by name only (BTF, DWARF): its layout is
                     // needed now to read and print the whole record.
@@ -1815,7 +1823,11 @@ impl Checker<'_> {
         // A pointer the format file names by a typedef (`fl_owner_t owner`, `initcall_t
         // func`) is a pointer, as the kernel's BTF has it (and prints as one).
         let kind = self.probe.tracepoint_record.as_ref().and_then(|r| {
-            let index = self.probe.tracepoint_fields.iter().position(|x| x.name == f.name)?;
+            let index = self
+                .probe
+                .tracepoint_fields
+                .iter()
+                .position(|x| x.name == f.name)?;
             r.kinds.get(index).copied()
         });
         if kind == Some(MemberKind::Pointer) && ty.is_int() {

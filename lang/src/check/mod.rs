@@ -835,6 +835,12 @@ impl Checker<'_> {
     }
 }
 
+/// Whether a pointer to `t` mixes with other integer pointers: `t` is an integer, or nothing
+/// (a function pointer's pointee).
+fn opaque_or_int(t: &Type) -> bool {
+    t.is_int() || *t == Type::None
+}
+
 /// Whether a value of type `b` can be stored where `a` was declared (strings and integers of
 /// any width mix, as in bpftrace; everything else must match).
 fn compatible(a: &Type, b: &Type) -> bool {
@@ -844,9 +850,10 @@ fn compatible(a: &Type, b: &Type) -> bool {
         (x, y) if x.is_int() && y.is_int() => true,
         // Pointers to integers of any width mix as the integers do (bpftrace 0.27 stores an
         // `int64 *` in an `int8 *` variable); `void *` is a byte pointer here, so a `void *`
-        // field and a function pointer field (read as `uint64 *`) share a variable too.
+        // field and a function pointer field (a pointer to nothing, `none *`) share a
+        // variable too.
         (Type::Pointer { to: x, space: xs }, Type::Pointer { to: y, space: ys })
-            if xs == ys && x.is_int() && y.is_int() =>
+            if xs == ys && opaque_or_int(x) && opaque_or_int(y) =>
         {
             true
         }
