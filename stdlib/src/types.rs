@@ -403,6 +403,18 @@ impl Type {
         })
     }
 
+    /// A pointer to bytes in `space`: what a `(void *)` cast makes, and what an address
+    /// given as an integer (`kptr(0x…)`, `macaddr(0x…)`) points to.
+    pub fn byte_pointer(space: AddrSpace) -> Type {
+        Type::Pointer {
+            to: Box::new(Type::Int {
+                bits: 8,
+                signed: false,
+            }),
+            space,
+        }
+    }
+
     pub fn is_int(&self) -> bool {
         matches!(self, Type::Int { .. } | Type::Bool | Type::Enum { .. })
     }

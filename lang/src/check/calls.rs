@@ -882,13 +882,7 @@ impl Checker<'_> {
             }
         };
         if a[0].ty.is_int() {
-            a[0].ty = Type::Pointer {
-                to: Box::new(Type::Int {
-                    bits: 8,
-                    signed: false,
-                }),
-                space: self.default_space(),
-            };
+            a[0].ty = Type::byte_pointer(self.default_space());
         }
         // A constant length is the buffer's capacity; a run-time one stays an argument.
         if matches!(a.get(1).map(|e| &e.kind), Some(H::Int(_)) | None) {
@@ -1261,13 +1255,7 @@ impl Checker<'_> {
     fn macaddr_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
         let mut a = self.expr(&args[0]);
         if a.ty.is_int() {
-            a.ty = Type::Pointer {
-                to: Box::new(Type::Int {
-                    bits: 8,
-                    signed: false,
-                }),
-                space: self.default_space(),
-            };
+            a.ty = Type::byte_pointer(self.default_space());
         }
         // The six bytes come from memory a pointer names, or from the start of an array or
         // string, or of a buffer's data; a struct or a stack is none of those.
@@ -1312,13 +1300,7 @@ impl Checker<'_> {
         if let Type::Pointer { space: s, .. } = &mut a.ty {
             *s = space;
         } else if a.ty.is_int() {
-            a.ty = Type::Pointer {
-                to: Box::new(Type::Int {
-                    bits: 8,
-                    signed: false,
-                }),
-                space,
-            };
+            a.ty = Type::byte_pointer(space);
         } else {
             self.push(diagnostics::address_space_argument(f.name(), &a.ty, a.span));
             return poisoned(a.span);

@@ -1832,17 +1832,7 @@ impl Checker<'_> {
         });
         if kind == Some(MemberKind::Pointer) && ty.is_int() {
             // A `void *`, as a `(void *)` cast makes it.
-            ty = Type::Pointer {
-                to: Box::new(Type::Int {
-                    bits: 8,
-                    signed: false,
-                }),
-                space: if self.probe.user {
-                    AddrSpace::User
-                } else {
-                    AddrSpace::Kernel
-                },
-            };
+            ty = Type::byte_pointer(self.default_space());
         }
         // A field of a kernel enum type prints by name, as in bpftrace 0.27.
         if let Some(name) = f.c_type.trim().strip_prefix("enum ") {
@@ -1890,13 +1880,7 @@ impl Checker<'_> {
                         bits: 32,
                         signed: false,
                     },
-                    MemberKind::Pointer => Type::Pointer {
-                        to: Box::new(Type::Int {
-                            bits: 8,
-                            signed: false,
-                        }),
-                        space: AddrSpace::Kernel,
-                    },
+                    MemberKind::Pointer => Type::byte_pointer(AddrSpace::Kernel),
                     MemberKind::Enum | MemberKind::Other => {
                         parse_c_type(&x.c_type, x.size, x.signed, false)
                     }
