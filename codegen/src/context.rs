@@ -605,24 +605,21 @@ pub fn context_field<'ctx>(
     };
     let at = field_at(l, ctx)?;
     if !data_loc {
-        // Part of a relocated field (`args.args[1]` of `unsigned long args[6]`): the
-        // relocation and the distance into the field are two additions to the context
-        // pointer, which the verifier refuses to load through ("dereference of modified ctx
-        // ptr"), so the value is copied out like an array.
+        // Copied out of the context with the read helper, not loaded: arrays (a `comm`,
+        // `unsigned long args[6]`); part of a relocated field (`args.args[1]`), whose
+        // relocation and distance into the field are two additions to the context pointer,
+        // which the verifier refuses to load through ("dereference of modified ctx ptr");
+        // and the pointer arguments a BTF-typed program (fentry, a typed raw tracepoint) may
+        // not load: the verifier allows only pointers to a struct, an integer or void, not a
+        // function pointer (`work_func_t`) or a pointer to a pointer, an enum or an array.
         let inside = core
             .and_then(|c| c.local_offset())
             .is_some_and(|at| at < offset);
+        let copied = matches!(ty, Type::Str { .. } | Type::Array { .. })
+            || inside
+            || (l.probe.context == Context::U64Array && unloadable_pointer(ty));
         return match ty {
-            Type::Str { .. } | Type::Array { .. } => Ok(Val::Mem(copy_out(l, ctx, &field_at, ty)?)),
-            _ if inside => {
-                let slot = copy_out(l, ctx, &field_at, ty)?;
-                l.load_val(slot, ty)
-            }
-            // The verifier lets a BTF-typed program (fentry, a typed raw tracepoint) load a
-            // pointer argument only when it points to a struct, an integer or void: a
-            // function pointer (`work_func_t`), a pointer to a pointer, an enum or an array
-            // is refused at the load, so it is copied out of the context instead.
-            _ if l.probe.context == Context::U64Array && unloadable_pointer(ty) => {
+            _ if copied => {
                 let slot = copy_out(l, ctx, &field_at, ty)?;
                 l.load_val(slot, ty)
             }
