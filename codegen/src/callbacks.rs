@@ -191,10 +191,7 @@ pub fn for_range<'ctx>(
     l.builder.build_store(start_at, start)?;
     let b = &l.builder;
     let more = b.build_int_compare(IntPredicate::SGT, end, start, "more")?;
-    let diff = b.build_int_sub(end, start, "diff")?;
-    let count = b
-        .build_select(more, diff, l.const_u64(0), "count")?
-        .into_int_value();
+    let count = b.build_int_sub(end, start, "count")?;
 
     let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
     cb.set_scratch_top(l.scratch_top());
@@ -217,6 +214,13 @@ pub fn for_range<'ctx>(
     }
     l.set_scratch_top(cb.scratch_top());
 
+    // `bpf_loop` runs only for a range that is not empty: when the verifier knows the count
+    // is 0 (a constant or read-only bound) it never visits the callback, and a call left in
+    // place then points at a subprogram it removed as dead ("No program to jit").
+    let run = l.ctx.append_basic_block(l.func, "range_run");
+    let done = l.ctx.append_basic_block(l.func, "range_done");
+    l.builder.build_conditional_branch(more, run, done)?;
+    l.builder.position_at_end(run);
     l.helper(
         Helper::Loop,
         &[
@@ -226,6 +230,8 @@ pub fn for_range<'ctx>(
             l.const_u64(0).into(),
         ],
     )?;
+    l.builder.build_unconditional_branch(done)?;
+    l.builder.position_at_end(done);
     return_if_body_did(l, cbctx)
 }
 
