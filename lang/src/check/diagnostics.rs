@@ -522,9 +522,11 @@ pub fn variable_read_before_typed(name: &str, ty: &Type, read: Span, span: Span)
     ))
 }
 
+/// A map the script reads and never assigns: it stays empty, so it reads as 0 (bpftrace 0.27
+/// accepts it so; 0.17 refused it as an undefined map).
 pub fn map_read_unassigned(map: &str, known: &[String], span: Span) -> Diagnostic {
-    Diagnostic::error(format!("map {map} is read but never assigned"), span)
-        .with_label("undefined map")
+    Diagnostic::warning(format!("map {map} is read but never assigned"), span)
+        .with_label("always 0: nothing writes this map")
         .with_suggestion(map, known.iter().map(String::as_str))
 }
 

@@ -688,9 +688,13 @@ impl Checker<'_> {
     fn map_read(&mut self, name: &ast::Ident, keys: &[ast::Expr], span: Span) -> Expr {
         let script_name = format!("@{}", name.name);
         let Some(info) = self.map_ids.get(&script_name) else {
-            let names: Vec<String> = self.map_ids.keys().cloned().collect();
-            self.push(diagnostics::map_read_unassigned(&script_name, &names, span));
-            return poisoned(span);
+            // Only the quiet first pass gets here: a map no statement assigns is declared
+            // after it, as an empty map of integers (see `declare_unassigned_maps`).
+            let key = self.map_key(keys).map(|k| k.ty);
+            self.unassigned_reads
+                .entry(script_name)
+                .or_insert((name.clone(), key, span));
+            return mk(H::Int(0), I64, span);
         };
         let id = info.id;
         let first = info.first;

@@ -140,6 +140,9 @@ pub(crate) struct Checker<'a> {
     /// The most scratch memory any probe checked so far needs (`scratch::check`).
     scratch_need: u64,
     map_ids: HashMap<String, MapInfo>,
+    /// Maps the quiet first pass saw read before any assignment, by script name: each
+    /// one's name, key type and first read (`declare_unassigned_maps`).
+    unassigned_reads: HashMap<String, (ast::Ident, Option<Type>, Span)>,
     /// Map declarations (`let @m = hash(10);`) by map name.
     decls: HashMap<String, decls::Decl>,
     events: Vec<Event>,
@@ -256,6 +259,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         maps: Vec::new(),
         scratch_need: 0,
         map_ids: HashMap::new(),
+        unassigned_reads: HashMap::new(),
         decls: HashMap::new(),
         events: Vec::new(),
         time_formats: Vec::new(),
@@ -319,6 +323,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         c.program_options.clear();
         c.learned.restart();
     }
+    c.declare_unassigned_maps();
     let mut probes = Vec::new();
     let mut probe_names = Vec::new();
     for (index, probe) in script.probes.iter().enumerate() {
@@ -675,6 +680,22 @@ impl Checker<'_> {
                 Some(Err(d)) if !self.diags.contains(&d) => self.diags.push(*d),
                 Some(Err(_)) | None => {}
             }
+        }
+    }
+
+    /// Declares the maps the script reads and no statement assigns, as bpftrace 0.27 does:
+    /// empty maps of integers with the key type of their first read, so every read gives 0.
+    /// Each is warned about once (a misspelt name is the usual cause).
+    fn declare_unassigned_maps(&mut self) {
+        let mut reads: Vec<_> = std::mem::take(&mut self.unassigned_reads).into_iter().collect();
+        reads.sort_by_key(|(_, (_, _, span))| span.start);
+        let assigned: Vec<String> = self.map_ids.keys().cloned().collect();
+        for (script_name, (name, key, span)) in reads {
+            if self.map_ids.contains_key(&script_name) {
+                continue;
+            }
+            self.push(diagnostics::map_read_unassigned(&script_name, &assigned, span));
+            self.map_id(&name, key, stdlib::types::I64, span);
         }
     }
 
