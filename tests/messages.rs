@@ -37,6 +37,28 @@ fn messages_name_their_call() {
 
 #[test]
 #[ignore = "needs root"]
+fn assert_prints_any_value_as_its_message() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc_geteuid() };
+    assert!(euid == 0, "this test loads BPF programs and needs root");
+    // As in bpftrace 0.27, the message is any value, printed as `%s` prints it.
+    let script = r#"BEGIN { $m = "dyn"; assert(1 == 1, $m); assert(2 > 3, (1, $m)); }"#;
+    let o = Command::new(env!("CARGO_BIN_EXE_rbt"))
+        .args(["-e", script])
+        .output()
+        .expect("run rbt");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let messages: Vec<&str> = err.lines().filter(|l| l.starts_with("stdin:")).collect();
+    assert_eq!(
+        messages,
+        ["stdin:1:41-63: ERROR: assert failed: (1, dyn)"],
+        "{err}"
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
 fn array_index_past_the_end_warns_at_run_time() {
     // SAFETY: geteuid has no preconditions.
     let euid = unsafe { libc_geteuid() };

@@ -46,7 +46,7 @@ pub fn ctx_u64<'ctx>(l: &Lowerer<'_, 'ctx>, offset: u64) -> R<IntValue<'ctx>> {
     Ok(v)
 }
 
-/// Reads register `name` from the `pt_regs` context.
+/// Reads register `name` from the context's `pt_regs` (a perf event's data starts with them).
 pub fn reg<'ctx>(l: &Lowerer<'_, 'ctx>, name: &str) -> R<IntValue<'ctx>> {
     let off = reg_offset(name)
         .ok_or_else(|| CodegenError::Internal(format!("unknown register {name}")))?;

@@ -193,13 +193,21 @@ fn list(kinds: &[Provider]) -> String {
     }
 }
 
-/// Probes whose context is the traced function's registers (`struct pt_regs`).
+/// Probes whose context starts with registers (`struct pt_regs`): the traced function's
+/// (kprobes, uprobes, USDT), or those of the code a perf event interrupted
+/// (`struct bpf_perf_event_data` begins with them), as bpftrace 0.27 reads them.
 const PT_REGS_PROBES: &[Provider] = &[
     Provider::Kprobe,
     Provider::Kretprobe,
     Provider::Uprobe,
     Provider::Uretprobe,
     Provider::Usdt,
+    Provider::Profile,
+    Provider::Interval,
+    Provider::Software,
+    Provider::Hardware,
+    Provider::Watchpoint,
+    Provider::Asyncwatchpoint,
 ];
 
 /// Probes that run in the task whose event they trace, so that `signal()` reaches it; as in
@@ -814,7 +822,7 @@ impl Function {
             }
             Function::Reg => Spec::value("reg", N::exactly(1), "reg(\"register\")")
                 .only_in(PT_REGS_PROBES)
-                .why("it reads the traced function's registers"),
+                .why("it reads the registers of the traced function or the interrupted code"),
             Function::Kptr => Spec::value("kptr", N::exactly(1), "kptr(address)"),
             Function::Uptr => Spec::value("uptr", N::exactly(1), "uptr(address)"),
             Function::Count => Spec::aggregation("count", N::exactly(0), "@map = count()"),

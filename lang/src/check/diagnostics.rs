@@ -1529,6 +1529,13 @@ pub fn delete_needs_element(span: Span) -> Diagnostic {
     Diagnostic::error("delete() takes a map element, e.g. delete(@x[key])", span)
 }
 
+/// `enum { A = f() }`: an enumerator's value is known when the script is compiled.
+pub fn enum_value_not_constant(span: Span) -> Diagnostic {
+    Diagnostic::error("an enumerator's value must be a constant integer", span)
+        .with_label("not a constant")
+        .with_help("write an integer, an earlier enumerator, a #define, or arithmetic on them")
+}
+
 /// `(enum Foo)5` where no enumerator of `Foo` is 5.
 pub fn enum_has_no_value(name: &str, value: i64, span: Span) -> Diagnostic {
     Diagnostic::error(
@@ -2051,12 +2058,11 @@ pub fn assert_condition(ty: &Type, span: Span) -> Diagnostic {
     )
 }
 
-/// `assert`/`static_assert` (`function`) with a message that is not a literal.
-pub fn assert_message_not_literal(function: &str, span: Span) -> Diagnostic {
-    Diagnostic::error(
-        format!("{function}()'s message must be a literal string"),
-        span,
-    )
+/// `static_assert` with a message that is not a literal: it is reported when the script is
+/// compiled, before anything runs.
+pub fn static_assert_message_not_literal(span: Span) -> Diagnostic {
+    Diagnostic::error("static_assert()'s message must be a literal string", span)
+        .with_help("`assert(condition, value)` checks at run time and prints any value")
 }
 
 pub fn static_assert_not_constant(span: Span) -> Diagnostic {

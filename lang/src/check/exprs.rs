@@ -97,7 +97,13 @@ impl Checker<'_> {
                     .get(*n as usize - 1)
                     .and_then(|p| parse_int(p))
             }
-            A::Ident(name) => self.defines.get(name).and_then(|v| parse_int(v)),
+            A::Ident(name) => match self.defines.get(name).and_then(|v| parse_int(v)) {
+                Some(i) => Some(i),
+                None => match self.named_constant(name, e.span)?.kind {
+                    H::Int(i) => Some(i),
+                    _ => None,
+                },
+            },
             // Folded as literal arithmetic is (see [`fold`]); a result past i64 is none.
             A::Binary { op, lhs, rhs } => {
                 let (a, b) = (self.const_int(lhs)?, self.const_int(rhs)?);
@@ -861,7 +867,14 @@ impl Checker<'_> {
         }
         match op {
             UnaryOp::Neg | UnaryOp::Not | UnaryOp::BitNot => {
-                self.require_int(&inner, "the operand");
+                // `!p` tests a pointer for null; negating or complementing one means nothing.
+                if op == UnaryOp::Not || inner.ty.is_int() {
+                    self.require_int(&inner, "the operand");
+                } else {
+                    let sym = if op == UnaryOp::Neg { "-" } else { "~" };
+                    let what = format!("the operand of `{sym}`");
+                    self.push(diagnostics::not_an_integer(&what, &inner.ty, inner.span));
+                }
                 let (op, ty) = match op {
                     UnaryOp::Neg => (Unary::Neg, I64),
                     UnaryOp::Not => (Unary::Not, Type::Bool),

@@ -408,8 +408,9 @@ impl Checker<'_> {
                 let mut values = Vec::new();
                 for v in variants {
                     if let Some(e) = &v.value {
-                        if let Some(n) = self.const_int(e) {
-                            next = n;
+                        match self.const_int(e) {
+                            Some(n) => next = n,
+                            None => self.push(diagnostics::enum_value_not_constant(e.span)),
                         }
                     }
                     // Constant expressions of later enumerators may use earlier ones.

@@ -224,18 +224,23 @@ impl Checker<'_> {
             self.push(diagnostics::assert_condition(&cond.ty, cond.span));
             return None;
         }
-        let A::Str(text) = &args[1].kind else {
-            self.push(diagnostics::assert_message_not_literal(
-                "assert",
-                args[1].span,
-            ));
-            return None;
+        // The message is any value, printed as `%s` prints it (a literal is the text itself,
+        // `%` and all), as in bpftrace 0.27.
+        let (format, values) = match &args[1].kind {
+            A::Str(text) => {
+                let text = format!("assert failed: {}", String::from_utf8_lossy(text));
+                (vec![Piece::Literal(text)], Vec::new())
+            }
+            _ => {
+                let value = self.expr(&args[1]);
+                let format = format::parse("assert failed: %s").ok()?;
+                (format, vec![self.format_value(value)])
+            }
         };
-        let text = format!("assert failed: {}", String::from_utf8_lossy(text));
         let message = self.event(Event::Message {
             level: Level::Error,
-            format: vec![Piece::Literal(text)],
-            args: Vec::new(),
+            format,
+            args: values.iter().map(|v| v.ty.clone()).collect(),
             start: span.start,
             end: span.end,
             expanded_from: self.expanded_from(span),
@@ -256,7 +261,7 @@ impl Checker<'_> {
         Some(StmtKind::If {
             cond: failed,
             then: vec![
-                emit(message, Vec::new()),
+                emit(message, values),
                 emit(exit, vec![mk(H::Int(1), I64, span)]),
             ],
             otherwise: Vec::new(),
@@ -269,10 +274,7 @@ impl Checker<'_> {
     fn static_assert_call(&mut self, args: &[ast::Expr], span: Span) -> Option<StmtKind> {
         let cond = self.expr(&args[0]);
         let A::Str(text) = &args[1].kind else {
-            self.push(diagnostics::assert_message_not_literal(
-                "static_assert",
-                args[1].span,
-            ));
+            self.push(diagnostics::static_assert_message_not_literal(args[1].span));
             return None;
         };
         match fold(&cond) {
@@ -966,20 +968,25 @@ impl Checker<'_> {
             if spec.conv.wants_buffer() && !matches!(e.ty, Type::Buffer { .. }) {
                 self.push(diagnostics::format_wants_buffer(&e.ty, e.span));
             }
-            let ty = match &e.ty {
-                t if t.is_int() => {
-                    if t.is_signed() {
-                        I64
-                    } else {
-                        stdlib::types::U64
-                    }
-                }
-                Type::Pointer { .. } => stdlib::types::U64,
-                t => t.clone(),
-            };
-            out.push(self.coerce(e, &ty));
+            out.push(self.format_value(e));
         }
         Some((pieces, out))
+    }
+
+    /// A value as a format hands it to the runtime: integers and pointers widened to 64 bits.
+    fn format_value(&mut self, e: Expr) -> Expr {
+        let ty = match &e.ty {
+            t if t.is_int() => {
+                if t.is_signed() {
+                    I64
+                } else {
+                    stdlib::types::U64
+                }
+            }
+            Type::Pointer { .. } => stdlib::types::U64,
+            t => t.clone(),
+        };
+        self.coerce(e, &ty)
     }
 }
 
