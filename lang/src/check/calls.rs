@@ -782,34 +782,43 @@ impl Checker<'_> {
         })
     }
 
-    fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
-        // `str($1)` is the parameter's text even when it looks like a number, and
-        // `str($1 + 1)` that text without its first byte: both are literals, and so are
-        // `str("text")` and, as bpftrace 0.27 folds it, `str(-5)` ("-5").
-        let literal = match &args[0].kind {
-            A::Str(text) => Some(text.clone()),
+    /// The text of `str(args)` when it is known at compile time: `str("text")` and,
+    /// as bpftrace 0.27 folds them, `str($1)` (the parameter's text even when it looks like
+    /// a number; `str($1 + 1)` that text without its first byte), `str(-5)` ("-5") and
+    /// `str(str("hello", 5), 2)` ("he"). With `n`, n characters of the text are kept.
+    fn str_literal(&mut self, args: &[ast::Expr]) -> Option<Vec<u8>> {
+        let mut text = match &args[0].kind {
+            A::Str(text) => text.clone(),
+            A::Call { func, args: inner } if func.name == "str" && !inner.is_empty() => {
+                self.str_literal(inner)?
+            }
             _ => match self.positional_text(&args[0]) {
                 None if super::exprs::written_literal(&args[0]) => {
-                    self.const_int(&args[0]).map(|n| n.to_string().into_bytes())
+                    self.const_int(&args[0])?.to_string().into_bytes()
                 }
-                text => text,
+                text => text?,
             },
         };
         let chars = self.opts.config.string_chars();
-        if let Some(mut text) = literal {
-            match args.get(1).and_then(|a| self.const_int(a)) {
-                // bpftrace keeps n characters of a literal's or a parameter's text.
-                Some(n) if n <= i64::from(chars) => text.truncate(usize::try_from(n).unwrap_or(0)),
-                // Longer than max_strlen: cut to it and marked, as a read would be.
-                _ if text.len() > chars as usize => {
-                    text.truncate(chars as usize);
-                    text.extend_from_slice(self.opts.config.string_layout().1.as_bytes());
-                }
-                _ => {}
+        match args.get(1).and_then(|a| self.const_int(a)) {
+            // bpftrace keeps n characters of a literal's or a parameter's text.
+            Some(n) if n <= i64::from(chars) => text.truncate(usize::try_from(n).unwrap_or(0)),
+            // Longer than max_strlen: cut to it and marked, as a read would be.
+            _ if text.len() > chars as usize => {
+                text.truncate(chars as usize);
+                text.extend_from_slice(self.opts.config.string_layout().1.as_bytes());
             }
+            _ => {}
+        }
+        Some(text)
+    }
+
+    fn str_call(&mut self, args: &[ast::Expr], span: Span) -> Expr {
+        if let Some(text) = self.str_literal(args) {
             let len = text.len() as u32 + 1;
             return mk(H::Str(text), Type::Str { len }, span);
         }
+        let chars = self.opts.config.string_chars();
         let mut a: Vec<Expr> = args.iter().map(|a| self.expr(a)).collect();
         // A length beyond max_strlen reads as much as str() without one, as in bpftrace 0.27.
         if matches!(a.get(1).map(|n| &n.kind), Some(H::Int(n)) if *n > i64::from(chars)) {
