@@ -52,11 +52,15 @@ impl<'ctx> Subprogram<'ctx> {
             .collect();
         let names: Vec<&str> = params.iter().map(|(n, _)| *n).collect();
         let (func, _) = l.static_function(name, &types, &names);
-        let noinline = Attribute::get_named_enum_kind_id("noinline");
-        func.add_attribute(
-            AttributeLoc::Function,
-            l.ctx.create_enum_attribute(noinline, 0),
-        );
+        // `willreturn` (every loop here is bounded): a call whose result goes unused is then
+        // dead, and removed. Otherwise LLVM keeps the call but makes the function return
+        // nothing, and a BPF function that returns nothing exits with whatever R0 last held,
+        // which the verifier refuses when it points into the function's own stack ("cannot
+        // return stack pointer to the caller", `strcontains(...)` as a statement).
+        for attr in ["noinline", "willreturn"] {
+            let kind = Attribute::get_named_enum_kind_id(attr);
+            func.add_attribute(AttributeLoc::Function, l.ctx.create_enum_attribute(kind, 0));
+        }
         let sub = Subprogram {
             ctx: l.ctx,
             b: l.ctx.create_builder(),
