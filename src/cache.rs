@@ -445,6 +445,9 @@ impl Catalog for Recording<'_> {
     fn record(&self, name: &str) -> Option<Record> {
         self.inner.record(name)
     }
+    fn record_ambiguous(&self, name: &str) -> bool {
+        self.inner.record_ambiguous(name)
+    }
     fn constant(&self, name: &str) -> Option<(i64, Type)> {
         self.inner.constant(name)
     }

@@ -258,30 +258,46 @@ fn record_type<'ctx>(
 
 /// The debug-info type of the field a path ends at, of the BTF kind libbpf wants to match
 /// the running kernel's: an integer, an enum (anonymous, so any enum matches), a pointer, an
-/// array, or a record (whose members libbpf does not compare).
+/// array (of enums, when the kernel's elements are), or a record (whose members libbpf does
+/// not compare).
 fn leaf_type<'ctx>(l: &Lowerer<'_, 'ctx>, field: &Field) -> R<DIType<'ctx>> {
     if field.btf_enum {
-        let d = l.locator.debug();
-        let bits = u64::from(field.ty.size()) * 8;
-        let ty = d.dib.create_enumeration_type(
-            d.cu.as_debug_info_scope(),
-            "",
-            d.file,
-            0,
-            bits,
-            0,
-            &[],
-            int_type(
-                l,
-                &Type::Int {
-                    bits: bits as u8,
-                    signed: false,
-                },
-            )?,
-        );
-        return Ok(ty.as_type());
+        enum_type(l, &field.ty)
+    } else {
+        value_type(l, &field.ty)
     }
-    value_type(l, &field.ty)
+}
+
+/// An anonymous enum as wide as `ty`, which libbpf matches with any enum of the kernel, or
+/// for an array, an array of such enums.
+fn enum_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type) -> R<DIType<'ctx>> {
+    let d = l.locator.debug();
+    if let Type::Array { elem, len } = ty {
+        let e = enum_type(l, elem)?;
+        let bits = u64::from(elem.size()) * 8 * u64::from(*len);
+        return Ok(d
+            .dib
+            .create_array_type(e, bits, 0, &dimension(*len))
+            .as_type());
+    }
+    let bits = u64::from(ty.size()) * 8;
+    let ty = d.dib.create_enumeration_type(
+        d.cu.as_debug_info_scope(),
+        "",
+        d.file,
+        0,
+        bits,
+        0,
+        &[],
+        int_type(
+            l,
+            &Type::Int {
+                bits: bits as u8,
+                signed: false,
+            },
+        )?,
+    );
+    Ok(ty.as_type())
 }
 
 fn value_type<'ctx>(l: &Lowerer<'_, 'ctx>, ty: &Type) -> R<DIType<'ctx>> {

@@ -49,6 +49,9 @@ impl Catalog for Kernel {
             }],
         })
     }
+    fn record_ambiguous(&self, n: &str) -> bool {
+        EmptyCatalog.record_ambiguous(n)
+    }
     fn constant(&self, n: &str) -> Option<(i64, Type)> {
         EmptyCatalog.constant(n)
     }

@@ -223,6 +223,9 @@ impl Catalog for Fixture {
             .map(|f| f.to_string())
             .collect()
     }
+    fn record_ambiguous(&self, _: &str) -> bool {
+        false
+    }
     fn record(&self, name: &str) -> Option<Record> {
         let (size, fields) = match name {
             "struct task_struct" => (

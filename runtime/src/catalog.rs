@@ -312,11 +312,26 @@ impl SystemCatalog {
                 ty,
                 bitfield,
                 data_loc: false,
-                btf_enum: matches!(b.get(b.resolve(m.type_id)), Ok(btf::Type::Enum { .. })),
+                btf_enum: btf_enum_or_array_of_enums(b, m.type_id),
             });
         }
         Some(Record { name, size, fields })
     }
+}
+
+/// Whether the BTF type `id` is an enum, or an array (of arrays) of enums: a CO-RE
+/// relocation must describe it so ([`Field::btf_enum`]).
+fn btf_enum_or_array_of_enums(b: &btf::Btf, id: btf::TypeId) -> bool {
+    let mut id = b.resolve(id);
+    // C nests array types only finitely; the bound keeps malformed BTF from looping.
+    for _ in 0..MAX_RECORD_DEPTH {
+        match b.get(id) {
+            Ok(btf::Type::Enum { .. }) => return true,
+            Ok(btf::Type::Array { elem, .. }) => id = b.resolve(elem),
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// How many records deep [`SystemCatalog::btf_type`] and [`dwarf_type`] convert a record held
@@ -739,6 +754,18 @@ impl Catalog for SystemCatalog {
                 .flatten()
         })?;
         self.btf_record(b, b.resolve(id), 0)
+    }
+
+    fn record_ambiguous(&self, name: &str) -> bool {
+        let Some(b) = self.btf() else {
+            return false;
+        };
+        let (kind, bare) = match (name.strip_prefix("struct "), name.strip_prefix("union ")) {
+            (Some(n), _) => (btf::Kind::Struct, n),
+            (_, Some(n)) => (btf::Kind::Union, n),
+            _ => return false,
+        };
+        b.count_named(bare.trim(), kind) > 1
     }
 
     fn kernel_variable(&self, name: &str) -> Option<Type> {

@@ -179,6 +179,11 @@ pub trait Catalog {
     fn raw_tracepoints(&self, pattern: &str) -> Vec<String>;
     /// A struct or union by its C name (`struct task_struct`), from BTF.
     fn record(&self, name: &str) -> Option<Record>;
+    /// Whether the kernel's BTF defines more than one struct or union of this C name
+    /// (`struct walk_control`, of btrfs and of another file): libbpf cannot relocate a field
+    /// of such a record, whose offset differs between them, so it is read where
+    /// [`Catalog::record`]'s definition has it, as bpftrace reads every field.
+    fn record_ambiguous(&self, name: &str) -> bool;
     /// An integer constant with its type: an enumerator of a BTF enum
     /// (`SKB_DROP_REASON_NOT_SPECIFIED`), typed as its enum (64 bits wide, as bpftrace 0.27
     /// types such constants) so that it prints by name, or a well-known macro (`TASK_RUNNING`,
@@ -311,6 +316,9 @@ impl Catalog for EmptyCatalog {
     }
     fn record(&self, _: &str) -> Option<Record> {
         None
+    }
+    fn record_ambiguous(&self, _: &str) -> bool {
+        false
     }
     fn constant(&self, _: &str) -> Option<(i64, Type)> {
         None

@@ -30,8 +30,8 @@ pub struct Field {
     pub bitfield: Option<(u8, u8)>,
     /// Tracepoint `__data_loc` field: the value is a u32 (len << 16 | offset) locating a string.
     pub data_loc: bool,
-    /// The field's BTF type is an enum read as an integer. A CO-RE relocation must describe
-    /// it as an enum: libbpf matches a field of enum type only with an enum.
+    /// The field's BTF type is an enum read as an integer, or an array of enums. A CO-RE
+    /// relocation must describe it so: libbpf matches a field of enum type only with an enum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub btf_enum: bool,
 }

@@ -1411,7 +1411,8 @@ impl Checker<'_> {
 
     /// Whether `record`'s layout is the kernel's (from BTF), so that a field read through a
     /// kernel pointer can be relocated: not a script definition, nor a uprobe program's
-    /// DWARF type, and named, since libbpf finds the running kernel's record by name.
+    /// DWARF type, and named, since libbpf finds the running kernel's record by name (one
+    /// the kernel defines twice is read at the checked offset).
     fn kernel_record(&self, record: &stdlib::types::Record) -> bool {
         let uprobe = matches!(
             self.probe.provider,
@@ -1421,6 +1422,7 @@ impl Checker<'_> {
             && !self.script_records.contains(&record.name)
             && !record.name.contains("(anonymous)")
             && (record.name.starts_with("struct ") || record.name.starts_with("union "))
+            && !self.catalog.record_ambiguous(&record.name)
     }
 
     /// A member of a record value (folding into the load when the record was loaded through a

@@ -708,6 +708,12 @@ impl Btf {
         self.scan_named(name, Some(kind)).into_iter().next()
     }
 
+    /// How many types of this name and kind there are (a C name a kernel defines in two
+    /// files, `struct walk_control`, is two).
+    pub fn count_named(&self, name: &str, kind: Kind) -> usize {
+        self.scan_named(name, Some(kind)).len()
+    }
+
     /// Look up `struct NAME`.
     pub fn find_struct(&self, name: &str) -> Option<TypeId> {
         self.find(name, Kind::Struct)
