@@ -1411,8 +1411,8 @@ impl Checker<'_> {
 
     /// Whether `record`'s layout is the kernel's (from BTF), so that a field read through a
     /// kernel pointer can be relocated: not a script definition, nor a uprobe program's
-    /// DWARF type, and named, since libbpf finds the running kernel's record by name (one
-    /// the kernel defines twice is read at the checked offset).
+    /// DWARF type, and not one the kernel defines twice, since libbpf finds the running
+    /// kernel's record by name (such a one is read at the checked offset).
     fn kernel_record(&self, record: &stdlib::types::Record) -> bool {
         let uprobe = matches!(
             self.probe.provider,
@@ -1603,14 +1603,23 @@ impl Checker<'_> {
             },
         };
         // LLVM relocates a bit-field as the aligned 8-byte word that holds it: one that
-        // straddles two words (only in packed records) keeps its offset.
+        // straddles two words (only in packed records) keeps its offset. So does a union's
+        // member past its start or a bit-field in it (members of an anonymous struct inside
+        // the union): LLVM places every union member at 0 (and a bit-field by its byte), where
+        // libbpf reads the member's offset from the description.
         let in_one_word = f.bitfield.is_none_or(|(bit, width)| {
             (f.offset * 8 + u32::from(bit)) % 64 + u32::from(width) <= 64
         });
-        let relocatable = in_one_word && self.kernel_record(&record);
+        let union_start =
+            !record.name.starts_with("union ") || (f.offset == 0 && f.bitfield.is_none());
+        let relocatable = in_one_word && union_start && self.kernel_record(&record);
         let read = match via_pointer {
             Some(space) => {
-                let core = (relocatable && space == AddrSpace::Kernel).then(|| {
+                // libbpf looks a relocation's first record up by name: an anonymous one
+                // (`atomic_long_t`, which BTF calls `struct (anon)`) cannot start one, though
+                // a path may pass through it (`mm->mm_count.counter`).
+                let named = !record.name.ends_with("(anon)");
+                let core = (relocatable && named && space == AddrSpace::Kernel).then(|| {
                     Box::new(hir::CoreAccess {
                         root: (*record).clone(),
                         fields: vec![index],

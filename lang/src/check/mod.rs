@@ -688,14 +688,20 @@ impl Checker<'_> {
     /// empty maps of integers with the key type of their first read, so every read gives 0.
     /// Each is warned about once (a misspelt name is the usual cause).
     fn declare_unassigned_maps(&mut self) {
-        let mut reads: Vec<_> = std::mem::take(&mut self.unassigned_reads).into_iter().collect();
+        let mut reads: Vec<_> = std::mem::take(&mut self.unassigned_reads)
+            .into_iter()
+            .collect();
         reads.sort_by_key(|(_, (_, _, span))| span.start);
         let assigned: Vec<String> = self.map_ids.keys().cloned().collect();
         for (script_name, (name, key, span)) in reads {
             if self.map_ids.contains_key(&script_name) {
                 continue;
             }
-            self.push(diagnostics::map_read_unassigned(&script_name, &assigned, span));
+            self.push(diagnostics::map_read_unassigned(
+                &script_name,
+                &assigned,
+                span,
+            ));
             self.map_id(&name, key, stdlib::types::I64, span);
         }
     }
