@@ -67,6 +67,9 @@ pub struct SystemCatalog {
     debug_info: RefCell<HashMap<String, Result<Rc<DebugInfo>, String>>>,
     /// Whether each kfunc asked about may be called from each program type asked about.
     kfuncs: RefCell<HashMap<(String, ProgramType), bool>>,
+    /// Whether each record name asked about is defined more than once: the checker asks at
+    /// every field it reads, and each answer scans the whole of BTF's names.
+    ambiguous_records: RefCell<HashMap<String, bool>>,
     /// The fields of each tracepoint asked about (the checker asks for a probe's and, for a
     /// group of tracepoints, for each one's layout), read from tracefs once.
     tracepoint_formats: RefCell<HashMap<(String, String), TracepointFields>>,
@@ -757,15 +760,21 @@ impl Catalog for SystemCatalog {
     }
 
     fn record_ambiguous(&self, name: &str) -> bool {
-        let Some(b) = self.btf() else {
-            return false;
-        };
+        if let Some(&known) = self.ambiguous_records.borrow().get(name) {
+            return known;
+        }
         let (kind, bare) = match (name.strip_prefix("struct "), name.strip_prefix("union ")) {
             (Some(n), _) => (btf::Kind::Struct, n),
             (_, Some(n)) => (btf::Kind::Union, n),
             _ => return false,
         };
-        b.count_named(bare.trim(), kind) > 1
+        let ambiguous = self
+            .btf()
+            .is_some_and(|b| b.count_named(bare.trim(), kind) > 1);
+        self.ambiguous_records
+            .borrow_mut()
+            .insert(name.to_string(), ambiguous);
+        ambiguous
     }
 
     fn kernel_variable(&self, name: &str) -> Option<Type> {
