@@ -12,7 +12,7 @@ pub enum AddrSpace {
 }
 
 /// A record (struct or union) layout, from BTF, a tracepoint format or a script definition.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Record {
     /// `struct task_struct`, `union u`, `struct _tracepoint_syscalls_sys_enter_openat`.
     pub name: String,
@@ -34,6 +34,28 @@ pub struct Field {
     /// relocation must describe it so: libbpf matches a field of enum type only with an enum.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub btf_enum: bool,
+}
+
+/// One level of the layout, each field as `name: type @ offset`: a field that holds a record
+/// shows only that record's name. `-d hir` prints every expression's type, and the derived
+/// form repeated a kernel record's whole tree (thousands of lines for `struct task_struct`)
+/// at each one.
+impl std::fmt::Debug for Record {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({} bytes) ", self.name, self.size)?;
+        let mut fields = f.debug_map();
+        for field in &self.fields {
+            let bits = field
+                .bitfield
+                .map(|(at, width)| format!(" bits {at}..+{width}"))
+                .unwrap_or_default();
+            fields.entry(
+                &format_args!("{}", field.name),
+                &format_args!("{} @ {}{bits}", field.ty.display(), field.offset),
+            );
+        }
+        fields.finish()
+    }
 }
 
 /// The kind of aggregation a map value holds.
@@ -593,4 +615,55 @@ pub fn tuple_layout(elems: &[Type]) -> (Vec<u32>, u32) {
     }
     let align = elems.iter().map(Type::align).max().unwrap_or(1).max(1);
     (offsets, at.div_ceil(align) * align)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A record's debug form is one level deep: a field holding a record shows its name.
+    #[test]
+    fn record_debug_names_nested_records() {
+        let inner = Record {
+            name: "struct in".into(),
+            size: 4,
+            fields: vec![Field {
+                name: "deep".into(),
+                offset: 0,
+                ty: I64,
+                bitfield: None,
+                data_loc: false,
+                btf_enum: false,
+            }],
+        };
+        let outer = Record {
+            name: "struct out".into(),
+            size: 8,
+            fields: vec![
+                Field {
+                    name: "r".into(),
+                    offset: 0,
+                    ty: Type::Record(Box::new(inner)),
+                    bitfield: None,
+                    data_loc: false,
+                    btf_enum: false,
+                },
+                Field {
+                    name: "b".into(),
+                    offset: 4,
+                    ty: Type::Int {
+                        bits: 8,
+                        signed: false,
+                    },
+                    bitfield: Some((1, 3)),
+                    data_loc: false,
+                    btf_enum: false,
+                },
+            ],
+        };
+        assert_eq!(
+            format!("{outer:?}"),
+            "struct out (8 bytes) {r: struct in @ 0, b: uint8 @ 4 bits 1..+3}"
+        );
+    }
 }
