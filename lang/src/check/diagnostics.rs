@@ -357,6 +357,20 @@ pub fn too_many_maps(limit: usize, span: Span) -> Diagnostic {
         )
 }
 
+/// A `probe` kept in a variable or map (an id of the probe that stored it) meets strings,
+/// which would need its text in the program.
+pub fn held_probe_as_string(want: &Type, span: Span) -> Diagnostic {
+    Diagnostic::error(
+        format!(
+            "this value of `probe` cannot be stored as {}",
+            want.display()
+        ),
+        span,
+    )
+    .with_label("a `probe` kept in a variable or map: the program knows which probe, not its name")
+    .with_help("store `probe` itself where it meets strings (`@m[probe]`, `$name = probe`)")
+}
+
 /// `name` is the variable's name without its `$`.
 pub fn variable_type(name: &str, have: &Type, want: &Type, span: Span) -> Diagnostic {
     Diagnostic::error(

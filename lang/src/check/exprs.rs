@@ -125,6 +125,18 @@ impl Checker<'_> {
                 mk(H::Cast(Box::new(e)), ty.clone(), span)
             }
             (a, b) if a.is_int() && b.is_int() => e,
+            // Where `probe` meets strings it is its name's text, which the program knows
+            // only where `probe` is read: a `probe` held in a variable or map is the id of
+            // the probe that stored it, whose name only user space knows.
+            (Type::ProbeName, Type::Str { .. }) => {
+                let held = !matches!(e.kind, H::Builtin(Builtin::Probe));
+                if held {
+                    self.push(diagnostics::held_probe_as_string(ty, e.span));
+                    return e;
+                }
+                let e = self.probe_as_str(e);
+                self.coerce(e, ty)
+            }
             (Type::Tuple(items), Type::Tuple(want)) if items.len() == want.len() => {
                 self.coerce_tuple(e, want, ty)
             }
@@ -290,13 +302,20 @@ impl Checker<'_> {
                     (a, b) if a.is_int() && b.is_int() => I64,
                     (a, b) if a == b => a.clone(),
                     // Buffers of different lengths meet in the longer one.
-                    (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => super::widen(a, b),
+                    (a @ Type::Buffer { .. }, b @ Type::Buffer { .. }) => {
+                        super::widen(a, b, self.probe_text_len)
+                    }
+                    // `probe` meets a string as its name's text (see `coerce`).
+                    (a @ Type::ProbeName, b @ Type::Str { .. })
+                    | (a @ Type::Str { .. }, b @ Type::ProbeName) => {
+                        super::widen(a, b, self.probe.name_len)
+                    }
                     // Tuples and records meet element by element (a record's fields by
                     // name, in the order of the first branch).
                     (a @ (Type::Tuple(_) | Type::NamedTuple { .. }), b)
                         if super::compatible(a, b) =>
                     {
-                        super::widen(a, b)
+                        super::widen(a, b, self.probe_text_len)
                     }
                     (a, b) => {
                         self.push(diagnostics::ternary_types(a, b, span));
@@ -1319,11 +1338,12 @@ impl Checker<'_> {
     /// of two strings, integers of any width), so codegen compares like with like.
     fn aggregate_comparison(&mut self, op: BinaryOp, l: Expr, r: Expr, span: Span) -> Expr {
         let equality = matches!(op, BinaryOp::Eq | BinaryOp::Ne);
-        if !equality || !super::compatible(&l.ty, &r.ty) || !comparable(&l.ty) {
+        // `probe` against a string compares its name's text (see `coerce`).
+        let ty = super::widen(&l.ty, &r.ty, self.probe.name_len);
+        if !equality || !super::compatible(&l.ty, &r.ty) || !comparable(&ty) {
             self.push(diagnostics::aggregate_operands(op, &l.ty, &r.ty, span));
             return poisoned(span);
         }
-        let ty = super::widen(&l.ty, &r.ty);
         let l = self.coerce(l, &ty);
         let r = self.coerce(r, &ty);
         mk(

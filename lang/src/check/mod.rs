@@ -165,6 +165,9 @@ pub(crate) struct Checker<'a> {
     vars: Vec<Type>,
     var_ids: HashMap<String, hir::VarId>,
     probe: ProbeInfo,
+    /// The longest `name_len` of the probes checked so far (the quiet first pass sees them
+    /// all): where `probe` meets strings in a map or variable, its text takes this many bytes.
+    probe_text_len: u32,
     loop_depth: u32,
     /// One set per enclosing `for ($kv : @map)` body: the variables it uses, which codegen
     /// hands to the loop's callback by reference.
@@ -273,6 +276,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         vars: Vec::new(),
         var_ids: HashMap::new(),
         probe: ProbeInfo::default(),
+        probe_text_len: 0,
         loop_depth: 0,
         captures: Vec::new(),
         scopes: scope::Scopes::default(),
@@ -608,6 +612,7 @@ impl Checker<'_> {
                     .max()
                     .unwrap_or(1),
             };
+            self.probe_text_len = self.probe_text_len.max(self.probe.name_len);
             if let Some((cat, ev)) = &r.tracepoint {
                 self.probe.tracepoint_name = format!("{cat}:{ev}");
                 match self.catalog.tracepoint_fields(cat, ev) {
@@ -739,10 +744,10 @@ impl Checker<'_> {
             // string among them, so no use is cut short (`@m["a"]` then `@m["bb"]`).
             let spec = &mut self.maps[id as usize];
             if let (Some(have), Some(want)) = (&spec.key, &key) {
-                spec.key = Some(widen(have, want));
+                spec.key = Some(widen(have, want, self.probe_text_len));
             }
             if !matches!(value, Type::None) {
-                spec.value = widen(&spec.value, &value);
+                spec.value = widen(&spec.value, &value, self.probe_text_len);
             }
             return Some(id);
         }
@@ -874,6 +879,9 @@ fn opaque_or_int(t: &Type) -> bool {
 fn compatible(a: &Type, b: &Type) -> bool {
     match (a, b) {
         (Type::Str { .. }, Type::Str { .. }) => true,
+        // `probe` becomes its name's text where it meets strings, as in bpftrace 0.27
+        // (`@[probe]` and `@["other"]` in one map); see `Checker::coerce`.
+        (Type::ProbeName, Type::Str { .. }) | (Type::Str { .. }, Type::ProbeName) => true,
         (Type::Buffer { .. }, Type::Buffer { .. }) => true,
         (x, y) if x.is_int() && y.is_int() => true,
         // Pointers to integers of any width mix as the integers do (bpftrace 0.27 stores an
@@ -917,20 +925,26 @@ fn compatible(a: &Type, b: &Type) -> bool {
 
 /// The type that holds values of two compatible types: the longer of two strings or buffers,
 /// the wider of two integers (signed if either is, as 0.27 types a mix), tuple by tuple
-/// element, an aggregation of values of both (see [`Aggregation::join`]); anything else
-/// stays `a`.
-fn widen(a: &Type, b: &Type) -> Type {
+/// element, an aggregation of values of both (see [`Aggregation::join`]), a string of
+/// `probe_text` bytes or more for `probe` and a string; anything else stays `a`.
+fn widen(a: &Type, b: &Type, probe_text: u32) -> Type {
     match (a, b) {
         (Type::Int { bits: x, signed: s }, Type::Int { bits: y, signed: t }) => Type::Int {
             bits: *x.max(y),
             signed: *s || *t,
         },
         (Type::Str { len: x }, Type::Str { len: y }) => Type::Str { len: *x.max(y) },
+        (Type::ProbeName, Type::Str { len }) | (Type::Str { len }, Type::ProbeName) => Type::Str {
+            len: (*len).max(probe_text),
+        },
         (Type::Buffer { len: x }, Type::Buffer { len: y }) => Type::Buffer { len: *x.max(y) },
         (Type::Agg(x), Type::Agg(y)) => Type::Agg(x.join(*y).unwrap_or(*x)),
-        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => {
-            Type::Tuple(xs.iter().zip(ys).map(|(x, y)| widen(x, y)).collect())
-        }
+        (Type::Tuple(xs), Type::Tuple(ys)) if xs.len() == ys.len() => Type::Tuple(
+            xs.iter()
+                .zip(ys)
+                .map(|(x, y)| widen(x, y, probe_text))
+                .collect(),
+        ),
         // Field by field of the same name, in the order of `a`.
         (
             Type::NamedTuple { names, elems: xs },
@@ -944,7 +958,7 @@ fn widen(a: &Type, b: &Type) -> Type {
                 .iter()
                 .zip(xs)
                 .map(|(n, x)| match yn.iter().zip(ys).find(|(m, _)| *m == n) {
-                    Some((_, y)) => widen(x, y),
+                    Some((_, y)) => widen(x, y, probe_text),
                     None => x.clone(),
                 })
                 .collect(),

@@ -67,7 +67,7 @@ impl Checker<'_> {
     /// [`LearnedTypes`]).
     pub(super) fn with_learned(&self, id: VarId, ty: &Type) -> Type {
         match self.learned.types.get(&(self.learned.body, id)) {
-            Some(all) if super::compatible(ty, all) => super::widen(ty, all),
+            Some(all) if super::compatible(ty, all) => super::widen(ty, all, self.probe_text_len),
             _ => ty.clone(),
         }
     }
@@ -82,8 +82,8 @@ impl Checker<'_> {
         }
         let key = (self.learned.body, id);
         let grown = match self.learned.types.get(&key) {
-            Some(all) => super::widen(all, ty),
-            None => super::widen(have, ty),
+            Some(all) => super::widen(all, ty, self.probe_text_len),
+            None => super::widen(have, ty, self.probe_text_len),
         };
         self.learned.types.insert(key, grown);
     }
