@@ -9,7 +9,7 @@
 use crate::context;
 use crate::debug::Locator;
 use crate::helpers::Helper;
-use crate::ir::{Callback, Lowerer, Walk};
+use crate::ir::{Callback, Lowerer, Val, Walk};
 use crate::CodegenError;
 use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
@@ -296,8 +296,8 @@ fn lower_body<'ctx>(
     let value_at = cb.offset(slot, u64::from(offsets[1]))?;
     match &spec.value {
         Type::Agg(agg) => {
-            let total = agg_read(cb, map, key, *agg)?;
-            cb.builder.build_store(value_at, total)?;
+            let combined = agg_read(cb, map, key, *agg)?;
+            cb.store(value_at, &items[1], combined)?;
         }
         other => cb.memcpy(value_at, value, other.size())?,
     }
@@ -311,15 +311,49 @@ fn lower_body<'ctx>(
 
 /// The value of a per-CPU aggregation for `key`, combined over every CPU as user space
 /// prints it: counts and sums add up; min and max come from the CPUs that saw a value (the
-/// flag in the slot's second word); avg and stats add up both their count and their total,
-/// and give the average (0 when empty). A `bpf_loop` callback visits the CPUs; its context
-/// is [key pointer, first word, second word].
+/// flag in the slot's second word); avg adds up both its count and its total and gives the
+/// average (0 when empty); stats gives the record `(count, average, total)` of its value
+/// type (the checker's `aggregation_value`), in memory.
 pub(crate) fn agg_read<'ctx>(
     l: &Lowerer<'_, 'ctx>,
     map: MapId,
     key: PointerValue<'ctx>,
     agg: Aggregation,
-) -> R<IntValue<'ctx>> {
+) -> R<Val<'ctx>> {
+    let (first, second) = agg_sums(l, map, key, agg)?;
+    let Some((signed, total)) = second else {
+        return Ok(Val::Int(first));
+    };
+    let b = &l.builder;
+    let is_zero = b.build_int_compare(IntPredicate::EQ, first, l.const_u64(0), "z")?;
+    let count = b
+        .build_select(is_zero, l.const_u64(1), first, "c1")?
+        .into_int_value();
+    let average = match signed {
+        true => l.signed_div(total, count, false)?,
+        false => b.build_int_unsigned_div(total, count, "avg")?,
+    };
+    if !matches!(agg, Aggregation::Stats { .. }) {
+        return Ok(Val::Int(average));
+    }
+    let record = l.stack_words(3, "stats")?;
+    for (i, v) in [first, average, total].into_iter().enumerate() {
+        let at = l.offset(record, 8 * i as u64)?;
+        l.builder.build_store(at, v)?;
+    }
+    Ok(Val::Mem(record))
+}
+
+/// The words of a per-CPU aggregation for `key` summed or picked over every CPU (see
+/// [`agg_read`]): the first, and for avg and stats their signedness and the total (the
+/// first word being the count). A `bpf_loop` callback visits the CPUs; its context is
+/// [key pointer, first word, second word].
+fn agg_sums<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    map: MapId,
+    key: PointerValue<'ctx>,
+    agg: Aggregation,
+) -> R<(IntValue<'ctx>, Option<(bool, IntValue<'ctx>)>)> {
     /// How one CPU's slot joins the running total.
     #[derive(Clone, Copy)]
     enum Combine {
@@ -419,16 +453,9 @@ pub(crate) fn agg_read<'ctx>(
     let first_at = l.offset(cctx, 8)?;
     let first = b.build_load(l.i64(), first_at, "total")?.into_int_value();
     let Combine::AddBoth { signed } = combine else {
-        return Ok(first);
+        return Ok((first, None));
     };
     let second_at = l.offset(cctx, 16)?;
     let total = b.build_load(l.i64(), second_at, "total2")?.into_int_value();
-    let is_zero = b.build_int_compare(IntPredicate::EQ, first, l.const_u64(0), "z")?;
-    let count = b
-        .build_select(is_zero, l.const_u64(1), first, "c1")?
-        .into_int_value();
-    Ok(match signed {
-        true => l.signed_div(total, count, false)?,
-        false => b.build_int_unsigned_div(total, count, "avg")?,
-    })
+    Ok((first, Some((signed, total))))
 }

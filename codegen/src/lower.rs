@@ -719,9 +719,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     _ => None,
                 };
                 if let (Some(agg), None) = (agg, site) {
-                    return Ok(Val::Int(crate::callbacks::agg_read(
-                        self, *map, key_ptr, agg,
-                    )?));
+                    return crate::callbacks::agg_read(self, *map, key_ptr, agg);
                 }
                 let m = self.global_ptr(self.globals.maps[*map as usize]);
                 let found_ptr =
@@ -756,9 +754,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 self.builder.build_unconditional_branch(done)?;
                 self.builder.position_at_end(done);
                 match agg {
-                    Some(agg) => Ok(Val::Int(crate::callbacks::agg_read(
-                        self, *map, key_ptr, agg,
-                    )?)),
+                    Some(agg) => crate::callbacks::agg_read(self, *map, key_ptr, agg),
                     None => self.load_val(out, &spec.value),
                 }
             }
@@ -959,7 +955,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     // Each CPU has its own slot: the value is all of them combined.
                     Type::Agg(agg) => {
                         let v = crate::callbacks::agg_read(self, *map, key_ptr, agg)?;
-                        self.store(slot, &var_ty, Val::Int(v))?;
+                        self.store(slot, &var_ty, v)?;
                     }
                     ty => {
                         let v = self.load_val(found, &ty)?;

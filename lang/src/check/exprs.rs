@@ -745,22 +745,13 @@ impl Checker<'_> {
             }
         };
         let ty = match &spec.value {
-            Type::Agg(Aggregation::Count) => I64,
-            Type::Agg(
-                Aggregation::Sum { signed }
-                | Aggregation::Min { signed }
-                | Aggregation::Max { signed }
-                | Aggregation::Avg { signed },
-            ) => word_type(*signed),
-            Type::Agg(
-                agg @ (Aggregation::Stats { .. }
-                | Aggregation::Hist { .. }
-                | Aggregation::Lhist { .. }
-                | Aggregation::Tseries { .. }),
-            ) => {
-                self.push(diagnostics::aggregation_read(*agg, span));
-                return poisoned(span);
-            }
+            Type::Agg(agg) => match aggregation_value(*agg) {
+                Some(ty) => ty,
+                None => {
+                    self.push(diagnostics::aggregation_read(*agg, span));
+                    return poisoned(span);
+                }
+            },
             other => other.clone(),
         };
         mk(H::MapRead { map: id, key }, ty, span)
@@ -2222,9 +2213,10 @@ fn fold(op: BinaryOp, a: i128, b: i128) -> Option<Option<i128>> {
     Some(v.filter(|v| operands_fit && (lo..=hi).contains(v)))
 }
 
-/// The integer a per-CPU aggregation reads as when a probe takes its value whole (a `for`
-/// over its map, `find()`): its CPUs' slots combined (counts and sums added, the least or
-/// greatest of min and max, avg's average). None for aggregations that are no one number.
+/// The value a per-CPU aggregation reads as in a probe (`@m[k]`, a `for` over its map,
+/// `find()`): its CPUs' slots combined (counts and sums added, the least or greatest of min
+/// and max, avg's average), and for stats the record bpftrace 0.27 prints for it,
+/// `{ .count = 2, .average = 6, .total = 12 }`. None for histograms and time series.
 pub(super) fn aggregation_value(agg: Aggregation) -> Option<Type> {
     match agg {
         Aggregation::Count => Some(I64),
@@ -2232,10 +2224,11 @@ pub(super) fn aggregation_value(agg: Aggregation) -> Option<Type> {
         | Aggregation::Min { signed }
         | Aggregation::Max { signed }
         | Aggregation::Avg { signed } => Some(word_type(signed)),
-        Aggregation::Stats { .. }
-        | Aggregation::Hist { .. }
-        | Aggregation::Lhist { .. }
-        | Aggregation::Tseries { .. } => None,
+        Aggregation::Stats { signed } => Some(Type::NamedTuple {
+            names: ["count", "average", "total"].map(String::from).to_vec(),
+            elems: vec![I64, word_type(signed), word_type(signed)],
+        }),
+        Aggregation::Hist { .. } | Aggregation::Lhist { .. } | Aggregation::Tseries { .. } => None,
     }
 }
 
