@@ -792,6 +792,19 @@ impl Checker<'_> {
             A::Call { func, args: inner } if func.name == "str" && !inner.is_empty() => {
                 self.str_literal(inner)?
             }
+            // A choice made by a constant is the chosen text, as 0.27 folds it first.
+            A::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let chosen = if self.const_int(cond)? != 0 {
+                    then
+                } else {
+                    otherwise
+                };
+                self.str_literal(std::slice::from_ref(chosen))?
+            }
             _ => match self.positional_text(&args[0]) {
                 None if super::exprs::written_literal(&args[0]) => {
                     self.const_int(&args[0])?.to_string().into_bytes()
