@@ -4,7 +4,8 @@
 //! declaration-only `DISubprogram`, which LLVM's BPF backend turns into an extern BTF FUNC);
 //! libbpf finds the kernel's function of that name and checks the prototypes agree, and
 //! the call becomes a kfunc call. Each kfunc is declared the first time a program calls it.
-//! `bpf_strnstr` serves the searches too long for rbt's own loop (`strings::find`).
+//! `bpf_strnstr` and `bpf_strnlen` serve the searches and lengths too long for rbt's own
+//! loops (`strings::find`, `strings::length`).
 
 use crate::helpers::Helper;
 use crate::ir::{Lowerer, Val, Walk};
@@ -28,6 +29,9 @@ enum Kfunc {
     /// occurs in the first `len` bytes of `s1`, or a negative errno (-ENOENT when it does
     /// not).
     Strnstr,
+    /// `int bpf_strnlen(const char *s, size_t count)`: the bytes of `s` before its NUL, at
+    /// most `count`, or a negative errno.
+    Strnlen,
 }
 
 impl Kfunc {
@@ -36,6 +40,7 @@ impl Kfunc {
             Kfunc::TaskFromPid => "bpf_task_from_pid",
             Kfunc::TaskRelease => "bpf_task_release",
             Kfunc::Strnstr => lang::check::STRNSTR_KFUNC,
+            Kfunc::Strnlen => lang::check::STRNLEN_KFUNC,
         }
     }
 }
@@ -84,7 +89,7 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
             None,
             vec![task_ptr],
         ),
-        Kfunc::Strnstr => {
+        Kfunc::Strnstr | Kfunc::Strnlen => {
             // DW_ATE_signed = 5, DW_ATE_unsigned = 8, DW_ATE_signed_char = 6; basic types of
             // fixed sizes cannot fail to build.
             let basic = |name: &str, bits: u64, encoding: u32| {
@@ -96,15 +101,16 @@ fn declare<'ctx>(l: &Lowerer<'_, 'ctx>, k: Kfunc) -> FunctionValue<'ctx> {
                 dib.create_pointer_type("", c, 64, 64, AddressSpace::default())
                     .as_type()
             });
+            // Strings first, then the length.
+            let strings = if matches!(k, Kfunc::Strnstr) { 2 } else { 1 };
+            let mut args = vec![ptr.into(); strings];
+            args.push(l.ctx.i64_type().into());
+            let mut params = vec![char_ptr; strings];
+            params.push(basic("unsigned long", 64, 8));
             (
-                l.ctx
-                    .i32_type()
-                    .fn_type(&[ptr.into(), ptr.into(), l.ctx.i64_type().into()], false),
+                l.ctx.i32_type().fn_type(&args, false),
                 basic("int", 32, 5),
-                [char_ptr, char_ptr, basic("unsigned long", 64, 8)]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
+                params.into_iter().flatten().collect(),
             )
         }
     };
@@ -159,6 +165,37 @@ pub fn strnstr<'ctx>(
             .build_int_compare(inkwell::IntPredicate::SLT, at, l.const_u64(0), "missing")?;
     Ok(l.builder
         .build_select(missing, l.const_u64(u64::MAX), at, "found_at")?
+        .into_int_value())
+}
+
+/// The bytes before the first NUL among the `len` of the string at `s`, by the kernel's
+/// `bpf_strnlen` (`len` when it has no NUL; its errors, which a string of the program's own
+/// memory cannot cause, become 0). An i64.
+pub fn strnlen<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    s: PointerValue<'ctx>,
+    len: u32,
+) -> R<inkwell::values::IntValue<'ctx>> {
+    let f = declare(l, Kfunc::Strnlen);
+    let n = l.const_u64(u64::from(len));
+    let got = match l
+        .builder
+        .build_call(f, &[s.into(), n.into()], "strnlen")?
+        .try_as_basic_value()
+    {
+        inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
+        inkwell::values::ValueKind::Instruction(_) => {
+            return Err(crate::CodegenError::Internal(
+                "bpf_strnlen declared without a value".into(),
+            ))
+        }
+    };
+    let got = l.builder.build_int_s_extend(got, l.i64(), "len")?;
+    let failed =
+        l.builder
+            .build_int_compare(inkwell::IntPredicate::SLT, got, l.const_u64(0), "failed")?;
+    Ok(l.builder
+        .build_select(failed, l.const_u64(0), got, "strlen")?
         .into_int_value())
 }
 

@@ -436,8 +436,12 @@ pub fn read<'ctx>(
 }
 
 /// The bytes before the first NUL of the string at `s`, which holds `len` bytes (all of them
-/// when it has no NUL). Returns an i64.
+/// when it has no NUL). Returns an i64. Strings longer than [`lang::check::STRING_STEPS`]
+/// are measured by the kernel's `bpf_strnlen`.
 pub fn length<'ctx>(l: &Lowerer<'_, 'ctx>, s: PointerValue<'ctx>, len: u32) -> R<IntValue<'ctx>> {
+    if u64::from(len) > lang::check::STRING_STEPS {
+        return crate::kfuncs::strnlen(l, s, len);
+    }
     let func = Subprogram::get(l, "rbt_strlen", &[("s", true), ("n", false)], |s| {
         let (p, n) = (s.ptr(0)?, s.int(1)?);
         let lp = s.open(n, None)?;

@@ -1022,7 +1022,7 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let steps = u64::from(left.ty.size().min(right.ty.size()));
-        if !self.string_steps_fit("memcmp()", steps, super::exprs::STRING_STEPS, span) {
+        if !self.string_steps_fit("memcmp()", steps, super::STRING_STEPS, span) {
             return poisoned(span);
         }
         mk(
@@ -1174,7 +1174,13 @@ impl Checker<'_> {
             return poisoned(span);
         }
         let steps = u64::from(a.ty.size());
-        if !self.string_steps_fit("strlen()", steps, super::exprs::STRING_STEPS, span) {
+        let kernel_measures = steps > super::STRING_STEPS
+            && self
+                .catalog
+                .function_signature(super::STRNLEN_KFUNC)
+                .is_some();
+        if !kernel_measures && !self.string_steps_fit("strlen()", steps, super::STRING_STEPS, span)
+        {
             return poisoned(span);
         }
         mk(

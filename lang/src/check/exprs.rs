@@ -53,10 +53,6 @@ pub(super) fn record(fields: Vec<(String, Expr)>, span: Span) -> Expr {
     mk(H::Tuple(elems), ty, span)
 }
 
-/// The most bytes a string comparison, `strlen` or `memcmp` examines: each is a loop step
-/// with two branches the verifier keeps pending (it gives up past 8192 pending).
-pub(super) const STRING_STEPS: u64 = 2048;
-
 impl Checker<'_> {
     /// Whether a string operation of `steps` steps is within `most`; reports it
     /// otherwise.
@@ -1097,7 +1093,12 @@ impl Checker<'_> {
             if l.ty.is_str() && r.ty.is_str() && matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
                 // Codegen compares up to the shorter buffer.
                 let steps = l.ty.size().min(r.ty.size());
-                if !self.string_steps_fit("a comparison", u64::from(steps), STRING_STEPS, span) {
+                if !self.string_steps_fit(
+                    "a comparison",
+                    u64::from(steps),
+                    super::STRING_STEPS,
+                    span,
+                ) {
                     return poisoned(span);
                 }
                 return mk(

@@ -34,6 +34,16 @@ use stdlib::types::{AddrSpace, Type};
 /// are too many). Longer searches call the kernel's [`STRNSTR_KFUNC`] where it has one.
 pub const SEARCH_STEPS: u64 = 1 << 16;
 
+/// The most bytes a string comparison, `strlen` or `memcmp` examines with rbt's own loop:
+/// each byte is a loop step with two branches the verifier keeps pending (it gives up past
+/// 8192 pending). Longer strings' lengths are the kernel's [`STRNLEN_KFUNC`] where it has one.
+pub const STRING_STEPS: u64 = 2048;
+
+/// The kernel's string length (Linux 6.17+), which costs the verifier one call: codegen
+/// calls it for `strlen` of strings over [`STRING_STEPS`] bytes, which the checker accepts
+/// only where the kernel's BTF has it.
+pub const STRNLEN_KFUNC: &str = "bpf_strnlen";
+
 /// The kernel's string search (Linux 6.17+), which reads both strings itself and costs the
 /// verifier one call: codegen calls it for searches over [`SEARCH_STEPS`] pairs, which the
 /// checker accepts only where the kernel's BTF has it.
