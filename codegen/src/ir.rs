@@ -399,6 +399,11 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
     /// string's buffer, in scratch memory) asks the kernel's read helper to copy from address
     /// 0: the read fails and the helper zeroes its destination, in one call.
     pub(crate) fn memset(&self, ptr: PointerValue<'ctx>, size: u32) -> R<()> {
+        self.memset_aligned(ptr, size, 8)
+    }
+
+    /// [`Lowerer::memset`] of memory aligned to `align` bytes only (a power of two ≤ 8).
+    pub(crate) fn memset_aligned(&self, ptr: PointerValue<'ctx>, size: u32, align: u32) -> R<()> {
         if size > INLINE_COPY_BYTES {
             self.helper(
                 Helper::ProbeReadKernel,
@@ -412,7 +417,7 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         }
         self.builder.build_memset(
             ptr,
-            8,
+            align,
             self.ctx.i8_type().const_zero(),
             self.const_u64(u64::from(size)),
         )?;

@@ -139,9 +139,6 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 let v = self.expr(value)?;
                 let slot = self.var_slot(*var)?;
                 let ty = &self.probe.vars[*var as usize];
-                if !is_register(ty) {
-                    self.memset(slot, ty.size())?;
-                }
                 // An integer is a register already extended by its own type: it is stored
                 // at the variable's width (a variable may be wider than a value, when a later
                 // assignment widened it).
@@ -151,6 +148,14 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                     value.ty.clone()
                 };
                 self.store(slot, &store_ty, v)?;
+                // A shorter value leaves the rest of the variable zeroed. Only the rest, and
+                // after the copy: the value may be the variable's own memory (`$s = $s`).
+                let tail = ty.size().saturating_sub(store_ty.size());
+                if !is_register(ty) && tail > 0 {
+                    let rest = self.offset(slot, u64::from(store_ty.size()))?;
+                    let align = 1 << store_ty.size().trailing_zeros().min(3);
+                    self.memset_aligned(rest, tail, align)?;
+                }
             }
             StmtKind::AssignMap { map, key, value } => {
                 let spec = self.map_spec(*map)?;
