@@ -11,7 +11,7 @@ use crate::helpers::Helper;
 use crate::ir::{Lowerer, Val, Walk};
 use inkwell::debug_info::{AsDIScope, DIFlags, DIFlagsConstants, DIType};
 use inkwell::module::Linkage;
-use inkwell::values::{FunctionValue, PointerValue};
+use inkwell::values::{BasicMetadataValueEnum, FunctionValue, IntValue, PointerValue};
 use inkwell::AddressSpace;
 use lang::hir::Expr;
 use stdlib::types::Type;
@@ -144,58 +144,52 @@ pub fn strnstr<'ctx>(
     hay: PointerValue<'ctx>,
     needle: PointerValue<'ctx>,
     hay_len: u32,
-) -> R<inkwell::values::IntValue<'ctx>> {
-    let f = declare(l, Kfunc::Strnstr);
+) -> R<IntValue<'ctx>> {
     let len = l.const_u64(u64::from(hay_len));
-    let at = match l
-        .builder
-        .build_call(f, &[hay.into(), needle.into(), len.into()], "strnstr")?
-        .try_as_basic_value()
-    {
-        inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
-        inkwell::values::ValueKind::Instruction(_) => {
-            return Err(crate::CodegenError::Internal(
-                "bpf_strnstr declared without a value".into(),
-            ))
-        }
-    };
-    let at = l.builder.build_int_s_extend(at, l.i64(), "at")?;
-    let missing =
-        l.builder
-            .build_int_compare(inkwell::IntPredicate::SLT, at, l.const_u64(0), "missing")?;
-    Ok(l.builder
-        .build_select(missing, l.const_u64(u64::MAX), at, "found_at")?
-        .into_int_value())
+    string_kfunc(
+        l,
+        Kfunc::Strnstr,
+        &[hay.into(), needle.into(), len.into()],
+        u64::MAX,
+    )
 }
 
 /// The bytes before the first NUL among the `len` of the string at `s`, by the kernel's
 /// `bpf_strnlen` (`len` when it has no NUL; its errors, which a string of the program's own
 /// memory cannot cause, become 0). An i64.
-pub fn strnlen<'ctx>(
-    l: &Lowerer<'_, 'ctx>,
-    s: PointerValue<'ctx>,
-    len: u32,
-) -> R<inkwell::values::IntValue<'ctx>> {
-    let f = declare(l, Kfunc::Strnlen);
+pub fn strnlen<'ctx>(l: &Lowerer<'_, 'ctx>, s: PointerValue<'ctx>, len: u32) -> R<IntValue<'ctx>> {
     let n = l.const_u64(u64::from(len));
+    string_kfunc(l, Kfunc::Strnlen, &[s.into(), n.into()], 0)
+}
+
+/// Calls string kfunc `k` (an `int` result, negative for an errno) and gives its result as
+/// an i64, with `on_error` in place of a negative one.
+fn string_kfunc<'ctx>(
+    l: &Lowerer<'_, 'ctx>,
+    k: Kfunc,
+    args: &[BasicMetadataValueEnum<'ctx>],
+    on_error: u64,
+) -> R<IntValue<'ctx>> {
+    let f = declare(l, k);
     let got = match l
         .builder
-        .build_call(f, &[s.into(), n.into()], "strnlen")?
+        .build_call(f, args, k.name())?
         .try_as_basic_value()
     {
         inkwell::values::ValueKind::Basic(v) => v.into_int_value(),
         inkwell::values::ValueKind::Instruction(_) => {
-            return Err(crate::CodegenError::Internal(
-                "bpf_strnlen declared without a value".into(),
-            ))
+            return Err(crate::CodegenError::Internal(format!(
+                "{} declared without a value",
+                k.name()
+            )))
         }
     };
-    let got = l.builder.build_int_s_extend(got, l.i64(), "len")?;
+    let got = l.builder.build_int_s_extend(got, l.i64(), "got")?;
     let failed =
         l.builder
             .build_int_compare(inkwell::IntPredicate::SLT, got, l.const_u64(0), "failed")?;
     Ok(l.builder
-        .build_select(failed, l.const_u64(0), got, "strlen")?
+        .build_select(failed, l.const_u64(on_error), got, "result")?
         .into_int_value())
 }
 
