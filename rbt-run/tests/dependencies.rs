@@ -10,16 +10,27 @@ use std::process::Command;
 /// Crates whose presence means the compiler is linked in again.
 const COMPILER: &[&str] = &["lang", "codegen", "inkwell", "llvm-sys", "pest"];
 
-/// The workspace's resolved graph: package id → (name, ids of its normal dependencies).
+/// The triple of the machine the tests run on, as rustc names it.
+fn host() -> String {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .expect("rustc -vV runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: "))
+        .expect("rustc -vV names the host")
+        .to_string()
+}
+
+/// The workspace's resolved graph for this machine: package id → (name, ids of its normal
+/// dependencies). Only this platform's packages: offline, cargo has no others (a
+/// Windows-only dependency of clap was never downloaded).
 fn graph() -> HashMap<String, (String, Vec<String>)> {
     let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--offline",
-            "--format-version",
-            "1",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--offline", "--format-version", "1"])
+        .args(["--filter-platform", &host(), "--manifest-path"])
         .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../Cargo.toml"))
         .output()
         .expect("cargo metadata runs");
