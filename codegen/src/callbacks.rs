@@ -13,7 +13,7 @@ use crate::ir::{Callback, Lowerer, Val, Walk};
 use crate::CodegenError;
 use inkwell::values::{FunctionValue, IntValue, PointerValue};
 use inkwell::IntPredicate;
-use lang::hir::{MapId, Stmt, VarId};
+use lang::hir::{Frame, MapId, Stmt, VarId};
 use stdlib::manifest::MapSpec;
 use stdlib::types::{tuple_layout, Aggregation, Type};
 
@@ -125,12 +125,14 @@ fn extra_offset(captures: &[VarId]) -> u64 {
     CAPTURES + 8 * captures.len() as u64
 }
 
-/// In the callback: the probe context and the captured variables come from `cbctx`.
+/// In the callback: the probe context and the captured variables come from `cbctx`; the
+/// body's own variables get zeroed slots in the callback's frame.
 fn unpack_context<'ctx>(
     cb: &mut Lowerer<'_, 'ctx>,
     cbctx: PointerValue<'ctx>,
-    captures: &[VarId],
+    frame: &Frame,
 ) -> R<()> {
+    let captures = &frame.captures;
     cb.callback = Some(Callback { returned: cbctx });
     let at = cb.offset(cbctx, PROBE_CONTEXT)?;
     cb.probe_ctx = Some(
@@ -149,7 +151,7 @@ fn unpack_context<'ctx>(
             *slot = Some(p);
         }
     }
-    Ok(())
+    cb.allocate_vars(&frame.locals)
 }
 
 /// After the helper ran the body: a `return` in it returns from the probe here.
@@ -181,9 +183,10 @@ pub fn for_range<'ctx>(
     var: VarId,
     start: IntValue<'ctx>,
     end: IntValue<'ctx>,
-    captures: &[VarId],
+    frame: &Frame,
     body: &[Stmt],
 ) -> R<()> {
+    let captures = &frame.captures;
     let base = l.func.get_name().to_string_lossy().into_owned();
     let (func, locator) = declare(l, &fresh_name(l, &base, "range"), Shape::Loop);
     let cbctx = body_context(l, captures, 1)?;
@@ -200,7 +203,7 @@ pub fn for_range<'ctx>(
         .map(|p| p.into_int_value())
         .ok_or_else(|| CodegenError::Internal("bpf_loop callback without an index".into()))?;
     let inner = param(func, 1)?;
-    unpack_context(&mut cb, inner, captures)?;
+    unpack_context(&mut cb, inner, frame)?;
     let at = cb.offset(inner, extra_offset(captures))?;
     let first = cb
         .builder
@@ -241,9 +244,10 @@ pub fn for_map<'ctx>(
     l: &mut Lowerer<'_, 'ctx>,
     var: VarId,
     map: MapId,
-    captures: &[VarId],
+    frame: &Frame,
     body: &[Stmt],
 ) -> R<()> {
+    let captures = &frame.captures;
     let spec = l.map_spec(map)?;
     let base = l.func.get_name().to_string_lossy().into_owned();
     let (func, locator) = declare(l, &fresh_name(l, &base, "for"), Shape::MapElem);
@@ -251,7 +255,7 @@ pub fn for_map<'ctx>(
 
     let mut cb = Lowerer::new(l.ctx, l.module, func, l.globals, l.script, l.probe, locator);
     cb.set_scratch_top(l.scratch_top());
-    lower_body(&mut cb, var, map, spec, captures, body)?;
+    lower_body(&mut cb, var, map, spec, frame, body)?;
     l.set_scratch_top(cb.scratch_top());
 
     let m = l.global_ptr(map_global(l, map)?);
@@ -274,13 +278,13 @@ fn lower_body<'ctx>(
     var: VarId,
     map: MapId,
     spec: &MapSpec,
-    captures: &[VarId],
+    frame: &Frame,
     body: &[Stmt],
 ) -> R<()> {
     let key = param(cb.func, 1)?;
     let value = param(cb.func, 2)?;
     let cbctx = param(cb.func, 3)?;
-    unpack_context(cb, cbctx, captures)?;
+    unpack_context(cb, cbctx, frame)?;
 
     let (Some(Type::Tuple(items)), Some(key_ty)) = (cb.probe.vars.get(var as usize), &spec.key)
     else {

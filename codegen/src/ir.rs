@@ -658,6 +658,31 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(())
     }
 
+    /// Zeroed slots in this function's frame for variables `vars` (see `check::frames`).
+    pub(crate) fn allocate_vars(&mut self, vars: &[hir::VarId]) -> R<()> {
+        for &v in vars {
+            let ty =
+                self.probe.vars.get(v as usize).ok_or_else(|| {
+                    CodegenError::Internal(format!("variable id {v} has no type"))
+                })?;
+            let size = ty.size().max(8);
+            let slot = self.alloca(size, "var")?;
+            self.memset(slot, size)?;
+            if let Some(at) = self.vars.get_mut(v as usize) {
+                *at = Some(slot);
+            }
+        }
+        Ok(())
+    }
+
+    /// The variables of `for` body `frame` of the probe.
+    pub(crate) fn frame(&self, frame: hir::FrameId) -> R<&'a hir::Frame> {
+        self.probe
+            .frames
+            .get(frame as usize)
+            .ok_or_else(|| CodegenError::Internal(format!("unknown frame {frame}")))
+    }
+
     pub(crate) fn var_slot(&self, var: hir::VarId) -> R<PointerValue<'ctx>> {
         self.vars
             .get(var as usize)

@@ -443,6 +443,8 @@ mod tests {
             attach,
             probe_index: 0,
             vars: Vec::new(),
+            locals: Vec::new(),
+            frames: Vec::new(),
             predicate: None,
             body: Vec::new(),
             span: Span::new(0, 0),

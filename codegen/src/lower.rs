@@ -82,12 +82,8 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         self.builder
             .set_current_debug_location(self.locator.at(self.probe.span));
         self.probe_ctx = self.func.get_first_param().map(|p| p.into_pointer_value());
-        for ty in &self.probe.vars {
-            let size = ty.size().max(8);
-            let slot = self.alloca(size, "var")?;
-            self.memset(slot, size)?;
-            self.vars.push(Some(slot));
-        }
+        self.vars = vec![None; self.probe.vars.len()];
+        self.allocate_vars(&self.probe.locals)?;
         self.skip_after_exit()?;
         if self.probe.provider == stdlib::probes::Provider::Iter {
             // An iterator calls its program once more after the last object, with a NULL
@@ -233,19 +229,19 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
                 var,
                 start,
                 end,
-                captures,
+                frame,
                 body,
             } => {
                 let s = self.int(start)?;
                 let e = self.int(end)?;
-                crate::callbacks::for_range(self, *var, s, e, captures, body)?
+                crate::callbacks::for_range(self, *var, s, e, self.frame(*frame)?, body)?
             }
             StmtKind::ForMap {
                 var,
                 map,
-                captures,
+                frame,
                 body,
-            } => crate::callbacks::for_map(self, *var, *map, captures, body)?,
+            } => crate::callbacks::for_map(self, *var, *map, self.frame(*frame)?, body)?,
             StmtKind::Break | StmtKind::Continue => {
                 let brk = matches!(s.kind, StmtKind::Break);
                 match (self.loops.last(), self.callback) {

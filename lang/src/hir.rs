@@ -55,9 +55,26 @@ pub struct Probe {
     pub probe_index: u32,
     /// Types of the probe's scratch variables, indexed by `VarId`.
     pub vars: Vec<Type>,
+    /// The variables in the probe's own stack frame: all but those of a `for` body alone.
+    pub locals: Vec<VarId>,
+    /// The frames of its `for` bodies, by `FrameId`.
+    pub frames: Vec<Frame>,
     pub predicate: Option<Expr>,
     pub body: Vec<Stmt>,
     pub span: Span,
+}
+
+/// A `for` body, in a probe: the callback that runs it has a stack frame of its own.
+pub type FrameId = u32;
+
+/// The variables of a `for` body's callback (see `check::frames`), sorted.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Frame {
+    /// Variables of an enclosing frame that the body uses, reached through pointers.
+    pub captures: Vec<VarId>,
+    /// Variables used in this body (and the bodies nested in it) alone: in the callback's
+    /// frame, zeroed at each iteration.
+    pub locals: Vec<VarId>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -111,22 +128,21 @@ pub enum StmtKind {
     },
     /// `for ($i : start..end)`: the body runs `end - start` times (both evaluated once,
     /// before the first iteration). Codegen makes the body a callback of `bpf_loop`, so the
-    /// verifier checks it once whatever the bound; `captures` are as in `ForMap`.
+    /// verifier checks it once whatever the bound; its variables are `Probe::frames[frame]`.
     ForRange {
         var: VarId,
         start: Expr,
         end: Expr,
-        captures: Vec<VarId>,
+        frame: FrameId,
         body: Vec<Stmt>,
     },
     /// `for ($kv : @map)`: the body runs once per element with `var` holding the
-    /// `(key, value)` tuple. Codegen makes the body a callback of `bpf_for_each_map_elem`,
-    /// which reaches the probe's variables through pointers: `captures` are the variables the
-    /// body uses (including `var`), sorted.
+    /// `(key, value)` tuple. Codegen makes the body a callback of `bpf_for_each_map_elem`;
+    /// its variables are `Probe::frames[frame]`.
     ForMap {
         var: VarId,
         map: MapId,
-        captures: Vec<VarId>,
+        frame: FrameId,
         body: Vec<Stmt>,
     },
     Break,

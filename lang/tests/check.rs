@@ -690,18 +690,17 @@ fn map_loops_len_and_uaddr_check() {
         .body
         .iter()
         .filter_map(|s| match &s.kind {
-            lang::hir::StmtKind::ForMap { var, captures, .. } => Some((*var, captures.clone())),
+            lang::hir::StmtKind::ForMap { var, frame, .. } => Some((*var, *frame)),
             _ => None,
         })
         .collect();
     assert_eq!(loops.len(), 2);
-    for (var, captures) in &loops {
-        assert!(captures.contains(var), "the loop variable is captured");
-        assert_eq!(
-            captures.len(),
-            2,
-            "the loop variable and $total: {captures:?}"
-        );
+    let total = probe.locals[0];
+    for (var, frame) in &loops {
+        let frame = &probe.frames[*frame as usize];
+        assert_eq!(frame.locals, [*var], "the loop variable is the body's own");
+        assert_eq!(frame.captures, [total], "$total is the probe's");
+        assert!(!probe.locals.contains(var));
     }
     // $kv is ((int64, string), int64); $kv2 is (string[16], int64) with the count as int64.
     let kv = &probe.vars[loops[0].0 as usize];
@@ -1012,4 +1011,38 @@ fn sixty_four_maps_per_probe_check() {
             checked.diagnostics
         );
     }
+}
+
+/// Each variable lives in the innermost frame that holds all its uses: `$w` in the outer
+/// `for` body (the inner body reaches it by reference), `$z` in the inner body alone, and
+/// `$last`, read after its loop, in the probe's frame.
+#[test]
+fn variables_live_in_the_innermost_frame_of_their_uses() {
+    let src = r#"
+        BEGIN {
+            $last = 0;
+            for ($i : 0..3) {
+                $w = 0;
+                while ($w < 2) { $w++; }
+                for ($j : 0..2) { $z = $j + $w; print($z); }
+                $last = $i;
+            }
+            print($last);
+        }
+    "#;
+    let (script, parse_diags) = lang::parse(src);
+    assert!(parse_diags.is_empty(), "{parse_diags:?}");
+    let checked = check(&script, &Fixture { kprobes: true }, &Options::default());
+    let script = checked.script.expect("a checked script");
+    let probe = &script.probes[0];
+    let names = ["$last", "$i", "$w", "$j", "$z"];
+    assert_eq!(probe.vars.len(), names.len(), "{:?}", probe.vars);
+    // Variables are numbered in order of appearance.
+    let (last, i, w, j, z) = (0, 1, 2, 3, 4);
+    assert_eq!(probe.locals, [last]);
+    assert_eq!(probe.frames.len(), 2);
+    assert_eq!(probe.frames[0].captures, [last]);
+    assert_eq!(probe.frames[0].locals, [i, w]);
+    assert_eq!(probe.frames[1].captures, [w]);
+    assert_eq!(probe.frames[1].locals, [j, z]);
 }

@@ -10,6 +10,7 @@ mod ctypes;
 mod decls;
 pub mod diagnostics;
 mod exprs;
+mod frames;
 mod getopt;
 mod map_count;
 pub use getopt::{program_options_help, OptionDefault, ProgramOption};
@@ -22,7 +23,7 @@ mod stmts;
 use crate::ast::{self, Span};
 use crate::config::{Config, Unstable};
 use crate::hir;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use stdlib::catalog::{self, Catalog};
 use stdlib::diag::Diagnostic;
 use stdlib::manifest::{Event, MapKind, MapSpec};
@@ -179,9 +180,8 @@ pub(crate) struct Checker<'a> {
     /// all): where `probe` meets strings in a map or variable, its text takes this many bytes.
     probe_text_len: u32,
     loop_depth: u32,
-    /// One set per enclosing `for ($kv : @map)` body: the variables it uses, which codegen
-    /// hands to the loop's callback by reference.
-    captures: Vec<BTreeSet<hir::VarId>>,
+    /// `for` bodies of the probe checked so far: the next one's `FrameId`.
+    frames: hir::FrameId,
     scopes: scope::Scopes,
     /// `bench:name` and `test:name` probes seen, with where: each name may be used once.
     run_names: HashMap<String, Span>,
@@ -288,7 +288,7 @@ pub fn check(script: &ast::Script, catalog: &dyn Catalog, opts: &Options) -> Che
         probe: ProbeInfo::default(),
         probe_text_len: 0,
         loop_depth: 0,
-        captures: Vec::new(),
+        frames: 0,
         scopes: scope::Scopes::default(),
         run_names: HashMap::new(),
         dropped_attach_points: false,
@@ -548,7 +548,7 @@ impl Checker<'_> {
             }
             self.reset_scopes();
             self.loop_depth = 0;
-            self.captures.clear();
+            self.frames = 0;
             let kind = ap.provider.kind();
             // Syscall tracepoints carry the user's own pointers (a path, a buffer).
             let user = kind.space == AddrSpace::User
@@ -669,6 +669,8 @@ impl Checker<'_> {
             } else {
                 attaches.into_iter().map(attach::syscall_dispatch).collect()
             };
+            let (locals, frames) =
+                frames::place(self.vars.len(), self.frames, predicate.as_ref(), &body);
             for (i, attach) in attaches.into_iter().enumerate() {
                 out.push(hir::Probe {
                     name: format!("{}_{}", sanitize(ap.provider.name()), out.len()),
@@ -677,6 +679,8 @@ impl Checker<'_> {
                     context: kind.context,
                     probe_index: probe_index + i as u32,
                     vars: self.vars.clone(),
+                    locals: locals.clone(),
+                    frames: frames.clone(),
                     predicate: predicate.clone(),
                     body: body.clone(),
                     span: probe.span,
@@ -855,17 +859,9 @@ impl Checker<'_> {
         (self.events.len() - 1) as hir::EventId
     }
 
-    /// Records that the body being checked uses variable `id` (see `captures`).
-    fn capture(&mut self, id: hir::VarId) {
-        for set in &mut self.captures {
-            set.insert(id);
-        }
-    }
-
     fn var(&mut self, name: &str, ty: &Type, span: Span) -> Option<hir::VarId> {
         self.revive(name, Some(ty), span);
         if let Some(&id) = self.var_ids.get(name) {
-            self.capture(id);
             let have = &self.vars[id as usize];
             if !compatible(have, ty) {
                 let d = diagnostics::variable_type(name, have, ty, span);

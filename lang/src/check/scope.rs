@@ -125,7 +125,6 @@ impl Checker<'_> {
         if let Some(open) = self.scopes.open.last_mut() {
             open.push(name.to_string());
         }
-        self.capture(id);
         id
     }
 
@@ -134,7 +133,6 @@ impl Checker<'_> {
         let id = self.vars.len() as VarId;
         self.vars.push(ty.clone());
         self.scopes.decls.push((span, true));
-        self.capture(id);
         id
     }
 
@@ -157,6 +155,12 @@ impl Checker<'_> {
             self.scopes.untyped.insert(id, None);
         }
         Some(id)
+    }
+
+    /// The `FrameId` of the next `for` body of the probe.
+    pub(super) fn next_frame(&mut self) -> crate::hir::FrameId {
+        self.frames += 1;
+        self.frames - 1
     }
 
     /// A `for` loop's variable: one visible already is assigned (and type-checked) as
@@ -244,7 +248,6 @@ impl Checker<'_> {
     pub(super) fn read_var(&mut self, name: &str, span: Span) -> Option<(VarId, Type)> {
         self.revive(name, None, span);
         if let Some(&id) = self.var_ids.get(name) {
-            self.capture(id);
             if let Some(read) = self.scopes.untyped.get_mut(&id) {
                 read.get_or_insert(span);
             }

@@ -13,7 +13,7 @@
 
 use super::diagnostics;
 use crate::ast::Span;
-use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
+use crate::hir::{Expr, ExprKind, FrameId, MapId, Probe, Stmt, StmtKind, VarId};
 use stdlib::diag::Diagnostic;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::Type;
@@ -69,9 +69,10 @@ pub(super) fn check(
     let mut est = Estimate {
         maps,
         events,
+        probe,
         callbacks: 0,
     };
-    let vars: u64 = probe.vars.iter().map(|t| slot(t.size())).sum();
+    let vars = est.vars(&probe.locals);
     let predicate = probe.predicate.as_ref().map_or(0, |p| est.expr(p));
     let mut worst: Option<(u64, Span)> = None;
     for s in &probe.body {
@@ -104,11 +105,32 @@ fn slot(size: u32) -> u64 {
 struct Estimate<'a> {
     maps: &'a [MapSpec],
     events: &'a [Event],
+    probe: &'a Probe,
     /// Scratch taken by `for` bodies, which stays taken for the rest of the probe.
     callbacks: u64,
 }
 
 impl Estimate<'_> {
+    /// The slots of variables `vars` of the probe.
+    fn vars(&self, vars: &[VarId]) -> u64 {
+        vars.iter()
+            .filter_map(|&v| self.probe.vars.get(v as usize))
+            .map(|t| slot(t.size()))
+            .sum()
+    }
+
+    /// A `for` body: its statements and its own variables stay taken for the rest of the
+    /// probe (a callback's memory follows its caller's).
+    fn frame(&mut self, frame: FrameId, body: &[Stmt]) {
+        let locals = self
+            .probe
+            .frames
+            .get(frame as usize)
+            .map_or(0, |f| self.vars(&f.locals));
+        let body = self.block(body);
+        self.callbacks += body + locals;
+    }
+
     /// The slot of a map's key (histograms add a bucket index).
     fn key(&self, map: MapId) -> u64 {
         self.maps
@@ -173,15 +195,17 @@ impl Estimate<'_> {
             StmtKind::While { cond, body } => self.expr(cond) + self.block(body),
             StmtKind::Unroll { body, .. } => self.block(body),
             StmtKind::ForRange {
-                start, end, body, ..
+                start,
+                end,
+                frame,
+                body,
+                ..
             } => {
-                let body = self.block(body);
-                self.callbacks += body;
+                self.frame(*frame, body);
                 self.expr(start) + self.expr(end)
             }
-            StmtKind::ForMap { body, .. } => {
-                let body = self.block(body);
-                self.callbacks += body;
+            StmtKind::ForMap { frame, body, .. } => {
+                self.frame(*frame, body);
                 0
             }
             StmtKind::Return(Some(e)) => self.expr(e),

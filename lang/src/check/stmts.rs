@@ -305,14 +305,13 @@ impl Checker<'_> {
                 let e = self.expr(end);
                 self.require_int(&s, "a range start");
                 self.require_int(&e, "a range end");
-                self.captures.push(Default::default());
+                let frame = self.next_frame();
                 self.enter_scope();
                 let id = self.loop_var(&var.name, &I64, var.span);
                 self.loop_depth += 1;
                 let body = self.block(body);
                 self.loop_depth -= 1;
                 self.leave_scope();
-                let captures = self.captures.pop().unwrap_or_default();
                 let Some(id) = id else {
                     return;
                 };
@@ -322,7 +321,7 @@ impl Checker<'_> {
                         var: id,
                         start: s,
                         end: e,
-                        captures: captures.into_iter().collect(),
+                        frame,
                         body,
                     },
                 );
@@ -393,14 +392,13 @@ impl Checker<'_> {
             other => other,
         };
         let ty = Type::Tuple(vec![key, value]);
-        self.captures.push(Default::default());
+        let frame = self.next_frame();
         self.enter_scope();
         let var_id = self.loop_var(&var.name, &ty, var.span);
         self.loop_depth += 1;
         let body = self.block(body);
         self.loop_depth -= 1;
         self.leave_scope();
-        let captures = self.captures.pop().unwrap_or_default();
         let var_id = var_id?;
         let have = &self.vars[var_id as usize];
         if *have != ty {
@@ -411,7 +409,7 @@ impl Checker<'_> {
         Some(StmtKind::ForMap {
             var: var_id,
             map: id,
-            captures: captures.into_iter().collect(),
+            frame,
             body,
         })
     }
