@@ -1151,6 +1151,13 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
         Ok(Val::Int(v.into_int_value()))
     }
 
+    /// A shift's amount modulo 64, as BPF's shift instructions take it: LLVM makes a shift
+    /// by 64 or more poison, and a program whose amount it could work out as such (`100 >>
+    /// $ms` of a known `$ms`) lost its code after the shift ("last insn is not an exit").
+    fn shift_amount(&self, r: IntValue<'ctx>) -> R<IntValue<'ctx>> {
+        Ok(self.builder.build_and(r, self.const_u64(63), "amount")?)
+    }
+
     /// `warning`: the event a division or modulo by zero emits, when the checker asked for it.
     fn binary(
         &mut self,
@@ -1256,8 +1263,10 @@ impl<'a, 'ctx> Lowerer<'a, 'ctx> {
             BinaryOp::BitAnd => Val::Int(b.build_and(l, r, "and")?),
             BinaryOp::BitOr => Val::Int(b.build_or(l, r, "or")?),
             BinaryOp::BitXor => Val::Int(b.build_xor(l, r, "xor")?),
-            BinaryOp::Shl => Val::Int(b.build_left_shift(l, r, "shl")?),
-            BinaryOp::Shr => Val::Int(b.build_right_shift(l, r, signed, "shr")?),
+            BinaryOp::Shl => Val::Int(b.build_left_shift(l, self.shift_amount(r)?, "shl")?),
+            BinaryOp::Shr => {
+                Val::Int(b.build_right_shift(l, self.shift_amount(r)?, signed, "shr")?)
+            }
             BinaryOp::Eq => cmp(IntPredicate::EQ)?,
             BinaryOp::Ne => cmp(IntPredicate::NE)?,
             BinaryOp::Lt => cmp(lt)?,
