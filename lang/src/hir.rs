@@ -246,6 +246,145 @@ impl CoreAccess {
     }
 }
 
+/// What an expression or a statement holds directly (see [`Expr::parts`], [`Stmt::parts`]).
+pub enum Part<'a> {
+    Expr(&'a Expr),
+    Block(&'a [Stmt]),
+    /// The body of a `for`, with its variable: a frame of its own (see `Probe::frames`).
+    Frame {
+        frame: FrameId,
+        var: VarId,
+        body: &'a [Stmt],
+    },
+}
+
+impl Stmt {
+    /// Calls `f` on each expression and block this statement holds directly, in the order
+    /// they are evaluated (see [`Expr::parts`]).
+    pub fn parts<'a>(&'a self, f: &mut impl FnMut(Part<'a>)) {
+        let opt = |e: &'a Option<Expr>, f: &mut dyn FnMut(Part<'a>)| {
+            if let Some(e) = e {
+                f(Part::Expr(e));
+            }
+        };
+        match &self.kind {
+            StmtKind::Expr(e) | StmtKind::AssignVar { value: e, .. } => f(Part::Expr(e)),
+            StmtKind::Return(e) => opt(e, f),
+            StmtKind::AssignMap { key, value, .. } => {
+                opt(key, f);
+                f(Part::Expr(value));
+            }
+            StmtKind::Aggregate { key, value, .. } => {
+                opt(key, f);
+                opt(value, f);
+            }
+            StmtKind::Delete { key, .. } => opt(key, f),
+            StmtKind::Emit { args, .. } => args.iter().for_each(|a| f(Part::Expr(a))),
+            StmtKind::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(Part::Expr(cond));
+                f(Part::Block(then));
+                f(Part::Block(otherwise));
+            }
+            StmtKind::While { cond, body } => {
+                f(Part::Expr(cond));
+                f(Part::Block(body));
+            }
+            StmtKind::Unroll { body, .. } => f(Part::Block(body)),
+            StmtKind::ForRange {
+                var,
+                start,
+                end,
+                frame,
+                body,
+            } => {
+                f(Part::Expr(start));
+                f(Part::Expr(end));
+                f(Part::Frame {
+                    frame: *frame,
+                    var: *var,
+                    body,
+                });
+            }
+            StmtKind::ForMap {
+                var, frame, body, ..
+            } => f(Part::Frame {
+                frame: *frame,
+                var: *var,
+                body,
+            }),
+            StmtKind::Break | StmtKind::Continue => {}
+        }
+    }
+}
+
+impl Expr {
+    /// Calls `f` on each expression and statement block this expression holds directly, in
+    /// the order they are evaluated: the one walk over expressions of the passes that look
+    /// for something inside them (maps, variables).
+    pub fn parts<'a>(&'a self, f: &mut impl FnMut(Part<'a>)) {
+        match &self.kind {
+            ExprKind::Int(_)
+            | ExprKind::Str(_)
+            | ExprKind::RunValue(_)
+            | ExprKind::Builtin(_)
+            | ExprKind::Var(_)
+            | ExprKind::VarAddr(_)
+            | ExprKind::ContextField { .. }
+            | ExprKind::MapLen { .. } => {}
+            ExprKind::MapRead { key, .. } | ExprKind::Delete { key, .. } => {
+                if let Some(key) = key {
+                    f(Part::Expr(key));
+                }
+            }
+            ExprKind::HasKey { key, .. } | ExprKind::Find { key, .. } => f(Part::Expr(key)),
+            ExprKind::CommOf { pid: expr, .. }
+            | ExprKind::Unary { expr, .. }
+            | ExprKind::Cast(expr)
+            | ExprKind::TupleIndex { expr, .. }
+            | ExprKind::Member { expr, .. }
+            | ExprKind::Load { ptr: expr, .. } => f(Part::Expr(expr)),
+            ExprKind::PercpuKaddr { cpu, .. } => {
+                if let Some(cpu) = cpu {
+                    f(Part::Expr(cpu));
+                }
+            }
+            ExprKind::Binary { lhs, rhs, .. }
+            | ExprKind::SkbOutput {
+                skb: lhs, len: rhs, ..
+            }
+            | ExprKind::CheckedDivide { lhs, rhs, .. }
+            | ExprKind::StrIndex {
+                expr: lhs,
+                index: rhs,
+            }
+            | ExprKind::StrCmp { lhs, rhs, .. } => {
+                f(Part::Expr(lhs));
+                f(Part::Expr(rhs));
+            }
+            ExprKind::Ternary {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(Part::Expr(cond));
+                f(Part::Expr(then));
+                f(Part::Expr(otherwise));
+            }
+            ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
+                items.iter().for_each(|i| f(Part::Expr(i)));
+            }
+            ExprKind::Block { stmts, value } => {
+                f(Part::Block(stmts));
+                f(Part::Expr(value));
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum ExprKind {
     Int(i64),

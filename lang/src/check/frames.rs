@@ -9,7 +9,7 @@
 //! also lets it stop early over a body that counts a variable of the probe's frame
 //! (`$n++; if ($n == 2) { break; }` in a `for` over a map).
 
-use crate::hir::{Expr, ExprKind, Frame, FrameId, Stmt, StmtKind, VarId};
+use crate::hir::{Expr, ExprKind, Frame, FrameId, Part, Stmt, StmtKind, VarId};
 use std::collections::{BTreeSet, HashMap};
 
 /// The probe frame's variables and each `for` body's frame (`frames` of them), for a probe
@@ -96,114 +96,25 @@ impl Uses {
         stmts.iter().for_each(|s| self.stmt(s));
     }
 
-    fn opt(&mut self, e: Option<&Expr>) {
-        if let Some(e) = e {
-            self.expr(e);
+    fn stmt(&mut self, s: &Stmt) {
+        if let StmtKind::AssignVar { var, .. } = &s.kind {
+            self.var(*var);
         }
+        s.parts(&mut |part| self.part(part));
     }
 
-    fn stmt(&mut self, s: &Stmt) {
-        match &s.kind {
-            StmtKind::Expr(e) | StmtKind::Return(Some(e)) => self.expr(e),
-            StmtKind::AssignVar { var, value } => {
-                self.var(*var);
-                self.expr(value);
-            }
-            StmtKind::AssignMap { key, value, .. } => {
-                self.opt(key.as_ref());
-                self.expr(value);
-            }
-            StmtKind::Aggregate { key, value, .. } => {
-                self.opt(key.as_ref());
-                self.opt(value.as_ref());
-            }
-            StmtKind::Delete { key, .. } => self.opt(key.as_ref()),
-            StmtKind::Emit { args, .. } => args.iter().for_each(|a| self.expr(a)),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                self.block(otherwise);
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.block(body);
-            }
-            StmtKind::Unroll { body, .. } => self.block(body),
-            StmtKind::ForRange {
-                var,
-                start,
-                end,
-                frame,
-                body,
-            } => {
-                self.expr(start);
-                self.expr(end);
-                self.frame(*frame, *var, body);
-            }
-            StmtKind::ForMap {
-                var, frame, body, ..
-            } => self.frame(*frame, *var, body),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+    fn part(&mut self, part: Part<'_>) {
+        match part {
+            Part::Expr(x) => self.expr(x),
+            Part::Block(body) => self.block(body),
+            Part::Frame { frame, var, body } => self.frame(frame, var, body),
         }
     }
 
     fn expr(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::Int(_)
-            | ExprKind::Str(_)
-            | ExprKind::RunValue(_)
-            | ExprKind::Builtin(_)
-            | ExprKind::ContextField { .. }
-            | ExprKind::MapLen { .. } => {}
-            ExprKind::Var(v) | ExprKind::VarAddr(v) => self.var(*v),
-            ExprKind::Find { key, var, .. } => {
-                self.var(*var);
-                self.expr(key);
-            }
-            ExprKind::MapRead { key, .. } | ExprKind::Delete { key, .. } => {
-                self.opt(key.as_deref())
-            }
-            ExprKind::HasKey { key, .. } => self.expr(key),
-            ExprKind::CommOf { pid: expr, .. }
-            | ExprKind::Unary { expr, .. }
-            | ExprKind::Cast(expr)
-            | ExprKind::TupleIndex { expr, .. }
-            | ExprKind::Member { expr, .. }
-            | ExprKind::Load { ptr: expr, .. } => self.expr(expr),
-            ExprKind::PercpuKaddr { cpu, .. } => self.opt(cpu.as_deref()),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::SkbOutput {
-                skb: lhs, len: rhs, ..
-            }
-            | ExprKind::CheckedDivide { lhs, rhs, .. }
-            | ExprKind::StrIndex {
-                expr: lhs,
-                index: rhs,
-            }
-            | ExprKind::StrCmp { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
-            }
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.expr(then);
-                self.expr(otherwise);
-            }
-            ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
-                items.iter().for_each(|i| self.expr(i));
-            }
-            ExprKind::Block { stmts, value } => {
-                self.block(stmts);
-                self.expr(value);
-            }
+        if let ExprKind::Var(v) | ExprKind::VarAddr(v) | ExprKind::Find { var: v, .. } = &e.kind {
+            self.var(*v);
         }
+        e.parts(&mut |part| self.part(part));
     }
 }

@@ -13,7 +13,7 @@
 
 use super::diagnostics;
 use crate::ast::Span;
-use crate::hir::{Expr, ExprKind, MapId, Probe, Stmt, StmtKind};
+use crate::hir::{Expr, ExprKind, MapId, Part, Probe, Stmt, StmtKind};
 use std::collections::HashSet;
 use stdlib::diag::Diagnostic;
 
@@ -54,116 +54,33 @@ impl Count {
         }
     }
 
-    fn opt(&mut self, e: Option<&Expr>) {
-        if let Some(e) = e {
-            self.expr(e);
+    fn stmt(&mut self, s: &Stmt) {
+        if let StmtKind::AssignMap { map, .. }
+        | StmtKind::Aggregate { map, .. }
+        | StmtKind::Delete { map, .. }
+        | StmtKind::ForMap { map, .. } = &s.kind
+        {
+            self.map(*map, s.span);
         }
+        s.parts(&mut |part| self.part(part));
     }
 
-    fn stmt(&mut self, s: &Stmt) {
-        match &s.kind {
-            StmtKind::Expr(e) | StmtKind::AssignVar { value: e, .. } => self.expr(e),
-            StmtKind::AssignMap { map, key, value } => {
-                self.map(*map, s.span);
-                self.opt(key.as_ref());
-                self.expr(value);
-            }
-            StmtKind::Aggregate {
-                map, key, value, ..
-            } => {
-                self.map(*map, s.span);
-                self.opt(key.as_ref());
-                self.opt(value.as_ref());
-            }
-            StmtKind::Delete { map, key } => {
-                self.map(*map, s.span);
-                self.opt(key.as_ref());
-            }
-            StmtKind::Emit { args, .. } => args.iter().for_each(|a| self.expr(a)),
-            StmtKind::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.block(then);
-                self.block(otherwise);
-            }
-            StmtKind::While { cond, body } => {
-                self.expr(cond);
-                self.block(body);
-            }
-            StmtKind::Unroll { body, .. } => self.block(body),
-            StmtKind::ForRange {
-                start, end, body, ..
-            } => {
-                self.expr(start);
-                self.expr(end);
-                self.block(body);
-            }
-            StmtKind::ForMap { map, body, .. } => {
-                self.map(*map, s.span);
-                self.block(body);
-            }
-            StmtKind::Return(Some(e)) => self.expr(e),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return(None) => {}
+    fn part(&mut self, part: Part<'_>) {
+        match part {
+            Part::Expr(x) => self.expr(x),
+            Part::Block(body) | Part::Frame { body, .. } => self.block(body),
         }
     }
 
     fn expr(&mut self, e: &Expr) {
-        match &e.kind {
-            ExprKind::Int(_)
-            | ExprKind::Str(_)
-            | ExprKind::RunValue(_)
-            | ExprKind::Builtin(_)
-            | ExprKind::Var(_)
-            | ExprKind::VarAddr(_)
-            | ExprKind::ContextField { .. } => {}
-            ExprKind::MapLen { map } => self.map(*map, e.span),
-            ExprKind::MapRead { map, key } | ExprKind::Delete { map, key } => {
-                self.map(*map, e.span);
-                self.opt(key.as_deref());
-            }
-            ExprKind::HasKey { map, key } | ExprKind::Find { map, key, .. } => {
-                self.map(*map, e.span);
-                self.expr(key);
-            }
-            ExprKind::CommOf { pid: expr, .. }
-            | ExprKind::Unary { expr, .. }
-            | ExprKind::Cast(expr)
-            | ExprKind::TupleIndex { expr, .. }
-            | ExprKind::Member { expr, .. }
-            | ExprKind::Load { ptr: expr, .. } => self.expr(expr),
-            ExprKind::PercpuKaddr { cpu, .. } => self.opt(cpu.as_deref()),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::SkbOutput {
-                skb: lhs, len: rhs, ..
-            }
-            | ExprKind::CheckedDivide { lhs, rhs, .. }
-            | ExprKind::StrIndex {
-                expr: lhs,
-                index: rhs,
-            }
-            | ExprKind::StrCmp { lhs, rhs, .. } => {
-                self.expr(lhs);
-                self.expr(rhs);
-            }
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            } => {
-                self.expr(cond);
-                self.expr(then);
-                self.expr(otherwise);
-            }
-            ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
-                items.iter().for_each(|i| self.expr(i));
-            }
-            ExprKind::Block { stmts, value } => {
-                self.block(stmts);
-                self.expr(value);
-            }
+        if let ExprKind::MapLen { map }
+        | ExprKind::MapRead { map, .. }
+        | ExprKind::Delete { map, .. }
+        | ExprKind::HasKey { map, .. }
+        | ExprKind::Find { map, .. } = &e.kind
+        {
+            self.map(*map, e.span);
         }
+        e.parts(&mut |part| self.part(part));
     }
 }
