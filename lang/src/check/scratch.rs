@@ -13,7 +13,7 @@
 
 use super::diagnostics;
 use crate::ast::Span;
-use crate::hir::{Expr, ExprKind, FrameId, MapId, Probe, Stmt, StmtKind, VarId};
+use crate::hir::{Expr, ExprKind, FrameId, MapId, Part, Probe, Stmt, StmtKind, VarId};
 use stdlib::diag::Diagnostic;
 use stdlib::manifest::{Event, MapSpec};
 use stdlib::types::Type;
@@ -214,53 +214,32 @@ impl Estimate<'_> {
     }
 
     /// The slots an expression takes: one for its value (unless it is a variable, whose
-    /// slot is the probe's) plus those of its operands and of any map key it builds.
+    /// slot is its frame's) plus those of its operands and of any map key it builds. A
+    /// block's statements each free their temporaries; counting them with the value is an
+    /// upper bound.
     fn expr(&mut self, e: &Expr) -> u64 {
-        let own = slot(e.ty.size());
-        match &e.kind {
-            ExprKind::Var(_) | ExprKind::VarAddr(_) => 0,
-            ExprKind::Int(_)
-            | ExprKind::Str(_)
-            | ExprKind::RunValue(_)
-            | ExprKind::Builtin(_)
-            | ExprKind::ContextField { .. }
-            | ExprKind::MapLen { .. } => own,
-            ExprKind::CommOf { pid, .. } => own + self.expr(pid),
-            ExprKind::PercpuKaddr { cpu, .. } => own + self.opt(cpu.as_deref()),
-            ExprKind::MapRead { map, key } => {
-                own + self.key(*map) + key.as_ref().map_or(0, |k| self.expr(k))
-            }
-            ExprKind::Delete { map, key } => own + self.key(*map) + self.opt(key.as_deref()),
-            ExprKind::HasKey { map, key } | ExprKind::Find { map, key, .. } => {
-                own + self.key(*map) + self.expr(key)
-            }
-            ExprKind::Unary { expr, .. }
-            | ExprKind::Cast(expr)
-            | ExprKind::TupleIndex { expr, .. }
-            | ExprKind::Member { expr, .. } => own + self.expr(expr),
-            ExprKind::Load { ptr, .. } => own + self.expr(ptr),
-            ExprKind::Binary { lhs, rhs, .. }
-            | ExprKind::SkbOutput {
-                skb: lhs, len: rhs, ..
-            }
-            | ExprKind::CheckedDivide { lhs, rhs, .. }
-            | ExprKind::StrIndex {
-                expr: lhs,
-                index: rhs,
-            }
-            | ExprKind::StrCmp { lhs, rhs, .. } => own + self.expr(lhs) + self.expr(rhs),
-            ExprKind::Ternary {
-                cond,
-                then,
-                otherwise,
-            } => own + self.expr(cond) + self.expr(then) + self.expr(otherwise),
-            ExprKind::Tuple(items) | ExprKind::Call { args: items, .. } => {
-                own + items.iter().map(|i| self.expr(i)).sum::<u64>()
-            }
-            // Each statement frees its temporaries; counting them with the value is an upper
-            // bound.
-            ExprKind::Block { stmts, value } => own + self.block(stmts) + self.expr(value),
+        if let ExprKind::Var(_) | ExprKind::VarAddr(_) = e.kind {
+            return 0;
         }
+        let mut need = slot(e.ty.size());
+        if let ExprKind::MapRead { map, .. }
+        | ExprKind::Delete { map, .. }
+        | ExprKind::HasKey { map, .. }
+        | ExprKind::Find { map, .. } = &e.kind
+        {
+            need += self.key(*map);
+        }
+        e.parts(&mut |part| {
+            need += match part {
+                Part::Expr(x) => self.expr(x),
+                Part::Block(b) => self.block(b),
+                Part::Frame { frame, body, .. } => {
+                    self.frame(frame, body);
+                    0
+                }
+            }
+        });
+        need
     }
 }
 
